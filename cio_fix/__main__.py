@@ -1,0 +1,3 @@
+from cio_fix.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""The command line: options -> Config -> run -> report -> exit status."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from cio_fix import __version__
+from cio_fix.config import Config, ConfigError, load_config, validate_selectors
+from cio_fix.model import RunResult
+
+# Exit statuses, as documented in the README.
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _split_codes(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
+    if values is None:
+        return None
+    codes: list[str] = []
+    for value in values:
+        codes.extend(code.strip().upper() for code in value.split(",") if code.strip())
+    return tuple(codes)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"cio-fix {__version__}", markup=False)
+        raise typer.Exit(EXIT_CLEAN)
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"cio-fix: error: {message}", style="red", markup=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+def main_command(
+    paths: Optional[list[Path]] = typer.Argument(
+        None, help="Files or folders to check. Default: the current folder."
+    ),
+    dry_run: bool = typer.Option(
+        True, "--dry-run/--apply", help="Report and show the diff only (default), or write the fixes."
+    ),
+    unsafe_fixes: bool = typer.Option(
+        False, "--unsafe-fixes", help="Also apply fixes that change behaviour beyond the pitfall."
+    ),
+    select: Optional[list[str]] = typer.Option(
+        None, "--select", help="Rule codes or prefixes to enable, comma-separated (CIO1,CIO304)."
+    ),
+    ignore: Optional[list[str]] = typer.Option(
+        None, "--ignore", help="Rule codes or prefixes to disable, comma-separated."
+    ),
+    diff: bool = typer.Option(True, "--diff/--no-diff", help="Show the unified diff of the fixes."),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.text, "--output-format", help="text for people, json for other tools."
+    ),
+    exit_zero: bool = typer.Option(
+        False, "--exit-zero", help="Exit with 0 even when findings remain (2 still means a usage error)."
+    ),
+    list_rules: bool = typer.Option(False, "--list-rules", help="Print the rule table and exit."),
+    explain: Optional[str] = typer.Option(
+        None, "--explain", metavar="CODE", help="Print the documentation of one rule and exit."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print findings and errors only."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Find and fix the known pitfalls of Customer.io integrations."""
+    if list_rules:
+        _print_rules(output_format)
+        raise typer.Exit(EXIT_CLEAN)
+    if explain is not None:
+        _print_explanation(explain)
+        raise typer.Exit(EXIT_CLEAN)
+
+    targets = list(paths) if paths else [Path(".")]
+    try:
+        config = _configure(targets, select, ignore, unsafe_fixes)
+        from cio_fix.engine import run
+
+        result = run(targets, config, apply=not dry_run)
+    except ConfigError as error:
+        raise _fail(str(error)) from error
+
+    _report(result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config)
+    raise typer.Exit(_exit_status(result, apply=not dry_run, exit_zero=exit_zero))
+
+
+def _configure(
+    targets: list[Path],
+    select: Optional[list[str]],
+    ignore: Optional[list[str]],
+    unsafe_fixes: bool,
+) -> Config:
+    config = load_config(targets[0])
+    config = config.with_options(select=_split_codes(select), ignore=_split_codes(ignore))
+    if unsafe_fixes:
+        config = config.with_options(unsafe_fixes=True)
+    # Unknown selectors are usage errors even when no file needs the rules.
+    validate_selectors(config.select, "--select")
+    validate_selectors(config.ignore, "--ignore")
+    return config
+
+
+def _report(
+    result: RunResult,
+    output_format: OutputFormat,
+    *,
+    apply: bool,
+    diff: bool,
+    quiet: bool,
+    config: Config,
+) -> None:
+    if output_format is OutputFormat.json:
+        from cio_fix.report.json import render_json
+
+        console.print(render_json(result), markup=False, soft_wrap=True)
+        return
+    from cio_fix.report.text import render_text
+
+    render_text(
+        console,
+        errors,
+        result,
+        apply=apply,
+        show_diff=diff,
+        quiet=quiet,
+        unsafe_fixes=config.unsafe_fixes,
+    )
+
+
+def _exit_status(result: RunResult, apply: bool, exit_zero: bool) -> int:
+    if exit_zero:
+        return EXIT_CLEAN
+    if result.all_errors:
+        return EXIT_ERROR
+    remaining = [finding for finding in result.findings if not (apply and finding.applied)]
+    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+
+
+def _print_rules(output_format: OutputFormat) -> None:
+    from cio_fix.rules import all_rules
+
+    rules = all_rules()
+    if output_format is OutputFormat.json:
+        import json
+
+        table = [
+            {"code": code, "name": rule.name, "fix": rule().fix_label, "summary": rule.summary}
+            for code, rule in rules.items()
+        ]
+        console.print(json.dumps(table, indent=2), markup=False, soft_wrap=True)
+        return
+    width = max(len(rule.name) for rule in rules.values())
+    for code, rule in rules.items():
+        fix = rule().fix_label
+        console.print(f"{code}  {rule.name:<{width}}  {fix:<6}  {rule.summary}", markup=False, soft_wrap=True)
+
+
+def _print_explanation(code: str) -> None:
+    from cio_fix.rules import all_rules
+
+    rules = all_rules()
+    rule = rules.get(code.strip().upper())
+    if rule is None:
+        raise _fail(f"unknown rule code {code!r}; run `cio-fix --list-rules` for the codes")
+    console.print(f"{rule.code} {rule.name}\n", markup=False)
+    console.print(rule.documentation(), markup=False, soft_wrap=True)
+
+
+def main() -> None:
+    app(prog_name="cio-fix")

@@ -1,0 +1,327 @@
+"""Timestamps sent in the wrong unit (CIO103)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
+from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.rules import FileContext, Rule
+
+# Attribute names that Customer.io reads as dates when they hold Unix seconds.
+TIMESTAMP_NAME = re.compile(r"(?:_at|_time|_date)$|^(?:timestamp|last_used)$")
+INT_WRAPPERS = frozenset({"int", "round", "math.floor", "math.ceil", "math.trunc"})
+SECONDS_FUNCTIONS = frozenset({"time.time", "time.mktime", "calendar.timegm"})
+# Integer literals of 13 digits are milliseconds since 1970 (years 2001-2286).
+MILLISECOND_LITERALS = range(10**12, 10**13)
+
+
+@dataclass
+class Slot:
+    """One place in a Track API call where Customer.io expects Unix seconds."""
+
+    name: str
+    value: cst.BaseExpression
+
+
+@dataclass
+class Conversion:
+    """How to turn a millisecond (or float) expression into integer seconds."""
+
+    target: cst.BaseExpression
+    replacement: cst.BaseExpression
+    # "milliseconds", or "float" for a bare float `time.time()`.
+    problem: str
+    # Whether the converted value is an int (for dividing a variable at the slot).
+    integer: bool
+
+
+class MillisecondTimestamp(Rule):
+    """What it does:
+    Finds timestamps sent to the Track API in milliseconds (or as floats):
+    `time.time() * 1000`, `dt.timestamp() * 1000`, `time.time_ns() //
+    1_000_000` and 13-digit literals, in `timestamp=` of track, track_anonymous
+    and backfill, in attributes named `*_at`, `*_time`, `*_date` or
+    `timestamp` of identify and event data, and in add_device's `last_used`,
+    directly or through a variable or module constant.
+
+    Why is this bad?
+    The Track API reads timestamps as integer Unix seconds (customerio 1.x
+    to 3.x). It accepts milliseconds without an error and stores a date tens
+    of thousands of years ahead, so segments and campaigns that compare the
+    date never match, and the profile cannot be corrected by a later call
+    in seconds without a backfill.
+
+    Example:
+        cio.identify(id=user.id, created_at=int(time.time() * 1000))
+
+    Use instead:
+        cio.identify(id=user.id, created_at=int(time.time()))
+
+    Fix safety:
+    Safe. The value keeps its meaning and loses the sub-second part, which
+    the Track API drops anyway. A variable used only in timestamp slots is
+    converted where it is assigned; one used elsewhere too is divided at the
+    slot (`created_at=now_ms // 1000`). Durations such as `duration_ms`,
+    milliseconds never sent to Customer.io, and Data Pipelines calls (which
+    take `datetime` objects) are not reported.
+    """
+
+    code = "CIO103"
+    name = "millisecond-timestamp"
+    summary = "millisecond or float timestamps sent where the Track API expects Unix seconds"
+    fix_safety = FixSafety.SAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        index = context.index
+        shared_fixes: dict[int, Fix] = {}
+        for call in index.client_calls:
+            if call.api is not Api.TRACK:
+                continue
+            for slot in _slots(call):
+                finding = self._check_slot(context, call, slot, shared_fixes)
+                if finding is not None:
+                    yield finding
+
+    def _check_slot(
+        self, context: FileContext, call: ClientCall, slot: Slot, shared_fixes: dict[int, Fix]
+    ) -> Finding | None:
+        index = context.index
+        scope = call.site.scope
+        direct = convert(index, slot.value, allow_float=True)
+        if direct is not None:
+            fix = Fix(FixSafety.SAFE, {direct.target: direct.replacement})
+            return context.finding(self, slot.value, _message(slot.name, direct.problem), fix)
+
+        if not isinstance(slot.value, cst.Name):
+            return None
+        assignments = index.assignments_of(slot.value.value, scope)
+        if len(assignments) != 1 or assignments[0].value is None:
+            return None
+        assignment = assignments[0]
+        converted = convert(index, assignment.value, allow_float=False)
+        if converted is None:
+            return None
+
+        message = _message(slot.name, converted.problem)
+        if assignment.scope.kind == "function" and _only_used_in_slots(
+            context, assignment.scope, slot.value.value
+        ):
+            key = id(assignment.statement)
+            if key not in shared_fixes:
+                shared_fixes[key] = Fix(FixSafety.SAFE, {converted.target: converted.replacement})
+            return context.finding(self, slot.value, message, shared_fixes[key])
+
+        divided = _divide(slot.value, converted.integer)
+        return context.finding(self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: divided}))
+
+
+def _message(slot: str, problem: str) -> str:
+    if problem == "float":
+        return (
+            f"`{slot}` is sent as a float, but the Track API expects integer Unix"
+            " seconds; wrap it in int()"
+        )
+    return (
+        f"`{slot}` is sent in milliseconds, but the Track API reads Unix seconds and"
+        " stores a date far in the future; send seconds instead"
+    )
+
+
+def _slots(call: ClientCall) -> Iterator[Slot]:
+    if call.method in ("track", "track_anonymous", "backfill"):
+        timestamp = call.value("timestamp")
+        if timestamp is not None:
+            yield Slot("timestamp", timestamp)
+        yield from _dict_slots(call.value("data"))
+    if call.method in ("identify", "track", "track_anonymous", "backfill", "pageview", "add_device"):
+        for keyword, argument in call.extra_keywords.items():
+            if TIMESTAMP_NAME.search(keyword):
+                yield Slot(keyword, argument.value)
+        for argument in call.star_arguments:
+            if argument.star == "**":
+                yield from _dict_slots(argument.value)
+
+
+def _dict_slots(node: cst.BaseExpression | None) -> Iterator[Slot]:
+    if not isinstance(node, cst.Dict):
+        return
+    for element in node.elements:
+        if not isinstance(element, cst.DictElement):
+            continue
+        key = literal_value(element.key)
+        if isinstance(key, str) and TIMESTAMP_NAME.search(key):
+            yield Slot(key, element.value)
+
+
+# -- recognising milliseconds ---------------------------------------------------
+
+
+def _qualified_call(index: FileIndex, node: cst.BaseExpression) -> str | None:
+    if not isinstance(node, cst.Call):
+        return None
+    qualified = index.qualified_name(node.func)
+    if qualified is not None:
+        return qualified
+    if isinstance(node.func, cst.Name) and node.func.value in ("int", "round"):
+        return node.func.value
+    return None
+
+
+def _is_int_wrapper(index: FileIndex, node: cst.BaseExpression) -> bool:
+    if not isinstance(node, cst.Call) or len(node.args) != 1 or node.args[0].keyword or node.args[0].star:
+        return False
+    return _qualified_call(index, node) in INT_WRAPPERS
+
+
+def _is_seconds(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a Unix time in seconds: `time.time()`, `dt.timestamp()`."""
+    if _is_int_wrapper(index, node):
+        return _is_seconds(index, node.args[0].value)  # type: ignore[attr-defined]
+    if not isinstance(node, cst.Call):
+        return False
+    if _qualified_call(index, node) in SECONDS_FUNCTIONS:
+        return True
+    func = node.func
+    return isinstance(func, cst.Attribute) and func.attr.value == "timestamp" and not node.args
+
+
+def _number(node: cst.BaseExpression) -> float | int | None:
+    value = literal_value(node)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Power):
+        base, exponent = _number(node.left), _number(node.right)
+        if isinstance(base, int) and isinstance(exponent, int) and 0 <= exponent <= 12:
+            return base**exponent
+    return None
+
+
+def _is_thousand(node: cst.BaseExpression) -> bool:
+    return _number(node) == 1000
+
+
+def _product_seconds(index: FileIndex, node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """Return X for `X * 1000` or `1000 * X` where X is seconds."""
+    if not isinstance(node, cst.BinaryOperation) or not isinstance(node.operator, cst.Multiply):
+        return None
+    if _is_thousand(node.right) and _is_seconds(index, node.left):
+        return node.left
+    if _is_thousand(node.left) and _is_seconds(index, node.right):
+        return node.right
+    return None
+
+
+def _nanoseconds_divisor(index: FileIndex, node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """Return the divisor of `time.time_ns() // 1_000_000` (or `/ 1e6`)."""
+    if not isinstance(node, cst.BinaryOperation):
+        return None
+    if not isinstance(node.operator, (cst.FloorDivide, cst.Divide)):
+        return None
+    if _qualified_call(index, node.left) != "time.time_ns" or _number(node.right) != 1_000_000:
+        return None
+    return node.right
+
+
+def _seconds_divisor(divisor: cst.BaseExpression) -> cst.BaseExpression:
+    """Write 10**9 in the style of the 10**6 it replaces: `1_000_000` -> `1_000_000_000`."""
+    if isinstance(divisor, cst.BinaryOperation):
+        return divisor.with_changes(right=cst.Integer("9"))
+    text = cst.Module([]).code_for_node(divisor)
+    if isinstance(divisor, cst.Float) and "e" in text.lower():
+        return divisor.with_changes(value=re.sub(r"6$", "9", text))
+    return divisor.with_changes(value=re.sub(r"(_?)000(\D*)$", r"\g<1>000\g<1>000\2", text))
+
+
+def _seconds_literal(node: cst.Integer) -> cst.Integer:
+    seconds = node.evaluated_value // 1000
+    if "_" in node.value:
+        return node.with_changes(value=f"{seconds:_}")
+    return node.with_changes(value=str(seconds))
+
+
+def _int_call(node: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func=cst.Name("int"), args=[cst.Arg(value=node.with_changes(lpar=(), rpar=()))])
+
+
+def convert(index: FileIndex, node: cst.BaseExpression, allow_float: bool) -> Conversion | None:
+    """Return how to send `node` in seconds, if it is a millisecond (or float) form."""
+    if _is_int_wrapper(index, node):
+        inner = node.args[0].value  # type: ignore[attr-defined]
+        seconds = _product_seconds(index, inner)
+        if seconds is not None:
+            return Conversion(inner, seconds, "milliseconds", integer=True)
+        divisor = _nanoseconds_divisor(index, inner)
+        if divisor is not None:
+            return Conversion(divisor, _seconds_divisor(divisor), "milliseconds", integer=True)
+        return None
+
+    seconds = _product_seconds(index, node)
+    if seconds is not None:
+        replacement = seconds if _is_int_wrapper(index, seconds) else _int_call(seconds)
+        return Conversion(node, replacement.with_changes(lpar=node.lpar, rpar=node.rpar), "milliseconds", True)
+
+    divisor = _nanoseconds_divisor(index, node)
+    if divisor is not None:
+        is_integer = isinstance(node.operator, cst.FloorDivide)  # type: ignore[attr-defined]
+        return Conversion(divisor, _seconds_divisor(divisor), "milliseconds", is_integer)
+
+    if isinstance(node, cst.Integer) and node.evaluated_value in MILLISECOND_LITERALS:
+        return Conversion(node, _seconds_literal(node), "milliseconds", integer=True)
+
+    if allow_float and _qualified_call(index, node) == "time.time":
+        return Conversion(node, _int_call(node), "float", integer=True)
+    return None
+
+
+# -- variables --------------------------------------------------------------------
+
+
+class _LoadCounter(cst.CSTVisitor):
+    """Count the reads of a name, leaving out keyword names and attribute names."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name:
+            self.count += 1
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        return False
+
+
+def _only_used_in_slots(context: FileContext, scope: Scope, name: str) -> bool:
+    counter = _LoadCounter(name)
+    scope.node.visit(counter)
+    slot_uses = 0
+    for call in context.index.client_calls:
+        if call.api is not Api.TRACK or call.site.scope is not scope:
+            continue
+        for slot in _slots(call):
+            if isinstance(slot.value, cst.Name) and slot.value.value == name:
+                slot_uses += 1
+    return counter.count == slot_uses
+
+
+def _divide(name: cst.Name, integer: bool) -> cst.BaseExpression:
+    if integer:
+        return cst.parse_expression(f"{name.value} // 1000")
+    return cst.parse_expression(f"int({name.value} / 1000)")

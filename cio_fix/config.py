@@ -1,0 +1,211 @@
+"""`[tool.cio-fix]` in pyproject.toml, merged with the command-line options."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_EXCLUDES = (
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "build",
+    "dist",
+    "node_modules",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    ".cio_fix_cache",
+)
+
+
+# Every rule code, so that selectors can be checked without importing the
+# rules (and libcst). A test keeps this list equal to the rule registry.
+RULE_CODES = (
+    "CIO101",
+    "CIO102",
+    "CIO103",
+    "CIO201",
+    "CIO202",
+    "CIO203",
+    "CIO301",
+    "CIO302",
+    "CIO303",
+    "CIO304",
+    "CIO401",
+    "CIO402",
+    "CIO501",
+    "CIO502",
+    "CIO503",
+    "CIO601",
+    "CIO602",
+    "CIO603",
+    "CIO701",
+)
+
+
+class ConfigError(Exception):
+    """An invalid configuration file or option; the CLI exits with status 2."""
+
+
+@dataclass(frozen=True)
+class EnvNames:
+    """Environment variables that CIO101 fixes read keys from."""
+
+    site_id: str = "CUSTOMERIO_SITE_ID"
+    track_api_key: str = "CUSTOMERIO_TRACK_API_KEY"
+    app_api_key: str = "CUSTOMERIO_APP_API_KEY"
+    write_key: str = "CUSTOMERIO_WRITE_KEY"
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path = field(default_factory=Path.cwd)
+    config_path: Path | None = None
+    select: tuple[str, ...] = ("ALL",)
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDES
+    extend_exclude: tuple[str, ...] = ()
+    sdk_version: int | None = None
+    env: EnvNames = EnvNames()
+    client_names: tuple[str, ...] = ()
+    client_modules: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+
+    def with_options(self, **options: Any) -> Config:
+        """Return a copy with every option that is not None replaced."""
+        given = {name: value for name, value in options.items() if value is not None}
+        return replace(self, **given)
+
+
+def matches_selector(code: str, selector: str) -> bool:
+    return selector == "ALL" or code.startswith(selector)
+
+
+def validate_selectors(selectors: tuple[str, ...], option: str) -> None:
+    """Reject a selector that matches no rule code: `CIO9` is a typo, not an empty set."""
+    for selector in selectors:
+        if not any(matches_selector(code, selector) for code in RULE_CODES):
+            raise ConfigError(
+                f"unknown rule selector {selector!r} in {option};"
+                " run `cio-fix --list-rules` for the codes"
+            )
+
+
+def _string_list(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a list of strings")
+    return tuple(value)
+
+
+def _sdk_version(key: str, value: Any, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 2, 3):
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be 1, 2 or 3")
+    return value
+
+
+def _boolean(key: str, value: Any, path: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be true or false")
+    return value
+
+
+def _env_names(key: str, value: Any, path: Path) -> EnvNames:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a table")
+    known = {
+        "site-id": "site_id",
+        "track-api-key": "track_api_key",
+        "app-api-key": "app_api_key",
+        "write-key": "write_key",
+    }
+    names = {}
+    for name, variable in value.items():
+        if name not in known:
+            raise ConfigError(
+                f"{path}: unknown key {key}.{name} in [tool.cio-fix];"
+                f" expected one of {', '.join(sorted(known))}"
+            )
+        if not isinstance(variable, str) or not variable.isidentifier():
+            raise ConfigError(
+                f"{path}: [tool.cio-fix] {key}.{name} must be an environment"
+                " variable name"
+            )
+        names[known[name]] = variable
+    return EnvNames(**names)
+
+
+# Each key of [tool.cio-fix]: the Config field it sets and its validator.
+SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
+    "select": ("select", _string_list),
+    "ignore": ("ignore", _string_list),
+    "exclude": ("exclude", _string_list),
+    "extend-exclude": ("extend_exclude", _string_list),
+    "sdk-version": ("sdk_version", _sdk_version),
+    "env": ("env", _env_names),
+    "client-names": ("client_names", _string_list),
+    "client-modules": ("client_modules", _string_list),
+    "unsafe-fixes": ("unsafe_fixes", _boolean),
+}
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """Return the nearest pyproject.toml at or above `start`."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            return pyproject
+    return None
+
+
+def load_config(start: Path) -> Config:
+    """Read `[tool.cio-fix]` from the nearest pyproject.toml at or above `start`.
+
+    The project root is the folder of that pyproject.toml; without one it
+    is `start` itself (or its folder, for a file).
+    """
+    pyproject = find_pyproject(start)
+    if pyproject is None:
+        resolved = start.resolve()
+        return Config(root=resolved if resolved.is_dir() else resolved.parent)
+
+    table = _read_tool_table(pyproject)
+    values: dict[str, Any] = {"root": pyproject.parent, "config_path": pyproject}
+    for key, value in table.items():
+        if key not in SCHEMA:
+            raise ConfigError(
+                f"{pyproject}: unknown key {key!r} in [tool.cio-fix];"
+                f" known keys: {', '.join(sorted(SCHEMA))}"
+            )
+        field_name, validate = SCHEMA[key]
+        values[field_name] = validate(key, value, pyproject)
+    return Config(**values)
+
+
+def _read_tool_table(pyproject: Path) -> dict[str, Any]:
+    try:
+        with pyproject.open("rb") as stream:
+            document = tomllib.load(stream)
+    except OSError as error:
+        raise ConfigError(f"{pyproject}: cannot read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            f"{pyproject}: invalid TOML: {error}; fix the file or run cio-fix"
+            " from a folder without it"
+        ) from error
+
+    tool = document.get("tool", {})
+    table = tool.get("cio-fix", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.cio-fix] must be a table")
+    return table

@@ -1,0 +1,761 @@
+"""Recognise Customer.io clients and the calls made on them.
+
+One visitor pass over a module records its imports, scopes, assignments,
+functions and every call that may be a client call. Resolution is lazy:
+a receiver is looked up only when a rule asks for the client calls, so a
+client bound after the function that uses it is still found, and names
+imported from other files of the project resolve through the project index.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from cio_fix.project import ProjectIndex
+
+
+class Api(str, enum.Enum):
+    TRACK = "track"
+    APP = "app"
+    PIPELINES = "pipelines"
+
+
+@dataclass(frozen=True)
+class ClientType:
+    """What kind of Customer.io client an expression evaluates to."""
+
+    api: Api
+    is_async: bool = False
+    # "customerio" or "async_customerio": their method signatures differ.
+    package: str = "customerio"
+
+
+TRACK = ClientType(Api.TRACK)
+APP = ClientType(Api.APP)
+PIPELINES = ClientType(Api.PIPELINES)
+ASYNC_TRACK = ClientType(Api.TRACK, is_async=True, package="async_customerio")
+ASYNC_APP = ClientType(Api.APP, is_async=True, package="async_customerio")
+
+CONSTRUCTORS: dict[str, ClientType] = {
+    "customerio.CustomerIO": TRACK,
+    "customerio.track.CustomerIO": TRACK,
+    "customerio.APIClient": APP,
+    "customerio.api.APIClient": APP,
+    "customerio.analytics.Client": PIPELINES,
+    "async_customerio.AsyncCustomerIO": ASYNC_TRACK,
+    "async_customerio.track.AsyncCustomerIO": ASYNC_TRACK,
+    "async_customerio.AsyncAPIClient": ASYNC_APP,
+    "async_customerio.api.AsyncAPIClient": ASYNC_APP,
+}
+
+# The Data Pipelines SDK is also used through module-level functions.
+PIPELINES_MODULE = "customerio.analytics"
+
+# Positional parameters of each method, in order, as the SDKs name them.
+# A name ending in "**" collects the remaining keyword arguments: event or
+# profile attributes. customerio 3.x takes track/track_anonymous attributes
+# in `data`; 1.x and 2.x took them as keyword arguments, which are kept as
+# extra keywords here either way.
+TRACK_METHODS: dict[str, tuple[str, ...]] = {
+    "identify": ("id",),
+    "track": ("customer_id", "name", "data", "id", "timestamp"),
+    "track_anonymous": ("anonymous_id", "name", "data", "id", "timestamp"),
+    "pageview": ("customer_id", "page"),
+    "backfill": ("customer_id", "name", "timestamp"),
+    "add_device": ("customer_id", "device_id", "platform"),
+    "delete_device": ("customer_id", "device_id"),
+    "delete": ("customer_id",),
+    "suppress": ("customer_id",),
+    "unsuppress": ("customer_id",),
+    "merge_customers": (
+        "primary_id_type",
+        "primary_id",
+        "secondary_id_type",
+        "secondary_id",
+    ),
+    "batch": ("operations",),
+}
+APP_METHODS: dict[str, tuple[str, ...]] = {
+    "send_email": ("request",),
+    "send_push": ("request",),
+    "send_sms": ("request",),
+    "send_whatsapp": ("request",),
+    "send_inbox_message": ("request",),
+    "send_in_app": ("request",),
+}
+PIPELINES_METHODS: dict[str, tuple[str, ...]] = {
+    "identify": ("user_id", "traits", "context", "timestamp", "anonymous_id"),
+    "track": ("user_id", "event", "properties", "context", "timestamp", "anonymous_id"),
+    "page": ("user_id", "category", "name", "properties", "context", "timestamp"),
+    "screen": ("user_id", "category", "name", "properties", "context", "timestamp"),
+    "group": ("user_id", "group_id", "traits", "context", "timestamp"),
+    "alias": ("previous_id", "user_id", "context", "timestamp"),
+    "flush": (),
+}
+METHODS_BY_API = {Api.TRACK: TRACK_METHODS, Api.APP: APP_METHODS, Api.PIPELINES: PIPELINES_METHODS}
+ALL_METHOD_NAMES = frozenset(TRACK_METHODS) | frozenset(APP_METHODS) | frozenset(PIPELINES_METHODS)
+
+# Constructor parameters, for normalising the arguments of a construction.
+CONSTRUCTOR_PARAMETERS: dict[Api, tuple[str, ...]] = {
+    Api.TRACK: ("site_id", "api_key", "host", "region", "port", "url_prefix"),
+    Api.APP: ("key", "url", "region"),
+    Api.PIPELINES: ("write_key", "host"),
+}
+
+CACHE_DECORATORS = frozenset(
+    {"functools.cache", "functools.lru_cache", "functools.cached_property", "cache", "lru_cache"}
+)
+
+
+@dataclass
+class Assignment:
+    """`target = value` (or `with value as target`) in one scope."""
+
+    name: str
+    value: cst.BaseExpression | None
+    statement: cst.CSTNode
+    scope: Scope
+
+
+@dataclass
+class Scope:
+    node: cst.CSTNode
+    kind: str  # "module", "class" or "function"
+    parent: Scope | None
+    assignments: dict[str, list[Assignment]] = field(default_factory=dict)
+    function: FunctionInfo | None = None
+    class_info: ClassInfo | None = None
+
+    def lookup_chain(self) -> Iterator[Scope]:
+        """Yield this scope and the enclosing ones that Python searches for a name.
+
+        Class bodies are skipped for code inside their methods, as in Python.
+        """
+        scope: Scope | None = self
+        first = True
+        while scope is not None:
+            if first or scope.kind != "class":
+                yield scope
+            first = False
+            scope = scope.parent
+
+
+@dataclass
+class FunctionInfo:
+    node: cst.FunctionDef
+    name: str
+    qualname: str
+    is_async: bool
+    class_info: ClassInfo | None
+    parent: FunctionInfo | None
+    decorators: tuple[str, ...]
+    returns: list[cst.BaseExpression] = field(default_factory=list)
+    scope: Scope | None = None
+
+    @property
+    def is_cached(self) -> bool:
+        return any(name in CACHE_DECORATORS for name in self.decorators)
+
+
+@dataclass
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    bases: tuple[str, ...]
+    # `self.attr = value` in any method, and class-level `attr = value`.
+    attributes: dict[str, list[Assignment]] = field(default_factory=dict)
+    scope: Scope | None = None
+
+
+@dataclass
+class CallSite:
+    """A call `receiver.method(...)` or `name(...)` recorded before resolution."""
+
+    node: cst.Call
+    scope: Scope
+    function: FunctionInfo | None
+    # The statement that contains the call, and whether the call is that
+    # whole statement (its result unused), possibly under `await`.
+    statement: cst.CSTNode | None
+    is_statement: bool
+
+
+@dataclass
+class ClientCall:
+    """A call on a Customer.io client, with its arguments normalised."""
+
+    node: cst.Call
+    method: str
+    client: ClientType
+    receiver: cst.BaseExpression
+    site: CallSite
+    # Parameter name -> argument, for positional and keyword arguments alike.
+    arguments: dict[str, cst.Arg]
+    # Keyword arguments that are not named parameters: attributes on
+    # identify, pageview, backfill, add_device and 1.x/2.x track calls.
+    extra_keywords: dict[str, cst.Arg]
+    star_arguments: list[cst.Arg]
+
+    @property
+    def api(self) -> Api:
+        return self.client.api
+
+    def value(self, parameter: str) -> cst.BaseExpression | None:
+        argument = self.arguments.get(parameter)
+        return argument.value if argument is not None else None
+
+
+@dataclass
+class Construction:
+    """A client constructor call, with its arguments normalised."""
+
+    node: cst.Call
+    client: ClientType
+    site: CallSite
+    arguments: dict[str, cst.Arg]
+
+
+def dotted_name(node: cst.CSTNode) -> str | None:
+    """Return `a.b.c` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr.value}" if base is not None else None
+    return None
+
+
+def bound_name(alias: cst.ImportAlias) -> str:
+    """Return the name an import alias binds: `x` for `import x.y`, `z` for `as z`."""
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    node: cst.BaseExpression = alias.name
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    assert isinstance(node, cst.Name)
+    return node.value
+
+
+def normalise_arguments(
+    call: cst.Call, parameters: tuple[str, ...]
+) -> tuple[dict[str, cst.Arg], dict[str, cst.Arg], list[cst.Arg]]:
+    """Map a call's arguments to parameter names.
+
+    Returns the named parameters, the extra keyword arguments, and the
+    `*args`/`**kwargs` arguments that cannot be mapped.
+    """
+    named: dict[str, cst.Arg] = {}
+    extra: dict[str, cst.Arg] = {}
+    starred: list[cst.Arg] = []
+    position = 0
+    for argument in call.args:
+        if argument.star:
+            starred.append(argument)
+            continue
+        if argument.keyword is None:
+            if position < len(parameters):
+                named[parameters[position]] = argument
+            position += 1
+            continue
+        keyword = argument.keyword.value
+        if keyword in parameters:
+            named[keyword] = argument
+        else:
+            extra[keyword] = argument
+    return named, extra, starred
+
+
+class FileIndex:
+    """The Customer.io facts of one module."""
+
+    def __init__(self, module: cst.Module, module_name: str, is_package: bool) -> None:
+        self.module = module
+        self.module_name = module_name
+        self.is_package = is_package
+        self.imports: dict[str, str] = {}
+        self.module_scope = Scope(module, "module", None)
+        self.functions: list[FunctionInfo] = []
+        self.classes: list[ClassInfo] = []
+        self.call_sites: list[CallSite] = []
+        # `obj.attr = value` for every attribute target (`analytics.write_key = ...`).
+        self.attribute_assignments: list[Assignment] = []
+        # `x[...]` where x is a name or attribute ending in `environ`.
+        self.environ_subscripts: list[tuple[cst.Subscript, Scope]] = []
+        self.project: ProjectIndex | None = None
+        self.client_names: frozenset[str] = frozenset()
+        self._calls: list[ClientCall] | None = None
+        self._constructions: list[Construction] | None = None
+        self._resolving: set[int] = set()
+
+    # -- names ---------------------------------------------------------------
+
+    def qualified_name(self, node: cst.CSTNode) -> str | None:
+        """Return the imported name an expression refers to (`time.time`)."""
+        dotted = dotted_name(node)
+        return self.qualify(dotted) if dotted is not None else None
+
+    def qualify(self, dotted: str) -> str | None:
+        """Return the imported name a dotted name refers to, through the imports."""
+        head, _, rest = dotted.partition(".")
+        origin = self.imports.get(head)
+        if origin is None:
+            return None
+        return f"{origin}.{rest}" if rest else origin
+
+    def assignments_of(self, name: str, scope: Scope) -> list[Assignment]:
+        for candidate in scope.lookup_chain():
+            if name in candidate.assignments:
+                return candidate.assignments[name]
+        return []
+
+    def module_assignment(self, name: str) -> Assignment | None:
+        assignments = self.module_scope.assignments.get(name, [])
+        return assignments[0] if len(assignments) == 1 else None
+
+    # -- clients ---------------------------------------------------------------
+
+    def client_type(self, node: cst.BaseExpression, scope: Scope) -> ClientType | None:
+        """Return the client type `node` evaluates to in `scope`, if it is a client."""
+        key = id(node)
+        if key in self._resolving:
+            return None
+        self._resolving.add(key)
+        try:
+            return self._client_type(node, scope)
+        finally:
+            self._resolving.discard(key)
+
+    def _client_type(self, node: cst.BaseExpression, scope: Scope) -> ClientType | None:
+        if isinstance(node, cst.Await):
+            return self.client_type(node.expression, scope)
+        if isinstance(node, cst.Call):
+            return self._call_result_type(node, scope)
+        if isinstance(node, cst.Name):
+            return self._name_type(node.value, scope)
+        if isinstance(node, cst.Attribute):
+            return self._attribute_type(node, scope)
+        return None
+
+    def _call_result_type(self, call: cst.Call, scope: Scope) -> ClientType | None:
+        constructed = self.constructor_type(call.func)
+        if constructed is not None:
+            return constructed
+
+        function = self._local_function(call.func, scope)
+        if function is not None:
+            return self.factory_type(function)
+
+        qualified = self.qualified_name(call.func)
+        if qualified is not None and self.project is not None:
+            return self.project.factory_type(qualified)
+        return None
+
+    def constructor_type(self, func: cst.BaseExpression) -> ClientType | None:
+        qualified = self.qualified_name(func)
+        if qualified is None:
+            return None
+        return CONSTRUCTORS.get(qualified)
+
+    def factory_type(self, function: FunctionInfo) -> ClientType | None:
+        """Return the client a function returns, if it is a client factory."""
+        if function.scope is None:
+            return None
+        for value in function.returns:
+            found = self.client_type(value, function.scope)
+            if found is not None:
+                return found
+        return None
+
+    def _local_function(self, func: cst.BaseExpression, scope: Scope) -> FunctionInfo | None:
+        if not isinstance(func, cst.Name):
+            return None
+        for function in self.functions:
+            if function.name == func.value and function.class_info is None:
+                if function.parent is None or function.parent.scope in scope.lookup_chain():
+                    return function
+        return None
+
+    def _name_type(self, name: str, scope: Scope) -> ClientType | None:
+        if name in self.client_names:
+            return TRACK
+        assignments = self.assignments_of(name, scope)
+        for assignment in assignments:
+            if assignment.value is None:
+                continue
+            found = self.client_type(assignment.value, assignment.scope)
+            if found is not None:
+                return found
+        if assignments:
+            return None
+
+        qualified = self.imports.get(name)
+        if qualified == PIPELINES_MODULE:
+            return PIPELINES
+        if qualified is not None and self.project is not None:
+            return self.project.client_type(qualified)
+        return None
+
+    def _attribute_type(self, node: cst.Attribute, scope: Scope) -> ClientType | None:
+        if self.qualified_name(node) == PIPELINES_MODULE:
+            return PIPELINES
+
+        owner = node.value
+        if isinstance(owner, cst.Name) and owner.value in ("self", "cls"):
+            class_info = self._enclosing_class(scope)
+            if class_info is not None:
+                return self._class_attribute_type(class_info, node.attr.value)
+            return None
+
+        dotted = dotted_name(node)
+        if dotted is not None and dotted in self.client_names:
+            return TRACK
+        qualified = self.qualified_name(node)
+        if qualified is not None and self.project is not None:
+            return self.project.client_type(qualified)
+        return None
+
+    def _class_attribute_type(self, class_info: ClassInfo, attribute: str) -> ClientType | None:
+        for assignment in class_info.attributes.get(attribute, []):
+            if assignment.value is None:
+                continue
+            found = self.client_type(assignment.value, assignment.scope)
+            if found is not None:
+                return found
+        return None
+
+    @staticmethod
+    def _enclosing_class(scope: Scope) -> ClassInfo | None:
+        current: Scope | None = scope
+        while current is not None:
+            if current.function is not None and current.function.class_info is not None:
+                return current.function.class_info
+            if current.class_info is not None:
+                return current.class_info
+            current = current.parent
+        return None
+
+    # -- calls ---------------------------------------------------------------
+
+    @property
+    def client_calls(self) -> list[ClientCall]:
+        """Every call on a client; resolving it may read the project index."""
+        if self._calls is None:
+            calls = []
+            for site in self.call_sites:
+                client_call = self._as_client_call(site)
+                if client_call is not None:
+                    calls.append(client_call)
+            self._calls = calls
+        return self._calls
+
+    @property
+    def constructions(self) -> list[Construction]:
+        """Every client constructor call; resolving it needs this file only."""
+        if self._constructions is None:
+            constructions = []
+            for site in self.call_sites:
+                construction = self._as_construction(site)
+                if construction is not None:
+                    constructions.append(construction)
+            self._constructions = constructions
+        return self._constructions
+
+    def attach_project(self, project: ProjectIndex) -> None:
+        """Resolve names imported from other files through `project` from now on."""
+        self.project = project
+        self._calls = None
+
+    def _as_construction(self, site: CallSite) -> Construction | None:
+        client = self.constructor_type(site.node.func)
+        if client is None:
+            return None
+        named, _, _ = normalise_arguments(site.node, CONSTRUCTOR_PARAMETERS[client.api])
+        return Construction(site.node, client, site, named)
+
+    def _as_client_call(self, site: CallSite) -> ClientCall | None:
+        func = site.node.func
+        if not isinstance(func, cst.Attribute) or self.constructor_type(func) is not None:
+            return None
+        method = func.attr.value
+        if method not in ALL_METHOD_NAMES:
+            return None
+        client = self.client_type(func.value, site.scope)
+        if client is None:
+            return None
+        parameters = METHODS_BY_API[client.api].get(method)
+        if parameters is None:
+            return None
+        named, extra, starred = normalise_arguments(site.node, parameters)
+        return ClientCall(
+            node=site.node,
+            method=method,
+            client=client,
+            receiver=func.value,
+            site=site,
+            arguments=named,
+            extra_keywords=extra,
+            star_arguments=starred,
+        )
+
+
+class IndexBuilder(cst.CSTVisitor):
+    """The one visitor pass that fills a FileIndex."""
+
+    def __init__(self, index: FileIndex) -> None:
+        self.index = index
+        self.scope = index.module_scope
+        self.functions: list[FunctionInfo] = []
+        self.classes: list[ClassInfo] = []
+        self.statements: list[cst.CSTNode] = []
+
+    # -- imports ---------------------------------------------------------------
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            dotted = dotted_name(alias.name)
+            if dotted is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind_import(alias.asname.name.value, dotted)
+            else:
+                head = dotted.split(".")[0]
+                self._bind_import(head, head)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        base = self._import_base(node)
+        if base is None or isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            qualified = f"{base}.{name}" if base else name
+            self._bind_import(local, qualified)
+
+    def _import_base(self, node: cst.ImportFrom) -> str | None:
+        module = dotted_name(node.module) if node.module is not None else ""
+        if module is None:
+            return None
+        level = len(node.relative)
+        if level == 0:
+            return module
+        package_parts = self.index.module_name.split(".")
+        if not self.index.is_package:
+            package_parts = package_parts[:-1]
+        if level > 1:
+            package_parts = package_parts[: len(package_parts) - (level - 1)]
+        parts = [part for part in package_parts if part]
+        if module:
+            parts.append(module)
+        return ".".join(parts)
+
+    def _bind_import(self, local: str, qualified: str) -> None:
+        # An import inside a function goes into the same table unless the
+        # module binds that name itself: rules need the origin, not the scope.
+        if self.scope.kind == "module":
+            self.index.imports[local] = qualified
+        else:
+            self.index.imports.setdefault(local, qualified)
+
+    # -- scopes ----------------------------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        bases = tuple(
+            name for name in (dotted_name(base.value) for base in node.bases) if name
+        )
+        info = ClassInfo(node=node, name=node.name.value, bases=bases)
+        self._record_assignment(node.name.value, None, node)
+        scope = Scope(node, "class", self.scope, class_info=info)
+        info.scope = scope
+        self.index.classes.append(info)
+        self.classes.append(info)
+        self.scope = scope
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.classes.pop()
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._record_assignment(node.name.value, None, node)
+        class_info = self.scope.class_info if self.scope.kind == "class" else None
+        parent = self.functions[-1] if self.functions else None
+        prefix = [info.name for info in self.classes]
+        if parent is not None:
+            prefix = [parent.qualname]
+        decorators = tuple(
+            name for name in (self._decorator_name(d.decorator) for d in node.decorators) if name
+        )
+        info = FunctionInfo(
+            node=node,
+            name=node.name.value,
+            qualname=".".join([*prefix, node.name.value]),
+            is_async=node.asynchronous is not None,
+            class_info=class_info,
+            parent=parent,
+            decorators=decorators,
+        )
+        scope = Scope(node, "function", self.scope, function=info)
+        info.scope = scope
+        self.index.functions.append(info)
+        self.functions.append(info)
+        self.scope = scope
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def _decorator_name(self, decorator: cst.BaseExpression) -> str | None:
+        if isinstance(decorator, cst.Call):
+            decorator = decorator.func
+        qualified = self.index.qualified_name(decorator)
+        return qualified if qualified is not None else dotted_name(decorator)
+
+    # -- assignments -----------------------------------------------------------
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._record_target(target.target, node.value, node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._record_target(node.target, node.value, node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._record_target(node.target, None, node)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._record_target(node.asname.name, node.item, node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._record_target(node.target, None, node)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._record_target(node.target, node.value, node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.functions and node.value is not None:
+            self.functions[-1].returns.append(node.value)
+
+    def _record_target(
+        self, target: cst.BaseExpression, value: cst.BaseExpression | None, node: cst.CSTNode
+    ) -> None:
+        if isinstance(target, cst.Name):
+            self._record_assignment(target.value, value, node)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._record_target(element.value, None, node)
+        elif isinstance(target, cst.StarredElement):
+            self._record_target(target.value, None, node)
+        elif isinstance(target, cst.Attribute):
+            self._record_attribute(target, value, node)
+
+    def _record_assignment(
+        self, name: str, value: cst.BaseExpression | None, node: cst.CSTNode
+    ) -> None:
+        assignment = Assignment(name, value, node, self.scope)
+        self.scope.assignments.setdefault(name, []).append(assignment)
+        if self.scope.kind == "class" and self.scope.class_info is not None:
+            self.scope.class_info.attributes.setdefault(name, []).append(assignment)
+
+    def _record_attribute(
+        self, target: cst.Attribute, value: cst.BaseExpression | None, node: cst.CSTNode
+    ) -> None:
+        dotted = dotted_name(target)
+        if dotted is not None:
+            self.index.attribute_assignments.append(Assignment(dotted, value, node, self.scope))
+        if not (isinstance(target.value, cst.Name) and target.value.value == "self"):
+            return
+        if not self.functions or self.functions[-1].class_info is None:
+            return
+        class_info = self.functions[-1].class_info
+        assignment = Assignment(target.attr.value, value, node, self.scope)
+        class_info.attributes.setdefault(target.attr.value, []).append(assignment)
+
+    # -- statements and calls --------------------------------------------------
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statements.append(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.statements.pop()
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        dotted = dotted_name(node.value)
+        if dotted is not None and dotted.split(".")[-1] == "environ":
+            self.index.environ_subscripts.append((node, self.scope))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        statement = self.statements[-1] if self.statements else None
+        self.index.call_sites.append(
+            CallSite(
+                node=node,
+                scope=self.scope,
+                function=self.functions[-1] if self.functions else None,
+                statement=statement,
+                is_statement=_is_whole_statement(statement, node),
+            )
+        )
+
+
+def _is_whole_statement(statement: cst.CSTNode | None, call: cst.Call) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    expression = statement.body[0]
+    if not isinstance(expression, cst.Expr):
+        return False
+    value = expression.value
+    if isinstance(value, cst.Await):
+        value = value.expression
+    return value is call
+
+
+def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
+    """Return the value of a string or number literal, else None."""
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return node.evaluated_value
+    if (
+        isinstance(node, cst.UnaryOperation)
+        and isinstance(node.operator, cst.Minus)
+        and isinstance(node.expression, (cst.Integer, cst.Float))
+    ):
+        return -node.expression.evaluated_value
+    return None
+
+
+def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
+    """Return X for `os.environ["X"]`, `os.environ.get("X", ...)` or `os.getenv("X", ...)`."""
+    if isinstance(node, cst.Subscript):
+        if index.qualified_name(node.value) != "os.environ" or len(node.slice) != 1:
+            return None
+        element = node.slice[0].slice
+        if isinstance(element, cst.Index):
+            value = literal_value(element.value)
+            return value if isinstance(value, str) else None
+        return None
+    if isinstance(node, cst.Call) and node.args:
+        if index.qualified_name(node.func) not in ("os.getenv", "os.environ.get"):
+            return None
+        value = literal_value(node.args[0].value)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
+    index = FileIndex(module, module_name, is_package)
+    module.visit(IndexBuilder(index))
+    return index

@@ -1,0 +1,175 @@
+"""Turn the command-line paths into the Python files to check."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from cio_fix.config import Config
+from cio_fix.model import FileError
+
+logger = logging.getLogger(__name__)
+
+# Words that a file with a Customer.io finding must contain. `customerio`
+# also matches `async_customerio`, `CustomerIO` and `CUSTOMERIO_API_KEY`;
+# the `cio_` names are the short credential spellings (`CIO_SITE_ID`).
+PREFILTER_PATTERN = rb"customer_?io|\bcio_\w*(?:key|site|secret|token)"
+
+
+@dataclass
+class Discovered:
+    files: list[Path] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+
+def build_prefilter(extra_words: Iterable[str] = ()) -> re.Pattern[bytes]:
+    """Compile the byte pattern that lets a file through to the parser."""
+    alternatives = [PREFILTER_PATTERN]
+    for word in sorted(set(extra_words)):
+        alternatives.append(rb"\b" + re.escape(word.encode()) + rb"\b")
+    return re.compile(b"|".join(alternatives), re.IGNORECASE)
+
+
+def discover(paths: list[Path], config: Config) -> Discovered:
+    """List the Python files under `paths`, honouring ignore files and excludes.
+
+    A file named on the command line is always checked. Folders are walked
+    through git when they are inside a work tree, else directly.
+    """
+    found = Discovered()
+    seen: set[Path] = set()
+    excludes = _exclude_spec(config)
+
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            found.errors.append(
+                FileError(path, "path not found; check the spelling or the folder")
+            )
+            continue
+        if path.is_file():
+            _add(found, seen, path)
+            continue
+        for file in _files_under(path, config.root, excludes):
+            _add(found, seen, file)
+
+    found.files.sort(key=lambda file: file.as_posix())
+    return found
+
+
+def _add(found: Discovered, seen: set[Path], file: Path) -> None:
+    key = file.resolve()
+    if key not in seen:
+        seen.add(key)
+        found.files.append(file)
+
+
+def _exclude_spec(config: Config) -> pathspec.PathSpec:
+    patterns = [*config.exclude, *config.extend_exclude]
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def _files_under(folder: Path, root: Path, excludes: pathspec.PathSpec) -> Iterator[Path]:
+    """Yield the `.py` files under `folder` that are neither ignored nor excluded."""
+    boundary = folder.resolve()
+    listed = _git_files(folder)
+    candidates = listed if listed is not None else _walk(folder)
+
+    for file in candidates:
+        if file.suffix != ".py":
+            continue
+        if _is_excluded(file, folder, root, excludes):
+            continue
+        if not _inside(file, boundary):
+            logger.debug("skipping %s: it links outside %s", file, folder)
+            continue
+        if file.is_file():
+            yield file
+
+
+def _is_excluded(file: Path, folder: Path, root: Path, excludes: pathspec.PathSpec) -> bool:
+    # Match against the path below the project root when the file is in it,
+    # so that `exclude = ["app/legacy"]` means the same from any folder.
+    try:
+        relative = file.resolve().relative_to(root.resolve())
+    except ValueError:
+        relative = file.relative_to(folder)
+    return excludes.match_file(relative.as_posix())
+
+
+def _inside(file: Path, boundary: Path) -> bool:
+    try:
+        file.resolve().relative_to(boundary)
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def _git_files(folder: Path) -> list[Path] | None:
+    """List tracked and untracked-but-not-ignored files, or None outside git."""
+    try:
+        completed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=folder,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    if completed.returncode != 0:
+        return None
+
+    files = []
+    for name in completed.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if name:
+            files.append(folder / name)
+    return files
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Walk `folder` without git, honouring every `.gitignore` on the way down."""
+    ignore_specs: list[tuple[Path, pathspec.PathSpec]] = []
+    for current, dirnames, filenames in os.walk(folder, followlinks=False):
+        current_path = Path(current)
+        gitignore = current_path / ".gitignore"
+        if gitignore.is_file():
+            ignore_specs.append((current_path, _read_gitignore(gitignore)))
+
+        kept = []
+        for name in sorted(dirnames):
+            if name == ".git" or _ignored(current_path / name, ignore_specs, True):
+                continue
+            kept.append(name)
+        dirnames[:] = kept
+
+        for name in sorted(filenames):
+            path = current_path / name
+            if not _ignored(path, ignore_specs, False):
+                yield path
+
+
+def _read_gitignore(path: Path) -> pathspec.PathSpec:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def _ignored(
+    path: Path, specs: list[tuple[Path, pathspec.PathSpec]], is_dir: bool
+) -> bool:
+    for base, spec in specs:
+        try:
+            relative = path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if spec.match_file(relative + "/" if is_dir else relative):
+            return True
+    return False

@@ -1,0 +1,310 @@
+"""Apply fixes to a module: node replacements first, then module edits."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+
+import libcst as cst
+from libcst.metadata import CodeRange
+
+from cio_fix.customerio import bound_name, dotted_name
+from cio_fix.model import AddImport, Fix, InsertStatements
+
+Span = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _span(where: CodeRange) -> Span:
+    return ((where.start.line, where.start.column), (where.end.line, where.end.column))
+
+
+def _overlaps(first: Span, second: Span) -> bool:
+    return first[0] < second[1] and second[0] < first[1]
+
+
+def choose_fixes(fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRange]) -> list[Fix]:
+    """Pick the fixes that can be applied together: no two touch the same code.
+
+    The rest wait for the next pass, which starts from the fixed source.
+    """
+    chosen: list[Fix] = []
+    taken: list[Span] = []
+    for fix in fixes:
+        spans = [_span(position(node)) for node in fix.replacements]
+        if any(_overlaps(span, other) for span in spans for other in taken):
+            continue
+        chosen.append(fix)
+        taken.extend(spans)
+    return chosen
+
+
+class _Replacer(cst.CSTTransformer):
+    def __init__(self, replacements: dict[int, object]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        replacement = self.replacements.get(id(original_node))
+        if replacement is None:
+            return updated_node
+        return replacement
+
+
+def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
+    replacements: dict[int, object] = {}
+    imports: list[AddImport] = []
+    inserts: dict[str, InsertStatements] = {}
+    for fix in fixes:
+        for node, replacement in fix.replacements.items():
+            replacements[id(node)] = replacement
+        imports.extend(fix.imports)
+        for insert in fix.inserts:
+            inserts.setdefault(insert.key, insert)
+
+    if replacements:
+        module = module.visit(_Replacer(replacements))
+    for insert in inserts.values():
+        module = insert_statements(module, insert)
+    for add in dict.fromkeys(imports):
+        module = add_import(module, add)
+    return module
+
+
+# -- imports ------------------------------------------------------------------
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    expression = statement.body[0]
+    return isinstance(expression, cst.Expr) and isinstance(
+        expression.value, (cst.SimpleString, cst.ConcatenatedString)
+    )
+
+
+def _imports_of(statement: cst.BaseStatement) -> list[cst.Import | cst.ImportFrom]:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return []
+    return [small for small in statement.body if isinstance(small, (cst.Import, cst.ImportFrom))]
+
+
+def _is_future_import(statement: cst.BaseStatement) -> bool:
+    for small in _imports_of(statement):
+        if isinstance(small, cst.ImportFrom) and small.module is not None:
+            if isinstance(small.module, cst.Name) and small.module.value == "__future__":
+                return True
+    return False
+
+
+def _module_of(small: cst.Import | cst.ImportFrom) -> str:
+    if isinstance(small, cst.Import):
+        return dotted_name(small.names[0].name) or ""
+    module = (dotted_name(small.module) or "") if small.module is not None else ""
+    return "." * len(small.relative) + module
+
+
+def _is_stdlib(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names
+
+
+def header_end(module: cst.Module) -> int:
+    """Return the index of the first statement after the docstring and `__future__` imports."""
+    index = 0
+    body = module.body
+    if body and _is_docstring(body[0]):
+        index = 1
+    while index < len(body) and _is_future_import(body[index]):
+        index += 1
+    return index
+
+
+def _already_imported(module: cst.Module, add: AddImport) -> bool:
+    for statement in module.body:
+        for small in _imports_of(statement):
+            if add.name is None and isinstance(small, cst.Import):
+                for alias in small.names:
+                    bound = alias.asname.name.value if alias.asname else None  # type: ignore[union-attr]
+                    if dotted_name(alias.name) == add.module and bound == add.asname:
+                        return True
+            if add.name is not None and isinstance(small, cst.ImportFrom):
+                if _module_of(small) != add.module or isinstance(small.names, cst.ImportStar):
+                    continue
+                for alias in small.names:
+                    bound = alias.asname.name.value if alias.asname else None  # type: ignore[union-attr]
+                    if isinstance(alias.name, cst.Name) and alias.name.value == add.name:
+                        if bound == add.asname:
+                            return True
+    return False
+
+
+def _new_import(add: AddImport) -> cst.SimpleStatementLine:
+    asname = cst.AsName(name=cst.Name(add.asname)) if add.asname else None
+    if add.name is None:
+        statement: cst.Import | cst.ImportFrom = cst.Import(
+            names=[cst.ImportAlias(name=cst.parse_expression(add.module), asname=asname)]  # type: ignore[arg-type]
+        )
+    else:
+        statement = cst.ImportFrom(
+            module=cst.parse_expression(add.module),  # type: ignore[arg-type]
+            names=[cst.ImportAlias(name=cst.Name(add.name), asname=asname)],
+        )
+    return cst.SimpleStatementLine(body=[statement])
+
+
+def _extend_from_import(module: cst.Module, add: AddImport) -> cst.Module | None:
+    """Add `name` to an existing one-line `from module import ...`, sorted."""
+    if add.name is None or add.asname is not None:
+        return None
+    body = list(module.body)
+    for position, statement in enumerate(body):
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            continue
+        small = statement.body[0]
+        if not isinstance(small, cst.ImportFrom) or _module_of(small) != add.module:
+            continue
+        if isinstance(small.names, cst.ImportStar) or small.lpar is not None:
+            continue
+        names = list(small.names)
+        new_alias = cst.ImportAlias(name=cst.Name(add.name))
+        where = len(names)
+        for index, alias in enumerate(names):
+            if isinstance(alias.name, cst.Name) and alias.name.value > add.name:
+                where = index
+                break
+        names.insert(where, new_alias)
+        separated = [
+            alias.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            for alias in names[:-1]
+        ]
+        separated.append(names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        body[position] = statement.with_changes(body=[small.with_changes(names=separated)])
+        return module.with_changes(body=body)
+    return None
+
+
+def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+    """Split leading lines into the blank lines before the first comment, and the rest."""
+    blanks = []
+    for line in lines:
+        if line.comment is not None:
+            break
+        blanks.append(line)
+    return blanks, list(lines[len(blanks) :])
+
+
+def _insert_before(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
+    """Insert `new` at `index`; it takes over the blank lines above the statement there."""
+    if index < len(body):
+        following = body[index]
+        blanks, rest = _blank_prefix(following.leading_lines)
+        new = new.with_changes(leading_lines=blanks)
+        body[index] = following.with_changes(leading_lines=rest)
+    body.insert(index, new)
+
+
+def add_import(module: cst.Module, add: AddImport) -> cst.Module:
+    """Add an import unless it exists, after the docstring and `__future__` imports.
+
+    A standard-library `import x` goes in alphabetical place among the
+    plain standard-library imports at the top; any other import goes after
+    the last import at the top. A `from x import y` joins an existing
+    one-line `from x import ...` of the same module.
+    """
+    if _already_imported(module, add):
+        return module
+    extended = _extend_from_import(module, add)
+    if extended is not None:
+        return extended
+
+    body = list(module.body)
+    start = header_end(module)
+    end = start
+    while end < len(body) and _imports_of(body[end]):
+        end += 1
+    new = _new_import(add)
+
+    if start == end:
+        _insert_at_header(body, start, new)
+        return module.with_changes(body=body)
+
+    index = end
+    if add.name is None and _is_stdlib(add.module):
+        index = start
+        for position in range(start, end):
+            smalls = _imports_of(body[position])
+            first = smalls[0]
+            if isinstance(first, cst.Import) and _is_stdlib(_module_of(first)):
+                if _module_of(first) < add.module:
+                    index = position + 1
+                    continue
+            break
+    elif add.name is not None and _is_stdlib(add.module):
+        index = start
+        for position in range(start, end):
+            first = _imports_of(body[position])[0]
+            if not _is_stdlib(_module_of(first)):
+                break
+            if isinstance(first, cst.Import) or _module_of(first) < add.module:
+                index = position + 1
+    _insert_before(body, index, new)
+    return module.with_changes(body=body)
+
+
+def _insert_at_header(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
+    """Insert the first import of a module that has none, with blank lines around it."""
+    blank = cst.EmptyLine()
+    if index > 0:
+        new = new.with_changes(leading_lines=[blank])
+    if index < len(body):
+        following = body[index]
+        blanks, rest = _blank_prefix(following.leading_lines)
+        if index == 0:
+            new = new.with_changes(leading_lines=blanks)
+        body[index] = following.with_changes(leading_lines=[blank, *rest])
+    body.insert(index, new)
+
+
+# -- helper definitions ---------------------------------------------------------
+
+
+def _assigned_names(statement: cst.BaseStatement) -> set[str]:
+    names: set[str] = set()
+    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        names.add(statement.name.value)
+    elif isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    if isinstance(target.target, cst.Name):
+                        names.add(target.target.value)
+            elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                names.add(small.target.value)
+            elif isinstance(small, (cst.Import, cst.ImportFrom)):
+                if isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar):
+                    continue
+                for alias in small.names:  # type: ignore[union-attr]
+                    names.add(bound_name(alias))
+    return names
+
+
+def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Module:
+    """Insert a helper after the imports and after every statement defining a name it reads."""
+    parsed = cst.parse_module(insert.code, config=module.config_for_parsing)
+    body = list(module.body)
+    index = header_end(module)
+    while index < len(body) and _imports_of(body[index]):
+        index += 1
+    for position, statement in enumerate(body):
+        if _assigned_names(statement) & insert.after_names:
+            index = max(index, position + 1)
+
+    new_statements = list(parsed.body)
+    two_blank = [cst.EmptyLine(), cst.EmptyLine()]
+    first = new_statements[0]
+    new_statements[0] = first.with_changes(leading_lines=two_blank)
+    if index < len(body):
+        following = body[index]
+        _, rest = _blank_prefix(following.leading_lines)
+        body[index] = following.with_changes(leading_lines=[*two_blank, *rest])
+    body[index:index] = new_statements
+    return module.with_changes(body=body)

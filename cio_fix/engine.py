@@ -1,0 +1,152 @@
+"""The pipeline: discover, prefilter, parse once, index, check, fix, verify, write."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+
+from cio_fix.config import Config
+from cio_fix.discovery import build_prefilter, discover
+from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
+from cio_fix.writer import write_atomic
+
+logger = logging.getLogger(__name__)
+
+# A fix may make room for another fix (two fixes on one call); each pass
+# starts again from the fixed source. More passes than this means two
+# fixes undo each other.
+MAX_PASSES = 5
+# Rounds of the prefilter that follow imports of project modules which
+# export a client or a constant (`from app.cio import client`).
+MAX_PREFILTER_ROUNDS = 3
+
+
+def display_path(path: Path) -> str:
+    """Return `path` relative to the working directory, with `/`, when it is below it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
+    """Check `paths` and compute their fixes; with `apply`, write them."""
+    result = RunResult()
+    discovered = discover(paths, config)
+    result.errors.extend(discovered.errors)
+
+    result.files_found = len(discovered.files)
+    raw_files = _prefilter(discovered.files, config, result)
+    result.candidates = len(raw_files)
+    if not raw_files:
+        return result
+
+    # libcst and the rules are imported only when a file needs them, so a
+    # run over a tree without Customer.io code starts and ends fast.
+    from cio_fix.checker import Checker
+
+    checker = Checker(config)
+    checker.check(discovered.files, raw_files, result)
+    if apply:
+        _write(result)
+    else:
+        # The checker marks the fixes it would apply; a dry run applies none.
+        for finding in result.findings:
+            finding.applied = False
+    return result
+
+
+def _prefilter(files: list[Path], config: Config, result: RunResult) -> dict[Path, bytes]:
+    """Read each file and keep those that can contain a finding."""
+    pattern = build_prefilter([*config.client_modules, *config.client_names])
+    kept: dict[Path, bytes] = {}
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            reason = error.strerror or str(error)
+            result.errors.append(
+                FileError(Path(display_path(path)), f"cannot read: {reason}; check the file's permissions")
+            )
+            continue
+        if pattern.search(raw):
+            kept[path] = raw
+    return kept
+
+
+def follow_imports(
+    files: list[Path], kept: dict[Path, bytes], words: set[str]
+) -> dict[Path, bytes]:
+    """Return the files outside `kept` that mention one of `words`."""
+    if not words:
+        return {}
+    pattern = build_prefilter(words)
+    found: dict[Path, bytes] = {}
+    for path in files:
+        if path in kept:
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue
+        if pattern.search(raw):
+            found[path] = raw
+    return found
+
+
+def _write(result: RunResult) -> None:
+    for file in result.changed_files:
+        assert file.fixed is not None
+        path = file.path
+        try:
+            current = path.read_bytes()
+        except OSError as error:
+            file.errors.append(FileError(Path(display_path(path)), f"not written: {error.strerror}"))
+            _mark_unapplied(file)
+            continue
+        if current != file.original:
+            file.errors.append(
+                FileError(
+                    Path(display_path(path)),
+                    "changed on disk during the run; not written, run cio-fix again",
+                )
+            )
+            _mark_unapplied(file)
+            continue
+        try:
+            write_atomic(path, file.fixed)
+        except OSError as error:
+            file.errors.append(
+                FileError(Path(display_path(path)), f"cannot write: {error.strerror}; the file is unchanged")
+            )
+            _mark_unapplied(file)
+
+
+def _mark_unapplied(file: FileResult) -> None:
+    file.fixed = None
+    for finding in file.findings:
+        finding.applied = False
+
+
+def mark_applied(findings: list[Finding], fixes_applied: list[Fix], later: Counter[str]) -> None:
+    """Mark findings whose fixes were applied, in the first pass or a later one."""
+    applied_ids = {id(fix) for fix in fixes_applied}
+    for finding in findings:
+        if finding.fix is not None and id(finding.fix) in applied_ids:
+            finding.applied = True
+    for finding in findings:
+        if finding.applied or finding.fix is None:
+            continue
+        if later[finding.code] > 0:
+            later[finding.code] -= 1
+            finding.applied = True
+
+
+def fix_allowed(fix: Fix | None, unsafe_fixes: bool) -> bool:
+    if fix is None:
+        return False
+    return fix.safety is FixSafety.SAFE or unsafe_fixes
+

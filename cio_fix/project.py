@@ -1,0 +1,377 @@
+"""Facts that cross file boundaries: exported clients, constants, the SDK version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cio_fix.customerio import (
+    Api,
+    ClientType,
+    FileIndex,
+    env_variable_read,
+    literal_value,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+logger = logging.getLogger(__name__)
+
+# `from django.conf import settings` reads the project's settings module.
+DJANGO_SETTINGS = "django.conf.settings"
+
+
+@dataclass
+class ModuleSummary:
+    """What other files may import from one module. Plain data, so it can be cached."""
+
+    module_name: str
+    path: Path
+    clients: dict[str, ClientType] = field(default_factory=dict)
+    factories: dict[str, ClientType] = field(default_factory=dict)
+    # Module-level names bound to a literal string or number.
+    constants: dict[str, str | int | float] = field(default_factory=dict)
+    # Module-level names imported from elsewhere: local name -> qualified name.
+    aliases: dict[str, str] = field(default_factory=dict)
+    # Qualified names of imported constants passed as credentials, with the
+    # credential role ("site_id", "track_api_key", ...).
+    credential_uses: dict[str, str] = field(default_factory=dict)
+    # Environment variable names this module reads, and the names of its
+    # credential settings (`CUSTOMERIO_API_KEY = ...`), which become
+    # environment variables of the same name once fixed.
+    env_reads: list[str] = field(default_factory=list)
+    # Per-rule facts for project-level rules, keyed by rule code.
+    rule_facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SdkVersion:
+    major: int
+    source: str
+
+
+class ProjectIndex:
+    def __init__(self, summaries: Iterable[ModuleSummary], sdk: SdkVersion | None) -> None:
+        self.summaries = list(summaries)
+        self.sdk = sdk
+        self._by_suffix: dict[str, list[ModuleSummary]] = {}
+        for summary in self.summaries:
+            parts = summary.module_name.split(".")
+            for start in range(len(parts)):
+                suffix = ".".join(parts[start:])
+                self._by_suffix.setdefault(suffix, []).append(summary)
+        self.credential_uses: dict[tuple[str, str], str] = {}
+        for summary in self.summaries:
+            for qualified, role in summary.credential_uses.items():
+                target = self.resolve_name(qualified)
+                if target is not None:
+                    self.credential_uses[(target[0].module_name, target[1])] = role
+
+    @property
+    def sdk_major(self) -> int | None:
+        return self.sdk.major if self.sdk is not None else None
+
+    def module(self, dotted: str) -> ModuleSummary | None:
+        """Find a project module by its import name, also below a `src/` folder."""
+        if dotted.startswith(DJANGO_SETTINGS):
+            dotted = "settings" + dotted[len(DJANGO_SETTINGS) :]
+        matches = self._by_suffix.get(dotted, [])
+        exact = [summary for summary in matches if summary.module_name == dotted]
+        if exact:
+            return exact[0]
+        if len(matches) == 1:
+            return matches[0]
+        return None
+
+    def resolve_name(self, qualified: str, depth: int = 0) -> tuple[ModuleSummary, str] | None:
+        """Follow `package.module.NAME` (and re-exports) to the module that binds NAME."""
+        if depth > 8:
+            return None
+        if qualified.startswith(DJANGO_SETTINGS + "."):
+            qualified = "settings." + qualified[len(DJANGO_SETTINGS) + 1 :]
+        module_path, _, name = qualified.rpartition(".")
+        if not module_path:
+            return None
+        summary = self.module(module_path)
+        if summary is None:
+            return None
+        if name in summary.aliases:
+            return self.resolve_name(summary.aliases[name], depth + 1)
+        return summary, name
+
+    def client_type(self, qualified: str) -> ClientType | None:
+        target = self.resolve_name(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        return summary.clients.get(name)
+
+    def factory_type(self, qualified: str) -> ClientType | None:
+        target = self.resolve_name(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        return summary.factories.get(name)
+
+    def constant(self, qualified: str) -> str | int | float | None:
+        target = self.resolve_name(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        return summary.constants.get(name)
+
+    def credential_role(self, module_name: str, name: str) -> str | None:
+        """Return how another file uses this module's constant, if as a credential."""
+        return self.credential_uses.get((module_name, name))
+
+    def env_reads(self) -> list[str]:
+        names: list[str] = []
+        for summary in self.summaries:
+            names.extend(summary.env_reads)
+        return names
+
+    def rule_facts(self, code: str) -> list[tuple[ModuleSummary, Any]]:
+        found = []
+        for summary in self.summaries:
+            if code in summary.rule_facts:
+                found.append((summary, summary.rule_facts[code]))
+        return found
+
+
+# Constructor parameters that carry a credential, with the role of each.
+CREDENTIAL_ROLES: dict[Api, dict[str, str]] = {
+    Api.TRACK: {"site_id": "site_id", "api_key": "track_api_key"},
+    Api.APP: {"key": "app_api_key"},
+    Api.PIPELINES: {"write_key": "write_key"},
+}
+
+
+def summarise(index: FileIndex, path: Path) -> ModuleSummary:
+    """Extract what other files of the project may need from one module."""
+    summary = ModuleSummary(module_name=index.module_name, path=path)
+    scope = index.module_scope
+    for name, assignments in scope.assignments.items():
+        if len(assignments) != 1 or assignments[0].value is None:
+            continue
+        value = assignments[0].value
+        constant = literal_value(value)
+        if constant is not None:
+            summary.constants[name] = constant
+            continue
+        client = index.client_type(value, scope)
+        if client is not None:
+            summary.clients[name] = client
+
+    for function in index.functions:
+        if function.parent is None and function.class_info is None:
+            client = index.factory_type(function)
+            if client is not None:
+                summary.factories[function.name] = client
+
+    for local, qualified in index.imports.items():
+        if local not in scope.assignments:
+            summary.aliases[local] = qualified
+
+    for construction in index.constructions:
+        roles = CREDENTIAL_ROLES[construction.client.api]
+        for parameter, role in roles.items():
+            argument = construction.arguments.get(parameter)
+            if argument is None:
+                continue
+            qualified = index.qualified_name(argument.value)
+            if qualified is not None:
+                summary.credential_uses[qualified] = role
+
+    for site in index.call_sites:
+        name = env_variable_read(index, site.node)
+        if name is not None:
+            summary.env_reads.append(name)
+    for subscript, _ in index.environ_subscripts:
+        name = env_variable_read(index, subscript)
+        if name is not None:
+            summary.env_reads.append(name)
+    return summary
+
+
+def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
+    """Return module names that a file importing a project client must mention."""
+    words = set()
+    for summary in summaries:
+        if summary.clients or summary.factories or summary.constants:
+            words.add(summary.module_name.rsplit(".", 1)[-1])
+    return words
+
+
+def module_name_for(path: Path, root: Path) -> tuple[str, bool]:
+    """Return the dotted module name of `path` below `root`, and whether it is a package."""
+    try:
+        relative = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        relative = Path(path.name)
+    parts = list(relative.with_suffix("").parts)
+    is_package = bool(parts) and parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    return ".".join(parts), is_package
+
+
+# -- the declared SDK version -------------------------------------------------
+
+_REQUIREMENT = re.compile(
+    r"""^\s*customerio\s*(?:\[[^\]]*\])?\s*(?P<spec>[<>=!~^][^;#]*)?""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CLAUSE = re.compile(r"(===|==|~=|>=|<=|!=|\^|~|>|<|=)?\s*v?(\d+)(?:\.(\d+))?")
+
+
+def major_from_specifier(spec: str) -> int | None:
+    """Return the customerio major version a specifier pins, if it pins one.
+
+    `==3.1`, `~=2.0`, `^3`, `3.*` and `>=2,<3` pin a major version. A lone
+    lower bound pins one only when it is at least 3, because no customerio
+    release after 3.x exists to change the meaning of a newer call.
+    """
+    lower: int | None = None
+    upper: tuple[int, int] | None = None
+    for clause in spec.split(","):
+        match = _CLAUSE.search(clause.strip())
+        if match is None:
+            continue
+        operator = match.group(1) or "=="
+        major = int(match.group(2))
+        minor = int(match.group(3) or 0)
+        if operator in ("==", "===", "~=", "^", "~", "="):
+            return major
+        if operator in (">=", ">"):
+            lower = major
+        elif operator == "<":
+            upper = (major, minor)
+        elif operator == "<=":
+            upper = (major + 1, 0)
+    if lower is not None and upper is not None:
+        if upper == (lower + 1, 0) or upper[0] == lower:
+            return lower
+    if lower is not None and lower >= 3:
+        return lower
+    return None
+
+
+def detect_sdk_version(root: Path) -> SdkVersion | None:
+    """Find the customerio version the project declares, lock files first."""
+    for reader in (_from_lock_files, _from_requirements, _from_pyproject, _from_setup):
+        found = reader(root)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_lock_files(root: Path) -> SdkVersion | None:
+    for name in ("poetry.lock", "uv.lock", "pdm.lock"):
+        path = root / name
+        document = _load_toml(path)
+        for package in document.get("package", []):
+            if isinstance(package, dict) and _is_sdk(package.get("name", "")):
+                major = major_from_specifier(str(package.get("version", "")))
+                if major is not None:
+                    return SdkVersion(major, name)
+    path = root / "Pipfile.lock"
+    if path.is_file():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("%s: not valid JSON; the SDK version is not read from it", path)
+            return None
+        for section in ("default", "develop"):
+            entry = document.get(section, {}).get("customerio")
+            if isinstance(entry, dict):
+                major = major_from_specifier(str(entry.get("version", "")))
+                if major is not None:
+                    return SdkVersion(major, "Pipfile.lock")
+    return None
+
+
+def _from_requirements(root: Path) -> SdkVersion | None:
+    files = sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    files += sorted(root.glob("requirements*.in"))
+    for path in files:
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            found = _requirement_major(line)
+            if found is not None:
+                return SdkVersion(found, path.relative_to(root).as_posix())
+    return None
+
+
+def _from_pyproject(root: Path) -> SdkVersion | None:
+    document = _load_toml(root / "pyproject.toml")
+    project = document.get("project", {})
+    requirements = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements.extend(extra)
+    for requirement in requirements:
+        found = _requirement_major(str(requirement))
+        if found is not None:
+            return SdkVersion(found, "pyproject.toml")
+
+    poetry = document.get("tool", {}).get("poetry", {})
+    groups = [poetry.get("dependencies", {})]
+    for group in poetry.get("group", {}).values():
+        groups.append(group.get("dependencies", {}))
+    for dependencies in groups:
+        for name, spec in dependencies.items():
+            if not _is_sdk(name):
+                continue
+            if isinstance(spec, dict):
+                spec = spec.get("version", "")
+            major = major_from_specifier(str(spec))
+            if major is not None:
+                return SdkVersion(major, "pyproject.toml")
+    return None
+
+
+def _from_setup(root: Path) -> SdkVersion | None:
+    for name in ("setup.cfg", "setup.py", "Pipfile"):
+        path = root / name
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for match in re.finditer(r"""["']?\bcustomerio\b["']?\s*(?:=\s*)?["']?([^"'\n,\]]+)""", text):
+            major = major_from_specifier(match.group(1))
+            if major is not None:
+                return SdkVersion(major, name)
+    return None
+
+
+def _requirement_major(line: str) -> int | None:
+    match = _REQUIREMENT.match(line)
+    if match is None or not match.group("spec"):
+        return None
+    return major_from_specifier(match.group("spec"))
+
+
+def _is_sdk(name: str) -> bool:
+    return re.sub(r"[-_.]+", "-", name).lower() == "customerio"
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError):
+        logger.warning("%s: not valid TOML; the SDK version is not read from it", path)
+        return {}

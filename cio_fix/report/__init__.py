@@ -1,0 +1,39 @@
+"""Output formats: text for people, JSON for other tools."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from cio_fix.model import RunResult, mask_secret
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Mask every secret in `text` the way the findings show it: `3f9a****`."""
+    ordered = sorted(set(secrets), key=len, reverse=True)
+    if not ordered:
+        return text
+    pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+    return pattern.sub(lambda match: mask_secret(match.group(0)), text)
+
+
+def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
+    """Return (path, diff lines) for each changed file, sorted by path, secrets masked."""
+    import difflib
+
+    from cio_fix.engine import display_path
+
+    diffs = []
+    for file in result.changed_files:
+        assert file.original is not None and file.fixed is not None
+        path = display_path(file.path)
+        before = file.original.decode(file.encoding).splitlines(keepends=True)
+        after = file.fixed.decode(file.encoding).splitlines(keepends=True)
+        lines = []
+        for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
+            missing_newline = not line.endswith(("\n", "\r"))
+            lines.append(redact(line.rstrip("\r\n"), result.secrets))
+            if missing_newline:
+                lines.append("\\ No newline at end of file")
+        diffs.append((path, lines))
+    return diffs

@@ -1,0 +1,106 @@
+"""The text report: one line per finding, the diff, a summary line."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from cio_fix.model import Finding, FixSafety, RunResult
+from cio_fix.report import redact, unified_diffs
+
+
+def _would_apply(finding: Finding, unsafe_fixes: bool) -> bool:
+    safety = finding.fix_safety
+    return safety is FixSafety.SAFE or (safety is FixSafety.UNSAFE and unsafe_fixes)
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def render_text(
+    console: Console,
+    errors: Console,
+    result: RunResult,
+    *,
+    apply: bool,
+    show_diff: bool,
+    quiet: bool,
+    unsafe_fixes: bool,
+) -> None:
+    for error in result.all_errors:
+        errors.print(
+            f"{error.path.as_posix()}: error: {redact(error.message, result.secrets)}",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    findings = result.findings
+    shown = [finding for finding in findings if not finding.applied]
+    for finding in shown:
+        mark = " [*]" if _would_apply(finding, unsafe_fixes) else ""
+        location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
+        console.print(
+            f"{location} {finding.code}{mark} {redact(finding.message, result.secrets)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    if show_diff and not quiet:
+        _print_diffs(console, result)
+    if not quiet:
+        console.print(
+            _summary(result, apply, unsafe_fixes), markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def _print_diffs(console: Console, result: RunResult) -> None:
+    diffs = unified_diffs(result)
+    if diffs:
+        console.print()
+    for _, lines in diffs:
+        for line in lines:
+            console.print(line, style=_diff_style(line), markup=False, highlight=False, soft_wrap=True)
+        console.print()
+
+
+def _diff_style(line: str) -> str | None:
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return None
+
+
+def _summary(result: RunResult, apply: bool, unsafe_fixes: bool) -> str:
+    findings = result.findings
+    changed = len(result.changed_files)
+    if not findings:
+        return f"No Customer.io pitfalls found ({_plural(result.files_found, 'file')} checked)."
+
+    hidden = sum(1 for finding in findings if finding.fix_safety is FixSafety.UNSAFE and not unsafe_fixes)
+    if apply:
+        fixed = sum(1 for finding in findings if finding.applied)
+        text = (
+            f"Found {_plural(len(findings), 'finding')} ({fixed} fixed,"
+            f" {len(findings) - fixed} remaining). {_plural(changed, 'file')} changed."
+        )
+    else:
+        fixable = sum(1 for finding in findings if _would_apply(finding, unsafe_fixes))
+        text = f"Found {_plural(len(findings), 'finding')}."
+        if fixable:
+            command = "--apply --unsafe-fixes" if unsafe_fixes else "--apply"
+            text += f" {fixable} fixable with `cio-fix {command}`."
+        text += f" {_plural(changed, 'file')} would be changed."
+    if hidden:
+        text += (
+            f" {_plural(hidden, 'unsafe fix', 'unsafe fixes')} available with `--unsafe-fixes`"
+            " (they change behaviour beyond the pitfall: read the diff first)."
+        )
+    return text

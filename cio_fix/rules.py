@@ -1,0 +1,201 @@
+"""The rule interface, the rule registry and the per-file context rules read."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from cio_fix.config import matches_selector, validate_selectors
+from cio_fix.customerio import bound_name
+from cio_fix.model import Finding, Fix, FixSafety, Severity
+
+if TYPE_CHECKING:
+    from cio_fix.config import Config
+    from cio_fix.customerio import FileIndex
+    from cio_fix.project import ModuleSummary, ProjectIndex
+    from cio_fix.writer import Source
+
+_REGISTRY: dict[str, type[Rule]] = {}
+
+
+class Rule:
+    """Base class of every rule. The docstring of a rule is its documentation.
+
+    A rule docstring has ruff's five headings: What it does, Why is this
+    bad?, Example, Use instead, Fix safety. `cio-fix --explain CODE` prints it.
+    """
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    # One line for the rule table: what the rule finds.
+    summary: ClassVar[str] = ""
+    fix_safety: ClassVar[FixSafety | None] = None
+    # Whether the rule's secrets are masked even when the rule is not selected.
+    finds_secrets: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.code:
+            _REGISTRY[cls.code] = cls
+
+    def check(self, context: FileContext) -> Iterable[Finding]:
+        """Yield the findings of this rule in one file."""
+        return ()
+
+    def collect(self, context: FileContext) -> Any:
+        """Return plain data about one file for `check_project`, or None."""
+        return None
+
+    def check_project(self, project: ProjectIndex) -> Iterable[Finding]:
+        """Yield findings about the project as a whole, once per project."""
+        return ()
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @property
+    def fix_label(self) -> str:
+        return self.fix_safety.value if self.fix_safety is not None else "none"
+
+
+def all_rules() -> dict[str, type[Rule]]:
+    """Import every module of `cio_fix.codemods` and return the rules by code."""
+    import cio_fix.codemods as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    return dict(sorted(_REGISTRY.items()))
+
+
+class FileContext:
+    """One parsed file as the rules see it.
+
+    Positions and parent links are computed on first use only, so a file
+    without findings costs one parse and one index pass.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        display_path: str,
+        source: Source,
+        module: cst.Module,
+        index: FileIndex,
+        project: ProjectIndex,
+        config: Config,
+    ) -> None:
+        self.path = path
+        self.display_path = display_path
+        self.source = source
+        self.module = module
+        self.index = index
+        self.project = project
+        self.config = config
+        self._wrapper: MetadataWrapper | None = None
+        self._positions: Any = None
+        self._parents: Any = None
+
+    def _metadata(self) -> MetadataWrapper:
+        if self._wrapper is None:
+            self._wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+        return self._wrapper
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        if self._positions is None:
+            self._positions = self._metadata().resolve(PositionProvider)
+        return self._positions[node]
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        if self._parents is None:
+            self._parents = self._metadata().resolve(ParentNodeProvider)
+        return self._parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        current = self.parent(node)
+        while current is not None:
+            yield current
+            current = self.parent(current)
+
+    def finding(
+        self,
+        rule: Rule,
+        node: cst.CSTNode,
+        message: str,
+        fix: Fix | None = None,
+        secrets: Iterable[str] = (),
+        severity: Severity = Severity.ERROR,
+    ) -> Finding:
+        where = self.position(node)
+        return Finding(
+            code=rule.code,
+            name=rule.name,
+            message=message,
+            path=Path(self.display_path),
+            line=where.start.line,
+            column=where.start.column + 1,
+            end_line=where.end.line,
+            end_column=where.end.column + 1,
+            severity=severity,
+            fix=fix,
+            secrets=tuple(secrets),
+        )
+
+    def import_name(self, module: str, name: str | None = None) -> str | None:
+        """Return the local name for `module` (or `module.name`) after its import.
+
+        That is the name it is already imported under, else the plain name
+        when nothing else in the module binds it, else None: the caller
+        cannot add the import without shadowing something.
+        """
+        wanted = f"{module}.{name}" if name else module
+        for local, qualified in self.index.imports.items():
+            if qualified == wanted and local in self._module_level_imports():
+                return local
+        default = name or module.split(".")[0]
+        if default in self.index.imports or default in self.index.module_scope.assignments:
+            return None
+        return default
+
+    def _module_level_imports(self) -> set[str]:
+        names = set()
+        for statement in self.module.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        names.add(bound_name(alias))
+                elif isinstance(small, cst.ImportFrom) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    for alias in small.names:
+                        names.add(bound_name(alias))
+        return names
+
+    @property
+    def summary(self) -> ModuleSummary | None:
+        return self.project.module(self.index.module_name) if self.index.module_name else None
+
+
+def select_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
+    registry = all_rules()
+    select = tuple(selector.upper() for selector in select)
+    ignore = tuple(selector.upper() for selector in ignore)
+    validate_selectors(select, "select")
+    validate_selectors(ignore, "ignore")
+    enabled = []
+    for code, rule_class in registry.items():
+        if not any(matches_selector(code, selector) for selector in select):
+            continue
+        if any(matches_selector(code, selector) for selector in ignore):
+            continue
+        enabled.append(rule_class())
+    return enabled

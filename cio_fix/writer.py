@@ -1,0 +1,96 @@
+"""Read source files the way Python does and write them back atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+# Files above this size are generated or vendored code, not integrations.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class SourceError(Exception):
+    """A file that cannot be read as Python source; the message says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A decoded source file and what is needed to encode it back unchanged."""
+
+    path: Path
+    raw: bytes
+    text: str
+    encoding: str
+
+    def encode(self, text: str) -> bytes:
+        # "utf-8-sig" writes the BOM back; any other encoding comes from the
+        # PEP 263 cookie, which stays in `text` itself.
+        return text.encode(self.encoding)
+
+
+def decode_source(path: Path, raw: bytes) -> Source:
+    """Decode `raw` with its BOM or PEP 263 cookie, as the interpreter would."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise SourceError(
+            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB;"
+            " exclude it if it is generated"
+        )
+    if b"\0" in raw:
+        raise SourceError("binary file (contains NUL bytes); exclude it or rename it")
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as error:
+        raise SourceError(f"invalid encoding declaration: {error}") from error
+
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise SourceError(
+            f"cannot decode as {encoding} (byte {error.start}); add a PEP 263"
+            " coding line or convert the file to UTF-8"
+        ) from error
+    except LookupError as error:
+        raise SourceError(f"unknown encoding {encoding!r} in the coding line") from error
+    return Source(path=path, raw=raw, text=text, encoding=encoding)
+
+
+def read_source(path: Path) -> Source:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise SourceError(f"cannot read: {reason}; check the file's permissions") from error
+    return decode_source(path, raw)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace the file's contents with `data` without ever leaving it half-written.
+
+    The bytes go to a temporary file in the same folder, which then replaces
+    the original by rename. The original's permission bits are kept, and a
+    symbolic link is kept as a link: its target is what gets replaced.
+    """
+    target = path.resolve()
+    mode = stat.S_IMODE(target.stat().st_mode)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".cio-fix.tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
