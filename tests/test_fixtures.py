@@ -1,0 +1,92 @@
+"""Every rule fixture: `tests/fixtures/CODE/NAME.py` and its `NAME.expected.py`.
+
+- `NAME.py` alone: the rule reports nothing there and the file stays byte-identical.
+- `NAME.py` with `NAME.expected.py`: the rule reports at least one finding,
+  and `cio-fix --apply --unsafe-fixes --select CODE` turns the input into
+  the expected file (a copy of the input for a report-only case). A second
+  apply changes nothing.
+- `NAME.toml`: the `[tool.cio-fix]` table for that case (written as the
+  project's pyproject.toml); `NAME.requirements.txt`: the project's
+  requirements.txt, for cases that depend on the declared SDK version.
+- A folder `NAME/`: a project of several files; each `X.expected.py` in it
+  is the expected content of `X.py` after the fix.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+
+
+def _cases() -> list[pytest.param]:
+    cases = []
+    for code_folder in sorted(FIXTURES.iterdir()):
+        if not code_folder.is_dir():
+            continue
+        for entry in sorted(code_folder.iterdir()):
+            if entry.name.endswith(".expected.py") or entry.name.startswith("."):
+                continue
+            if entry.is_dir() or entry.suffix == ".py":
+                cases.append(pytest.param(code_folder.name, entry, id=f"{code_folder.name}/{entry.stem}"))
+    return cases
+
+
+def _prepare(code: str, entry: Path, workdir: Path) -> dict[Path, bytes | None]:
+    """Copy a fixture into `workdir`; return each file with its expected bytes (None: unchanged)."""
+    expected: dict[Path, bytes | None] = {}
+    if entry.is_dir():
+        for source in sorted(entry.rglob("*")):
+            if source.is_dir() or source.name.endswith(".expected.py"):
+                continue
+            target = workdir / source.relative_to(entry)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            twin = source.with_name(source.name[: -len(".py")] + ".expected.py")
+            if source.suffix == ".py":
+                expected[target] = twin.read_bytes() if twin.exists() else None
+        return expected
+
+    target = workdir / entry.name
+    shutil.copyfile(entry, target)
+    twin = entry.with_name(entry.stem + ".expected.py")
+    expected[target] = twin.read_bytes() if twin.exists() else None
+    config = entry.with_suffix(".toml")
+    if config.exists():
+        (workdir / "pyproject.toml").write_text(
+            "[tool.cio-fix]\n" + config.read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    requirements = entry.with_name(entry.stem + ".requirements.txt")
+    if requirements.exists():
+        shutil.copyfile(requirements, workdir / "requirements.txt")
+    return expected
+
+
+@pytest.mark.parametrize(("code", "entry"), _cases())
+def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
+    expected = _prepare(code, entry, tmp_path)
+    originals = {path: path.read_bytes() for path in expected}
+
+    checked = run_cli(["--select", code, "--output-format", "json", "."], tmp_path)
+    codes = [finding["code"] for finding in checked.json["findings"]]
+    assert checked.json["errors"] == []
+    if all(value is None for value in expected.values()):
+        assert codes == [], f"{entry.name} must not report {code}"
+    else:
+        assert code in codes, f"{entry.name} must report {code}"
+
+    run_cli(["--apply", "--unsafe-fixes", "--select", code, "."], tmp_path)
+    for path, wanted in expected.items():
+        after = path.read_bytes()
+        if wanted is None:
+            assert after == originals[path], f"{path.name} must stay byte-identical"
+        else:
+            assert after.decode() == wanted.decode(), f"{path.name} differs from its expected file"
+
+    again = {path: path.read_bytes() for path in expected}
+    run_cli(["--apply", "--unsafe-fixes", "--select", code, "."], tmp_path)
+    for path in expected:
+        assert path.read_bytes() == again[path], f"a second apply changed {path.name}"
