@@ -28,6 +28,7 @@ from cio_fix.project import (
     ModuleSummary,
     ProjectIndex,
     detect_sdk_version,
+    imported_modules,
     module_name_for,
     prefilter_words,
     summarise,
@@ -65,10 +66,12 @@ class Checker:
 
         seen = dict(raw_files)
         used_words: set[str] = set()
+        modules = _modules_by_name(all_files, self.config.root)
         for _ in range(MAX_PREFILTER_ROUNDS):
             words = prefilter_words(summaries) - used_words
             used_words |= words
             more = follow_imports(all_files, seen, words)
+            more.update(_read_modules(imported_modules(summaries), modules, seen))
             if not more:
                 break
             seen.update(more)
@@ -277,6 +280,32 @@ class Checker:
                     by_path[finding.path] = owner
                     result.files.append(owner)
                 owner.findings.append(finding)
+
+
+def _modules_by_name(files: list[Path], root: Path) -> dict[str, list[Path]]:
+    """Index files by every dotted suffix of their module name (`app.settings`, `settings`)."""
+    modules: dict[str, list[Path]] = {}
+    for path in files:
+        name, _ = module_name_for(path, root)
+        parts = name.split(".")
+        for start in range(len(parts)):
+            modules.setdefault(".".join(parts[start:]), []).append(path)
+    return modules
+
+
+def _read_modules(
+    wanted: set[str], modules: dict[str, list[Path]], seen: dict[Path, bytes]
+) -> dict[Path, bytes]:
+    found: dict[Path, bytes] = {}
+    for name in wanted:
+        paths = modules.get(name, [])
+        if len(paths) != 1 or paths[0] in seen:
+            continue
+        try:
+            found[paths[0]] = paths[0].read_bytes()
+        except OSError:
+            continue
+    return found
 
 
 def _compiles(code: str, filename: str) -> bool:

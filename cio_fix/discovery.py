@@ -72,7 +72,7 @@ def _add(found: Discovered, seen: set[Path], file: Path) -> None:
 
 def _exclude_spec(config: Config) -> pathspec.PathSpec:
     patterns = [*config.exclude, *config.extend_exclude]
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _files_under(folder: Path, root: Path, excludes: pathspec.PathSpec) -> Iterator[Path]:
@@ -159,7 +159,7 @@ def _read_gitignore(path: Path) -> pathspec.PathSpec:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _ignored(

@@ -192,13 +192,31 @@ def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], 
     return blanks, list(lines[len(blanks) :])
 
 
-def _insert_before(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
-    """Insert `new` at `index`; it takes over the blank lines above the statement there."""
-    if index < len(body):
+def _section(statement: cst.BaseStatement) -> str | None:
+    """Return "stdlib" or "other" for an import statement, None for anything else."""
+    smalls = _imports_of(statement)
+    if not smalls:
+        return None
+    module = _module_of(smalls[0])
+    return "stdlib" if _is_stdlib(module) and not module.startswith(".") else "other"
+
+
+def _insert_import(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
+    """Insert an import at `index` among the imports, keeping sections apart by a blank line."""
+    section = _section(new)
+    blank = cst.EmptyLine()
+    if index < len(body) and _section(body[index]) == section:
         following = body[index]
         blanks, rest = _blank_prefix(following.leading_lines)
         new = new.with_changes(leading_lines=blanks)
         body[index] = following.with_changes(leading_lines=rest)
+    elif index < len(body) and _section(body[index]) is not None:
+        following = body[index]
+        blanks, rest = _blank_prefix(following.leading_lines)
+        new = new.with_changes(leading_lines=blanks)
+        body[index] = following.with_changes(leading_lines=[blank, *rest])
+    if index > 0 and _section(body[index - 1]) not in (None, section) and not new.leading_lines:
+        new = new.with_changes(leading_lines=[blank])
     body.insert(index, new)
 
 
@@ -246,7 +264,7 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
                 break
             if isinstance(first, cst.Import) or _module_of(first) < add.module:
                 index = position + 1
-    _insert_before(body, index, new)
+    _insert_import(body, index, new)
     return module.with_changes(body=body)
 
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import libcst as cst
+
 from cio_fix.customerio import (
+    ALL_METHOD_NAMES,
     Api,
     ClientType,
     FileIndex,
@@ -45,6 +48,9 @@ class ModuleSummary:
     # Qualified names of imported constants passed as credentials, with the
     # credential role ("site_id", "track_api_key", ...).
     credential_uses: dict[str, str] = field(default_factory=dict)
+    # Qualified names of imported values passed to a client or client call:
+    # the files that define them are read too, whatever they mention.
+    imported_arguments: set[str] = field(default_factory=set)
     # Environment variable names this module reads, and the names of its
     # credential settings (`CUSTOMERIO_API_KEY = ...`), which become
     # environment variables of the same name once fixed.
@@ -192,6 +198,14 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
                 summary.credential_uses[qualified] = role
 
     for site in index.call_sites:
+        func = site.node.func
+        is_client_call = isinstance(func, cst.Attribute) and func.attr.value in ALL_METHOD_NAMES
+        if is_client_call or index.constructor_type(func) is not None:
+            for argument in site.node.args:
+                qualified = index.qualified_name(argument.value)
+                if qualified is not None:
+                    summary.imported_arguments.add(qualified)
+
         name = env_variable_read(index, site.node)
         if name is not None:
             summary.env_reads.append(name)
@@ -200,6 +214,19 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if name is not None:
             summary.env_reads.append(name)
     return summary
+
+
+def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
+    """Return the modules whose values the given modules pass to Customer.io."""
+    modules = set()
+    for summary in summaries:
+        for qualified in [*summary.credential_uses, *summary.imported_arguments]:
+            if qualified.startswith(DJANGO_SETTINGS + "."):
+                modules.add("settings")
+            module, _, _ = qualified.rpartition(".")
+            if module:
+                modules.add(module)
+    return modules
 
 
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:

@@ -36,7 +36,8 @@ class Conversion:
     replacement: cst.BaseExpression
     # "milliseconds", or "float" for a bare float `time.time()`.
     problem: str
-    # Whether the converted value is an int (for dividing a variable at the slot).
+    # Whether the millisecond value is an int, which decides how a variable
+    # holding it is divided at the slot: `// 1000` or `int(... / 1000)`.
     integer: bool
 
 
@@ -262,8 +263,10 @@ def convert(index: FileIndex, node: cst.BaseExpression, allow_float: bool) -> Co
 
     seconds = _product_seconds(index, node)
     if seconds is not None:
-        replacement = seconds if _is_int_wrapper(index, seconds) else _int_call(seconds)
-        return Conversion(node, replacement.with_changes(lpar=node.lpar, rpar=node.rpar), "milliseconds", True)
+        was_integer = _is_int_wrapper(index, seconds)
+        replacement = seconds if was_integer else _int_call(seconds)
+        replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
+        return Conversion(node, replacement, "milliseconds", integer=was_integer)
 
     divisor = _nanoseconds_divisor(index, node)
     if divisor is not None:
