@@ -56,7 +56,9 @@ def discover(paths: list[Path], config: Config) -> Discovered:
         if path.is_file():
             _add(found, seen, path)
             continue
-        for file in _files_under(path, config.root, excludes):
+        # A link to a file of the tree is checked once, under the file's own name.
+        files = sorted(_files_under(path, config.root, excludes), key=Path.is_symlink)
+        for file in files:
             _add(found, seen, file)
 
     found.files.sort(key=lambda file: file.as_posix())

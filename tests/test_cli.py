@@ -1,0 +1,240 @@
+"""The command line as users and other tools call it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import run_cli
+
+PITFALLS = '''\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
+
+
+def signed_up(user):
+    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+'''
+
+CLEAN = '''\
+import os
+
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"])
+'''
+
+
+def test_cli_dry_run_writes_nothing(project) -> None:
+    root = project({"app.py": PITFALLS})
+    before = (root / "app.py").stat()
+
+    result = run_cli(["--dry-run", "."], root)
+
+    assert result.exit_code == 1
+    assert (root / "app.py").read_text() == PITFALLS
+    assert (root / "app.py").stat().st_mtime_ns == before.st_mtime_ns
+    assert "+    cio.identify(id=user.id, created_at=int(time.time()))" in result.stdout
+
+
+def test_cli_default_is_dry_run(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    result = run_cli([], root)
+
+    assert result.exit_code == 1
+    assert (root / "app.py").read_text() == PITFALLS
+
+
+def test_cli_apply_writes_and_second_apply_is_noop(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    first = run_cli(["--apply", "."], root)
+    fixed = (root / "app.py").read_text()
+    mtime = (root / "app.py").stat().st_mtime_ns
+    second = run_cli(["--apply", "."], root)
+
+    assert first.exit_code == 0
+    assert "created_at=int(time.time())" in fixed
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in fixed
+    assert second.exit_code == 0
+    assert (root / "app.py").read_text() == fixed
+    assert (root / "app.py").stat().st_mtime_ns == mtime
+
+
+def test_cli_finding_lines_and_summary(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    result = run_cli(["--no-diff", "."], root)
+    lines = result.stdout.splitlines()
+
+    assert lines[0].startswith("app.py:5:18: CIO101 [*] Customer.io Track API site ID is hard-coded")
+    assert lines[2].startswith("app.py:9:41: CIO103 [*] `created_at` is sent in milliseconds")
+    assert lines[-1] == "Found 3 findings. 3 fixable with `cio-fix --apply`. 1 file would be changed."
+
+
+def test_cli_apply_summary_counts_fixed(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    result = run_cli(["--apply", "--no-diff", "."], root)
+
+    assert result.stdout.splitlines()[-1] == "Found 3 findings (3 fixed, 0 remaining). 1 file changed."
+
+
+def test_cli_clean_project_exits_zero(project) -> None:
+    root = project({"app.py": CLEAN, "other.py": "print('no Customer.io here')\n"})
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "No Customer.io pitfalls found (2 files checked)."
+
+
+def test_cli_json_shape(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    document = run_cli(["--output-format", "json", "."], root).json
+
+    assert document["version"] == 1
+    assert document["changed_files"] == ["app.py"]
+    assert document["errors"] == []
+    finding = document["findings"][2]
+    assert finding == {
+        "code": "CIO103",
+        "name": "millisecond-timestamp",
+        "severity": "error",
+        "path": "app.py",
+        "line": 9,
+        "column": 41,
+        "end_line": 9,
+        "end_column": 64,
+        "message": finding["message"],
+        "fix": "safe",
+        "applied": False,
+    }
+
+
+def test_cli_json_applied_after_apply(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    document = run_cli(["--apply", "--output-format", "json", "."], root).json
+
+    assert [finding["applied"] for finding in document["findings"]] == [True, True, True]
+    assert document["changed_files"] == ["app.py"]
+
+
+def test_cli_secrets_never_shown(project) -> None:
+    root = project({"app.py": PITFALLS})
+    secrets = ("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
+
+    text = run_cli(["."], root)
+    document = run_cli(["--output-format", "json", "."], root)
+    ignored = run_cli(["--select", "CIO103", "."], root)
+
+    for secret in secrets:
+        assert secret not in text.stdout + text.stderr
+        assert secret not in document.stdout
+        assert secret not in ignored.stdout
+    assert '"3f9a****"' in text.stdout
+
+
+def test_cli_select_and_ignore(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    selected = run_cli(["--select", "CIO103", "--output-format", "json", "."], root).json
+    prefix = run_cli(["--select", "cio1", "--ignore", "CIO101", "--output-format", "json", "."], root).json
+
+    assert {finding["code"] for finding in selected["findings"]} == {"CIO103"}
+    assert {finding["code"] for finding in prefix["findings"]} == {"CIO103"}
+
+
+def test_cli_unknown_selector_is_usage_error(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    result = run_cli(["--select", "CIO999", "."], root)
+
+    assert result.exit_code == 2
+    assert "unknown rule selector 'CIO999'" in result.stderr
+
+
+def test_cli_exit_zero(project) -> None:
+    root = project({"app.py": PITFALLS, "broken.py": "import customerio\nprint 'x'\n"})
+
+    result = run_cli(["--exit-zero", "."], root)
+
+    assert result.exit_code == 0
+
+
+def test_cli_quiet_prints_findings_only(project) -> None:
+    root = project({"app.py": PITFALLS})
+
+    result = run_cli(["--quiet", "."], root)
+
+    assert len(result.stdout.splitlines()) == 3
+    assert "Found" not in result.stdout
+
+
+def test_cli_list_rules(project) -> None:
+    result = run_cli(["--list-rules"], project({}))
+
+    assert result.exit_code == 0
+    assert any(line.startswith("CIO101  hardcoded-credential") for line in result.stdout.splitlines())
+    assert any(line.startswith("CIO103  millisecond-timestamp") for line in result.stdout.splitlines())
+
+
+def test_cli_explain(project) -> None:
+    result = run_cli(["--explain", "cio103"], project({}))
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("CIO103 millisecond-timestamp")
+    for heading in ("What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:"):
+        assert heading in result.stdout
+
+
+def test_cli_explain_unknown_code(project) -> None:
+    result = run_cli(["--explain", "CIO999"], project({}))
+
+    assert result.exit_code == 2
+    assert "unknown rule code 'CIO999'" in result.stderr
+
+
+def test_cli_version_does_not_import_libcst() -> None:
+    code = "import sys; from cio_fix.cli import main; sys.argv=['cio-fix','--version']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)"
+
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert completed.stdout.splitlines() == ["cio-fix 0.1.0", "False"]
+
+
+def test_cli_run_without_candidates_does_not_import_libcst(tmp_path: Path) -> None:
+    (tmp_path / "plain.py").write_text("print('hello')\n")
+    code = "import sys; from cio_fix.cli import main; sys.argv=['cio-fix','.']\n"
+    code += "try:\n    main()\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)"
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+
+    assert completed.stdout.splitlines()[-1] == "False"
+
+
+def test_cli_python_module_entry_point(project) -> None:
+    root = project({"app.py": PITFALLS})
+    env = {**os.environ, "NO_COLOR": "1"}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "--no-diff", "."],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+    )
+
+    assert completed.returncode == 1
+    assert "CIO103" in completed.stdout

@@ -1,0 +1,141 @@
+"""Which files a run checks: ignore files, excludes, explicit paths, symlinks."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from cio_fix.config import Config, load_config
+from cio_fix.discovery import build_prefilter, discover
+
+SOURCE = "import customerio\n"
+
+
+def _names(root: Path, config: Config | None = None, paths: list[Path] | None = None) -> list[str]:
+    config = config or load_config(root)
+    found = discover(paths or [root], config)
+    return [file.relative_to(root).as_posix() for file in found.files]
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def test_discovery_gitignore_outside_git(project) -> None:
+    root = project(
+        {
+            ".gitignore": "generated/\n*_pb2.py\n",
+            "app.py": SOURCE,
+            "generated/client.py": SOURCE,
+            "api_pb2.py": SOURCE,
+            "pkg/.gitignore": "local.py\n",
+            "pkg/local.py": SOURCE,
+            "pkg/kept.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["app.py", "pkg/kept.py"]
+
+
+def test_discovery_git_lists_tracked_and_untracked(project) -> None:
+    root = project(
+        {
+            ".gitignore": "ignored.py\n",
+            "tracked.py": SOURCE,
+            "untracked.py": SOURCE,
+            "ignored.py": SOURCE,
+        }
+    )
+    _git(root, "init", "-q")
+    _git(root, "add", "tracked.py", ".gitignore")
+
+    assert _names(root) == ["tracked.py", "untracked.py"]
+
+
+def test_discovery_default_excludes(project) -> None:
+    root = project(
+        {
+            "app.py": SOURCE,
+            ".venv/lib/site.py": SOURCE,
+            "venv/lib/site.py": SOURCE,
+            "build/lib/app.py": SOURCE,
+            "node_modules/x/y.py": SOURCE,
+            "src/__pycache__/app.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["app.py"]
+
+
+def test_discovery_configured_excludes(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["legacy/", "scripts/old_*.py"]\n',
+            "app.py": SOURCE,
+            "legacy/app.py": SOURCE,
+            "scripts/old_sync.py": SOURCE,
+            "scripts/sync.py": SOURCE,
+            "build/out.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["app.py", "scripts/sync.py"]
+
+
+def test_discovery_exclude_replaces_defaults(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nexclude = ["legacy/"]\n',
+            "build/out.py": SOURCE,
+            "legacy/app.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["build/out.py"]
+
+
+def test_discovery_explicit_file_always_checked(project) -> None:
+    root = project({".gitignore": "ignored.py\n", "ignored.py": SOURCE, "build/gen.py": SOURCE})
+
+    names = _names(root, paths=[root / "ignored.py", root / "build" / "gen.py"])
+
+    assert names == ["build/gen.py", "ignored.py"]
+
+
+def test_discovery_symlink_out_of_root_not_followed(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.py").write_text(SOURCE)
+    (outside / "folder").mkdir()
+    (outside / "folder" / "inner.py").write_text(SOURCE)
+    root = project({"app.py": SOURCE, "pkg/inside.py": SOURCE})
+    (root / "linked.py").symlink_to(outside / "secret.py")
+    (root / "linked_folder").symlink_to(outside / "folder")
+    (root / "alias.py").symlink_to(root / "pkg" / "inside.py")
+
+    names = _names(root)
+
+    assert "linked.py" not in names
+    assert "linked_folder/inner.py" not in names
+    assert names == ["app.py", "pkg/inside.py"]
+
+
+def test_discovery_symlink_out_of_root_in_git(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.py").write_text(SOURCE)
+    root = project({"app.py": SOURCE})
+    (root / "linked.py").symlink_to(outside / "secret.py")
+    _git(root, "init", "-q")
+
+    assert _names(root) == ["app.py"]
+
+
+def test_prefilter_words() -> None:
+    pattern = build_prefilter(["tracking"])
+
+    assert pattern.search(b"from customerio import CustomerIO")
+    assert pattern.search(b"import async_customerio")
+    assert pattern.search(b"KEY = os.environ['CUSTOMERIO_API_KEY']")
+    assert pattern.search(b"CIO_SITE_ID = 'x'")
+    assert pattern.search(b"from app.tracking import client")
+    assert not pattern.search(b"import requests\nprint('hello')\n")
+    assert not pattern.search(b"radio_key = 1")

@@ -1,0 +1,115 @@
+"""Fixed files keep their encoding, BOM, newlines and mode; other files are not touched."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from cio_fix.writer import SourceError, decode_source, write_atomic
+from conftest import run_cli
+
+BODY = (
+    "import time\n"
+    "from customerio import CustomerIO\n"
+    "cio = CustomerIO('site', 'key')\n"
+    "cio.identify(id=1, created_at=int(time.time() * 1000))\n"
+)
+FIXED = BODY.replace("int(time.time() * 1000)", "int(time.time())")
+
+
+def _apply(root: Path) -> None:
+    result = run_cli(["--apply", "--select", "CIO103", "."], root)
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_writer_keeps_crlf(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_bytes(BODY.replace("\n", "\r\n").encode())
+
+    _apply(tmp_path)
+
+    assert (tmp_path / "app.py").read_bytes() == FIXED.replace("\n", "\r\n").encode()
+
+
+def test_writer_keeps_bom(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_bytes(b"\xef\xbb\xbf" + BODY.encode())
+
+    _apply(tmp_path)
+
+    assert (tmp_path / "app.py").read_bytes() == b"\xef\xbb\xbf" + FIXED.encode()
+
+
+def test_writer_keeps_pep263_encoding(tmp_path: Path) -> None:
+    header = "# -*- coding: latin-1 -*-\n# Café\n"
+    (tmp_path / "app.py").write_bytes((header + BODY).encode("latin-1"))
+
+    _apply(tmp_path)
+
+    assert (tmp_path / "app.py").read_bytes() == (header + FIXED).encode("latin-1")
+
+
+def test_writer_keeps_missing_final_newline(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_bytes(BODY.rstrip("\n").encode())
+
+    _apply(tmp_path)
+
+    assert (tmp_path / "app.py").read_bytes() == FIXED.rstrip("\n").encode()
+
+
+def test_writer_keeps_file_mode(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    path.chmod(0o750)
+
+    _apply(tmp_path)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o750
+    assert path.read_text() == FIXED
+
+
+def test_writer_untouched_file_keeps_bytes_and_mtime(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(BODY)
+    clean = tmp_path / "clean.py"
+    clean.write_bytes(b"from customerio import CustomerIO\r\nx = 1")
+    os.utime(clean, ns=(1_000_000_000, 1_000_000_000))
+
+    _apply(tmp_path)
+
+    assert clean.read_bytes() == b"from customerio import CustomerIO\r\nx = 1"
+    assert clean.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_writer_keeps_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real.py"
+    real.write_text(BODY)
+    link = tmp_path / "link.py"
+    link.symlink_to(real)
+
+    write_atomic(link, FIXED.encode())
+
+    assert link.is_symlink()
+    assert real.read_text() == FIXED
+
+
+def test_writer_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+
+    write_atomic(path, FIXED.encode())
+
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"import customerio\n\x00\x01", "binary file"),
+        (b"import customerio\nx = '\xff\xfe'\n", "cannot decode as utf-8"),
+        (b"# -*- coding: klingon -*-\nimport customerio\n", "encoding"),
+    ],
+)
+def test_writer_decode_errors(raw: bytes, reason: str) -> None:
+    with pytest.raises(SourceError, match=reason):
+        decode_source(Path("bad.py"), raw)
