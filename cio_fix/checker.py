@@ -14,7 +14,7 @@ import libcst as cst
 
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
-from cio_fix.edits import apply_fixes, choose_fixes
+from cio_fix.edits import apply_fixes, black_settings, choose_fixes, format_fixed_file
 from cio_fix.engine import (
     MAX_PASSES,
     MAX_PREFILTER_ROUNDS,
@@ -56,6 +56,7 @@ class Checker:
             if rule_class.finds_secrets and code not in selected
         ]
         self.contexts: dict[Path, FileContext] = {}
+        self.black = black_settings(config.root)
 
     # -- phase 1: parse and index every candidate --------------------------------
 
@@ -215,13 +216,13 @@ class Checker:
             else:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
-            new_code = apply_fixes(current.module, chosen).code
+            new_code = apply_fixes(current.module, chosen, self.black.line_length).code
             self._verify(context, original_code, new_code)
 
             current = self._reparse(context, new_code)
             fixes = self._fixable(self._run_rules(current, RunResult(), self.rules))
             if not fixes:
-                return new_code, first_pass, later
+                return format_fixed_file(self.black, original_code, new_code), first_pass, later
         raise _Unfixable(
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
             " the file is unchanged, please report it"

@@ -1,0 +1,129 @@
+"""The shared fix machinery: the import helper, helper insertion and formatting."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from cio_fix.edits import (
+    BlackSettings,
+    add_import,
+    black_settings,
+    format_fixed_file,
+    insert_statements,
+)
+from cio_fix.model import AddImport, InsertStatements
+from conftest import run_cli
+
+
+def _add(source: str, add: AddImport) -> str:
+    return add_import(cst.parse_module(source), add).code
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x = 1\n", "import os\n\nx = 1\n"),
+        ('"""Doc."""\nx = 1\n', '"""Doc."""\n\nimport os\n\nx = 1\n'),
+        (
+            '"""Doc."""\nfrom __future__ import annotations\n\nx = 1\n',
+            '"""Doc."""\nfrom __future__ import annotations\n\nimport os\n\nx = 1\n',
+        ),
+        ("import json\nimport time\n\nx = 1\n", "import json\nimport os\nimport time\n\nx = 1\n"),
+        ("import time\n\nimport requests\n", "import os\nimport time\n\nimport requests\n"),
+        ("import requests\n\nx = 1\n", "import os\n\nimport requests\n\nx = 1\n"),
+        ("import os\nx = 1\n", "import os\nx = 1\n"),
+        ("import os.path\nx = 1\n", "import os.path\nx = 1\n"),
+        ("# A comment about json.\nimport json\n", "# A comment about json.\nimport json\nimport os\n"),
+        ("#!/usr/bin/env python\nx = 1\n", "#!/usr/bin/env python\nimport os\n\nx = 1\n"),
+    ],
+)
+def test_add_import_plain(source: str, expected: str) -> None:
+    assert _add(source, AddImport("os")) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import os\n\nx = 1\n", "import os\nfrom functools import cache\n\nx = 1\n"),
+        ("from functools import wraps\n", "from functools import cache, wraps\n"),
+        ("from functools import cache\n", "from functools import cache\n"),
+        (
+            "from functools import (\n    wraps,\n)\n",
+            "from functools import cache\nfrom functools import (\n    wraps,\n)\n",
+        ),
+    ],
+)
+def test_add_import_from(source: str, expected: str) -> None:
+    assert _add(source, AddImport("functools", "cache")) == expected
+
+
+def test_add_import_twice_is_once() -> None:
+    module = cst.parse_module("x = 1\n")
+
+    module = add_import(add_import(module, AddImport("os")), AddImport("os"))
+
+    assert module.code == "import os\n\nx = 1\n"
+
+
+def test_insert_statements_after_names() -> None:
+    source = "import os\n\nKEY = os.environ['K']\n\n\ndef handler():\n    pass\n"
+    insert = InsertStatements("helper", "def helper():\n    return KEY\n", frozenset({"KEY"}))
+
+    code = insert_statements(cst.parse_module(source), insert).code
+
+    assert code == (
+        "import os\n\nKEY = os.environ['K']\n\n\ndef helper():\n    return KEY\n\n\n"
+        "def handler():\n    pass\n"
+    )
+
+
+LONG = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d", timeout=5)
+"""
+
+
+def test_fixed_statement_formatted_when_too_long(project) -> None:
+    root = project({"app.py": LONG})
+
+    run_cli(["--apply", "."], root)
+
+    assert (root / "app.py").read_text() == (
+        "import os\n\nfrom customerio import CustomerIO\n\ncio = CustomerIO(\n"
+        '    os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"], timeout=5\n'
+        ")\n"
+    )
+
+
+def test_fixed_statement_uses_black_line_length(project) -> None:
+    root = project({"app.py": LONG, "pyproject.toml": "[tool.black]\nline-length = 120\n"})
+
+    run_cli(["--apply", "."], root)
+
+    assert (root / "app.py").read_text().splitlines()[-1] == (
+        'cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"], timeout=5)'
+    )
+
+
+def test_black_clean_file_formatted_whole() -> None:
+    settings = BlackSettings(enabled=True)
+    clean = 'x = "a"\n'
+    messy = "x = 'a'\n"
+
+    assert format_fixed_file(settings, clean, "x = ( 'b' )\n") == 'x = "b"\n'
+    assert format_fixed_file(settings, messy, "x = ( 'b' )\n") == "x = ( 'b' )\n"
+    assert format_fixed_file(BlackSettings(), clean, "x = ( 'b' )\n") == "x = ( 'b' )\n"
+
+
+def test_black_settings_from_project(project) -> None:
+    with_black = project({"pyproject.toml": "[tool.black]\nline-length = 100\n"})
+
+    assert black_settings(with_black) == BlackSettings(enabled=True, line_length=100)
+
+
+def test_black_settings_from_pre_commit(project) -> None:
+    root = project({".pre-commit-config.yaml": "repos:\n- repo: https://github.com/psf/black\n"})
+
+    assert black_settings(root) == BlackSettings(enabled=True, line_length=88)
