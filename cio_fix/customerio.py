@@ -385,14 +385,8 @@ class FileIndex:
         if name in self.client_names:
             return TRACK
         assignments = self.assignments_of(name, scope)
-        for assignment in assignments:
-            if assignment.value is None:
-                continue
-            found = self.client_type(assignment.value, assignment.scope)
-            if found is not None:
-                return found
         if assignments:
-            return None
+            return self._assigned_type(assignments)
 
         qualified = self.imports.get(name)
         if qualified == PIPELINES_MODULE:
@@ -421,13 +415,24 @@ class FileIndex:
         return None
 
     def _class_attribute_type(self, class_info: ClassInfo, attribute: str) -> ClientType | None:
-        for assignment in class_info.attributes.get(attribute, []):
-            if assignment.value is None:
+        return self._assigned_type(class_info.attributes.get(attribute, []))
+
+    def _assigned_type(self, assignments: list[Assignment]) -> ClientType | None:
+        """Return the client a name holds when every assignment gives a client or None.
+
+        `client = None` then `client = CustomerIO(...)` is a lazy client; a
+        name that is also bound to anything else is not known to be one.
+        """
+        found: ClientType | None = None
+        for assignment in assignments:
+            value = assignment.value
+            if isinstance(value, cst.Name) and value.value == "None":
                 continue
-            found = self.client_type(assignment.value, assignment.scope)
-            if found is not None:
-                return found
-        return None
+            client = self.client_type(value, assignment.scope) if value is not None else None
+            if client is None:
+                return None
+            found = found or client
+        return found
 
     @staticmethod
     def _enclosing_class(scope: Scope) -> ClassInfo | None:

@@ -1,0 +1,159 @@
+"""Recognising clients and calls: every import form, binding and argument form."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from cio_fix.customerio import Api, build_index
+from cio_fix.project import ProjectIndex, summarise
+from pathlib import Path
+
+
+def _calls(source: str, module_name: str = "app", project: ProjectIndex | None = None):
+    index = build_index(cst.parse_module(source), module_name, False)
+    if project is not None:
+        index.attach_project(project)
+    return index.client_calls
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import customerio\ncio = customerio.CustomerIO('s', 'k')\ncio.track('1', 'x')\n",
+        "import customerio as sdk\ncio = sdk.CustomerIO('s', 'k')\ncio.track('1', 'x')\n",
+        "from customerio import CustomerIO\ncio = CustomerIO('s', 'k')\ncio.track('1', 'x')\n",
+        "from customerio import CustomerIO as C\ncio = C('s', 'k')\ncio.track('1', 'x')\n",
+        "from customerio.track import CustomerIO\nCustomerIO('s', 'k').track('1', 'x')\n",
+        "import customerio.track\ncustomerio.track.CustomerIO('s', 'k').track('1', 'x')\n",
+        "from customerio import CustomerIO\ndef f():\n    cio = CustomerIO('s', 'k')\n    cio.track('1', 'x')\n",
+        "from customerio import CustomerIO\nclass T:\n    def __init__(self):\n        self.c = CustomerIO('s', 'k')\n    def go(self):\n        self.c.track('1', 'x')\n",
+        "from customerio import CustomerIO\nclass T:\n    c = CustomerIO('s', 'k')\n    def go(self):\n        self.c.track('1', 'x')\n",
+        "from customerio import CustomerIO\ndef go():\n    get().track('1', 'x')\ndef get():\n    return CustomerIO('s', 'k')\n",
+        "from customerio import CustomerIO\ndef go():\n    cio = get()\n    cio.track('1', 'x')\ndef get():\n    return CustomerIO('s', 'k')\n",
+        "from customerio import CustomerIO\ndef go():\n    with CustomerIO('s', 'k') as cio:\n        cio.track('1', 'x')\n",
+        "from customerio import CustomerIO\ndef go():\n    cio.track('1', 'x')\ncio = CustomerIO('s', 'k')\n",
+    ],
+)
+def test_customerio_track_client_forms(source: str) -> None:
+    calls = _calls(source)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
+def test_customerio_async_client() -> None:
+    source = (
+        "import async_customerio\n"
+        "async def go():\n"
+        "    cio = async_customerio.AsyncCustomerIO('s', 'k')\n"
+        "    await cio.identify(id=1)\n"
+    )
+
+    call = _calls(source)[0]
+
+    assert call.client.is_async
+    assert call.client.package == "async_customerio"
+    assert call.site.is_statement
+
+
+def test_customerio_app_and_pipelines() -> None:
+    source = (
+        "from customerio import APIClient, analytics\n"
+        "import customerio\n"
+        "api = APIClient('k')\n"
+        "api.send_email(request)\n"
+        "analytics.track('u', 'e', {'a': 1})\n"
+        "customerio.analytics.identify('u')\n"
+        "client = customerio.analytics.Client('wk')\n"
+        "client.page('u', 'c', 'n')\n"
+    )
+
+    calls = _calls(source)
+
+    assert [(call.method, call.api) for call in calls] == [
+        ("send_email", Api.APP),
+        ("track", Api.PIPELINES),
+        ("identify", Api.PIPELINES),
+        ("page", Api.PIPELINES),
+    ]
+
+
+def test_customerio_arguments_normalised() -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        "cio = CustomerIO('s', 'k')\n"
+        "cio.track('1', 'paid', {'total': 5}, None, 17, extra=1)\n"
+        "cio.track(customer_id='1', name='paid', timestamp=17)\n"
+        "cio.identify('1', email='a@b.c', **attrs)\n"
+    )
+
+    first, second, third = _calls(source)
+
+    assert sorted(first.arguments) == ["customer_id", "data", "id", "name", "timestamp"]
+    assert list(first.extra_keywords) == ["extra"]
+    assert sorted(second.arguments) == ["customer_id", "name", "timestamp"]
+    assert list(third.arguments) == ["id"]
+    assert list(third.extra_keywords) == ["email"]
+    assert [argument.star for argument in third.star_arguments] == ["**"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import requests\nrequests.Session().track('x')\n",
+        "class CustomerIO:\n    pass\ncio = CustomerIO()\ncio.track('1', 'x')\n",
+        "from mylib import CustomerIO\ncio = CustomerIO('s', 'k')\ncio.track('1', 'x')\n",
+        "from customerio import CustomerIO\ncio = CustomerIO('s', 'k')\ncio = other()\ncio.track('1', 'x')\n",
+        "import analytics\nanalytics.track('u', 'e')\n",
+    ],
+)
+def test_customerio_look_alikes_are_not_clients(source: str) -> None:
+    assert _calls(source) == []
+
+
+def _project(files: dict[str, str]) -> ProjectIndex:
+    summaries = []
+    for name, source in files.items():
+        is_package = name.endswith("__init__")
+        module_name = name.removesuffix(".__init__")
+        index = build_index(cst.parse_module(source), module_name, is_package)
+        summaries.append(summarise(index, Path(name.replace(".", "/") + ".py")))
+    return ProjectIndex(summaries, None)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from app.cio import client\nclient.track('1', 'x')\n",
+        "from app.cio import client as c\nc.track('1', 'x')\n",
+        "import app.cio\napp.cio.client.track('1', 'x')\n",
+        "from app import cio\ncio.client.track('1', 'x')\n",
+        "from .cio import client\nclient.track('1', 'x')\n",
+        "from app.cio import make\nmake().track('1', 'x')\n",
+        "from app import client\nclient.track('1', 'x')\n",
+    ],
+)
+def test_customerio_clients_from_other_files(source: str) -> None:
+    project = _project(
+        {
+            "app.cio": (
+                "from customerio import CustomerIO\n"
+                "client = CustomerIO('s', 'k')\n"
+                "def make():\n    return CustomerIO('s', 'k')\n"
+            ),
+            "app.__init__": "from .cio import client\n",
+        }
+    )
+
+    calls = _calls(source, module_name="app.views", project=project)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
+def test_customerio_project_constants() -> None:
+    project = _project({"app.settings": "KEY = 'abc'\nTIMEOUT = 3\nNAME = f'{x}'\n"})
+
+    assert project.constant("app.settings.KEY") == "abc"
+    assert project.constant("settings.TIMEOUT") == 3
+    assert project.constant("django.conf.settings.KEY") == "abc"
+    assert project.constant("app.settings.NAME") is None
