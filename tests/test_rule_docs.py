@@ -1,0 +1,43 @@
+"""Every rule documents itself, and the README's rule table matches the rules."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+from cio_fix.config import RULE_CODES
+from cio_fix.rules import all_rules
+
+ROOT = Path(__file__).parent.parent
+HEADINGS = ("What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:")
+
+
+@pytest.mark.parametrize("code", sorted(all_rules()))
+def test_rule_docs_have_five_headings(code: str) -> None:
+    documentation = all_rules()[code].documentation()
+
+    positions = [documentation.find(heading) for heading in HEADINGS]
+
+    assert -1 not in positions, f"{code} lacks one of {HEADINGS}"
+    assert positions == sorted(positions), f"{code} has its headings out of order"
+
+
+@pytest.mark.parametrize("code", sorted(all_rules()))
+def test_rule_docs_name_and_summary(code: str) -> None:
+    rule = all_rules()[code]
+
+    assert rule.name and rule.name == rule.name.lower()
+    assert rule.summary
+
+
+def test_rule_codes_list_matches_registry() -> None:
+    assert set(all_rules()) <= set(RULE_CODES)
+
+
+def test_rule_docs_readme_table_is_current() -> None:
+    script = runpy.run_path(str(ROOT / "scripts" / "rule_table.py"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert script["replace_table"](readme) == readme, "run `make readme`"
