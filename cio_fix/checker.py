@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 
@@ -60,7 +62,9 @@ class Checker:
 
     # -- phase 1: parse and index every candidate --------------------------------
 
-    def check(self, all_files: list[Path], raw_files: dict[Path, bytes], result: RunResult) -> None:
+    def check(
+        self, all_files: list[Path], raw_files: dict[Path, bytes], result: RunResult
+    ) -> None:
         empty_project = ProjectIndex([], None)
         summaries: list[ModuleSummary] = []
         self._parse(raw_files, empty_project, summaries, result)
@@ -97,7 +101,7 @@ class Checker:
             self.contexts[path] = context
             summary = summarise(context.index, path)
             for rule in self.rules:
-                facts = self._guarded(rule, context, result, lambda: rule.collect(context))
+                facts = self._guarded(rule, context, result, rule.collect)
                 if facts is not None:
                     summary.rule_facts[rule.code] = facts
             summaries.append(summary)
@@ -120,7 +124,9 @@ class Checker:
         index = self._index(module, module_name, is_package)
         return FileContext(path, shown, source, module, index, project, self.config)
 
-    def _index(self, module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
+    def _index(
+        self, module: cst.Module, module_name: str, is_package: bool
+    ) -> FileIndex:
         index = build_index(module, module_name, is_package)
         index.client_names = frozenset(self.config.client_names)
         return index
@@ -144,20 +150,30 @@ class Checker:
             self._fix(context, file_result)
             result.files.append(file_result)
 
-    def _run_rules(self, context: FileContext, result: RunResult, rules: list[Rule]) -> list[Finding]:
+    def _run_rules(
+        self, context: FileContext, result: RunResult, rules: list[Rule]
+    ) -> list[Finding]:
         findings: list[Finding] = []
         for rule in rules:
-            found = self._guarded(rule, context, result, lambda: list(rule.check(context)))
+            found = self._guarded(rule, context, result, rule.check)
             findings.extend(found or [])
         return findings
 
     @staticmethod
-    def _guarded(rule: Rule, context: FileContext, result: RunResult, action):  # type: ignore[no-untyped-def]
-        # A bug in one rule must not stop the run or lose the other findings.
+    def _guarded(
+        rule: Rule,
+        context: FileContext,
+        result: RunResult,
+        action: Callable[[FileContext], Any],
+    ) -> Any:
+        """Run `action(context)` for one rule; a bug in a rule must not stop the run."""
         try:
-            return action()
-        except Exception as error:  # noqa: BLE001
-            logger.debug("rule %s failed on %s", rule.code, context.display_path, exc_info=True)
+            found = action(context)
+            return list(found) if isinstance(found, Iterator) else found
+        except Exception as error:
+            logger.debug(
+                "rule %s failed on %s", rule.code, context.display_path, exc_info=True
+            )
             result.errors.append(
                 FileError(
                     Path(context.display_path),
@@ -171,7 +187,9 @@ class Checker:
         """Return the fixes this run may apply, by id, with their rule codes."""
         fixes = {}
         for finding in findings:
-            if finding.fix is not None and fix_allowed(finding.fix, self.config.unsafe_fixes):
+            if finding.fix is not None and fix_allowed(
+                finding.fix, self.config.unsafe_fixes
+            ):
                 fixes[id(finding.fix)] = (finding.fix, finding.code)
         return fixes
 
@@ -222,7 +240,11 @@ class Checker:
             current = self._reparse(context, new_code)
             fixes = self._fixable(self._run_rules(current, RunResult(), self.rules))
             if not fixes:
-                return format_fixed_file(self.black, original_code, new_code), first_pass, later
+                return (
+                    format_fixed_file(self.black, original_code, new_code),
+                    first_pass,
+                    later,
+                )
         raise _Unfixable(
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
             " the file is unchanged, please report it"
@@ -265,12 +287,13 @@ class Checker:
         for rule in self.rules:
             try:
                 findings = list(rule.check_project(project))
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 logger.debug("rule %s failed on the project", rule.code, exc_info=True)
                 result.errors.append(
                     FileError(
                         Path("."),
-                        f"internal error in {rule.code} ({type(error).__name__}: {error}); please report it",
+                        f"internal error in {rule.code} ({type(error).__name__}:"
+                        f" {error}); please report it",
                     )
                 )
                 continue

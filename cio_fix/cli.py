@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -18,7 +17,9 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+app = typer.Typer(
+    add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
+)
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
@@ -28,7 +29,7 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-def _split_codes(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
+def _split_codes(values: list[str] | None) -> tuple[str, ...] | None:
     if values is None:
         return None
     codes: list[str] = []
@@ -50,35 +51,58 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def main_command(
-    paths: Optional[list[Path]] = typer.Argument(
+    paths: list[Path] | None = typer.Argument(
         None, help="Files or folders to check. Default: the current folder."
     ),
     dry_run: bool = typer.Option(
-        True, "--dry-run/--apply", help="Report and show the diff only (default), or write the fixes."
+        True,
+        "--dry-run/--apply",
+        help="Report and show the diff only (default), or write the fixes.",
     ),
     unsafe_fixes: bool = typer.Option(
-        False, "--unsafe-fixes", help="Also apply fixes that change behaviour beyond the pitfall."
+        False,
+        "--unsafe-fixes",
+        help="Also apply fixes that change behaviour beyond the pitfall.",
     ),
-    select: Optional[list[str]] = typer.Option(
-        None, "--select", help="Rule codes or prefixes to enable, comma-separated (CIO1,CIO304)."
+    select: list[str] | None = typer.Option(
+        None,
+        "--select",
+        help="Rule codes or prefixes to enable, comma-separated (CIO1,CIO304).",
     ),
-    ignore: Optional[list[str]] = typer.Option(
+    ignore: list[str] | None = typer.Option(
         None, "--ignore", help="Rule codes or prefixes to disable, comma-separated."
     ),
-    diff: bool = typer.Option(True, "--diff/--no-diff", help="Show the unified diff of the fixes."),
+    diff: bool = typer.Option(
+        True, "--diff/--no-diff", help="Show the unified diff of the fixes."
+    ),
     output_format: OutputFormat = typer.Option(
-        OutputFormat.text, "--output-format", help="text for people, json for other tools."
+        OutputFormat.text,
+        "--output-format",
+        help="text for people, json for other tools.",
     ),
     exit_zero: bool = typer.Option(
-        False, "--exit-zero", help="Exit with 0 even when findings remain (2 still means a usage error)."
+        False,
+        "--exit-zero",
+        help="Exit with 0 even when findings remain (2 still means a usage error).",
     ),
-    list_rules: bool = typer.Option(False, "--list-rules", help="Print the rule table and exit."),
-    explain: Optional[str] = typer.Option(
-        None, "--explain", metavar="CODE", help="Print the documentation of one rule and exit."
+    list_rules: bool = typer.Option(
+        False, "--list-rules", help="Print the rule table and exit."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print findings and errors only."),
+    explain: str | None = typer.Option(
+        None,
+        "--explain",
+        metavar="CODE",
+        help="Print the documentation of one rule and exit.",
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print findings and errors only."
+    ),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
 ) -> None:
     """Find and fix the known pitfalls of Customer.io integrations."""
@@ -98,18 +122,22 @@ def main_command(
     except ConfigError as error:
         raise _fail(str(error)) from error
 
-    _report(result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config)
+    _report(
+        result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config
+    )
     raise typer.Exit(_exit_status(result, apply=not dry_run, exit_zero=exit_zero))
 
 
 def _configure(
     targets: list[Path],
-    select: Optional[list[str]],
-    ignore: Optional[list[str]],
+    select: list[str] | None,
+    ignore: list[str] | None,
     unsafe_fixes: bool,
 ) -> Config:
     config = load_config(targets[0])
-    config = config.with_options(select=_split_codes(select), ignore=_split_codes(ignore))
+    config = config.with_options(
+        select=_split_codes(select), ignore=_split_codes(ignore)
+    )
     if unsafe_fixes:
         config = config.with_options(unsafe_fixes=True)
     # Unknown selectors are usage errors even when no file needs the rules.
@@ -150,7 +178,9 @@ def _exit_status(result: RunResult, apply: bool, exit_zero: bool) -> int:
         return EXIT_CLEAN
     if result.all_errors:
         return EXIT_ERROR
-    remaining = [finding for finding in result.findings if not (apply and finding.applied)]
+    remaining = [
+        finding for finding in result.findings if not (apply and finding.applied)
+    ]
     return EXIT_FINDINGS if remaining else EXIT_CLEAN
 
 
@@ -162,7 +192,12 @@ def _print_rules(output_format: OutputFormat) -> None:
         import json
 
         table = [
-            {"code": code, "name": rule.name, "fix": rule().fix_label, "summary": rule.summary}
+            {
+                "code": code,
+                "name": rule.name,
+                "fix": rule().fix_label,
+                "summary": rule.summary,
+            }
             for code, rule in rules.items()
         ]
         console.print(json.dumps(table, indent=2), markup=False, soft_wrap=True)
@@ -170,7 +205,11 @@ def _print_rules(output_format: OutputFormat) -> None:
     width = max(len(rule.name) for rule in rules.values())
     for code, rule in rules.items():
         fix = rule().fix_label
-        console.print(f"{code}  {rule.name:<{width}}  {fix:<6}  {rule.summary}", markup=False, soft_wrap=True)
+        console.print(
+            f"{code}  {rule.name:<{width}}  {fix:<6}  {rule.summary}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _print_explanation(code: str) -> None:
@@ -179,7 +218,9 @@ def _print_explanation(code: str) -> None:
     rules = all_rules()
     rule = rules.get(code.strip().upper())
     if rule is None:
-        raise _fail(f"unknown rule code {code!r}; run `cio-fix --list-rules` for the codes")
+        raise _fail(
+            f"unknown rule code {code!r}; run `cio-fix --list-rules` for the codes"
+        )
     console.print(f"{rule.code} {rule.name}\n", markup=False)
     console.print(rule.documentation(), markup=False, soft_wrap=True)
 

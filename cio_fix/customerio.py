@@ -98,8 +98,14 @@ PIPELINES_METHODS: dict[str, tuple[str, ...]] = {
     "alias": ("previous_id", "user_id", "context", "timestamp"),
     "flush": (),
 }
-METHODS_BY_API = {Api.TRACK: TRACK_METHODS, Api.APP: APP_METHODS, Api.PIPELINES: PIPELINES_METHODS}
-ALL_METHOD_NAMES = frozenset(TRACK_METHODS) | frozenset(APP_METHODS) | frozenset(PIPELINES_METHODS)
+METHODS_BY_API = {
+    Api.TRACK: TRACK_METHODS,
+    Api.APP: APP_METHODS,
+    Api.PIPELINES: PIPELINES_METHODS,
+}
+ALL_METHOD_NAMES = (
+    frozenset(TRACK_METHODS) | frozenset(APP_METHODS) | frozenset(PIPELINES_METHODS)
+)
 
 # Constructor parameters, for normalising the arguments of a construction.
 CONSTRUCTOR_PARAMETERS: dict[Api, tuple[str, ...]] = {
@@ -109,7 +115,13 @@ CONSTRUCTOR_PARAMETERS: dict[Api, tuple[str, ...]] = {
 }
 
 CACHE_DECORATORS = frozenset(
-    {"functools.cache", "functools.lru_cache", "functools.cached_property", "cache", "lru_cache"}
+    {
+        "functools.cache",
+        "functools.lru_cache",
+        "functools.cached_property",
+        "cache",
+        "lru_cache",
+    }
 )
 
 
@@ -372,12 +384,17 @@ class FileIndex:
                 return found
         return None
 
-    def _local_function(self, func: cst.BaseExpression, scope: Scope) -> FunctionInfo | None:
+    def _local_function(
+        self, func: cst.BaseExpression, scope: Scope
+    ) -> FunctionInfo | None:
         if not isinstance(func, cst.Name):
             return None
         for function in self.functions:
             if function.name == func.value and function.class_info is None:
-                if function.parent is None or function.parent.scope in scope.lookup_chain():
+                if (
+                    function.parent is None
+                    or function.parent.scope in scope.lookup_chain()
+                ):
                     return function
         return None
 
@@ -414,7 +431,9 @@ class FileIndex:
             return self.project.client_type(qualified)
         return None
 
-    def _class_attribute_type(self, class_info: ClassInfo, attribute: str) -> ClientType | None:
+    def _class_attribute_type(
+        self, class_info: ClassInfo, attribute: str
+    ) -> ClientType | None:
         return self._assigned_type(class_info.attributes.get(attribute, []))
 
     def _assigned_type(self, assignments: list[Assignment]) -> ClientType | None:
@@ -428,7 +447,9 @@ class FileIndex:
             value = assignment.value
             if isinstance(value, cst.Name) and value.value == "None":
                 continue
-            client = self.client_type(value, assignment.scope) if value is not None else None
+            client = (
+                self.client_type(value, assignment.scope) if value is not None else None
+            )
             if client is None:
                 return None
             found = found or client
@@ -485,7 +506,10 @@ class FileIndex:
 
     def _as_client_call(self, site: CallSite) -> ClientCall | None:
         func = site.node.func
-        if not isinstance(func, cst.Attribute) or self.constructor_type(func) is not None:
+        if (
+            not isinstance(func, cst.Attribute)
+            or self.constructor_type(func) is not None
+        ):
             return None
         method = func.attr.value
         if method not in ALL_METHOD_NAMES:
@@ -598,7 +622,9 @@ class IndexBuilder(cst.CSTVisitor):
         if parent is not None:
             prefix = [parent.qualname]
         decorators = tuple(
-            name for name in (self._decorator_name(d.decorator) for d in node.decorators) if name
+            name
+            for name in (self._decorator_name(d.decorator) for d in node.decorators)
+            if name
         )
         info = FunctionInfo(
             node=node,
@@ -654,7 +680,10 @@ class IndexBuilder(cst.CSTVisitor):
             self.functions[-1].returns.append(node.value)
 
     def _record_target(
-        self, target: cst.BaseExpression, value: cst.BaseExpression | None, node: cst.CSTNode
+        self,
+        target: cst.BaseExpression,
+        value: cst.BaseExpression | None,
+        node: cst.CSTNode,
     ) -> None:
         if isinstance(target, cst.Name):
             self._record_assignment(target.value, value, node)
@@ -679,7 +708,9 @@ class IndexBuilder(cst.CSTVisitor):
     ) -> None:
         dotted = dotted_name(target)
         if dotted is not None:
-            self.index.attribute_assignments.append(Assignment(dotted, value, node, self.scope))
+            self.index.attribute_assignments.append(
+                Assignment(dotted, value, node, self.scope)
+            )
         if not (isinstance(target.value, cst.Name) and target.value.value == "self"):
             return
         if not self.functions or self.functions[-1].class_info is None:

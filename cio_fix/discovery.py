@@ -77,7 +77,9 @@ def _exclude_spec(config: Config) -> pathspec.PathSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def _files_under(folder: Path, root: Path, excludes: pathspec.PathSpec) -> Iterator[Path]:
+def _files_under(
+    folder: Path, root: Path, excludes: pathspec.PathSpec
+) -> Iterator[Path]:
     """Yield the `.py` files under `folder` that are neither ignored nor excluded."""
     boundary = folder.resolve()
     listed = _git_files(folder)
@@ -95,7 +97,9 @@ def _files_under(folder: Path, root: Path, excludes: pathspec.PathSpec) -> Itera
             yield file
 
 
-def _is_excluded(file: Path, folder: Path, root: Path, excludes: pathspec.PathSpec) -> bool:
+def _is_excluded(
+    file: Path, folder: Path, root: Path, excludes: pathspec.PathSpec
+) -> bool:
     # Match against the path below the project root when the file is in it,
     # so that `exclude = ["app/legacy"]` means the same from any folder.
     try:

@@ -29,7 +29,9 @@ def _overlaps(first: Span, second: Span) -> bool:
     return first[0] < second[1] and second[0] < first[1]
 
 
-def choose_fixes(fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRange]) -> list[Fix]:
+def choose_fixes(
+    fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRange]
+) -> list[Fix]:
     """Pick the fixes that can be applied together: no two touch the same code.
 
     The rest wait for the next pass, which starts from the fixed source.
@@ -48,7 +50,9 @@ def choose_fixes(fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRan
 class _Replacer(cst.CSTTransformer):
     """Replace nodes by identity, then reformat a changed statement that got too long."""
 
-    def __init__(self, replacements: dict[int, object], default_indent: str, line_length: int) -> None:
+    def __init__(
+        self, replacements: dict[int, object], default_indent: str, line_length: int
+    ) -> None:
         super().__init__()
         self.replacements = replacements
         self.default_indent = default_indent
@@ -59,7 +63,9 @@ class _Replacer(cst.CSTTransformer):
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.IndentedBlock):
-            self.indents.append(node.indent if node.indent is not None else self.default_indent)
+            self.indents.append(
+                node.indent if node.indent is not None else self.default_indent
+            )
         elif isinstance(node, cst.SimpleStatementLine):
             self.changed.append(False)
         return super().on_visit(node)
@@ -74,7 +80,9 @@ class _Replacer(cst.CSTTransformer):
             updated_node = replacement
         if isinstance(original_node, cst.SimpleStatementLine):
             if self.changed.pop() and isinstance(updated_node, cst.SimpleStatementLine):
-                return format_statement(updated_node, original_node, "".join(self.indents), self.line_length)
+                return format_statement(
+                    updated_node, original_node, "".join(self.indents), self.line_length
+                )
         return updated_node
 
 
@@ -93,11 +101,13 @@ class BlackSettings:
             return None
         try:
             return black.format_str(code, mode=black.Mode(line_length=self.line_length))
-        except Exception:  # noqa: BLE001 - black's errors have no common base class
+        except Exception:
             return None
 
 
-def format_fixed_file(settings: BlackSettings, original_code: str, new_code: str) -> str:
+def format_fixed_file(
+    settings: BlackSettings, original_code: str, new_code: str
+) -> str:
     """Run black over a fixed file when the project uses black and the file was black-clean."""
     if not settings.enabled or settings.format(original_code) != original_code:
         return new_code
@@ -155,14 +165,16 @@ def format_statement(
     try:
         formatted = black.format_str(code, mode=mode)
         parsed = cst.parse_statement(formatted)
-    except Exception:  # noqa: BLE001 - black's errors have no common base class
+    except Exception:
         return statement
     if not isinstance(parsed, cst.SimpleStatementLine):
         return statement
     return parsed.with_changes(leading_lines=statement.leading_lines)
 
 
-def apply_fixes(module: cst.Module, fixes: Iterable[Fix], line_length: int = 88) -> cst.Module:
+def apply_fixes(
+    module: cst.Module, fixes: Iterable[Fix], line_length: int = 88
+) -> cst.Module:
     """Apply node replacements in one transform, then helper definitions, then imports."""
     replacements: dict[int, object] = {}
     imports: list[AddImport] = []
@@ -175,7 +187,9 @@ def apply_fixes(module: cst.Module, fixes: Iterable[Fix], line_length: int = 88)
             inserts.setdefault(insert.key, insert)
 
     if replacements:
-        module = module.visit(_Replacer(replacements, module.default_indent, line_length))
+        module = module.visit(
+            _Replacer(replacements, module.default_indent, line_length)
+        )
     for insert in inserts.values():
         module = insert_statements(module, insert)
     for add in dict.fromkeys(imports):
@@ -198,13 +212,20 @@ def _is_docstring(statement: cst.BaseStatement) -> bool:
 def _imports_of(statement: cst.BaseStatement) -> list[cst.Import | cst.ImportFrom]:
     if not isinstance(statement, cst.SimpleStatementLine):
         return []
-    return [small for small in statement.body if isinstance(small, (cst.Import, cst.ImportFrom))]
+    return [
+        small
+        for small in statement.body
+        if isinstance(small, (cst.Import, cst.ImportFrom))
+    ]
 
 
 def _is_future_import(statement: cst.BaseStatement) -> bool:
     for small in _imports_of(statement):
         if isinstance(small, cst.ImportFrom) and small.module is not None:
-            if isinstance(small.module, cst.Name) and small.module.value == "__future__":
+            if (
+                isinstance(small.module, cst.Name)
+                and small.module.value == "__future__"
+            ):
                 return True
     return False
 
@@ -243,11 +264,16 @@ def _already_imported(module: cst.Module, add: AddImport) -> bool:
                     if same and bound == add.asname:
                         return True
             if add.name is not None and isinstance(small, cst.ImportFrom):
-                if _module_of(small) != add.module or isinstance(small.names, cst.ImportStar):
+                if _module_of(small) != add.module or isinstance(
+                    small.names, cst.ImportStar
+                ):
                     continue
                 for alias in small.names:
                     bound = alias.asname.name.value if alias.asname else None  # type: ignore[union-attr]
-                    if isinstance(alias.name, cst.Name) and alias.name.value == add.name:
+                    if (
+                        isinstance(alias.name, cst.Name)
+                        and alias.name.value == add.name
+                    ):
                         if bound == add.asname:
                             return True
     return False
@@ -273,7 +299,10 @@ def _extend_from_import(module: cst.Module, add: AddImport) -> cst.Module | None
         return None
     body = list(module.body)
     for position, statement in enumerate(body):
-        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        if (
+            not isinstance(statement, cst.SimpleStatementLine)
+            or len(statement.body) != 1
+        ):
             continue
         small = statement.body[0]
         if not isinstance(small, cst.ImportFrom) or _module_of(small) != add.module:
@@ -289,16 +318,22 @@ def _extend_from_import(module: cst.Module, add: AddImport) -> cst.Module | None
                 break
         names.insert(where, new_alias)
         separated = [
-            alias.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            alias.with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
             for alias in names[:-1]
         ]
         separated.append(names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT))
-        body[position] = statement.with_changes(body=[small.with_changes(names=separated)])
+        body[position] = statement.with_changes(
+            body=[small.with_changes(names=separated)]
+        )
         return module.with_changes(body=body)
     return None
 
 
-def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+def _blank_prefix(
+    lines: Sequence[cst.EmptyLine],
+) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
     """Split leading lines into the blank lines before the first comment, and the rest."""
     blanks = []
     for line in lines:
@@ -317,7 +352,9 @@ def _section(statement: cst.BaseStatement) -> str | None:
     return "stdlib" if _is_stdlib(module) and not module.startswith(".") else "other"
 
 
-def _insert_import(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
+def _insert_import(
+    body: list[cst.BaseStatement], index: int, new: cst.BaseStatement
+) -> None:
     """Insert an import at `index` among the imports, keeping sections apart by a blank line."""
     section = _section(new)
     blank = cst.EmptyLine()
@@ -331,7 +368,11 @@ def _insert_import(body: list[cst.BaseStatement], index: int, new: cst.BaseState
         blanks, rest = _blank_prefix(following.leading_lines)
         new = new.with_changes(leading_lines=blanks)
         body[index] = following.with_changes(leading_lines=[blank, *rest])
-    if index > 0 and _section(body[index - 1]) not in (None, section) and not new.leading_lines:
+    if (
+        index > 0
+        and _section(body[index - 1]) not in (None, section)
+        and not new.leading_lines
+    ):
         new = new.with_changes(leading_lines=[blank])
     body.insert(index, new)
 
@@ -384,7 +425,9 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
     return module.with_changes(body=body)
 
 
-def _insert_at_header(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
+def _insert_at_header(
+    body: list[cst.BaseStatement], index: int, new: cst.BaseStatement
+) -> None:
     """Insert the first import of a module that has none, with blank lines around it."""
     blank = cst.EmptyLine()
     if index > 0:
@@ -411,10 +454,14 @@ def _assigned_names(statement: cst.BaseStatement) -> set[str]:
                 for target in small.targets:
                     if isinstance(target.target, cst.Name):
                         names.add(target.target.value)
-            elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+            elif isinstance(small, cst.AnnAssign) and isinstance(
+                small.target, cst.Name
+            ):
                 names.add(small.target.value)
             elif isinstance(small, (cst.Import, cst.ImportFrom)):
-                if isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar):
+                if isinstance(small, cst.ImportFrom) and isinstance(
+                    small.names, cst.ImportStar
+                ):
                     continue
                 for alias in small.names:  # type: ignore[union-attr]
                     names.add(bound_name(alias))

@@ -59,7 +59,9 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
     return result
 
 
-def _prefilter(files: list[Path], config: Config, result: RunResult) -> dict[Path, bytes]:
+def _prefilter(
+    files: list[Path], config: Config, result: RunResult
+) -> dict[Path, bytes]:
     """Read each file and keep those that can contain a finding."""
     pattern = build_prefilter([*config.client_modules, *config.client_names])
     kept: dict[Path, bytes] = {}
@@ -69,7 +71,10 @@ def _prefilter(files: list[Path], config: Config, result: RunResult) -> dict[Pat
         except OSError as error:
             reason = error.strerror or str(error)
             result.errors.append(
-                FileError(Path(display_path(path)), f"cannot read: {reason}; check the file's permissions")
+                FileError(
+                    Path(display_path(path)),
+                    f"cannot read: {reason}; check the file's permissions",
+                )
             )
             continue
         if pattern.search(raw):
@@ -104,7 +109,9 @@ def _write(result: RunResult) -> None:
         try:
             current = path.read_bytes()
         except OSError as error:
-            file.errors.append(FileError(Path(display_path(path)), f"not written: {error.strerror}"))
+            file.errors.append(
+                FileError(Path(display_path(path)), f"not written: {error.strerror}")
+            )
             _mark_unapplied(file)
             continue
         if current != file.original:
@@ -120,7 +127,10 @@ def _write(result: RunResult) -> None:
             write_atomic(path, file.fixed)
         except OSError as error:
             file.errors.append(
-                FileError(Path(display_path(path)), f"cannot write: {error.strerror}; the file is unchanged")
+                FileError(
+                    Path(display_path(path)),
+                    f"cannot write: {error.strerror}; the file is unchanged",
+                )
             )
             _mark_unapplied(file)
 
@@ -131,7 +141,9 @@ def _mark_unapplied(file: FileResult) -> None:
         finding.applied = False
 
 
-def mark_applied(findings: list[Finding], fixes_applied: list[Fix], later: Counter[str]) -> None:
+def mark_applied(
+    findings: list[Finding], fixes_applied: list[Fix], later: Counter[str]
+) -> None:
     """Mark findings whose fixes were applied, in the first pass or a later one."""
     applied_ids = {id(fix) for fix in fixes_applied}
     for finding in findings:
@@ -149,4 +161,3 @@ def fix_allowed(fix: Fix | None, unsafe_fixes: bool) -> bool:
     if fix is None:
         return False
     return fix.safety is FixSafety.SAFE or unsafe_fixes
-

@@ -66,7 +66,9 @@ class SdkVersion:
 
 
 class ProjectIndex:
-    def __init__(self, summaries: Iterable[ModuleSummary], sdk: SdkVersion | None) -> None:
+    def __init__(
+        self, summaries: Iterable[ModuleSummary], sdk: SdkVersion | None
+    ) -> None:
         self.summaries = list(summaries)
         self.sdk = sdk
         self._by_suffix: dict[str, list[ModuleSummary]] = {}
@@ -98,7 +100,9 @@ class ProjectIndex:
             return matches[0]
         return None
 
-    def resolve_name(self, qualified: str, depth: int = 0) -> tuple[ModuleSummary, str] | None:
+    def resolve_name(
+        self, qualified: str, depth: int = 0
+    ) -> tuple[ModuleSummary, str] | None:
         """Follow `package.module.NAME` (and re-exports) to the module that binds NAME."""
         if depth > 8:
             return None
@@ -199,7 +203,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
 
     for site in index.call_sites:
         func = site.node.func
-        is_client_call = isinstance(func, cst.Attribute) and func.attr.value in ALL_METHOD_NAMES
+        is_client_call = (
+            isinstance(func, cst.Attribute) and func.attr.value in ALL_METHOD_NAMES
+        )
         if is_client_call or index.constructor_type(func) is not None:
             for argument in site.node.args:
                 qualified = index.qualified_name(argument.value)
@@ -315,7 +321,9 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            logger.warning("%s: not valid JSON; the SDK version is not read from it", path)
+            logger.warning(
+                "%s: not valid JSON; the SDK version is not read from it", path
+            )
             return None
         for section in ("default", "develop"):
             entry = document.get(section, {}).get("customerio")
@@ -327,7 +335,9 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
 
 
 def _from_requirements(root: Path) -> SdkVersion | None:
-    files = sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    files = sorted(root.glob("requirements*.txt")) + sorted(
+        root.glob("requirements/*.txt")
+    )
     files += sorted(root.glob("requirements*.in"))
     for path in files:
         try:
@@ -375,7 +385,9 @@ def _from_setup(root: Path) -> SdkVersion | None:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        for match in re.finditer(r"""["']?\bcustomerio\b["']?\s*(?:=\s*)?["']?([^"'\n,\]]+)""", text):
+        for match in re.finditer(
+            r"""["']?\bcustomerio\b["']?\s*(?:=\s*)?["']?([^"'\n,\]]+)""", text
+        ):
             major = major_from_specifier(match.group(1))
             if major is not None:
                 return SdkVersion(major, name)

@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import (
+    CodeRange,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+)
 
 from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
@@ -160,7 +165,10 @@ class FileContext:
             if qualified == wanted and local in self._module_level_imports():
                 return local
         default = name or module.split(".")[0]
-        if default in self.index.imports or default in self.index.module_scope.assignments:
+        if (
+            default in self.index.imports
+            or default in self.index.module_scope.assignments
+        ):
             return None
         return default
 
@@ -170,11 +178,10 @@ class FileContext:
             if not isinstance(statement, cst.SimpleStatementLine):
                 continue
             for small in statement.body:
-                if isinstance(small, cst.Import):
-                    for alias in small.names:
-                        names.add(bound_name(alias))
-                elif isinstance(small, cst.ImportFrom) and not isinstance(
-                    small.names, cst.ImportStar
+                if (
+                    isinstance(small, cst.Import)
+                    or isinstance(small, cst.ImportFrom)
+                    and not isinstance(small.names, cst.ImportStar)
                 ):
                     for alias in small.names:
                         names.add(bound_name(alias))
@@ -182,7 +189,11 @@ class FileContext:
 
     @property
     def summary(self) -> ModuleSummary | None:
-        return self.project.module(self.index.module_name) if self.index.module_name else None
+        return (
+            self.project.module(self.index.module_name)
+            if self.index.module_name
+            else None
+        )
 
 
 def select_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:

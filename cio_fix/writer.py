@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -56,7 +57,9 @@ def decode_source(path: Path, raw: bytes) -> Source:
             " coding line or convert the file to UTF-8"
         ) from error
     except LookupError as error:
-        raise SourceError(f"unknown encoding {encoding!r} in the coding line") from error
+        raise SourceError(
+            f"unknown encoding {encoding!r} in the coding line"
+        ) from error
     return Source(path=path, raw=raw, text=text, encoding=encoding)
 
 
@@ -65,7 +68,9 @@ def read_source(path: Path) -> Source:
         raw = path.read_bytes()
     except OSError as error:
         reason = error.strerror or str(error)
-        raise SourceError(f"cannot read: {reason}; check the file's permissions") from error
+        raise SourceError(
+            f"cannot read: {reason}; check the file's permissions"
+        ) from error
     return decode_source(path, raw)
 
 
@@ -89,8 +94,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.chmod(temporary, mode)
         os.replace(temporary, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        except FileNotFoundError:
-            pass
         raise

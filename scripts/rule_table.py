@@ -35,7 +35,9 @@ def replace_table(readme: str) -> str:
 def main(arguments: list[str]) -> None:
     if arguments[:1] == ["--write"] and len(arguments) == 2:
         path = Path(arguments[1])
-        path.write_text(replace_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+        path.write_text(
+            replace_table(path.read_text(encoding="utf-8")), encoding="utf-8"
+        )
         return
     print(rule_table())
 

@@ -32,7 +32,9 @@ def run_cli(args: list[str], cwd: Path) -> CliResult:
     previous = Path.cwd()
     os.chdir(cwd)
     try:
-        outcome = runner.invoke(app, args, prog_name="cio-fix", env={"NO_COLOR": "1", "COLUMNS": "200"})
+        outcome = runner.invoke(
+            app, args, prog_name="cio-fix", env={"NO_COLOR": "1", "COLUMNS": "200"}
+        )
     finally:
         os.chdir(previous)
     if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):

@@ -19,12 +19,18 @@ def _errors(root: Path, *args: str) -> tuple[int, list[dict], Path]:
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("py2.py", b"import customerio\nprint 'hello'\n", "invalid Python 3 syntax at line 2"),
+        (
+            "py2.py",
+            b"import customerio\nprint 'hello'\n",
+            "invalid Python 3 syntax at line 2",
+        ),
         ("latin.py", b"import customerio\nname = '\xe9'\n", "cannot decode as utf-8"),
         ("blob.py", b"customerio\x00\x00\x00\xff", "binary file"),
     ],
 )
-def test_bad_input_reported_and_run_goes_on(project, name: str, content: bytes, expected: str) -> None:
+def test_bad_input_reported_and_run_goes_on(
+    project, name: str, content: bytes, expected: str
+) -> None:
     root = project({"good.py": GOOD, name: content})
 
     exit_code, errors, _ = _errors(root, ".")
@@ -42,7 +48,9 @@ def test_bad_input_python2_text_line(project) -> None:
 
     result = run_cli(["."], root)
 
-    assert result.stderr.strip().startswith("py2.py: error: invalid Python 3 syntax at line 2")
+    assert result.stderr.strip().startswith(
+        "py2.py: error: invalid Python 3 syntax at line 2"
+    )
     assert "Python 2" in result.stderr
 
 
@@ -63,7 +71,10 @@ def test_bad_input_unreadable_file(project, monkeypatch) -> None:
 
     assert exit_code == 2
     assert errors == [
-        {"path": "secret.py", "message": "cannot read: Permission denied; check the file's permissions"}
+        {
+            "path": "secret.py",
+            "message": "cannot read: Permission denied; check the file's permissions",
+        }
     ]
     assert (root / "secret.py").read_text() == GOOD
     assert "int(time.time())" in (root / "good.py").read_text()
@@ -75,7 +86,12 @@ def test_bad_input_missing_path(project) -> None:
     exit_code, errors, _ = _errors(root, "missing.py", "good.py")
 
     assert exit_code == 2
-    assert errors == [{"path": "missing.py", "message": "path not found; check the spelling or the folder"}]
+    assert errors == [
+        {
+            "path": "missing.py",
+            "message": "path not found; check the spelling or the folder",
+        }
+    ]
     assert "int(time.time())" in (root / "good.py").read_text()
 
 
@@ -90,7 +106,9 @@ def test_bad_input_invalid_pyproject(project) -> None:
 
 
 def test_bad_input_unknown_config_key(project) -> None:
-    root = project({"good.py": GOOD, "pyproject.toml": "[tool.cio-fix]\nselekt = ['CIO1']\n"})
+    root = project(
+        {"good.py": GOOD, "pyproject.toml": "[tool.cio-fix]\nselekt = ['CIO1']\n"}
+    )
 
     result = run_cli(["."], root)
 
@@ -103,7 +121,10 @@ def test_bad_input_unknown_config_key(project) -> None:
     [
         ("select = 'CIO1'", "select must be a list of strings"),
         ("sdk-version = 4", "sdk-version must be 1, 2 or 3"),
-        ("env = { site-id = 'not a name' }", "env.site-id must be an environment variable name"),
+        (
+            "env = { site-id = 'not a name' }",
+            "env.site-id must be an environment variable name",
+        ),
         ("env = { token = 'X' }", "unknown key env.token"),
         ("select = ['CIO9']", "unknown rule selector 'CIO9'"),
     ],

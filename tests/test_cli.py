@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-PITFALLS = '''\
+PITFALLS = """\
 import time
 
 from customerio import CustomerIO
@@ -19,15 +19,15 @@ cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
 
 def signed_up(user):
     cio.identify(id=user.id, created_at=int(time.time() * 1000))
-'''
+"""
 
-CLEAN = '''\
+CLEAN = """\
 import os
 
 from customerio import CustomerIO
 
 cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"])
-'''
+"""
 
 
 def test_cli_dry_run_writes_nothing(project) -> None:
@@ -73,9 +73,16 @@ def test_cli_finding_lines_and_summary(project) -> None:
     result = run_cli(["--no-diff", "."], root)
     lines = result.stdout.splitlines()
 
-    assert lines[0].startswith("app.py:5:18: CIO101 [*] Customer.io Track API site ID is hard-coded")
-    assert lines[2].startswith("app.py:9:41: CIO103 [*] `created_at` is sent in milliseconds")
-    assert lines[-1] == "Found 3 findings. 3 fixable with `cio-fix --apply`. 1 file would be changed."
+    assert lines[0].startswith(
+        "app.py:5:18: CIO101 [*] Customer.io Track API site ID is hard-coded"
+    )
+    assert lines[2].startswith(
+        "app.py:9:41: CIO103 [*] `created_at` is sent in milliseconds"
+    )
+    assert (
+        lines[-1]
+        == "Found 3 findings. 3 fixable with `cio-fix --apply`. 1 file would be changed."
+    )
 
 
 def test_cli_apply_summary_counts_fixed(project) -> None:
@@ -83,7 +90,10 @@ def test_cli_apply_summary_counts_fixed(project) -> None:
 
     result = run_cli(["--apply", "--no-diff", "."], root)
 
-    assert result.stdout.splitlines()[-1] == "Found 3 findings (3 fixed, 0 remaining). 1 file changed."
+    assert (
+        result.stdout.splitlines()[-1]
+        == "Found 3 findings (3 fixed, 0 remaining). 1 file changed."
+    )
 
 
 def test_cli_clean_project_exits_zero(project) -> None:
@@ -124,7 +134,11 @@ def test_cli_json_applied_after_apply(project) -> None:
 
     document = run_cli(["--apply", "--output-format", "json", "."], root).json
 
-    assert [finding["applied"] for finding in document["findings"]] == [True, True, True]
+    assert [finding["applied"] for finding in document["findings"]] == [
+        True,
+        True,
+        True,
+    ]
     assert document["changed_files"] == ["app.py"]
 
 
@@ -146,8 +160,12 @@ def test_cli_secrets_never_shown(project) -> None:
 def test_cli_select_and_ignore(project) -> None:
     root = project({"app.py": PITFALLS})
 
-    selected = run_cli(["--select", "CIO103", "--output-format", "json", "."], root).json
-    prefix = run_cli(["--select", "cio1", "--ignore", "CIO101", "--output-format", "json", "."], root).json
+    selected = run_cli(
+        ["--select", "CIO103", "--output-format", "json", "."], root
+    ).json
+    prefix = run_cli(
+        ["--select", "cio1", "--ignore", "CIO101", "--output-format", "json", "."], root
+    ).json
 
     assert {finding["code"] for finding in selected["findings"]} == {"CIO103"}
     assert {finding["code"] for finding in prefix["findings"]} == {"CIO103"}
@@ -183,8 +201,14 @@ def test_cli_list_rules(project) -> None:
     result = run_cli(["--list-rules"], project({}))
 
     assert result.exit_code == 0
-    assert any(line.startswith("CIO101  hardcoded-credential") for line in result.stdout.splitlines())
-    assert any(line.startswith("CIO103  millisecond-timestamp") for line in result.stdout.splitlines())
+    assert any(
+        line.startswith("CIO101  hardcoded-credential")
+        for line in result.stdout.splitlines()
+    )
+    assert any(
+        line.startswith("CIO103  millisecond-timestamp")
+        for line in result.stdout.splitlines()
+    )
 
 
 def test_cli_explain(project) -> None:
@@ -192,7 +216,13 @@ def test_cli_explain(project) -> None:
 
     assert result.exit_code == 0
     assert result.stdout.startswith("CIO103 millisecond-timestamp")
-    for heading in ("What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:"):
+    for heading in (
+        "What it does:",
+        "Why is this bad?",
+        "Example:",
+        "Use instead:",
+        "Fix safety:",
+    ):
         assert heading in result.stdout
 
 
@@ -204,10 +234,16 @@ def test_cli_explain_unknown_code(project) -> None:
 
 
 def test_cli_version_does_not_import_libcst() -> None:
-    code = "import sys; from cio_fix.cli import main; sys.argv=['cio-fix','--version']\n"
-    code += "try:\n    main()\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)"
+    code = (
+        "import sys; from cio_fix.cli import main; sys.argv=['cio-fix','--version']\n"
+    )
+    code += (
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)"
+    )
 
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
 
     assert completed.stdout.splitlines() == ["cio-fix 0.1.0", "False"]
 
@@ -215,10 +251,16 @@ def test_cli_version_does_not_import_libcst() -> None:
 def test_cli_run_without_candidates_does_not_import_libcst(tmp_path: Path) -> None:
     (tmp_path / "plain.py").write_text("print('hello')\n")
     code = "import sys; from cio_fix.cli import main; sys.argv=['cio-fix','.']\n"
-    code += "try:\n    main()\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)"
+    code += (
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)"
+    )
 
     completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
 
     assert completed.stdout.splitlines()[-1] == "False"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
 import pytest
 
 from cio_fix.customerio import Api, build_index
 from cio_fix.project import ProjectIndex, summarise
-from pathlib import Path
 
 
 def _calls(source: str, module_name: str = "app", project: ProjectIndex | None = None):

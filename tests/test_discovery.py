@@ -11,7 +11,9 @@ from cio_fix.discovery import build_prefilter, discover
 SOURCE = "import customerio\n"
 
 
-def _names(root: Path, config: Config | None = None, paths: list[Path] | None = None) -> list[str]:
+def _names(
+    root: Path, config: Config | None = None, paths: list[Path] | None = None
+) -> list[str]:
     config = config or load_config(root)
     found = discover(paths or [root], config)
     return [file.relative_to(root).as_posix() for file in found.files]
@@ -95,7 +97,9 @@ def test_discovery_exclude_replaces_defaults(project) -> None:
 
 
 def test_discovery_explicit_file_always_checked(project) -> None:
-    root = project({".gitignore": "ignored.py\n", "ignored.py": SOURCE, "build/gen.py": SOURCE})
+    root = project(
+        {".gitignore": "ignored.py\n", "ignored.py": SOURCE, "build/gen.py": SOURCE}
+    )
 
     names = _names(root, paths=[root / "ignored.py", root / "build" / "gen.py"])
 

@@ -13,6 +13,7 @@ from cio_fix.edits import (
     insert_statements,
 )
 from cio_fix.model import AddImport, InsertStatements
+
 from conftest import run_cli
 
 
@@ -29,13 +30,25 @@ def _add(source: str, add: AddImport) -> str:
             '"""Doc."""\nfrom __future__ import annotations\n\nx = 1\n',
             '"""Doc."""\nfrom __future__ import annotations\n\nimport os\n\nx = 1\n',
         ),
-        ("import json\nimport time\n\nx = 1\n", "import json\nimport os\nimport time\n\nx = 1\n"),
-        ("import time\n\nimport requests\n", "import os\nimport time\n\nimport requests\n"),
+        (
+            "import json\nimport time\n\nx = 1\n",
+            "import json\nimport os\nimport time\n\nx = 1\n",
+        ),
+        (
+            "import time\n\nimport requests\n",
+            "import os\nimport time\n\nimport requests\n",
+        ),
         ("import requests\n\nx = 1\n", "import os\n\nimport requests\n\nx = 1\n"),
         ("import os\nx = 1\n", "import os\nx = 1\n"),
         ("import os.path\nx = 1\n", "import os.path\nx = 1\n"),
-        ("# A comment about json.\nimport json\n", "# A comment about json.\nimport json\nimport os\n"),
-        ("#!/usr/bin/env python\nx = 1\n", "#!/usr/bin/env python\nimport os\n\nx = 1\n"),
+        (
+            "# A comment about json.\nimport json\n",
+            "# A comment about json.\nimport json\nimport os\n",
+        ),
+        (
+            "#!/usr/bin/env python\nx = 1\n",
+            "#!/usr/bin/env python\nimport os\n\nx = 1\n",
+        ),
     ],
 )
 def test_add_import_plain(source: str, expected: str) -> None:
@@ -68,7 +81,9 @@ def test_add_import_twice_is_once() -> None:
 
 def test_insert_statements_after_names() -> None:
     source = "import os\n\nKEY = os.environ['K']\n\n\ndef handler():\n    pass\n"
-    insert = InsertStatements("helper", "def helper():\n    return KEY\n", frozenset({"KEY"}))
+    insert = InsertStatements(
+        "helper", "def helper():\n    return KEY\n", frozenset({"KEY"})
+    )
 
     code = insert_statements(cst.parse_module(source), insert).code
 
@@ -98,7 +113,9 @@ def test_fixed_statement_formatted_when_too_long(project) -> None:
 
 
 def test_fixed_statement_uses_black_line_length(project) -> None:
-    root = project({"app.py": LONG, "pyproject.toml": "[tool.black]\nline-length = 120\n"})
+    root = project(
+        {"app.py": LONG, "pyproject.toml": "[tool.black]\nline-length = 120\n"}
+    )
 
     run_cli(["--apply", "."], root)
 
@@ -124,6 +141,8 @@ def test_black_settings_from_project(project) -> None:
 
 
 def test_black_settings_from_pre_commit(project) -> None:
-    root = project({".pre-commit-config.yaml": "repos:\n- repo: https://github.com/psf/black\n"})
+    root = project(
+        {".pre-commit-config.yaml": "repos:\n- repo: https://github.com/psf/black\n"}
+    )
 
     assert black_settings(root) == BlackSettings(enabled=True, line_length=88)

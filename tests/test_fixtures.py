@@ -31,7 +31,11 @@ def _cases() -> list[pytest.param]:
             if entry.name.endswith(".expected.py") or entry.name.startswith("."):
                 continue
             if entry.is_dir() or entry.suffix == ".py":
-                cases.append(pytest.param(code_folder.name, entry, id=f"{code_folder.name}/{entry.stem}"))
+                cases.append(
+                    pytest.param(
+                        code_folder.name, entry, id=f"{code_folder.name}/{entry.stem}"
+                    )
+                )
     return cases
 
 
@@ -84,7 +88,9 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
         if wanted is None:
             assert after == originals[path], f"{path.name} must stay byte-identical"
         else:
-            assert after.decode() == wanted.decode(), f"{path.name} differs from its expected file"
+            assert (
+                after.decode() == wanted.decode()
+            ), f"{path.name} differs from its expected file"
 
     again = {path: path.read_bytes() for path in expected}
     run_cli(["--apply", "--unsafe-fixes", "--select", code, "."], tmp_path)

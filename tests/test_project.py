@@ -29,22 +29,59 @@ def test_project_major_from_specifier(specifier: str, major: int | None) -> None
 @pytest.mark.parametrize(
     ("files", "major", "source"),
     [
-        ({"requirements.txt": "flask==3.0\ncustomerio==3.2.0 ; python_version >= '3.8'\n"}, 3, "requirements.txt"),
-        ({"requirements/base.txt": "customerio>=2,<3\n"}, 2, "requirements/base.txt"),
-        ({"requirements.txt": "async-customerio==1.0\ncustomerio-cdp-analytics==2.0\n"}, None, None),
-        ({"pyproject.toml": '[project]\ndependencies = ["customerio~=1.6"]\n'}, 1, "pyproject.toml"),
         (
-            {"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.10"\ncustomerio = "^3.0"\n'},
+            {
+                "requirements.txt": "flask==3.0\ncustomerio==3.2.0 ; python_version >= '3.8'\n"
+            },
+            3,
+            "requirements.txt",
+        ),
+        ({"requirements/base.txt": "customerio>=2,<3\n"}, 2, "requirements/base.txt"),
+        (
+            {
+                "requirements.txt": "async-customerio==1.0\ncustomerio-cdp-analytics==2.0\n"
+            },
+            None,
+            None,
+        ),
+        (
+            {"pyproject.toml": '[project]\ndependencies = ["customerio~=1.6"]\n'},
+            1,
+            "pyproject.toml",
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.10"\ncustomerio = "^3.0"\n'
+            },
             3,
             "pyproject.toml",
         ),
-        ({"setup.cfg": "[options]\ninstall_requires =\n    customerio==2.1\n"}, 2, "setup.cfg"),
-        ({"setup.py": "setup(install_requires=['customerio>=3.0'])\n"}, 3, "setup.py"),
-        ({"poetry.lock": '[[package]]\nname = "customerio"\nversion = "2.2.0"\n'}, 2, "poetry.lock"),
-        ({"uv.lock": '[[package]]\nname = "customerio"\nversion = "3.1.0"\n'}, 3, "uv.lock"),
-        ({"Pipfile.lock": '{"default": {"customerio": {"version": "==1.6.1"}}}'}, 1, "Pipfile.lock"),
         (
-            {"poetry.lock": '[[package]]\nname = "customerio"\nversion = "3.1.0"\n', "requirements.txt": "customerio==2.0\n"},
+            {"setup.cfg": "[options]\ninstall_requires =\n    customerio==2.1\n"},
+            2,
+            "setup.cfg",
+        ),
+        ({"setup.py": "setup(install_requires=['customerio>=3.0'])\n"}, 3, "setup.py"),
+        (
+            {"poetry.lock": '[[package]]\nname = "customerio"\nversion = "2.2.0"\n'},
+            2,
+            "poetry.lock",
+        ),
+        (
+            {"uv.lock": '[[package]]\nname = "customerio"\nversion = "3.1.0"\n'},
+            3,
+            "uv.lock",
+        ),
+        (
+            {"Pipfile.lock": '{"default": {"customerio": {"version": "==1.6.1"}}}'},
+            1,
+            "Pipfile.lock",
+        ),
+        (
+            {
+                "poetry.lock": '[[package]]\nname = "customerio"\nversion = "3.1.0"\n',
+                "requirements.txt": "customerio==2.0\n",
+            },
             3,
             "poetry.lock",
         ),

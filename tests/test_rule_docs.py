@@ -11,7 +11,13 @@ from cio_fix.config import RULE_CODES
 from cio_fix.rules import all_rules
 
 ROOT = Path(__file__).parent.parent
-HEADINGS = ("What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:")
+HEADINGS = (
+    "What it does:",
+    "Why is this bad?",
+    "Example:",
+    "Use instead:",
+    "Fix safety:",
+)
 
 
 @pytest.mark.parametrize("code", sorted(all_rules()))

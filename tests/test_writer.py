@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cio_fix.writer import SourceError, decode_source, write_atomic
+
 from conftest import run_cli
 
 BODY = (

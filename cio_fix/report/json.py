@@ -30,10 +30,15 @@ def finding_to_dict(finding: Finding, secrets: set[str]) -> dict[str, object]:
 def render_json(result: RunResult) -> str:
     document = {
         "version": FORMAT_VERSION,
-        "findings": [finding_to_dict(finding, result.secrets) for finding in result.findings],
+        "findings": [
+            finding_to_dict(finding, result.secrets) for finding in result.findings
+        ],
         "changed_files": [display_path(file.path) for file in result.changed_files],
         "errors": [
-            {"path": error.path.as_posix(), "message": redact(error.message, result.secrets)}
+            {
+                "path": error.path.as_posix(),
+                "message": redact(error.message, result.secrets),
+            }
             for error in result.all_errors
         ],
     }

@@ -52,7 +52,10 @@ def render_text(
         _print_diffs(console, result)
     if not quiet:
         console.print(
-            _summary(result, apply, unsafe_fixes), markup=False, highlight=False, soft_wrap=True
+            _summary(result, apply, unsafe_fixes),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -62,7 +65,13 @@ def _print_diffs(console: Console, result: RunResult) -> None:
         console.print()
     for _, lines in diffs:
         for line in lines:
-            console.print(line, style=_diff_style(line), markup=False, highlight=False, soft_wrap=True)
+            console.print(
+                line,
+                style=_diff_style(line),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print()
 
 
@@ -84,7 +93,11 @@ def _summary(result: RunResult, apply: bool, unsafe_fixes: bool) -> str:
     if not findings:
         return f"No Customer.io pitfalls found ({_plural(result.files_found, 'file')} checked)."
 
-    hidden = sum(1 for finding in findings if finding.fix_safety is FixSafety.UNSAFE and not unsafe_fixes)
+    hidden = sum(
+        1
+        for finding in findings
+        if finding.fix_safety is FixSafety.UNSAFE and not unsafe_fixes
+    )
     if apply:
         fixed = sum(1 for finding in findings if finding.applied)
         text = (
