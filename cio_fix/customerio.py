@@ -2,7 +2,7 @@
 
 One visitor pass over a module records its imports, scopes, assignments,
 functions and every call that may be a client call. Resolution is lazy:
-a receiver is looked up only when a rule asks for the client calls, so a
+a receiver is looked up only when a rule reads the client calls. So a
 client bound after the function that uses it is still found, and names
 imported from other files of the project resolve through the project index.
 """
@@ -28,7 +28,7 @@ class Api(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ClientType:
-    """What kind of Customer.io client an expression evaluates to."""
+    """The kind of Customer.io client an expression evaluates to."""
 
     api: Api
     is_async: bool = False

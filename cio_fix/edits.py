@@ -380,10 +380,10 @@ def _insert_import(
 def add_import(module: cst.Module, add: AddImport) -> cst.Module:
     """Add an import unless it exists, after the docstring and `__future__` imports.
 
-    A standard-library `import x` goes in alphabetical place among the
-    plain standard-library imports at the top; any other import goes after
-    the last import at the top. A `from x import y` joins an existing
-    one-line `from x import ...` of the same module.
+    A standard-library import goes in alphabetical place among the
+    standard-library imports at the top. Any other import goes after the
+    last import at the top. A `from x import y` joins an existing one-line
+    `from x import ...` of the same module.
     """
     if _already_imported(module, add):
         return module

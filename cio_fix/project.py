@@ -35,7 +35,7 @@ DJANGO_SETTINGS = "django.conf.settings"
 
 @dataclass
 class ModuleSummary:
-    """What other files may import from one module. Plain data, so it can be cached."""
+    """The facts of one module that other files need, as plain data that can be cached."""
 
     module_name: str
     path: Path

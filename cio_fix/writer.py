@@ -16,7 +16,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 class SourceError(Exception):
-    """A file that cannot be read as Python source; the message says why."""
+    """A file that cannot be read as Python source; the message gives the reason."""
 
 
 @dataclass(frozen=True)

@@ -98,11 +98,11 @@ class _Literal:
 
 class HardcodedCredential(Rule):
     """What it does:
-    Finds Customer.io credentials written into the source: a site ID, Track
-    API key, App API key or Data Pipelines write key passed as a string
-    literal to a client, held in a module constant that reaches a client
-    (from any file of the project), assigned to a setting such as
-    `CUSTOMERIO_API_KEY`, or used as the fallback of `os.getenv`.
+    Finds Customer.io credentials written into the source: a site ID, a
+    Track API key, an App API key or a Data Pipelines write key. The key
+    may be a string literal passed to a client, a module constant that
+    reaches a client from any file of the project, a setting such as
+    `CUSTOMERIO_API_KEY`, or the fallback of `os.getenv`.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send

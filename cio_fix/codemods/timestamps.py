@@ -45,10 +45,11 @@ class MillisecondTimestamp(Rule):
     """What it does:
     Finds timestamps sent to the Track API in milliseconds (or as floats):
     `time.time() * 1000`, `dt.timestamp() * 1000`, `time.time_ns() //
-    1_000_000` and 13-digit literals, in `timestamp=` of track, track_anonymous
-    and backfill, in attributes named `*_at`, `*_time`, `*_date` or
-    `timestamp` of identify and event data, and in add_device's `last_used`,
-    directly or through a variable or module constant.
+    1_000_000` and 13-digit literals. It looks at `timestamp=` of track,
+    track_anonymous and backfill, at identify and event-data attributes
+    named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
+    `last_used`. The value may reach the call through a variable or a
+    module constant.
 
     Why is this bad?
     The Track API reads timestamps as integer Unix seconds (customerio 1.x
