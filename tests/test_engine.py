@@ -1,0 +1,155 @@
+"""The pipeline across files, and its safety net when a fix goes wrong."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+import cio_fix.checker
+import cio_fix.engine
+from conftest import run_cli
+
+WRAPPER = """\
+from customerio import CustomerIO
+
+tracker = CustomerIO("site", "key")
+"""
+USES_WRAPPER = """\
+import time
+
+from app.tracking import tracker
+
+
+def signed_up(user):
+    tracker.identify(id=user.id, created_at=int(time.time() * 1000))
+"""
+INJECTED = """\
+import time
+
+
+def signed_up(user, analytics_client):
+    analytics_client.identify(id=user.id, created_at=int(time.time() * 1000))
+"""
+BODY = "import time\nfrom customerio import CustomerIO\ncio = CustomerIO('s', 'k')\ncio.identify(id=1, created_at=int(time.time() * 1000))\n"
+
+
+def test_engine_client_imported_from_wrapper_module(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/tracking.py": WRAPPER,
+            "app/views.py": USES_WRAPPER,
+        }
+    )
+
+    document = run_cli(["--output-format", "json", "."], root).json
+
+    assert [(f["path"], f["code"]) for f in document["findings"]] == [
+        ("app/views.py", "CIO103")
+    ]
+
+
+def test_engine_configured_client_name(project) -> None:
+    root = project(
+        {
+            "app/views.py": INJECTED,
+            "pyproject.toml": '[tool.cio-fix]\nclient-names = ["analytics_client"]\n',
+        }
+    )
+
+    document = run_cli(["--output-format", "json", "."], root).json
+
+    assert [(f["path"], f["code"]) for f in document["findings"]] == [
+        ("app/views.py", "CIO103")
+    ]
+
+
+def test_engine_unconfigured_name_is_not_a_client(project) -> None:
+    root = project({"app/views.py": INJECTED})
+
+    document = run_cli(["--output-format", "json", "."], root).json
+
+    assert document["findings"] == []
+
+
+def test_engine_two_fixes_in_one_call(project) -> None:
+    source = (
+        "import time\nfrom customerio import CustomerIO\ncio = CustomerIO('s', 'k')\n"
+        "cio.identify(id=1, created_at=int(time.time() * 1000), updated_at=time.time() * 1000)\n"
+    )
+    root = project({"app.py": source})
+
+    document = run_cli(
+        ["--apply", "--select", "CIO103", "--output-format", "json", "."], root
+    ).json
+
+    assert [f["applied"] for f in document["findings"]] == [True, True]
+    assert (
+        (root / "app.py")
+        .read_text()
+        .endswith("created_at=int(time.time()), updated_at=int(time.time()))\n")
+    )
+
+
+def test_engine_fix_that_breaks_code_is_dropped(project, monkeypatch) -> None:
+    root = project({"app.py": BODY, "other.py": BODY})
+    broken = cst.parse_module("def f():\n    pass\nreturn 1\n")
+    monkeypatch.setattr(cio_fix.checker, "apply_fixes", lambda *args, **kwargs: broken)
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    assert (root / "app.py").read_text() == BODY
+    assert (root / "other.py").read_text() == BODY
+    assert result.json["changed_files"] == []
+    assert {error["path"] for error in result.json["errors"]} == {"app.py", "other.py"}
+    assert "does not compile" in result.json["errors"][0]["message"]
+    assert not any(finding["applied"] for finding in result.json["findings"])
+
+
+def test_engine_fixes_that_never_settle_are_dropped(project, monkeypatch) -> None:
+    root = project({"app.py": BODY})
+    monkeypatch.setattr(
+        cio_fix.checker, "apply_fixes", lambda module, *args, **kwargs: module
+    )
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    assert (root / "app.py").read_text() == BODY
+    assert "did not settle" in result.json["errors"][0]["message"]
+
+
+def test_engine_rule_crash_is_reported_and_run_goes_on(project, monkeypatch) -> None:
+    from cio_fix.codemods.credentials import HardcodedCredential
+
+    def crash(self, context):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(HardcodedCredential, "check", crash)
+    root = project({"app.py": BODY})
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    assert (
+        "internal error in CIO101 (RuntimeError: boom)"
+        in result.json["errors"][0]["message"]
+    )
+    assert "int(time.time())" in (root / "app.py").read_text()
+
+
+def test_engine_file_changed_during_run_not_written(project, monkeypatch) -> None:
+    root = project({"app.py": BODY})
+    original_write = cio_fix.engine._write
+
+    def edit_then_write(result):
+        (root / "app.py").write_text(BODY + "# edited meanwhile\n")
+        original_write(result)
+
+    monkeypatch.setattr(cio_fix.engine, "_write", edit_then_write)
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert (root / "app.py").read_text() == BODY + "# edited meanwhile\n"
+    assert "changed on disk during the run" in result.json["errors"][0]["message"]
+    assert result.exit_code == 2
