@@ -6,6 +6,7 @@ import libcst as cst
 
 import cio_fix.checker
 import cio_fix.engine
+
 from conftest import run_cli
 
 WRAPPER = """\
