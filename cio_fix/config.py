@@ -80,6 +80,9 @@ class Config:
     client_names: tuple[str, ...] = ()
     client_modules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    # How event names are written: "snake_case" (order_shipped) or "dotted"
+    # (order.shipped, whose segments are snake_case).
+    event_name_style: str = "snake_case"
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -144,6 +147,14 @@ def _env_names(key: str, value: Any, path: Path) -> EnvNames:
     return EnvNames(**names)
 
 
+def _event_name_style(key: str, value: Any, path: Path) -> str:
+    if value not in ("snake_case", "dotted"):
+        raise ConfigError(
+            f'{path}: [tool.cio-fix] {key} must be "snake_case" or "dotted", not {value!r}'
+        )
+    return value
+
+
 # Each key of [tool.cio-fix]: the Config field it sets and its validator.
 SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "select": ("select", _string_list),
@@ -155,6 +166,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "client-names": ("client_names", _string_list),
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
+    "event-name-style": ("event_name_style", _event_name_style),
 }
 
 

@@ -1,0 +1,564 @@
+"""Event names: built from values (CIO301), with personal data (CIO302), off style (CIO303)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from cio_fix.customerio import METHODS_BY_API, Api, ClientCall
+from cio_fix.events import (
+    BuiltName,
+    NamePart,
+    NameSource,
+    append_separated,
+    attribute_key,
+    dict_element,
+    event_name_argument,
+    follows_style,
+    is_identifier_key,
+    is_personal_data,
+    keyword_argument,
+    name_calls,
+    name_sources,
+    new_dict,
+    personal_data_in_text,
+    resolve_constant,
+    split_personal_data,
+    static_name,
+    to_style,
+    variant_key,
+)
+from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.rules import FileContext, Rule
+
+MEANINGLESS_KEY = "value"
+
+
+class NotFixable(Exception):
+    """Raised when a name is reported but cannot be fixed safely; the message is the reason."""
+
+
+@dataclass
+class Placement:
+    """The argument that takes a call's event attributes, with the keys it already has."""
+
+    # "data" or "properties" (a dict argument), or "keywords".
+    target: str
+    argument: cst.Arg | None
+    # Existing key -> the source code of its value.
+    existing: dict[str, str] = field(default_factory=dict)
+    # Keys that would not be attributes: the method's own parameters.
+    reserved: frozenset[str] = frozenset()
+
+
+@dataclass
+class NameFix:
+    static: str
+    keys: list[str]
+    call: cst.Call
+
+
+def attribute_target(call: ClientCall, sdk_major: int | None) -> str:
+    """Return where the attributes of this call go.
+
+    customerio 3.x takes track/track_anonymous attributes in `data`; 1.x
+    and 2.x take them as keyword arguments, and so do pageview and backfill
+    on every version and all of async-customerio. The call's own style
+    decides first, then the declared SDK version, then 3.x.
+    """
+    if call.api is Api.PIPELINES:
+        return "properties"
+    if call.client.package == "async_customerio" or call.method in (
+        "pageview",
+        "backfill",
+    ):
+        return "keywords"
+    if "data" in call.arguments and not _is_none(call.value("data")):
+        return "data"
+    if call.extra_keywords or any(
+        argument.star == "**" for argument in call.star_arguments
+    ):
+        return "keywords"
+    if sdk_major in (1, 2):
+        return "keywords"
+    return "data"
+
+
+def _is_none(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def placement_of(context: FileContext, call: ClientCall) -> Placement:
+    target = attribute_target(call, context.project.sdk_major)
+    code = context.module.code_for_node
+    if target == "keywords":
+        existing = {
+            key: code(argument.value) for key, argument in call.extra_keywords.items()
+        }
+        parameters = METHODS_BY_API[call.api].get(call.method, ())
+        return Placement(target, None, existing, frozenset({*parameters, "self"}))
+
+    argument = call.arguments.get(target)
+    existing: dict[str, str] = {}
+    if argument is not None and isinstance(argument.value, cst.Dict):
+        for element in argument.value.elements:
+            if isinstance(element, cst.DictElement) and isinstance(
+                element.key, cst.SimpleString
+            ):
+                key = element.key.evaluated_value
+                if isinstance(key, str):
+                    existing[key] = code(element.value)
+    return Placement(target, argument, existing)
+
+
+def allocate_keys(
+    context: FileContext, values: list[NamePart], placement: Placement
+) -> list[str | None]:
+    """Give each value an attribute key; None for a value already sent under its key.
+
+    Keys of different values never collide: a repeated key is numbered.
+    A key already in the call with a different value raises NotFixable.
+    """
+    code = context.module.code_for_node
+    bases = []
+    for part in values:
+        bases.append(part.key or attribute_key(part.expression) or MEANINGLESS_KEY)
+    meaningless = bases.count(MEANINGLESS_KEY)
+    if meaningless > 1:
+        number = 0
+        for position, base in enumerate(bases):
+            if base == MEANINGLESS_KEY:
+                number += 1
+                bases[position] = f"{MEANINGLESS_KEY}_{number}"
+
+    chosen: dict[str, str] = {}
+    keys: list[str | None] = []
+    for part, base in zip(values, bases, strict=True):
+        source = code(part.value)
+        if placement.existing.get(base) == source or chosen.get(base) == source:
+            keys.append(None)
+            continue
+        if base in placement.existing:
+            raise NotFixable(
+                f"the call already sends an attribute `{base}` with a different value"
+            )
+        key = base
+        suffix = 1
+        while key in chosen or key in placement.existing or not _usable(key, placement):
+            suffix += 1
+            key = f"{base}_{suffix}"
+        chosen[key] = source
+        keys.append(key)
+    return keys
+
+
+def _usable(key: str, placement: Placement) -> bool:
+    if placement.target != "keywords":
+        return True
+    return is_identifier_key(key) and key not in placement.reserved
+
+
+def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameFix:
+    """Rewrite the call: a static name, and the values as event attributes."""
+    if not built.supported:
+        raise NotFixable(
+            f"the {built.form} form of this name cannot be taken apart safely"
+        )
+    static = static_name(built, context.config.event_name_style)
+    if not static:
+        raise NotFixable("the name has no literal part to keep as the event name")
+    placement = placement_of(context, call)
+    if placement.target == "keywords" and any(
+        argument.star == "**" for argument in call.star_arguments
+    ):
+        raise NotFixable(
+            "the call passes **kwargs, which may already contain the new keys"
+        )
+
+    values = built.values
+    keys = allocate_keys(context, values, placement)
+    new_items = []
+    for part, key in zip(values, keys, strict=True):
+        if key is None:
+            continue
+        assert part.value is not None
+        if placement.target == "keywords":
+            new_items.append(keyword_argument(key, part.value))
+        else:
+            new_items.append(dict_element(key, part.value))
+
+    name_argument = event_name_argument(call)
+    assert name_argument is not None
+    replaced = {
+        id(name_argument): name_argument.with_changes(
+            value=cst.SimpleString(f'"{static}"')
+        )
+    }
+    arguments = _replace_items(list(call.node.args), replaced)
+    opening = call.node.whitespace_before_args
+    data = placement.argument
+    if placement.target == "keywords":
+        arguments = append_separated(arguments, new_items, opening)
+    elif data is not None and _is_none(data.value):
+        arguments = _replace_items(
+            arguments, {id(data): data.with_changes(value=new_dict(new_items))}
+        )
+    elif data is None:
+        new_argument = keyword_argument(placement.target, new_dict(new_items))
+        arguments = append_separated(
+            arguments, [new_argument] if new_items else [], opening
+        )
+    else:
+        merged = _merged_dict(data.value, new_items)
+        arguments = _replace_items(
+            arguments, {id(data): data.with_changes(value=merged)}
+        )
+
+    used = [key for key in keys if key is not None]
+    return NameFix(static, used, call.node.with_changes(args=arguments))
+
+
+def _merged_dict(old: cst.BaseExpression, new_items: list) -> cst.Dict:
+    """Add `new_items` to a dict literal, or to `{**old}` for any other expression."""
+    # NOTE: the keys of a `data` variable are unknown here, so a new key
+    # that the variable also has replaces its value in the sent event.
+    if not isinstance(old, cst.Dict):
+        return new_dict([cst.StarredDictElement(old), *new_items])
+    elements = append_separated(
+        list(old.elements), new_items, old.lbrace.whitespace_after
+    )
+    return old.with_changes(elements=elements)
+
+
+def _replace_items(items: list, replacements: dict[int, object]) -> list:
+    return [replacements.get(id(item), item) for item in items]
+
+
+def personal_data_parts(built: BuiltName) -> list[str]:
+    """Return what personal data the name contains, as the words for a message."""
+    found = []
+    for part in built.parts:
+        if part.text is not None:
+            found.extend(kind for _, _, kind in personal_data_in_text(part.text))
+        elif part.expression is not None and is_personal_data(part.expression):
+            found.append(f"`{attribute_key(part.expression)}`")
+    return found
+
+
+def _code(context: FileContext, node: cst.CSTNode) -> str:
+    return context.module.code_for_node(node)
+
+
+class DynamicEventName(Rule):
+    """What it does:
+    Finds event names built from values: f-strings, `+` chains, `%`
+    formatting and `str.format` in the name of track, track_anonymous,
+    backfill and pageview (Track API) and track (Data Pipelines).
+
+    Why is this bad?
+    Customer.io keeps one entry in the workspace's event catalog per
+    distinct name, and campaign triggers and segments match names exactly.
+    `viewed_{sku}` creates a new event for every product, so no campaign
+    can trigger on "a product was viewed", and the catalog grows by one
+    entry per product.
+
+    Example:
+        cio.track(customer_id=uid, name=f"viewed_{product.sku}")
+
+    Use instead:
+        cio.track(customer_id=uid, name="viewed", data={"product_sku": product.sku})
+
+    Fix safety:
+    Safe. The literal parts, trimmed of separators and written in the
+    configured `event-name-style`, become the name, and each value becomes
+    an event attribute named after its expression. Attributes go where the
+    SDK takes them: into `data` (customerio 3.x), keyword arguments
+    (customerio 1.x and 2.x, pageview, backfill, async-customerio) or
+    `properties` (Data Pipelines). A name without a literal part, a name
+    form that cannot be taken apart, and a key already sent with a
+    different value are reported without a fix. A name that also contains
+    personal data is reported by CIO302 instead, and a bare variable
+    (events forwarded from a queue) is not reported.
+    """
+
+    code = "CIO301"
+    name = "dynamic-event-name"
+    summary = "event names built from values, which create one catalog entry per value"
+    fix_safety = FixSafety.SAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        for call, argument, built in name_calls(context):
+            if not built.is_dynamic:
+                continue
+            if personal_data_parts(built):
+                continue
+            yield self._finding(context, call, argument, built)
+
+    def _finding(
+        self,
+        context: FileContext,
+        call: ClientCall,
+        argument: cst.Arg,
+        built: BuiltName,
+    ) -> Finding:
+        name_code = _code(context, argument.value)
+        problem = (
+            f"event name {name_code} is built from values, so Customer.io records a"
+            " separate event for every value and campaign triggers cannot match it"
+        )
+        try:
+            fixed = build_fix(context, call, built)
+        except NotFixable as reason:
+            message = (
+                f"{problem}; use a fixed name and send the values as event"
+                f" attributes ({reason})"
+            )
+            return context.finding(self, argument.value, message)
+        message = (
+            f"{problem}; send {fixed.static!r} with the values as attributes"
+            f" {_keys(fixed.keys)}"
+        )
+        fix = Fix(
+            FixSafety.SAFE,
+            {call.node: fixed.call},
+            description=f"name {fixed.static!r}",
+        )
+        return context.finding(self, argument.value, message, fix)
+
+
+class PersonalDataInEventName(Rule):
+    """What it does:
+    Finds event names that contain personal data: an email address or phone
+    number written in the name, or a value that names an email, phone,
+    person's name or address (`f"logged_in_{user.email}"`).
+
+    Why is this bad?
+    Event names are indexed in the workspace's event catalog and stay there:
+    a GDPR erasure request deletes the person and their attributes, but not
+    the names of the events they sent. Each address in a name is also a
+    separate event that no campaign can trigger on.
+
+    Example:
+        cio.track(customer_id=user.id, name=f"logged_in_{user.email}")
+
+    Use instead:
+        cio.track(customer_id=user.id, name="logged_in", data={"user_email": user.email})
+
+    Fix safety:
+    Safe. The fix is the one of CIO301: a static name, and the personal
+    data moved into an event attribute, which is deleted with the person.
+    An address written in the name itself becomes an `email` (or `phone`)
+    attribute. When a name has both problems only this rule reports it.
+    """
+
+    code = "CIO302"
+    name = "pii-in-event-name"
+    summary = "event names that contain emails, phone numbers or other personal data"
+    fix_safety = FixSafety.SAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        for call, argument, built in name_calls(context):
+            found = personal_data_parts(built)
+            if not found:
+                continue
+            yield self._finding(
+                context, call, argument, split_personal_data(built), found
+            )
+
+    def _finding(
+        self,
+        context: FileContext,
+        call: ClientCall,
+        argument: cst.Arg,
+        built: BuiltName,
+        found: list[str],
+    ) -> Finding:
+        kinds = ", ".join(dict.fromkeys(found))
+        problem = (
+            f"event name contains personal data ({kinds}); event names cannot be"
+            " erased on a GDPR request, but attributes can"
+        )
+        try:
+            fixed = build_fix(context, call, built)
+        except NotFixable as reason:
+            message = (
+                f"{problem}; use a fixed name and send the data as an event"
+                f" attribute ({reason})"
+            )
+            return context.finding(self, argument.value, message)
+        message = (
+            f"{problem}; send {fixed.static!r} with the data as attributes"
+            f" {_keys(fixed.keys)}"
+        )
+        fix = Fix(
+            FixSafety.SAFE,
+            {call.node: fixed.call},
+            description=f"name {fixed.static!r}",
+        )
+        return context.finding(self, argument.value, message, fix)
+
+
+def _keys(keys: list[str]) -> str:
+    return ", ".join(f"`{key}`" for key in keys) if keys else "already in the call"
+
+
+# -- CIO303: names across the project -------------------------------------------
+
+
+class InconsistentEventName(Rule):
+    """What it does:
+    Finds event names that break the configured `event-name-style`
+    (`snake_case` by default; `dotted` also allows `product.purchased`),
+    and names anywhere in the project that differ only in case or
+    separators (`UserSignedUp` in one file, `user_signed_up` in another).
+    Names held in constants (`EVENT_SHIPPED = "Shipped"`) are followed,
+    also into other files.
+
+    Why is this bad?
+    Customer.io matches event names exactly: `OrderShipped` and
+    `order_shipped` are two events, and a campaign triggered by one never
+    sees the other. Every variant is another catalog entry and another
+    segment condition to keep in sync.
+
+    Example:
+        cio.track(customer_id=order.user_id, name="OrderShipped")
+
+    Use instead:
+        cio.track(customer_id=order.user_id, name="order_shipped")
+
+    Fix safety:
+    Unsafe. Renaming changes the event that Customer.io receives, so
+    campaigns, segments and webhooks keyed on the old name stop matching
+    until they are updated in Customer.io. Update them first, then deploy
+    the rename. Two variants that both follow the style are reported
+    without a fix: only the team knows which one campaigns use.
+    """
+
+    code = "CIO303"
+    name = "inconsistent-event-name"
+    summary = "event names off the naming style, or spelled differently across files"
+    fix_safety = FixSafety.UNSAFE
+
+    def collect(self, context: FileContext) -> list[tuple[str, str, str, int]]:
+        """Return (name or "", imported constant or "", path, line) per name sent."""
+        found = []
+        for source in name_sources(context):
+            found.append((source.name, source.constant or "", source.path, source.line))
+        return found
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        own, everywhere = self._names(context)
+        style = context.config.event_name_style
+        for sources in own.values():
+            name = sources[0].name
+            places = {source.place for source in sources}
+            variants: dict[str, list[str]] = {}
+            for other_name, place in everywhere:
+                if other_name != name and variant_key(other_name) == variant_key(name):
+                    variants.setdefault(other_name, []).append(place)
+            off_style = not follows_style(name, style)
+            if not off_style and not variants:
+                continue
+            literal = sources[0].literal
+            assert literal is not None
+            yield self._finding(context, literal, name, off_style, variants, places)
+
+    def _names(
+        self, context: FileContext
+    ) -> tuple[dict[int, list[NameSource]], list[tuple[str, str]]]:
+        """Return this file's literals by node, and every (name, place) of the project."""
+        own: dict[int, list[NameSource]] = {}
+        everywhere: list[tuple[str, str]] = []
+        for source in name_sources(context):
+            if source.constant is not None:
+                resolved = resolve_constant(context, source.constant)
+                if resolved is not None:
+                    everywhere.append((resolved[1], source.place))
+                continue
+            everywhere.append((source.name, source.place))
+            if source.literal is not None:
+                own.setdefault(id(source.literal), []).append(source)
+        self._add_other_files(context, own, everywhere)
+        return own, everywhere
+
+    def _add_other_files(
+        self,
+        context: FileContext,
+        own: dict[int, list[NameSource]],
+        everywhere: list[tuple[str, str]],
+    ) -> None:
+        """Add the names other files send, and their uses of this file's constants."""
+        module_name = context.index.module_name
+        constants: dict[str, cst.SimpleString] = {}
+        for name, assigned in context.index.module_scope.assignments.items():
+            if len(assigned) == 1 and isinstance(assigned[0].value, cst.SimpleString):
+                constants[name] = assigned[0].value
+
+        for summary, facts in context.project.rule_facts(self.code):
+            if summary.module_name == module_name:
+                continue
+            for name, constant, path, line in facts:
+                place = f"{path}:{line}"
+                if not constant:
+                    everywhere.append((name, place))
+                    continue
+                resolved = resolve_constant(context, constant)
+                if resolved is None:
+                    continue
+                everywhere.append((resolved[1], place))
+                target = context.project.resolve_name(constant)
+                if resolved[0] != module_name or target is None:
+                    continue
+                literal = constants.get(target[1])
+                if literal is not None and literal.evaluated_value == resolved[1]:
+                    source = NameSource(resolved[1], literal, path, line)
+                    own.setdefault(id(literal), []).append(source)
+
+    def _finding(
+        self,
+        context: FileContext,
+        literal: cst.SimpleString,
+        name: str,
+        off_style: bool,
+        variants: dict[str, list[str]],
+        places: set[str],
+    ) -> Finding:
+        style = context.config.event_name_style
+        problem = f"event name {name!r} (sent at {', '.join(sorted(places))})"
+        if off_style:
+            problem += f" does not follow the {style} style"
+        if variants:
+            listed = " and ".join(
+                f"{variant!r} ({', '.join(sorted(set(where)))})"
+                for variant, where in sorted(variants.items())
+            )
+            joiner = "; it also" if off_style else ""
+            problem += (
+                f"{joiner} differs only in case or separators from {listed},"
+                " which Customer.io records as separate events"
+            )
+
+        renamed = to_style(name, style) if off_style else ""
+        if not renamed or not follows_style(renamed, style):
+            return context.finding(
+                self, literal, f"{problem}; choose one name and use it everywhere"
+            )
+        message = (
+            f"{problem}; rename it to {renamed!r}, but first update the campaigns,"
+            f" segments and webhooks keyed on {name!r} in Customer.io, because they"
+            " stop matching once the rename is deployed"
+        )
+        fix = Fix(
+            FixSafety.UNSAFE,
+            {literal: _renamed(literal, renamed)},
+            description=f"rename to {renamed!r}",
+        )
+        return context.finding(self, literal, message, fix)
+
+
+def _renamed(literal: cst.SimpleString, name: str) -> cst.SimpleString:
+    prefix = literal.prefix
+    quote = literal.quote
+    return literal.with_changes(value=f"{prefix}{quote}{name}{quote}")

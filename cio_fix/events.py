@@ -1,0 +1,806 @@
+"""Event names: how a name is built, its static form, its style, its attribute keys.
+
+Shared by the event-name rules (CIO301, CIO302, CIO303), the SDK 3 rule
+(CIO701) and `cio-fix --list-events`.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import string
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from cio_fix.customerio import Api, ClientCall, dotted_name
+from cio_fix.model import FileError, RunResult
+
+if TYPE_CHECKING:
+    from cio_fix.config import Config
+    from cio_fix.rules import FileContext
+
+SNAKE_CASE = "snake_case"
+DOTTED = "dotted"
+
+# Any run of characters other than letters and digits separates two words.
+_SEPARATOR_RUN = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SNAKE_NAME = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+_DOTTED_NAME = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*(?:\.[a-z0-9]+(?:_[a-z0-9]+)*)*$")
+
+# Personal data written into a literal part of a name.
+# NOTE: `_` is valid in the local part of an address, so in
+# "signup_bob@example.com" the whole literal is the address, and the
+# name is reported without a fix because no literal part remains.
+EMAIL_PATTERN = re.compile(
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+PHONE_PATTERN = re.compile(
+    r"\+\d[\d ().-]{6,}\d|\(\d{3}\) ?\d{3}-\d{4}|(?<!\d)\d{3}-\d{3}-\d{4}(?!\d)"
+)
+# Attribute keys whose value is personal data: the key ends with one of these words.
+PII_KEY_ENDINGS = ("email", "phone", "phone_number", "mobile", "address")
+PERSON_NAME_ENDINGS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "username",
+    "display_name",
+)
+PERSON_OWNERS = frozenset(
+    {"user", "customer", "person", "member", "contact", "profile"}
+)
+
+# printf-style conversion specifiers: %s, %(key)s, %-5.2f, %%.
+_PRINTF = re.compile(
+    r"%(?P<key>\([^)]*\))?(?P<flags>[-#0 +]*)(?P<width>\*|\d+)?"
+    r"(?:\.(?P<precision>\*|\d+))?[hlL]?(?P<type>[diouxXeEfFgGcrsa%])"
+)
+
+
+@dataclass
+class NamePart:
+    """A literal piece of an event name, or a value built into it."""
+
+    text: str | None = None
+    # The expression the value comes from (None for literal text).
+    expression: cst.BaseExpression | None = None
+    # The expression that produces the same text as the name did: the
+    # value itself, or the value formatted with the name's format spec.
+    value: cst.BaseExpression | None = None
+    # The attribute key when the expression cannot name it (personal data
+    # found in a literal part).
+    key: str | None = None
+
+    @property
+    def is_value(self) -> bool:
+        return self.expression is not None
+
+
+@dataclass
+class BuiltName:
+    """An event name expression taken apart.
+
+    `parts` is empty when the form is recognised but cannot be taken apart
+    (a `%(key)s` mapping, `*args` in `.format`): such a name is reported
+    without a fix.
+    """
+
+    node: cst.BaseExpression
+    form: str
+    parts: list[NamePart] = field(default_factory=list)
+    supported: bool = True
+
+    @property
+    def values(self) -> list[NamePart]:
+        return [part for part in self.parts if part.is_value]
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether values are built into literal text (`f"{event}"` alone is only a variable)."""
+        if not self.supported:
+            return True
+        has_text = any(part.text for part in self.parts)
+        return bool(self.values) and has_text
+
+
+# -- styles -------------------------------------------------------------------
+
+
+def to_style(name: str, style: str) -> str:
+    """Rewrite `name` in `style`: `OrderShipped` -> `order_shipped`.
+
+    Words split at case changes and at separators; in the dotted style a
+    run of separators that contains a dot stays a dot.
+    """
+    words = _CAMEL_BOUNDARY.sub("_", name)
+
+    def separator(match: re.Match[str]) -> str:
+        if style == DOTTED and "." in match.group(0):
+            return "."
+        return "_"
+
+    joined = _SEPARATOR_RUN.sub(separator, words)
+    return joined.strip("._").lower()
+
+
+def follows_style(name: str, style: str) -> bool:
+    pattern = _DOTTED_NAME if style == DOTTED else _SNAKE_NAME
+    return pattern.match(name) is not None
+
+
+def variant_key(name: str) -> str:
+    """Return what two names share when they differ only in case or separators."""
+    return _SEPARATOR_RUN.sub("", name).lower()
+
+
+def static_name(built: BuiltName, style: str) -> str:
+    """Join the literal parts, with a separator where a value was, in `style`."""
+    pieces = []
+    for part in built.parts:
+        pieces.append(part.text if part.text is not None else "_")
+    return to_style("".join(pieces), style)
+
+
+# -- attribute keys -----------------------------------------------------------
+
+
+def _snake(text: str) -> str | None:
+    key = to_style(text, SNAKE_CASE)
+    if not key or key[0].isdigit():
+        return None
+    return key
+
+
+def attribute_key(expression: cst.BaseExpression) -> str | None:
+    """Name an attribute after its expression; None when the name would be meaningless.
+
+    `product_id` -> `product_id`, `product.sku` -> `product_sku`,
+    `order["sku"]` -> `sku`. Calls and subscripts by a variable have no
+    meaningful name.
+    """
+    if isinstance(expression, cst.Name):
+        return _snake(expression.value)
+    if isinstance(expression, cst.Attribute):
+        dotted = dotted_name(expression)
+        if dotted is None:
+            return _snake(expression.attr.value)
+        words = dotted.split(".")
+        if words[0] in ("self", "cls") and len(words) > 1:
+            words = words[1:]
+        return _snake("_".join(words))
+    if isinstance(expression, cst.Subscript):
+        if len(expression.slice) != 1:
+            return None
+        index = expression.slice[0].slice
+        if not isinstance(index, cst.Index) or not isinstance(
+            index.value, cst.SimpleString
+        ):
+            return None
+        value = index.value.evaluated_value
+        return _snake(value) if isinstance(value, str) else None
+    return None
+
+
+def _owner_words(expression: cst.BaseExpression) -> list[str]:
+    if isinstance(expression, cst.Attribute):
+        return (dotted_name(expression.value) or "").lower().split(".")
+    if isinstance(expression, cst.Subscript):
+        return (dotted_name(expression.value) or "").lower().split(".")
+    return []
+
+
+def is_personal_data(expression: cst.BaseExpression) -> bool:
+    """Return True when an expression names an email, phone number, person's name or address."""
+    key = attribute_key(expression)
+    if key is None:
+        return False
+    if key.endswith(PII_KEY_ENDINGS) or key.endswith(PERSON_NAME_ENDINGS):
+        return True
+    owners = _owner_words(expression)
+    return key.split("_")[-1] == "name" and any(
+        owner in PERSON_OWNERS for owner in owners
+    )
+
+
+def personal_data_in_text(text: str) -> list[tuple[int, int, str]]:
+    """Return (start, end, kind) of each email or phone number in `text`."""
+    found = []
+    for match in EMAIL_PATTERN.finditer(text):
+        found.append((match.start(), match.end(), "email"))
+    for match in PHONE_PATTERN.finditer(text):
+        if not any(start <= match.start() < end for start, end, _ in found):
+            found.append((match.start(), match.end(), "phone"))
+    return sorted(found)
+
+
+def split_personal_data(built: BuiltName) -> BuiltName:
+    """Turn emails and phone numbers in literal parts into values of their own."""
+    parts: list[NamePart] = []
+    for part in built.parts:
+        if part.text is None:
+            parts.append(part)
+            continue
+        position = 0
+        for start, end, kind in personal_data_in_text(part.text):
+            parts.append(NamePart(text=part.text[position:start]))
+            literal = cst.SimpleString(_quote(part.text[start:end]))
+            parts.append(NamePart(expression=literal, value=literal, key=kind))
+            position = end
+        parts.append(NamePart(text=part.text[position:]))
+    return BuiltName(built.node, built.form, parts, built.supported)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- taking a name apart --------------------------------------------------------
+
+
+def parse_name(node: cst.BaseExpression) -> BuiltName | None:
+    """Take an event name expression apart; None when it is not a string literal or build.
+
+    A bare variable, attribute or call is None: its value is already a
+    name (events forwarded from a queue), not a name built here.
+    """
+    if isinstance(
+        node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+    ):
+        parts = _string_parts(node)
+        if parts is None:
+            return None
+        form = "literal" if all(part.text is not None for part in parts) else "f-string"
+        return BuiltName(node, form, parts)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        return _parse_concatenation(node)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        return _parse_printf(node)
+    if isinstance(node, cst.Call):
+        return _parse_format_call(node)
+    return None
+
+
+def _string_parts(node: cst.BaseExpression) -> list[NamePart] | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return [NamePart(text=value)] if isinstance(value, str) else None
+    if isinstance(node, cst.ConcatenatedString):
+        left = _string_parts(node.left)
+        right = _string_parts(node.right)
+        if left is None or right is None:
+            return None
+        return left + right
+    if isinstance(node, cst.FormattedString):
+        return _fstring_parts(node)
+    return None
+
+
+def _fstring_parts(node: cst.FormattedString) -> list[NamePart] | None:
+    if "b" in node.prefix.lower():
+        return None
+    raw = "r" in node.prefix.lower()
+    parts = []
+    for piece in node.parts:
+        if isinstance(piece, cst.FormattedStringText):
+            text = piece.value.replace("{{", "{").replace("}}", "}")
+            if not raw:
+                text = _unescape(text)
+            parts.append(NamePart(text=text))
+            continue
+        assert isinstance(piece, cst.FormattedStringExpression)
+        value: cst.BaseExpression = piece.expression
+        if piece.conversion is not None or piece.format_spec is not None or piece.equal:
+            # Keep the text the name had: `{price:.2f}` stays `f"{price:.2f}"`.
+            value = cst.FormattedString(parts=[piece], start=node.start, end=node.end)
+        parts.append(NamePart(expression=piece.expression, value=value))
+    return parts
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError:
+        return text
+
+
+def _parse_concatenation(node: cst.BinaryOperation) -> BuiltName | None:
+    operands: list[cst.BaseExpression] = []
+    current: cst.BaseExpression = node
+    while (
+        isinstance(current, cst.BinaryOperation)
+        and isinstance(current.operator, cst.Add)
+        and not current.lpar
+    ):
+        operands.insert(0, current.right)
+        current = current.left
+    operands.insert(0, current)
+
+    parts: list[NamePart] = []
+    has_string = False
+    for operand in operands:
+        literal = _string_parts(operand)
+        if literal is not None:
+            has_string = True
+            parts.extend(literal)
+        else:
+            parts.append(NamePart(expression=operand, value=operand))
+    if not has_string:
+        # `prefix + action` may be anything; only a literal operand makes
+        # it certain that a string is being built.
+        return None
+    return BuiltName(node, "+", parts)
+
+
+def _template_text(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _parse_printf(node: cst.BinaryOperation) -> BuiltName | None:
+    template = _template_text(node.left)
+    if template is None:
+        return None
+    if isinstance(node.right, cst.Tuple):
+        if any(
+            isinstance(element, cst.StarredElement) for element in node.right.elements
+        ):
+            return BuiltName(node, "%", supported=False)
+        values = [element.value for element in node.right.elements]
+    elif isinstance(node.right, cst.Dict):
+        return BuiltName(node, "%", supported=False)
+    else:
+        values = [node.right]
+
+    parts: list[NamePart] = []
+    position = 0
+    remaining = list(values)
+    for match in _PRINTF.finditer(template):
+        parts.append(NamePart(text=template[position : match.start()]))
+        position = match.end()
+        if match.group("type") == "%":
+            parts.append(NamePart(text="%"))
+            continue
+        if match.group("key") or "*" in (match.group("width") or "") + (
+            match.group("precision") or ""
+        ):
+            return BuiltName(node, "%", supported=False)
+        if not remaining:
+            return None
+        expression = remaining.pop(0)
+        parts.append(
+            NamePart(expression=expression, value=_printf_value(match, expression))
+        )
+    parts.append(NamePart(text=template[position:]))
+    if remaining:
+        # Python raises TypeError for more values than specifiers, so this is no name.
+        return None
+    return BuiltName(node, "%", parts)
+
+
+def _printf_value(
+    match: re.Match[str], expression: cst.BaseExpression
+) -> cst.BaseExpression:
+    specifier = match.group(0)
+    if specifier == "%s":
+        return expression
+    return cst.BinaryOperation(
+        left=cst.SimpleString(_quote(specifier)),
+        operator=cst.Modulo(),
+        right=cst.Tuple([cst.Element(expression, comma=cst.Comma())]),
+    )
+
+
+def _parse_format_call(node: cst.Call) -> BuiltName | None:
+    func = node.func
+    if not isinstance(func, cst.Attribute) or func.attr.value != "format":
+        return None
+    template = _template_text(func.value)
+    if template is None:
+        return None
+    if any(argument.star for argument in node.args):
+        return BuiltName(node, ".format", supported=False)
+    positional = [argument.value for argument in node.args if argument.keyword is None]
+    keywords = {
+        argument.keyword.value: argument.value
+        for argument in node.args
+        if argument.keyword is not None
+    }
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+
+    parts: list[NamePart] = []
+    automatic = 0
+    for literal, field_name, format_spec, conversion in fields:
+        parts.append(NamePart(text=literal))
+        if field_name is None:
+            continue
+        if field_name == "":
+            field_name = str(automatic)
+            automatic += 1
+        if field_name.isdigit():
+            number = int(field_name)
+            if number >= len(positional):
+                return None
+            expression = positional[number]
+        elif field_name.isidentifier() and field_name in keywords:
+            expression = keywords[field_name]
+        else:
+            # `{user.email}` or `{0[sku]}`: a lookup inside the field.
+            return BuiltName(node, ".format", supported=False)
+        if "{" in (format_spec or ""):
+            return BuiltName(node, ".format", supported=False)
+        parts.append(
+            NamePart(
+                expression=expression,
+                value=_format_value(expression, format_spec, conversion),
+            )
+        )
+    return BuiltName(node, ".format", parts)
+
+
+def _format_value(
+    expression: cst.BaseExpression, format_spec: str | None, conversion: str | None
+) -> cst.BaseExpression:
+    if not format_spec and not conversion:
+        return expression
+    field_text = (
+        "{"
+        + (f"!{conversion}" if conversion else "")
+        + (f":{format_spec}" if format_spec else "")
+        + "}"
+    )
+    return cst.Call(
+        func=cst.Attribute(
+            value=cst.SimpleString(_quote(field_text)), attr=cst.Name("format")
+        ),
+        args=[cst.Arg(expression)],
+    )
+
+
+# -- where a call takes its event name and attributes ------------------------------
+
+
+def event_name_parameter(call: ClientCall) -> str | None:
+    """Return the parameter that carries the event name of a call, if it sends an event."""
+    if call.api is Api.TRACK and call.method in (
+        "track",
+        "track_anonymous",
+        "backfill",
+    ):
+        return "name"
+    if call.api is Api.TRACK and call.method == "pageview":
+        return "page"
+    if call.api is Api.PIPELINES and call.method == "track":
+        return "event"
+    return None
+
+
+def event_name_argument(call: ClientCall) -> cst.Arg | None:
+    parameter = event_name_parameter(call)
+    if parameter is None:
+        return None
+    return call.arguments.get(parameter)
+
+
+# -- the names a file sends ------------------------------------------------------
+
+
+def name_calls(context: FileContext) -> Iterator[tuple[ClientCall, cst.Arg, BuiltName]]:
+    """Yield the calls that send an event name, with the name taken apart."""
+    for call in context.index.client_calls:
+        argument = event_name_argument(call)
+        if argument is None:
+            continue
+        built = parse_name(argument.value)
+        if built is not None:
+            yield call, argument, built
+
+
+@dataclass
+class NameSource:
+    """One event name as a file writes it, with one call site that sends it."""
+
+    name: str
+    # The string literal to rename, when it is written in this file.
+    literal: cst.SimpleString | None
+    path: str
+    line: int
+    # The imported constant the call names, when the literal is in another file.
+    constant: str | None = None
+
+    @property
+    def place(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def _string_literal(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def name_sources(context: FileContext) -> Iterator[NameSource]:
+    """Yield each static event name this file sends: literals and constants."""
+    index = context.index
+    for call in index.client_calls:
+        argument = event_name_argument(call)
+        if argument is None:
+            continue
+        value = argument.value
+        line = context.position(argument.value).start.line
+        name = _string_literal(value)
+        if name is not None:
+            literal = value if isinstance(value, cst.SimpleString) else None
+            yield NameSource(name, literal, context.display_path, line)
+            continue
+        if isinstance(value, cst.Name):
+            assignments = index.assignments_of(value.value, call.site.scope)
+            if len(assignments) == 1 and assignments[0].scope is index.module_scope:
+                assigned = assignments[0].value
+                name = _string_literal(assigned) if assigned is not None else None
+                if name is not None:
+                    literal = (
+                        assigned if isinstance(assigned, cst.SimpleString) else None
+                    )
+                    yield NameSource(name, literal, context.display_path, line)
+                continue
+            if assignments:
+                continue
+        qualified = index.qualified_name(value)
+        if qualified is not None:
+            yield NameSource("", None, context.display_path, line, constant=qualified)
+
+
+def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:
+    """Return (module name, constant value) of an imported constant of the project."""
+    target = context.project.resolve_name(qualified)
+    if target is None:
+        return None
+    summary, name = target
+    value = summary.constants.get(name)
+    if not isinstance(value, str):
+        return None
+    return summary.module_name, value
+
+
+def is_identifier_key(key: str) -> bool:
+    return key.isidentifier() and not keyword.iskeyword(key)
+
+
+# -- editing calls and dicts ------------------------------------------------------
+
+SPACE = cst.SimpleWhitespace(" ")
+NO_SPACE = cst.SimpleWhitespace("")
+
+
+def keyword_argument(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(whitespace_before=NO_SPACE, whitespace_after=NO_SPACE),
+    )
+
+
+def dict_element(key: str, value: cst.BaseExpression) -> cst.DictElement:
+    return cst.DictElement(key=cst.SimpleString(_quote(key)), value=value)
+
+
+def append_separated(
+    existing: list, new: list, opening: cst.BaseParenthesizableWhitespace | None = None
+) -> list:
+    """Append `new` arguments or elements to `existing`, following its comma style.
+
+    With a trailing comma (one item per line) the new items go on lines of
+    their own, indented like the first item (`opening` is the whitespace
+    after the opening bracket), and the trailing comma stays.
+    """
+    if not new:
+        return list(existing)
+    items = list(existing)
+    trailing: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
+    separator = cst.Comma(whitespace_after=SPACE)
+    if items and isinstance(items[-1].comma, cst.Comma):
+        trailing = items[-1].comma
+        if isinstance(opening, cst.ParenthesizedWhitespace):
+            separator = cst.Comma(whitespace_after=opening)
+        items[-1] = items[-1].with_changes(comma=separator)
+    elif items:
+        items[-1] = items[-1].with_changes(comma=separator)
+    for number, item in enumerate(new):
+        last = number == len(new) - 1
+        items.append(item.with_changes(comma=trailing if last else separator))
+    return items
+
+
+def remove_items(items: list, removed: set[int]) -> list:
+    """Drop the items whose id is in `removed`; the new last item takes the old last comma."""
+    if not removed:
+        return list(items)
+    remaining = [item for item in items if id(item) not in removed]
+    if remaining and id(items[-1]) in removed:
+        remaining[-1] = remaining[-1].with_changes(comma=items[-1].comma)
+    return remaining
+
+
+def new_dict(elements: list) -> cst.Dict:
+    return cst.Dict(append_separated([], elements))
+
+
+# -- the event catalog (`cio-fix --list-events`) -----------------------------------
+
+
+@dataclass
+class CatalogEntry:
+    """One event name the project sends, or one dynamic name expression."""
+
+    name: str
+    dynamic: bool
+    # "path:line" of each call that sends it.
+    places: list[str] = field(default_factory=list)
+    # The name in the configured style, when the name breaks it (for a
+    # dynamic name: the static name its fix would send).
+    suggested: str | None = None
+    # Other names of the project that differ only in case or separators.
+    variants: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return sorted({place.rsplit(":", 1)[0] for place in self.places})
+
+
+@dataclass
+class Catalog:
+    style: str
+    entries: list[CatalogEntry]
+    # (path, message) of files that could not be read or parsed.
+    errors: list[tuple[str, str]]
+
+
+def build_catalog(paths: list[Path], config: Config) -> Catalog:
+    """Find every event name that the files under `paths` send."""
+    from cio_fix.checker import Checker
+    from cio_fix.discovery import build_prefilter, discover
+    from cio_fix.engine import display_path
+
+    config = config.with_options(select=("CIO303",), ignore=(), unsafe_fixes=False)
+    result = RunResult()
+    discovered = discover(paths, config)
+    result.errors.extend(discovered.errors)
+    pattern = build_prefilter([*config.client_modules, *config.client_names])
+    raw_files: dict[Path, bytes] = {}
+    for path in discovered.files:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            result.errors.append(
+                FileError(
+                    Path(display_path(path)),
+                    f"cannot read: {error.strerror}; check the file's permissions",
+                )
+            )
+            continue
+        if pattern.search(raw):
+            raw_files[path] = raw
+
+    checker = Checker(config)
+    if raw_files:
+        checker.check(discovered.files, raw_files, result)
+    entries = _catalog_entries(checker.contexts.values(), config.event_name_style)
+    errors = [(error.path.as_posix(), error.message) for error in result.all_errors]
+    return Catalog(config.event_name_style, entries, errors)
+
+
+def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[CatalogEntry]:
+    static: dict[str, CatalogEntry] = {}
+    dynamic: dict[str, CatalogEntry] = {}
+    for context in sorted(contexts, key=lambda item: item.display_path):
+        for source in name_sources(context):
+            name = source.name
+            if source.constant is not None:
+                resolved = resolve_constant(context, source.constant)
+                if resolved is None:
+                    continue
+                name = resolved[1]
+            entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
+            entry.places.append(source.place)
+        for _, argument, built in name_calls(context):
+            if not built.is_dynamic:
+                continue
+            expression_code = context.module.code_for_node(argument.value)
+            entry = dynamic.setdefault(
+                expression_code, CatalogEntry(expression_code, dynamic=True)
+            )
+            entry.places.append(
+                f"{context.display_path}:{context.position(argument.value).start.line}"
+            )
+            if built.supported:
+                entry.suggested = static_name(split_personal_data(built), style) or None
+
+    for entry in static.values():
+        if not follows_style(entry.name, style):
+            entry.suggested = to_style(entry.name, style) or None
+        entry.variants = sorted(
+            other
+            for other in static
+            if other != entry.name and variant_key(other) == variant_key(entry.name)
+        )
+    return sorted(static.values(), key=lambda entry: entry.name) + sorted(
+        dynamic.values(), key=lambda entry: entry.name
+    )
+
+
+def catalog_json(catalog: Catalog) -> str:
+    events = []
+    for entry in catalog.entries:
+        places = []
+        for place in entry.places:
+            path, _, line = place.rpartition(":")
+            places.append({"path": path, "line": int(line)})
+        events.append(
+            {
+                "name": entry.name,
+                "dynamic": entry.dynamic,
+                "calls": len(entry.places),
+                "files": entry.files,
+                "places": places,
+                "follows_style": None if entry.dynamic else entry.suggested is None,
+                "suggested": entry.suggested,
+                "variants": entry.variants,
+            }
+        )
+    errors = [{"path": path, "message": message} for path, message in catalog.errors]
+    document = {
+        "version": 1,
+        "style": catalog.style,
+        "events": events,
+        "errors": errors,
+    }
+    return json.dumps(document, indent=2)
+
+
+def catalog_lines(catalog: Catalog) -> list[str]:
+    """Return the catalog as text: one line per name, then what is wrong with it."""
+    if not catalog.entries:
+        return ["No event names found."]
+    width = max(len(entry.name) for entry in catalog.entries)
+    lines = []
+    for entry in catalog.entries:
+        calls = f"{len(entry.places)} call{'s' if len(entry.places) != 1 else ''}"
+        lines.append(f"{entry.name:<{width}}  {calls:<8}  {', '.join(entry.files)}")
+        notes = []
+        if entry.dynamic:
+            built_as = (
+                f"; a fixed name would be {entry.suggested!r}"
+                if entry.suggested
+                else ""
+            )
+            notes.append(f"built from values{built_as}")
+        elif entry.suggested is not None:
+            notes.append(
+                f"breaks the {catalog.style} style; would be {entry.suggested!r}"
+            )
+        if entry.variants:
+            notes.append(
+                "other spellings: " + ", ".join(repr(name) for name in entry.variants)
+            )
+        for note in notes:
+            lines.append(f"{'':<{width}}  {note}")
+    total = sum(len(entry.places) for entry in catalog.entries)
+    lines.append("")
+    lines.append(
+        f"{len(catalog.entries)} event names, {total} call sites, style {catalog.style}."
+    )
+    return lines
