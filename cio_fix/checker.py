@@ -7,6 +7,7 @@ imports libcst.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from cio_fix.model import FileError, FileResult, Finding, Fix, RunResult
 from cio_fix.project import (
     ModuleSummary,
     ProjectIndex,
+    SdkVersion,
     detect_sdk_version,
     imported_modules,
     module_name_for,
@@ -59,6 +61,7 @@ class Checker:
         ]
         self.contexts: dict[Path, FileContext] = {}
         self.black = black_settings(config.root)
+        self.summaries: dict[Path, ModuleSummary] = {}
 
     # -- phase 1: parse and index every candidate --------------------------------
 
@@ -82,10 +85,17 @@ class Checker:
             seen.update(more)
             self._parse(more, empty_project, summaries, result)
 
-        sdk = detect_sdk_version(self.config.root)
-        project = ProjectIndex(summaries, sdk)
+        project = ProjectIndex(summaries, self._sdk_version(raw_files))
         self._check_files(project, result)
         self._check_project(project, result)
+
+    def _sdk_version(self, raw_files: dict[Path, bytes]) -> SdkVersion | None:
+        """Return the SDK version from the config, else the one the project declares."""
+        if self.config.sdk_version is not None:
+            return SdkVersion(self.config.sdk_version, "sdk-version in [tool.cio-fix]")
+        folders = [str(path.resolve().parent) for path in raw_files]
+        start = Path(os.path.commonpath(folders)) if folders else None
+        return detect_sdk_version(self.config.root, start)
 
     def _parse(
         self,
@@ -100,6 +110,7 @@ class Checker:
                 continue
             self.contexts[path] = context
             summary = summarise(context.index, path)
+            self.summaries[path] = summary
             for rule in self.rules:
                 facts = self._guarded(rule, context, result, rule.collect)
                 if facts is not None:
@@ -134,10 +145,13 @@ class Checker:
     # -- phase 2: rules and fixes, file by file ----------------------------------
 
     def _check_files(self, project: ProjectIndex, result: RunResult) -> None:
-        for path in sorted(self.contexts, key=lambda item: item.as_posix()):
+        paths = sorted(self.contexts, key=lambda item: item.as_posix())
+        for path in paths:
+            self.contexts[path].project = project
+            self.contexts[path].index.attach_project(project)
+        self._collect_again(paths, result)
+        for path in paths:
             context = self.contexts[path]
-            context.project = project
-            context.index.attach_project(project)
             file_result = FileResult(
                 path=path, original=context.source.raw, encoding=context.source.encoding
             )
@@ -149,6 +163,22 @@ class Checker:
                 result.secrets.update(finding.secrets)
             self._fix(context, file_result)
             result.files.append(file_result)
+
+    def _collect_again(self, paths: list[Path], result: RunResult) -> None:
+        """Collect the rule facts again, now that calls on clients of other files resolve.
+
+        The first collection ran before the project index existed, so it
+        missed calls on a client imported from another module.
+        """
+        for path in paths:
+            context = self.contexts[path]
+            summary = self.summaries[path]
+            for rule in self.rules:
+                facts = self._guarded(rule, context, result, rule.collect)
+                if facts is not None:
+                    summary.rule_facts[rule.code] = facts
+                else:
+                    summary.rule_facts.pop(rule.code, None)
 
     def _run_rules(
         self, context: FileContext, result: RunResult, rules: list[Rule]

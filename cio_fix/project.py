@@ -260,8 +260,13 @@ def module_name_for(path: Path, root: Path) -> tuple[str, bool]:
 # -- the declared SDK version -------------------------------------------------
 
 _REQUIREMENT = re.compile(
-    r"""^\s*customerio\s*(?:\[[^\]]*\])?\s*(?P<spec>[<>=!~^][^;#]*)?""",
+    r"""^\s*customerio\s*(?:\[[^\]]*\])?\s*\(?\s*(?P<spec>[<>=!~^][^;#)]*)?""",
     re.IGNORECASE | re.VERBOSE,
+)
+# `customerio>=3.0`, `"customerio (==3.1)"`, `customerio = "^3"` (Pipfile); the
+# look-arounds keep `async-customerio` and `customerio-extras` out.
+_SETUP_REQUIREMENT = re.compile(
+    r"""(?<![\w.-])customerio(?![\w.-])["']?\s*(?:=\s*)?["']?\(?([^"'\n,\])]+)"""
 )
 _CLAUSE = re.compile(r"(===|==|~=|>=|<=|!=|\^|~|>|<|=)?\s*v?(\d+)(?:\.(\d+))?")
 
@@ -298,13 +303,45 @@ def major_from_specifier(spec: str) -> int | None:
     return None
 
 
-def detect_sdk_version(root: Path) -> SdkVersion | None:
-    """Find the customerio version the project declares, lock files first."""
-    for reader in (_from_lock_files, _from_requirements, _from_pyproject, _from_setup):
-        found = reader(root)
-        if found is not None:
-            return found
+def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | None:
+    """Find the customerio version the project declares, lock files first.
+
+    The folders from `start` (the folder of the checked files) up to
+    `root` are searched nearest first, so a service in a subfolder of a
+    repository is read from its own requirements. A `source` below `root`
+    is given relative to it.
+    """
+    for folder in _folders_up_to(root, start):
+        for reader in (
+            _from_lock_files,
+            _from_requirements,
+            _from_pyproject,
+            _from_setup,
+        ):
+            found = reader(folder)
+            if found is not None:
+                return _relative_source(found, folder, root)
     return None
+
+
+def _folders_up_to(root: Path, start: Path | None) -> list[Path]:
+    root = root.resolve()
+    if start is None:
+        return [root]
+    start = start.resolve()
+    if start != root and root not in start.parents:
+        return [root]
+    folders = [start]
+    while folders[-1] != root:
+        folders.append(folders[-1].parent)
+    return folders
+
+
+def _relative_source(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
+    if folder == root.resolve():
+        return found
+    prefix = folder.relative_to(root.resolve()).as_posix()
+    return SdkVersion(found.major, f"{prefix}/{found.source}")
 
 
 def _from_lock_files(root: Path) -> SdkVersion | None:
@@ -385,9 +422,7 @@ def _from_setup(root: Path) -> SdkVersion | None:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        for match in re.finditer(
-            r"""["']?\bcustomerio\b["']?\s*(?:=\s*)?["']?([^"'\n,\]]+)""", text
-        ):
+        for match in _SETUP_REQUIREMENT.finditer(text):
             major = major_from_specifier(match.group(1))
             if major is not None:
                 return SdkVersion(major, name)
