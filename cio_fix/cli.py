@@ -88,6 +88,11 @@ def main_command(
     list_rules: bool = typer.Option(
         False, "--list-rules", help="Print the rule table and exit."
     ),
+    list_events: bool = typer.Option(
+        False,
+        "--list-events",
+        help="Print every event name the project sends, and exit.",
+    ),
     explain: str | None = typer.Option(
         None,
         "--explain",
@@ -114,6 +119,8 @@ def main_command(
         raise typer.Exit(EXIT_CLEAN)
 
     targets = list(paths) if paths else [Path(".")]
+    if list_events:
+        _print_events(targets, output_format)
     try:
         config = _configure(targets, select, ignore, unsafe_fixes)
         from cio_fix.engine import run
@@ -210,6 +217,23 @@ def _print_rules(output_format: OutputFormat) -> None:
             markup=False,
             soft_wrap=True,
         )
+
+
+def _print_events(targets: list[Path], output_format: OutputFormat) -> None:
+    from cio_fix.events import build_catalog, catalog_json, catalog_lines
+
+    try:
+        catalog = build_catalog(targets, load_config(targets[0]))
+    except ConfigError as error:
+        raise _fail(str(error)) from error
+    if output_format is OutputFormat.json:
+        console.print(catalog_json(catalog), markup=False, soft_wrap=True)
+    else:
+        for line in catalog_lines(catalog):
+            console.print(line, markup=False, soft_wrap=True)
+        for path, message in catalog.errors:
+            errors.print(f"{path}: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR if catalog.errors else EXIT_CLEAN)
 
 
 def _print_explanation(code: str) -> None:
