@@ -1,0 +1,321 @@
+"""Event names: analysis, the catalog, the config key, the declared SDK version."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cio_fix.events import (
+    DOTTED,
+    SNAKE_CASE,
+    attribute_key,
+    follows_style,
+    is_personal_data,
+    parse_name,
+    personal_data_in_text,
+    static_name,
+    to_style,
+    variant_key,
+)
+from cio_fix.project import detect_sdk_version
+
+from conftest import run_cli
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def _static(code: str, style: str = SNAKE_CASE) -> str | None:
+    built = parse_name(cst.parse_expression(code))
+    return None if built is None else static_name(built, style)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ('f"viewed_{product.sku}"', "viewed"),
+        ('f"order_{order.id}_shipped"', "order_shipped"),
+        ('f"paid_{amount:.2f}_{plan!r}"', "paid"),
+        ('"order_" + order["sku"] + "_shipped"', "order_shipped"),
+        ('"opened_%s" % campaign_id', "opened"),
+        ('"refunded_%s_%05.1f" % (order.id, amount)', "refunded"),
+        ('"clicked_{}_on_{page}".format(button, page=page)', "clicked_on"),
+        ('"scrolled_{0}".format(depth)', "scrolled"),
+        ('"Viewed" f"Product{sku}"', "viewed_product"),
+        ('f"{area}_{action}"', ""),
+    ],
+)
+def test_events_static_name(code: str, expected: str) -> None:
+    assert _static(code) == expected
+
+
+def test_events_static_name_dotted() -> None:
+    assert _static('f"Product.{sku}.Viewed"', DOTTED) == "product.viewed"
+
+
+_LITERAL_TEXT = st.text(alphabet="abcXYZ09_-. :/", max_size=8)
+_VALUE = st.sampled_from(["sku", "product.sku", "order['id']", "len(parts)"])
+
+
+@given(
+    st.lists(st.tuples(_LITERAL_TEXT, _VALUE), min_size=1, max_size=4), _LITERAL_TEXT
+)
+def test_events_static_name_follows_style(
+    pieces: list[tuple[str, str]], tail: str
+) -> None:
+    source = 'f"' + "".join(f"{text}{{{value}}}" for text, value in pieces) + tail + '"'
+    built = parse_name(cst.parse_expression(source))
+    assert built is not None
+
+    for style in (SNAKE_CASE, DOTTED):
+        name = static_name(built, style)
+        assert name == "" or follows_style(name, style), name
+
+
+@pytest.mark.parametrize(
+    "code", ["event", "message['event']", "str(action)", "prefix + action", "b'x'"]
+)
+def test_events_not_a_built_name(code: str) -> None:
+    assert parse_name(cst.parse_expression(code)) is None
+
+
+def test_events_printf_mapping_unsupported() -> None:
+    built = parse_name(cst.parse_expression('"x_%(sku)s" % {"sku": sku}'))
+    assert built is not None
+    assert built.supported is False
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("product_id", "product_id"),
+        ("productId", "product_id"),
+        ("product.sku", "product_sku"),
+        ("self.cart.size", "cart_size"),
+        ('order["sku"]', "sku"),
+        ("order[index]", None),
+        ("len(parts)", None),
+        ("parts[0]", None),
+    ],
+)
+def test_events_attribute_key(code: str, expected: str | None) -> None:
+    assert attribute_key(cst.parse_expression(code)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "snake", "dotted"),
+    [
+        ("OrderShipped", "order_shipped", "order_shipped"),
+        ("User Signed-Up", "user_signed_up", "user_signed_up"),
+        ("Product.Purchased", "product_purchased", "product.purchased"),
+        ("HTTPError", "http_error", "http_error"),
+    ],
+)
+def test_events_to_style(name: str, snake: str, dotted: str) -> None:
+    assert to_style(name, SNAKE_CASE) == snake
+    assert to_style(name, DOTTED) == dotted
+
+
+def test_events_follows_style() -> None:
+    assert follows_style("order_shipped", SNAKE_CASE)
+    assert not follows_style("order.shipped", SNAKE_CASE)
+    assert follows_style("order.shipped", DOTTED)
+    assert not follows_style("OrderShipped", DOTTED)
+
+
+def test_events_variant_key() -> None:
+    assert variant_key("UserSignedUp") == variant_key("user_signed_up")
+    assert variant_key("user.signed-up") == variant_key("user_signed_up")
+    assert variant_key("user_signed_in") != variant_key("user_signed_up")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("user.email", True),
+        ('form["email"]', True),
+        ("customer.phone_number", True),
+        ("user.first_name", True),
+        ("customer.name", True),
+        ("ip_address", True),
+        ("product.name", False),
+        ("template.email_template_id", False),
+        ("order.id", False),
+    ],
+)
+def test_events_personal_data_expression(code: str, expected: bool) -> None:
+    assert is_personal_data(cst.parse_expression(code)) is expected
+
+
+def test_events_personal_data_text() -> None:
+    assert [
+        kind for _, _, kind in personal_data_in_text("invited:bob@example.com")
+    ] == ["email"]
+    assert [
+        kind for _, _, kind in personal_data_in_text("called +44 20 7946 0958")
+    ] == ["phone"]
+    assert personal_data_in_text("version_2024-01-15") == []
+    assert personal_data_in_text("step_12345678") == []
+
+
+def test_events_one_finding_per_name(project) -> None:
+    root = project(
+        {
+            "app.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def logged_in(user):\n"
+                '    cio.track(customer_id=user.id, name=f"logged_in_{user.email}")\n'
+            )
+        }
+    )
+    result = run_cli(["--select", "CIO3", "--output-format", "json", "."], root)
+
+    codes = [finding["code"] for finding in result.json["findings"]]
+    assert codes == ["CIO302"]
+
+
+def test_events_style_config_rejected(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nevent-name-style = "camelCase"\n',
+            "app.py": "import customerio\n",
+        }
+    )
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "event-name-style" in result.stderr
+
+
+CATALOG_PROJECT = {
+    "app/__init__.py": "",
+    "app/events.py": 'EVENT_SHIPPED = "OrderShipped"\n',
+    "app/cio.py": 'from customerio import CustomerIO\nclient = CustomerIO("site", "key")\n',
+    "app/shipping.py": (
+        "from app.cio import client\n"
+        "from app.events import EVENT_SHIPPED\n"
+        "def shipped(uid, product):\n"
+        "    client.track(customer_id=uid, name=EVENT_SHIPPED)\n"
+        '    client.track(customer_id=uid, name="order_shipped")\n'
+        '    client.track(customer_id=uid, name=f"viewed_{product.sku}")\n'
+    ),
+    "app/orders.py": (
+        "from app.cio import client\n"
+        "def placed(uid):\n"
+        '    client.track(customer_id=uid, name="order_shipped")\n'
+    ),
+}
+
+
+def test_events_catalog_json(project) -> None:
+    root = project(CATALOG_PROJECT)
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert result.exit_code == 0
+    assert sorted(events) == [
+        "OrderShipped",
+        'f"viewed_{product.sku}"',
+        "order_shipped",
+    ]
+    assert events["order_shipped"]["calls"] == 2
+    assert events["order_shipped"]["files"] == ["app/orders.py", "app/shipping.py"]
+    assert events["order_shipped"]["variants"] == ["OrderShipped"]
+    assert events["OrderShipped"]["follows_style"] is False
+    assert events["OrderShipped"]["suggested"] == "order_shipped"
+    assert events["OrderShipped"]["places"] == [{"path": "app/shipping.py", "line": 4}]
+    assert events['f"viewed_{product.sku}"']["dynamic"] is True
+    assert events['f"viewed_{product.sku}"']["suggested"] == "viewed"
+
+
+def test_events_catalog_text(project) -> None:
+    root = project(CATALOG_PROJECT)
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert "breaks the snake_case style; would be 'order_shipped'" in result.stdout
+    assert "other spellings: 'OrderShipped'" in result.stdout
+    assert "built from values; a fixed name would be 'viewed'" in result.stdout
+    assert "3 event names, 4 call sites, style snake_case." in result.stdout
+
+
+def test_events_catalog_empty(project) -> None:
+    root = project({"app.py": "print('no Customer.io here')\n"})
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert "No event names found." in result.stdout
+
+
+def test_events_catalog_reports_syntax_errors(project) -> None:
+    root = project({"app.py": "import customerio\ndef broken(:\n"})
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 2
+    assert "app.py" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "major"),
+    [
+        ("requirements.txt", "customerio==3.2.0\n", 3),
+        ("requirements/base.txt", "customerio~=2.1\n", 2),
+        ("pyproject.toml", '[project]\ndependencies = ["customerio (>=3.0)"]\n', 3),
+        ("pyproject.toml", '[tool.poetry.dependencies]\ncustomerio = "^1.6"\n', 1),
+        ("setup.cfg", "[options]\ninstall_requires =\n    customerio>=3.0\n", 3),
+        (
+            "setup.cfg",
+            "[options]\ninstall_requires =\n    async-customerio==1.2\n",
+            None,
+        ),
+        ("setup.py", 'setup(install_requires=["customerio==2.1"])\n', 2),
+        ("Pipfile", '[packages]\ncustomerio = "==3.1"\n', 3),
+        ("poetry.lock", '[[package]]\nname = "customerio"\nversion = "3.2.0"\n', 3),
+        ("uv.lock", '[[package]]\nname = "customerio"\nversion = "2.0.1"\n', 2),
+        ("Pipfile.lock", '{"default": {"customerio": {"version": "==3.2.0"}}}\n', 3),
+    ],
+)
+def test_events_sdk_version_sources(
+    tmp_path: Path, file: str, text: str, major: int | None
+) -> None:
+    (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / file).write_text(text, encoding="utf-8")
+    found = detect_sdk_version(tmp_path)
+
+    assert (found.major if found else None) == major
+
+
+def test_events_sdk_version_nearest_folder(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("customerio==2.1\n", encoding="utf-8")
+    service = tmp_path / "services" / "shop"
+    service.mkdir(parents=True)
+    (service / "requirements.txt").write_text("customerio==3.2.0\n", encoding="utf-8")
+    found = detect_sdk_version(tmp_path, service)
+
+    assert found is not None
+    assert found.major == 3
+    assert found.source == "services/shop/requirements.txt"
+
+
+def test_events_demo_names_become_static(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    run_cli(["--apply", "--select", "CIO301,CIO302,CIO701", "examples"], tmp_path)
+    app = (tmp_path / "examples" / "shop" / "app.py").read_text(encoding="utf-8")
+
+    assert 'name=f"' not in app
+    assert 'name="purchased",' in app
+    assert 'data={"price": product["price"], "sku": product[\'sku\']}' in app
+    assert 'name="logged_in", data={"email": form["email"]}' in app
+
+
+def test_events_demo_second_apply_changes_nothing(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    run_cli(["--apply", "examples"], tmp_path)
+    again = run_cli(["--apply", "--output-format", "json", "examples"], tmp_path)
+
+    assert again.json["changed_files"] == []
