@@ -1,0 +1,221 @@
+"""The event-name and SDK 3 fixes against the real customerio SDK and a local Track API.
+
+The test starts an HTTPS server on 127.0.0.1 with a certificate from a
+`trustme` authority, runs the code before and after `cio-fix --apply` in a
+subprocess that trusts that authority, and reads the events the SDK sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import trustme
+
+from conftest import run_cli
+
+RUN_TIMEOUT = 60
+
+APP = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key", host="127.0.0.1", port={port}, retries=0, timeout=10)
+
+
+class Product:
+    sku = "A-1"
+    price = 9.5
+
+
+def viewed():
+    product = Product()
+    cio.track(customer_id="42", name=f"viewed_{{product.sku}}")
+
+
+def logged_in():
+    form = {{"email": "ada@example.com"}}
+    cio.track(customer_id="42", name=f"logged_in_{{form['email']}}")
+
+
+def purchased():
+    product = {{"sku": "B-2", "price": 12}}
+    cio.track(customer_id="42", name=f"purchased_{{product['sku']}}", price=product["price"])
+
+
+def refunded():
+    cio.track(customer_id="42", name="refunded", amount=3, reason="size")
+"""
+
+# Runs each scenario of app.py and prints which ones raised TypeError.
+RUNNER = """\
+import json
+import app
+
+outcome = {}
+for scenario in ("viewed", "logged_in", "purchased", "refunded"):
+    try:
+        getattr(app, scenario)()
+        outcome[scenario] = "sent"
+    except TypeError as error:
+        outcome[scenario] = "TypeError"
+print(json.dumps(outcome))
+"""
+
+
+@dataclass
+class TrackApi:
+    """The local Track API: its port, the CA file to trust, the events it received."""
+
+    port: int
+    ca_file: Path
+    events: list[dict] = field(default_factory=list)
+
+
+def _handler(events: list[dict]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            events.append({"path": self.path, "body": body})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return Handler
+
+
+@pytest.fixture
+def track_api(tmp_path: Path) -> Iterator[TrackApi]:
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+
+    events: list[dict] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(events))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}
+    )
+    thread.start()
+    try:
+        yield TrackApi(server.server_address[1], ca_file, events)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _run(project: Path, api: TrackApi) -> dict[str, str]:
+    """Run every scenario of the project's app.py; return what each one did."""
+    api.events.clear()
+    environment = {
+        key: value for key, value in os.environ.items() if "proxy" not in key.lower()
+    }
+    environment["REQUESTS_CA_BUNDLE"] = str(api.ca_file)
+    environment["NO_PROXY"] = "*"
+    completed = subprocess.run(
+        [sys.executable, "runner.py"],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=True,
+    )
+    return json.loads(completed.stdout)
+
+
+def _event(api: TrackApi, name: str) -> dict:
+    for event in api.events:
+        if event["body"].get("name") == name:
+            return event["body"]
+    raise AssertionError(f"no event {name!r} in {api.events}")
+
+
+@pytest.fixture
+def shop(tmp_path: Path, track_api: TrackApi) -> Path:
+    project = tmp_path / "shop"
+    project.mkdir()
+    (project / "app.py").write_text(APP.format(port=track_api.port), encoding="utf-8")
+    (project / "runner.py").write_text(RUNNER, encoding="utf-8")
+    (project / "requirements.txt").write_text("customerio==3.2.0\n", encoding="utf-8")
+    return project
+
+
+def _fix(project: Path) -> None:
+    run_cli(["--apply", "--select", "CIO301,CIO302,CIO701", "."], project)
+
+
+def test_behaviour_dynamic_name_sent_before_fix(
+    shop: Path, track_api: TrackApi
+) -> None:
+    outcome = _run(shop, track_api)
+
+    assert outcome["viewed"] == "sent"
+    assert _event(track_api, "viewed_A-1")["data"] == {}
+
+
+def test_behaviour_static_name_after_fix(shop: Path, track_api: TrackApi) -> None:
+    _fix(shop)
+    outcome = _run(shop, track_api)
+
+    assert outcome["viewed"] == "sent"
+    assert _event(track_api, "viewed")["data"] == {"product_sku": "A-1"}
+    assert track_api.events[0]["path"] == "/api/v1/customers/42/events"
+
+
+def test_behaviour_email_leaves_name_after_fix(shop: Path, track_api: TrackApi) -> None:
+    before = _run(shop, track_api)
+    assert before["logged_in"] == "sent"
+    assert _event(track_api, "logged_in_ada@example.com")["data"] == {}
+
+    _fix(shop)
+    _run(shop, track_api)
+
+    assert _event(track_api, "logged_in")["data"] == {"email": "ada@example.com"}
+
+
+def test_behaviour_sdk3_keywords_raise_before_fix(
+    shop: Path, track_api: TrackApi
+) -> None:
+    outcome = _run(shop, track_api)
+
+    assert outcome["purchased"] == "TypeError"
+    assert outcome["refunded"] == "TypeError"
+
+
+def test_behaviour_sdk3_keywords_sent_after_fix(
+    shop: Path, track_api: TrackApi
+) -> None:
+    _fix(shop)
+    outcome = _run(shop, track_api)
+
+    assert outcome["purchased"] == "sent"
+    assert outcome["refunded"] == "sent"
+    assert _event(track_api, "purchased")["data"] == {"price": 12, "sku": "B-2"}
+    assert _event(track_api, "refunded")["data"] == {"amount": 3, "reason": "size"}
+
+
+def test_behaviour_second_apply_changes_nothing(shop: Path) -> None:
+    _fix(shop)
+    fixed = (shop / "app.py").read_bytes()
+    _fix(shop)
+
+    assert (shop / "app.py").read_bytes() == fixed
