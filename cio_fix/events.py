@@ -519,6 +519,9 @@ class NameSource:
     line: int
     # The imported constant the call names, when the literal is in another file.
     constant: str | None = None
+    # Whether a Data Pipelines call sends it. Data Pipelines names are Title
+    # Case, and some trigger actions ("Device Created or Updated").
+    pipelines: bool = False
 
     @property
     def place(self) -> str:
@@ -534,34 +537,42 @@ def _string_literal(node: cst.BaseExpression) -> str | None:
 
 def name_sources(context: FileContext) -> Iterator[NameSource]:
     """Yield each static event name this file sends: literals and constants."""
-    index = context.index
-    for call in index.client_calls:
+    for call in context.index.client_calls:
         argument = event_name_argument(call)
         if argument is None:
             continue
-        value = argument.value
         line = context.position(argument.value).start.line
-        name = _string_literal(value)
-        if name is not None:
-            literal = value if isinstance(value, cst.SimpleString) else None
-            yield NameSource(name, literal, context.display_path, line)
-            continue
-        if isinstance(value, cst.Name):
-            assignments = index.assignments_of(value.value, call.site.scope)
-            if len(assignments) == 1 and assignments[0].scope is index.module_scope:
-                assigned = assignments[0].value
-                name = _string_literal(assigned) if assigned is not None else None
-                if name is not None:
-                    literal = (
-                        assigned if isinstance(assigned, cst.SimpleString) else None
-                    )
-                    yield NameSource(name, literal, context.display_path, line)
-                continue
-            if assignments:
-                continue
-        qualified = index.qualified_name(value)
-        if qualified is not None:
-            yield NameSource("", None, context.display_path, line, constant=qualified)
+        source = _name_source(context, call, argument.value, line)
+        if source is not None:
+            source.pipelines = call.api is Api.PIPELINES
+            yield source
+
+
+def _name_source(
+    context: FileContext, call: ClientCall, value: cst.BaseExpression, line: int
+) -> NameSource | None:
+    index = context.index
+    name = _string_literal(value)
+    if name is not None:
+        literal = value if isinstance(value, cst.SimpleString) else None
+        return NameSource(name, literal, context.display_path, line)
+
+    if isinstance(value, cst.Name):
+        assignments = index.assignments_of(value.value, call.site.scope)
+        if len(assignments) == 1 and assignments[0].scope is index.module_scope:
+            assigned = assignments[0].value
+            name = _string_literal(assigned) if assigned is not None else None
+            if name is None:
+                return None
+            literal = assigned if isinstance(assigned, cst.SimpleString) else None
+            return NameSource(name, literal, context.display_path, line)
+        if assignments:
+            return None
+
+    qualified = index.qualified_name(value)
+    if qualified is None:
+        return None
+    return NameSource("", None, context.display_path, line, constant=qualified)
 
 
 def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:
@@ -655,6 +666,8 @@ class CatalogEntry:
     suggested: str | None = None
     # Other names of the project that differ only in case or separators.
     variants: list[str] = field(default_factory=list)
+    # Whether a Track API call sends it; Data Pipelines names have no style check.
+    track_api: bool = False
 
     @property
     def files(self) -> list[str]:
@@ -716,6 +729,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
                 name = resolved[1]
             entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
             entry.places.append(source.place)
+            entry.track_api = entry.track_api or not source.pipelines
         for _, argument, built in name_calls(context):
             if not built.is_dynamic:
                 continue
@@ -730,7 +744,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
                 entry.suggested = static_name(split_personal_data(built), style) or None
 
     for entry in static.values():
-        if not follows_style(entry.name, style):
+        if entry.track_api and not follows_style(entry.name, style):
             entry.suggested = to_style(entry.name, style) or None
         entry.variants = sorted(
             other

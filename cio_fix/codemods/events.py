@@ -433,7 +433,10 @@ class InconsistentEventName(Rule):
     campaigns, segments and webhooks keyed on the old name stop matching
     until they are updated in Customer.io. Update them first, then deploy
     the rename. Two variants that both follow the style are reported
-    without a fix: only the team knows which one campaigns use.
+    without a fix: only the team knows which one campaigns use. Names sent
+    through Data Pipelines are not checked, because its names are Title
+    Case by convention and some of them trigger actions in Customer.io
+    ("Device Created or Updated").
     """
 
     code = "CIO303"
@@ -444,7 +447,7 @@ class InconsistentEventName(Rule):
     def collect(self, context: FileContext) -> list[tuple[str, str, str, int]]:
         """Return (name or "", imported constant or "", path, line) per name sent."""
         found = []
-        for source in name_sources(context):
+        for source in _track_api_sources(context):
             found.append((source.name, source.constant or "", source.path, source.line))
         return found
 
@@ -471,7 +474,7 @@ class InconsistentEventName(Rule):
         """Return this file's literals by node, and every (name, place) of the project."""
         own: dict[int, list[NameSource]] = {}
         everywhere: list[tuple[str, str]] = []
-        for source in name_sources(context):
+        for source in _track_api_sources(context):
             if source.constant is not None:
                 resolved = resolve_constant(context, source.constant)
                 if resolved is not None:
@@ -556,6 +559,10 @@ class InconsistentEventName(Rule):
             description=f"rename to {renamed!r}",
         )
         return context.finding(self, literal, message, fix)
+
+
+def _track_api_sources(context: FileContext) -> list[NameSource]:
+    return [source for source in name_sources(context) if not source.pipelines]
 
 
 def _renamed(literal: cst.SimpleString, name: str) -> cst.SimpleString:
