@@ -59,7 +59,12 @@ class Rule:
         return None
 
     def check_project(self, project: ProjectIndex) -> Iterable[Finding]:
-        """Yield findings about the project as a whole, once per project."""
+        """Yield findings about the project as a whole, once per project.
+
+        These findings are reported only: they come after every file's fixes,
+        so a fix attached to one is never applied. A rule whose project-wide
+        finding has a fix reads `project.rule_facts` from `check` instead.
+        """
         return ()
 
     @classmethod
