@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +80,10 @@ class Config:
     client_names: tuple[str, ...] = ()
     client_modules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    # The attribute that holds a person's customer id on the objects the
+    # project identifies (`user.id`): CIO202 uses it in place of `user.email`
+    # and CIO401 derives `user.email` from `user.id`.
+    customer_id_attribute: str = "id"
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -118,6 +123,14 @@ def _boolean(key: str, value: Any, path: Path) -> bool:
     return value
 
 
+def _attribute_name(key: str, value: Any, path: Path) -> str:
+    if not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value):
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must be a Python attribute name such as \"id\""
+        )
+    return value
+
+
 def _env_names(key: str, value: Any, path: Path) -> EnvNames:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a table")
@@ -154,6 +167,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "client-names": ("client_names", _string_list),
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
+    "customer-id-attribute": ("customer_id_attribute", _attribute_name),
 }
 
 

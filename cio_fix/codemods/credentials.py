@@ -35,7 +35,9 @@ CREDENTIAL_NAME = re.compile(
     re.IGNORECASE,
 )
 # Keys of a settings dict such as CUSTOMERIO = {"SITE_ID": ..., "API_KEY": ...}.
-CREDENTIAL_KEY = re.compile(r"^(?:site_?id|(?:track_?|app_?|write_?)?(?:api_?)?key)$", re.IGNORECASE)
+CREDENTIAL_KEY = re.compile(
+    r"^(?:site_?id|(?:track_?|app_?|write_?)?(?:api_?)?key)$", re.IGNORECASE
+)
 CUSTOMERIO_NAME = re.compile(r"customer_?io|(?:^|_)cio(?:_|$)", re.IGNORECASE)
 
 PLACEHOLDER = re.compile(
@@ -75,7 +77,9 @@ def role_from_name(name: str) -> str:
 def env_name_for_role(role: str, env: EnvNames, known_reads: list[str]) -> str:
     """Pick the environment variable for a role: one the project reads already, else the configured one."""
     candidates = Counter(
-        name for name in known_reads if CUSTOMERIO_NAME.search(name) and role_from_name(name) == role
+        name
+        for name in known_reads
+        if CUSTOMERIO_NAME.search(name) and role_from_name(name) == role
     )
     if candidates:
         return candidates.most_common(1)[0][0]
@@ -124,7 +128,9 @@ class HardcodedCredential(Rule):
 
     code = "CIO101"
     name = "hardcoded-credential"
-    summary = "Customer.io keys written in the source instead of read from the environment"
+    summary = (
+        "Customer.io keys written in the source instead of read from the environment"
+    )
     fix_safety = FixSafety.SAFE
     finds_secrets = True
 
@@ -159,7 +165,9 @@ class HardcodedCredential(Rule):
             for parameter, role in roles.items():
                 argument = construction.arguments.get(parameter)
                 if argument is not None:
-                    yield from self._flowing(index, argument.value, construction.site.scope, role)
+                    yield from self._flowing(
+                        index, argument.value, construction.site.scope, role
+                    )
 
     def _flowing(
         self, index: FileIndex, value: cst.BaseExpression, scope: Scope, role: str
@@ -179,7 +187,9 @@ class HardcodedCredential(Rule):
         if fallback is not None:
             yield _Literal(fallback[0], fallback[1], role)
 
-    def _from_assignment(self, index: FileIndex, assignment: Assignment, role: str) -> Iterator[_Literal]:
+    def _from_assignment(
+        self, index: FileIndex, assignment: Assignment, role: str
+    ) -> Iterator[_Literal]:
         value = assignment.value
         assert value is not None
         literal = literal_value(value)
@@ -194,7 +204,10 @@ class HardcodedCredential(Rule):
     def _named_assignments(self, context: FileContext) -> Iterator[_Literal]:
         """Yield settings like `CUSTOMERIO_API_KEY = "..."`, and constants other files use as credentials."""
         index = context.index
-        scopes = [index.module_scope, *(info.scope for info in index.classes if info.scope)]
+        scopes = [
+            index.module_scope,
+            *(info.scope for info in index.classes if info.scope),
+        ]
         for scope in scopes:
             for name, assignments in scope.assignments.items():
                 if len(assignments) != 1 or assignments[0].value is None:
@@ -216,7 +229,11 @@ class HardcodedCredential(Rule):
                 continue
             key = literal_value(element.key)
             value = literal_value(element.value)
-            if isinstance(key, str) and CREDENTIAL_KEY.match(key) and looks_like_secret(value):
+            if (
+                isinstance(key, str)
+                and CREDENTIAL_KEY.match(key)
+                and looks_like_secret(value)
+            ):
                 assert isinstance(value, str)
                 yield _Literal(element.value, value, role_from_name(key))
 
@@ -227,7 +244,9 @@ class HardcodedCredential(Rule):
                 continue
             if index.qualify(head) != "customerio.analytics":
                 continue
-            yield from self._flowing(index, assignment.value, assignment.scope, "write_key")
+            yield from self._flowing(
+                index, assignment.value, assignment.scope, "write_key"
+            )
 
     def _environment_fallbacks(self, index: FileIndex) -> Iterator[_Literal]:
         for site in index.call_sites:
@@ -236,10 +255,14 @@ class HardcodedCredential(Rule):
                 continue
             fallback = self._fallback(index, site.node)
             if fallback is not None:
-                yield _Literal(fallback[0], fallback[1], role_from_name(variable), variable)
+                yield _Literal(
+                    fallback[0], fallback[1], role_from_name(variable), variable
+                )
 
     @staticmethod
-    def _fallback(index: FileIndex, node: cst.BaseExpression) -> tuple[cst.Call, str] | None:
+    def _fallback(
+        index: FileIndex, node: cst.BaseExpression
+    ) -> tuple[cst.Call, str] | None:
         """Return the call and its default for `os.getenv("X", "key")` with a real key."""
         if not isinstance(node, cst.Call) or env_variable_read(index, node) is None:
             return None
@@ -257,7 +280,9 @@ class HardcodedCredential(Rule):
         known = list(context.project.env_reads())
         for _, names in context.project.rule_facts(self.code):
             known.extend(names)
-        env_name = literal.env_name or env_name_for_role(literal.role, context.config.env, known)
+        env_name = literal.env_name or env_name_for_role(
+            literal.role, context.config.env, known
+        )
         label = ROLE_LABELS[literal.role]
         message = (
             f"Customer.io {label} is hard-coded ({mask_secret(literal.value)}); read it"
@@ -279,7 +304,9 @@ class HardcodedCredential(Rule):
             return None
         # A literal keeps its parentheses; `os.getenv("X", "key")` becomes `os.environ["X"]`.
         replacement = cst.parse_expression(f'{os_name}.environ["{env_name}"]')
-        replacement = replacement.with_changes(lpar=literal.node.lpar, rpar=literal.node.rpar)
+        replacement = replacement.with_changes(
+            lpar=literal.node.lpar, rpar=literal.node.rpar
+        )
         imports = (AddImport("os"),) if os_name == "os" else ()
         return Fix(
             safety=FixSafety.SAFE,
@@ -294,4 +321,3 @@ def _own_env_name(name: str) -> str | None:
     if CREDENTIAL_NAME.search(name) and name.upper().isidentifier():
         return name.upper().lstrip("_")
     return None
-

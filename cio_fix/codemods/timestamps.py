@@ -73,7 +73,9 @@ class MillisecondTimestamp(Rule):
 
     code = "CIO103"
     name = "millisecond-timestamp"
-    summary = "millisecond or float timestamps sent where the Track API expects Unix seconds"
+    summary = (
+        "millisecond or float timestamps sent where the Track API expects Unix seconds"
+    )
     fix_safety = FixSafety.SAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -88,14 +90,20 @@ class MillisecondTimestamp(Rule):
                     yield finding
 
     def _check_slot(
-        self, context: FileContext, call: ClientCall, slot: Slot, shared_fixes: dict[int, Fix]
+        self,
+        context: FileContext,
+        call: ClientCall,
+        slot: Slot,
+        shared_fixes: dict[int, Fix],
     ) -> Finding | None:
         index = context.index
         scope = call.site.scope
         direct = convert(index, slot.value, allow_float=True)
         if direct is not None:
             fix = Fix(FixSafety.SAFE, {direct.target: direct.replacement})
-            return context.finding(self, slot.value, _message(slot.name, direct.problem), fix)
+            return context.finding(
+                self, slot.value, _message(slot.name, direct.problem), fix
+            )
 
         if not isinstance(slot.value, cst.Name):
             return None
@@ -113,11 +121,15 @@ class MillisecondTimestamp(Rule):
         ):
             key = id(assignment.statement)
             if key not in shared_fixes:
-                shared_fixes[key] = Fix(FixSafety.SAFE, {converted.target: converted.replacement})
+                shared_fixes[key] = Fix(
+                    FixSafety.SAFE, {converted.target: converted.replacement}
+                )
             return context.finding(self, slot.value, message, shared_fixes[key])
 
         divided = _divide(slot.value, converted.integer)
-        return context.finding(self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: divided}))
+        return context.finding(
+            self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: divided})
+        )
 
 
 def _message(slot: str, problem: str) -> str:
@@ -138,7 +150,14 @@ def _slots(call: ClientCall) -> Iterator[Slot]:
         if timestamp is not None:
             yield Slot("timestamp", timestamp)
         yield from _dict_slots(call.value("data"))
-    if call.method in ("identify", "track", "track_anonymous", "backfill", "pageview", "add_device"):
+    if call.method in (
+        "identify",
+        "track",
+        "track_anonymous",
+        "backfill",
+        "pageview",
+        "add_device",
+    ):
         for keyword, argument in call.extra_keywords.items():
             if TIMESTAMP_NAME.search(keyword):
                 yield Slot(keyword, argument.value)
@@ -173,7 +192,12 @@ def _qualified_call(index: FileIndex, node: cst.BaseExpression) -> str | None:
 
 
 def _is_int_wrapper(index: FileIndex, node: cst.BaseExpression) -> bool:
-    if not isinstance(node, cst.Call) or len(node.args) != 1 or node.args[0].keyword or node.args[0].star:
+    if (
+        not isinstance(node, cst.Call)
+        or len(node.args) != 1
+        or node.args[0].keyword
+        or node.args[0].star
+    ):
         return False
     return _qualified_call(index, node) in INT_WRAPPERS
 
@@ -187,7 +211,11 @@ def _is_seconds(index: FileIndex, node: cst.BaseExpression) -> bool:
     if _qualified_call(index, node) in SECONDS_FUNCTIONS:
         return True
     func = node.func
-    return isinstance(func, cst.Attribute) and func.attr.value == "timestamp" and not node.args
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == "timestamp"
+        and not node.args
+    )
 
 
 def _number(node: cst.BaseExpression) -> float | int | None:
@@ -205,9 +233,13 @@ def _is_thousand(node: cst.BaseExpression) -> bool:
     return _number(node) == 1000
 
 
-def _product_seconds(index: FileIndex, node: cst.BaseExpression) -> cst.BaseExpression | None:
+def _product_seconds(
+    index: FileIndex, node: cst.BaseExpression
+) -> cst.BaseExpression | None:
     """Return X for `X * 1000` or `1000 * X` where X is seconds."""
-    if not isinstance(node, cst.BinaryOperation) or not isinstance(node.operator, cst.Multiply):
+    if not isinstance(node, cst.BinaryOperation) or not isinstance(
+        node.operator, cst.Multiply
+    ):
         return None
     if _is_thousand(node.right) and _is_seconds(index, node.left):
         return node.left
@@ -216,13 +248,18 @@ def _product_seconds(index: FileIndex, node: cst.BaseExpression) -> cst.BaseExpr
     return None
 
 
-def _nanoseconds_divisor(index: FileIndex, node: cst.BaseExpression) -> cst.BaseExpression | None:
+def _nanoseconds_divisor(
+    index: FileIndex, node: cst.BaseExpression
+) -> cst.BaseExpression | None:
     """Return the divisor of `time.time_ns() // 1_000_000` (or `/ 1e6`)."""
     if not isinstance(node, cst.BinaryOperation):
         return None
     if not isinstance(node.operator, (cst.FloorDivide, cst.Divide)):
         return None
-    if _qualified_call(index, node.left) != "time.time_ns" or _number(node.right) != 1_000_000:
+    if (
+        _qualified_call(index, node.left) != "time.time_ns"
+        or _number(node.right) != 1_000_000
+    ):
         return None
     return node.right
 
@@ -234,7 +271,9 @@ def _seconds_divisor(divisor: cst.BaseExpression) -> cst.BaseExpression:
     text = cst.Module([]).code_for_node(divisor)
     if isinstance(divisor, cst.Float) and "e" in text.lower():
         return divisor.with_changes(value=re.sub(r"6$", "9", text))
-    return divisor.with_changes(value=re.sub(r"(_?)000(\D*)$", r"\g<1>000\g<1>000\2", text))
+    return divisor.with_changes(
+        value=re.sub(r"(_?)000(\D*)$", r"\g<1>000\g<1>000\2", text)
+    )
 
 
 def _seconds_literal(node: cst.Integer) -> cst.Integer:
@@ -245,10 +284,14 @@ def _seconds_literal(node: cst.Integer) -> cst.Integer:
 
 
 def _int_call(node: cst.BaseExpression) -> cst.Call:
-    return cst.Call(func=cst.Name("int"), args=[cst.Arg(value=node.with_changes(lpar=(), rpar=()))])
+    return cst.Call(
+        func=cst.Name("int"), args=[cst.Arg(value=node.with_changes(lpar=(), rpar=()))]
+    )
 
 
-def convert(index: FileIndex, node: cst.BaseExpression, allow_float: bool) -> Conversion | None:
+def convert(
+    index: FileIndex, node: cst.BaseExpression, allow_float: bool
+) -> Conversion | None:
     """Return how to send `node` in seconds, if it is a millisecond (or float) form."""
     if _is_int_wrapper(index, node):
         inner = node.args[0].value  # type: ignore[attr-defined]
@@ -257,18 +300,27 @@ def convert(index: FileIndex, node: cst.BaseExpression, allow_float: bool) -> Co
             return Conversion(inner, seconds, "milliseconds", integer=True)
         divisor = _nanoseconds_divisor(index, inner)
         if divisor is not None:
-            return Conversion(divisor, _seconds_divisor(divisor), "milliseconds", integer=True)
+            return Conversion(
+                divisor, _seconds_divisor(divisor), "milliseconds", integer=True
+            )
         return None
 
     seconds = _product_seconds(index, node)
     if seconds is not None:
         replacement = seconds if _is_int_wrapper(index, seconds) else _int_call(seconds)
-        return Conversion(node, replacement.with_changes(lpar=node.lpar, rpar=node.rpar), "milliseconds", True)
+        return Conversion(
+            node,
+            replacement.with_changes(lpar=node.lpar, rpar=node.rpar),
+            "milliseconds",
+            True,
+        )
 
     divisor = _nanoseconds_divisor(index, node)
     if divisor is not None:
         is_integer = isinstance(node.operator, cst.FloorDivide)  # type: ignore[attr-defined]
-        return Conversion(divisor, _seconds_divisor(divisor), "milliseconds", is_integer)
+        return Conversion(
+            divisor, _seconds_divisor(divisor), "milliseconds", is_integer
+        )
 
     if isinstance(node, cst.Integer) and node.evaluated_value in MILLISECOND_LITERALS:
         return Conversion(node, _seconds_literal(node), "milliseconds", integer=True)
