@@ -55,6 +55,7 @@ class Checker:
             if rule_class.finds_secrets and code not in selected
         ]
         self.contexts: dict[Path, FileContext] = {}
+        self.summaries: dict[Path, ModuleSummary] = {}
 
     # -- phase 1: parse and index every candidate --------------------------------
 
@@ -76,6 +77,7 @@ class Checker:
 
         sdk = detect_sdk_version(self.config.root)
         project = ProjectIndex(summaries, sdk)
+        self._collect(project, result)
         self._check_files(project, result)
         self._check_project(project, result)
 
@@ -92,11 +94,24 @@ class Checker:
                 continue
             self.contexts[path] = context
             summary = summarise(context.index, path)
+            self.summaries[path] = summary
+            summaries.append(summary)
+
+    def _collect(self, project: ProjectIndex, result: RunResult) -> None:
+        """Store each rule's facts about each file in its summary, for `check_project`.
+
+        This runs once the project index exists, so that `collect` sees the
+        calls on clients imported from other files of the project.
+        """
+        for path in sorted(self.contexts, key=lambda item: item.as_posix()):
+            context = self.contexts[path]
+            context.project = project
+            context.index.attach_project(project)
+            summary = self.summaries[path]
             for rule in self.rules:
                 facts = self._guarded(rule, context, result, lambda: rule.collect(context))
                 if facts is not None:
                     summary.rule_facts[rule.code] = facts
-            summaries.append(summary)
 
     def _context(
         self, path: Path, raw: bytes, project: ProjectIndex, result: RunResult

@@ -107,26 +107,29 @@ def _with_keyword(
 ) -> list[cst.Arg]:
     """Return `argument` followed by `keyword=value`, in the layout of the call.
 
-    The new argument copies the `=` spacing and the comma (with its line
-    break, in a call written one argument a line) of `argument`.
+    The new argument takes the `=` spacing and the comma of `argument` (with
+    its line break, in a call written one argument a line), and the space
+    before the closing parenthesis when `argument` was the last one.
     """
-    if isinstance(argument.comma, cst.Comma):
-        first = argument
-        comma = argument.comma
-    else:
-        first = argument.with_changes(
-            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-        )
-        comma = argument.comma
-    equal = (
-        argument.equal
-        if isinstance(argument.equal, cst.AssignEqual)
-        else cst.AssignEqual(
+    equal = argument.equal
+    if not isinstance(equal, cst.AssignEqual):
+        equal = cst.AssignEqual(
             whitespace_before=cst.SimpleWhitespace(""),
             whitespace_after=cst.SimpleWhitespace(""),
         )
+    added = cst.Arg(
+        value=value,
+        keyword=cst.Name(keyword),
+        equal=equal,
+        comma=argument.comma,
+        whitespace_after_arg=argument.whitespace_after_arg,
     )
-    added = cst.Arg(value=value, keyword=cst.Name(keyword), equal=equal, comma=comma)
+    if isinstance(argument.comma, cst.Comma):
+        return [argument, added]
+    first = argument.with_changes(
+        comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+        whitespace_after_arg=cst.SimpleWhitespace(""),
+    )
     return [first, added]
 
 
@@ -248,7 +251,11 @@ class _Changes(cst.CSTVisitor):
     """Collect what statements may change: the names they bind and the objects their calls reach."""
 
     def __init__(self) -> None:
+        # Names bound, or whose objects get an attribute or item set or deleted.
         self.bound: set[str] = set()
+        # Names bound as a whole (`user = ...`), and attribute or item targets.
+        self.rebound: set[str] = set()
+        self.targets: list[cst.BaseExpression] = []
         # Names that a call's receiver or arguments start from.
         self.reached: set[str] = set()
         self.has_calls = False
@@ -277,6 +284,7 @@ class _Changes(cst.CSTVisitor):
         root = root_name(name)
         if root is not None:
             self.bound.add(root)
+            self.rebound.add(root)
 
     def visit_Call(self, node: cst.Call) -> None:
         self.has_calls = True
@@ -298,8 +306,25 @@ class _Changes(cst.CSTVisitor):
             self._bind(target.value)
             return
         name = root_name(target)
-        if name is not None:
-            self.bound.add(name)
+        if name is None:
+            return
+        self.bound.add(name)
+        if isinstance(target, cst.Name):
+            self.rebound.add(name)
+        else:
+            self.targets.append(target)
+
+    def changes_value_of(self, node: cst.BaseExpression) -> bool:
+        """Tell whether these statements assign `node` (`user.id`) or a part of its path."""
+        if names_in(node) & self.rebound:
+            return True
+        current: cst.BaseExpression = node
+        while True:
+            if any(same_expression(target, current) for target in self.targets):
+                return True
+            if not isinstance(current, (cst.Attribute, cst.Subscript)):
+                return False
+            current = current.value
 
 
 def _local_names(function: FunctionInfo | None) -> set[str]:
@@ -389,7 +414,7 @@ class TrackBeforeIdentify(Rule):
         identifies = [
             call for call in track_calls(context.index, "identify") if call.value("id")
         ]
-        fixes: dict[int, Fix | None] = {}
+        fixes: dict[int, tuple[Fix | None, str]] = {}
         for track in track_calls(context.index, "track"):
             customer = track.value("customer_id")
             if customer is None or self._identified_before(
@@ -403,7 +428,8 @@ class TrackBeforeIdentify(Rule):
             key = id(pair.identify.node)
             if key not in fixes:
                 fixes[key] = self._reorder(context, pair)
-            yield self._finding(context, pair, fixes[key])
+            fix, reason = fixes[key]
+            yield self._finding(context, pair, fix, reason)
 
     def _identified_before(
         self,
@@ -453,32 +479,44 @@ class TrackBeforeIdentify(Rule):
         changes = self._changes(
             context, block.body[block.position + 1 : best.identify_position]
         )
-        if names_in(customer) & changes.bound:
+        if changes.changes_value_of(customer):
             return None
         return best
 
     # -- the reorder -----------------------------------------------------------------
 
-    def _reorder(self, context: FileContext, pair: _Pair) -> Fix | None:
+    def _reorder(self, context: FileContext, pair: _Pair) -> tuple[Fix | None, str]:
+        """Return the fix that moves the identify up, or None and the reason it cannot."""
         if not (pair.track.site.is_statement and pair.identify.site.is_statement):
-            return None
+            return None, "cio-fix does not move calls whose results are used"
         reads = _Reads(context.index)
         for argument in pair.identify.node.args:
             argument.visit(reads)
         if not reads.pure:
-            return None
+            return (
+                None,
+                "cio-fix does not move an identify whose arguments call other code",
+            )
         read_names = reads.names | names_in(pair.identify.receiver)
 
         body = pair.block.body
         changes = self._changes(
             context, body[pair.block.position : pair.identify_position]
         )
-        if changes.jumps or changes.bound & read_names or changes.reached & read_names:
-            return None
+        if changes.jumps:
+            return None, "cio-fix does not move it past code that may skip the identify"
+        changed = changes.bound & read_names or changes.reached & read_names
         # A call between may change a global or an attribute that the identify reads.
-        if changes.has_calls and read_names - _local_names(pair.identify.site.function):
-            return None
-        return _move_before(body[pair.block.position], body[pair.identify_position])
+        if (
+            changed
+            or changes.has_calls
+            and read_names - _local_names(pair.identify.site.function)
+        ):
+            return (
+                None,
+                "cio-fix does not move it past code that may change what it sends",
+            )
+        return _move_before(body[pair.block.position], body[pair.identify_position]), ""
 
     def _changes(
         self, context: FileContext, statements: Sequence[cst.BaseStatement]
@@ -499,7 +537,9 @@ class TrackBeforeIdentify(Rule):
                 argument.value.visit(changes)
         return changes
 
-    def _finding(self, context: FileContext, pair: _Pair, fix: Fix | None) -> Finding:
+    def _finding(
+        self, context: FileContext, pair: _Pair, fix: Fix | None, reason: str
+    ) -> Finding:
         customer = code_of(pair.track.value("customer_id"))  # type: ignore[arg-type]
         line = context.position(pair.identify.node).start.line
         message = (
@@ -507,15 +547,7 @@ class TrackBeforeIdentify(Rule):
             f" line {line} creates or updates that person, so a campaign it triggers"
             " can miss the profile or its attributes. Send the identify first"
         )
-        if fix is not None:
-            message += "."
-        elif not (pair.track.site.is_statement and pair.identify.site.is_statement):
-            message += " (cio-fix does not move calls whose results are used)."
-        else:
-            message += (
-                " (cio-fix does not move it because the code in between may change"
-                " what the identify sends)."
-            )
+        message += "." if fix is not None else f" ({reason})."
         return context.finding(self, pair.track.node, message, fix=fix)
 
 

@@ -31,6 +31,10 @@ from cio_fix.rules import FileContext, Rule
 
 # Words of a variable name, for `CUSTOMERIO_TRACK_API_KEY`, `appKey` and `SITEID` alike.
 NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# Words that name one side, also run together in all capitals (`SITEID`, `APPKEY`).
+SITE_WORDS = frozenset({"SITE", "SITEID"})
+TRACK_WORDS = frozenset({"TRACK", "TRACKING", "TRACKKEY", "TRACKAPI", "TRACKAPIKEY"})
+APP_WORDS = frozenset({"APP", "APPKEY", "APPAPI", "APPAPIKEY"})
 # How deep `_identity` follows local names to the value they hold.
 MAX_NAME_HOPS = 4
 
@@ -61,12 +65,10 @@ def named_role(name: str) -> str | None:
 
     `CUSTOMERIO_API_KEY` states none; a name that states two sides is ambiguous.
     """
-    words = [word.upper() for word in NAME_WORD.findall(name)]
-    says_site = any(word.startswith("SITE") for word in words)
-    says_track = any(word.startswith("TRACK") for word in words)
-    says_app = any(
-        word == "APP" or word.startswith(("APPKEY", "APPAPI")) for word in words
-    )
+    words = {word.upper() for word in NAME_WORD.findall(name)}
+    says_site = bool(words & SITE_WORDS)
+    says_track = bool(words & TRACK_WORDS)
+    says_app = bool(words & APP_WORDS)
     if says_app and (says_site or says_track):
         return None
     if says_app:
