@@ -270,7 +270,7 @@ class WrongApiKey(Rule):
 
         fix, replacement = self._fix(context, node, scope, "app_api_key")
         message = (
-            f"This App API client is given `{_code(node)}`, {reason}. The App API"
+            f"This App API client is given {_shown(node)}, {reason}. The App API"
             f" rejects requests with the {ROLE_LABELS[role]} as unauthorized, so pass"
             f" the App API key{_instead(replacement)}."
         )
@@ -289,7 +289,7 @@ class WrongApiKey(Rule):
 
         fix, replacement = self._fix(context, node, scope, "track_api_key")
         message = (
-            f"This Track API client is given `{_code(node)}`, which is named as the App"
+            f"This Track API client is given {_shown(node)}, which is named as the App"
             " API key. The Track API rejects requests with the App API key as"
             f" unauthorized, so pass the Track API key{_instead(replacement)}."
         )
@@ -403,3 +403,10 @@ def _instead(replacement: str | None) -> str:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
+
+
+def _shown(node: cst.BaseExpression) -> str:
+    """Show a key expression in a message; a literal key is a secret and is never shown."""
+    if literal_value(node) is not None:
+        return "a hard-coded key"
+    return f"`{_code(node)}`"
