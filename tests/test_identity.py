@@ -1,9 +1,9 @@
 """Identity rules (CIO201, CIO202, CIO203, CIO401) and wrong API keys (CIO102).
 
-The fixtures under tests/fixtures/ cover what each rule reports and fixes;
-these tests cover the helpers' tables, project-level reporting, messages,
-configuration, and the order in which the real SDK sends requests after
-the CIO201 fix.
+The fixtures under tests/fixtures/ cover what each rule reports and fixes.
+These tests cover the helpers' tables, project-level reporting, messages
+and configuration, and the order in which the real SDK sends requests
+after the CIO201 fix.
 """
 
 from __future__ import annotations
@@ -306,7 +306,7 @@ SCRIPT_TIMEOUT = 60
 
 
 class _TrackApi(BaseHTTPRequestHandler):
-    """Record each request's method and path, and answer 200 as the Track API does."""
+    """Record each request's method and path, and respond with 200 as the Track API does."""
 
     timeout = REQUEST_TIMEOUT
     server: _RecordingServer
@@ -342,8 +342,8 @@ class _RecordingServer(ThreadingHTTPServer):
 def track_api(tmp_path: Path) -> Iterator[tuple[_RecordingServer, Path]]:
     """Serve a recording Track API over HTTPS on 127.0.0.1, with a CA file that trusts it.
 
-    The customerio SDK always builds https:// URLs, so the server needs a
-    certificate; trustme issues one for 127.0.0.1.
+    The customerio SDK (3.x) always builds https:// URLs, so the server
+    needs a certificate, which trustme issues for 127.0.0.1.
     """
     authority = trustme.CA()
     certificate = authority.issue_cert("127.0.0.1")
@@ -369,7 +369,7 @@ def track_api(tmp_path: Path) -> Iterator[tuple[_RecordingServer, Path]]:
 def _run_signup(
     script: Path, server: _RecordingServer, ca_file: Path
 ) -> list[tuple[str, str]]:
-    """Run the script with the real SDK against `server`; return the requests it received."""
+    """Run the script with the real SDK against `server`, and return the requests it received."""
     server.requests.clear()
     environment = {
         name: value

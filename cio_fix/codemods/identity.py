@@ -1,6 +1,7 @@
-"""Who a call is about: identify order, email as id, anonymous merges, email attributes.
+"""Rules about the person a call is for (CIO201, CIO202, CIO203, CIO401).
 
-Rules CIO201, CIO202, CIO203 and CIO401.
+They cover the order of track and identify, email addresses as customer
+ids, anonymous events never merged, and profiles created without email.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DIGEST_WORD = re.compile(r"hash|digest|sha\d*|md5|token", re.IGNORECASE)
 # String methods that keep an email address an email address.
 EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
-# How many other places a project-level message lists before "and N more".
+# Maximum number of places a project-level message lists before "and N more".
 MAX_LISTED_PLACES = 5
 
 
@@ -60,7 +61,7 @@ def _subscript_key(node: cst.Subscript) -> str | None:
 
 
 def is_email_expression(node: cst.BaseExpression) -> bool:
-    """Tell whether `node` holds an email address: `user.email`, `form["email"]`, "a@b.io"."""
+    """Tell whether `node` is an email address: `user.email`, `form["email"]`, "a@b.io"."""
     value = literal_value(node)
     if isinstance(value, str):
         return bool(EMAIL_ADDRESS.match(value))
@@ -84,7 +85,7 @@ def is_email_expression(node: cst.BaseExpression) -> bool:
 def sets_email(call: ClientCall) -> bool:
     """Tell whether an identify may set the email attribute.
 
-    `**attributes` may hold it, and an identify by email address sets it.
+    `**attributes` may contain it, and an identify by email address sets it.
     """
     if "email" in call.extra_keywords:
         return True
@@ -328,7 +329,7 @@ class _Changes(cst.CSTVisitor):
 
 
 def _local_names(function: FunctionInfo | None) -> set[str]:
-    """Return the parameters and local variables of a function; module code has none."""
+    """Return the parameters and local variables of a function, or no names for module code."""
     if function is None or function.scope is None:
         return set()
     names = set(function.scope.assignments)
@@ -397,12 +398,14 @@ class TrackBeforeIdentify(Rule):
         cio.track(customer_id=user.id, name="signed_up")
 
     Fix safety:
-    Safe when reorderable: both calls are expression statements of one
-    block, the identify's arguments only read values (names, attributes,
-    literals, `int`, `time.time` and the like), and no statement between
-    them binds, passes or calls anything the identify reads, or leaves the
-    block. The identify then moves up to just before the track, with its
-    comments. Otherwise the finding is report-only.
+    Safe when reorderable. Both calls must be expression statements of one
+    block, and the identify's arguments must only read values (names,
+    attributes, literals, `int`, `time.time` and the like). No statement
+    between them may leave the block, bind or pass anything the identify
+    reads, or call any code when the identify reads a global. The identify
+    then moves up to just before the track, with its comments. When the
+    identify request fails and raises, the track is no longer sent.
+    Otherwise the finding is report-only.
     """
 
     code = "CIO201"
@@ -521,7 +524,7 @@ class TrackBeforeIdentify(Rule):
     def _changes(
         self, context: FileContext, statements: Sequence[cst.BaseStatement]
     ) -> _Changes:
-        """Collect what `statements` may change; a Track API call statement only by its arguments."""
+        """Collect what `statements` may change, reading only the arguments of Track API calls."""
         sdk_statements = {
             id(call.site.statement): call
             for call in context.index.client_calls
@@ -552,7 +555,7 @@ class TrackBeforeIdentify(Rule):
 
 
 def _move_before(track: cst.BaseStatement, identify: cst.BaseStatement) -> Fix:
-    """Move `identify` to just before `track`; each keeps its comments, the blank lines stay."""
+    """Move `identify` to just before `track`, each with its comments, keeping the blank lines."""
     track_blanks, track_comments = _blank_prefix(track.leading_lines)
     _, identify_comments = _blank_prefix(identify.leading_lines)
     moved = identify.with_changes(leading_lines=[*track_blanks, *identify_comments])
@@ -582,8 +585,8 @@ class EmailAsCustomerId(Rule):
 
     Why is this bad?
     The customer id is the key of the profile. People change their email
-    address; the next identify under the new address creates a second
-    profile, which splits the person's history, segments and campaign
+    address, and the next identify under the new address creates a second
+    profile. That splits the person's history, segments and campaign
     progress across the two.
 
     Example:
@@ -649,7 +652,7 @@ class EmailAsCustomerId(Rule):
         stable = value.with_changes(attr=cst.Name(context.config.customer_id_attribute))
         if call.method != "identify" or "email" in call.extra_keywords:
             return Fix(FixSafety.UNSAFE, {value: stable}, description="identify by id")
-        # `**attributes` may hold an email too, and a second one is a TypeError.
+        # `**attributes` may contain an email too, and a second one is a TypeError.
         if call.star_arguments:
             return None
         address = value.with_changes(lpar=(), rpar=())
@@ -666,7 +669,7 @@ class EmailAsCustomerId(Rule):
 
 @dataclass(frozen=True)
 class Place:
-    """A call's location, captured while the file is parsed, for a project-level finding."""
+    """A call's location, captured by `collect`, for a project-level finding."""
 
     path: str
     line: int
@@ -696,8 +699,8 @@ class AnonymousFacts:
 
     anonymous_events: tuple[Place, ...]
     identifies: tuple[Place, ...]
-    # An identify passes `anonymous_id` (or `**attributes` that may hold it),
-    # or a batch call may contain such an identify.
+    # An identify passes `anonymous_id` (or `**attributes` that may contain
+    # it), or a batch call may contain such an identify.
     may_merge: bool
 
 
@@ -708,6 +711,17 @@ def _has_anonymous_id(call: ClientCall) -> bool:
         and literal_value(value) != ""
         and not (isinstance(value, cst.Name) and value.value == "None")
     )
+
+
+def _pipelines_merge(call: ClientCall) -> bool:
+    """Tell whether a Data Pipelines call joins an anonymous id to a person.
+
+    The anonymous id may be the visitor id that track_anonymous sends, so
+    such a project is not reported.
+    """
+    if call.method == "alias":
+        return True
+    return call.method == "identify" and "anonymous_id" in call.arguments
 
 
 def _listed(places: Sequence[Place]) -> str:
@@ -740,10 +754,11 @@ class AnonymousIdNotMerged(Rule):
         cio.identify(id=user.id, email=user.email, anonymous_id=visitor_id)
 
     Fix safety:
-    No fix: which value holds the visitor's anonymous id at sign-up or
-    login depends on the application. A project that identifies nobody
-    itself (a browser snippet may do it) and a project with `batch` calls
-    are not reported.
+    No fix, because the value that contains the visitor's anonymous id at
+    sign-up or login depends on the application. Not reported: a project
+    that identifies nobody with the Track API (a browser snippet may do
+    it), one with `batch` calls, and one whose Data Pipelines calls join
+    anonymous ids (`identify` with `anonymous_id`, `alias`).
     """
 
     code = "CIO203"
@@ -756,6 +771,8 @@ class AnonymousIdNotMerged(Rule):
         identifies = []
         may_merge = False
         for call in context.index.client_calls:
+            if call.api is Api.PIPELINES and _pipelines_merge(call):
+                may_merge = True
             if call.api is not Api.TRACK:
                 continue
             if call.method == "track_anonymous" and _has_anonymous_id(call):
@@ -813,7 +830,7 @@ CREATION_VERBS = frozenset(
     {"create", "created", "register", "registered", "registration"}
 )
 REGISTRATION_WORDS = frozenset({"register", "registered", "registration"})
-# Words of handler names that say nothing about what the handler does.
+# Words of handler names that tell nothing about what the handler does.
 VIEW_WORDS = frozenset(
     {"view", "views", "viewset", "set", "api", "endpoint", "page", "route"}
 )
@@ -832,7 +849,7 @@ def _words(name: str) -> list[str]:
     return [word.lower() for word in NAME_WORD.findall(name)]
 
 
-def _says_creation(words: list[str]) -> bool:
+def _describes_creation(words: list[str]) -> bool:
     """Tell whether a name describes creating a profile: signup, register, create_user."""
     if "signup" in words or ("sign", "up") in itertools.pairwise(words):
         return True
@@ -847,14 +864,14 @@ def creates_profile(function: FunctionInfo | None) -> bool:
     """Tell whether a function creates a person: `signup`, `UserViewSet.create`, `RegisterView.post`."""
     if function is None:
         return False
-    if _says_creation(_words(function.name)):
+    if _describes_creation(_words(function.name)):
         return True
     if function.class_info is None:
         return False
     class_words = _words(function.class_info.name)
     if function.name in CREATE_METHODS:
-        return _says_creation([*class_words, "create"])
-    return function.name in HANDLER_METHODS and _says_creation(class_words)
+        return _describes_creation([*class_words, "create"])
+    return function.name in HANDLER_METHODS and _describes_creation(class_words)
 
 
 @dataclass(frozen=True)
@@ -866,13 +883,13 @@ class EmailFacts:
 
 class MissingEmailAttribute(Rule):
     """What it does:
-    Finds Track API `identify` calls without an `email` attribute where the
-    profile is created (in functions named like signup, register or
-    create_user, and in the `create` of a user view class), and every
-    identify without one when no identify in the project sets `email`. An
-    identify by email address, one with `**attributes`, and one followed
-    in the same function by an identify of the same person with `email`
-    are not reported.
+    Finds Track API `identify` calls without an `email` attribute in two
+    places. The first is where the profile is created: functions named like
+    signup, register or create_user, and the `create` of a user view class.
+    The second is every identify, when no identify in the project sets
+    `email`. An identify by email address, one with `**attributes`, and
+    one followed in the same function by an identify of the same person
+    with `email` are not reported.
 
     Why is this bad?
     Customer.io sends email to the address in a person's `email`

@@ -35,7 +35,7 @@ NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 SITE_WORDS = frozenset({"SITE", "SITEID"})
 TRACK_WORDS = frozenset({"TRACK", "TRACKING", "TRACKKEY", "TRACKAPI", "TRACKAPIKEY"})
 APP_WORDS = frozenset({"APP", "APPKEY", "APPAPI", "APPAPIKEY"})
-# How deep `_identity` follows local names to the value they hold.
+# Maximum number of local names `_identity` follows to reach a value.
 MAX_NAME_HOPS = 4
 
 TRACK_ROLES = ("site_id", "track_api_key")
@@ -53,7 +53,7 @@ class TrackKeyUse:
 
 @dataclass(frozen=True)
 class KeyFacts:
-    """What CIO102 needs to know about one module when checking the others."""
+    """CIO102's facts about one module, read while checking the other modules."""
 
     track_keys: tuple[TrackKeyUse, ...]
     # Module-level credential settings (`CUSTOMERIO_APP_API_KEY = ...`) with their role.
@@ -63,19 +63,19 @@ class KeyFacts:
 def named_role(name: str) -> str | None:
     """Return the credential role a name states (site ID, Track key, App key), if it states one.
 
-    `CUSTOMERIO_API_KEY` states none; a name that states two sides is ambiguous.
+    `CUSTOMERIO_API_KEY` states none, and a name that states both APIs is ambiguous.
     """
     words = {word.upper() for word in NAME_WORD.findall(name)}
-    says_site = bool(words & SITE_WORDS)
-    says_track = bool(words & TRACK_WORDS)
-    says_app = bool(words & APP_WORDS)
-    if says_app and (says_site or says_track):
+    names_site = bool(words & SITE_WORDS)
+    names_track = bool(words & TRACK_WORDS)
+    names_app = bool(words & APP_WORDS)
+    if names_app and (names_site or names_track):
         return None
-    if says_app:
+    if names_app:
         return "app_api_key"
-    if says_site:
+    if names_site:
         return "site_id"
-    if says_track:
+    if names_track:
         return "track_api_key"
     return None
 
@@ -171,7 +171,7 @@ class WrongApiKey(Rule):
     API key or site ID, and a Track API client (`CustomerIO`,
     `AsyncCustomerIO`) given the App API key. A key counts as the Track key
     when its name says so (`CUSTOMERIO_TRACK_API_KEY`, `CIO_SITE_ID`) or
-    when the project passes the same value to a Track client; it counts as
+    when the project passes the same value to a Track client. It counts as
     the App key when its name says so (`CUSTOMERIO_APP_API_KEY`).
 
     Why is this bad?
@@ -303,10 +303,10 @@ class WrongApiKey(Rule):
         if identity is None:
             return None
         project = context.project
-        wanted = resolve_identity(project, identity)
+        expected = resolve_identity(project, identity)
         for _, facts in project.rule_facts(self.code):
             for use in facts.track_keys:
-                if resolve_identity(project, use.identity) == wanted:
+                if resolve_identity(project, use.identity) == expected:
                     return use
         return None
 
@@ -387,7 +387,7 @@ def _only_name(names: tuple[tuple[str, str], ...], role: str, wrong: str) -> str
 def _bound_before(
     context: FileContext, name: str, node: cst.CSTNode, scope: Scope
 ) -> bool:
-    """Tell whether module-level `name` is bound when `node` runs; in a function it always is."""
+    """Tell whether module-level `name` is bound when `node` runs, as it always is in a function."""
     assignments = context.index.assignments_of(name, scope)
     if len(assignments) != 1 or assignments[0].scope is not context.index.module_scope:
         return False
@@ -406,7 +406,7 @@ def _code(node: cst.CSTNode) -> str:
 
 
 def _shown(node: cst.BaseExpression) -> str:
-    """Show a key expression in a message; a literal key is a secret and is never shown."""
+    """Show a key expression in a message, except a literal key, because that is a secret."""
     if literal_value(node) is not None:
         return "a hard-coded key"
     return f"`{_code(node)}`"
