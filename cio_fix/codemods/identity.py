@@ -786,6 +786,8 @@ class AnonymousIdNotMerged(Rule):
         return AnonymousFacts(tuple(events), tuple(identifies), may_merge)
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
+        # NOTE: the project is the files of this run. A run over part of a
+        # repository cannot see an identify with `anonymous_id` outside it.
         events: list[Place] = []
         identifies: list[Place] = []
         for _, facts in project.rule_facts(self.code):
