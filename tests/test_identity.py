@@ -42,6 +42,8 @@ from cio_fix.customerio import build_index
         ("user.id", False),
         ("user.email_hash", False),
         ("hashed_email", False),
+        ("sha256_email", False),
+        ("shared_email", True),
         ("email_token", False),
         ('"@handle"', False),
         ('"support-team"', False),

@@ -21,8 +21,12 @@ from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Names that end in "email" but hold a digest of it, not the address.
-DIGEST_WORD = re.compile(r"hash|digest|sha\d*|md5|token", re.IGNORECASE)
+# Words of names that end in "email" but contain a digest or a disguise of
+# the address, not the address: `email_hash`, `hashedEmail`, `sha256_email`.
+DIGEST_WORDS = frozenset(
+    {"hash", "hashed", "digest", "sha", "sha1", "sha256", "md5", "encrypted", "masked"}
+)
+NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # String methods that keep an email address an email address.
 EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 # Maximum number of places a project-level message lists before "and N more".
@@ -49,8 +53,15 @@ def _normalised(node: cst.BaseExpression) -> str:
 # -- what an email address looks like in code ------------------------------------
 
 
+def _words(name: str) -> list[str]:
+    """Split a name such as `sha256_email` or `hashedEmail` into lowercase words."""
+    return [word.lower() for word in NAME_WORD.findall(name)]
+
+
 def _names_email(name: str) -> bool:
-    return name.lower().endswith("email") and not DIGEST_WORD.search(name)
+    if not name.lower().endswith("email"):
+        return False
+    return not DIGEST_WORDS & set(_words(name))
 
 
 def _subscript_key(node: cst.Subscript) -> str | None:
@@ -168,8 +179,12 @@ PURE_BUILTINS = frozenset(
 PURE_METHODS = frozenset(
     {"lower", "upper", "strip", "casefold", "title", "isoformat", "timestamp", "get"}
 )
+# Track API calls that only add an event. An identify may move past them,
+# but not past a delete, merge or suppress of the same person.
+EVENT_METHODS = frozenset({"track", "track_anonymous", "pageview"})
 # Statements and expressions after which the next statement may not run.
 JUMPS = (
+    cst.Assert,
     cst.Return,
     cst.Raise,
     cst.Break,
@@ -384,10 +399,10 @@ class TrackBeforeIdentify(Rule):
     of that customer runs earlier in the function.
 
     Why is this bad?
-    Customer.io handles the requests in the order they arrive. The event
-    reaches the workspace before the profile exists or has the identify's
-    attributes, so a campaign that the event triggers can miss the person,
-    or render an email without the attributes the identify was about to set.
+    Each SDK call sends its request when it runs, so the event reaches the
+    workspace before the profile exists or has the identify's attributes.
+    A campaign that the event triggers can miss the person, or render an
+    email without the attributes the identify was about to set.
 
     Example:
         cio.track(customer_id=user.id, name="signed_up")
@@ -509,12 +524,10 @@ class TrackBeforeIdentify(Rule):
         if changes.jumps:
             return None, "cio-fix does not move it past code that may skip the identify"
         changed = changes.bound & read_names or changes.reached & read_names
-        # A call between may change a global or an attribute that the identify reads.
-        if (
-            changed
-            or changes.has_calls
-            and read_names - _local_names(pair.identify.site.function)
-        ):
+        # A call between may change a global that the identify's arguments
+        # read. The client itself is left out: rebinding it takes a `global`.
+        global_reads = reads.names - _local_names(pair.identify.site.function)
+        if changed or changes.has_calls and global_reads:
             return (
                 None,
                 "cio-fix does not move it past code that may change what it sends",
@@ -524,11 +537,13 @@ class TrackBeforeIdentify(Rule):
     def _changes(
         self, context: FileContext, statements: Sequence[cst.BaseStatement]
     ) -> _Changes:
-        """Collect what `statements` may change, reading only the arguments of Track API calls."""
+        """Collect what `statements` may change, reading only the arguments of Track API events."""
         sdk_statements = {
             id(call.site.statement): call
             for call in context.index.client_calls
-            if call.api is Api.TRACK and call.site.is_statement
+            if call.api is Api.TRACK
+            and call.method in EVENT_METHODS
+            and call.site.is_statement
         }
         changes = _Changes()
         for statement in statements:
@@ -824,7 +839,6 @@ class AnonymousIdNotMerged(Rule):
 
 # -- CIO401 ---------------------------------------------------------------------------
 
-NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 PROFILE_SUBJECTS = frozenset(
     {"user", "account", "customer", "member", "profile", "person"}
 )
@@ -845,10 +859,6 @@ GENERIC_WORDS = (
 # Methods of view classes that create the object the class is about.
 CREATE_METHODS = frozenset({"create", "perform_create"})
 HANDLER_METHODS = frozenset({"post", "form_valid", "dispatch"})
-
-
-def _words(name: str) -> list[str]:
-    return [word.lower() for word in NAME_WORD.findall(name)]
 
 
 def _describes_creation(words: list[str]) -> bool:
