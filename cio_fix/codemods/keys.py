@@ -80,11 +80,29 @@ def named_role(name: str) -> str | None:
     return None
 
 
+def _setting_read(index: FileIndex, node: cst.BaseExpression) -> tuple[str, str] | None:
+    """Return the reader and name of `config("CIO_KEY")`, `env.str("CIO_KEY")` and the like.
+
+    python-decouple, environs and django-environ read settings by name this way.
+    """
+    if not isinstance(node, cst.Call) or not node.args:
+        return None
+    first = node.args[0]
+    name = literal_value(first.value)
+    if first.keyword is not None or first.star or not isinstance(name, str):
+        return None
+    reader = index.qualified_name(node.func) or dotted_name(node.func)
+    return (reader, name) if reader is not None else None
+
+
 def _key_name(index: FileIndex, node: cst.BaseExpression) -> str | None:
     """Return the name that a key expression is read under: a variable, setting or env var."""
     variable = env_variable_read(index, node)
     if variable is not None:
         return variable
+    setting = _setting_read(index, node)
+    if setting is not None:
+        return setting[1]
     dotted = dotted_name(node)
     if dotted is not None:
         return dotted.rsplit(".", 1)[-1]
@@ -121,6 +139,10 @@ def _identity(
     variable = env_variable_read(index, node)
     if variable is not None:
         return f"env:{variable}"
+
+    setting = _setting_read(index, node)
+    if setting is not None:
+        return f"read:{setting[0]}({setting[1]!r})"
 
     literal = literal_value(node)
     if looks_like_secret(literal):
@@ -190,12 +212,14 @@ class WrongApiKey(Rule):
         mailer = APIClient(settings.CUSTOMERIO_APP_API_KEY)
 
     Fix safety:
-    Unsafe. The fix passes the project's App key setting (the one module
-    setting whose name says App key, next to the wrong one) or else reads
-    the App key from the environment variable the project already uses for
-    it, `CUSTOMERIO_APP_API_KEY` by default (`[tool.cio-fix.env]`). That
-    setting or variable must hold the App API key where the code runs.
-    A Track client given the App key gets the Track key the same way.
+    Unsafe. The fix passes the project's App key setting when the wrong
+    key is a module setting with exactly one App key setting next to it.
+    Otherwise it reads the App key variable the way the wrong key was read
+    (`os.getenv("X")`, `config("X")`), or from `os.environ`. The variable
+    is one the project already reads for the App key, else
+    `CUSTOMERIO_APP_API_KEY` (`[tool.cio-fix.env]`). That setting or
+    variable must contain the App API key where the code runs. A Track
+    client given the App key gets the Track key the same way.
     """
 
     code = "CIO102"
@@ -315,25 +339,36 @@ class WrongApiKey(Rule):
     def _fix(
         self, context: FileContext, node: cst.BaseExpression, scope: Scope, role: str
     ) -> tuple[Fix | None, str | None]:
-        """Return the fix that passes the key of `role` instead of `node`, and its code."""
-        replacement = self._setting_replacement(context, node, scope, role)
-        imports: tuple[AddImport, ...] = ()
-        if replacement is None:
-            os_name = context.import_name("os")
-            if os_name is None:
-                return None, None
-            env_name = env_name_for_role(
-                role, context.config.env, context.project.env_reads()
-            )
-            replacement = cst.parse_expression(f'{os_name}.environ["{env_name}"]')
-            imports = (AddImport("os"),) if os_name == "os" else ()
+        """Return the fix that passes the key of `role` instead of `node`, and its code.
 
+        In order: the sibling setting (`settings.CUSTOMERIO_APP_API_KEY`), the
+        same read of another variable (`os.getenv("CUSTOMERIO_APP_API_KEY")`),
+        else `os.environ[...]`.
+        """
+        description = f"pass the {ROLE_LABELS[role]}"
+        replacement = self._setting_replacement(context, node, scope, role)
+        if replacement is not None:
+            replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
+            fix = Fix(FixSafety.UNSAFE, {node: replacement}, description=description)
+            return fix, _code(replacement)
+
+        env_name = env_name_for_role(role, context.config.env, _known_reads(context))
+        literal = _variable_literal(context.index, node)
+        if literal is not None:
+            renamed = literal.with_changes(
+                value=f"{literal.quote}{env_name}{literal.quote}"
+            )
+            fix = Fix(FixSafety.UNSAFE, {literal: renamed}, description=description)
+            return fix, _code(node.deep_replace(literal, renamed))
+
+        os_name = context.import_name("os")
+        if os_name is None:
+            return None, None
+        replacement = cst.parse_expression(f'{os_name}.environ["{env_name}"]')
         replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
+        imports = (AddImport("os"),) if os_name == "os" else ()
         fix = Fix(
-            safety=FixSafety.UNSAFE,
-            replacements={node: replacement},
-            imports=imports,
-            description=f"pass the {ROLE_LABELS[role]}",
+            FixSafety.UNSAFE, {node: replacement}, imports, description=description
         )
         return fix, _code(replacement)
 
@@ -368,6 +403,36 @@ class WrongApiKey(Rule):
                 return None
             return cst.Name(sibling)
         return None
+
+
+def _variable_literal(
+    index: FileIndex, node: cst.BaseExpression
+) -> cst.SimpleString | None:
+    """Return the string literal that names the variable `node` reads, for renaming it.
+
+    That is X in `os.environ["X"]`, `os.getenv("X")` and `config("X")`.
+    """
+    if env_variable_read(index, node) is None and _setting_read(index, node) is None:
+        return None
+    literal: cst.BaseExpression | None = None
+    if isinstance(node, cst.Subscript):
+        element = node.slice[0].slice
+        literal = element.value if isinstance(element, cst.Index) else None
+    elif isinstance(node, cst.Call):
+        literal = node.args[0].value
+    if not isinstance(literal, cst.SimpleString) or literal.prefix:
+        return None
+    return literal
+
+
+def _known_reads(context: FileContext) -> list[str]:
+    """Return the variables the project reads from the environment, and this file's settings."""
+    names = list(context.project.env_reads())
+    for site in context.index.call_sites:
+        setting = _setting_read(context.index, site.node)
+        if setting is not None:
+            names.append(setting[1])
+    return names
 
 
 def _only_name(names: tuple[tuple[str, str], ...], role: str, wrong: str) -> str | None:
