@@ -899,9 +899,10 @@ class MissingEmailAttribute(Rule):
     places. The first is where the profile is created: functions named like
     signup, register or create_user, and the `create` of a user view class.
     The second is every identify, when no identify in the project sets
-    `email`. An identify by email address, one with `**attributes`, and
-    one followed in the same function by an identify of the same person
-    with `email` are not reported.
+    `email`, including Data Pipelines identify traits. An identify by
+    email address, one with `**attributes`, and one followed in the same
+    function by an identify of the same person with `email` are not
+    reported.
 
     Why is this bad?
     Customer.io sends email to the address in a person's `email`
@@ -933,6 +934,8 @@ class MissingEmailAttribute(Rule):
 
     def collect(self, context: FileContext) -> EmailFacts:
         for call in context.index.client_calls:
+            if call.api is Api.PIPELINES and _traits_may_set_email(call):
+                return EmailFacts(True)
             if call.api is not Api.TRACK:
                 continue
             if call.method == "batch" or (
@@ -1000,6 +1003,24 @@ def _add_email(argument: cst.Arg, address: cst.BaseExpression) -> Fix:
         {argument: cst.FlattenSentinel(_with_keyword(argument, "email", address))},
         description="add the email attribute",
     )
+
+
+def _traits_may_set_email(call: ClientCall) -> bool:
+    """Tell whether a Data Pipelines identify may set `email` in its traits."""
+    if call.method != "identify":
+        return False
+    traits = call.value("traits")
+    if traits is None:
+        return False
+    if not isinstance(traits, cst.Dict):
+        return True
+    for element in traits.elements:
+        if (
+            not isinstance(element, cst.DictElement)
+            or literal_value(element.key) == "email"
+        ):
+            return True
+    return False
 
 
 def derived_email(
