@@ -355,9 +355,13 @@ def track_api(tmp_path: Path) -> Iterator[tuple[_RecordingServer, Path]]:
     authority.cert_pem.write_to_path(str(ca_file))
 
     server = _RecordingServer()
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    # The TLS handshake happens on the first read in the handler thread, under
+    # the handler's timeout, so a stalled client cannot block the accept loop.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
