@@ -919,10 +919,10 @@ class MissingEmailAttribute(Rule):
             cio.identify(id=user.id, email=user.email, plan=user.plan)
 
     Fix safety:
-    Unsafe when derivable: when the customer id is `X.id` (or `X["id"]`;
-    the attribute is `customer-id-attribute` in `[tool.cio-fix]`), the fix
-    adds `email=X.email` (or `X["email"]`), which fails if that object has
-    no email. Otherwise the finding is report-only.
+    Unsafe when derivable. When the customer id is `X.id` or `X["id"]`, the
+    fix adds `email=X.email` or `email=X["email"]`, which fails if that
+    object has no email. The id attribute is `customer-id-attribute` in
+    `[tool.cio-fix]`. Otherwise the finding is report-only.
     """
 
     code = "CIO401"
