@@ -111,10 +111,6 @@ class Checker:
             self.contexts[path] = context
             summary = summarise(context.index, path)
             self.summaries[path] = summary
-            for rule in self.rules:
-                facts = self._guarded(rule, context, result, rule.collect)
-                if facts is not None:
-                    summary.rule_facts[rule.code] = facts
             summaries.append(summary)
 
     def _context(
@@ -149,7 +145,7 @@ class Checker:
         for path in paths:
             self.contexts[path].project = project
             self.contexts[path].index.attach_project(project)
-        self._collect_again(paths, result)
+        self._collect(paths, result)
         for path in paths:
             context = self.contexts[path]
             file_result = FileResult(
@@ -164,11 +160,11 @@ class Checker:
             self._fix(context, file_result)
             result.files.append(file_result)
 
-    def _collect_again(self, paths: list[Path], result: RunResult) -> None:
-        """Collect the rule facts again, now that calls on clients of other files resolve.
+    def _collect(self, paths: list[Path], result: RunResult) -> None:
+        """Store each rule's facts about each file in its summary.
 
-        The first collection ran before the project index existed, so it
-        missed calls on a client imported from another module.
+        This runs once the project index exists, so that `collect` sees the
+        calls on clients imported from other files of the project.
         """
         for path in paths:
             context = self.contexts[path]
@@ -177,8 +173,6 @@ class Checker:
                 facts = self._guarded(rule, context, result, rule.collect)
                 if facts is not None:
                     summary.rule_facts[rule.code] = facts
-                else:
-                    summary.rule_facts.pop(rule.code, None)
 
     def _run_rules(
         self, context: FileContext, result: RunResult, rules: list[Rule]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,10 @@ class Config:
     # How event names are written: "snake_case" (order_shipped) or "dotted"
     # (order.shipped, whose segments are snake_case).
     event_name_style: str = "snake_case"
+    # The attribute that holds a person's customer id on the objects the
+    # project identifies (`user.id`): CIO202 uses it in place of `user.email`
+    # and CIO401 derives `user.email` from `user.id`.
+    customer_id_attribute: str = "id"
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -119,6 +124,14 @@ def _sdk_version(key: str, value: Any, path: Path) -> int:
 def _boolean(key: str, value: Any, path: Path) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be true or false")
+    return value
+
+
+def _attribute_name(key: str, value: Any, path: Path) -> str:
+    if not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value):
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must be a Python attribute name such as \"id\""
+        )
     return value
 
 
@@ -167,6 +180,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
     "event-name-style": ("event_name_style", _event_name_style),
+    "customer-id-attribute": ("customer_id_attribute", _attribute_name),
 }
 
 

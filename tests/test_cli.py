@@ -18,7 +18,7 @@ cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
 
 
 def signed_up(user):
-    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
 """
 
 CLEAN = """\
@@ -39,7 +39,7 @@ def test_cli_dry_run_writes_nothing(project) -> None:
     assert result.exit_code == 1
     assert (root / "app.py").read_text() == PITFALLS
     assert (root / "app.py").stat().st_mtime_ns == before.st_mtime_ns
-    assert "+    cio.identify(id=user.id, created_at=int(time.time()))" in result.stdout
+    assert "+    cio.identify(id=user.id, email=user.email, created_at=int(time.time()))" in result.stdout
 
 
 def test_cli_default_is_dry_run(project) -> None:
@@ -77,7 +77,7 @@ def test_cli_finding_lines_and_summary(project) -> None:
         "app.py:5:18: CIO101 [*] Customer.io Track API site ID is hard-coded"
     )
     assert lines[2].startswith(
-        "app.py:9:41: CIO103 [*] `created_at` is sent in milliseconds"
+        "app.py:9:59: CIO103 [*] `created_at` is sent in milliseconds"
     )
     assert (
         lines[-1]
@@ -120,9 +120,9 @@ def test_cli_json_shape(project) -> None:
         "severity": "error",
         "path": "app.py",
         "line": 9,
-        "column": 41,
+        "column": 59,
         "end_line": 9,
-        "end_column": 64,
+        "end_column": 82,
         "message": finding["message"],
         "fix": "safe",
         "applied": False,

@@ -21,14 +21,14 @@ from app.tracking import tracker
 
 
 def signed_up(user):
-    tracker.identify(id=user.id, created_at=int(time.time() * 1000))
+    tracker.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
 """
 INJECTED = """\
 import time
 
 
 def signed_up(user, analytics_client):
-    analytics_client.identify(id=user.id, created_at=int(time.time() * 1000))
+    analytics_client.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
 """
 BODY = "import time\nfrom customerio import CustomerIO\ncio = CustomerIO('s', 'k')\ncio.identify(id=1, created_at=int(time.time() * 1000))\n"
 

@@ -1,0 +1,1039 @@
+"""Rules about the person a call is for (CIO201, CIO202, CIO203, CIO401).
+
+They cover the order of track and identify, email addresses as customer
+ids, anonymous events never merged, and profiles created without email.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from cio_fix.customerio import Api, ClientCall, FileIndex, FunctionInfo, literal_value
+from cio_fix.model import Finding, Fix, FixSafety, Severity
+from cio_fix.project import ProjectIndex
+from cio_fix.rules import FileContext, Rule
+
+EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Words of names that end in "email" but contain a digest or a disguise of
+# the address, not the address: `email_hash`, `hashedEmail`, `sha256_email`.
+DIGEST_WORDS = frozenset(
+    {"hash", "hashed", "digest", "sha", "sha1", "sha256", "md5", "encrypted", "masked"}
+)
+NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# String methods that keep an email address an email address.
+EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
+# Maximum number of places a project-level message lists before "and N more".
+MAX_LISTED_PLACES = 5
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def same_expression(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:
+    """Tell whether two expressions are the same code, ignoring layout and quote style."""
+    return _normalised(first) == _normalised(second)
+
+
+def _normalised(node: cst.BaseExpression) -> str:
+    text = code_of(node.with_changes(lpar=(), rpar=()))
+    try:
+        return ast.dump(ast.parse(f"({text})", mode="eval"))
+    except SyntaxError:
+        return text
+
+
+# -- what an email address looks like in code ------------------------------------
+
+
+def _words(name: str) -> list[str]:
+    """Split a name such as `sha256_email` or `hashedEmail` into lowercase words."""
+    return [word.lower() for word in NAME_WORD.findall(name)]
+
+
+def _names_email(name: str) -> bool:
+    if not name.lower().endswith("email"):
+        return False
+    return not DIGEST_WORDS & set(_words(name))
+
+
+def _subscript_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    key = literal_value(node.slice[0].slice.value)
+    return key if isinstance(key, str) else None
+
+
+def is_email_expression(node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is an email address: `user.email`, `form["email"]`, "a@b.io"."""
+    value = literal_value(node)
+    if isinstance(value, str):
+        return bool(EMAIL_ADDRESS.match(value))
+    if isinstance(node, cst.Name):
+        return _names_email(node.value)
+    if isinstance(node, cst.Attribute):
+        return _names_email(node.attr.value)
+    if isinstance(node, cst.Subscript):
+        key = _subscript_key(node)
+        return key is not None and _names_email(key)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        method = node.func.attr.value
+        if method in EMAIL_KEEPING_METHODS and not node.args:
+            return is_email_expression(node.func.value)
+        if method == "get" and node.args and node.args[0].keyword is None:
+            key = literal_value(node.args[0].value)
+            return isinstance(key, str) and _names_email(key)
+    return False
+
+
+def sets_email(call: ClientCall) -> bool:
+    """Tell whether an identify may set the email attribute.
+
+    `**attributes` may contain it, and an identify by email address sets it.
+    """
+    if "email" in call.extra_keywords:
+        return True
+    if any(argument.star == "**" for argument in call.star_arguments):
+        return True
+    customer = call.value("id")
+    return customer is not None and is_email_expression(customer)
+
+
+def track_calls(index: FileIndex, method: str) -> list[ClientCall]:
+    return [
+        call
+        for call in index.client_calls
+        if call.api is Api.TRACK and call.method == method
+    ]
+
+
+def _with_keyword(
+    argument: cst.Arg, keyword: str, value: cst.BaseExpression
+) -> list[cst.Arg]:
+    """Return `argument` followed by `keyword=value`, in the layout of the call.
+
+    The new argument takes the `=` spacing and the comma of `argument` (with
+    its line break, in a call written one argument a line), and the space
+    before the closing parenthesis when `argument` was the last one.
+    """
+    equal = argument.equal
+    if not isinstance(equal, cst.AssignEqual):
+        equal = cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""),
+            whitespace_after=cst.SimpleWhitespace(""),
+        )
+    added = cst.Arg(
+        value=value,
+        keyword=cst.Name(keyword),
+        equal=equal,
+        comma=argument.comma,
+        whitespace_after_arg=argument.whitespace_after_arg,
+    )
+    if isinstance(argument.comma, cst.Comma):
+        return [argument, added]
+    first = argument.with_changes(
+        comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+        whitespace_after_arg=cst.SimpleWhitespace(""),
+    )
+    return [first, added]
+
+
+def _blank_prefix(
+    lines: Sequence[cst.EmptyLine],
+) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+    """Split a statement's leading lines into the blank lines above its comments, and the rest."""
+    blanks = []
+    for line in lines:
+        if line.comment is not None:
+            break
+        blanks.append(line)
+    return blanks, list(lines[len(blanks) :])
+
+
+# -- CIO201: what the code between two calls may change ------------------------------
+
+# Calls that only compute a value from their arguments (or read the clock),
+# so an identify that makes them can run a few statements earlier.
+PURE_FUNCTIONS = frozenset(
+    {
+        "time.time",
+        "time.time_ns",
+        "datetime.datetime.now",
+        "datetime.datetime.utcnow",
+        "datetime.date.today",
+        "math.floor",
+        "math.ceil",
+        "math.trunc",
+    }
+)
+PURE_BUILTINS = frozenset(
+    {"int", "float", "str", "bool", "round", "len", "abs", "min", "max"}
+)
+PURE_METHODS = frozenset(
+    {"lower", "upper", "strip", "casefold", "title", "isoformat", "timestamp", "get"}
+)
+# Track API calls that only add an event. An identify may move past them,
+# but not past a delete, merge or suppress of the same person.
+EVENT_METHODS = frozenset({"track", "track_anonymous", "pageview"})
+# Statements and expressions after which the next statement may not run.
+JUMPS = (
+    cst.Assert,
+    cst.Return,
+    cst.Raise,
+    cst.Break,
+    cst.Continue,
+    cst.Global,
+    cst.Nonlocal,
+    cst.Yield,
+)
+
+
+def root_name(node: cst.BaseExpression) -> str | None:
+    """Return `user` for `user`, `user.profile.id` and `form["id"]`."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
+class _NameCollector(cst.CSTVisitor):
+    """Collect the variable names an expression reads (not attribute or keyword names)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    collector = _NameCollector()
+    node.visit(collector)
+    return collector.names
+
+
+class _Reads(_NameCollector):
+    """Collect what an identify's arguments read, and whether evaluating them changes anything."""
+
+    def __init__(self, index: FileIndex) -> None:
+        super().__init__()
+        self.index = index
+        self.pure = True
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        func = node.func
+        if self._is_pure_function(func):
+            # `int` and `time.time` are not data the identify sends.
+            for argument in node.args:
+                argument.visit(self)
+            return False
+        if isinstance(func, cst.Attribute) and func.attr.value in PURE_METHODS:
+            return True
+        self.pure = False
+        return False
+
+    def _is_pure_function(self, func: cst.BaseExpression) -> bool:
+        if isinstance(func, cst.Name) and func.value in PURE_BUILTINS:
+            shadowed = func.value in self.index.imports
+            return (
+                not shadowed and func.value not in self.index.module_scope.assignments
+            )
+        return self.index.qualified_name(func) in PURE_FUNCTIONS
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(
+            node, (cst.NamedExpr, cst.Await, cst.Yield, cst.Lambda, cst.BaseComp)
+        ):
+            self.pure = False
+            return False
+        return super().on_visit(node)
+
+
+class _Changes(cst.CSTVisitor):
+    """Collect what statements may change: the names they bind and the objects their calls reach."""
+
+    def __init__(self) -> None:
+        # Names bound, or whose objects get an attribute or item set or deleted.
+        self.bound: set[str] = set()
+        # Names bound as a whole (`user = ...`), and attribute or item targets.
+        self.rebound: set[str] = set()
+        self.targets: list[cst.BaseExpression] = []
+        # Names that a call's receiver or arguments start from.
+        self.reached: set[str] = set()
+        self.has_calls = False
+        self.jumps = False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._bind(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        name: cst.BaseExpression = node.name
+        if node.asname is not None and isinstance(node.asname.name, cst.Name):
+            name = node.asname.name
+        root = root_name(name)
+        if root is not None:
+            self.bound.add(root)
+            self.rebound.add(root)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.has_calls = True
+        self.reached |= names_in(node.func)
+        for argument in node.args:
+            self.reached |= names_in(argument.value)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, JUMPS):
+            self.jumps = True
+        return super().on_visit(node)
+
+    def _bind(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+            return
+        if isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+            return
+        name = root_name(target)
+        if name is None:
+            return
+        self.bound.add(name)
+        if isinstance(target, cst.Name):
+            self.rebound.add(name)
+        else:
+            self.targets.append(target)
+
+    def changes_value_of(self, node: cst.BaseExpression) -> bool:
+        """Tell whether these statements assign `node` (`user.id`) or a part of its path."""
+        if names_in(node) & self.rebound:
+            return True
+        current: cst.BaseExpression = node
+        while True:
+            if any(same_expression(target, current) for target in self.targets):
+                return True
+            if not isinstance(current, (cst.Attribute, cst.Subscript)):
+                return False
+            current = current.value
+
+
+def _local_names(function: FunctionInfo | None) -> set[str]:
+    """Return the parameters and local variables of a function, or no names for module code."""
+    if function is None or function.scope is None:
+        return set()
+    names = set(function.scope.assignments)
+    params = function.node.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        names.add(param.name.value)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.add(star.name.value)
+    return names
+
+
+@dataclass
+class _Block:
+    """A statement's place in the body of its block."""
+
+    node: cst.Module | cst.IndentedBlock
+    position: int
+
+    @property
+    def body(self) -> Sequence[cst.BaseStatement]:
+        return self.node.body
+
+
+def _block_of(context: FileContext, call: ClientCall) -> _Block | None:
+    statement = call.site.statement
+    if statement is None:
+        return None
+    parent = context.parent(statement)
+    if not isinstance(parent, (cst.Module, cst.IndentedBlock)):
+        return None
+    for position, candidate in enumerate(parent.body):
+        if candidate is statement:
+            return _Block(parent, position)
+    return None
+
+
+@dataclass
+class _Pair:
+    """A track and the identify of the same customer later in its block."""
+
+    track: ClientCall
+    identify: ClientCall
+    block: _Block
+    identify_position: int
+
+
+class TrackBeforeIdentify(Rule):
+    """What it does:
+    Finds a Track API `track` call for a customer that comes before the
+    `identify` of the same customer id in the same block, and no identify
+    of that customer runs earlier in the function.
+
+    Why is this bad?
+    Each SDK call sends its request when it runs, so the event reaches the
+    workspace before the profile exists or has the identify's attributes.
+    A campaign that the event triggers can miss the person, or render an
+    email without the attributes the identify was about to set.
+
+    Example:
+        cio.track(customer_id=user.id, name="signed_up")
+        cio.identify(id=user.id, email=user.email)
+
+    Use instead:
+        cio.identify(id=user.id, email=user.email)
+        cio.track(customer_id=user.id, name="signed_up")
+
+    Fix safety:
+    Safe when reorderable. Both calls must be expression statements of one
+    block, and the identify's arguments must only read values (names,
+    attributes, literals, `int`, `time.time` and the like). No statement
+    between them may leave the block, bind or pass anything the identify
+    reads, or call any code when the identify reads a global. The identify
+    then moves up to just before the track, with its comments. When the
+    identify request fails and raises, the track is no longer sent.
+    Otherwise the finding is report-only.
+    """
+
+    code = "CIO201"
+    name = "track-before-identify"
+    summary = "an event tracked for a customer before that customer's identify"
+    fix_safety = FixSafety.SAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        identifies = [
+            call for call in track_calls(context.index, "identify") if call.value("id")
+        ]
+        fixes: dict[int, tuple[Fix | None, str]] = {}
+        for track in track_calls(context.index, "track"):
+            customer = track.value("customer_id")
+            if customer is None or self._identified_before(
+                context, track, customer, identifies
+            ):
+                continue
+            pair = self._later_identify(context, track, customer, identifies)
+            if pair is None:
+                continue
+            # Tracks before one identify share its fix: the identify moves above the first.
+            key = id(pair.identify.node)
+            if key not in fixes:
+                fixes[key] = self._reorder(context, pair)
+            fix, reason = fixes[key]
+            yield self._finding(context, pair, fix, reason)
+
+    def _identified_before(
+        self,
+        context: FileContext,
+        track: ClientCall,
+        customer: cst.BaseExpression,
+        identifies: list[ClientCall],
+    ) -> bool:
+        start = context.position(track.node).start
+        for identify in identifies:
+            if identify.site.function is not track.site.function:
+                continue
+            if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
+                continue
+            where = context.position(identify.node).start
+            if (where.line, where.column) < (start.line, start.column):
+                return True
+        return False
+
+    def _later_identify(
+        self,
+        context: FileContext,
+        track: ClientCall,
+        customer: cst.BaseExpression,
+        identifies: list[ClientCall],
+    ) -> _Pair | None:
+        block = _block_of(context, track)
+        if block is None:
+            return None
+        best: _Pair | None = None
+        for identify in identifies:
+            other = _block_of(context, identify)
+            if (
+                other is None
+                or other.node is not block.node
+                or other.position <= block.position
+            ):
+                continue
+            if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
+                continue
+            if best is None or other.position < best.identify_position:
+                best = _Pair(track, identify, block, other.position)
+        if best is None:
+            return None
+
+        # A customer id rebound in between names someone else at the identify.
+        changes = self._changes(
+            context, block.body[block.position + 1 : best.identify_position]
+        )
+        if changes.changes_value_of(customer):
+            return None
+        return best
+
+    # -- the reorder -----------------------------------------------------------------
+
+    def _reorder(self, context: FileContext, pair: _Pair) -> tuple[Fix | None, str]:
+        """Return the fix that moves the identify up, or None and the reason it cannot."""
+        if not (pair.track.site.is_statement and pair.identify.site.is_statement):
+            return None, "cio-fix does not move calls whose results are used"
+        reads = _Reads(context.index)
+        for argument in pair.identify.node.args:
+            argument.visit(reads)
+        if not reads.pure:
+            return (
+                None,
+                "cio-fix does not move an identify whose arguments call other code",
+            )
+        read_names = reads.names | names_in(pair.identify.receiver)
+
+        body = pair.block.body
+        changes = self._changes(
+            context, body[pair.block.position : pair.identify_position]
+        )
+        if changes.jumps:
+            return None, "cio-fix does not move it past code that may skip the identify"
+        changed = changes.bound & read_names or changes.reached & read_names
+        # A call between may change a global that the identify's arguments
+        # read. The client itself is left out: rebinding it takes a `global`.
+        global_reads = reads.names - _local_names(pair.identify.site.function)
+        if changed or changes.has_calls and global_reads:
+            return (
+                None,
+                "cio-fix does not move it past code that may change what it sends",
+            )
+        return _move_before(body[pair.block.position], body[pair.identify_position]), ""
+
+    def _changes(
+        self, context: FileContext, statements: Sequence[cst.BaseStatement]
+    ) -> _Changes:
+        """Collect what `statements` may change, reading only the arguments of Track API events."""
+        sdk_statements = {
+            id(call.site.statement): call
+            for call in context.index.client_calls
+            if call.api is Api.TRACK
+            and call.method in EVENT_METHODS
+            and call.site.is_statement
+        }
+        changes = _Changes()
+        for statement in statements:
+            call = sdk_statements.get(id(statement))
+            if call is None:
+                statement.visit(changes)
+                continue
+            for argument in call.node.args:
+                argument.value.visit(changes)
+        return changes
+
+    def _finding(
+        self, context: FileContext, pair: _Pair, fix: Fix | None, reason: str
+    ) -> Finding:
+        customer = code_of(pair.track.value("customer_id"))  # type: ignore[arg-type]
+        line = context.position(pair.identify.node).start.line
+        message = (
+            f"This event for customer `{customer}` is tracked before the identify on"
+            f" line {line} creates or updates that person, so a campaign it triggers"
+            " can miss the profile or its attributes. Send the identify first"
+        )
+        message += "." if fix is not None else f" ({reason})."
+        return context.finding(self, pair.track.node, message, fix=fix)
+
+
+def _move_before(track: cst.BaseStatement, identify: cst.BaseStatement) -> Fix:
+    """Move `identify` to just before `track`, each with its comments, keeping the blank lines."""
+    track_blanks, track_comments = _blank_prefix(track.leading_lines)
+    _, identify_comments = _blank_prefix(identify.leading_lines)
+    moved = identify.with_changes(leading_lines=[*track_blanks, *identify_comments])
+    stayed = track.with_changes(leading_lines=track_comments)
+    return Fix(
+        safety=FixSafety.SAFE,
+        replacements={
+            track: cst.FlattenSentinel([moved, stayed]),
+            identify: cst.RemovalSentinel.REMOVE,
+        },
+        description="send the identify before the track",
+    )
+
+
+# -- CIO202 ---------------------------------------------------------------------------
+
+CUSTOMER_ID_PARAMETERS = {"identify": "id", "track": "customer_id"}
+
+
+class EmailAsCustomerId(Rule):
+    """What it does:
+    Finds Track API `identify(id=...)` and `track(customer_id=...)` calls
+    whose customer id is an email address: a literal address, or a name,
+    attribute, key or `.get()` key ending in `email` (`user.email`,
+    `form["email"]`, `contact_email`). Names of digests such as
+    `email_hash` are not addresses.
+
+    Why is this bad?
+    The customer id is the key of the profile. People change their email
+    address, and the next identify under the new address creates a second
+    profile. That splits the person's history, segments and campaign
+    progress across the two.
+
+    Example:
+        cio.identify(id=user.email, plan=user.plan)
+
+    Use instead:
+        cio.identify(id=user.id, email=user.email, plan=user.plan)
+
+    Fix safety:
+    Unsafe. For `X.email` the fix sends `X.id` as the customer id (the
+    attribute is `customer-id-attribute` in `[tool.cio-fix]`) and keeps the
+    address as the `email` attribute of identify. The people who already
+    have a profile under their address get a new one under the id, so
+    those profiles must be merged with `merge_customers`. Other forms of
+    email are report-only.
+    """
+
+    code = "CIO202"
+    name = "email-as-customer-id"
+    summary = "an email address used as the customer id of identify or track"
+    fix_safety = FixSafety.UNSAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        for call in context.index.client_calls:
+            parameter = CUSTOMER_ID_PARAMETERS.get(call.method)
+            if call.api is not Api.TRACK or parameter is None:
+                continue
+            argument = call.arguments.get(parameter)
+            if argument is None or not is_email_expression(argument.value):
+                continue
+            fix = self._fix(context, call, argument)
+            yield context.finding(
+                self, argument.value, self._message(context, argument, fix), fix=fix
+            )
+
+    def _message(self, context: FileContext, argument: cst.Arg, fix: Fix | None) -> str:
+        shown = code_of(argument.value)
+        if fix is not None:
+            stable = code_of(
+                argument.value.with_changes(
+                    attr=cst.Name(context.config.customer_id_attribute)
+                )
+            )
+            advice = f"Use `{stable}` as the customer id and send the address as the `email` attribute."
+        else:
+            advice = (
+                "Use a value that never changes (the database id) as the customer id and"
+                " send the address as the `email` attribute."
+            )
+        return (
+            f"The customer id `{shown}` is an email address, so a person who changes"
+            f" their address gets a second profile. {advice} Profiles that already"
+            " exist under an address must then be merged into the new ones with"
+            " `merge_customers`."
+        )
+
+    def _fix(
+        self, context: FileContext, call: ClientCall, argument: cst.Arg
+    ) -> Fix | None:
+        value = argument.value
+        if not isinstance(value, cst.Attribute) or value.attr.value != "email":
+            return None
+        stable = value.with_changes(attr=cst.Name(context.config.customer_id_attribute))
+        if call.method != "identify" or "email" in call.extra_keywords:
+            return Fix(FixSafety.UNSAFE, {value: stable}, description="identify by id")
+        # `**attributes` may contain an email too, and a second one is a TypeError.
+        if call.star_arguments:
+            return None
+        address = value.with_changes(lpar=(), rpar=())
+        arguments = _with_keyword(argument.with_changes(value=stable), "email", address)
+        return Fix(
+            FixSafety.UNSAFE,
+            {argument: cst.FlattenSentinel(arguments)},
+            description="identify by id and send the email as an attribute",
+        )
+
+
+# -- CIO203 ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """A call's location, captured by `collect`, for a project-level finding."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def place_of(context: FileContext, node: cst.CSTNode) -> Place:
+    where = context.position(node)
+    return Place(
+        context.display_path,
+        where.start.line,
+        where.start.column + 1,
+        where.end.line,
+        where.end.column + 1,
+    )
+
+
+@dataclass(frozen=True)
+class AnonymousFacts:
+    """The anonymous events and identify calls of one module."""
+
+    anonymous_events: tuple[Place, ...]
+    identifies: tuple[Place, ...]
+    # An identify passes `anonymous_id` (or `**attributes` that may contain
+    # it), or a batch call may contain such an identify.
+    may_merge: bool
+
+
+def _has_anonymous_id(call: ClientCall) -> bool:
+    value = call.value("anonymous_id")
+    return (
+        value is not None
+        and literal_value(value) != ""
+        and not (isinstance(value, cst.Name) and value.value == "None")
+    )
+
+
+def _pipelines_merge(call: ClientCall) -> bool:
+    """Tell whether a Data Pipelines call joins an anonymous id to a person.
+
+    The anonymous id may be the visitor id that track_anonymous sends, so
+    such a project is not reported.
+    """
+    if call.method == "alias":
+        return True
+    return call.method == "identify" and "anonymous_id" in call.arguments
+
+
+def _listed(places: Sequence[Place]) -> str:
+    shown = ", ".join(place.label for place in places[:MAX_LISTED_PLACES])
+    hidden = len(places) - MAX_LISTED_PLACES
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
+
+
+class AnonymousIdNotMerged(Rule):
+    """What it does:
+    Finds projects that send `track_anonymous` events with an anonymous id
+    and identify people with the Track API, but whose identify calls never
+    pass `anonymous_id`. The finding is reported once, at the first
+    `track_anonymous` call, and lists the identify calls.
+
+    Why is this bad?
+    Customer.io attaches the anonymous events to a person only when an
+    identify of that person carries the same `anonymous_id`. Without it the
+    visitor's activity before sign-up stays on an orphan anonymous profile:
+    segments and campaigns based on that activity never see the person.
+
+    Example:
+        cio.track_anonymous(anonymous_id=visitor_id, name="viewed_pricing")
+        ...
+        cio.identify(id=user.id, email=user.email)
+
+    Use instead:
+        cio.track_anonymous(anonymous_id=visitor_id, name="viewed_pricing")
+        ...
+        cio.identify(id=user.id, email=user.email, anonymous_id=visitor_id)
+
+    Fix safety:
+    No fix, because the value that contains the visitor's anonymous id at
+    sign-up or login depends on the application. Not reported: a project
+    that identifies nobody with the Track API (a browser snippet may do
+    it), one with `batch` calls, and one whose Data Pipelines calls join
+    anonymous ids (`identify` with `anonymous_id`, `alias`).
+    """
+
+    code = "CIO203"
+    name = "anonymous-id-not-merged"
+    summary = "anonymous events that no identify joins to a person"
+    fix_safety = None
+
+    def collect(self, context: FileContext) -> AnonymousFacts:
+        events = []
+        identifies = []
+        may_merge = False
+        for call in context.index.client_calls:
+            if call.api is Api.PIPELINES and _pipelines_merge(call):
+                may_merge = True
+            if call.api is not Api.TRACK:
+                continue
+            if call.method == "track_anonymous" and _has_anonymous_id(call):
+                events.append(place_of(context, call.node))
+            elif call.method == "identify":
+                identifies.append(place_of(context, call.node))
+                if "anonymous_id" in call.extra_keywords or call.star_arguments:
+                    may_merge = True
+            elif call.method == "batch":
+                may_merge = True
+        return AnonymousFacts(tuple(events), tuple(identifies), may_merge)
+
+    def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
+        # NOTE: the project is the files of this run. A run over part of a
+        # repository cannot see an identify with `anonymous_id` outside it.
+        events: list[Place] = []
+        identifies: list[Place] = []
+        for _, facts in project.rule_facts(self.code):
+            if facts.may_merge:
+                return
+            events.extend(facts.anonymous_events)
+            identifies.extend(facts.identifies)
+        if not events or not identifies:
+            return
+
+        events.sort(key=lambda place: (place.path, place.line, place.column))
+        identifies.sort(key=lambda place: (place.path, place.line, place.column))
+        first = events[0]
+        message = (
+            "Anonymous events are tracked, but no identify passes `anonymous_id`, so"
+            " this activity never joins the profile of the person the visitor becomes."
+            " Pass the visitor's anonymous id as `anonymous_id` to the identify at"
+            f" sign-up or login. Identify calls: {_listed(identifies)}."
+        )
+        if len(events) > 1:
+            message += f" Other track_anonymous calls: {_listed(events[1:])}."
+        yield Finding(
+            code=self.code,
+            name=self.name,
+            message=message,
+            path=Path(first.path),
+            line=first.line,
+            column=first.column,
+            end_line=first.end_line,
+            end_column=first.end_column,
+            severity=Severity.ERROR,
+        )
+
+
+# -- CIO401 ---------------------------------------------------------------------------
+
+PROFILE_SUBJECTS = frozenset(
+    {"user", "account", "customer", "member", "profile", "person"}
+)
+CREATION_VERBS = frozenset(
+    {"create", "created", "register", "registered", "registration"}
+)
+REGISTRATION_WORDS = frozenset({"register", "registered", "registration"})
+# Words of handler names that tell nothing about what the handler does.
+VIEW_WORDS = frozenset(
+    {"view", "views", "viewset", "set", "api", "endpoint", "page", "route"}
+)
+ACTION_WORDS = frozenset(
+    {"handler", "handle", "on", "do", "process", "perform", "submit"}
+)
+GENERIC_WORDS = (
+    VIEW_WORDS | ACTION_WORDS | {"form", "complete", "task", "job", "post", "async"}
+)
+# Methods of view classes that create the object the class is about.
+CREATE_METHODS = frozenset({"create", "perform_create"})
+HANDLER_METHODS = frozenset({"post", "form_valid", "dispatch"})
+
+
+def _describes_creation(words: list[str]) -> bool:
+    """Tell whether a name describes creating a profile: signup, register, create_user."""
+    if "signup" in words or ("sign", "up") in itertools.pairwise(words):
+        return True
+    meaningful = set(words) - GENERIC_WORDS
+    if meaningful & CREATION_VERBS and meaningful & PROFILE_SUBJECTS:
+        # `create_user` yes, `create_user_report` no.
+        return not meaningful - CREATION_VERBS - PROFILE_SUBJECTS
+    return bool(meaningful) and meaningful <= REGISTRATION_WORDS
+
+
+def creates_profile(function: FunctionInfo | None) -> bool:
+    """Tell whether a function creates a person: `signup`, `UserViewSet.create`, `RegisterView.post`."""
+    if function is None:
+        return False
+    if _describes_creation(_words(function.name)):
+        return True
+    if function.class_info is None:
+        return False
+    class_words = _words(function.class_info.name)
+    if function.name in CREATE_METHODS:
+        return _describes_creation([*class_words, "create"])
+    return function.name in HANDLER_METHODS and _describes_creation(class_words)
+
+
+@dataclass(frozen=True)
+class EmailFacts:
+    """Whether an identify (or a batch call) of one module may set the email attribute."""
+
+    sets_email: bool
+
+
+class MissingEmailAttribute(Rule):
+    """What it does:
+    Finds Track API `identify` calls without an `email` attribute in two
+    places. The first is where the profile is created: functions named like
+    signup, register or create_user, and the `create` of a user view class.
+    The second is every identify, when no identify in the project sets
+    `email`, including Data Pipelines identify traits. An identify by
+    email address, one with `**attributes`, and one followed in the same
+    function by an identify of the same person with `email` are not
+    reported.
+
+    Why is this bad?
+    Customer.io sends email to the address in a person's `email`
+    attribute. A profile created without it cannot receive the welcome
+    campaign or any other email until some later call sets it, and email
+    campaigns skip the person without an error.
+
+    Example:
+        def signup(user):
+            cio.identify(id=user.id, plan=user.plan)
+
+    Use instead:
+        def signup(user):
+            cio.identify(id=user.id, email=user.email, plan=user.plan)
+
+    Fix safety:
+    Unsafe when derivable. When the customer id is `X.id` or `X["id"]`, the
+    fix adds `email=X.email` or `email=X["email"]`, which fails if that
+    object has no email. The id attribute is `customer-id-attribute` in
+    `[tool.cio-fix]`. Otherwise the finding is report-only.
+    """
+
+    code = "CIO401"
+    name = "missing-email-attribute"
+    summary = (
+        "a profile identified without the email attribute Customer.io sends email to"
+    )
+    fix_safety = FixSafety.UNSAFE
+
+    def collect(self, context: FileContext) -> EmailFacts:
+        for call in context.index.client_calls:
+            if call.api is Api.PIPELINES and _traits_may_set_email(call):
+                return EmailFacts(True)
+            if call.api is not Api.TRACK:
+                continue
+            if call.method == "batch" or (
+                call.method == "identify" and sets_email(call)
+            ):
+                return EmailFacts(True)
+        return EmailFacts(False)
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        project_sets_email = any(
+            facts.sets_email for _, facts in context.project.rule_facts(self.code)
+        )
+        identifies = track_calls(context.index, "identify")
+        for call in identifies:
+            argument = call.arguments.get("id")
+            if argument is None or sets_email(call) or call.star_arguments:
+                continue
+            creating = creates_profile(call.site.function)
+            if not creating and project_sets_email:
+                continue
+            if self._email_set_in_function(call, argument.value, identifies):
+                continue
+            address = derived_email(
+                argument.value, context.config.customer_id_attribute
+            )
+            fix = _add_email(argument, address) if address is not None else None
+            yield context.finding(
+                self, call.node, self._message(creating, address), fix=fix
+            )
+
+    @staticmethod
+    def _email_set_in_function(
+        call: ClientCall, customer: cst.BaseExpression, identifies: list[ClientCall]
+    ) -> bool:
+        for other in identifies:
+            if other is call or other.site.function is not call.site.function:
+                continue
+            other_customer = other.value("id")
+            if other_customer is None or not same_expression(other_customer, customer):
+                continue
+            if sets_email(other):
+                return True
+        return False
+
+    @staticmethod
+    def _message(creating: bool, address: cst.BaseExpression | None) -> str:
+        if creating:
+            problem = (
+                "This identify creates the profile without an `email` attribute, so"
+                " Customer.io cannot send this person email until a later call sets it."
+            )
+        else:
+            problem = (
+                "No identify in the project sets an `email` attribute, so Customer.io"
+                " has no address to send these people email."
+            )
+        if address is None:
+            return f"{problem} Add the person's address as `email=`."
+        return f"{problem} Add `email={code_of(address)}`."
+
+
+def _add_email(argument: cst.Arg, address: cst.BaseExpression) -> Fix:
+    return Fix(
+        FixSafety.UNSAFE,
+        {argument: cst.FlattenSentinel(_with_keyword(argument, "email", address))},
+        description="add the email attribute",
+    )
+
+
+def _traits_may_set_email(call: ClientCall) -> bool:
+    """Tell whether a Data Pipelines identify may set `email` in its traits."""
+    if call.method != "identify":
+        return False
+    traits = call.value("traits")
+    if traits is None:
+        return False
+    if not isinstance(traits, cst.Dict):
+        return True
+    for element in traits.elements:
+        if (
+            not isinstance(element, cst.DictElement)
+            or literal_value(element.key) == "email"
+        ):
+            return True
+    return False
+
+
+def derived_email(
+    customer: cst.BaseExpression, attribute: str
+) -> cst.BaseExpression | None:
+    """Return `X.email` for `X.id`, or `X["email"]` for `X["id"]` (id: the configured attribute)."""
+    if isinstance(customer, cst.Attribute) and customer.attr.value == attribute:
+        return customer.with_changes(attr=cst.Name("email"), lpar=(), rpar=())
+    if not isinstance(customer, cst.Subscript) or _subscript_key(customer) != attribute:
+        return None
+    key = customer.slice[0].slice.value  # type: ignore[attr-defined]
+    if not isinstance(key, cst.SimpleString) or key.prefix:
+        return None
+    new_key = key.with_changes(value=f"{key.quote}email{key.quote}")
+    element = customer.slice[0].with_changes(slice=cst.Index(value=new_key))
+    return customer.with_changes(slice=[element], lpar=(), rpar=())

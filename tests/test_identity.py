@@ -1,0 +1,415 @@
+"""Identity rules (CIO201, CIO202, CIO203, CIO401) and wrong API keys (CIO102).
+
+The fixtures under tests/fixtures/ cover what each rule reports and fixes.
+These tests cover the helpers' tables, project-level reporting, messages
+and configuration, and the order in which the real SDK sends requests
+after the CIO201 fix.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import libcst as cst
+import pytest
+import trustme
+from conftest import run_cli
+
+from cio_fix.codemods.identity import creates_profile, is_email_expression
+from cio_fix.codemods.keys import named_role
+from cio_fix.customerio import build_index
+
+# -- helper tables ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("user.email", True),
+        ("email", True),
+        ("contact_email", True),
+        ('form["email"]', True),
+        ("form.get('email')", True),
+        ("user.email.lower()", True),
+        ('"ops@shop.example"', True),
+        ("user.id", False),
+        ("user.email_hash", False),
+        ("hashed_email", False),
+        ("sha256_email", False),
+        ("shared_email", True),
+        ("email_token", False),
+        ('"@handle"', False),
+        ('"support-team"', False),
+        ('form["id"]', False),
+        ("user.email_verified", False),
+    ],
+)
+def test_email_expression_table(code: str, expected: bool) -> None:
+    assert is_email_expression(cst.parse_expression(code)) is expected
+
+
+def _function(source: str, name: str):
+    index = build_index(cst.parse_module(source), "module", False)
+    return next(function for function in index.functions if function.name == name)
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "expected"),
+    [
+        ("def signup(): pass", "signup", True),
+        ("def sign_up(): pass", "sign_up", True),
+        ("def handle_signUp(): pass", "handle_signUp", True),
+        ("def register(): pass", "register", True),
+        ("def register_user(): pass", "register_user", True),
+        ("def create_account(): pass", "create_account", True),
+        ("def on_user_created(): pass", "on_user_created", True),
+        (
+            "class UserViewSet:\n    def perform_create(self): pass",
+            "perform_create",
+            True,
+        ),
+        ("class SignupView:\n    def post(self): pass", "post", True),
+        ("class UserRegistrationView:\n    def post(self): pass", "post", True),
+        ("def register_device(): pass", "register_device", False),
+        ("def create_user_report(): pass", "create_user_report", False),
+        ("def update_profile(): pass", "update_profile", False),
+        ("def login(): pass", "login", False),
+        ("class DeviceRegistrationView:\n    def post(self): pass", "post", False),
+        ("class UserOrderViewSet:\n    def create(self): pass", "create", False),
+        ("class SignupView:\n    def get(self): pass", "get", False),
+    ],
+)
+def test_creates_profile_table(source: str, name: str, expected: bool) -> None:
+    assert creates_profile(_function(source, name)) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("CUSTOMERIO_TRACK_API_KEY", "track_api_key"),
+        ("trackingApiKey", "track_api_key"),
+        ("CIO_SITE_ID", "site_id"),
+        ("SITEID", "site_id"),
+        ("CUSTOMERIO_APP_API_KEY", "app_api_key"),
+        ("appKey", "app_api_key"),
+        ("CUSTOMERIO_API_KEY", None),
+        ("WHATSAPP_BRIDGE_KEY", None),
+        ("SITEMAP_KEY", None),
+        ("APP_SITE_ID", None),
+    ],
+)
+def test_named_role_table(name: str, expected: str | None) -> None:
+    assert named_role(name) == expected
+
+
+# -- project-level reporting ----------------------------------------------------------
+
+CLIENT = 'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n'
+BROWSE = (
+    "from app.clients import cio\n\n\n"
+    "def pricing(visitor):\n"
+    '    cio.track_anonymous(anonymous_id=visitor, name="viewed_pricing")\n'
+)
+ACCOUNTS = (
+    "from app.clients import cio\n\n\n"
+    "def signup(user):\n"
+    "    cio.identify(id=user.id, email=user.email)\n"
+)
+
+
+def _anonymous_project(project) -> Path:  # type: ignore[no-untyped-def]
+    return project(
+        {
+            "app/__init__.py": "",
+            "app/clients.py": CLIENT,
+            "app/browse.py": BROWSE,
+            "app/search.py": BROWSE.replace("viewed_pricing", "searched"),
+            "app/accounts.py": ACCOUNTS,
+        }
+    )
+
+
+def test_anonymous_id_reported_once(project) -> None:  # type: ignore[no-untyped-def]
+    root = _anonymous_project(project)
+
+    findings = run_cli(
+        ["--select", "CIO203", "--output-format", "json", "."], root
+    ).json["findings"]
+
+    assert len(findings) == 1
+
+
+def test_anonymous_id_points_at_first_event(project) -> None:  # type: ignore[no-untyped-def]
+    root = _anonymous_project(project)
+
+    finding = run_cli(
+        ["--select", "CIO203", "--output-format", "json", "."], root
+    ).json["findings"][0]
+
+    assert (finding["path"], finding["line"]) == ("app/browse.py", 5)
+
+
+def test_anonymous_id_lists_other_places(project) -> None:  # type: ignore[no-untyped-def]
+    root = _anonymous_project(project)
+
+    message = run_cli(
+        ["--select", "CIO203", "--output-format", "json", "."], root
+    ).json["findings"][0]["message"]
+
+    assert "Identify calls: app/accounts.py:5." in message
+    assert "Other track_anonymous calls: app/search.py:5." in message
+
+
+def test_anonymous_id_has_no_fix(project) -> None:  # type: ignore[no-untyped-def]
+    root = _anonymous_project(project)
+
+    finding = run_cli(
+        ["--select", "CIO203", "--output-format", "json", "."], root
+    ).json["findings"][0]
+
+    assert finding["fix"] is None
+
+
+# -- unsafe fixes and messages ---------------------------------------------------------
+
+EMAIL_ID = (
+    'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n\n\n'
+    "def login(user):\n"
+    "    cio.identify(id=user.email)\n"
+)
+
+
+def test_email_id_fix_is_unsafe(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": EMAIL_ID})
+
+    finding = run_cli(
+        ["--select", "CIO202", "--output-format", "json", "."], root
+    ).json["findings"][0]
+
+    assert finding["fix"] == "unsafe"
+
+
+def test_email_id_apply_without_flag_keeps_file(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": EMAIL_ID})
+
+    outcome = run_cli(["--apply", "--select", "CIO202", "."], root)
+
+    assert (root / "app.py").read_text(encoding="utf-8") == EMAIL_ID
+    assert "1 unsafe fix available with `--unsafe-fixes`" in outcome.stdout
+
+
+def test_email_id_message_explains_merge(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": EMAIL_ID})
+
+    message = run_cli(
+        ["--select", "CIO202", "--output-format", "json", "."], root
+    ).json["findings"][0]["message"]
+
+    assert "`merge_customers`" in message
+    assert "`user.id`" in message
+
+
+WRONG_KEY = (
+    '"""Transactional email."""\n\n'
+    "from customerio import APIClient\n"
+    "from django.conf import settings\n\n"
+    "mailer = APIClient(key=settings.CIO_SITE_ID)\n"
+)
+
+
+def test_wrong_key_fix_imports_os(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"mail.py": WRONG_KEY})
+
+    run_cli(["--apply", "--unsafe-fixes", "--select", "CIO102", "."], root)
+
+    lines = (root / "mail.py").read_text(encoding="utf-8").splitlines()
+    assert "import os" in lines
+    assert 'mailer = APIClient(key=os.environ["CUSTOMERIO_APP_API_KEY"])' in lines
+
+
+def test_wrong_key_reuses_project_variable(project) -> None:  # type: ignore[no-untyped-def]
+    settings = 'import os\n\nCIO_APP_KEY_VALUE = os.environ["CIO_APP_KEY"]\n'
+    root = project({"mail.py": WRONG_KEY, "other.py": "import customerio\n" + settings})
+
+    run_cli(["--apply", "--unsafe-fixes", "--select", "CIO102", "."], root)
+
+    assert 'os.environ["CIO_APP_KEY"]' in (root / "mail.py").read_text(encoding="utf-8")
+
+
+def test_wrong_key_hides_literal_key(project) -> None:  # type: ignore[no-untyped-def]
+    key = "0a1b2c3d4e5f6a7b8c9d"
+    source = (
+        "from customerio import APIClient, CustomerIO\n\n"
+        f'track = CustomerIO("3f9a0c1d2e4b5a69c7d1", "{key}")\n'
+        f'api = APIClient("{key}")\n'
+    )
+    root = project({"app.py": source})
+
+    outcome = run_cli(["--select", "CIO102", "--output-format", "json", "."], root)
+
+    assert [finding["code"] for finding in outcome.json["findings"]] == ["CIO102"]
+    assert key not in outcome.stdout
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def test_customer_id_attribute_rejects_non_name(project) -> None:  # type: ignore[no-untyped-def]
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\ncustomer-id-attribute = "user id"\n',
+            "app.py": EMAIL_ID,
+        }
+    )
+
+    outcome = run_cli(["."], root)
+
+    assert outcome.exit_code == 2
+    assert "customer-id-attribute must be a Python attribute name" in outcome.stderr
+
+
+# -- the CIO201 reorder against a local Track API server ---------------------------------
+
+SIGNUP = """\
+import os
+
+from customerio import CustomerIO
+
+cio = CustomerIO(
+    "site",
+    "key",
+    host="127.0.0.1",
+    port=int(os.environ["TRACK_API_PORT"]),
+    retries=0,
+    timeout=10,
+)
+
+
+def signup(form):
+    cio.track(customer_id=form["id"], name="signed_up")
+    cio.identify(id=form["id"], email=form["email"])
+
+
+if __name__ == "__main__":
+    signup({"id": "42", "email": "person@example.com"})
+"""
+IDENTIFY_REQUEST = ("PUT", "/api/v1/customers/42")
+TRACK_REQUEST = ("POST", "/api/v1/customers/42/events")
+# Bounds for the server and for the script that talks to it, in seconds.
+REQUEST_TIMEOUT = 10
+SCRIPT_TIMEOUT = 60
+
+
+class _TrackApi(BaseHTTPRequestHandler):
+    """Record each request's method and path, and respond with 200 as the Track API does."""
+
+    timeout = REQUEST_TIMEOUT
+    server: _RecordingServer
+
+    def do_PUT(self) -> None:
+        self._record()
+
+    def do_POST(self) -> None:
+        self._record()
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        self.server.requests.append((self.command, self.path))
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class _RecordingServer(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _TrackApi)
+        self.requests: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def track_api(tmp_path: Path) -> Iterator[tuple[_RecordingServer, Path]]:
+    """Serve a recording Track API over HTTPS on 127.0.0.1, with a CA file that trusts it.
+
+    The customerio SDK (3.x) always builds https:// URLs, so the server
+    needs a certificate, which trustme issues for 127.0.0.1.
+    """
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+
+    server = _RecordingServer()
+    # The TLS handshake happens on the first read in the handler thread, under
+    # the handler's timeout, so a stalled client cannot block the accept loop.
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server, ca_file
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=REQUEST_TIMEOUT)
+
+
+def _run_signup(
+    script: Path, server: _RecordingServer, ca_file: Path
+) -> list[tuple[str, str]]:
+    """Run the script with the real SDK against `server`, and return the requests it received."""
+    server.requests.clear()
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    environment.update(
+        {
+            "TRACK_API_PORT": str(server.server_address[1]),
+            "REQUESTS_CA_BUNDLE": str(ca_file),
+            "NO_PROXY": "127.0.0.1",
+        }
+    )
+    subprocess.run(
+        [sys.executable, str(script)],
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=SCRIPT_TIMEOUT,
+    )
+    return list(server.requests)
+
+
+def test_reorder_sends_identify_first(tmp_path: Path, track_api) -> None:  # type: ignore[no-untyped-def]
+    server, ca_file = track_api
+    folder = tmp_path / "project"
+    folder.mkdir()
+    script = folder / "signup.py"
+    script.write_text(SIGNUP, encoding="utf-8")
+    before = _run_signup(script, server, ca_file)
+
+    run_cli(["--apply", "--select", "CIO201", "."], folder)
+    after = _run_signup(script, server, ca_file)
+
+    assert before == [TRACK_REQUEST, IDENTIFY_REQUEST]
+    assert sorted(after) == sorted(before)
+    assert after.index(IDENTIFY_REQUEST) < after.index(TRACK_REQUEST)
