@@ -80,6 +80,12 @@ class Config:
     client_names: tuple[str, ...] = ()
     client_modules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    # Track API requests a second that the CIO603 throttle allows.
+    throttle_rate: float = 100.0
+    # Folders, relative to the project root, that CIO503 searches for the
+    # email templates a call names; the calling file's folder and its
+    # parents' `templates` folders are searched too.
+    template_folders: tuple[str, ...] = ("templates",)
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -119,6 +125,25 @@ def _boolean(key: str, value: Any, path: Path) -> bool:
     return value
 
 
+def _positive_number(key: str, value: Any, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a number greater than 0")
+    if value == float("inf"):
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a finite number")
+    return float(value)
+
+
+def _relative_folders(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    folders = _string_list(key, value, path)
+    for folder in folders:
+        if not folder or Path(folder).is_absolute() or ".." in Path(folder).parts:
+            raise ConfigError(
+                f"{path}: [tool.cio-fix] {key} entry {folder!r} must be a folder"
+                " relative to the project root, without `..`"
+            )
+    return folders
+
+
 def _env_names(key: str, value: Any, path: Path) -> EnvNames:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a table")
@@ -155,6 +180,8 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "client-names": ("client_names", _string_list),
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
+    "throttle-rate": ("throttle_rate", _positive_number),
+    "template-folders": ("template_folders", _relative_folders),
 }
 
 
