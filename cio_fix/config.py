@@ -127,7 +127,9 @@ def _boolean(key: str, value: Any, path: Path) -> bool:
 
 def _positive_number(key: str, value: Any, path: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a number greater than 0")
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must be a number greater than 0"
+        )
     if value == float("inf"):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a finite number")
     return float(value)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-
 from conftest import run_cli
 
 RATE = 20
@@ -58,7 +57,7 @@ class _TrackApiHandler(BaseHTTPRequestHandler):
     do_POST = _record
     do_PUT = _record
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
@@ -76,7 +75,9 @@ def track_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     server.daemon_threads = True
     server.requests = []  # type: ignore[attr-defined]
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     deadline = threading.Timer(SERVER_LIFETIME, server.shutdown)
     deadline.daemon = True
@@ -99,7 +100,10 @@ def track_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def _fixed_module(project, source: str, name: str):
     """Write `source` as a project with throttle-rate RATE, apply CIO603, import the result."""
     root = project(
-        {"pyproject.toml": f"[tool.cio-fix]\nthrottle-rate = {RATE}\n", f"{name}.py": source}
+        {
+            "pyproject.toml": f"[tool.cio-fix]\nthrottle-rate = {RATE}\n",
+            f"{name}.py": source,
+        }
     )
     run_cli(["--apply", "--unsafe-fixes", "--select", "CIO603", "."], root)
     path = root / f"{name}.py"
@@ -154,7 +158,9 @@ def test_bulk_throttle_shared_by_executor_threads(project, track_api):
     times = [moment for moment, _, _, _ in track_api]
 
     assert "    _customerio_throttle.wait()\n    cio.identify(" in code
-    assert sorted(paths) == sorted(f"/api/v1/customers/{user_id}" for user_id in user_ids)
+    assert sorted(paths) == sorted(
+        f"/api/v1/customers/{user_id}" for user_id in user_ids
+    )
     assert _max_per_second(times) <= RATE + 1
     assert max(times) - min(times) >= (CALLS - 1) / RATE - 0.05
 
@@ -171,7 +177,9 @@ def test_bulk_fixed_loop_not_reported_again(project):
 def test_bulk_fix_needs_unsafe_fixes(project):
     root = project({"orders.py": SEQUENTIAL_LOOP})
 
-    result = run_cli(["--apply", "--select", "CIO603", "--output-format", "json", "."], root)
+    result = run_cli(
+        ["--apply", "--select", "CIO603", "--output-format", "json", "."], root
+    )
 
     assert result.json["findings"][0]["fix"] == "unsafe"
     assert result.json["findings"][0]["applied"] is False
@@ -199,15 +207,28 @@ def test_bulk_helper_name_taken_reports_only(project):
     source = SEQUENTIAL_LOOP + "\n\nclass _CustomerioThrottle:\n    pass\n"
     root = project({"orders.py": source})
 
-    result = run_cli(["--apply", "--unsafe-fixes", "--select", "CIO603", "--output-format", "json", "."], root)
+    result = run_cli(
+        [
+            "--apply",
+            "--unsafe-fixes",
+            "--select",
+            "CIO603",
+            "--output-format",
+            "json",
+            ".",
+        ],
+        root,
+    )
 
     assert result.json["findings"][0]["fix"] is None
     assert (root / "orders.py").read_text(encoding="utf-8") == source
 
 
-@pytest.mark.parametrize("rate", ["0", "-5", "\"fast\"", "true", "nan"])
+@pytest.mark.parametrize("rate", ["0", "-5", '"fast"', "true", "nan"])
 def test_bulk_invalid_throttle_rate_rejected(project, rate):
-    root = project({"pyproject.toml": f"[tool.cio-fix]\nthrottle-rate = {rate}\n", "a.py": ""})
+    root = project(
+        {"pyproject.toml": f"[tool.cio-fix]\nthrottle-rate = {rate}\n", "a.py": ""}
+    )
 
     result = run_cli(["."], root)
 
@@ -218,5 +239,11 @@ def test_bulk_invalid_throttle_rate_rejected(project, rate):
 def test_bulk_explain_five_headings(project):
     text = run_cli(["--explain", "CIO603"], project({})).stdout
 
-    for heading in ("What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:"):
+    for heading in (
+        "What it does:",
+        "Why is this bad?",
+        "Example:",
+        "Use instead:",
+        "Fix safety:",
+    ):
         assert heading in text

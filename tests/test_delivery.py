@@ -27,7 +27,13 @@ def _findings(root, code):
 
 
 def test_delivery_bounce_reported_once_per_project(project):
-    root = project({"a.py": APP_CLIENT + SEND, "b.py": APP_CLIENT + SEND, "c.py": APP_CLIENT + SEND})
+    root = project(
+        {
+            "a.py": APP_CLIENT + SEND,
+            "b.py": APP_CLIENT + SEND,
+            "c.py": APP_CLIENT + SEND,
+        }
+    )
 
     findings = _findings(root, "CIO501")
 
@@ -39,7 +45,10 @@ def test_delivery_bounce_reported_once_per_project(project):
 
 
 def test_delivery_bounce_points_at_send_not_identify(project):
-    identify = TRACK_CLIENT + '\n\ndef signup(user):\n    cio.identify(id=user.id, email=user.email)\n'
+    identify = (
+        TRACK_CLIENT
+        + "\n\ndef signup(user):\n    cio.identify(id=user.id, email=user.email)\n"
+    )
     root = project({"a_profiles.py": identify, "b_mail.py": APP_CLIENT + SEND})
 
     findings = _findings(root, "CIO501")
@@ -86,9 +95,14 @@ def test_delivery_spam_silent_without_handler(project):
 
 
 def test_delivery_attribute_type_once_per_attribute(project):
-    first = TRACK_CLIENT + '\n\ndef a(u):\n    cio.identify(id=u.id, plan=1, beta=True)\n'
-    second = TRACK_CLIENT + '\n\ndef b(u):\n    cio.identify(id=u.id, plan="1", beta="yes")\n'
-    third = TRACK_CLIENT + '\n\ndef c(u):\n    cio.identify(id=u.id, plan=3)\n'
+    first = (
+        TRACK_CLIENT + "\n\ndef a(u):\n    cio.identify(id=u.id, plan=1, beta=True)\n"
+    )
+    second = (
+        TRACK_CLIENT
+        + '\n\ndef b(u):\n    cio.identify(id=u.id, plan="1", beta="yes")\n'
+    )
+    third = TRACK_CLIENT + "\n\ndef c(u):\n    cio.identify(id=u.id, plan=3)\n"
     root = project({"a.py": first, "b.py": second, "c.py": third})
 
     findings = _findings(root, "CIO402")
@@ -150,7 +164,12 @@ def test_delivery_include_without_link_reported(project):
 
 
 def test_delivery_invalid_template_folder_rejected(project):
-    root = project({"pyproject.toml": '[tool.cio-fix]\ntemplate-folders = ["../shared"]\n', "a.py": ""})
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\ntemplate-folders = ["../shared"]\n',
+            "a.py": "",
+        }
+    )
 
     result = run_cli(["."], root)
 
@@ -160,7 +179,13 @@ def test_delivery_invalid_template_folder_rejected(project):
 
 def test_delivery_rules_explain_five_headings(project):
     root = project({})
-    headings = ["What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:"]
+    headings = [
+        "What it does:",
+        "Why is this bad?",
+        "Example:",
+        "Use instead:",
+        "Fix safety:",
+    ]
 
     for code in ("CIO402", "CIO501", "CIO502", "CIO503"):
         text = run_cli(["--explain", code], root).stdout

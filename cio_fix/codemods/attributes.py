@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from cio_fix.codemods.delivery import Place, list_places, place_of, project_finding, sort_places
+from cio_fix.codemods.delivery import (
+    Place,
+    list_places,
+    place_of,
+    project_finding,
+    sort_places,
+)
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
 from cio_fix.model import Finding
 from cio_fix.project import ProjectIndex
@@ -35,11 +41,17 @@ NUMBER_CALLS = frozenset(
         "django.utils.timezone.now",
     }
 )
-DATETIME_CALLS = frozenset(name for name in NUMBER_CALLS if name.startswith(("datetime", "django")))
+DATETIME_CALLS = frozenset(
+    name for name in NUMBER_CALLS if name.startswith(("datetime", "django"))
+)
 STRING_CALLS = frozenset({"str", "repr"})
-STRING_METHODS = frozenset({"isoformat", "strftime", "format", "lower", "upper", "strip", "title"})
+STRING_METHODS = frozenset(
+    {"isoformat", "strftime", "format", "lower", "upper", "strip", "title"}
+)
 BOOLEAN_CALLS = frozenset({"bool", "isinstance"})
-DATE_STRING = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
+DATE_STRING = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,7 @@ class AttributeUse:
     attribute: str
     # The JSON type on the wire: number, string, boolean, object or array.
     kind: str
-    # How the value reads in the source, for the message: "an integer", "a datetime".
+    # The value's form in the source, for the message: "an integer", "a datetime".
     description: str
     place: Place
 
@@ -62,7 +74,9 @@ class ValueType:
     description: str
 
 
-def value_type(index: FileIndex, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> ValueType | None:
+def value_type(
+    index: FileIndex, node: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> ValueType | None:
     """Return the JSON type an attribute value is sent as, when the source shows it."""
     literal = _literal_type(node)
     if literal is not None:
@@ -80,7 +94,9 @@ def value_type(index: FileIndex, node: cst.BaseExpression, scope: Scope, depth: 
     if isinstance(node, cst.Name) and depth < 2:
         assignments = index.assignments_of(node.value, scope)
         if len(assignments) == 1 and assignments[0].value is not None:
-            return value_type(index, assignments[0].value, assignments[0].scope, depth + 1)
+            return value_type(
+                index, assignments[0].value, assignments[0].scope, depth + 1
+            )
     return None
 
 
@@ -113,7 +129,11 @@ def _call_type(index: FileIndex, node: cst.Call) -> ValueType | None:
         return ValueType("string", "a string")
     if name in BOOLEAN_CALLS:
         return ValueType("boolean", "a boolean")
-    if qualified is None and isinstance(func, cst.Attribute) and func.attr.value in STRING_METHODS:
+    if (
+        qualified is None
+        and isinstance(func, cst.Attribute)
+        and func.attr.value in STRING_METHODS
+    ):
         if func.attr.value in ("isoformat", "strftime"):
             return ValueType("string", "a date string")
         return ValueType("string", "a string")
@@ -126,7 +146,9 @@ def _event_name(call: ClientCall) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _attribute_values(call: ClientCall) -> tuple[str, dict[str, cst.BaseExpression]] | None:
+def _attribute_values(
+    call: ClientCall,
+) -> tuple[str, dict[str, cst.BaseExpression]] | None:
     """Return the owner of a call's attributes and the attributes it sends by name."""
     values: dict[str, cst.BaseExpression] = {}
     if call.method == "identify":
@@ -202,7 +224,9 @@ class InconsistentAttributeType(Rule):
                     continue
                 place = place_of(context, value)
                 uses.append(
-                    AttributeUse(owner, attribute, found_type.kind, found_type.description, place)
+                    AttributeUse(
+                        owner, attribute, found_type.kind, found_type.description, place
+                    )
                 )
         return uses
 
@@ -223,7 +247,9 @@ class InconsistentAttributeType(Rule):
         ordered = [by_place[place] for place in sort_places(by_place)]
         counts = Counter(use.kind for use in ordered)
         # The most common type wins; on a tie, the type of the first use.
-        usual = max(counts, key=lambda kind: (counts[kind], -_first_index(ordered, kind)))
+        usual = max(
+            counts, key=lambda kind: (counts[kind], -_first_index(ordered, kind))
+        )
         odd = next(use for use in ordered if use.kind != usual)
 
         others = [use for use in ordered if use is not odd]

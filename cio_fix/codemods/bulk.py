@@ -9,7 +9,14 @@ from dataclasses import dataclass
 import libcst as cst
 import libcst.matchers as m
 
-from cio_fix.customerio import TRACK_METHODS, Api, ClientCall, FileIndex, Scope, dotted_name
+from cio_fix.customerio import (
+    TRACK_METHODS,
+    Api,
+    ClientCall,
+    FileIndex,
+    Scope,
+    dotted_name,
+)
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.rules import FileContext, Rule
 
@@ -28,7 +35,9 @@ EXECUTOR_CLASSES = frozenset(
         "multiprocessing.pool.ThreadPool",
     }
 )
-EXECUTOR_METHODS = frozenset({"map", "submit", "imap", "imap_unordered", "starmap", "apply_async"})
+EXECUTOR_METHODS = frozenset(
+    {"map", "submit", "imap", "imap_unordered", "starmap", "apply_async"}
+)
 # Methods that run a function once: a loop around them makes it per item.
 SINGLE_RUN_METHODS = frozenset({"submit", "apply_async"})
 EXECUTOR_NAME = re.compile(r"(?:executor|pool)$", re.IGNORECASE)
@@ -72,7 +81,7 @@ class {cls}:
 
 @dataclass
 class Loop:
-    """What makes a call run once per item."""
+    """The construct that runs a call once per item."""
 
     # The for/while statement, comprehension, or executor map/submit call.
     node: cst.CSTNode
@@ -133,7 +142,10 @@ class UnthrottledBulkCalls(Rule):
             loop = enclosing_loop(context, call.node, workers)
             if loop is None or _is_small_loop(loop):
                 continue
-            if call.site.function is not None and id(call.site.function.node) in batched:
+            if (
+                call.site.function is not None
+                and id(call.site.function.node) in batched
+            ):
                 continue
             if _is_throttled(context, call.node, loop):
                 continue
@@ -151,7 +163,10 @@ class UnthrottledBulkCalls(Rule):
             if method is None or not site.node.args:
                 continue
             target = site.node.args[0].value
-            if not isinstance(target, cst.Attribute) or target.attr.value not in TRACK_METHODS:
+            if (
+                not isinstance(target, cst.Attribute)
+                or target.attr.value not in TRACK_METHODS
+            ):
                 continue
             if target.attr.value == "batch":
                 continue
@@ -203,7 +218,9 @@ def enclosing_loop(
     for ancestor in context.ancestors(node):
         if isinstance(ancestor, (cst.For, cst.While)) and child is ancestor.body:
             return Loop(ancestor, "for" if isinstance(ancestor, cst.For) else "while")
-        if isinstance(ancestor, COMPREHENSIONS) and not _in_first_iterable(context, ancestor, node):
+        if isinstance(ancestor, COMPREHENSIONS) and not _in_first_iterable(
+            context, ancestor, node
+        ):
             return Loop(ancestor, "comprehension")
         if isinstance(ancestor, cst.Lambda):
             caller = context.parent(context.parent(ancestor) or ancestor)
@@ -221,10 +238,14 @@ def enclosing_loop(
     return None
 
 
-def _in_first_iterable(context: FileContext, comprehension: cst.CSTNode, node: cst.CSTNode) -> bool:
+def _in_first_iterable(
+    context: FileContext, comprehension: cst.CSTNode, node: cst.CSTNode
+) -> bool:
     """Tell whether `node` is in the outermost `for`'s iterable, which runs once."""
     iterable = comprehension.for_in.iter  # type: ignore[attr-defined]
-    return node is iterable or any(ancestor is iterable for ancestor in context.ancestors(node))
+    return node is iterable or any(
+        ancestor is iterable for ancestor in context.ancestors(node)
+    )
 
 
 def _is_small_loop(loop: Loop) -> bool:
@@ -237,7 +258,9 @@ def _is_small_loop(loop: Loop) -> bool:
 
 def _is_small_collection(node: cst.BaseExpression) -> bool:
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-        starred = any(isinstance(element, cst.StarredElement) for element in node.elements)
+        starred = any(
+            isinstance(element, cst.StarredElement) for element in node.elements
+        )
         return not starred and len(node.elements) <= SMALL_COLLECTION
     if m.matches(node, m.Call(func=m.Name("range"), args=[m.Arg(value=m.Integer())])):
         bound = node.args[0].value.evaluated_value  # type: ignore[attr-defined]
@@ -254,7 +277,10 @@ def _is_executor(index: FileIndex, receiver: cst.BaseExpression, scope: Scope) -
     if isinstance(receiver, cst.Name):
         for assignment in index.assignments_of(receiver.value, scope):
             value = assignment.value
-            if isinstance(value, cst.Call) and index.qualified_name(value.func) in EXECUTOR_CLASSES:
+            if (
+                isinstance(value, cst.Call)
+                and index.qualified_name(value.func) in EXECUTOR_CLASSES
+            ):
                 return True
     dotted = dotted_name(receiver)
     return dotted is not None and bool(EXECUTOR_NAME.search(dotted))
@@ -321,11 +347,14 @@ def _is_throttled(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
     if _has_throttle(scanned, node):
         return True
     for ancestor in context.ancestors(node):
-        if isinstance(ancestor, cst.With) and any(_is_throttle_name(item.item) for item in ancestor.items):
+        if isinstance(ancestor, cst.With) and any(
+            _is_throttle_name(item.item) for item in ancestor.items
+        ):
             return True
-        if isinstance(ancestor, cst.FunctionDef):
-            if any(_is_throttle_name(decorator.decorator) for decorator in ancestor.decorators):
-                return True
+        if isinstance(ancestor, cst.FunctionDef) and any(
+            _is_throttle_name(decorator.decorator) for decorator in ancestor.decorators
+        ):
+            return True
     return False
 
 
@@ -333,7 +362,11 @@ def _functions_with_batch(index: FileIndex) -> set[int]:
     """Return the ids of functions that call `batch()` on a Track client."""
     functions = set()
     for call in index.client_calls:
-        if call.api is Api.TRACK and call.method == "batch" and call.site.function is not None:
+        if (
+            call.api is Api.TRACK
+            and call.method == "batch"
+            and call.site.function is not None
+        ):
             functions.add(id(call.site.function.node))
     return functions
 
@@ -343,7 +376,9 @@ def _functions_with_batch(index: FileIndex) -> set[int]:
 
 def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | None:
     """Wait on the module's throttle in the statement before the call, when there is one."""
-    if loop.kind == "comprehension" or (loop.kind == "executor" and loop.worker is None):
+    if loop.kind == "comprehension" or (
+        loop.kind == "executor" and loop.worker is None
+    ):
         return None
     statement = call.site.statement
     if not isinstance(statement, cst.SimpleStatementLine):
@@ -371,7 +406,9 @@ def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | None:
     )
 
 
-def _runs_with_statement(context: FileContext, call: ClientCall, statement: cst.CSTNode) -> bool:
+def _runs_with_statement(
+    context: FileContext, call: ClientCall, statement: cst.CSTNode
+) -> bool:
     """Tell whether the request is made when the statement runs, not later or in a callback."""
     for ancestor in context.ancestors(call.node):
         if ancestor is statement:
@@ -396,7 +433,9 @@ def _wait_statement(
     return cst.parse_statement(code), imports  # type: ignore[return-value]
 
 
-def _helper(context: FileContext) -> tuple[tuple[AddImport, ...], tuple[InsertStatements, ...]] | None:
+def _helper(
+    context: FileContext,
+) -> tuple[tuple[AddImport, ...], tuple[InsertStatements, ...]] | None:
     """Return the imports and the module-level throttle the fix needs, or None when a name is taken."""
     assignments = context.index.module_scope.assignments
     if HELPER_NAME in assignments:

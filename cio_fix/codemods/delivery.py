@@ -11,7 +11,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
-from cio_fix.customerio import Api, CallSite, FunctionInfo, Scope, literal_value
+from cio_fix.customerio import Api, CallSite, Scope, literal_value
 from cio_fix.model import Finding
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
@@ -135,7 +135,9 @@ def _passes_email(site: CallSite) -> bool:
     for argument in site.node.args:
         if argument.keyword is not None and argument.keyword.value == "email":
             return True
-        if isinstance(argument.value, cst.Dict) and _dict_has_key(argument.value, "email"):
+        if isinstance(argument.value, cst.Dict) and _dict_has_key(
+            argument.value, "email"
+        ):
             return True
     return False
 
@@ -171,7 +173,10 @@ REPORTING_METRICS = frozenset(
 )
 METRIC_KEY = m.OneOf(
     m.Subscript(slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))]),
-    m.Call(func=m.Attribute(attr=m.Name("get")), args=[m.Arg(value=m.SimpleString()), m.ZeroOrMore()]),
+    m.Call(
+        func=m.Attribute(attr=m.Name("get")),
+        args=[m.Arg(value=m.SimpleString()), m.ZeroOrMore()],
+    ),
     m.Attribute(attr=m.Name("metric")),
 )
 
@@ -194,43 +199,67 @@ def _string_literals(node: cst.CSTNode) -> set[str]:
     return values
 
 
-def _reads_metric(node: cst.CSTNode) -> bool:
-    for candidate in m.findall(node, METRIC_KEY):
-        if isinstance(candidate, cst.Attribute):
-            return True
-        if isinstance(candidate, cst.Subscript):
-            key = candidate.slice[0].slice.value  # type: ignore[union-attr]
-        else:
-            key = candidate.args[0].value  # type: ignore[union-attr]
-        if literal_value(key) == "metric":
-            return True
-    return False
+def _is_metric_access(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Attribute):
+        return True
+    if isinstance(node, cst.Subscript):
+        key = node.slice[0].slice.value  # type: ignore[union-attr]
+    else:
+        key = node.args[0].value  # type: ignore[attr-defined]
+    return literal_value(key) == "metric"
+
+
+def _compared_metrics(function: cst.FunctionDef) -> set[str]:
+    """Return the reporting metrics a function compares the payload's `metric` with.
+
+    Comparisons count when they contain the metric read itself or a variable
+    assigned from it (`metric = report["metric"]`), and so do `match` cases.
+    """
+    accesses = {
+        id(node) for node in m.findall(function, METRIC_KEY) if _is_metric_access(node)
+    }
+    if not accesses:
+        return set()
+    is_access = m.MatchIfTrue(lambda node: id(node) in accesses)
+    variables = set()
+    for assignment in m.findall(
+        function, m.Assign(targets=[m.AssignTarget(target=m.Name())])
+    ):
+        if m.findall(assignment.value, is_access):  # type: ignore[attr-defined]
+            variables.add(assignment.targets[0].target.value)  # type: ignore[attr-defined]
+    reads_metric = m.OneOf(is_access, *(m.Name(name) for name in variables))
+
+    metrics: set[str] = set()
+    for comparison in m.findall(function, m.Comparison()):
+        if m.findall(comparison, reads_metric):
+            metrics |= _string_literals(comparison) & REPORTING_METRICS
+    for match in m.findall(function, m.Match()):
+        if m.findall(match.subject, reads_metric):  # type: ignore[attr-defined]
+            for case in match.cases:  # type: ignore[attr-defined]
+                metrics |= _string_literals(case.pattern) & REPORTING_METRICS
+    return metrics
 
 
 def webhook_handlers(context: FileContext) -> list[WebhookHandler]:
     """Find the functions that branch on the metric of a Customer.io reporting webhook.
 
-    A function counts when it reads a `metric` key or attribute and names at
-    least one reporting metric as a string literal; a nested function is
-    counted on its own, not as part of the function that contains it.
+    A function counts when it compares the payload's `metric` key or
+    attribute with at least one reporting metric. A function nested in a
+    handler is not counted separately.
     """
     handlers = []
     for function in context.index.functions:
-        if function.parent is not None and _is_handler(function.parent):
+        if function.parent is not None and _compared_metrics(function.parent.node):
             continue
-        if not _is_handler(function):
+        if not _compared_metrics(function.node):
             continue
         metrics = frozenset(_string_literals(function.node) & REPORTING_METRICS)
         handlers.append(
-            WebhookHandler(function.qualname, place_of(context, function.node.name), metrics)
+            WebhookHandler(
+                function.qualname, place_of(context, function.node.name), metrics
+            )
         )
     return handlers
-
-
-def _is_handler(function: FunctionInfo) -> bool:
-    if not _reads_metric(function.node):
-        return False
-    return bool(_string_literals(function.node) & REPORTING_METRICS)
 
 
 # -- CIO501 ---------------------------------------------------------------------------
@@ -238,7 +267,7 @@ def _is_handler(function: FunctionInfo) -> bool:
 
 @dataclass
 class DeliveryFacts:
-    """What one file contributes to CIO501 and CIO502."""
+    """The facts one file contributes to CIO501 and CIO502."""
 
     sends: list[Place] = field(default_factory=list)
     calls: list[CallFact] = field(default_factory=list)
@@ -326,7 +355,9 @@ def _suppresses_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
     return any("bounced" in handler.metrics for handler in facts.handlers)
 
 
-def _email_sends(facts: DeliveryFacts, project: ProjectIndex) -> tuple[list[Place], list[Place]]:
+def _email_sends(
+    facts: DeliveryFacts, project: ProjectIndex
+) -> tuple[list[Place], list[Place]]:
     """Return the App API `send_email` calls and the `identify` calls that set email."""
     sends = []
     identifies = []
@@ -334,7 +365,11 @@ def _email_sends(facts: DeliveryFacts, project: ProjectIndex) -> tuple[list[Plac
         api = resolve_api(call, project)
         if call.method == "send_email" and api is Api.APP:
             sends.append(call.place)
-        elif call.method == "identify" and call.has_email and api in (Api.TRACK, Api.PIPELINES):
+        elif (
+            call.method == "identify"
+            and call.has_email
+            and api in (Api.TRACK, Api.PIPELINES)
+        ):
             identifies.append(call.place)
     return sends, identifies
 
@@ -426,7 +461,16 @@ UNSUBSCRIBE_LINK = re.compile(
     r"|href\s*=\s*[\"'][^\"']*unsubscribe",
     re.IGNORECASE,
 )
-TEMPLATE_SUFFIXES = (".html", ".htm", ".liquid", ".j2", ".jinja", ".jinja2", ".mjml", ".txt")
+TEMPLATE_SUFFIXES = (
+    ".html",
+    ".htm",
+    ".liquid",
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".mjml",
+    ".txt",
+)
 # `{% extends "base.html" %}`, `{% include 'footer.html' %}`, Liquid's `{% render %}`.
 TEMPLATE_REFERENCE = re.compile(
     r"\{%-?\s*(?:extends|include|render|layout)\s+[\"']([^\"']+)[\"']", re.IGNORECASE
@@ -439,7 +483,9 @@ OPAQUE_TEMPLATE = re.compile(
 MAX_TEMPLATE_BYTES = 1_000_000
 MAX_TEMPLATE_DEPTH = 5
 # Names in an f-string body that may hold a footer with the link.
-FOOTER_NAME = re.compile(r"footer|unsubscribe|link|signature|html|body|content", re.IGNORECASE)
+FOOTER_NAME = re.compile(
+    r"footer|unsubscribe|link|signature|html|body|content", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -503,13 +549,15 @@ class MissingUnsubscribeLink(Rule):
         assert body.template is not None
         path = find_template(context, body.template, context.path.parent)
         if path is None:
-            logger.debug("%s: template %s not found", context.display_path, body.template)
+            logger.debug(
+                "%s: template %s not found", context.display_path, body.template
+            )
             return None
         if template_has_link(context, path, set()) is not False:
             return None
-        shown = _relative(path, context.config.root)
+        template_path = _relative(path, context.config.root)
         message = (
-            f"the email template `{shown}` has no unsubscribe link; add"
+            f"the email template `{template_path}` has no unsubscribe link; add"
             ' `<a href="{% unsubscribe_url %}">Unsubscribe</a>` to it (or to the'
             " layout it extends), because people who cannot unsubscribe mark the"
             " email as spam"
@@ -544,7 +592,11 @@ def _email_bodies(context: FileContext) -> Iterator[tuple[cst.BaseExpression, Sc
         request = call.value("request")
         if not isinstance(request, cst.Dict):
             continue
-        elements = [element for element in request.elements if isinstance(element, cst.DictElement)]
+        elements = [
+            element
+            for element in request.elements
+            if isinstance(element, cst.DictElement)
+        ]
         if any(literal_value(element.key) == "headers" for element in elements):
             continue
         for element in elements:
@@ -578,7 +630,9 @@ def _resolve_body(
     return None
 
 
-def _resolve_name(context: FileContext, node: cst.Name, scope: Scope, depth: int) -> Body | None:
+def _resolve_name(
+    context: FileContext, node: cst.Name, scope: Scope, depth: int
+) -> Body | None:
     """Follow a body variable to its only assignment, in its scope or an enclosing one."""
     assignments = context.index.assignments_of(node.value, scope)
     if len(assignments) != 1 or assignments[0].value is None:
