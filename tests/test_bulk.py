@@ -41,7 +41,7 @@ EXECUTOR_LOOP = (
 
 
 class _TrackApiHandler(BaseHTTPRequestHandler):
-    """Records every request with its arrival time and answers 200 with an empty object."""
+    """Record every request with its arrival time and respond 200 with an empty object."""
 
     def _record(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))

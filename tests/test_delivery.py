@@ -57,7 +57,7 @@ def test_delivery_bounce_points_at_send_not_identify(project):
     assert "a_profiles.py:7" in findings[0]["message"]
 
 
-def test_delivery_bounce_silent_when_suppressed_through_factory_import(project):
+def test_delivery_bounce_suppressed_in_other_module(project):
     root = project(
         {
             "clients.py": TRACK_CLIENT,

@@ -92,17 +92,20 @@ class Loop:
 
 class UnthrottledBulkCalls(Rule):
     """What it does:
-    Finds Track API calls made once per item, in a `for`, `async for` or
+    Finds Track API calls made once per item: in a `for`, `async for` or
     `while` loop, a comprehension, or a function run by `executor.map` or
-    `executor.submit` in a loop, when nothing limits their rate: no throttle
-    or rate limiter call, `time.sleep`, rate-limiting decorator, limiter
-    `with` block or `batch()` call. Loops over a literal collection of at
-    most 10 items, or `range(N)` with N at most 10, are not reported.
+    `executor.submit` in a loop. A call is reported when nothing limits the
+    rate: no throttle or rate limiter call, `time.sleep`, rate-limiting
+    decorator, limiter `with` block or `batch()` call. Loops over a literal collection of at
+    most 10 items, or `range(N)` with N at most 10, are not reported, and
+    neither are retry loops, which leave with `break` or `return` once the
+    call succeeds.
 
     Why is this bad?
-    Customer.io's fair-use limit for the Track API is 100 requests a second
-    per workspace (docs.customer.io, Track API reference). A loop over a
-    table of customers goes past it within a second. Customer.io answers the
+    Customer.io's Track API has a fair-use limit of about 100 requests a
+    second per workspace (the figure that summaries of Customer.io's API
+    documentation give; check the current limit there). A loop over a table
+    of customers goes past it within a second. Customer.io answers the
     extra requests with HTTP 429, and the SDK raises after its retries, so
     events and profile updates are lost part way through the job.
 
@@ -140,7 +143,11 @@ class UnthrottledBulkCalls(Rule):
             if call.api is not Api.TRACK or call.method == "batch":
                 continue
             loop = enclosing_loop(context, call.node, workers)
-            if loop is None or _is_small_loop(loop):
+            if (
+                loop is None
+                or _is_small_loop(loop)
+                or _is_retry(context, call.node, loop)
+            ):
                 continue
             if (
                 call.site.function is not None
@@ -202,7 +209,7 @@ def _message(context: FileContext, method: str, loop: Loop, fixable: bool) -> st
         advice += " (the fix adds one that allows `throttle-rate` requests a second)"
     return (
         f"this Track API `{method}` runs once per item of {where} without a throttle;"
-        " Customer.io answers HTTP 429 above 100 requests a second per workspace,"
+        " Customer.io answers HTTP 429 above about 100 requests a second per workspace,"
         f" so {advice}, or send the items with `batch()`"
     )
 
@@ -265,6 +272,28 @@ def _is_small_collection(node: cst.BaseExpression) -> bool:
     if m.matches(node, m.Call(func=m.Name("range"), args=[m.Arg(value=m.Integer())])):
         bound = node.args[0].value.evaluated_value  # type: ignore[attr-defined]
         return bound <= SMALL_COLLECTION
+    return False
+
+
+def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
+    """Tell whether the loop repeats one request until it succeeds, not once per item.
+
+    That is a `try` around the call, or the call's block, that leaves the
+    loop with `break` or `return`.
+    """
+    if loop.kind not in ("for", "while"):
+        return False
+    exits = m.Break() | m.Return()
+    for ancestor in context.ancestors(node):
+        if ancestor is loop.node:
+            return False
+        if isinstance(ancestor, cst.Try) and m.findall(ancestor.body, exits):
+            return True
+        if isinstance(ancestor, cst.IndentedBlock) and any(
+            m.matches(statement, m.SimpleStatementLine(body=[exits]))
+            for statement in ancestor.body
+        ):
+            return True
     return False
 
 
@@ -375,7 +404,7 @@ def _functions_with_batch(index: FileIndex) -> set[int]:
 
 
 def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | None:
-    """Wait on the module's throttle in the statement before the call, when there is one."""
+    """Build the fix: wait on the module's throttle in a statement just before the call's."""
     if loop.kind == "comprehension" or (
         loop.kind == "executor" and loop.worker is None
     ):

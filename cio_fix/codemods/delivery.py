@@ -344,7 +344,10 @@ class BounceNotSuppressed(Rule):
             " `bounced` metric (Settings > Reporting Webhooks in Customer.io)"
         )
         if len(sends) > 1:
-            message += f"; email is also sent at {list_places(sends[1:])}"
+            message += (
+                "; other places that send email or identify people with an email:"
+                f" {list_places(sends[1:])}"
+            )
         yield project_finding(self, sends[0], message)
 
 
