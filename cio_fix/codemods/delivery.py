@@ -318,6 +318,8 @@ class BounceNotSuppressed(Rule):
     name = "bounce-not-suppressed"
     summary = "email is sent through Customer.io but no code suppresses bounced people"
     fix_safety = None
+    # A bounce handler need not import customerio.
+    prefilter_words = ("bounced",)
 
     def collect(self, context: FileContext) -> DeliveryFacts:
         return delivery_facts(context)
@@ -414,6 +416,8 @@ class SpamComplaintUnhandled(Rule):
     name = "spam-complaint-unhandled"
     summary = "a Customer.io reporting-webhook handler ignores spam complaints"
     fix_safety = None
+    # A complaint handler need not import customerio.
+    prefilter_words = ("spammed",)
 
     def collect(self, context: FileContext) -> DeliveryFacts:
         return delivery_facts(context)
