@@ -16,7 +16,17 @@ from cio_fix.codemods.delivery import (
     project_finding,
     sort_places,
 )
-from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
+from cio_fix.customerio import (
+    METHODS_BY_API,
+    PIPELINES,
+    TRACK,
+    Api,
+    ClientCall,
+    FileIndex,
+    Scope,
+    literal_value,
+    normalise_arguments,
+)
 from cio_fix.model import Finding
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
@@ -49,6 +59,8 @@ STRING_METHODS = frozenset(
     {"isoformat", "strftime", "format", "lower", "upper", "strip", "title"}
 )
 BOOLEAN_CALLS = frozenset({"bool", "isinstance"})
+# Calls that send profile or event attributes.
+ATTRIBUTE_METHODS = frozenset({"identify", "track", "track_anonymous"})
 DATE_STRING = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -66,6 +78,17 @@ class AttributeUse:
     # The value's form in the source, for the message: "an integer", "a datetime".
     description: str
     place: Place
+    # For a call on a name imported from another module: that name, and the
+    # API the call was read as. The use counts only if the name is a client
+    # of that API, which is known once every file is indexed.
+    receiver: str | None = None
+    api: Api | None = None
+
+    def is_client_call(self, project: ProjectIndex) -> bool:
+        if self.receiver is None:
+            return True
+        client = project.client_type(self.receiver)
+        return client is not None and client.api is self.api
 
 
 @dataclass(frozen=True)
@@ -176,6 +199,40 @@ def _attribute_values(
     return owner, values
 
 
+def _calls_with_attributes(index: FileIndex) -> Iterator[tuple[ClientCall, str | None]]:
+    """Yield the client calls of a file, and the calls on imported names read as client calls.
+
+    `collect` runs before other files are indexed, so a client imported from
+    another module is not resolved yet. Its calls are read both as Track API
+    and as Data Pipelines calls, with the imported name, and `check_project`
+    keeps the reading that matches the client the name turns out to be.
+    """
+    resolved = set()
+    for call in index.client_calls:
+        resolved.add(id(call.node))
+        yield call, None
+
+    for site in index.call_sites:
+        func = site.node.func
+        if id(site.node) in resolved or not isinstance(func, cst.Attribute):
+            continue
+        method = func.attr.value
+        if method not in ATTRIBUTE_METHODS:
+            continue
+        receiver = index.qualified_name(func.value)
+        if receiver is None:
+            continue
+        for client in (TRACK, PIPELINES):
+            parameters = METHODS_BY_API[client.api].get(method)
+            if parameters is None:
+                continue
+            named, extra, starred = normalise_arguments(site.node, parameters)
+            call = ClientCall(
+                site.node, method, client, func.value, site, named, extra, starred
+            )
+            yield call, receiver
+
+
 class InconsistentAttributeType(Rule):
     """What it does:
     Reports, once per attribute, a profile attribute (set by `identify`) or
@@ -213,7 +270,7 @@ class InconsistentAttributeType(Rule):
 
     def collect(self, context: FileContext) -> list[AttributeUse]:
         uses = []
-        for call in context.index.client_calls:
+        for call, receiver in _calls_with_attributes(context.index):
             found = _attribute_values(call)
             if found is None:
                 continue
@@ -222,10 +279,15 @@ class InconsistentAttributeType(Rule):
                 found_type = value_type(context.index, value, call.site.scope)
                 if found_type is None:
                     continue
-                place = place_of(context, value)
                 uses.append(
                     AttributeUse(
-                        owner, attribute, found_type.kind, found_type.description, place
+                        owner=owner,
+                        attribute=attribute,
+                        kind=found_type.kind,
+                        description=found_type.description,
+                        place=place_of(context, value),
+                        receiver=receiver,
+                        api=call.api if receiver is not None else None,
                     )
                 )
         return uses
@@ -234,6 +296,8 @@ class InconsistentAttributeType(Rule):
         groups: dict[tuple[str, str], list[AttributeUse]] = {}
         for _, uses in project.rule_facts(self.code):
             for use in uses:
+                if not use.is_client_call(project):
+                    continue
                 groups.setdefault((use.owner, use.attribute), []).append(use)
 
         for (owner, attribute), uses in sorted(groups.items()):
