@@ -417,6 +417,8 @@ class SpamComplaintUnhandled(Rule):
     summary = "a Customer.io reporting-webhook handler ignores spam complaints"
     fix_safety = None
     # A complaint handler need not import customerio.
+    # NOTE: a handler file that names neither customerio nor "spammed" is not
+    # parsed, so a handler there that ignores complaints is not reported.
     prefilter_words = ("spammed",)
 
     def collect(self, context: FileContext) -> DeliveryFacts:
@@ -488,7 +490,9 @@ OPAQUE_TEMPLATE = re.compile(
     r"\{%-?\s*(?:import|from)\s|\{\{[^}]*(?:footer|unsubscribe)[^}]*\}\}", re.IGNORECASE
 )
 MAX_TEMPLATE_BYTES = 1_000_000
-MAX_TEMPLATE_DEPTH = 5
+# Templates read for one body, through extends and includes; past this the
+# body is taken as unknown and not reported.
+MAX_TEMPLATES_READ = 5
 # Names in an f-string body that may hold a footer with the link.
 FOOTER_NAME = re.compile(
     r"footer|unsubscribe|link|signature|html|body|content", re.IGNORECASE
@@ -728,9 +732,10 @@ def template_has_link(context: FileContext, path: Path, seen: set[Path]) -> bool
     """Tell whether a template, or one it extends or includes, has an unsubscribe link.
 
     Returns None when that cannot be known: a referenced template is missing,
-    too large or too deep, or the template imports macros.
+    too large or read already, more than MAX_TEMPLATES_READ templates are
+    involved, or the template imports macros.
     """
-    if path in seen or len(seen) >= MAX_TEMPLATE_DEPTH:
+    if path in seen or len(seen) >= MAX_TEMPLATES_READ:
         return None
     seen.add(path)
     try:
