@@ -191,3 +191,18 @@ def test_delivery_rules_explain_five_headings(project):
         text = run_cli(["--explain", code], root).stdout
         for heading in headings:
             assert heading in text, f"{code} lacks {heading}"
+
+
+def test_delivery_send_to_unsubscribed_exempts_body(project):
+    body = '"<p>Reset</p>"'
+    requests = [
+        f"SendEmailRequest(to=u.email, body={body}, send_to_unsubscribed=True)",
+        f"SendEmailRequest(to=u.email, body={body}, send_to_unsubscribed=False)",
+        f"SendEmailRequest(to=u.email, body={body})",
+    ]
+    calls = "".join(f"    mailer.send_email({request})\n" for request in requests)
+    root = project({"mail.py": APP_CLIENT + "\n\ndef send(u):\n" + calls})
+
+    lines = [finding["line"] for finding in _findings(root, "CIO503")]
+
+    assert lines == [8, 9]

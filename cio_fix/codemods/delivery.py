@@ -591,7 +591,7 @@ def _email_bodies(context: FileContext) -> Iterator[tuple[cst.BaseExpression, Sc
     for site in index.call_sites:
         if index.qualified_name(site.node.func) not in EMAIL_REQUESTS:
             continue
-        if _sets_unsubscribe_header(site.node.args):
+        if _is_exempt_request(site.node.args):
             continue
         for argument in site.node.args:
             if argument.keyword is not None and argument.keyword.value == "body":
@@ -608,21 +608,40 @@ def _email_bodies(context: FileContext) -> Iterator[tuple[cst.BaseExpression, Sc
             for element in request.elements
             if isinstance(element, cst.DictElement)
         ]
-        if any(literal_value(element.key) == "headers" for element in elements):
+        if any(_is_exempt_entry(element) for element in elements):
             continue
         for element in elements:
             if literal_value(element.key) == "body":
                 yield element.value, call.site.scope
 
 
-def _sets_unsubscribe_header(arguments: Iterable[cst.Arg]) -> bool:
-    """Tell whether a request passes headers (maybe `List-Unsubscribe`) or unpacks **kwargs."""
+def _is_exempt_request(arguments: Iterable[cst.Arg]) -> bool:
+    """Tell whether a request needs no link in its body, or may not.
+
+    That is a request that passes headers (maybe `List-Unsubscribe`),
+    unpacks **kwargs, or sets `send_to_unsubscribed=True`: a message sent
+    even to people who unsubscribed, such as a password reset, has nothing
+    to unsubscribe from.
+    """
     for argument in arguments:
         if argument.star == "**":
             return True
-        if argument.keyword is not None and argument.keyword.value == "headers":
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        if keyword == "headers":
+            return True
+        if keyword == "send_to_unsubscribed" and m.matches(
+            argument.value, m.Name("True")
+        ):
             return True
     return False
+
+
+def _is_exempt_entry(element: cst.DictElement) -> bool:
+    """Tell whether a request dict entry exempts it, as in `_is_exempt_request`."""
+    key = literal_value(element.key)
+    if key == "headers":
+        return True
+    return key == "send_to_unsubscribed" and m.matches(element.value, m.Name("True"))
 
 
 def _resolve_body(
