@@ -536,7 +536,10 @@ class MissingUnsubscribeLink(Rule):
     Fix safety:
     No fix: where the link goes in the layout is the author's choice. Bodies
     built at run time, templates that cannot be found, and templates that
-    import macros or print a footer variable are not reported.
+    import macros or print a footer variable are not reported. Neither are
+    requests with `send_to_unsubscribed=True` (sent even to people who
+    unsubscribed) or with their own `headers`, which may carry
+    `List-Unsubscribe`.
     """
 
     code = "CIO503"
