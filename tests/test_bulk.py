@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+
 from conftest import run_cli
 
 RATE = 20
@@ -247,3 +248,21 @@ def test_bulk_explain_five_headings(project):
         "Fix safety:",
     ):
         assert heading in text
+
+
+def test_bulk_fix_imports_one_section(project):
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def send(orders):\n"
+        "    for order in orders:\n"
+        '        cio.track(customer_id=order, name="order_placed")\n'
+    )
+    root = project({"orders.py": source})
+
+    run_cli(["--apply", "--unsafe-fixes", "--select", "CIO603", "."], root)
+    code = (root / "orders.py").read_text(encoding="utf-8")
+
+    assert code.startswith(
+        "import threading\nimport time\n\nfrom customerio import CustomerIO\n"
+    )

@@ -364,10 +364,8 @@ def _has_throttle(node: cst.CSTNode, skip: cst.CSTNode) -> bool:
     for call in m.findall(node, m.Call()):
         if call is not skip and _is_throttle_name(call.func):  # type: ignore[attr-defined]
             return True
-    for item in m.findall(node, m.WithItem()):
-        if _is_throttle_name(item.item):  # type: ignore[attr-defined]
-            return True
-    return False
+    items = m.findall(node, m.WithItem())
+    return any(_is_throttle_name(item.item) for item in items)  # type: ignore[attr-defined]
 
 
 def _is_throttled(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
@@ -465,7 +463,7 @@ def _wait_statement(
 def _helper(
     context: FileContext,
 ) -> tuple[tuple[AddImport, ...], tuple[InsertStatements, ...]] | None:
-    """Return the imports and the module-level throttle the fix needs, or None when a name is taken."""
+    """Return the imports and module-level throttle the fix needs, or None if a name is taken."""
     assignments = context.index.module_scope.assignments
     if HELPER_NAME in assignments:
         return (), ()

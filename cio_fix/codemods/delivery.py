@@ -203,10 +203,8 @@ def _is_metric_access(node: cst.CSTNode) -> bool:
     if isinstance(node, cst.Attribute):
         return True
     if isinstance(node, cst.Subscript):
-        key = node.slice[0].slice.value  # type: ignore[union-attr]
-    else:
-        key = node.args[0].value  # type: ignore[attr-defined]
-    return literal_value(key) == "metric"
+        return literal_value(node.slice[0].slice.value) == "metric"  # type: ignore[union-attr]
+    return literal_value(node.args[0].value) == "metric"  # type: ignore[attr-defined]
 
 
 def _compared_metrics(function: cst.FunctionDef) -> set[str]:
