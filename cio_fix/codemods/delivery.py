@@ -307,9 +307,9 @@ class BounceNotSuppressed(Rule):
                 cio.suppress(report["data"]["customer_id"])
 
     Fix safety:
-    No fix. Where bounces are handled depends on the project: a Customer.io
-    reporting webhook (Settings > Reporting Webhooks) that calls `suppress`,
-    or a job that suppresses the people the bounce report lists.
+    No fix. Where bounces are handled depends on the project: a handler of
+    Customer.io's reporting webhooks that calls `suppress`, or a job that
+    suppresses the people the bounce report lists.
     """
 
     code = "CIO501"
@@ -340,8 +340,8 @@ class BounceNotSuppressed(Rule):
         message = (
             "the project sends email through Customer.io, but no code suppresses"
             " people whose email bounces; call `suppress(customer_id)` on the Track"
-            " API for them, for example from a reporting-webhook handler for the"
-            " `bounced` metric (Settings > Reporting Webhooks in Customer.io)"
+            " API for them, for example from a handler of Customer.io's reporting"
+            " webhooks for the `bounced` metric"
         )
         if len(sends) > 1:
             message += (
