@@ -73,6 +73,12 @@ class Checker:
         self._parse(raw_files, empty_project, summaries, result)
 
         seen = dict(raw_files)
+        rule_words = {word for rule in self.rules for word in rule.prefilter_words}
+        for_rules = follow_imports(all_files, seen, rule_words)
+        if for_rules:
+            seen.update(for_rules)
+            self._parse(for_rules, empty_project, summaries, result)
+
         used_words: set[str] = set()
         modules = _modules_by_name(all_files, self.config.root)
         for _ in range(MAX_PREFILTER_ROUNDS):

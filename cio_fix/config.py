@@ -88,6 +88,12 @@ class Config:
     # project identifies (`user.id`): CIO202 uses it in place of `user.email`
     # and CIO401 derives `user.email` from `user.id`.
     customer_id_attribute: str = "id"
+    # Track API requests a second that the CIO603 throttle allows.
+    throttle_rate: float = 100.0
+    # Folders, relative to the project root, that CIO503 searches for the
+    # email templates a call names; the calling file's folder and its
+    # parents' `templates` folders are searched too.
+    template_folders: tuple[str, ...] = ("templates",)
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -128,11 +134,36 @@ def _boolean(key: str, value: Any, path: Path) -> bool:
 
 
 def _attribute_name(key: str, value: Any, path: Path) -> str:
-    if not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value):
+    if (
+        not isinstance(value, str)
+        or not value.isidentifier()
+        or keyword.iskeyword(value)
+    ):
         raise ConfigError(
-            f"{path}: [tool.cio-fix] {key} must be a Python attribute name such as \"id\""
+            f'{path}: [tool.cio-fix] {key} must be a Python attribute name such as "id"'
         )
     return value
+
+
+def _positive_number(key: str, value: Any, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must be a number greater than 0"
+        )
+    if value == float("inf"):
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a finite number")
+    return float(value)
+
+
+def _relative_folders(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    folders = _string_list(key, value, path)
+    for folder in folders:
+        if not folder or Path(folder).is_absolute() or ".." in Path(folder).parts:
+            raise ConfigError(
+                f"{path}: [tool.cio-fix] {key} entry {folder!r} must be a folder"
+                " relative to the project root, without `..`"
+            )
+    return folders
 
 
 def _env_names(key: str, value: Any, path: Path) -> EnvNames:
@@ -181,6 +212,8 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "unsafe-fixes": ("unsafe_fixes", _boolean),
     "event-name-style": ("event_name_style", _event_name_style),
     "customer-id-attribute": ("customer_id_attribute", _attribute_name),
+    "throttle-rate": ("throttle_rate", _positive_number),
+    "template-folders": ("template_folders", _relative_folders),
 }
 
 

@@ -366,7 +366,10 @@ def _insert_import(
     elif index < len(body) and _section(body[index]) is not None:
         following = body[index]
         blanks, rest = _blank_prefix(following.leading_lines)
-        new = new.with_changes(leading_lines=blanks)
+        # After an import of its own section, the new import joins it; the
+        # blank lines above the next section stay there.
+        joins_previous = index > 0 and _section(body[index - 1]) == section
+        new = new.with_changes(leading_lines=[] if joins_previous else blanks)
         body[index] = following.with_changes(leading_lines=[blank, *rest])
     if (
         index > 0

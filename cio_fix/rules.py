@@ -44,6 +44,9 @@ class Rule:
     fix_safety: ClassVar[FixSafety | None] = None
     # Whether the rule's secrets are masked even when the rule is not selected.
     finds_secrets: ClassVar[bool] = False
+    # Words that make a file worth parsing for this rule even when it never
+    # mentions Customer.io, such as a webhook handler that names a metric.
+    prefilter_words: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

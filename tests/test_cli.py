@@ -21,6 +21,10 @@ def signed_up(user):
     cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
 """
 
+# The contract tests run the first two rules only, so that a new rule does
+# not change the counts they check.
+FIRST_RULES = '[tool.cio-fix]\nselect = ["CIO101", "CIO103"]\n'
+
 CLEAN = """\
 import os
 
@@ -31,7 +35,7 @@ cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_
 
 
 def test_cli_dry_run_writes_nothing(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
     before = (root / "app.py").stat()
 
     result = run_cli(["--dry-run", "."], root)
@@ -39,11 +43,14 @@ def test_cli_dry_run_writes_nothing(project) -> None:
     assert result.exit_code == 1
     assert (root / "app.py").read_text() == PITFALLS
     assert (root / "app.py").stat().st_mtime_ns == before.st_mtime_ns
-    assert "+    cio.identify(id=user.id, email=user.email, created_at=int(time.time()))" in result.stdout
+    assert (
+        "+    cio.identify(id=user.id, email=user.email, created_at=int(time.time()))"
+        in result.stdout
+    )
 
 
 def test_cli_default_is_dry_run(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     result = run_cli([], root)
 
@@ -52,7 +59,7 @@ def test_cli_default_is_dry_run(project) -> None:
 
 
 def test_cli_apply_writes_and_second_apply_is_noop(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     first = run_cli(["--apply", "."], root)
     fixed = (root / "app.py").read_text()
@@ -68,7 +75,7 @@ def test_cli_apply_writes_and_second_apply_is_noop(project) -> None:
 
 
 def test_cli_finding_lines_and_summary(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     result = run_cli(["--no-diff", "."], root)
     lines = result.stdout.splitlines()
@@ -86,7 +93,7 @@ def test_cli_finding_lines_and_summary(project) -> None:
 
 
 def test_cli_apply_summary_counts_fixed(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     result = run_cli(["--apply", "--no-diff", "."], root)
 
@@ -106,7 +113,7 @@ def test_cli_clean_project_exits_zero(project) -> None:
 
 
 def test_cli_json_shape(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     document = run_cli(["--output-format", "json", "."], root).json
 
@@ -130,7 +137,7 @@ def test_cli_json_shape(project) -> None:
 
 
 def test_cli_json_applied_after_apply(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     document = run_cli(["--apply", "--output-format", "json", "."], root).json
 
@@ -143,7 +150,7 @@ def test_cli_json_applied_after_apply(project) -> None:
 
 
 def test_cli_secrets_never_shown(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
     secrets = ("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
 
     text = run_cli(["."], root)
@@ -158,7 +165,7 @@ def test_cli_secrets_never_shown(project) -> None:
 
 
 def test_cli_select_and_ignore(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     selected = run_cli(
         ["--select", "CIO103", "--output-format", "json", "."], root
@@ -172,7 +179,7 @@ def test_cli_select_and_ignore(project) -> None:
 
 
 def test_cli_unknown_selector_is_usage_error(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     result = run_cli(["--select", "CIO999", "."], root)
 
@@ -189,7 +196,7 @@ def test_cli_exit_zero(project) -> None:
 
 
 def test_cli_quiet_prints_findings_only(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
     result = run_cli(["--quiet", "."], root)
 
@@ -267,7 +274,7 @@ def test_cli_run_without_candidates_does_not_import_libcst(tmp_path: Path) -> No
 
 
 def test_cli_python_module_entry_point(project) -> None:
-    root = project({"app.py": PITFALLS})
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
     env = {**os.environ, "NO_COLOR": "1"}
 
     completed = subprocess.run(

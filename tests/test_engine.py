@@ -42,7 +42,9 @@ def test_engine_client_imported_from_wrapper_module(project) -> None:
         }
     )
 
-    document = run_cli(["--output-format", "json", "."], root).json
+    document = run_cli(
+        ["--select", "CIO103", "--output-format", "json", "."], root
+    ).json
 
     assert [(f["path"], f["code"]) for f in document["findings"]] == [
         ("app/views.py", "CIO103")
@@ -57,7 +59,9 @@ def test_engine_configured_client_name(project) -> None:
         }
     )
 
-    document = run_cli(["--output-format", "json", "."], root).json
+    document = run_cli(
+        ["--select", "CIO103", "--output-format", "json", "."], root
+    ).json
 
     assert [(f["path"], f["code"]) for f in document["findings"]] == [
         ("app/views.py", "CIO103")
@@ -67,7 +71,9 @@ def test_engine_configured_client_name(project) -> None:
 def test_engine_unconfigured_name_is_not_a_client(project) -> None:
     root = project({"app/views.py": INJECTED})
 
-    document = run_cli(["--output-format", "json", "."], root).json
+    document = run_cli(
+        ["--select", "CIO103", "--output-format", "json", "."], root
+    ).json
 
     assert document["findings"] == []
 

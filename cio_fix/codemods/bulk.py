@@ -1,0 +1,493 @@
+"""Track API calls made once per item without a throttle (CIO603)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+
+from cio_fix.customerio import (
+    TRACK_METHODS,
+    Api,
+    ClientCall,
+    FileIndex,
+    Scope,
+    dotted_name,
+)
+from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
+from cio_fix.rules import FileContext, Rule
+
+# A loop over a literal collection of at most this many items, or over
+# range(N) with N at most this, sends a handful of requests: not bulk.
+SMALL_COLLECTION = 10
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+EXECUTOR_CLASSES = frozenset(
+    {
+        "concurrent.futures.ThreadPoolExecutor",
+        "concurrent.futures.ProcessPoolExecutor",
+        "concurrent.futures.thread.ThreadPoolExecutor",
+        "concurrent.futures.process.ProcessPoolExecutor",
+        "multiprocessing.Pool",
+        "multiprocessing.pool.Pool",
+        "multiprocessing.pool.ThreadPool",
+    }
+)
+EXECUTOR_METHODS = frozenset(
+    {"map", "submit", "imap", "imap_unordered", "starmap", "apply_async"}
+)
+# Methods that run a function once: a loop around them makes it per item.
+SINGLE_RUN_METHODS = frozenset({"submit", "apply_async"})
+EXECUTOR_NAME = re.compile(r"(?:executor|pool)$", re.IGNORECASE)
+# Name parts that mean a throttle or rate limiter: `throttle.wait()`,
+# `limiter.acquire()`, `@limits(calls=..., period=...)`, `time.sleep(...)`,
+# `async with AsyncLimiter(...)`.
+THROTTLE_PART = re.compile(
+    r"throttl|rate_?limit|limiter|^limits$|^sleep|sleep_and_retry|token_?bucket",
+    re.IGNORECASE,
+)
+HELPER_NAME = "_customerio_throttle"
+HELPER_CLASS = "_CustomerioThrottle"
+HELPER_CODE = '''\
+class {cls}:
+    """Start requests at most `rate` a second, across all threads of the process."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._lock = {threading}.Lock()
+        self._next_start = 0.0
+
+    def reserve(self) -> float:
+        """Reserve the next start time; return the seconds to wait for it."""
+        with self._lock:
+            now = {time}.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self._interval
+        return start - now
+
+    def wait(self) -> None:
+        """Block until the next request may start."""
+        delay = self.reserve()
+        if delay > 0:
+            {time}.sleep(delay)
+
+
+# Track API requests a second for the loops of this module.
+{name} = {cls}({rate})
+'''
+
+
+@dataclass
+class Loop:
+    """The construct that runs a call once per item."""
+
+    # The for/while statement, comprehension, or executor map/submit call.
+    node: cst.CSTNode
+    kind: str
+    # The function an executor runs per item, whose body is the loop body.
+    worker: cst.FunctionDef | None = None
+
+
+class UnthrottledBulkCalls(Rule):
+    """What it does:
+    Finds Track API calls made once per item: in a `for`, `async for` or
+    `while` loop, a comprehension, or a function run by `executor.map` or
+    `executor.submit` in a loop. A call is reported when nothing limits the
+    rate: no throttle or rate limiter call, `time.sleep`, rate-limiting
+    decorator, limiter `with` block or `batch()` call. Loops over a literal collection of at
+    most 10 items, or `range(N)` with N at most 10, are not reported, and
+    neither are retry loops, which leave with `break` or `return` once the
+    call succeeds.
+
+    Why is this bad?
+    Customer.io's Track API has a fair-use limit of about 100 requests a
+    second per workspace (the figure that summaries of Customer.io's API
+    documentation give; check the current limit there). A loop over a table
+    of customers goes past it within a second. Customer.io answers the
+    extra requests with HTTP 429, and the SDK raises after its retries, so
+    events and profile updates are lost part way through the job.
+
+    Example:
+        for order in orders:
+            cio.track(customer_id=order.user_id, name="order_placed")
+
+    Use instead:
+        for order in orders:
+            _customerio_throttle.wait()
+            cio.track(customer_id=order.user_id, name="order_placed")
+
+    Fix safety:
+    Unsafe, because the loop becomes slower on purpose. The fix adds one
+    thread-safe throttle per module, at `throttle-rate` requests a second
+    (100 unless configured), and waits on it before each request; awaited
+    async calls sleep with `asyncio.sleep` instead. The limit is per process,
+    so processes that call Customer.io in parallel share the workspace limit
+    and need a lower rate. Calls in comprehensions, lambdas and one-line loop
+    bodies, calls of an async client that are not awaited where they are
+    made, and client methods handed to an executor are reported only.
+    """
+
+    code = "CIO603"
+    name = "unthrottled-bulk-calls"
+    summary = "Track API calls made per item of a loop without a throttle or batch()"
+    fix_safety = FixSafety.UNSAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        index = context.index
+        workers = _executor_workers(context)
+        batched = _functions_with_batch(index)
+
+        for call in index.client_calls:
+            if call.api is not Api.TRACK or call.method == "batch":
+                continue
+            loop = enclosing_loop(context, call.node, workers)
+            if (
+                loop is None
+                or _is_small_loop(loop)
+                or _is_retry(context, call.node, loop)
+            ):
+                continue
+            if (
+                call.site.function is not None
+                and id(call.site.function.node) in batched
+            ):
+                continue
+            if _is_throttled(context, call.node, loop):
+                continue
+            fix = _fix(context, call, loop)
+            message = _message(context, call.method, loop, fixable=fix is not None)
+            yield context.finding(self, call.node, message, fix=fix)
+
+        yield from self._method_references(context)
+
+    def _method_references(self, context: FileContext) -> Iterator[Finding]:
+        """Report `executor.map(cio.track, ...)`: the client method itself is run per item."""
+        index = context.index
+        for site in index.call_sites:
+            method = _executor_method(index, site.node, site.scope)
+            if method is None or not site.node.args:
+                continue
+            target = site.node.args[0].value
+            if (
+                not isinstance(target, cst.Attribute)
+                or target.attr.value not in TRACK_METHODS
+            ):
+                continue
+            if target.attr.value == "batch":
+                continue
+            client = index.client_type(target.value, site.scope)
+            if client is None or client.api is not Api.TRACK:
+                continue
+            if method in SINGLE_RUN_METHODS:
+                loop = enclosing_loop(context, site.node, {})
+                if loop is None or _is_small_loop(loop):
+                    continue
+            else:
+                loop = Loop(site.node, "executor")
+            if _is_throttled(context, site.node, loop):
+                continue
+            message = (
+                f"the executor runs the Track API `{target.attr.value}` once per item"
+                " without a throttle; call a function that waits on a throttle before"
+                " each request, or send the items with `batch()`"
+            )
+            yield context.finding(self, site.node, message)
+
+
+def _message(context: FileContext, method: str, loop: Loop, fixable: bool) -> str:
+    line = context.position(loop.node).start.line
+    where = {
+        "for": f"the loop at line {line}",
+        "while": f"the loop at line {line}",
+        "comprehension": f"the comprehension at line {line}",
+        "executor": f"the executor call at line {line}",
+    }[loop.kind]
+    advice = "wait on a throttle before each request"
+    if fixable:
+        advice += " (the fix adds one that allows `throttle-rate` requests a second)"
+    return (
+        f"this Track API `{method}` runs once per item of {where} without a throttle;"
+        " Customer.io answers HTTP 429 above about 100 requests a second per workspace,"
+        f" so {advice}, or send the items with `batch()`"
+    )
+
+
+# -- finding the loop -----------------------------------------------------------------
+
+
+def enclosing_loop(
+    context: FileContext, node: cst.CSTNode, workers: dict[str, cst.Call]
+) -> Loop | None:
+    """Return the innermost loop that runs `node` once per item, within its function."""
+    child: cst.CSTNode = node
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, (cst.For, cst.While)) and child is ancestor.body:
+            return Loop(ancestor, "for" if isinstance(ancestor, cst.For) else "while")
+        if isinstance(ancestor, COMPREHENSIONS) and not _in_first_iterable(
+            context, ancestor, node
+        ):
+            return Loop(ancestor, "comprehension")
+        if isinstance(ancestor, cst.Lambda):
+            caller = context.parent(context.parent(ancestor) or ancestor)
+            if any(caller is executor_call for executor_call in workers.values()):
+                return Loop(caller, "executor")
+            return None
+        if isinstance(ancestor, cst.FunctionDef):
+            caller = workers.get(ancestor.name.value)
+            if caller is not None:
+                return Loop(caller, "executor", worker=ancestor)
+            return None
+        if isinstance(ancestor, cst.ClassDef):
+            return None
+        child = ancestor
+    return None
+
+
+def _in_first_iterable(
+    context: FileContext, comprehension: cst.CSTNode, node: cst.CSTNode
+) -> bool:
+    """Tell whether `node` is in the outermost `for`'s iterable, which runs once."""
+    iterable = comprehension.for_in.iter  # type: ignore[attr-defined]
+    return node is iterable or any(
+        ancestor is iterable for ancestor in context.ancestors(node)
+    )
+
+
+def _is_small_loop(loop: Loop) -> bool:
+    if isinstance(loop.node, cst.For):
+        return _is_small_collection(loop.node.iter)
+    if isinstance(loop.node, COMPREHENSIONS) and loop.node.for_in.inner_for_in is None:
+        return _is_small_collection(loop.node.for_in.iter)
+    return False
+
+
+def _is_small_collection(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        starred = any(
+            isinstance(element, cst.StarredElement) for element in node.elements
+        )
+        return not starred and len(node.elements) <= SMALL_COLLECTION
+    if m.matches(node, m.Call(func=m.Name("range"), args=[m.Arg(value=m.Integer())])):
+        bound = node.args[0].value.evaluated_value  # type: ignore[attr-defined]
+        return bound <= SMALL_COLLECTION
+    return False
+
+
+def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
+    """Tell whether the loop repeats one request until it succeeds, not once per item.
+
+    That is a `try` around the call, or the call's block, that leaves the
+    loop with `break` or `return`.
+    """
+    if loop.kind not in ("for", "while"):
+        return False
+    exits = m.Break() | m.Return()
+    for ancestor in context.ancestors(node):
+        if ancestor is loop.node:
+            return False
+        if isinstance(ancestor, cst.Try) and m.findall(ancestor.body, exits):
+            return True
+        if isinstance(ancestor, cst.IndentedBlock) and any(
+            m.matches(statement, m.SimpleStatementLine(body=[exits]))
+            for statement in ancestor.body
+        ):
+            return True
+    return False
+
+
+# -- executors -----------------------------------------------------------------------
+
+
+def _is_executor(index: FileIndex, receiver: cst.BaseExpression, scope: Scope) -> bool:
+    if isinstance(receiver, cst.Call):
+        return index.qualified_name(receiver.func) in EXECUTOR_CLASSES
+    if isinstance(receiver, cst.Name):
+        for assignment in index.assignments_of(receiver.value, scope):
+            value = assignment.value
+            if (
+                isinstance(value, cst.Call)
+                and index.qualified_name(value.func) in EXECUTOR_CLASSES
+            ):
+                return True
+    dotted = dotted_name(receiver)
+    return dotted is not None and bool(EXECUTOR_NAME.search(dotted))
+
+
+def _executor_method(index: FileIndex, call: cst.Call, scope: Scope) -> str | None:
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in EXECUTOR_METHODS:
+        return None
+    if not _is_executor(index, func.value, scope):
+        return None
+    return func.attr.value
+
+
+def _executor_workers(context: FileContext) -> dict[str, cst.Call]:
+    """Return the functions (and lambdas) that executors run per item, with the executor call.
+
+    `map` runs its function per item; `submit` does when it is itself in a loop.
+    Lambdas are keyed by their id, since they have no name.
+    """
+    index = context.index
+    workers: dict[str, cst.Call] = {}
+    for site in index.call_sites:
+        method = _executor_method(index, site.node, site.scope)
+        if method is None or not site.node.args:
+            continue
+        if method in SINGLE_RUN_METHODS:
+            loop = enclosing_loop(context, site.node, {})
+            if loop is None or _is_small_loop(loop):
+                continue
+        target = site.node.args[0].value
+        if isinstance(target, cst.Name):
+            workers.setdefault(target.value, site.node)
+        elif isinstance(target, cst.Lambda):
+            workers[f"<lambda {id(target)}>"] = site.node
+    return workers
+
+
+# -- throttles and batches ------------------------------------------------------------
+
+
+def _is_throttle_name(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Call):
+        node = node.func
+    dotted = dotted_name(node)
+    if dotted is None:
+        return False
+    return any(THROTTLE_PART.search(part) for part in dotted.split("."))
+
+
+def _has_throttle(node: cst.CSTNode, skip: cst.CSTNode) -> bool:
+    for call in m.findall(node, m.Call()):
+        if call is not skip and _is_throttle_name(call.func):  # type: ignore[attr-defined]
+            return True
+    items = m.findall(node, m.WithItem())
+    return any(_is_throttle_name(item.item) for item in items)  # type: ignore[attr-defined]
+
+
+def _is_throttled(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
+    """Tell whether a throttle, rate limiter or sleep limits the calls of `loop`."""
+    scanned = loop.worker if loop.worker is not None else loop.node
+    if _has_throttle(scanned, node):
+        return True
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, cst.With) and any(
+            _is_throttle_name(item.item) for item in ancestor.items
+        ):
+            return True
+        if isinstance(ancestor, cst.FunctionDef) and any(
+            _is_throttle_name(decorator.decorator) for decorator in ancestor.decorators
+        ):
+            return True
+    return False
+
+
+def _functions_with_batch(index: FileIndex) -> set[int]:
+    """Return the ids of functions that call `batch()` on a Track client."""
+    functions = set()
+    for call in index.client_calls:
+        if (
+            call.api is Api.TRACK
+            and call.method == "batch"
+            and call.site.function is not None
+        ):
+            functions.add(id(call.site.function.node))
+    return functions
+
+
+# -- the fix --------------------------------------------------------------------------
+
+
+def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | None:
+    """Build the fix: wait on the module's throttle in a statement just before the call's."""
+    if loop.kind == "comprehension" or (
+        loop.kind == "executor" and loop.worker is None
+    ):
+        return None
+    statement = call.site.statement
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    if not _runs_with_statement(context, call, statement):
+        return None
+
+    wait = _wait_statement(context, call)
+    if wait is None:
+        return None
+    wait_line, imports = wait
+    helper = _helper(context)
+    if helper is None:
+        return None
+    helper_imports, inserts = helper
+
+    new_wait = wait_line.with_changes(leading_lines=statement.leading_lines)
+    moved = statement.with_changes(leading_lines=[])
+    return Fix(
+        FixSafety.UNSAFE,
+        replacements={statement: cst.FlattenSentinel([new_wait, moved])},
+        imports=(*helper_imports, *imports),
+        inserts=inserts,
+        description="wait on a throttle before the Track API call",
+    )
+
+
+def _runs_with_statement(
+    context: FileContext, call: ClientCall, statement: cst.CSTNode
+) -> bool:
+    """Tell whether the request is made when the statement runs, not later or in a callback."""
+    for ancestor in context.ancestors(call.node):
+        if ancestor is statement:
+            break
+        if isinstance(ancestor, (cst.Lambda, *COMPREHENSIONS)):
+            return False
+    if not call.client.is_async:
+        return True
+    return isinstance(context.parent(call.node), cst.Await)
+
+
+def _wait_statement(
+    context: FileContext, call: ClientCall
+) -> tuple[cst.SimpleStatementLine, tuple[AddImport, ...]] | None:
+    if not call.client.is_async:
+        return cst.parse_statement(f"{HELPER_NAME}.wait()\n"), ()  # type: ignore[return-value]
+    asyncio_name = context.import_name("asyncio")
+    if asyncio_name is None:
+        return None
+    code = f"await {asyncio_name}.sleep({HELPER_NAME}.reserve())\n"
+    imports = (AddImport("asyncio"),) if asyncio_name == "asyncio" else ()
+    return cst.parse_statement(code), imports  # type: ignore[return-value]
+
+
+def _helper(
+    context: FileContext,
+) -> tuple[tuple[AddImport, ...], tuple[InsertStatements, ...]] | None:
+    """Return the imports and module-level throttle the fix needs, or None if a name is taken."""
+    assignments = context.index.module_scope.assignments
+    if HELPER_NAME in assignments:
+        return (), ()
+    if HELPER_CLASS in assignments:
+        return None
+    threading_name = context.import_name("threading")
+    time_name = context.import_name("time")
+    if threading_name is None or time_name is None:
+        return None
+
+    imports = []
+    if threading_name == "threading":
+        imports.append(AddImport("threading"))
+    if time_name == "time":
+        imports.append(AddImport("time"))
+    code = HELPER_CODE.format(
+        cls=HELPER_CLASS,
+        name=HELPER_NAME,
+        threading=threading_name,
+        time=time_name,
+        rate=_rate_literal(context.config.throttle_rate),
+    )
+    return tuple(imports), (InsertStatements(key="CIO603-throttle", code=code),)
+
+
+def _rate_literal(rate: float) -> str:
+    return str(int(rate)) if float(rate).is_integer() else repr(float(rate))

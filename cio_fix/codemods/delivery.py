@@ -1,0 +1,786 @@
+"""Email deliverability: bounces, spam complaints, unsubscribe links (CIO501-CIO503)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+import libcst.matchers as m
+
+from cio_fix.customerio import Api, CallSite, Scope, literal_value
+from cio_fix.model import Finding
+from cio_fix.project import ProjectIndex
+from cio_fix.rules import FileContext, Rule
+
+logger = logging.getLogger(__name__)
+
+# How many other places a project-level message lists before "and N more".
+MAX_LISTED_PLACES = 5
+
+
+# -- places: where a project-level finding points and what it lists ------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """A node's position in a file, kept as plain data for project-level rules."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def label(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def place_of(context: FileContext, node: cst.CSTNode) -> Place:
+    where = context.position(node)
+    return Place(
+        path=context.display_path,
+        line=where.start.line,
+        column=where.start.column + 1,
+        end_line=where.end.line,
+        end_column=where.end.column + 1,
+    )
+
+
+def sort_places(places: Iterable[Place]) -> list[Place]:
+    return sorted(places, key=lambda place: (place.path, place.line, place.column))
+
+
+def list_places(places: list[Place]) -> str:
+    """Return `a.py:3, b.py:9 and 2 more` for the places a message mentions."""
+    labels = [place.label() for place in places[:MAX_LISTED_PLACES]]
+    text = ", ".join(labels)
+    if len(places) > MAX_LISTED_PLACES:
+        text += f" and {len(places) - MAX_LISTED_PLACES} more"
+    return text
+
+
+def project_finding(rule: Rule, place: Place, message: str) -> Finding:
+    return Finding(
+        code=rule.code,
+        name=rule.name,
+        message=message,
+        path=Path(place.path),
+        line=place.line,
+        column=place.column,
+        end_line=place.end_line,
+        end_column=place.end_column,
+    )
+
+
+# -- calls on clients that may live in another file --------------------------------
+
+
+@dataclass(frozen=True)
+class CallFact:
+    """A call `receiver.method(...)` whose receiver is, or may be, a Customer.io client.
+
+    `api` is set when the receiver resolves in its own file. Otherwise
+    `receiver` is the imported name it refers to, resolved once the project
+    index exists, because `collect` runs before other files are indexed.
+    """
+
+    method: str
+    place: Place
+    api: Api | None
+    receiver: str | None
+    has_email: bool = False
+
+
+def resolve_api(fact: CallFact, project: ProjectIndex) -> Api | None:
+    if fact.api is not None:
+        return fact.api
+    if fact.receiver is None:
+        return None
+    client = project.client_type(fact.receiver)
+    return client.api if client is not None else None
+
+
+def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
+    """Return the calls named `methods` made on a client, or on an imported name."""
+    index = context.index
+    facts = []
+    for site in index.call_sites:
+        func = site.node.func
+        if not m.matches(func, m.Attribute()) or func.attr.value not in methods:
+            continue
+        client = index.client_type(func.value, site.scope)
+        receiver = None
+        if client is None:
+            receiver = index.qualified_name(func.value)
+            if receiver is None:
+                continue
+        facts.append(
+            CallFact(
+                method=func.attr.value,
+                place=place_of(context, site.node),
+                api=client.api if client is not None else None,
+                receiver=receiver,
+                has_email=_passes_email(site),
+            )
+        )
+    return facts
+
+
+def _passes_email(site: CallSite) -> bool:
+    """Tell whether a call passes an `email` keyword or a dict literal with an "email" key."""
+    for argument in site.node.args:
+        if argument.keyword is not None and argument.keyword.value == "email":
+            return True
+        if isinstance(argument.value, cst.Dict) and _dict_has_key(
+            argument.value, "email"
+        ):
+            return True
+    return False
+
+
+def _dict_has_key(node: cst.Dict, key: str) -> bool:
+    for element in node.elements:
+        if isinstance(element, cst.DictElement) and literal_value(element.key) == key:
+            return True
+    return False
+
+
+# -- reporting webhooks ---------------------------------------------------------------
+
+# Metrics that Customer.io reporting webhooks send in the payload's `metric`
+# field. "spammed" is a spam complaint, "bounced" a bounce.
+REPORTING_METRICS = frozenset(
+    {
+        "attempted",
+        "bounced",
+        "clicked",
+        "converted",
+        "delivered",
+        "drafted",
+        "dropped",
+        "failed",
+        "opened",
+        "sent",
+        "spammed",
+        "subscribed",
+        "undeliverable",
+        "unsubscribed",
+    }
+)
+METRIC_KEY = m.OneOf(
+    m.Subscript(slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))]),
+    m.Call(
+        func=m.Attribute(attr=m.Name("get")),
+        args=[m.Arg(value=m.SimpleString()), m.ZeroOrMore()],
+    ),
+    m.Attribute(attr=m.Name("metric")),
+)
+
+
+@dataclass(frozen=True)
+class WebhookHandler:
+    """A function that reads the `metric` of a reporting-webhook payload."""
+
+    name: str
+    place: Place
+    metrics: frozenset[str]
+
+
+def _string_literals(node: cst.CSTNode) -> set[str]:
+    values = set()
+    for string in m.findall(node, m.SimpleString() | m.ConcatenatedString()):
+        value = literal_value(string)  # type: ignore[arg-type]
+        if isinstance(value, str):
+            values.add(value)
+    return values
+
+
+def _is_metric_access(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Attribute):
+        return True
+    if isinstance(node, cst.Subscript):
+        return literal_value(node.slice[0].slice.value) == "metric"  # type: ignore[union-attr]
+    return literal_value(node.args[0].value) == "metric"  # type: ignore[attr-defined]
+
+
+def _compared_metrics(function: cst.FunctionDef) -> set[str]:
+    """Return the reporting metrics a function compares the payload's `metric` with.
+
+    Comparisons count when they contain the metric read itself or a variable
+    assigned from it (`metric = report["metric"]`), and so do `match` cases.
+    """
+    accesses = {
+        id(node) for node in m.findall(function, METRIC_KEY) if _is_metric_access(node)
+    }
+    if not accesses:
+        return set()
+    is_access = m.MatchIfTrue(lambda node: id(node) in accesses)
+    variables = set()
+    for assignment in m.findall(
+        function, m.Assign(targets=[m.AssignTarget(target=m.Name())])
+    ):
+        if m.findall(assignment.value, is_access):  # type: ignore[attr-defined]
+            variables.add(assignment.targets[0].target.value)  # type: ignore[attr-defined]
+    reads_metric = m.OneOf(is_access, *(m.Name(name) for name in variables))
+
+    metrics: set[str] = set()
+    for comparison in m.findall(function, m.Comparison()):
+        if m.findall(comparison, reads_metric):
+            metrics |= _string_literals(comparison) & REPORTING_METRICS
+    for match in m.findall(function, m.Match()):
+        if m.findall(match.subject, reads_metric):  # type: ignore[attr-defined]
+            for case in match.cases:  # type: ignore[attr-defined]
+                metrics |= _string_literals(case.pattern) & REPORTING_METRICS
+    return metrics
+
+
+def webhook_handlers(context: FileContext) -> list[WebhookHandler]:
+    """Find the functions that branch on the metric of a Customer.io reporting webhook.
+
+    A function counts when it compares the payload's `metric` key or
+    attribute with at least one reporting metric. A function nested in a
+    handler is not counted separately.
+    """
+    handlers = []
+    for function in context.index.functions:
+        if function.parent is not None and _compared_metrics(function.parent.node):
+            continue
+        if not _compared_metrics(function.node):
+            continue
+        metrics = frozenset(_string_literals(function.node) & REPORTING_METRICS)
+        handlers.append(
+            WebhookHandler(
+                function.qualname, place_of(context, function.node.name), metrics
+            )
+        )
+    return handlers
+
+
+# -- CIO501 ---------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryFacts:
+    """The facts one file contributes to CIO501 and CIO502."""
+
+    sends: list[Place] = field(default_factory=list)
+    calls: list[CallFact] = field(default_factory=list)
+    handlers: list[WebhookHandler] = field(default_factory=list)
+    mentions_spammed: bool = False
+
+
+def delivery_facts(context: FileContext) -> DeliveryFacts:
+    facts = DeliveryFacts()
+    facts.calls = call_facts(context, frozenset({"send_email", "identify", "suppress"}))
+    facts.handlers = webhook_handlers(context)
+    facts.mentions_spammed = "spammed" in _string_literals(context.module)
+    return facts
+
+
+class BounceNotSuppressed(Rule):
+    """What it does:
+    Reports, once per project, a project that sends email through Customer.io
+    (App API `send_email`, or Track API `identify` calls that set `email`)
+    while no code suppresses people whose email bounces: no Track API
+    `suppress` call, and no reporting-webhook handler that reacts to the
+    `bounced` metric. The finding points at the first email send and lists
+    the others.
+
+    Why is this bad?
+    Mailbox providers count every message sent to an address that bounced
+    again. A high bounce rate makes them delay or junk the mail of the whole
+    sending domain, so the people who can receive it stop seeing it too.
+
+    Example:
+        mailer.send_email(SendEmailRequest(to=user.email, transactional_message_id="receipt"))
+        # and nothing in the project handles bounces
+
+    Use instead:
+        @app.post("/webhooks/customerio")
+        def customerio_webhook():
+            report = request.get_json()
+            if report["metric"] == "bounced":
+                cio.suppress(report["data"]["customer_id"])
+
+    Fix safety:
+    No fix. Where bounces are handled depends on the project: a handler of
+    Customer.io's reporting webhooks that calls `suppress`, or a job that
+    suppresses the people the bounce report lists.
+    """
+
+    code = "CIO501"
+    name = "bounce-not-suppressed"
+    summary = "email is sent through Customer.io but no code suppresses bounced people"
+    fix_safety = None
+    # A bounce handler need not import customerio.
+    prefilter_words = ("bounced",)
+
+    def collect(self, context: FileContext) -> DeliveryFacts:
+        return delivery_facts(context)
+
+    def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
+        sends: list[Place] = []
+        identifies: list[Place] = []
+        for _, facts in project.rule_facts(self.code):
+            if _suppresses_bounces(facts, project):
+                return
+            found_sends, found_identifies = _email_sends(facts, project)
+            sends.extend(found_sends)
+            identifies.extend(found_identifies)
+        if not sends and not identifies:
+            return
+
+        # The finding points at an email send when there is one, because
+        # that is the code whose recipients bounce.
+        sends = sort_places(sends) + sort_places(identifies)
+        message = (
+            "the project sends email through Customer.io, but no code suppresses"
+            " people whose email bounces; call `suppress(customer_id)` on the Track"
+            " API for them, for example from a handler of Customer.io's reporting"
+            " webhooks for the `bounced` metric"
+        )
+        if len(sends) > 1:
+            message += (
+                "; other places that send email or identify people with an email:"
+                f" {list_places(sends[1:])}"
+            )
+        yield project_finding(self, sends[0], message)
+
+
+def _suppresses_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
+    for call in facts.calls:
+        if call.method == "suppress" and resolve_api(call, project) is Api.TRACK:
+            return True
+    return any("bounced" in handler.metrics for handler in facts.handlers)
+
+
+def _email_sends(
+    facts: DeliveryFacts, project: ProjectIndex
+) -> tuple[list[Place], list[Place]]:
+    """Return the App API `send_email` calls and the `identify` calls that set email."""
+    sends = []
+    identifies = []
+    for call in facts.calls:
+        api = resolve_api(call, project)
+        if call.method == "send_email" and api is Api.APP:
+            sends.append(call.place)
+        elif (
+            call.method == "identify"
+            and call.has_email
+            and api in (Api.TRACK, Api.PIPELINES)
+        ):
+            identifies.append(call.place)
+    return sends, identifies
+
+
+# -- CIO502 ---------------------------------------------------------------------------
+
+
+class SpamComplaintUnhandled(Rule):
+    """What it does:
+    Reports, once per project, Customer.io reporting-webhook handlers (functions
+    that branch on the payload's `metric`) when none of them handles the
+    `spammed` metric, the spam complaint. The finding points at the first
+    handler and lists the others.
+
+    Why is this bad?
+    A person who marked a message as spam does not want more of it. Mail
+    that keeps arriving after a complaint raises the complaint rate, and
+    mailbox providers junk or reject the domain's mail above a small
+    fraction of complaints, including the mail other systems of the project
+    send to that person.
+
+    Example:
+        if report["metric"] == "delivered":
+            log_delivery(report)
+
+    Use instead:
+        if report["metric"] == "delivered":
+            log_delivery(report)
+        elif report["metric"] == "spammed":
+            cio.suppress(report["data"]["customer_id"])
+
+    Fix safety:
+    No fix. The project decides what a complaint means for it: suppress the
+    person, mark them unsubscribed (`identify(id=..., unsubscribed=True)`),
+    and stop the email it sends outside Customer.io.
+    """
+
+    code = "CIO502"
+    name = "spam-complaint-unhandled"
+    summary = "a Customer.io reporting-webhook handler ignores spam complaints"
+    fix_safety = None
+    # A complaint handler need not import customerio.
+    # NOTE: a handler file that names neither customerio nor "spammed" is not
+    # parsed, so a handler there that ignores complaints is not reported.
+    prefilter_words = ("spammed",)
+
+    def collect(self, context: FileContext) -> DeliveryFacts:
+        return delivery_facts(context)
+
+    def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
+        handlers: list[WebhookHandler] = []
+        for _, facts in project.rule_facts(self.code):
+            # A module that names "spammed" anywhere, such as in a dict that
+            # maps metrics to functions, is taken to handle complaints.
+            if facts.mentions_spammed:
+                return
+            handlers.extend(facts.handlers)
+        if not handlers:
+            return
+
+        handlers.sort(key=lambda handler: (handler.place.path, handler.place.line))
+        first = handlers[0]
+        message = (
+            f"the reporting-webhook handler `{first.name}` ignores spam complaints;"
+            " handle the `spammed` metric: suppress the person (`suppress` on the"
+            " Track API) or set `unsubscribed=True` with identify, and stop the email"
+            " other systems send them"
+        )
+        if len(handlers) > 1:
+            others = [handler.place for handler in handlers[1:]]
+            message += f"; other handlers: {list_places(others)}"
+        yield project_finding(self, first.place, message)
+
+
+# -- CIO503 ---------------------------------------------------------------------------
+
+# Request classes of transactional email; their `body` replaces the
+# template's body.
+EMAIL_REQUESTS = frozenset(
+    {
+        "customerio.SendEmailRequest",
+        "customerio.api.SendEmailRequest",
+        "async_customerio.SendEmailRequest",
+        "async_customerio.api.SendEmailRequest",
+    }
+)
+# Customer.io's Liquid tags for the unsubscribe and preferences links, a
+# template variable or tag naming an unsubscribe link, or a link to the
+# project's own unsubscribe page.
+UNSUBSCRIBE_LINK = re.compile(
+    r"unsubscribe_url|manage_subscription_preferences_url"
+    r"|\{[{%][^}]*unsubscribe[^}]*[}%]\}"
+    r"|href\s*=\s*[\"'][^\"']*unsubscribe",
+    re.IGNORECASE,
+)
+TEMPLATE_SUFFIXES = (
+    ".html",
+    ".htm",
+    ".liquid",
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".mjml",
+    ".txt",
+)
+# `{% extends "base.html" %}`, `{% include 'footer.html' %}`, Liquid's `{% render %}`.
+TEMPLATE_REFERENCE = re.compile(
+    r"\{%-?\s*(?:extends|include|render|layout)\s+[\"']([^\"']+)[\"']", re.IGNORECASE
+)
+# Template constructs that can add text this check cannot see: macros from
+# other files, and variables that sound like a footer or an unsubscribe link.
+OPAQUE_TEMPLATE = re.compile(
+    r"\{%-?\s*(?:import|from)\s|\{\{[^}]*(?:footer|unsubscribe)[^}]*\}\}", re.IGNORECASE
+)
+MAX_TEMPLATE_BYTES = 1_000_000
+# Templates read for one body, through extends and includes; past this the
+# body is taken as unknown and not reported.
+MAX_TEMPLATES_READ = 5
+# Names in an f-string body that may hold a footer with the link.
+FOOTER_NAME = re.compile(
+    r"footer|unsubscribe|link|signature|html|body|content", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Body:
+    """An email body as far as it is known: its text, or the template it renders."""
+
+    node: cst.BaseExpression
+    text: str | None = None
+    template: str | None = None
+
+
+class MissingUnsubscribeLink(Rule):
+    """What it does:
+    Finds transactional email bodies without an unsubscribe link: the `body`
+    of a `SendEmailRequest` (or of a dict passed to App API `send_email`)
+    given as a string literal, or rendered from a template file the call
+    names (`render_template("receipt.html")`). A template is found next to
+    the calling file, in `templates` folders above it, or in the folders of
+    `template-folders`; the templates it extends or includes are read too.
+
+    Why is this bad?
+    A body sent through the App API replaces the message template stored in
+    Customer.io, and with it the template's footer. People who cannot find
+    an unsubscribe link mark the message as spam instead, which lowers the
+    deliverability of every email the workspace sends.
+
+    Example:
+        SendEmailRequest(to=user.email, body="<p>Thank you for your order!</p>")
+
+    Use instead:
+        SendEmailRequest(
+            to=user.email,
+            body='<p>Thank you for your order!</p>'
+            '<p><a href="{% unsubscribe_url %}">Unsubscribe</a></p>',
+        )
+
+    Fix safety:
+    No fix: where the link goes in the layout is the author's choice. Bodies
+    built at run time, templates that cannot be found, and templates that
+    import macros or print a footer variable are not reported. Neither are
+    requests with `send_to_unsubscribed=True` (sent even to people who
+    unsubscribed) or with their own `headers`, which may carry
+    `List-Unsubscribe`.
+    """
+
+    code = "CIO503"
+    name = "missing-unsubscribe-link"
+    summary = "a transactional email body without an unsubscribe link"
+    fix_safety = None
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        for node, scope in _email_bodies(context):
+            body = _resolve_body(context, node, scope, depth=0)
+            if body is None:
+                continue
+            if body.text is not None and not UNSUBSCRIBE_LINK.search(body.text):
+                yield context.finding(self, body.node, _literal_message())
+            if body.template is not None:
+                finding = self._check_template(context, body)
+                if finding is not None:
+                    yield finding
+
+    def _check_template(self, context: FileContext, body: Body) -> Finding | None:
+        assert body.template is not None
+        path = find_template(context, body.template, context.path.parent)
+        if path is None:
+            logger.debug(
+                "%s: template %s not found", context.display_path, body.template
+            )
+            return None
+        if template_has_link(context, path, set()) is not False:
+            return None
+        template_path = _relative(path, context.config.root)
+        message = (
+            f"the email template `{template_path}` has no unsubscribe link; add"
+            ' `<a href="{% unsubscribe_url %}">Unsubscribe</a>` to it (or to the'
+            " layout it extends), because people who cannot unsubscribe mark the"
+            " email as spam"
+        )
+        return context.finding(self, body.node, message)
+
+
+def _literal_message() -> str:
+    return (
+        "this email body has no unsubscribe link; add"
+        ' `<a href="{% unsubscribe_url %}">Unsubscribe</a>` to it, because the'
+        " body replaces the template's footer and people who cannot unsubscribe"
+        " mark the email as spam"
+    )
+
+
+def _email_bodies(context: FileContext) -> Iterator[tuple[cst.BaseExpression, Scope]]:
+    """Yield the `body` argument of every email request built in this file, with its scope."""
+    index = context.index
+    for site in index.call_sites:
+        if index.qualified_name(site.node.func) not in EMAIL_REQUESTS:
+            continue
+        if _is_exempt_request(site.node.args):
+            continue
+        for argument in site.node.args:
+            if argument.keyword is not None and argument.keyword.value == "body":
+                yield argument.value, site.scope
+
+    for call in index.client_calls:
+        if call.api is not Api.APP or call.method != "send_email":
+            continue
+        request = call.value("request")
+        if not isinstance(request, cst.Dict):
+            continue
+        elements = [
+            element
+            for element in request.elements
+            if isinstance(element, cst.DictElement)
+        ]
+        if any(_is_exempt_entry(element) for element in elements):
+            continue
+        for element in elements:
+            if literal_value(element.key) == "body":
+                yield element.value, call.site.scope
+
+
+def _is_exempt_request(arguments: Iterable[cst.Arg]) -> bool:
+    """Tell whether a request needs no link in its body, or may not.
+
+    That is a request that passes headers (maybe `List-Unsubscribe`),
+    unpacks **kwargs, or sets `send_to_unsubscribed=True`: a message sent
+    even to people who unsubscribed, such as a password reset, has nothing
+    to unsubscribe from.
+    """
+    for argument in arguments:
+        if argument.star == "**":
+            return True
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        if keyword == "headers":
+            return True
+        if keyword == "send_to_unsubscribed" and m.matches(
+            argument.value, m.Name("True")
+        ):
+            return True
+    return False
+
+
+def _is_exempt_entry(element: cst.DictElement) -> bool:
+    """Tell whether a request dict entry exempts it, as in `_is_exempt_request`."""
+    key = literal_value(element.key)
+    if key == "headers":
+        return True
+    return key == "send_to_unsubscribed" and m.matches(element.value, m.Name("True"))
+
+
+def _resolve_body(
+    context: FileContext, node: cst.BaseExpression, scope: Scope, depth: int
+) -> Body | None:
+    text = _static_text(node)
+    if text is not None:
+        return Body(node, text=text)
+
+    if isinstance(node, cst.Name) and depth < 3:
+        return _resolve_name(context, node, scope, depth)
+
+    template = _named_template(node)
+    if template is not None:
+        return Body(template[0], template=template[1])
+    return None
+
+
+def _resolve_name(
+    context: FileContext, node: cst.Name, scope: Scope, depth: int
+) -> Body | None:
+    """Follow a body variable to its only assignment, in its scope or an enclosing one."""
+    assignments = context.index.assignments_of(node.value, scope)
+    if len(assignments) != 1 or assignments[0].value is None:
+        return None
+    assignment = assignments[0]
+    resolved = _resolve_body(context, assignment.value, assignment.scope, depth + 1)
+    if resolved is None or resolved.text is None:
+        return resolved
+    # A literal body is reported at its use, the line of the email request.
+    return Body(node, text=resolved.text)
+
+
+def _static_text(node: cst.BaseExpression) -> str | None:
+    """Return the text of a string literal, or the literal parts of a plain f-string."""
+    value = literal_value(node)
+    if isinstance(value, str):
+        return value
+    if isinstance(node, cst.FormattedString):
+        return _formatted_text(node)
+    if isinstance(node, cst.ConcatenatedString):
+        left, right = _static_text(node.left), _static_text(node.right)  # type: ignore[arg-type]
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
+def _formatted_text(node: cst.FormattedString) -> str | None:
+    parts = []
+    for part in node.parts:
+        if isinstance(part, cst.FormattedStringText):
+            parts.append(part.value)
+            continue
+        expression = part.expression  # type: ignore[attr-defined]
+        if not m.matches(expression, m.Name() | m.Attribute() | m.Subscript()):
+            return None
+        names = [name.value for name in m.findall(expression, m.Name())]  # type: ignore[union-attr]
+        if any(FOOTER_NAME.search(name) for name in names):
+            return None
+        parts.append("{}")
+    return "".join(parts)
+
+
+def _named_template(node: cst.BaseExpression) -> tuple[cst.BaseExpression, str] | None:
+    """Return the one string literal naming a template file in a rendering expression."""
+    if not isinstance(node, cst.Call):
+        return None
+    found = []
+    for string in m.findall(node, m.SimpleString()):
+        value = literal_value(string)  # type: ignore[arg-type]
+        if isinstance(value, str) and value.lower().endswith(TEMPLATE_SUFFIXES):
+            found.append((string, value))
+    if len(found) != 1:
+        return None
+    return found[0]  # type: ignore[return-value]
+
+
+def _search_folders(context: FileContext, start: Path) -> list[Path]:
+    """Return the folders a template name is looked up in, nearest first."""
+    root = context.config.root.resolve()
+    folders = [start]
+    current = start.resolve()
+    while True:
+        for folder in context.config.template_folders:
+            folders.append(current / folder)
+        if current == root or root not in current.parents:
+            break
+        current = current.parent
+    for folder in context.config.template_folders:
+        folders.append(root / folder)
+    return folders
+
+
+def find_template(context: FileContext, name: str, start: Path) -> Path | None:
+    """Find the template file `name`, inside the project root only."""
+    root = context.config.root.resolve()
+    for folder in _search_folders(context, start):
+        candidate = (folder / name).resolve()
+        if candidate != root and root not in candidate.parents:
+            continue
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def template_has_link(context: FileContext, path: Path, seen: set[Path]) -> bool | None:
+    """Tell whether a template, or one it extends or includes, has an unsubscribe link.
+
+    Returns None when that cannot be known: a referenced template is missing,
+    too large or read already, more than MAX_TEMPLATES_READ templates are
+    involved, or the template imports macros.
+    """
+    if path in seen or len(seen) >= MAX_TEMPLATES_READ:
+        return None
+    seen.add(path)
+    try:
+        if path.stat().st_size > MAX_TEMPLATE_BYTES:
+            return None
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if UNSUBSCRIBE_LINK.search(text):
+        return True
+    if OPAQUE_TEMPLATE.search(text):
+        return None
+
+    for reference in TEMPLATE_REFERENCE.findall(text):
+        referenced = find_template(context, reference, path.parent)
+        if referenced is None:
+            return None
+        found = template_has_link(context, referenced, seen)
+        if found is not False:
+            return found
+    return False
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,208 @@
+"""Project-level delivery rules (CIO402, CIO501, CIO502) and CIO503 templates, through the CLI."""
+
+from __future__ import annotations
+
+from conftest import run_cli
+
+TRACK_CLIENT = 'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n'
+APP_CLIENT = (
+    "from customerio import APIClient, SendEmailRequest\n\n"
+    'mailer = APIClient("app-key")\n'
+)
+SEND = (
+    "\n\ndef send(user):\n"
+    '    mailer.send_email(SendEmailRequest(transactional_message_id="x", to=user.email))\n'
+)
+WEBHOOK = (
+    "import customerio\n\n\n"
+    "def on_report(report):\n"
+    '    if report["metric"] == "delivered":\n'
+    "        return 1\n"
+)
+
+
+def _findings(root, code):
+    result = run_cli(["--select", code, "--output-format", "json", "."], root)
+    return result.json["findings"]
+
+
+def test_delivery_bounce_reported_once_per_project(project):
+    root = project(
+        {
+            "a.py": APP_CLIENT + SEND,
+            "b.py": APP_CLIENT + SEND,
+            "c.py": APP_CLIENT + SEND,
+        }
+    )
+
+    findings = _findings(root, "CIO501")
+
+    assert len(findings) == 1
+    assert findings[0]["path"] == "a.py"
+    assert findings[0]["line"] == 7
+    assert "b.py:7, c.py:7" in findings[0]["message"]
+    assert "suppress" in findings[0]["message"]
+
+
+def test_delivery_bounce_points_at_send_not_identify(project):
+    identify = (
+        TRACK_CLIENT
+        + "\n\ndef signup(user):\n    cio.identify(id=user.id, email=user.email)\n"
+    )
+    root = project({"a_profiles.py": identify, "b_mail.py": APP_CLIENT + SEND})
+
+    findings = _findings(root, "CIO501")
+
+    assert [finding["path"] for finding in findings] == ["b_mail.py"]
+    assert "a_profiles.py:7" in findings[0]["message"]
+
+
+def test_delivery_bounce_suppressed_in_other_module(project):
+    root = project(
+        {
+            "clients.py": TRACK_CLIENT,
+            "mail.py": APP_CLIENT + SEND,
+            "bounces.py": "from clients import cio\n\n\ndef bounced(i):\n    cio.suppress(i)\n",
+        }
+    )
+
+    assert _findings(root, "CIO501") == []
+
+
+def test_delivery_bounce_unsuppress_does_not_count(project):
+    unsuppress = TRACK_CLIENT + "\n\ndef back(i):\n    cio.unsuppress(i)\n"
+    root = project({"mail.py": APP_CLIENT + SEND, "track.py": unsuppress})
+
+    assert len(_findings(root, "CIO501")) == 1
+
+
+def test_delivery_spam_reported_once_with_other_handlers(project):
+    root = project({"a.py": WEBHOOK, "b.py": WEBHOOK})
+
+    findings = _findings(root, "CIO502")
+
+    assert len(findings) == 1
+    assert findings[0]["path"] == "a.py"
+    assert findings[0]["line"] == 4
+    assert "b.py:4" in findings[0]["message"]
+    assert "spammed" in findings[0]["message"]
+
+
+def test_delivery_spam_silent_without_handler(project):
+    root = project({"a.py": APP_CLIENT + SEND})
+
+    assert _findings(root, "CIO502") == []
+
+
+def test_delivery_attribute_type_once_per_attribute(project):
+    first = (
+        TRACK_CLIENT + "\n\ndef a(u):\n    cio.identify(id=u.id, plan=1, beta=True)\n"
+    )
+    second = (
+        TRACK_CLIENT
+        + '\n\ndef b(u):\n    cio.identify(id=u.id, plan="1", beta="yes")\n'
+    )
+    third = TRACK_CLIENT + "\n\ndef c(u):\n    cio.identify(id=u.id, plan=3)\n"
+    root = project({"a.py": first, "b.py": second, "c.py": third})
+
+    findings = _findings(root, "CIO402")
+    by_attribute = {finding["message"].split("`")[1]: finding for finding in findings}
+
+    assert sorted(by_attribute) == ["beta", "plan"]
+    assert by_attribute["plan"]["path"] == "b.py"
+    assert "as a number at a.py:7, c.py:7" in by_attribute["plan"]["message"]
+    assert by_attribute["beta"]["fix"] is None
+
+
+def test_delivery_template_found_in_configured_folder(project):
+    app = APP_CLIENT + (
+        "from flask import render_template\n\n\n"
+        "def send(user):\n"
+        '    mailer.send_email(SendEmailRequest(to=user.email, body=render_template("r.html")))\n'
+    )
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\ntemplate-folders = ["mail/layouts"]\n',
+            "app/views.py": app,
+            "mail/layouts/r.html": "<p>No link here</p>\n",
+        }
+    )
+
+    findings = _findings(root, "CIO503")
+
+    assert len(findings) == 1
+    assert "mail/layouts/r.html" in findings[0]["message"]
+
+
+def test_delivery_template_outside_root_ignored(project, tmp_path):
+    app = APP_CLIENT + (
+        "from flask import render_template\n\n\n"
+        "def send(user):\n"
+        '    mailer.send_email(SendEmailRequest(to=user.email, body=render_template("../r.html")))\n'
+    )
+    (tmp_path / "r.html").write_text("<p>No link here</p>\n", encoding="utf-8")
+    root = project({"repo/pyproject.toml": "", "repo/app.py": app})
+
+    assert _findings(root / "repo", "CIO503") == []
+
+
+def test_delivery_include_without_link_reported(project):
+    app = APP_CLIENT + (
+        "from flask import render_template\n\n\n"
+        "def send(user):\n"
+        '    mailer.send_email(SendEmailRequest(to=user.email, body=render_template("r.html")))\n'
+    )
+    root = project(
+        {
+            "app.py": app,
+            "templates/r.html": '{% include "footer.html" %}<p>Thanks</p>\n',
+            "templates/footer.html": "<p>Shop Ltd.</p>\n",
+        }
+    )
+
+    assert len(_findings(root, "CIO503")) == 1
+
+
+def test_delivery_invalid_template_folder_rejected(project):
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\ntemplate-folders = ["../shared"]\n',
+            "a.py": "",
+        }
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "template-folders" in result.stdout + result.stderr
+
+
+def test_delivery_rules_explain_five_headings(project):
+    root = project({})
+    headings = [
+        "What it does:",
+        "Why is this bad?",
+        "Example:",
+        "Use instead:",
+        "Fix safety:",
+    ]
+
+    for code in ("CIO402", "CIO501", "CIO502", "CIO503"):
+        text = run_cli(["--explain", code], root).stdout
+        for heading in headings:
+            assert heading in text, f"{code} lacks {heading}"
+
+
+def test_delivery_send_to_unsubscribed_exempts_body(project):
+    body = '"<p>Reset</p>"'
+    requests = [
+        f"SendEmailRequest(to=u.email, body={body}, send_to_unsubscribed=True)",
+        f"SendEmailRequest(to=u.email, body={body}, send_to_unsubscribed=False)",
+        f"SendEmailRequest(to=u.email, body={body})",
+    ]
+    calls = "".join(f"    mailer.send_email({request})\n" for request in requests)
+    root = project({"mail.py": APP_CLIENT + "\n\ndef send(u):\n" + calls})
+
+    lines = [finding["line"] for finding in _findings(root, "CIO503")]
+
+    assert lines == [8, 9]
