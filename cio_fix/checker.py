@@ -17,7 +17,8 @@ import libcst as cst
 
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
-from cio_fix.edits import apply_fixes, black_settings, choose_fixes, format_fixed_file
+from cio_fix.edits import apply_fixes, choose_fixes
+from cio_fix.formatting import black_settings, format_fixed_file
 from cio_fix.engine import (
     MAX_PASSES,
     MAX_PREFILTER_ROUNDS,
@@ -264,7 +265,7 @@ class Checker:
             else:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
-            new_code = apply_fixes(current.module, chosen, self.black.line_length).code
+            new_code = apply_fixes(current.module, chosen, self.black).code
             self._verify(context, original_code, new_code)
 
             current = self._reparse(context, new_code)

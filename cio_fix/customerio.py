@@ -326,6 +326,13 @@ class FileIndex:
                 return candidate.assignments[name]
         return []
 
+    def binds_anywhere(self, name: str) -> bool:
+        """Tell whether any scope of the module assigns `name` or takes it as a parameter."""
+        scopes = [self.module_scope]
+        scopes.extend(info.scope for info in self.classes if info.scope is not None)
+        scopes.extend(info.scope for info in self.functions if info.scope is not None)
+        return any(name in scope.assignments for scope in scopes)
+
     def module_assignment(self, name: str) -> Assignment | None:
         assignments = self.module_scope.assignments.get(name, [])
         return assignments[0] if len(assignments) == 1 else None
@@ -640,6 +647,25 @@ class IndexBuilder(cst.CSTVisitor):
         self.index.functions.append(info)
         self.functions.append(info)
         self.scope = scope
+        self._record_parameters(node.params)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        # A lambda's parameters shadow outer names too; they bind in the
+        # enclosing scope here, which only makes name lookups more careful.
+        self._record_parameters(node.params)
+
+    def _record_parameters(self, parameters: cst.Parameters) -> None:
+        """Bind each parameter, with its default value as the assigned value."""
+        every = [
+            *parameters.posonly_params,
+            *parameters.params,
+            *parameters.kwonly_params,
+        ]
+        for star in (parameters.star_arg, parameters.star_kwarg):
+            if isinstance(star, cst.Param):
+                every.append(star)
+        for parameter in every:
+            self._record_assignment(parameter.name.value, parameter.default, parameter)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.functions.pop()

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import CodeRange
 
 from cio_fix.customerio import bound_name, dotted_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from cio_fix.formatting import BlackSettings, format_statement
 from cio_fix.model import AddImport, Fix, InsertStatements
 
 Span = tuple[tuple[int, int], tuple[int, int]]
@@ -51,129 +45,46 @@ class _Replacer(cst.CSTTransformer):
     """Replace nodes by identity, then reformat a changed statement that got too long."""
 
     def __init__(
-        self, replacements: dict[int, object], default_indent: str, line_length: int
+        self, replacements: dict[int, object], default_indent: str, black: BlackSettings
     ) -> None:
         super().__init__()
         self.replacements = replacements
         self.default_indent = default_indent
-        self.line_length = line_length
+        self.black = black
         self.indents: list[str] = []
-        # One entry per statement being visited: whether a fix changed it.
-        self.changed: list[bool] = []
+        # One entry per statement, function header or block being visited:
+        # whether a fix changed the statement or the header itself.
+        self.changed: list[list[object]] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.IndentedBlock):
             self.indents.append(
                 node.indent if node.indent is not None else self.default_indent
             )
-        elif isinstance(node, cst.SimpleStatementLine):
-            self.changed.append(False)
+            self.changed.append(["block", False])
+        elif isinstance(node, (cst.SimpleStatementLine, cst.FunctionDef)):
+            self.changed.append(["statement", False])
         return super().on_visit(node)
 
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         if isinstance(original_node, cst.IndentedBlock):
             self.indents.pop()
+            self.changed.pop()
         replacement = self.replacements.get(id(original_node))
         if replacement is not None:
-            if self.changed:
-                self.changed[-1] = True
+            if self.changed and self.changed[-1][0] == "statement":
+                self.changed[-1][1] = True
             updated_node = replacement
-        if isinstance(original_node, cst.SimpleStatementLine):
-            if self.changed.pop() and isinstance(updated_node, cst.SimpleStatementLine):
-                return format_statement(
-                    updated_node, original_node, "".join(self.indents), self.line_length
-                )
+        if isinstance(original_node, (cst.SimpleStatementLine, cst.FunctionDef)):
+            changed = self.changed.pop()[1]
+            if changed and type(updated_node) is type(original_node):
+                indent = "".join(self.indents)
+                return format_statement(updated_node, original_node, indent, self.black)
         return updated_node
 
 
-@dataclass(frozen=True)
-class BlackSettings:
-    """Whether the target project formats with black, and its line length."""
-
-    enabled: bool = False
-    line_length: int = 88
-
-    def format(self, code: str) -> str | None:
-        """Return `code` formatted by black, or None if black is missing or fails."""
-        try:
-            import black
-        except ImportError:
-            return None
-        try:
-            return black.format_str(code, mode=black.Mode(line_length=self.line_length))
-        except Exception:
-            return None
-
-
-def format_fixed_file(
-    settings: BlackSettings, original_code: str, new_code: str
-) -> str:
-    """Run black over a fixed file when the project uses black and the file was black-clean."""
-    if not settings.enabled or settings.format(original_code) != original_code:
-        return new_code
-    formatted = settings.format(new_code)
-    return formatted if formatted is not None else new_code
-
-
-def black_settings(root: Path) -> BlackSettings:
-    """Read `[tool.black]` from the project, or a black hook from its pre-commit config."""
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            document = {}
-        table = document.get("tool", {}).get("black")
-        if isinstance(table, dict):
-            length = table.get("line-length", 88)
-            return BlackSettings(True, length if isinstance(length, int) else 88)
-    pre_commit = root / ".pre-commit-config.yaml"
-    try:
-        uses_black = "psf/black" in pre_commit.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        uses_black = False
-    return BlackSettings(uses_black)
-
-
-def _max_line(code: str) -> int:
-    return max((len(line) for line in code.splitlines()), default=0)
-
-
-def format_statement(
-    statement: cst.SimpleStatementLine,
-    original: cst.SimpleStatementLine,
-    indent: str,
-    line_length: int,
-) -> cst.SimpleStatementLine:
-    """Format a fixed statement with black when the fix made it longer than the limit.
-
-    Statements that were already too long before the fix, and code in a
-    project without black installed, are left as the fix wrote them.
-    """
-    empty = cst.Module([])
-    code = empty.code_for_node(statement.with_changes(leading_lines=()))
-    if len(indent) + _max_line(code) <= line_length:
-        return statement
-    before = empty.code_for_node(original.with_changes(leading_lines=()))
-    if _max_line(code) <= _max_line(before):
-        return statement
-    try:
-        import black
-    except ImportError:
-        return statement
-    mode = black.Mode(line_length=max(line_length - len(indent), 40))
-    try:
-        formatted = black.format_str(code, mode=mode)
-        parsed = cst.parse_statement(formatted)
-    except Exception:
-        return statement
-    if not isinstance(parsed, cst.SimpleStatementLine):
-        return statement
-    return parsed.with_changes(leading_lines=statement.leading_lines)
-
-
 def apply_fixes(
-    module: cst.Module, fixes: Iterable[Fix], line_length: int = 88
+    module: cst.Module, fixes: Iterable[Fix], black: BlackSettings | None = None
 ) -> cst.Module:
     """Apply node replacements in one transform, then helper definitions, then imports."""
     replacements: dict[int, object] = {}
@@ -187,9 +98,8 @@ def apply_fixes(
             inserts.setdefault(insert.key, insert)
 
     if replacements:
-        module = module.visit(
-            _Replacer(replacements, module.default_indent, line_length)
-        )
+        black = black or BlackSettings()
+        module = module.visit(_Replacer(replacements, module.default_indent, black))
     for insert in inserts.values():
         module = insert_statements(module, insert)
     for add in dict.fromkeys(imports):

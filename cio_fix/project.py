@@ -80,9 +80,12 @@ class ProjectIndex:
         self.credential_uses: dict[tuple[str, str], str] = {}
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
-                target = self.resolve_name(qualified)
+                # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
+                name, bracket, key = qualified.partition("[")
+                target = self.resolve_name(name)
                 if target is not None:
-                    self.credential_uses[(target[0].module_name, target[1])] = role
+                    used = target[1] + bracket + key
+                    self.credential_uses[(target[0].module_name, used)] = role
 
     @property
     def sdk_major(self) -> int | None:
@@ -197,7 +200,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             argument = construction.arguments.get(parameter)
             if argument is None:
                 continue
-            qualified = index.qualified_name(argument.value)
+            qualified = _credential_reference(index, argument.value)
             if qualified is not None:
                 summary.credential_uses[qualified] = role
 
@@ -222,11 +225,24 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     return summary
 
 
+def _credential_reference(index: FileIndex, value: cst.BaseExpression) -> str | None:
+    """Return `app.settings.KEY`, or `app.settings.CIO[SITE_ID]` for a dict entry."""
+    if isinstance(value, cst.Subscript) and len(value.slice) == 1:
+        element = value.slice[0].slice
+        key = literal_value(element.value) if isinstance(element, cst.Index) else None
+        owner = index.qualified_name(value.value)
+        if isinstance(key, str) and owner is not None:
+            return f"{owner}[{key}]"
+        return None
+    return index.qualified_name(value)
+
+
 def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
     """Return the modules whose values the given modules pass to Customer.io."""
     modules = set()
     for summary in summaries:
         for qualified in [*summary.credential_uses, *summary.imported_arguments]:
+            qualified = qualified.partition("[")[0]
             if qualified.startswith(DJANGO_SETTINGS + "."):
                 modules.add("settings")
             module, _, _ = qualified.rpartition(".")

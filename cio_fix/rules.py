@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 from libcst.metadata import (
+    ExpressionContext,
+    ExpressionContextProvider,
     CodeRange,
     MetadataWrapper,
     ParentNodeProvider,
@@ -115,6 +117,7 @@ class FileContext:
         self._wrapper: MetadataWrapper | None = None
         self._positions: Any = None
         self._parents: Any = None
+        self._contexts: Any = None
 
     def _metadata(self) -> MetadataWrapper:
         if self._wrapper is None:
@@ -125,6 +128,12 @@ class FileContext:
         if self._positions is None:
             self._positions = self._metadata().resolve(PositionProvider)
         return self._positions[node]
+
+    def expression_context(self, node: cst.CSTNode) -> ExpressionContext | None:
+        """Return whether a name is read (LOAD), written (STORE) or deleted (DEL)."""
+        if self._contexts is None:
+            self._contexts = self._metadata().resolve(ExpressionContextProvider)
+        return self._contexts.get(node)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
@@ -164,21 +173,28 @@ class FileContext:
     def import_name(self, module: str, name: str | None = None) -> str | None:
         """Return the local name for `module` (or `module.name`) after its import.
 
-        That is the name it is already imported under, else the plain name
-        when nothing else in the module binds it, else None: the caller
-        cannot add the import without shadowing something.
+        That is the name it is already imported under at module level, else
+        the plain name when nothing in the module binds it. It is None when
+        a parameter, an assignment or another import binds that name
+        anywhere in the module, because the new reference could then mean
+        something else where it is used.
         """
-        wanted = f"{module}.{name}" if name else module
-        for local, qualified in self.index.imports.items():
-            if qualified == wanted and local in self._module_level_imports():
-                return local
+        local = self.existing_import(f"{module}.{name}" if name else module)
+        if local is not None:
+            return local
         default = name or module.split(".")[0]
-        if (
-            default in self.index.imports
-            or default in self.index.module_scope.assignments
-        ):
+        if default in self.index.imports or self.index.binds_anywhere(default):
             return None
         return default
+
+    def existing_import(self, qualified: str) -> str | None:
+        """Return the module-level name that imports `qualified`, if one does and nothing shadows it."""
+        for local, origin in self.index.imports.items():
+            if origin != qualified or local not in self._module_level_imports():
+                continue
+            if not self.index.binds_anywhere(local):
+                return local
+        return None
 
     def _module_level_imports(self) -> set[str]:
         names = set()

@@ -5,13 +5,8 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from cio_fix.edits import (
-    BlackSettings,
-    add_import,
-    black_settings,
-    format_fixed_file,
-    insert_statements,
-)
+from cio_fix.edits import add_import, insert_statements
+from cio_fix.formatting import BlackSettings, black_settings, format_fixed_file
 from cio_fix.model import AddImport, InsertStatements
 
 from conftest import run_cli
@@ -125,7 +120,7 @@ def test_fixed_statement_uses_black_line_length(project) -> None:
 
 
 def test_black_clean_file_formatted_whole() -> None:
-    settings = BlackSettings(enabled=True)
+    settings = BlackSettings(enabled=True, string_normalization=True)
     clean = 'x = "a"\n'
     messy = "x = 'a'\n"
 
@@ -137,7 +132,9 @@ def test_black_clean_file_formatted_whole() -> None:
 def test_black_settings_from_project(project) -> None:
     with_black = project({"pyproject.toml": "[tool.black]\nline-length = 100\n"})
 
-    assert black_settings(with_black) == BlackSettings(enabled=True, line_length=100)
+    assert black_settings(with_black) == BlackSettings(
+        enabled=True, line_length=100, string_normalization=True
+    )
 
 
 def test_black_settings_from_pre_commit(project) -> None:
@@ -145,4 +142,6 @@ def test_black_settings_from_pre_commit(project) -> None:
         {".pre-commit-config.yaml": "repos:\n- repo: https://github.com/psf/black\n"}
     )
 
-    assert black_settings(root) == BlackSettings(enabled=True, line_length=88)
+    assert black_settings(root) == BlackSettings(
+        enabled=True, string_normalization=True
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ ROLE_LABELS = {
 # Names of variables and settings that hold a Customer.io credential:
 # CUSTOMERIO_API_KEY, CIO_SITE_ID, customer_io_app_key, ...
 CREDENTIAL_NAME = re.compile(
-    r"(?:customer_?io|(?:^|_)cio)(?:_\w*)?_?(?:site(?:_?id)?|(?:api_?|app_?|track_?|write_?)?key|secret|token)",
-    re.IGNORECASE,
+    r"""(?:customer_?io|(?:^|_)cio)_(?:\w+_)?
+        (?:site(?:_?id)?|(?:track_?|app_?)?api_?key|app_?key|track_?key|write_?key|secret(?:_?key)?)$
+      | ^_?(?:customer_?io|cio)_?key$""",
+    re.IGNORECASE | re.VERBOSE,
 )
 # Keys of a settings dict such as CUSTOMERIO = {"SITE_ID": ..., "API_KEY": ...}.
 CREDENTIAL_KEY = re.compile(
@@ -51,16 +54,59 @@ ENV_VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 
 
 def looks_like_secret(value: object) -> bool:
-    """Tell a real key from a placeholder, an empty string or a variable name."""
+    """Tell a real key from a placeholder, an empty string, a name or a word.
+
+    Customer.io site IDs and API keys are hexadecimal strings, and write keys
+    are base64, so a key mixes letters and digits and has no spaces, colons
+    or word separators between lower-case words.
+    """
     if not isinstance(value, str):
         return False
     if len(value) < 8 or len(value) > 200 or any(char.isspace() for char in value):
         return False
     if PLACEHOLDER.search(value) or ENV_VARIABLE_NAME.match(value):
         return False
-    if "://" in value or re.fullmatch(r"[a-z_]+(?:\.[a-z_]+)+", value):
+    if ":" in value or re.fullmatch(r"[a-z]+(?:[-_.][a-z0-9]+)+", value):
         return False
-    return len(set(value)) >= 5
+    digits = sum(char.isdigit() for char in value)
+    letters = sum(char.isalpha() for char in value)
+    return digits >= 2 and letters >= 2 and len(set(value)) >= 5
+
+
+def secret_texts(node: cst.BaseExpression, value: str) -> tuple[str, ...]:
+    """Return every text that shows the key: its value, and each part as written.
+
+    A key split over implicit concatenation, or written with escapes, appears
+    in a diff as its parts and its source text, not as its value.
+    """
+    texts = [value]
+    parts = [node]
+    if isinstance(node, cst.ConcatenatedString):
+        parts = []
+        pending: list[cst.BaseExpression] = [node]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, cst.ConcatenatedString):
+                pending.extend([current.left, current.right])
+            else:
+                parts.append(current)
+    for part in parts:
+        if not isinstance(part, cst.SimpleString):
+            continue
+        raw = part.value[len(part.prefix) + len(part.quote) : -len(part.quote)]
+        evaluated = part.evaluated_value
+        for text in (raw, evaluated):
+            if isinstance(text, str) and len(text) >= 4:
+                texts.append(text)
+    return tuple(dict.fromkeys(texts))
+
+
+def is_test_file(path: Path) -> bool:
+    """Tell test code, whose keys are fakes for the test's own server, from application code."""
+    name = path.name
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return any(part in ("tests", "test") for part in path.parts[:-1])
 
 
 def role_from_name(name: str) -> str:
@@ -143,6 +189,8 @@ class HardcodedCredential(Rule):
         return names
 
     def check(self, context: FileContext) -> Iterator[Finding]:
+        if is_test_file(Path(context.display_path)):
+            return
         seen: set[int] = set()
         for literal in self._literals(context):
             if id(literal.node) in seen:
@@ -183,6 +231,13 @@ class HardcodedCredential(Rule):
             if len(assignments) == 1 and assignments[0].value is not None:
                 yield from self._from_assignment(index, assignments[0], role)
             return
+        entry = _dict_entry(index, value, scope)
+        if entry is not None:
+            literal = literal_value(entry)
+            if looks_like_secret(literal):
+                assert isinstance(literal, str)
+                yield _Literal(entry, literal, role)
+            return
         fallback = self._fallback(index, value)
         if fallback is not None:
             yield _Literal(fallback[0], fallback[1], role)
@@ -220,22 +275,31 @@ class HardcodedCredential(Rule):
                     role = context.project.credential_role(index.module_name, name)
                 if role is not None:
                     yield from self._from_assignment(index, assignments[0], role)
-                if CUSTOMERIO_NAME.search(name) and isinstance(value, cst.Dict):
-                    yield from self._settings_dict(value)
+                if isinstance(value, cst.Dict):
+                    yield from self._settings_dict(context, scope, name, value)
 
-    def _settings_dict(self, node: cst.Dict) -> Iterator[_Literal]:
+    def _settings_dict(
+        self, context: FileContext, scope: Scope, name: str, node: cst.Dict
+    ) -> Iterator[_Literal]:
+        """Yield keys of a settings dict: `CUSTOMERIO = {"API_KEY": ...}`, or any dict a client reads."""
+        index = context.index
         for element in node.elements:
             if not isinstance(element, cst.DictElement):
                 continue
             key = literal_value(element.key)
             value = literal_value(element.value)
-            if (
-                isinstance(key, str)
-                and CREDENTIAL_KEY.match(key)
-                and looks_like_secret(value)
-            ):
-                assert isinstance(value, str)
-                yield _Literal(element.value, value, role_from_name(key))
+            if not isinstance(key, str) or not looks_like_secret(value):
+                continue
+            assert isinstance(value, str)
+            role = None
+            if CUSTOMERIO_NAME.search(name) and CREDENTIAL_KEY.match(key):
+                role = role_from_name(key)
+            elif scope is index.module_scope:
+                role = context.project.credential_role(
+                    index.module_name, f"{name}[{key}]"
+                )
+            if role is not None:
+                yield _Literal(element.value, value, role)
 
     def _write_key_assignments(self, index: FileIndex) -> Iterator[_Literal]:
         for assignment in index.attribute_assignments:
@@ -294,26 +358,55 @@ class HardcodedCredential(Rule):
             literal.node,
             message,
             fix=self._fix(context, literal, env_name),
-            secrets=(literal.value,),
+            secrets=secret_texts(literal.node, literal.value),
         )
 
     @staticmethod
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | None:
-        os_name = context.import_name("os")
-        if os_name is None:
-            return None
+        # `from os import environ` is reused as it is; otherwise `os` is
+        # imported unless that name means something else in the module.
+        environ = context.existing_import("os.environ")
+        imports: tuple[AddImport, ...] = ()
+        if environ is None:
+            os_name = context.import_name("os")
+            if os_name is None:
+                return None
+            environ = f"{os_name}.environ"
+            if os_name == "os":
+                imports = (AddImport("os"),)
+
         # A literal keeps its parentheses; `os.getenv("X", "key")` becomes `os.environ["X"]`.
-        replacement = cst.parse_expression(f'{os_name}.environ["{env_name}"]')
+        replacement = cst.parse_expression(f'{environ}["{env_name}"]')
         replacement = replacement.with_changes(
             lpar=literal.node.lpar, rpar=literal.node.rpar
         )
-        imports = (AddImport("os"),) if os_name == "os" else ()
         return Fix(
             safety=FixSafety.SAFE,
             replacements={literal.node: replacement},
             imports=imports,
             description=f"read the key from {env_name}",
         )
+
+
+def _dict_entry(
+    index: FileIndex, value: cst.BaseExpression, scope: Scope
+) -> cst.BaseExpression | None:
+    """Return the value of `CONFIG["KEY"]` when CONFIG is a dict literal assigned once."""
+    if not isinstance(value, cst.Subscript) or not isinstance(value.value, cst.Name):
+        return None
+    if len(value.slice) != 1 or not isinstance(value.slice[0].slice, cst.Index):
+        return None
+    key = literal_value(value.slice[0].slice.value)
+    assignments = index.assignments_of(value.value.value, scope)
+    if not isinstance(key, str) or len(assignments) != 1:
+        return None
+    mapping = assignments[0].value
+    if not isinstance(mapping, cst.Dict):
+        return None
+    for element in mapping.elements:
+        if isinstance(element, cst.DictElement) and literal_value(element.key) == key:
+            return element.value
+    return None
 
 
 def _own_env_name(name: str) -> str | None:

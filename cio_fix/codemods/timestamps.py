@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import ExpressionContext
 
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
 from cio_fix.model import Finding, Fix, FixSafety
@@ -16,6 +18,9 @@ from cio_fix.rules import FileContext, Rule
 TIMESTAMP_NAME = re.compile(r"(?:_at|_time|_date)$|^(?:timestamp|last_used)$")
 INT_WRAPPERS = frozenset({"int", "round", "math.floor", "math.ceil", "math.trunc"})
 SECONDS_FUNCTIONS = frozenset({"time.time", "time.mktime", "calendar.timegm"})
+MILLISECOND_NAME = re.compile(
+    r"(?:^|_)(?:ms|millis|milliseconds)$|[a-z]Ms$", re.IGNORECASE
+)
 # Integer literals of 13 digits are milliseconds since 1970 (years 2001-2286).
 MILLISECOND_LITERALS = range(10**12, 10**13)
 
@@ -26,6 +31,9 @@ class Slot:
 
     name: str
     value: cst.BaseExpression
+    # The SDK's own `timestamp` parameter, which customerio 3.x passes
+    # through int() itself; a float there is harmless.
+    is_parameter: bool = False
 
 
 @dataclass
@@ -83,12 +91,17 @@ class MillisecondTimestamp(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         index = context.index
         shared_fixes: dict[int, Fix] = {}
+        # A module that rebinds `int` gets findings without fixes, because
+        # the fixes call int().
+        can_fix = "int" not in index.imports and not index.binds_anywhere("int")
         for call in index.client_calls:
             if call.api is not Api.TRACK:
                 continue
-            for slot in _slots(call):
+            for slot in _slots(call, index):
                 finding = self._check_slot(context, call, slot, shared_fixes)
                 if finding is not None:
+                    if not can_fix:
+                        finding.fix = None
                     yield finding
 
     def _check_slot(
@@ -100,7 +113,7 @@ class MillisecondTimestamp(Rule):
     ) -> Finding | None:
         index = context.index
         scope = call.site.scope
-        direct = convert(index, slot.value, allow_float=True)
+        direct = convert(index, slot.value, allow_float=not slot.is_parameter)
         if direct is not None:
             fix = Fix(FixSafety.SAFE, {direct.target: direct.replacement})
             return context.finding(
@@ -113,13 +126,21 @@ class MillisecondTimestamp(Rule):
         if len(assignments) != 1 or assignments[0].value is None:
             return None
         assignment = assignments[0]
+        # A parameter's default says nothing about what callers pass.
+        if isinstance(assignment.statement, cst.Param):
+            return None
         converted = convert(index, assignment.value, allow_float=False)
         if converted is None:
             return None
 
         message = _message(slot.name, converted.problem)
-        if assignment.scope.kind == "function" and _only_used_in_slots(
-            context, assignment.scope, slot.value.value
+        # A variable named for milliseconds (`now_ms`) keeps its meaning and
+        # is divided at the slot; so is one that other code reads too.
+        name = slot.value.value
+        if (
+            assignment.scope.kind == "function"
+            and not MILLISECOND_NAME.search(name)
+            and _only_used_in_slots(context, assignment.scope, name)
         ):
             key = id(assignment.statement)
             if key not in shared_fixes:
@@ -146,12 +167,13 @@ def _message(slot: str, problem: str) -> str:
     )
 
 
-def _slots(call: ClientCall) -> Iterator[Slot]:
+def _slots(call: ClientCall, index: FileIndex) -> Iterator[Slot]:
+    scope = call.site.scope
     if call.method in ("track", "track_anonymous", "backfill"):
         timestamp = call.value("timestamp")
         if timestamp is not None:
-            yield Slot("timestamp", timestamp)
-        yield from _dict_slots(call.value("data"))
+            yield Slot("timestamp", timestamp, is_parameter=True)
+        yield from _dict_slots(call.value("data"), index, scope)
     if call.method in (
         "identify",
         "track",
@@ -165,10 +187,19 @@ def _slots(call: ClientCall) -> Iterator[Slot]:
                 yield Slot(keyword, argument.value)
         for argument in call.star_arguments:
             if argument.star == "**":
-                yield from _dict_slots(argument.value)
+                yield from _dict_slots(argument.value, index, scope)
 
 
-def _dict_slots(node: cst.BaseExpression | None) -> Iterator[Slot]:
+def _dict_slots(
+    node: cst.BaseExpression | None, index: FileIndex, scope: Scope
+) -> Iterator[Slot]:
+    """Yield the timestamp entries of a dict literal, or of the one a local name holds."""
+    if isinstance(node, cst.Name):
+        assignments = index.assignments_of(node.value, scope)
+        if len(assignments) == 1 and not isinstance(
+            assignments[0].statement, cst.Param
+        ):
+            node = assignments[0].value
     if not isinstance(node, cst.Dict):
         return
     for element in node.elements:
@@ -271,11 +302,17 @@ def _seconds_divisor(divisor: cst.BaseExpression) -> cst.BaseExpression:
     if isinstance(divisor, cst.BinaryOperation):
         return divisor.with_changes(right=cst.Integer("9"))
     text = cst.Module([]).code_for_node(divisor)
-    if isinstance(divisor, cst.Float) and "e" in text.lower():
-        return divisor.with_changes(value=re.sub(r"6$", "9", text))
-    return divisor.with_changes(
-        value=re.sub(r"(_?)000(\D*)$", r"\g<1>000\g<1>000\2", text)
-    )
+    if isinstance(divisor, cst.Float):
+        if "e" in text.lower():
+            return divisor.with_changes(value=re.sub(r"([eE]\+?)0*6$", r"\g<1>9", text))
+        whole = "1_000_000_000" if "_" in text else "1000000000"
+        return divisor.with_changes(value=f"{whole}.0")
+    if text.lower().startswith("0x"):
+        digits = f"{10**9:x}"
+        return divisor.with_changes(
+            value=text[:2] + (digits.upper() if text[2:].isupper() else digits)
+        )
+    return divisor.with_changes(value="1_000_000_000" if "_" in text else "1000000000")
 
 
 def _seconds_literal(node: cst.Integer) -> cst.Integer:
@@ -316,10 +353,12 @@ def convert(
 
     divisor = _nanoseconds_divisor(index, node)
     if divisor is not None:
-        is_integer = isinstance(node.operator, cst.FloorDivide)  # type: ignore[attr-defined]
-        return Conversion(
-            divisor, _seconds_divisor(divisor), "milliseconds", is_integer
-        )
+        if isinstance(node.operator, cst.FloorDivide):  # type: ignore[attr-defined]
+            return Conversion(divisor, _seconds_divisor(divisor), "milliseconds", True)
+        # `time.time_ns() / 1e6` is a float; in seconds it becomes an int.
+        divided = node.with_changes(right=_seconds_divisor(divisor), lpar=(), rpar=())
+        replacement = _int_call(divided).with_changes(lpar=node.lpar, rpar=node.rpar)
+        return Conversion(node, replacement, "milliseconds", integer=False)
 
     if isinstance(node, cst.Integer) and node.evaluated_value in MILLISECOND_LITERALS:
         return Conversion(node, _seconds_literal(node), "milliseconds", integer=True)
@@ -332,44 +371,32 @@ def convert(
 # -- variables --------------------------------------------------------------------
 
 
-class _LoadCounter(cst.CSTVisitor):
-    """Count the reads of a name, leaving out keyword names and attribute names."""
+def count_reads(context: FileContext, scope: Scope, name: str) -> int:
+    """Count the places in a function that read `name`.
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.count = 0
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.name:
-            self.count += 1
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Assign(self, node: cst.Assign) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Param(self, node: cst.Param) -> bool:
-        return False
+    Keyword names of calls (`f(ms=...)`) are not reads; `ms += 1` is one.
+    """
+    reads = 0
+    for node in m.findall(scope.node, m.Name(name)):
+        parent = context.parent(node)
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            continue
+        if isinstance(parent, cst.AugAssign) and parent.target is node:
+            reads += 1
+        elif context.expression_context(node) is ExpressionContext.LOAD:
+            reads += 1
+    return reads
 
 
 def _only_used_in_slots(context: FileContext, scope: Scope, name: str) -> bool:
-    counter = _LoadCounter(name)
-    scope.node.visit(counter)
     slot_uses = 0
     for call in context.index.client_calls:
         if call.api is not Api.TRACK or call.site.scope is not scope:
             continue
-        for slot in _slots(call):
+        for slot in _slots(call, context.index):
             if isinstance(slot.value, cst.Name) and slot.value.value == name:
                 slot_uses += 1
-    return counter.count == slot_uses
+    return count_reads(context, scope, name) == slot_uses
 
 
 def _divide(name: cst.Name, integer: bool) -> cst.BaseExpression:
