@@ -18,7 +18,6 @@ import libcst as cst
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes
-from cio_fix.formatting import black_settings, format_fixed_file
 from cio_fix.engine import (
     MAX_PASSES,
     MAX_PREFILTER_ROUNDS,
@@ -27,6 +26,7 @@ from cio_fix.engine import (
     follow_imports,
     mark_applied,
 )
+from cio_fix.formatting import black_settings, format_fixed_file
 from cio_fix.model import FileError, FileResult, Finding, Fix, RunResult
 from cio_fix.project import (
     ModuleSummary,

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 from libcst.metadata import (
+    CodeRange,
     ExpressionContext,
     ExpressionContextProvider,
-    CodeRange,
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
@@ -188,7 +188,7 @@ class FileContext:
         return default
 
     def existing_import(self, qualified: str) -> str | None:
-        """Return the module-level name that imports `qualified`, if one does and nothing shadows it."""
+        """Return the module-level name that imports `qualified`, unless something shadows it."""
         for local, origin in self.index.imports.items():
             if origin != qualified or local not in self._module_level_imports():
                 continue

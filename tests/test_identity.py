@@ -20,11 +20,12 @@ from pathlib import Path
 import libcst as cst
 import pytest
 import trustme
-from conftest import run_cli
 
 from cio_fix.codemods.identity import creates_profile, is_email_expression
 from cio_fix.codemods.keys import named_role
 from cio_fix.customerio import build_index
+
+from conftest import run_cli
 
 # -- helper tables ------------------------------------------------------------------
 

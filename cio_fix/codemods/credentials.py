@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 
@@ -281,7 +281,7 @@ class HardcodedCredential(Rule):
     def _settings_dict(
         self, context: FileContext, scope: Scope, name: str, node: cst.Dict
     ) -> Iterator[_Literal]:
-        """Yield keys of a settings dict: `CUSTOMERIO = {"API_KEY": ...}`, or any dict a client reads."""
+        """Yield keys of `CUSTOMERIO = {"API_KEY": ...}`, or of any dict a client reads."""
         index = context.index
         for element in node.elements:
             if not isinstance(element, cst.DictElement):

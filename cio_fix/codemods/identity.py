@@ -645,7 +645,10 @@ class EmailAsCustomerId(Rule):
                     attr=cst.Name(context.config.customer_id_attribute)
                 )
             )
-            advice = f"Use `{stable}` as the customer id and send the address as the `email` attribute."
+            advice = (
+                f"Use `{stable}` as the customer id and send the address"
+                " as the `email` attribute."
+            )
         else:
             advice = (
                 "Use a value that never changes (the database id) as the customer id and"
@@ -873,7 +876,7 @@ def _describes_creation(words: list[str]) -> bool:
 
 
 def creates_profile(function: FunctionInfo | None) -> bool:
-    """Tell whether a function creates a person: `signup`, `UserViewSet.create`, `RegisterView.post`."""
+    """Tell whether a function creates a person: `signup`, `UserViewSet.create`, ..."""
     if function is None:
         return False
     if _describes_creation(_words(function.name)):

@@ -381,9 +381,11 @@ def count_reads(context: FileContext, scope: Scope, name: str) -> int:
         parent = context.parent(node)
         if isinstance(parent, cst.Arg) and parent.keyword is node:
             continue
-        if isinstance(parent, cst.AugAssign) and parent.target is node:
-            reads += 1
-        elif context.expression_context(node) is ExpressionContext.LOAD:
+        if (
+            isinstance(parent, cst.AugAssign)
+            and parent.target is node
+            or context.expression_context(node) is ExpressionContext.LOAD
+        ):
             reads += 1
     return reads
 
