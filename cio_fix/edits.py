@@ -301,7 +301,10 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
     new_statements = list(parsed.body)
     two_blank = [cst.EmptyLine(), cst.EmptyLine()]
     first = new_statements[0]
-    new_statements[0] = first.with_changes(leading_lines=two_blank)
+    # A comment above the helper's first statement parses as the module
+    # header; it stays with the statement, and only blank lines are replaced.
+    _, comments = _blank_prefix([*parsed.header, *first.leading_lines])
+    new_statements[0] = first.with_changes(leading_lines=[*two_blank, *comments])
     if index < len(body):
         following = body[index]
         _, rest = _blank_prefix(following.leading_lines)
