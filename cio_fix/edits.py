@@ -63,7 +63,9 @@ def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
 
     if replacements:
         module = module.visit(_Replacer(replacements))
-    for insert in inserts.values():
+    # Each insert goes before the earlier ones at the same place, so going
+    # backwards keeps the helpers in the order the fixes asked for them.
+    for insert in reversed(list(inserts.values())):
         module = insert_statements(module, insert)
     for add in dict.fromkeys(imports):
         module = add_import(module, add)
@@ -246,8 +248,33 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
                 break
             if isinstance(first, cst.Import) or _module_of(first) < add.module:
                 index = position + 1
-    _insert_before(body, index, new)
+    if _is_stdlib(add.module) and index < end and not _is_stdlib_import(body[index]):
+        _insert_before_group(body, index, start, new)
+    else:
+        _insert_before(body, index, new)
     return module.with_changes(body=body)
+
+
+def _is_stdlib_import(statement: cst.BaseStatement) -> bool:
+    smalls = _imports_of(statement)
+    return bool(smalls) and _is_stdlib(_module_of(smalls[0]))
+
+
+def _insert_before_group(
+    body: list[cst.BaseStatement], index: int, start: int, new: cst.BaseStatement
+) -> None:
+    """Insert a standard-library import just before the first third-party import.
+
+    It ends the standard-library group, or starts one at the top, so a blank
+    line separates it from the third-party group as isort does.
+    """
+    following = body[index]
+    blanks, rest = _blank_prefix(following.leading_lines)
+    if index == start:
+        new = new.with_changes(leading_lines=blanks)
+        blanks = [cst.EmptyLine()]
+    body[index] = following.with_changes(leading_lines=[*(blanks or [cst.EmptyLine()]), *rest])
+    body.insert(index, new)
 
 
 def _insert_at_header(body: list[cst.BaseStatement], index: int, new: cst.BaseStatement) -> None:
@@ -299,15 +326,29 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
             index = max(index, position + 1)
 
     new_statements = list(parsed.body)
-    two_blank = [cst.EmptyLine(), cst.EmptyLine()]
     first = new_statements[0]
+    before = _blank_lines(_line_count(body[index - 1], first) if index > 0 else 2)
     # A comment above the helper's first statement parses as the module
     # header; it stays with the statement, and only blank lines are replaced.
     _, comments = _blank_prefix([*parsed.header, *first.leading_lines])
-    new_statements[0] = first.with_changes(leading_lines=[*two_blank, *comments])
+    new_statements[0] = first.with_changes(leading_lines=[*before, *comments])
     if index < len(body):
         following = body[index]
         _, rest = _blank_prefix(following.leading_lines)
-        body[index] = following.with_changes(leading_lines=[*two_blank, *rest])
+        after = _blank_lines(_line_count(new_statements[-1], following))
+        body[index] = following.with_changes(leading_lines=[*after, *rest])
     body[index:index] = new_statements
     return module.with_changes(body=body)
+
+
+def _is_definition(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, (cst.FunctionDef, cst.ClassDef))
+
+
+def _line_count(above: cst.BaseStatement, below: cst.BaseStatement) -> int:
+    """Return the blank lines PEP 8 puts between two module-level statements."""
+    return 2 if _is_definition(above) or _is_definition(below) else 1
+
+
+def _blank_lines(count: int) -> list[cst.EmptyLine]:
+    return [cst.EmptyLine() for _ in range(count)]

@@ -135,8 +135,12 @@ def local_names(function: FunctionInfo | None, ancestors: list[cst.CSTNode]) -> 
             names.update(current.scope.assignments)
         current = current.parent
     for parent in ancestors:
-        if isinstance(parent, (cst.For, cst.CompFor)):
+        if isinstance(parent, cst.For):
             names.update(_target_names(parent.target))
+        comprehension: cst.CompFor | None = getattr(parent, "for_in", None)
+        while comprehension is not None:
+            names.update(_target_names(comprehension.target))
+            comprehension = comprehension.inner_for_in
     return names
 
 
@@ -305,7 +309,8 @@ class ClientPerRequest(Rule):
         index = context.index
         for construction in index.constructions:
             function = construction.site.function
-            if function is not None and function.is_cached:
+            if function is not None and (function.is_cached or _declares_global(function)):
+                # A cached factory or a lazily built global builds the client once.
                 continue
             ancestors = list(context.ancestors(construction.node))
             handler = request_handler(index, function)
@@ -364,7 +369,7 @@ class ClientPerRequest(Rule):
             return context.finding(
                 self,
                 construction.node,
-                message + "; create the async client once at start-up (in the lifespan)",
+                message + " (create the async client once at start-up, in the lifespan)",
             )
 
         if _waits_for_pooling_fix(context, construction):
@@ -379,8 +384,6 @@ class ClientPerRequest(Rule):
         with_statement = _with_statement(construction, site.ancestors)
         if hoist is None or with_statement is False:
             return context.finding(self, construction.node, message)
-        if function is not None and _declares_global(function):
-            return context.finding(self, construction.node, message)
 
         fix = _hoist_fix(context, construction, hoist, taken, planned, with_statement)
         return context.finding(self, construction.node, message, fix)
@@ -388,18 +391,8 @@ class ClientPerRequest(Rule):
     # -- wrapper classes, across files -------------------------------------------------------
 
     def collect(self, context: FileContext) -> Any:
+        """Return the calls made per request or per item, for matching wrapper classes."""
         index = context.index
-        wrappers = []
-        for construction in index.constructions:
-            function = construction.site.function
-            if function is None or function.name != "__init__":
-                continue
-            if function.class_info is None or function.parent is not None:
-                continue
-            # The `__init__` of a view runs per request and is reported in `check`.
-            if request_handler(index, function) is None:
-                wrappers.append(function.class_info.name)
-
         instantiations = []
         for site in index.call_sites:
             if not runs_per_request_or_item(index, site.function):
@@ -419,19 +412,17 @@ class ClientPerRequest(Rule):
                     where.end.column + 1,
                 )
             )
-        if not wrappers and not instantiations:
-            return None
-        return {"wrappers": wrappers, "instantiations": instantiations}
+        return instantiations or None
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         wrappers: set[tuple[str, str]] = set()
-        for summary, facts in project.rule_facts(self.code):
-            for name in facts["wrappers"]:
+        for summary in project.summaries:
+            for name in summary.client_classes:
                 wrappers.add((summary.module_name, name))
         if not wrappers:
             return
-        for _, facts in project.rule_facts(self.code):
-            for target, path, line, column, end_line, end_column in facts["instantiations"]:
+        for _, instantiations in project.rule_facts(self.code):
+            for target, path, line, column, end_line, end_column in instantiations:
                 resolved = project.resolve_name(target)
                 if resolved is None or (resolved[0].module_name, resolved[1]) not in wrappers:
                     continue
@@ -458,10 +449,10 @@ def _hoist_message(site: _Site) -> str:
     elif site.reason == "item":
         place = "for every item of a loop"
     else:
-        place = f"on every call of `{site.where}`, which runs per request or per item"
+        place = f"in `{site.where}`, a function called per request or per item"
     return (
-        f"a Customer.io client is constructed {place}, which opens a new HTTPS"
-        " connection each time; build it once and reuse it"
+        f"a Customer.io client is constructed {place}; each one opens a new HTTPS"
+        " connection, so build it once and reuse it"
     )
 
 
