@@ -50,7 +50,13 @@ ROUTE_METHODS = frozenset(
 )
 # Decorators that register a function run for every request of an app.
 PER_REQUEST_HOOKS = frozenset(
-    {"before_request", "after_request", "teardown_request", "before_app_request", "middleware"}
+    {
+        "before_request",
+        "after_request",
+        "teardown_request",
+        "before_app_request",
+        "middleware",
+    }
 )
 # Methods and functions that register a handler passed by reference.
 REGISTRATION_METHODS = frozenset(
@@ -100,12 +106,16 @@ VIEW_DECORATORS = frozenset(
 )
 # Decorators that turn a function into a background job, by last name part:
 # Celery, RQ, Huey, Dramatiq.
-JOB_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "job", "actor", "db_task"})
+JOB_DECORATORS = frozenset(
+    {"task", "shared_task", "periodic_task", "job", "actor", "db_task"}
+)
 
 # Bases of classes whose methods serve requests: Django and DRF views,
 # mixins and viewsets, Flask's MethodView, Starlette's HTTPEndpoint,
 # Tornado's RequestHandler and WebSocketHandler.
-VIEW_BASE = re.compile(r"(?:View|ViewSet|Mixin|Endpoint|RequestHandler|WebSocketHandler)$")
+VIEW_BASE = re.compile(
+    r"(?:View|ViewSet|Mixin|Endpoint|RequestHandler|WebSocketHandler)$"
+)
 VIEW_METHODS = frozenset(
     {
         # HTTP methods.
@@ -178,7 +188,9 @@ def _first_parameter(function: FunctionInfo) -> str | None:
 def _is_route_decorator(decorator: cst.Decorator) -> bool:
     """Tell `@app.post("/orders")`, `@bp.route("/")` and `@routes.get("/")` apart."""
     expression = decorator.decorator
-    if not isinstance(expression, cst.Call) or not isinstance(expression.func, cst.Attribute):
+    if not isinstance(expression, cst.Call) or not isinstance(
+        expression.func, cst.Attribute
+    ):
         return False
     method = expression.func.attr.value
     if method in PER_REQUEST_HOOKS:
@@ -195,7 +207,10 @@ def _is_route_decorator(decorator: cst.Decorator) -> bool:
 def _is_per_request_hook(decorator: cst.Decorator) -> bool:
     """Tell `@app.before_request` (without a call) apart."""
     expression = decorator.decorator
-    return isinstance(expression, cst.Attribute) and expression.attr.value in PER_REQUEST_HOOKS
+    return (
+        isinstance(expression, cst.Attribute)
+        and expression.attr.value in PER_REQUEST_HOOKS
+    )
 
 
 def _in_views_module(index: FileIndex) -> bool:
@@ -237,7 +252,9 @@ def is_request_handler(index: FileIndex, function: FunctionInfo) -> bool:
     return _is_function_view(index, function) or _is_view_method(function)
 
 
-def request_handler(index: FileIndex, function: FunctionInfo | None) -> FunctionInfo | None:
+def request_handler(
+    index: FileIndex, function: FunctionInfo | None
+) -> FunctionInfo | None:
     """Return the request handler that `function` is, or is nested in, if any."""
     current = function
     while current is not None:
@@ -277,7 +294,11 @@ def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) ->
     """Tell whether a function is a handler, or is called per request or per item in its file."""
     if request_handler(index, function) is not None:
         return True
-    if function is None or function.parent is not None or function.class_info is not None:
+    if (
+        function is None
+        or function.parent is not None
+        or function.class_info is not None
+    ):
         return False
     if is_background_job(function):
         return False
@@ -301,11 +322,16 @@ def _registered_handlers(index: FileIndex) -> frozenset[str]:
     names = set()
     for site in index.call_sites:
         func = site.node.func
-        registers = isinstance(func, cst.Attribute) and func.attr.value in REGISTRATION_METHODS
+        registers = (
+            isinstance(func, cst.Attribute) and func.attr.value in REGISTRATION_METHODS
+        )
         if not registers and index.qualified_name(func) not in REGISTRATION_FUNCTIONS:
             continue
         for argument in site.node.args:
-            if argument.keyword is not None and argument.keyword.value not in REGISTRATION_KEYWORDS:
+            if (
+                argument.keyword is not None
+                and argument.keyword.value not in REGISTRATION_KEYWORDS
+            ):
                 continue
             if isinstance(argument.value, cst.Name):
                 names.add(argument.value.value)

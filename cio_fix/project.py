@@ -186,9 +186,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
 
     for construction in index.constructions:
         function = construction.site.function
-        if function is not None and function.name == "__init__" and function.parent is None:
-            if function.class_info is not None:
-                summary.client_classes.append(function.class_info.name)
+        is_init = function is not None and function.name == "__init__"
+        if is_init and function.parent is None and function.class_info is not None:
+            summary.client_classes.append(function.class_info.name)
 
         roles = CREDENTIAL_ROLES[construction.client.api]
         for parameter, role in roles.items():

@@ -42,7 +42,7 @@ SLOW_EVENT = "slow_event"
 FAILING_EVENT = "failing_event"
 CUSTOMER_EMAIL = "jane.doe@example.com"
 
-FLASK_APP = '''\
+FLASK_APP = """\
 import os
 
 from customerio import CustomerIO
@@ -63,9 +63,9 @@ def order_created():
     )
     cio.track(customer_id=order["user_id"], name=order["event"], data={"email": order["email"]})
     return {"ok": True}
-'''
+"""
 
-FASTAPI_APP = '''\
+FASTAPI_APP = """\
 import os
 
 from customerio import CustomerIO
@@ -85,7 +85,7 @@ async def order_created(order: dict):
     )
     cio.track(customer_id=order["user_id"], name=order["event"], data={"email": order["email"]})
     return {"ok": True}
-'''
+"""
 
 APPS = {"flask": FLASK_APP, "fastapi": FASTAPI_APP}
 _module_numbers = itertools.count()
@@ -109,7 +109,9 @@ class TrackApi:
     def wait_for(self, names: set[str]) -> bool:
         """Wait until every event in `names` is answered; False after WAIT_SECONDS."""
         with self.changed:
-            return self.changed.wait_for(lambda: names <= set(self.completed), WAIT_SECONDS)
+            return self.changed.wait_for(
+                lambda: names <= set(self.completed), WAIT_SECONDS
+            )
 
     def finish(self, name: str) -> None:
         with self.changed:
@@ -167,14 +169,22 @@ def track_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Track
         server.socket, server_side=True, do_handshake_on_connect=False
     )
     api.port = server.server_address[1]
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    serving = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}
+    )
     serving.daemon = True
     serving.start()
     watchdog = threading.Timer(SERVER_LIFETIME_SECONDS, server.shutdown)
     watchdog.daemon = True
     watchdog.start()
 
-    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+    for variable in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
@@ -248,7 +258,9 @@ def framework(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _app(tmp_path: Path, framework: str, fixed: bool) -> Callable[[dict[str, str]], int]:
+def _app(
+    tmp_path: Path, framework: str, fixed: bool
+) -> Callable[[dict[str, str]], int]:
     return _poster(framework, _load(_write_app(tmp_path, framework, fixed)))
 
 
@@ -351,7 +363,10 @@ def _failure_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord
 
 
 def test_behaviour_failure_logged_after_fix(
-    tmp_path: Path, framework: str, track_api: TrackApi, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    framework: str,
+    track_api: TrackApi,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     post = _app(tmp_path, framework, fixed=True)
     assert post(_order(FAILING_EVENT)) == 200
@@ -364,7 +379,10 @@ def test_behaviour_failure_logged_after_fix(
 
 
 def test_behaviour_failure_log_hides_payload_after_fix(
-    tmp_path: Path, framework: str, track_api: TrackApi, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    framework: str,
+    track_api: TrackApi,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     post = _app(tmp_path, framework, fixed=True)
     assert post(_order(FAILING_EVENT)) == 200
@@ -376,7 +394,7 @@ def test_behaviour_failure_log_hides_payload_after_fix(
 
 # -- interpreter exit --------------------------------------------------------------------------
 
-EXIT_SCRIPT = '''\
+EXIT_SCRIPT = """\
 import importlib.util
 import sys
 
@@ -388,7 +406,7 @@ status = module.app.test_client().post(
 ).status_code
 print(status, flush=True)
 print("main finished", flush=True)
-'''
+"""
 
 
 def _lines(stream: Any) -> queue.Queue[str]:

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from cio_fix.codemods.clients import code_of, format_call, names_in, read_names, unused_name
+from cio_fix.codemods.clients import (
+    code_of,
+    format_call,
+    names_in,
+    read_names,
+    unused_name,
+)
 from cio_fix.customerio import Api, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
@@ -36,7 +42,17 @@ PROFILE_METHODS = frozenset(
 )
 LOGGING_RECEIVER = re.compile(r"(?:^|\.)(?:log|logger|logging|_logger|LOGGER|LOG)$")
 MUTATING_METHODS = frozenset(
-    {"append", "extend", "insert", "update", "setdefault", "pop", "popitem", "remove", "clear"}
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "setdefault",
+        "pop",
+        "popitem",
+        "remove",
+        "clear",
+    }
 )
 
 THREAD_HELPER_CODE = '''\
@@ -214,7 +230,9 @@ def _is_awaited(context: FileContext, call: ClientCall) -> bool:
 # -- when the call must stay where it is ---------------------------------------------------
 
 
-def _report_only_reason(context: FileContext, call: ClientCall, handler: FunctionInfo) -> str | None:
+def _report_only_reason(
+    context: FileContext, call: ClientCall, handler: FunctionInfo
+) -> str | None:
     if not call.site.is_statement:
         return "its result is used"
     if _in_acting_try(context, call.node):
@@ -222,7 +240,9 @@ def _report_only_reason(context: FileContext, call: ClientCall, handler: Functio
     statement = call.site.statement
     assert statement is not None
     end = context.position(statement).end.line
-    if call.method in PROFILE_METHODS and _later_client_call(context, call, handler, end):
+    if call.method in PROFILE_METHODS and _later_client_call(
+        context, call, handler, end
+    ):
         return "a later Customer.io call in the handler expects it to have arrived"
     if _later_mutation(context, handler, read_names(call.node), end):
         return "the handler changes what it sends after the call"
@@ -234,9 +254,11 @@ def _in_acting_try(context: FileContext, node: cst.CSTNode) -> bool:
     for parent in context.ancestors(node):
         if isinstance(parent, cst.FunctionDef):
             return False
-        if isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body:
-            if any(not _only_logs(handler) for handler in parent.handlers):
-                return True
+        is_try_body = (
+            isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body
+        )
+        if is_try_body and any(not _only_logs(handler) for handler in parent.handlers):
+            return True
         child = parent
     return False
 
@@ -328,9 +350,12 @@ def _existing_helper(module: cst.Module, kind: str) -> str | None:
     """Return the name of a helper that an earlier run added, if the module has one."""
     pattern = re.compile(rf"^{kind}(?:_\d+)?$")
     for statement in module.body:
-        if isinstance(statement, cst.FunctionDef) and pattern.match(statement.name.value):
-            if HELPER_MARKERS[kind] in code_of(statement):
-                return statement.name.value
+        if not isinstance(statement, cst.FunctionDef) or not pattern.match(
+            statement.name.value
+        ):
+            continue
+        if HELPER_MARKERS[kind] in code_of(statement):
+            return statement.name.value
     return None
 
 
@@ -378,11 +403,15 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
 
 def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]]:
     """Return how the module can name ThreadPoolExecutor, and the import that needs."""
-    for local, qualified in context.index.imports.items():
-        if qualified == "concurrent.futures.ThreadPoolExecutor":
-            if local in context.index.module_scope.assignments or local in context.index.imports:
-                return local, []
-    concurrent = context.import_name("concurrent.futures")
+    imports = context.index.imports
+    local = context.import_name("concurrent.futures", "ThreadPoolExecutor")
+    if local is not None and imports.get(local) == "concurrent.futures.ThreadPoolExecutor":
+        return local, []
+    # `import concurrent.futures` binds `concurrent`, which import_name reads
+    # as taken; the package name is what the helper needs then.
+    concurrent = "concurrent" if imports.get("concurrent") == "concurrent" else None
+    if concurrent is None:
+        concurrent = context.import_name("concurrent.futures")
     if concurrent is None:
         return None, []
     return f"{concurrent}.futures.ThreadPoolExecutor", [AddImport("concurrent.futures")]
@@ -406,19 +435,26 @@ def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
         comma = cst.Comma(whitespace_after=call.whitespace_before_args)
     else:
         comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    first = cst.Arg(value=method, comma=comma if call.args else cst.MaybeSentinel.DEFAULT)
+    first = cst.Arg(
+        value=method, comma=comma if call.args else cst.MaybeSentinel.DEFAULT
+    )
     wrapped = call.with_changes(func=cst.Name(helper), args=[first, *call.args])
     if exploded or "#" in code_of(call):
         return wrapped
 
-    arguments = [code_of(argument.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for argument in wrapped.args]
+    arguments = [
+        code_of(argument.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        for argument in wrapped.args
+    ]
     # libcst indents the continuation lines by the block's indentation.
     text = format_call("", helper, arguments, column=column)
     return cst.ensure_type(cst.parse_expression(text), cst.Call)
 
 
 def _one_argument_per_line(call: cst.Call) -> bool:
-    if not call.args or not isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+    if not call.args or not isinstance(
+        call.whitespace_before_args, cst.ParenthesizedWhitespace
+    ):
         return False
     for argument in call.args:
         comma = argument.comma
@@ -427,4 +463,3 @@ def _one_argument_per_line(call: cst.Call) -> bool:
         if not isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
             return False
     return True
-

@@ -116,7 +116,9 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
     return read_names(target)
 
 
-def local_names(function: FunctionInfo | None, ancestors: list[cst.CSTNode]) -> set[str]:
+def local_names(
+    function: FunctionInfo | None, ancestors: list[cst.CSTNode]
+) -> set[str]:
     """Return the names bound in the functions around a node, and by loops around it."""
     names: set[str] = set()
     current = function
@@ -159,7 +161,10 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
         return True
     if env_variable_read(index, node) is not None:
         if isinstance(node, cst.Call):
-            return all(is_import_safe(index, argument.value, depth + 1) for argument in node.args)
+            return all(
+                is_import_safe(index, argument.value, depth + 1)
+                for argument in node.args
+            )
         return True
     qualified = index.qualified_name(node)
     if qualified is not None:
@@ -198,7 +203,9 @@ def plan_hoist(
     index: FileIndex, construction: Construction, locals_: set[str]
 ) -> Hoist | None:
     """Return how to build a construction once, or None when its arguments cannot move."""
-    parameter_of = {id(argument): name for name, argument in construction.arguments.items()}
+    parameter_of = {
+        id(argument): name for name, argument in construction.arguments.items()
+    }
     arguments: list[str] = []
     keyed_values: list[cst.BaseExpression] = []
     keyed_parameters: list[str] = []
@@ -309,7 +316,9 @@ class ClientPerRequest(Rule):
         index = context.index
         for construction in index.constructions:
             function = construction.site.function
-            if function is not None and (function.is_cached or _declares_global(function)):
+            if function is not None and (
+                function.is_cached or _declares_global(function)
+            ):
                 # A cached factory or a lazily built global builds the client once.
                 continue
             ancestors = list(context.ancestors(construction.node))
@@ -327,7 +336,9 @@ class ClientPerRequest(Rule):
     def _factory_finding(self, context: FileContext, factory: FunctionInfo) -> Finding:
         node = factory.node
         has_parameters = bool(
-            node.params.params or node.params.posonly_params or node.params.kwonly_params
+            node.params.params
+            or node.params.posonly_params
+            or node.params.kwonly_params
         )
         has_parameters = has_parameters or isinstance(node.params.star_arg, cst.Param)
         has_parameters = has_parameters or node.params.star_kwarg is not None
@@ -351,7 +362,10 @@ class ClientPerRequest(Rule):
             decorators=[cst.Decorator(decorator=expression), *node.decorators]
         )
         return context.finding(
-            self, node.name, message, Fix(FixSafety.SAFE, {node: new_node}, imports=imports)
+            self,
+            node.name,
+            message,
+            Fix(FixSafety.SAFE, {node: new_node}, imports=imports),
         )
 
     # -- a construction in per-request code ----------------------------------------------------
@@ -369,14 +383,17 @@ class ClientPerRequest(Rule):
             return context.finding(
                 self,
                 construction.node,
-                message + " (create the async client once at start-up, in the lifespan)",
+                message
+                + " (create the async client once at start-up, in the lifespan)",
             )
 
         if _waits_for_pooling_fix(context, construction):
             # CIO602 removes `use_connection_pooling=False` from this call in the
             # same pass. Hoisting after that lets this construction share the
             # client of the others instead of getting a second one.
-            return context.finding(self, construction.node, message, Fix(FixSafety.SAFE))
+            return context.finding(
+                self, construction.node, message, Fix(FixSafety.SAFE)
+            )
 
         function = construction.site.function
         locals_ = local_names(function, site.ancestors)
@@ -395,9 +412,11 @@ class ClientPerRequest(Rule):
         index = context.index
         instantiations = []
         for site in index.call_sites:
-            if not runs_per_request_or_item(index, site.function):
-                if loop_around(site.node, list(context.ancestors(site.node))) is None:
-                    continue
+            per_item = (
+                loop_around(site.node, list(context.ancestors(site.node))) is not None
+            )
+            if not per_item and not runs_per_request_or_item(index, site.function):
+                continue
             target = _instantiated_name(index, site.node.func)
             if target is None:
                 continue
@@ -424,7 +443,10 @@ class ClientPerRequest(Rule):
         for _, instantiations in project.rule_facts(self.code):
             for target, path, line, column, end_line, end_column in instantiations:
                 resolved = project.resolve_name(target)
-                if resolved is None or (resolved[0].module_name, resolved[1]) not in wrappers:
+                if (
+                    resolved is None
+                    or (resolved[0].module_name, resolved[1]) not in wrappers
+                ):
                     continue
                 class_name = resolved[1]
                 yield Finding(
@@ -468,9 +490,15 @@ def _instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None
     return None
 
 
-def _factory_of(function: FunctionInfo | None, construction: Construction) -> FunctionInfo | None:
+def _factory_of(
+    function: FunctionInfo | None, construction: Construction
+) -> FunctionInfo | None:
     """Return `function` when it is a plain module-level function returning the construction."""
-    if function is None or function.parent is not None or function.class_info is not None:
+    if (
+        function is None
+        or function.parent is not None
+        or function.class_info is not None
+    ):
         return None
     if function.is_cached or len(function.returns) != 1:
         return None
@@ -524,9 +552,14 @@ def _with_statement(
     return statement
 
 
-def _cache_decorator(context: FileContext) -> tuple[cst.BaseExpression, tuple[AddImport, ...]] | None:
+def _cache_decorator(
+    context: FileContext,
+) -> tuple[cst.BaseExpression, tuple[AddImport, ...]] | None:
     for local, qualified in context.index.imports.items():
-        if qualified == "functools.cache" and local in context.index.module_scope.assignments:
+        if (
+            qualified == "functools.cache"
+            and local in context.index.module_scope.assignments
+        ):
             return cst.Name(local), ()
     functools_name = context.import_name("functools")
     if functools_name is None:
@@ -534,7 +567,9 @@ def _cache_decorator(context: FileContext) -> tuple[cst.BaseExpression, tuple[Ad
     return cst.parse_expression(f"{functools_name}.cache"), (AddImport("functools"),)
 
 
-def _existing_name(context: FileContext, hoist: Hoist, client: ClientType) -> str | None:
+def _existing_name(
+    context: FileContext, hoist: Hoist, client: ClientType
+) -> str | None:
     """Return a module-level client or cached factory already built like `hoist`."""
     index = context.index
     for statement in context.module.body:
@@ -543,18 +578,24 @@ def _existing_name(context: FileContext, hoist: Hoist, client: ClientType) -> st
             if not isinstance(small, cst.Assign) or len(small.targets) != 1:
                 continue
             target = small.targets[0].target
-            if isinstance(target, cst.Name) and _same_construction(index, small.value, hoist):
+            if isinstance(target, cst.Name) and _same_construction(
+                index, small.value, hoist
+            ):
                 return target.value
         if hoist.kind == "factory" and isinstance(statement, cst.FunctionDef):
             function = next((f for f in index.functions if f.node is statement), None)
             if function is None or not function.is_cached or statement.params.params:
                 continue
-            if len(function.returns) == 1 and _same_construction(index, function.returns[0], hoist):
+            if len(function.returns) == 1 and _same_construction(
+                index, function.returns[0], hoist
+            ):
                 return f"{statement.name.value}()"
     return None
 
 
-def _same_construction(index: FileIndex, node: cst.BaseExpression, hoist: Hoist) -> bool:
+def _same_construction(
+    index: FileIndex, node: cst.BaseExpression, hoist: Hoist
+) -> bool:
     if not isinstance(node, cst.Call) or index.constructor_type(node.func) is None:
         return False
     if code_of(node.func) != hoist.func:
@@ -562,7 +603,9 @@ def _same_construction(index: FileIndex, node: cst.BaseExpression, hoist: Hoist)
     arguments = []
     for argument in node.args:
         text = code_of(argument.value)
-        arguments.append(f"{argument.keyword.value}={text}" if argument.keyword else text)
+        arguments.append(
+            f"{argument.keyword.value}={text}" if argument.keyword else text
+        )
     return arguments == hoist.arguments
 
 
@@ -600,9 +643,7 @@ def _hoist_fix(
     replacement: cst.BaseExpression = cst.parse_expression(reference)
     if hoist.kind == "keyed":
         assert isinstance(replacement, cst.Call)
-        replacement = replacement.with_changes(
-            args=_call_arguments(hoist.keyed_values)
-        )
+        replacement = replacement.with_changes(args=_call_arguments(hoist.keyed_values))
     replacements: dict[Any, Any] = {construction.node: replacement}
     if with_statement is not None:
         replacements = {with_statement: _unwrap(with_statement, replacement)}
@@ -654,7 +695,10 @@ def _pooling_argument(construction: Construction) -> cst.Arg | None:
     if construction.client.api not in (Api.TRACK, Api.APP):
         return None
     for argument in construction.node.args:
-        if argument.keyword is None or argument.keyword.value != "use_connection_pooling":
+        if (
+            argument.keyword is None
+            or argument.keyword.value != "use_connection_pooling"
+        ):
             continue
         if isinstance(argument.value, cst.Name) and argument.value.value == "False":
             return argument
@@ -685,7 +729,9 @@ class ConnectionPoolingDisabled(Rule):
 
     code = "CIO602"
     name = "connection-pooling-disabled"
-    summary = "clients built with use_connection_pooling=False open a connection per call"
+    summary = (
+        "clients built with use_connection_pooling=False open a connection per call"
+    )
     fix_safety = FixSafety.SAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -697,7 +743,10 @@ class ConnectionPoolingDisabled(Rule):
                 "`use_connection_pooling=False` opens a new HTTPS connection for every"
                 " Customer.io call; remove it to reuse one connection"
             )
-            fix = Fix(FixSafety.SAFE, {construction.node: _without(construction.node, argument)})
+            fix = Fix(
+                FixSafety.SAFE,
+                {construction.node: _without(construction.node, argument)},
+            )
             yield context.finding(self, argument, message, fix)
 
 
