@@ -79,6 +79,9 @@ class Config:
     client_names: tuple[str, ...] = ()
     client_modules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    # `package.module.function` that CIO304 fixes call instead of adding a
+    # helper to every module: it takes (method, *args, **kwargs).
+    background_helper: str | None = None
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -143,6 +146,16 @@ def _env_names(key: str, value: Any, path: Path) -> EnvNames:
     return EnvNames(**names)
 
 
+def _qualified_function(key: str, value: Any, path: Path) -> str:
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must name a function with its module,"
+            f" such as \"shop.background.in_background\"; got {value!r}"
+        )
+    return value
+
+
 # Each key of [tool.cio-fix]: the Config field it sets and its validator.
 SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "select": ("select", _string_list),
@@ -154,6 +167,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "client-names": ("client_names", _string_list),
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
+    "background-helper": ("background_helper", _qualified_function),
 }
 
 

@@ -250,6 +250,9 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
                 index = position + 1
     if _is_stdlib(add.module) and index < end and not _is_stdlib_import(body[index]):
         _insert_before_group(body, index, start, new)
+    elif index == end:
+        # After the last import: the blank lines below the imports stay there.
+        body.insert(index, new)
     else:
         _insert_before(body, index, new)
     return module.with_changes(body=body)

@@ -99,15 +99,15 @@ class TrackApi:
     """A Track API on 127.0.0.1 that records the events it receives."""
 
     port: int = 0
-    # Event names, in the order the server finished answering them.
+    # Event names, in the order the server sent its responses to them.
     completed: list[str] = field(default_factory=list)
-    # Set when a slow event arrives; the server answers it once `gate` is set.
+    # Set when a slow event arrives. The server responds to it once `gate` is set.
     slow_started: threading.Event = field(default_factory=threading.Event)
     gate: threading.Event = field(default_factory=threading.Event)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def wait_for(self, names: set[str]) -> bool:
-        """Wait until every event in `names` is answered; False after WAIT_SECONDS."""
+        """Wait until the server has responded to every event in `names`; False on timeout."""
         with self.changed:
             return self.changed.wait_for(
                 lambda: names <= set(self.completed), WAIT_SECONDS
@@ -322,7 +322,7 @@ def test_behaviour_handler_waits_before_fix(
     request.start()
 
     assert track_api.slow_started.wait(WAIT_SECONDS)
-    # The server holds the Track API answer, so the handler is still running.
+    # The server delays its Track API response, so the handler is still running.
     assert request.is_alive()
     track_api.gate.set()
     request.join(WAIT_SECONDS)
@@ -335,7 +335,7 @@ def test_behaviour_handler_returns_first_after_fix(
     post = _app(tmp_path, framework, fixed=True)
 
     assert post(_order(SLOW_EVENT)) == 200
-    # The response came back while the server still holds the Track API answer.
+    # The app responded while the server still delays its Track API response.
     assert SLOW_EVENT not in track_api.completed
     assert track_api.slow_started.wait(WAIT_SECONDS)
     track_api.gate.set()
@@ -436,7 +436,7 @@ def test_behaviour_pending_call_sent_at_exit_after_fix(
         lines = _lines(process.stdout)
         assert lines.get(timeout=WAIT_SECONDS) == "200"
         assert lines.get(timeout=WAIT_SECONDS) == "main finished"
-        # The script's main code is done and the call is still held by the server.
+        # The script's main code is done while the server still delays the call.
         assert SLOW_EVENT not in track_api.completed
         track_api.gate.set()
         assert process.wait(timeout=WAIT_SECONDS) == 0

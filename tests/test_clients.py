@@ -136,3 +136,15 @@ def test_clients_second_run_changes_nothing(project) -> None:
     )
     assert again.json["changed_files"] == []
     assert again.json["findings"] == []
+
+
+def test_clients_background_helper_rejects_bare_name(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nbackground-helper = "in_background"\n',
+            "app.py": POOLING_APP,
+        }
+    )
+    result = run_cli(["--dry-run", "."], root)
+    assert result.exit_code == 2
+    assert "background-helper must name a function with its module" in result.stderr

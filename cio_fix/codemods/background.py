@@ -23,7 +23,7 @@ from cio_fix.rules import FileContext, Rule
 THREAD_HELPER = "_customerio_in_background"
 TASK_HELPER = "_customerio_in_background_task"
 HELPER_NAME = re.compile(r"^_customerio_in_background(?:_task)?(?:_\d+)?$")
-# How the two helpers are told apart from a user's function of the same name.
+# Code that distinguishes each helper from a user's function of the same name.
 HELPER_MARKERS = {THREAD_HELPER: ".submit(", TASK_HELPER: "create_task("}
 
 # Calls that change a profile: a later call in the same handler may need
@@ -148,8 +148,10 @@ class BlockingCallInRequest(Rule):
             _customerio_in_background(cio.track, customer_id=order.user_id, name="order_placed")
             return {"ok": True}
 
-    `_customerio_in_background` is added once per module: a
-    ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
+    `_customerio_in_background` is added once per module, unless
+    `background-helper` in `[tool.cio-fix]` names a function of the
+    project (`"shop.background.in_background"`) to import instead. The
+    added helper uses a ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
     queued calls, and a failure log that names the exception type and the
     method but never the exception message, which contains the payload.
     An awaited call of an async client becomes a task that the module
@@ -159,11 +161,11 @@ class BlockingCallInRequest(Rule):
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix when its
-    result is used, when it is inside a `try` whose handlers do more than
-    log, when a later Customer.io call in the handler needs this profile
-    change to arrive first, or when the handler later changes an object the
-    call sends.
+    clients are not waited for. The call is reported without a fix in four
+    cases: its result is used, it is inside a `try` whose handlers do more
+    than log, a later Customer.io call in the handler needs this profile
+    change to arrive first, or the handler later changes an object that
+    the call sends.
     """
 
     code = "CIO304"
@@ -293,10 +295,13 @@ def _later_client_call(
             continue
         if context.position(other.node).start.line > end_line:
             return True
+    configured = context.config.background_helper
     for site in context.index.call_sites:
         if site.function is not handler or not isinstance(site.node.func, cst.Name):
             continue
-        if HELPER_NAME.match(site.node.func.value) is None:
+        called = context.index.qualified_name(site.node.func)
+        is_helper = HELPER_NAME.match(site.node.func.value) is not None
+        if not is_helper and (configured is None or called != configured):
             continue
         if context.position(site.node).start.line > end_line:
             return True
@@ -364,6 +369,8 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
     existing = _existing_helper(context.module, kind)
     if existing is not None:
         return Helper(existing)
+    if kind == THREAD_HELPER and context.config.background_helper is not None:
+        return _configured_helper(context, context.config.background_helper)
 
     taken = names_in(context.module)
     logging_name = context.import_name("logging")
@@ -401,11 +408,25 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
     return Helper(helper, tuple(imports), (InsertStatements(f"CIO304:{kind}", code),))
 
 
+def _configured_helper(context: FileContext, qualified: str) -> Helper | None:
+    """Return the project's own helper, imported from its module unless defined here."""
+    module, _, name = qualified.rpartition(".")
+    if module == context.index.module_name:
+        return Helper(name)
+    local = context.import_name(module, name)
+    if local is None:
+        return None
+    return Helper(local, (AddImport(module, name),))
+
+
 def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]]:
     """Return how the module can name ThreadPoolExecutor, and the import that needs."""
     imports = context.index.imports
     local = context.import_name("concurrent.futures", "ThreadPoolExecutor")
-    if local is not None and imports.get(local) == "concurrent.futures.ThreadPoolExecutor":
+    if (
+        local is not None
+        and imports.get(local) == "concurrent.futures.ThreadPoolExecutor"
+    ):
         return local, []
     # `import concurrent.futures` binds `concurrent`, which import_name reads
     # as taken; the package name is what the helper needs then.

@@ -230,6 +230,10 @@ def plan_hoist(
         arguments.append(f"{keyword}={text}" if keyword else text)
 
     kind = "keyed" if keyed_values else "factory" if deferred else "client"
+    if kind == "client" and construction.client.api is Api.PIPELINES:
+        # A Data Pipelines client starts its sending thread when it is built,
+        # which must not happen at import.
+        kind = "factory"
     func = code_of(construction.node.func)
     reads |= read_names(construction.node.func)
     return Hoist(kind, func, arguments, keyed_values, keyed_parameters, reads)
@@ -290,7 +294,10 @@ class ClientPerRequest(Rule):
     same arguments is reused, an uncached factory without parameters gets
     `@functools.cache`, and `with CustomerIO(...) as cio:` is unwrapped onto
     the shared client. Async clients, factories with parameters and
-    wrapper classes are reported only.
+    wrapper classes are reported only. `functools.cache` needs Python 3.9.
+    The shared client is used from several threads: requests does not
+    document its Session as thread-safe, but its connection pool (urllib3)
+    is.
     """
 
     code = "CIO601"
