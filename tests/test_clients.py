@@ -148,3 +148,32 @@ def test_clients_background_helper_rejects_bare_name(project) -> None:
     result = run_cli(["--dry-run", "."], root)
     assert result.exit_code == 2
     assert "background-helper must name a function with its module" in result.stderr
+
+
+WRAPPED_CALL = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def signup(user_id):
+    _customerio_in_background(cio.identify, id=user_id, created_at=int(time.time() * 1000))
+"""
+
+
+def test_clients_wrapped_call_still_checked(project) -> None:
+    root = project({"app.py": WRAPPED_CALL})
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO103", "."], root
+    )
+    codes = [finding["code"] for finding in result.json["findings"]]
+    assert codes == ["CIO103"]
+
+
+def test_clients_wrapped_call_fixed_in_place(project) -> None:
+    root = project({"app.py": WRAPPED_CALL})
+    run_cli(["--apply", "--select", "CIO103", "."], root)
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert "cio.identify, id=user_id, created_at=int(time.time()))" in fixed

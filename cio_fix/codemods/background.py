@@ -22,7 +22,6 @@ from cio_fix.rules import FileContext, Rule
 
 THREAD_HELPER = "_customerio_in_background"
 TASK_HELPER = "_customerio_in_background_task"
-HELPER_NAME = re.compile(r"^_customerio_in_background(?:_task)?(?:_\d+)?$")
 # Code that distinguishes each helper from a user's function of the same name.
 HELPER_MARKERS = {THREAD_HELPER: ".submit(", TASK_HELPER: "create_task("}
 
@@ -177,7 +176,7 @@ class BlockingCallInRequest(Rule):
         index = context.index
         helpers: dict[str, Helper | None] = {}
         for call in index.client_calls:
-            if call.api is not Api.TRACK:
+            if call.api is not Api.TRACK or call.in_background:
                 continue
             handler = call.site.function
             if handler is None or not is_request_handler(index, handler):
@@ -294,16 +293,6 @@ def _later_client_call(
         if other is call or other.site.function is not handler:
             continue
         if context.position(other.node).start.line > end_line:
-            return True
-    configured = context.config.background_helper
-    for site in context.index.call_sites:
-        if site.function is not handler or not isinstance(site.node.func, cst.Name):
-            continue
-        called = context.index.qualified_name(site.node.func)
-        is_helper = HELPER_NAME.match(site.node.func.value) is not None
-        if not is_helper and (configured is None or called != configured):
-            continue
-        if context.position(site.node).start.line > end_line:
             return True
     return False
 
