@@ -218,7 +218,7 @@ def plan_hoist(
         keyword = argument.keyword.value if argument.keyword is not None else None
         if value_reads & locals_:
             parameter = parameter_of.get(id(argument)) or keyword
-            if parameter is None or parameter in keyed_parameters:
+            if parameter is None or parameter in keyed_parameters or parameter in reads:
                 return None
             keyed_values.append(argument.value)
             keyed_parameters.append(parameter)
@@ -231,8 +231,8 @@ def plan_hoist(
 
     kind = "keyed" if keyed_values else "factory" if deferred else "client"
     if kind == "client" and construction.client.api is Api.PIPELINES:
-        # A Data Pipelines client starts its sending thread when it is built,
-        # which must not happen at import.
+        # Analytics clients of the Segment kind may start a sending thread
+        # when they are built; a factory keeps that out of import time.
         kind = "factory"
     func = code_of(construction.node.func)
     reads |= read_names(construction.node.func)
@@ -311,7 +311,9 @@ class ClientPerRequest(Rule):
         for site in self._sites(context):
             construction = site.construction
             function = construction.site.function
-            factory = _factory_of(function, construction)
+            factory = (
+                _factory_of(function, construction) if site.reason == "call" else None
+            )
             if factory is not None:
                 yield self._factory_finding(context, factory)
                 continue
@@ -324,7 +326,7 @@ class ClientPerRequest(Rule):
         for construction in index.constructions:
             function = construction.site.function
             if function is not None and (
-                function.is_cached or _declares_global(function)
+                function.is_cached or _assigns_global(function, construction)
             ):
                 # A cached factory or a lazily built global builds the client once.
                 continue
@@ -519,19 +521,27 @@ def _factory_of(
     return None
 
 
-def _declares_global(function: FunctionInfo) -> bool:
-    """Tell whether a function assigns a global: a lazily built singleton is fine."""
+def _assigns_global(function: FunctionInfo, construction: Construction) -> bool:
+    """Tell whether the construction is assigned to a `global` name: a lazy singleton."""
     finder = _GlobalFinder()
     function.node.body.visit(finder)
-    return finder.found
+    statement = construction.site.statement
+    if not finder.names or not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Assign) and small.value is construction.node:
+            targets = {code_of(target.target) for target in small.targets}
+            return bool(targets & finder.names)
+    return False
 
 
 class _GlobalFinder(cst.CSTVisitor):
     def __init__(self) -> None:
-        self.found = False
+        self.names: set[str] = set()
 
     def visit_Global(self, node: cst.Global) -> None:
-        self.found = True
+        for item in node.names:
+            self.names.add(item.name.value)
 
 
 def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> bool:
