@@ -445,3 +445,90 @@ def test_behaviour_pending_call_sent_at_exit_after_fix(
             process.kill()
             process.wait(timeout=WAIT_SECONDS)
     assert track_api.completed == [SLOW_EVENT]
+
+
+# -- an async client in an async handler -------------------------------------------------------
+
+ASYNC_APP = """\
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("test-site", "test-key")
+
+
+@app.post("/orders")
+async def order_created(order: dict):
+    await cio.track(customer_id=order["user_id"], name=order["event"])
+    return {"ok": True}
+"""
+
+# A stand-in for the async_customerio package: its client records the events
+# it sends, and fails the way the SDK does, with the payload in the message.
+ASYNC_SDK = """\
+import asyncio
+
+
+class AsyncCustomerIOError(Exception):
+    pass
+
+
+class AsyncCustomerIO:
+    def __init__(self, site_id, api_key):
+        self.sent = []
+
+    async def track(self, customer_id, name):
+        await asyncio.sleep(0.01)
+        if name == "failing_event":
+            raise AsyncCustomerIOError(f"400: {customer_id} {name}")
+        self.sent.append(name)
+"""
+
+
+@pytest.fixture
+def async_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    (tmp_path / "async_customerio.py").write_text(ASYNC_SDK, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "async_customerio", raising=False)
+    app = tmp_path / "app.py"
+    app.write_text(ASYNC_APP, encoding="utf-8")
+    run_cli(["--apply", "--select", "CIO304", "."], tmp_path)
+    module = _load(app)
+    monkeypatch.delitem(sys.modules, "async_customerio")
+    return module
+
+
+def _wait_until(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_behaviour_async_call_becomes_task(async_app: ModuleType) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(async_app.app) as client:
+        for number in range(3):
+            order = {"user_id": "42", "event": f"order_{number}", "email": ""}
+            assert client.post("/orders", json=order).status_code == 200
+        assert _wait_until(lambda: len(async_app.cio.sent) == 3)
+    assert sorted(async_app.cio.sent) == ["order_0", "order_1", "order_2"]
+    assert async_app._customerio_tasks == set()
+
+
+def test_behaviour_async_failure_logged(
+    async_app: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(async_app.app) as client:
+        order = {"user_id": "42", "event": FAILING_EVENT, "email": ""}
+        assert client.post("/orders", json=order).status_code == 200
+        records = _failure_records(caplog)
+    assert [record.getMessage() for record in records] == [
+        "Customer.io call track failed: AsyncCustomerIOError"
+    ]
+    assert FAILING_EVENT not in caplog.text
