@@ -181,7 +181,7 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
 
 @dataclass
 class Hoist:
-    """How a construction moves out of the per-request code."""
+    """The plan for building a client once instead of in per-request code."""
 
     # "client" (module-level client), "factory" (functools.cache) or
     # "keyed" (lru_cache keyed by the local arguments).
@@ -229,10 +229,13 @@ def plan_hoist(
             text = code_of(argument.value)
         arguments.append(f"{keyword}={text}" if keyword else text)
 
-    kind = "keyed" if keyed_values else "factory" if deferred else "client"
-    if kind == "client" and construction.client.api is Api.PIPELINES:
-        # Analytics clients of the Segment kind may start a sending thread
-        # when they are built; a factory keeps that out of import time.
+    # Analytics clients of the Segment kind may start a sending thread when
+    # they are built; a factory keeps that out of import time.
+    at_import = construction.client.api is not Api.PIPELINES
+    kind = "client"
+    if keyed_values:
+        kind = "keyed"
+    elif deferred or not at_import:
         kind = "factory"
     func = code_of(construction.node.func)
     reads |= read_names(construction.node.func)
@@ -262,10 +265,11 @@ class ClientPerRequest(Rule):
     a client is reported where it is instantiated per request, in any file.
 
     Why is this bad?
-    Every client owns its own HTTP session (customerio 2.x and 3.x), so a
-    new client per request opens a new HTTPS connection, with its TLS
-    handshake, for every request, and throws it away. Latency grows by tens
-    of milliseconds and the sockets left in TIME_WAIT add up under load.
+    Every client owns its own HTTP session (customerio 3.x), so a new
+    client per request opens a new HTTPS connection, with its TCP and TLS
+    handshakes, for every request, and throws it away. Each request waits
+    for those extra network round trips, and the sockets left in TIME_WAIT
+    add up under load.
 
     Example:
         @app.post("/orders")
@@ -727,7 +731,7 @@ class ConnectionPoolingDisabled(Rule):
     Finds Track and App API clients built with `use_connection_pooling=False`.
 
     Why is this bad?
-    With pooling turned off, the customerio SDK (2.x and 3.x) opens a new
+    With pooling turned off, the customerio SDK (3.x) opens a new
     HTTP session, and so a new HTTPS connection with its TLS handshake, for
     every call, and closes it afterwards. Pooling is the default and reuses
     one connection for every call of the client.
