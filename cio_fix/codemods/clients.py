@@ -661,6 +661,8 @@ def _hoist_fix(
         inserts = (InsertStatements(f"CIO601:{name}", code, frozenset(hoist.reads)),)
         reference = name if hoist.kind == "client" else f"{name}()"
 
+    # NOTE: the replacement is not re-laid out with its line, so a keyed
+    # factory call can push that line past 88 columns.
     replacement: cst.BaseExpression = cst.parse_expression(reference)
     if hoist.kind == "keyed":
         assert isinstance(replacement, cst.Call)
