@@ -143,6 +143,7 @@ class Checker:
     ) -> FileIndex:
         index = build_index(module, module_name, is_package)
         index.client_names = frozenset(self.config.client_names)
+        index.background_helper = self.config.background_helper
         return index
 
     # -- phase 2: rules and fixes, file by file ----------------------------------

@@ -94,6 +94,9 @@ class Config:
     # email templates a call names; the calling file's folder and its
     # parents' `templates` folders are searched too.
     template_folders: tuple[str, ...] = ("templates",)
+    # `package.module.function` that CIO304 fixes call instead of adding a
+    # helper to every module: it takes (method, *args, **kwargs).
+    background_helper: str | None = None
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -199,6 +202,16 @@ def _event_name_style(key: str, value: Any, path: Path) -> str:
     return value
 
 
+def _qualified_function(key: str, value: Any, path: Path) -> str:
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must name a function with its module,"
+            f' such as "shop.background.in_background"; got {value!r}'
+        )
+    return value
+
+
 # Each key of [tool.cio-fix]: the Config field it sets and its validator.
 SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "select": ("select", _string_list),
@@ -214,6 +227,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "customer-id-attribute": ("customer_id_attribute", _attribute_name),
     "throttle-rate": ("throttle_rate", _positive_number),
     "template-folders": ("template_folders", _relative_folders),
+    "background-helper": ("background_helper", _qualified_function),
 }
 
 

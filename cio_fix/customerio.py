@@ -10,6 +10,7 @@ imported from other files of the project resolve through the project index.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -114,6 +115,10 @@ CONSTRUCTOR_PARAMETERS: dict[Api, tuple[str, ...]] = {
     Api.PIPELINES: ("write_key", "host"),
 }
 
+# The helpers that CIO304 fixes add: `_customerio_in_background(cio.track, ...)`
+# is still a Track API call for every rule.
+BACKGROUND_HELPER = re.compile(r"^_customerio_in_background(?:_task)?(?:_\d+)?$")
+
 CACHE_DECORATORS = frozenset(
     {
         "functools.cache",
@@ -213,6 +218,10 @@ class ClientCall:
     # identify, pageview, backfill, add_device and 1.x/2.x track calls.
     extra_keywords: dict[str, cst.Arg]
     star_arguments: list[cst.Arg]
+    # Whether the call goes through a background helper,
+    # `_customerio_in_background(cio.track, ...)`: `node` is the helper call
+    # and the arguments after the method are the method's arguments.
+    in_background: bool = False
 
     @property
     def api(self) -> Api:
@@ -301,6 +310,8 @@ class FileIndex:
         self.environ_subscripts: list[tuple[cst.Subscript, Scope]] = []
         self.project: ProjectIndex | None = None
         self.client_names: frozenset[str] = frozenset()
+        # The configured `background-helper` (`package.module.function`), if any.
+        self.background_helper: str | None = None
         self._calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._resolving: set[int] = set()
@@ -513,11 +524,38 @@ class FileIndex:
 
     def _as_client_call(self, site: CallSite) -> ClientCall | None:
         func = site.node.func
+        if self._is_background_helper(func):
+            return self._as_background_call(site)
         if (
             not isinstance(func, cst.Attribute)
             or self.constructor_type(func) is not None
         ):
             return None
+        return self._client_call(site, func, site.node, in_background=False)
+
+    def _is_background_helper(self, func: cst.BaseExpression) -> bool:
+        if not isinstance(func, cst.Name):
+            return False
+        if BACKGROUND_HELPER.match(func.value):
+            return True
+        return self.background_helper is not None and (
+            self.qualified_name(func) == self.background_helper
+        )
+
+    def _as_background_call(self, site: CallSite) -> ClientCall | None:
+        """Read `helper(cio.track, customer_id=...)` as the call `cio.track(customer_id=...)`."""
+        arguments = site.node.args
+        if not arguments or arguments[0].keyword is not None or arguments[0].star:
+            return None
+        method = arguments[0].value
+        if not isinstance(method, cst.Attribute):
+            return None
+        call = site.node.with_changes(args=arguments[1:])
+        return self._client_call(site, method, call, in_background=True)
+
+    def _client_call(
+        self, site: CallSite, func: cst.Attribute, call: cst.Call, in_background: bool
+    ) -> ClientCall | None:
         method = func.attr.value
         if method not in ALL_METHOD_NAMES:
             return None
@@ -527,7 +565,7 @@ class FileIndex:
         parameters = METHODS_BY_API[client.api].get(method)
         if parameters is None:
             return None
-        named, extra, starred = normalise_arguments(site.node, parameters)
+        named, extra, starred = normalise_arguments(call, parameters)
         return ClientCall(
             node=site.node,
             method=method,
@@ -537,6 +575,7 @@ class FileIndex:
             arguments=named,
             extra_keywords=extra,
             star_arguments=starred,
+            in_background=in_background,
         )
 
 

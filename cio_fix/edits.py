@@ -100,7 +100,9 @@ def apply_fixes(
     if replacements:
         black = black or BlackSettings()
         module = module.visit(_Replacer(replacements, module.default_indent, black))
-    for insert in inserts.values():
+    # Each insert goes before the earlier ones at the same place, so going
+    # backwards keeps the helpers in the order the fixes asked for them.
+    for insert in reversed(list(inserts.values())):
         module = insert_statements(module, insert)
     for add in dict.fromkeys(imports):
         module = add_import(module, add)
@@ -393,12 +395,29 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
             index = max(index, position + 1)
 
     new_statements = list(parsed.body)
-    two_blank = [cst.EmptyLine(), cst.EmptyLine()]
     first = new_statements[0]
-    new_statements[0] = first.with_changes(leading_lines=two_blank)
+    before = _blank_lines(_line_count(body[index - 1], first) if index > 0 else 2)
+    # A comment above the helper's first statement parses as the module
+    # header; it stays with the statement, and only blank lines are replaced.
+    _, comments = _blank_prefix([*parsed.header, *first.leading_lines])
+    new_statements[0] = first.with_changes(leading_lines=[*before, *comments])
     if index < len(body):
         following = body[index]
         _, rest = _blank_prefix(following.leading_lines)
-        body[index] = following.with_changes(leading_lines=[*two_blank, *rest])
+        after = _blank_lines(_line_count(new_statements[-1], following))
+        body[index] = following.with_changes(leading_lines=[*after, *rest])
     body[index:index] = new_statements
     return module.with_changes(body=body)
+
+
+def _is_definition(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, (cst.FunctionDef, cst.ClassDef))
+
+
+def _line_count(above: cst.BaseStatement, below: cst.BaseStatement) -> int:
+    """Return the blank lines PEP 8 puts between two module-level statements."""
+    return 2 if _is_definition(above) or _is_definition(below) else 1
+
+
+def _blank_lines(count: int) -> list[cst.EmptyLine]:
+    return [cst.EmptyLine() for _ in range(count)]

@@ -55,6 +55,9 @@ class ModuleSummary:
     # credential settings (`CUSTOMERIO_API_KEY = ...`), which become
     # environment variables of the same name once fixed.
     env_reads: list[str] = field(default_factory=list)
+    # Classes whose `__init__` builds a client: files that instantiate one
+    # may build a client per request without mentioning customerio.
+    client_classes: list[str] = field(default_factory=list)
     # Per-rule facts for project-level rules, keyed by rule code.
     rule_facts: dict[str, Any] = field(default_factory=dict)
 
@@ -195,6 +198,11 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             summary.aliases[local] = qualified
 
     for construction in index.constructions:
+        function = construction.site.function
+        is_init = function is not None and function.name == "__init__"
+        if is_init and function.parent is None and function.class_info is not None:
+            summary.client_classes.append(function.class_info.name)
+
         roles = CREDENTIAL_ROLES[construction.client.api]
         for parameter, role in roles.items():
             argument = construction.arguments.get(parameter)
@@ -255,7 +263,12 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
     """Return module names that a file importing a project client must mention."""
     words = set()
     for summary in summaries:
-        if summary.clients or summary.factories or summary.constants:
+        if (
+            summary.clients
+            or summary.factories
+            or summary.constants
+            or summary.client_classes
+        ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words
 

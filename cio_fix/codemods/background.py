@@ -1,0 +1,475 @@
+"""Track API calls that block a request handler (CIO304)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from cio_fix.codemods.clients import (
+    code_of,
+    format_call,
+    names_in,
+    read_names,
+    unused_name,
+)
+from cio_fix.customerio import Api, ClientCall, FunctionInfo, dotted_name
+from cio_fix.handlers import is_request_handler
+from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
+from cio_fix.rules import FileContext, Rule
+
+THREAD_HELPER = "_customerio_in_background"
+TASK_HELPER = "_customerio_in_background_task"
+# Code that distinguishes each helper from a user's function of the same name.
+HELPER_MARKERS = {THREAD_HELPER: ".submit(", TASK_HELPER: "create_task("}
+
+# Calls that change a profile: a later call in the same handler may need
+# them to have reached Customer.io first (a track after an identify).
+PROFILE_METHODS = frozenset(
+    {
+        "identify",
+        "delete",
+        "merge_customers",
+        "suppress",
+        "unsuppress",
+        "add_device",
+        "delete_device",
+        "batch",
+    }
+)
+LOGGING_RECEIVER = re.compile(r"(?:^|\.)(?:log|logger|logging|_logger|LOGGER|LOG)$")
+MUTATING_METHODS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "setdefault",
+        "pop",
+        "popitem",
+        "remove",
+        "clear",
+    }
+)
+
+THREAD_HELPER_CODE = '''\
+# Customer.io calls from request handlers run on these threads, which
+# finish the calls still queued when the interpreter exits.
+{executor} = {pool}(max_workers=4, thread_name_prefix="customerio")
+# A request waits for a free slot rather than queue calls without bound
+# while Customer.io is slow or down.
+{slots} = {threading}.BoundedSemaphore(1000)
+
+
+def {helper}(method, /, *args, **kwargs):
+    """Run a Customer.io call on a worker thread and log its failure.
+
+    The log names the method and the exception type only, because the
+    SDK's exception messages contain the request payload.
+    """
+
+    def finish(future):
+        {slots}.release()
+        if future.cancelled() or future.exception() is None:
+            return
+        {logging}.getLogger(__name__).error(
+            "Customer.io call %s failed: %s",
+            method.__name__,
+            type(future.exception()).__name__,
+        )
+
+    {slots}.acquire()
+    {executor}.submit(method, *args, **kwargs).add_done_callback(finish)
+'''
+
+TASK_HELPER_CODE = '''\
+# Tasks of Customer.io calls from request handlers, until they are done:
+# the event loop keeps only a weak reference to a task.
+{tasks} = set()
+
+
+def {helper}(method, /, *args, **kwargs):
+    """Run an async Customer.io call as a task and log its failure.
+
+    The log names the method and the exception type only, because the
+    SDK's exception messages contain the request payload.
+    """
+
+    def finish(task):
+        {tasks}.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        {logging}.getLogger(__name__).error(
+            "Customer.io call %s failed: %s",
+            method.__name__,
+            type(task.exception()).__name__,
+        )
+
+    task = {asyncio}.get_running_loop().create_task(method(*args, **kwargs))
+    {tasks}.add(task)
+    task.add_done_callback(finish)
+'''
+
+
+@dataclass
+class Helper:
+    """The module-level helper a fix calls, and what adding it needs."""
+
+    name: str
+    imports: tuple[AddImport, ...] = ()
+    inserts: tuple[InsertStatements, ...] = ()
+
+
+class BlockingCallInRequest(Rule):
+    """What it does:
+    Finds Track API calls made inside a request handler (Flask, Quart,
+    FastAPI, Starlette, aiohttp, Django and DRF views, Tornado handlers)
+    whose result is not used, and sends them to a background worker.
+
+    Why is this bad?
+    Each call is an HTTPS request to the Track API: the response to the
+    user waits for it, and with the SDK's retries (3 by default in
+    customerio 3.x) a slow or failing Track API adds seconds. A failing
+    call raises `CustomerIOException` and turns a successful request into a
+    server error, although the user's action succeeded.
+
+    Example:
+        @app.post("/orders")
+        def create_order():
+            cio.track(customer_id=order.user_id, name="order_placed")
+            return {"ok": True}
+
+    Use instead:
+        @app.post("/orders")
+        def create_order():
+            _customerio_in_background(cio.track, customer_id=order.user_id, name="order_placed")
+            return {"ok": True}
+
+    `_customerio_in_background` is added once per module, unless
+    `background-helper` in `[tool.cio-fix]` names a function of the
+    project (`"shop.background.in_background"`) to import instead. The
+    added helper uses a ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
+    queued calls, and a failure log that names the exception type and the
+    method but never the exception message, which contains the payload.
+    An awaited call of an async client becomes a task that the module
+    keeps a reference to until it is done.
+
+    Fix safety:
+    Safe. The call runs with the same arguments, evaluated at the same
+    point, and its failure is logged instead of raised. Calls still queued
+    at interpreter exit are sent before the process ends; tasks of async
+    clients are not waited for. The call is reported without a fix in four
+    cases: its result is used, it is inside a `try` whose handlers do more
+    than log, a later Customer.io call in the handler needs this profile
+    change to arrive first, or the handler later changes an object that
+    the call sends.
+    """
+
+    code = "CIO304"
+    name = "blocking-call-in-request"
+    summary = "Track API calls that make a request handler wait for Customer.io"
+    fix_safety = FixSafety.SAFE
+
+    def check(self, context: FileContext) -> Iterator[Finding]:
+        index = context.index
+        helpers: dict[str, Helper | None] = {}
+        for call in index.client_calls:
+            if call.api is not Api.TRACK or call.in_background:
+                continue
+            handler = call.site.function
+            if handler is None or not is_request_handler(index, handler):
+                continue
+            awaited = _is_awaited(context, call)
+            if call.client.is_async and not awaited:
+                # An async call that is not awaited already runs apart from the request.
+                continue
+            yield self._finding(context, call, handler, awaited, helpers)
+
+    def _finding(
+        self,
+        context: FileContext,
+        call: ClientCall,
+        handler: FunctionInfo,
+        awaited: bool,
+        helpers: dict[str, Helper | None],
+    ) -> Finding:
+        message = (
+            f"`{call.method}` makes request handler `{handler.name}` wait for the Track"
+            " API, and its failure fails the request; send it from a background worker"
+        )
+        reason = _report_only_reason(context, call, handler)
+        if reason is not None:
+            return context.finding(self, call.node, f"{message} ({reason})")
+
+        kind = TASK_HELPER if call.client.is_async else THREAD_HELPER
+        if kind not in helpers:
+            helpers[kind] = _helper(context, kind)
+        helper = helpers[kind]
+        if helper is None:
+            return context.finding(self, call.node, message)
+
+        target: cst.CSTNode = call.node
+        if awaited:
+            target = context.parent(call.node)
+        column = context.position(call.site.statement).start.column
+        replacement = _wrapped_call(call.node, helper.name, column)
+        fix = Fix(
+            FixSafety.SAFE,
+            {target: replacement},
+            imports=helper.imports,
+            inserts=helper.inserts,
+        )
+        return context.finding(self, call.node, message, fix)
+
+
+def _is_awaited(context: FileContext, call: ClientCall) -> bool:
+    return isinstance(context.parent(call.node), cst.Await)
+
+
+# -- when the call must stay where it is ---------------------------------------------------
+
+
+def _report_only_reason(
+    context: FileContext, call: ClientCall, handler: FunctionInfo
+) -> str | None:
+    if not call.site.is_statement:
+        return "its result is used"
+    if _in_acting_try(context, call.node):
+        return "the handler acts on its errors"
+    statement = call.site.statement
+    assert statement is not None
+    end = context.position(statement).end.line
+    if call.method in PROFILE_METHODS and _later_client_call(
+        context, call, handler, end
+    ):
+        return "a later Customer.io call in the handler expects it to have arrived"
+    if _later_mutation(context, handler, read_names(call.node), end):
+        return "the handler changes what it sends after the call"
+    return None
+
+
+def _in_acting_try(context: FileContext, node: cst.CSTNode) -> bool:
+    child = node
+    for parent in context.ancestors(node):
+        if isinstance(parent, cst.FunctionDef):
+            return False
+        is_try_body = (
+            isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body
+        )
+        if is_try_body and any(not _only_logs(handler) for handler in parent.handlers):
+            return True
+        child = parent
+    return False
+
+
+def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    """Tell whether an `except` block only logs or passes."""
+    for statement in handler.body.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in statement.body:
+            if isinstance(small, cst.Pass):
+                continue
+            if isinstance(small, cst.Expr) and _is_logging_call(small.value):
+                continue
+            return False
+    return True
+
+
+def _is_logging_call(node: cst.BaseExpression) -> bool:
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    receiver = dotted_name(node.func.value)
+    return receiver is not None and LOGGING_RECEIVER.search(receiver) is not None
+
+
+def _later_client_call(
+    context: FileContext, call: ClientCall, handler: FunctionInfo, end_line: int
+) -> bool:
+    """Tell whether the handler calls Customer.io again, directly or through a helper."""
+    for other in context.index.client_calls:
+        if other is call or other.site.function is not handler:
+            continue
+        if context.position(other.node).start.line > end_line:
+            return True
+    return False
+
+
+class _Mutations(cst.CSTVisitor):
+    """Collect `name[...] = ...`, `name.attr = ...`, `name += ...`, `name.append(...)`."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, cst.CSTNode]] = []
+
+    def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
+        while isinstance(target, (cst.Subscript, cst.Attribute)):
+            target = target.value
+        if isinstance(target, cst.Name):
+            self.found.append((target.value, node))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, (cst.Subscript, cst.Attribute)):
+            self._record(node.target, node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._record(node.target, node)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        if isinstance(node.target, (cst.Subscript, cst.Attribute)):
+            self._record(node.target, node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in MUTATING_METHODS:
+            self._record(func.value, node)
+
+
+def _later_mutation(
+    context: FileContext, handler: FunctionInfo, names: set[str], end_line: int
+) -> bool:
+    mutations = _Mutations()
+    handler.node.body.visit(mutations)
+    for name, node in mutations.found:
+        if name in names and context.position(node).start.line > end_line:
+            return True
+    return False
+
+
+# -- the helper -------------------------------------------------------------------------------
+
+
+def _existing_helper(module: cst.Module, kind: str) -> str | None:
+    """Return the name of a helper that an earlier run added, if the module has one."""
+    pattern = re.compile(rf"^{kind}(?:_\d+)?$")
+    for statement in module.body:
+        if not isinstance(statement, cst.FunctionDef) or not pattern.match(
+            statement.name.value
+        ):
+            continue
+        if HELPER_MARKERS[kind] in code_of(statement):
+            return statement.name.value
+    return None
+
+
+def _helper(context: FileContext, kind: str) -> Helper | None:
+    """Return the helper to call, adding it when the module has none; None if it cannot be added."""
+    existing = _existing_helper(context.module, kind)
+    if existing is not None:
+        return Helper(existing)
+    if kind == THREAD_HELPER and context.config.background_helper is not None:
+        return _configured_helper(context, context.config.background_helper)
+
+    taken = names_in(context.module)
+    logging_name = context.import_name("logging")
+    if logging_name is None:
+        return None
+    imports = [AddImport("logging")]
+    helper = unused_name(kind, taken)
+    if kind == THREAD_HELPER:
+        pool, pool_imports = _thread_pool_name(context)
+        threading_name = context.import_name("threading")
+        if pool is None or threading_name is None:
+            return None
+        imports += [*pool_imports, AddImport("threading")]
+        executor = unused_name("_customerio_executor", taken)
+        code = THREAD_HELPER_CODE.format(
+            executor=executor,
+            pool=pool,
+            slots=unused_name("_customerio_slots", taken),
+            threading=threading_name,
+            logging=logging_name,
+            helper=helper,
+        )
+        code = _fit_executor_line(code, executor, pool)
+    else:
+        asyncio_name = context.import_name("asyncio")
+        if asyncio_name is None:
+            return None
+        imports.append(AddImport("asyncio"))
+        code = TASK_HELPER_CODE.format(
+            tasks=unused_name("_customerio_tasks", taken),
+            asyncio=asyncio_name,
+            logging=logging_name,
+            helper=helper,
+        )
+    return Helper(helper, tuple(imports), (InsertStatements(f"CIO304:{kind}", code),))
+
+
+def _configured_helper(context: FileContext, qualified: str) -> Helper | None:
+    """Return the project's own helper, imported from its module unless defined here."""
+    module, _, name = qualified.rpartition(".")
+    if module == context.index.module_name:
+        return Helper(name)
+    local = context.import_name(module, name)
+    if local is None:
+        return None
+    return Helper(local, (AddImport(module, name),))
+
+
+def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]]:
+    """Return how the module can name ThreadPoolExecutor, and the import that needs."""
+    imports = context.index.imports
+    local = context.import_name("concurrent.futures", "ThreadPoolExecutor")
+    if (
+        local is not None
+        and imports.get(local) == "concurrent.futures.ThreadPoolExecutor"
+    ):
+        return local, []
+    # `import concurrent.futures` binds `concurrent`, which import_name reads
+    # as taken; the package name is what the helper needs then.
+    concurrent = "concurrent" if imports.get("concurrent") == "concurrent" else None
+    if concurrent is None:
+        concurrent = context.import_name("concurrent.futures")
+    if concurrent is None:
+        return None, []
+    return f"{concurrent}.futures.ThreadPoolExecutor", [AddImport("concurrent.futures")]
+
+
+def _fit_executor_line(code: str, executor: str, pool: str) -> str:
+    """Wrap the executor line as black does when the names make it longer than 88."""
+    arguments = ["max_workers=4", 'thread_name_prefix="customerio"']
+    line = f"{executor} = {pool}({', '.join(arguments)})"
+    return code.replace(line, format_call(f"{executor} = ", pool, arguments))
+
+
+# -- the call site ------------------------------------------------------------------------------
+
+
+def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
+    """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would."""
+    method = call.func.with_changes(lpar=(), rpar=())
+    exploded = _one_argument_per_line(call)
+    if exploded:
+        comma = cst.Comma(whitespace_after=call.whitespace_before_args)
+    else:
+        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    first = cst.Arg(
+        value=method, comma=comma if call.args else cst.MaybeSentinel.DEFAULT
+    )
+    wrapped = call.with_changes(func=cst.Name(helper), args=[first, *call.args])
+    if exploded or "#" in code_of(call):
+        return wrapped
+
+    arguments = [
+        code_of(argument.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        for argument in wrapped.args
+    ]
+    # libcst indents the continuation lines by the block's indentation.
+    text = format_call("", helper, arguments, column=column)
+    return cst.ensure_type(cst.parse_expression(text), cst.Call)
+
+
+def _one_argument_per_line(call: cst.Call) -> bool:
+    if not call.args or not isinstance(
+        call.whitespace_before_args, cst.ParenthesizedWhitespace
+    ):
+        return False
+    for argument in call.args:
+        comma = argument.comma
+        if not isinstance(comma, cst.Comma):
+            return False
+        if not isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+            return False
+    return True

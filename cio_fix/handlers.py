@@ -1,0 +1,398 @@
+"""Recognise code that runs once per request or once per item of a loop.
+
+Rules that care about the cost of code on a hot path ask here, so that
+every rule agrees on what a request handler is:
+
+- route decorators of Flask and Quart (`route`, `get`...`delete` on an app
+  or blueprint), FastAPI and Starlette (`get`...`delete`, `api_route`,
+  `websocket` on an app or router) and aiohttp route tables, recognised by
+  their path argument (a string that starts with `/`);
+- handlers registered by reference (`app.add_url_rule`, aiohttp's
+  `router.add_get` and `web.get`, Starlette's `Route`);
+- per-request hooks (`before_request`, `after_request`, `middleware`);
+- Django function views (a first parameter `request` in a `views` module or
+  package, or a view decorator such as `require_POST` or `login_required`),
+  DRF `api_view` functions;
+- methods of class-based views, mixins, viewsets and Tornado
+  `RequestHandler` classes that run per request, and DRF `action`s.
+
+Celery tasks, RQ jobs and other background jobs are never requests, even
+when their first parameter is called `request`. Management commands,
+scripts, module-level code, app factories and start-up hooks (`lifespan`,
+`on_startup`) match none of the forms above.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+
+import libcst as cst
+
+from cio_fix.customerio import FileIndex, FunctionInfo, dotted_name, literal_value
+
+ROUTE_METHODS = frozenset(
+    {
+        "route",
+        "get",
+        "post",
+        "put",
+        "patch",
+        "delete",
+        "head",
+        "options",
+        "api_route",
+        "websocket",
+        "websocket_route",
+        "view",
+    }
+)
+# Decorators that register a function run for every request of an app.
+PER_REQUEST_HOOKS = frozenset(
+    {
+        "before_request",
+        "after_request",
+        "teardown_request",
+        "before_app_request",
+        "middleware",
+    }
+)
+# Methods and functions that register a handler passed by reference.
+REGISTRATION_METHODS = frozenset(
+    {
+        "add_url_rule",
+        "add_route",
+        "add_get",
+        "add_post",
+        "add_put",
+        "add_patch",
+        "add_delete",
+        "add_head",
+        "add_view",
+        "add_api_route",
+        "add_websocket_route",
+    }
+)
+REGISTRATION_FUNCTIONS = frozenset(
+    {
+        "aiohttp.web.get",
+        "aiohttp.web.post",
+        "aiohttp.web.put",
+        "aiohttp.web.patch",
+        "aiohttp.web.delete",
+        "aiohttp.web.head",
+        "aiohttp.web.route",
+        "aiohttp.web.view",
+        "starlette.routing.Route",
+        "starlette.routing.WebSocketRoute",
+    }
+)
+REGISTRATION_KEYWORDS = frozenset({"view_func", "endpoint", "handler"})
+
+# Django and DRF decorators that only make sense on a view, by last name part.
+VIEW_DECORATORS = frozenset(
+    {
+        "require_http_methods",
+        "require_POST",
+        "require_GET",
+        "require_safe",
+        "login_required",
+        "permission_required",
+        "user_passes_test",
+        "csrf_exempt",
+        "api_view",
+    }
+)
+# Decorators that turn a function into a background job, by last name part:
+# Celery, RQ, Huey, Dramatiq.
+JOB_DECORATORS = frozenset(
+    {"task", "shared_task", "periodic_task", "job", "actor", "db_task"}
+)
+
+# Bases of classes whose methods serve requests: Django and DRF views,
+# mixins and viewsets, Flask's MethodView, Starlette's HTTPEndpoint,
+# Tornado's RequestHandler and WebSocketHandler.
+VIEW_BASE = re.compile(
+    r"(?:View|ViewSet|Mixin|Endpoint|RequestHandler|WebSocketHandler)$"
+)
+VIEW_METHODS = frozenset(
+    {
+        # HTTP methods.
+        "get",
+        "post",
+        "put",
+        "patch",
+        "delete",
+        "head",
+        "options",
+        "trace",
+        # Django: a view class is instantiated for every request.
+        "__init__",
+        "setup",
+        "dispatch",
+        "form_valid",
+        "form_invalid",
+        # DRF viewset actions and their hooks.
+        "list",
+        "create",
+        "retrieve",
+        "update",
+        "partial_update",
+        "destroy",
+        "perform_create",
+        "perform_update",
+        "perform_destroy",
+        # Tornado.
+        "prepare",
+        "on_finish",
+        "open",
+        "on_message",
+    }
+)
+ACTION_DECORATORS = frozenset({"action", "detail_route", "list_route"})
+
+# Calls that run their first argument once per item: `map(send, users)`,
+# `executor.map(send, users)`, `pool.imap(send, users)`.
+MAP_FUNCTIONS = frozenset({"map", "imap", "imap_unordered", "starmap"})
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
+
+
+@dataclass
+class _FileFacts:
+    """Handler facts of one file, computed on first use."""
+
+    registered: frozenset[str]
+    called_per_request: frozenset[str]
+
+
+_FACTS: weakref.WeakKeyDictionary[FileIndex, _FileFacts] = weakref.WeakKeyDictionary()
+
+
+def _last_part(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def is_background_job(function: FunctionInfo) -> bool:
+    """Tell whether a function is a Celery task, an RQ job or a similar job."""
+    return any(_last_part(name) in JOB_DECORATORS for name in function.decorators)
+
+
+def _first_parameter(function: FunctionInfo) -> str | None:
+    parameters = [*function.node.params.posonly_params, *function.node.params.params]
+    if function.class_info is not None and parameters:
+        parameters = parameters[1:]
+    return parameters[0].name.value if parameters else None
+
+
+def _is_route_decorator(decorator: cst.Decorator) -> bool:
+    """Tell `@app.post("/orders")`, `@bp.route("/")` and `@routes.get("/")` apart."""
+    expression = decorator.decorator
+    if not isinstance(expression, cst.Call) or not isinstance(
+        expression.func, cst.Attribute
+    ):
+        return False
+    method = expression.func.attr.value
+    if method in PER_REQUEST_HOOKS:
+        return True
+    if method not in ROUTE_METHODS:
+        return False
+    for argument in expression.args:
+        if argument.keyword is None or argument.keyword.value in ("path", "rule"):
+            path = literal_value(argument.value)
+            return isinstance(path, str) and path.startswith("/")
+    return False
+
+
+def _is_per_request_hook(decorator: cst.Decorator) -> bool:
+    """Tell `@app.before_request` (without a call) apart."""
+    expression = decorator.decorator
+    return (
+        isinstance(expression, cst.Attribute)
+        and expression.attr.value in PER_REQUEST_HOOKS
+    )
+
+
+def _in_views_module(index: FileIndex) -> bool:
+    return "views" in index.module_name.split(".")
+
+
+def _is_function_view(index: FileIndex, function: FunctionInfo) -> bool:
+    if function.class_info is not None:
+        return False
+    if any(_last_part(name) in VIEW_DECORATORS for name in function.decorators):
+        return True
+    return (
+        function.parent is None
+        and _in_views_module(index)
+        and _first_parameter(function) == "request"
+    )
+
+
+def _is_view_method(function: FunctionInfo) -> bool:
+    class_info = function.class_info
+    if class_info is None:
+        return False
+    if not any(VIEW_BASE.search(_last_part(base)) for base in class_info.bases):
+        return False
+    if function.name in VIEW_METHODS:
+        return True
+    return any(_last_part(name) in ACTION_DECORATORS for name in function.decorators)
+
+
+def is_request_handler(index: FileIndex, function: FunctionInfo) -> bool:
+    """Tell whether a function runs once for every request it serves."""
+    if is_background_job(function):
+        return False
+    for decorator in function.node.decorators:
+        if _is_route_decorator(decorator) or _is_per_request_hook(decorator):
+            return True
+    if function.class_info is None and function.name in _facts(index).registered:
+        return True
+    return _is_function_view(index, function) or _is_view_method(function)
+
+
+def request_handler(
+    index: FileIndex, function: FunctionInfo | None
+) -> FunctionInfo | None:
+    """Return the request handler that `function` is, or is nested in, if any."""
+    current = function
+    while current is not None:
+        if is_background_job(current):
+            return None
+        if is_request_handler(index, current):
+            return current
+        current = current.parent
+    return None
+
+
+def loop_around(node: cst.CSTNode, ancestors: list[cst.CSTNode]) -> cst.CSTNode | None:
+    """Return the loop that runs `node` once per item, inside its own function.
+
+    `ancestors` lists the parents of `node`, nearest first. The iterable of
+    a `for` runs once, so a node there is not per item.
+    """
+    child = node
+    for parent in ancestors:
+        if isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.Module)):
+            return None
+        if isinstance(parent, cst.For) and child is not parent.iter:
+            return parent
+        if isinstance(parent, cst.While):
+            return parent
+        if isinstance(parent, cst.CompFor) and child is not parent.iter:
+            return parent
+        if isinstance(parent, COMPREHENSIONS) and child is parent.elt:
+            return parent
+        if isinstance(parent, cst.DictComp) and child in (parent.key, parent.value):
+            return parent
+        child = parent
+    return None
+
+
+def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) -> bool:
+    """Tell whether a function is a handler, or is called per request or per item in its file."""
+    if request_handler(index, function) is not None:
+        return True
+    if (
+        function is None
+        or function.parent is not None
+        or function.class_info is not None
+    ):
+        return False
+    if is_background_job(function):
+        return False
+    return function.name in _facts(index).called_per_request
+
+
+# -- facts of a whole file ------------------------------------------------------------
+
+
+def _facts(index: FileIndex) -> _FileFacts:
+    facts = _FACTS.get(index)
+    if facts is None:
+        facts = _FileFacts(_registered_handlers(index), frozenset())
+        _FACTS[index] = facts
+        facts.called_per_request = _called_per_request(index)
+    return facts
+
+
+def _registered_handlers(index: FileIndex) -> frozenset[str]:
+    """Names of functions passed to a route registration: `app.add_url_rule("/", view_func=f)`."""
+    names = set()
+    for site in index.call_sites:
+        func = site.node.func
+        registers = (
+            isinstance(func, cst.Attribute) and func.attr.value in REGISTRATION_METHODS
+        )
+        if not registers and index.qualified_name(func) not in REGISTRATION_FUNCTIONS:
+            continue
+        for argument in site.node.args:
+            if (
+                argument.keyword is not None
+                and argument.keyword.value not in REGISTRATION_KEYWORDS
+            ):
+                continue
+            if isinstance(argument.value, cst.Name):
+                names.add(argument.value.value)
+    return frozenset(names)
+
+
+class _LoopCallFinder(cst.CSTVisitor):
+    """Find the names of functions called inside loops, or mapped over items."""
+
+    def __init__(self) -> None:
+        self.loop_depth = 0
+        self.names: set[str] = set()
+
+    def visit_For(self, node: cst.For) -> bool:
+        node.target.visit(self)
+        node.iter.visit(self)
+        self.loop_depth += 1
+        node.body.visit(self)
+        self.loop_depth -= 1
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        return False
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loop_depth += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loop_depth -= 1
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self.loop_depth += 1
+
+    def leave_CompFor(self, original_node: cst.CompFor) -> None:
+        self.loop_depth -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        # A loop around a definition does not run the body per item.
+        outer = self.loop_depth
+        self.loop_depth = 0
+        node.body.visit(self)
+        self.loop_depth = outer
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.loop_depth and isinstance(node.func, cst.Name):
+            self.names.add(node.func.value)
+        name = dotted_name(node.func)
+        if name is not None and _last_part(name) in MAP_FUNCTIONS and node.args:
+            mapped = node.args[0].value
+            if isinstance(mapped, cst.Name):
+                self.names.add(mapped.value)
+
+
+def _called_per_request(index: FileIndex) -> frozenset[str]:
+    """Names of module-level functions called from a handler or per item of a loop."""
+    finder = _LoopCallFinder()
+    index.module.visit(finder)
+    names = set(finder.names)
+    for site in index.call_sites:
+        if not isinstance(site.node.func, cst.Name):
+            continue
+        if request_handler(index, site.function) is not None:
+            names.add(site.node.func.value)
+    return frozenset(names)

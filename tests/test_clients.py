@@ -1,0 +1,179 @@
+"""The code that CIO601, CIO602 and CIO304 generate: names, layout, and fixes applied together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import black
+import pytest
+
+from cio_fix.codemods.clients import format_call, unused_name
+from conftest import FIXTURES, run_cli
+
+BLACK = black.Mode(line_length=88)
+
+
+def _is_black(text: str) -> bool:
+    return black.format_str(text, mode=BLACK) == text
+
+
+def _expected_files() -> list[pytest.param]:
+    cases = []
+    for code in ("CIO304", "CIO601", "CIO602"):
+        for expected in sorted((FIXTURES / code).rglob("*.expected.py")):
+            source = expected.with_name(expected.name.replace(".expected.py", ".py"))
+            name = expected.relative_to(FIXTURES).as_posix()
+            cases.append(pytest.param(source, expected, id=name))
+    return cases
+
+
+@pytest.mark.parametrize(("source", "expected"), _expected_files())
+def test_clients_fixed_code_is_black_formatted(source: Path, expected: Path) -> None:
+    if not _is_black(source.read_text(encoding="utf-8")):
+        pytest.skip("the input itself is not black-formatted")
+    assert _is_black(expected.read_text(encoding="utf-8"))
+
+
+def test_clients_unused_name_free() -> None:
+    assert unused_name("_customerio_client", {"cio"}) == "_customerio_client"
+
+
+def test_clients_unused_name_taken() -> None:
+    taken = {"_customerio_client", "_customerio_client_2"}
+    assert unused_name("_customerio_client", taken) == "_customerio_client_3"
+
+
+def test_clients_format_call_one_line() -> None:
+    assert format_call("cio = ", "CustomerIO", ["a", "b"]) == "cio = CustomerIO(a, b)"
+
+
+def test_clients_format_call_arguments_on_one_line() -> None:
+    arguments = [
+        "settings.CUSTOMERIO_SITE_ID",
+        "settings.CUSTOMERIO_TRACK_API_KEY",
+        "region=EU",
+    ]
+    expected = (
+        "    return CustomerIO(\n"
+        "        settings.CUSTOMERIO_SITE_ID, settings.CUSTOMERIO_TRACK_API_KEY, region=EU\n"
+        "    )"
+    )
+    assert format_call("return ", "CustomerIO", arguments, "    ") == expected
+
+
+def test_clients_format_call_one_argument_per_line() -> None:
+    arguments = [
+        f"argument_number_{number}=value_number_{number}" for number in range(4)
+    ]
+    text = format_call("", "CustomerIO", arguments)
+    assert text.splitlines()[1:] == [f"    {argument}," for argument in arguments] + [
+        ")"
+    ]
+
+
+def test_clients_format_call_counts_column() -> None:
+    arguments = ["cio.track", "customer_id=order_id", 'name="order_placed"']
+    assert "\n" not in format_call("", "_customerio_in_background", arguments)
+    assert "\n" in format_call("", "_customerio_in_background", arguments, column=12)
+
+
+POOLING_APP = """\
+from customerio import CustomerIO
+from flask import Flask
+
+from shop import settings
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY)
+    cio.identify(id=1)
+    return "ok"
+
+
+@app.post("/login")
+def login():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY, use_connection_pooling=False)
+    cio.identify(id=1)
+    return "ok"
+"""
+
+
+def test_clients_pooling_fix_shares_factory(project) -> None:
+    root = project({"app.py": POOLING_APP})
+    run_cli(["--apply", "--select", "CIO601,CIO602", "."], root)
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert fixed.count("def _customerio_client") == 1
+    assert fixed.count("cio = _customerio_client()") == 2
+
+
+def test_clients_pooling_fix_marks_findings_applied(project) -> None:
+    root = project({"app.py": POOLING_APP})
+    result = run_cli(
+        ["--apply", "--output-format", "json", "--select", "CIO601,CIO602", "."], root
+    )
+    applied = [
+        (finding["code"], finding["applied"]) for finding in result.json["findings"]
+    ]
+    assert applied == [("CIO601", True), ("CIO601", True), ("CIO602", True)]
+
+
+def test_clients_second_run_changes_nothing(project) -> None:
+    root = project({"app.py": POOLING_APP})
+    run_cli(["--apply", "--select", "CIO601,CIO602,CIO304", "."], root)
+    again = run_cli(
+        [
+            "--dry-run",
+            "--output-format",
+            "json",
+            "--select",
+            "CIO601,CIO602,CIO304",
+            ".",
+        ],
+        root,
+    )
+    assert again.json["changed_files"] == []
+    assert again.json["findings"] == []
+
+
+def test_clients_background_helper_rejects_bare_name(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nbackground-helper = "in_background"\n',
+            "app.py": POOLING_APP,
+        }
+    )
+    result = run_cli(["--dry-run", "."], root)
+    assert result.exit_code == 2
+    assert "background-helper must name a function with its module" in result.stderr
+
+
+WRAPPED_CALL = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def signup(user_id):
+    _customerio_in_background(cio.identify, id=user_id, created_at=int(time.time() * 1000))
+"""
+
+
+def test_clients_wrapped_call_still_checked(project) -> None:
+    root = project({"app.py": WRAPPED_CALL})
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO103", "."], root
+    )
+    codes = [finding["code"] for finding in result.json["findings"]]
+    assert codes == ["CIO103"]
+
+
+def test_clients_wrapped_call_fixed_in_place(project) -> None:
+    root = project({"app.py": WRAPPED_CALL})
+    run_cli(["--apply", "--select", "CIO103", "."], root)
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert "cio.identify, id=user_id, created_at=int(time.time()))" in fixed
