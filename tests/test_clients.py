@@ -8,6 +8,7 @@ import black
 import pytest
 
 from cio_fix.codemods.clients import format_call, unused_name
+
 from conftest import FIXTURES, run_cli
 
 BLACK = black.Mode(line_length=88)
@@ -22,15 +23,16 @@ def _expected_files() -> list[pytest.param]:
     for code in ("CIO304", "CIO601", "CIO602"):
         for expected in sorted((FIXTURES / code).rglob("*.expected.py")):
             source = expected.with_name(expected.name.replace(".expected.py", ".py"))
+            # Only a black-formatted input can be expected to give black output.
+            if not _is_black(source.read_text(encoding="utf-8")):
+                continue
             name = expected.relative_to(FIXTURES).as_posix()
-            cases.append(pytest.param(source, expected, id=name))
+            cases.append(pytest.param(expected, id=name))
     return cases
 
 
-@pytest.mark.parametrize(("source", "expected"), _expected_files())
-def test_clients_fixed_code_is_black_formatted(source: Path, expected: Path) -> None:
-    if not _is_black(source.read_text(encoding="utf-8")):
-        pytest.skip("the input itself is not black-formatted")
+@pytest.mark.parametrize("expected", _expected_files())
+def test_clients_fixed_code_is_black_formatted(expected: Path) -> None:
     assert _is_black(expected.read_text(encoding="utf-8"))
 
 
