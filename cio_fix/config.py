@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cio_fix.pr.settings import PrSettings, parse_pr_table
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -94,6 +96,8 @@ class Config:
     # email templates a call names; the calling file's folder and its
     # parents' `templates` folders are searched too.
     template_folders: tuple[str, ...] = ("templates",)
+    # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
+    pr: PrSettings = PrSettings()
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -214,6 +218,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "customer-id-attribute": ("customer_id_attribute", _attribute_name),
     "throttle-rate": ("throttle_rate", _positive_number),
     "template-folders": ("template_folders", _relative_folders),
+    "pr": ("pr", parse_pr_table),
 }
 
 
