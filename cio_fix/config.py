@@ -97,7 +97,7 @@ class Config:
     # parents' `templates` folders are searched too.
     template_folders: tuple[str, ...] = ("templates",)
     # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
-    pr: PrSettings = PrSettings()
+    pr: PrSettings = field(default_factory=PrSettings)
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""

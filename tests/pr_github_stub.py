@@ -23,7 +23,16 @@ API_VERSION = "2022-11-28"
 # forgets to stop it.
 LIFETIME = 120
 
-CREATE_FIELDS = {"title", "head", "head_repo", "base", "body", "maintainer_can_modify", "draft", "issue"}
+CREATE_FIELDS = {
+    "title",
+    "head",
+    "head_repo",
+    "base",
+    "body",
+    "maintainer_can_modify",
+    "draft",
+    "issue",
+}
 UPDATE_FIELDS = {"title", "body", "state", "base", "maintainer_can_modify"}
 
 
@@ -64,7 +73,9 @@ class FakeGitHub:
 
     # Request handling: return (status, JSON document).
 
-    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any]:
         parts = urllib.parse.urlsplit(target)
         query = urllib.parse.parse_qs(parts.query)
         body = None
@@ -81,7 +92,10 @@ class FakeGitHub:
         if self.fail_next is not None:
             status, message = self.fail_next
             self.fail_next = None
-            return status, {"message": message, "documentation_url": "https://docs.github.com/rest"}
+            return status, {
+                "message": message,
+                "documentation_url": "https://docs.github.com/rest",
+            }
 
         repo = f"{self.prefix}/repos/{self.repository}"
         path = parts.path
@@ -104,7 +118,9 @@ class FakeGitHub:
         number = _number_before(path, f"{repo}/issues/", "/labels")
         if method == "POST" and number is not None:
             return self._add_labels(number, body)
-        return self._problem(404, f"{method} {path}: no such endpoint", message="Not Found")
+        return self._problem(
+            404, f"{method} {path}: no such endpoint", message="Not Found"
+        )
 
     def _check_headers(self, method: str, headers: dict[str, str], raw: bytes) -> str:
         if headers.get("authorization") != f"Bearer {self.token}":
@@ -124,7 +140,9 @@ class FakeGitHub:
             return "GET with a body"
         return ""
 
-    def _problem(self, status: int, problem: str, message: str = "Validation Failed") -> tuple[int, Any]:
+    def _problem(
+        self, status: int, problem: str, message: str = "Validation Failed"
+    ) -> tuple[int, Any]:
         self.problems.append(problem)
         return status, {"message": message, "errors": [{"message": problem}]}
 
@@ -134,7 +152,9 @@ class FakeGitHub:
         if query.get("state") != ["open"]:
             return self._problem(422, "list pulls without state=open")
         if not head.startswith(f"{owner}:"):
-            return self._problem(422, f"list pulls with head={head!r}, expected {owner}:BRANCH")
+            return self._problem(
+                422, f"list pulls with head={head!r}, expected {owner}:BRANCH"
+            )
         branch = head.split(":", 1)[1]
         found = [pull for pull in self.open_pulls() if pull["head"]["ref"] == branch]
         return 200, found
@@ -147,15 +167,27 @@ class FakeGitHub:
             return self._problem(422, f"create pull: unknown fields {sorted(unknown)}")
         for name in ("title", "head", "base", "body"):
             if not isinstance(body.get(name), str):
-                return self._problem(422, f"create pull: {name} is missing or not a string")
+                return self._problem(
+                    422, f"create pull: {name} is missing or not a string"
+                )
         if len(body["body"]) > 65_536:
-            return self._problem(422, "create pull: body is too long (maximum is 65536 characters)")
+            return self._problem(
+                422, "create pull: body is too long (maximum is 65536 characters)"
+            )
         head_sha = self._branch_commit(body["head"])
         if head_sha is None or self._branch_commit(body["base"]) is None:
-            return self._problem(422, f"create pull: head {body['head']} or base {body['base']} not found")
+            return self._problem(
+                422,
+                f"create pull: head {body['head']} or base {body['base']} not found",
+            )
         for pull in self.open_pulls():
-            if pull["head"]["ref"] == body["head"] and pull["base"]["ref"] == body["base"]:
-                return self._problem(422, f"A pull request already exists for {body['head']}.")
+            if (
+                pull["head"]["ref"] == body["head"]
+                and pull["base"]["ref"] == body["base"]
+            ):
+                return self._problem(
+                    422, f"A pull request already exists for {body['head']}."
+                )
         number = len(self.pulls) + 1
         pull = {
             "number": number,
@@ -171,7 +203,9 @@ class FakeGitHub:
 
     def _update_pull(self, number: int, body: Any) -> tuple[int, Any]:
         if number not in self.pulls:
-            return self._problem(404, f"update pull #{number}: not found", message="Not Found")
+            return self._problem(
+                404, f"update pull #{number}: not found", message="Not Found"
+            )
         if not isinstance(body, dict) or not body:
             return self._problem(422, "update pull: body is not a non-empty object")
         unknown = set(body) - UPDATE_FIELDS
@@ -180,29 +214,43 @@ class FakeGitHub:
         if "state" in body and body["state"] not in ("open", "closed"):
             return self._problem(422, f"update pull: state {body['state']!r}")
         if len(body.get("body") or "") > 65_536:
-            return self._problem(422, "update pull: body is too long (maximum is 65536 characters)")
+            return self._problem(
+                422, "update pull: body is too long (maximum is 65536 characters)"
+            )
         pull = self.pulls[number]
         for name in ("title", "body", "state"):
             if name in body:
                 pull[name] = body[name]
         if "base" in body:
             pull["base"] = {"ref": body["base"]}
-        pull["head"]["sha"] = self._branch_commit(pull["head"]["ref"]) or pull["head"]["sha"]
+        pull["head"]["sha"] = (
+            self._branch_commit(pull["head"]["ref"]) or pull["head"]["sha"]
+        )
         return 200, pull
 
     def _comment(self, number: int, body: Any) -> tuple[int, Any]:
         if number not in self.pulls:
-            return self._problem(404, f"comment on #{number}: not found", message="Not Found")
-        if not isinstance(body, dict) or set(body) != {"body"} or not isinstance(body["body"], str):
+            return self._problem(
+                404, f"comment on #{number}: not found", message="Not Found"
+            )
+        if (
+            not isinstance(body, dict)
+            or set(body) != {"body"}
+            or not isinstance(body["body"], str)
+        ):
             return self._problem(422, "comment: the body must be exactly {'body': str}")
         self.comments.append((number, body["body"]))
         return 201, {"id": len(self.comments), "body": body["body"]}
 
     def _add_labels(self, number: int, body: Any) -> tuple[int, Any]:
         if number not in self.pulls:
-            return self._problem(404, f"labels on #{number}: not found", message="Not Found")
+            return self._problem(
+                404, f"labels on #{number}: not found", message="Not Found"
+            )
         labels = body.get("labels") if isinstance(body, dict) else None
-        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        if not isinstance(labels, list) or not all(
+            isinstance(label, str) for label in labels
+        ):
             return self._problem(422, "labels: `labels` must be a list of strings")
         current = self.labels.setdefault(number, [])
         current.extend(label for label in labels if label not in current)
@@ -221,7 +269,7 @@ class FakeGitHub:
 
 
 def _number_after(path: str, prefix: str) -> int | None:
-    rest = path[len(prefix):] if path.startswith(prefix) else ""
+    rest = path[len(prefix) :] if path.startswith(prefix) else ""
     return int(rest) if rest.isdigit() else None
 
 
@@ -241,7 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
         # Header names are case-insensitive (urllib sends `X-github-api-version`).
         headers = {name.lower(): value for name, value in self.headers.items()}
         with self.server.lock:
-            status, document = self.server.fake.handle(self.command, self.path, headers, raw)
+            status, document = self.server.fake.handle(
+                self.command, self.path, headers, raw
+            )
         data = json.dumps(document).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -272,7 +322,11 @@ class StubServer:
         self._server = _Server(fake)
         host, port = self._server.server_address[:2]
         fake.url = f"http://{host}:{port}{fake.prefix}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+        )
         self._timer = threading.Timer(LIFETIME, self._server.shutdown)
         self._timer.daemon = True
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import CliResult, run_cli
 from pr_github_stub import FakeGitHub, StubServer
 
@@ -66,7 +65,9 @@ legacy = CustomerIO("{SITE_ID}", "9e8d7c6b5a4f3e2d")
 
 
 @pytest.fixture(autouse=True)
-def git_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def git_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Isolate git from the machine's configuration and keep every request on 127.0.0.1."""
     home = tmp_path_factory.mktemp("home")
     config = home / "gitconfig"
@@ -80,7 +81,12 @@ def git_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     # Only local repositories: a URL that is not rewritten to the bare
     # repository fails instead of reaching out.
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")
-    for variable in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_SERVER_URL"):
+    for variable in (
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_SERVER_URL",
+    ):
         monkeypatch.delenv(variable, raising=False)
     # Nothing listens on port 9 of 127.0.0.1; tests with a stub replace it.
     monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9/api/v3")
@@ -113,14 +119,18 @@ class BotRepository:
         return git(self.bare, "rev-parse", f"refs/heads/{branch}")
 
     def branch_subjects(self, branch: str = "cio-fix/pitfalls") -> list[str]:
-        return git(self.bare, "log", "--reverse", "--format=%s", f"main..{branch}").splitlines()
+        return git(
+            self.bare, "log", "--reverse", "--format=%s", f"main..{branch}"
+        ).splitlines()
 
     def show(self, revision: str, path: str) -> str:
         return git(self.bare, "show", f"{revision}:{path}")
 
 
 @pytest.fixture
-def bot_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BotRepository]:
+def bot_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BotRepository]:
     """A clone whose origin looks like github.com/owner/repo but is a local bare repository."""
     bare = tmp_path / "origin.git"
     work = tmp_path / "work"
@@ -134,7 +144,9 @@ def bot_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("GITHUB_API_URL", fake.url)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     repository = BotRepository(work, bare, fake)
-    repository.commit({"README.md": "# shop\n", "app.py": APP}, "Add the signup handler")
+    repository.commit(
+        {"README.md": "# shop\n", "app.py": APP}, "Add the signup handler"
+    )
     try:
         yield repository
     finally:
@@ -173,7 +185,12 @@ def test_pr_commits_one_per_rule_in_code_order(bot_repository: BotRepository) ->
 def test_pr_commit_author_is_bot_identity(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
 
-    authors = git(bot_repository.bare, "log", "--format=%an <%ae>|%cn <%ce>", "main..cio-fix/pitfalls")
+    authors = git(
+        bot_repository.bare,
+        "log",
+        "--format=%an <%ae>|%cn <%ce>",
+        "main..cio-fix/pitfalls",
+    )
     for line in authors.splitlines():
         assert line == (
             "cio-fix[bot] <cio-fix[bot]@users.noreply.github.com>|"
@@ -218,7 +235,9 @@ def test_pr_author_from_config_table(bot_repository: BotRepository) -> None:
 
 
 def test_pr_options_override_config_table(bot_repository: BotRepository) -> None:
-    bot_repository.commit({"pyproject.toml": '[tool.cio-fix.pr]\nbranch = "bots/cio-fix"\n'}, "Configure")
+    bot_repository.commit(
+        {"pyproject.toml": '[tool.cio-fix.pr]\nbranch = "bots/cio-fix"\n'}, "Configure"
+    )
 
     result = run_pr(
         bot_repository,
@@ -252,10 +271,14 @@ def test_pr_second_run_updates_same_pull_request(bot_repository: BotRepository) 
     assert "Updated pull request #1" in result.stdout
     assert bot_repository.remote_commit("cio-fix/pitfalls") != first_head
     assert "orders.py" in bot_repository.fake.pulls[1]["body"]
-    assert "timestamp=int(time.time())" in bot_repository.show("cio-fix/pitfalls", "orders.py")
+    assert "timestamp=int(time.time())" in bot_repository.show(
+        "cio-fix/pitfalls", "orders.py"
+    )
 
 
-def test_pr_second_run_rebuilds_branch_on_new_base(bot_repository: BotRepository) -> None:
+def test_pr_second_run_rebuilds_branch_on_new_base(
+    bot_repository: BotRepository,
+) -> None:
     run_pr(bot_repository)
     bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
 
@@ -266,13 +289,17 @@ def test_pr_second_run_rebuilds_branch_on_new_base(bot_repository: BotRepository
     assert parent == base
 
 
-def test_pr_update_uses_patch_with_title_and_body(bot_repository: BotRepository) -> None:
+def test_pr_update_uses_patch_with_title_and_body(
+    bot_repository: BotRepository,
+) -> None:
     run_pr(bot_repository)
     bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
 
     run_pr(bot_repository)
 
-    patches = [request for request in bot_repository.fake.requests if request.method == "PATCH"]
+    patches = [
+        request for request in bot_repository.fake.requests if request.method == "PATCH"
+    ]
     assert len(patches) == 1
     assert patches[0].path == "/api/v3/repos/owner/repo/pulls/1"
     assert set(patches[0].body) == {"title", "base", "body"}
@@ -292,7 +319,14 @@ def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) ->
 def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     # The developer merges the bot branch into main.
-    git(bot_repository.work, "pull", "--quiet", "--ff-only", "origin", "cio-fix/pitfalls")
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
     git(bot_repository.work, "push", "--quiet", "origin", "main")
 
     result = run_pr(bot_repository)
@@ -308,12 +342,21 @@ def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> N
 
 def test_pr_close_comments_before_closing(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
-    git(bot_repository.work, "pull", "--quiet", "--ff-only", "origin", "cio-fix/pitfalls")
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
     git(bot_repository.work, "push", "--quiet", "origin", "main")
 
     run_pr(bot_repository)
 
-    writes = [(request.method, request.path) for request in bot_repository.fake.requests[-2:]]
+    writes = [
+        (request.method, request.path) for request in bot_repository.fake.requests[-2:]
+    ]
     assert writes == [
         ("POST", "/api/v3/repos/owner/repo/issues/1/comments"),
         ("PATCH", "/api/v3/repos/owner/repo/pulls/1"),
@@ -321,31 +364,41 @@ def test_pr_close_comments_before_closing(bot_repository: BotRepository) -> None
     assert bot_repository.fake.requests[-1].body == {"state": "closed"}
 
 
-def test_pr_nothing_to_fix_and_none_open_does_nothing(bot_repository: BotRepository) -> None:
+def test_pr_nothing_to_fix_and_none_open_does_nothing(
+    bot_repository: BotRepository,
+) -> None:
     bot_repository.commit({"app.py": APP_FIXED}, "Fix by hand")
 
     result = run_pr(bot_repository)
 
     assert result.exit_code == 0, result.stderr
     assert bot_repository.fake.pulls == {}
-    writes = [request for request in bot_repository.fake.requests if request.method != "GET"]
+    writes = [
+        request for request in bot_repository.fake.requests if request.method != "GET"
+    ]
     assert writes == []
     assert "nothing to do" in result.stdout
 
 
 def test_pr_dirty_tree_refused(bot_repository: BotRepository) -> None:
-    (bot_repository.work / "app.py").write_text(APP + "\n# work in progress\n", encoding="utf-8")
+    (bot_repository.work / "app.py").write_text(
+        APP + "\n# work in progress\n", encoding="utf-8"
+    )
 
     result = run_pr(bot_repository)
 
     assert result.exit_code == 2
     assert "uncommitted changes (app.py)" in result.stderr
     assert bot_repository.fake.requests == []
-    assert "work in progress" in (bot_repository.work / "app.py").read_text(encoding="utf-8")
+    assert "work in progress" in (bot_repository.work / "app.py").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_pr_untracked_file_refused(bot_repository: BotRepository) -> None:
-    (bot_repository.work / "notes.py").write_text("import customerio\n", encoding="utf-8")
+    (bot_repository.work / "notes.py").write_text(
+        "import customerio\n", encoding="utf-8"
+    )
 
     result = run_pr(bot_repository)
 
@@ -361,9 +414,9 @@ def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
 
     assert bot_repository.remote_commit("main") == base_before
     assert git(bot_repository.work, "rev-parse", "main") == local_before
-    assert git(bot_repository.bare, "for-each-ref", "--format=%(refname)", "refs/heads") == (
-        "refs/heads/cio-fix/pitfalls\nrefs/heads/main"
-    )
+    assert git(
+        bot_repository.bare, "for-each-ref", "--format=%(refname)", "refs/heads"
+    ) == ("refs/heads/cio-fix/pitfalls\nrefs/heads/main")
 
 
 def test_pr_leaves_checkout_as_it_was(bot_repository: BotRepository) -> None:
@@ -382,15 +435,26 @@ def test_pr_branch_equal_to_base_rejected(bot_repository: BotRepository) -> None
     assert bot_repository.fake.pulls == {}
 
 
-def test_pr_foreign_pull_request_on_branch_rejected(bot_repository: BotRepository) -> None:
-    git(bot_repository.work, "push", "--quiet", "origin", "main:refs/heads/cio-fix/pitfalls")
+def test_pr_foreign_pull_request_on_branch_rejected(
+    bot_repository: BotRepository,
+) -> None:
+    git(
+        bot_repository.work,
+        "push",
+        "--quiet",
+        "origin",
+        "main:refs/heads/cio-fix/pitfalls",
+    )
     bot_repository.fake.pulls[1] = {
         "number": 1,
         "state": "open",
         "title": "A person's work",
         "body": "Please review",
         "html_url": "https://github.invalid/owner/repo/pull/1",
-        "head": {"ref": "cio-fix/pitfalls", "sha": bot_repository.remote_commit("main")},
+        "head": {
+            "ref": "cio-fix/pitfalls",
+            "sha": bot_repository.remote_commit("main"),
+        },
         "base": {"ref": "main"},
     }
     before = bot_repository.remote_commit("cio-fix/pitfalls")
@@ -419,7 +483,9 @@ def test_pr_token_absent_from_output_and_config(
     assert result.exit_code == 0, result.stderr
     assert TOKEN not in result.stdout
     assert TOKEN not in result.stderr
-    assert TOKEN not in (bot_repository.work / ".git" / "config").read_text(encoding="utf-8")
+    assert TOKEN not in (bot_repository.work / ".git" / "config").read_text(
+        encoding="utf-8"
+    )
     assert arguments
     for command in arguments:
         assert TOKEN not in " ".join(command)
@@ -428,7 +494,13 @@ def test_pr_token_absent_from_output_and_config(
 
 def test_pr_token_absent_from_git_error(bot_repository: BotRepository) -> None:
     # A token in the remote URL must not leak through git's error message either.
-    git(bot_repository.work, "remote", "set-url", "origin", f"https://x:{TOKEN}@github.invalid/owner/repo.git")
+    git(
+        bot_repository.work,
+        "remote",
+        "set-url",
+        "origin",
+        f"https://x:{TOKEN}@github.invalid/owner/repo.git",
+    )
     bot_repository.fake.repository = "owner/repo"
 
     result = run_pr(bot_repository)
@@ -451,7 +523,9 @@ def test_pr_github_repository_variable_wins(
     assert bot_repository.fake.requests[1].query["head"] == ["acme:cio-fix/pitfalls"]
 
 
-def test_pr_gh_token_variable_accepted(bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pr_gh_token_variable_accepted(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GITHUB_TOKEN")
     monkeypatch.setenv("GH_TOKEN", TOKEN)
 
@@ -474,7 +548,9 @@ def test_pr_requests_carry_api_headers(bot_repository: BotRepository) -> None:
 def test_pr_create_request_fields(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
 
-    creates = [request for request in bot_repository.fake.requests if request.method == "POST"]
+    creates = [
+        request for request in bot_repository.fake.requests if request.method == "POST"
+    ]
     assert len(creates) == 1
     assert creates[0].path == "/api/v3/repos/owner/repo/pulls"
     assert creates[0].body["head"] == "cio-fix/pitfalls"
@@ -506,7 +582,9 @@ def test_pr_unfixed_findings_listed_with_links(bot_repository: BotRepository) ->
     assert result.exit_code == 1
     body = bot_repository.fake.pulls[1]["body"]
     head = bot_repository.remote_commit("cio-fix/pitfalls")
-    link = f"[`legacy.py:5`](https://github.invalid/owner/repo/blob/{head}/legacy.py#L5)"
+    link = (
+        f"[`legacy.py:5`](https://github.invalid/owner/repo/blob/{head}/legacy.py#L5)"
+    )
     assert f"- [ ] {link} `CIO101`" in body
     assert SITE_ID not in body
 
@@ -519,7 +597,9 @@ def test_pr_exit_zero_with_unfixed_findings(bot_repository: BotRepository) -> No
     assert result.exit_code == 0
 
 
-def test_pr_no_token_is_error(bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pr_no_token_is_error(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GITHUB_TOKEN")
 
     result = run_pr(bot_repository)
@@ -539,7 +619,13 @@ def test_pr_no_remote_is_error(bot_repository: BotRepository) -> None:
 
 
 def test_pr_non_github_remote_is_error(bot_repository: BotRepository) -> None:
-    git(bot_repository.work, "remote", "set-url", "origin", "https://gitlab.invalid/owner/repo.git")
+    git(
+        bot_repository.work,
+        "remote",
+        "set-url",
+        "origin",
+        "https://gitlab.invalid/owner/repo.git",
+    )
 
     result = run_pr(bot_repository)
 
@@ -548,10 +634,17 @@ def test_pr_non_github_remote_is_error(bot_repository: BotRepository) -> None:
     assert bot_repository.fake.requests == []
 
 
-def test_pr_enterprise_remote_accepted(bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pr_enterprise_remote_accepted(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     enterprise = "https://ghe.invalid/owner/repo.git"
     git(bot_repository.work, "remote", "set-url", "origin", enterprise)
-    git(bot_repository.work, "config", f"url.{bot_repository.bare.as_posix()}.insteadOf", enterprise)
+    git(
+        bot_repository.work,
+        "config",
+        f"url.{bot_repository.bare.as_posix()}.insteadOf",
+        enterprise,
+    )
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.invalid")
 
     result = run_pr(bot_repository)
@@ -569,7 +662,9 @@ def test_pr_api_error_shows_status_and_message(bot_repository: BotRepository) ->
     assert "HTTP 403: Resource not accessible by integration" in result.stderr
 
 
-def test_pr_unreachable_api_is_error(bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pr_unreachable_api_is_error(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
 
     result = run_pr(bot_repository)
@@ -580,7 +675,9 @@ def test_pr_unreachable_api_is_error(bot_repository: BotRepository, monkeypatch:
 
 def test_pr_rejected_push_is_error(bot_repository: BotRepository) -> None:
     hook = bot_repository.bare / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'protected by policy' >&2\nexit 1\n", encoding="utf-8")
+    hook.write_text(
+        "#!/bin/sh\necho 'protected by policy' >&2\nexit 1\n", encoding="utf-8"
+    )
     hook.chmod(0o755)
 
     result = run_pr(bot_repository)
@@ -602,7 +699,14 @@ def test_pr_lease_protects_foreign_push(
 
     def push_after_someone_else(self, remote, commit, branch, expected):
         # Someone else pushes to the bot branch after the bot fetched it.
-        git(bot_repository.work, "push", "--quiet", "--force", "origin", f"{foreign}:refs/heads/{branch}")
+        git(
+            bot_repository.work,
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            f"{foreign}:refs/heads/{branch}",
+        )
         original_push(self, remote, commit, branch, expected)
 
     monkeypatch.setattr(Git, "push_branch", push_after_someone_else)
@@ -619,4 +723,3 @@ def test_pr_needs_apply(bot_repository: BotRepository) -> None:
 
     assert result.exit_code == 2
     assert "--pr and --pr-body need --apply" in result.stderr
-

@@ -49,7 +49,13 @@ _ENVIRONMENT_READ = re.compile(
     r"""os\.(?:environ\[\s*|environ\.get\(\s*|getenv\(\s*)["']([A-Za-z_][A-Za-z0-9_]*)["']"""
 )
 _WHY_HEADING = "Why is this bad?"
-_HEADINGS = ("What it does:", "Why is this bad?", "Example:", "Use instead:", "Fix safety:")
+_HEADINGS = (
+    "What it does:",
+    "Why is this bad?",
+    "Example:",
+    "Use instead:",
+    "Fix safety:",
+)
 
 
 # `link(path, line)` returns the URL of a line at the head commit, or None
@@ -77,7 +83,9 @@ def has_marker(body: str) -> bool:
 
 def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT) -> str:
     """Return the Markdown description, secrets masked, at most `limit` characters long."""
-    head = "\n\n".join([marker(context.branch), _introduction(outcome), _summary_table(outcome)])
+    head = "\n\n".join(
+        [marker(context.branch), _introduction(outcome), _summary_table(outcome)]
+    )
     head += "\n\n" + _reviewer_section(outcome)
     sections = [_rule_section(change) for change in outcome.changes]
     unfixed = _unfixed_section(outcome.remaining, context.link)
@@ -98,7 +106,7 @@ def _introduction(outcome: Outcome) -> str:
     fixed = sum(len(change.findings) for change in outcome.changes)
     files = {path for change in outcome.changes for path in change.files}
     return (
-        f"[cio-fix](https://pypi.org/project/cio-fix/) fixed {_plural(fixed, 'Customer.io integration pitfall')}"
+        f"cio-fix fixed {_plural(fixed, 'Customer.io integration pitfall')}"
         f" in {_plural(len(files), 'file')}. Each rule has its own commit, so a rule can be"
         " left out by dropping its commit."
     )
@@ -125,7 +133,9 @@ def _reviewer_section(outcome: Outcome) -> str:
     actions = _reviewer_actions(outcome)
     lines = ["## Before merging", ""]
     if not actions:
-        lines.append("Nothing beyond reading the diff: the fixes need no change outside the code.")
+        lines.append(
+            "Nothing beyond reading the diff: the fixes need no change outside the code."
+        )
         return "\n".join(lines)
     lines.extend(f"- [ ] {action}" for action in actions)
     return "\n".join(lines)
@@ -142,10 +152,16 @@ def _reviewer_actions(outcome: Outcome) -> list[str]:
             " CI, local `.env` files): the code now reads them and fails without them."
         )
 
-    leaked = [(finding, secret) for change in outcome.changes for finding in change.findings for secret in finding.secrets]
+    leaked = [
+        (finding, secret)
+        for change in outcome.changes
+        for finding in change.findings
+        for secret in finding.secrets
+    ]
     if leaked:
         places = ", ".join(
-            f"`{mask_secret(secret)}` (`{finding.path.as_posix()}:{finding.line}`)" for finding, secret in leaked
+            f"`{mask_secret(secret)}` (`{finding.path.as_posix()}:{finding.line}`)"
+            for finding, secret in leaked
         )
         actions.append(
             f"Rotate the keys that were hard-coded, {places}: they stay in the git history"
@@ -193,7 +209,9 @@ def _rule_section(change: RuleChange) -> str:
     why = why_it_matters(rule.documentation()) if rule else ""
     if why:
         lines += [f"**Why it matters.** {why}", ""]
-    lines.append(f"Fixed {_plural(len(change.findings), 'finding')} in {_plural(len(change.files), 'file')}:")
+    lines.append(
+        f"Fixed {_plural(len(change.findings), 'finding')} in {_plural(len(change.files), 'file')}:"
+    )
     lines.append("")
     for finding in change.findings:
         lines.append(f"- `{finding.path.as_posix()}:{finding.line}` {finding.message}")
@@ -211,7 +229,7 @@ def why_it_matters(documentation: str) -> str:
         stripped = line.strip()
         if stripped.startswith(_WHY_HEADING):
             inside = True
-            rest = stripped[len(_WHY_HEADING):].strip()
+            rest = stripped[len(_WHY_HEADING) :].strip()
             if rest:
                 collected.append(rest)
             continue
@@ -235,7 +253,9 @@ def _diff_excerpts(change: RuleChange) -> list[str]:
             if len(hunk) > MAX_HUNK_LINES:
                 shown.append(f"... {len(hunk) - MAX_HUNK_LINES} more lines")
             fence = _fence(shown)
-            blocks.append(f"`{path}`:\n\n{fence}diff\n" + "\n".join(shown) + f"\n{fence}")
+            blocks.append(
+                f"`{path}`:\n\n{fence}diff\n" + "\n".join(shown) + f"\n{fence}"
+            )
     hunk_count = sum(len(_hunks(lines)) for _, lines in change.diffs)
     if hunk_count > MAX_HUNKS_PER_RULE:
         blocks.append(
@@ -269,8 +289,10 @@ def _unfixed_section(findings: list[Finding], link: LineLink) -> str:
     lines = [
         "## Not fixed",
         "",
-        "These findings have no automatic fix, or one that this run did not apply. Fix them"
-        " by hand (in this branch or later):",
+        (
+            "These findings have no automatic fix, or one that this run did not apply."
+            " Fix them by hand, in this branch or later:"
+        ),
         "",
     ]
     for finding in findings:

@@ -53,7 +53,13 @@ def apply_by_rule(
     outcome = Outcome()
     survey = run(targets, config, apply=False)
     outcome.secrets |= survey.secrets
-    codes = sorted({finding.code for finding in survey.findings if fix_allowed(finding.fix, config.unsafe_fixes)})
+    codes = sorted(
+        {
+            finding.code
+            for finding in survey.findings
+            if fix_allowed(finding.fix, config.unsafe_fixes)
+        }
+    )
 
     for code in codes:
         result = run(targets, config.with_options(select=(code,)), apply=True)
@@ -61,7 +67,11 @@ def apply_by_rule(
         outcome.errors.extend(_errors_of(result))
         if not result.changed_files:
             continue
-        applied = [finding for finding in result.findings if finding.applied and finding.code == code]
+        applied = [
+            finding
+            for finding in result.findings
+            if finding.applied and finding.code == code
+        ]
         change = RuleChange(code=code, findings=applied, diffs=unified_diffs(result))
         if after_each is not None:
             after_each(change)

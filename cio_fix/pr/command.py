@@ -32,7 +32,13 @@ class PrOptions:
     labels: tuple[str, ...]
 
 
-def command_line(paths: list[Path], options: PrOptions, select: list[str] | None, ignore: list[str] | None, unsafe_fixes: bool) -> str:
+def command_line(
+    paths: list[Path],
+    options: PrOptions,
+    select: list[str] | None,
+    ignore: list[str] | None,
+    unsafe_fixes: bool,
+) -> str:
     """Return the cio-fix command that the description says produced it."""
     words = ["cio-fix", "--apply"]
     if unsafe_fixes:
@@ -43,7 +49,11 @@ def command_line(paths: list[Path], options: PrOptions, select: list[str] | None
         words += ["--ignore", value]
     if options.pr:
         words.append("--pr")
-    for flag, value in (("--pr-branch", options.branch), ("--pr-base", options.base), ("--pr-title", options.title)):
+    for flag, value in (
+        ("--pr-branch", options.branch),
+        ("--pr-base", options.base),
+        ("--pr-title", options.title),
+    ):
         if value is not None:
             words += [flag, value]
     for label in options.labels:
@@ -67,24 +77,35 @@ def run_pr_command(
     try:
         config = make_config()
         settings = config.pr.with_options(
-            branch=options.branch, base=options.base, title=options.title, labels=options.labels
+            branch=options.branch,
+            base=options.base,
+            title=options.title,
+            labels=options.labels,
         )
         if options.pr:
-            publication = publish(targets, make_config, settings, command, os.environ, options.body_path)
+            publication = publish(
+                targets, make_config, settings, command, os.environ, options.body_path
+            )
             outcome = publication.outcome
         else:
             assert options.body_path is not None
             publication = None
-            outcome = describe_only(targets, make_config, settings.branch, command, options.body_path)
+            outcome = describe_only(
+                targets, make_config, settings.branch, command, options.body_path
+            )
     except (PublishError, ConfigError) as error:
-        errors.print(f"cio-fix: error: {error}", style="red", markup=False, soft_wrap=True)
+        errors.print(
+            f"cio-fix: error: {error}", style="red", markup=False, soft_wrap=True
+        )
         return EXIT_ERROR
 
     _print_outcome(console, errors, outcome)
     if publication is not None:
         _print_publication(console, publication)
     elif options.body_path is not None:
-        console.print(f"Wrote the pull request description to {options.body_path}.", markup=False)
+        console.print(
+            f"Wrote the pull request description to {options.body_path}.", markup=False
+        )
 
     if exit_zero:
         return EXIT_CLEAN
@@ -112,7 +133,9 @@ def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
             soft_wrap=True,
         )
     for finding in outcome.remaining:
-        console.print(_finding_line(finding, outcome.secrets), markup=False, soft_wrap=True)
+        console.print(
+            _finding_line(finding, outcome.secrets), markup=False, soft_wrap=True
+        )
 
 
 def _finding_line(finding: Finding, secrets: set[str]) -> str:
@@ -125,9 +148,15 @@ def _finding_line(finding: Finding, secrets: set[str]) -> str:
 def _print_publication(console: Console, publication: Publication) -> None:
     pull = publication.pull
     if publication.action == "unchanged":
-        console.print("Nothing to fix and no cio-fix pull request open: nothing to do.", markup=False)
+        console.print(
+            "Nothing to fix and no cio-fix pull request open: nothing to do.",
+            markup=False,
+        )
     elif publication.action == "closed" and pull is not None:
-        console.print(f"Nothing left to fix: closed pull request #{pull.number} {pull.html_url}", markup=False)
+        console.print(
+            f"Nothing left to fix: closed pull request #{pull.number} {pull.html_url}",
+            markup=False,
+        )
     elif pull is not None:
         console.print(
             f"{publication.action.capitalize()} pull request #{pull.number} {pull.html_url}"

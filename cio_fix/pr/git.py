@@ -65,7 +65,12 @@ class Git:
         if remote and self._token:
             # The empty value resets the helpers of the user's configuration,
             # so git asks only this one.
-            command += ["-c", "credential.helper=", "-c", f"credential.helper={CREDENTIAL_HELPER}"]
+            command += [
+                "-c",
+                "credential.helper=",
+                "-c",
+                f"credential.helper={CREDENTIAL_HELPER}",
+            ]
             environment[TOKEN_VARIABLE] = self._token
         if env:
             environment.update(env)
@@ -84,12 +89,16 @@ class Git:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise GitError(f"`git {args[0]}` timed out after {timeout} seconds") from error
+            raise GitError(
+                f"`git {args[0]}` timed out after {timeout} seconds"
+            ) from error
         except FileNotFoundError as error:
             raise GitError("git is not installed or not on PATH") from error
         if check and completed.returncode != 0:
-            message = self._hide_token(completed.stderr.strip() or completed.stdout.strip())
-            raise GitError(f"`git {' '.join(args)}` failed: {message}")
+            message = completed.stderr.strip() or completed.stdout.strip()
+            raise GitError(
+                self._hide_token(f"`git {' '.join(args)}` failed: {message}")
+            )
         return completed
 
     def output(self, *args: str, remote: bool = False) -> str:
@@ -149,7 +158,9 @@ class Git:
 
     def fetch_branch(self, remote: str, branch: str) -> str | None:
         """Fetch `branch` of `remote` and return its commit id, or None when it does not exist."""
-        listing = self.output("ls-remote", "--heads", remote, f"refs/heads/{branch}", remote=True)
+        listing = self.output(
+            "ls-remote", "--heads", remote, f"refs/heads/{branch}", remote=True
+        )
         if not listing:
             return None
         self.run(
@@ -162,7 +173,9 @@ class Git:
         )
         return self.output("rev-parse", f"refs/cio-fix/{branch}")
 
-    def push_branch(self, remote: str, commit: str, branch: str, expected: str | None) -> None:
+    def push_branch(
+        self, remote: str, commit: str, branch: str, expected: str | None
+    ) -> None:
         """Point `branch` on `remote` at `commit`, only if it still is at `expected`.
 
         `expected` None means the branch must not exist yet. Only this one
@@ -179,7 +192,9 @@ class Git:
             check=False,
         )
         if completed.returncode != 0:
-            detail = self._hide_token(completed.stderr.strip() or completed.stdout.strip())
+            detail = self._hide_token(
+                completed.stderr.strip() or completed.stdout.strip()
+            )
             raise GitError(
                 f"the push of {branch} was rejected: {detail}; if someone else pushed to"
                 " the branch, run cio-fix again, or choose another branch with --pr-branch"
@@ -206,5 +221,7 @@ class Git:
         }
         # The message goes through standard input (`-F -`); hooks of the
         # checkout do not run, so they cannot add changes to a bot commit.
-        self.run("commit", "--quiet", "--no-verify", "-F", "-", env=names, input_text=message)
+        self.run(
+            "commit", "--quiet", "--no-verify", "-F", "-", env=names, input_text=message
+        )
         return self.head()

@@ -47,13 +47,17 @@ def valid_repository(name: str) -> bool:
 class GitHub:
     """The REST API of one repository, authenticated with a token."""
 
-    def __init__(self, api_url: str, token: str, repository: str, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self, api_url: str, token: str, repository: str, timeout: float = TIMEOUT
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.repository = repository
         self._token = token
         self._timeout = timeout
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> Any:
         """Send one request and return the decoded JSON response (None for an empty one)."""
         url = self.api_url + path
         data = json.dumps(body).encode() if body is not None else None
@@ -85,7 +89,9 @@ class GitHub:
         try:
             return json.loads(raw)
         except ValueError:
-            raise GitHubError(f"{method} {path} returned a response that is not JSON") from None
+            raise GitHubError(
+                f"{method} {path} returned a response that is not JSON"
+            ) from None
 
     def _repo_path(self, suffix: str = "") -> str:
         return f"/repos/{self.repository}{suffix}"
@@ -93,19 +99,29 @@ class GitHub:
     def repository_info(self) -> dict[str, Any]:
         """GET /repos/{owner}/{repo}: `default_branch`, `html_url` and the rest."""
         info = self.request("GET", self._repo_path())
-        if not isinstance(info, dict) or not isinstance(info.get("default_branch"), str):
+        if not isinstance(info, dict) or not isinstance(
+            info.get("default_branch"), str
+        ):
             raise GitHubError(f"GET {self._repo_path()} returned no default_branch")
         return info
 
     def open_pulls(self, branch: str) -> list[PullRequest]:
         """Return the open pull requests whose head is `branch` of this repository."""
         owner = self.repository.split("/")[0]
-        query = urllib.parse.urlencode({"state": "open", "head": f"{owner}:{branch}", "per_page": 100})
+        query = urllib.parse.urlencode(
+            {"state": "open", "head": f"{owner}:{branch}", "per_page": 100}
+        )
         pulls = self.request("GET", self._repo_path(f"/pulls?{query}"))
         return [_pull(item) for item in pulls or []]
 
     def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
-        fields = {"title": title, "head": head, "base": base, "body": body, "maintainer_can_modify": True}
+        fields = {
+            "title": title,
+            "head": head,
+            "base": base,
+            "body": body,
+            "maintainer_can_modify": True,
+        }
         return _pull(self.request("POST", self._repo_path("/pulls"), fields))
 
     def update_pull(self, number: int, title: str, base: str, body: str) -> PullRequest:
@@ -117,10 +133,14 @@ class GitHub:
 
     def comment(self, number: int, body: str) -> None:
         # Pull requests take comments through the issues API.
-        self.request("POST", self._repo_path(f"/issues/{number}/comments"), {"body": body})
+        self.request(
+            "POST", self._repo_path(f"/issues/{number}/comments"), {"body": body}
+        )
 
     def add_labels(self, number: int, labels: list[str]) -> None:
-        self.request("POST", self._repo_path(f"/issues/{number}/labels"), {"labels": labels})
+        self.request(
+            "POST", self._repo_path(f"/issues/{number}/labels"), {"labels": labels}
+        )
 
 
 def _pull(item: Any) -> PullRequest:

@@ -14,7 +14,13 @@ from cio_fix.config import Config
 from cio_fix.pr.body import BodyContext, has_marker, render_body
 from cio_fix.pr.changes import Outcome, RuleChange, apply_by_rule
 from cio_fix.pr.git import Git, GitError, Identity
-from cio_fix.pr.github import DEFAULT_API_URL, GitHub, GitHubError, PullRequest, valid_repository
+from cio_fix.pr.github import (
+    DEFAULT_API_URL,
+    GitHub,
+    GitHubError,
+    PullRequest,
+    valid_repository,
+)
 from cio_fix.pr.settings import PrSettings
 
 logger = logging.getLogger(__name__)
@@ -64,7 +70,7 @@ def github_hosts(environ: Mapping[str, str]) -> set[str]:
         if host:
             hosts.add(host)
             if host.startswith("api."):
-                hosts.add(host[len("api."):])
+                hosts.add(host[len("api.") :])
     return hosts
 
 
@@ -88,11 +94,11 @@ def repository_from_url(url: str, hosts: set[str]) -> str:
             " GITHUB_API_URL and GITHUB_SERVER_URL for GitHub Enterprise Server, or use"
             " --pr-body FILE with your own tooling"
         )
-    name = path.strip("/")
-    if name.endswith(".git"):
-        name = name[: -len(".git")]
+    name = path.strip("/").removesuffix(".git")
     if not valid_repository(name):
-        raise PublishError(f"cannot read owner/name from the {REMOTE} remote ({shown}); set GITHUB_REPOSITORY")
+        raise PublishError(
+            f"cannot read owner/name from the {REMOTE} remote ({shown}); set GITHUB_REPOSITORY"
+        )
     return name
 
 
@@ -116,7 +122,9 @@ def resolve_repository(environ: Mapping[str, str], git: Git) -> str:
     named = environ.get("GITHUB_REPOSITORY", "").strip()
     if named:
         if not valid_repository(named):
-            raise PublishError(f"GITHUB_REPOSITORY={named!r} is not of the form owner/name")
+            raise PublishError(
+                f"GITHUB_REPOSITORY={named!r} is not of the form owner/name"
+            )
         return named
     return repository_from_url(url, github_hosts(environ))
 
@@ -148,7 +156,9 @@ def publish(
 def _refuse_dirty(git: Git) -> None:
     dirty = git.dirty_paths()
     if dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        shown = ", ".join(dirty[:5]) + (
+            f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+        )
         raise PublishError(
             f"the work tree has uncommitted changes ({shown}); commit or stash them first,"
             " so that none of them ends up in a bot commit"
@@ -168,7 +178,9 @@ def _publish(
     base = settings.base or info["default_branch"]
     branch = settings.branch
     if not git.check_branch_name(branch):
-        raise PublishError(f"{branch!r} is not a valid branch name; choose another with --pr-branch")
+        raise PublishError(
+            f"{branch!r} is not a valid branch name; choose another with --pr-branch"
+        )
     if branch == base or branch == info["default_branch"]:
         raise PublishError(
             f"the bot branch {branch!r} is the base branch; cio-fix pushes only to its own"
@@ -178,7 +190,9 @@ def _publish(
 
     base_commit = git.fetch_branch(REMOTE, base)
     if base_commit is None:
-        raise PublishError(f"the base branch {base!r} does not exist on {REMOTE}; check --pr-base")
+        raise PublishError(
+            f"the base branch {base!r} does not exist on {REMOTE}; check --pr-base"
+        )
     remote_commit = git.fetch_branch(REMOTE, branch)
 
     identity = Identity(settings.author_name, settings.author_email)
@@ -198,8 +212,10 @@ def _publish(
         head = git.head()
         # Nothing changed since the last run: keep the branch as it is, so
         # reviewers' comments on its commits stay where they are.
-        unchanged = bool(commits) and remote_commit is not None and _same_changes(
-            git, base_commit, head, remote_commit
+        unchanged = (
+            bool(commits)
+            and remote_commit is not None
+            and _same_changes(git, base_commit, head, remote_commit)
         )
     finally:
         git.restore(original)
@@ -212,7 +228,9 @@ def _publish(
     else:
         git.push_branch(REMOTE, head, branch, remote_commit)
 
-    body = render_body(outcome, _body_context(info, head, branch, command, git.work_tree))
+    body = render_body(
+        outcome, _body_context(info, head, branch, command, git.work_tree)
+    )
     if body_path is not None:
         write_body(body_path, body)
     if pull is None:
@@ -248,7 +266,9 @@ def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
     return git.subjects(base, head) == git.subjects(base, remote)
 
 
-def _close(github: GitHub, pull: PullRequest | None, base: str, outcome: Outcome) -> Publication:
+def _close(
+    github: GitHub, pull: PullRequest | None, base: str, outcome: Outcome
+) -> Publication:
     if pull is None:
         return Publication(outcome, "unchanged")
     github.comment(pull.number, CLOSE_COMMENT.format(base=base))
@@ -256,7 +276,9 @@ def _close(github: GitHub, pull: PullRequest | None, base: str, outcome: Outcome
     return Publication(outcome, "closed", pull)
 
 
-def _body_context(info: dict, head: str, branch: str, command: str, work_tree: Path) -> BodyContext:
+def _body_context(
+    info: dict, head: str, branch: str, command: str, work_tree: Path
+) -> BodyContext:
     html_url = str(info.get("html_url") or "").rstrip("/")
 
     def link(path: str, line: int) -> str | None:
@@ -290,11 +312,16 @@ def commit_message(change: RuleChange, secrets: set[str]) -> str:
     paragraphs = []
     if rule is not None:
         if rule.summary:
-            paragraphs.append(_wrap(f"{change.code} {name}: {rule.summary.rstrip('.')}."))
+            paragraphs.append(
+                _wrap(f"{change.code} {name}: {rule.summary.rstrip('.')}.")
+            )
         why = why_it_matters(rule.documentation())
         if why:
             paragraphs.append(_wrap(why))
-    listing = [f"- {finding.path.as_posix()}:{finding.line}: {finding.message}" for finding in change.findings]
+    listing = [
+        f"- {finding.path.as_posix()}:{finding.line}: {finding.message}"
+        for finding in change.findings
+    ]
     if listing:
         paragraphs.append("\n".join(listing))
     paragraphs.append(f"Run `cio-fix --explain {change.code}` for the whole rule.")
@@ -316,12 +343,25 @@ def write_body(path: Path, body: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")
     except OSError as error:
-        raise PublishError(f"cannot write the description to {path}: {error.strerror}") from error
+        raise PublishError(
+            f"cannot write the description to {path}: {error.strerror}"
+        ) from error
 
 
-def describe_only(targets: list[Path], make_config: Callable[[], Config], branch: str, command: str, body_path: Path) -> Outcome:
+def describe_only(
+    targets: list[Path],
+    make_config: Callable[[], Config],
+    branch: str,
+    command: str,
+    body_path: Path,
+) -> Outcome:
     """`--apply --pr-body FILE` without `--pr`: fix the work tree and write the description."""
     outcome = apply_by_rule(targets, make_config)
-    context = BodyContext(version=__version__, command=command, branch=branch, link=lambda path, line: None)
+    context = BodyContext(
+        version=__version__,
+        command=command,
+        branch=branch,
+        link=lambda path, line: None,
+    )
     write_body(body_path, render_body(outcome, context))
     return outcome

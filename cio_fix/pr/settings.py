@@ -35,7 +35,9 @@ class PrSettings:
 
     def with_options(self, **options: Any) -> PrSettings:
         """Return a copy with every option that is not None (or an empty tuple) replaced."""
-        given = {name: value for name, value in options.items() if value not in (None, ())}
+        given = {
+            name: value for name, value in options.items() if value not in (None, ())
+        }
         return replace(self, **given)
 
 
@@ -46,7 +48,9 @@ def _text(key: str, value: Any) -> str:
 
 
 def _labels(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item.strip() for item in value
+    ):
         raise PrSettingsError(f"pr.{key} must be a list of non-empty strings")
     return tuple(item.strip() for item in value)
 
@@ -54,7 +58,9 @@ def _labels(key: str, value: Any) -> tuple[str, ...]:
 def _email(key: str, value: Any) -> str:
     text = _text(key, value)
     if not _EMAIL.match(text):
-        raise PrSettingsError(f"pr.{key} must be an e-mail address such as {DEFAULT_AUTHOR_EMAIL}")
+        raise PrSettingsError(
+            f"pr.{key} must be an e-mail address such as {DEFAULT_AUTHOR_EMAIL}"
+        )
     return text
 
 
