@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.pr.body import (
@@ -18,6 +17,8 @@ from cio_fix.pr.body import (
 )
 from cio_fix.pr.changes import Outcome, RuleChange
 from cio_fix.rules import _REGISTRY, Rule
+
+from conftest import run_cli
 
 SECRET = "3f9a0c1d2e4b7a8c"
 
@@ -376,6 +377,7 @@ def test_pr_body_option_writes_description(project) -> None:
     assert "## `CIO103` millisecond-timestamp" in body
     assert SECRET not in body
     assert "with `cio-fix --apply --pr-body out/body.md app.py`" in body
+    assert "Each rule has its own commit" not in body
 
 
 def test_pr_body_option_applies_fixes_in_place(project) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from conftest import CliResult, run_cli
 from pr_github_stub import FakeGitHub, StubServer
 
@@ -179,7 +182,11 @@ def test_pr_commits_one_per_rule_in_code_order(bot_repository: BotRepository) ->
         "Fix CIO101 hardcoded-credential in 1 file",
         "Fix CIO103 millisecond-timestamp in 1 file",
     ]
-    assert bot_repository.show("cio-fix/pitfalls", "app.py") == APP_FIXED.rstrip("\n")
+    first = bot_repository.show("cio-fix/pitfalls~1", "app.py")
+    second = bot_repository.show("cio-fix/pitfalls", "app.py")
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in first
+    assert "time.time() * 1000" in first
+    assert "created_at=int(time.time())" in second
 
 
 def test_pr_commit_author_is_bot_identity(bot_repository: BotRepository) -> None:
@@ -203,7 +210,9 @@ def test_pr_commit_message_explains_rule(bot_repository: BotRepository) -> None:
 
     message = git(bot_repository.bare, "log", "-1", "--format=%B", "cio-fix/pitfalls")
     assert "Track API reads timestamps as integer Unix seconds" in message
-    assert "app.py:11:" in message
+    assert re.search(
+        r"^- app\.py:\d+: `created_at` is sent in milliseconds", message, re.M
+    )
     assert "cio-fix --explain CIO103" in message
 
 
@@ -425,6 +434,38 @@ def test_pr_leaves_checkout_as_it_was(bot_repository: BotRepository) -> None:
     assert git(bot_repository.work, "symbolic-ref", "--short", "HEAD") == "main"
     assert git(bot_repository.work, "status", "--porcelain") == ""
     assert (bot_repository.work / "app.py").read_text(encoding="utf-8") == APP
+    assert git(bot_repository.work, "for-each-ref", "refs/cio-fix") == ""
+
+
+def test_pr_fresh_clone_console_script(
+    bot_repository: BotRepository, tmp_path: Path
+) -> None:
+    clone = tmp_path / "fresh"
+    git(
+        tmp_path,
+        "clone",
+        "--quiet",
+        REMOTE_URL,
+        str(clone),
+        "-c",
+        f"url.{bot_repository.bare.as_posix()}.insteadOf={REMOTE_URL}",
+    )
+    console_script = Path(sys.executable).parent / "cio-fix"
+
+    completed = subprocess.run(
+        [str(console_script), "--apply", "--pr"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert bot_repository.fake.problems == []
+    assert [pull["state"] for pull in bot_repository.fake.pulls.values()] == ["open"]
+    assert len(bot_repository.branch_subjects()) == 2
+    assert TOKEN not in completed.stdout + completed.stderr
 
 
 def test_pr_branch_equal_to_base_rejected(bot_repository: BotRepository) -> None:
@@ -556,6 +597,7 @@ def test_pr_create_request_fields(bot_repository: BotRepository) -> None:
     assert creates[0].body["head"] == "cio-fix/pitfalls"
     assert creates[0].body["base"] == "main"
     assert creates[0].body["body"].startswith("<!-- cio-fix:pull-request")
+    assert "Each rule has its own commit" in creates[0].body["body"]
 
 
 def test_pr_base_option_and_default_branch(bot_repository: BotRepository) -> None:

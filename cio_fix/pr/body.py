@@ -71,6 +71,8 @@ class BodyContext:
     command: str
     branch: str
     link: LineLink
+    # False when another tool commits the changes (`--pr-body` alone).
+    commit_per_rule: bool = True
 
 
 def marker(branch: str) -> str:
@@ -83,9 +85,8 @@ def has_marker(body: str) -> bool:
 
 def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT) -> str:
     """Return the Markdown description, secrets masked, at most `limit` characters long."""
-    head = "\n\n".join(
-        [marker(context.branch), _introduction(outcome), _summary_table(outcome)]
-    )
+    introduction = _introduction(outcome, context.commit_per_rule)
+    head = "\n\n".join([marker(context.branch), introduction, _summary_table(outcome)])
     head += "\n\n" + _reviewer_section(outcome)
     sections = [_rule_section(change) for change in outcome.changes]
     unfixed = _unfixed_section(outcome.remaining, context.link)
@@ -102,14 +103,16 @@ def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT)
     return _truncate(text, footer, limit, context.branch)
 
 
-def _introduction(outcome: Outcome) -> str:
+def _introduction(outcome: Outcome, commit_per_rule: bool) -> str:
     fixed = sum(len(change.findings) for change in outcome.changes)
     files = {path for change in outcome.changes for path in change.files}
-    return (
+    text = (
         f"cio-fix fixed {_plural(fixed, 'Customer.io integration pitfall')}"
-        f" in {_plural(len(files), 'file')}. Each rule has its own commit, so a rule can be"
-        " left out by dropping its commit."
+        f" in {_plural(len(files), 'file')}."
     )
+    if commit_per_rule:
+        text += " Each rule has its own commit, so a rule can be left out by dropping its commit."
+    return text
 
 
 def _summary_table(outcome: Outcome) -> str:

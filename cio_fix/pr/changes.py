@@ -39,7 +39,7 @@ def apply_by_rule(
     make_config: Callable[[], Config],
     after_each: Callable[[RuleChange], None] | None = None,
 ) -> Outcome:
-    """Apply each rule's fixes in code order, calling `after_each` after each code that changed files.
+    """Apply each rule's fixes in code order; call `after_each` for each code that changed files.
 
     A first dry run over all selected rules finds the codes with a fix to
     apply; a last one, after every change, finds what is left. A fix of one

@@ -118,7 +118,8 @@ class Git:
         completed = probe.run("rev-parse", "--show-toplevel", check=False)
         if completed.returncode != 0:
             raise GitError(
-                f"{folder} is not inside a git work tree; run cio-fix --pr in a clone of the repository"
+                f"{folder} is not inside a git work tree; run cio-fix --pr in a clone"
+                " of the repository"
             )
         return cls(Path(completed.stdout.strip()), token)
 
@@ -172,6 +173,10 @@ class Git:
             remote=True,
         )
         return self.output("rev-parse", f"refs/cio-fix/{branch}")
+
+    def drop_fetched(self, branch: str) -> None:
+        """Delete the private ref that `fetch_branch` made for `branch`, if any."""
+        self.run("update-ref", "-d", f"refs/cio-fix/{branch}", check=False)
 
     def push_branch(
         self, remote: str, commit: str, branch: str, expected: str | None

@@ -1,4 +1,4 @@
-"""`cio-fix --apply --pr`: fix on the bot branch, one commit per rule, and open or update its pull request."""
+"""`cio-fix --apply --pr`: fix on the bot branch, one commit per rule, publish the pull request."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def publish(
     environ: Mapping[str, str],
     body_path: Path | None = None,
 ) -> Publication:
-    """Apply the fixes on a fresh bot branch from the base, push it, and open, update or close the pull request."""
+    """Fix on a bot branch made from the base, push it, and publish or close its pull request."""
     token = token_from(environ)
     try:
         git = Git.at(Path.cwd(), token)
@@ -219,6 +219,8 @@ def _publish(
         )
     finally:
         git.restore(original)
+        git.drop_fetched(base)
+        git.drop_fetched(branch)
 
     if not commits:
         return _close(github, pull, base, outcome)
@@ -362,6 +364,7 @@ def describe_only(
         command=command,
         branch=branch,
         link=lambda path, line: None,
+        commit_per_rule=False,
     )
     write_body(body_path, render_body(outcome, context))
     return outcome

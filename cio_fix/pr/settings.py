@@ -75,7 +75,7 @@ _KEYS = {
 
 
 def parse_pr_table(key: str, value: Any, path: Path) -> PrSettings:
-    """Validate `[tool.cio-fix.pr]`; the signature is that of a `cio_fix.config.SCHEMA` validator."""
+    """Validate `[tool.cio-fix.pr]`, with the signature of a `cio_fix.config.SCHEMA` validator."""
     if not isinstance(value, dict):
         raise _config_error(f"{path}: [tool.cio-fix] {key} must be a table")
     fields: dict[str, Any] = {}
