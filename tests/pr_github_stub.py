@@ -3,8 +3,8 @@
 It serves the endpoints that `cio-fix --apply --pr` uses, keeps pull
 requests, comments and labels in memory, and records every request. Each
 request is checked the way GitHub would check it (method, path, headers,
-body fields); a request that breaks a rule gets a 4xx answer and its
-problem is kept in `problems`, which every test asserts is empty.
+body fields). A request that breaks a rule gets a 4xx response, and its
+problem is kept in `problems` for the tests to check.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 API_VERSION = "2022-11-28"
-# The server shuts itself down after this many seconds, even if a test
-# forgets to stop it.
+# The server shuts itself down after this many seconds, even when a test
+# does not stop it.
 LIFETIME = 120
 
 CREATE_FIELDS = {
@@ -60,7 +60,7 @@ class FakeGitHub:
     labels: dict[int, list[str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    # (status, message) that the next request is answered with.
+    # (status, message) of the error response to the next request.
     fail_next: tuple[int, str] | None = None
     url: str = ""
 

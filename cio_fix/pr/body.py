@@ -11,14 +11,14 @@ from cio_fix.pr.changes import Outcome, RuleChange
 
 # GitHub rejects a pull request body longer than this many characters.
 BODY_LIMIT = 65_536
-# The hidden line that tells the bot's own pull request from any other.
+# The hidden line that marks the bot's own pull request.
 MARKER_PREFIX = "<!-- cio-fix:pull-request"
 # Diff excerpts per rule, and lines per excerpt.
 MAX_HUNKS_PER_RULE = 3
 MAX_HUNK_LINES = 30
 
-# What a reviewer must do outside the code before merging the fixes of a
-# rule. Environment variables and keys to rotate are found in the changes
+# Reviewer actions outside the code, by rule code, to do before merging.
+# Environment variables and keys to rotate are found in the changes
 # themselves; see `_reviewer_actions`.
 REVIEWER_ACTIONS = {
     "CIO102": "Check that the App API key variable is set wherever the App API client runs.",
@@ -65,7 +65,7 @@ LineLink = Callable[[str, int], "str | None"]
 
 @dataclass(frozen=True)
 class BodyContext:
-    """What the description says about where it comes from."""
+    """The origin of a description: cio-fix version, command, branch and line links."""
 
     version: str
     command: str

@@ -42,7 +42,7 @@ def apply_by_rule(
     """Apply each rule's fixes in code order; call `after_each` for each code that changed files.
 
     A first dry run over all selected rules finds the codes with a fix to
-    apply; a last one, after every change, finds what is left. A fix of one
+    apply. A last one, after every change, finds what is left. A fix of one
     code that makes room for a fix of a code already done is picked up by the
     next run of the bot, not by this one.
     """

@@ -39,7 +39,7 @@ def command_line(
     ignore: list[str] | None,
     unsafe_fixes: bool,
 ) -> str:
-    """Return the cio-fix command that the description says produced it."""
+    """Return the cio-fix command line that the description names as its source."""
     words = ["cio-fix", "--apply"]
     if unsafe_fixes:
         words.append("--unsafe-fixes")

@@ -1,8 +1,8 @@
 """git as a subprocess: the bot's checkout, commits and the push of its own branch.
 
-The token reaches git only through the environment: a credential helper
+The token reaches git only through the environment. A credential helper
 given on the command line (`-c credential.helper=...`) prints the value of
-an environment variable, so neither the token nor a file holding it ever
+an environment variable, so neither the token nor a file that contains it
 appears in an argument list or in `.git/config`.
 """
 
@@ -22,9 +22,9 @@ REMOTE_TIMEOUT = 300
 
 # The environment variable the credential helper reads the token from.
 TOKEN_VARIABLE = "CIO_FIX_GIT_TOKEN"
-# A git credential helper (see gitcredentials(7)): for `get`, print the
-# user name GitHub expects with an installation or personal token, and the
-# token itself; ignore `store` and `erase`.
+# A git credential helper, as gitcredentials(7) describes. For `get` it
+# prints the user name that GitHub accepts with an installation or personal
+# token, and the token itself. It ignores `store` and `erase`.
 CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || return 0; echo username=x-access-token;'
     f' echo "password=${TOKEN_VARIABLE}"; }}; f'
@@ -64,7 +64,7 @@ class Git:
         environment.pop(TOKEN_VARIABLE, None)
         if remote and self._token:
             # The empty value resets the helpers of the user's configuration,
-            # so git asks only this one.
+            # so git uses only this one.
             command += [
                 "-c",
                 "credential.helper=",

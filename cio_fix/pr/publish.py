@@ -37,12 +37,12 @@ _SCP_URL = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 
 class PublishError(Exception):
-    """The pull request could not be published; the message says why and what to do."""
+    """The pull request could not be published. The message gives the reason and the next step."""
 
 
 @dataclass
 class Publication:
-    """What `--pr` did: the outcome of the fixes and what happened to the pull request."""
+    """The result of `--pr`: the outcome of the fixes and the action on the pull request."""
 
     outcome: Outcome
     # "opened", "updated", "closed" or "unchanged" (nothing to fix, none open).
@@ -259,7 +259,7 @@ def _bot_pull(github: GitHub, branch: str) -> PullRequest | None:
 
 
 def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
-    """Whether the remote branch has the same tree and the same commits on the same base."""
+    """Return whether the remote branch has the same tree and commits on the same base."""
     if git.tree(head) != git.tree(remote):
         return False
     completed = git.run("merge-base", "--is-ancestor", base, remote, check=False)

@@ -23,7 +23,7 @@ class PrSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class PrSettings:
-    """Where the bot pushes, what it opens, and who it commits as."""
+    """The bot branch, base, title, labels and commit identity of the pull request."""
 
     branch: str = DEFAULT_BRANCH
     # None: the repository's default branch, read from the GitHub API.
