@@ -349,6 +349,31 @@ def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> N
     assert "closed pull request #1" in result.stdout
 
 
+def test_pr_unreadable_file_keeps_pull_request_open(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    bot_repository.commit(
+        {"broken.py": "import customerio\ndef broken(:\n"}, "Add a broken file"
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "pull request #1 stays open" in result.stderr
+    assert "broken.py" in result.stderr
+    assert bot_repository.fake.pulls[1]["state"] == "open"
+    assert bot_repository.fake.comments == []
+
+
 def test_pr_close_comments_before_closing(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     git(
@@ -758,6 +783,17 @@ def test_pr_lease_protects_foreign_push(
     assert result.exit_code == 2
     assert "the push of cio-fix/pitfalls was rejected" in result.stderr
     assert bot_repository.remote_commit("cio-fix/pitfalls") == foreign
+
+
+def test_pr_with_body_file_writes_same_body(
+    bot_repository: BotRepository, tmp_path: Path
+) -> None:
+    body_file = tmp_path / "description.md"
+
+    result = run_pr(bot_repository, "--pr-body", str(body_file))
+
+    assert result.exit_code == 0, result.stderr
+    assert body_file.read_text(encoding="utf-8") == bot_repository.fake.pulls[1]["body"]
 
 
 def test_pr_needs_apply(bot_repository: BotRepository) -> None:

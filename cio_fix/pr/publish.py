@@ -223,6 +223,17 @@ def _publish(
         git.drop_fetched(branch)
 
     if not commits:
+        if pull is not None and outcome.errors:
+            # A file that could not be checked may still have a pitfall, so
+            # "nothing to fix" is not known for sure.
+            failed = "; ".join(
+                f"{error.path.as_posix()}: {error.message}"
+                for error in outcome.errors[:3]
+            )
+            raise PublishError(
+                f"pull request #{pull.number} stays open because cio-fix could not check"
+                f" every file ({failed}); fix that and run cio-fix again"
+            )
         return _close(github, pull, base, outcome)
 
     if unchanged:
