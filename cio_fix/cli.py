@@ -120,20 +120,25 @@ def main_command(
         help="With --apply: write the pull request description (Markdown) to FILE.",
     ),
     pr_branch: str | None = typer.Option(
-        None, "--pr-branch", help="Branch the bot pushes to. Default: cio-fix/pitfalls."
+        None,
+        "--pr-branch",
+        metavar="BRANCH",
+        help="Branch the bot pushes to. Default: cio-fix/pitfalls.",
     ),
     pr_base: str | None = typer.Option(
         None,
         "--pr-base",
+        metavar="BRANCH",
         help="Branch the pull request merges into."
         " Default: the repository's default branch.",
     ),
     pr_title: str | None = typer.Option(
-        None, "--pr-title", help="Title of the pull request."
+        None, "--pr-title", metavar="TEXT", help="Title of the pull request."
     ),
     pr_label: list[str] | None = typer.Option(
         None,
         "--pr-label",
+        metavar="LABEL",
         help="Label to add to the pull request (repeat for several).",
     ),
     version: bool = typer.Option(
