@@ -411,3 +411,17 @@ def test_pr_body_option_needs_apply(project) -> None:
 
     assert result.exit_code == 2
     assert not (root / "body.md").exists()
+
+
+def test_body_shared_action_listed_once() -> None:
+    dynamic = change(
+        "CIO301", "app/a.py", ["@@ -1 +1 @@", '-f"viewed_{x}"', '+"viewed"'], []
+    )
+    personal = change(
+        "CIO302", "app/b.py", ["@@ -1 +1 @@", '-f"{email}"', '+"signed_up"'], []
+    )
+
+    body = render_body(Outcome(changes=[dynamic, personal]), context())
+
+    assert "- [ ] `CIO301`, `CIO302`: Update the campaigns" in body
+    assert body.count("Update the campaigns, segments and reports") == 1

@@ -171,17 +171,28 @@ def _reviewer_actions(outcome: Outcome) -> list[str]:
             " after this change."
         )
 
+    # Rules that share an action (CIO301 and CIO302 both rename events) get one item.
+    codes_by_action: dict[str, list[str]] = {}
+    unsafe_codes = []
     for change in outcome.changes:
         action = REVIEWER_ACTIONS.get(change.code)
         if action:
-            actions.append(f"`{change.code}`: {action}")
+            codes_by_action.setdefault(action, []).append(change.code)
         rule = rules.get(change.code)
         if rule is not None and rule.fix_safety is FixSafety.UNSAFE:
-            actions.append(
-                f"`{change.code}`: read its diff closely. Its fix is unsafe: it changes"
-                " behaviour beyond the pitfall itself."
-            )
+            unsafe_codes.append(change.code)
+    for action, codes in codes_by_action.items():
+        actions.append(f"{_code_list(codes)}: {action}")
+    for code in unsafe_codes:
+        actions.append(
+            f"`{code}`: read its diff closely. Its fix is unsafe: it changes"
+            " behaviour beyond the pitfall itself."
+        )
     return actions
+
+
+def _code_list(codes: list[str]) -> str:
+    return ", ".join(f"`{code}`" for code in codes)
 
 
 def _new_environment_variables(changes: Iterable[RuleChange]) -> list[str]:
