@@ -362,7 +362,11 @@ cio = CustomerIO("3f9a0c1d2e4b7a8c", "0a1b2c3d4e5f6a7b")
 
 
 def signup(user):
-    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+
+
+def bounced(customer_id):
+    cio.suppress(customer_id)
 """
 
 

@@ -28,7 +28,11 @@ cio = CustomerIO("{SITE_ID}", "{API_KEY}")
 
 
 def signup(user):
-    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+
+
+def bounced(customer_id):
+    cio.suppress(customer_id)
 '''
 
 APP_FIXED = '''"""Signup handlers."""
@@ -41,7 +45,11 @@ cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_
 
 
 def signup(user):
-    cio.identify(id=user.id, created_at=int(time.time()))
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time()))
+
+
+def bounced(customer_id):
+    cio.suppress(customer_id)
 '''
 
 ORDERS_WITH_CLIENT = '''"""Order events."""
