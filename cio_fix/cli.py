@@ -102,6 +102,45 @@ def main_command(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print findings and errors only."
     ),
+    exit_non_zero_on_fix: bool = typer.Option(
+        False,
+        "--exit-non-zero-on-fix",
+        help="With --apply: exit with 1 when a file was changed.",
+    ),
+    pr: bool = typer.Option(
+        False,
+        "--pr",
+        help="With --apply: commit the fixes on a bot branch, one commit per rule,"
+        " push it and open or update its GitHub pull request.",
+    ),
+    pr_body: Path | None = typer.Option(
+        None,
+        "--pr-body",
+        metavar="FILE",
+        help="With --apply: write the pull request description (Markdown) to FILE.",
+    ),
+    pr_branch: str | None = typer.Option(
+        None,
+        "--pr-branch",
+        metavar="BRANCH",
+        help="Branch the bot pushes to. Default: cio-fix/pitfalls.",
+    ),
+    pr_base: str | None = typer.Option(
+        None,
+        "--pr-base",
+        metavar="BRANCH",
+        help="Branch the pull request merges into."
+        " Default: the repository's default branch.",
+    ),
+    pr_title: str | None = typer.Option(
+        None, "--pr-title", metavar="TEXT", help="Title of the pull request."
+    ),
+    pr_label: list[str] | None = typer.Option(
+        None,
+        "--pr-label",
+        metavar="LABEL",
+        help="Label to add to the pull request (repeat for several).",
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -121,6 +160,25 @@ def main_command(
     targets = list(paths) if paths else [Path(".")]
     if list_events:
         _print_events(targets, output_format)
+    if pr or pr_body is not None:
+        from cio_fix.pr.command import PrOptions, command_line, run_pr_command
+
+        if dry_run:
+            raise _fail("--pr and --pr-body need --apply")
+        options = PrOptions(
+            pr, pr_body, pr_branch, pr_base, pr_title, tuple(pr_label or ())
+        )
+        status = run_pr_command(
+            targets,
+            lambda: _configure(targets, select, ignore, unsafe_fixes),
+            options,
+            command_line(list(paths or []), options, select, ignore, unsafe_fixes),
+            exit_zero,
+            console,
+            errors,
+        )
+        raise typer.Exit(status)
+
     try:
         config = _configure(targets, select, ignore, unsafe_fixes)
         from cio_fix.engine import run
@@ -132,7 +190,10 @@ def main_command(
     _report(
         result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config
     )
-    raise typer.Exit(_exit_status(result, apply=not dry_run, exit_zero=exit_zero))
+    status = _exit_status(result, apply=not dry_run, exit_zero=exit_zero)
+    if not dry_run and exit_non_zero_on_fix and not exit_zero and result.changed_files:
+        status = EXIT_FINDINGS
+    raise typer.Exit(status)
 
 
 def _configure(

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cio_fix.pr.settings import PrSettings, parse_pr_table
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -97,6 +99,8 @@ class Config:
     # `package.module.function` that CIO304 fixes call instead of adding a
     # helper to every module: it takes (method, *args, **kwargs).
     background_helper: str | None = None
+    # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
+    pr: PrSettings = field(default_factory=PrSettings)
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -228,6 +232,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "throttle-rate": ("throttle_rate", _positive_number),
     "template-folders": ("template_folders", _relative_folders),
     "background-helper": ("background_helper", _qualified_function),
+    "pr": ("pr", parse_pr_table),
 }
 
 

@@ -1,0 +1,169 @@
+"""The `--pr` and `--pr-body` part of the command line: run, print, choose the exit status."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from cio_fix.config import Config, ConfigError
+from cio_fix.model import Finding
+from cio_fix.pr.changes import Outcome
+from cio_fix.pr.publish import Publication, PublishError, describe_only, publish
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+@dataclass(frozen=True)
+class PrOptions:
+    """The `--pr*` options as given; None where the option was not given."""
+
+    pr: bool
+    body_path: Path | None
+    branch: str | None
+    base: str | None
+    title: str | None
+    labels: tuple[str, ...]
+
+
+def command_line(
+    paths: list[Path],
+    options: PrOptions,
+    select: list[str] | None,
+    ignore: list[str] | None,
+    unsafe_fixes: bool,
+) -> str:
+    """Return the cio-fix command line that the description names as its source."""
+    words = ["cio-fix", "--apply"]
+    if unsafe_fixes:
+        words.append("--unsafe-fixes")
+    for value in select or []:
+        words += ["--select", value]
+    for value in ignore or []:
+        words += ["--ignore", value]
+    if options.pr:
+        words.append("--pr")
+    for flag, value in (
+        ("--pr-branch", options.branch),
+        ("--pr-base", options.base),
+        ("--pr-title", options.title),
+    ):
+        if value is not None:
+            words += [flag, value]
+    for label in options.labels:
+        words += ["--pr-label", label]
+    if options.body_path is not None:
+        words += ["--pr-body", options.body_path.as_posix()]
+    words += [path.as_posix() for path in paths]
+    return shlex.join(words)
+
+
+def run_pr_command(
+    targets: list[Path],
+    make_config: Callable[[], Config],
+    options: PrOptions,
+    command: str,
+    exit_zero: bool,
+    console: Console,
+    errors: Console,
+) -> int:
+    """Publish the pull request (or write only its description) and return the exit status."""
+    try:
+        config = make_config()
+        settings = config.pr.with_options(
+            branch=options.branch,
+            base=options.base,
+            title=options.title,
+            labels=options.labels,
+        )
+        if options.pr:
+            publication = publish(
+                targets, make_config, settings, command, os.environ, options.body_path
+            )
+            outcome = publication.outcome
+        else:
+            assert options.body_path is not None
+            publication = None
+            outcome = describe_only(
+                targets, make_config, settings.branch, command, options.body_path
+            )
+    except (PublishError, ConfigError) as error:
+        errors.print(
+            f"cio-fix: error: {error}", style="red", markup=False, soft_wrap=True
+        )
+        return EXIT_ERROR
+
+    _print_outcome(console, errors, outcome)
+    if publication is not None:
+        _print_publication(console, publication)
+    elif options.body_path is not None:
+        console.print(
+            f"Wrote the pull request description to {options.body_path}.", markup=False
+        )
+
+    if exit_zero:
+        return EXIT_CLEAN
+    if outcome.errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if outcome.remaining else EXIT_CLEAN
+
+
+def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
+    from cio_fix.report import redact
+
+    for error in outcome.errors:
+        errors.print(
+            f"{error.path.as_posix()}: error: {redact(error.message, outcome.secrets)}",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+    for change in outcome.changes:
+        commit = f" (commit {change.commit[:12]})" if change.commit else ""
+        console.print(
+            f"{change.code}: fixed {_plural(len(change.findings), 'finding')} in"
+            f" {_plural(len(change.files), 'file')}{commit}",
+            markup=False,
+            soft_wrap=True,
+        )
+    for finding in outcome.remaining:
+        console.print(
+            _finding_line(finding, outcome.secrets), markup=False, soft_wrap=True
+        )
+
+
+def _finding_line(finding: Finding, secrets: set[str]) -> str:
+    from cio_fix.report import redact
+
+    location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
+    return f"{location} {finding.code} {redact(finding.message, secrets)}"
+
+
+def _print_publication(console: Console, publication: Publication) -> None:
+    pull = publication.pull
+    if publication.action == "unchanged":
+        console.print(
+            "Nothing to fix and no cio-fix pull request open: nothing to do.",
+            markup=False,
+        )
+    elif publication.action == "closed" and pull is not None:
+        console.print(
+            f"Nothing left to fix: closed pull request #{pull.number} {pull.html_url}",
+            markup=False,
+        )
+    elif pull is not None:
+        console.print(
+            f"{publication.action.capitalize()} pull request #{pull.number} {pull.html_url}"
+            f" with {_plural(len(publication.commits), 'commit')}.",
+            markup=False,
+        )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word if count == 1 else word + 's'}"

@@ -1,0 +1,232 @@
+"""git as a subprocess: the bot's checkout, commits and the push of its own branch.
+
+The token reaches git only through the environment. A credential helper
+given on the command line (`-c credential.helper=...`) prints the value of
+an environment variable, so neither the token nor a file that contains it
+appears in an argument list or in `.git/config`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# Timeouts in seconds: local commands, and commands that talk to the remote.
+LOCAL_TIMEOUT = 60
+REMOTE_TIMEOUT = 300
+
+# The environment variable the credential helper reads the token from.
+TOKEN_VARIABLE = "CIO_FIX_GIT_TOKEN"
+# A git credential helper, as gitcredentials(7) describes. For `get` it
+# prints the user name that GitHub accepts with an installation or personal
+# token, and the token itself. It ignores `store` and `erase`.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || return 0; echo username=x-access-token;'
+    f' echo "password=${TOKEN_VARIABLE}"; }}; f'
+)
+
+
+class GitError(Exception):
+    """A git command failed; the message has the command and git's own error."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+class Git:
+    """Run git in one work tree, with the token (if any) offered only to the remote."""
+
+    def __init__(self, work_tree: Path, token: str | None = None) -> None:
+        self.work_tree = work_tree
+        self._token = token
+
+    def run(
+        self,
+        *args: str,
+        remote: bool = False,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        input_text: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `git ARGS`; `remote` adds the credential helper and the longer timeout."""
+        command = ["git"]
+        environment = dict(os.environ)
+        # git must never stop to ask for a user name or a password.
+        environment["GIT_TERMINAL_PROMPT"] = "0"
+        environment.pop(TOKEN_VARIABLE, None)
+        if remote and self._token:
+            # The empty value resets the helpers of the user's configuration,
+            # so git uses only this one.
+            command += [
+                "-c",
+                "credential.helper=",
+                "-c",
+                f"credential.helper={CREDENTIAL_HELPER}",
+            ]
+            environment[TOKEN_VARIABLE] = self._token
+        if env:
+            environment.update(env)
+        command += list(args)
+        timeout = REMOTE_TIMEOUT if remote else LOCAL_TIMEOUT
+        logger.debug("running %s", " ".join(command[:1] + list(args)))
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=self.work_tree,
+                env=environment,
+                input=input_text,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise GitError(
+                f"`git {args[0]}` timed out after {timeout} seconds"
+            ) from error
+        except FileNotFoundError as error:
+            raise GitError("git is not installed or not on PATH") from error
+        if check and completed.returncode != 0:
+            message = completed.stderr.strip() or completed.stdout.strip()
+            raise GitError(
+                self._hide_token(f"`git {' '.join(args)}` failed: {message}")
+            )
+        return completed
+
+    def output(self, *args: str, remote: bool = False) -> str:
+        return self.run(*args, remote=remote).stdout.strip()
+
+    def _hide_token(self, text: str) -> str:
+        if self._token:
+            text = text.replace(self._token, "****")
+        return text
+
+    # Questions about the work tree.
+
+    @classmethod
+    def at(cls, folder: Path, token: str | None = None) -> Git:
+        """Return a Git for the work tree that contains `folder`."""
+        probe = cls(folder)
+        completed = probe.run("rev-parse", "--show-toplevel", check=False)
+        if completed.returncode != 0:
+            raise GitError(
+                f"{folder} is not inside a git work tree; run cio-fix --pr in a clone"
+                " of the repository"
+            )
+        return cls(Path(completed.stdout.strip()), token)
+
+    def dirty_paths(self) -> list[str]:
+        """Return the modified, staged and untracked paths (ignored files do not count)."""
+        status = self.run("status", "--porcelain", "--untracked-files=all").stdout
+        return [line[3:] for line in status.splitlines() if line.strip()]
+
+    def current_ref(self) -> str:
+        """Return the checked-out branch name, or the commit id of a detached HEAD."""
+        completed = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        if completed.returncode == 0:
+            return completed.stdout.strip()
+        return self.output("rev-parse", "HEAD")
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        """Return the URL configured for `remote`, before any `insteadOf` rewriting."""
+        completed = self.run("config", "--get", f"remote.{remote}.url", check=False)
+        return completed.stdout.strip() or None
+
+    def check_branch_name(self, branch: str) -> bool:
+        completed = self.run("check-ref-format", "--branch", branch, check=False)
+        return completed.returncode == 0
+
+    def head(self) -> str:
+        return self.output("rev-parse", "HEAD")
+
+    def tree(self, revision: str) -> str:
+        return self.output("rev-parse", f"{revision}^{{tree}}")
+
+    def subjects(self, base: str, head: str) -> list[str]:
+        """Return the commit subjects of `base..head`, oldest first."""
+        text = self.output("log", "--reverse", "--format=%s", f"{base}..{head}")
+        return text.splitlines()
+
+    # Talking to the remote.
+
+    def fetch_branch(self, remote: str, branch: str) -> str | None:
+        """Fetch `branch` of `remote` and return its commit id, or None when it does not exist."""
+        listing = self.output(
+            "ls-remote", "--heads", remote, f"refs/heads/{branch}", remote=True
+        )
+        if not listing:
+            return None
+        self.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            remote,
+            f"+refs/heads/{branch}:refs/cio-fix/{branch}",
+            remote=True,
+        )
+        return self.output("rev-parse", f"refs/cio-fix/{branch}")
+
+    def drop_fetched(self, branch: str) -> None:
+        """Delete the private ref that `fetch_branch` made for `branch`, if any."""
+        self.run("update-ref", "-d", f"refs/cio-fix/{branch}", check=False)
+
+    def push_branch(
+        self, remote: str, commit: str, branch: str, expected: str | None
+    ) -> None:
+        """Point `branch` on `remote` at `commit`, only if it still is at `expected`.
+
+        `expected` None means the branch must not exist yet. Only this one
+        ref is named in the push, so no other branch can move.
+        """
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+        completed = self.run(
+            "push",
+            "--porcelain",
+            lease,
+            remote,
+            f"{commit}:refs/heads/{branch}",
+            remote=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            detail = self._hide_token(
+                completed.stderr.strip() or completed.stdout.strip()
+            )
+            raise GitError(
+                f"the push of {branch} was rejected: {detail}; if someone else pushed to"
+                " the branch, run cio-fix again, or choose another branch with --pr-branch"
+            )
+
+    # Changing the checkout.
+
+    def checkout_detached(self, revision: str) -> None:
+        self.run("checkout", "--quiet", "--detach", revision)
+
+    def restore(self, ref: str) -> None:
+        """Drop the bot's uncommitted edits and check out `ref` again."""
+        self.run("reset", "--quiet", "--hard")
+        self.run("checkout", "--quiet", ref)
+
+    def commit_all(self, message: str, identity: Identity) -> str:
+        """Commit every change to tracked files as `identity`; return the new commit id."""
+        self.run("add", "--update", "--", ":/")
+        names = {
+            "GIT_AUTHOR_NAME": identity.name,
+            "GIT_AUTHOR_EMAIL": identity.email,
+            "GIT_COMMITTER_NAME": identity.name,
+            "GIT_COMMITTER_EMAIL": identity.email,
+        }
+        # The message goes through standard input (`-F -`); hooks of the
+        # checkout do not run, so they cannot add changes to a bot commit.
+        self.run(
+            "commit", "--quiet", "--no-verify", "-F", "-", env=names, input_text=message
+        )
+        return self.head()

@@ -1,0 +1,177 @@
+"""A small GitHub REST API client on urllib: the repository and its pull requests.
+
+Endpoints and fields as documented for the REST API version 2022-11-28;
+GitHub Enterprise Server serves the same paths below `https://HOST/api/v3`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from cio_fix import __version__
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+# Seconds to wait for one API response.
+TIMEOUT = 30
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class GitHubError(Exception):
+    """A failed API request: the message has the request, the HTTP status and GitHub's message."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    html_url: str
+    body: str
+    head_sha: str
+    base: str
+
+
+def valid_repository(name: str) -> bool:
+    return bool(_REPOSITORY.match(name))
+
+
+class GitHub:
+    """The REST API of one repository, authenticated with a token."""
+
+    def __init__(
+        self, api_url: str, token: str, repository: str, timeout: float = TIMEOUT
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.repository = repository
+        self._token = token
+        self._timeout = timeout
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> Any:
+        """Send one request and return the decoded JSON response (None for an empty one)."""
+        url = self.api_url + path
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {self._token}",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": f"cio-fix/{__version__}",
+        }
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        logger.debug("%s %s", method, url)
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            raise GitHubError(
+                f"{method} {path} failed: HTTP {error.code}: {_github_message(error)}"
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise GitHubError(
+                f"{method} {path} failed: cannot reach {self.api_url} ({reason});"
+                " check GITHUB_API_URL and the network"
+            ) from None
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise GitHubError(
+                f"{method} {path} returned a response that is not JSON"
+            ) from None
+
+    def _repo_path(self, suffix: str = "") -> str:
+        return f"/repos/{self.repository}{suffix}"
+
+    def repository_info(self) -> dict[str, Any]:
+        """GET /repos/{owner}/{repo}: `default_branch`, `html_url` and the rest."""
+        info = self.request("GET", self._repo_path())
+        if not isinstance(info, dict) or not isinstance(
+            info.get("default_branch"), str
+        ):
+            raise GitHubError(f"GET {self._repo_path()} returned no default_branch")
+        return info
+
+    def open_pulls(self, branch: str) -> list[PullRequest]:
+        """Return the open pull requests whose head is `branch` of this repository."""
+        owner = self.repository.split("/")[0]
+        query = urllib.parse.urlencode(
+            {"state": "open", "head": f"{owner}:{branch}", "per_page": 100}
+        )
+        pulls = self.request("GET", self._repo_path(f"/pulls?{query}"))
+        return [_pull(item) for item in pulls or []]
+
+    def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
+        fields = {
+            "title": title,
+            "head": head,
+            "base": base,
+            "body": body,
+            "maintainer_can_modify": True,
+        }
+        return _pull(self.request("POST", self._repo_path("/pulls"), fields))
+
+    def update_pull(self, number: int, title: str, base: str, body: str) -> PullRequest:
+        fields = {"title": title, "base": base, "body": body}
+        return _pull(self.request("PATCH", self._repo_path(f"/pulls/{number}"), fields))
+
+    def close_pull(self, number: int) -> None:
+        self.request("PATCH", self._repo_path(f"/pulls/{number}"), {"state": "closed"})
+
+    def comment(self, number: int, body: str) -> None:
+        # Pull requests take comments through the issues API.
+        self.request(
+            "POST", self._repo_path(f"/issues/{number}/comments"), {"body": body}
+        )
+
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        self.request(
+            "POST", self._repo_path(f"/issues/{number}/labels"), {"labels": labels}
+        )
+
+
+def _pull(item: Any) -> PullRequest:
+    if not isinstance(item, dict) or not isinstance(item.get("number"), int):
+        raise GitHubError("the API returned a pull request without a number")
+    head = item.get("head") or {}
+    base = item.get("base") or {}
+    return PullRequest(
+        number=item["number"],
+        html_url=str(item.get("html_url", "")),
+        body=str(item.get("body") or ""),
+        head_sha=str(head.get("sha", "")),
+        base=str(base.get("ref", "")),
+    )
+
+
+def _github_message(error: urllib.error.HTTPError) -> str:
+    """Return GitHub's `message` (and the `errors` details) of an error response."""
+    try:
+        document = json.loads(error.read() or b"{}")
+    except ValueError:
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    message = str(document.get("message") or error.reason or "no message")
+    details = []
+    for item in document.get("errors") or []:
+        if isinstance(item, dict):
+            details.append(str(item.get("message") or item.get("code") or item))
+        else:
+            details.append(str(item))
+    if details:
+        message += " (" + "; ".join(details) + ")"
+    return message

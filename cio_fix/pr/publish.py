@@ -1,0 +1,381 @@
+"""`cio-fix --apply --pr`: fix on the bot branch, one commit per rule, publish the pull request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cio_fix import __version__
+from cio_fix.config import Config
+from cio_fix.pr.body import BodyContext, has_marker, render_body
+from cio_fix.pr.changes import Outcome, RuleChange, apply_by_rule
+from cio_fix.pr.git import Git, GitError, Identity
+from cio_fix.pr.github import (
+    DEFAULT_API_URL,
+    GitHub,
+    GitHubError,
+    PullRequest,
+    valid_repository,
+)
+from cio_fix.pr.settings import PrSettings
+
+logger = logging.getLogger(__name__)
+
+REMOTE = "origin"
+# Commit subjects stay within git's customary 72 characters.
+MAX_SUBJECT = 72
+CLOSE_COMMENT = (
+    "cio-fix found nothing left to fix on `{base}`, so this pull request is no longer"
+    " needed. The next run opens a new one if a pitfall comes back."
+)
+
+_SCP_URL = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
+
+
+class PublishError(Exception):
+    """The pull request could not be published. The message gives the reason and the next step."""
+
+
+@dataclass
+class Publication:
+    """The result of `--pr`: the outcome of the fixes and the action on the pull request."""
+
+    outcome: Outcome
+    # "opened", "updated", "closed" or "unchanged" (nothing to fix, none open).
+    action: str
+    pull: PullRequest | None = None
+    body: str = ""
+    commits: list[str] = field(default_factory=list)
+
+
+def token_from(environ: Mapping[str, str]) -> str:
+    token = environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN")
+    if not token:
+        raise PublishError(
+            "no GitHub token: set GITHUB_TOKEN or GH_TOKEN to a token that may push"
+            " branches and open pull requests (contents: write, pull-requests: write)"
+        )
+    return token
+
+
+def github_hosts(environ: Mapping[str, str]) -> set[str]:
+    """Return the host names that count as GitHub: github.com and the configured server."""
+    hosts = {"github.com"}
+    for variable in ("GITHUB_SERVER_URL", "GITHUB_API_URL"):
+        host = urllib.parse.urlsplit(environ.get(variable, "")).hostname
+        if host:
+            hosts.add(host)
+            if host.startswith("api."):
+                hosts.add(host[len("api.") :])
+    return hosts
+
+
+def repository_from_url(url: str, hosts: set[str]) -> str:
+    """Return `owner/name` of a GitHub remote URL (https, ssh or scp-like)."""
+    if "://" in url:
+        parts = urllib.parse.urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    else:
+        match = _SCP_URL.match(url)
+        if match is None:
+            raise PublishError(
+                f"the {REMOTE} remote ({url}) is not a GitHub repository; set"
+                " GITHUB_REPOSITORY=owner/name, or use --pr-body FILE with your own tooling"
+            )
+        host, path = match.group("host"), match.group("path")
+    shown = _without_credentials(url)
+    if host.lower() not in hosts:
+        raise PublishError(
+            f"the {REMOTE} remote ({shown}) is not on GitHub ({', '.join(sorted(hosts))}); set"
+            " GITHUB_API_URL and GITHUB_SERVER_URL for GitHub Enterprise Server, or use"
+            " --pr-body FILE with your own tooling"
+        )
+    name = path.strip("/").removesuffix(".git")
+    if not valid_repository(name):
+        raise PublishError(
+            f"cannot read owner/name from the {REMOTE} remote ({shown}); set GITHUB_REPOSITORY"
+        )
+    return name
+
+
+def _without_credentials(url: str) -> str:
+    if "://" not in url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def resolve_repository(environ: Mapping[str, str], git: Git) -> str:
+    url = git.remote_url(REMOTE)
+    if url is None:
+        raise PublishError(
+            f"the repository has no {REMOTE} remote; add it with"
+            f" `git remote add {REMOTE} https://github.com/OWNER/NAME.git`"
+        )
+    named = environ.get("GITHUB_REPOSITORY", "").strip()
+    if named:
+        if not valid_repository(named):
+            raise PublishError(
+                f"GITHUB_REPOSITORY={named!r} is not of the form owner/name"
+            )
+        return named
+    return repository_from_url(url, github_hosts(environ))
+
+
+def publish(
+    targets: list[Path],
+    make_config: Callable[[], Config],
+    settings: PrSettings,
+    command: str,
+    environ: Mapping[str, str],
+    body_path: Path | None = None,
+) -> Publication:
+    """Fix on a bot branch made from the base, push it, and publish or close its pull request."""
+    token = token_from(environ)
+    try:
+        git = Git.at(Path.cwd(), token)
+    except GitError as error:
+        raise PublishError(str(error)) from error
+    _refuse_dirty(git)
+    repository = resolve_repository(environ, git)
+    github = GitHub(environ.get("GITHUB_API_URL") or DEFAULT_API_URL, token, repository)
+
+    try:
+        return _publish(git, github, targets, make_config, settings, command, body_path)
+    except (GitError, GitHubError) as error:
+        raise PublishError(str(error).replace(token, "****")) from error
+
+
+def _refuse_dirty(git: Git) -> None:
+    dirty = git.dirty_paths()
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (
+            f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+        )
+        raise PublishError(
+            f"the work tree has uncommitted changes ({shown}); commit or stash them first,"
+            " so that none of them ends up in a bot commit"
+        )
+
+
+def _publish(
+    git: Git,
+    github: GitHub,
+    targets: list[Path],
+    make_config: Callable[[], Config],
+    settings: PrSettings,
+    command: str,
+    body_path: Path | None,
+) -> Publication:
+    info = github.repository_info()
+    base = settings.base or info["default_branch"]
+    branch = settings.branch
+    if not git.check_branch_name(branch):
+        raise PublishError(
+            f"{branch!r} is not a valid branch name; choose another with --pr-branch"
+        )
+    if branch == base or branch == info["default_branch"]:
+        raise PublishError(
+            f"the bot branch {branch!r} is the base branch; cio-fix pushes only to its own"
+            " branch, so choose another with --pr-branch"
+        )
+    pull = _bot_pull(github, branch)
+
+    base_commit = git.fetch_branch(REMOTE, base)
+    if base_commit is None:
+        raise PublishError(
+            f"the base branch {base!r} does not exist on {REMOTE}; check --pr-base"
+        )
+    remote_commit = git.fetch_branch(REMOTE, branch)
+
+    identity = Identity(settings.author_name, settings.author_email)
+    commits: list[str] = []
+    secrets: set[str] = set()
+
+    def commit(change: RuleChange) -> None:
+        for finding in change.findings:
+            secrets.update(finding.secrets)
+        change.commit = git.commit_all(commit_message(change, secrets), identity)
+        commits.append(change.commit)
+
+    original = git.current_ref()
+    git.checkout_detached(base_commit)
+    try:
+        outcome = apply_by_rule(targets, make_config, commit)
+        head = git.head()
+        # Nothing changed since the last run: keep the branch as it is, so
+        # reviewers' comments on its commits stay where they are.
+        unchanged = (
+            bool(commits)
+            and remote_commit is not None
+            and _same_changes(git, base_commit, head, remote_commit)
+        )
+    finally:
+        git.restore(original)
+        git.drop_fetched(base)
+        git.drop_fetched(branch)
+
+    if not commits:
+        if pull is not None and outcome.errors:
+            # A file that could not be checked may still have a pitfall, so
+            # "nothing to fix" is not known for sure.
+            failed = "; ".join(
+                f"{error.path.as_posix()}: {error.message}"
+                for error in outcome.errors[:3]
+            )
+            raise PublishError(
+                f"pull request #{pull.number} stays open because cio-fix could not check"
+                f" every file ({failed}); fix that and run cio-fix again"
+            )
+        return _close(github, pull, base, outcome)
+
+    if unchanged:
+        head = remote_commit
+    else:
+        git.push_branch(REMOTE, head, branch, remote_commit)
+
+    body = render_body(
+        outcome, _body_context(info, head, branch, command, git.work_tree)
+    )
+    if body_path is not None:
+        write_body(body_path, body)
+    if pull is None:
+        pull = github.create_pull(settings.title, branch, base, body)
+        action = "opened"
+    else:
+        pull = github.update_pull(pull.number, settings.title, base, body)
+        action = "updated"
+    if settings.labels:
+        github.add_labels(pull.number, list(settings.labels))
+    return Publication(outcome, action, pull, body, commits)
+
+
+def _bot_pull(github: GitHub, branch: str) -> PullRequest | None:
+    """Return the open pull request of the bot branch; reject one that cio-fix did not open."""
+    pulls = github.open_pulls(branch)
+    for pull in pulls:
+        if not has_marker(pull.body):
+            raise PublishError(
+                f"the open pull request #{pull.number} from {branch!r} was not opened by cio-fix;"
+                " choose another branch with --pr-branch"
+            )
+    return pulls[0] if pulls else None
+
+
+def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
+    """Return whether the remote branch has the same tree and commits on the same base."""
+    if git.tree(head) != git.tree(remote):
+        return False
+    completed = git.run("merge-base", "--is-ancestor", base, remote, check=False)
+    if completed.returncode != 0:
+        return False
+    return git.subjects(base, head) == git.subjects(base, remote)
+
+
+def _close(
+    github: GitHub, pull: PullRequest | None, base: str, outcome: Outcome
+) -> Publication:
+    if pull is None:
+        return Publication(outcome, "unchanged")
+    github.comment(pull.number, CLOSE_COMMENT.format(base=base))
+    github.close_pull(pull.number)
+    return Publication(outcome, "closed", pull)
+
+
+def _body_context(
+    info: dict, head: str, branch: str, command: str, work_tree: Path
+) -> BodyContext:
+    html_url = str(info.get("html_url") or "").rstrip("/")
+
+    def link(path: str, line: int) -> str | None:
+        relative = _relative_to(work_tree, path)
+        if not html_url or relative is None:
+            return None
+        return f"{html_url}/blob/{head}/{urllib.parse.quote(relative)}#L{line}"
+
+    return BodyContext(version=__version__, command=command, branch=branch, link=link)
+
+
+def _relative_to(work_tree: Path, path: str) -> str | None:
+    """Return `path` (relative to the working directory) relative to the work tree root."""
+    try:
+        return (Path.cwd() / path).resolve().relative_to(work_tree.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def commit_message(change: RuleChange, secrets: set[str]) -> str:
+    """Return the commit message of one rule's fixes: what the rule fixes, why, and where."""
+    from cio_fix.pr.body import why_it_matters
+    from cio_fix.report import redact
+    from cio_fix.rules import all_rules
+
+    rule = all_rules().get(change.code)
+    name = rule.name if rule else change.code
+    subject = f"Fix {change.code} {name} in {_count(len(change.files), 'file')}"
+    if len(subject) > MAX_SUBJECT:
+        subject = f"Fix {change.code} {name}"[:MAX_SUBJECT]
+    paragraphs = []
+    if rule is not None:
+        if rule.summary:
+            paragraphs.append(
+                _wrap(f"{change.code} {name}: {rule.summary.rstrip('.')}.")
+            )
+        why = why_it_matters(rule.documentation())
+        if why:
+            paragraphs.append(_wrap(why))
+    listing = [
+        f"- {finding.path.as_posix()}:{finding.line}: {finding.message}"
+        for finding in change.findings
+    ]
+    if listing:
+        paragraphs.append("\n".join(listing))
+    paragraphs.append(f"Run `cio-fix --explain {change.code}` for the whole rule.")
+    return redact("\n\n".join([subject, *paragraphs]) + "\n", secrets)
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=72, break_long_words=False, break_on_hyphens=False)
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word if count == 1 else word + 's'}"
+
+
+def write_body(path: Path, body: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    except OSError as error:
+        raise PublishError(
+            f"cannot write the description to {path}: {error.strerror}"
+        ) from error
+
+
+def describe_only(
+    targets: list[Path],
+    make_config: Callable[[], Config],
+    branch: str,
+    command: str,
+    body_path: Path,
+) -> Outcome:
+    """`--apply --pr-body FILE` without `--pr`: fix the work tree and write the description."""
+    outcome = apply_by_rule(targets, make_config)
+    context = BodyContext(
+        version=__version__,
+        command=command,
+        branch=branch,
+        link=lambda path, line: None,
+        commit_per_rule=False,
+    )
+    write_body(body_path, render_body(outcome, context))
+    return outcome

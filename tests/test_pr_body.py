@@ -1,0 +1,431 @@
+"""The pull request description: sections, masking, links and GitHub's length limit."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.pr.body import (
+    BODY_LIMIT,
+    BodyContext,
+    has_marker,
+    render_body,
+    why_it_matters,
+)
+from cio_fix.pr.changes import Outcome, RuleChange
+from cio_fix.rules import _REGISTRY, Rule
+
+from conftest import run_cli
+
+SECRET = "3f9a0c1d2e4b7a8c"
+
+
+def finding(
+    code: str,
+    path: str,
+    line: int,
+    message: str,
+    secrets: tuple[str, ...] = (),
+    fix: Fix | None = None,
+) -> Finding:
+    return Finding(
+        code=code,
+        name="rule-name",
+        message=message,
+        path=Path(path),
+        line=line,
+        column=1,
+        end_line=line,
+        end_column=2,
+        fix=fix,
+        secrets=secrets,
+    )
+
+
+def change(
+    code: str, path: str, diff: list[str], findings: list[Finding]
+) -> RuleChange:
+    return RuleChange(
+        code=code,
+        findings=findings,
+        diffs=[(path, [f"--- a/{path}", f"+++ b/{path}", *diff])],
+    )
+
+
+def context(
+    link=lambda path, line: f"https://github.invalid/o/r/blob/abc/{path}#L{line}"
+) -> BodyContext:
+    return BodyContext(
+        version="9.9.9",
+        command="cio-fix --apply --pr",
+        branch="cio-fix/pitfalls",
+        link=link,
+    )
+
+
+def credential_change() -> RuleChange:
+    return change(
+        "CIO101",
+        "app/settings.py",
+        [
+            "@@ -1,2 +1,3 @@",
+            "+import os",
+            f'-SITE_ID = "{SECRET}"',
+            '+SITE_ID = os.environ["CUSTOMERIO_SITE_ID"]',
+        ],
+        [
+            finding(
+                "CIO101",
+                "app/settings.py",
+                2,
+                f"site ID is hard-coded ({SECRET})",
+                secrets=(SECRET,),
+            )
+        ],
+    )
+
+
+def test_body_starts_with_hidden_marker() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert (
+        body.splitlines()[0] == "<!-- cio-fix:pull-request branch=cio-fix/pitfalls -->"
+    )
+    assert has_marker(body)
+
+
+def test_body_summary_table_row() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert "| Rule | What it fixes | Files | Findings fixed |" in body
+    assert re.search(
+        r"^\| `CIO101` hardcoded-credential \| .+ \| 1 \| 1 \|$", body, re.MULTILINE
+    )
+
+
+def test_body_masks_secrets_everywhere() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert SECRET not in body
+    assert "3f9a****" in body
+
+
+def test_body_reviewer_sets_new_variables() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert "- [ ] Set `CUSTOMERIO_SITE_ID` in every environment" in body
+
+
+def test_body_reviewer_rotates_keys() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert (
+        "- [ ] Rotate the keys that were hard-coded, `3f9a****` (`app/settings.py:2`)"
+        in body
+    )
+
+
+def test_body_reviewer_renamed_events() -> None:
+    renamed = change(
+        "CIO303",
+        "app/events.py",
+        ["@@ -1 +1 @@", '-"UserSignedUp"', '+"user_signed_up"'],
+        [],
+    )
+
+    body = render_body(Outcome(changes=[renamed]), context())
+
+    assert "`CIO303`: Update the campaigns and segments" in body
+
+
+def test_body_reviewer_merge_customers() -> None:
+    ids = change(
+        "CIO202", "app/users.py", ["@@ -1 +1 @@", "-id=user.email", "+id=user.id"], []
+    )
+
+    body = render_body(Outcome(changes=[ids]), context())
+
+    assert "`merge_customers`" in body
+
+
+def test_body_unsafe_rule_needs_close_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    class UnsafeStandIn(Rule):
+        """What it does:
+        Stands in for any rule.
+
+        Why is this bad?
+        Because a test says so.
+
+        Fix safety:
+        Unsafe.
+        """
+
+        name = "unsafe-stand-in"
+        summary = "a stand-in with an unsafe fix"
+        fix_safety = FixSafety.UNSAFE
+
+    UnsafeStandIn.code = "CIO603"
+    monkeypatch.setitem(_REGISTRY, "CIO603", UnsafeStandIn)
+    throttled = change("CIO603", "app/bulk.py", ["@@ -1 +1,2 @@", "+_throttle()"], [])
+
+    body = render_body(Outcome(changes=[throttled]), context())
+
+    assert "`CIO603`: read its diff closely" in body
+    assert "**Why it matters.** Because a test says so." in body
+    assert (
+        "| `CIO603` unsafe-stand-in | a stand-in with an unsafe fix | 1 | 0 |" in body
+    )
+
+
+def test_body_unknown_rule_code_still_renders() -> None:
+    unknown = change(
+        "CIO999",
+        "app/x.py",
+        ["@@ -1 +1 @@", "-a", "+b"],
+        [finding("CIO999", "app/x.py", 1, "message")],
+    )
+
+    body = render_body(Outcome(changes=[unknown]), context())
+
+    assert "## `CIO999`" in body
+    assert "- `app/x.py:1` message" in body
+
+
+def test_body_nothing_for_reviewer() -> None:
+    plain = change("CIO103", "app/x.py", ["@@ -1 +1 @@", "-a", "+b"], [])
+
+    body = render_body(Outcome(changes=[plain]), context())
+
+    assert "Nothing beyond reading the diff" in body
+
+
+def test_body_rule_section_why_and_diff() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert "## `CIO101` hardcoded-credential" in body
+    assert "**Why it matters.** Anyone who can read the repository" in body
+    assert "```diff\n@@ -1,2 +1,3 @@\n+import os" in body
+
+
+def test_body_diff_excerpts_limited() -> None:
+    hunks = []
+    for number in range(5):
+        hunks += [f"@@ -{number} +{number} @@", "-a", "+b"]
+    many = change("CIO103", "app/x.py", hunks, [])
+
+    body = render_body(Outcome(changes=[many]), context())
+
+    assert body.count("```diff") == 3
+    assert "2 more changes of this rule are in its commit." in body
+
+
+def test_body_fence_longer_than_backticks_in_diff() -> None:
+    ticks = change(
+        "CIO103", "app/x.py", ["@@ -1 +1 @@", '-s = "```"', '+s = "````"'], []
+    )
+
+    body = render_body(Outcome(changes=[ticks]), context())
+
+    assert "`````diff" in body
+
+
+def test_body_unfixed_checklist_links_head_commit() -> None:
+    remaining = [
+        finding("CIO203", "app/views.py", 14, "anonymous activity never merged")
+    ]
+
+    body = render_body(
+        Outcome(changes=[credential_change()], remaining=remaining, secrets={SECRET}),
+        context(),
+    )
+
+    assert (
+        "- [ ] [`app/views.py:14`](https://github.invalid/o/r/blob/abc/app/views.py#L14)"
+        " `CIO203` anonymous activity never merged"
+    ) in body
+
+
+def test_body_unfixed_without_link() -> None:
+    remaining = [
+        finding("CIO203", "app/views.py", 14, "anonymous activity never merged")
+    ]
+
+    body = render_body(
+        Outcome(remaining=remaining), context(link=lambda path, line: None)
+    )
+
+    assert "- [ ] `app/views.py:14` `CIO203` anonymous activity never merged" in body
+
+
+def test_body_unfixed_unsafe_fix_noted() -> None:
+    remaining = [
+        finding("CIO202", "app/u.py", 3, "email as id", fix=Fix(FixSafety.UNSAFE))
+    ]
+
+    body = render_body(Outcome(remaining=remaining), context())
+
+    assert "(an unsafe fix is available with `--unsafe-fixes`)" in body
+
+
+def test_body_footer_version_and_command() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert body.endswith("Generated by cio-fix 9.9.9 with `cio-fix --apply --pr`.")
+
+
+def huge_outcome() -> Outcome:
+    changes = []
+    for index in range(40):
+        lines = []
+        for hunk in range(3):
+            lines.append(f"@@ -{hunk} +{hunk} @@")
+            lines += [
+                f'-    cio.track(customer_id=user_{index}, name="event_{line}")'
+                for line in range(30)
+            ]
+        findings = [
+            finding("CIO103", f"app/module_{index}.py", line, "x" * 200)
+            for line in range(20)
+        ]
+        changes.append(change("CIO103", f"app/module_{index}.py", lines, findings))
+    remaining = [
+        finding("CIO203", f"app/other_{index}.py", index, "y" * 150)
+        for index in range(300)
+    ]
+    return Outcome(changes=changes, remaining=remaining)
+
+
+def test_body_within_github_limit() -> None:
+    body = render_body(huge_outcome(), context())
+
+    assert len(body) <= BODY_LIMIT
+
+
+def test_body_truncation_note_and_footer_kept() -> None:
+    body = render_body(huge_outcome(), context())
+
+    assert "The description is cut here" in body
+    assert "`cio-fix --dry-run` on the branch `cio-fix/pitfalls`" in body
+    assert body.endswith("with `cio-fix --apply --pr`.")
+    assert has_marker(body)
+
+
+def test_body_truncation_closes_code_block() -> None:
+    for limit in range(3_000, 9_000, 97):
+        body = render_body(huge_outcome(), context(), limit=limit)
+
+        fences = [line for line in body.splitlines() if line.startswith("```")]
+        assert len(body) <= limit
+        assert len(fences) % 2 == 0, limit
+
+
+def test_body_short_body_not_truncated() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}), context()
+    )
+
+    assert "The description is cut here" not in body
+
+
+def test_why_it_matters_reads_section() -> None:
+    documentation = "What it does:\nFinds x.\n\nWhy is this bad?\nFirst line\nsecond line.\n\nExample:\n    x()\n"
+
+    assert why_it_matters(documentation) == "First line second line."
+
+
+def test_why_it_matters_missing_section() -> None:
+    assert why_it_matters("What it does:\nFinds x.\n") == ""
+
+
+APP = """import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("3f9a0c1d2e4b7a8c", "0a1b2c3d4e5f6a7b")
+
+
+def signup(user):
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+
+
+def bounced(customer_id):
+    cio.suppress(customer_id)
+"""
+
+
+def test_pr_body_option_writes_description(project) -> None:
+    root = project({"app.py": APP})
+
+    result = run_cli(["--apply", "--pr-body", "out/body.md", "app.py"], root)
+
+    body = (root / "out" / "body.md").read_text(encoding="utf-8")
+    assert result.exit_code == 0, result.stderr
+    assert "## `CIO101` hardcoded-credential" in body
+    assert "## `CIO103` millisecond-timestamp" in body
+    assert SECRET not in body
+    assert "with `cio-fix --apply --pr-body out/body.md app.py`" in body
+    assert "Each rule has its own commit" not in body
+
+
+def test_pr_body_option_applies_fixes_in_place(project) -> None:
+    root = project({"app.py": APP})
+
+    run_cli(["--apply", "--pr-body", "body.md", "app.py"], root)
+
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in fixed
+    assert "created_at=int(time.time())" in fixed
+
+
+def test_pr_body_option_needs_no_token_or_git(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+    root = project({"app.py": APP})
+
+    result = run_cli(["--apply", "--pr-body", "body.md", "app.py"], root)
+
+    assert result.exit_code == 0, result.stderr
+    assert (root / "body.md").is_file()
+
+
+def test_pr_body_option_needs_apply(project) -> None:
+    root = project({"app.py": APP})
+
+    result = run_cli(["--pr-body", "body.md"], root)
+
+    assert result.exit_code == 2
+    assert not (root / "body.md").exists()
+
+
+def test_body_shared_action_listed_once() -> None:
+    dynamic = change(
+        "CIO301", "app/a.py", ["@@ -1 +1 @@", '-f"viewed_{x}"', '+"viewed"'], []
+    )
+    personal = change(
+        "CIO302", "app/b.py", ["@@ -1 +1 @@", '-f"{email}"', '+"signed_up"'], []
+    )
+
+    body = render_body(Outcome(changes=[dynamic, personal]), context())
+
+    assert "- [ ] `CIO301`, `CIO302`: Update the campaigns" in body
+    assert body.count("Update the campaigns, segments and reports") == 1

@@ -1,0 +1,172 @@
+"""The git layer of `--pr`: credentials through the environment, identity, branch names."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cio_fix.pr.git import TOKEN_VARIABLE, Git, GitError, Identity
+
+TOKEN = "ghp_credentialHelperToken0123456789"
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path_factory.mktemp("home") / "gitconfig"
+    # A credential helper of the user's own, which the bot must not ask.
+    config.write_text(
+        "[user]\n\tname = Test Developer\n\temail = developer@example.invalid\n"
+        "[credential]\n\thelper = !echo password=users-own-secret; :\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    subprocess.run(
+        ["git", "init", "--quiet", "--initial-branch=main", str(tmp_path)],
+        check=True,
+        timeout=60,
+    )
+    (tmp_path / "a.txt").write_text("one\n", encoding="utf-8")
+    subprocess.run(["git", "add", "a.txt"], cwd=tmp_path, check=True, timeout=60)
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", "Start"],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
+    return tmp_path
+
+
+def credential_fill(git: Git) -> str:
+    # `git credential fill` asks the configured helpers, as a push would.
+    request = "protocol=https\nhost=github.com\npath=owner/repo.git\n\n"
+    return git.run("credential", "fill", remote=True, input_text=request).stdout
+
+
+def test_git_credential_helper_gives_token(repository: Path) -> None:
+    answer = credential_fill(Git(repository, TOKEN))
+
+    assert "username=x-access-token\n" in answer
+    assert f"password={TOKEN}\n" in answer
+
+
+def test_git_credential_helper_replaces_users_helpers(repository: Path) -> None:
+    answer = credential_fill(Git(repository, TOKEN))
+
+    assert "users-own-secret" not in answer
+
+
+def test_git_token_only_in_environment(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    original_run = subprocess.run
+
+    def recording_run(command, *args, **kwargs):
+        calls.append((list(command), dict(kwargs.get("env") or {})))
+        return original_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+
+    credential_fill(Git(repository, TOKEN))
+
+    assert len(calls) == 1
+    assert TOKEN not in " ".join(calls[0][0])
+    assert calls[0][1][TOKEN_VARIABLE] == TOKEN
+
+
+def test_git_local_commands_get_no_token(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_VARIABLE, "inherited")
+    environments: list[dict[str, str]] = []
+    original_run = subprocess.run
+
+    def recording_run(command, *args, **kwargs):
+        environments.append(dict(kwargs.get("env") or {}))
+        return original_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+
+    Git(repository, TOKEN).head()
+
+    assert TOKEN_VARIABLE not in environments[0]
+
+
+def test_git_commit_uses_identity(repository: Path) -> None:
+    git = Git(repository)
+    (repository / "a.txt").write_text("two\n", encoding="utf-8")
+
+    git.commit_all(
+        "Change a\n\nBecause.\n", Identity("cio-fix[bot]", "bot@example.invalid")
+    )
+
+    author = git.output("log", "-1", "--format=%an <%ae>|%cn <%ce>|%B")
+    assert (
+        author
+        == "cio-fix[bot] <bot@example.invalid>|cio-fix[bot] <bot@example.invalid>|Change a\n\nBecause."
+    )
+
+
+def test_git_commit_skips_untracked_files(repository: Path) -> None:
+    git = Git(repository)
+    (repository / "a.txt").write_text("two\n", encoding="utf-8")
+    (repository / "new.txt").write_text("new\n", encoding="utf-8")
+
+    git.commit_all("Change a\n", Identity("bot", "bot@example.invalid"))
+
+    assert git.output("show", "--name-only", "--format=", "HEAD") == "a.txt"
+
+
+def test_git_dirty_paths_lists_changes(repository: Path) -> None:
+    (repository / "a.txt").write_text("two\n", encoding="utf-8")
+    (repository / "b.txt").write_text("new\n", encoding="utf-8")
+
+    assert Git(repository).dirty_paths() == ["a.txt", "b.txt"]
+
+
+def test_git_dirty_paths_ignores_ignored(repository: Path) -> None:
+    (repository / ".gitignore").write_text(".venv/\n", encoding="utf-8")
+    subprocess.run(["git", "add", ".gitignore"], cwd=repository, check=True, timeout=60)
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", "Ignore"],
+        cwd=repository,
+        check=True,
+        timeout=60,
+    )
+    (repository / ".venv").mkdir()
+    (repository / ".venv" / "x").write_text("x\n", encoding="utf-8")
+
+    assert Git(repository).dirty_paths() == []
+
+
+def test_git_outside_work_tree(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not inside a git work tree"):
+        Git.at(tmp_path)
+
+
+def test_git_branch_name_checked(repository: Path) -> None:
+    git = Git(repository)
+
+    assert git.check_branch_name("cio-fix/pitfalls")
+    assert not git.check_branch_name("bad..name")
+    assert not git.check_branch_name("-x")
+
+
+def test_git_error_hides_token(repository: Path) -> None:
+    git = Git(repository, TOKEN)
+
+    with pytest.raises(GitError) as raised:
+        git.run("rev-parse", f"no-such-{TOKEN}")
+
+    assert TOKEN not in str(raised.value)

@@ -1,0 +1,811 @@
+"""`cio-fix --apply --pr` end to end: real git with a local bare `origin`, a stub GitHub API."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import CliResult, run_cli
+from pr_github_stub import FakeGitHub, StubServer
+
+TOKEN = "ghs_stubToken0123456789abcdefABCDEF"
+SITE_ID = "3f9a0c1d2e4b7a8c"
+API_KEY = "0a1b2c3d4e5f6a7b"
+REMOTE_URL = "https://github.com/owner/repo.git"
+
+APP = f'''"""Signup handlers."""
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("{SITE_ID}", "{API_KEY}")
+
+
+def signup(user):
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+
+
+def bounced(customer_id):
+    cio.suppress(customer_id)
+'''
+
+APP_FIXED = '''"""Signup handlers."""
+import os
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"])
+
+
+def signup(user):
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time()))
+
+
+def bounced(customer_id):
+    cio.suppress(customer_id)
+'''
+
+ORDERS_WITH_CLIENT = '''"""Order events."""
+import os
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"])
+
+
+def order_placed(order):
+    cio.track(customer_id=order.user_id, name="order_placed", timestamp=time.time() * 1000)
+'''
+
+# `os` is bound to something else, so CIO101 cannot add `import os` and
+# reports the key without a fix.
+LEGACY = f'''"""Legacy settings."""
+from customerio import CustomerIO
+
+os = "linux"
+legacy = CustomerIO("{SITE_ID}", "9e8d7c6b5a4f3e2d")
+'''
+
+
+@pytest.fixture(autouse=True)
+def git_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Isolate git from the machine's configuration and keep every request on 127.0.0.1."""
+    home = tmp_path_factory.mktemp("home")
+    config = home / "gitconfig"
+    config.write_text(
+        "[user]\n\tname = Test Developer\n\temail = developer@example.invalid\n"
+        "[init]\n\tdefaultBranch = main\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # Only local repositories: a URL that is not rewritten to the bare
+    # repository fails instead of reaching out.
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")
+    for variable in (
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_SERVER_URL",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    # Nothing listens on port 9 of 127.0.0.1; tests with a stub replace it.
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9/api/v3")
+
+
+def git(cwd: Path, *args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=True
+    )
+    return completed.stdout.strip()
+
+
+@dataclass
+class BotRepository:
+    work: Path
+    bare: Path
+    fake: FakeGitHub
+
+    def commit(self, files: dict[str, str], message: str) -> None:
+        """Commit `files` on main in the work tree and push main to origin, as a developer would."""
+        for name, text in files.items():
+            target = self.work / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        git(self.work, "add", "--all")
+        git(self.work, "commit", "--quiet", "-m", message)
+        git(self.work, "push", "--quiet", "origin", "main")
+
+    def remote_commit(self, branch: str) -> str:
+        return git(self.bare, "rev-parse", f"refs/heads/{branch}")
+
+    def branch_subjects(self, branch: str = "cio-fix/pitfalls") -> list[str]:
+        return git(
+            self.bare, "log", "--reverse", "--format=%s", f"main..{branch}"
+        ).splitlines()
+
+    def show(self, revision: str, path: str) -> str:
+        return git(self.bare, "show", f"{revision}:{path}")
+
+
+@pytest.fixture
+def bot_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BotRepository]:
+    """A clone whose origin looks like github.com/owner/repo but is a local bare repository."""
+    bare = tmp_path / "origin.git"
+    work = tmp_path / "work"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    git(tmp_path, "init", "--quiet", "--initial-branch=main", str(work))
+    git(work, "remote", "add", "origin", REMOTE_URL)
+    git(work, "config", f"url.{bare.as_posix()}.insteadOf", REMOTE_URL)
+
+    fake = FakeGitHub(token=TOKEN, bare=bare)
+    server = StubServer(fake).start()
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    repository = BotRepository(work, bare, fake)
+    repository.commit(
+        {"README.md": "# shop\n", "app.py": APP}, "Add the signup handler"
+    )
+    try:
+        yield repository
+    finally:
+        server.stop()
+
+
+def run_pr(repository: BotRepository, *args: str) -> CliResult:
+    return run_cli(["--apply", "--pr", *args], repository.work)
+
+
+def test_pr_first_run_opens_one_pull_request(bot_repository: BotRepository) -> None:
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.problems == []
+    assert len(bot_repository.fake.pulls) == 1
+    pull = bot_repository.fake.pulls[1]
+    assert pull["state"] == "open"
+    assert pull["head"]["ref"] == "cio-fix/pitfalls"
+    assert pull["base"]["ref"] == "main"
+    assert pull["title"] == "Fix Customer.io integration pitfalls"
+    assert "Opened pull request #1" in result.stdout
+
+
+def test_pr_commits_one_per_rule_in_code_order(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    subjects = bot_repository.branch_subjects()
+    assert subjects == [
+        "Fix CIO101 hardcoded-credential in 1 file",
+        "Fix CIO103 millisecond-timestamp in 1 file",
+    ]
+    first = bot_repository.show("cio-fix/pitfalls~1", "app.py")
+    second = bot_repository.show("cio-fix/pitfalls", "app.py")
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in first
+    assert "time.time() * 1000" in first
+    assert "created_at=int(time.time())" in second
+
+
+def test_pr_commit_author_is_bot_identity(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    authors = git(
+        bot_repository.bare,
+        "log",
+        "--format=%an <%ae>|%cn <%ce>",
+        "main..cio-fix/pitfalls",
+    )
+    for line in authors.splitlines():
+        assert line == (
+            "cio-fix[bot] <cio-fix[bot]@users.noreply.github.com>|"
+            "cio-fix[bot] <cio-fix[bot]@users.noreply.github.com>"
+        )
+
+
+def test_pr_commit_message_explains_rule(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    message = git(bot_repository.bare, "log", "-1", "--format=%B", "cio-fix/pitfalls")
+    assert "Track API reads timestamps as integer Unix seconds" in message
+    assert re.search(
+        r"^- app\.py:\d+: `created_at` is sent in milliseconds", message, re.M
+    )
+    assert "cio-fix --explain CIO103" in message
+
+
+def test_pr_commit_messages_mask_secrets(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    messages = git(bot_repository.bare, "log", "--format=%B", "main..cio-fix/pitfalls")
+    assert SITE_ID not in messages
+    assert "3f9a****" in messages
+
+
+def test_pr_author_from_config_table(bot_repository: BotRepository) -> None:
+    bot_repository.commit(
+        {
+            "pyproject.toml": '[tool.cio-fix.pr]\nauthor-name = "Platform Bot"\n'
+            'author-email = "platform-bot@example.invalid"\nbranch = "bots/cio-fix"\n'
+            'title = "Customer.io fixes"\nlabels = ["bot"]\n'
+        },
+        "Configure the bot",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    author = git(bot_repository.bare, "log", "-1", "--format=%an <%ae>", "bots/cio-fix")
+    assert author == "Platform Bot <platform-bot@example.invalid>"
+    assert bot_repository.fake.pulls[1]["title"] == "Customer.io fixes"
+    assert bot_repository.fake.labels == {1: ["bot"]}
+
+
+def test_pr_options_override_config_table(bot_repository: BotRepository) -> None:
+    bot_repository.commit(
+        {"pyproject.toml": '[tool.cio-fix.pr]\nbranch = "bots/cio-fix"\n'}, "Configure"
+    )
+
+    result = run_pr(
+        bot_repository,
+        "--pr-branch",
+        "bots/other",
+        "--pr-title",
+        "Other title",
+        "--pr-label",
+        "customer.io",
+        "--pr-label",
+        "automated",
+    )
+
+    assert result.exit_code == 0, result.stderr
+    pull = bot_repository.fake.pulls[1]
+    assert pull["head"]["ref"] == "bots/other"
+    assert pull["title"] == "Other title"
+    assert bot_repository.fake.labels == {1: ["customer.io", "automated"]}
+
+
+def test_pr_second_run_updates_same_pull_request(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    first_head = bot_repository.remote_commit("cio-fix/pitfalls")
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.problems == []
+    assert list(bot_repository.fake.pulls) == [1]
+    assert "Updated pull request #1" in result.stdout
+    assert bot_repository.remote_commit("cio-fix/pitfalls") != first_head
+    assert "orders.py" in bot_repository.fake.pulls[1]["body"]
+    assert "timestamp=int(time.time())" in bot_repository.show(
+        "cio-fix/pitfalls", "orders.py"
+    )
+
+
+def test_pr_second_run_rebuilds_branch_on_new_base(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    run_pr(bot_repository)
+
+    base = bot_repository.remote_commit("main")
+    parent = git(bot_repository.bare, "rev-parse", "cio-fix/pitfalls~2")
+    assert parent == base
+
+
+def test_pr_update_uses_patch_with_title_and_body(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    run_pr(bot_repository)
+
+    patches = [
+        request for request in bot_repository.fake.requests if request.method == "PATCH"
+    ]
+    assert len(patches) == 1
+    assert patches[0].path == "/api/v3/repos/owner/repo/pulls/1"
+    assert set(patches[0].body) == {"title", "base", "body"}
+
+
+def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    head = bot_repository.remote_commit("cio-fix/pitfalls")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == head
+    assert list(bot_repository.fake.pulls) == [1]
+
+
+def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    # The developer merges the bot branch into main.
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    git(bot_repository.work, "push", "--quiet", "origin", "main")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.problems == []
+    assert bot_repository.fake.pulls[1]["state"] == "closed"
+    assert len(bot_repository.fake.comments) == 1
+    assert bot_repository.fake.comments[0][0] == 1
+    assert "no longer needed" in bot_repository.fake.comments[0][1]
+    assert "closed pull request #1" in result.stdout
+
+
+def test_pr_unreadable_file_keeps_pull_request_open(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    bot_repository.commit(
+        {"broken.py": "import customerio\ndef broken(:\n"}, "Add a broken file"
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "pull request #1 stays open" in result.stderr
+    assert "broken.py" in result.stderr
+    assert bot_repository.fake.pulls[1]["state"] == "open"
+    assert bot_repository.fake.comments == []
+
+
+def test_pr_close_comments_before_closing(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    git(bot_repository.work, "push", "--quiet", "origin", "main")
+
+    run_pr(bot_repository)
+
+    writes = [
+        (request.method, request.path) for request in bot_repository.fake.requests[-2:]
+    ]
+    assert writes == [
+        ("POST", "/api/v3/repos/owner/repo/issues/1/comments"),
+        ("PATCH", "/api/v3/repos/owner/repo/pulls/1"),
+    ]
+    assert bot_repository.fake.requests[-1].body == {"state": "closed"}
+
+
+def test_pr_nothing_to_fix_and_none_open_does_nothing(
+    bot_repository: BotRepository,
+) -> None:
+    bot_repository.commit({"app.py": APP_FIXED}, "Fix by hand")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.pulls == {}
+    writes = [
+        request for request in bot_repository.fake.requests if request.method != "GET"
+    ]
+    assert writes == []
+    assert "nothing to do" in result.stdout
+
+
+def test_pr_dirty_tree_refused(bot_repository: BotRepository) -> None:
+    (bot_repository.work / "app.py").write_text(
+        APP + "\n# work in progress\n", encoding="utf-8"
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "uncommitted changes (app.py)" in result.stderr
+    assert bot_repository.fake.requests == []
+    assert "work in progress" in (bot_repository.work / "app.py").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_pr_untracked_file_refused(bot_repository: BotRepository) -> None:
+    (bot_repository.work / "notes.py").write_text(
+        "import customerio\n", encoding="utf-8"
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "notes.py" in result.stderr
+
+
+def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
+    base_before = bot_repository.remote_commit("main")
+    local_before = git(bot_repository.work, "rev-parse", "main")
+
+    run_pr(bot_repository)
+
+    assert bot_repository.remote_commit("main") == base_before
+    assert git(bot_repository.work, "rev-parse", "main") == local_before
+    assert git(
+        bot_repository.bare, "for-each-ref", "--format=%(refname)", "refs/heads"
+    ) == ("refs/heads/cio-fix/pitfalls\nrefs/heads/main")
+
+
+def test_pr_leaves_checkout_as_it_was(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    assert git(bot_repository.work, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+    assert (bot_repository.work / "app.py").read_text(encoding="utf-8") == APP
+    assert git(bot_repository.work, "for-each-ref", "refs/cio-fix") == ""
+
+
+def test_pr_fresh_clone_console_script(
+    bot_repository: BotRepository, tmp_path: Path
+) -> None:
+    clone = tmp_path / "fresh"
+    git(
+        tmp_path,
+        "clone",
+        "--quiet",
+        REMOTE_URL,
+        str(clone),
+        "-c",
+        f"url.{bot_repository.bare.as_posix()}.insteadOf={REMOTE_URL}",
+    )
+    console_script = Path(sys.executable).parent / "cio-fix"
+
+    completed = subprocess.run(
+        [str(console_script), "--apply", "--pr"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert bot_repository.fake.problems == []
+    assert [pull["state"] for pull in bot_repository.fake.pulls.values()] == ["open"]
+    assert len(bot_repository.branch_subjects()) == 2
+    assert TOKEN not in completed.stdout + completed.stderr
+
+
+def test_pr_branch_equal_to_base_rejected(bot_repository: BotRepository) -> None:
+    result = run_pr(bot_repository, "--pr-branch", "main")
+
+    assert result.exit_code == 2
+    assert "pushes only to its own branch" in result.stderr
+    assert bot_repository.fake.pulls == {}
+
+
+def test_pr_foreign_pull_request_on_branch_rejected(
+    bot_repository: BotRepository,
+) -> None:
+    git(
+        bot_repository.work,
+        "push",
+        "--quiet",
+        "origin",
+        "main:refs/heads/cio-fix/pitfalls",
+    )
+    bot_repository.fake.pulls[1] = {
+        "number": 1,
+        "state": "open",
+        "title": "A person's work",
+        "body": "Please review",
+        "html_url": "https://github.invalid/owner/repo/pull/1",
+        "head": {
+            "ref": "cio-fix/pitfalls",
+            "sha": bot_repository.remote_commit("main"),
+        },
+        "base": {"ref": "main"},
+    }
+    before = bot_repository.remote_commit("cio-fix/pitfalls")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "was not opened by cio-fix" in result.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == before
+
+
+def test_pr_token_absent_from_output_and_config(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arguments: list[list[str]] = []
+    original_run = subprocess.run
+
+    def recording_run(command, *args, **kwargs):
+        arguments.append([str(part) for part in command])
+        return original_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert TOKEN not in result.stdout
+    assert TOKEN not in result.stderr
+    assert TOKEN not in (bot_repository.work / ".git" / "config").read_text(
+        encoding="utf-8"
+    )
+    assert arguments
+    for command in arguments:
+        assert TOKEN not in " ".join(command)
+    assert TOKEN not in bot_repository.fake.pulls[1]["body"]
+
+
+def test_pr_token_absent_from_git_error(bot_repository: BotRepository) -> None:
+    # A token in the remote URL must not leak through git's error message either.
+    git(
+        bot_repository.work,
+        "remote",
+        "set-url",
+        "origin",
+        f"https://x:{TOKEN}@github.invalid/owner/repo.git",
+    )
+    bot_repository.fake.repository = "owner/repo"
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert TOKEN not in result.stderr
+    assert TOKEN not in result.stdout
+
+
+def test_pr_github_repository_variable_wins(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot_repository.fake.repository = "acme/shop"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.requests[0].path == "/api/v3/repos/acme/shop"
+    assert bot_repository.fake.requests[1].query["head"] == ["acme:cio-fix/pitfalls"]
+
+
+def test_pr_gh_token_variable_accepted(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    monkeypatch.setenv("GH_TOKEN", TOKEN)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.problems == []
+
+
+def test_pr_requests_carry_api_headers(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    assert bot_repository.fake.requests
+    for request in bot_repository.fake.requests:
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert request.headers["accept"] == "application/vnd.github+json"
+        assert request.headers["x-github-api-version"] == "2022-11-28"
+
+
+def test_pr_create_request_fields(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+
+    creates = [
+        request for request in bot_repository.fake.requests if request.method == "POST"
+    ]
+    assert len(creates) == 1
+    assert creates[0].path == "/api/v3/repos/owner/repo/pulls"
+    assert creates[0].body["head"] == "cio-fix/pitfalls"
+    assert creates[0].body["base"] == "main"
+    assert creates[0].body["body"].startswith("<!-- cio-fix:pull-request")
+    assert "Each rule has its own commit" in creates[0].body["body"]
+
+
+def test_pr_base_option_and_default_branch(bot_repository: BotRepository) -> None:
+    git(bot_repository.work, "push", "--quiet", "origin", "main:refs/heads/release")
+
+    result = run_pr(bot_repository, "--pr-base", "release")
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.pulls[1]["base"]["ref"] == "release"
+
+
+def test_pr_missing_base_branch_is_error(bot_repository: BotRepository) -> None:
+    result = run_pr(bot_repository, "--pr-base", "no-such-branch")
+
+    assert result.exit_code == 2
+    assert "'no-such-branch' does not exist on origin" in result.stderr
+
+
+def test_pr_unfixed_findings_listed_with_links(bot_repository: BotRepository) -> None:
+    bot_repository.commit({"legacy.py": LEGACY}, "Add legacy settings")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 1
+    body = bot_repository.fake.pulls[1]["body"]
+    head = bot_repository.remote_commit("cio-fix/pitfalls")
+    link = (
+        f"[`legacy.py:5`](https://github.invalid/owner/repo/blob/{head}/legacy.py#L5)"
+    )
+    assert f"- [ ] {link} `CIO101`" in body
+    assert SITE_ID not in body
+
+
+def test_pr_exit_zero_with_unfixed_findings(bot_repository: BotRepository) -> None:
+    bot_repository.commit({"legacy.py": LEGACY}, "Add legacy settings")
+
+    result = run_pr(bot_repository, "--exit-zero")
+
+    assert result.exit_code == 0
+
+
+def test_pr_no_token_is_error(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "no GitHub token: set GITHUB_TOKEN or GH_TOKEN" in result.stderr
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_no_remote_is_error(bot_repository: BotRepository) -> None:
+    git(bot_repository.work, "remote", "remove", "origin")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "has no origin remote" in result.stderr
+
+
+def test_pr_non_github_remote_is_error(bot_repository: BotRepository) -> None:
+    git(
+        bot_repository.work,
+        "remote",
+        "set-url",
+        "origin",
+        "https://gitlab.invalid/owner/repo.git",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "is not on GitHub" in result.stderr
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_enterprise_remote_accepted(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enterprise = "https://ghe.invalid/owner/repo.git"
+    git(bot_repository.work, "remote", "set-url", "origin", enterprise)
+    git(
+        bot_repository.work,
+        "config",
+        f"url.{bot_repository.bare.as_posix()}.insteadOf",
+        enterprise,
+    )
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.invalid")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.requests[0].path == "/api/v3/repos/owner/repo"
+
+
+def test_pr_api_error_shows_status_and_message(bot_repository: BotRepository) -> None:
+    bot_repository.fake.fail_next = (403, "Resource not accessible by integration")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "HTTP 403: Resource not accessible by integration" in result.stderr
+
+
+def test_pr_unreachable_api_is_error(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "cannot reach http://127.0.0.1:9" in result.stderr
+
+
+def test_pr_rejected_push_is_error(bot_repository: BotRepository) -> None:
+    hook = bot_repository.bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\necho 'protected by policy' >&2\nexit 1\n", encoding="utf-8"
+    )
+    hook.chmod(0o755)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "the push of cio-fix/pitfalls was rejected" in result.stderr
+    assert bot_repository.fake.pulls == {}
+
+
+def test_pr_lease_protects_foreign_push(
+    bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cio_fix.pr.git import Git
+
+    run_pr(bot_repository)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+    foreign = bot_repository.remote_commit("main")
+    original_push = Git.push_branch
+
+    def push_after_someone_else(self, remote, commit, branch, expected):
+        # Someone else pushes to the bot branch after the bot fetched it.
+        git(
+            bot_repository.work,
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            f"{foreign}:refs/heads/{branch}",
+        )
+        original_push(self, remote, commit, branch, expected)
+
+    monkeypatch.setattr(Git, "push_branch", push_after_someone_else)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "the push of cio-fix/pitfalls was rejected" in result.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == foreign
+
+
+def test_pr_with_body_file_writes_same_body(
+    bot_repository: BotRepository, tmp_path: Path
+) -> None:
+    body_file = tmp_path / "description.md"
+
+    result = run_pr(bot_repository, "--pr-body", str(body_file))
+
+    assert result.exit_code == 0, result.stderr
+    assert body_file.read_text(encoding="utf-8") == bot_repository.fake.pulls[1]["body"]
+
+
+def test_pr_needs_apply(bot_repository: BotRepository) -> None:
+    result = run_cli(["--pr"], bot_repository.work)
+
+    assert result.exit_code == 2
+    assert "--pr and --pr-body need --apply" in result.stderr
