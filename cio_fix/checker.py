@@ -132,7 +132,9 @@ class Checker:
         try:
             module = cst.parse_module(source.text)
         except cst.ParserSyntaxError as error:
-            result.errors.append(FileError(Path(shown), _syntax_message(error)))
+            result.errors.append(
+                FileError(Path(shown), _syntax_message(source.text, error))
+            )
             return None
         module_name, is_package = module_name_for(path, self.config.root)
         index = self._index(module, module_name, is_package)
@@ -372,9 +374,18 @@ def _compiles(code: str, filename: str) -> bool:
     return True
 
 
-def _syntax_message(error: cst.ParserSyntaxError) -> str:
-    detail = error.message.rstrip(".")
+def _syntax_message(text: str, error: cst.ParserSyntaxError) -> str:
+    """Describe a parse error with the interpreter's own words where it has them."""
+    try:
+        compile(text, "<file>", "exec", dont_inherit=True)
+    except SyntaxError as syntax:
+        return (
+            f"invalid Python 3 syntax at line {syntax.lineno}, column {syntax.offset}:"
+            f" {syntax.msg}; fix the syntax, or exclude the file if it is Python 2"
+        )
+    except ValueError:
+        pass
     return (
-        f"invalid Python 3 syntax at line {error.raw_line}, column {error.raw_column + 1}:"
-        f" {detail}; fix the syntax, or exclude the file if it is Python 2"
+        f"cannot parse line {error.raw_line}: libcst rejects code that this Python"
+        " accepts; please report it, and exclude the file meanwhile"
     )

@@ -45,14 +45,18 @@ def _version(value: bool) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"cio-fix: error: {message}", style="red", markup=False)
+    errors.print(
+        f"cio-fix: error: {message}", style="red", markup=False, soft_wrap=True
+    )
     return typer.Exit(EXIT_ERROR)
 
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def main_command(
     paths: list[Path] | None = typer.Argument(
-        None, help="Files or folders to check. Default: the current folder."
+        None,
+        metavar="PATH",
+        help="Files or folders to check. Default: the current folder.",
     ),
     dry_run: bool = typer.Option(
         True,
@@ -67,10 +71,14 @@ def main_command(
     select: list[str] | None = typer.Option(
         None,
         "--select",
+        metavar="CODES",
         help="Rule codes or prefixes to enable, comma-separated (CIO1,CIO304).",
     ),
     ignore: list[str] | None = typer.Option(
-        None, "--ignore", help="Rule codes or prefixes to disable, comma-separated."
+        None,
+        "--ignore",
+        metavar="CODES",
+        help="Rule codes or prefixes to disable, comma-separated.",
     ),
     diff: bool = typer.Option(
         True, "--diff/--no-diff", help="Show the unified diff of the fixes."
@@ -203,14 +211,14 @@ def _configure(
     unsafe_fixes: bool,
 ) -> Config:
     config = load_config(targets[0])
-    config = config.with_options(
-        select=_split_codes(select), ignore=_split_codes(ignore)
-    )
+    selected = _split_codes(select)
+    ignored = _split_codes(ignore)
+    # Unknown selectors are usage errors even when no file needs the rules.
+    validate_selectors(selected or (), "--select")
+    validate_selectors(ignored or (), "--ignore")
+    config = config.with_options(select=selected, ignore=ignored)
     if unsafe_fixes:
         config = config.with_options(unsafe_fixes=True)
-    # Unknown selectors are usage errors even when no file needs the rules.
-    validate_selectors(config.select, "--select")
-    validate_selectors(config.ignore, "--ignore")
     return config
 
 

@@ -122,6 +122,14 @@ def validate_selectors(selectors: tuple[str, ...], option: str) -> None:
             )
 
 
+def _selectors(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    selectors = tuple(
+        selector.strip().upper() for selector in _string_list(key, value, path)
+    )
+    validate_selectors(selectors, f"{key} of [tool.cio-fix] in {path}")
+    return selectors
+
+
 def _string_list(key: str, value: Any, path: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a list of strings")
@@ -218,8 +226,8 @@ def _qualified_function(key: str, value: Any, path: Path) -> str:
 
 # Each key of [tool.cio-fix]: the Config field it sets and its validator.
 SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
-    "select": ("select", _string_list),
-    "ignore": ("ignore", _string_list),
+    "select": ("select", _selectors),
+    "ignore": ("ignore", _selectors),
     "exclude": ("exclude", _string_list),
     "extend-exclude": ("extend_exclude", _string_list),
     "sdk-version": ("sdk_version", _sdk_version),

@@ -33,7 +33,9 @@ def build_prefilter(extra_words: Iterable[str] = ()) -> re.Pattern[bytes]:
     """Compile the byte pattern that lets a file through to the parser."""
     alternatives = [PREFILTER_PATTERN]
     for word in sorted(set(extra_words)):
-        alternatives.append(rb"\b" + re.escape(word.encode()) + rb"\b")
+        # Words come from file names too, which may hold undecodable bytes.
+        encoded = word.encode("utf-8", "surrogateescape")
+        alternatives.append(rb"\b" + re.escape(encoded) + rb"\b")
     return re.compile(b"|".join(alternatives), re.IGNORECASE)
 
 
@@ -51,6 +53,16 @@ def discover(paths: list[Path], config: Config) -> Discovered:
         if not path.exists() and not path.is_symlink():
             found.errors.append(
                 FileError(path, "path not found; check the spelling or the folder")
+            )
+            continue
+        if not path.exists():
+            found.errors.append(
+                FileError(path, "broken symbolic link; its target does not exist")
+            )
+            continue
+        if not path.is_file() and not path.is_dir():
+            found.errors.append(
+                FileError(path, "not a regular file or folder; name a Python file")
             )
             continue
         if path.is_file():

@@ -10,7 +10,7 @@ from pathlib import Path
 from cio_fix.config import Config
 from cio_fix.discovery import build_prefilter, discover
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
-from cio_fix.writer import write_atomic
+from cio_fix.writer import WriteError, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,11 @@ def _write(result: RunResult) -> None:
             continue
         try:
             write_atomic(path, file.fixed)
+        except WriteError as error:
+            file.errors.append(
+                FileError(Path(display_path(path)), f"not written: {error}")
+            )
+            _mark_unapplied(file)
         except OSError as error:
             file.errors.append(
                 FileError(

@@ -373,12 +373,22 @@ def _relative_source(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
     return SdkVersion(found.major, f"{prefix}/{found.source}")
 
 
+def _table(value: Any, *keys: str) -> dict[str, Any]:
+    """Walk nested TOML or JSON tables, giving {} where a value is not a table."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _array(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _from_lock_files(root: Path) -> SdkVersion | None:
     for name in ("poetry.lock", "uv.lock", "pdm.lock"):
-        path = root / name
-        document = _load_toml(path)
-        for package in document.get("package", []):
-            if isinstance(package, dict) and _is_sdk(package.get("name", "")):
+        document = _load_toml(root / name)
+        for package in _array(document.get("package")):
+            if isinstance(package, dict) and _is_sdk(str(package.get("name", ""))):
                 major = major_from_specifier(str(package.get("version", "")))
                 if major is not None:
                     return SdkVersion(major, name)
@@ -392,7 +402,7 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
             )
             return None
         for section in ("default", "develop"):
-            entry = document.get(section, {}).get("customerio")
+            entry = _table(document, section).get("customerio")
             if isinstance(entry, dict):
                 major = major_from_specifier(str(entry.get("version", "")))
                 if major is not None:
@@ -419,19 +429,19 @@ def _from_requirements(root: Path) -> SdkVersion | None:
 
 def _from_pyproject(root: Path) -> SdkVersion | None:
     document = _load_toml(root / "pyproject.toml")
-    project = document.get("project", {})
-    requirements = list(project.get("dependencies", []))
-    for extra in project.get("optional-dependencies", {}).values():
-        requirements.extend(extra)
+    project = _table(document, "project")
+    requirements = list(_array(project.get("dependencies")))
+    for extra in _table(project, "optional-dependencies").values():
+        requirements.extend(_array(extra))
     for requirement in requirements:
         found = _requirement_major(str(requirement))
         if found is not None:
             return SdkVersion(found, "pyproject.toml")
 
-    poetry = document.get("tool", {}).get("poetry", {})
-    groups = [poetry.get("dependencies", {})]
-    for group in poetry.get("group", {}).values():
-        groups.append(group.get("dependencies", {}))
+    poetry = _table(document, "tool", "poetry")
+    groups = [_table(poetry, "dependencies")]
+    for group in _table(poetry, "group").values():
+        groups.append(_table(group, "dependencies"))
     for dependencies in groups:
         for name, spec in dependencies.items():
             if not _is_sdk(name):

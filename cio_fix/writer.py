@@ -11,8 +11,10 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-# Files above this size are generated or vendored code, not integrations.
-MAX_FILE_BYTES = 4 * 1024 * 1024
+# Files above this size are generated or vendored code, not integrations,
+# and libcst takes minutes to parse a megabyte of dense literals (seen on
+# a 2-core machine).
+MAX_FILE_BYTES = 1024 * 1024
 
 
 class SourceError(Exception):
@@ -74,15 +76,29 @@ def read_source(path: Path) -> Source:
     return decode_source(path, raw)
 
 
+class WriteError(Exception):
+    """A fixed file that is not written; the message says why and what to do."""
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace the file's contents with `data` without ever leaving it half-written.
 
     The bytes go to a temporary file in the same folder, which then replaces
-    the original by rename. The original's permission bits are kept, and a
-    symbolic link is kept as a link: its target is what gets replaced.
+    the original by rename. The original's permission bits, owner and group
+    are kept, and a symbolic link is kept as a link: its target is replaced.
+    A read-only file, or one with several hard links (which the rename would
+    split), is not written.
     """
     target = path.resolve()
-    mode = stat.S_IMODE(target.stat().st_mode)
+    status = target.stat()
+    if not status.st_mode & stat.S_IWUSR:
+        raise WriteError("the file is read-only; make it writable to apply the fixes")
+    if status.st_nlink > 1:
+        raise WriteError(
+            f"the file has {status.st_nlink} hard links, which replacing it would"
+            " split; apply the diff by hand"
+        )
+
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".cio-fix.tmp", dir=target.parent
     )
@@ -91,9 +107,18 @@ def write_atomic(path: Path, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        _keep_owner(temporary, status)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _keep_owner(temporary: str, status: os.stat_result) -> None:
+    # Only root may give a file away; anyone else writes files they own.
+    if (status.st_uid, status.st_gid) == (os.getuid(), os.getgid()):
+        return
+    with contextlib.suppress(PermissionError):
+        os.chown(temporary, status.st_uid, status.st_gid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,102 @@ def test_bad_input_exit_zero_still_reports(project) -> None:
 
     assert result.exit_code == 0
     assert "py2.py: error:" in result.stderr
+
+
+def test_bad_input_broken_symlink_named(project) -> None:
+    root = project({"good.py": GOOD})
+    (root / "gone.py").symlink_to(root / "missing-target.py")
+
+    exit_code, errors, _ = _errors(root, "gone.py")
+
+    assert exit_code == 2
+    assert errors == [
+        {
+            "path": "gone.py",
+            "message": "broken symbolic link; its target does not exist",
+        }
+    ]
+
+
+def test_bad_input_fifo_named(project) -> None:
+    root = project({"good.py": GOOD})
+    os.mkfifo(root / "pipe.py")
+
+    exit_code, errors, _ = _errors(root, "pipe.py", "good.py")
+
+    assert exit_code == 2
+    assert errors[0]["path"] == "pipe.py"
+    assert "not a regular file" in errors[0]["message"]
+    assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_undecodable_file_name(tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.py")
+    (tmp_path / name).write_text(
+        "from customerio import CustomerIO\ncio = CustomerIO(site_id=S, api_key=K)\n"
+    )
+    (tmp_path / "views.py").write_text("from caf import x\n")
+
+    result = run_cli(["--output-format", "json", "."], tmp_path)
+
+    assert result.exit_code == 0
+    assert result.json["errors"] == []
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "tool = 3\n",
+        "[tool.poetry]\ndependencies = 3\n",
+        "[project]\nname = 'x'\noptional-dependencies = 3\n",
+        "[tool]\nblack = 1\n",
+    ],
+)
+def test_bad_input_odd_pyproject_types(project, document: str) -> None:
+    root = project({"good.py": GOOD, "pyproject.toml": document})
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.exit_code in (1, 2)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_bad_input_syntax_error_line(project) -> None:
+    root = project({"bad.py": "import customerio\n\nprint 'hello'\n"})
+
+    _, errors, _ = _errors(root, ".")
+
+    assert errors[0]["message"].startswith(
+        "invalid Python 3 syntax at line 3, column 1:"
+    )
+    assert "Missing parentheses" in errors[0]["message"]
+
+
+def test_bad_input_summary_mentions_failures(project) -> None:
+    root = project({"bad.py": "import customerio\nprint 'hello'\n"})
+
+    result = run_cli(["."], root)
+
+    assert result.stdout.strip().endswith("1 path failed (see the errors above).")
+
+
+def test_bad_input_config_selector_names_file(project) -> None:
+    root = project(
+        {"good.py": GOOD, "pyproject.toml": "[tool.cio-fix]\nselect = ['CIO9']\n"}
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "pyproject.toml" in result.stderr
+    assert "select of [tool.cio-fix]" in result.stderr
+
+
+def test_bad_input_lowercase_config_selector(project) -> None:
+    root = project(
+        {"good.py": GOOD, "pyproject.toml": "[tool.cio-fix]\nselect = ['cio103']\n"}
+    )
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert {finding["code"] for finding in result.json["findings"]} == {"CIO103"}

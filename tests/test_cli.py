@@ -287,3 +287,20 @@ def test_cli_python_module_entry_point(project) -> None:
 
     assert completed.returncode == 1
     assert "CIO103" in completed.stdout
+
+
+def test_cli_split_and_escaped_keys_masked(project) -> None:
+    source = (
+        "import time\nfrom customerio import CustomerIO\n"
+        'cio = CustomerIO("9c1e7b2a" "40f3d5e68a1b", "e5d4c3b2a19f\\x38e7d6c5b")\n'
+        "cio.identify(id=1, email='a@b.c', created_at=int(time.time() * 1000))\n"
+    )
+    root = project({"app.py": source, "pyproject.toml": FIRST_RULES})
+
+    everything = run_cli(["."], root).stdout
+    other_rule = run_cli(["--select", "CIO103", "."], root).stdout
+
+    for output in (everything, other_rule):
+        assert "40f3d5e68a1b" not in output
+        assert "9c1e7b2a" not in output
+        assert "e5d4c3b2a19f" not in output

@@ -114,3 +114,46 @@ def test_writer_leaves_no_temporary_file(tmp_path: Path) -> None:
 def test_writer_decode_errors(raw: bytes, reason: str) -> None:
     with pytest.raises(SourceError, match=reason):
         decode_source(Path("bad.py"), raw)
+
+
+def test_writer_rejects_read_only_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    path.chmod(0o444)
+
+    result = run_cli(
+        ["--apply", "--select", "CIO103", "--output-format", "json", "."], tmp_path
+    )
+
+    assert path.read_text() == BODY
+    assert result.exit_code == 2
+    assert "read-only" in result.json["errors"][0]["message"]
+    assert result.json["changed_files"] == []
+
+
+def test_writer_rejects_hard_linked_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    os.link(path, tmp_path / "twin.txt")
+
+    result = run_cli(
+        ["--apply", "--select", "CIO103", "--output-format", "json", "."], tmp_path
+    )
+
+    assert path.read_text() == BODY
+    assert (tmp_path / "twin.txt").read_text() == BODY
+    assert "hard links" in result.json["errors"][0]["message"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root can give a file to another user"
+)
+def test_writer_keeps_owner(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    os.chown(path, 65534, 65534)
+
+    _apply(tmp_path)
+
+    assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
+    assert path.read_text() == FIXED

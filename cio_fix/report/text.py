@@ -91,6 +91,12 @@ def _summary(result: RunResult, apply: bool, unsafe_fixes: bool) -> str:
     findings = result.findings
     changed = len(result.changed_files)
     if not findings:
+        failed = len({error.path for error in result.all_errors})
+        if failed:
+            return (
+                "No Customer.io pitfalls found in the files that could be checked;"
+                f" {_plural(failed, 'path')} failed (see the errors above)."
+            )
         return f"No Customer.io pitfalls found ({_plural(result.files_found, 'file')} checked)."
 
     hidden = sum(
