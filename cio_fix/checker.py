@@ -235,6 +235,9 @@ class Checker:
             new_code, first_pass, later = self._apply_passes(context, fixes)
         except _Unfixable as error:
             file_result.errors.append(FileError(Path(context.display_path), str(error)))
+            # The findings stay, but none of them has a fix this run can apply.
+            for finding in file_result.findings:
+                finding.fix = None
             return
         try:
             file_result.fixed = context.source.encode(new_code)

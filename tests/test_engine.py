@@ -124,6 +124,9 @@ def test_engine_fixes_that_never_settle_are_dropped(project, monkeypatch) -> Non
     assert result.exit_code == 2
     assert (root / "app.py").read_text() == BODY
     assert "did not settle" in result.json["errors"][0]["message"]
+    assert [finding["fix"] for finding in result.json["findings"]] == [None] * len(
+        result.json["findings"]
+    )
 
 
 def test_engine_rule_crash_is_reported_and_run_goes_on(project, monkeypatch) -> None:
