@@ -263,6 +263,30 @@ def bound_name(alias: cst.ImportAlias) -> str:
     return node.value
 
 
+class NameReader(cst.CSTVisitor):
+    """Collect the names an expression reads, leaving out attribute and keyword names."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+
+def read_names(node: cst.CSTNode) -> set[str]:
+    reader = NameReader()
+    node.visit(reader)
+    return reader.names
+
+
 def normalise_arguments(
     call: cst.Call, parameters: tuple[str, ...]
 ) -> tuple[dict[str, cst.Arg], dict[str, cst.Arg], list[cst.Arg]]:

@@ -243,7 +243,7 @@ def _extend_from_import(module: cst.Module, add: AddImport) -> cst.Module | None
     return None
 
 
-def _blank_prefix(
+def blank_prefix(
     lines: Sequence[cst.EmptyLine],
 ) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
     """Split leading lines into the blank lines before the first comment, and the rest."""
@@ -272,12 +272,12 @@ def _insert_import(
     blank = cst.EmptyLine()
     if index < len(body) and _section(body[index]) == section:
         following = body[index]
-        blanks, rest = _blank_prefix(following.leading_lines)
+        blanks, rest = blank_prefix(following.leading_lines)
         new = new.with_changes(leading_lines=blanks)
         body[index] = following.with_changes(leading_lines=rest)
     elif index < len(body) and _section(body[index]) is not None:
         following = body[index]
-        blanks, rest = _blank_prefix(following.leading_lines)
+        blanks, rest = blank_prefix(following.leading_lines)
         # After an import of its own section, the new import joins it; the
         # blank lines above the next section stay there.
         joins_previous = index > 0 and _section(body[index - 1]) == section
@@ -349,7 +349,7 @@ def _insert_at_header(
         new = new.with_changes(leading_lines=[blank])
     if index < len(body):
         following = body[index]
-        blanks, rest = _blank_prefix(following.leading_lines)
+        blanks, rest = blank_prefix(following.leading_lines)
         if index == 0:
             new = new.with_changes(leading_lines=blanks)
         body[index] = following.with_changes(leading_lines=[blank, *rest])
@@ -399,11 +399,11 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
     before = _blank_lines(_line_count(body[index - 1], first) if index > 0 else 2)
     # A comment above the helper's first statement parses as the module
     # header; it stays with the statement, and only blank lines are replaced.
-    _, comments = _blank_prefix([*parsed.header, *first.leading_lines])
+    _, comments = blank_prefix([*parsed.header, *first.leading_lines])
     new_statements[0] = first.with_changes(leading_lines=[*before, *comments])
     if index < len(body):
         following = body[index]
-        _, rest = _blank_prefix(following.leading_lines)
+        _, rest = blank_prefix(following.leading_lines)
         after = _blank_lines(_line_count(new_statements[-1], following))
         body[index] = following.with_changes(leading_lines=[*after, *rest])
     body[index:index] = new_statements

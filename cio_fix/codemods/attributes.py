@@ -9,13 +9,6 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from cio_fix.codemods.delivery import (
-    Place,
-    list_places,
-    place_of,
-    project_finding,
-    sort_places,
-)
 from cio_fix.customerio import (
     METHODS_BY_API,
     PIPELINES,
@@ -28,6 +21,7 @@ from cio_fix.customerio import (
     normalise_arguments,
 )
 from cio_fix.model import Finding
+from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 

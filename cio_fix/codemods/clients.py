@@ -18,6 +18,7 @@ from cio_fix.customerio import (
     FunctionInfo,
     env_variable_read,
     literal_value,
+    read_names,
 )
 from cio_fix.engine import display_path
 from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
@@ -86,30 +87,6 @@ def code_of(node: cst.CSTNode) -> str:
 
 
 # -- reading the arguments of a construction ------------------------------------------
-
-
-class _ReadNames(cst.CSTVisitor):
-    """Collect the names an expression reads, leaving out attribute and keyword names."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-
-def read_names(node: cst.CSTNode) -> set[str]:
-    reader = _ReadNames()
-    node.visit(reader)
-    return reader.names
 
 
 def _target_names(target: cst.BaseExpression) -> set[str]:

@@ -13,68 +13,11 @@ import libcst.matchers as m
 
 from cio_fix.customerio import Api, CallSite, Scope, literal_value
 from cio_fix.model import Finding
+from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
 logger = logging.getLogger(__name__)
-
-# How many other places a project-level message lists before "and N more".
-MAX_LISTED_PLACES = 5
-
-
-# -- places: where a project-level finding points and what it lists ------------
-
-
-@dataclass(frozen=True)
-class Place:
-    """A node's position in a file, kept as plain data for project-level rules."""
-
-    path: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    def label(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-def place_of(context: FileContext, node: cst.CSTNode) -> Place:
-    where = context.position(node)
-    return Place(
-        path=context.display_path,
-        line=where.start.line,
-        column=where.start.column + 1,
-        end_line=where.end.line,
-        end_column=where.end.column + 1,
-    )
-
-
-def sort_places(places: Iterable[Place]) -> list[Place]:
-    return sorted(places, key=lambda place: (place.path, place.line, place.column))
-
-
-def list_places(places: list[Place]) -> str:
-    """Return `a.py:3, b.py:9 and 2 more` for the places a message mentions."""
-    labels = [place.label() for place in places[:MAX_LISTED_PLACES]]
-    text = ", ".join(labels)
-    if len(places) > MAX_LISTED_PLACES:
-        text += f" and {len(places) - MAX_LISTED_PLACES} more"
-    return text
-
-
-def project_finding(rule: Rule, place: Place, message: str) -> Finding:
-    return Finding(
-        code=rule.code,
-        name=rule.name,
-        message=message,
-        path=Path(place.path),
-        line=place.line,
-        column=place.column,
-        end_line=place.end_line,
-        end_column=place.end_column,
-    )
-
 
 # -- calls on clients that may live in another file --------------------------------
 

@@ -11,12 +11,21 @@ import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import libcst as cst
 
-from cio_fix.customerio import Api, ClientCall, FileIndex, FunctionInfo, literal_value
-from cio_fix.model import Finding, Fix, FixSafety, Severity
+from cio_fix.customerio import (
+    Api,
+    ClientCall,
+    FileIndex,
+    FunctionInfo,
+    NameReader,
+    literal_value,
+    read_names,
+)
+from cio_fix.edits import blank_prefix
+from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.places import Place, list_places, place_of, project_finding
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -30,7 +39,6 @@ NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # String methods that keep an email address an email address.
 EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 # Maximum number of places a project-level message lists before "and N more".
-MAX_LISTED_PLACES = 5
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -145,18 +153,6 @@ def _with_keyword(
     return [first, added]
 
 
-def _blank_prefix(
-    lines: Sequence[cst.EmptyLine],
-) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
-    """Split a statement's leading lines into the blank lines above its comments, and the rest."""
-    blanks = []
-    for line in lines:
-        if line.comment is not None:
-            break
-        blanks.append(line)
-    return blanks, list(lines[len(blanks) :])
-
-
 # -- CIO201: what the code between two calls may change ------------------------------
 
 # Calls that only compute a value from their arguments (or read the clock),
@@ -202,31 +198,7 @@ def root_name(node: cst.BaseExpression) -> str | None:
     return node.value if isinstance(node, cst.Name) else None
 
 
-class _NameCollector(cst.CSTVisitor):
-    """Collect the variable names an expression reads (not attribute or keyword names)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-
-def names_in(node: cst.CSTNode) -> set[str]:
-    collector = _NameCollector()
-    node.visit(collector)
-    return collector.names
-
-
-class _Reads(_NameCollector):
+class _Reads(NameReader):
     """Collect what an identify's arguments read, and whether evaluating them changes anything."""
 
     def __init__(self, index: FileIndex) -> None:
@@ -304,9 +276,9 @@ class _Changes(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.has_calls = True
-        self.reached |= names_in(node.func)
+        self.reached |= read_names(node.func)
         for argument in node.args:
-            self.reached |= names_in(argument.value)
+            self.reached |= read_names(argument.value)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, JUMPS):
@@ -332,7 +304,7 @@ class _Changes(cst.CSTVisitor):
 
     def changes_value_of(self, node: cst.BaseExpression) -> bool:
         """Tell whether these statements assign `node` (`user.id`) or a part of its path."""
-        if names_in(node) & self.rebound:
+        if read_names(node) & self.rebound:
             return True
         current: cst.BaseExpression = node
         while True:
@@ -515,7 +487,7 @@ class TrackBeforeIdentify(Rule):
                 None,
                 "cio-fix does not move an identify whose arguments call other code",
             )
-        read_names = reads.names | names_in(pair.identify.receiver)
+        identify_reads = reads.names | read_names(pair.identify.receiver)
 
         body = pair.block.body
         changes = self._changes(
@@ -523,7 +495,7 @@ class TrackBeforeIdentify(Rule):
         )
         if changes.jumps:
             return None, "cio-fix does not move it past code that may skip the identify"
-        changed = changes.bound & read_names or changes.reached & read_names
+        changed = changes.bound & identify_reads or changes.reached & identify_reads
         # A call between may change a global that the identify's arguments
         # read. The client itself is left out: rebinding it takes a `global`.
         global_reads = reads.names - _local_names(pair.identify.site.function)
@@ -571,8 +543,8 @@ class TrackBeforeIdentify(Rule):
 
 def _move_before(track: cst.BaseStatement, identify: cst.BaseStatement) -> Fix:
     """Move `identify` to just before `track`, each with its comments, keeping the blank lines."""
-    track_blanks, track_comments = _blank_prefix(track.leading_lines)
-    _, identify_comments = _blank_prefix(identify.leading_lines)
+    track_blanks, track_comments = blank_prefix(track.leading_lines)
+    _, identify_comments = blank_prefix(identify.leading_lines)
     moved = identify.with_changes(leading_lines=[*track_blanks, *identify_comments])
     stayed = track.with_changes(leading_lines=track_comments)
     return Fix(
@@ -686,32 +658,6 @@ class EmailAsCustomerId(Rule):
 
 
 @dataclass(frozen=True)
-class Place:
-    """A call's location, captured by `collect`, for a project-level finding."""
-
-    path: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-def place_of(context: FileContext, node: cst.CSTNode) -> Place:
-    where = context.position(node)
-    return Place(
-        context.display_path,
-        where.start.line,
-        where.start.column + 1,
-        where.end.line,
-        where.end.column + 1,
-    )
-
-
-@dataclass(frozen=True)
 class AnonymousFacts:
     """The anonymous events and identify calls of one module."""
 
@@ -740,12 +686,6 @@ def _pipelines_merge(call: ClientCall) -> bool:
     if call.method == "alias":
         return True
     return call.method == "identify" and "anonymous_id" in call.arguments
-
-
-def _listed(places: Sequence[Place]) -> str:
-    shown = ", ".join(place.label for place in places[:MAX_LISTED_PLACES])
-    hidden = len(places) - MAX_LISTED_PLACES
-    return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
 class AnonymousIdNotMerged(Rule):
@@ -823,21 +763,11 @@ class AnonymousIdNotMerged(Rule):
             "Anonymous events are tracked, but no identify passes `anonymous_id`, so"
             " this activity never joins the profile of the person the visitor becomes."
             " Pass the visitor's anonymous id as `anonymous_id` to the identify at"
-            f" sign-up or login. Identify calls: {_listed(identifies)}."
+            f" sign-up or login. Identify calls: {list_places(identifies)}."
         )
         if len(events) > 1:
-            message += f" Other track_anonymous calls: {_listed(events[1:])}."
-        yield Finding(
-            code=self.code,
-            name=self.name,
-            message=message,
-            path=Path(first.path),
-            line=first.line,
-            column=first.column,
-            end_line=first.end_line,
-            end_column=first.end_column,
-            severity=Severity.ERROR,
-        )
+            message += f" Other track_anonymous calls: {list_places(events[1:])}."
+        yield project_finding(self, first, message)
 
 
 # -- CIO401 ---------------------------------------------------------------------------
