@@ -14,14 +14,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-# Black formats a nested statement at a shorter width; below this width its
+# Black formats a nested statement at a shorter width. Below this width its
 # output reads worse than the long line, so the statement is left as it is.
 MIN_WIDTH = 40
 
 
 @dataclass(frozen=True)
 class BlackSettings:
-    """Whether the target project formats with black, and the black options it sets."""
+    """The black options of the target project, and whether it uses black at all."""
 
     enabled: bool = False
     line_length: int = 88

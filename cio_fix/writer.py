@@ -77,7 +77,7 @@ def read_source(path: Path) -> Source:
 
 
 class WriteError(Exception):
-    """A fixed file that is not written; the message says why and what to do."""
+    """A fixed file that is not written; the message gives the reason and the next step."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
