@@ -236,6 +236,8 @@ def _report_only_reason(
 ) -> str | None:
     if not call.site.is_statement:
         return "its result is used"
+    if _inside_client_with(context, call):
+        return "the `with` block closes the client before a background call would run"
     if _in_acting_try(context, call.node):
         return "the handler acts on its errors"
     statement = call.site.statement
@@ -248,6 +250,21 @@ def _report_only_reason(
     if _later_mutation(context, handler, read_names(call.node), end):
         return "the handler changes what it sends after the call"
     return None
+
+
+def _inside_client_with(context: FileContext, call: ClientCall) -> bool:
+    """Tell whether the call runs inside `with client:` (or `async with`) on its own client."""
+    receiver = dotted_name(call.receiver)
+    for parent in context.ancestors(call.node):
+        if isinstance(parent, cst.FunctionDef):
+            return False
+        if not isinstance(parent, cst.With):
+            continue
+        for item in parent.items:
+            bound = item.asname.name if item.asname is not None else item.item
+            if dotted_name(bound) == receiver:
+                return True
+    return False
 
 
 def _in_acting_try(context: FileContext, node: cst.CSTNode) -> bool:

@@ -450,7 +450,11 @@ def _runs_with_statement(
 def _wait_statement(
     context: FileContext, call: ClientCall
 ) -> tuple[cst.SimpleStatementLine, tuple[AddImport, ...]] | None:
-    if not call.client.is_async:
+    # Inside `async def` the wait must not block the event loop, whatever
+    # the client: time.sleep would stall every other request too.
+    function = call.site.function
+    in_coroutine = function is not None and function.is_async
+    if not call.client.is_async and not in_coroutine:
         return cst.parse_statement(f"{HELPER_NAME}.wait()\n"), ()  # type: ignore[return-value]
     asyncio_name = context.import_name("asyncio")
     if asyncio_name is None:

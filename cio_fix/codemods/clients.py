@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import libcst as cst
+import libcst.matchers as m
 
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
@@ -16,6 +17,7 @@ from cio_fix.customerio import (
     Construction,
     FileIndex,
     FunctionInfo,
+    dotted_name,
     env_variable_read,
     literal_value,
     read_names,
@@ -156,6 +158,50 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
     return False
 
 
+# Names whose value belongs to the current request, app or context, so a
+# client built from them must not be shared by the whole process.
+REQUEST_SCOPED = (
+    "flask.request",
+    "flask.session",
+    "flask.g",
+    "flask.current_app",
+    "quart.request",
+    "quart.session",
+    "quart.g",
+    "quart.current_app",
+    "werkzeug.local",
+    "contextvars",
+)
+
+
+def is_process_wide(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether a value is the same for every request of the process.
+
+    That is an attribute or literal subscript of a module-level name: a
+    settings module or object (`settings.CIO_KEY`, `config["cio"]["key"]`),
+    but not `request`, `session`, `g`, `current_app` (one per app), context
+    variables, `self`, or anything that calls code (`get_tenant().key`).
+    """
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Subscript):
+            keys = [element.slice for element in node.slice]
+            if not all(
+                isinstance(key, cst.Index) and literal_value(key.value) is not None
+                for key in keys
+            ):
+                return False
+        node = node.value
+    if not isinstance(node, cst.Name) or node.value in ("self", "cls", "request"):
+        return False
+    qualified = index.qualified_name(node)
+    if qualified is not None:
+        return not qualified.startswith(REQUEST_SCOPED)
+    assignment = index.module_assignment(node.value)
+    return assignment is not None and isinstance(
+        assignment.statement, (cst.Assign, cst.AnnAssign)
+    )
+
+
 @dataclass
 class Hoist:
     """The plan for building a client once instead of in per-request code."""
@@ -202,7 +248,11 @@ def plan_hoist(
             text = parameter
         else:
             reads |= value_reads
-            deferred = deferred or not is_import_safe(index, argument.value)
+            if not is_import_safe(index, argument.value):
+                # A cached factory keeps the first value for the whole process.
+                if not is_process_wide(index, argument.value):
+                    return None
+                deferred = True
             text = code_of(argument.value)
         arguments.append(f"{keyword}={text}" if keyword else text)
 
@@ -391,6 +441,10 @@ class ClientPerRequest(Rule):
         with_statement = _with_statement(construction, site.ancestors)
         if hoist is None or with_statement is False:
             return context.finding(self, construction.node, message)
+        if with_statement is None and _closed_later(context, construction):
+            # `cio = CustomerIO(...)` then `with cio:` would close the shared
+            # client at the end of every request.
+            return context.finding(self, construction.node, message)
 
         fix = _hoist_fix(context, construction, hoist, taken, planned, with_statement)
         return context.finding(self, construction.node, message, fix)
@@ -548,6 +602,31 @@ def _with_statement(
     if item.asname is None or not isinstance(item.asname.name, cst.Name):
         return False
     return statement
+
+
+def _closed_later(context: FileContext, construction: Construction) -> bool:
+    """Tell whether the variable bound to a construction is closed in its function.
+
+    That is `with cio:` (or `async with`) on it, or a call of its `close()`.
+    """
+    statement = construction.site.statement
+    function = construction.site.function
+    if function is None or not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    assign = statement.body[0]
+    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+        return False
+    target = assign.targets[0].target
+    if not isinstance(target, cst.Name):
+        return False
+    name = target.value
+    for node in m.findall(function.node, m.With() | m.Call()):
+        if isinstance(node, cst.With):
+            if any(dotted_name(item.item) == name for item in node.items):
+                return True
+        elif dotted_name(node.func) == f"{name}.close":
+            return True
+    return False
 
 
 def _cache_decorator(
