@@ -269,7 +269,7 @@ def _app(
 
 def test_behaviour_fix_rewrites_app(tmp_path: Path, framework: str) -> None:
     fixed = _write_app(tmp_path, framework, fixed=True).read_text(encoding="utf-8")
-    assert "@functools.cache\ndef _customerio_client():" in fixed
+    assert "\n_customerio_client = CustomerIO(\n" in fixed
     assert "use_connection_pooling" not in fixed
     assert "_customerio_in_background(\n        cio.track," in fixed
 

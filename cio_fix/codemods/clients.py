@@ -145,6 +145,11 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
                 for argument in node.args
             )
         return True
+    if _is_conversion(index, node):
+        return all(
+            is_import_safe(index, argument.value, depth + 1)
+            for argument in node.args  # type: ignore[attr-defined]
+        )
     qualified = index.qualified_name(node)
     if qualified is not None:
         return qualified.startswith(("customerio.", "async_customerio."))
@@ -156,6 +161,16 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
             return False
         return is_import_safe(index, assignment.value, depth + 1)
     return False
+
+
+def _is_conversion(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell `int(...)`, `str(...)`, `float(...)` and `bool(...)` of the builtins apart."""
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
+        return False
+    name = node.func.value
+    if name not in ("int", "str", "float", "bool"):
+        return False
+    return name not in index.imports and not index.binds_anywhere(name)
 
 
 # Names whose value belongs to the current request, app or context, so a

@@ -11,7 +11,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
-from cio_fix.customerio import Api, CallSite, Scope, literal_value
+from cio_fix.customerio import Api, Scope, literal_value
 from cio_fix.model import Finding
 from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
@@ -35,7 +35,6 @@ class CallFact:
     place: Place
     api: Api | None
     receiver: str | None
-    has_email: bool = False
 
 
 def resolve_api(fact: CallFact, project: ProjectIndex) -> Api | None:
@@ -67,29 +66,9 @@ def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
                 place=place_of(context, site.node),
                 api=client.api if client is not None else None,
                 receiver=receiver,
-                has_email=_passes_email(site),
             )
         )
     return facts
-
-
-def _passes_email(site: CallSite) -> bool:
-    """Tell whether a call passes an `email` keyword or a dict literal with an "email" key."""
-    for argument in site.node.args:
-        if argument.keyword is not None and argument.keyword.value == "email":
-            return True
-        if isinstance(argument.value, cst.Dict) and _dict_has_key(
-            argument.value, "email"
-        ):
-            return True
-    return False
-
-
-def _dict_has_key(node: cst.Dict, key: str) -> bool:
-    for element in node.elements:
-        if isinstance(element, cst.DictElement) and literal_value(element.key) == key:
-            return True
-    return False
 
 
 # -- reporting webhooks ---------------------------------------------------------------
@@ -218,7 +197,7 @@ class DeliveryFacts:
 
 def delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
-    facts.calls = call_facts(context, frozenset({"send_email", "identify", "suppress"}))
+    facts.calls = call_facts(context, frozenset({"send_email", "suppress"}))
     facts.handlers = webhook_handlers(context)
     facts.mentions_spammed = "spammed" in _string_literals(context.module)
     return facts
@@ -226,17 +205,19 @@ def delivery_facts(context: FileContext) -> DeliveryFacts:
 
 class BounceNotSuppressed(Rule):
     """What it does:
-    Reports, once per project, a project that sends email through Customer.io
-    (App API `send_email`, or Track API `identify` calls that set `email`)
-    while no code suppresses people whose email bounces: no Track API
-    `suppress` call, and no reporting-webhook handler that reacts to the
-    `bounced` metric. The finding points at the first email send and lists
-    the others.
+    Reports, once per project, a project that sends transactional email
+    through the App API (`send_email`) while no code handles bounces: no
+    reporting-webhook handler reacts to the `bounced` metric. The finding
+    points at the first `send_email` call and lists the others.
 
     Why is this bad?
-    Mailbox providers count every message sent to an address that bounced
-    again. A high bounce rate makes them delay or junk the mail of the whole
-    sending domain, so the people who can receive it stop seeing it too.
+    Customer.io stops sending to an address that hard-bounced, but the
+    application does not learn of it: it keeps the bad address, and the
+    person silently stops getting receipts and password resets. Email that
+    other systems of the project send to that address bounces too, and
+    mailbox providers junk the mail of a domain with a high bounce rate.
+    Calling the Track API's `suppress` is not the answer: it deletes the
+    person's profile for good and is meant for GDPR requests.
 
     Example:
         mailer.send_email(SendEmailRequest(to=user.email, transactional_message_id="receipt"))
@@ -247,17 +228,18 @@ class BounceNotSuppressed(Rule):
         def customerio_webhook():
             report = request.get_json()
             if report["metric"] == "bounced":
-                cio.suppress(report["data"]["customer_id"])
+                mark_email_invalid(report["data"]["customer_id"])
 
     Fix safety:
-    No fix. Where bounces are handled depends on the project: a handler of
-    Customer.io's reporting webhooks that calls `suppress`, or a job that
-    suppresses the people the bounce report lists.
+    No fix. What a bounce means is the project's decision: mark the address
+    invalid, ask the person for a new one, stop other email to it.
     """
 
     code = "CIO501"
     name = "bounce-not-suppressed"
-    summary = "email is sent through Customer.io but no code suppresses bounced people"
+    summary = (
+        "transactional email is sent through the App API but no code handles bounces"
+    )
     fix_safety = None
     # A bounce handler need not import customerio.
     prefilter_words = ("bounced",)
@@ -267,30 +249,22 @@ class BounceNotSuppressed(Rule):
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         sends: list[Place] = []
-        identifies: list[Place] = []
         for _, facts in project.rule_facts(self.code):
             if _suppresses_bounces(facts, project):
                 return
-            found_sends, found_identifies = _email_sends(facts, project)
-            sends.extend(found_sends)
-            identifies.extend(found_identifies)
-        if not sends and not identifies:
+            sends.extend(_email_sends(facts, project))
+        if not sends:
             return
 
-        # The finding points at an email send when there is one, because
-        # that is the code whose recipients bounce.
-        sends = sort_places(sends) + sort_places(identifies)
+        sends = sort_places(sends)
         message = (
-            "the project sends email through Customer.io, but no code suppresses"
-            " people whose email bounces; call `suppress(customer_id)` on the Track"
-            " API for them, for example from a handler of Customer.io's reporting"
-            " webhooks for the `bounced` metric"
+            "the project sends transactional email through the App API, but no code"
+            " handles bounces; Customer.io stops mailing an address that bounced, so"
+            " handle the `bounced` metric of its reporting webhooks to learn which"
+            " address is bad (not with `suppress`, which deletes the person's profile)"
         )
         if len(sends) > 1:
-            message += (
-                "; other places that send email or identify people with an email:"
-                f" {list_places(sends[1:])}"
-            )
+            message += f"; other places that send email: {list_places(sends[1:])}"
         yield project_finding(self, sends[0], message)
 
 
@@ -301,23 +275,13 @@ def _suppresses_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
     return any("bounced" in handler.metrics for handler in facts.handlers)
 
 
-def _email_sends(
-    facts: DeliveryFacts, project: ProjectIndex
-) -> tuple[list[Place], list[Place]]:
-    """Return the App API `send_email` calls and the `identify` calls that set email."""
+def _email_sends(facts: DeliveryFacts, project: ProjectIndex) -> list[Place]:
+    """Return the App API `send_email` calls of one file."""
     sends = []
-    identifies = []
     for call in facts.calls:
-        api = resolve_api(call, project)
-        if call.method == "send_email" and api is Api.APP:
+        if call.method == "send_email" and resolve_api(call, project) is Api.APP:
             sends.append(call.place)
-        elif (
-            call.method == "identify"
-            and call.has_email
-            and api in (Api.TRACK, Api.PIPELINES)
-        ):
-            identifies.append(call.place)
-    return sends, identifies
+    return sends
 
 
 # -- CIO502 ---------------------------------------------------------------------------
@@ -345,12 +309,13 @@ class SpamComplaintUnhandled(Rule):
         if report["metric"] == "delivered":
             log_delivery(report)
         elif report["metric"] == "spammed":
-            cio.suppress(report["data"]["customer_id"])
+            cio.identify(id=report["data"]["customer_id"], unsubscribed=True)
 
     Fix safety:
-    No fix. The project decides what a complaint means for it: suppress the
-    person, mark them unsubscribed (`identify(id=..., unsubscribed=True)`),
-    and stop the email it sends outside Customer.io.
+    No fix. The project decides what a complaint means for it: mark the
+    person unsubscribed (`identify(id=..., unsubscribed=True)`) and stop the
+    email it sends outside Customer.io. The Track API's `suppress` is not
+    for this: it deletes the person's profile for good.
     """
 
     code = "CIO502"
@@ -380,9 +345,8 @@ class SpamComplaintUnhandled(Rule):
         first = handlers[0]
         message = (
             f"the reporting-webhook handler `{first.name}` ignores spam complaints;"
-            " handle the `spammed` metric: suppress the person (`suppress` on the"
-            " Track API) or set `unsubscribed=True` with identify, and stop the email"
-            " other systems send them"
+            " handle the `spammed` metric: set `unsubscribed=True` with identify, and"
+            " stop the email other systems send them"
         )
         if len(handlers) > 1:
             others = [handler.place for handler in handlers[1:]]
