@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import ExpressionContext
 
-from cio_fix.customerio import METHODS_BY_API, Api, ClientCall
+from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
 from cio_fix.events import (
     BuiltName,
     NamePart,
@@ -168,7 +170,9 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         )
     static = static_name(built, context.config.event_name_style)
     if not static:
-        raise NotFixable("the name has no literal part to keep as the event name")
+        raise NotFixable(
+            "no text is left to name the event once the values are taken out"
+        )
     placement = placement_of(context, call)
     if placement.target == "keywords" and any(
         argument.star == "**" for argument in call.star_arguments
@@ -294,6 +298,13 @@ class DynamicEventName(Rule):
                 continue
             if personal_data_parts(built):
                 continue
+            scope = call.site.scope
+            if built.supported and all(
+                is_bounded(context, scope, part.expression) for part in built.values
+            ):
+                # A name picked from a few fixed values is a few events that
+                # campaigns may trigger on; renaming them is no safe fix.
+                continue
             yield self._finding(context, call, argument, built)
 
     def _finding(
@@ -398,6 +409,45 @@ class PersonalDataInEventName(Rule):
             description=f"name {fixed.static!r}",
         )
         return context.finding(self, argument.value, message, fix)
+
+
+def is_bounded(
+    context: FileContext,
+    scope: Scope,
+    expression: cst.BaseExpression | None,
+    depth: int = 0,
+) -> bool:
+    """Tell whether an expression takes one of a few values written in the code.
+
+    Literals, constants (also imported ones), `"on" if flag else "off"`, and
+    the variable of a loop over a literal tuple or list are bounded.
+    """
+    if expression is None or depth > 5:
+        return False
+    if literal_value(expression) is not None:
+        return True
+    if isinstance(expression, cst.IfExp):
+        return is_bounded(context, scope, expression.body, depth + 1) and is_bounded(
+            context, scope, expression.orelse, depth + 1
+        )
+    qualified = context.index.qualified_name(expression)
+    if qualified is not None:
+        return context.project.constant(qualified) is not None
+    if not isinstance(expression, cst.Name):
+        return False
+    assignments = context.index.assignments_of(expression.value, scope)
+    if len(assignments) != 1:
+        return False
+    assignment = assignments[0]
+    statement = assignment.statement
+    if isinstance(statement, cst.For):
+        collection = statement.iter
+        return isinstance(collection, (cst.Tuple, cst.List, cst.Set)) and all(
+            literal_value(element.value) is not None for element in collection.elements
+        )
+    if isinstance(statement, (cst.Assign, cst.AnnAssign)):
+        return is_bounded(context, assignment.scope, assignment.value, depth + 1)
+    return False
 
 
 def _keys(keys: list[str]) -> str:
@@ -548,6 +598,15 @@ class InconsistentEventName(Rule):
             return context.finding(
                 self, literal, f"{problem}; choose one name and use it everywhere"
             )
+        constant = _constant_of(context, literal)
+        if constant is not None and _used_beyond_event_names(context, constant):
+            return context.finding(
+                self,
+                literal,
+                f"{problem}; rename it to {renamed!r} where it is sent, because the"
+                f" constant `{constant}` is also used for other things, and first"
+                f" update the campaigns, segments and webhooks keyed on {name!r}",
+            )
         message = (
             f"{problem}; rename it to {renamed!r}, but first update the campaigns,"
             f" segments and webhooks keyed on {name!r} in Customer.io, because they"
@@ -561,8 +620,61 @@ class InconsistentEventName(Rule):
         return context.finding(self, literal, message, fix)
 
 
+def _constant_of(context: FileContext, literal: cst.SimpleString) -> str | None:
+    """Return the module constant whose value is `literal`, if it is one."""
+    for name, assignments in context.index.module_scope.assignments.items():
+        if len(assignments) == 1 and assignments[0].value is literal:
+            return name
+    return None
+
+
+def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
+    """Tell whether code reads a constant for anything but the event name of a call.
+
+    Reads in this file are counted. Another file that imports the constant
+    counts as another use unless it sends it as an event name.
+    """
+    name_uses = 0
+    for call in context.index.client_calls:
+        argument = event_name_argument(call)
+        if argument is not None and m.matches(argument.value, m.Name(constant)):
+            name_uses += 1
+    reads = 0
+    for node in m.findall(context.module, m.Name(constant)):
+        if context.expression_context(node) is ExpressionContext.LOAD:
+            reads += 1
+    if reads > name_uses:
+        return True
+
+    module_name = context.index.module_name
+    project = context.project
+
+    def is_this_constant(qualified: str) -> bool:
+        target = project.resolve_name(qualified)
+        return target is not None and (target[0].module_name, target[1]) == (
+            module_name,
+            constant,
+        )
+
+    senders = set()
+    for summary, facts in project.rule_facts("CIO303"):
+        if any(imported and is_this_constant(imported) for _, imported, _, _ in facts):
+            senders.add(summary.module_name)
+    for summary in project.summaries:
+        if summary.module_name in (module_name, *senders):
+            continue
+        if any(is_this_constant(alias) for alias in summary.aliases.values()):
+            return True
+    return False
+
+
 def _track_api_sources(context: FileContext) -> list[NameSource]:
-    return [source for source in name_sources(context) if not source.pipelines]
+    """Return the Track API names CIO303 compares, leaving those with personal data to CIO302."""
+    return [
+        source
+        for source in name_sources(context)
+        if not source.pipelines and not personal_data_in_text(source.name)
+    ]
 
 
 def _renamed(literal: cst.SimpleString, name: str) -> cst.SimpleString:
