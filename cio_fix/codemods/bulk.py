@@ -145,7 +145,7 @@ class UnthrottledBulkCalls(Rule):
             loop = enclosing_loop(context, call.node, workers)
             if (
                 loop is None
-                or _is_small_loop(loop)
+                or _is_small_loop(loop, index, call.site.scope)
                 or _is_retry(context, call.node, loop)
             ):
                 continue
@@ -182,7 +182,7 @@ class UnthrottledBulkCalls(Rule):
                 continue
             if method in SINGLE_RUN_METHODS:
                 loop = enclosing_loop(context, site.node, {})
-                if loop is None or _is_small_loop(loop):
+                if loop is None or _is_small_loop(loop, index, site.scope):
                     continue
             else:
                 loop = Loop(site.node, "executor")
@@ -255,15 +255,23 @@ def _in_first_iterable(
     )
 
 
-def _is_small_loop(loop: Loop) -> bool:
+def _is_small_loop(loop: Loop, index: FileIndex, scope: Scope) -> bool:
     if isinstance(loop.node, cst.For):
-        return _is_small_collection(loop.node.iter)
+        return _is_small_collection(loop.node.iter, index, scope)
     if isinstance(loop.node, COMPREHENSIONS) and loop.node.for_in.inner_for_in is None:
-        return _is_small_collection(loop.node.for_in.iter)
+        return _is_small_collection(loop.node.for_in.iter, index, scope)
     return False
 
 
-def _is_small_collection(node: cst.BaseExpression) -> bool:
+def _is_small_collection(
+    node: cst.BaseExpression, index: FileIndex, scope: Scope
+) -> bool:
+    if isinstance(node, cst.Name):
+        # `ADMINS = ["a@x", "b@x"]` then `for admin in ADMINS:` is small too.
+        assignments = index.assignments_of(node.value, scope)
+        if len(assignments) != 1 or assignments[0].value is None:
+            return False
+        node = assignments[0].value
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
         starred = any(
             isinstance(element, cst.StarredElement) for element in node.elements
@@ -338,7 +346,7 @@ def _executor_workers(context: FileContext) -> dict[str, cst.Call]:
             continue
         if method in SINGLE_RUN_METHODS:
             loop = enclosing_loop(context, site.node, {})
-            if loop is None or _is_small_loop(loop):
+            if loop is None or _is_small_loop(loop, index, site.scope):
                 continue
         target = site.node.args[0].value
         if isinstance(target, cst.Name):
