@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.text import Text
 
 from cio_fix.model import Finding, FixSafety, RunResult
 from cio_fix.report import redact, unified_diffs
@@ -41,12 +42,15 @@ def render_text(
     for finding in shown:
         mark = " [*]" if _would_apply(finding, unsafe_fixes) else ""
         location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
-        console.print(
-            f"{location} {finding.code}{mark} {redact(finding.message, result.secrets)}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+        line = Text.assemble(
+            (location, "bold"),
+            " ",
+            (finding.code, "bold red"),
+            (mark, "cyan"),
+            " ",
+            redact(finding.message, result.secrets),
         )
+        console.print(line, highlight=False, soft_wrap=True)
 
     if show_diff and not quiet:
         _print_diffs(console, result)
