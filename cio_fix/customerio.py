@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cio_fix.walk import walk
+
 if TYPE_CHECKING:
     from cio_fix.project import ProjectIndex
 
@@ -882,5 +884,5 @@ def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
 
 def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
     index = FileIndex(module, module_name, is_package)
-    module.visit(IndexBuilder(index))
+    walk(module, IndexBuilder(index))
     return index

@@ -10,6 +10,7 @@ from libcst.metadata import CodeRange
 
 from cio_fix.customerio import bound_name, dotted_name
 from cio_fix.formatting import BlackSettings, format_statement
+from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
 
 Span = tuple[tuple[int, int], tuple[int, int]]
@@ -45,10 +46,17 @@ class _Replacer(cst.CSTTransformer):
     """Replace nodes by identity, then reformat a changed statement that got too long."""
 
     def __init__(
-        self, replacements: dict[int, object], default_indent: str, black: BlackSettings
+        self,
+        replacements: dict[int, object],
+        default_indent: str,
+        black: BlackSettings,
+        ancestors: set[int],
     ) -> None:
         super().__init__()
         self.replacements = replacements
+        # Ids of the nodes above a replaced node: only they can change, so
+        # the transform skips every other subtree instead of rebuilding it.
+        self.ancestors = ancestors
         self.default_indent = default_indent
         self.black = black
         self.indents: list[str] = []
@@ -64,6 +72,8 @@ class _Replacer(cst.CSTTransformer):
             self.changed.append(["block", False])
         elif isinstance(node, (cst.SimpleStatementLine, cst.FunctionDef)):
             self.changed.append(["statement", False])
+        if id(node) not in self.ancestors:
+            return False
         return super().on_visit(node)
 
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
@@ -83,23 +93,39 @@ class _Replacer(cst.CSTTransformer):
         return updated_node
 
 
+def _ancestor_ids(module: cst.Module, targets: list[cst.CSTNode]) -> set[int]:
+    parent_of = parents(module)
+    found: set[int] = set()
+    for target in targets:
+        node = parent_of.get(target)
+        while node is not None and id(node) not in found:
+            found.add(id(node))
+            node = parent_of.get(node)
+    return found
+
+
 def apply_fixes(
     module: cst.Module, fixes: Iterable[Fix], black: BlackSettings | None = None
 ) -> cst.Module:
     """Apply node replacements in one transform, then helper definitions, then imports."""
     replacements: dict[int, object] = {}
+    targets: list[cst.CSTNode] = []
     imports: list[AddImport] = []
     inserts: dict[str, InsertStatements] = {}
     for fix in fixes:
         for node, replacement in fix.replacements.items():
             replacements[id(node)] = replacement
+            targets.append(node)
         imports.extend(fix.imports)
         for insert in fix.inserts:
             inserts.setdefault(insert.key, insert)
 
     if replacements:
         black = black or BlackSettings()
-        module = module.visit(_Replacer(replacements, module.default_indent, black))
+        ancestors = _ancestor_ids(module, targets)
+        module = module.visit(
+            _Replacer(replacements, module.default_indent, black, ancestors)
+        )
     # Each insert goes before the earlier ones at the same place, so going
     # backwards keeps the helpers in the order the fixes asked for them.
     for insert in reversed(list(inserts.values())):

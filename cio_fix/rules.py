@@ -15,12 +15,11 @@ from libcst.metadata import (
     ExpressionContext,
     ExpressionContextProvider,
     MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
 )
 
 from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
+from cio_fix.metadata import parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ class FileContext:
 
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
-            self._positions = self._metadata().resolve(PositionProvider)
+            self._positions = positions(self.module)
         return self._positions[node]
 
     def expression_context(self, node: cst.CSTNode) -> ExpressionContext | None:
@@ -137,7 +136,7 @@ class FileContext:
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
-            self._parents = self._metadata().resolve(ParentNodeProvider)
+            self._parents = parents(self.module)
         return self._parents.get(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -10,11 +11,19 @@ from cio_fix.model import RunResult, mask_secret
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Mask every secret in `text` the way the findings show it: `3f9a****`."""
-    ordered = sorted(set(secrets), key=len, reverse=True)
-    if not ordered:
+    pattern = _secrets_pattern(frozenset(secrets))
+    if pattern is None:
         return text
-    pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
     return pattern.sub(lambda match: mask_secret(match.group(0)), text)
+
+
+@functools.lru_cache(maxsize=4)
+def _secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    # Compiled once per run: a report redacts every line with the same secrets.
+    ordered = sorted(secrets, key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile("|".join(re.escape(secret) for secret in ordered))
 
 
 def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
