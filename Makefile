@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install demo test lint readme clean
+.PHONY: install demo test lint bench readme clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
 
 install: $(STAMP)
 
@@ -33,6 +38,10 @@ lint: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet ruff black
 	$(BIN)/ruff check cio_fix tests
 	$(BIN)/black --check cio_fix tests
+
+# About 10 minutes on 2 CPUs; the corpora are generated in a temporary folder.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py
 
 readme: $(STAMP)
 	$(BIN)/python scripts/rule_table.py --write README.md
