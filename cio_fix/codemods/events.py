@@ -319,24 +319,9 @@ class DynamicEventName(Rule):
             f"event name {name_code} is built from values, so Customer.io records a"
             " separate event for every value and campaign triggers cannot match it"
         )
-        try:
-            fixed = build_fix(context, call, built)
-        except NotFixable as reason:
-            message = (
-                f"{problem}; use a fixed name and send the values as event"
-                f" attributes ({reason})"
-            )
-            return context.finding(self, argument.value, message)
-        message = (
-            f"{problem}; send {fixed.static!r} with the values as attributes"
-            f" {_keys(fixed.keys)}"
+        return static_name_finding(
+            self, context, call, argument, built, problem, "values"
         )
-        fix = Fix(
-            FixSafety.SAFE,
-            {call.node: fixed.call},
-            description=f"name {fixed.static!r}",
-        )
-        return context.finding(self, argument.value, message, fix)
 
 
 class PersonalDataInEventName(Rule):
@@ -391,24 +376,38 @@ class PersonalDataInEventName(Rule):
             f"event name contains personal data ({kinds}); event names cannot be"
             " erased on a GDPR request, but attributes can"
         )
-        try:
-            fixed = build_fix(context, call, built)
-        except NotFixable as reason:
-            message = (
-                f"{problem}; use a fixed name and send the data as an event"
-                f" attribute ({reason})"
-            )
-            return context.finding(self, argument.value, message)
-        message = (
-            f"{problem}; send {fixed.static!r} with the data as attributes"
-            f" {_keys(fixed.keys)}"
+        return static_name_finding(
+            self, context, call, argument, built, problem, "data"
         )
-        fix = Fix(
-            FixSafety.SAFE,
-            {call.node: fixed.call},
-            description=f"name {fixed.static!r}",
-        )
-        return context.finding(self, argument.value, message, fix)
+
+
+def static_name_finding(
+    rule: Rule,
+    context: FileContext,
+    call: ClientCall,
+    argument: cst.Arg,
+    built: BuiltName,
+    problem: str,
+    moved: str,
+) -> Finding:
+    """Report a name to make static, with the fix when one can be built.
+
+    `moved` is what goes into attributes: "values" or "data".
+    """
+    try:
+        fixed = build_fix(context, call, built)
+    except NotFixable as reason:
+        attributes = "event attributes" if moved == "values" else "an event attribute"
+        message = f"{problem}; use a fixed name and send the {moved} as {attributes} ({reason})"
+        return context.finding(rule, argument.value, message)
+    message = (
+        f"{problem}; send {fixed.static!r} with the {moved} as attributes"
+        f" {_keys(fixed.keys)}"
+    )
+    fix = Fix(
+        FixSafety.SAFE, {call.node: fixed.call}, description=f"name {fixed.static!r}"
+    )
+    return context.finding(rule, argument.value, message, fix)
 
 
 def is_bounded(
