@@ -63,8 +63,8 @@ class MillisecondTimestamp(Rule):
     The Track API reads timestamps as integer Unix seconds (customerio 1.x
     to 3.x). It accepts milliseconds without an error and stores a date tens
     of thousands of years ahead, so segments and campaigns that compare the
-    date never match, and the profile cannot be corrected by a later call
-    in seconds without a backfill.
+    date never match. A later identify in seconds corrects a profile
+    attribute, but an event keeps the timestamp it was sent with.
 
     Example:
         cio.identify(id=user.id, created_at=int(time.time() * 1000))
@@ -126,7 +126,7 @@ class MillisecondTimestamp(Rule):
         if len(assignments) != 1 or assignments[0].value is None:
             return None
         assignment = assignments[0]
-        # A parameter's default says nothing about what callers pass.
+        # A parameter's default does not tell what callers pass.
         if isinstance(assignment.statement, cst.Param):
             return None
         converted = convert(index, assignment.value, allow_float=False)
