@@ -1,6 +1,6 @@
 """Generate a Customer.io-heavy corpus: Flask handlers full of every catalogued pitfall.
 
-Each module holds request handlers, a worker loop and plain helper code,
+Each module contains request handlers, a worker loop and plain helper code,
 about 150 lines, and repeats every pitfall of the rule catalog
 (CIO101 to CIO701) with names that vary from module to module. The
 generated project declares customerio 3.2.0, so the SDK 3 rules apply.

@@ -173,7 +173,7 @@ class Checker:
     def _collect(self, paths: list[Path], result: RunResult) -> None:
         """Store each rule's facts about each file in its summary.
 
-        This runs once the project index exists, so that `collect` sees the
+        This runs once the project index exists, so that `collect` resolves the
         calls on clients imported from other files of the project.
         """
         for path in paths:

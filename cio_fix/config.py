@@ -86,14 +86,14 @@ class Config:
     # How event names are written: "snake_case" (order_shipped) or "dotted"
     # (order.shipped, whose segments are snake_case).
     event_name_style: str = "snake_case"
-    # The attribute that holds a person's customer id on the objects the
+    # The attribute that contains a person's customer id on the objects the
     # project identifies (`user.id`): CIO202 uses it in place of `user.email`
     # and CIO401 derives `user.email` from `user.id`.
     customer_id_attribute: str = "id"
     # Track API requests a second that the CIO603 throttle allows.
     throttle_rate: float = 100.0
     # Folders, relative to the project root, that CIO503 searches for the
-    # email templates a call names; the calling file's folder and its
+    # email templates a call names. The calling file's folder and its
     # parents' `templates` folders are searched too.
     template_folders: tuple[str, ...] = ("templates",)
     # `package.module.function` that CIO304 fixes call instead of adding a

@@ -47,7 +47,7 @@ class _Recorder(cst.CSTVisitor):
 
 
 class _WalkRecorder:
-    """Answers every `visit_<Node>` and `leave_<Node>` lookup, as `walk` makes them."""
+    """A visitor with a handler for every `visit_<Node>` and `leave_<Node>` lookup of `walk`."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, int]] = []

@@ -48,7 +48,7 @@ def repository(tmp_path: Path) -> Path:
 
 
 def credential_fill(git: Git) -> str:
-    # `git credential fill` asks the configured helpers, as a push would.
+    # `git credential fill` queries the configured helpers, as a push would.
     request = "protocol=https\nhost=github.com\npath=owner/repo.git\n\n"
     return git.run("credential", "fill", remote=True, input_text=request).stdout
 

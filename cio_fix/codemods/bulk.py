@@ -104,7 +104,7 @@ class UnthrottledBulkCalls(Rule):
     Why is this bad?
     Customer.io's Track API has a fair-use limit of about 100 requests a
     second per workspace (the figure that summaries of Customer.io's API
-    documentation give; check the current limit there). A loop over a table
+    documentation give, so check the current limit there). A loop over a table
     of customers goes past it within a second. Customer.io answers the
     extra requests with HTTP 429, and the SDK raises after its retries, so
     events and profile updates are lost part way through the job.

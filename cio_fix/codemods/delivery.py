@@ -216,7 +216,7 @@ class BounceNotSuppressed(Rule):
     person silently stops getting receipts and password resets. Email that
     other systems of the project send to that address bounces too, and
     mailbox providers junk the mail of a domain with a high bounce rate.
-    Calling the Track API's `suppress` is not the answer: it deletes the
+    Calling the Track API's `suppress` is not the fix, because it deletes the
     person's profile for good and is meant for GDPR requests.
 
     Example:
@@ -420,7 +420,7 @@ class MissingUnsubscribeLink(Rule):
     given as a string literal, or rendered from a template file the call
     names (`render_template("receipt.html")`). A template is found next to
     the calling file, in `templates` folders above it, or in the folders of
-    `template-folders`; the templates it extends or includes are read too.
+    `template-folders`. The templates it extends or includes are read too.
 
     Why is this bad?
     A body sent through the App API replaces the message template stored in
