@@ -275,17 +275,17 @@ class NameReader(cst.CSTVisitor):
         self.names.add(node.value)
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
+        walk(node.value, self)
         return False
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
+        walk(node.value, self)
         return False
 
 
 def read_names(node: cst.CSTNode) -> set[str]:
     reader = NameReader()
-    node.visit(reader)
+    walk(node, reader)
     return reader.names
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.customerio import FileIndex, FunctionInfo, dotted_name, literal_value
+from cio_fix.walk import walk
 
 ROUTE_METHODS = frozenset(
     {
@@ -346,13 +347,13 @@ class _LoopCallFinder(cst.CSTVisitor):
         self.names: set[str] = set()
 
     def visit_For(self, node: cst.For) -> bool:
-        node.target.visit(self)
-        node.iter.visit(self)
+        walk(node.target, self)
+        walk(node.iter, self)
         self.loop_depth += 1
-        node.body.visit(self)
+        walk(node.body, self)
         self.loop_depth -= 1
         if node.orelse is not None:
-            node.orelse.visit(self)
+            walk(node.orelse, self)
         return False
 
     def visit_While(self, node: cst.While) -> None:
@@ -371,7 +372,7 @@ class _LoopCallFinder(cst.CSTVisitor):
         # A loop around a definition does not run the body per item.
         outer = self.loop_depth
         self.loop_depth = 0
-        node.body.visit(self)
+        walk(node.body, self)
         self.loop_depth = outer
         return False
 
@@ -388,7 +389,7 @@ class _LoopCallFinder(cst.CSTVisitor):
 def _called_per_request(index: FileIndex) -> frozenset[str]:
     """Names of module-level functions called from a handler or per item of a loop."""
     finder = _LoopCallFinder()
-    index.module.visit(finder)
+    walk(index.module, finder)
     names = set(finder.names)
     for site in index.call_sites:
         if not isinstance(site.node.func, cst.Name):

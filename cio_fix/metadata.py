@@ -1,9 +1,11 @@
-"""Positions and parent links of a whole module, computed faster than libcst's providers.
+"""Positions, parent links and name contexts, computed faster than libcst's providers.
 
-`positions` gives the same ranges as `libcst.metadata.PositionProvider`
-and `parents` the same links as `ParentNodeProvider`; tests compare them
+`positions` gives the same ranges as `libcst.metadata.PositionProvider`,
+`parents` the same links as `ParentNodeProvider`, and `name_context` the
+same answer as `ExpressionContextProvider` for a name; tests compare them
 on real code. They cost less because they keep plain tuples until a range
-is asked for and read children without rebuilding the tree.
+is asked for, read children without rebuilding the tree, and look at a
+name's ancestors only when asked about that name.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
-from libcst.metadata import CodePosition, CodeRange
+from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
 from cio_fix.walk import child_nodes
 
@@ -141,3 +143,57 @@ def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
             found[child] = node
             pending.append(child)
     return found
+
+
+# Statements and expressions whose `target` field a name is bound in.
+_TARGET_STORES = (
+    cst.AnnAssign,
+    cst.AssignTarget,
+    cst.AugAssign,
+    cst.CompFor,
+    cst.For,
+    cst.NamedExpr,
+)
+# Definitions whose `name` field binds the name.
+_NAME_STORES = (cst.AsName, cst.ClassDef, cst.FunctionDef, cst.Param)
+# A marker: this ancestor leaves the context to the ancestors above it.
+_INHERITED = object()
+
+
+def name_context(
+    name: cst.Name, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
+) -> ExpressionContext | None:
+    """Return whether `name` is read, bound or deleted, as ExpressionContextProvider does.
+
+    The answer comes from the nearest ancestor that decides it: the
+    target of an assignment or a loop binds, `del` deletes, the value of
+    an attribute or a subscript is read. An attribute's own name, and the
+    type parameters of a definition, have no context, as in libcst.
+    """
+    child: cst.CSTNode = name
+    parent = parent_of.get(child)
+    while parent is not None:
+        found = _decided_by(parent, child)
+        if found is not _INHERITED:
+            return found  # type: ignore[return-value]
+        child, parent = parent, parent_of.get(parent)
+    return ExpressionContext.LOAD
+
+
+def _decided_by(parent: cst.CSTNode, child: cst.CSTNode) -> object:
+    if isinstance(parent, cst.Attribute):
+        return None if child is parent.attr else ExpressionContext.LOAD
+    if isinstance(parent, cst.Subscript):
+        return ExpressionContext.LOAD
+    if isinstance(parent, _TARGET_STORES):
+        return ExpressionContext.STORE if child is parent.target else _INHERITED
+    if isinstance(parent, cst.Del):
+        return ExpressionContext.DEL
+    if isinstance(parent, _NAME_STORES) and child is parent.name:
+        return ExpressionContext.STORE
+    if (
+        isinstance(parent, (cst.ClassDef, cst.FunctionDef))
+        and child is parent.type_parameters
+    ):
+        return None
+    return _INHERITED

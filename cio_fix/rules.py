@@ -10,17 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
-from libcst.metadata import (
-    CodeRange,
-    ExpressionContext,
-    ExpressionContextProvider,
-    MetadataWrapper,
-)
+from libcst.metadata import CodeRange, ExpressionContext
 
 from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
-from cio_fix.metadata import parents, positions
+from cio_fix.metadata import name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
+from cio_fix.walk import find_all
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -113,31 +109,40 @@ class FileContext:
         self.index = index
         self.project = project
         self.config = config
-        self._wrapper: MetadataWrapper | None = None
         self._positions: Any = None
         self._parents: Any = None
-        self._contexts: Any = None
-
-    def _metadata(self) -> MetadataWrapper:
-        if self._wrapper is None:
-            self._wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-        return self._wrapper
+        self._names: dict[str, list[cst.Name]] | None = None
 
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
             self._positions = positions(self.module)
         return self._positions[node]
 
-    def expression_context(self, node: cst.CSTNode) -> ExpressionContext | None:
+    def expression_context(self, node: cst.Name) -> ExpressionContext | None:
         """Return whether a name is read (LOAD), written (STORE) or deleted (DEL)."""
-        if self._contexts is None:
-            self._contexts = self._metadata().resolve(ExpressionContextProvider)
-        return self._contexts.get(node)
+        if self._parents is None:
+            self._parents = parents(self.module)
+        return name_context(node, self._parents)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
             self._parents = parents(self.module)
         return self._parents.get(node)
+
+    def names_with_value(self, value: str) -> list[cst.Name]:
+        """Return every `Name` node of the module that spells `value`, in source order."""
+        return self._name_nodes().get(value, [])
+
+    def module_names(self) -> set[str]:
+        """Return every identifier that occurs in the module, in any scope."""
+        return set(self._name_nodes())
+
+    def _name_nodes(self) -> dict[str, list[cst.Name]]:
+        if self._names is None:
+            self._names = {}
+            for node in find_all(self.module, cst.Name):
+                self._names.setdefault(node.value, []).append(node)
+        return self._names
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = self.parent(node)

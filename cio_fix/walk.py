@@ -7,17 +7,21 @@ cost of a visitor pass. `walk` calls the same `visit_<Node>` and
 no children when `visit_<Node>` returns False), reading the children
 straight from the node's fields.
 
-It does not call the attribute hooks (`visit_<Node>_<attribute>`); a
-visitor that defines them must use `node.visit`.
+A visitor that overrides `on_visit` or `on_leave` has those called for
+every node instead. `walk` does not call the attribute hooks
+(`visit_<Node>_<attribute>`); a visitor that defines them must use
+`node.visit`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import libcst as cst
+
+_Node = TypeVar("_Node", bound=cst.CSTNode)
 
 # Child field names of each node type, in the order libcst visits them.
 _FIELD_ORDER: dict[type, tuple[str, ...]] = {}
@@ -61,8 +65,20 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """Visit `node` and its descendants with `visitor`'s visit and leave methods."""
     visits: dict[type, Callable[[Any], Any] | None] = {}
     leaves: dict[type, Callable[[Any], Any] | None] = {}
+    # A visitor that overrides on_visit or on_leave gets those for every node;
+    # libcst's own on_visit and on_leave only call the typed methods.
+    kind_of_visitor = type(visitor)
+    overrides = (
+        getattr(kind_of_visitor, "on_visit", cst.CSTVisitor.on_visit)
+        is not cst.CSTVisitor.on_visit
+        or getattr(kind_of_visitor, "on_leave", cst.CSTVisitor.on_leave)
+        is not cst.CSTVisitor.on_leave
+    )
 
     def handlers(kind: type) -> tuple[Any, Any]:
+        if overrides:
+            # libcst descends only when on_visit returns something true.
+            return (lambda node: bool(visitor.on_visit(node))), visitor.on_leave
         if kind not in visits:
             visits[kind] = getattr(visitor, f"visit_{kind.__name__}", None)
             leaves[kind] = getattr(visitor, f"leave_{kind.__name__}", None)
@@ -99,3 +115,19 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
                 if isinstance(item, cst.CSTNode):
                     children.append(item)
     return children
+
+
+def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Yield `node` and every node below it, parents before children, in source order."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        children = child_nodes(current)
+        children.reverse()
+        pending.extend(children)
+
+
+def find_all(node: cst.CSTNode, *kinds: type[_Node]) -> list[_Node]:
+    """Return `node` and the nodes below it that are instances of `kinds`, in source order."""
+    return [item for item in descendants(node) if isinstance(item, kinds)]  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""Positions, parent links and the tree walk agree with libcst's own providers."""
+"""Positions, parent links, name contexts and the tree walks agree with libcst's own."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import (
+    ExpressionContextProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+)
 
-from cio_fix.metadata import parents, positions
-from cio_fix.walk import walk
+from cio_fix.metadata import name_context, parents, positions
+from cio_fix.walk import descendants, find_all, walk
 
 ROOT = Path(__file__).parent.parent
 SOURCES = sorted(
@@ -26,6 +31,27 @@ TRICKY = {
     "decorated": "@a.b(c)\n@d\nasync def f(x, /, *a, k=1, **kw) -> int:\n    return (yield x)\n",
     "strings": 'a = """one\ntwo""" + b"\\x00" + f"{a=}" f"{b:{c}}"\n',
     "comments": "# top\n\nclass C(  # why\n    B,\n):\n    '''Doc.'''\n",
+    "bindings": (
+        "a, (b, *c) = d[e] = f.g = h\n"
+        "i: j = k\n"
+        "l += m\n"
+        "del n, o.p, q[r]\n"
+        "for s.t[u] in [v for w in x if (y := w)]:\n"
+        "    pass\n"
+        "with z as (aa, bb):\n"
+        "    import cc.dd as ee\n"
+        "try:\n"
+        "    pass\n"
+        "except ff as gg:\n"
+        "    global hh\n"
+        "lambda ii=jj, *kk: ll\n"
+        "match mm:\n"
+        "    case [nn, *oo] if pp:\n"
+        "        call(keyword=qq)\n"
+    ),
+    "type_parameters": (
+        "class C[T: int](Base[T]):\n    def f[U](self, x: U) -> T: ...\ntype Alias[V] = list[V]\n"
+    ),
 }
 
 
@@ -70,6 +96,7 @@ def test_metadata_matches_libcst(name: str, code: str) -> None:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     expected_positions = wrapper.resolve(PositionProvider)
     expected_parents = wrapper.resolve(ParentNodeProvider)
+    expected_contexts = wrapper.resolve(ExpressionContextProvider)
 
     found_positions = positions(module)
     found_parents = parents(module)
@@ -79,10 +106,14 @@ def test_metadata_matches_libcst(name: str, code: str) -> None:
         found_positions[node] == expected_positions[node] for node in found_positions
     )
     assert found_parents == dict(expected_parents)
+    for node in find_all(module, cst.Name):
+        assert name_context(node, found_parents) == expected_contexts.get(
+            node
+        ), node.value
 
 
 @pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
-def test_walk_visits_in_libcst_order(name: str, code: str) -> None:
+def test_walks_follow_libcst_order(name: str, code: str) -> None:
     module = cst.parse_module(code)
     expected = _Recorder()
     module.visit(expected)
@@ -91,3 +122,30 @@ def test_walk_visits_in_libcst_order(name: str, code: str) -> None:
     walk(module, found)
 
     assert found.events == expected.events
+    # The recorder does not enter lambdas; `descendants` does.
+    visited = [node for event, node in expected.events if event == "visit"]
+    seen = set(visited)
+    assert [id(node) for node in descendants(module) if id(node) in seen] == visited
+
+
+class _OnVisitRecorder(cst.CSTVisitor):
+    """Overrides on_visit and returns None at calls, which libcst reads as "skip"."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Name):
+            self.names.append(node.value)
+        return None if isinstance(node, cst.Call) else True  # type: ignore[return-value]
+
+
+def test_walk_calls_an_overridden_on_visit_as_libcst_does() -> None:
+    module = cst.parse_module("a = b(c, d)\ne = f\n")
+    expected = _OnVisitRecorder()
+    module.visit(expected)
+
+    found = _OnVisitRecorder()
+    walk(module, found)
+
+    assert found.names == expected.names == ["a", "e", "f"]

@@ -11,7 +11,6 @@ import libcst as cst
 from cio_fix.codemods.clients import (
     code_of,
     format_call,
-    names_in,
     read_names,
     unused_name,
 )
@@ -19,6 +18,7 @@ from cio_fix.customerio import Api, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.rules import FileContext, Rule
+from cio_fix.walk import walk
 
 THREAD_HELPER = "_customerio_in_background"
 TASK_HELPER = "_customerio_in_background_task"
@@ -347,7 +347,7 @@ def _later_mutation(
     context: FileContext, handler: FunctionInfo, names: set[str], end_line: int
 ) -> bool:
     mutations = _Mutations()
-    handler.node.body.visit(mutations)
+    walk(handler.node.body, mutations)
     for name, node in mutations.found:
         if name in names and context.position(node).start.line > end_line:
             return True
@@ -378,7 +378,7 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
     if kind == THREAD_HELPER and context.config.background_helper is not None:
         return _configured_helper(context, context.config.background_helper)
 
-    taken = names_in(context.module)
+    taken = context.module_names()
     logging_name = context.import_name("logging")
     if logging_name is None:
         return None

@@ -19,6 +19,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.rules import FileContext, Rule
+from cio_fix.walk import find_all
 
 # A loop over a literal collection of at most this many items, or over
 # range(N) with N at most this, sends a handful of requests: not bulk.
@@ -295,7 +296,9 @@ def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
     for ancestor in context.ancestors(node):
         if ancestor is loop.node:
             return False
-        if isinstance(ancestor, cst.Try) and m.findall(ancestor.body, exits):
+        if isinstance(ancestor, cst.Try) and find_all(
+            ancestor.body, cst.Break, cst.Return
+        ):
             return True
         if isinstance(ancestor, cst.IndentedBlock) and any(
             m.matches(statement, m.SimpleStatementLine(body=[exits]))
@@ -369,11 +372,11 @@ def _is_throttle_name(node: cst.BaseExpression) -> bool:
 
 
 def _has_throttle(node: cst.CSTNode, skip: cst.CSTNode) -> bool:
-    for call in m.findall(node, m.Call()):
-        if call is not skip and _is_throttle_name(call.func):  # type: ignore[attr-defined]
+    for call in find_all(node, cst.Call):
+        if call is not skip and _is_throttle_name(call.func):
             return True
-    items = m.findall(node, m.WithItem())
-    return any(_is_throttle_name(item.item) for item in items)  # type: ignore[attr-defined]
+    items = find_all(node, cst.WithItem)
+    return any(_is_throttle_name(item.item) for item in items)
 
 
 def _is_throttled(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import libcst as cst
-import libcst.matchers as m
 
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
@@ -27,6 +26,7 @@ from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_i
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
+from cio_fix.walk import find_all, walk
 
 LINE_LENGTH = 88
 INDENT = "    "
@@ -39,21 +39,6 @@ CLIENT_NAMES = {
 
 
 # -- names and formatting, shared with the background rule ------------------------------
-
-
-class _NameCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-
-def names_in(node: cst.CSTNode) -> set[str]:
-    """Return every identifier that occurs in `node`, in any scope."""
-    collector = _NameCollector()
-    node.visit(collector)
-    return collector.names
 
 
 def unused_name(base: str, taken: set[str]) -> str:
@@ -352,7 +337,7 @@ class ClientPerRequest(Rule):
     fix_safety = FixSafety.SAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        taken = names_in(context.module)
+        taken = context.module_names()
         planned: dict[tuple[str, str, tuple[str, ...]], str] = {}
         for site in self._sites(context):
             construction = site.construction
@@ -574,7 +559,7 @@ def _factory_of(
 def _assigns_global(function: FunctionInfo, construction: Construction) -> bool:
     """Tell whether the construction is assigned to a `global` name: a lazy singleton."""
     finder = _GlobalFinder()
-    function.node.body.visit(finder)
+    walk(function.node.body, finder)
     statement = construction.site.statement
     if not finder.names or not isinstance(statement, cst.SimpleStatementLine):
         return False
@@ -635,7 +620,7 @@ def _closed_later(context: FileContext, construction: Construction) -> bool:
     if not isinstance(target, cst.Name):
         return False
     name = target.value
-    for node in m.findall(function.node, m.With() | m.Call()):
+    for node in find_all(function.node, cst.With, cst.Call):
         if isinstance(node, cst.With):
             if any(dotted_name(item.item) == name for item in node.items):
                 return True

@@ -16,6 +16,7 @@ from cio_fix.model import Finding
 from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
+from cio_fix.walk import descendants, find_all
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,8 @@ class WebhookHandler:
 
 def _string_literals(node: cst.CSTNode) -> set[str]:
     values = set()
-    for string in m.findall(node, m.SimpleString() | m.ConcatenatedString()):
-        value = literal_value(string)  # type: ignore[arg-type]
+    for string in find_all(node, cst.SimpleString, cst.ConcatenatedString):
+        value = literal_value(string)
         if isinstance(value, str):
             values.add(value)
     return values
@@ -135,27 +136,40 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
     Comparisons count when they contain the metric read itself or a variable
     assigned from it (`metric = report["metric"]`), and so do `match` cases.
     """
+    nodes = list(descendants(function))
     accesses = {
-        id(node) for node in m.findall(function, METRIC_KEY) if _is_metric_access(node)
+        id(node)
+        for node in nodes
+        if isinstance(node, (cst.Subscript, cst.Call, cst.Attribute))
+        and m.matches(node, METRIC_KEY)
+        and _is_metric_access(node)
     }
     if not accesses:
         return set()
-    is_access = m.MatchIfTrue(lambda node: id(node) in accesses)
     variables = set()
-    for assignment in m.findall(
-        function, m.Assign(targets=[m.AssignTarget(target=m.Name())])
-    ):
-        if m.findall(assignment.value, is_access):  # type: ignore[attr-defined]
-            variables.add(assignment.targets[0].target.value)  # type: ignore[attr-defined]
-    reads_metric = m.OneOf(is_access, *(m.Name(name) for name in variables))
+    for node in nodes:
+        if (
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+            and any(id(inner) in accesses for inner in descendants(node.value))
+        ):
+            variables.add(node.targets[0].target.value)
+
+    def reads_metric(node: cst.CSTNode) -> bool:
+        return any(
+            id(inner) in accesses
+            or isinstance(inner, cst.Name)
+            and inner.value in variables
+            for inner in descendants(node)
+        )
 
     metrics: set[str] = set()
-    for comparison in m.findall(function, m.Comparison()):
-        if m.findall(comparison, reads_metric):
-            metrics |= _string_literals(comparison) & REPORTING_METRICS
-    for match in m.findall(function, m.Match()):
-        if m.findall(match.subject, reads_metric):  # type: ignore[attr-defined]
-            for case in match.cases:  # type: ignore[attr-defined]
+    for node in nodes:
+        if isinstance(node, cst.Comparison) and reads_metric(node):
+            metrics |= _string_literals(node) & REPORTING_METRICS
+        elif isinstance(node, cst.Match) and reads_metric(node.subject):
+            for case in node.cases:
                 metrics |= _string_literals(case.pattern) & REPORTING_METRICS
     return metrics
 
@@ -606,7 +620,7 @@ def _formatted_text(node: cst.FormattedString) -> str | None:
         expression = part.expression  # type: ignore[attr-defined]
         if not m.matches(expression, m.Name() | m.Attribute() | m.Subscript()):
             return None
-        names = [name.value for name in m.findall(expression, m.Name())]  # type: ignore[union-attr]
+        names = [name.value for name in find_all(expression, cst.Name)]
         if any(FOOTER_NAME.search(name) for name in names):
             return None
         parts.append("{}")
@@ -618,8 +632,8 @@ def _named_template(node: cst.BaseExpression) -> tuple[cst.BaseExpression, str] 
     if not isinstance(node, cst.Call):
         return None
     found = []
-    for string in m.findall(node, m.SimpleString()):
-        value = literal_value(string)  # type: ignore[arg-type]
+    for string in find_all(node, cst.SimpleString):
+        value = literal_value(string)
         if isinstance(value, str) and value.lower().endswith(TEMPLATE_SUFFIXES):
             found.append((string, value))
     if len(found) != 1:

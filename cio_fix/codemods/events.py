@@ -639,7 +639,7 @@ def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
         if argument is not None and m.matches(argument.value, m.Name(constant)):
             name_uses += 1
     reads = 0
-    for node in m.findall(context.module, m.Name(constant)):
+    for node in context.names_with_value(constant):
         if context.expression_context(node) is ExpressionContext.LOAD:
             reads += 1
     if reads > name_uses:

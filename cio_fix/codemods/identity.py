@@ -28,6 +28,7 @@ from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.places import Place, list_places, place_of, project_finding
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
+from cio_fix.walk import walk
 
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Words of names that end in "email" but contain a digest or a disguise of
@@ -211,7 +212,7 @@ class _Reads(NameReader):
         if self._is_pure_function(func):
             # `int` and `time.time` are not data the identify sends.
             for argument in node.args:
-                argument.visit(self)
+                walk(argument, self)
             return False
         if isinstance(func, cst.Attribute) and func.attr.value in PURE_METHODS:
             return True
@@ -481,7 +482,7 @@ class TrackBeforeIdentify(Rule):
             return None, "cio-fix does not move calls whose results are used"
         reads = _Reads(context.index)
         for argument in pair.identify.node.args:
-            argument.visit(reads)
+            walk(argument, reads)
         if not reads.pure:
             return (
                 None,
@@ -521,10 +522,10 @@ class TrackBeforeIdentify(Rule):
         for statement in statements:
             call = sdk_statements.get(id(statement))
             if call is None:
-                statement.visit(changes)
+                walk(statement, changes)
                 continue
             for argument in call.node.args:
-                argument.value.visit(changes)
+                walk(argument.value, changes)
         return changes
 
     def _finding(

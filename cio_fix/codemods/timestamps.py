@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import ExpressionContext
 
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.rules import FileContext, Rule
+from cio_fix.walk import find_all
 
 # Attribute names that Customer.io reads as dates when they hold Unix seconds.
 TIMESTAMP_NAME = re.compile(r"(?:_at|_time|_date)$|^(?:timestamp|last_used)$")
@@ -377,7 +377,9 @@ def count_reads(context: FileContext, scope: Scope, name: str) -> int:
     Keyword names of calls (`f(ms=...)`) are not reads; `ms += 1` is one.
     """
     reads = 0
-    for node in m.findall(scope.node, m.Name(name)):
+    for node in find_all(scope.node, cst.Name):
+        if node.value != name:
+            continue
         parent = context.parent(node)
         if isinstance(parent, cst.Arg) and parent.keyword is node:
             continue
