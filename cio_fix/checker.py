@@ -258,9 +258,13 @@ class Checker:
         """Apply fixes until none is left, re-checking the fixed source after each pass.
 
         Returns the fixed code, the fixes of the first pass, and how many
-        fixes of each rule later passes applied.
+        fixes of each rule later passes applied. The re-check runs only the
+        rules that can fix anything: the findings of the others do not
+        decide whether another pass is needed.
         """
         original_code = context.module.code
+        must_compile = _compiles(original_code, context.display_path)
+        fixing_rules = [rule for rule in self.rules if rule.fix_safety is not None]
         current = context
         first_pass: list[Fix] = []
         later: Counter[str] = Counter()
@@ -271,11 +275,11 @@ class Checker:
             else:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
-            new_code = apply_fixes(current.module, chosen, self.black).code
-            self._verify(context, original_code, new_code)
-
-            current = self._reparse(context, new_code)
-            fixes = self._fixable(self._run_rules(current, RunResult(), self.rules))
+            new_code = apply_fixes(
+                current.module, chosen, self.black, current.parent_map()
+            ).code
+            current = self._reparse(context, new_code, must_compile)
+            fixes = self._fixable(self._run_rules(current, RunResult(), fixing_rules))
             if not fixes:
                 return (
                     format_fixed_file(self.black, original_code, new_code),
@@ -287,8 +291,25 @@ class Checker:
             " the file is unchanged, please report it"
         )
 
-    def _reparse(self, context: FileContext, code: str) -> FileContext:
-        module = cst.parse_module(code)
+    def _reparse(
+        self, context: FileContext, code: str, must_compile: bool
+    ) -> FileContext:
+        """Parse fixed code for the next pass, failing when a fix broke it.
+
+        The code must parse, and compile as well when the original compiled.
+        """
+        try:
+            module = cst.parse_module(code)
+        except cst.ParserSyntaxError as error:
+            raise _Unfixable(
+                f"internal error: a fix produced invalid code ({error.message});"
+                " the file is unchanged, please report it"
+            ) from error
+        if must_compile and not _compiles(code, context.display_path):
+            raise _Unfixable(
+                "internal error: a fix produced code that does not compile;"
+                " the file is unchanged, please report it"
+            )
         index = self._index(module, context.index.module_name, context.index.is_package)
         index.attach_project(context.project)
         return FileContext(
@@ -300,22 +321,6 @@ class Checker:
             context.project,
             context.config,
         )
-
-    def _verify(self, context: FileContext, original_code: str, new_code: str) -> None:
-        try:
-            cst.parse_module(new_code)
-        except cst.ParserSyntaxError as error:
-            raise _Unfixable(
-                f"internal error: a fix produced invalid code ({error.message});"
-                " the file is unchanged, please report it"
-            ) from error
-        if not _compiles(original_code, context.display_path):
-            return
-        if not _compiles(new_code, context.display_path):
-            raise _Unfixable(
-                "internal error: a fix produced code that does not compile;"
-                " the file is unchanged, please report it"
-            )
 
     # -- project-level findings --------------------------------------------------
 

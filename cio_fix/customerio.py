@@ -334,6 +334,8 @@ class FileIndex:
         self.attribute_assignments: list[Assignment] = []
         # `x[...]` where x is a name or attribute ending in `environ`.
         self.environ_subscripts: list[tuple[cst.Subscript, Scope]] = []
+        # Every `Name` node of the module by the identifier it spells.
+        self.names: dict[str, list[cst.Name]] = {}
         self.project: ProjectIndex | None = None
         self.client_names: frozenset[str] = frozenset()
         # The configured `background-helper` (`package.module.function`), if any.
@@ -614,6 +616,9 @@ class IndexBuilder(cst.CSTVisitor):
         self.functions: list[FunctionInfo] = []
         self.classes: list[ClassInfo] = []
         self.statements: list[cst.CSTNode] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.index.names.setdefault(node.value, []).append(node)
 
     # -- imports ---------------------------------------------------------------
 

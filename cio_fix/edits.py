@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -93,8 +93,9 @@ class _Replacer(cst.CSTTransformer):
         return updated_node
 
 
-def _ancestor_ids(module: cst.Module, targets: list[cst.CSTNode]) -> set[int]:
-    parent_of = parents(module)
+def _ancestor_ids(
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode], targets: list[cst.CSTNode]
+) -> set[int]:
     found: set[int] = set()
     for target in targets:
         node = parent_of.get(target)
@@ -105,9 +106,15 @@ def _ancestor_ids(module: cst.Module, targets: list[cst.CSTNode]) -> set[int]:
 
 
 def apply_fixes(
-    module: cst.Module, fixes: Iterable[Fix], black: BlackSettings | None = None
+    module: cst.Module,
+    fixes: Iterable[Fix],
+    black: BlackSettings | None = None,
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode] | None = None,
 ) -> cst.Module:
-    """Apply node replacements in one transform, then helper definitions, then imports."""
+    """Apply node replacements in one transform, then helper definitions, then imports.
+
+    `parent_of` is the module's parent map when the caller has it already.
+    """
     replacements: dict[int, object] = {}
     targets: list[cst.CSTNode] = []
     imports: list[AddImport] = []
@@ -122,7 +129,9 @@ def apply_fixes(
 
     if replacements:
         black = black or BlackSettings()
-        ancestors = _ancestor_ids(module, targets)
+        if parent_of is None:
+            parent_of = parents(module)
+        ancestors = _ancestor_ids(parent_of, targets)
         module = module.visit(
             _Replacer(replacements, module.default_indent, black, ancestors)
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import libcst as cst
 from libcst.metadata import CodeRange, ExpressionContext
@@ -16,7 +16,6 @@ from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
 from cio_fix.metadata import name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
-from cio_fix.walk import find_all
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from cio_fix.writer import Source
 
 _REGISTRY: dict[str, type[Rule]] = {}
+_Value = TypeVar("_Value")
 
 
 class Rule:
@@ -111,7 +111,7 @@ class FileContext:
         self.config = config
         self._positions: Any = None
         self._parents: Any = None
-        self._names: dict[str, list[cst.Name]] | None = None
+        self._shared: dict[str, Any] = {}
 
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
@@ -120,29 +120,30 @@ class FileContext:
 
     def expression_context(self, node: cst.Name) -> ExpressionContext | None:
         """Return whether a name is read (LOAD), written (STORE) or deleted (DEL)."""
-        if self._parents is None:
-            self._parents = parents(self.module)
-        return name_context(node, self._parents)
+        return name_context(node, self.parent_map())
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.parent_map().get(node)
+
+    def parent_map(self) -> dict[cst.CSTNode, cst.CSTNode]:
+        """Return the parent of every node of the module but the module itself."""
         if self._parents is None:
             self._parents = parents(self.module)
-        return self._parents.get(node)
+        return self._parents
+
+    def shared(self, key: str, compute: Callable[[FileContext], _Value]) -> _Value:
+        """Return `compute(self)`, computed once per file for every rule that asks by `key`."""
+        if key not in self._shared:
+            self._shared[key] = compute(self)
+        return self._shared[key]  # type: ignore[no-any-return]
 
     def names_with_value(self, value: str) -> list[cst.Name]:
         """Return every `Name` node of the module that spells `value`, in source order."""
-        return self._name_nodes().get(value, [])
+        return self.index.names.get(value, [])
 
     def module_names(self) -> set[str]:
         """Return every identifier that occurs in the module, in any scope."""
-        return set(self._name_nodes())
-
-    def _name_nodes(self) -> dict[str, list[cst.Name]]:
-        if self._names is None:
-            self._names = {}
-            for node in find_all(self.module, cst.Name):
-                self._names.setdefault(node.value, []).append(node)
-        return self._names
+        return set(self.index.names)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = self.parent(node)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cio_fix.rules import all_rules
+
 from conftest import FIXTURES, run_cli
 
 
@@ -77,6 +79,10 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
     checked = run_cli(["--select", code, "--output-format", "json", "."], tmp_path)
     codes = [finding["code"] for finding in checked.json["findings"]]
     assert checked.json["errors"] == []
+    if all_rules()[code].fix_safety is None:
+        # The fix passes re-check only the rules that declare a fix safety.
+        fixes = [finding["fix"] for finding in checked.json["findings"]]
+        assert fixes == [None] * len(fixes), f"{code} declares no fix"
     if all(value is None for value in expected.values()):
         assert codes == [], f"{entry.name} must not report {code}"
     else:

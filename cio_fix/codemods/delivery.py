@@ -210,6 +210,10 @@ class DeliveryFacts:
 
 
 def delivery_facts(context: FileContext) -> DeliveryFacts:
+    return context.shared("delivery", _delivery_facts)
+
+
+def _delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
     facts.calls = call_facts(context, frozenset({"send_email", "suppress"}))
     facts.handlers = webhook_handlers(context)
