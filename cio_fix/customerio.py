@@ -334,8 +334,10 @@ class FileIndex:
         self.attribute_assignments: list[Assignment] = []
         # `x[...]` where x is a name or attribute ending in `environ`.
         self.environ_subscripts: list[tuple[cst.Subscript, Scope]] = []
-        # Every `Name` node of the module by the identifier it spells.
+        # Every `Name` node of the module by the identifier it spells, and
+        # the parent of every node but the module, both filled by the walk.
         self.names: dict[str, list[cst.Name]] = {}
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self.project: ProjectIndex | None = None
         self.client_names: frozenset[str] = frozenset()
         # The configured `background-helper` (`package.module.function`), if any.
@@ -889,5 +891,5 @@ def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
 
 def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
     index = FileIndex(module, module_name, is_package)
-    walk(module, IndexBuilder(index))
+    walk(module, IndexBuilder(index), index.parents)
     return index

@@ -128,7 +128,12 @@ class FileContext:
     def parent_map(self) -> dict[cst.CSTNode, cst.CSTNode]:
         """Return the parent of every node of the module but the module itself."""
         if self._parents is None:
-            self._parents = parents(self.module)
+            # The index walk records them; an index built elsewhere may not.
+            self._parents = (
+                self.index.parents
+                if self.index.module is self.module and self.index.parents
+                else parents(self.module)
+            )
         return self._parents
 
     def shared(self, key: str, compute: Callable[[FileContext], _Value]) -> _Value:

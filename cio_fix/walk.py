@@ -16,7 +16,7 @@ every node instead. `walk` does not call the attribute hooks
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import libcst as cst
@@ -61,58 +61,105 @@ def _field_order(node: cst.CSTNode) -> tuple[str, ...]:
     return order
 
 
-def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    """Visit `node` and its descendants with `visitor`'s visit and leave methods."""
-    visits: dict[type, Callable[[Any], Any] | None] = {}
-    leaves: dict[type, Callable[[Any], Any] | None] = {}
+# The unbound visit and leave methods of each visitor class for each node
+# type, looked up once per process rather than once per walk.
+_HANDLERS: dict[tuple[type, type], tuple[Any, Any]] = {}
+
+
+def _typed_handlers(visitor_class: type, kind: type) -> tuple[Any, Any]:
+    key = (visitor_class, kind)
+    found = _HANDLERS.get(key)
+    if found is None:
+        found = (
+            getattr(visitor_class, f"visit_{kind.__name__}", None),
+            getattr(visitor_class, f"leave_{kind.__name__}", None),
+        )
+        _HANDLERS[key] = found
+    return found
+
+
+def walk(
+    node: cst.CSTNode,
+    visitor: cst.CSTVisitor,
+    parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
+) -> None:
+    """Visit `node` and its descendants with `visitor`'s visit and leave methods.
+
+    When `parent_of` is given, it also receives the parent of every node
+    the walk enters below `node`.
+    """
+    visitor_class = type(visitor)
     # A visitor that overrides on_visit or on_leave gets those for every node;
     # libcst's own on_visit and on_leave only call the typed methods.
-    kind_of_visitor = type(visitor)
-    overrides = (
-        getattr(kind_of_visitor, "on_visit", cst.CSTVisitor.on_visit)
+    if (
+        getattr(visitor_class, "on_visit", cst.CSTVisitor.on_visit)
         is not cst.CSTVisitor.on_visit
-        or getattr(kind_of_visitor, "on_leave", cst.CSTVisitor.on_leave)
+        or getattr(visitor_class, "on_leave", cst.CSTVisitor.on_leave)
         is not cst.CSTVisitor.on_leave
-    )
-
-    def handlers(kind: type) -> tuple[Any, Any]:
-        if overrides:
-            # libcst descends only when on_visit returns something true.
-            return (lambda node: bool(visitor.on_visit(node))), visitor.on_leave
-        if kind not in visits:
-            visits[kind] = getattr(visitor, f"visit_{kind.__name__}", None)
-            leaves[kind] = getattr(visitor, f"leave_{kind.__name__}", None)
-        return visits[kind], leaves[kind]
+    ):
+        _walk_generic(node, visitor)
+        return
 
     def visit(current: cst.CSTNode) -> None:
-        kind = type(current)
-        visit_method, leave_method = handlers(kind)
-        descend = visit_method(current) if visit_method is not None else True
+        visit_method, leave_method = _typed_handlers(visitor_class, type(current))
+        descend = visit_method(visitor, current) if visit_method is not None else True
         if descend is not False:
-            for name in _field_order(current):
-                child = getattr(current, name)
-                if isinstance(child, cst.CSTNode):
-                    visit(child)
-                elif isinstance(child, (list, tuple)):
-                    for item in child:
-                        if isinstance(item, cst.CSTNode):
-                            visit(item)
+            for child in child_nodes(current):
+                if parent_of is not None:
+                    parent_of[child] = current
+                visit(child)
         if leave_method is not None:
-            leave_method(current)
+            leave_method(visitor, current)
 
     visit(node)
+
+
+def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    # libcst descends only when on_visit returns something true.
+    if visitor.on_visit(node):
+        for child in child_nodes(node):
+            _walk_generic(child, visitor)
+    visitor.on_leave(node)
+
+
+# What a field value of each type is: 1 a node, 2 a list or tuple of nodes,
+# 0 neither. CSTNode is an abstract base class, which makes isinstance slow.
+_VALUE_KINDS: dict[type, int] = {}
+
+
+def _value_kind(kind: type) -> int:
+    found = _VALUE_KINDS.get(kind)
+    if found is None:
+        if issubclass(kind, cst.CSTNode):
+            found = 1
+        elif issubclass(kind, (list, tuple)):
+            found = 2
+        else:
+            found = 0
+        _VALUE_KINDS[kind] = found
+    return found
 
 
 def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     """Return the children of `node` in the order libcst visits them."""
     children: list[cst.CSTNode] = []
-    for name in _field_order(node):
+    order = _FIELD_ORDER.get(type(node))
+    if order is None:
+        order = _field_order(node)
+    kinds = _VALUE_KINDS
+    for name in order:
         child = getattr(node, name)
-        if isinstance(child, cst.CSTNode):
+        kind = kinds.get(type(child))
+        if kind is None:
+            kind = _value_kind(type(child))
+        if kind == 1:
             children.append(child)
-        elif isinstance(child, (list, tuple)):
+        elif kind == 2:
             for item in child:
-                if isinstance(item, cst.CSTNode):
+                item_kind = kinds.get(type(item))
+                if item_kind is None:
+                    item_kind = _value_kind(type(item))
+                if item_kind == 1:
                     children.append(item)
     return children
 

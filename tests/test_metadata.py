@@ -73,21 +73,23 @@ class _Recorder(cst.CSTVisitor):
 
 
 class _WalkRecorder:
-    """A visitor with a handler for every `visit_<Node>` and `leave_<Node>` lookup of `walk`."""
+    """A visitor with a `visit_<Node>` and a `leave_<Node>` method for every libcst node."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, int]] = []
 
-    def __getattr__(self, name: str):
-        if name.startswith("visit_"):
-            return self._visit
-        if name.startswith("leave_"):
-            return lambda node: self.events.append(("leave", id(node)))
-        raise AttributeError(name)
-
     def _visit(self, node: cst.CSTNode) -> bool:
         self.events.append(("visit", id(node)))
         return not isinstance(node, cst.Lambda)
+
+    def _leave(self, node: cst.CSTNode) -> None:
+        self.events.append(("leave", id(node)))
+
+
+for _name, _kind in vars(cst).items():
+    if isinstance(_kind, type) and issubclass(_kind, cst.CSTNode):
+        setattr(_WalkRecorder, f"visit_{_name}", _WalkRecorder._visit)
+        setattr(_WalkRecorder, f"leave_{_name}", _WalkRecorder._leave)
 
 
 @pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
@@ -119,9 +121,12 @@ def test_walks_follow_libcst_order(name: str, code: str) -> None:
     module.visit(expected)
 
     found = _WalkRecorder()
-    walk(module, found)
+    walk(module, found)  # type: ignore[arg-type]
+    links: dict[cst.CSTNode, cst.CSTNode] = {}
+    walk(module, cst.CSTVisitor(), links)
 
     assert found.events == expected.events
+    assert links == parents(module)
     # The recorder does not enter lambdas; `descendants` does.
     visited = [node for event, node in expected.events if event == "visit"]
     seen = set(visited)
