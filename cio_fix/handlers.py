@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.customerio import FileIndex, FunctionInfo, dotted_name, literal_value
-from cio_fix.walk import walk
+from cio_fix.metadata import parents
 
 ROUTE_METHODS = frozenset(
     {
@@ -339,58 +339,46 @@ def _registered_handlers(index: FileIndex) -> frozenset[str]:
     return frozenset(names)
 
 
-class _LoopCallFinder(cst.CSTVisitor):
-    """Find the names of functions called inside loops, or mapped over items."""
+def _in_loop(node: cst.Call, parent_of: dict[cst.CSTNode, cst.CSTNode]) -> bool | None:
+    """Tell whether a call runs per item of a loop of its own function.
 
-    def __init__(self) -> None:
-        self.loop_depth = 0
-        self.names: set[str] = set()
+    None means the call is in a definition's decorators, parameters or
+    annotations, which run once when the definition does.
+    """
+    child: cst.CSTNode = node
+    parent = parent_of.get(child)
+    in_loop = False
+    while parent is not None:
+        if isinstance(parent, cst.FunctionDef):
+            # A loop around a definition does not run the body per item.
+            return in_loop if child is parent.body else None
+        if isinstance(parent, cst.For):
+            in_loop = in_loop or child is parent.body
+        elif isinstance(parent, (cst.While, cst.CompFor)):
+            in_loop = True
+        child, parent = parent, parent_of.get(parent)
+    return in_loop
 
-    def visit_For(self, node: cst.For) -> bool:
-        walk(node.target, self)
-        walk(node.iter, self)
-        self.loop_depth += 1
-        walk(node.body, self)
-        self.loop_depth -= 1
-        if node.orelse is not None:
-            walk(node.orelse, self)
-        return False
 
-    def visit_While(self, node: cst.While) -> None:
-        self.loop_depth += 1
+def _called_per_request(index: FileIndex) -> frozenset[str]:
+    """Names of module-level functions called from a handler or per item of a loop.
 
-    def leave_While(self, original_node: cst.While) -> None:
-        self.loop_depth -= 1
-
-    def visit_CompFor(self, node: cst.CompFor) -> None:
-        self.loop_depth += 1
-
-    def leave_CompFor(self, original_node: cst.CompFor) -> None:
-        self.loop_depth -= 1
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        # A loop around a definition does not run the body per item.
-        outer = self.loop_depth
-        self.loop_depth = 0
-        walk(node.body, self)
-        self.loop_depth = outer
-        return False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if self.loop_depth and isinstance(node.func, cst.Name):
-            self.names.add(node.func.value)
+    Names passed to `map` and its kin count as called per item.
+    """
+    parent_of = index.parents or parents(index.module)
+    names = set()
+    for site in index.call_sites:
+        node = site.node
+        in_loop = _in_loop(node, parent_of)
+        if in_loop is None:
+            continue
+        if in_loop and isinstance(node.func, cst.Name):
+            names.add(node.func.value)
         name = dotted_name(node.func)
         if name is not None and _last_part(name) in MAP_FUNCTIONS and node.args:
             mapped = node.args[0].value
             if isinstance(mapped, cst.Name):
-                self.names.add(mapped.value)
-
-
-def _called_per_request(index: FileIndex) -> frozenset[str]:
-    """Names of module-level functions called from a handler or per item of a loop."""
-    finder = _LoopCallFinder()
-    walk(index.module, finder)
-    names = set(finder.names)
+                names.add(mapped.value)
     for site in index.call_sites:
         if not isinstance(site.node.func, cst.Name):
             continue

@@ -478,6 +478,33 @@ def test_handlers_function_mapped_over_items() -> None:
     assert runs_per_request_or_item(index, _function(index, "notify"))
 
 
+LOOP_PLACES = [
+    ("for_body", "for item in items:\n    notify(item)", True),
+    ("for_iterable", "for item in notify(items):\n    pass", False),
+    ("for_else", "for item in items:\n    pass\nelse:\n    notify(items)", False),
+    ("while_condition", "while notify(items):\n    pass", True),
+    ("comprehension_filter", "found = [item for item in items if notify(item)]", True),
+    ("lambda_in_loop", "for item in items:\n    later = lambda: notify(item)", True),
+    (
+        "definition_in_loop",
+        "for item in items:\n    def inner():\n        notify(item)",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "per_item"), LOOP_PLACES, ids=[case for case, _, _ in LOOP_PLACES]
+)
+def test_handlers_call_in_loop_place(case: str, body: str, per_item: bool) -> None:
+    source = "def notify(order):\n    pass\n\ndef export(items):\n" + "".join(
+        f"    {line}\n" for line in body.splitlines()
+    )
+    index = _index(source)
+
+    assert runs_per_request_or_item(index, _function(index, "notify")) is per_item
+
+
 def test_handlers_function_called_once() -> None:
     index = _index("""
         def notify(order):
