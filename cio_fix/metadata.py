@@ -133,8 +133,8 @@ def positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
     return _Ranges(state.spans)
 
 
-def parents(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
-    """Return the parent of every node of `module` but the module itself."""
+def parents(module: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Return the parent of every node below `module` (a module or any other node)."""
     found: dict[cst.CSTNode, cst.CSTNode] = {}
     pending: list[cst.CSTNode] = [module]
     while pending:
