@@ -80,6 +80,8 @@ class ProjectIndex:
             for start in range(len(parts)):
                 suffix = ".".join(parts[start:])
                 self._by_suffix.setdefault(suffix, []).append(summary)
+        self._resolved: dict[str, tuple[ModuleSummary, str] | None] = {}
+        self._importers: dict[tuple[str, str], set[str]] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
@@ -110,6 +112,27 @@ class ProjectIndex:
         self, qualified: str, depth: int = 0
     ) -> tuple[ModuleSummary, str] | None:
         """Follow `package.module.NAME` (and re-exports) to the module that binds NAME."""
+        if depth == 0:
+            # Rules ask for the same names from every file; the answer
+            # depends only on the summaries' module names and aliases.
+            if qualified not in self._resolved:
+                self._resolved[qualified] = self._resolve(qualified, 0)
+            return self._resolved[qualified]
+        return self._resolve(qualified, depth)
+
+    def importers(self, module_name: str, name: str) -> set[str]:
+        """Return the modules that import `name` of `module_name`, directly or re-exported."""
+        if self._importers is None:
+            self._importers = {}
+            for summary in self.summaries:
+                for alias in summary.aliases.values():
+                    target = self.resolve_name(alias)
+                    if target is not None:
+                        key = (target[0].module_name, target[1])
+                        self._importers.setdefault(key, set()).add(summary.module_name)
+        return self._importers.get((module_name, name), set())
+
+    def _resolve(self, qualified: str, depth: int) -> tuple[ModuleSummary, str] | None:
         if depth > 8:
             return None
         if qualified.startswith(DJANGO_SETTINGS + "."):
@@ -121,7 +144,7 @@ class ProjectIndex:
         if summary is None:
             return None
         if name in summary.aliases:
-            return self.resolve_name(summary.aliases[name], depth + 1)
+            return self._resolve(summary.aliases[name], depth + 1)
         return summary, name
 
     def client_type(self, qualified: str) -> ClientType | None:

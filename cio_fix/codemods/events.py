@@ -503,12 +503,15 @@ class InconsistentEventName(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         own, everywhere = self._names(context)
         style = context.config.event_name_style
+        by_key: dict[str, list[tuple[str, str]]] = {}
+        for other_name, place in everywhere:
+            by_key.setdefault(variant_key(other_name), []).append((other_name, place))
         for sources in own.values():
             name = sources[0].name
             places = {source.place for source in sources}
             variants: dict[str, list[str]] = {}
-            for other_name, place in everywhere:
-                if other_name != name and variant_key(other_name) == variant_key(name):
+            for other_name, place in by_key.get(variant_key(name), []):
+                if other_name != name:
                     variants.setdefault(other_name, []).append(place)
             off_style = not follows_style(name, style)
             if not off_style and not variants:
@@ -655,16 +658,14 @@ def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
             constant,
         )
 
+    importers = project.importers(module_name, constant) - {module_name}
+    if not importers:
+        return False
     senders = set()
     for summary, facts in project.rule_facts("CIO303"):
         if any(imported and is_this_constant(imported) for _, imported, _, _ in facts):
             senders.add(summary.module_name)
-    for summary in project.summaries:
-        if summary.module_name in (module_name, *senders):
-            continue
-        if any(is_this_constant(alias) for alias in summary.aliases.values()):
-            return True
-    return False
+    return bool(importers - senders)
 
 
 def _track_api_sources(context: FileContext) -> list[NameSource]:
