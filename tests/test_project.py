@@ -1,10 +1,19 @@
-"""The declared customerio version, from every file a project may declare it in."""
+"""The declared customerio version, and the names the project's modules import."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import libcst as cst
 import pytest
 
-from cio_fix.project import detect_sdk_version, major_from_specifier
+from cio_fix.customerio import build_index
+from cio_fix.project import (
+    ProjectIndex,
+    detect_sdk_version,
+    major_from_specifier,
+    summarise,
+)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +105,26 @@ def test_project_detect_sdk_version(project, files, major, source) -> None:
         assert found is None
     else:
         assert (found.major, found.source) == (major, source)
+
+
+def _project(sources: dict[str, str]) -> ProjectIndex:
+    summaries = []
+    for module_name, source in sources.items():
+        index = build_index(cst.parse_module(source), module_name, is_package=False)
+        summaries.append(summarise(index, Path(module_name.replace(".", "/") + ".py")))
+    return ProjectIndex(summaries, None)
+
+
+def test_project_importers_follow_reexports() -> None:
+    project = _project(
+        {
+            "app.events": 'SIGNED_UP = "signed_up"\nOTHER = "other"\n',
+            "app.names": "from app.events import SIGNED_UP\n",
+            "app.views": "from app.names import SIGNED_UP as NAME\n",
+            "app.jobs": "import os\n",
+        }
+    )
+
+    assert project.importers("app.events", "SIGNED_UP") == {"app.names", "app.views"}
+    assert project.importers("app.events", "OTHER") == set()
+    assert project.resolve_name("app.views.NAME") == (project.summaries[0], "SIGNED_UP")
