@@ -312,7 +312,7 @@ class Checker:
             )
         index = self._index(module, context.index.module_name, context.index.is_package)
         index.attach_project(context.project)
-        return FileContext(
+        fixed = FileContext(
             context.path,
             context.display_path,
             context.source,
@@ -321,6 +321,8 @@ class Checker:
             context.project,
             context.config,
         )
+        fixed.locates_findings = False
+        return fixed
 
     # -- project-level findings --------------------------------------------------
 

@@ -109,6 +109,9 @@ class FileContext:
         self.index = index
         self.project = project
         self.config = config
+        # False while re-checking fixed code: only the fixes of those
+        # findings are used, and positions cost a pass over the module.
+        self.locates_findings = True
         self._positions: Any = None
         self._parents: Any = None
         self._shared: dict[str, Any] = {}
@@ -165,6 +168,20 @@ class FileContext:
         secrets: Iterable[str] = (),
         severity: Severity = Severity.ERROR,
     ) -> Finding:
+        if not self.locates_findings:
+            return Finding(
+                code=rule.code,
+                name=rule.name,
+                message=message,
+                path=Path(self.display_path),
+                line=0,
+                column=0,
+                end_line=0,
+                end_column=0,
+                severity=severity,
+                fix=fix,
+                secrets=tuple(secrets),
+            )
         where = self.position(node)
         return Finding(
             code=rule.code,

@@ -39,18 +39,20 @@ def render_text(
 
     findings = result.findings
     shown = [finding for finding in findings if not finding.applied]
+    # One print for all lines: rich's print costs far more than a line.
+    lines = Text()
     for finding in shown:
         mark = " [*]" if _would_apply(finding, unsafe_fixes) else ""
         location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
-        line = Text.assemble(
-            (location, "bold"),
-            " ",
-            (finding.code, "bold red"),
-            (mark, "cyan"),
-            " ",
-            redact(finding.message, result.secrets),
-        )
-        console.print(line, highlight=False, soft_wrap=True)
+        lines.append(location, "bold")
+        lines.append(" ")
+        lines.append(finding.code, "bold red")
+        lines.append(mark, "cyan")
+        lines.append(" ")
+        lines.append(redact(finding.message, result.secrets))
+        lines.append("\n")
+    if shown:
+        console.print(lines, highlight=False, soft_wrap=True, end="")
 
     if show_diff and not quiet:
         _print_diffs(console, result)
@@ -68,15 +70,11 @@ def _print_diffs(console: Console, result: RunResult) -> None:
     if diffs:
         console.print()
     for _, lines in diffs:
+        text = Text()
         for line in lines:
-            console.print(
-                line,
-                style=_diff_style(line),
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-        console.print()
+            text.append(line, _diff_style(line))
+            text.append("\n")
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _diff_style(line: str) -> str | None:
