@@ -168,6 +168,7 @@ class Checker:
             for finding in file_result.findings:
                 result.secrets.update(finding.secrets)
             self._fix(context, file_result)
+            context.release_caches()
             result.files.append(file_result)
 
     def _collect(self, paths: list[Path], result: RunResult) -> None:

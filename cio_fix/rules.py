@@ -116,6 +116,17 @@ class FileContext:
         self._parents: Any = None
         self._shared: dict[str, Any] = {}
 
+    def release_caches(self) -> None:
+        """Drop the positions, parent links and shared facts; they are rebuilt on use.
+
+        A run keeps every file's context until the end, and these maps are
+        most of its memory.
+        """
+        self._positions = None
+        self._parents = None
+        self._shared = {}
+        self.index.parents = {}
+
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
             self._positions = positions(self.module)
