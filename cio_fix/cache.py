@@ -1,11 +1,11 @@
 """A content-hash cache of per-file results, kept in `.cio_fix_cache` at the project root.
 
 Every key hashes what the result depends on: the file's bytes, the
-cio-fix code, the versions of Python, libcst and black, the configuration,
-the working directory (findings show paths relative to it) and the files
-that declare the SDK version or black's settings. A cache that cannot be read
-is treated as empty; one that cannot be written is skipped. Neither is an
-error.
+cio-fix code, the versions of Python, libcst and black, and the
+configuration. It also hashes the working directory, because findings show
+paths relative to it, and the files that declare the SDK version or black's
+settings. A cache that cannot be read is treated as empty, and one that
+cannot be written is skipped. Neither is an error.
 
 The cache loads with a restricted unpickler that rebuilds only cio-fix
 data classes and enums, paths, sets and plain values, because a cache
@@ -40,10 +40,11 @@ CACHE_FORMAT = 2
 # Entries that no run has used for this long are dropped when the cache is saved.
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
-# Files at the project root that change results without being checked
-# themselves: the declared customerio version and black's settings.
-# NOTE: files that a rule reads on its own (an email template named by a
-# send call) are not part of any key, so editing only such a file leaves
+# Files that change results without being checked themselves: the declared
+# customerio version and black's settings. They are read in every folder
+# from the common folder of the candidate files up to the project root.
+# NOTE: files that a rule reads on its own, such as an email template that a
+# send call names, are not part of any key. Editing only such a file leaves
 # stale results until a Python file, the configuration or cio-fix changes.
 DECLARATION_PATTERNS = (
     "pyproject.toml",

@@ -42,8 +42,8 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
         return result
 
     # libcst and the rules are imported only when a file needs them, so a
-    # run over a tree without Customer.io code, or one that the cache
-    # answers, starts and ends fast.
+    # run over a tree without Customer.io code, or one whose results are all
+    # in the cache, starts and ends fast.
     from cio_fix.cache import Cache
     from cio_fix.pipeline import check_candidates
 

@@ -151,10 +151,16 @@ def check_candidates(
         return _Run(all_files, config, cache).execute(raw_files)
     except PipelineUnavailable as error:
         logger.warning(
-            "checking the files in worker processes failed (%s);"
+            "checking the files in phases failed (%s);"
             " checking them again in this process, without the cache",
             error,
         )
+    return _check_serially(all_files, raw_files, config)
+
+
+def _check_serially(
+    all_files: list[Path], raw_files: dict[Path, bytes], config: Config
+) -> RunResult:
     from cio_fix.checker import Checker
 
     result = RunResult()

@@ -24,6 +24,7 @@ from cio_fix.report.text import render_text
 from conftest import FIXTURES, run_cli
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+CHECK_SERIALLY = pipeline._check_serially
 
 SETTINGS = """\
 import os
@@ -90,6 +91,16 @@ FILES = {
     "shop/sync.py": PROFILE.replace("update_plan", "sync_plan"),
     "shop/broken.py": BROKEN,
 }
+
+
+@pytest.fixture(autouse=True)
+def no_fallback(monkeypatch) -> None:
+    """Fail a test whose run gives up on the phases and checks everything again."""
+
+    def fail(*args):
+        raise AssertionError("the run fell back to checking without the pipeline")
+
+    monkeypatch.setattr(pipeline, "_check_serially", fail)
 
 
 @dataclass
@@ -453,3 +464,20 @@ def test_cli_jobs_must_be_positive(project) -> None:
     result = run_cli(["--jobs", "0", "."], project(FILES))
 
     assert result.exit_code == 2
+
+
+def test_pipeline_failed_worker_falls_back(project, workers, monkeypatch) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "-j", "1", "--output-format", "json", "."], root)
+    monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
+
+    def broken_collect(self, paths, data):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(pipeline._Worker, "collect", broken_collect)
+
+    result = run_cli(["--jobs", "2", "--output-format", "json", "."], root)
+
+    assert workers == [2]
+    assert result.stdout == expected.stdout
+    assert result.exit_code == expected.exit_code
