@@ -50,9 +50,10 @@ logger = logging.getLogger(__name__)
 # Rounds of the prefilter that follow imports of project modules which
 # export a client or a constant (`from app.cio import client`).
 MAX_PREFILTER_ROUNDS = 3
-# Below this many files to parse, worker processes cost more than they
-# save. An estimate: parsing and checking one file of the benchmark corpus
-# takes about 0.1 s, and starting a forked worker about 0.05 s.
+# Below this many files to parse, worker processes cost more than they save.
+# NOTE: 8 is an estimate, not a measured break-even point. A file of the
+# benchmark corpus takes about 0.3 s to parse, check and fix on one CPU, and
+# each worker adds a fork and a copy of every summary sent to it.
 PARALLEL_MIN_FILES = 8
 
 
@@ -64,7 +65,7 @@ class ScanFacts:
     """What the search for more project files reads from one file's summary.
 
     `words` are module names that a file importing this module's clients or
-    constants must mention; `imported` are the modules whose values this
+    constants must mention. `imported` are the modules whose values this
     module passes to Customer.io.
     """
 
@@ -99,9 +100,9 @@ class CollectedFacts:
 class CheckOutcome:
     """The check of one file.
 
-    `errors` are run-level errors (a rule that failed), which the run lists
-    apart from the file's own errors; `secrets` are the strings every output
-    must mask.
+    `errors` are run-level errors, such as a rule that failed, which the run
+    lists apart from the file's own errors. `secrets` are the strings that
+    every output must mask.
     """
 
     file: FileResult
@@ -551,7 +552,7 @@ def _pickled(value: Any) -> bytes:
 
 
 class _SerialBackend:
-    """The phases in this process."""
+    """A backend that runs the phases in this process."""
 
     def __init__(self, config: Config) -> None:
         self.worker = _Worker(config)
@@ -696,7 +697,7 @@ class _ParallelBackend:
 
 
 def _serve(connection: Connection, config: Config) -> None:
-    """Answer parse, collect and check requests in a worker process until told to stop."""
+    """Handle parse, collect and check requests in a worker process until a stop request."""
     worker = _Worker(config)
     while True:
         try:
