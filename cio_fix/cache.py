@@ -143,6 +143,7 @@ class Cache:
         self._entries = entries
         self._used: dict[str, tuple[float, bytes]] = {}
         self._now = time.time()
+        self._cleared = False
 
     @classmethod
     def disabled(cls) -> Cache:
@@ -182,9 +183,15 @@ class Cache:
             return
         self._used[key] = (self._now, data)
 
+    def clear(self) -> None:
+        """Drop every entry, so that `save` leaves an empty cache for the next run."""
+        self._entries = {}
+        self._used = {}
+        self._cleared = True
+
     def save(self) -> None:
         """Write the entries used by this run and the recent ones of earlier runs."""
-        if self.folder is None or not self._used:
+        if self.folder is None or not (self._used or self._cleared):
             return
         kept = {
             key: entry

@@ -138,7 +138,14 @@ class ProjectData:
 
 
 class PipelineUnavailable(Exception):
-    """A worker failed, or a result cannot cross processes; the run starts over serially."""
+    """A worker failed, or a result cannot cross processes; the run starts over serially.
+
+    `from_cache` is true when an unreadable cache entry caused it.
+    """
+
+    def __init__(self, message: str, from_cache: bool = False) -> None:
+        super().__init__(message)
+        self.from_cache = from_cache
 
 
 # -- the run -------------------------------------------------------------------------
@@ -151,11 +158,17 @@ def check_candidates(
     try:
         return _Run(all_files, config, cache).execute(raw_files)
     except PipelineUnavailable as error:
-        logger.warning(
+        # An unreadable cache is no problem of the user's, so only a debug log
+        # names it.
+        level = logging.DEBUG if error.from_cache else logging.WARNING
+        logger.log(
+            level,
             "checking the files in phases failed (%s);"
             " checking them again in this process, without the cache",
             error,
         )
+    # A cache entry may be what failed, so the next run starts from an empty one.
+    cache.clear()
     return _check_serially(all_files, raw_files, config)
 
 
@@ -272,10 +285,13 @@ class _Run:
     # -- cache ---------------------------------------------------------------------
 
     def _cached(self, key: str, expected: type) -> Any:
+        """Return the entry under `key` when it is an `expected` with valid fields."""
         if not self.cache.enabled:
             return None
         value = self.cache.get(key)
-        return value if isinstance(value, expected) else None
+        if not isinstance(value, expected) or not _valid_entry(value):
+            return None
+        return value
 
     def _store(self, key: str, value: Any) -> None:
         if self.cache.enabled:
@@ -394,7 +410,7 @@ class _Run:
     ) -> ProjectOutcome:
         index = project.index()
         for summary, path in zip(index.summaries, project.paths, strict=True):
-            summary.rule_facts.update(loads(collected[path].blob))
+            summary.rule_facts.update(_load_rule_facts(collected[path].blob))
         if isinstance(self.backend, _SerialBackend):
             checker = self.backend.worker.checker
         else:
@@ -428,6 +444,49 @@ class _Run:
         result.errors.extend(project_outcome.errors)
         add_project_findings(result, project_outcome.findings)
         return result
+
+
+def _valid_entry(value: Any) -> bool:
+    """Check the field types of a cache entry, which the cache reads from disk."""
+    if isinstance(value, FileFacts):
+        parsed = isinstance(value.summary_blob, bytes)
+        return (
+            parsed == isinstance(value.summary_digest, str)
+            and (parsed or value.summary_blob is None)
+            and (parsed or value.summary_digest is None)
+            and isinstance(value.scan, ScanFacts)
+            and _all_of(value.scan.words, str)
+            and _all_of(value.scan.imported, str)
+            and _all_of(value.errors, FileError)
+        )
+    if isinstance(value, CollectedFacts):
+        return (
+            isinstance(value.blob, bytes)
+            and isinstance(value.facts_digest, str)
+            and _all_of(value.errors, FileError)
+        )
+    if isinstance(value, CachedCheck):
+        outcome = value.outcome
+        return (
+            isinstance(value.source_digest, str)
+            and isinstance(outcome, CheckOutcome)
+            and isinstance(outcome.file, FileResult)
+            and _all_of(outcome.file.findings, Finding)
+            and _all_of(outcome.file.errors, FileError)
+            and isinstance(outcome.file.fixed, (bytes, type(None)))
+            and _all_of(outcome.errors, FileError)
+            and isinstance(outcome.secrets, set)
+            and _all_of(outcome.secrets, str)
+        )
+    if isinstance(value, ProjectOutcome):
+        return _all_of(value.findings, Finding) and _all_of(value.errors, FileError)
+    return True
+
+
+def _all_of(values: Any, expected: type) -> bool:
+    if not isinstance(values, (list, tuple, set)):
+        return False
+    return all(isinstance(value, expected) for value in values)
 
 
 def add_project_findings(result: RunResult, findings: list[Finding]) -> None:
@@ -475,7 +534,27 @@ def build_project(data: ProjectData) -> ProjectIndex:
     """Unpickle the summaries of `data` into a project index."""
     from cio_fix.project import ProjectIndex
 
-    return ProjectIndex([loads(blob) for blob in data.summary_blobs], data.sdk)
+    return ProjectIndex([load_blob(blob) for blob in data.summary_blobs], data.sdk)
+
+
+def _load_rule_facts(blob: bytes) -> dict[str, Any]:
+    facts = load_blob(blob)
+    if not isinstance(facts, dict):
+        raise PipelineUnavailable(
+            "cached rule facts are not a table by rule code", from_cache=True
+        )
+    return facts
+
+
+def load_blob(blob: bytes) -> Any:
+    """Unpickle a summary or rule facts, which may come from the cache."""
+    try:
+        return loads(blob)
+    except Exception as error:
+        raise PipelineUnavailable(
+            f"a cached summary or rule fact is unreadable ({type(error).__name__})",
+            from_cache=True,
+        ) from error
 
 
 # -- backends ----------------------------------------------------------------------
@@ -523,7 +602,7 @@ class _Worker:
     ) -> dict[Path, CheckOutcome]:
         project = self._project(data)
         for summary, blob in zip(project.summaries, facts_blobs, strict=True):
-            summary.rule_facts = loads(blob)
+            summary.rule_facts = _load_rule_facts(blob)
         found = {}
         for path in paths:
             outcome = self.checker.check_file(path, project)
@@ -678,7 +757,8 @@ class _ParallelBackend:
                     continue
                 status, payload = pickle.loads(connection.recv_bytes())
                 if status != "ok":
-                    raise PipelineUnavailable(payload)
+                    message, from_cache = payload
+                    raise PipelineUnavailable(message, from_cache)
                 replies.append(payload)
         except (OSError, EOFError, pickle.PickleError) as error:
             raise PipelineUnavailable(f"{type(error).__name__}: {error}") from error
@@ -715,8 +795,10 @@ def _serve(connection: Connection, config: Config) -> None:
                 reply = worker.check(request[1], request[2], request[3])
             data = dumps(("ok", reply))
         except Exception as error:
-            logger.debug("worker failed", exc_info=True)
-            data = dumps(("failed", f"{type(error).__name__}: {error}"))
+            logger.debug("worker request %s failed", request[0], exc_info=True)
+            from_cache = isinstance(error, PipelineUnavailable) and error.from_cache
+            message = f"{type(error).__name__}: {error}"
+            data = dumps(("failed", (message, from_cache)))
         connection.send_bytes(data)
 
 

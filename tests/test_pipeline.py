@@ -481,3 +481,30 @@ def test_pipeline_failed_worker_falls_back(project, workers, monkeypatch) -> Non
     assert workers == [2]
     assert result.stdout == expected.stdout
     assert result.exit_code == expected.exit_code
+
+
+def test_cache_corrupt_summary_is_rebuilt(project, monkeypatch) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "--output-format", "json", "."], root)
+    run_cli(["."], root)
+    cache_file = root / CACHE_FOLDER / CACHE_FILE
+    document = pickle.loads(cache_file.read_bytes())
+    entries = {}
+    for key, (used, data) in document["entries"].items():
+        if key.startswith("parse:"):
+            facts = pickle.loads(data)
+            if facts.summary_blob is not None:
+                facts.summary_blob = b"\x80\x05not a summary"
+            entries[key] = (used, pickle.dumps(facts))
+    document["entries"] = entries
+    cache_file.write_bytes(pickle.dumps(document))
+    monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
+
+    result = run_cli(["--output-format", "json", "."], root)
+    parsed = _record_calls(monkeypatch, "parse_files")
+    again = run_cli(["--output-format", "json", "."], root)
+
+    assert result.stdout == expected.stdout
+    assert result.stderr == expected.stderr
+    assert again.stdout == expected.stdout
+    assert parsed
