@@ -202,12 +202,15 @@ def test_pipeline_parallel_cli_equals_serial(project, workers) -> None:
     parallel = run_cli(
         ["--no-cache", "--jobs", "2", "--output-format", "json", "."], root
     )
+    three = run_cli(["--no-cache", "--jobs", "3", "--output-format", "json", "."], root)
 
-    assert workers == [2]
+    assert workers == [2, 3]
     assert serial.json["findings"]
     assert serial.json["errors"]
     assert parallel.stdout == serial.stdout
     assert parallel.exit_code == serial.exit_code
+    assert three.stdout == serial.stdout
+    assert three.exit_code == serial.exit_code
 
 
 def test_pipeline_jobs_one_starts_no_workers(project, workers) -> None:
