@@ -7,9 +7,9 @@ imports libcst.
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,16 @@ import libcst as cst
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes
-from cio_fix.engine import (
-    MAX_PASSES,
-    MAX_PREFILTER_ROUNDS,
-    display_path,
-    fix_allowed,
-    follow_imports,
-    mark_applied,
-)
+from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
 from cio_fix.model import FileError, FileResult, Finding, Fix, RunResult
+from cio_fix.modules import sdk_search_start
+from cio_fix.pipeline import (
+    CheckOutcome,
+    ScanFacts,
+    add_project_findings,
+    read_project_files,
+)
 from cio_fix.project import (
     ModuleSummary,
     ProjectIndex,
@@ -48,7 +48,23 @@ class _Unfixable(Exception):
     """The fixes of one file failed verification; the file stays as it is."""
 
 
+@dataclass
+class ParseOutcome:
+    """The parse of one file: its summary (None when it did not parse) and errors."""
+
+    summary: ModuleSummary | None
+    errors: list[FileError] = field(default_factory=list)
+
+
 class Checker:
+    """Parse, index, check and fix files in this process.
+
+    `check` runs every phase over a whole project. The worker processes of
+    `cio_fix.pipeline` call the phases one by one instead: `parse_files`,
+    `collect_file`, `check_file` and `check_project`, and each keeps its
+    parsed files (`contexts`) between the phases.
+    """
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self.rules = select_rules(config.select, config.ignore)
@@ -64,61 +80,58 @@ class Checker:
         self.black = black_settings(config.root)
         self.summaries: dict[Path, ModuleSummary] = {}
 
-    # -- phase 1: parse and index every candidate --------------------------------
+    @property
+    def rule_words(self) -> set[str]:
+        """Words that make a file worth parsing for one of the selected rules."""
+        return {word for rule in self.rules for word in rule.prefilter_words}
 
     def check(
         self, all_files: list[Path], raw_files: dict[Path, bytes], result: RunResult
     ) -> None:
-        empty_project = ProjectIndex([], None)
-        summaries: list[ModuleSummary] = []
-        self._parse(raw_files, empty_project, summaries, result)
+        """Check the candidate files and the files they import, in this process."""
 
-        seen = dict(raw_files)
-        rule_words = {word for rule in self.rules for word in rule.prefilter_words}
-        for_rules = follow_imports(all_files, seen, rule_words)
-        if for_rules:
-            seen.update(for_rules)
-            self._parse(for_rules, empty_project, summaries, result)
+        def parse(files: dict[Path, bytes]) -> dict[Path, ScanFacts]:
+            scanned = {}
+            for path, outcome in self.parse_files(files).items():
+                result.errors.extend(outcome.errors)
+                if outcome.summary is not None:
+                    scanned[path] = scan_facts(outcome.summary)
+            return scanned
 
-        used_words: set[str] = set()
-        modules = _modules_by_name(all_files, self.config.root)
-        for _ in range(MAX_PREFILTER_ROUNDS):
-            words = prefilter_words(summaries) - used_words
-            used_words |= words
-            more = follow_imports(all_files, seen, words)
-            more.update(_read_modules(imported_modules(summaries), modules, seen))
-            if not more:
-                break
-            seen.update(more)
-            self._parse(more, empty_project, summaries, result)
-
-        project = ProjectIndex(summaries, self._sdk_version(raw_files))
-        self._check_files(project, result)
+        order = read_project_files(
+            all_files, raw_files, self.config.root, self.rule_words, parse
+        )
+        summaries = [self.summaries[path] for path in order if path in self.summaries]
+        project = ProjectIndex(summaries, sdk_version_for(self.config, raw_files))
+        paths = sorted(self.contexts, key=lambda item: item.as_posix())
+        for path in paths:
+            facts, errors = self.collect_file(path, project)
+            self.summaries[path].rule_facts.update(facts)
+            result.errors.extend(errors)
+        for path in paths:
+            outcome = self.check_file(path)
+            result.files.append(outcome.file)
+            result.errors.extend(outcome.errors)
+            result.secrets.update(outcome.secrets)
         self._check_project(project, result)
 
-    def _sdk_version(self, raw_files: dict[Path, bytes]) -> SdkVersion | None:
-        """Return the SDK version from the config, else the one the project declares."""
-        if self.config.sdk_version is not None:
-            return SdkVersion(self.config.sdk_version, "sdk-version in [tool.cio-fix]")
-        folders = [str(path.resolve().parent) for path in raw_files]
-        start = Path(os.path.commonpath(folders)) if folders else None
-        return detect_sdk_version(self.config.root, start)
+    # -- phase 1: parse and index every candidate --------------------------------
 
-    def _parse(
-        self,
-        raw_files: dict[Path, bytes],
-        project: ProjectIndex,
-        summaries: list[ModuleSummary],
-        result: RunResult,
-    ) -> None:
+    def parse_files(self, raw_files: dict[Path, bytes]) -> dict[Path, ParseOutcome]:
+        """Parse and index files in path order, keeping each parsed file in `contexts`."""
+        empty_project = ProjectIndex([], None)
+        outcomes: dict[Path, ParseOutcome] = {}
         for path, raw in sorted(raw_files.items(), key=lambda item: item[0].as_posix()):
-            context = self._context(path, raw, project, result)
+            errors = RunResult()
+            context = self._context(path, raw, empty_project, errors)
             if context is None:
+                outcomes[path] = ParseOutcome(None, errors.errors)
                 continue
             self.contexts[path] = context
             summary = summarise(context.index, path)
             self.summaries[path] = summary
-            summaries.append(summary)
+            outcomes[path] = ParseOutcome(summary, errors.errors)
+        return outcomes
 
     def _context(
         self, path: Path, raw: bytes, project: ProjectIndex, result: RunResult
@@ -150,40 +163,51 @@ class Checker:
 
     # -- phase 2: rules and fixes, file by file ----------------------------------
 
-    def _check_files(self, project: ProjectIndex, result: RunResult) -> None:
-        paths = sorted(self.contexts, key=lambda item: item.as_posix())
-        for path in paths:
-            self.contexts[path].project = project
-            self.contexts[path].index.attach_project(project)
-        self._collect(paths, result)
-        for path in paths:
-            context = self.contexts[path]
-            file_result = FileResult(
-                path=path, original=context.source.raw, encoding=context.source.encoding
-            )
-            file_result.findings = self._run_rules(context, result, self.rules)
-            for rule in self.secret_rules:
-                for finding in self._run_rules(context, result, [rule]):
-                    result.secrets.update(finding.secrets)
-            for finding in file_result.findings:
-                result.secrets.update(finding.secrets)
-            self._fix(context, file_result)
-            context.release_caches()
-            result.files.append(file_result)
-
-    def _collect(self, paths: list[Path], result: RunResult) -> None:
-        """Store each rule's facts about each file in its summary.
+    def collect_file(
+        self, path: Path, project: ProjectIndex
+    ) -> tuple[dict[str, Any], list[FileError]]:
+        """Return each rule's facts about one parsed file, by rule code, and the errors.
 
         This runs once the project index exists, so that `collect` resolves the
         calls on clients imported from other files of the project.
         """
-        for path in paths:
-            context = self.contexts[path]
-            summary = self.summaries[path]
-            for rule in self.rules:
-                facts = self._guarded(rule, context, result, rule.collect)
-                if facts is not None:
-                    summary.rule_facts[rule.code] = facts
+        context = self.contexts[path]
+        context.project = project
+        context.index.attach_project(project)
+        errors = RunResult()
+        facts_by_code: dict[str, Any] = {}
+        for rule in self.rules:
+            facts = self._guarded(rule, context, errors, rule.collect)
+            if facts is not None:
+                facts_by_code[rule.code] = facts
+        return facts_by_code, errors.errors
+
+    def check_file(
+        self, path: Path, project: ProjectIndex | None = None
+    ) -> CheckOutcome:
+        """Run the rules and the fixes on one parsed file.
+
+        `project` replaces the index that `collect_file` attached; it must
+        then hold every file's rule facts.
+        """
+        context = self.contexts[path]
+        if project is not None and project is not context.project:
+            context.project = project
+            context.index.attach_project(project)
+        result = RunResult()
+        file_result = FileResult(
+            path=path, original=context.source.raw, encoding=context.source.encoding
+        )
+        file_result.findings = self._run_rules(context, result, self.rules)
+        for rule in self.secret_rules:
+            for finding in self._run_rules(context, result, [rule]):
+                result.secrets.update(finding.secrets)
+        for finding in file_result.findings:
+            result.secrets.update(finding.secrets)
+        self._fix(context, file_result)
+        _release_fixes(file_result.findings)
+        context.release_caches()
+        return CheckOutcome(file_result, result.errors, result.secrets)
 
     def _run_rules(
         self, context: FileContext, result: RunResult, rules: list[Rule]
@@ -327,54 +351,58 @@ class Checker:
 
     # -- project-level findings --------------------------------------------------
 
-    def _check_project(self, project: ProjectIndex, result: RunResult) -> None:
-        by_path = {Path(display_path(file.path)): file for file in result.files}
+    def check_project(
+        self, project: ProjectIndex
+    ) -> tuple[list[Finding], list[FileError]]:
+        """Run the project-level rules once, after every file's facts are in."""
+        findings: list[Finding] = []
+        errors: list[FileError] = []
         for rule in self.rules:
             try:
-                findings = list(rule.check_project(project))
+                findings.extend(rule.check_project(project))
             except Exception as error:
                 logger.debug("rule %s failed on the project", rule.code, exc_info=True)
-                result.errors.append(
+                errors.append(
                     FileError(
                         Path("."),
                         f"internal error in {rule.code} ({type(error).__name__}:"
                         f" {error}); please report it",
                     )
                 )
-                continue
-            for finding in findings:
-                owner = by_path.get(finding.path)
-                if owner is None:
-                    owner = FileResult(path=finding.path)
-                    by_path[finding.path] = owner
-                    result.files.append(owner)
-                owner.findings.append(finding)
+        return findings, errors
+
+    def _check_project(self, project: ProjectIndex, result: RunResult) -> None:
+        findings, errors = self.check_project(project)
+        result.errors.extend(errors)
+        add_project_findings(result, findings)
 
 
-def _modules_by_name(files: list[Path], root: Path) -> dict[str, list[Path]]:
-    """Index files by every dotted suffix of their module name (`app.settings`, `settings`)."""
-    modules: dict[str, list[Path]] = {}
-    for path in files:
-        name, _ = module_name_for(path, root)
-        parts = name.split(".")
-        for start in range(len(parts)):
-            modules.setdefault(".".join(parts[start:]), []).append(path)
-    return modules
+def sdk_version_for(config: Config, raw_files: dict[Path, bytes]) -> SdkVersion | None:
+    """Return the SDK version from the config, else the one the project declares."""
+    if config.sdk_version is not None:
+        return SdkVersion(config.sdk_version, "sdk-version in [tool.cio-fix]")
+    return detect_sdk_version(config.root, sdk_search_start(raw_files))
 
 
-def _read_modules(
-    wanted: set[str], modules: dict[str, list[Path]], seen: dict[Path, bytes]
-) -> dict[Path, bytes]:
-    found: dict[Path, bytes] = {}
-    for name in wanted:
-        paths = modules.get(name, [])
-        if len(paths) != 1 or paths[0] in seen:
-            continue
-        try:
-            found[paths[0]] = paths[0].read_bytes()
-        except OSError:
-            continue
-    return found
+def scan_facts(summary: ModuleSummary) -> ScanFacts:
+    """Return what the search for more project files needs from one summary."""
+    return ScanFacts(
+        tuple(sorted(prefilter_words([summary]))),
+        tuple(sorted(imported_modules([summary]))),
+    )
+
+
+def _release_fixes(findings: list[Finding]) -> None:
+    """Replace each fix by its safety and description once the file is fixed.
+
+    The replacement nodes keep the whole parsed tree alive and cannot be
+    cached or sent between processes, and the reports read only the safety.
+    """
+    for finding in findings:
+        if finding.fix is not None:
+            finding.fix = Fix(
+                safety=finding.fix.safety, description=finding.fix.description
+            )
 
 
 def _compiles(code: str, filename: str) -> bool:

@@ -107,6 +107,21 @@ def main_command(
         metavar="CODE",
         help="Print the documentation of one rule and exit.",
     ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Worker processes that check files in parallel; 1 checks them in"
+        " this process. Default: the number of CPUs. Runs with few files to"
+        " parse use no workers.",
+    ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Neither read nor write the results cache in .cio_fix_cache.",
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print findings and errors only."
     ),
@@ -189,6 +204,7 @@ def main_command(
 
     try:
         config = _configure(targets, select, ignore, unsafe_fixes)
+        config = config.with_options(jobs=jobs, cache=False if no_cache else None)
         from cio_fix.engine import run
 
         result = run(targets, config, apply=not dry_run)

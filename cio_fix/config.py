@@ -99,6 +99,11 @@ class Config:
     # `package.module.function` that CIO304 fixes call instead of adding a
     # helper to every module: it takes (method, *args, **kwargs).
     background_helper: str | None = None
+    # Worker processes for a run; None means one per available CPU, and 1
+    # checks every file in this process.
+    jobs: int | None = None
+    # Whether results are read from and written to `.cio_fix_cache`.
+    cache: bool = True
     # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
     pr: PrSettings = field(default_factory=PrSettings)
 
@@ -145,6 +150,14 @@ def _sdk_version(key: str, value: Any, path: Path) -> int:
 def _boolean(key: str, value: Any, path: Path) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be true or false")
+    return value
+
+
+def _jobs(key: str, value: Any, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must be a whole number of at least 1"
+        )
     return value
 
 
@@ -240,6 +253,8 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "throttle-rate": ("throttle_rate", _positive_number),
     "template-folders": ("template_folders", _relative_folders),
     "background-helper": ("background_helper", _qualified_function),
+    "jobs": ("jobs", _jobs),
+    "cache": ("cache", _boolean),
     "pr": ("pr", parse_pr_table),
 }
 

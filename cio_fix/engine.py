@@ -18,9 +18,6 @@ logger = logging.getLogger(__name__)
 # starts again from the fixed source. More passes than this means two
 # fixes undo each other.
 MAX_PASSES = 5
-# Rounds of the prefilter that follow imports of project modules which
-# export a client or a constant (`from app.cio import client`).
-MAX_PREFILTER_ROUNDS = 3
 
 
 def display_path(path: Path) -> str:
@@ -45,11 +42,17 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
         return result
 
     # libcst and the rules are imported only when a file needs them, so a
-    # run over a tree without Customer.io code starts and ends fast.
-    from cio_fix.checker import Checker
+    # run over a tree without Customer.io code, or one whose results are all
+    # in the cache, starts and ends fast.
+    from cio_fix.cache import Cache
+    from cio_fix.pipeline import check_candidates
 
-    checker = Checker(config)
-    checker.check(discovered.files, raw_files, result)
+    cache = Cache.open(config.root) if config.cache else Cache.disabled()
+    checked = check_candidates(discovered.files, raw_files, config, cache)
+    cache.save()
+    result.files.extend(checked.files)
+    result.errors.extend(checked.errors)
+    result.secrets.update(checked.secrets)
     if apply:
         _write(result)
     else:

@@ -21,6 +21,7 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
+from cio_fix.modules import module_name_for  # noqa: F401 (re-exported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -294,19 +295,6 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words
-
-
-def module_name_for(path: Path, root: Path) -> tuple[str, bool]:
-    """Return the dotted module name of `path` below `root`, and whether it is a package."""
-    try:
-        relative = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        relative = Path(path.name)
-    parts = list(relative.with_suffix("").parts)
-    is_package = bool(parts) and parts[-1] == "__init__"
-    if is_package:
-        parts = parts[:-1]
-    return ".".join(parts), is_package
 
 
 # -- the declared SDK version -------------------------------------------------

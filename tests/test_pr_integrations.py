@@ -102,7 +102,12 @@ def test_multi_gitter_edits_in_place(tmp_path: Path) -> None:
     assert 'os.environ["CUSTOMERIO_SITE_ID"]' in fixed
     assert "created_at=int(time.time())" in fixed
     assert stat.S_IMODE((work / "app.py").stat().st_mode) == 0o640
-    assert sorted(path.name for path in work.iterdir()) == [".git", "app.py"]
+    # The results cache is the only other entry, and it ignores itself in git.
+    assert sorted(path.name for path in work.iterdir()) == [
+        ".cio_fix_cache",
+        ".git",
+        "app.py",
+    ]
 
 
 def test_multi_gitter_untouched_repository(tmp_path: Path) -> None:

@@ -1,0 +1,319 @@
+"""A content-hash cache of per-file results, kept in `.cio_fix_cache` at the project root.
+
+Every key hashes what the result depends on: the file's bytes, the
+cio-fix code, the versions of Python, libcst and black, and the
+configuration. It also hashes the working directory, because findings show
+paths relative to it, and the files that declare the SDK version or black's
+settings. A cache that cannot be read is treated as empty, and one that
+cannot be written is skipped. Neither is an error.
+
+The cache loads with a restricted unpickler that rebuilds only cio-fix
+data classes and enums, paths, sets and plain values, because a cache
+folder in a checked-out repository is not trusted input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import importlib
+import io
+import logging
+import os
+import pickle
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cio_fix import __version__
+from cio_fix.config import Config
+
+logger = logging.getLogger(__name__)
+
+CACHE_FOLDER = ".cio_fix_cache"
+CACHE_FILE = "results.pickle"
+# Bumped when the layout of the cache file or of its entries changes.
+CACHE_FORMAT = 2
+# Entries that no run has used for this long are dropped when the cache is saved.
+MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
+
+# Files that change results without being checked themselves: the declared
+# customerio version and black's settings. They are read in every folder
+# from the common folder of the candidate files up to the project root.
+# NOTE: files that a rule reads on its own, such as an email template that a
+# send call names, are not part of any key. Editing only such a file leaves
+# stale results until a Python file, the configuration or cio-fix changes.
+DECLARATION_PATTERNS = (
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "uv.lock",
+    "pdm.lock",
+    "requirements*.txt",
+    "requirements*.in",
+    "requirements/*.txt",
+    ".pre-commit-config.yaml",
+)
+
+_ALLOWED_BUILTINS = frozenset({"set", "frozenset"})
+_ALLOWED_PATHS = frozenset(
+    {"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"}
+)
+
+
+def digest(*parts: bytes | str) -> str:
+    """Return the SHA-256 of `parts`, each length-prefixed so that no two splits collide."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        data = (
+            part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        )
+        hasher.update(len(data).to_bytes(8, "little"))
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+def canonical_digest(value: Any) -> str:
+    """Hash plain data so that equal values give equal digests in every process.
+
+    Sets and dicts are ordered first: their iteration order depends on the
+    string hash seed of the process.
+    """
+    return digest(repr(_canonical(value)))
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [
+            (item.name, _canonical(getattr(value, item.name)))
+            for item in dataclasses.fields(value)
+        ]
+        return (type(value).__qualname__, tuple(fields))
+    if isinstance(value, enum.Enum):
+        return (type(value).__qualname__, _canonical(value.value))
+    if isinstance(value, dict):
+        items = [(_canonical(key), _canonical(item)) for key, item in value.items()]
+        return ("dict", tuple(sorted(items, key=repr)))
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted((_canonical(item) for item in value), key=repr)))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_canonical(item) for item in value))
+    if isinstance(value, Path):
+        return ("path", value.as_posix())
+    return value
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name in _ALLOWED_BUILTINS:
+            return getattr(__import__("builtins"), name)
+        if module == "pathlib" and name in _ALLOWED_PATHS:
+            return getattr(__import__("pathlib"), name)
+        if module == "cio_fix" or module.startswith("cio_fix."):
+            found = getattr(importlib.import_module(module), name, None)
+            if isinstance(found, type) and _is_data_class(found):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
+
+
+def _is_data_class(cls: type) -> bool:
+    return dataclasses.is_dataclass(cls) or issubclass(cls, (enum.Enum, tuple))
+
+
+def dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads(data: bytes) -> Any:
+    """Unpickle cache data, rebuilding only the classes the cache is allowed to hold."""
+    return _RestrictedUnpickler(io.BytesIO(data)).load()
+
+
+class Cache:
+    """Entries by key; `folder` None means the cache is disabled."""
+
+    def __init__(self, folder: Path | None, entries: dict[str, tuple[float, bytes]]):
+        self.folder = folder
+        self._entries = entries
+        self._used: dict[str, tuple[float, bytes]] = {}
+        self._now = time.time()
+        self._cleared = False
+
+    @classmethod
+    def disabled(cls) -> Cache:
+        return cls(None, {})
+
+    @classmethod
+    def open(cls, root: Path) -> Cache:
+        folder = root / CACHE_FOLDER
+        return cls(folder, _read_entries(folder / CACHE_FILE))
+
+    @property
+    def enabled(self) -> bool:
+        return self.folder is not None
+
+    def get(self, key: str) -> Any | None:
+        """Return the value stored under `key`, or None when it is missing or unreadable."""
+        entry = self._entries.get(key) or self._used.get(key)
+        if entry is None:
+            return None
+        try:
+            value = loads(entry[1])
+        except Exception:
+            logger.debug("ignoring an unreadable cache entry", exc_info=True)
+            self._entries.pop(key, None)
+            return None
+        self._used[key] = (self._now, entry[1])
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        """Store `value`; a value that cannot be pickled is not cached."""
+        if self.folder is None:
+            return
+        try:
+            data = dumps(value)
+        except Exception:
+            logger.debug("not caching a value that cannot be pickled", exc_info=True)
+            return
+        self._used[key] = (self._now, data)
+
+    def clear(self) -> None:
+        """Drop every entry, so that `save` leaves an empty cache for the next run."""
+        self._entries = {}
+        self._used = {}
+        self._cleared = True
+
+    def save(self) -> None:
+        """Write the entries used by this run and the recent ones of earlier runs."""
+        if self.folder is None or not (self._used or self._cleared):
+            return
+        kept = {
+            key: entry
+            for key, entry in self._entries.items()
+            if self._now - entry[0] < MAX_ENTRY_AGE_SECONDS
+        }
+        kept.update(self._used)
+        try:
+            _write_entries(self.folder, kept)
+        except OSError as error:
+            logger.debug("cannot write the cache in %s: %s", self.folder, error)
+
+
+def _read_entries(path: Path) -> dict[str, tuple[float, bytes]]:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return {}
+    try:
+        document = loads(data)
+    except Exception:
+        logger.debug("ignoring the unreadable cache %s", path, exc_info=True)
+        return {}
+    if not isinstance(document, dict) or document.get("format") != CACHE_FORMAT:
+        return {}
+    entries = document.get("entries")
+    if not isinstance(entries, dict):
+        return {}
+    valid = {}
+    for key, entry in entries.items():
+        if (
+            isinstance(key, str)
+            and isinstance(entry, tuple)
+            and len(entry) == 2
+            and isinstance(entry[0], float)
+            and isinstance(entry[1], bytes)
+        ):
+            valid[key] = entry
+    return valid
+
+
+def _write_entries(folder: Path, entries: dict[str, tuple[float, bytes]]) -> None:
+    folder.mkdir(exist_ok=True)
+    gitignore = folder / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("# Created by cio-fix.\n*\n", encoding="utf-8")
+    data = dumps({"format": CACHE_FORMAT, "entries": entries})
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".results-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, folder / CACHE_FILE)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def run_fingerprint(config: Config, start: Path | None) -> str:
+    """Hash everything besides a file's own bytes that its results depend on.
+
+    `start` is the folder where the SDK version search begins (the common
+    folder of the candidate files): every folder from there up to the
+    project root may declare the customerio version.
+    """
+    settings = dataclasses.replace(config, jobs=None, cache=True)
+    parts: list[str] = [
+        f"format {CACHE_FORMAT}",
+        f"cio-fix {__version__}",
+        f"python {sys.version}",
+        _code_fingerprint(),
+        _distribution_versions(),
+        repr(settings),
+        os.getcwd(),
+    ]
+    for folder in _folders_up_to(config.root, start):
+        parts.extend(_declaration_fingerprints(folder))
+    return digest(*parts)
+
+
+def _folders_up_to(root: Path, start: Path | None) -> list[Path]:
+    """Return `start` and its parents up to `root`, or only `root` when `start` is outside it."""
+    root = root.resolve()
+    if start is None:
+        return [root]
+    start = start.resolve()
+    if start != root and root not in start.parents:
+        return [root]
+    folders = [start]
+    while folders[-1] != root:
+        folders.append(folders[-1].parent)
+    return folders
+
+
+def _code_fingerprint() -> str:
+    """Stat the cio-fix sources, so that a changed rule invalidates the cache too."""
+    package = Path(__file__).parent
+    stats = []
+    for path in sorted(package.rglob("*.py")):
+        info = path.stat()
+        relative = path.relative_to(package).as_posix()
+        stats.append(f"{relative}:{info.st_size}:{info.st_mtime_ns}")
+    return "\n".join(stats)
+
+
+def _distribution_versions() -> str:
+    from importlib import metadata
+
+    versions = []
+    for name in ("libcst", "black"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} missing")
+    return ", ".join(versions)
+
+
+def _declaration_fingerprints(folder: Path) -> list[str]:
+    found = []
+    for pattern in DECLARATION_PATTERNS:
+        for path in sorted(folder.glob(pattern)):
+            try:
+                found.append(f"{path}:{digest(path.read_bytes())}")
+            except OSError:
+                found.append(f"{path}:unreadable")
+    return found

@@ -1,0 +1,817 @@
+"""Run the phases of a check from the cache, in this process or in worker processes.
+
+A run has four phases: parse and summarise each file (repeated for the
+files that the summaries import), build the project index, collect each
+rule's facts per file, then check and fix each file. The project-level
+rules run last.
+
+Each phase's result per file is cached under a key that hashes what it
+depends on:
+
+- a parse: the file's bytes and path, and the run fingerprint
+  (`cache.run_fingerprint`);
+- a file's rule facts: that, plus every file's summary (the project key);
+- a file's findings and fixed bytes: that, plus every file's rule facts.
+
+So a change in one file that changes its summary or its rule facts
+invalidates every file's later phases, and a change that leaves both as
+they were invalidates only that file. A run without a cache miss imports
+no libcst.
+
+This module imports no libcst itself; `cio_fix.checker` does the work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cio_fix.cache import Cache, canonical_digest, digest, dumps, loads, run_fingerprint
+from cio_fix.config import Config
+from cio_fix.engine import display_path, follow_imports
+from cio_fix.model import FileError, FileResult, Finding, RunResult
+from cio_fix.modules import modules_by_name, sdk_search_start
+
+if TYPE_CHECKING:
+    from cio_fix.checker import Checker
+    from cio_fix.project import ProjectIndex, SdkVersion
+
+logger = logging.getLogger(__name__)
+
+# Rounds of the prefilter that follow imports of project modules which
+# export a client or a constant (`from app.cio import client`).
+MAX_PREFILTER_ROUNDS = 3
+# Below this many files to parse, worker processes cost more than they save.
+# NOTE: 8 is an estimate, not a measured break-even point. A file of the
+# benchmark corpus takes about 0.3 s to parse, check and fix on one CPU, and
+# each worker adds a fork and a copy of every summary sent to it.
+PARALLEL_MIN_FILES = 8
+
+
+# -- what the phases hand over -----------------------------------------------------
+
+
+@dataclass
+class ScanFacts:
+    """What the search for more project files reads from one file's summary.
+
+    `words` are module names that a file importing this module's clients or
+    constants must mention. `imported` are the modules whose values this
+    module passes to Customer.io.
+    """
+
+    words: tuple[str, ...] = ()
+    imported: tuple[str, ...] = ()
+
+
+@dataclass
+class FileFacts:
+    """The parse of one file as the cache and the workers hand it over.
+
+    `summary_blob` is the pickled ModuleSummary and `summary_digest` its
+    digest; both are None when the file did not parse.
+    """
+
+    summary_blob: bytes | None
+    summary_digest: str | None
+    scan: ScanFacts = field(default_factory=ScanFacts)
+    errors: list[FileError] = field(default_factory=list)
+
+
+@dataclass
+class CollectedFacts:
+    """Every rule's facts about one file: the pickled {rule code: facts} and its digest."""
+
+    blob: bytes
+    facts_digest: str
+    errors: list[FileError] = field(default_factory=list)
+
+
+@dataclass
+class CheckOutcome:
+    """The check of one file.
+
+    `errors` are run-level errors, such as a rule that failed, which the run
+    lists apart from the file's own errors. `secrets` are the strings that
+    every output must mask.
+    """
+
+    file: FileResult
+    errors: list[FileError] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CachedCheck:
+    """A cached check with the digest of the bytes it was computed from."""
+
+    source_digest: str
+    outcome: CheckOutcome
+
+
+@dataclass
+class ProjectOutcome:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+
+@dataclass
+class ProjectData:
+    """The project index as pickled summaries, in project order, and the SDK version.
+
+    `key` names the summaries, so that a worker builds the index once per run.
+    """
+
+    key: str
+    paths: list[Path]
+    summary_blobs: list[bytes]
+    sdk: SdkVersion | None
+
+
+class PipelineUnavailable(Exception):
+    """A worker failed, or a result cannot cross processes; the run starts over serially.
+
+    `from_cache` is true when an unreadable cache entry caused it.
+    """
+
+    def __init__(self, message: str, from_cache: bool = False) -> None:
+        super().__init__(message)
+        self.from_cache = from_cache
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+def check_candidates(
+    all_files: list[Path], raw_files: dict[Path, bytes], config: Config, cache: Cache
+) -> RunResult:
+    """Check the candidate files and the files they import; return the results."""
+    try:
+        return _Run(all_files, config, cache).execute(raw_files)
+    except PipelineUnavailable as error:
+        # An unreadable cache is no problem of the user's, so only a debug log
+        # names it.
+        level = logging.DEBUG if error.from_cache else logging.WARNING
+        logger.log(
+            level,
+            "checking the files in phases failed (%s);"
+            " checking them again in this process, without the cache",
+            error,
+        )
+    # A cache entry may be what failed, so the next run starts from an empty one.
+    cache.clear()
+    return _check_serially(all_files, raw_files, config)
+
+
+def _check_serially(
+    all_files: list[Path], raw_files: dict[Path, bytes], config: Config
+) -> RunResult:
+    from cio_fix.checker import Checker
+
+    result = RunResult()
+    Checker(config).check(all_files, raw_files, result)
+    return result
+
+
+def available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def read_project_files(
+    all_files: list[Path],
+    raw_files: dict[Path, bytes],
+    root: Path,
+    rule_words: set[str],
+    parse: Callable[[dict[Path, bytes]], dict[Path, ScanFacts]],
+) -> list[Path]:
+    """Parse the candidates, then the files they import values from, round by round.
+
+    `parse` parses files and returns the scan facts of those that parsed.
+    Returns every file given to `parse`, in the order of the project index:
+    round by round, each round in path order.
+    """
+    order: list[Path] = []
+    scanned: dict[Path, ScanFacts] = {}
+
+    def parse_round(files: dict[Path, bytes]) -> None:
+        scanned.update(parse(files))
+        order.extend(sorted(files, key=lambda path: path.as_posix()))
+
+    parse_round(raw_files)
+    seen = dict(raw_files)
+    for_rules = follow_imports(all_files, seen, rule_words)
+    if for_rules:
+        seen.update(for_rules)
+        parse_round(for_rules)
+
+    used_words: set[str] = set()
+    modules: dict[str, list[Path]] | None = None
+    for _ in range(MAX_PREFILTER_ROUNDS):
+        words: set[str] = set()
+        wanted: set[str] = set()
+        for facts in scanned.values():
+            words.update(facts.words)
+            wanted.update(facts.imported)
+        words -= used_words
+        used_words |= words
+        more = follow_imports(all_files, seen, words)
+        if wanted:
+            if modules is None:
+                modules = modules_by_name(all_files, root)
+            more.update(_read_modules(wanted, modules, seen))
+        if not more:
+            break
+        seen.update(more)
+        parse_round(more)
+    return order
+
+
+class _Run:
+    def __init__(self, all_files: list[Path], config: Config, cache: Cache) -> None:
+        self.all_files = all_files
+        self.config = config
+        self.cache = cache
+        self.backend: _SerialBackend | _ParallelBackend | None = None
+        self.run_key = ""
+        self.raw: dict[Path, bytes] = {}
+        self.keys: dict[Path, str] = {}
+        self.facts: dict[Path, FileFacts] = {}
+
+    def execute(self, raw_files: dict[Path, bytes]) -> RunResult:
+        try:
+            return self._execute(raw_files)
+        finally:
+            if self.backend is not None:
+                self.backend.close()
+
+    def _execute(self, raw_files: dict[Path, bytes]) -> RunResult:
+        start = sdk_search_start(raw_files)
+        if self.cache.enabled:
+            self.run_key = run_fingerprint(self.config, start)
+        order = read_project_files(
+            self.all_files, raw_files, self.config.root, self._rule_words(), self._scan
+        )
+        parsed = [path for path in order if self.facts[path].summary_digest is not None]
+        by_path = sorted(parsed, key=lambda path: path.as_posix())
+        project_key = digest(
+            self.run_key,
+            *[f"{path.resolve()}:{self.facts[path].summary_digest}" for path in parsed],
+        )
+        project = _LazyProject(self, project_key, parsed, raw_files)
+
+        collected = self._collect(by_path, project)
+        facts_key = digest(
+            project_key,
+            *[f"{path.resolve()}:{collected[path].facts_digest}" for path in parsed],
+        )
+        outcomes = self._check(by_path, project, collected, facts_key)
+        project_outcome = self._cached(f"project:{facts_key}", ProjectOutcome)
+        if project_outcome is None:
+            project_outcome = self._check_project(project, collected)
+            self._store(f"project:{facts_key}", project_outcome)
+        return self._assemble(order, by_path, collected, outcomes, project_outcome)
+
+    # -- cache ---------------------------------------------------------------------
+
+    def _cached(self, key: str, expected: type) -> Any:
+        """Return the entry under `key` when it is an `expected` with valid fields."""
+        if not self.cache.enabled:
+            return None
+        value = self.cache.get(key)
+        if not isinstance(value, expected) or not _valid_entry(value):
+            return None
+        return value
+
+    def _store(self, key: str, value: Any) -> None:
+        if self.cache.enabled:
+            self.cache.put(key, value)
+
+    def _rule_words(self) -> set[str]:
+        key = f"rule-words:{self.run_key}"
+        cached = self._cached(key, tuple)
+        if cached is not None and all(isinstance(word, str) for word in cached):
+            return set(cached)
+        from cio_fix.rules import select_rules
+
+        rules = select_rules(self.config.select, self.config.ignore)
+        words = {word for rule in rules for word in rule.prefilter_words}
+        self._store(key, tuple(sorted(words)))
+        return words
+
+    # -- phase 1: parse --------------------------------------------------------------
+
+    def _scan(self, files: dict[Path, bytes]) -> dict[Path, ScanFacts]:
+        missing: dict[Path, bytes] = {}
+        for path, raw in files.items():
+            self.raw[path] = raw
+            self.keys[path] = digest(self.run_key, str(path.resolve()), digest(raw))
+            facts = self._cached(f"parse:{self.keys[path]}", FileFacts)
+            if facts is None:
+                missing[path] = raw
+            else:
+                self.facts[path] = facts
+        if missing:
+            for path, facts in self._parse(missing).items():
+                self.facts[path] = facts
+                self._store(f"parse:{self.keys[path]}", facts)
+        return {
+            path: self.facts[path].scan
+            for path in files
+            if self.facts[path].summary_digest is not None
+        }
+
+    def _parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
+        return self._backend(len(files)).parse(files)
+
+    def _hold(self, paths: list[Path]) -> None:
+        """Parse in the backend the files that it does not keep parsed yet."""
+        backend = self._backend(len(paths))
+        unparsed = {path: self.raw[path] for path in paths if path not in backend.held}
+        if unparsed:
+            backend.parse(unparsed)
+
+    def _backend(self, files: int) -> _SerialBackend | _ParallelBackend:
+        if self.backend is None:
+            jobs = self.config.jobs or available_cpus()
+            if jobs > 1 and files >= PARALLEL_MIN_FILES:
+                self.backend = _ParallelBackend(self.config, min(jobs, files))
+            else:
+                self.backend = _SerialBackend(self.config)
+        return self.backend
+
+    # -- phase 3: rule facts -----------------------------------------------------------
+
+    def _collect(
+        self, paths: list[Path], project: _LazyProject
+    ) -> dict[Path, CollectedFacts]:
+        collected: dict[Path, CollectedFacts] = {}
+        missing: list[Path] = []
+        for path in paths:
+            key = f"collect:{digest(self.keys[path], project.key)}"
+            facts = self._cached(key, CollectedFacts)
+            if facts is None:
+                missing.append(path)
+            else:
+                collected[path] = facts
+        if missing:
+            self._hold(missing)
+            for path, facts in self.backend.collect(missing, project.data()).items():
+                collected[path] = facts
+                self._store(f"collect:{digest(self.keys[path], project.key)}", facts)
+        return collected
+
+    # -- phase 4: findings and fixes ---------------------------------------------------
+
+    def _check(
+        self,
+        paths: list[Path],
+        project: _LazyProject,
+        collected: dict[Path, CollectedFacts],
+        facts_key: str,
+    ) -> dict[Path, CheckOutcome]:
+        outcomes: dict[Path, CheckOutcome] = {}
+        missing: list[Path] = []
+        for path in paths:
+            entry = self._cached(
+                f"check:{digest(self.keys[path], facts_key)}", CachedCheck
+            )
+            if entry is None or entry.source_digest != digest(self.raw[path]):
+                missing.append(path)
+                continue
+            entry.outcome.file.path = path
+            entry.outcome.file.original = self.raw[path]
+            outcomes[path] = entry.outcome
+        if not missing:
+            return outcomes
+
+        self._hold(missing)
+        facts_blobs = [collected[path].blob for path in project.paths]
+        checked = self.backend.check(missing, project.data(), facts_blobs)
+        for path, outcome in checked.items():
+            entry = CachedCheck(digest(self.raw[path]), outcome)
+            self._store(f"check:{digest(self.keys[path], facts_key)}", entry)
+            outcome.file.original = self.raw[path]
+            outcomes[path] = outcome
+        return outcomes
+
+    def _check_project(
+        self, project: _LazyProject, collected: dict[Path, CollectedFacts]
+    ) -> ProjectOutcome:
+        index = project.index()
+        for summary, path in zip(index.summaries, project.paths, strict=True):
+            summary.rule_facts.update(_load_rule_facts(collected[path].blob))
+        if isinstance(self.backend, _SerialBackend):
+            checker = self.backend.worker.checker
+        else:
+            from cio_fix.checker import Checker
+
+            checker = Checker(self.config)
+        findings, errors = checker.check_project(index)
+        return ProjectOutcome(findings, errors)
+
+    # -- the result ----------------------------------------------------------------------
+
+    def _assemble(
+        self,
+        order: list[Path],
+        by_path: list[Path],
+        collected: dict[Path, CollectedFacts],
+        outcomes: dict[Path, CheckOutcome],
+        project_outcome: ProjectOutcome,
+    ) -> RunResult:
+        """Put the results together in the order that `Checker.check` produces them."""
+        result = RunResult()
+        for path in order:
+            result.errors.extend(self.facts[path].errors)
+        for path in by_path:
+            result.errors.extend(collected[path].errors)
+        for path in by_path:
+            outcome = outcomes[path]
+            result.files.append(outcome.file)
+            result.errors.extend(outcome.errors)
+            result.secrets.update(outcome.secrets)
+        result.errors.extend(project_outcome.errors)
+        add_project_findings(result, project_outcome.findings)
+        return result
+
+
+def _valid_entry(value: Any) -> bool:
+    """Check the field types of a cache entry, which the cache reads from disk."""
+    if isinstance(value, FileFacts):
+        parsed = isinstance(value.summary_blob, bytes)
+        return (
+            parsed == isinstance(value.summary_digest, str)
+            and (parsed or value.summary_blob is None)
+            and (parsed or value.summary_digest is None)
+            and isinstance(value.scan, ScanFacts)
+            and _all_of(value.scan.words, str)
+            and _all_of(value.scan.imported, str)
+            and _all_of(value.errors, FileError)
+        )
+    if isinstance(value, CollectedFacts):
+        return (
+            isinstance(value.blob, bytes)
+            and isinstance(value.facts_digest, str)
+            and _all_of(value.errors, FileError)
+        )
+    if isinstance(value, CachedCheck):
+        outcome = value.outcome
+        return (
+            isinstance(value.source_digest, str)
+            and isinstance(outcome, CheckOutcome)
+            and isinstance(outcome.file, FileResult)
+            and _all_of(outcome.file.findings, Finding)
+            and _all_of(outcome.file.errors, FileError)
+            and isinstance(outcome.file.fixed, (bytes, type(None)))
+            and _all_of(outcome.errors, FileError)
+            and isinstance(outcome.secrets, set)
+            and _all_of(outcome.secrets, str)
+        )
+    if isinstance(value, ProjectOutcome):
+        return _all_of(value.findings, Finding) and _all_of(value.errors, FileError)
+    return True
+
+
+def _all_of(values: Any, expected: type) -> bool:
+    if not isinstance(values, (list, tuple, set)):
+        return False
+    return all(isinstance(value, expected) for value in values)
+
+
+def add_project_findings(result: RunResult, findings: list[Finding]) -> None:
+    """Give each project-level finding to the result of its file, adding one if needed."""
+    by_path = {Path(display_path(file.path)): file for file in result.files}
+    for finding in findings:
+        owner = by_path.get(finding.path)
+        if owner is None:
+            owner = FileResult(path=finding.path)
+            by_path[finding.path] = owner
+            result.files.append(owner)
+        owner.findings.append(finding)
+
+
+class _LazyProject:
+    """The project index of a run, built only when a phase misses the cache."""
+
+    def __init__(
+        self, run: _Run, key: str, paths: list[Path], raw_files: dict[Path, bytes]
+    ) -> None:
+        self.run = run
+        self.key = key
+        self.paths = paths
+        self.raw_files = raw_files
+        self._data: ProjectData | None = None
+
+    def data(self) -> ProjectData:
+        if self._data is None:
+            from cio_fix.checker import sdk_version_for
+
+            blobs = []
+            for path in self.paths:
+                blob = self.run.facts[path].summary_blob
+                assert blob is not None
+                blobs.append(blob)
+            sdk = sdk_version_for(self.run.config, self.raw_files)
+            self._data = ProjectData(self.key, self.paths, blobs, sdk)
+        return self._data
+
+    def index(self) -> ProjectIndex:
+        return build_project(self.data())
+
+
+def build_project(data: ProjectData) -> ProjectIndex:
+    """Unpickle the summaries of `data` into a project index."""
+    from cio_fix.project import ProjectIndex
+
+    return ProjectIndex([load_blob(blob) for blob in data.summary_blobs], data.sdk)
+
+
+def _load_rule_facts(blob: bytes) -> dict[str, Any]:
+    facts = load_blob(blob)
+    if not isinstance(facts, dict):
+        raise PipelineUnavailable(
+            "cached rule facts are not a table by rule code", from_cache=True
+        )
+    return facts
+
+
+def load_blob(blob: bytes) -> Any:
+    """Unpickle a summary or rule facts, which may come from the cache."""
+    try:
+        return loads(blob)
+    except Exception as error:
+        raise PipelineUnavailable(
+            f"a cached summary or rule fact is unreadable ({type(error).__name__})",
+            from_cache=True,
+        ) from error
+
+
+# -- backends ----------------------------------------------------------------------
+
+
+class _Worker:
+    """The phases for the files of one process; each file stays parsed until checked."""
+
+    def __init__(self, config: Config) -> None:
+        from cio_fix.checker import Checker
+
+        self.checker: Checker = Checker(config)
+        self.project_key: str | None = None
+        self.project: ProjectIndex | None = None
+
+    def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
+        found = {}
+        for path, outcome in self.checker.parse_files(files).items():
+            summary = outcome.summary
+            if summary is None:
+                found[path] = FileFacts(None, None, errors=outcome.errors)
+                continue
+            from cio_fix.checker import scan_facts
+
+            found[path] = FileFacts(
+                _pickled(summary), canonical_digest(summary), scan_facts(summary)
+            )
+            found[path].errors = outcome.errors
+        return found
+
+    def collect(
+        self, paths: list[Path], data: ProjectData
+    ) -> dict[Path, CollectedFacts]:
+        project = self._project(data)
+        found = {}
+        for path in paths:
+            facts, errors = self.checker.collect_file(path, project)
+            found[path] = CollectedFacts(
+                _pickled(facts), canonical_digest(facts), errors
+            )
+        return found
+
+    def check(
+        self, paths: list[Path], data: ProjectData, facts_blobs: list[bytes]
+    ) -> dict[Path, CheckOutcome]:
+        project = self._project(data)
+        for summary, blob in zip(project.summaries, facts_blobs, strict=True):
+            summary.rule_facts = _load_rule_facts(blob)
+        found = {}
+        for path in paths:
+            outcome = self.checker.check_file(path, project)
+            # The caller has the bytes already; they need not cross processes.
+            outcome.file.original = None
+            found[path] = outcome
+            del self.checker.contexts[path]
+        return found
+
+    def _project(self, data: ProjectData) -> ProjectIndex:
+        if self.project is None or self.project_key != data.key:
+            self.project = build_project(data)
+            self.project_key = data.key
+        return self.project
+
+
+def _pickled(value: Any) -> bytes:
+    try:
+        data = dumps(value)
+        loads(data)
+    except Exception as error:
+        raise PipelineUnavailable(
+            f"a summary or rule fact cannot be cached ({type(error).__name__}: {error})"
+        ) from error
+    return data
+
+
+class _SerialBackend:
+    """A backend that runs the phases in this process."""
+
+    def __init__(self, config: Config) -> None:
+        self.worker = _Worker(config)
+
+    @property
+    def held(self) -> set[Path]:
+        return set(self.worker.checker.contexts)
+
+    def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
+        return self.worker.parse(files)
+
+    def collect(
+        self, paths: list[Path], data: ProjectData
+    ) -> dict[Path, CollectedFacts]:
+        return self.worker.collect(paths, data)
+
+    def check(
+        self, paths: list[Path], data: ProjectData, facts_blobs: list[bytes]
+    ) -> dict[Path, CheckOutcome]:
+        outcomes = self.worker.check(paths, data, facts_blobs)
+        # Each outcome goes through pickle, as from a worker process, so that
+        # a result that cannot be cached fails the same way in every run.
+        return {path: _round_trip(outcome) for path, outcome in outcomes.items()}
+
+    def close(self) -> None:
+        pass
+
+
+def _round_trip(outcome: CheckOutcome) -> CheckOutcome:
+    try:
+        return loads(dumps(outcome))
+    except Exception as error:
+        raise PipelineUnavailable(
+            f"a check result cannot be cached ({type(error).__name__}: {error})"
+        ) from error
+
+
+class _ParallelBackend:
+    """Worker processes that each keep their shard of parsed files between the phases.
+
+    A file goes to one worker when it is parsed and stays there: its
+    collect and check requests go to the same worker (sticky shards).
+    """
+
+    def __init__(self, config: Config, jobs: int) -> None:
+        # Imported before the workers fork, so that they start with the
+        # rules and libcst loaded.
+        import cio_fix.checker  # noqa: F401
+
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        context = multiprocessing.get_context(method)
+        self.connections: list[Connection] = []
+        self.processes: list[Any] = []
+        self.load = [0] * jobs
+        self.owner: dict[Path, int] = {}
+        self.held: set[Path] = set()
+        for _ in range(jobs):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(theirs, config), daemon=True)
+            process.start()
+            theirs.close()
+            self.connections.append(ours)
+            self.processes.append(process)
+
+    def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
+        shards: list[dict[Path, bytes]] = [{} for _ in self.connections]
+        # The largest files first, each to the worker with the least work so far.
+        ordered = sorted(files, key=lambda path: (-len(files[path]), path.as_posix()))
+        for path in ordered:
+            worker = self.owner.get(path)
+            if worker is None:
+                worker = self.load.index(min(self.load))
+                self.owner[path] = worker
+            self.load[worker] += len(files[path])
+            shards[worker][path] = files[path]
+        requests = [("parse", shard) if shard else None for shard in shards]
+        found: dict[Path, FileFacts] = {}
+        for reply in self._exchange(requests):
+            found.update(reply)
+        for path, facts in found.items():
+            if facts.summary_digest is not None:
+                self.held.add(path)
+        return found
+
+    def collect(
+        self, paths: list[Path], data: ProjectData
+    ) -> dict[Path, CollectedFacts]:
+        shards = self._shards(paths)
+        requests = [("collect", shard, data) if shard else None for shard in shards]
+        found: dict[Path, CollectedFacts] = {}
+        for reply in self._exchange(requests):
+            found.update(reply)
+        return found
+
+    def check(
+        self, paths: list[Path], data: ProjectData, facts_blobs: list[bytes]
+    ) -> dict[Path, CheckOutcome]:
+        shards = self._shards(paths)
+        requests = [
+            ("check", shard, data, facts_blobs) if shard else None for shard in shards
+        ]
+        found: dict[Path, CheckOutcome] = {}
+        for reply in self._exchange(requests):
+            found.update(reply)
+        self.held.difference_update(paths)
+        return found
+
+    def _shards(self, paths: list[Path]) -> list[list[Path]]:
+        shards: list[list[Path]] = [[] for _ in self.connections]
+        for path in paths:
+            shards[self.owner[path]].append(path)
+        return shards
+
+    def _exchange(self, requests: list[Any]) -> list[Any]:
+        """Send each worker its request, then collect the replies of those that got one."""
+        try:
+            for connection, request in zip(self.connections, requests, strict=True):
+                if request is not None:
+                    connection.send_bytes(dumps(request))
+            replies = []
+            for connection, request in zip(self.connections, requests, strict=True):
+                if request is None:
+                    continue
+                status, payload = pickle.loads(connection.recv_bytes())
+                if status != "ok":
+                    message, from_cache = payload
+                    raise PipelineUnavailable(message, from_cache)
+                replies.append(payload)
+        except (OSError, EOFError, pickle.PickleError) as error:
+            raise PipelineUnavailable(f"{type(error).__name__}: {error}") from error
+        return replies
+
+    def close(self) -> None:
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.send_bytes(dumps(("stop",)))
+            connection.close()
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _serve(connection: Connection, config: Config) -> None:
+    """Handle parse, collect and check requests in a worker process until a stop request."""
+    worker = _Worker(config)
+    while True:
+        try:
+            request = pickle.loads(connection.recv_bytes())
+        except EOFError:
+            return
+        if request[0] == "stop":
+            return
+        try:
+            if request[0] == "parse":
+                reply: Any = worker.parse(request[1])
+            elif request[0] == "collect":
+                reply = worker.collect(request[1], request[2])
+            else:
+                reply = worker.check(request[1], request[2], request[3])
+            data = dumps(("ok", reply))
+        except Exception as error:
+            logger.debug("worker request %s failed", request[0], exc_info=True)
+            from_cache = isinstance(error, PipelineUnavailable) and error.from_cache
+            message = f"{type(error).__name__}: {error}"
+            data = dumps(("failed", (message, from_cache)))
+        connection.send_bytes(data)
+
+
+def _read_modules(
+    wanted: set[str], modules: dict[str, list[Path]], seen: dict[Path, bytes]
+) -> dict[Path, bytes]:
+    found: dict[Path, bytes] = {}
+    for name in wanted:
+        paths = modules.get(name, [])
+        if len(paths) != 1 or paths[0] in seen:
+            continue
+        try:
+            found[paths[0]] = paths[0].read_bytes()
+        except OSError:
+            continue
+    return found

@@ -1,0 +1,513 @@
+"""Serial, parallel and cached runs: the same findings, diffs, JSON, errors and bytes."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+import cio_fix.checker
+from cio_fix import pipeline
+from cio_fix.cache import CACHE_FILE, CACHE_FOLDER
+from cio_fix.cli import _exit_status
+from cio_fix.config import load_config
+from cio_fix.engine import run
+from cio_fix.report.json import render_json
+from cio_fix.report.text import render_text
+
+from conftest import FIXTURES, run_cli
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+CHECK_SERIALLY = pipeline._check_serially
+
+SETTINGS = """\
+import os
+
+CUSTOMERIO_SITE_ID = "3f9a0c1d2e4b5a69c7d1"
+CUSTOMERIO_API_KEY = "0a1b2c3d4e5f6a7b8c9d"
+DEBUG = os.environ.get("DEBUG") == "1"
+"""
+
+CLIENT = """\
+from customerio import CustomerIO
+
+from shop import settings
+
+cio = CustomerIO(settings.CUSTOMERIO_SITE_ID, settings.CUSTOMERIO_API_KEY)
+"""
+
+HANDLERS = """\
+import time
+
+from shop.client import cio
+
+
+def signed_up(user):
+    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+
+
+def ordered(user, order):
+    cio.track(customer_id=user.id, name="ordered", timestamp=time.time() * 1000)
+"""
+
+WORKER = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
+
+
+def resend(orders):
+    for order in orders:
+        cio.track(customer_id=order.user_id, name="placed", placed_at=time.time())
+"""
+
+PROFILE = """\
+from shop.client import cio
+
+
+def update_plan(user):
+    cio.identify(id=user.id, plan=user.plan)
+"""
+
+BROKEN = "from customerio import CustomerIO\ndef broken(:\n"
+
+FILES = {
+    "requirements.txt": "customerio==3.2.0\n",
+    "shop/__init__.py": "",
+    "shop/settings.py": SETTINGS,
+    "shop/client.py": CLIENT,
+    "shop/signup.py": HANDLERS,
+    "shop/orders.py": HANDLERS.replace("signed_up", "registered"),
+    "shop/worker.py": WORKER,
+    "shop/profile.py": PROFILE,
+    "shop/sync.py": PROFILE.replace("update_plan", "sync_plan"),
+    "shop/broken.py": BROKEN,
+}
+
+
+@pytest.fixture(autouse=True)
+def no_fallback(monkeypatch) -> None:
+    """Fail a test whose run gives up on the phases and checks everything again."""
+
+    def fail(*args):
+        raise AssertionError("the run fell back to checking without the pipeline")
+
+    monkeypatch.setattr(pipeline, "_check_serially", fail)
+
+
+@dataclass
+class Outputs:
+    """What one run shows: the text report with its diffs, the JSON and the exit status."""
+
+    text: str
+    errors: str
+    json: str
+    exit_status: int
+
+
+def _outputs(root: Path, *, jobs: int, cache: bool, apply: bool = False) -> Outputs:
+    """Run the engine once in `root` and render every output of that one run."""
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        config = load_config(root).with_options(jobs=jobs, cache=cache)
+        result = run([Path(".")], config, apply=apply)
+        text, errors = io.StringIO(), io.StringIO()
+        render_text(
+            Console(file=text, width=200, no_color=True, highlight=False),
+            Console(file=errors, width=200, no_color=True, highlight=False),
+            result,
+            apply=apply,
+            show_diff=True,
+            quiet=False,
+            unsafe_fixes=False,
+        )
+        return Outputs(
+            text.getvalue(),
+            errors.getvalue(),
+            render_json(result),
+            _exit_status(result, apply=apply, exit_zero=False),
+        )
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture
+def workers(monkeypatch) -> list[int]:
+    """Start worker processes even for a few files, and record how many each run starts."""
+    started: list[int] = []
+    original = pipeline._ParallelBackend.__init__
+
+    def counting_init(self, config, jobs):
+        started.append(jobs)
+        original(self, config, jobs)
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(pipeline._ParallelBackend, "__init__", counting_init)
+    return started
+
+
+def _record_calls(monkeypatch, method: str) -> list[str]:
+    """Record the file names that each call of `Checker.<method>` in this process gets."""
+    names: list[str] = []
+    original = getattr(cio_fix.checker.Checker, method)
+
+    def recording(self, first, *args):
+        paths = sorted(first) if isinstance(first, dict) else [first]
+        names.extend(path.name for path in paths)
+        return original(self, first, *args)
+
+    monkeypatch.setattr(cio_fix.checker.Checker, method, recording)
+    return names
+
+
+def _copy(source: Path, tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(CACHE_FOLDER))
+    return target
+
+
+@pytest.mark.parametrize("source", [FIXTURES, EXAMPLES], ids=["fixtures", "examples"])
+def test_pipeline_modes_give_same_outputs(tmp_path, workers, source) -> None:
+    root = _copy(source, tmp_path, "project")
+
+    serial = _outputs(root, jobs=1, cache=False)
+    parallel = _outputs(root, jobs=2, cache=True)
+    cached = _outputs(root, jobs=1, cache=True)
+
+    assert workers == [2]
+    assert "+++ b/" in serial.text
+    assert parallel.text == serial.text
+    assert parallel.errors == serial.errors
+    assert parallel.json == serial.json
+    assert parallel.exit_status == serial.exit_status
+    assert cached.text == serial.text
+    assert cached.errors == serial.errors
+    assert cached.json == serial.json
+    assert cached.exit_status == serial.exit_status
+
+
+def test_pipeline_parallel_cli_equals_serial(project, workers) -> None:
+    root = project(FILES)
+
+    serial = run_cli(["--no-cache", "-j", "1", "--output-format", "json", "."], root)
+    parallel = run_cli(
+        ["--no-cache", "--jobs", "2", "--output-format", "json", "."], root
+    )
+    three = run_cli(["--no-cache", "--jobs", "3", "--output-format", "json", "."], root)
+
+    assert workers == [2, 3]
+    assert serial.json["findings"]
+    assert serial.json["errors"]
+    assert parallel.stdout == serial.stdout
+    assert parallel.exit_code == serial.exit_code
+    assert three.stdout == serial.stdout
+    assert three.exit_code == serial.exit_code
+
+
+def test_pipeline_jobs_one_starts_no_workers(project, workers) -> None:
+    root = project(FILES)
+
+    run_cli(["--no-cache", "--jobs", "1", "."], root)
+
+    assert workers == []
+
+
+def test_pipeline_few_files_start_no_workers(project, monkeypatch) -> None:
+    started: list[int] = []
+    monkeypatch.setattr(
+        pipeline._ParallelBackend, "__init__", lambda *args: started.append(1)
+    )
+    root = project({"requirements.txt": FILES["requirements.txt"], "app.py": WORKER})
+
+    result = run_cli(
+        ["--no-cache", "--jobs", "4", "--output-format", "json", "."], root
+    )
+
+    assert started == []
+    assert result.json["findings"]
+
+
+def test_pipeline_cached_run_parses_nothing(project, monkeypatch) -> None:
+    root = project(FILES)
+    first = _outputs(root, jobs=1, cache=True)
+    parsed = _record_calls(monkeypatch, "parse_files")
+
+    cached = _outputs(root, jobs=1, cache=True)
+
+    assert parsed == []
+    assert cached == first
+
+
+def test_pipeline_parallel_apply_writes_same_bytes(tmp_path, project, workers) -> None:
+    serial = project(FILES)
+    parallel = _copy(serial, tmp_path.parent, f"{tmp_path.name}-parallel")
+
+    run_cli(["--apply", "--no-cache", "--jobs", "1", "."], serial)
+    run_cli(["--apply", "--no-cache", "--jobs", "2", "."], parallel)
+
+    assert workers == [2]
+    for name in FILES:
+        assert (parallel / name).read_bytes() == (serial / name).read_bytes(), name
+
+
+def test_pipeline_apply_from_cache_writes_same_bytes(tmp_path, project) -> None:
+    fresh = project(FILES)
+    cached = _copy(fresh, tmp_path.parent, f"{tmp_path.name}-cached")
+    run_cli(["--dry-run", "."], cached)
+
+    run_cli(["--apply", "--no-cache", "."], fresh)
+    run_cli(["--apply", "."], cached)
+
+    assert (fresh / "shop" / "signup.py").read_text() != HANDLERS
+    for name in FILES:
+        assert (cached / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def test_pipeline_apply_skips_file_changed_since_cached(project) -> None:
+    root = project(FILES)
+    run_cli(["--dry-run", "."], root)
+    edited = HANDLERS + "\n\ndef later(user):\n    cio.identify(id=user.id)\n"
+    (root / "shop" / "signup.py").write_text(edited)
+
+    run_cli(["--apply", "."], root)
+    fixed = (root / "shop" / "signup.py").read_text()
+
+    assert "def later(user):" in fixed
+    assert "created_at=int(time.time())" in fixed
+
+
+def test_pipeline_changed_client_changes_other_findings(project) -> None:
+    root = project(FILES)
+    first = run_cli(["--output-format", "json", "."], root)
+    (root / "shop" / "client.py").write_text("cio = None\n")
+
+    cached = run_cli(["--output-format", "json", "."], root)
+    uncached = run_cli(["--no-cache", "--output-format", "json", "."], root)
+
+    before = {finding["path"] for finding in first.json["findings"]}
+    after = {finding["path"] for finding in cached.json["findings"]}
+    assert "shop/signup.py" in before
+    assert "shop/signup.py" not in after
+    assert cached.stdout == uncached.stdout
+
+
+def test_pipeline_changed_rule_fact_changes_other_findings(
+    project, monkeypatch
+) -> None:
+    root = project(FILES)
+    first = run_cli(["--select", "CIO401", "--output-format", "json", "."], root)
+    sync = root / "shop" / "sync.py"
+    sync.write_text(PROFILE.replace("plan=user.plan", "email=user.email"))
+    parsed = _record_calls(monkeypatch, "parse_files")
+
+    cached = run_cli(["--select", "CIO401", "--output-format", "json", "."], root)
+    uncached = run_cli(
+        ["--no-cache", "--select", "CIO401", "--output-format", "json", "."], root
+    )
+
+    before = {finding["path"] for finding in first.json["findings"]}
+    after = {finding["path"] for finding in cached.json["findings"]}
+    assert "shop/profile.py" in before
+    assert "shop/profile.py" not in after
+    assert "profile.py" in parsed
+    assert cached.stdout == uncached.stdout
+
+
+def test_pipeline_changed_comment_checks_one_file(project, monkeypatch) -> None:
+    root = project(FILES)
+    run_cli(["."], root)
+    worker = root / "shop" / "worker.py"
+    worker.write_text(WORKER + "\n# A comment changes the bytes, not the facts.\n")
+    checked = _record_calls(monkeypatch, "check_file")
+
+    cached = run_cli(["--output-format", "json", "."], root)
+
+    assert checked == ["worker.py"]
+    uncached = run_cli(["--no-cache", "--output-format", "json", "."], root)
+    assert cached.stdout == uncached.stdout
+
+
+def test_pipeline_changed_requirements_checks_every_file(project, monkeypatch) -> None:
+    root = project(FILES)
+    run_cli(["."], root)
+    (root / "requirements.txt").write_text("customerio==2.1\n")
+    checked = _record_calls(monkeypatch, "check_file")
+
+    run_cli(["."], root)
+
+    assert "worker.py" in checked
+    assert "signup.py" in checked
+
+
+def test_pipeline_changed_config_checks_again(project) -> None:
+    root = project(FILES)
+    run_cli(["."], root)
+    (root / "pyproject.toml").write_text('[tool.cio-fix]\nignore = ["CIO103"]\n')
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    codes = {finding["code"] for finding in result.json["findings"]}
+    assert "CIO103" not in codes
+    assert "CIO101" in codes
+
+
+def test_cache_folder_has_gitignore(project) -> None:
+    root = project(FILES)
+
+    run_cli(["."], root)
+
+    assert (root / CACHE_FOLDER / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (root / CACHE_FOLDER / CACHE_FILE).is_file()
+
+
+def test_cache_no_cache_writes_nothing(project) -> None:
+    root = project(FILES)
+
+    run_cli(["--no-cache", "."], root)
+
+    assert not (root / CACHE_FOLDER).exists()
+
+
+def test_cache_config_key_disables_cache(project) -> None:
+    root = project({**FILES, "pyproject.toml": "[tool.cio-fix]\ncache = false\n"})
+
+    run_cli(["."], root)
+
+    assert not (root / CACHE_FOLDER).exists()
+
+
+def test_cache_corrupt_file_is_ignored(project) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "--output-format", "json", "."], root)
+    (root / CACHE_FOLDER).mkdir()
+    (root / CACHE_FOLDER / CACHE_FILE).write_bytes(b"\x80\x05not a pickle at all")
+
+    result = run_cli(["--output-format", "json", "."], root)
+    again = run_cli(["--output-format", "json", "."], root)
+
+    assert result.stdout == expected.stdout
+    assert result.exit_code == expected.exit_code
+    assert again.stdout == expected.stdout
+
+
+def test_cache_truncated_file_is_ignored(project) -> None:
+    root = project(FILES)
+    expected = run_cli(["--output-format", "json", "."], root)
+    cache_file = root / CACHE_FOLDER / CACHE_FILE
+    cache_file.write_bytes(cache_file.read_bytes()[:100])
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.stdout == expected.stdout
+    assert result.exit_code == expected.exit_code
+
+
+def test_cache_corrupt_entries_are_ignored(project) -> None:
+    root = project(FILES)
+    expected = run_cli(["--output-format", "json", "."], root)
+    cache_file = root / CACHE_FOLDER / CACHE_FILE
+    document = pickle.loads(cache_file.read_bytes())
+    for key, (used, data) in document["entries"].items():
+        document["entries"][key] = (used, data[: len(data) // 2])
+    cache_file.write_bytes(pickle.dumps(document))
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.stdout == expected.stdout
+
+
+def test_cache_unreadable_folder_is_ignored(project) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "--output-format", "json", "."], root)
+    (root / CACHE_FOLDER).write_text("a file where the cache folder belongs")
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.stdout == expected.stdout
+    assert result.stderr == ""
+
+
+def test_cache_rejects_code_in_pickle(project) -> None:
+    root = project(FILES)
+    marker = root / "marker"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (root / CACHE_FOLDER).mkdir()
+    document = {"format": 2, "entries": {"parse:x": (0.0, pickle.dumps(Payload()))}}
+    (root / CACHE_FOLDER / CACHE_FILE).write_bytes(pickle.dumps(document))
+    run_cli(["."], root)
+    (root / CACHE_FOLDER / CACHE_FILE).write_bytes(pickle.dumps(Payload()))
+    run_cli(["."], root)
+
+    assert not marker.exists()
+
+
+def test_config_jobs_must_be_positive(project) -> None:
+    root = project({**FILES, "pyproject.toml": "[tool.cio-fix]\njobs = 0\n"})
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "jobs must be a whole number of at least 1" in result.stderr
+
+
+def test_cli_jobs_must_be_positive(project) -> None:
+    result = run_cli(["--jobs", "0", "."], project(FILES))
+
+    assert result.exit_code == 2
+
+
+def test_pipeline_failed_worker_falls_back(project, workers, monkeypatch) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "-j", "1", "--output-format", "json", "."], root)
+    monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
+
+    def broken_collect(self, paths, data):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(pipeline._Worker, "collect", broken_collect)
+
+    result = run_cli(["--jobs", "2", "--output-format", "json", "."], root)
+
+    assert workers == [2]
+    assert result.stdout == expected.stdout
+    assert result.exit_code == expected.exit_code
+
+
+def test_cache_corrupt_summary_is_rebuilt(project, monkeypatch) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "--output-format", "json", "."], root)
+    run_cli(["."], root)
+    cache_file = root / CACHE_FOLDER / CACHE_FILE
+    document = pickle.loads(cache_file.read_bytes())
+    entries = {}
+    for key, (used, data) in document["entries"].items():
+        if key.startswith("parse:"):
+            facts = pickle.loads(data)
+            if facts.summary_blob is not None:
+                facts.summary_blob = b"\x80\x05not a summary"
+            entries[key] = (used, pickle.dumps(facts))
+    document["entries"] = entries
+    cache_file.write_bytes(pickle.dumps(document))
+    monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
+
+    result = run_cli(["--output-format", "json", "."], root)
+    parsed = _record_calls(monkeypatch, "parse_files")
+    again = run_cli(["--output-format", "json", "."], root)
+
+    assert result.stdout == expected.stdout
+    assert result.stderr == expected.stderr
+    assert again.stdout == expected.stdout
+    assert parsed
