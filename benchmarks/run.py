@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import psutil
@@ -228,11 +229,17 @@ def _benchmark(work: Path, repeat: int, heavy_repeat: int, scaling_repeat: int) 
 
     print(f"machine: {platform.machine()}, {psutil.cpu_count()} CPUs;", end=" ")
     print(f"Python {platform.python_version()}")
+    versions = ", ".join(
+        f"{package} {metadata.version(package)}"
+        for package in ("cio-fix", "libcst", "ruff", "fixit")
+    )
+    print(f"versions: {versions}")
     print(f"large repository: {stdlib_files} files, {stdlib_lines} lines")
     print(f"heavy corpus: {heavy_files} files, {heavy_lines} lines")
     print(
-        f"repetitions: {repeat} for the large repository and the cache,"
-        f" {heavy_repeat} on the heavy corpus, {scaling_repeat} per scaling point"
+        f"repetitions: {repeat} for the large repository,"
+        f" {heavy_repeat} on the heavy corpus and for the cache,"
+        f" {scaling_repeat} per scaling point"
     )
     print()
 
@@ -265,7 +272,7 @@ def _benchmark(work: Path, repeat: int, heavy_repeat: int, scaling_repeat: int) 
         prepare=lambda: shutil.rmtree(cache, ignore_errors=True),
     )
     warm = Command("warm", [*CIO_FIX_CACHED, "."], heavy[200])
-    for _ in range(repeat):
+    for _ in range(heavy_repeat):
         cold.times.append(run_once(cold))
         warm.times.append(run_once(warm))
     table.compare("second run vs first (cache)", warm, cold, "<= 0.3", 0.3)
@@ -277,14 +284,17 @@ def _benchmark(work: Path, repeat: int, heavy_repeat: int, scaling_repeat: int) 
             f"peak memory, {command.label}", _megabytes(command.peak_bytes), "", True
         )
 
+    # The 200-module point is the heavy-corpus run measured above.
     points = {
         modules: Command(f"{modules}", [*CIO_FIX, "."], folder)
         for modules, folder in heavy.items()
+        if modules != 200
     }
+    points[200] = cio_heavy
     with_large = Command("mixed", [*CIO_FIX, "."], mixed)
     alone = Command("alone", [*CIO_FIX, "."], heavy[200])
     for _ in range(scaling_repeat):
-        for command in [*points.values(), alone, with_large]:
+        for command in [points[100], points[400], alone, with_large]:
             command.times.append(run_once(command))
     # Linear or better: doubling the modules at most doubles the time,
     # with 10% for noise.
