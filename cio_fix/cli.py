@@ -20,8 +20,10 @@ EXIT_ERROR = 2
 app = typer.Typer(
     add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
 )
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Customer.io event names and messages may hold text like ":smile:", which
+# rich would print as an emoji.
+console = Console(highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
 
 
 class OutputFormat(str, Enum):

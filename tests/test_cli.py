@@ -304,3 +304,24 @@ def test_cli_split_and_escaped_keys_masked(project) -> None:
         assert "40f3d5e68a1b" not in output
         assert "9c1e7b2a" not in output
         assert "e5d4c3b2a19f" not in output
+
+
+def test_cli_prints_emoji_codes_as_written(project) -> None:
+    root = project(
+        {
+            "app.py": (
+                "from customerio import CustomerIO\n\n"
+                'cio = CustomerIO("site", "key")\n'
+                'cio.track(customer_id=1, name="Reacted :smile:")\n'
+            )
+        }
+    )
+
+    text = run_cli(["--select", "CIO303", "--no-cache", "."], root)
+    found = run_cli(
+        ["--select", "CIO303", "--no-cache", "--output-format", "json", "."], root
+    )
+
+    assert ":smile:" in text.stdout
+    assert "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in text.stdout
+    assert ":smile:" in found.json["findings"][0]["message"]
