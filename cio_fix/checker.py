@@ -44,6 +44,15 @@ from cio_fix.writer import SourceError, decode_source
 logger = logging.getLogger(__name__)
 
 
+# libcst and the index walk recurse once per level of nesting; a file of
+# generated code (thousands of implicitly joined strings) can go deeper than
+# Python's recursion limit.
+TOO_DEEP = (
+    "nested too deeply to analyse (past Python's recursion limit); the file is"
+    " unchanged, exclude it if it is generated code"
+)
+
+
 class _Unfixable(Exception):
     """The fixes of one file failed verification; the file stays as it is."""
 
@@ -144,13 +153,16 @@ class Checker:
             return None
         try:
             module = cst.parse_module(source.text)
+            module_name, is_package = module_name_for(path, self.config.root)
+            index = self._index(module, module_name, is_package)
         except cst.ParserSyntaxError as error:
             result.errors.append(
                 FileError(Path(shown), _syntax_message(source.text, error))
             )
             return None
-        module_name, is_package = module_name_for(path, self.config.root)
-        index = self._index(module, module_name, is_package)
+        except RecursionError:
+            result.errors.append(FileError(Path(shown), TOO_DEEP))
+            return None
         return FileContext(path, shown, source, module, index, project, self.config)
 
     def _index(
@@ -258,8 +270,9 @@ class Checker:
             return
         try:
             new_code, first_pass, later = self._apply_passes(context, fixes)
-        except _Unfixable as error:
-            file_result.errors.append(FileError(Path(context.display_path), str(error)))
+        except (_Unfixable, RecursionError) as error:
+            message = TOO_DEEP if isinstance(error, RecursionError) else str(error)
+            file_result.errors.append(FileError(Path(context.display_path), message))
             # The findings stay, but none of them has a fix this run can apply.
             for finding in file_result.findings:
                 finding.fix = None

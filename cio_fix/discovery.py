@@ -39,6 +39,22 @@ def build_prefilter(extra_words: Iterable[str] = ()) -> re.Pattern[bytes]:
     return re.compile(b"|".join(alternatives), re.IGNORECASE)
 
 
+def build_import_prefilter(modules: Iterable[str]) -> re.Pattern[bytes]:
+    """Compile the byte pattern of a file that imports one of `modules` (last name parts).
+
+    It matches an import statement that names the module, also on a later
+    line of a parenthesised `from ... import (...)`, so that a file that only
+    mentions a common word such as `settings` in its text does not match.
+    """
+    alternatives = []
+    for module in sorted(set(modules)):
+        encoded = re.escape(module.encode("utf-8", "surrogateescape"))
+        alternatives.append(
+            rb"\b(?:from|import)\b[^\n(#]*(?:\([^)]*)?\b" + encoded + rb"\b"
+        )
+    return re.compile(b"|".join(alternatives))
+
+
 def discover(paths: list[Path], config: Config) -> Discovered:
     """List the Python files under `paths`, honouring ignore files and excludes.
 

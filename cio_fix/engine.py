@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from cio_fix.config import Config
-from cio_fix.discovery import build_prefilter, discover
+from cio_fix.discovery import build_import_prefilter, build_prefilter, discover
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.writer import WriteError, write_atomic
 
@@ -86,12 +86,19 @@ def _prefilter(
 
 
 def follow_imports(
-    files: list[Path], kept: dict[Path, bytes], words: set[str]
+    files: list[Path],
+    kept: dict[Path, bytes],
+    words: set[str],
+    *,
+    modules: bool = False,
 ) -> dict[Path, bytes]:
-    """Return the files outside `kept` that mention one of `words`."""
+    """Return the files outside `kept` that mention one of `words`.
+
+    With `modules`, the words are module names and a file must import one.
+    """
     if not words:
         return {}
-    pattern = build_prefilter(words)
+    pattern = build_import_prefilter(words) if modules else build_prefilter(words)
     found: dict[Path, bytes] = {}
     for path in files:
         if path in kept:

@@ -225,7 +225,7 @@ def read_project_files(
             wanted.update(facts.imported)
         words -= used_words
         used_words |= words
-        more = follow_imports(all_files, seen, words)
+        more = follow_imports(all_files, seen, words, modules=True)
         if wanted:
             if modules is None:
                 modules = modules_by_name(all_files, root)

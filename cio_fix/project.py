@@ -284,15 +284,15 @@ def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
 
 
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
-    """Return module names that a file importing a project client must mention."""
+    """Return module names that a file importing a project client must mention.
+
+    Modules that only hold constants give none: a file that sends them to
+    Customer.io needs a client too, and following every importer of every
+    constant pulls in a large part of an unrelated code base.
+    """
     words = set()
     for summary in summaries:
-        if (
-            summary.clients
-            or summary.factories
-            or summary.constants
-            or summary.client_classes
-        ):
+        if summary.clients or summary.factories or summary.client_classes:
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words
 

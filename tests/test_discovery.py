@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from cio_fix.config import Config, load_config
-from cio_fix.discovery import build_prefilter, discover
+from cio_fix.discovery import build_import_prefilter, build_prefilter, discover
 
 SOURCE = "import customerio\n"
 
@@ -143,3 +143,22 @@ def test_prefilter_words() -> None:
     assert pattern.search(b"from app.tracking import client")
     assert not pattern.search(b"import requests\nprint('hello')\n")
     assert not pattern.search(b"radio_key = 1")
+
+
+IMPORTS_OF_SETTINGS = [
+    (b"from service import settings\n", True),
+    (b"import service.settings as config\n", True),
+    (b"from service.settings import KEY\n", True),
+    (b"from service import (\n    other,\n    settings,\n)\n", True),
+    (b"# change the settings here\n", False),
+    (b"value = settings.KEY\n", False),
+    (b"from service import other  # settings\n", False),
+    (b"from service import settings_test\n", False),
+]
+
+
+def test_discovery_import_prefilter_needs_an_import() -> None:
+    pattern = build_import_prefilter(["settings"])
+
+    for text, imports in IMPORTS_OF_SETTINGS:
+        assert bool(pattern.search(text)) is imports, text

@@ -163,3 +163,38 @@ def test_engine_file_changed_during_run_not_written(project, monkeypatch) -> Non
     assert (root / "app.py").read_text() == BODY + "# edited meanwhile\n"
     assert "changed on disk during the run" in result.json["errors"][0]["message"]
     assert result.exit_code == 2
+
+
+def test_engine_follows_only_files_importing_a_client_module(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/tracking.py": WRAPPER,
+            "app/views.py": USES_WRAPPER,
+            # Mentions the module's name, but imports nothing from it.
+            "app/notes.py": "# tracking: see the wiki\nbroken = (\n",
+        }
+    )
+
+    document = run_cli(
+        ["--select", "CIO103", "--output-format", "json", "."], root
+    ).json
+
+    assert document["errors"] == []
+    assert [f["path"] for f in document["findings"]] == ["app/views.py"]
+
+
+def test_engine_reports_a_file_nested_too_deeply(project) -> None:
+    joined = "".join(f'    "part {number}"\n' for number in range(1500))
+    root = project(
+        {
+            "generated.py": f"import customerio\n\nTEXT = (\n{joined})\n",
+            "app.py": BODY,
+        }
+    )
+
+    document = run_cli(["--output-format", "json", "--no-cache", "."], root).json
+
+    assert [error["path"] for error in document["errors"]] == ["generated.py"]
+    assert "nested too deeply" in document["errors"][0]["message"]
+    assert {f["path"] for f in document["findings"]} == {"app.py"}
