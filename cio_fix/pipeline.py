@@ -24,6 +24,7 @@ This module imports no libcst itself; `cio_fix.checker` does the work.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -683,6 +684,10 @@ class _ParallelBackend:
 
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         context = multiprocessing.get_context(method)
+        # Objects that exist now move out of the garbage collector's reach,
+        # so that its passes in either process do not write to (and so copy)
+        # the memory pages a forked worker shares with this one.
+        gc.freeze()
         self.connections: list[Connection] = []
         self.processes: list[Any] = []
         self.load = [0] * jobs
