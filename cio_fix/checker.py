@@ -20,7 +20,7 @@ from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes
 from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
-from cio_fix.model import FileError, FileResult, Finding, Fix, RunResult
+from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import sdk_search_start
 from cio_fix.pipeline import (
     CheckOutcome,
@@ -297,12 +297,19 @@ class Checker:
 
         Returns the fixed code, the fixes of the first pass, and how many
         fixes of each rule later passes applied. The re-check runs only the
-        rules that can fix anything: the findings of the others do not
-        decide whether another pass is needed.
+        rules whose fixes this run may apply (a rule's fixes all have the
+        fix safety it declares): the findings of the others do not decide
+        whether another pass is needed.
         """
         original_code = context.module.code
         must_compile = _compiles(original_code, context.display_path)
-        fixing_rules = [rule for rule in self.rules if rule.fix_safety is not None]
+        fixing_rules = [
+            rule
+            for rule in self.rules
+            if rule.fix_safety is FixSafety.SAFE
+            or rule.fix_safety is FixSafety.UNSAFE
+            and self.config.unsafe_fixes
+        ]
         current = context
         first_pass: list[Fix] = []
         later: Counter[str] = Counter()

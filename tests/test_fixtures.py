@@ -79,10 +79,13 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
     checked = run_cli(["--select", code, "--output-format", "json", "."], tmp_path)
     codes = [finding["code"] for finding in checked.json["findings"]]
     assert checked.json["errors"] == []
-    if all_rules()[code].fix_safety is None:
-        # The fix passes re-check only the rules that declare a fix safety.
-        fixes = [finding["fix"] for finding in checked.json["findings"]]
-        assert fixes == [None] * len(fixes), f"{code} declares no fix"
+    # The fix passes re-check only the rules whose declared fix safety the
+    # run allows, so every fix must have the safety its rule declares.
+    declared = all_rules()[code].fix_safety
+    for finding in checked.json["findings"]:
+        if finding["code"] == code and finding["fix"] is not None:
+            assert declared is not None, f"{code} declares no fix"
+            assert finding["fix"] == declared.value, f"{code} declares {declared}"
     if all(value is None for value in expected.values()):
         assert codes == [], f"{entry.name} must not report {code}"
     else:
