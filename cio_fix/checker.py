@@ -44,9 +44,9 @@ from cio_fix.writer import SourceError, decode_source
 logger = logging.getLogger(__name__)
 
 
-# libcst and the index walk recurse once per level of nesting; a file of
-# generated code (thousands of implicitly joined strings) can go deeper than
-# Python's recursion limit.
+# libcst and the index walk recurse once per level of nesting, so a file of
+# generated code (about a thousand implicitly joined strings) can exceed Python's
+# recursion limit.
 TOO_DEEP = (
     "nested too deeply to analyse (past Python's recursion limit); the file is"
     " unchanged, exclude it if it is generated code"

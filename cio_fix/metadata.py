@@ -2,7 +2,7 @@
 
 `positions` gives the same ranges as `libcst.metadata.PositionProvider`,
 `parents` the same links as `ParentNodeProvider`, and `name_context` the
-same answer as `ExpressionContextProvider` for a name; tests compare them
+same context as `ExpressionContextProvider` for a name. Tests compare them
 on real code. They cost less because they keep plain tuples until a range
 is asked for, read children without rebuilding the tree, and look at a
 name's ancestors only when asked about that name.
@@ -165,9 +165,9 @@ def name_context(
 ) -> ExpressionContext | None:
     """Return whether `name` is read, bound or deleted, as ExpressionContextProvider does.
 
-    The answer comes from the nearest ancestor that decides it: the
-    target of an assignment or a loop binds, `del` deletes, the value of
-    an attribute or a subscript is read. An attribute's own name, and the
+    The nearest ancestor that decides the context gives it. The target of
+    an assignment or a loop binds, `del` deletes, and the value of an
+    attribute or a subscript is read. An attribute's own name, and the
     type parameters of a definition, have no context, as in libcst.
     """
     child: cst.CSTNode = name

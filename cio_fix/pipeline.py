@@ -63,11 +63,11 @@ PARALLEL_MIN_FILES = 8
 
 @dataclass
 class ScanFacts:
-    """What the search for more project files reads from one file's summary.
+    """The part of one file's summary that the search for more project files reads.
 
-    `words` are module names that a file importing this module's clients or
-    constants must mention. `imported` are the modules whose values this
-    module passes to Customer.io.
+    `words` are module names that a file importing this module's clients
+    must name on an import line. `imported` are the modules whose values
+    this module passes to Customer.io.
     """
 
     words: tuple[str, ...] = ()

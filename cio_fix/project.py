@@ -114,7 +114,7 @@ class ProjectIndex:
     ) -> tuple[ModuleSummary, str] | None:
         """Follow `package.module.NAME` (and re-exports) to the module that binds NAME."""
         if depth == 0:
-            # Rules ask for the same names from every file; the answer
+            # Rules resolve the same names from every file, and the result
             # depends only on the summaries' module names and aliases.
             if qualified not in self._resolved:
                 self._resolved[qualified] = self._resolve(qualified, 0)

@@ -151,7 +151,7 @@ class FileContext:
         return self._parents
 
     def shared(self, key: str, compute: Callable[[FileContext], _Value]) -> _Value:
-        """Return `compute(self)`, computed once per file for every rule that asks by `key`."""
+        """Return `compute(self)`, computed once per file and shared by rules under `key`."""
         if key not in self._shared:
             self._shared[key] = compute(self)
         return self._shared[key]  # type: ignore[no-any-return]
@@ -179,30 +179,20 @@ class FileContext:
         secrets: Iterable[str] = (),
         severity: Severity = Severity.ERROR,
     ) -> Finding:
-        if not self.locates_findings:
-            return Finding(
-                code=rule.code,
-                name=rule.name,
-                message=message,
-                path=Path(self.display_path),
-                line=0,
-                column=0,
-                end_line=0,
-                end_column=0,
-                severity=severity,
-                fix=fix,
-                secrets=tuple(secrets),
-            )
-        where = self.position(node)
+        line = column = end_line = end_column = 0
+        if self.locates_findings:
+            where = self.position(node)
+            line, column = where.start.line, where.start.column + 1
+            end_line, end_column = where.end.line, where.end.column + 1
         return Finding(
             code=rule.code,
             name=rule.name,
             message=message,
             path=Path(self.display_path),
-            line=where.start.line,
-            column=where.start.column + 1,
-            end_line=where.end.line,
-            end_column=where.end.column + 1,
+            line=line,
+            column=column,
+            end_line=end_line,
+            end_column=end_column,
             severity=severity,
             fix=fix,
             secrets=tuple(secrets),

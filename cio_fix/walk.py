@@ -122,8 +122,8 @@ def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     visitor.on_leave(node)
 
 
-# What a field value of each type is: 1 a node, 2 a list or tuple of nodes,
-# 0 neither. CSTNode is an abstract base class, which makes isinstance slow.
+# The kind of field value of each type: 1 a node, 2 a list or tuple of
+# nodes, 0 neither. CSTNode is an abstract base class, so isinstance is slow.
 _VALUE_KINDS: dict[type, int] = {}
 
 

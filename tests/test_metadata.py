@@ -145,7 +145,7 @@ class _OnVisitRecorder(cst.CSTVisitor):
         return None if isinstance(node, cst.Call) else True  # type: ignore[return-value]
 
 
-def test_walk_calls_an_overridden_on_visit_as_libcst_does() -> None:
+def test_walk_overridden_on_visit() -> None:
     module = cst.parse_module("a = b(c, d)\ne = f\n")
     expected = _OnVisitRecorder()
     module.visit(expected)
