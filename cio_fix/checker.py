@@ -293,7 +293,7 @@ class Checker:
     def _apply_passes(
         self, context: FileContext, fixes: dict[int, tuple[Fix, str]]
     ) -> tuple[str, list[Fix], Counter[str]]:
-        """Apply fixes until none is left, re-checking the fixed source after each pass.
+        """Apply fixes until none is left, re-checking the fixed module after each pass.
 
         Returns the fixed code, the fixes of the first pass, and how many
         fixes of each rule later passes applied. The re-check runs only the
@@ -301,7 +301,7 @@ class Checker:
         fix safety it declares): the findings of the others do not decide
         whether another pass is needed.
         """
-        original_code = context.module.code
+        original_code = context.source.text
         must_compile = _compiles(original_code, context.display_path)
         fixing_rules = [
             rule
@@ -314,18 +314,22 @@ class Checker:
         first_pass: list[Fix] = []
         later: Counter[str] = Counter()
         for number in range(MAX_PASSES):
-            chosen = choose_fixes([fix for fix, _ in fixes.values()], current.position)
+            chosen = choose_fixes(
+                [fix for fix, _ in fixes.values()], current.parent_map()
+            )
             if number == 0:
                 first_pass = chosen
             else:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
-            new_code = apply_fixes(
+            module = apply_fixes(
                 current.module, chosen, self.black, current.parent_map()
-            ).code
-            current = self._reparse(context, new_code, must_compile)
+            )
+            current = self._fixed_context(context, module)
             fixes = self._fixable(self._run_rules(current, RunResult(), fixing_rules))
             if not fixes:
+                new_code = current.module.code
+                _verify(new_code, context.display_path, must_compile)
                 return (
                     format_fixed_file(self.black, original_code, new_code),
                     first_pass,
@@ -336,26 +340,19 @@ class Checker:
             " the file is unchanged, please report it"
         )
 
-    def _reparse(
-        self, context: FileContext, code: str, must_compile: bool
-    ) -> FileContext:
-        """Parse fixed code for the next pass, failing when a fix broke it.
+    def _fixed_context(self, context: FileContext, module: cst.Module) -> FileContext:
+        """Return the context of a fixed module, for the re-check after a pass.
 
-        The code must parse, and compile as well when the original compiled.
+        The rules read the module the fixes built, without printing and
+        parsing it again. A fix may put one node in two places, and nodes
+        are told apart by identity, so such a module is printed and parsed.
+        The code is verified once, when the passes end.
         """
-        try:
-            module = cst.parse_module(code)
-        except cst.ParserSyntaxError as error:
-            raise _Unfixable(
-                f"internal error: a fix produced invalid code ({error.message});"
-                " the file is unchanged, please report it"
-            ) from error
-        if must_compile and not _compiles(code, context.display_path):
-            raise _Unfixable(
-                "internal error: a fix produced code that does not compile;"
-                " the file is unchanged, please report it"
-            )
-        index = self._index(module, context.index.module_name, context.index.is_package)
+        name, is_package = context.index.module_name, context.index.is_package
+        index = self._index(module, name, is_package)
+        if index.shared_nodes:
+            module = _parse_fixed(module.code)
+            index = self._index(module, name, is_package)
         index.attach_project(context.project)
         fixed = FileContext(
             context.path,
@@ -423,6 +420,33 @@ def _release_fixes(findings: list[Finding]) -> None:
             finding.fix = Fix(
                 safety=finding.fix.safety, description=finding.fix.description
             )
+
+
+def _verify(code: str, filename: str, must_compile: bool) -> None:
+    """Fail when the fixes broke the code.
+
+    Fixed code must compile when the original compiled. Otherwise (code
+    that only libcst reads, such as a `return` outside a function) it must
+    still parse.
+    """
+    if must_compile:
+        if not _compiles(code, filename):
+            raise _Unfixable(
+                "internal error: a fix produced code that does not compile;"
+                " the file is unchanged, please report it"
+            )
+    else:
+        _parse_fixed(code)
+
+
+def _parse_fixed(code: str) -> cst.Module:
+    try:
+        return cst.parse_module(code)
+    except cst.ParserSyntaxError as error:
+        raise _Unfixable(
+            f"internal error: a fix produced invalid code ({error.message});"
+            " the file is unchanged, please report it"
+        ) from error
 
 
 def _compiles(code: str, filename: str) -> bool:

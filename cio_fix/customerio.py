@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cio_fix.metadata import TRIVIA
 from cio_fix.walk import walk
 
 if TYPE_CHECKING:
@@ -338,6 +339,8 @@ class FileIndex:
         # the parent of every node but the module, both filled by the walk.
         self.names: dict[str, list[cst.Name]] = {}
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        # True when a node object other than trivia appears in two places.
+        self.shared_nodes = False
         self.project: ProjectIndex | None = None
         self.client_names: frozenset[str] = frozenset()
         # The configured `background-helper` (`package.module.function`), if any.
@@ -891,5 +894,7 @@ def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
 
 def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
     index = FileIndex(module, module_name, is_package)
-    walk(module, IndexBuilder(index), index.parents)
+    repeated = walk(module, IndexBuilder(index), index.parents)
+    # Fixes reuse whitespace nodes, which no rule asks about.
+    index.shared_nodes = any(not isinstance(node, TRIVIA) for node in repeated)
     return index

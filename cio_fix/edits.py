@@ -3,43 +3,56 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange
 
 from cio_fix.customerio import bound_name, dotted_name
 from cio_fix.formatting import BlackSettings, format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
 
-Span = tuple[tuple[int, int], tuple[int, int]]
-
-
-def _span(where: CodeRange) -> Span:
-    return ((where.start.line, where.start.column), (where.end.line, where.end.column))
-
-
-def _overlaps(first: Span, second: Span) -> bool:
-    return first[0] < second[1] and second[0] < first[1]
-
 
 def choose_fixes(
-    fixes: Sequence[Fix], position: Callable[[cst.CSTNode], CodeRange]
+    fixes: Sequence[Fix], parent_of: Mapping[cst.CSTNode, cst.CSTNode]
 ) -> list[Fix]:
     """Pick the fixes that can be applied together: no two touch the same code.
 
-    The rest wait for the next pass, which starts from the fixed source.
+    Two fixes touch the same code when a node one replaces is, or is inside,
+    a node the other replaces. The rest wait for the next pass, which
+    starts from the fixed source.
     """
     chosen: list[Fix] = []
-    taken: list[Span] = []
+    # Ids of the nodes the chosen fixes replace, and of every node above them.
+    replaced: set[int] = set()
+    above: set[int] = set()
     for fix in fixes:
-        spans = [_span(position(node)) for node in fix.replacements]
-        if any(_overlaps(span, other) for span in spans for other in taken):
+        if any(_touches(node, replaced, above, parent_of) for node in fix.replacements):
             continue
         chosen.append(fix)
-        taken.extend(spans)
+        for node in fix.replacements:
+            replaced.add(id(node))
+            parent = parent_of.get(node)
+            while parent is not None and id(parent) not in above:
+                above.add(id(parent))
+                parent = parent_of.get(parent)
     return chosen
+
+
+def _touches(
+    node: cst.CSTNode,
+    replaced: set[int],
+    above: set[int],
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
+) -> bool:
+    if id(node) in replaced or id(node) in above:
+        return True
+    parent = parent_of.get(node)
+    while parent is not None:
+        if id(parent) in replaced:
+            return True
+        parent = parent_of.get(parent)
+    return False
 
 
 class _Replacer(cst.CSTTransformer):

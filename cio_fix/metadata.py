@@ -19,18 +19,67 @@ from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
 from cio_fix.walk import child_nodes
 
+# Whitespace, comments and punctuation: no rule reports one or asks where
+# one is, and they are most of a module's nodes, so `positions` records
+# their ranges only when one is asked for.
+TRIVIA: tuple[type[cst.CSTNode], ...] = (
+    cst.BaseParenthesizableWhitespace,
+    cst.Comment,
+    cst.EmptyLine,
+    cst.Newline,
+    cst.TrailingWhitespace,
+    cst.Comma,
+    cst.Dot,
+    cst.Colon,
+    cst.Semicolon,
+    cst.AssignEqual,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+)
+_TRIVIA_TYPES: set[type] = set()
+
+
+def _collect_trivia_types() -> None:
+    pending: list[type] = list(TRIVIA)
+    while pending:
+        kind = pending.pop()
+        _TRIVIA_TYPES.add(kind)
+        pending.extend(kind.__subclasses__())
+
+
+_collect_trivia_types()
+
 
 class _Ranges(Mapping[cst.CSTNode, CodeRange]):
-    """Node -> CodeRange, built from (start line, start column, end line, end column)."""
+    """Node -> CodeRange, built from (start line, start column, end line, end column).
 
-    def __init__(self, spans: dict[cst.CSTNode, tuple[int, int, int, int]]) -> None:
+    The spans leave out trivia; the first question about a trivia node
+    records every node's span.
+    """
+
+    def __init__(
+        self, module: cst.Module, spans: dict[cst.CSTNode, tuple[int, int, int, int]]
+    ) -> None:
+        self._module = module
         self._spans = spans
+        self._complete = False
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         found = self._ranges.get(node)
         if found is None:
-            line, column, end_line, end_column = self._spans[node]
+            span = self._spans.get(node)
+            if span is None and not self._complete:
+                self._spans = _spans(self._module, everything=True)
+                self._complete = True
+                span = self._spans.get(node)
+            if span is None:
+                raise KeyError(node)
+            line, column, end_line, end_column = span
             found = CodeRange(
                 CodePosition(line, column), CodePosition(end_line, end_column)
             )
@@ -38,10 +87,13 @@ class _Ranges(Mapping[cst.CSTNode, CodeRange]):
         return found
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
+        if not self._complete:
+            self._spans = _spans(self._module, everything=True)
+            self._complete = True
         return iter(self._spans)
 
     def __len__(self) -> int:
-        return len(self._spans)
+        return sum(1 for _ in self)
 
 
 class _SyntacticPosition:
@@ -70,21 +122,25 @@ class _SyntacticPosition:
         spans = state.spans
         start = (self.line, self.column)
         if self.start_node is not None:
-            start = spans[self.start_node][:2]
+            start = state.span_of(self.start_node)[:2]
         end = (state.line, state.column)
         if self.end_node is not None:
-            end = spans[self.end_node][2:]
+            end = state.span_of(self.end_node)[2:]
         spans[self.node] = (*start, *end)
 
 
 class _PositionState(CodegenState):
     """Code generation that records where each node starts and ends, as PositionProvider does."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, everything: bool) -> None:
         super().__init__(module.default_indent, module.default_newline)
+        self.everything = everything
         self.line = 1
         self.column = 0
         self.spans: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
+        # The spans left out of `spans`, kept while the code is generated:
+        # a node's syntactic range can end where a parenthesis ends.
+        self.trivia: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
         self._stack: list[tuple[int, int]] = []
 
     def add_indent_tokens(self) -> None:
@@ -113,8 +169,16 @@ class _PositionState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         start = self._stack.pop()
         # A syntactic position recorded inside the node takes precedence.
-        if node not in self.spans:
+        if node in self.spans:
+            return
+        if self.everything or type(node) not in _TRIVIA_TYPES:
             self.spans[node] = (*start, self.line, self.column)
+        else:
+            self.trivia[node] = (*start, self.line, self.column)
+
+    def span_of(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
+        found = self.spans.get(node)
+        return found if found is not None else self.trivia[node]
 
     def record_syntactic_position(  # type: ignore[override]
         self,
@@ -128,20 +192,30 @@ class _PositionState(CodegenState):
 
 def positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
     """Return the syntactic range of every node of `module`, as PositionProvider does."""
-    state = _PositionState(module)
+    return _Ranges(module, _spans(module, everything=False))
+
+
+def _spans(
+    module: cst.Module, everything: bool
+) -> dict[cst.CSTNode, tuple[int, int, int, int]]:
+    state = _PositionState(module, everything)
     module._codegen(state)
-    return _Ranges(state.spans)
+    return state.spans
 
 
 def parents(module: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
-    """Return the parent of every node below `module` (a module or any other node)."""
+    """Return the parent of every node below `module` (a module or any other node).
+
+    The nodes come parents first, in source order, as in the index walk.
+    """
     found: dict[cst.CSTNode, cst.CSTNode] = {}
-    pending: list[cst.CSTNode] = [module]
+    pending: list[tuple[cst.CSTNode, cst.CSTNode]] = [
+        (child, module) for child in reversed(child_nodes(module))
+    ]
     while pending:
-        node = pending.pop()
-        for child in child_nodes(node):
-            found[child] = node
-            pending.append(child)
+        node, parent = pending.pop()
+        found[node] = parent
+        pending.extend((child, node) for child in reversed(child_nodes(node)))
     return found
 
 

@@ -114,6 +114,7 @@ class FileContext:
         self.locates_findings = True
         self._positions: Any = None
         self._parents: Any = None
+        self._order: dict[cst.CSTNode, int] | None = None
         self._shared: dict[str, Any] = {}
 
     def release_caches(self) -> None:
@@ -124,6 +125,7 @@ class FileContext:
         """
         self._positions = None
         self._parents = None
+        self._order = None
         self._shared = {}
         self.index.parents = {}
 
@@ -131,6 +133,41 @@ class FileContext:
         if self._positions is None:
             self._positions = positions(self.module)
         return self._positions[node]
+
+    def message_line(self, node: cst.CSTNode) -> int:
+        """Return the line of `node` for a message; 0 while re-checking fixed code.
+
+        The findings of a re-check are never shown, so their messages need
+        no positions.
+        """
+        return self.position(node).start.line if self.locates_findings else 0
+
+    def comes_before(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+        """Tell whether `first` starts before `second`, or contains it.
+
+        Cheaper than comparing positions, which cost a pass that prints the
+        module. Asks only about nodes other than whitespace and punctuation.
+        """
+        if self._order is None:
+            # The parent map lists the nodes parents first, in source order.
+            self._order = {node: rank for rank, node in enumerate(self.parent_map())}
+        return self._order[first] < self._order[second]
+
+    def follows(self, node: cst.CSTNode, statement: cst.CSTNode) -> bool:
+        """Tell whether `node` starts after the end of `statement`."""
+        if not self.comes_before(statement, node):
+            return False
+        return all(parent is not statement for parent in self.ancestors(node))
+
+    def indent_column(self, statement: cst.CSTNode) -> int:
+        """Return the column a statement of its own line starts at: its indentation."""
+        column = 0
+        for parent in self.ancestors(statement):
+            # A `match` indents its cases, and each case indents its block.
+            if isinstance(parent, (cst.IndentedBlock, cst.Match)):
+                indent = parent.indent
+                column += len(self.module.default_indent if indent is None else indent)
+        return column
 
     def expression_context(self, node: cst.Name) -> ExpressionContext | None:
         """Return whether a name is read (LOAD), written (STORE) or deleted (DEL)."""

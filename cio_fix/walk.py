@@ -82,11 +82,12 @@ def walk(
     node: cst.CSTNode,
     visitor: cst.CSTVisitor,
     parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
-) -> None:
+) -> list[cst.CSTNode]:
     """Visit `node` and its descendants with `visitor`'s visit and leave methods.
 
     When `parent_of` is given, it also receives the parent of every node
-    the walk enters below `node`.
+    the walk enters below `node`, and the walk returns the nodes it found
+    in two places (a tree that fixes built can share one node object).
     """
     visitor_class = type(visitor)
     # A visitor that overrides on_visit or on_leave gets those for every node;
@@ -98,7 +99,8 @@ def walk(
         is not cst.CSTVisitor.on_leave
     ):
         _walk_generic(node, visitor)
-        return
+        return []
+    repeated: list[cst.CSTNode] = []
 
     def visit(current: cst.CSTNode) -> None:
         visit_method, leave_method = _typed_handlers(visitor_class, type(current))
@@ -106,12 +108,15 @@ def walk(
         if descend is not False:
             for child in child_nodes(current):
                 if parent_of is not None:
+                    if child in parent_of:
+                        repeated.append(child)
                     parent_of[child] = current
                 visit(child)
         if leave_method is not None:
             leave_method(visitor, current)
 
     visit(node)
+    return repeated
 
 
 def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:

@@ -1,13 +1,14 @@
-"""The shared fix machinery: the import helper, helper insertion and formatting."""
+"""The shared fix machinery: choosing fixes, the import helper, helper insertion and formatting."""
 
 from __future__ import annotations
 
 import libcst as cst
 import pytest
 
-from cio_fix.edits import add_import, insert_statements
+from cio_fix.edits import add_import, choose_fixes, insert_statements
 from cio_fix.formatting import BlackSettings, black_settings, format_fixed_file
-from cio_fix.model import AddImport, InsertStatements
+from cio_fix.metadata import parents
+from cio_fix.model import AddImport, Fix, FixSafety, InsertStatements
 
 from conftest import run_cli
 
@@ -145,3 +146,18 @@ def test_black_settings_from_pre_commit(project) -> None:
     assert black_settings(root) == BlackSettings(
         enabled=True, string_normalization=True
     )
+
+
+def test_choose_fixes_leaves_fixes_inside_a_chosen_one_for_later() -> None:
+    module = cst.parse_module("track(a, b)\nidentify(c)\n")
+    parent_of = parents(module)
+    track = module.body[0].body[0].value
+    identify = module.body[1].body[0].value
+    whole = Fix(FixSafety.SAFE, {track: cst.Name("x")})
+    inside = Fix(FixSafety.SAFE, {track.args[0]: cst.Arg(cst.Name("y"))})
+    sibling = Fix(FixSafety.SAFE, {track.args[1]: cst.Arg(cst.Name("z"))})
+    elsewhere = Fix(FixSafety.SAFE, {identify: cst.Name("w")})
+
+    assert choose_fixes([whole, inside, elsewhere], parent_of) == [whole, elsewhere]
+    assert choose_fixes([inside, whole, sibling], parent_of) == [inside, sibling]
+    assert choose_fixes([inside, inside], parent_of) == [inside]

@@ -198,3 +198,23 @@ def test_engine_reports_a_file_nested_too_deeply(project) -> None:
     assert [error["path"] for error in document["errors"]] == ["generated.py"]
     assert "nested too deeply" in document["errors"][0]["message"]
     assert {f["path"] for f in document["findings"]} == {"app.py"}
+
+
+def test_engine_parses_a_fixed_module_that_shares_a_node(tmp_path) -> None:
+    from cio_fix.checker import Checker
+    from cio_fix.config import Config
+    from cio_fix.model import RunResult
+    from cio_fix.project import ProjectIndex
+
+    checker = Checker(Config(root=tmp_path))
+    path = tmp_path / "app.py"
+    context = checker._context(path, BODY.encode(), ProjectIndex([], None), RunResult())
+    assert context is not None
+    statement = context.module.body[-1]
+    module = context.module.with_changes(body=[*context.module.body, statement])
+
+    fixed = checker._fixed_context(context, module)
+
+    assert fixed.module.code == module.code
+    assert fixed.module.body[-1] is not fixed.module.body[-2]
+    assert not fixed.index.shared_nodes

@@ -1,4 +1,7 @@
-"""Positions, parent links, name contexts and the tree walks agree with libcst's own."""
+"""Positions, parent links, name contexts and the tree walks agree with libcst's own.
+
+The tree-order helpers of FileContext agree with positions.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,13 @@ from libcst.metadata import (
     PositionProvider,
 )
 
-from cio_fix.metadata import name_context, parents, positions
+from cio_fix.config import Config
+from cio_fix.customerio import build_index
+from cio_fix.metadata import TRIVIA, name_context, parents, positions
+from cio_fix.project import ProjectIndex
+from cio_fix.rules import FileContext
 from cio_fix.walk import descendants, find_all, walk
+from cio_fix.writer import Source
 
 ROOT = Path(__file__).parent.parent
 SOURCES = sorted(
@@ -103,6 +111,10 @@ def test_metadata_matches_libcst(name: str, code: str) -> None:
     found_positions = positions(module)
     found_parents = parents(module)
 
+    # Asked one by one, first every node but the trivia, then every node.
+    nodes = list(descendants(module))
+    for node in sorted(nodes, key=lambda node: isinstance(node, TRIVIA)):
+        assert found_positions[node] == expected_positions[node]
     assert set(found_positions) == set(expected_positions)
     assert all(
         found_positions[node] == expected_positions[node] for node in found_positions
@@ -154,3 +166,76 @@ def test_walk_overridden_on_visit() -> None:
     walk(module, found)
 
     assert found.names == expected.names == ["a", "e", "f"]
+
+
+def _context(code: str) -> FileContext:
+    path = Path("example.py")
+    module = cst.parse_module(code)
+    index = build_index(module, "example", False)
+    source = Source(path, code.encode(), code, "utf-8")
+    project = ProjectIndex([], None)
+    return FileContext(path, "example.py", source, module, index, project, Config())
+
+
+@pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
+def test_tree_order_agrees_with_positions(name: str, code: str) -> None:
+    context = _context(code)
+    nodes = [
+        node
+        for node in descendants(context.module)
+        if isinstance(node, (cst.Call, cst.BaseSmallStatement))
+    ][:60]
+    statements = find_all(context.module, cst.SimpleStatementLine)
+    where = context.position
+
+    for first in nodes:
+        for second in nodes:
+            starts_first = (
+                where(first).start.line,
+                where(first).start.column,
+            ) < (where(second).start.line, where(second).start.column)
+            contains = first is not second and first in context.ancestors(second)
+            assert context.comes_before(first, second) == (starts_first or contains)
+    for statement in statements[:30]:
+        end = where(statement).end
+        for node in nodes:
+            start = where(node).start
+            after = (start.line, start.column) >= (end.line, end.column)
+            assert context.follows(node, statement) == after
+        assert context.indent_column(statement) == where(statement).start.column
+
+
+def test_parent_links_list_nodes_in_walk_order() -> None:
+    module = cst.parse_module(TRICKY["bindings"])
+
+    assert list(parents(module)) == list(descendants(module))[1:]
+
+
+def test_index_tells_when_fixes_share_a_node() -> None:
+    module = cst.parse_module("a = b\nc = d\n")
+    shared = cst.Name("shared")
+    first, second = module.body
+    module = module.with_changes(
+        body=[
+            first.with_changes(body=[first.body[0].with_changes(value=shared)]),
+            second.with_changes(body=[second.body[0].with_changes(value=shared)]),
+        ]
+    )
+    space = cst.SimpleWhitespace(" ")
+    spaced = cst.parse_module("a = b\n").visit(_SameSpace(space))
+
+    assert build_index(module, "example", False).shared_nodes
+    assert not build_index(spaced, "example", False).shared_nodes
+
+
+class _SameSpace(cst.CSTTransformer):
+    """Put one whitespace node everywhere a single space is."""
+
+    def __init__(self, space: cst.SimpleWhitespace) -> None:
+        super().__init__()
+        self.space = space
+
+    def leave_SimpleWhitespace(
+        self, original_node: cst.SimpleWhitespace, updated_node: cst.SimpleWhitespace
+    ) -> cst.SimpleWhitespace:
+        return self.space if updated_node.value == " " else updated_node

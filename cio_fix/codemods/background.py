@@ -213,7 +213,7 @@ class BlockingCallInRequest(Rule):
         target: cst.CSTNode = call.node
         if awaited:
             target = context.parent(call.node)
-        column = context.position(call.site.statement).start.column
+        column = context.indent_column(call.site.statement)
         replacement = _wrapped_call(call.node, helper.name, column)
         fix = Fix(
             FixSafety.SAFE,
@@ -242,12 +242,11 @@ def _report_only_reason(
         return "the handler acts on its errors"
     statement = call.site.statement
     assert statement is not None
-    end = context.position(statement).end.line
     if call.method in PROFILE_METHODS and _later_client_call(
-        context, call, handler, end
+        context, call, handler, statement
     ):
         return "a later Customer.io call in the handler expects it to have arrived"
-    if _later_mutation(context, handler, read_names(call.node), end):
+    if _later_mutation(context, handler, read_names(call.node), statement):
         return "the handler changes what it sends after the call"
     return None
 
@@ -303,13 +302,16 @@ def _is_logging_call(node: cst.BaseExpression) -> bool:
 
 
 def _later_client_call(
-    context: FileContext, call: ClientCall, handler: FunctionInfo, end_line: int
+    context: FileContext,
+    call: ClientCall,
+    handler: FunctionInfo,
+    statement: cst.CSTNode,
 ) -> bool:
     """Tell whether the handler calls Customer.io again, directly or through a helper."""
     for other in context.index.client_calls:
         if other is call or other.site.function is not handler:
             continue
-        if context.position(other.node).start.line > end_line:
+        if context.follows(other.node, statement):
             return True
     return False
 
@@ -344,14 +346,17 @@ class _Mutations(cst.CSTVisitor):
 
 
 def _later_mutation(
-    context: FileContext, handler: FunctionInfo, names: set[str], end_line: int
+    context: FileContext,
+    handler: FunctionInfo,
+    names: set[str],
+    statement: cst.CSTNode,
 ) -> bool:
     mutations = _Mutations()
     walk(handler.node.body, mutations)
-    for name, node in mutations.found:
-        if name in names and context.position(node).start.line > end_line:
-            return True
-    return False
+    return any(
+        name in names and context.follows(node, statement)
+        for name, node in mutations.found
+    )
 
 
 # -- the helper -------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ class UnthrottledBulkCalls(Rule):
 
 
 def _message(context: FileContext, method: str, loop: Loop, fixable: bool) -> str:
-    line = context.position(loop.node).start.line
+    line = context.message_line(loop.node)
     where = {
         "for": f"the loop at line {line}",
         "while": f"the loop at line {line}",

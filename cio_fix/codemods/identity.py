@@ -429,14 +429,12 @@ class TrackBeforeIdentify(Rule):
         customer: cst.BaseExpression,
         identifies: list[ClientCall],
     ) -> bool:
-        start = context.position(track.node).start
         for identify in identifies:
             if identify.site.function is not track.site.function:
                 continue
             if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
                 continue
-            where = context.position(identify.node).start
-            if (where.line, where.column) < (start.line, start.column):
+            if context.comes_before(identify.node, track.node):
                 return True
         return False
 
@@ -532,7 +530,7 @@ class TrackBeforeIdentify(Rule):
         self, context: FileContext, pair: _Pair, fix: Fix | None, reason: str
     ) -> Finding:
         customer = code_of(pair.track.value("customer_id"))  # type: ignore[arg-type]
-        line = context.position(pair.identify.node).start.line
+        line = context.message_line(pair.identify.node)
         message = (
             f"This event for customer `{customer}` is tracked before the identify on"
             f" line {line} creates or updates that person, so a campaign it triggers"
