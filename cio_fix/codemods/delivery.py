@@ -94,14 +94,6 @@ REPORTING_METRICS = frozenset(
         "unsubscribed",
     }
 )
-METRIC_KEY = m.OneOf(
-    m.Subscript(slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))]),
-    m.Call(
-        func=m.Attribute(attr=m.Name("get")),
-        args=[m.Arg(value=m.SimpleString()), m.ZeroOrMore()],
-    ),
-    m.Attribute(attr=m.Name("metric")),
-)
 
 
 @dataclass(frozen=True)
@@ -123,11 +115,26 @@ def _string_literals(node: cst.CSTNode) -> set[str]:
 
 
 def _is_metric_access(node: cst.CSTNode) -> bool:
+    """Tell whether `node` reads a payload's metric.
+
+    `payload["metric"]`, `payload.get("metric", ...)` and `payload.metric`.
+    """
     if isinstance(node, cst.Attribute):
-        return True
+        return node.attr.value == "metric"
     if isinstance(node, cst.Subscript):
-        return literal_value(node.slice[0].slice.value) == "metric"  # type: ignore[union-attr]
-    return literal_value(node.args[0].value) == "metric"  # type: ignore[attr-defined]
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return False
+        key = node.slice[0].slice.value
+    elif isinstance(node, cst.Call):
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "get"):
+            return False
+        if not node.args:
+            return False
+        key = node.args[0].value
+    else:
+        return False
+    return isinstance(key, cst.SimpleString) and literal_value(key) == "metric"
 
 
 def _compared_metrics(function: cst.FunctionDef) -> set[str]:
@@ -137,13 +144,7 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
     assigned from it (`metric = report["metric"]`), and so do `match` cases.
     """
     nodes = list(descendants(function))
-    accesses = {
-        id(node)
-        for node in nodes
-        if isinstance(node, (cst.Subscript, cst.Call, cst.Attribute))
-        and m.matches(node, METRIC_KEY)
-        and _is_metric_access(node)
-    }
+    accesses = {id(node) for node in nodes if _is_metric_access(node)}
     if not accesses:
         return set()
     variables = set()
@@ -182,10 +183,17 @@ def webhook_handlers(context: FileContext) -> list[WebhookHandler]:
     handler is not counted separately.
     """
     handlers = []
+    compared: dict[int, set[str]] = {}
+
+    def compares(node: cst.FunctionDef) -> set[str]:
+        if id(node) not in compared:
+            compared[id(node)] = _compared_metrics(node)
+        return compared[id(node)]
+
     for function in context.index.functions:
-        if function.parent is not None and _compared_metrics(function.parent.node):
+        if function.parent is not None and compares(function.parent.node):
             continue
-        if not _compared_metrics(function.node):
+        if not compares(function.node):
             continue
         metrics = frozenset(_string_literals(function.node) & REPORTING_METRICS)
         handlers.append(
@@ -217,7 +225,10 @@ def _delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
     facts.calls = call_facts(context, frozenset({"send_email", "suppress"}))
     facts.handlers = webhook_handlers(context)
-    facts.mentions_spammed = "spammed" in _string_literals(context.module)
+    # A file whose text lacks the word has no literal that spells it.
+    facts.mentions_spammed = "spammed" in context.source.text and (
+        "spammed" in _string_literals(context.module)
+    )
     return facts
 
 
