@@ -192,6 +192,9 @@ class Checker:
             facts = self._guarded(rule, context, errors, rule.collect)
             if facts is not None:
                 facts_by_code[rule.code] = facts
+        # Every file stays parsed until the check phase; the positions that
+        # collect asked for are the largest part of that, so they go.
+        context.release_positions()
         return facts_by_code, errors.errors
 
     def check_file(

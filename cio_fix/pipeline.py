@@ -671,10 +671,12 @@ def _round_trip(outcome: CheckOutcome) -> CheckOutcome:
 
 
 class _ParallelBackend:
-    """Worker processes that each keep their shard of parsed files between the phases.
+    """This process and `jobs - 1` workers, each keeping its shard of parsed files.
 
-    A file goes to one worker when it is parsed and stays there: its
-    collect and check requests go to the same worker (sticky shards).
+    A file goes to one shard when it is parsed and stays there: its collect
+    and check requests go to the same process (sticky shards). Shard 0 is
+    this process's own, so a run with two jobs holds two sets of parsed
+    files rather than three processes' worth of memory.
     """
 
     def __init__(self, config: Config, jobs: int) -> None:
@@ -688,21 +690,23 @@ class _ParallelBackend:
         # so that its passes in either process do not write to (and so copy)
         # the memory pages a forked worker shares with this one.
         gc.freeze()
+        self.jobs = jobs
         self.connections: list[Connection] = []
         self.processes: list[Any] = []
         self.load = [0] * jobs
         self.owner: dict[Path, int] = {}
         self.held: set[Path] = set()
-        for _ in range(jobs):
+        for _ in range(jobs - 1):
             ours, theirs = context.Pipe()
             process = context.Process(target=_serve, args=(theirs, config), daemon=True)
             process.start()
             theirs.close()
             self.connections.append(ours)
             self.processes.append(process)
+        self.local = _Worker(config)
 
     def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
-        shards: list[dict[Path, bytes]] = [{} for _ in self.connections]
+        shards: list[dict[Path, bytes]] = [{} for _ in range(self.jobs)]
         # The largest files first, each to the worker with the least work so far.
         ordered = sorted(files, key=lambda path: (-len(files[path]), path.as_posix()))
         for path in ordered:
@@ -745,22 +749,30 @@ class _ParallelBackend:
         return found
 
     def _shards(self, paths: list[Path]) -> list[list[Path]]:
-        shards: list[list[Path]] = [[] for _ in self.connections]
+        shards: list[list[Path]] = [[] for _ in range(self.jobs)]
         for path in paths:
             shards[self.owner[path]].append(path)
         return shards
 
     def _exchange(self, requests: list[Any]) -> list[Any]:
-        """Send each worker its request, then collect the replies of those that got one."""
+        """Send each worker its request, run this process's own, then collect the replies.
+
+        `requests` has one entry per shard, None for a shard with no work.
+        """
+        own, theirs = requests[0], requests[1:]
         try:
-            for connection, request in zip(self.connections, requests, strict=True):
+            for connection, request in zip(self.connections, theirs, strict=True):
                 if request is not None:
                     connection.send_bytes(dumps(request))
+            answers = []
+            if own is not None:
+                answers.append(_handle(self.local, own))
+            for connection, request in zip(self.connections, theirs, strict=True):
+                if request is not None:
+                    answers.append(connection.recv_bytes())
             replies = []
-            for connection, request in zip(self.connections, requests, strict=True):
-                if request is None:
-                    continue
-                status, payload = pickle.loads(connection.recv_bytes())
+            for answer in answers:
+                status, payload = pickle.loads(answer)
                 if status != "ok":
                     message, from_cache = payload
                     raise PipelineUnavailable(message, from_cache)
@@ -791,20 +803,28 @@ def _serve(connection: Connection, config: Config) -> None:
             return
         if request[0] == "stop":
             return
-        try:
-            if request[0] == "parse":
-                reply: Any = worker.parse(request[1])
-            elif request[0] == "collect":
-                reply = worker.collect(request[1], request[2])
-            else:
-                reply = worker.check(request[1], request[2], request[3])
-            data = dumps(("ok", reply))
-        except Exception as error:
-            logger.debug("worker request %s failed", request[0], exc_info=True)
-            from_cache = isinstance(error, PipelineUnavailable) and error.from_cache
-            message = f"{type(error).__name__}: {error}"
-            data = dumps(("failed", (message, from_cache)))
-        connection.send_bytes(data)
+        connection.send_bytes(_handle(worker, request))
+
+
+def _handle(worker: _Worker, request: tuple[Any, ...]) -> bytes:
+    """Run one parse, collect or check request; return the pickled status and reply.
+
+    The reply is pickled in this process too, so that what crosses from a
+    worker and what stays here are the same.
+    """
+    try:
+        if request[0] == "parse":
+            reply: Any = worker.parse(request[1])
+        elif request[0] == "collect":
+            reply = worker.collect(request[1], request[2])
+        else:
+            reply = worker.check(request[1], request[2], request[3])
+        return dumps(("ok", reply))
+    except Exception as error:
+        logger.debug("worker request %s failed", request[0], exc_info=True)
+        from_cache = isinstance(error, PipelineUnavailable) and error.from_cache
+        message = f"{type(error).__name__}: {error}"
+        return dumps(("failed", (message, from_cache)))
 
 
 def _read_modules(

@@ -129,6 +129,10 @@ class FileContext:
         self._shared = {}
         self.index.parents = {}
 
+    def release_positions(self) -> None:
+        """Drop the positions; they are computed again when next asked for."""
+        self._positions = None
+
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
             self._positions = positions(self.module)
