@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from cio_fix.metadata import TRIVIA
 from cio_fix.walk import walk
 
 if TYPE_CHECKING:
@@ -894,7 +893,7 @@ def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
 
 def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
     index = FileIndex(module, module_name, is_package)
-    repeated = walk(module, IndexBuilder(index), index.parents)
-    # Fixes reuse whitespace nodes, which no rule asks about.
-    index.shared_nodes = any(not isinstance(node, TRIVIA) for node in repeated)
+    # The walk passes trivia by: no rule looks for it, or asks for its parent.
+    repeated = walk(module, IndexBuilder(index), index.parents, trivia=False)
+    index.shared_nodes = bool(repeated)
     return index

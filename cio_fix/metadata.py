@@ -17,29 +17,9 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
-from cio_fix.walk import child_nodes
+from cio_fix.walk import TRIVIA, child_nodes
 
-# Whitespace, comments and punctuation: no rule reports one or asks where
-# one is, and they are most of a module's nodes, so `positions` records
-# their ranges only when one is asked for.
-TRIVIA: tuple[type[cst.CSTNode], ...] = (
-    cst.BaseParenthesizableWhitespace,
-    cst.Comment,
-    cst.EmptyLine,
-    cst.Newline,
-    cst.TrailingWhitespace,
-    cst.Comma,
-    cst.Dot,
-    cst.Colon,
-    cst.Semicolon,
-    cst.AssignEqual,
-    cst.LeftParen,
-    cst.RightParen,
-    cst.LeftSquareBracket,
-    cst.RightSquareBracket,
-    cst.LeftCurlyBrace,
-    cst.RightCurlyBrace,
-)
+# `positions` records the ranges of trivia only once one is asked for.
 _TRIVIA_TYPES: set[type] = set()
 
 

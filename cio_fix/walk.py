@@ -23,6 +23,27 @@ import libcst as cst
 
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
+# Whitespace, comments and punctuation: two thirds of a module's nodes, and
+# no rule looks for one, so the index walk and `find_all` pass them by.
+TRIVIA: tuple[type[cst.CSTNode], ...] = (
+    cst.BaseParenthesizableWhitespace,
+    cst.Comment,
+    cst.EmptyLine,
+    cst.Newline,
+    cst.TrailingWhitespace,
+    cst.Comma,
+    cst.Dot,
+    cst.Colon,
+    cst.Semicolon,
+    cst.AssignEqual,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+)
+
 # Child field names of each node type, in the order libcst visits them.
 _FIELD_ORDER: dict[type, tuple[str, ...]] = {}
 
@@ -82,12 +103,15 @@ def walk(
     node: cst.CSTNode,
     visitor: cst.CSTVisitor,
     parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
+    trivia: bool = True,
 ) -> list[cst.CSTNode]:
     """Visit `node` and its descendants with `visitor`'s visit and leave methods.
 
     When `parent_of` is given, it also receives the parent of every node
     the walk enters below `node`, and the walk returns the nodes it found
     in two places (a tree that fixes built can share one node object).
+    With `trivia` False the walk does not enter whitespace, comments and
+    punctuation.
     """
     visitor_class = type(visitor)
     # A visitor that overrides on_visit or on_leave gets those for every node;
@@ -101,12 +125,13 @@ def walk(
         _walk_generic(node, visitor)
         return []
     repeated: list[cst.CSTNode] = []
+    children_of = child_nodes if trivia else significant_children
 
     def visit(current: cst.CSTNode) -> None:
         visit_method, leave_method = _typed_handlers(visitor_class, type(current))
         descend = visit_method(visitor, current) if visit_method is not None else True
         if descend is not False:
-            for child in child_nodes(current):
+            for child in children_of(current):
                 if parent_of is not None:
                     if child in parent_of:
                         repeated.append(child)
@@ -127,15 +152,18 @@ def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     visitor.on_leave(node)
 
 
-# The kind of field value of each type: 1 a node, 2 a list or tuple of
-# nodes, 0 neither. CSTNode is an abstract base class, so isinstance is slow.
+# The kind of field value of each type: 1 a node, 3 a trivia node, 2 a list
+# or tuple of nodes, 0 neither. CSTNode is an abstract base class, so
+# isinstance is slow.
 _VALUE_KINDS: dict[type, int] = {}
 
 
 def _value_kind(kind: type) -> int:
     found = _VALUE_KINDS.get(kind)
     if found is None:
-        if issubclass(kind, cst.CSTNode):
+        if issubclass(kind, TRIVIA):
+            found = 3
+        elif issubclass(kind, cst.CSTNode):
             found = 1
         elif issubclass(kind, (list, tuple)):
             found = 2
@@ -145,8 +173,26 @@ def _value_kind(kind: type) -> int:
     return found
 
 
+def is_trivia(node: cst.CSTNode) -> bool:
+    """Tell whether `node` is whitespace, a comment or punctuation."""
+    kind = _VALUE_KINDS.get(type(node))
+    if kind is None:
+        kind = _value_kind(type(node))
+    return kind == 3
+
+
 def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     """Return the children of `node` in the order libcst visits them."""
+    return _children(node, 3)
+
+
+def significant_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Return the children of `node` that are not trivia, in the order libcst visits them."""
+    return _children(node, 1)
+
+
+def _children(node: cst.CSTNode, last_kind: int) -> list[cst.CSTNode]:
+    # Kinds 1 and 3 are nodes; `last_kind` 1 leaves out the trivia.
     children: list[cst.CSTNode] = []
     order = _FIELD_ORDER.get(type(node))
     if order is None:
@@ -157,29 +203,49 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
         kind = kinds.get(type(child))
         if kind is None:
             kind = _value_kind(type(child))
-        if kind == 1:
+        if kind == 1 or kind == last_kind:
             children.append(child)
         elif kind == 2:
             for item in child:
                 item_kind = kinds.get(type(item))
                 if item_kind is None:
                     item_kind = _value_kind(type(item))
-                if item_kind == 1:
+                if item_kind == 1 or item_kind == last_kind:
                     children.append(item)
     return children
 
 
-def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Yield `node` and every node below it, parents before children, in source order."""
+def descendants(node: cst.CSTNode, trivia: bool = True) -> Iterator[cst.CSTNode]:
+    """Yield `node` and every node below it, parents before children, in source order.
+
+    With `trivia` False, whitespace, comments and punctuation are left out.
+    """
+    children_of = child_nodes if trivia else significant_children
     pending = [node]
     while pending:
         current = pending.pop()
         yield current
-        children = child_nodes(current)
+        children = children_of(current)
         children.reverse()
         pending.extend(children)
 
 
+# Whether a `find_all` for these kinds can find trivia, by the kinds asked for.
+_TRIVIA_WANTED: dict[tuple[type, ...], bool] = {}
+
+
 def find_all(node: cst.CSTNode, *kinds: type[_Node]) -> list[_Node]:
     """Return `node` and the nodes below it that are instances of `kinds`, in source order."""
-    return [item for item in descendants(node) if isinstance(item, kinds)]  # type: ignore[misc]
+    trivia = _TRIVIA_WANTED.get(kinds)
+    if trivia is None:
+        trivia = any(
+            issubclass(kind, other) or issubclass(other, kind)
+            for kind in kinds
+            for other in TRIVIA
+        )
+        _TRIVIA_WANTED[kinds] = trivia
+    return [
+        item  # type: ignore[misc]
+        for item in descendants(node, trivia)
+        if isinstance(item, kinds)
+    ]

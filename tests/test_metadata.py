@@ -18,10 +18,10 @@ from libcst.metadata import (
 
 from cio_fix.config import Config
 from cio_fix.customerio import build_index
-from cio_fix.metadata import TRIVIA, name_context, parents, positions
+from cio_fix.metadata import name_context, parents, positions
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext
-from cio_fix.walk import descendants, find_all, walk
+from cio_fix.walk import TRIVIA, descendants, find_all, walk
 from cio_fix.writer import Source
 
 ROOT = Path(__file__).parent.parent
@@ -239,3 +239,18 @@ class _SameSpace(cst.CSTTransformer):
         self, original_node: cst.SimpleWhitespace, updated_node: cst.SimpleWhitespace
     ) -> cst.SimpleWhitespace:
         return self.space if updated_node.value == " " else updated_node
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_walks_without_trivia_leave_out_only_trivia(name: str) -> None:
+    module = cst.parse_module(TRICKY[name])
+    everything = list(descendants(module))
+    significant = [node for node in everything if not isinstance(node, TRIVIA)]
+    index = build_index(module, "example", False)
+
+    assert list(descendants(module, trivia=False)) == significant
+    assert list(index.parents) == significant[1:]
+    assert find_all(module, cst.Comment) == [
+        node for node in everything if isinstance(node, cst.Comment)
+    ]
+    assert find_all(module, cst.CSTNode) == everything
