@@ -100,6 +100,17 @@ def _header_only(function: cst.FunctionDef) -> cst.FunctionDef:
     return function.with_changes(body=body, decorators=(), leading_lines=())
 
 
+# Prints a node with the default indentation and newline.
+_EMPTY = cst.Module([])
+
+
+def _statement_code(statement: cst.SimpleStatementLine | cst.FunctionDef) -> str:
+    """Return the code of a statement, or of a function's header only."""
+    if isinstance(statement, cst.FunctionDef):
+        return _EMPTY.code_for_node(_header_only(statement))
+    return _EMPTY.code_for_node(statement.with_changes(leading_lines=()))
+
+
 def format_statement(
     statement: cst.SimpleStatementLine | cst.FunctionDef,
     original: cst.SimpleStatementLine | cst.FunctionDef,
@@ -112,16 +123,12 @@ def format_statement(
     (black would write spaces), and a machine without black keep what the
     fix wrote.
     """
-    empty = cst.Module([])
-    if isinstance(statement, cst.FunctionDef):
-        code = empty.code_for_node(_header_only(statement))
-        before = empty.code_for_node(_header_only(original))  # type: ignore[arg-type]
-    else:
-        code = empty.code_for_node(statement.with_changes(leading_lines=()))
-        before = empty.code_for_node(original.with_changes(leading_lines=()))
-    if "\t" in indent or len(indent) + _max_line(code) <= settings.line_length:
+    if "\t" in indent:
         return statement
-    if _max_line(code) <= _max_line(before):
+    code = _statement_code(statement)
+    if len(indent) + _max_line(code) <= settings.line_length:
+        return statement
+    if _max_line(code) <= _max_line(_statement_code(original)):
         return statement
 
     width = settings.line_length - len(indent)
