@@ -103,7 +103,7 @@ def walk(
     node: cst.CSTNode,
     visitor: cst.CSTVisitor,
     parent_of: dict[cst.CSTNode, cst.CSTNode] | None = None,
-    trivia: bool = True,
+    trivia: bool | None = None,
 ) -> list[cst.CSTNode]:
     """Visit `node` and its descendants with `visitor`'s visit and leave methods.
 
@@ -111,7 +111,8 @@ def walk(
     the walk enters below `node`, and the walk returns the nodes it found
     in two places (a tree that fixes built can share one node object).
     With `trivia` False the walk does not enter whitespace, comments and
-    punctuation.
+    punctuation; by default it enters them only for a visitor with a
+    method for one of them.
     """
     visitor_class = type(visitor)
     # A visitor that overrides on_visit or on_leave gets those for every node;
@@ -125,6 +126,8 @@ def walk(
         _walk_generic(node, visitor)
         return []
     repeated: list[cst.CSTNode] = []
+    if trivia is None:
+        trivia = _visits_trivia(visitor_class)
     children_of = child_nodes if trivia else significant_children
 
     def visit(current: cst.CSTNode) -> None:
@@ -142,6 +145,30 @@ def walk(
 
     visit(node)
     return repeated
+
+
+# Whether a visitor class has a visit or leave method for a trivia type.
+_TRIVIA_VISITORS: dict[type, bool] = {}
+
+
+def _visits_trivia(visitor_class: type) -> bool:
+    found = _TRIVIA_VISITORS.get(visitor_class)
+    if found is None:
+        names = set()
+        pending: list[type] = list(TRIVIA)
+        while pending:
+            kind = pending.pop()
+            names.add(kind.__name__)
+            pending.extend(kind.__subclasses__())
+        # libcst's base visitor defines a method for every type that does nothing.
+        found = any(
+            getattr(visitor_class, method, None)
+            is not getattr(cst.CSTVisitor, method, None)
+            for name in names
+            for method in (f"visit_{name}", f"leave_{name}")
+        )
+        _TRIVIA_VISITORS[visitor_class] = found
+    return found
 
 
 def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:

@@ -135,7 +135,7 @@ def test_walks_follow_libcst_order(name: str, code: str) -> None:
     found = _WalkRecorder()
     walk(module, found)  # type: ignore[arg-type]
     links: dict[cst.CSTNode, cst.CSTNode] = {}
-    walk(module, cst.CSTVisitor(), links)
+    walk(module, cst.CSTVisitor(), links, trivia=True)
 
     assert found.events == expected.events
     assert links == parents(module)
@@ -254,3 +254,28 @@ def test_walks_without_trivia_leave_out_only_trivia(name: str) -> None:
         node for node in everything if isinstance(node, cst.Comment)
     ]
     assert find_all(module, cst.CSTNode) == everything
+
+
+class _CallsAndComments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.seen.append("call")
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.seen.append(node.value)
+
+
+def test_walk_enters_trivia_only_for_a_visitor_of_trivia() -> None:
+    module = cst.parse_module("f(  # why\n    x,\n)\n")
+    comments = _CallsAndComments()
+    walk(module, comments)
+    parent_of: dict[cst.CSTNode, cst.CSTNode] = {}
+    walk(module, cst.CSTVisitor(), parent_of)
+    everything = list(descendants(module))
+
+    assert comments.seen == ["call", "# why"]
+    assert list(parent_of) == [
+        node for node in everything[1:] if not isinstance(node, TRIVIA)
+    ]
