@@ -325,3 +325,18 @@ def test_cli_prints_emoji_codes_as_written(project) -> None:
     assert ":smile:" in text.stdout
     assert "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in text.stdout
     assert ":smile:" in found.json["findings"][0]["message"]
+
+
+def test_cli_diff_applies_as_a_patch_to_tab_indented_code(project) -> None:
+    tabbed = PITFALLS.replace("    cio.identify", "\tcio.identify")
+    root = project({"app.py": tabbed})
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+
+    text = run_cli(["--select", "CIO103", "--no-cache", "--dry-run", "."], root)
+    patch = text.stdout[text.stdout.index("--- a/") : text.stdout.rindex("\nFound")]
+    (root / "fix.patch").write_text(patch + "\n", encoding="utf-8")
+    subprocess.run(["git", "apply", "fix.patch"], cwd=root, check=True)
+
+    assert "-\tcio.identify(" in patch
+    assert "\tcio.identify(" in (root / "app.py").read_text(encoding="utf-8")
+    assert "* 1000" not in (root / "app.py").read_text(encoding="utf-8")

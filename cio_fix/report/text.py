@@ -52,7 +52,7 @@ def render_text(
         lines.append(redact(finding.message, result.secrets))
         lines.append("\n")
     if shown:
-        console.print(lines, highlight=False, soft_wrap=True, end="")
+        _emit(console, lines, end="")
 
     if show_diff and not quiet:
         _print_diffs(console, result)
@@ -74,7 +74,21 @@ def _print_diffs(console: Console, result: RunResult) -> None:
         for line in lines:
             text.append(line, _diff_style(line))
             text.append("\n")
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
+        _emit(console, text)
+
+
+def _emit(console: Console, text: Text, end: str = "\n") -> None:
+    """Print styled text; into a file or a pipe, write its characters unchanged.
+
+    rich turns tabs into spaces and drops control characters, so a diff of
+    tab-indented code printed through it no longer applies as a patch. A
+    terminal gets rich's rendering, which also keeps the analysed code's
+    control characters away from it.
+    """
+    if console.is_terminal:
+        console.print(text, markup=False, highlight=False, soft_wrap=True, end=end)
+    else:
+        console.file.write(text.plain + end)
 
 
 def _diff_style(line: str) -> str | None:
