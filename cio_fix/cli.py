@@ -115,9 +115,9 @@ def main_command(
         "-j",
         min=1,
         metavar="N",
-        help="Worker processes that check files in parallel; 1 checks them in"
-        " this process. Default: the number of CPUs. Runs with few files to"
-        " parse use no workers.",
+        help="Processes that check files in parallel: this one and N - 1"
+        " workers; 1 checks them in this process. Default: the number of CPUs."
+        " Runs with few files to parse use no workers.",
     ),
     no_cache: bool = typer.Option(
         False,

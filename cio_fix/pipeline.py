@@ -1,4 +1,4 @@
-"""Run the phases of a check from the cache, in this process or in worker processes.
+"""Run the phases of a check from the cache, in this process alone or with workers.
 
 A run has four phases: parse and summarise each file (repeated for the
 files that the summaries import), build the project index, collect each
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 MAX_PREFILTER_ROUNDS = 3
 # Below this many files to parse, worker processes cost more than they save.
 # NOTE: 8 is an estimate, not a measured break-even point. A file of the
-# benchmark corpus takes about 0.3 s to parse, check and fix on one CPU, and
+# benchmark corpus takes about 0.13 s to parse, check and fix on one CPU, and
 # each worker adds a fork and a copy of every summary sent to it.
 PARALLEL_MIN_FILES = 8
 
