@@ -192,8 +192,8 @@ class Checker:
             facts = self._guarded(rule, context, errors, rule.collect)
             if facts is not None:
                 facts_by_code[rule.code] = facts
-        # Every file stays parsed until the check phase; the positions that
-        # collect asked for are the largest part of that, so they go.
+        # Every file stays parsed until the check phase, and the positions
+        # that collect computed are the largest part of that memory.
         context.release_positions()
         return facts_by_code, errors.errors
 
@@ -347,8 +347,8 @@ class Checker:
         """Return the context of a fixed module, for the re-check after a pass.
 
         The rules read the module the fixes built, without printing and
-        parsing it again. A fix may put one node in two places, and nodes
-        are told apart by identity, so such a module is printed and parsed.
+        parsing it again. A fix may put one node in two places, and fixes
+        find nodes by identity, so such a module is printed and parsed.
         The code is verified once, when the passes end.
         """
         name, is_package = context.index.module_name, context.index.is_package

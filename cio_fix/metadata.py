@@ -19,7 +19,7 @@ from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
 from cio_fix.walk import TRIVIA, child_nodes
 
-# `positions` records the ranges of trivia only once one is asked for.
+# `positions` records the ranges of trivia only once one is looked up.
 _TRIVIA_TYPES: set[type] = set()
 
 
@@ -37,7 +37,7 @@ _collect_trivia_types()
 class _Ranges(Mapping[cst.CSTNode, CodeRange]):
     """Node -> CodeRange, built from (start line, start column, end line, end column).
 
-    The spans leave out trivia; the first question about a trivia node
+    The spans leave out trivia, and the first lookup of a trivia node
     records every node's span.
     """
 

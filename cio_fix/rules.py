@@ -130,7 +130,7 @@ class FileContext:
         self.index.parents = {}
 
     def release_positions(self) -> None:
-        """Drop the positions; they are computed again when next asked for."""
+        """Drop the positions, which are computed again on the next lookup."""
         self._positions = None
 
     def position(self, node: cst.CSTNode) -> CodeRange:
@@ -139,7 +139,7 @@ class FileContext:
         return self._positions[node]
 
     def message_line(self, node: cst.CSTNode) -> int:
-        """Return the line of `node` for a message; 0 while re-checking fixed code.
+        """Return the line of `node` for a message, or 0 while re-checking fixed code.
 
         The findings of a re-check are never shown, so their messages need
         no positions.
@@ -150,7 +150,7 @@ class FileContext:
         """Tell whether `first` starts before `second`, or contains it.
 
         Cheaper than comparing positions, which cost a pass that prints the
-        module. Asks only about nodes other than whitespace and punctuation.
+        module. Neither node may be whitespace or punctuation.
         """
         if self._order is None:
             # The parent map lists the nodes parents first, in source order.

@@ -111,7 +111,7 @@ def walk(
     the walk enters below `node`, and the walk returns the nodes it found
     in two places (a tree that fixes built can share one node object).
     With `trivia` False the walk does not enter whitespace, comments and
-    punctuation; by default it enters them only for a visitor with a
+    punctuation. By default it enters them only for a visitor that has a
     method for one of them.
     """
     visitor_class = type(visitor)
@@ -258,19 +258,19 @@ def descendants(node: cst.CSTNode, trivia: bool = True) -> Iterator[cst.CSTNode]
 
 
 # Whether a `find_all` for these kinds can find trivia, by the kinds asked for.
-_TRIVIA_WANTED: dict[tuple[type, ...], bool] = {}
+_FINDS_TRIVIA: dict[tuple[type, ...], bool] = {}
 
 
 def find_all(node: cst.CSTNode, *kinds: type[_Node]) -> list[_Node]:
     """Return `node` and the nodes below it that are instances of `kinds`, in source order."""
-    trivia = _TRIVIA_WANTED.get(kinds)
+    trivia = _FINDS_TRIVIA.get(kinds)
     if trivia is None:
         trivia = any(
             issubclass(kind, other) or issubclass(other, kind)
             for kind in kinds
             for other in TRIVIA
         )
-        _TRIVIA_WANTED[kinds] = trivia
+        _FINDS_TRIVIA[kinds] = trivia
     return [
         item  # type: ignore[misc]
         for item in descendants(node, trivia)

@@ -78,7 +78,7 @@ def _print_diffs(console: Console, result: RunResult) -> None:
 
 
 def _emit(console: Console, text: Text, end: str = "\n") -> None:
-    """Print styled text; into a file or a pipe, write its characters unchanged.
+    """Print styled text, or write its characters unchanged into a file or a pipe.
 
     rich turns tabs into spaces and drops control characters, so a diff of
     tab-indented code printed through it no longer applies as a patch. A
