@@ -355,13 +355,13 @@ class ClientPerRequest(Rule):
     def _sites(self, context: FileContext) -> Iterator[_Site]:
         index = context.index
         for construction in index.constructions:
-            function = construction.site.function
+            ancestors = list(context.ancestors(construction.node))
+            function = _running_function(construction, ancestors)
             if function is not None and (
                 function.is_cached or _assigns_global(function, construction)
             ):
                 # A cached factory or a lazily built global builds the client once.
                 continue
-            ancestors = list(context.ancestors(construction.node))
             handler = request_handler(index, function)
             if handler is not None:
                 yield _Site(construction, "request", handler.name, ancestors)
@@ -531,6 +531,28 @@ def _instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None
         for class_info in index.classes:
             if class_info.name == func.value:
                 return f"{index.module_name}.{func.value}"
+    return None
+
+
+def _running_function(
+    construction: Construction, ancestors: list[cst.CSTNode]
+) -> FunctionInfo | None:
+    """Return the function whose body runs the construction.
+
+    A construction in a function's decorators, defaults or annotations runs
+    when the `def` statement does, so in the code around the function.
+    `ancestors` lists the construction's parents, nearest first.
+    """
+    function = construction.site.function
+    while function is not None:
+        child: cst.CSTNode = construction.node
+        for parent in ancestors:
+            if parent is function.node:
+                break
+            child = parent
+        if child is function.node.body:
+            return function
+        function = function.parent
     return None
 
 
