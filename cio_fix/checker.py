@@ -303,6 +303,14 @@ class Checker:
         rules whose fixes this run may apply (a rule's fixes all have the
         fix safety it declares): the findings of the others do not decide
         whether another pass is needed.
+
+        A pass that leaves fixes waiting is followed by a parse of the fixed
+        code, because the next fixes must see the code as a parse gives it:
+        a fix's new nodes can carry a line break in another node than the
+        parser would put it in, and later fixes lay out their code from
+        those nodes. After a pass that left nothing waiting, the re-check
+        reads the module the fixes built, which costs no parse, and the
+        code is parsed only if that re-check still finds something to fix.
         """
         original_code = context.source.text
         must_compile = _compiles(original_code, context.display_path)
@@ -317,19 +325,28 @@ class Checker:
         first_pass: list[Fix] = []
         later: Counter[str] = Counter()
         for number in range(MAX_PASSES):
-            chosen = choose_fixes(
-                [fix for fix, _ in fixes.values()], current.parent_map()
-            )
+            candidates = [fix for fix, _ in fixes.values()]
+            chosen = choose_fixes(candidates, current.parent_map())
             if number == 0:
                 first_pass = chosen
             else:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
+            # An empty fix is a placeholder for a fix of a later pass.
+            waiting = len(chosen) < len(candidates) or any(map(_is_empty, chosen))
             module = apply_fixes(
                 current.module, chosen, self.black, current.parent_map()
             )
-            current = self._fixed_context(context, module)
+            if waiting:
+                current = self._fixed_context(context, _parse_fixed(module.code))
+            else:
+                current = self._fixed_context(context, module)
             fixes = self._fixable(self._run_rules(current, RunResult(), fixing_rules))
+            if fixes and not waiting and current.module is module:
+                current = self._fixed_context(context, _parse_fixed(module.code))
+                fixes = self._fixable(
+                    self._run_rules(current, RunResult(), fixing_rules)
+                )
             if not fixes:
                 new_code = current.module.code
                 _verify(new_code, context.display_path, must_compile)
@@ -346,9 +363,8 @@ class Checker:
     def _fixed_context(self, context: FileContext, module: cst.Module) -> FileContext:
         """Return the context of a fixed module, for the re-check after a pass.
 
-        The rules read the module the fixes built, without printing and
-        parsing it again. A fix may put one node in two places, and fixes
-        find nodes by identity, so such a module is printed and parsed.
+        A fix may put one node in two places, and fixes find nodes by
+        identity, so a module with such a node is printed and parsed first.
         The code is verified once, when the passes end.
         """
         name, is_package = context.index.module_name, context.index.is_package
@@ -410,6 +426,10 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         tuple(sorted(prefilter_words([summary]))),
         tuple(sorted(imported_modules([summary]))),
     )
+
+
+def _is_empty(fix: Fix) -> bool:
+    return not fix.replacements and not fix.imports and not fix.inserts
 
 
 def _release_fixes(findings: list[Finding]) -> None:

@@ -218,3 +218,39 @@ def test_engine_parses_a_fixed_module_that_shares_a_node(tmp_path) -> None:
     assert fixed.module.code == module.code
     assert fixed.module.body[-1] is not fixed.module.body[-2]
     assert not fixed.index.shared_nodes
+
+
+OVERLAPPING_FIXES = """\
+import time
+
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("YOUR_SITE_ID", "YOUR_API_KEY")
+
+
+@app.post("/view")
+def view(request, item):
+    cio.track(request.json["identifier"], f"viewed_{item.sku}", at_time=time.time())
+    return "ok"
+"""
+
+
+def test_engine_later_pass_lays_out_an_earlier_pass_code(project) -> None:
+    # CIO103 makes the line too long, so black splits it; CIO302 then adds an
+    # argument after the split, and CIO304 wraps the call one argument a line.
+    root = project({"views.py": OVERLAPPING_FIXES})
+
+    run_cli(["--apply", "--no-cache", "."], root)
+
+    fixed = (root / "views.py").read_text()
+    assert (
+        "    _customerio_in_background(\n"
+        "        cio.track,\n"
+        '        request.json["identifier"],\n'
+        '        "viewed",\n'
+        "        at_time=int(time.time()),\n"
+        "        item_sku=item.sku,\n"
+        "    )\n"
+    ) in fixed
