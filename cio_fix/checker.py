@@ -53,6 +53,16 @@ TOO_DEEP = (
 )
 
 
+# Fixed code is libcst's print of the fixed tree, so a file that libcst does
+# not print back unchanged would lose bytes that no fix touched.
+NOT_REPRODUCED = (
+    "not fixed: libcst does not print this file back byte for byte (a form feed"
+    " that starts a line, or a carriage return that ends the file, are known"
+    " causes), so its fixes would change other lines too; the findings are"
+    " reported, fix them by hand"
+)
+
+
 class _Unfixable(Exception):
     """The fixes of one file failed verification; the file stays as it is."""
 
@@ -272,6 +282,8 @@ class Checker:
         if not fixes:
             return
         try:
+            if context.printed_code() != context.source.text:
+                raise _Unfixable(NOT_REPRODUCED)
             new_code, first_pass, later = self._apply_passes(context, fixes)
         except (_Unfixable, RecursionError) as error:
             message = TOO_DEEP if isinstance(error, RecursionError) else str(error)

@@ -38,14 +38,18 @@ class _Ranges(Mapping[cst.CSTNode, CodeRange]):
     """Node -> CodeRange, built from (start line, start column, end line, end column).
 
     The spans leave out trivia, and the first lookup of a trivia node
-    records every node's span.
+    records every node's span. `code` is the module's code, printed on the way.
     """
 
     def __init__(
-        self, module: cst.Module, spans: dict[cst.CSTNode, tuple[int, int, int, int]]
+        self,
+        module: cst.Module,
+        spans: dict[cst.CSTNode, tuple[int, int, int, int]],
+        code: str,
     ) -> None:
         self._module = module
         self._spans = spans
+        self.code = code
         self._complete = False
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
 
@@ -54,7 +58,7 @@ class _Ranges(Mapping[cst.CSTNode, CodeRange]):
         if found is None:
             span = self._spans.get(node)
             if span is None and not self._complete:
-                self._spans = _spans(self._module, everything=True)
+                self._spans = _spans(self._module, everything=True)[0]
                 self._complete = True
                 span = self._spans.get(node)
             if span is None:
@@ -68,7 +72,7 @@ class _Ranges(Mapping[cst.CSTNode, CodeRange]):
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
         if not self._complete:
-            self._spans = _spans(self._module, everything=True)
+            self._spans = _spans(self._module, everything=True)[0]
             self._complete = True
         return iter(self._spans)
 
@@ -170,17 +174,17 @@ class _PositionState(CodegenState):
         return _SyntacticPosition(self, node, start_node, end_node)
 
 
-def positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+def positions(module: cst.Module) -> _Ranges:
     """Return the syntactic range of every node of `module`, as PositionProvider does."""
-    return _Ranges(module, _spans(module, everything=False))
+    return _Ranges(module, *_spans(module, everything=False))
 
 
 def _spans(
     module: cst.Module, everything: bool
-) -> dict[cst.CSTNode, tuple[int, int, int, int]]:
+) -> tuple[dict[cst.CSTNode, tuple[int, int, int, int]], str]:
     state = _PositionState(module, everything)
     module._codegen(state)
-    return state.spans
+    return state.spans, "".join(state.tokens)
 
 
 def parents(module: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:

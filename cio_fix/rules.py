@@ -129,6 +129,15 @@ class FileContext:
         self._shared = {}
         self.index.parents = {}
 
+    def printed_code(self) -> str:
+        """Return the module's code as libcst prints it.
+
+        The positions pass prints the module, so after it this costs nothing.
+        """
+        if self._positions is not None:
+            return self._positions.code  # type: ignore[no-any-return]
+        return self.module.code
+
     def release_positions(self) -> None:
         """Drop the positions, which are computed again on the next lookup."""
         self._positions = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import pytest
 
 import cio_fix.checker
 import cio_fix.engine
@@ -254,3 +255,23 @@ def test_engine_later_pass_lays_out_an_earlier_pass_code(project) -> None:
         "        item_sku=item.sku,\n"
         "    )\n"
     ) in fixed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import time\n\x0c" + BODY.split("\n", 1)[1],
+        BODY.replace("\n", "\r"),
+    ],
+    ids=["form_feed", "carriage_returns"],
+)
+def test_engine_file_libcst_cannot_reproduce_is_not_fixed(project, text) -> None:
+    root = project({"app.py": text.encode()})
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    assert (root / "app.py").read_bytes() == text.encode()
+    assert result.json["changed_files"] == []
+    assert "byte for byte" in result.json["errors"][0]["message"]
+    assert "CIO103" in [finding["code"] for finding in result.json["findings"]]
