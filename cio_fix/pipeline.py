@@ -30,7 +30,7 @@ import multiprocessing
 import os
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -561,6 +561,31 @@ def load_blob(blob: bytes) -> Any:
 # -- backends ----------------------------------------------------------------------
 
 
+# Frames a request may use below its entry: Python's default recursion limit.
+# Deeply nested files hit it in the same place whichever process checks them.
+STACK_BUDGET = 1000
+
+
+@contextlib.contextmanager
+def _stack_budget() -> Iterator[None]:
+    """Let the code in the block use STACK_BUDGET frames, however deep it starts.
+
+    The main process starts a request deeper in its stack than a worker, so
+    without this a file nested near the limit failed in one and not the other.
+    """
+    depth = 0
+    frame: Any = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + STACK_BUDGET)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 class _Worker:
     """The phases for the files of one process; each file stays parsed until checked."""
 
@@ -573,7 +598,9 @@ class _Worker:
 
     def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
         found = {}
-        for path, outcome in self.checker.parse_files(files).items():
+        with _stack_budget():
+            parsed = self.checker.parse_files(files)
+        for path, outcome in parsed.items():
             summary = outcome.summary
             if summary is None:
                 found[path] = FileFacts(None, None, errors=outcome.errors)
@@ -592,7 +619,8 @@ class _Worker:
         project = self._project(data)
         found = {}
         for path in paths:
-            facts, errors = self.checker.collect_file(path, project)
+            with _stack_budget():
+                facts, errors = self.checker.collect_file(path, project)
             found[path] = CollectedFacts(
                 _pickled(facts), canonical_digest(facts), errors
             )
@@ -606,7 +634,8 @@ class _Worker:
             summary.rule_facts = _load_rule_facts(blob)
         found = {}
         for path in paths:
-            outcome = self.checker.check_file(path, project)
+            with _stack_budget():
+                outcome = self.checker.check_file(path, project)
             # The caller has the bytes already; they need not cross processes.
             outcome.file.original = None
             found[path] = outcome

@@ -511,3 +511,54 @@ def test_cache_corrupt_summary_is_rebuilt(project, monkeypatch) -> None:
     assert result.stderr == expected.stderr
     assert again.stdout == expected.stdout
     assert parsed
+
+
+def _nested_calls(depth: int) -> str:
+    return (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def deep(uid, g):\n"
+        '    cio.track(customer_id=uid, name="e_" + uid)\n'
+        f"    return {'g(' * depth}uid{')' * depth}\n"
+    )
+
+
+def test_pipeline_deep_file_fails_alike_in_every_process(tmp_path, workers) -> None:
+    # Nested near the recursion limit: whichever process checks a file, and
+    # however deep in its stack the request starts, the file fails alike.
+    (tmp_path / "deep_one.py").write_text(_nested_calls(480))
+    (tmp_path / "deep_two.py").write_text(_nested_calls(480))
+    for number in range(6):
+        (tmp_path / f"small_{number}.py").write_text(_nested_calls(1))
+
+    serial = _outputs(tmp_path, jobs=1, cache=False)
+    parallel = _outputs(tmp_path, jobs=2, cache=False)
+
+    assert workers == [2]
+    assert "deep_one.py" in serial.errors
+    assert "internal error" not in serial.errors
+    assert parallel.errors == serial.errors
+    assert parallel.json == serial.json
+
+
+def _frames_left() -> int:
+    def descend(count: int) -> int:
+        try:
+            return descend(count + 1)
+        except RecursionError:
+            return count
+
+    with pipeline._stack_budget():
+        return descend(0)
+
+
+def _frames_left_from(depth: int) -> int:
+    return _frames_left_from(depth - 1) if depth else _frames_left()
+
+
+def test_pipeline_stack_budget_ignores_starting_depth() -> None:
+    shallow = _frames_left_from(5)
+    deep = _frames_left_from(300)
+
+    assert shallow == deep
+    assert abs(shallow - pipeline.STACK_BUDGET) < 10
