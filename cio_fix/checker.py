@@ -47,9 +47,9 @@ logger = logging.getLogger(__name__)
 # libcst and the index walk recurse once per level of nesting, so a file of
 # generated code (about a thousand implicitly joined strings) can exceed Python's
 # recursion limit.
+NESTED_TOO_DEEPLY = "nested too deeply to analyse (past Python's recursion limit)"
 TOO_DEEP = (
-    "nested too deeply to analyse (past Python's recursion limit); the file is"
-    " unchanged, exclude it if it is generated code"
+    f"{NESTED_TOO_DEEPLY}; the file is unchanged, exclude it if it is generated code"
 )
 
 
@@ -254,6 +254,13 @@ class Checker:
         try:
             found = action(context)
             return list(found) if isinstance(found, Iterator) else found
+        except RecursionError:
+            message = (
+                f"{rule.code} skipped this file, which is {NESTED_TOO_DEEPLY};"
+                " exclude it if it is generated code"
+            )
+            result.errors.append(FileError(Path(context.display_path), message))
+            return None
         except Exception as error:
             logger.debug(
                 "rule %s failed on %s", rule.code, context.display_path, exc_info=True

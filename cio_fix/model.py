@@ -137,4 +137,9 @@ class RunResult:
         errors = list(self.errors)
         for result in self.files:
             errors.extend(result.errors)
-        return sorted(errors, key=lambda error: error.path.as_posix())
+        # A rule can fail the same way in two phases; one error says it.
+        unique = dict.fromkeys((error.path, error.message) for error in errors)
+        return sorted(
+            (FileError(path, message) for path, message in unique),
+            key=lambda error: error.path.as_posix(),
+        )
