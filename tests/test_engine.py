@@ -149,6 +149,24 @@ def test_engine_rule_crash_is_reported_and_run_goes_on(project, monkeypatch) -> 
     assert "int(time.time())" in (root / "app.py").read_text()
 
 
+def test_engine_rule_past_recursion_limit_reported_once(project, monkeypatch) -> None:
+    from cio_fix.codemods.credentials import HardcodedCredential
+
+    def too_deep(self, context):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(HardcodedCredential, "collect", too_deep)
+    monkeypatch.setattr(HardcodedCredential, "check", too_deep)
+    root = project({"app.py": BODY})
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+    messages = [error["message"] for error in result.json["errors"]]
+
+    assert len(messages) == 1
+    assert messages[0].startswith("CIO101 skipped this file, which is nested too")
+    assert "int(time.time())" in (root / "app.py").read_text()
+
+
 def test_engine_file_changed_during_run_not_written(project, monkeypatch) -> None:
     root = project({"app.py": BODY})
     original_write = cio_fix.engine._write
