@@ -95,10 +95,15 @@ def follow_imports(
     """Return the files outside `kept` that mention one of `words`.
 
     With `modules`, the words are module names and a file must import one.
+    The files outside `kept` failed the Customer.io prefilter, so only the
+    words are looked for.
     """
     if not words:
         return {}
-    pattern = build_import_prefilter(words) if modules else build_prefilter(words)
+    if modules:
+        pattern = build_import_prefilter(words)
+    else:
+        pattern = build_prefilter(words, customer_io=False)
     found: dict[Path, bytes] = {}
     for path in files:
         if path in kept:

@@ -162,3 +162,14 @@ def test_discovery_import_prefilter_needs_an_import() -> None:
 
     for text, imports in IMPORTS_OF_SETTINGS:
         assert bool(pattern.search(text)) is imports, text
+
+
+def test_prefilter_words_ignore_case_and_can_stand_alone() -> None:
+    pattern = build_prefilter(["Tracking"])
+    words_only = build_prefilter(["bounced"], customer_io=False)
+
+    assert pattern.search(b"from app.TRACKING import client")
+    assert pattern.search(b"import CUSTOMERIO")
+    assert words_only.search(b"if report['metric'] == 'Bounced':")
+    assert not words_only.search(b"from customerio import CustomerIO")
+    assert not words_only.search(b"unbounced = 1")
