@@ -293,3 +293,38 @@ def test_engine_file_libcst_cannot_reproduce_is_not_fixed(project, text) -> None
     assert result.json["changed_files"] == []
     assert "byte for byte" in result.json["errors"][0]["message"]
     assert "CIO103" in [finding["code"] for finding in result.json["findings"]]
+
+
+MANY_FIXES_ON_TWO_CALLS = """\
+import os
+import time
+
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.post("/with")
+def with_view(request, user):
+    with CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], "0a1b2c3d4e5f6a7b", use_connection_pooling=False) as cio:
+        cio.track(customer_id=user.email, name=f"signed_up_{user.email}", at_time=time.time() * 1000)
+        cio.identify(id=user.email, created_at=int(time.time() * 1000))
+"""
+
+
+def test_engine_six_passes_of_fixes_settle(project) -> None:
+    root = project(
+        {"views.py": MANY_FIXES_ON_TWO_CALLS, "requirements.txt": "customerio==3.2\n"}
+    )
+
+    first = run_cli(["--apply", "--unsafe-fixes", "--output-format", "json", "."], root)
+    fixed = (root / "views.py").read_text()
+    second = run_cli(["--apply", "--unsafe-fixes", "."], root)
+
+    assert first.json["errors"] == []
+    assert first.json["changed_files"] == ["views.py"]
+    assert "    cio = _customerio_client\n" in fixed
+    assert "_customerio_in_background(\n        cio.track," in fixed
+    assert (root / "views.py").read_text() == fixed
+    assert second.exit_code in (0, 1)
