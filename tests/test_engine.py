@@ -328,3 +328,19 @@ def test_engine_six_passes_of_fixes_settle(project) -> None:
     assert "_customerio_in_background(\n        cio.track," in fixed
     assert (root / "views.py").read_text() == fixed
     assert second.exit_code in (0, 1)
+
+
+def test_engine_wrapped_call_after_black_split_keeps_commas(project) -> None:
+    # Black splits the call with all arguments on one line; CIO304 then lays
+    # them out one a line, and the break before `)` must not come along.
+    in_loop = OVERLAPPING_FIXES.replace(
+        "def view(request, item):\n    cio.track(",
+        "def view(request, items):\n    for item in items:\n        cio.track(",
+    ).replace('request.json["identifier"]', 'request.json["id"]')
+    root = project({"views.py": in_loop})
+
+    run_cli(["--apply", "--unsafe-fixes", "--no-cache", "."], root)
+
+    fixed = (root / "views.py").read_text()
+    assert "        item_sku=item.sku,\n        )\n" in fixed
+    assert "\n        ,\n" not in fixed

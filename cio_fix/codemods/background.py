@@ -474,8 +474,15 @@ def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
     if exploded or "#" in code_of(call):
         return wrapped
 
+    # The last argument keeps the line break before `)` of a call that black
+    # split; the new layout places its own.
     arguments = [
-        code_of(argument.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        code_of(
+            argument.with_changes(
+                comma=cst.MaybeSentinel.DEFAULT,
+                whitespace_after_arg=cst.SimpleWhitespace(""),
+            )
+        )
         for argument in wrapped.args
     ]
     # libcst indents the continuation lines by the block's indentation.
