@@ -20,6 +20,7 @@ from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes
 from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
+from cio_fix.metadata import parents
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import sdk_search_start
 from cio_fix.pipeline import (
@@ -345,7 +346,8 @@ class Checker:
         later: Counter[str] = Counter()
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
-            chosen = choose_fixes(candidates, current.parent_map())
+            parent_of = _parents_of_targets(current, candidates)
+            chosen = choose_fixes(candidates, parent_of)
             if number == 0:
                 first_pass = chosen
             else:
@@ -353,9 +355,7 @@ class Checker:
                     later[fixes[id(fix)][1]] += 1
             # An empty fix is a placeholder for a fix of a later pass.
             waiting = len(chosen) < len(candidates) or any(map(_is_empty, chosen))
-            module = apply_fixes(
-                current.module, chosen, self.black, current.parent_map()
-            )
+            module = apply_fixes(current.module, chosen, self.black, parent_of)
             if waiting:
                 current = self._fixed_context(context, _parse_fixed(module.code))
             else:
@@ -445,6 +445,22 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         tuple(sorted(prefilter_words([summary]))),
         tuple(sorted(imported_modules([summary]))),
     )
+
+
+def _parents_of_targets(
+    context: FileContext, fixes: list[Fix]
+) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Return a parent map that has every node the fixes replace.
+
+    The index walk passes whitespace and punctuation by; a fix that
+    replaces such a node needs the parent links of every node.
+    """
+    parent_of = context.parent_map()
+    for fix in fixes:
+        for node in fix.replacements:
+            if node not in parent_of and node is not context.module:
+                return parents(context.module)
+    return parent_of
 
 
 def _is_empty(fix: Fix) -> bool:

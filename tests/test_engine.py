@@ -344,3 +344,31 @@ def test_engine_wrapped_call_after_black_split_keeps_commas(project) -> None:
     fixed = (root / "views.py").read_text()
     assert "        item_sku=item.sku,\n        )\n" in fixed
     assert "\n        ,\n" not in fixed
+
+
+def test_engine_fix_of_a_comma_is_applied(project, monkeypatch) -> None:
+    # The index walk records no parents of punctuation; a fix of a comma
+    # must still find its way into the module.
+    from cio_fix.codemods.timestamps import MillisecondTimestamp
+    from cio_fix.model import Fix, FixSafety
+
+    original = MillisecondTimestamp.check
+
+    def with_comma_fix(self, context):
+        for finding in original(self, context):
+            call = context.index.client_calls[0].node
+            comma = call.args[0].comma
+            spaced = comma.with_changes(whitespace_after=cst.SimpleWhitespace("  "))
+            replacements = {**finding.fix.replacements, comma: spaced}
+            finding.fix = Fix(FixSafety.SAFE, replacements)
+            yield finding
+
+    monkeypatch.setattr(MillisecondTimestamp, "check", with_comma_fix)
+    root = project({"app.py": BODY})
+
+    result = run_cli(
+        ["--apply", "--select", "CIO103", "--output-format", "json", "."], root
+    )
+
+    assert result.json["errors"] == []
+    assert "cio.identify(id=1,  created_at" in (root / "app.py").read_text()
