@@ -14,10 +14,10 @@ from cio_fix.writer import WriteError, write_atomic
 
 logger = logging.getLogger(__name__)
 
-# A fix may make room for another fix (two fixes on one call); each pass
-# starts again from the fixed source. A `with` client in a handler, with
-# six rules' fixes on its two calls, takes six passes; more than this
-# means two fixes undo each other.
+# A fix may make room for another fix (two fixes on one call), and each
+# pass starts again from the fixed source. Six rules' fixes on the two
+# calls of a `with` client in a handler take six passes. More passes than
+# this means two fixes undo each other.
 MAX_PASSES = 10
 
 

@@ -137,7 +137,7 @@ class RunResult:
         errors = list(self.errors)
         for result in self.files:
             errors.extend(result.errors)
-        # A rule can fail the same way in two phases; one error says it.
+        # A rule can fail the same way in two phases, and the error is shown once.
         unique = dict.fromkeys((error.path, error.message) for error in errors)
         return sorted(
             (FileError(path, message) for path, message in unique),

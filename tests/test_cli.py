@@ -327,7 +327,7 @@ def test_cli_prints_emoji_codes_as_written(project) -> None:
     assert ":smile:" in found.json["findings"][0]["message"]
 
 
-def test_cli_diff_applies_as_a_patch_to_tab_indented_code(project) -> None:
+def test_cli_diff_applies_to_tabbed_code(project) -> None:
     tabbed = PITFALLS.replace("    cio.identify", "\tcio.identify")
     root = project({"app.py": tabbed})
     subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)

@@ -164,7 +164,7 @@ def test_discovery_import_prefilter_needs_an_import() -> None:
         assert bool(pattern.search(text)) is imports, text
 
 
-def test_prefilter_words_ignore_case_and_can_stand_alone() -> None:
+def test_prefilter_words_case_and_alone() -> None:
     pattern = build_prefilter(["Tracking"])
     words_only = build_prefilter(["bounced"], customer_io=False)
 

@@ -148,7 +148,7 @@ def test_black_settings_from_pre_commit(project) -> None:
     )
 
 
-def test_choose_fixes_leaves_fixes_inside_a_chosen_one_for_later() -> None:
+def test_choose_fixes_defers_nested_fixes() -> None:
     module = cst.parse_module("track(a, b)\nidentify(c)\n")
     parent_of = parents(module)
     track = module.body[0].body[0].value

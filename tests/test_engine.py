@@ -149,7 +149,7 @@ def test_engine_rule_crash_is_reported_and_run_goes_on(project, monkeypatch) -> 
     assert "int(time.time())" in (root / "app.py").read_text()
 
 
-def test_engine_rule_past_recursion_limit_reported_once(project, monkeypatch) -> None:
+def test_engine_deep_rule_error_once(project, monkeypatch) -> None:
     from cio_fix.codemods.credentials import HardcodedCredential
 
     def too_deep(self, context):
@@ -219,7 +219,7 @@ def test_engine_reports_a_file_nested_too_deeply(project) -> None:
     assert {f["path"] for f in document["findings"]} == {"app.py"}
 
 
-def test_engine_parses_a_fixed_module_that_shares_a_node(tmp_path) -> None:
+def test_engine_reparses_shared_node_module(tmp_path) -> None:
     from cio_fix.checker import Checker
     from cio_fix.config import Config
     from cio_fix.model import RunResult
@@ -256,7 +256,7 @@ def view(request, item):
 """
 
 
-def test_engine_later_pass_lays_out_an_earlier_pass_code(project) -> None:
+def test_engine_overlapping_fixes_keep_layout(project) -> None:
     # CIO103 makes the line too long, so black splits it; CIO302 then adds an
     # argument after the split, and CIO304 wraps the call one argument a line.
     root = project({"views.py": OVERLAPPING_FIXES})
@@ -283,7 +283,7 @@ def test_engine_later_pass_lays_out_an_earlier_pass_code(project) -> None:
     ],
     ids=["form_feed", "carriage_returns"],
 )
-def test_engine_file_libcst_cannot_reproduce_is_not_fixed(project, text) -> None:
+def test_engine_unreproduced_file_not_fixed(project, text) -> None:
     root = project({"app.py": text.encode()})
 
     result = run_cli(["--apply", "--output-format", "json", "."], root)
@@ -330,7 +330,7 @@ def test_engine_six_passes_of_fixes_settle(project) -> None:
     assert second.exit_code in (0, 1)
 
 
-def test_engine_wrapped_call_after_black_split_keeps_commas(project) -> None:
+def test_engine_wrapped_call_keeps_commas(project) -> None:
     # Black splits the call with all arguments on one line; CIO304 then lays
     # them out one a line, and the break before `)` must not come along.
     in_loop = OVERLAPPING_FIXES.replace(
@@ -346,7 +346,7 @@ def test_engine_wrapped_call_after_black_split_keeps_commas(project) -> None:
     assert "\n        ,\n" not in fixed
 
 
-def test_engine_fix_of_a_comma_is_applied(project, monkeypatch) -> None:
+def test_engine_comma_fix_applied(project, monkeypatch) -> None:
     # The index walk records no parents of punctuation; a fix of a comma
     # must still find its way into the module.
     from cio_fix.codemods.timestamps import MillisecondTimestamp

@@ -205,13 +205,13 @@ def test_tree_order_agrees_with_positions(name: str, code: str) -> None:
         assert context.indent_column(statement) == where(statement).start.column
 
 
-def test_parent_links_list_nodes_in_walk_order() -> None:
+def test_parent_links_in_walk_order() -> None:
     module = cst.parse_module(TRICKY["bindings"])
 
     assert list(parents(module)) == list(descendants(module))[1:]
 
 
-def test_index_tells_when_fixes_share_a_node() -> None:
+def test_index_detects_shared_nodes() -> None:
     module = cst.parse_module("a = b\nc = d\n")
     shared = cst.Name("shared")
     first, second = module.body
@@ -242,7 +242,7 @@ class _SameSpace(cst.CSTTransformer):
 
 
 @pytest.mark.parametrize("name", sorted(TRICKY))
-def test_walks_without_trivia_leave_out_only_trivia(name: str) -> None:
+def test_walks_skip_only_trivia(name: str) -> None:
     module = cst.parse_module(TRICKY[name])
     everything = list(descendants(module))
     significant = [node for node in everything if not isinstance(node, TRIVIA)]
@@ -267,7 +267,7 @@ class _CallsAndComments(cst.CSTVisitor):
         self.seen.append(node.value)
 
 
-def test_walk_enters_trivia_only_for_a_visitor_of_trivia() -> None:
+def test_walk_trivia_only_for_trivia_visitor() -> None:
     module = cst.parse_module("f(  # why\n    x,\n)\n")
     comments = _CallsAndComments()
     walk(module, comments)

@@ -523,7 +523,7 @@ def _nested_calls(depth: int) -> str:
     )
 
 
-def test_pipeline_deep_file_fails_alike_in_every_process(tmp_path, workers) -> None:
+def test_pipeline_deep_file_same_everywhere(tmp_path, workers) -> None:
     # Nested near the recursion limit: whichever process checks a file, and
     # however deep in its stack the request starts, the file fails alike.
     (tmp_path / "deep_one.py").write_text(_nested_calls(480))
@@ -556,7 +556,7 @@ def _frames_left_from(depth: int) -> int:
     return _frames_left_from(depth - 1) if depth else _frames_left()
 
 
-def test_pipeline_stack_budget_ignores_starting_depth() -> None:
+def test_pipeline_stack_budget_constant() -> None:
     shallow = _frames_left_from(5)
     deep = _frames_left_from(300)
 
