@@ -30,6 +30,7 @@ from typing import Any
 
 from cio_fix import __version__
 from cio_fix.config import Config
+from cio_fix.modules import folders_up_to
 
 logger = logging.getLogger(__name__)
 
@@ -266,23 +267,9 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         repr(settings),
         os.getcwd(),
     ]
-    for folder in _folders_up_to(config.root, start):
+    for folder in folders_up_to(config.root, start):
         parts.extend(_declaration_fingerprints(folder))
     return digest(*parts)
-
-
-def _folders_up_to(root: Path, start: Path | None) -> list[Path]:
-    """Return `start` and its parents up to `root`, or only `root` when `start` is outside it."""
-    root = root.resolve()
-    if start is None:
-        return [root]
-    start = start.resolve()
-    if start != root and root not in start.parents:
-        return [root]
-    folders = [start]
-    while folders[-1] != root:
-        folders.append(folders[-1].parent)
-    return folders
 
 
 def _code_fingerprint() -> str:

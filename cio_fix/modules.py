@@ -35,3 +35,17 @@ def sdk_search_start(files: Iterable[Path]) -> Path | None:
     """Return the common folder of `files`, where the search for the SDK version starts."""
     folders = [str(path.resolve().parent) for path in files]
     return Path(os.path.commonpath(folders)) if folders else None
+
+
+def folders_up_to(root: Path, start: Path | None) -> list[Path]:
+    """Return `start` and its parents up to `root`, or only `root` when `start` is outside it."""
+    root = root.resolve()
+    if start is None:
+        return [root]
+    start = start.resolve()
+    if start != root and root not in start.parents:
+        return [root]
+    folders = [start]
+    while folders[-1] != root:
+        folders.append(folders[-1].parent)
+    return folders

@@ -21,7 +21,10 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
-from cio_fix.modules import module_name_for  # noqa: F401 (re-exported)
+from cio_fix.modules import (
+    folders_up_to,
+    module_name_for,  # noqa: F401 (re-exported)
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -351,7 +354,7 @@ def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | No
     repository is read from its own requirements. A `source` below `root`
     is given relative to it.
     """
-    for folder in _folders_up_to(root, start):
+    for folder in folders_up_to(root, start):
         for reader in (
             _from_lock_files,
             _from_requirements,
@@ -362,19 +365,6 @@ def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | No
             if found is not None:
                 return _relative_source(found, folder, root)
     return None
-
-
-def _folders_up_to(root: Path, start: Path | None) -> list[Path]:
-    root = root.resolve()
-    if start is None:
-        return [root]
-    start = start.resolve()
-    if start != root and root not in start.parents:
-        return [root]
-    folders = [start]
-    while folders[-1] != root:
-        folders.append(folders[-1].parent)
-    return folders
 
 
 def _relative_source(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
