@@ -356,16 +356,12 @@ class Checker:
             # An empty fix is a placeholder for a fix of a later pass.
             waiting = len(chosen) < len(candidates) or any(map(_is_empty, chosen))
             module = apply_fixes(current.module, chosen, self.black, parent_of)
-            if waiting:
-                current = self._fixed_context(context, _parse_fixed(module.code))
-            else:
-                current = self._fixed_context(context, module)
-            fixes = self._fixable(self._run_rules(current, RunResult(), fixing_rules))
+            fixed = _parse_fixed(module.code) if waiting else module
+            current, fixes = self._recheck(context, fixed, fixing_rules)
             if fixes and not waiting and current.module is module:
-                current = self._fixed_context(context, _parse_fixed(module.code))
-                fixes = self._fixable(
-                    self._run_rules(current, RunResult(), fixing_rules)
-                )
+                # More to fix after all, so the next pass starts from a parse.
+                fixed = _parse_fixed(module.code)
+                current, fixes = self._recheck(context, fixed, fixing_rules)
             if not fixes:
                 new_code = current.module.code
                 _verify(new_code, context.display_path, must_compile)
@@ -378,6 +374,13 @@ class Checker:
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
             " the file is unchanged, please report it"
         )
+
+    def _recheck(
+        self, context: FileContext, module: cst.Module, rules: list[Rule]
+    ) -> tuple[FileContext, dict[int, tuple[Fix, str]]]:
+        """Run `rules` on a fixed module and return its context and the fixes left."""
+        fixed = self._fixed_context(context, module)
+        return fixed, self._fixable(self._run_rules(fixed, RunResult(), rules))
 
     def _fixed_context(self, context: FileContext, module: cst.Module) -> FileContext:
         """Return the context of a fixed module, for the re-check after a pass.
@@ -452,7 +455,7 @@ def _parents_of_targets(
 ) -> dict[cst.CSTNode, cst.CSTNode]:
     """Return a parent map that has every node the fixes replace.
 
-    The index walk passes whitespace and punctuation by; a fix that
+    The index walk passes whitespace and punctuation by. A fix that
     replaces such a node needs the parent links of every node.
     """
     parent_of = context.parent_map()

@@ -17,21 +17,7 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
-from cio_fix.walk import TRIVIA, child_nodes
-
-# `positions` records the ranges of trivia only once one is looked up.
-_TRIVIA_TYPES: set[type] = set()
-
-
-def _collect_trivia_types() -> None:
-    pending: list[type] = list(TRIVIA)
-    while pending:
-        kind = pending.pop()
-        _TRIVIA_TYPES.add(kind)
-        pending.extend(kind.__subclasses__())
-
-
-_collect_trivia_types()
+from cio_fix.walk import TRIVIA_TYPES, child_nodes
 
 
 class _Ranges(Mapping[cst.CSTNode, CodeRange]):
@@ -155,7 +141,7 @@ class _PositionState(CodegenState):
         # A syntactic position recorded inside the node takes precedence.
         if node in self.spans:
             return
-        if self.everything or type(node) not in _TRIVIA_TYPES:
+        if self.everything or type(node) not in TRIVIA_TYPES:
             self.spans[node] = (*start, self.line, self.column)
         else:
             self.trivia[node] = (*start, self.line, self.column)

@@ -44,6 +44,20 @@ TRIVIA: tuple[type[cst.CSTNode], ...] = (
     cst.RightCurlyBrace,
 )
 
+
+def _with_subclasses(kinds: tuple[type, ...]) -> frozenset[type]:
+    found: set[type] = set()
+    pending = list(kinds)
+    while pending:
+        kind = pending.pop()
+        found.add(kind)
+        pending.extend(kind.__subclasses__())
+    return frozenset(found)
+
+
+# The trivia types and every subclass of them, for lookups by exact type.
+TRIVIA_TYPES = _with_subclasses(TRIVIA)
+
 # Child field names of each node type, in the order libcst visits them.
 _FIELD_ORDER: dict[type, tuple[str, ...]] = {}
 
@@ -154,18 +168,12 @@ _TRIVIA_VISITORS: dict[type, bool] = {}
 def _visits_trivia(visitor_class: type) -> bool:
     found = _TRIVIA_VISITORS.get(visitor_class)
     if found is None:
-        names = set()
-        pending: list[type] = list(TRIVIA)
-        while pending:
-            kind = pending.pop()
-            names.add(kind.__name__)
-            pending.extend(kind.__subclasses__())
         # libcst's base visitor defines a method for every type that does nothing.
         found = any(
             getattr(visitor_class, method, None)
             is not getattr(cst.CSTVisitor, method, None)
-            for name in names
-            for method in (f"visit_{name}", f"leave_{name}")
+            for kind in TRIVIA_TYPES
+            for method in (f"visit_{kind.__name__}", f"leave_{kind.__name__}")
         )
         _TRIVIA_VISITORS[visitor_class] = found
     return found
@@ -200,14 +208,6 @@ def _value_kind(kind: type) -> int:
     return found
 
 
-def is_trivia(node: cst.CSTNode) -> bool:
-    """Tell whether `node` is whitespace, a comment or punctuation."""
-    kind = _VALUE_KINDS.get(type(node))
-    if kind is None:
-        kind = _value_kind(type(node))
-    return kind == 3
-
-
 def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     """Return the children of `node` in the order libcst visits them."""
     return _children(node, 3)
@@ -219,7 +219,7 @@ def significant_children(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 def _children(node: cst.CSTNode, last_kind: int) -> list[cst.CSTNode]:
-    # Kinds 1 and 3 are nodes; `last_kind` 1 leaves out the trivia.
+    # Kinds 1 and 3 are nodes, and `last_kind` 1 leaves out the trivia.
     children: list[cst.CSTNode] = []
     order = _FIELD_ORDER.get(type(node))
     if order is None:
@@ -257,7 +257,7 @@ def descendants(node: cst.CSTNode, trivia: bool = True) -> Iterator[cst.CSTNode]
         pending.extend(children)
 
 
-# Whether a `find_all` for these kinds can find trivia, by the kinds asked for.
+# Whether a `find_all` for these kinds can find trivia, keyed by the kinds.
 _FINDS_TRIVIA: dict[tuple[type, ...], bool] = {}
 
 
