@@ -99,7 +99,7 @@ class Config:
     # `package.module.function` that CIO304 fixes call instead of adding a
     # helper to every module: it takes (method, *args, **kwargs).
     background_helper: str | None = None
-    # Processes that check files (this one and jobs - 1 workers); None means
+    # Processes that check files: this one and jobs - 1 workers. None means
     # one per available CPU, and 1 checks every file in this process.
     jobs: int | None = None
     # Whether results are read from and written to `.cio_fix_cache`.

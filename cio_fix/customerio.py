@@ -893,7 +893,7 @@ def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
 
 def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
     index = FileIndex(module, module_name, is_package)
-    # The walk passes trivia by: no rule looks for it, or asks for its parent.
+    # The walk passes trivia by, because no rule looks for it or needs its parent.
     repeated = walk(module, IndexBuilder(index), index.parents, trivia=False)
     index.shared_nodes = bool(repeated)
     return index

@@ -100,7 +100,7 @@ def _header_only(function: cst.FunctionDef) -> cst.FunctionDef:
     return function.with_changes(body=body, decorators=(), leading_lines=())
 
 
-# Prints a node with the default indentation and newline.
+# An empty module, used to print nodes with the default indentation and newline.
 _EMPTY = cst.Module([])
 
 

@@ -704,8 +704,8 @@ class _ParallelBackend:
 
     A file goes to one shard when it is parsed and stays there: its collect
     and check requests go to the same process (sticky shards). Shard 0 is
-    this process's own, so a run with two jobs holds two sets of parsed
-    files rather than three processes' worth of memory.
+    this process's own, so a run with two jobs keeps two sets of parsed
+    files in two processes rather than three.
     """
 
     def __init__(self, config: Config, jobs: int) -> None:
@@ -836,7 +836,7 @@ def _serve(connection: Connection, config: Config) -> None:
 
 
 def _handle(worker: _Worker, request: tuple[Any, ...]) -> bytes:
-    """Run one parse, collect or check request; return the pickled status and reply.
+    """Run one parse, collect or check request and return the pickled status and reply.
 
     The reply is pickled in this process too, so that what crosses from a
     worker and what stays here are the same.

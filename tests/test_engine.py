@@ -257,7 +257,7 @@ def view(request, item):
 
 
 def test_engine_overlapping_fixes_keep_layout(project) -> None:
-    # CIO103 makes the line too long, so black splits it; CIO302 then adds an
+    # CIO103 makes the line too long, so black splits it. CIO302 then adds an
     # argument after the split, and CIO304 wraps the call one argument a line.
     root = project({"views.py": OVERLAPPING_FIXES})
 
@@ -331,7 +331,7 @@ def test_engine_six_passes_of_fixes_settle(project) -> None:
 
 
 def test_engine_wrapped_call_keeps_commas(project) -> None:
-    # Black splits the call with all arguments on one line; CIO304 then lays
+    # Black splits the call with all arguments on one line. CIO304 then lays
     # them out one a line, and the break before `)` must not come along.
     in_loop = OVERLAPPING_FIXES.replace(
         "def view(request, item):\n    cio.track(",
@@ -347,8 +347,8 @@ def test_engine_wrapped_call_keeps_commas(project) -> None:
 
 
 def test_engine_comma_fix_applied(project, monkeypatch) -> None:
-    # The index walk records no parents of punctuation; a fix of a comma
-    # must still find its way into the module.
+    # The index walk records no parents of punctuation, yet a fix of a comma
+    # must still reach the module.
     from cio_fix.codemods.timestamps import MillisecondTimestamp
     from cio_fix.model import Fix, FixSafety
 

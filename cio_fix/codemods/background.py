@@ -475,7 +475,7 @@ def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
         return wrapped
 
     # The last argument keeps the line break before `)` of a call that black
-    # split; the new layout places its own.
+    # split, and the new layout places its own.
     arguments = [
         code_of(
             argument.with_changes(
