@@ -349,12 +349,14 @@ def _in_loop(node: cst.Call, parent_of: dict[cst.CSTNode, cst.CSTNode]) -> bool 
     parent = parent_of.get(child)
     in_loop = False
     while parent is not None:
-        if isinstance(parent, cst.FunctionDef):
+        # Exact types, because isinstance is slow on libcst's abstract classes.
+        kind = type(parent)
+        if kind is cst.FunctionDef:
             # A loop around a definition does not run the body per item.
             return in_loop if child is parent.body else None
-        if isinstance(parent, cst.For):
+        if kind is cst.For:
             in_loop = in_loop or child is parent.body
-        elif isinstance(parent, (cst.While, cst.CompFor)):
+        elif kind is cst.While or kind is cst.CompFor:
             in_loop = True
         child, parent = parent, parent_of.get(parent)
     return in_loop

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 
 from cio_fix.customerio import (
     TRACK_METHODS,
@@ -278,9 +277,14 @@ def _is_small_collection(
             isinstance(element, cst.StarredElement) for element in node.elements
         )
         return not starred and len(node.elements) <= SMALL_COLLECTION
-    if m.matches(node, m.Call(func=m.Name("range"), args=[m.Arg(value=m.Integer())])):
-        bound = node.args[0].value.evaluated_value  # type: ignore[attr-defined]
-        return bound <= SMALL_COLLECTION
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "range"
+        and len(node.args) == 1
+        and isinstance(node.args[0].value, cst.Integer)
+    ):
+        return node.args[0].value.evaluated_value <= SMALL_COLLECTION
     return False
 
 
@@ -292,7 +296,6 @@ def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
     """
     if loop.kind not in ("for", "while"):
         return False
-    exits = m.Break() | m.Return()
     for ancestor in context.ancestors(node):
         if ancestor is loop.node:
             return False
@@ -301,7 +304,9 @@ def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
         ):
             return True
         if isinstance(ancestor, cst.IndentedBlock) and any(
-            m.matches(statement, m.SimpleStatementLine(body=[exits]))
+            isinstance(statement, cst.SimpleStatementLine)
+            and len(statement.body) == 1
+            and isinstance(statement.body[0], (cst.Break, cst.Return))
             for statement in ancestor.body
         ):
             return True

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-import libcst.matchers as m
 
 from cio_fix.customerio import Api, Scope, literal_value
 from cio_fix.model import Finding
@@ -53,7 +52,7 @@ def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
     facts = []
     for site in index.call_sites:
         func = site.node.func
-        if not m.matches(func, m.Attribute()) or func.attr.value not in methods:
+        if not isinstance(func, cst.Attribute) or func.attr.value not in methods:
             continue
         client = index.client_type(func.value, site.scope)
         receiver = None
@@ -143,7 +142,7 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
     Comparisons count when they contain the metric read itself or a variable
     assigned from it (`metric = report["metric"]`), and so do `match` cases.
     """
-    nodes = list(descendants(function))
+    nodes = list(descendants(function, trivia=False))
     accesses = {id(node) for node in nodes if _is_metric_access(node)}
     if not accesses:
         return set()
@@ -153,7 +152,9 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
             isinstance(node, cst.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0].target, cst.Name)
-            and any(id(inner) in accesses for inner in descendants(node.value))
+            and any(
+                id(inner) in accesses for inner in descendants(node.value, trivia=False)
+            )
         ):
             variables.add(node.targets[0].target.value)
 
@@ -162,7 +163,7 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
             id(inner) in accesses
             or isinstance(inner, cst.Name)
             and inner.value in variables
-            for inner in descendants(node)
+            for inner in descendants(node, trivia=False)
         )
 
     metrics: set[str] = set()
@@ -563,9 +564,7 @@ def _is_exempt_request(arguments: Iterable[cst.Arg]) -> bool:
         keyword = argument.keyword.value if argument.keyword is not None else None
         if keyword == "headers":
             return True
-        if keyword == "send_to_unsubscribed" and m.matches(
-            argument.value, m.Name("True")
-        ):
+        if keyword == "send_to_unsubscribed" and _is_true(argument.value):
             return True
     return False
 
@@ -575,7 +574,11 @@ def _is_exempt_entry(element: cst.DictElement) -> bool:
     key = literal_value(element.key)
     if key == "headers":
         return True
-    return key == "send_to_unsubscribed" and m.matches(element.value, m.Name("True"))
+    return key == "send_to_unsubscribed" and _is_true(element.value)
+
+
+def _is_true(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True"
 
 
 def _resolve_body(
@@ -630,7 +633,7 @@ def _formatted_text(node: cst.FormattedString) -> str | None:
             parts.append(part.value)
             continue
         expression = part.expression  # type: ignore[attr-defined]
-        if not m.matches(expression, m.Name() | m.Attribute() | m.Subscript()):
+        if not isinstance(expression, (cst.Name, cst.Attribute, cst.Subscript)):
             return None
         names = [name.value for name in find_all(expression, cst.Name)]
         if any(FOOTER_NAME.search(name) for name in names):

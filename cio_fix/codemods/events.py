@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import ExpressionContext
 
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
@@ -639,7 +638,11 @@ def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
     name_uses = 0
     for call in context.index.client_calls:
         argument = event_name_argument(call)
-        if argument is not None and m.matches(argument.value, m.Name(constant)):
+        if (
+            argument is not None
+            and isinstance(argument.value, cst.Name)
+            and argument.value.value == constant
+        ):
             name_uses += 1
     reads = 0
     for node in context.names_with_value(constant):
