@@ -16,7 +16,9 @@ every node instead. `walk` does not call the attribute hooks
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import types
+import typing
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import libcst as cst
@@ -218,12 +220,58 @@ def significant_children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return _children(node, 1)
 
 
+# The fields of each node type that can contain a node other than trivia, in
+# the order libcst visits them, read from the fields' type annotations.
+_SIGNIFICANT_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+def _significant_order(node: cst.CSTNode) -> tuple[str, ...]:
+    kind = type(node)
+    order = _SIGNIFICANT_ORDER.get(kind)
+    if order is None:
+        hints = typing.get_type_hints(kind)
+        order = tuple(
+            name
+            for name in _field_order(node)
+            if name not in hints or not _holds_only_trivia(hints[name])
+        )
+        _SIGNIFICANT_ORDER[kind] = order
+    return order
+
+
+def _holds_only_trivia(annotation: Any) -> bool:
+    """Tell whether a field with this annotation can contain only trivia nodes.
+
+    An annotation this does not understand counts as one that can.
+    """
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return all(_holds_only_trivia(item) for item in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return True
+    if origin in (Sequence, list, tuple):
+        return all(
+            item is Ellipsis or _holds_only_trivia(item)
+            for item in typing.get_args(annotation)
+        )
+    if not isinstance(annotation, type) or origin is not None:
+        return False
+    if issubclass(annotation, TRIVIA):
+        return True
+    return annotation in (cst.MaybeSentinel, type(None), str, bool, int)
+
+
 def _children(node: cst.CSTNode, last_kind: int) -> list[cst.CSTNode]:
     # Kinds 1 and 3 are nodes, and `last_kind` 1 leaves out the trivia.
     children: list[cst.CSTNode] = []
-    order = _FIELD_ORDER.get(type(node))
-    if order is None:
-        order = _field_order(node)
+    if last_kind == 1:
+        order = _SIGNIFICANT_ORDER.get(type(node))
+        if order is None:
+            order = _significant_order(node)
+    else:
+        order = _FIELD_ORDER.get(type(node))
+        if order is None:
+            order = _field_order(node)
     kinds = _VALUE_KINDS
     for name in order:
         child = getattr(node, name)
