@@ -203,9 +203,6 @@ class Checker:
             facts = self._guarded(rule, context, errors, rule.collect)
             if facts is not None:
                 facts_by_code[rule.code] = facts
-        # Every file stays parsed until the check phase, and the positions
-        # that collect computed are the largest part of that memory.
-        context.release_positions()
         return facts_by_code, errors.errors
 
     def check_file(
@@ -324,16 +321,11 @@ class Checker:
         fix safety it declares): the findings of the others do not decide
         whether another pass is needed.
 
-        A pass that leaves fixes waiting is followed by a parse of the fixed
-        code, because the next fixes must see the code as a parse gives it:
-        a fix's new nodes can carry a line break in another node than the
-        parser would put it in, and later fixes lay out their code from
-        those nodes. After a pass that left nothing waiting, the re-check
-        reads the module the fixes built, which costs no parse, and the
-        code is parsed only if that re-check still finds something to fix.
+        Each re-check reads the module the fixes built, without printing
+        and parsing it: tests check that the fixes come out the same as
+        from a parse of its code. The code is verified once, at the end.
         """
         original_code = context.source.text
-        must_compile = _compiles(original_code, context.display_path)
         fixing_rules = [
             rule
             for rule in self.rules
@@ -353,18 +345,11 @@ class Checker:
             else:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
-            # An empty fix is a placeholder for a fix of a later pass.
-            waiting = len(chosen) < len(candidates) or any(map(_is_empty, chosen))
             module = apply_fixes(current.module, chosen, self.black, parent_of)
-            fixed = _parse_fixed(module.code) if waiting else module
-            current, fixes = self._recheck(context, fixed, fixing_rules)
-            if fixes and not waiting and current.module is module:
-                # More to fix after all, so the next pass starts from a parse.
-                fixed = _parse_fixed(module.code)
-                current, fixes = self._recheck(context, fixed, fixing_rules)
+            current, fixes = self._recheck(context, module, fixing_rules)
             if not fixes:
                 new_code = current.module.code
-                _verify(new_code, context.display_path, must_compile)
+                _verify(new_code, original_code, context.display_path)
                 return (
                     format_fixed_file(self.black, original_code, new_code),
                     first_pass,
@@ -466,10 +451,6 @@ def _parents_of_targets(
     return parent_of
 
 
-def _is_empty(fix: Fix) -> bool:
-    return not fix.replacements and not fix.imports and not fix.inserts
-
-
 def _release_fixes(findings: list[Finding]) -> None:
     """Replace each fix by its safety and description once the file is fixed.
 
@@ -483,21 +464,22 @@ def _release_fixes(findings: list[Finding]) -> None:
             )
 
 
-def _verify(code: str, filename: str, must_compile: bool) -> None:
+def _verify(code: str, original: str, filename: str) -> None:
     """Fail when the fixes broke the code.
 
     Fixed code must compile when the original compiled. Otherwise (code
     that only libcst reads, such as a `return` outside a function) it must
-    still parse.
+    still parse. The original is compiled only when the fixed code does
+    not compile, which is rare.
     """
-    if must_compile:
-        if not _compiles(code, filename):
-            raise _Unfixable(
-                "internal error: a fix produced code that does not compile;"
-                " the file is unchanged, please report it"
-            )
-    else:
-        _parse_fixed(code)
+    if _compiles(code, filename):
+        return
+    if _compiles(original, filename):
+        raise _Unfixable(
+            "internal error: a fix produced code that does not compile;"
+            " the file is unchanged, please report it"
+        )
+    _parse_fixed(code)
 
 
 def _parse_fixed(code: str) -> cst.Module:

@@ -138,10 +138,6 @@ class FileContext:
             return self._positions.code  # type: ignore[no-any-return]
         return self.module.code
 
-    def release_positions(self) -> None:
-        """Drop the positions, which are computed again on the next lookup."""
-        self._positions = None
-
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
             self._positions = positions(self.module)

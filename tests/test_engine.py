@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+from pathlib import Path
+
 import libcst as cst
 import pytest
 
 import cio_fix.checker
 import cio_fix.engine
 
-from conftest import run_cli
+from conftest import FIXTURES, run_cli
 
 WRAPPER = """\
 from customerio import CustomerIO
@@ -372,3 +376,60 @@ def test_engine_comma_fix_applied(project, monkeypatch) -> None:
 
     assert result.json["errors"] == []
     assert "cio.identify(id=1,  created_at" in (root / "app.py").read_text()
+
+
+def _write_heavy_corpus(folder: Path, modules: int) -> None:
+    path = Path(__file__).parent.parent / "benchmarks" / "corpus.py"
+    spec = importlib.util.spec_from_file_location("corpus", path)
+    corpus = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(corpus)
+    corpus.write_corpus(folder, modules)
+
+
+def test_engine_later_passes_need_no_parse(tmp_path, monkeypatch) -> None:
+    # Each module of the benchmark corpus takes three or four fix passes,
+    # and every pass after the first reads the module the fixes built.
+    _write_heavy_corpus(tmp_path, 3)
+    parses: list[str] = []
+    parse = cio_fix.checker._parse_fixed
+
+    def counted(code: str) -> cst.Module:
+        parses.append(code)
+        return parse(code)
+
+    monkeypatch.setattr(cio_fix.checker, "_parse_fixed", counted)
+
+    result = run_cli(
+        ["--dry-run", "--no-cache", "--output-format", "json", "."], tmp_path
+    )
+
+    changed = result.json["changed_files"]
+    assert len([path for path in changed if "_000" in path]) == 3
+    assert parses == []
+
+
+def test_engine_built_modules_fix_as_parsed_ones(tmp_path, monkeypatch) -> None:
+    # A fix's new nodes can contain a line break in another node than a parse
+    # of their code would, and a later pass lays out its fixes from them.
+    # Every fixture and the benchmark corpus must come out the same when
+    # each pass's module is printed and parsed again.
+    _write_heavy_corpus(tmp_path / "heavy", 4)
+    for source in sorted(FIXTURES.glob("*/*.py")):
+        if not source.name.endswith(".expected.py"):
+            target = tmp_path / "fixtures" / f"{source.parent.name}_{source.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    arguments = ["--dry-run", "--unsafe-fixes", "--no-cache", "-j1", "."]
+
+    built = run_cli(arguments, tmp_path)
+    apply_fixes = cio_fix.checker.apply_fixes
+    monkeypatch.setattr(
+        cio_fix.checker,
+        "apply_fixes",
+        lambda *args, **kwargs: cst.parse_module(apply_fixes(*args, **kwargs).code),
+    )
+    parsed = run_cli(arguments, tmp_path)
+
+    assert "+++ b/heavy/service/" in built.stdout
+    assert built.stdout == parsed.stdout
+    assert built.stderr == parsed.stderr
