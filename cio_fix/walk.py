@@ -99,20 +99,20 @@ def _field_order(node: cst.CSTNode) -> tuple[str, ...]:
 
 
 # The unbound visit and leave methods of each visitor class for each node
-# type, looked up once per process rather than once per walk.
-_HANDLERS: dict[tuple[type, type], tuple[Any, Any]] = {}
+# type, looked up once per process rather than once per walk. None marks a
+# method the class does not override: libcst's base visitor defines a no-op
+# method for every type, and calling it costs time.
+_HANDLERS: dict[type, dict[type, tuple[Any, Any]]] = {}
 
 
 def _typed_handlers(visitor_class: type, kind: type) -> tuple[Any, Any]:
-    key = (visitor_class, kind)
-    found = _HANDLERS.get(key)
-    if found is None:
-        found = (
-            getattr(visitor_class, f"visit_{kind.__name__}", None),
-            getattr(visitor_class, f"leave_{kind.__name__}", None),
-        )
-        _HANDLERS[key] = found
-    return found
+    methods = []
+    for name in (f"visit_{kind.__name__}", f"leave_{kind.__name__}"):
+        method = getattr(visitor_class, name, None)
+        if method is getattr(cst.CSTVisitor, name, None):
+            method = None
+        methods.append(method)
+    return methods[0], methods[1]
 
 
 def walk(
@@ -144,13 +144,20 @@ def walk(
     repeated: list[cst.CSTNode] = []
     if trivia is None:
         trivia = _visits_trivia(visitor_class)
-    children_of = child_nodes if trivia else significant_children
+    # The last kind of child `_children` returns: 3 with trivia, 1 without.
+    last_kind = 3 if trivia else 1
+    handlers = _HANDLERS.setdefault(visitor_class, {})
 
     def visit(current: cst.CSTNode) -> None:
-        visit_method, leave_method = _typed_handlers(visitor_class, type(current))
+        found = handlers.get(type(current))
+        if found is None:
+            found = handlers[type(current)] = _typed_handlers(
+                visitor_class, type(current)
+            )
+        visit_method, leave_method = found
         descend = visit_method(visitor, current) if visit_method is not None else True
         if descend is not False:
-            for child in children_of(current):
+            for child in _children(current, last_kind):
                 if parent_of is not None:
                     if child in parent_of:
                         repeated.append(child)
