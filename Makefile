@@ -39,7 +39,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check cio_fix tests
 	$(BIN)/black --check cio_fix tests
 
-# About 5 minutes on 2 CPUs; the corpora are generated in a temporary folder.
+# About 3 minutes on 2 CPUs; the corpora are generated in a temporary folder.
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py
 
