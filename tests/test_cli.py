@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 
 PITFALLS = """\
@@ -340,3 +342,37 @@ def test_cli_diff_applies_to_tabbed_code(project) -> None:
     assert "-\tcio.identify(" in patch
     assert "\tcio.identify(" in (root / "app.py").read_text(encoding="utf-8")
     assert "* 1000" not in (root / "app.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        PITFALLS.replace("\n", "\r\n"),
+        PITFALLS.replace(
+            "    cio.identify", '    page = "one\x0ctwo"\n    cio.identify'
+        ),
+        PITFALLS.replace("    cio.identify", '    sep = "\u2028"\n    cio.identify'),
+        PITFALLS.rstrip("\n"),
+    ],
+    ids=["crlf", "form_feed", "line_separator", "no_final_newline"],
+)
+def test_cli_diff_applies_with_git(project, source) -> None:
+    # git splits lines after a line feed only, and keeps carriage returns.
+    # The console script runs in a process of its own, because typer's test
+    # runner turns CRLF into LF in what it captures.
+    root = project({"app.py": source.encode()})
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+
+    output = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "--select", "CIO103", "--no-cache"]
+        + ["--dry-run", "."],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    ).stdout
+    patch = output[output.index(b"--- a/") : output.rindex(b"\nFound")]
+    (root / "fix.patch").write_bytes(patch + b"\n")
+    subprocess.run(["git", "apply", "fix.patch"], cwd=root, check=True)
+
+    fixed = (root / "app.py").read_bytes()
+    assert fixed == source.replace("time.time() * 1000", "time.time()").encode()

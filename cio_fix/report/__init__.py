@@ -36,13 +36,28 @@ def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
     for file in result.changed_files:
         assert file.original is not None and file.fixed is not None
         path = display_path(file.path)
-        before = file.original.decode(file.encoding).splitlines(keepends=True)
-        after = file.fixed.decode(file.encoding).splitlines(keepends=True)
+        before = _patch_lines(file.original.decode(file.encoding))
+        after = _patch_lines(file.fixed.decode(file.encoding))
         lines = []
         for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
-            missing_newline = not line.endswith(("\n", "\r"))
-            lines.append(redact(line.rstrip("\r\n"), result.secrets))
-            if missing_newline:
+            if line.endswith("\n"):
+                lines.append(redact(line[:-1], result.secrets))
+            else:
+                lines.append(redact(line, result.secrets))
                 lines.append("\\ No newline at end of file")
         diffs.append((path, lines))
     return diffs
+
+
+def _patch_lines(text: str) -> list[str]:
+    """Split `text` into lines as git and patch do: after each line feed only.
+
+    `str.splitlines` also splits at form feeds, carriage returns and other
+    separators, and a diff of those lines does not apply. A CRLF line keeps
+    its carriage return, so the diff of a CRLF file applies to it.
+    """
+    lines = [line + "\n" for line in text.split("\n")]
+    last = lines.pop()[:-1]
+    if last:
+        lines.append(last)
+    return lines

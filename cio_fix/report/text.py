@@ -70,6 +70,11 @@ def _print_diffs(console: Console, result: RunResult) -> None:
     if diffs:
         console.print()
     for _, lines in diffs:
+        if not console.is_terminal:
+            # rich turns tabs into spaces and drops carriage returns and form
+            # feeds, so a diff written through it would not apply as a patch.
+            console.file.write("".join(line + "\n" for line in lines) + "\n")
+            continue
         text = Text()
         for line in lines:
             text.append(line, _diff_style(line))
@@ -78,12 +83,11 @@ def _print_diffs(console: Console, result: RunResult) -> None:
 
 
 def _emit(console: Console, text: Text, end: str = "\n") -> None:
-    """Print styled text, or write its characters unchanged into a file or a pipe.
+    """Print styled text to a terminal, or its plain characters into a file or a pipe.
 
-    rich turns tabs into spaces and drops control characters, so a diff of
-    tab-indented code printed through it no longer applies as a patch. A
-    terminal gets rich's rendering, which also keeps the analysed code's
-    control characters away from it.
+    A terminal gets rich's rendering, which keeps the analysed code's
+    control characters away from it. rich has dropped them from `text`
+    already, so the plain text has none either.
     """
     if console.is_terminal:
         console.print(text, markup=False, highlight=False, soft_wrap=True, end=end)
