@@ -89,7 +89,14 @@ def canonical_digest(value: Any) -> str:
     return digest(repr(_canonical(value)))
 
 
+_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
 def _canonical(value: Any) -> Any:
+    # Most values are scalars, and they are checked first because the
+    # dataclass test costs more.
+    if type(value) in _SCALARS:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = [
             (item.name, _canonical(getattr(value, item.name)))

@@ -9,7 +9,9 @@ imported from other files of the project resolve through the project index.
 
 from __future__ import annotations
 
+import ast
 import enum
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -246,9 +248,10 @@ class Construction:
 
 def dotted_name(node: cst.CSTNode) -> str | None:
     """Return `a.b.c` for a Name/Attribute chain, else None."""
-    if isinstance(node, cst.Name):
+    # Exact types, because isinstance is slow on libcst's abstract classes.
+    if type(node) is cst.Name:
         return node.value
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         base = dotted_name(node.value)
         return f"{base}.{node.attr.value}" if base is not None else None
     return None
@@ -859,7 +862,10 @@ def _is_whole_statement(statement: cst.CSTNode | None, call: cst.Call) -> bool:
 
 def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
     """Return the value of a string or number literal, else None."""
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+    if isinstance(node, cst.SimpleString):
+        value = _string_value(node.value)
+        return value if isinstance(value, str) else None
+    if isinstance(node, cst.ConcatenatedString):
         value = node.evaluated_value
         return value if isinstance(value, str) else None
     if isinstance(node, (cst.Integer, cst.Float)):
@@ -871,6 +877,16 @@ def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
     ):
         return -node.expression.evaluated_value
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _string_value(literal: str) -> str | bytes:
+    """Return the value of a string literal's code, as `SimpleString.evaluated_value` does.
+
+    The rules read the same few literals many times, and each evaluation
+    compiles the literal.
+    """
+    return ast.literal_eval(literal)
 
 
 def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
