@@ -236,7 +236,10 @@ def _significant_order(node: cst.CSTNode) -> tuple[str, ...]:
     kind = type(node)
     order = _SIGNIFICANT_ORDER.get(kind)
     if order is None:
-        hints = typing.get_type_hints(kind)
+        try:
+            hints = typing.get_type_hints(kind)
+        except Exception:  # an annotation this libcst version cannot resolve
+            hints = {}
         order = tuple(
             name
             for name in _field_order(node)

@@ -257,6 +257,26 @@ def test_walks_skip_only_trivia(name: str, code: str) -> None:
     assert find_all(module, cst.CSTNode) == everything
 
 
+def test_walk_unresolvable_annotations(monkeypatch) -> None:
+    # Without the annotations every field is read, and trivia is still skipped.
+    import cio_fix.walk
+
+    def unresolvable(kind: type) -> dict:
+        raise NameError(kind.__name__)
+
+    monkeypatch.setattr(cio_fix.walk, "_SIGNIFICANT_ORDER", {})
+    monkeypatch.setattr(cio_fix.walk.typing, "get_type_hints", unresolvable)
+    module = cst.parse_module(TRICKY["bindings"])
+    everything = list(descendants(module))
+
+    assert list(descendants(module, trivia=False)) == [
+        node for node in everything if not isinstance(node, TRIVIA)
+    ]
+    assert (
+        cio_fix.walk._SIGNIFICANT_ORDER[cst.Call] == cio_fix.walk._FIELD_ORDER[cst.Call]
+    )
+
+
 class _CallsAndComments(cst.CSTVisitor):
     def __init__(self) -> None:
         self.seen: list[str] = []
