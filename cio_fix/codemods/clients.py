@@ -354,6 +354,7 @@ class ClientPerRequest(Rule):
 
     def _sites(self, context: FileContext) -> Iterator[_Site]:
         index = context.index
+        called_elsewhere: set[str] | None = None
         for construction in index.constructions:
             ancestors = list(context.ancestors(construction.node))
             function = _running_function(construction, ancestors)
@@ -370,6 +371,25 @@ class ClientPerRequest(Rule):
             elif runs_per_request_or_item(index, function):
                 assert function is not None
                 yield _Site(construction, "call", function.name, ancestors)
+            elif _factory_of(function, construction) is not None:
+                assert function is not None
+                if called_elsewhere is None:
+                    called_elsewhere = self._called_from_other_files(context)
+                if function.name in called_elsewhere:
+                    yield _Site(construction, "call", function.name, ancestors)
+
+    def _called_from_other_files(self, context: FileContext) -> set[str]:
+        """Return the names of this file's functions that other files call per request or per item."""
+        module_name = context.index.module_name
+        names = set()
+        for summary, instantiations in context.project.rule_facts(self.code):
+            if summary.module_name == module_name:
+                continue
+            for target, *_ in instantiations:
+                resolved = context.project.resolve_name(target)
+                if resolved is not None and resolved[0].module_name == module_name:
+                    names.add(resolved[1])
+        return names
 
     # -- an uncached factory function ------------------------------------------------------
 
