@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -431,9 +432,24 @@ def _assigned_names(statement: cst.BaseStatement) -> set[str]:
     return names
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_helper(code: str, encoding: str, indent: str, newline: str) -> cst.Module:
+    """Parse a helper's code once per process and layout.
+
+    Every file that gets the same helper shares its parsed nodes, which is
+    safe because libcst nodes are immutable and each file's tree is its own.
+    """
+    config = cst.PartialParserConfig(
+        encoding=encoding, default_indent=indent, default_newline=newline
+    )
+    return cst.parse_module(code, config=config)
+
+
 def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Module:
     """Insert a helper after the imports and after every statement defining a name it reads."""
-    parsed = cst.parse_module(insert.code, config=module.config_for_parsing)
+    parsed = _parse_helper(
+        insert.code, module.encoding, module.default_indent, module.default_newline
+    )
     body = list(module.body)
     index = header_end(module)
     while index < len(body) and _imports_of(body[index]):
