@@ -41,10 +41,13 @@ def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
         lines = []
         for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
             if line.endswith("\n"):
-                lines.append(redact(line[:-1], result.secrets))
+                lines.append(line[:-1])
             else:
-                lines.append(redact(line, result.secrets))
+                lines.append(line)
                 lines.append("\\ No newline at end of file")
+        # One substitution per file: the lines contain no line feed, so
+        # joining and splitting them at line feeds gives the same lines.
+        lines = redact("\n".join(lines), result.secrets).split("\n")
         diffs.append((path, lines))
     return diffs
 

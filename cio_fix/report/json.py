@@ -11,7 +11,9 @@ from cio_fix.report import redact
 FORMAT_VERSION = 1
 
 
-def finding_to_dict(finding: Finding, secrets: set[str]) -> dict[str, object]:
+def finding_to_dict(
+    finding: Finding, secrets: frozenset[str] | set[str]
+) -> dict[str, object]:
     return {
         "code": finding.code,
         "name": finding.name,
@@ -28,16 +30,17 @@ def finding_to_dict(finding: Finding, secrets: set[str]) -> dict[str, object]:
 
 
 def render_json(result: RunResult) -> str:
+    # redact() looks its pattern up by a frozenset of the secrets, which is
+    # free to build from a frozenset and costly from a large set.
+    secrets = frozenset(result.secrets)
     document = {
         "version": FORMAT_VERSION,
-        "findings": [
-            finding_to_dict(finding, result.secrets) for finding in result.findings
-        ],
+        "findings": [finding_to_dict(finding, secrets) for finding in result.findings],
         "changed_files": [display_path(file.path) for file in result.changed_files],
         "errors": [
             {
                 "path": error.path.as_posix(),
-                "message": redact(error.message, result.secrets),
+                "message": redact(error.message, secrets),
             }
             for error in result.all_errors
         ],

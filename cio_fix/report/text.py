@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.control import strip_control_codes
 from rich.text import Text
 
 from cio_fix.model import Finding, FixSafety, RunResult
@@ -28,9 +29,12 @@ def render_text(
     quiet: bool,
     unsafe_fixes: bool,
 ) -> None:
+    # redact() looks its pattern up by a frozenset of the secrets, which is
+    # free to build from a frozenset and costly from a large set.
+    secrets = frozenset(result.secrets)
     for error in result.all_errors:
         errors.print(
-            f"{error.path.as_posix()}: error: {redact(error.message, result.secrets)}",
+            f"{error.path.as_posix()}: error: {redact(error.message, secrets)}",
             style="red",
             markup=False,
             highlight=False,
@@ -40,19 +44,19 @@ def render_text(
     findings = result.findings
     shown = [finding for finding in findings if not finding.applied]
     # One print for all lines: rich's print costs far more than a line.
-    lines = Text()
+    pieces: list[tuple[str, str | None]] = []
     for finding in shown:
         mark = " [*]" if _would_apply(finding, unsafe_fixes) else ""
         location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
-        lines.append(location, "bold")
-        lines.append(" ")
-        lines.append(finding.code, "bold red")
-        lines.append(mark, "cyan")
-        lines.append(" ")
-        lines.append(redact(finding.message, result.secrets))
-        lines.append("\n")
+        pieces.append((location, "bold"))
+        pieces.append((" ", None))
+        pieces.append((finding.code, "bold red"))
+        pieces.append((mark, "cyan"))
+        pieces.append((" ", None))
+        pieces.append((redact(finding.message, secrets), None))
+        pieces.append(("\n", None))
     if shown:
-        _emit(console, lines, end="")
+        _emit(console, pieces, end="")
 
     if show_diff and not quiet:
         _print_diffs(console, result)
@@ -75,24 +79,30 @@ def _print_diffs(console: Console, result: RunResult) -> None:
             # feeds, so a diff written through it would not apply as a patch.
             console.file.write("".join(line + "\n" for line in lines) + "\n")
             continue
-        text = Text()
+        pieces = []
         for line in lines:
-            text.append(line, _diff_style(line))
-            text.append("\n")
-        _emit(console, text)
+            pieces.append((line, _diff_style(line)))
+            pieces.append(("\n", None))
+        _emit(console, pieces)
 
 
-def _emit(console: Console, text: Text, end: str = "\n") -> None:
-    """Print styled text to a terminal, or its plain characters into a file or a pipe.
+def _emit(
+    console: Console, pieces: list[tuple[str, str | None]], end: str = "\n"
+) -> None:
+    """Print (text, style) pieces to a terminal, or their plain characters into a file or a pipe.
 
     A terminal gets rich's rendering, which keeps the analysed code's
-    control characters away from it. rich has dropped them from `text`
-    already, so the plain text has none either.
+    control characters away from it. The plain characters go without the
+    same control characters, as rich's `Text` drops them.
     """
     if console.is_terminal:
+        text = Text()
+        for piece, style in pieces:
+            text.append(piece, style)
         console.print(text, markup=False, highlight=False, soft_wrap=True, end=end)
     else:
-        console.file.write(text.plain + end)
+        plain = "".join(piece for piece, _ in pieces)
+        console.file.write(strip_control_codes(plain) + end)
 
 
 def _diff_style(line: str) -> str | None:
