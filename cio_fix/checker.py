@@ -20,7 +20,7 @@ from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes
 from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
-from cio_fix.metadata import parents
+from cio_fix.metadata import code_of, parents
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import sdk_search_start
 from cio_fix.pipeline import (
@@ -348,7 +348,7 @@ class Checker:
             module = apply_fixes(current.module, chosen, self.black, parent_of)
             current, fixes = self._recheck(context, module, fixing_rules)
             if not fixes:
-                new_code = current.module.code
+                new_code = code_of(current.module)
                 _verify(new_code, original_code, context.display_path)
                 return (
                     format_fixed_file(self.black, original_code, new_code),
@@ -377,7 +377,7 @@ class Checker:
         name, is_package = context.index.module_name, context.index.is_package
         index = self._index(module, name, is_package)
         if index.shared_nodes:
-            module = _parse_fixed(module.code)
+            module = _parse_fixed(code_of(module))
             index = self._index(module, name, is_package)
         index.attach_project(context.project)
         fixed = FileContext(

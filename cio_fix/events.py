@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from cio_fix.customerio import Api, ClientCall, dotted_name
+from cio_fix.metadata import code_of
 from cio_fix.model import FileError, RunResult
 
 if TYPE_CHECKING:
@@ -733,7 +734,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
         for _, argument, built in name_calls(context):
             if not built.is_dynamic:
                 continue
-            expression_code = context.module.code_for_node(argument.value)
+            expression_code = code_of(argument.value, context.module)
             entry = dynamic.setdefault(
                 expression_code, CatalogEntry(expression_code, dynamic=True)
             )

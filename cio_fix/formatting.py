@@ -9,6 +9,8 @@ from typing import Any
 
 import libcst as cst
 
+from cio_fix.metadata import code_of
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -100,15 +102,11 @@ def _header_only(function: cst.FunctionDef) -> cst.FunctionDef:
     return function.with_changes(body=body, decorators=(), leading_lines=())
 
 
-# An empty module, used to print nodes with the default indentation and newline.
-_EMPTY = cst.Module([])
-
-
 def _statement_code(statement: cst.SimpleStatementLine | cst.FunctionDef) -> str:
     """Return the code of a statement, or of a function's header only."""
     if isinstance(statement, cst.FunctionDef):
-        return _EMPTY.code_for_node(_header_only(statement))
-    return _EMPTY.code_for_node(statement.with_changes(leading_lines=()))
+        return code_of(_header_only(statement))
+    return code_of(statement.with_changes(leading_lines=()))
 
 
 def format_statement(

@@ -14,7 +14,7 @@ from libcst.metadata import CodeRange, ExpressionContext
 
 from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
-from cio_fix.metadata import name_context, parents, positions
+from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class FileContext:
         """
         if self._positions is not None:
             return self._positions.code  # type: ignore[no-any-return]
-        return self.module.code
+        return code_of(self.module)
 
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:

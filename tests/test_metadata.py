@@ -18,7 +18,7 @@ from libcst.metadata import (
 
 from cio_fix.config import Config
 from cio_fix.customerio import build_index
-from cio_fix.metadata import name_context, parents, positions
+from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext
 from cio_fix.walk import TRIVIA, descendants, find_all, walk
@@ -57,6 +57,7 @@ TRICKY = {
         "    case [nn, *oo] if pp:\n"
         "        call(keyword=qq)\n"
     ),
+    "tabs": "def f(x):\n\tif x:\n\t\treturn [\n\t\t\tx,\n\t\t]\n",
     "type_parameters": (
         "class C[T: int](Base[T]):\n    def f[U](self, x: U) -> T: ...\ntype Alias[V] = list[V]\n"
     ),
@@ -66,6 +67,16 @@ TRICKY = {
 def _cases() -> list[tuple[str, str]]:
     cases = [(path.relative_to(ROOT).as_posix(), path.read_text()) for path in SOURCES]
     return [*cases, *TRICKY.items()]
+
+
+@pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
+def test_code_of_matches_libcst(name: str, code: str) -> None:
+    module = cst.parse_module(code)
+    assert code_of(module) == module.code
+    for node in find_all(module, cst.IndentedBlock):
+        assert code_of(node, module) == module.code_for_node(node)
+    for node in find_all(module, cst.Call):
+        assert code_of(node) == cst.Module([]).code_for_node(node)
 
 
 class _Recorder(cst.CSTVisitor):

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.codemods.clients import (
-    code_of,
     format_call,
     read_names,
     unused_name,
 )
 from cio_fix.customerio import Api, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
+from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.rules import FileContext, Rule
 from cio_fix.walk import walk

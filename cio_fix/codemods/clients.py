@@ -23,6 +23,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.engine import display_path
 from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
+from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
@@ -67,10 +68,6 @@ def format_call(
         return f"{indent}{prefix}{func}(\n{inner}\n{indent})"
     lines = [f"{indent}{INDENT}{argument}," for argument in arguments]
     return f"{indent}{prefix}{func}(\n" + "\n".join(lines) + f"\n{indent})"
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 # -- reading the arguments of a construction ------------------------------------------

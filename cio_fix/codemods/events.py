@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from cio_fix.events import (
     to_style,
     variant_key,
 )
+from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.rules import FileContext, Rule
 
@@ -93,7 +95,7 @@ def _is_none(node: cst.BaseExpression | None) -> bool:
 
 def placement_of(context: FileContext, call: ClientCall) -> Placement:
     target = attribute_target(call, context.project.sdk_major)
-    code = context.module.code_for_node
+    code = functools.partial(code_of, module=context.module)
     if target == "keywords":
         existing = {
             key: code(argument.value) for key, argument in call.extra_keywords.items()
@@ -122,7 +124,7 @@ def allocate_keys(
     Keys of different values never collide: a repeated key is numbered.
     A key already in the call with a different value raises NotFixable.
     """
-    code = context.module.code_for_node
+    code = functools.partial(code_of, module=context.module)
     bases = []
     for part in values:
         bases.append(part.key or attribute_key(part.expression) or MEANINGLESS_KEY)
@@ -251,7 +253,7 @@ def personal_data_parts(built: BuiltName) -> list[str]:
 
 
 def _code(context: FileContext, node: cst.CSTNode) -> str:
-    return context.module.code_for_node(node)
+    return code_of(node, context.module)
 
 
 class DynamicEventName(Rule):

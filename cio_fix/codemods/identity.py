@@ -24,6 +24,7 @@ from cio_fix.customerio import (
     read_names,
 )
 from cio_fix.edits import blank_prefix
+from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.places import Place, list_places, place_of, project_finding
 from cio_fix.project import ProjectIndex
@@ -40,10 +41,6 @@ NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # String methods that keep an email address an email address.
 EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 # Maximum number of places a project-level message lists before "and N more".
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 def same_expression(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:

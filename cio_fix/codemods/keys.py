@@ -25,6 +25,7 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
+from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
@@ -467,7 +468,7 @@ def _instead(replacement: str | None) -> str:
 
 
 def _code(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
+    return code_of(node)
 
 
 def _shown(node: cst.BaseExpression) -> str:

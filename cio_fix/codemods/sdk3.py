@@ -14,6 +14,7 @@ from cio_fix.events import (
     new_dict,
     remove_items,
 )
+from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 from cio_fix.rules import FileContext, Rule
 
@@ -74,7 +75,7 @@ class Sdk3EventKwargs(Rule):
     def _finding(self, context: FileContext, call: ClientCall) -> Finding:
         names = [f"`{key}`" for key in call.extra_keywords]
         names += [
-            f"`**{context.module.code_for_node(argument.value)}`"
+            f"`**{code_of(argument.value, context.module)}`"
             for argument in _spreads(call)
         ]
         attributes = ", ".join(names)

@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
+from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.rules import FileContext, Rule
 from cio_fix.walk import find_all
@@ -301,7 +302,7 @@ def _seconds_divisor(divisor: cst.BaseExpression) -> cst.BaseExpression:
     """Write 10**9 in the style of the 10**6 it replaces: `1_000_000` -> `1_000_000_000`."""
     if isinstance(divisor, cst.BinaryOperation):
         return divisor.with_changes(right=cst.Integer("9"))
-    text = cst.Module([]).code_for_node(divisor)
+    text = code_of(divisor)
     if isinstance(divisor, cst.Float):
         if "e" in text.lower():
             return divisor.with_changes(value=re.sub(r"([eE]\+?)0*6$", r"\g<1>9", text))
