@@ -376,7 +376,7 @@ class ClientPerRequest(Rule):
                     yield _Site(construction, "call", function.name, ancestors)
 
     def _called_from_other_files(self, context: FileContext) -> set[str]:
-        """Return the names of this file's functions that other files call per request or per item."""
+        """Return this file's functions that other files call per request or per item."""
         module_name = context.index.module_name
         names = set()
         for summary, instantiations in context.project.rule_facts(self.code):
