@@ -86,8 +86,9 @@ class _PrintState(CodegenState):
     """Code generation without libcst's generator-based position context.
 
     libcst's `record_syntactic_position` is a `contextmanager`, entered for
-    most nodes even when nothing reads the positions, and it was about a
-    quarter of the time of printing a module.
+    most nodes even when nothing reads the positions. With libcst 1.9 it
+    took about a quarter of the time of printing a module of the benchmark
+    corpus.
     """
 
     def record_syntactic_position(  # type: ignore[override]

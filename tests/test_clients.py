@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import black
+import libcst as cst
 import pytest
 
-from cio_fix.codemods.clients import format_call, unused_name
+from cio_fix.codemods.background import laid_out_call
+from cio_fix.codemods.clients import (
+    CallLayout,
+    call_layout,
+    format_call,
+    unused_name,
+)
+from cio_fix.metadata import code_of
 
 from conftest import FIXTURES, run_cli
 
@@ -71,6 +79,59 @@ def test_clients_format_call_one_argument_per_line() -> None:
     assert text.splitlines()[1:] == [f"    {argument}," for argument in arguments] + [
         ")"
     ]
+
+
+LAID_OUT_CALLS = {
+    "one_line": ("cio.track(customer_id=1)", 0, CallLayout.ONE_LINE),
+    "no_arguments": ("cio.flush()", 0, CallLayout.ONE_LINE),
+    "arguments_on_one_line": (
+        'cio.track(customer_id=order.user_id, name="x")',
+        36,
+        CallLayout.ARGUMENTS_ON_ONE_LINE,
+    ),
+    "one_argument_per_line": (
+        'cio.track(customer_id=order.user_id, name="order_placed", data=payload)',
+        20,
+        CallLayout.ONE_ARGUMENT_PER_LINE,
+    ),
+    "starred_and_parenthesised": (
+        "cio.identify(*args, id=(user.id), **extra)",
+        40,
+        CallLayout.ARGUMENTS_ON_ONE_LINE,
+    ),
+    "hash_inside_a_string": (
+        'cio.track(customer_id=1, name="#tag")',
+        0,
+        CallLayout.ONE_LINE,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "column", "expected_layout"),
+    LAID_OUT_CALLS.values(),
+    ids=list(LAID_OUT_CALLS),
+)
+def test_clients_laid_out_call_matches_parse(
+    code: str, column: int, expected_layout: CallLayout
+) -> None:
+    call = cst.ensure_type(cst.parse_expression(code), cst.Call)
+    method = cst.Arg(value=call.func)
+    arguments = [
+        argument.with_changes(
+            comma=cst.MaybeSentinel.DEFAULT,
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+        )
+        for argument in [method, *call.args]
+    ]
+    texts = [code_of(argument) for argument in arguments]
+    layout = call_layout("", "helper", texts, column=column)
+    assert layout is expected_layout
+
+    built = laid_out_call(cst.Name("helper"), arguments, layout)
+    parsed = cst.parse_expression(format_call("", "helper", texts, column=column))
+
+    assert built.deep_equals(parsed), code_of(built)
 
 
 def test_clients_format_call_counts_column() -> None:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.codemods.clients import (
+    INDENT,
+    CallLayout,
+    call_layout,
     format_call,
     read_names,
     unused_name,
@@ -476,18 +479,59 @@ def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
 
     # The last argument keeps the line break before `)` of a call that black
     # split, and the new layout places its own.
-    arguments = [
-        code_of(
-            argument.with_changes(
-                comma=cst.MaybeSentinel.DEFAULT,
-                whitespace_after_arg=cst.SimpleWhitespace(""),
-            )
+    bare = [
+        argument.with_changes(
+            comma=cst.MaybeSentinel.DEFAULT,
+            whitespace_after_arg=cst.SimpleWhitespace(""),
         )
         for argument in wrapped.args
     ]
-    # libcst indents the continuation lines by the block's indentation.
-    text = format_call("", helper, arguments, column=column)
-    return cst.ensure_type(cst.parse_expression(text), cst.Call)
+    arguments = [code_of(argument) for argument in bare]
+    if any("\n" in argument for argument in arguments):
+        # libcst indents the continuation lines by the block's indentation.
+        text = format_call("", helper, arguments, column=column)
+        return cst.ensure_type(cst.parse_expression(text), cst.Call)
+    layout = call_layout("", helper, arguments, column=column)
+    return laid_out_call(cst.Name(helper), bare, layout)
+
+
+def laid_out_call(
+    func: cst.Name, arguments: list[cst.Arg], layout: CallLayout
+) -> cst.Call:
+    """Return the call that parsing `format_call`'s code gives, for one-line arguments.
+
+    Building the nodes costs less than printing and parsing the call. The
+    line breaks indent by the block's indentation, as the parser marks
+    them in an expression parsed alone.
+    """
+    last = len(arguments) - 1
+    laid_out = []
+    for number, argument in enumerate(arguments):
+        if layout is CallLayout.ONE_ARGUMENT_PER_LINE:
+            indent = INDENT if number < last else ""
+            comma: cst.Comma | cst.MaybeSentinel = cst.Comma(
+                whitespace_after=_line_break(indent)
+            )
+        else:
+            comma = cst.MaybeSentinel.DEFAULT
+            if number < last:
+                comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        after: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace("")
+        if layout is CallLayout.ARGUMENTS_ON_ONE_LINE and number == last:
+            after = _line_break("")
+        laid_out.append(argument.with_changes(comma=comma, whitespace_after_arg=after))
+    before: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace("")
+    if layout is not CallLayout.ONE_LINE:
+        before = _line_break(INDENT)
+    return cst.Call(func=func, args=laid_out, whitespace_before_args=before)
+
+
+def _line_break(indent: str) -> cst.ParenthesizedWhitespace:
+    return cst.ParenthesizedWhitespace(
+        first_line=cst.TrailingWhitespace(),
+        indent=True,
+        last_line=cst.SimpleWhitespace(indent),
+    )
 
 
 def _one_argument_per_line(call: cst.Call) -> bool:

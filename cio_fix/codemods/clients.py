@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +61,35 @@ def format_call(
     `indent` starts every line; `column` is where the first line starts in
     the file when libcst adds the block's indentation itself.
     """
-    one_line = f"{indent}{prefix}{func}({', '.join(arguments)})"
-    if column + len(one_line) <= LINE_LENGTH and "\n" not in one_line:
-        return one_line
-    inner = f"{indent}{INDENT}{', '.join(arguments)}"
-    if column + len(inner) <= LINE_LENGTH and "\n" not in inner:
+    layout = call_layout(prefix, func, arguments, indent, column)
+    if layout is CallLayout.ONE_LINE:
+        return f"{indent}{prefix}{func}({', '.join(arguments)})"
+    if layout is CallLayout.ARGUMENTS_ON_ONE_LINE:
+        inner = f"{indent}{INDENT}{', '.join(arguments)}"
         return f"{indent}{prefix}{func}(\n{inner}\n{indent})"
     lines = [f"{indent}{INDENT}{argument}," for argument in arguments]
     return f"{indent}{prefix}{func}(\n" + "\n".join(lines) + f"\n{indent})"
+
+
+class CallLayout(enum.Enum):
+    """The three ways black lays out a call: the layouts of `format_call`."""
+
+    ONE_LINE = "one line"
+    ARGUMENTS_ON_ONE_LINE = "arguments on one line of their own"
+    ONE_ARGUMENT_PER_LINE = "one argument per line"
+
+
+def call_layout(
+    prefix: str, func: str, arguments: list[str], indent: str = "", column: int = 0
+) -> CallLayout:
+    """Return the layout `format_call` gives `prefix + func(arguments)`."""
+    one_line = f"{indent}{prefix}{func}({', '.join(arguments)})"
+    if column + len(one_line) <= LINE_LENGTH and "\n" not in one_line:
+        return CallLayout.ONE_LINE
+    inner = f"{indent}{INDENT}{', '.join(arguments)}"
+    if column + len(inner) <= LINE_LENGTH and "\n" not in inner:
+        return CallLayout.ARGUMENTS_ON_ONE_LINE
+    return CallLayout.ONE_ARGUMENT_PER_LINE
 
 
 # -- reading the arguments of a construction ------------------------------------------

@@ -92,8 +92,8 @@ def _emit(
     """Print (text, style) pieces to a terminal, or their plain characters into a file or a pipe.
 
     A terminal gets rich's rendering, which keeps the analysed code's
-    control characters away from it. The plain characters go without the
-    same control characters, as rich's `Text` drops them.
+    control characters away from it. The plain characters leave out the
+    control characters that rich's `Text` drops.
     """
     if console.is_terminal:
         text = Text()
