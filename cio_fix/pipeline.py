@@ -156,6 +156,36 @@ def check_candidates(
     all_files: list[Path], raw_files: dict[Path, bytes], config: Config, cache: Cache
 ) -> RunResult:
     """Check the candidate files and the files they import; return the results."""
+    with fewer_collections():
+        return _check_candidates(all_files, raw_files, config, cache)
+
+
+# The allocations between two collections of the youngest generation while
+# files are checked, in place of Python's default of 700.
+# NOTE: measured on the benchmark corpus only: 50,000 saved about 5% of the
+# CPU time of a run, and its peak memory grew by about 6 MB per process.
+GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the garbage collector's young generation less often inside the block.
+
+    Parsing and fixing allocate millions of libcst nodes, which form no
+    reference cycles, and each collection of the young generation scans the
+    newest of them again. Forked workers inherit the threshold.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _check_candidates(
+    all_files: list[Path], raw_files: dict[Path, bytes], config: Config, cache: Cache
+) -> RunResult:
     try:
         return _Run(all_files, config, cache).execute(raw_files)
     except PipelineUnavailable as error:
@@ -824,6 +854,8 @@ class _ParallelBackend:
 
 def _serve(connection: Connection, config: Config) -> None:
     """Handle parse, collect and check requests in a worker process until a stop request."""
+    # A worker started with spawn rather than fork has the default threshold.
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     worker = _Worker(config)
     while True:
         try:

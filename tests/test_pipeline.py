@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
@@ -562,3 +563,11 @@ def test_pipeline_stack_budget_constant() -> None:
 
     assert shallow == deep
     assert abs(shallow - pipeline.STACK_BUDGET) < 10
+
+
+def test_pipeline_fewer_collections_restores_threshold() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), pipeline.fewer_collections():
+        assert gc.get_threshold() == (pipeline.GC_THRESHOLD, *before[1:])
+        raise RuntimeError("a failed run")
+    assert gc.get_threshold() == before
