@@ -176,7 +176,34 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
     return metrics
 
 
-def webhook_handlers(context: FileContext) -> list[WebhookHandler]:
+@dataclass
+class _MetricScan:
+    """One walk over a module: where it reads a payload's metric, and its strings.
+
+    `functions` are the ids of the functions around a metric read; only
+    they are searched for comparisons.
+    """
+
+    functions: set[int] = field(default_factory=set)
+    strings: set[str] = field(default_factory=set)
+
+
+def _scan_module(context: FileContext) -> _MetricScan:
+    scan = _MetricScan()
+    for node in descendants(context.module, trivia=False):
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            value = literal_value(node)
+            if isinstance(value, str):
+                scan.strings.add(value)
+        if not _is_metric_access(node):
+            continue
+        for parent in context.ancestors(node):
+            if isinstance(parent, cst.FunctionDef):
+                scan.functions.add(id(parent))
+    return scan
+
+
+def webhook_handlers(context: FileContext, scan: _MetricScan) -> list[WebhookHandler]:
     """Find the functions that branch on the metric of a Customer.io reporting webhook.
 
     A function counts when it compares the payload's `metric` key or
@@ -187,6 +214,8 @@ def webhook_handlers(context: FileContext) -> list[WebhookHandler]:
     compared: dict[int, set[str]] = {}
 
     def compares(node: cst.FunctionDef) -> set[str]:
+        if id(node) not in scan.functions:
+            return set()
         if id(node) not in compared:
             compared[id(node)] = _compared_metrics(node)
         return compared[id(node)]
@@ -225,8 +254,9 @@ def delivery_facts(context: FileContext) -> DeliveryFacts:
 def _delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
     facts.calls = call_facts(context, frozenset({"send_email", "suppress"}))
-    facts.handlers = webhook_handlers(context)
-    facts.mentions_spammed = "spammed" in _string_literals(context.module)
+    scan = _scan_module(context)
+    facts.handlers = webhook_handlers(context, scan)
+    facts.mentions_spammed = "spammed" in scan.strings
     return facts
 
 
