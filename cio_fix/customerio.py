@@ -132,6 +132,8 @@ CACHE_DECORATORS = frozenset(
         "lru_cache",
     }
 )
+# Words in a decorator's name that say it caches the function's result.
+CACHING_WORDS = ("cache", "memo", "singleton")
 
 
 @dataclass
@@ -181,7 +183,19 @@ class FunctionInfo:
 
     @property
     def is_cached(self) -> bool:
-        return any(name in CACHE_DECORATORS for name in self.decorators)
+        """Tell whether a decorator caches what the function returns.
+
+        Besides functools' caches, any decorator whose name says it caches
+        or memoises counts (cachetools' `ttl_cache`, async-lru's
+        `alru_cache`, a project's `memoize`), so a deliberate expiry is kept.
+        """
+        for name in self.decorators:
+            if name in CACHE_DECORATORS:
+                return True
+            last = name.rpartition(".")[2].lower()
+            if any(word in last for word in CACHING_WORDS):
+                return True
+        return False
 
 
 @dataclass

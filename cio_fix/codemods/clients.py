@@ -343,8 +343,10 @@ class ClientPerRequest(Rule):
     be hashable (strings, in practice). A module-level client built with the
     same arguments is reused, an uncached factory without parameters gets
     `@functools.cache`, and `with CustomerIO(...) as cio:` is unwrapped onto
-    the shared client. Async clients, factories with parameters and
-    wrapper classes are reported only. `functools.cache` needs Python 3.9.
+    the shared client. Async clients, async factories, factories with
+    parameters and wrapper classes are reported only. A factory with a
+    decorator whose name says it caches (`ttl_cache`, `memoize`) is left
+    alone. `functools.cache` needs Python 3.9.
     The shared client is used from several threads: requests does not
     document its Session as thread-safe, but its connection pool (urllib3)
     is.
@@ -421,6 +423,15 @@ class ClientPerRequest(Rule):
         )
         has_parameters = has_parameters or isinstance(node.params.star_arg, cst.Param)
         has_parameters = has_parameters or node.params.star_kwarg is not None
+        if factory.is_async:
+            # functools.cache on an `async def` caches the coroutine, which
+            # a second `await` cannot reuse.
+            message = (
+                f"`{factory.name}` builds a new Customer.io client on every call and is"
+                " called per request or per item; create the client once, at"
+                " module level or at start-up"
+            )
+            return context.finding(self, node.name, message)
         if has_parameters:
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
