@@ -466,14 +466,27 @@ def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
     """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would."""
     method = call.func.with_changes(lpar=(), rpar=())
     exploded = _one_argument_per_line(call)
+    before_args = call.whitespace_before_args
     if exploded:
-        comma = cst.Comma(whitespace_after=call.whitespace_before_args)
+        # A comment after `(` stays there, and comment lines above the first
+        # argument stay above it, below the new first argument.
+        assert isinstance(before_args, cst.ParenthesizedWhitespace)
+        comma = cst.Comma(
+            whitespace_after=before_args.with_changes(
+                first_line=cst.TrailingWhitespace()
+            )
+        )
+        before_args = before_args.with_changes(empty_lines=())
     else:
         comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     first = cst.Arg(
         value=method, comma=comma if call.args else cst.MaybeSentinel.DEFAULT
     )
-    wrapped = call.with_changes(func=cst.Name(helper), args=[first, *call.args])
+    wrapped = call.with_changes(
+        func=cst.Name(helper),
+        args=[first, *call.args],
+        whitespace_before_args=before_args,
+    )
     if exploded or "#" in code_of(call):
         return wrapped
 
