@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -432,13 +433,21 @@ def _assigned_names(statement: cst.BaseStatement) -> set[str]:
     return names
 
 
+# A line feed that does not end a CRLF newline.
+_BARE_LINE_FEED = re.compile(r"(?<!\r)\n")
+
+
 @functools.lru_cache(maxsize=64)
 def _parse_helper(code: str, encoding: str, indent: str, newline: str) -> cst.Module:
     """Parse a helper's code once per process and layout.
 
     Every file that gets the same helper shares its parsed nodes, which is
     safe because libcst nodes are immutable and each file's tree is its own.
+    The code's line feeds become the module's newline first, so that the
+    lines inside a docstring end like the file's other lines.
     """
+    if newline != "\n":
+        code = _BARE_LINE_FEED.sub(newline, code)
     config = cst.PartialParserConfig(
         encoding=encoding, default_indent=indent, default_newline=newline
     )

@@ -240,3 +240,26 @@ def test_clients_wrapped_call_fixed_in_place(project) -> None:
     run_cli(["--apply", "--select", "CIO103", "."], root)
     fixed = (root / "app.py").read_text(encoding="utf-8")
     assert "cio.identify, id=user_id, created_at=int(time.time()))" in fixed
+
+
+CRLF_HANDLER = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/signup")
+def signup(user):
+    cio.identify(id=user.id)
+    return "ok"
+"""
+
+
+def test_clients_helper_keeps_crlf(project) -> None:
+    root = project({"app.py": CRLF_HANDLER.replace("\n", "\r\n").encode()})
+    run_cli(["--apply", "--select", "CIO304", "."], root)
+    fixed = (root / "app.py").read_bytes()
+    assert b"_customerio_in_background(cio.identify" in fixed
+    assert fixed.count(b"\n") == fixed.count(b"\r\n")
