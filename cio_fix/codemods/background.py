@@ -166,8 +166,11 @@ class BlockingCallInRequest(Rule):
     clients are not waited for. The call is reported without a fix in four
     cases: its result is used, it is inside a `try` whose handlers do more
     than log, a later Customer.io call in the handler needs this profile
-    change to arrive first, or the handler later changes an object that
-    the call sends.
+    change to arrive first, or the handler may change an object that the
+    call sends before the worker thread sends it. That covers a change
+    after the call or anywhere in a loop around it, through another name
+    bound to the object, and passing the object to a function or to one
+    of its methods that is not known to only read it.
     """
 
     code = "CIO304"
@@ -249,8 +252,8 @@ def _report_only_reason(
         context, call, handler, statement
     ):
         return "a later Customer.io call in the handler expects it to have arrived"
-    if _later_mutation(context, handler, read_names(call.node), statement):
-        return "the handler changes what it sends after the call"
+    if _later_mutation(context, handler, call.node, statement):
+        return "the handler may change what it sends after the call"
     return None
 
 
@@ -320,10 +323,20 @@ def _later_client_call(
 
 
 class _Mutations(cst.CSTVisitor):
-    """Collect `name[...] = ...`, `name.attr = ...`, `name += ...`, `name.append(...)`."""
+    """Collect what may change an object in a handler, and the names bound to others.
+
+    `found` holds (name, node) for `name[...] = ...`, `name.attr = ...`,
+    `name += ...`, `del name[...]` and `name.append(...)`. `calls` holds
+    (name, node) for a call that is given the object of `name` itself, as
+    an argument or inside a list, tuple, set or dict display, and for a
+    method of `name` that may change it. `bindings` holds (target, name)
+    for `target = name` and `for target in name`.
+    """
 
     def __init__(self) -> None:
         self.found: list[tuple[str, cst.CSTNode]] = []
+        self.calls: list[tuple[str, cst.Call]] = []
+        self.bindings: list[tuple[str, str]] = []
 
     def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
         while isinstance(target, (cst.Subscript, cst.Attribute)):
@@ -331,9 +344,34 @@ class _Mutations(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self.found.append((target.value, node))
 
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        root = target
+        while isinstance(root, (cst.Subscript, cst.Attribute)):
+            root = root.value
+        targets = read_names(target) if isinstance(root, cst.Tuple) else set()
+        if isinstance(root, cst.Name):
+            targets = {root.value}
+        for name in _objects_passed([value]):
+            for bound in targets:
+                self.bindings.append((bound, name))
+
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         if isinstance(node.target, (cst.Subscript, cst.Attribute)):
             self._record(node.target, node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target, node.iter)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record(node.target, node)
@@ -346,20 +384,131 @@ class _Mutations(cst.CSTVisitor):
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in MUTATING_METHODS:
             self._record(func.value, node)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            if func.attr.value not in READING_METHODS:
+                self.calls.append((func.value.value, node))
+        if dotted_name(func) in READING_FUNCTIONS or _is_logging_call(node):
+            return
+        arguments = [argument.value for argument in node.args]
+        for name in _objects_passed(arguments):
+            self.calls.append((name, node))
+
+
+# Functions that never change the objects they are given.
+READING_FUNCTIONS = frozenset(
+    {
+        "all",
+        "any",
+        "bool",
+        "dict",
+        "enumerate",
+        "float",
+        "format",
+        "frozenset",
+        "hash",
+        "id",
+        "int",
+        "isinstance",
+        "iter",
+        "json.dumps",
+        "jsonify",
+        "len",
+        "list",
+        "max",
+        "min",
+        "print",
+        "repr",
+        "set",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "type",
+        "zip",
+    }
+)
+# Methods of dicts and lists that only read the object.
+READING_METHODS = frozenset(
+    {"copy", "count", "get", "index", "items", "keys", "values"}
+)
+
+
+def _objects_passed(values: list[cst.BaseExpression]) -> set[str]:
+    """Return the names whose objects `values` pass on as they are.
+
+    A bare name passes its object, and so does a name inside a list, tuple,
+    set or dict display. `user.id` or `f(data)` pass a value computed now.
+    """
+    names: set[str] = set()
+    pending = list(values)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, cst.Name):
+            names.add(value.value)
+        elif isinstance(value, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+            pending.extend(element.value for element in value.elements)
+    return names
 
 
 def _later_mutation(
     context: FileContext,
     handler: FunctionInfo,
-    names: set[str],
+    call: cst.Call,
     statement: cst.CSTNode,
 ) -> bool:
+    """Tell whether the handler may change an object that the call sends, after it.
+
+    The worker thread reads the objects when it sends them, not when the
+    call is queued. After the call means after its statement, or anywhere
+    in a loop around it, which runs again once the call is queued. A change
+    through another name bound to a sent object counts, and so does
+    passing a sent object to a function or a method that may change it.
+    """
     mutations = _Mutations()
     walk(handler.node.body, mutations)
-    return any(
-        name in names and context.follows(node, statement)
-        for name, node in mutations.found
-    )
+    names = read_names(call)
+    passed = _objects_passed([argument.value for argument in call.args])
+    # Two names bound to one object change it alike, whichever was bound first.
+    for _ in range(len(mutations.bindings)):
+        bound = set()
+        for target, name in mutations.bindings:
+            if name in passed or target in passed:
+                bound |= {target, name}
+        if bound <= passed:
+            break
+        passed |= bound
+    names |= passed
+
+    loop = _outermost_loop(context, handler, statement)
+
+    def after_call(node: cst.CSTNode) -> bool:
+        if context.follows(node, statement):
+            return True
+        return loop is not None and any(
+            parent is loop for parent in context.ancestors(node)
+        )
+
+    client_calls = {id(other.node) for other in context.index.client_calls}
+    for name, node in mutations.found:
+        if name in names and after_call(node):
+            return True
+    for name, node in mutations.calls:
+        if name in passed and id(node) not in client_calls and after_call(node):
+            return True
+    return False
+
+
+def _outermost_loop(
+    context: FileContext, handler: FunctionInfo, statement: cst.CSTNode
+) -> cst.CSTNode | None:
+    """Return the outermost `for` or `while` of the handler around `statement`."""
+    loop = None
+    for parent in context.ancestors(statement):
+        if parent is handler.node:
+            break
+        if isinstance(parent, (cst.For, cst.While)):
+            loop = parent
+    return loop
 
 
 # -- the helper -------------------------------------------------------------------------------
