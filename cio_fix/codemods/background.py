@@ -313,13 +313,56 @@ def _later_client_call(
     handler: FunctionInfo,
     statement: cst.CSTNode,
 ) -> bool:
-    """Tell whether the handler calls Customer.io again, directly or through a helper."""
-    for other in context.index.client_calls:
+    """Tell whether the handler calls Customer.io again, directly or through a helper.
+
+    A helper is a function of this module that makes a Customer.io call,
+    itself or through another such function, or a function imported from
+    a project module that mentions Customer.io, which may make one.
+    """
+    index = context.index
+    for other in index.client_calls:
         if other is call or other.site.function is not handler:
             continue
         if context.follows(other.node, statement):
             return True
+    helpers = context.shared("CIO304:helpers", _functions_calling_customerio)
+    for site in index.call_sites:
+        if site.function is not handler or not context.follows(site.node, statement):
+            continue
+        callee = dotted_name(site.node.func)
+        if callee is None:
+            continue
+        if callee in helpers:
+            return True
+        qualified = index.qualify(callee)
+        if qualified is not None and context.project.resolve_name(qualified):
+            return True
     return False
+
+
+def _functions_calling_customerio(context: FileContext) -> set[str]:
+    """Return the module-level functions that make a Customer.io call, maybe through others."""
+    index = context.index
+    found = {
+        call.site.function.name
+        for call in index.client_calls
+        if call.site.function is not None and _is_module_function(call.site.function)
+    }
+    while True:
+        more = {
+            site.function.name
+            for site in index.call_sites
+            if site.function is not None
+            and _is_module_function(site.function)
+            and dotted_name(site.node.func) in found
+        }
+        if more <= found:
+            return found
+        found |= more
+
+
+def _is_module_function(function: FunctionInfo) -> bool:
+    return function.parent is None and function.class_info is None
 
 
 class _Mutations(cst.CSTVisitor):
