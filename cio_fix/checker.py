@@ -6,6 +6,7 @@ imports libcst.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -289,7 +290,7 @@ class Checker:
         try:
             if context.printed_code() != context.source.text:
                 raise _Unfixable(NOT_REPRODUCED)
-            new_code, first_pass, later = self._apply_passes(context, fixes)
+            new_code, first_pass, later, left = self._apply_passes(context, fixes)
         except (_Unfixable, RecursionError) as error:
             message = TOO_DEEP if isinstance(error, RecursionError) else str(error)
             file_result.errors.append(FileError(Path(context.display_path), message))
@@ -308,15 +309,22 @@ class Checker:
                 )
             )
             return
-        mark_applied(file_result.findings, first_pass, later)
+        still_found = _still_found(file_result.findings, context.finding_nodes, left)
+        mark_applied(file_result.findings, first_pass, later, still_found)
+        for finding in file_result.findings:
+            if id(finding.fix) in fixes and not finding.applied:
+                # Another fix of this run made it report-only: the report
+                # must not count it as fixable.
+                finding.fix = None
 
     def _apply_passes(
         self, context: FileContext, fixes: dict[int, tuple[Fix, str]]
-    ) -> tuple[str, list[Fix], Counter[str]]:
+    ) -> tuple[str, list[Fix], Counter[str], list[tuple[Finding, cst.CSTNode | None]]]:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
-        Returns the fixed code, the fixes of the first pass, and how many
-        fixes of each rule later passes applied. The re-check runs only the
+        Returns the fixed code, the fixes of the first pass, how many fixes
+        of each rule later passes applied, and the findings left in the
+        fixed module with their nodes. The re-check runs only the
         rules whose fixes this run may apply (a rule's fixes all have the
         fix safety it declares): the findings of the others do not decide
         whether another pass is needed.
@@ -346,14 +354,19 @@ class Checker:
                 for fix in chosen:
                     later[fixes[id(fix)][1]] += 1
             module = apply_fixes(current.module, chosen, self.black, parent_of)
-            current, fixes = self._recheck(context, module, fixing_rules)
+            current, fixes, found = self._recheck(context, module, fixing_rules)
             if not fixes:
                 new_code = code_of(current.module)
                 _verify(new_code, original_code, context.display_path)
+                left = [
+                    (finding, current.finding_nodes.get(id(finding)))
+                    for finding in found
+                ]
                 return (
                     format_fixed_file(self.black, original_code, new_code),
                     first_pass,
                     later,
+                    left,
                 )
         raise _Unfixable(
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
@@ -362,10 +375,11 @@ class Checker:
 
     def _recheck(
         self, context: FileContext, module: cst.Module, rules: list[Rule]
-    ) -> tuple[FileContext, dict[int, tuple[Fix, str]]]:
-        """Run `rules` on a fixed module and return its context and the fixes left."""
+    ) -> tuple[FileContext, dict[int, tuple[Fix, str]], list[Finding]]:
+        """Run `rules` on a fixed module and return its context, fixes left and findings."""
         fixed = self._fixed_context(context, module)
-        return fixed, self._fixable(self._run_rules(fixed, RunResult(), rules))
+        found = self._run_rules(fixed, RunResult(), rules)
+        return fixed, self._fixable(found), found
 
     def _fixed_context(self, context: FileContext, module: cst.Module) -> FileContext:
         """Return the context of a fixed module, for the re-check after a pass.
@@ -449,6 +463,49 @@ def _parents_of_targets(
             if node not in parent_of and node is not context.module:
                 return parents(context.module)
     return parent_of
+
+
+def _still_found(
+    findings: list[Finding],
+    nodes: dict[int, cst.CSTNode],
+    left: list[tuple[Finding, cst.CSTNode | None]],
+) -> set[int]:
+    """Return the ids of `findings` that the fixed module still has.
+
+    A finding is still there when the fixed module has a finding of the
+    same rule on the same node. Fixes rebuild the nodes around what they
+    change, so each finding left over is then paired with the original
+    finding of its rule whose message is the most similar.
+    """
+    by_node = {
+        (finding.code, id(nodes.get(id(finding)))): finding for finding in findings
+    }
+    taken: set[int] = set()
+    unpaired = []
+    for found, node in left:
+        original = by_node.get((found.code, id(node)))
+        if original is not None and id(original) not in taken:
+            taken.add(id(original))
+        else:
+            unpaired.append(found)
+    for found in unpaired:
+        candidates = [
+            finding
+            for finding in findings
+            if finding.code == found.code and id(finding) not in taken
+        ]
+        if not candidates:
+            continue
+        # NOTE: a heuristic. Messages name the handler, the method or the
+        # value, which a fix elsewhere in the statement leaves as it was.
+        best = max(
+            candidates,
+            key=lambda finding: difflib.SequenceMatcher(
+                None, finding.message, found.message
+            ).ratio(),
+        )
+        taken.add(id(best))
+    return taken
 
 
 def _release_fixes(findings: list[Finding]) -> None:

@@ -163,15 +163,23 @@ def _mark_unapplied(file: FileResult) -> None:
 
 
 def mark_applied(
-    findings: list[Finding], fixes_applied: list[Fix], later: Counter[str]
+    findings: list[Finding],
+    fixes_applied: list[Fix],
+    later: Counter[str],
+    still_found: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> None:
-    """Mark findings whose fixes were applied, in the first pass or a later one."""
+    """Mark findings whose fixes were applied, in the first pass or a later one.
+
+    A later pass fixes nodes that earlier fixes rebuilt, so its fixes are
+    counted per rule and given to that rule's findings in order, skipping
+    the findings (by id) in `still_found`, which the fixed code still has.
+    """
     applied_ids = {id(fix) for fix in fixes_applied}
     for finding in findings:
         if finding.fix is not None and id(finding.fix) in applied_ids:
             finding.applied = True
     for finding in findings:
-        if finding.applied or finding.fix is None:
+        if finding.applied or finding.fix is None or id(finding) in still_found:
             continue
         if later[finding.code] > 0:
             later[finding.code] -= 1

@@ -116,6 +116,9 @@ class FileContext:
         self._parents: Any = None
         self._order: dict[cst.CSTNode, int] | None = None
         self._shared: dict[str, Any] = {}
+        # The node of each finding made here, by the finding's id: the fix
+        # passes tell which findings are left by their nodes.
+        self.finding_nodes: dict[int, cst.CSTNode] = {}
 
     def release_caches(self) -> None:
         """Drop the positions, parent links and shared facts; they are rebuilt on use.
@@ -127,6 +130,7 @@ class FileContext:
         self._parents = None
         self._order = None
         self._shared = {}
+        self.finding_nodes = {}
         self.index.parents = {}
 
     def printed_code(self) -> str:
@@ -230,7 +234,7 @@ class FileContext:
             where = self.position(node)
             line, column = where.start.line, where.start.column + 1
             end_line, end_column = where.end.line, where.end.column + 1
-        return Finding(
+        found = Finding(
             code=rule.code,
             name=rule.name,
             message=message,
@@ -243,6 +247,8 @@ class FileContext:
             fix=fix,
             secrets=tuple(secrets),
         )
+        self.finding_nodes[id(found)] = node
+        return found
 
     def import_name(self, module: str, name: str | None = None) -> str | None:
         """Return the local name for `module` (or `module.name`) after its import.

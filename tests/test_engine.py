@@ -433,3 +433,61 @@ def test_engine_built_modules_fix_as_parsed_ones(tmp_path, monkeypatch) -> None:
     assert "+++ b/heavy/service/" in built.stdout
     assert built.stdout == parsed.stdout
     assert built.stderr == parsed.stderr
+
+
+CANCELLED_FIX = """\
+import time
+
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/signup")
+def signup():
+    form = request.get_json()
+    cio.track(customer_id=form["id"], name="signed_up")
+    cio.identify(id=form["id"], plan=1)
+    return "ok"
+
+
+@app.post("/ship")
+def ship(user_id):
+    cio.track(customer_id=user_id, name="order_shipped", timestamp=time.time() * 1000)
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize(
+    "identify",
+    [
+        'cio.identify(id=form["id"], plan=1)',
+        'cio.identify(id=form["id"], created_at=int(time.time() * 1000))',
+    ],
+    ids=["unchanged_identify", "identify_fixed_by_cio103"],
+)
+def test_engine_marks_later_fixes_on_their_findings(project, identify) -> None:
+    # CIO201 moves the identify above the track, which then needs the
+    # identify to arrive first: its CIO304 fix is never applied. The ship
+    # track gets its CIO304 fix in the second pass, after CIO103's.
+    source = CANCELLED_FIX.replace('cio.identify(id=form["id"], plan=1)', identify)
+    root = project({"app.py": source, "requirements.txt": "customerio==3.2.0\n"})
+    result = run_cli(
+        ["--apply", "--select", "CIO103,CIO201,CIO304", "--output-format", "json", "."],
+        root,
+    )
+    blocking = {
+        finding["line"]: (finding["fix"], finding["applied"])
+        for finding in result.json["findings"]
+        if finding["code"] == "CIO304"
+    }
+    assert blocking == {13: ("safe", True), 14: (None, False), 20: ("safe", True)}
+
+
+def test_engine_dry_run_counts_only_applied_fixes(project) -> None:
+    root = project({"app.py": CANCELLED_FIX, "requirements.txt": "customerio==3.2.0\n"})
+    result = run_cli(["--dry-run", "--select", "CIO103,CIO201,CIO304", "."], root)
+    assert "4 fixable with `cio-fix --apply`" in result.stdout
+    assert "app.py:14:5: CIO304 `identify`" in result.stdout

@@ -167,10 +167,11 @@ class BlockingCallInRequest(Rule):
     cases: its result is used, it is inside a `try` whose handlers do more
     than log, a later Customer.io call in the handler needs this profile
     change to arrive first, or the handler may change an object that the
-    call sends before the worker thread sends it. That covers a change
-    after the call or anywhere in a loop around it, through another name
-    bound to the object, and passing the object to a function or to one
-    of its methods that is not known to only read it.
+    call sends before the worker thread sends it. A change counts when it
+    comes after the call or anywhere in a loop around it, and when it goes
+    through another name bound to the object. Passing the object to a
+    function, or calling a method of it that is not known to only read
+    it, counts too.
     """
 
     code = "CIO304"
@@ -368,11 +369,11 @@ def _is_module_function(function: FunctionInfo) -> bool:
 class _Mutations(cst.CSTVisitor):
     """Collect what may change an object in a handler, and the names bound to others.
 
-    `found` holds (name, node) for `name[...] = ...`, `name.attr = ...`,
-    `name += ...`, `del name[...]` and `name.append(...)`. `calls` holds
+    `found` contains (name, node) for `name[...] = ...`, `name.attr = ...`,
+    `name += ...`, `del name[...]` and `name.append(...)`. `calls` contains
     (name, node) for a call that is given the object of `name` itself, as
     an argument or inside a list, tuple, set or dict display, and for a
-    method of `name` that may change it. `bindings` holds (target, name)
+    method of `name` that may change it. `bindings` contains (target, name)
     for `target = name` and `for target in name`.
     """
 
