@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cio_fix.metadata import code_of
 from cio_fix.walk import walk
 
 if TYPE_CHECKING:
@@ -891,6 +892,43 @@ def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
     ):
         return -node.expression.evaluated_value
     return None
+
+
+def constant_value(node: cst.BaseExpression | None) -> str | int | float | None:
+    """Return `literal_value(node)`, or the text of an f-string that only holds constants.
+
+    `f"3f9a..."` and `f"{'3f9a...'}"` are as constant as the plain literal,
+    alone or concatenated with other strings.
+    """
+    if isinstance(node, cst.FormattedString):
+        return _formatted_string_value(code_of(node))
+    if isinstance(node, cst.ConcatenatedString):
+        left = constant_value(node.left)
+        right = constant_value(node.right)
+        if isinstance(left, str) and isinstance(right, str):
+            return left + right
+        return None
+    return literal_value(node)
+
+
+@functools.lru_cache(maxsize=1024)
+def _formatted_string_value(code: str) -> str | None:
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    if not isinstance(tree.body, ast.JoinedStr):
+        return None
+    parts = []
+    for value in tree.body.values:
+        if isinstance(value, ast.FormattedValue):
+            if value.conversion != -1 or value.format_spec is not None:
+                return None
+            value = value.value
+        if not isinstance(value, ast.Constant) or not isinstance(value.value, str):
+            return None
+        parts.append(value.value)
+    return "".join(parts)
 
 
 @functools.lru_cache(maxsize=4096)

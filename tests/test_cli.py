@@ -308,6 +308,23 @@ def test_cli_split_and_escaped_keys_masked(project) -> None:
         assert "e5d4c3b2a19f" not in output
 
 
+def test_cli_formatted_string_keys_masked(project) -> None:
+    source = (
+        "import time\nfrom customerio import CustomerIO\n"
+        'cio = CustomerIO(f"9c1e7b2a40f3d5e68a1b", f"{\'e5d4c3b2a19f38e7d6c5\'}")\n'
+        "cio.identify(id=1, email='a@b.c', created_at=int(time.time() * 1000))\n"
+    )
+    root = project({"app.py": source, "pyproject.toml": FIRST_RULES})
+
+    everything = run_cli(["."], root).stdout
+    other_rule = run_cli(["--select", "CIO103", "."], root).stdout
+
+    for output in (everything, other_rule):
+        assert "9c1e7b2a40f3d5e68a1b" not in output
+        assert "e5d4c3b2a19f38e7d6c5" not in output
+        assert "9c1e****" in output
+
+
 def test_cli_prints_emoji_codes_as_written(project) -> None:
     root = project(
         {

@@ -15,8 +15,8 @@ from cio_fix.customerio import (
     Assignment,
     FileIndex,
     Scope,
+    constant_value,
     env_variable_read,
-    literal_value,
 )
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
 from cio_fix.project import CREDENTIAL_ROLES
@@ -235,7 +235,7 @@ class HardcodedCredential(Rule):
         self, index: FileIndex, value: cst.BaseExpression, scope: Scope, role: str
     ) -> Iterator[_Literal]:
         """Yield the literal behind a credential argument: itself, or a name's value."""
-        literal = literal_value(value)
+        literal = constant_value(value)
         if looks_like_secret(literal):
             assert isinstance(literal, str)
             yield _Literal(value, literal, role)
@@ -247,7 +247,7 @@ class HardcodedCredential(Rule):
             return
         entry = _dict_entry(index, value, scope)
         if entry is not None:
-            literal = literal_value(entry)
+            literal = constant_value(entry)
             if looks_like_secret(literal):
                 assert isinstance(literal, str)
                 yield _Literal(entry, literal, role)
@@ -261,7 +261,7 @@ class HardcodedCredential(Rule):
     ) -> Iterator[_Literal]:
         value = assignment.value
         assert value is not None
-        literal = literal_value(value)
+        literal = constant_value(value)
         if looks_like_secret(literal):
             assert isinstance(literal, str)
             yield _Literal(value, literal, role, _own_env_name(assignment.name))
@@ -300,8 +300,8 @@ class HardcodedCredential(Rule):
         for element in node.elements:
             if not isinstance(element, cst.DictElement):
                 continue
-            key = literal_value(element.key)
-            value = literal_value(element.value)
+            key = constant_value(element.key)
+            value = constant_value(element.value)
             if not isinstance(key, str) or not looks_like_secret(value):
                 continue
             assert isinstance(value, str)
@@ -346,7 +346,7 @@ class HardcodedCredential(Rule):
             return None
         if len(node.args) < 2:
             return None
-        default = literal_value(node.args[1].value)
+        default = constant_value(node.args[1].value)
         if not looks_like_secret(default):
             return None
         assert isinstance(default, str)
@@ -410,7 +410,7 @@ def _dict_entry(
         return None
     if len(value.slice) != 1 or not isinstance(value.slice[0].slice, cst.Index):
         return None
-    key = literal_value(value.slice[0].slice.value)
+    key = constant_value(value.slice[0].slice.value)
     assignments = index.assignments_of(value.value.value, scope)
     if not isinstance(key, str) or len(assignments) != 1:
         return None
@@ -418,7 +418,7 @@ def _dict_entry(
     if not isinstance(mapping, cst.Dict):
         return None
     for element in mapping.elements:
-        if isinstance(element, cst.DictElement) and literal_value(element.key) == key:
+        if isinstance(element, cst.DictElement) and constant_value(element.key) == key:
             return element.value
     return None
 
