@@ -308,6 +308,21 @@ def test_cli_split_and_escaped_keys_masked(project) -> None:
         assert "e5d4c3b2a19f" not in output
 
 
+def test_cli_short_key_part_masked_only_as_written(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("9c1e7b2a40f3d5e68a1b", "e5d4c3b2a19f38e7" "1000")\n'
+        "LIMIT = 1000\n"
+    )
+    root = project({"app.py": source, "pyproject.toml": FIRST_RULES})
+
+    output = run_cli(["--select", "CIO101", "."], root).stdout
+
+    assert '"1000"' not in output
+    assert "e5d4c3b2a19f38e7" not in output
+    assert " LIMIT = 1000" in output
+
+
 def test_cli_formatted_string_keys_masked(project) -> None:
     source = (
         "import time\nfrom customerio import CustomerIO\n"

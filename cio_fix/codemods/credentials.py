@@ -91,7 +91,9 @@ def secret_texts(node: cst.BaseExpression, value: str) -> tuple[str, ...]:
     """Return every text that shows the key: its value, and each part as written.
 
     A key split over implicit concatenation, or written with escapes, appears
-    in a diff as its parts and its source text, not as its value.
+    in a diff as its parts and its source text, not as its value. A part
+    shorter than 8 characters is masked only as written with its quotes, so
+    that the same digits elsewhere in the code stay visible.
     """
     texts = [value]
     parts = [node]
@@ -110,8 +112,10 @@ def secret_texts(node: cst.BaseExpression, value: str) -> tuple[str, ...]:
         raw = part.value[len(part.prefix) + len(part.quote) : -len(part.quote)]
         evaluated = part.evaluated_value
         for text in (raw, evaluated):
-            if isinstance(text, str) and len(text) >= 4:
+            if isinstance(text, str) and len(text) >= 8:
                 texts.append(text)
+            elif isinstance(text, str) and len(text) >= 4:
+                texts.append(part.value)
     return tuple(dict.fromkeys(texts))
 
 
