@@ -408,3 +408,40 @@ def test_cli_diff_applies_with_git(project, source) -> None:
 
     fixed = (root / "app.py").read_bytes()
     assert fixed == source.replace("time.time() * 1000", "time.time()").encode()
+
+
+# The change is within three lines of the BOM, so the hunk's context
+# starts with it, and the latin-1 character is on the changed line.
+ENCODED = """\
+import time
+from customerio import CustomerIO
+cio = CustomerIO("site", "key")
+cio.identify(id=1, created_at=int(time.time() * 1000))  # caf\xe9
+"""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xef\xbb\xbf" + ENCODED.encode(),
+        ("# -*- coding: latin-1 -*-\n" + ENCODED).encode("latin-1"),
+    ],
+    ids=["utf8_bom", "latin1"],
+)
+def test_cli_diff_applies_in_file_encoding(project, raw) -> None:
+    root = project({"app.py": raw})
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+
+    output = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "--select", "CIO103", "--no-cache"]
+        + ["--dry-run", "."],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    ).stdout
+    patch = output[output.index(b"--- a/") : output.rindex(b"\nFound")]
+    (root / "fix.patch").write_bytes(patch + b"\n")
+    subprocess.run(["git", "apply", "fix.patch"], cwd=root, check=True)
+
+    fixed = (root / "app.py").read_bytes()
+    assert fixed == raw.replace(b"time.time() * 1000", b"time.time()")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from collections.abc import Iterable
@@ -36,8 +37,9 @@ def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
     for file in result.changed_files:
         assert file.original is not None and file.fixed is not None
         path = display_path(file.path)
-        before = _patch_lines(file.original.decode(file.encoding))
-        after = _patch_lines(file.fixed.decode(file.encoding))
+        encoding = patch_encoding(file.encoding)
+        before = _patch_lines(file.original.decode(encoding))
+        after = _patch_lines(file.fixed.decode(encoding))
         lines = []
         for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
             if line.endswith("\n"):
@@ -50,6 +52,25 @@ def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
         lines = redact("\n".join(lines), result.secrets).split("\n")
         diffs.append((path, lines))
     return diffs
+
+
+def patch_encoding(encoding: str) -> str:
+    """Return the encoding that gives a file's characters as a patch must show them.
+
+    A UTF-8 file's BOM stays a character of its first line, as in `git diff`,
+    so that the patch's context matches the file's bytes.
+    """
+    return "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+
+
+def diff_encodings(result: RunResult) -> dict[str, str]:
+    """Return the encoding of each changed file's diff lines, by the path a diff shows."""
+    from cio_fix.engine import display_path
+
+    return {
+        display_path(file.path): patch_encoding(file.encoding)
+        for file in result.changed_files
+    }
 
 
 def _patch_lines(text: str) -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+
 from rich.console import Console
 from rich.control import strip_control_codes
 from rich.text import Text
 
 from cio_fix.model import Finding, FixSafety, RunResult
-from cio_fix.report import redact, unified_diffs
+from cio_fix.report import diff_encodings, redact, unified_diffs
 
 
 def _would_apply(finding: Finding, unsafe_fixes: bool) -> bool:
@@ -73,17 +75,35 @@ def _print_diffs(console: Console, result: RunResult) -> None:
     diffs = unified_diffs(result)
     if diffs:
         console.print()
-    for _, lines in diffs:
+    encodings = diff_encodings(result)
+    for path, lines in diffs:
         if not console.is_terminal:
             # rich turns tabs into spaces and drops carriage returns and form
             # feeds, so a diff written through it would not apply as a patch.
-            console.file.write("".join(line + "\n" for line in lines) + "\n")
+            _write_patch(console, lines, encodings.get(path, "utf-8"))
             continue
         pieces = []
         for line in lines:
             pieces.append((line, _diff_style(line)))
             pieces.append(("\n", None))
         _emit(console, pieces)
+
+
+def _write_patch(console: Console, lines: list[str], encoding: str) -> None:
+    """Write one file's diff into a file or a pipe, its code in the file's encoding.
+
+    git applies a patch by its bytes, so the code lines of a latin-1 file
+    must be latin-1 bytes. The header lines name paths and stay UTF-8.
+    """
+    buffer = getattr(console.file, "buffer", None)
+    if codecs.lookup(encoding).name == "utf-8" or buffer is None:
+        console.file.write("".join(line + "\n" for line in lines) + "\n")
+        return
+    header = "".join(line + "\n" for line in lines[:2])
+    body = "".join(line + "\n" for line in lines[2:]) + "\n"
+    console.file.flush()
+    buffer.write(header.encode("utf-8") + body.encode(encoding, "replace"))
+    buffer.flush()
 
 
 def _emit(
