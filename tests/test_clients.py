@@ -263,3 +263,31 @@ def test_clients_helper_keeps_crlf(project) -> None:
     fixed = (root / "app.py").read_bytes()
     assert b"_customerio_in_background(cio.identify" in fixed
     assert fixed.count(b"\n") == fixed.count(b"\r\n")
+
+
+SHARED_LINES = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/a")
+def a(user):
+    if user.id: cio.track(customer_id=user.id, name="a_done")
+    x = 1; cio.track(customer_id=user.id, name="b_done")
+    return x
+"""
+
+
+def test_clients_shared_line_reason(project) -> None:
+    root = project({"app.py": SHARED_LINES})
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO304", "."], root
+    )
+    messages = [finding["message"] for finding in result.json["findings"]]
+    assert len(messages) == 2
+    for message in messages:
+        assert "shares its line with other code" in message
+    assert result.json["changed_files"] == []

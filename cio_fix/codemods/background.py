@@ -242,6 +242,8 @@ def _report_only_reason(
     context: FileContext, call: ClientCall, handler: FunctionInfo
 ) -> str | None:
     if not call.site.is_statement:
+        if _result_discarded(context, call.node):
+            return "it shares its line with other code; put it on a line of its own"
         return "its result is used"
     if _inside_client_with(context, call):
         return "the `with` block closes the client before a background call would run"
@@ -256,6 +258,14 @@ def _report_only_reason(
     if _later_mutation(context, handler, call.node, statement):
         return "the handler may change what it sends after the call"
     return None
+
+
+def _result_discarded(context: FileContext, node: cst.Call) -> bool:
+    """Tell whether a call is an expression statement, awaited or not."""
+    parent = context.parent(node)
+    if isinstance(parent, cst.Await):
+        parent = context.parent(parent)
+    return isinstance(parent, cst.Expr)
 
 
 def _inside_client_with(context: FileContext, call: ClientCall) -> bool:
