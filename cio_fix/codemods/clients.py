@@ -574,6 +574,9 @@ def _hoist_message(site: _Site) -> str:
 
 def _instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None:
     """Return the qualified name a call instantiates or calls, for cross-file matching."""
+    if isinstance(func, cst.Name) and func.value in index.module_scope.assignments:
+        # A `def`, class or assignment of the module rebinds an imported name.
+        return f"{index.module_name}.{func.value}" if index.module_name else None
     qualified = index.qualified_name(func)
     if qualified is not None:
         return qualified
