@@ -435,6 +435,9 @@ def _assigned_names(statement: cst.BaseStatement) -> set[str]:
 
 # A line feed that does not end a CRLF newline.
 _BARE_LINE_FEED = re.compile(r"(?<!\r)\n")
+# The indentation of the helpers' code, and each line's leading groups of it.
+_SPACES = "    "
+_LEADING_SPACES = re.compile(r"^(?:    )+", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=64)
@@ -443,9 +446,13 @@ def _parse_helper(code: str, encoding: str, indent: str, newline: str) -> cst.Mo
 
     Every file that gets the same helper shares its parsed nodes, which is
     safe because libcst nodes are immutable and each file's tree is its own.
-    The code's line feeds become the module's newline first, so that the
-    lines inside a docstring end like the file's other lines.
+    The code's indentation and line feeds become the module's own first,
+    so that the lines inside a docstring or a call end and start like the
+    file's other lines.
     """
+    if indent != _SPACES:
+        # The helpers are written with four spaces, continuation lines too.
+        code = _LEADING_SPACES.sub(lambda match: indent * (len(match[0]) // 4), code)
     if newline != "\n":
         code = _BARE_LINE_FEED.sub(newline, code)
     config = cst.PartialParserConfig(

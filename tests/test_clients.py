@@ -291,3 +291,32 @@ def test_clients_shared_line_reason(project) -> None:
     for message in messages:
         assert "shares its line with other code" in message
     assert result.json["changed_files"] == []
+
+
+TAB_HANDLER = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/signup")
+def signup(user):
+\tif user.id:
+\t\tcio.track(customer_id=user.id, name="signed_up_for_the_newsletter", data={"plan": user.plan})
+\treturn "ok"
+"""
+
+
+@pytest.mark.parametrize("unit", ["\t", "  "], ids=["tabs", "two_spaces"])
+def test_clients_fix_indents_with_module_unit(project, unit) -> None:
+    root = project({"app.py": TAB_HANDLER.replace("\t", unit)})
+    run_cli(["--apply", "--select", "CIO304", "."], root)
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert "_customerio_in_background(\n" in fixed
+    assert f"\n{unit}_customerio_slots.acquire()\n" in fixed
+    for line in fixed.splitlines():
+        indentation = line[: len(line) - len(line.lstrip())]
+        assert indentation == unit * (len(indentation) // len(unit)), line
+    compile(fixed, "app.py", "exec")

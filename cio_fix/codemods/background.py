@@ -221,7 +221,9 @@ class BlockingCallInRequest(Rule):
         if awaited:
             target = context.parent(call.node)
         column = context.indent_column(call.site.statement)
-        replacement = _wrapped_call(call.node, helper.name, column)
+        replacement = _wrapped_call(
+            call.node, helper.name, column, context.module.default_indent
+        )
         fix = Fix(
             FixSafety.SAFE,
             {target: replacement},
@@ -665,7 +667,9 @@ def _fit_executor_line(code: str, executor: str, pool: str) -> str:
 # -- the call site ------------------------------------------------------------------------------
 
 
-def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
+def _wrapped_call(
+    call: cst.Call, helper: str, column: int, unit: str = INDENT
+) -> cst.Call:
     """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would."""
     method = call.func.with_changes(lpar=(), rpar=())
     exploded = _one_argument_per_line(call)
@@ -708,23 +712,24 @@ def _wrapped_call(call: cst.Call, helper: str, column: int) -> cst.Call:
         text = format_call("", helper, arguments, column=column)
         return cst.ensure_type(cst.parse_expression(text), cst.Call)
     layout = call_layout("", helper, arguments, column=column)
-    return laid_out_call(cst.Name(helper), bare, layout)
+    return laid_out_call(cst.Name(helper), bare, layout, unit)
 
 
 def laid_out_call(
-    func: cst.Name, arguments: list[cst.Arg], layout: CallLayout
+    func: cst.Name, arguments: list[cst.Arg], layout: CallLayout, unit: str = INDENT
 ) -> cst.Call:
     """Return the call that parsing `format_call`'s code gives, for one-line arguments.
 
     Building the nodes costs less than printing and parsing the call. The
     line breaks indent by the block's indentation, as the parser marks
-    them in an expression parsed alone.
+    them in an expression parsed alone, plus `unit`: the module's own
+    indentation, so that a file indented with tabs gets no spaces.
     """
     last = len(arguments) - 1
     laid_out = []
     for number, argument in enumerate(arguments):
         if layout is CallLayout.ONE_ARGUMENT_PER_LINE:
-            indent = INDENT if number < last else ""
+            indent = unit if number < last else ""
             comma: cst.Comma | cst.MaybeSentinel = cst.Comma(
                 whitespace_after=_line_break(indent)
             )
@@ -738,7 +743,7 @@ def laid_out_call(
         laid_out.append(argument.with_changes(comma=comma, whitespace_after_arg=after))
     before: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace("")
     if layout is not CallLayout.ONE_LINE:
-        before = _line_break(INDENT)
+        before = _line_break(unit)
     return cst.Call(func=func, args=laid_out, whitespace_before_args=before)
 
 
