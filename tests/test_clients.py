@@ -320,3 +320,18 @@ def test_clients_fix_indents_with_module_unit(project, unit) -> None:
         indentation = line[: len(line) - len(line.lstrip())]
         assert indentation == unit * (len(indentation) // len(unit)), line
     compile(fixed, "app.py", "exec")
+
+
+def test_clients_helper_not_addable_says_why(project) -> None:
+    source = POOLING_APP.replace(
+        "app = Flask(__name__)", "app = Flask(__name__)\nlogging = None"
+    )
+    root = project({"app.py": source})
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO304", "."], root
+    )
+    messages = [finding["message"] for finding in result.json["findings"]]
+    assert messages
+    for message in messages:
+        assert "background-helper" in message
+    assert result.json["changed_files"] == []

@@ -215,7 +215,13 @@ class BlockingCallInRequest(Rule):
             helpers[kind] = _helper(context, kind)
         helper = helpers[kind]
         if helper is None:
-            return context.finding(self, call.node, message)
+            reason = (
+                "the helper that runs it in the background cannot be added, because"
+                " this module binds a name it needs (logging, threading, asyncio or"
+                " the helper's own); name a function of yours with background-helper"
+                " in [tool.cio-fix]"
+            )
+            return context.finding(self, call.node, f"{message} ({reason})")
 
         target: cst.CSTNode = call.node
         if awaited:
