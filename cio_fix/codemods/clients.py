@@ -367,7 +367,8 @@ class ClientPerRequest(Rule):
                 _factory_of(function, construction) if site.reason == "call" else None
             )
             if factory is not None:
-                yield self._factory_finding(context, factory)
+                closed = factory.name in self._closed_by_callers(context)
+                yield self._factory_finding(context, factory, closed)
                 continue
             yield self._hoist_finding(context, site, taken, planned)
 
@@ -399,6 +400,17 @@ class ClientPerRequest(Rule):
                 if function.name in called_elsewhere:
                     yield _Site(construction, "call", function.name, ancestors)
 
+    def _closed_by_callers(self, context: FileContext) -> set[str]:
+        """Return this file's functions whose result a caller closes, in any file."""
+        module_name = context.index.module_name
+        names = set()
+        for _, instantiations in context.project.rule_facts(self.code):
+            for target, *_, closed in instantiations:
+                resolved = context.project.resolve_name(target) if closed else None
+                if resolved is not None and resolved[0].module_name == module_name:
+                    names.add(resolved[1])
+        return names
+
     def _called_from_other_files(self, context: FileContext) -> set[str]:
         """Return this file's functions that other files call per request or per item."""
         module_name = context.index.module_name
@@ -414,7 +426,9 @@ class ClientPerRequest(Rule):
 
     # -- an uncached factory function ------------------------------------------------------
 
-    def _factory_finding(self, context: FileContext, factory: FunctionInfo) -> Finding:
+    def _factory_finding(
+        self, context: FileContext, factory: FunctionInfo, closed: bool = False
+    ) -> Finding:
         node = factory.node
         has_parameters = bool(
             node.params.params
@@ -430,6 +444,14 @@ class ClientPerRequest(Rule):
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
                 " called per request or per item; create the client once, at"
                 " module level or at start-up"
+            )
+            return context.finding(self, node.name, message)
+        if closed:
+            message = (
+                f"`{factory.name}` builds a new Customer.io client on every call and is"
+                " called per request or per item, but a caller closes the client it"
+                " returns, which would close a cached one for every later request;"
+                " stop closing it, then cache the factory with functools.cache"
             )
             return context.finding(self, node.name, message)
         if has_parameters:
@@ -523,6 +545,7 @@ class ClientPerRequest(Rule):
                     where.start.column + 1,
                     where.end.line,
                     where.end.column + 1,
+                    _result_closed(context, site.node, site.statement, site.function),
                 )
             )
         return instantiations or None
@@ -535,7 +558,7 @@ class ClientPerRequest(Rule):
         if not wrappers:
             return
         for _, instantiations in project.rule_facts(self.code):
-            for target, path, line, column, end_line, end_column in instantiations:
+            for target, path, line, column, end_line, end_column, _ in instantiations:
                 resolved = project.resolve_name(target)
                 if (
                     resolved is None
@@ -684,12 +707,37 @@ def _closed_later(context: FileContext, construction: Construction) -> bool:
 
     That is `with cio:` (or `async with`) on it, or a call of its `close()`.
     """
-    statement = construction.site.statement
-    function = construction.site.function
+    site = construction.site
+    return _bound_and_closed(site.statement, site.function)
+
+
+def _result_closed(
+    context: FileContext,
+    call: cst.Call,
+    statement: cst.CSTNode | None,
+    function: FunctionInfo | None,
+) -> bool:
+    """Tell whether the client a call returns is closed: `with call() as cio:` or later."""
+    if isinstance(context.parent(call), cst.WithItem):
+        return True
+    return _bound_and_closed(statement, function, call)
+
+
+def _bound_and_closed(
+    statement: cst.CSTNode | None,
+    function: FunctionInfo | None,
+    value: cst.CSTNode | None = None,
+) -> bool:
+    """Tell whether `statement` binds a name that `function` then closes.
+
+    With `value`, the statement must bind that node itself.
+    """
     if function is None or not isinstance(statement, cst.SimpleStatementLine):
         return False
     assign = statement.body[0]
     if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+        return False
+    if value is not None and assign.value is not value:
         return False
     target = assign.targets[0].target
     if not isinstance(target, cst.Name):
