@@ -527,6 +527,7 @@ class ClientPerRequest(Rule):
         """Return the calls made per request or per item, for matching wrapper classes."""
         index = context.index
         instantiations = []
+        path = display_path(context.path)
         for site in index.call_sites:
             per_item = (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
@@ -540,12 +541,17 @@ class ClientPerRequest(Rule):
             instantiations.append(
                 (
                     target,
-                    display_path(context.path),
+                    path,
                     where.start.line,
                     where.start.column + 1,
                     where.end.line,
                     where.end.column + 1,
-                    _result_closed(context, site.node, site.statement, site.function),
+                    # Only a factory without parameters gets a fix that this
+                    # flag withholds.
+                    not site.node.args
+                    and _result_closed(
+                        context, site.node, site.statement, site.function
+                    ),
                 )
             )
         return instantiations or None
@@ -708,7 +714,7 @@ def _closed_later(context: FileContext, construction: Construction) -> bool:
     That is `with cio:` (or `async with`) on it, or a call of its `close()`.
     """
     site = construction.site
-    return _bound_and_closed(site.statement, site.function)
+    return _bound_and_closed(context, site.statement, site.function)
 
 
 def _result_closed(
@@ -720,10 +726,11 @@ def _result_closed(
     """Tell whether the client a call returns is closed: `with call() as cio:` or later."""
     if isinstance(context.parent(call), cst.WithItem):
         return True
-    return _bound_and_closed(statement, function, call)
+    return _bound_and_closed(context, statement, function, call)
 
 
 def _bound_and_closed(
+    context: FileContext,
     statement: cst.CSTNode | None,
     function: FunctionInfo | None,
     value: cst.CSTNode | None = None,
@@ -742,14 +749,26 @@ def _bound_and_closed(
     target = assign.targets[0].target
     if not isinstance(target, cst.Name):
         return False
-    name = target.value
-    for node in find_all(function.node, cst.With, cst.Call):
+    closed = context.shared("CIO601:closed", lambda _: {})
+    key = id(function.node)
+    if key not in closed:
+        closed[key] = _closed_names(function.node)
+    return target.value in closed[key]
+
+
+def _closed_names(function: cst.FunctionDef) -> set[str]:
+    """Return the names a function closes: `with name:` or `name.close()`."""
+    names = set()
+    for node in find_all(function, cst.With, cst.Call):
         if isinstance(node, cst.With):
-            if any(dotted_name(item.item) == name for item in node.items):
-                return True
-        elif dotted_name(node.func) == f"{name}.close":
-            return True
-    return False
+            for item in node.items:
+                names.add(dotted_name(item.item))
+        else:
+            receiver, _, method = (dotted_name(node.func) or "").rpartition(".")
+            if method == "close":
+                names.add(receiver)
+    names.discard(None)
+    return names  # type: ignore[return-value]
 
 
 def _cache_decorator(
