@@ -6,10 +6,10 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -31,6 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+_Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
 
 # `from django.conf import settings` reads the project's settings module.
@@ -86,6 +87,8 @@ class ProjectIndex:
                 self._by_suffix.setdefault(suffix, []).append(summary)
         self._resolved: dict[str, tuple[ModuleSummary, str] | None] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
+        self._shared: dict[str, Any] = {}
+        self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
@@ -176,11 +179,25 @@ class ProjectIndex:
         """Return how another file uses this module's constant, if as a credential."""
         return self.credential_uses.get((module_name, name))
 
-    def env_reads(self) -> list[str]:
-        names: list[str] = []
-        for summary in self.summaries:
-            names.extend(summary.env_reads)
-        return names
+    def env_reads(self) -> tuple[str, ...]:
+        """Return the environment variables every module reads, module by module."""
+        if self._env_reads is None:
+            names: list[str] = []
+            for summary in self.summaries:
+                names.extend(summary.env_reads)
+            self._env_reads = tuple(names)
+        return self._env_reads
+
+    def shared(self, key: str, compute: Callable[[ProjectIndex], _Value]) -> _Value:
+        """Return `compute(self)`, computed once per project index for every file.
+
+        A rule's `check` uses it for facts built from every file's rule facts,
+        which would otherwise be built again for each file. `collect` must not:
+        the rule facts are not all in yet when it runs.
+        """
+        if key not in self._shared:
+            self._shared[key] = compute(self)
+        return self._shared[key]  # type: ignore[no-any-return]
 
     def rule_facts(self, code: str) -> list[tuple[ModuleSummary, Any]]:
         found = []

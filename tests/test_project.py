@@ -128,3 +128,18 @@ def test_project_importers_follow_reexports() -> None:
     assert project.importers("app.events", "SIGNED_UP") == {"app.names", "app.views"}
     assert project.importers("app.events", "OTHER") == set()
     assert project.resolve_name("app.views.NAME") == (project.summaries[0], "SIGNED_UP")
+
+
+def test_project_shared_computes_once() -> None:
+    project = ProjectIndex([], None)
+    calls = []
+
+    def compute(index: ProjectIndex) -> list[str]:
+        calls.append(index)
+        return ["built"]
+
+    first = project.shared("key", compute)
+    second = project.shared("key", compute)
+
+    assert first is second
+    assert calls == [project]

@@ -19,7 +19,7 @@ from cio_fix.customerio import (
     env_variable_read,
 )
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
-from cio_fix.project import CREDENTIAL_ROLES
+from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
 ROLE_LABELS = {
@@ -136,6 +136,14 @@ def role_from_name(name: str) -> str:
     if "WRITE" in upper:
         return "write_key"
     return "track_api_key"
+
+
+def _known_names(project: ProjectIndex) -> list[str]:
+    """Return the variables the project reads, and the credential settings it names."""
+    known = list(project.env_reads())
+    for _, names in project.rule_facts(HardcodedCredential.code):
+        known.extend(names)
+    return known
 
 
 def env_name_for_role(role: str, env: EnvNames, known_reads: list[str]) -> str:
@@ -359,12 +367,16 @@ class HardcodedCredential(Rule):
     # -- findings and fixes ------------------------------------------------------
 
     def _finding(self, context: FileContext, literal: _Literal) -> Finding:
-        known = list(context.project.env_reads())
-        for _, names in context.project.rule_facts(self.code):
-            known.extend(names)
-        env_name = literal.env_name or env_name_for_role(
-            literal.role, context.config.env, known
-        )
+        env_name = literal.env_name
+        if env_name is None:
+            # The choice reads every file's facts, so it is made once per role.
+            chosen = context.project.shared("CIO101", lambda _: {})
+            if literal.role not in chosen:
+                known = _known_names(context.project)
+                chosen[literal.role] = env_name_for_role(
+                    literal.role, context.config.env, known
+                )
+            env_name = chosen[literal.role]
         label = ROLE_LABELS[literal.role]
         message = (
             f"Customer.io {label} is hard-coded ({mask_secret(literal.value)}); read it"

@@ -34,6 +34,7 @@ from cio_fix.events import (
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
 MEANINGLESS_KEY = "value"
@@ -457,6 +458,53 @@ def _keys(keys: list[str]) -> str:
 # -- CIO303: names across the project -------------------------------------------
 
 
+@dataclass(frozen=True)
+class _ConstantUse:
+    """A module-level constant of `module` that `sender` sends as an event name."""
+
+    sender: str
+    constant: str
+    value: str
+    path: str
+    line: int
+
+
+@dataclass
+class _ProjectNames:
+    """Every file's event names, built once per project for CIO303.
+
+    `by_key` has (name, place, sending module) by `variant_key`, and
+    `constant_uses` the constants sent from other files, by the module
+    that defines them.
+    """
+
+    by_key: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    constant_uses: dict[str, list[_ConstantUse]] = field(default_factory=dict)
+
+
+def _project_names(project: ProjectIndex) -> _ProjectNames:
+    names = _ProjectNames()
+    for summary, facts in project.rule_facts(InconsistentEventName.code):
+        sender = summary.module_name
+        for name, constant, path, line in facts:
+            place = f"{path}:{line}"
+            if not constant:
+                entry = (name, place, sender)
+                names.by_key.setdefault(variant_key(name), []).append(entry)
+                continue
+            target = project.resolve_name(constant)
+            if target is None:
+                continue
+            value = target[0].constants.get(target[1])
+            if not isinstance(value, str):
+                continue
+            entry = (value, place, sender)
+            names.by_key.setdefault(variant_key(value), []).append(entry)
+            use = _ConstantUse(sender, target[1], value, path, line)
+            names.constant_uses.setdefault(target[0].module_name, []).append(use)
+    return names
+
+
 class InconsistentEventName(Rule):
     """What it does:
     Finds event names that break the configured `event-name-style`
@@ -503,6 +551,8 @@ class InconsistentEventName(Rule):
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         own, everywhere = self._names(context)
+        project = context.project.shared("CIO303", _project_names)
+        module_name = context.index.module_name
         style = context.config.event_name_style
         by_key: dict[str, list[tuple[str, str]]] = {}
         for other_name, place in everywhere:
@@ -511,8 +561,12 @@ class InconsistentEventName(Rule):
             name = sources[0].name
             places = {source.place for source in sources}
             variants: dict[str, list[str]] = {}
-            for other_name, place in by_key.get(variant_key(name), []):
+            key = variant_key(name)
+            for other_name, place in by_key.get(key, []):
                 if other_name != name:
+                    variants.setdefault(other_name, []).append(place)
+            for other_name, place, sender in project.by_key.get(key, []):
+                if other_name != name and sender != module_name:
                     variants.setdefault(other_name, []).append(place)
             off_style = not follows_style(name, style)
             if not off_style and not variants:
@@ -524,7 +578,7 @@ class InconsistentEventName(Rule):
     def _names(
         self, context: FileContext
     ) -> tuple[dict[int, list[NameSource]], list[tuple[str, str]]]:
-        """Return this file's literals by node, and every (name, place) of the project."""
+        """Return this file's literals by node, and every (name, place) it sends."""
         own: dict[int, list[NameSource]] = {}
         everywhere: list[tuple[str, str]] = []
         for source in _track_api_sources(context):
@@ -536,41 +590,27 @@ class InconsistentEventName(Rule):
             everywhere.append((source.name, source.place))
             if source.literal is not None:
                 own.setdefault(id(source.literal), []).append(source)
-        self._add_other_files(context, own, everywhere)
+        self._add_other_files(context, own)
         return own, everywhere
 
     def _add_other_files(
-        self,
-        context: FileContext,
-        own: dict[int, list[NameSource]],
-        everywhere: list[tuple[str, str]],
+        self, context: FileContext, own: dict[int, list[NameSource]]
     ) -> None:
-        """Add the names other files send, and their uses of this file's constants."""
+        """Add other files' uses of this file's constants to this file's names."""
         module_name = context.index.module_name
         constants: dict[str, cst.SimpleString] = {}
         for name, assigned in context.index.module_scope.assignments.items():
             if len(assigned) == 1 and isinstance(assigned[0].value, cst.SimpleString):
                 constants[name] = assigned[0].value
 
-        for summary, facts in context.project.rule_facts(self.code):
-            if summary.module_name == module_name:
+        project = context.project.shared("CIO303", _project_names)
+        for use in project.constant_uses.get(module_name, []):
+            if use.sender == module_name:
                 continue
-            for name, constant, path, line in facts:
-                place = f"{path}:{line}"
-                if not constant:
-                    everywhere.append((name, place))
-                    continue
-                resolved = resolve_constant(context, constant)
-                if resolved is None:
-                    continue
-                everywhere.append((resolved[1], place))
-                target = context.project.resolve_name(constant)
-                if resolved[0] != module_name or target is None:
-                    continue
-                literal = constants.get(target[1])
-                if literal is not None and literal.evaluated_value == resolved[1]:
-                    source = NameSource(resolved[1], literal, path, line)
-                    own.setdefault(id(literal), []).append(source)
+            literal = constants.get(use.constant)
+            if literal is not None and literal.evaluated_value == use.value:
+                source = NameSource(use.value, literal, use.path, use.line)
+                own.setdefault(id(literal), []).append(source)
 
     def _finding(
         self,

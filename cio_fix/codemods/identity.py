@@ -822,6 +822,11 @@ class EmailFacts:
     sets_email: bool
 
 
+def _project_sets_email(project: ProjectIndex) -> bool:
+    """Tell whether an identify anywhere in the project sets `email`."""
+    return any(facts.sets_email for _, facts in project.rule_facts("CIO401"))
+
+
 class MissingEmailAttribute(Rule):
     """What it does:
     Finds Track API `identify` calls without an `email` attribute in two
@@ -874,9 +879,7 @@ class MissingEmailAttribute(Rule):
         return EmailFacts(False)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        project_sets_email = any(
-            facts.sets_email for _, facts in context.project.rule_facts(self.code)
-        )
+        project_sets_email = context.project.shared("CIO401", _project_sets_email)
         identifies = track_calls(context.index, "identify")
         for call in identifies:
             argument = call.arguments.get("id")

@@ -188,6 +188,15 @@ def resolve_identity(project: ProjectIndex, identity: str) -> str:
     return f"name:{summary.module_name}.{name}{bracket}{rest}"
 
 
+def _track_key_uses(project: ProjectIndex) -> dict[str, TrackKeyUse]:
+    """Return the first Track client use of each key in the project, by resolved identity."""
+    uses: dict[str, TrackKeyUse] = {}
+    for _, facts in project.rule_facts(WrongApiKey.code):
+        for use in facts.track_keys:
+            uses.setdefault(resolve_identity(project, use.identity), use)
+    return uses
+
+
 class WrongApiKey(Rule):
     """What it does:
     Finds an App API client (`APIClient`, `AsyncAPIClient`) given the Track
@@ -328,12 +337,8 @@ class WrongApiKey(Rule):
         if identity is None:
             return None
         project = context.project
-        expected = resolve_identity(project, identity)
-        for _, facts in project.rule_facts(self.code):
-            for use in facts.track_keys:
-                if resolve_identity(project, use.identity) == expected:
-                    return use
-        return None
+        uses = project.shared("CIO102", _track_key_uses)
+        return uses.get(resolve_identity(project, identity))
 
     # -- the fix -------------------------------------------------------------------
 
