@@ -477,13 +477,15 @@ def _still_found(
     change, so each finding left over is then paired with the original
     finding of its rule whose message is the most similar.
     """
-    by_node = {
-        (finding.code, id(nodes.get(id(finding)))): finding for finding in findings
-    }
+    by_node = {}
+    for finding in findings:
+        node = nodes.get(id(finding))
+        if node is not None:
+            by_node[(finding.code, id(node))] = finding
     taken: set[int] = set()
     unpaired = []
     for found, node in left:
-        original = by_node.get((found.code, id(node)))
+        original = by_node.get((found.code, id(node))) if node is not None else None
         if original is not None and id(original) not in taken:
             taken.add(id(original))
         else:

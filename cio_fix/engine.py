@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from cio_fix.config import Config
@@ -166,7 +167,7 @@ def mark_applied(
     findings: list[Finding],
     fixes_applied: list[Fix],
     later: Counter[str],
-    still_found: set[int] = frozenset(),  # type: ignore[assignment]
+    still_found: AbstractSet[int] = frozenset(),
 ) -> None:
     """Mark findings whose fixes were applied, in the first pass or a later one.
 
