@@ -21,7 +21,7 @@ from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.rules import FileContext, Rule
-from cio_fix.walk import walk
+from cio_fix.walk import find_all, walk
 
 THREAD_HELPER = "_customerio_in_background"
 TASK_HELPER = "_customerio_in_background_task"
@@ -388,34 +388,45 @@ class _Mutations(cst.CSTVisitor):
     """Collect what may change an object in a handler, and the names bound to others.
 
     `found` contains (name, node) for `name[...] = ...`, `name.attr = ...`,
-    `name += ...`, `del name[...]` and `name.append(...)`. `calls` contains
-    (name, node) for a call that is given the object of `name` itself, as
-    an argument or inside a list, tuple, set or dict display, and for a
-    method of `name` that may change it. `bindings` contains (target, name)
-    for `target = name` and `for target in name`.
+    `name += ...`, `del name[...]` and `name.append(...)`, also through
+    `name.get(...)` or `name[...]`. `calls` contains (name, node) for a call
+    that is given the object of `name` or a part of it, for a method of
+    `name` that may change it, and for a call of `name` itself. `bindings`
+    contains (target, name) for `target = name`, `target = name[...]`,
+    `target = name or {}` and `for target in name.items()`. `nested`
+    contains the functions and lambdas defined in the handler, which may
+    run after the call wherever they are defined.
     """
 
     def __init__(self) -> None:
         self.found: list[tuple[str, cst.CSTNode]] = []
         self.calls: list[tuple[str, cst.Call]] = []
         self.bindings: list[tuple[str, str]] = []
+        self.nested: list[cst.CSTNode] = []
 
     def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
-        while isinstance(target, (cst.Subscript, cst.Attribute)):
-            target = target.value
-        if isinstance(target, cst.Name):
-            self.found.append((target.value, node))
+        root = _root_name(target)
+        if root is not None:
+            self.found.append((root, node))
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         root = target
         while isinstance(root, (cst.Subscript, cst.Attribute)):
             root = root.value
-        targets = read_names(target) if isinstance(root, cst.Tuple) else set()
+        targets = (
+            read_names(target) if isinstance(root, (cst.Tuple, cst.List)) else set()
+        )
         if isinstance(root, cst.Name):
             targets = {root.value}
-        for name in _objects_passed([value]):
+        for name in _objects_reached(value):
             for bound in targets:
                 self.bindings.append((bound, name))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.nested.append(node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.nested.append(node)
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         if isinstance(node.target, (cst.Subscript, cst.Attribute)):
@@ -435,6 +446,15 @@ class _Mutations(cst.CSTVisitor):
     def visit_For(self, node: cst.For) -> None:
         self._bind(node.target, node.iter)
 
+    def visit_Match(self, node: cst.Match) -> None:
+        # `case dict() as d:` binds the subject, or a part of it, to `d`.
+        reached = _objects_reached(node.subject)
+        for case in node.cases:
+            for capture in find_all(case.pattern, cst.MatchAs, cst.MatchStar):
+                if capture.name is not None:
+                    for name in reached:
+                        self.bindings.append((capture.name.value, name))
+
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record(node.target, node)
 
@@ -446,23 +466,31 @@ class _Mutations(cst.CSTVisitor):
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in MUTATING_METHODS:
             self._record(func.value, node)
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            if func.attr.value not in READING_METHODS:
-                self.calls.append((func.value.value, node))
-        if dotted_name(func) in READING_FUNCTIONS or _is_logging_call(node):
+        if isinstance(func, cst.Name):
+            self.calls.append((func.value, node))
+        if isinstance(func, cst.Attribute) and func.attr.value not in READING_METHODS:
+            root = _root_name(func.value)
+            if root is not None:
+                self.calls.append((root, node))
+        if _only_reads(node):
             return
-        arguments = [argument.value for argument in node.args]
-        for name in _objects_passed(arguments):
-            self.calls.append((name, node))
+        for argument in node.args:
+            for name in _objects_reached(argument.value):
+                self.calls.append((name, node))
 
 
-# Functions that never change the objects they are given.
+# Functions that never change the objects they are given, by the last part
+# of their name (`json.dumps`, `flask.jsonify`).
 READING_FUNCTIONS = frozenset(
     {
+        "JsonResponse",
         "all",
         "any",
         "bool",
+        "copy",
+        "deepcopy",
         "dict",
+        "dumps",
         "enumerate",
         "float",
         "format",
@@ -472,13 +500,13 @@ READING_FUNCTIONS = frozenset(
         "int",
         "isinstance",
         "iter",
-        "json.dumps",
         "jsonify",
         "len",
         "list",
         "max",
         "min",
         "print",
+        "render_template",
         "repr",
         "set",
         "sorted",
@@ -489,27 +517,134 @@ READING_FUNCTIONS = frozenset(
         "zip",
     }
 )
-# Methods of dicts and lists that only read the object.
+# Methods of dicts, lists and strings that only read the object.
 READING_METHODS = frozenset(
-    {"copy", "count", "get", "index", "items", "keys", "values"}
+    {
+        "copy",
+        "count",
+        "endswith",
+        "format",
+        "get",
+        "index",
+        "items",
+        "keys",
+        "lower",
+        "split",
+        "startswith",
+        "strip",
+        "upper",
+        "values",
+    }
+)
+# Methods of loggers: a call of one only formats its arguments.
+LOGGING_METHODS = frozenset(
+    {"critical", "debug", "error", "exception", "info", "log", "warning"}
 )
 
 
-def _objects_passed(values: list[cst.BaseExpression]) -> set[str]:
-    """Return the names whose objects `values` pass on as they are.
+def _only_reads(call: cst.Call) -> bool:
+    """Tell whether a call is known to leave the objects it is given as they are."""
+    func = call.func
+    if _is_logging_call(call):
+        return True
+    if isinstance(func, cst.Attribute) and func.attr.value in LOGGING_METHODS:
+        return True
+    name = dotted_name(func)
+    return name is not None and name.rpartition(".")[2] in READING_FUNCTIONS
 
-    A bare name passes its object, and so does a name inside a list, tuple,
-    set or dict display. `user.id` or `f(data)` pass a value computed now.
+
+def _root_name(node: cst.BaseExpression) -> str | None:
+    """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at."""
+    while True:
+        if isinstance(node, (cst.Subscript, cst.Attribute)):
+            node = node.value
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            node = node.func.value
+        else:
+            break
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _objects_reached(value: cst.BaseExpression) -> set[str]:
+    """Return the names whose objects, or parts of them, `value` may be.
+
+    A name, a part of it (`name[...]`, `name.attr`, `name.get(...)`,
+    `name.items()`), either side of `or`/`and` or of a conditional
+    expression, and the elements of a list, tuple, set or dict display.
+    `{**name}` and calls of other functions make new objects.
     """
     names: set[str] = set()
-    pending = list(values)
+    pending = [value]
     while pending:
-        value = pending.pop()
-        if isinstance(value, cst.Name):
-            names.add(value.value)
-        elif isinstance(value, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
-            pending.extend(element.value for element in value.elements)
+        node = pending.pop()
+        root = _root_name(node)
+        if root is not None:
+            names.add(root)
+        elif isinstance(node, cst.BooleanOperation):
+            pending.extend([node.left, node.right])
+        elif isinstance(node, cst.IfExp):
+            pending.extend([node.body, node.orelse])
+        elif isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            for element in node.elements:
+                if isinstance(element, cst.Element):
+                    pending.append(element.value)
+        elif isinstance(node, cst.Dict):
+            for element in node.elements:
+                if isinstance(element, cst.DictElement):
+                    pending.append(element.value)
+        elif _is_container(node):
+            # `dict(items=items)` contains the object of `items` itself.
+            assert isinstance(node, cst.Call)
+            pending.extend(argument.value for argument in node.args)
     return names
+
+
+# Track API parameters that take a string or a number, never an object that a
+# handler could change after the call (customerio 3.x).
+SCALAR_PARAMETERS = frozenset(
+    {"anonymous_id", "customer_id", "id", "name", "timestamp", "event_id"}
+)
+# Constructors of the containers a handler builds and may change.
+CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"})
+
+
+def _objects_sent(call: cst.Call, handler: FunctionInfo) -> set[str]:
+    """Return the names whose objects, or parts of them, the call sends as they are.
+
+    The object behind event data (`data=payload`) or a `*`/`**` argument
+    counts. Any other name counts when the handler binds it to a container,
+    because passing a string or a number on to a function cannot change
+    what the call sends.
+    NOTE: an object a handler neither builds nor sends by name (a module
+    constant sent as `data=DEFAULTS`, then changed by a function) is missed.
+    """
+    containers = set()
+    scope = handler.scope
+    for name, assignments in (scope.assignments.items() if scope else ()):
+        if any(_is_container(assignment.value) for assignment in assignments):
+            containers.add(name)
+    sent: set[str] = set()
+    for argument in call.args:
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        if keyword in SCALAR_PARAMETERS:
+            continue
+        root = _root_name(argument.value)
+        if root is not None and (keyword == "data" or argument.star):
+            sent.add(root)
+        else:
+            sent |= _objects_reached(argument.value) & containers
+    return sent
+
+
+def _is_container(node: cst.BaseExpression | None) -> bool:
+    if isinstance(node, (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp)):
+        return True
+    if isinstance(node, cst.SetComp):
+        return True
+    if isinstance(node, cst.Call):
+        name = dotted_name(node.func)
+        return name is not None and name.rpartition(".")[2] in CONTAINER_CALLS
+    return False
 
 
 def _later_mutation(
@@ -521,15 +656,17 @@ def _later_mutation(
     """Tell whether the handler may change an object that the call sends, after it.
 
     The worker thread reads the objects when it sends them, not when the
-    call is queued. After the call means after its statement, or anywhere
-    in a loop around it, which runs again once the call is queued. A change
-    through another name bound to a sent object counts, and so does
-    passing a sent object to a function or a method that may change it.
+    call is queued. After the call means after its statement, anywhere in
+    a loop around it, which runs again once the call is queued, or in a
+    function or lambda defined in the handler. A change through another
+    name bound to a sent object or to a part of it counts, and so does
+    passing a sent object to a function or calling a method of it that is
+    not known to only read.
     """
     mutations = _Mutations()
     walk(handler.node.body, mutations)
     names = read_names(call)
-    passed = _objects_passed([argument.value for argument in call.args])
+    passed = _objects_sent(call, handler)
     # Two names bound to one object change it alike, whichever was bound first.
     for _ in range(len(mutations.bindings)):
         bound = set()
@@ -542,12 +679,13 @@ def _later_mutation(
     names |= passed
 
     loop = _outermost_loop(context, handler, statement)
+    nested = set(map(id, mutations.nested))
 
     def after_call(node: cst.CSTNode) -> bool:
         if context.follows(node, statement):
             return True
-        return loop is not None and any(
-            parent is loop for parent in context.ancestors(node)
+        return any(
+            parent is loop or id(parent) in nested for parent in context.ancestors(node)
         )
 
     client_calls = {id(other.node) for other in context.index.client_calls}
