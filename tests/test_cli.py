@@ -323,6 +323,28 @@ def test_cli_short_key_part_masked_only_as_written(project) -> None:
     assert " LIMIT = 1000" in output
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "f\"9c1e{'7b2a40f3'}d5e68a1b\"",
+        '(f"9c1e7b2a40f3"\n    f"d5e68a1b")',
+        '"9c1e7b2a40f3\\\nd5e68a1b"',
+        'f"9c1e7b2a40f3\\x64d5e68a1b"',
+        "f\"{'9c1e'}{'7b2a'}{'40f3'}{'d5e6'}{'8a1b'}\"",
+    ],
+    ids=["text_and_field", "concatenated_lines", "backslash_line", "escape", "fields"],
+)
+def test_cli_key_parts_masked_in_diff(project, written) -> None:
+    source = f"CUSTOMERIO_SITE_ID = {written}\n"
+    root = project({"settings.py": source, "pyproject.toml": FIRST_RULES})
+
+    output = run_cli(["--select", "CIO101", "."], root).stdout
+
+    assert "-CUSTOMERIO_SITE_ID" in output
+    for piece in ("7b2a", "40f3", "d5e6", "8a1b"):
+        assert piece not in output
+
+
 def test_cli_formatted_string_keys_masked(project) -> None:
     source = (
         "import time\nfrom customerio import CustomerIO\n"

@@ -18,6 +18,7 @@ from cio_fix.customerio import (
     constant_value,
     env_variable_read,
 )
+from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
 from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
@@ -90,33 +91,54 @@ def _has_key_segment(value: str) -> bool:
 def secret_texts(node: cst.BaseExpression, value: str) -> tuple[str, ...]:
     """Return every text that shows the key: its value, and each part as written.
 
-    A key split over implicit concatenation, or written with escapes, appears
-    in a diff as its parts and its source text, not as its value. A part
-    shorter than 8 characters is masked only as written with its quotes, so
-    that the same digits elsewhere in the code stay visible.
+    A key split over implicit concatenation, written with escapes, as an
+    f-string of constants or over lines ended by a backslash, appears in a
+    diff as its parts and its source text, not as its value. A part shorter
+    than 8 characters is masked only as written with its quotes, so that
+    the same digits elsewhere in the code stay visible. Each line of a part
+    that spans lines is masked too, because a diff shows it alone.
     """
     texts = [value]
-    parts = [node]
-    if isinstance(node, cst.ConcatenatedString):
-        parts = []
-        pending: list[cst.BaseExpression] = [node]
-        while pending:
-            current = pending.pop()
-            if isinstance(current, cst.ConcatenatedString):
-                pending.extend([current.left, current.right])
-            else:
-                parts.append(current)
-    for part in parts:
-        if not isinstance(part, cst.SimpleString):
-            continue
-        raw = part.value[len(part.prefix) + len(part.quote) : -len(part.quote)]
-        evaluated = part.evaluated_value
-        for text in (raw, evaluated):
-            if isinstance(text, str) and len(text) >= 8:
+    for part, written in _string_parts(node):
+        if isinstance(part, cst.SimpleString):
+            raw = part.value[len(part.prefix) + len(part.quote) : -len(part.quote)]
+            candidates = [raw, part.evaluated_value]
+        else:
+            candidates = [part.value]
+        for text in candidates:
+            if not isinstance(text, str):
+                continue
+            if len(text) >= 8:
                 texts.append(text)
-            elif isinstance(text, str) and len(text) >= 4:
-                texts.append(part.value)
+            elif len(text) >= 4:
+                texts.append(written)
+            lines = text.split("\n")
+            if len(lines) > 1:
+                texts.extend(line for line in lines if len(line) >= 4)
     return tuple(dict.fromkeys(texts))
+
+
+def _string_parts(
+    node: cst.BaseExpression,
+) -> Iterator[tuple[cst.SimpleString | cst.FormattedStringText, str]]:
+    """Yield the constant pieces of a string, each with the code that shows it whole.
+
+    The pieces are the strings of an implicit concatenation, the text of
+    an f-string and the literals in its replacement fields (`f"{'3f9a'}"`).
+    """
+    pending: list[cst.BaseExpression] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.ConcatenatedString):
+            pending.extend([current.right, current.left])
+        elif isinstance(current, cst.SimpleString):
+            yield current, current.value
+        elif isinstance(current, cst.FormattedString):
+            for piece in current.parts:
+                if isinstance(piece, cst.FormattedStringText):
+                    yield piece, code_of(current)
+                elif isinstance(piece.expression, cst.BaseExpression):
+                    pending.append(piece.expression)
 
 
 def is_test_file(path: Path) -> bool:
