@@ -89,6 +89,7 @@ class Checker:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.rules = select_rules(config.select, config.ignore)
+        self.rules_by_code = {rule.code: rule for rule in self.rules}
         selected = {rule.code for rule in self.rules}
         # Rules that find secrets run even when not selected, only so that
         # their secrets are masked in every output.
@@ -310,7 +311,13 @@ class Checker:
             )
             return
         still_found = _still_found(file_result.findings, context.finding_nodes, left)
-        mark_applied(file_result.findings, first_pass, later, still_found)
+        made_fixable = mark_applied(
+            file_result.findings, first_pass, later, still_found
+        )
+        for finding in made_fixable:
+            rule = self.rules_by_code[finding.code]
+            assert rule.fix_safety is not None
+            finding.fix = Fix(rule.fix_safety, description="applied after another fix")
         for finding in file_result.findings:
             if id(finding.fix) in fixes and not finding.applied:
                 # Another fix of this run made it report-only: the report

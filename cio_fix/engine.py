@@ -168,12 +168,14 @@ def mark_applied(
     fixes_applied: list[Fix],
     later: Counter[str],
     still_found: AbstractSet[int] = frozenset(),
-) -> None:
+) -> list[Finding]:
     """Mark findings whose fixes were applied, in the first pass or a later one.
 
     A later pass fixes nodes that earlier fixes rebuilt, so its fixes are
     counted per rule and given to that rule's findings in order, skipping
     the findings (by id) in `still_found`, which the fixed code still has.
+    A later fix left over goes to a finding that had no fix but is gone
+    from the fixed code: another rule's fix made it fixable. Returns those.
     """
     applied_ids = {id(fix) for fix in fixes_applied}
     for finding in findings:
@@ -185,6 +187,15 @@ def mark_applied(
         if later[finding.code] > 0:
             later[finding.code] -= 1
             finding.applied = True
+    made_fixable = []
+    for finding in findings:
+        if finding.fix is not None or id(finding) in still_found:
+            continue
+        if later[finding.code] > 0:
+            later[finding.code] -= 1
+            finding.applied = True
+            made_fixable.append(finding)
+    return made_fixable
 
 
 def fix_allowed(fix: Fix | None, unsafe_fixes: bool) -> bool:

@@ -491,3 +491,23 @@ def test_engine_dry_run_counts_only_applied_fixes(project) -> None:
     result = run_cli(["--dry-run", "--select", "CIO103,CIO201,CIO304", "."], root)
     assert "4 fixable with `cio-fix --apply`" in result.stdout
     assert "app.py:14:5: CIO304 `identify`" in result.stdout
+
+
+def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
+    # CIO301 cannot add keys next to **extra, but once CIO701 has moved
+    # **extra into `data`, the next pass merges the keys into that dict.
+    source = (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def job(uid, sku, extra):\n"
+        '    cio.track(customer_id=uid, name="viewed_" + sku, **extra)\n'
+    )
+    root = project({"app.py": source, "requirements.txt": "customerio==3.2.0\n"})
+    dry = run_cli(["--dry-run", "--select", "CIO301,CIO701", "."], root)
+    applied = run_cli(
+        ["--apply", "--select", "CIO301,CIO701", "--output-format", "json", "."], root
+    )
+    flags = {f["code"]: (f["fix"], f["applied"]) for f in applied.json["findings"]}
+    assert "2 fixable with `cio-fix --apply`" in dry.stdout
+    assert flags == {"CIO301": ("safe", True), "CIO701": ("safe", True)}
+    assert 'data={**extra, "sku": sku}' in (root / "app.py").read_text()

@@ -182,6 +182,15 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         raise NotFixable(
             "the call passes **kwargs, which may already contain the new keys"
         )
+    data_value = placement.argument.value if placement.argument is not None else None
+    if isinstance(data_value, cst.Dict) and any(
+        isinstance(element, cst.StarredDictElement) for element in data_value.elements
+    ):
+        # CIO701 moves **kwargs into such a dict, and the same doubt holds.
+        raise NotFixable(
+            "the event data unpacks another dict, which may already contain the"
+            " new keys"
+        )
 
     values = built.values
     keys = allocate_keys(context, values, placement)
