@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -332,11 +333,13 @@ def _later_client_call(
     handler: FunctionInfo,
     statement: cst.CSTNode,
 ) -> bool:
-    """Tell whether the handler calls Customer.io again, directly or through a helper.
+    """Tell whether the handler may call Customer.io again, directly or through a helper.
 
-    A helper is a function of this module that makes a Customer.io call,
-    itself or through another such function, or a function imported from
-    a project module that mentions Customer.io, which may make one.
+    Only calls known not to reach Customer.io are passed by: functions of
+    the module that make no Customer.io call, names imported from outside
+    the project, builtins, loggers and methods that only read. Any other
+    call may reach a helper (a method, a lambda, an alias, a function
+    defined in the handler, `functools.partial`), so it counts.
     """
     index = context.index
     for other in index.client_calls:
@@ -345,18 +348,49 @@ def _later_client_call(
         if context.follows(other.node, statement):
             return True
     helpers = context.shared("CIO304:helpers", _functions_calling_customerio)
+    plain = {
+        function.name
+        for function in index.functions
+        if _is_module_function(function) and function.name not in helpers
+    }
     for site in index.call_sites:
         if site.function is not handler or not context.follows(site.node, statement):
             continue
-        callee = dotted_name(site.node.func)
-        if callee is None:
-            continue
-        if callee in helpers:
-            return True
-        qualified = index.qualify(callee)
-        if qualified is not None and context.project.resolve_name(qualified):
+        if _may_call_customerio(context, site.node, helpers, plain):
             return True
     return False
+
+
+def _may_call_customerio(
+    context: FileContext, node: cst.Call, helpers: set[str], plain: set[str]
+) -> bool:
+    callee = dotted_name(node.func)
+    if callee is None:
+        return not _only_reads(node)
+    if callee in helpers:
+        return True
+    qualified = context.index.qualify(callee)
+    if qualified is not None:
+        return _in_project(context, qualified)
+    if callee in plain or callee in BUILTIN_NAMES:
+        return False
+    method = callee.rpartition(".")[2]
+    if "." in callee and (method in READING_METHODS or method in LOGGING_METHODS):
+        return False
+    return not _only_reads(node)
+
+
+def _in_project(context: FileContext, qualified: str) -> bool:
+    """Tell whether an imported name, or the object it is an attribute of, is the project's."""
+    parts = qualified.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if context.project.resolve_name(prefix) or context.project.module(prefix):
+            return True
+    return False
+
+
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def _functions_calling_customerio(context: FileContext) -> set[str]:
