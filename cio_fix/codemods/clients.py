@@ -405,7 +405,7 @@ class ClientPerRequest(Rule):
         module_name = context.index.module_name
         names = set()
         for _, instantiations in context.project.rule_facts(self.code):
-            for target, *_, closed in instantiations:
+            for target, *_, closed, _ in instantiations:
                 resolved = context.project.resolve_name(target) if closed else None
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
@@ -418,7 +418,9 @@ class ClientPerRequest(Rule):
         for summary, instantiations in context.project.rule_facts(self.code):
             if summary.module_name == module_name:
                 continue
-            for target, *_ in instantiations:
+            for target, *_, per_request in instantiations:
+                if not per_request:
+                    continue
                 resolved = context.project.resolve_name(target)
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
@@ -524,7 +526,12 @@ class ClientPerRequest(Rule):
     # -- wrapper classes, across files -------------------------------------------------------
 
     def collect(self, context: FileContext) -> Any:
-        """Return the calls made per request or per item, for matching wrapper classes."""
+        """Return the calls made per request or per item, and the calls whose client is closed.
+
+        Each entry is (target, path, lines and columns, closed, per request).
+        The calls made elsewhere are kept only when they close what they
+        get, because a cached factory would then hand out a closed client.
+        """
         index = context.index
         instantiations = []
         path = display_path(context.path)
@@ -532,7 +539,12 @@ class ClientPerRequest(Rule):
             per_item = (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
             )
-            if not per_item and not runs_per_request_or_item(index, site.function):
+            per_request = per_item or runs_per_request_or_item(index, site.function)
+            # Only a factory without parameters gets a fix that `closed` withholds.
+            closed = not site.node.args and _result_closed(
+                context, site.node, site.statement, site.function
+            )
+            if not per_request and not closed:
                 continue
             target = _instantiated_name(index, site.node.func)
             if target is None:
@@ -546,12 +558,8 @@ class ClientPerRequest(Rule):
                     where.start.column + 1,
                     where.end.line,
                     where.end.column + 1,
-                    # Only a factory without parameters gets a fix that this
-                    # flag withholds.
-                    not site.node.args
-                    and _result_closed(
-                        context, site.node, site.statement, site.function
-                    ),
+                    closed,
+                    per_request,
                 )
             )
         return instantiations or None
@@ -564,7 +572,10 @@ class ClientPerRequest(Rule):
         if not wrappers:
             return
         for _, instantiations in project.rule_facts(self.code):
-            for target, path, line, column, end_line, end_column, _ in instantiations:
+            for entry in instantiations:
+                target, path, line, column, end_line, end_column, _, per_request = entry
+                if not per_request:
+                    continue
                 resolved = project.resolve_name(target)
                 if (
                     resolved is None
@@ -723,8 +734,17 @@ def _result_closed(
     statement: cst.CSTNode | None,
     function: FunctionInfo | None,
 ) -> bool:
-    """Tell whether the client a call returns is closed: `with call() as cio:` or later."""
-    if isinstance(context.parent(call), cst.WithItem):
+    """Tell whether the client a call returns is closed: `with call() as cio:` or later.
+
+    `with contextlib.closing(call()) as cio:` closes it too.
+    """
+    parent = context.parent(call)
+    if isinstance(parent, cst.Arg):
+        wrapper = context.parent(parent)
+        name = dotted_name(wrapper.func) if isinstance(wrapper, cst.Call) else None
+        if name is not None and name.rpartition(".")[2] == "closing":
+            parent = context.parent(wrapper)
+    if isinstance(parent, cst.WithItem):
         return True
     return _bound_and_closed(context, statement, function, call)
 
@@ -757,16 +777,31 @@ def _bound_and_closed(
 
 
 def _closed_names(function: cst.FunctionDef) -> set[str]:
-    """Return the names a function closes: `with name:` or `name.close()`."""
+    """Return the names a function closes: `with name:` or `name.close()`.
+
+    A name bound to another one (`other = name`) closes it when it is closed.
+    NOTE: a client passed to a function that closes it is not seen.
+    """
     names = set()
-    for node in find_all(function, cst.With, cst.Call):
+    aliases = []
+    for node in find_all(function, cst.With, cst.Call, cst.Assign):
         if isinstance(node, cst.With):
             for item in node.items:
                 names.add(dotted_name(item.item))
+        elif isinstance(node, cst.Assign):
+            if isinstance(node.value, cst.Name):
+                for target in node.targets:
+                    if isinstance(target.target, cst.Name):
+                        aliases.append((target.target.value, node.value.value))
         else:
             receiver, _, method = (dotted_name(node.func) or "").rpartition(".")
             if method == "close":
                 names.add(receiver)
+    for _ in range(len(aliases)):
+        more = {value for target, value in aliases if target in names}
+        if more <= names:
+            break
+        names |= more
     names.discard(None)
     return names  # type: ignore[return-value]
 
