@@ -200,7 +200,7 @@ def main() -> None:
         help="runs per command on the heavy corpus (fixit takes minutes)",
     )
     parser.add_argument(
-        "--scaling-repeat", type=int, default=1, help="runs per scaling point"
+        "--scaling-repeat", type=int, default=3, help="runs per scaling point"
     )
     parser.add_argument("--keep", action="store_true", help="keep the corpora")
     arguments = parser.parse_args()
