@@ -310,9 +310,9 @@ class Checker:
                 )
             )
             return
-        still_found = _still_found(file_result.findings, context.finding_nodes, left)
+        paired = _still_found(file_result.findings, context.finding_nodes, left)
         made_fixable = mark_applied(
-            file_result.findings, first_pass, later, still_found
+            file_result.findings, first_pass, later, set(paired)
         )
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
@@ -321,8 +321,14 @@ class Checker:
         for finding in file_result.findings:
             if id(finding.fix) in fixes and not finding.applied:
                 # Another fix of this run made it report-only: the report
-                # must not count it as fixable.
+                # must not count it as fixable, and gives the reason the
+                # fixed code's finding gives.
                 finding.fix = None
+                left_over = paired.get(id(finding))
+                if left_over is not None and left_over.message.startswith(
+                    finding.message
+                ):
+                    finding.message = left_over.message
 
     def _apply_passes(
         self, context: FileContext, fixes: dict[int, tuple[Fix, str]]
@@ -476,8 +482,8 @@ def _still_found(
     findings: list[Finding],
     nodes: dict[int, cst.CSTNode],
     left: list[tuple[Finding, cst.CSTNode | None]],
-) -> set[int]:
-    """Return the ids of `findings` that the fixed module still has.
+) -> dict[int, Finding]:
+    """Return the findings left in the fixed module, by the ids of `findings` they pair with.
 
     A finding is still there when the fixed module has a finding of the
     same rule on the same node. Fixes rebuild the nodes around what they
@@ -489,12 +495,12 @@ def _still_found(
         node = nodes.get(id(finding))
         if node is not None:
             by_node[(finding.code, id(node))] = finding
-    taken: set[int] = set()
+    taken: dict[int, Finding] = {}
     unpaired = []
     for found, node in left:
         original = by_node.get((found.code, id(node))) if node is not None else None
         if original is not None and id(original) not in taken:
-            taken.add(id(original))
+            taken[id(original)] = found
         else:
             unpaired.append(found)
     for found in unpaired:
@@ -513,7 +519,7 @@ def _still_found(
                 None, finding.message, found.message
             ).ratio(),
         )
-        taken.add(id(best))
+        taken[id(best)] = found
     return taken
 
 
