@@ -503,6 +503,32 @@ def _still_found(
             taken[id(original)] = found
         else:
             unpaired.append(found)
+    # The same message first, then a message that the fixed code's finding
+    # extends with a reason, then the most similar one.
+    # NOTE: a heuristic. Messages name the handler, the method or the value,
+    # which a fix elsewhere in the statement leaves as it was.
+    matches: list[Callable[[Finding, Finding], bool]] = [
+        lambda original, found: original.message == found.message,
+        lambda original, found: found.message.startswith(original.message),
+    ]
+    for matches_message in matches:
+        still_unpaired = []
+        for found in unpaired:
+            original = next(
+                (
+                    finding
+                    for finding in findings
+                    if finding.code == found.code
+                    and id(finding) not in taken
+                    and matches_message(finding, found)
+                ),
+                None,
+            )
+            if original is None:
+                still_unpaired.append(found)
+            else:
+                taken[id(original)] = found
+        unpaired = still_unpaired
     for found in unpaired:
         candidates = [
             finding
@@ -511,8 +537,6 @@ def _still_found(
         ]
         if not candidates:
             continue
-        # NOTE: a heuristic. Messages name the handler, the method or the
-        # value, which a fix elsewhere in the statement leaves as it was.
         best = max(
             candidates,
             key=lambda finding: difflib.SequenceMatcher(
