@@ -17,7 +17,7 @@ from cio_fix.codemods.clients import (
     read_names,
     unused_name,
 )
-from cio_fix.customerio import Api, ClientCall, FunctionInfo, dotted_name
+from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
@@ -343,9 +343,13 @@ def _later_client_call(
     """
     index = context.index
     for other in index.client_calls:
-        if other is call or other.site.function is not handler:
+        if other is call:
             continue
-        if context.follows(other.node, statement):
+        if other.site.function is handler and context.follows(other.node, statement):
+            return True
+        if _nested_in(other.site.function, handler):
+            # A function defined in the handler (an `after_this_request`
+            # callback, say) may run after the call, wherever it is defined.
             return True
     helpers = context.shared("CIO304:helpers", _functions_calling_customerio)
     plain = {
@@ -358,6 +362,15 @@ def _later_client_call(
             continue
         if _may_call_customerio(context, site.node, helpers, plain):
             return True
+    return False
+
+
+def _nested_in(function: FunctionInfo | None, handler: FunctionInfo) -> bool:
+    current = function.parent if function is not None else None
+    while current is not None:
+        if current is handler:
+            return True
+        current = current.parent
     return False
 
 
@@ -556,13 +569,16 @@ READING_METHODS = frozenset(
     {
         "copy",
         "count",
+        "dict",
         "endswith",
         "format",
         "get",
         "index",
         "items",
         "keys",
+        "json",
         "lower",
+        "model_dump",
         "split",
         "startswith",
         "strip",
@@ -570,6 +586,8 @@ READING_METHODS = frozenset(
         "values",
     }
 )
+# Methods that return a new object: dicts', lists' and pydantic models'.
+COPYING_METHODS = frozenset({"copy", "dict", "json", "model_dump", "model_dump_json"})
 # Methods of loggers: a call of one only formats its arguments.
 LOGGING_METHODS = frozenset(
     {"critical", "debug", "error", "exception", "info", "log", "warning"}
@@ -588,11 +606,16 @@ def _only_reads(call: cst.Call) -> bool:
 
 
 def _root_name(node: cst.BaseExpression) -> str | None:
-    """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at."""
+    """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at.
+
+    `name.copy()` and the like make a new object, so they start at none.
+    """
     while True:
         if isinstance(node, (cst.Subscript, cst.Attribute)):
             node = node.value
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value in COPYING_METHODS:
+                return None
             node = node.func.value
         else:
             break
@@ -645,29 +668,105 @@ CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"
 def _objects_sent(call: cst.Call, handler: FunctionInfo) -> set[str]:
     """Return the names whose objects, or parts of them, the call sends as they are.
 
-    The object behind event data (`data=payload`) or a `*`/`**` argument
-    counts. Any other name counts when the handler binds it to a container,
-    because passing a string or a number on to a function cannot change
-    what the call sends.
+    The object behind event data (`data=payload`, `data=user.traits`) or a
+    `*`/`**` argument counts, and so does a name inside a display sent as
+    event data (`data={"items": items}`), unless the handler binds it only
+    to strings or numbers. `data={"id": order.id}` sends a value read now.
+    Any other argument counts when the handler binds it to a container.
     NOTE: an object a handler neither builds nor sends by name (a module
     constant sent as `data=DEFAULTS`, then changed by a function) is missed.
     """
     containers = set()
+    scalars = set()
     scope = handler.scope
     for name, assignments in (scope.assignments.items() if scope else ()):
         if any(_is_container(assignment.value) for assignment in assignments):
             containers.add(name)
+        if all(_binds_scalar(assignment) for assignment in assignments):
+            scalars.add(name)
     sent: set[str] = set()
     for argument in call.args:
         keyword = argument.keyword.value if argument.keyword is not None else None
         if keyword in SCALAR_PARAMETERS:
             continue
-        root = _root_name(argument.value)
-        if root is not None and (keyword == "data" or argument.star):
-            sent.add(root)
+        value = argument.value
+        if keyword == "data" or argument.star:
+            root = _root_name(value)
+            if root is not None:
+                sent.add(root)
+            sent |= _names_in_display(value) - scalars
         else:
-            sent |= _objects_reached(argument.value) & containers
+            sent |= _objects_reached(value) & containers
     return sent
+
+
+def _names_in_display(node: cst.BaseExpression) -> set[str]:
+    """Return the bare names in a list, tuple, set or dict display, or `dict(...)`."""
+    names: set[str] = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.Name):
+            names.add(current.value)
+        elif isinstance(current, (cst.List, cst.Tuple, cst.Set)):
+            for element in current.elements:
+                if isinstance(element, cst.Element):
+                    pending.append(element.value)
+        elif isinstance(current, cst.Dict):
+            for element in current.elements:
+                if isinstance(element, cst.DictElement):
+                    pending.append(element.value)
+        elif isinstance(current, cst.Call) and _is_container(current):
+            pending.extend(argument.value for argument in current.args)
+    return names - {"None", "True", "False"}
+
+
+# Calls whose result is a string or a number.
+SCALAR_CALLS = frozenset({"bool", "float", "int", "len", "round", "str"})
+
+
+def _binds_scalar(assignment: Assignment) -> bool:
+    """Tell whether an assignment binds a string or a number, a loop counter included."""
+    statement = assignment.statement
+    if isinstance(statement, cst.AugAssign):
+        # `count += 1` keeps a number a number; the other bindings decide.
+        return True
+    if assignment.value is not None or not isinstance(statement, cst.For):
+        return _is_scalar(assignment.value)
+    counter = (
+        dotted_name(statement.iter.func)
+        if isinstance(statement.iter, cst.Call)
+        else None
+    )
+    if counter == "range":
+        return True
+    target = statement.target
+    if counter == "enumerate" and isinstance(target, cst.Tuple) and target.elements:
+        first = target.elements[0].value
+        return isinstance(first, cst.Name) and first.value == assignment.name
+    return False
+
+
+def _is_scalar(node: cst.BaseExpression | None) -> bool:
+    """Tell whether an assigned value is a string or a number, as far as the code shows."""
+    if isinstance(
+        node,
+        (
+            cst.SimpleString,
+            cst.ConcatenatedString,
+            cst.FormattedString,
+            cst.Integer,
+            cst.Float,
+            cst.BinaryOperation,
+            cst.UnaryOperation,
+            cst.Comparison,
+        ),
+    ):
+        return True
+    if isinstance(node, cst.Call):
+        name = dotted_name(node.func)
+        return name is not None and name.rpartition(".")[2] in SCALAR_CALLS
+    return False
 
 
 def _is_container(node: cst.BaseExpression | None) -> bool:
@@ -699,7 +798,6 @@ def _later_mutation(
     """
     mutations = _Mutations()
     walk(handler.node.body, mutations)
-    names = read_names(call)
     passed = _objects_sent(call, handler)
     # Two names bound to one object change it alike, whichever was bound first.
     for _ in range(len(mutations.bindings)):
@@ -710,7 +808,6 @@ def _later_mutation(
         if bound <= passed:
             break
         passed |= bound
-    names |= passed
 
     loop = _outermost_loop(context, handler, statement)
     nested = set(map(id, mutations.nested))
@@ -724,7 +821,7 @@ def _later_mutation(
 
     client_calls = {id(other.node) for other in context.index.client_calls}
     for name, node in mutations.found:
-        if name in names and after_call(node):
+        if name in passed and after_call(node):
             return True
     for name, node in mutations.calls:
         if name in passed and id(node) not in client_calls and after_call(node):
