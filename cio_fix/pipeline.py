@@ -248,7 +248,6 @@ def read_project_files(
         parse_round(for_rules)
 
     used_words: set[str] = set()
-    modules: dict[str, list[Path]] | None = None
     for _ in range(MAX_PREFILTER_ROUNDS):
         words: set[str] = set()
         wanted: set[str] = set()
@@ -259,8 +258,16 @@ def read_project_files(
         used_words |= words
         more = follow_imports(all_files, seen, words, modules=True)
         if wanted:
-            if modules is None:
-                modules = modules_by_name(all_files, root)
+            # Only a file named like the module's last part, or the
+            # `__init__.py` of a folder so named, can be that module.
+            last_parts = {name.rpartition(".")[2] for name in wanted}
+            named = [
+                path
+                for path in all_files
+                if path.stem in last_parts
+                or (path.name == "__init__.py" and path.parent.name in last_parts)
+            ]
+            modules = modules_by_name(named, root)
             more.update(_read_modules(wanted, modules, seen))
         if not more:
             break
