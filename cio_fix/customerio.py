@@ -895,7 +895,7 @@ def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
 
 
 def constant_value(node: cst.BaseExpression | None) -> str | int | float | None:
-    """Return `literal_value(node)`, or the text of an f-string that only holds constants.
+    """Return `literal_value(node)`, or the text of an f-string made only of constants.
 
     `f"3f9a..."` and `f"{'3f9a...'}"` are as constant as the plain literal,
     alone or concatenated with other strings.

@@ -641,18 +641,8 @@ def _objects_reached(value: cst.BaseExpression) -> set[str]:
             pending.extend([node.left, node.right])
         elif isinstance(node, cst.IfExp):
             pending.extend([node.body, node.orelse])
-        elif isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-            for element in node.elements:
-                if isinstance(element, cst.Element):
-                    pending.append(element.value)
-        elif isinstance(node, cst.Dict):
-            for element in node.elements:
-                if isinstance(element, cst.DictElement):
-                    pending.append(element.value)
-        elif _is_container(node):
-            # `dict(items=items)` contains the object of `items` itself.
-            assert isinstance(node, cst.Call)
-            pending.extend(argument.value for argument in node.args)
+        else:
+            pending.extend(_display_items(node))
     return names
 
 
@@ -708,17 +698,33 @@ def _names_in_display(node: cst.BaseExpression) -> set[str]:
         current = pending.pop()
         if isinstance(current, cst.Name):
             names.add(current.value)
-        elif isinstance(current, (cst.List, cst.Tuple, cst.Set)):
-            for element in current.elements:
-                if isinstance(element, cst.Element):
-                    pending.append(element.value)
-        elif isinstance(current, cst.Dict):
-            for element in current.elements:
-                if isinstance(element, cst.DictElement):
-                    pending.append(element.value)
-        elif isinstance(current, cst.Call) and _is_container(current):
-            pending.extend(argument.value for argument in current.args)
+        else:
+            pending.extend(_display_items(current))
     return names - {"None", "True", "False"}
+
+
+def _display_items(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """Return the values that a display or a container call contains as they are.
+
+    The elements of a list, tuple or set display, the values of a dict
+    display, and the arguments of `dict(items=items)` and the like.
+    Starred elements are copied, so they are left out.
+    """
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        return [
+            element.value
+            for element in node.elements
+            if isinstance(element, cst.Element)
+        ]
+    if isinstance(node, cst.Dict):
+        return [
+            element.value
+            for element in node.elements
+            if isinstance(element, cst.DictElement)
+        ]
+    if isinstance(node, cst.Call) and _is_container(node):
+        return [argument.value for argument in node.args]
+    return []
 
 
 # Calls whose result is a string or a number.
