@@ -431,6 +431,11 @@ def _is_module_function(function: FunctionInfo) -> bool:
     return function.parent is None and function.class_info is None
 
 
+# How a binding relates two names: `a = b` makes them one object, `a = b[k]`
+# makes `a` a part of `b`, and `a.x = b` stores `b` inside `a`.
+ALIAS, PART, STORED = "alias", "part", "stored"
+
+
 class _Mutations(cst.CSTVisitor):
     """Collect what may change an object in a handler, and the names bound to others.
 
@@ -448,7 +453,7 @@ class _Mutations(cst.CSTVisitor):
     def __init__(self) -> None:
         self.found: list[tuple[str, cst.CSTNode]] = []
         self.calls: list[tuple[str, cst.Call]] = []
-        self.bindings: list[tuple[str, str]] = []
+        self.bindings: list[tuple[str, str, str]] = []
         self.nested: list[cst.CSTNode] = []
 
     def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
@@ -465,9 +470,17 @@ class _Mutations(cst.CSTVisitor):
         )
         if isinstance(root, cst.Name):
             targets = {root.value}
+        if root is not target:
+            # `user.plan = plan` puts `plan` inside `user`.
+            kind = STORED
+        elif _root_name(value) is not None and not isinstance(value, cst.Name):
+            # `items = data["items"]` takes a part of `data`.
+            kind = PART
+        else:
+            kind = ALIAS
         for name in _objects_reached(value):
             for bound in targets:
-                self.bindings.append((bound, name))
+                self.bindings.append((bound, name, kind))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.nested.append(node)
@@ -500,7 +513,7 @@ class _Mutations(cst.CSTVisitor):
             for capture in find_all(case.pattern, cst.MatchAs, cst.MatchStar):
                 if capture.name is not None:
                     for name in reached:
-                        self.bindings.append((capture.name.value, name))
+                        self.bindings.append((capture.name.value, name, ALIAS))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record(node.target, node)
@@ -530,7 +543,11 @@ class _Mutations(cst.CSTVisitor):
 # of their name (`json.dumps`, `flask.jsonify`).
 READING_FUNCTIONS = frozenset(
     {
+        "HttpResponse",
+        "JSONResponse",
         "JsonResponse",
+        "Response",
+        "TemplateResponse",
         "all",
         "any",
         "bool",
@@ -553,6 +570,8 @@ READING_FUNCTIONS = frozenset(
         "max",
         "min",
         "print",
+        "redirect",
+        "render",
         "render_template",
         "repr",
         "set",
@@ -561,6 +580,7 @@ READING_FUNCTIONS = frozenset(
         "sum",
         "tuple",
         "type",
+        "url_for",
         "zip",
     }
 )
@@ -666,12 +686,10 @@ def _objects_sent(call: cst.Call, handler: FunctionInfo) -> set[str]:
     NOTE: an object a handler neither builds nor sends by name (a module
     constant sent as `data=DEFAULTS`, then changed by a function) is missed.
     """
-    containers = set()
+    containers = _containers(handler)
     scalars = set()
     scope = handler.scope
     for name, assignments in (scope.assignments.items() if scope else ()):
-        if any(_is_container(assignment.value) for assignment in assignments):
-            containers.add(name)
         if all(_binds_scalar(assignment) for assignment in assignments):
             scalars.add(name)
     sent: set[str] = set()
@@ -688,6 +706,16 @@ def _objects_sent(call: cst.Call, handler: FunctionInfo) -> set[str]:
         else:
             sent |= _objects_reached(value) & containers
     return sent
+
+
+def _containers(handler: FunctionInfo) -> set[str]:
+    """Return the names the handler binds to a container it builds."""
+    found = set()
+    scope = handler.scope
+    for name, assignments in (scope.assignments.items() if scope else ()):
+        if any(_is_container(assignment.value) for assignment in assignments):
+            found.add(name)
+    return found
 
 
 def _names_in_display(node: cst.BaseExpression) -> set[str]:
@@ -804,16 +832,13 @@ def _later_mutation(
     """
     mutations = _Mutations()
     walk(handler.node.body, mutations)
-    passed = _objects_sent(call, handler)
-    # Two names bound to one object change it alike, whichever was bound first.
-    for _ in range(len(mutations.bindings)):
-        bound = set()
-        for target, name in mutations.bindings:
-            if name in passed or target in passed:
-                bound |= {target, name}
-        if bound <= passed:
-            break
-        passed |= bound
+    sent = _objects_sent(call, handler)
+    containers = _containers(handler)
+    # Names of the objects sent, which a function given one may change.
+    passed = _connected(sent, mutations.bindings, containers, owners=False)
+    # Those, and the objects that own a sent part, whose parts a statement
+    # may change in place (`session["cart"].append(...)`).
+    owners = _connected(sent, mutations.bindings, containers, owners=True)
 
     loop = _outermost_loop(context, handler, statement)
     nested = set(map(id, mutations.nested))
@@ -827,12 +852,57 @@ def _later_mutation(
 
     client_calls = {id(other.node) for other in context.index.client_calls}
     for name, node in mutations.found:
-        if name in passed and after_call(node):
+        if name in owners and after_call(node):
             return True
     for name, node in mutations.calls:
         if name in passed and id(node) not in client_calls and after_call(node):
             return True
     return False
+
+
+def _connected(
+    sent: set[str],
+    bindings: list[tuple[str, str, str]],
+    containers: set[str],
+    owners: bool,
+) -> set[str]:
+    """Return the names bound to the sent objects, through the handler's bindings.
+
+    Aliases count both ways, and so do the parts taken from a sent object
+    (`items = data["items"]`). An object that a sent container is stored
+    in counts, because the container stays reachable through it. With
+    `owners`, the objects that the names found were taken from count too
+    (`cart = session["cart"]` adds `session`), but not their other parts.
+    """
+    found = _closure(set(sent), bindings, containers, upward=False)
+    if owners:
+        found = _closure(found, bindings, containers, upward=True)
+    return found
+
+
+def _closure(
+    found: set[str],
+    bindings: list[tuple[str, str, str]],
+    containers: set[str],
+    upward: bool,
+) -> set[str]:
+    for _ in range(len(bindings) + 1):
+        more = set()
+        for target, name, kind in bindings:
+            if kind == ALIAS and (name in found or target in found):
+                more |= {target, name}
+            elif kind == PART and upward and target in found:
+                more.add(name)
+            elif kind == PART and not upward and name in found:
+                more.add(target)
+            elif kind == STORED:
+                # A sent container stored in `target` is reachable from it.
+                if name in containers and name in found:
+                    more.add(target)
+        if more <= found:
+            break
+        found |= more
+    return found
 
 
 def _outermost_loop(
