@@ -431,8 +431,8 @@ def _is_module_function(function: FunctionInfo) -> bool:
     return function.parent is None and function.class_info is None
 
 
-# How a binding relates two names: `a = b` makes them one object, `a = b[k]`
-# makes `a` a part of `b`, and `a.x = b` stores `b` inside `a`.
+# The kinds of binding between two names: `a = b` makes them one object,
+# `a = b[k]` makes `a` a part of `b`, and `a.x = b` stores `b` inside `a`.
 ALIAS, PART, STORED = "alias", "part", "stored"
 
 
@@ -444,8 +444,9 @@ class _Mutations(cst.CSTVisitor):
     `name.get(...)` or `name[...]`. `calls` contains (name, node) for a call
     that is given the object of `name` or a part of it, for a method of
     `name` that may change it, and for a call of `name` itself. `bindings`
-    contains (target, name) for `target = name`, `target = name[...]`,
-    `target = name or {}` and `for target in name.items()`. `nested`
+    contains (target, name, kind) for `target = name`, `target = name[...]`,
+    `target = name or {}`, `target.attr = name` and `for target in
+    name.items()`. `nested`
     contains the functions and lambdas defined in the handler, which may
     run after the call wherever they are defined.
     """
