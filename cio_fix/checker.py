@@ -310,25 +310,38 @@ class Checker:
                 )
             )
             return
-        paired = _still_found(file_result.findings, context.finding_nodes, left)
-        made_fixable = mark_applied(
-            file_result.findings, first_pass, later, set(paired)
+        self._settle_findings(
+            context, file_result.findings, fixes, first_pass, later, left
         )
+
+    def _settle_findings(
+        self,
+        context: FileContext,
+        findings: list[Finding],
+        fixes: dict[int, tuple[Fix, str]],
+        first_pass: list[Fix],
+        later: Counter[str],
+        left: list[tuple[Finding, cst.CSTNode | None]],
+    ) -> None:
+        """Mark the findings the passes fixed, and make the others report-only.
+
+        A finding that another rule's fix made fixable gets a fix, and one
+        that another fix made report-only loses its fix and takes the
+        reason that the fixed code's finding gives.
+        """
+        paired = _still_found(findings, context.finding_nodes, left)
+        made_fixable = mark_applied(findings, first_pass, later, set(paired))
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
             assert rule.fix_safety is not None
             finding.fix = Fix(rule.fix_safety, description="applied after another fix")
-        for finding in file_result.findings:
-            if id(finding.fix) in fixes and not finding.applied:
-                # Another fix of this run made it report-only: the report
-                # must not count it as fixable, and gives the reason the
-                # fixed code's finding gives.
-                finding.fix = None
-                left_over = paired.get(id(finding))
-                if left_over is not None and left_over.message.startswith(
-                    finding.message
-                ):
-                    finding.message = left_over.message
+        for finding in findings:
+            if id(finding.fix) not in fixes or finding.applied:
+                continue
+            finding.fix = None
+            left_over = paired.get(id(finding))
+            if left_over is not None and left_over.message.startswith(finding.message):
+                finding.message = left_over.message
 
     def _apply_passes(
         self, context: FileContext, fixes: dict[int, tuple[Fix, str]]
@@ -495,12 +508,12 @@ def _still_found(
         node = nodes.get(id(finding))
         if node is not None:
             by_node[(finding.code, id(node))] = finding
-    taken: dict[int, Finding] = {}
+    pairs: dict[int, Finding] = {}
     unpaired = []
     for found, node in left:
         original = by_node.get((found.code, id(node))) if node is not None else None
-        if original is not None and id(original) not in taken:
-            taken[id(original)] = found
+        if original is not None and id(original) not in pairs:
+            pairs[id(original)] = found
         else:
             unpaired.append(found)
     # The same message first, then a message that the fixed code's finding
@@ -519,7 +532,7 @@ def _still_found(
                     finding
                     for finding in findings
                     if finding.code == found.code
-                    and id(finding) not in taken
+                    and id(finding) not in pairs
                     and matches_message(finding, found)
                 ),
                 None,
@@ -527,13 +540,13 @@ def _still_found(
             if original is None:
                 still_unpaired.append(found)
             else:
-                taken[id(original)] = found
+                pairs[id(original)] = found
         unpaired = still_unpaired
     for found in unpaired:
         candidates = [
             finding
             for finding in findings
-            if finding.code == found.code and id(finding) not in taken
+            if finding.code == found.code and id(finding) not in pairs
         ]
         if not candidates:
             continue
@@ -543,8 +556,8 @@ def _still_found(
                 None, finding.message, found.message
             ).ratio(),
         )
-        taken[id(best)] = found
-    return taken
+        pairs[id(best)] = found
+    return pairs
 
 
 def _release_fixes(findings: list[Finding]) -> None:

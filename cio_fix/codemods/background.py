@@ -676,18 +676,20 @@ SCALAR_PARAMETERS = frozenset(
 CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"})
 
 
-def _objects_sent(call: cst.Call, handler: FunctionInfo) -> set[str]:
+def _objects_sent(
+    call: cst.Call, handler: FunctionInfo, containers: set[str]
+) -> set[str]:
     """Return the names whose objects, or parts of them, the call sends as they are.
 
     The object behind event data (`data=payload`, `data=user.traits`) or a
     `*`/`**` argument counts, and so does a name inside a display sent as
     event data (`data={"items": items}`), unless the handler binds it only
     to strings or numbers. `data={"id": order.id}` sends a value read now.
-    Any other argument counts when the handler binds it to a container.
+    Any other argument counts when the handler binds it to one of
+    `containers`, the containers it builds.
     NOTE: an object a handler neither builds nor sends by name (a module
     constant sent as `data=DEFAULTS`, then changed by a function) is missed.
     """
-    containers = _containers(handler)
     scalars = set()
     scope = handler.scope
     for name, assignments in (scope.assignments.items() if scope else ()):
@@ -805,9 +807,8 @@ def _is_scalar(node: cst.BaseExpression | None) -> bool:
 
 
 def _is_container(node: cst.BaseExpression | None) -> bool:
-    if isinstance(node, (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp)):
-        return True
-    if isinstance(node, cst.SetComp):
+    displays = (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)
+    if isinstance(node, displays):
         return True
     if isinstance(node, cst.Call):
         name = dotted_name(node.func)
@@ -831,10 +832,15 @@ def _later_mutation(
     passing a sent object to a function or calling a method of it that is
     not known to only read.
     """
-    mutations = _Mutations()
-    walk(handler.node.body, mutations)
-    sent = _objects_sent(call, handler)
+    # A handler with several calls is read once.
+    mutations_by_handler = context.shared("CIO304:mutations", lambda _: {})
+    mutations = mutations_by_handler.get(id(handler.node))
+    if mutations is None:
+        mutations = _Mutations()
+        walk(handler.node.body, mutations)
+        mutations_by_handler[id(handler.node)] = mutations
     containers = _containers(handler)
+    sent = _objects_sent(call, handler, containers)
     # Names of the objects sent, which a function given one may change.
     passed = _connected(sent, mutations.bindings, containers, owners=False)
     # Those, and the objects that own a sent part, whose parts a statement
