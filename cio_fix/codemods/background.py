@@ -172,7 +172,9 @@ class BlockingCallInRequest(Rule):
     comes after the call or anywhere in a loop around it, and when it goes
     through another name bound to the object. Passing the object to a
     function, or calling a method of it that is not known to only read
-    it, counts too.
+    it, counts too. An object bound at module level counts as changed when
+    any function of the module may change it, because another request may
+    run that function first.
     """
 
     code = "CIO304"
@@ -615,12 +617,18 @@ LOGGING_METHODS = frozenset(
 )
 
 
+STRING_NODES = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+
+
 def _only_reads(call: cst.Call) -> bool:
     """Tell whether a call is known to leave the objects it is given as they are."""
     func = call.func
     if _is_logging_call(call):
         return True
     if isinstance(func, cst.Attribute) and func.attr.value in LOGGING_METHODS:
+        return True
+    # A method of a string (`", ".join(tags)`) builds a new string.
+    if isinstance(func, cst.Attribute) and isinstance(func.value, STRING_NODES):
         return True
     name = dotted_name(func)
     return name is not None and name.rpartition(".")[2] in READING_FUNCTIONS
@@ -687,8 +695,6 @@ def _objects_sent(
     to strings or numbers. `data={"id": order.id}` sends a value read now.
     Any other argument counts when the handler binds it to one of
     `containers`, the containers it builds.
-    NOTE: an object a handler neither builds nor sends by name (a module
-    constant sent as `data=DEFAULTS`, then changed by a function) is missed.
     """
     scalars = set()
     scope = handler.scope
@@ -864,7 +870,59 @@ def _later_mutation(
     for name, node in mutations.calls:
         if name in passed and id(node) not in client_calls and after_call(node):
             return True
-    return False
+    return _module_object_changed(context, handler, sent, client_calls)
+
+
+def _module_object_changed(
+    context: FileContext,
+    handler: FunctionInfo,
+    sent: set[str],
+    client_calls: set[int],
+) -> bool:
+    """Tell whether a function of the module may change a module-level object the call sends.
+
+    Any function may run while the worker thread waits to send, in this
+    request or another one, so where the change is does not matter. Only
+    code in functions and lambdas counts: the module's own statements run
+    once, on import, before any request.
+    """
+    index = context.index
+    scope = handler.scope
+    if scope is None:
+        return False
+    module_level = {
+        name
+        for name in sent
+        if any(
+            assignment.scope.kind == "module"
+            for assignment in index.assignments_of(name, scope)
+        )
+    }
+    if not module_level:
+        return False
+    mutations = context.shared("CIO304:module-mutations", _module_mutations)
+    passed = _connected(module_level, mutations.bindings, set(), owners=False)
+    owners = _connected(module_level, mutations.bindings, set(), owners=True)
+    changes = [node for name, node in mutations.found if name in owners]
+    changes += [
+        node
+        for name, node in mutations.calls
+        if name in passed and id(node) not in client_calls
+    ]
+    return any(_in_function(context, node) for node in changes)
+
+
+def _module_mutations(context: FileContext) -> _Mutations:
+    mutations = _Mutations()
+    walk(context.module, mutations)
+    return mutations
+
+
+def _in_function(context: FileContext, node: cst.CSTNode) -> bool:
+    return any(
+        isinstance(parent, (cst.FunctionDef, cst.Lambda))
+        for parent in context.ancestors(node)
+    )
 
 
 def _connected(
