@@ -10,6 +10,8 @@ every rule agrees on what a request handler is:
 - handlers registered by reference (`app.add_url_rule`, aiohttp's
   `router.add_get` and `web.get`, Starlette's `Route`);
 - per-request hooks (`before_request`, `after_request`, `middleware`);
+- FastAPI dependencies (`Depends(get_client)`), which are called per
+  request, though they are not handlers themselves;
 - Django function views (a first parameter `request` in a `views` module or
   package, or a view decorator such as `require_POST` or `login_required`),
   DRF `api_view` functions;
@@ -156,6 +158,15 @@ ACTION_DECORATORS = frozenset({"action", "detail_route", "list_route"})
 # Calls that run their first argument once per item: `map(send, users)`,
 # `executor.map(send, users)`, `pool.imap(send, users)`.
 MAP_FUNCTIONS = frozenset({"map", "imap", "imap_unordered", "starmap"})
+# FastAPI markers whose callable FastAPI calls for every request that needs it.
+DEPENDENCY_MARKERS = frozenset(
+    {
+        "fastapi.Depends",
+        "fastapi.Security",
+        "fastapi.params.Depends",
+        "fastapi.params.Security",
+    }
+)
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
 
 
@@ -362,15 +373,31 @@ def _in_loop(node: cst.Call, parent_of: dict[cst.CSTNode, cst.CSTNode]) -> bool 
     return in_loop
 
 
+def dependency_of(index: FileIndex, call: cst.Call) -> cst.BaseExpression | None:
+    """Return the callable of a FastAPI dependency, `get_client` in `Depends(get_client)`."""
+    if index.qualified_name(call.func) not in DEPENDENCY_MARKERS:
+        return None
+    for argument in call.args:
+        if argument.star:
+            return None
+        if argument.keyword is None or argument.keyword.value == "dependency":
+            return argument.value
+    return None
+
+
 def _called_per_request(index: FileIndex) -> frozenset[str]:
     """Names of module-level functions called from a handler or per item of a loop.
 
-    Names passed to `map` and its kin count as called per item.
+    Names passed to `map` and its kin count as called per item, and
+    FastAPI dependencies (`Depends(get_client)`) as called per request.
     """
     parent_of = index.parents or parents(index.module)
     names = set()
     for site in index.call_sites:
         node = site.node
+        dependency = dependency_of(index, node)
+        if isinstance(dependency, cst.Name):
+            names.add(dependency.value)
         in_loop = _in_loop(node, parent_of)
         if in_loop is None:
             continue

@@ -532,3 +532,52 @@ def test_behaviour_async_failure_logged(
         "Customer.io call track failed: AsyncCustomerIOError"
     ]
     assert FAILING_EVENT not in caplog.text
+
+
+# -- a client from a FastAPI dependency ---------------------------------------------------------
+
+DEPENDENCY_APP = """\
+import os
+
+from customerio import CustomerIO
+from fastapi import Depends, FastAPI
+
+app = FastAPI()
+
+
+def get_customerio():
+    return CustomerIO(
+        os.environ["CIO_SITE_ID"],
+        os.environ["CIO_API_KEY"],
+        host="127.0.0.1",
+        port=int(os.environ["CIO_TRACK_PORT"]),
+    )
+
+
+@app.post("/orders")
+def order_created(order: dict, cio: CustomerIO = Depends(get_customerio)):
+    cio.track(customer_id=order["user_id"], name=order["event"])
+    return {"ok": True}
+"""
+
+
+def _dependency_app(tmp_path: Path, fixed: bool) -> Callable[[dict[str, str]], int]:
+    path = tmp_path / "app.py"
+    path.write_text(DEPENDENCY_APP, encoding="utf-8")
+    if fixed:
+        run_cli(["--apply", "--select", "CIO601", "."], tmp_path)
+        assert "@functools.cache\ndef get_customerio" in path.read_text("utf-8")
+    return _poster("fastapi", _load(path))
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["before_fix", "after_fix"])
+def test_behaviour_dependency_clients(
+    tmp_path: Path, track_api: TrackApi, constructions: list[int], fixed: bool
+) -> None:
+    post = _dependency_app(tmp_path, fixed)
+    names = {f"order_{number}" for number in range(3)}
+    for name in sorted(names):
+        assert post(_order(name)) == 200
+    assert track_api.wait_for(names)
+    # FastAPI calls the dependency for every request until it is cached.
+    assert len(constructions) == (1 if fixed else 3)

@@ -23,7 +23,12 @@ from cio_fix.customerio import (
     read_names,
 )
 from cio_fix.engine import display_path
-from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
+from cio_fix.handlers import (
+    dependency_of,
+    loop_around,
+    request_handler,
+    runs_per_request_or_item,
+)
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
@@ -307,8 +312,10 @@ class ClientPerRequest(Rule):
     Finds Customer.io clients constructed inside a request handler (Flask,
     Quart, FastAPI, Starlette, aiohttp, Django and DRF views, Tornado
     handlers), inside a loop, or inside a function called from either, and
-    uncached factory functions called there. A class whose `__init__` builds
-    a client is reported where it is instantiated per request, in any file.
+    uncached factory functions called there. FastAPI dependencies
+    (`Depends(get_client)`) count as called per request. A class whose
+    `__init__` builds a client is reported where it is instantiated per
+    request, in any file.
 
     Why is this bad?
     Every client owns its own HTTP session (customerio 3.x), so a new
@@ -535,7 +542,25 @@ class ClientPerRequest(Rule):
         index = context.index
         instantiations = []
         path = display_path(context.path)
+
+        def add_entry(
+            node: cst.CSTNode, callee: cst.BaseExpression, *flags: bool
+        ) -> None:
+            target = _instantiated_name(index, callee)
+            if target is None:
+                return
+            where = context.position(node)
+            start, end = where.start, where.end
+            instantiations.append(
+                (target, path, start.line, start.column + 1, end.line, end.column + 1)
+                + flags
+            )
+
         for site in index.call_sites:
+            dependency = dependency_of(index, site.node)
+            if dependency is not None:
+                # FastAPI calls the dependency, imported or not, per request.
+                add_entry(dependency, dependency, False, True)
             per_item = (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
             )
@@ -544,24 +569,8 @@ class ClientPerRequest(Rule):
             closed = not site.node.args and _result_closed(
                 context, site.node, site.statement, site.function
             )
-            if not per_request and not closed:
-                continue
-            target = _instantiated_name(index, site.node.func)
-            if target is None:
-                continue
-            where = context.position(site.node)
-            instantiations.append(
-                (
-                    target,
-                    path,
-                    where.start.line,
-                    where.start.column + 1,
-                    where.end.line,
-                    where.end.column + 1,
-                    closed,
-                    per_request,
-                )
-            )
+            if per_request or closed:
+                add_entry(site.node, site.node.func, closed, per_request)
         return instantiations or None
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
