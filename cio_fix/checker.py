@@ -70,6 +70,20 @@ class _Unfixable(Exception):
 
 
 @dataclass
+class _Passes:
+    """The outcome of the fix passes over one file."""
+
+    # The fixed code.
+    code: str
+    # The fixes of the first pass.
+    first: list[Fix]
+    # How many fixes of each rule the later passes applied.
+    later: Counter[str]
+    # The findings left in the fixed module, with their nodes.
+    left: list[tuple[Finding, cst.CSTNode | None]]
+
+
+@dataclass
 class ParseOutcome:
     """The parse of one file: its summary (None when it did not parse) and errors."""
 
@@ -291,7 +305,7 @@ class Checker:
         try:
             if context.printed_code() != context.source.text:
                 raise _Unfixable(NOT_REPRODUCED)
-            new_code, first_pass, later, left = self._apply_passes(context, fixes)
+            passes = self._apply_passes(context, fixes)
         except (_Unfixable, RecursionError) as error:
             message = TOO_DEEP if isinstance(error, RecursionError) else str(error)
             file_result.errors.append(FileError(Path(context.display_path), message))
@@ -300,7 +314,7 @@ class Checker:
                 finding.fix = None
             return
         try:
-            file_result.fixed = context.source.encode(new_code)
+            file_result.fixed = context.source.encode(passes.code)
         except UnicodeEncodeError:
             file_result.errors.append(
                 FileError(
@@ -310,31 +324,32 @@ class Checker:
                 )
             )
             return
-        self._settle_findings(
-            context, file_result.findings, fixes, first_pass, later, left
-        )
+        self._settle_findings(context, file_result.findings, fixes, passes)
 
     def _settle_findings(
         self,
         context: FileContext,
         findings: list[Finding],
         fixes: dict[int, tuple[Fix, str]],
-        first_pass: list[Fix],
-        later: Counter[str],
-        left: list[tuple[Finding, cst.CSTNode | None]],
+        passes: _Passes,
     ) -> None:
         """Mark the findings the passes fixed, and make the others report-only.
 
-        A finding that another rule's fix made fixable gets a fix, and one
-        that another fix made report-only loses its fix and takes the
-        reason that the fixed code's finding gives.
+        A finding that another rule's fix made fixable gets a fix, and its
+        message loses the reason it had no fix. One that another fix made
+        report-only loses its fix and takes the reason that the fixed
+        code's finding gives.
         """
-        paired = _still_found(findings, context.finding_nodes, left)
-        made_fixable = mark_applied(findings, first_pass, later, set(paired))
+        paired = _still_found(findings, context.finding_nodes, passes.left)
+        made_fixable = mark_applied(
+            findings, passes.first, Counter(passes.later), set(paired)
+        )
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
             assert rule.fix_safety is not None
             finding.fix = Fix(rule.fix_safety, description="applied after another fix")
+            if finding.fixed_message is not None:
+                finding.message = finding.fixed_message
         for finding in findings:
             if id(finding.fix) not in fixes or finding.applied:
                 continue
@@ -345,15 +360,12 @@ class Checker:
 
     def _apply_passes(
         self, context: FileContext, fixes: dict[int, tuple[Fix, str]]
-    ) -> tuple[str, list[Fix], Counter[str], list[tuple[Finding, cst.CSTNode | None]]]:
+    ) -> _Passes:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
-        Returns the fixed code, the fixes of the first pass, how many fixes
-        of each rule later passes applied, and the findings left in the
-        fixed module with their nodes. The re-check runs only the
-        rules whose fixes this run may apply (a rule's fixes all have the
-        fix safety it declares): the findings of the others do not decide
-        whether another pass is needed.
+        The re-check runs only the rules whose fixes this run may apply (a
+        rule's fixes all have the fix safety it declares): the findings of
+        the others do not decide whether another pass is needed.
 
         Each re-check reads the module the fixes built, without printing
         and parsing it: tests check that the fixes come out the same as
@@ -368,32 +380,27 @@ class Checker:
             and self.config.unsafe_fixes
         ]
         current = context
-        first_pass: list[Fix] = []
-        later: Counter[str] = Counter()
+        passes = _Passes("", [], Counter(), [])
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
             parent_of = _parents_of_targets(current, candidates)
             chosen = choose_fixes(candidates, parent_of)
             if number == 0:
-                first_pass = chosen
+                passes.first = chosen
             else:
                 for fix in chosen:
-                    later[fixes[id(fix)][1]] += 1
+                    passes.later[fixes[id(fix)][1]] += 1
             module = apply_fixes(current.module, chosen, self.black, parent_of)
             current, fixes, found = self._recheck(context, module, fixing_rules)
             if not fixes:
                 new_code = code_of(current.module)
                 _verify(new_code, original_code, context.display_path)
-                left = [
+                passes.code = format_fixed_file(self.black, original_code, new_code)
+                passes.left = [
                     (finding, current.finding_nodes.get(id(finding)))
                     for finding in found
                 ]
-                return (
-                    format_fixed_file(self.black, original_code, new_code),
-                    first_pass,
-                    later,
-                    left,
-                )
+                return passes
         raise _Unfixable(
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
             " the file is unchanged, please report it"

@@ -81,6 +81,9 @@ class Finding:
     # Strings that no output may show: a finding about a hard-coded key
     # lists the key here and every report masks it.
     secrets: tuple[str, ...] = ()
+    # The message of a finding reported without a fix, for when another
+    # rule's fix makes it fixable: the same advice without the reason.
+    fixed_message: str | None = None
 
     @property
     def fix_safety(self) -> FixSafety | None:

@@ -228,7 +228,13 @@ class FileContext:
         fix: Fix | None = None,
         secrets: Iterable[str] = (),
         severity: Severity = Severity.ERROR,
+        fixed_message: str | None = None,
     ) -> Finding:
+        """Return a finding of `rule` at `node`.
+
+        `fixed_message` is the message a finding without a fix takes when
+        another rule's fix makes it fixable.
+        """
         line = column = end_line = end_column = 0
         if self.locates_findings:
             where = self.position(node)
@@ -246,6 +252,7 @@ class FileContext:
             severity=severity,
             fix=fix,
             secrets=tuple(secrets),
+            fixed_message=fixed_message,
         )
         self.finding_nodes[id(found)] = node
         return found

@@ -517,3 +517,6 @@ def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
     assert "2 fixable with `cio-fix --apply`" in dry.stdout
     assert flags == {"CIO301": ("safe", True), "CIO701": ("safe", True)}
     assert 'data={**extra, "sku": sku}' in (root / "app.py").read_text()
+    # The message drops the reason it first had no fix.
+    names = next(line for line in dry.stdout.splitlines() if "CIO301" in line)
+    assert names.endswith("send the values as event attributes")

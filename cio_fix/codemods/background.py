@@ -211,7 +211,9 @@ class BlockingCallInRequest(Rule):
         )
         reason = _report_only_reason(context, call, handler)
         if reason is not None:
-            return context.finding(self, call.node, f"{message} ({reason})")
+            return context.finding(
+                self, call.node, f"{message} ({reason})", fixed_message=message
+            )
 
         kind = TASK_HELPER if call.client.is_async else THREAD_HELPER
         if kind not in helpers:
@@ -224,7 +226,9 @@ class BlockingCallInRequest(Rule):
                 " the helper's own); name a function of yours with background-helper"
                 " in [tool.cio-fix]"
             )
-            return context.finding(self, call.node, f"{message} ({reason})")
+            return context.finding(
+                self, call.node, f"{message} ({reason})", fixed_message=message
+            )
 
         target: cst.CSTNode = call.node
         if awaited:

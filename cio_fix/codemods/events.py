@@ -409,8 +409,10 @@ def static_name_finding(
         fixed = build_fix(context, call, built)
     except NotFixable as reason:
         attributes = "event attributes" if moved == "values" else "an event attribute"
-        message = f"{problem}; use a fixed name and send the {moved} as {attributes} ({reason})"
-        return context.finding(rule, argument.value, message)
+        advice = f"{problem}; use a fixed name and send the {moved} as {attributes}"
+        return context.finding(
+            rule, argument.value, f"{advice} ({reason})", fixed_message=advice
+        )
     message = (
         f"{problem}; send {fixed.static!r} with the {moved} as attributes"
         f" {_keys(fixed.keys)}"

@@ -533,8 +533,14 @@ class TrackBeforeIdentify(Rule):
             f" line {line} creates or updates that person, so a campaign it triggers"
             " can miss the profile or its attributes. Send the identify first"
         )
-        message += "." if fix is not None else f" ({reason})."
-        return context.finding(self, pair.track.node, message, fix=fix)
+        if fix is not None:
+            return context.finding(self, pair.track.node, message + ".", fix=fix)
+        return context.finding(
+            self,
+            pair.track.node,
+            f"{message} ({reason}).",
+            fixed_message=message + ".",
+        )
 
 
 def _move_before(track: cst.BaseStatement, identify: cst.BaseStatement) -> Fix:

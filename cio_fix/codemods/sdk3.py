@@ -96,7 +96,10 @@ class Sdk3EventKwargs(Rule):
             new_call = move_into_data(call)
         except CannotMove as reason:
             return context.finding(
-                self, call.node, f"{problem}; move them into `data` by hand ({reason})"
+                self,
+                call.node,
+                f"{problem}; move them into `data` by hand ({reason})",
+                fixed_message=f"{problem}; move them into `data`",
             )
         fix = Fix(
             FixSafety.SAFE,
