@@ -351,8 +351,11 @@ class ClientPerRequest(Rule):
     same arguments is reused, an uncached factory without parameters gets
     `@functools.cache`, and `with CustomerIO(...) as cio:` is unwrapped onto
     the shared client. Async clients, async factories, factories with
-    parameters and wrapper classes are reported only. A factory with a
-    decorator whose name says it caches (`ttl_cache`, `memoize`) is left
+    parameters and wrapper classes are reported only, and so is a factory
+    whose callers close the client it returns (`with`, `closing()`,
+    `.close()`, or a function of the same file that closes it), because a
+    cached client would then be closed for later requests. A factory with
+    a decorator whose name says it caches (`ttl_cache`, `memoize`) is left
     alone. `functools.cache` needs Python 3.9.
     The shared client is used from several threads: requests does not
     document its Session as thread-safe, but its connection pool (urllib3)
@@ -778,18 +781,27 @@ def _bound_and_closed(
     target = assign.targets[0].target
     if not isinstance(target, cst.Name):
         return False
+    return target.value in _closed_by(context, function.node)
+
+
+def _closed_by(context: FileContext, function: cst.FunctionDef) -> set[str]:
+    """Return the names a function closes, computed once per function."""
     closed = context.shared("CIO601:closed", lambda _: {})
-    key = id(function.node)
+    key = id(function)
     if key not in closed:
-        closed[key] = _closed_names(function.node)
-    return target.value in closed[key]
+        # Set first, so that a function that calls itself ends the recursion.
+        closed[key] = set()
+        closed[key] = _closed_names(context, function)
+    return closed[key]  # type: ignore[no-any-return]
 
 
-def _closed_names(function: cst.FunctionDef) -> set[str]:
+def _closed_names(context: FileContext, function: cst.FunctionDef) -> set[str]:
     """Return the names a function closes: `with name:` or `name.close()`.
 
-    A name bound to another one (`other = name`) closes it when it is closed.
-    NOTE: a client passed to a function that closes it is not seen.
+    A name bound to another one (`other = name`) closes it when it is closed,
+    and so does a call of a module-level function of this file that closes
+    the parameter the name is passed to (`finish(cio)`).
+    NOTE: a function of another module that closes what it is given is not seen.
     """
     names = set()
     aliases = []
@@ -806,6 +818,7 @@ def _closed_names(function: cst.FunctionDef) -> set[str]:
             receiver, _, method = (dotted_name(node.func) or "").rpartition(".")
             if method == "close":
                 names.add(receiver)
+            names |= _passed_to_closer(context, node)
     for _ in range(len(aliases)):
         more = {value for target, value in aliases if target in names}
         if more <= names:
@@ -813,6 +826,46 @@ def _closed_names(function: cst.FunctionDef) -> set[str]:
         names |= more
     names.discard(None)
     return names  # type: ignore[return-value]
+
+
+def _passed_to_closer(context: FileContext, call: cst.Call) -> set[str]:
+    """Return the names a call passes to parameters that the called function closes."""
+    if not isinstance(call.func, cst.Name):
+        return set()
+    callee = _module_functions(context).get(call.func.value)
+    if callee is None:
+        return set()
+    closed = _closed_by(context, callee.node)
+    if not closed:
+        return set()
+    parameters = callee.node.params
+    positional = [*parameters.posonly_params, *parameters.params]
+    names = set()
+    for position, argument in enumerate(call.args):
+        if argument.star or not isinstance(argument.value, cst.Name):
+            continue
+        if argument.keyword is not None:
+            parameter = argument.keyword.value
+        elif position < len(positional):
+            parameter = positional[position].name.value
+        else:
+            continue
+        if parameter in closed:
+            names.add(argument.value.value)
+    return names
+
+
+def _module_functions(context: FileContext) -> dict[str, FunctionInfo]:
+    """Return the module-level functions of the file, by name."""
+
+    def compute(context: FileContext) -> dict[str, FunctionInfo]:
+        return {
+            function.name: function
+            for function in context.index.functions
+            if function.parent is None and function.class_info is None
+        }
+
+    return context.shared("CIO601:module-functions", compute)
 
 
 def _cache_decorator(
