@@ -278,8 +278,10 @@ def load_config(start: Path) -> Config:
     """
     pyproject = find_pyproject(start)
     if pyproject is None:
-        resolved = start.resolve()
-        return Config(root=resolved if resolved.is_dir() else resolved.parent)
+        # The folder of a file named through a symbolic link is the link's
+        # own folder, not its target's.
+        folder = start if start.is_dir() else start.absolute().parent
+        return Config(root=folder.resolve())
 
     table = _read_tool_table(pyproject)
     values: dict[str, Any] = {"root": pyproject.parent, "config_path": pyproject}

@@ -117,6 +117,17 @@ def discover(paths: list[Path], config: Config) -> Discovered:
             )
             continue
         if path.is_file():
+            if _links_out_of(path, config.root):
+                target = path.resolve()
+                found.errors.append(
+                    FileError(
+                        path,
+                        f"symbolic link to {target}, outside the project root"
+                        f" {config.root}; not checked or written, name the target"
+                        " itself to check it",
+                    )
+                )
+                continue
             _add(found, seen, path)
             continue
         # A link to a file of the tree is checked once, under the file's own name.
@@ -170,6 +181,15 @@ def _is_excluded(
     except ValueError:
         relative = file.relative_to(folder)
     return excludes.match_file(relative.as_posix())
+
+
+def _links_out_of(file: Path, root: Path) -> bool:
+    """Tell whether a symbolic link leads from inside `root` to `file`'s target outside it."""
+    absolute = file.absolute()
+    if absolute.resolve() == absolute:
+        return False
+    boundary = root.resolve()
+    return _inside(absolute.parent, boundary) and not _inside(absolute, boundary)
 
 
 def _inside(file: Path, boundary: Path) -> bool:

@@ -245,3 +245,38 @@ def test_bad_input_lowercase_config_selector(project) -> None:
     result = run_cli(["--output-format", "json", "."], root)
 
     assert {finding["code"] for finding in result.json["findings"]} == {"CIO103"}
+
+
+@pytest.mark.parametrize("named", ["pkg/shared.py", "shared.py"])
+def test_bad_input_symlink_out_of_root_named(
+    project, tmp_path_factory, named: str
+) -> None:
+    # pre-commit names each file; a link that leads out of the project is
+    # neither followed nor written, from the root or from the link's folder.
+    outside = tmp_path_factory.mktemp("outside") / "shared.py"
+    outside.write_text(GOOD.replace("int(time.time() * 1000)", "time.time() * 1000"))
+    root = project({"good.py": GOOD})
+    (root / "pkg").mkdir()
+    (root / "pkg" / "shared.py").symlink_to(outside)
+    before = outside.read_text()
+    cwd = root if named.startswith("pkg/") else root / "pkg"
+
+    exit_code, errors, _ = _errors(cwd, named)
+
+    assert exit_code == 2
+    assert [error["path"] for error in errors] == [named]
+    assert errors[0]["message"].startswith(f"symbolic link to {outside.resolve()}")
+    assert outside.read_text() == before
+
+
+def test_bad_input_symlink_inside_root_named(project) -> None:
+    root = project(
+        {"real.py": GOOD.replace("int(time.time() * 1000)", "time.time() * 1000")}
+    )
+    (root / "link.py").symlink_to(root / "real.py")
+
+    exit_code, errors, _ = _errors(root, "link.py")
+
+    assert errors == []
+    assert exit_code != 2
+    assert "int(time.time())" in (root / "real.py").read_text()
