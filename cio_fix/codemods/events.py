@@ -64,13 +64,19 @@ class NameFix:
     call: cst.Call
 
 
+# Where the attributes of a call go when nothing tells the SDK version.
+UNKNOWN_TARGET = "unknown"
+
+
 def attribute_target(call: ClientCall, sdk_major: int | None) -> str:
     """Return where the attributes of this call go.
 
     customerio 3.x takes track/track_anonymous attributes in `data`; 1.x
     and 2.x take them as keyword arguments, and so do pageview and backfill
     on every version and all of async-customerio. The call's own style
-    decides first, then the declared SDK version, then 3.x.
+    decides first, then the declared SDK version. Without either, the
+    target is UNKNOWN_TARGET: a guess would nest the attributes under
+    `data` on 2.x, or fail with a TypeError on 3.x.
     """
     if call.api is Api.PIPELINES:
         return "properties"
@@ -87,6 +93,8 @@ def attribute_target(call: ClientCall, sdk_major: int | None) -> str:
         return "keywords"
     if sdk_major in (1, 2):
         return "keywords"
+    if sdk_major is None:
+        return UNKNOWN_TARGET
     return "data"
 
 
@@ -176,6 +184,12 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
             "no text is left to name the event once the values are taken out"
         )
     placement = placement_of(context, call)
+    if placement.target == UNKNOWN_TARGET:
+        raise NotFixable(
+            "the customerio version is unknown, and attributes go in `data` on"
+            " 3.x but in keyword arguments on 2.x; declare the version in"
+            " requirements or set sdk-version in [tool.cio-fix]"
+        )
     if placement.target == "keywords" and any(
         argument.star == "**" for argument in call.star_arguments
     ):
@@ -292,8 +306,9 @@ class DynamicEventName(Rule):
     SDK takes them: into `data` (customerio 3.x), keyword arguments
     (customerio 1.x and 2.x, pageview, backfill, async-customerio) or
     `properties` (Data Pipelines). A name without a literal part, a name
-    form that cannot be taken apart, and a key already sent with a
-    different value are reported without a fix. A name that also contains
+    form that cannot be taken apart, a key already sent with a different
+    value, and a call that gives no hint of where its attributes go when
+    the project declares no customerio version are reported without a fix. A name that also contains
     personal data is reported by CIO302 instead, and a bare variable
     (events forwarded from a queue) is not reported.
     """
