@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,9 +164,49 @@ def role_from_name(name: str) -> str:
 def _known_names(project: ProjectIndex) -> list[str]:
     """Return the variables the project reads, and the credential settings it names."""
     known = list(project.env_reads())
-    for _, names in project.rule_facts(HardcodedCredential.code):
-        known.extend(names)
+    for _, facts in project.rule_facts(HardcodedCredential.code):
+        known.extend(facts.names)
     return known
+
+
+@dataclass(frozen=True)
+class CredentialFacts:
+    """What one file tells the project about its hard-coded credentials."""
+
+    # The environment variables its credential settings are named after.
+    names: tuple[str, ...]
+    # Each hard-coded key: the variable named after its setting (or None),
+    # its role, and a digest of its value, because facts are cached on disk.
+    keys: tuple[tuple[str | None, str, str], ...]
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _variable_for(project: ProjectIndex, env: EnvNames, literal: _Literal) -> str:
+    """Return the environment variable the fix reads a hard-coded key from."""
+    if literal.env_name is not None:
+        return literal.env_name
+    return _variable_for_role(project, env, literal.role)
+
+
+def _variable_for_role(project: ProjectIndex, env: EnvNames, role: str) -> str:
+    # The choice reads every file's facts, so it is made once per role.
+    chosen = project.shared("CIO101", lambda _: {})
+    if role not in chosen:
+        chosen[role] = env_name_for_role(role, env, _known_names(project))
+    return chosen[role]  # type: ignore[no-any-return]
+
+
+def _shared_variables(project: ProjectIndex, env: EnvNames) -> set[str]:
+    """Return the variables that the fixes would read more than one key from."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for _, facts in project.rule_facts(HardcodedCredential.code):
+        for own_name, role, digest in facts.keys:
+            name = own_name or _variable_for_role(project, env, role)
+            values[name].add(digest)
+    return {name for name, digests in values.items() if len(digests) > 1}
 
 
 def env_name_for_role(role: str, env: EnvNames, known_reads: list[str]) -> str:
@@ -217,7 +258,9 @@ class HardcodedCredential(Rule):
     `import os` when needed; the variable must be set where the code runs.
     Placeholders such as "YOUR_API_KEY" and empty strings are left alone.
     Variable names come from `[tool.cio-fix.env]`, or from the Customer.io
-    variables the project already reads.
+    variables the project already reads. When the fixes would read
+    different keys from one variable (two workspaces, say), those keys are
+    reported without a fix.
     """
 
     code = "CIO101"
@@ -228,13 +271,21 @@ class HardcodedCredential(Rule):
     fix_safety = FixSafety.SAFE
     finds_secrets = True
 
-    def collect(self, context: FileContext) -> list[str]:
-        """Return the names of this module's credential settings, for naming variables."""
+    def collect(self, context: FileContext) -> CredentialFacts:
+        """Return this module's credential setting names and its hard-coded keys."""
         names = []
         for name in context.index.module_scope.assignments:
             if _own_env_name(name) is not None:
                 names.append(_own_env_name(name))
-        return names
+        keys = {}
+        if not is_test_file(Path(context.display_path)):
+            for literal in self._literals(context):
+                keys[id(literal.node)] = (
+                    literal.env_name,
+                    literal.role,
+                    _digest(literal.value),
+                )
+        return CredentialFacts(tuple(names), tuple(keys.values()))
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         if is_test_file(Path(context.display_path)):
@@ -389,17 +440,22 @@ class HardcodedCredential(Rule):
     # -- findings and fixes ------------------------------------------------------
 
     def _finding(self, context: FileContext, literal: _Literal) -> Finding:
-        env_name = literal.env_name
-        if env_name is None:
-            # The choice reads every file's facts, so it is made once per role.
-            chosen = context.project.shared("CIO101", lambda _: {})
-            if literal.role not in chosen:
-                known = _known_names(context.project)
-                chosen[literal.role] = env_name_for_role(
-                    literal.role, context.config.env, known
-                )
-            env_name = chosen[literal.role]
+        project, env = context.project, context.config.env
+        env_name = _variable_for(project, env, literal)
         label = ROLE_LABELS[literal.role]
+        secrets = secret_texts(literal.node, literal.value)
+        shared = project.shared(
+            "CIO101:shared", lambda index: _shared_variables(index, env)
+        )
+        if env_name in shared:
+            # One variable cannot hold the keys of two workspaces.
+            message = (
+                f"Customer.io {label} is hard-coded ({mask_secret(literal.value)}); read"
+                " it from an environment variable of its own and rotate the key,"
+                " because it stays in the version control history (the project"
+                f" hard-codes other keys that would also be read from {env_name})"
+            )
+            return context.finding(self, literal.node, message, secrets=secrets)
         message = (
             f"Customer.io {label} is hard-coded ({mask_secret(literal.value)}); read it"
             f" from the {env_name} environment variable and rotate the key, because it"
@@ -410,7 +466,7 @@ class HardcodedCredential(Rule):
             literal.node,
             message,
             fix=self._fix(context, literal, env_name),
-            secrets=secret_texts(literal.node, literal.value),
+            secrets=secrets,
         )
 
     @staticmethod
