@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from cio_fix.customerio import Api, ClientCall, dotted_name
+from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
 from cio_fix.metadata import code_of
 from cio_fix.model import FileError, RunResult
 
@@ -649,6 +649,83 @@ def remove_items(items: list, removed: set[int]) -> list:
 
 def new_dict(elements: list) -> cst.Dict:
     return cst.Dict(append_separated([], elements))
+
+
+# Expressions that `**` in a dict display takes without parentheses.
+_SPREADABLE = (
+    cst.Name,
+    cst.Attribute,
+    cst.Subscript,
+    cst.Call,
+    cst.Dict,
+    cst.DictComp,
+    cst.Await,
+)
+
+
+def spread(value: cst.BaseExpression, may_be_none: bool) -> cst.StarredDictElement:
+    """Return `**value` for a dict display, as `**(value or {})` when it may be None.
+
+    `data` is None when a caller leaves it out, and `{**None}` raises
+    TypeError. An expression of lower precedence than `**` takes
+    (`**(data or {})`) gets parentheses.
+    """
+    if _or_empty_dict(value):
+        may_be_none = False
+    if may_be_none:
+        left = value
+        if isinstance(left, (cst.IfExp, cst.Lambda, cst.NamedExpr)) and not left.lpar:
+            left = _parenthesised(left)
+        value = cst.BooleanOperation(
+            left=left,
+            operator=cst.Or(),
+            right=cst.Dict([]),
+            lpar=[cst.LeftParen()],
+            rpar=[cst.RightParen()],
+        )
+    elif not isinstance(value, _SPREADABLE) and not value.lpar:
+        value = _parenthesised(value)
+    return cst.StarredDictElement(value)
+
+
+def _parenthesised(value: cst.BaseExpression) -> cst.BaseExpression:
+    return value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+def _or_empty_dict(value: cst.BaseExpression) -> bool:
+    """Tell whether `value` is `something or {}`, which is never None."""
+    return (
+        isinstance(value, cst.BooleanOperation)
+        and isinstance(value.operator, cst.Or)
+        and isinstance(value.right, cst.Dict)
+        and not value.right.elements
+    )
+
+
+def may_be_none(
+    index: FileIndex, value: cst.BaseExpression, scope: Scope | None
+) -> bool:
+    """Tell whether `data=value` may be None: anything but a dict display or `dict(...)`.
+
+    A name counts as a dict only when every binding of it in scope is one.
+    """
+    if _is_dict(index, value):
+        return False
+    if isinstance(value, cst.Name) and scope is not None:
+        assignments = index.assignments_of(value.value, scope)
+        return not assignments or not all(
+            assignment.value is not None and _is_dict(index, assignment.value)
+            for assignment in assignments
+        )
+    return True
+
+
+def _is_dict(index: FileIndex, value: cst.BaseExpression) -> bool:
+    if isinstance(value, (cst.Dict, cst.DictComp)):
+        return True
+    if isinstance(value, cst.Call):
+        return dotted_name(value.func) == "dict" and not index.binds_anywhere("dict")
+    return False
 
 
 # -- the event catalog (`cio-fix --list-events`) -----------------------------------

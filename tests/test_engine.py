@@ -516,7 +516,7 @@ def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
     flags = {f["code"]: (f["fix"], f["applied"]) for f in applied.json["findings"]}
     assert "2 fixable with `cio-fix --apply`" in dry.stdout
     assert flags == {"CIO301": ("safe", True), "CIO701": ("safe", True)}
-    assert 'data={**extra, "sku": sku}' in (root / "app.py").read_text()
+    assert 'data={**(extra or {}), "sku": sku}' in (root / "app.py").read_text()
     # The message drops the reason it first had no fix.
     names = next(line for line in dry.stdout.splitlines() if "CIO301" in line)
     assert names.endswith("send the values as event attributes")

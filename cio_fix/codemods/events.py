@@ -22,12 +22,14 @@ from cio_fix.events import (
     is_identifier_key,
     is_personal_data,
     keyword_argument,
+    may_be_none,
     name_calls,
     name_sources,
     new_dict,
     personal_data_in_text,
     resolve_constant,
     split_personal_data,
+    spread,
     static_name,
     to_style,
     variant_key,
@@ -240,7 +242,8 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
             arguments, [new_argument] if new_items else [], opening
         )
     else:
-        merged = _merged_dict(data.value, new_items)
+        none = may_be_none(context.index, data.value, call.site.scope)
+        merged = _merged_dict(data.value, new_items, none)
         arguments = _replace_items(
             arguments, {id(data): data.with_changes(value=merged)}
         )
@@ -249,12 +252,14 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
     return NameFix(static, used, call.node.with_changes(args=arguments))
 
 
-def _merged_dict(old: cst.BaseExpression, new_items: list) -> cst.Dict:
+def _merged_dict(
+    old: cst.BaseExpression, new_items: list, may_be_none: bool
+) -> cst.Dict:
     """Add `new_items` to a dict literal, or to `{**old}` for any other expression."""
     # NOTE: the keys of a `data` variable are unknown here, so a new key
     # that the variable also has replaces its value in the sent event.
     if not isinstance(old, cst.Dict):
-        return new_dict([cst.StarredDictElement(old), *new_items])
+        return new_dict([spread(old, may_be_none), *new_items])
     elements = append_separated(
         list(old.elements), new_items, old.lbrace.whitespace_after
     )

@@ -6,13 +6,15 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from cio_fix.customerio import Api, ClientCall
+from cio_fix.customerio import Api, ClientCall, FileIndex
 from cio_fix.events import (
     append_separated,
     dict_element,
     keyword_argument,
+    may_be_none,
     new_dict,
     remove_items,
+    spread,
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety, Severity
@@ -93,7 +95,7 @@ class Sdk3EventKwargs(Rule):
             f" attributes {attributes} passed to {call.method}() as keyword arguments"
         )
         try:
-            new_call = move_into_data(call)
+            new_call = move_into_data(context.index, call)
         except CannotMove as reason:
             return context.finding(
                 self,
@@ -123,7 +125,7 @@ def _spreads(call: ClientCall) -> list[cst.Arg]:
     return [argument for argument in call.star_arguments if argument.star == "**"]
 
 
-def move_into_data(call: ClientCall) -> cst.Call:
+def move_into_data(index: FileIndex, call: ClientCall) -> cst.Call:
     """Return the call with its keyword attributes and `**` spreads moved into `data`.
 
     `price=total` -> `data={"price": total}`, `**attrs` -> `data=attrs`,
@@ -147,7 +149,8 @@ def move_into_data(call: ClientCall) -> cst.Call:
     arguments = list(call.node.args)
     data = call.arguments.get("data")
     if data is not None and not _is_none(data.value):
-        merged = _merge(data.value, elements, call)
+        none = may_be_none(index, data.value, call.site.scope)
+        merged = _merge(data.value, elements, call, none)
         arguments = [
             data.with_changes(value=merged) if item is data else item
             for item in arguments
@@ -180,10 +183,13 @@ def _data_value(elements: list[cst.BaseDictElement]) -> cst.BaseExpression:
 
 
 def _merge(
-    existing: cst.BaseExpression, elements: list[cst.BaseDictElement], call: ClientCall
+    existing: cst.BaseExpression,
+    elements: list[cst.BaseDictElement],
+    call: ClientCall,
+    may_be_none: bool,
 ) -> cst.BaseExpression:
     if not isinstance(existing, cst.Dict):
-        return new_dict([cst.StarredDictElement(existing), *elements])
+        return new_dict([spread(existing, may_be_none), *elements])
     keys = set()
     for element in existing.elements:
         if isinstance(element, cst.DictElement) and isinstance(
