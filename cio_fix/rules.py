@@ -186,6 +186,13 @@ class FileContext:
         """Return whether a name is read (LOAD), written (STORE) or deleted (DEL)."""
         return name_context(node, self.parent_map())
 
+    def result_discarded(self, node: cst.Call) -> bool:
+        """Tell whether a call is an expression statement, awaited or not."""
+        parent = self.parent(node)
+        if isinstance(parent, cst.Await):
+            parent = self.parent(parent)
+        return isinstance(parent, cst.Expr)
+
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.parent_map().get(node)
 

@@ -335,3 +335,74 @@ def test_clients_helper_not_addable_says_why(project) -> None:
     for message in messages:
         assert "background-helper" in message
     assert result.json["changed_files"] == []
+
+
+ORDERED_CALLS = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+def log_signup(user_id):
+    print(user_id)
+
+
+@app.delete("/users/<int:uid>")
+def delete_user(uid):
+    cio.track(customer_id=uid, name="account_deleted")
+    cio.delete(customer_id=uid)
+    return "", 204
+
+
+@app.post("/profile")
+def profile():
+    attributes = {"plan": "pro"}
+    cio.identify(id=1, email="a@example.com", **attributes)
+    attributes.clear()
+    return "ok"
+
+
+@app.post("/signup")
+def signup(user):
+    cio.identify(id=user.id, email=user.email)
+    user.notify()
+    return "ok"
+"""
+
+
+def _reasons(root: Path) -> dict[int, str]:
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO304", "."], root
+    )
+    return {
+        finding["line"]: finding["message"].partition("worker")[2]
+        for finding in result.json["findings"]
+    }
+
+
+def test_clients_track_before_delete_stays(project) -> None:
+    reasons = _reasons(project({"app.py": ORDERED_CALLS}))
+
+    # The delete is last, so it may go to the background; the track may not.
+    assert reasons[14] == (
+        " (a later `delete` in the handler must reach Customer.io after it, and"
+        " background calls may arrive in any order)"
+    )
+    assert reasons[15] == ""
+
+
+def test_clients_reason_names_later_change(project) -> None:
+    reasons = _reasons(project({"app.py": ORDERED_CALLS}))
+
+    assert reasons[22] == " (the handler may change what it sends after the call)"
+
+
+def test_clients_reason_says_later_call_may_reach(project) -> None:
+    reasons = _reasons(project({"app.py": ORDERED_CALLS}))
+
+    assert reasons[29] == (
+        " (a later call in the handler may reach Customer.io, which would expect"
+        " it to have arrived)"
+    )

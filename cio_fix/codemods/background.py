@@ -43,6 +43,8 @@ PROFILE_METHODS = frozenset(
         "batch",
     }
 )
+# Calls whose effect depends on what reached the profile before them.
+ORDERED_METHODS = frozenset({"delete", "merge_customers", "suppress", "unsuppress"})
 LOGGING_RECEIVER = re.compile(r"(?:^|\.)(?:log|logger|logging|_logger|LOGGER|LOG)$")
 MUTATING_METHODS = frozenset(
     {
@@ -164,10 +166,12 @@ class BlockingCallInRequest(Rule):
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix in four
+    clients are not waited for. The call is reported without a fix in five
     cases: its result is used, it is inside a `try` whose handlers do more
     than log, a later Customer.io call in the handler needs this profile
-    change to arrive first, or the handler may change an object that the
+    change to arrive first, a later `delete`, `suppress`, `unsuppress` or
+    `merge_customers` in the handler must arrive after it (background calls
+    may arrive in any order), or the handler may change an object that the
     call sends before the worker thread sends it. A change counts when it
     comes after the call or anywhere in a loop around it, and when it goes
     through another name bound to the object. Passing the object to a
@@ -257,7 +261,7 @@ def _report_only_reason(
     context: FileContext, call: ClientCall, handler: FunctionInfo
 ) -> str | None:
     if not call.site.is_statement:
-        if _result_discarded(context, call.node):
+        if context.result_discarded(call.node):
             return "it shares its line with other code; put it on a line of its own"
         return "its result is used"
     if _inside_client_with(context, call):
@@ -266,21 +270,46 @@ def _report_only_reason(
         return "the handler acts on its errors"
     statement = call.site.statement
     assert statement is not None
-    if call.method in PROFILE_METHODS and _later_client_call(
-        context, call, handler, statement
-    ):
-        return "a later Customer.io call in the handler expects it to have arrived"
     if _later_mutation(context, handler, call.node, statement):
         return "the handler may change what it sends after the call"
+    later = _later_ordered_call(context, call, handler, statement)
+    if later is not None:
+        return (
+            f"a later `{later}` in the handler must reach Customer.io after it,"
+            " and background calls may arrive in any order"
+        )
+    if call.method in PROFILE_METHODS:
+        later_call = _later_client_call(context, call, handler, statement)
+        if later_call is _DIRECT:
+            return "a later Customer.io call in the handler expects it to have arrived"
+        if later_call is _POSSIBLE:
+            return (
+                "a later call in the handler may reach Customer.io, which would"
+                " expect it to have arrived"
+            )
     return None
 
 
-def _result_discarded(context: FileContext, node: cst.Call) -> bool:
-    """Tell whether a call is an expression statement, awaited or not."""
-    parent = context.parent(node)
-    if isinstance(parent, cst.Await):
-        parent = context.parent(parent)
-    return isinstance(parent, cst.Expr)
+def _later_ordered_call(
+    context: FileContext,
+    call: ClientCall,
+    handler: FunctionInfo,
+    statement: cst.CSTNode,
+) -> str | None:
+    """Return the method of a later call in the handler that must arrive after this one.
+
+    A `delete` (or `suppress`, or a merge) that overtakes a track or an
+    identify sent before it acts on a profile that does not have it yet.
+    """
+    for other in context.index.client_calls:
+        if other is call or other.method not in ORDERED_METHODS:
+            continue
+        after = other.site.function is handler and context.follows(
+            other.node, statement
+        )
+        if after or _nested_in(other.site.function, handler):
+            return other.method
+    return None
 
 
 def _inside_client_with(context: FileContext, call: ClientCall) -> bool:
@@ -333,42 +362,52 @@ def _is_logging_call(node: cst.BaseExpression) -> bool:
     return receiver is not None and LOGGING_RECEIVER.search(receiver) is not None
 
 
+# What `_later_client_call` finds: a call that reaches Customer.io, or one that may.
+_DIRECT = "direct"
+_POSSIBLE = "possible"
+
+
 def _later_client_call(
     context: FileContext,
     call: ClientCall,
     handler: FunctionInfo,
     statement: cst.CSTNode,
-) -> bool:
-    """Tell whether the handler may call Customer.io again, directly or through a helper.
+) -> str | None:
+    """Tell whether the handler calls Customer.io again (_DIRECT), may (_POSSIBLE), or not (None).
 
-    Only calls known not to reach Customer.io are passed by: functions of
-    the module that make no Customer.io call, names imported from outside
-    the project, builtins, loggers and methods that only read. Any other
-    call may reach a helper (a method, a lambda, an alias, a function
-    defined in the handler, `functools.partial`), so it counts.
+    A client call, or a call of a module function that makes one, is
+    _DIRECT. Only calls known not to reach Customer.io are passed by:
+    functions of the module that make no Customer.io call, names imported
+    from outside the project, builtins, loggers and methods that only read.
+    Any other call may reach a helper (a method, a lambda, an alias, a
+    function defined in the handler, `functools.partial`), so it is
+    _POSSIBLE.
     """
     index = context.index
     for other in index.client_calls:
         if other is call:
             continue
         if other.site.function is handler and context.follows(other.node, statement):
-            return True
+            return _DIRECT
         if _nested_in(other.site.function, handler):
             # A function defined in the handler (an `after_this_request`
             # callback, say) may run after the call, wherever it is defined.
-            return True
+            return _DIRECT
     helpers = context.shared("CIO304:helpers", _functions_calling_customerio)
     plain = {
         function.name
         for function in index.functions
         if _is_module_function(function) and function.name not in helpers
     }
+    found = None
     for site in index.call_sites:
         if site.function is not handler or not context.follows(site.node, statement):
             continue
+        if dotted_name(site.node.func) in helpers:
+            return _DIRECT
         if _may_call_customerio(context, site.node, helpers, plain):
-            return True
-    return False
+            found = _POSSIBLE
+    return found
 
 
 def _nested_in(function: FunctionInfo | None, handler: FunctionInfo) -> bool:
