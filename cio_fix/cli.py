@@ -231,6 +231,12 @@ def _configure(
     config = load_config(targets[0])
     selected = _split_codes(select)
     ignored = _split_codes(ignore)
+    if selected == ():
+        # An empty CI variable would otherwise turn every rule off unnoticed.
+        raise ConfigError(
+            "--select names no rule; give rule codes or prefixes (CIO101,CIO3),"
+            " or ALL"
+        )
     # Unknown selectors are usage errors even when no file needs the rules.
     validate_selectors(selected or (), "--select")
     validate_selectors(ignored or (), "--ignore")

@@ -189,6 +189,16 @@ def test_cli_unknown_selector_is_usage_error(project) -> None:
     assert "unknown rule selector 'CIO999'" in result.stderr
 
 
+@pytest.mark.parametrize("selectors", ["", " , "])
+def test_cli_empty_select_is_usage_error(project, selectors: str) -> None:
+    root = project({"app.py": PITFALLS})
+
+    result = run_cli(["--select", selectors, "."], root)
+
+    assert result.exit_code == 2
+    assert "--select names no rule" in result.stderr
+
+
 def test_cli_exit_zero(project) -> None:
     root = project({"app.py": PITFALLS, "broken.py": "import customerio\nprint 'x'\n"})
 

@@ -414,3 +414,28 @@ def test_reorder_sends_identify_first(tmp_path: Path, track_api) -> None:  # typ
     assert before == [TRACK_REQUEST, IDENTIFY_REQUEST]
     assert sorted(after) == sorted(before)
     assert after.index(IDENTIFY_REQUEST) < after.index(TRACK_REQUEST)
+
+
+SHARED_LINE = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def signup(uid):
+    cio.track(customer_id=uid, name="signed_up")
+    count = 1; cio.identify(id=uid, email="a@example.com"); count += 1
+    return count
+"""
+
+
+def test_identity_shared_line_reason(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": SHARED_LINE})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move calls that share their line with other statements)."
+    )

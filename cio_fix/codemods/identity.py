@@ -473,7 +473,16 @@ class TrackBeforeIdentify(Rule):
 
     def _reorder(self, context: FileContext, pair: _Pair) -> tuple[Fix | None, str]:
         """Return the fix that moves the identify up, or None and the reason it cannot."""
-        if not (pair.track.site.is_statement and pair.identify.site.is_statement):
+        calls = (pair.track, pair.identify)
+        if not all(call.site.is_statement for call in calls):
+            if all(
+                call.site.is_statement or context.result_discarded(call.node)
+                for call in calls
+            ):
+                return None, (
+                    "cio-fix does not move calls that share their line with other"
+                    " statements"
+                )
             return None, "cio-fix does not move calls whose results are used"
         reads = _Reads(context.index)
         for argument in pair.identify.node.args:
