@@ -174,7 +174,8 @@ class BlockingCallInRequest(Rule):
     may arrive in any order), or the handler may change an object that the
     call sends before the worker thread sends it. A change counts when it
     comes after the call or anywhere in a loop around it, and when it goes
-    through another name bound to the object. Passing the object to a
+    through another name bound to the object, or inside an attribute or
+    item that the call sends (`rows[0]["qty"] = 0` after sending `rows[0]`). Passing the object to a
     function, or calling a method of it that is not known to only read
     it, counts too. An object bound at module level counts as changed when
     any function of the module may change it, because another request may
@@ -890,6 +891,15 @@ def _later_mutation(
         mutations_by_handler[id(handler.node)] = mutations
     containers = _containers(handler)
     sent = _objects_sent(call, handler, containers)
+    parts = _parts_sent(call)
+    bound_from = {name for _, name, _ in mutations.bindings}
+    for part in list(parts):
+        root = _root_name(part)
+        if root in bound_from:
+            # Another name may reach the part (`first = rows[0]`, `for row
+            # in rows`), so any change to its owner counts.
+            sent.add(root)
+            del parts[part]
     # Names of the objects sent, which a function given one may change.
     passed = _connected(sent, mutations.bindings, containers, owners=False)
     # Those, and the objects that own a sent part, whose parts a statement
@@ -910,10 +920,80 @@ def _later_mutation(
     for name, node in mutations.found:
         if name in owners and after_call(node):
             return True
+        if parts and _inside_any(_changed_object(node), parts) and after_call(node):
+            return True
     for name, node in mutations.calls:
-        if name in passed and id(node) not in client_calls and after_call(node):
+        if id(node) in client_calls or not after_call(node):
+            continue
+        if name in passed:
+            return True
+        if parts and any(
+            _inside_any(expression, parts) for expression in _given_to(node)
+        ):
             return True
     return _module_object_changed(context, handler, sent, client_calls)
+
+
+def _parts_sent(call: cst.Call) -> dict[str, cst.BaseExpression]:
+    """Return the parts of objects the call sends as they are, by their code.
+
+    A part is an attribute or an item (`rows[0]`, `h.attrs`) given as an
+    argument that is not a string or a number, or inside a display sent
+    as event data. A change made later inside the part (`rows[0]["qty"] =
+    0`) changes what is sent; `order.status = ...` does not change the
+    value `order.id` had.
+    """
+    parts = {}
+    for argument in call.args:
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        if keyword in SCALAR_PARAMETERS:
+            continue
+        pending = [argument.value]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (cst.Subscript, cst.Attribute)):
+                if _root_name(node) is not None:
+                    parts[_path(node)] = node
+            elif keyword == "data":
+                pending.extend(_display_items(node))
+    return parts
+
+
+def _path(node: cst.CSTNode) -> str:
+    """Return the code of an expression without whitespace, to compare parts."""
+    return "".join(code_of(node).split())
+
+
+def _inside_any(
+    node: cst.BaseExpression | None, parts: dict[str, cst.BaseExpression]
+) -> bool:
+    """Tell whether `node` is one of `parts`, or an attribute or item inside one."""
+    if node is None or _root_name(node) is None:
+        return False
+    path = _path(node)
+    return any(
+        path == part or path.startswith((part + "[", part + ".")) for part in parts
+    )
+
+
+def _changed_object(node: cst.CSTNode) -> cst.BaseExpression | None:
+    """Return the object that a change recorded by `_Mutations.found` changes in place."""
+    if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.Del)):
+        target = node.target
+        if isinstance(target, (cst.Subscript, cst.Attribute)):
+            return target.value
+        return None
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return node.func.value
+    return None
+
+
+def _given_to(call: cst.Call) -> list[cst.BaseExpression]:
+    """Return the objects a call may change: its arguments, and a method's receiver."""
+    given = [argument.value for argument in call.args]
+    if isinstance(call.func, cst.Attribute):
+        given.append(call.func.value)
+    return given
 
 
 def _module_object_changed(
