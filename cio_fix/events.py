@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 SNAKE_CASE = "snake_case"
 DOTTED = "dotted"
 
-# Any run of characters other than letters and digits separates two words.
-_SEPARATOR_RUN = re.compile(r"[^A-Za-z0-9]+")
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SNAKE_NAME = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
-_DOTTED_NAME = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*(?:\.[a-z0-9]+(?:_[a-z0-9]+)*)*$")
+# Any run of characters other than letters and digits, of any script,
+# separates two words.
+_SEPARATOR_RUN = re.compile(r"[\W_]+")
+_WORD = r"[^\W_]+"
+_SNAKE_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*$")
+_DOTTED_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*(?:\.{_WORD}(?:_{_WORD})*)*$")
 
 # Personal data written into a literal part of a name.
 # NOTE: `_` is valid in the local part of an address, so in
@@ -119,7 +120,7 @@ def to_style(name: str, style: str) -> str:
     Words split at case changes and at separators; in the dotted style a
     run of separators that contains a dot stays a dot.
     """
-    words = _CAMEL_BOUNDARY.sub("_", name)
+    words = _split_camel_case(name)
 
     def separator(match: re.Match[str]) -> str:
         if style == DOTTED and "." in match.group(0):
@@ -130,9 +131,33 @@ def to_style(name: str, style: str) -> str:
     return joined.strip("._").lower()
 
 
+def _split_camel_case(name: str) -> str:
+    """Put `_` where a word starts with a capital: `OrderShipped` -> `Order_Shipped`.
+
+    A capital after a lowercase letter or a digit starts a word, and so
+    does the last capital of a run followed by a lowercase letter
+    (`HTTPRequest` -> `HTTP_Request`), in any script.
+    """
+    pieces = []
+    for position, character in enumerate(name):
+        if position and character.isupper():
+            before = name[position - 1]
+            after = name[position + 1 : position + 2]
+            if (
+                before.islower()
+                or before.isdigit()
+                or before.isupper()
+                and after.islower()
+            ):
+                pieces.append("_")
+        pieces.append(character)
+    return "".join(pieces)
+
+
 def follows_style(name: str, style: str) -> bool:
+    """Tell whether `name` is in `style`: lowercase words of letters and digits."""
     pattern = _DOTTED_NAME if style == DOTTED else _SNAKE_NAME
-    return pattern.match(name) is not None
+    return name == name.lower() and pattern.match(name) is not None
 
 
 def variant_key(name: str) -> str:
