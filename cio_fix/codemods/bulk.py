@@ -122,7 +122,9 @@ class UnthrottledBulkCalls(Rule):
     Unsafe, because the loop becomes slower on purpose. The fix adds one
     thread-safe throttle per module, at `throttle-rate` requests a second
     (100 unless configured), and waits on it before each request; awaited
-    async calls sleep with `asyncio.sleep` instead. The limit is per process,
+    async calls sleep with `asyncio.sleep` instead. A wait allows one
+    request, so a call after another call's wait gets a wait of its own.
+    The limit is per process,
     so processes that call Customer.io in parallel share the workspace limit
     and need a lower rate. Calls in comprehensions, lambdas and one-line loop
     bodies, calls of an async client that are not awaited where they are
@@ -377,17 +379,51 @@ def _is_throttle_name(node: cst.BaseExpression) -> bool:
 
 
 def _has_throttle(node: cst.CSTNode, skip: cst.CSTNode) -> bool:
+    """Tell whether `node` has a throttle of the project's own, not the fix's."""
     for call in find_all(node, cst.Call):
-        if call is not skip and _is_throttle_name(call.func):
+        if call is not skip and _is_throttle_name(call.func) and not _is_own_wait(call):
             return True
     items = find_all(node, cst.WithItem)
     return any(_is_throttle_name(item.item) for item in items)
 
 
+def _is_own_wait(call: cst.Call) -> bool:
+    """Tell whether a call is the fix's `_customerio_throttle.wait()` or `.reserve()`."""
+    func = call.func
+    return (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.value.value == HELPER_NAME
+        and func.attr.value in ("wait", "reserve")
+    )
+
+
+def _waits_just_before(context: FileContext, node: cst.CSTNode) -> bool:
+    """Tell whether the statement before the call's own waits on the fix's throttle.
+
+    The fix's throttle allows one request per wait, so each call needs its own.
+    """
+    statement: cst.CSTNode | None = None
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, cst.SimpleStatementLine):
+            statement = ancestor
+        elif isinstance(ancestor, (cst.IndentedBlock, cst.Module)):
+            break
+    else:
+        return False
+    body = list(ancestor.body)
+    if statement is None or statement not in body:
+        return False
+    position = body.index(statement)
+    if position == 0:
+        return False
+    return any(_is_own_wait(call) for call in find_all(body[position - 1], cst.Call))
+
+
 def _is_throttled(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
     """Tell whether a throttle, rate limiter or sleep limits the calls of `loop`."""
     scanned = loop.worker if loop.worker is not None else loop.node
-    if _has_throttle(scanned, node):
+    if _has_throttle(scanned, node) or _waits_just_before(context, node):
         return True
     for ancestor in context.ancestors(node):
         if isinstance(ancestor, cst.With) and any(
