@@ -137,6 +137,17 @@ CACHE_DECORATORS = frozenset(
 CACHING_WORDS = ("cache", "memo", "singleton")
 
 
+# FastAPI markers whose callable FastAPI calls for every request that needs it.
+DEPENDENCY_MARKERS = frozenset(
+    {
+        "fastapi.Depends",
+        "fastapi.Security",
+        "fastapi.params.Depends",
+        "fastapi.params.Security",
+    }
+)
+
+
 @dataclass
 class Assignment:
     """`target = value` (or `with value as target`) in one scope."""
@@ -414,6 +425,15 @@ class FileIndex:
     def _client_type(self, node: cst.BaseExpression, scope: Scope) -> ClientType | None:
         if isinstance(node, cst.Await):
             return self.client_type(node.expression, scope)
+        if isinstance(node, cst.IfExp):
+            # `CustomerIO(...) if enabled else None` is a client or nothing.
+            branches = [
+                branch
+                for branch in (node.body, node.orelse)
+                if not (isinstance(branch, cst.Name) and branch.value == "None")
+            ]
+            types = {self.client_type(branch, scope) for branch in branches}
+            return types.pop() if len(types) == 1 else None
         if isinstance(node, cst.Call):
             return self._call_result_type(node, scope)
         if isinstance(node, cst.Name):
@@ -426,6 +446,11 @@ class FileIndex:
         constructed = self.constructor_type(call.func)
         if constructed is not None:
             return constructed
+
+        dependency = dependency_of(self, call)
+        if dependency is not None:
+            # `cio = Depends(get_client)`: FastAPI passes what get_client returns.
+            return self._call_result_type(cst.Call(func=dependency), scope)
 
         function = self._local_function(call.func, scope)
         if function is not None:
@@ -512,6 +537,10 @@ class FileIndex:
         """
         found: ClientType | None = None
         for assignment in assignments:
+            annotated = self._annotated_type(assignment)
+            if annotated is not None:
+                found = found or annotated
+                continue
             value = assignment.value
             if isinstance(value, cst.Name) and value.value == "None":
                 continue
@@ -522,6 +551,40 @@ class FileIndex:
                 return None
             found = found or client
         return found
+
+    def _annotated_type(self, assignment: Assignment) -> ClientType | None:
+        """Return the client class a parameter or a variable is annotated with.
+
+        `cio: CustomerIO`, `CustomerIO | None`, `Optional[CustomerIO]` and
+        `Annotated[CustomerIO, Depends(...)]` count.
+        """
+        statement = assignment.statement
+        annotation = None
+        if isinstance(statement, (cst.Param, cst.AnnAssign)):
+            annotation = statement.annotation
+        if annotation is None:
+            return None
+        pending = [annotation.annotation]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, cst.BinaryOperation) and isinstance(
+                node.operator, cst.BitOr
+            ):
+                pending.extend([node.left, node.right])
+            elif isinstance(node, cst.Subscript):
+                wrapper = self.qualified_name(node.value) or ""
+                if wrapper.rpartition(".")[2] in ("Annotated", "Optional", "Union"):
+                    elements = (
+                        node.slice if wrapper.endswith("Union") else node.slice[:1]
+                    )
+                    for element in elements:
+                        if isinstance(element.slice, cst.Index):
+                            pending.append(element.slice.value)
+            else:
+                client = self.constructor_type(node)
+                if client is not None:
+                    return client
+        return None
 
     @staticmethod
     def _enclosing_class(scope: Scope) -> ClassInfo | None:
@@ -657,7 +720,14 @@ class IndexBuilder(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         base = self._import_base(node)
-        if base is None or isinstance(node.names, cst.ImportStar):
+        if base is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            # `from customerio import *` binds the SDK's client classes.
+            for qualified in CONSTRUCTORS:
+                module, _, name = qualified.rpartition(".")
+                if module == base:
+                    self._bind_import(name, qualified)
             return
         for alias in node.names:
             name = dotted_name(alias.name)
@@ -965,3 +1035,15 @@ def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileI
     repeated = walk(module, IndexBuilder(index), index.parents, trivia=False)
     index.shared_nodes = bool(repeated)
     return index
+
+
+def dependency_of(index: FileIndex, call: cst.Call) -> cst.BaseExpression | None:
+    """Return the callable of a FastAPI dependency, `get_client` in `Depends(get_client)`."""
+    if index.qualified_name(call.func) not in DEPENDENCY_MARKERS:
+        return None
+    for argument in call.args:
+        if argument.star:
+            return None
+        if argument.keyword is None or argument.keyword.value == "dependency":
+            return argument.value
+    return None

@@ -32,7 +32,13 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from cio_fix.customerio import FileIndex, FunctionInfo, dotted_name, literal_value
+from cio_fix.customerio import (
+    FileIndex,
+    FunctionInfo,
+    dependency_of,
+    dotted_name,
+    literal_value,
+)
 from cio_fix.metadata import parents
 
 ROUTE_METHODS = frozenset(
@@ -158,15 +164,6 @@ ACTION_DECORATORS = frozenset({"action", "detail_route", "list_route"})
 # Calls that run their first argument once per item: `map(send, users)`,
 # `executor.map(send, users)`, `pool.imap(send, users)`.
 MAP_FUNCTIONS = frozenset({"map", "imap", "imap_unordered", "starmap"})
-# FastAPI markers whose callable FastAPI calls for every request that needs it.
-DEPENDENCY_MARKERS = frozenset(
-    {
-        "fastapi.Depends",
-        "fastapi.Security",
-        "fastapi.params.Depends",
-        "fastapi.params.Security",
-    }
-)
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
 
 
@@ -371,18 +368,6 @@ def _in_loop(node: cst.Call, parent_of: dict[cst.CSTNode, cst.CSTNode]) -> bool 
             in_loop = True
         child, parent = parent, parent_of.get(parent)
     return in_loop
-
-
-def dependency_of(index: FileIndex, call: cst.Call) -> cst.BaseExpression | None:
-    """Return the callable of a FastAPI dependency, `get_client` in `Depends(get_client)`."""
-    if index.qualified_name(call.func) not in DEPENDENCY_MARKERS:
-        return None
-    for argument in call.args:
-        if argument.star:
-            return None
-        if argument.keyword is None or argument.keyword.value == "dependency":
-            return argument.value
-    return None
 
 
 def _called_per_request(index: FileIndex) -> frozenset[str]:

@@ -17,18 +17,14 @@ from cio_fix.customerio import (
     Construction,
     FileIndex,
     FunctionInfo,
+    dependency_of,
     dotted_name,
     env_variable_read,
     literal_value,
     read_names,
 )
 from cio_fix.engine import display_path
-from cio_fix.handlers import (
-    dependency_of,
-    loop_around,
-    request_handler,
-    runs_per_request_or_item,
-)
+from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
