@@ -77,7 +77,10 @@ class MillisecondTimestamp(Rule):
     Safe. The value keeps its meaning and loses the sub-second part, which
     the Track API drops anyway. A variable used only in timestamp slots is
     converted where it is assigned; one used elsewhere too is divided at the
-    slot (`created_at=now_ms // 1000`). Durations such as `duration_ms`,
+    slot (`created_at=now_ms // 1000`). Each branch of a conditional
+    expression is fixed on its own. Milliseconds inside arithmetic
+    (`time.time() * 1000 + delay_ms`) or behind `:=` are reported without a
+    fix. Durations such as `duration_ms`,
     milliseconds never sent to Customer.io, and Data Pipelines calls (which
     take `datetime` objects) are not reported.
     """
@@ -114,12 +117,22 @@ class MillisecondTimestamp(Rule):
     ) -> Finding | None:
         index = context.index
         scope = call.site.scope
-        direct = convert(index, slot.value, allow_float=not slot.is_parameter)
+        allow_float = not slot.is_parameter
+        direct = convert(index, slot.value, allow_float)
         if direct is not None:
             fix = Fix(FixSafety.SAFE, {direct.target: direct.replacement})
             return context.finding(
                 self, slot.value, _message(slot.name, direct.problem), fix
             )
+        if isinstance(slot.value, cst.IfExp):
+            return self._check_branches(context, slot)
+        if _hides_milliseconds(index, slot.value):
+            reason = (
+                "compute it in seconds: cio-fix rewrites a millisecond value only"
+                " where it is sent as it is"
+            )
+            message = f"{_message(slot.name, 'milliseconds')} ({reason})"
+            return context.finding(self, slot.value, message)
 
         if not isinstance(slot.value, cst.Name):
             return None
@@ -130,7 +143,7 @@ class MillisecondTimestamp(Rule):
         # A parameter's default does not tell what callers pass.
         if isinstance(assignment.statement, cst.Param):
             return None
-        converted = convert(index, assignment.value, allow_float=False)
+        converted = convert(index, assignment.value, allow_float)
         if converted is None:
             return None
 
@@ -150,10 +163,60 @@ class MillisecondTimestamp(Rule):
                 )
             return context.finding(self, slot.value, message, shared_fixes[key])
 
-        divided = _divide(slot.value, converted.integer)
+        if converted.problem == "float":
+            # `now = time.time()` read elsewhere too: only the slot gets int().
+            at_slot = _int_call(slot.value)
+        else:
+            at_slot = _divide(slot.value, converted.integer)
         return context.finding(
-            self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: divided})
+            self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: at_slot})
         )
+
+    def _check_branches(self, context: FileContext, slot: Slot) -> Finding | None:
+        """Fix `time.time() * 1000 if active else None` in the branches that need it."""
+        assert isinstance(slot.value, cst.IfExp)
+        replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+        problems = []
+        for branch in (slot.value.body, slot.value.orelse):
+            converted = convert(context.index, branch, not slot.is_parameter)
+            if converted is not None:
+                replacements[converted.target] = converted.replacement
+                problems.append(converted.problem)
+        if not replacements:
+            return None
+        problem = "milliseconds" if "milliseconds" in problems else "float"
+        return context.finding(
+            self,
+            slot.value,
+            _message(slot.name, problem),
+            Fix(FixSafety.SAFE, replacements),
+        )
+
+
+def _hides_milliseconds(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether arithmetic or `:=` around a value hides a millisecond form.
+
+    `time.time() * 1000 + 14 * 86400 * 1000` and `(ms := time.time() *
+    1000)` are milliseconds too, but only a rewrite by hand keeps what the
+    rest of the expression means.
+    """
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.NamedExpr):
+            parts = [current.value]
+        elif isinstance(current, cst.BinaryOperation) and isinstance(
+            current.operator, (cst.Add, cst.Subtract)
+        ):
+            parts = [current.left, current.right]
+        else:
+            continue
+        for part in parts:
+            converted = convert(index, part, allow_float=False)
+            if converted is not None and converted.problem == "milliseconds":
+                return True
+        pending.extend(parts)
+    return False
 
 
 def _message(slot: str, problem: str) -> str:
