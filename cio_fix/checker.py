@@ -18,7 +18,7 @@ import libcst as cst
 
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
-from cio_fix.edits import apply_fixes, choose_fixes
+from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments
 from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
 from cio_fix.metadata import code_of, parents
@@ -62,6 +62,12 @@ NOT_REPRODUCED = (
     " that starts a line, or a carriage return that ends the file, are known"
     " causes), so its fixes would change other lines too; the findings are"
     " reported, fix them by hand"
+)
+
+
+LOSES_COMMENT = (
+    "not fixed: the fix would lose a comment inside the code it rewrites;"
+    " fix it by hand"
 )
 
 
@@ -289,13 +295,22 @@ class Checker:
             return None
 
     def _fixable(self, findings: list[Finding]) -> dict[int, tuple[Fix, str]]:
-        """Return the fixes this run may apply, by id, with their rule codes."""
+        """Return the fixes this run may apply, by id, with their rule codes.
+
+        A fix that would lose a comment is taken off its finding, which
+        says why.
+        """
         fixes = {}
         for finding in findings:
-            if finding.fix is not None and fix_allowed(
+            if finding.fix is None or not fix_allowed(
                 finding.fix, self.config.unsafe_fixes
             ):
-                fixes[id(finding.fix)] = (finding.fix, finding.code)
+                continue
+            if not keeps_comments(finding.fix):
+                finding.fix = None
+                finding.message += f" ({LOSES_COMMENT})"
+                continue
+            fixes[id(finding.fix)] = (finding.fix, finding.code)
         return fixes
 
     def _fix(self, context: FileContext, file_result: FileResult) -> None:

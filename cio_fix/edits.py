@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
@@ -13,6 +14,7 @@ from cio_fix.customerio import bound_name, dotted_name
 from cio_fix.formatting import BlackSettings, format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
+from cio_fix.walk import find_all
 
 
 def choose_fixes(
@@ -39,6 +41,33 @@ def choose_fixes(
                 above.add(id(parent))
                 parent = parent_of.get(parent)
     return chosen
+
+
+def keeps_comments(fix: Fix) -> bool:
+    """Tell whether a fix keeps every comment of the code it replaces.
+
+    A comment may move: into another replacement, or into the statements
+    the fix inserts (a client's arguments moved into a factory).
+    """
+    replaced: Counter[str] = Counter()
+    for node in fix.replacements:
+        replaced.update(_comments(node))
+    if not replaced:
+        return True
+    kept: Counter[str] = Counter()
+    for replacement in fix.replacements.values():
+        if isinstance(replacement, cst.FlattenSentinel):
+            for item in replacement.nodes:
+                kept.update(_comments(item))
+        elif isinstance(replacement, cst.CSTNode):
+            kept.update(_comments(replacement))
+    for insert in fix.inserts:
+        kept.update(_comments(_parse_helper(insert.code, "utf-8", _SPACES, "\n")))
+    return not replaced - kept
+
+
+def _comments(node: cst.CSTNode) -> list[str]:
+    return [comment.value for comment in find_all(node, cst.Comment)]
 
 
 def _touches(

@@ -651,15 +651,81 @@ def append_separated(
     separator = cst.Comma(whitespace_after=SPACE)
     if items and isinstance(items[-1].comma, cst.Comma):
         trailing = items[-1].comma
+        last_separator = separator
         if isinstance(opening, cst.ParenthesizedWhitespace):
             separator = cst.Comma(whitespace_after=opening)
-        items[-1] = items[-1].with_changes(comma=separator)
+            last_separator, trailing = _keep_comment(trailing, separator)
+        items[-1] = items[-1].with_changes(comma=last_separator)
     elif items:
         items[-1] = items[-1].with_changes(comma=separator)
     for number, item in enumerate(new):
         last = number == len(new) - 1
         items.append(item.with_changes(comma=trailing if last else separator))
     return items
+
+
+def _keep_comment(
+    trailing: cst.Comma, separator: cst.Comma
+) -> tuple[cst.Comma, cst.Comma]:
+    """Return the commas after the old last item and after the new one.
+
+    A comment after the old last item's comma (`a=1,  # why`) stays on the
+    old item's line; the new last item gets the old line break before the
+    closing bracket.
+    """
+    after = trailing.whitespace_after
+    opening = separator.whitespace_after
+    if not isinstance(after, cst.ParenthesizedWhitespace) or not isinstance(
+        opening, cst.ParenthesizedWhitespace
+    ):
+        return separator, trailing
+    kept = trailing.with_changes(
+        whitespace_after=after.with_changes(
+            empty_lines=(), indent=opening.indent, last_line=opening.last_line
+        )
+    )
+    closing = trailing.with_changes(
+        whitespace_after=after.with_changes(first_line=cst.TrailingWhitespace())
+    )
+    return kept, closing
+
+
+def extend_dict(display: cst.Dict, new: list) -> cst.Dict:
+    """Append `new` elements to a dict display, following its comma style.
+
+    A comment after the last element sits in the closing brace's
+    whitespace, and stays on that element's line.
+    """
+    elements = append_separated(
+        list(display.elements), new, display.lbrace.whitespace_after
+    )
+    closing = display.rbrace.whitespace_before
+    old_last = display.elements[-1] if display.elements else None
+    if (
+        not new
+        or old_last is None
+        or not isinstance(old_last.comma, cst.Comma)
+        or not isinstance(closing, cst.ParenthesizedWhitespace)
+        or closing.first_line.comment is None
+    ):
+        return display.with_changes(elements=elements)
+    position = len(display.elements) - 1
+    separator = elements[position].comma
+    assert isinstance(separator, cst.Comma)
+    opening = separator.whitespace_after
+    if not isinstance(opening, cst.ParenthesizedWhitespace):
+        return display.with_changes(elements=elements)
+    elements[position] = elements[position].with_changes(
+        comma=separator.with_changes(
+            whitespace_after=opening.with_changes(first_line=closing.first_line)
+        )
+    )
+    return display.with_changes(
+        elements=elements,
+        rbrace=display.rbrace.with_changes(
+            whitespace_before=closing.with_changes(first_line=cst.TrailingWhitespace())
+        ),
+    )
 
 
 def remove_items(items: list, removed: set[int]) -> list:

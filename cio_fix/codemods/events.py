@@ -18,6 +18,7 @@ from cio_fix.events import (
     attribute_key,
     dict_element,
     event_name_argument,
+    extend_dict,
     follows_style,
     is_identifier_key,
     is_personal_data,
@@ -260,10 +261,7 @@ def _merged_dict(
     # that the variable also has replaces its value in the sent event.
     if not isinstance(old, cst.Dict):
         return new_dict([spread(old, may_be_none), *new_items])
-    elements = append_separated(
-        list(old.elements), new_items, old.lbrace.whitespace_after
-    )
-    return old.with_changes(elements=elements)
+    return extend_dict(old, new_items)
 
 
 def _replace_items(items: list, replacements: dict[int, object]) -> list:

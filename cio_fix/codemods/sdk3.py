@@ -8,8 +8,8 @@ import libcst as cst
 
 from cio_fix.customerio import Api, ClientCall, FileIndex
 from cio_fix.events import (
-    append_separated,
     dict_element,
+    extend_dict,
     keyword_argument,
     may_be_none,
     new_dict,
@@ -199,7 +199,4 @@ def _merge(
     for key in call.extra_keywords:
         if key in keys:
             raise CannotMove(f"`data` already has a key {key!r}")
-    opening = existing.lbrace.whitespace_after
-    return existing.with_changes(
-        elements=append_separated(list(existing.elements), elements, opening)
-    )
+    return extend_dict(existing, elements)
