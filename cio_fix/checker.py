@@ -65,6 +65,10 @@ NOT_REPRODUCED = (
 )
 
 
+BROKEN_CODE = (
+    "internal error: a fix produced code that does not compile;"
+    " the file is unchanged, please report it"
+)
 LOSES_COMMENT = (
     "not fixed: the fix would lose a comment inside the code it rewrites;"
     " fix it by hand"
@@ -73,6 +77,10 @@ LOSES_COMMENT = (
 
 class _Unfixable(Exception):
     """The fixes of one file failed verification; the file stays as it is."""
+
+
+class _BrokenCode(_Unfixable):
+    """The fixes of one file produced code that does not compile."""
 
 
 @dataclass
@@ -320,7 +328,10 @@ class Checker:
         try:
             if context.printed_code() != context.source.text:
                 raise _Unfixable(NOT_REPRODUCED)
-            passes = self._apply_passes(context, fixes)
+            try:
+                passes = self._apply_passes(context, fixes)
+            except _BrokenCode:
+                passes, fixes = self._without_broken_rule(context, fixes, file_result)
         except (_Unfixable, RecursionError) as error:
             message = TOO_DEEP if isinstance(error, RecursionError) else str(error)
             file_result.errors.append(FileError(Path(context.display_path), message))
@@ -340,6 +351,40 @@ class Checker:
             )
             return
         self._settle_findings(context, file_result.findings, fixes, passes)
+
+    def _without_broken_rule(
+        self,
+        context: FileContext,
+        fixes: dict[int, tuple[Fix, str]],
+        file_result: FileResult,
+    ) -> tuple[_Passes, dict[int, tuple[Fix, str]]]:
+        """Fix the file without the fixes of the one rule that broke its code.
+
+        Each rule's fixes are left out in turn; the first run whose code
+        compiles is kept, and the rule's findings lose their fixes. Raises
+        _BrokenCode when leaving out one rule is not enough.
+        """
+        for code in sorted({code for _, code in fixes.values()}):
+            kept = {key: value for key, value in fixes.items() if value[1] != code}
+            if not kept:
+                continue
+            try:
+                passes = self._apply_passes(context, kept, excluded=code)
+            except _BrokenCode:
+                continue
+            for finding in file_result.findings:
+                if finding.code == code:
+                    finding.fix = None
+            file_result.errors.append(
+                FileError(
+                    Path(context.display_path),
+                    f"internal error in {code}: its fixes produced code that does not"
+                    f" compile, so the file is fixed without them and {code}'s"
+                    " findings are reported only; please report it",
+                )
+            )
+            return passes, kept
+        raise _BrokenCode(BROKEN_CODE)
 
     def _settle_findings(
         self,
@@ -374,7 +419,10 @@ class Checker:
                 finding.message = left_over.message
 
     def _apply_passes(
-        self, context: FileContext, fixes: dict[int, tuple[Fix, str]]
+        self,
+        context: FileContext,
+        fixes: dict[int, tuple[Fix, str]],
+        excluded: str | None = None,
     ) -> _Passes:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
@@ -390,9 +438,12 @@ class Checker:
         fixing_rules = [
             rule
             for rule in self.rules
-            if rule.fix_safety is FixSafety.SAFE
-            or rule.fix_safety is FixSafety.UNSAFE
-            and self.config.unsafe_fixes
+            if rule.code != excluded
+            and (
+                rule.fix_safety is FixSafety.SAFE
+                or rule.fix_safety is FixSafety.UNSAFE
+                and self.config.unsafe_fixes
+            )
         ]
         current = context
         passes = _Passes("", [], Counter(), [])
@@ -606,10 +657,7 @@ def _verify(code: str, original: str, filename: str) -> None:
     if _compiles(code, filename):
         return
     if _compiles(original, filename):
-        raise _Unfixable(
-            "internal error: a fix produced code that does not compile;"
-            " the file is unchanged, please report it"
-        )
+        raise _BrokenCode(BROKEN_CODE)
     _parse_fixed(code)
 
 
@@ -617,7 +665,7 @@ def _parse_fixed(code: str) -> cst.Module:
     try:
         return cst.parse_module(code)
     except cst.ParserSyntaxError as error:
-        raise _Unfixable(
+        raise _BrokenCode(
             f"internal error: a fix produced invalid code ({error.message});"
             " the file is unchanged, please report it"
         ) from error

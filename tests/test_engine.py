@@ -10,6 +10,7 @@ import libcst as cst
 import pytest
 
 import cio_fix.checker
+import cio_fix.codemods.timestamps
 import cio_fix.engine
 
 from conftest import FIXTURES, run_cli
@@ -116,6 +117,31 @@ def test_engine_fix_that_breaks_code_is_dropped(project, monkeypatch) -> None:
     assert {error["path"] for error in result.json["errors"]} == {"app.py", "other.py"}
     assert "does not compile" in result.json["errors"][0]["message"]
     assert not any(finding["applied"] for finding in result.json["findings"])
+
+
+def test_engine_only_the_breaking_rule_is_dropped(project, monkeypatch) -> None:
+    source = (
+        "import time\nfrom customerio import CustomerIO\n"
+        "cio = CustomerIO('3f9a0c1d2e4b5a69c7d1', '0a1b2c3d4e5f6a7b8c9d')\n"
+        "cio.identify(id=1, created_at=time.time() * 1000)\n"
+    )
+    root = project({"app.py": source})
+    # CIO103's fix writes a keyword where an expression belongs.
+    monkeypatch.setattr(
+        cio_fix.codemods.timestamps, "_int_call", lambda node: cst.Name("lambda")
+    )
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    assert result.exit_code == 2
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in fixed
+    assert "created_at=time.time() * 1000" in fixed
+    [error] = result.json["errors"]
+    assert error["message"].startswith("internal error in CIO103:")
+    applied = {f["code"]: f["applied"] for f in result.json["findings"]}
+    assert applied["CIO101"] is True
+    assert applied["CIO103"] is False
 
 
 def test_engine_fixes_that_never_settle_are_dropped(project, monkeypatch) -> None:
