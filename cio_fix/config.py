@@ -270,18 +270,28 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
+def _work_tree_top(folder: Path) -> Path | None:
+    """Return the top folder of the git work tree that contains `folder`, if any."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
 def load_config(start: Path) -> Config:
     """Read `[tool.cio-fix]` from the nearest pyproject.toml at or above `start`.
 
-    The project root is the folder of that pyproject.toml; without one it
-    is `start` itself (or its folder, for a file).
+    The project root is the folder of that pyproject.toml. Without one it
+    is the top of the git work tree around `start`, else `start` itself
+    (or its folder, for a file), so that `cio-fix app/` reads the
+    repository's requirements and the modules `app/` imports.
     """
     pyproject = find_pyproject(start)
     if pyproject is None:
         # The folder of a file named through a symbolic link is the link's
         # own folder, not its target's.
-        folder = start if start.is_dir() else start.absolute().parent
-        return Config(root=folder.resolve())
+        folder = (start if start.is_dir() else start.absolute().parent).resolve()
+        return Config(root=_work_tree_top(folder) or folder)
 
     table = _read_tool_table(pyproject)
     values: dict[str, Any] = {"root": pyproject.parent, "config_path": pyproject}

@@ -15,6 +15,8 @@ from cio_fix.project import (
     summarise,
 )
 
+from conftest import run_cli
+
 
 @pytest.mark.parametrize(
     ("specifier", "major"),
@@ -143,3 +145,24 @@ def test_project_shared_computes_once() -> None:
 
     assert first is second
     assert calls == [project]
+
+
+def test_project_root_is_work_tree_top(project) -> None:
+    # Without pyproject.toml, `cio-fix app/` reads the repository's
+    # requirements, so CIO301 writes the customerio 2.x form.
+    root = project(
+        {
+            "requirements.txt": "customerio==2.1\n",
+            "app/events.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n\n\n'
+                "def viewed(uid, sku):\n"
+                '    cio.track(customer_id=uid, name=f"viewed_{sku}")\n'
+            ),
+        }
+    )
+    (root / ".git").mkdir()
+
+    run_cli(["--apply", "--select", "CIO301", "app/"], root)
+
+    assert 'name="viewed", sku=sku)' in (root / "app" / "events.py").read_text()
