@@ -16,6 +16,7 @@ from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
+from cio_fix.walk import find_all
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -264,22 +265,57 @@ class FileContext:
         self.finding_nodes[id(found)] = node
         return found
 
-    def import_name(self, module: str, name: str | None = None) -> str | None:
+    def import_name(
+        self, module: str, name: str | None = None, module_level: bool = False
+    ) -> str | None:
         """Return the local name for `module` (or `module.name`) after its import.
 
         That is the name it is already imported under at module level, else
         the plain name when nothing in the module binds it. It is None when
         a parameter, an assignment or another import binds that name
         anywhere in the module, because the new reference could then mean
-        something else where it is used.
+        something else where it is used. With `module_level`, the name is
+        used only in module-level code (a helper the fix adds), so only
+        module-level bindings count.
         """
         local = self.existing_import(f"{module}.{name}" if name else module)
         if local is not None:
             return local
         default = name or module.split(".")[0]
-        if default in self.index.imports or self.index.binds_anywhere(default):
-            return None
-        return default
+        if module_level:
+            taken = (
+                default in self.index.module_scope.assignments
+                or default in self._imports_outside_functions()
+                or default in self._global_names()
+            )
+        else:
+            taken = default in self.index.imports or self.index.binds_anywhere(default)
+        return None if taken else default
+
+    def _imports_outside_functions(self) -> set[str]:
+        """Return the names imported at module level, in `if` and `try` blocks too."""
+        names = set()
+        pending: list[cst.CSTNode] = list(self.module.body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if isinstance(node, cst.Import) or (
+                isinstance(node, cst.ImportFrom)
+                and not isinstance(node.names, cst.ImportStar)
+            ):
+                names.update(bound_name(alias) for alias in node.names)
+                continue
+            pending.extend(node.children)
+        return names
+
+    def _global_names(self) -> set[str]:
+        """Return the names that `global` statements let functions rebind."""
+        return {
+            item.name.value
+            for statement in find_all(self.module, cst.Global)
+            for item in statement.names
+        }
 
     def existing_import(self, qualified: str) -> str | None:
         """Return the module-level name that imports `qualified`, unless something shadows it."""

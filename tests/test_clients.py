@@ -406,3 +406,39 @@ def test_clients_reason_says_later_call_may_reach(project) -> None:
         " (a later call in the handler may reach Customer.io, which would expect"
         " it to have arrived)"
     )
+
+
+LOCAL_IMPORTS = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+def event_loop():
+    import asyncio
+    import threading
+    import logging
+    return asyncio, threading, logging
+
+
+@app.post("/signup")
+def signup(user):
+    cio.track(customer_id=user.id, name="signed_up")
+    return "ok"
+"""
+
+
+def test_clients_helper_beside_local_imports(project) -> None:
+    # Imports inside another function bind nothing at module level, where
+    # the helper uses the names.
+    root = project({"app.py": LOCAL_IMPORTS})
+
+    run_cli(["--apply", "--select", "CIO304", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    assert "_customerio_in_background(cio.track" in fixed
+    assert fixed.startswith(
+        "import concurrent.futures\nimport logging\nimport threading\n"
+    )

@@ -1131,14 +1131,14 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
         return _configured_helper(context, context.config.background_helper)
 
     taken = context.module_names()
-    logging_name = context.import_name("logging")
+    logging_name = context.import_name("logging", module_level=True)
     if logging_name is None:
         return None
     imports = [AddImport("logging")]
     helper = unused_name(kind, taken)
     if kind == THREAD_HELPER:
         pool, pool_imports = _thread_pool_name(context)
-        threading_name = context.import_name("threading")
+        threading_name = context.import_name("threading", module_level=True)
         if pool is None or threading_name is None:
             return None
         imports += [*pool_imports, AddImport("threading")]
@@ -1153,7 +1153,7 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
         )
         code = _fit_executor_line(code, executor, pool)
     else:
-        asyncio_name = context.import_name("asyncio")
+        asyncio_name = context.import_name("asyncio", module_level=True)
         if asyncio_name is None:
             return None
         imports.append(AddImport("asyncio"))
@@ -1180,7 +1180,9 @@ def _configured_helper(context: FileContext, qualified: str) -> Helper | None:
 def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]]:
     """Return how the module can name ThreadPoolExecutor, and the import that needs."""
     imports = context.index.imports
-    local = context.import_name("concurrent.futures", "ThreadPoolExecutor")
+    local = context.import_name(
+        "concurrent.futures", "ThreadPoolExecutor", module_level=True
+    )
     if (
         local is not None
         and imports.get(local) == "concurrent.futures.ThreadPoolExecutor"
@@ -1190,7 +1192,7 @@ def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]
     # as taken; the package name is what the helper needs then.
     concurrent = "concurrent" if imports.get("concurrent") == "concurrent" else None
     if concurrent is None:
-        concurrent = context.import_name("concurrent.futures")
+        concurrent = context.import_name("concurrent.futures", module_level=True)
     if concurrent is None:
         return None, []
     return f"{concurrent}.futures.ThreadPoolExecutor", [AddImport("concurrent.futures")]

@@ -525,8 +525,8 @@ def _helper(
         return (), ()
     if HELPER_CLASS in assignments:
         return None
-    threading_name = context.import_name("threading")
-    time_name = context.import_name("time")
+    threading_name = context.import_name("threading", module_level=True)
+    time_name = context.import_name("time", module_level=True)
     if threading_name is None or time_name is None:
         return None
 

@@ -873,7 +873,7 @@ def _cache_decorator(
             and local in context.index.module_scope.assignments
         ):
             return cst.Name(local), ()
-    functools_name = context.import_name("functools")
+    functools_name = context.import_name("functools", module_level=True)
     if functools_name is None:
         return None
     return cst.parse_expression(f"{functools_name}.cache"), (AddImport("functools"),)
@@ -935,7 +935,7 @@ def _hoist_fix(
     if reference is None:
         decorator = ""
         if hoist.kind != "client":
-            functools_name = context.import_name("functools")
+            functools_name = context.import_name("functools", module_level=True)
             if functools_name is None:
                 return None
             imports = (AddImport("functools"),)
