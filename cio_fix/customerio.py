@@ -366,6 +366,10 @@ class FileIndex:
         # Every `Name` node of the module by the identifier it spells, and
         # the parent of every node but the module, both filled by the walk.
         self.names: dict[str, list[cst.Name]] = {}
+        # Names that imports bind at module level (in `if` and `try` blocks
+        # too), and names that `global` statements let functions rebind.
+        self.module_imports: set[str] = set()
+        self.global_names: set[str] = set()
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         # True when a node object other than trivia appears in two places.
         self.shared_nodes = False
@@ -761,8 +765,12 @@ class IndexBuilder(cst.CSTVisitor):
         # module binds that name itself: rules need the origin, not the scope.
         if self.scope.kind == "module":
             self.index.imports[local] = qualified
+            self.index.module_imports.add(local)
         else:
             self.index.imports.setdefault(local, qualified)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.index.global_names.update(item.name.value for item in node.names)
 
     # -- scopes ----------------------------------------------------------------
 

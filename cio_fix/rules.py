@@ -16,7 +16,6 @@ from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
-from cio_fix.walk import find_all
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -283,39 +282,15 @@ class FileContext:
             return local
         default = name or module.split(".")[0]
         if module_level:
+            index = self.index
             taken = (
-                default in self.index.module_scope.assignments
-                or default in self._imports_outside_functions()
-                or default in self._global_names()
+                default in index.module_scope.assignments
+                or default in index.module_imports
+                or default in index.global_names
             )
         else:
             taken = default in self.index.imports or self.index.binds_anywhere(default)
         return None if taken else default
-
-    def _imports_outside_functions(self) -> set[str]:
-        """Return the names imported at module level, in `if` and `try` blocks too."""
-        names = set()
-        pending: list[cst.CSTNode] = list(self.module.body)
-        while pending:
-            node = pending.pop()
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-                continue
-            if isinstance(node, cst.Import) or (
-                isinstance(node, cst.ImportFrom)
-                and not isinstance(node.names, cst.ImportStar)
-            ):
-                names.update(bound_name(alias) for alias in node.names)
-                continue
-            pending.extend(node.children)
-        return names
-
-    def _global_names(self) -> set[str]:
-        """Return the names that `global` statements let functions rebind."""
-        return {
-            item.name.value
-            for statement in find_all(self.module, cst.Global)
-            for item in statement.names
-        }
 
     def existing_import(self, qualified: str) -> str | None:
         """Return the module-level name that imports `qualified`, unless something shadows it."""
