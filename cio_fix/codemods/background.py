@@ -175,11 +175,11 @@ class BlockingCallInRequest(Rule):
     call sends before the worker thread sends it. A change counts when it
     comes after the call or anywhere in a loop around it, and when it goes
     through another name bound to the object, or inside an attribute or
-    item that the call sends (`rows[0]["qty"] = 0` after sending `rows[0]`). Passing the object to a
-    function, or calling a method of it that is not known to only read
-    it, counts too. An object bound at module level counts as changed when
-    any function of the module may change it, because another request may
-    run that function first.
+    item that the call sends (`rows[0]["qty"] = 0` after sending
+    `rows[0]`). Passing the object to a function, or calling a method of it
+    that is not known to only read it, counts too. An object bound at
+    module level counts as changed when any function of the module may
+    change it, because another request may run that function first.
     """
 
     code = "CIO304"
