@@ -742,7 +742,8 @@ def new_dict(elements: list) -> cst.Dict:
     return cst.Dict(append_separated([], elements))
 
 
-# Expressions that `**` in a dict display takes without parentheses.
+# Expressions that `**` in a dict display takes without parentheses. Others
+# that it would take too (`a | b`) get parentheses, which change nothing.
 _SPREADABLE = (
     cst.Name,
     cst.Attribute,
@@ -758,8 +759,8 @@ def spread(value: cst.BaseExpression, may_be_none: bool) -> cst.StarredDictEleme
     """Return `**value` for a dict display, as `**(value or {})` when it may be None.
 
     `data` is None when a caller leaves it out, and `{**None}` raises
-    TypeError. An expression of lower precedence than `**` takes
-    (`**(data or {})`) gets parentheses.
+    TypeError. An expression that binds less tightly than `**` allows,
+    such as `data or {}`, gets parentheses.
     """
     if _or_empty_dict(value):
         may_be_none = False
