@@ -275,7 +275,7 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         os.getcwd(),
     ]
     for folder in folders_up_to(config.root, start):
-        parts.extend(_declaration_fingerprints(folder))
+        parts.extend(declaration_fingerprints(folder))
     return digest(*parts)
 
 
@@ -302,7 +302,7 @@ def _distribution_versions() -> str:
     return ", ".join(versions)
 
 
-def _declaration_fingerprints(folder: Path) -> list[str]:
+def declaration_fingerprints(folder: Path) -> list[str]:
     found = []
     for pattern in DECLARATION_PATTERNS:
         for path in sorted(folder.glob(pattern)):

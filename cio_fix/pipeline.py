@@ -36,11 +36,19 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cio_fix.cache import Cache, canonical_digest, digest, dumps, loads, run_fingerprint
+from cio_fix.cache import (
+    Cache,
+    canonical_digest,
+    declaration_fingerprints,
+    digest,
+    dumps,
+    loads,
+    run_fingerprint,
+)
 from cio_fix.config import Config
 from cio_fix.engine import display_path, follow_imports
 from cio_fix.model import FileError, FileResult, Finding, RunResult
-from cio_fix.modules import modules_by_name, sdk_search_start
+from cio_fix.modules import folders_up_to, modules_by_name, sdk_search_start
 
 if TYPE_CHECKING:
     from cio_fix.checker import Checker
@@ -286,6 +294,7 @@ class _Run:
         self.raw: dict[Path, bytes] = {}
         self.keys: dict[Path, str] = {}
         self.facts: dict[Path, FileFacts] = {}
+        self._declared: dict[Path, list[str]] = {}
 
     def execute(self, raw_files: dict[Path, bytes]) -> RunResult:
         try:
@@ -350,11 +359,32 @@ class _Run:
 
     # -- phase 1: parse --------------------------------------------------------------
 
+    def _declarations(self, folder: Path) -> list[str]:
+        """Fingerprint the files that may declare the customerio version for a folder.
+
+        The version that applies to a file is the one declared nearest to it,
+        so a service's own requirements file decides for the files below it.
+        """
+        if not self.cache.enabled:
+            return []
+        found = self._declared.get(folder)
+        if found is None:
+            found = []
+            for parent in folders_up_to(self.config.root, folder):
+                found.extend(declaration_fingerprints(parent))
+            self._declared[folder] = found
+        return found
+
     def _scan(self, files: dict[Path, bytes]) -> dict[Path, ScanFacts]:
         missing: dict[Path, bytes] = {}
         for path, raw in files.items():
             self.raw[path] = raw
-            self.keys[path] = digest(self.run_key, str(path.resolve()), digest(raw))
+            self.keys[path] = digest(
+                self.run_key,
+                str(path.resolve()),
+                digest(raw),
+                *self._declarations(path.parent),
+            )
             facts = self._cached(f"parse:{self.keys[path]}", FileFacts)
             if facts is None:
                 missing[path] = raw

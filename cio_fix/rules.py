@@ -16,6 +16,7 @@ from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
+from cio_fix.project import SdkVersion, detect_sdk_version
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -185,6 +186,26 @@ class FileContext:
     def expression_context(self, node: cst.Name) -> ExpressionContext | None:
         """Return whether a name is read (LOAD), written (STORE) or deleted (DEL)."""
         return name_context(node, self.parent_map())
+
+    @property
+    def sdk(self) -> SdkVersion | None:
+        """Return the customerio version for this file: configured, else declared nearest.
+
+        The folders from the file's own up to the project root are searched,
+        so each service of a repository gets the version it declares.
+        """
+        if self.config.sdk_version is not None:
+            return SdkVersion(self.config.sdk_version, "sdk-version in [tool.cio-fix]")
+        folder = self.path.absolute().parent
+        return self.project.shared(  # type: ignore[no-any-return]
+            f"sdk-version:{folder}",
+            lambda _: detect_sdk_version(self.config.root, folder),
+        )
+
+    @property
+    def sdk_major(self) -> int | None:
+        sdk = self.sdk
+        return sdk.major if sdk is not None else None
 
     def result_discarded(self, node: cst.Call) -> bool:
         """Tell whether a call is an expression statement, awaited or not."""

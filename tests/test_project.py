@@ -166,3 +166,46 @@ def test_project_root_is_work_tree_top(project) -> None:
     run_cli(["--apply", "--select", "CIO301", "app/"], root)
 
     assert 'name="viewed", sku=sku)' in (root / "app" / "events.py").read_text()
+
+
+VIEWED = (
+    "from customerio import CustomerIO\n"
+    'cio = CustomerIO("site", "key")\n\n\n'
+    "def viewed(uid, sku):\n"
+    '    cio.track(customer_id=uid, name=f"viewed_{sku}")\n'
+)
+
+
+def test_project_each_service_its_own_version(project) -> None:
+    root = project(
+        {
+            "old/requirements.txt": "customerio==2.1\n",
+            "old/events.py": VIEWED,
+            "new/requirements.txt": "customerio==3.2.0\n",
+            "new/events.py": VIEWED,
+        }
+    )
+
+    run_cli(["--apply", "--select", "CIO301", "."], root)
+
+    assert 'name="viewed", sku=sku)' in (root / "old" / "events.py").read_text()
+    assert 'data={"sku": sku})' in (root / "new" / "events.py").read_text()
+
+
+def test_project_service_version_change_misses_cache(project) -> None:
+    root = project(
+        {
+            "requirements.txt": "flask\n",
+            "old/requirements.txt": "customerio==2.1\n",
+            "old/events.py": VIEWED,
+            "new/events.py": VIEWED,
+        }
+    )
+    first = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+    (root / "old" / "requirements.txt").write_text("customerio==3.2.0\n")
+
+    second = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+
+    assert '+    cio.track(customer_id=uid, name="viewed", sku=sku)' in first.stdout
+    assert "sku=sku" not in second.stdout
+    assert 'data={"sku": sku}' in second.stdout

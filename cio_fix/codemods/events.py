@@ -106,7 +106,7 @@ def _is_none(node: cst.BaseExpression | None) -> bool:
 
 
 def placement_of(context: FileContext, call: ClientCall) -> Placement:
-    target = attribute_target(call, context.project.sdk_major)
+    target = attribute_target(call, context.sdk_major)
     code = functools.partial(code_of, module=context.module)
     if target == "keywords":
         existing = {

@@ -66,7 +66,7 @@ class Sdk3EventKwargs(Rule):
     fix_safety = FixSafety.SAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        major = context.project.sdk_major
+        major = context.sdk_major
         if major in (1, 2):
             return
         for call in context.index.client_calls:
@@ -81,7 +81,7 @@ class Sdk3EventKwargs(Rule):
             for argument in _spreads(call)
         ]
         attributes = ", ".join(names)
-        sdk = context.project.sdk
+        sdk = context.sdk
         if sdk is None:
             message = (
                 f"{call.method}() passes event attributes {attributes} as keyword arguments,"
