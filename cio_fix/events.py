@@ -499,15 +499,17 @@ def _format_value(
 
 
 def event_name_parameter(call: ClientCall) -> str | None:
-    """Return the parameter that carries the event name of a call, if it sends an event."""
+    """Return the parameter that carries the event name of a call, if it sends an event.
+
+    A pageview's `page` is the URL or name of the page viewed, which
+    segments match as it is: values in it are the point, not a pitfall.
+    """
     if call.api is Api.TRACK and call.method in (
         "track",
         "track_anonymous",
         "backfill",
     ):
         return "name"
-    if call.api is Api.TRACK and call.method == "pageview":
-        return "page"
     if call.api is Api.PIPELINES and call.method == "track":
         return "event"
     return None

@@ -286,8 +286,9 @@ def _code(context: FileContext, node: cst.CSTNode) -> str:
 class DynamicEventName(Rule):
     """What it does:
     Finds event names built from values: f-strings, `+` chains, `%`
-    formatting and `str.format` in the name of track, track_anonymous,
-    backfill and pageview (Track API) and track (Data Pipelines).
+    formatting and `str.format` in the name of track, track_anonymous and
+    backfill (Track API) and track (Data Pipelines). A pageview's page is
+    the URL that segments match, so values in it are not reported.
 
     Why is this bad?
     Customer.io keeps one entry in the workspace's event catalog per
@@ -307,7 +308,7 @@ class DynamicEventName(Rule):
     configured `event-name-style`, become the name, and each value becomes
     an event attribute named after its expression. Attributes go where the
     SDK takes them: into `data` (customerio 3.x), keyword arguments
-    (customerio 1.x and 2.x, pageview, backfill, async-customerio) or
+    (customerio 1.x and 2.x, backfill, async-customerio) or
     `properties` (Data Pipelines). A name without a literal part, a name
     form that cannot be taken apart, a key already sent with a different
     value, and a call that gives no hint of where its attributes go when
