@@ -542,9 +542,11 @@ def sdk_version_for(config: Config, raw_files: dict[Path, bytes]) -> SdkVersion 
 
 def scan_facts(summary: ModuleSummary) -> ScanFacts:
     """Return what the search for more project files needs from one summary."""
+    aliased = {qualified.rpartition(".")[0] for qualified in summary.aliases.values()}
     return ScanFacts(
         tuple(sorted(prefilter_words([summary]))),
         tuple(sorted(imported_modules([summary]))),
+        tuple(sorted(module for module in aliased if module)),
     )
 
 

@@ -75,11 +75,13 @@ class ScanFacts:
 
     `words` are module names that a file importing this module's clients
     must name on an import line. `imported` are the modules whose values
-    this module passes to Customer.io.
+    this module passes to Customer.io. `aliased` are the modules it imports
+    names from at module level.
     """
 
     words: tuple[str, ...] = ()
     imported: tuple[str, ...] = ()
+    aliased: tuple[str, ...] = ()
 
 
 @dataclass
@@ -264,6 +266,15 @@ def read_project_files(
             wanted.update(facts.imported)
         words -= used_words
         used_words |= words
+        # A file that imports a name from a module named like a client
+        # module (`from app.cio import tracker`) reads it from that module,
+        # which may not be the client module: another service's `app.cio`.
+        for facts in scanned.values():
+            wanted.update(
+                module
+                for module in facts.aliased
+                if module.rpartition(".")[2] in used_words
+            )
         more = follow_imports(all_files, seen, words, modules=True)
         if wanted:
             # Only a file named like the module's last part, or the
@@ -931,11 +942,14 @@ def _read_modules(
 ) -> dict[Path, bytes]:
     found: dict[Path, bytes] = {}
     for name in wanted:
-        paths = modules.get(name, [])
-        if len(paths) != 1 or paths[0] in seen:
-            continue
-        try:
-            found[paths[0]] = paths[0].read_bytes()
-        except OSError:
-            continue
+        # When several files could be the module (`app/cio.py` in two
+        # services), all are read: the project index then sees that the
+        # name is ambiguous instead of taking the one it happened to parse.
+        for path in modules.get(name, []):
+            if path in seen or path in found:
+                continue
+            try:
+                found[path] = path.read_bytes()
+            except OSError:
+                continue
     return found

@@ -110,7 +110,9 @@ class ProjectIndex:
         matches = self._by_suffix.get(dotted, [])
         exact = [summary for summary in matches if summary.module_name == dotted]
         if exact:
-            return exact[0]
+            # Two services of one repository may each have an `app.cio`;
+            # which one an import means is then unknown.
+            return exact[0] if len(exact) == 1 else None
         if len(matches) == 1:
             return matches[0]
         return None
