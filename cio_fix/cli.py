@@ -9,7 +9,14 @@ import typer
 from rich.console import Console
 
 from cio_fix import __version__
-from cio_fix.config import Config, ConfigError, load_config, validate_selectors
+from cio_fix.config import (
+    RULE_CODES,
+    Config,
+    ConfigError,
+    load_config,
+    matches_selector,
+    validate_selectors,
+)
 from cio_fix.model import RunResult
 
 # Exit statuses, as documented in the README.
@@ -241,6 +248,16 @@ def _configure(
     validate_selectors(selected or (), "--select")
     validate_selectors(ignored or (), "--ignore")
     config = config.with_options(select=selected, ignore=ignored)
+    if not any(
+        any(matches_selector(code, selector) for selector in config.select)
+        and not any(matches_selector(code, selector) for selector in config.ignore)
+        for code in RULE_CODES
+    ):
+        # A run that checks nothing would pass every CI job it guards.
+        raise ConfigError(
+            "no rule is left to run: select and ignore (on the command line or in"
+            " [tool.cio-fix]) exclude every rule"
+        )
     if unsafe_fixes:
         config = config.with_options(unsafe_fixes=True)
     return config

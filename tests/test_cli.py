@@ -199,6 +199,22 @@ def test_cli_empty_select_is_usage_error(project, selectors: str) -> None:
     assert "--select names no rule" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("pyproject", "args"),
+    [
+        ("[tool.cio-fix]\nselect = []\n", []),
+        ("", ["--select", "CIO7", "--ignore", "CIO701"]),
+    ],
+)
+def test_cli_no_rule_left_is_usage_error(project, pyproject, args) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": pyproject})
+
+    result = run_cli([*args, "."], root)
+
+    assert result.exit_code == 2
+    assert "no rule is left to run" in result.stderr
+
+
 def test_cli_exit_zero(project) -> None:
     root = project({"app.py": PITFALLS, "broken.py": "import customerio\nprint 'x'\n"})
 
