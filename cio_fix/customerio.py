@@ -683,6 +683,13 @@ class FileIndex:
         if parameters is None:
             return None
         named, extra, starred = normalise_arguments(call, parameters)
+        if (
+            client.package == "async_customerio"
+            and method == "identify"
+            and "identifier" in extra
+        ):
+            # async-customerio names the customer id `identifier`.
+            named["id"] = extra.pop("identifier")
         return ClientCall(
             node=site.node,
             method=method,
