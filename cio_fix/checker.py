@@ -325,13 +325,16 @@ class Checker:
         fixes = self._fixable(file_result.findings)
         if not fixes:
             return
+        reported = {finding.code for finding in file_result.findings}
         try:
             if context.printed_code() != context.source.text:
                 raise _Unfixable(NOT_REPRODUCED)
             try:
-                passes = self._apply_passes(context, fixes)
+                passes = self._apply_passes(context, fixes, reported)
             except _BrokenCode:
-                passes, fixes = self._without_broken_rule(context, fixes, file_result)
+                passes, fixes = self._without_broken_rule(
+                    context, fixes, file_result, reported
+                )
         except (_Unfixable, RecursionError) as error:
             message = TOO_DEEP if isinstance(error, RecursionError) else str(error)
             file_result.errors.append(FileError(Path(context.display_path), message))
@@ -357,6 +360,7 @@ class Checker:
         context: FileContext,
         fixes: dict[int, tuple[Fix, str]],
         file_result: FileResult,
+        reported: set[str],
     ) -> tuple[_Passes, dict[int, tuple[Fix, str]]]:
         """Fix the file without the fixes of the one rule that broke its code.
 
@@ -369,7 +373,7 @@ class Checker:
             if not kept:
                 continue
             try:
-                passes = self._apply_passes(context, kept, excluded=code)
+                passes = self._apply_passes(context, kept, reported - {code})
             except _BrokenCode:
                 continue
             for finding in file_result.findings:
@@ -422,13 +426,16 @@ class Checker:
         self,
         context: FileContext,
         fixes: dict[int, tuple[Fix, str]],
-        excluded: str | None = None,
+        reported: set[str],
     ) -> _Passes:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
-        The re-check runs only the rules whose fixes this run may apply (a
-        rule's fixes all have the fix safety it declares): the findings of
-        the others do not decide whether another pass is needed.
+        The re-check runs only the rules of `reported`, the codes of the
+        file's findings, whose fixes this run may apply (a rule's fixes all
+        have the fix safety it declares). The findings of other rules do not
+        decide whether another pass is needed, and a fix that no finding
+        of the report explains is never written: a rule whose finding
+        appears only in the fixed code waits for the next run.
 
         Each re-check reads the module the fixes built, without printing
         and parsing it: tests check that the fixes come out the same as
@@ -438,7 +445,7 @@ class Checker:
         fixing_rules = [
             rule
             for rule in self.rules
-            if rule.code != excluded
+            if rule.code in reported
             and (
                 rule.fix_safety is FixSafety.SAFE
                 or rule.fix_safety is FixSafety.UNSAFE

@@ -144,6 +144,30 @@ def test_engine_only_the_breaking_rule_is_dropped(project, monkeypatch) -> None:
     assert applied["CIO103"] is False
 
 
+def test_engine_writes_no_fix_without_a_finding(project) -> None:
+    # CIO202's fix makes the identify's customer the track's, and only then
+    # does CIO201 see a track before an identify. Its reorder would have no
+    # finding to explain it, so it waits for the next run.
+    source = (
+        "from customerio import CustomerIO\n"
+        "cio = CustomerIO('s', 'k')\n\n\n"
+        "def login(user):\n"
+        "    cio.track(customer_id=user.id, name='logged_in')\n"
+        "    cio.identify(id=user.email, plan=user.plan)\n"
+    )
+    root = project({"app.py": source})
+    args = ["--apply", "--unsafe-fixes", "--select", "CIO201,CIO202"]
+
+    first = run_cli([*args, "--output-format", "json", "."], root)
+    fixed = (root / "app.py").read_text()
+    second = run_cli([*args, "--output-format", "json", "."], root)
+
+    assert [f["code"] for f in first.json["findings"]] == ["CIO202"]
+    assert fixed.index("cio.track(") < fixed.index("cio.identify(id=user.id")
+    assert [f["code"] for f in second.json["findings"]] == ["CIO201"]
+    assert second.json["findings"][0]["applied"] is True
+
+
 def test_engine_fixes_that_never_settle_are_dropped(project, monkeypatch) -> None:
     root = project({"app.py": BODY})
     monkeypatch.setattr(
