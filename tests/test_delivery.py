@@ -206,3 +206,19 @@ def test_delivery_send_to_unsubscribed_exempts_body(project):
     lines = [finding["line"] for finding in _findings(root, "CIO503")]
 
     assert lines == [8, 9]
+
+
+def test_delivery_attribute_type_lists_other_types_only(project):
+    uses = [("a", "1"), ("b", "2.5"), ("c", '"3"'), ("d", '"4"'), ("e", '"5"')]
+    files = {
+        f"{name}.py": TRACK_CLIENT
+        + f"\n\ndef {name}(u):\n    cio.identify(id=u.id, seats={value})\n"
+        for name, value in uses
+    }
+    root = project(files)
+
+    [finding] = _findings(root, "CIO402")
+
+    assert finding["path"] == "a.py"
+    assert "but as a string at c.py:7, d.py:7, e.py:7;" in finding["message"]
+    assert "b.py" not in finding["message"]

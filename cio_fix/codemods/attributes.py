@@ -310,7 +310,8 @@ class InconsistentAttributeType(Rule):
         )
         odd = next(use for use in ordered if use.kind != usual)
 
-        others = [use for use in ordered if use is not odd]
+        # Places that send the same JSON type as this one are no conflict.
+        others = [use for use in ordered if use.kind != odd.kind]
         descriptions = []
         for kind in sorted({use.kind for use in others}):
             places = [use.place for use in others if use.kind == kind]
