@@ -516,7 +516,7 @@ def _project_names(project: ProjectIndex) -> _ProjectNames:
     names = _ProjectNames()
     for summary, facts in project.rule_facts(InconsistentEventName.code):
         sender = summary.module_name
-        for name, constant, path, line in facts:
+        for name, constant, path, line, _ in facts:
             place = f"{path}:{line}"
             if not constant:
                 entry = (name, place, sender)
@@ -572,11 +572,24 @@ class InconsistentEventName(Rule):
     summary = "event names off the naming style, or spelled differently across files"
     fix_safety = FixSafety.UNSAFE
 
-    def collect(self, context: FileContext) -> list[tuple[str, str, str, int]]:
-        """Return (name or "", imported constant or "", path, line) per name sent."""
+    def collect(self, context: FileContext) -> list[tuple[str, str, str, int, bool]]:
+        """Return (name or "", imported constant or "", path, line, shared) per name sent.
+
+        `shared` tells whether this file also reads the imported constant
+        for something else (a queue message, a database column).
+        """
         found = []
         for source in _track_api_sources(context):
-            found.append((source.name, source.constant or "", source.path, source.line))
+            shared = False
+            if source.constant:
+                shared = any(
+                    _read_beyond_event_names(context, local)
+                    for local, qualified in context.index.imports.items()
+                    if qualified == source.constant
+                )
+            found.append(
+                (source.name, source.constant or "", source.path, source.line, shared)
+            )
         return found
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -705,22 +718,9 @@ def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
     """Tell whether code reads a constant for anything but the event name of a call.
 
     Reads in this file are counted. Another file that imports the constant
-    counts as another use unless it sends it as an event name.
+    counts as another use unless it only sends it as an event name.
     """
-    name_uses = 0
-    for call in context.index.client_calls:
-        argument = event_name_argument(call)
-        if (
-            argument is not None
-            and isinstance(argument.value, cst.Name)
-            and argument.value.value == constant
-        ):
-            name_uses += 1
-    reads = 0
-    for node in context.names_with_value(constant):
-        if context.expression_context(node) is ExpressionContext.LOAD:
-            reads += 1
-    if reads > name_uses:
+    if _read_beyond_event_names(context, constant):
         return True
 
     module_name = context.index.module_name
@@ -738,9 +738,34 @@ def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
         return False
     senders = set()
     for summary, facts in project.rule_facts("CIO303"):
-        if any(imported and is_this_constant(imported) for _, imported, _, _ in facts):
+        uses = [
+            shared
+            for _, imported, _, _, shared in facts
+            if imported and is_this_constant(imported)
+        ]
+        if uses and not any(uses):
             senders.add(summary.module_name)
     return bool(importers - senders)
+
+
+def _read_beyond_event_names(context: FileContext, name: str) -> bool:
+    """Tell whether this file reads `name` for anything but the event name of a call."""
+    name_uses = 0
+    for call in context.index.client_calls:
+        argument = event_name_argument(call)
+        if (
+            argument is not None
+            and isinstance(argument.value, cst.Name)
+            and argument.value.value == name
+        ):
+            name_uses += 1
+    reads = 0
+    for node in context.names_with_value(name):
+        if isinstance(context.parent(node), cst.ImportAlias):
+            continue
+        if context.expression_context(node) is ExpressionContext.LOAD:
+            reads += 1
+    return reads > name_uses
 
 
 def _track_api_sources(context: FileContext) -> list[NameSource]:
