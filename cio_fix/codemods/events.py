@@ -560,8 +560,9 @@ class InconsistentEventName(Rule):
     Unsafe. Renaming changes the event that Customer.io receives, so
     campaigns, segments and webhooks keyed on the old name stop matching
     until they are updated in Customer.io. Update them first, then deploy
-    the rename. Two variants that both follow the style are reported
-    without a fix: only the team knows which one campaigns use. Names sent
+    the rename. A name off the style with a variant that follows it is
+    renamed to that variant. Two variants that both follow the style are
+    reported without a fix: only the team knows which one campaigns use. Names sent
     through Data Pipelines are not checked, because its names are Title
     Case by convention and some of them trigger actions in Customer.io
     ("Device Created or Updated").
@@ -680,6 +681,13 @@ class InconsistentEventName(Rule):
             )
 
         renamed = to_style(name, style) if off_style else ""
+        in_style = sorted(
+            variant for variant in variants if follows_style(variant, style)
+        )
+        if renamed and in_style and renamed not in in_style:
+            # `Step2Completed` beside `step_2_completed` takes the existing
+            # spelling, not a third one (`step2_completed`).
+            renamed = in_style[0] if len(in_style) == 1 else ""
         if not renamed or not follows_style(renamed, style):
             return context.finding(
                 self, literal, f"{problem}; choose one name and use it everywhere"
