@@ -554,6 +554,7 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         tuple(sorted(prefilter_words([summary]))),
         tuple(sorted(imported_modules([summary]))),
         tuple(sorted(module for module in aliased if module)),
+        summary.module_name if summary.path.name == "__init__.py" else "",
     )
 
 

@@ -370,6 +370,8 @@ class FileIndex:
         # too), and names that `global` statements let functions rebind.
         self.module_imports: set[str] = set()
         self.global_names: set[str] = set()
+        # Modules imported with `from module import *` at module level.
+        self.star_imports: list[str] = []
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         # True when a node object other than trivia appears in two places.
         self.shared_nodes = False
@@ -507,6 +509,13 @@ class FileIndex:
             return PIPELINES
         if qualified is not None and self.project is not None:
             return self.project.client_type(qualified)
+        if self.project is not None:
+            # A name no statement binds may come from a project module
+            # imported with `*`.
+            for module in self.star_imports:
+                found = self.project.client_type(f"{module}.{name}")
+                if found is not None:
+                    return found
         return None
 
     def _attribute_type(self, node: cst.Attribute, scope: Scope) -> ClientType | None:
@@ -739,6 +748,8 @@ class IndexBuilder(cst.CSTVisitor):
                 module, _, name = qualified.rpartition(".")
                 if module == base:
                     self._bind_import(name, qualified)
+            if self.scope.kind == "module":
+                self.index.star_imports.append(base)
             return
         for alias in node.names:
             name = dotted_name(alias.name)

@@ -76,12 +76,14 @@ class ScanFacts:
     `words` are module names that a file importing this module's clients
     must name on an import line. `imported` are the modules whose values
     this module passes to Customer.io. `aliased` are the modules it imports
-    names from at module level.
+    names from at module level, and `package` the name of the package it
+    is the `__init__.py` of (empty for other modules).
     """
 
     words: tuple[str, ...] = ()
     imported: tuple[str, ...] = ()
     aliased: tuple[str, ...] = ()
+    package: str = ""
 
 
 @dataclass
@@ -270,11 +272,18 @@ def read_project_files(
         # module (`from app.cio import tracker`) reads it from that module,
         # which may not be the client module: another service's `app.cio`.
         for facts in scanned.values():
-            wanted.update(
+            from_client_modules = [
                 module
                 for module in facts.aliased
                 if module.rpartition(".")[2] in used_words
-            )
+            ]
+            wanted.update(from_client_modules)
+            # A package that imports from a client module may re-export
+            # the client (`from app import tracker`).
+            package_word = facts.package.rpartition(".")[2]
+            if from_client_modules and package_word and package_word not in used_words:
+                words.add(package_word)
+                used_words.add(package_word)
         more = follow_imports(all_files, seen, words, modules=True)
         if wanted:
             # Only a file named like the module's last part, or the
