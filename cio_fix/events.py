@@ -840,6 +840,10 @@ class CatalogEntry:
     variants: list[str] = field(default_factory=list)
     # Whether a Track API call sends it; Data Pipelines names have no style check.
     track_api: bool = False
+    # For a dynamic name: whether each value in it is one of a few fixed
+    # ones (`f"seats_{kind}"` with kind "added" or "removed"), which CIO301
+    # accepts as a few distinct events.
+    bounded: bool = False
 
     @property
     def files(self) -> list[str]:
@@ -902,7 +906,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
             entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
             entry.places.append(source.place)
             entry.track_api = entry.track_api or not source.pipelines
-        for _, argument, built in name_calls(context):
+        for call, argument, built in name_calls(context):
             if not built.is_dynamic:
                 continue
             expression_code = code_of(argument.value, context.module)
@@ -912,12 +916,19 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
             entry.places.append(
                 f"{context.display_path}:{context.position(argument.value).start.line}"
             )
-            if built.supported:
+            if _picked_from_few(context, call, built):
+                entry.bounded = True
+            elif built.supported:
                 entry.suggested = static_name(split_personal_data(built), style) or None
 
     for entry in static.values():
-        if entry.track_api and not follows_style(entry.name, style):
-            entry.suggested = to_style(entry.name, style) or None
+        personal = personal_data_in_text(entry.name)
+        if entry.track_api and (personal or not follows_style(entry.name, style)):
+            # As CIO302 does, the personal data leaves the suggested name.
+            text = entry.name
+            for start, end, _ in reversed(personal):
+                text = text[:start] + "_" + text[end:]
+            entry.suggested = to_style(text, style) or None
         entry.variants = sorted(
             other
             for other in static
@@ -925,6 +936,15 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
         )
     return sorted(static.values(), key=lambda entry: entry.name) + sorted(
         dynamic.values(), key=lambda entry: entry.name
+    )
+
+
+def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:
+    """Tell whether each value in a name is one of a few fixed ones, as CIO301 accepts."""
+    from cio_fix.codemods.events import is_bounded
+
+    return built.supported and all(
+        is_bounded(context, call.site.scope, part.expression) for part in built.values
     )
 
 
@@ -939,6 +959,7 @@ def catalog_json(catalog: Catalog) -> str:
             {
                 "name": entry.name,
                 "dynamic": entry.dynamic,
+                "bounded": entry.bounded,
                 "calls": len(entry.places),
                 "files": entry.files,
                 "places": places,
@@ -967,7 +988,9 @@ def catalog_lines(catalog: Catalog) -> list[str]:
         calls = f"{len(entry.places)} call{'s' if len(entry.places) != 1 else ''}"
         lines.append(f"{entry.name:<{width}}  {calls:<8}  {', '.join(entry.files)}")
         notes = []
-        if entry.dynamic:
+        if entry.dynamic and entry.bounded:
+            notes.append("picked from a few fixed values, a few distinct events")
+        elif entry.dynamic:
             built_as = (
                 f"; a fixed name would be {entry.suggested!r}"
                 if entry.suggested

@@ -244,6 +244,26 @@ def test_events_catalog_text(project) -> None:
     assert "3 event names, 4 call sites, style snake_case." in result.stdout
 
 
+def test_events_catalog_agrees_with_rules(project) -> None:
+    # CIO302 takes the phone number out of the name, and CIO301 accepts a
+    # name picked from two fixed values; the catalog says the same.
+    source = (
+        'from customerio import CustomerIO\nclient = CustomerIO("site", "key")\n'
+        "def verified(uid, added):\n"
+        '    client.track(customer_id=uid, name="phone_verified_+15551234567")\n'
+        '    kind = "added" if added else "removed"\n'
+        '    client.track(customer_id=uid, name=f"seats_{kind}")\n'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events["phone_verified_+15551234567"]["suggested"] == "phone_verified"
+    assert events['f"seats_{kind}"']["bounded"] is True
+    assert events['f"seats_{kind}"']["suggested"] is None
+
+
 def test_events_catalog_empty(project) -> None:
     root = project({"app.py": "print('no Customer.io here')\n"})
     result = run_cli(["--list-events", "."], root)
