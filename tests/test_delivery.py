@@ -222,3 +222,37 @@ def test_delivery_attribute_type_lists_other_types_only(project):
     assert finding["path"] == "a.py"
     assert "but as a string at c.py:7, d.py:7, e.py:7;" in finding["message"]
     assert "b.py" not in finding["message"]
+
+
+DISPATCHING_WEBHOOK = """\
+import json
+
+from django.http import HttpResponse
+
+
+def on_bounce(report):
+    print(report)
+
+
+METRIC_HANDLERS = {"bounced": on_bounce}
+
+
+def customerio_webhook(request):
+    report = json.loads(request.body)
+    handler = METRIC_HANDLERS.get(report["metric"])
+    if handler is not None:
+        handler(report)
+    return HttpResponse(status=204)
+"""
+
+
+def test_delivery_webhook_dispatching_through_a_dict(project):
+    # The dict's keys are the metrics the webhook handles: bounces yes,
+    # spam complaints no.
+    root = project({"a.py": APP_CLIENT + SEND, "hooks.py": DISPATCHING_WEBHOOK})
+
+    bounces = _findings(root, "CIO501")
+    spam = _findings(root, "CIO502")
+
+    assert bounces == []
+    assert [finding["path"] for finding in spam] == ["hooks.py"]

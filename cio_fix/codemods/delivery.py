@@ -136,11 +136,15 @@ def _is_metric_access(node: cst.CSTNode) -> bool:
     return isinstance(key, cst.SimpleString) and literal_value(key) == "metric"
 
 
-def _compared_metrics(function: cst.FunctionDef) -> set[str]:
+def _compared_metrics(
+    function: cst.FunctionDef, mappings: dict[str, set[str]]
+) -> set[str]:
     """Return the reporting metrics a function compares the payload's `metric` with.
 
     Comparisons count when they contain the metric read itself or a variable
-    assigned from it (`metric = report["metric"]`), and so do `match` cases.
+    assigned from it (`metric = report["metric"]`), and so do `match` cases
+    and the keys of a module-level dict looked up by the metric
+    (`HANDLERS.get(report["metric"])`); `mappings` has those keys by name.
     """
     nodes = list(descendants(function, trivia=False))
     accesses = {id(node) for node in nodes if _is_metric_access(node)}
@@ -173,7 +177,45 @@ def _compared_metrics(function: cst.FunctionDef) -> set[str]:
         elif isinstance(node, cst.Match) and reads_metric(node.subject):
             for case in node.cases:
                 metrics |= _string_literals(case.pattern) & REPORTING_METRICS
+        else:
+            looked_up = _mapping_lookup(node)
+            if looked_up is not None and looked_up[0] in mappings:
+                if reads_metric(looked_up[1]):
+                    metrics |= mappings[looked_up[0]]
     return metrics
+
+
+def _mapping_lookup(node: cst.CSTNode) -> tuple[str, cst.CSTNode] | None:
+    """Return (name, key) for `NAME[key]` or `NAME.get(key, ...)`."""
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+        if len(node.slice) == 1:
+            return node.value.value, node.slice[0]
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and isinstance(node.func.value, cst.Name)
+        and node.args
+    ):
+        return node.func.value.value, node.args[0]
+    return None
+
+
+def _metric_mappings(context: FileContext) -> dict[str, set[str]]:
+    """Return the module-level dicts keyed by reporting metrics, with those keys."""
+    mappings = {}
+    for name, assignments in context.index.module_scope.assignments.items():
+        if len(assignments) != 1 or not isinstance(assignments[0].value, cst.Dict):
+            continue
+        keys = set()
+        for element in assignments[0].value.elements:
+            if isinstance(element, cst.DictElement):
+                key = literal_value(element.key)
+                if isinstance(key, str):
+                    keys.add(key)
+        if keys & REPORTING_METRICS:
+            mappings[name] = keys & REPORTING_METRICS
+    return mappings
 
 
 @dataclass
@@ -212,12 +254,13 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> list[WebhookHan
     """
     handlers = []
     compared: dict[int, set[str]] = {}
+    mappings = _metric_mappings(context)
 
     def compares(node: cst.FunctionDef) -> set[str]:
         if id(node) not in scan.functions:
             return set()
         if id(node) not in compared:
-            compared[id(node)] = _compared_metrics(node)
+            compared[id(node)] = _compared_metrics(node, mappings)
         return compared[id(node)]
 
     for function in context.index.functions:
@@ -225,7 +268,10 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> list[WebhookHan
             continue
         if not compares(function.node):
             continue
-        metrics = frozenset(_string_literals(function.node) & REPORTING_METRICS)
+        metrics = frozenset(
+            _string_literals(function.node) & REPORTING_METRICS
+            | compares(function.node)
+        )
         handlers.append(
             WebhookHandler(
                 function.qualname, place_of(context, function.node.name), metrics
