@@ -236,6 +236,12 @@ def _configure(
     unsafe_fixes: bool,
 ) -> Config:
     config = load_config(targets[0])
+    root = config.root.resolve()
+    whole = any(
+        target.resolve() == root or target.resolve() in root.parents
+        for target in targets
+    )
+    config = config.with_options(whole_project=whole)
     selected = _split_codes(select)
     ignored = _split_codes(ignore)
     if selected == ():

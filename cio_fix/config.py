@@ -106,6 +106,11 @@ class Config:
     cache: bool = True
     # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
     pr: PrSettings = field(default_factory=PrSettings)
+    # Whether the run checks the whole project (a PATH is the root or
+    # above it). Findings that claim something is missing from the
+    # project (no bounce handling, no identify with an email) need it: a
+    # pre-commit run over a few files cannot see the rest.
+    whole_project: bool = True
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""

@@ -49,6 +49,8 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
     from cio_fix.cache import Cache
     from cio_fix.pipeline import check_candidates
 
+    if not config.whole_project and _alone_in_project(discovered.files, config):
+        config = config.with_options(whole_project=True)
     cache = Cache.open(config.root) if config.cache else Cache.disabled()
     checked = check_candidates(discovered.files, raw_files, config, cache)
     cache.save()
@@ -62,6 +64,21 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
         for finding in result.findings:
             finding.applied = False
     return result
+
+
+def _alone_in_project(files: list[Path], config: Config) -> bool:
+    """Tell whether no other file of the project mentions Customer.io.
+
+    A run over some files (a pre-commit hook) is then as good as a run
+    over the whole project.
+    """
+    named = {path.resolve() for path in files}
+    others = [
+        path
+        for path in discover([config.root], config).files
+        if path.resolve() not in named
+    ]
+    return not _prefilter(others, config, RunResult())
 
 
 def _prefilter(

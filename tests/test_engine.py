@@ -570,3 +570,42 @@ def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
     # The message drops the reason it first had no fix.
     names = next(line for line in dry.stdout.splitlines() if "CIO301" in line)
     assert names.endswith("send the values as event attributes")
+
+
+PARTIAL_PROJECT = {
+    "app/__init__.py": "",
+    "app/cio.py": (
+        "import os\n\nfrom customerio import APIClient, CustomerIO\n\n"
+        'cio = CustomerIO(os.environ["CIO_SITE"], os.environ["CIO_KEY"])\n'
+        'mailer = APIClient(os.environ["CIO_APP_KEY"])\n'
+    ),
+    "app/hooks.py": (
+        "def customerio_webhook(report):\n"
+        '    if report["metric"] == "bounced":\n'
+        "        print(report)\n"
+    ),
+    "app/legacy.py": (
+        "from customerio import APIClient, CustomerIO, SendEmailRequest\n\n"
+        'cio = CustomerIO("3f9a0c1d2e4b5a6c7d8e", "0a1b2c3d4e5f6a7b8c9d")\n'
+        'mailer = APIClient("app-key")\n\n\n'
+        "def send(user):\n"
+        '    mailer.send_email(SendEmailRequest(to=user.email, identifiers={"id": 1}))\n'
+    ),
+}
+
+
+def test_engine_partial_run_claims_nothing_missing(project) -> None:
+    # A pre-commit run over one file cannot see the bounce handler, nor the
+    # variable names the other files read.
+    root = project(PARTIAL_PROJECT)
+
+    partial = run_cli(["--output-format", "json", "app/legacy.py"], root).json
+    whole = run_cli(["--output-format", "json", "."], root).json
+
+    assert {f["code"] for f in partial["findings"]} == {"CIO101"}
+    assert all(f["fix"] is None for f in partial["findings"])
+    assert "check the whole project" in partial["findings"][0]["message"]
+    keys = [f for f in whole["findings"] if f["code"] == "CIO101"]
+    assert {f["code"] for f in whole["findings"]} == {"CIO101", "CIO502"}
+    assert all(f["fix"] == "safe" for f in keys)
+    assert "CIO_SITE environment variable" in keys[0]["message"]

@@ -769,6 +769,7 @@ class AnonymousIdNotMerged(Rule):
     name = "anonymous-id-not-merged"
     summary = "anonymous events that no identify joins to a person"
     fix_safety = None
+    needs_whole_project = True
 
     def collect(self, context: FileContext) -> AnonymousFacts:
         events = []
@@ -790,8 +791,6 @@ class AnonymousIdNotMerged(Rule):
         return AnonymousFacts(tuple(events), tuple(identifies), may_merge)
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
-        # NOTE: the project is the files of this run. A run over part of a
-        # repository cannot see an identify with `anonymous_id` outside it.
         events: list[Place] = []
         identifies: list[Place] = []
         for _, facts in project.rule_facts(self.code):
@@ -936,7 +935,11 @@ class MissingEmailAttribute(Rule):
             if argument is None or sets_email(call) or call.star_arguments:
                 continue
             creating = creates_profile(call.site.function)
-            if not creating and project_sets_email:
+            # A run over part of the project cannot tell that no identify
+            # elsewhere sets the email.
+            if not creating and (
+                project_sets_email or not context.config.whole_project
+            ):
                 continue
             if self._email_set_in_function(call, argument.value, identifies):
                 continue
