@@ -474,3 +474,16 @@ def test_cli_diff_applies_with_git(project, raw) -> None:
 
     fixed = (root / "app.py").read_bytes()
     assert fixed == raw.replace(b"time.time() * 1000", b"time.time()")
+
+
+def test_cli_demo_matches_readme() -> None:
+    # The README quotes the summary of `make demo`; it must stay true.
+    repository = Path(__file__).resolve().parent.parent
+    readme = (repository / "README.md").read_text(encoding="utf-8")
+    quoted = next(line for line in readme.splitlines() if line.startswith("Found "))
+
+    result = run_cli(
+        ["--dry-run", "--exit-zero", "--no-cache", "examples/"], repository
+    )
+
+    assert result.stdout.rstrip().splitlines()[-1] == quoted
