@@ -305,8 +305,8 @@ class Checker:
     def _fixable(self, findings: list[Finding]) -> dict[int, tuple[Fix, str]]:
         """Return the fixes this run may apply, by id, with their rule codes.
 
-        A fix that would lose a comment is taken off its finding, which
-        says why.
+        A fix that would lose a comment is taken off its finding, whose
+        message then gives the reason.
         """
         fixes = {}
         for finding in findings:
@@ -433,9 +433,9 @@ class Checker:
         The re-check runs only the rules of `reported`, the codes of the
         file's findings, whose fixes this run may apply (a rule's fixes all
         have the fix safety it declares). The findings of other rules do not
-        decide whether another pass is needed, and a fix that no finding
-        of the report explains is never written: a rule whose finding
-        appears only in the fixed code waits for the next run.
+        decide whether another pass is needed. A fix that no finding of the
+        report explains is never written. A rule whose finding appears only
+        in the fixed code waits for the next run.
 
         Each re-check reads the module the fixes built, without printing
         and parsing it: tests check that the fixes come out the same as

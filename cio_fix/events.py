@@ -672,7 +672,7 @@ def _keep_comment(
     """Return the commas after the old last item and after the new one.
 
     A comment after the old last item's comma (`a=1,  # why`) stays on the
-    old item's line; the new last item gets the old line break before the
+    old item's line. The new last item gets the old line break before the
     closing bracket.
     """
     after = trailing.whitespace_after

@@ -952,8 +952,8 @@ def _read_modules(
     found: dict[Path, bytes] = {}
     for name in wanted:
         # When several files could be the module (`app/cio.py` in two
-        # services), all are read: the project index then sees that the
-        # name is ambiguous instead of taking the one it happened to parse.
+        # services), all are read, so the project index finds the name
+        # ambiguous instead of taking the one it happened to parse.
         for path in modules.get(name, []):
             if path in seen or path in found:
                 continue

@@ -246,7 +246,7 @@ def test_events_catalog_text(project) -> None:
 
 def test_events_catalog_agrees_with_rules(project) -> None:
     # CIO302 takes the phone number out of the name, and CIO301 accepts a
-    # name picked from two fixed values; the catalog says the same.
+    # name picked from two fixed values; the catalog agrees with both.
     source = (
         'from customerio import CustomerIO\nclient = CustomerIO("site", "key")\n'
         "def verified(uid, added):\n"

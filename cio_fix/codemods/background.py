@@ -363,7 +363,7 @@ def _is_logging_call(node: cst.BaseExpression) -> bool:
     return receiver is not None and LOGGING_RECEIVER.search(receiver) is not None
 
 
-# What `_later_client_call` finds: a call that reaches Customer.io, or one that may.
+# The results of `_later_client_call`: a call that reaches Customer.io, or one that may.
 _DIRECT = "direct"
 _POSSIBLE = "possible"
 

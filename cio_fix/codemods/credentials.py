@@ -171,7 +171,7 @@ def _known_names(project: ProjectIndex) -> list[str]:
 
 @dataclass(frozen=True)
 class CredentialFacts:
-    """What one file tells the project about its hard-coded credentials."""
+    """The facts of one file's hard-coded credentials, for the whole project."""
 
     # The environment variables its credential settings are named after.
     names: tuple[str, ...]

@@ -67,7 +67,8 @@ class NameFix:
     call: cst.Call
 
 
-# Where the attributes of a call go when nothing tells the SDK version.
+# Where the attributes of a call go when neither the call nor the project
+# gives the SDK version.
 UNKNOWN_TARGET = "unknown"
 
 
@@ -576,7 +577,7 @@ class InconsistentEventName(Rule):
     def collect(self, context: FileContext) -> list[tuple[str, str, str, int, bool]]:
         """Return (name or "", imported constant or "", path, line, shared) per name sent.
 
-        `shared` tells whether this file also reads the imported constant
+        `shared` is True when this file also reads the imported constant
         for something else (a queue message, a database column).
         """
         found = []
