@@ -464,7 +464,7 @@ class FileIndex:
 
         qualified = self.qualified_name(call.func)
         if qualified is not None and self.project is not None:
-            return self.project.factory_type(qualified)
+            return self.project.factory_type(self._localised(qualified))
         return None
 
     def constructor_type(self, func: cst.BaseExpression) -> ClientType | None:
@@ -482,6 +482,10 @@ class FileIndex:
             if found is not None:
                 return found
         return None
+
+    def _localised(self, qualified: str) -> str:
+        assert self.project is not None
+        return self.project.localise(qualified, self.module_name)
 
     def _local_function(
         self, func: cst.BaseExpression, scope: Scope
@@ -508,12 +512,12 @@ class FileIndex:
         if qualified == PIPELINES_MODULE:
             return PIPELINES
         if qualified is not None and self.project is not None:
-            return self.project.client_type(qualified)
+            return self.project.client_type(self._localised(qualified))
         if self.project is not None:
             # A name no statement binds may come from a project module
             # imported with `*`.
             for module in self.star_imports:
-                found = self.project.client_type(f"{module}.{name}")
+                found = self.project.client_type(self._localised(f"{module}.{name}"))
                 if found is not None:
                     return found
         return None
@@ -534,7 +538,7 @@ class FileIndex:
             return TRACK
         qualified = self.qualified_name(node)
         if qualified is not None and self.project is not None:
-            return self.project.client_type(qualified)
+            return self.project.client_type(self._localised(qualified))
         return None
 
     def _class_attribute_type(

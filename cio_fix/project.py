@@ -86,6 +86,7 @@ class ProjectIndex:
                 suffix = ".".join(parts[start:])
                 self._by_suffix.setdefault(suffix, []).append(summary)
         self._resolved: dict[str, tuple[ModuleSummary, str] | None] = {}
+        self._localised: dict[tuple[str, str], str] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
         self._shared: dict[str, Any] = {}
         self._env_reads: tuple[str, ...] | None = None
@@ -155,6 +156,31 @@ class ProjectIndex:
         if name in summary.aliases:
             return self._resolve(summary.aliases[name], depth + 1)
         return summary, name
+
+    def localise(self, qualified: str, importer: str) -> str:
+        """Return `qualified` as the importer's own part of the repository means it.
+
+        In a repository of several services, `app.cio.tracker` imported by
+        `services.web.app.views` is `services.web.app.cio.tracker` when that
+        module exists, whatever `app.cio` other services have.
+        """
+        key = (qualified, importer)
+        found = self._localised.get(key)
+        if found is not None:
+            return found
+        found = qualified
+        module = qualified.rpartition(".")[0]
+        parts = importer.split(".")[:-1]
+        while module and parts:
+            prefix = ".".join(parts)
+            candidate = f"{prefix}.{module}"
+            exact = self._by_suffix.get(candidate, [])
+            if any(summary.module_name == candidate for summary in exact):
+                found = f"{prefix}.{qualified}"
+                break
+            parts.pop()
+        self._localised[key] = found
+        return found
 
     def client_type(self, qualified: str) -> ClientType | None:
         target = self.resolve_name(qualified)
