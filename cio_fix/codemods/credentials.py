@@ -11,6 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from cio_fix.cache import declaration_fingerprints
 from cio_fix.config import EnvNames
 from cio_fix.customerio import (
     Assignment,
@@ -21,6 +22,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
+from cio_fix.modules import folders_up_to
 from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -161,12 +163,39 @@ def role_from_name(name: str) -> str:
     return "track_api_key"
 
 
-def _known_names(project: ProjectIndex) -> list[str]:
-    """Return the variables the project reads, and the credential settings it names."""
-    known = list(project.env_reads())
-    for _, facts in project.rule_facts(HardcodedCredential.code):
-        known.extend(facts.names)
+def _known_names(project: ProjectIndex, service: Path | None = None) -> list[str]:
+    """Return the variables the project reads, and the credential settings it names.
+
+    With `service`, only the modules below that folder count: another
+    service of the repository may read its key under its own name.
+    """
+    known = []
+    for summary in project.summaries:
+        if _in_service(summary.path, service):
+            known.extend(summary.env_reads)
+    for summary, facts in project.rule_facts(HardcodedCredential.code):
+        if _in_service(summary.path, service):
+            known.extend(facts.names)
     return known
+
+
+def _in_service(path: Path, service: Path | None) -> bool:
+    if service is None:
+        return True
+    return service == path.absolute().parent or service in path.absolute().parents
+
+
+def service_of(path: Path, root: Path) -> Path:
+    """Return the folder of the service a file belongs to.
+
+    That is the nearest folder from the file's up to the project root that
+    declares dependencies (a requirements file, pyproject.toml, a lock
+    file), or the root.
+    """
+    for folder in folders_up_to(root, path.absolute().parent):
+        if declaration_fingerprints(folder):
+            return folder
+    return root.resolve()
 
 
 @dataclass(frozen=True)
@@ -184,29 +213,43 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _variable_for(project: ProjectIndex, env: EnvNames, literal: _Literal) -> str:
+def _variable_for(
+    project: ProjectIndex, env: EnvNames, literal: _Literal, service: Path
+) -> str:
     """Return the environment variable the fix reads a hard-coded key from."""
     if literal.env_name is not None:
         return literal.env_name
-    return _variable_for_role(project, env, literal.role)
+    return _variable_for_role(project, env, literal.role, service)
 
 
-def _variable_for_role(project: ProjectIndex, env: EnvNames, role: str) -> str:
-    # The choice reads every file's facts, so it is made once per role.
+def _variable_for_role(
+    project: ProjectIndex, env: EnvNames, role: str, service: Path
+) -> str:
+    # The choice reads every file's facts, so it is made once per role and service.
     chosen = project.shared("CIO101", lambda _: {})
-    if role not in chosen:
-        chosen[role] = env_name_for_role(role, env, _known_names(project))
-    return chosen[role]  # type: ignore[no-any-return]
+    key = (role, service)
+    if key not in chosen:
+        chosen[key] = env_name_for_role(role, env, _known_names(project, service))
+    return chosen[key]  # type: ignore[no-any-return]
 
 
-def _shared_variables(project: ProjectIndex, env: EnvNames) -> set[str]:
-    """Return the variables that the fixes would read more than one key from."""
-    values: dict[str, set[str]] = defaultdict(set)
-    for _, facts in project.rule_facts(HardcodedCredential.code):
+def _shared_variables(project: ProjectIndex, env: EnvNames, root: Path) -> set[str]:
+    """Return the variables that the fixes would read more than one key from.
+
+    A variable is named per service, and two services may each read their
+    own key from variables of the same name.
+    """
+    values: dict[tuple[Path, str], set[str]] = defaultdict(set)
+    for summary, facts in project.rule_facts(HardcodedCredential.code):
+        service = service_of(summary.path, root)
         for own_name, role, digest in facts.keys:
-            name = own_name or _variable_for_role(project, env, role)
-            values[name].add(digest)
-    return {name for name, digests in values.items() if len(digests) > 1}
+            name = own_name or _variable_for_role(project, env, role, service)
+            values[(service, name)].add(digest)
+    return {
+        f"{service}:{name}"
+        for (service, name), digests in values.items()
+        if len(digests) > 1
+    }
 
 
 def env_name_for_role(role: str, env: EnvNames, known_reads: list[str]) -> str:
@@ -440,14 +483,15 @@ class HardcodedCredential(Rule):
     # -- findings and fixes ------------------------------------------------------
 
     def _finding(self, context: FileContext, literal: _Literal) -> Finding:
-        project, env = context.project, context.config.env
-        env_name = _variable_for(project, env, literal)
+        project, env, root = context.project, context.config.env, context.config.root
+        service = service_of(context.path, root)
+        env_name = _variable_for(project, env, literal, service)
         label = ROLE_LABELS[literal.role]
         secrets = secret_texts(literal.node, literal.value)
         shared = project.shared(
-            "CIO101:shared", lambda index: _shared_variables(index, env)
+            "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
-        if env_name in shared:
+        if f"{service}:{env_name}" in shared:
             # One variable cannot hold the keys of two workspaces.
             message = (
                 f"Customer.io {label} is hard-coded ({mask_secret(literal.value)}); read"
@@ -464,7 +508,7 @@ class HardcodedCredential(Rule):
         guessed = (
             literal.env_name is None
             and env == EnvNames()
-            and env_name not in _known_names(project)
+            and env_name not in _known_names(project, service)
         )
         if guessed and not context.config.whole_project:
             # The rest of the project may read the key under another name,
