@@ -152,7 +152,9 @@ VIEW_METHODS = frozenset(
         "perform_create",
         "perform_update",
         "perform_destroy",
-        # Tornado.
+        # Tornado: a handler is instantiated, and `initialize` called, for
+        # every request.
+        "initialize",
         "prepare",
         "on_finish",
         "open",
