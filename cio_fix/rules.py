@@ -14,6 +14,7 @@ from libcst.metadata import CodeRange, ExpressionContext
 
 from cio_fix.config import matches_selector, validate_selectors
 from cio_fix.customerio import bound_name
+from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 from cio_fix.project import SdkVersion, detect_sdk_version
@@ -202,8 +203,16 @@ class FileContext:
         folder = self.path.absolute().parent
         return self.project.shared(  # type: ignore[no-any-return]
             f"sdk-version:{folder}",
-            lambda _: detect_sdk_version(self.config.root, folder),
+            lambda _: self._shown_from_cwd(
+                detect_sdk_version(self.config.root, folder)
+            ),
         )
+
+    def _shown_from_cwd(self, sdk: SdkVersion | None) -> SdkVersion | None:
+        """Name the declaring file relative to the working directory, as findings are."""
+        if sdk is None:
+            return None
+        return SdkVersion(sdk.major, display_path(self.config.root / sdk.source))
 
     @property
     def sdk_major(self) -> int | None:

@@ -209,3 +209,21 @@ def test_project_service_version_change_misses_cache(project) -> None:
     assert '+    cio.track(customer_id=uid, name="viewed", sku=sku)' in first.stdout
     assert "sku=sku" not in second.stdout
     assert 'data={"sku": sku}' in second.stdout
+
+
+def test_project_version_source_relative_to_cwd(project) -> None:
+    root = project(
+        {
+            "shipping/requirements.txt": "customerio==3.2.0\n",
+            "shipping/app.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+                'cio.track(customer_id=1, name="shipped", carrier="ups")\n'
+            ),
+        }
+    )
+    (root / ".git").mkdir()
+
+    result = run_cli(["--dry-run", "--select", "CIO701", "."], root / "shipping")
+
+    assert "(requirements.txt)" in result.stdout
