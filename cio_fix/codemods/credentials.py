@@ -301,7 +301,8 @@ class HardcodedCredential(Rule):
     `import os` when needed; the variable must be set where the code runs.
     Placeholders such as "YOUR_API_KEY" and empty strings are left alone.
     Variable names come from `[tool.cio-fix.env]`, or from the Customer.io
-    variables the project already reads. When the fixes would read
+    variables that the file's service (the nearest folder that declares
+    dependencies) already reads. When the fixes would read
     different keys from one variable (two workspaces, say), those keys are
     reported without a fix.
     """
