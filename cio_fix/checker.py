@@ -521,8 +521,6 @@ class Checker:
         findings: list[Finding] = []
         errors: list[FileError] = []
         for rule in self.rules:
-            if rule.needs_whole_project and not self.config.whole_project:
-                continue
             try:
                 findings.extend(rule.check_project(project))
             except Exception as error:

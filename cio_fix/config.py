@@ -106,10 +106,9 @@ class Config:
     cache: bool = True
     # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
     pr: PrSettings = field(default_factory=PrSettings)
-    # Whether the run checks the whole project (a PATH is the root or
-    # above it). Findings that claim something is missing from the
-    # project (no bounce handling, no identify with an email) need it: a
-    # pre-commit run over a few files cannot see the rest.
+    # Whether a PATH is the project root or above it. A run over part of
+    # the project (a pre-commit hook) still checks all of it, so that facts
+    # from other files count, and reports and fixes only the named files.
     whole_project: bool = True
 
     def with_options(self, **options: Any) -> Config:

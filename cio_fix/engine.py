@@ -36,10 +36,28 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
     result = RunResult()
     discovered = discover(paths, config)
     result.errors.extend(discovered.errors)
-
     result.files_found = len(discovered.files)
-    raw_files = _prefilter(discovered.files, config, result)
-    result.candidates = len(raw_files)
+
+    all_files = discovered.files
+    named: set[str] | None = None
+    if not config.whole_project:
+        # A run over some files of a project (a pre-commit hook) checks the
+        # whole project, so that clients, constants and handlers in other
+        # files count, and reports and fixes only the named files.
+        named = {display_path(path) for path in discovered.files}
+        by_target = {
+            path.resolve(): path for path in discover([config.root], config).files
+        }
+        # The named files keep the names they were given.
+        by_target.update((path.resolve(), path) for path in discovered.files)
+        all_files = sorted(by_target.values(), key=lambda path: path.as_posix())
+        config = config.with_options(whole_project=True)
+    found = RunResult()
+    raw_files = _prefilter(all_files, config, found)
+    result.errors.extend(_only_named(found.errors, named))
+    result.candidates = sum(
+        1 for path in raw_files if named is None or display_path(path) in named
+    )
     if not raw_files:
         return result
 
@@ -49,13 +67,15 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
     from cio_fix.cache import Cache
     from cio_fix.pipeline import check_candidates
 
-    if not config.whole_project and _alone_in_project(discovered.files, config):
-        config = config.with_options(whole_project=True)
     cache = Cache.open(config.root) if config.cache else Cache.disabled()
-    checked = check_candidates(discovered.files, raw_files, config, cache)
+    checked = check_candidates(all_files, raw_files, config, cache)
     cache.save()
-    result.files.extend(checked.files)
-    result.errors.extend(checked.errors)
+    result.files.extend(
+        file
+        for file in checked.files
+        if named is None or display_path(file.path) in named
+    )
+    result.errors.extend(_only_named(checked.errors, named))
     result.secrets.update(checked.secrets)
     if apply:
         _write(result)
@@ -66,19 +86,11 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
     return result
 
 
-def _alone_in_project(files: list[Path], config: Config) -> bool:
-    """Tell whether no other file of the project mentions Customer.io.
-
-    A run over some files (a pre-commit hook) is then as good as a run
-    over the whole project.
-    """
-    named = {path.resolve() for path in files}
-    others = [
-        path
-        for path in discover([config.root], config).files
-        if path.resolve() not in named
-    ]
-    return not _prefilter(others, config, RunResult())
+def _only_named(errors: list[FileError], named: set[str] | None) -> list[FileError]:
+    """Keep the errors of the named files, or every error when all files are named."""
+    if named is None:
+        return errors
+    return [error for error in errors if display_path(error.path) in named]
 
 
 def _prefilter(

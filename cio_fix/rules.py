@@ -46,9 +46,6 @@ class Rule:
     # Words that make a file worth parsing for this rule even when it never
     # mentions Customer.io, such as a webhook handler that names a metric.
     prefilter_words: ClassVar[tuple[str, ...]] = ()
-    # Whether `check_project` reports something missing from the whole
-    # project, which a run over part of it cannot tell.
-    needs_whole_project: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

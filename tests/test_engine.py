@@ -594,18 +594,46 @@ PARTIAL_PROJECT = {
 }
 
 
-def test_engine_partial_run_claims_nothing_missing(project) -> None:
-    # A pre-commit run over one file cannot see the bounce handler, nor the
-    # variable names the other files read.
+def test_engine_partial_run_sees_whole_project(project) -> None:
+    # A pre-commit run over one file checks the whole project: it sees the
+    # bounce handler and the variable names the other files read, and it
+    # reports only the named file.
     root = project(PARTIAL_PROJECT)
 
     partial = run_cli(["--output-format", "json", "app/legacy.py"], root).json
     whole = run_cli(["--output-format", "json", "."], root).json
 
+    keys = [f for f in partial["findings"] if f["code"] == "CIO101"]
     assert {f["code"] for f in partial["findings"]} == {"CIO101"}
-    assert all(f["fix"] is None for f in partial["findings"])
-    assert "check the whole project" in partial["findings"][0]["message"]
-    keys = [f for f in whole["findings"] if f["code"] == "CIO101"]
-    assert {f["code"] for f in whole["findings"]} == {"CIO101", "CIO502"}
     assert all(f["fix"] == "safe" for f in keys)
     assert "CIO_SITE environment variable" in keys[0]["message"]
+    assert {f["code"] for f in whole["findings"]} == {"CIO101", "CIO502"}
+    assert [f for f in whole["findings"] if f["code"] == "CIO101"] == keys
+
+
+def test_engine_partial_run_follows_imported_client(project) -> None:
+    # The named file never mentions Customer.io: its client comes from a
+    # module that is not named.
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/cio.py": 'from customerio import CustomerIO\ncio = CustomerIO("s", "k")\n',
+            "app/star.py": (
+                "from app.cio import cio\n\n\n"
+                "def viewed(uid, page):\n"
+                '    cio.track(customer_id=uid, name="viewed_" + page)\n'
+            ),
+            "app/other.py": (
+                "from app.cio import cio\n\n\n"
+                "def liked(uid, page):\n"
+                '    cio.track(customer_id=uid, name="liked_" + page)\n'
+            ),
+        }
+    )
+    (root / ".git").mkdir()
+
+    result = run_cli(
+        ["--output-format", "json", "--select", "CIO301", "app/star.py"], root
+    )
+
+    assert [f["path"] for f in result.json["findings"]] == ["app/star.py"]

@@ -506,22 +506,6 @@ class HardcodedCredential(Rule):
             f" from the {env_name} environment variable and rotate the key, because it"
             " stays in the version control history"
         )
-        guessed = (
-            literal.env_name is None
-            and env == EnvNames()
-            and env_name not in _known_names(project, service)
-        )
-        if guessed and not context.config.whole_project:
-            # The rest of the project may read the key under another name,
-            # and a module that reads an unset variable fails at import.
-            reason = (
-                "the variable name is a default: check the whole project, whose"
-                " other files may read the key under another name, or set"
-                " [tool.cio-fix.env]"
-            )
-            return context.finding(
-                self, literal.node, f"{message} ({reason})", secrets=secrets
-            )
         return context.finding(
             self,
             literal.node,

@@ -344,7 +344,6 @@ class BounceNotSuppressed(Rule):
         "transactional email is sent through the App API but no code handles bounces"
     )
     fix_safety = None
-    needs_whole_project = True
     # A bounce handler need not import customerio.
     prefilter_words = ("bounced",)
 
@@ -426,7 +425,6 @@ class SpamComplaintUnhandled(Rule):
     name = "spam-complaint-unhandled"
     summary = "a Customer.io reporting-webhook handler ignores spam complaints"
     fix_safety = None
-    needs_whole_project = True
     # A complaint handler need not import customerio.
     # NOTE: a handler file that names neither customerio nor "spammed" is not
     # parsed, so a handler there that ignores complaints is not reported.

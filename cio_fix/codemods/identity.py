@@ -769,7 +769,6 @@ class AnonymousIdNotMerged(Rule):
     name = "anonymous-id-not-merged"
     summary = "anonymous events that no identify joins to a person"
     fix_safety = None
-    needs_whole_project = True
 
     def collect(self, context: FileContext) -> AnonymousFacts:
         events = []
@@ -935,11 +934,7 @@ class MissingEmailAttribute(Rule):
             if argument is None or sets_email(call) or call.star_arguments:
                 continue
             creating = creates_profile(call.site.function)
-            # A run over part of the project cannot tell that no identify
-            # elsewhere sets the email.
-            if not creating and (
-                project_sets_email or not context.config.whole_project
-            ):
+            if not creating and project_sets_email:
                 continue
             if self._email_set_in_function(call, argument.value, identifies):
                 continue
