@@ -11,7 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from cio_fix.cache import declaration_fingerprints
+from cio_fix.cache import DECLARATION_PATTERNS
 from cio_fix.config import EnvNames
 from cio_fix.customerio import (
     Assignment,
@@ -185,17 +185,26 @@ def _in_service(path: Path, service: Path | None) -> bool:
     return service == path.absolute().parent or service in path.absolute().parents
 
 
-def service_of(path: Path, root: Path) -> Path:
+def service_of(project: ProjectIndex, path: Path, root: Path) -> Path:
     """Return the folder of the service a file belongs to.
 
     That is the nearest folder from the file's up to the project root that
     declares dependencies (a requirements file, pyproject.toml, a lock
-    file), or the root.
+    file), or the root. The answer is kept per folder for the project.
     """
-    for folder in folders_up_to(root, path.absolute().parent):
-        if declaration_fingerprints(folder):
-            return folder
-    return root.resolve()
+    services: dict[Path, Path] = project.shared("CIO101:services", lambda _: {})
+    start = path.absolute().parent
+    found = services.get(start)
+    if found is None:
+        found = root.resolve()
+        for folder in folders_up_to(root, start):
+            if any(
+                next(folder.glob(pattern), None) for pattern in DECLARATION_PATTERNS
+            ):
+                found = folder
+                break
+        services[start] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -241,7 +250,7 @@ def _shared_variables(project: ProjectIndex, env: EnvNames, root: Path) -> set[s
     """
     values: dict[tuple[Path, str], set[str]] = defaultdict(set)
     for summary, facts in project.rule_facts(HardcodedCredential.code):
-        service = service_of(summary.path, root)
+        service = service_of(project, summary.path, root)
         for own_name, role, digest in facts.keys:
             name = own_name or _variable_for_role(project, env, role, service)
             values[(service, name)].add(digest)
@@ -485,7 +494,7 @@ class HardcodedCredential(Rule):
 
     def _finding(self, context: FileContext, literal: _Literal) -> Finding:
         project, env, root = context.project, context.config.env, context.config.root
-        service = service_of(context.path, root)
+        service = service_of(project, context.path, root)
         env_name = _variable_for(project, env, literal, service)
         label = ROLE_LABELS[literal.role]
         secrets = secret_texts(literal.node, literal.value)
