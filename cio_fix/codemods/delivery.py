@@ -113,6 +113,22 @@ def _string_literals(node: cst.CSTNode) -> set[str]:
     return values
 
 
+def _lookup(node: cst.CSTNode) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """Return (container, key) for `container[key]` or `container.get(key, ...)`."""
+    if isinstance(node, cst.Subscript):
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return None
+        return node.value, node.slice[0].slice.value
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and node.args
+    ):
+        return node.func.value, node.args[0].value
+    return None
+
+
 def _is_metric_access(node: cst.CSTNode) -> bool:
     """Tell whether `node` reads a payload's metric.
 
@@ -120,19 +136,10 @@ def _is_metric_access(node: cst.CSTNode) -> bool:
     """
     if isinstance(node, cst.Attribute):
         return node.attr.value == "metric"
-    if isinstance(node, cst.Subscript):
-        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-            return False
-        key = node.slice[0].slice.value
-    elif isinstance(node, cst.Call):
-        func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == "get"):
-            return False
-        if not node.args:
-            return False
-        key = node.args[0].value
-    else:
+    found = _lookup(node)
+    if found is None:
         return False
+    key = found[1]
     return isinstance(key, cst.SimpleString) and literal_value(key) == "metric"
 
 
@@ -178,27 +185,14 @@ def _compared_metrics(
             for case in node.cases:
                 metrics |= _string_literals(case.pattern) & REPORTING_METRICS
         else:
-            looked_up = _mapping_lookup(node)
-            if looked_up is not None and looked_up[0] in mappings:
-                if reads_metric(looked_up[1]):
-                    metrics |= mappings[looked_up[0]]
+            # `HANDLERS.get(report["metric"])` dispatches on the metric.
+            found = _lookup(node)
+            if found is None or not isinstance(found[0], cst.Name):
+                continue
+            keys = mappings.get(found[0].value)
+            if keys and reads_metric(found[1]):
+                metrics |= keys
     return metrics
-
-
-def _mapping_lookup(node: cst.CSTNode) -> tuple[str, cst.CSTNode] | None:
-    """Return (name, key) for `NAME[key]` or `NAME.get(key, ...)`."""
-    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
-        if len(node.slice) == 1:
-            return node.value.value, node.slice[0]
-    if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == "get"
-        and isinstance(node.func.value, cst.Name)
-        and node.args
-    ):
-        return node.func.value.value, node.args[0]
-    return None
 
 
 def _metric_mappings(context: FileContext) -> dict[str, set[str]]:
