@@ -14,7 +14,7 @@ from cio_fix.config import (
     Config,
     ConfigError,
     load_config,
-    matches_selector,
+    selected_codes,
     validate_selectors,
 )
 from cio_fix.model import RunResult
@@ -254,11 +254,7 @@ def _configure(
     validate_selectors(selected or (), "--select")
     validate_selectors(ignored or (), "--ignore")
     config = config.with_options(select=selected, ignore=ignored)
-    if not any(
-        any(matches_selector(code, selector) for selector in config.select)
-        and not any(matches_selector(code, selector) for selector in config.ignore)
-        for code in RULE_CODES
-    ):
+    if not selected_codes(RULE_CODES, config.select, config.ignore):
         # A run that checks nothing would pass every CI job it guards.
         raise ConfigError(
             "no rule is left to run: select and ignore (on the command line or in"

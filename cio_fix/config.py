@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keyword
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,19 @@ class Config:
         """Return a copy with every option that is not None replaced."""
         given = {name: value for name, value in options.items() if value is not None}
         return replace(self, **given)
+
+
+def selected_codes(
+    codes: Iterable[str], select: Iterable[str], ignore: Iterable[str]
+) -> list[str]:
+    """Return the codes that a selector of `select` matches and none of `ignore` does."""
+    select, ignore = tuple(select), tuple(ignore)
+    return [
+        code
+        for code in codes
+        if any(matches_selector(code, selector) for selector in select)
+        and not any(matches_selector(code, selector) for selector in ignore)
+    ]
 
 
 def matches_selector(code: str, selector: str) -> bool:

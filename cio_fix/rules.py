@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import libcst as cst
 from libcst.metadata import CodeRange, ExpressionContext
 
-from cio_fix.config import matches_selector, validate_selectors
+from cio_fix.config import selected_codes, validate_selectors
 from cio_fix.customerio import bound_name
 from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
@@ -361,11 +361,4 @@ def select_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
     ignore = tuple(selector.upper() for selector in ignore)
     validate_selectors(select, "select")
     validate_selectors(ignore, "ignore")
-    enabled = []
-    for code, rule_class in registry.items():
-        if not any(matches_selector(code, selector) for selector in select):
-            continue
-        if any(matches_selector(code, selector) for selector in ignore):
-            continue
-        enabled.append(rule_class())
-    return enabled
+    return [registry[code]() for code in selected_codes(registry, select, ignore)]
