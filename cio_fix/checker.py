@@ -23,7 +23,6 @@ from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
 from cio_fix.metadata import code_of, parents
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
-from cio_fix.modules import sdk_search_start
 from cio_fix.pipeline import (
     CheckOutcome,
     ScanFacts,
@@ -33,8 +32,6 @@ from cio_fix.pipeline import (
 from cio_fix.project import (
     ModuleSummary,
     ProjectIndex,
-    SdkVersion,
-    detect_sdk_version,
     imported_modules,
     module_name_for,
     prefilter_words,
@@ -152,7 +149,7 @@ class Checker:
             all_files, raw_files, self.config.root, self.rule_words, parse
         )
         summaries = [self.summaries[path] for path in order if path in self.summaries]
-        project = ProjectIndex(summaries, sdk_version_for(self.config, raw_files))
+        project = ProjectIndex(summaries)
         paths = sorted(self.contexts, key=lambda item: item.as_posix())
         for path in paths:
             facts, errors = self.collect_file(path, project)
@@ -169,7 +166,7 @@ class Checker:
 
     def parse_files(self, raw_files: dict[Path, bytes]) -> dict[Path, ParseOutcome]:
         """Parse and index files in path order, keeping each parsed file in `contexts`."""
-        empty_project = ProjectIndex([], None)
+        empty_project = ProjectIndex([])
         outcomes: dict[Path, ParseOutcome] = {}
         for path, raw in sorted(raw_files.items(), key=lambda item: item[0].as_posix()):
             errors = RunResult()
@@ -538,13 +535,6 @@ class Checker:
         findings, errors = self.check_project(project)
         result.errors.extend(errors)
         add_project_findings(result, findings)
-
-
-def sdk_version_for(config: Config, raw_files: dict[Path, bytes]) -> SdkVersion | None:
-    """Return the SDK version from the config, else the one the project declares."""
-    if config.sdk_version is not None:
-        return SdkVersion(config.sdk_version, "sdk-version in [tool.cio-fix]")
-    return detect_sdk_version(config.root, sdk_search_start(raw_files))
 
 
 def scan_facts(summary: ModuleSummary) -> ScanFacts:

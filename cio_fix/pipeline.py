@@ -52,7 +52,7 @@ from cio_fix.modules import folders_up_to, modules_by_name, sdk_search_start
 
 if TYPE_CHECKING:
     from cio_fix.checker import Checker
-    from cio_fix.project import ProjectIndex, SdkVersion
+    from cio_fix.project import ProjectIndex
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class ProjectOutcome:
 
 @dataclass
 class ProjectData:
-    """The project index as pickled summaries, in project order, and the SDK version.
+    """The project index as pickled summaries, in project order.
 
     `key` names the summaries, so that a worker builds the index once per run.
     """
@@ -147,7 +147,6 @@ class ProjectData:
     key: str
     paths: list[Path]
     summary_blobs: list[bytes]
-    sdk: SdkVersion | None
 
 
 class PipelineUnavailable(Exception):
@@ -604,15 +603,12 @@ class _LazyProject:
 
     def data(self) -> ProjectData:
         if self._data is None:
-            from cio_fix.checker import sdk_version_for
-
             blobs = []
             for path in self.paths:
                 blob = self.run.facts[path].summary_blob
                 assert blob is not None
                 blobs.append(blob)
-            sdk = sdk_version_for(self.run.config, self.raw_files)
-            self._data = ProjectData(self.key, self.paths, blobs, sdk)
+            self._data = ProjectData(self.key, self.paths, blobs)
         return self._data
 
     def index(self) -> ProjectIndex:
@@ -623,7 +619,7 @@ def build_project(data: ProjectData) -> ProjectIndex:
     """Unpickle the summaries of `data` into a project index."""
     from cio_fix.project import ProjectIndex
 
-    return ProjectIndex([load_blob(blob) for blob in data.summary_blobs], data.sdk)
+    return ProjectIndex([load_blob(blob) for blob in data.summary_blobs])
 
 
 def _load_rule_facts(blob: bytes) -> dict[str, Any]:

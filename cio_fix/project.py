@@ -74,11 +74,8 @@ class SdkVersion:
 
 
 class ProjectIndex:
-    def __init__(
-        self, summaries: Iterable[ModuleSummary], sdk: SdkVersion | None
-    ) -> None:
+    def __init__(self, summaries: Iterable[ModuleSummary]) -> None:
         self.summaries = list(summaries)
-        self.sdk = sdk
         self._by_suffix: dict[str, list[ModuleSummary]] = {}
         for summary in self.summaries:
             parts = summary.module_name.split(".")
@@ -99,10 +96,6 @@ class ProjectIndex:
                 if target is not None:
                     used = target[1] + bracket + key
                     self.credential_uses[(target[0].module_name, used)] = role
-
-    @property
-    def sdk_major(self) -> int | None:
-        return self.sdk.major if self.sdk is not None else None
 
     def module(self, dotted: str) -> ModuleSummary | None:
         """Find a project module by its import name, also below a `src/` folder."""

@@ -119,7 +119,7 @@ def _project(files: dict[str, str]) -> ProjectIndex:
         module_name = name.removesuffix(".__init__")
         index = build_index(cst.parse_module(source), module_name, is_package)
         summaries.append(summarise(index, Path(name.replace(".", "/") + ".py")))
-    return ProjectIndex(summaries, None)
+    return ProjectIndex(summaries)
 
 
 @pytest.mark.parametrize(

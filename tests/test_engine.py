@@ -281,7 +281,7 @@ def test_engine_reparses_shared_node_module(tmp_path) -> None:
 
     checker = Checker(Config(root=tmp_path))
     path = tmp_path / "app.py"
-    context = checker._context(path, BODY.encode(), ProjectIndex([], None), RunResult())
+    context = checker._context(path, BODY.encode(), ProjectIndex([]), RunResult())
     assert context is not None
     statement = context.module.body[-1]
     module = context.module.with_changes(body=[*context.module.body, statement])

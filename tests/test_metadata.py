@@ -190,7 +190,7 @@ def _context(code: str) -> FileContext:
     module = cst.parse_module(code)
     index = build_index(module, "example", False)
     source = Source(path, code.encode(), code, "utf-8")
-    project = ProjectIndex([], None)
+    project = ProjectIndex([])
     return FileContext(path, "example.py", source, module, index, project, Config())
 
 

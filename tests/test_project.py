@@ -114,7 +114,7 @@ def _project(sources: dict[str, str]) -> ProjectIndex:
     for module_name, source in sources.items():
         index = build_index(cst.parse_module(source), module_name, is_package=False)
         summaries.append(summarise(index, Path(module_name.replace(".", "/") + ".py")))
-    return ProjectIndex(summaries, None)
+    return ProjectIndex(summaries)
 
 
 def test_project_importers_follow_reexports() -> None:
@@ -133,7 +133,7 @@ def test_project_importers_follow_reexports() -> None:
 
 
 def test_project_shared_computes_once() -> None:
-    project = ProjectIndex([], None)
+    project = ProjectIndex([])
     calls = []
 
     def compute(index: ProjectIndex) -> list[str]:
