@@ -366,11 +366,11 @@ class Checker:
         _BrokenCode when leaving out one rule is not enough.
         """
         for code in sorted({code for _, code in fixes.values()}):
-            kept = {key: value for key, value in fixes.items() if value[1] != code}
-            if not kept:
+            remaining = {key: value for key, value in fixes.items() if value[1] != code}
+            if not remaining:
                 continue
             try:
-                passes = self._apply_passes(context, kept, reported - {code})
+                passes = self._apply_passes(context, remaining, reported - {code})
             except _BrokenCode:
                 continue
             for finding in file_result.findings:
@@ -384,7 +384,7 @@ class Checker:
                     " findings are reported only; please report it",
                 )
             )
-            return passes, kept
+            return passes, remaining
         raise _BrokenCode(BROKEN_CODE)
 
     def _settle_findings(

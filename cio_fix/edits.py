@@ -54,16 +54,16 @@ def keeps_comments(fix: Fix) -> bool:
         replaced.update(_comments(node))
     if not replaced:
         return True
-    kept: Counter[str] = Counter()
+    preserved: Counter[str] = Counter()
     for replacement in fix.replacements.values():
         if isinstance(replacement, cst.FlattenSentinel):
             for item in replacement.nodes:
-                kept.update(_comments(item))
+                preserved.update(_comments(item))
         elif isinstance(replacement, cst.CSTNode):
-            kept.update(_comments(replacement))
+            preserved.update(_comments(replacement))
     for insert in fix.inserts:
-        kept.update(_comments(_parse_helper(insert.code, "utf-8", _SPACES, "\n")))
-    return not replaced - kept
+        preserved.update(_comments(_parse_helper(insert.code, "utf-8", _SPACES, "\n")))
+    return not replaced - preserved
 
 
 def _comments(node: cst.CSTNode) -> list[str]:

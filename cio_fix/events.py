@@ -681,7 +681,7 @@ def _keep_comment(
         opening, cst.ParenthesizedWhitespace
     ):
         return separator, trailing
-    kept = trailing.with_changes(
+    after_old_item = trailing.with_changes(
         whitespace_after=after.with_changes(
             empty_lines=(), indent=opening.indent, last_line=opening.last_line
         )
@@ -689,7 +689,7 @@ def _keep_comment(
     closing = trailing.with_changes(
         whitespace_after=after.with_changes(first_line=cst.TrailingWhitespace())
     )
-    return kept, closing
+    return after_old_item, closing
 
 
 def extend_dict(display: cst.Dict, new: list) -> cst.Dict:

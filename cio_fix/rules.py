@@ -313,14 +313,14 @@ class FileContext:
         default = name or module.split(".")[0]
         if module_level:
             index = self.index
-            taken = (
+            bound = (
                 default in index.module_scope.assignments
                 or default in index.module_imports
                 or default in index.global_names
             )
         else:
-            taken = default in self.index.imports or self.index.binds_anywhere(default)
-        return None if taken else default
+            bound = default in self.index.imports or self.index.binds_anywhere(default)
+        return None if bound else default
 
     def existing_import(self, qualified: str) -> str | None:
         """Return the module-level name that imports `qualified`, unless something shadows it."""

@@ -595,9 +595,9 @@ PARTIAL_PROJECT = {
 
 
 def test_engine_partial_run_sees_whole_project(project) -> None:
-    # A pre-commit run over one file checks the whole project: it sees the
-    # bounce handler and the variable names the other files read, and it
-    # reports only the named file.
+    # A pre-commit run over one file checks the whole project, so it finds
+    # the bounce handler and the variable names the other files read, and
+    # it reports only the named file.
     root = project(PARTIAL_PROJECT)
 
     partial = run_cli(["--output-format", "json", "app/legacy.py"], root).json

@@ -928,7 +928,7 @@ def _later_mutation(
         if name in passed:
             return True
         if parts and any(
-            _inside_any(expression, parts) for expression in _given_to(node)
+            _inside_any(expression, parts) for expression in _objects_passed(node)
         ):
             return True
     return _module_object_changed(context, handler, sent, client_calls)
@@ -988,7 +988,7 @@ def _changed_object(node: cst.CSTNode) -> cst.BaseExpression | None:
     return None
 
 
-def _given_to(call: cst.Call) -> list[cst.BaseExpression]:
+def _objects_passed(call: cst.Call) -> list[cst.BaseExpression]:
     """Return the objects a call may change: its arguments, and a method's receiver."""
     given = [argument.value for argument in call.args]
     if isinstance(call.func, cst.Attribute):

@@ -190,7 +190,7 @@ def service_of(project: ProjectIndex, path: Path, root: Path) -> Path:
 
     That is the nearest folder from the file's up to the project root that
     declares dependencies (a requirements file, pyproject.toml, a lock
-    file), or the root. The answer is kept per folder for the project.
+    file), or the root. The result is kept per folder for the project.
     """
     services: dict[Path, Path] = project.shared("CIO101:services", lambda _: {})
     start = path.absolute().parent

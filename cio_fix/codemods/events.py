@@ -67,7 +67,7 @@ class NameFix:
     call: cst.Call
 
 
-# Where the attributes of a call go when neither the call nor the project
+# The attribute target of a call when neither the call nor the project
 # gives the SDK version.
 UNKNOWN_TARGET = "unknown"
 
