@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
+from cio_fix.codemods.identity import normalised_code
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
 from cio_fix.events import (
     BuiltName,
@@ -54,7 +54,7 @@ class Placement:
     # "data" or "properties" (a dict argument), or "keywords".
     target: str
     argument: cst.Arg | None
-    # Existing key -> the source code of its value.
+    # Existing key -> its value's code, normalised by `normalised_code`.
     existing: dict[str, str] = field(default_factory=dict)
     # Keys that would not be attributes: the method's own parameters.
     reserved: frozenset[str] = frozenset()
@@ -108,10 +108,10 @@ def _is_none(node: cst.BaseExpression | None) -> bool:
 
 def placement_of(context: FileContext, call: ClientCall) -> Placement:
     target = attribute_target(call, context.sdk_major)
-    code = functools.partial(code_of, module=context.module)
     if target == "keywords":
         existing = {
-            key: code(argument.value) for key, argument in call.extra_keywords.items()
+            key: normalised_code(argument.value)
+            for key, argument in call.extra_keywords.items()
         }
         parameters = METHODS_BY_API[call.api].get(call.method, ())
         return Placement(target, None, existing, frozenset({*parameters, "self"}))
@@ -125,7 +125,7 @@ def placement_of(context: FileContext, call: ClientCall) -> Placement:
             ):
                 key = element.key.evaluated_value
                 if isinstance(key, str):
-                    existing[key] = code(element.value)
+                    existing[key] = normalised_code(element.value)
     return Placement(target, argument, existing)
 
 
@@ -137,7 +137,6 @@ def allocate_keys(
     Keys of different values never collide: a repeated key is numbered.
     A key already in the call with a different value raises NotFixable.
     """
-    code = functools.partial(code_of, module=context.module)
     bases = []
     for part in values:
         bases.append(part.key or attribute_key(part.expression) or MEANINGLESS_KEY)
@@ -152,7 +151,8 @@ def allocate_keys(
     chosen: dict[str, str] = {}
     keys: list[str | None] = []
     for part, base in zip(values, bases, strict=True):
-        source = code(part.value)
+        # `form['plan']` in the name and `plan=form["plan"]` are one value.
+        source = normalised_code(part.value)
         if placement.existing.get(base) == source or chosen.get(base) == source:
             keys.append(None)
             continue

@@ -45,10 +45,11 @@ EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 
 def same_expression(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:
     """Tell whether two expressions are the same code, ignoring layout and quote style."""
-    return _normalised(first) == _normalised(second)
+    return normalised_code(first) == normalised_code(second)
 
 
-def _normalised(node: cst.BaseExpression) -> str:
+def normalised_code(node: cst.BaseExpression) -> str:
+    """Return a form of an expression's code that ignores layout and quote style."""
     text = code_of(node.with_changes(lpar=(), rpar=()))
     try:
         return ast.dump(ast.parse(f"({text})", mode="eval"))
