@@ -38,6 +38,7 @@ from cio_fix.project import (
     summarise,
 )
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
+from cio_fix.suppressions import reported_findings, reported_project_findings
 from cio_fix.writer import SourceError, decode_source
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,7 @@ class Checker:
                 result.secrets.update(finding.secrets)
         for finding in file_result.findings:
             result.secrets.update(finding.secrets)
+        file_result.findings = reported_findings(context, file_result.findings)
         self._fix(context, file_result)
         _release_fixes(file_result.findings)
         context.release_caches()
@@ -481,7 +483,7 @@ class Checker:
     ) -> tuple[FileContext, dict[int, tuple[Fix, str]], list[Finding]]:
         """Run `rules` on a fixed module and return its context, fixes left and findings."""
         fixed = self._fixed_context(context, module)
-        found = self._run_rules(fixed, RunResult(), rules)
+        found = reported_findings(fixed, self._run_rules(fixed, RunResult(), rules))
         return fixed, self._fixable(found), found
 
     def _fixed_context(self, context: FileContext, module: cst.Module) -> FileContext:
@@ -534,7 +536,13 @@ class Checker:
     def _check_project(self, project: ProjectIndex, result: RunResult) -> None:
         findings, errors = self.check_project(project)
         result.errors.extend(errors)
-        add_project_findings(result, findings)
+        sources = {
+            Path(context.display_path): context.source.raw
+            for context in self.contexts.values()
+        }
+        add_project_findings(
+            result, reported_project_findings(findings, self.config, sources)
+        )
 
 
 def scan_facts(summary: ModuleSummary) -> ScanFacts:

@@ -83,6 +83,9 @@ class Config:
     client_names: tuple[str, ...] = ()
     client_modules: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    # (gitignore-style pattern, rule selectors) pairs: the rules not
+    # reported in the files a pattern matches, relative to the root.
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # How event names are written: "snake_case" (order_shipped) or "dotted"
     # (order.shipped, whose segments are snake_case).
     event_name_style: str = "snake_case"
@@ -156,6 +159,22 @@ def _string_list(key: str, value: Any, path: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be a list of strings")
     return tuple(value)
+
+
+def _per_file_ignores(
+    key: str, value: Any, path: Path
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} must be a table such as"
+            ' {"tests/**" = ["CIO101"]}'
+        )
+    pairs = []
+    for pattern, selectors in value.items():
+        if not pattern.strip():
+            raise ConfigError(f"{path}: [tool.cio-fix] {key} has an empty pattern")
+        pairs.append((pattern, _selectors(f"{key}.{pattern!r}", selectors, path)))
+    return tuple(pairs)
 
 
 def _sdk_version(key: str, value: Any, path: Path) -> int:
@@ -265,6 +284,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "client-names": ("client_names", _string_list),
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
+    "per-file-ignores": ("per_file_ignores", _per_file_ignores),
     "event-name-style": ("event_name_style", _event_name_style),
     "customer-id-attribute": ("customer_id_attribute", _attribute_name),
     "throttle-rate": ("throttle_rate", _positive_number),

@@ -530,7 +530,13 @@ class _Run:
             result.errors.extend(outcome.errors)
             result.secrets.update(outcome.secrets)
         result.errors.extend(project_outcome.errors)
-        add_project_findings(result, project_outcome.findings)
+        findings = project_outcome.findings
+        if findings:
+            from cio_fix.suppressions import reported_project_findings
+
+            sources = {Path(display_path(path)): raw for path, raw in self.raw.items()}
+            findings = reported_project_findings(findings, self.config, sources)
+        add_project_findings(result, findings)
         return result
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cio_fix.config import load_config
+
 from conftest import run_cli
 
 PITFALLS = """\
@@ -487,3 +489,19 @@ def test_cli_demo_matches_readme() -> None:
     )
 
     assert result.stdout.rstrip().splitlines()[-1] == quoted
+
+
+def test_cli_readme_configuration_examples_are_valid(tmp_path: Path) -> None:
+    # Each TOML example of the README must load without an error.
+    repository = Path(__file__).resolve().parent.parent
+    readme = (repository / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```toml\n")[1:]
+    assert blocks
+    for block in blocks:
+        table = block.split("```")[0]
+        if not table.startswith("[tool.cio-fix"):
+            continue
+        if not table.startswith("[tool.cio-fix]"):
+            table = "[tool.cio-fix]\n" + table
+        (tmp_path / "pyproject.toml").write_text(table, encoding="utf-8")
+        load_config(tmp_path)

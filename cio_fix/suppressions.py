@@ -1,0 +1,308 @@
+"""Findings that a comment in the code or the configuration silences.
+
+- `# noqa: CIO301` in a statement: that rule's findings in the statement
+  (every line of a statement that spans lines, or the header of a compound
+  statement such as `with ...:`). Several codes are separated by commas or
+  spaces, and other linters' codes may share the list. A bare `# noqa`
+  silences nothing here: it is often written for another linter, and a
+  hard-coded key must not hide behind a comment about line length.
+- `# cio-fix: noqa` on a line of its own: every finding in the file;
+  `# cio-fix: noqa: CIO101, CIO304`: those rules' findings in the file.
+- `per-file-ignores` in `[tool.cio-fix]`: rule selectors for the files that
+  gitignore-style patterns match, relative to the project root.
+
+A suppressed finding is not reported and its fix is not applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import re
+import tokenize
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+import pathspec
+
+from cio_fix.config import Config, matches_selector
+from cio_fix.model import Finding
+from cio_fix.writer import SourceError, decode_source
+
+if TYPE_CHECKING:
+    from cio_fix.rules import FileContext
+
+_CODES = r"(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*)"
+LINE_DIRECTIVE = re.compile(r"#\s*noqa\s*:\s*" + _CODES, re.IGNORECASE)
+FILE_DIRECTIVE = re.compile(
+    r"^[ \t\f]*#\s*cio-fix\s*:\s*noqa(?:\s*:\s*" + _CODES + r")?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_NOQA_WORD = re.compile("noqa", re.IGNORECASE)
+# Every code, for a file directive without a list.
+EVERY_CODE = "ALL"
+
+# The fields of a compound statement that are not part of its first line.
+_NOT_HEADER = frozenset(
+    {
+        "body",
+        "orelse",
+        "handlers",
+        "finalbody",
+        "cases",
+        "leading_lines",
+        "decorators",
+        "lines_after_decorators",
+        "footer",
+    }
+)
+
+
+def codes_in(comment: str) -> frozenset[str]:
+    """Return the cio-fix codes that a `# noqa: ...` comment names."""
+    codes: set[str] = set()
+    for match in LINE_DIRECTIVE.finditer(comment):
+        codes.update(_cio_codes(match.group("codes")))
+    return frozenset(codes)
+
+
+def _cio_codes(listed: str) -> set[str]:
+    return {
+        code.upper()
+        for code in re.split(r"[\s,]+", listed)
+        if code.upper().startswith("CIO")
+    }
+
+
+def mentions_noqa(text: str) -> bool:
+    """Tell cheaply whether a file may hold a directive at all."""
+    return _NOQA_WORD.search(text) is not None
+
+
+def file_codes(text: str) -> frozenset[str]:
+    """Return the codes that `# cio-fix: noqa` lines silence in the whole file.
+
+    `EVERY_CODE` is the code of a directive without a list. Only comments
+    count: a line of a string that reads like a directive does not.
+    """
+    if not mentions_noqa(text) or not FILE_DIRECTIVE.search(text):
+        return frozenset()
+    codes: set[str] = set()
+    for comment in _own_line_comments(text):
+        match = FILE_DIRECTIVE.match(comment)
+        if match is None:
+            continue
+        listed = match.group("codes")
+        codes.update(_cio_codes(listed) if listed else {EVERY_CODE})
+    return frozenset(codes)
+
+
+def _own_line_comments(text: str) -> Iterator[str]:
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        # This Python's tokenizer does not read every syntax that the parser
+        # does (a newer f-string, say): read the lines as they are.
+        yield from text.splitlines()
+        return
+    for token in tokens:
+        if token.type == tokenize.COMMENT and not token.line[: token.start[1]].strip():
+            yield token.string
+
+
+def silenced(codes: Iterable[str], code: str) -> bool:
+    return any(listed in (code, EVERY_CODE) for listed in codes)
+
+
+# -- findings in a parsed file ------------------------------------------------------
+
+
+def statement_codes(
+    node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
+) -> frozenset[str]:
+    """Return the codes that `# noqa` comments name in the statement around `node`.
+
+    The statement is the simple statement that contains the node, with
+    every line it spans, or the header of the compound statement whose
+    header contains it (for `if x: call()`, the whole line).
+    """
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if isinstance(current, (cst.SimpleStatementLine, cst.Decorator)):
+            return _codes_of(_comments(current, skip={"leading_lines"}))
+        if isinstance(current, cst.SimpleStatementSuite):
+            owner = parent_of.get(current)
+            return _codes_of(_header_comments(owner if owner is not None else current))
+        if isinstance(getattr(current, "body", None), cst.BaseSuite):
+            return _codes_of(_header_comments(current))
+        current = parent_of.get(current)
+    return frozenset()
+
+
+def _codes_of(comments: Iterable[str]) -> frozenset[str]:
+    codes: set[str] = set()
+    for comment in comments:
+        codes.update(codes_in(comment))
+    return frozenset(codes)
+
+
+def _header_comments(statement: cst.CSTNode) -> Iterator[str]:
+    yield from _comments(statement, skip=_NOT_HEADER)
+    body = getattr(statement, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        yield from _comments(body.header)
+    elif isinstance(body, cst.SimpleStatementSuite):
+        yield from _comments(body)
+
+
+def _comments(
+    node: cst.CSTNode, skip: frozenset[str] | set[str] = frozenset()
+) -> Iterator[str]:
+    if isinstance(node, cst.Comment):
+        yield node.value
+        return
+    for item in dataclasses.fields(node):
+        if item.name in skip:
+            continue
+        value = getattr(node, item.name)
+        if isinstance(value, cst.CSTNode):
+            yield from _comments(value)
+        elif isinstance(value, (list, tuple)):
+            for child in value:
+                if isinstance(child, cst.CSTNode):
+                    yield from _comments(child)
+
+
+# -- findings by line, for the project-level rules -------------------------------------
+
+
+def line_codes(text: str) -> dict[int, frozenset[str]]:
+    """Return, by line number, the codes that `# noqa` comments silence there.
+
+    A comment counts for every line of the logical line it is on, so that
+    it reads the same as `statement_codes` does on the parsed file.
+    """
+    if not mentions_noqa(text):
+        return {}
+    by_line: dict[int, frozenset[str]] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        for number, line in enumerate(text.splitlines(), start=1):
+            codes = codes_in(line)
+            if codes:
+                by_line[number] = codes
+        return by_line
+    first_line: int | None = None
+    codes: set[str] = set()
+    skipped = {tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            if first_line is not None:
+                codes.update(codes_in(token.string))
+        elif token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if first_line is not None and codes:
+                for number in range(first_line, token.end[0] + 1):
+                    by_line[number] = frozenset(codes)
+            first_line, codes = None, set()
+        elif token.type not in skipped and first_line is None:
+            first_line = token.start[0]
+    return by_line
+
+
+# -- per-file-ignores ---------------------------------------------------------------------
+
+
+@functools.cache
+def _compiled(
+    patterns: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[tuple[pathspec.GitIgnoreSpec, tuple[str, ...]], ...]:
+    return tuple(
+        (pathspec.GitIgnoreSpec.from_lines([pattern]), selectors)
+        for pattern, selectors in patterns
+    )
+
+
+def ignored_selectors(config: Config, path: Path) -> tuple[str, ...]:
+    """Return the rule selectors that `per-file-ignores` gives the file at `path`."""
+    if not config.per_file_ignores:
+        return ()
+    try:
+        relative = path.absolute().relative_to(config.root.absolute()).as_posix()
+    except ValueError:
+        try:
+            relative = path.resolve().relative_to(config.root.resolve()).as_posix()
+        except ValueError:
+            return ()
+    selectors: list[str] = []
+    for spec, listed in _compiled(config.per_file_ignores):
+        if spec.match_file(relative):
+            selectors.extend(listed)
+    return tuple(selectors)
+
+
+def by_config(selectors: tuple[str, ...], code: str) -> bool:
+    return any(matches_selector(code, selector) for selector in selectors)
+
+
+def reported_findings(context: FileContext, findings: list[Finding]) -> list[Finding]:
+    """Drop the findings of a parsed file that a directive or `per-file-ignores` silences."""
+    ignored = ignored_selectors(context.config, context.path)
+    text = context.source.text
+    whole = file_codes(text)
+    if not ignored and not whole and not mentions_noqa(text):
+        return findings
+    reported = []
+    for finding in findings:
+        if by_config(ignored, finding.code) or silenced(whole, finding.code):
+            continue
+        node = context.finding_nodes.get(id(finding))
+        if node is not None and silenced(
+            statement_codes(node, context.parent_map()), finding.code
+        ):
+            continue
+        reported.append(finding)
+    return reported
+
+
+def reported_project_findings(
+    findings: list[Finding], config: Config, sources: Mapping[Path, bytes]
+) -> list[Finding]:
+    """Drop the project-level findings that a directive or `per-file-ignores` silences.
+
+    `sources` maps the path that findings show to the file's bytes.
+    """
+    reported = []
+    lines: dict[Path, dict[int, frozenset[str]]] = {}
+    whole: dict[Path, frozenset[str]] = {}
+    for finding in findings:
+        if by_config(ignored_selectors(config, _absolute(finding.path)), finding.code):
+            continue
+        text = _text(finding.path, sources)
+        if text is not None:
+            if finding.path not in lines:
+                lines[finding.path] = line_codes(text)
+                whole[finding.path] = file_codes(text)
+            codes = lines[finding.path].get(finding.line, frozenset())
+            if silenced(codes | whole[finding.path], finding.code):
+                continue
+        reported.append(finding)
+    return reported
+
+
+def _text(path: Path, sources: Mapping[Path, bytes]) -> str | None:
+    raw = sources.get(path)
+    if raw is None:
+        return None
+    try:
+        return decode_source(path, raw).text
+    except SourceError:
+        return None
+
+
+def _absolute(path: Path) -> Path:
+    # Findings show paths relative to the working directory.
+    return path if path.is_absolute() else Path.cwd() / path

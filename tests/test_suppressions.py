@@ -1,0 +1,341 @@
+"""`# noqa: CODE`, `# cio-fix: noqa` and `per-file-ignores`: what they silence."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from cio_fix.metadata import parents
+from cio_fix.suppressions import (
+    EVERY_CODE,
+    codes_in,
+    file_codes,
+    line_codes,
+    statement_codes,
+)
+
+from conftest import run_cli
+
+ONLY_CIO = '[tool.cio-fix]\nselect = ["CIO103", "CIO301", "CIO304", "CIO401"]\n'
+
+HANDLER = """\
+import time
+
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.route("/view")
+def view(user):
+{body}
+    return "ok"
+"""
+
+
+def _handler(*lines: str) -> str:
+    return HANDLER.format(body="\n".join(f"    {line}" for line in lines))
+
+
+def _codes(result) -> list[tuple[int, str]]:
+    return [(item["line"], item["code"]) for item in result.json["findings"]]
+
+
+def _json(root, *options: str):
+    return run_cli(["--output-format", "json", "--no-cache", *options, "."], root)
+
+
+# -- which comments count ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("comment", "codes"),
+    [
+        ("# noqa: CIO301", {"CIO301"}),
+        ("# noqa:CIO301,CIO103", {"CIO301", "CIO103"}),
+        ("# NOQA: cio301 CIO103", {"CIO301", "CIO103"}),
+        ("# noqa: E501, CIO304", {"CIO304"}),
+        ("# type: ignore[arg-type]  # noqa: CIO101", {"CIO101"}),
+        ("# noqa", set()),
+        ("# noqa: E501", set()),
+        ("# see the noqa: CIO301 note", set()),
+    ],
+)
+def test_codes_in_comment(comment: str, codes: set[str]) -> None:
+    assert codes_in(comment) == codes
+
+
+def test_file_directive_counts_only_own_line_comments() -> None:
+    code = (
+        '"""Docs.\n\n# cio-fix: noqa\n"""\n'
+        "x = 1  # cio-fix: noqa: CIO301\n"
+        "# cio-fix: noqa: CIO101, CIO304\n"
+    )
+
+    assert file_codes(code) == {"CIO101", "CIO304"}
+    assert file_codes("# cio-fix: noqa\nx = 1\n") == {EVERY_CODE}
+    assert file_codes("x = 1\n") == frozenset()
+
+
+def _statement_codes(code: str, text: str) -> frozenset[str]:
+    module = cst.parse_module(code)
+    parent_of = parents(module)
+    (node,) = [
+        node for node in parent_of if isinstance(node, cst.Name) and node.value == text
+    ]
+    return statement_codes(node, parent_of)
+
+
+@pytest.mark.parametrize(
+    ("code", "codes"),
+    [
+        ("call(target)  # noqa: CIO301\n", {"CIO301"}),
+        ("call(  # noqa: CIO301\n    target,\n)\n", {"CIO301"}),
+        ("call(\n    target,  # noqa: CIO301\n)\n", {"CIO301"}),
+        ("call(\n    target,\n)  # noqa: CIO301\n", {"CIO301"}),
+        ("# noqa: CIO301\ncall(target)\n", set()),
+        ("call(target)\n# noqa: CIO301\n", set()),
+        ("with open(target) as f:  # noqa: CIO601\n    pass\n", {"CIO601"}),
+        ("with open(target) as f:\n    pass  # noqa: CIO601\n", set()),
+        ("if x:\n    call(target)  # noqa: CIO301\n", {"CIO301"}),
+        ("if x:  # noqa: CIO301\n    call(target)\n", set()),
+        ("if target: call(y)  # noqa: CIO301\n", {"CIO301"}),
+        ("if x: call(target)  # noqa: CIO301\n", {"CIO301"}),
+        ("def f(a=target):  # noqa: CIO601\n    pass\n", {"CIO601"}),
+        ("@route(target)  # noqa: CIO601\ndef f():\n    pass\n", {"CIO601"}),
+        (
+            "match x:\n    case 1:\n        call(target)  # noqa: CIO301\n",
+            {"CIO301"},
+        ),
+    ],
+)
+def test_statement_codes(code: str, codes: set[str]) -> None:
+    assert _statement_codes(code, "target") == codes
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "call(  # noqa: CIO301\n    target,\n    other,\n)\nnext_call()\n",
+        "with open(target) as f:  # noqa: CIO601\n    pass\n",
+        "if target: call(y)  # noqa: CIO301\nz = 1\n",
+        "x = [\n    1,\n    target,\n]  # noqa: CIO103\n",
+        "# noqa: CIO301\ncall(target)\n",
+    ],
+)
+def test_line_codes_match_statement_codes(code: str) -> None:
+    line = next(
+        number
+        for number, text in enumerate(code.splitlines(), start=1)
+        if "target" in text
+    )
+
+    assert line_codes(code).get(line, frozenset()) == _statement_codes(code, "target")
+
+
+# -- what the runs report and fix -------------------------------------------------------
+
+
+def test_noqa_silences_only_the_codes_it_names(project) -> None:
+    root = project(
+        {
+            "app.py": _handler(
+                "cio.identify(id=user.id, created_at=int(time.time() * 1000))"
+                "  # noqa: CIO103, CIO304",
+            ),
+            "pyproject.toml": ONLY_CIO,
+        }
+    )
+
+    assert _codes(_json(root)) == [(12, "CIO401")]
+
+
+def test_bare_noqa_silences_nothing(project) -> None:
+    root = project(
+        {
+            "app.py": _handler(
+                'cio.track(customer_id=user.id, name=f"a_{user.sku}")  # noqa',
+                'cio.track(customer_id=user.id, name=f"b_{user.sku}")  # noqa: E501',
+            ),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+
+    assert _codes(_json(root)) == [(12, "CIO301"), (13, "CIO301")]
+
+
+def test_noqa_multi_line_call(project) -> None:
+    root = project(
+        {
+            "app.py": _handler(
+                "cio.track(",
+                "    customer_id=user.id,",
+                '    name=f"viewed_{user.sku}",',
+                ")  # noqa: CIO301",
+                'cio.track(customer_id=user.id, name=f"liked_{user.sku}")',
+            ),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+
+    assert _codes(_json(root)) == [(16, "CIO301")]
+
+
+def test_noqa_survives_other_rules_fixes(
+    project,
+) -> None:
+    # CIO304 wraps both calls for a background thread and CIO301 fixes the
+    # second name in the pass after; the silenced name must come through both.
+    source = _handler(
+        'cio.track(customer_id=user.id, name=f"viewed_{user.sku}")  # noqa: CIO301',
+        'cio.track(customer_id=user.id, name=f"liked_{user.sku}")',
+    )
+    root = project(
+        {
+            "app.py": source,
+            "pyproject.toml": ONLY_CIO,
+            "requirements.txt": "customerio==1.6.1\n",
+        }
+    )
+
+    result = run_cli(["--apply", "--no-cache", "."], root)
+    fixed = (root / "app.py").read_text()
+
+    assert result.exit_code == 0
+    assert 'name=f"viewed_{user.sku}"' in fixed
+    assert 'name="liked", user_sku=user.sku' in fixed
+    assert "_customerio_in_background(" in fixed
+    assert _codes(_json(root)) == []
+
+
+def test_file_directive_silences_the_whole_file(project) -> None:
+    body = 'cio.track(customer_id=user.id, name=f"viewed_{user.sku}")'
+    root = project(
+        {
+            "all.py": "# cio-fix: noqa\n" + _handler(body),
+            "some.py": "# cio-fix: noqa: CIO304\n" + _handler(body),
+            "pyproject.toml": ONLY_CIO,
+        }
+    )
+
+    assert _codes(_json(root)) == [(13, "CIO301")]
+    run_cli(["--apply", "--no-cache", "."], root)
+    assert (root / "all.py").read_text() == "# cio-fix: noqa\n" + _handler(body)
+
+
+def test_per_file_ignores(project) -> None:
+    key = 'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
+    header = "from customerio import CustomerIO\n\n"
+    root = project(
+        {
+            "app.py": header + key,
+            "tests/test_app.py": header + key,
+            "scripts/seed.py": header + key,
+            "pyproject.toml": (
+                '[tool.cio-fix]\nselect = ["CIO101"]\n'
+                "[tool.cio-fix.per-file-ignores]\n"
+                '"tests/**" = ["CIO101"]\n'
+                '"scripts/*.py" = ["CIO1"]\n'
+            ),
+        }
+    )
+
+    result = _json(root)
+
+    assert {item["path"] for item in result.json["findings"]} == {"app.py"}
+    assert run_cli(["--apply", "--no-cache", "."], root).exit_code == 0
+    assert (root / "tests/test_app.py").read_text() == header + key
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('per-file-ignores = ["tests"]', "per-file-ignores must be a table"),
+        (
+            '[tool.cio-fix.per-file-ignores]\n"tests/**" = "CIO101"',
+            "must be a list of strings",
+        ),
+        (
+            '[tool.cio-fix.per-file-ignores]\n"tests/**" = ["CIO9"]',
+            "unknown rule selector 'CIO9'",
+        ),
+    ],
+)
+def test_per_file_ignores_errors_name_the_file(project, table, message) -> None:
+    root = project(
+        {
+            "app.py": "from customerio import CustomerIO\n",
+            "pyproject.toml": "[tool.cio-fix]\n" + table + "\n",
+        }
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "pyproject.toml" in result.stderr
+    assert message in result.stderr
+
+
+MAILER = """\
+from customerio import APIClient, SendEmailRequest
+
+mailer = APIClient("app-key")
+
+
+def send_receipt(user):
+    request = SendEmailRequest(transactional_message_id="receipt", to=user.email)
+    mailer.send_email(request){comment}
+"""
+
+
+def test_project_findings_noqa_with_cache(project) -> None:
+    root = project(
+        {
+            "mailer.py": MAILER.format(comment=""),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO501"]\n',
+        }
+    )
+    first = run_cli(["--output-format", "json", "."], root)
+    (root / "mailer.py").write_text(MAILER.format(comment="  # noqa: CIO501"))
+
+    second = run_cli(["--output-format", "json", "."], root)
+
+    assert _codes(first) == [(8, "CIO501")]
+    assert _codes(second) == []
+
+
+def test_project_findings_per_file_ignores(project) -> None:
+    root = project(
+        {
+            "mail/mailer.py": MAILER.format(comment=""),
+            "pyproject.toml": (
+                '[tool.cio-fix]\nselect = ["CIO501"]\n'
+                '[tool.cio-fix.per-file-ignores]\n"mail/" = ["CIO5"]\n'
+            ),
+        }
+    )
+
+    assert _codes(_json(root)) == []
+
+
+def test_silenced_key_is_still_masked(project) -> None:
+    source = _handler(
+        'local = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")'
+        "  # noqa: CIO101",
+        'local.track(customer_id=user.id, name="viewed")',
+    )
+    root = project(
+        {
+            "app.py": source,
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO101", "CIO601"]\n',
+        }
+    )
+
+    result = run_cli(["--dry-run", "--no-cache", "."], root)
+
+    assert ": CIO601 " in result.stdout
+    assert ": CIO101 " not in result.stdout
+    assert "0a1b2c3d4e5f6a7b8c9d" not in result.stdout
+    assert "0a1b****" in result.stdout
