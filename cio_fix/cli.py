@@ -213,7 +213,7 @@ def main_command(
 
     try:
         config = _configure(targets, select, ignore, unsafe_fixes)
-        config = config.with_options(jobs=jobs, cache=False if no_cache else None)
+        config = config.with_overrides(jobs=jobs, cache=False if no_cache else None)
         from cio_fix.engine import run
 
         result = run(targets, config, apply=not dry_run)
@@ -253,7 +253,7 @@ def _configure(
     # Unknown selectors are usage errors even when no file needs the rules.
     validate_selectors(selected or (), "--select")
     validate_selectors(ignored or (), "--ignore")
-    config = config.with_options(select=selected, ignore=ignored)
+    config = config.with_overrides(select=selected, ignore=ignored)
     if not selected_codes(RULE_CODES, config.select, config.ignore):
         # A run that checks nothing would pass every CI job it guards.
         raise ConfigError(
@@ -261,7 +261,7 @@ def _configure(
             " [tool.cio-fix]) exclude every rule"
         )
     if unsafe_fixes:
-        config = config.with_options(unsafe_fixes=True)
+        config = config.with_overrides(unsafe_fixes=True)
     return config
 
 

@@ -114,10 +114,24 @@ class Config:
     # from other files count, and reports and fixes only the named files.
     whole_project: bool = True
 
+    # The fields that the command line set: a nested project's own
+    # configuration takes them too.
+    overrides: tuple[str, ...] = ()
+
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
         given = {name: value for name, value in options.items() if value is not None}
         return replace(self, **given)
+
+    def with_overrides(self, **options: Any) -> Config:
+        """Return a copy with the command line's options that are not None.
+
+        Unlike `with_options`, the options also apply to the nested
+        projects of the run (`project_config`).
+        """
+        given = {name: value for name, value in options.items() if value is not None}
+        overrides = tuple(sorted({*self.overrides, *given}))
+        return replace(self, **given, overrides=overrides)
 
 
 def selected_codes(
@@ -315,6 +329,37 @@ def _work_tree_top(folder: Path) -> Path | None:
     return None
 
 
+def project_root(start: Path) -> Path:
+    """Return the root of the project that `start` belongs to; see `load_config`."""
+    pyproject = find_pyproject(start)
+    if pyproject is not None:
+        return pyproject.parent
+    # The folder of a file named through a symbolic link is the link's
+    # own folder, not its target's.
+    folder = (start if start.is_dir() else start.absolute().parent).resolve()
+    return _work_tree_top(folder) or folder
+
+
+def configures_cio_fix(pyproject: Path) -> bool:
+    """Tell whether a pyproject.toml has a `[tool.cio-fix]` table.
+
+    A file that cannot be read or parsed counts when it mentions cio-fix,
+    so that loading it reports the problem.
+    """
+    try:
+        raw = pyproject.read_bytes()
+    except OSError:
+        return False
+    if b"cio-fix" not in raw:
+        return False
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    tool = document.get("tool")
+    return isinstance(tool, dict) and "cio-fix" in tool
+
+
 def load_config(start: Path) -> Config:
     """Read `[tool.cio-fix]` from the nearest pyproject.toml at or above `start`.
 
@@ -325,10 +370,7 @@ def load_config(start: Path) -> Config:
     """
     pyproject = find_pyproject(start)
     if pyproject is None:
-        # The folder of a file named through a symbolic link is the link's
-        # own folder, not its target's.
-        folder = (start if start.is_dir() else start.absolute().parent).resolve()
-        return Config(root=_work_tree_top(folder) or folder)
+        return Config(root=project_root(start))
 
     table = _read_tool_table(pyproject)
     values: dict[str, Any] = {"root": pyproject.parent, "config_path": pyproject}
@@ -360,3 +402,17 @@ def _read_tool_table(pyproject: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.cio-fix] must be a table")
     return table
+
+
+def project_config(config: Config, root: Path) -> Config | None:
+    """Return the configuration of the project at `root` with the overrides of `config`.
+
+    Returns None when the project's own select and ignore, with the
+    command line's, leave no rule to run there.
+    """
+    nested = load_config(root)
+    given = {name: getattr(config, name) for name in config.overrides}
+    nested = nested.with_overrides(**given)
+    if not selected_codes(RULE_CODES, nested.select, nested.ignore):
+        return None
+    return nested

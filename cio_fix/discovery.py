@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pathspec
 
-from cio_fix.config import Config
+from cio_fix.config import Config, configures_cio_fix, project_root
 from cio_fix.model import FileError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ class Prefilter:
 class Discovered:
     files: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    # The files that belong to another project, by its root: a folder below
+    # the root with a `[tool.cio-fix]` table of its own, or the project of
+    # a PATH outside the root.
+    projects: dict[Path, list[Path]] = field(default_factory=dict)
 
 
 def build_prefilter(
@@ -136,7 +140,44 @@ def discover(paths: list[Path], config: Config) -> Discovered:
             _add(found, seen, file)
 
     found.files.sort(key=lambda file: file.as_posix())
+    _set_apart_other_projects(found, config.root)
     return found
+
+
+def _set_apart_other_projects(found: Discovered, root: Path) -> None:
+    """Move the files of other projects from `found.files` to `found.projects`."""
+    root = root.resolve()
+    owners: dict[Path, Path | None] = {}
+    own = []
+    for file in found.files:
+        owner = _project_of(file.absolute().parent.resolve(), root, owners)
+        if owner is None:
+            own.append(file)
+        else:
+            found.projects.setdefault(owner, []).append(file)
+    found.files = own
+
+
+def _project_of(
+    folder: Path, root: Path, owners: dict[Path, Path | None]
+) -> Path | None:
+    """Return the root of the other project that `folder` belongs to, or None for `root`'s."""
+    if folder in owners:
+        return owners[folder]
+    owner: Path | None
+    if folder == root:
+        owner = None
+    elif root in folder.parents:
+        if configures_cio_fix(folder / "pyproject.toml"):
+            owner = folder
+        else:
+            owner = _project_of(folder.parent, root, owners)
+    else:
+        owner = project_root(folder)
+        if owner == root:
+            owner = None
+    owners[folder] = owner
+    return owner
 
 
 def _add(found: Discovered, seen: set[Path], file: Path) -> None:

@@ -8,8 +8,13 @@ from collections import Counter
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from cio_fix.config import Config
-from cio_fix.discovery import build_import_prefilter, build_prefilter, discover
+from cio_fix.config import Config, project_config
+from cio_fix.discovery import (
+    Discovered,
+    build_import_prefilter,
+    build_prefilter,
+    discover,
+)
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.writer import WriteError, write_atomic
 
@@ -32,9 +37,38 @@ def display_path(path: Path) -> str:
 
 
 def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
-    """Check `paths` and compute their fixes; with `apply`, write them."""
-    result = RunResult()
+    """Check `paths` and compute their fixes; with `apply`, write them.
+
+    A file of another project, one with its own `[tool.cio-fix]` below the
+    root or one outside the root, is checked in a run of that project, with
+    its configuration and the command line's options.
+    """
     discovered = discover(paths, config)
+    result = _run_project(discovered, config, apply)
+    for root, files in sorted(discovered.projects.items()):
+        covered = any(_covers(path, root) for path in paths)
+        nested = project_config(config, root)
+        if nested is None or nested.root.resolve() == config.root.resolve():
+            continue
+        nested = nested.with_options(whole_project=covered)
+        other = run([root] if covered else files, nested, apply)
+        result.files.extend(other.files)
+        result.errors.extend(other.errors)
+        result.secrets.update(other.secrets)
+        result.files_found += other.files_found
+        result.candidates += other.candidates
+    return result
+
+
+def _covers(path: Path, root: Path) -> bool:
+    """Tell whether the PATH `path` is `root` or a folder above it."""
+    target = path.resolve()
+    return target == root or target in root.parents
+
+
+def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResult:
+    """Check the files of one project that `discover` found."""
+    result = RunResult()
     result.errors.extend(discovered.errors)
     result.files_found = len(discovered.files)
 

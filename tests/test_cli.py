@@ -11,7 +11,7 @@ import pytest
 
 from cio_fix.config import load_config
 
-from conftest import run_cli
+from conftest import CliResult, run_cli
 
 PITFALLS = """\
 import time
@@ -505,3 +505,103 @@ def test_cli_readme_configuration_examples_are_valid(tmp_path: Path) -> None:
             table = "[tool.cio-fix]\n" + table
         (tmp_path / "pyproject.toml").write_text(table, encoding="utf-8")
         load_config(tmp_path)
+
+
+SERVICE_APP = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
+
+
+def signed_up(user):
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+"""
+
+
+def _services(project, b_table: str = 'ignore = ["CIO103"]') -> Path:
+    return project(
+        {
+            "services/a/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n',
+            "services/a/app.py": SERVICE_APP,
+            "services/b/pyproject.toml": f"[tool.cio-fix]\n{b_table}\n",
+            "services/b/app.py": SERVICE_APP,
+        }
+    )
+
+
+def _found(result: CliResult) -> set[tuple[str, str]]:
+    return {(item["path"], item["code"]) for item in result.json["findings"]}
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ["."],
+        ["services"],
+        ["services/a/app.py", "services/b/app.py"],
+        ["services/b/app.py", "services/a/app.py"],
+        ["services/b", "services/a"],
+    ],
+)
+def test_cli_each_project_its_own_config(project, targets) -> None:
+    root = _services(project)
+
+    result = run_cli(["--output-format", "json", *targets], root)
+
+    assert _found(result) == {
+        ("services/a/app.py", "CIO103"),
+        ("services/b/app.py", "CIO101"),
+    }
+
+
+def test_cli_nested_projects_keep_command_line(project) -> None:
+    root = _services(project)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO101", "."], root)
+
+    assert _found(result) == {
+        ("services/a/app.py", "CIO101"),
+        ("services/b/app.py", "CIO101"),
+    }
+
+
+def test_cli_nested_project_without_rules_skipped(project) -> None:
+    root = _services(project, b_table='select = ["CIO101"]')
+
+    result = run_cli(["--output-format", "json", "--ignore", "CIO101", "."], root)
+
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert _found(result) == {("services/a/app.py", "CIO103")}
+
+
+def test_cli_nested_project_apply_and_cache(project) -> None:
+    root = _services(project)
+
+    first = run_cli(["--apply", "."], root)
+    second = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert first.exit_code == 0
+    assert "int(time.time())" in (root / "services/a/app.py").read_text()
+    assert "CUSTOMERIO_SITE_ID" in (root / "services/b/app.py").read_text()
+    assert (root / "services/a/.cio_fix_cache").is_dir()
+    assert (root / "services/b/.cio_fix_cache").is_dir()
+    assert second.json["findings"] == []
+
+
+def test_cli_packaging_pyproject_stays_in_project(project) -> None:
+    # A pyproject.toml without [tool.cio-fix] below the root does not start
+    # a project of its own: the root's configuration applies there.
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n',
+            "lib/pyproject.toml": '[project]\nname = "lib"\n',
+            "lib/app.py": SERVICE_APP,
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert _found(result) == {("lib/app.py", "CIO103")}

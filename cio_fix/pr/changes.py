@@ -62,7 +62,7 @@ def apply_by_rule(
     )
 
     for code in codes:
-        result = run(targets, config.with_options(select=(code,)), apply=True)
+        result = run(targets, config.with_overrides(select=(code,)), apply=True)
         outcome.secrets |= result.secrets
         outcome.errors.extend(_errors_of(result))
         if not result.changed_files:
