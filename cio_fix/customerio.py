@@ -166,6 +166,8 @@ class Scope:
     assignments: dict[str, list[Assignment]] = field(default_factory=dict)
     function: FunctionInfo | None = None
     class_info: ClassInfo | None = None
+    # Names that imports inside this function or class bind.
+    imports: dict[str, str] = field(default_factory=dict)
 
     def lookup_chain(self) -> Iterator[Scope]:
         """Yield this scope and the enclosing ones that Python searches for a name.
@@ -382,13 +384,76 @@ class FileIndex:
         self._calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._resolving: set[int] = set()
+        # Imported names that a function or class also binds, by an import
+        # of its own, a parameter or an assignment: where they are used
+        # decides what they mean.
+        self.scoped_names: frozenset[str] = frozenset()
+        self._function_scopes: dict[cst.CSTNode, Scope] | None = None
+
+    def finish(self) -> None:
+        """Record what the walk found that needs the whole module."""
+        scoped: set[str] = set()
+        for info in [*self.functions, *self.classes]:
+            if info.scope is None:
+                continue
+            scoped.update(info.scope.imports)
+            scoped.update(
+                name for name in info.scope.assignments if name in self.imports
+            )
+        self.scoped_names = frozenset(scoped)
 
     # -- names ---------------------------------------------------------------
 
     def qualified_name(self, node: cst.CSTNode) -> str | None:
         """Return the imported name an expression refers to (`time.time`)."""
         dotted = dotted_name(node)
-        return self.qualify(dotted) if dotted is not None else None
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        if head in self.scoped_names:
+            scope = self.scope_of(node)
+            if scope is not None:
+                origin = self._origin_in(head, scope)
+                if origin is None:
+                    return None
+                return f"{origin}.{rest}" if rest else origin
+        return self.qualify(dotted)
+
+    def _origin_in(self, name: str, scope: Scope) -> str | None:
+        """Return the module or object that `name` is imported as, seen from `scope`.
+
+        None when the nearest binding is not an import: a parameter, a loop
+        variable or an assignment shadows the module-level import.
+        """
+        for candidate in scope.lookup_chain():
+            if candidate.kind == "module":
+                return self.imports.get(name) if name in self.module_imports else None
+            if name in candidate.imports:
+                return candidate.imports[name]
+            if name in candidate.assignments:
+                return None
+        return None
+
+    def scope_of(self, node: cst.CSTNode) -> Scope | None:
+        """Return the innermost function or class scope around `node`, else the module's.
+
+        None when the parent links are gone (after `release_caches`).
+        """
+        if not self.parents:
+            return None
+        if self._function_scopes is None:
+            self._function_scopes = {
+                info.node: info.scope
+                for info in [*self.functions, *self.classes]
+                if info.scope is not None
+            }
+        current = self.parents.get(node)
+        while current is not None:
+            scope = self._function_scopes.get(current)
+            if scope is not None:
+                return scope
+            current = self.parents.get(current)
+        return self.module_scope
 
     def qualify(self, dotted: str) -> str | None:
         """Return the imported name a dotted name refers to, through the imports."""
@@ -502,13 +567,16 @@ class FileIndex:
         return None
 
     def _name_type(self, name: str, scope: Scope) -> ClientType | None:
-        if name in self.client_names:
-            return TRACK
         assignments = self.assignments_of(name, scope)
+        if name in self.client_names and not self._other_library_object(assignments):
+            return TRACK
         if assignments:
             return self._assigned_type(assignments)
 
-        qualified = self.imports.get(name)
+        if name in self.scoped_names:
+            qualified = self._origin_in(name, scope)
+        else:
+            qualified = self.imports.get(name)
         if qualified == PIPELINES_MODULE:
             return PIPELINES
         if qualified is not None and self.project is not None:
@@ -521,6 +589,33 @@ class FileIndex:
                 if found is not None:
                     return found
         return None
+
+    def _other_library_object(self, assignments: list[Assignment]) -> bool:
+        """Tell whether an assignment builds the name's value with another library.
+
+        A configured client name (`tracker`) does not count in a file that
+        binds it to `Mixpanel(...)`: a call of something imported from
+        neither a Customer.io SDK nor a module of the project.
+        """
+        for assignment in assignments:
+            value = assignment.value
+            if isinstance(value, cst.Await):
+                value = value.expression
+            if not isinstance(value, cst.Call):
+                continue
+            qualified = self.qualified_name(value.func)
+            if qualified is None:
+                continue
+            top = qualified.partition(".")[0]
+            if top in ("customerio", "async_customerio"):
+                continue
+            module = qualified.rpartition(".")[0] or qualified
+            if self.project is None or (
+                self.project.module(self._localised(module)) is None
+                and self.project.module(self._localised(qualified)) is None
+            ):
+                return True
+        return False
 
     def _attribute_type(self, node: cst.Attribute, scope: Scope) -> ClientType | None:
         if self.qualified_name(node) == PIPELINES_MODULE:
@@ -790,6 +885,7 @@ class IndexBuilder(cst.CSTVisitor):
             self.index.module_imports.add(local)
         else:
             self.index.imports.setdefault(local, qualified)
+            self.scope.imports[local] = qualified
 
     def visit_Global(self, node: cst.Global) -> None:
         self.index.global_names.update(item.name.value for item in node.names)
@@ -1064,6 +1160,7 @@ def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileI
     # The walk passes trivia by, because no rule looks for it or needs its parent.
     repeated = walk(module, IndexBuilder(index), index.parents, trivia=False)
     index.shared_nodes = bool(repeated)
+    index.finish()
     return index
 
 
