@@ -125,6 +125,12 @@ JOB_DECORATORS = frozenset(
 VIEW_BASE = re.compile(
     r"(?:View|ViewSet|Mixin|Endpoint|RequestHandler|WebSocketHandler)$"
 )
+# A mixin counts only when Django or DRF defines it: a project's
+# `LoggingMixin` is used by workers as much as by views.
+VIEW_MIXIN_PACKAGES = ("django.", "rest_framework.")
+# Packages whose `...View` classes are built once, at start-up: Flask-Admin
+# instantiates each admin view when the app registers it.
+NOT_PER_REQUEST_VIEW_PACKAGES = ("flask_admin.",)
 VIEW_METHODS = frozenset(
     {
         # HTTP methods.
@@ -240,11 +246,23 @@ def _is_function_view(index: FileIndex, function: FunctionInfo) -> bool:
     )
 
 
-def _is_view_method(function: FunctionInfo) -> bool:
+def _is_view_base(index: FileIndex, base: str) -> bool:
+    last = _last_part(base)
+    if not VIEW_BASE.search(last):
+        return False
+    qualified = index.qualify(base) or base
+    if qualified.startswith(NOT_PER_REQUEST_VIEW_PACKAGES):
+        return False
+    if last.endswith("Mixin"):
+        return qualified.startswith(VIEW_MIXIN_PACKAGES)
+    return True
+
+
+def _is_view_method(index: FileIndex, function: FunctionInfo) -> bool:
     class_info = function.class_info
     if class_info is None:
         return False
-    if not any(VIEW_BASE.search(_last_part(base)) for base in class_info.bases):
+    if not any(_is_view_base(index, base) for base in class_info.bases):
         return False
     if function.name in VIEW_METHODS:
         return True
@@ -260,7 +278,7 @@ def is_request_handler(index: FileIndex, function: FunctionInfo) -> bool:
             return True
     if function.class_info is None and function.name in _facts(index).registered:
         return True
-    return _is_function_view(index, function) or _is_view_method(function)
+    return _is_function_view(index, function) or _is_view_method(index, function)
 
 
 def request_handler(
