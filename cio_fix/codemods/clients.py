@@ -243,9 +243,18 @@ class Hoist:
 
 
 def plan_hoist(
-    index: FileIndex, construction: Construction, locals_: set[str]
+    index: FileIndex,
+    construction: Construction,
+    locals_: set[str],
+    guarded: bool = False,
 ) -> Hoist | None:
-    """Return how to build a construction once, or None when its arguments cannot move."""
+    """Return how to build a construction once, or None when its arguments cannot move.
+
+    `guarded` tells that a condition decides whether the construction runs:
+    a client built at import would read its arguments (a missing
+    environment variable raises) where the code never did, so a factory
+    called in its place builds it instead.
+    """
     parameter_of = {
         id(argument): name for name, argument in construction.arguments.items()
     }
@@ -279,10 +288,13 @@ def plan_hoist(
     # Analytics clients of the Segment kind may start a sending thread when
     # they are built; a factory keeps that out of import time.
     at_import = construction.client.api is not Api.PIPELINES
+    reads_values = any(
+        literal_value(argument.value) is None for argument in construction.node.args
+    )
     kind = "client"
     if keyed_values:
         kind = "keyed"
-    elif deferred or not at_import:
+    elif deferred or not at_import or guarded and reads_values:
         kind = "factory"
     func = code_of(construction.node.func)
     reads |= read_names(construction.node.func)
@@ -339,8 +351,11 @@ class ClientPerRequest(Rule):
     Fix safety:
     Safe. A client whose arguments are literals, environment reads or
     module constants becomes a module-level client, so those values are
-    read at import. Arguments that read settings or imported names go into
-    a `functools.cache` factory, read at the first request. Arguments that
+    read at import; when a condition in the function decides whether the
+    client is built (`if "CUSTOMERIO_SITE_ID" in os.environ:`), a
+    `functools.cache` factory builds it there instead. Arguments that read
+    settings or imported names go into a `functools.cache` factory, read at
+    the first request. Arguments that
     depend on local values (per-tenant keys) go into a
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
     be hashable (strings, in practice). A module-level client built with the
@@ -394,8 +409,9 @@ class ClientPerRequest(Rule):
             handler = request_handler(index, function)
             if handler is not None:
                 yield _Site(construction, "request", handler.name, ancestors)
-            elif loop_around(construction.node, ancestors) is not None:
-                yield _Site(construction, "item", "", ancestors)
+            elif (loop := loop_around(construction.node, ancestors)) is not None:
+                if not _once_per_configuration(construction, function, loop):
+                    yield _Site(construction, "item", "", ancestors)
             elif runs_per_request_or_item(index, function):
                 assert function is not None
                 yield _Site(construction, "call", function.name, ancestors)
@@ -517,7 +533,8 @@ class ClientPerRequest(Rule):
 
         function = construction.site.function
         locals_ = local_names(function, site.ancestors)
-        hoist = plan_hoist(context.index, construction, locals_)
+        guarded = _guarded(construction.node, site.ancestors)
+        hoist = plan_hoist(context.index, construction, locals_, guarded)
         with_statement = _with_statement(construction, site.ancestors)
         if hoist is None or with_statement is False:
             return context.finding(self, construction.node, message)
@@ -605,6 +622,87 @@ class ClientPerRequest(Rule):
                     end_line=end_line,
                     end_column=end_column,
                 )
+
+
+def _once_per_configuration(
+    construction: Construction, function: FunctionInfo | None, loop: cst.CSTNode
+) -> bool:
+    """Tell whether a loop that runs once per process builds one client per configuration.
+
+    A loop at module level or in `main()` whose arguments change with each
+    pass (one client per region or workspace) builds each client once. The
+    same loop in another function may run again for every call, so it is
+    still reported there, and its fix caches the clients by their arguments.
+    """
+    if function is not None and function.name != "main":
+        return False
+    return _varies_per_item(construction, loop)
+
+
+def _varies_per_item(construction: Construction, loop: cst.CSTNode) -> bool:
+    """Tell whether the arguments read a name that each pass of `loop` binds again."""
+    bound: set[str] = set()
+    for node in find_all(
+        loop,
+        cst.For,
+        cst.CompFor,
+        cst.Assign,
+        cst.AnnAssign,
+        cst.AugAssign,
+        cst.NamedExpr,
+        cst.AsName,
+    ):
+        if isinstance(node, cst.Assign):
+            targets = [target.target for target in node.targets]
+        elif isinstance(node, cst.AsName):
+            targets = [node.name]
+        else:
+            targets = [node.target]
+        for target in targets:
+            bound |= _target_names(target)
+    read = set()
+    for argument in construction.node.args:
+        read |= read_names(argument.value)
+    return bool(read & bound)
+
+
+def _target_names(target: cst.BaseExpression) -> set[str]:
+    """Return the names an assignment target binds (not attributes or items)."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names: set[str] = set()
+        for element in target.elements:
+            names |= _target_names(element.value)
+        return names
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return set()
+
+
+# Statements and expressions that run their parts only when a condition holds.
+_CONDITIONAL = (
+    cst.If,
+    cst.Else,
+    cst.Try,
+    cst.TryStar,
+    cst.ExceptHandler,
+    cst.ExceptStarHandler,
+    cst.While,
+    cst.Match,
+    cst.IfExp,
+    cst.BooleanOperation,
+)
+
+
+def _guarded(node: cst.CSTNode, ancestors: list[cst.CSTNode]) -> bool:
+    """Tell whether a condition in its function decides whether `node` runs."""
+    for ancestor in ancestors:
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+            return False
+        if isinstance(ancestor, _CONDITIONAL):
+            return True
+    return False
 
 
 def _hoist_message(site: _Site) -> str:
