@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -452,11 +453,13 @@ def is_bounded(
     """Tell whether an expression takes one of a few values written in the code.
 
     Literals, constants (also imported ones), `"on" if flag else "off"`, and
-    the variable of a loop over a literal tuple or list are bounded.
+    the variable of a loop over a literal tuple or list are bounded. So is a
+    name spelled as a constant (`PREFIX`, `names.APP`) or an enum member
+    (`Event.SIGNED_UP.value`), even when its module is not read.
     """
     if expression is None or depth > 5:
         return False
-    if literal_value(expression) is not None:
+    if literal_value(expression) is not None or _named_constant(expression):
         return True
     if isinstance(expression, cst.IfExp):
         return is_bounded(context, scope, expression.body, depth + 1) and is_bounded(
@@ -480,6 +483,25 @@ def is_bounded(
     if isinstance(statement, (cst.Assign, cst.AnnAssign)):
         return is_bounded(context, assignment.scope, assignment.value, depth + 1)
     return False
+
+
+_CONSTANT_NAME = re.compile(r"_*[A-Z][A-Z0-9_]*")
+
+
+def _named_constant(expression: cst.BaseExpression) -> bool:
+    """Tell `PREFIX`, `names.PREFIX`, `Plan.PRO` and `Plan.PRO.value` apart."""
+    if isinstance(expression, cst.Attribute) and expression.attr.value in (
+        "value",
+        "name",
+    ):
+        expression = expression.value
+    if isinstance(expression, cst.Name):
+        spelled = expression.value
+    elif isinstance(expression, cst.Attribute):
+        spelled = expression.attr.value
+    else:
+        return False
+    return _CONSTANT_NAME.fullmatch(spelled) is not None
 
 
 def _keys(keys: list[str]) -> str:
