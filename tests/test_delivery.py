@@ -256,3 +256,30 @@ def test_delivery_webhook_dispatching_through_a_dict(project):
 
     assert bounces == []
     assert [finding["path"] for finding in spam] == ["hooks.py"]
+
+
+RELAY_COUNTERS = """\
+from prometheus_client import Counter
+
+SMTP_SENT = Counter("smtp_sent_total", "mails sent by the relay")
+SMTP_BOUNCED = Counter("smtp_bounced_total", "mails bounced at the relay")
+
+
+def record_relay_event(event):
+    if event["metric"] == "sent":
+        SMTP_SENT.inc()
+    elif event["metric"] == "bounced":
+        SMTP_BOUNCED.inc()
+"""
+
+
+def test_delivery_other_mail_system_not_a_handler(project):
+    # The counters of an SMTP relay compare the same words as a Customer.io
+    # reporting webhook; they neither get CIO502 nor handle the bounces.
+    root = project({"mail.py": APP_CLIENT + SEND, "stats.py": RELAY_COUNTERS})
+
+    result = run_cli(["--output-format", "json", "."], root)
+    codes = {(item["path"], item["code"]) for item in result.json["findings"]}
+
+    assert ("stats.py", "CIO502") not in codes
+    assert ("mail.py", "CIO501") in codes

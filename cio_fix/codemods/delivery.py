@@ -11,6 +11,7 @@ from pathlib import Path
 import libcst as cst
 
 from cio_fix.customerio import Api, Scope, literal_value
+from cio_fix.handlers import request_handler
 from cio_fix.model import Finding
 from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
@@ -75,6 +76,13 @@ def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
 
 # Metrics that Customer.io reporting webhooks send in the payload's `metric`
 # field. "spammed" is a spam complaint, "bounced" a bounce.
+# Reporting metrics that other mail systems do not name the same way.
+CUSTOMER_IO_METRICS = frozenset({"attempted", "converted", "drafted", "spammed"})
+# Keys of a reporting-webhook payload besides `metric`.
+CUSTOMER_IO_PAYLOAD_KEYS = frozenset(
+    {"customer_id", "delivery_id", "object_type", "identifiers", "event_id"}
+)
+CUSTOMER_IO_WORDS = re.compile(r"customer[._ -]?io", re.IGNORECASE)
 REPORTING_METRICS = frozenset(
     {
         "attempted",
@@ -249,6 +257,10 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> list[WebhookHan
     handlers = []
     compared: dict[int, set[str]] = {}
     mappings = _metric_mappings(context)
+    # `sent` and `bounced` are every mail system's words. Elsewhere than in
+    # a file about Customer.io, a function is its webhook handler only when
+    # it serves requests, or reads a metric or payload key of its own.
+    about_customer_io = CUSTOMER_IO_WORDS.search(context.source.text) is not None
 
     def compares(node: cst.FunctionDef) -> set[str]:
         if id(node) not in scan.functions:
@@ -261,6 +273,13 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> list[WebhookHan
         if function.parent is not None and compares(function.parent.node):
             continue
         if not compares(function.node):
+            continue
+        if not (
+            about_customer_io
+            or compares(function.node) & CUSTOMER_IO_METRICS
+            or _string_literals(function.node) & CUSTOMER_IO_PAYLOAD_KEYS
+            or request_handler(context.index, function) is not None
+        ):
             continue
         metrics = frozenset(
             _string_literals(function.node) & REPORTING_METRICS
