@@ -228,10 +228,20 @@ def is_personal_data(expression: cst.BaseExpression) -> bool:
         return False
     if key.endswith(PII_KEY_ENDINGS) or key.endswith(PERSON_NAME_ENDINGS):
         return True
+    # `user.name` is a person's name; `user.plan_name` is not.
     owners = _owner_words(expression)
-    return key.split("_")[-1] == "name" and any(
+    return _last_key(expression) == "name" and any(
         owner in PERSON_OWNERS for owner in owners
     )
+
+
+def _last_key(expression: cst.BaseExpression) -> str | None:
+    """Return the attribute or literal key an expression ends with."""
+    if isinstance(expression, cst.Attribute):
+        return expression.attr.value.lower()
+    if isinstance(expression, cst.Subscript):
+        return attribute_key(expression)
+    return None
 
 
 def personal_data_in_text(text: str) -> list[tuple[int, int, str]]:
