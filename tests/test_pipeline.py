@@ -184,7 +184,10 @@ def test_pipeline_modes_give_same_outputs(tmp_path, workers, source) -> None:
     parallel = _outputs(root, jobs=2, cache=True)
     cached = _outputs(root, jobs=1, cache=True)
 
-    assert workers == [2]
+    # A fixture folder with a [tool.cio-fix] table of its own is a project
+    # of its own, checked by a pool of its own.
+    assert workers
+    assert all(jobs == 2 for jobs in workers)
     assert "+++ b/" in serial.text
     assert parallel.text == serial.text
     assert parallel.errors == serial.errors
