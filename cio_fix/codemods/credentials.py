@@ -46,6 +46,22 @@ CREDENTIAL_KEY = re.compile(
     r"^(?:site_?id|(?:track_?|app_?|write_?)?(?:api_?)?key)$", re.IGNORECASE
 )
 CUSTOMERIO_NAME = re.compile(r"customer_?io|(?:^|_)cio(?:_|$)", re.IGNORECASE)
+# Words of a variable name, for `CUSTOMERIO_TRACK_API_KEY`, `appKey` and `SITEID` alike.
+NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# The words after the Customer.io part of a variable name (TRACK_API_KEY in
+# `SHOP_CUSTOMERIO_TRACK_API_KEY`), joined by `_`, for each credential.
+VARIABLE_ROLES = (
+    (re.compile(r"(?:TRACK(?:ING)?_?)?SITE(?:_?ID)?"), "site_id"),
+    (re.compile(r"(?:TRACK(?:ING)?_?)?(?:API_?)?KEY"), "track_api_key"),
+    (re.compile(r"APP_?(?:API_?)?KEY"), "app_api_key"),
+    (
+        re.compile(
+            r"(?:(?:DATA_?)?PIPELINES?_?|CDP_?)?(?:API_?)?WRITE_?KEY"
+            r"|(?:(?:DATA_?)?PIPELINES?|CDP)_?(?:API_?)?KEY"
+        ),
+        "write_key",
+    ),
+)
 
 PLACEHOLDER = re.compile(
     r"""^(?:your|my|insert|enter|replace|change|put|add|set)[-_ ]
@@ -150,6 +166,30 @@ def is_test_file(path: Path) -> bool:
     if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
         return True
     return any(part in ("tests", "test") for part in path.parts[:-1])
+
+
+def variable_role(name: str) -> str | None:
+    """Return the credential that a variable's name states, or None for any other setting.
+
+    Only a Customer.io name that ends in a credential counts:
+    `CUSTOMERIO_SITE_ID`, `SHOP_CIO_TRACK_KEY`, `customerIoAppApiKey`. Names
+    such as `CUSTOMERIO_REGION`, `CUSTOMERIO_WEBHOOK_SECRET`,
+    `CUSTOMERIO_API_KEY_SECRET` (the name of a secret in a secret manager)
+    or `CIO_TRACK_PORT` state none.
+    """
+    words = [word.upper() for word in NAME_WORD.findall(name)]
+    start = None
+    for position, word in enumerate(words):
+        previous = words[position - 1] if position > 0 else ""
+        if word in ("CUSTOMERIO", "CIO") or previous + word == "CUSTOMERIO":
+            start = position + 1
+    if start is None:
+        return None
+    rest = "_".join(words[start:])
+    for pattern, role in VARIABLE_ROLES:
+        if pattern.fullmatch(rest):
+            return role
+    return None
 
 
 def role_from_name(name: str) -> str:
@@ -262,12 +302,13 @@ def _shared_variables(project: ProjectIndex, env: EnvNames, root: Path) -> set[s
 
 
 def env_name_for_role(role: str, env: EnvNames, known_reads: list[str]) -> str:
-    """Pick the variable for a role: one the project reads already, else the configured one."""
-    candidates = Counter(
-        name
-        for name in known_reads
-        if CUSTOMERIO_NAME.search(name) and role_from_name(name) == role
-    )
+    """Pick the variable for a role: one the project reads already, else the configured one.
+
+    A variable the project reads is reused only when its name states that
+    credential (`variable_role`), so that a region, a webhook signing secret
+    or a URL never becomes the key.
+    """
+    candidates = Counter(name for name in known_reads if variable_role(name) == role)
     if candidates:
         return candidates.most_common(1)[0][0]
     return getattr(env, role)

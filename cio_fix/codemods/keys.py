@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import libcst as cst
 
 from cio_fix.codemods.credentials import (
     CREDENTIAL_NAME,
+    NAME_WORD,
     ROLE_LABELS,
     env_name_for_role,
     looks_like_secret,
@@ -30,8 +30,6 @@ from cio_fix.model import AddImport, Finding, Fix, FixSafety
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
-# Words of a variable name, for `CUSTOMERIO_TRACK_API_KEY`, `appKey` and `SITEID` alike.
-NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # Words that name one side, also run together in all capitals (`SITEID`, `APPKEY`).
 SITE_WORDS = frozenset({"SITE", "SITEID"})
 TRACK_WORDS = frozenset({"TRACK", "TRACKING", "TRACKKEY", "TRACKAPI", "TRACKAPIKEY"})

@@ -1,0 +1,77 @@
+"""CIO101's helpers: which variable names state a key, and the messages it prints."""
+
+from __future__ import annotations
+
+import pytest
+
+from cio_fix.codemods.credentials import variable_role
+
+from conftest import run_cli
+
+CIO101_ONLY = '[tool.cio-fix]\nselect = ["CIO101"]\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("CUSTOMERIO_SITE_ID", "site_id"),
+        ("CIO_SITE", "site_id"),
+        ("SHOP_CIO_SITE_ID", "site_id"),
+        ("customerIoSiteId", "site_id"),
+        ("CUSTOMERIO_TRACK_API_KEY", "track_api_key"),
+        ("CUSTOMERIO_API_KEY", "track_api_key"),
+        ("CIO_KEY", "track_api_key"),
+        ("SHIP_CIO_TRACK_KEY", "track_api_key"),
+        ("CIO_TRACKING_KEY", "track_api_key"),
+        ("CUSTOMERIO_APP_API_KEY", "app_api_key"),
+        ("SHOP_CIO_APP_KEY", "app_api_key"),
+        ("CUSTOMERIO_WRITE_KEY", "write_key"),
+        ("CUSTOMERIO_CDP_API_KEY", "write_key"),
+        ("CUSTOMERIO_REGION", None),
+        ("CUSTOMERIO_WEBHOOK_SECRET", None),
+        ("CUSTOMERIO_WEBHOOK_SIGNING_KEY", None),
+        ("CUSTOMERIO_API_KEY_SECRET", None),
+        ("CUSTOMERIO_SITE_ID_SECRET", None),
+        ("CUSTOMERIO_API_KEY_ENV", None),
+        ("CUSTOMERIO_SITE_NAME", None),
+        ("CUSTOMERIO_TRACK_URL", None),
+        ("CUSTOMERIO_APP_URL", None),
+        ("CUSTOMERIO_TIMEOUT", None),
+        ("CUSTOMERIO_CACHE_KEY", None),
+        ("CIO_TRACK_PORT", None),
+        ("CIO_SEGMENT_KEY", None),
+        ("TRACK_API_KEY", None),
+        ("SITEMAP_KEY", None),
+    ],
+)
+def test_variable_role_table(name: str, expected: str | None) -> None:
+    assert variable_role(name) == expected
+
+
+WEBHOOK_SETTINGS = (
+    "import os\n\n"
+    'CUSTOMERIO_WEBHOOK_SECRET = os.environ["CUSTOMERIO_WEBHOOK_SECRET"]\n'
+)
+# Two workspaces' Track API keys: one variable cannot contain both.
+TWO_TRACK_KEYS = (
+    "import os\n\n"
+    "from customerio import CustomerIO\n\n"
+    'us = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], "0a1b2c3d4e5f6a7b8c9d")\n'
+    'eu = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], "9f8e7d6c5b4a39281706")\n'
+)
+
+
+def test_shared_variable_message_names_key_variable(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": CIO101_ONLY,
+            "app/__init__.py": "",
+            "app/webhooks.py": WEBHOOK_SETTINGS,
+            "app/tracking.py": TWO_TRACK_KEYS,
+        }
+    )
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    assert "would also be read from CUSTOMERIO_TRACK_API_KEY)" in output
+    assert "CUSTOMERIO_WEBHOOK_SECRET" not in output
