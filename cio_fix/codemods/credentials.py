@@ -431,9 +431,9 @@ class HardcodedCredential(Rule):
                 assert isinstance(literal, str)
                 yield _Literal(entry, literal, role)
             return
-        fallback = self._fallback(index, value)
+        fallback = self._fallback(index, value, role)
         if fallback is not None:
-            yield _Literal(fallback[0], fallback[1], role)
+            yield fallback
 
     def _from_assignment(
         self, index: FileIndex, assignment: Assignment, role: str
@@ -445,9 +445,9 @@ class HardcodedCredential(Rule):
             assert isinstance(literal, str)
             yield _Literal(value, literal, role, _own_env_name(assignment.name))
             return
-        fallback = self._fallback(index, value)
+        fallback = self._fallback(index, value, role)
         if fallback is not None:
-            yield _Literal(fallback[0], fallback[1], role)
+            yield fallback
 
     def _named_assignments(self, context: FileContext) -> Iterator[_Literal]:
         """Yield settings such as `CUSTOMERIO_API_KEY = "..."` and constants used as keys."""
@@ -510,26 +510,29 @@ class HardcodedCredential(Rule):
             variable = env_variable_read(index, site.node)
             if variable is None or not CREDENTIAL_NAME.search(variable):
                 continue
-            fallback = self._fallback(index, site.node)
+            fallback = self._fallback(index, site.node, role_from_name(variable))
             if fallback is not None:
-                yield _Literal(
-                    fallback[0], fallback[1], role_from_name(variable), variable
-                )
+                yield fallback
 
     @staticmethod
     def _fallback(
-        index: FileIndex, node: cst.BaseExpression
-    ) -> tuple[cst.Call, str] | None:
-        """Return the call and its default for `os.getenv("X", "key")` with a real key."""
-        if not isinstance(node, cst.Call) or env_variable_read(index, node) is None:
+        index: FileIndex, node: cst.BaseExpression, role: str
+    ) -> _Literal | None:
+        """Return the key that `os.getenv("X", "key")` falls back to, with X as its variable.
+
+        The fix keeps reading X: the key already comes from X wherever X is
+        set, so another name would break those environments.
+        """
+        if not isinstance(node, cst.Call):
             return None
-        if len(node.args) < 2:
+        variable = env_variable_read(index, node)
+        if variable is None or len(node.args) < 2:
             return None
         default = constant_value(node.args[1].value)
         if not looks_like_secret(default):
             return None
         assert isinstance(default, str)
-        return node, default
+        return _Literal(node, default, role, variable)
 
     # -- findings and fixes ------------------------------------------------------
 
