@@ -75,3 +75,25 @@ def test_shared_variable_message_names_key_variable(project) -> None:
 
     assert "would also be read from CUSTOMERIO_TRACK_API_KEY)" in output
     assert "CUSTOMERIO_WEBHOOK_SECRET" not in output
+
+
+TRACK_KEY = (
+    "from customerio import CustomerIO\n\n"
+    'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
+)
+
+
+def test_test_folder_above_root_ignored(project) -> None:
+    # The project itself lives in a folder named like a test folder; only
+    # the folders below its root tell test code from application code.
+    root = project(
+        {
+            "test_shop/pyproject.toml": CIO101_ONLY,
+            "test_shop/app/tracking.py": TRACK_KEY,
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "test_shop"], root)
+
+    paths = {finding["path"] for finding in result.json["findings"]}
+    assert paths == {"test_shop/app/tracking.py"}

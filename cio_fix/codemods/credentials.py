@@ -71,6 +71,9 @@ PLACEHOLDER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 ENV_VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# Folders of test code: tests/, test/, testing/, and names such as
+# tests_integration/, test_support/ or integration_tests/.
+TEST_FOLDER = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
 
 
 def looks_like_secret(value: object) -> bool:
@@ -161,11 +164,30 @@ def _string_parts(
 
 
 def is_test_file(path: Path) -> bool:
-    """Tell test code, whose keys are fakes for the test's own server, from application code."""
+    """Tell test code, whose keys are fakes for the test's own server, from application code.
+
+    `path` is relative to the project root, because a folder above the
+    project (`/home/me/test_projects/`) does not make its files tests.
+    """
     name = path.name
-    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+    if name in ("tests.py", "conftest.py"):
         return True
-    return any(part in ("tests", "test") for part in path.parts[:-1])
+    if name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return any(TEST_FOLDER.fullmatch(part) for part in path.parts[:-1])
+
+
+def _path_in_project(context: FileContext) -> Path:
+    """Return the file's path relative to the project root, or as displayed when outside it."""
+    root = context.config.root
+    try:
+        return context.path.absolute().relative_to(root.absolute())
+    except ValueError:
+        pass
+    try:
+        return context.path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return Path(context.display_path)
 
 
 def variable_role(name: str) -> str | None:
@@ -330,7 +352,10 @@ class HardcodedCredential(Rule):
     Track API key, an App API key or a Data Pipelines write key. The key
     may be a string literal passed to a client, a module constant that
     reaches a client from any file of the project, a setting such as
-    `CUSTOMERIO_API_KEY`, or the fallback of `os.getenv`.
+    `CUSTOMERIO_API_KEY`, or the fallback of `os.getenv`. Test code is left
+    alone, because its keys are fakes for a local server: `tests.py`,
+    `test_*.py`, `*_test.py`, `conftest.py`, and every file below a folder
+    named `tests`, `test`, `testing`, `test_*`, `tests_*` or `*_tests`.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send
@@ -372,7 +397,7 @@ class HardcodedCredential(Rule):
             if _own_env_name(name) is not None:
                 names.append(_own_env_name(name))
         keys = {}
-        if not is_test_file(Path(context.display_path)):
+        if not is_test_file(_path_in_project(context)):
             for literal in self._literals(context):
                 keys[id(literal.node)] = (
                     literal.env_name,
@@ -382,7 +407,7 @@ class HardcodedCredential(Rule):
         return CredentialFacts(tuple(names), tuple(keys.values()))
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        if is_test_file(Path(context.display_path)):
+        if is_test_file(_path_in_project(context)):
             return
         seen: set[int] = set()
         for literal in self._literals(context):
