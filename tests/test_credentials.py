@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cio_fix.codemods.credentials import variable_role
+from cio_fix.codemods.credentials import looks_like_secret, variable_role
 
 from conftest import run_cli
 
@@ -46,6 +46,29 @@ CIO101_ONLY = '[tool.cio-fix]\nselect = ["CIO101"]\n'
 )
 def test_variable_role_table(name: str, expected: str | None) -> None:
     assert variable_role(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3f9a0c1d2e4b5a69c7d1", True),
+        ("0A1B2C3D4E5F6A7B8C9D", True),
+        ("sk_live_4f3a9c0d2e1b8a7c", True),
+        ("projects/shop-prod-42/secrets/customerio-track-key/versions/3", False),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:cio-Ab12Cd", False),
+        ("secret/data/shop42/customerio", False),
+        ("/run/secrets/cio_app_2024", False),
+        ("keys\\cio42\\track.txt", False),
+        ("https://track42.customer.io", False),
+        ("//vault42.shop.example/cio", False),
+        ("www2.shop42.com", False),
+        ("ops42@shop42.io", False),
+        ("customerio-track-key-v3", False),
+        ("YOUR_API_KEY", False),
+    ],
+)
+def test_looks_like_secret_table(value: str, expected: bool) -> None:
+    assert looks_like_secret(value) is expected
 
 
 WEBHOOK_SETTINGS = (

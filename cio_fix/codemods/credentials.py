@@ -71,17 +71,22 @@ PLACEHOLDER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 ENV_VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# Characters of paths, URLs, secret manager resource names and e-mail
+# addresses, which no Customer.io key contains.
+REFERENCE_CHARACTERS = frozenset(":/\\@")
+HOST_NAME = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}", re.IGNORECASE)
 # Folders of test code: tests/, test/, testing/, and names such as
 # tests_integration/, test_support/ or integration_tests/.
 TEST_FOLDER = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
 
 
 def looks_like_secret(value: object) -> bool:
-    """Tell a real key from a placeholder, an empty string, a name or a word.
+    """Tell a real key from a placeholder, an empty string, a name or a reference.
 
-    Customer.io site IDs and API keys are hexadecimal strings, and write keys
-    are base64, so a key mixes letters and digits and has no spaces, colons
-    or word separators between lower-case words.
+    Customer.io site IDs and API keys are hexadecimal or alphanumeric tokens,
+    so a key mixes letters and digits and has no spaces, no word separators
+    between lower-case words, and none of the characters of a path, URL,
+    resource name or e-mail address (`projects/p/secrets/s/versions/3`).
     """
     if not isinstance(value, str):
         return False
@@ -89,7 +94,9 @@ def looks_like_secret(value: object) -> bool:
         return False
     if PLACEHOLDER.search(value) or ENV_VARIABLE_NAME.match(value):
         return False
-    if ":" in value:
+    if any(char in REFERENCE_CHARACTERS for char in value) or HOST_NAME.fullmatch(
+        value
+    ):
         return False
     if re.fullmatch(r"[a-z]+(?:[-_.][a-z0-9]+)+", value) and not _has_key_segment(
         value
