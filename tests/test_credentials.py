@@ -120,3 +120,18 @@ def test_test_folder_above_root_ignored(project) -> None:
 
     paths = {finding["path"] for finding in result.json["findings"]}
     assert paths == {"test_shop/app/tracking.py"}
+
+
+def test_webhook_signing_key_message(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": CIO101_ONLY,
+            "webhooks.py": 'CUSTOMERIO_WEBHOOK_SECRET = "9f8e7d6c5b4a39281706"\n',
+        }
+    )
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    assert "Customer.io reporting webhook signing key is hard-coded" in output
+    assert "Track API key" not in output
+    assert "9f8e7d6c5b4a39281706" not in output

@@ -31,6 +31,7 @@ ROLE_LABELS = {
     "track_api_key": "Track API key",
     "app_api_key": "App API key",
     "write_key": "Data Pipelines write key",
+    "webhook_signing_key": "reporting webhook signing key",
 }
 
 # Names of variables and settings that hold a Customer.io credential:
@@ -222,7 +223,14 @@ def variable_role(name: str) -> str | None:
 
 
 def role_from_name(name: str) -> str:
+    """Return the role of a credential setting that `CREDENTIAL_NAME` matched.
+
+    A webhook signing key has no default variable in `EnvNames`, so it is
+    always read from a variable named after its own setting.
+    """
     upper = name.upper()
+    if "WEBHOOK" in upper or "SIGNING" in upper:
+        return "webhook_signing_key"
     if "SITE" in upper:
         return "site_id"
     if "APP" in upper:
@@ -356,17 +364,19 @@ class _Literal:
 class HardcodedCredential(Rule):
     """What it does:
     Finds Customer.io credentials written into the source: a site ID, a
-    Track API key, an App API key or a Data Pipelines write key. The key
-    may be a string literal passed to a client, a module constant that
-    reaches a client from any file of the project, a setting such as
-    `CUSTOMERIO_API_KEY`, or the fallback of `os.getenv`. Test code is left
+    Track API key, an App API key, a Data Pipelines write key or the
+    signing key of reporting webhooks. The key may be a string literal
+    passed to a client, a module constant that reaches a client from any
+    file of the project, a setting such as `CUSTOMERIO_API_KEY`, or the
+    fallback of `os.getenv`. Test code is left
     alone, because its keys are fakes for a local server: `tests.py`,
     `test_*.py`, `*_test.py`, `conftest.py`, and every file below a folder
     named `tests`, `test`, `testing`, `test_*`, `tests_*` or `*_tests`.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send
-    data into the workspace or read it. The key stays in the version control
+    data into the workspace or read it, or forge reporting webhooks with
+    the signing key. The key stays in the version control
     history after the fix, so it must also be rotated in Customer.io
     (Settings > Workspace Settings > API and Webhook Credentials).
 
