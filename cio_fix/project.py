@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import configparser
 import json
 import logging
 import re
@@ -344,11 +346,18 @@ _REQUIREMENT = re.compile(
     r"""^\s*customerio\s*(?:\[[^\]]*\])?\s*\(?\s*(?P<spec>[<>=!~^][^;#)]*)?""",
     re.IGNORECASE | re.VERBOSE,
 )
-# `customerio>=3.0`, `"customerio (==3.1)"`, `customerio = "^3"` (Pipfile); the
-# look-arounds keep `async-customerio` and `customerio-extras` out.
-_SETUP_REQUIREMENT = re.compile(
-    r"""(?<![\w.-])customerio(?![\w.-])["']?\s*(?:=\s*)?["']?\(?([^"'\n,\])]+)"""
+# A whole PEP 508 requirement string on customerio, without a URL:
+# `customerio>=2.0,<3`, `customerio[extra] (==3.1); python_version >= "3.8"`.
+_VERSION_CLAUSE = r"(?:===|==|~=|!=|>=|<=|>|<)\s*[\w.*+!-]+"
+_VERSION_SPEC = rf"{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE})*"
+_REQUIREMENT_STRING = re.compile(
+    rf"\s*customerio\s*(?:\[[^\]]*\])?\s*"
+    rf"(?:\(\s*{_VERSION_SPEC}\s*\)|{_VERSION_SPEC})?\s*(?:;.*)?",
+    re.IGNORECASE | re.DOTALL,
 )
+# Pipfile tables that hold no packages.
+_PIPFILE_SETTINGS = frozenset({"source", "requires", "scripts", "pipenv"})
+
 _CLAUSE = re.compile(r"(===|==|~=|>=|<=|!=|\^|~|>|<|=)?\s*v?(\d+)(?:\.(\d+))?")
 
 
@@ -494,16 +503,85 @@ def _from_pyproject(root: Path) -> SdkVersion | None:
 
 
 def _from_setup(root: Path) -> SdkVersion | None:
-    for name in ("setup.cfg", "setup.py", "Pipfile"):
-        path = root / name
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for match in _SETUP_REQUIREMENT.finditer(text):
-            major = major_from_specifier(match.group(1))
+    for reader in (_from_setup_cfg, _from_setup_py, _from_pipfile):
+        found = reader(root)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_setup_cfg(root: Path) -> SdkVersion | None:
+    """Read `install_requires` and `extras_require` of setup.cfg, one requirement a line."""
+    path = root / "setup.cfg"
+    if not path.is_file():
+        return None
+    # Without interpolation, so that a `%` in a URL does not raise.
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        logger.warning("%s: not valid INI; the SDK version is not read from it", path)
+        return None
+    values = []
+    if parser.has_option("options", "install_requires"):
+        values.append(parser.get("options", "install_requires"))
+    if parser.has_section("options.extras_require"):
+        values.extend(value for _, value in parser.items("options.extras_require"))
+    for value in values:
+        for line in value.splitlines():
+            if line.strip().startswith("#"):
+                continue
+            major = _requirement_major(line)
             if major is not None:
-                return SdkVersion(major, name)
+                return SdkVersion(major, "setup.cfg")
+    return None
+
+
+def _from_setup_py(root: Path) -> SdkVersion | None:
+    """Read the first string literal of setup.py that is a customerio requirement.
+
+    Comments, docstrings and other prose that mention customerio are not
+    requirement strings, so `# customerio 3 moved ...` does not count.
+    """
+    path = root / "setup.py"
+    if not path.is_file():
+        return None
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        logger.warning(
+            "%s: not valid Python; the SDK version is not read from it", path
+        )
+        return None
+    strings = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    strings.sort(key=lambda node: (node.lineno, node.col_offset))
+    for node in strings:
+        if _REQUIREMENT_STRING.fullmatch(node.value) is None:
+            continue
+        major = _requirement_major(node.value)
+        if major is not None:
+            return SdkVersion(major, "setup.py")
+    return None
+
+
+def _from_pipfile(root: Path) -> SdkVersion | None:
+    """Read `customerio = "==3.1"` or `{version = ...}` from the Pipfile's package tables."""
+    document = _load_toml(root / "Pipfile")
+    for table, packages in document.items():
+        if table in _PIPFILE_SETTINGS or not isinstance(packages, dict):
+            continue
+        for name, spec in packages.items():
+            if not _is_sdk(name):
+                continue
+            if isinstance(spec, dict):
+                spec = spec.get("version", "")
+            major = major_from_specifier(str(spec))
+            if major is not None:
+                return SdkVersion(major, "Pipfile")
     return None
 
 

@@ -37,6 +37,90 @@ def test_project_major_from_specifier(specifier: str, major: int | None) -> None
     assert major_from_specifier(specifier) == major
 
 
+SETUP_PY_COMMENT = """\
+from setuptools import setup
+
+# Stay on the 2.x SDK: customerio 3 moved event attributes into `data`.
+setup(
+    name="shop",
+    description="Sends events with customerio>=3 later",
+    install_requires=["customerio>=2.0,<3"],
+)
+"""
+
+SETUP_PY_VARIABLE = """\
+\"\"\"Packaging for the shop; customerio 3 is not supported yet.\"\"\"
+from setuptools import setup
+
+REQUIRES = ["flask>=2.3", "customerio[async] (==3.1); python_version >= '3.8'"]
+setup(name="shop", install_requires=REQUIRES)
+"""
+
+SETUP_CFG_COMMENTS = """\
+[metadata]
+description = Sends events with customerio 3
+# customerio 3 moved event attributes into data
+[options]
+install_requires =
+    # customerio==3.0 after the migration
+    flask>=2.3
+    customerio>=2.0,<3  # customerio 3 breaks the worker
+"""
+
+PIPFILE_COMMENTS = """\
+# customerio 3 moved event attributes into data
+[packages]
+flask = "*"
+customerio = ">=2.0,<3"
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "major", "source"),
+    [
+        ({"setup.py": SETUP_PY_COMMENT}, 2, "setup.py"),
+        ({"setup.py": SETUP_PY_VARIABLE}, 3, "setup.py"),
+        ({"setup.py": "# customerio 3\nsetup(name='shop')\n"}, None, None),
+        ({"setup.py": "setup(install_requires=['customerio>=3'\n"}, None, None),
+        ({"setup.cfg": SETUP_CFG_COMMENTS}, 2, "setup.cfg"),
+        (
+            {"setup.cfg": "[metadata]\ndescription = customerio 3 events\n"},
+            None,
+            None,
+        ),
+        ({"Pipfile": PIPFILE_COMMENTS}, 2, "Pipfile"),
+        ({"Pipfile": '[packages]\ncustomerio = {version = "==3.1"}\n'}, 3, "Pipfile"),
+        ({"Pipfile": '# customerio = "==3.1"\n[packages]\nflask = "*"\n'}, None, None),
+        (
+            {"requirements.txt": "# customerio==3.0 later\ncustomerio==2.1  # not 3\n"},
+            2,
+            "requirements.txt",
+        ),
+        (
+            {
+                "pyproject.toml": (
+                    "# customerio 3 moved event attributes into data\n"
+                    '[project]\ndependencies = ["customerio>=2,<3"]\n'
+                )
+            },
+            2,
+            "pyproject.toml",
+        ),
+    ],
+)
+def test_project_sdk_version_ignores_prose(project, files, major, source) -> None:
+    root = project(files)
+
+    found = detect_sdk_version(root)
+
+    if major is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.major == major
+        assert found.source == source
+
+
 @pytest.mark.parametrize(
     ("files", "major", "source"),
     [
