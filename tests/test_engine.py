@@ -552,10 +552,12 @@ def test_engine_dry_run_counts_only_applied_fixes(project) -> None:
 def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
     # CIO301 cannot add keys next to **extra, but once CIO701 has moved
     # **extra into `data`, the next pass merges the keys into that dict.
+    # CIO701 moves only a dict whose keys are all event attributes.
     source = (
         "from customerio import CustomerIO\n"
         'cio = CustomerIO("site", "key")\n\n\n'
-        "def job(uid, sku, extra):\n"
+        "def job(uid, sku, plan):\n"
+        '    extra = {"plan": plan}\n'
         '    cio.track(customer_id=uid, name="viewed_" + sku, **extra)\n'
     )
     root = project({"app.py": source, "requirements.txt": "customerio==3.2.0\n"})
@@ -566,7 +568,7 @@ def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
     flags = {f["code"]: (f["fix"], f["applied"]) for f in applied.json["findings"]}
     assert "2 fixable with `cio-fix --apply`" in dry.stdout
     assert flags == {"CIO301": ("safe", True), "CIO701": ("safe", True)}
-    assert 'data={**(extra or {}), "sku": sku}' in (root / "app.py").read_text()
+    assert 'data={**extra, "sku": sku}' in (root / "app.py").read_text()
     # The message drops the reason it first had no fix.
     names = next(line for line in dry.stdout.splitlines() if "CIO301" in line)
     assert names.endswith("send the values as event attributes")

@@ -219,3 +219,75 @@ def test_behaviour_second_apply_changes_nothing(shop: Path) -> None:
     _fix(shop)
 
     assert (shop / "app.py").read_bytes() == fixed
+
+
+WRAPPERS_APP = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key", host="127.0.0.1", port={port}, retries=0, timeout=10)
+
+
+def track(customer_id, name, **options):
+    cio.track(customer_id, name, **options)
+
+
+def track_event(**kwargs):
+    cio.track(**kwargs)
+
+
+def wrapped():
+    track("42", "order_placed", data={{"total": 10}}, timestamp=1718000000)
+
+
+def forwarded():
+    track_event(customer_id="42", name="order_shipped", data={{"carrier": "dhl"}})
+
+
+def spread_dict():
+    payload = {{"customer_id": "42", "name": "order_paid", "data": {{"total": 12}}}}
+    cio.track(**payload)
+
+
+def attribute_dict():
+    extra = {{"plan": "pro"}}
+    cio.track(customer_id="42", name="upgraded", **extra)
+"""
+
+WRAPPERS_RUNNER = RUNNER.replace(
+    '("viewed", "logged_in", "purchased", "refunded")',
+    '("wrapped", "forwarded", "spread_dict", "attribute_dict")',
+)
+PASSED_THROUGH = {
+    "wrapped": "order_placed",
+    "forwarded": "order_shipped",
+    "spread_dict": "order_paid",
+}
+
+
+@pytest.fixture
+def wrappers(tmp_path: Path, track_api: TrackApi) -> Path:
+    project = tmp_path / "wrappers"
+    project.mkdir()
+    app = WRAPPERS_APP.format(port=track_api.port)
+    (project / "app.py").write_text(app, encoding="utf-8")
+    (project / "runner.py").write_text(WRAPPERS_RUNNER, encoding="utf-8")
+    (project / "requirements.txt").write_text("customerio==3.2.0\n", encoding="utf-8")
+    return project
+
+
+def test_behaviour_sdk3_spreads_sent_alike_after_fix(
+    wrappers: Path, track_api: TrackApi
+) -> None:
+    before = _run(wrappers, track_api)
+    sent_before = {name: _event(track_api, name) for name in PASSED_THROUGH.values()}
+
+    _fix(wrappers)
+    after = _run(wrappers, track_api)
+
+    assert before["attribute_dict"] == "TypeError"
+    assert after["attribute_dict"] == "sent"
+    assert _event(track_api, "upgraded")["data"] == {"plan": "pro"}
+    for scenario, name in PASSED_THROUGH.items():
+        assert before[scenario] == "sent", scenario
+        assert after[scenario] == "sent", scenario
+        assert _event(track_api, name) == sent_before[name], scenario

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 
-from cio_fix.customerio import Api, ClientCall, FileIndex
+from cio_fix.codemods.timestamps import count_reads
+from cio_fix.customerio import (
+    TRACK_METHODS,
+    Api,
+    ClientCall,
+    literal_value,
+)
 from cio_fix.events import (
     dict_element,
     extend_dict,
@@ -30,11 +37,32 @@ class CannotMove(Exception):
     """The attributes cannot be moved into `data` without changing what is sent."""
 
 
+@dataclass
+class Spread:
+    """A `**mapping` argument of a track call, with its keys when the code shows them."""
+
+    argument: cst.Arg
+    # The literal keys of the dict the spread passes, or None when the code
+    # does not show them (a parameter, a call, a name bound more than once).
+    keys: frozenset[str] | None
+    # The keys that are the method's own parameters (customer_id, name,
+    # data, id, timestamp); the other keys are event attributes.
+    parameter_keys: frozenset[str] = frozenset()
+    # Why the keys may differ when the call runs: the dict is also read by
+    # other code, which may add or remove keys.
+    shared: str | None = None
+
+    @property
+    def attribute_keys(self) -> frozenset[str]:
+        return frozenset() if self.keys is None else self.keys - self.parameter_keys
+
+
 class Sdk3EventKwargs(Rule):
     """What it does:
     Finds `track` and `track_anonymous` calls of the customerio package
-    that pass event attributes as keyword arguments (`price=total`) or
-    `**attrs`, in a project that uses customerio 3.x.
+    that pass event attributes as keyword arguments (`price=total`), or
+    as `**attrs` of a dict literal whose keys are event attributes, in a
+    project that uses customerio 3.x.
 
     Why is this bad?
     customerio 3.0 takes event attributes only in the `data` argument:
@@ -44,9 +72,11 @@ class Sdk3EventKwargs(Rule):
     upgrade.
 
     Example:
+        attrs = {"plan": plan}
         cio.track(customer_id=uid, name="purchased", price=total, **attrs)
 
     Use instead:
+        attrs = {"plan": plan}
         cio.track(customer_id=uid, name="purchased", data={**attrs, "price": total})
 
     Fix safety:
@@ -56,6 +86,14 @@ class Sdk3EventKwargs(Rule):
     declared version the calls are reported without a fix, and with 1.x or
     2.x declared they are correct and not reported. `pageview` and
     `backfill` still take keyword arguments and are never reported.
+
+    A `**` spread may pass track()'s own parameters, as a wrapper's
+    `cio.track(customer_id, name, **options)` does, so it is moved into
+    `data` only when it spreads a dict literal that no other code reads
+    and whose keys are all event attributes. A spread whose keys cannot be
+    read is not reported on its own. Beside keyword attributes it makes the
+    finding report-only, and so does a spread that mixes track()'s
+    parameters with event attributes.
     """
 
     code = "CIO701"
@@ -70,15 +108,26 @@ class Sdk3EventKwargs(Rule):
         if major in (1, 2):
             return
         for call in context.index.client_calls:
-            if not _passes_keyword_attributes(call):
+            if not _is_data_method(call):
                 continue
-            yield self._finding(context, call)
+            spreads = read_spreads(context, call)
+            # NOTE: a 2.x-style `track(uid, name, **attrs)` whose keys the code
+            # does not show is missed, because a wrapper's pass-through of
+            # track()'s own parameters looks the same.
+            if not call.extra_keywords and not any(
+                mapping.attribute_keys for mapping in spreads
+            ):
+                continue
+            yield self._finding(context, call, spreads)
 
-    def _finding(self, context: FileContext, call: ClientCall) -> Finding:
+    def _finding(
+        self, context: FileContext, call: ClientCall, spreads: list[Spread]
+    ) -> Finding:
         names = [f"`{key}`" for key in call.extra_keywords]
         names += [
-            f"`**{code_of(argument.value, context.module)}`"
-            for argument in _spreads(call)
+            f"`**{code_of(mapping.argument.value, context.module)}`"
+            for mapping in spreads
+            if mapping.attribute_keys
         ]
         attributes = ", ".join(names)
         sdk = context.sdk
@@ -95,7 +144,7 @@ class Sdk3EventKwargs(Rule):
             f" attributes {attributes} passed to {call.method}() as keyword arguments"
         )
         try:
-            new_call = move_into_data(context.index, call)
+            new_call = move_into_data(context, call, spreads)
         except CannotMove as reason:
             return context.finding(
                 self,
@@ -113,44 +162,106 @@ class Sdk3EventKwargs(Rule):
         )
 
 
-def _passes_keyword_attributes(call: ClientCall) -> bool:
+def _is_data_method(call: ClientCall) -> bool:
     if call.api is not Api.TRACK or call.client.package != "customerio":
         return False
-    if call.method not in DATA_METHODS:
-        return False
-    return bool(call.extra_keywords) or bool(_spreads(call))
+    return call.method in DATA_METHODS
+
+
+def read_spreads(context: FileContext, call: ClientCall) -> list[Spread]:
+    """Return the `**` arguments of a track call, with the keys each one passes."""
+    parameters = frozenset(TRACK_METHODS[call.method])
+    spreads = []
+    for argument in _spreads(call):
+        found = _spread_keys(context, call, argument.value)
+        if found is None:
+            spreads.append(Spread(argument, None))
+            continue
+        keys, shared = found
+        spreads.append(Spread(argument, keys, keys & parameters, shared))
+    return spreads
+
+
+def _spread_keys(
+    context: FileContext, call: ClientCall, value: cst.BaseExpression
+) -> tuple[frozenset[str], str | None] | None:
+    """Return the keys of `**{...}`, or of `**name` bound once to a dict literal.
+
+    The second item is the reason the keys may change before the call,
+    because other code may read and change the dict, or None.
+    """
+    shared = None
+    if isinstance(value, cst.Name):
+        assignments = context.index.assignments_of(value.value, call.site.scope)
+        if len(assignments) != 1 or assignments[0].value is None:
+            return None
+        assignment = assignments[0]
+        if isinstance(assignment.statement, cst.Param):
+            return None
+        if assignment.scope.kind != "function":
+            shared = (
+                f"`{value.value}` is a module-level dict that any function may change"
+            )
+        elif count_reads(context, assignment.scope, value.value) != 1:
+            shared = f"other code reads `{value.value}` too and may change its keys"
+        value = assignment.value
+    if not isinstance(value, cst.Dict):
+        return None
+    keys = set()
+    for element in value.elements:
+        if not isinstance(element, cst.DictElement):
+            return None
+        key = literal_value(element.key)
+        if not isinstance(key, str):
+            return None
+        keys.add(key)
+    return frozenset(keys), shared
 
 
 def _spreads(call: ClientCall) -> list[cst.Arg]:
     return [argument for argument in call.star_arguments if argument.star == "**"]
 
 
-def move_into_data(index: FileIndex, call: ClientCall) -> cst.Call:
-    """Return the call with its keyword attributes and `**` spreads moved into `data`.
+def move_into_data(
+    context: FileContext, call: ClientCall, spreads: list[Spread]
+) -> cst.Call:
+    """Return the call with its keyword attributes and attribute spreads moved into `data`.
 
     `price=total` -> `data={"price": total}`, `**attrs` -> `data=attrs`,
     both -> `data={**attrs, "price": total}`; an existing `data` dict gets
-    the new keys, an existing `data` variable is spread first.
+    the new keys, an existing `data` variable is spread first. A spread of
+    track()'s own parameters stays where it is.
     """
     if any(argument.star == "*" for argument in call.star_arguments):
         raise CannotMove(
             "the call passes *args, so its positional arguments are unknown"
         )
+    for mapping in spreads:
+        _check_spread(context, call, mapping)
+    for mapping in spreads:
+        if "data" in mapping.parameter_keys:
+            code = code_of(mapping.argument.value, context.module)
+            raise CannotMove(f"`**{code}` already passes `data`")
+    moved = [mapping for mapping in spreads if mapping.attribute_keys]
+
     moved_ids = {id(argument) for argument in call.extra_keywords.values()}
-    moved_ids |= {id(argument) for argument in _spreads(call)}
+    moved_ids |= {id(mapping.argument) for mapping in moved}
     # Spreads first: a call whose keywords repeat a key of the spread raised
     # TypeError before, so the order of valid calls does not change the data.
     elements: list[cst.BaseDictElement] = []
-    for argument in _spreads(call):
-        elements.append(cst.StarredDictElement(argument.value))
+    for mapping in moved:
+        elements.append(cst.StarredDictElement(mapping.argument.value))
     for key, argument in call.extra_keywords.items():
         elements.append(dict_element(key, argument.value))
+    new_keys = set(call.extra_keywords)
+    for mapping in moved:
+        new_keys |= mapping.attribute_keys
 
     arguments = list(call.node.args)
     data = call.arguments.get("data")
     if data is not None and not _is_none(data.value):
-        none = may_be_none(index, data.value, call.site.scope)
-        merged = _merge(data.value, elements, call, none)
+        none = may_be_none(context.index, data.value, call.site.scope)
+        merged = _merge(data.value, elements, new_keys, none)
         arguments = [
             data.with_changes(value=merged) if item is data else item
             for item in arguments
@@ -172,6 +283,34 @@ def move_into_data(index: FileIndex, call: ClientCall) -> cst.Call:
     return call.node.with_changes(args=remove_items(arguments, moved_ids - {id(first)}))
 
 
+def _check_spread(context: FileContext, call: ClientCall, mapping: Spread) -> None:
+    """Raise CannotMove for a spread whose keys may not all be event attributes."""
+    code = code_of(mapping.argument.value, context.module)
+    if mapping.keys is None:
+        parameters = _named("parameters", TRACK_METHODS[call.method], "or")
+        raise CannotMove(
+            f"`**{code}` may also pass the {call.method}() {parameters},"
+            " so cio-fix cannot tell which of its keys are event attributes"
+        )
+    if mapping.parameter_keys and mapping.attribute_keys:
+        parameters = _named("parameters", sorted(mapping.parameter_keys), "and")
+        attributes = _named("event attributes", sorted(mapping.attribute_keys), "and")
+        raise CannotMove(
+            f"`**{code}` passes the {call.method}() {parameters}"
+            f" together with the {attributes}"
+        )
+    if mapping.shared is not None:
+        raise CannotMove(mapping.shared)
+
+
+def _named(plural: str, words: Sequence[str], conjunction: str) -> str:
+    """Return "parameter `a`" or "parameters `a`, `b` and `c`"."""
+    quoted = [f"`{word}`" for word in words]
+    if len(quoted) == 1:
+        return f"{plural[:-1]} {quoted[0]}"
+    return f"{plural} {', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
+
+
 def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -185,7 +324,7 @@ def _data_value(elements: list[cst.BaseDictElement]) -> cst.BaseExpression:
 def _merge(
     existing: cst.BaseExpression,
     elements: list[cst.BaseDictElement],
-    call: ClientCall,
+    new_keys: set[str],
     may_be_none: bool,
 ) -> cst.BaseExpression:
     if not isinstance(existing, cst.Dict):
@@ -196,7 +335,7 @@ def _merge(
             element.key, cst.SimpleString
         ):
             keys.add(element.key.evaluated_value)
-    for key in call.extra_keywords:
-        if key in keys:
-            raise CannotMove(f"`data` already has a key {key!r}")
+    repeated = sorted(new_keys & keys)
+    if repeated:
+        raise CannotMove(f"`data` already has a key {repeated[0]!r}")
     return extend_dict(existing, elements)

@@ -1,0 +1,112 @@
+"""CIO701 on `**` spreads: which ones are reported, and why a fix is withheld."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_cli
+
+HEADER = 'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n\n\n'
+
+
+def _findings(project, body: str) -> list[dict]:
+    root: Path = project(
+        {"requirements.txt": "customerio==3.1.0\n", "app.py": HEADER + body}
+    )
+    result = run_cli(["--select", "CIO701", "--output-format", "json", "."], root)
+    return result.json["findings"]
+
+
+def test_sdk3_passthrough_not_reported(project) -> None:
+    body = (
+        "def track(customer_id, name, **options):\n"
+        "    cio.track(customer_id, name, **options)\n"
+        "\n\n"
+        "def track_event(**kwargs):\n"
+        "    cio.track(**kwargs)\n"
+    )
+
+    assert _findings(project, body) == []
+
+
+def test_sdk3_parameter_dict_not_reported(project) -> None:
+    body = (
+        "def shipped(order):\n"
+        '    payload = {"customer_id": order.user_id, "name": "shipped", "data": {}}\n'
+        "    cio.track(**payload)\n"
+    )
+
+    assert _findings(project, body) == []
+
+
+def test_sdk3_unknown_spread_beside_keyword(project) -> None:
+    body = (
+        "def purchased(uid, total, attrs):\n"
+        '    cio.track(customer_id=uid, name="purchased", price=total, **attrs)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert "`price`" in findings[0]["message"]
+    assert "`**attrs` may also pass the track() parameters" in findings[0]["message"]
+
+
+def test_sdk3_mixed_dict_report_only(project) -> None:
+    body = (
+        "def purchased(uid, total):\n"
+        '    mixed = {"customer_id": uid, "price": total}\n'
+        '    cio.track(name="purchased", **mixed)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert (
+        "`**mixed` passes the track() parameter `customer_id` together with"
+        " the event attribute `price`" in findings[0]["message"]
+    )
+
+
+def test_sdk3_spread_with_data_report_only(project) -> None:
+    body = (
+        "def purchased(uid, total, when):\n"
+        '    options = {"data": {"currency": "EUR"}, "timestamp": when}\n'
+        '    cio.track(uid, "purchased", price=total, **options)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert "`**options` already passes `data`" in findings[0]["message"]
+
+
+def test_sdk3_shared_dict_report_only(project) -> None:
+    body = (
+        "def upgraded(uid, log):\n"
+        '    attrs = {"plan": "pro"}\n'
+        "    log.info(attrs)\n"
+        '    cio.track(customer_id=uid, name="upgraded", **attrs)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert "other code reads `attrs` too" in findings[0]["message"]
+
+
+def test_sdk3_attribute_dict_fixed(project) -> None:
+    body = (
+        "def upgraded(uid):\n"
+        '    attrs = {"plan": "pro"}\n'
+        '    cio.track(customer_id=uid, name="upgraded", **attrs)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] == "safe"
