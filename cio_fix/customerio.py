@@ -161,13 +161,21 @@ class Assignment:
 @dataclass
 class Scope:
     node: cst.CSTNode
-    kind: str  # "module", "class" or "function"
+    kind: str  # "module", "class", "function" or "comprehension"
     parent: Scope | None
     assignments: dict[str, list[Assignment]] = field(default_factory=dict)
     function: FunctionInfo | None = None
     class_info: ClassInfo | None = None
     # Names that imports inside this function or class bind.
     imports: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> Scope:
+        """The nearest module, class or function scope: the code that runs a comprehension."""
+        scope = self
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        return scope
 
     def lookup_chain(self) -> Iterator[Scope]:
         """Yield this scope and the enclosing ones that Python searches for a name.
@@ -358,6 +366,8 @@ class FileIndex:
         self.is_package = is_package
         self.imports: dict[str, str] = {}
         self.module_scope = Scope(module, "module", None)
+        # The scopes of list, set and dict comprehensions and generator expressions.
+        self.comprehension_scopes: list[Scope] = []
         self.functions: list[FunctionInfo] = []
         self.classes: list[ClassInfo] = []
         self.call_sites: list[CallSite] = []
@@ -474,6 +484,7 @@ class FileIndex:
         scopes = [self.module_scope]
         scopes.extend(info.scope for info in self.classes if info.scope is not None)
         scopes.extend(info.scope for info in self.functions if info.scope is not None)
+        scopes.extend(self.comprehension_scopes)
         return any(name in scope.assignments for scope in scopes)
 
     def module_assignment(self, name: str) -> Assignment | None:
@@ -987,7 +998,83 @@ class IndexBuilder(cst.CSTVisitor):
         self._record_target(node.target, None, node)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        # `:=` in a comprehension binds in the scope that runs it (PEP 572).
+        inner = self.scope
+        self.scope = inner.owner
         self._record_target(node.target, node.value, node)
+        self.scope = inner
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._record_target(node.name.name, None, node)
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        if node.name is not None:
+            self._record_target(node.name.name, None, node)
+
+    # A `case` pattern binds its capture names (`case {"at": now}`, `case
+    # [first, *rest]`, `case Point(x=px) as point`, `case {**rest}`) in
+    # the enclosing scope, whether or not the case matches.
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self._record_assignment(node.name.value, None, node)
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self._record_assignment(node.name.value, None, node)
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
+        if node.rest is not None:
+            self._record_assignment(node.rest.value, None, node)
+
+    def visit_TypeAlias(self, node: cst.TypeAlias) -> None:
+        self._record_assignment(node.name.value, None, node)
+
+    def visit_TypeParam(self, node: cst.TypeParam) -> None:
+        # NOTE: a type parameter binds in an annotation scope of its own. It
+        # is recorded in the scope around it, where lookups of it give up.
+        self._record_assignment(node.param.name.value, None, node)
+
+    # A comprehension is a scope of its own: its targets are not visible
+    # outside it. NOTE: its first iterable runs in the enclosing scope, but
+    # is recorded inside the comprehension here.
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._leave_comprehension()
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._leave_comprehension()
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self._leave_comprehension()
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self._leave_comprehension()
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._record_target(node.target, None, node)
+
+    def _enter_comprehension(self, node: cst.CSTNode) -> None:
+        scope = Scope(node, "comprehension", self.scope)
+        self.index.comprehension_scopes.append(scope)
+        self.scope = scope
+
+    def _leave_comprehension(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
 
     def visit_Return(self, node: cst.Return) -> None:
         if self.functions and node.value is not None:

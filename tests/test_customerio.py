@@ -158,3 +158,49 @@ def test_customerio_project_constants() -> None:
     assert project.constant("settings.TIMEOUT") == 3
     assert project.constant("django.conf.settings.KEY") == "abc"
     assert project.constant("app.settings.NAME") is None
+
+
+BINDING_FORMS = """\
+def handle(message, stamps):
+    match message:
+        case {"at": captured, **rest}:
+            pass
+        case [head, *tail] as whole:
+            pass
+        case Point(x=keyword):
+            pass
+    try:
+        pass
+    except Exception as error:
+        pass
+    try:
+        pass
+    except* ValueError as group:
+        pass
+    type Alias[T] = list[T]
+    return [(counted := item) for item in stamps]
+"""
+
+
+def test_customerio_binding_forms_recorded() -> None:
+    index = build_index(cst.parse_module(BINDING_FORMS), "app", False)
+    function_scope = index.functions[0].scope
+    names = ("captured", "rest", "head", "tail", "whole", "keyword", "error", "group")
+
+    for name in (*names, "Alias", "counted"):
+        assert name in function_scope.assignments, name
+    assert "item" not in function_scope.assignments
+    assert index.binds_anywhere("item")
+
+
+def test_customerio_comprehension_scope_lookup() -> None:
+    source = "def f(items):\n    item = 1\n    return [item for item in items]\n"
+    index = build_index(cst.parse_module(source), "app", False)
+    (comprehension,) = index.comprehension_scopes
+
+    inner = index.assignments_of("item", comprehension)
+    outer = index.assignments_of("item", comprehension.parent)
+
+    assert isinstance(inner[0].statement, cst.CompFor)
+    assert isinstance(outer[0].statement, cst.Assign)
+    assert comprehension.owner is comprehension.parent

@@ -459,7 +459,7 @@ def count_reads(context: FileContext, scope: Scope, name: str) -> int:
 def _only_used_in_slots(context: FileContext, scope: Scope, name: str) -> bool:
     slot_uses = 0
     for call in context.index.client_calls:
-        if call.api is not Api.TRACK or call.site.scope is not scope:
+        if call.api is not Api.TRACK or call.site.scope.owner is not scope:
             continue
         for slot in _slots(call, context.index):
             if isinstance(slot.value, cst.Name) and slot.value.value == name:
