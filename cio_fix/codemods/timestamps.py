@@ -9,7 +9,15 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
-from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, literal_value
+from cio_fix.customerio import (
+    Api,
+    Assignment,
+    ClientCall,
+    FileIndex,
+    Scope,
+    bound_name,
+    literal_value,
+)
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.rules import FileContext, Rule
@@ -24,6 +32,19 @@ MILLISECOND_NAME = re.compile(
 )
 # Integer literals of 13 digits are milliseconds since 1970 (years 2001-2286).
 MILLISECOND_LITERALS = range(10**12, 10**13)
+# Methods with a `data` dict of event attributes, and methods whose keyword
+# arguments are profile, event or device attributes.
+DATA_METHODS = ("track", "track_anonymous", "backfill")
+ATTRIBUTE_METHODS = (
+    "identify",
+    "track",
+    "track_anonymous",
+    "backfill",
+    "pageview",
+    "add_device",
+)
+# dict methods that add, replace or remove keys.
+DICT_CHANGES = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
 
 
 @dataclass
@@ -35,6 +56,9 @@ class Slot:
     # The SDK's own `timestamp` parameter, which customerio 3.x passes
     # through int() itself; a float there is harmless.
     is_parameter: bool = False
+    # Why no fix may change the value: it sits in a dict that other code
+    # reads too, so a fix would change what that code receives.
+    withheld: str | None = None
 
 
 @dataclass
@@ -80,9 +104,11 @@ class MillisecondTimestamp(Rule):
     slot (`created_at=now_ms // 1000`). Each branch of a conditional
     expression is fixed on its own. Milliseconds inside arithmetic
     (`time.time() * 1000 + delay_ms`) or behind `:=` are reported without a
-    fix. Durations such as `duration_ms`,
-    milliseconds never sent to Customer.io, and Data Pipelines calls (which
-    take `datetime` objects) are not reported.
+    fix. A dict that other code reads too, or a module-level dict, is
+    reported without a fix, because the fix would change what that code
+    receives. Durations such as `duration_ms`, milliseconds never sent to
+    Customer.io, and Data Pipelines calls (which take `datetime` objects)
+    are not reported.
     """
 
     code = "CIO103"
@@ -98,15 +124,24 @@ class MillisecondTimestamp(Rule):
         # A module that rebinds `int` gets findings without fixes, because
         # the fixes call int().
         can_fix = "int" not in index.imports and not index.binds_anywhere("int")
+        # A dict that two calls send has its entries reported once.
+        seen: set[int] = set()
         for call in index.client_calls:
             if call.api is not Api.TRACK:
                 continue
-            for slot in _slots(call, index):
+            for slot in _slots(context, call):
+                if id(slot.value) in seen:
+                    continue
+                seen.add(id(slot.value))
                 finding = self._check_slot(context, call, slot, shared_fixes)
-                if finding is not None:
-                    if not can_fix:
-                        finding.fix = None
-                    yield finding
+                if finding is None:
+                    continue
+                if slot.withheld is not None and finding.fix is not None:
+                    finding.fix = None
+                    finding.message += f" (not fixed: {slot.withheld})"
+                if not can_fix:
+                    finding.fix = None
+                yield finding
 
     def _check_slot(
         self,
@@ -136,10 +171,9 @@ class MillisecondTimestamp(Rule):
 
         if not isinstance(slot.value, cst.Name):
             return None
-        assignments = index.assignments_of(slot.value.value, scope)
-        if len(assignments) != 1 or assignments[0].value is None:
+        assignment = only_binding(index, slot.value.value, scope)
+        if assignment is None or assignment.value is None:
             return None
-        assignment = assignments[0]
         # A parameter's default does not tell what callers pass.
         if isinstance(assignment.statement, cst.Param):
             return None
@@ -231,47 +265,66 @@ def _message(slot: str, problem: str) -> str:
     )
 
 
-def _slots(call: ClientCall, index: FileIndex) -> Iterator[Slot]:
+def _slots(context: FileContext, call: ClientCall) -> Iterator[Slot]:
     scope = call.site.scope
-    if call.method in ("track", "track_anonymous", "backfill"):
+    if call.method in DATA_METHODS:
         timestamp = call.value("timestamp")
         if timestamp is not None:
             yield Slot("timestamp", timestamp, is_parameter=True)
-        yield from _dict_slots(call.value("data"), index, scope)
-    if call.method in (
-        "identify",
-        "track",
-        "track_anonymous",
-        "backfill",
-        "pageview",
-        "add_device",
-    ):
+        yield from _dict_slots(context, call.value("data"), scope)
+    if call.method in ATTRIBUTE_METHODS:
         for keyword, argument in call.extra_keywords.items():
             if TIMESTAMP_NAME.search(keyword):
                 yield Slot(keyword, argument.value)
-        for argument in call.star_arguments:
-            if argument.star == "**":
-                yield from _dict_slots(argument.value, index, scope)
+        for argument in _spreads(call):
+            yield from _dict_slots(context, argument, scope)
+
+
+def _dict_arguments(call: ClientCall) -> Iterator[cst.BaseExpression]:
+    """Yield the `data` and `**` arguments of a Track API call, which hold attributes."""
+    if call.method in DATA_METHODS:
+        data = call.value("data")
+        if data is not None:
+            yield data
+    if call.method in ATTRIBUTE_METHODS:
+        yield from _spreads(call)
+
+
+def _spreads(call: ClientCall) -> list[cst.BaseExpression]:
+    return [argument.value for argument in call.star_arguments if argument.star == "**"]
 
 
 def _dict_slots(
-    node: cst.BaseExpression | None, index: FileIndex, scope: Scope
+    context: FileContext, node: cst.BaseExpression | None, scope: Scope
 ) -> Iterator[Slot]:
     """Yield the timestamp entries of a dict literal, or of the one a local name holds."""
+    withheld: str | None = None
+    changed: set[str | None] = set()
     if isinstance(node, cst.Name):
-        assignments = index.assignments_of(node.value, scope)
-        if len(assignments) == 1 and not isinstance(
-            assignments[0].statement, cst.Param
-        ):
-            node = assignments[0].value
+        name = node.value
+        assignment = only_binding(context.index, name, scope)
+        if assignment is None or isinstance(assignment.statement, cst.Param):
+            return
+        if not isinstance(assignment.value, cst.Dict):
+            return
+        withheld, changed = context.shared(
+            f"CIO103:dict:{id(assignment.statement)}:{name}",
+            lambda _: _dict_uses(context, name, assignment),
+        )
+        node = assignment.value
     if not isinstance(node, cst.Dict):
         return
     for element in node.elements:
         if not isinstance(element, cst.DictElement):
             continue
         key = literal_value(element.key)
-        if isinstance(key, str) and TIMESTAMP_NAME.search(key):
-            yield Slot(key, element.value)
+        if not isinstance(key, str) or not TIMESTAMP_NAME.search(key):
+            continue
+        # `payload["placed_at"] = payload["placed_at"] // 1000` before the
+        # call: the value sent is not the one in the literal.
+        if key in changed or None in changed:
+            continue
+        yield Slot(key, element.value, withheld=withheld)
 
 
 # -- recognising milliseconds ---------------------------------------------------
@@ -456,15 +509,139 @@ def count_reads(context: FileContext, scope: Scope, name: str) -> int:
     return reads
 
 
+def _track_calls_in(context: FileContext, scope: Scope) -> list[ClientCall]:
+    """Return the Track API calls that the code of `scope` runs, comprehensions included."""
+    by_scope = context.shared("CIO103:track-calls", _track_calls_by_scope)
+    return by_scope.get(id(scope), [])
+
+
+def _track_calls_by_scope(context: FileContext) -> dict[int, list[ClientCall]]:
+    by_scope: dict[int, list[ClientCall]] = {}
+    for call in context.index.client_calls:
+        if call.api is Api.TRACK:
+            by_scope.setdefault(id(call.site.scope.owner), []).append(call)
+    return by_scope
+
+
 def _only_used_in_slots(context: FileContext, scope: Scope, name: str) -> bool:
     slot_uses = 0
-    for call in context.index.client_calls:
-        if call.api is not Api.TRACK or call.site.scope.owner is not scope:
-            continue
-        for slot in _slots(call, context.index):
+    for call in _track_calls_in(context, scope):
+        for slot in _slots(context, call):
+            if slot.withheld is not None:
+                continue
             if isinstance(slot.value, cst.Name) and slot.value.value == name:
                 slot_uses += 1
     return count_reads(context, scope, name) == slot_uses
+
+
+def only_binding(index: FileIndex, name: str, scope: Scope) -> Assignment | None:
+    """Return the assignment `name` resolves to in `scope`, if no other binding competes.
+
+    Imports bind names too, but the index keeps them apart from
+    assignments: `from app.clock import now` in a function hides a
+    module-level `now = time.time() * 1000`.
+    """
+    assignments = index.assignments_of(name, scope)
+    if len(assignments) != 1:
+        return None
+    assignment = assignments[0]
+    for candidate in scope.lookup_chain():
+        if _imports_name(index, candidate, name):
+            return None
+        if candidate is assignment.scope:
+            break
+    return assignment
+
+
+def _imports_name(index: FileIndex, scope: Scope, name: str) -> bool:
+    # Every import, in a function too, has its name in the file's table.
+    if name not in index.imports:
+        return False
+    if scope.kind == "module":
+        return name in index.module_imports
+    for node in find_all(scope.node, cst.Import, cst.ImportFrom):
+        if isinstance(node.names, cst.ImportStar):
+            continue
+        if any(bound_name(alias) == name for alias in node.names):
+            return True
+    return False
+
+
+def _dict_uses(
+    context: FileContext, name: str, assignment: Assignment
+) -> tuple[str | None, set[str | None]]:
+    """Return why the dict bound to `name` must not change, and the keys code changes."""
+    withheld = _dict_shared(context, name, assignment)
+    if assignment.scope.kind != "function":
+        return withheld, set()
+    return withheld, _changed_keys(context, assignment.scope, name)
+
+
+def _dict_shared(context: FileContext, name: str, assignment: Assignment) -> str | None:
+    """Return why the dict bound to `name` must not change; None when only Track calls read it."""
+    if assignment.scope.kind != "function":
+        return f"`{name}` is a module-level dict, so other code may read it too"
+    uses = 0
+    for call in _track_calls_in(context, assignment.scope):
+        for argument in _dict_arguments(call):
+            if isinstance(argument, cst.Name) and argument.value == name:
+                uses += 1
+    # `name["note"] = ...` reads the name to change the dict, and passes
+    # nothing on; `_changed_keys` decides what such a change means.
+    writes = len(_key_targets(context, assignment.scope, name))
+    if count_reads(context, assignment.scope, name) - writes != uses:
+        return f"other code reads the dict `{name}` too, and would get seconds as well"
+    return None
+
+
+def _changed_keys(context: FileContext, scope: Scope, name: str) -> set[str | None]:
+    """Return the keys of the dict `name` that a function assigns, deletes or updates.
+
+    `name["k"] = ...`, `name["k"] += ...` and `del name["k"]` change "k".
+    A key that is not a literal, and a call of `update` or another
+    changing method, adds None, which means any key.
+    """
+    changed: set[str | None] = set()
+    for node in _key_targets(context, scope, name):
+        key = None
+        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            found = literal_value(node.slice[0].slice.value)
+            key = found if isinstance(found, str) else None
+        changed.add(key)
+    for call in find_all(scope.node, cst.Call):
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == name
+            and func.attr.value in DICT_CHANGES
+        ):
+            changed.add(None)
+    return changed
+
+
+def _key_targets(context: FileContext, scope: Scope, name: str) -> list[cst.Subscript]:
+    """Return the `name[key]` targets of assignments, loops and `del` in a function."""
+    targets = []
+    for node in find_all(scope.node, cst.Subscript):
+        if not (isinstance(node.value, cst.Name) and node.value.value == name):
+            continue
+        if _is_target(context, node):
+            targets.append(node)
+    return targets
+
+
+def _is_target(context: FileContext, node: cst.CSTNode) -> bool:
+    """Tell whether an assignment, a loop or `del` writes `node`, alone or in a tuple."""
+    child = node
+    parent = context.parent(child)
+    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        child, parent = parent, context.parent(parent)
+    if isinstance(
+        parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.Del)
+    ):
+        return parent.target is child
+    return isinstance(parent, cst.AsName) and parent.name is child
 
 
 def _divide(name: cst.Name, integer: bool) -> cst.BaseExpression:

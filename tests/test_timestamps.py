@@ -1,0 +1,66 @@
+"""CIO103 messages for values it reports without a fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_cli
+
+HEADER = (
+    "import time\n\n"
+    "from customerio import CustomerIO\n\n"
+    'cio = CustomerIO("site", "key")\n'
+    "TRIAL_MS = 14 * 86400 * 1000\n\n\n"
+)
+
+
+def _findings(project, body: str) -> list[dict]:
+    root: Path = project({"app.py": HEADER + body})
+    result = run_cli(["--select", "CIO103", "--output-format", "json", "."], root)
+    return result.json["findings"]
+
+
+def test_timestamps_shared_dict_message(project) -> None:
+    body = (
+        "def placed(order, warehouse):\n"
+        '    payload = {"placed_at": int(time.time() * 1000)}\n'
+        "    warehouse.send(payload)\n"
+        '    cio.track(customer_id=order.user_id, name="placed", data=payload)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert findings[0]["message"].endswith(
+        "(not fixed: other code reads the dict `payload` too,"
+        " and would get seconds as well)"
+    )
+
+
+def test_timestamps_module_dict_message(project) -> None:
+    body = (
+        'DEFAULTS = {"joined_at": int(time.time() * 1000)}\n\n\n'
+        "def joined(user):\n"
+        "    cio.identify(id=user.id, **DEFAULTS)\n"
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert "`DEFAULTS` is a module-level dict" in findings[0]["message"]
+
+
+def test_timestamps_dict_of_two_calls_reported_once(project) -> None:
+    body = (
+        "def renewed(user):\n"
+        '    attrs = {"renewed_at": int(time.time() * 1000)}\n'
+        "    cio.identify(id=user.id, **attrs)\n"
+        '    cio.track(customer_id=user.id, name="renewed", data=attrs)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] == "safe"
