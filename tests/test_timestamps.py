@@ -1,4 +1,4 @@
-"""CIO103 messages for values it reports without a fix."""
+"""CIO103 messages for values it reports without a fix, and differences of times."""
 
 from __future__ import annotations
 
@@ -18,6 +18,30 @@ def _findings(project, body: str) -> list[dict]:
     root: Path = project({"app.py": HEADER + body})
     result = run_cli(["--select", "CIO103", "--output-format", "json", "."], root)
     return result.json["findings"]
+
+
+def test_timestamps_offset_still_reported(project) -> None:
+    body = (
+        "def trial(user):\n"
+        "    cio.identify(id=user.id, trial_started_at=time.time() * 1000 - TRIAL_MS)\n"
+        "    cio.identify(id=user.id, reminded_at=time.time() * 1000 - 3600 * 1000)\n"
+    )
+
+    findings = _findings(project, body)
+
+    assert [finding["line"] for finding in findings] == [10, 11]
+    assert all(finding["fix"] is None for finding in findings)
+
+
+def test_timestamps_difference_of_times_not_reported(project) -> None:
+    body = (
+        "def loaded(user, started_ms):\n"
+        "    elapsed = time.time() * 1000 - started_ms\n"
+        "    cio.identify(id=user.id, load_time=time.time() * 1000 - started_ms)\n"
+        "    cio.identify(id=user.id, wait_time=elapsed)\n"
+    )
+
+    assert _findings(project, body) == []
 
 
 def test_timestamps_shared_dict_message(project) -> None:

@@ -106,9 +106,9 @@ class MillisecondTimestamp(Rule):
     (`time.time() * 1000 + delay_ms`) or behind `:=` are reported without a
     fix. A dict that other code reads too, or a module-level dict, is
     reported without a fix, because the fix would change what that code
-    receives. Durations such as `duration_ms`, milliseconds never sent to
-    Customer.io, and Data Pipelines calls (which take `datetime` objects)
-    are not reported.
+    receives. Durations such as `duration_ms` or `time.time() * 1000 -
+    started_ms`, milliseconds never sent to Customer.io, and Data Pipelines
+    calls (which take `datetime` objects) are not reported.
     """
 
     code = "CIO103"
@@ -161,7 +161,7 @@ class MillisecondTimestamp(Rule):
             )
         if isinstance(slot.value, cst.IfExp):
             return self._check_branches(context, slot)
-        if _hides_milliseconds(index, slot.value):
+        if _hides_milliseconds(index, slot.value, scope):
             reason = (
                 "compute it in seconds: cio-fix rewrites a millisecond value only"
                 " where it is sent as it is"
@@ -227,12 +227,16 @@ class MillisecondTimestamp(Rule):
         )
 
 
-def _hides_milliseconds(index: FileIndex, node: cst.BaseExpression) -> bool:
+def _hides_milliseconds(
+    index: FileIndex, node: cst.BaseExpression, scope: Scope
+) -> bool:
     """Tell whether arithmetic or `:=` around a value hides a millisecond form.
 
     `time.time() * 1000 + 14 * 86400 * 1000` and `(ms := time.time() *
     1000)` are milliseconds too, but only a rewrite by hand keeps what the
-    rest of the expression means.
+    rest of the expression means. A difference is a date only when a
+    constant is taken from one: `time.time() * 1000 - started_ms` is a
+    duration.
     """
     pending = [node]
     while pending:
@@ -240,9 +244,15 @@ def _hides_milliseconds(index: FileIndex, node: cst.BaseExpression) -> bool:
         if isinstance(current, cst.NamedExpr):
             parts = [current.value]
         elif isinstance(current, cst.BinaryOperation) and isinstance(
-            current.operator, (cst.Add, cst.Subtract)
+            current.operator, cst.Add
         ):
             parts = [current.left, current.right]
+        elif isinstance(current, cst.BinaryOperation) and isinstance(
+            current.operator, cst.Subtract
+        ):
+            if not _is_offset(index, current.right, scope):
+                continue
+            parts = [current.left]
         else:
             continue
         for part in parts:
@@ -250,6 +260,38 @@ def _hides_milliseconds(index: FileIndex, node: cst.BaseExpression) -> bool:
             if converted is not None and converted.problem == "milliseconds":
                 return True
         pending.extend(parts)
+    return False
+
+
+def _is_offset(
+    index: FileIndex, node: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> bool:
+    """Tell whether `node` is a constant amount of time, not a time: `14 * 86400 * 1000`.
+
+    Numbers, names bound once to such arithmetic, and arithmetic on them
+    count. A 13-digit literal is a time in milliseconds, not an amount.
+    """
+    if depth > 5 or convert(index, node, allow_float=False) is not None:
+        return False
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return _is_offset(index, node.expression, scope, depth + 1)
+    if _number(node) is not None:
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator,
+        (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Divide),
+    ):
+        return _is_offset(index, node.left, scope, depth + 1) and _is_offset(
+            index, node.right, scope, depth + 1
+        )
+    if isinstance(node, cst.Name):
+        assignment = only_binding(index, node.value, scope)
+        if assignment is None or assignment.value is None:
+            return False
+        # A parameter's default does not tell what callers pass.
+        if isinstance(assignment.statement, cst.Param):
+            return False
+        return _is_offset(index, assignment.value, assignment.scope, depth + 1)
     return False
 
 
