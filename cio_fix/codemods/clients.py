@@ -250,8 +250,8 @@ def plan_hoist(
 ) -> Hoist | None:
     """Return how to build a construction once, or None when its arguments cannot move.
 
-    `guarded` tells that a condition decides whether the construction runs:
-    a client built at import would read its arguments (a missing
+    `guarded` is True when a condition decides whether the construction
+    runs. A client built at import would read its arguments (a missing
     environment variable raises) where the code never did, so a factory
     called in its place builds it instead.
     """
