@@ -102,6 +102,12 @@ def main_command(
         "--exit-zero",
         help="Exit with 0 even when findings remain (2 still means a usage error).",
     ),
+    add_noqa: bool = typer.Option(
+        False,
+        "--add-noqa",
+        help="Add a `# noqa: CODE` comment for each finding instead of fixing it,"
+        " so that later runs report only new findings.",
+    ),
     list_rules: bool = typer.Option(
         False, "--list-rules", help="Print the rule table and exit."
     ),
@@ -211,6 +217,8 @@ def main_command(
         )
         raise typer.Exit(status)
 
+    if add_noqa and not dry_run:
+        raise _fail("--add-noqa writes comments, not fixes; leave out --apply")
     try:
         config = _configure(targets, select, ignore, unsafe_fixes)
         config = config.with_overrides(jobs=jobs, cache=False if no_cache else None)
@@ -219,6 +227,8 @@ def main_command(
         result = run(targets, config, apply=not dry_run)
     except ConfigError as error:
         raise _fail(str(error)) from error
+    if add_noqa:
+        raise typer.Exit(_add_noqa(result))
 
     _report(
         result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config
@@ -227,6 +237,25 @@ def main_command(
     if not dry_run and exit_non_zero_on_fix and not exit_zero and result.changed_files:
         status = EXIT_FINDINGS
     raise typer.Exit(status)
+
+
+def _add_noqa(result: RunResult) -> int:
+    """Write the `# noqa` comments for every finding, print what was done, return the status."""
+    from cio_fix.suppressions import add_directives
+
+    added = add_directives(result)
+    problems = [*result.all_errors, *added.errors]
+    for error in problems:
+        errors.print(f"{error.path}: {error.message}", markup=False, soft_wrap=True)
+    files = len(added.files)
+    console.print(
+        f"Added {added.directives} noqa"
+        f" {'comment' if added.directives == 1 else 'comments'} to {files}"
+        f" {'file' if files == 1 else 'files'}.",
+        markup=False,
+        soft_wrap=True,
+    )
+    return EXIT_ERROR if problems else EXIT_CLEAN
 
 
 def _configure(

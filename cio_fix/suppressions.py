@@ -22,6 +22,7 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,9 @@ import libcst as cst
 import pathspec
 
 from cio_fix.config import Config, matches_selector
-from cio_fix.model import Finding
-from cio_fix.writer import SourceError, decode_source
+from cio_fix.engine import display_path
+from cio_fix.model import FileError, Finding, RunResult
+from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
 
 if TYPE_CHECKING:
     from cio_fix.rules import FileContext
@@ -306,3 +308,111 @@ def _text(path: Path, sources: Mapping[Path, bytes]) -> str | None:
 def _absolute(path: Path) -> Path:
     # Findings show paths relative to the working directory.
     return path if path.is_absolute() else Path.cwd() / path
+
+
+# -- --add-noqa ----------------------------------------------------------------------------
+
+
+@dataclass
+class AddedDirectives:
+    """What `--add-noqa` wrote: directives by file, and the files it could not change."""
+
+    directives: int = 0
+    files: list[Path] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+
+def add_directives(result: RunResult) -> AddedDirectives:
+    """Add `# noqa: CODE` for each finding of `result` to the end of its statement.
+
+    A statement's last line gets the comment, or the codes join the
+    `# noqa:` list already there, so that the next run reports none of
+    these findings.
+    """
+    added = AddedDirectives()
+    by_file: dict[Path, list[Finding]] = {}
+    originals: dict[Path, bytes | None] = {}
+    for file in result.files:
+        for finding in file.findings:
+            path = file.path if file.original is not None else finding.path
+            by_file.setdefault(path, []).append(finding)
+            originals.setdefault(path, file.original)
+    for path, findings in sorted(by_file.items(), key=lambda item: item[0].as_posix()):
+        shown = Path(display_path(path))
+        try:
+            count = _add_to_file(path, findings, originals[path])
+        except (SourceError, WriteError, OSError, _NoLogicalLines) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            added.errors.append(FileError(shown, f"no noqa comment added: {reason}"))
+            continue
+        if count:
+            added.directives += count
+            added.files.append(shown)
+    return added
+
+
+class _NoLogicalLines(Exception):
+    """This Python's tokenizer cannot read the file, so its statements are unknown."""
+
+
+def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) -> int:
+    raw = path.read_bytes()
+    if original is not None and raw != original:
+        raise WriteError("changed on disk during the run; run cio-fix again")
+    source = decode_source(path, raw)
+    ends, comments = _statement_ends(source.text)
+    wanted: dict[int, set[str]] = {}
+    for finding in findings:
+        last = ends.get(finding.line)
+        if last is None:
+            raise _NoLogicalLines(f"line {finding.line} is in no statement")
+        wanted.setdefault(last, set()).add(finding.code)
+    lines = source.text.splitlines(keepends=True)
+    for number, codes in wanted.items():
+        lines[number - 1] = _with_directive(
+            lines[number - 1], comments.get(number), sorted(codes)
+        )
+    write_atomic(path, source.encode("".join(lines)))
+    return sum(len(codes) for codes in wanted.values())
+
+
+def _statement_ends(text: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Map each line of a statement to its last line, and each line to its comment's column."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError) as error:
+        raise _NoLogicalLines(
+            f"this Python cannot split the file into statements ({error})"
+        ) from error
+    ends: dict[int, int] = {}
+    comments: dict[int, int] = {}
+    first_line: int | None = None
+    skipped = {tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0]] = token.start[1]
+        elif token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if first_line is not None:
+                last = token.start[0]
+                for number in range(first_line, last + 1):
+                    ends[number] = last
+            first_line = None
+        elif token.type not in skipped and first_line is None:
+            first_line = token.start[0]
+    return ends, comments
+
+
+def _with_directive(line: str, comment_column: int | None, codes: list[str]) -> str:
+    """Return `line` with `codes` in its `# noqa:` comment, adding one if needed."""
+    body = line.rstrip("\r\n")
+    newline = line[len(body) :]
+    if comment_column is not None:
+        comment = body[comment_column:]
+        match = LINE_DIRECTIVE.search(comment)
+        if match is not None:
+            listed = match.group("codes")
+            joined = ", ".join([listed, *codes])
+            start = comment_column + match.start("codes")
+            end = comment_column + match.end("codes")
+            return body[:start] + joined + body[end:] + newline
+    return f"{body.rstrip()}  # noqa: {', '.join(codes)}{newline}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import libcst as cst
 import pytest
 
@@ -14,7 +16,7 @@ from cio_fix.suppressions import (
     statement_codes,
 )
 
-from conftest import run_cli
+from conftest import FIXTURES, run_cli
 
 ONLY_CIO = '[tool.cio-fix]\nselect = ["CIO103", "CIO301", "CIO304", "CIO401"]\n'
 
@@ -339,3 +341,75 @@ def test_silenced_key_is_still_masked(project) -> None:
     assert ": CIO101 " not in result.stdout
     assert "0a1b2c3d4e5f6a7b8c9d" not in result.stdout
     assert "0a1b****" in result.stdout
+
+
+# -- --add-noqa ---------------------------------------------------------------------------
+
+
+def test_add_noqa_silences_every_fixture(tmp_path) -> None:
+    root = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, root)
+    before = _json(root, "--unsafe-fixes")
+
+    added = run_cli(["--add-noqa", "--no-cache", "."], root)
+    after = _json(root, "--unsafe-fixes")
+
+    assert before.json["findings"]
+    assert added.exit_code == 0
+    assert added.stdout.startswith("Added ")
+    assert after.json["findings"] == []
+    assert after.json["errors"] == before.json["errors"]
+    for path in root.rglob("*.py"):
+        compile(path.read_bytes(), str(path), "exec")
+
+
+def test_add_noqa_joins_existing_comments(project) -> None:
+    root = project(
+        {
+            "app.py": _handler(
+                'cio.track(customer_id=user.id, name=f"a_{user.sku}")  # noqa: E501',
+                'cio.track(customer_id=user.id, name=f"b_{user.sku}")  # the B page',
+                "cio.track(",
+                "    customer_id=user.id,",
+                '    name=f"c_{user.sku}",',
+                ")",
+            ),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+
+    result = run_cli(["--add-noqa", "--no-cache", "."], root)
+    lines = (root / "app.py").read_text().splitlines()
+
+    assert result.stdout.strip() == "Added 3 noqa comments to 1 file."
+    assert lines[11].endswith("# noqa: E501, CIO301")
+    assert lines[12].endswith("# the B page  # noqa: CIO301")
+    assert lines[16] == "    )  # noqa: CIO301"
+
+
+def test_add_noqa_keeps_bytes_elsewhere(project) -> None:
+    source = _handler(
+        'cio.track(customer_id=user.id, name=f"a_{user.sku}")',
+    ).replace("\n", "\r\n")
+    root = project(
+        {
+            "app.py": source.encode("utf-8"),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+
+    run_cli(["--add-noqa", "--no-cache", "."], root)
+    fixed = (root / "app.py").read_bytes()
+
+    assert fixed == source.replace(
+        'user.sku}")\r\n', 'user.sku}")  # noqa: CIO301\r\n'
+    ).encode("utf-8")
+
+
+def test_add_noqa_rejects_apply(project) -> None:
+    root = project({"app.py": _handler("pass")})
+
+    result = run_cli(["--add-noqa", "--apply", "."], root)
+
+    assert result.exit_code == 2
+    assert "--add-noqa" in result.stderr
