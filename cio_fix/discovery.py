@@ -148,9 +148,13 @@ def _set_apart_other_projects(found: Discovered, root: Path) -> None:
     """Move the files of other projects from `found.files` to `found.projects`."""
     root = root.resolve()
     owners: dict[Path, Path | None] = {}
+    resolved: dict[Path, Path] = {}
     own = []
     for file in found.files:
-        owner = _project_of(file.absolute().parent.resolve(), root, owners)
+        folder = file.absolute().parent
+        if folder not in resolved:
+            resolved[folder] = folder.resolve()
+        owner = _project_of(resolved[folder], root, owners)
         if owner is None:
             own.append(file)
         else:
