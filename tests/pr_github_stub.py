@@ -340,3 +340,72 @@ class StubServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _RecordingServer
+
+    def _answer(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        with self.server.lock:
+            self.server.requests.append(
+                Recorded(self.command, self.path, {}, headers, None)
+            )
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="other host"')
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        data = b'{"message": "login required"}'
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _RecordingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.lock = threading.Lock()
+        self.requests: list[Recorded] = []
+
+
+class OtherHost:
+    """A host that is not GitHub, on 127.0.0.1: it records each request and requests a login.
+
+    It stands for a mirror, a GitLab server or a login page, which must never
+    see the token. Every request gets `401` with `WWW-Authenticate: Basic`,
+    so that git requests a password from its credential helpers.
+    """
+
+    def __init__(self) -> None:
+        self._server = _RecordingServer()
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+        )
+        self._timer = threading.Timer(LIFETIME, self._server.shutdown)
+        self._timer.daemon = True
+
+    @property
+    def requests(self) -> list[Recorded]:
+        with self._server.lock:
+            return list(self._server.requests)
+
+    def start(self) -> OtherHost:
+        self._thread.start()
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)

@@ -9,6 +9,8 @@ import pytest
 
 from cio_fix.pr.git import TOKEN_VARIABLE, Git, GitError, Identity
 
+from pr_github_stub import OtherHost
+
 TOKEN = "ghp_credentialHelperToken0123456789"
 
 
@@ -47,10 +49,15 @@ def repository(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def credential_fill(git: Git) -> str:
+def credential_fill(git: Git, protocol: str = "https", host: str = "github.com") -> str:
     # `git credential fill` queries the configured helpers, as a push would.
-    request = "protocol=https\nhost=github.com\npath=owner/repo.git\n\n"
-    return git.run("credential", "fill", remote=True, input_text=request).stdout
+    # Without an answer git would prompt, which GIT_TERMINAL_PROMPT=0 turns
+    # into a failure, so the status is not checked.
+    request = f"protocol={protocol}\nhost={host}\npath=owner/repo.git\n\n"
+    completed = git.run(
+        "credential", "fill", remote=True, input_text=request, check=False
+    )
+    return completed.stdout
 
 
 def test_git_credential_helper_gives_token(repository: Path) -> None:
@@ -58,6 +65,45 @@ def test_git_credential_helper_gives_token(repository: Path) -> None:
 
     assert "username=x-access-token\n" in answer
     assert f"password={TOKEN}\n" in answer
+
+
+def test_git_credential_helper_other_host_gets_nothing(repository: Path) -> None:
+    git = Git(repository, TOKEN)
+
+    for host in ("gitlab.invalid", "github.com.invalid", "127.0.0.1:8080"):
+        assert TOKEN not in credential_fill(git, host=host), host
+
+
+def test_git_credential_helper_http_gets_nothing(repository: Path) -> None:
+    answer = credential_fill(Git(repository, TOKEN), protocol="http")
+
+    assert TOKEN not in answer
+
+
+def test_git_credential_helper_enterprise_host(repository: Path) -> None:
+    git = Git(repository, TOKEN, ("ghe.invalid", "ghe.invalid:443"))
+
+    assert f"password={TOKEN}\n" in credential_fill(git, host="ghe.invalid")
+    assert f"password={TOKEN}\n" in credential_fill(git, host="GHE.invalid:443")
+    assert TOKEN not in credential_fill(git, host="github.com")
+
+
+def test_git_credential_helper_real_request_to_other_host(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = OtherHost().start()
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:http:https")
+    try:
+        completed = Git(repository, TOKEN).run(
+            "ls-remote", f"{other.url}/mirror/repo.git", remote=True, check=False
+        )
+    finally:
+        other.stop()
+
+    assert completed.returncode != 0
+    assert other.requests
+    for request in other.requests:
+        assert "authorization" not in request.headers
 
 
 def test_git_credential_helper_replaces_users_helpers(repository: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CliResult, run_cli
-from pr_github_stub import FakeGitHub, StubServer
+from pr_github_stub import FakeGitHub, OtherHost, StubServer
 
 TOKEN = "ghs_stubToken0123456789abcdefABCDEF"
 SITE_ID = "3f9a0c1d2e4b7a8c"
@@ -706,6 +706,94 @@ def test_pr_non_github_remote_is_error(bot_repository: BotRepository) -> None:
 
     assert result.exit_code == 2
     assert "is not on GitHub" in result.stderr
+    assert bot_repository.fake.requests == []
+
+
+@pytest.fixture
+def other_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtherHost]:
+    """A host that is not GitHub, reachable by git over http on 127.0.0.1."""
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:http:https")
+    host = OtherHost().start()
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+def test_pr_origin_on_other_host_rejected(
+    bot_repository: BotRepository,
+    other_host: OtherHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GitHub Actions sets GITHUB_REPOSITORY, so origin's URL is not needed
+    # for the repository name; it must still be checked.
+    monkeypatch.setenv("GITHUB_REPOSITORY", "owner/repo")
+    mirror = f"{other_host.url}/mirror/repo.git"
+    git(bot_repository.work, "remote", "set-url", "origin", mirror)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert f"the origin remote ({mirror}) is not on GitHub" in result.stderr
+    assert other_host.requests == []
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_origin_rewritten_to_other_host_rejected(
+    bot_repository: BotRepository, other_host: OtherHost
+) -> None:
+    # The configured URL is on github.com, but git fetches from the rewritten one.
+    git(
+        bot_repository.work,
+        "config",
+        "--unset",
+        f"url.{bot_repository.bare.as_posix()}.insteadOf",
+    )
+    git(
+        bot_repository.work,
+        "config",
+        f"url.{other_host.url}/mirror/.insteadOf",
+        "https://github.com/owner/",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "is not on GitHub" in result.stderr
+    assert other_host.requests == []
+
+
+def test_pr_push_url_on_other_host_rejected(
+    bot_repository: BotRepository, other_host: OtherHost
+) -> None:
+    git(
+        bot_repository.work,
+        "config",
+        "remote.origin.pushurl",
+        f"{other_host.url}/mirror/repo.git",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "is not on GitHub" in result.stderr
+    assert other_host.requests == []
+    assert bot_repository.fake.pulls == {}
+
+
+def test_pr_plain_http_origin_rejected(bot_repository: BotRepository) -> None:
+    git(
+        bot_repository.work,
+        "remote",
+        "set-url",
+        "origin",
+        "http://github.com/owner/repo.git",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "uses http://, which would send the token unencrypted" in result.stderr
     assert bot_repository.fake.requests == []
 
 

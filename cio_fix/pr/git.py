@@ -20,14 +20,26 @@ logger = logging.getLogger(__name__)
 LOCAL_TIMEOUT = 60
 REMOTE_TIMEOUT = 300
 
-# The environment variable the credential helper reads the token from.
+# The environment variables the credential helper reads: the token, and the
+# `host=` values (space-separated) of the requests that may get it.
 TOKEN_VARIABLE = "CIO_FIX_GIT_TOKEN"
-# A git credential helper, as gitcredentials(7) describes. For `get` it
-# prints the user name that GitHub accepts with an installation or personal
-# token, and the token itself. It ignores `store` and `erase`.
+HOSTS_VARIABLE = "CIO_FIX_GIT_TOKEN_HOSTS"
+# The hosts that get the token when the caller names none.
+DEFAULT_TOKEN_HOSTS = ("github.com", "github.com:443")
+# A git credential helper, as gitcredentials(7) describes. For `get` it reads
+# git's request from standard input. When the request is for https and one of
+# the hosts in HOSTS_VARIABLE, it prints the user name that GitHub accepts with
+# an installation or personal token, and the token itself. For any other
+# request, and for `store` and `erase`, it prints nothing.
 CREDENTIAL_HELPER = (
-    '!f() { test "$1" = get || return 0; echo username=x-access-token;'
-    f' echo "password=${TOKEN_VARIABLE}"; }}; f'
+    '!f() { test "$1" = get || return 0; protocol=; host=;'
+    ' while IFS= read -r line; do case "$line" in'
+    ' protocol=*) protocol="${line#protocol=}";;'
+    ' host=*) host="$(printf %s "${line#host=}" | tr "[:upper:]" "[:lower:]")";;'
+    ' "") break;; esac; done;'
+    ' test "$protocol" = https && test -n "$host" || return 0;'
+    f' case " ${HOSTS_VARIABLE} " in *" $host "*) ;; *) return 0;; esac;'
+    f' echo username=x-access-token; echo "password=${TOKEN_VARIABLE}"; }}; f'
 )
 
 
@@ -42,11 +54,17 @@ class Identity:
 
 
 class Git:
-    """Run git in one work tree, with the token (if any) offered only to the remote."""
+    """Run git in one work tree, with the token (if any) offered only to `token_hosts`."""
 
-    def __init__(self, work_tree: Path, token: str | None = None) -> None:
+    def __init__(
+        self,
+        work_tree: Path,
+        token: str | None = None,
+        token_hosts: tuple[str, ...] = DEFAULT_TOKEN_HOSTS,
+    ) -> None:
         self.work_tree = work_tree
         self._token = token
+        self._token_hosts = tuple(host.lower() for host in token_hosts)
 
     def run(
         self,
@@ -62,6 +80,7 @@ class Git:
         # git must never stop to ask for a user name or a password.
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment.pop(TOKEN_VARIABLE, None)
+        environment.pop(HOSTS_VARIABLE, None)
         if remote and self._token:
             # The empty value resets the helpers of the user's configuration,
             # so git uses only this one.
@@ -72,6 +91,7 @@ class Git:
                 f"credential.helper={CREDENTIAL_HELPER}",
             ]
             environment[TOKEN_VARIABLE] = self._token
+            environment[HOSTS_VARIABLE] = " ".join(self._token_hosts)
         if env:
             environment.update(env)
         command += list(args)
@@ -112,7 +132,12 @@ class Git:
     # Questions about the work tree.
 
     @classmethod
-    def at(cls, folder: Path, token: str | None = None) -> Git:
+    def at(
+        cls,
+        folder: Path,
+        token: str | None = None,
+        token_hosts: tuple[str, ...] = DEFAULT_TOKEN_HOSTS,
+    ) -> Git:
         """Return a Git for the work tree that contains `folder`."""
         probe = cls(folder)
         completed = probe.run("rev-parse", "--show-toplevel", check=False)
@@ -121,7 +146,7 @@ class Git:
                 f"{folder} is not inside a git work tree; run cio-fix --pr in a clone"
                 " of the repository"
             )
-        return cls(Path(completed.stdout.strip()), token)
+        return cls(Path(completed.stdout.strip()), token, token_hosts)
 
     def dirty_paths(self) -> list[str]:
         """Return the modified, staged and untracked paths (ignored files do not count)."""
@@ -139,6 +164,13 @@ class Git:
         """Return the URL configured for `remote`, before any `insteadOf` rewriting."""
         completed = self.run("config", "--get", f"remote.{remote}.url", check=False)
         return completed.stdout.strip() or None
+
+    def remote_urls(self, remote: str = "origin", push: bool = False) -> list[str]:
+        """Return the URLs git fetches from (or pushes to), after `insteadOf` rewriting."""
+        args = ["remote", "get-url", "--all"]
+        if push:
+            args.append("--push")
+        return self.output(*args, remote).splitlines()
 
     def check_branch_name(self, branch: str) -> bool:
         completed = self.run("check-ref-format", "--branch", branch, check=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,26 +13,25 @@ from cio_fix.config import Config
 from cio_fix.pr.body import BodyContext, has_marker, render_body
 from cio_fix.pr.changes import Outcome, RuleChange, apply_by_rule
 from cio_fix.pr.git import Git, GitError, Identity
-from cio_fix.pr.github import (
-    DEFAULT_API_URL,
-    GitHub,
-    GitHubError,
-    PullRequest,
-    valid_repository,
+from cio_fix.pr.github import DEFAULT_API_URL, GitHub, GitHubError, PullRequest
+from cio_fix.pr.remote import (
+    REMOTE,
+    RemoteError,
+    check_origin,
+    credential_hosts,
+    github_hosts,
+    resolve_repository,
 )
 from cio_fix.pr.settings import PrSettings
 
 logger = logging.getLogger(__name__)
 
-REMOTE = "origin"
 # Commit subjects stay within git's customary 72 characters.
 MAX_SUBJECT = 72
 CLOSE_COMMENT = (
     "cio-fix found nothing left to fix on `{base}`, so this pull request is no longer"
     " needed. The next run opens a new one if a pitfall comes back."
 )
-
-_SCP_URL = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 
 class PublishError(Exception):
@@ -62,73 +60,6 @@ def token_from(environ: Mapping[str, str]) -> str:
     return token
 
 
-def github_hosts(environ: Mapping[str, str]) -> set[str]:
-    """Return the host names that count as GitHub: github.com and the configured server."""
-    hosts = {"github.com"}
-    for variable in ("GITHUB_SERVER_URL", "GITHUB_API_URL"):
-        host = urllib.parse.urlsplit(environ.get(variable, "")).hostname
-        if host:
-            hosts.add(host)
-            if host.startswith("api."):
-                hosts.add(host[len("api.") :])
-    return hosts
-
-
-def repository_from_url(url: str, hosts: set[str]) -> str:
-    """Return `owner/name` of a GitHub remote URL (https, ssh or scp-like)."""
-    if "://" in url:
-        parts = urllib.parse.urlsplit(url)
-        host, path = parts.hostname or "", parts.path
-    else:
-        match = _SCP_URL.match(url)
-        if match is None:
-            raise PublishError(
-                f"the {REMOTE} remote ({url}) is not a GitHub repository; set"
-                " GITHUB_REPOSITORY=owner/name, or use --pr-body FILE with your own tooling"
-            )
-        host, path = match.group("host"), match.group("path")
-    shown = _without_credentials(url)
-    if host.lower() not in hosts:
-        raise PublishError(
-            f"the {REMOTE} remote ({shown}) is not on GitHub ({', '.join(sorted(hosts))}); set"
-            " GITHUB_API_URL and GITHUB_SERVER_URL for GitHub Enterprise Server, or use"
-            " --pr-body FILE with your own tooling"
-        )
-    name = path.strip("/").removesuffix(".git")
-    if not valid_repository(name):
-        raise PublishError(
-            f"cannot read owner/name from the {REMOTE} remote ({shown}); set GITHUB_REPOSITORY"
-        )
-    return name
-
-
-def _without_credentials(url: str) -> str:
-    if "://" not in url:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def resolve_repository(environ: Mapping[str, str], git: Git) -> str:
-    url = git.remote_url(REMOTE)
-    if url is None:
-        raise PublishError(
-            f"the repository has no {REMOTE} remote; add it with"
-            f" `git remote add {REMOTE} https://github.com/OWNER/NAME.git`"
-        )
-    named = environ.get("GITHUB_REPOSITORY", "").strip()
-    if named:
-        if not valid_repository(named):
-            raise PublishError(
-                f"GITHUB_REPOSITORY={named!r} is not of the form owner/name"
-            )
-        return named
-    return repository_from_url(url, github_hosts(environ))
-
-
 def publish(
     targets: list[Path],
     make_config: Callable[[], Config],
@@ -139,12 +70,17 @@ def publish(
 ) -> Publication:
     """Fix on a bot branch made from the base, push it, and publish or close its pull request."""
     token = token_from(environ)
+    token_hosts = credential_hosts(github_hosts(environ))
     try:
-        git = Git.at(Path.cwd(), token)
+        git = Git.at(Path.cwd(), token, token_hosts)
     except GitError as error:
         raise PublishError(str(error)) from error
     _refuse_dirty(git)
-    repository = resolve_repository(environ, git)
+    try:
+        repository = resolve_repository(environ, git)
+        check_origin(git, environ)
+    except (RemoteError, GitError) as error:
+        raise PublishError(str(error).replace(token, "****")) from error
     github = GitHub(environ.get("GITHUB_API_URL") or DEFAULT_API_URL, token, repository)
 
     try:
