@@ -62,6 +62,10 @@ class FakeGitHub:
     problems: list[str] = field(default_factory=list)
     # (status, message) of the error response to the next request.
     fail_next: tuple[int, str] | None = None
+    # (status, Location) of the redirect response to the next request.
+    redirect_next: tuple[int, str] | None = None
+    # Headers of the response to the last request.
+    response_headers: dict[str, str] = field(default_factory=dict)
     url: str = ""
 
     @property
@@ -86,9 +90,15 @@ class FakeGitHub:
                 return self._problem(400, f"{method} {parts.path}: body is not JSON")
         self.requests.append(Recorded(method, parts.path, query, headers, body))
 
+        self.response_headers = {}
         problem = self._check_headers(method, headers, raw)
         if problem:
             return self._problem(401 if "Authorization" in problem else 400, problem)
+        if self.redirect_next is not None:
+            status, location = self.redirect_next
+            self.redirect_next = None
+            self.response_headers = {"Location": location}
+            return status, {"message": "Moved"}
         if self.fail_next is not None:
             status, message = self.fail_next
             self.fail_next = None
@@ -292,8 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, document = self.server.fake.handle(
                 self.command, self.path, headers, raw
             )
+            extra_headers = dict(self.server.fake.response_headers)
         data = json.dumps(document).encode()
         self.send_response(status)
+        for name, value in extra_headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

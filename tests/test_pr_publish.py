@@ -825,6 +825,34 @@ def test_pr_api_error_shows_status_and_message(bot_repository: BotRepository) ->
     assert "HTTP 403: Resource not accessible by integration" in result.stderr
 
 
+def test_pr_api_redirect_to_other_host_rejected(
+    bot_repository: BotRepository, other_host: OtherHost
+) -> None:
+    bot_repository.fake.redirect_next = (302, f"{other_host.url}/sso/login?next=1")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert other_host.requests == []
+    assert f"redirected to {other_host.url}/sso/login" in result.stderr
+    assert "next=1" not in result.stderr
+    assert TOKEN not in result.stderr
+
+
+def test_pr_api_redirect_same_host_followed(bot_repository: BotRepository) -> None:
+    # GitHub answers requests for a renamed repository with a redirect on its own host.
+    bot_repository.fake.redirect_next = (
+        301,
+        f"{bot_repository.fake.url}/repos/owner/repo",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.problems == []
+    assert len(bot_repository.fake.pulls) == 1
+
+
 def test_pr_unreachable_api_is_error(
     bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:

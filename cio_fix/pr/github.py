@@ -13,7 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from email.message import Message
+from typing import IO, Any
 
 from cio_fix import __version__
 
@@ -29,6 +30,37 @@ _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 class GitHubError(Exception):
     """A failed API request: the message has the request, the HTTP status and GitHub's message."""
+
+
+class _CrossOriginRedirect(Exception):
+    """A redirect to another scheme, host or port than the API's."""
+
+    def __init__(self, code: int, location: str) -> None:
+        super().__init__(location)
+        self.code = code
+        self.location = location
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only within the API's scheme, host and port.
+
+    urllib copies the request headers, `Authorization` too, into the
+    redirected request, so a redirect elsewhere would hand the token over.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if _origin(newurl) != _origin(req.full_url):
+            fp.close()
+            raise _CrossOriginRedirect(code, newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 @dataclass(frozen=True)
@@ -54,6 +86,7 @@ class GitHub:
         self.repository = repository
         self._token = token
         self._timeout = timeout
+        self._opener = urllib.request.build_opener(_SameOriginRedirects())
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None
@@ -72,8 +105,15 @@ class GitHub:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         logger.debug("%s %s", method, url)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=self._timeout) as response:
                 raw = response.read()
+        except _CrossOriginRedirect as redirect:
+            raise GitHubError(
+                f"{method} {path} failed: the API redirected to"
+                f" {_without_query(redirect.location)} (HTTP {redirect.code}), another host than"
+                f" {_without_query(self.api_url)}; cio-fix sends the token only to the host of"
+                " GITHUB_API_URL, so set GITHUB_API_URL to the API's own address"
+            ) from None
         except urllib.error.HTTPError as error:
             raise GitHubError(
                 f"{method} {path} failed: HTTP {error.code}: {_github_message(error)}"
@@ -141,6 +181,31 @@ class GitHub:
         self.request(
             "POST", self._repo_path(f"/issues/{number}/labels"), {"labels": labels}
         )
+
+
+def _origin(url: str) -> str:
+    """Return `scheme://host:port` of `url`, with the scheme's default port filled in."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def _without_query(url: str) -> str:
+    """Return `url` without user name, password, query and fragment, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    try:
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+    except ValueError:
+        pass
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _pull(item: Any) -> PullRequest:
