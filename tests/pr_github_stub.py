@@ -159,15 +159,28 @@ class FakeGitHub:
     def _list_pulls(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         owner = self.repository.split("/")[0]
         head = query.get("head", [""])[0]
-        if query.get("state") != ["open"]:
-            return self._problem(422, "list pulls without state=open")
+        state = query.get("state", ["open"])[0]
+        if state not in ("open", "closed", "all"):
+            return self._problem(422, f"list pulls with state={state!r}")
         if not head.startswith(f"{owner}:"):
             return self._problem(
                 422, f"list pulls with head={head!r}, expected {owner}:BRANCH"
             )
         branch = head.split(":", 1)[1]
-        found = [pull for pull in self.open_pulls() if pull["head"]["ref"] == branch]
+        found = [
+            pull
+            for pull in self.pulls.values()
+            if pull["head"]["ref"] == branch and state in ("all", pull["state"])
+        ]
+        if query.get("direction") == ["desc"]:
+            found.reverse()
         return 200, found
+
+    def close(self, number: int, merged: bool = False) -> None:
+        """Close pull request `number` as a reviewer would, merged or not."""
+        pull = self.pulls[number]
+        pull["state"] = "closed"
+        pull["merged_at"] = "2024-01-01T00:00:00Z" if merged else None
 
     def _create_pull(self, body: Any) -> tuple[int, Any]:
         if not isinstance(body, dict):
@@ -207,6 +220,7 @@ class FakeGitHub:
             "html_url": f"{self.html_url}/pull/{number}",
             "head": {"ref": body["head"], "sha": head_sha},
             "base": {"ref": body["base"]},
+            "merged_at": None,
         }
         self.pulls[number] = pull
         return 201, pull

@@ -137,6 +137,22 @@ class BotRepository:
     def show(self, revision: str, path: str) -> str:
         return git(self.bare, "show", f"{revision}:{path}")
 
+    def push_as_person(
+        self, branch: str, files: dict[str, str], message: str, start: str | None = None
+    ) -> str:
+        """Commit `files` on `branch` (made from `start` if new) in another clone and push it."""
+        clone = self.bare.parent / "reviewer"
+        if not clone.exists():
+            git(self.bare.parent, "clone", "--quiet", str(self.bare), str(clone))
+        git(clone, "fetch", "--quiet", "origin")
+        git(clone, "checkout", "--quiet", "-B", branch, f"origin/{start or branch}")
+        for name, text in files.items():
+            (clone / name).write_text(text, encoding="utf-8")
+        git(clone, "add", "--all")
+        git(clone, "commit", "--quiet", "-m", message)
+        git(clone, "push", "--quiet", "origin", f"{branch}:refs/heads/{branch}")
+        return git(clone, "rev-parse", "HEAD")
+
 
 @pytest.fixture
 def bot_repository(
@@ -540,6 +556,136 @@ def test_pr_foreign_pull_request_on_branch_rejected(
     assert bot_repository.remote_commit("cio-fix/pitfalls") == before
 
 
+def test_pr_person_commit_on_branch_kept(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    reviewer = bot_repository.push_as_person(
+        "cio-fix/pitfalls", {"NOTES.md": "use 8 workers\n"}, "Review: use 8 workers"
+    )
+    body_before = bot_repository.fake.pulls[1]["body"]
+    requests_before = len(bot_repository.fake.requests)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "has 1 commit that cio-fix did not make" in result.stderr
+    assert f"{reviewer[:12]} 'Review: use 8 workers' by Test Developer" in result.stderr
+    assert "merge pull request #1, or delete the branch" in result.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == reviewer
+    assert bot_repository.fake.pulls[1]["state"] == "open"
+    assert bot_repository.fake.pulls[1]["body"] == body_before
+    writes = [
+        request
+        for request in bot_repository.fake.requests[requests_before:]
+        if request.method != "GET"
+    ]
+    assert writes == []
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+    assert git(bot_repository.work, "for-each-ref", "refs/cio-fix") == ""
+
+
+def test_pr_person_commit_kept_after_base_moved(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    reviewer = bot_repository.push_as_person(
+        "cio-fix/pitfalls", {"NOTES.md": "use 8 workers\n"}, "Review: use 8 workers"
+    )
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "that cio-fix did not make" in result.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == reviewer
+
+
+def test_pr_amended_bot_commit_kept(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    clone = bot_repository.bare.parent / "amender"
+    git(
+        bot_repository.bare.parent,
+        "clone",
+        "--quiet",
+        str(bot_repository.bare),
+        str(clone),
+    )
+    git(clone, "checkout", "--quiet", "cio-fix/pitfalls")
+    # The author stays cio-fix[bot]; the committer becomes the person.
+    git(clone, "commit", "--quiet", "--amend", "-m", "Fix CIO103, reworded")
+    git(clone, "push", "--quiet", "--force", "origin", "cio-fix/pitfalls")
+    amended = git(clone, "rev-parse", "HEAD")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "that cio-fix did not make" in result.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == amended
+
+
+def test_pr_branch_option_names_person_branch(
+    bot_repository: BotRepository,
+) -> None:
+    work = bot_repository.push_as_person(
+        "feature/billing",
+        {"billing.py": "BILLING = 1\n"},
+        "Billing work in progress",
+        start="main",
+    )
+
+    result = run_pr(bot_repository, "--pr-branch", "feature/billing")
+
+    assert result.exit_code == 2
+    assert "'feature/billing' on origin has 1 commit that cio-fix did not make" in (
+        result.stderr
+    )
+    assert "choose another branch with --pr-branch" in result.stderr
+    assert "delete the branch" not in result.stderr
+    assert bot_repository.remote_commit("feature/billing") == work
+    assert bot_repository.fake.pulls == {}
+
+
+def test_pr_existing_branch_without_pull_kept(bot_repository: BotRepository) -> None:
+    git(
+        bot_repository.work, "push", "--quiet", "origin", "main:refs/heads/release-prep"
+    )
+    before = bot_repository.remote_commit("release-prep")
+
+    result = run_pr(bot_repository, "--pr-branch", "release-prep")
+
+    assert result.exit_code == 2
+    assert "cio-fix never opened a pull request from it" in result.stderr
+    assert bot_repository.remote_commit("release-prep") == before
+    assert bot_repository.fake.pulls == {}
+
+
+def test_pr_bot_branch_without_pull_recovered(bot_repository: BotRepository) -> None:
+    # The push succeeded, but opening the pull request failed.
+    run_pr(bot_repository)
+    bot_repository.fake.pulls.clear()
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert [pull["state"] for pull in bot_repository.fake.pulls.values()] == ["open"]
+
+
+def test_pr_author_name_git_rewrites_still_owns_branch(
+    bot_repository: BotRepository,
+) -> None:
+    # git records "Platform Bot <ops>" as "Platform Bot ops".
+    bot_repository.commit(
+        {"pyproject.toml": '[tool.cio-fix.pr]\nauthor-name = "Platform Bot <ops>"\n'},
+        "Configure the bot",
+    )
+    run_pr(bot_repository)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert "Updated pull request #1" in result.stdout
+
+
 def test_pr_token_absent_from_output_and_config(
     bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -840,7 +986,7 @@ def test_pr_api_redirect_to_other_host_rejected(
 
 
 def test_pr_api_redirect_same_host_followed(bot_repository: BotRepository) -> None:
-    # GitHub answers requests for a renamed repository with a redirect on its own host.
+    # GitHub redirects requests for a renamed repository to its own host.
     bot_repository.fake.redirect_next = (
         301,
         f"{bot_repository.fake.url}/repos/owner/repo",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,20 @@ class GitError(Exception):
 class Identity:
     name: str
     email: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit's id, author, committer and subject line."""
+
+    id: str
+    author: Identity
+    committer: Identity
+    subject: str
+
+
+# `git var GIT_COMMITTER_IDENT`: "Name <email> 1700000000 +0000".
+_IDENT = re.compile(r"^(?P<name>.*) <(?P<email>.*)> \d+ [+-]\d{4}$")
 
 
 class Git:
@@ -181,6 +196,44 @@ class Git:
 
     def tree(self, revision: str) -> str:
         return self.output("rev-parse", f"{revision}^{{tree}}")
+
+    def commits(self, base: str, head: str) -> list[Commit]:
+        """Return the commits of `base..head`, newest first."""
+        # Fields end with the unit separator, and -z ends each commit with NUL.
+        fields = "%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%s"
+        text = self.run("log", "-z", f"--format={fields}", f"{base}..{head}").stdout
+        commits = []
+        for record in text.split("\0"):
+            if not record.strip():
+                continue
+            commit_id, author, author_email, committer, committer_email, subject = (
+                record.strip("\n").split("\x1f", 5)
+            )
+            commits.append(
+                Commit(
+                    commit_id,
+                    Identity(author, author_email),
+                    Identity(committer, committer_email),
+                    subject,
+                )
+            )
+        return commits
+
+    def recorded_identity(self, identity: Identity) -> Identity:
+        """Return `identity` as git records it in a commit, or raise GitError if git rejects it.
+
+        git drops some characters from names and e-mail addresses (angle
+        brackets, new lines, and punctuation at either end).
+        """
+        names = {
+            "GIT_COMMITTER_NAME": identity.name,
+            "GIT_COMMITTER_EMAIL": identity.email,
+        }
+        line = self.run("var", "GIT_COMMITTER_IDENT", env=names).stdout.strip()
+        match = _IDENT.match(line)
+        if match is None:
+            raise GitError(f"`git var GIT_COMMITTER_IDENT` printed {line!r}")
+        return Identity(match.group("name"), match.group("email"))
 
     def subjects(self, base: str, head: str) -> list[str]:
         """Return the commit subjects of `base..head`, oldest first."""

@@ -70,6 +70,9 @@ class PullRequest:
     body: str
     head_sha: str
     base: str
+    # "open" or "closed"; a merged pull request is closed and `merged`.
+    state: str = "open"
+    merged: bool = False
 
 
 def valid_repository(name: str) -> bool:
@@ -145,14 +148,29 @@ class GitHub:
             raise GitHubError(f"GET {self._repo_path()} returned no default_branch")
         return info
 
-    def open_pulls(self, branch: str) -> list[PullRequest]:
-        """Return the open pull requests whose head is `branch` of this repository."""
+    def branch_pulls(self, branch: str) -> list[PullRequest]:
+        """Return the pull requests whose head is `branch` of this repository, newest first.
+
+        Every state counts: open, closed and merged. Only the first 100 are
+        read, which covers years of weekly bot runs.
+        """
         owner = self.repository.split("/")[0]
         query = urllib.parse.urlencode(
-            {"state": "open", "head": f"{owner}:{branch}", "per_page": 100}
+            {
+                "state": "all",
+                "head": f"{owner}:{branch}",
+                "sort": "created",
+                "direction": "desc",
+                "per_page": 100,
+            }
         )
-        pulls = self.request("GET", self._repo_path(f"/pulls?{query}"))
-        return [_pull(item) for item in pulls or []]
+        items = self.request("GET", self._repo_path(f"/pulls?{query}"))
+        if not isinstance(items, list):
+            raise GitHubError(
+                f"GET {self._repo_path('/pulls')} returned no list of pull requests"
+            )
+        pulls = [_pull(item) for item in items]
+        return sorted(pulls, key=lambda pull: pull.number, reverse=True)
 
     def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
         fields = {
@@ -219,6 +237,8 @@ def _pull(item: Any) -> PullRequest:
         body=str(item.get("body") or ""),
         head_sha=str(head.get("sha", "")),
         base=str(base.get("ref", "")),
+        state=str(item.get("state") or "open"),
+        merged=bool(item.get("merged_at")),
     )
 
 

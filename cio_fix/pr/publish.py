@@ -10,10 +10,11 @@ from pathlib import Path
 
 from cio_fix import __version__
 from cio_fix.config import Config
-from cio_fix.pr.body import BodyContext, has_marker, render_body
+from cio_fix.pr.body import BodyContext, render_body
 from cio_fix.pr.changes import Outcome, RuleChange, apply_by_rule
 from cio_fix.pr.git import Git, GitError, Identity
 from cio_fix.pr.github import DEFAULT_API_URL, GitHub, GitHubError, PullRequest
+from cio_fix.pr.ownership import OwnershipError, check_branch_owner, find_bot_pulls
 from cio_fix.pr.remote import (
     REMOTE,
     RemoteError,
@@ -85,7 +86,7 @@ def publish(
 
     try:
         return _publish(git, github, targets, make_config, settings, command, body_path)
-    except (GitError, GitHubError) as error:
+    except (GitError, GitHubError, OwnershipError) as error:
         raise PublishError(str(error).replace(token, "****")) from error
 
 
@@ -122,16 +123,12 @@ def _publish(
             f"the bot branch {branch!r} is the base branch; cio-fix pushes only to its own"
             " branch, so choose another with --pr-branch"
         )
-    pull = _bot_pull(github, branch)
-
-    base_commit = git.fetch_branch(REMOTE, base)
-    if base_commit is None:
-        raise PublishError(
-            f"the base branch {base!r} does not exist on {REMOTE}; check --pr-base"
-        )
-    remote_commit = git.fetch_branch(REMOTE, branch)
-
+    pulls = find_bot_pulls(github, branch)
+    pull = pulls.open
     identity = Identity(settings.author_name, settings.author_email)
+    recorded_identity = git.recorded_identity(identity)
+
+    original = git.current_ref()
     commits: list[str] = []
     secrets: set[str] = set()
 
@@ -141,20 +138,32 @@ def _publish(
         change.commit = git.commit_all(commit_message(change, secrets), identity)
         commits.append(change.commit)
 
-    original = git.current_ref()
-    git.checkout_detached(base_commit)
     try:
-        outcome = apply_by_rule(targets, make_config, commit)
-        head = git.head()
-        # Nothing changed since the last run: keep the branch as it is, so
-        # reviewers' comments on its commits stay where they are.
-        unchanged = (
-            bool(commits)
-            and remote_commit is not None
-            and _same_changes(git, base_commit, head, remote_commit)
-        )
+        base_commit = git.fetch_branch(REMOTE, base)
+        if base_commit is None:
+            raise PublishError(
+                f"the base branch {base!r} does not exist on {REMOTE}; check --pr-base"
+            )
+        remote_commit = git.fetch_branch(REMOTE, branch)
+        if remote_commit is not None:
+            check_branch_owner(
+                git, branch, base, base_commit, remote_commit, recorded_identity, pulls
+            )
+
+        git.checkout_detached(base_commit)
+        try:
+            outcome = apply_by_rule(targets, make_config, commit)
+            head = git.head()
+            # Nothing changed since the last run: keep the branch as it is, so
+            # reviewers' comments on its commits stay where they are.
+            unchanged = (
+                bool(commits)
+                and remote_commit is not None
+                and _same_changes(git, base_commit, head, remote_commit)
+            )
+        finally:
+            git.restore(original)
     finally:
-        git.restore(original)
         git.drop_fetched(base)
         git.drop_fetched(branch)
 
@@ -191,18 +200,6 @@ def _publish(
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
     return Publication(outcome, action, pull, body, commits)
-
-
-def _bot_pull(github: GitHub, branch: str) -> PullRequest | None:
-    """Return the open pull request of the bot branch; reject one that cio-fix did not open."""
-    pulls = github.open_pulls(branch)
-    for pull in pulls:
-        if not has_marker(pull.body):
-            raise PublishError(
-                f"the open pull request #{pull.number} from {branch!r} was not opened by cio-fix;"
-                " choose another branch with --pr-branch"
-            )
-    return pulls[0] if pulls else None
 
 
 def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
