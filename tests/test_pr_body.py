@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from cio_fix.pr.body import (
     BODY_LIMIT,
     BodyContext,
     has_marker,
+    marked_fixes,
     render_body,
     why_it_matters,
+    without_fixes_line,
 )
 from cio_fix.pr.changes import Outcome, RuleChange
 from cio_fix.rules import _REGISTRY, Rule
@@ -97,6 +100,31 @@ def test_body_starts_with_hidden_marker() -> None:
         body.splitlines()[0] == "<!-- cio-fix:pull-request branch=cio-fix/pitfalls -->"
     )
     assert has_marker(body)
+
+
+def test_body_fixes_line_after_marker() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}),
+        replace(context(), fixes=("0123456789ab", "ba9876543210")),
+    )
+
+    lines = body.splitlines()
+    assert lines[0].startswith("<!-- cio-fix:pull-request")
+    assert lines[1] == "<!-- cio-fix:fixes 0123456789ab,ba9876543210 -->"
+    assert marked_fixes(body) == {"0123456789ab", "ba9876543210"}
+
+
+def test_body_without_fixes_line() -> None:
+    body = render_body(
+        Outcome(changes=[credential_change()], secrets={SECRET}),
+        replace(context(), fixes=("0123456789ab",)),
+    )
+
+    stripped = without_fixes_line(body)
+
+    assert marked_fixes(stripped) == frozenset()
+    assert has_marker(stripped)
+    assert "cio-fix:fixes" not in stripped
 
 
 def test_body_summary_table_row() -> None:

@@ -686,6 +686,131 @@ def test_pr_author_name_git_rewrites_still_owns_branch(
     assert "Updated pull request #1" in result.stdout
 
 
+def test_pr_closed_pull_not_opened_again(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.close(1)
+    head = bot_repository.remote_commit("cio-fix/pitfalls")
+    requests_before = len(bot_repository.fake.requests)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 1, result.stderr
+    assert "closed without merging, so cio-fix does not open it again" in result.stdout
+    assert "delete the branch cio-fix/pitfalls on origin" in result.stdout
+    assert list(bot_repository.fake.pulls) == [1]
+    assert bot_repository.fake.pulls[1]["state"] == "closed"
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == head
+    writes = [
+        request
+        for request in bot_repository.fake.requests[requests_before:]
+        if request.method != "GET"
+    ]
+    assert writes == []
+
+
+def test_pr_closed_pull_exit_zero(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.close(1)
+
+    result = run_pr(bot_repository, "--exit-zero")
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1]
+
+
+def test_pr_closed_pull_branch_deleted_opens_new(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.close(1)
+    git(bot_repository.bare, "branch", "-D", "cio-fix/pitfalls")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1, 2]
+    assert bot_repository.fake.pulls[2]["state"] == "open"
+
+
+def test_pr_closed_pull_new_fix_opens_new(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.close(1)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1, 2]
+    body = bot_repository.fake.pulls[2]["body"]
+    assert "orders.py" in body
+    assert "app.py" in body
+
+
+def test_pr_closed_pull_fewer_fixes_stays_closed(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.close(1)
+    # The team fixes the timestamp by hand; the key fix stays declined.
+    bot_repository.commit(
+        {"app.py": APP.replace("int(time.time() * 1000)", "int(time.time())")},
+        "Send seconds",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 1, result.stderr
+    assert "does not open it again" in result.stdout
+    assert list(bot_repository.fake.pulls) == [1]
+
+
+def test_pr_merged_pull_then_regression_opens_new(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.close(1, merged=True)
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.commit({"app.py": APP}, "Bring the old signup back")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1, 2]
+    assert bot_repository.fake.pulls[2]["state"] == "open"
+
+
+def test_pr_closed_by_cio_fix_then_regression_opens_new(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    run_pr(bot_repository)
+    assert bot_repository.fake.pulls[1]["state"] == "closed"
+    bot_repository.commit({"app.py": APP}, "Bring the old signup back")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1, 2]
+    assert bot_repository.fake.pulls[2]["state"] == "open"
+
+
 def test_pr_token_absent_from_output_and_config(
     bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,10 @@ from cio_fix.pr.changes import Outcome, RuleChange
 BODY_LIMIT = 65_536
 # The hidden line that marks the bot's own pull request.
 MARKER_PREFIX = "<!-- cio-fix:pull-request"
+# The hidden line after it that lists the fingerprints of the fixed findings,
+# so that a later run can tell whether a closed pull request had its fixes.
+FIXES_PREFIX = "<!-- cio-fix:fixes "
+_FIXES_LINE = re.compile(r"^<!-- cio-fix:fixes (?P<fixes>[0-9a-f,]*) -->\n?", re.M)
 # Diff excerpts per rule, and lines per excerpt.
 MAX_HUNKS_PER_RULE = 3
 MAX_HUNK_LINES = 30
@@ -73,6 +77,8 @@ class BodyContext:
     link: LineLink
     # False when another tool commits the changes (`--pr-body` alone).
     commit_per_rule: bool = True
+    # Fingerprints of the fixed findings, for the hidden fixes line.
+    fixes: tuple[str, ...] = ()
 
 
 def marker(branch: str) -> str:
@@ -83,10 +89,29 @@ def has_marker(body: str) -> bool:
     return MARKER_PREFIX in body
 
 
+def fixes_line(fixes: tuple[str, ...]) -> str:
+    return f"{FIXES_PREFIX}{','.join(fixes)} -->"
+
+
+def marked_fixes(body: str) -> frozenset[str]:
+    """Return the fingerprints in the hidden fixes line of `body`; none without the line."""
+    match = _FIXES_LINE.search(body)
+    if match is None:
+        return frozenset()
+    return frozenset(fix for fix in match.group("fixes").split(",") if fix)
+
+
+def without_fixes_line(body: str) -> str:
+    return _FIXES_LINE.sub("", body, count=1)
+
+
 def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT) -> str:
     """Return the Markdown description, secrets masked, at most `limit` characters long."""
     introduction = _introduction(outcome, context.commit_per_rule)
-    head = "\n\n".join([marker(context.branch), introduction, _summary_table(outcome)])
+    top = marker(context.branch)
+    if context.fixes:
+        top += "\n" + fixes_line(context.fixes)
+    head = "\n\n".join([top, introduction, _summary_table(outcome)])
     head += "\n\n" + _reviewer_section(outcome)
     sections = [_rule_section(change) for change in outcome.changes]
     unfixed = _unfixed_section(outcome.remaining, context.link)

@@ -111,7 +111,9 @@ def run_pr_command(
         return EXIT_CLEAN
     if outcome.errors:
         return EXIT_ERROR
-    return EXIT_FINDINGS if outcome.remaining else EXIT_CLEAN
+    declined = publication is not None and publication.action == "declined"
+    # Declined fixes were not published, so their findings remain in the base.
+    return EXIT_FINDINGS if outcome.remaining or declined else EXIT_CLEAN
 
 
 def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
@@ -151,6 +153,14 @@ def _print_publication(console: Console, publication: Publication) -> None:
         console.print(
             "Nothing to fix and no cio-fix pull request open: nothing to do.",
             markup=False,
+        )
+    elif publication.action == "declined" and pull is not None:
+        console.print(
+            f"Pull request #{pull.number} {pull.html_url} had these fixes and was closed"
+            " without merging, so cio-fix does not open it again; to get a new pull"
+            f" request with them, delete the branch {publication.branch} on origin.",
+            markup=False,
+            soft_wrap=True,
         )
     elif publication.action == "closed" and pull is not None:
         console.print(

@@ -186,6 +186,9 @@ class GitHub:
         fields = {"title": title, "base": base, "body": body}
         return _pull(self.request("PATCH", self._repo_path(f"/pulls/{number}"), fields))
 
+    def update_body(self, number: int, body: str) -> None:
+        self.request("PATCH", self._repo_path(f"/pulls/{number}"), {"body": body})
+
     def close_pull(self, number: int) -> None:
         self.request("PATCH", self._repo_path(f"/pulls/{number}"), {"state": "closed"})
 

@@ -1,15 +1,31 @@
-"""Whose the bot branch is: cio-fix pushes over its own commits only, never over a person's."""
+"""Respect people's work on the bot branch: their commits, their pull requests, their closures.
+
+cio-fix pushes over its own commits only, and does not open fixes again
+that a person declined by closing the bot's pull request.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cio_fix.pr.body import has_marker
+from cio_fix.model import Finding
+from cio_fix.pr.body import has_marker, marked_fixes
 from cio_fix.pr.git import Commit, Git, Identity
 from cio_fix.pr.github import GitHub, PullRequest
 
 # Commits named in the message about a person's commits on the bot branch.
 MAX_COMMITS_SHOWN = 3
+# Fingerprints kept in a description, 13 characters each. A run that fixes
+# more findings keeps none.
+MAX_FINGERPRINTS = 1000
+# Hexadecimal digits of a finding's fingerprint.
+FINGERPRINT_LENGTH = 12
+# Line numbers in a message (`line 12`, `app.py:12`), which change when
+# other code moves.
+_LINE_NUMBER = re.compile(r"(?<=line )\d+|(?<=:)\d+")
 
 
 class OwnershipError(Exception):
@@ -104,3 +120,45 @@ def _foreign_commits_message(
         f"the branch {branch!r} on origin has {count} that cio-fix did not make"
         f" ({shown}), so cio-fix leaves {kept}; {next_step}"
     )
+
+
+def fix_fingerprints(
+    findings: Iterable[Finding], relative_path: Callable[[Finding], str]
+) -> tuple[str, ...]:
+    """Return a short fingerprint per fixed finding: its code, path and message.
+
+    Line numbers are left out, so the same fix keeps its fingerprint when
+    code above it moves. Returns none for more than MAX_FINGERPRINTS findings.
+    NOTE: two findings with the same code and message in one file share a
+    fingerprint.
+    """
+    fingerprints = set()
+    for finding in findings:
+        message = _LINE_NUMBER.sub("#", finding.message)
+        text = f"{finding.code}\n{relative_path(finding)}\n{message}"
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        fingerprints.add(digest[:FINGERPRINT_LENGTH])
+    if len(fingerprints) > MAX_FINGERPRINTS:
+        return ()
+    return tuple(sorted(fingerprints))
+
+
+def declining_pull(
+    pulls: BranchPulls, branch_exists: bool, fingerprints: tuple[str, ...]
+) -> PullRequest | None:
+    """Return the closed, unmerged bot pull request that already had every fix, if any.
+
+    A person who closes the bot's pull request without merging declines its
+    fixes, so cio-fix does not open them again while the branch stays. It
+    opens a new pull request when the run finds a fix the closed one did not
+    have, or after the branch was deleted.
+    """
+    latest = pulls.latest
+    if pulls.open is not None or latest is None or not branch_exists:
+        return None
+    if latest.state != "closed" or latest.merged:
+        return None
+    declined = marked_fixes(latest.body)
+    if not fingerprints or not declined.issuperset(fingerprints):
+        return None
+    return latest

@@ -5,16 +5,22 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cio_fix import __version__
 from cio_fix.config import Config
-from cio_fix.pr.body import BodyContext, render_body
+from cio_fix.pr.body import BodyContext, render_body, without_fixes_line
 from cio_fix.pr.changes import Outcome, RuleChange, apply_by_rule
 from cio_fix.pr.git import Git, GitError, Identity
 from cio_fix.pr.github import DEFAULT_API_URL, GitHub, GitHubError, PullRequest
-from cio_fix.pr.ownership import OwnershipError, check_branch_owner, find_bot_pulls
+from cio_fix.pr.ownership import (
+    OwnershipError,
+    check_branch_owner,
+    declining_pull,
+    find_bot_pulls,
+    fix_fingerprints,
+)
 from cio_fix.pr.remote import (
     REMOTE,
     RemoteError,
@@ -44,11 +50,13 @@ class Publication:
     """The result of `--pr`: the outcome of the fixes and the action on the pull request."""
 
     outcome: Outcome
-    # "opened", "updated", "closed" or "unchanged" (nothing to fix, none open).
+    # "opened", "updated", "closed", "declined" (a person closed a pull
+    # request with these fixes) or "unchanged" (nothing to fix, none open).
     action: str
     pull: PullRequest | None = None
     body: str = ""
     commits: list[str] = field(default_factory=list)
+    branch: str = ""
 
 
 def token_from(environ: Mapping[str, str]) -> str:
@@ -181,14 +189,22 @@ def _publish(
             )
         return _close(github, pull, base, outcome)
 
+    fingerprints = fix_fingerprints(
+        (finding for change in outcome.changes for finding in change.findings),
+        lambda finding: _relative_to(git.work_tree, finding.path.as_posix())
+        or finding.path.as_posix(),
+    )
+    declined = declining_pull(pulls, remote_commit is not None, fingerprints)
+    if declined is not None:
+        return Publication(outcome, "declined", declined, branch=branch)
+
     if unchanged:
         head = remote_commit
     else:
         git.push_branch(REMOTE, head, branch, remote_commit)
 
-    body = render_body(
-        outcome, _body_context(info, head, branch, command, git.work_tree)
-    )
+    context = _body_context(info, head, branch, command, git.work_tree)
+    body = render_body(outcome, replace(context, fixes=fingerprints))
     if body_path is not None:
         write_body(body_path, body)
     if pull is None:
@@ -199,7 +215,7 @@ def _publish(
         action = "updated"
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
-    return Publication(outcome, action, pull, body, commits)
+    return Publication(outcome, action, pull, body, commits, branch)
 
 
 def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
@@ -217,6 +233,10 @@ def _close(
 ) -> Publication:
     if pull is None:
         return Publication(outcome, "unchanged")
+    # A pull request that cio-fix closes itself declines nothing. Without
+    # the fixes line, the same fixes get a new pull request if they come back.
+    if without_fixes_line(pull.body) != pull.body:
+        github.update_body(pull.number, without_fixes_line(pull.body))
     github.comment(pull.number, CLOSE_COMMENT.format(base=base))
     github.close_pull(pull.number)
     return Publication(outcome, "closed", pull)
