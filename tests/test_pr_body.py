@@ -127,6 +127,83 @@ def test_body_without_fixes_line() -> None:
     assert "cio-fix:fixes" not in stripped
 
 
+# Keys that no finding reported: in a commented-out line and a docstring.
+UNREPORTED_SITE_ID = "5e6f7a8b9c0d1e2f"
+UNREPORTED_TRACK_KEY = "9f8e7d6c5b4a3f2e1d0c"
+UNREPORTED_APP_KEY = "d3b07384d113edec49eaa6238ad5ff00"
+UNREPORTED_WRITE_KEY = "Xy9kQ2mN8pL4vR7tZ1wB3cD6"
+
+
+def unreported_keys_change() -> RuleChange:
+    return change(
+        "CIO103",
+        "app/tracking.py",
+        [
+            "@@ -1,6 +1,6 @@",
+            f' """Staging: site id {UNREPORTED_SITE_ID}, app key {UNREPORTED_APP_KEY}."""',
+            f' # cio = CustomerIO("{UNREPORTED_SITE_ID}", "{UNREPORTED_TRACK_KEY}")',
+            f" # write key: {UNREPORTED_WRITE_KEY}",
+            "-cio.identify(id=1, created_at=int(time.time() * 1000))",
+            "+cio.identify(id=1, created_at=int(time.time()))",
+        ],
+        [finding("CIO103", "app/tracking.py", 5, "`created_at` is in milliseconds")],
+    )
+
+
+def test_body_masks_unreported_keys() -> None:
+    body = render_body(Outcome(changes=[unreported_keys_change()]), context())
+
+    for key in (
+        UNREPORTED_SITE_ID,
+        UNREPORTED_TRACK_KEY,
+        UNREPORTED_APP_KEY,
+        UNREPORTED_WRITE_KEY,
+    ):
+        assert key not in body, key
+        assert f"{key[:4]}****" in body, key
+
+
+# Lines of ordinary code whose long tokens are not keys.
+ORDINARY_LINES = [
+    'EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"',
+    'REQUEST_ID = "123e4567-e89b-12d3-a456-426614174000"',
+    "MASK = 0xFFFFFFFFFFFFFFFF",
+    "NANOSECONDS = 1700000000000000000",
+    "created_at=1700000000000",
+    'cio.track(customer_id=user.id, name="order_completed_v2")',
+    "def test_signup_sends_seconds_20240101():",
+    "executor = ThreadPoolExecutor(max_workers=8)",
+    "CUSTOMERIO_TRACK_API_KEY_FOR_STAGING_2024",
+    "SHA256 = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "ENCODING = base64url",
+]
+
+
+def test_body_keeps_ordinary_code() -> None:
+    diff = ["@@ -1,11 +1,12 @@", "+import os"]
+    diff += [f" {line}" for line in ORDINARY_LINES]
+    ordinary = change(
+        "CIO101",
+        "app/settings.py",
+        diff,
+        [finding("CIO101", "app/settings.py", 1, "key is hard-coded")],
+    )
+    head = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+    left = finding("CIO203", "app/settings.py", 3, "anonymous events are not merged")
+
+    body = render_body(
+        Outcome(changes=[ordinary], remaining=[left]),
+        context(
+            link=lambda path, line: f"https://github.invalid/o/r/blob/{head}/{path}#L{line}"
+        ),
+    )
+
+    for line in ORDINARY_LINES:
+        assert line in body, line
+    assert f"/blob/{head}/app/settings.py#L3" in body
+
+
 def test_body_summary_table_row() -> None:
     body = render_body(
         Outcome(changes=[credential_change()], secrets={SECRET}), context()

@@ -811,6 +811,58 @@ def test_pr_closed_by_cio_fix_then_regression_opens_new(
     assert bot_repository.fake.pulls[2]["state"] == "open"
 
 
+STAGING_SITE_ID = "5e6f7a8b9c0d1e2f"
+STAGING_API_KEY = "9f8e7d6c5b4a3f2e1d0c"
+# Keys that CIO101 does not report: in the docstring and a commented-out
+# line right above a line that the CIO103 fix changes.
+KEYS_IN_COMMENTS = f'''"""Tracking.
+
+Staging workspace: site id {STAGING_SITE_ID}, key {STAGING_API_KEY}.
+"""
+import os
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_TRACK_API_KEY"])
+
+
+def signup(user):
+    # cio = CustomerIO("{STAGING_SITE_ID}", "{STAGING_API_KEY}")
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+'''
+
+
+def test_pr_unreported_keys_masked_everywhere(bot_repository: BotRepository) -> None:
+    bot_repository.commit({"tracking.py": KEYS_IN_COMMENTS}, "Add tracking")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    body = bot_repository.fake.pulls[1]["body"]
+    messages = git(bot_repository.bare, "log", "--format=%B", "main..cio-fix/pitfalls")
+    for key in (STAGING_SITE_ID, STAGING_API_KEY):
+        assert key not in body, key
+        assert key not in messages, key
+        assert key not in result.stdout + result.stderr, key
+    assert '# cio = CustomerIO("5e6f****", "9f8e****")' in body
+
+
+def test_pr_person_commit_subject_key_masked(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.push_as_person(
+        "cio-fix/pitfalls",
+        {"NOTES.md": "staging\n"},
+        f"Try the staging key {STAGING_API_KEY}",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert STAGING_API_KEY not in result.stderr
+    assert "9f8e****" in result.stderr
+
+
 def test_pr_token_absent_from_output_and_config(
     bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -389,9 +389,9 @@ def _close_fence(text: str) -> str:
 
 
 def _redact(text: str, secrets: set[str]) -> str:
-    from cio_fix.report import redact
+    from cio_fix.report import mask_credential_shapes, redact
 
-    return redact(text, secrets)
+    return mask_credential_shapes(redact(text, secrets))
 
 
 def _cell(text: str) -> str:

@@ -14,6 +14,7 @@ from cio_fix.config import Config, ConfigError
 from cio_fix.model import Finding
 from cio_fix.pr.changes import Outcome
 from cio_fix.pr.publish import Publication, PublishError, describe_only, publish
+from cio_fix.report import mask_credential_shapes
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -95,7 +96,10 @@ def run_pr_command(
             )
     except (PublishError, ConfigError) as error:
         errors.print(
-            f"cio-fix: error: {error}", style="red", markup=False, soft_wrap=True
+            f"cio-fix: error: {mask_credential_shapes(str(error))}",
+            style="red",
+            markup=False,
+            soft_wrap=True,
         )
         return EXIT_ERROR
 
@@ -120,8 +124,9 @@ def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
     from cio_fix.report import redact
 
     for error in outcome.errors:
+        message = mask_credential_shapes(redact(error.message, outcome.secrets))
         errors.print(
-            f"{error.path.as_posix()}: error: {redact(error.message, outcome.secrets)}",
+            f"{error.path.as_posix()}: error: {message}",
             style="red",
             markup=False,
             soft_wrap=True,
@@ -144,7 +149,8 @@ def _finding_line(finding: Finding, secrets: set[str]) -> str:
     from cio_fix.report import redact
 
     location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
-    return f"{location} {finding.code} {redact(finding.message, secrets)}"
+    message = mask_credential_shapes(redact(finding.message, secrets))
+    return f"{location} {finding.code} {message}"
 
 
 def _print_publication(console: Console, publication: Publication) -> None:

@@ -30,6 +30,7 @@ from cio_fix.pr.remote import (
     resolve_repository,
 )
 from cio_fix.pr.settings import PrSettings
+from cio_fix.report import mask_credential_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -207,11 +208,12 @@ def _publish(
     body = render_body(outcome, replace(context, fixes=fingerprints))
     if body_path is not None:
         write_body(body_path, body)
+    title = mask_credential_shapes(settings.title)
     if pull is None:
-        pull = github.create_pull(settings.title, branch, base, body)
+        pull = github.create_pull(title, branch, base, body)
         action = "opened"
     else:
-        pull = github.update_pull(pull.number, settings.title, base, body)
+        pull = github.update_pull(pull.number, title, base, body)
         action = "updated"
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
@@ -237,7 +239,7 @@ def _close(
     # the fixes line, the same fixes get a new pull request if they come back.
     if without_fixes_line(pull.body) != pull.body:
         github.update_body(pull.number, without_fixes_line(pull.body))
-    github.comment(pull.number, CLOSE_COMMENT.format(base=base))
+    github.comment(pull.number, mask_credential_shapes(CLOSE_COMMENT.format(base=base)))
     github.close_pull(pull.number)
     return Publication(outcome, "closed", pull)
 
@@ -291,7 +293,8 @@ def commit_message(change: RuleChange, secrets: set[str]) -> str:
     if listing:
         paragraphs.append("\n".join(listing))
     paragraphs.append(f"Run `cio-fix --explain {change.code}` for the whole rule.")
-    return redact("\n\n".join([subject, *paragraphs]) + "\n", secrets)
+    message = redact("\n\n".join([subject, *paragraphs]) + "\n", secrets)
+    return mask_credential_shapes(message)
 
 
 def _wrap(text: str) -> str:

@@ -18,6 +18,43 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return pattern.sub(lambda match: mask_secret(match.group(0)), text)
 
 
+# A run of ASCII letters and digits that is not part of a longer one.
+_TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{16,}(?![A-Za-z0-9])")
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+# Lengths of git object ids (SHA-1, SHA-256), which links and messages show.
+_OBJECT_ID_LENGTHS = (40, 64)
+# Minimum length of a token of letters and digits, not hexadecimal, that is
+# masked as a key. Shorter ones are too often names.
+MIN_ALPHANUMERIC_KEY = 24
+
+
+def mask_credential_shapes(text: str) -> str:
+    """Mask every token that has the shape of a Customer.io credential: `5e6f****`.
+
+    This catches keys that no finding reported, such as a key in a comment
+    or a docstring that a diff excerpt shows. Track API site IDs and keys
+    are 20 hexadecimal characters, and App API keys are 32 characters long
+    (GitGuardian's Customer.io detectors). A hexadecimal token of 16 or more
+    characters with at least two digits and two letters is masked, unless
+    it has the length of a git object id. A token of other letters and
+    digits (a write key) is masked from MIN_ALPHANUMERIC_KEY characters
+    with at least four of each. Identifiers with `_`, numbers, UUIDs and
+    `0x` literals do not have these shapes.
+    """
+    return _TOKEN.sub(_mask_token, text)
+
+
+def _mask_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    digits = sum(character.isdigit() for character in token)
+    letters = len(token) - digits
+    if _HEX.fullmatch(token):
+        is_key = len(token) not in _OBJECT_ID_LENGTHS and digits >= 2 and letters >= 2
+    else:
+        is_key = len(token) >= MIN_ALPHANUMERIC_KEY and digits >= 4 and letters >= 4
+    return mask_secret(token) if is_key else token
+
+
 @functools.lru_cache(maxsize=4)
 def _secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     # Compiled once per run: a report redacts every line with the same secrets.
