@@ -100,7 +100,11 @@ def main_command(
     exit_zero: bool = typer.Option(
         False,
         "--exit-zero",
-        help="Exit with 0 even when findings remain (2 still means a usage error).",
+        help=(
+            "Exit with 0 even when findings remain. Usage and configuration errors"
+            " still exit with 2, and so does a file that cannot be read or parsed"
+            " with --pr."
+        ),
     ),
     add_noqa: bool = typer.Option(
         False,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.model import FileError, Finding, Fix, FixSafety
 from cio_fix.pr.body import (
     BODY_LIMIT,
     BodyContext,
@@ -202,6 +202,30 @@ def test_body_keeps_ordinary_code() -> None:
     for line in ORDINARY_LINES:
         assert line in body, line
     assert f"/blob/{head}/app/settings.py#L3" in body
+
+
+def test_body_lists_files_not_checked() -> None:
+    outcome = Outcome(
+        changes=[credential_change()],
+        secrets={SECRET},
+        errors=[FileError(Path("legacy/old.py"), "invalid Python 3 syntax at line 2")],
+    )
+
+    body = render_body(outcome, context())
+
+    assert "## Not checked" in body
+    assert "- `legacy/old.py`: invalid Python 3 syntax at line 2" in body
+
+
+def test_pr_body_option_exit_zero_unparseable_file(project) -> None:
+    # Without --pr, --exit-zero still turns a file error into 0.
+    root = project({"app.py": APP, "old.py": "import customerio\nprint 'Python 2'\n"})
+
+    result = run_cli(["--apply", "--exit-zero", "--pr-body", "out/body.md"], root)
+
+    assert result.exit_code == 0
+    body = (root / "out" / "body.md").read_text(encoding="utf-8")
+    assert "- `old.py`:" in body
 
 
 def test_body_summary_table_row() -> None:

@@ -995,6 +995,22 @@ def test_pr_exit_zero_with_unfixed_findings(bot_repository: BotRepository) -> No
     assert result.exit_code == 0
 
 
+def test_pr_unparseable_file_fails_with_exit_zero(
+    bot_repository: BotRepository,
+) -> None:
+    bot_repository.commit(
+        {"old.py": "import customerio\nprint 'Python 2'\n"}, "Add a Python 2 file"
+    )
+
+    result = run_pr(bot_repository, "--exit-zero")
+
+    assert result.exit_code == 2
+    assert "old.py: error:" in result.stderr
+    body = bot_repository.fake.pulls[1]["body"]
+    assert "## Not checked" in body
+    assert "- `old.py`:" in body
+
+
 def test_pr_no_token_is_error(
     bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -113,6 +113,9 @@ def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT)
         top += "\n" + fixes_line(context.fixes)
     head = "\n\n".join([top, introduction, _summary_table(outcome)])
     head += "\n\n" + _reviewer_section(outcome)
+    unchecked = _unchecked_section(outcome)
+    if unchecked:
+        head += "\n\n" + unchecked
     sections = [_rule_section(change) for change in outcome.changes]
     unfixed = _unfixed_section(outcome.remaining, context.link)
     footer = _footer(context)
@@ -214,6 +217,24 @@ def _reviewer_actions(outcome: Outcome) -> list[str]:
             " behaviour beyond the pitfall itself."
         )
     return actions
+
+
+def _unchecked_section(outcome: Outcome) -> str:
+    """Return the list of files that could not be read or parsed, or ''."""
+    if not outcome.errors:
+        return ""
+    lines = [
+        "## Not checked",
+        "",
+        (
+            "cio-fix could not read or parse these files, so they may still have"
+            " pitfalls, hard-coded keys among them. Fix them and run cio-fix again:"
+        ),
+        "",
+    ]
+    for error in outcome.errors:
+        lines.append(f"- `{error.path.as_posix()}`: {error.message}")
+    return "\n".join(lines)
 
 
 def _code_list(codes: list[str]) -> str:

@@ -111,10 +111,12 @@ def run_pr_command(
             f"Wrote the pull request description to {options.body_path}.", markup=False
         )
 
+    # A bot run that could not check every file fails its job, also with
+    # --exit-zero, because the files it skipped may still have pitfalls.
+    if outcome.errors and (options.pr or not exit_zero):
+        return EXIT_ERROR
     if exit_zero:
         return EXIT_CLEAN
-    if outcome.errors:
-        return EXIT_ERROR
     declined = publication is not None and publication.action == "declined"
     # Declined fixes were not published, so their findings remain in the base.
     return EXIT_FINDINGS if outcome.remaining or declined else EXIT_CLEAN
