@@ -153,8 +153,10 @@ def test_git_commit_uses_identity(repository: Path) -> None:
     git = Git(repository)
     (repository / "a.txt").write_text("two\n", encoding="utf-8")
 
-    git.commit_all(
-        "Change a\n\nBecause.\n", Identity("cio-fix[bot]", "bot@example.invalid")
+    git.commit_paths(
+        ["a.txt"],
+        "Change a\n\nBecause.\n",
+        Identity("cio-fix[bot]", "bot@example.invalid"),
     )
 
     author = git.output("log", "-1", "--format=%an <%ae>|%cn <%ce>|%B")
@@ -169,9 +171,41 @@ def test_git_commit_skips_untracked_files(repository: Path) -> None:
     (repository / "a.txt").write_text("two\n", encoding="utf-8")
     (repository / "new.txt").write_text("new\n", encoding="utf-8")
 
-    git.commit_all("Change a\n", Identity("bot", "bot@example.invalid"))
+    git.commit_paths(["a.txt"], "Change a\n", Identity("bot", "bot@example.invalid"))
 
     assert git.output("show", "--name-only", "--format=", "HEAD") == "a.txt"
+
+
+def test_git_commit_rejects_other_changes(repository: Path) -> None:
+    (repository / "b.txt").write_text("one\n", encoding="utf-8")
+    subprocess.run(["git", "add", "b.txt"], cwd=repository, check=True, timeout=60)
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", "Add b"],
+        cwd=repository,
+        check=True,
+        timeout=60,
+    )
+    git = Git(repository)
+    before = git.head()
+    (repository / "a.txt").write_text("two\n", encoding="utf-8")
+    (repository / "b.txt").write_text("written by a hook\n", encoding="utf-8")
+
+    with pytest.raises(GitError, match=r"files changed that no fix wrote \(b\.txt\)"):
+        git.commit_paths(
+            ["a.txt"], "Change a\n", Identity("bot", "bot@example.invalid")
+        )
+
+    assert git.head() == before
+
+
+def test_git_hooks_do_not_run(repository: Path) -> None:
+    hook = repository / ".git" / "hooks" / "post-checkout"
+    hook.write_text("#!/bin/sh\necho hook > hook-ran.txt\n", encoding="utf-8")
+    hook.chmod(0o755)
+
+    Git(repository).run("checkout", "--quiet", "--detach", "HEAD")
+
+    assert not (repository / "hook-ran.txt").exists()
 
 
 def test_git_dirty_paths_lists_changes(repository: Path) -> None:

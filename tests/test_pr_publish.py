@@ -486,6 +486,26 @@ def test_pr_leaves_checkout_as_it_was(bot_repository: BotRepository) -> None:
     assert git(bot_repository.work, "for-each-ref", "refs/cio-fix") == ""
 
 
+def test_pr_post_checkout_hook_kept_out(bot_repository: BotRepository) -> None:
+    # A code generator rewrites a tracked file after every checkout.
+    bot_repository.commit({"generated.py": "VERSION = 1\n"}, "Add generated code")
+    hook = bot_repository.work / ".git" / "hooks" / "post-checkout"
+    hook.write_text("#!/bin/sh\necho 'VERSION = 2' > generated.py\n", encoding="utf-8")
+    hook.chmod(0o755)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    changed = git(
+        bot_repository.bare, "log", "--format=", "--name-only", "main..cio-fix/pitfalls"
+    )
+    assert set(changed.split()) == {"app.py"}
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+    assert (bot_repository.work / "generated.py").read_text(encoding="utf-8") == (
+        "VERSION = 1\n"
+    )
+
+
 def test_pr_fresh_clone_console_script(
     bot_repository: BotRepository, tmp_path: Path
 ) -> None:

@@ -90,7 +90,9 @@ class Git:
         input_text: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run `git ARGS`; `remote` adds the credential helper and the longer timeout."""
-        command = ["git"]
+        # Hooks of the clone (post-checkout, pre-push, ...) do not run: they
+        # could change files that would then land in a bot commit.
+        command = ["git", "-c", f"core.hooksPath={os.devnull}"]
         environment = dict(os.environ)
         # git must never stop to ask for a user name or a password.
         environment["GIT_TERMINAL_PROMPT"] = "0"
@@ -300,17 +302,36 @@ class Git:
         self.run("reset", "--quiet", "--hard")
         self.run("checkout", "--quiet", ref)
 
-    def commit_all(self, message: str, identity: Identity) -> str:
-        """Commit every change to tracked files as `identity`; return the new commit id."""
-        self.run("add", "--update", "--", ":/")
+    def changed_paths(self) -> list[str]:
+        """Return the tracked paths whose work tree or index differs from HEAD."""
+        text = self.run(
+            "status", "--porcelain", "-z", "--no-renames", "--untracked-files=no"
+        ).stdout
+        return [entry[3:] for entry in text.split("\0") if entry]
+
+    def commit_paths(self, paths: list[str], message: str, identity: Identity) -> str:
+        """Commit the changes to `paths` as `identity` and return the new commit id.
+
+        `paths` are relative to the work tree root. GitError is raised, and
+        nothing is committed, when another tracked file changed too, so a
+        bot commit contains the bot's changes and nothing else.
+        """
+        unexpected = sorted(set(self.changed_paths()) - set(paths))
+        if unexpected:
+            raise GitError(
+                f"files changed that no fix wrote ({', '.join(unexpected[:5])}), so"
+                " cio-fix commits nothing; check for a process or git filter that"
+                " writes into the clone while cio-fix runs"
+            )
+        literal = [f":(literal){path}" for path in paths]
+        self.run("add", "--", *literal)
         names = {
             "GIT_AUTHOR_NAME": identity.name,
             "GIT_AUTHOR_EMAIL": identity.email,
             "GIT_COMMITTER_NAME": identity.name,
             "GIT_COMMITTER_EMAIL": identity.email,
         }
-        # The message goes through standard input (`-F -`); hooks of the
-        # checkout do not run, so they cannot add changes to a bot commit.
+        # The message goes through standard input (`-F -`).
         self.run(
             "commit", "--quiet", "--no-verify", "-F", "-", env=names, input_text=message
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -144,7 +145,10 @@ def _publish(
     def commit(change: RuleChange) -> None:
         for finding in change.findings:
             secrets.update(finding.secrets)
-        change.commit = git.commit_all(commit_message(change, secrets), identity)
+        paths = [_path_in_work_tree(git.work_tree, path) for path in change.files]
+        change.commit = git.commit_paths(
+            paths, commit_message(change, secrets), identity
+        )
         commits.append(change.commit)
 
     try:
@@ -264,6 +268,21 @@ def _relative_to(work_tree: Path, path: str) -> str | None:
         return (Path.cwd() / path).resolve().relative_to(work_tree.resolve()).as_posix()
     except ValueError:
         return None
+
+
+def _path_in_work_tree(work_tree: Path, path: str) -> str:
+    """Return `path` (relative to the working directory) relative to the work tree root.
+
+    Symbolic links are not resolved, so a fixed link names the link itself.
+    """
+    absolute = Path(os.path.abspath(Path.cwd() / path))
+    try:
+        return absolute.relative_to(work_tree).as_posix()
+    except ValueError:
+        raise PublishError(
+            f"{path} is outside the git work tree {work_tree}, so cio-fix cannot commit"
+            " its fix; run cio-fix --pr on paths inside the clone"
+        ) from None
 
 
 def commit_message(change: RuleChange, secrets: set[str]) -> str:
