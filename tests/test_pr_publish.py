@@ -464,6 +464,37 @@ def test_pr_untracked_file_refused(bot_repository: BotRepository) -> None:
     assert "notes.py" in result.stderr
 
 
+@pytest.mark.parametrize("flag", ["assume-unchanged", "skip-worktree"])
+def test_pr_hidden_local_change_refused(
+    bot_repository: BotRepository, flag: str
+) -> None:
+    bot_repository.commit({"local_settings.py": "DEBUG = False\n"}, "Add settings")
+    settings = bot_repository.work / "local_settings.py"
+    settings.write_text("DEBUG = True  # my local edit\n", encoding="utf-8")
+    git(bot_repository.work, "update-index", f"--{flag}", "local_settings.py")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert f"hides local changes from git status ({flag}: local_settings.py)" in (
+        result.stderr
+    )
+    assert settings.read_text(encoding="utf-8") == "DEBUG = True  # my local edit\n"
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_sparse_checkout_files_accepted(bot_repository: BotRepository) -> None:
+    # A sparse checkout marks the files outside it skip-worktree and removes them.
+    bot_repository.commit({"docs/guide.md": "# guide\n"}, "Add a guide")
+    git(bot_repository.work, "update-index", "--skip-worktree", "docs/guide.md")
+    (bot_repository.work / "docs" / "guide.md").unlink()
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert not (bot_repository.work / "docs" / "guide.md").exists()
+
+
 def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
     base_before = bot_repository.remote_commit("main")
     local_before = git(bot_repository.work, "rev-parse", "main")

@@ -170,6 +170,27 @@ class Git:
         status = self.run("status", "--porcelain", "--untracked-files=all").stdout
         return [line[3:] for line in status.splitlines() if line.strip()]
 
+    def hidden_changes(self) -> dict[str, list[str]]:
+        """Return the files whose local changes the index hides from `git status`.
+
+        The keys are "assume-unchanged" and "skip-worktree". A skip-worktree
+        file missing from the work tree is left out, because a sparse
+        checkout marks every file outside its cone that way.
+        """
+        text = self.run("ls-files", "-v", "-z").stdout
+        hidden: dict[str, list[str]] = {"assume-unchanged": [], "skip-worktree": []}
+        for entry in text.split("\0"):
+            if len(entry) < 3:
+                continue
+            tag, path = entry[0], entry[2:]
+            # `git ls-files -v` writes the tag of an assume-unchanged file in
+            # lower case, and tags a skip-worktree file with S.
+            if tag.islower():
+                hidden["assume-unchanged"].append(path)
+            elif tag.upper() == "S" and (self.work_tree / path).exists():
+                hidden["skip-worktree"].append(path)
+        return hidden
+
     def current_ref(self) -> str:
         """Return the checked-out branch name, or the commit id of a detached HEAD."""
         completed = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)

@@ -103,13 +103,30 @@ def publish(
 def _refuse_dirty(git: Git) -> None:
     dirty = git.dirty_paths()
     if dirty:
-        shown = ", ".join(dirty[:5]) + (
-            f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
-        )
         raise PublishError(
-            f"the work tree has uncommitted changes ({shown}); commit or stash them first,"
-            " so that none of them ends up in a bot commit"
+            f"the work tree has uncommitted changes ({_some(dirty)}); commit or stash"
+            " them first, so that none of them ends up in a bot commit"
         )
+    # `git reset --hard`, which ends every run, overwrites an assume-unchanged
+    # file, and the checkout of a base that changes a skip-worktree file fails.
+    hidden = git.hidden_changes()
+    listed = "; ".join(
+        f"{flag}: {_some(paths)}" for flag, paths in hidden.items() if paths
+    )
+    if listed:
+        raise PublishError(
+            f"the index hides local changes from git status ({listed}), and cio-fix's"
+            " checkout and reset could overwrite them; run `git update-index"
+            " --no-assume-unchanged --no-skip-worktree PATH...` on those files, then"
+            " commit or stash their changes"
+        )
+
+
+def _some(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5])
+    if len(paths) > 5:
+        shown += f" and {len(paths) - 5} more"
+    return shown
 
 
 def _publish(
