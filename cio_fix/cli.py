@@ -207,6 +207,14 @@ def main_command(
 
         if dry_run:
             raise _fail("--pr and --pr-body need --apply")
+        for flag, value in (
+            ("--pr-branch", pr_branch),
+            ("--pr-base", pr_base),
+            ("--pr-title", pr_title),
+            *(("--pr-label", label) for label in pr_label or ()),
+        ):
+            if value is not None and not value.strip():
+                raise _fail(f"{flag} is empty; give a value or leave the option out")
         options = PrOptions(
             pr, pr_body, pr_branch, pr_base, pr_title, tuple(pr_label or ())
         )

@@ -349,6 +349,19 @@ def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) ->
     assert list(bot_repository.fake.pulls) == [1]
 
 
+@pytest.mark.parametrize(
+    "option", ["--pr-title", "--pr-branch", "--pr-base", "--pr-label"]
+)
+def test_pr_empty_option_is_usage_error(
+    bot_repository: BotRepository, option: str
+) -> None:
+    result = run_pr(bot_repository, option, "")
+
+    assert result.exit_code == 2
+    assert f"{option} is empty" in result.stderr
+    assert bot_repository.fake.requests == []
+
+
 def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     # The developer merges the bot branch into main.
