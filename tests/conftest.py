@@ -26,14 +26,20 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_cli(args: list[str], cwd: Path) -> CliResult:
-    """Run `cio-fix ARGS` in `cwd` through the typer app, as the console script does."""
+def run_cli(args: list[str], cwd: Path, columns: int = 200) -> CliResult:
+    """Run `cio-fix ARGS` in `cwd` through the typer app, as the console script does.
+
+    `columns` is the width that the output may wrap at, as COLUMNS sets it.
+    """
     runner = CliRunner()
     previous = Path.cwd()
     os.chdir(cwd)
     try:
         outcome = runner.invoke(
-            app, args, prog_name="cio-fix", env={"NO_COLOR": "1", "COLUMNS": "200"}
+            app,
+            args,
+            prog_name="cio-fix",
+            env={"NO_COLOR": "1", "COLUMNS": str(columns)},
         )
     finally:
         os.chdir(previous)

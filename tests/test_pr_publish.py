@@ -349,6 +349,25 @@ def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) ->
     assert list(bot_repository.fake.pulls) == [1]
 
 
+def test_pr_rerun_without_changes_names_branch_commits(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    on_branch = git(
+        bot_repository.bare, "log", "--reverse", "--format=%H", "main..cio-fix/pitfalls"
+    ).split()
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert "its branch already has these 2 commits, so nothing was pushed" in (
+        result.stdout
+    )
+    assert "Updated pull request #1" not in result.stdout
+    printed = re.findall(r"\(commit ([0-9a-f]{12})\)", result.stdout)
+    assert printed == [commit[:12] for commit in on_branch]
+
+
 @pytest.mark.parametrize(
     "option", ["--pr-title", "--pr-branch", "--pr-base", "--pr-label"]
 )
@@ -360,6 +379,29 @@ def test_pr_empty_option_is_usage_error(
     assert result.exit_code == 2
     assert f"{option} is empty" in result.stderr
     assert bot_repository.fake.requests == []
+
+
+def test_pr_long_url_not_wrapped(bot_repository: BotRepository) -> None:
+    bot_repository.fake.repository = "owner/" + "customer-io-integration-service-" * 3
+    git(
+        bot_repository.work,
+        "remote",
+        "set-url",
+        "origin",
+        f"https://github.com/{bot_repository.fake.repository}.git",
+    )
+    git(
+        bot_repository.work,
+        "config",
+        f"url.{bot_repository.bare.as_posix()}.insteadOf",
+        f"https://github.com/{bot_repository.fake.repository}.git",
+    )
+
+    result = run_cli(["--apply", "--pr"], bot_repository.work, columns=80)
+
+    assert result.exit_code == 0, result.stderr
+    url = bot_repository.fake.pulls[1]["html_url"]
+    assert f"Opened pull request #1 {url} with 2 commits." in result.stdout
 
 
 def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> None:
@@ -761,6 +803,7 @@ def test_pr_closed_pull_not_opened_again(bot_repository: BotRepository) -> None:
     assert result.exit_code == 1, result.stderr
     assert "closed without merging, so cio-fix does not open it again" in result.stdout
     assert "delete the branch cio-fix/pitfalls on origin" in result.stdout
+    assert "(commit " not in result.stdout
     assert list(bot_repository.fake.pulls) == [1]
     assert bot_repository.fake.pulls[1]["state"] == "closed"
     assert bot_repository.remote_commit("cio-fix/pitfalls") == head

@@ -161,6 +161,7 @@ def _print_publication(console: Console, publication: Publication) -> None:
         console.print(
             "Nothing to fix and no cio-fix pull request open: nothing to do.",
             markup=False,
+            soft_wrap=True,
         )
     elif publication.action == "declined" and pull is not None:
         console.print(
@@ -174,12 +175,24 @@ def _print_publication(console: Console, publication: Publication) -> None:
         console.print(
             f"Nothing left to fix: closed pull request #{pull.number} {pull.html_url}",
             markup=False,
+            soft_wrap=True,
+        )
+    elif (
+        pull is not None and publication.action == "updated" and not publication.pushed
+    ):
+        console.print(
+            f"Updated the description of pull request #{pull.number} {pull.html_url};"
+            f" its branch already has these {_plural(len(publication.commits), 'commit')},"
+            " so nothing was pushed.",
+            markup=False,
+            soft_wrap=True,
         )
     elif pull is not None:
         console.print(
             f"{publication.action.capitalize()} pull request #{pull.number} {pull.html_url}"
             f" with {_plural(len(publication.commits), 'commit')}.",
             markup=False,
+            soft_wrap=True,
         )
 
 

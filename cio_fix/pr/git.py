@@ -258,6 +258,11 @@ class Git:
             raise GitError(f"`git var GIT_COMMITTER_IDENT` printed {line!r}")
         return Identity(match.group("name"), match.group("email"))
 
+    def commit_trees(self, base: str, head: str) -> list[str]:
+        """Return the tree ids of the commits of `base..head`, oldest first."""
+        text = self.output("log", "--reverse", "--format=%T", f"{base}..{head}")
+        return text.splitlines()
+
     def subjects(self, base: str, head: str) -> list[str]:
         """Return the commit subjects of `base..head`, oldest first."""
         text = self.output("log", "--reverse", "--format=%s", f"{base}..{head}")

@@ -59,6 +59,8 @@ class Publication:
     body: str = ""
     commits: list[str] = field(default_factory=list)
     branch: str = ""
+    # False when the branch on origin already had these commits.
+    pushed: bool = False
 
 
 def token_from(environ: Mapping[str, str]) -> str:
@@ -191,6 +193,13 @@ def _publish(
                 and remote_commit is not None
                 and _same_changes(git, base_commit, head, remote_commit)
             )
+            remote_commits: list[str] = []
+            if unchanged:
+                # Oldest first, one per rule like `commits`.
+                remote_commits = [
+                    commit.id
+                    for commit in reversed(git.commits(base_commit, remote_commit))
+                ]
         finally:
             git.restore(original)
     finally:
@@ -218,10 +227,17 @@ def _publish(
     )
     declined = declining_pull(pulls, remote_commit is not None, fingerprints)
     if declined is not None:
+        # The local commits were never pushed, so no output names them.
+        for change in outcome.changes:
+            change.commit = None
         return Publication(outcome, "declined", declined, branch=branch)
 
     if unchanged:
+        # Name the commits that are on the branch, not the identical local ones.
         head = remote_commit
+        for change, commit_id in zip(outcome.changes, remote_commits, strict=True):
+            change.commit = commit_id
+        commits = remote_commits
     else:
         git.push_branch(REMOTE, head, branch, remote_commit)
 
@@ -238,17 +254,19 @@ def _publish(
         action = "updated"
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
-    return Publication(outcome, action, pull, body, commits, branch)
+    return Publication(outcome, action, pull, body, commits, branch, not unchanged)
 
 
 def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
-    """Return whether the remote branch has the same tree and commits on the same base."""
+    """Return whether the remote branch has the same commits, tree by tree, on the same base."""
     if git.tree(head) != git.tree(remote):
         return False
     completed = git.run("merge-base", "--is-ancestor", base, remote, check=False)
     if completed.returncode != 0:
         return False
-    return git.subjects(base, head) == git.subjects(base, remote)
+    if git.subjects(base, head) != git.subjects(base, remote):
+        return False
+    return git.commit_trees(base, head) == git.commit_trees(base, remote)
 
 
 def _close(
