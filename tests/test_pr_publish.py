@@ -894,6 +894,40 @@ def test_pr_merged_pull_then_regression_opens_new(
     assert bot_repository.fake.pulls[2]["state"] == "open"
 
 
+def test_pr_merged_outside_github_then_regression_opens_new(
+    bot_repository: BotRepository,
+) -> None:
+    # The branch reaches main by a push, so GitHub's record says closed, not merged.
+    run_pr(bot_repository)
+    bot_repository.fake.close(1)
+    git(
+        bot_repository.work,
+        "pull",
+        "--quiet",
+        "--ff-only",
+        "origin",
+        "cio-fix/pitfalls",
+    )
+    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.commit({"app.py": APP}, "Bring the old signup back")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1, 2]
+
+
+def test_pr_merged_field_not_declined(bot_repository: BotRepository) -> None:
+    # The single pull request API states `merged: true` instead of `merged_at`.
+    run_pr(bot_repository)
+    bot_repository.fake.pulls[1].update(state="closed", merged=True)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert list(bot_repository.fake.pulls) == [1, 2]
+
+
 def test_pr_closed_by_cio_fix_then_regression_opens_new(
     bot_repository: BotRepository,
 ) -> None:

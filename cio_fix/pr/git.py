@@ -258,6 +258,12 @@ class Git:
             raise GitError(f"`git var GIT_COMMITTER_IDENT` printed {line!r}")
         return Identity(match.group("name"), match.group("email"))
 
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        completed = self.run(
+            "merge-base", "--is-ancestor", ancestor, descendant, check=False
+        )
+        return completed.returncode == 0
+
     def commit_trees(self, base: str, head: str) -> list[str]:
         """Return the tree ids of the commits of `base..head`, oldest first."""
         text = self.output("log", "--reverse", "--format=%T", f"{base}..{head}")

@@ -241,7 +241,8 @@ def _pull(item: Any) -> PullRequest:
         head_sha=str(head.get("sha", "")),
         base=str(base.get("ref", "")),
         state=str(item.get("state") or "open"),
-        merged=bool(item.get("merged_at")),
+        # Lists give `merged_at`; a single pull request also gives `merged`.
+        merged=bool(item.get("merged_at")) or item.get("merged") is True,
     )
 
 

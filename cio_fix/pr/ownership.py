@@ -144,17 +144,19 @@ def fix_fingerprints(
 
 
 def declining_pull(
-    pulls: BranchPulls, branch_exists: bool, fingerprints: tuple[str, ...]
+    pulls: BranchPulls, branch_unmerged: bool, fingerprints: tuple[str, ...]
 ) -> PullRequest | None:
     """Return the closed, unmerged bot pull request that already had every fix, if any.
 
     A person who closes the bot's pull request without merging declines its
-    fixes, so cio-fix does not open them again while the branch stays. It
-    opens a new pull request when the run finds a fix the closed one did not
-    have, or after the branch was deleted.
+    fixes, so cio-fix does not open them again while the branch stays.
+    `branch_unmerged` is whether the bot branch is on origin with commits
+    that the base does not contain. cio-fix opens a new pull request when
+    the run finds a fix the closed one did not have, or after the branch was
+    deleted or merged.
     """
     latest = pulls.latest
-    if pulls.open is not None or latest is None or not branch_exists:
+    if pulls.open is not None or latest is None or not branch_unmerged:
         return None
     if latest.state != "closed" or latest.merged:
         return None

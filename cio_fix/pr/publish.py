@@ -193,6 +193,11 @@ def _publish(
                 and remote_commit is not None
                 and _same_changes(git, base_commit, head, remote_commit)
             )
+            # The base contains the whole branch: its pull request was merged,
+            # maybe outside GitHub, so its fixes were not declined.
+            branch_merged = remote_commit is not None and git.is_ancestor(
+                remote_commit, base_commit
+            )
             remote_commits: list[str] = []
             if unchanged:
                 # Oldest first, one per rule like `commits`.
@@ -225,7 +230,9 @@ def _publish(
         lambda finding: _relative_to(git.work_tree, finding.path.as_posix())
         or finding.path.as_posix(),
     )
-    declined = declining_pull(pulls, remote_commit is not None, fingerprints)
+    declined = declining_pull(
+        pulls, remote_commit is not None and not branch_merged, fingerprints
+    )
     if declined is not None:
         # The local commits were never pushed, so no output names them.
         for change in outcome.changes:
@@ -261,8 +268,7 @@ def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
     """Return whether the remote branch has the same commits, tree by tree, on the same base."""
     if git.tree(head) != git.tree(remote):
         return False
-    completed = git.run("merge-base", "--is-ancestor", base, remote, check=False)
-    if completed.returncode != 0:
+    if not git.is_ancestor(base, remote):
         return False
     if git.subjects(base, head) != git.subjects(base, remote):
         return False
