@@ -88,7 +88,7 @@ def test_git_credential_helper_enterprise_host(repository: Path) -> None:
     assert TOKEN not in credential_fill(git, host="github.com")
 
 
-def test_git_credential_helper_real_request_to_other_host(
+def test_git_credential_helper_real_other_host(
     repository: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = OtherHost().start()

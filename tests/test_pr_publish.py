@@ -349,7 +349,7 @@ def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) ->
     assert list(bot_repository.fake.pulls) == [1]
 
 
-def test_pr_rerun_without_changes_names_branch_commits(
+def test_pr_rerun_names_branch_commits(
     bot_repository: BotRepository,
 ) -> None:
     run_pr(bot_repository)
@@ -775,7 +775,7 @@ def test_pr_bot_branch_without_pull_recovered(bot_repository: BotRepository) -> 
     assert [pull["state"] for pull in bot_repository.fake.pulls.values()] == ["open"]
 
 
-def test_pr_author_name_git_rewrites_still_owns_branch(
+def test_pr_rewritten_author_owns_branch(
     bot_repository: BotRepository,
 ) -> None:
     # git records "Platform Bot <ops>" as "Platform Bot ops".
@@ -871,7 +871,7 @@ def test_pr_closed_pull_fewer_fixes_stays_closed(
     assert list(bot_repository.fake.pulls) == [1]
 
 
-def test_pr_merged_pull_then_regression_opens_new(
+def test_pr_merged_pull_not_declined(
     bot_repository: BotRepository,
 ) -> None:
     run_pr(bot_repository)
@@ -894,10 +894,10 @@ def test_pr_merged_pull_then_regression_opens_new(
     assert bot_repository.fake.pulls[2]["state"] == "open"
 
 
-def test_pr_merged_outside_github_then_regression_opens_new(
+def test_pr_pushed_merge_not_declined(
     bot_repository: BotRepository,
 ) -> None:
-    # The branch reaches main by a push, so GitHub's record says closed, not merged.
+    # The branch reaches main by a push, so GitHub records the pull request as closed, not merged.
     run_pr(bot_repository)
     bot_repository.fake.close(1)
     git(
@@ -928,7 +928,7 @@ def test_pr_merged_field_not_declined(bot_repository: BotRepository) -> None:
     assert list(bot_repository.fake.pulls) == [1, 2]
 
 
-def test_pr_closed_by_cio_fix_then_regression_opens_new(
+def test_pr_bot_closed_pull_not_declined(
     bot_repository: BotRepository,
 ) -> None:
     run_pr(bot_repository)
@@ -1136,7 +1136,7 @@ def test_pr_exit_zero_with_unfixed_findings(bot_repository: BotRepository) -> No
     assert result.exit_code == 0
 
 
-def test_pr_unparseable_file_fails_with_exit_zero(
+def test_pr_unparseable_file_fails_exit_zero(
     bot_repository: BotRepository,
 ) -> None:
     bot_repository.commit(
