@@ -38,7 +38,11 @@ from cio_fix.project import (
     summarise,
 )
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
-from cio_fix.suppressions import reported_findings, reported_project_findings
+from cio_fix.suppressions import (
+    moves_silenced_code,
+    reported_findings,
+    reported_project_findings,
+)
 from cio_fix.writer import SourceError, decode_source
 
 logger = logging.getLogger(__name__)
@@ -66,6 +70,10 @@ NOT_REPRODUCED = (
 BROKEN_CODE = (
     "internal error: a fix produced code that does not compile;"
     " the file is unchanged, please report it"
+)
+MOVES_SILENCED = (
+    "not fixed: the fix would move code that a `# noqa` comment silences away"
+    " from the comment; fix it by hand"
 )
 LOSES_COMMENT = (
     "not fixed: the fix would lose a comment inside the code it rewrites;"
@@ -114,7 +122,7 @@ class Checker:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.rules = select_rules(config.select, config.ignore)
+        self.rules = select_rules(config.select, config.ignored)
         self.rules_by_code = {rule.code: rule for rule in self.rules}
         selected = {rule.code for rule in self.rules}
         # Rules that find secrets run even when not selected, only so that
@@ -255,7 +263,9 @@ class Checker:
                 result.secrets.update(finding.secrets)
         for finding in file_result.findings:
             result.secrets.update(finding.secrets)
-        file_result.findings = reported_findings(context, file_result.findings)
+        file_result.findings, context.silenced = reported_findings(
+            context, file_result.findings
+        )
         self._fix(context, file_result)
         _release_fixes(file_result.findings)
         context.release_caches()
@@ -301,10 +311,13 @@ class Checker:
             )
             return None
 
-    def _fixable(self, findings: list[Finding]) -> dict[int, tuple[Fix, str]]:
+    def _fixable(
+        self, context: FileContext, findings: list[Finding]
+    ) -> dict[int, tuple[Fix, str]]:
         """Return the fixes this run may apply, by id, with their rule codes.
 
-        A fix that would lose a comment is taken off its finding, whose
+        A fix that would lose a comment, or move away the code of a finding
+        that a `# noqa` comment silences, is taken off its finding, whose
         message then gives the reason.
         """
         fixes = {}
@@ -317,14 +330,25 @@ class Checker:
                 finding.fix = None
                 finding.message += f" ({LOSES_COMMENT})"
                 continue
+            if context.silenced and moves_silenced_code(
+                finding.fix.replacements,
+                [node for _, node in context.silenced],
+                context.parent_map(),
+            ):
+                finding.fix = None
+                finding.message += f" ({MOVES_SILENCED})"
+                continue
             fixes[id(finding.fix)] = (finding.fix, finding.code)
         return fixes
 
     def _fix(self, context: FileContext, file_result: FileResult) -> None:
-        fixes = self._fixable(file_result.findings)
+        fixes = self._fixable(context, file_result.findings)
         if not fixes:
             return
+        # The rules of silenced findings are checked again after each pass
+        # too, so that no later fix moves their code away.
         reported = {finding.code for finding in file_result.findings}
+        reported |= {code for code, _ in context.silenced}
         try:
             if context.printed_code() != context.source.text:
                 raise _Unfixable(NOT_REPRODUCED)
@@ -483,8 +507,10 @@ class Checker:
     ) -> tuple[FileContext, dict[int, tuple[Fix, str]], list[Finding]]:
         """Run `rules` on a fixed module and return its context, fixes left and findings."""
         fixed = self._fixed_context(context, module)
-        found = reported_findings(fixed, self._run_rules(fixed, RunResult(), rules))
-        return fixed, self._fixable(found), found
+        found, fixed.silenced = reported_findings(
+            fixed, self._run_rules(fixed, RunResult(), rules)
+        )
+        return fixed, self._fixable(fixed, found), found
 
     def _fixed_context(self, context: FileContext, module: cst.Module) -> FileContext:
         """Return the context of a fixed module, for the re-check after a pass.

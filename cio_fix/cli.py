@@ -10,11 +10,9 @@ from rich.console import Console
 
 from cio_fix import __version__
 from cio_fix.config import (
-    RULE_CODES,
     Config,
     ConfigError,
     load_config,
-    selected_codes,
     validate_selectors,
 )
 from cio_fix.model import RunResult
@@ -239,6 +237,12 @@ def main_command(
         result = run(targets, config, apply=not dry_run)
     except ConfigError as error:
         raise _fail(str(error)) from error
+    if not result.checked_projects:
+        # A run that checks nothing would pass every CI job it guards.
+        raise _fail(
+            "no rule is left to run: select and ignore (on the command line and in"
+            f" {', '.join(result.projects_without_rules)}) exclude every rule"
+        )
     if add_noqa:
         raise typer.Exit(_add_noqa(result))
 
@@ -294,13 +298,9 @@ def _configure(
     # Unknown selectors are usage errors even when no file needs the rules.
     validate_selectors(selected or (), "--select")
     validate_selectors(ignored or (), "--ignore")
-    config = config.with_overrides(select=selected, ignore=ignored)
-    if not selected_codes(RULE_CODES, config.select, config.ignore):
-        # A run that checks nothing would pass every CI job it guards.
-        raise ConfigError(
-            "no rule is left to run: select and ignore (on the command line or in"
-            " [tool.cio-fix]) exclude every rule"
-        )
+    # --ignore adds to the configuration's ignore, so that a hook cannot
+    # turn back on the rules a project turned off.
+    config = config.with_overrides(select=selected, extend_ignore=ignored)
     if unsafe_fixes:
         config = config.with_overrides(unsafe_fixes=True)
     return config

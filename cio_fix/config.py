@@ -76,6 +76,8 @@ class Config:
     config_path: Path | None = None
     select: tuple[str, ...] = ("ALL",)
     ignore: tuple[str, ...] = ()
+    # `--ignore`: rules left out besides the configuration's `ignore`.
+    extend_ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
     sdk_version: int | None = None
@@ -117,6 +119,11 @@ class Config:
     # The fields that the command line set: a nested project's own
     # configuration takes them too.
     overrides: tuple[str, ...] = ()
+
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        """Return the selectors of the rules left out: configured and on the command line."""
+        return (*self.ignore, *self.extend_ignore)
 
     def with_options(self, **options: Any) -> Config:
         """Return a copy with every option that is not None replaced."""
@@ -311,14 +318,22 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
 
 
 def find_pyproject(start: Path) -> Path | None:
-    """Return the nearest pyproject.toml at or above `start`."""
+    """Return the nearest pyproject.toml at or above `start`.
+
+    One with a `[tool.cio-fix]` table wins over a nearer one without, so a
+    package's own pyproject.toml inside a configured repository does not
+    hide the repository's configuration.
+    """
     start = start.resolve()
     folder = start if start.is_dir() else start.parent
+    nearest = None
     for candidate in (folder, *folder.parents):
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
-            return pyproject
-    return None
+            if configures_cio_fix(pyproject):
+                return pyproject
+            nearest = nearest or pyproject
+    return nearest
 
 
 def _work_tree_top(folder: Path) -> Path | None:
@@ -404,15 +419,13 @@ def _read_tool_table(pyproject: Path) -> dict[str, Any]:
     return table
 
 
-def project_config(config: Config, root: Path) -> Config | None:
-    """Return the configuration of the project at `root` with the overrides of `config`.
-
-    Returns None when the project's own select and ignore, with the
-    command line's, leave no rule to run there.
-    """
+def project_config(config: Config, root: Path) -> Config:
+    """Return the configuration of the project at `root` with the overrides of `config`."""
     nested = load_config(root)
     given = {name: getattr(config, name) for name in config.overrides}
-    nested = nested.with_overrides(**given)
-    if not selected_codes(RULE_CODES, nested.select, nested.ignore):
-        return None
-    return nested
+    return nested.with_overrides(**given)
+
+
+def runs_rules(config: Config) -> bool:
+    """Tell whether select and ignore leave at least one rule to run."""
+    return bool(selected_codes(RULE_CODES, config.select, config.ignored))

@@ -172,10 +172,11 @@ def _project_of(
     if folder == root:
         owner = None
     elif root in folder.parents:
-        if configures_cio_fix(folder / "pyproject.toml"):
+        # The outermost project below the root: a project inside it is
+        # that project's own nested project.
+        owner = _project_of(folder.parent, root, owners)
+        if owner is None and configures_cio_fix(folder / "pyproject.toml"):
             owner = folder
-        else:
-            owner = _project_of(folder.parent, root, owners)
     else:
         owner = project_root(folder)
         if owner == root:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from cio_fix.config import Config, project_config
+from cio_fix.config import Config, project_config, runs_rules
 from cio_fix.discovery import (
     Discovered,
     build_import_prefilter,
@@ -36,27 +36,45 @@ def display_path(path: Path) -> str:
         return absolute.as_posix()
 
 
-def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
+def run(
+    paths: list[Path],
+    config: Config,
+    apply: bool = False,
+    visited: set[Path] | None = None,
+) -> RunResult:
     """Check `paths` and compute their fixes; with `apply`, write them.
 
     A file of another project, one with its own `[tool.cio-fix]` below the
     root or one outside the root, is checked in a run of that project, with
-    its configuration and the command line's options.
+    its configuration and the command line's options. `visited` holds the
+    roots of the projects this command has checked already.
     """
+    visited = set() if visited is None else visited
+    visited.add(config.root.resolve())
     discovered = discover(paths, config)
-    result = _run_project(discovered, config, apply)
+    if runs_rules(config):
+        result = _run_project(discovered, config, apply)
+        result.checked_projects += 1
+    else:
+        result = RunResult(errors=list(discovered.errors))
+        result.projects_without_rules.append(
+            display_path(config.config_path or config.root)
+        )
     for root, files in sorted(discovered.projects.items()):
-        covered = any(_covers(path, root) for path in paths)
-        nested = project_config(config, root)
-        if nested is None or nested.root.resolve() == config.root.resolve():
+        if root in visited:
             continue
-        nested = nested.with_options(whole_project=covered)
-        other = run([root] if covered else files, nested, apply)
+        covered = any(_covers(path, root) for path in paths)
+        nested = project_config(config, root).with_options(whole_project=covered)
+        # The root as a user would name it, so that paths show the same.
+        target = Path(display_path(root))
+        other = run([target] if covered else files, nested, apply, visited)
         result.files.extend(other.files)
         result.errors.extend(other.errors)
         result.secrets.update(other.secrets)
         result.files_found += other.files_found
         result.candidates += other.candidates
+        result.checked_projects += other.checked_projects
+        result.projects_without_rules.extend(other.projects_without_rules)
     return result
 
 

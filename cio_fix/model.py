@@ -124,6 +124,10 @@ class RunResult:
     # Python files found under the paths, and how many passed the prefilter.
     files_found: int = 0
     candidates: int = 0
+    # Projects checked, and the configuration files of projects whose
+    # select and ignore left no rule to run.
+    checked_projects: int = 0
+    projects_without_rules: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

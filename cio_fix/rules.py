@@ -121,6 +121,9 @@ class FileContext:
         # The node of each finding made here, by the finding's id: the fix
         # passes tell which findings are left by their nodes.
         self.finding_nodes: dict[int, cst.CSTNode] = {}
+        # The code and node of each finding that a noqa comment in its
+        # statement silences.
+        self.silenced: list[tuple[str, cst.CSTNode]] = []
 
     def release_caches(self) -> None:
         """Drop the positions, parent links and shared facts; they are rebuilt on use.
@@ -133,6 +136,7 @@ class FileContext:
         self._order = None
         self._shared = {}
         self.finding_nodes = {}
+        self.silenced = []
         self.index.parents = {}
 
     def printed_code(self) -> str:

@@ -32,6 +32,7 @@ import pathspec
 from cio_fix.config import Config, matches_selector
 from cio_fix.engine import display_path
 from cio_fix.model import FileError, Finding, RunResult
+from cio_fix.walk import descendants
 from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
 
 if TYPE_CHECKING:
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
 
 _CODES = r"(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*)"
 LINE_DIRECTIVE = re.compile(r"#\s*noqa\s*:\s*" + _CODES, re.IGNORECASE)
+# `# cio-fix: noqa`, or with a list of codes; text may follow (a reason).
+# `noqa:` followed by no code is no directive, so a typo silences nothing.
 FILE_DIRECTIVE = re.compile(
-    r"^[ \t\f]*#\s*cio-fix\s*:\s*noqa(?:\s*:\s*" + _CODES + r")?\s*$",
+    r"^[ \t\f]*#\s*cio-fix\s*:\s*noqa\b(?:\s*:\s*" + _CODES + r"|(?!\s*:))",
     re.IGNORECASE | re.MULTILINE,
 )
 _NOQA_WORD = re.compile("noqa", re.IGNORECASE)
@@ -84,16 +87,18 @@ def mentions_noqa(text: str) -> bool:
     return _NOQA_WORD.search(text) is not None
 
 
-def file_codes(text: str) -> frozenset[str]:
+def file_codes(text: str, module: cst.Module | None = None) -> frozenset[str]:
     """Return the codes that `# cio-fix: noqa` lines silence in the whole file.
 
     `EVERY_CODE` is the code of a directive without a list. Only comments
     count: a line of a string that reads like a directive does not.
+    `module` is the file's parse, when the caller has it.
     """
+    text = _one_newline(text)
     if not mentions_noqa(text) or not FILE_DIRECTIVE.search(text):
         return frozenset()
     codes: set[str] = set()
-    for comment in _own_line_comments(text):
+    for comment in _own_line_comments(text, module):
         match = FILE_DIRECTIVE.match(comment)
         if match is None:
             continue
@@ -102,17 +107,37 @@ def file_codes(text: str) -> frozenset[str]:
     return frozenset(codes)
 
 
-def _own_line_comments(text: str) -> Iterator[str]:
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError):
-        # This Python's tokenizer does not read every syntax that the parser
-        # does (a newer f-string, say): read the lines as they are.
-        yield from text.splitlines()
-        return
-    for token in tokens:
-        if token.type == tokenize.COMMENT and not token.line[: token.start[1]].strip():
-            yield token.string
+def _one_newline(text: str) -> str:
+    """Turn `\r\n` and `\r` line ends into `\n`, keeping the line numbers.
+
+    The tokenizer and `^` in patterns know only `\n`; libcst, whose line
+    numbers findings give, counts all three.
+    """
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _own_line_comments(text: str, module: cst.Module | None) -> Iterator[str]:
+    if module is None:
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+        except (tokenize.TokenError, SyntaxError):
+            # This Python's tokenizer does not read every syntax that libcst
+            # does (a newer f-string, say).
+            try:
+                module = cst.parse_module(text)
+            except cst.ParserSyntaxError:
+                return
+        else:
+            for token in tokens:
+                before = token.line[: token.start[1]]
+                if token.type == tokenize.COMMENT and not before.strip():
+                    yield token.string
+            return
+    for node in descendants(module, True):
+        if isinstance(node, cst.EmptyLine) and node.comment is not None:
+            yield node.comment.value
 
 
 def silenced(codes: Iterable[str], code: str) -> bool:
@@ -138,8 +163,14 @@ def statement_codes(
         if isinstance(current, cst.SimpleStatementSuite):
             owner = parent_of.get(current)
             return _codes_of(_header_comments(owner if owner is not None else current))
-        if isinstance(getattr(current, "body", None), cst.BaseSuite):
+        if isinstance(current, cst.Match) or isinstance(
+            getattr(current, "body", None), cst.BaseSuite
+        ):
             return _codes_of(_header_comments(current))
+        if isinstance(current, (cst.IndentedBlock, cst.Module)):
+            # Code in a block is in one of its statements: a node that
+            # reaches the block this way belongs to no statement.
+            return frozenset()
         current = parent_of.get(current)
     return frozenset()
 
@@ -191,12 +222,12 @@ def line_codes(text: str) -> dict[int, frozenset[str]]:
         return {}
     by_line: dict[int, frozenset[str]] = {}
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+        tokens = list(
+            tokenize.generate_tokens(io.StringIO(_one_newline(text)).readline)
+        )
     except (tokenize.TokenError, SyntaxError):
-        for number, line in enumerate(text.splitlines(), start=1):
-            codes = codes_in(line)
-            if codes:
-                by_line[number] = codes
+        # Without the statements, a comment cannot be told from a string:
+        # nothing is silenced by line.
         return by_line
     first_line: int | None = None
     codes: set[str] = set()
@@ -250,14 +281,22 @@ def by_config(selectors: tuple[str, ...], code: str) -> bool:
     return any(matches_selector(code, selector) for selector in selectors)
 
 
-def reported_findings(context: FileContext, findings: list[Finding]) -> list[Finding]:
-    """Drop the findings of a parsed file that a directive or `per-file-ignores` silences."""
+def reported_findings(
+    context: FileContext, findings: list[Finding]
+) -> tuple[list[Finding], list[tuple[str, cst.CSTNode]]]:
+    """Drop the findings of a parsed file that a directive or `per-file-ignores` silences.
+
+    Also returns the code and node of each finding that a `# noqa` comment
+    in its statement silences: a fix that moves such a node out of its
+    statement would leave the comment behind, so no fix may.
+    """
     ignored = ignored_selectors(context.config, context.path)
     text = context.source.text
-    whole = file_codes(text)
+    whole = file_codes(text, context.module)
     if not ignored and not whole and not mentions_noqa(text):
-        return findings
+        return findings, []
     reported = []
+    silenced_nodes = []
     for finding in findings:
         if by_config(ignored, finding.code) or silenced(whole, finding.code):
             continue
@@ -265,9 +304,43 @@ def reported_findings(context: FileContext, findings: list[Finding]) -> list[Fin
         if node is not None and silenced(
             statement_codes(node, context.parent_map()), finding.code
         ):
+            silenced_nodes.append((finding.code, node))
             continue
         reported.append(finding)
-    return reported
+    return reported, silenced_nodes
+
+
+def moves_silenced_code(
+    replacements: Mapping[cst.CSTNode, object],
+    silenced_nodes: list[cst.CSTNode],
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
+) -> bool:
+    """Tell whether a fix replaces code around a silenced finding without keeping it.
+
+    The finding's node must come back, as the same object, in one of the
+    replacements (`cio.track(...)` wrapped for a background thread keeps
+    its arguments); otherwise it moves elsewhere (a client hoisted to
+    module level), away from its `# noqa` comment, or is dropped.
+    """
+    for node in silenced_nodes:
+        around = {id(node)}
+        parent = parent_of.get(node)
+        while parent is not None:
+            around.add(id(parent))
+            parent = parent_of.get(parent)
+        if not any(id(original) in around for original in replacements):
+            continue
+        if not any(_contains(value, node) for value in replacements.values()):
+            return True
+    return False
+
+
+def _contains(value: object, node: cst.CSTNode) -> bool:
+    if isinstance(value, cst.FlattenSentinel):
+        return any(_contains(item, node) for item in value.nodes)
+    if not isinstance(value, cst.CSTNode):
+        return False
+    return any(item is node for item in descendants(value, False))
 
 
 def reported_project_findings(
@@ -351,6 +424,11 @@ def add_directives(result: RunResult) -> AddedDirectives:
     return added
 
 
+# A line and its end: `\r\n`, `\r` or `\n` only, as libcst and Python count
+# lines (str.splitlines also splits at U+2028 and other characters).
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
 class _NoLogicalLines(Exception):
     """This Python's tokenizer cannot read the file, so its statements are unknown."""
 
@@ -360,19 +438,26 @@ def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) ->
     if original is not None and raw != original:
         raise WriteError("changed on disk during the run; run cio-fix again")
     source = decode_source(path, raw)
-    ends, comments = _statement_ends(source.text)
+    ends, comments = _statement_ends(_one_newline(source.text))
     wanted: dict[int, set[str]] = {}
     for finding in findings:
         last = ends.get(finding.line)
         if last is None:
             raise _NoLogicalLines(f"line {finding.line} is in no statement")
         wanted.setdefault(last, set()).add(finding.code)
-    lines = source.text.splitlines(keepends=True)
+    lines = _PHYSICAL_LINE.findall(source.text)
     for number, codes in wanted.items():
         lines[number - 1] = _with_directive(
             lines[number - 1], comments.get(number), sorted(codes)
         )
-    write_atomic(path, source.encode("".join(lines)))
+    text = "".join(lines)
+    try:
+        cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError) as error:
+        raise _NoLogicalLines(
+            "the file would no longer parse; add the comments by hand"
+        ) from error
+    write_atomic(path, source.encode(text))
     return sum(len(codes) for codes in wanted.values())
 
 
@@ -411,7 +496,10 @@ def _with_directive(line: str, comment_column: int | None, codes: list[str]) -> 
         match = LINE_DIRECTIVE.search(comment)
         if match is not None:
             listed = match.group("codes")
-            joined = ", ".join([listed, *codes])
+            present = {code.upper() for code in re.split(r"[\s,]+", listed)}
+            joined = ", ".join(
+                [listed, *(code for code in codes if code not in present)]
+            )
             start = comment_column + match.start("codes")
             end = comment_column + match.end("codes")
             return body[:start] + joined + body[end:] + newline

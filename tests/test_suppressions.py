@@ -79,6 +79,16 @@ def test_file_directive_counts_only_own_line_comments() -> None:
     assert file_codes(code) == {"CIO101", "CIO304"}
     assert file_codes("# cio-fix: noqa\nx = 1\n") == {EVERY_CODE}
     assert file_codes("x = 1\n") == frozenset()
+    assert file_codes("# cio-fix: noqa: CIO301 -- the B test\n") == {"CIO301"}
+    assert file_codes("# cio-fix: noqa: typo\n") == frozenset()
+    assert file_codes("x = 1\r# cio-fix: noqa\r") == {EVERY_CODE}
+
+
+def test_file_directive_newer_syntax_docstring() -> None:
+    # This Python's tokenizer cannot read the f-string (Python 3.12 syntax).
+    code = '"""Docs.\n\n# cio-fix: noqa\n"""\nx = f"{d["("]}"\n'
+
+    assert file_codes(code) == frozenset()
 
 
 def _statement_codes(code: str, text: str) -> frozenset[str]:
@@ -110,6 +120,14 @@ def _statement_codes(code: str, text: str) -> frozenset[str]:
         (
             "match x:\n    case 1:\n        call(target)  # noqa: CIO301\n",
             {"CIO301"},
+        ),
+        (
+            "match call(target):  # noqa: CIO301\n    case 1:\n        pass\n",
+            {"CIO301"},
+        ),
+        (
+            "def f():  # noqa: CIO301\n    match call(target):\n        case 1:\n            pass\n",
+            set(),
         ),
     ],
 )
@@ -326,6 +344,28 @@ def test_silenced_key_is_still_masked(project) -> None:
     source = _handler(
         'local = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")'
         "  # noqa: CIO101",
+        "local.identify(id=user.id, created_at=int(time.time() * 1000))",
+    )
+    root = project(
+        {
+            "app.py": source,
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO101", "CIO103"]\n',
+        }
+    )
+
+    result = run_cli(["--dry-run", "--no-cache", "."], root)
+
+    assert ": CIO103 " in result.stdout
+    assert ": CIO101 " not in result.stdout
+    assert "0a1b2c3d4e5f6a7b8c9d" not in result.stdout
+    assert "0a1b****" in result.stdout
+
+
+def test_fix_withheld_that_moves_silenced_code(project) -> None:
+    # Hoisting the client would move the silenced key away from its comment.
+    source = _handler(
+        'local = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")'
+        "  # noqa: CIO101",
         'local.track(customer_id=user.id, name="viewed")',
     )
     root = project(
@@ -335,12 +375,10 @@ def test_silenced_key_is_still_masked(project) -> None:
         }
     )
 
-    result = run_cli(["--dry-run", "--no-cache", "."], root)
+    result = run_cli(["--apply", "--no-cache", "."], root)
 
-    assert ": CIO601 " in result.stdout
-    assert ": CIO101 " not in result.stdout
-    assert "0a1b2c3d4e5f6a7b8c9d" not in result.stdout
-    assert "0a1b****" in result.stdout
+    assert "the fix would move code that a `# noqa` comment silences" in result.stdout
+    assert (root / "app.py").read_text() == source
 
 
 # -- --add-noqa ---------------------------------------------------------------------------
@@ -413,3 +451,41 @@ def test_add_noqa_rejects_apply(project) -> None:
 
     assert result.exit_code == 2
     assert "--add-noqa" in result.stderr
+
+
+def test_add_noqa_counts_lines_as_python(project) -> None:
+    # str.splitlines also breaks at U+2028 and NEL; Python and libcst do not.
+    source = _handler(
+        'help_text = "one\u2028two\x85three"',
+        'cio.track(customer_id=user.id, name=f"a_{user.sku}")',
+    )
+    root = project(
+        {"app.py": source, "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n'}
+    )
+
+    run_cli(["--add-noqa", "--no-cache", "."], root)
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+
+    assert fixed == source.replace('user.sku}")\n', 'user.sku}")  # noqa: CIO301\n')
+    assert _codes(_json(root)) == []
+
+
+def test_add_noqa_match_header_once(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def f(p):\n"
+        '    match cio.track(customer_id=1, name=f"k_{p}"):\n'
+        "        case _:\n"
+        "            pass\n"
+    )
+    root = project(
+        {"app.py": source, "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n'}
+    )
+
+    first = run_cli(["--add-noqa", "--no-cache", "."], root)
+    second = run_cli(["--add-noqa", "--no-cache", "."], root)
+
+    assert first.stdout.strip() == "Added 1 noqa comment to 1 file."
+    assert second.stdout.strip() == "Added 0 noqa comments to 0 files."
+    assert _codes(_json(root)) == []

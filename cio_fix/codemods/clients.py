@@ -805,7 +805,7 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
         return False
     config = context.config
     selected = any(matches_selector("CIO602", selector) for selector in config.select)
-    ignored = any(matches_selector("CIO602", selector) for selector in config.ignore)
+    ignored = any(matches_selector("CIO602", selector) for selector in config.ignored)
     return selected and not ignored
 
 
