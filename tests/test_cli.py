@@ -605,3 +605,84 @@ def test_cli_packaging_pyproject_stays_in_project(project) -> None:
     result = run_cli(["--output-format", "json", "."], root)
 
     assert _found(result) == {("lib/app.py", "CIO103")}
+
+
+def _monorepo(project) -> Path:
+    return project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nignore = ["CIO101"]\n',
+            "lib/app.py": SERVICE_APP,
+            "services/a/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n',
+            "services/a/app.py": SERVICE_APP,
+            "services/a/inner/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO101"]\n',
+            "services/a/inner/app.py": SERVICE_APP,
+            "services/b/pyproject.toml": '[project]\nname = "b"\n',
+            "services/b/app.py": SERVICE_APP,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ["."],
+        ["services/a/app.py", "."],
+        ["services/b/app.py", "lib/app.py", "services/a/inner/app.py"],
+        ["services/a/inner/app.py", "lib/app.py", "services/b/app.py"],
+    ],
+)
+def test_cli_monorepo_each_file_once(project, targets) -> None:
+    root = _monorepo(project)
+
+    result = run_cli(["--output-format", "json", "--no-cache", *targets], root)
+    places = [
+        (item["path"], item["code"], item["line"], item["column"])
+        for item in result.json["findings"]
+    ]
+    found = {place[:2] for place in places}
+    named = {Path(target).parent.as_posix() for target in targets}
+
+    assert len(places) == len(set(places))
+    assert [path for path in result.json["changed_files"]] == sorted(
+        set(result.json["changed_files"])
+    )
+    # services/b has no [tool.cio-fix] table: the root's configuration applies.
+    if "services/b" in named or "." in targets:
+        assert ("services/b/app.py", "CIO103") in found
+        assert ("services/b/app.py", "CIO101") not in found
+    if "services/a/inner" in named or "." in targets:
+        assert ("services/a/inner/app.py", "CIO101") in found
+        assert ("services/a/inner/app.py", "CIO103") not in found
+
+
+def test_cli_first_project_without_rules(project) -> None:
+    root = _monorepo(project)
+
+    first = run_cli(
+        ["--output-format", "json", "--select", "CIO101", "lib/app.py", "services"],
+        root,
+    )
+    second = run_cli(
+        ["--output-format", "json", "--select", "CIO101", "services", "lib/app.py"],
+        root,
+    )
+    nothing = run_cli(["--select", "CIO101", "lib/app.py"], root)
+
+    assert first.json["findings"] == second.json["findings"]
+    assert ("services/a/app.py", "CIO101") in _found(first)
+    assert nothing.exit_code == 2
+    assert "no rule is left to run" in nothing.stderr
+    assert "pyproject.toml" in nothing.stderr
+
+
+def test_cli_ignore_adds_to_configuration(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nignore = ["CIO101"]\n',
+            "app.py": SERVICE_APP,
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--ignore", "CIO103", "."], root)
+
+    assert _found(result) == set()
