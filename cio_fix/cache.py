@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 CACHE_FOLDER = ".cio_fix_cache"
 CACHE_FILE = "results.pickle"
 # Bumped when the layout of the cache file or of its entries changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 # Entries that no run has used for this long are dropped when the cache is saved.
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
@@ -117,8 +117,26 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _enum_member(cls: Any, name: Any) -> Any:
+    """Stand in for `getattr` in pickles of enum members, allowing nothing else.
+
+    Some Python versions (3.11.2, for one) pickle a member as
+    `getattr(EnumClass, "NAME")`.
+    """
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, enum.Enum)
+        and isinstance(name, str)
+        and name in cls.__members__
+    ):
+        return cls[name]
+    raise pickle.UnpicklingError("getattr is allowed only for enum members")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name == "getattr":
+            return _enum_member
         if module == "builtins" and name in _ALLOWED_BUILTINS:
             return getattr(__import__("builtins"), name)
         if module == "pathlib" and name in _ALLOWED_PATHS:
@@ -172,7 +190,7 @@ class Cache:
         if entry is None:
             return None
         try:
-            value = loads(entry[1])
+            value = loads(_verified(entry[1]))
         except Exception:
             logger.debug("ignoring an unreadable cache entry", exc_info=True)
             self._entries.pop(key, None)
@@ -189,7 +207,7 @@ class Cache:
         except Exception:
             logger.debug("not caching a value that cannot be pickled", exc_info=True)
             return
-        self._used[key] = (self._now, data)
+        self._used[key] = (self._now, _checksum(data) + data)
 
     def clear(self) -> None:
         """Drop every entry, so that `save` leaves an empty cache for the next run."""
@@ -211,6 +229,25 @@ class Cache:
             _write_entries(self.folder, kept)
         except OSError as error:
             logger.debug("cannot write the cache in %s: %s", self.folder, error)
+
+
+CHECKSUM_BYTES = 16
+
+
+def _checksum(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=CHECKSUM_BYTES).digest()
+
+
+def _verified(entry: bytes) -> bytes:
+    """Return an entry's pickle after checking its checksum.
+
+    A damaged entry that still unpickles (one changed byte of a field name
+    or of fixed code) would otherwise crash the run or be written out.
+    """
+    checksum, data = entry[:CHECKSUM_BYTES], entry[CHECKSUM_BYTES:]
+    if checksum != _checksum(data):
+        raise ValueError("the cache entry does not match its checksum")
+    return data
 
 
 def _read_entries(path: Path) -> dict[str, tuple[float, bytes]]:

@@ -21,6 +21,7 @@ from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments
 from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
 from cio_fix.formatting import black_settings, format_fixed_file
+from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.metadata import code_of, parents
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.pipeline import (
@@ -183,8 +184,13 @@ class Checker:
             if context is None:
                 outcomes[path] = ParseOutcome(None, errors.errors)
                 continue
+            try:
+                summary = summarise(context.index, path)
+            except RecursionError:
+                errors.errors.append(FileError(Path(context.display_path), TOO_DEEP))
+                outcomes[path] = ParseOutcome(None, errors.errors)
+                continue
             self.contexts[path] = context
-            summary = summarise(context.index, path)
             self.summaries[path] = summary
             outcomes[path] = ParseOutcome(summary, errors.errors)
         return outcomes
@@ -299,6 +305,7 @@ class Checker:
             result.errors.append(FileError(Path(context.display_path), message))
             return None
         except Exception as error:
+            stop_if_interrupted()
             logger.debug(
                 "rule %s failed on %s", rule.code, context.display_path, exc_info=True
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from pathlib import Path
 
@@ -379,13 +380,20 @@ def _print_events(targets: list[Path], output_format: OutputFormat) -> None:
         catalog = build_catalog(targets, load_config(targets[0]))
     except ConfigError as error:
         raise _fail(str(error)) from error
+    from cio_fix.report import redact
+
     if output_format is OutputFormat.json:
-        console.print(catalog_json(catalog), markup=False, soft_wrap=True)
+        text = redact(catalog_json(catalog), catalog.secrets)
+        console.print(text, markup=False, soft_wrap=True)
     else:
         for line in catalog_lines(catalog):
-            console.print(line, markup=False, soft_wrap=True)
+            console.print(redact(line, catalog.secrets), markup=False, soft_wrap=True)
         for path, message in catalog.errors:
-            errors.print(f"{path}: {message}", markup=False, soft_wrap=True)
+            errors.print(
+                redact(f"{path}: {message}", catalog.secrets),
+                markup=False,
+                soft_wrap=True,
+            )
     raise typer.Exit(EXIT_ERROR if catalog.errors else EXIT_CLEAN)
 
 
@@ -403,4 +411,20 @@ def _print_explanation(code: str) -> None:
 
 
 def main() -> None:
-    app(prog_name="cio-fix")
+    from cio_fix.interrupts import install
+
+    install()
+    try:
+        app(prog_name="cio-fix")
+    except KeyboardInterrupt:
+        errors.print("interrupted", markup=False)
+        raise SystemExit(130) from None
+    except Exception as error:
+        # Status 1 means findings remain; a crash must not read as that.
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        errors.print(
+            f"internal error ({type(error).__name__}: {error}); please report it",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(EXIT_ERROR) from None

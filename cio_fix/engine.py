@@ -15,6 +15,7 @@ from cio_fix.discovery import (
     build_prefilter,
     discover,
 )
+from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.writer import WriteError, write_atomic
 
@@ -202,6 +203,7 @@ def follow_imports(
 
 def _write(result: RunResult) -> None:
     for file in result.changed_files:
+        stop_if_interrupted()
         assert file.fixed is not None
         path = file.path
         try:

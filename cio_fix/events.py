@@ -866,6 +866,8 @@ class Catalog:
     entries: list[CatalogEntry]
     # (path, message) of files that could not be read or parsed.
     errors: list[tuple[str, str]]
+    # Hard-coded keys, which no output may show.
+    secrets: frozenset[str] = frozenset()
 
 
 def build_catalog(paths: list[Path], config: Config) -> Catalog:
@@ -899,7 +901,9 @@ def build_catalog(paths: list[Path], config: Config) -> Catalog:
         checker.check(discovered.files, raw_files, result)
     entries = _catalog_entries(checker.contexts.values(), config.event_name_style)
     errors = [(error.path.as_posix(), error.message) for error in result.all_errors]
-    return Catalog(config.event_name_style, entries, errors)
+    return Catalog(
+        config.event_name_style, entries, errors, frozenset(result.secrets)
+    )
 
 
 def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[CatalogEntry]:

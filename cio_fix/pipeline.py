@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from cio_fix.cache import (
 )
 from cio_fix.config import Config
 from cio_fix.engine import display_path, follow_imports
+from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, RunResult
 from cio_fix.modules import folders_up_to, modules_by_name, sdk_search_start
 
@@ -201,6 +203,8 @@ def _check_candidates(
     try:
         return _Run(all_files, config, cache).execute(raw_files)
     except PipelineUnavailable as error:
+        # A worker that Ctrl-C stopped is no reason to check everything again.
+        stop_if_interrupted()
         # An unreadable cache is no problem of the user's, so only a debug log
         # names it.
         level = logging.DEBUG if error.from_cache else logging.WARNING
@@ -914,6 +918,9 @@ class _ParallelBackend:
 
 def _serve(connection: Connection, config: Config) -> None:
     """Handle parse, collect and check requests in a worker process until a stop request."""
+    # Ctrl-C reaches every process of the terminal's group: the main process
+    # stops the run and its workers, which would only print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker started with spawn rather than fork has the default threshold.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     worker = _Worker(config)

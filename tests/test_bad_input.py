@@ -280,3 +280,37 @@ def test_bad_input_symlink_inside_root_named(project) -> None:
     assert errors == []
     assert exit_code != 2
     assert "int(time.time())" in (root / "real.py").read_text()
+
+
+def test_bad_input_deep_expression_reported(project) -> None:
+    # CPython compiles it; the index recursion goes past Python's limit.
+    root = project(
+        {
+            "choice.py": "import customerio\nX = " + "a if b else " * 400 + "c\n",
+            "app.py": "import time\n",
+        }
+    )
+
+    result = run_cli(["--no-cache", "."], root)
+
+    assert result.exit_code == 2
+    assert "choice.py: error: nested too deeply" in result.stderr
+
+
+def test_bad_input_unexpected_error_exits_2(project, monkeypatch) -> None:
+    import sys
+
+    import cio_fix.engine
+    from cio_fix import cli
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    root = project({"app.py": "import customerio\n"})
+    monkeypatch.setattr(cio_fix.engine, "run", broken)
+    monkeypatch.setattr(sys, "argv", ["cio-fix", str(root)])
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+
+    assert exit_.value.code == 2

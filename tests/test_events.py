@@ -339,3 +339,23 @@ def test_events_demo_second_apply_changes_nothing(tmp_path: Path) -> None:
     again = run_cli(["--apply", "--output-format", "json", "examples"], tmp_path)
 
     assert again.json["changed_files"] == []
+
+
+def test_list_events_masks_keys(project) -> None:
+    key = "0a1b2c3d4e5f6a7b8c9d"
+    root = project(
+        {
+            "app.py": (
+                "from customerio import CustomerIO\n"
+                f'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "{key}")\n'
+                f'cio.track(customer_id=1, name=f"signup_{{user.plan}}_{key}")\n'
+            )
+        }
+    )
+
+    text = run_cli(["--list-events", "--no-cache", "."], root)
+    document = run_cli(["--list-events", "--output-format", "json", "."], root)
+
+    assert key not in text.stdout
+    assert "0a1b****" in text.stdout
+    assert key not in document.stdout

@@ -15,7 +15,7 @@ from rich.console import Console
 
 import cio_fix.checker
 from cio_fix import pipeline
-from cio_fix.cache import CACHE_FILE, CACHE_FOLDER
+from cio_fix.cache import CACHE_FILE, CACHE_FOLDER, CHECKSUM_BYTES, _checksum
 from cio_fix.cli import _exit_status
 from cio_fix.config import load_config
 from cio_fix.engine import run
@@ -499,10 +499,12 @@ def test_cache_corrupt_summary_is_rebuilt(project, monkeypatch) -> None:
     entries = {}
     for key, (used, data) in document["entries"].items():
         if key.startswith("parse:"):
-            facts = pickle.loads(data)
+            # A summary that passes the entry's checksum but does not load.
+            facts = pickle.loads(data[CHECKSUM_BYTES:])
             if facts.summary_blob is not None:
                 facts.summary_blob = b"\x80\x05not a summary"
-            entries[key] = (used, pickle.dumps(facts))
+            blob = pickle.dumps(facts)
+            entries[key] = (used, _checksum(blob) + blob)
     document["entries"] = entries
     cache_file.write_bytes(pickle.dumps(document))
     monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
@@ -574,3 +576,50 @@ def test_pipeline_fewer_collections_restores_threshold() -> None:
         assert gc.get_threshold() == (pipeline.GC_THRESHOLD, *before[1:])
         raise RuntimeError("a failed run")
     assert gc.get_threshold() == before
+
+
+def test_cache_damaged_entry_bytes_are_ignored(project) -> None:
+    # One changed byte in an entry still unpickles (a field name of the same
+    # length, or a byte of fixed code); the checksum must catch it.
+    root = project(FILES)
+    first = run_cli(["--output-format", "json", "."], root)
+    cache_file = root / CACHE_FOLDER / CACHE_FILE
+    document = pickle.loads(cache_file.read_bytes())
+    damaged = 0
+    for key, (stamp, blob) in list(document["entries"].items()):
+        if b"summary_digest" in blob:
+            blob = blob.replace(b"summary_digest", b"summarx_digest")
+            document["entries"][key] = (stamp, blob)
+            damaged += 1
+    cache_file.write_bytes(pickle.dumps(document))
+
+    second = run_cli(["--output-format", "json", "."], root)
+
+    assert damaged
+    assert second.exit_code == first.exit_code
+    assert second.json == first.json
+
+
+def test_cache_reads_enum_members_pickled_by_name() -> None:
+    # Python 3.11.2 pickles an enum member as getattr(EnumClass, "NAME").
+    from cio_fix.cache import loads
+    from cio_fix.model import FixSafety
+
+    data = pickle.dumps(FixSafety.SAFE, protocol=2)
+    by_name = pickle.dumps(_ByName(FixSafety, "SAFE"), protocol=pickle.HIGHEST_PROTOCOL)
+
+    assert loads(data) is FixSafety.SAFE
+    assert loads(by_name) is FixSafety.SAFE
+    with pytest.raises(pickle.UnpicklingError):
+        loads(pickle.dumps(_ByName(FixSafety, "__class__")))
+
+
+class _ByName:
+    """Pickles as getattr(cls, name), the way some Python versions pickle enums."""
+
+    def __init__(self, cls: type, name: str) -> None:
+        self.cls = cls
+        self.name = name
+
+    def __reduce__(self):
+        return getattr, (self.cls, self.name)
