@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +81,35 @@ LOSES_COMMENT = (
     "not fixed: the fix would lose a comment inside the code it rewrites;"
     " fix it by hand"
 )
+
+
+# libcst's parser recurses in native code, which Python's recursion limit
+# does not guard: `a and a and ...` with 8,000 operands overflowed the
+# main thread's stack (8 MB here) and killed the process. The parse runs in
+# a thread with this much stack, which is reserved, not used, until needed.
+PARSER_STACK_BYTES = 256 * 1024 * 1024
+
+
+def parse_with_large_stack(text: str) -> cst.Module:
+    """Parse `text` with libcst on a thread whose stack deep code cannot overflow."""
+    outcome: list[Any] = []
+
+    def parse() -> None:
+        try:
+            outcome.append(cst.parse_module(text))
+        except BaseException as error:  # re-raised in the calling thread
+            outcome.append(error)
+
+    previous = threading.stack_size(PARSER_STACK_BYTES)
+    try:
+        thread = threading.Thread(target=parse, name="cio-fix-parse", daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]  # type: ignore[no-any-return]
 
 
 class _Unfixable(Exception):
@@ -205,7 +235,7 @@ class Checker:
             result.errors.append(FileError(Path(shown), str(error)))
             return None
         try:
-            module = cst.parse_module(source.text)
+            module = parse_with_large_stack(source.text)
             module_name, is_package = module_name_for(path, self.config.root)
             index = self._index(module, module_name, is_package)
         except cst.ParserSyntaxError as error:

@@ -901,9 +901,7 @@ def build_catalog(paths: list[Path], config: Config) -> Catalog:
         checker.check(discovered.files, raw_files, result)
     entries = _catalog_entries(checker.contexts.values(), config.event_name_style)
     errors = [(error.path.as_posix(), error.message) for error in result.all_errors]
-    return Catalog(
-        config.event_name_style, entries, errors, frozenset(result.secrets)
-    )
+    return Catalog(config.event_name_style, entries, errors, frozenset(result.secrets))
 
 
 def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[CatalogEntry]:

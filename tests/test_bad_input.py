@@ -314,3 +314,34 @@ def test_bad_input_unexpected_error_exits_2(project, monkeypatch) -> None:
         cli.main()
 
     assert exit_.value.code == 2
+
+
+def test_bad_input_long_operator_chain_parsed(project) -> None:
+    # libcst's native parser recursed past the main thread's stack on this
+    # valid code and the process died; it runs in a subprocess here so that
+    # a crash fails the test instead of the test run.
+    import subprocess
+    import sys
+
+    chain = " and ".join(["flag"] * 8000)
+    root = project(
+        {
+            "rules.py": f"import customerio\nx = {chain}\n",
+            "app.py": (
+                "import time\n\nfrom customerio import CustomerIO\n\n"
+                'cio = CustomerIO("site", "key")\n'
+                "cio.identify(id=1, created_at=int(time.time() * 1000))\n"
+            ),
+        }
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "--apply", "--no-cache", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode in (0, 1, 2)
+    assert "int(time.time())" in (root / "app.py").read_text()
