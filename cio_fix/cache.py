@@ -311,7 +311,7 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         repr(settings),
         os.getcwd(),
     ]
-    for folder in folders_up_to(config.root, start):
+    for folder in folders_up_to(config.declarations_root, start):
         parts.extend(declaration_fingerprints(folder))
     return digest(*parts)
 

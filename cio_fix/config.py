@@ -78,6 +78,10 @@ class Config:
     ignore: tuple[str, ...] = ()
     # `--ignore`: rules left out besides the configuration's `ignore`.
     extend_ignore: tuple[str, ...] = ()
+    # Where the search for the declared customerio version stops, when not
+    # at the root: the top of the git work tree, or the root of the project
+    # that contains this one.
+    version_search_root: Path | None = None
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
     sdk_version: int | None = None
@@ -119,6 +123,11 @@ class Config:
     # The fields that the command line set: a nested project's own
     # configuration takes them too.
     overrides: tuple[str, ...] = ()
+
+    @property
+    def declarations_root(self) -> Path:
+        """Return the highest folder that may declare the customerio version."""
+        return self.version_search_root or self.root
 
     @property
     def ignored(self) -> tuple[str, ...]:
@@ -397,6 +406,9 @@ def load_config(start: Path) -> Config:
             )
         field_name, validate = SCHEMA[key]
         values[field_name] = validate(key, value, pyproject)
+    # A package of a repository reads the customerio version that the
+    # repository declares when it declares none itself.
+    values["version_search_root"] = _work_tree_top(pyproject.parent)
     return Config(**values)
 
 

@@ -66,6 +66,10 @@ def run(
             continue
         covered = any(_covers(path, root) for path in paths)
         nested = project_config(config, root).with_options(whole_project=covered)
+        if config.root.resolve() in root.parents:
+            # A project inside this one reads the customerio version that
+            # its enclosing service declares, as its files did from here.
+            nested = nested.with_options(version_search_root=config.declarations_root)
         # The root as a user would name it, so that paths show the same.
         target = Path(display_path(root))
         other = run([target] if covered else files, nested, apply, visited)

@@ -393,7 +393,7 @@ class _Run:
         found = self._declared.get(folder)
         if found is None:
             found = []
-            for parent in folders_up_to(self.config.root, folder):
+            for parent in folders_up_to(self.config.declarations_root, folder):
                 found.extend(declaration_fingerprints(parent))
             self._declared[folder] = found
         return found

@@ -205,7 +205,7 @@ class FileContext:
         return self.project.shared(  # type: ignore[no-any-return]
             f"sdk-version:{folder}",
             lambda _: self._shown_from_cwd(
-                detect_sdk_version(self.config.root, folder)
+                detect_sdk_version(self.config.declarations_root, folder)
             ),
         )
 
@@ -213,7 +213,9 @@ class FileContext:
         """Name the declaring file relative to the working directory, as findings are."""
         if sdk is None:
             return None
-        return SdkVersion(sdk.major, display_path(self.config.root / sdk.source))
+        return SdkVersion(
+            sdk.major, display_path(self.config.declarations_root / sdk.source)
+        )
 
     @property
     def sdk_major(self) -> int | None:

@@ -686,3 +686,26 @@ def test_cli_ignore_adds_to_configuration(project) -> None:
     result = run_cli(["--output-format", "json", "--ignore", "CIO103", "."], root)
 
     assert _found(result) == set()
+
+
+@pytest.mark.parametrize("target", [".", "svc/jobs"])
+def test_cli_nested_project_reads_service_version(project, target) -> None:
+    root = project(
+        {
+            "svc/requirements.txt": "customerio==3.2.0\n",
+            "svc/pyproject.toml": "[tool.cio-fix]\n",
+            "svc/jobs/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO701"]\n',
+            "svc/jobs/app.py": (
+                "from customerio import CustomerIO\n\n"
+                'cio = CustomerIO("site", "key")\n'
+                'cio.track(customer_id=1, name="bought", price=3)\n'
+            ),
+        }
+    )
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+    result = run_cli(["--output-format", "json", "--no-cache", target], root)
+
+    (finding,) = result.json["findings"]
+    assert finding["fix"] == "safe"
+    assert "svc/requirements.txt" in finding["message"]
