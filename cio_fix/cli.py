@@ -245,7 +245,7 @@ def main_command(
             f" {', '.join(result.projects_without_rules)}) exclude every rule"
         )
     if add_noqa:
-        raise typer.Exit(_add_noqa(result))
+        raise typer.Exit(_add_noqa(result, output_format))
 
     _report(
         result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config
@@ -256,14 +256,35 @@ def main_command(
     raise typer.Exit(status)
 
 
-def _add_noqa(result: RunResult) -> int:
+def _add_noqa(result: RunResult, output_format: OutputFormat) -> int:
     """Write the `# noqa` comments for every finding, print what was done, return the status."""
+    from cio_fix.report import redact
     from cio_fix.suppressions import add_directives
 
     added = add_directives(result)
     problems = [*result.all_errors, *added.errors]
+    status = EXIT_ERROR if problems else EXIT_CLEAN
+    if output_format is OutputFormat.json:
+        import json
+
+        document = {
+            "version": 1,
+            "added": added.directives,
+            "files": [path.as_posix() for path in added.files],
+            "errors": [
+                {"path": error.path.as_posix(), "message": error.message}
+                for error in problems
+            ],
+        }
+        text = redact(json.dumps(document, indent=2), result.secrets)
+        console.print(text, markup=False, soft_wrap=True)
+        return status
     for error in problems:
-        errors.print(f"{error.path}: {error.message}", markup=False, soft_wrap=True)
+        errors.print(
+            redact(f"{error.path}: {error.message}", result.secrets),
+            markup=False,
+            soft_wrap=True,
+        )
     files = len(added.files)
     console.print(
         f"Added {added.directives} noqa"
@@ -272,7 +293,7 @@ def _add_noqa(result: RunResult) -> int:
         markup=False,
         soft_wrap=True,
     )
-    return EXIT_ERROR if problems else EXIT_CLEAN
+    return status
 
 
 def _configure(

@@ -489,3 +489,16 @@ def test_add_noqa_match_header_once(project) -> None:
     assert first.stdout.strip() == "Added 1 noqa comment to 1 file."
     assert second.stdout.strip() == "Added 0 noqa comments to 0 files."
     assert _codes(_json(root)) == []
+
+
+def test_add_noqa_json_output(project) -> None:
+    root = project(
+        {
+            "app.py": _handler('cio.track(customer_id=user.id, name=f"a_{user.sku}")'),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+
+    result = run_cli(["--add-noqa", "--output-format", "json", "."], root)
+
+    assert result.json == {"version": 1, "added": 1, "files": ["app.py"], "errors": []}
