@@ -47,8 +47,8 @@ def run(
 
     A file of another project, one with its own `[tool.cio-fix]` below the
     root or one outside the root, is checked in a run of that project, with
-    its configuration and the command line's options. `visited` holds the
-    roots of the projects this command has checked already.
+    its configuration and the command line's options. `visited` contains
+    the roots of the projects this command has checked already.
     """
     visited = set() if visited is None else visited
     visited.add(config.root.resolve())

@@ -226,8 +226,8 @@ def line_codes(text: str) -> dict[int, frozenset[str]]:
             tokenize.generate_tokens(io.StringIO(_one_newline(text)).readline)
         )
     except (tokenize.TokenError, SyntaxError):
-        # Without the statements, a comment cannot be told from a string:
-        # nothing is silenced by line.
+        # Without the statements, a comment cannot be distinguished from a
+        # string, so nothing is silenced by line.
         return by_line
     first_line: int | None = None
     codes: set[str] = set()
@@ -318,9 +318,9 @@ def moves_silenced_code(
     """Tell whether a fix replaces code around a silenced finding without keeping it.
 
     The finding's node must come back, as the same object, in one of the
-    replacements (`cio.track(...)` wrapped for a background thread keeps
-    its arguments); otherwise it moves elsewhere (a client hoisted to
-    module level), away from its `# noqa` comment, or is dropped.
+    replacements: `cio.track(...)` wrapped for a background thread keeps
+    its arguments. Otherwise the node moves elsewhere, away from its
+    `# noqa` comment (a client hoisted to module level), or is dropped.
     """
     for node in silenced_nodes:
         around = {id(node)}
