@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import traceback
 from enum import Enum
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from cio_fix.config import (
     load_config,
     validate_selectors,
 )
+from cio_fix.files import resolve_or_absolute
 from cio_fix.model import RunResult
 
 # Exit statuses, as documented in the README.
@@ -304,10 +305,8 @@ def _configure(
 ) -> Config:
     config = load_config(targets[0])
     root = config.root.resolve()
-    whole = any(
-        target.resolve() == root or target.resolve() in root.parents
-        for target in targets
-    )
+    resolved = [resolve_or_absolute(target) for target in targets]
+    whole = any(target == root or target in root.parents for target in resolved)
     config = config.with_options(whole_project=whole)
     selected = _split_codes(select)
     ignored = _split_codes(ignore)
@@ -432,6 +431,10 @@ def _print_explanation(code: str) -> None:
 
 
 def main() -> None:
+    """Run the command line; an unexpected exception exits with 2, never with 1.
+
+    Exit status 1 means that findings remain, so a crash must not look like it.
+    """
     from cio_fix.interrupts import install
 
     install()
@@ -441,11 +444,12 @@ def main() -> None:
         errors.print("interrupted", markup=False)
         raise SystemExit(130) from None
     except Exception as error:
-        # Status 1 means findings remain; a crash must not read as that.
-        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        traceback.print_exc()
         errors.print(
-            f"internal error ({type(error).__name__}: {error}); please report it",
+            f"cio-fix: error: internal error ({type(error).__name__}: {error});"
+            " the traceback is above, please report it with the command line",
+            style="red",
             markup=False,
             soft_wrap=True,
         )
-        raise SystemExit(EXIT_ERROR) from None
+        raise SystemExit(EXIT_ERROR) from error

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cio_fix.files import resolve_or_absolute
 from cio_fix.pr.settings import PrSettings, parse_pr_table
 
 if sys.version_info >= (3, 11):
@@ -333,7 +334,7 @@ def find_pyproject(start: Path) -> Path | None:
     package's own pyproject.toml inside a configured repository does not
     hide the repository's configuration.
     """
-    start = start.resolve()
+    start = resolve_or_absolute(start)
     folder = start if start.is_dir() else start.parent
     nearest = None
     for candidate in (folder, *folder.parents):
@@ -360,7 +361,7 @@ def project_root(start: Path) -> Path:
         return pyproject.parent
     # The folder of a file named through a symbolic link is the link's
     # own folder, not its target's.
-    folder = (start if start.is_dir() else start.absolute().parent).resolve()
+    folder = resolve_or_absolute(start if start.is_dir() else start.absolute().parent)
     return _work_tree_top(folder) or folder
 
 

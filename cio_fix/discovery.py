@@ -13,6 +13,12 @@ from pathlib import Path
 import pathspec
 
 from cio_fix.config import Config, configures_cio_fix, project_root
+from cio_fix.files import (
+    is_regular_file,
+    read_regular_text,
+    resolve_failure,
+    resolve_or_absolute,
+)
 from cio_fix.model import FileError
 
 logger = logging.getLogger(__name__)
@@ -105,20 +111,9 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     excludes = _exclude_spec(config)
 
     for path in paths:
-        if not path.exists() and not path.is_symlink():
-            found.errors.append(
-                FileError(path, "path not found; check the spelling or the folder")
-            )
-            continue
-        if not path.exists():
-            found.errors.append(
-                FileError(path, "broken symbolic link; its target does not exist")
-            )
-            continue
-        if not path.is_file() and not path.is_dir():
-            found.errors.append(
-                FileError(path, "not a regular file or folder; name a Python file")
-            )
+        problem = _named_path_problem(path)
+        if problem is not None:
+            found.errors.append(FileError(path, problem))
             continue
         if path.is_file():
             if _links_out_of(path, config.root):
@@ -135,13 +130,32 @@ def discover(paths: list[Path], config: Config) -> Discovered:
             _add(found, seen, path)
             continue
         # A link to a file of the tree is checked once, under the file's own name.
-        files = sorted(_files_under(path, config.root, excludes), key=Path.is_symlink)
+        files = sorted(
+            _files_under(path, config.root, excludes, found.errors),
+            key=Path.is_symlink,
+        )
         for file in files:
             _add(found, seen, file)
 
     found.files.sort(key=lambda file: file.as_posix())
     _set_apart_other_projects(found, config.root)
     return found
+
+
+def _named_path_problem(path: Path) -> str | None:
+    """Describe why a PATH from the command line cannot be checked, or return None."""
+    failure = resolve_failure(path)
+    if failure == "symbolic link loop":
+        return "symbolic link loop; point the link at a file or remove it"
+    if failure is not None:
+        return f"cannot read: {failure}; check the permissions of its folders"
+    if not path.exists() and not path.is_symlink():
+        return "path not found; check the spelling or the folder"
+    if not path.exists():
+        return "broken symbolic link; its target does not exist"
+    if not path.is_file() and not path.is_dir():
+        return "not a regular file or folder; name a Python file"
+    return None
 
 
 def _set_apart_other_projects(found: Discovered, root: Path) -> None:
@@ -198,15 +212,24 @@ def _exclude_spec(config: Config) -> pathspec.PathSpec:
 
 
 def _files_under(
-    folder: Path, root: Path, excludes: pathspec.PathSpec
+    folder: Path, root: Path, excludes: pathspec.PathSpec, errors: list[FileError]
 ) -> Iterator[Path]:
-    """Yield the `.py` files under `folder` that are neither ignored nor excluded."""
+    """Yield the `.py` files under `folder` that are neither ignored nor excluded.
+
+    A file that cannot be resolved or examined, such as a symbolic link
+    loop, goes to `errors` instead, unless it is excluded by name.
+    """
     boundary = folder.resolve()
     listed = _git_files(folder)
     candidates = listed if listed is not None else _walk(folder)
 
     for file in candidates:
         if file.suffix != ".py":
+            continue
+        failure = resolve_failure(file)
+        if failure is not None:
+            if not excludes.match_file(_relative_name(file, folder, root)):
+                errors.append(FileError(file, f"not checked: {failure}"))
             continue
         if _is_excluded(file, folder, root, excludes):
             continue
@@ -227,6 +250,15 @@ def _is_excluded(
     except ValueError:
         relative = file.relative_to(folder)
     return excludes.match_file(relative.as_posix())
+
+
+def _relative_name(file: Path, folder: Path, root: Path) -> str:
+    """Return the name of `file` below the project root without following its link."""
+    absolute = resolve_or_absolute(file.parent) / file.name
+    try:
+        return absolute.relative_to(resolve_or_absolute(root)).as_posix()
+    except ValueError:
+        return file.relative_to(folder).as_posix()
 
 
 def _links_out_of(file: Path, root: Path) -> bool:
@@ -273,7 +305,7 @@ def _walk(folder: Path) -> Iterator[Path]:
     for current, dirnames, filenames in os.walk(folder, followlinks=False):
         current_path = Path(current)
         gitignore = current_path / ".gitignore"
-        if gitignore.is_file():
+        if is_regular_file(gitignore):
             ignore_specs.append((current_path, _read_gitignore(gitignore)))
 
         kept = []
@@ -291,7 +323,7 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 def _read_gitignore(path: Path) -> pathspec.PathSpec:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular_text(path).splitlines()
     except OSError:
         lines = []
     return pathspec.GitIgnoreSpec.from_lines(lines)

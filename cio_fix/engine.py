@@ -15,6 +15,7 @@ from cio_fix.discovery import (
     build_prefilter,
     discover,
 )
+from cio_fix.files import resolve_or_absolute
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.writer import WriteError, write_atomic
@@ -85,7 +86,7 @@ def run(
 
 def _covers(path: Path, root: Path) -> bool:
     """Tell whether the PATH `path` is `root` or a folder above it."""
-    target = path.resolve()
+    target = resolve_or_absolute(path)
     return target == root or target in root.parents
 
 

@@ -345,3 +345,70 @@ def test_bad_input_long_operator_chain_parsed(project) -> None:
 
     assert result.returncode in (0, 1, 2)
     assert "int(time.time())" in (root / "app.py").read_text()
+
+
+def test_bad_input_symlink_loop_in_project(project) -> None:
+    root = project({"good.py": GOOD})
+    (root / "loop.py").symlink_to("loop.py")
+
+    exit_code, errors, _ = _errors(root, ".")
+
+    assert exit_code == 2
+    assert errors == [{"path": "loop.py", "message": "not checked: symbolic link loop"}]
+    assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_symlink_pair_loop(project) -> None:
+    root = project({"good.py": GOOD})
+    (root / "a.py").symlink_to("b.py")
+    (root / "b.py").symlink_to("a.py")
+
+    exit_code, errors, _ = _errors(root, ".")
+
+    assert exit_code == 2
+    assert [error["path"] for error in errors] == ["a.py", "b.py"]
+    assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_symlink_loop_named(project) -> None:
+    root = project({"good.py": GOOD})
+    (root / "loop.py").symlink_to("loop.py")
+
+    exit_code, errors, _ = _errors(root, "loop.py", "good.py")
+
+    assert exit_code == 2
+    assert errors == [
+        {
+            "path": "loop.py",
+            "message": "symbolic link loop; point the link at a file or remove it",
+        }
+    ]
+    assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_symlink_loop_beside_named_file(project) -> None:
+    root = project({"good.py": GOOD})
+    (root / "loop.py").symlink_to("loop.py")
+
+    exit_code, errors, _ = _errors(root, "good.py")
+
+    # The loop is not named, so it is no error of this run. Exit status 1
+    # is for the CIO401 finding, which has no safe fix.
+    assert exit_code == 1
+    assert errors == []
+    assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_excluded_symlink_loop_silent(project) -> None:
+    root = project(
+        {
+            "good.py": GOOD,
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["loop.py"]\n',
+        }
+    )
+    (root / "loop.py").symlink_to("loop.py")
+
+    exit_code, errors, _ = _errors(root, ".")
+
+    assert exit_code == 1
+    assert errors == []

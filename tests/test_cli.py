@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cio_fix.cli import main
 from cio_fix.config import load_config
 
 from conftest import CliResult, run_cli
@@ -709,3 +710,23 @@ def test_cli_nested_project_reads_service_version(project, target) -> None:
     (finding,) = result.json["findings"]
     assert finding["fix"] == "safe"
     assert "svc/requirements.txt" in finding["message"]
+
+
+def test_cli_internal_error_exits_two(project, monkeypatch, capsys) -> None:
+    root = project({"app.py": PITFALLS})
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["cio-fix", "--no-cache", "."])
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("unexpected state")
+
+    monkeypatch.setattr("cio_fix.engine.run", crash)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+
+    # Exit status 1 means that findings remain, so a crash must not use it.
+    assert exit_info.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith(
+        "cio-fix: error: internal error (RuntimeError: unexpected state)"
+    )
