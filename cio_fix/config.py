@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cio_fix.files import resolve_or_absolute
+from cio_fix.files import read_regular_file, resolve_or_absolute
 from cio_fix.pr.settings import PrSettings, parse_pr_table
 
 if sys.version_info >= (3, 11):
@@ -372,7 +372,7 @@ def configures_cio_fix(pyproject: Path) -> bool:
     so that loading it reports the problem.
     """
     try:
-        raw = pyproject.read_bytes()
+        raw = read_regular_file(pyproject)
     except OSError:
         return False
     if b"cio-fix" not in raw:
@@ -415,10 +415,18 @@ def load_config(start: Path) -> Config:
 
 def _read_tool_table(pyproject: Path) -> dict[str, Any]:
     try:
-        with pyproject.open("rb") as stream:
-            document = tomllib.load(stream)
+        raw = read_regular_file(pyproject)
     except OSError as error:
         raise ConfigError(f"{pyproject}: cannot read: {error.strerror}") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{pyproject}: not valid UTF-8 (byte {error.start}); TOML files must be"
+            " UTF-8, so save it as UTF-8"
+        ) from error
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(
             f"{pyproject}: invalid TOML: {error}; fix the file or run cio-fix"

@@ -412,3 +412,15 @@ def test_bad_input_excluded_symlink_loop_silent(project) -> None:
 
     assert exit_code == 1
     assert errors == []
+
+
+def test_bad_input_pyproject_not_utf8(project) -> None:
+    root = project(
+        {"good.py": GOOD, "pyproject.toml": "[tool.cio-fix]\n".encode("utf-16")}
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "pyproject.toml: not valid UTF-8 (byte 0)" in result.stderr
+    assert "Traceback" not in result.stderr
