@@ -30,6 +30,7 @@ from typing import Any
 
 from cio_fix import __version__
 from cio_fix.config import Config
+from cio_fix.files import read_regular_file
 from cio_fix.modules import folders_up_to
 
 logger = logging.getLogger(__name__)
@@ -344,7 +345,7 @@ def declaration_fingerprints(folder: Path) -> list[str]:
     for pattern in DECLARATION_PATTERNS:
         for path in sorted(folder.glob(pattern)):
             try:
-                found.append(f"{path}:{digest(path.read_bytes())}")
+                found.append(f"{path}:{digest(read_regular_file(path))}")
             except OSError:
                 found.append(f"{path}:unreadable")
     return found

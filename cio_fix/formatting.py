@@ -9,6 +9,7 @@ from typing import Any
 
 import libcst as cst
 
+from cio_fix.files import read_regular_file
 from cio_fix.metadata import code_of
 
 if sys.version_info >= (3, 11):
@@ -65,7 +66,7 @@ def black_settings(root: Path) -> BlackSettings:
             magic_trailing_comma=not table.get("skip-magic-trailing-comma", False),
         )
     try:
-        text = (root / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+        text = read_regular_file(root / ".pre-commit-config.yaml").decode("utf-8")
     except (OSError, UnicodeDecodeError):
         text = ""
     if "psf/black" in text:
@@ -75,7 +76,7 @@ def black_settings(root: Path) -> BlackSettings:
 
 def _black_table(pyproject: Path) -> dict[str, Any] | None:
     try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        document = tomllib.loads(read_regular_file(pyproject).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     tool = document.get("tool")

@@ -23,6 +23,7 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
+from cio_fix.files import read_regular_file, read_regular_text
 from cio_fix.modules import (
     folders_up_to,
     module_name_for,  # noqa: F401 (re-exported)
@@ -443,7 +444,7 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
     path = root / "Pipfile.lock"
     if path.is_file():
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = json.loads(read_regular_file(path).decode("utf-8"))
         except (OSError, ValueError):
             logger.warning(
                 "%s: not valid JSON; the SDK version is not read from it", path
@@ -465,7 +466,7 @@ def _from_requirements(root: Path) -> SdkVersion | None:
     files += sorted(root.glob("requirements*.in"))
     for path in files:
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_regular_text(path).splitlines()
         except OSError:
             continue
         for line in lines:
@@ -518,7 +519,7 @@ def _from_setup_cfg(root: Path) -> SdkVersion | None:
     # Without interpolation, so that a `%` in a URL does not raise.
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
-        parser.read(path, encoding="utf-8")
+        parser.read_string(read_regular_file(path).decode("utf-8"), str(path))
     except (OSError, UnicodeDecodeError, configparser.Error):
         logger.warning("%s: not valid INI; the SDK version is not read from it", path)
         return None
@@ -547,7 +548,7 @@ def _from_setup_py(root: Path) -> SdkVersion | None:
     if not path.is_file():
         return None
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        tree = ast.parse(read_regular_file(path), filename=str(path))
     except (OSError, SyntaxError, ValueError):
         logger.warning(
             "%s: not valid Python; the SDK version is not read from it", path
@@ -600,8 +601,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        with path.open("rb") as stream:
-            return tomllib.load(stream)
-    except (OSError, tomllib.TOMLDecodeError):
+        return tomllib.loads(read_regular_file(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         logger.warning("%s: not valid TOML; the SDK version is not read from it", path)
         return {}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -424,3 +427,51 @@ def test_bad_input_pyproject_not_utf8(project) -> None:
     assert result.exit_code == 2
     assert "pyproject.toml: not valid UTF-8 (byte 0)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _run_bounded(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run cio-fix in a child process that a hang or a runaway read cannot outlast.
+
+    The child gets 60 seconds and 2 GiB of address space, so that a
+    regression fails this test instead of stopping the suite or the machine.
+    """
+
+    def limit_memory() -> None:
+        two_gib = 2 * 1024**3
+        resource.setrlimit(resource.RLIMIT_AS, (two_gib, two_gib))
+
+    return subprocess.run(
+        [sys.executable, "-m", "cio_fix", *args],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+        preexec_fn=limit_memory,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["requirements.txt", "setup.cfg", "Pipfile", "poetry.lock", "setup.py"]
+)
+def test_bad_input_fifo_declaration_file(project, name: str) -> None:
+    root = project({"good.py": GOOD})
+    os.mkfifo(root / name)
+
+    # Without the check, opening the FIFO waits for a writer for ever.
+    completed = _run_bounded(root, "--apply", ".")
+
+    assert completed.returncode == 1
+    assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_declaration_linked_to_device(project) -> None:
+    root = project({"good.py": GOOD})
+    (root / "requirements.txt").symlink_to("/dev/zero")
+
+    # Without the check, reading /dev/zero fills the memory.
+    completed = _run_bounded(root, "--apply", ".")
+
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert "int(time.time())" in (root / "good.py").read_text()
