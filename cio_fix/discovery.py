@@ -221,7 +221,7 @@ def _files_under(
     """
     boundary = folder.resolve()
     listed = _git_files(folder)
-    candidates = listed if listed is not None else _walk(folder)
+    candidates = listed if listed is not None else _walk(folder, root)
 
     for file in candidates:
         if file.suffix != ".py":
@@ -299,14 +299,18 @@ def _git_files(folder: Path) -> list[Path] | None:
     return files
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    """Walk `folder` without git, honouring every `.gitignore` on the way down."""
-    ignore_specs: list[tuple[Path, pathspec.PathSpec]] = []
+def _walk(folder: Path, root: Path) -> Iterator[Path]:
+    """Walk `folder` without git, honouring every `.gitignore` that applies to it.
+
+    As in git, the `.gitignore` files of the folders above `folder` apply
+    too, so `cio-fix sub` skips what `cio-fix .` skips; see `_gitignores_above`.
+    """
+    ignore_specs = _gitignores_above(folder, root)
     for current, dirnames, filenames in os.walk(folder, followlinks=False):
         current_path = Path(current)
         gitignore = current_path / ".gitignore"
         if is_regular_file(gitignore):
-            ignore_specs.append((current_path, _read_gitignore(gitignore)))
+            ignore_specs.append((current_path, "", _read_gitignore(gitignore)))
 
         kept = []
         for name in sorted(dirnames):
@@ -321,6 +325,47 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield path
 
 
+def _gitignores_above(
+    folder: Path, root: Path
+) -> list[tuple[Path, str, pathspec.PathSpec]]:
+    """Read the `.gitignore` files of the folders above `folder`, outermost first.
+
+    They are those from the project root down, or, when `folder` is the
+    root only because no pyproject.toml or git work tree marks one, those
+    from the top of the file system down, as ripgrep reads them. Each comes
+    with `folder` and the path from its own folder to `folder`, so that
+    `_ignored` matches the paths of the walk against it.
+    """
+    start = resolve_or_absolute(folder)
+    top = resolve_or_absolute(root)
+    if start == top and not _marks_root(start):
+        ancestors = list(reversed(start.parents))
+    elif top in start.parents:
+        ancestors = [top, *(top / part for part in _between(start, top))]
+    else:
+        return []
+
+    specs = []
+    for ancestor in ancestors:
+        gitignore = ancestor / ".gitignore"
+        if is_regular_file(gitignore):
+            prefix = start.relative_to(ancestor).as_posix() + "/"
+            specs.append((folder, prefix, _read_gitignore(gitignore)))
+    return specs
+
+
+def _between(start: Path, top: Path) -> list[Path]:
+    """Return the folders strictly between `top` and `start`, relative to `top`, outermost first."""
+    return list(reversed(start.relative_to(top).parents[:-1]))
+
+
+def _marks_root(folder: Path) -> bool:
+    try:
+        return (folder / "pyproject.toml").is_file() or (folder / ".git").exists()
+    except OSError:
+        return False
+
+
 def _read_gitignore(path: Path) -> pathspec.PathSpec:
     try:
         lines = read_regular_text(path).splitlines()
@@ -330,11 +375,11 @@ def _read_gitignore(path: Path) -> pathspec.PathSpec:
 
 
 def _ignored(
-    path: Path, specs: list[tuple[Path, pathspec.PathSpec]], is_dir: bool
+    path: Path, specs: list[tuple[Path, str, pathspec.PathSpec]], is_dir: bool
 ) -> bool:
-    for base, spec in specs:
+    for base, prefix, spec in specs:
         try:
-            relative = path.relative_to(base).as_posix()
+            relative = prefix + path.relative_to(base).as_posix()
         except ValueError:
             continue
         if spec.match_file(relative + "/" if is_dir else relative):

@@ -173,3 +173,53 @@ def test_prefilter_words_case_and_alone() -> None:
     assert words_only.search(b"if report['metric'] == 'Bounced':")
     assert not words_only.search(b"from customerio import CustomerIO")
     assert not words_only.search(b"unbounced = 1")
+
+
+def test_discovery_gitignore_above_path_outside_git(project) -> None:
+    root = project(
+        {
+            ".gitignore": "sub/y.py\nsub/deep/\n",
+            "sub/y.py": SOURCE,
+            "sub/z.py": SOURCE,
+            "sub/deep/w.py": SOURCE,
+        }
+    )
+
+    # Without a pyproject.toml the root is the PATH, so the .gitignore above
+    # it is read as the one of a parent folder.
+    names = _names(root, paths=[root / "sub"])
+    names_from_top = _names(root)
+
+    assert names == ["sub/z.py"]
+    assert names_from_top == ["sub/z.py"]
+
+
+def test_discovery_gitignore_between_root_and_path(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[tool.cio-fix]\n",
+            "svc/.gitignore": "api/generated.py\n",
+            "svc/api/generated.py": SOURCE,
+            "svc/api/views.py": SOURCE,
+        }
+    )
+
+    names = _names(root, paths=[root / "svc" / "api"])
+
+    assert names == ["svc/api/views.py"]
+
+
+def test_discovery_gitignore_above_root_not_read(project) -> None:
+    root = project(
+        {
+            ".gitignore": "*.py\n",
+            "svc/pyproject.toml": "[tool.cio-fix]\n",
+            "svc/app/views.py": SOURCE,
+        }
+    )
+
+    # The pyproject.toml of svc makes it the root, so the outer .gitignore
+    # belongs to another tree.
+    found = discover([root / "svc" / "app"], load_config(root / "svc" / "app"))
+
+    assert [file.name for file in found.files] == ["views.py"]
