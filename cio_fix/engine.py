@@ -18,7 +18,7 @@ from cio_fix.discovery import (
 from cio_fix.files import resolve_or_absolute
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
-from cio_fix.writer import WriteError, write_atomic
+from cio_fix.writer import WriteError, terminate_as_exit, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,8 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
     result.errors.extend(_only_named(checked.errors, named))
     result.secrets.update(checked.secrets)
     if apply:
-        _write(result)
+        with terminate_as_exit():
+            _write(result, config.root)
     else:
         # The checker marks the fixes it would apply; a dry run applies none.
         for finding in result.findings:
@@ -206,7 +207,7 @@ def follow_imports(
     return found
 
 
-def _write(result: RunResult) -> None:
+def _write(result: RunResult, root: Path) -> None:
     for file in result.changed_files:
         stop_if_interrupted()
         assert file.fixed is not None
@@ -229,7 +230,7 @@ def _write(result: RunResult) -> None:
             _mark_unapplied(file)
             continue
         try:
-            write_atomic(path, file.fixed)
+            write_atomic(path, file.fixed, root)
         except WriteError as error:
             file.errors.append(
                 FileError(Path(display_path(path)), f"not written: {error}")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import stat
 import tempfile
+import threading
 import tokenize
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,27 +83,38 @@ class WriteError(Exception):
     """A fixed file that is not written; the message gives the reason and the next step."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
     """Replace the file's contents with `data` without ever leaving it half-written.
 
     The bytes go to a temporary file in the same folder, which then replaces
     the original by rename. The original's permission bits, owner and group
     are kept, and a symbolic link is kept as a link: its target is replaced.
-    A read-only file, or one with several hard links (which the rename would
-    split), is not written.
+    Not written: a path that no longer resolves to a regular file (inside
+    `root`, when given), a read-only file, a file this user may not write,
+    one with several hard links (which the rename would split), and one
+    whose owner and group the replacement could not keep.
     """
-    target = path.resolve()
+    target = _write_target(path, root)
     status = target.stat()
+    if not stat.S_ISREG(status.st_mode):
+        raise WriteError("no longer a regular file; run cio-fix again")
     if not status.st_mode & stat.S_IWUSR:
         raise WriteError("the file is read-only; make it writable to apply the fixes")
+    if not os.access(target, os.W_OK):
+        raise WriteError(
+            f"this user may not write the file (owner {status.st_uid}, mode"
+            f" {stat.S_IMODE(status.st_mode):o}); run cio-fix as a user who may"
+        )
     if status.st_nlink > 1:
         raise WriteError(
             f"the file has {status.st_nlink} hard links, which replacing it would"
             " split; apply the diff by hand"
         )
 
+    # A short name, so that a file whose own name nears the 255-byte limit
+    # of most file systems can still be written.
     descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".cio-fix.tmp", dir=target.parent
+        prefix=".cio-fix.", suffix=".tmp", dir=target.parent
     )
     try:
         with os.fdopen(descriptor, "wb") as stream:
@@ -116,9 +130,60 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _write_target(path: Path, root: Path | None) -> Path:
+    """Return the file that writing `path` replaces, checked to lie inside `root`.
+
+    The check runs just before the write, because a file may have been
+    replaced by a symbolic link to a file outside the project during the run.
+    """
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError as error:
+        raise WriteError("the path is now a symbolic link loop") from error
+    except FileNotFoundError as error:
+        raise WriteError("the file was removed during the run") from error
+    if root is None:
+        return target
+    boundary = root.resolve()
+    if target != boundary and boundary not in target.parents:
+        raise WriteError(
+            f"the path now leads to {target}, outside the project root {boundary};"
+            " check the symbolic link and run cio-fix again"
+        )
+    return target
+
+
 def _keep_owner(temporary: str, status: os.stat_result) -> None:
     # Only root may give a file away; anyone else writes files they own.
     if (status.st_uid, status.st_gid) == (os.getuid(), os.getgid()):
         return
-    with contextlib.suppress(PermissionError):
+    try:
         os.chown(temporary, status.st_uid, status.st_gid)
+    except PermissionError as error:
+        raise WriteError(
+            f"the file belongs to user {status.st_uid} and group {status.st_gid},"
+            " which a replacement written by this user cannot keep; run cio-fix"
+            " as the owner or apply the diff by hand"
+        ) from error
+
+
+@contextlib.contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while the block runs, so `finally` code cleans up.
+
+    A CI timeout, `timeout` and `docker stop` send SIGTERM, whose default
+    action ends the process at once and leaves a temporary file behind.
+    The exit status stays 143, as with the default action.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_on_terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, exit_on_terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

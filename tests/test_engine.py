@@ -225,9 +225,9 @@ def test_engine_file_changed_during_run_not_written(project, monkeypatch) -> Non
     root = project({"app.py": BODY})
     original_write = cio_fix.engine._write
 
-    def edit_then_write(result):
+    def edit_then_write(result, *args):
         (root / "app.py").write_text(BODY + "# edited meanwhile\n")
-        original_write(result)
+        original_write(result, *args)
 
     monkeypatch.setattr(cio_fix.engine, "_write", edit_then_write)
 

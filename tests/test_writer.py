@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from cio_fix.writer import SourceError, decode_source, write_atomic
+import cio_fix.engine
+from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
 
 from conftest import run_cli
 
@@ -157,3 +160,105 @@ def test_writer_keeps_owner(tmp_path: Path) -> None:
 
     assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534)
     assert path.read_text() == FIXED
+
+
+def test_writer_file_linked_out_of_root_during_run(
+    project, tmp_path_factory, monkeypatch
+) -> None:
+    root = project({"app.py": BODY})
+    outside = tmp_path_factory.mktemp("outside") / "app.py"
+    outside.write_text(BODY)
+    original_write = cio_fix.engine._write
+
+    def swap_then_write(result, *args):
+        # The same bytes, so only the check of where the path leads can stop it.
+        (root / "app.py").unlink()
+        (root / "app.py").symlink_to(outside)
+        original_write(result, *args)
+
+    monkeypatch.setattr(cio_fix.engine, "_write", swap_then_write)
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert outside.read_text() == BODY
+    assert result.exit_code == 2
+    message = result.json["errors"][0]["message"]
+    assert message.startswith("not written: the path now leads to")
+    assert "outside the project root" in message
+
+
+def test_writer_link_inside_root_still_written(tmp_path: Path) -> None:
+    real = tmp_path / "pkg" / "real.py"
+    real.parent.mkdir()
+    real.write_text(BODY)
+    link = tmp_path / "link.py"
+    link.symlink_to(real)
+
+    write_atomic(link, FIXED.encode(), tmp_path)
+
+    assert real.read_text() == FIXED
+
+
+def test_writer_file_user_may_not_write(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    # The owner's write bit is set, but this user is not the owner.
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+
+    with pytest.raises(WriteError, match="this user may not write the file"):
+        write_atomic(path, FIXED.encode())
+
+    assert path.read_text() == BODY
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_writer_owner_not_kept_not_written(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    os.chown(path, 12345, 12345)
+
+    def deny_chown(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    # As a user who may write the file through its group but cannot chown.
+    monkeypatch.setattr(os, "chown", deny_chown)
+
+    with pytest.raises(WriteError, match="belongs to user 12345 and group 12345"):
+        write_atomic(path, FIXED.encode())
+
+    assert path.read_text() == BODY
+    assert path.stat().st_uid == 12345
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
+
+
+def test_writer_longest_file_name(tmp_path: Path) -> None:
+    # 255 bytes is the name limit of ext4, XFS and tmpfs.
+    path = tmp_path / ("a" * 252 + ".py")
+    path.write_text(BODY)
+
+    write_atomic(path, FIXED.encode())
+
+    assert path.read_text() == FIXED
+
+
+def test_writer_sigterm_removes_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    script = f"""
+import os, signal
+from pathlib import Path
+from cio_fix.writer import terminate_as_exit, write_atomic
+
+def terminate(descriptor):
+    os.kill(os.getpid(), signal.SIGTERM)
+
+os.fsync = terminate
+with terminate_as_exit():
+    write_atomic(Path({str(path)!r}), b"fixed = True\\n")
+"""
+
+    completed = subprocess.run([sys.executable, "-c", script], timeout=60)
+
+    assert completed.returncode == 143
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
+    assert path.read_text() == BODY
