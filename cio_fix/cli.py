@@ -133,7 +133,8 @@ def main_command(
         min=1,
         metavar="N",
         help="Processes that check files in parallel: this one and N - 1"
-        " workers; 1 checks them in this process. Default: the number of CPUs."
+        " workers; 1 checks them in this process. Default and maximum: the number"
+        " of CPUs."
         " Runs with few files to parse use no workers.",
     ),
     no_cache: bool = typer.Option(

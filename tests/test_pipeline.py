@@ -153,6 +153,10 @@ def workers(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(pipeline._ParallelBackend, "__init__", counting_init)
+    # --jobs is capped at the number of CPUs; `--jobs 2` starts a worker
+    # on a machine with one CPU too.
+    cpus = pipeline.available_cpus()
+    monkeypatch.setattr(pipeline, "available_cpus", lambda: max(cpus, 2))
     return started
 
 
@@ -177,8 +181,12 @@ def _copy(source: Path, tmp_path: Path, name: str) -> Path:
 
 
 @pytest.mark.parametrize("source", [FIXTURES, EXAMPLES], ids=["fixtures", "examples"])
-def test_pipeline_modes_give_same_outputs(tmp_path, workers, source) -> None:
+def test_pipeline_modes_give_same_outputs(
+    tmp_path, workers, monkeypatch, source
+) -> None:
     root = _copy(source, tmp_path, "project")
+    # Nested projects without --jobs start one process per CPU.
+    monkeypatch.setattr(pipeline, "available_cpus", lambda: 2)
 
     serial = _outputs(root, jobs=1, cache=False)
     parallel = _outputs(root, jobs=2, cache=True)
@@ -199,8 +207,10 @@ def test_pipeline_modes_give_same_outputs(tmp_path, workers, source) -> None:
     assert cached.exit_status == serial.exit_status
 
 
-def test_pipeline_parallel_cli_equals_serial(project, workers) -> None:
+def test_pipeline_parallel_cli_equals_serial(project, workers, monkeypatch) -> None:
     root = project(FILES)
+    # --jobs is capped at the number of CPUs.
+    monkeypatch.setattr(pipeline, "available_cpus", lambda: 3)
 
     serial = run_cli(["--no-cache", "-j", "1", "--output-format", "json", "."], root)
     parallel = run_cli(
@@ -223,6 +233,15 @@ def test_pipeline_jobs_one_starts_no_workers(project, workers) -> None:
     run_cli(["--no-cache", "--jobs", "1", "."], root)
 
     assert workers == []
+
+
+def test_pipeline_jobs_capped_at_cpu_count(project, workers, monkeypatch) -> None:
+    root = project(FILES)
+    monkeypatch.setattr(pipeline, "available_cpus", lambda: 2)
+
+    run_cli(["--no-cache", "--jobs", "1000", "."], root)
+
+    assert workers == [2]
 
 
 def test_pipeline_few_files_start_no_workers(project, monkeypatch) -> None:
