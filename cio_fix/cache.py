@@ -179,6 +179,13 @@ class Cache:
     @classmethod
     def open(cls, root: Path) -> Cache:
         folder = root / CACHE_FOLDER
+        if folder.is_symlink():
+            # Writing through a link would write outside the project.
+            logger.warning(
+                "%s is a symbolic link; the cache is off for this run, remove the link",
+                folder,
+            )
+            return cls.disabled()
         return cls(folder, _read_entries(folder / CACHE_FILE))
 
     @property

@@ -208,6 +208,12 @@ def main_command(
 
         if dry_run:
             raise _fail("--pr and --pr-body need --apply")
+        if pr_body is not None and pr_body.suffix in (".py", ".pyi"):
+            # A slip of the hand would replace a source file with Markdown.
+            raise _fail(
+                f"--pr-body {pr_body} is a Python file; name a Markdown file such as"
+                " cio-fix.md"
+            )
         for flag, value in (
             ("--pr-branch", pr_branch),
             ("--pr-base", pr_base),

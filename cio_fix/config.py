@@ -208,6 +208,17 @@ def _per_file_ignores(
     return tuple(pairs)
 
 
+def _client_names(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    names = _string_list(key, value, path)
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ConfigError(
+                f"{path}: [tool.cio-fix] {key} entry {name!r} must be a variable"
+                ' name such as "tracker" or "settings.tracker"'
+            )
+    return names
+
+
 def _sdk_version(key: str, value: Any, path: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 2, 3):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be 1, 2 or 3")
@@ -312,7 +323,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "extend-exclude": ("extend_exclude", _string_list),
     "sdk-version": ("sdk_version", _sdk_version),
     "env": ("env", _env_names),
-    "client-names": ("client_names", _string_list),
+    "client-names": ("client_names", _client_names),
     "client-modules": ("client_modules", _string_list),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),

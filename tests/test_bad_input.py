@@ -475,3 +475,38 @@ def test_bad_input_declaration_linked_to_device(project) -> None:
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     assert "int(time.time())" in (root / "good.py").read_text()
+
+
+def test_bad_input_client_name_not_a_name(project) -> None:
+    root = project(
+        {
+            "app.py": "import customerio\n",
+            "pyproject.toml": '[tool.cio-fix]\nclient-names = ["not a name"]\n',
+        }
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert "client-names entry 'not a name'" in result.stderr
+
+
+def test_bad_input_pr_body_python_file(project) -> None:
+    root = project({"app.py": "import customerio\n"})
+
+    result = run_cli(["--apply", "--pr-body", "app.py", "."], root)
+
+    assert result.exit_code == 2
+    assert "is a Python file" in result.stderr
+    assert (root / "app.py").read_text() == "import customerio\n"
+
+
+def test_bad_input_cache_folder_link(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    root = project({"app.py": "import customerio\n"})
+    (root / ".cio_fix_cache").symlink_to(outside, target_is_directory=True)
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 0
+    assert list(outside.iterdir()) == []
