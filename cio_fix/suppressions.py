@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 import pathspec
 
-from cio_fix.config import Config, matches_selector
+from cio_fix.config import Config, matches_selector, project_root
 from cio_fix.engine import display_path
 from cio_fix.model import FileError, Finding, RunResult
 from cio_fix.walk import descendants
@@ -457,7 +457,8 @@ def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) ->
         raise _NoLogicalLines(
             "the file would no longer parse; add the comments by hand"
         ) from error
-    write_atomic(path, source.encode(text))
+    # The write checks that the path still leads into the file's project.
+    write_atomic(path, source.encode(text), project_root(path))
     return sum(len(codes) for codes in wanted.values())
 
 

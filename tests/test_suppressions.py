@@ -502,3 +502,24 @@ def test_add_noqa_json_output(project) -> None:
     result = run_cli(["--add-noqa", "--output-format", "json", "."], root)
 
     assert result.json == {"version": 1, "added": 1, "files": ["app.py"], "errors": []}
+
+
+def test_add_noqa_not_through_link_outside(project, tmp_path_factory) -> None:
+    from cio_fix.config import load_config
+    from cio_fix.engine import run
+    from cio_fix.suppressions import add_directives
+
+    outside = tmp_path_factory.mktemp("outside") / "other.py"
+    source = _handler('cio.track(customer_id=user.id, name=f"a_{user.sku}")')
+    outside.write_text(source)
+    root = project({"app.py": source, "pyproject.toml": "[tool.cio-fix]\n"})
+    result = run([root], load_config(root).with_options(cache=False))
+    # The file becomes a link out of the project after the run.
+    (root / "app.py").unlink()
+    (root / "app.py").symlink_to(outside)
+
+    added = add_directives(result)
+
+    assert added.directives == 0
+    assert added.errors
+    assert outside.read_text() == source
