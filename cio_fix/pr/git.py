@@ -293,6 +293,20 @@ class Git:
         )
         return self.output("rev-parse", f"refs/cio-fix/{branch}")
 
+    def deepen_to_common_commit(self, remote: str, first: str, second: str) -> None:
+        """Fetch the history a shallow clone lacks to find where two commits meet.
+
+        A `--depth 1` clone (actions/checkout's default) has no parent of
+        the base commit, so `base..branch` would list the whole history of
+        the branch as its own commits.
+        """
+        shallow = self.output("rev-parse", "--is-shallow-repository") == "true"
+        if not shallow:
+            return
+        if self.run("merge-base", first, second, check=False).returncode == 0:
+            return
+        self.run("fetch", "--quiet", "--no-tags", "--unshallow", remote, remote=True)
+
     def drop_fetched(self, branch: str) -> None:
         """Delete the private ref that `fetch_branch` made for `branch`, if any."""
         self.run("update-ref", "-d", f"refs/cio-fix/{branch}", check=False)

@@ -178,6 +178,7 @@ def _publish(
             )
         remote_commit = git.fetch_branch(REMOTE, branch)
         if remote_commit is not None:
+            git.deepen_to_common_commit(REMOTE, base_commit, remote_commit)
             check_branch_owner(
                 git, branch, base, base_commit, remote_commit, recorded_identity, pulls
             )
