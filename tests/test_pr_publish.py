@@ -1405,3 +1405,36 @@ def test_pr_needs_apply(bot_repository: BotRepository) -> None:
 
     assert result.exit_code == 2
     assert "--pr and --pr-body need --apply" in result.stderr
+
+
+def test_pr_fresh_shallow_clone_after_base_moved(
+    bot_repository: BotRepository, tmp_path: Path
+) -> None:
+    # actions/checkout makes a --depth 1 clone for every run, in which the
+    # base commit has no parents.
+    def shallow_clone(name: str) -> Path:
+        clone = tmp_path / name
+        git(
+            tmp_path,
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            REMOTE_URL,
+            str(clone),
+            "-c",
+            f"url.file://{bot_repository.bare.as_posix()}.insteadOf={REMOTE_URL}",
+        )
+        return clone
+
+    bot_repository.commit({"notes.md": "one\n"}, "History one")
+    first = run_cli(["--apply", "--pr"], shallow_clone("run1"))
+    bot_repository.commit({"notes.md": "two\n"}, "History two")
+
+    second = run_cli(["--apply", "--pr"], shallow_clone("run2"))
+
+    assert first.exit_code == 0, first.stderr
+    assert second.exit_code == 0, second.stderr
+    assert "did not make" not in second.stderr
+    assert [pull["state"] for pull in bot_repository.fake.pulls.values()] == ["open"]
+    assert len(bot_repository.branch_subjects()) == 2
