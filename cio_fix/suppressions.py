@@ -220,30 +220,57 @@ def line_codes(text: str) -> dict[int, frozenset[str]]:
     """
     if not mentions_noqa(text):
         return {}
-    by_line: dict[int, frozenset[str]] = {}
     try:
-        tokens = list(
-            tokenize.generate_tokens(io.StringIO(_one_newline(text)).readline)
-        )
-    except (tokenize.TokenError, SyntaxError):
+        statements = _logical_lines(_one_newline(text))
+    except _NoLogicalLines:
         # Without the statements, a comment cannot be distinguished from a
         # string, so nothing is silenced by line.
-        return by_line
-    first_line: int | None = None
-    codes: set[str] = set()
+        return {}
+    by_line: dict[int, frozenset[str]] = {}
+    for statement in statements:
+        codes = _codes_of(comment.string for comment in statement.comments)
+        if codes:
+            for number in range(statement.first, statement.last + 1):
+                by_line[number] = codes
+    return by_line
+
+
+@dataclass
+class _LogicalLine:
+    """The physical lines a statement (or a compound statement's header) spans."""
+
+    first: int
+    last: int
+    comments: list[tokenize.TokenInfo]
+
+
+class _NoLogicalLines(Exception):
+    """This Python's tokenizer cannot read the file, so its statements are unknown."""
+
+
+def _logical_lines(text: str) -> list[_LogicalLine]:
+    """Split `text`, whose line ends are all `\\n`, into its logical lines."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError) as error:
+        raise _NoLogicalLines(
+            f"this Python cannot split the file into statements ({error})"
+        ) from error
+    statements = []
+    first: int | None = None
+    comments: list[tokenize.TokenInfo] = []
     skipped = {tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
     for token in tokens:
         if token.type == tokenize.COMMENT:
-            if first_line is not None:
-                codes.update(codes_in(token.string))
+            if first is not None:
+                comments.append(token)
         elif token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-            if first_line is not None and codes:
-                for number in range(first_line, token.end[0] + 1):
-                    by_line[number] = frozenset(codes)
-            first_line, codes = None, set()
-        elif token.type not in skipped and first_line is None:
-            first_line = token.start[0]
-    return by_line
+            if first is not None:
+                statements.append(_LogicalLine(first, token.start[0], comments))
+            first, comments = None, []
+        elif token.type not in skipped and first is None:
+            first = token.start[0]
+    return statements
 
 
 # -- per-file-ignores ---------------------------------------------------------------------
@@ -388,7 +415,7 @@ def _absolute(path: Path) -> Path:
 
 @dataclass
 class AddedDirectives:
-    """What `--add-noqa` wrote: directives by file, and the files it could not change."""
+    """The outcome of `--add-noqa`: the comments added, the files changed and the errors."""
 
     directives: int = 0
     files: list[Path] = field(default_factory=list)
@@ -411,16 +438,16 @@ def add_directives(result: RunResult) -> AddedDirectives:
             by_file.setdefault(path, []).append(finding)
             originals.setdefault(path, file.original)
     for path, findings in sorted(by_file.items(), key=lambda item: item[0].as_posix()):
-        shown = Path(display_path(path))
+        relative = Path(display_path(path))
         try:
             count = _add_to_file(path, findings, originals[path])
         except (SourceError, WriteError, OSError, _NoLogicalLines) as error:
             reason = getattr(error, "strerror", None) or str(error)
-            added.errors.append(FileError(shown, f"no noqa comment added: {reason}"))
+            added.errors.append(FileError(relative, f"no noqa comment added: {reason}"))
             continue
         if count:
             added.directives += count
-            added.files.append(shown)
+            added.files.append(relative)
     return added
 
 
@@ -429,24 +456,20 @@ def add_directives(result: RunResult) -> AddedDirectives:
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
-class _NoLogicalLines(Exception):
-    """This Python's tokenizer cannot read the file, so its statements are unknown."""
-
-
 def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) -> int:
     raw = path.read_bytes()
     if original is not None and raw != original:
         raise WriteError("changed on disk during the run; run cio-fix again")
     source = decode_source(path, raw)
     ends, comments = _statement_ends(_one_newline(source.text))
-    wanted: dict[int, set[str]] = {}
+    codes_by_line: dict[int, set[str]] = {}
     for finding in findings:
         last = ends.get(finding.line)
         if last is None:
             raise _NoLogicalLines(f"line {finding.line} is in no statement")
-        wanted.setdefault(last, set()).add(finding.code)
+        codes_by_line.setdefault(last, set()).add(finding.code)
     lines = _PHYSICAL_LINE.findall(source.text)
-    for number, codes in wanted.items():
+    for number, codes in codes_by_line.items():
         lines[number - 1] = _with_directive(
             lines[number - 1], comments.get(number), sorted(codes)
         )
@@ -459,32 +482,18 @@ def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) ->
         ) from error
     # The write checks that the path still leads into the file's project.
     write_atomic(path, source.encode(text), project_root(path))
-    return sum(len(codes) for codes in wanted.values())
+    return sum(len(codes) for codes in codes_by_line.values())
 
 
 def _statement_ends(text: str) -> tuple[dict[int, int], dict[int, int]]:
     """Map each line of a statement to its last line, and each line to its comment's column."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError) as error:
-        raise _NoLogicalLines(
-            f"this Python cannot split the file into statements ({error})"
-        ) from error
     ends: dict[int, int] = {}
     comments: dict[int, int] = {}
-    first_line: int | None = None
-    skipped = {tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
-    for token in tokens:
-        if token.type == tokenize.COMMENT:
-            comments[token.start[0]] = token.start[1]
-        elif token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-            if first_line is not None:
-                last = token.start[0]
-                for number in range(first_line, last + 1):
-                    ends[number] = last
-            first_line = None
-        elif token.type not in skipped and first_line is None:
-            first_line = token.start[0]
+    for statement in _logical_lines(text):
+        for number in range(statement.first, statement.last + 1):
+            ends[number] = statement.last
+        for comment in statement.comments:
+            comments[comment.start[0]] = comment.start[1]
     return ends, comments
 
 

@@ -137,6 +137,12 @@ class BotRepository:
     def show(self, revision: str, path: str) -> str:
         return git(self.bare, "show", f"{revision}:{path}")
 
+    def merge_bot_branch(self, push: bool = True) -> None:
+        """Fast-forward main in the work tree to the bot branch, as a developer merging it."""
+        git(self.work, "pull", "--quiet", "--ff-only", "origin", "cio-fix/pitfalls")
+        if push:
+            git(self.work, "push", "--quiet", "origin", "main")
+
     def push_as_person(
         self, branch: str, files: dict[str, str], message: str, start: str | None = None
     ) -> str:
@@ -407,15 +413,7 @@ def test_pr_long_url_not_wrapped(bot_repository: BotRepository) -> None:
 def test_pr_nothing_left_closes_pull_request(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     # The developer merges the bot branch into main.
-    git(
-        bot_repository.work,
-        "pull",
-        "--quiet",
-        "--ff-only",
-        "origin",
-        "cio-fix/pitfalls",
-    )
-    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.merge_bot_branch()
 
     result = run_pr(bot_repository)
 
@@ -432,14 +430,7 @@ def test_pr_unreadable_file_keeps_pull_request_open(
     bot_repository: BotRepository,
 ) -> None:
     run_pr(bot_repository)
-    git(
-        bot_repository.work,
-        "pull",
-        "--quiet",
-        "--ff-only",
-        "origin",
-        "cio-fix/pitfalls",
-    )
+    bot_repository.merge_bot_branch(push=False)
     bot_repository.commit(
         {"broken.py": "import customerio\ndef broken(:\n"}, "Add a broken file"
     )
@@ -455,15 +446,7 @@ def test_pr_unreadable_file_keeps_pull_request_open(
 
 def test_pr_close_comments_before_closing(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
-    git(
-        bot_repository.work,
-        "pull",
-        "--quiet",
-        "--ff-only",
-        "origin",
-        "cio-fix/pitfalls",
-    )
-    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.merge_bot_branch()
 
     run_pr(bot_repository)
 
@@ -876,15 +859,7 @@ def test_pr_merged_pull_not_declined(
 ) -> None:
     run_pr(bot_repository)
     bot_repository.fake.close(1, merged=True)
-    git(
-        bot_repository.work,
-        "pull",
-        "--quiet",
-        "--ff-only",
-        "origin",
-        "cio-fix/pitfalls",
-    )
-    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.merge_bot_branch()
     bot_repository.commit({"app.py": APP}, "Bring the old signup back")
 
     result = run_pr(bot_repository)
@@ -900,15 +875,7 @@ def test_pr_pushed_merge_not_declined(
     # The branch reaches main by a push, so GitHub records the pull request as closed, not merged.
     run_pr(bot_repository)
     bot_repository.fake.close(1)
-    git(
-        bot_repository.work,
-        "pull",
-        "--quiet",
-        "--ff-only",
-        "origin",
-        "cio-fix/pitfalls",
-    )
-    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.merge_bot_branch()
     bot_repository.commit({"app.py": APP}, "Bring the old signup back")
 
     result = run_pr(bot_repository)
@@ -932,15 +899,7 @@ def test_pr_bot_closed_pull_not_declined(
     bot_repository: BotRepository,
 ) -> None:
     run_pr(bot_repository)
-    git(
-        bot_repository.work,
-        "pull",
-        "--quiet",
-        "--ff-only",
-        "origin",
-        "cio-fix/pitfalls",
-    )
-    git(bot_repository.work, "push", "--quiet", "origin", "main")
+    bot_repository.merge_bot_branch()
     run_pr(bot_repository)
     assert bot_repository.fake.pulls[1]["state"] == "closed"
     bot_repository.commit({"app.py": APP}, "Bring the old signup back")
