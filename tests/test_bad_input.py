@@ -321,8 +321,8 @@ def test_bad_input_unexpected_error_exits_2(project, monkeypatch) -> None:
 
 def test_bad_input_long_operator_chain_parsed(project) -> None:
     # libcst's native parser recursed past the main thread's stack on this
-    # valid code and the process died; it runs in a subprocess here so that
-    # a crash fails the test instead of the test run.
+    # valid code, and the process died. The run is a subprocess here, so a
+    # crash fails this test instead of stopping the test run.
     import subprocess
     import sys
 

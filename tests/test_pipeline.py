@@ -598,8 +598,8 @@ def test_pipeline_fewer_collections_restores_threshold() -> None:
 
 
 def test_cache_damaged_entry_bytes_are_ignored(project) -> None:
-    # One changed byte in an entry still unpickles (a field name of the same
-    # length, or a byte of fixed code); the checksum must catch it.
+    # An entry with one changed byte (in a field name, or in fixed code) may
+    # still unpickle, so the checksum must catch it.
     root = project(FILES)
     first = run_cli(["--output-format", "json", "."], root)
     cache_file = root / CACHE_FOLDER / CACHE_FILE
