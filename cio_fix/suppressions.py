@@ -344,13 +344,15 @@ def moves_silenced_code(
 ) -> bool:
     """Tell whether a fix replaces code around a silenced finding without keeping it.
 
-    The finding's node must come back, as the same object, in one of the
+    A fix that rewrites the finding's node itself leaves the new code where
+    the node was, in the same statement. A fix that replaces code around
+    the node must bring the node back, as the same object, in one of its
     replacements: `cio.track(...)` wrapped for a background thread keeps
     its arguments. Otherwise the node moves elsewhere, away from its
     `# noqa` comment (a client hoisted to module level), or is dropped.
     """
     for node in silenced_nodes:
-        around = {id(node)}
+        around = set()
         parent = parent_of.get(node)
         while parent is not None:
             around.add(id(parent))

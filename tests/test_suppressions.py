@@ -523,3 +523,24 @@ def test_add_noqa_not_through_link_outside(project, tmp_path_factory) -> None:
     assert added.directives == 0
     assert added.errors
     assert outside.read_text() == source
+
+
+def test_fix_of_silenced_call_in_place(project) -> None:
+    # CIO301 rewrites the call that `# noqa: CIO304` silences; the new call
+    # stays in the statement, next to its comment.
+    root = project(
+        {
+            "app.py": _handler(
+                'cio.track(customer_id=user.id, name=f"a_{user.sku}")  # noqa: CIO304'
+            ),
+            "pyproject.toml": ONLY_CIO,
+            "requirements.txt": "customerio==3.2.0\n",
+        }
+    )
+
+    run_cli(["--apply", "--no-cache", "."], root)
+    fixed = (root / "app.py").read_text()
+
+    assert 'name="a", data={"user_sku": user.sku}' in fixed
+    assert "    )  # noqa: CIO304\n" in fixed
+    assert _codes(_json(root)) == []
