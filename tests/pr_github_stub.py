@@ -62,6 +62,9 @@ class FakeGitHub:
     problems: list[str] = field(default_factory=list)
     # (status, message) of the error response to the next request.
     fail_next: tuple[int, str] | None = None
+    # (status, message, headers) of the error responses to the next requests,
+    # one each, in order: rate limits.
+    limit_next: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
     # (status, Location) of the redirect response to the next request.
     redirect_next: tuple[int, str] | None = None
     # Headers of the response to the last request.
@@ -102,6 +105,13 @@ class FakeGitHub:
         if self.fail_next is not None:
             status, message = self.fail_next
             self.fail_next = None
+            return status, {
+                "message": message,
+                "documentation_url": "https://docs.github.com/rest",
+            }
+        if self.limit_next:
+            status, message, limit_headers = self.limit_next.pop(0)
+            self.response_headers = dict(limit_headers)
             return status, {
                 "message": message,
                 "documentation_url": "https://docs.github.com/rest",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1262,6 +1263,124 @@ def test_pr_api_error_shows_status_and_message(bot_repository: BotRepository) ->
 
     assert result.exit_code == 2
     assert "HTTP 403: Resource not accessible by integration" in result.stderr
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the waits for rate limits instead of sleeping through them."""
+    recorded: list[float] = []
+    monkeypatch.setattr("cio_fix.pr.github._sleep", recorded.append)
+    return recorded
+
+
+def test_pr_rate_limit_retried_after_wait_github_names(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    bot_repository.fake.limit_next = [
+        (403, "You have exceeded a secondary rate limit.", {"Retry-After": "7"})
+    ]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert waits == [7.0]
+    assert len(bot_repository.fake.pulls) == 1
+    first, second = bot_repository.fake.requests[:2]
+    assert (first.method, first.path) == (second.method, second.path)
+    assert "GitHub's rate limit refused GET /repos/owner/repo" in result.stderr
+    assert "sending it again in 7 seconds" in result.stderr
+
+
+def test_pr_rate_limit_without_wait_retried_after_a_minute(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    bot_repository.fake.limit_next = [(429, "Too many requests", {})]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert waits == [60.0]
+    assert len(bot_repository.fake.pulls) == 1
+
+
+def test_pr_exhausted_primary_limit_waits_until_reset(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    reset = int(time.time()) + 30
+    bot_repository.fake.limit_next = [
+        (
+            403,
+            "API rate limit exceeded for installation.",
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
+    ]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert len(waits) == 1
+    assert 25 <= waits[0] <= 32
+    assert len(bot_repository.fake.pulls) == 1
+
+
+def test_pr_rate_limit_too_long_fails_with_reset_time(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    reset = int(time.time()) + 3600
+    bot_repository.fake.limit_next = [
+        (
+            403,
+            "API rate limit exceeded for installation.",
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
+    ]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert waits == []
+    assert bot_repository.fake.pulls == {}
+    expected = time.strftime("%H:%M", time.gmtime(reset))
+    assert "HTTP 403: API rate limit exceeded for installation." in result.stderr
+    assert f"allows the next request at {expected} UTC" in result.stderr
+
+
+def test_pr_rate_limit_waits_add_up_to_patience(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    limited = (429, "Too many requests", {"Retry-After": "100"})
+    bot_repository.fake.limit_next = [limited, limited]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert waits == [100.0]
+    assert "run cio-fix again after that" in result.stderr
+
+
+def test_pr_secondary_limit_waits_double(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    limited = (403, "You have exceeded a secondary rate limit.", {})
+    bot_repository.fake.limit_next = [limited, limited]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert waits == [60.0, 120.0]
+    assert len(bot_repository.fake.pulls) == 1
+
+
+def test_pr_forbidden_without_rate_limit_not_retried(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    bot_repository.fake.limit_next = [(403, "Must have admin rights", {})]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert waits == []
+    assert "HTTP 403: Must have admin rights" in result.stderr
 
 
 def test_pr_api_redirect_to_other_host_rejected(

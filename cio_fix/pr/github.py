@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +26,13 @@ DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 # Seconds to wait for one API response.
 TIMEOUT = 30
+# A request refused by a rate limit (HTTP 403 or 429) is sent again after the
+# wait that GitHub requests, up to this many seconds in all for one run. A
+# longer wait fails the run, and the error gives the time the limit ends.
+RATE_LIMIT_PATIENCE = 180
+# The first wait after a secondary rate limit that names no wait, doubled on
+# each retry, as GitHub's "Rate limits for the REST API" page advises.
+SECONDARY_LIMIT_WAIT = 60
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -90,11 +99,41 @@ class GitHub:
         self._token = token
         self._timeout = timeout
         self._opener = urllib.request.build_opener(_SameOriginRedirects())
+        # Seconds left to wait for rate limits in this run.
+        self._patience = float(RATE_LIMIT_PATIENCE)
+        self._rate_limit_retries = 0
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> Any:
-        """Send one request and return the decoded JSON response (None for an empty one)."""
+        """Send one request and return the decoded JSON response (None for an empty one).
+
+        A request refused by a rate limit is sent again once the limit
+        allows it, as long as the run's patience lasts.
+        """
+        while True:
+            try:
+                return self._request_once(method, path, body)
+            except _RateLimited as limited:
+                wait = limited.wait
+                if wait is None:
+                    wait = float(SECONDARY_LIMIT_WAIT * 2**self._rate_limit_retries)
+                if wait > self._patience:
+                    raise GitHubError(
+                        f"{method} {path} failed: HTTP {limited.status}:"
+                        f" {limited.message}; GitHub's rate limit allows the next request"
+                        f" at {_clock_time(time.time() + wait)} UTC, so run cio-fix"
+                        " again after that"
+                    ) from None
+                self._patience -= wait
+                self._rate_limit_retries += 1
+                _notice(
+                    f"cio-fix: GitHub's rate limit refused {method} {path};"
+                    f" sending it again in {_duration(wait)}"
+                )
+                _sleep(wait)
+
+    def _request_once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         url = self.api_url + path
         data = json.dumps(body).encode() if body is not None else None
         headers = {
@@ -118,8 +157,12 @@ class GitHub:
                 " GITHUB_API_URL, so set GITHUB_API_URL to the API's own address"
             ) from None
         except urllib.error.HTTPError as error:
+            message = _github_message(error)
+            if _rate_limited(error.code, error.headers, message):
+                wait = _rate_limit_wait(error.headers)
+                raise _RateLimited(error.code, message, wait) from None
             raise GitHubError(
-                f"{method} {path} failed: HTTP {error.code}: {_github_message(error)}"
+                f"{method} {path} failed: HTTP {error.code}: {message}"
             ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
@@ -202,6 +245,63 @@ class GitHub:
         self.request(
             "POST", self._repo_path(f"/issues/{number}/labels"), {"labels": labels}
         )
+
+
+class _RateLimited(Exception):
+    """A response that a rate limit refused, with the seconds to wait before a retry."""
+
+    def __init__(self, status: int, message: str, wait: float | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.wait = wait
+
+
+def _rate_limited(status: int, headers: Message, message: str) -> bool:
+    """Tell whether an error response is a rate limit's, not a missing permission's.
+
+    A rate limit answers 403 or 429, with `Retry-After`, with
+    `x-ratelimit-remaining: 0`, or with a message that names the limit.
+    """
+    if status not in (403, 429):
+        return False
+    if status == 429 or "rate limit" in message.lower():
+        return True
+    remaining = (headers.get("X-RateLimit-Remaining") or "").strip()
+    return remaining == "0" or headers.get("Retry-After") is not None
+
+
+def _rate_limit_wait(headers: Message) -> float | None:
+    """Return the seconds to wait before the retry, or None when GitHub names no wait.
+
+    `Retry-After` gives seconds. An exhausted primary limit ends at the
+    epoch second in `x-ratelimit-reset`.
+    """
+    retry_after = (headers.get("Retry-After") or "").strip()
+    if retry_after.isdigit():
+        return float(retry_after)
+    reset = (headers.get("X-RateLimit-Reset") or "").strip()
+    remaining = (headers.get("X-RateLimit-Remaining") or "").strip()
+    if remaining == "0" and reset.isdigit():
+        return max(float(reset) - time.time(), 0.0) + 1.0
+    return None
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _notice(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _clock_time(epoch: float) -> str:
+    return time.strftime("%H:%M", time.gmtime(epoch))
+
+
+def _duration(seconds: float) -> str:
+    whole = max(round(seconds), 1)
+    return f"{whole} second" if whole == 1 else f"{whole} seconds"
 
 
 def _origin(url: str) -> str:
