@@ -13,12 +13,16 @@ from cio_fix.pr.body import (
     BODY_LIMIT,
     BodyContext,
     has_marker,
+    keep_ticked_items,
     marked_fixes,
+    renamed_by_person,
     render_body,
+    title_line,
     why_it_matters,
     without_fixes_line,
 )
 from cio_fix.pr.changes import Outcome, RuleChange
+from cio_fix.report import mask_credential_shapes
 from cio_fix.rules import _REGISTRY, Rule
 
 from conftest import run_cli
@@ -558,3 +562,36 @@ def test_body_shared_action_listed_once() -> None:
 
     assert "- [ ] `CIO301`, `CIO302`: Update the campaigns" in body
     assert body.count("Update the campaigns, segments and reports") == 1
+
+
+def test_ticked_item_kept_when_link_moves() -> None:
+    previous = (
+        "- [x] [`app.py:3`](https://github.invalid/o/r/blob/1111111/app.py#L3)"
+        " `CIO303` an event name\n"
+        "- [ ] Check the throttle rate."
+    )
+    body = (
+        "- [ ] [`app.py:3`](https://github.invalid/o/r/blob/2222222/app.py#L3)"
+        " `CIO303` an event name\n"
+        "- [ ] Check the throttle rate.\n"
+        "- [ ] [`app.py:9`](https://github.invalid/o/r/blob/2222222/app.py#L9)"
+        " `CIO303` an event name"
+    )
+
+    kept = keep_ticked_items(body, previous)
+
+    lines = kept.splitlines()
+    assert lines[0].startswith(
+        "- [x] [`app.py:3`](https://github.invalid/o/r/blob/2222222/"
+    )
+    assert lines[1] == "- [ ] Check the throttle rate."
+    assert lines[2].startswith("- [ ] [`app.py:9`]")
+
+
+def test_title_line_survives_key_masking() -> None:
+    line = title_line("Fix Customer.io integration pitfalls")
+
+    assert mask_credential_shapes(line) == line
+    assert not renamed_by_person(line, "Fix Customer.io integration pitfalls")
+    assert renamed_by_person(line, "Customer.io fixes")
+    assert not renamed_by_person("no hidden line", "Customer.io fixes")

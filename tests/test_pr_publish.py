@@ -345,6 +345,48 @@ def test_pr_update_uses_patch_with_title_and_body(
     assert set(patches[0].body) == {"title", "base", "body"}
 
 
+def test_pr_update_keeps_reviewer_ticks(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    pull = bot_repository.fake.pulls[1]
+    items = [line for line in pull["body"].splitlines() if line.startswith("- [ ] ")]
+    ticked = "- [x] " + items[0][len("- [ ] ") :]
+    pull["body"] = pull["body"].replace(items[0], ticked)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    run_pr(bot_repository)
+
+    body = bot_repository.fake.pulls[1]["body"]
+    assert ticked in body
+    assert body.count("- [x] ") == 1
+    assert "orders.py" in body
+
+
+def test_pr_update_keeps_renamed_title(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.fake.pulls[1]["title"] = "Customer.io fixes, reviewed by Ana"
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.pulls[1]["title"] == "Customer.io fixes, reviewed by Ana"
+    patch = [item for item in bot_repository.fake.requests if item.method == "PATCH"]
+    assert "title" not in patch[-1].body
+    assert "orders.py" in bot_repository.fake.pulls[1]["body"]
+
+
+def test_pr_update_sets_changed_title_option(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    run_pr(bot_repository, "--pr-title", "Weekly Customer.io fixes")
+    run_pr(bot_repository)
+
+    assert (
+        bot_repository.fake.pulls[1]["title"] == "Fix Customer.io integration pitfalls"
+    )
+
+
 def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     head = bot_repository.remote_commit("cio-fix/pitfalls")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,14 @@ MARKER_PREFIX = "<!-- cio-fix:pull-request"
 # so that a later run can tell whether a closed pull request had its fixes.
 FIXES_PREFIX = "<!-- cio-fix:fixes "
 _FIXES_LINE = re.compile(r"^<!-- cio-fix:fixes (?P<fixes>[0-9a-f,]*) -->\n?", re.M)
+# The hidden line with a fingerprint of the title that cio-fix gives the pull
+# request, so that a later run can tell whether a person renamed it.
+TITLE_PREFIX = "<!-- cio-fix:title "
+_TITLE_LINE = re.compile(r"^<!-- cio-fix:title (?P<digest>[0-9a-f]+) -->$", re.M)
+# A task list item of the description: `- [ ] text` or `- [x] text`.
+_TASK_ITEM = re.compile(r"^- \[(?P<mark>[ xX])\] (?P<text>.*)$", re.M)
+# The target of a Markdown link, which names the head commit of its run.
+_LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
 # Diff excerpts per rule, and lines per excerpt.
 MAX_HUNKS_PER_RULE = 3
 MAX_HUNK_LINES = 30
@@ -79,6 +88,8 @@ class BodyContext:
     commit_per_rule: bool = True
     # Fingerprints of the fixed findings, for the hidden fixes line.
     fixes: tuple[str, ...] = ()
+    # The title cio-fix gives the pull request, for the hidden title line.
+    title: str | None = None
 
 
 def marker(branch: str) -> str:
@@ -105,12 +116,55 @@ def without_fixes_line(body: str) -> str:
     return _FIXES_LINE.sub("", body, count=1)
 
 
+def _title_digest(title: str) -> str:
+    # Twelve digits: a hexadecimal token of 16 or more would be masked as a key.
+    return hashlib.sha256(title.encode("utf-8")).hexdigest()[:12]
+
+
+def title_line(title: str) -> str:
+    return f"{TITLE_PREFIX}{_title_digest(title)} -->"
+
+
+def renamed_by_person(body: str, title: str) -> bool:
+    """Tell whether `title` differs from the title that cio-fix recorded in `body`.
+
+    A description without the hidden title line, written by an older
+    cio-fix, counts as not renamed.
+    """
+    match = _TITLE_LINE.search(body)
+    return match is not None and match.group("digest") != _title_digest(title)
+
+
+def keep_ticked_items(body: str, previous: str) -> str:
+    """Tick the task list items of `body` that a reviewer ticked in `previous`.
+
+    Items are the same when their text is, apart from the targets of
+    their links, which name each run's head commit.
+    """
+    ticked = {
+        _LINK_TARGET.sub("]", match.group("text"))
+        for match in _TASK_ITEM.finditer(previous)
+        if match.group("mark") in "xX"
+    }
+    if not ticked:
+        return body
+
+    def tick(match: re.Match[str]) -> str:
+        if _LINK_TARGET.sub("]", match.group("text")) in ticked:
+            return f"- [x] {match.group('text')}"
+        return match.group(0)
+
+    return _TASK_ITEM.sub(tick, body)
+
+
 def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT) -> str:
     """Return the Markdown description, secrets masked, at most `limit` characters long."""
     introduction = _introduction(outcome, context.commit_per_rule)
     top = marker(context.branch)
     if context.fixes:
         top += "\n" + fixes_line(context.fixes)
+    if context.title is not None:
+        top += "\n" + title_line(context.title)
     head = "\n\n".join([top, introduction, _summary_table(outcome)])
     head += "\n\n" + _reviewer_section(outcome)
     unchecked = _unchecked_section(outcome)

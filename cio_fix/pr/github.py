@@ -79,6 +79,7 @@ class PullRequest:
     body: str
     head_sha: str
     base: str
+    title: str = ""
     # "open" or "closed"; a merged pull request is closed and `merged`.
     state: str = "open"
     merged: bool = False
@@ -225,8 +226,13 @@ class GitHub:
         }
         return _pull(self.request("POST", self._repo_path("/pulls"), fields))
 
-    def update_pull(self, number: int, title: str, base: str, body: str) -> PullRequest:
-        fields = {"title": title, "base": base, "body": body}
+    def update_pull(
+        self, number: int, title: str | None, base: str, body: str
+    ) -> PullRequest:
+        """Update a pull request; a `title` of None keeps the one it has."""
+        fields = {"base": base, "body": body}
+        if title is not None:
+            fields["title"] = title
         return _pull(self.request("PATCH", self._repo_path(f"/pulls/{number}"), fields))
 
     def update_body(self, number: int, body: str) -> None:
@@ -340,6 +346,7 @@ def _pull(item: Any) -> PullRequest:
         body=str(item.get("body") or ""),
         head_sha=str(head.get("sha", "")),
         base=str(base.get("ref", "")),
+        title=str(item.get("title") or ""),
         state=str(item.get("state") or "open"),
         # Lists give `merged_at`; a single pull request also gives `merged`.
         merged=bool(item.get("merged_at")) or item.get("merged") is True,

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from cio_fix import __version__
 from cio_fix.config import Config
-from cio_fix.pr.body import BodyContext, render_body, without_fixes_line
+from cio_fix.pr.body import (
+    BodyContext,
+    keep_ticked_items,
+    renamed_by_person,
+    render_body,
+    without_fixes_line,
+)
 from cio_fix.pr.changes import Outcome, RuleChange, apply_by_rule
 from cio_fix.pr.git import Git, GitError, Identity
 from cio_fix.pr.github import DEFAULT_API_URL, GitHub, GitHubError, PullRequest
@@ -249,16 +255,20 @@ def _publish(
     else:
         git.push_branch(REMOTE, head, branch, remote_commit)
 
+    title = mask_credential_shapes(settings.title)
     context = _body_context(info, head, branch, command, git.work_tree)
-    body = render_body(outcome, replace(context, fixes=fingerprints))
+    body = render_body(outcome, replace(context, fixes=fingerprints, title=title))
+    if pull is not None:
+        # A reviewer's ticks and a person's new title survive the update.
+        body = keep_ticked_items(body, pull.body)
     if body_path is not None:
         write_body(body_path, body)
-    title = mask_credential_shapes(settings.title)
     if pull is None:
         pull = github.create_pull(title, branch, base, body)
         action = "opened"
     else:
-        pull = github.update_pull(pull.number, title, base, body)
+        kept = renamed_by_person(pull.body, pull.title)
+        pull = github.update_pull(pull.number, None if kept else title, base, body)
         action = "updated"
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
