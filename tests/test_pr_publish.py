@@ -220,6 +220,24 @@ def test_pr_commits_one_per_rule_in_code_order(bot_repository: BotRepository) ->
     assert "created_at=int(time.time())" in second
 
 
+def test_pr_fixed_lines_link_commit_before_fix(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+
+    body = bot_repository.fake.pulls[1]["body"]
+    section = body[body.index("## `CIO103`") :]
+    match = re.search(
+        r"\]\(https://github\.invalid/owner/repo/blob/(\w+)/app\.py#L(\d+)\)", section
+    )
+    assert match is not None
+    commit, line = match.group(1), int(match.group(2))
+    first_fix = git(bot_repository.bare, "rev-parse", "cio-fix/pitfalls~1")
+    assert commit == first_fix
+    linked = bot_repository.show(commit, "app.py").splitlines()[line - 1]
+    assert "time.time() * 1000" in linked
+
+
 def test_pr_commit_author_is_bot_identity(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
 

@@ -74,6 +74,8 @@ _HEADINGS = (
 # `link(path, line)` returns the URL of a line at the head commit, or None
 # where there is no commit to link to (`--pr-body` alone).
 LineLink = Callable[[str, int], "str | None"]
+# `link_at(commit, path, line)` returns the URL of a line at a commit, or None.
+CommitLineLink = Callable[[str, str, int], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class BodyContext:
     fixes: tuple[str, ...] = ()
     # The title cio-fix gives the pull request, for the hidden title line.
     title: str | None = None
+    # Links to the lines of the commit each rule's fixes were made on.
+    link_at: CommitLineLink | None = None
 
 
 def marker(branch: str) -> str:
@@ -170,7 +174,7 @@ def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT)
     unchecked = _unchecked_section(outcome)
     if unchecked:
         head += "\n\n" + unchecked
-    sections = [_rule_section(change) for change in outcome.changes]
+    sections = [_rule_section(change, context.link_at) for change in outcome.changes]
     unfixed = _unfixed_section(outcome.remaining, context.link)
     footer = _footer(context)
 
@@ -316,7 +320,7 @@ def _new_environment_variables(changes: Iterable[RuleChange]) -> list[str]:
     return ordered
 
 
-def _rule_section(change: RuleChange) -> str:
+def _rule_section(change: RuleChange, link_at: CommitLineLink | None) -> str:
     rule = _rules().get(change.code)
     title = f"## `{change.code}` {rule.name}" if rule else f"## `{change.code}`"
     lines = [title, ""]
@@ -328,7 +332,13 @@ def _rule_section(change: RuleChange) -> str:
     )
     lines.append("")
     for finding in change.findings:
-        lines.append(f"- `{finding.path.as_posix()}:{finding.line}` {finding.message}")
+        location = f"{finding.path.as_posix()}:{finding.line}"
+        url = None
+        if link_at is not None and change.parent is not None:
+            # The line as it was before this rule's commit changed it.
+            url = link_at(change.parent, finding.path.as_posix(), finding.line)
+        where = f"[`{location}`]({url})" if url else f"`{location}`"
+        lines.append(f"- {where} {finding.message}")
     excerpts = _diff_excerpts(change)
     if excerpts:
         lines += ["", "\n\n".join(excerpts)]

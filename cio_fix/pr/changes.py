@@ -19,6 +19,9 @@ class RuleChange:
     # (path, unified diff lines) per changed file, secrets masked.
     diffs: list[tuple[str, list[str]]]
     commit: str | None = None
+    # The commit that `commit` was made on. The line numbers of `findings`
+    # are those of its files, after the fixes of the codes before this one.
+    parent: str | None = None
 
     @property
     def files(self) -> list[str]:

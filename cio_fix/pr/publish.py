@@ -171,6 +171,7 @@ def _publish(
         for finding in change.findings:
             secrets.update(finding.secrets)
         paths = [_path_in_work_tree(git.work_tree, path) for path in change.files]
+        change.parent = git.head()
         change.commit = git.commit_paths(
             paths, commit_message(change, secrets), identity
         )
@@ -249,8 +250,12 @@ def _publish(
     if unchanged:
         # Name the commits that are on the branch, not the identical local ones.
         head = remote_commit
+        # The branch has the same commits on the same base.
+        parent = base_commit
         for change, commit_id in zip(outcome.changes, remote_commits, strict=True):
             change.commit = commit_id
+            change.parent = parent
+            parent = commit_id
         commits = remote_commits
     else:
         git.push_branch(REMOTE, head, branch, remote_commit)
@@ -305,13 +310,22 @@ def _body_context(
 ) -> BodyContext:
     html_url = str(info.get("html_url") or "").rstrip("/")
 
-    def link(path: str, line: int) -> str | None:
+    def link_at(commit: str, path: str, line: int) -> str | None:
         relative = _relative_to(work_tree, path)
         if not html_url or relative is None:
             return None
-        return f"{html_url}/blob/{head}/{urllib.parse.quote(relative)}#L{line}"
+        return f"{html_url}/blob/{commit}/{urllib.parse.quote(relative)}#L{line}"
 
-    return BodyContext(version=__version__, command=command, branch=branch, link=link)
+    def link(path: str, line: int) -> str | None:
+        return link_at(head, path, line)
+
+    return BodyContext(
+        version=__version__,
+        command=command,
+        branch=branch,
+        link=link,
+        link_at=link_at,
+    )
 
 
 def _relative_to(work_tree: Path, path: str) -> str | None:
