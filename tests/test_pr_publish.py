@@ -706,6 +706,23 @@ def test_pr_foreign_pull_request_on_branch_rejected(
     assert bot_repository.remote_commit("cio-fix/pitfalls") == before
 
 
+def test_pr_changed_identity_names_old_bot_commits(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.commit(
+        {"pyproject.toml": '[tool.cio-fix.pr]\nauthor-name = "Platform Bot"\n'},
+        "Name the bot",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "has 2 commits that cio-fix did not make" in result.stderr
+    assert "look like cio-fix's own under another identity" in result.stderr
+    assert "after a change of author-name or author-email" in result.stderr
+
+
 def test_pr_person_commit_on_branch_kept(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     reviewer = bot_repository.push_as_person(
@@ -720,6 +737,7 @@ def test_pr_person_commit_on_branch_kept(bot_repository: BotRepository) -> None:
     assert "has 1 commit that cio-fix did not make" in result.stderr
     assert f"{reviewer[:12]} 'Review: use 8 workers' by Test Developer" in result.stderr
     assert "merge pull request #1, or delete the branch" in result.stderr
+    assert "look like cio-fix's own" not in result.stderr
     assert bot_repository.remote_commit("cio-fix/pitfalls") == reviewer
     assert bot_repository.fake.pulls[1]["state"] == "open"
     assert bot_repository.fake.pulls[1]["body"] == body_before

@@ -26,6 +26,8 @@ FINGERPRINT_LENGTH = 12
 # Line numbers in a message (`line 12`, `app.py:12`), which change when
 # other code moves.
 _LINE_NUMBER = re.compile(r"(?<=line )\d+|(?<=:)\d+")
+# The subject line of a bot commit: "Fix CIO101 hardcoded-credential in 2 files".
+_BOT_SUBJECT = re.compile(r"^Fix CIO\d{3} ")
 
 
 class OwnershipError(Exception):
@@ -116,9 +118,22 @@ def _foreign_commits_message(
         # person's branch named by mistake, so deleting it is no advice.
         kept = "the branch as it is"
         next_step = "choose another branch with --pr-branch"
-    return (
+    message = (
         f"the branch {branch!r} on origin has {count} that cio-fix did not make"
         f" ({shown}), so cio-fix leaves {kept}; {next_step}"
+    )
+    if pulls.latest is not None and all(_bot_shaped(commit) for commit in foreign):
+        message += (
+            ". These commits look like cio-fix's own under another identity: after a"
+            " change of author-name or author-email, delete the branch once"
+        )
+    return message
+
+
+def _bot_shaped(commit: Commit) -> bool:
+    """Tell whether a commit has the subject and single identity of a bot commit."""
+    return commit.author == commit.committer and bool(
+        _BOT_SUBJECT.match(commit.subject)
     )
 
 
