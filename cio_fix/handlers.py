@@ -177,10 +177,11 @@ COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
 
 @dataclass
 class _FileFacts:
-    """Handler facts of one file, computed on first use."""
+    """Handler facts of one file, each computed on first use."""
 
     registered: frozenset[str]
-    called_per_request: frozenset[str]
+    # None until first read, because telling a handler apart needs only `registered`.
+    called_per_request: frozenset[str] | None = None
 
 
 _FACTS: weakref.WeakKeyDictionary[FileIndex, _FileFacts] = weakref.WeakKeyDictionary()
@@ -331,7 +332,10 @@ def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) ->
         return False
     if is_background_job(function):
         return False
-    return function.name in _facts(index).called_per_request
+    facts = _facts(index)
+    if facts.called_per_request is None:
+        facts.called_per_request = _called_per_request(index)
+    return function.name in facts.called_per_request
 
 
 # -- facts of a whole file ------------------------------------------------------------
@@ -340,9 +344,8 @@ def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) ->
 def _facts(index: FileIndex) -> _FileFacts:
     facts = _FACTS.get(index)
     if facts is None:
-        facts = _FileFacts(_registered_handlers(index), frozenset())
+        facts = _FileFacts(_registered_handlers(index))
         _FACTS[index] = facts
-        facts.called_per_request = _called_per_request(index)
     return facts
 
 
