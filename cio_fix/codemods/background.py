@@ -882,6 +882,14 @@ def _later_mutation(
     passing a sent object to a function or calling a method of it that is
     not known to only read.
     """
+    containers = _containers(handler)
+    sent = _objects_sent(call, handler, containers)
+    parts = _parts_sent(call)
+    if not sent and not parts:
+        # The call sends no object as it is, so no change in the handler can
+        # reach what it sends.
+        return False
+
     # A handler with several calls is read once.
     mutations_by_handler = context.shared("CIO304:mutations", lambda _: {})
     mutations = mutations_by_handler.get(id(handler.node))
@@ -889,9 +897,6 @@ def _later_mutation(
         mutations = _Mutations()
         walk(handler.node.body, mutations)
         mutations_by_handler[id(handler.node)] = mutations
-    containers = _containers(handler)
-    sent = _objects_sent(call, handler, containers)
-    parts = _parts_sent(call)
     bound_from = {name for _, name, _ in mutations.bindings}
     for part in list(parts):
         root = _root_name(part)
@@ -912,6 +917,9 @@ def _later_mutation(
     def after_call(node: cst.CSTNode) -> bool:
         if context.follows(node, statement):
             return True
+        if loop is None and not nested:
+            # Only the order of statements counts then.
+            return False
         return any(
             parent is loop or id(parent) in nested for parent in context.ancestors(node)
         )
