@@ -8,7 +8,7 @@ import black
 import libcst as cst
 import pytest
 
-from cio_fix.codemods.background import laid_out_call
+from cio_fix.codemods.background import _contains_hash, laid_out_call
 from cio_fix.codemods.clients import (
     CallLayout,
     call_layout,
@@ -16,6 +16,7 @@ from cio_fix.codemods.clients import (
     unused_name,
 )
 from cio_fix.metadata import code_of
+from cio_fix.walk import find_all
 
 from conftest import FIXTURES, run_cli
 
@@ -132,6 +133,53 @@ def test_clients_laid_out_call_matches_parse(
     parsed = cst.parse_expression(format_call("", "helper", texts, column=column))
 
     assert built.deep_equals(parsed), code_of(built)
+
+
+HASH_CALLS = {
+    "plain": 'cio.track(customer_id=1, name="x")',
+    "hash_in_a_string": 'cio.track(customer_id=1, name="#tag")',
+    "comment_after_open_paren": "cio.track(  # why\n    customer_id=1, name=x\n)",
+    "comment_after_a_comma": "cio.track(customer_id=1,  # why\n    name=x)",
+    "comment_line_before_an_argument": "cio.track(\n    # why\n    customer_id=1)",
+    "comment_before_close_paren": "cio.track(customer_id=1  # why\n)",
+    "comment_before_a_comma": "cio.track(customer_id=1  # why\n    , name=x)",
+    "comment_after_a_star": "cio.track(*  # why\n    args)",
+    "comment_in_a_value": "cio.track(customer_id=[1,  # why\n    2])",
+    "parenthesised_call": "(cio.track(customer_id=1  # why\n))",
+    "parenthesised_function": "(cio.track  # why\n)(customer_id=1)",
+    "parenthesised_receiver": "(cio  # why\n).track(customer_id=1)",
+    "split_without_comments": "cio.track(\n    customer_id=1, name=x\n)",
+}
+
+
+def _arguments_code(call: cst.Call) -> list[str]:
+    """Return the code `_wrapped_call` prints: the function, then each bare argument."""
+    method = cst.Arg(value=call.func.with_changes(lpar=(), rpar=()))
+    arguments = [
+        argument.with_changes(
+            comma=cst.MaybeSentinel.DEFAULT,
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+        )
+        for argument in [method, *call.args]
+    ]
+    return [code_of(argument) for argument in arguments]
+
+
+@pytest.mark.parametrize("code", HASH_CALLS.values(), ids=list(HASH_CALLS))
+def test_clients_contains_hash_matches_printed_call(code: str) -> None:
+    call = cst.ensure_type(cst.parse_expression(code), cst.Call)
+    assert _contains_hash(call, _arguments_code(call)) == ("#" in code_of(call))
+
+
+def test_clients_contains_hash_matches_fixture_calls() -> None:
+    checked = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        module = cst.parse_module(path.read_text(encoding="utf-8"))
+        for call in find_all(module, cst.Call):
+            expected = "#" in code_of(call)
+            assert _contains_hash(call, _arguments_code(call)) == expected, path
+            checked += 1
+    assert checked > 1000
 
 
 def test_clients_format_call_counts_column() -> None:

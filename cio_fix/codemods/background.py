@@ -1243,7 +1243,7 @@ def _wrapped_call(
         args=[first, *call.args],
         whitespace_before_args=before_args,
     )
-    if exploded or "#" in code_of(call):
+    if exploded:
         return wrapped
 
     # The last argument keeps the line break before `)` of a call that black
@@ -1256,12 +1256,46 @@ def _wrapped_call(
         for argument in wrapped.args
     ]
     arguments = [code_of(argument) for argument in bare]
+    if _contains_hash(call, arguments):
+        return wrapped
     if any("\n" in argument for argument in arguments):
         # libcst indents the continuation lines by the block's indentation.
         text = format_call("", helper, arguments, column=column)
         return cst.ensure_type(cst.parse_expression(text), cst.Call)
     layout = call_layout("", helper, arguments, column=column)
     return laid_out_call(cst.Name(helper), bare, layout, unit)
+
+
+def _contains_hash(call: cst.Call, arguments: list[str]) -> bool:
+    """Tell whether the code of `call` contains `#`, in a comment or a string.
+
+    `arguments` is the code of the call's function and of each argument,
+    without the comma and whitespace after it, which `_wrapped_call`
+    prints anyway. Outside them only a comment can contain `#`, so the
+    call is printed whole only when parentheses surround it or its function.
+    """
+    func = call.func
+    if call.lpar or call.rpar or func.lpar or func.rpar:
+        return "#" in code_of(call)
+    whitespace = [call.whitespace_after_func, call.whitespace_before_args]
+    for argument in call.args:
+        if isinstance(argument.comma, cst.Comma):
+            whitespace += [
+                argument.comma.whitespace_before,
+                argument.comma.whitespace_after,
+            ]
+        whitespace.append(argument.whitespace_after_arg)
+    if any(_has_comment(item) for item in whitespace):
+        return True
+    return any("#" in argument for argument in arguments)
+
+
+def _has_comment(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
+    # SimpleWhitespace, the other kind, never contains a comment.
+    if not isinstance(whitespace, cst.ParenthesizedWhitespace):
+        return False
+    lines = [whitespace.first_line, *whitespace.empty_lines]
+    return any(line.comment is not None for line in lines)
 
 
 def laid_out_call(
