@@ -728,23 +728,16 @@ SCALAR_PARAMETERS = frozenset(
 CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"})
 
 
-def _objects_sent(
-    call: cst.Call, handler: FunctionInfo, containers: set[str]
-) -> set[str]:
+def _objects_sent(call: cst.Call, scalars: set[str], containers: set[str]) -> set[str]:
     """Return the names whose objects, or parts of them, the call sends as they are.
 
     The object behind event data (`data=payload`, `data=user.traits`) or a
     `*`/`**` argument counts, and so does a name inside a display sent as
     event data (`data={"items": items}`), unless the handler binds it only
-    to strings or numbers. `data={"id": order.id}` sends a value read now.
-    Any other argument counts when the handler binds it to one of
-    `containers`, the containers it builds.
+    to strings or numbers (`scalars`). `data={"id": order.id}` sends a
+    value read now. Any other argument counts when the handler binds it to
+    one of `containers`, the containers it builds.
     """
-    scalars = set()
-    scope = handler.scope
-    for name, assignments in (scope.assignments.items() if scope else ()):
-        if all(_binds_scalar(assignment) for assignment in assignments):
-            scalars.add(name)
     sent: set[str] = set()
     for argument in call.args:
         keyword = argument.keyword.value if argument.keyword is not None else None
@@ -759,6 +752,16 @@ def _objects_sent(
         else:
             sent |= _objects_reached(value) & containers
     return sent
+
+
+def _scalars(handler: FunctionInfo) -> set[str]:
+    """Return the names the handler binds only to strings or numbers."""
+    found = set()
+    scope = handler.scope
+    for name, assignments in (scope.assignments.items() if scope else ()):
+        if all(_binds_scalar(assignment) for assignment in assignments):
+            found.add(name)
+    return found
 
 
 def _containers(handler: FunctionInfo) -> set[str]:
@@ -866,6 +869,28 @@ def _is_container(node: cst.BaseExpression | None) -> bool:
     return False
 
 
+@dataclass
+class _HandlerFacts:
+    """The facts `_later_mutation` reads about one handler, shared by its calls."""
+
+    containers: set[str]
+    scalars: set[str]
+    # The changes in the handler's body, found on first need.
+    mutations: _Mutations | None = None
+
+
+def _handler_facts(context: FileContext, handler: FunctionInfo) -> _HandlerFacts:
+    """Return the facts of a handler, computed once per file context."""
+    facts_by_handler: dict[int, _HandlerFacts] = context.shared(
+        "CIO304:handlers", lambda _: {}
+    )
+    facts = facts_by_handler.get(id(handler.node))
+    if facts is None:
+        facts = _HandlerFacts(_containers(handler), _scalars(handler))
+        facts_by_handler[id(handler.node)] = facts
+    return facts
+
+
 def _later_mutation(
     context: FileContext,
     handler: FunctionInfo,
@@ -882,21 +907,19 @@ def _later_mutation(
     passing a sent object to a function or calling a method of it that is
     not known to only read.
     """
-    containers = _containers(handler)
-    sent = _objects_sent(call, handler, containers)
+    facts = _handler_facts(context, handler)
+    containers = facts.containers
+    sent = _objects_sent(call, facts.scalars, containers)
     parts = _parts_sent(call)
     if not sent and not parts:
         # The call sends no object as it is, so no change in the handler can
         # reach what it sends.
         return False
 
-    # A handler with several calls is read once.
-    mutations_by_handler = context.shared("CIO304:mutations", lambda _: {})
-    mutations = mutations_by_handler.get(id(handler.node))
-    if mutations is None:
-        mutations = _Mutations()
-        walk(handler.node.body, mutations)
-        mutations_by_handler[id(handler.node)] = mutations
+    if facts.mutations is None:
+        facts.mutations = _Mutations()
+        walk(handler.node.body, facts.mutations)
+    mutations = facts.mutations
     bound_from = {name for _, name, _ in mutations.bindings}
     for part in list(parts):
         root = _root_name(part)
