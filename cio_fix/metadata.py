@@ -11,6 +11,9 @@ name's ancestors only when asked about that name.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,7 +25,7 @@ from cio_fix.walk import TRIVIA_TYPES, child_nodes
 
 
 class _Ranges(Mapping[cst.CSTNode, CodeRange]):
-    """Node -> CodeRange, built from (start line, start column, end line, end column).
+    """Node -> CodeRange, built from the token indices where each node starts and ends.
 
     The spans leave out trivia, and the first lookup of a trivia node
     records every node's span. `code` is the module's code, printed on the way.
@@ -31,12 +34,17 @@ class _Ranges(Mapping[cst.CSTNode, CodeRange]):
     def __init__(
         self,
         module: cst.Module,
-        spans: dict[cst.CSTNode, tuple[int, int, int, int]],
+        spans: dict[cst.CSTNode, tuple[int, int]],
+        tokens: list[str],
         code: str,
     ) -> None:
         self._module = module
         self._spans = spans
         self.code = code
+        # The offset in the printed code where each token starts, and where
+        # the code ends, with the newline that libcst takes back counted.
+        self._token_offsets = list(itertools.accumulate(map(len, tokens), initial=0))
+        self._line_starts = _line_starts(tokens)
         self._complete = False
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
 
@@ -45,26 +53,52 @@ class _Ranges(Mapping[cst.CSTNode, CodeRange]):
         if found is None:
             span = self._spans.get(node)
             if span is None and not self._complete:
-                self._spans = _spans(self._module, everything=True)[0]
-                self._complete = True
+                self._complete_spans()
                 span = self._spans.get(node)
             if span is None:
                 raise KeyError(node)
-            line, column, end_line, end_column = span
-            found = CodeRange(
-                CodePosition(line, column), CodePosition(end_line, end_column)
-            )
+            found = CodeRange(self._position(span[0]), self._position(span[1]))
             self._ranges[node] = found
         return found
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
         if not self._complete:
-            self._spans = _spans(self._module, everything=True)[0]
-            self._complete = True
+            self._complete_spans()
         return iter(self._spans)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def _complete_spans(self) -> None:
+        # The same module prints the same tokens, so the offsets still hold.
+        self._spans = _spans(self._module, everything=True)[0]
+        self._complete = True
+
+    def _position(self, token_index: int) -> CodePosition:
+        offset = self._token_offsets[token_index]
+        line = bisect.bisect_right(self._line_starts, offset)
+        return CodePosition(line, offset - self._line_starts[line - 1])
+
+
+# Line breaks as libcst's PositionProvider counts them.
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+def _line_starts(tokens: list[str]) -> list[int]:
+    """Return the offset in the joined tokens where each line starts.
+
+    libcst counts the line breaks of each token on its own, so a "\\r" at
+    the end of one token and a "\\n" at the start of the next are two.
+    """
+    code = "".join(tokens)
+    if "\r" not in code:
+        return [0, *(match.end() for match in _NEWLINE.finditer(code))]
+    starts = [0]
+    offset = 0
+    for token in tokens:
+        starts.extend(offset + match.end() for match in _NEWLINE.finditer(token))
+        offset += len(token)
+    return starts
 
 
 class _NoPosition:
@@ -117,87 +151,46 @@ def code_of(node: cst.CSTNode, module: cst.Module | None = None) -> str:
     return "".join(state.tokens)
 
 
-class _SyntacticPosition:
-    """The context manager of `record_syntactic_position`, without a generator."""
-
-    __slots__ = ("state", "node", "start_node", "end_node", "line", "column")
-
-    def __init__(
-        self,
-        state: _PositionState,
-        node: cst.CSTNode,
-        start_node: cst.CSTNode | None,
-        end_node: cst.CSTNode | None,
-    ) -> None:
-        self.state = state
-        self.node = node
-        self.start_node = start_node
-        self.end_node = end_node
-
-    def __enter__(self) -> None:
-        self.line = self.state.line
-        self.column = self.state.column
-
-    def __exit__(self, *exc_info: Any) -> None:
-        state = self.state
-        spans = state.spans
-        start = (self.line, self.column)
-        if self.start_node is not None:
-            start = state.span_of(self.start_node)[:2]
-        end = (state.line, state.column)
-        if self.end_node is not None:
-            end = state.span_of(self.end_node)[2:]
-        spans[self.node] = (*start, *end)
-
-
 class _PositionState(CodegenState):
-    """Code generation that records where each node starts and ends, as PositionProvider does."""
+    """Code generation that records where each node starts and ends, as PositionProvider does.
+
+    A span is a pair of token indices: the node's code starts at the first
+    token and ends before the second. Lines and columns are counted later,
+    from the printed code, and only for the nodes whose range is looked up.
+    """
 
     def __init__(self, module: cst.Module, everything: bool) -> None:
         super().__init__(module.default_indent, module.default_newline)
         self.everything = everything
-        self.line = 1
-        self.column = 0
-        self.spans: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
+        self.spans: dict[cst.CSTNode, tuple[int, int]] = {}
         # The spans left out of `spans`, kept while the code is generated:
         # a node's syntactic range can end where a parenthesis ends.
-        self.trivia: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
-        self._stack: list[tuple[int, int]] = []
+        self.trivia: dict[cst.CSTNode, tuple[int, int]] = {}
+        self._stack: list[int] = []
+        # The node, start node, end node and first token of each open
+        # `record_syntactic_position`.
+        self._syntactic: list[tuple[Any, Any, Any, int]] = []
+        # The module's last newline, which libcst prints and then takes back
+        # when the code does not end with one. libcst's positions still
+        # count it, so it stays in `tokens`.
+        self.taken_back = False
 
-    def add_indent_tokens(self) -> None:
-        self.tokens.extend(self.indent_tokens)
-        for token in self.indent_tokens:
-            self._advance(token)
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        self._advance(value)
-
-    def _advance(self, value: str) -> None:
-        # "\r\n", "\r" and "\n" each end a line, as in libcst's NEWLINE_RE.
-        if "\r" in value:
-            value = value.replace("\r\n", "\n").replace("\r", "\n")
-        newlines = value.count("\n")
-        if newlines == 0:
-            self.column += len(value)
-        else:
-            self.line += newlines
-            self.column = len(value) - value.rfind("\n") - 1
+    def pop_trailing_newline(self) -> None:
+        self.taken_back = bool(self.tokens)
 
     def before_codegen(self, node: cst.CSTNode) -> None:
-        self._stack.append((self.line, self.column))
+        self._stack.append(len(self.tokens))
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self._stack.pop()
-        # A syntactic position recorded inside the node takes precedence.
-        if node in self.spans:
-            return
+        span = (self._stack.pop(), len(self.tokens))
+        # A syntactic position recorded inside the node takes precedence, in
+        # `spans` and in `span_of`.
         if self.everything or type(node) not in TRIVIA_TYPES:
-            self.spans[node] = (*start, self.line, self.column)
+            self.spans.setdefault(node, span)
         else:
-            self.trivia[node] = (*start, self.line, self.column)
+            self.trivia[node] = span
 
-    def span_of(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
+    def span_of(self, node: cst.CSTNode) -> tuple[int, int]:
         found = self.spans.get(node)
         return found if found is not None else self.trivia[node]
 
@@ -207,21 +200,40 @@ class _PositionState(CodegenState):
         *,
         start_node: cst.CSTNode | None = None,
         end_node: cst.CSTNode | None = None,
-    ) -> _SyntacticPosition:
-        return _SyntacticPosition(self, node, start_node, end_node)
+    ) -> _PositionState:
+        # The state is its own context manager, so no object is made per call.
+        # That works because libcst enters each context as soon as it gets it.
+        self._syntactic.append((node, start_node, end_node, len(self.tokens)))
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: Any) -> None:
+        node, start_node, end_node, start = self._syntactic.pop()
+        if start_node is not None:
+            start = self.span_of(start_node)[0]
+        end = len(self.tokens)
+        if end_node is not None:
+            end = self.span_of(end_node)[1]
+        self.spans[node] = (start, end)
 
 
 def positions(module: cst.Module) -> _Ranges:
     """Return the syntactic range of every node of `module`, as PositionProvider does."""
-    return _Ranges(module, *_spans(module, everything=False))
+    spans, tokens, code = _spans(module, everything=False)
+    return _Ranges(module, spans, tokens, code)
 
 
 def _spans(
     module: cst.Module, everything: bool
-) -> tuple[dict[cst.CSTNode, tuple[int, int, int, int]], str]:
+) -> tuple[dict[cst.CSTNode, tuple[int, int]], list[str], str]:
+    """Print `module` and return the spans of its nodes, its tokens and its code."""
     state = _PositionState(module, everything)
     module._codegen(state)
-    return state.spans, "".join(state.tokens)
+    tokens = state.tokens
+    code = "".join(tokens[:-1] if state.taken_back else tokens)
+    return state.spans, tokens, code
 
 
 def parents(module: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:

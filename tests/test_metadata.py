@@ -58,6 +58,8 @@ TRICKY = {
         "        call(keyword=qq)\n"
     ),
     "tabs": "def f(x):\n\tif x:\n\t\treturn [\n\t\t\tx,\n\t\t]\n",
+    "no_final_newline": "if x:\n    y = (1,\n         2)  # end",
+    "carriage_return_at_end": "x = [\r    1,\r]\r\n\r",
     "type_parameters": (
         "class C[T: int](Base[T]):\n    def f[U](self, x: U) -> T: ...\ntype Alias[V] = list[V]\n"
     ),
