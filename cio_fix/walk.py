@@ -227,14 +227,29 @@ def significant_children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return _children(node, 1)
 
 
-# The fields of each node type that can contain a node other than trivia, in
-# the order libcst visits them, read from the fields' type annotations.
+# The fields of each node type that can contain a node, and those that can
+# contain a node other than trivia, in the order libcst visits them. Both are
+# read from the fields' type annotations.
+_NODE_ORDER: dict[type, tuple[str, ...]] = {}
 _SIGNIFICANT_ORDER: dict[type, tuple[str, ...]] = {}
 
 
+def _node_order(node: cst.CSTNode) -> tuple[str, ...]:
+    return _annotated_order(node, _NODE_ORDER, ())
+
+
 def _significant_order(node: cst.CSTNode) -> tuple[str, ...]:
+    return _annotated_order(node, _SIGNIFICANT_ORDER, TRIVIA)
+
+
+def _annotated_order(
+    node: cst.CSTNode,
+    orders: dict[type, tuple[str, ...]],
+    passed_by: tuple[type[cst.CSTNode], ...],
+) -> tuple[str, ...]:
+    """Return the fields of `node` that can contain a node other than those of `passed_by`."""
     kind = type(node)
-    order = _SIGNIFICANT_ORDER.get(kind)
+    order = orders.get(kind)
     if order is None:
         try:
             hints = typing.get_type_hints(kind)
@@ -243,30 +258,31 @@ def _significant_order(node: cst.CSTNode) -> tuple[str, ...]:
         order = tuple(
             name
             for name in _field_order(node)
-            if name not in hints or not _holds_only_trivia(hints[name])
+            if name not in hints or not _holds_only(hints[name], passed_by)
         )
-        _SIGNIFICANT_ORDER[kind] = order
+        orders[kind] = order
     return order
 
 
-def _holds_only_trivia(annotation: Any) -> bool:
-    """Tell whether a field with this annotation can contain only trivia nodes.
+def _holds_only(annotation: Any, passed_by: tuple[type[cst.CSTNode], ...]) -> bool:
+    """Tell whether a field with this annotation can contain only `passed_by` nodes or no node.
 
-    An annotation this does not understand counts as one that can.
+    An annotation this does not understand counts as one that can contain
+    any node.
     """
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
-        return all(_holds_only_trivia(item) for item in typing.get_args(annotation))
+        return all(_holds_only(item, passed_by) for item in typing.get_args(annotation))
     if origin is typing.Literal:
         return True
     if origin in (Sequence, list, tuple):
         return all(
-            item is Ellipsis or _holds_only_trivia(item)
+            item is Ellipsis or _holds_only(item, passed_by)
             for item in typing.get_args(annotation)
         )
     if not isinstance(annotation, type) or origin is not None:
         return False
-    if issubclass(annotation, TRIVIA):
+    if issubclass(annotation, passed_by):
         return True
     return annotation in (cst.MaybeSentinel, type(None), str, bool, int)
 
@@ -279,9 +295,9 @@ def _children(node: cst.CSTNode, last_kind: int) -> list[cst.CSTNode]:
         if order is None:
             order = _significant_order(node)
     else:
-        order = _FIELD_ORDER.get(type(node))
+        order = _NODE_ORDER.get(type(node))
         if order is None:
-            order = _field_order(node)
+            order = _node_order(node)
     kinds = _VALUE_KINDS
     for name in order:
         child = getattr(node, name)
@@ -305,32 +321,47 @@ def descendants(node: cst.CSTNode, trivia: bool = True) -> Iterator[cst.CSTNode]
 
     With `trivia` False, whitespace, comments and punctuation are left out.
     """
-    children_of = child_nodes if trivia else significant_children
+    last_kind = 3 if trivia else 1
     pending = [node]
     while pending:
         current = pending.pop()
         yield current
-        children = children_of(current)
-        children.reverse()
-        pending.extend(children)
+        children = _children(current, last_kind)
+        if children:
+            children.reverse()
+            pending.extend(children)
 
 
-# Whether a `find_all` for these kinds can find trivia, keyed by the kinds.
-_FINDS_TRIVIA: dict[tuple[type, ...], bool] = {}
+# For each tuple of kinds passed to `find_all`: the `last_kind` to pass to
+# `_children` (3 when the kinds can be trivia), and whether each node type is
+# one of the kinds. A lookup by type is cheaper than isinstance, because
+# CSTNode is an abstract base class.
+_FIND_PLANS: dict[tuple[type, ...], tuple[int, dict[type, bool]]] = {}
 
 
 def find_all(node: cst.CSTNode, *kinds: type[_Node]) -> list[_Node]:
     """Return `node` and the nodes below it that are instances of `kinds`, in source order."""
-    trivia = _FINDS_TRIVIA.get(kinds)
-    if trivia is None:
+    plan = _FIND_PLANS.get(kinds)
+    if plan is None:
         trivia = any(
             issubclass(kind, other) or issubclass(other, kind)
             for kind in kinds
             for other in TRIVIA
         )
-        _FINDS_TRIVIA[kinds] = trivia
-    return [
-        item  # type: ignore[misc]
-        for item in descendants(node, trivia)
-        if isinstance(item, kinds)
-    ]
+        plan = _FIND_PLANS[kinds] = (3 if trivia else 1, {})
+    last_kind, matches = plan
+
+    found: list[_Node] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        matched = matches.get(type(current))
+        if matched is None:
+            matched = matches[type(current)] = issubclass(type(current), kinds)
+        if matched:
+            found.append(current)  # type: ignore[arg-type]
+        children = _children(current, last_kind)
+        if children:
+            children.reverse()
+            pending.extend(children)
+    return found
