@@ -323,7 +323,12 @@ class ClientPerRequest(Rule):
     uncached factory functions called there. FastAPI dependencies
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
-    request, in any file.
+    request, in any file. A loop that builds one client per workspace or
+    region, with arguments that change with each pass, is left alone where
+    it runs once per process: at module level, in `main()`, and in start-up
+    hooks (Flask's `create_app`, a FastAPI or Starlette `lifespan` or
+    start-up event, Django's `AppConfig.ready`, Celery's worker start
+    signals).
 
     Why is this bad?
     Every client owns its own HTTP session (customerio 3.x), so a new
@@ -629,14 +634,55 @@ def _once_per_configuration(
 ) -> bool:
     """Tell whether a loop that runs once per process builds one client per configuration.
 
-    A loop at module level or in `main()` whose arguments change with each
-    pass (one client per region or workspace) builds each client once. The
-    same loop in another function may run again for every call, so it is
-    still reported there, and its fix caches the clients by their arguments.
+    A loop at module level, in `main()` or in a start-up hook whose
+    arguments change with each pass (one client per region or workspace)
+    builds each client once. The same loop in another function may run
+    again for every call, so it is still reported there, and its fix
+    caches the clients by their arguments.
     """
-    if function is not None and function.name != "main":
+    if function is not None and not _runs_at_start_up(function):
         return False
     return _varies_per_item(construction, loop)
+
+
+# Decorators, by their last name parts, of functions that run once per process:
+# FastAPI's and Starlette's start-up events, Flask's first-request hook and
+# Celery's worker start signals.
+START_UP_DECORATORS = frozenset(
+    {
+        "on_event",
+        "before_first_request",
+        "worker_process_init.connect",
+        "worker_init.connect",
+    }
+)
+
+
+def _runs_at_start_up(function: FunctionInfo) -> bool:
+    """Tell whether a function runs once per process: `main()` or a start-up hook.
+
+    The hooks are Flask's `create_app` factory, a FastAPI or Starlette
+    `lifespan`, Django's `AppConfig.ready` and the decorated hooks of
+    START_UP_DECORATORS.
+    """
+    if function.name == "main":
+        return True
+    if function.parent is not None:
+        return False
+    if function.class_info is not None:
+        bases = function.class_info.bases
+        return function.name == "ready" and any(
+            base.rpartition(".")[2] == "AppConfig" for base in bases
+        )
+    if function.name in ("create_app", "lifespan"):
+        return True
+    for decorator in function.decorators:
+        parts = decorator.split(".")
+        if parts[-1] in START_UP_DECORATORS:
+            return True
+        if ".".join(parts[-2:]) in START_UP_DECORATORS:
+            return True
+    return False
 
 
 def _varies_per_item(construction: Construction, loop: cst.CSTNode) -> bool:
