@@ -595,3 +595,23 @@ def test_title_line_survives_key_masking() -> None:
     assert not renamed_by_person(line, "Fix Customer.io integration pitfalls")
     assert renamed_by_person(line, "Customer.io fixes")
     assert not renamed_by_person("no hidden line", "Customer.io fixes")
+
+
+def test_ticked_item_kept_when_line_number_moves() -> None:
+    previous = "- [x] [`app.py:3`](https://h/blob/1/app.py#L3) `CIO303` an event name"
+    body = "- [ ] [`app.py:4`](https://h/blob/2/app.py#L4) `CIO303` an event name"
+
+    assert keep_ticked_items(body, previous).startswith("- [x] [`app.py:4`]")
+
+
+def test_ticked_item_not_guessed_among_twins() -> None:
+    previous = (
+        "- [x] [`app.py:3`](https://h/blob/1/app.py#L3) `CIO303` an event name\n"
+        "- [ ] [`app.py:8`](https://h/blob/1/app.py#L8) `CIO303` an event name"
+    )
+    body = (
+        "- [ ] [`app.py:4`](https://h/blob/2/app.py#L4) `CIO303` an event name\n"
+        "- [ ] [`app.py:9`](https://h/blob/2/app.py#L9) `CIO303` an event name"
+    )
+
+    assert keep_ticked_items(body, previous) == body

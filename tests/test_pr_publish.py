@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -393,6 +395,61 @@ def test_pr_update_keeps_renamed_title(bot_repository: BotRepository) -> None:
     assert "orders.py" in bot_repository.fake.pulls[1]["body"]
 
 
+def tick_first_item(pull: dict[str, Any]) -> str:
+    """Tick the first task list item of a pull request body; return its text."""
+    items = [line for line in pull["body"].splitlines() if line.startswith("- [ ] ")]
+    text = items[0][len("- [ ] ") :]
+    pull["body"] = pull["body"].replace(items[0], f"- [x] {text}")
+    return text
+
+
+def test_pr_update_keeps_ticks_of_crlf_body(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    pull = bot_repository.fake.pulls[1]
+    text = tick_first_item(pull)
+    # GitHub's web editor saves a description with CRLF line ends.
+    pull["body"] = pull["body"].replace("\n", "\r\n")
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert f"- [x] {text}" in bot_repository.fake.pulls[1]["body"]
+
+
+def test_pr_update_keeps_renamed_title_of_crlf_body(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    pull = bot_repository.fake.pulls[1]
+    pull["body"] = pull["body"].replace("\n", "\r\n")
+    pull["title"] = "Customer.io fixes, reviewed by Ana"
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert bot_repository.fake.pulls[1]["title"] == "Customer.io fixes, reviewed by Ana"
+    assert "Kept the title 'Customer.io fixes, reviewed by Ana'" in result.stdout
+    assert "rename the pull request to 'Fix Customer.io integration pitfalls'" in (
+        result.stdout
+    )
+
+
+def test_pr_update_keeps_tick_when_line_moves(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    pull = bot_repository.fake.pulls[1]
+    rotate = next(
+        line for line in pull["body"].splitlines() if line.startswith("- [ ] Rotate")
+    )
+    pull["body"] = pull["body"].replace(rotate, "- [x]" + rotate[len("- [ ]") :])
+    bot_repository.commit({"app.py": "# Signup.\n" + APP}, "Add a header comment")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert "- [x] Rotate" in bot_repository.fake.pulls[1]["body"]
+
+
 def test_pr_update_sets_changed_title_option(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
@@ -721,6 +778,23 @@ def test_pr_changed_identity_names_old_bot_commits(
     assert "has 2 commits that cio-fix did not make" in result.stderr
     assert "look like cio-fix's own under another identity" in result.stderr
     assert "after a change of author-name or author-email" in result.stderr
+
+
+def test_pr_person_fix_subject_not_called_bot_commit(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+    bot_repository.push_as_person(
+        "cio-fix/pitfalls",
+        {"NOTES.md": "follow-up\n"},
+        "Fix CIO103 in the nightly job too",
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "has 1 commit that cio-fix did not make" in result.stderr
+    assert "look like cio-fix's own" not in result.stderr
 
 
 def test_pr_person_commit_on_branch_kept(bot_repository: BotRepository) -> None:
@@ -1447,6 +1521,128 @@ def test_pr_secondary_limit_waits_double(
     assert result.exit_code == 0, result.stderr
     assert waits == [60.0, 120.0]
     assert len(bot_repository.fake.pulls) == 1
+
+
+def test_pr_retry_after_zero_bounded(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    limited = (429, "Too many requests", {"Retry-After": "0"})
+    bot_repository.fake.limit_next = [limited] * 300
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert len(waits) == 10
+    assert set(waits) == {1.0}
+    assert "still refused the request after 10 retries" in result.stderr
+
+
+def test_pr_retry_after_http_date_waited(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    bot_repository.fake.limit_next = [(429, "Too many requests", {"Retry-After": when})]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert len(waits) == 1
+    assert 110 <= waits[0] <= 125
+
+
+def test_pr_retry_after_far_date_fails_at_once(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    when = time.time() + 3600
+    header = email.utils.formatdate(when, usegmt=True)
+    bot_repository.fake.limit_next = [
+        (429, "Too many requests", {"Retry-After": header})
+    ]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert waits == []
+    expected = time.strftime("%H:%M", time.gmtime(when))
+    assert f"allows the next request at {expected} UTC" in result.stderr
+
+
+def test_pr_past_reset_waits_one_second(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    reset = str(int(time.time()) - 50)
+    bot_repository.fake.limit_next = [
+        (
+            403,
+            "API rate limit exceeded for installation.",
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+        )
+    ]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert waits == [1.0]
+
+
+def test_pr_unnamed_wait_after_named_not_doubled(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    bot_repository.fake.limit_next = [
+        (429, "Too many requests", {"Retry-After": "5"}),
+        (403, "You have exceeded a secondary rate limit.", {}),
+    ]
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert waits == [5.0, 60.0]
+
+
+def test_pr_unnamed_waits_past_patience_not_called_github_time(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    limited = (403, "You have exceeded a secondary rate limit.", {})
+    bot_repository.fake.limit_next = [limited] * 3
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert waits == [60.0, 120.0]
+    assert "allows the next request at" not in result.stderr
+    assert "still refused the request after 2 retries over 180 seconds" in (
+        result.stderr
+    )
+
+
+def test_pr_limited_create_after_push_recovers(
+    bot_repository: BotRepository, waits: list[float]
+) -> None:
+    reset = str(int(time.time()) + 3600)
+    limited = (
+        403,
+        "API rate limit exceeded for installation.",
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+    )
+    fake = bot_repository.fake
+    handle = fake.handle
+
+    def limit_creation(method, target, headers, raw):  # type: ignore[no-untyped-def]
+        if method == "POST" and target.endswith("/pulls"):
+            fake.limit_next = [limited]
+        return handle(method, target, headers, raw)
+
+    fake.handle = limit_creation  # type: ignore[method-assign]
+    first = run_pr(bot_repository)
+    pushed = bot_repository.remote_commit("cio-fix/pitfalls")
+    fake.handle = handle  # type: ignore[method-assign]
+    second = run_pr(bot_repository)
+
+    assert first.exit_code == 2
+    assert "POST /repos/owner/repo/pulls failed: HTTP 403" in first.stderr
+    assert second.exit_code == 0, second.stderr
+    assert bot_repository.remote_commit("cio-fix/pitfalls") == pushed
+    assert [pull["state"] for pull in fake.pulls.values()] == ["open"]
 
 
 def test_pr_forbidden_without_rate_limit_not_retried(

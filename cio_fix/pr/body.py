@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -21,11 +22,14 @@ _FIXES_LINE = re.compile(r"^<!-- cio-fix:fixes (?P<fixes>[0-9a-f,]*) -->\n?", re
 # The hidden line with a fingerprint of the title that cio-fix gives the pull
 # request, so that a later run can tell whether a person renamed it.
 TITLE_PREFIX = "<!-- cio-fix:title "
-_TITLE_LINE = re.compile(r"^<!-- cio-fix:title (?P<digest>[0-9a-f]+) -->$", re.M)
-# A task list item of the description: `- [ ] text` or `- [x] text`.
-_TASK_ITEM = re.compile(r"^- \[(?P<mark>[ xX])\] (?P<text>.*)$", re.M)
+_TITLE_LINE = re.compile(r"^<!-- cio-fix:title (?P<digest>[0-9a-f]+) -->\r?$", re.M)
+# A task list item of the description: `- [ ] text` or `- [x] text`. A
+# description saved in GitHub's web editor comes back with CRLF line ends.
+_TASK_ITEM = re.compile(r"^- \[(?P<mark>[ xX])\] (?P<text>[^\r\n]*)", re.M)
 # The target of a Markdown link, which names the head commit of its run.
 _LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
+# The line number of a `path:line` location, which moves with the code above it.
+_LINE_OF_LOCATION = re.compile(r"(?<=\.py):\d+")
 # Diff excerpts per rule, and lines per excerpt.
 MAX_HUNKS_PER_RULE = 3
 MAX_HUNK_LINES = 30
@@ -143,22 +147,37 @@ def keep_ticked_items(body: str, previous: str) -> str:
     """Tick the task list items of `body` that a reviewer ticked in `previous`.
 
     Items are the same when their text is, apart from the targets of
-    their links, which name each run's head commit.
+    their links, which name each run's head commit. An item whose line
+    numbers alone changed is the same too, when no other item of either
+    description has that text without line numbers.
     """
-    ticked = {
-        _LINK_TARGET.sub("]", match.group("text"))
+    old = [
+        (match.group("mark") in "xX", _item_key(match.group("text")))
         for match in _TASK_ITEM.finditer(previous)
-        if match.group("mark") in "xX"
-    }
+    ]
+    ticked = {key for is_ticked, key in old if is_ticked}
     if not ticked:
         return body
+    new = [_item_key(match.group("text")) for match in _TASK_ITEM.finditer(body)]
+    old_loose = Counter(_LINE_OF_LOCATION.sub("", key) for _, key in old)
+    new_loose = Counter(_LINE_OF_LOCATION.sub("", key) for key in new)
+    ticked_loose = {
+        loose
+        for loose in (_LINE_OF_LOCATION.sub("", key) for key in ticked)
+        if old_loose[loose] == 1 and new_loose[loose] == 1
+    }
 
     def tick(match: re.Match[str]) -> str:
-        if _LINK_TARGET.sub("]", match.group("text")) in ticked:
+        key = _item_key(match.group("text"))
+        if key in ticked or _LINE_OF_LOCATION.sub("", key) in ticked_loose:
             return f"- [x] {match.group('text')}"
         return match.group(0)
 
     return _TASK_ITEM.sub(tick, body)
+
+
+def _item_key(text: str) -> str:
+    return _LINK_TARGET.sub("]", text)
 
 
 def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT) -> str:

@@ -194,6 +194,14 @@ def _print_publication(console: Console, publication: Publication) -> None:
             markup=False,
             soft_wrap=True,
         )
+    if pull is not None and publication.kept_title is not None:
+        console.print(
+            f"Kept the title {publication.kept_title!r}, which a person gave pull"
+            f" request #{pull.number} on GitHub; to let cio-fix set the title again,"
+            f" rename the pull request to {publication.title!r}.",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _plural(count: int, word: str) -> str:

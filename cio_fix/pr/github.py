@@ -6,6 +6,7 @@ GitHub Enterprise Server serves the same paths below `https://HOST/api/v3`.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -28,11 +29,17 @@ API_VERSION = "2022-11-28"
 TIMEOUT = 30
 # A request refused by a rate limit (HTTP 403 or 429) is sent again after the
 # wait that GitHub requests, up to this many seconds in all for one run. A
-# longer wait fails the run, and the error gives the time the limit ends.
+# longer wait fails the run, and the error gives the time the limit ends when
+# GitHub names it.
 RATE_LIMIT_PATIENCE = 180
 # The first wait after a secondary rate limit that names no wait, doubled on
-# each retry, as GitHub's "Rate limits for the REST API" page advises.
+# each such retry, as GitHub's "Rate limits for the REST API" page advises.
 SECONDARY_LIMIT_WAIT = 60
+# Retries of rate-limited requests per run, whatever the waits: a limit that
+# keeps returning `Retry-After: 0` must not keep the run going.
+MAX_RATE_LIMIT_RETRIES = 10
+# The shortest wait before a retry.
+MIN_RATE_LIMIT_WAIT = 1.0
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -102,7 +109,9 @@ class GitHub:
         self._opener = urllib.request.build_opener(_SameOriginRedirects())
         # Seconds left to wait for rate limits in this run.
         self._patience = float(RATE_LIMIT_PATIENCE)
-        self._rate_limit_retries = 0
+        self._retries = 0
+        # Retries after limits that named no wait, for the doubling.
+        self._unnamed_retries = 0
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None
@@ -116,18 +125,31 @@ class GitHub:
             try:
                 return self._request_once(method, path, body)
             except _RateLimited as limited:
-                wait = limited.wait
-                if wait is None:
-                    wait = float(SECONDARY_LIMIT_WAIT * 2**self._rate_limit_retries)
-                if wait > self._patience:
+                named = limited.wait is not None
+                if limited.wait is not None:
+                    wait = max(limited.wait, MIN_RATE_LIMIT_WAIT)
+                else:
+                    wait = float(SECONDARY_LIMIT_WAIT * 2**self._unnamed_retries)
+                failed = (
+                    f"{method} {path} failed: HTTP {limited.status}: {limited.message}"
+                )
+                if named and wait > self._patience:
                     raise GitHubError(
-                        f"{method} {path} failed: HTTP {limited.status}:"
-                        f" {limited.message}; GitHub's rate limit allows the next request"
-                        f" at {_clock_time(time.time() + wait)} UTC, so run cio-fix"
-                        " again after that"
+                        f"{failed}; GitHub's rate limit allows the next request at"
+                        f" {_clock_time(time.time() + wait)} UTC, so run cio-fix again"
+                        " after that"
+                    ) from None
+                if wait > self._patience or self._retries >= MAX_RATE_LIMIT_RETRIES:
+                    raise GitHubError(
+                        f"{failed}; GitHub's rate limit still refused the request after"
+                        f" {_count(self._retries, 'retry', 'retries')} over"
+                        f" {_duration(RATE_LIMIT_PATIENCE - self._patience)}, so run"
+                        " cio-fix again later"
                     ) from None
                 self._patience -= wait
-                self._rate_limit_retries += 1
+                self._retries += 1
+                if not named:
+                    self._unnamed_retries += 1
                 _notice(
                     f"cio-fix: GitHub's rate limit refused {method} {path};"
                     f" sending it again in {_duration(wait)}"
@@ -266,7 +288,7 @@ class _RateLimited(Exception):
 def _rate_limited(status: int, headers: Message, message: str) -> bool:
     """Tell whether an error response is a rate limit's, not a missing permission's.
 
-    A rate limit answers 403 or 429, with `Retry-After`, with
+    A rate limit responds with 403 or 429, with `Retry-After`, with
     `x-ratelimit-remaining: 0`, or with a message that names the limit.
     """
     if status not in (403, 429):
@@ -286,6 +308,14 @@ def _rate_limit_wait(headers: Message) -> float | None:
     retry_after = (headers.get("Retry-After") or "").strip()
     if retry_after.isdigit():
         return float(retry_after)
+    if retry_after:
+        # The other form of the header is an HTTP date.
+        try:
+            moment = email.utils.parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError):
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return max(moment.timestamp() - time.time(), 0.0)
     reset = (headers.get("X-RateLimit-Reset") or "").strip()
     remaining = (headers.get("X-RateLimit-Remaining") or "").strip()
     if remaining == "0" and reset.isdigit():
@@ -306,8 +336,11 @@ def _clock_time(epoch: float) -> str:
 
 
 def _duration(seconds: float) -> str:
-    whole = max(round(seconds), 1)
-    return f"{whole} second" if whole == 1 else f"{whole} seconds"
+    return _count(max(round(seconds), 1), "second", "seconds")
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
 
 
 def _origin(url: str) -> str:

@@ -27,7 +27,9 @@ FINGERPRINT_LENGTH = 12
 # other code moves.
 _LINE_NUMBER = re.compile(r"(?<=line )\d+|(?<=:)\d+")
 # The subject line of a bot commit: "Fix CIO101 hardcoded-credential in 2 files".
-_BOT_SUBJECT = re.compile(r"^Fix CIO\d{3} ")
+_BOT_SUBJECT = re.compile(
+    r"^Fix (?P<code>CIO\d{3}) (?P<name>[a-z0-9-]+)(?: in \d+ files?)?$"
+)
 
 
 class OwnershipError(Exception):
@@ -131,10 +133,17 @@ def _foreign_commits_message(
 
 
 def _bot_shaped(commit: Commit) -> bool:
-    """Tell whether a commit has the subject and single identity of a bot commit."""
-    return commit.author == commit.committer and bool(
-        _BOT_SUBJECT.match(commit.subject)
-    )
+    """Tell whether a commit has the subject and single identity of a bot commit.
+
+    The subject must name a rule code with that rule's own name.
+    """
+    from cio_fix.rules import all_rules
+
+    match = _BOT_SUBJECT.match(commit.subject)
+    if match is None or commit.author != commit.committer:
+        return False
+    rule = all_rules().get(match.group("code"))
+    return rule is not None and rule.name == match.group("name")
 
 
 def fix_fingerprints(

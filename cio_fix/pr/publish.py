@@ -67,6 +67,10 @@ class Publication:
     branch: str = ""
     # False when the branch on origin already had these commits.
     pushed: bool = False
+    # The title a person gave the pull request, kept instead of cio-fix's own.
+    kept_title: str | None = None
+    # The title cio-fix gives the pull request.
+    title: str = ""
 
 
 def token_from(environ: Mapping[str, str]) -> str:
@@ -268,16 +272,20 @@ def _publish(
         body = keep_ticked_items(body, pull.body)
     if body_path is not None:
         write_body(body_path, body)
+    kept_title = None
     if pull is None:
         pull = github.create_pull(title, branch, base, body)
         action = "opened"
     else:
-        kept = renamed_by_person(pull.body, pull.title)
-        pull = github.update_pull(pull.number, None if kept else title, base, body)
+        kept_title = pull.title if renamed_by_person(pull.body, pull.title) else None
+        sent_title = None if kept_title is not None else title
+        pull = github.update_pull(pull.number, sent_title, base, body)
         action = "updated"
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
-    return Publication(outcome, action, pull, body, commits, branch, not unchanged)
+    return Publication(
+        outcome, action, pull, body, commits, branch, not unchanged, kept_title, title
+    )
 
 
 def _same_changes(git: Git, base: str, head: str, remote: str) -> bool:
