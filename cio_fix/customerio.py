@@ -505,9 +505,11 @@ class FileIndex:
             self._resolving.discard(key)
 
     def _client_type(self, node: cst.BaseExpression, scope: Scope) -> ClientType | None:
-        if isinstance(node, cst.Await):
+        # Exact types, because isinstance is slow on libcst's abstract classes.
+        kind = type(node)
+        if kind is cst.Await:
             return self.client_type(node.expression, scope)
-        if isinstance(node, cst.IfExp):
+        if kind is cst.IfExp:
             # `CustomerIO(...) if enabled else None` is a client or nothing.
             branches = [
                 branch
@@ -516,11 +518,11 @@ class FileIndex:
             ]
             types = {self.client_type(branch, scope) for branch in branches}
             return types.pop() if len(types) == 1 else None
-        if isinstance(node, cst.Call):
+        if kind is cst.Call:
             return self._call_result_type(node, scope)
-        if isinstance(node, cst.Name):
+        if kind is cst.Name:
             return self._name_type(node.value, scope)
-        if isinstance(node, cst.Attribute):
+        if kind is cst.Attribute:
             return self._attribute_type(node, scope)
         return None
 
@@ -762,15 +764,12 @@ class FileIndex:
         func = site.node.func
         if self._is_background_helper(func):
             return self._as_background_call(site)
-        if (
-            not isinstance(func, cst.Attribute)
-            or self.constructor_type(func) is not None
-        ):
+        if type(func) is not cst.Attribute or self.constructor_type(func) is not None:
             return None
         return self._client_call(site, func, site.node, in_background=False)
 
     def _is_background_helper(self, func: cst.BaseExpression) -> bool:
-        if not isinstance(func, cst.Name):
+        if type(func) is not cst.Name:
             return False
         if BACKGROUND_HELPER.match(func.value):
             return True
@@ -1147,31 +1146,34 @@ class IndexBuilder(cst.CSTVisitor):
 
 
 def _is_whole_statement(statement: cst.CSTNode | None, call: cst.Call) -> bool:
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    # Exact types, because isinstance is slow on libcst's abstract classes.
+    if type(statement) is not cst.SimpleStatementLine or len(statement.body) != 1:
         return False
     expression = statement.body[0]
-    if not isinstance(expression, cst.Expr):
+    if type(expression) is not cst.Expr:
         return False
     value = expression.value
-    if isinstance(value, cst.Await):
+    if type(value) is cst.Await:
         value = value.expression
     return value is call
 
 
 def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
     """Return the value of a string or number literal, else None."""
-    if isinstance(node, cst.SimpleString):
+    # Exact types, because isinstance is slow on libcst's abstract classes.
+    kind = type(node)
+    if kind is cst.SimpleString:
         value = _string_value(node.value)
         return value if isinstance(value, str) else None
-    if isinstance(node, cst.ConcatenatedString):
+    if kind is cst.ConcatenatedString:
         value = node.evaluated_value
         return value if isinstance(value, str) else None
-    if isinstance(node, (cst.Integer, cst.Float)):
+    if kind is cst.Integer or kind is cst.Float:
         return node.evaluated_value
     if (
-        isinstance(node, cst.UnaryOperation)
-        and isinstance(node.operator, cst.Minus)
-        and isinstance(node.expression, (cst.Integer, cst.Float))
+        kind is cst.UnaryOperation
+        and type(node.operator) is cst.Minus
+        and type(node.expression) in (cst.Integer, cst.Float)
     ):
         return -node.expression.evaluated_value
     return None
@@ -1226,15 +1228,16 @@ def _string_value(literal: str) -> str | bytes:
 
 def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
     """Return X for `os.environ["X"]`, `os.environ.get("X", ...)` or `os.getenv("X", ...)`."""
-    if isinstance(node, cst.Subscript):
+    # Exact types, because isinstance is slow on libcst's abstract classes.
+    if type(node) is cst.Subscript:
         if index.qualified_name(node.value) != "os.environ" or len(node.slice) != 1:
             return None
         element = node.slice[0].slice
-        if isinstance(element, cst.Index):
+        if type(element) is cst.Index:
             value = literal_value(element.value)
             return value if isinstance(value, str) else None
         return None
-    if isinstance(node, cst.Call) and node.args:
+    if type(node) is cst.Call and node.args:
         if index.qualified_name(node.func) not in ("os.getenv", "os.environ.get"):
             return None
         value = literal_value(node.args[0].value)

@@ -109,19 +109,22 @@ class _Replacer(cst.CSTTransformer):
         self.changed: list[list[object]] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.IndentedBlock):
+        # Exact types, because isinstance is slow on libcst's abstract classes.
+        kind = type(node)
+        if kind is cst.IndentedBlock:
             self.indents.append(
                 node.indent if node.indent is not None else self.default_indent
             )
             self.changed.append(["block", False])
-        elif isinstance(node, (cst.SimpleStatementLine, cst.FunctionDef)):
+        elif kind is cst.SimpleStatementLine or kind is cst.FunctionDef:
             self.changed.append(["statement", False])
         if id(node) not in self.ancestors:
             return False
         return super().on_visit(node)
 
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
-        if isinstance(original_node, cst.IndentedBlock):
+        kind = type(original_node)
+        if kind is cst.IndentedBlock:
             self.indents.pop()
             self.changed.pop()
         replacement = self.replacements.get(id(original_node))
@@ -129,7 +132,7 @@ class _Replacer(cst.CSTTransformer):
             if self.changed and self.changed[-1][0] == "statement":
                 self.changed[-1][1] = True
             updated_node = replacement
-        if isinstance(original_node, (cst.SimpleStatementLine, cst.FunctionDef)):
+        if kind is cst.SimpleStatementLine or kind is cst.FunctionDef:
             changed = self.changed.pop()[1]
             if changed and type(updated_node) is type(original_node):
                 indent = "".join(self.indents)

@@ -173,6 +173,9 @@ ACTION_DECORATORS = frozenset({"action", "detail_route", "list_route"})
 # `executor.map(send, users)`, `pool.imap(send, users)`.
 MAP_FUNCTIONS = frozenset({"map", "imap", "imap_unordered", "starmap"})
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp)
+# The scopes that end the search of `loop_around`: a loop outside them does not
+# run their code per item.
+_FUNCTION_TYPES = frozenset({cst.FunctionDef, cst.Lambda, cst.Module})
 
 
 @dataclass
@@ -304,17 +307,19 @@ def loop_around(node: cst.CSTNode, ancestors: list[cst.CSTNode]) -> cst.CSTNode 
     """
     child = node
     for parent in ancestors:
-        if isinstance(parent, (cst.FunctionDef, cst.Lambda, cst.Module)):
+        # Exact types, because isinstance is slow on libcst's abstract classes.
+        kind = type(parent)
+        if kind in _FUNCTION_TYPES:
             return None
-        if isinstance(parent, cst.For) and child is not parent.iter:
+        if kind is cst.For and child is not parent.iter:
             return parent
-        if isinstance(parent, cst.While):
+        if kind is cst.While:
             return parent
-        if isinstance(parent, cst.CompFor) and child is not parent.iter:
+        if kind is cst.CompFor and child is not parent.iter:
             return parent
-        if isinstance(parent, COMPREHENSIONS) and child is parent.elt:
+        if kind in COMPREHENSIONS and child is parent.elt:
             return parent
-        if isinstance(parent, cst.DictComp) and child in (parent.key, parent.value):
+        if kind is cst.DictComp and child in (parent.key, parent.value):
             return parent
         child = parent
     return None
@@ -355,7 +360,7 @@ def _registered_handlers(index: FileIndex) -> frozenset[str]:
     for site in index.call_sites:
         func = site.node.func
         registers = (
-            isinstance(func, cst.Attribute) and func.attr.value in REGISTRATION_METHODS
+            type(func) is cst.Attribute and func.attr.value in REGISTRATION_METHODS
         )
         if not registers and index.qualified_name(func) not in REGISTRATION_FUNCTIONS:
             continue
@@ -365,7 +370,7 @@ def _registered_handlers(index: FileIndex) -> frozenset[str]:
                 and argument.keyword.value not in REGISTRATION_KEYWORDS
             ):
                 continue
-            if isinstance(argument.value, cst.Name):
+            if type(argument.value) is cst.Name:
                 names.add(argument.value.value)
     return frozenset(names)
 
@@ -404,20 +409,20 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
     for site in index.call_sites:
         node = site.node
         dependency = dependency_of(index, node)
-        if isinstance(dependency, cst.Name):
+        if type(dependency) is cst.Name:
             names.add(dependency.value)
         in_loop = _in_loop(node, parent_of)
         if in_loop is None:
             continue
-        if in_loop and isinstance(node.func, cst.Name):
+        if in_loop and type(node.func) is cst.Name:
             names.add(node.func.value)
         name = dotted_name(node.func)
         if name is not None and _last_part(name) in MAP_FUNCTIONS and node.args:
             mapped = node.args[0].value
-            if isinstance(mapped, cst.Name):
+            if type(mapped) is cst.Name:
                 names.add(mapped.value)
     for site in index.call_sites:
-        if not isinstance(site.node.func, cst.Name):
+        if type(site.node.func) is not cst.Name:
             continue
         if request_handler(index, site.function) is not None:
             names.add(site.node.func.value)

@@ -683,16 +683,18 @@ def _root_name(node: cst.BaseExpression) -> str | None:
 
     `name.copy()` and the like make a new object, so they start at none.
     """
+    # Exact types, because isinstance is slow on libcst's abstract classes.
     while True:
-        if isinstance(node, (cst.Subscript, cst.Attribute)):
+        kind = type(node)
+        if kind is cst.Subscript or kind is cst.Attribute:
             node = node.value
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        elif kind is cst.Call and type(node.func) is cst.Attribute:
             if node.func.attr.value in COPYING_METHODS:
                 return None
             node = node.func.value
         else:
             break
-    return node.value if isinstance(node, cst.Name) else None
+    return node.value if type(node) is cst.Name else None
 
 
 def _objects_reached(value: cst.BaseExpression) -> set[str]:

@@ -123,13 +123,15 @@ def _string_literals(node: cst.CSTNode) -> set[str]:
 
 def _lookup(node: cst.CSTNode) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
     """Return (container, key) for `container[key]` or `container.get(key, ...)`."""
-    if isinstance(node, cst.Subscript):
-        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+    # Exact types, because isinstance is slow on libcst's abstract classes.
+    kind = type(node)
+    if kind is cst.Subscript:
+        if len(node.slice) != 1 or type(node.slice[0].slice) is not cst.Index:
             return None
         return node.value, node.slice[0].slice.value
     if (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
+        kind is cst.Call
+        and type(node.func) is cst.Attribute
         and node.func.attr.value == "get"
         and node.args
     ):
@@ -142,13 +144,13 @@ def _is_metric_access(node: cst.CSTNode) -> bool:
 
     `payload["metric"]`, `payload.get("metric", ...)` and `payload.metric`.
     """
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         return node.attr.value == "metric"
     found = _lookup(node)
     if found is None:
         return False
     key = found[1]
-    return isinstance(key, cst.SimpleString) and literal_value(key) == "metric"
+    return type(key) is cst.SimpleString and literal_value(key) == "metric"
 
 
 def _compared_metrics(
@@ -235,14 +237,14 @@ class _MetricScan:
 def _scan_module(context: FileContext) -> _MetricScan:
     scan = _MetricScan()
     for node in descendants(context.module, trivia=False):
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        if type(node) is cst.SimpleString or type(node) is cst.ConcatenatedString:
             value = literal_value(node)
             if isinstance(value, str):
                 scan.strings.add(value)
         if not _is_metric_access(node):
             continue
         for parent in context.ancestors(node):
-            if isinstance(parent, cst.FunctionDef):
+            if type(parent) is cst.FunctionDef:
                 scan.functions.add(id(parent))
     return scan
 
