@@ -100,8 +100,9 @@ class MillisecondTimestamp(Rule):
     Fix safety:
     Safe. The value keeps its meaning and loses the sub-second part, which
     the Track API drops anyway. A variable used only in timestamp slots is
-    converted where it is assigned; one used elsewhere too is divided at the
-    slot (`created_at=now_ms // 1000`). Each branch of a conditional
+    converted where it is assigned; one used elsewhere too, or bound by
+    `:=` in a condition, is divided at the slot (`created_at=now_ms //
+    1000`). Each branch of a conditional
     expression is fixed on its own. Milliseconds inside arithmetic
     (`time.time() * 1000 + delay_ms`) or behind `:=` are reported without a
     fix. A dict that other code reads too, or a module-level dict, is
@@ -183,10 +184,12 @@ class MillisecondTimestamp(Rule):
 
         message = _message(slot.name, converted.problem)
         # A variable named for milliseconds (`now_ms`) keeps its meaning and
-        # is divided at the slot; so is one that other code reads too.
+        # is divided at the slot; so is one that other code reads too, and
+        # one bound by `:=`, whose value the expression around it reads.
         name = slot.value.value
         if (
             assignment.scope.kind == "function"
+            and not isinstance(assignment.statement, cst.NamedExpr)
             and not MILLISECOND_NAME.search(name)
             and _only_used_in_slots(context, assignment.scope, name)
         ):
