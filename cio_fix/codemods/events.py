@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from cio_fix.codemods.identity import normalised_code
+from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
 from cio_fix.events import (
     BuiltName,
@@ -103,6 +104,29 @@ def attribute_target(call: ClientCall, sdk_major: int | None) -> str:
     return "data"
 
 
+def _local_dict(
+    context: FileContext, call: ClientCall, value: cst.BaseExpression
+) -> cst.Dict | None:
+    """Return the dict display that `value` names, when only this call reads the name.
+
+    `attributes = {"source": "web"}` in the function, and nothing else
+    reading `attributes`, tells the keys of `data=attributes`.
+    """
+    if not isinstance(value, cst.Name):
+        return None
+    assignment = only_binding(context.index, value.value, call.site.scope)
+    if (
+        assignment is None
+        or assignment.scope.kind != "function"
+        or not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign))
+        or not isinstance(assignment.value, cst.Dict)
+    ):
+        return None
+    if count_reads(context, assignment.scope, value.value) != 1:
+        return None
+    return assignment.value
+
+
 def _is_none(node: cst.BaseExpression | None) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -119,8 +143,13 @@ def placement_of(context: FileContext, call: ClientCall) -> Placement:
 
     argument = call.arguments.get(target)
     existing: dict[str, str] = {}
-    if argument is not None and isinstance(argument.value, cst.Dict):
-        for element in argument.value.elements:
+    display = None
+    if argument is not None:
+        display = argument.value
+        if not isinstance(display, cst.Dict):
+            display = _local_dict(context, call, argument.value)
+    if display is not None:
+        for element in display.elements:
             if isinstance(element, cst.DictElement) and isinstance(
                 element.key, cst.SimpleString
             ):
@@ -259,8 +288,8 @@ def _merged_dict(
     old: cst.BaseExpression, new_items: list, may_be_none: bool
 ) -> cst.Dict:
     """Add `new_items` to a dict literal, or to `{**old}` for any other expression."""
-    # NOTE: the keys of a `data` variable are unknown here, so a new key
-    # that the variable also has replaces its value in the sent event.
+    # NOTE: the keys of a parameter or of a dict built elsewhere are unknown
+    # here, so a new key that it also has replaces its value in the event.
     if not isinstance(old, cst.Dict):
         return new_dict([spread(old, may_be_none), *new_items])
     return extend_dict(old, new_items)
@@ -311,9 +340,13 @@ class DynamicEventName(Rule):
     an event attribute named after its expression. Attributes go where the
     SDK takes them: into `data` (customerio 3.x), keyword arguments
     (customerio 1.x and 2.x, backfill, async-customerio) or
-    `properties` (Data Pipelines). A name without a literal part, a name
+    `properties` (Data Pipelines). A `data` variable is merged as
+    `data={**payload, "key": value}`: when its keys cannot be read (a
+    parameter, a dict from another function), a key it also has gets the
+    value from the name. A name without a literal part, a name
     form that cannot be taken apart, a key already sent with a different
-    value, and a call that gives no hint of where its attributes go when
+    value (in the call, or in a dict that the function builds for it), and
+    a call that gives no hint of where its attributes go when
     the project declares no customerio version are reported without a fix. A name that also contains
     personal data is reported by CIO302 instead, and a bare variable
     (events forwarded from a queue) is not reported.
