@@ -162,6 +162,11 @@ class BlockingCallInRequest(Rule):
     An awaited call of an async client becomes a task that the module
     keeps a reference to until it is done.
 
+    Handlers of a module or project that imports Chalice or Mangum are not
+    reported: they run on AWS Lambda, which freezes the process once the
+    handler returns, so a call in a background thread would be sent late
+    or lost.
+
     Fix safety:
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
@@ -189,6 +194,8 @@ class BlockingCallInRequest(Rule):
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         index = context.index
+        if _runs_on_lambda(context):
+            return
         helpers: dict[str, Helper | None] = {}
         for call in index.client_calls:
             if call.api is not Api.TRACK or call.in_background:
@@ -249,6 +256,29 @@ class BlockingCallInRequest(Rule):
             inserts=helper.inserts,
         )
         return context.finding(self, call.node, message, fix)
+
+
+# Packages that run web handlers on AWS Lambda: Chalice's own routes, and
+# Mangum's adapter for ASGI apps (FastAPI, Starlette).
+LAMBDA_PACKAGES = ("chalice", "mangum")
+
+
+def _runs_on_lambda(context: FileContext) -> bool:
+    """Tell whether this module or a module of its project imports a Lambda web package."""
+
+    def on_lambda(qualified: str) -> bool:
+        return qualified.split(".")[0] in LAMBDA_PACKAGES
+
+    if any(on_lambda(name) for name in context.index.imports.values()):
+        return True
+    return context.project.shared(
+        "CIO304:lambda-project",
+        lambda project: any(
+            on_lambda(name)
+            for summary in project.summaries
+            for name in summary.aliases.values()
+        ),
+    )
 
 
 def _is_awaited(context: FileContext, call: ClientCall) -> bool:
