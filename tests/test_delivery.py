@@ -69,6 +69,13 @@ def test_delivery_bounce_suppressed_in_other_module(project):
     assert _findings(root, "CIO501") == []
 
 
+def test_delivery_gdpr_suppress_does_not_count(project):
+    forget = TRACK_CLIENT + "\n\ndef forget_me(i):\n    cio.suppress(i)\n"
+    root = project({"mail.py": APP_CLIENT + SEND, "privacy.py": forget})
+
+    assert len(_findings(root, "CIO501")) == 1
+
+
 def test_delivery_bounce_unsuppress_does_not_count(project):
     unsuppress = TRACK_CLIENT + "\n\ndef back(i):\n    cio.unsuppress(i)\n"
     root = project({"mail.py": APP_CLIENT + SEND, "track.py": unsuppress})

@@ -36,6 +36,8 @@ class CallFact:
     place: Place
     api: Api | None
     receiver: str | None
+    # The name of the function that makes the call; "" at module level.
+    function: str = ""
 
 
 def resolve_api(fact: CallFact, project: ProjectIndex) -> Api | None:
@@ -67,6 +69,7 @@ def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
                 place=place_of(context, site.node),
                 api=client.api if client is not None else None,
                 receiver=receiver,
+                function=site.function.name if site.function is not None else "",
             )
         )
     return facts
@@ -325,8 +328,10 @@ class BounceNotSuppressed(Rule):
     """What it does:
     Reports, once per project, a project that sends transactional email
     through the App API (`send_email`) while no code handles bounces: no
-    reporting-webhook handler reacts to the `bounced` metric. The finding
-    points at the first `send_email` call and lists the others.
+    reporting-webhook handler reacts to the `bounced` metric, and no
+    function named for bounces (`on_bounce`) calls the Track API's
+    `suppress`. A `suppress` elsewhere (a GDPR request) does not count.
+    The finding points at the first `send_email` call and lists the others.
 
     Why is this bad?
     Customer.io stops sending to an address that hard-bounced, but the
@@ -368,7 +373,7 @@ class BounceNotSuppressed(Rule):
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         sends: list[Place] = []
         for _, facts in project.rule_facts(self.code):
-            if _suppresses_bounces(facts, project):
+            if _handles_bounces(facts, project):
                 return
             sends.extend(_email_sends(facts, project))
         if not sends:
@@ -386,9 +391,19 @@ class BounceNotSuppressed(Rule):
         yield project_finding(self, sends[0], message)
 
 
-def _suppresses_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
+def _handles_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
+    """Tell whether the file handles bounces.
+
+    A reporting-webhook handler that reacts to `bounced` does, and so does
+    a Track API `suppress` in a function named for bounces (`on_bounce`).
+    Any other `suppress` serves GDPR requests and does not count.
+    """
     for call in facts.calls:
-        if call.method == "suppress" and resolve_api(call, project) is Api.TRACK:
+        if (
+            call.method == "suppress"
+            and "bounce" in call.function.lower()
+            and resolve_api(call, project) is Api.TRACK
+        ):
             return True
     return any("bounced" in handler.metrics for handler in facts.handlers)
 
