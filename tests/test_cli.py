@@ -54,6 +54,17 @@ def test_cli_dry_run_writes_nothing(project) -> None:
     )
 
 
+def test_cli_diff_of_file_outside_working_directory(project) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES, "sub/x.txt": ""})
+    app = (root / "app.py").resolve().as_posix()
+
+    result = run_cli(["--dry-run", ".."], root / "sub")
+
+    assert f"--- {app}" in result.stdout
+    assert f"+++ {app}" in result.stdout
+    assert "a//" not in result.stdout
+
+
 def test_cli_default_is_dry_run(project) -> None:
     root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 

@@ -6,6 +6,7 @@ import codecs
 import functools
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from cio_fix.model import RunResult, mask_secret
 
@@ -77,8 +78,12 @@ def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
         encoding = patch_encoding(file.encoding)
         before = _patch_lines(file.original.decode(encoding))
         after = _patch_lines(file.fixed.decode(encoding))
+        # A file outside the working directory has an absolute path, which
+        # takes no `a/` and `b/` prefixes, as in `diff -u`.
+        absolute = Path(path).is_absolute()
+        old, new = (path, path) if absolute else (f"a/{path}", f"b/{path}")
         lines = []
-        for line in difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"):
+        for line in difflib.unified_diff(before, after, old, new):
             if line.endswith("\n"):
                 lines.append(line[:-1])
             else:
