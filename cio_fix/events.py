@@ -187,9 +187,10 @@ def attribute_key(expression: cst.BaseExpression) -> str | None:
     """Name an attribute after its expression; None when the name would be meaningless.
 
     `product_id` -> `product_id`, `product.sku` -> `product_sku`,
-    `order["sku"]` -> `sku`. Calls and subscripts by a variable have no
-    meaningful name.
+    `order["sku"]` -> `sku`, `user.email.lower()` -> `user_email`. Other
+    calls and subscripts by a variable have no meaningful name.
     """
+    expression = _same_text_source(expression)
     if isinstance(expression, cst.Name):
         return _snake(expression.value)
     if isinstance(expression, cst.Attribute):
@@ -221,8 +222,28 @@ def _owner_words(expression: cst.BaseExpression) -> list[str]:
     return []
 
 
+# Methods of `str` that return the same personal data in another form:
+# `user.email.lower()` is still the email.
+SAME_TEXT_METHODS = frozenset(
+    {"lower", "upper", "strip", "lstrip", "rstrip", "casefold", "title"}
+)
+
+
+def _same_text_source(expression: cst.BaseExpression) -> cst.BaseExpression:
+    """Return `x` for `x.lower()`, `x.strip().lower()` and the like, else `expression`."""
+    while (
+        isinstance(expression, cst.Call)
+        and not expression.args
+        and isinstance(expression.func, cst.Attribute)
+        and expression.func.attr.value in SAME_TEXT_METHODS
+    ):
+        expression = expression.func.value
+    return expression
+
+
 def is_personal_data(expression: cst.BaseExpression) -> bool:
     """Return True when an expression names an email, phone number, person's name or address."""
+    expression = _same_text_source(expression)
     key = attribute_key(expression)
     if key is None:
         return False
