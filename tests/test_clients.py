@@ -490,3 +490,23 @@ def test_clients_helper_beside_local_imports(project) -> None:
     assert fixed.startswith(
         "import concurrent.futures\nimport logging\nimport threading\n"
     )
+
+
+def test_background_message_of_caught_failure(project) -> None:
+    caught = (
+        "from flask import Flask\nfrom customerio import CustomerIO\n\n"
+        'app = Flask(__name__)\ncio = CustomerIO("", "")\n\n\n'
+        '@app.post("/done/<int:uid>")\ndef done(uid):\n    ok = True\n'
+        '    try:\n        cio.track(customer_id=uid, name="done")\n'
+        "    except Exception:\n        ok = False\n"
+        '    cio.track(customer_id=uid, name="seen")\n    return {"ok": ok}\n'
+    )
+    root = project({"views.py": caught})
+
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 2
+    assert "fails the request" not in lines[0]
+    assert "the handler acts on its errors" in lines[0]
+    assert "its failure fails the request" in lines[1]

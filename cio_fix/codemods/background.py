@@ -217,9 +217,14 @@ class BlockingCallInRequest(Rule):
         awaited: bool,
         helpers: dict[str, Helper | None],
     ) -> Finding:
+        failure = (
+            ""
+            if _in_try_body(context, call, handler)
+            else ", and its failure fails the request"
+        )
         message = (
             f"`{call.method}` makes request handler `{handler.name}` wait for the Track"
-            " API, and its failure fails the request; send it from a background worker"
+            f" API{failure}; send it from a background worker"
         )
         reason = _report_only_reason(context, call, handler)
         if reason is not None:
@@ -279,6 +284,22 @@ def _runs_on_lambda(context: FileContext) -> bool:
             for name in summary.aliases.values()
         ),
     )
+
+
+def _in_try_body(context: FileContext, call: ClientCall, handler: FunctionInfo) -> bool:
+    """Tell whether the call is in the body of a `try` of the handler that has `except` clauses."""
+    child: cst.CSTNode = call.node
+    for parent in context.ancestors(call.node):
+        if parent is handler.node:
+            return False
+        if (
+            isinstance(parent, (cst.Try, cst.TryStar))
+            and parent.handlers
+            and child is parent.body
+        ):
+            return True
+        child = parent
+    return False
 
 
 def _is_awaited(context: FileContext, call: ClientCall) -> bool:
