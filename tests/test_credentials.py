@@ -135,3 +135,20 @@ def test_webhook_signing_key_message(project) -> None:
     assert "Customer.io reporting webhook signing key is hard-coded" in output
     assert "Track API key" not in output
     assert "9f8e7d6c5b4a39281706" not in output
+
+
+def test_credentials_reason_when_os_means_something_else(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'os = "linux"\n\n\n'
+        "def make():\n"
+        '    return CustomerIO("3f9a0b1c2d3e4f5a6b7c", "0a1b2c3d4e5f6a7b8c9d")\n'
+    )
+    root = project({"keys.py": source})
+
+    output = run_cli(["--no-diff", "--select", "CIO101", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 2
+    assert all("[*]" not in line for line in lines)
+    assert all("this module binds `os` to something else" in line for line in lines)

@@ -603,13 +603,13 @@ class HardcodedCredential(Rule):
             f" from the {env_name} environment variable and rotate the key, because it"
             " stays in the version control history"
         )
-        return context.finding(
-            self,
-            literal.node,
-            message,
-            fix=self._fix(context, literal, env_name),
-            secrets=secrets,
-        )
+        fix = self._fix(context, literal, env_name)
+        if fix is None:
+            message += (
+                " (not fixed: this module binds `os` to something else, so import"
+                f" os under another name and read {env_name} by hand)"
+            )
+        return context.finding(self, literal.node, message, fix=fix, secrets=secrets)
 
     @staticmethod
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | None:
