@@ -78,7 +78,8 @@ class MillisecondTimestamp(Rule):
     """What it does:
     Finds timestamps sent to the Track API in milliseconds (or as floats):
     `time.time() * 1000`, `dt.timestamp() * 1000`, `time.time_ns() //
-    1_000_000` and 13-digit literals. It looks at `timestamp=` of track,
+    1_000_000` and 13-digit literals, also for a time moved by a literal
+    number of seconds (`(time.time() + 14 * 86400) * 1000`). It looks at `timestamp=` of track,
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
     `last_used`. The value may reach the call through a variable or a
@@ -398,9 +399,24 @@ def _is_int_wrapper(index: FileIndex, node: cst.BaseExpression) -> bool:
 
 
 def _is_seconds(index: FileIndex, node: cst.BaseExpression) -> bool:
-    """Tell whether `node` is a Unix time in seconds: `time.time()`, `dt.timestamp()`."""
+    """Tell whether `node` is a Unix time in seconds: `time.time()`, `dt.timestamp()`.
+
+    A time moved by a literal number of seconds (`time.time() + 14 * 86400`)
+    is one too.
+    """
     if _is_int_wrapper(index, node):
         return _is_seconds(index, node.args[0].value)  # type: ignore[attr-defined]
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, (cst.Add, cst.Subtract)
+    ):
+        if _literal_number(node.right) is not None:
+            return _is_seconds(index, node.left)
+        if (
+            isinstance(node.operator, cst.Add)
+            and _literal_number(node.left) is not None
+        ):
+            return _is_seconds(index, node.right)
+        return False
     if not isinstance(node, cst.Call):
         return False
     if _qualified_call(index, node) in SECONDS_FUNCTIONS:
@@ -421,6 +437,23 @@ def _number(node: cst.BaseExpression) -> float | int | None:
         base, exponent = _number(node.left), _number(node.right)
         if isinstance(base, int) and isinstance(exponent, int) and 0 <= exponent <= 12:
             return base**exponent
+    return None
+
+
+def _literal_number(node: cst.BaseExpression) -> float | int | None:
+    """Return the value of a number written with literals only: `14 * 86400`, `3600`."""
+    number = _number(node)
+    if number is not None:
+        return number
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, (cst.Multiply, cst.Add, cst.Subtract)
+    ):
+        left, right = _literal_number(node.left), _literal_number(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.operator, cst.Multiply):
+            return left * right
+        return left + right if isinstance(node.operator, cst.Add) else left - right
     return None
 
 
@@ -498,6 +531,9 @@ def convert(
         inner = node.args[0].value  # type: ignore[attr-defined]
         seconds = _product_seconds(index, inner)
         if seconds is not None:
+            # `int((time.time() + 60) * 1000)` becomes `int(time.time() + 60)`.
+            if isinstance(seconds, cst.BinaryOperation):
+                seconds = seconds.with_changes(lpar=(), rpar=())
             return Conversion(inner, seconds, "milliseconds", integer=True)
         divisor = _nanoseconds_divisor(index, inner)
         if divisor is not None:
@@ -508,6 +544,8 @@ def convert(
 
     seconds = _product_seconds(index, node)
     if seconds is not None:
+        if isinstance(seconds, cst.BinaryOperation):
+            seconds = seconds.with_changes(lpar=(), rpar=())
         was_integer = _is_int_wrapper(index, seconds)
         replacement = seconds if was_integer else _int_call(seconds)
         replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
