@@ -510,3 +510,22 @@ def test_background_message_of_caught_failure(project) -> None:
     assert "fails the request" not in lines[0]
     assert "the handler acts on its errors" in lines[0]
     assert "its failure fails the request" in lines[1]
+
+
+# Loops that build one client per workspace, but run again per event,
+# request or message: the start-up exemption must not cover them.
+PER_EVENT_LOOPS = {
+    "bus_on_event": 'import os\n\nfrom customerio import CustomerIO\nfrom myapp.events import bus\n\nWORKSPACES = ("US", "EU")\n\n\n@bus.on_event("order.created")\ndef notify(order):\n    for region in WORKSPACES:\n        client = CustomerIO(os.environ[f"CIO_{region}_SITE_ID"], os.environ[f"CIO_{region}_API_KEY"])\n        client.track(order.customer_id, "order_created", total=order.total)\n',
+    "lifespan_called_per_request": 'import os\n\nfrom customerio import CustomerIO\nfrom fastapi import FastAPI\n\napp = FastAPI()\nWORKSPACES = ("US", "EU")\n\n\ndef lifespan(customer):\n    """Days between the customer\'s first and last order, sent to every workspace."""\n    days = (customer.last_order - customer.first_order).days\n    for region in WORKSPACES:\n        client = CustomerIO(os.environ[f"CIO_{region}_SITE_ID"], os.environ[f"CIO_{region}_API_KEY"])\n        client.identify(id=customer.id, email=customer.email, lifespan_days=days)\n\n\n@app.post("/orders/{customer_id}")\ndef record_order(customer_id: str):\n    customer = load(customer_id)\n    lifespan(customer)\n    return {"ok": True}\n',
+    "lambda_view_in_create_app": 'import os\n\nfrom customerio import CustomerIO\nfrom flask import Flask\n\nWORKSPACES = ("US", "EU")\n\n\ndef create_app():\n    app = Flask(__name__)\n    app.add_url_rule(\n        "/ping",\n        view_func=lambda: [\n            CustomerIO(os.environ[f"CIO_{r}_SITE_ID"], os.environ[f"CIO_{r}_API_KEY"]).identify(id="x", email="a@b.c")\n            for r in WORKSPACES\n        ]\n        and "ok",\n    )\n    return app\n',
+    "main_consumer": 'import json\nimport os\n\nfrom customerio import CustomerIO\n\nfrom myapp.queue import queue\n\nWORKSPACES = ("US", "EU")\n\n\ndef main():\n    while True:\n        message = json.loads(queue.get())\n        for region in WORKSPACES:\n            client = CustomerIO(os.environ[f"CIO_{region}_SITE_ID"], os.environ[f"CIO_{region}_API_KEY"])\n            client.track(message["user_id"], "order_shipped")\n\n\nif __name__ == "__main__":\n    main()\n',
+}
+
+
+@pytest.mark.parametrize("source", PER_EVENT_LOOPS.values(), ids=list(PER_EVENT_LOOPS))
+def test_clients_loop_run_again_is_reported(project, source: str) -> None:
+    root = project({"app.py": source})
+
+    result = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert "CIO601" in result.stdout

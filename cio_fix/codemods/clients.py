@@ -327,8 +327,8 @@ class ClientPerRequest(Rule):
     region, with arguments that change with each pass, is left alone where
     it runs once per process: at module level, in `main()`, and in start-up
     hooks (Flask's `create_app`, a FastAPI or Starlette `lifespan` or
-    start-up event, Django's `AppConfig.ready`, Celery's worker start
-    signals).
+    `on_event("startup")`, Django's `AppConfig.ready`, Celery's worker
+    start signals), unless an outer loop or a lambda runs it again.
 
     Why is this bad?
     Every client owns its own HTTP session (customerio 3.x), so a new
@@ -415,7 +415,7 @@ class ClientPerRequest(Rule):
             if handler is not None:
                 yield _Site(construction, "request", handler.name, ancestors)
             elif (loop := loop_around(construction.node, ancestors)) is not None:
-                if not _once_per_configuration(construction, function, loop):
+                if not _once_per_configuration(construction, function, loop, ancestors):
                     yield _Site(construction, "item", "", ancestors)
             elif runs_per_request_or_item(index, function):
                 assert function is not None
@@ -630,40 +630,55 @@ class ClientPerRequest(Rule):
 
 
 def _once_per_configuration(
-    construction: Construction, function: FunctionInfo | None, loop: cst.CSTNode
+    construction: Construction,
+    function: FunctionInfo | None,
+    loop: cst.CSTNode,
+    ancestors: list[cst.CSTNode],
 ) -> bool:
     """Tell whether a loop that runs once per process builds one client per configuration.
 
     A loop at module level, in `main()` or in a start-up hook whose
     arguments change with each pass (one client per region or workspace)
-    builds each client once. The same loop in another function may run
-    again for every call, so it is still reported there, and its fix
-    caches the clients by their arguments.
+    builds each client once, unless another loop (a consumer's `while
+    True:`) or a lambda (a view) runs it again. The same loop in another
+    function may run again for every call, so it is still reported there,
+    and its fix caches the clients by their arguments. `ancestors` lists
+    the construction's parents, nearest first.
     """
     if function is not None and not _runs_at_start_up(function):
+        return False
+    above = ancestors[ancestors.index(loop) + 1 :]
+    for parent in above:
+        if function is not None and parent is function.node:
+            break
+        if type(parent) is cst.Lambda:
+            return False
+    if loop_around(loop, above) is not None:
         return False
     return _varies_per_item(construction, loop)
 
 
 # Decorators, by their last name parts, of functions that run once per process:
-# FastAPI's and Starlette's start-up events, Flask's first-request hook and
-# Celery's worker start signals.
+# Flask's first-request hook and Celery's worker start signals. FastAPI's and
+# Starlette's `on_event` counts only for "startup" and "shutdown".
 START_UP_DECORATORS = frozenset(
     {
-        "on_event",
         "before_first_request",
         "worker_process_init.connect",
         "worker_init.connect",
     }
 )
+# Decorators that make a `lifespan` function a context manager.
+CONTEXT_MANAGER_DECORATORS = ("asynccontextmanager", "contextmanager")
 
 
 def _runs_at_start_up(function: FunctionInfo) -> bool:
     """Tell whether a function runs once per process: `main()` or a start-up hook.
 
     The hooks are Flask's `create_app` factory, a FastAPI or Starlette
-    `lifespan`, Django's `AppConfig.ready` and the decorated hooks of
-    START_UP_DECORATORS.
+    `lifespan` (a context manager or an async generator), an
+    `on_event("startup")` handler, Django's `AppConfig.ready` and the
+    decorated hooks of START_UP_DECORATORS.
     """
     if function.name == "main":
         return True
@@ -674,13 +689,39 @@ def _runs_at_start_up(function: FunctionInfo) -> bool:
         return function.name == "ready" and any(
             base.rpartition(".")[2] == "AppConfig" for base in bases
         )
-    if function.name in ("create_app", "lifespan"):
+    if function.name == "create_app":
+        return True
+    if function.name == "lifespan" and (
+        function.is_async
+        or any(
+            decorator.rpartition(".")[2] in CONTEXT_MANAGER_DECORATORS
+            for decorator in function.decorators
+        )
+    ):
+        return True
+    if _is_start_up_event(function.node):
         return True
     for decorator in function.decorators:
         parts = decorator.split(".")
         if parts[-1] in START_UP_DECORATORS:
             return True
         if ".".join(parts[-2:]) in START_UP_DECORATORS:
+            return True
+    return False
+
+
+def _is_start_up_event(node: cst.FunctionDef) -> bool:
+    """Tell `@app.on_event("startup")` (or "shutdown") apart from other events."""
+    for decorator in node.decorators:
+        call = decorator.decorator
+        if not (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "on_event"
+            and call.args
+        ):
+            continue
+        if literal_value(call.args[0].value) in ("startup", "shutdown"):
             return True
     return False
 
