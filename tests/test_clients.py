@@ -529,3 +529,24 @@ def test_clients_loop_run_again_is_reported(project, source: str) -> None:
     result = run_cli(["--dry-run", "--select", "CIO601", "."], root)
 
     assert "CIO601" in result.stdout
+
+
+LAMBDA_EXPORTS = '"""A separate Lambda function, deployed on its own, that reports finished exports."""\nimport os\n\nfrom customerio import CustomerIO\nfrom fastapi import FastAPI\nfrom mangum import Mangum\n\napi = FastAPI()\ncio = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])\n\n\n@api.post("/exports/{user_id}")\ndef export_done(user_id: str):\n    cio.track(user_id, "export_finished")\n    return {"ok": True}\n\n\nhandler = Mangum(api)\n'
+GUNICORN_VIEWS = '"""A Flask app served by gunicorn on a long-running server (not on Lambda)."""\nimport os\n\nfrom customerio import CustomerIO\nfrom flask import Flask, request\n\napp = Flask(__name__)\ncio = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])\n\n\n@app.post("/signup")\ndef signup():\n    cio.identify(id=request.json["id"], email=request.json["email"])\n    return "ok"\n'
+
+
+def test_background_lambda_package_leaves_others_reported(project) -> None:
+    root = project(
+        {
+            "lambdas/__init__.py": "",
+            "lambdas/exports.py": LAMBDA_EXPORTS,
+            "web/__init__.py": "",
+            "web/views.py": GUNICORN_VIEWS,
+        }
+    )
+
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("web/views.py")

@@ -21,6 +21,7 @@ from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted
 from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
+from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 from cio_fix.walk import find_all, walk
 
@@ -162,8 +163,8 @@ class BlockingCallInRequest(Rule):
     An awaited call of an async client becomes a task that the module
     keeps a reference to until it is done.
 
-    Handlers of a module or project that imports Chalice or Mangum are not
-    reported: they run on AWS Lambda, which freezes the process once the
+    Handlers of a module that imports Chalice or Mangum, or of a package
+    with such a module, are not reported: they run on AWS Lambda, which freezes the process once the
     handler returns, so a call in a background thread would be sent late
     or lost.
 
@@ -269,20 +270,33 @@ LAMBDA_PACKAGES = ("chalice", "mangum")
 
 
 def _runs_on_lambda(context: FileContext) -> bool:
-    """Tell whether this module or a module of its project imports a Lambda web package."""
+    """Tell whether this module, or a module of its top-level package, imports a Lambda web package.
 
-    def on_lambda(qualified: str) -> bool:
-        return qualified.split(".")[0] in LAMBDA_PACKAGES
-
-    if any(on_lambda(name) for name in context.index.imports.values()):
+    Mangum usually wraps the app in a module of its own, next to the
+    routes. A Lambda in another package of the project (a monorepo) says
+    nothing about this module.
+    """
+    if any(_on_lambda(name) for name in context.index.imports.values()):
         return True
-    return context.project.shared(
-        "CIO304:lambda-project",
-        lambda project: any(
-            on_lambda(name)
-            for summary in project.summaries
-            for name in summary.aliases.values()
-        ),
+    packages = context.project.shared("CIO304:lambda-packages", _lambda_packages)
+    return _top_package(context.index.module_name) in packages
+
+
+def _on_lambda(qualified: str) -> bool:
+    return qualified.split(".")[0] in LAMBDA_PACKAGES
+
+
+def _top_package(module_name: str) -> str:
+    """Return the top-level package of a module; "" for the modules at the root."""
+    return module_name.split(".")[0] if "." in module_name else ""
+
+
+def _lambda_packages(project: ProjectIndex) -> frozenset[str]:
+    """Return the top-level packages that have a module importing a Lambda web package."""
+    return frozenset(
+        _top_package(summary.module_name)
+        for summary in project.summaries
+        if any(_on_lambda(name) for name in summary.aliases.values())
     )
 
 
