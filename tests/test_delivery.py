@@ -76,6 +76,24 @@ def test_delivery_gdpr_suppress_does_not_count(project):
     assert len(_findings(root, "CIO501")) == 1
 
 
+def test_delivery_bounce_view_class_suppress_counts(project):
+    view = TRACK_CLIENT + (
+        "\n\nclass BounceWebhookView:\n"
+        "    def post(self, request):\n"
+        "        cio.suppress(request.data['customer_id'])\n"
+    )
+    root = project({"mail.py": APP_CLIENT + SEND, "webhooks.py": view})
+
+    assert _findings(root, "CIO501") == []
+
+
+def test_delivery_debounced_suppress_does_not_count(project):
+    forget = TRACK_CLIENT + "\n\ndef debounced_forget_me(i):\n    cio.suppress(i)\n"
+    root = project({"mail.py": APP_CLIENT + SEND, "privacy.py": forget})
+
+    assert len(_findings(root, "CIO501")) == 1
+
+
 def test_delivery_bounce_unsuppress_does_not_count(project):
     unsuppress = TRACK_CLIENT + "\n\ndef back(i):\n    cio.unsuppress(i)\n"
     root = project({"mail.py": APP_CLIENT + SEND, "track.py": unsuppress})

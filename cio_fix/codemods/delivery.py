@@ -36,7 +36,8 @@ class CallFact:
     place: Place
     api: Api | None
     receiver: str | None
-    # The name of the function that makes the call; "" at module level.
+    # The qualified name of the function that makes the call, with its
+    # class (`BounceView.post`); "" at module level.
     function: str = ""
 
 
@@ -69,7 +70,7 @@ def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
                 place=place_of(context, site.node),
                 api=client.api if client is not None else None,
                 receiver=receiver,
-                function=site.function.name if site.function is not None else "",
+                function=site.function.qualname if site.function is not None else "",
             )
         )
     return facts
@@ -395,17 +396,30 @@ def _handles_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
     """Tell whether the file handles bounces.
 
     A reporting-webhook handler that reacts to `bounced` does, and so does
-    a Track API `suppress` in a function named for bounces (`on_bounce`).
-    Any other `suppress` serves GDPR requests and does not count.
+    a Track API `suppress` in a function or class named for bounces
+    (`on_bounce`, `BounceWebhookView.post`). Any other `suppress` serves
+    GDPR requests and does not count, `debounced_forget_me` included.
     """
     for call in facts.calls:
         if (
             call.method == "suppress"
-            and "bounce" in call.function.lower()
+            and _named_for_bounces(call.function)
             and resolve_api(call, project) is Api.TRACK
         ):
             return True
     return any("bounced" in handler.metrics for handler in facts.handlers)
+
+
+# The words of an identifier: `on_bounce` -> on, bounce; `BounceView` -> Bounce, View.
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _named_for_bounces(qualname: str) -> bool:
+    """Tell whether a word of a function's qualified name is bounce, bounced or bounces."""
+    return any(
+        word.lower() in ("bounce", "bounced", "bounces")
+        for word in _WORD.findall(qualname)
+    )
 
 
 def _email_sends(facts: DeliveryFacts, project: ProjectIndex) -> list[Place]:
