@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 CACHE_FOLDER = ".cio_fix_cache"
 CACHE_FILE = "results.pickle"
 # Bumped when the layout of the cache file or of its entries changes.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 # Entries that no run has used for this long are dropped when the cache is saved.
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
