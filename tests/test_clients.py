@@ -550,3 +550,26 @@ def test_background_lambda_package_leaves_others_reported(project) -> None:
     lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
     assert len(lines) == 1
     assert lines[0].startswith("web/views.py")
+
+
+NARROW_OR_RERAISED = (
+    "import logging\n\nfrom customerio import CustomerIO\nfrom flask import Flask, request\n\n"
+    'app = Flask(__name__)\ncio = CustomerIO("site", "key")\n\n\n'
+    '@app.post("/a")\ndef a():\n    try:\n'
+    '        cio.identify(id=request.json["id"])\n'
+    '    except KeyError:\n        return "bad request", 400\n    return "ok"\n\n\n'
+    '@app.post("/b")\ndef b():\n    try:\n'
+    '        cio.identify(id=request.json["id"])\n'
+    "    except (ValueError, Exception):\n"
+    '        logging.exception("identify failed")\n        raise\n    return "ok"\n'
+)
+
+
+def test_background_message_of_failure_not_swallowed(project) -> None:
+    root = project({"views.py": NARROW_OR_RERAISED})
+
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 2
+    assert all("its failure fails the request" in line for line in lines)

@@ -300,20 +300,39 @@ def _lambda_packages(project: ProjectIndex) -> frozenset[str]:
     )
 
 
+# Exception classes an `except` must name to catch a Customer.io failure.
+BROAD_EXCEPTIONS = frozenset({"Exception", "BaseException"})
+
+
 def _in_try_body(context: FileContext, call: ClientCall, handler: FunctionInfo) -> bool:
-    """Tell whether the call is in the body of a `try` of the handler that has `except` clauses."""
+    """Tell whether a `try` of the handler catches the call's failures and does not raise again.
+
+    A bare `except:` or one that names Exception or BaseException catches
+    them; `except KeyError:` does not.
+    """
     child: cst.CSTNode = call.node
     for parent in context.ancestors(call.node):
         if parent is handler.node:
             return False
-        if (
-            isinstance(parent, (cst.Try, cst.TryStar))
-            and parent.handlers
-            and child is parent.body
-        ):
-            return True
+        if isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body:
+            if any(_swallows(clause) for clause in parent.handlers):
+                return True
         child = parent
     return False
+
+
+def _swallows(clause: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    """Tell whether an except clause catches every error and raises none again."""
+    kinds = clause.type
+    if kinds is not None:
+        if isinstance(kinds, cst.Tuple):
+            names = [element.value for element in kinds.elements]
+        else:
+            names = [kinds]
+        caught = {(dotted_name(name) or "").rpartition(".")[2] for name in names}
+        if not caught & BROAD_EXCEPTIONS:
+            return False
+    return not find_all(clause.body, cst.Raise)
 
 
 def _is_awaited(context: FileContext, call: ClientCall) -> bool:
