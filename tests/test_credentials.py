@@ -151,4 +151,4 @@ def test_credentials_reason_when_os_means_something_else(project) -> None:
     lines = [line for line in output.splitlines() if "CIO101" in line]
     assert len(lines) == 2
     assert all("[*]" not in line for line in lines)
-    assert all("this module binds `os` to something else" in line for line in lines)
+    assert all("the name `os` means something else here" in line for line in lines)

@@ -606,7 +606,7 @@ class HardcodedCredential(Rule):
         fix = self._fix(context, literal, env_name)
         if fix is None:
             message += (
-                " (not fixed: this module binds `os` to something else, so import"
+                " (not fixed: the name `os` means something else here, so import"
                 f" os under another name and read {env_name} by hand)"
             )
         return context.finding(self, literal.node, message, fix=fix, secrets=secrets)

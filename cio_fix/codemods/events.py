@@ -273,7 +273,7 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         arguments = append_separated(
             arguments, [new_argument] if new_items else [], opening
         )
-    else:
+    elif new_items:
         none = may_be_none(context.index, data.value, call.site.scope)
         merged = _merged_dict(data.value, new_items, none)
         arguments = _replace_items(
@@ -538,7 +538,9 @@ def _named_constant(expression: cst.BaseExpression) -> bool:
 
 
 def _keys(keys: list[str]) -> str:
-    return ", ".join(f"`{key}`" for key in keys) if keys else "already in the call"
+    return (
+        ", ".join(f"`{key}`" for key in keys) if keys else "that the call already sends"
+    )
 
 
 # -- CIO303: names across the project -------------------------------------------
