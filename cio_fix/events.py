@@ -229,13 +229,17 @@ SAME_TEXT_METHODS = frozenset(
 )
 
 
+# The methods of SAME_TEXT_METHODS that may take an argument: the characters to strip.
+STRIP_METHODS = frozenset({"strip", "lstrip", "rstrip"})
+
+
 def _same_text_source(expression: cst.BaseExpression) -> cst.BaseExpression:
-    """Return `x` for `x.lower()`, `x.strip().lower()` and the like, else `expression`."""
+    """Return `x` for `x.lower()`, `x.strip("<> ").lower()` and the like, else `expression`."""
     while (
         isinstance(expression, cst.Call)
-        and not expression.args
         and isinstance(expression.func, cst.Attribute)
         and expression.func.attr.value in SAME_TEXT_METHODS
+        and (not expression.args or expression.func.attr.value in STRIP_METHODS)
     ):
         expression = expression.func.value
     return expression
