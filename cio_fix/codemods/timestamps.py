@@ -440,6 +440,21 @@ def _number(node: cst.BaseExpression) -> float | int | None:
     return None
 
 
+def _is_integer(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether seconds are an int already: `int(time.time())`, plus or minus whole numbers."""
+    if _is_int_wrapper(index, node):
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, (cst.Add, cst.Subtract)
+    ):
+        parts = (node.left, node.right)
+        return all(
+            isinstance(_literal_number(part), int) or _is_integer(index, part)
+            for part in parts
+        )
+    return False
+
+
 def _literal_number(node: cst.BaseExpression) -> float | int | None:
     """Return the value of a number written with literals only: `14 * 86400`, `3600`."""
     number = _number(node)
@@ -546,7 +561,7 @@ def convert(
     if seconds is not None:
         if isinstance(seconds, cst.BinaryOperation):
             seconds = seconds.with_changes(lpar=(), rpar=())
-        was_integer = _is_int_wrapper(index, seconds)
+        was_integer = _is_integer(index, seconds)
         replacement = seconds if was_integer else _int_call(seconds)
         replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
         return Conversion(node, replacement, "milliseconds", integer=was_integer)
