@@ -273,8 +273,8 @@ def _runs_on_lambda(context: FileContext) -> bool:
     """Tell whether this module, or a module of its top-level package, imports a Lambda web package.
 
     Mangum usually wraps the app in a module of its own, next to the
-    routes. A Lambda in another package of the project (a monorepo) says
-    nothing about this module.
+    routes. A Lambda in another package of the project (a monorepo) does
+    not make this module run on Lambda.
     """
     if any(_on_lambda(name) for name in context.index.imports.values()):
         return True

@@ -110,7 +110,7 @@ def _local_dict(
     """Return the dict display that `value` names, when only this call reads the name.
 
     `attributes = {"source": "web"}` in the function, and nothing else
-    reading `attributes`, tells the keys of `data=attributes`.
+    reading `attributes`, gives the keys of `data=attributes`.
     """
     if not isinstance(value, cst.Name):
         return None
