@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,24 +94,36 @@ PARSER_STACK_BYTES = 256 * 1024 * 1024
 
 def parse_with_large_stack(text: str) -> cst.Module:
     """Parse `text` with libcst on a thread whose stack deep code cannot overflow."""
-    outcome: list[Any] = []
+    return _parser().submit(cst.parse_module, text).result()
 
-    def parse() -> None:
+
+# The thread that parses, started once per process: starting a thread with
+# a large stack for every file cost about a fifth of the parse.
+_PARSER: ThreadPoolExecutor | None = None
+
+
+def _parser() -> ThreadPoolExecutor:
+    global _PARSER
+    if _PARSER is None:
+        previous = threading.stack_size(PARSER_STACK_BYTES)
         try:
-            outcome.append(cst.parse_module(text))
-        except BaseException as error:  # re-raised in the calling thread
-            outcome.append(error)
+            executor = ThreadPoolExecutor(1, thread_name_prefix="cio-fix-parse")
+            # The executor starts its thread on the first task, so this task
+            # makes it start while the large stack size is set.
+            executor.submit(int).result()
+        finally:
+            threading.stack_size(previous)
+        _PARSER = executor
+    return _PARSER
 
-    previous = threading.stack_size(PARSER_STACK_BYTES)
-    try:
-        thread = threading.Thread(target=parse, name="cio-fix-parse", daemon=True)
-        thread.start()
-    finally:
-        threading.stack_size(previous)
-    thread.join()
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]  # type: ignore[no-any-return]
+
+def _forget_parser() -> None:
+    """Drop the parser thread in a forked worker, which does not inherit the thread."""
+    global _PARSER
+    _PARSER = None
+
+
+os.register_at_fork(after_in_child=_forget_parser)
 
 
 class _Unfixable(Exception):

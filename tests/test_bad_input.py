@@ -510,3 +510,24 @@ def test_bad_input_cache_folder_link(project, tmp_path_factory) -> None:
 
     assert result.exit_code == 0
     assert list(outside.iterdir()) == []
+
+
+def test_bad_input_parse_in_forked_worker() -> None:
+    # The parser thread starts once per process. A forked worker does not
+    # inherit it, and must start its own instead of waiting for it forever.
+    import signal
+
+    from cio_fix.checker import parse_with_large_stack
+
+    parse_with_large_stack("x = 1\n")
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(20)
+        try:
+            parse_with_large_stack("y = 2\n")
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
