@@ -172,15 +172,18 @@ class FakeGitHub:
         state = query.get("state", ["open"])[0]
         if state not in ("open", "closed", "all"):
             return self._problem(422, f"list pulls with state={state!r}")
-        if not head.startswith(f"{owner}:"):
+        base = query.get("base", [""])[0]
+        if head and not head.startswith(f"{owner}:"):
             return self._problem(
                 422, f"list pulls with head={head!r}, expected {owner}:BRANCH"
             )
-        branch = head.split(":", 1)[1]
+        branch = head.split(":", 1)[1] if head else None
         found = [
             pull
             for pull in self.pulls.values()
-            if pull["head"]["ref"] == branch and state in ("all", pull["state"])
+            if branch in (None, pull["head"]["ref"])
+            and base in ("", pull["base"]["ref"])
+            and state in ("all", pull["state"])
         ]
         if query.get("direction") == ["desc"]:
             found.reverse()

@@ -462,6 +462,32 @@ def test_pr_update_sets_changed_title_option(bot_repository: BotRepository) -> N
     )
 
 
+def test_pr_new_branch_names_open_pull_of_old_branch(
+    bot_repository: BotRepository,
+) -> None:
+    run_pr(bot_repository)
+
+    result = run_pr(bot_repository, "--pr-branch", "bots/customerio")
+
+    assert result.exit_code == 0, result.stderr
+    assert [pull["state"] for pull in bot_repository.fake.pulls.values()] == [
+        "open",
+        "open",
+    ]
+    assert "Opened pull request #2" in result.stdout
+    assert "Pull request #1" in result.stdout
+    assert "from cio-fix/pitfalls, also opened by cio-fix" in result.stdout
+
+
+def test_pr_update_names_no_other_pull(bot_repository: BotRepository) -> None:
+    run_pr(bot_repository)
+    bot_repository.commit({"orders.py": ORDERS_WITH_CLIENT}, "Add order events")
+
+    result = run_pr(bot_repository)
+
+    assert "also opened by cio-fix" not in result.stdout
+
+
 def test_pr_rerun_without_changes_keeps_branch(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
     head = bot_repository.remote_commit("cio-fix/pitfalls")

@@ -194,6 +194,14 @@ def _print_publication(console: Console, publication: Publication) -> None:
             markup=False,
             soft_wrap=True,
         )
+    for other in publication.others:
+        console.print(
+            f"Pull request #{other.number} {other.html_url} from {other.head_ref},"
+            " also opened by cio-fix, is still open into the same base; close it if"
+            " that branch was an earlier --pr-branch of this bot.",
+            markup=False,
+            soft_wrap=True,
+        )
     if pull is not None and publication.kept_title is not None:
         console.print(
             f"Kept the title {publication.kept_title!r}, which a person gave pull"

@@ -87,6 +87,8 @@ class PullRequest:
     head_sha: str
     base: str
     title: str = ""
+    # The branch the pull request merges.
+    head_ref: str = ""
     # "open" or "closed"; a merged pull request is closed and `merged`.
     state: str = "open"
     merged: bool = False
@@ -238,6 +240,16 @@ class GitHub:
         pulls = [_pull(item) for item in items]
         return sorted(pulls, key=lambda pull: pull.number, reverse=True)
 
+    def open_pulls(self, base: str) -> list[PullRequest]:
+        """Return the open pull requests into `base`; only the first 100 are read."""
+        query = urllib.parse.urlencode({"state": "open", "base": base, "per_page": 100})
+        items = self.request("GET", self._repo_path(f"/pulls?{query}"))
+        if not isinstance(items, list):
+            raise GitHubError(
+                f"GET {self._repo_path('/pulls')} returned no list of pull requests"
+            )
+        return [_pull(item) for item in items]
+
     def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
         fields = {
             "title": title,
@@ -380,6 +392,7 @@ def _pull(item: Any) -> PullRequest:
         head_sha=str(head.get("sha", "")),
         base=str(base.get("ref", "")),
         title=str(item.get("title") or ""),
+        head_ref=str(head.get("ref", "")),
         state=str(item.get("state") or "open"),
         # Lists give `merged_at`; a single pull request also gives `merged`.
         merged=bool(item.get("merged_at")) or item.get("merged") is True,

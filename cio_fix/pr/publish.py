@@ -13,6 +13,7 @@ from cio_fix import __version__
 from cio_fix.config import Config
 from cio_fix.pr.body import (
     BodyContext,
+    has_marker,
     keep_ticked_items,
     renamed_by_person,
     render_body,
@@ -71,6 +72,9 @@ class Publication:
     kept_title: str | None = None
     # The title cio-fix gives the pull request.
     title: str = ""
+    # Other open cio-fix pull requests into the same base, from other
+    # branches: an earlier `--pr-branch` leaves its pull request open.
+    others: list[PullRequest] = field(default_factory=list)
 
 
 def token_from(environ: Mapping[str, str]) -> str:
@@ -273,9 +277,17 @@ def _publish(
     if body_path is not None:
         write_body(body_path, body)
     kept_title = None
+    others: list[PullRequest] = []
     if pull is None:
         pull = github.create_pull(title, branch, base, body)
         action = "opened"
+        others = [
+            other
+            for other in github.open_pulls(base)
+            if other.number != pull.number
+            and other.head_ref != branch
+            and has_marker(other.body)
+        ]
     else:
         kept_title = pull.title if renamed_by_person(pull.body, pull.title) else None
         sent_title = None if kept_title is not None else title
@@ -284,7 +296,16 @@ def _publish(
     if settings.labels:
         github.add_labels(pull.number, list(settings.labels))
     return Publication(
-        outcome, action, pull, body, commits, branch, not unchanged, kept_title, title
+        outcome,
+        action,
+        pull,
+        body,
+        commits,
+        branch,
+        not unchanged,
+        kept_title,
+        title,
+        others,
     )
 
 
