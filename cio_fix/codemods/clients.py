@@ -375,7 +375,9 @@ class ClientPerRequest(Rule):
     alone. `functools.cache` needs Python 3.9.
     The shared client is used from several threads: requests does not
     document its Session as thread-safe, but its connection pool (urllib3)
-    is.
+    is. The client keeps the keys it was built with: tests that change the
+    environment between cases (`monkeypatch.setenv`) should call the
+    factory's `cache_clear()` after each change.
     """
 
     code = "CIO601"
