@@ -377,7 +377,8 @@ class ClientPerRequest(Rule):
     document its Session as thread-safe, but its connection pool (urllib3)
     is. The client keeps the keys it was built with: tests that change the
     environment between cases (`monkeypatch.setenv`) should call the
-    factory's `cache_clear()` after each change.
+    factory's `cache_clear()` after each change, or replace a module-level
+    client with `monkeypatch.setattr`.
     """
 
     code = "CIO601"
