@@ -1,9 +1,9 @@
 """Checks that cio-fix's exact-type tests on libcst nodes agree with isinstance.
 
 Hot code compares `type(node)` with a libcst class instead of calling
-isinstance, which is slow on libcst's abstract base classes. That gives
-the same answer only for a class without subclasses, which a libcst
-upgrade could add.
+isinstance, which is slow on libcst's abstract base classes. The two
+agree only for a class without subclasses, and a libcst upgrade could
+add one.
 """
 
 from __future__ import annotations

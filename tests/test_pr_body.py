@@ -578,9 +578,9 @@ def test_ticked_item_kept_when_link_moves() -> None:
         " `CIO303` an event name"
     )
 
-    kept = keep_ticked_items(body, previous)
+    ticked = keep_ticked_items(body, previous)
 
-    lines = kept.splitlines()
+    lines = ticked.splitlines()
     assert lines[0].startswith(
         "- [x] [`app.py:3`](https://github.invalid/o/r/blob/2222222/"
     )

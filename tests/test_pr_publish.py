@@ -462,7 +462,7 @@ def test_pr_update_sets_changed_title_option(bot_repository: BotRepository) -> N
     )
 
 
-def test_pr_new_branch_names_open_pull_of_old_branch(
+def test_pr_new_branch_names_old_pull(
     bot_repository: BotRepository,
 ) -> None:
     run_pr(bot_repository)
@@ -1465,11 +1465,11 @@ def test_pr_rate_limit_retried_after_wait_github_names(
     assert len(bot_repository.fake.pulls) == 1
     first, second = bot_repository.fake.requests[:2]
     assert (first.method, first.path) == (second.method, second.path)
-    assert "GitHub's rate limit refused GET /repos/owner/repo" in result.stderr
+    assert "GitHub's rate limit rejected GET /repos/owner/repo" in result.stderr
     assert "sending it again in 7 seconds" in result.stderr
 
 
-def test_pr_rate_limit_without_wait_retried_after_a_minute(
+def test_pr_unnamed_wait_is_a_minute(
     bot_repository: BotRepository, waits: list[float]
 ) -> None:
     bot_repository.fake.limit_next = [(429, "Too many requests", {})]
@@ -1501,7 +1501,7 @@ def test_pr_exhausted_primary_limit_waits_until_reset(
     assert len(bot_repository.fake.pulls) == 1
 
 
-def test_pr_rate_limit_too_long_fails_with_reset_time(
+def test_pr_long_rate_limit_fails(
     bot_repository: BotRepository, waits: list[float]
 ) -> None:
     reset = int(time.time()) + 3600
@@ -1560,7 +1560,7 @@ def test_pr_retry_after_zero_bounded(
     assert result.exit_code == 2
     assert len(waits) == 10
     assert set(waits) == {1.0}
-    assert "still refused the request after 10 retries" in result.stderr
+    assert "still rejected the request after 10 retries" in result.stderr
 
 
 def test_pr_retry_after_http_date_waited(
@@ -1625,7 +1625,7 @@ def test_pr_unnamed_wait_after_named_not_doubled(
     assert waits == [5.0, 60.0]
 
 
-def test_pr_unnamed_waits_past_patience_not_called_github_time(
+def test_pr_unnamed_waits_exhaust_patience(
     bot_repository: BotRepository, waits: list[float]
 ) -> None:
     limited = (403, "You have exceeded a secondary rate limit.", {})
@@ -1636,7 +1636,7 @@ def test_pr_unnamed_waits_past_patience_not_called_github_time(
     assert result.exit_code == 2
     assert waits == [60.0, 120.0]
     assert "allows the next request at" not in result.stderr
-    assert "still refused the request after 2 retries over 180 seconds" in (
+    assert "still rejected the request after 2 retries over 180 seconds" in (
         result.stderr
     )
 

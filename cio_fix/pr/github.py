@@ -27,7 +27,7 @@ DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 # Seconds to wait for one API response.
 TIMEOUT = 30
-# A request refused by a rate limit (HTTP 403 or 429) is sent again after the
+# A request rejected by a rate limit (HTTP 403 or 429) is sent again after the
 # wait that GitHub requests, up to this many seconds in all for one run. A
 # longer wait fails the run, and the error gives the time the limit ends when
 # GitHub names it.
@@ -120,7 +120,7 @@ class GitHub:
     ) -> Any:
         """Send one request and return the decoded JSON response (None for an empty one).
 
-        A request refused by a rate limit is sent again once the limit
+        A request rejected by a rate limit is sent again once the limit
         allows it, as long as the run's patience lasts.
         """
         while True:
@@ -128,7 +128,7 @@ class GitHub:
                 return self._request_once(method, path, body)
             except _RateLimited as limited:
                 named = limited.wait is not None
-                if limited.wait is not None:
+                if named:
                     wait = max(limited.wait, MIN_RATE_LIMIT_WAIT)
                 else:
                     wait = float(SECONDARY_LIMIT_WAIT * 2**self._unnamed_retries)
@@ -143,7 +143,7 @@ class GitHub:
                     ) from None
                 if wait > self._patience or self._retries >= MAX_RATE_LIMIT_RETRIES:
                     raise GitHubError(
-                        f"{failed}; GitHub's rate limit still refused the request after"
+                        f"{failed}; GitHub's rate limit still rejected the request after"
                         f" {_count(self._retries, 'retry', 'retries')} over"
                         f" {_duration(RATE_LIMIT_PATIENCE - self._patience)}, so run"
                         " cio-fix again later"
@@ -153,7 +153,7 @@ class GitHub:
                 if not named:
                     self._unnamed_retries += 1
                 _notice(
-                    f"cio-fix: GitHub's rate limit refused {method} {path};"
+                    f"cio-fix: GitHub's rate limit rejected {method} {path};"
                     f" sending it again in {_duration(wait)}"
                 )
                 _sleep(wait)
@@ -223,26 +223,23 @@ class GitHub:
         read, which covers years of weekly bot runs.
         """
         owner = self.repository.split("/")[0]
-        query = urllib.parse.urlencode(
+        pulls = self._list_pulls(
             {
                 "state": "all",
                 "head": f"{owner}:{branch}",
                 "sort": "created",
                 "direction": "desc",
-                "per_page": 100,
             }
         )
-        items = self.request("GET", self._repo_path(f"/pulls?{query}"))
-        if not isinstance(items, list):
-            raise GitHubError(
-                f"GET {self._repo_path('/pulls')} returned no list of pull requests"
-            )
-        pulls = [_pull(item) for item in items]
         return sorted(pulls, key=lambda pull: pull.number, reverse=True)
 
     def open_pulls(self, base: str) -> list[PullRequest]:
         """Return the open pull requests into `base`; only the first 100 are read."""
-        query = urllib.parse.urlencode({"state": "open", "base": base, "per_page": 100})
+        return self._list_pulls({"state": "open", "base": base})
+
+    def _list_pulls(self, parameters: dict[str, str]) -> list[PullRequest]:
+        """Return the first 100 pull requests that GET /pulls lists for `parameters`."""
+        query = urllib.parse.urlencode({**parameters, "per_page": 100})
         items = self.request("GET", self._repo_path(f"/pulls?{query}"))
         if not isinstance(items, list):
             raise GitHubError(
@@ -288,7 +285,10 @@ class GitHub:
 
 
 class _RateLimited(Exception):
-    """A response that a rate limit refused, with the seconds to wait before a retry."""
+    """A response that a rate limit rejected, with the seconds to wait before a retry.
+
+    The wait is None when GitHub names none.
+    """
 
     def __init__(self, status: int, message: str, wait: float | None) -> None:
         super().__init__(message)
