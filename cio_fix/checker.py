@@ -538,7 +538,10 @@ class Checker:
                 for fix in chosen:
                     passes.later[fixes[id(fix)][1]] += 1
             module = apply_fixes(current.module, chosen, self.black, parent_of)
+            previous = current
             current, fixes, found = self._recheck(context, module, fixing_rules)
+            if previous is not context:
+                previous.index.release()
             if not fixes:
                 new_code = code_of(current.module)
                 _verify(new_code, original_code, context.display_path)
@@ -547,6 +550,7 @@ class Checker:
                     (finding, current.finding_nodes.get(id(finding)))
                     for finding in found
                 ]
+                current.index.release()
                 return passes
         raise _Unfixable(
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
@@ -573,6 +577,7 @@ class Checker:
         name, is_package = context.index.module_name, context.index.is_package
         index = self._index(module, name, is_package)
         if index.shared_nodes:
+            index.release()
             module = _parse_fixed(code_of(module))
             index = self._index(module, name, is_package)
         index.attach_project(context.project)

@@ -412,6 +412,25 @@ class FileIndex:
             )
         self.scoped_names = frozenset(scoped)
 
+    def release(self) -> None:
+        """Break the reference cycles between the scopes and what they bind.
+
+        A scope and its assignments, functions and classes refer to each
+        other. Without this, the index and its module stay in memory until
+        the cyclic garbage collector runs, and each of its passes scans
+        every tree still alive. Call it only when nothing reads the index
+        any more.
+        """
+        scopes = [self.module_scope, *self.comprehension_scopes]
+        scopes.extend(info.scope for info in self.functions if info.scope is not None)
+        scopes.extend(info.scope for info in self.classes if info.scope is not None)
+        for scope in scopes:
+            scope.assignments = {}
+            scope.function = None
+            scope.class_info = None
+        for info in self.classes:
+            info.attributes = {}
+
     # -- names ---------------------------------------------------------------
 
     def qualified_name(self, node: cst.CSTNode) -> str | None:

@@ -736,7 +736,7 @@ class _Worker:
             # The caller has the bytes already; they need not cross processes.
             outcome.file.original = None
             found[path] = outcome
-            del self.checker.contexts[path]
+            self.checker.contexts.pop(path).index.release()
         return found
 
     def _project(self, data: ProjectData) -> ProjectIndex:

@@ -195,7 +195,13 @@ def walk(
         if leave_method is not None:
             leave_method(visitor, current)
 
-    visit(node)
+    try:
+        visit(node)
+    finally:
+        # `visit` refers to itself. Without this, the function, the visitor
+        # and what the visitor keeps (an index builder keeps a whole module)
+        # stay in memory until the cyclic garbage collector runs.
+        visit = None  # type: ignore[assignment]
     return repeated
 
 
