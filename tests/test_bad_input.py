@@ -531,3 +531,49 @@ def test_bad_input_parse_in_forked_worker() -> None:
     _, status = os.waitpid(pid, 0)
 
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_bad_input_parse_skips_node_validation(monkeypatch) -> None:
+    import libcst as cst
+
+    from cio_fix.checker import parse_with_large_stack
+
+    validated: list[str] = []
+    monkeypatch.setattr(cst.Name, "_validate", lambda node: validated.append(node))
+
+    parse_with_large_stack("x = y\n")
+    parsed_names = len(validated)
+    cst.Name("z")
+
+    assert parsed_names == 0
+    assert len(validated) == 1
+
+
+def test_bad_input_parse_error_keeps_node_validation() -> None:
+    import libcst as cst
+
+    from cio_fix.checker import parse_with_large_stack
+
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_with_large_stack("def broken(:\n")
+
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("")
+
+
+def test_bad_input_unvalidated_parse_builds_same_trees() -> None:
+    import libcst as cst
+
+    from cio_fix.checker import parse_with_large_stack
+
+    from conftest import FIXTURES
+
+    sources = sorted(FIXTURES.rglob("*.py"))
+    assert sources
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        try:
+            expected = cst.parse_module(text)
+        except cst.ParserSyntaxError:
+            continue
+        assert parse_with_large_stack(text).deep_equals(expected), source
