@@ -18,6 +18,7 @@ from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 from cio_fix.project import SdkVersion, detect_sdk_version
+from cio_fix.walk import child_nodes
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -116,7 +117,6 @@ class FileContext:
         self.locates_findings = True
         self._positions: Any = None
         self._parents: Any = None
-        self._order: dict[cst.CSTNode, int] | None = None
         self._shared: dict[str, Any] = {}
         # The node of each finding made here, by the finding's id: the fix
         # passes tell which findings are left by their nodes.
@@ -133,7 +133,6 @@ class FileContext:
         """
         self._positions = None
         self._parents = None
-        self._order = None
         self._shared = {}
         self.finding_nodes = {}
         self.silenced = []
@@ -165,12 +164,36 @@ class FileContext:
         """Tell whether `first` starts before `second`, or contains it.
 
         Cheaper than comparing positions, which cost a pass that prints the
-        module. Neither node may be whitespace or punctuation.
+        module, and than ranking every node of the module: the nodes are
+        compared where their ancestor chains meet. Neither node may be
+        whitespace or punctuation.
         """
-        if self._order is None:
-            # The parent map lists the nodes parents first, in source order.
-            self._order = {node: rank for rank, node in enumerate(self.parent_map())}
-        return self._order[first] < self._order[second]
+        parent_of = self.parent_map()
+        # Each ancestor of `first` (and `first` itself), by id, with its
+        # child on the way down to `first`.
+        below: dict[int, cst.CSTNode | None] = {}
+        child: cst.CSTNode | None = None
+        current: cst.CSTNode | None = first
+        while current is not None:
+            below[id(current)] = child
+            child, current = current, parent_of.get(current)
+        child, current = None, second
+        while current is not None and id(current) not in below:
+            child, current = current, parent_of.get(current)
+        if current is None:
+            raise KeyError("the two nodes have no common ancestor in the parent map")
+        if current is first:
+            return child is not None
+        if child is None:
+            # `second` contains `first`.
+            return False
+        towards_first = below[id(current)]
+        for sibling in child_nodes(current):
+            if sibling is towards_first:
+                return True
+            if sibling is child:
+                return False
+        raise KeyError("a node of the parent map is not among its parent's children")
 
     def follows(self, node: cst.CSTNode, statement: cst.CSTNode) -> bool:
         """Tell whether `node` starts after the end of `statement`."""
