@@ -408,22 +408,37 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
     names = set()
     for site in index.call_sites:
         node = site.node
+        if not node.args:
+            # Without arguments a call names no dependency and maps nothing.
+            if type(node.func) is cst.Name and _in_loop(node, parent_of):
+                names.add(node.func.value)
+            continue
         dependency = dependency_of(index, node)
         if type(dependency) is cst.Name:
             names.add(dependency.value)
+        name = dotted_name(node.func)
+        maps = name is not None and _last_part(name) in MAP_FUNCTIONS
+        # Only a called name or a mapped function can be added, so the
+        # walk up to the function is skipped for other calls.
+        if type(node.func) is not cst.Name and not maps:
+            continue
         in_loop = _in_loop(node, parent_of)
         if in_loop is None:
             continue
         if in_loop and type(node.func) is cst.Name:
             names.add(node.func.value)
-        name = dotted_name(node.func)
-        if name is not None and _last_part(name) in MAP_FUNCTIONS and node.args:
+        if maps:
             mapped = node.args[0].value
             if type(mapped) is cst.Name:
                 names.add(mapped.value)
+    # Whether each function, by id, is a request handler or nested in one.
+    in_handler: dict[int, bool] = {}
     for site in index.call_sites:
         if type(site.node.func) is not cst.Name:
             continue
-        if request_handler(index, site.function) is not None:
+        key = id(site.function)
+        if key not in in_handler:
+            in_handler[key] = request_handler(index, site.function) is not None
+        if in_handler[key]:
             names.add(site.node.func.value)
     return frozenset(names)
