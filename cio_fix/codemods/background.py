@@ -1234,9 +1234,25 @@ def _existing_helper(module: cst.Module, kind: str) -> str | None:
             statement.name.value
         ):
             continue
-        if HELPER_MARKERS[kind] in code_of(statement):
+        if _has_marker(statement, HELPER_MARKERS[kind]):
             return statement.name.value
     return None
+
+
+def _has_marker(function: cst.FunctionDef, marker: str) -> bool:
+    """Tell whether a function's code contains `marker`, which spans no line break.
+
+    The helpers call it near their end, so the statements of the body are
+    printed one by one from the last, each a fraction of the function's
+    code. Printed alone, a statement differs only in the indentation at its
+    line starts. The whole function is printed when none of them matches.
+    """
+    block = function.body
+    if isinstance(block, cst.IndentedBlock):
+        for statement in reversed(block.body):
+            if marker in code_of(statement):
+                return True
+    return marker in code_of(function)
 
 
 def _helper(context: FileContext, kind: str) -> Helper | None:
