@@ -273,6 +273,11 @@ def _node_order(node: cst.CSTNode) -> tuple[str, ...]:
     return _annotated_order(node, _NODE_ORDER, ())
 
 
+def node_fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """Return the names of the fields of `node` that can contain a node, in visiting order."""
+    return _node_order(node)
+
+
 def _significant_order(node: cst.CSTNode) -> tuple[str, ...]:
     return _annotated_order(node, _SIGNIFICANT_ORDER, TRIVIA)
 

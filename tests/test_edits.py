@@ -5,10 +5,11 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from cio_fix.edits import add_import, choose_fixes, insert_statements
+from cio_fix.edits import add_import, apply_fixes, choose_fixes, insert_statements
 from cio_fix.formatting import BlackSettings, black_settings, format_fixed_file
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, FixSafety, InsertStatements
+from cio_fix.walk import find_all
 
 from conftest import run_cli
 
@@ -161,3 +162,92 @@ def test_choose_fixes_defers_nested_fixes() -> None:
     assert choose_fixes([whole, inside, elsewhere], parent_of) == [whole, elsewhere]
     assert choose_fixes([inside, whole, sibling], parent_of) == [inside, sibling]
     assert choose_fixes([inside, inside], parent_of) == [inside]
+
+
+class _Swap(cst.CSTTransformer):
+    """libcst's own transform of a node replacement, which apply_fixes must match."""
+
+    def __init__(self, replacements: dict[int, object]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        return self.replacements.get(id(original_node), updated_node)
+
+
+def _call(module: cst.Module, name: str) -> cst.Call:
+    return next(
+        call
+        for call in find_all(module, cst.Call)
+        if isinstance(call.func, cst.Name) and call.func.value == name
+    )
+
+
+def _line(module: cst.Module, name: str) -> cst.SimpleStatementLine:
+    parent_of = parents(module)
+    return parent_of[parent_of[_call(module, name)]]  # type: ignore[return-value]
+
+
+SOURCE = """\
+import os
+
+
+def first(a) -> int:
+    a()  # keep
+    b(1, 2)
+    return c(3)
+
+
+class Holder:
+    def second(self):
+        if d():
+            e()
+"""
+
+
+def _two_lines() -> cst.FlattenSentinel:
+    return cst.FlattenSentinel(
+        [cst.parse_statement("x = 1\n"), cst.parse_statement("y = 2\n")]
+    )
+
+
+# Each case maps nodes of the parsed SOURCE to their replacements.
+REPLACEMENT_CASES = {
+    "statement removed": lambda m: {_line(m, "a"): cst.RemovalSentinel.REMOVE},
+    "statement line emptied": lambda m: {
+        _line(m, "e").body[0]: cst.RemovalSentinel.REMOVE
+    },
+    "statements spliced": lambda m: {_line(m, "b"): _two_lines()},
+    "argument spliced": lambda m: {
+        _call(m, "b").args[0]: cst.FlattenSentinel(
+            [cst.Arg(cst.Name("x"), comma=cst.Comma()), cst.Arg(cst.Name("y"))]
+        )
+    },
+    "optional child removed": lambda m: {
+        next(iter(find_all(m, cst.Annotation))): cst.RemovalSentinel.REMOVE,
+        _call(m, "c").args[0].comma: cst.RemovalSentinel.REMOVE,
+    },
+    "several functions": lambda m: {
+        _call(m, "b").func: cst.Name("bb"),
+        _call(m, "d"): cst.Name("dd"),
+        _call(m, "e").func: cst.Name("ee"),
+    },
+    "replacement around replacement": lambda m: {
+        _line(m, "b"): cst.parse_statement("z = 3\n"),
+        _call(m, "b").func: cst.Name("bb"),
+    },
+}
+
+
+@pytest.mark.parametrize("case", REPLACEMENT_CASES)
+def test_apply_fixes_matches_libcst_transform(case: str) -> None:
+    module = cst.parse_module(SOURCE)
+    replacements = REPLACEMENT_CASES[case](module)
+    expected = module.visit(
+        _Swap({id(node): new for node, new in replacements.items()})
+    )
+
+    fixed = apply_fixes(module, [Fix(FixSafety.SAFE, replacements)])
+
+    assert fixed.code == expected.code
+    assert fixed.deep_equals(expected)
