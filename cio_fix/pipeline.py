@@ -181,6 +181,41 @@ def check_candidates(
 GC_THRESHOLD = 10_000
 
 
+# The files a worker checks between two returns of freed memory to the system.
+TRIM_EVERY = 10
+
+
+def trim_memory() -> None:
+    """Return the C heap's free memory to the system, where the C library can.
+
+    Each check frees one file's trees, but glibc keeps most of the memory
+    that Python frees in its heap. Without this, a run's memory grew while
+    the parsed files it held got fewer: by 15 MB at the peak of a serial
+    run on the heavy benchmark corpus. A call costs about a millisecond.
+    Other C libraries have no `malloc_trim`, and there this does nothing.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        _MALLOC_TRIM = _find_malloc_trim()
+    if _MALLOC_TRIM is not False:
+        _MALLOC_TRIM(0)
+
+
+# glibc's malloc_trim once looked up, or False where there is none.
+_MALLOC_TRIM: Any = None
+
+
+def _find_malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+
+
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
     """Run the garbage collector's young generation less often inside the block.
@@ -730,13 +765,15 @@ class _Worker:
         for summary, blob in zip(project.summaries, facts_blobs, strict=True):
             summary.rule_facts = _load_rule_facts(blob)
         found = {}
-        for path in paths:
+        for number, path in enumerate(paths, 1):
             with _stack_budget():
                 outcome = self.checker.check_file(path, project)
             # The caller has the bytes already; they need not cross processes.
             outcome.file.original = None
             found[path] = outcome
             self.checker.contexts.pop(path).index.release()
+            if number % TRIM_EVERY == 0:
+                trim_memory()
         return found
 
     def _project(self, data: ProjectData) -> ProjectIndex:

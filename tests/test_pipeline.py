@@ -627,6 +627,28 @@ def test_pipeline_checked_files_leave_no_cyclic_garbage(project) -> None:
     assert left == []
 
 
+def test_pipeline_check_returns_freed_memory(project, monkeypatch) -> None:
+    root = project(FILES)
+    trims: list[int] = []
+    monkeypatch.setattr(pipeline, "TRIM_EVERY", 2)
+    monkeypatch.setattr(pipeline, "trim_memory", lambda: trims.append(1))
+    checked = _record_calls(monkeypatch, "check_file")
+
+    _outputs(root, jobs=1, cache=False)
+
+    assert len(checked) > 2
+    assert len(trims) == len(checked) // 2
+
+
+def test_pipeline_trim_memory_without_malloc_trim(monkeypatch) -> None:
+    monkeypatch.setattr(pipeline.sys, "platform", "darwin")
+    monkeypatch.setattr(pipeline, "_MALLOC_TRIM", None)
+
+    pipeline.trim_memory()
+
+    assert pipeline._MALLOC_TRIM is False
+
+
 def test_cache_damaged_entry_bytes_are_ignored(project) -> None:
     # An entry with one changed byte (in a field name, or in fixed code) may
     # still unpickle, so the checksum must catch it.
