@@ -5,10 +5,13 @@ The tree-order helpers of FileContext agree with positions.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import libcst as cst
 import pytest
+from libcst._nodes.expression import _BaseParenthesizedNode
 from libcst.metadata import (
     ExpressionContextProvider,
     MetadataWrapper,
@@ -18,7 +21,13 @@ from libcst.metadata import (
 
 from cio_fix.config import Config
 from cio_fix.customerio import build_index
-from cio_fix.metadata import code_of, name_context, parents, positions
+from cio_fix.metadata import (
+    LIBCST_PARENTHESIZE,
+    code_of,
+    name_context,
+    parents,
+    positions,
+)
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext
 from cio_fix.walk import TRIVIA, descendants, find_all, walk
@@ -71,14 +80,35 @@ def _cases() -> list[tuple[str, str]]:
     return [*cases, *TRICKY.items()]
 
 
+@contextlib.contextmanager
+def _libcst_parentheses() -> Iterator[None]:
+    """Print with libcst's own `_parenthesize`, which cio_fix.metadata replaces."""
+    ours = _BaseParenthesizedNode._parenthesize
+    _BaseParenthesizedNode._parenthesize = LIBCST_PARENTHESIZE
+    try:
+        yield
+    finally:
+        _BaseParenthesizedNode._parenthesize = ours
+
+
+def test_parentheses_printed_without_generator() -> None:
+    assert _BaseParenthesizedNode._parenthesize is not LIBCST_PARENTHESIZE
+
+
 @pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
 def test_code_of_matches_libcst(name: str, code: str) -> None:
     module = cst.parse_module(code)
-    assert code_of(module) == module.code
-    for node in find_all(module, cst.IndentedBlock):
-        assert code_of(node, module) == module.code_for_node(node)
-    for node in find_all(module, cst.Call):
-        assert code_of(node) == cst.Module([]).code_for_node(node)
+    blocks = find_all(module, cst.IndentedBlock)
+    calls = find_all(module, cst.Call)
+    with _libcst_parentheses():
+        expected = module.code
+        expected_blocks = [module.code_for_node(node) for node in blocks]
+        expected_calls = [cst.Module([]).code_for_node(node) for node in calls]
+
+    assert code_of(module) == expected
+    assert [code_of(node, module) for node in blocks] == expected_blocks
+    assert [code_of(node) for node in calls] == expected_calls
+    assert module.code == expected
 
 
 class _Recorder(cst.CSTVisitor):
@@ -117,7 +147,8 @@ for _name, _kind in vars(cst).items():
 def test_metadata_matches_libcst(name: str, code: str) -> None:
     module = cst.parse_module(code)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    expected_positions = wrapper.resolve(PositionProvider)
+    with _libcst_parentheses():
+        expected_positions = wrapper.resolve(PositionProvider)
     expected_parents = wrapper.resolve(ParentNodeProvider)
     expected_contexts = wrapper.resolve(ExpressionContextProvider)
 
