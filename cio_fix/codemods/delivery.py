@@ -172,11 +172,12 @@ def _compared_metrics(
     if not accesses:
         return set()
     variables = set()
+    # Exact types, because isinstance is slow on libcst's abstract classes.
     for node in nodes:
         if (
-            isinstance(node, cst.Assign)
+            type(node) is cst.Assign
             and len(node.targets) == 1
-            and isinstance(node.targets[0].target, cst.Name)
+            and type(node.targets[0].target) is cst.Name
             and any(
                 id(inner) in accesses for inner in descendants(node.value, trivia=False)
             )
@@ -186,22 +187,23 @@ def _compared_metrics(
     def reads_metric(node: cst.CSTNode) -> bool:
         return any(
             id(inner) in accesses
-            or isinstance(inner, cst.Name)
+            or type(inner) is cst.Name
             and inner.value in variables
             for inner in descendants(node, trivia=False)
         )
 
     metrics: set[str] = set()
     for node in nodes:
-        if isinstance(node, cst.Comparison) and reads_metric(node):
+        kind = type(node)
+        if kind is cst.Comparison and reads_metric(node):
             metrics |= _string_literals(node) & REPORTING_METRICS
-        elif isinstance(node, cst.Match) and reads_metric(node.subject):
+        elif kind is cst.Match and reads_metric(node.subject):
             for case in node.cases:
                 metrics |= _string_literals(case.pattern) & REPORTING_METRICS
         else:
             # `HANDLERS.get(report["metric"])` dispatches on the metric.
             found = _lookup(node)
-            if found is None or not isinstance(found[0], cst.Name):
+            if found is None or type(found[0]) is not cst.Name:
                 continue
             keys = mappings.get(found[0].value)
             if keys and reads_metric(found[1]):
@@ -240,16 +242,21 @@ class _MetricScan:
 
 def _scan_module(context: FileContext) -> _MetricScan:
     scan = _MetricScan()
-    for node in descendants(context.module, trivia=False):
-        if type(node) is cst.SimpleString or type(node) is cst.ConcatenatedString:
+    # The parent map contains every node but the module and the trivia.
+    # Those are neither strings nor metric reads, so reading its keys
+    # replaces a walk of the tree.
+    for node in context.parent_map():
+        kind = type(node)
+        if kind is cst.SimpleString or kind is cst.ConcatenatedString:
             value = literal_value(node)
             if isinstance(value, str):
                 scan.strings.add(value)
-        if not _is_metric_access(node):
-            continue
-        for parent in context.ancestors(node):
-            if type(parent) is cst.FunctionDef:
-                scan.functions.add(id(parent))
+        elif (
+            kind is cst.Attribute or kind is cst.Subscript or kind is cst.Call
+        ) and _is_metric_access(node):
+            for parent in context.ancestors(node):
+                if type(parent) is cst.FunctionDef:
+                    scan.functions.add(id(parent))
     return scan
 
 
