@@ -410,7 +410,7 @@ class ClientPerRequest(Rule):
             ancestors = list(context.ancestors(construction.node))
             function = _running_function(construction, ancestors)
             if function is not None and (
-                function.is_cached or _assigns_global(function, construction)
+                function.is_cached or _assigns_global(index, function, construction)
             ):
                 # A cached factory or a lazily built global builds the client once.
                 continue
@@ -867,16 +867,22 @@ def _factory_of(
     return None
 
 
-def _assigns_global(function: FunctionInfo, construction: Construction) -> bool:
+def _assigns_global(
+    index: FileIndex, function: FunctionInfo, construction: Construction
+) -> bool:
     """Tell whether the construction is assigned to a `global` name: a lazy singleton."""
-    finder = _GlobalFinder()
-    walk(function.node.body, finder)
     statement = construction.site.statement
-    if not finder.names or not isinstance(statement, cst.SimpleStatementLine):
+    # The index contains the names of every `global` statement of the
+    # module, so most functions need no walk for their own.
+    if not index.global_names or not isinstance(statement, cst.SimpleStatementLine):
         return False
     for small in statement.body:
         if isinstance(small, cst.Assign) and small.value is construction.node:
             targets = {code_of(target.target) for target in small.targets}
+            if not targets & index.global_names:
+                return False
+            finder = _GlobalFinder()
+            walk(function.node.body, finder)
             return bool(targets & finder.names)
     return False
 
