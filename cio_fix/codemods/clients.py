@@ -580,15 +580,22 @@ class ClientPerRequest(Rule):
                 + flags
             )
 
+        # Whether each function, by id, runs per request or per item. Most
+        # calls are in such functions, so their ancestors are rarely needed.
+        function_per_request: dict[int, bool] = {}
         for site in index.call_sites:
             dependency = dependency_of(index, site.node)
             if dependency is not None:
                 # FastAPI calls the dependency, imported or not, per request.
                 add_entry(dependency, dependency, False, True)
-            per_item = (
+            key = id(site.function)
+            if key not in function_per_request:
+                function_per_request[key] = runs_per_request_or_item(
+                    index, site.function
+                )
+            per_request = function_per_request[key] or (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
             )
-            per_request = per_item or runs_per_request_or_item(index, site.function)
             # Only a factory without parameters gets a fix that `closed` withholds.
             closed = not site.node.args and _result_closed(
                 context, site.node, site.statement, site.function
