@@ -269,8 +269,13 @@ def service_of(project: ProjectIndex, path: Path, root: Path) -> Path:
 
     That is the nearest folder from the file's up to the project root that
     declares dependencies (a requirements file, pyproject.toml, a lock
-    file), or the root. The result is kept per folder for the project.
+    file), or the root. The result is kept per folder for the project, and
+    per path too, because each fix pass looks it up again and making the
+    path absolute costs more than the lookup.
     """
+    by_file: dict[Path, Path] = project.shared("CIO101:file-services", lambda _: {})
+    if path in by_file:
+        return by_file[path]
     services: dict[Path, Path] = project.shared("CIO101:services", lambda _: {})
     start = path.absolute().parent
     found = services.get(start)
@@ -283,6 +288,7 @@ def service_of(project: ProjectIndex, path: Path, root: Path) -> Path:
                 found = folder
                 break
         services[start] = found
+    by_file[path] = found
     return found
 
 
@@ -426,7 +432,14 @@ class HardcodedCredential(Rule):
         return CredentialFacts(tuple(names), tuple(keys.values()))
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        if is_test_file(_path_in_project(context)):
+        # Each fix pass checks the file again, so whether it is a test file
+        # is kept for the run, by its path.
+        test_files: dict[Path, bool] = context.project.shared(
+            "CIO101:test-files", lambda _: {}
+        )
+        if context.path not in test_files:
+            test_files[context.path] = is_test_file(_path_in_project(context))
+        if test_files[context.path]:
             return
         seen: set[int] = set()
         for literal in self._literals(context):
@@ -551,6 +564,9 @@ class HardcodedCredential(Rule):
 
     def _environment_fallbacks(self, index: FileIndex) -> Iterator[_Literal]:
         for site in index.call_sites:
+            if len(site.node.args) < 2:
+                # Without a second argument there is no fallback key.
+                continue
             variable = env_variable_read(index, site.node)
             if variable is None or not CREDENTIAL_NAME.search(variable):
                 continue
