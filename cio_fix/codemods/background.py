@@ -6,6 +6,7 @@ import builtins
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import libcst as cst
 
@@ -814,15 +815,15 @@ SCALAR_PARAMETERS = frozenset(
 CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"})
 
 
-def _objects_sent(call: cst.Call, scalars: set[str], containers: set[str]) -> set[str]:
+def _objects_sent(call: cst.Call, facts: _HandlerFacts) -> set[str]:
     """Return the names whose objects, or parts of them, the call sends as they are.
 
     The object behind event data (`data=payload`, `data=user.traits`) or a
     `*`/`**` argument counts, and so does a name inside a display sent as
     event data (`data={"items": items}`), unless the handler binds it only
-    to strings or numbers (`scalars`). `data={"id": order.id}` sends a
-    value read now. Any other argument counts when the handler binds it to
-    one of `containers`, the containers it builds.
+    to strings or numbers (`facts.scalars`). `data={"id": order.id}` sends
+    a value read now. Any other argument counts when the handler binds it
+    to one of `facts.containers`, the containers it builds.
     """
     sent: set[str] = set()
     for argument in call.args:
@@ -834,9 +835,13 @@ def _objects_sent(call: cst.Call, scalars: set[str], containers: set[str]) -> se
             root = _root_name(value)
             if root is not None:
                 sent.add(root)
-            sent |= _names_in_display(value) - scalars
+            displayed = _names_in_display(value)
+            if displayed:
+                sent |= displayed - facts.scalars
         else:
-            sent |= _objects_reached(value) & containers
+            reached = _objects_reached(value)
+            if reached:
+                sent |= reached & facts.containers
     return sent
 
 
@@ -955,14 +960,30 @@ def _is_container(node: cst.BaseExpression | None) -> bool:
     return False
 
 
-@dataclass
 class _HandlerFacts:
-    """The facts `_later_mutation` reads about one handler, shared by its calls."""
+    """The facts `_later_mutation` reads about one handler, shared by its calls.
 
-    containers: set[str]
-    scalars: set[str]
-    # The changes in the handler's body, found on first need.
-    mutations: _Mutations | None = None
+    Each is computed on first use, because many calls send no object and
+    need none of them.
+    """
+
+    def __init__(self, handler: FunctionInfo) -> None:
+        self.handler = handler
+
+    @cached_property
+    def containers(self) -> set[str]:
+        return _containers(self.handler)
+
+    @cached_property
+    def scalars(self) -> set[str]:
+        return _scalars(self.handler)
+
+    @cached_property
+    def mutations(self) -> _Mutations:
+        """The changes and bindings in the handler's body."""
+        mutations = _Mutations()
+        walk(self.handler.node.body, mutations)
+        return mutations
 
 
 def _handler_facts(context: FileContext, handler: FunctionInfo) -> _HandlerFacts:
@@ -972,7 +993,7 @@ def _handler_facts(context: FileContext, handler: FunctionInfo) -> _HandlerFacts
     )
     facts = facts_by_handler.get(id(handler.node))
     if facts is None:
-        facts = _HandlerFacts(_containers(handler), _scalars(handler))
+        facts = _HandlerFacts(handler)
         facts_by_handler[id(handler.node)] = facts
     return facts
 
@@ -994,17 +1015,14 @@ def _later_mutation(
     not known to only read.
     """
     facts = _handler_facts(context, handler)
-    containers = facts.containers
-    sent = _objects_sent(call, facts.scalars, containers)
+    sent = _objects_sent(call, facts)
     parts = _parts_sent(call)
     if not sent and not parts:
         # The call sends no object as it is, so no change in the handler can
         # reach what it sends.
         return False
 
-    if facts.mutations is None:
-        facts.mutations = _Mutations()
-        walk(handler.node.body, facts.mutations)
+    containers = facts.containers
     mutations = facts.mutations
     bound_from = {name for _, name, _ in mutations.bindings}
     for part in list(parts):
@@ -1040,13 +1058,16 @@ def _later_mutation(
         if parts and _inside_any(_changed_object(node), parts) and after_call(node):
             return True
     for name, node in mutations.calls:
-        if id(node) in client_calls or not after_call(node):
+        if id(node) in client_calls:
             continue
-        if name in passed:
-            return True
-        if parts and any(
-            _inside_any(expression, parts) for expression in _objects_passed(node)
-        ):
+        # `after_call` costs more, so it runs only on the calls given a sent object.
+        changes = name in passed or (
+            bool(parts)
+            and any(
+                _inside_any(expression, parts) for expression in _objects_passed(node)
+            )
+        )
+        if changes and after_call(node):
             return True
     return _module_object_changed(context, handler, sent, client_calls)
 
@@ -1085,7 +1106,12 @@ def _inside_any(
     node: cst.BaseExpression | None, parts: dict[str, cst.BaseExpression]
 ) -> bool:
     """Tell whether `node` is one of `parts`, or an attribute or item inside one."""
-    if node is None or _root_name(node) is None:
+    if node is None:
+        return False
+    root = _root_name(node)
+    # A node whose code starts with a part's code starts at the part's
+    # root name, so only those nodes are printed.
+    if root is None or all(_root_name(part) != root for part in parts.values()):
         return False
     path = _path(node)
     return any(
