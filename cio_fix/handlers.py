@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.customerio import (
+    DEPENDENCY_MARKERS,
     FileIndex,
     FunctionInfo,
     dependency_of,
@@ -98,6 +99,15 @@ REGISTRATION_FUNCTIONS = frozenset(
     }
 )
 REGISTRATION_KEYWORDS = frozenset({"view_func", "endpoint", "handler"})
+# The last name parts of REGISTRATION_FUNCTIONS and of FastAPI's dependency
+# markers. An attribute qualifies to a name that ends in its own attribute,
+# so a call of any other attribute cannot be one of them.
+_REGISTRATION_FUNCTION_ATTRIBUTES = frozenset(
+    name.rpartition(".")[2] for name in REGISTRATION_FUNCTIONS
+)
+_DEPENDENCY_ATTRIBUTES = frozenset(
+    name.rpartition(".")[2] for name in DEPENDENCY_MARKERS
+)
 
 # Django and DRF decorators that only make sense on a view, by last name part.
 VIEW_DECORATORS = frozenset(
@@ -359,10 +369,14 @@ def _registered_handlers(index: FileIndex) -> frozenset[str]:
     names = set()
     for site in index.call_sites:
         func = site.node.func
-        registers = (
-            type(func) is cst.Attribute and func.attr.value in REGISTRATION_METHODS
-        )
-        if not registers and index.qualified_name(func) not in REGISTRATION_FUNCTIONS:
+        if type(func) is cst.Attribute:
+            attribute = func.attr.value
+            if attribute not in REGISTRATION_METHODS and (
+                attribute not in _REGISTRATION_FUNCTION_ATTRIBUTES
+                or index.qualified_name(func) not in REGISTRATION_FUNCTIONS
+            ):
+                continue
+        elif index.qualified_name(func) not in REGISTRATION_FUNCTIONS:
             continue
         for argument in site.node.args:
             if (
@@ -413,9 +427,11 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
             if type(node.func) is cst.Name and _in_loop(node, parent_of):
                 names.add(node.func.value)
             continue
-        dependency = dependency_of(index, node)
-        if type(dependency) is cst.Name:
-            names.add(dependency.value)
+        func = node.func
+        if type(func) is not cst.Attribute or func.attr.value in _DEPENDENCY_ATTRIBUTES:
+            dependency = dependency_of(index, node)
+            if type(dependency) is cst.Name:
+                names.add(dependency.value)
         name = dotted_name(node.func)
         maps = name is not None and _last_part(name) in MAP_FUNCTIONS
         # Only a called name or a mapped function can be added, so the
