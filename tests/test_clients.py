@@ -8,7 +8,11 @@ import black
 import libcst as cst
 import pytest
 
-from cio_fix.codemods.background import _contains_hash, laid_out_call
+from cio_fix.codemods.background import (
+    _code_without_comma,
+    _contains_hash,
+    laid_out_call,
+)
 from cio_fix.codemods.clients import (
     CallLayout,
     call_layout,
@@ -179,6 +183,21 @@ def test_clients_contains_hash_matches_fixture_calls() -> None:
             expected = "#" in code_of(call)
             assert _contains_hash(call, _arguments_code(call)) == expected, path
             checked += 1
+    assert checked > 1000
+
+
+def test_code_without_comma_matches_bare_argument() -> None:
+    checked = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        module = cst.parse_module(path.read_text(encoding="utf-8"))
+        for call in find_all(module, cst.Call):
+            for argument in call.args:
+                bare = argument.with_changes(
+                    comma=cst.MaybeSentinel.DEFAULT,
+                    whitespace_after_arg=cst.SimpleWhitespace(""),
+                )
+                assert _code_without_comma(argument) == code_of(bare), path
+                checked += 1
     assert checked > 1000
 
 

@@ -1372,9 +1372,8 @@ def _wrapped_call(
 ) -> cst.Call:
     """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would."""
     method = call.func.with_changes(lpar=(), rpar=())
-    exploded = _one_argument_per_line(call)
     before_args = call.whitespace_before_args
-    if exploded:
+    if _one_argument_per_line(call):
         # A comment after `(` stays there, and comment lines above the first
         # argument stay above it, below the new first argument.
         assert isinstance(before_args, cst.ParenthesizedWhitespace)
@@ -1383,38 +1382,44 @@ def _wrapped_call(
                 first_line=cst.TrailingWhitespace()
             )
         )
-        before_args = before_args.with_changes(empty_lines=())
-    else:
-        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    first = cst.Arg(
-        value=method, comma=comma if call.args else cst.MaybeSentinel.DEFAULT
-    )
-    wrapped = call.with_changes(
-        func=cst.Name(helper),
-        args=[first, *call.args],
-        whitespace_before_args=before_args,
-    )
-    if exploded:
-        return wrapped
-
-    # The last argument keeps the line break before `)` of a call that black
-    # split, and the new layout places its own.
-    bare = [
-        argument.with_changes(
-            comma=cst.MaybeSentinel.DEFAULT,
-            whitespace_after_arg=cst.SimpleWhitespace(""),
+        first = cst.Arg(value=method, comma=comma)
+        return call.with_changes(
+            func=cst.Name(helper),
+            args=[first, *call.args],
+            whitespace_before_args=before_args.with_changes(empty_lines=()),
         )
-        for argument in wrapped.args
-    ]
-    arguments = [code_of(argument) for argument in bare]
+
+    # The code of each argument leaves out the comma and whitespace after it,
+    # because the last argument keeps the line break before `)` of a call
+    # that black split, and the new layout places its own.
+    arguments = [code_of(method), *map(_code_without_comma, call.args)]
     if _contains_hash(call, arguments):
-        return wrapped
+        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        first = cst.Arg(
+            value=method, comma=comma if call.args else cst.MaybeSentinel.DEFAULT
+        )
+        return call.with_changes(func=cst.Name(helper), args=[first, *call.args])
     if any("\n" in argument for argument in arguments):
         # libcst indents the continuation lines by the block's indentation.
         text = format_call("", helper, arguments, column=column)
         return cst.ensure_type(cst.parse_expression(text), cst.Call)
     layout = call_layout("", helper, arguments, column=column)
-    return laid_out_call(cst.Name(helper), bare, layout, unit)
+    # laid_out_call replaces the comma and the whitespace after each argument.
+    first = cst.Arg(value=method)
+    return laid_out_call(cst.Name(helper), [first, *call.args], layout, unit)
+
+
+def _code_without_comma(argument: cst.Arg) -> str:
+    """Return the code of an argument without its comma and the whitespace after it.
+
+    The code ends with them, so their code is cut off, which costs less
+    than building the argument without them.
+    """
+    code = code_of(argument)
+    end = len(code) - len(code_of(argument.whitespace_after_arg))
+    if isinstance(argument.comma, cst.Comma):
+        end -= len(code_of(argument.comma))
+    return code[:end]
 
 
 def _contains_hash(call: cst.Call, arguments: list[str]) -> bool:
