@@ -466,6 +466,42 @@ def test_clients_reason_names_later_change(project) -> None:
     assert reasons[22] == " (the handler may change what it sends after the call)"
 
 
+ALIASED_PART = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/orders")
+def orders():
+    rows = request.get_json()["rows"]
+    first = rows[0]
+    cio.track(customer_id=1, name="ordered", data={"row": rows[0]})
+    first["qty"] = 0
+    return "ok"
+
+
+@app.post("/items")
+def items():
+    rows = request.get_json()["rows"]
+    for row in rows:
+        cio.track(customer_id=1, name="listed", data={"row": rows[0]})
+        row["seen"] = True
+    return "ok"
+"""
+
+
+def test_clients_reason_names_change_through_other_name(project) -> None:
+    # `first` and `row` reach the part sent, `rows[0]`, by another name.
+    reasons = _reasons(project({"app.py": ALIASED_PART}))
+
+    later_change = " (the handler may change what it sends after the call)"
+    assert reasons[12] == later_change
+    assert reasons[21] == later_change
+
+
 def test_clients_reason_says_later_call_may_reach(project) -> None:
     reasons = _reasons(project({"app.py": ORDERED_CALLS}))
 

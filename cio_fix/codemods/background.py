@@ -1025,13 +1025,13 @@ def _later_mutation(
     containers = facts.containers
     mutations = facts.mutations
     bound_from = {name for _, name, _ in mutations.bindings}
-    for part in list(parts):
+    for path, part in list(parts.items()):
         root = _root_name(part)
         if root in bound_from:
             # Another name may reach the part (`first = rows[0]`, `for row
             # in rows`), so any change to its owner counts.
             sent.add(root)
-            del parts[part]
+            del parts[path]
     # Names of the objects sent, which a function given one may change.
     passed = _connected(sent, mutations.bindings, containers, owners=False)
     # Those, and the objects that own a sent part, whose parts a statement
