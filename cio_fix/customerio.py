@@ -1185,17 +1185,34 @@ def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
         value = _string_value(node.value)
         return value if isinstance(value, str) else None
     if kind is cst.ConcatenatedString:
-        value = node.evaluated_value
+        value = _concatenated_value(node)
         return value if isinstance(value, str) else None
     if kind is cst.Integer or kind is cst.Float:
-        return node.evaluated_value
+        return _literal_value(node.value)  # type: ignore[return-value]
     if (
         kind is cst.UnaryOperation
         and type(node.operator) is cst.Minus
         and type(node.expression) in (cst.Integer, cst.Float)
     ):
-        return -node.expression.evaluated_value
+        return -_literal_value(node.expression.value)  # type: ignore[operator]
     return None
+
+
+def _concatenated_value(node: cst.ConcatenatedString) -> str | bytes | None:
+    """Return the value of implicitly concatenated strings, as libcst's `evaluated_value` does."""
+    values = []
+    part: cst.BaseString = node
+    while type(part) is cst.ConcatenatedString:
+        values.append(part.left)  # type: ignore[attr-defined]
+        part = part.right  # type: ignore[attr-defined]
+    values.append(part)
+    if any(type(value) is not cst.SimpleString for value in values):
+        return None
+    evaluated = [_string_value(value.value) for value in values]  # type: ignore[attr-defined]
+    kinds = {type(value) for value in evaluated}
+    if len(kinds) != 1:
+        return None
+    return evaluated[0][:0].join(evaluated)  # type: ignore[arg-type]
 
 
 def constant_value(node: cst.BaseExpression | None) -> str | int | float | None:
@@ -1242,7 +1259,21 @@ def _string_value(literal: str) -> str | bytes:
     The rules read the same few literals many times, and each evaluation
     compiles the literal.
     """
-    return ast.literal_eval(literal)
+    return _literal_value(literal)  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_value(code: str) -> object:
+    """Return the value of one literal's code, as `ast.literal_eval` does.
+
+    `ast.literal_eval` defines functions that refer to each other on each
+    call. The cycles they form wait for the garbage collector, which is off
+    while files are parsed (see `cio_fix.pipeline`), and then stay frozen.
+    """
+    body = ast.parse(code.lstrip(" \t"), mode="eval").body
+    if type(body) is ast.Constant:
+        return body.value
+    return ast.literal_eval(code)
 
 
 def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:

@@ -181,6 +181,30 @@ def check_candidates(
 GC_THRESHOLD = 10_000
 
 
+@contextlib.contextmanager
+def _collector_off_then_frozen() -> Iterator[None]:
+    """Parse with the cyclic garbage collector off, then move what was parsed out of its reach.
+
+    The trees parsed here live until their files are checked, and they form
+    no reference cycles. Each collection would scan them again: three
+    generations, about 5% of the CPU time of a run on the heavy benchmark
+    corpus. Frozen, they are still freed as soon as nothing refers to
+    them, but a frozen reference cycle is never collected. So the garbage
+    made before the parse is collected first, and the parse makes none (a
+    test checks that). After the first parse of a process, that collection
+    scans only what was made since.
+    """
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 # The files a worker checks between two returns of freed memory to the system.
 TRIM_EVERY = 10
 
@@ -730,7 +754,7 @@ class _Worker:
 
     def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
         found = {}
-        with _stack_budget():
+        with _stack_budget(), _collector_off_then_frozen():
             parsed = self.checker.parse_files(files)
         for path, outcome in parsed.items():
             summary = outcome.summary

@@ -204,3 +204,28 @@ def test_customerio_comprehension_scope_lookup() -> None:
     assert isinstance(inner[0].statement, cst.CompFor)
     assert isinstance(outer[0].statement, cst.Assign)
     assert comprehension.owner is comprehension.parent
+
+
+def test_literal_value_matches_libcst_on_fixtures() -> None:
+    from cio_fix.customerio import literal_value
+    from cio_fix.walk import find_all
+
+    from conftest import FIXTURES
+
+    kinds = (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)
+    compared = 0
+    for source in sorted(FIXTURES.rglob("*.py")):
+        try:
+            module = cst.parse_module(source.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError:
+            continue
+        for node in find_all(module, *kinds):
+            expected = node.evaluated_value
+            if isinstance(expected, bytes):
+                expected = None
+            assert literal_value(node) == expected, (
+                source,
+                cst.Module([]).code_for_node(node),
+            )
+            compared += 1
+    assert compared > 1000

@@ -649,6 +649,44 @@ def test_pipeline_trim_memory_without_malloc_trim(monkeypatch) -> None:
     assert pipeline._MALLOC_TRIM is False
 
 
+def test_pipeline_parse_leaves_no_cyclic_garbage(project, monkeypatch) -> None:
+    """What the parse made is frozen, and a frozen reference cycle is never collected."""
+    root = project(FILES)
+    worker = pipeline._Worker(load_config(root))
+    files = {path: path.read_bytes() for path in sorted(root.rglob("*.py"))}
+    left: list[str] = []
+    freeze = gc.freeze
+
+    def freeze_after_collecting() -> None:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            left.extend(type(item).__name__ for item in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        freeze()
+
+    monkeypatch.setattr(gc, "freeze", freeze_after_collecting)
+    found = worker.parse(files)
+
+    assert sum(facts.summary_blob is not None for facts in found.values()) > 5
+    assert left == []
+    assert gc.isenabled()
+
+
+def test_pipeline_parse_freezes_what_it_parsed(project) -> None:
+    root = project(FILES)
+    worker = pipeline._Worker(load_config(root))
+    files = {path: path.read_bytes() for path in sorted(root.rglob("*.py"))}
+    before = gc.get_freeze_count()
+
+    worker.parse(files)
+
+    assert gc.get_freeze_count() > before + 1000
+    assert gc.isenabled()
+
+
 def test_cache_damaged_entry_bytes_are_ignored(project) -> None:
     # An entry with one changed byte (in a field name, or in fixed code) may
     # still unpickle, so the checksum must catch it.
