@@ -419,30 +419,46 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
     FastAPI dependencies (`Depends(get_client)`) as called per request.
     """
     parent_of = index.parents or parents(index.module)
+    # `runs_per_request_or_item` asks only about these functions, so a call
+    # of a builtin, a class or an imported function needs no walk up to
+    # its function.
+    module_functions = {
+        function.name
+        for function in index.functions
+        if function.parent is None and function.class_info is None
+    }
     names = set()
     for site in index.call_sites:
         node = site.node
+        func = node.func
         if not node.args:
             # Without arguments a call names no dependency and maps nothing.
-            if type(node.func) is cst.Name and _in_loop(node, parent_of):
-                names.add(node.func.value)
+            if (
+                type(func) is cst.Name
+                and func.value in module_functions
+                and _in_loop(node, parent_of)
+            ):
+                names.add(func.value)
             continue
-        func = node.func
         if type(func) is not cst.Attribute or func.attr.value in _DEPENDENCY_ATTRIBUTES:
             dependency = dependency_of(index, node)
             if type(dependency) is cst.Name:
                 names.add(dependency.value)
-        name = dotted_name(node.func)
-        maps = name is not None and _last_part(name) in MAP_FUNCTIONS
-        # Only a called name or a mapped function can be added, so the
-        # walk up to the function is skipped for other calls.
-        if type(node.func) is not cst.Name and not maps:
+        # Only a called module-level function or a mapped function can be
+        # added, so the walk up to the function is skipped for other calls.
+        if type(func) is cst.Name:
+            maps = func.value in MAP_FUNCTIONS
+            if not maps and func.value not in module_functions:
+                continue
+        elif type(func) is cst.Attribute and func.attr.value in MAP_FUNCTIONS:
+            maps = dotted_name(func) is not None
+        else:
             continue
         in_loop = _in_loop(node, parent_of)
         if in_loop is None:
             continue
-        if in_loop and type(node.func) is cst.Name:
-            names.add(node.func.value)
+        if in_loop and type(func) is cst.Name:
+            names.add(func.value)
         if maps:
             mapped = node.args[0].value
             if type(mapped) is cst.Name:
@@ -450,11 +466,12 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
     # Whether each function, by id, is a request handler or nested in one.
     in_handler: dict[int, bool] = {}
     for site in index.call_sites:
-        if type(site.node.func) is not cst.Name:
+        func = site.node.func
+        if type(func) is not cst.Name or func.value not in module_functions:
             continue
         key = id(site.function)
         if key not in in_handler:
             in_handler[key] = request_handler(index, site.function) is not None
         if in_handler[key]:
-            names.add(site.node.func.value)
+            names.add(func.value)
     return frozenset(names)
