@@ -14,7 +14,7 @@ from cio_fix.customerio import bound_name, dotted_name
 from cio_fix.formatting import BlackSettings, format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
-from cio_fix.walk import find_all, node_fields
+from cio_fix.walk import comments_below, node_fields
 
 
 def choose_fixes(
@@ -67,7 +67,7 @@ def keeps_comments(fix: Fix) -> bool:
 
 
 def _comments(node: cst.CSTNode) -> list[str]:
-    return [comment.value for comment in find_all(node, cst.Comment)]
+    return [comment.value for comment in comments_below(node)]
 
 
 def _touches(

@@ -30,7 +30,7 @@ from cio_fix.metadata import (
 )
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext
-from cio_fix.walk import TRIVIA, descendants, find_all, walk
+from cio_fix.walk import TRIVIA, comments_below, descendants, find_all, walk
 from cio_fix.writer import Source
 
 ROOT = Path(__file__).parent.parent
@@ -305,6 +305,18 @@ def test_walks_skip_only_trivia(name: str, code: str) -> None:
         node for node in everything if isinstance(node, cst.Comment)
     ]
     assert find_all(module, cst.CSTNode) == everything
+
+
+@pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
+def test_comments_below_finds_every_comment(name: str, code: str) -> None:
+    module = cst.parse_module(code)
+    expected = find_all(module, cst.Comment)
+
+    found = comments_below(module)
+
+    assert sorted(map(id, found)) == sorted(map(id, expected))
+    for statement in module.body:
+        assert len(comments_below(statement)) == len(find_all(statement, cst.Comment))
 
 
 def test_walk_unresolvable_annotations(monkeypatch) -> None:
