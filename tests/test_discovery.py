@@ -223,3 +223,34 @@ def test_discovery_gitignore_above_root_not_read(project) -> None:
     found = discover([root / "svc" / "app"], load_config(root / "svc" / "app"))
 
     assert [file.name for file in found.files] == ["views.py"]
+
+
+def test_discovery_resolves_each_folder_once(project, monkeypatch) -> None:
+    files = {
+        f"pkg{folder}/module{number}.py": SOURCE
+        for folder in range(3)
+        for number in range(10)
+    }
+    root = project(files)
+    resolved: list[Path] = []
+    resolve = Path.resolve
+
+    def counting_resolve(path: Path, strict: bool = False) -> Path:
+        resolved.append(path)
+        return resolve(path, strict=strict)
+
+    monkeypatch.setattr(Path, "resolve", counting_resolve)
+    names = _names(root)
+
+    assert len(names) == 30
+    # The root, the folder walked, each of the three folders, and a few
+    # lookups after the walk; not one or more for every file.
+    assert len(resolved) < 20
+
+
+def test_discovery_link_in_tree_listed_once(project) -> None:
+    root = project({"pkg/real.py": SOURCE})
+    (root / "pkg" / "alias.py").symlink_to(root / "pkg" / "real.py")
+    (root / "linked").symlink_to(root / "pkg", target_is_directory=True)
+
+    assert _names(root) == ["pkg/real.py"]
