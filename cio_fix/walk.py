@@ -417,6 +417,8 @@ def comments_below(node: cst.CSTNode) -> list[cst.Comment]:
     found: list[cst.Comment] = []
     pending = [node]
     kinds = _VALUE_KINDS
+    # The children are read inline, as in `walk`, where a call per node
+    # cost about a fifth of a walk.
     while pending:
         current = pending.pop()
         current_type = type(current)
