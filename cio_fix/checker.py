@@ -115,6 +115,8 @@ def _parse_without_validation(text: str) -> cst.Module:
     """
     if _VALIDATE.__code__.co_names != ("_validate",):
         return cst.parse_module(text)
+    # NOTE: the switch is process-wide, so a program that embeds cio-fix
+    # and builds libcst nodes on another thread meanwhile gets them unchecked.
     cst.CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign]
     try:
         return cst.parse_module(text)

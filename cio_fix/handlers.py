@@ -419,7 +419,7 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
     FastAPI dependencies (`Depends(get_client)`) as called per request.
     """
     parent_of = index.parents or parents(index.module)
-    # `runs_per_request_or_item` asks only about these functions, so a call
+    # `runs_per_request_or_item` looks up only these functions, so a call
     # of a builtin, a class or an imported function needs no walk up to
     # its function.
     module_functions = {

@@ -188,7 +188,8 @@ def _parenthesize(node: Any, state: CodegenState) -> _Parenthesized:
 
 
 # libcst's own version, kept for the tests that compare the two. It is
-# replaced only when its code is the one `_Parenthesized` copies.
+# replaced, for every libcst user in the process, only when its code is
+# the one `_Parenthesized` copies.
 LIBCST_PARENTHESIZE = _BaseParenthesizedNode._parenthesize
 if getattr(LIBCST_PARENTHESIZE, "__wrapped__", None) is not None and (
     LIBCST_PARENTHESIZE.__wrapped__.__code__.co_names

@@ -561,7 +561,7 @@ def test_bad_input_parse_error_keeps_node_validation() -> None:
         cst.Name("")
 
 
-def test_bad_input_unvalidated_parse_builds_same_trees() -> None:
+def test_bad_input_unvalidated_parse_same_trees() -> None:
     import libcst as cst
 
     from cio_fix.checker import parse_with_large_stack

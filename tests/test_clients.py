@@ -493,7 +493,7 @@ def items():
 """
 
 
-def test_clients_reason_names_change_through_other_name(project) -> None:
+def test_clients_reason_names_aliased_change(project) -> None:
     # `first` and `row` reach the part sent, `rows[0]`, by another name.
     reasons = _reasons(project({"app.py": ALIASED_PART}))
 

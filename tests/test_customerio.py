@@ -206,7 +206,7 @@ def test_customerio_comprehension_scope_lookup() -> None:
     assert comprehension.owner is comprehension.parent
 
 
-def test_literal_value_matches_libcst_on_fixtures() -> None:
+def test_literal_value_matches_libcst() -> None:
     from cio_fix.customerio import literal_value
     from cio_fix.walk import find_all
 

@@ -244,7 +244,7 @@ def test_discovery_resolves_each_folder_once(project, monkeypatch) -> None:
 
     assert len(names) == 30
     # The root, the folder walked, each of the three folders, and a few
-    # lookups after the walk; not one or more for every file.
+    # lookups after the walk. Not one or more for every file.
     assert len(resolved) < 20
 
 

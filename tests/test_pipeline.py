@@ -597,7 +597,7 @@ def test_pipeline_fewer_collections_restores_threshold() -> None:
     assert gc.get_threshold() == before
 
 
-def test_pipeline_checked_files_leave_no_cyclic_garbage(project) -> None:
+def test_pipeline_check_leaves_no_cycles(project) -> None:
     """A checked file's trees and indexes are freed at once, not by the cycle collector.
 
     Trees that wait for the collector make each of its passes longer and
@@ -649,7 +649,7 @@ def test_pipeline_trim_memory_without_malloc_trim(monkeypatch) -> None:
     assert pipeline._MALLOC_TRIM is False
 
 
-def test_pipeline_parse_leaves_no_cyclic_garbage(project, monkeypatch) -> None:
+def test_pipeline_parse_leaves_no_cycles(project, monkeypatch) -> None:
     """What the parse made is frozen, and a frozen reference cycle is never collected."""
     root = project(FILES)
     worker = pipeline._Worker(load_config(root))
@@ -675,7 +675,7 @@ def test_pipeline_parse_leaves_no_cyclic_garbage(project, monkeypatch) -> None:
     assert gc.isenabled()
 
 
-def test_pipeline_parse_freezes_what_it_parsed(project) -> None:
+def test_pipeline_parse_freezes_trees(project) -> None:
     root = project(FILES)
     worker = pipeline._Worker(load_config(root))
     files = {path: path.read_bytes() for path in sorted(root.rglob("*.py"))}
