@@ -9,6 +9,7 @@ REQUESTS_CA_BUNDLE). The same app source is checked as written and after
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import itertools
 import json
@@ -465,6 +466,7 @@ async def order_created(order: dict):
 
 # A stand-in for the async_customerio package: its client records the events
 # it sends, and fails the way the SDK does, with the payload in the message.
+# The call of an event in `gates` waits until the test sets its asyncio.Event.
 ASYNC_SDK = """\
 import asyncio
 
@@ -476,9 +478,12 @@ class AsyncCustomerIOError(Exception):
 class AsyncCustomerIO:
     def __init__(self, site_id, api_key):
         self.sent = []
+        self.gates = {}
 
     async def track(self, customer_id, name):
         await asyncio.sleep(0.01)
+        if name in self.gates:
+            await self.gates[name].wait()
         if name == "failing_event":
             raise AsyncCustomerIOError(f"400: {customer_id} {name}")
         self.sent.append(name)
@@ -532,6 +537,133 @@ def test_behaviour_async_failure_logged(
         "Customer.io call track failed: AsyncCustomerIOError"
     ]
     assert FAILING_EVENT not in caplog.text
+
+
+# -- the bound on pending async calls -----------------------------------------------------------
+
+# The number of pending calls at which the async helper makes a request wait.
+TASK_LIMIT = 1000
+
+
+async def _post_async_order(app: ModuleType, event: str) -> None:
+    """Run the app's handler for an order in the running event loop, as FastAPI would."""
+    await app.order_created({"user_id": "42", "event": event})
+
+
+async def _fill_bound(
+    app: ModuleType, first_event: str
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """Start TASK_LIMIT calls that wait for their gate, and return the gates.
+
+    The call of `first_event` waits for the first gate, the other calls
+    for the second.
+    """
+    first_gate = asyncio.Event()
+    other_gate = asyncio.Event()
+    app.cio.gates[first_event] = first_gate
+    await _post_async_order(app, first_event)
+    for number in range(1, TASK_LIMIT):
+        event = f"held_{number}"
+        app.cio.gates[event] = other_gate
+        await _post_async_order(app, event)
+    return first_gate, other_gate
+
+
+async def _run_ready_tasks() -> None:
+    """Yield to the event loop ten times, more steps than a handler takes to wait for a slot.
+
+    asyncio.sleep(0) yields without a delay.
+    """
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def _wait_for_tasks(app: ModuleType) -> set[asyncio.Task[None]]:
+    """Wait for the app's pending calls, and return those pending after WAIT_SECONDS."""
+    _, pending = await asyncio.wait(set(app._customerio_tasks), timeout=WAIT_SECONDS)
+    return pending
+
+
+def test_behaviour_async_full_bound_waits(async_app: ModuleType) -> None:
+    tasks = async_app._customerio_tasks
+
+    async def scenario() -> None:
+        first_gate, other_gate = await _fill_bound(async_app, "held_0")
+        assert len(tasks) == TASK_LIMIT
+
+        waiting = asyncio.ensure_future(_post_async_order(async_app, "order_next"))
+        await _run_ready_tasks()
+        # The handler waits for a free slot and has started no call.
+        assert not waiting.done()
+        assert len(tasks) == TASK_LIMIT
+
+        first_gate.set()
+        await asyncio.wait_for(waiting, WAIT_SECONDS)
+        assert "held_0" in async_app.cio.sent
+        assert len(tasks) == TASK_LIMIT
+
+        other_gate.set()
+        assert await _wait_for_tasks(async_app) == set()
+        assert tasks == set()
+
+    asyncio.run(scenario())
+    assert len(async_app.cio.sent) == TASK_LIMIT + 1
+    assert "order_next" in async_app.cio.sent
+
+
+def test_behaviour_async_failure_frees_slot(
+    async_app: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    tasks = async_app._customerio_tasks
+
+    async def scenario() -> None:
+        failing_gate, other_gate = await _fill_bound(async_app, FAILING_EVENT)
+        waiting = asyncio.ensure_future(_post_async_order(async_app, "order_next"))
+        await _run_ready_tasks()
+        assert not waiting.done()
+
+        failing_gate.set()
+        await asyncio.wait_for(waiting, WAIT_SECONDS)
+        assert len(tasks) == TASK_LIMIT
+
+        other_gate.set()
+        assert await _wait_for_tasks(async_app) == set()
+        assert tasks == set()
+
+    asyncio.run(scenario())
+    records = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in records] == [
+        "Customer.io call track failed: AsyncCustomerIOError"
+    ]
+    assert FAILING_EVENT not in caplog.text
+    assert "400: 42" not in caplog.text
+
+
+def test_behaviour_async_bound_ignores_other_loop(async_app: ModuleType) -> None:
+    tasks = async_app._customerio_tasks
+    # This loop stops running with TASK_LIMIT calls pending, as the loop of
+    # a finished test may. Its calls cannot finish while another loop runs.
+    other_loop = asyncio.new_event_loop()
+    try:
+        gates = other_loop.run_until_complete(_fill_bound(async_app, "held_0"))
+
+        async def one_order() -> None:
+            await asyncio.wait_for(
+                _post_async_order(async_app, "order_next"), WAIT_SECONDS
+            )
+            running_loop = asyncio.get_running_loop()
+            started = [task for task in tasks if task.get_loop() is running_loop]
+            await asyncio.wait_for(asyncio.gather(*started), WAIT_SECONDS)
+
+        asyncio.run(one_order())
+        assert "order_next" in async_app.cio.sent
+
+        for gate in gates:
+            gate.set()
+        assert other_loop.run_until_complete(_wait_for_tasks(async_app)) == set()
+    finally:
+        other_loop.close()
+    assert tasks == set()
 
 
 # -- a client from a FastAPI dependency ---------------------------------------------------------

@@ -98,7 +98,7 @@ TASK_HELPER_CODE = '''\
 {tasks} = set()
 
 
-def {helper}(method, /, *args, **kwargs):
+async def {helper}(method, /, *args, **kwargs):
     """Run an async Customer.io call as a task and log its failure.
 
     The log names the method and the exception type only, because the
@@ -115,7 +115,18 @@ def {helper}(method, /, *args, **kwargs):
             type(task.exception()).__name__,
         )
 
-    task = {asyncio}.get_running_loop().create_task(method(*args, **kwargs))
+    # A request waits for a free slot rather than keep tasks without bound
+    # while Customer.io is slow or down. Only tasks of the running event
+    # loop count, because a task of a closed loop (an earlier test's) never
+    # finishes, and on Python 3.8 and 3.9 asyncio.wait raises ValueError
+    # for a task of another loop.
+    loop = {asyncio}.get_running_loop()
+    while len({tasks}) >= 1000:
+        pending = {{task for task in {tasks} if task.get_loop() is loop}}
+        if len(pending) < 1000:
+            break
+        await {asyncio}.wait(pending, return_when={asyncio}.FIRST_COMPLETED)
+    task = loop.create_task(method(*args, **kwargs))
     {tasks}.add(task)
     task.add_done_callback(finish)
 '''
@@ -128,6 +139,8 @@ class Helper:
     name: str
     imports: tuple[AddImport, ...] = ()
     inserts: tuple[InsertStatements, ...] = ()
+    # An `async def` helper, which the fix awaits where the call was awaited.
+    is_async: bool = False
 
 
 class BlockingCallInRequest(Rule):
@@ -161,8 +174,13 @@ class BlockingCallInRequest(Rule):
     added helper uses a ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
     queued calls, and a failure log that names the exception type and the
     method but never the exception message, which contains the payload.
-    An awaited call of an async client becomes a task that the module
-    keeps a reference to until it is done.
+    An awaited call of an async client becomes
+    `await _customerio_in_background_task(cio.track, ...)`, which starts
+    the call as a task and keeps a reference to it until it is done. With
+    1000 tasks of the running event loop pending, it waits until one
+    finishes before it starts the next. A module that already has an
+    unbounded `_customerio_in_background_task` from an earlier cio-fix
+    version keeps it, and its new calls use it without `await`.
 
     Handlers of a module that imports Chalice or Mangum, or of a package
     with such a module, are not reported: they run on AWS Lambda, which freezes the process once the
@@ -249,12 +267,18 @@ class BlockingCallInRequest(Rule):
                 self, call.node, f"{message} ({reason})", fixed_message=message
             )
 
+        # The call's `await` stays for an `async def` helper. The task helper
+        # of cio-fix versions before its bound is a plain function, which
+        # the fix calls without `await` in a module that has it already.
         target: cst.CSTNode = call.node
-        if awaited:
+        prefix = ""
+        if awaited and helper.is_async:
+            prefix = "await "
+        elif awaited:
             target = context.parent(call.node)
         column = context.indent_column(call.site.statement)
         replacement = _wrapped_call(
-            call.node, helper.name, column, context.module.default_indent
+            call.node, helper.name, column, context.module.default_indent, prefix
         )
         fix = Fix(
             FixSafety.SAFE,
@@ -1252,8 +1276,8 @@ def _outermost_loop(
 # -- the helper -------------------------------------------------------------------------------
 
 
-def _existing_helper(module: cst.Module, kind: str) -> str | None:
-    """Return the name of a helper that an earlier run added, if the module has one."""
+def _existing_helper(module: cst.Module, kind: str) -> cst.FunctionDef | None:
+    """Return the helper that an earlier run added, if the module has one."""
     pattern = re.compile(rf"^{kind}(?:_\d+)?$")
     for statement in module.body:
         if not isinstance(statement, cst.FunctionDef) or not pattern.match(
@@ -1261,7 +1285,7 @@ def _existing_helper(module: cst.Module, kind: str) -> str | None:
         ):
             continue
         if _has_marker(statement, HELPER_MARKERS[kind]):
-            return statement.name.value
+            return statement
     return None
 
 
@@ -1285,7 +1309,8 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
     """Return the helper to call, adding it when the module has none; None if it cannot be added."""
     existing = _existing_helper(context.module, kind)
     if existing is not None:
-        return Helper(existing)
+        is_async = existing.asynchronous is not None
+        return Helper(existing.name.value, is_async=is_async)
     if kind == THREAD_HELPER and context.config.background_helper is not None:
         return _configured_helper(context, context.config.background_helper)
 
@@ -1322,7 +1347,8 @@ def _helper(context: FileContext, kind: str) -> Helper | None:
             logging=logging_name,
             helper=helper,
         )
-    return Helper(helper, tuple(imports), (InsertStatements(f"CIO304:{kind}", code),))
+    inserts = (InsertStatements(f"CIO304:{kind}", code),)
+    return Helper(helper, tuple(imports), inserts, is_async=kind == TASK_HELPER)
 
 
 def _configured_helper(context: FileContext, qualified: str) -> Helper | None:
@@ -1368,9 +1394,12 @@ def _fit_executor_line(code: str, executor: str, pool: str) -> str:
 
 
 def _wrapped_call(
-    call: cst.Call, helper: str, column: int, unit: str = INDENT
+    call: cst.Call, helper: str, column: int, unit: str = INDENT, prefix: str = ""
 ) -> cst.Call:
-    """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would."""
+    """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would.
+
+    `prefix` is the code before the call on its line, such as `await `.
+    """
     method = call.func.with_changes(lpar=(), rpar=())
     before_args = call.whitespace_before_args
     if _one_argument_per_line(call):
@@ -1401,9 +1430,10 @@ def _wrapped_call(
         return call.with_changes(func=cst.Name(helper), args=[first, *call.args])
     if any("\n" in argument for argument in arguments):
         # libcst indents the continuation lines by the block's indentation.
-        text = format_call("", helper, arguments, column=column)
-        return cst.ensure_type(cst.parse_expression(text), cst.Call)
-    layout = call_layout("", helper, arguments, column=column)
+        text = format_call(prefix, helper, arguments, column=column)
+        call_text = text[len(prefix) :]
+        return cst.ensure_type(cst.parse_expression(call_text), cst.Call)
+    layout = call_layout(prefix, helper, arguments, column=column)
     # laid_out_call replaces the comma and the whitespace after each argument.
     first = cst.Arg(value=method)
     return laid_out_call(cst.Name(helper), [first, *call.args], layout, unit)
