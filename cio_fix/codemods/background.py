@@ -119,10 +119,11 @@ async def {helper}(method, /, *args, **kwargs):
     # while Customer.io is slow or down. Only tasks of the running event
     # loop count, because a task of a closed loop (an earlier test's) never
     # finishes, and on Python 3.8 and 3.9 asyncio.wait raises ValueError
-    # for a task of another loop.
+    # for a task of another loop. The set is copied before it is read,
+    # because event loops in other threads may change it meanwhile.
     loop = {asyncio}.get_running_loop()
     while len({tasks}) >= 1000:
-        pending = {{task for task in {tasks} if task.get_loop() is loop}}
+        pending = {{task for task in tuple({tasks}) if task.get_loop() is loop}}
         if len(pending) < 1000:
             break
         await {asyncio}.wait(pending, return_when={asyncio}.FIRST_COMPLETED)
