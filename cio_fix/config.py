@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import keyword
 import sys
 from collections.abc import Callable, Iterable
@@ -418,10 +419,86 @@ def load_config(start: Path) -> Config:
             )
         field_name, validate = SCHEMA[key]
         values[field_name] = validate(key, value, pyproject)
+    if "background_helper" in values:
+        _check_project_helper(values["background_helper"], pyproject)
     # A package of a repository reads the customerio version that the
     # repository declares when it declares none itself.
     values["version_search_root"] = _work_tree_top(pyproject.parent)
     return Config(**values)
+
+
+def _check_project_helper(qualified: str, pyproject: Path) -> None:
+    """Check that a `background-helper` in the project's own packages exists.
+
+    Every CIO304 fix imports the helper, so a misspelt module or function
+    would break the import of each fixed module. A helper whose top package
+    is not a folder or module of the project comes from an installed
+    package, which cio-fix cannot see without importing it.
+    """
+    module, _, name = qualified.rpartition(".")
+    parts = module.split(".")
+    for base in (pyproject.parent, pyproject.parent / "src"):
+        if not ((base / parts[0]).is_dir() or (base / f"{parts[0]}.py").is_file()):
+            continue
+        stem = base.joinpath(*parts)
+        for path in (stem.with_suffix(".py"), stem / "__init__.py"):
+            if path.is_file():
+                if not _binds_at_module_level(path, name):
+                    raise ConfigError(
+                        f"{pyproject}: [tool.cio-fix] background-helper names"
+                        f" {qualified!r}, but {path} defines no {name!r}"
+                    )
+                return
+        if stem.is_dir() or any(stem.parent.glob(f"{stem.name}.*")):
+            # A namespace package or a compiled module: nothing to read.
+            return
+        raise ConfigError(
+            f"{pyproject}: [tool.cio-fix] background-helper names {qualified!r},"
+            f" but the project has no module {module!r} ({stem}.py)"
+        )
+
+
+def _binds_at_module_level(path: Path, name: str) -> bool:
+    """Tell whether a module binds `name` outside its functions and classes.
+
+    A file that cannot be read or parsed counts as binding it, so that
+    the check stops a run only for a name that is certainly missing.
+    """
+    try:
+        tree = ast.parse(read_regular_file(path))
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return True
+    names = _bound_names(tree.body)
+    # A star import or a module `__getattr__` may provide any name.
+    return name in names or "*" in names or "__getattr__" in names
+
+
+def _bound_names(nodes: Iterable[ast.AST]) -> set[str]:
+    """Return the names that statements bind in their own scope.
+
+    The bodies of `if`, `try`, `with` and loops count; the bodies of
+    functions and classes do not, since they have scopes of their own.
+    """
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add(alias.asname or alias.name.partition(".")[0])
+        elif isinstance(node, (ast.stmt, ast.excepthandler, ast.match_case)):
+            if isinstance(node, ast.ExceptHandler) and node.name:
+                names.add(node.name)
+            names |= _bound_names(ast.iter_child_nodes(node))
+        else:
+            for part in ast.walk(node):
+                if isinstance(part, ast.Name) and isinstance(part.ctx, ast.Store):
+                    names.add(part.id)
+                elif isinstance(part, (ast.MatchAs, ast.MatchStar)) and part.name:
+                    names.add(part.name)
+                elif isinstance(part, ast.MatchMapping) and part.rest:
+                    names.add(part.rest)
+    return names
 
 
 def _read_tool_table(pyproject: Path) -> dict[str, Any]:

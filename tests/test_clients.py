@@ -280,6 +280,65 @@ def test_clients_background_helper_rejects_bare_name(project) -> None:
     assert "background-helper must name a function with its module" in result.stderr
 
 
+HELPER_CONFIG = '[tool.cio-fix]\nbackground-helper = "shop.tasks.in_background"\n'
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        ({"shop/__init__.py": ""}, "the project has no module 'shop.tasks'"),
+        (
+            {
+                "shop/__init__.py": "",
+                "shop/tasks.py": "def in_backgroud(m):\n    m()\n",
+            },
+            "defines no 'in_background'",
+        ),
+        (
+            {
+                "shop/__init__.py": "",
+                "shop/tasks.py": "def helper():\n    in_background = None\n",
+            },
+            "defines no 'in_background'",
+        ),
+    ],
+    ids=["no-module", "misspelt-function", "only-a-local"],
+)
+def test_clients_background_helper_must_exist(project, files, error) -> None:
+    root = project({"pyproject.toml": HELPER_CONFIG, "app.py": POOLING_APP, **files})
+    result = run_cli(["--dry-run", "."], root)
+    assert result.exit_code == 2
+    assert "background-helper names 'shop.tasks.in_background'" in result.stderr
+    assert error in result.stderr
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        "def in_background(method, *args):\n    method(*args)\n",
+        "try:\n    from celery_tasks import in_background\nexcept ImportError:\n"
+        "    in_background = None\n",
+        "from shop._tasks import *\n",
+    ],
+    ids=["function", "import-in-try", "star-import"],
+)
+def test_clients_background_helper_found(project, tasks) -> None:
+    files = {"shop/__init__.py": "", "shop/tasks.py": tasks}
+    root = project({"pyproject.toml": HELPER_CONFIG, "app.py": POOLING_APP, **files})
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+    assert result.exit_code == 1, result.stderr
+    assert "from shop.tasks import in_background" in result.stdout
+
+
+def test_clients_background_helper_outside_project(project) -> None:
+    # An installed package's helper cannot be read without importing it.
+    config = HELPER_CONFIG.replace("shop.tasks", "company_tools.tasks")
+    root = project({"pyproject.toml": config, "app.py": POOLING_APP})
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+    assert result.exit_code == 1, result.stderr
+    assert "from company_tools.tasks import in_background" in result.stdout
+
+
 WRAPPED_CALL = """\
 import time
 

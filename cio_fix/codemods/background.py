@@ -171,7 +171,10 @@ class BlockingCallInRequest(Rule):
 
     `_customerio_in_background` is added once per module, unless
     `background-helper` in `[tool.cio-fix]` names a function of the
-    project (`"shop.background.in_background"`) to import instead. The
+    project (`"shop.background.in_background"`) to import instead. When
+    the project has that package but not the module or the function, the
+    run stops with a configuration error, since every fixed module would
+    fail to import it. The
     added helper uses a ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
     queued calls, and a failure log that names the exception type and the
     method but never the exception message, which contains the payload.
