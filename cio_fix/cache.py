@@ -43,7 +43,7 @@ CACHE_FORMAT = 5
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
 # Files that change results without being checked themselves: the declared
-# customerio version and black's settings. They are read in every folder
+# customerio version, and the black or ruff settings. They are read in every folder
 # from the common folder of the candidate files up to the project root.
 # NOTE: files that a rule reads on its own, such as an email template that a
 # send call names, are not part of any key. Editing only such a file leaves
@@ -61,6 +61,8 @@ DECLARATION_PATTERNS = (
     "requirements*.in",
     "requirements/*.txt",
     ".pre-commit-config.yaml",
+    "ruff.toml",
+    ".ruff.toml",
 )
 
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset"})

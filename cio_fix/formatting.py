@@ -55,7 +55,11 @@ class BlackSettings:
 
 
 def black_settings(root: Path) -> BlackSettings:
-    """Read `[tool.black]` from the project, or find a black hook in its pre-commit config."""
+    """Read `[tool.black]` from the project, or find a black hook in its pre-commit config.
+
+    A project without black lays out fixed code at ruff's line length, if
+    it configures one.
+    """
     table = _black_table(root / "pyproject.toml")
     if table is not None:
         length = table.get("line-length", 88)
@@ -71,16 +75,41 @@ def black_settings(root: Path) -> BlackSettings:
         text = ""
     if "psf/black" in text:
         return BlackSettings(enabled=True, string_normalization=True)
-    return BlackSettings()
+    return BlackSettings(line_length=_ruff_line_length(root) or 88)
 
 
 def _black_table(pyproject: Path) -> dict[str, Any] | None:
+    return _tool_table(_toml(pyproject), "black")
+
+
+def _ruff_line_length(root: Path) -> int | None:
+    """Return ruff's `line-length`, read where ruff looks for it first.
+
+    A project without black but with ruff keeps its lines at ruff's limit,
+    so that the code a fix lays out is not joined again by `ruff format`.
+    """
+    for name in (".ruff.toml", "ruff.toml"):
+        document = _toml(root / name)
+        if document is not None:
+            return _length(document.get("line-length"))
+    table = _tool_table(_toml(root / "pyproject.toml"), "ruff")
+    return _length(table.get("line-length")) if table is not None else None
+
+
+def _length(value: Any) -> int | None:
+    return value if type(value) is int and value > 0 else None
+
+
+def _toml(path: Path) -> dict[str, Any] | None:
     try:
-        document = tomllib.loads(read_regular_file(pyproject).decode("utf-8"))
+        return tomllib.loads(read_regular_file(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
-    tool = document.get("tool")
-    table = tool.get("black") if isinstance(tool, dict) else None
+
+
+def _tool_table(document: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    tool = document.get("tool") if document is not None else None
+    table = tool.get(name) if isinstance(tool, dict) else None
     return table if isinstance(table, dict) else None
 
 

@@ -149,6 +149,54 @@ def test_black_settings_from_pre_commit(project) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("files", "length"),
+    [
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 120\n"}, 120),
+        ({"ruff.toml": "line-length = 100\n"}, 100),
+        (
+            {
+                ".ruff.toml": "line-length = 110\n",
+                "pyproject.toml": "[tool.ruff]\nline-length = 120\n",
+            },
+            110,
+        ),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 0\n"}, 88),
+        ({"ruff.toml": "line-length = [\n"}, 88),
+    ],
+    ids=["pyproject", "ruff-toml", "dot-ruff-toml-first", "invalid", "broken-toml"],
+)
+def test_black_settings_take_ruff_line_length(project, files, length) -> None:
+    assert black_settings(project(files)) == BlackSettings(line_length=length)
+
+
+RUFF_PROJECT_APP = """\
+from customerio import CustomerIO
+
+cio = CustomerIO(SITE_ID, API_KEY)
+
+
+def viewed(uid, kind, product, source):
+    cio.track(uid, f"viewed_{kind}", data={"product": product, "source": source, "page": 1})
+"""
+
+
+def test_fixed_line_kept_within_ruff_limit(project) -> None:
+    files = {
+        "pyproject.toml": '[project]\ndependencies = ["customerio==3.1"]\n\n'
+        "[tool.ruff]\nline-length = 120\n",
+        "app.py": RUFF_PROJECT_APP,
+    }
+    root = project(files)
+    run_cli(["--apply", "--select", "CIO301", "."], root)
+    fixed = (root / "app.py").read_text()
+    assert (
+        '    cio.track(uid, "viewed", data={"product": product, "source": source'
+        in fixed
+    )
+    assert max(len(line) for line in fixed.splitlines()) <= 120
+
+
 def test_choose_fixes_defers_nested_fixes() -> None:
     module = cst.parse_module("track(a, b)\nidentify(c)\n")
     parent_of = parents(module)
