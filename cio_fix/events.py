@@ -10,7 +10,7 @@ import json
 import keyword
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +64,10 @@ _PRINTF = re.compile(
     r"(?:\.(?P<precision>\*|\d+))?[hlL]?(?P<type>[diouxXeEfFgGcrsa%])"
 )
 
+# A width or precision of four digits or more in a format spec: rendering a
+# literal with it could build a text of any size, so such a literal stays a value.
+_WIDE_SPEC = re.compile(r"\d{4}")
+
 
 @dataclass
 class NamePart:
@@ -88,15 +92,18 @@ class NamePart:
 class BuiltName:
     """An event name expression taken apart.
 
-    `parts` is empty when the form is recognised but cannot be taken apart
-    (a `%(key)s` mapping, `*args` in `.format`): such a name is reported
-    without a fix.
+    `supported` is False when the form is recognised but cannot be taken
+    apart (a `%(key)s` mapping of unknown keys, `*args` in `.format`): such
+    a name is reported without a fix, and `parts` holds only the values
+    that the name is known to contain, to look for personal data in.
     """
 
     node: cst.BaseExpression
     form: str
     parts: list[NamePart] = field(default_factory=list)
     supported: bool = True
+    # Why an unsupported name cannot be taken apart, when its form is not the reason.
+    reason: str | None = None
 
     @property
     def values(self) -> list[NamePart]:
@@ -294,7 +301,7 @@ def split_personal_data(built: BuiltName) -> BuiltName:
             parts.append(NamePart(expression=literal, value=literal, key=kind))
             position = end
         parts.append(NamePart(text=part.text[position:]))
-    return BuiltName(built.node, built.form, parts, built.supported)
+    return BuiltName(built.node, built.form, parts, built.supported, built.reason)
 
 
 def _quote(text: str) -> str:
@@ -308,8 +315,40 @@ def parse_name(node: cst.BaseExpression) -> BuiltName | None:
     """Take an event name expression apart; None when it is not a string literal or build.
 
     A bare variable, attribute or call is None: its value is already a
-    name (events forwarded from a queue), not a name built here.
+    name (events forwarded from a queue), not a name built here. Builds
+    nest: a `.format` or `%` operand of `+`, an f-string placeholder or a
+    formatting argument that is itself a build gives its own literal text
+    and values, so every way of writing a name takes it apart the same way.
     """
+    try:
+        return _parse_build(node)
+    except _CannotTakeApart as problem:
+        values = [
+            NamePart(expression=expression, value=expression)
+            for expression in problem.values
+        ]
+        return BuiltName(node, problem.form, values, False, problem.reason)
+
+
+class _CannotTakeApart(Exception):
+    """Raised inside `parse_name` when a recognised form cannot be taken apart.
+
+    `values` are the expressions the name is known to contain.
+    """
+
+    def __init__(
+        self,
+        form: str,
+        values: Iterable[cst.BaseExpression],
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(reason or form)
+        self.form = form
+        self.values = list(values)
+        self.reason = reason
+
+
+def _parse_build(node: cst.BaseExpression) -> BuiltName | None:
     if isinstance(
         node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
     ):
@@ -325,6 +364,45 @@ def parse_name(node: cst.BaseExpression) -> BuiltName | None:
     if isinstance(node, cst.Call):
         return _parse_format_call(node)
     return None
+
+
+def _value_parts(
+    form: str,
+    expression: cst.BaseExpression,
+    value: cst.BaseExpression,
+    render: Callable[[str], str] | None = None,
+) -> list[NamePart]:
+    """Return the parts of a value put into a name by `form`.
+
+    `value` is `expression` when the name contains its text unchanged, or
+    `expression` with a format spec or conversion applied, which `render`
+    applies to a text (None when it cannot). A value that is itself a build
+    gives its own parts: `"order_{}".format(s)` in `+` gives the text
+    `order_` and the value `s`. A spec or conversion applies to the whole
+    nested build (`{!r}` adds quotes around it, `{:>9}` pads it), so then
+    its literal text cannot stay in the name by itself.
+    """
+    nested = _parse_build(expression)
+    if nested is None:
+        return [NamePart(expression=expression, value=value)]
+    if value is expression:
+        return nested.parts
+    if not nested.values:
+        # A literal with a spec, `"{:>5}".format("ab")`, is literal text too.
+        text = "".join(part.text or "" for part in nested.parts)
+        if render is not None:
+            try:
+                return [NamePart(text=render(text))]
+            except (TypeError, ValueError):
+                # Python raises the same error when it builds the name, so keep the value.
+                pass
+        return [NamePart(expression=expression, value=value)]
+    raise _CannotTakeApart(
+        form,
+        [part.expression for part in nested.values if part.expression is not None],
+        "a format spec or conversion applies to a part that itself contains"
+        " fixed text",
+    )
 
 
 def _string_parts(node: cst.BaseExpression) -> list[NamePart] | None:
@@ -359,8 +437,36 @@ def _fstring_parts(node: cst.FormattedString) -> list[NamePart] | None:
         if piece.conversion is not None or piece.format_spec is not None or piece.equal:
             # Keep the text the name had: `{price:.2f}` stays `f"{price:.2f}"`.
             value = cst.FormattedString(parts=[piece], start=node.start, end=node.end)
-        parts.append(NamePart(expression=piece.expression, value=value))
+        parts.extend(
+            _value_parts("f-string", piece.expression, value, _fstring_render(piece))
+        )
     return parts
+
+
+def _fstring_render(
+    piece: cst.FormattedStringExpression,
+) -> Callable[[str], str] | None:
+    """Return what a placeholder does to a text; None for `=` or a spec with placeholders."""
+    if piece.equal:
+        return None
+    spec = ""
+    for spec_part in piece.format_spec or ():
+        if not isinstance(spec_part, cst.FormattedStringText):
+            return None
+        spec += spec_part.value
+    return _format_render(piece.conversion, spec)
+
+
+def _format_render(
+    conversion: str | None, format_spec: str
+) -> Callable[[str], str] | None:
+    """Return what a `str.format` field with this conversion and spec does to a text."""
+    if _WIDE_SPEC.search(format_spec):
+        return None
+    formatter = string.Formatter()
+    return lambda text: formatter.format_field(
+        formatter.convert_field(text, conversion), format_spec
+    )
 
 
 def _unescape(text: str) -> str:
@@ -373,8 +479,10 @@ def _unescape(text: str) -> str:
 
 
 def _parse_concatenation(node: cst.BinaryOperation) -> BuiltName | None:
-    operands: list[cst.BaseExpression] = []
-    current: cst.BaseExpression = node
+    # `a + b + c` is `(a + b) + c`: walk down the left operands. A left
+    # operand in parentheses is taken apart as an operand of its own.
+    operands: list[cst.BaseExpression] = [node.right]
+    current = node.left
     while (
         isinstance(current, cst.BinaryOperation)
         and isinstance(current.operator, cst.Add)
@@ -387,15 +495,16 @@ def _parse_concatenation(node: cst.BinaryOperation) -> BuiltName | None:
     parts: list[NamePart] = []
     has_string = False
     for operand in operands:
-        literal = _string_parts(operand)
-        if literal is not None:
+        nested = _parse_build(operand)
+        if nested is not None:
             has_string = True
-            parts.extend(literal)
+            parts.extend(nested.parts)
         else:
             parts.append(NamePart(expression=operand, value=operand))
     if not has_string:
-        # `prefix + action` may be anything; only a literal operand makes
-        # it certain that a string is being built.
+        # `prefix + action` may be anything. Only a string operand (a
+        # literal, an f-string, a `%` or `.format` build) makes it certain
+        # that a string is being built.
         return None
     return BuiltName(node, "+", parts)
 
@@ -411,16 +520,20 @@ def _parse_printf(node: cst.BinaryOperation) -> BuiltName | None:
     template = _template_text(node.left)
     if template is None:
         return None
+    mapping = None
     if isinstance(node.right, cst.Tuple):
+        values = [element.value for element in node.right.elements]
         if any(
             isinstance(element, cst.StarredElement) for element in node.right.elements
         ):
-            return BuiltName(node, "%", supported=False)
-        values = [element.value for element in node.right.elements]
+            raise _CannotTakeApart("%", values)
     elif isinstance(node.right, cst.Dict):
-        return BuiltName(node, "%", supported=False)
+        mapping = _literal_mapping(node.right)
+        values = []
     else:
         values = [node.right]
+    # Every value the name may contain, for a name that cannot be taken apart.
+    operands = values + list((mapping or {}).values())
 
     parts: list[NamePart] = []
     position = 0
@@ -431,16 +544,28 @@ def _parse_printf(node: cst.BinaryOperation) -> BuiltName | None:
         if match.group("type") == "%":
             parts.append(NamePart(text="%"))
             continue
-        if match.group("key") or "*" in (match.group("width") or "") + (
-            match.group("precision") or ""
-        ):
-            return BuiltName(node, "%", supported=False)
-        if not remaining:
+        if "*" in (match.group("width") or "") + (match.group("precision") or ""):
+            raise _CannotTakeApart("%", operands)
+        key = match.group("key")
+        if key is not None and mapping is not None:
+            if key[1:-1] not in mapping:
+                # Python raises KeyError, so this is no name.
+                return None
+            expression = mapping[key[1:-1]]
+        elif key is not None or mapping is not None:
+            # A key with a tuple or a variable, or a dict without keys.
+            raise _CannotTakeApart("%", operands)
+        elif not remaining and not isinstance(node.right, cst.Tuple):
+            # `"%s_%s" % pair`: the one operand may be a tuple of any length.
+            raise _CannotTakeApart("%", operands)
+        elif not remaining:
+            # Python raises TypeError for fewer values than specifiers.
             return None
-        expression = remaining.pop(0)
-        parts.append(
-            NamePart(expression=expression, value=_printf_value(match, expression))
-        )
+        else:
+            expression = remaining.pop(0)
+        specifier = _keyless(match)
+        value = _printf_value(specifier, expression)
+        parts.extend(_value_parts("%", expression, value, _printf_render(specifier)))
     parts.append(NamePart(text=template[position:]))
     if remaining:
         # Python raises TypeError for more values than specifiers, so this is no name.
@@ -448,10 +573,41 @@ def _parse_printf(node: cst.BinaryOperation) -> BuiltName | None:
     return BuiltName(node, "%", parts)
 
 
-def _printf_value(
-    match: re.Match[str], expression: cst.BaseExpression
-) -> cst.BaseExpression:
+def _literal_mapping(display: cst.Dict) -> dict[str, cst.BaseExpression]:
+    """Return the values of a dict display by key, for `"%(key)s" % {...}`.
+
+    A `**` entry or a key that is not a string literal leaves the keys
+    unknown, so the name cannot be taken apart.
+    """
+    mapping: dict[str, cst.BaseExpression] = {}
+    for element in display.elements:
+        key = None
+        if isinstance(element, cst.DictElement):
+            key = _template_text(element.key)
+        if key is None:
+            raise _CannotTakeApart("%", [item.value for item in display.elements])
+        # A repeated key takes its last value, as in Python.
+        mapping[key] = element.value
+    return mapping
+
+
+def _keyless(match: re.Match[str]) -> str:
+    """Return a printf specifier without its mapping key: `%(n)03d` -> `%03d`."""
     specifier = match.group(0)
+    key = match.group("key")
+    if key is None:
+        return specifier
+    return "%" + specifier[len(key) + 1 :]
+
+
+def _printf_render(specifier: str) -> Callable[[str], str] | None:
+    """Return what a printf specifier without a mapping key does to a text."""
+    if _WIDE_SPEC.search(specifier):
+        return None
+    return lambda text: specifier % (text,)
+
+
+def _printf_value(specifier: str, expression: cst.BaseExpression) -> cst.BaseExpression:
     if specifier == "%s":
         return expression
     return cst.BinaryOperation(
@@ -468,8 +624,9 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
     template = _template_text(func.value)
     if template is None:
         return None
+    arguments = [argument.value for argument in node.args]
     if any(argument.star for argument in node.args):
-        return BuiltName(node, ".format", supported=False)
+        raise _CannotTakeApart(".format", arguments)
     positional = [argument.value for argument in node.args if argument.keyword is None]
     keywords = {
         argument.keyword.value: argument.value
@@ -499,15 +656,14 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
             expression = keywords[field_name]
         else:
             # `{user.email}` or `{0[sku]}`: a lookup inside the field.
-            return BuiltName(node, ".format", supported=False)
+            # NOTE: the looked-up value is not read, so personal data in it
+            # (`{0.email}`) is reported by CIO301 as a dynamic name, not by CIO302.
+            raise _CannotTakeApart(".format", arguments)
         if "{" in (format_spec or ""):
-            return BuiltName(node, ".format", supported=False)
-        parts.append(
-            NamePart(
-                expression=expression,
-                value=_format_value(expression, format_spec, conversion),
-            )
-        )
+            raise _CannotTakeApart(".format", arguments)
+        value = _format_value(expression, format_spec, conversion)
+        render = _format_render(conversion, format_spec or "")
+        parts.extend(_value_parts(".format", expression, value, render))
     return BuiltName(node, ".format", parts)
 
 

@@ -83,10 +83,155 @@ def test_events_not_a_built_name(code: str) -> None:
     assert parse_name(cst.parse_expression(code)) is None
 
 
-def test_events_printf_mapping_unsupported() -> None:
-    built = parse_name(cst.parse_expression('"x_%(sku)s" % {"sku": sku}'))
+@pytest.mark.parametrize(
+    "code",
+    [
+        '"x_%(sku)s" % fields',
+        '"x_%(sku)s" % {**fields}',
+        '"x_%(sku)s" % {key: sku}',
+        '"x_%(sku)s" % (sku,)',
+        '"x_%(sku)s_%s" % {"sku": sku}',
+    ],
+)
+def test_events_printf_mapping_unsupported(code: str) -> None:
+    built = parse_name(cst.parse_expression(code))
     assert built is not None
     assert built.supported is False
+
+
+_NAME_APP = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def send(uid, status, n, user, extra):
+    cio.track(uid, {name})
+"""
+
+# A name whose fix is not certain: the finding stays, without a fix.
+NO_FIX = None
+_SENT = '"order_email_sent", data={"status": status}'
+
+# Each way of writing a name: the rule that reports it, and the arguments
+# that follow `uid` after the fix (NO_FIX: reported without a fix).
+_NAME_FORMS = [
+    # The same name, `order_<status>_email_sent`, however it is built.
+    ('"order_" + status + "_email_sent"', "CIO301", _SENT),
+    ('f"order_{status}" + "_email_sent"', "CIO301", _SENT),
+    ('"order_{}".format(status) + "_email_sent"', "CIO301", _SENT),
+    ('"order_%s" % status + "_email_sent"', "CIO301", _SENT),
+    ('"order_" + "{}_email_sent".format(status)', "CIO301", _SENT),
+    ('"order_" + "%s_email_sent" % status', "CIO301", _SENT),
+    ('("order_" + status) + "_email_sent"', "CIO301", _SENT),
+    ('"order_{0}_email_sent".format(status)', "CIO301", _SENT),
+    ('"order_{s}_email_sent".format(s=status)', "CIO301", _SENT),
+    ('"order_%s_email_sent" % (status,)', "CIO301", _SENT),
+    ('"order_%(s)s_email_sent" % {"s": status}', "CIO301", _SENT),
+    ("f\"{'order_{}'.format(status)}_email_sent\"", "CIO301", _SENT),
+    ("f\"{'order_%s' % status}_email_sent\"", "CIO301", _SENT),
+    ("f\"{'order_' + status}_email_sent\"", "CIO301", _SENT),
+    ('"{}_email_sent".format(f"order_{status}")', "CIO301", _SENT),
+    ('"{}_email_sent".format("order_" + status)', "CIO301", _SENT),
+    ('"%s_email_sent" % ("order_" + status)', "CIO301", _SENT),
+    # A literal argument stays in the name, also with a spec or conversion.
+    (
+        '"{a}_named_{b}".format(a="static", b=status)',
+        "CIO301",
+        '"static_named", data={"status": status}',
+    ),
+    ('"x_{:>5}_{}".format("ab", status)', "CIO301", '"x_ab", data={"status": status}'),
+    ('"x_%5s_%s" % ("ab", status)', "CIO301", '"x_ab", data={"status": status}'),
+    ("f\"x_{'ab'!r}_{status}\"", "CIO301", '"x_ab", data={"status": status}'),
+    # Specs and conversions stay with the value, which keeps its text.
+    (
+        '"order_{s!r}".format(s=status)',
+        "CIO301",
+        '"order", data={"status": "{!r}".format(status)}',
+    ),
+    (
+        '"batch_{n:03d}".format(n=n)',
+        "CIO301",
+        '"batch", data={"n": "{:03d}".format(n)}',
+    ),
+    ('"batch_%03d" % n', "CIO301", '"batch", data={"n": "%03d" % (n,)}'),
+    ('"batch_%(n)03d" % {"n": n}', "CIO301", '"batch", data={"n": "%03d" % (n,)}'),
+    ('f"batch_{n:03d}"', "CIO301", '"batch", data={"n": f"{n:03d}"}'),
+    # Escaped braces and percent signs are literal text.
+    ('"order_{{x}}_{}".format(status)', "CIO301", '"order_x", data={"status": status}'),
+    ('"order_%%_%s" % status', "CIO301", '"order", data={"status": status}'),
+    # A spec or conversion over a build that contains text.
+    ('"{!r}_email_sent".format("order_" + status)', "CIO301", NO_FIX),
+    ("f\"{'order_' + status!r}_email_sent\"", "CIO301", NO_FIX),
+    ('"%r_email_sent" % ("order_" + status,)', "CIO301", NO_FIX),
+    ('"{:>20}_sent".format(f"order_{status}")', "CIO301", NO_FIX),
+    # A mapping whose keys are unknown, or keys mixed with positions.
+    ('"order_%(s)s" % {"s": status, **extra}', "CIO301", NO_FIX),
+    ('"order_%(s)s_%s" % {"s": status}', "CIO301", NO_FIX),
+    # One operand for two specifiers may be a tuple of two values.
+    ('"order_%s_%s" % extra + "_sent"', "CIO301", NO_FIX),
+    # Personal data in a nested build, or in a form that cannot be taken
+    # apart, goes to CIO302.
+    (
+        '"login_{}".format(user.email) + "_done"',
+        "CIO302",
+        '"login_done", data={"user_email": user.email}',
+    ),
+    (
+        '"login_%s" % user.email + "_done"',
+        "CIO302",
+        '"login_done", data={"user_email": user.email}',
+    ),
+    (
+        '"login_" + "{}".format("bob@example.com")',
+        "CIO302",
+        '"login", data={"email": "bob@example.com"}',
+    ),
+    (
+        "f\"login_{'{}'.format(user.email)}\"",
+        "CIO302",
+        '"login", data={"user_email": user.email}',
+    ),
+    ('"login_{!r}".format("at_" + user.email)', "CIO302", NO_FIX),
+    ('"login_%(e)s" % {"e": user.email, **extra}', "CIO302", NO_FIX),
+    ('"login_{}_{}".format(user.email, *extra)', "CIO302", NO_FIX),
+    # Literal text only, however it is built: one fixed name.
+    ('"order_{}_sent".format("paid")', None, None),
+    ('"order_%s" % "paid" + "_sent"', None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "expected"), _NAME_FORMS, ids=[form[0] for form in _NAME_FORMS]
+)
+def test_events_name_forms(
+    project, name: str, code: str | None, expected: str | None
+) -> None:
+    root = project(
+        {
+            "app.py": _NAME_APP.format(name=name),
+            "requirements.txt": "customerio==3.2.0\n",
+        }
+    )
+    result = run_cli(
+        ["--apply", "--select", "CIO301,CIO302", "--output-format", "json", "."],
+        root,
+    )
+
+    findings = result.json["findings"]
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    if code is None:
+        assert findings == []
+        assert fixed == _NAME_APP.format(name=name)
+        return
+    assert [finding["code"] for finding in findings] == [code]
+    if expected is NO_FIX:
+        assert findings[0]["fix"] is None
+        assert findings[0]["message"].endswith(")"), "the reason is missing"
+        assert fixed == _NAME_APP.format(name=name)
+    else:
+        assert findings[0]["applied"] is True
+        assert fixed == _NAME_APP.format(name=expected)
 
 
 @pytest.mark.parametrize(

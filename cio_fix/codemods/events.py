@@ -210,7 +210,8 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
     """Rewrite the call: a static name, and the values as event attributes."""
     if not built.supported:
         raise NotFixable(
-            f"the {built.form} form of this name cannot be taken apart safely"
+            built.reason
+            or f"the {built.form} form of this name cannot be taken apart safely"
         )
     static = static_name(built, context.config.event_name_style)
     if not static:
@@ -318,7 +319,8 @@ class DynamicEventName(Rule):
     """What it does:
     Finds event names built from values: f-strings, `+` chains, `%`
     formatting and `str.format` in the name of track, track_anonymous and
-    backfill (Track API) and track (Data Pipelines). A pageview's page is
+    backfill (Track API) and track (Data Pipelines), also nested in each
+    other (`"order_{}".format(status) + "_sent"`). A pageview's page is
     the URL that segments match, so values in it are not reported.
 
     Why is this bad?
@@ -337,17 +339,25 @@ class DynamicEventName(Rule):
     Fix safety:
     Safe. The literal parts, trimmed of separators and written in the
     configured `event-name-style`, become the name, and each value becomes
-    an event attribute named after its expression. Attributes go where the
-    SDK takes them: into `data` (customerio 3.x), keyword arguments
-    (customerio 1.x and 2.x, backfill, async-customerio) or
+    an event attribute named after its expression. Every way of writing a
+    name gives the same fix: a nested build gives its own literal parts
+    and values, and a string literal passed to `%` or `.format` is a
+    literal part. A value with a format spec or conversion (`{n:03d}`)
+    keeps it, so its attribute has the text that the name had. Attributes
+    go where the SDK takes them: into `data` (customerio 3.x), keyword
+    arguments (customerio 1.x and 2.x, backfill, async-customerio) or
     `properties` (Data Pipelines). A `data` variable is merged as
     `data={**payload, "key": value}`: when its keys cannot be read (a
     parameter, a dict from another function), a key it also has gets the
     value from the name. A name without a literal part, a name
-    form that cannot be taken apart, a key already sent with a different
-    value (in the call, or in a dict that the function builds for it), and
-    a call that gives no hint of where its attributes go when
-    the project declares no customerio version are reported without a fix. A name that also contains
+    form that cannot be taken apart (a spec or conversion over a part that
+    contains literal text, such as `"{!r}".format("order_" + s)`, a `%`
+    mapping other than a dict display with string keys, one `%` operand
+    for several specifiers, `*args`, a lookup in a `.format` field), a key
+    already sent with a different value (in the call, or in a dict that the
+    function builds for it), and a call that gives no hint of where its
+    attributes go when the project declares no customerio version are
+    reported without a fix. A name that also contains
     personal data is reported by CIO302 instead, and a bare variable
     (events forwarded from a queue) is not reported.
     """
@@ -411,7 +421,8 @@ class PersonalDataInEventName(Rule):
     Safe. The fix is the one of CIO301: a static name, and the personal
     data moved into an event attribute, which is deleted with the person.
     An address written in the name itself becomes an `email` (or `phone`)
-    attribute. When a name has both problems only this rule reports it.
+    attribute. When a name has both problems only this rule reports it. A
+    name that CIO301 cannot take apart is reported without a fix.
     """
 
     code = "CIO302"
