@@ -265,8 +265,10 @@ def mark_applied(
     the findings (by id) in `still_found`, which the fixed code still has.
     A later fix left over goes to a finding that had no fix but is gone
     from the fixed code: another rule's fix made it fixable. Returns those.
+    A fix that changes nothing waits for another rule's fix, so it counts
+    only when a later pass fixes its finding.
     """
-    applied_ids = {id(fix) for fix in fixes_applied}
+    applied_ids = {id(fix) for fix in fixes_applied if _changes_code(fix)}
     for finding in findings:
         if finding.fix is not None and id(finding.fix) in applied_ids:
             finding.applied = True
@@ -285,6 +287,10 @@ def mark_applied(
             finding.applied = True
             made_fixable.append(finding)
     return made_fixable
+
+
+def _changes_code(fix: Fix) -> bool:
+    return bool(fix.replacements or fix.imports or fix.inserts)
 
 
 def fix_allowed(fix: Fix | None, unsafe_fixes: bool) -> bool:

@@ -250,6 +250,43 @@ def test_clients_pooling_fix_marks_findings_applied(project) -> None:
     assert applied == [("CIO601", True), ("CIO601", True), ("CIO602", True)]
 
 
+COMMENTED_POOLING_APP = """\
+from customerio import CustomerIO
+from flask import Flask
+
+from shop import settings
+
+app = Flask(__name__)
+
+
+@app.post("/login")
+def login():
+    cio = CustomerIO(
+        settings.SITE_ID,  # the main workspace
+        settings.API_KEY,
+        use_connection_pooling={pooling},
+    )
+    cio.identify(id=1)
+    return "ok"
+"""
+
+
+def _pooling_app(pooling: str) -> str:
+    return COMMENTED_POOLING_APP.replace("{pooling}", pooling)
+
+
+def test_clients_hoist_losing_comment_not_applied(project) -> None:
+    root = project({"app.py": _pooling_app("False")})
+    result = run_cli(
+        ["--apply", "--output-format", "json", "--select", "CIO601,CIO602", "."], root
+    )
+    by_code = {finding["code"]: finding for finding in result.json["findings"]}
+    assert by_code["CIO602"]["applied"] is True
+    assert by_code["CIO601"]["applied"] is False
+    assert by_code["CIO601"]["fix"] is None
+    assert "lose a comment" in by_code["CIO601"]["message"]
+
+
 def test_clients_second_run_changes_nothing(project) -> None:
     root = project({"app.py": POOLING_APP})
     run_cli(["--apply", "--select", "CIO601,CIO602,CIO304", "."], root)
