@@ -287,6 +287,21 @@ def test_clients_hoist_losing_comment_not_applied(project) -> None:
     assert "lose a comment" in by_code["CIO601"]["message"]
 
 
+def test_clients_hoist_not_waiting_for_unfixable_pooling(project) -> None:
+    # A comment on the pooling argument's line keeps CIO602 from removing
+    # it, so CIO601 must not wait for that removal.
+    pooling = "False,  # our proxy drops idle connections\n        timeout=5"
+    root = project({"app.py": _pooling_app(pooling)})
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO601,CIO602", "."],
+        root,
+    )
+    by_code = {finding["code"]: finding for finding in result.json["findings"]}
+    assert result.json["errors"] == []
+    assert by_code["CIO602"]["fix"] is None
+    assert "next argument" in by_code["CIO602"]["message"]
+
+
 def test_clients_second_run_changes_nothing(project) -> None:
     root = project({"app.py": POOLING_APP})
     run_cli(["--apply", "--select", "CIO601,CIO602,CIO304", "."], root)

@@ -904,7 +904,8 @@ class _GlobalFinder(cst.CSTVisitor):
 
 
 def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> bool:
-    if _pooling_argument(construction) is None:
+    argument = _pooling_argument(construction)
+    if argument is None or _without(construction.node, argument) is None:
         return False
     config = context.config
     selected = any(matches_selector("CIO602", selector) for selector in config.select)
@@ -1209,6 +1210,11 @@ def _unwrap(statement: cst.With, client: cst.BaseExpression) -> cst.FlattenSenti
 # -- CIO602 ----------------------------------------------------------------------------------
 
 
+COMMENT_WOULD_MOVE = (
+    "not fixed: a comment on its lines would end up above the next argument"
+)
+
+
 def _pooling_argument(construction: Construction) -> cst.Arg | None:
     """Return the `use_connection_pooling=False` argument of a customerio client."""
     if construction.client.package != "customerio":
@@ -1245,7 +1251,10 @@ class ConnectionPoolingDisabled(Rule):
     Fix safety:
     Safe. The argument is removed, so the client uses the SDK's default
     session with its retries and timeout unchanged. Only a literal `False`
-    is reported.
+    is reported. A comment on the argument's line, or on lines of its own
+    just above it, stays on lines of its own when the argument is the last
+    one. Before another argument that comment would read as a note on it,
+    so the finding is then reported without a fix.
     """
 
     code = "CIO602"
@@ -1264,18 +1273,100 @@ class ConnectionPoolingDisabled(Rule):
                 "`use_connection_pooling=False` opens a new HTTPS connection for every"
                 " Customer.io call; remove it to reuse one connection"
             )
-            fix = Fix(
-                FixSafety.SAFE,
-                {construction.node: _without(construction.node, argument)},
-            )
+            fixed = _without(construction.node, argument)
+            if fixed is None:
+                yield context.finding(
+                    self,
+                    argument,
+                    f"{message} ({COMMENT_WOULD_MOVE})",
+                    fixed_message=message,
+                )
+                continue
+            fix = Fix(FixSafety.SAFE, {construction.node: fixed})
             yield context.finding(self, argument, message, fix)
 
 
-def _without(call: cst.Call, removed: cst.Arg) -> cst.Call:
-    """Remove one argument; the new last argument takes over the removed one's comma."""
+def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
+    """Remove one argument of a call, keeping the comments of its lines.
+
+    A comment on the argument's line, or on lines of their own just above
+    it, stays on lines of its own when the argument is the last one, where
+    only the closing parenthesis follows. Before another argument it would
+    read as a note on that argument, so None is returned instead.
+    """
     arguments = list(call.args)
     position = arguments.index(removed)
+    if position:
+        before = arguments[position - 1].comma
+        assert isinstance(before, cst.Comma)
+        separator = before.whitespace_after
+    else:
+        separator = call.whitespace_before_args
+    if isinstance(removed.comma, cst.Comma):
+        after = removed.comma.whitespace_after
+    else:
+        after = removed.whitespace_after_arg
+    is_last = position == len(arguments) - 1
+    comments = _own_comments(separator, after)
+    if comments and not is_last:
+        return None
+    if isinstance(separator, cst.ParenthesizedWhitespace) and isinstance(
+        after, cst.ParenthesizedWhitespace
+    ):
+        return _joined_around(call, position, separator, after)
+    if comments:
+        return None
     del arguments[position]
     if arguments and position == len(arguments):
         arguments[-1] = arguments[-1].with_changes(comma=removed.comma)
+    return call.with_changes(args=arguments)
+
+
+def _own_comments(
+    separator: cst.BaseParenthesizableWhitespace,
+    after: cst.BaseParenthesizableWhitespace,
+) -> list[cst.Comment]:
+    """Return the comments on lines of their own above an argument and on its line."""
+    comments = []
+    if isinstance(separator, cst.ParenthesizedWhitespace):
+        comments.extend(line.comment for line in separator.empty_lines if line.comment)
+    if isinstance(after, cst.ParenthesizedWhitespace) and after.first_line.comment:
+        comments.append(after.first_line.comment)
+    return comments
+
+
+def _joined_around(
+    call: cst.Call,
+    position: int,
+    separator: cst.ParenthesizedWhitespace,
+    after: cst.ParenthesizedWhitespace,
+) -> cst.Call:
+    """Remove the argument at `position` of a call laid out one argument per line.
+
+    The line breaks before and after it become one: the previous line keeps
+    its comment, the removed line's comment gets a line of its own at the
+    argument's indentation, and the next line keeps its indentation.
+    """
+    lines = list(separator.empty_lines)
+    if after.first_line.comment is not None:
+        lines.append(
+            cst.EmptyLine(
+                indent=separator.indent,
+                whitespace=separator.last_line,
+                comment=after.first_line.comment,
+                newline=after.first_line.newline,
+            )
+        )
+    lines.extend(after.empty_lines)
+    joined = separator.with_changes(
+        empty_lines=lines, indent=after.indent, last_line=after.last_line
+    )
+    arguments = list(call.args)
+    del arguments[position]
+    if not position:
+        return call.with_changes(whitespace_before_args=joined, args=arguments)
+    previous = arguments[position - 1]
+    assert isinstance(previous.comma, cst.Comma)
+    comma = previous.comma.with_changes(whitespace_after=joined)
+    arguments[position - 1] = previous.with_changes(comma=comma)
     return call.with_changes(args=arguments)
