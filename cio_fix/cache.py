@@ -32,6 +32,7 @@ from cio_fix import __version__
 from cio_fix.config import Config
 from cio_fix.files import read_regular_file
 from cio_fix.modules import folders_up_to
+from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ CACHE_FORMAT = 5
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
 # Files that change results without being checked themselves: the declared
-# customerio version, and the black or ruff settings. They are read in every folder
-# from the common folder of the candidate files up to the project root.
+# customerio version, and the black or ruff settings. They are read in every
+# folder from the common folder of the candidate files up to the project
+# root, with the files that the requirements files include.
 # NOTE: files that a rule reads on its own, such as an email template that a
 # send call names, are not part of any key. Editing only such a file leaves
 # stale results until a Python file, the configuration or cio-fix changes.
@@ -57,9 +59,7 @@ DECLARATION_PATTERNS = (
     "poetry.lock",
     "uv.lock",
     "pdm.lock",
-    "requirements*.txt",
-    "requirements*.in",
-    "requirements/*.txt",
+    *REQUIREMENTS_PATTERNS,
     ".pre-commit-config.yaml",
     "ruff.toml",
     ".ruff.toml",
@@ -321,8 +321,9 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         repr(settings),
         os.getcwd(),
     ]
-    for folder in folders_up_to(config.declarations_root, start):
-        parts.extend(declaration_fingerprints(folder))
+    root = config.declarations_root
+    for folder in folders_up_to(root, start):
+        parts.extend(declaration_fingerprints(folder, root))
     return digest(*parts)
 
 
@@ -349,12 +350,20 @@ def _distribution_versions() -> str:
     return ", ".join(versions)
 
 
-def declaration_fingerprints(folder: Path) -> list[str]:
-    found = []
+def declaration_fingerprints(folder: Path, root: Path) -> list[str]:
+    """Hash the declaration files of `folder` and the files its requirements include.
+
+    An included file that is missing is hashed as unreadable, so that
+    creating it changes the key too.
+    """
+    paths = []
     for pattern in DECLARATION_PATTERNS:
-        for path in sorted(folder.glob(pattern)):
-            try:
-                found.append(f"{path}:{digest(read_regular_file(path))}")
-            except OSError:
-                found.append(f"{path}:unreadable")
+        paths.extend(sorted(folder.glob(pattern)))
+    paths.extend(included_files(folder, root))
+    found = []
+    for path in paths:
+        try:
+            found.append(f"{path}:{digest(read_regular_file(path))}")
+        except OSError:
+            found.append(f"{path}:unreadable")
     return found

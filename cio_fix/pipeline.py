@@ -452,8 +452,9 @@ class _Run:
         found = self._declared.get(folder)
         if found is None:
             found = []
-            for parent in folders_up_to(self.config.declarations_root, folder):
-                found.extend(declaration_fingerprints(parent))
+            root = self.config.declarations_root
+            for parent in folders_up_to(root, folder):
+                found.extend(declaration_fingerprints(parent, root))
             self._declared[folder] = found
         return found
 

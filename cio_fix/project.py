@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 import json
 import logging
+import os
+import posixpath
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -23,11 +26,12 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
-from cio_fix.files import read_regular_file, read_regular_text
+from cio_fix.files import read_regular_file
 from cio_fix.modules import (
     folders_up_to,
     module_name_for,  # noqa: F401 (re-exported)
 )
+from cio_fix.requirements import requirement_lines, requirements_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -405,7 +409,7 @@ def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | No
     for folder in folders_up_to(root, start):
         for reader in (
             _from_lock_files,
-            _from_requirements,
+            functools.partial(_from_requirements, root=root),
             _from_pyproject,
             _from_setup,
         ):
@@ -416,10 +420,11 @@ def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | No
 
 
 def _relative_source(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
+    """Give the source relative to `root`, also for an included file beside `folder`."""
     if folder == root.resolve():
         return found
     prefix = folder.relative_to(root.resolve()).as_posix()
-    return SdkVersion(found.major, f"{prefix}/{found.source}")
+    return SdkVersion(found.major, posixpath.normpath(f"{prefix}/{found.source}"))
 
 
 def _table(value: Any, *keys: str) -> dict[str, Any]:
@@ -459,20 +464,15 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
     return None
 
 
-def _from_requirements(root: Path) -> SdkVersion | None:
-    files = sorted(root.glob("requirements*.txt")) + sorted(
-        root.glob("requirements/*.txt")
-    )
-    files += sorted(root.glob("requirements*.in"))
-    for path in files:
-        try:
-            lines = read_regular_text(path).splitlines()
-        except OSError:
-            continue
-        for line in lines:
+def _from_requirements(folder: Path, root: Path) -> SdkVersion | None:
+    """Read the first customerio pin of the folder's requirements files and their includes."""
+    seen: set[Path] = set()
+    for path in requirements_files(folder):
+        for source, line in requirement_lines(path, root, seen):
             found = _requirement_major(line)
             if found is not None:
-                return SdkVersion(found, path.relative_to(root).as_posix())
+                relative = os.path.relpath(source, folder)
+                return SdkVersion(found, Path(relative).as_posix())
     return None
 
 

@@ -371,6 +371,31 @@ def test_pipeline_changed_requirements_checks_every_file(project, monkeypatch) -
     assert "signup.py" in checked
 
 
+def test_pipeline_changed_included_requirements(project, monkeypatch) -> None:
+    root = project({**FILES, "requirements.txt": "-r base.txt\n"})
+    (root / "base.txt").write_text("customerio==3.2.0\n")
+    run_cli(["."], root)
+    (root / "base.txt").write_text("customerio==2.1\n")
+    checked = _record_calls(monkeypatch, "check_file")
+
+    run_cli(["."], root)
+
+    assert "worker.py" in checked
+    assert "signup.py" in checked
+
+
+def test_pipeline_created_included_requirements(project, monkeypatch) -> None:
+    root = project({**FILES, "requirements.txt": "-r base.txt\n"})
+    run_cli(["."], root)
+    (root / "base.txt").write_text("customerio==2.1\n")
+    checked = _record_calls(monkeypatch, "check_file")
+
+    run_cli(["."], root)
+
+    assert "worker.py" in checked
+    assert "signup.py" in checked
+
+
 def test_pipeline_changed_config_checks_again(project) -> None:
     root = project(FILES)
     run_cli(["."], root)

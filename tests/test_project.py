@@ -193,6 +193,94 @@ def test_project_detect_sdk_version(project, files, major, source) -> None:
         assert (found.major, found.source) == (major, source)
 
 
+@pytest.mark.parametrize(
+    ("files", "major", "source"),
+    [
+        (
+            {"requirements.txt": "-r base.txt\n", "base.txt": "customerio==3.0.1\n"},
+            3,
+            "base.txt",
+        ),
+        (
+            {
+                "requirements.txt": "--requirement=deps/common.txt\n",
+                "deps/common.txt": "customerio>=2,<3\n",
+            },
+            2,
+            "deps/common.txt",
+        ),
+        (
+            {
+                "requirements.txt": "--requirement deps/common.txt  # shared\n",
+                "deps/common.txt": "-r nested.txt\n",
+                "deps/nested.txt": "customerio~=3.1\n",
+            },
+            3,
+            "deps/nested.txt",
+        ),
+        (
+            {
+                "requirements.txt": "customerio\n-c constraints.txt\n",
+                "constraints.txt": "customerio==2.1\n",
+            },
+            2,
+            "constraints.txt",
+        ),
+        (
+            {
+                "requirements.txt": "-r base.txt\n",
+                "base.txt": "-r requirements.txt\nflask\n",
+            },
+            None,
+            None,
+        ),
+        ({"requirements.txt": "-r missing.txt\nflask\n"}, None, None),
+        ({"requirements.txt": "-r https://example.invalid/req.txt\n"}, None, None),
+    ],
+)
+def test_project_sdk_version_requirement_includes(
+    project, files, major, source
+) -> None:
+    root = project(files)
+
+    found = detect_sdk_version(root)
+
+    if major is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.major == major
+        assert found.source == source
+
+
+def test_project_sdk_version_include_beside_service(project) -> None:
+    root = project(
+        {
+            "service/requirements.txt": "-r ../shared/base.txt\n",
+            "shared/base.txt": "customerio==3.1.0\n",
+        }
+    )
+
+    found = detect_sdk_version(root, root / "service")
+
+    assert found is not None
+    assert found.major == 3
+    assert found.source == "shared/base.txt"
+
+
+def test_project_sdk_version_include_outside_project(project) -> None:
+    folder = project(
+        {
+            "outside.txt": "customerio==3.1.0\n",
+            "project/requirements.txt": "-r ../outside.txt\n",
+        }
+    )
+
+    found = detect_sdk_version(folder / "project")
+
+    assert found is None
+
+
 def _project(sources: dict[str, str]) -> ProjectIndex:
     summaries = []
     for module_name, source in sources.items():
