@@ -266,7 +266,7 @@ def main_command(
 
 def _add_noqa(result: RunResult, output_format: OutputFormat) -> int:
     """Write the `# noqa` comments for every finding, print what was done, return the status."""
-    from cio_fix.report import redact
+    from cio_fix.report import quoted_path, redact
     from cio_fix.suppressions import add_directives
 
     added = add_directives(result)
@@ -289,7 +289,10 @@ def _add_noqa(result: RunResult, output_format: OutputFormat) -> int:
         return status
     for error in problems:
         errors.print(
-            redact(f"{error.path}: {error.message}", result.secrets),
+            redact(
+                f"{quoted_path(error.path.as_posix())}: {error.message}",
+                result.secrets,
+            ),
             markup=False,
             soft_wrap=True,
         )

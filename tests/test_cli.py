@@ -11,6 +11,7 @@ import pytest
 
 from cio_fix.cli import main
 from cio_fix.config import load_config
+from cio_fix.report import quoted_path
 
 from conftest import CliResult, run_cli
 
@@ -433,6 +434,73 @@ def test_cli_diff_applies_to_tabbed_code(project) -> None:
     assert "-\tcio.identify(" in patch
     assert "\tcio.identify(" in (root / "app.py").read_text(encoding="utf-8")
     assert "* 1000" not in (root / "app.py").read_text(encoding="utf-8")
+
+
+# A file name with a line feed, whose second half looks like a finding.
+SPOOFING_NAME = "a\nfake.py:1:1: CIO101 spoofed.py"
+QUOTED_SPOOFING_NAME = '"a\\nfake.py:1:1: CIO101 spoofed.py"'
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("app/views.py", "app/views.py"),
+        ("app/caf\u00e9.py", "app/caf\u00e9.py"),
+        ("a\nb.py", '"a\\nb.py"'),
+        ("a\tb.py", '"a\\tb.py"'),
+        ('say "hi".py', '"say \\"hi\\".py"'),
+        ("back\\slash.py", '"back\\\\slash.py"'),
+        ("escape\x1b[31m.py", '"escape\\033[31m.py"'),
+        ("next\x85line.py", '"next\\302\\205line.py"'),
+        ("line\u2028separator.py", '"line\\342\\200\\250separator.py"'),
+        ("latin\udce9.py", '"latin\\351.py"'),
+    ],
+)
+def test_quoted_path(name: str, shown: str) -> None:
+    assert quoted_path(name) == shown
+
+
+def test_cli_quotes_path_with_line_feed(project) -> None:
+    root = project({SPOOFING_NAME: PITFALLS})
+
+    text = run_cli(["--select", "CIO103", "--no-cache", "--dry-run", "."], root)
+
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"{QUOTED_SPOOFING_NAME}:9:")
+    assert not any(line.startswith("fake.py") for line in lines)
+    assert '--- "a/a\\nfake.py:1:1: CIO101 spoofed.py"' in lines
+    assert '+++ "b/a\\nfake.py:1:1: CIO101 spoofed.py"' in lines
+
+
+def test_cli_quoted_diff_applies(project) -> None:
+    root = project({SPOOFING_NAME: PITFALLS})
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+
+    text = run_cli(["--select", "CIO103", "--no-cache", "--dry-run", "."], root)
+    patch = text.stdout[text.stdout.index("--- ") : text.stdout.rindex("\nFound")]
+    (root / "fix.patch").write_text(patch + "\n", encoding="utf-8")
+    subprocess.run(["git", "apply", "fix.patch"], cwd=root, check=True)
+
+    assert "* 1000" not in (root / SPOOFING_NAME).read_text(encoding="utf-8")
+
+
+def test_cli_quotes_path_in_error(project) -> None:
+    root = project({SPOOFING_NAME: "from customerio import CustomerIO\ndef (:\n"})
+
+    text = run_cli(["--no-cache", "."], root)
+
+    assert text.stderr.startswith(f"{QUOTED_SPOOFING_NAME}: error:")
+    assert "\nfake.py" not in text.stderr
+
+
+def test_cli_json_keeps_path_with_line_feed(project) -> None:
+    root = project({SPOOFING_NAME: PITFALLS})
+
+    found = run_cli(
+        ["--select", "CIO103", "--no-cache", "--output-format", "json", "."], root
+    )
+
+    assert found.json["findings"][0]["path"] == SPOOFING_NAME
 
 
 # The change is within three lines of the BOM, so the hunk's context

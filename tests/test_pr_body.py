@@ -221,6 +221,34 @@ def test_body_lists_files_not_checked() -> None:
     assert "- `legacy/old.py`: invalid Python 3 syntax at line 2" in body
 
 
+# A file name whose line feed would start a ticked task item in the body.
+SPOOFING_NAME = "app/a\n- [x] spoofed.py"
+QUOTED_SPOOFING_NAME = '"app/a\\n- [x] spoofed.py"'
+
+
+def test_body_quotes_path_with_line_feed() -> None:
+    fixed = change(
+        "CIO103",
+        SPOOFING_NAME,
+        ["@@ -1 +1 @@", "-t = x * 1000", "+t = x"],
+        [finding("CIO103", SPOOFING_NAME, 1, "`created_at` is in milliseconds")],
+    )
+    left = finding("CIO103", SPOOFING_NAME, 4, "`created_at` is in milliseconds")
+    outcome = Outcome(
+        changes=[fixed],
+        remaining=[left],
+        errors=[FileError(Path(SPOOFING_NAME), "invalid Python 3 syntax")],
+    )
+
+    body = render_body(outcome, context(link=lambda path, line: None))
+
+    assert "- [x] spoofed.py" not in body.splitlines()
+    assert f"- `{QUOTED_SPOOFING_NAME}:1` `created_at`" in body
+    assert f"- [ ] `{QUOTED_SPOOFING_NAME}:4` `CIO103`" in body
+    assert f"- `{QUOTED_SPOOFING_NAME}`: invalid Python 3 syntax" in body
+    assert f"`{QUOTED_SPOOFING_NAME}`:\n\n```diff" in body
+
+
 def test_pr_body_option_exit_zero_unparseable_file(project) -> None:
     # Without --pr, --exit-zero still turns a file error into 0.
     root = project({"app.py": APP, "old.py": "import customerio\nprint 'Python 2'\n"})

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from cio_fix.model import Finding, FixSafety, mask_secret
 from cio_fix.pr.changes import Outcome, RuleChange
+from cio_fix.report import quoted_path
 
 # GitHub rejects a pull request body longer than this many characters.
 BODY_LIMIT = 65_536
@@ -29,7 +30,8 @@ _TASK_ITEM = re.compile(r"^- \[(?P<mark>[ xX])\] (?P<text>[^\r\n]*)", re.M)
 # The target of a Markdown link, which names the head commit of its run.
 _LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
 # The line number of a `path:line` location, which moves with the code above it.
-_LINE_OF_LOCATION = re.compile(r"(?<=\.py):\d+")
+# A quoted path keeps its closing quote before the line number.
+_LINE_OF_LOCATION = re.compile(r'(?<=\.py)"?:\d+')
 # Diff excerpts per rule, and lines per excerpt.
 MAX_HUNKS_PER_RULE = 3
 MAX_HUNK_LINES = 30
@@ -268,7 +270,7 @@ def _reviewer_actions(outcome: Outcome) -> list[str]:
     ]
     if leaked:
         places = ", ".join(
-            f"`{mask_secret(secret)}` (`{finding.path.as_posix()}:{finding.line}`)"
+            f"`{mask_secret(secret)}` (`{_location(finding)}`)"
             for finding, secret in leaked
         )
         actions.append(
@@ -310,7 +312,7 @@ def _unchecked_section(outcome: Outcome) -> str:
         "",
     ]
     for error in outcome.errors:
-        lines.append(f"- `{error.path.as_posix()}`: {error.message}")
+        lines.append(f"- `{quoted_path(error.path.as_posix())}`: {error.message}")
     return "\n".join(lines)
 
 
@@ -351,7 +353,7 @@ def _rule_section(change: RuleChange, link_at: CommitLineLink | None) -> str:
     )
     lines.append("")
     for finding in change.findings:
-        location = f"{finding.path.as_posix()}:{finding.line}"
+        location = _location(finding)
         url = None
         if link_at is not None and change.parent is not None:
             # The line as it was before this rule's commit changed it.
@@ -397,7 +399,9 @@ def _diff_excerpts(change: RuleChange) -> list[str]:
                 shown.append(f"... {len(hunk) - MAX_HUNK_LINES} more lines")
             fence = _fence(shown)
             blocks.append(
-                f"`{path}`:\n\n{fence}diff\n" + "\n".join(shown) + f"\n{fence}"
+                f"`{quoted_path(path)}`:\n\n{fence}diff\n"
+                + "\n".join(shown)
+                + f"\n{fence}"
             )
     hunk_count = sum(len(_hunks(lines)) for _, lines in change.diffs)
     if hunk_count > MAX_HUNKS_PER_RULE:
@@ -439,7 +443,7 @@ def _unfixed_section(findings: list[Finding], link: LineLink) -> str:
         "",
     ]
     for finding in findings:
-        location = f"{finding.path.as_posix()}:{finding.line}"
+        location = _location(finding)
         url = link(finding.path.as_posix(), finding.line)
         where = f"[`{location}`]({url})" if url else f"`{location}`"
         note = ""
@@ -447,6 +451,11 @@ def _unfixed_section(findings: list[Finding], link: LineLink) -> str:
             note = " (an unsafe fix is available with `--unsafe-fixes`)"
         lines.append(f"- [ ] {where} `{finding.code}` {finding.message}{note}")
     return "\n".join(lines)
+
+
+def _location(finding: Finding) -> str:
+    """Return `path:line`, the path quoted as git quotes a name with a line feed."""
+    return f"{quoted_path(finding.path.as_posix())}:{finding.line}"
 
 
 def _footer(context: BodyContext) -> str:

@@ -14,7 +14,7 @@ from cio_fix.config import Config, ConfigError
 from cio_fix.model import Finding
 from cio_fix.pr.changes import Outcome
 from cio_fix.pr.publish import Publication, PublishError, describe_only, publish
-from cio_fix.report import mask_credential_shapes
+from cio_fix.report import mask_credential_shapes, quoted_path
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -128,7 +128,7 @@ def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
     for error in outcome.errors:
         message = mask_credential_shapes(redact(error.message, outcome.secrets))
         errors.print(
-            f"{error.path.as_posix()}: error: {message}",
+            f"{quoted_path(error.path.as_posix())}: error: {message}",
             style="red",
             markup=False,
             soft_wrap=True,
@@ -150,7 +150,8 @@ def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
 def _finding_line(finding: Finding, secrets: set[str]) -> str:
     from cio_fix.report import redact
 
-    location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
+    path = quoted_path(finding.path.as_posix())
+    location = f"{path}:{finding.line}:{finding.column}:"
     message = mask_credential_shapes(redact(finding.message, secrets))
     return f"{location} {finding.code} {message}"
 

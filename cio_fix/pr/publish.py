@@ -38,7 +38,7 @@ from cio_fix.pr.remote import (
     resolve_repository,
 )
 from cio_fix.pr.settings import PrSettings
-from cio_fix.report import mask_credential_shapes
+from cio_fix.report import mask_credential_shapes, quoted_path
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _publish(
             # A file that could not be checked may still have a pitfall, so
             # "nothing to fix" is not known for sure.
             failed = "; ".join(
-                f"{error.path.as_posix()}: {error.message}"
+                f"{quoted_path(error.path.as_posix())}: {error.message}"
                 for error in outcome.errors[:3]
             )
             raise PublishError(
@@ -401,7 +401,7 @@ def commit_message(change: RuleChange, secrets: set[str]) -> str:
         if why:
             paragraphs.append(_wrap(why))
     listing = [
-        f"- {finding.path.as_posix()}:{finding.line}: {finding.message}"
+        f"- {quoted_path(finding.path.as_posix())}:{finding.line}: {finding.message}"
         for finding in change.findings
     ]
     if listing:

@@ -65,6 +65,45 @@ def _secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(secret) for secret in ordered))
 
 
+# The characters that make a file name quoted: control characters (Unicode
+# category Cc), line and paragraph separators, `"`, `\` and the lone
+# surrogates that stand for bytes that are not UTF-8 (surrogateescape).
+_NEEDS_QUOTING = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u2028\u2029\udc80-\udcff]')
+# git's C-style escapes for file names. Other characters are written as the
+# octal values of their bytes.
+_PATH_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+
+
+def quoted_path(path: str) -> str:
+    """Quote a file name as git does when it contains a control character, `"` or `\\`.
+
+    A line feed in a name would otherwise split a report line or a diff
+    header in two, and the second half would read as a line of its own.
+    Other names are returned as they are, non-ASCII letters included.
+    """
+    if _NEEDS_QUOTING.search(path) is None:
+        return path
+    return '"' + _NEEDS_QUOTING.sub(_escaped, path) + '"'
+
+
+def _escaped(match: re.Match[str]) -> str:
+    character = match.group(0)
+    if character in _PATH_ESCAPES:
+        return _PATH_ESCAPES[character]
+    data = character.encode("utf-8", "surrogateescape")
+    return "".join(f"\\{byte:03o}" for byte in data)
+
+
 def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
     """Return (path, diff lines) for each changed file, sorted by path, secrets masked."""
     import difflib
@@ -82,6 +121,7 @@ def unified_diffs(result: RunResult) -> list[tuple[str, list[str]]]:
         # takes no `a/` and `b/` prefixes, as in `diff -u`.
         absolute = Path(path).is_absolute()
         old, new = (path, path) if absolute else (f"a/{path}", f"b/{path}")
+        old, new = quoted_path(old), quoted_path(new)
         lines = []
         for line in difflib.unified_diff(before, after, old, new):
             if line.endswith("\n"):

@@ -9,7 +9,7 @@ from rich.control import strip_control_codes
 from rich.text import Text
 
 from cio_fix.model import Finding, FixSafety, RunResult
-from cio_fix.report import diff_encodings, redact, unified_diffs
+from cio_fix.report import diff_encodings, quoted_path, redact, unified_diffs
 
 
 def _would_apply(finding: Finding, unsafe_fixes: bool) -> bool:
@@ -36,7 +36,8 @@ def render_text(
     secrets = frozenset(result.secrets)
     for error in result.all_errors:
         errors.print(
-            f"{error.path.as_posix()}: error: {redact(error.message, secrets)}",
+            f"{quoted_path(error.path.as_posix())}: error:"
+            f" {redact(error.message, secrets)}",
             style="red",
             markup=False,
             highlight=False,
@@ -49,7 +50,8 @@ def render_text(
     pieces: list[tuple[str, str | None]] = []
     for finding in shown:
         mark = " [*]" if _would_apply(finding, unsafe_fixes) else ""
-        location = f"{finding.path.as_posix()}:{finding.line}:{finding.column}:"
+        path = quoted_path(finding.path.as_posix())
+        location = f"{path}:{finding.line}:{finding.column}:"
         pieces.append((location, "bold"))
         pieces.append((" ", None))
         pieces.append((finding.code, "bold red"))
