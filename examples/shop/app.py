@@ -3,7 +3,7 @@
 import time
 
 from customerio import APIClient, CustomerIO, SendEmailRequest
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 
 from shop import settings
 
@@ -75,7 +75,7 @@ def receipt(user_id):
         to=user["email"],
         identifiers={"id": user_id},
         subject="Your receipt",
-        body="<p>Thank you for your order!</p>",
+        body=render_template("receipt.html", customer=user, order=request.get_json()),
     )
     mailer.send_email(message)
     return jsonify(ok=True)
