@@ -498,6 +498,58 @@ class FileIndex:
                 return candidate.assignments[name]
         return []
 
+    def import_bindings(
+        self, node: cst.Import | cst.ImportFrom
+    ) -> list[tuple[str, str]]:
+        """Return each name an import binds, with the module or object it imports.
+
+        `import a.b` binds `a` to the module `a`, `import a.b as c` binds `c`
+        to `a.b`, and `from .a import b` binds `b` to `package.a.b`. A star
+        import binds nothing here.
+        """
+        bindings = []
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = dotted_name(alias.name)
+                if dotted is None:
+                    continue
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    bindings.append((alias.asname.name.value, dotted))
+                else:
+                    head = dotted.split(".")[0]
+                    bindings.append((head, head))
+            return bindings
+        base = self.import_base(node)
+        if base is None or isinstance(node.names, cst.ImportStar):
+            return bindings
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            bindings.append((local, f"{base}.{name}" if base else name))
+        return bindings
+
+    def import_base(self, node: cst.ImportFrom) -> str | None:
+        """Return the absolute name of the module a `from` import reads from."""
+        module = dotted_name(node.module) if node.module is not None else ""
+        if module is None:
+            return None
+        level = len(node.relative)
+        if level == 0:
+            return module
+        package_parts = self.module_name.split(".")
+        if not self.is_package:
+            package_parts = package_parts[:-1]
+        if level > 1:
+            package_parts = package_parts[: len(package_parts) - (level - 1)]
+        parts = [part for part in package_parts if part]
+        if module:
+            parts.append(module)
+        return ".".join(parts)
+
     def binds_anywhere(self, name: str) -> bool:
         """Tell whether any scope of the module assigns `name` or takes it as a parameter."""
         scopes = [self.module_scope]
@@ -856,21 +908,14 @@ class IndexBuilder(cst.CSTVisitor):
     # -- imports ---------------------------------------------------------------
 
     def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            dotted = dotted_name(alias.name)
-            if dotted is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self._bind_import(alias.asname.name.value, dotted)
-            else:
-                head = dotted.split(".")[0]
-                self._bind_import(head, head)
+        for local, qualified in self.index.import_bindings(node):
+            self._bind_import(local, qualified)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        base = self._import_base(node)
-        if base is None:
-            return
         if isinstance(node.names, cst.ImportStar):
+            base = self.index.import_base(node)
+            if base is None:
+                return
             # `from customerio import *` binds the SDK's client classes.
             for qualified in CONSTRUCTORS:
                 module, _, name = qualified.rpartition(".")
@@ -879,32 +924,8 @@ class IndexBuilder(cst.CSTVisitor):
             if self.scope.kind == "module":
                 self.index.star_imports.append(base)
             return
-        for alias in node.names:
-            name = dotted_name(alias.name)
-            if name is None:
-                continue
-            local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                local = alias.asname.name.value
-            qualified = f"{base}.{name}" if base else name
+        for local, qualified in self.index.import_bindings(node):
             self._bind_import(local, qualified)
-
-    def _import_base(self, node: cst.ImportFrom) -> str | None:
-        module = dotted_name(node.module) if node.module is not None else ""
-        if module is None:
-            return None
-        level = len(node.relative)
-        if level == 0:
-            return module
-        package_parts = self.index.module_name.split(".")
-        if not self.index.is_package:
-            package_parts = package_parts[:-1]
-        if level > 1:
-            package_parts = package_parts[: len(package_parts) - (level - 1)]
-        parts = [part for part in package_parts if part]
-        if module:
-            parts.append(module)
-        return ".".join(parts)
 
     def _bind_import(self, local: str, qualified: str) -> None:
         # An import inside a function goes into the same table unless the
