@@ -329,8 +329,19 @@ def header_end(module: cst.Module) -> int:
     return index
 
 
-def _already_imported(module: cst.Module, add: AddImport) -> bool:
-    for statement in module.body:
+def leading_imports_end(module: cst.Module) -> int:
+    """Return the index of the first statement after the imports at the top of the module.
+
+    Those imports run before any other statement of the module.
+    """
+    index = header_end(module)
+    while index < len(module.body) and _imports_of(module.body[index]):
+        index += 1
+    return index
+
+
+def _already_imported(statements: Sequence[cst.BaseStatement], add: AddImport) -> bool:
+    for statement in statements:
         for small in _imports_of(statement):
             if add.name is None and isinstance(small, cst.Import):
                 for alias in small.names:
@@ -370,12 +381,14 @@ def _new_import(add: AddImport) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine(body=[statement])
 
 
-def _extend_from_import(module: cst.Module, add: AddImport) -> cst.Module | None:
-    """Add `name` to an existing one-line `from module import ...`, sorted."""
+def _extend_from_import(
+    module: cst.Module, add: AddImport, end: int
+) -> cst.Module | None:
+    """Add `name` to an existing one-line `from module import ...` above `end`, sorted."""
     if add.name is None or add.asname is not None:
         return None
     body = list(module.body)
-    for position, statement in enumerate(body):
+    for position, statement in enumerate(body[:end]):
         if (
             not isinstance(statement, cst.SimpleStatementLine)
             or len(statement.body) != 1
@@ -463,19 +476,19 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
     A standard-library import goes in alphabetical place among the
     standard-library imports at the top. Any other import goes after the
     last import at the top. A `from x import y` joins an existing one-line
-    `from x import ...` of the same module.
+    `from x import ...` of the same module. With `add.on_import`, only the
+    imports at the top count as existing or can be joined.
     """
-    if _already_imported(module, add):
+    start = header_end(module)
+    end = leading_imports_end(module)
+    searched = end if add.on_import else len(module.body)
+    if _already_imported(module.body[:searched], add):
         return module
-    extended = _extend_from_import(module, add)
+    extended = _extend_from_import(module, add, searched)
     if extended is not None:
         return extended
 
     body = list(module.body)
-    start = header_end(module)
-    end = start
-    while end < len(body) and _imports_of(body[end]):
-        end += 1
     new = _new_import(add)
 
     if start == end:
@@ -582,9 +595,7 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
         insert.code, module.encoding, module.default_indent, module.default_newline
     )
     body = list(module.body)
-    index = header_end(module)
-    while index < len(body) and _imports_of(body[index]):
-        index += 1
+    index = leading_imports_end(module)
     for position, statement in enumerate(body):
         if _assigned_names(statement) & insert.after_names:
             index = max(index, position + 1)

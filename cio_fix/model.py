@@ -34,6 +34,10 @@ class AddImport:
     module: str
     name: str | None = None
     asname: str | None = None
+    # The fix uses the name in code that runs while the module is imported.
+    # An import of it below the leading imports may run too late, so it does
+    # not count as existing.
+    on_import: bool = False
 
 
 @dataclass(frozen=True)

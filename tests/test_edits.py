@@ -76,6 +76,28 @@ def test_add_import_twice_is_once() -> None:
     assert module.code == "import os\n\nx = 1\n"
 
 
+@pytest.mark.parametrize(
+    ("source", "on_import", "expected"),
+    [
+        ("x = 1\nimport os\n", False, "x = 1\nimport os\n"),
+        ("x = 1\nimport os\n", True, "import os\n\nx = 1\nimport os\n"),
+        ("import os\nx = 1\n", True, "import os\nx = 1\n"),
+    ],
+)
+def test_add_import_below_code(source: str, on_import: bool, expected: str) -> None:
+    assert _add(source, AddImport("os", on_import=on_import)) == expected
+
+
+def test_add_import_from_below_code_not_joined() -> None:
+    source = "x = 1\nfrom functools import wraps\n"
+
+    added = _add(source, AddImport("functools", "cache", on_import=True))
+
+    assert (
+        added == "from functools import cache\n\nx = 1\nfrom functools import wraps\n"
+    )
+
+
 def test_insert_statements_after_names() -> None:
     source = "import os\n\nKEY = os.environ['K']\n\n\ndef handler():\n    pass\n"
     insert = InsertStatements(
