@@ -6,6 +6,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -13,10 +14,10 @@ import libcst as cst
 from libcst.metadata import CodeRange, ExpressionContext
 
 from cio_fix.config import selected_codes, validate_selectors
-from cio_fix.customerio import bound_name
+from cio_fix.edits import leading_imports_end
 from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
-from cio_fix.model import Finding, Fix, FixSafety, Severity
+from cio_fix.model import AddImport, Finding, Fix, FixSafety, Severity
 from cio_fix.project import SdkVersion, detect_sdk_version
 from cio_fix.walk import child_nodes
 
@@ -86,6 +87,15 @@ def all_rules() -> dict[str, type[Rule]]:
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
     return dict(sorted(_REGISTRY.items()))
+
+
+@dataclass(frozen=True)
+class ImportedName:
+    """The name that fixed code uses for a module or object, and the import it needs."""
+
+    local: str
+    # Empty when an import of the module already binds `local` in time.
+    imports: tuple[AddImport, ...] = ()
 
 
 class FileContext:
@@ -323,57 +333,153 @@ class FileContext:
         self.finding_nodes[id(found)] = node
         return found
 
-    def import_name(
-        self, module: str, name: str | None = None, module_level: bool = False
-    ) -> str | None:
-        """Return the local name for `module` (or `module.name`) after its import.
+    def import_at(
+        self, node: cst.CSTNode, module: str, name: str | None = None
+    ) -> ImportedName | None:
+        """Return how code at `node` (replacing it or next to it) names `module` or `module.name`.
 
-        That is the name it is already imported under at module level, else
-        the plain name when nothing in the module binds it. It is None when
-        a parameter, an assignment or another import binds that name
-        anywhere in the module, because the new reference could then mean
-        something else where it is used. With `module_level`, the name is
-        used only in module-level code (a helper the fix adds), so only
-        module-level bindings count.
+        That is the name it is already imported under at module level, if
+        that import runs before the code does, else the plain name with the
+        import to add. It is None when a parameter, an assignment, a
+        `global` statement or an import of something else binds that name
+        anywhere in the module. It is None too when an import binds the name
+        inside a function or class. The new reference could then mean
+        something else where it is used.
         """
-        local = self.existing_import(f"{module}.{name}" if name else module)
-        if local is not None:
-            return local
-        default = name or module.split(".")[0]
-        if module_level:
-            index = self.index
-            bound = (
-                default in index.module_scope.assignments
-                or default in index.module_imports
-                or default in index.global_names
-            )
-        else:
-            bound = default in self.index.imports or self.index.binds_anywhere(default)
-        return None if bound else default
+        return self._import(module, name, self.import_time_index(node), False)
 
-    def existing_import(self, qualified: str) -> str | None:
-        """Return the module-level name that imports `qualified`, unless something shadows it."""
+    def import_in_helper(
+        self, module: str, name: str | None = None, *, on_import: bool
+    ) -> ImportedName | None:
+        """Return how a helper that a fix inserts after the leading imports names `module`.
+
+        As `import_at`, but the helper is module-level code, so only
+        module-level bindings of the name count. `on_import` is True when
+        the helper uses the name in statements that run while the module is
+        imported, not only in the bodies of its functions. Then only an
+        import among the leading imports runs early enough to count.
+        """
+        first_use = leading_imports_end(self.module) if on_import else None
+        return self._import(module, name, first_use, True)
+
+    def existing_import(
+        self, qualified: str, used_at: cst.CSTNode | None = None
+    ) -> str | None:
+        """Return the module-level name that imports `qualified`, unless something shadows it.
+
+        With `used_at`, the import must run before the code at that node.
+        Without it, the name is used only in function bodies, which run
+        after every module-level import.
+        """
+        first_use = None if used_at is None else self.import_time_index(used_at)
+        return self._existing_import(qualified, first_use)
+
+    def import_time_index(self, node: cst.CSTNode) -> int | None:
+        """Return the index in the module body of the statement that runs `node` on import.
+
+        None when `node` runs only when a function is called: it is in the
+        body of a function or lambda. A class body, a decorator and a
+        default value run while the module is imported.
+        """
+        child = node
+        for parent in self.ancestors(node):
+            if parent is self.module:
+                break
+            if isinstance(parent, (cst.FunctionDef, cst.Lambda)) and (
+                child is parent.body
+            ):
+                return None
+            child = parent
+        for position, statement in enumerate(self.module.body):
+            if statement is child:
+                return position
+        raise KeyError("the node is not in the module")
+
+    def _import(
+        self, module: str, name: str | None, first_use: int | None, module_level: bool
+    ) -> ImportedName | None:
+        """Return the name for `module` (or `module.name`) in code first run at `first_use`.
+
+        `first_use` is the index of the first module-level statement that
+        uses the name while the module is imported, or None when only
+        function bodies use it, which run after every module-level import.
+        """
+        qualified = f"{module}.{name}" if name else module
+        local = self._existing_import(qualified, first_use)
+        if local is not None:
+            return ImportedName(local)
+        default = name or module.split(".")[0]
+        # What the new import binds the plain name to: `import concurrent.futures`
+        # binds `concurrent`, `from functools import cache` binds `functools.cache`.
+        target = qualified if name else default
+        if self._binds_otherwise(default, target, module_level):
+            return None
+        add = AddImport(module, name, on_import=first_use is not None)
+        return ImportedName(default, (add,))
+
+    def _existing_import(self, qualified: str, first_use: int | None) -> str | None:
+        imported = self._module_level_imports(first_use)
         for local, origin in self.index.imports.items():
-            if origin != qualified or local not in self._module_level_imports():
+            if origin != qualified or imported.get(local) != qualified:
                 continue
             if not self.index.binds_anywhere(local):
                 return local
         return None
 
-    def _module_level_imports(self) -> set[str]:
-        names = set()
-        for statement in self.module.body:
+    def _module_level_imports(self, end: int | None) -> dict[str, str]:
+        """Return what the import statements of the module body above `end` bind.
+
+        Imports in `if` and `try` blocks are left out, because they may
+        not run. The last binding of a name wins, as it does in Python.
+        """
+        bound: dict[str, str] = {}
+        for statement in self.module.body[:end]:
             if not isinstance(statement, cst.SimpleStatementLine):
                 continue
             for small in statement.body:
-                if (
-                    isinstance(small, cst.Import)
-                    or isinstance(small, cst.ImportFrom)
-                    and not isinstance(small.names, cst.ImportStar)
-                ):
-                    for alias in small.names:
-                        names.add(bound_name(alias))
-        return names
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    bound.update(self.index.import_bindings(small))
+        return bound
+
+    def _binds_otherwise(self, local: str, target: str, module_level: bool) -> bool:
+        """Tell whether the module binds `local` to anything but `target` where it matters.
+
+        With `module_level`, only module-level bindings matter. Otherwise an
+        import inside a function or class binds the name too, even to
+        `target`, because the name is then local there, maybe unbound.
+        """
+        index = self.index
+        if module_level:
+            assigned = local in index.module_scope.assignments
+            if assigned or local in index.global_names:
+                return True
+        elif index.binds_anywhere(local):
+            return True
+        for statement in self._imports_binding(local):
+            in_module_scope = not any(
+                isinstance(parent, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+                for parent in self.ancestors(statement)
+            )
+            if not in_module_scope:
+                if not module_level:
+                    return True
+                continue
+            for bound, origin in index.import_bindings(statement):
+                if bound == local and origin != target:
+                    return True
+        return False
+
+    def _imports_binding(self, local: str) -> list[cst.Import | cst.ImportFrom]:
+        """Return the import statements in which the identifier `local` occurs."""
+        statements: dict[int, cst.Import | cst.ImportFrom] = {}
+        for node in self.names_with_value(local):
+            parent = self.parent(node)
+            # `import a.b` and `import a as b` nest the name in the alias.
+            while isinstance(parent, (cst.Attribute, cst.AsName, cst.ImportAlias)):
+                parent = self.parent(parent)
+            if isinstance(parent, (cst.Import, cst.ImportFrom)):
+                statements[id(parent)] = parent
+        return list(statements.values())
 
     @property
     def summary(self) -> ModuleSummary | None:

@@ -178,6 +178,9 @@ class BlockingCallInRequest(Rule):
     added helper uses a ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
     queued calls, and a failure log that names the exception type and the
     method but never the exception message, which contains the payload.
+    The helper makes its executor while the module is imported, so
+    `concurrent.futures` and `threading` are imported at the top of the
+    module when the module imports them only further down.
     An awaited call of an async client becomes
     `await _customerio_in_background_task(cio.track, ...)`, which starts
     the call as a task and keeps a reference to it until it is done. With
@@ -258,7 +261,7 @@ class BlockingCallInRequest(Rule):
 
         kind = TASK_HELPER if call.client.is_async else THREAD_HELPER
         if kind not in helpers:
-            helpers[kind] = _helper(context, kind)
+            helpers[kind] = _helper(context, kind, call.node)
         helper = helpers[kind]
         if helper is None:
             reason = (
@@ -1309,82 +1312,86 @@ def _has_marker(function: cst.FunctionDef, marker: str) -> bool:
     return marker in code_of(function)
 
 
-def _helper(context: FileContext, kind: str) -> Helper | None:
-    """Return the helper to call, adding it when the module has none; None if it cannot be added."""
+def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | None:
+    """Return the helper to call, adding it when the module has none; None if it cannot be added.
+
+    `call` is one of the calls in request handlers that the helper runs.
+    """
     existing = _existing_helper(context.module, kind)
     if existing is not None:
         is_async = existing.asynchronous is not None
         return Helper(existing.name.value, is_async=is_async)
     if kind == THREAD_HELPER and context.config.background_helper is not None:
-        return _configured_helper(context, context.config.background_helper)
+        return _configured_helper(context, context.config.background_helper, call)
 
     taken = context.module_names()
-    logging_name = context.import_name("logging", module_level=True)
-    if logging_name is None:
+    # Both helpers log in the callback that runs when a call is done.
+    logging_import = context.import_in_helper("logging", on_import=False)
+    if logging_import is None:
         return None
-    imports = [AddImport("logging")]
+    imports = [*logging_import.imports]
     helper = unused_name(kind, taken)
     if kind == THREAD_HELPER:
+        # The executor and the semaphore are made while the module is imported.
         pool, pool_imports = _thread_pool_name(context)
-        threading_name = context.import_name("threading", module_level=True)
-        if pool is None or threading_name is None:
+        threading_import = context.import_in_helper("threading", on_import=True)
+        if pool is None or threading_import is None:
             return None
-        imports += [*pool_imports, AddImport("threading")]
+        imports += [*pool_imports, *threading_import.imports]
         executor = unused_name("_customerio_executor", taken)
         code = THREAD_HELPER_CODE.format(
             executor=executor,
             pool=pool,
             slots=unused_name("_customerio_slots", taken),
-            threading=threading_name,
-            logging=logging_name,
+            threading=threading_import.local,
+            logging=logging_import.local,
             helper=helper,
         )
         code = _fit_executor_line(code, executor, pool)
     else:
-        asyncio_name = context.import_name("asyncio", module_level=True)
-        if asyncio_name is None:
+        # The task helper uses asyncio only inside its function.
+        asyncio_import = context.import_in_helper("asyncio", on_import=False)
+        if asyncio_import is None:
             return None
-        imports.append(AddImport("asyncio"))
+        imports += asyncio_import.imports
         code = TASK_HELPER_CODE.format(
             tasks=unused_name("_customerio_tasks", taken),
-            asyncio=asyncio_name,
-            logging=logging_name,
+            asyncio=asyncio_import.local,
+            logging=logging_import.local,
             helper=helper,
         )
     inserts = (InsertStatements(f"CIO304:{kind}", code),)
     return Helper(helper, tuple(imports), inserts, is_async=kind == TASK_HELPER)
 
 
-def _configured_helper(context: FileContext, qualified: str) -> Helper | None:
+def _configured_helper(
+    context: FileContext, qualified: str, call: cst.Call
+) -> Helper | None:
     """Return the project's own helper, imported from its module unless defined here."""
     module, _, name = qualified.rpartition(".")
     if module == context.index.module_name:
         return Helper(name)
-    local = context.import_name(module, name)
-    if local is None:
+    helper_import = context.import_at(call, module, name)
+    if helper_import is None:
         return None
-    return Helper(local, (AddImport(module, name),))
+    return Helper(helper_import.local, helper_import.imports)
 
 
 def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]]:
-    """Return how the module can name ThreadPoolExecutor, and the import that needs."""
-    imports = context.index.imports
-    local = context.import_name(
-        "concurrent.futures", "ThreadPoolExecutor", module_level=True
+    """Return how the module can name ThreadPoolExecutor, and the imports that needs."""
+    pool = context.import_in_helper(
+        "concurrent.futures", "ThreadPoolExecutor", on_import=True
     )
-    if (
-        local is not None
-        and imports.get(local) == "concurrent.futures.ThreadPoolExecutor"
-    ):
-        return local, []
-    # `import concurrent.futures` binds `concurrent`, which import_name reads
-    # as taken; the package name is what the helper needs then.
-    concurrent = "concurrent" if imports.get("concurrent") == "concurrent" else None
-    if concurrent is None:
-        concurrent = context.import_name("concurrent.futures", module_level=True)
-    if concurrent is None:
+    if pool is not None and not pool.imports:
+        return pool.local, []
+    futures = context.import_in_helper("concurrent.futures", on_import=True)
+    if futures is None:
         return None, []
-    return f"{concurrent}.futures.ThreadPoolExecutor", [AddImport("concurrent.futures")]
+    if not futures.imports:
+        # `import concurrent.futures as futures` names the submodule itself.
+        return f"{futures.local}.ThreadPoolExecutor", []
+    # `import concurrent.futures` binds the package, `concurrent`.
+    return f"{futures.local}.futures.ThreadPoolExecutor", [*futures.imports]
 
 
 def _fit_executor_line(code: str, executor: str, pool: str) -> str:

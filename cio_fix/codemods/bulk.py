@@ -129,6 +129,9 @@ class UnthrottledBulkCalls(Rule):
     and need a lower rate. Calls in comprehensions, lambdas and one-line loop
     bodies, calls of an async client that are not awaited where they are
     made, and client methods handed to an executor are reported only.
+    The throttle is made while the module is imported, so `threading` and
+    `time` are imported at the top of the module when the module imports
+    them only further down.
     """
 
     code = "CIO603"
@@ -508,12 +511,11 @@ def _wait_statement(
     in_coroutine = function is not None and function.is_async
     if not call.client.is_async and not in_coroutine:
         return cst.parse_statement(f"{HELPER_NAME}.wait()\n"), ()  # type: ignore[return-value]
-    asyncio_name = context.import_name("asyncio")
-    if asyncio_name is None:
+    asyncio_import = context.import_at(call.node, "asyncio")
+    if asyncio_import is None:
         return None
-    code = f"await {asyncio_name}.sleep({HELPER_NAME}.reserve())\n"
-    imports = (AddImport("asyncio"),) if asyncio_name == "asyncio" else ()
-    return cst.parse_statement(code), imports  # type: ignore[return-value]
+    code = f"await {asyncio_import.local}.sleep({HELPER_NAME}.reserve())\n"
+    return cst.parse_statement(code), asyncio_import.imports  # type: ignore[return-value]
 
 
 def _helper(
@@ -525,24 +527,23 @@ def _helper(
         return (), ()
     if HELPER_CLASS in assignments:
         return None
-    threading_name = context.import_name("threading", module_level=True)
-    time_name = context.import_name("time", module_level=True)
-    if threading_name is None or time_name is None:
+    # The throttle is made, and takes its lock, while the module is
+    # imported. It reads the clock where a loop waits on it, which may be
+    # a module-level loop, so a later import of time may come too late.
+    threading_import = context.import_in_helper("threading", on_import=True)
+    time_import = context.import_in_helper("time", on_import=True)
+    if threading_import is None or time_import is None:
         return None
 
-    imports = []
-    if threading_name == "threading":
-        imports.append(AddImport("threading"))
-    if time_name == "time":
-        imports.append(AddImport("time"))
+    imports = (*threading_import.imports, *time_import.imports)
     code = HELPER_CODE.format(
         cls=HELPER_CLASS,
         name=HELPER_NAME,
-        threading=threading_name,
-        time=time_name,
+        threading=threading_import.local,
+        time=time_import.local,
         rate=_rate_literal(context.config.throttle_rate),
     )
-    return tuple(imports), (InsertStatements(key="CIO603-throttle", code=code),)
+    return imports, (InsertStatements(key="CIO603-throttle", code=code),)
 
 
 def _rate_literal(rate: float) -> str:

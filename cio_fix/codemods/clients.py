@@ -372,7 +372,9 @@ class ClientPerRequest(Rule):
     `.close()`, or a function of the same file that closes it), because a
     cached client would then be closed for later requests. A factory with
     a decorator whose name says it caches (`ttl_cache`, `memoize`) is left
-    alone. `functools.cache` needs Python 3.9.
+    alone. `functools.cache` needs Python 3.9. The decorator runs while
+    the module is imported, so `functools` is imported at the top of the
+    module when the module imports it only further down.
     The shared client is used from several threads: requests does not
     document its Session as thread-safe, but its connection pool (urllib3)
     is. The client keeps the keys it was built with: tests that change the
@@ -498,7 +500,7 @@ class ClientPerRequest(Rule):
             f"`{factory.name}` builds a new Customer.io client on every call and is"
             " called per request or per item; cache it with functools.cache"
         )
-        decorator = _cache_decorator(context)
+        decorator = _cache_decorator(context, node)
         if decorator is None:
             return context.finding(self, node.name, message)
         expression, imports = decorator
@@ -1067,18 +1069,17 @@ def _module_functions(context: FileContext) -> dict[str, FunctionInfo]:
 
 
 def _cache_decorator(
-    context: FileContext,
+    context: FileContext, function: cst.FunctionDef
 ) -> tuple[cst.BaseExpression, tuple[AddImport, ...]] | None:
-    for local, qualified in context.index.imports.items():
-        if (
-            qualified == "functools.cache"
-            and local in context.index.module_scope.assignments
-        ):
-            return cst.Name(local), ()
-    functools_name = context.import_name("functools", module_level=True)
-    if functools_name is None:
+    """Return `@functools.cache` as the module names it when `function` is defined."""
+    cache = context.existing_import("functools.cache", function)
+    if cache is not None:
+        return cst.Name(cache), ()
+    functools_import = context.import_at(function, "functools")
+    if functools_import is None:
         return None
-    return cst.parse_expression(f"{functools_name}.cache"), (AddImport("functools"),)
+    decorator = cst.parse_expression(f"{functools_import.local}.cache")
+    return decorator, functools_import.imports
 
 
 def _existing_name(
@@ -1137,10 +1138,12 @@ def _hoist_fix(
     if reference is None:
         decorator = ""
         if hoist.kind != "client":
-            functools_name = context.import_name("functools", module_level=True)
-            if functools_name is None:
+            # The decorator runs when the module is imported.
+            functools_import = context.import_in_helper("functools", on_import=True)
+            if functools_import is None:
                 return None
-            imports = (AddImport("functools"),)
+            imports = functools_import.imports
+            functools_name = functools_import.local
             decorator = f"@{functools_name}.cache"
             if hoist.kind == "keyed":
                 decorator = f"@{functools_name}.lru_cache(maxsize=128)"

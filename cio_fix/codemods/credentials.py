@@ -398,7 +398,9 @@ class HardcodedCredential(Rule):
 
     Fix safety:
     Safe. The fix reads the same value from the environment and adds
-    `import os` when needed; the variable must be set where the code runs.
+    `import os` at the top of the module unless an import of os runs
+    before the fixed line: an `import os` below a module-level key would
+    run too late. The variable must be set where the code runs.
     Placeholders such as "YOUR_API_KEY" and empty strings are left alone.
     Variable names come from `[tool.cio-fix.env]`, or from the Customer.io
     variables that the file's service (the nearest folder that declares
@@ -631,15 +633,15 @@ class HardcodedCredential(Rule):
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | None:
         # `from os import environ` is reused as it is; otherwise `os` is
         # imported unless that name means something else in the module.
-        environ = context.existing_import("os.environ")
+        # Either import must run before the key is read.
+        environ = context.existing_import("os.environ", literal.node)
         imports: tuple[AddImport, ...] = ()
         if environ is None:
-            os_name = context.import_name("os")
-            if os_name is None:
+            os_import = context.import_at(literal.node, "os")
+            if os_import is None:
                 return None
-            environ = f"{os_name}.environ"
-            if os_name == "os":
-                imports = (AddImport("os"),)
+            environ = f"{os_import.local}.environ"
+            imports = os_import.imports
 
         # A literal keeps its parentheses; `os.getenv("X", "key")` becomes `os.environ["X"]`.
         replacement = cst.parse_expression(f'{environ}["{env_name}"]')

@@ -26,7 +26,7 @@ from cio_fix.customerio import (
     literal_value,
 )
 from cio_fix.metadata import code_of
-from cio_fix.model import AddImport, Finding, Fix, FixSafety
+from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -365,14 +365,17 @@ class WrongApiKey(Rule):
             fix = Fix(FixSafety.UNSAFE, {literal: renamed}, description=description)
             return fix, _code(node.deep_replace(literal, renamed))
 
-        os_name = context.import_name("os")
-        if os_name is None:
+        os_import = context.import_at(node, "os")
+        if os_import is None:
             return None, None
-        replacement = cst.parse_expression(f'{os_name}.environ["{env_name}"]')
+        environ = f'{os_import.local}.environ["{env_name}"]'
+        replacement = cst.parse_expression(environ)
         replacement = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
-        imports = (AddImport("os"),) if os_name == "os" else ()
         fix = Fix(
-            FixSafety.UNSAFE, {node: replacement}, imports, description=description
+            FixSafety.UNSAFE,
+            {node: replacement},
+            os_import.imports,
+            description=description,
         )
         return fix, _code(replacement)
 

@@ -1,0 +1,113 @@
+"""Fixed modules import without NameError when their own imports come late.
+
+The fixes of CIO101, CIO304 and CIO601 write code that runs while the
+module is imported and names os, concurrent.futures, threading or
+functools. Each module here imports those names only below that code, so
+the fix must add its own import at the top. The fixed module is imported
+in a fresh interpreter with the real customerio SDK and Flask; importing
+it sends no request.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import run_cli
+
+SETTINGS = """\
+\"\"\"Django-style settings that import os below the Customer.io keys.\"\"\"
+
+CUSTOMERIO_SITE_ID = "3f9a0c1d2e4b5a69c7d1"
+CUSTOMERIO_API_KEY = "0a1b2c3d4e5f6a7b8c9d"
+
+import os  # noqa: E402
+
+DEBUG = os.environ.get("DEBUG") == "1"
+"""
+
+TRACKING = """\
+from customerio import CustomerIO
+
+import settings
+
+cio = CustomerIO(settings.CUSTOMERIO_SITE_ID, settings.CUSTOMERIO_API_KEY)
+"""
+
+VIEWS = """\
+from customerio import CustomerIO
+from flask import Flask
+
+import settings
+
+app = Flask(__name__)
+
+
+@app.post("/orders")
+def order_created():
+    cio = CustomerIO(settings.CUSTOMERIO_SITE_ID, settings.CUSTOMERIO_API_KEY)
+    cio.track(customer_id=1, name="order_placed")
+    return "ok"
+
+
+import concurrent.futures  # noqa: E402
+import functools  # noqa: E402
+import threading  # noqa: E402
+"""
+
+
+def _import_in_new_interpreter(
+    folder: Path, module: str
+) -> subprocess.CompletedProcess:
+    environment = {
+        **os.environ,
+        "CUSTOMERIO_SITE_ID": "site",
+        "CUSTOMERIO_API_KEY": "key",
+        "PYTHONPATH": str(folder),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_settings_import_after_cio101_fix(project) -> None:
+    folder = project(
+        {
+            "settings.py": SETTINGS,
+            "tracking.py": TRACKING,
+            "requirements.txt": "customerio==3.1.0\n",
+        }
+    )
+
+    fixed = run_cli(["--apply", "--select", "CIO101", "--no-cache", "."], folder)
+    imported = _import_in_new_interpreter(folder, "settings")
+
+    assert fixed.exit_code == 0, fixed.stdout
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in (folder / "settings.py").read_text()
+    assert imported.returncode == 0, imported.stderr
+
+
+def test_views_import_after_cio304_cio601_fixes(project) -> None:
+    folder = project(
+        {
+            "settings.py": 'CUSTOMERIO_SITE_ID = "site"\nCUSTOMERIO_API_KEY = "key"\n',
+            "views.py": VIEWS,
+            "requirements.txt": "customerio==3.1.0\n",
+        }
+    )
+
+    fixed = run_cli(["--apply", "--select", "CIO304,CIO601", "--no-cache", "."], folder)
+    imported = _import_in_new_interpreter(folder, "views")
+
+    views = (folder / "views.py").read_text()
+    assert fixed.exit_code == 0, fixed.stdout
+    assert "_customerio_in_background(cio.track" in views
+    assert "@functools.cache" in views
+    assert imported.returncode == 0, imported.stderr
