@@ -270,7 +270,7 @@ def _app(
 
 def test_behaviour_fix_rewrites_app(tmp_path: Path, framework: str) -> None:
     fixed = _write_app(tmp_path, framework, fixed=True).read_text(encoding="utf-8")
-    assert "\n_customerio_client = CustomerIO(\n" in fixed
+    assert "\n@functools.cache\ndef _customerio_client():\n" in fixed
     assert "use_connection_pooling" not in fixed
     assert "_customerio_in_background(\n        cio.track," in fixed
 
@@ -295,6 +295,25 @@ def test_behaviour_client_built_once_after_fix(
         assert post(_order(f"order_{number}")) == 200
     assert track_api.wait_for({"order_0", "order_1", "order_2"})
     assert len(constructions) == 1
+
+
+def test_behaviour_fixed_app_imports_before_environment(
+    tmp_path: Path,
+    framework: str,
+    track_api: TrackApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An app that loads its environment after import (`load_dotenv()` in its
+    # factory) must still import: the client reads it at the first request.
+    path = _write_app(tmp_path, framework, fixed=True)
+    monkeypatch.delenv("CIO_SITE_ID")
+    module = _load(path)
+    monkeypatch.setenv("CIO_SITE_ID", "test-site")
+
+    post = _poster(framework, module)
+
+    assert post(_order("order_0")) == 200
+    assert track_api.wait_for({"order_0"})
 
 
 # -- every call still arrives ----------------------------------------------------------------

@@ -739,3 +739,56 @@ def test_background_message_of_failure_not_swallowed(project) -> None:
     lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
     assert len(lines) == 2
     assert all("its failure fails the request" in line for line in lines)
+
+
+# -- findings reported without a fix ------------------------------------------------------
+
+WITHHELD_REASONS = {
+    "local_imports.py": "(not fixed: `CustomerIO` is imported inside `signup`,",
+    "global_rebinding.py": "(not fixed: `init_app` rebinds `SITE_ID` through `global`,",
+    "closed_by_wrapper.py": "(not fixed: `closing()` closes the client,",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WITHHELD_REASONS))
+def test_clients_withheld_fix_gives_reason(project, name: str) -> None:
+    source = (FIXTURES / "CIO601" / name).read_text(encoding="utf-8")
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO601", "."], root)
+
+    first = result.json["findings"][0]
+    assert WITHHELD_REASONS[name] in first["message"]
+    assert first["fix"] is None
+
+
+HARD_CODED_KEYS_APP = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO("3f9a1b2c3d4e5f60a7b8", "0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+    cio.identify(id=1)
+    return "ok"
+"""
+
+
+def test_clients_hard_coded_keys_get_factory(project) -> None:
+    root = project({"together/app.py": HARD_CODED_KEYS_APP})
+    run_cli(["--apply", "--select", "CIO101,CIO601", "together"], root)
+    together = (root / "together" / "app.py").read_text(encoding="utf-8")
+
+    # The same fixes one rule after the other: CIO601 then finds environment reads.
+    (root / "in_turn").mkdir()
+    (root / "in_turn" / "app.py").write_text(HARD_CODED_KEYS_APP, encoding="utf-8")
+    run_cli(["--apply", "--select", "CIO101", "in_turn"], root)
+    run_cli(["--apply", "--select", "CIO601", "in_turn"], root)
+    in_turn = (root / "in_turn" / "app.py").read_text(encoding="utf-8")
+
+    assert "@functools.cache\ndef _customerio_client():" in together
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in together
+    assert together == in_turn

@@ -378,7 +378,7 @@ def test_engine_six_passes_of_fixes_settle(project) -> None:
 
     assert first.json["errors"] == []
     assert first.json["changed_files"] == ["views.py"]
-    assert "    cio = _customerio_client\n" in fixed
+    assert "    cio = _customerio_client()\n" in fixed
     assert "_customerio_in_background(\n        cio.track," in fixed
     assert (root / "views.py").read_text() == fixed
     assert second.exit_code in (0, 1)

@@ -17,6 +17,7 @@ from cio_fix.customerio import (
     Construction,
     FileIndex,
     FunctionInfo,
+    Scope,
     dependency_of,
     dotted_name,
     env_variable_read,
@@ -103,7 +104,11 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
 def local_names(
     function: FunctionInfo | None, ancestors: list[cst.CSTNode]
 ) -> set[str]:
-    """Return the names bound in the functions around a node, and by loops around it."""
+    """Return the names bound in the functions around a node, and by loops around it.
+
+    A function binds its parameters, the targets of its assignments and
+    the names of its imports.
+    """
     names: set[str] = set()
     current = function
     while current is not None:
@@ -119,6 +124,7 @@ def local_names(
                 names.add(star.name.value)
         if current.scope is not None:
             names.update(current.scope.assignments)
+            names.update(current.scope.imports)
         current = current.parent
     for parent in ancestors:
         if isinstance(parent, cst.For):
@@ -164,7 +170,47 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
             return False
         if not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign)):
             return False
+        if global_rebinder(index, node.value) is not None:
+            return False
         return is_import_safe(index, assignment.value, depth + 1)
+    return False
+
+
+def global_rebinder(index: FileIndex, name: str) -> FunctionInfo | None:
+    """Return a function that rebinds the module-level `name` through `global`, if any.
+
+    A function that declares `name` global and assigns or imports it
+    changes the module's value whenever it runs, so the value at import is
+    not the value later.
+    """
+    if name not in index.global_names:
+        return None
+    for function in index.functions:
+        scope = function.scope
+        if scope is None or (
+            name not in scope.assignments and name not in scope.imports
+        ):
+            continue
+        # NOTE: a `global` of a nested function counts for the outer one too,
+        # which only withholds more fixes.
+        for statement in find_all(function.node.body, cst.Global):
+            if any(item.name.value == name for item in statement.names):
+                return function
+    return None
+
+
+# Qualified names that read the process environment. `qualified_name` resolves
+# aliases such as `from os import environ` to them.
+ENVIRONMENT_READERS = frozenset(
+    {"os.environ", "os.environb", "os.getenv", "os.getenvb"}
+)
+
+
+def reads_environment(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether an expression reads the environment: `os.environ`, `os.getenv`."""
+    for name in find_all(node, cst.Name, cst.Attribute):
+        if index.qualified_name(name) in ENVIRONMENT_READERS:
+            return True
     return False
 
 
@@ -213,6 +259,10 @@ def is_process_wide(index: FileIndex, node: cst.BaseExpression) -> bool:
         node = node.value
     if not isinstance(node, cst.Name) or node.value in ("self", "cls", "request"):
         return False
+    if global_rebinder(index, node.value) is not None:
+        # A factory cached at the first call may run before the function
+        # that rebinds the name, or run again after it.
+        return False
     qualified = index.qualified_name(node)
     if qualified is not None:
         return not qualified.startswith(REQUEST_SCOPED)
@@ -253,7 +303,11 @@ def plan_hoist(
     `guarded` is True when a condition decides whether the construction
     runs. A client built at import would read its arguments (a missing
     environment variable raises) where the code never did, so a factory
-    called in its place builds it instead.
+    called in its place builds it instead. Arguments that read the
+    environment get that factory too, so they are still read at the first
+    request: an app may load its environment after import (`load_dotenv()`
+    in its factory), and a process that never serves the request may run
+    without the variable.
     """
     parameter_of = {
         id(argument): name for name, argument in construction.arguments.items()
@@ -281,6 +335,8 @@ def plan_hoist(
                 # A cached factory keeps the first value for the whole process.
                 if not is_process_wide(index, argument.value):
                     return None
+                deferred = True
+            elif reads_environment(index, argument.value):
                 deferred = True
             text = code_of(argument.value)
         arguments.append(f"{keyword}={text}" if keyword else text)
@@ -354,25 +410,34 @@ class ClientPerRequest(Rule):
             cio.track(customer_id=order.user_id, name="order_placed")
 
     Fix safety:
-    Safe. A client whose arguments are literals, environment reads or
-    module constants becomes a module-level client, so those values are
-    read at import; when a condition in the function decides whether the
-    client is built (`if "CUSTOMERIO_SITE_ID" in os.environ:`), a
-    `functools.cache` factory builds it there instead. Arguments that read
-    settings or imported names go into a `functools.cache` factory, read at
-    the first request. Arguments that
-    depend on local values (per-tenant keys) go into a
+    Safe. A client whose arguments are literals or module constants
+    becomes a module-level client. Arguments that read the environment
+    (`os.environ`, `os.getenv`, through any alias), settings or imported
+    names go into a `functools.cache` factory, so they are still read at
+    the first request: an environment loaded after import (`load_dotenv()`
+    in an app factory) keeps working, and a process that never serves the
+    request does not need the variables. A client built under a condition
+    in the function (`if "CUSTOMERIO_SITE_ID" in os.environ:`) gets that
+    factory too. Arguments that depend on local values (per-tenant keys,
+    or names the function imports) go into a
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
-    be hashable (strings, in practice). A module-level client built with the
-    same arguments is reused, an uncached factory without parameters gets
-    `@functools.cache`, and `with CustomerIO(...) as cio:` is unwrapped onto
-    the shared client. Async clients, async factories, factories with
-    parameters and wrapper classes are reported only, and so is a factory
-    whose callers close the client it returns (`with`, `closing()`,
-    `.close()`, or a function of the same file that closes it), because a
-    cached client would then be closed for later requests. A factory with
-    a decorator whose name says it caches (`ttl_cache`, `memoize`) is left
-    alone. `functools.cache` needs Python 3.9. The decorator runs while
+    be hashable (strings, in practice). A module-level client built with
+    the same arguments is reused unless a function rebinds its name, an
+    uncached factory without parameters gets `@functools.cache`, and
+    `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
+    Reported without a fix: async clients, async factories, factories
+    with parameters and wrapper classes; a
+    constructor that the function imports itself (an optional SDK imported
+    in the handler); arguments that read a module-level name that a
+    function rebinds through `global` (an `init_app` that sets the keys),
+    because a client built once could keep the old value; and a client
+    that the function closes (`.close()`, `with cio:`, `closing()`, an
+    ExitStack's `enter_context()`), or a factory whose callers close the
+    client it returns (`with`, `closing()`, `.close()`, or a function of
+    the same file that closes it), because a shared client would then be
+    closed for every later request. A factory with a decorator whose name
+    says it caches (`ttl_cache`, `memoize`) is left alone.
+    `functools.cache` needs Python 3.9. The decorator runs while
     the module is imported, so `functools` is imported at the top of the
     module when the module imports it only further down.
     The shared client is used from several threads: requests does not
@@ -543,16 +608,24 @@ class ClientPerRequest(Rule):
 
         function = construction.site.function
         locals_ = local_names(function, site.ancestors)
+        with_statement = _with_statement(construction, site.ancestors)
+        reason = _unmovable_reason(context.index, construction, locals_, function)
+        if reason is None:
+            reason = _closing_reason(context, construction, site, with_statement)
+        if reason is not None:
+            return context.finding(
+                self,
+                construction.node,
+                f"{message} (not fixed: {reason})",
+                fixed_message=message,
+            )
+
         guarded = _guarded(construction.node, site.ancestors)
         hoist = plan_hoist(context.index, construction, locals_, guarded)
-        with_statement = _with_statement(construction, site.ancestors)
-        if hoist is None or with_statement is False:
-            return context.finding(self, construction.node, message)
-        if with_statement is None and _closed_later(context, construction):
-            # `cio = CustomerIO(...)` then `with cio:` would close the shared
-            # client at the end of every request.
+        if hoist is None:
             return context.finding(self, construction.node, message)
 
+        assert with_statement is not False
         fix = _hoist_fix(context, construction, hoist, taken, planned, with_statement)
         return context.finding(self, construction.node, message, fix)
 
@@ -915,6 +988,78 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
     return selected and not ignored
 
 
+def _unmovable_reason(
+    index: FileIndex,
+    construction: Construction,
+    locals_: set[str],
+    function: FunctionInfo | None,
+) -> str | None:
+    """Return why a construction cannot be built once, outside its function, or None.
+
+    An argument that reads a local name goes to a keyed factory, which the
+    function calls with the local value, so only the constructor and the
+    other arguments must mean the same outside the function.
+    """
+    local = sorted(read_names(construction.node.func) & locals_)
+    if local:
+        name = local[0]
+        where = "the loop"
+        binding = "bound"
+        if function is not None:
+            where = f"`{function.name}`"
+            if any(
+                scope and name in scope.imports for scope in _enclosing_scopes(function)
+            ):
+                binding = "imported"
+        return (
+            f"`{name}` is {binding} inside {where}, so a client built once outside"
+            " it cannot use it"
+        )
+
+    # The names the moved code reads, in the order of the call.
+    moved = sorted(read_names(construction.node.func))
+    for argument in construction.node.args:
+        names = read_names(argument.value)
+        if not names & locals_:
+            moved.extend(sorted(names))
+    for name in moved:
+        rebinder = global_rebinder(index, name)
+        if rebinder is not None:
+            return (
+                f"`{rebinder.name}` rebinds `{name}` through `global`, so a client"
+                " built once could keep its old value"
+            )
+    return None
+
+
+def _enclosing_scopes(function: FunctionInfo) -> Iterator[Scope | None]:
+    """Yield the scope of a function and of each function around it."""
+    current: FunctionInfo | None = function
+    while current is not None:
+        yield current.scope
+        current = current.parent
+
+
+# Calls that close the client passed to them when their block ends: contextlib's
+# `closing()` and `aclosing()`, and an ExitStack's `enter_context()`.
+CLOSING_WRAPPERS = ("closing", "aclosing", "enter_context", "enter_async_context")
+
+
+def _closing_wrapper(
+    construction: Construction, ancestors: list[cst.CSTNode]
+) -> cst.Call | None:
+    """Return the call that closes the client it gets, when the construction is its argument."""
+    if len(ancestors) < 2 or not isinstance(ancestors[0], cst.Arg):
+        return None
+    call = ancestors[1]
+    if not isinstance(call, cst.Call):
+        return None
+    name = dotted_name(call.func)
+    if name is None or name.rpartition(".")[2] not in CLOSING_WRAPPERS:
+        return None
+    return call
+
+
 def _with_statement(
     construction: Construction, ancestors: list[cst.CSTNode]
 ) -> cst.With | bool | None:
@@ -929,6 +1074,38 @@ def _with_statement(
     if item.asname is None or not isinstance(item.asname.name, cst.Name):
         return False
     return statement
+
+
+def _closing_reason(
+    context: FileContext,
+    construction: Construction,
+    site: _Site,
+    with_statement: cst.With | bool | None,
+) -> str | None:
+    """Return why the client cannot be shared because the code closes it, or None.
+
+    A shared client closed at the end of one request is closed for every
+    later one. `with Client(...) as cio:` is fine when the fix unwraps it
+    and nothing else in the function closes `cio`.
+    """
+    closed = "so a shared client would be closed for every later request"
+    if with_statement is False:
+        return f"the `with` statement closes the client at its end, {closed}"
+    function = construction.site.function
+    if isinstance(with_statement, cst.With):
+        item = with_statement.items[0]
+        assert item.asname is not None and isinstance(item.asname.name, cst.Name)
+        name = item.asname.name.value
+        if function is not None and name in _closed_by(context, function.node):
+            return f"`{function.name}` closes `{name}`, {closed}"
+        return None
+    wrapper = _closing_wrapper(construction, site.ancestors)
+    if wrapper is not None:
+        return f"`{code_of(wrapper.func)}()` closes the client, {closed}"
+    if _closed_later(context, construction):
+        assert function is not None
+        return f"`{function.name}` closes the client, {closed}"
+    return None
 
 
 def _closed_later(context: FileContext, construction: Construction) -> bool:
@@ -1085,27 +1262,42 @@ def _cache_decorator(
 def _existing_name(
     context: FileContext, hoist: Hoist, client: ClientType
 ) -> str | None:
-    """Return a module-level client or cached factory already built like `hoist`."""
+    """Return a module-level client or cached factory already built like `hoist`.
+
+    A module-level client is built at import whatever the fix does, so a
+    hoist planned as a factory reuses it too.
+    """
     index = context.index
     for statement in context.module.body:
-        if hoist.kind == "client" and isinstance(statement, cst.SimpleStatementLine):
+        if hoist.kind != "keyed" and isinstance(statement, cst.SimpleStatementLine):
             small = statement.body[0]
             if not isinstance(small, cst.Assign) or len(small.targets) != 1:
                 continue
             target = small.targets[0].target
-            if isinstance(target, cst.Name) and _same_construction(
-                index, small.value, hoist
+            if (
+                isinstance(target, cst.Name)
+                and _is_constant(index, target.value)
+                and _same_construction(index, small.value, hoist)
             ):
                 return target.value
         if hoist.kind == "factory" and isinstance(statement, cst.FunctionDef):
             function = next((f for f in index.functions if f.node is statement), None)
             if function is None or not function.is_cached or statement.params.params:
                 continue
+            if not _is_constant(index, statement.name.value):
+                continue
             if len(function.returns) == 1 and _same_construction(
                 index, function.returns[0], hoist
             ):
                 return f"{statement.name.value}()"
     return None
+
+
+def _is_constant(index: FileIndex, name: str) -> bool:
+    """Tell whether a module-level name keeps the value of its only assignment."""
+    if index.module_assignment(name) is None:
+        return False
+    return global_rebinder(index, name) is None
 
 
 def _same_construction(
