@@ -83,6 +83,9 @@ LOSES_COMMENT = (
     "not fixed: the fix would lose a comment inside the code it rewrites;"
     " fix it by hand"
 )
+# A finding that only the fixed code has: its line is one of the fixed file.
+REVEALED = "in code that this run's fixes wrote; the line is that of the fixed file"
+REVEALED_FIXABLE = REVEALED + "; run cio-fix again to fix it"
 
 
 # libcst's parser recurses in native code, which Python's recursion limit
@@ -173,6 +176,8 @@ class _Passes:
     later: Counter[str]
     # The findings left in the fixed module, with their nodes.
     left: list[tuple[Finding, cst.CSTNode | None]]
+    # Findings of rules that had none in the file until the fixes wrote code.
+    revealed: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -338,12 +343,16 @@ class Checker:
         for rule in self.secret_rules:
             for finding in self._run_rules(context, result, [rule]):
                 result.secrets.update(finding.secrets)
+        # Silenced findings hide their secrets too, so these are taken first.
         for finding in file_result.findings:
             result.secrets.update(finding.secrets)
         file_result.findings, context.silenced = reported_findings(
             context, file_result.findings
         )
         self._fix(context, file_result)
+        # Again for the findings that only the fixed code has.
+        for finding in file_result.findings:
+            result.secrets.update(finding.secrets)
         _release_fixes(file_result.findings)
         context.release_caches()
         return CheckOutcome(file_result, result.errors, result.secrets)
@@ -455,6 +464,7 @@ class Checker:
             )
             return
         self._settle_findings(context, file_result.findings, fixes, passes)
+        file_result.findings.extend(passes.revealed)
 
     def _without_broken_rule(
         self,
@@ -536,7 +546,7 @@ class Checker:
         have the fix safety it declares). The findings of other rules do not
         decide whether another pass is needed. A fix that no finding of the
         report explains is never written. A rule whose finding appears only
-        in the fixed code waits for the next run.
+        in the fixed code waits for the next run; `_revealed` reports it.
 
         Each re-check reads the module the fixes built, without printing
         and parsing it: tests check that the fixes come out the same as
@@ -577,12 +587,45 @@ class Checker:
                     (finding, current.finding_nodes.get(id(finding)))
                     for finding in found
                 ]
+                if passes.code != new_code:
+                    # black laid the file out again: its lines are the ones to report.
+                    current.index.release()
+                    current = self._fixed_context(context, _parse_fixed(passes.code))
+                passes.revealed = self._revealed(current, reported)
                 current.index.release()
                 return passes
         raise _Unfixable(
             f"internal error: fixes did not settle after {MAX_PASSES} passes;"
             " the file is unchanged, please report it"
         )
+
+    def _revealed(self, fixed: FileContext, reported: set[str]) -> list[Finding]:
+        """Return the findings of the fixed code from rules that had none in the file.
+
+        The passes re-check only the rules that reported findings, so that
+        no fix is written without a finding of the report to explain it. A
+        fix may still write code that another rule finds fault with (a
+        CIO301 fix that sends a millisecond value as `created_at`), and a
+        run that said nothing would leave it to the next run's surprise.
+        Only rules whose fixes this run may apply are asked: their findings
+        are what a second `--apply` would change.
+        """
+        others = [
+            rule
+            for rule in self.rules
+            if rule.code not in reported
+            and rule.fix_safety is not None
+            and fix_allowed(Fix(rule.fix_safety), self.config.unsafe_fixes)
+        ]
+        if not others:
+            return []
+        fixed.locates_findings = True
+        found, _ = reported_findings(fixed, self._run_rules(fixed, RunResult(), others))
+        for finding in found:
+            fixable = fix_allowed(finding.fix, self.config.unsafe_fixes)
+            finding.fix = None
+            finding.message += f" ({REVEALED_FIXABLE if fixable else REVEALED})"
+        return found
 
     def _recheck(
         self, context: FileContext, module: cst.Module, rules: list[Rule]

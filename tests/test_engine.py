@@ -147,7 +147,8 @@ def test_engine_only_the_breaking_rule_is_dropped(project, monkeypatch) -> None:
 def test_engine_writes_no_fix_without_a_finding(project) -> None:
     # CIO202's fix makes the identify's customer the track's, and only then
     # does CIO201 see a track before an identify. Its reorder would have no
-    # finding to explain it, so it waits for the next run.
+    # finding to explain it, so it waits for the next run; this run reports
+    # the finding.
     source = (
         "from customerio import CustomerIO\n"
         "cio = CustomerIO('s', 'k')\n\n\n"
@@ -162,7 +163,10 @@ def test_engine_writes_no_fix_without_a_finding(project) -> None:
     fixed = (root / "app.py").read_text()
     second = run_cli([*args, "--output-format", "json", "."], root)
 
-    assert [f["code"] for f in first.json["findings"]] == ["CIO202"]
+    assert [f["code"] for f in first.json["findings"]] == ["CIO201", "CIO202"]
+    revealed = first.json["findings"][0]
+    assert not revealed["applied"]
+    assert revealed["message"].endswith("run cio-fix again to fix it)")
     assert fixed.index("cio.track(") < fixed.index("cio.identify(id=user.id")
     assert [f["code"] for f in second.json["findings"]] == ["CIO201"]
     assert second.json["findings"][0]["applied"] is True
@@ -639,3 +643,50 @@ def test_engine_partial_run_follows_imported_client(project) -> None:
     )
 
     assert [f["path"] for f in result.json["findings"]] == ["app/star.py"]
+
+
+MILLISECONDS_IN_NAME = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO(SITE_ID, API_KEY)
+
+
+def sent(uid, batch_name):
+    created_at = int(time.time() * 1000)
+    cio.track(uid, f"batch_{created_at}", batch=batch_name, source="nightly", shard=0)
+"""
+
+
+@pytest.mark.parametrize("reformatted", [False, True], ids=["plain", "reformatted"])
+def test_engine_reports_finding_that_fix_brings_out(
+    project, monkeypatch, reformatted
+) -> None:
+    if reformatted:
+        # As black does to a whole black-clean file: the lines move.
+        monkeypatch.setattr(
+            cio_fix.checker,
+            "format_fixed_file",
+            lambda settings, original, new: "# formatted\n" * 3 + new,
+        )
+    files = {"app.py": MILLISECONDS_IN_NAME, "requirements.txt": "customerio==2.1\n"}
+    root = project(files)
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+    assert result.exit_code == 1
+    findings = {finding["code"]: finding for finding in result.json["findings"]}
+    assert findings["CIO301"]["applied"] is True
+    revealed = findings["CIO103"]
+    assert revealed["fix"] is None
+    assert revealed["applied"] is False
+    assert revealed["message"].endswith(
+        "(in code that this run's fixes wrote; the line is that of the fixed"
+        " file; run cio-fix again to fix it)"
+    )
+    lines = (root / "app.py").read_text().splitlines()
+    assert "created_at=created_at" in lines[revealed["line"] - 1]
+
+    again = run_cli(["--apply", "--output-format", "json", "."], root)
+    assert [finding["code"] for finding in again.json["findings"]] == ["CIO103"]
+    assert again.exit_code == 0
+    assert run_cli(["--dry-run", "."], root).exit_code == 0
