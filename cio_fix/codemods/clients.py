@@ -445,7 +445,12 @@ class ClientPerRequest(Rule):
     is. The client keeps the keys it was built with: tests that change the
     environment between cases (`monkeypatch.setenv`) should call the
     factory's `cache_clear()` after each change, or replace a module-level
-    client with `monkeypatch.setattr`.
+    client with `monkeypatch.setattr`. For the same reason, a test that
+    patches the class where the handler looks it up
+    (`mock.patch("app.views.CustomerIO")`) no longer replaces the client:
+    a module-level client was built before the patch, and a factory keeps
+    the first client it built, mock or not. Patch the shared client or the
+    factory instead.
     """
 
     code = "CIO601"
