@@ -454,6 +454,9 @@ QUOTED_SPOOFING_NAME = '"a\\nfake.py:1:1: CIO101 spoofed.py"'
         ("next\x85line.py", '"next\\302\\205line.py"'),
         ("line\u2028separator.py", '"line\\342\\200\\250separator.py"'),
         ("latin\udce9.py", '"latin\\351.py"'),
+        ("invoice\u202eyp.exe.py", '"invoice\\342\\200\\256yp.exe.py"'),
+        ("mark\u200fname.py", '"mark\\342\\200\\217name.py"'),
+        ("isolate\u2067name.py", '"isolate\\342\\201\\247name.py"'),
     ],
 )
 def test_quoted_path(name: str, shown: str) -> None:

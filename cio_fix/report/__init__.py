@@ -66,9 +66,13 @@ def _secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
 
 
 # The characters that make a file name quoted: control characters (Unicode
-# category Cc), line and paragraph separators, `"`, `\` and the lone
-# surrogates that stand for bytes that are not UTF-8 (surrogateescape).
-_NEEDS_QUOTING = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u2028\u2029\udc80-\udcff]')
+# category Cc), line and paragraph separators, the marks and overrides that
+# change the direction of text (a log would show another name), `"`, `\`
+# and the lone surrogates that stand for bytes that are not UTF-8
+# (surrogateescape).
+_NEEDS_QUOTING = re.compile(
+    r'[\x00-\x1f\x7f-\x9f"\\\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\udc80-\udcff]'
+)
 # git's C-style escapes for file names. Other characters are written as the
 # octal values of their bytes.
 _PATH_ESCAPES = {
@@ -85,7 +89,7 @@ _PATH_ESCAPES = {
 
 
 def quoted_path(path: str) -> str:
-    """Quote a file name as git does when it contains a control character, `"` or `\\`.
+    """Quote a file name as git does when it contains a control or direction character, `"` or `\\`.
 
     A line feed in a name would otherwise split a report line or a diff
     header in two, and the second half would read as a line of its own.
