@@ -89,7 +89,7 @@ _PATH_ESCAPES = {
 
 
 def quoted_path(path: str) -> str:
-    """Quote a file name as git does when it contains a control or direction character, `"` or `\\`.
+    """Quote a file name as git does when it holds a character of `_NEEDS_QUOTING`.
 
     A line feed in a name would otherwise split a report line or a diff
     header in two, and the second half would read as a line of its own.
