@@ -619,7 +619,10 @@ def _printf_value(specifier: str, expression: cst.BaseExpression) -> cst.BaseExp
 
 def _parse_format_call(node: cst.Call) -> BuiltName | None:
     func = node.func
-    if not isinstance(func, cst.Attribute) or func.attr.value != "format":
+    if not isinstance(func, cst.Attribute):
+        return None
+    if func.attr.value != "format":
+        _check_method_of_build(func)
         return None
     template = _template_text(func.value)
     if template is None:
@@ -665,6 +668,24 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
         render = _format_render(conversion, format_spec or "")
         parts.extend(_value_parts(".format", expression, value, render))
     return BuiltName(node, ".format", parts)
+
+
+def _check_method_of_build(func: cst.Attribute) -> None:
+    """Refuse a string method over a built name: `f"order_{s}".upper()`.
+
+    The method changes the fixed text and the values together, so neither
+    the name nor the attributes could keep what the call sends. A method
+    over a plain literal (`"Order Placed".lower()`) builds no name here.
+    """
+    nested = _parse_build(func.value)
+    if nested is None or not nested.values:
+        return
+    method = func.attr.value
+    raise _CannotTakeApart(
+        f".{method}()",
+        [part.expression for part in nested.values if part.expression is not None],
+        f"`.{method}()` applies to the fixed text and the values together",
+    )
 
 
 def _format_value(

@@ -170,6 +170,18 @@ _NAME_FORMS = [
     ('"order_%(s)s_%s" % {"s": status}', "CIO301", NO_FIX),
     # One operand for two specifiers may be a tuple of two values.
     ('"order_%s_%s" % extra + "_sent"', "CIO301", NO_FIX),
+    # A string method over a build changes its text and its values alike.
+    ('"order_{}".format(status).upper() + "_SENT"', "CIO301", NO_FIX),
+    ('"order_" + f"{status}_email_sent".lower()', "CIO301", NO_FIX),
+    ('f"order_{status}_sent".upper()', "CIO301", NO_FIX),
+    ('("order_" + status).strip() + "_sent"', "CIO301", NO_FIX),
+    # A method over a literal, or a value that reads a key, is no such case.
+    ('"Order Sent".lower()', None, None),
+    (
+        '"order_" + user.get("status") + "_sent"',
+        "CIO301",
+        '"order_sent", data={"value": user.get("status")}',
+    ),
     # Personal data in a nested build, or in a form that cannot be taken
     # apart, goes to CIO302.
     (

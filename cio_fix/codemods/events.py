@@ -353,7 +353,8 @@ class DynamicEventName(Rule):
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`
     mapping other than a dict display with string keys, one `%` operand
-    for several specifiers, `*args`, a lookup in a `.format` field), a key
+    for several specifiers, `*args`, a lookup in a `.format` field, a
+    string method over a built name such as `f"order_{s}".upper()`), a key
     already sent with a different value (in the call, or in a dict that the
     function builds for it), and a call that gives no hint of where its
     attributes go when the project declares no customerio version are
