@@ -20,6 +20,8 @@ REQUIREMENTS_PATTERNS = ("requirements*.txt", "requirements/*.txt", "requirement
 # `--requirement=base.txt`, and the same for constraints files, whose
 # pins decide the installed version as well.
 _INCLUDE = re.compile(r"\s*(?:-[rc]|--(?:requirement|constraint)(?=[\s=]))[\s=]*")
+# A comment, as pip finds one: a `#` at the start or after whitespace.
+_COMMENT = re.compile(r"(?:^|\s)#")
 
 
 def requirements_files(folder: Path) -> list[Path]:
@@ -101,7 +103,26 @@ def _first_visit(path: Path, seen: set[Path]) -> bool:
 
 def _lines(path: Path) -> list[str]:
     try:
-        return read_regular_text(path).splitlines()
+        text = read_regular_text(path)
     except OSError as error:
         logger.debug("%s: not read for the SDK version (%s)", path, error)
         return []
+    return _joined(text.splitlines())
+
+
+def _joined(lines: list[str]) -> list[str]:
+    """Join each line that ends with a backslash to the next one, as pip does.
+
+    pip leaves a line with a comment as it is, backslash included.
+    """
+    joined: list[str] = []
+    pending: list[str] = []
+    for line in lines:
+        if line.endswith("\\") and _COMMENT.search(line) is None:
+            pending.append(line[:-1])
+            continue
+        joined.append("".join(pending) + line)
+        pending = []
+    if pending:
+        joined.append("".join(pending))
+    return joined

@@ -234,6 +234,28 @@ def test_project_detect_sdk_version(project, files, major, source) -> None:
             None,
             None,
         ),
+        (
+            {
+                "requirements.txt": "-r \\\n    base.txt\n",
+                "base.txt": "customerio==3.0\n",
+            },
+            3,
+            "base.txt",
+        ),
+        (
+            {"requirements.txt": "flask\ncustomerio \\\n  >=2,<3\n"},
+            2,
+            "requirements.txt",
+        ),
+        (
+            # A line with a comment is not continued, as in pip.
+            {
+                "requirements.txt": "-r base.txt # shared \\\ncustomerio==2.1\n",
+                "base.txt": "flask\n",
+            },
+            2,
+            "requirements.txt",
+        ),
         ({"requirements.txt": "-r missing.txt\nflask\n"}, None, None),
         ({"requirements.txt": "-r https://example.invalid/req.txt\n"}, None, None),
     ],
