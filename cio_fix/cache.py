@@ -33,6 +33,7 @@ from cio_fix.config import Config
 from cio_fix.files import read_regular_file
 from cio_fix.modules import folders_up_to
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
+from cio_fix.style import black_settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,11 @@ CACHE_FORMAT = 5
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
 # Files that change results without being checked themselves: the declared
-# customerio version, and the black or ruff settings. They are read in every
-# folder from the common folder of the candidate files up to the project
-# root, with the files that the requirements files include.
+# customerio version and black's settings. They are read in every folder
+# from the common folder of the candidate files up to the project root,
+# with the files that the requirements files include. The line length
+# that fixes lay out code at is part of the key on its own, since ruff's
+# may come from above the project root.
 # NOTE: files that a rule reads on its own, such as an email template that a
 # send call names, are not part of any key. Editing only such a file leaves
 # stale results until a Python file, the configuration or cio-fix changes.
@@ -61,8 +64,6 @@ DECLARATION_PATTERNS = (
     "pdm.lock",
     *REQUIREMENTS_PATTERNS,
     ".pre-commit-config.yaml",
-    "ruff.toml",
-    ".ruff.toml",
 )
 
 _ALLOWED_BUILTINS = frozenset({"set", "frozenset"})
@@ -319,6 +320,7 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         _code_fingerprint(),
         _distribution_versions(),
         repr(settings),
+        repr(black_settings(config.root)),
         os.getcwd(),
     ]
     root = config.declarations_root

@@ -23,7 +23,7 @@ from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments
 from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
-from cio_fix.formatting import black_settings, format_fixed_file
+from cio_fix.formatting import format_fixed_file
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.metadata import code_of, parents
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
@@ -42,6 +42,7 @@ from cio_fix.project import (
     summarise,
 )
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
+from cio_fix.style import black_settings
 from cio_fix.suppressions import (
     moves_silenced_code,
     reported_findings,

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import libcst as cst
 
 from cio_fix.customerio import bound_name, dotted_name
-from cio_fix.formatting import BlackSettings, format_statement
+from cio_fix.formatting import format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
+from cio_fix.style import BlackSettings
 from cio_fix.walk import comments_below, node_fields
 
 

@@ -6,9 +6,10 @@ import libcst as cst
 import pytest
 
 from cio_fix.edits import add_import, apply_fixes, choose_fixes, insert_statements
-from cio_fix.formatting import BlackSettings, black_settings, format_fixed_file
+from cio_fix.formatting import format_fixed_file
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, FixSafety, InsertStatements
+from cio_fix.style import BlackSettings, black_settings
 from cio_fix.walk import find_all
 
 from conftest import run_cli
@@ -192,6 +193,22 @@ def test_black_settings_take_ruff_line_length(project, files, length) -> None:
     assert black_settings(project(files)) == BlackSettings(line_length=length)
 
 
+def test_black_settings_ruff_from_parent_and_extend(project) -> None:
+    root = project(
+        {
+            "ruff-base.toml": "line-length = 120\n",
+            "pyproject.toml": '[tool.ruff]\nextend = "ruff-base.toml"\n',
+            # A pyproject.toml without [tool.ruff] is passed by, as ruff does.
+            "service/pyproject.toml": '[project]\nname = "service"\n',
+            "other/ruff.toml": 'extend = "../ruff-base.toml"\nline-length = 100\n',
+            "loop/ruff.toml": 'extend = "ruff.toml"\n',
+        }
+    )
+    assert black_settings(root / "service") == BlackSettings(line_length=120)
+    assert black_settings(root / "other") == BlackSettings(line_length=100)
+    assert black_settings(root / "loop") == BlackSettings(line_length=88)
+
+
 RUFF_PROJECT_APP = """\
 from customerio import CustomerIO
 
@@ -217,6 +234,22 @@ def test_fixed_line_kept_within_ruff_limit(project) -> None:
         in fixed
     )
     assert max(len(line) for line in fixed.splitlines()) <= 120
+
+
+def test_ruff_line_length_change_invalidates_cache(project) -> None:
+    # The ruff configuration sits above the project root, as in a monorepo.
+    files = {
+        "service/pyproject.toml": '[project]\ndependencies = ["customerio==3.1"]\n',
+        "ruff.toml": "line-length = 120\n",
+        "service/app.py": RUFF_PROJECT_APP,
+    }
+    service = project(files) / "service"
+    wide = run_cli(["--dry-run", "--select", "CIO301", "."], service)
+    assert (service / ".cio_fix_cache").is_dir()
+    (service.parent / "ruff.toml").write_text("line-length = 88\n")
+    narrow = run_cli(["--dry-run", "--select", "CIO301", "."], service)
+    assert '+    cio.track(uid, "viewed", data={' in wide.stdout
+    assert "+    cio.track(\n" in narrow.stdout
 
 
 def test_choose_fixes_defers_nested_fixes() -> None:
