@@ -117,7 +117,7 @@ def _extended_length(path: Path, settings: dict[str, Any]) -> int | None:
         if path in seen or document is None:
             return None
         seen.add(path)
-        # An extended pyproject.toml holds its settings under [tool.ruff].
+        # In an extended pyproject.toml, the settings are under [tool.ruff].
         table = _tool_table(document, "ruff") if path.name == "pyproject.toml" else None
         settings = table if table is not None else document
 
