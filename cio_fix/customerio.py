@@ -137,6 +137,13 @@ CACHE_DECORATORS = frozenset(
 CACHING_WORDS = ("cache", "memo", "singleton")
 
 
+# A class whose attribute lookups go further up than this is not followed.
+MAX_BASE_CLASSES = 8
+
+# The dict methods that can add an item which is not a client.
+DICT_INSERTING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
+
+
 # FastAPI markers whose callable FastAPI calls for every request that needs it.
 DEPENDENCY_MARKERS = frozenset(
     {
@@ -373,6 +380,9 @@ class FileIndex:
         self.call_sites: list[CallSite] = []
         # `obj.attr = value` for every attribute target (`analytics.write_key = ...`).
         self.attribute_assignments: list[Assignment] = []
+        # `name[key] = value` for every item target of a plain name
+        # (`CLIENTS["eu"] = ...`), recorded under the container's name.
+        self.item_assignments: list[Assignment] = []
         # `x[...]` where x is a name or attribute ending in `environ`.
         self.environ_subscripts: list[tuple[cst.Subscript, Scope]] = []
         # Every `Name` node of the module by the identifier it spells, and
@@ -394,6 +404,8 @@ class FileIndex:
         self._calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._resolving: set[int] = set()
+        # The client type of each module-level dict of clients, by its name.
+        self._client_dicts: dict[str, ClientType | None] = {}
         # Imported names that a function or class also binds, by an import
         # of its own, a parameter or an assignment: where they are used
         # decides what they mean.
@@ -595,6 +607,8 @@ class FileIndex:
             return self._name_type(node.value, scope)
         if kind is cst.Attribute:
             return self._attribute_type(node, scope)
+        if kind is cst.Subscript:
+            return self._item_type(node, scope)
         return None
 
     def _call_result_type(self, call: cst.Call, scope: Scope) -> ClientType | None:
@@ -715,15 +729,193 @@ class FileIndex:
         dotted = dotted_name(node)
         if dotted is not None and dotted in self.client_names:
             return TRACK
+        class_info = self._class_named(owner, scope)
+        if class_info is not None:
+            return self._class_variable_type(class_info, node.attr.value, depth=0)
         qualified = self.qualified_name(node)
         if qualified is not None and self.project is not None:
             return self.project.client_type(self._localised(qualified))
         return None
 
     def _class_attribute_type(
-        self, class_info: ClassInfo, attribute: str
+        self, class_info: ClassInfo, attribute: str, depth: int = 0
     ) -> ClientType | None:
-        return self._assigned_type(class_info.attributes.get(attribute, []))
+        """Return the client `self.attribute` or `cls.attribute` holds in a method.
+
+        An attribute that the class never assigns comes from its one base
+        class of this module, if it has exactly one.
+        """
+        assignments = self._attribute_assignments(class_info, attribute)
+        if assignments:
+            return self._assigned_type(assignments)
+        base = self._base_class(class_info)
+        if base is None or depth >= MAX_BASE_CLASSES:
+            return None
+        return self._class_attribute_type(base, attribute, depth + 1)
+
+    def _class_variable_type(
+        self, class_info: ClassInfo, attribute: str, depth: int
+    ) -> ClientType | None:
+        """Return the client `Holder.attribute` holds: a class variable bound to one.
+
+        The class body must bind it. Every other assignment to it, through
+        `self`, `cls` or the class name, must also give a client or None.
+        A class that does not assign the attribute at all reads it from its
+        one base class of this module.
+        """
+        assignments = self._attribute_assignments(class_info, attribute)
+        if not assignments:
+            base = self._base_class(class_info)
+            if base is None or depth >= MAX_BASE_CLASSES:
+                return None
+            return self._class_variable_type(base, attribute, depth + 1)
+        if not any(item.scope is class_info.scope for item in assignments):
+            return None
+        return self._assigned_type(assignments)
+
+    def _attribute_assignments(
+        self, class_info: ClassInfo, attribute: str
+    ) -> list[Assignment]:
+        """Return the assignments to a class attribute.
+
+        They are the class body's, and those through `self`, `cls` or the
+        class name anywhere in the module.
+        """
+        assignments = list(class_info.attributes.get(attribute, []))
+        dotted = f"{class_info.name}.{attribute}"
+        for assignment in self.attribute_assignments:
+            if assignment.name == dotted:
+                assignments.append(assignment)
+        return assignments
+
+    def _base_class(self, class_info: ClassInfo) -> ClassInfo | None:
+        """Return the one base class of a class, when it is a class of this module."""
+        if class_info.scope is None or class_info.scope.parent is None:
+            return None
+        bases = class_info.node.bases
+        if len(bases) != 1 or class_info.node.keywords:
+            return None
+        return self._class_named(bases[0].value, class_info.scope.parent)
+
+    def _class_named(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
+        """Return the class of this module that a name refers to in `scope`.
+
+        None when anything else may bind the name there: a parameter, a
+        variable, an import, a function with `global` or a second definition.
+        A decorated class is not known either, because its decorator may
+        return another object.
+        """
+        if type(node) is not cst.Name:
+            return None
+        name = node.value
+        if name in self.imports or self._rebound_through_global(name):
+            return None
+        assignments = self.assignments_of(name, scope)
+        if len(assignments) != 1:
+            return None
+        statement = assignments[0].statement
+        if type(statement) is not cst.ClassDef or statement.decorators:
+            return None
+        for class_info in self.classes:
+            if class_info.node is statement:
+                return class_info
+        return None
+
+    def _item_type(self, node: cst.Subscript, scope: Scope) -> ClientType | None:
+        """Return the client `CLIENTS[key]` is: an item of a module-level dict of clients."""
+        if len(node.slice) != 1 or type(node.slice[0].slice) is not cst.Index:
+            return None
+        container = node.value
+        if type(container) is not cst.Name:
+            return None
+        for candidate in scope.lookup_chain():
+            if container.value in candidate.assignments:
+                if candidate is not self.module_scope:
+                    return None
+                return self._client_dict_type(container.value)
+        return None
+
+    def _rebound_through_global(self, name: str) -> bool:
+        """Tell whether a function or class binds the module-level `name` after `global name`."""
+        if name not in self.global_names:
+            return False
+        scopes = [info.scope for info in [*self.functions, *self.classes]]
+        return any(scope is not None and name in scope.assignments for scope in scopes)
+
+    def _client_dict_type(self, name: str) -> ClientType | None:
+        if name not in self._client_dicts:
+            self._client_dicts[name] = self._find_client_dict_type(name)
+        return self._client_dicts[name]
+
+    def _find_client_dict_type(self, name: str) -> ClientType | None:
+        """Return the client type of every value of the module-level dict `name`.
+
+        The module binds the name once, to a dict display or a `dict(...)`
+        call of keyword arguments, whose values are all clients of one type.
+        Each item assignment `name[key] = value` in the module must also give
+        a client of that type, and no call may `update` or `setdefault` it.
+        An import of the name, or a function that rebinds it after `global`,
+        makes it unknown.
+        """
+        if name in self.imports or self._rebound_through_global(name):
+            return None
+        assignment = self.module_assignment(name)
+        if assignment is None or type(assignment.statement) not in (
+            cst.Assign,
+            cst.AnnAssign,
+        ):
+            return None
+        values = self._dict_values(assignment.value)
+        if not values:
+            return None
+        types = {self.client_type(value, self.module_scope) for value in values}
+        if len(types) != 1:
+            return None
+        found = types.pop()
+        if found is None:
+            return None
+        for item in self.item_assignments:
+            if item.name != name:
+                continue
+            if item.value is None or self.client_type(item.value, item.scope) != found:
+                return None
+        if self._mutated_by_call(name):
+            return None
+        return found
+
+    def _dict_values(
+        self, value: cst.BaseExpression | None
+    ) -> list[cst.BaseExpression] | None:
+        """Return the values of a dict display or of `dict(key=value, ...)`, else None."""
+        if type(value) is cst.Dict:
+            values = []
+            for element in value.elements:
+                if type(element) is not cst.DictElement:
+                    return None
+                values.append(element.value)
+            return values
+        if type(value) is not cst.Call or type(value.func) is not cst.Name:
+            return None
+        if value.func.value != "dict" or self.binds_anywhere("dict"):
+            return None
+        if "dict" in self.imports or self.star_imports:
+            return None
+        if any(argument.keyword is None or argument.star for argument in value.args):
+            return None
+        return [argument.value for argument in value.args]
+
+    def _mutated_by_call(self, name: str) -> bool:
+        """Tell whether a call such as `name.update(...)` may add items to a dict."""
+        for site in self.call_sites:
+            func = site.node.func
+            if (
+                type(func) is cst.Attribute
+                and type(func.value) is cst.Name
+                and func.value.value == name
+                and func.attr.value in DICT_INSERTING_METHODS
+            ):
+                return True
+        return False
 
     def _assigned_type(self, assignments: list[Assignment]) -> ClientType | None:
         """Return the client a name holds when every assignment gives a client or None.
@@ -823,6 +1015,7 @@ class FileIndex:
         """Resolve names imported from other files through `project` from now on."""
         self.project = project
         self._calls = None
+        self._client_dicts = {}
 
     def _as_construction(self, site: CallSite) -> Construction | None:
         client = self.constructor_type(site.node.func)
@@ -1134,6 +1327,10 @@ class IndexBuilder(cst.CSTVisitor):
             self._record_target(target.value, None, node)
         elif isinstance(target, cst.Attribute):
             self._record_attribute(target, value, node)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            self.index.item_assignments.append(
+                Assignment(target.value.value, value, node, self.scope)
+            )
 
     def _record_assignment(
         self, name: str, value: cst.BaseExpression | None, node: cst.CSTNode
@@ -1151,7 +1348,9 @@ class IndexBuilder(cst.CSTVisitor):
             self.index.attribute_assignments.append(
                 Assignment(dotted, value, node, self.scope)
             )
-        if not (isinstance(target.value, cst.Name) and target.value.value == "self"):
+        if not (
+            isinstance(target.value, cst.Name) and target.value.value in ("self", "cls")
+        ):
             return
         if not self.functions or self.functions[-1].class_info is None:
             return

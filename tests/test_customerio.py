@@ -112,6 +112,168 @@ def test_customerio_look_alikes_are_not_clients(source: str) -> None:
     assert _calls(source) == []
 
 
+_HEADER = "from customerio import CustomerIO\nfrom mixpanel import Mixpanel\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # A class variable, read through the class name.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "def go():\n"
+        "    Holder.client.track('1', 'x')\n",
+        # A lazy class variable: None in the body, a client from the outside.
+        "class Holder:\n"
+        "    client = None\n"
+        "Holder.client = CustomerIO('s', 'k')\n"
+        "Holder.client.track('1', 'x')\n",
+        # Through a subclass that does not assign it.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder):\n"
+        "    pass\n"
+        "Child.client.track('1', 'x')\n",
+        # Through `self` in a subclass's method.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder):\n"
+        "    def go(self):\n"
+        "        self.client.track('1', 'x')\n",
+        # An item of a module-level dict display, by a literal or a variable key.
+        "CLIENTS = {'us': CustomerIO('s', 'k'), 'eu': CustomerIO('s', 'k')}\n"
+        "def go(region):\n"
+        "    CLIENTS[region].track('1', 'x')\n",
+        "CLIENTS = dict(us=CustomerIO('s', 'k'), eu=CustomerIO('s', 'k'))\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # An item assignment of another client keeps the dict a dict of clients.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "CLIENTS['eu'] = CustomerIO('s', 'k')\n"
+        "cio = CLIENTS['eu']\n"
+        "cio.track('1', 'x')\n",
+        # `global` alone does not rebind the dict.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def add():\n"
+        "    global CLIENTS\n"
+        "    CLIENTS['eu'] = CustomerIO('s', 'k')\n"
+        "CLIENTS['eu'].track('1', 'x')\n",
+    ],
+)
+def test_customerio_class_and_dict_receivers(source: str) -> None:
+    calls = _calls(_HEADER + source)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # A class variable that is None and never a client.
+        "class Holder:\n" "    client = None\n" "Holder.client.track('1', 'x')\n",
+        # A class variable of another library.
+        "class Holder:\n"
+        "    client = Mixpanel('t')\n"
+        "Holder.client.track('1', 'x')\n",
+        # A client only on instances, not on the class.
+        "class Holder:\n"
+        "    def __init__(self):\n"
+        "        self.client = CustomerIO('s', 'k')\n"
+        "Holder.client.track('1', 'x')\n",
+        # The class variable rebound to something else.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "Holder.client = Mixpanel('t')\n"
+        "Holder.client.track('1', 'x')\n",
+        # The class name shadowed by a parameter, a local variable or a rebinding.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "def go(Holder):\n"
+        "    Holder.client.track('1', 'x')\n",
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "def go():\n"
+        "    Holder = make()\n"
+        "    Holder.client.track('1', 'x')\n",
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "Holder = make()\n"
+        "Holder.client.track('1', 'x')\n",
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "def swap():\n"
+        "    global Holder\n"
+        "    Holder = make()\n"
+        "Holder.client.track('1', 'x')\n",
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "from other import Holder\n"
+        "Holder.client.track('1', 'x')\n",
+        # A decorator may return another object than the class.
+        "@wrap\n"
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "Holder.client.track('1', 'x')\n",
+        # A subclass that sets its own value, and one with two bases.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder):\n"
+        "    client = Mixpanel('t')\n"
+        "Child.client.track('1', 'x')\n",
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder, Mixin):\n"
+        "    pass\n"
+        "Child.client.track('1', 'x')\n",
+        # A dict of clients of another library.
+        "CLIENTS = {'us': Mixpanel('t'), 'eu': Mixpanel('t')}\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # A dict whose values are not all clients, or of two client types.
+        "CLIENTS = {'us': CustomerIO('s', 'k'), 'eu': Mixpanel('t')}\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "from customerio import APIClient\n"
+        "CLIENTS = {'track': CustomerIO('s', 'k'), 'app': APIClient('k')}\n"
+        "CLIENTS['track'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k'), **OTHERS}\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {}\n" "CLIENTS['us'].track('1', 'x')\n",
+        # The dict rebound, extended with something else, or updated.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "CLIENTS = load()\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def add():\n"
+        "    CLIENTS['eu'] = Mixpanel('t')\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "CLIENTS.update(load())\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "CLIENTS |= load()\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def swap():\n"
+        "    global CLIENTS\n"
+        "    CLIENTS = load()\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # The dict name shadowed locally, and a dict built in a function.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def go(CLIENTS):\n"
+        "    CLIENTS['us'].track('1', 'x')\n",
+        "def go():\n"
+        "    clients = {'us': CustomerIO('s', 'k')}\n"
+        "    clients['us'].track('1', 'x')\n",
+        # `dict` rebound, and a slice.
+        "def dict(**items):\n"
+        "    return items\n"
+        "CLIENTS = dict(us=CustomerIO('s', 'k'))\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n" "CLIENTS[1:2].track('1', 'x')\n",
+    ],
+)
+def test_customerio_class_and_dict_look_alikes(source: str) -> None:
+    assert _calls(_HEADER + source) == []
+
+
 def _project(files: dict[str, str]) -> ProjectIndex:
     summaries = []
     for name, source in files.items():
