@@ -349,6 +349,23 @@ class _Changes(cst.CSTVisitor):
             current = current.value
 
 
+def _is_item(receiver: cst.BaseExpression) -> bool:
+    return type(receiver) is cst.Subscript
+
+
+def _same_workspace(first: ClientCall, second: ClientCall) -> bool:
+    """Tell whether two calls may go to the same workspace, as far as their receivers show.
+
+    The items of a dict of clients (`CLIENTS["us"]`, `CLIENTS["eu"]`) are
+    usually one client per region or workspace, so a call through an item
+    pairs only with a call through the same item expression. Other
+    receivers are assumed to reach the same workspace.
+    """
+    if not _is_item(first.receiver) and not _is_item(second.receiver):
+        return True
+    return same_expression(first.receiver, second.receiver)
+
+
 def _local_names(function: FunctionInfo | None) -> set[str]:
     """Return the parameters and local variables of a function, or no names for module code."""
     if function is None or function.scope is None:
@@ -402,7 +419,10 @@ class TrackBeforeIdentify(Rule):
     """What it does:
     Finds a Track API `track` call for a customer that comes before the
     `identify` of the same customer id in the same block, and no identify
-    of that customer runs earlier in the function.
+    of that customer runs earlier in the function. A call through an item
+    of a dict of clients (`CLIENTS["us"]`, often one client per region)
+    pairs only with a call through the same item, because other items
+    send to other workspaces.
 
     Why is this bad?
     Each SDK call sends its request when it runs, so the event reaches the
@@ -467,6 +487,8 @@ class TrackBeforeIdentify(Rule):
                 continue
             if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
                 continue
+            if not _same_workspace(identify, track):
+                continue
             if context.comes_before(identify.node, track.node):
                 return True
         return False
@@ -492,6 +514,8 @@ class TrackBeforeIdentify(Rule):
                 continue
             if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
                 continue
+            if not _same_workspace(identify, track):
+                continue
             if best is None or other.position < best.identify_position:
                 best = _Pair(track, identify, block, other.position)
         if best is None:
@@ -502,6 +526,9 @@ class TrackBeforeIdentify(Rule):
             context, block.body[block.position + 1 : best.identify_position]
         )
         if changes.changes_value_of(customer):
+            return None
+        # `CLIENTS[region]` with `region` rebound in between is another client.
+        if _is_item(track.receiver) and changes.changes_value_of(track.receiver):
             return None
         return best
 
