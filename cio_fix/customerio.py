@@ -137,7 +137,7 @@ CACHE_DECORATORS = frozenset(
 CACHING_WORDS = ("cache", "memo", "singleton")
 
 
-# A class whose attribute lookups go further up than this is not followed.
+# Attribute lookups follow at most this many base classes up a class hierarchy.
 MAX_BASE_CLASSES = 8
 
 # The dict methods that can add an item which is not a client.
@@ -740,7 +740,7 @@ class FileIndex:
     def _class_attribute_type(
         self, class_info: ClassInfo, attribute: str, depth: int = 0
     ) -> ClientType | None:
-        """Return the client `self.attribute` or `cls.attribute` holds in a method.
+        """Return the client type of `self.attribute` or `cls.attribute` in a method.
 
         An attribute that the class never assigns comes from its one base
         class of this module, if it has exactly one.
@@ -756,7 +756,7 @@ class FileIndex:
     def _class_variable_type(
         self, class_info: ClassInfo, attribute: str, depth: int
     ) -> ClientType | None:
-        """Return the client `Holder.attribute` holds: a class variable bound to one.
+        """Return the client type of `Holder.attribute`, a class variable bound to a client.
 
         The class body must bind it. Every other assignment to it, through
         `self`, `cls` or the class name, must also give a client or None.
@@ -822,7 +822,7 @@ class FileIndex:
         return None
 
     def _item_type(self, node: cst.Subscript, scope: Scope) -> ClientType | None:
-        """Return the client `CLIENTS[key]` is: an item of a module-level dict of clients."""
+        """Return the client type of `CLIENTS[key]`, an item of a module-level dict of clients."""
         if len(node.slice) != 1 or type(node.slice[0].slice) is not cst.Index:
             return None
         container = node.value
