@@ -175,6 +175,8 @@ class Scope:
     class_info: ClassInfo | None = None
     # Names that imports inside this function or class bind.
     imports: dict[str, str] = field(default_factory=dict)
+    # The `del` statements of this scope by each name they unbind.
+    deletions: dict[str, list[cst.Del]] = field(default_factory=dict)
 
     @property
     def owner(self) -> Scope:
@@ -1129,6 +1131,15 @@ class IndexBuilder(cst.CSTVisitor):
         else:
             self.index.imports.setdefault(local, qualified)
             self.scope.imports[local] = qualified
+
+    def visit_Del(self, node: cst.Del) -> None:
+        targets: list[cst.BaseExpression] = [node.target]
+        while targets:
+            target = targets.pop()
+            if isinstance(target, cst.Name):
+                self.scope.deletions.setdefault(target.value, []).append(node)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                targets.extend(element.value for element in target.elements)
 
     def visit_Global(self, node: cst.Global) -> None:
         self.index.global_names.update(item.name.value for item in node.names)
