@@ -6,7 +6,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -23,7 +23,7 @@ from cio_fix.walk import child_nodes
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
-    from cio_fix.customerio import FileIndex
+    from cio_fix.customerio import FileIndex, Scope
     from cio_fix.project import ModuleSummary, ProjectIndex
     from cio_fix.writer import Source
 
@@ -339,14 +339,21 @@ class FileContext:
         """Return how code at `node` (replacing it or next to it) names `module` or `module.name`.
 
         That is the name it is already imported under at module level, if
-        that import runs before the code does, else the plain name with the
-        import to add. It is None when a parameter, an assignment, a
-        `global` statement or an import of something else binds that name
-        anywhere in the module. It is None too when an import binds the name
-        inside a function or class. The new reference could then mean
-        something else where it is used.
+        that import still binds it when the code runs, else the plain name
+        with the import to add. When a module-level `del` unbinds the plain
+        name before the code runs, the import to add binds an alias that the
+        module never uses, such as `import os as _os`.
+
+        It is None when the plain name may mean something else at `node`.
+        That is when a module-level assignment, a `global` statement or an
+        import of something else binds it, or when a function or class
+        around `node` binds it. An import there counts too, because the name
+        is then local there and maybe unbound. Bindings in other functions
+        and classes do not matter.
         """
-        return self._import(module, name, self.import_time_index(node), False)
+        return self._import(
+            module, name, self.import_time_index(node), self._scopes_around(node)
+        )
 
     def import_in_helper(
         self, module: str, name: str | None = None, *, on_import: bool
@@ -360,19 +367,17 @@ class FileContext:
         import among the leading imports runs early enough to count.
         """
         first_use = leading_imports_end(self.module) if on_import else None
-        return self._import(module, name, first_use, True)
+        return self._import(module, name, first_use, [])
 
-    def existing_import(
-        self, qualified: str, used_at: cst.CSTNode | None = None
-    ) -> str | None:
-        """Return the module-level name that imports `qualified`, unless something shadows it.
+    def existing_import(self, qualified: str, used_at: cst.CSTNode) -> str | None:
+        """Return the module-level name that imports `qualified` for the code at `used_at`.
 
-        With `used_at`, the import must run before the code at that node.
-        Without it, the name is used only in function bodies, which run
-        after every module-level import.
+        The import must still bind the name when that code runs, and no
+        function or class around the code may bind the name.
         """
-        first_use = None if used_at is None else self.import_time_index(used_at)
-        return self._existing_import(qualified, first_use)
+        return self._existing_import(
+            qualified, self.import_time_index(used_at), self._scopes_around(used_at)
+        )
 
     def import_time_index(self, node: cst.CSTNode) -> int | None:
         """Return the index in the module body of the statement that runs `node` on import.
@@ -395,79 +400,146 @@ class FileContext:
                 return position
         raise KeyError("the node is not in the module")
 
+    def _scopes_around(self, node: cst.CSTNode) -> list[Scope]:
+        """Return the function, class and comprehension scopes searched for a name at `node`.
+
+        Innermost first, as Python searches them, and without the module
+        scope. A class body counts only for the code directly in it, not for
+        its methods. A decorator, a default value or a base class runs in
+        the scope around its function or class.
+        """
+        scope_of = self.shared("scopes-by-node", _scopes_by_node)
+        found: list[Scope] = []
+        child = node
+        for parent in self.ancestors(node):
+            scope = scope_of.get(parent)
+            if scope is not None and (not found or scope.kind != "class"):
+                in_body = not isinstance(parent, (cst.FunctionDef, cst.ClassDef))
+                if in_body or child is parent.body:
+                    found.append(scope)
+            child = parent
+        return found
+
     def _import(
-        self, module: str, name: str | None, first_use: int | None, module_level: bool
+        self, module: str, name: str | None, first_use: int | None, scopes: list[Scope]
     ) -> ImportedName | None:
         """Return the name for `module` (or `module.name`) in code first run at `first_use`.
 
         `first_use` is the index of the first module-level statement that
         uses the name while the module is imported, or None when only
-        function bodies use it, which run after every module-level import.
+        function bodies use it, which run after the whole module ran.
+        `scopes` are the function and class scopes around the code.
         """
         qualified = f"{module}.{name}" if name else module
-        local = self._existing_import(qualified, first_use)
+        local = self._existing_import(qualified, first_use, scopes)
         if local is not None:
             return ImportedName(local)
         default = name or module.split(".")[0]
         # What the new import binds the plain name to: `import concurrent.futures`
         # binds `concurrent`, `from functools import cache` binds `functools.cache`.
         target = qualified if name else default
-        if self._binds_otherwise(default, target, module_level):
+        if self._binds_otherwise(default, target, scopes):
             return None
         add = AddImport(module, name, on_import=first_use is not None)
+        if self._deleted_before(default, first_use):
+            # An import of the plain name at the top would be deleted too,
+            # and an existing one makes adding it a no-op.
+            alias = f"_{default}"
+            if alias in self.module_names():
+                return None
+            return ImportedName(alias, (replace(add, asname=alias),))
         return ImportedName(default, (add,))
 
-    def _existing_import(self, qualified: str, first_use: int | None) -> str | None:
-        imported = self._module_level_imports(first_use)
-        for local, origin in self.index.imports.items():
-            if origin != qualified or imported.get(local) != qualified:
+    def _existing_import(
+        self, qualified: str, first_use: int | None, scopes: list[Scope]
+    ) -> str | None:
+        index = self.index
+        for local, origin in index.imports.items():
+            if origin != qualified or local in index.module_scope.assignments:
                 continue
-            if not self.index.binds_anywhere(local):
+            if local in index.global_names or _binds_in(scopes, local):
+                continue
+            if self._bound_at(local, qualified, first_use):
                 return local
         return None
 
-    def _module_level_imports(self, end: int | None) -> dict[str, str]:
-        """Return what the import statements of the module body above `end` bind.
+    def _bound_at(self, local: str, qualified: str, end: int | None) -> bool:
+        """Tell whether the module body above `end` leaves `local` bound to `qualified`.
 
-        Imports in `if` and `try` blocks are left out, because they may
-        not run. The last binding of a name wins, as it does in Python.
+        Only imports and `del` statements are followed here. An import in
+        an `if` or `try` block may not run, so it binds nothing, but it may
+        rebind the name when it imports something else. A `del` there may
+        run, so it unbinds the name.
         """
-        bound: dict[str, str] = {}
-        for statement in self.module.body[:end]:
-            if not isinstance(statement, cst.SimpleStatementLine):
-                continue
-            for small in statement.body:
-                if isinstance(small, (cst.Import, cst.ImportFrom)):
-                    bound.update(self.index.import_bindings(small))
+        body = self.module.body
+        # (statement index, index in its line, whether `local` is bound after)
+        events: list[tuple[int, int, bool]] = []
+        imports = [
+            statement
+            for statement in self._imports_binding(local)
+            if self._in_module_scope(statement)
+        ]
+        deletions = self.index.module_scope.deletions.get(local, [])
+        for statement in [*imports, *deletions]:
+            binds = False
+            if isinstance(statement, (cst.Import, cst.ImportFrom)):
+                origins = [
+                    origin
+                    for bound, origin in self.index.import_bindings(statement)
+                    if bound == local
+                ]
+                if not origins:
+                    continue
+                binds = origins[-1] == qualified
+            position = self.import_time_index(statement)
+            assert position is not None
+            line = body[position]
+            smalls = line.body if isinstance(line, cst.SimpleStatementLine) else []
+            in_line = [small is statement for small in smalls]
+            if any(in_line):
+                events.append((position, in_line.index(True), binds))
+            elif not binds:
+                events.append((position, 0, False))
+        bound = False
+        for position, _, binds in sorted(events):
+            if end is not None and position >= end:
+                break
+            bound = binds
         return bound
 
-    def _binds_otherwise(self, local: str, target: str, module_level: bool) -> bool:
-        """Tell whether the module binds `local` to anything but `target` where it matters.
+    def _deleted_before(self, local: str, end: int | None) -> bool:
+        """Tell whether a module-level `del` of `local` runs above statement `end`."""
+        for statement in self.index.module_scope.deletions.get(local, []):
+            position = self.import_time_index(statement)
+            if end is None or (position is not None and position < end):
+                return True
+        return False
 
-        With `module_level`, only module-level bindings matter. Otherwise an
-        import inside a function or class binds the name too, even to
-        `target`, because the name is then local there, maybe unbound.
+    def _binds_otherwise(self, local: str, target: str, scopes: list[Scope]) -> bool:
+        """Tell whether `local` may be bound to anything but `target` where it is used.
+
+        That is a module-level binding of it to something else, a `global`
+        statement that lets a function rebind it, or any binding in
+        `scopes`, the function and class scopes around the code.
         """
         index = self.index
-        if module_level:
-            assigned = local in index.module_scope.assignments
-            if assigned or local in index.global_names:
-                return True
-        elif index.binds_anywhere(local):
+        if local in index.module_scope.assignments or local in index.global_names:
+            return True
+        if _binds_in(scopes, local):
             return True
         for statement in self._imports_binding(local):
-            in_module_scope = not any(
-                isinstance(parent, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
-                for parent in self.ancestors(statement)
-            )
-            if not in_module_scope:
-                if not module_level:
-                    return True
+            if not self._in_module_scope(statement):
                 continue
             for bound, origin in index.import_bindings(statement):
                 if bound == local and origin != target:
                     return True
         return False
+
+    def _in_module_scope(self, node: cst.CSTNode) -> bool:
+        return not any(
+            isinstance(parent, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+            for parent in self.ancestors(node)
+        )
 
     def _imports_binding(self, local: str) -> list[cst.Import | cst.ImportFrom]:
         """Return the import statements in which the identifier `local` occurs."""
@@ -497,3 +569,21 @@ def select_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
     validate_selectors(select, "select")
     validate_selectors(ignore, "ignore")
     return [registry[code]() for code in selected_codes(registry, select, ignore)]
+
+
+def _scopes_by_node(context: FileContext) -> dict[cst.CSTNode, Scope]:
+    """Return the function, class and comprehension scopes of a module by their nodes."""
+    index = context.index
+    scopes = {scope.node: scope for scope in index.comprehension_scopes}
+    for info in [*index.functions, *index.classes]:
+        if info.scope is not None:
+            scopes[info.node] = info.scope
+    return scopes
+
+
+def _binds_in(scopes: Iterable[Scope], local: str) -> bool:
+    """Tell whether any of `scopes` binds or deletes `local`, which makes it local there."""
+    return any(
+        local in scope.assignments or local in scope.imports or local in scope.deletions
+        for scope in scopes
+    )

@@ -1,11 +1,12 @@
-"""Fixed modules import without NameError when their own imports come late.
+"""Fixed modules import without NameError when their own imports come late or go.
 
 The fixes of CIO101, CIO304 and CIO601 write code that runs while the
 module is imported and names os, concurrent.futures, threading or
-functools. Each module here imports those names only below that code, so
-the fix must add its own import at the top. The fixed module is imported
-in a fresh interpreter with the real customerio SDK and Flask; importing
-it sends no request.
+functools. Each module here imports those names only below that code, or
+deletes them with `del`, so the fix must add its own import at the top.
+The fixed module is imported in a fresh interpreter with the real
+customerio SDK and Flask; importing it and making a client sends no
+request.
 """
 
 from __future__ import annotations
@@ -57,18 +58,39 @@ import functools  # noqa: E402
 import threading  # noqa: E402
 """
 
+PACKAGE_DELETING_OS = """\
+\"\"\"A package that keeps `os` out of its namespace.\"\"\"
+
+import os
+
+from customerio import CustomerIO
+
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+cio = CustomerIO(site_id="3f9a0c1d2e4b5a69c7d1", api_key="0a1b2c3d4e5f6a7b8c9d")
+
+
+def make_client():
+    return CustomerIO(site_id="3f9a0c1d2e4b5a69c7d1", api_key="0a1b2c3d4e5f6a7b8c9d")
+
+
+del os
+"""
+
 
 def _import_in_new_interpreter(
-    folder: Path, module: str
+    folder: Path, module: str, then: str = ""
 ) -> subprocess.CompletedProcess:
+    """Import `module`, then run the statement `then`, in a fresh interpreter."""
     environment = {
         **os.environ,
         "CUSTOMERIO_SITE_ID": "site",
         "CUSTOMERIO_API_KEY": "key",
+        "CUSTOMERIO_TRACK_API_KEY": "key",
         "PYTHONPATH": str(folder),
     }
     return subprocess.run(
-        [sys.executable, "-c", f"import {module}"],
+        [sys.executable, "-c", f"import {module}\n{then}"],
         cwd=folder,
         env=environment,
         capture_output=True,
@@ -111,3 +133,20 @@ def test_views_import_after_cio304_cio601_fixes(project) -> None:
     assert "_customerio_in_background(cio.track" in views
     assert "@functools.cache" in views
     assert imported.returncode == 0, imported.stderr
+
+
+def test_package_deleting_os_after_cio101_fix(project) -> None:
+    folder = project(
+        {
+            "tracking/__init__.py": PACKAGE_DELETING_OS,
+            "requirements.txt": "customerio==3.1.0\n",
+        }
+    )
+
+    fixed = run_cli(["--apply", "--select", "CIO101", "--no-cache", "."], folder)
+    # The function body runs after the module's `del os`.
+    called = _import_in_new_interpreter(folder, "tracking", "tracking.make_client()")
+
+    assert fixed.exit_code == 0, fixed.stdout
+    assert "import os as _os" in (folder / "tracking/__init__.py").read_text()
+    assert called.returncode == 0, called.stderr

@@ -400,7 +400,13 @@ class HardcodedCredential(Rule):
     Safe. The fix reads the same value from the environment and adds
     `import os` at the top of the module unless an import of os runs
     before the fixed line: an `import os` below a module-level key would
-    run too late. The variable must be set where the code runs.
+    run too late. An `import os` inside another function or class does
+    not count. When a module-level `del os` runs before the fixed line
+    (or anywhere, for a line in a function), the fix adds `import os as
+    _os` and reads `_os.environ`. When `os` means something else at the
+    fixed line (a module-level assignment, or a binding in the function
+    around it), the key is reported without a fix. The variable must be
+    set where the code runs.
     Placeholders such as "YOUR_API_KEY" and empty strings are left alone.
     Variable names come from `[tool.cio-fix.env]`, or from the Customer.io
     variables that the file's service (the nearest folder that declares
