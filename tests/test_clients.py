@@ -17,8 +17,10 @@ from cio_fix.codemods.clients import (
     CallLayout,
     call_layout,
     format_call,
+    globals_writes,
     unused_name,
 )
+from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of
 from cio_fix.walk import find_all
 
@@ -747,6 +749,8 @@ WITHHELD_REASONS = {
     "local_imports.py": "(not fixed: `CustomerIO` is imported inside `signup`,",
     "global_rebinding.py": "(not fixed: `init_app` rebinds `SITE_ID` through `global`,",
     "closed_by_wrapper.py": "(not fixed: `closing()` closes the client,",
+    "none_placeholder.py": "(not fixed: `SITE_ID` is None at import, a placeholder",
+    "set_through_globals.py": "(not fixed: the module sets `SITE_ID` through `globals()`,",
 }
 
 
@@ -760,6 +764,32 @@ def test_clients_withheld_fix_gives_reason(project, name: str) -> None:
     first = result.json["findings"][0]
     assert WITHHELD_REASONS[name] in first["message"]
     assert first["fix"] is None
+
+
+GLOBALS_WRITES = {
+    "globals()['SITE_ID'] = 'x'": frozenset({"SITE_ID"}),
+    "globals()['A'], globals()['B'] = 1, 2": frozenset({"A", "B"}),
+    "del globals()['SITE_ID']": frozenset({"SITE_ID"}),
+    "globals().update(SITE_ID=1, API_KEY=2)": frozenset({"SITE_ID", "API_KEY"}),
+    "globals().update({'SITE_ID': 1})": frozenset({"SITE_ID"}),
+    "globals().setdefault('SITE_ID', 1)": frozenset({"SITE_ID"}),
+    "x = globals().get('SITE_ID')": frozenset(),
+    "x = globals()['SITE_ID']": frozenset(),
+    "x = 'SITE_ID' in globals()": frozenset(),
+    "globals()[name] = 1": None,
+    "globals().update(config)": None,
+    "globals().update(**config)": None,
+    "globals().clear()": None,
+    "exec(code, globals())": None,
+}
+
+
+@pytest.mark.parametrize("statement", sorted(GLOBALS_WRITES))
+def test_clients_globals_writes(statement: str) -> None:
+    source = f"def configure(config, name, code):\n    {statement}\n"
+    index = build_index(cst.parse_module(source), "app", False)
+
+    assert globals_writes(index) == GLOBALS_WRITES[statement]
 
 
 HARD_CODED_KEYS_APP = """\

@@ -170,10 +170,36 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
             return False
         if not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign)):
             return False
-        if global_rebinder(index, node.value) is not None:
+        if rebinding_reason(index, node.value) is not None:
             return False
         return is_import_safe(index, assignment.value, depth + 1)
     return False
+
+
+def rebinding_reason(index: FileIndex, name: str) -> str | None:
+    """Return why a module-level name may get another value after import, or None.
+
+    That is a function that rebinds it through `global`, a write through
+    `globals()`, or a `None` placeholder: a name bound once to `None`,
+    which an app factory or another module (`tracking.SITE_ID = ...`)
+    usually sets later.
+    NOTE: other modules are not read for `module.NAME = ...`, so a
+    placeholder with another value (`SITE_ID = ""`) that they set is missed.
+    """
+    rebinder = global_rebinder(index, name)
+    if rebinder is not None:
+        return f"`{rebinder.name}` rebinds `{name}` through `global`"
+    written = globals_writes(index)
+    if written is None or name in written:
+        return f"the module sets `{name}` through `globals()`"
+    assignment = index.module_assignment(name)
+    if (
+        assignment is not None
+        and isinstance(assignment.value, cst.Name)
+        and assignment.value.value == "None"
+    ):
+        return f"`{name}` is None at import, a placeholder that other code may set"
+    return None
 
 
 def global_rebinder(index: FileIndex, name: str) -> FunctionInfo | None:
@@ -197,6 +223,100 @@ def global_rebinder(index: FileIndex, name: str) -> FunctionInfo | None:
             if any(item.name.value == name for item in statement.names):
                 return function
     return None
+
+
+# Methods of the `globals()` dictionary that only read it.
+GLOBALS_READERS = frozenset(
+    {"get", "keys", "values", "items", "copy", "__contains__", "__getitem__"}
+)
+# Methods of the `globals()` dictionary that set or delete the key of their
+# first argument.
+GLOBALS_KEY_WRITERS = frozenset({"setdefault", "pop", "__setitem__", "__delitem__"})
+
+
+def globals_writes(index: FileIndex) -> frozenset[str] | None:
+    """Return the module-level names that the module sets through `globals()`.
+
+    That is `globals()["NAME"] = ...`, `globals().update(NAME=...)` and
+    the like, anywhere in the module. None means any name: a key that is
+    not a literal, or `globals()` passed on (`exec(code, globals())`).
+    """
+    names: set[str] = set()
+    for name_node in index.names.get("globals", []):
+        call = index.parents.get(name_node)
+        if not isinstance(call, cst.Call) or call.func is not name_node:
+            continue
+        user = index.parents.get(call)
+        if isinstance(user, cst.ComparisonTarget):
+            continue
+        if isinstance(user, cst.Subscript):
+            if not _is_assignment_target(index, user):
+                continue
+            key = _literal_key(user)
+            if key is None:
+                return None
+            names.add(key)
+            continue
+        if not isinstance(user, cst.Attribute):
+            return None
+        method = user.attr.value
+        if method in GLOBALS_READERS:
+            continue
+        method_call = index.parents.get(user)
+        if not isinstance(method_call, cst.Call):
+            return None
+        if method == "update":
+            keys = _updated_keys(method_call)
+        elif method in GLOBALS_KEY_WRITERS and method_call.args:
+            key = literal_value(method_call.args[0].value)
+            keys = {key} if isinstance(key, str) else None
+        else:
+            keys = None
+        if keys is None:
+            return None
+        names |= keys
+    return frozenset(names)
+
+
+def _is_assignment_target(index: FileIndex, node: cst.CSTNode) -> bool:
+    """Tell whether an assignment, `del`, loop or `with` binds `node` (a subscript)."""
+    child = node
+    parent = index.parents.get(child)
+    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        child, parent = parent, index.parents.get(parent)
+    if isinstance(parent, (cst.AssignTarget, cst.Del, cst.AsName)):
+        return True
+    targeted = (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)
+    return isinstance(parent, targeted) and parent.target is child
+
+
+def _literal_key(subscript: cst.Subscript) -> str | None:
+    """Return the key of `x["NAME"]` when it is one literal string."""
+    if len(subscript.slice) != 1 or not isinstance(subscript.slice[0].slice, cst.Index):
+        return None
+    key = literal_value(subscript.slice[0].slice.value)
+    return key if isinstance(key, str) else None
+
+
+def _updated_keys(call: cst.Call) -> set[str] | None:
+    """Return the keys an `update(...)` call sets, or None when they are not all literal."""
+    keys: set[str] = set()
+    for argument in call.args:
+        if argument.keyword is not None:
+            keys.add(argument.keyword.value)
+            continue
+        if argument.star or not isinstance(argument.value, cst.Dict):
+            return None
+        for element in argument.value.elements:
+            key = (
+                literal_value(element.key)
+                if isinstance(element, cst.DictElement)
+                else None
+            )
+            if not isinstance(key, str):
+                return None
+            keys.add(key)
+    return keys
 
 
 # Qualified names that read the process environment. `qualified_name` resolves
@@ -259,9 +379,9 @@ def is_process_wide(index: FileIndex, node: cst.BaseExpression) -> bool:
         node = node.value
     if not isinstance(node, cst.Name) or node.value in ("self", "cls", "request"):
         return False
-    if global_rebinder(index, node.value) is not None:
-        # A factory cached at the first call may run before the function
-        # that rebinds the name, or run again after it.
+    if rebinding_reason(index, node.value) is not None:
+        # A factory cached at the first call may run before the code that
+        # rebinds the name, or run again after it.
         return False
     qualified = index.qualified_name(node)
     if qualified is not None:
@@ -422,15 +542,19 @@ class ClientPerRequest(Rule):
     or names the function imports) go into a
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
     be hashable (strings, in practice). A module-level client built with
-    the same arguments is reused unless a function rebinds its name, an
+    the same arguments is reused unless its name may change after import, an
     uncached factory without parameters gets `@functools.cache`, and
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
     Reported without a fix: async clients, async factories, factories
     with parameters and wrapper classes; a
     constructor that the function imports itself (an optional SDK imported
-    in the handler); arguments that read a module-level name that a
-    function rebinds through `global` (an `init_app` that sets the keys),
-    because a client built once could keep the old value; and a client
+    in the handler); arguments that read a module-level name that may
+    change after import, because a client built once could keep the old
+    value: a name that a function rebinds through `global` (an `init_app`
+    that sets the keys), that the module sets through `globals()`, or that
+    is bound to `None` (a placeholder that an app factory or another module
+    sets, as in `tracking.SITE_ID = ...`, though cio-fix does not look
+    for such assignments to names with another first value); and a client
     that the function closes (`.close()`, `with cio:`, `closing()`, an
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
@@ -1028,12 +1152,9 @@ def _unmovable_reason(
         if not names & locals_:
             moved.extend(sorted(names))
     for name in moved:
-        rebinder = global_rebinder(index, name)
-        if rebinder is not None:
-            return (
-                f"`{rebinder.name}` rebinds `{name}` through `global`, so a client"
-                " built once could keep its old value"
-            )
+        rebinding = rebinding_reason(index, name)
+        if rebinding is not None:
+            return f"{rebinding}, so a client built once could keep its old value"
     return None
 
 
@@ -1302,7 +1423,7 @@ def _is_constant(index: FileIndex, name: str) -> bool:
     """Tell whether a module-level name keeps the value of its only assignment."""
     if index.module_assignment(name) is None:
         return False
-    return global_rebinder(index, name) is None
+    return rebinding_reason(index, name) is None
 
 
 def _same_construction(
