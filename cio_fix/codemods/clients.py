@@ -299,7 +299,7 @@ def _literal_key(subscript: cst.Subscript) -> str | None:
 
 
 def _updated_keys(call: cst.Call) -> set[str] | None:
-    """Return the keys an `update(...)` call sets, or None when they are not all literal."""
+    """Return the keys an `update(...)` call sets, or None unless all are literal."""
     keys: set[str] = set()
     for argument in call.args:
         if argument.keyword is not None:
@@ -360,14 +360,16 @@ REQUEST_SCOPED = (
 )
 
 
-def is_process_wide(index: FileIndex, node: cst.BaseExpression) -> bool:
-    """Tell whether a value is the same for every request of the process.
+def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | None:
+    """Return why a value may differ between requests, or None when it cannot.
 
-    That is an attribute or literal subscript of a module-level name: a
-    settings module or object (`settings.CIO_KEY`, `config["cio"]["key"]`),
-    but not `request`, `session`, `g`, `current_app` (one per app), context
+    A value is the same for every request of the process when it is an
+    attribute or literal subscript of a module-level name: a settings
+    module or object (`settings.CIO_KEY`, `config["cio"]["key"]`), but not
+    `request`, `session`, `g`, `current_app` (one per app), context
     variables, `self`, or anything that calls code (`get_tenant().key`).
     """
+    whole = node
     while isinstance(node, (cst.Attribute, cst.Subscript)):
         if isinstance(node, cst.Subscript):
             keys = [element.slice for element in node.slice]
@@ -375,21 +377,51 @@ def is_process_wide(index: FileIndex, node: cst.BaseExpression) -> bool:
                 isinstance(key, cst.Index) and literal_value(key.value) is not None
                 for key in keys
             ):
-                return False
+                return (
+                    f"the key in `{code_of(node)}` is not a literal, so cio-fix cannot"
+                    " tell that it is the same on every request"
+                )
         node = node.value
-    if not isinstance(node, cst.Name) or node.value in ("self", "cls", "request"):
-        return False
-    if rebinding_reason(index, node.value) is not None:
+    if isinstance(node, cst.Call):
+        return f"`{code_of(node.func)}()` may return another value on each request"
+    if not isinstance(node, cst.Name):
+        return (
+            f"cio-fix cannot tell whether `{code_of(whole)}` is the same on every"
+            " request"
+        )
+    name = node.value
+    if name in ("self", "cls", "request"):
+        return f"`{name}` may differ from one request to the next"
+    rebinding = rebinding_reason(index, name)
+    if rebinding is not None:
         # A factory cached at the first call may run before the code that
         # rebinds the name, or run again after it.
-        return False
+        return f"{rebinding}, so a client built once could keep its old value"
     qualified = index.qualified_name(node)
     if qualified is not None:
-        return not qualified.startswith(REQUEST_SCOPED)
-    assignment = index.module_assignment(node.value)
-    return assignment is not None and isinstance(
-        assignment.statement, (cst.Assign, cst.AnnAssign)
-    )
+        if qualified.startswith(REQUEST_SCOPED):
+            return f"`{name}` belongs to the current request, app or context"
+        return None
+    return _module_binding_reason(index, name)
+
+
+def _module_binding_reason(index: FileIndex, name: str) -> str | None:
+    """Return why cio-fix does not follow the module-level binding of `name`."""
+    bindings = index.module_scope.assignments.get(name, [])
+    if not bindings:
+        return f"`{name}` has no assignment or import by name at module level"
+    if len(bindings) > 1:
+        # Under `if`/`else` or `try`/`except`, or assigned again further down.
+        return (
+            f"`{name}` is bound more than once at module level, which cio-fix"
+            " does not follow"
+        )
+    statement = bindings[0].statement
+    if isinstance(statement, (cst.Assign, cst.AnnAssign)):
+        return None
+    if isinstance(statement, cst.ClassDef):
+        return f"`{name}` is a class, whose attributes cio-fix does not follow"
+    return f"cio-fix does not follow how `{name}` is bound at module level"
 
 
 @dataclass
@@ -417,8 +449,8 @@ def plan_hoist(
     construction: Construction,
     locals_: set[str],
     guarded: bool = False,
-) -> Hoist | None:
-    """Return how to build a construction once, or None when its arguments cannot move.
+) -> Hoist | str:
+    """Return how to build a construction once, or why its arguments cannot move.
 
     `guarded` is True when a condition decides whether the construction
     runs. A client built at import would read its arguments (a missing
@@ -439,13 +471,19 @@ def plan_hoist(
     deferred = False
     for argument in construction.node.args:
         if argument.star:
-            return None
+            return (
+                f"the call passes `{argument.star}{code_of(argument.value)}`, whose"
+                " arguments cio-fix cannot see"
+            )
         value_reads = read_names(argument.value)
         keyword = argument.keyword.value if argument.keyword is not None else None
         if value_reads & locals_:
             parameter = parameter_of.get(id(argument)) or keyword
-            if parameter is None or parameter in keyed_parameters or parameter in reads:
-                return None
+            if parameter is None or parameter in keyed_parameters:
+                return (
+                    f"cio-fix cannot tell which parameter `{code_of(argument.value)}`"
+                    " is passed to, so it cannot key a cache by it"
+                )
             keyed_values.append(argument.value)
             keyed_parameters.append(parameter)
             text = parameter
@@ -453,13 +491,20 @@ def plan_hoist(
             reads |= value_reads
             if not is_import_safe(index, argument.value):
                 # A cached factory keeps the first value for the whole process.
-                if not is_process_wide(index, argument.value):
-                    return None
+                varying = varying_value_reason(index, argument.value)
+                if varying is not None:
+                    return varying
                 deferred = True
             elif reads_environment(index, argument.value):
                 deferred = True
             text = code_of(argument.value)
         arguments.append(f"{keyword}={text}" if keyword else text)
+    hidden = sorted(set(keyed_parameters) & reads)
+    if hidden:
+        return (
+            f"the parameter `{hidden[0]}` of a cache keyed by the local arguments"
+            f" would hide the module-level `{hidden[0]}` that another argument reads"
+        )
 
     # Analytics clients of the Segment kind may start a sending thread when
     # they are built; a factory keeps that out of import time.
@@ -478,6 +523,10 @@ def plan_hoist(
 
 
 # -- CIO601 ----------------------------------------------------------------------------
+
+# The reason for withholding a fix that needs `functools`, which the module binds
+# to something else.
+FUNCTOOLS_TAKEN = "the name `functools` is bound to something else in this module"
 
 
 @dataclass
@@ -545,8 +594,8 @@ class ClientPerRequest(Rule):
     the same arguments is reused unless its name may change after import, an
     uncached factory without parameters gets `@functools.cache`, and
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
-    Reported without a fix: async clients, async factories, factories
-    with parameters and wrapper classes; a
+    Reported without a fix, with the reason in the message: async clients,
+    async factories, factories with parameters and wrapper classes; a
     constructor that the function imports itself (an optional SDK imported
     in the handler); arguments that read a module-level name that may
     change after import, because a client built once could keep the old
@@ -554,7 +603,12 @@ class ClientPerRequest(Rule):
     that sets the keys), that the module sets through `globals()`, or that
     is bound to `None` (a placeholder that an app factory or another module
     sets, as in `tracking.SITE_ID = ...`, though cio-fix does not look
-    for such assignments to names with another first value); and a client
+    for such assignments to names with another first value); arguments
+    whose value cio-fix cannot tell is the same for every request: request
+    or context values, calls, names bound more than once at module level
+    (under `if`/`else` or `try`/`except`), class attributes and unpacked
+    `*args` or `**kwargs`; a module that binds the name `functools` to
+    something else; and a client
     that the function closes (`.close()`, `with cio:`, `closing()`, an
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
@@ -671,15 +725,17 @@ class ClientPerRequest(Rule):
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
                 " called per request or per item; create the client once, at"
-                " module level or at start-up"
+                " module level or at start-up (not fixed: functools.cache on an"
+                " `async def` caches its coroutine, which can be awaited only once)"
             )
             return context.finding(self, node.name, message)
         if closed:
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
-                " called per request or per item, but a caller closes the client it"
-                " returns, which would close a cached one for every later request;"
-                " stop closing it, then cache the factory with functools.cache"
+                " called per request or per item; stop closing the client it returns,"
+                " then cache the factory with functools.cache (not fixed: a caller"
+                " closes the client, so a cached one would be closed for every later"
+                " request)"
             )
             return context.finding(self, node.name, message)
         if has_parameters:
@@ -687,6 +743,8 @@ class ClientPerRequest(Rule):
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
                 " called per request or per item; cache the client it returns (for"
                 " example with functools.lru_cache on hashable arguments)"
+                " (not fixed: a cache keyed by the parameters needs hashable"
+                " arguments, and cio-fix does not check what the callers pass)"
             )
             return context.finding(self, node.name, message)
 
@@ -696,7 +754,7 @@ class ClientPerRequest(Rule):
         )
         decorator = _cache_decorator(context, node)
         if decorator is None:
-            return context.finding(self, node.name, message)
+            return self._withheld(context, node.name, message, FUNCTOOLS_TAKEN)
         expression, imports = decorator
         new_node = node.with_changes(
             decorators=[cst.Decorator(decorator=expression), *node.decorators]
@@ -720,11 +778,12 @@ class ClientPerRequest(Rule):
         construction = site.construction
         message = _hoist_message(site)
         if construction.client.is_async:
-            return context.finding(
-                self,
+            return self._withheld(
+                context,
                 construction.node,
-                message
-                + " (create the async client once at start-up, in the lifespan)",
+                message,
+                "cio-fix does not write start-up code; create the async client once"
+                " at start-up, in the lifespan",
             )
 
         if _waits_for_pooling_fix(context, construction):
@@ -742,21 +801,26 @@ class ClientPerRequest(Rule):
         if reason is None:
             reason = _closing_reason(context, construction, site, with_statement)
         if reason is not None:
-            return context.finding(
-                self,
-                construction.node,
-                f"{message} (not fixed: {reason})",
-                fixed_message=message,
-            )
+            return self._withheld(context, construction.node, message, reason)
 
         guarded = _guarded(construction.node, site.ancestors)
         hoist = plan_hoist(context.index, construction, locals_, guarded)
-        if hoist is None:
-            return context.finding(self, construction.node, message)
+        if isinstance(hoist, str):
+            return self._withheld(context, construction.node, message, hoist)
 
         assert with_statement is not False
         fix = _hoist_fix(context, construction, hoist, taken, planned, with_statement)
+        if fix is None:
+            return self._withheld(context, construction.node, message, FUNCTOOLS_TAKEN)
         return context.finding(self, construction.node, message, fix)
+
+    def _withheld(
+        self, context: FileContext, node: cst.CSTNode, message: str, reason: str
+    ) -> Finding:
+        """Return a finding without a fix, its message saying why."""
+        return context.finding(
+            self, node, f"{message} (not fixed: {reason})", fixed_message=message
+        )
 
     # -- wrapper classes, across files -------------------------------------------------------
 
@@ -834,6 +898,8 @@ class ClientPerRequest(Rule):
                         f"`{class_name}` builds a Customer.io client in `__init__` and is"
                         " instantiated per request or per item; create one instance"
                         " at module level, or build the client once outside the class"
+                        " (not fixed: an instance may keep state of its own, so"
+                        " cio-fix cannot tell whether one can serve every request)"
                     ),
                     path=Path(path),
                     line=line,
@@ -1531,8 +1597,8 @@ def _unwrap(statement: cst.With, client: cst.BaseExpression) -> cst.FlattenSenti
 # -- CIO602 ----------------------------------------------------------------------------------
 
 
-EXPLAINED_BY_COMMENT = (
-    "not fixed: the comment next to it may explain it; remove both by hand"
+COMMENT_WOULD_MOVE = (
+    "not fixed: a comment on its lines would end up above the next argument"
 )
 
 
@@ -1572,10 +1638,10 @@ class ConnectionPoolingDisabled(Rule):
     Fix safety:
     Safe. The argument is removed, so the client uses the SDK's default
     session with its retries and timeout unchanged. Only a literal `False`
-    is reported. An argument with a comment on its line, or on lines of
-    their own just above it, is reported without a fix: the comment may
-    say why pooling is off, and kept alone it would read as if it still
-    were, while removing it would lose what it says.
+    is reported. A comment on the argument's line, or on lines of its own
+    just above it, stays on lines of its own when the argument is the last
+    one. Before another argument that comment would read as a note on it,
+    so the finding is then reported without a fix.
     """
 
     code = "CIO602"
@@ -1599,7 +1665,7 @@ class ConnectionPoolingDisabled(Rule):
                 yield context.finding(
                     self,
                     argument,
-                    f"{message} ({EXPLAINED_BY_COMMENT})",
+                    f"{message} ({COMMENT_WOULD_MOVE})",
                     fixed_message=message,
                 )
                 continue
@@ -1608,10 +1674,12 @@ class ConnectionPoolingDisabled(Rule):
 
 
 def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
-    """Remove one argument of a call; None when a comment on its lines goes with it.
+    """Remove one argument of a call, keeping the comments of its lines.
 
-    The comments on the argument's line, and on lines of their own just
-    above it, are about the argument.
+    A comment on the argument's line, or on lines of their own just above
+    it, stays on lines of its own when the argument is the last one, where
+    only the closing parenthesis follows. Before another argument it would
+    read as a note on that argument, so None is returned instead.
     """
     arguments = list(call.args)
     position = arguments.index(removed)
@@ -1625,12 +1693,16 @@ def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
         after = removed.comma.whitespace_after
     else:
         after = removed.whitespace_after_arg
-    if _own_comments(separator, after):
+    is_last = position == len(arguments) - 1
+    comments = _own_comments(separator, after)
+    if comments and not is_last:
         return None
     if isinstance(separator, cst.ParenthesizedWhitespace) and isinstance(
         after, cst.ParenthesizedWhitespace
     ):
         return _joined_around(call, position, separator, after)
+    if comments:
+        return None
     del arguments[position]
     if arguments and position == len(arguments):
         arguments[-1] = arguments[-1].with_changes(comma=removed.comma)
@@ -1659,9 +1731,20 @@ def _joined_around(
     """Remove the argument at `position` of a call laid out one argument per line.
 
     The line breaks before and after it become one: the previous line keeps
-    its comment, and the next line keeps its indentation.
+    its comment, the removed line's comment gets a line of its own at the
+    argument's indentation, and the next line keeps its indentation.
     """
-    lines = [*separator.empty_lines, *after.empty_lines]
+    lines = list(separator.empty_lines)
+    if after.first_line.comment is not None:
+        lines.append(
+            cst.EmptyLine(
+                indent=separator.indent,
+                whitespace=separator.last_line,
+                comment=after.first_line.comment,
+                newline=after.first_line.newline,
+            )
+        )
+    lines.extend(after.empty_lines)
     joined = separator.with_changes(
         empty_lines=lines, indent=after.indent, last_line=after.last_line
     )
