@@ -302,7 +302,7 @@ def test_clients_hoist_not_waiting_for_unfixable_pooling(project) -> None:
     by_code = {finding["code"]: finding for finding in result.json["findings"]}
     assert result.json["errors"] == []
     assert by_code["CIO602"]["fix"] is None
-    assert "next argument" in by_code["CIO602"]["message"]
+    assert "remove both by hand" in by_code["CIO602"]["message"]
 
 
 def test_clients_second_run_changes_nothing(project) -> None:

@@ -1597,8 +1597,8 @@ def _unwrap(statement: cst.With, client: cst.BaseExpression) -> cst.FlattenSenti
 # -- CIO602 ----------------------------------------------------------------------------------
 
 
-COMMENT_WOULD_MOVE = (
-    "not fixed: a comment on its lines would end up above the next argument"
+EXPLAINED_BY_COMMENT = (
+    "not fixed: the comment next to it may explain it; remove both by hand"
 )
 
 
@@ -1638,10 +1638,10 @@ class ConnectionPoolingDisabled(Rule):
     Fix safety:
     Safe. The argument is removed, so the client uses the SDK's default
     session with its retries and timeout unchanged. Only a literal `False`
-    is reported. A comment on the argument's line, or on lines of its own
-    just above it, stays on lines of its own when the argument is the last
-    one. Before another argument that comment would read as a note on it,
-    so the finding is then reported without a fix.
+    is reported. An argument with a comment on its line, or on lines of
+    their own just above it, is reported without a fix: the comment may
+    say why pooling is off, and kept alone it would read as if it still
+    were, while removing it would lose what it says.
     """
 
     code = "CIO602"
@@ -1665,7 +1665,7 @@ class ConnectionPoolingDisabled(Rule):
                 yield context.finding(
                     self,
                     argument,
-                    f"{message} ({COMMENT_WOULD_MOVE})",
+                    f"{message} ({EXPLAINED_BY_COMMENT})",
                     fixed_message=message,
                 )
                 continue
@@ -1674,12 +1674,10 @@ class ConnectionPoolingDisabled(Rule):
 
 
 def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
-    """Remove one argument of a call, keeping the comments of its lines.
+    """Remove one argument of a call; None when a comment on its lines goes with it.
 
-    A comment on the argument's line, or on lines of their own just above
-    it, stays on lines of its own when the argument is the last one, where
-    only the closing parenthesis follows. Before another argument it would
-    read as a note on that argument, so None is returned instead.
+    The comments on the argument's line, and on lines of their own just
+    above it, are about the argument.
     """
     arguments = list(call.args)
     position = arguments.index(removed)
@@ -1693,16 +1691,12 @@ def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
         after = removed.comma.whitespace_after
     else:
         after = removed.whitespace_after_arg
-    is_last = position == len(arguments) - 1
-    comments = _own_comments(separator, after)
-    if comments and not is_last:
+    if _own_comments(separator, after):
         return None
     if isinstance(separator, cst.ParenthesizedWhitespace) and isinstance(
         after, cst.ParenthesizedWhitespace
     ):
         return _joined_around(call, position, separator, after)
-    if comments:
-        return None
     del arguments[position]
     if arguments and position == len(arguments):
         arguments[-1] = arguments[-1].with_changes(comma=removed.comma)
@@ -1731,20 +1725,9 @@ def _joined_around(
     """Remove the argument at `position` of a call laid out one argument per line.
 
     The line breaks before and after it become one: the previous line keeps
-    its comment, the removed line's comment gets a line of its own at the
-    argument's indentation, and the next line keeps its indentation.
+    its comment, and the next line keeps its indentation.
     """
-    lines = list(separator.empty_lines)
-    if after.first_line.comment is not None:
-        lines.append(
-            cst.EmptyLine(
-                indent=separator.indent,
-                whitespace=separator.last_line,
-                comment=after.first_line.comment,
-                newline=after.first_line.newline,
-            )
-        )
-    lines.extend(after.empty_lines)
+    lines = [*separator.empty_lines, *after.empty_lines]
     joined = separator.with_changes(
         empty_lines=lines, indent=after.indent, last_line=after.last_line
     )
