@@ -359,35 +359,24 @@ def test_pipeline_changed_comment_checks_one_file(project, monkeypatch) -> None:
     assert cached.stdout == uncached.stdout
 
 
-def test_pipeline_changed_requirements_checks_every_file(project, monkeypatch) -> None:
-    root = project(FILES)
+@pytest.mark.parametrize(
+    ("files", "changed"),
+    [
+        ({}, "requirements.txt"),
+        (
+            {"requirements.txt": "-r base.txt\n", "base.txt": "customerio==3.2.0\n"},
+            "base.txt",
+        ),
+        ({"requirements.txt": "-r base.txt\n"}, "base.txt"),
+    ],
+    ids=["requirements", "included-file-changed", "included-file-created"],
+)
+def test_pipeline_changed_requirements_checks_every_file(
+    project, monkeypatch, files, changed
+) -> None:
+    root = project({**FILES, **files})
     run_cli(["."], root)
-    (root / "requirements.txt").write_text("customerio==2.1\n")
-    checked = _record_calls(monkeypatch, "check_file")
-
-    run_cli(["."], root)
-
-    assert "worker.py" in checked
-    assert "signup.py" in checked
-
-
-def test_pipeline_changed_included_requirements(project, monkeypatch) -> None:
-    root = project({**FILES, "requirements.txt": "-r base.txt\n"})
-    (root / "base.txt").write_text("customerio==3.2.0\n")
-    run_cli(["."], root)
-    (root / "base.txt").write_text("customerio==2.1\n")
-    checked = _record_calls(monkeypatch, "check_file")
-
-    run_cli(["."], root)
-
-    assert "worker.py" in checked
-    assert "signup.py" in checked
-
-
-def test_pipeline_created_included_requirements(project, monkeypatch) -> None:
-    root = project({**FILES, "requirements.txt": "-r base.txt\n"})
-    run_cli(["."], root)
-    (root / "base.txt").write_text("customerio==2.1\n")
+    (root / changed).write_text("customerio==2.1\n")
     checked = _record_calls(monkeypatch, "check_file")
 
     run_cli(["."], root)
