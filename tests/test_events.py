@@ -516,3 +516,41 @@ def test_list_events_masks_keys(project) -> None:
     assert key not in text.stdout
     assert "0a1b****" in text.stdout
     assert key not in document.stdout
+
+
+UNREADABLE_DATA = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def shipped(uid, status, payload):
+    cio.track(customer_id=uid, name=f"order_{status}", data=payload)
+
+
+def refunded(uid, status, code):
+    cio.track(customer_id=uid, name=f"refund_{status}", data=dict(status=code))
+
+
+def cancelled(uid, status, payload):
+    cio.track(customer_id=uid, name=f"cancel_{status}", data={**payload})
+"""
+
+
+def test_events_data_with_unreadable_keys_not_fixed(project) -> None:
+    # A `status` key already in the data would get the value from the name.
+    root = project(
+        {"app.py": UNREADABLE_DATA, "requirements.txt": "customerio==3.2.0\n"}
+    )
+    result = run_cli(
+        ["--apply", "--select", "CIO301", "--output-format", "json", "."], root
+    )
+    findings = result.json["findings"]
+    assert len(findings) == 3
+    for finding in findings:
+        assert finding["fix"] is None
+        assert finding["message"].endswith(
+            "(the event data may already contain the new keys, and cio-fix cannot"
+            " read them)"
+        )
+    assert (root / "app.py").read_text() == UNREADABLE_DATA

@@ -60,6 +60,8 @@ class Placement:
     existing: dict[str, str] = field(default_factory=dict)
     # Keys that would not be attributes: the method's own parameters.
     reserved: frozenset[str] = frozenset()
+    # False when the argument's dict is built where its keys cannot be read.
+    keys_known: bool = True
 
 
 @dataclass
@@ -156,7 +158,15 @@ def placement_of(context: FileContext, call: ClientCall) -> Placement:
                 key = element.key.evaluated_value
                 if isinstance(key, str):
                     existing[key] = normalised_code(element.value)
-    return Placement(target, argument, existing)
+    keys_known = (
+        argument is None
+        or _is_none(argument.value)
+        or display is not None
+        and not any(
+            isinstance(element, cst.StarredDictElement) for element in display.elements
+        )
+    )
+    return Placement(target, argument, existing, keys_known=keys_known)
 
 
 def allocate_keys(
@@ -231,14 +241,12 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         raise NotFixable(
             "the call passes **kwargs, which may already contain the new keys"
         )
-    data_value = placement.argument.value if placement.argument is not None else None
-    if isinstance(data_value, cst.Dict) and any(
-        isinstance(element, cst.StarredDictElement) for element in data_value.elements
-    ):
-        # CIO701 moves **kwargs into such a dict, and the same doubt holds.
+    if not placement.keys_known:
+        # A new key that the data also has would replace its value in the
+        # event: an attribute that segments read would change.
         raise NotFixable(
-            "the event data unpacks another dict, which may already contain the"
-            " new keys"
+            "the event data may already contain the new keys, and cio-fix cannot"
+            " read them"
         )
 
     values = built.values
@@ -288,9 +296,7 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
 def _merged_dict(
     old: cst.BaseExpression, new_items: list, may_be_none: bool
 ) -> cst.Dict:
-    """Add `new_items` to a dict literal, or to `{**old}` for any other expression."""
-    # NOTE: the keys of a parameter or of a dict built elsewhere are unknown
-    # here, so a new key that it also has replaces its value in the event.
+    """Add `new_items` to a dict literal, or to `{**old}` for a name of a local dict."""
     if not isinstance(old, cst.Dict):
         return new_dict([spread(old, may_be_none), *new_items])
     return extend_dict(old, new_items)
@@ -346,10 +352,12 @@ class DynamicEventName(Rule):
     keeps it, so its attribute has the text that the name had. Attributes
     go where the SDK takes them: into `data` (customerio 3.x), keyword
     arguments (customerio 1.x and 2.x, backfill, async-customerio) or
-    `properties` (Data Pipelines). A `data` variable is merged as
-    `data={**payload, "key": value}`: when its keys cannot be read (a
-    parameter, a dict from another function), a key it also has gets the
-    value from the name. A name without a literal part, a name
+    `properties` (Data Pipelines). A `data` variable that names a dict the
+    function builds is merged as `data={**payload, "key": value}`. Event
+    data whose keys cannot be read (a parameter, a dict from another
+    function, a dict that unpacks another one) gets no fix: a new key that
+    it also had would replace the value it sends, and segments that read
+    that attribute would change. A name without a literal part, a name
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`
     mapping other than a dict display with string keys, one `%` operand
