@@ -1638,8 +1638,9 @@ class ConnectionPoolingDisabled(Rule):
     Fix safety:
     Safe. The argument is removed, so the client uses the SDK's default
     session with its retries and timeout unchanged. Only a literal `False`
-    is reported. An argument with a comment on its line, or on lines of
-    their own just above it, is reported without a fix: the comment may
+    is reported. An argument with a comment on its line (the end-of-line
+    comment of a one-line call included), or on lines of their own just
+    above it, is reported without a fix: the comment may
     say why pooling is off, and kept alone it would read as if it still
     were, while removing it would lose what it says.
     """
@@ -1661,7 +1662,9 @@ class ConnectionPoolingDisabled(Rule):
                 " Customer.io call; remove it to reuse one connection"
             )
             fixed = _without(construction.node, argument)
-            if fixed is None:
+            if fixed is None or _ends_line_with_comment(
+                context, construction, argument
+            ):
                 yield context.finding(
                     self,
                     argument,
@@ -1671,6 +1674,24 @@ class ConnectionPoolingDisabled(Rule):
                 continue
             fix = Fix(FixSafety.SAFE, {construction.node: fixed})
             yield context.finding(self, argument, message, fix)
+
+
+def _ends_line_with_comment(
+    context: FileContext, construction: Construction, argument: cst.Arg
+) -> bool:
+    """Tell whether the statement's end-of-line comment shares the argument's line.
+
+    `CustomerIO(a, b, use_connection_pooling=False)  # proxy drops sockets`
+    keeps its comment outside the call, where `_without` does not look.
+    """
+    statement = construction.site.statement
+    if (
+        not isinstance(statement, cst.SimpleStatementLine)
+        or statement.trailing_whitespace.comment is None
+    ):
+        return False
+    last_line = context.position(statement.body[-1]).end.line
+    return context.position(argument).end.line == last_line
 
 
 def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
