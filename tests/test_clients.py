@@ -751,6 +751,9 @@ WITHHELD_REASONS = {
     "global_rebinding.py": "(not fixed: `init_app` rebinds `SITE_ID` through `global`,",
     "closed_by_wrapper.py": "(not fixed: `closing()` closes the client,",
     "none_placeholder.py": "(not fixed: `SITE_ID` is None at import, a placeholder",
+    "empty_string_placeholder.py": (
+        "(not fixed: `SITE_ID` is an empty string at import, a placeholder"
+    ),
     "set_through_globals.py": "(not fixed: the module sets `SITE_ID` through `globals()`,",
     "conditional_constants.py": "(not fixed: `SITE` is bound more than once at module",
     "class_defined_below.py": "(not fixed: `Config` is a class, whose attributes",

@@ -180,11 +180,12 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     """Return why a module-level name may get another value after import, or None.
 
     That is a function that rebinds it through `global`, a write through
-    `globals()`, or a `None` placeholder: a name bound once to `None`,
-    which an app factory or another module (`tracking.SITE_ID = ...`)
-    usually sets later.
+    `globals()`, or a placeholder: a name bound once to `None` or to an
+    empty string, which an app factory or another module
+    (`tracking.SITE_ID = ...`) usually sets later.
     NOTE: other modules are not read for `module.NAME = ...`, so a
-    placeholder with another value (`SITE_ID = ""`) that they set is missed.
+    placeholder with another value (`SITE_ID = "changeme"`) that they set
+    is missed.
     """
     rebinder = global_rebinder(index, name)
     if rebinder is not None:
@@ -193,12 +194,18 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     if written is None or name in written:
         return f"the module sets `{name}` through `globals()`"
     assignment = index.module_assignment(name)
-    if (
-        assignment is not None
-        and isinstance(assignment.value, cst.Name)
-        and assignment.value.value == "None"
-    ):
+    if assignment is None:
+        return None
+    value = assignment.value
+    if isinstance(value, cst.Name) and value.value == "None":
         return f"`{name}` is None at import, a placeholder that other code may set"
+    if literal_value(value) == "":
+        # An empty site ID or API key cannot authenticate, so the name only
+        # reserves a slot.
+        return (
+            f"`{name}` is an empty string at import, a placeholder that other"
+            " code may set"
+        )
     return None
 
 
@@ -601,9 +608,8 @@ class ClientPerRequest(Rule):
     change after import, because a client built once could keep the old
     value: a name that a function rebinds through `global` (an `init_app`
     that sets the keys), that the module sets through `globals()`, or that
-    is bound to `None` (a placeholder that an app factory or another module
-    sets, as in `tracking.SITE_ID = ...`, though cio-fix does not look
-    for such assignments to names with another first value); arguments
+    is bound to `None` or an empty string (a placeholder that an app factory
+    or another module sets, as in `tracking.SITE_ID = ...`); arguments
     whose value cio-fix cannot tell is the same for every request: request
     or context values, calls, names bound more than once at module level
     (under `if`/`else` or `try`/`except`), class attributes and unpacked
@@ -613,7 +619,10 @@ class ClientPerRequest(Rule):
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
     the same file that closes it), because a shared client would then be
-    closed for every later request. A factory with a decorator whose name
+    closed for every later request. cio-fix does not read other modules
+    for assignments such as `tracking.SITE_ID = ...`, so it still moves a
+    client built from a name with another first value (`"changeme"`) that
+    another module sets. A factory with a decorator whose name
     says it caches (`ttl_cache`, `memoize`) is left alone.
     `functools.cache` needs Python 3.9. The decorator runs while
     the module is imported, so `functools` is imported at the top of the
