@@ -19,6 +19,7 @@ from cio_fix.codemods.clients import (
     call_layout,
     format_call,
     globals_writes,
+    own_module_writes,
     unused_name,
 )
 from cio_fix.customerio import build_index
@@ -755,6 +756,12 @@ WITHHELD_REASONS = {
         "(not fixed: `SITE_ID` is an empty string at import, a placeholder"
     ),
     "set_through_globals.py": "(not fixed: the module sets `SITE_ID` through `globals()`,",
+    "set_through_module_object.py": (
+        "(not fixed: the module sets `API_KEY` through `sys.modules[__name__]`,"
+    ),
+    "set_through_module_alias.py": (
+        "(not fixed: the module sets `SITE_ID` through `sys.modules[__name__]`,"
+    ),
     "conditional_constants.py": "(not fixed: `SITE` is bound more than once at module",
     "class_defined_below.py": "(not fixed: `Config` is a class, whose attributes",
     "keyed_parameter_hides_name.py": "(not fixed: the parameter `site_id` of a cache",
@@ -865,6 +872,40 @@ def test_clients_globals_writes(statement: str) -> None:
     index = build_index(cst.parse_module(source), "app", False)
 
     assert globals_writes(index) == GLOBALS_WRITES[statement]
+
+
+OWN_MODULE_WRITES = {
+    "setattr(sys.modules[__name__], 'API_KEY', key)": frozenset({"API_KEY"}),
+    "delattr(sys.modules[__name__], 'API_KEY')": frozenset({"API_KEY"}),
+    "sys.modules[__name__].API_KEY = key": frozenset({"API_KEY"}),
+    "vars(sys.modules[__name__])['API_KEY'] = key": frozenset({"API_KEY"}),
+    "sys.modules[__name__].__dict__.update(API_KEY=key)": frozenset({"API_KEY"}),
+    "this = sys.modules[__name__]; this.API_KEY = key": frozenset({"API_KEY"}),
+    "this = sys.modules[__name__]; setattr(this, 'API_KEY', key)": frozenset(
+        {"API_KEY"}
+    ),
+    "this = sys.modules[__name__]; that = this; that.API_KEY = key": frozenset(
+        {"API_KEY"}
+    ),
+    "x = getattr(sys.modules[__name__], 'API_KEY')": frozenset(),
+    "x = sys.modules[__name__].API_KEY": frozenset(),
+    "x = 'API_KEY' in vars(sys.modules[__name__])": frozenset(),
+    "x = sys.modules['other'].API_KEY": frozenset(),
+    "setattr(sys.modules['other'], 'API_KEY', key)": frozenset(),
+    "setattr(sys.modules[__name__], name, key)": None,
+    "sys.modules[__name__].__setattr__('API_KEY', key)": None,
+    "vars(sys.modules[__name__]).update(config)": None,
+    "register(sys.modules[__name__])": None,
+    "this = sys.modules[__name__]; register(this)": None,
+}
+
+
+@pytest.mark.parametrize("statement", sorted(OWN_MODULE_WRITES))
+def test_clients_own_module_writes(statement: str) -> None:
+    source = f"import sys\n\ndef configure(config, name, key):\n    {statement}\n"
+    index = build_index(cst.parse_module(source), "app", False)
+
+    assert own_module_writes(index) == OWN_MODULE_WRITES[statement]
 
 
 HARD_CODED_KEYS_APP = """\

@@ -180,9 +180,9 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     """Return why a module-level name may get another value after import, or None.
 
     That is a function that rebinds it through `global`, a write through
-    `globals()`, or a placeholder: a name bound once to `None` or to an
-    empty string, which an app factory or another module
-    (`tracking.SITE_ID = ...`) usually sets later.
+    `globals()` or `sys.modules[__name__]`, or a placeholder: a name bound
+    once to `None` or to an empty string, which an app factory or another
+    module (`tracking.SITE_ID = ...`) usually sets later.
     NOTE: other modules are not read for `module.NAME = ...`, so a
     placeholder with another value (`SITE_ID = "changeme"`) that they set
     is missed.
@@ -190,9 +190,12 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     rebinder = global_rebinder(index, name)
     if rebinder is not None:
         return f"`{rebinder.name}` rebinds `{name}` through `global`"
-    written = globals_writes(index)
-    if written is None or name in written:
-        return f"the module sets `{name}` through `globals()`"
+    for namespace, written in (
+        ("globals()", globals_writes(index)),
+        ("sys.modules[__name__]", own_module_writes(index)),
+    ):
+        if written is None or name in written:
+            return f"the module sets `{name}` through `{namespace}`"
     assignment = index.module_assignment(name)
     if assignment is None:
         return None
@@ -253,36 +256,147 @@ def globals_writes(index: FileIndex) -> frozenset[str] | None:
         call = index.parents.get(name_node)
         if not isinstance(call, cst.Call) or call.func is not name_node:
             continue
-        user = index.parents.get(call)
-        if isinstance(user, cst.ComparisonTarget):
-            continue
-        if isinstance(user, cst.Subscript):
-            if not _is_assignment_target(index, user):
-                continue
-            key = _literal_key(user)
-            if key is None:
-                return None
-            names.add(key)
-            continue
-        if not isinstance(user, cst.Attribute):
-            return None
-        method = user.attr.value
-        if method in GLOBALS_READERS:
-            continue
-        method_call = index.parents.get(user)
-        if not isinstance(method_call, cst.Call):
-            return None
-        if method == "update":
-            keys = _updated_keys(method_call)
-        elif method in GLOBALS_KEY_WRITERS and method_call.args:
-            key = literal_value(method_call.args[0].value)
-            keys = {key} if isinstance(key, str) else None
-        else:
-            keys = None
+        keys = _namespace_writes(index, call)
         if keys is None:
             return None
         names |= keys
     return frozenset(names)
+
+
+def _namespace_writes(
+    index: FileIndex, namespace: cst.BaseExpression
+) -> set[str] | None:
+    """Return the keys that the use of a module's namespace dictionary sets.
+
+    `namespace` is an expression for the dictionary (`globals()`,
+    `vars(module)`, `module.__dict__`), and None means any key.
+    """
+    user = index.parents.get(namespace)
+    if isinstance(user, cst.ComparisonTarget):
+        return set()
+    if isinstance(user, cst.Subscript):
+        if not _is_assignment_target(index, user):
+            return set()
+        key = _literal_key(user)
+        return None if key is None else {key}
+    if not isinstance(user, cst.Attribute):
+        return None
+    method = user.attr.value
+    if method in GLOBALS_READERS:
+        return set()
+    method_call = index.parents.get(user)
+    if not isinstance(method_call, cst.Call):
+        return None
+    if method == "update":
+        return _updated_keys(method_call)
+    if method in GLOBALS_KEY_WRITERS and method_call.args:
+        key = literal_value(method_call.args[0].value)
+        return {key} if isinstance(key, str) else None
+    return None
+
+
+def own_module_writes(index: FileIndex) -> frozenset[str] | None:
+    """Return the module-level names that the module sets through `sys.modules[__name__]`.
+
+    That is `setattr(sys.modules[__name__], "NAME", ...)`, an attribute
+    assignment to it or to a name bound to it (`this.NAME = ...`), and
+    writes through `vars(...)` or `.__dict__` of it. None means any name:
+    a name that is not a literal, or the module object passed on.
+    """
+    names: set[str] = set()
+    for name_node in index.names.get("__name__", []):
+        subscript = _modules_subscript(index, name_node)
+        if subscript is None:
+            continue
+        written = _module_object_writes(index, subscript, set())
+        if written is None:
+            return None
+        names |= written
+    return frozenset(names)
+
+
+def _modules_subscript(index: FileIndex, name_node: cst.Name) -> cst.Subscript | None:
+    """Return `sys.modules[__name__]` when `name_node` is its `__name__`."""
+    element = index.parents.get(index.parents.get(name_node))
+    subscript = index.parents.get(element)
+    if not isinstance(subscript, cst.Subscript) or len(subscript.slice) != 1:
+        return None
+    if subscript.slice[0] is not element:
+        return None
+    if index.qualified_name(subscript.value) != "sys.modules":
+        return None
+    return subscript
+
+
+# Built-in functions that read an attribute of the object in their first argument.
+ATTRIBUTE_READERS = frozenset({"getattr", "hasattr"})
+# Built-in functions that set or delete the attribute that their second argument names.
+ATTRIBUTE_WRITERS = frozenset({"setattr", "delattr"})
+
+
+def _module_object_writes(
+    index: FileIndex, module_object: cst.BaseExpression, aliases: set[str]
+) -> set[str] | None:
+    """Return the names that the use of an expression for the module object sets.
+
+    `aliases` contains the names already followed, so that `a = b` and `b = a`
+    end. None means any name.
+    """
+    user = index.parents.get(module_object)
+    if isinstance(user, cst.Attribute):
+        attribute = user.attr.value
+        if attribute == "__dict__":
+            return _namespace_writes(index, user)
+        if _is_assignment_target(index, user):
+            return {attribute}
+        # `__setattr__` and the like set a name that cio-fix does not follow.
+        return None if attribute.startswith("__") else set()
+    if isinstance(user, cst.Arg):
+        call = index.parents.get(user)
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+            return None
+        function = call.func.value
+        if call.args[0] is not user:
+            return None
+        if function in ATTRIBUTE_READERS:
+            return set()
+        if function == "vars" and len(call.args) == 1:
+            return _namespace_writes(index, call)
+        if function in ATTRIBUTE_WRITERS and len(call.args) > 1:
+            key = literal_value(call.args[1].value)
+            return {key} if isinstance(key, str) else None
+        return None
+    if isinstance(user, cst.Assign) and user.value is module_object:
+        return _alias_writes(index, user, aliases)
+    return None
+
+
+def _alias_writes(
+    index: FileIndex, assign: cst.Assign, aliases: set[str]
+) -> set[str] | None:
+    """Return the names set through a name bound to the module object (`this = ...`).
+
+    Every use of that name anywhere in the module counts, which may only
+    withhold more fixes.
+    """
+    if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        return None
+    alias = assign.targets[0].target.value
+    if alias in aliases:
+        return set()
+    aliases.add(alias)
+    names: set[str] = set()
+    for use in index.names.get(alias, []):
+        parent = index.parents.get(use)
+        if isinstance(parent, cst.AssignTarget) or (
+            isinstance(parent, cst.Attribute) and parent.attr is use
+        ):
+            continue
+        written = _module_object_writes(index, use, aliases)
+        if written is None:
+            return None
+        names |= written
+    return names
 
 
 def _is_assignment_target(index: FileIndex, node: cst.CSTNode) -> bool:
@@ -607,9 +721,11 @@ class ClientPerRequest(Rule):
     in the handler); arguments that read a module-level name that may
     change after import, because a client built once could keep the old
     value: a name that a function rebinds through `global` (an `init_app`
-    that sets the keys), that the module sets through `globals()`, or that
-    is bound to `None` or an empty string (a placeholder that an app factory
-    or another module sets, as in `tracking.SITE_ID = ...`); arguments
+    that sets the keys), that the module sets through `globals()` or
+    `sys.modules[__name__]` (`setattr()`, `vars()`, `.__dict__`, or a name
+    bound to it, as in `this.API_KEY = ...`), or that is bound to `None`
+    or an empty string (a placeholder that an app factory or another module
+    sets, as in `tracking.SITE_ID = ...`); arguments
     whose value cio-fix cannot tell is the same for every request: request
     or context values, calls, names bound more than once at module level
     (under `if`/`else` or `try`/`except`), class attributes and unpacked
