@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cio_fix.containers import class_may_change, dict_may_change
 from cio_fix.metadata import code_of
 from cio_fix.walk import walk
 
@@ -139,9 +140,6 @@ CACHING_WORDS = ("cache", "memo", "singleton")
 
 # Attribute lookups follow at most this many base classes up a class hierarchy.
 MAX_BASE_CLASSES = 8
-
-# The dict methods that can add an item which is not a client.
-DICT_INSERTING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
 
 
 # FastAPI markers whose callable FastAPI calls for every request that needs it.
@@ -408,6 +406,8 @@ class FileIndex:
         self._resolving: set[int] = set()
         # The client type of each module-level dict of clients, by its name.
         self._client_dicts: dict[str, ClientType | None] = {}
+        # Whether code may set a class variable unseen, by the id of the class node.
+        self._changing_classes: dict[int, bool] = {}
         # Imported names that a function or class also binds, by an import
         # of its own, a parameter or an assignment: where they are used
         # decides what they mean.
@@ -763,8 +763,11 @@ class FileIndex:
         The class body must bind it. Every other assignment to it, through
         `self`, `cls` or the class name, must also give a client or None.
         A class that does not assign the attribute at all reads it from its
-        one base class of this module.
+        one base class of this module. A use of the class that may set the
+        attribute unseen (`containers.class_may_change`) makes it unknown.
         """
+        if self._class_may_change(class_info):
+            return None
         assignments = self._attribute_assignments(class_info, attribute)
         if not assignments:
             base = self._base_class(class_info)
@@ -774,6 +777,33 @@ class FileIndex:
         if not any(item.scope is class_info.scope for item in assignments):
             return None
         return self._assigned_type(assignments)
+
+    def _class_may_change(self, class_info: ClassInfo) -> bool:
+        key = id(class_info.node)
+        if key not in self._changing_classes:
+            self._changing_classes[key] = class_may_change(self, class_info)
+        return self._changing_classes[key]
+
+    def client_containers(self) -> list[str]:
+        """Return the module-level dicts of clients and classes with a client class variable."""
+        found = []
+        for name, assignments in self.module_scope.assignments.items():
+            statement = assignments[0].statement
+            if type(statement) is cst.ClassDef:
+                continue
+            if len(assignments) == 1 and self._client_dict_type(name) is not None:
+                found.append(name)
+        for class_info in self.classes:
+            if (
+                class_info.scope is None
+                or class_info.scope.parent is not self.module_scope
+            ):
+                continue
+            for attribute in class_info.attributes:
+                if self._class_variable_type(class_info, attribute, 0) is not None:
+                    found.append(class_info.name)
+                    break
+        return found
 
     def _attribute_assignments(
         self, class_info: ClassInfo, attribute: str
@@ -855,9 +885,9 @@ class FileIndex:
         The module binds the name once, to a dict display or a `dict(...)`
         call of keyword arguments, whose values are all clients of one type.
         Each item assignment `name[key] = value` in the module must also give
-        a client of that type, and no call may `update` or `setdefault` it.
-        An import of the name, or a function that rebinds it after `global`,
-        makes it unknown.
+        a client of that type. An import of the name, a function that
+        rebinds it after `global`, or a use that may add another object
+        (`containers.dict_may_change`) makes it unknown.
         """
         if name in self.imports or self._rebound_through_global(name):
             return None
@@ -881,7 +911,7 @@ class FileIndex:
                 continue
             if item.value is None or self.client_type(item.value, item.scope) != found:
                 return None
-        if self._mutated_by_call(name):
+        if dict_may_change(self, name):
             return None
         return found
 
@@ -905,19 +935,6 @@ class FileIndex:
         if any(argument.keyword is None or argument.star for argument in value.args):
             return None
         return [argument.value for argument in value.args]
-
-    def _mutated_by_call(self, name: str) -> bool:
-        """Tell whether a call such as `name.update(...)` may add items to a dict."""
-        for site in self.call_sites:
-            func = site.node.func
-            if (
-                type(func) is cst.Attribute
-                and type(func.value) is cst.Name
-                and func.value.value == name
-                and func.attr.value in DICT_INSERTING_METHODS
-            ):
-                return True
-        return False
 
     def _assigned_type(self, assignments: list[Assignment]) -> ClientType | None:
         """Return the client a name holds when every assignment gives a client or None.
@@ -1018,6 +1035,7 @@ class FileIndex:
         self.project = project
         self._calls = None
         self._client_dicts = {}
+        self._changing_classes = {}
 
     def _as_construction(self, site: CallSite) -> Construction | None:
         client = self.constructor_type(site.node.func)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     Api,
@@ -70,6 +71,13 @@ class ModuleSummary:
     # Classes whose `__init__` builds a client: files that instantiate one
     # may build a client per request without mentioning customerio.
     client_classes: list[str] = field(default_factory=list)
+    # Module-level dicts of clients (`CLIENTS = {"us": CustomerIO(...)}`) and
+    # classes with a client class variable: files that import one may
+    # change it, so they are read too.
+    client_containers: list[str] = field(default_factory=list)
+    # Qualified names of imported objects that this module may change
+    # (`containers.changed_imports`).
+    changed_imports: set[str] = field(default_factory=set)
     # Per-rule facts for project-level rules, keyed by rule code.
     rule_facts: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +100,7 @@ class ProjectIndex:
         self._resolved: dict[str, tuple[ModuleSummary, str] | None] = {}
         self._localised: dict[tuple[str, str], str] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
+        self._changed: set[tuple[str, str]] | None = None
         self._shared: dict[str, Any] = {}
         self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
@@ -141,6 +150,18 @@ class ProjectIndex:
                         key = (target[0].module_name, target[1])
                         self._importers.setdefault(key, set()).add(summary.module_name)
         return self._importers.get((module_name, name), set())
+
+    def changed_elsewhere(self, module_name: str, name: str) -> bool:
+        """Tell whether a project module may change `name` of `module_name` through an import."""
+        if self._changed is None:
+            self._changed = set()
+            for summary in self.summaries:
+                for qualified in summary.changed_imports:
+                    local = self.localise(qualified, summary.module_name)
+                    target = self.resolve_name(local)
+                    if target is not None:
+                        self._changed.add((target[0].module_name, target[1]))
+        return (module_name, name) in self._changed
 
     def _resolve(self, qualified: str, depth: int) -> tuple[ModuleSummary, str] | None:
         if depth > 8:
@@ -268,6 +289,8 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     for local, qualified in index.imports.items():
         if local not in scope.assignments:
             summary.aliases[local] = qualified
+    summary.client_containers = index.client_containers()
+    summary.changed_imports = changed_imports(index)
 
     for construction in index.constructions:
         function = construction.site.function
@@ -340,7 +363,12 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
     """
     words = set()
     for summary in summaries:
-        if summary.clients or summary.factories or summary.client_classes:
+        if (
+            summary.clients
+            or summary.factories
+            or summary.client_classes
+            or summary.client_containers
+        ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words
 

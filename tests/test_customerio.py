@@ -157,6 +157,27 @@ _HEADER = "from customerio import CustomerIO\nfrom mixpanel import Mixpanel\n"
         "    global CLIENTS\n"
         "    CLIENTS['eu'] = CustomerIO('s', 'k')\n"
         "CLIENTS['eu'].track('1', 'x')\n",
+        # Reading the dict: `in`, iteration and its reading methods.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def go(region):\n"
+        "    if region not in CLIENTS:\n"
+        "        return [key for key in CLIENTS] + list(CLIENTS.keys())\n"
+        "    for cio in CLIENTS.values():\n"
+        "        print(cio, CLIENTS.get(region), CLIENTS.items())\n"
+        "    CLIENTS[region].track('1', 'x')\n",
+        # The name of another variable in a function is not the dict.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def go(CLIENTS):\n"
+        "    return CLIENTS\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # Reading the class: an attribute, an instance, a subclass, an annotation.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder):\n"
+        "    pass\n"
+        "def go(holder: Holder = Holder()) -> None:\n"
+        "    cio = Holder.client\n"
+        "    Holder.client.track('1', 'x')\n",
     ],
 )
 def test_customerio_class_and_dict_receivers(source: str) -> None:
@@ -272,6 +293,120 @@ def test_customerio_class_and_dict_receivers(source: str) -> None:
 )
 def test_customerio_class_and_dict_look_alikes(source: str) -> None:
     assert _calls(_HEADER + source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # An alias of the dict that gets an item.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "SINKS = CLIENTS\n"
+        "SINKS['audit'] = Mixpanel('t')\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # The dict passed to a function, returned, or changed through `dict`.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "register(CLIENTS)\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "def clients():\n"
+        "    return CLIENTS\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "dict.update(CLIENTS, audit=Mixpanel('t'))\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # A method that is not one of the reading ones, called or not.
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "CLIENTS.setdefault('audit', Mixpanel('t'))\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+        "add = CLIENTS.__setitem__\n"
+        "CLIENTS['us'].track('1', 'x')\n",
+        # The class passed to setattr or to another function.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "setattr(Holder, 'client', Mixpanel('t'))\n"
+        "Holder.client.track('1', 'x')\n",
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "configure(Holder)\n"
+        "Holder.client.track('1', 'x')\n",
+        # An alias of the class whose attribute is assigned.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "H = Holder\n"
+        "H.client = Mixpanel('t')\n"
+        "Holder.client.track('1', 'x')\n",
+        # A subclass read through, when the base class is passed on.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder):\n"
+        "    pass\n"
+        "setattr(Holder, 'client', Mixpanel('t'))\n"
+        "Child.client.track('1', 'x')\n",
+    ],
+)
+def test_customerio_changed_containers_unknown(source: str) -> None:
+    assert _calls(_HEADER + source) == []
+
+
+REGISTRY = (
+    "from customerio import CustomerIO\n"
+    "CLIENTS = {'us': CustomerIO('s', 'k')}\n"
+    "class Holder:\n"
+    "    client = CustomerIO('s', 'k')\n"
+    "CLIENTS['us'].track('1', 'x')\n"
+    "Holder.client.track('1', 'x')\n"
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from app.registry import CLIENTS\nprint(CLIENTS['us'], 'us' in CLIENTS)\n",
+        "from app.registry import Holder\ncio = Holder.client\nHolder.client.track()\n",
+        "import app.registry\nfor key in app.registry.CLIENTS:\n    pass\n",
+        "from app import registry\nregistry.CLIENTS.get('us')\n",
+        "from app.registry import Holder\nclass Child(Holder):\n    client = None\n",
+    ],
+)
+def test_customerio_containers_read_elsewhere(source: str) -> None:
+    project = _project({"app.registry": REGISTRY, "app.plugins": source})
+
+    calls = _calls(REGISTRY, module_name="app.registry", project=project)
+
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "unknown"),
+    [
+        ("from app.registry import CLIENTS\nCLIENTS['audit'] = Log()\n", "CLIENTS"),
+        ("import app.registry\napp.registry.CLIENTS['audit'] = Log()\n", "CLIENTS"),
+        ("from app import registry\nregistry.CLIENTS.update(audit=Log())\n", "CLIENTS"),
+        ("from app.registry import CLIENTS as C\nSINKS = C\n", "CLIENTS"),
+        ("import app.registry as r\nr.CLIENTS = {}\n", "CLIENTS"),
+        ("from app.registry import Holder\nHolder.client = Log()\n", "Holder"),
+        ("from app import registry\nregistry.Holder.client = Log()\n", "Holder"),
+        (
+            "from app.registry import Holder\nsetattr(Holder, 'client', Log())\n",
+            "Holder",
+        ),
+    ],
+)
+def test_customerio_containers_changed_elsewhere(source: str, unknown: str) -> None:
+    project = _project({"app.registry": REGISTRY, "app.plugins": source})
+
+    calls = _calls(REGISTRY, module_name="app.registry", project=project)
+
+    receivers = [cst.Module([]).code_for_node(call.site.node.func) for call in calls]
+    assert len(calls) == 1
+    assert not receivers[0].startswith(unknown)
+
+
+def test_customerio_containers_in_summary() -> None:
+    project = _project({"app.registry": REGISTRY})
+
+    assert project.summaries[0].client_containers == ["CLIENTS", "Holder"]
 
 
 def _project(files: dict[str, str]) -> ProjectIndex:

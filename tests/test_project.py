@@ -421,3 +421,39 @@ def test_project_version_source_relative_to_cwd(project) -> None:
     result = run_cli(["--dry-run", "--select", "CIO701", "."], root / "shipping")
 
     assert "(requirements.txt)" in result.stdout
+
+
+REGISTRY = (
+    "import os\n\n"
+    "from customerio import CustomerIO\n\n"
+    'CLIENTS = {"us": CustomerIO(os.environ["SID"], os.environ["KEY"])}\n\n\n'
+    "class Holder:\n"
+    '    client = CustomerIO(os.environ["SID"], os.environ["KEY"])\n\n\n'
+    "def record(kind, uid, plan):\n"
+    '    CLIENTS[kind].track(customer_id=uid, name="plan_" + plan)\n'
+    '    Holder.client.track(customer_id=uid, name="plan_" + plan)\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "reported"),
+    [
+        ("from registry import CLIENTS\n\nprint(CLIENTS.get('us'))\n", 2),
+        ("from registry import CLIENTS\n\nCLIENTS['audit'] = AuditLog()\n", 1),
+        ("import registry\n\nregistry.Holder.client = AuditLog()\n", 1),
+    ],
+)
+def test_project_containers_changed_in_other_file(project, plugin, reported) -> None:
+    # plugins.py does not mention customerio: it is read because it
+    # imports the module that holds the dict and the class.
+    root = project(
+        {
+            "requirements.txt": "customerio==3.2.0\n",
+            "registry.py": REGISTRY,
+            "plugins.py": "from audit import AuditLog\n" + plugin,
+        }
+    )
+
+    result = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+
+    assert result.stdout.count("registry.py:") == reported
