@@ -355,6 +355,17 @@ class FileContext:
             module, name, self.import_time_index(node), self._scopes_around(node)
         )
 
+    def import_conflict(
+        self, node: cst.CSTNode, module: str, name: str | None = None
+    ) -> str | None:
+        """Describe what else binds the name of `module` when `import_at` returns None.
+
+        For example "the function around this code binds `os`", to tell the
+        user why a fix that needs the import was not made.
+        """
+        default, target = _plain_binding(module, name)
+        return self._other_binding(default, target, self._scopes_around(node))
+
     def import_in_helper(
         self, module: str, name: str | None = None, *, on_import: bool
     ) -> ImportedName | None:
@@ -434,19 +445,14 @@ class FileContext:
         local = self._existing_import(qualified, first_use, scopes)
         if local is not None:
             return ImportedName(local)
-        default = name or module.split(".")[0]
-        # What the new import binds the plain name to: `import concurrent.futures`
-        # binds `concurrent`, `from functools import cache` binds `functools.cache`.
-        target = qualified if name else default
-        if self._binds_otherwise(default, target, scopes):
+        default, target = _plain_binding(module, name)
+        if self._other_binding(default, target, scopes) is not None:
             return None
         add = AddImport(module, name, on_import=first_use is not None)
         if self._deleted_before(default, first_use):
             # An import of the plain name at the top would be deleted too,
             # and an existing one makes adding it a no-op.
-            alias = f"_{default}"
-            if alias in self.module_names():
-                return None
+            alias = unused_name(f"_{default}", self.module_names())
             return ImportedName(alias, (replace(add, asname=alias),))
         return ImportedName(default, (add,))
 
@@ -515,25 +521,32 @@ class FileContext:
                 return True
         return False
 
-    def _binds_otherwise(self, local: str, target: str, scopes: list[Scope]) -> bool:
-        """Tell whether `local` may be bound to anything but `target` where it is used.
+    def _other_binding(
+        self, local: str, target: str, scopes: list[Scope]
+    ) -> str | None:
+        """Describe how `local` may be bound to anything but `target` where it is used.
 
         That is a module-level binding of it to something else, a `global`
         statement that lets a function rebind it, or any binding in
-        `scopes`, the function and class scopes around the code.
+        `scopes`, the function and class scopes around the code. None when
+        nothing binds it otherwise.
         """
         index = self.index
-        if local in index.module_scope.assignments or local in index.global_names:
-            return True
-        if _binds_in(scopes, local):
-            return True
+        if local in index.global_names:
+            return f"a function can rebind or delete `{local}` through `global {local}`"
+        for scope in scopes:
+            if _binds_in([scope], local):
+                return f"the {scope.kind} around this code binds `{local}`"
+        module_level = f"`{local}` is bound to something else at module level"
+        if local in index.module_scope.assignments:
+            return module_level
         for statement in self._imports_binding(local):
             if not self._in_module_scope(statement):
                 continue
             for bound, origin in index.import_bindings(statement):
                 if bound == local and origin != target:
-                    return True
-        return False
+                    return module_level
+        return None
 
     def _in_module_scope(self, node: cst.CSTNode) -> bool:
         return not any(
@@ -579,6 +592,28 @@ def _scopes_by_node(context: FileContext) -> dict[cst.CSTNode, Scope]:
         if info.scope is not None:
             scopes[info.node] = info.scope
     return scopes
+
+
+def _plain_binding(module: str, name: str | None) -> tuple[str, str]:
+    """Return the name that a new import of `module` (or `module.name`) binds, and to what.
+
+    `import concurrent.futures` binds `concurrent` to `concurrent`, and
+    `from functools import cache` binds `cache` to `functools.cache`.
+    """
+    if name:
+        return name, f"{module}.{name}"
+    default = module.split(".")[0]
+    return default, default
+
+
+def unused_name(base: str, taken: set[str]) -> str:
+    """Return `base`, or `base_2`, `base_3`... when the module already uses it."""
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}_{number}" in taken:
+        number += 1
+    return f"{base}_{number}"
 
 
 def _binds_in(scopes: Iterable[Scope], local: str) -> bool:

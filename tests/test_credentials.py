@@ -137,12 +137,36 @@ def test_webhook_signing_key_message(project) -> None:
     assert "9f8e7d6c5b4a39281706" not in output
 
 
-def test_credentials_reason_when_os_means_something_else(project) -> None:
+CLIENT_IN_FUNCTION = (
+    "\n\ndef make({parameters}):\n"
+    '    return CustomerIO("3f9a0b1c2d3e4f5a6b7c", "0a1b2c3d4e5f6a7b8c9d")\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("module_code", "parameters", "reason"),
+    [
+        ('os = "linux"\n', "", "`os` is bound to something else at module level"),
+        (
+            "from platform_tools import os\n",
+            "",
+            "`os` is bound to something else at module level",
+        ),
+        ("", "os=None", "the function around this code binds `os`"),
+        (
+            "import os\n\n\ndef drop():\n    global os\n    del os\n",
+            "",
+            "a function can rebind or delete `os` through `global os`",
+        ),
+    ],
+)
+def test_credentials_reason_names_binding_of_os(
+    project, module_code, parameters, reason
+) -> None:
     source = (
         "from customerio import CustomerIO\n\n"
-        'os = "linux"\n\n\n'
-        "def make():\n"
-        '    return CustomerIO("3f9a0b1c2d3e4f5a6b7c", "0a1b2c3d4e5f6a7b8c9d")\n'
+        + module_code
+        + CLIENT_IN_FUNCTION.format(parameters=parameters)
     )
     root = project({"keys.py": source})
 
@@ -151,4 +175,4 @@ def test_credentials_reason_when_os_means_something_else(project) -> None:
     lines = [line for line in output.splitlines() if "CIO101" in line]
     assert len(lines) == 2
     assert all("[*]" not in line for line in lines)
-    assert all("the name `os` means something else here" in line for line in lines)
+    assert all(f"(not fixed: {reason}, so import os" in line for line in lines)

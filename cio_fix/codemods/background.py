@@ -16,14 +16,13 @@ from cio_fix.codemods.clients import (
     call_layout,
     format_call,
     read_names,
-    unused_name,
 )
 from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
-from cio_fix.rules import FileContext, Rule
+from cio_fix.rules import FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
 THREAD_HELPER = "_customerio_in_background"

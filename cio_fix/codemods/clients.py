@@ -29,7 +29,7 @@ from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_i
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
-from cio_fix.rules import FileContext, Rule
+from cio_fix.rules import FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
 LINE_LENGTH = 88
@@ -43,16 +43,6 @@ CLIENT_NAMES = {
 
 
 # -- names and formatting, shared with the background rule ------------------------------
-
-
-def unused_name(base: str, taken: set[str]) -> str:
-    """Return `base`, or `base_2`, `base_3`... when the module already uses it."""
-    if base not in taken:
-        return base
-    number = 2
-    while f"{base}_{number}" in taken:
-        number += 1
-    return f"{base}_{number}"
 
 
 def format_call(

@@ -403,10 +403,12 @@ class HardcodedCredential(Rule):
     run too late. An `import os` inside another function or class does
     not count. When a module-level `del os` runs before the fixed line
     (or anywhere, for a line in a function), the fix adds `import os as
-    _os` and reads `_os.environ`. When `os` means something else at the
-    fixed line (a module-level assignment, or a binding in the function
-    around it), the key is reported without a fix. The variable must be
-    set where the code runs.
+    _os` and reads `_os.environ`, or takes `_os_2` when the module already
+    uses the name `_os`. When `os` may mean something else at the fixed
+    line (a module-level assignment or import of something else, a binding
+    in the function around it, or a `global os` that lets a function rebind
+    it), the key is reported without a fix, and the message names that
+    binding. The variable must be set where the code runs.
     Placeholders such as "YOUR_API_KEY" and empty strings are left alone.
     Variable names come from `[tool.cio-fix.env]`, or from the Customer.io
     variables that the file's service (the nearest folder that declares
@@ -628,15 +630,17 @@ class HardcodedCredential(Rule):
             " stays in the version control history"
         )
         fix = self._fix(context, literal, env_name)
-        if fix is None:
+        if isinstance(fix, str):
             message += (
-                " (not fixed: the name `os` means something else here, so import"
-                f" os under another name and read {env_name} by hand)"
+                f" (not fixed: {fix}, so import os under another name and read"
+                f" {env_name} by hand)"
             )
+            fix = None
         return context.finding(self, literal.node, message, fix=fix, secrets=secrets)
 
     @staticmethod
-    def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | None:
+    def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | str:
+        """Return the fix, or why there is none: what else the name `os` means here."""
         # `from os import environ` is reused as it is; otherwise `os` is
         # imported unless that name means something else in the module.
         # Either import must run before the key is read.
@@ -645,7 +649,9 @@ class HardcodedCredential(Rule):
         if environ is None:
             os_import = context.import_at(literal.node, "os")
             if os_import is None:
-                return None
+                conflict = context.import_conflict(literal.node, "os")
+                assert conflict is not None, "import_at gives None only for a conflict"
+                return conflict
             environ = f"{os_import.local}.environ"
             imports = os_import.imports
 
