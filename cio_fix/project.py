@@ -88,6 +88,18 @@ class SdkVersion:
     source: str
 
 
+@dataclass(frozen=True)
+class SdkConflict:
+    """Requirements files of one folder that pin different customerio major versions.
+
+    The code may run under each of them (a CI job that tries the upgrade,
+    hosts that stay on the old version), so no one version is known.
+    """
+
+    # The first pin of each major version, in the order the files are read.
+    pins: tuple[SdkVersion, ...]
+
+
 class ProjectIndex:
     def __init__(self, summaries: Iterable[ModuleSummary]) -> None:
         self.summaries = list(summaries)
@@ -426,13 +438,16 @@ def major_from_specifier(spec: str) -> int | None:
     return None
 
 
-def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | None:
+def detect_sdk_version(
+    root: Path, start: Path | None = None
+) -> SdkVersion | SdkConflict | None:
     """Find the customerio version the project declares, lock files first.
 
     The folders from `start` (the folder of the checked files) up to
     `root` are searched nearest first, so a service in a subfolder of a
     repository is read from its own requirements. A `source` below `root`
-    is given relative to it.
+    is given relative to it. A conflict between the requirements files of
+    the nearest declaring folder ends the search too.
     """
     for folder in folders_up_to(root, start):
         for reader in (
@@ -447,7 +462,17 @@ def detect_sdk_version(root: Path, start: Path | None = None) -> SdkVersion | No
     return None
 
 
-def _relative_source(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
+def _relative_source(
+    found: SdkVersion | SdkConflict, folder: Path, root: Path
+) -> SdkVersion | SdkConflict:
+    if isinstance(found, SdkConflict):
+        return SdkConflict(
+            tuple(_relative_pin(pin, folder, root) for pin in found.pins)
+        )
+    return _relative_pin(found, folder, root)
+
+
+def _relative_pin(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
     """Give the source relative to `root`, also for an included file beside `folder`."""
     if folder == root.resolve():
         return found
@@ -492,16 +517,26 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
     return None
 
 
-def _from_requirements(folder: Path, root: Path) -> SdkVersion | None:
-    """Read the first customerio pin of the folder's requirements files and their includes."""
+def _from_requirements(folder: Path, root: Path) -> SdkVersion | SdkConflict | None:
+    """Read the customerio pins of the folder's requirements files and their includes.
+
+    The first pin names the source, so requirements.txt comes before a side
+    file that includes it. Pins of different major versions, in one file or
+    several, give a conflict.
+    """
+    pins: dict[int, SdkVersion] = {}
     seen: set[Path] = set()
     for path in requirements_files(folder):
         for source, line in requirement_lines(path, root, seen):
-            found = _requirement_major(line)
-            if found is not None:
+            major = _requirement_major(line)
+            if major is not None and major not in pins:
                 relative = os.path.relpath(source, folder)
-                return SdkVersion(found, Path(relative).as_posix())
-    return None
+                pins[major] = SdkVersion(major, Path(relative).as_posix())
+    if not pins:
+        return None
+    if len(pins) == 1:
+        return next(iter(pins.values()))
+    return SdkConflict(tuple(pins.values()))
 
 
 def _from_pyproject(root: Path) -> SdkVersion | None:

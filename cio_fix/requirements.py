@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 # The requirements files read in each folder. Files that they include are
 # read too, wherever they sit in the project.
 REQUIREMENTS_PATTERNS = ("requirements*.txt", "requirements/*.txt", "requirements*.in")
+# The files that install the project itself, read before side files such as
+# requirements-dev.txt. requirements.txt comes first because pip-tools
+# compiles requirements.in into its exact pins.
+MAIN_REQUIREMENTS = ("requirements.txt", "requirements.in")
 
 # pip's options that read another file: `-r base.txt`, `-rbase.txt`,
 # `--requirement=base.txt`, and the same for constraints files, whose
@@ -25,11 +29,16 @@ _COMMENT = re.compile(r"(?:^|\s)#")
 
 
 def requirements_files(folder: Path) -> list[Path]:
-    """Return the requirements files of `folder`, in the order they are read."""
-    files = []
+    """Return the requirements files of `folder`: the main files first, then the others.
+
+    The others come in the order of REQUIREMENTS_PATTERNS, each pattern's
+    files sorted by name.
+    """
+    found = []
     for pattern in REQUIREMENTS_PATTERNS:
-        files += sorted(folder.glob(pattern))
-    return files
+        found += sorted(folder.glob(pattern))
+    main = [path for name in MAIN_REQUIREMENTS if (path := folder / name) in found]
+    return main + [path for path in found if path not in main]
 
 
 def requirement_lines(

@@ -18,7 +18,7 @@ from cio_fix.edits import leading_imports_end
 from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, Severity
-from cio_fix.project import SdkVersion, detect_sdk_version
+from cio_fix.project import SdkConflict, SdkVersion, detect_sdk_version
 from cio_fix.walk import child_nodes
 
 if TYPE_CHECKING:
@@ -230,10 +230,32 @@ class FileContext:
         """Return the customerio version for this file: configured, else declared nearest.
 
         The folders from the file's own up to the project root are searched,
-        so each service of a repository gets the version it declares.
+        so each service of a repository gets the version it declares. None
+        when no version is known, also when files pin different ones.
         """
         if self.config.sdk_version is not None:
             return SdkVersion(self.config.sdk_version, "sdk-version in [tool.cio-fix]")
+        declared = self._declared_sdk()
+        return declared if isinstance(declared, SdkVersion) else None
+
+    @property
+    def sdk_conflict(self) -> str | None:
+        """Describe the pins that leave the customerio version unknown, if files disagree.
+
+        For example "requirements.txt pins customerio 2.x and
+        requirements-next.txt 3.x". None when sdk-version is set.
+        """
+        if self.config.sdk_version is not None:
+            return None
+        declared = self._declared_sdk()
+        if not isinstance(declared, SdkConflict):
+            return None
+        first, *others = declared.pins
+        described = [f"{first.source} pins customerio {first.major}.x"]
+        described += [f"{pin.source} {pin.major}.x" for pin in others]
+        return ", ".join(described[:-1]) + " and " + described[-1]
+
+    def _declared_sdk(self) -> SdkVersion | SdkConflict | None:
         folder = self.path.absolute().parent
         return self.project.shared(  # type: ignore[no-any-return]
             f"sdk-version:{folder}",
@@ -242,10 +264,17 @@ class FileContext:
             ),
         )
 
-    def _shown_from_cwd(self, sdk: SdkVersion | None) -> SdkVersion | None:
-        """Name the declaring file relative to the working directory, as findings are."""
+    def _shown_from_cwd(
+        self, sdk: SdkVersion | SdkConflict | None
+    ) -> SdkVersion | SdkConflict | None:
+        """Name the declaring files relative to the working directory, as findings are."""
         if sdk is None:
             return None
+        if isinstance(sdk, SdkConflict):
+            return SdkConflict(tuple(self._pin_from_cwd(pin) for pin in sdk.pins))
+        return self._pin_from_cwd(sdk)
+
+    def _pin_from_cwd(self, sdk: SdkVersion) -> SdkVersion:
         return SdkVersion(
             sdk.major, display_path(self.config.declarations_root / sdk.source)
         )

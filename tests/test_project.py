@@ -10,6 +10,8 @@ import pytest
 from cio_fix.customerio import build_index
 from cio_fix.project import (
     ProjectIndex,
+    SdkConflict,
+    SdkVersion,
     detect_sdk_version,
     major_from_specifier,
     summarise,
@@ -275,6 +277,145 @@ def test_project_sdk_version_requirement_includes(
         assert found.source == source
 
 
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # The main file is named before a side file that sorts first.
+        (
+            {
+                "requirements-dev.txt": "customerio==3.2.0\npytest\n",
+                "requirements.txt": "customerio==3.2.0\n",
+            },
+            SdkVersion(3, "requirements.txt"),
+        ),
+        (
+            {
+                "requirements-dev.in": "-r requirements.in\npytest\n",
+                "requirements.in": "customerio~=3.2\n",
+            },
+            SdkVersion(3, "requirements.in"),
+        ),
+        # pip-tools compiles requirements.in into the exact pins of requirements.txt.
+        (
+            {
+                "requirements.in": "customerio>=3\n",
+                "requirements.txt": "customerio==3.2.0\n",
+            },
+            SdkVersion(3, "requirements.txt"),
+        ),
+        (
+            {
+                "requirements-prod.txt": "flask\n",
+                "requirements/base.txt": "customerio==2.1\n",
+            },
+            SdkVersion(2, "requirements/base.txt"),
+        ),
+        # Side files that pin another major version leave it unknown.
+        (
+            {
+                "requirements-next.txt": "customerio==3.2\n",
+                "requirements.txt": "customerio==2.1\n",
+            },
+            SdkConflict(
+                (
+                    SdkVersion(2, "requirements.txt"),
+                    SdkVersion(3, "requirements-next.txt"),
+                )
+            ),
+        ),
+        (
+            {
+                "requirements-legacy.txt": "customerio==2.1\n",
+                "requirements.txt": "-r base.txt\n",
+                "base.txt": "customerio==3.2\n",
+            },
+            SdkConflict(
+                (SdkVersion(3, "base.txt"), SdkVersion(2, "requirements-legacy.txt"))
+            ),
+        ),
+        (
+            {
+                "requirements.txt": (
+                    "customerio==2.1 ; python_version < '3.8'\n"
+                    "customerio==3.2 ; python_version >= '3.8'\n"
+                )
+            },
+            SdkConflict(
+                (SdkVersion(2, "requirements.txt"), SdkVersion(3, "requirements.txt"))
+            ),
+        ),
+        (
+            {
+                "requirements/py37.txt": "customerio==2.1\n",
+                "requirements/base.txt": "customerio==3.2\n",
+                "requirements/dev.txt": "-r base.txt\n",
+            },
+            SdkConflict(
+                (
+                    SdkVersion(3, "requirements/base.txt"),
+                    SdkVersion(2, "requirements/py37.txt"),
+                )
+            ),
+        ),
+        # A pin without a major version does not conflict.
+        (
+            {
+                "requirements-next.txt": "customerio>=2\n",
+                "requirements.txt": "customerio==2.1\n",
+            },
+            SdkVersion(2, "requirements.txt"),
+        ),
+        # The conflict ends the search, but a lock file comes first.
+        (
+            {
+                "requirements-next.txt": "customerio==3.2\n",
+                "requirements.txt": "customerio==2.1\n",
+                "pyproject.toml": '[project]\ndependencies = ["customerio==2.1"]\n',
+            },
+            SdkConflict(
+                (
+                    SdkVersion(2, "requirements.txt"),
+                    SdkVersion(3, "requirements-next.txt"),
+                )
+            ),
+        ),
+        (
+            {
+                "requirements-next.txt": "customerio==3.2\n",
+                "requirements.txt": "customerio==2.1\n",
+                "poetry.lock": '[[package]]\nname = "customerio"\nversion = "2.1.0"\n',
+            },
+            SdkVersion(2, "poetry.lock"),
+        ),
+    ],
+)
+def test_project_sdk_version_main_and_side_files(project, files, expected) -> None:
+    root = project(files)
+
+    found = detect_sdk_version(root)
+
+    assert found == expected
+
+
+def test_project_sdk_conflict_relative_to_root(project) -> None:
+    root = project(
+        {
+            "service/requirements.txt": "customerio==2.1\n",
+            "service/requirements-next.txt": "customerio==3.2\n",
+            "requirements.txt": "customerio==3.2\n",
+        }
+    )
+
+    found = detect_sdk_version(root, root / "service")
+
+    assert found == SdkConflict(
+        (
+            SdkVersion(2, "service/requirements.txt"),
+            SdkVersion(3, "service/requirements-next.txt"),
+        )
+    )
+
+
 def test_project_sdk_version_include_beside_service(project) -> None:
     root = project(
         {
@@ -457,3 +598,74 @@ def test_project_containers_changed_in_other_file(project, plugin, reported) -> 
     result = run_cli(["--dry-run", "--select", "CIO301", "."], root)
 
     assert result.stdout.count("registry.py:") == reported
+
+
+TRACK_KEYWORD_ATTRIBUTE = (
+    "import os\n\n"
+    "from customerio import CustomerIO\n\n"
+    'cio = CustomerIO(os.environ["SID"], os.environ["KEY"])\n\n\n'
+    "def signed_up(uid):\n"
+    '    cio.track(customer_id=uid, name="signed_up", plan="pro")\n'
+)
+
+
+def test_project_conflict_withholds_sdk3_fix(project) -> None:
+    root = project(
+        {
+            "app/requirements.txt": "customerio==2.1\n",
+            "app/requirements-next.txt": "customerio==3.2\n",
+            "app/m.py": TRACK_KEYWORD_ATTRIBUTE,
+        }
+    )
+
+    output = run_cli(["--no-diff", "--select", "CIO701", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO701" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    conflict = (
+        "app/requirements.txt pins customerio 2.x and app/requirements-next.txt 3.x"
+    )
+    assert f"(not fixed: {conflict})" in lines[0]
+
+
+def test_project_sdk_version_setting_ends_conflict(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[tool.cio-fix]\nsdk-version = 3\n",
+            "requirements.txt": "customerio==2.1\n",
+            "requirements-next.txt": "customerio==3.2\n",
+            "m.py": TRACK_KEYWORD_ATTRIBUTE,
+        }
+    )
+
+    output = run_cli(["--no-diff", "--select", "CIO701", "."], root).stdout
+
+    assert "CIO701 [*]" in output
+    assert "not fixed" not in output
+
+
+def test_project_conflict_withholds_event_name_fix(project) -> None:
+    root = project(
+        {
+            "requirements.txt": "customerio==3.2\n",
+            "requirements-legacy.txt": "customerio==2.1\n",
+            "m.py": (
+                "import os\n\n"
+                "from customerio import CustomerIO\n\n"
+                'cio = CustomerIO(os.environ["SID"], os.environ["KEY"])\n\n\n'
+                "def viewed(uid, page):\n"
+                '    cio.track(customer_id=uid, name=f"viewed {page}")\n'
+            ),
+        }
+    )
+
+    output = run_cli(["--no-diff", "--select", "CIO301", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO301" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    assert (
+        "the customerio version is unknown because requirements.txt pins"
+        " customerio 3.x and requirements-legacy.txt 2.x"
+    ) in lines[0]

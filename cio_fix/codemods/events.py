@@ -230,10 +230,17 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         )
     placement = placement_of(context, call)
     if placement.target == UNKNOWN_TARGET:
+        unknown = "the customerio version is unknown"
+        advice = (
+            "declare the version in requirements or set sdk-version in [tool.cio-fix]"
+        )
+        conflict = context.sdk_conflict
+        if conflict is not None:
+            unknown += f" because {conflict}"
+            advice = "set sdk-version in [tool.cio-fix]"
         raise NotFixable(
-            "the customerio version is unknown, and attributes go in `data` on"
-            " 3.x but in keyword arguments on 2.x; declare the version in"
-            " requirements or set sdk-version in [tool.cio-fix]"
+            f"{unknown}, and attributes go in `data` on 3.x but in keyword"
+            f" arguments on 2.x; {advice}"
         )
     if placement.target == "keywords" and any(
         argument.star == "**" for argument in call.star_arguments

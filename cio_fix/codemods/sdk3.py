@@ -83,9 +83,12 @@ class Sdk3EventKwargs(Rule):
     Safe when the project declares customerio 3 (requirements files,
     pyproject.toml, setup.cfg, setup.py, Pipfile or lock files) or sets
     `sdk-version = 3`: the same attributes arrive, in `data`. Without a
-    declared version the calls are reported without a fix, and with 1.x or
-    2.x declared they are correct and not reported. `pageview` and
-    `backfill` still take keyword arguments and are never reported.
+    declared version the calls are reported without a fix, and so they are
+    when requirements files of one folder pin different major versions
+    (a `requirements-next.txt` that tries the upgrade, say), because the
+    code may run with either. With 1.x or 2.x declared they are correct
+    and not reported. `pageview` and `backfill` still take keyword
+    arguments and are never reported.
 
     A `**` spread may pass track()'s own parameters, as a wrapper's
     `cio.track(customer_id, name, **options)` does, so it is moved into
@@ -134,9 +137,19 @@ class Sdk3EventKwargs(Rule):
         if sdk is None:
             message = (
                 f"{call.method}() passes event attributes {attributes} as keyword arguments,"
-                " which customerio 3.x rejects with TypeError; declare the customerio version"
-                " (or set sdk-version in [tool.cio-fix]) so they can be moved into `data`"
+                " which customerio 3.x rejects with TypeError; "
             )
+            conflict = context.sdk_conflict
+            if conflict is None:
+                message += (
+                    "declare the customerio version (or set sdk-version in"
+                    " [tool.cio-fix]) so they can be moved into `data`"
+                )
+            else:
+                message += (
+                    "set sdk-version in [tool.cio-fix] to the version this code runs"
+                    f" with (not fixed: {conflict})"
+                )
             return context.finding(self, call.node, message, severity=Severity.WARNING)
 
         problem = (
