@@ -635,12 +635,12 @@ def _plain_binding(module: str, name: str | None) -> tuple[str, str]:
     return default, default
 
 
-def unused_name(base: str, taken: set[str]) -> str:
+def unused_name(base: str, names_in_use: set[str]) -> str:
     """Return `base`, or `base_2`, `base_3`... when the module already uses it."""
-    if base not in taken:
+    if base not in names_in_use:
         return base
     number = 2
-    while f"{base}_{number}" in taken:
+    while f"{base}_{number}" in names_in_use:
         number += 1
     return f"{base}_{number}"
 

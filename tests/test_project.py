@@ -586,7 +586,7 @@ REGISTRY = (
 )
 def test_project_containers_changed_in_other_file(project, plugin, reported) -> None:
     # plugins.py does not mention customerio: it is read because it
-    # imports the module that holds the dict and the class.
+    # imports the module that contains the dict and the class.
     root = project(
         {
             "requirements.txt": "customerio==3.2.0\n",

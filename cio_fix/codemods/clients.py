@@ -1755,9 +1755,9 @@ class ConnectionPoolingDisabled(Rule):
     session with its retries and timeout unchanged. Only a literal `False`
     is reported. An argument with a comment on its line (the end-of-line
     comment of a one-line call included), or on lines of their own just
-    above it, is reported without a fix: the comment may say why pooling
-    is off, and kept alone it would read as if it still were, while
-    removing it would lose what it says.
+    above it, is reported without a fix. The comment may explain why
+    pooling is off: kept alone it would read as if pooling still were,
+    and removed, its explanation would be lost.
     """
 
     code = "CIO602"

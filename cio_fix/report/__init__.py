@@ -65,11 +65,11 @@ def _secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(secret) for secret in ordered))
 
 
-# The characters that make a file name quoted: control characters (Unicode
-# category Cc), line and paragraph separators, the marks and overrides that
-# change the direction of text (a log would show another name), `"`, `\`
-# and the lone surrogates that stand for bytes that are not UTF-8
-# (surrogateescape).
+# The characters that make a file name quoted. They are the control
+# characters (Unicode category Cc), the line and paragraph separators, `"`
+# and `\`. Marks and overrides that change the direction of text are quoted
+# too, because a log would show another name. So are the lone surrogates
+# that stand for bytes that are not UTF-8 (surrogateescape).
 _NEEDS_QUOTING = re.compile(
     r'[\x00-\x1f\x7f-\x9f"\\\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\udc80-\udcff]'
 )
@@ -89,7 +89,7 @@ _PATH_ESCAPES = {
 
 
 def quoted_path(path: str) -> str:
-    """Quote a file name as git does when it holds a character of `_NEEDS_QUOTING`.
+    """Quote a file name as git does when it contains a character of `_NEEDS_QUOTING`.
 
     A line feed in a name would otherwise split a report line or a diff
     header in two, and the second half would read as a line of its own.
