@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cio_fix.metadata import is_target
+
 if TYPE_CHECKING:
     from cio_fix.customerio import ClassInfo, FileIndex, Scope
 
@@ -24,17 +26,6 @@ DICT_READING_METHODS = frozenset({"get", "items", "keys", "values", "copy"})
 # The dict methods that can add an item that is not a client.
 DICT_INSERTING_METHODS = frozenset(
     {"update", "setdefault", "__setitem__", "__ior__", "__init__"}
-)
-
-# The nodes whose `target` field an assignment, `for`, `del` or `:=` binds.
-_TARGET_OWNERS = (
-    cst.AssignTarget,
-    cst.AnnAssign,
-    cst.AugAssign,
-    cst.For,
-    cst.CompFor,
-    cst.Del,
-    cst.NamedExpr,
 )
 
 # Parents of a `Name` that is not a read of a variable: a parameter, an
@@ -49,18 +40,6 @@ _NOT_REFERENCES = (
     cst.FunctionDef,
     cst.ClassDef,
 )
-
-
-def is_target(node: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode]) -> bool:
-    """Tell whether an assignment, `for`, `del` or `:=` binds `node`, also in a tuple."""
-    child = node
-    parent = parents.get(child)
-    while type(parent) in (cst.Element, cst.StarredElement, cst.Tuple, cst.List):
-        child = parent
-        parent = parents.get(child)
-    if isinstance(parent, cst.AsName):
-        return parent.name is child
-    return isinstance(parent, _TARGET_OWNERS) and parent.target is child
 
 
 def dict_may_change(index: FileIndex, name: str) -> bool:

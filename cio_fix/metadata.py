@@ -330,6 +330,21 @@ _NAME_STORES = (cst.AsName, cst.ClassDef, cst.FunctionDef, cst.Param)
 _INHERITED = object()
 
 
+def is_target(node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    """Tell whether an assignment, `for`, `del` or `:=` binds `node`, also in a tuple.
+
+    `node` may be a name, an attribute or a subscript (`rows[0] = ...`).
+    """
+    child = node
+    parent = parent_of.get(child)
+    while type(parent) in (cst.Element, cst.StarredElement, cst.Tuple, cst.List):
+        child = parent
+        parent = parent_of.get(child)
+    if isinstance(parent, cst.AsName):
+        return parent.name is child
+    return isinstance(parent, (*_TARGET_STORES, cst.Del)) and parent.target is child
+
+
 def name_context(
     name: cst.Name, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
 ) -> ExpressionContext | None:

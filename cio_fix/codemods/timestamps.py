@@ -18,7 +18,7 @@ from cio_fix.customerio import (
     bound_name,
     literal_value,
 )
-from cio_fix.metadata import code_of
+from cio_fix.metadata import code_of, is_target
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.rules import FileContext, Rule
 from cio_fix.walk import find_all
@@ -724,22 +724,9 @@ def _key_targets(context: FileContext, scope: Scope, name: str) -> list[cst.Subs
     for node in find_all(scope.node, cst.Subscript):
         if not (isinstance(node.value, cst.Name) and node.value.value == name):
             continue
-        if _is_target(context, node):
+        if is_target(node, context.parent_map()):
             targets.append(node)
     return targets
-
-
-def _is_target(context: FileContext, node: cst.CSTNode) -> bool:
-    """Tell whether an assignment, a loop or `del` writes `node`, alone or in a tuple."""
-    child = node
-    parent = context.parent(child)
-    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
-        child, parent = parent, context.parent(parent)
-    if isinstance(
-        parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.Del)
-    ):
-        return parent.target is child
-    return isinstance(parent, cst.AsName) and parent.name is child
 
 
 def _divide(name: cst.Name, integer: bool) -> cst.BaseExpression:
