@@ -1447,6 +1447,14 @@ def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:
     return None
 
 
+def subscript_key(node: cst.Subscript) -> str | None:
+    """Return the key of `x["key"]` when it is one literal string."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    key = literal_value(node.slice[0].slice.value)
+    return key if isinstance(key, str) else None
+
+
 def _concatenated_value(node: cst.ConcatenatedString) -> str | bytes | None:
     """Return the value of implicitly concatenated strings, as libcst's `evaluated_value` does."""
     values = []

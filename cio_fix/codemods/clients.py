@@ -23,10 +23,11 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
     read_names,
+    subscript_key,
 )
 from cio_fix.engine import display_path
 from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
-from cio_fix.metadata import code_of
+from cio_fix.metadata import code_of, is_target
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule, unused_name
@@ -265,9 +266,9 @@ def _namespace_writes(
     if isinstance(user, cst.ComparisonTarget):
         return set()
     if isinstance(user, cst.Subscript):
-        if not _is_assignment_target(index, user):
+        if not is_target(user, index.parents):
             return set()
-        key = _literal_key(user)
+        key = subscript_key(user)
         return None if key is None else {key}
     if not isinstance(user, cst.Attribute):
         return None
@@ -337,7 +338,7 @@ def _module_object_writes(
         attribute = user.attr.value
         if attribute == "__dict__":
             return _namespace_writes(index, user)
-        if _is_assignment_target(index, user):
+        if is_target(user, index.parents):
             return {attribute}
         # `__setattr__` and the like set a name that cio-fix does not follow.
         return None if attribute.startswith("__") else set()
@@ -387,26 +388,6 @@ def _alias_writes(
             return None
         names |= written
     return names
-
-
-def _is_assignment_target(index: FileIndex, node: cst.CSTNode) -> bool:
-    """Tell whether an assignment, `del`, loop or `with` binds `node` (a subscript)."""
-    child = node
-    parent = index.parents.get(child)
-    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
-        child, parent = parent, index.parents.get(parent)
-    if isinstance(parent, (cst.AssignTarget, cst.Del, cst.AsName)):
-        return True
-    targeted = (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)
-    return isinstance(parent, targeted) and parent.target is child
-
-
-def _literal_key(subscript: cst.Subscript) -> str | None:
-    """Return the key of `x["NAME"]` when it is one literal string."""
-    if len(subscript.slice) != 1 or not isinstance(subscript.slice[0].slice, cst.Index):
-        return None
-    key = literal_value(subscript.slice[0].slice.value)
-    return key if isinstance(key, str) else None
 
 
 def _updated_keys(call: cst.Call) -> set[str] | None:

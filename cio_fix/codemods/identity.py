@@ -22,6 +22,7 @@ from cio_fix.customerio import (
     NameReader,
     literal_value,
     read_names,
+    subscript_key,
 )
 from cio_fix.edits import blank_prefix
 from cio_fix.metadata import code_of
@@ -71,13 +72,6 @@ def _names_email(name: str) -> bool:
     return not DIGEST_WORDS & set(_words(name))
 
 
-def _subscript_key(node: cst.Subscript) -> str | None:
-    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-        return None
-    key = literal_value(node.slice[0].slice.value)
-    return key if isinstance(key, str) else None
-
-
 def is_email_expression(node: cst.BaseExpression) -> bool:
     """Tell whether `node` is an email address: `user.email`, `form["email"]`, "a@b.io"."""
     value = literal_value(node)
@@ -88,7 +82,7 @@ def is_email_expression(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Attribute):
         return _names_email(node.attr.value)
     if isinstance(node, cst.Subscript):
-        key = _subscript_key(node)
+        key = subscript_key(node)
         return key is not None and _names_email(key)
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         method = node.func.attr.value
@@ -1037,7 +1031,7 @@ def derived_email(
     """Return `X.email` for `X.id`, or `X["email"]` for `X["id"]` (id: the configured attribute)."""
     if isinstance(customer, cst.Attribute) and customer.attr.value == attribute:
         return customer.with_changes(attr=cst.Name("email"), lpar=(), rpar=())
-    if not isinstance(customer, cst.Subscript) or _subscript_key(customer) != attribute:
+    if not isinstance(customer, cst.Subscript) or subscript_key(customer) != attribute:
         return None
     key = customer.slice[0].slice.value  # type: ignore[attr-defined]
     if not isinstance(key, cst.SimpleString) or key.prefix:

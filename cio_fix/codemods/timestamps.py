@@ -17,6 +17,7 @@ from cio_fix.customerio import (
     Scope,
     bound_name,
     literal_value,
+    subscript_key,
 )
 from cio_fix.metadata import code_of, is_target
 from cio_fix.model import Finding, Fix, FixSafety
@@ -701,11 +702,7 @@ def _changed_keys(context: FileContext, scope: Scope, name: str) -> set[str | No
     """
     changed: set[str | None] = set()
     for node in _key_targets(context, scope, name):
-        key = None
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            found = literal_value(node.slice[0].slice.value)
-            key = found if isinstance(found, str) else None
-        changed.add(key)
+        changed.add(subscript_key(node))
     for call in find_all(scope.node, cst.Call):
         func = call.func
         if (
