@@ -605,11 +605,11 @@ class Checker:
 
         The passes re-check only the rules that reported findings, so that
         no fix is written without a finding of the report to explain it. A
-        fix may still write code that another rule finds fault with (a
-        CIO301 fix that sends a millisecond value as `created_at`), and a
-        run that said nothing would leave it to the next run's surprise.
-        Only rules whose fixes this run may apply are asked: their findings
-        are what a second `--apply` would change.
+        fix may still write code that another rule reports (a CIO301 fix
+        that sends a millisecond value as `created_at`). Without this
+        check, only the next run would report it. Only the rules whose
+        fixes this run may apply run here, because their findings are what
+        a second `--apply` would change.
         """
         others = [
             rule

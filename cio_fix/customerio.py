@@ -723,6 +723,9 @@ class FileIndex:
 
         owner = node.value
         if isinstance(owner, cst.Name) and owner.value in ("self", "cls"):
+            # NOTE: unlike `Holder.client`, this does not ask `class_may_change`,
+            # so a class variable that `setattr` or another module replaces is
+            # still taken for a client here.
             class_info = self._enclosing_class(scope)
             if class_info is not None:
                 return self._class_attribute_type(class_info, node.attr.value)

@@ -94,7 +94,7 @@ class BuiltName:
 
     `supported` is False when the form is recognised but cannot be taken
     apart (a `%(key)s` mapping of unknown keys, `*args` in `.format`): such
-    a name is reported without a fix, and `parts` holds only the values
+    a name is reported without a fix, and `parts` contains only the values
     that the name is known to contain, to look for personal data in.
     """
 

@@ -88,6 +88,8 @@ def _ruff_line_length(root: Path) -> int | None:
     decides, and a configuration that `extend`s another one inherits its
     `line-length`.
     """
+    # NOTE: ruff also applies a configuration below the project root to the
+    # files under it; one line length for the whole project misses those.
     for folder in (root, *root.parents):
         found = _ruff_configuration(folder)
         if found is not None:
