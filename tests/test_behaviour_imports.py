@@ -150,3 +150,77 @@ def test_package_deleting_os_after_cio101_fix(project) -> None:
     assert fixed.exit_code == 0, fixed.stdout
     assert "import os as _os" in (folder / "tracking/__init__.py").read_text()
     assert called.returncode == 0, called.stderr
+
+
+TRACKING_WITH_DEFAULTS = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+SITE_ID = "changeme"
+API_KEY = "changeme"
+
+
+@app.post("/signup")
+def signup():
+    CustomerIO(SITE_ID, API_KEY).identify(id=1)
+    return "ok"
+"""
+
+# An app factory in a module that never mentions Customer.io.
+FACTORY = """\
+import tracking
+
+
+def create_app(config):
+    tracking.SITE_ID = config["site"]
+    tracking.API_KEY = config["key"]
+    return tracking.app
+"""
+
+# A stand-in for the SDK that records the keys of each client it builds.
+RECORDING_SDK = """\
+built = []
+
+
+class CustomerIO:
+    def __init__(self, site_id, api_key):
+        built.append((site_id, api_key))
+
+    def identify(self, id, **attributes):
+        pass
+"""
+
+
+def test_client_built_after_another_module_sets_constants(tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "tracking.py").write_text(TRACKING_WITH_DEFAULTS)
+    (folder / "factory.py").write_text(FACTORY)
+    (folder / "requirements.txt").write_text("customerio==3.1.0\n")
+    stubs = tmp_path / "stubs" / "customerio"
+    stubs.mkdir(parents=True)
+    (stubs / "__init__.py").write_text(RECORDING_SDK)
+
+    fixed = run_cli(["--apply", "--select", "CIO601", "--no-cache", "."], folder)
+    served = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import customerio, factory, tracking\n"
+            "factory.create_app({'site': 'site-1', 'key': 'key-1'})\n"
+            "tracking.signup()\n"
+            "tracking.signup()\n"
+            "print(customerio.built)",
+        ],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path / 'stubs'}{os.pathsep}{folder}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert fixed.exit_code == 0, fixed.stdout
+    assert "@functools.cache" in (folder / "tracking.py").read_text()
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == "[('site-1', 'key-1')]"

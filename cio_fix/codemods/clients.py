@@ -174,9 +174,6 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     `globals()` or `sys.modules[__name__]`, or a placeholder: a name bound
     once to `None` or to an empty string, which an app factory or another
     module (`tracking.SITE_ID = ...`) usually sets later.
-    NOTE: other modules are not read for `module.NAME = ...`, so a
-    placeholder with another value (`SITE_ID = "changeme"`) that they set
-    is missed.
     """
     rebinder = global_rebinder(index, name)
     if rebinder is not None:
@@ -536,6 +533,17 @@ class Hoist:
         return (self.kind, self.func, tuple(self.arguments))
 
 
+def _reads_module_value(index: FileIndex, names: set[str]) -> bool:
+    """Tell whether any of `names` is a name that the module assigns.
+
+    Another module of the project may set it after import
+    (`tracking.SITE_ID = ...` in an app factory), and cio-fix does not read
+    the modules that do not mention Customer.io. A factory cached at the
+    first request reads the value the app has set by then.
+    """
+    return any(index.module_assignment(name) is not None for name in names)
+
+
 def plan_hoist(
     index: FileIndex,
     construction: Construction,
@@ -548,10 +556,11 @@ def plan_hoist(
     runs. A client built at import would read its arguments (a missing
     environment variable raises) where the code never did, so a factory
     called in its place builds it instead. Arguments that read the
-    environment get that factory too, so they are still read at the first
-    request: an app may load its environment after import (`load_dotenv()`
-    in its factory), and a process that never serves the request may run
-    without the variable.
+    environment or a name the module assigns get that factory too, so they
+    are still read at the first request: an app may load its environment
+    or set the module's constants after import (`load_dotenv()` in its
+    factory), and a process that never serves the request may run without
+    the variable.
     """
     parameter_of = {
         id(argument): name for name, argument in construction.arguments.items()
@@ -587,7 +596,9 @@ def plan_hoist(
                 if varying is not None:
                     return varying
                 deferred = True
-            elif reads_environment(index, argument.value):
+            elif reads_environment(index, argument.value) or _reads_module_value(
+                index, value_reads
+            ):
                 deferred = True
             text = code_of(argument.value)
         arguments.append(f"{keyword}={text}" if keyword else text)
@@ -671,13 +682,15 @@ class ClientPerRequest(Rule):
             cio.track(customer_id=order.user_id, name="order_placed")
 
     Fix safety:
-    Safe. A client whose arguments are literals or module constants
-    becomes a module-level client. Arguments that read the environment
-    (`os.environ`, `os.getenv`, through any alias), settings or imported
-    names go into a `functools.cache` factory, so they are still read at
-    the first request: an environment loaded after import (`load_dotenv()`
-    in an app factory) keeps working, and a process that never serves the
-    request does not need the variables. A client built under a condition
+    Safe. A client whose arguments are literals becomes a module-level
+    client. Arguments that read the environment (`os.environ`,
+    `os.getenv`, through any alias), settings, imported names or names
+    the module assigns go into a `functools.cache` factory, so they are
+    still read at the first request: an environment loaded after import
+    (`load_dotenv()` in an app factory) keeps working, a constant that
+    another module sets (`tracking.SITE_ID = ...` in an app factory) is
+    read once it is set, and a process that never serves the request does
+    not need the variables. A client built under a condition
     in the function (`if "CUSTOMERIO_SITE_ID" in os.environ:`) gets that
     factory too. Arguments that depend on local values (per-tenant keys,
     or names the function imports) go into a
@@ -706,10 +719,7 @@ class ClientPerRequest(Rule):
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
     the same file that closes it), because a shared client would then be
-    closed for every later request. cio-fix does not read other modules
-    for assignments such as `tracking.SITE_ID = ...`, so it still moves a
-    client built from a name with another first value (`"changeme"`) that
-    another module sets. A factory with a decorator whose name
+    closed for every later request. A factory with a decorator whose name
     says it caches (`ttl_cache`, `memoize`) is left alone.
     `functools.cache` needs Python 3.9. The decorator runs while
     the module is imported, so `functools` is imported at the top of the
