@@ -1826,7 +1826,11 @@ def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
         return _joined_around(call, position, separator, after)
     del arguments[position]
     if arguments and position == len(arguments):
-        arguments[-1] = arguments[-1].with_changes(comma=removed.comma)
+        # The new last argument takes the removed one's ending, so that a
+        # closing parenthesis on a line of its own stays there.
+        arguments[-1] = arguments[-1].with_changes(
+            comma=removed.comma, whitespace_after_arg=removed.whitespace_after_arg
+        )
     return call.with_changes(args=arguments)
 
 
