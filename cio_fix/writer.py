@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import signal
 import stat
 import tempfile
@@ -57,15 +58,43 @@ def decode_source(path: Path, raw: bytes) -> Source:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as error:
-        raise SourceError(
-            f"cannot decode as {encoding} (byte {error.start}); add a PEP 263"
-            " coding line or convert the file to UTF-8"
-        ) from error
+        raise SourceError(_decode_message(raw, encoding, error)) from error
     except LookupError as error:
         raise SourceError(
             f"unknown encoding {encoding!r} in the coding line"
         ) from error
     return Source(path=path, raw=raw, text=text, encoding=encoding)
+
+
+# A PEP 263 coding line; the interpreter reads it on the first two lines.
+_CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+", re.MULTILINE)
+
+
+def _decode_message(raw: bytes, encoding: str, error: UnicodeDecodeError) -> str:
+    """Say where the first byte that `encoding` cannot decode is, and what to do."""
+    # The offsets count from the end of a byte order mark, in the bytes that
+    # the error holds.
+    data = bytes(error.object)
+    line_start = data.rfind(b"\n", 0, error.start) + 1
+    line = data.count(b"\n", 0, error.start) + 1
+    column = len(data[line_start : error.start].decode(encoding, "replace")) + 1
+    found = " ".join(f"0x{byte:02x}" for byte in data[error.start : error.end])
+    shown = "utf-8" if encoding == "utf-8-sig" else encoding
+    where = f"line {line}, column {column}: byte {found} is not valid {shown}"
+    first_lines = b"\n".join(raw.split(b"\n", 2)[:2])
+    if encoding == "utf-8-sig":
+        advice = "the file starts with a UTF-8 byte order mark; convert it to UTF-8"
+    elif _CODING_LINE.search(first_lines) is not None:
+        advice = (
+            f"its coding line declares {encoding}; correct the line to the file's"
+            " encoding, or convert the file to it"
+        )
+    else:
+        advice = (
+            "add a PEP 263 coding line naming the file's encoding"
+            " (`# -*- coding: latin-1 -*-`), or convert the file to UTF-8"
+        )
+    return f"cannot decode as {encoding}: {where}; {advice}"
 
 
 def read_source(path: Path) -> Source:

@@ -119,6 +119,35 @@ def test_writer_decode_errors(raw: bytes, reason: str) -> None:
         decode_source(Path("bad.py"), raw)
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            b"import customerio\nname = 'caf\xc3\xa9 \xe9'\n",
+            "cannot decode as utf-8: line 2, column 14: byte 0xe9 is not valid utf-8;"
+            " add a PEP 263 coding line naming the file's encoding"
+            " (`# -*- coding: latin-1 -*-`), or convert the file to UTF-8",
+        ),
+        (
+            b"# -*- coding: utf-8 -*-\nimport customerio\nname = 'caf\xe9'\n",
+            "cannot decode as utf-8: line 3, column 12: byte 0xe9 is not valid utf-8;"
+            " its coding line declares utf-8; correct the line to the file's"
+            " encoding, or convert the file to it",
+        ),
+        (
+            b"\xef\xbb\xbfimport customerio\nname = 'caf\xe9'\n",
+            "cannot decode as utf-8-sig: line 2, column 12: byte 0xe9 is not valid"
+            " utf-8; the file starts with a UTF-8 byte order mark; convert it to UTF-8",
+        ),
+    ],
+)
+def test_writer_decode_error_names_line_and_byte(raw: bytes, message: str) -> None:
+    with pytest.raises(SourceError) as raised:
+        decode_source(Path("bad.py"), raw)
+
+    assert str(raised.value) == message
+
+
 def test_writer_rejects_read_only_file(tmp_path: Path) -> None:
     path = tmp_path / "app.py"
     path.write_text(BODY)
