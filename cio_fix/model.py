@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,41 @@ class Fix:
     description: str = ""
 
 
+# A line break in a message, with the blanks around it.
+_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])\s*")
+# Characters that a terminal or a log would not show as written: the other
+# control characters, and the marks that change the direction of text.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def one_line(text: str) -> str:
+    """Return a message on one line, with the code it quotes joined and escaped.
+
+    A report shows one finding per line, which editors and CI annotations
+    parse. A message that quotes code over several lines (an argument list
+    laid out one per line, a triple-quoted event name) would split its
+    finding in two, and the second half would read as another finding.
+    The lines are joined with a space, or with nothing just inside
+    brackets; other control characters are escaped.
+    """
+    if _LINE_BREAK.search(text) is not None:
+        text = _LINE_BREAK.sub(_joined, text)
+    return _UNPRINTABLE.sub(_escaped_character, text)
+
+
+def _joined(match: re.Match[str]) -> str:
+    before = match.string[match.start() - 1 : match.start()]
+    after = match.string[match.end() : match.end() + 1]
+    return "" if before in ("(", "[", "{") or after in (")", "]", "}") else " "
+
+
+def _escaped_character(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 @dataclass
 class Finding:
     code: str
@@ -88,6 +124,12 @@ class Finding:
     # The message of a finding reported without a fix, for when another
     # rule's fix makes it fixable: the same advice without the reason.
     fixed_message: str | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every message is kept on one line, however a rule builds or extends it.
+        if name in ("message", "fixed_message") and isinstance(value, str):
+            value = one_line(value)
+        super().__setattr__(name, value)
 
     @property
     def fix_safety(self) -> FixSafety | None:

@@ -11,6 +11,7 @@ import pytest
 
 from cio_fix.cli import main
 from cio_fix.config import load_config
+from cio_fix.model import Finding
 from cio_fix.report import quoted_path
 
 from conftest import CliResult, run_cli
@@ -504,6 +505,59 @@ def test_cli_json_keeps_path_with_line_feed(project) -> None:
     )
 
     assert found.json["findings"][0]["path"] == SPOOFING_NAME
+
+
+# An event name whose line break would start a line that reads as a finding.
+SPOOFING_EVENT = '''\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def chose_plan(user_id, plan):
+    cio.track(customer_id=user_id, name="""plan
+settings.py:1:1: CIO101 spoofed %s""" % plan)
+    cio.track(customer_id=user_id, name="plan_%s_%s" % (
+        plan,
+        user_id,
+    ))
+'''
+
+
+def test_cli_message_quoting_code_stays_on_one_line(project) -> None:
+    root = project(
+        {"events.py": SPOOFING_EVENT, "requirements.txt": "customerio==2.1\n"}
+    )
+
+    text = run_cli(["--select", "CIO301", "--no-cache", "--no-diff", "."], root)
+
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(
+        'events.py:7:41: CIO301 [*] event name """plan settings.py:1:1: CIO101'
+    )
+    assert lines[1].startswith(
+        'events.py:9:41: CIO301 [*] event name "plan_%s_%s" % (plan, user_id,) is'
+    )
+    assert lines[2].startswith("Found 2 findings.")
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("event `a`", "event `a`"),
+        ("`f(\n    a,\n    b,\n)` is", "`f(a, b,)` is"),
+        ("`x +\r\n    y`", "`x + y`"),
+        ("`[\n]`", "`[]`"),
+        ("`a\u2028b`", "`a b`"),
+        ("`\x1b[31mred`", "`\\x1b[31mred`"),
+        ("`\u202eabc`", "`\\u202eabc`"),
+    ],
+)
+def test_finding_message_on_one_line(message: str, shown: str) -> None:
+    finding = Finding("CIO301", "name", message, Path("a.py"), 1, 1, 1, 2)
+    finding.message += " (not fixed)"
+
+    assert finding.message == shown + " (not fixed)"
 
 
 # The change is within three lines of the BOM, so the hunk's context
