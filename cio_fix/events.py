@@ -852,30 +852,81 @@ def dict_element(key: str, value: cst.BaseExpression) -> cst.DictElement:
 def append_separated(
     existing: list, new: list, opening: cst.BaseParenthesizableWhitespace | None = None
 ) -> list:
-    """Append `new` arguments or elements to `existing`, following its comma style.
+    """Append `new` arguments or elements to `existing`, following its layout.
 
-    With a trailing comma (one item per line) the new items go on lines of
-    their own, indented like the first item (`opening` is the whitespace
-    after the opening bracket), and the trailing comma stays.
+    When the last item starts a line of its own (one item per line), each
+    new item goes on a line of its own with the same indentation. Otherwise
+    the new items join the last item's line. A trailing comma stays trailing.
+    `opening` is the whitespace after the opening bracket, which shows where
+    a single item starts.
     """
     if not new:
         return list(existing)
     items = list(existing)
+    line_break = _line_break(items, opening)
+    separator = cst.Comma(whitespace_after=line_break or SPACE)
     trailing: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
-    separator = cst.Comma(whitespace_after=SPACE)
+    ending: cst.BaseParenthesizableWhitespace | None = None
     if items and isinstance(items[-1].comma, cst.Comma):
         trailing = items[-1].comma
         last_separator = separator
-        if isinstance(opening, cst.ParenthesizedWhitespace):
-            separator = cst.Comma(whitespace_after=opening)
+        if line_break is not None:
             last_separator, trailing = _keep_comment(trailing, separator)
         items[-1] = items[-1].with_changes(comma=last_separator)
+    elif items and isinstance(items[-1], cst.Arg):
+        items[-1], ending = _hand_over_ending(items[-1], separator)
     elif items:
         items[-1] = items[-1].with_changes(comma=separator)
     for number, item in enumerate(new):
         last = number == len(new) - 1
         items.append(item.with_changes(comma=trailing if last else separator))
+    if ending is not None:
+        items[-1] = items[-1].with_changes(whitespace_after_arg=ending)
     return items
+
+
+def _line_break(
+    items: list, opening: cst.BaseParenthesizableWhitespace | None
+) -> cst.ParenthesizedWhitespace | None:
+    """Return the line break before the last item without its comment, or None.
+
+    None means that the last item shares its line with what comes before it.
+    """
+    if len(items) >= 2:
+        comma = items[-2].comma
+        before = comma.whitespace_after if isinstance(comma, cst.Comma) else None
+    elif items:
+        before = opening
+    else:
+        return None
+    if not isinstance(before, cst.ParenthesizedWhitespace):
+        return None
+    return before.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=())
+
+
+def _hand_over_ending(
+    last: cst.Arg, separator: cst.Comma
+) -> tuple[cst.Arg, cst.BaseParenthesizableWhitespace]:
+    """Return the old last argument with a comma, and the new last one's ending.
+
+    Without a trailing comma, the whitespace after the last argument contains
+    its comment and the line break before `)`. The new last argument takes
+    it over, so that `)` stays where it was. A comment stays on the old
+    argument's line when the new arguments go on lines of their own.
+    """
+    ending = last.whitespace_after_arg
+    comma = separator
+    line_break = separator.whitespace_after
+    if (
+        isinstance(ending, cst.ParenthesizedWhitespace)
+        and ending.first_line.comment is not None
+        and isinstance(line_break, cst.ParenthesizedWhitespace)
+    ):
+        comma = separator.with_changes(
+            whitespace_after=line_break.with_changes(first_line=ending.first_line)
+        )
+        ending = ending.with_changes(first_line=cst.TrailingWhitespace())
+    return last.with_changes(comma=comma, whitespace_after_arg=NO_SPACE), ending
 
 
 def _keep_comment(
@@ -908,17 +959,16 @@ def extend_dict(display: cst.Dict, new: list) -> cst.Dict:
     """Append `new` elements to a dict display, following its comma style.
 
     A comment after the last element sits in the closing brace's
-    whitespace, and stays on that element's line.
+    whitespace. It stays on that element's line when the new elements go on
+    lines of their own.
     """
     elements = append_separated(
         list(display.elements), new, display.lbrace.whitespace_after
     )
     closing = display.rbrace.whitespace_before
-    old_last = display.elements[-1] if display.elements else None
     if (
         not new
-        or old_last is None
-        or not isinstance(old_last.comma, cst.Comma)
+        or not display.elements
         or not isinstance(closing, cst.ParenthesizedWhitespace)
         or closing.first_line.comment is None
     ):
