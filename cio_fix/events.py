@@ -993,12 +993,22 @@ def extend_dict(display: cst.Dict, new: list) -> cst.Dict:
 
 
 def remove_items(items: list, removed: set[int]) -> list:
-    """Drop the items whose id is in `removed`; the new last item takes the old last comma."""
+    """Drop the items whose id is in `removed`.
+
+    The new last item takes the old last one's comma, and an argument also
+    its whitespace, which contains the line break before `)`.
+    """
     if not removed:
         return list(items)
     remaining = [item for item in items if id(item) not in removed]
     if remaining and id(items[-1]) in removed:
-        remaining[-1] = remaining[-1].with_changes(comma=items[-1].comma)
+        old_last = items[-1]
+        new_last = remaining[-1].with_changes(comma=old_last.comma)
+        if isinstance(old_last, cst.Arg):
+            new_last = new_last.with_changes(
+                whitespace_after_arg=old_last.whitespace_after_arg
+            )
+        remaining[-1] = new_last
     return remaining
 
 

@@ -291,7 +291,9 @@ def move_into_data(
 
     # The new `data` argument takes the place of the first moved one.
     first = next(item for item in arguments if id(item) in moved_ids)
-    replacement = keyword_argument("data", value).with_changes(comma=first.comma)
+    replacement = keyword_argument("data", value).with_changes(
+        comma=first.comma, whitespace_after_arg=first.whitespace_after_arg
+    )
     arguments = [replacement if item is first else item for item in arguments]
     return call.node.with_changes(args=remove_items(arguments, moved_ids - {id(first)}))
 
