@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from cio_fix.model import RunResult
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+# The status of a process that SIGINT ended: 128 + 2.
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
@@ -193,75 +197,136 @@ def main_command(
     ),
 ) -> None:
     """Find and fix the known pitfalls of Customer.io integrations."""
-    if list_rules:
-        _print_rules(output_format)
-        raise typer.Exit(EXIT_CLEAN)
-    if explain is not None:
-        _print_explanation(explain)
-        raise typer.Exit(EXIT_CLEAN)
+    with _report_interrupt(_writing_option(dry_run, add_noqa, pr)):
+        if list_rules:
+            _print_rules(output_format)
+            raise typer.Exit(EXIT_CLEAN)
+        if explain is not None:
+            _print_explanation(explain)
+            raise typer.Exit(EXIT_CLEAN)
 
-    targets = list(paths) if paths else [Path(".")]
-    if list_events:
-        _print_events(targets, output_format)
-    if pr or pr_body is not None:
-        from cio_fix.pr.command import PrOptions, command_line, run_pr_command
+        targets = list(paths) if paths else [Path(".")]
+        if list_events:
+            _print_events(targets, output_format)
+        if pr or pr_body is not None:
+            from cio_fix.pr.command import PrOptions, command_line, run_pr_command
 
-        if dry_run:
-            raise _fail("--pr and --pr-body need --apply")
-        if pr_body is not None and pr_body.suffix in (".py", ".pyi"):
-            # A slip of the hand would replace a source file with Markdown.
-            raise _fail(
-                f"--pr-body {pr_body} is a Python file; name a Markdown file such as"
-                " cio-fix.md"
+            if dry_run:
+                raise _fail("--pr and --pr-body need --apply")
+            if pr_body is not None and pr_body.suffix in (".py", ".pyi"):
+                # A slip of the hand would replace a source file with Markdown.
+                raise _fail(
+                    f"--pr-body {pr_body} is a Python file; name a Markdown file such as"
+                    " cio-fix.md"
+                )
+            for flag, value in (
+                ("--pr-branch", pr_branch),
+                ("--pr-base", pr_base),
+                ("--pr-title", pr_title),
+                *(("--pr-label", label) for label in pr_label or ()),
+            ):
+                if value is not None and not value.strip():
+                    raise _fail(
+                        f"{flag} is empty; give a value or leave the option out"
+                    )
+            options = PrOptions(
+                pr, pr_body, pr_branch, pr_base, pr_title, tuple(pr_label or ())
             )
-        for flag, value in (
-            ("--pr-branch", pr_branch),
-            ("--pr-base", pr_base),
-            ("--pr-title", pr_title),
-            *(("--pr-label", label) for label in pr_label or ()),
+            status = run_pr_command(
+                targets,
+                lambda: _configure(targets, select, ignore, unsafe_fixes),
+                options,
+                command_line(list(paths or []), options, select, ignore, unsafe_fixes),
+                exit_zero,
+                console,
+                errors,
+            )
+            raise typer.Exit(status)
+
+        if add_noqa and not dry_run:
+            raise _fail("--add-noqa writes comments, not fixes; leave out --apply")
+        try:
+            config = _configure(targets, select, ignore, unsafe_fixes)
+            config = config.with_overrides(jobs=jobs, cache=False if no_cache else None)
+            from cio_fix.engine import run
+
+            result = run(targets, config, apply=not dry_run)
+        except ConfigError as error:
+            raise _fail(str(error)) from error
+        if not result.checked_projects:
+            # A run that checks nothing would pass every CI job it guards.
+            raise _fail(
+                "no rule is left to run: select and ignore (on the command line and in"
+                f" {', '.join(result.projects_without_rules)}) exclude every rule"
+            )
+        if add_noqa:
+            raise typer.Exit(_add_noqa(result, output_format))
+
+        _report(
+            result,
+            output_format,
+            apply=not dry_run,
+            diff=diff,
+            quiet=quiet,
+            config=config,
+        )
+        status = _exit_status(result, apply=not dry_run, exit_zero=exit_zero)
+        if (
+            not dry_run
+            and exit_non_zero_on_fix
+            and not exit_zero
+            and result.changed_files
         ):
-            if value is not None and not value.strip():
-                raise _fail(f"{flag} is empty; give a value or leave the option out")
-        options = PrOptions(
-            pr, pr_body, pr_branch, pr_base, pr_title, tuple(pr_label or ())
-        )
-        status = run_pr_command(
-            targets,
-            lambda: _configure(targets, select, ignore, unsafe_fixes),
-            options,
-            command_line(list(paths or []), options, select, ignore, unsafe_fixes),
-            exit_zero,
-            console,
-            errors,
-        )
+            status = EXIT_FINDINGS
         raise typer.Exit(status)
 
-    if add_noqa and not dry_run:
-        raise _fail("--add-noqa writes comments, not fixes; leave out --apply")
-    try:
-        config = _configure(targets, select, ignore, unsafe_fixes)
-        config = config.with_overrides(jobs=jobs, cache=False if no_cache else None)
-        from cio_fix.engine import run
 
-        result = run(targets, config, apply=not dry_run)
-    except ConfigError as error:
-        raise _fail(str(error)) from error
-    if not result.checked_projects:
-        # A run that checks nothing would pass every CI job it guards.
-        raise _fail(
-            "no rule is left to run: select and ignore (on the command line and in"
-            f" {', '.join(result.projects_without_rules)}) exclude every rule"
-        )
+def _writing_option(dry_run: bool, add_noqa: bool, pr: bool) -> str | None:
+    """Return the option that makes this run leave written files behind, or None."""
     if add_noqa:
-        raise typer.Exit(_add_noqa(result, output_format))
+        return "--add-noqa"
+    # --pr writes the fixes on a bot branch and checks the user's branch out
+    # again when it stops, also when it is interrupted.
+    if dry_run or pr:
+        return None
+    return "--apply"
 
-    _report(
-        result, output_format, apply=not dry_run, diff=diff, quiet=quiet, config=config
+
+@contextlib.contextmanager
+def _report_interrupt(writing_option: str | None) -> Iterator[None]:
+    """Print what an interrupted run leaves behind, then exit with 130 as after SIGINT.
+
+    typer 0.29 (`_main` in typer/core.py) turns KeyboardInterrupt into a
+    silent exit with 130, so the command catches it first. `writing_option` is the option that makes
+    this run write files, or None.
+    """
+    from cio_fix.writer import record_writes
+
+    with record_writes() as written:
+        try:
+            yield
+        except KeyboardInterrupt:
+            errors.print(
+                _interrupt_message(writing_option, len(written)),
+                markup=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _interrupt_message(writing_option: str | None, written: int) -> str:
+    if writing_option is None:
+        return "cio-fix: interrupted"
+    if not written:
+        return "cio-fix: interrupted before any file was written"
+    whole = (
+        "completely fixed" if writing_option == "--apply" else "has all its comments"
     )
-    status = _exit_status(result, apply=not dry_run, exit_zero=exit_zero)
-    if not dry_run and exit_non_zero_on_fix and not exit_zero and result.changed_files:
-        status = EXIT_FINDINGS
-    raise typer.Exit(status)
+    return (
+        f"cio-fix: interrupted after writing {written}"
+        f" {'file' if written == 1 else 'files'}; each file is either unchanged or"
+        f" {whole}, so running the same command again finishes the job"
+    )
 
 
 def _add_noqa(result: RunResult, output_format: OutputFormat) -> int:
@@ -444,15 +509,13 @@ def main() -> None:
     """Run the command line; an unexpected exception exits with 2, never with 1.
 
     Exit status 1 means that findings remain, so a crash must not look like it.
+    Ctrl-C is reported by the command itself, see `_report_interrupt`.
     """
     from cio_fix.interrupts import install
 
     install()
     try:
         app(prog_name="cio-fix")
-    except KeyboardInterrupt:
-        errors.print("interrupted", markup=False)
-        raise SystemExit(130) from None
     except Exception as error:
         traceback.print_exc()
         errors.print(

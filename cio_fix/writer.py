@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cio_fix.interrupts import deferred
+
 # Files above this size are generated or vendored code, not integrations,
 # and libcst takes minutes to parse a megabyte of dense literals (seen on
 # a 2-core machine).
@@ -108,6 +110,26 @@ def read_source(path: Path) -> Source:
     return decode_source(path, raw)
 
 
+# The paths that `write_atomic` replaced while `record_writes` runs.
+_write_log: list[Path] | None = None
+
+
+@contextlib.contextmanager
+def record_writes() -> Iterator[list[Path]]:
+    """Collect the paths that `write_atomic` replaces while the block runs.
+
+    An interrupted run uses the list to tell how many files it changed.
+    """
+    global _write_log
+    outer = _write_log
+    written: list[Path] = []
+    _write_log = written
+    try:
+        yield written
+    finally:
+        _write_log = outer
+
+
 class WriteError(Exception):
     """A fixed file that is not written; the message gives the reason and the next step."""
 
@@ -152,7 +174,11 @@ def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
             os.fsync(stream.fileno())
         os.chmod(temporary, stat.S_IMODE(status.st_mode))
         _keep_owner(temporary, status)
-        os.replace(temporary, target)
+        # A Ctrl-C between the two steps would leave a written file uncounted.
+        with deferred():
+            os.replace(temporary, target)
+            if _write_log is not None:
+                _write_log.append(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

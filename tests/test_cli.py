@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import cio_fix.engine
+import cio_fix.suppressions
 from cio_fix.cli import main
 from cio_fix.config import load_config
 from cio_fix.model import Finding
@@ -866,3 +868,138 @@ def test_cli_internal_error_exits_two(project, monkeypatch, capsys) -> None:
     assert last_line.startswith(
         "cio-fix: error: internal error (RuntimeError: unexpected state)"
     )
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _interrupt_write(monkeypatch, module, after: int) -> None:
+    """Make write number `after` + 1 of `module` raise KeyboardInterrupt, as Ctrl-C would."""
+    real = module.write_atomic
+    calls = []
+
+    def write(path, data, root=None):
+        calls.append(path)
+        if len(calls) > after:
+            raise KeyboardInterrupt
+        real(path, data, root)
+
+    monkeypatch.setattr(module, "write_atomic", write)
+
+
+THREE_FILES = {
+    "a.py": PITFALLS,
+    "b.py": PITFALLS,
+    "c.py": PITFALLS,
+    "pyproject.toml": FIRST_RULES,
+}
+
+
+@pytest.mark.parametrize("mode", [[], ["--apply"]])
+def test_cli_interrupt_before_writes(project, monkeypatch, mode) -> None:
+    root = project(THREE_FILES)
+    monkeypatch.setattr("cio_fix.pipeline.check_candidates", _interrupt)
+
+    result = run_cli([*mode, "--no-cache", "."], root)
+
+    assert result.exit_code == 130
+    assert result.stdout == ""
+    expected = (
+        "cio-fix: interrupted before any file was written"
+        if mode
+        else ("cio-fix: interrupted")
+    )
+    assert result.stderr.strip() == expected
+    for name in ("a.py", "b.py", "c.py"):
+        assert (root / name).read_text() == PITFALLS
+
+
+def test_cli_interrupt_after_writes(project, monkeypatch, tmp_path_factory) -> None:
+    whole_run = tmp_path_factory.mktemp("whole")
+    (whole_run / "pyproject.toml").write_text(FIRST_RULES)
+    (whole_run / "a.py").write_text(PITFALLS)
+    assert run_cli(["--apply", "--no-cache", "."], whole_run).exit_code == 0
+    fixed_text = (whole_run / "a.py").read_text()
+    root = project(THREE_FILES)
+    _interrupt_write(monkeypatch, cio_fix.engine, after=2)
+
+    result = run_cli(["--apply", "--no-cache", "."], root)
+
+    assert result.exit_code == 130
+    assert result.stderr.strip() == (
+        "cio-fix: interrupted after writing 2 files; each file is either unchanged or"
+        " completely fixed, so running the same command again finishes the job"
+    )
+    contents = [(root / name).read_text() for name in ("a.py", "b.py", "c.py")]
+    assert contents.count(fixed_text) == 2
+    assert contents.count(PITFALLS) == 1
+    assert list(root.glob(".cio-fix.*")) == []
+
+    monkeypatch.undo()
+    again = run_cli(["--apply", "--no-cache", "."], root)
+
+    assert again.exit_code == 0
+    for name in ("a.py", "b.py", "c.py"):
+        assert (root / name).read_text() == fixed_text
+
+
+def test_cli_interrupt_after_noqa_comment(project, monkeypatch) -> None:
+    root = project(THREE_FILES)
+    _interrupt_write(monkeypatch, cio_fix.suppressions, after=1)
+
+    result = run_cli(["--add-noqa", "--no-cache", "."], root)
+
+    assert result.exit_code == 130
+    assert result.stderr.strip() == (
+        "cio-fix: interrupted after writing 1 file; each file is either unchanged or"
+        " has all its comments, so running the same command again finishes the job"
+    )
+    changed = [
+        name
+        for name in ("a.py", "b.py", "c.py")
+        if (root / name).read_text() != PITFALLS
+    ]
+    assert len(changed) == 1
+
+
+def test_cli_sigint_during_writes_through_main(project) -> None:
+    root = project(THREE_FILES)
+    # Ctrl-C comes right after the first file is replaced, through the
+    # handler that main() installs.
+    script = """
+import os, signal, sys
+import cio_fix.writer
+from cio_fix.cli import main
+
+real_replace = os.replace
+
+def replace_then_interrupt(source, target):
+    real_replace(source, target)
+    os.kill(os.getpid(), signal.SIGINT)
+
+cio_fix.writer.os.replace = replace_then_interrupt
+sys.argv = ["cio-fix", "--apply", "--no-cache", "."]
+main()
+"""
+
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        timeout=120,
+    )
+
+    assert completed.returncode == 130
+    assert completed.stdout == ""
+    assert completed.stderr.strip() == (
+        "cio-fix: interrupted after writing 1 file; each file is either unchanged or"
+        " completely fixed, so running the same command again finishes the job"
+    )
+    contents = [(root / name).read_text() for name in ("a.py", "b.py", "c.py")]
+    assert contents.count(PITFALLS) == 2
