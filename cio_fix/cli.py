@@ -71,10 +71,13 @@ def main_command(
         metavar="PATH",
         help="Files or folders to check. Default: the current folder.",
     ),
-    dry_run: bool = typer.Option(
-        True,
+    # None when neither option is given, so that --add-noqa can tell an
+    # explicit --dry-run from the default.
+    dry_run_option: bool | None = typer.Option(
+        None,
         "--dry-run/--apply",
         help="Report and show the diff only (default), or write the fixes.",
+        show_default=False,
     ),
     unsafe_fixes: bool = typer.Option(
         False,
@@ -197,7 +200,10 @@ def main_command(
     ),
 ) -> None:
     """Find and fix the known pitfalls of Customer.io integrations."""
-    with _report_interrupt(_writing_option(dry_run, add_noqa, pr)):
+    dry_run = dry_run_option is not False
+    # --add-noqa writes its comments unless --dry-run is given explicitly.
+    noqa_dry_run = add_noqa and dry_run_option is True
+    with _report_interrupt(_writing_option(dry_run, add_noqa, noqa_dry_run, pr)):
         if list_rules:
             _print_rules(output_format)
             raise typer.Exit(EXIT_CLEAN)
@@ -260,7 +266,14 @@ def main_command(
                 f" {', '.join(result.projects_without_rules)}) exclude every rule"
             )
         if add_noqa:
-            raise typer.Exit(_add_noqa(result, output_format))
+            status = _add_noqa(
+                result,
+                output_format,
+                write=not noqa_dry_run,
+                show_diff=diff and not quiet,
+                exit_zero=exit_zero,
+            )
+            raise typer.Exit(status)
 
         _report(
             result,
@@ -281,10 +294,12 @@ def main_command(
         raise typer.Exit(status)
 
 
-def _writing_option(dry_run: bool, add_noqa: bool, pr: bool) -> str | None:
+def _writing_option(
+    dry_run: bool, add_noqa: bool, noqa_dry_run: bool, pr: bool
+) -> str | None:
     """Return the option that makes this run leave written files behind, or None."""
     if add_noqa:
-        return "--add-noqa"
+        return None if noqa_dry_run else "--add-noqa"
     # --pr writes the fixes on a bot branch and checks the user's branch out
     # again when it stops, also when it is interrupted.
     if dry_run or pr:
@@ -329,14 +344,32 @@ def _interrupt_message(writing_option: str | None, written: int) -> str:
     )
 
 
-def _add_noqa(result: RunResult, output_format: OutputFormat) -> int:
-    """Write the `# noqa` comments for every finding, print what was done, return the status."""
+def _add_noqa(
+    result: RunResult,
+    output_format: OutputFormat,
+    *,
+    write: bool,
+    show_diff: bool,
+    exit_zero: bool,
+) -> int:
+    """Add the `# noqa` comments for every finding, print what was done, return the status.
+
+    Without `write` (an explicit --dry-run), print the comments as a diff
+    and write nothing, and exit with 1 when there are comments to add.
+    """
     from cio_fix.report import quoted_path, redact
     from cio_fix.suppressions import add_directives
 
-    added = add_directives(result)
+    added = add_directives(result, write=write)
     problems = [*result.all_errors, *added.errors]
-    status = EXIT_ERROR if problems else EXIT_CLEAN
+    if exit_zero:
+        status = EXIT_CLEAN
+    elif problems:
+        status = EXIT_ERROR
+    elif added.directives and not write:
+        status = EXIT_FINDINGS
+    else:
+        status = EXIT_CLEAN
     if output_format is OutputFormat.json:
         import json
 
@@ -361,14 +394,23 @@ def _add_noqa(result: RunResult, output_format: OutputFormat) -> int:
             markup=False,
             soft_wrap=True,
         )
-    files = len(added.files)
-    console.print(
-        f"Added {added.directives} noqa"
-        f" {'comment' if added.directives == 1 else 'comments'} to {files}"
-        f" {'file' if files == 1 else 'files'}.",
-        markup=False,
-        soft_wrap=True,
-    )
+    if not write and show_diff:
+        from cio_fix.report.text import print_diffs
+
+        print_diffs(console, RunResult(files=added.changes, secrets=result.secrets))
+    comments = "comment" if added.directives == 1 else "comments"
+    files = f"{len(added.files)} {'file' if len(added.files) == 1 else 'files'}"
+    if write:
+        summary = f"Added {added.directives} noqa {comments} to {files}."
+    elif not added.directives:
+        summary = "No noqa comment to add."
+    else:
+        summary = (
+            f"Would add {added.directives} noqa {comments} to {files};"
+            " run `cio-fix --add-noqa` without --dry-run to add"
+            f" {'it' if added.directives == 1 else 'them'}."
+        )
+    console.print(summary, markup=False, soft_wrap=True)
     return status
 
 

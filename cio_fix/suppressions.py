@@ -31,7 +31,7 @@ import pathspec
 
 from cio_fix.config import Config, matches_selector, project_root
 from cio_fix.engine import display_path
-from cio_fix.model import FileError, Finding, RunResult
+from cio_fix.model import FileError, FileResult, Finding, RunResult
 from cio_fix.walk import descendants
 from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
 
@@ -417,19 +417,24 @@ def _absolute(path: Path) -> Path:
 
 @dataclass
 class AddedDirectives:
-    """The outcome of `--add-noqa`: the comments added, the files changed and the errors."""
+    """The outcome of `--add-noqa`: the comments added, the files changed and the errors.
+
+    In a dry run, the comments and files are those that would be, and
+    `changes` contains each file's bytes before and after, for the diff.
+    """
 
     directives: int = 0
     files: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    changes: list[FileResult] = field(default_factory=list)
 
 
-def add_directives(result: RunResult) -> AddedDirectives:
+def add_directives(result: RunResult, write: bool = True) -> AddedDirectives:
     """Add `# noqa: CODE` for each finding of `result` to the end of its statement.
 
     A statement's last line gets the comment, or the codes join the
     `# noqa:` list already there, so that the next run reports none of
-    these findings.
+    these findings. Without `write`, no file is written.
     """
     added = AddedDirectives()
     by_file: dict[Path, list[Finding]] = {}
@@ -442,14 +447,19 @@ def add_directives(result: RunResult) -> AddedDirectives:
     for path, findings in sorted(by_file.items(), key=lambda item: item[0].as_posix()):
         relative = Path(display_path(path))
         try:
-            count = _add_to_file(path, findings, originals[path])
+            change, count = _commented_file(path, findings, originals[path])
+            if write:
+                # The write checks that the path still leads into the file's project.
+                assert change.fixed is not None
+                write_atomic(path, change.fixed, project_root(path))
         except (SourceError, WriteError, OSError, _NoLogicalLines) as error:
             reason = getattr(error, "strerror", None) or str(error)
             added.errors.append(FileError(relative, f"no noqa comment added: {reason}"))
             continue
-        if count:
-            added.directives += count
-            added.files.append(relative)
+        added.directives += count
+        added.files.append(relative)
+        if not write:
+            added.changes.append(change)
     return added
 
 
@@ -458,7 +468,10 @@ def add_directives(result: RunResult) -> AddedDirectives:
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
-def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) -> int:
+def _commented_file(
+    path: Path, findings: list[Finding], original: bytes | None
+) -> tuple[FileResult, int]:
+    """Return the file with the comments for `findings` added, and how many codes it gained."""
     raw = path.read_bytes()
     if original is not None and raw != original:
         raise WriteError("changed on disk during the run; run cio-fix again")
@@ -482,9 +495,10 @@ def _add_to_file(path: Path, findings: list[Finding], original: bytes | None) ->
         raise _NoLogicalLines(
             "the file would no longer parse; add the comments by hand"
         ) from error
-    # The write checks that the path still leads into the file's project.
-    write_atomic(path, source.encode(text), project_root(path))
-    return sum(len(codes) for codes in codes_by_line.values())
+    change = FileResult(
+        path=path, original=raw, fixed=source.encode(text), encoding=source.encoding
+    )
+    return change, sum(len(codes) for codes in codes_by_line.values())
 
 
 def _statement_ends(text: str) -> tuple[dict[int, int], dict[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import libcst as cst
 import pytest
@@ -451,6 +452,118 @@ def test_add_noqa_rejects_apply(project) -> None:
 
     assert result.exit_code == 2
     assert "--add-noqa" in result.stderr
+
+
+def test_add_noqa_dry_run_shows_diff(project) -> None:
+    source = _handler('cio.track(customer_id=user.id, name=f"a_{user.sku}")')
+    root = project(
+        {
+            "b.py": source,
+            "a.py": source,
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+    before = {name: (root / name).stat().st_mtime_ns for name in ("a.py", "b.py")}
+
+    result = run_cli(["--add-noqa", "--dry-run", "--no-cache", "."], root)
+    lines = result.stdout.splitlines()
+
+    assert result.exit_code == 1
+    for name in ("a.py", "b.py"):
+        assert (root / name).read_text() == source
+        assert (root / name).stat().st_mtime_ns == before[name]
+    assert [line for line in lines if line.startswith(("---", "+++"))] == [
+        "--- a/a.py",
+        "+++ b/a.py",
+        "--- a/b.py",
+        "+++ b/b.py",
+    ]
+    assert (
+        '+    cio.track(customer_id=user.id, name=f"a_{user.sku}")  # noqa: CIO301'
+        in lines
+    )
+    assert lines[-1] == (
+        "Would add 2 noqa comments to 2 files; run `cio-fix --add-noqa` without"
+        " --dry-run to add them."
+    )
+
+
+def test_add_noqa_dry_run_diff_applies(project, tmp_path_factory) -> None:
+    source = _handler(
+        'cio.track(customer_id=user.id, name=f"a_{user.sku}")  # noqa: E501',
+        "cio.track(",
+        "    customer_id=user.id,",
+        '    name=f"c_{user.sku}",',
+        ")",
+    )
+    files = {
+        "app.py": source,
+        "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+    }
+    root = project(files)
+    written = tmp_path_factory.mktemp("written")
+    for name, text in files.items():
+        (written / name).write_text(text)
+
+    dry_run = run_cli(["--add-noqa", "--dry-run", "--no-cache", "."], root)
+    run_cli(["--add-noqa", "--no-cache", "."], written)
+    patch = dry_run.stdout[
+        dry_run.stdout.index("--- a/") : dry_run.stdout.rindex("\nWould")
+    ]
+    (root / "noqa.patch").write_text(patch + "\n")
+    subprocess.run(["git", "apply", "noqa.patch"], cwd=root, check=True)
+
+    assert "# noqa: E501, CIO301" in (written / "app.py").read_text()
+    assert (root / "app.py").read_text() == (written / "app.py").read_text()
+
+
+def test_add_noqa_dry_run_masks_keys(project) -> None:
+    root = project(
+        {
+            "app.py": (
+                "from customerio import CustomerIO\n\n"
+                'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
+            ),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO101"]\n',
+        }
+    )
+
+    result = run_cli(["--add-noqa", "--dry-run", "--no-cache", "."], root)
+
+    assert result.exit_code == 1
+    assert "# noqa: CIO101" in result.stdout
+    assert "3f9a0c1d2e4b5a69c7d1" not in result.stdout
+    assert "0a1b2c3d4e5f6a7b8c9d" not in result.stdout
+
+
+def test_add_noqa_dry_run_json(project) -> None:
+    source = _handler('cio.track(customer_id=user.id, name=f"a_{user.sku}")')
+    root = project(
+        {"app.py": source, "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n'}
+    )
+
+    result = run_cli(
+        ["--add-noqa", "--dry-run", "--output-format", "json", "--no-cache", "."],
+        root,
+    )
+
+    assert result.exit_code == 1
+    assert result.json == {"version": 1, "added": 1, "files": ["app.py"], "errors": []}
+    assert (root / "app.py").read_text() == source
+
+
+def test_add_noqa_dry_run_nothing_to_add(project) -> None:
+    root = project(
+        {
+            "app.py": _handler("pass"),
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301"]\n',
+        }
+    )
+
+    result = run_cli(["--add-noqa", "--dry-run", "--no-cache", "."], root)
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "No noqa comment to add."
 
 
 def test_add_noqa_counts_lines_as_python(project) -> None:

@@ -63,7 +63,7 @@ def render_text(
         _emit(console, pieces, end="")
 
     if show_diff and not quiet:
-        _print_diffs(console, result)
+        print_diffs(console, result)
     if not quiet:
         console.print(
             _summary(result, apply, unsafe_fixes),
@@ -73,7 +73,8 @@ def render_text(
         )
 
 
-def _print_diffs(console: Console, result: RunResult) -> None:
+def print_diffs(console: Console, result: RunResult) -> None:
+    """Print the unified diff of each changed file of `result`, sorted by path."""
     diffs = unified_diffs(result)
     if diffs:
         console.print()
