@@ -371,9 +371,10 @@ def project_root(start: Path) -> Path:
     pyproject = find_pyproject(start)
     if pyproject is not None:
         return pyproject.parent
-    # The folder of a file named through a symbolic link is the link's
-    # own folder, not its target's.
-    folder = resolve_or_absolute(start if start.is_dir() else start.absolute().parent)
+    # Without a pyproject.toml, the root of a file or folder named through
+    # a symbolic link is found from the link's own folder, not its target's.
+    own_folder = start.is_dir() and not start.is_symlink()
+    folder = resolve_or_absolute(start if own_folder else start.absolute().parent)
     return _work_tree_top(folder) or folder
 
 

@@ -116,18 +116,18 @@ def discover(paths: list[Path], config: Config) -> Discovered:
         if problem is not None:
             found.errors.append(FileError(path, problem))
             continue
-        if path.is_file():
-            if _links_out_of(path, config.root):
-                target = path.resolve()
-                found.errors.append(
-                    FileError(
-                        path,
-                        f"symbolic link to {target}, outside the project root"
-                        f" {config.root}; not checked or written, name the target"
-                        " itself to check it",
-                    )
+        if _links_out_of(path, config.root):
+            target = path.resolve()
+            found.errors.append(
+                FileError(
+                    path,
+                    f"symbolic link to {target}, outside the project root"
+                    f" {config.root}; not checked or written, name the target"
+                    " itself to check it",
                 )
-                continue
+            )
+            continue
+        if path.is_file():
             _add(found, seen, path)
             continue
         # A link to a file of the tree is checked once, under the file's own name.
@@ -316,9 +316,13 @@ def _relative_name(file: Path, folder: Path, root: Path) -> str:
         return file.relative_to(folder).as_posix()
 
 
-def _links_out_of(file: Path, root: Path) -> bool:
-    """Tell whether a symbolic link leads from inside `root` to `file`'s target outside it."""
-    absolute = file.absolute()
+def _links_out_of(path: Path, root: Path) -> bool:
+    """Tell whether `path` is a symbolic link from inside `root` to a file or folder outside it.
+
+    NOTE: a path below a link to an outside folder (`linked/app.py`) is not
+    caught here, because its project root is found from the link's target.
+    """
+    absolute = path.absolute()
     if absolute.resolve() == absolute:
         return False
     boundary = root.resolve()

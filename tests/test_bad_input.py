@@ -285,6 +285,46 @@ def test_bad_input_symlink_inside_root_named(project) -> None:
     assert "int(time.time())" in (root / "real.py").read_text()
 
 
+@pytest.mark.parametrize("git", [False, True], ids=["walk", "git"])
+@pytest.mark.parametrize("named", ["pkg/linked", "linked"])
+def test_bad_input_folder_link_out_of_root_named(
+    project, tmp_path_factory, named: str, git: bool
+) -> None:
+    # A link to a folder outside the project is rejected as a link to a
+    # file is, and no cache folder appears in the outside folder.
+    outside = tmp_path_factory.mktemp("outside")
+    shared = GOOD.replace("int(time.time() * 1000)", "time.time() * 1000")
+    (outside / "shared.py").write_text(shared)
+    root = project({"good.py": GOOD})
+    (root / "pkg").mkdir()
+    (root / "pkg" / "linked").symlink_to(outside, target_is_directory=True)
+    if git:
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    cwd = root if named.startswith("pkg/") else root / "pkg"
+
+    exit_code, errors, _ = _errors(cwd, named)
+
+    assert exit_code == 2
+    assert [error["path"] for error in errors] == [named]
+    assert errors[0]["message"].startswith(f"symbolic link to {outside.resolve()},")
+    assert errors[0]["message"].endswith("name the target itself to check it")
+    assert (outside / "shared.py").read_text() == shared
+    assert sorted(entry.name for entry in outside.iterdir()) == ["shared.py"]
+
+
+def test_bad_input_folder_link_inside_root_named(project) -> None:
+    root = project(
+        {"pkg/real.py": GOOD.replace("int(time.time() * 1000)", "time.time() * 1000")}
+    )
+    (root / "linked").symlink_to(root / "pkg", target_is_directory=True)
+
+    exit_code, errors, _ = _errors(root, "linked")
+
+    assert errors == []
+    assert exit_code != 2
+    assert "int(time.time())" in (root / "pkg" / "real.py").read_text()
+
+
 def test_bad_input_deep_expression_reported(project) -> None:
     # CPython compiles it; the index recursion goes past Python's limit.
     root = project(

@@ -133,6 +133,17 @@ def test_discovery_symlink_out_of_root_in_git(project, tmp_path_factory) -> None
     assert _names(root) == ["app.py"]
 
 
+def test_discovery_folder_link_out_of_root_in_git(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.py").write_text(SOURCE)
+    root = project({"app.py": SOURCE})
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+
+    assert _names(root) == ["app.py"]
+
+
 def test_prefilter_words() -> None:
     pattern = build_prefilter(["tracking"])
 
