@@ -50,6 +50,16 @@ from conftest import run_cli
         ('"support-team"', False),
         ('form["id"]', False),
         ("user.email_verified", False),
+        ("customer_id_by_email", False),
+        ("id_for_email", False),
+        ("userIdForEmail", False),
+        ("user_id_from_email", False),
+        ("domain_of_email", False),
+        ('row["pk_from_email"]', False),
+        ("from_email", True),
+        ("DEFAULT_FROM_EMAIL", True),
+        ("sender_from_email", True),
+        ("reply_to_email", True),
     ],
 )
 def test_email_expression_table(code: str, expected: bool) -> None:

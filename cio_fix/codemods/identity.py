@@ -38,6 +38,12 @@ EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DIGEST_WORDS = frozenset(
     {"hash", "hashed", "digest", "sha", "sha1", "sha256", "md5", "encrypted", "masked"}
 )
+# Words that, right before a final "email", make the name a value looked up
+# by or kept per address: `customer_id_by_email`, `id_for_email`, `domain_of_email`.
+LOOKUP_WORDS = frozenset({"by", "for", "of", "per"})
+# "from" counts as a lookup word only after one of these words, because
+# `from_email` and `DEFAULT_FROM_EMAIL` name the sender's address.
+ID_WORDS = frozenset({"id", "ids", "pk", "uuid"})
 NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # String methods that keep an email address an email address.
 EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
@@ -69,7 +75,23 @@ def _words(name: str) -> list[str]:
 def _names_email(name: str) -> bool:
     if not name.lower().endswith("email"):
         return False
-    return not DIGEST_WORDS & set(_words(name))
+    words = _words(name)
+    if DIGEST_WORDS & set(words):
+        return False
+    return not _names_lookup_by_email(words)
+
+
+def _names_lookup_by_email(words: list[str]) -> bool:
+    """Tell whether the words of a name ending in "email" name a value found by the address.
+
+    `customer_id_by_email` and `userIdFromEmail` contain an id, not an address.
+    """
+    if len(words) < 2:
+        return False
+    before = words[-2]
+    if before in LOOKUP_WORDS:
+        return True
+    return before == "from" and bool(ID_WORDS & set(words[:-2]))
 
 
 def is_email_expression(node: cst.BaseExpression) -> bool:
@@ -636,7 +658,11 @@ class EmailAsCustomerId(Rule):
     whose customer id is an email address: a literal address, or a name,
     attribute, key or `.get()` key ending in `email` (`user.email`,
     `form["email"]`, `contact_email`). Names of digests such as
-    `email_hash` are not addresses.
+    `email_hash` are not addresses, and neither are names of a value found
+    by the address, where "email" follows "by", "for", "of" or "per"
+    (`customer_id_by_email`, `id_for_email`) or follows "from" after an id
+    word such as "id" or "pk" (`user_id_from_email`; `from_email` alone is
+    a sender address and is reported).
 
     Why is this bad?
     The customer id is the key of the profile. People change their email
