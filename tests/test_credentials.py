@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cio_fix.codemods.credentials import looks_like_secret, variable_role
+from cio_fix.codemods.credentials import (
+    PLACEHOLDER_WORD_START,
+    is_test_file,
+    looks_like_secret,
+    variable_role,
+)
 
 from conftest import run_cli
 
@@ -65,10 +72,51 @@ def test_variable_role_table(name: str, expected: str | None) -> None:
         ("ops42@shop42.io", False),
         ("customerio-track-key-v3", False),
         ("YOUR_API_KEY", False),
+        ("fakekey1234", False),
+        ("fakesite01", False),
+        ("FAKESITE01", False),
+        ("testSite01", False),
+        ("site01_dummykey", False),
+        ("key42dummy", False),
+        ("deadbeef0fade1face23", True),
+        ("c0ffee4dead5beef6fa9", True),
+        ("facade00deadbeef11fade22face3344", True),
+        ("contest2024key", True),
     ],
 )
 def test_looks_like_secret_table(value: str, expected: bool) -> None:
     assert looks_like_secret(value) is expected
+
+
+@pytest.mark.parametrize("word", PLACEHOLDER_WORD_START)
+def test_placeholder_words_not_hexadecimal(word: str) -> None:
+    # A hexadecimal key could otherwise start a word with a placeholder word.
+    assert set(word) - set("0123456789abcdef")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("shop/settings/test.py", True),
+        ("shop/testing.py", True),
+        ("tests.py", True),
+        ("test_client.py", True),
+        ("tests_helpers.py", True),
+        ("shop/e2e_tests.py", True),
+        ("client_test.py", True),
+        ("conftest.py", True),
+        ("tests/helpers.py", True),
+        ("testing/fakes.py", True),
+        ("integration_tests/helpers.py", True),
+        ("shop/contest.py", False),
+        ("shop/testament.py", False),
+        ("shop/latest.py", False),
+        ("ab_test/variants.py", False),
+        ("testimonials/mail.py", False),
+    ],
+)
+def test_is_test_file_table(path: str, expected: bool) -> None:
+    assert is_test_file(Path(path)) is expected
 
 
 WEBHOOK_SETTINGS = (

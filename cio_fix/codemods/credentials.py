@@ -78,9 +78,15 @@ ENV_VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 # documentation. A base64 write key with `/` in it would not be reported.
 REFERENCE_CHARACTERS = frozenset(":/\\@")
 HOST_NAME = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}", re.IGNORECASE)
-# Folders of test code: tests/, test/, testing/, and names such as
-# tests_integration/, test_support/ or integration_tests/.
-TEST_FOLDER = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
+# Names of test folders, and of test modules without their `.py`: tests,
+# test, testing, and names such as tests_integration, test_support or
+# integration_tests. `*_test` counts only for modules (`client_test.py`),
+# because a folder such as `ab_test/` contains application code.
+TEST_NAME = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
+# Words that mark a made-up key also when other letters or digits follow
+# them without a separator (`fakekey1234`, `testSite01`). Each has a letter
+# that is not hexadecimal, so no hexadecimal key contains one.
+PLACEHOLDER_WORD_START = ("fake", "dummy", "test")
 
 
 def looks_like_secret(value: object) -> bool:
@@ -97,6 +103,8 @@ def looks_like_secret(value: object) -> bool:
         return False
     if PLACEHOLDER.search(value) or ENV_VARIABLE_NAME.match(value):
         return False
+    if _starts_placeholder_word(value):
+        return False
     if any(char in REFERENCE_CHARACTERS for char in value) or HOST_NAME.fullmatch(
         value
     ):
@@ -108,6 +116,20 @@ def looks_like_secret(value: object) -> bool:
     digits = sum(char.isdigit() for char in value)
     letters = sum(char.isalpha() for char in value)
     return digits >= 2 and letters >= 2 and len(set(value)) >= 5
+
+
+def _starts_placeholder_word(value: str) -> bool:
+    """Tell whether a word of `value` starts with a placeholder word: `fakesite01`.
+
+    Words end at separators, digits and lower-to-upper case changes
+    (`site_dummyKey`). A placeholder word inside a run of letters
+    (`myfakekey`) does not count, because random letters contain one more
+    often than they start a word with it.
+    NOTE: a random letter-and-digit key (a write key) with a word that
+    starts with one, such as `9Testq`, is taken for a placeholder.
+    """
+    words = (word.lower() for word in NAME_WORD.findall(value))
+    return any(word.startswith(PLACEHOLDER_WORD_START) for word in words)
 
 
 def _has_key_segment(value: str) -> bool:
@@ -179,12 +201,9 @@ def is_test_file(path: Path) -> bool:
     `path` is relative to the project root, because a folder above the
     project (`/home/me/test_projects/`) does not make its files tests.
     """
-    name = path.name
-    if name in ("tests.py", "conftest.py"):
+    if path.name == "conftest.py" or path.stem.endswith("_test"):
         return True
-    if name.startswith("test_") or name.endswith("_test.py"):
-        return True
-    return any(TEST_FOLDER.fullmatch(part) for part in path.parts[:-1])
+    return any(TEST_NAME.fullmatch(part) for part in (*path.parts[:-1], path.stem))
 
 
 def _path_in_project(context: FileContext) -> Path:
@@ -377,9 +396,10 @@ class HardcodedCredential(Rule):
     passed to a client, a module constant that reaches a client from any
     file of the project, a setting such as `CUSTOMERIO_API_KEY`, or the
     fallback of `os.getenv`. Test code is left
-    alone, because its keys are fakes for a local server: `tests.py`,
-    `test_*.py`, `*_test.py`, `conftest.py`, and every file below a folder
-    named `tests`, `test`, `testing`, `test_*`, `tests_*` or `*_tests`.
+    alone, because its keys are fakes for a local server: `conftest.py`,
+    `*_test.py`, every module named `tests`, `test`, `testing`, `test_*`,
+    `tests_*` or `*_tests` (Django's `settings/test.py`, say), and every
+    file below a folder of one of those names.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send
@@ -409,7 +429,9 @@ class HardcodedCredential(Rule):
     in the function around it, or a `global os` that lets a function rebind
     it), the key is reported without a fix, and the message names that
     binding. The variable must be set where the code runs.
-    Placeholders such as "YOUR_API_KEY" and empty strings are left alone.
+    Placeholders such as "YOUR_API_KEY", "fake-api-key" or "fakekey1234"
+    (a word that starts with `fake`, `dummy` or `test`) and empty strings
+    are left alone.
     Variable names come from `[tool.cio-fix.env]`, or from the Customer.io
     variables that the file's service (the nearest folder that declares
     dependencies) already reads. When the fixes would read
