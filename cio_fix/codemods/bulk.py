@@ -21,7 +21,8 @@ from cio_fix.rules import FileContext, Rule
 from cio_fix.walk import find_all
 
 # A loop over a literal collection of at most this many items, or over
-# range(N) with N at most this, sends a handful of requests: not bulk.
+# range(N) or a slice `items[:N]` with N at most this, sends a handful of
+# requests: not bulk.
 SMALL_COLLECTION = 10
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 EXECUTOR_CLASSES = frozenset(
@@ -97,9 +98,11 @@ class UnthrottledBulkCalls(Rule):
     `executor.submit` in a loop. A call is reported when nothing limits the
     rate: no throttle or rate limiter call, `time.sleep`, rate-limiting
     decorator, limiter `with` block or `batch()` call. Loops over a literal collection of at
-    most 10 items, or `range(N)` with N at most 10, are not reported, and
-    neither are retry loops, which leave with `break` or `return` once the
-    call succeeds.
+    most 10 items, over `range(N)` or over a slice `items[:N]` or
+    `items[a:N]` are not reported when N is at most 10, written as a number
+    or as a name assigned a number once (`MAX_DEVICES = 3`). Neither are
+    retry loops, which leave with `break` or `return` once the call
+    succeeds.
 
     Why is this bad?
     Customer.io's Track API has a fair-use limit of about 100 requests a
@@ -287,10 +290,40 @@ def _is_small_collection(
         and isinstance(node.func, cst.Name)
         and node.func.value == "range"
         and len(node.args) == 1
-        and isinstance(node.args[0].value, cst.Integer)
+        and node.args[0].keyword is None
+        and not node.args[0].star
     ):
-        return node.args[0].value.evaluated_value <= SMALL_COLLECTION
+        return _is_small_bound(node.args[0].value, index, scope)
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        # `items[a:N]` has at most N items for any `a`. A slice with a step
+        # is left out, because a negative one walks from the end (`items[:3:-1]`).
+        element = node.slice[0].slice
+        return (
+            isinstance(element, cst.Slice)
+            and element.step is None
+            and element.upper is not None
+            and _is_small_bound(element.upper, index, scope)
+        )
     return False
+
+
+def _is_small_bound(node: cst.BaseExpression, index: FileIndex, scope: Scope) -> bool:
+    """Tell whether `node` is an integer of at most SMALL_COLLECTION: `3` or `MAX_DEVICES`.
+
+    A name counts when it is assigned once, by an `=` statement, and no
+    function rebinds it with `global`. A parameter's default does not
+    count, because a caller may pass any number.
+    """
+    if isinstance(node, cst.Name):
+        assignments = index.assignments_of(node.value, scope)
+        if (
+            len(assignments) != 1
+            or not isinstance(assignments[0].statement, (cst.Assign, cst.AnnAssign))
+            or node.value in index.global_names
+        ):
+            return False
+        node = assignments[0].value
+    return isinstance(node, cst.Integer) and node.evaluated_value <= SMALL_COLLECTION
 
 
 def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
