@@ -10,6 +10,7 @@ imported from other files of the project resolve through the project index.
 from __future__ import annotations
 
 import ast
+import builtins
 import enum
 import functools
 import re
@@ -63,6 +64,15 @@ CONSTRUCTORS: dict[str, ClientType] = {
 
 # The Data Pipelines SDK is also used through module-level functions.
 PIPELINES_MODULE = "customerio.analytics"
+
+# The top-level packages of the Customer.io SDKs.
+CLIENT_PACKAGES = ("customerio", "async_customerio")
+# Modules whose names in an annotation may be a client's type: `Any`, a
+# `Protocol` that a client matches, a `TypeVar`.
+TYPING_MODULES = ("typing", "typing_extensions")
+# The wrappers an annotation is read through, and whether all of their
+# arguments are types (`Union[A, B]`) or only the first (`Annotated[A, ...]`).
+ANNOTATION_WRAPPERS = {"Annotated": False, "Optional": False, "Union": True}
 
 # Positional parameters of each method, in order, as the SDKs name them.
 # A name ending in "**" collects the remaining keyword arguments: event or
@@ -668,7 +678,11 @@ class FileIndex:
 
     def _name_type(self, name: str, scope: Scope) -> ClientType | None:
         assignments = self.assignments_of(name, scope)
-        if name in self.client_names and not self._other_library_object(assignments):
+        if (
+            name in self.client_names
+            and not self._other_library_object(assignments)
+            and not self._annotated_with_other_class(assignments)
+        ):
             return TRACK
         if assignments:
             return self._assigned_type(assignments)
@@ -716,6 +730,143 @@ class FileIndex:
             ):
                 return True
         return False
+
+    def _annotated_with_other_class(self, assignments: list[Assignment]) -> bool:
+        """Tell whether a parameter or variable is annotated with classes that are not clients.
+
+        A configured client name does not count for `tracker: SegmentTracker`
+        or `tracker: Optional[SegmentTracker]`, because the code states the
+        type. It still counts for `tracker: Any`, and for an annotation that
+        names a client class, a class that may be one, or a type cio-fix
+        cannot follow.
+        """
+        for assignment in assignments:
+            statement = assignment.statement
+            if not isinstance(statement, (cst.Param, cst.AnnAssign)):
+                continue
+            if statement.annotation is None:
+                continue
+            types = self._annotation_types(statement.annotation.annotation)
+            if types and all(
+                self.is_other_class(node, assignment.scope) for node in types
+            ):
+                return True
+        return False
+
+    def _annotation_types(
+        self, annotation: cst.BaseExpression
+    ) -> list[cst.BaseExpression]:
+        """Return the types an annotation allows, other than None.
+
+        It reads through `A | B`, `Optional[A]`, `Union[A, B]`,
+        `Annotated[A, ...]` and string annotations (`"A"`). A string that is
+        not an expression gives nothing.
+        """
+        types = []
+        pending = [annotation]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, cst.SimpleString):
+                parsed = _parse_string_annotation(node)
+                if parsed is not None:
+                    pending.append(parsed)
+            elif isinstance(node, cst.BinaryOperation) and isinstance(
+                node.operator, cst.BitOr
+            ):
+                pending.extend([node.left, node.right])
+            elif isinstance(node, cst.Subscript) and self._is_wrapper(node):
+                pending.extend(self._wrapped_types(node))
+            elif not (isinstance(node, cst.Name) and node.value == "None"):
+                types.append(node)
+        return types
+
+    def _is_wrapper(self, node: cst.Subscript) -> bool:
+        wrapper = (self.qualified_name(node.value) or "").rpartition(".")[2]
+        return wrapper in ANNOTATION_WRAPPERS
+
+    def _wrapped_types(self, node: cst.Subscript) -> list[cst.BaseExpression]:
+        wrapper = (self.qualified_name(node.value) or "").rpartition(".")[2]
+        elements = node.slice if ANNOTATION_WRAPPERS[wrapper] else node.slice[:1]
+        return [
+            element.slice.value
+            for element in elements
+            if isinstance(element.slice, cst.Index)
+        ]
+
+    def is_other_class(
+        self, node: cst.BaseExpression, scope: Scope, depth: int = 0
+    ) -> bool:
+        """Tell whether a type in an annotation is a class that no client is an instance of.
+
+        False also when that is unknown. That is the case for `object` and
+        for the names of `typing`, such as `Any` or a `Protocol` that a
+        client matches. It is also the case for a name bound to something
+        other than a class, and for a class that wraps or subclasses a client
+        or may do so through a base class.
+        """
+        if depth > MAX_BASE_CLASSES:
+            return False
+        if isinstance(node, cst.Subscript):
+            # `list[CustomerIO]`, `type[CustomerIO]`, a generic class: the
+            # object is an instance of the class outside the brackets.
+            return self.is_other_class(node.value, scope, depth)
+        if not isinstance(node, (cst.Name, cst.Attribute)):
+            return False
+        if self.constructor_type(node) is not None:
+            return False
+
+        qualified = self.qualified_name(node)
+        if qualified is not None:
+            return self._is_other_import(qualified)
+        if not isinstance(node, cst.Name):
+            return False
+        class_info = self._class_named(node, scope)
+        if class_info is not None:
+            return self._is_other_local_class(class_info, depth)
+        return self._is_builtin_class(node.value)
+
+    def _is_other_import(self, qualified: str) -> bool:
+        top = qualified.partition(".")[0]
+        if top in CLIENT_PACKAGES or top in TYPING_MODULES:
+            return False
+        if self.project is None:
+            # Before the project index exists, an imported class may be a
+            # project class that wraps a client.
+            return False
+        return self.project.is_other_class(self._localised(qualified))
+
+    def _is_other_local_class(self, class_info: ClassInfo, depth: int) -> bool:
+        """Tell whether a class of this module neither wraps nor subclasses a client.
+
+        A class whose `__init__` builds a client is a wrapper of one. A
+        metaclass keyword leaves the class unknown, because an ABC may
+        register a client class as a virtual subclass.
+        """
+        if class_info.node.keywords or class_info.scope is None:
+            return False
+        outer = class_info.scope.parent
+        if outer is None:
+            return False
+        for construction in self.constructions:
+            function = construction.site.function
+            if (
+                function is not None
+                and function.name == "__init__"
+                and function.class_info is class_info
+            ):
+                return False
+        return all(
+            self.is_other_class(base.value, outer, depth + 1)
+            for base in class_info.node.bases
+        )
+
+    def _is_builtin_class(self, name: str) -> bool:
+        """Tell whether `name` is a built-in class (`str`, `dict`) other than `object`."""
+        if name == "object" or name in self.imports or self.star_imports:
+            return False
+        if self.binds_anywhere(name):
+            return False
+        return isinstance(getattr(builtins, name, None), type)
 
     def _attribute_type(self, node: cst.Attribute, scope: Scope) -> ClientType | None:
         if self.qualified_name(node) == PIPELINES_MODULE:
@@ -965,8 +1116,8 @@ class FileIndex:
     def _annotated_type(self, assignment: Assignment) -> ClientType | None:
         """Return the client class a parameter or a variable is annotated with.
 
-        `cio: CustomerIO`, `CustomerIO | None`, `Optional[CustomerIO]` and
-        `Annotated[CustomerIO, Depends(...)]` count.
+        `cio: CustomerIO`, `CustomerIO | None`, `Optional[CustomerIO]`,
+        `Annotated[CustomerIO, Depends(...)]` and `"CustomerIO"` count.
         """
         statement = assignment.statement
         annotation = None
@@ -974,26 +1125,10 @@ class FileIndex:
             annotation = statement.annotation
         if annotation is None:
             return None
-        pending = [annotation.annotation]
-        while pending:
-            node = pending.pop()
-            if isinstance(node, cst.BinaryOperation) and isinstance(
-                node.operator, cst.BitOr
-            ):
-                pending.extend([node.left, node.right])
-            elif isinstance(node, cst.Subscript):
-                wrapper = self.qualified_name(node.value) or ""
-                if wrapper.rpartition(".")[2] in ("Annotated", "Optional", "Union"):
-                    elements = (
-                        node.slice if wrapper.endswith("Union") else node.slice[:1]
-                    )
-                    for element in elements:
-                        if isinstance(element.slice, cst.Index):
-                            pending.append(element.slice.value)
-            else:
-                client = self.constructor_type(node)
-                if client is not None:
-                    return client
+        for node in self._annotation_types(annotation.annotation):
+            client = self.constructor_type(node)
+            if client is not None:
+                return client
         return None
 
     @staticmethod
@@ -1414,6 +1549,17 @@ class IndexBuilder(cst.CSTVisitor):
                 is_statement=_is_whole_statement(statement, node),
             )
         )
+
+
+def _parse_string_annotation(node: cst.SimpleString) -> cst.BaseExpression | None:
+    """Return the expression in a string annotation (`"CustomerIO"`), if it is one."""
+    value = node.evaluated_value
+    if not isinstance(value, str):
+        return None
+    try:
+        return cst.parse_expression(value.strip())
+    except cst.ParserSyntaxError:
+        return None
 
 
 def _is_whole_statement(statement: cst.CSTNode | None, call: cst.Call) -> bool:

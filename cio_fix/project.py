@@ -21,6 +21,8 @@ import libcst as cst
 from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
+    CLIENT_PACKAGES,
+    TYPING_MODULES,
     Api,
     ClientType,
     FileIndex,
@@ -44,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 # `from django.conf import settings` reads the project's settings module.
 DJANGO_SETTINGS = "django.conf.settings"
+# Name lookups follow at most this many re-exports from module to module.
+MAX_ALIASES = 8
 
 
 @dataclass
@@ -71,6 +75,10 @@ class ModuleSummary:
     # Classes whose `__init__` builds a client: files that instantiate one
     # may build a client per request without mentioning customerio.
     client_classes: list[str] = field(default_factory=list)
+    # Module-level classes that no Customer.io client is an instance of
+    # (`FileIndex.is_other_class`): an annotation with one of them overrides
+    # `client-names` in the files that import it.
+    other_classes: list[str] = field(default_factory=list)
     # Module-level dicts of clients (`CLIENTS = {"us": CustomerIO(...)}`) and
     # classes with a client class variable: files that import one may
     # change it, so they are read too.
@@ -176,7 +184,7 @@ class ProjectIndex:
         return (module_name, name) in self._changed
 
     def _resolve(self, qualified: str, depth: int) -> tuple[ModuleSummary, str] | None:
-        if depth > 8:
+        if depth > MAX_ALIASES:
             return None
         if qualified.startswith(DJANGO_SETTINGS + "."):
             qualified = "settings." + qualified[len(DJANGO_SETTINGS) + 1 :]
@@ -221,6 +229,31 @@ class ProjectIndex:
             return None
         summary, name = target
         return summary.clients.get(name)
+
+    def is_other_class(self, qualified: str) -> bool:
+        """Tell whether an imported name is a class that no Customer.io client is an instance of.
+
+        Re-exports of checked modules are followed. A class of a checked
+        module counts when that module's summary lists it. A name of any
+        other module counts too, unless it comes from a Customer.io SDK or
+        `typing`: a project module that is not checked mentions no
+        Customer.io name, so its classes neither build nor subclass a client.
+        NOTE: a class of an unchecked module that subclasses a client class
+        of another project module, or a `Protocol` there that a client
+        matches, is taken for another class too.
+        """
+        for _ in range(MAX_ALIASES):
+            module_path, _, name = qualified.rpartition(".")
+            summary = self.module(module_path) if module_path else None
+            if summary is None:
+                break
+            if name not in summary.aliases:
+                return name in summary.other_classes
+            qualified = summary.aliases[name]
+        else:
+            return False
+        top = qualified.partition(".")[0]
+        return top not in CLIENT_PACKAGES and top not in TYPING_MODULES
 
     def factory_type(self, qualified: str) -> ClientType | None:
         target = self.resolve_name(qualified)
@@ -297,6 +330,12 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             client = index.factory_type(function)
             if client is not None:
                 summary.factories[function.name] = client
+
+    for class_info in index.classes:
+        if class_info.scope is None or class_info.scope.parent is not scope:
+            continue
+        if index.is_other_class(cst.Name(class_info.name), scope):
+            summary.other_classes.append(class_info.name)
 
     for local, qualified in index.imports.items():
         if local not in scope.assignments:

@@ -448,6 +448,73 @@ def test_customerio_clients_from_other_files(source: str) -> None:
     assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
 
 
+ANNOTATION_PROJECT = {
+    "app.cio": (
+        "from customerio import CustomerIO as Client\n"
+        "class Wrapper:\n"
+        "    def __init__(self):\n"
+        "        self.client = Client('s', 'k')\n"
+        "class Audit:\n"
+        "    pass\n"
+    ),
+    "app.__init__": "from .cio import Audit, Client\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("annotation", "is_client"),
+    [
+        ("Client", True),
+        ("'Client'", True),
+        ("Wrapper", True),
+        ("Optional[Wrapper]", True),
+        ("Any", True),
+        ("object", True),
+        ("Audit", False),
+        ("'Audit'", False),
+        ("Audit | None", False),
+        ("Union[Audit, None]", False),
+        ("Annotated[Audit, 'marketing']", False),
+        ("'Optional[Audit]'", False),
+        ("list[Client]", False),
+        ("str", False),
+        ("segment.Client", False),
+    ],
+)
+def test_customerio_client_name_annotations(annotation: str, is_client: bool) -> None:
+    source = (
+        "from typing import Annotated, Any, Optional, Union\n"
+        "import segment\n"
+        "from app import Audit, Client\n"
+        "from app.cio import Wrapper\n"
+        f"def go(tracker: {annotation}):\n"
+        "    tracker.track('1', 'x')\n"
+    )
+    index = build_index(cst.parse_module(source), "app.views", False)
+    index.client_names = frozenset({"tracker"})
+    index.attach_project(_project(ANNOTATION_PROJECT))
+
+    calls = index.client_calls
+
+    assert len(calls) == (1 if is_client else 0)
+
+
+@pytest.mark.parametrize(
+    "annotation", ["'CustomerIO'", "Optional['CustomerIO']", "'CustomerIO | None'"]
+)
+def test_customerio_string_annotation_client(annotation: str) -> None:
+    source = (
+        "from typing import Optional\n"
+        "from customerio import CustomerIO\n"
+        f"def go(cio: {annotation}):\n"
+        "    cio.track('1', 'x')\n"
+    )
+
+    calls = _calls(source)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
 def test_customerio_project_constants() -> None:
     project = _project({"app.settings": "KEY = 'abc'\nTIMEOUT = 3\nNAME = f'{x}'\n"})
 
