@@ -395,6 +395,18 @@ def test_clients_background_helper_outside_project(project) -> None:
     assert "from company_tools.tasks import in_background" in result.stdout
 
 
+def test_clients_lambda_in_request_reported(tmp_path) -> None:
+    # Every handler of this fixture calls its lambda, waits for it, or runs
+    # the call in a parameter default, so each handler has one finding.
+    fixture = FIXTURES / "CIO304" / "lambda_run_in_request.py"
+    shutil.copyfile(fixture, tmp_path / "app.py")
+
+    result = run_cli(["--output-format", "json", "--select", "CIO304", "."], tmp_path)
+
+    handlers = [finding["message"].split("`")[3] for finding in result.json["findings"]]
+    assert handlers == ["called", "stored", "awaited", "result", "joined", "default"]
+
+
 WRAPPED_CALL = """\
 import time
 

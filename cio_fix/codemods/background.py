@@ -193,6 +193,16 @@ class BlockingCallInRequest(Rule):
     handler returns, so a call in a background thread would be sent late
     or lost.
 
+    A call in a lambda that the handler hands to a worker without waiting
+    for it is not reported either. That is a lambda passed in
+    `threading.Thread(target=...).start()` or
+    `threading.Timer(interval, ...).start()`, or in `executor.submit(...)`,
+    `loop.run_in_executor(executor, ...)` or `background_tasks.add_task(...)`
+    as a statement of its own, also through a name that the handler uses
+    only this way. A lambda that the handler calls is reported, and so is
+    one whose result it waits for: `await loop.run_in_executor(...)`,
+    `.result()`, or a thread that it keeps and may join.
+
     Fix safety:
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
@@ -228,6 +238,8 @@ class BlockingCallInRequest(Rule):
                 continue
             handler = call.site.function
             if handler is None or not is_request_handler(index, handler):
+                continue
+            if _in_lambda_handed_off(context, call, handler):
                 continue
             awaited = _is_awaited(context, call)
             if call.client.is_async and not awaited:
@@ -329,6 +341,111 @@ def _lambda_packages(project: ProjectIndex) -> frozenset[str]:
         for summary in project.summaries
         if any(_on_lambda(name) for name in summary.aliases.values())
     )
+
+
+# -- lambdas that run apart from the request -----------------------------------
+
+# Methods that run the function they are given apart from the request, by
+# the position and keyword of that argument, whatever the receiver:
+# `executor.submit(fn)`, `loop.run_in_executor(executor, fn)` and Starlette's
+# `background_tasks.add_task(func)`, which runs after the response is sent.
+# The function's failure stays in the future, or in Starlette's task runner.
+WORKER_METHODS: dict[str, tuple[int, str | None]] = {
+    "submit": (0, None),
+    "run_in_executor": (1, None),
+    "add_task": (0, "func"),
+}
+# Classes whose instance runs the function in a thread of its own once started.
+THREAD_CLASSES: dict[str, tuple[int, str | None]] = {
+    "threading.Thread": (1, "target"),
+    "threading.Timer": (1, "function"),
+}
+
+
+def _in_lambda_handed_off(
+    context: FileContext, call: ClientCall, handler: FunctionInfo
+) -> bool:
+    """Tell whether the call is in the body of a lambda that a worker runs for the handler.
+
+    The handler must hand the lambda to a worker and not wait for it:
+    `threading.Thread(target=lambda: ...).start()`, or `executor.submit`,
+    `loop.run_in_executor` or `background_tasks.add_task` as a statement of
+    its own. The lambda may also be bound to a name first, when the handler
+    uses that name only in such hand-offs. A lambda that the handler calls,
+    or whose result it waits for (`await loop.run_in_executor(...)`), runs
+    in the request.
+    """
+    child: cst.CSTNode = call.node
+    for parent in context.ancestors(call.node):
+        if parent is handler.node:
+            return False
+        # A default value of a lambda's parameter runs where the lambda is made.
+        if isinstance(parent, cst.Lambda) and child is parent.body:
+            if _handed_off(context, parent, handler):
+                return True
+        child = parent
+    return False
+
+
+def _handed_off(
+    context: FileContext, function: cst.Lambda, handler: FunctionInfo
+) -> bool:
+    parent = context.parent(function)
+    if isinstance(parent, cst.Arg):
+        return _is_worker_argument(context, parent)
+    if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+        return False
+    target = parent.targets[0].target
+    if not isinstance(target, cst.Name):
+        return False
+
+    used = False
+    for name in context.names_with_value(target.value):
+        if name is target or handler.node not in context.ancestors(name):
+            continue
+        use = context.parent(name)
+        if not isinstance(use, cst.Arg) or not _is_worker_argument(context, use):
+            return False
+        used = True
+    return used
+
+
+def _is_worker_argument(context: FileContext, argument: cst.Arg) -> bool:
+    """Tell whether an argument is the function that a worker started by a statement runs."""
+    call = context.parent(argument)
+    if not isinstance(call, cst.Call):
+        return False
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in WORKER_METHODS:
+        slot = WORKER_METHODS[func.attr.value]
+        started = call
+    else:
+        slot = THREAD_CLASSES.get(context.index.qualified_name(func) or "")
+        started = _started_thread(context, call)
+    if slot is None or started is None:
+        return False
+    if not isinstance(context.parent(started), cst.Expr):
+        return False
+
+    position, keyword = slot
+    if argument.keyword is not None:
+        return keyword is not None and argument.keyword.value == keyword
+    for index, other in enumerate(call.args):
+        if other is argument:
+            return index == position
+        if other.star:
+            # `*args` before the function leaves its position unknown.
+            return False
+    return False
+
+
+def _started_thread(context: FileContext, thread: cst.Call) -> cst.Call | None:
+    """Return the call `Thread(...).start()` around a thread's constructor call."""
+    attribute = context.parent(thread)
+    if not isinstance(attribute, cst.Attribute) or attribute.attr.value != "start":
+        return None
+    start = context.parent(attribute)
+    return start if isinstance(start, cst.Call) else None
 
 
 # Exception classes an `except` must name to catch a Customer.io failure.
