@@ -3,9 +3,9 @@
 Every key hashes what the result depends on: the file's bytes, the
 cio-fix code, the versions of Python, libcst and black, and the
 configuration. It also hashes the working directory, because findings show
-paths relative to it, and the files that declare the SDK version or black's
-settings. A cache that cannot be read is treated as empty, and one that
-cannot be written is skipped. Neither is an error.
+paths relative to it, and the files that declare the SDK version, the
+Python version or black's settings. A cache that cannot be read is treated
+as empty, and one that cannot be written is skipped. Neither is an error.
 
 The cache loads with a restricted unpickler that rebuilds only cio-fix
 data classes and enums, paths, sets and plain values, because a cache
@@ -32,6 +32,7 @@ from cio_fix import __version__
 from cio_fix.config import Config
 from cio_fix.files import read_regular_file
 from cio_fix.modules import folders_up_to
+from cio_fix.python_version import RUFF_FILES
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
 from cio_fix.style import black_settings
 
@@ -45,9 +46,9 @@ CACHE_FORMAT = 6
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 
 # Files that change results without being checked themselves: the declared
-# customerio version and black's settings. They are read in every folder
-# from the common folder of the candidate files up to the project root,
-# with the files that the requirements files include. The line length
+# customerio and Python versions and black's settings. They are read in
+# every folder from the common folder of the candidate files up to the
+# project root, with the files that the requirements files include. The line length
 # that fixes lay out code at is part of the key on its own, since ruff's
 # may come from above the project root.
 # NOTE: files that a rule reads on its own, such as an email template that a
@@ -63,6 +64,7 @@ DECLARATION_PATTERNS = (
     "uv.lock",
     "pdm.lock",
     *REQUIREMENTS_PATTERNS,
+    *RUFF_FILES,
     ".pre-commit-config.yaml",
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -87,6 +88,9 @@ class Config:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
     sdk_version: int | None = None
+    # The lowest Python (major, minor) that fixed code must run on, set
+    # with `target-version = "py38"`; None means the one the project declares.
+    target_version: tuple[int, int] | None = None
     env: EnvNames = EnvNames()
     client_names: tuple[str, ...] = ()
     client_modules: tuple[str, ...] = ()
@@ -226,6 +230,16 @@ def _sdk_version(key: str, value: Any, path: Path) -> int:
     return value
 
 
+def _target_version(key: str, value: Any, path: Path) -> tuple[int, int]:
+    match = re.fullmatch(r"py3(\d+)", value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(
+            f'{path}: [tool.cio-fix] {key} must be a Python version such as "py38",'
+            f" as ruff writes it; got {value!r}"
+        )
+    return (3, int(match.group(1)))
+
+
 def _boolean(key: str, value: Any, path: Path) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be true or false")
@@ -323,6 +337,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "exclude": ("exclude", _string_list),
     "extend-exclude": ("extend_exclude", _string_list),
     "sdk-version": ("sdk_version", _sdk_version),
+    "target-version": ("target_version", _target_version),
     "env": ("env", _env_names),
     "client-names": ("client_names", _client_names),
     "client-modules": ("client_modules", _string_list),

@@ -19,6 +19,7 @@ from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, Severity
 from cio_fix.project import SdkConflict, SdkVersion, detect_sdk_version
+from cio_fix.python_version import PythonVersion, detect_python_version
 from cio_fix.walk import child_nodes
 
 if TYPE_CHECKING:
@@ -278,6 +279,39 @@ class FileContext:
         return SdkVersion(
             sdk.major, display_path(self.config.declarations_root / sdk.source)
         )
+
+    def older_python(self, version: tuple[int, int]) -> PythonVersion | None:
+        """Return the lowest Python that fixed code must run on, if older than `version`.
+
+        That Python is `target-version` in [tool.cio-fix], else the one
+        declared nearest to the file. None when it is `version` or newer,
+        and when none is known: fixes then write code for Python 3.9 and
+        newer, as they do for a project that declares one.
+        """
+        python = self._python()
+        if python is None or python.minimum >= version:
+            return None
+        return python
+
+    def _python(self) -> PythonVersion | None:
+        if self.config.target_version is not None:
+            return PythonVersion(
+                self.config.target_version, "target-version in [tool.cio-fix]"
+            )
+        folder = self.path.absolute().parent
+        return self.project.shared(  # type: ignore[no-any-return]
+            f"python-version:{folder}",
+            lambda _: self._python_from_cwd(
+                detect_python_version(self.config.declarations_root, folder)
+            ),
+        )
+
+    def _python_from_cwd(self, python: PythonVersion | None) -> PythonVersion | None:
+        """Name the declaring file relative to the working directory, as findings are."""
+        if python is None:
+            return None
+        source = display_path(self.config.declarations_root / python.source)
+        return PythonVersion(python.minimum, source)
 
     @property
     def sdk_major(self) -> int | None:

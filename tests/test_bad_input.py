@@ -125,6 +125,8 @@ def test_bad_input_unknown_config_key(project) -> None:
     [
         ("select = 'CIO1'", "select must be a list of strings"),
         ("sdk-version = 4", "sdk-version must be 1, 2 or 3"),
+        ("target-version = '3.8'", "target-version must be a Python version such as"),
+        ("target-version = 38", "target-version must be a Python version such as"),
         (
             "env = { site-id = 'not a name' }",
             "env.site-id must be an environment variable name",
