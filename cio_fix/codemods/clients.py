@@ -721,7 +721,11 @@ class ClientPerRequest(Rule):
     the same file that closes it), because a shared client would then be
     closed for every later request. A factory with a decorator whose name
     says it caches (`ttl_cache`, `memoize`) is left alone.
-    `functools.cache` needs Python 3.9. The decorator runs while
+    `functools.cache` is new in Python 3.9, so in a project that declares
+    an older minimum Python the fix writes `functools.lru_cache(maxsize=None)`,
+    the same unbounded cache. The README lists where cio-fix reads that
+    version; a project that declares none gets `functools.cache`.
+    The decorator runs while
     the module is imported, so `functools` is imported at the top of the
     module when the module imports it only further down.
     The shared client is used from several threads: requests does not
@@ -839,7 +843,8 @@ class ClientPerRequest(Rule):
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
                 " called per request or per item; stop closing the client it returns,"
-                " then cache the factory with functools.cache (not fixed: a caller"
+                f" then cache the factory with {_cache_advice(context)}"
+                " (not fixed: a caller"
                 " closes the client, so a cached one would be closed for every later"
                 " request)"
             )
@@ -856,7 +861,8 @@ class ClientPerRequest(Rule):
 
         message = (
             f"`{factory.name}` builds a new Customer.io client on every call and is"
-            " called per request or per item; cache it with functools.cache"
+            " called per request or per item; cache it with"
+            f" {_cache_advice(context)}"
         )
         decorator = _cache_decorator(context, node)
         if decorator is None:
@@ -1543,17 +1549,38 @@ def _module_functions(context: FileContext) -> dict[str, FunctionInfo]:
     return context.shared("CIO601:module-functions", compute)
 
 
+def _unbounded_cache(context: FileContext) -> tuple[str, str]:
+    """Return the functools decorator that caches a factory, and its arguments.
+
+    `functools.cache` is new in Python 3.9. `lru_cache(maxsize=None)` is the
+    same unbounded cache on the older Pythons that a project may declare.
+    """
+    if context.older_python((3, 9)) is None:
+        return "cache", ""
+    return "lru_cache", "(maxsize=None)"
+
+
+def _cache_advice(context: FileContext) -> str:
+    """Return the decorator that messages advise, `functools.cache` or its older form."""
+    name, arguments = _unbounded_cache(context)
+    return f"functools.{name}{arguments}"
+
+
 def _cache_decorator(
     context: FileContext, function: cst.FunctionDef
 ) -> tuple[cst.BaseExpression, tuple[AddImport, ...]] | None:
-    """Return `@functools.cache` as the module names it when `function` is defined."""
-    cache = context.existing_import("functools.cache", function)
-    if cache is not None:
-        return cst.Name(cache), ()
+    """Return `@functools.cache` as the module names it when `function` is defined.
+
+    Below Python 3.9 it is `@functools.lru_cache(maxsize=None)`.
+    """
+    name, arguments = _unbounded_cache(context)
+    imported = context.existing_import(f"functools.{name}", function)
+    if imported is not None:
+        return cst.parse_expression(imported + arguments), ()
     functools_import = context.import_at(function, "functools")
     if functools_import is None:
         return None
-    decorator = cst.parse_expression(f"{functools_import.local}.cache")
+    decorator = cst.parse_expression(f"{functools_import.local}.{name}{arguments}")
     return decorator, functools_import.imports
 
 
@@ -1634,7 +1661,8 @@ def _hoist_fix(
                 return None
             imports = functools_import.imports
             functools_name = functools_import.local
-            decorator = f"@{functools_name}.cache"
+            cache, arguments = _unbounded_cache(context)
+            decorator = f"@{functools_name}.{cache}{arguments}"
             if hoist.kind == "keyed":
                 decorator = f"@{functools_name}.lru_cache(maxsize=128)"
         name = planned.get(hoist.key)
