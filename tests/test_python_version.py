@@ -1,6 +1,10 @@
-"""The lowest Python version that a project declares."""
+"""The lowest Python version that a project declares, and the code fixes write for it."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +13,80 @@ from cio_fix.python_version import (
     detect_python_version,
     minimum_from_specifier,
 )
+
+from conftest import run_cli
+
+PYTHON_38 = Path("/root/.pyenv/versions/3.8.18/bin/python3.8")
+PYTHON_37 = Path("/root/.pyenv/versions/3.7.16/bin/python3.7")
+
+# Stand-ins for the SDK and the frameworks, so that a fixed module imports
+# and runs its calls without sending anything.
+STUBS = {
+    "stubs/customerio/__init__.py": (
+        "CALLS = []\n"
+        "\n"
+        "\n"
+        "class CustomerIO:\n"
+        "    def __init__(self, site_id=None, api_key=None, **kwargs):\n"
+        "        self.site_id = site_id\n"
+        "\n"
+        "    def track(self, customer_id, name, **data):\n"
+        "        CALLS.append((customer_id, name, data))\n"
+    ),
+    "stubs/django/__init__.py": "",
+    "stubs/django/conf/__init__.py": (
+        "class _Settings:\n"
+        '    CIO_SITE_ID = "site"\n'
+        '    CIO_API_KEY = "key"\n'
+        "\n"
+        "\n"
+        "settings = _Settings()\n"
+    ),
+    "stubs/django/http/__init__.py": "def JsonResponse(data):\n    return data\n",
+    "stubs/flask/__init__.py": (
+        "class _Request:\n"
+        "    def get_json(self):\n"
+        '        return {"user_id": 7}\n'
+        "\n"
+        "\n"
+        "request = _Request()\n"
+        "\n"
+        "\n"
+        "class Flask:\n"
+        "    def __init__(self, name):\n"
+        "        self.name = name\n"
+        "\n"
+        "    def post(self, path):\n"
+        "        return lambda function: function\n"
+    ),
+}
+
+DJANGO_VIEWS = """\
+from django.conf import settings
+from django.http import JsonResponse
+from customerio import CustomerIO
+
+
+def order_created(request):
+    cio = CustomerIO(settings.CIO_SITE_ID, settings.CIO_API_KEY)
+    cio.track(customer_id=request.user.id, name="order_created")
+    return JsonResponse({"ok": True})
+"""
+
+FLASK_APP = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/orders")
+def order_paid():
+    order = request.get_json()
+    cio.track(customer_id=order["user_id"], name="order_paid", method="card")
+    return "ok"
+"""
 
 
 @pytest.mark.parametrize(
@@ -143,3 +221,137 @@ def test_python_nearest_folder_first(project) -> None:
 
     assert legacy == PythonVersion((3, 8), "services/legacy/setup.cfg")
     assert web == PythonVersion((3, 10), "pyproject.toml")
+
+
+def test_python_target_version_setting_wins(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": (
+                '[project]\nrequires-python = ">=3.9"\n\n'
+                '[tool.cio-fix]\ntarget-version = "py38"\n'
+            ),
+            "views.py": DJANGO_VIEWS,
+        }
+    )
+
+    result = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert "+@functools.lru_cache(maxsize=None)" in result.stdout
+
+
+def test_python_version_change_misses_cache(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[project]\nrequires-python = ">=3.9"\n',
+            "views.py": DJANGO_VIEWS,
+        }
+    )
+    first = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+    (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.8"\n')
+
+    second = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert (root / ".cio_fix_cache").is_dir()
+    assert "+@functools.cache" in first.stdout
+    assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
+def test_python_ruff_target_change_misses_cache(project) -> None:
+    root = project(
+        {
+            "ruff.toml": 'target-version = "py39"\n',
+            "views.py": DJANGO_VIEWS,
+        }
+    )
+    first = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+    (root / "ruff.toml").write_text('target-version = "py38"\n')
+
+    second = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert "+@functools.cache" in first.stdout
+    assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
+def test_python_helper_message_names_declaration(project) -> None:
+    root = project(
+        {
+            "setup.py": 'setup(python_requires=">=3.6")\n',
+            "app.py": FLASK_APP,
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO304", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert "needs Python 3.7, and setup.py declares 3.6" in finding["message"]
+
+
+def _import_fixed(python: Path, root: Path, module: str, script: str) -> str:
+    """Import a fixed module with `python`, the stubs first on the path; return its output."""
+    completed = subprocess.run(
+        [str(python), "-c", f"import {module}\n{script}"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": f"{root / 'stubs'}{os.pathsep}{root}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_python_38_imports_cached_factory(project) -> None:
+    if not PYTHON_38.is_file():
+        pytest.skip(f"{PYTHON_38} is not installed")
+    root = project(
+        {
+            **STUBS,
+            "pyproject.toml": '[project]\nrequires-python = ">=3.8"\n',
+            "shop/__init__.py": "",
+            "shop/views.py": DJANGO_VIEWS,
+        }
+    )
+
+    result = run_cli(["--apply", "--select", "CIO601", "."], root)
+    output = _import_fixed(
+        PYTHON_38,
+        root,
+        "shop.views",
+        "print(shop.views._customerio_client() is shop.views._customerio_client())",
+    )
+
+    assert result.exit_code == 0
+    assert "lru_cache(maxsize=None)" in (root / "shop" / "views.py").read_text()
+    assert output == "True\n"
+
+
+def test_python_37_runs_thread_helper(project) -> None:
+    if not PYTHON_37.is_file():
+        pytest.skip(f"{PYTHON_37} is not installed")
+    root = project(
+        {
+            **STUBS,
+            "setup.py": 'setup(python_requires=">=3.7")\n',
+            "shop/__init__.py": "",
+            "shop/app.py": FLASK_APP,
+        }
+    )
+
+    result = run_cli(["--apply", "--select", "CIO304", "."], root)
+    output = _import_fixed(
+        PYTHON_37,
+        root,
+        "shop.app",
+        "import customerio\n"
+        "shop.app.order_paid()\n"
+        "shop.app._customerio_executor.shutdown()\n"
+        "print(customerio.CALLS)",
+    )
+
+    assert result.exit_code == 0
+    assert (
+        "def _customerio_in_background(*args, **kwargs):"
+        in (root / "shop" / "app.py").read_text()
+    )
+    assert output == "[(7, 'order_paid', {'method': 'card'})]\n"

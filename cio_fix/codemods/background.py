@@ -70,13 +70,13 @@ THREAD_HELPER_CODE = '''\
 {slots} = {threading}.BoundedSemaphore(1000)
 
 
-def {helper}(method, /, *args, **kwargs):
+def {helper}({parameters}):
     """Run a Customer.io call on a worker thread and log its failure.
 
     The log names the method and the exception type only, because the
     SDK's exception messages contain the request payload.
     """
-
+{unpack}
     def finish(future):
         {slots}.release()
         if future.cancelled() or future.exception() is None:
@@ -97,13 +97,13 @@ TASK_HELPER_CODE = '''\
 {tasks} = set()
 
 
-async def {helper}(method, /, *args, **kwargs):
+async def {helper}({parameters}):
     """Run an async Customer.io call as a task and log its failure.
 
     The log names the method and the exception type only, because the
     SDK's exception messages contain the request payload.
     """
-
+{unpack}
     def finish(task):
         {tasks}.discard(task)
         if task.cancelled() or task.exception() is None:
@@ -130,6 +130,29 @@ async def {helper}(method, /, *args, **kwargs):
     {tasks}.add(task)
     task.add_done_callback(finish)
 '''
+
+# The helpers' parameters. `method` is positional-only, so that a keyword
+# argument of the call named `method` goes to the Customer.io call.
+PARAMETERS = "method, /, *args, **kwargs"
+# Python 3.7 has no `/`, so there the helpers take `method` from `args`:
+# the same signature, written as the standard library of 3.7 writes it.
+PARAMETERS_37 = "*args, **kwargs"
+UNPACK_37 = """
+    # `method` is the first positional argument. Python 3.7 has no `/`, and
+    # a keyword argument named `method` belongs to the Customer.io call.
+    method, *args = args
+"""
+# The oldest Python that the helpers run on. Python 3.6 has no
+# `asyncio.get_running_loop`, and its `ThreadPoolExecutor.submit(self, fn,
+# *args, **kwargs)` raises TypeError for a call with a keyword argument `fn`.
+HELPER_PYTHON = (3, 7)
+# The reason a helper is not added, when the module binds a name it needs.
+NAME_TAKEN = (
+    "the helper that runs it in the background cannot be added, because"
+    " this module binds a name it needs (logging, threading, asyncio or"
+    " the helper's own); name a function of yours with background-helper"
+    " in [tool.cio-fix]"
+)
 
 
 @dataclass
@@ -188,6 +211,15 @@ class BlockingCallInRequest(Rule):
     unbounded `_customerio_in_background_task` from an earlier cio-fix
     version keeps it, and its new calls use it without `await`.
 
+    The helpers take the method as a positional-only parameter
+    (`method, /`), so that a call's own keyword argument named `method`
+    goes to the Customer.io call. That syntax is new in Python 3.8: in a
+    project that declares Python 3.7 (the README lists where cio-fix reads
+    that version), the helpers take `*args` and unpack the method from it,
+    which behaves the same. The helpers need Python 3.7, so in a project
+    that declares an older one the call is reported without a fix unless
+    `background-helper` names a helper of the project.
+
     Handlers of a module that imports Chalice or Mangum, or of a package
     with such a module, are not reported: they run on AWS Lambda, which freezes the process once the
     handler returns, so a call in a background thread would be sent late
@@ -232,7 +264,7 @@ class BlockingCallInRequest(Rule):
         index = context.index
         if _runs_on_lambda(context):
             return
-        helpers: dict[str, Helper | None] = {}
+        helpers: dict[str, Helper | str] = {}
         for call in index.client_calls:
             if call.api is not Api.TRACK or call.in_background:
                 continue
@@ -253,7 +285,7 @@ class BlockingCallInRequest(Rule):
         call: ClientCall,
         handler: FunctionInfo,
         awaited: bool,
-        helpers: dict[str, Helper | None],
+        helpers: dict[str, Helper | str],
     ) -> Finding:
         failure = (
             ""
@@ -274,15 +306,9 @@ class BlockingCallInRequest(Rule):
         if kind not in helpers:
             helpers[kind] = _helper(context, kind, call.node)
         helper = helpers[kind]
-        if helper is None:
-            reason = (
-                "the helper that runs it in the background cannot be added, because"
-                " this module binds a name it needs (logging, threading, asyncio or"
-                " the helper's own); name a function of yours with background-helper"
-                " in [tool.cio-fix]"
-            )
+        if isinstance(helper, str):
             return context.finding(
-                self, call.node, f"{message} ({reason})", fixed_message=message
+                self, call.node, f"{message} ({helper})", fixed_message=message
             )
 
         # The call's `await` stays for an `async def` helper. The task helper
@@ -1428,23 +1454,35 @@ def _has_marker(function: cst.FunctionDef, marker: str) -> bool:
     return marker in code_of(function)
 
 
-def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | None:
-    """Return the helper to call, adding it when the module has none; None if it cannot be added.
+def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
+    """Return the helper to call, adding it when the module has none.
 
     `call` is one of the calls in request handlers that the helper runs.
+    When the helper cannot be added, the reason is returned instead.
     """
     existing = _existing_helper(context.module, kind)
     if existing is not None:
         is_async = existing.asynchronous is not None
         return Helper(existing.name.value, is_async=is_async)
     if kind == THREAD_HELPER and context.config.background_helper is not None:
-        return _configured_helper(context, context.config.background_helper, call)
+        configured = _configured_helper(context, context.config.background_helper, call)
+        return configured if configured is not None else NAME_TAKEN
+    python = context.older_python(HELPER_PYTHON)
+    if python is not None:
+        return (
+            f"the helper that runs it in the background needs Python 3.7, and"
+            f" {python.source} declares {python.label}; name a function of yours"
+            " with background-helper in [tool.cio-fix]"
+        )
 
     taken = context.module_names()
     # Both helpers log in the callback that runs when a call is done.
     logging_import = context.import_in_helper("logging", on_import=False)
     if logging_import is None:
-        return None
+        return NAME_TAKEN
+    parameters, unpack = PARAMETERS, ""
+    if context.older_python((3, 8)) is not None:
+        parameters, unpack = PARAMETERS_37, UNPACK_37
     imports = [*logging_import.imports]
     helper = unused_name(kind, taken)
     if kind == THREAD_HELPER:
@@ -1452,7 +1490,7 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | None:
         pool, pool_imports = _thread_pool_name(context)
         threading_import = context.import_in_helper("threading", on_import=True)
         if pool is None or threading_import is None:
-            return None
+            return NAME_TAKEN
         imports += [*pool_imports, *threading_import.imports]
         executor = unused_name("_customerio_executor", taken)
         code = THREAD_HELPER_CODE.format(
@@ -1462,19 +1500,23 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | None:
             threading=threading_import.local,
             logging=logging_import.local,
             helper=helper,
+            parameters=parameters,
+            unpack=unpack,
         )
         code = _fit_executor_line(code, executor, pool)
     else:
         # The task helper uses asyncio only inside its function.
         asyncio_import = context.import_in_helper("asyncio", on_import=False)
         if asyncio_import is None:
-            return None
+            return NAME_TAKEN
         imports += asyncio_import.imports
         code = TASK_HELPER_CODE.format(
             tasks=unused_name("_customerio_tasks", taken),
             asyncio=asyncio_import.local,
             logging=logging_import.local,
             helper=helper,
+            parameters=parameters,
+            unpack=unpack,
         )
     inserts = (InsertStatements(f"CIO304:{kind}", code),)
     return Helper(helper, tuple(imports), inserts, is_async=kind == TASK_HELPER)
