@@ -40,6 +40,14 @@ EXECUTOR_LOOP = (
     "        list(executor.map(send_one, user_ids))\n"
 )
 
+# Three requests per order, in a small loop that on its own is not reported.
+NESTED_LOOP = CLIENT + (
+    "\n\ndef send_orders(orders):\n"
+    "    for order in orders:\n"
+    '        for name in ("order_placed", "order_paid", "order_shipped"):\n'
+    '            cio.track(customer_id="c1", name=name, data={"n": order})\n'
+)
+
 
 class _TrackApiHandler(BaseHTTPRequestHandler):
     """Record every request with its arrival time and respond 200 with an empty object."""
@@ -164,6 +172,31 @@ def test_bulk_throttle_shared_by_executor_threads(project, track_api):
     )
     assert _max_per_second(times) <= RATE + 1
     assert max(times) - min(times) >= (CALLS - 1) / RATE - 0.05
+
+
+def test_bulk_nested_loop_throttles_each_request(project, track_api):
+    code, module = _fixed_module(project, NESTED_LOOP, "orders")
+    orders = CALLS // 3
+
+    module.send_orders(range(orders))
+    times = [moment for moment, _, _, _ in track_api]
+
+    assert "            _customerio_throttle.wait()\n            cio.track(" in code
+    assert len(times) == CALLS
+    assert times[-1] - times[0] >= (CALLS - 1) / RATE - 0.05
+    assert _max_per_second(times) <= RATE + 1
+
+
+def test_bulk_nested_loop_message_names_both(project):
+    root = project({"orders.py": NESTED_LOOP})
+
+    result = run_cli(["--select", "CIO603", "--output-format", "json", "."], root)
+    messages = [finding["message"] for finding in result.json["findings"]]
+
+    assert len(messages) == 1
+    assert "runs in the loop at line 10 once per item of the loop at line 9" in (
+        messages[0]
+    )
 
 
 def test_bulk_fixed_loop_not_reported_again(project):

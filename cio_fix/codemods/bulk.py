@@ -102,7 +102,10 @@ class UnthrottledBulkCalls(Rule):
     `items[a:N]` are not reported when N is at most 10, written as a number
     or as a name assigned a number once (`MAX_DEVICES = 3`). Neither are
     retry loops, which leave with `break` or `return` once the call
-    succeeds.
+    succeeds. Such a loop bounds only its own iterations, so a call in it
+    is still reported when a loop around it in the same function, or an
+    executor that runs the function, is per item of a larger collection:
+    `for user in users:` around `for token in user.push_tokens[:3]:`.
 
     Why is this bad?
     Customer.io's Track API has a fair-use limit of about 100 requests a
@@ -150,12 +153,8 @@ class UnthrottledBulkCalls(Rule):
         for call in index.client_calls:
             if call.api is not Api.TRACK or call.method == "batch":
                 continue
-            loop = enclosing_loop(context, call.node, workers)
-            if (
-                loop is None
-                or _is_small_loop(loop, index, call.site.scope)
-                or _is_retry(context, call.node, loop)
-            ):
+            loop = bulk_loop(context, call.node, workers, call.site.scope)
+            if loop is None:
                 continue
             if (
                 call.site.function is not None
@@ -165,7 +164,10 @@ class UnthrottledBulkCalls(Rule):
             if _is_throttled(context, call.node, loop):
                 continue
             fix = _fix(context, call, loop)
-            message = _message(context, call.method, loop, fixable=fix is not None)
+            innermost = next(enclosing_loops(context, call.node, workers))
+            message = _message(
+                context, call.method, loop, innermost, fixable=fix is not None
+            )
             yield context.finding(self, call.node, message, fix=fix)
 
         yield from self._method_references(context)
@@ -189,8 +191,8 @@ class UnthrottledBulkCalls(Rule):
             if client is None or client.api is not Api.TRACK:
                 continue
             if method in SINGLE_RUN_METHODS:
-                loop = enclosing_loop(context, site.node, {})
-                if loop is None or _is_small_loop(loop, index, site.scope):
+                loop = bulk_loop(context, site.node, {}, site.scope)
+                if loop is None:
                     continue
             else:
                 loop = Loop(site.node, "executor")
@@ -204,52 +206,82 @@ class UnthrottledBulkCalls(Rule):
             yield context.finding(self, site.node, message)
 
 
-def _message(context: FileContext, method: str, loop: Loop, fixable: bool) -> str:
-    line = context.message_line(loop.node)
-    where = {
-        "for": f"the loop at line {line}",
-        "while": f"the loop at line {line}",
-        "comprehension": f"the comprehension at line {line}",
-        "executor": f"the executor call at line {line}",
-    }[loop.kind]
+def _message(
+    context: FileContext, method: str, loop: Loop, innermost: Loop, fixable: bool
+) -> str:
+    # When the nearest loop is small or a retry loop, the message names it
+    # too, so the reader sees why the finding points further out.
+    nested = ""
+    if innermost.node is not loop.node:
+        nested = f" in {_describe(context, innermost)}"
     advice = "wait on a throttle before each request"
     if fixable:
         advice += " (the fix adds one that allows `throttle-rate` requests a second)"
     return (
-        f"this Track API `{method}` runs once per item of {where} without a throttle;"
+        f"this Track API `{method}` runs{nested} once per item of"
+        f" {_describe(context, loop)} without a throttle;"
         " Customer.io answers HTTP 429 above about 100 requests a second per workspace,"
         f" so {advice}, or send the items with `batch()`"
     )
 
 
+def _describe(context: FileContext, loop: Loop) -> str:
+    line = context.message_line(loop.node)
+    return {
+        "for": f"the loop at line {line}",
+        "while": f"the loop at line {line}",
+        "comprehension": f"the comprehension at line {line}",
+        "executor": f"the executor call at line {line}",
+    }[loop.kind]
+
+
 # -- finding the loop -----------------------------------------------------------------
 
 
-def enclosing_loop(
+def enclosing_loops(
     context: FileContext, node: cst.CSTNode, workers: dict[str, cst.Call]
-) -> Loop | None:
-    """Return the innermost loop that runs `node` once per item, within its function."""
+) -> Iterator[Loop]:
+    """Yield the loops that run `node` once per item, innermost first, within its function.
+
+    The executor call that runs the function or lambda around `node` per
+    item comes last.
+    """
     child: cst.CSTNode = node
     for ancestor in context.ancestors(node):
         if isinstance(ancestor, (cst.For, cst.While)) and child is ancestor.body:
-            return Loop(ancestor, "for" if isinstance(ancestor, cst.For) else "while")
+            yield Loop(ancestor, "for" if isinstance(ancestor, cst.For) else "while")
         if isinstance(ancestor, COMPREHENSIONS) and not _in_first_iterable(
             context, ancestor, node
         ):
-            return Loop(ancestor, "comprehension")
+            yield Loop(ancestor, "comprehension")
         if isinstance(ancestor, cst.Lambda):
             caller = context.parent(context.parent(ancestor) or ancestor)
             if any(caller is executor_call for executor_call in workers.values()):
-                return Loop(caller, "executor")
-            return None
+                yield Loop(caller, "executor")
+            return
         if isinstance(ancestor, cst.FunctionDef):
             caller = workers.get(ancestor.name.value)
             if caller is not None:
-                return Loop(caller, "executor", worker=ancestor)
-            return None
+                yield Loop(caller, "executor", worker=ancestor)
+            return
         if isinstance(ancestor, cst.ClassDef):
-            return None
+            return
         child = ancestor
+
+
+def bulk_loop(
+    context: FileContext, node: cst.CSTNode, workers: dict[str, cst.Call], scope: Scope
+) -> Loop | None:
+    """Return the innermost loop around `node` that is neither small nor a retry loop.
+
+    A small loop or a retry loop bounds only its own iterations, so the
+    loops around it are judged in turn.
+    """
+    for loop in enclosing_loops(context, node, workers):
+        if not _is_small_loop(loop, context.index, scope) and not _is_retry(
+            context, node, loop
+        ):
+            return loop
     return None
 
 
@@ -329,25 +361,45 @@ def _is_small_bound(node: cst.BaseExpression, index: FileIndex, scope: Scope) ->
 def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
     """Tell whether the loop repeats one request until it succeeds, not once per item.
 
-    That is a `try` around the call, or the call's block, that leaves the
-    loop with `break` or `return`.
+    That is a `try` around the call, or the call's block, that leaves this
+    loop with `break` or `return`. A `break` of an inner loop leaves only
+    the inner loop.
     """
     if loop.kind not in ("for", "while"):
         return False
     for ancestor in context.ancestors(node):
         if ancestor is loop.node:
             return False
-        if isinstance(ancestor, cst.Try) and find_all(
-            ancestor.body, cst.Break, cst.Return
-        ):
+        if isinstance(ancestor, cst.Try):
+            exits = find_all(ancestor.body, cst.Break, cst.Return)
+        elif isinstance(ancestor, cst.IndentedBlock):
+            exits = [
+                statement.body[0]
+                for statement in ancestor.body
+                if isinstance(statement, cst.SimpleStatementLine)
+                and len(statement.body) == 1
+                and isinstance(statement.body[0], (cst.Break, cst.Return))
+            ]
+        else:
+            continue
+        if any(_leaves_loop(context, statement, loop.node) for statement in exits):
             return True
-        if isinstance(ancestor, cst.IndentedBlock) and any(
-            isinstance(statement, cst.SimpleStatementLine)
-            and len(statement.body) == 1
-            and isinstance(statement.body[0], (cst.Break, cst.Return))
-            for statement in ancestor.body
-        ):
-            return True
+    return False
+
+
+def _leaves_loop(
+    context: FileContext, statement: cst.CSTNode, loop: cst.CSTNode
+) -> bool:
+    """Tell whether a `break` or `return` statement leaves `loop`."""
+    if isinstance(statement, cst.Return):
+        return True
+    child = statement
+    for ancestor in context.ancestors(statement):
+        # A `break` leaves the nearest loop whose body it is in. One in a
+        # loop's `else` block leaves the loop around that one.
+        if isinstance(ancestor, (cst.For, cst.While)) and child is ancestor.body:
+            return ancestor is loop
+        child = ancestor
     return False
 
 
@@ -391,8 +443,7 @@ def _executor_workers(context: FileContext) -> dict[str, cst.Call]:
         if method is None or not site.node.args:
             continue
         if method in SINGLE_RUN_METHODS:
-            loop = enclosing_loop(context, site.node, {})
-            if loop is None or _is_small_loop(loop, index, site.scope):
+            if bulk_loop(context, site.node, {}, site.scope) is None:
                 continue
         target = site.node.args[0].value
         if isinstance(target, cst.Name):
