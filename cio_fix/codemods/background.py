@@ -10,12 +10,19 @@ from functools import cached_property
 
 import libcst as cst
 
+from cio_fix.codemods.bindings import (
+    Bindings,
+    connected_names,
+    display_items,
+    is_container,
+    objects_reached,
+    root_object_name,
+)
 from cio_fix.codemods.clients import (
     INDENT,
     CallLayout,
     call_layout,
     format_call,
-    read_names,
 )
 from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
@@ -735,12 +742,7 @@ def _is_module_function(function: FunctionInfo) -> bool:
     return function.parent is None and function.class_info is None
 
 
-# The kinds of binding between two names: `a = b` makes them one object,
-# `a = b[k]` makes `a` a part of `b`, and `a.x = b` stores `b` inside `a`.
-ALIAS, PART, STORED = "alias", "part", "stored"
-
-
-class _Mutations(cst.CSTVisitor):
+class _Mutations(Bindings):
     """Collect what may change an object in a handler, and the names bound to others.
 
     `found` contains (name, node) for `name[...] = ...`, `name.attr = ...`,
@@ -748,44 +750,21 @@ class _Mutations(cst.CSTVisitor):
     `name.get(...)` or `name[...]`. `calls` contains (name, node) for a call
     that is given the object of `name` or a part of it, for a method of
     `name` that may change it, and for a call of `name` itself. `bindings`
-    contains (target, name, kind) for `target = name`, `target = name[...]`,
-    `target = name or {}`, `target.attr = name` and `for target in
-    name.items()`. `nested`
+    contains the bindings that `Bindings` collects. `nested`
     contains the functions and lambdas defined in the handler, which may
     run after the call wherever they are defined.
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.found: list[tuple[str, cst.CSTNode]] = []
         self.calls: list[tuple[str, cst.Call]] = []
-        self.bindings: list[tuple[str, str, str]] = []
         self.nested: list[cst.CSTNode] = []
 
     def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
-        root = _root_name(target)
+        root = root_object_name(target)
         if root is not None:
             self.found.append((root, node))
-
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        root = target
-        while isinstance(root, (cst.Subscript, cst.Attribute)):
-            root = root.value
-        targets = (
-            read_names(target) if isinstance(root, (cst.Tuple, cst.List)) else set()
-        )
-        if isinstance(root, cst.Name):
-            targets = {root.value}
-        if root is not target:
-            # `user.plan = plan` puts `plan` inside `user`.
-            kind = STORED
-        elif _root_name(value) is not None and not isinstance(value, cst.Name):
-            # `items = data["items"]` takes a part of `data`.
-            kind = PART
-        else:
-            kind = ALIAS
-        for name in _objects_reached(value):
-            for bound in targets:
-                self.bindings.append((bound, name, kind))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.nested.append(node)
@@ -796,29 +775,6 @@ class _Mutations(cst.CSTVisitor):
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         if isinstance(node.target, (cst.Subscript, cst.Attribute)):
             self._record(node.target, node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._bind(target.target, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._bind(node.target, node.value)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind(node.target, node.value)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target, node.iter)
-
-    def visit_Match(self, node: cst.Match) -> None:
-        # `case dict() as d:` binds the subject, or a part of it, to `d`.
-        reached = _objects_reached(node.subject)
-        for case in node.cases:
-            for capture in find_all(case.pattern, cst.MatchAs, cst.MatchStar):
-                if capture.name is not None:
-                    for name in reached:
-                        self.bindings.append((capture.name.value, name, ALIAS))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record(node.target, node)
@@ -834,13 +790,13 @@ class _Mutations(cst.CSTVisitor):
         if isinstance(func, cst.Name):
             self.calls.append((func.value, node))
         if isinstance(func, cst.Attribute) and func.attr.value not in READING_METHODS:
-            root = _root_name(func.value)
+            root = root_object_name(func.value)
             if root is not None:
                 self.calls.append((root, node))
         if _only_reads(node):
             return
         for argument in node.args:
-            for name in _objects_reached(argument.value):
+            for name in objects_reached(argument.value):
                 self.calls.append((name, node))
 
 
@@ -911,8 +867,6 @@ READING_METHODS = frozenset(
         "values",
     }
 )
-# Methods that return a new object: dicts', lists' and pydantic models'.
-COPYING_METHODS = frozenset({"copy", "dict", "json", "model_dump", "model_dump_json"})
 # Methods of loggers: a call of one only formats its arguments.
 LOGGING_METHODS = frozenset(
     {"critical", "debug", "error", "exception", "info", "log", "warning"}
@@ -936,56 +890,11 @@ def _only_reads(call: cst.Call) -> bool:
     return name is not None and name.rpartition(".")[2] in READING_FUNCTIONS
 
 
-def _root_name(node: cst.BaseExpression) -> str | None:
-    """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at.
-
-    `name.copy()` and the like make a new object, so they start at none.
-    """
-    # Exact types, because isinstance is slow on libcst's abstract classes.
-    while True:
-        kind = type(node)
-        if kind is cst.Subscript or kind is cst.Attribute:
-            node = node.value
-        elif kind is cst.Call and type(node.func) is cst.Attribute:
-            if node.func.attr.value in COPYING_METHODS:
-                return None
-            node = node.func.value
-        else:
-            break
-    return node.value if type(node) is cst.Name else None
-
-
-def _objects_reached(value: cst.BaseExpression) -> set[str]:
-    """Return the names whose objects, or parts of them, `value` may be.
-
-    A name, a part of it (`name[...]`, `name.attr`, `name.get(...)`,
-    `name.items()`), either side of `or`/`and` or of a conditional
-    expression, and the elements of a list, tuple, set or dict display.
-    `{**name}` and calls of other functions make new objects.
-    """
-    names: set[str] = set()
-    pending = [value]
-    while pending:
-        node = pending.pop()
-        root = _root_name(node)
-        if root is not None:
-            names.add(root)
-        elif isinstance(node, cst.BooleanOperation):
-            pending.extend([node.left, node.right])
-        elif isinstance(node, cst.IfExp):
-            pending.extend([node.body, node.orelse])
-        else:
-            pending.extend(_display_items(node))
-    return names
-
-
 # Track API parameters that take a string or a number, never an object that a
 # handler could change after the call (customerio 3.x).
 SCALAR_PARAMETERS = frozenset(
     {"anonymous_id", "customer_id", "id", "name", "timestamp", "event_id"}
 )
-# Constructors of the containers a handler builds and may change.
-CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"})
 
 
 def _objects_sent(call: cst.Call, facts: _HandlerFacts) -> set[str]:
@@ -1005,14 +914,14 @@ def _objects_sent(call: cst.Call, facts: _HandlerFacts) -> set[str]:
             continue
         value = argument.value
         if keyword == "data" or argument.star:
-            root = _root_name(value)
+            root = root_object_name(value)
             if root is not None:
                 sent.add(root)
             displayed = _names_in_display(value)
             if displayed:
                 sent |= displayed - facts.scalars
         else:
-            reached = _objects_reached(value)
+            reached = objects_reached(value)
             if reached:
                 sent |= reached & facts.containers
     return sent
@@ -1033,7 +942,7 @@ def _containers(handler: FunctionInfo) -> set[str]:
     found = set()
     scope = handler.scope
     for name, assignments in (scope.assignments.items() if scope else ()):
-        if any(_is_container(assignment.value) for assignment in assignments):
+        if any(is_container(assignment.value) for assignment in assignments):
             found.add(name)
     return found
 
@@ -1047,32 +956,8 @@ def _names_in_display(node: cst.BaseExpression) -> set[str]:
         if isinstance(current, cst.Name):
             names.add(current.value)
         else:
-            pending.extend(_display_items(current))
+            pending.extend(display_items(current))
     return names - {"None", "True", "False"}
-
-
-def _display_items(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """Return the values that a display or a container call contains as they are.
-
-    The elements of a list, tuple or set display, the values of a dict
-    display, and the arguments of `dict(items=items)` and the like.
-    Starred elements are copied, so they are left out.
-    """
-    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-        return [
-            element.value
-            for element in node.elements
-            if isinstance(element, cst.Element)
-        ]
-    if isinstance(node, cst.Dict):
-        return [
-            element.value
-            for element in node.elements
-            if isinstance(element, cst.DictElement)
-        ]
-    if isinstance(node, cst.Call) and _is_container(node):
-        return [argument.value for argument in node.args]
-    return []
 
 
 # Calls whose result is a string or a number.
@@ -1120,16 +1005,6 @@ def _is_scalar(node: cst.BaseExpression | None) -> bool:
     if isinstance(node, cst.Call):
         name = dotted_name(node.func)
         return name is not None and name.rpartition(".")[2] in SCALAR_CALLS
-    return False
-
-
-def _is_container(node: cst.BaseExpression | None) -> bool:
-    displays = (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)
-    if isinstance(node, displays):
-        return True
-    if isinstance(node, cst.Call):
-        name = dotted_name(node.func)
-        return name is not None and name.rpartition(".")[2] in CONTAINER_CALLS
     return False
 
 
@@ -1199,17 +1074,17 @@ def _later_mutation(
     mutations = facts.mutations
     bound_from = {name for _, name, _ in mutations.bindings}
     for path, part in list(parts.items()):
-        root = _root_name(part)
+        root = root_object_name(part)
         if root in bound_from:
             # Another name may reach the part (`first = rows[0]`, `for row
             # in rows`), so any change to its owner counts.
             sent.add(root)
             del parts[path]
     # Names of the objects sent, which a function given one may change.
-    passed = _connected(sent, mutations.bindings, containers, owners=False)
+    passed = connected_names(sent, mutations.bindings, containers, owners=False)
     # Those, and the objects that own a sent part, whose parts a statement
     # may change in place (`session["cart"].append(...)`).
-    owners = _connected(sent, mutations.bindings, containers, owners=True)
+    owners = connected_names(sent, mutations.bindings, containers, owners=True)
 
     loop = _outermost_loop(context, handler, statement)
     nested = set(map(id, mutations.nested))
@@ -1263,10 +1138,10 @@ def _parts_sent(call: cst.Call) -> dict[str, cst.BaseExpression]:
         while pending:
             node = pending.pop()
             if isinstance(node, (cst.Subscript, cst.Attribute)):
-                if _root_name(node) is not None:
+                if root_object_name(node) is not None:
                     parts[_path(node)] = node
             elif keyword == "data":
-                pending.extend(_display_items(node))
+                pending.extend(display_items(node))
     return parts
 
 
@@ -1281,10 +1156,10 @@ def _inside_any(
     """Tell whether `node` is one of `parts`, or an attribute or item inside one."""
     if node is None:
         return False
-    root = _root_name(node)
+    root = root_object_name(node)
     # A node whose code starts with a part's code starts at the part's
     # root name, so only those nodes are printed.
-    if root is None or all(_root_name(part) != root for part in parts.values()):
+    if root is None or all(root_object_name(part) != root for part in parts.values()):
         return False
     path = _path(node)
     return any(
@@ -1340,8 +1215,8 @@ def _module_object_changed(
     if not module_level:
         return False
     mutations = context.shared("CIO304:module-mutations", _module_mutations)
-    passed = _connected(module_level, mutations.bindings, set(), owners=False)
-    owners = _connected(module_level, mutations.bindings, set(), owners=True)
+    passed = connected_names(module_level, mutations.bindings, set(), owners=False)
+    owners = connected_names(module_level, mutations.bindings, set(), owners=True)
     changes = [node for name, node in mutations.found if name in owners]
     changes += [
         node
@@ -1362,51 +1237,6 @@ def _in_function(context: FileContext, node: cst.CSTNode) -> bool:
         isinstance(parent, (cst.FunctionDef, cst.Lambda))
         for parent in context.ancestors(node)
     )
-
-
-def _connected(
-    sent: set[str],
-    bindings: list[tuple[str, str, str]],
-    containers: set[str],
-    owners: bool,
-) -> set[str]:
-    """Return the names bound to the sent objects, through the handler's bindings.
-
-    Aliases count both ways, and so do the parts taken from a sent object
-    (`items = data["items"]`). An object that a sent container is stored
-    in counts, because the container stays reachable through it. With
-    `owners`, the objects that the names found were taken from count too
-    (`cart = session["cart"]` adds `session`), but not their other parts.
-    """
-    found = _closure(set(sent), bindings, containers, upward=False)
-    if owners:
-        found = _closure(found, bindings, containers, upward=True)
-    return found
-
-
-def _closure(
-    found: set[str],
-    bindings: list[tuple[str, str, str]],
-    containers: set[str],
-    upward: bool,
-) -> set[str]:
-    for _ in range(len(bindings) + 1):
-        more = set()
-        for target, name, kind in bindings:
-            if kind == ALIAS and (name in found or target in found):
-                more |= {target, name}
-            elif kind == PART and upward and target in found:
-                more.add(name)
-            elif kind == PART and not upward and name in found:
-                more.add(target)
-            elif kind == STORED:
-                # A sent container stored in `target` is reachable from it.
-                if name in containers and name in found:
-                    more.add(target)
-        if more <= found:
-            break
-        found |= more
-    return found
 
 
 def _outermost_loop(
