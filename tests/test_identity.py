@@ -8,6 +8,7 @@ after the CIO201 fix.
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -289,6 +290,7 @@ def test_customer_id_attribute_rejects_non_name(project) -> None:  # type: ignor
 # -- the CIO201 reorder against a local Track API server ---------------------------------
 
 SIGNUP = """\
+import json
 import os
 
 from customerio import CustomerIO
@@ -449,3 +451,101 @@ def test_identity_shared_line_reason(project) -> None:  # type: ignore[no-untype
     assert finding["message"].endswith(
         "(cio-fix does not move calls that share their line with other statements)."
     )
+
+
+# -- the CIO201 reorder and what identify sends -------------------------------------------
+
+# A customerio module that records a copy of each call's keyword arguments,
+# because the SDK serializes them when the call runs.
+RECORDING_SDK = """\
+import copy
+
+CALLS = []
+
+
+class CustomerIO:
+    def __init__(self, site_id, api_key):
+        pass
+
+    def identify(self, **attributes):
+        CALLS.append(("identify", copy.deepcopy(attributes)))
+
+    def track(self, **data):
+        CALLS.append(("track", copy.deepcopy(data)))
+"""
+PLANS = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def change_plan(user, new_plan):
+    profile = user.profile
+    cio.track(customer_id=user.id, name="plan_changed", plan=new_plan)
+    profile.plan = new_plan
+    cio.identify(id=user.id, plan=user.profile.plan)
+
+
+def add_tag(user, tag):
+    tags = user.tags
+    cio.track(customer_id=user.id, name="tag_added", tag=tag)
+    tags.append(tag)
+    cio.identify(id=user.id, tags=user.tags)
+
+
+def sign_up(user, order):
+    profile = user.profile
+    cio.track(customer_id=user.id, name="signed_up")
+    order.total = 0
+    cio.identify(id=user.id, plan=profile.plan)
+"""
+PLANS_CHECK = """\
+import json
+from types import SimpleNamespace
+
+import customerio
+import plans
+
+user = SimpleNamespace(id=1, profile=SimpleNamespace(plan="free"), tags=[])
+plans.change_plan(user, "pro")
+plans.add_tag(user, "vip")
+plans.sign_up(user, SimpleNamespace(total=5))
+print(json.dumps(customerio.CALLS))
+"""
+
+
+def _recorded_calls(folder: Path, stubs: Path) -> list[list[object]]:
+    """Run check.py in `folder` with the recording SDK, and return the calls it made."""
+    environment = {**os.environ, "PYTHONPATH": f"{stubs}{os.pathsep}{folder}"}
+    completed = subprocess.run(
+        [sys.executable, "check.py"],
+        cwd=folder,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+    )
+    return json.loads(completed.stdout)  # type: ignore[no-any-return]
+
+
+def test_reorder_keeps_identify_attributes(tmp_path: Path) -> None:
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "customerio.py").write_text(RECORDING_SDK, encoding="utf-8")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "plans.py").write_text(PLANS, encoding="utf-8")
+    (folder / "check.py").write_text(PLANS_CHECK, encoding="utf-8")
+    before = _recorded_calls(folder, stubs)
+
+    run_cli(["--apply", "--select", "CIO201", "."], folder)
+    after = _recorded_calls(folder, stubs)
+    identifies_before = [call for call in before if call[0] == "identify"]
+    identifies_after = [call for call in after if call[0] == "identify"]
+
+    assert identifies_after == identifies_before
+    # Only the identify of sign_up moves, because nothing between its calls
+    # changes what it sends.
+    assert after[4:] == [before[5], before[4]]
+    assert after[:4] == before[:4]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
 from cio_fix.customerio import (
     Api,
     ClientCall,
@@ -259,6 +260,9 @@ class _Changes(cst.CSTVisitor):
         # Names bound as a whole (`user = ...`), and attribute or item targets.
         self.rebound: set[str] = set()
         self.targets: list[cst.BaseExpression] = []
+        # Names whose objects get an attribute or item set or deleted, or an
+        # augmented assignment.
+        self.changed_in_place: set[str] = set()
         # Names that a call's receiver or arguments start from.
         self.reached: set[str] = set()
         self.has_calls = False
@@ -273,6 +277,9 @@ class _Changes(cst.CSTVisitor):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind(node.target)
+        if isinstance(node.target, cst.Name):
+            # `tags += [tag]` extends a list in place.
+            self.changed_in_place.add(node.target.value)
 
     def visit_Del(self, node: cst.Del) -> None:
         self._bind(node.target)
@@ -351,6 +358,7 @@ class _Changes(cst.CSTVisitor):
             self.rebound.add(name)
         else:
             self.targets.append(target)
+            self.changed_in_place.add(name)
 
     def changes_value_of(self, node: cst.BaseExpression) -> bool:
         """Tell whether these statements assign `node` (`user.id`) or a part of its path."""
@@ -363,6 +371,28 @@ class _Changes(cst.CSTVisitor):
             if not isinstance(current, (cst.Attribute, cst.Subscript)):
                 return False
             current = current.value
+
+
+def _names_for_read_objects(
+    context: FileContext, identify: ClientCall, reads: set[str]
+) -> set[str]:
+    """Return `reads` and the names that the function binds to their objects or parts.
+
+    The owners of a part read count too: with `profile = user.profile` and
+    `plan=profile.plan` read, `user.profile.plan = ...` changes the plan.
+    """
+    # NOTE: names bound outside the function, such as two parameters given
+    # one object by the caller, are not seen.
+    function = identify.site.function
+    bindings = Bindings()
+    walk(function.node.body if function is not None else context.module, bindings)
+    # `user.profile = profile` makes `profile` a part of `user`, as
+    # `profile = user.profile` does.
+    as_parts = [
+        (name, target, PART) if kind == STORED else (target, name, kind)
+        for target, name, kind in bindings.bindings
+    ]
+    return connected_names(reads, as_parts, set(), owners=True)
 
 
 def _is_item(receiver: cst.BaseExpression) -> bool:
@@ -459,10 +489,13 @@ class TrackBeforeIdentify(Rule):
     block, and the identify's arguments must only read values (names,
     attributes, literals, `int`, `time.time` and the like). No statement
     between them may leave the block, bind or pass anything the identify
-    reads, or call any code when the identify reads a global. The identify
-    then moves up to just before the track, with its comments. When the
-    identify request fails and raises, the track is no longer sent.
-    Otherwise the finding is report-only.
+    reads, change it through another name that the function binds to it
+    or to a part of it (`profile = user.profile`, then `profile.plan =
+    plan` or `profile.renew()`), or call any code when the identify reads
+    a global. Two parameters that the caller passes one object to are not
+    known to be one object. The identify then moves up to just before the
+    track, with its comments. When the identify request fails and raises,
+    the track is no longer sent. Otherwise the finding is report-only.
     """
 
     code = "CIO201"
@@ -579,7 +612,14 @@ class TrackBeforeIdentify(Rule):
         )
         if changes.jumps:
             return None, "cio-fix does not move it past code that may skip the identify"
-        changed = changes.bound & identify_reads or changes.reached & identify_reads
+        # A change through another name for an object the identify reads,
+        # or for a part of it (`tags = user.tags`), changes what it sends too.
+        reachable = _names_for_read_objects(context, pair.identify, identify_reads)
+        changed = (
+            changes.bound & identify_reads
+            or changes.changed_in_place & reachable
+            or changes.reached & reachable
+        )
         # A call between may change a global that the identify's arguments
         # read. The client itself is left out: rebinding it takes a `global`.
         global_reads = reads.names - _local_names(pair.identify.site.function)
