@@ -833,6 +833,9 @@ def is_identifier_key(key: str) -> bool:
 
 # -- editing calls and dicts ------------------------------------------------------
 
+# PEP 263: `# -*- coding: utf-8 -*-` or `# vim: set fileencoding=utf-8 :`.
+CODING_DECLARATION = re.compile(r"coding[:=]\s*[-\w.]+")
+
 SPACE = cst.SimpleWhitespace(" ")
 NO_SPACE = cst.SimpleWhitespace("")
 
@@ -1052,6 +1055,38 @@ def spread(value: cst.BaseExpression, may_be_none: bool) -> cst.StarredDictEleme
     elif not isinstance(value, _SPREADABLE) and not value.lpar:
         value = _parenthesised(value)
     return cst.StarredDictElement(value)
+
+
+def spread_too_old(context: FileContext, value: cst.BaseExpression) -> str | None:
+    """Return why `{**value, ...}` cannot be written, if the project declares a Python before 3.5.
+
+    Unpacking with `**` in a dict display is new in Python 3.5.
+    """
+    return context.python_too_old((3, 5), f"`{{**{code_of(value)}, ...}}`")
+
+
+def non_ascii_too_old(
+    context: FileContext, name: str, replaced: cst.CSTNode
+) -> str | None:
+    """Return why the event name `name` cannot replace `replaced`, if the project declares Python 2.
+
+    Python 2 reads a file as ASCII unless a PEP 263 coding declaration on
+    its first two lines names another encoding. None for an ASCII name, and
+    for code that was not ASCII already, because Python 2 could not read it.
+    """
+    if name.isascii() or not code_of(replaced).isascii():
+        return None
+    if _declares_encoding(context.module):
+        return None
+    feature = f"the non-ASCII name {name!r} in a file without a coding declaration"
+    return context.python_too_old((3, 0), feature)
+
+
+def _declares_encoding(module: cst.Module) -> bool:
+    for line in module.header[:2]:
+        if line.comment is not None and CODING_DECLARATION.search(line.comment.value):
+            return True
+    return False
 
 
 def _parenthesised(value: cst.BaseExpression) -> cst.BaseExpression:

@@ -293,6 +293,21 @@ class FileContext:
             return None
         return python
 
+    def python_too_old(self, version: tuple[int, int], feature: str) -> str | None:
+        """Return why a fix is withheld, if the project declares a Python older than `version`.
+
+        `feature` names the code of the fix that needs `version`. The reason
+        reads "functools.lru_cache needs Python 3.2, and setup.py declares
+        2.7". None when every Python that the project declares runs it.
+        """
+        python = self.older_python(version)
+        if python is None:
+            return None
+        return (
+            f"{feature} needs Python {version[0]}.{version[1]}, and {python.source}"
+            f" declares {python.label}"
+        )
+
     def _python(self) -> PythonVersion | None:
         if self.config.target_version is not None:
             return PythonVersion(

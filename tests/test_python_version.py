@@ -18,6 +18,7 @@ from conftest import run_cli
 
 PYTHON_38 = Path("/root/.pyenv/versions/3.8.18/bin/python3.8")
 PYTHON_37 = Path("/root/.pyenv/versions/3.7.16/bin/python3.7")
+PYTHON_27 = Path("/root/.pyenv/versions/2.7.18/bin/python2.7")
 
 # Stand-ins for the SDK and the frameworks, so that a fixed module imports
 # and runs its calls without sending anything.
@@ -58,6 +59,9 @@ STUBS = {
         "\n"
         "    def post(self, path):\n"
         "        return lambda function: function\n"
+        "\n"
+        "    def route(self, path, methods=None):\n"
+        "        return lambda function: function\n"
     ),
 }
 
@@ -86,6 +90,38 @@ def order_paid():
     order = request.get_json()
     cio.track(customer_id=order["user_id"], name="order_paid", method="card")
     return "ok"
+"""
+
+# A Flask app of a project that still supports Python 2.7. The fixes that
+# need a newer Python (CIO304, CIO601, CIO603) leave it as it is.
+PYTHON_27_APP = """\
+import time
+
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+
+SITE_ID = "site"
+API_KEY = "key"
+exporter = CustomerIO("site", "key")
+
+
+@app.route("/orders", methods=["POST"])
+def order_paid():
+    order = request.get_json()
+    cio = CustomerIO(SITE_ID, API_KEY)
+    cio.track(
+        customer_id=order["user_id"],
+        name="paid_%s" % order["user_id"],
+        timestamp=int(time.time() * 1000),
+    )
+    return "ok"
+
+
+def export(user_ids):
+    for user_id in user_ids:
+        exporter.track(customer_id=user_id, name="exported")
 """
 
 
@@ -355,3 +391,46 @@ def test_python_37_runs_thread_helper(project) -> None:
         in (root / "shop" / "app.py").read_text()
     )
     assert output == "[(7, 'order_paid', {'method': 'card'})]\n"
+
+
+def test_python_27_imports_fixed_module(project) -> None:
+    if not PYTHON_27.is_file():
+        pytest.skip(f"{PYTHON_27} is not installed")
+    root = project(
+        {
+            **STUBS,
+            "setup.py": (
+                "setup(\n"
+                '    python_requires=">=2.7, !=3.0.*, !=3.1.*",\n'
+                '    install_requires=["customerio>=1.6,<2"],\n'
+                ")\n"
+            ),
+            "shop/__init__.py": "",
+            "shop/app.py": PYTHON_27_APP,
+        }
+    )
+
+    result = run_cli(
+        ["--apply", "--unsafe-fixes", "--output-format", "json", "."], root
+    )
+    output = _import_fixed(
+        PYTHON_27,
+        root,
+        "shop.app",
+        "import customerio\n"
+        "shop.app.order_paid()\n"
+        "shop.app.export([8])\n"
+        "print([(user, name, sorted(data)) for user, name, data in customerio.CALLS])",
+    )
+
+    fixed = {finding["code"] for finding in result.json["findings"] if finding["fix"]}
+    withheld = {
+        finding["code"]: finding["message"]
+        for finding in result.json["findings"]
+        if not finding["fix"]
+    }
+    assert fixed == {"CIO103", "CIO301"}
+    assert "functools.lru_cache needs Python 3.2" in withheld["CIO601"]
+    assert "needs Python 3.7, and setup.py declares 2.7" in withheld["CIO304"]
+    assert "needs Python 3.3, and setup.py declares 2.7" in withheld["CIO603"]
+    assert output == ("[(7, 'paid', ['timestamp', 'user_id']), (8, 'exported', [])]\n")

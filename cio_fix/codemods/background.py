@@ -1297,12 +1297,13 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
     if kind == THREAD_HELPER and context.config.background_helper is not None:
         configured = _configured_helper(context, context.config.background_helper, call)
         return configured if configured is not None else NAME_TAKEN
-    python = context.older_python(HELPER_PYTHON)
-    if python is not None:
+    too_old = context.python_too_old(
+        HELPER_PYTHON, "the helper that runs it in the background"
+    )
+    if too_old is not None:
         return (
-            f"the helper that runs it in the background needs Python 3.7, and"
-            f" {python.source} declares {python.label}; name a function of yours"
-            " with background-helper in [tool.cio-fix]"
+            f"{too_old}; name a function of yours with background-helper in"
+            " [tool.cio-fix]"
         )
 
     taken = context.module_names()

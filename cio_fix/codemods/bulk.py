@@ -78,6 +78,8 @@ class {cls}:
 # Track API requests a second for the loops of this module.
 {name} = {cls}({rate})
 '''
+# The oldest Python that the throttle runs on: `time.monotonic` is new in 3.3.
+HELPER_PYTHON = (3, 3)
 
 
 @dataclass
@@ -137,7 +139,10 @@ class UnthrottledBulkCalls(Rule):
     made, and client methods handed to an executor are reported only.
     The throttle is made while the module is imported, so `threading` and
     `time` are imported at the top of the module when the module imports
-    them only further down.
+    them only further down. It reads the clock with `time.monotonic`,
+    which is new in Python 3.3, so in a project that declares an older
+    Python (the README lists where cio-fix reads that version) the calls
+    are reported without a fix.
     """
 
     code = "CIO603"
@@ -165,6 +170,15 @@ class UnthrottledBulkCalls(Rule):
                 continue
             fix = _fix(context, call, loop)
             innermost = next(enclosing_loops(context, call.node, workers))
+            if isinstance(fix, str):
+                message = _message(context, call.method, loop, innermost, fixable=False)
+                yield context.finding(
+                    self,
+                    call.node,
+                    f"{message} (not fixed: {fix})",
+                    fixed_message=message,
+                )
+                continue
             message = _message(
                 context, call.method, loop, innermost, fixable=fix is not None
             )
@@ -540,8 +554,12 @@ def _functions_with_batch(index: FileIndex) -> set[int]:
 # -- the fix --------------------------------------------------------------------------
 
 
-def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | None:
-    """Build the fix: wait on the module's throttle in a statement just before the call's."""
+def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | str | None:
+    """Build the fix: wait on the module's throttle in a statement just before the call's.
+
+    A string is the reason for a finding without a fix that its message
+    gives. None means a call that the fix does not handle.
+    """
     if loop.kind == "comprehension" or (
         loop.kind == "executor" and loop.worker is None
     ):
@@ -560,6 +578,12 @@ def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | None:
     if helper is None:
         return None
     helper_imports, inserts = helper
+    if inserts:
+        too_old = context.python_too_old(
+            HELPER_PYTHON, "the throttle that the fix adds"
+        )
+        if too_old is not None:
+            return too_old
 
     new_wait = wait_line.with_changes(leading_lines=statement.leading_lines)
     moved = statement.with_changes(leading_lines=[])

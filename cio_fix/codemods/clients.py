@@ -725,6 +725,10 @@ class ClientPerRequest(Rule):
     an older minimum Python the fix writes `functools.lru_cache(maxsize=None)`,
     the same unbounded cache. The README lists where cio-fix reads that
     version; a project that declares none gets `functools.cache`.
+    `functools.lru_cache` is new in Python 3.2, so in a project that
+    declares an older Python (2.7, say) the clients that need a factory
+    are reported without a fix, and a client built from literals still
+    becomes a module-level client.
     The decorator runs while
     the module is imported, so `functools` is imported at the top of the
     module when the module imports it only further down.
@@ -843,17 +847,19 @@ class ClientPerRequest(Rule):
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
                 " called per request or per item; stop closing the client it returns,"
-                f" then cache the factory with {_cache_advice(context)}"
+                f" then {_cache_advice(context, 'the factory')}"
                 " (not fixed: a caller"
                 " closes the client, so a cached one would be closed for every later"
                 " request)"
             )
             return context.finding(self, node.name, message)
         if has_parameters:
+            example = " (for example with functools.lru_cache on hashable arguments)"
+            if _cache_too_old(context) is not None:
+                example = ""
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
-                " called per request or per item; cache the client it returns (for"
-                " example with functools.lru_cache on hashable arguments)"
+                f" called per request or per item; cache the client it returns{example}"
                 " (not fixed: a cache keyed by the parameters needs hashable"
                 " arguments, and cio-fix does not check what the callers pass)"
             )
@@ -861,9 +867,11 @@ class ClientPerRequest(Rule):
 
         message = (
             f"`{factory.name}` builds a new Customer.io client on every call and is"
-            " called per request or per item; cache it with"
-            f" {_cache_advice(context)}"
+            f" called per request or per item; {_cache_advice(context, 'it')}"
         )
+        too_old = _cache_too_old(context)
+        if too_old is not None:
+            return self._withheld(context, node.name, message, too_old)
         decorator = _cache_decorator(context, node)
         if decorator is None:
             return self._withheld(context, node.name, message, FUNCTOOLS_TAKEN)
@@ -922,8 +930,8 @@ class ClientPerRequest(Rule):
 
         assert with_statement is not False
         fix = _hoist_fix(context, construction, hoist, taken, planned, with_statement)
-        if fix is None:
-            return self._withheld(context, construction.node, message, FUNCTOOLS_TAKEN)
+        if isinstance(fix, str):
+            return self._withheld(context, construction.node, message, fix)
         return context.finding(self, construction.node, message, fix)
 
     def _withheld(
@@ -1560,10 +1568,24 @@ def _unbounded_cache(context: FileContext) -> tuple[str, str]:
     return "lru_cache", "(maxsize=None)"
 
 
-def _cache_advice(context: FileContext) -> str:
-    """Return the decorator that messages advise, `functools.cache` or its older form."""
+def _cache_too_old(context: FileContext) -> str | None:
+    """Return why no factory can be cached, if the project declares a Python before 3.2.
+
+    Below Python 3.9 the fixes cache with `functools.lru_cache`, which is
+    new in Python 3.2.
+    """
+    return context.python_too_old((3, 2), "functools.lru_cache")
+
+
+def _cache_advice(context: FileContext, subject: str) -> str:
+    """Return the advice to cache `subject` with `functools.cache` or its older form.
+
+    Python 2.7 has no functools cache to name, so there the advice names none.
+    """
+    if _cache_too_old(context) is not None:
+        return f"cache {subject}"
     name, arguments = _unbounded_cache(context)
-    return f"functools.{name}{arguments}"
+    return f"cache {subject} with functools.{name}{arguments}"
 
 
 def _cache_decorator(
@@ -1648,17 +1670,21 @@ def _hoist_fix(
     taken: set[str],
     planned: dict[tuple[str, str, tuple[str, ...]], str],
     with_statement: cst.With | None,
-) -> Fix | None:
+) -> Fix | str:
+    """Return the fix that builds the client once, or why it cannot be written."""
     imports: tuple[AddImport, ...] = ()
     inserts: tuple[InsertStatements, ...] = ()
     reference = _existing_name(context, hoist, construction.client)
     if reference is None:
         decorator = ""
         if hoist.kind != "client":
+            too_old = _cache_too_old(context)
+            if too_old is not None:
+                return too_old
             # The decorator runs when the module is imported.
             functools_import = context.import_in_helper("functools", on_import=True)
             if functools_import is None:
-                return None
+                return FUNCTOOLS_TAKEN
             imports = functools_import.imports
             functools_name = functools_import.local
             cache, arguments = _unbounded_cache(context)

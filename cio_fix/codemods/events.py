@@ -29,10 +29,12 @@ from cio_fix.events import (
     name_calls,
     name_sources,
     new_dict,
+    non_ascii_too_old,
     personal_data_in_text,
     resolve_constant,
     split_personal_data,
     spread,
+    spread_too_old,
     static_name,
     to_style,
     variant_key,
@@ -228,6 +230,11 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         raise NotFixable(
             "no text is left to name the event once the values are taken out"
         )
+    name_argument = event_name_argument(call)
+    assert name_argument is not None
+    too_old = non_ascii_too_old(context, static, name_argument.value)
+    if too_old is not None:
+        raise NotFixable(too_old)
     placement = placement_of(context, call)
     if placement.target == UNKNOWN_TARGET:
         unknown = "the customerio version is unknown"
@@ -268,8 +275,6 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         else:
             new_items.append(dict_element(key, part.value))
 
-    name_argument = event_name_argument(call)
-    assert name_argument is not None
     replaced = {
         id(name_argument): name_argument.with_changes(
             value=cst.SimpleString(f'"{static}"')
@@ -290,6 +295,11 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
             arguments, [new_argument] if new_items else [], opening
         )
     elif new_items:
+        # `_merged_dict` writes `{**data.value, ...}` for a name of a dict.
+        if not isinstance(data.value, cst.Dict):
+            too_old = spread_too_old(context, data.value)
+            if too_old is not None:
+                raise NotFixable(too_old)
         none = may_be_none(context.index, data.value, call.site.scope)
         merged = _merged_dict(data.value, new_items, none)
         arguments = _replace_items(
@@ -360,11 +370,16 @@ class DynamicEventName(Rule):
     go where the SDK takes them: into `data` (customerio 3.x), keyword
     arguments (customerio 1.x and 2.x, backfill, async-customerio) or
     `properties` (Data Pipelines). A `data` variable that names a dict the
-    function builds is merged as `data={**payload, "key": value}`. Event
+    function builds is merged as `data={**payload, "key": value}`, which
+    needs Python 3.5: in a project that declares an older Python (the
+    README lists where cio-fix reads that version) that call is reported
+    without a fix. Event
     data whose keys cannot be read (a parameter, a dict from another
     function, a dict that unpacks another one) gets no fix: a new key that
     it also had would replace the value it sends, and segments that read
-    that attribute would change. A name without a literal part, a name
+    that attribute would change. A non-ASCII name is not written into a
+    file without a coding declaration in a project that declares Python 2,
+    which reads such a file as ASCII. A name without a literal part, a name
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`
     mapping other than a dict display with string keys, one `%` operand
@@ -647,7 +662,11 @@ class InconsistentEventName(Rule):
     until they are updated in Customer.io. Update them first, then deploy
     the rename. A name off the style with a variant that follows it is
     renamed to that variant. Two variants that both follow the style are
-    reported without a fix: only the team knows which one campaigns use. Names sent
+    reported without a fix: only the team knows which one campaigns use.
+    A non-ASCII new name over an ASCII literal (`u"Caf\\u00e9Ordered"`) is
+    reported without a fix in a project that declares Python 2, unless the
+    file has a coding declaration, because Python 2 reads such a file as
+    ASCII. Names sent
     through Data Pipelines are not checked, because its names are Title
     Case by convention and some of them trigger actions in Customer.io
     ("Device Created or Updated").
@@ -791,6 +810,14 @@ class InconsistentEventName(Rule):
             f" segments and webhooks keyed on {name!r} in Customer.io, because they"
             " stop matching once the rename is deployed"
         )
+        too_old = non_ascii_too_old(context, renamed, literal)
+        if too_old is not None:
+            return context.finding(
+                self,
+                literal,
+                f"{message} (not fixed: {too_old})",
+                fixed_message=message,
+            )
         fix = Fix(
             FixSafety.UNSAFE,
             {literal: _renamed(literal, renamed)},

@@ -22,6 +22,7 @@ from cio_fix.events import (
     new_dict,
     remove_items,
     spread,
+    spread_too_old,
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety, Severity
@@ -96,7 +97,10 @@ class Sdk3EventKwargs(Rule):
     and whose keys are all event attributes. A spread whose keys cannot be
     read is not reported on its own. Beside keyword attributes it makes the
     finding report-only, and so does a spread that mixes track()'s
-    parameters with event attributes.
+    parameters with event attributes. A `data` that unpacks a dict
+    (`{**attrs, "price": total}`) needs Python 3.5, so in a project that
+    declares an older Python (the README lists where cio-fix reads that
+    version) such a call is reported without a fix.
     """
 
     code = "CIO701"
@@ -272,6 +276,7 @@ def move_into_data(
 
     arguments = list(call.node.args)
     data = call.arguments.get("data")
+    _check_unpacking(context, data, elements)
     if data is not None and not _is_none(data.value):
         none = may_be_none(context.index, data.value, call.site.scope)
         merged = _merge(data.value, elements, new_keys, none)
@@ -296,6 +301,30 @@ def move_into_data(
     )
     arguments = [replacement if item is first else item for item in arguments]
     return call.node.with_changes(args=remove_items(arguments, moved_ids - {id(first)}))
+
+
+def _check_unpacking(
+    context: FileContext, data: cst.Arg | None, elements: list[cst.BaseDictElement]
+) -> None:
+    """Raise CannotMove when the new `data` needs `**` in a dict display, which Python 3.5 added.
+
+    A lone moved spread becomes `data=attrs`, which needs no `**`.
+    """
+    unpacked = [
+        element.value
+        for element in elements
+        if isinstance(element, cst.StarredDictElement)
+    ]
+    existing = data.value if data is not None and not _is_none(data.value) else None
+    if existing is not None and not isinstance(existing, cst.Dict):
+        unpacked.insert(0, existing)
+    elif existing is None and len(elements) == 1:
+        unpacked = []
+    if not unpacked:
+        return
+    too_old = spread_too_old(context, unpacked[0])
+    if too_old is not None:
+        raise CannotMove(too_old)
 
 
 def _check_spread(context: FileContext, call: ClientCall, mapping: Spread) -> None:
