@@ -404,7 +404,64 @@ def test_clients_lambda_in_request_reported(tmp_path) -> None:
     result = run_cli(["--output-format", "json", "--select", "CIO304", "."], tmp_path)
 
     handlers = [finding["message"].split("`")[3] for finding in result.json["findings"]]
-    assert handlers == ["called", "stored", "awaited", "result", "joined", "default"]
+    assert handlers == [
+        "called",
+        "stored",
+        "awaited",
+        "result",
+        "joined",
+        "default",
+        "thread_run",
+        "kept_run",
+        "with_executor",
+        "with_executor_named",
+        "with_loop_executor",
+    ]
+
+
+# How each handler of the fixture waits for its lambda, and whether the
+# call's exception reaches the handler: `join()` and the end of an
+# executor's `with` block do not raise it.
+LAMBDA_WAITS = {
+    "awaited": ("(the handler awaits the executor that runs it)", True),
+    "result": ("(the handler waits for it with `.result()`)", True),
+    "joined": ("(`worker.join()` waits for the thread that runs it)", False),
+    "thread_run": (
+        "(`threading.Thread(...).run()` runs it on the request's thread)",
+        True,
+    ),
+    "kept_run": ("(`worker.run()` runs it on the request's thread)", True),
+    "with_executor": (
+        "(the `with` block of `pool` waits until the executor has run it)",
+        False,
+    ),
+    "with_executor_named": (
+        "(the `with` block of `pool` waits until the executor has run it)",
+        False,
+    ),
+    "with_loop_executor": (
+        "(the `with` block of `pool` waits until the executor has run it)",
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize(("handler", "wait"), LAMBDA_WAITS.items())
+def test_clients_lambda_wait_reason(tmp_path, handler, wait) -> None:
+    reason, raises = wait
+    fixture = FIXTURES / "CIO304" / "lambda_run_in_request.py"
+    shutil.copyfile(fixture, tmp_path / "app.py")
+
+    result = run_cli(["--output-format", "json", "--select", "CIO304", "."], tmp_path)
+    [message] = [
+        finding["message"]
+        for finding in result.json["findings"]
+        if finding["message"].split("`")[3] == handler
+    ]
+
+    assert message.endswith(reason)
+    assert ("its failure fails the request" in message) is raises
+    assert "its result is used" not in message
 
 
 WRAPPED_CALL = """\

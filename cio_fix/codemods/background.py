@@ -239,8 +239,14 @@ class BlockingCallInRequest(Rule):
     `loop.run_in_executor(executor, ...)` or `background_tasks.add_task(...)`
     as a statement of its own, also through a name that the handler uses
     only this way. A lambda that the handler calls is reported, and so is
-    one whose result it waits for: `await loop.run_in_executor(...)`,
-    `.result()`, or a thread that it keeps and may join.
+    one that it waits for: `await loop.run_in_executor(...)`, `.result()`,
+    a thread that it keeps and may join, a thread's `run()`, which runs the
+    lambda on the request's thread, and an executor of a `with` block
+    (`with ThreadPoolExecutor() as pool: pool.submit(...)`), which waits
+    for its functions when the block ends. The message names the wait. It
+    states that a failure fails the request only where the handler gets
+    the exception, which `.result()`, `await` and `run()` raise but
+    `join()` and the end of the `with` block do not.
 
     Fix safety:
     Safe. The call runs with the same arguments, evaluated at the same
@@ -294,16 +300,21 @@ class BlockingCallInRequest(Rule):
         awaited: bool,
         helpers: dict[str, Helper | str],
     ) -> Finding:
+        waited = _waited_lambda(context, call, handler)
+        raises = waited is None or waited.raises
         failure = (
-            ""
-            if _in_try_body(context, call, handler)
-            else ", and its failure fails the request"
+            ", and its failure fails the request"
+            if raises and not _in_try_body(context, call, handler)
+            else ""
         )
         message = (
             f"`{call.method}` makes request handler `{handler.name}` wait for the Track"
             f" API{failure}; send it from a background worker"
         )
-        reason = _report_only_reason(context, call, handler)
+        if waited is not None:
+            reason: str | None = waited.reason
+        else:
+            reason = _report_only_reason(context, call, handler)
         if reason is not None:
             return context.finding(
                 self, call.node, f"{message} ({reason})", fixed_message=message
@@ -393,6 +404,27 @@ THREAD_CLASSES: dict[str, tuple[int, str | None]] = {
     "threading.Thread": (1, "target"),
     "threading.Timer": (1, "function"),
 }
+# Executors whose `with` block waits for the functions submitted in it,
+# because their `__exit__` calls `shutdown(wait=True)`.
+WAITING_EXECUTORS = frozenset(
+    {
+        "concurrent.futures.ThreadPoolExecutor",
+        "concurrent.futures.ProcessPoolExecutor",
+        "concurrent.futures.thread.ThreadPoolExecutor",
+        "concurrent.futures.process.ProcessPoolExecutor",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Wait:
+    """A handler's wait for the thread or executor that runs a call's lambda."""
+
+    reason: str
+    # Whether the call's exception reaches the handler: `.result()` and
+    # `await` raise it, and so does `thread.run()`, but `thread.join()`
+    # does not, and neither does the end of an executor's `with` block.
+    raises: bool
 
 
 def _in_lambda_handed_off(
@@ -444,20 +476,36 @@ def _handed_off(
 
 
 def _is_worker_argument(context: FileContext, argument: cst.Arg) -> bool:
-    """Tell whether an argument is the function that a worker started by a statement runs."""
+    """Tell whether an argument is the function that a worker started by a statement runs.
+
+    A function submitted inside the `with` block of an executor is not:
+    the block waits for it when it ends.
+    """
     call = context.parent(argument)
-    if not isinstance(call, cst.Call):
+    if not isinstance(call, cst.Call) or not _runs_argument(context, call, argument):
         return False
+    if _is_worker_method(call):
+        started: cst.Call | None = call
+        if _executor_with(context, call) is not None:
+            return False
+    else:
+        started = _started_thread(context, call)
+    return started is not None and isinstance(context.parent(started), cst.Expr)
+
+
+def _is_worker_method(call: cst.Call) -> bool:
+    func = call.func
+    return isinstance(func, cst.Attribute) and func.attr.value in WORKER_METHODS
+
+
+def _runs_argument(context: FileContext, call: cst.Call, argument: cst.Arg) -> bool:
+    """Tell whether `argument` is the function that a worker method or thread class runs."""
     func = call.func
     if isinstance(func, cst.Attribute) and func.attr.value in WORKER_METHODS:
         slot = WORKER_METHODS[func.attr.value]
-        started = call
     else:
         slot = THREAD_CLASSES.get(context.index.qualified_name(func) or "")
-        started = _started_thread(context, call)
-    if slot is None or started is None:
-        return False
-    if not isinstance(context.parent(started), cst.Expr):
+    if slot is None:
         return False
 
     position, keyword = slot
@@ -470,6 +518,151 @@ def _is_worker_argument(context: FileContext, argument: cst.Arg) -> bool:
             # `*args` before the function leaves its position unknown.
             return False
     return False
+
+
+def _executor_with(context: FileContext, call: cst.Call) -> str | None:
+    """Return the executor name of the `with` block that `call` submits a function in.
+
+    `executor.submit(fn)` and `loop.run_in_executor(executor, fn)` count when
+    `with ThreadPoolExecutor() as executor:` (or ProcessPoolExecutor) of
+    the same function runs them.
+    """
+    func = call.func
+    assert isinstance(func, cst.Attribute)
+    executor: cst.BaseExpression | None = func.value
+    if func.attr.value == "run_in_executor":
+        executor = call.args[0].value if call.args else None
+    if not isinstance(executor, cst.Name):
+        return None
+    for ancestor in context.ancestors(call):
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+            return None
+        if not isinstance(ancestor, cst.With):
+            continue
+        for item in ancestor.items:
+            bound = item.asname.name if item.asname is not None else None
+            if (
+                isinstance(bound, cst.Name)
+                and bound.value == executor.value
+                and isinstance(item.item, cst.Call)
+                and context.index.qualified_name(item.item.func) in WAITING_EXECUTORS
+            ):
+                return executor.value
+    return None
+
+
+def _waited_lambda(
+    context: FileContext, call: ClientCall, handler: FunctionInfo
+) -> _Wait | None:
+    """Return how the handler waits for the thread or executor that runs the call's lambda.
+
+    The call must be the whole body of a lambda given to a worker method
+    or a thread class, directly or through a name that the handler uses
+    only as such an argument. None when it is not, and when the handler
+    does not wait in a way that this function recognises.
+    """
+    function = context.parent(call.node)
+    if not isinstance(function, cst.Lambda) or function.body is not call.node:
+        return None
+    parent = context.parent(function)
+    if isinstance(parent, cst.Arg):
+        return _waited_argument(context, parent, handler)
+    if (
+        not isinstance(parent, cst.Assign)
+        or len(parent.targets) != 1
+        or not isinstance(parent.targets[0].target, cst.Name)
+    ):
+        return None
+    target = parent.targets[0].target
+    # The uses that hand the lambda off do not wait. Any other use that is
+    # not a recognised wait (a call of the lambda) leaves the reason to
+    # `_report_only_reason`.
+    waits = []
+    for name in context.names_with_value(target.value):
+        if name is target or handler.node not in context.ancestors(name):
+            continue
+        use = context.parent(name)
+        if isinstance(use, cst.Arg) and _is_worker_argument(context, use):
+            continue
+        wait = (
+            _waited_argument(context, use, handler)
+            if isinstance(use, cst.Arg)
+            else None
+        )
+        if wait is None:
+            return None
+        waits.append(wait)
+    if not waits:
+        return None
+    return next((wait for wait in waits if wait.raises), waits[0])
+
+
+def _waited_argument(
+    context: FileContext, argument: cst.Arg, handler: FunctionInfo
+) -> _Wait | None:
+    worker = context.parent(argument)
+    if not isinstance(worker, cst.Call) or not _runs_argument(
+        context, worker, argument
+    ):
+        return None
+    if _is_worker_method(worker):
+        return _waited_worker(context, worker)
+    return _waited_thread(context, worker, handler)
+
+
+def _waited_worker(context: FileContext, worker: cst.Call) -> _Wait | None:
+    parent = context.parent(worker)
+    if isinstance(parent, cst.Await):
+        return _Wait("the handler awaits the executor that runs it", raises=True)
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "result":
+        return _Wait("the handler waits for it with `.result()`", raises=True)
+    executor = _executor_with(context, worker)
+    if executor is not None:
+        return _Wait(
+            f"the `with` block of `{executor}` waits until the executor has run it",
+            raises=False,
+        )
+    return None
+
+
+def _waited_thread(
+    context: FileContext, thread: cst.Call, handler: FunctionInfo
+) -> _Wait | None:
+    """Return how the handler waits for a thread: `.run()` on it, or `.join()` on its name."""
+    parent = context.parent(thread)
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "run":
+        return _Wait(
+            f"`{code_of(thread.func)}(...).run()` runs it on the request's thread",
+            raises=True,
+        )
+    if (
+        not isinstance(parent, cst.Assign)
+        or len(parent.targets) != 1
+        or not isinstance(parent.targets[0].target, cst.Name)
+    ):
+        return None
+
+    target = parent.targets[0].target
+    methods = set()
+    for name in context.names_with_value(target.value):
+        if name is target or handler.node not in context.ancestors(name):
+            continue
+        use = context.parent(name)
+        if isinstance(use, cst.Attribute) and use.value is name:
+            methods.add(use.attr.value)
+    # `run()` is checked first, because it raises the call's exception.
+    if "run" in methods:
+        return _Wait(
+            f"`{target.value}.run()` runs it on the request's thread", raises=True
+        )
+    # NOTE: a thread kept in a name and only started (`worker.start()`) is
+    # not handed off, so it is still reported, with "its result is used".
+    if "join" in methods:
+        return _Wait(
+            f"`{target.value}.join()` waits for the thread that runs it",
+            raises=False,
+        )
+    return None
 
 
 def _started_thread(context: FileContext, thread: cst.Call) -> cst.Call | None:
