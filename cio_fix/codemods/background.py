@@ -26,7 +26,7 @@ from cio_fix.codemods.clients import (
 )
 from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
-from cio_fix.metadata import code_of
+from cio_fix.metadata import code_of, is_target
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule, unused_name
@@ -457,7 +457,7 @@ def _handed_off(
 ) -> bool:
     parent = context.parent(function)
     if isinstance(parent, cst.Arg):
-        return _is_worker_argument(context, parent)
+        return _is_worker_argument(context, parent, handler)
     if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
         return False
     target = parent.targets[0].target
@@ -469,17 +469,22 @@ def _handed_off(
         if name is target or handler.node not in context.ancestors(name):
             continue
         use = context.parent(name)
-        if not isinstance(use, cst.Arg) or not _is_worker_argument(context, use):
+        if not isinstance(use, cst.Arg) or not _is_worker_argument(
+            context, use, handler
+        ):
             return False
         used = True
     return used
 
 
-def _is_worker_argument(context: FileContext, argument: cst.Arg) -> bool:
+def _is_worker_argument(
+    context: FileContext, argument: cst.Arg, handler: FunctionInfo
+) -> bool:
     """Tell whether an argument is the function that a worker started by a statement runs.
 
     A function submitted inside the `with` block of an executor is not:
-    the block waits for it when it ends.
+    the block waits for it when it ends. A thread bound to a name counts
+    when the handler only starts it.
     """
     call = context.parent(argument)
     if not isinstance(call, cst.Call) or not _runs_argument(context, call, argument):
@@ -490,7 +495,46 @@ def _is_worker_argument(context: FileContext, argument: cst.Arg) -> bool:
             return False
     else:
         started = _started_thread(context, call)
+        if started is None:
+            return _only_started(context, call, handler)
     return started is not None and isinstance(context.parent(started), cst.Expr)
+
+
+def _only_started(
+    context: FileContext, thread: cst.Call, handler: FunctionInfo
+) -> bool:
+    """Tell whether the handler binds a thread to a name and only starts it.
+
+    `worker = Thread(target=...)` then `worker.start()` hands the target
+    off, and so does setting the thread's attributes (`worker.daemon =
+    True`). A `join()`, a `run()` or any other use may wait for it.
+    """
+    parent = context.parent(thread)
+    if (
+        not isinstance(parent, cst.Assign)
+        or len(parent.targets) != 1
+        or not isinstance(parent.targets[0].target, cst.Name)
+    ):
+        return False
+    target = parent.targets[0].target
+    started = False
+    for name in context.names_with_value(target.value):
+        if name is target or handler.node not in context.ancestors(name):
+            continue
+        use = context.parent(name)
+        if not isinstance(use, cst.Attribute) or use.value is not name:
+            return False
+        if is_target(use, context.parent_map()):
+            continue
+        method_call = context.parent(use)
+        if (
+            use.attr.value != "start"
+            or not isinstance(method_call, cst.Call)
+            or not isinstance(context.parent(method_call), cst.Expr)
+        ):
+            return False
+        started = True
+    return started
 
 
 def _is_worker_method(call: cst.Call) -> bool:
@@ -582,7 +626,7 @@ def _waited_lambda(
         if name is target or handler.node not in context.ancestors(name):
             continue
         use = context.parent(name)
-        if isinstance(use, cst.Arg) and _is_worker_argument(context, use):
+        if isinstance(use, cst.Arg) and _is_worker_argument(context, use, handler):
             continue
         wait = (
             _waited_argument(context, use, handler)
@@ -655,8 +699,6 @@ def _waited_thread(
         return _Wait(
             f"`{target.value}.run()` runs it on the request's thread", raises=True
         )
-    # NOTE: a thread kept in a name and only started (`worker.start()`) is
-    # not handed off, so it is still reported, with "its result is used".
     if "join" in methods:
         return _Wait(
             f"`{target.value}.join()` waits for the thread that runs it",
