@@ -238,9 +238,10 @@ class BlockingCallInRequest(Rule):
     `threading.Timer(interval, ...).start()`, or in `executor.submit(...)`,
     `loop.run_in_executor(executor, ...)` or `background_tasks.add_task(...)`
     as a statement of its own, also through a name that the handler uses
-    only this way. A lambda that the handler calls is reported, and so is
-    one that it waits for: `await loop.run_in_executor(...)`, `.result()`,
-    a thread that it keeps and may join, a thread's `run()`, which runs the
+    only this way, and a thread bound to a name that the handler only
+    starts (`worker.start()`). A lambda that the handler calls is reported,
+    and so is one that it waits for: `await loop.run_in_executor(...)`,
+    `.result()`, a thread that it joins or passes on, a thread's `run()`, which runs the
     lambda on the request's thread, and an executor of a `with` block
     (`with ThreadPoolExecutor() as pool: pool.submit(...)`), which waits
     for its functions when the block ends. The message names the wait. It
