@@ -7,10 +7,21 @@ path that cannot be resolved as an unreadable file.
 
 from __future__ import annotations
 
+import configparser
 import errno
+import logging
 import os
 import stat
+import sys
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+logger = logging.getLogger(__name__)
 
 # Declaration files (requirements, pyproject.toml, lock files) are read
 # whole. Lock files are the largest of them, and this limit, an estimate,
@@ -44,6 +55,40 @@ def read_regular_file(path: Path, max_bytes: int = MAX_DECLARATION_BYTES) -> byt
 def read_regular_text(path: Path, max_bytes: int = MAX_DECLARATION_BYTES) -> str:
     """Read `path` like `read_regular_file` and decode it as UTF-8, replacing bad bytes."""
     return read_regular_file(path, max_bytes).decode("utf-8", errors="replace")
+
+
+def read_toml(path: Path, reading: str, level: int = logging.WARNING) -> dict[str, Any]:
+    """Return the TOML document at `path`, or {} when it is missing or not valid TOML.
+
+    `reading` names what the caller reads from the file, for the log line
+    that an invalid file gets at `level`.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(read_regular_file(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        logger.log(level, "%s: not valid TOML; %s is not read from it", path, reading)
+        return {}
+
+
+def read_setup_cfg(
+    path: Path, reading: str, level: int = logging.WARNING
+) -> configparser.ConfigParser | None:
+    """Return the parsed setup.cfg at `path`, or None when it is missing or not valid INI.
+
+    `reading` is as for `read_toml`.
+    """
+    if not path.is_file():
+        return None
+    # Without interpolation, so that a `%` in a URL does not raise.
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(read_regular_file(path).decode("utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        logger.log(level, "%s: not valid INI; %s is not read from it", path, reading)
+        return None
+    return parser
 
 
 def is_regular_file(path: Path) -> bool:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import ast
-import configparser
 import functools
 import json
 import logging
 import os
 import posixpath
 import re
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,20 +27,17 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
-from cio_fix.files import read_regular_file
+from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import (
     folders_up_to,
     module_name_for,  # noqa: F401 (re-exported)
 )
 from cio_fix.requirements import requirement_lines, requirements_files
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 _Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
+# What the declaration files are read for, in their log lines.
+SDK_VERSION = "the SDK version"
 
 # `from django.conf import settings` reads the project's settings module.
 DJANGO_SETTINGS = "django.conf.settings"
@@ -615,15 +610,8 @@ def _from_setup(root: Path) -> SdkVersion | None:
 
 def _from_setup_cfg(root: Path) -> SdkVersion | None:
     """Read `install_requires` and `extras_require` of setup.cfg, one requirement a line."""
-    path = root / "setup.cfg"
-    if not path.is_file():
-        return None
-    # Without interpolation, so that a `%` in a URL does not raise.
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(read_regular_file(path).decode("utf-8"), str(path))
-    except (OSError, UnicodeDecodeError, configparser.Error):
-        logger.warning("%s: not valid INI; the SDK version is not read from it", path)
+    parser = read_setup_cfg(root / "setup.cfg", SDK_VERSION)
+    if parser is None:
         return None
     values = []
     if parser.has_option("options", "install_requires"):
@@ -700,10 +688,4 @@ def _is_sdk(name: str) -> bool:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(read_regular_file(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        logger.warning("%s: not valid TOML; the SDK version is not read from it", path)
-        return {}
+    return read_toml(path, SDK_VERSION)

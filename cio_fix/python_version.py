@@ -9,24 +9,19 @@ not import libcst, because the cache imports it in runs that parse nothing.
 from __future__ import annotations
 
 import ast
-import configparser
 import logging
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cio_fix.files import read_regular_file
+from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import folders_up_to
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 logger = logging.getLogger(__name__)
+# What the declaration files are read for, in their log lines.
+PYTHON_VERSION = "the Python version"
 
 # The files that declare the Python version, besides pyproject.toml,
 # setup.cfg, setup.py and Pipfile, which declare the SDK version too.
@@ -147,17 +142,8 @@ def _from_pyproject(folder: Path) -> PythonVersion | None:
 
 
 def _from_setup_cfg(folder: Path) -> PythonVersion | None:
-    path = folder / "setup.cfg"
-    if not path.is_file():
-        return None
-    # Without interpolation, so that a `%` in a URL does not raise.
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(read_regular_file(path).decode("utf-8"), str(path))
-    except (OSError, UnicodeDecodeError, configparser.Error):
-        logger.debug("%s: not valid INI; the Python version is not read from it", path)
-        return None
-    if not parser.has_option("options", "python_requires"):
+    parser = read_setup_cfg(folder / "setup.cfg", PYTHON_VERSION, logging.DEBUG)
+    if parser is None or not parser.has_option("options", "python_requires"):
         return None
     return _declared(parser.get("options", "python_requires"), "setup.cfg")
 
@@ -246,10 +232,4 @@ def _table(value: Any, *keys: str) -> dict[str, Any]:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(read_regular_file(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        logger.debug("%s: not valid TOML; the Python version is not read from it", path)
-        return {}
+    return read_toml(path, PYTHON_VERSION, logging.DEBUG)
