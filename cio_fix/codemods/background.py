@@ -459,23 +459,15 @@ def _handed_off(
     parent = context.parent(function)
     if isinstance(parent, cst.Arg):
         return _is_worker_argument(context, parent, handler)
-    if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+    bound = _bound_name_uses(context, function, handler)
+    if bound is None:
         return False
-    target = parent.targets[0].target
-    if not isinstance(target, cst.Name):
-        return False
-
-    used = False
-    for name in context.names_with_value(target.value):
-        if name is target or handler.node not in context.ancestors(name):
-            continue
-        use = context.parent(name)
-        if not isinstance(use, cst.Arg) or not _is_worker_argument(
-            context, use, handler
-        ):
-            return False
-        used = True
-    return used
+    _, uses = bound
+    # A lambda the handler never uses runs nowhere, so it is not handed off.
+    return bool(uses) and all(
+        isinstance(use, cst.Arg) and _is_worker_argument(context, use, handler)
+        for _, use in uses
+    )
 
 
 def _is_worker_argument(
@@ -510,19 +502,11 @@ def _only_started(
     off, and so does setting the thread's attributes (`worker.daemon =
     True`). A `join()`, a `run()` or any other use may wait for it.
     """
-    parent = context.parent(thread)
-    if (
-        not isinstance(parent, cst.Assign)
-        or len(parent.targets) != 1
-        or not isinstance(parent.targets[0].target, cst.Name)
-    ):
+    bound = _bound_name_uses(context, thread, handler)
+    if bound is None:
         return False
-    target = parent.targets[0].target
     started = False
-    for name in context.names_with_value(target.value):
-        if name is target or handler.node not in context.ancestors(name):
-            continue
-        use = context.parent(name)
+    for name, use in bound[1]:
         if not isinstance(use, cst.Attribute) or use.value is not name:
             return False
         if is_target(use, context.parent_map()):
@@ -612,21 +596,14 @@ def _waited_lambda(
     parent = context.parent(function)
     if isinstance(parent, cst.Arg):
         return _waited_argument(context, parent, handler)
-    if (
-        not isinstance(parent, cst.Assign)
-        or len(parent.targets) != 1
-        or not isinstance(parent.targets[0].target, cst.Name)
-    ):
+    bound = _bound_name_uses(context, function, handler)
+    if bound is None:
         return None
-    target = parent.targets[0].target
     # The uses that hand the lambda off do not wait. Any other use that is
     # not a recognised wait (a call of the lambda) leaves the reason to
     # `_report_only_reason`.
     waits = []
-    for name in context.names_with_value(target.value):
-        if name is target or handler.node not in context.ancestors(name):
-            continue
-        use = context.parent(name)
+    for _, use in bound[1]:
         if isinstance(use, cst.Arg) and _is_worker_argument(context, use, handler):
             continue
         wait = (
@@ -680,32 +657,48 @@ def _waited_thread(
             f"`{code_of(thread.func)}(...).run()` runs it on the request's thread",
             raises=True,
         )
+    bound = _bound_name_uses(context, thread, handler)
+    if bound is None:
+        return None
+    target, uses = bound
+    methods = {
+        use.attr.value
+        for name, use in uses
+        if isinstance(use, cst.Attribute) and use.value is name
+    }
+    # `run()` is checked first, because it raises the call's exception.
+    if "run" in methods:
+        return _Wait(f"`{target}.run()` runs it on the request's thread", raises=True)
+    if "join" in methods:
+        return _Wait(
+            f"`{target}.join()` waits for the thread that runs it",
+            raises=False,
+        )
+    return None
+
+
+def _bound_name_uses(
+    context: FileContext, value: cst.CSTNode, handler: FunctionInfo
+) -> tuple[str, list[tuple[cst.Name, cst.CSTNode]]] | None:
+    """Return the name that `value` is assigned to, and its uses in the handler.
+
+    Each use is the `Name` node and its parent. None when `value` is not
+    the whole value of an assignment to one plain name.
+    """
+    parent = context.parent(value)
     if (
         not isinstance(parent, cst.Assign)
         or len(parent.targets) != 1
         or not isinstance(parent.targets[0].target, cst.Name)
     ):
         return None
-
     target = parent.targets[0].target
-    methods = set()
-    for name in context.names_with_value(target.value):
-        if name is target or handler.node not in context.ancestors(name):
-            continue
-        use = context.parent(name)
-        if isinstance(use, cst.Attribute) and use.value is name:
-            methods.add(use.attr.value)
-    # `run()` is checked first, because it raises the call's exception.
-    if "run" in methods:
-        return _Wait(
-            f"`{target.value}.run()` runs it on the request's thread", raises=True
-        )
-    if "join" in methods:
-        return _Wait(
-            f"`{target.value}.join()` waits for the thread that runs it",
-            raises=False,
-        )
-    return None
+    uses = [
+        (name, context.parent(name))
+        for name in context.names_with_value(target.value)
+        if name is not target and handler.node in context.ancestors(name)
+    ]
+    return target.value, uses
 
 
 def _started_thread(context: FileContext, thread: cst.Call) -> cst.Call | None:
