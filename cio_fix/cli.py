@@ -125,7 +125,7 @@ def main_command(
     list_events: bool = typer.Option(
         False,
         "--list-events",
-        help="Print every event name the project sends, and exit.",
+        help="Print every event name that the projects of the PATHs send, and exit.",
     ),
     explain: str | None = typer.Option(
         None,
@@ -511,27 +511,29 @@ def _print_rules(output_format: OutputFormat) -> None:
 
 
 def _print_events(targets: list[Path], output_format: OutputFormat) -> None:
-    from cio_fix.events import build_catalog, catalog_json, catalog_lines
+    from cio_fix.events import build_catalogs, catalog_json, catalog_lines
 
     try:
-        catalog = build_catalog(targets, load_config(targets[0]))
+        catalogs = build_catalogs(targets, load_config(targets[0]))
     except ConfigError as error:
         raise _fail(str(error)) from error
     from cio_fix.report import redact
 
+    secrets = frozenset().union(*(catalog.secrets for catalog in catalogs))
+    errors_found = [error for catalog in catalogs for error in catalog.errors]
     if output_format is OutputFormat.json:
-        text = redact(catalog_json(catalog), catalog.secrets)
+        text = redact(catalog_json(catalogs), secrets)
         console.print(text, markup=False, soft_wrap=True)
     else:
-        for line in catalog_lines(catalog):
-            console.print(redact(line, catalog.secrets), markup=False, soft_wrap=True)
-        for path, message in catalog.errors:
+        for line in catalog_lines(catalogs):
+            console.print(redact(line, secrets), markup=False, soft_wrap=True)
+        for path, message in errors_found:
             errors.print(
-                redact(f"{path}: {message}", catalog.secrets),
+                redact(f"{path}: {message}", secrets),
                 markup=False,
                 soft_wrap=True,
             )
-    raise typer.Exit(EXIT_ERROR if catalog.errors else EXIT_CLEAN)
+    raise typer.Exit(EXIT_ERROR if errors_found else EXIT_CLEAN)
 
 
 def _print_explanation(code: str) -> None:

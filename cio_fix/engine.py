@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -38,30 +39,48 @@ def display_path(path: Path) -> str:
         return absolute.as_posix()
 
 
-def run(
-    paths: list[Path],
-    config: Config,
-    apply: bool = False,
-    visited: set[Path] | None = None,
-) -> RunResult:
+def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
     """Check `paths` and compute their fixes; with `apply`, write them.
 
+    A file of another project is checked in a run of that project, see
+    `split_projects`.
+    """
+    result = RunResult()
+    for project, discovered in split_projects(paths, config):
+        if runs_rules(project):
+            part = _run_project(discovered, project, apply)
+            part.checked_projects += 1
+        else:
+            part = RunResult(errors=list(discovered.errors))
+            part.projects_without_rules.append(
+                display_path(project.config_path or project.root)
+            )
+        result.files.extend(part.files)
+        result.errors.extend(part.errors)
+        result.secrets.update(part.secrets)
+        result.files_found += part.files_found
+        result.candidates += part.candidates
+        result.checked_projects += part.checked_projects
+        result.projects_without_rules.extend(part.projects_without_rules)
+    return result
+
+
+def split_projects(
+    paths: list[Path], config: Config, visited: set[Path] | None = None
+) -> Iterator[tuple[Config, Discovered]]:
+    """Discover the files under `paths` one project at a time, `config`'s project first.
+
     A file of another project, one with its own `[tool.cio-fix]` below the
-    root or one outside the root, is checked in a run of that project, with
+    root or one outside the root, is discovered again in that project, with
     its configuration and the command line's options. `visited` contains
-    the roots of the projects this command has checked already.
+    the roots of the projects discovered already. Raises ConfigError when
+    the configuration of a project is invalid, only once the projects
+    before it have been yielded.
     """
     visited = set() if visited is None else visited
     visited.add(config.root.resolve())
     discovered = discover(paths, config)
-    if runs_rules(config):
-        result = _run_project(discovered, config, apply)
-        result.checked_projects += 1
-    else:
-        result = RunResult(errors=list(discovered.errors))
-        result.projects_without_rules.append(
-            display_path(config.config_path or config.root)
-        )
+    yield config, discovered
     for root, files in sorted(discovered.projects.items()):
         if root in visited:
             continue
@@ -73,15 +92,7 @@ def run(
             nested = nested.with_options(version_search_root=config.declarations_root)
         # The root as a user would name it, so that paths show the same.
         target = Path(display_path(root))
-        other = run([target] if covered else files, nested, apply, visited)
-        result.files.extend(other.files)
-        result.errors.extend(other.errors)
-        result.secrets.update(other.secrets)
-        result.files_found += other.files_found
-        result.candidates += other.candidates
-        result.checked_projects += other.checked_projects
-        result.projects_without_rules.extend(other.projects_without_rules)
-    return result
+        yield from split_projects([target] if covered else files, nested, visited)
 
 
 def _covers(path: Path, root: Path) -> bool:

@@ -23,6 +23,7 @@ from cio_fix.model import FileError, RunResult
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
+    from cio_fix.discovery import Discovered
     from cio_fix.rules import FileContext
 
 SNAKE_CASE = "snake_case"
@@ -1159,6 +1160,10 @@ class CatalogEntry:
 
 @dataclass
 class Catalog:
+    """The event names that the files of one project send."""
+
+    # The project's root, as `display_path` shows it ("." for the current folder).
+    project: str
     style: str
     entries: list[CatalogEntry]
     # (path, message) of files that could not be read or parsed.
@@ -1167,15 +1172,37 @@ class Catalog:
     secrets: frozenset[str] = frozenset()
 
 
-def build_catalog(paths: list[Path], config: Config) -> Catalog:
-    """Find every event name that the files under `paths` send."""
+def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
+    """Find every event name that the files under `paths` send, one catalog per project.
+
+    The projects are those that a run over `paths` checks, each with its
+    own configuration. A project in which no file was found is left out,
+    unless no project has a file. Raises ConfigError when the configuration
+    of one of the projects is invalid.
+    """
+    from cio_fix.engine import split_projects
+
+    catalogs = []
+    first = None
+    for project, discovered in split_projects(paths, config):
+        catalog = _project_catalog(discovered, project)
+        if first is None:
+            first = catalog
+        if discovered.files or discovered.errors:
+            catalogs.append(catalog)
+    if not catalogs and first is not None:
+        return [first]
+    return catalogs
+
+
+def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
+    """Find every event name that the files of one project send."""
     from cio_fix.checker import Checker
-    from cio_fix.discovery import build_prefilter, discover
+    from cio_fix.discovery import build_prefilter
     from cio_fix.engine import display_path
 
     config = config.with_options(select=("CIO303",), ignore=(), unsafe_fixes=False)
     result = RunResult()
-    discovered = discover(paths, config)
     result.errors.extend(discovered.errors)
     pattern = build_prefilter([*config.client_modules, *config.client_names])
     raw_files: dict[Path, bytes] = {}
@@ -1198,7 +1225,13 @@ def build_catalog(paths: list[Path], config: Config) -> Catalog:
         checker.check(discovered.files, raw_files, result)
     entries = _catalog_entries(checker.contexts.values(), config.event_name_style)
     errors = [(error.path.as_posix(), error.message) for error in result.all_errors]
-    return Catalog(config.event_name_style, entries, errors, frozenset(result.secrets))
+    return Catalog(
+        display_path(config.root),
+        config.event_name_style,
+        entries,
+        errors,
+        frozenset(result.secrets),
+    )
 
 
 def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[CatalogEntry]:
@@ -1257,38 +1290,68 @@ def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -
     )
 
 
-def catalog_json(catalog: Catalog) -> str:
+def catalog_json(catalogs: list[Catalog]) -> str:
+    """Return the catalogs of one or more projects as one JSON document.
+
+    Each event names its project. The top-level `style` is the style that
+    every project uses, or null when the projects use different ones.
+    """
     events = []
-    for entry in catalog.entries:
-        places = []
-        for place in entry.places:
-            path, _, line = place.rpartition(":")
-            places.append({"path": path, "line": int(line)})
-        events.append(
-            {
-                "name": entry.name,
-                "dynamic": entry.dynamic,
-                "bounded": entry.bounded,
-                "calls": len(entry.places),
-                "files": entry.files,
-                "places": places,
-                "follows_style": None if entry.dynamic else entry.suggested is None,
-                "suggested": entry.suggested,
-                "variants": entry.variants,
-            }
-        )
-    errors = [{"path": path, "message": message} for path, message in catalog.errors]
+    for catalog in catalogs:
+        for entry in catalog.entries:
+            events.append(_entry_json(entry, catalog.project))
+    errors = [
+        {"path": path, "message": message}
+        for catalog in catalogs
+        for path, message in catalog.errors
+    ]
+    styles = {catalog.style for catalog in catalogs}
     document = {
         "version": 1,
-        "style": catalog.style,
+        "style": styles.pop() if len(styles) == 1 else None,
+        "projects": [
+            {"path": catalog.project, "style": catalog.style} for catalog in catalogs
+        ],
         "events": events,
         "errors": errors,
     }
     return json.dumps(document, indent=2)
 
 
-def catalog_lines(catalog: Catalog) -> list[str]:
-    """Return the catalog as text: one line per name, then what is wrong with it."""
+def _entry_json(entry: CatalogEntry, project: str) -> dict[str, object]:
+    places = []
+    for place in entry.places:
+        path, _, line = place.rpartition(":")
+        places.append({"path": path, "line": int(line)})
+    return {
+        "name": entry.name,
+        "project": project,
+        "dynamic": entry.dynamic,
+        "bounded": entry.bounded,
+        "calls": len(entry.places),
+        "files": entry.files,
+        "places": places,
+        "follows_style": None if entry.dynamic else entry.suggested is None,
+        "suggested": entry.suggested,
+        "variants": entry.variants,
+    }
+
+
+def catalog_lines(catalogs: list[Catalog]) -> list[str]:
+    """Return the catalogs as text, under a heading per project when there are several."""
+    if len(catalogs) == 1:
+        return _project_lines(catalogs[0])
+    lines = []
+    for catalog in catalogs:
+        if lines:
+            lines.append("")
+        lines.append(f"Project {catalog.project}:")
+        lines.extend(_project_lines(catalog))
+    return lines
+
+
+def _project_lines(catalog: Catalog) -> list[str]:
+    """Return one project's catalog as text: one line per name, then what is wrong with it."""
     if not catalog.entries:
         return ["No event names found."]
     width = max(len(entry.name) for entry in catalog.entries)

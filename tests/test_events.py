@@ -554,3 +554,72 @@ def test_events_data_with_unreadable_keys_not_fixed(project) -> None:
             " read them)"
         )
     assert (root / "app.py").read_text() == UNREADABLE_DATA
+
+
+def _services(style_of_beta: str = SNAKE_CASE) -> dict[str, str]:
+    """Return a repository of two services, each a project with its own [tool.cio-fix]."""
+    files = {"pyproject.toml": '[project]\nname = "mono"\n'}
+    for service, style in (("alpha", SNAKE_CASE), ("beta", style_of_beta)):
+        files[f"services/{service}/pyproject.toml"] = (
+            f'[tool.cio-fix]\nevent-name-style = "{style}"\n'
+        )
+        files[f"services/{service}/{service}/track.py"] = (
+            "from customerio import CustomerIO\n"
+            'cio = CustomerIO("site", "key")\n'
+            f'cio.track(customer_id=1, name="{service}.paid")\n'
+        )
+    return files
+
+
+def test_list_events_nested_projects_text(project) -> None:
+    root = project(_services())
+    result = run_cli(["--list-events"], root)
+
+    assert result.exit_code == 0
+    assert "Project services/alpha:" in result.stdout
+    assert "Project services/beta:" in result.stdout
+    assert "alpha.paid  1 call    services/alpha/alpha/track.py" in result.stdout
+    assert "beta.paid  1 call    services/beta/beta/track.py" in result.stdout
+    # The top project has no Python file, so it gets no heading.
+    assert "Project .:" not in result.stdout
+
+
+def test_list_events_each_project_style(project) -> None:
+    root = project(_services(style_of_beta=DOTTED))
+    result = run_cli(
+        ["--list-events", "--output-format", "json", "services/alpha", "services/beta"],
+        root,
+    )
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert result.exit_code == 0
+    assert result.json["style"] is None
+    assert result.json["projects"] == [
+        {"path": "services/alpha", "style": SNAKE_CASE},
+        {"path": "services/beta", "style": DOTTED},
+    ]
+    assert events["alpha.paid"]["project"] == "services/alpha"
+    assert events["alpha.paid"]["suggested"] == "alpha_paid"
+    assert events["beta.paid"]["project"] == "services/beta"
+    assert events["beta.paid"]["follows_style"] is True
+
+
+def test_list_events_one_project_no_heading(project) -> None:
+    root = project(CATALOG_PROJECT)
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    text = run_cli(["--list-events", "."], root)
+
+    assert result.json["style"] == SNAKE_CASE
+    assert result.json["projects"] == [{"path": ".", "style": SNAKE_CASE}]
+    assert "Project" not in text.stdout
+
+
+def test_list_events_nested_config_error(project) -> None:
+    files = _services()
+    files["services/beta/pyproject.toml"] += "bogus = 1\n"
+    root = project(files)
+    result = run_cli(["--list-events"], root)
+
+    assert result.exit_code == 2
+    assert "unknown key 'bogus'" in result.stderr
+    assert "services/beta/pyproject.toml" in result.stderr
