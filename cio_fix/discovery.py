@@ -365,6 +365,8 @@ def _walk(folder: Path, root: Path) -> Iterator[Path]:
     too, so `cio-fix sub` skips what `cio-fix .` skips; see `_gitignores_above`.
     """
     ignore_specs = _gitignores_above(folder, root)
+    if ignore_specs is None:
+        return
     for current, dirnames, filenames in os.walk(folder, followlinks=False):
         current_path = Path(current)
         gitignore = current_path / ".gitignore"
@@ -386,14 +388,16 @@ def _walk(folder: Path, root: Path) -> Iterator[Path]:
 
 def _gitignores_above(
     folder: Path, root: Path
-) -> list[tuple[Path, str, pathspec.PathSpec]]:
+) -> list[tuple[Path, str, pathspec.PathSpec]] | None:
     """Read the `.gitignore` files of the folders above `folder`, outermost first.
 
     They are those from the project root down, or, when `folder` is the
     root only because no pyproject.toml or git work tree marks one, those
     from the top of the file system down, as ripgrep reads them. Each comes
     with `folder` and the path from its own folder to `folder`, so that
-    `_ignored` matches the paths of the walk against it.
+    `_ignored` matches the paths of the walk against it. Returns None when
+    they ignore `folder` or a folder between it and them, because git
+    re-includes no file of an ignored folder, whatever a deeper `.gitignore` says.
     """
     start = resolve_or_absolute(folder)
     top = resolve_or_absolute(root)
@@ -404,13 +408,19 @@ def _gitignores_above(
     else:
         return []
 
-    specs = []
+    specs: list[tuple[Path, str, pathspec.PathSpec]] = []
     for ancestor in ancestors:
+        if _ignored(ancestor, specs, True):
+            return None
         gitignore = ancestor / ".gitignore"
         if is_regular_file(gitignore):
-            prefix = start.relative_to(ancestor).as_posix() + "/"
-            specs.append((folder, prefix, _read_gitignore(gitignore)))
-    return specs
+            specs.append((ancestor, "", _read_gitignore(gitignore)))
+    if _ignored(start, specs, True):
+        return None
+    return [
+        (folder, start.relative_to(base).as_posix() + "/", spec)
+        for base, _, spec in specs
+    ]
 
 
 def _between(start: Path, top: Path) -> list[Path]:
@@ -436,11 +446,20 @@ def _read_gitignore(path: Path) -> pathspec.PathSpec:
 def _ignored(
     path: Path, specs: list[tuple[Path, str, pathspec.PathSpec]], is_dir: bool
 ) -> bool:
+    """Tell whether the `.gitignore` files in `specs`, outermost first, ignore `path`.
+
+    As in git, the last pattern that matches decides, and the patterns of a
+    deeper `.gitignore` come after those of the folders above it, so that
+    `!keep.py` in `gen/.gitignore` re-includes a file that `gen/*.py` in
+    the top `.gitignore` ignores.
+    """
+    ignored = False
     for base, prefix, spec in specs:
         try:
             relative = prefix + path.relative_to(base).as_posix()
         except ValueError:
             continue
-        if spec.match_file(relative + "/" if is_dir else relative):
-            return True
-    return False
+        checked = spec.check_file(relative + "/" if is_dir else relative)
+        if checked.include is not None:
+            ignored = checked.include
+    return ignored

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from cio_fix.config import Config, load_config
 from cio_fix.discovery import build_import_prefilter, build_prefilter, discover
 
@@ -234,6 +236,79 @@ def test_discovery_gitignore_above_root_not_read(project) -> None:
     found = discover([root / "svc" / "app"], load_config(root / "svc" / "app"))
 
     assert [file.name for file in found.files] == ["views.py"]
+
+
+# Trees of nested .gitignore files, which a walk outside git must read as git does.
+NESTED_GITIGNORES = {
+    "deeper negation": {
+        ".gitignore": "gen/*.py\n",
+        "gen/.gitignore": "!keep.py\n",
+    },
+    "negation in ignored folder": {
+        ".gitignore": "gen/\n",
+        "gen/.gitignore": "!keep.py\n",
+    },
+    "deeper folder negation": {
+        ".gitignore": "gen/*\n",
+        "gen/.gitignore": "!sub/\n",
+    },
+    "deeper pattern ignores again": {
+        ".gitignore": "*.py\n!keep.py\n",
+        "gen/.gitignore": "keep.py\n",
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(NESTED_GITIGNORES))
+def test_discovery_nested_gitignores_as_git(project, case: str) -> None:
+    root = project(
+        {
+            **NESTED_GITIGNORES[case],
+            "pyproject.toml": "[project]\nname = 'nested'\n",
+            "keep.py": SOURCE,
+            "gen/keep.py": SOURCE,
+            "gen/drop.py": SOURCE,
+            "gen/sub/keep.py": SOURCE,
+        }
+    )
+
+    walked = _names(root)
+    walked_from_gen = _names(root, paths=[root / "gen"])
+    _git(root, "init", "-q")
+    listed = _names(root)
+
+    assert walked == listed
+    assert walked_from_gen == [name for name in listed if name.startswith("gen/")]
+
+
+def test_discovery_deeper_negation_outside_git(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[project]\nname = 'nested'\n",
+            ".gitignore": "gen/*.py\n",
+            "gen/.gitignore": "!keep.py\n",
+            "gen/keep.py": SOURCE,
+            "gen/drop.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["gen/keep.py"]
+    assert _names(root, paths=[root / "gen"]) == ["gen/keep.py"]
+
+
+def test_discovery_ignored_folder_not_reincluded(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[project]\nname = 'nested'\n",
+            ".gitignore": "gen/\n",
+            "gen/.gitignore": "!keep.py\n",
+            "gen/keep.py": SOURCE,
+            "app.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["app.py"]
+    assert _names(root, paths=[root / "gen"]) == []
 
 
 def test_discovery_resolves_each_folder_once(project, monkeypatch) -> None:
