@@ -119,6 +119,12 @@ def main_command(
         help="Add a `# noqa: CODE` comment for each finding instead of fixing it,"
         " so that later runs report only new findings.",
     ),
+    force_exclude: bool = typer.Option(
+        False,
+        "--force-exclude",
+        help="Apply exclude, extend-exclude and .gitignore files to the files named"
+        " as PATH too, as a pre-commit hook needs.",
+    ),
     list_rules: bool = typer.Option(
         False, "--list-rules", help="Print the rule table and exit."
     ),
@@ -213,7 +219,7 @@ def main_command(
 
         targets = list(paths) if paths else [Path(".")]
         if list_events:
-            _print_events(targets, output_format)
+            _print_events(targets, output_format, force_exclude)
         if pr or pr_body is not None:
             from cio_fix.pr.command import PrOptions, command_line, run_pr_command
 
@@ -240,7 +246,9 @@ def main_command(
             )
             status = run_pr_command(
                 targets,
-                lambda: _configure(targets, select, ignore, unsafe_fixes),
+                lambda: _configure(
+                    targets, select, ignore, unsafe_fixes, force_exclude
+                ),
                 options,
                 command_line(list(paths or []), options, select, ignore, unsafe_fixes),
                 exit_zero,
@@ -252,7 +260,7 @@ def main_command(
         if add_noqa and not dry_run:
             raise _fail("--add-noqa writes comments, not fixes; leave out --apply")
         try:
-            config = _configure(targets, select, ignore, unsafe_fixes)
+            config = _configure(targets, select, ignore, unsafe_fixes, force_exclude)
             config = config.with_overrides(jobs=jobs, cache=False if no_cache else None)
             from cio_fix.engine import run
 
@@ -419,6 +427,7 @@ def _configure(
     select: list[str] | None,
     ignore: list[str] | None,
     unsafe_fixes: bool,
+    force_exclude: bool,
 ) -> Config:
     config = load_config(targets[0])
     root = config.root.resolve()
@@ -441,6 +450,8 @@ def _configure(
     config = config.with_overrides(select=selected, extend_ignore=ignored)
     if unsafe_fixes:
         config = config.with_overrides(unsafe_fixes=True)
+    if force_exclude:
+        config = config.with_overrides(force_exclude=True)
     return config
 
 
@@ -510,11 +521,14 @@ def _print_rules(output_format: OutputFormat) -> None:
         )
 
 
-def _print_events(targets: list[Path], output_format: OutputFormat) -> None:
+def _print_events(
+    targets: list[Path], output_format: OutputFormat, force_exclude: bool
+) -> None:
     from cio_fix.events import build_catalogs, catalog_json, catalog_lines
 
     try:
-        catalogs = build_catalogs(targets, load_config(targets[0]))
+        config = load_config(targets[0]).with_overrides(force_exclude=force_exclude)
+        catalogs = build_catalogs(targets, config)
     except ConfigError as error:
         raise _fail(str(error)) from error
     from cio_fix.report import redact

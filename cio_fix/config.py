@@ -125,6 +125,9 @@ class Config:
     # the project (a pre-commit hook) still checks all of it, so that facts
     # from other files count, and reports and fixes only the named files.
     whole_project: bool = True
+    # `--force-exclude`: whether files named on the command line are left
+    # out when a walk of their folder would leave them out.
+    force_exclude: bool = False
 
     # The fields that the command line set: a nested project's own
     # configuration takes them too.

@@ -104,12 +104,18 @@ def build_import_prefilter(modules: Iterable[str]) -> Prefilter:
 def discover(paths: list[Path], config: Config) -> Discovered:
     """List the Python files under `paths`, honouring ignore files and excludes.
 
-    A file named on the command line is always checked. Folders are walked
-    through git when they are inside a work tree, else directly.
+    A file named on the command line is checked, unless
+    `config.force_exclude` is set and a walk of its folder would leave it
+    out. Folders are walked through git when they are inside a work tree,
+    else directly.
     """
     found = Discovered()
     seen: set[Path] = set()
     excludes = _exclude_spec(config)
+    left_out: set[Path] = set()
+    if config.force_exclude:
+        named_files = [path for path in paths if path.is_file()]
+        left_out = _walk_leaves_out(named_files, config.root, excludes)
 
     for path in paths:
         problem = _named_path_problem(path)
@@ -128,7 +134,8 @@ def discover(paths: list[Path], config: Config) -> Discovered:
             )
             continue
         if path.is_file():
-            _add(found, seen, path)
+            if path not in left_out:
+                _add(found, seen, path)
             continue
         # A link to a file of the tree is checked once, under the file's own name.
         files = sorted(
@@ -305,6 +312,65 @@ def _is_excluded(
     except ValueError:
         relative = file.relative_to(folder)
     return excludes.match_file(relative.as_posix())
+
+
+def _walk_leaves_out(
+    files: list[Path], root: Path, excludes: pathspec.PathSpec
+) -> set[Path]:
+    """Return those of the named `files` that a walk of their folders would leave out.
+
+    They are the files that `exclude` or `extend-exclude` match, and those
+    that git ignores, or outside git those that the `.gitignore` files ignore.
+    """
+    left_out = set()
+    by_folder: dict[Path, list[Path]] = {}
+    resolved_root = root.resolve()
+    for file in files:
+        if _is_excluded(file, file.resolve(), file.parent, resolved_root, excludes):
+            left_out.add(file)
+        else:
+            by_folder.setdefault(file.parent, []).append(file)
+    for folder, named in by_folder.items():
+        left_out.update(_ignored_files(folder, named, root))
+    return left_out
+
+
+def _ignored_files(folder: Path, files: list[Path], root: Path) -> list[Path]:
+    """Return those of `files`, all in `folder`, that git or the `.gitignore` files ignore."""
+    ignored_names = _git_ignored_names(folder, [file.name for file in files])
+    if ignored_names is not None:
+        return [file for file in files if file.name in ignored_names]
+    specs = _gitignores_above(folder, root)
+    if specs is None:
+        return files
+    gitignore = folder / ".gitignore"
+    if is_regular_file(gitignore):
+        specs.append((folder, "", _read_gitignore(gitignore)))
+    return [file for file in files if _ignored(file, specs, False)]
+
+
+def _git_ignored_names(folder: Path, names: list[str]) -> set[str] | None:
+    """Return the `names` in `folder` that git ignores, or None outside git.
+
+    As `git ls-files` does, `git check-ignore` leaves tracked files out, so
+    a tracked file that a `.gitignore` pattern matches is not ignored.
+    """
+    try:
+        completed = subprocess.run(
+            ["git", "check-ignore", "-z", "--stdin"],
+            cwd=folder,
+            input="\0".join(names).encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    # Exit status 1 means that git ignores none of the names; 128 means
+    # that `folder` is not in a git work tree.
+    if completed.returncode not in (0, 1):
+        return None
+    output = completed.stdout.decode("utf-8", "surrogateescape")
+    return {name for name in output.split("\0") if name}
 
 
 def _relative_name(file: Path, folder: Path, root: Path) -> str:

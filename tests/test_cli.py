@@ -1003,3 +1003,76 @@ main()
     )
     contents = [(root / name).read_text() for name in ("a.py", "b.py", "c.py")]
     assert contents.count(PITFALLS) == 2
+
+
+HARD_CODED_KEYS = (
+    "from customerio import CustomerIO\n"
+    'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
+)
+
+
+def test_force_exclude_named_files(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["legacy/"]\n',
+            "legacy/old.py": HARD_CODED_KEYS,
+            "app/new.py": HARD_CODED_KEYS,
+        }
+    )
+    hook = ["--apply", "--exit-non-zero-on-fix", "--no-diff", "--force-exclude"]
+    result = run_cli([*hook, "legacy/old.py", "app/new.py"], root)
+
+    assert result.exit_code == 1
+    assert (root / "legacy" / "old.py").read_text(encoding="utf-8") == HARD_CODED_KEYS
+    assert (root / "app" / "new.py").read_text(encoding="utf-8") != HARD_CODED_KEYS
+    assert "legacy/old.py" not in result.stdout
+
+
+def test_named_file_checked_without_force_exclude(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["legacy/"]\n',
+            "legacy/old.py": HARD_CODED_KEYS,
+        }
+    )
+    result = run_cli(["--no-diff", "legacy/old.py"], root)
+
+    assert result.exit_code == 1
+    assert "legacy/old.py:2:" in result.stdout
+
+
+@pytest.mark.parametrize("in_git", [False, True], ids=["outside git", "in git"])
+def test_force_exclude_gitignored_named_file(project, in_git: bool) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[project]\nname = 'hooked'\n",
+            ".gitignore": "gen/\n",
+            "gen/client.py": HARD_CODED_KEYS,
+            "gen/.gitignore": "!client.py\n",
+            ".venv/lib/site.py": HARD_CODED_KEYS,
+            "app.py": HARD_CODED_KEYS,
+        }
+    )
+    if in_git:
+        subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+    named = ["gen/client.py", ".venv/lib/site.py", "app.py"]
+    result = run_cli(["--no-diff", "--force-exclude", *named], root)
+
+    assert result.exit_code == 1
+    assert "app.py:2:" in result.stdout
+    assert "gen/client.py" not in result.stdout
+    assert ".venv/lib/site.py" not in result.stdout
+
+
+def test_force_exclude_keeps_tracked_ignored_file(project) -> None:
+    # git lists a tracked file that a .gitignore pattern matches, and so
+    # does a folder walk through git.
+    root = project({".gitignore": "generated.py\n", "generated.py": HARD_CODED_KEYS})
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+    subprocess.run(["git", "add", "-f", "generated.py"], cwd=root, check=True)
+    named = run_cli(["--no-diff", "--force-exclude", "generated.py"], root)
+    walked = run_cli(["--no-diff", "."], root)
+
+    assert named.exit_code == 1
+    assert "generated.py:2:" in named.stdout
+    assert "generated.py:2:" in walked.stdout

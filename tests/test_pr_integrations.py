@@ -189,6 +189,25 @@ def test_pre_commit_hook_declaration() -> None:
         assert hook["require_serial"] is True
 
 
+def test_pre_commit_hooks_skip_excluded_files(tmp_path: Path) -> None:
+    work = clone_with(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["legacy.py"]\n',
+            "legacy.py": APP,
+            "app.py": APP,
+        },
+    )
+
+    check = run_hook(pre_commit_hooks()["cio-fix-check"], work, ["legacy.py"])
+    fixer = run_hook(pre_commit_hooks()["cio-fix"], work, ["legacy.py", "app.py"])
+
+    assert check.returncode == 0
+    assert fixer.returncode == 1
+    assert (work / "legacy.py").read_text(encoding="utf-8") == APP
+    assert (work / "app.py").read_text(encoding="utf-8") != APP
+
+
 def test_pre_commit_fixer_fails_when_it_changed_files(tmp_path: Path) -> None:
     work = clone_with(tmp_path, {"app.py": APP})
 
