@@ -179,6 +179,12 @@ class _Passes:
     left: list[tuple[Finding, cst.CSTNode | None]]
     # Findings of rules that had none in the file until the fixes wrote code.
     revealed: list[Finding] = field(default_factory=list)
+    # The codes of the rules that the passes re-checked: those of `left`.
+    rechecked: set[str] = field(default_factory=set)
+    # The findings of the file's rules in the fixed code, each with its
+    # position in the fixed file (the one black formatted, when it did) and
+    # its node there.
+    located: list[tuple[Finding, cst.CSTNode | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -520,6 +526,7 @@ class Checker:
         made_fixable = mark_applied(
             findings, passes.first, Counter(passes.later), set(paired)
         )
+        _locate_in_fixed_code(findings, context, paired, passes)
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
             assert rule.fix_safety is not None
@@ -566,6 +573,7 @@ class Checker:
         ]
         current = context
         passes = _Passes("", [], Counter(), [])
+        passes.rechecked = {rule.code for rule in fixing_rules}
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
             parent_of = _parents_of_targets(current, candidates)
@@ -592,7 +600,9 @@ class Checker:
                     # black laid the file out again: its lines are the ones to report.
                     current.index.release()
                     current = self._fixed_context(context, _parse_fixed(passes.code))
-                passes.revealed = self._revealed(current, reported)
+                passes.revealed, passes.located = self._check_fixed_code(
+                    current, reported
+                )
                 current.index.release()
                 return passes
         raise _Unfixable(
@@ -600,33 +610,45 @@ class Checker:
             " the file is unchanged, please report it"
         )
 
-    def _revealed(self, fixed: FileContext, reported: set[str]) -> list[Finding]:
-        """Return the findings of the fixed code from rules that had none in the file.
+    def _check_fixed_code(
+        self, fixed: FileContext, reported: set[str]
+    ) -> tuple[list[Finding], list[tuple[Finding, cst.CSTNode | None]]]:
+        """Run the rules on the final fixed code, with positions in it.
+
+        Returns the findings of rules that had none in the file, and those
+        of the rules of `reported` with their nodes. The latter locate the
+        findings left after the fixes in the file as `--apply` writes it.
 
         The passes re-check only the rules that reported findings, so that
         no fix is written without a finding of the report to explain it. A
         fix may still write code that another rule reports (a CIO301 fix
         that sends a millisecond value as `created_at`). Without this
-        check, only the next run would report it. Only the rules whose
-        fixes this run may apply run here, because their findings are what
-        a second `--apply` would change.
+        check, only the next run would report it. Of the other rules, only
+        those whose fixes this run may apply run here, because their
+        findings are what a second `--apply` would change.
         """
-        others = [
+        rules = [
             rule
             for rule in self.rules
-            if rule.code not in reported
-            and rule.fix_safety is not None
+            if rule.code in reported
+            or rule.fix_safety is not None
             and fix_allowed(Fix(rule.fix_safety), self.config.unsafe_fixes)
         ]
-        if not others:
-            return []
+        fixed.finding_nodes = {}
         fixed.locates_findings = True
-        found, _ = reported_findings(fixed, self._run_rules(fixed, RunResult(), others))
+        found, _ = reported_findings(fixed, self._run_rules(fixed, RunResult(), rules))
+        revealed = []
+        located = []
         for finding in found:
+            if finding.code in reported:
+                located.append((finding, fixed.finding_nodes.get(id(finding))))
+                continue
             fixable = fix_allowed(finding.fix, self.config.unsafe_fixes)
             finding.fix = None
             finding.message += f" ({REVEALED_FIXABLE if fixable else REVEALED})"
-        return found
+            finding.in_fixed_code = True
+            revealed.append(finding)
+        return revealed, located
 
     def _recheck(
         self, context: FileContext, module: cst.Module, rules: list[Rule]
@@ -792,6 +814,66 @@ def _still_found(
         )
         pairs[id(best)] = found
     return pairs
+
+
+def _locate_in_fixed_code(
+    findings: list[Finding],
+    context: FileContext,
+    paired: dict[int, Finding],
+    passes: _Passes,
+) -> None:
+    """Give each finding that the fixes left its position in the fixed file.
+
+    A finding of a re-checked rule goes to the finding that `_still_found`
+    paired it with. The final check ran the same rules on the same tree
+    (or on black's layout of it), so that finding's rule found the same
+    findings there, in the same order. Findings of the other rules are
+    paired with the final check's as `_still_found` pairs them.
+    """
+    located_by_code: dict[str, list[Finding]] = {}
+    for found, _ in passes.located:
+        located_by_code.setdefault(found.code, []).append(found)
+    left_by_code: dict[str, list[Finding]] = {}
+    for found, _ in passes.left:
+        left_by_code.setdefault(found.code, []).append(found)
+    in_fixed_file: dict[int, Finding] = {}
+    for code, left in left_by_code.items():
+        located = located_by_code.get(code, [])
+        # NOTE: black can change what a rule finds in the code (parentheses
+        # it adds or drops), and then the counts may differ. Those findings
+        # keep their original positions, which `--apply` maps line by line.
+        if len(located) == len(left):
+            in_fixed_file.update(
+                (id(before), after) for before, after in zip(left, located, strict=True)
+            )
+
+    others = [
+        finding
+        for finding in findings
+        if finding.code not in passes.rechecked and not finding.applied
+    ]
+    located_others = [
+        (found, node)
+        for found, node in passes.located
+        if found.code not in passes.rechecked
+    ]
+    other_pairs = _still_found(others, context.finding_nodes, located_others)
+
+    for finding in findings:
+        if finding.applied:
+            continue
+        left_over = paired.get(id(finding))
+        if left_over is not None:
+            where = in_fixed_file.get(id(left_over))
+        else:
+            where = other_pairs.get(id(finding))
+        if where is not None:
+            finding.fixed_position = (
+                where.line,
+                where.column,
+                where.end_line,
+                where.end_column,
+            )
 
 
 def _release_fixes(findings: list[Finding]) -> None:

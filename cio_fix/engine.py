@@ -19,6 +19,7 @@ from cio_fix.discovery import (
 from cio_fix.files import resolve_or_absolute
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
+from cio_fix.relocate import relocate_findings
 from cio_fix.writer import WriteError, terminate_as_exit, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -255,6 +256,31 @@ def _write(result: RunResult, root: Path) -> None:
                 )
             )
             _mark_unapplied(file)
+        else:
+            _locate_in_written_file(file)
+
+
+def _locate_in_written_file(file: FileResult) -> None:
+    """Move the findings that a written file still has to their place in it.
+
+    The checker found most of them in the fixed code. The others, such as
+    the project-level findings, are mapped there through a diff. A fixed
+    finding keeps its place in the original file, where its fix was made.
+    """
+    assert file.original is not None and file.fixed is not None
+    unmapped = []
+    for finding in file.findings:
+        if finding.applied or finding.in_fixed_code:
+            continue
+        if finding.fixed_position is None:
+            unmapped.append(finding)
+            continue
+        line, column, end_line, end_column = finding.fixed_position
+        finding.line, finding.column = line, column
+        finding.end_line, finding.end_column = end_line, end_column
+    if unmapped:
+        original = file.original.decode(file.encoding)
+        relocate_findings(unmapped, original, file.fixed.decode(file.encoding))
 
 
 def _mark_unapplied(file: FileResult) -> None:

@@ -124,6 +124,13 @@ class Finding:
     # The message of a finding reported without a fix, for when another
     # rule's fix makes it fixable: the same advice without the reason.
     fixed_message: str | None = None
+    # The position is one in the fixed file already: the finding is one that
+    # only the code written by this run's fixes has.
+    in_fixed_code: bool = False
+    # The position (line, column, end line, end column) of the finding in
+    # the fixed file, when the fixes leave it there: `--apply` reports it
+    # once it has written the file.
+    fixed_position: tuple[int, int, int, int] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Every message is kept on one line, however a rule builds or extends it.

@@ -537,7 +537,9 @@ def test_engine_marks_later_fixes_on_their_findings(project, identify) -> None:
         for finding in result.json["findings"]
         if finding["code"] == "CIO304"
     }
-    assert blocking == {13: ("safe", True), 14: (None, False), 20: ("safe", True)}
+    # The identify left is reported at its line in the written file, below
+    # the helpers that the CIO304 fixes add; the fixed calls keep theirs.
+    assert blocking == {13: ("safe", True), 47: (None, False), 20: ("safe", True)}
 
 
 def test_engine_dry_run_counts_only_applied_fixes(project) -> None:
@@ -690,3 +692,99 @@ def test_engine_reports_finding_that_fix_brings_out(
     assert [finding["code"] for finding in again.json["findings"]] == ["CIO103"]
     assert again.exit_code == 0
     assert run_cli(["--dry-run", "."], root).exit_code == 0
+
+
+# Safe fixes (CIO101 adds `import os`, CIO103) push the identify, whose
+# CIO401 finding has only an unsafe fix, one line down.
+SHIFTED_BY_FIXES = """\
+import time
+
+from customerio import CustomerIO
+
+SITE_ID = "3f9a0c1d2e4b5a69c7d1"
+API_KEY = "0a1b2c3d4e5f6a7b8c9d"
+cio = CustomerIO(SITE_ID, API_KEY)
+
+
+def sync(user):
+    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+"""
+
+
+def _positions(document: dict) -> list[tuple[str, int, int, int, int]]:
+    """Return the code and position of each finding that a run did not fix."""
+    return [
+        (f["code"], f["line"], f["column"], f["end_line"], f["end_column"])
+        for f in document["findings"]
+        if not f["applied"]
+    ]
+
+
+def test_engine_apply_locates_findings_left_in_written_file(project) -> None:
+    root = project({"app.py": SHIFTED_BY_FIXES})
+    args = ["--output-format", "json", "--no-cache", "."]
+
+    dry_run = run_cli(args, root)
+    applied = run_cli(["--apply", *args], root)
+    next_run = run_cli(args, root)
+
+    assert ("CIO401", 11, 5, 11, 65) in _positions(dry_run.json)
+    assert _positions(applied.json) == [("CIO401", 12, 5, 12, 58)]
+    assert _positions(applied.json) == _positions(next_run.json)
+
+
+def test_engine_apply_locates_findings_after_black(project, monkeypatch) -> None:
+    # A stand-in for black that lays out the whole fixed file again: it adds
+    # two lines at the top, which no fix wrote, so every position moves.
+    def format_whole_file(settings, original_code, new_code):
+        return "# Laid out again.\n\n" + new_code
+
+    monkeypatch.setattr(cio_fix.checker, "format_fixed_file", format_whole_file)
+    root = project({"app.py": SHIFTED_BY_FIXES})
+    args = ["--output-format", "json", "--no-cache", "."]
+
+    applied = run_cli(["--apply", *args], root)
+    next_run = run_cli(args, root)
+
+    assert (root / "app.py").read_text().startswith("# Laid out again.")
+    assert _positions(applied.json) == [("CIO401", 14, 5, 14, 58)]
+    assert _positions(applied.json) == _positions(next_run.json)
+
+
+def test_engine_apply_locates_project_findings_in_written_file(project) -> None:
+    # CIO402 compares the attributes of every identify in the project, after
+    # the checks of the files: its finding is mapped into the written file.
+    source = SHIFTED_BY_FIXES.replace(
+        "created_at=int(time.time() * 1000))",
+        "created_at=int(time.time() * 1000), plan=1)\n"
+        "    cio.identify(id=user.id, plan='pro')",
+    )
+    root = project({"app.py": source})
+    args = ["--output-format", "json", "--no-cache", "--select", "CIO1,CIO402", "."]
+
+    dry_run = run_cli(args, root)
+    applied = run_cli(["--apply", *args], root)
+    next_run = run_cli(args, root)
+
+    [before] = [f for f in _positions(dry_run.json) if f[0] == "CIO402"]
+    [after] = _positions(applied.json)
+    assert after[0] == "CIO402"
+    # The fixes add `import os` above it, so it moves one line down.
+    assert after[1:] == (before[1] + 1, before[2], before[3] + 1, before[4])
+    assert _positions(applied.json) == _positions(next_run.json)
+
+
+def test_engine_unwritten_file_keeps_original_positions(project, monkeypatch) -> None:
+    root = project({"app.py": SHIFTED_BY_FIXES})
+    original_write = cio_fix.engine._write
+
+    def edit_then_write(result, *args):
+        (root / "app.py").write_text(SHIFTED_BY_FIXES + "# edited meanwhile\n")
+        original_write(result, *args)
+
+    monkeypatch.setattr(cio_fix.engine, "_write", edit_then_write)
+
+    result = run_cli(["--apply", "--output-format", "json", "--no-cache", "."], root)
+
+    assert "changed on disk during the run" in result.json["errors"][0]["message"]
+    assert ("CIO401", 11, 5, 11, 65) in _positions(result.json)
