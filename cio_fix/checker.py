@@ -524,7 +524,11 @@ class Checker:
         """
         paired = _still_found(findings, context.finding_nodes, passes.left)
         made_fixable = mark_applied(
-            findings, passes.first, Counter(passes.later), set(paired)
+            findings,
+            passes.first,
+            Counter(passes.later),
+            set(paired),
+            passes.rechecked,
         )
         _locate_in_fixed_code(findings, context, paired, passes)
         for finding in made_fixable:
