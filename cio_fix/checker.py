@@ -619,9 +619,10 @@ class Checker:
     ) -> tuple[list[Finding], list[tuple[Finding, cst.CSTNode | None]]]:
         """Run the rules on the final fixed code, with positions in it.
 
-        Returns the findings of rules that had none in the file, and those
-        of the rules of `reported` with their nodes. The latter locate the
-        findings left after the fixes in the file as `--apply` writes it.
+        Returns the findings of rules that had none in the file and, with
+        `fixed_positions` (`--apply`), those of the rules of `reported` with
+        their nodes. The latter locate the findings left after the fixes in
+        the file as `--apply` writes it; a dry run does not need them.
 
         The passes re-check only the rules that reported findings, so that
         no fix is written without a finding of the report to explain it. A
@@ -631,13 +632,17 @@ class Checker:
         those whose fixes this run may apply run here, because their
         findings are what a second `--apply` would change.
         """
-        rules = [
-            rule
-            for rule in self.rules
-            if rule.code in reported
-            or rule.fix_safety is not None
-            and fix_allowed(Fix(rule.fix_safety), self.config.unsafe_fixes)
-        ]
+        rules = []
+        for rule in self.rules:
+            if rule.code in reported:
+                if self.config.fixed_positions:
+                    rules.append(rule)
+            elif rule.fix_safety is not None and fix_allowed(
+                Fix(rule.fix_safety), self.config.unsafe_fixes
+            ):
+                rules.append(rule)
+        if not rules:
+            return [], []
         fixed.finding_nodes = {}
         fixed.locates_findings = True
         found, _ = reported_findings(fixed, self._run_rules(fixed, RunResult(), rules))

@@ -119,6 +119,10 @@ class Config:
     jobs: int | None = None
     # Whether results are read from and written to `.cio_fix_cache`.
     cache: bool = True
+    # `--apply`: the findings that the fixes leave are located in the file as
+    # written, which costs one more check of each fixed file. A dry run
+    # reports them in the file as it is. The cache keeps the two apart.
+    fixed_positions: bool = False
     # [tool.cio-fix.pr]: the bot pull request of `--apply --pr`.
     pr: PrSettings = field(default_factory=PrSettings)
     # Whether a PATH is the project root or above it. A run over part of

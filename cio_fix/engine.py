@@ -104,6 +104,8 @@ def _covers(path: Path, root: Path) -> bool:
 
 def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResult:
     """Check the files of one project that `discover` found."""
+    if apply:
+        config = config.with_options(fixed_positions=True)
     result = RunResult()
     result.errors.extend(discovered.errors)
     result.files_found = len(discovered.files)

@@ -733,6 +733,19 @@ def test_engine_apply_locates_findings_left_in_written_file(project) -> None:
     assert _positions(applied.json) == _positions(next_run.json)
 
 
+def test_engine_apply_after_cached_dry_run_locates_findings(project) -> None:
+    # A dry run does not locate findings in the fixed code, so its cached
+    # results must not serve the `--apply` that follows it.
+    root = project({"app.py": SHIFTED_BY_FIXES})
+    args = ["--output-format", "json", "."]
+
+    dry_run = run_cli(args, root)
+    applied = run_cli(["--apply", *args], root)
+
+    assert ("CIO401", 11, 5, 11, 65) in _positions(dry_run.json)
+    assert _positions(applied.json) == [("CIO401", 12, 5, 12, 58)]
+
+
 def test_engine_apply_locates_findings_after_black(project, monkeypatch) -> None:
     # A stand-in for black that lays out the whole fixed file again: it adds
     # two lines at the top, which no fix wrote, so every position moves.
