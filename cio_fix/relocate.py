@@ -42,6 +42,40 @@ def relocate_findings(findings: Iterable[Finding], original: str, fixed: str) ->
         finding.end_line, finding.end_column = max(start, end)
 
 
+def _moved_lines(
+    old_lines: list[str],
+    new_lines: list[str],
+    blocks: list[tuple[str, int, int, int, int]],
+) -> dict[int, int]:
+    """Return the index in the new text of each deleted line that it has elsewhere.
+
+    A fix that moves a statement (CIO201 moves an identify above a track
+    call) deletes its line in one place and inserts it in another. The line
+    diff cannot pair the two, so a line is taken as moved when its text,
+    without indentation, is that of exactly one deleted line and exactly
+    one inserted line, and contains a word.
+    """
+    deleted: dict[str, list[int]] = {}
+    inserted: dict[str, list[int]] = {}
+    for tag, i1, i2, j1, j2 in blocks:
+        if tag == "equal":
+            continue
+        for index in range(i1, i2):
+            deleted.setdefault(old_lines[index].strip(), []).append(index)
+        for index in range(j1, j2):
+            inserted.setdefault(new_lines[index].strip(), []).append(index)
+    moved = {}
+    for text, old_indexes in deleted.items():
+        new_indexes = inserted.get(text, [])
+        if len(old_indexes) == 1 and len(new_indexes) == 1 and not _has_no_word(text):
+            moved[old_indexes[0]] = new_indexes[0]
+    return moved
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def _has_no_word(line: str) -> bool:
     return _WORD.search(line) is None
 
@@ -78,6 +112,12 @@ class PositionMap:
         )
         self.blocks = matcher.get_opcodes()
         self.block_starts = [block[1] for block in self.blocks]
+        self._moved_to = _moved_lines(self.old_lines, self.new_lines, self.blocks)
+        # The number of the new text's last line. A text that ends with a
+        # line break has an empty last item in `new_lines`, after its end.
+        self.last_line = len(self.new_lines)
+        if self.last_line > 1 and not self.new_lines[-1]:
+            self.last_line -= 1
         # The token diff of each run of changed lines, by its first old line.
         self._runs: dict[int, _ChangedRun] = {}
 
@@ -90,12 +130,28 @@ class PositionMap:
         return self._map(line, column, is_end=True)
 
     def _map(self, line: int, column: int, is_end: bool) -> tuple[int, int]:
+        new_line, new_column = self._map_unclamped(line, column, is_end)
+        if new_line <= self.last_line:
+            return new_line, new_column
+        # A position after the last line, such as one on deleted lines at
+        # the end of the file, goes to the last line.
+        if not is_end:
+            return self.last_line, 1
+        text = _LINE_END.sub("", self.new_lines[self.last_line - 1])
+        return self.last_line, len(text) + 1
+
+    def _map_unclamped(self, line: int, column: int, is_end: bool) -> tuple[int, int]:
         index = min(max(line - 1, 0), len(self.old_lines) - 1)
         tag, i1, i2, j1, j2 = self.blocks[
             bisect.bisect_right(self.block_starts, index) - 1
         ]
         if tag == "equal":
             return j1 + index - i1 + 1, column
+        moved = self._moved_to.get(index)
+        if moved is not None:
+            # The same line elsewhere: the column moves with its indentation.
+            shift = _indent(self.new_lines[moved]) - _indent(self.old_lines[index])
+            return moved + 1, max(column + shift, 1)
         run = self._runs.get(i1)
         if run is None:
             old = "".join(self.old_lines[i1:i2])

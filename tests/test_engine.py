@@ -849,3 +849,28 @@ def test_engine_apply_remaining_matches_next_run(tmp_path) -> None:
         assert [f for f in left if f[0] != "CIO203"] == [
             f for f in found if f[0] != "CIO203"
         ]
+
+
+def test_engine_apply_follows_moved_statement(project) -> None:
+    # The CIO201 fix moves the identify that CIO402 reports above the track
+    # call. The line diff sees the identify deleted at the end of the file.
+    source = (
+        "import os\n\n"
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n\n\n'
+        "def upgrade(user):\n"
+        '    cio.identify(id=user.id, email=user.email, plan="pro")\n\n\n'
+        "def signup(user):\n"
+        '    cio.track(customer_id=user.id, name="signed_up")\n'
+        '    log = "signed up"\n'
+        "    print(log)\n"
+        "    cio.identify(id=user.id, email=user.email, plan=3)\n"
+    )
+    root = project({"app.py": source})
+    args = ["--output-format", "json", "--no-cache", "."]
+
+    applied = run_cli(["--apply", *args], root)
+    next_run = run_cli(args, root)
+
+    assert _positions(applied.json) == [("CIO402", 13, 53, 13, 54)]
+    assert _positions(applied.json) == _positions(next_run.json)
