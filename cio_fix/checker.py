@@ -181,6 +181,10 @@ class _Passes:
     revealed: list[Finding] = field(default_factory=list)
     # The codes of the rules that the passes re-checked: those of `left`.
     rechecked: set[str] = field(default_factory=set)
+    # The codes of the file's rules that the final check ran on the fixed
+    # code. These are all of them with `fixed_positions`, and none in a
+    # dry run.
+    checked_at_end: set[str] = field(default_factory=set)
     # The findings of the file's rules in the fixed code, each with its
     # position in the fixed file (the one black formatted, when it did) and
     # its node there.
@@ -530,7 +534,18 @@ class Checker:
             set(paired),
             passes.rechecked,
         )
-        _locate_in_fixed_code(findings, context, paired, passes)
+        located = _locate_in_fixed_code(findings, context, paired, passes)
+        for finding in findings:
+            if (
+                not finding.applied
+                and finding.code in passes.checked_at_end - passes.rechecked
+                and id(finding) not in located
+            ):
+                # The fixed code no longer has this finding, though its own
+                # fix was not applied, because another rule's fix removed it.
+                # The CIO101 fix that gives the App API client its own key
+                # ends the CIO102 finding that the key is the Track API key.
+                finding.applied = True
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
             assert rule.fix_safety is not None
@@ -607,6 +622,8 @@ class Checker:
                 passes.revealed, passes.located = self._check_fixed_code(
                     current, reported
                 )
+                if self.config.fixed_positions:
+                    passes.checked_at_end = set(reported)
                 current.index.release()
                 return passes
         raise _Unfixable(
@@ -622,7 +639,9 @@ class Checker:
         Returns the findings of rules that had none in the file and, with
         `fixed_positions` (`--apply`), those of the rules of `reported` with
         their nodes. The latter locate the findings left after the fixes in
-        the file as `--apply` writes it; a dry run does not need them.
+        the file as `--apply` writes it, and tell which findings of rules
+        that the passes did not re-check the fixes removed. A dry run does
+        not need them, so it does not run those rules again.
 
         The passes re-check only the rules that reported findings, so that
         no fix is written without a finding of the report to explain it. A
@@ -830,7 +849,7 @@ def _locate_in_fixed_code(
     context: FileContext,
     paired: dict[int, Finding],
     passes: _Passes,
-) -> None:
+) -> set[int]:
     """Give each finding that the fixes left its position in the fixed file.
 
     A finding of a re-checked rule goes to the finding that `_still_found`
@@ -838,6 +857,9 @@ def _locate_in_fixed_code(
     (or on black's layout of it), so that finding's rule found the same
     findings there, in the same order. Findings of the other rules are
     paired with the final check's as `_still_found` pairs them.
+
+    Returns the ids of the findings of the other rules that the final
+    check found again.
     """
     located_by_code: dict[str, list[Finding]] = {}
     for found, _ in passes.located:
@@ -883,6 +905,7 @@ def _locate_in_fixed_code(
                 where.end_line,
                 where.end_column,
             )
+    return set(other_pairs)
 
 
 def _release_fixes(findings: list[Finding]) -> None:

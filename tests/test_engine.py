@@ -874,3 +874,28 @@ def test_engine_apply_follows_moved_statement(project) -> None:
 
     assert _positions(applied.json) == [("CIO402", 13, 53, 13, 54)]
     assert _positions(applied.json) == _positions(next_run.json)
+
+
+def test_engine_apply_counts_finding_other_fix_removed(project) -> None:
+    # Both clients get the same key. The safe CIO101 fix reads each key
+    # from its own variable, which ends the CIO102 finding, whose own fix
+    # is unsafe and not applied.
+    source = (
+        "from customerio import APIClient, CustomerIO\n\n"
+        'cio = CustomerIO("3f9a8c7e6d5b4a39", "ab12cd34ef56ab78cd90")\n'
+        'mailer = APIClient("ab12cd34ef56ab78cd90")\n'
+    )
+    root = project({"app.py": source})
+    args = ["--no-diff", "--no-cache", "."]
+
+    dry_run = run_cli(args, root)
+    first = run_cli(["--apply", *args], root)
+    second = run_cli(args, root)
+
+    assert "CIO102" in dry_run.stdout
+    assert "CIO102" not in first.stdout
+    assert first.stdout.splitlines()[-1] == (
+        "Found 4 findings (4 fixed, 0 remaining). 1 file changed."
+    )
+    assert first.exit_code == second.exit_code == 0
+    assert second.stdout.startswith("No Customer.io pitfalls found")

@@ -155,7 +155,9 @@ def _summary(result: RunResult, apply: bool, unsafe_fixes: bool) -> str:
     hidden = sum(
         1
         for finding in findings
-        if finding.fix_safety is FixSafety.UNSAFE and not unsafe_fixes
+        if finding.fix_safety is FixSafety.UNSAFE
+        and not unsafe_fixes
+        and not finding.applied
     )
     if apply:
         fixed = sum(1 for finding in findings if finding.applied)
