@@ -534,18 +534,6 @@ class Checker:
             set(paired),
             passes.rechecked,
         )
-        located = _locate_in_fixed_code(findings, context, paired, passes)
-        for finding in findings:
-            if (
-                not finding.applied
-                and finding.code in passes.checked_at_end - passes.rechecked
-                and id(finding) not in located
-            ):
-                # The fixed code no longer has this finding, though its own
-                # fix was not applied, because another rule's fix removed it.
-                # The CIO101 fix that gives the App API client its own key
-                # ends the CIO102 finding that the key is the Track API key.
-                finding.applied = True
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
             assert rule.fix_safety is not None
@@ -559,6 +547,20 @@ class Checker:
             left_over = paired.get(id(finding))
             if left_over is not None and left_over.message.startswith(finding.message):
                 finding.message = left_over.message
+        # Located last, so that the fixed file's message keeps the reasons
+        # that the messages above gained.
+        located = _locate_in_fixed_code(findings, context, paired, passes)
+        for finding in findings:
+            if (
+                not finding.applied
+                and finding.code in passes.checked_at_end - passes.rechecked
+                and id(finding) not in located
+            ):
+                # The fixed code no longer has this finding, though its own
+                # fix was not applied, because another rule's fix removed it.
+                # The CIO101 fix that gives the App API client its own key
+                # ends the CIO102 finding that the key is the Track API key.
+                finding.applied = True
 
     def _apply_passes(
         self,
@@ -905,7 +907,27 @@ def _locate_in_fixed_code(
                 where.end_line,
                 where.end_column,
             )
+            finding.message_in_fixed_file = _message_in_fixed_file(finding, where)
+            finding.secrets = tuple(dict.fromkeys(finding.secrets + where.secrets))
     return set(other_pairs)
+
+
+def _message_in_fixed_file(finding: Finding, found: Finding) -> str:
+    """Return the message of `found`, the same finding in the fixed file.
+
+    Its message names the lines of the fixed file (the loop that a CIO603
+    finding is in). The reasons that the checker adds to the message of a
+    fix it cannot apply are not the rule's, so they are added again.
+    NOTE: a rule reads the other statements of the project from the facts
+    of the original files, so the lines it names there (the Track client
+    in a CIO102 message) are those before the fixes.
+    """
+    message = found.message
+    for reason in (LOSES_COMMENT, MOVES_SILENCED):
+        suffix = f" ({reason})"
+        if finding.message.endswith(suffix) and not message.endswith(suffix):
+            message += suffix
+    return message
 
 
 def _release_fixes(findings: list[Finding]) -> None:

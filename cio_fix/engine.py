@@ -265,9 +265,11 @@ def _write(result: RunResult, root: Path) -> None:
 def _locate_in_written_file(file: FileResult) -> None:
     """Move the findings that a written file still has to their place in it.
 
-    The checker found most of them in the fixed code. The others, such as
-    the project-level findings, are mapped there through a diff. A fixed
-    finding keeps its place in the original file, where its fix was made.
+    The checker found most of them in the fixed code, and they take the
+    message found there too, which names the lines of the written file.
+    The others, such as the project-level findings, are mapped there
+    through a diff. A fixed finding keeps its place in the original file,
+    where its fix was made.
     """
     assert file.original is not None and file.fixed is not None
     unmapped = []
@@ -280,6 +282,8 @@ def _locate_in_written_file(file: FileResult) -> None:
         line, column, end_line, end_column = finding.fixed_position
         finding.line, finding.column = line, column
         finding.end_line, finding.end_column = end_line, end_column
+        if finding.message_in_fixed_file is not None:
+            finding.message = finding.message_in_fixed_file
     if unmapped:
         original = file.original.decode(file.encoding)
         relocate_findings(unmapped, original, file.fixed.decode(file.encoding))

@@ -131,10 +131,17 @@ class Finding:
     # the fixed file, when the fixes leave it there: `--apply` reports it
     # once it has written the file.
     fixed_position: tuple[int, int, int, int] | None = None
+    # The message that the rule gives for the finding in the fixed file,
+    # whose line numbers are that file's, reported with `fixed_position`.
+    message_in_fixed_file: str | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Every message is kept on one line, however a rule builds or extends it.
-        if name in ("message", "fixed_message") and isinstance(value, str):
+        if name in (
+            "message",
+            "fixed_message",
+            "message_in_fixed_file",
+        ) and isinstance(value, str):
             value = one_line(value)
         super().__setattr__(name, value)
 

@@ -899,3 +899,30 @@ def test_engine_apply_counts_finding_other_fix_removed(project) -> None:
     )
     assert first.exit_code == second.exit_code == 0
     assert second.stdout.startswith("No Customer.io pitfalls found")
+
+
+def test_engine_apply_messages_cite_written_lines(project) -> None:
+    # The CIO101 fix adds `import os` and the CIO603 message names the line
+    # of the loop, which moves down with it.
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("3f9a8c7e6d5b4a39", "ab12cd34ef56ab78cd90")\n\n\n'
+        "def sync(users):\n"
+        "    for user in users:\n"
+        '        cio.track(customer_id=user.id, name="synced")\n'
+    )
+    root = project({"app.py": source})
+    args = ["--output-format", "json", "--no-cache", "."]
+
+    dry_run = run_cli(args, root)
+    applied = run_cli(["--apply", *args], root)
+    next_run = run_cli(args, root)
+
+    def messages(document: dict) -> list[str]:
+        return [f["message"] for f in document["findings"] if f["code"] == "CIO603"]
+
+    [before] = messages(dry_run.json)
+    [after] = messages(applied.json)
+    assert "the loop at line 7 " in before
+    assert "the loop at line 11 " in after
+    assert messages(applied.json) == messages(next_run.json)
