@@ -7,9 +7,11 @@ import traceback
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from cio_fix import __version__
 from cio_fix.config import (
@@ -21,12 +23,44 @@ from cio_fix.config import (
 from cio_fix.files import resolve_or_absolute
 from cio_fix.model import RunResult
 
+if TYPE_CHECKING:
+    # typer 0.29 carries its own copy of click.
+    from typer._click.formatting import HelpFormatter
+
 # Exit statuses, as documented in the README.
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 # The status of a process that SIGINT ended: 128 + 2.
 EXIT_INTERRUPTED = 130
+
+
+class _Command(TyperCommand):
+    """The command, with its arguments listed in the help as the usage line shows them.
+
+    typer 0.29 prints an argument's Python type after its name, even with a
+    metavar (`PATH <list[Path]>`). The help shows `[PATH]...` instead, as
+    ruff's and black's do.
+    """
+
+    def format_options(self, ctx: typer.Context, formatter: HelpFormatter) -> None:
+        arguments = []
+        options = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((" ".join(param.get_usage_pieces(ctx)), record[1]))
+            else:
+                options.append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+
 
 app = typer.Typer(
     add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False
@@ -64,7 +98,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
-@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+@app.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
 def main_command(
     paths: list[Path] | None = typer.Argument(
         None,

@@ -20,6 +20,7 @@ import libcst as cst
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
 from cio_fix.metadata import code_of
 from cio_fix.model import FileError, RunResult
+from cio_fix.report import plural
 
 if TYPE_CHECKING:
     from cio_fix.config import Config
@@ -1357,7 +1358,7 @@ def _project_lines(catalog: Catalog) -> list[str]:
     width = max(len(entry.name) for entry in catalog.entries)
     lines = []
     for entry in catalog.entries:
-        calls = f"{len(entry.places)} call{'s' if len(entry.places) != 1 else ''}"
+        calls = plural(len(entry.places), "call")
         lines.append(f"{entry.name:<{width}}  {calls:<8}  {', '.join(entry.files)}")
         notes = []
         if entry.dynamic and entry.bounded:
@@ -1382,6 +1383,7 @@ def _project_lines(catalog: Catalog) -> list[str]:
     total = sum(len(entry.places) for entry in catalog.entries)
     lines.append("")
     lines.append(
-        f"{len(catalog.entries)} event names, {total} call sites, style {catalog.style}."
+        f"{plural(len(catalog.entries), 'event name')},"
+        f" {plural(total, 'call site')}, style {catalog.style}."
     )
     return lines

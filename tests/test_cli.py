@@ -264,6 +264,17 @@ def test_cli_list_rules(project) -> None:
     )
 
 
+def test_cli_help_names_path_argument(project) -> None:
+    result = run_cli(["--help"], project({}))
+
+    assert result.exit_code == 0
+    assert "Usage: cio-fix [OPTIONS] [PATH]..." in result.stdout
+    assert "  [PATH]...  Files or folders to check." in result.stdout
+    # typer would print the Python type of the argument.
+    assert "list[Path]" not in result.stdout
+    assert "  --select CODES " in result.stdout
+
+
 def test_cli_explain(project) -> None:
     result = run_cli(["--explain", "cio103"], project({}))
 

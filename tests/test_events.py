@@ -401,6 +401,21 @@ def test_events_catalog_text(project) -> None:
     assert "3 event names, 4 call sites, style snake_case." in result.stdout
 
 
+def test_events_catalog_text_counts_one(project) -> None:
+    root = project(
+        {
+            "app.py": "from customerio import CustomerIO\n"
+            "cio = CustomerIO('site', 'key')\n"
+            "cio.track(customer_id=1, name='synced')\n"
+        }
+    )
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert "synced  1 call " in result.stdout
+    assert "1 event name, 1 call site, style snake_case." in result.stdout
+
+
 def test_events_catalog_agrees_with_rules(project) -> None:
     # CIO302 takes the phone number out of the name, and CIO301 accepts a
     # name picked from two fixed values; the catalog agrees with both.

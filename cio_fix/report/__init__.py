@@ -11,6 +11,11 @@ from pathlib import Path
 from cio_fix.model import RunResult, mask_secret
 
 
+def plural(count: int, word: str, plural_word: str | None = None) -> str:
+    """Return `count` and `word`, or its plural (`word` + "s" by default) unless it is 1."""
+    return f"{count} {word if count == 1 else plural_word or word + 's'}"
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Mask every secret in `text` the way the findings show it: `3f9a****`."""
     pattern = _secrets_pattern(frozenset(secrets))

@@ -9,16 +9,18 @@ from rich.control import strip_control_codes
 from rich.text import Text
 
 from cio_fix.model import Finding, FixSafety, RunResult
-from cio_fix.report import diff_encodings, quoted_path, redact, unified_diffs
+from cio_fix.report import (
+    diff_encodings,
+    plural,
+    quoted_path,
+    redact,
+    unified_diffs,
+)
 
 
 def _would_apply(finding: Finding, unsafe_fixes: bool) -> bool:
     safety = finding.fix_safety
     return safety is FixSafety.SAFE or (safety is FixSafety.UNSAFE and unsafe_fixes)
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def render_text(
@@ -148,9 +150,9 @@ def _summary(result: RunResult, apply: bool, unsafe_fixes: bool) -> str:
         if failed:
             return (
                 "No Customer.io pitfalls found in the files that could be checked;"
-                f" {_plural(failed, 'path')} failed (see the errors above)."
+                f" {plural(failed, 'path')} failed (see the errors above)."
             )
-        return f"No Customer.io pitfalls found ({_plural(result.files_found, 'file')} checked)."
+        return f"No Customer.io pitfalls found ({plural(result.files_found, 'file')} checked)."
 
     hidden = sum(
         1
@@ -162,19 +164,19 @@ def _summary(result: RunResult, apply: bool, unsafe_fixes: bool) -> str:
     if apply:
         fixed = sum(1 for finding in findings if finding.applied)
         text = (
-            f"Found {_plural(len(findings), 'finding')} ({fixed} fixed,"
-            f" {len(findings) - fixed} remaining). {_plural(changed, 'file')} changed."
+            f"Found {plural(len(findings), 'finding')} ({fixed} fixed,"
+            f" {len(findings) - fixed} remaining). {plural(changed, 'file')} changed."
         )
     else:
         fixable = sum(1 for finding in findings if _would_apply(finding, unsafe_fixes))
-        text = f"Found {_plural(len(findings), 'finding')}."
+        text = f"Found {plural(len(findings), 'finding')}."
         if fixable:
             command = "--apply --unsafe-fixes" if unsafe_fixes else "--apply"
             text += f" {fixable} fixable with `cio-fix {command}`."
-        text += f" {_plural(changed, 'file')} would be changed."
+        text += f" {plural(changed, 'file')} would be changed."
     if hidden:
         text += (
-            f" {_plural(hidden, 'unsafe fix', 'unsafe fixes')} available with `--unsafe-fixes`"
+            f" {plural(hidden, 'unsafe fix', 'unsafe fixes')} available with `--unsafe-fixes`"
             " (they change behaviour beyond the pitfall: read the diff first)."
         )
     return text
