@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from collections.abc import Iterator
 from enum import Enum
@@ -251,6 +252,7 @@ def main_command(
             _print_explanation(explain)
             raise typer.Exit(EXIT_CLEAN)
 
+        _require_working_directory()
         targets = list(paths) if paths else [Path(".")]
         if list_events:
             _print_events(targets, output_format, force_exclude)
@@ -334,6 +336,21 @@ def main_command(
         ):
             status = EXIT_FINDINGS
         raise typer.Exit(status)
+
+
+def _require_working_directory() -> None:
+    """Exit with 2 when the working directory was deleted, which every path needs.
+
+    A shell keeps a deleted folder as its working directory, and
+    `os.getcwd()` raises FileNotFoundError in it.
+    """
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise _fail(
+            "the current folder no longer exists; cd into the project and run"
+            " cio-fix again"
+        ) from None
 
 
 def _writing_option(

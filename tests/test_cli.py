@@ -881,6 +881,31 @@ def test_cli_internal_error_exits_two(project, monkeypatch, capsys) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "arguments", [[], ["--list-events"], ["--output-format", "json", "PROJECT"]]
+)
+def test_cli_deleted_working_directory(
+    project, tmp_path_factory, monkeypatch, capsys, arguments
+) -> None:
+    root = project({"app.py": PITFALLS})
+    gone = tmp_path_factory.mktemp("gone")
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    argv = [str(root) if argument == "PROJECT" else argument for argument in arguments]
+    monkeypatch.setattr(sys, "argv", ["cio-fix", "--no-cache", *argv])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip() == (
+        "cio-fix: error: the current folder no longer exists; cd into the project"
+        " and run cio-fix again"
+    )
+
+
 # -- Ctrl-C ---------------------------------------------------------------------------
 
 
