@@ -92,11 +92,72 @@ def _version(value: bool) -> None:
         raise typer.Exit(EXIT_CLEAN)
 
 
-def _fail(message: str) -> typer.Exit:
-    errors.print(
-        f"cio-fix: error: {message}", style="red", markup=False, soft_wrap=True
-    )
-    return typer.Exit(EXIT_ERROR)
+class _CommandError(Exception):
+    """A usage or configuration error, which ends the run with status 2.
+
+    `path` and `reason` are what the JSON output's `errors` entry shows:
+    the configuration file at fault and the message without it, or "."
+    and the whole message for an error in the command line.
+    """
+
+    def __init__(self, message: str, path: str = ".", reason: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.reason = message if reason is None else reason
+
+
+def _fail(message: str) -> _CommandError:
+    return _CommandError(message)
+
+
+def _config_failure(error: ConfigError) -> _CommandError:
+    if error.path is None:
+        return _CommandError(str(error))
+    from cio_fix.engine import display_path
+
+    return _CommandError(str(error), display_path(error.path), error.reason)
+
+
+@contextlib.contextmanager
+def _report_command_error(document: dict[str, object] | None) -> Iterator[None]:
+    """Print a usage or configuration error of the command, then exit with 2.
+
+    The error goes to stderr, or with `document` (the JSON output of the
+    run, without results) into that document's `errors` on stdout.
+    """
+    try:
+        yield
+    except _CommandError as error:
+        if document is None:
+            errors.print(
+                f"cio-fix: error: {error.message}",
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
+        else:
+            import json
+
+            document["errors"] = [{"path": error.path, "message": error.reason}]
+            console.print(json.dumps(document, indent=2), markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _error_document(
+    output_format: OutputFormat, *, explain: bool, list_events: bool, add_noqa: bool
+) -> dict[str, object] | None:
+    """Return the JSON output of this run without results, or None for text output.
+
+    --explain prints text whatever the format.
+    """
+    if output_format is not OutputFormat.json or explain:
+        return None
+    if list_events:
+        return {"version": 1, "style": None, "projects": [], "events": []}
+    if add_noqa:
+        return {"version": 1, "added": 0, "files": []}
+    return {"version": 1, "findings": [], "changed_files": []}
 
 
 @app.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
@@ -244,7 +305,16 @@ def main_command(
     dry_run = dry_run_option is not False
     # --add-noqa writes its comments unless --dry-run is given explicitly.
     noqa_dry_run = add_noqa and dry_run_option is True
-    with _report_interrupt(_writing_option(dry_run, add_noqa, noqa_dry_run, pr)):
+    document = _error_document(
+        output_format,
+        explain=explain is not None,
+        list_events=list_events,
+        add_noqa=add_noqa,
+    )
+    with (
+        _report_interrupt(_writing_option(dry_run, add_noqa, noqa_dry_run, pr)),
+        _report_command_error(document),
+    ):
         if list_rules:
             _print_rules(output_format)
             raise typer.Exit(EXIT_CLEAN)
@@ -302,7 +372,7 @@ def main_command(
 
             result = run(targets, config, apply=not dry_run)
         except ConfigError as error:
-            raise _fail(str(error)) from error
+            raise _config_failure(error) from error
         if not result.checked_projects:
             # A run that checks nothing would pass every CI job it guards.
             raise _fail(
@@ -581,7 +651,7 @@ def _print_events(
         config = load_config(targets[0]).with_overrides(force_exclude=force_exclude)
         catalogs = build_catalogs(targets, config)
     except ConfigError as error:
-        raise _fail(str(error)) from error
+        raise _config_failure(error) from error
     from cio_fix.report import redact
 
     secrets = frozenset().union(*(catalog.secrets for catalog in catalogs))

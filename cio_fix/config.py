@@ -60,7 +60,24 @@ RULE_CODES = (
 
 
 class ConfigError(Exception):
-    """An invalid configuration file or option; the CLI exits with status 2."""
+    """An invalid configuration file or option; the CLI exits with status 2.
+
+    `path` is the configuration file at fault, or None for a command-line
+    option. The message of an error in a file starts with the file's path.
+    """
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    @property
+    def reason(self) -> str:
+        """Return the message without the configuration file's path in front."""
+        message = str(self)
+        prefix = f"{self.path}: "
+        if self.path is not None and message.startswith(prefix):
+            return message[len(prefix) :]
+        return message
 
 
 @dataclass(frozen=True)
@@ -432,6 +449,20 @@ def load_config(start: Path) -> Config:
     if pyproject is None:
         return Config(root=project_root(start))
 
+    try:
+        values = _read_values(pyproject)
+    except ConfigError as error:
+        # The JSON report names the file apart from the message.
+        error.path = pyproject
+        raise
+    # A package of a repository reads the customerio version that the
+    # repository declares when it declares none itself.
+    values["version_search_root"] = _work_tree_top(pyproject.parent)
+    return Config(**values)
+
+
+def _read_values(pyproject: Path) -> dict[str, Any]:
+    """Read and check `[tool.cio-fix]` of `pyproject`: the Config fields it sets."""
     table = _read_tool_table(pyproject)
     values: dict[str, Any] = {"root": pyproject.parent, "config_path": pyproject}
     for key, value in table.items():
@@ -444,10 +475,7 @@ def load_config(start: Path) -> Config:
         values[field_name] = validate(key, value, pyproject)
     if "background_helper" in values:
         _check_project_helper(values["background_helper"], pyproject)
-    # A package of a repository reads the customerio version that the
-    # repository declares when it declares none itself.
-    values["version_search_root"] = _work_tree_top(pyproject.parent)
-    return Config(**values)
+    return values
 
 
 def _check_project_helper(qualified: str, pyproject: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -231,6 +232,106 @@ def test_cli_no_rule_left_is_usage_error(project, pyproject, args) -> None:
 
     assert result.exit_code == 2
     assert "no rule is left to run" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        (
+            '[tool.cio-fix]\nselct = ["CIO1"]\n',
+            "unknown key 'selct' in [tool.cio-fix];",
+        ),
+        ("[tool.cio-fix\n", "invalid TOML: "),
+        ("[tool.cio-fix]\njobs = 0\n", "[tool.cio-fix] jobs must be a whole number"),
+    ],
+)
+def test_cli_json_config_error(project, pyproject, message) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": pyproject})
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    assert result.json["findings"] == []
+    assert result.json["changed_files"] == []
+    (error,) = result.json["errors"]
+    assert error["path"] == "pyproject.toml"
+    assert error["message"].startswith(message)
+
+
+def test_cli_json_nested_config_error(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": FIRST_RULES,
+            "services/billing/pyproject.toml": "[tool.cio-fix]\nselct = []\n",
+            "services/billing/app.py": PITFALLS,
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    (error,) = result.json["errors"]
+    assert error["path"] == "services/billing/pyproject.toml"
+    assert error["message"].startswith("unknown key 'selct'")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--select", "CIO999"], "unknown rule selector 'CIO999' in --select;"),
+        (["--select", ""], "--select names no rule;"),
+        (["--select", "CIO7", "--ignore", "CIO701"], "no rule is left to run:"),
+        (["--pr-body", "pr.md"], "--pr and --pr-body need --apply"),
+    ],
+)
+def test_cli_json_usage_error(project, args, message) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
+
+    result = run_cli(["--output-format", "json", *args, "."], root)
+
+    assert result.exit_code == 2
+    assert result.stderr == ""
+    assert result.json == {
+        "version": 1,
+        "findings": [],
+        "changed_files": [],
+        "errors": [{"path": ".", "message": result.json["errors"][0]["message"]}],
+    }
+    assert result.json["errors"][0]["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("args", "empty"),
+    [
+        (
+            ["--list-events"],
+            {"version": 1, "style": None, "projects": [], "events": []},
+        ),
+        (["--add-noqa"], {"version": 1, "added": 0, "files": []}),
+    ],
+)
+def test_cli_json_config_error_other_outputs(project, args, empty) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": "[tool.cio-fix]\nx = 1\n"})
+
+    result = run_cli(["--output-format", "json", *args, "."], root)
+
+    assert result.exit_code == 2
+    document = result.json
+    errors = document.pop("errors")
+    assert document == empty
+    assert [error["path"] for error in errors] == ["pyproject.toml"]
+
+
+def test_cli_text_config_error_names_file(project) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": "[tool.cio-fix]\nx = 1\n"})
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        f"cio-fix: error: {root / 'pyproject.toml'}: unknown key 'x'"
+    )
 
 
 def test_cli_exit_zero(project) -> None:
@@ -881,9 +982,7 @@ def test_cli_internal_error_exits_two(project, monkeypatch, capsys) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "arguments", [[], ["--list-events"], ["--output-format", "json", "PROJECT"]]
-)
+@pytest.mark.parametrize("arguments", [[], ["--list-events"], ["PROJECT"]])
 def test_cli_deleted_working_directory(
     project, tmp_path_factory, monkeypatch, capsys, arguments
 ) -> None:
@@ -904,6 +1003,23 @@ def test_cli_deleted_working_directory(
         "cio-fix: error: the current folder no longer exists; cd into the project"
         " and run cio-fix again"
     )
+
+
+def test_cli_json_deleted_working_directory(
+    tmp_path_factory, monkeypatch, capsys
+) -> None:
+    gone = tmp_path_factory.mktemp("gone")
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    monkeypatch.setattr(sys, "argv", ["cio-fix", "--output-format", "json"])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+
+    assert exit_info.value.code == 2
+    (error,) = json.loads(capsys.readouterr().out)["errors"]
+    assert error["path"] == "."
+    assert error["message"].startswith("the current folder no longer exists;")
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------
