@@ -252,7 +252,7 @@ def main_command(
         help="Neither read nor write the results cache in .cio_fix_cache.",
     ),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="Print findings and errors only."
+        False, "--quiet", "-q", help="Print findings, errors and warnings only."
     ),
     exit_non_zero_on_fix: bool = typer.Option(
         False,
@@ -379,6 +379,7 @@ def main_command(
                 "no rule is left to run: select and ignore (on the command line and in"
                 f" {', '.join(result.projects_without_rules)}) exclude every rule"
             )
+        _warn_unchecked(result, targets)
         if add_noqa:
             status = _add_noqa(
                 result,
@@ -421,6 +422,45 @@ def _require_working_directory() -> None:
             "the current folder no longer exists; cd into the project and run"
             " cio-fix again"
         ) from None
+
+
+def _warn_not_python(paths: list[Path]) -> None:
+    from cio_fix.report import quoted_path
+
+    for path in paths:
+        errors.print(
+            f"{quoted_path(path.as_posix())}: warning: not a Python file (no .py or"
+            " .pyi suffix and no python shebang line); not checked",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _warn_unchecked(result: RunResult, targets: list[Path]) -> None:
+    """Warn on stderr about each named file that is not Python, and about a run that found no file.
+
+    A wrong PATH in a CI job would otherwise pass with "0 files checked".
+    The warnings leave the exit status as it is, as ruff's do.
+    """
+    from cio_fix.report import quoted_path
+
+    _warn_not_python(result.not_python)
+    found_nothing = (
+        result.files_found == 0
+        and not result.all_errors
+        and not result.left_out
+        and not result.projects_without_rules
+    )
+    # A run over non-Python files only has its warnings already.
+    if found_nothing and set(targets) - set(result.not_python):
+        names = ", ".join(quoted_path(target.as_posix()) for target in targets)
+        errors.print(
+            f"cio-fix: warning: no Python files found in {names}; nothing was checked",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _writing_option(
@@ -656,6 +696,7 @@ def _print_events(
 
     secrets = frozenset().union(*(catalog.secrets for catalog in catalogs))
     errors_found = [error for catalog in catalogs for error in catalog.errors]
+    _warn_not_python([path for catalog in catalogs for path in catalog.not_python])
     if output_format is OutputFormat.json:
         text = redact(catalog_json(catalogs), secrets)
         console.print(text, markup=False, soft_wrap=True)

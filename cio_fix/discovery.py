@@ -63,6 +63,10 @@ class Discovered:
     # the root with a `[tool.cio-fix]` table of its own, or the project of
     # a PATH outside the root.
     projects: dict[Path, list[Path]] = field(default_factory=dict)
+    # Files named on the command line that are not Python, which are not
+    # checked, and how many named files --force-exclude left out.
+    not_python: list[Path] = field(default_factory=list)
+    left_out: int = 0
 
 
 def build_prefilter(
@@ -134,7 +138,11 @@ def discover(paths: list[Path], config: Config) -> Discovered:
             )
             continue
         if path.is_file():
-            if path not in left_out:
+            if path in left_out:
+                found.left_out += 1
+            elif not is_python_file(path):
+                found.not_python.append(path)
+            else:
                 _add(found, seen, path)
             continue
         # A link to a file of the tree is checked once, under the file's own name.
@@ -148,6 +156,41 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     found.files.sort(key=lambda file: file.as_posix())
     _set_apart_other_projects(found, config.root)
     return found
+
+
+# The file name suffixes of Python source and stub files.
+PYTHON_SUFFIXES = (".py", ".pyi")
+# The interpreter of a shebang line that runs Python: python, python3.12, pypy3.
+_PYTHON_INTERPRETER = re.compile(rb"(?:python|pypy)[0-9.]*")
+# A shebang line longer than this is not read to its end.
+_MAX_SHEBANG_BYTES = 512
+
+
+def is_python_file(path: Path) -> bool:
+    """Tell whether a file named on the command line is Python source.
+
+    It is when its name ends in .py or .pyi, or when its first line is a
+    shebang line that runs Python (`#!/usr/bin/env python3`), as in a script
+    without a suffix. A file that cannot be read counts as Python, so that
+    the check reports why it cannot read it.
+    """
+    if path.suffix in PYTHON_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as file:
+            first_line = file.readline(_MAX_SHEBANG_BYTES)
+    except OSError:
+        return True
+    if not first_line.startswith(b"#!"):
+        return False
+    words = first_line[2:].split()
+    if words and os.path.basename(words[0]) == b"env":
+        # `env -S python3 -u` and `env PYTHONUTF8=1 python3` name it later.
+        words = [word for word in words[1:] if not word.startswith(b"-")]
+        words = [word for word in words if b"=" not in word]
+    if not words:
+        return False
+    return _PYTHON_INTERPRETER.fullmatch(os.path.basename(words[0])) is not None
 
 
 def _named_path_problem(path: Path) -> str | None:

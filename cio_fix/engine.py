@@ -56,6 +56,8 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
             part.projects_without_rules.append(
                 display_path(project.config_path or project.root)
             )
+        result.not_python.extend(discovered.not_python)
+        result.left_out += discovered.left_out
         result.files.extend(part.files)
         result.errors.extend(part.errors)
         result.secrets.update(part.secrets)

@@ -1171,6 +1171,8 @@ class Catalog:
     errors: list[tuple[str, str]]
     # Hard-coded keys, which no output may show.
     secrets: frozenset[str] = frozenset()
+    # Files named on the command line that are not Python, which are not read.
+    not_python: list[Path] = field(default_factory=list)
 
 
 def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
@@ -1189,7 +1191,7 @@ def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
         catalog = _project_catalog(discovered, project)
         if first is None:
             first = catalog
-        if discovered.files or discovered.errors:
+        if discovered.files or discovered.errors or discovered.not_python:
             catalogs.append(catalog)
     if not catalogs and first is not None:
         return [first]
@@ -1232,6 +1234,7 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
         entries,
         errors,
         frozenset(result.secrets),
+        list(discovered.not_python),
     )
 
 

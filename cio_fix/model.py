@@ -184,6 +184,10 @@ class RunResult:
     # Python files found under the paths, and how many passed the prefilter.
     files_found: int = 0
     candidates: int = 0
+    # Files named on the command line that are not Python and were not
+    # checked, and how many named files --force-exclude left out.
+    not_python: list[Path] = field(default_factory=list)
+    left_out: int = 0
     # Projects checked, and the configuration files of projects whose
     # select and ignore left no rule to run.
     checked_projects: int = 0

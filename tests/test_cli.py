@@ -1163,6 +1163,120 @@ HARD_CODED_KEYS = (
 )
 
 
+NODE_TRACKING = """\
+const { TrackClient } = require("customerio-node");
+const cio = new TrackClient(process.env.SITE_ID, process.env.API_KEY);
+"""
+NOT_PYTHON = (
+    "{}: warning: not a Python file (no .py or .pyi suffix and no python shebang"
+    " line); not checked"
+)
+
+
+@pytest.mark.parametrize("text", [NODE_TRACKING, "const x = 1;\n"])
+def test_cli_named_file_not_python(project, text) -> None:
+    root = project({"pyproject.toml": FIRST_RULES, "web/track.js": text})
+
+    result = run_cli(["web/track.js"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [NOT_PYTHON.format("web/track.js")]
+    assert "syntax" not in result.stderr
+    assert result.stdout == "No Customer.io pitfalls found (0 files checked).\n"
+
+
+def test_cli_named_file_not_python_json(project) -> None:
+    root = project({"pyproject.toml": FIRST_RULES, "web/track.js": NODE_TRACKING})
+
+    result = run_cli(["--output-format", "json", "web/track.js", "--no-cache"], root)
+
+    assert result.exit_code == 0
+    assert result.json["errors"] == []
+    assert result.stderr.splitlines() == [NOT_PYTHON.format("web/track.js")]
+
+
+def test_cli_not_python_next_to_python(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": FIRST_RULES,
+            "web/track.js": NODE_TRACKING,
+            "app.py": PITFALLS,
+        }
+    )
+
+    result = run_cli(["--no-diff", "app.py", "web/track.js"], root)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [NOT_PYTHON.format("web/track.js")]
+    assert "app.py:5:18: CIO101" in result.stdout
+
+
+def test_cli_named_python_script_checked(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": FIRST_RULES,
+            "bin/sync": "#!/usr/bin/env python3\n" + HARD_CODED_KEYS,
+        }
+    )
+
+    result = run_cli(["--no-diff", "bin/sync"], root)
+
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert "bin/sync:3:" in result.stdout
+
+
+@pytest.mark.parametrize("output", [[], ["--output-format", "json"]])
+def test_cli_folder_without_python_files(project, output) -> None:
+    root = project({"pyproject.toml": FIRST_RULES, "web/track.js": NODE_TRACKING})
+
+    result = run_cli([*output, "web"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "cio-fix: warning: no Python files found in web; nothing was checked"
+    ]
+
+
+def test_cli_not_python_and_empty_folder(project) -> None:
+    root = project(
+        {"pyproject.toml": FIRST_RULES, "web/track.js": "", "docs/index.md": ""}
+    )
+
+    result = run_cli(["-q", "web/track.js", "docs"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        NOT_PYTHON.format("web/track.js"),
+        "cio-fix: warning: no Python files found in web/track.js, docs; nothing was"
+        " checked",
+    ]
+
+
+def test_cli_force_exclude_all_named_no_warning(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["legacy/"]\n',
+            "legacy/old.py": HARD_CODED_KEYS,
+        }
+    )
+
+    result = run_cli(["--force-exclude", "legacy/old.py"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr == ""
+
+
+def test_cli_list_events_named_file_not_python(project) -> None:
+    root = project({"pyproject.toml": FIRST_RULES, "web/track.js": NODE_TRACKING})
+
+    result = run_cli(["--list-events", "web/track.js"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [NOT_PYTHON.format("web/track.js")]
+    assert result.stdout == "No event names found.\n"
+
+
 def test_force_exclude_named_files(project) -> None:
     root = project(
         {

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from cio_fix.config import Config, load_config
-from cio_fix.discovery import build_import_prefilter, build_prefilter, discover
+from cio_fix.discovery import (
+    build_import_prefilter,
+    build_prefilter,
+    discover,
+    is_python_file,
+)
 
 SOURCE = "import customerio\n"
 
@@ -106,6 +111,42 @@ def test_discovery_explicit_file_always_checked(project) -> None:
     names = _names(root, paths=[root / "ignored.py", root / "build" / "gen.py"])
 
     assert names == ["build/gen.py", "ignored.py"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "python"),
+    [
+        ("app.py", "", True),
+        ("stubs.pyi", "", True),
+        ("sync", "#!/usr/bin/env python3\n", True),
+        ("sync", "#!/usr/bin/python\nimport customerio\n", True),
+        ("sync", "#! /usr/local/bin/python3.12 -u\n", True),
+        ("sync", "#!/usr/bin/env -S python3 -u\n", True),
+        ("sync", "#!/usr/bin/env PYTHONUTF8=1 pypy3\n", True),
+        ("sync.cgi", "#!/usr/bin/env python\n", True),
+        ("track.js", "const customerio = require('customerio-node');\n", False),
+        ("track.js", "#!/usr/bin/env node\n", False),
+        ("deploy", "#!/bin/sh\npython3 sync.py\n", False),
+        ("deploy", "#!/usr/bin/env\n", False),
+        ("Makefile", "python:\n\tpython3 app.py\n", False),
+        ("README", "", False),
+    ],
+)
+def test_is_python_file(tmp_path: Path, name: str, text: str, python: bool) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+
+    assert is_python_file(path) is python
+
+
+def test_discovery_named_files_not_python(project) -> None:
+    root = project({"app.py": SOURCE, "web/track.js": SOURCE, "bin/sync": SOURCE})
+    paths = [root / "app.py", root / "web/track.js", root / "bin/sync", root / "web"]
+
+    found = discover(paths, load_config(root))
+
+    assert found.files == [root / "app.py"]
+    assert found.not_python == [root / "web/track.js", root / "bin/sync"]
 
 
 def test_discovery_symlink_out_of_root_not_followed(project, tmp_path_factory) -> None:
