@@ -135,15 +135,13 @@ class Finding:
     # whose line numbers are that file's, reported with `fixed_position`.
     message_in_fixed_file: str | None = None
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Every message is kept on one line, however a rule builds or extends it.
-        if name in (
-            "message",
-            "fixed_message",
-            "message_in_fixed_file",
-        ) and isinstance(value, str):
-            value = one_line(value)
-        super().__setattr__(name, value)
+    def __post_init__(self) -> None:
+        # Messages are kept on one line from the start. What the checker
+        # appends or copies in later is its own text, or a message made this
+        # way.
+        self.message = one_line(self.message)
+        if self.fixed_message is not None:
+            self.fixed_message = one_line(self.fixed_message)
 
     @property
     def fix_safety(self) -> FixSafety | None:
