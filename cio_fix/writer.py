@@ -81,8 +81,8 @@ def _decode_message(raw: bytes, encoding: str, error: UnicodeDecodeError) -> str
     line = data.count(b"\n", 0, error.start) + 1
     column = len(data[line_start : error.start].decode(encoding, "replace")) + 1
     found = " ".join(f"0x{byte:02x}" for byte in data[error.start : error.end])
-    shown = "utf-8" if encoding == "utf-8-sig" else encoding
-    where = f"line {line}, column {column}: byte {found} is not valid {shown}"
+    encoding_name = "utf-8" if encoding == "utf-8-sig" else encoding
+    where = f"line {line}, column {column}: byte {found} is not valid {encoding_name}"
     first_lines = b"\n".join(raw.split(b"\n", 2)[:2])
     if encoding == "utf-8-sig":
         advice = "the file starts with a UTF-8 byte order mark; convert it to UTF-8"
