@@ -42,6 +42,11 @@ _LOWER_BOUNDS = frozenset({"===", "==", "~=", ">=", ">", "^", "~", "=", None})
 # spaces after an operator (`>= 3.8`) are removed first.
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
 _SPACE_AFTER_OPERATOR = re.compile(rf"({_OPERATOR})\s+")
+# The Python that fixed code needs when nothing is declared.
+DEFAULT_TARGET = (3, 9)
+# The oldest Python a fix is written for: a project that bounds the version
+# only from above (`<3.8`) may run on any older one.
+OLDEST = (2, 7)
 # ruff's `target-version`: "py38", "py310".
 _RUFF_TARGET = re.compile(r"py(?P<major>\d)(?P<minor>\d+)")
 
@@ -64,7 +69,10 @@ def minimum_from_specifier(spec: str) -> tuple[int, int] | None:
     `>=3.8`, `~=3.8`, `>=3.8,<4`, `^3.8`, `3.8.*` and `==3.8.10` give (3, 8),
     and so does `>3.8`, which allows 3.8.1. Poetry's alternatives
     (`^3.7 || ^3.9`) give the lowest of theirs. None when a clause cannot be
-    read or when nothing bounds the version from below (`<4`, `*`).
+    read or when nothing bounds the version from below (`<4`, `*`). A
+    specifier that bounds it only from above, below DEFAULT_TARGET (`<3.8`,
+    `<=3.7`), allows every older Python, so it gives OLDEST: code for the
+    default target would run on none of the Pythons it allows.
     """
     lowest: tuple[int, int] | None = None
     for alternative in re.split(r"\|\|?", spec):
@@ -78,19 +86,26 @@ def minimum_from_specifier(spec: str) -> tuple[int, int] | None:
 def _lower_bound(clauses: str) -> tuple[int, int] | None:
     """Return the lowest version that all clauses allow together, if one bounds it."""
     bound: tuple[int, int] | None = None
+    below_default = False
     joined = _SPACE_AFTER_OPERATOR.sub(r"\1", clauses.strip())
     for clause in _SEPARATOR.split(joined):
         match = _CLAUSE.fullmatch(clause)
         if match is None:
             return None
-        if match.group("operator") not in _LOWER_BOUNDS:
-            continue
         minor = match.group("minor")
         version = (
             int(match.group("major")),
             int(minor) if minor and minor != "*" else 0,
         )
-        bound = version if bound is None else max(bound, version)
+        operator = match.group("operator")
+        if operator == "<":
+            below_default = below_default or version <= DEFAULT_TARGET
+        elif operator == "<=":
+            below_default = below_default or version < DEFAULT_TARGET
+        if operator in _LOWER_BOUNDS:
+            bound = version if bound is None else max(bound, version)
+    if bound is None and below_default:
+        return OLDEST
     return bound
 
 

@@ -143,6 +143,11 @@ def export(user_ids):
         (">=3.7,>=3.9", (3, 9)),
         ("^3.9 || ^3.7", (3, 7)),
         ("<4", None),
+        ("<=3.9", None),
+        ("<3.9", (2, 7)),
+        ("<3.8", (2, 7)),
+        ("<=3.7", (2, 7)),
+        ("!=3.0.*,<3.8", (2, 7)),
         ("*", None),
         ("", None),
         ("python3", None),
@@ -273,6 +278,23 @@ def test_python_target_version_setting_wins(project) -> None:
     result = run_cli(["--dry-run", "--select", "CIO601", "."], root)
 
     assert "+@functools.lru_cache(maxsize=None)" in result.stdout
+
+
+def test_python_upper_bound_only_gets_no_newer_code(project) -> None:
+    # `<3.8` allows no Python that `functools.cache` or the helper's `/` needs.
+    root = project(
+        {
+            "pyproject.toml": '[project]\nrequires-python = "<3.8"\n',
+            "requirements.txt": "customerio==3.2.0\nflask\n",
+            "app.py": FLASK_APP,
+        }
+    )
+
+    result = run_cli(["--dry-run", "--no-cache", "."], root)
+
+    assert "functools.cache" not in result.stdout
+    assert "method, /" not in result.stdout
+    assert "and pyproject.toml declares 2.7" in result.stdout
 
 
 def test_python_version_change_misses_cache(project) -> None:
