@@ -36,7 +36,7 @@ from cio_fix.requirements import requirement_lines, requirements_files
 
 _Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
-# What the log line of a declaration file that cannot be read names.
+# The subject named in the log line of a declaration file that cannot be read.
 SDK_VERSION = "the SDK version"
 
 # `from django.conf import settings` reads the project's settings module.

@@ -20,7 +20,7 @@ from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import folders_up_to
 
 logger = logging.getLogger(__name__)
-# What the log line of a declaration file that cannot be read names.
+# The subject named in the log line of a declaration file that cannot be read.
 PYTHON_VERSION = "the Python version"
 
 # The files that declare the Python version, besides pyproject.toml,
