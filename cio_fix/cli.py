@@ -41,7 +41,7 @@ class _Command(TyperCommand):
 
     typer 0.29 prints an argument's Python type after its name, even with a
     metavar (`PATH <list[Path]>`). The help shows `[PATH]...` instead, as
-    ruff's and black's do.
+    the usage line writes it.
     """
 
     def format_options(self, ctx: typer.Context, formatter: HelpFormatter) -> None:

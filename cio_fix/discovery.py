@@ -506,7 +506,8 @@ def _gitignores_above(
     with `folder` and the path from its own folder to `folder`, so that
     `_ignored` matches the paths of the walk against it. Returns None when
     they ignore `folder` or a folder between it and them, because git
-    re-includes no file of an ignored folder, whatever a deeper `.gitignore` says.
+    re-includes no file of an ignored folder, even when a deeper
+    `.gitignore` negates its pattern.
     """
     start = resolve_or_absolute(folder)
     top = resolve_or_absolute(root)

@@ -67,7 +67,7 @@ def _moved_lines(
     moved = {}
     for text, old_indexes in deleted.items():
         new_indexes = inserted.get(text, [])
-        if len(old_indexes) == 1 and len(new_indexes) == 1 and not _has_no_word(text):
+        if len(old_indexes) == 1 and len(new_indexes) == 1 and _WORD.search(text):
             moved[old_indexes[0]] = new_indexes[0]
     return moved
 

@@ -987,9 +987,9 @@ def test_cli_deleted_working_directory(
     project, tmp_path_factory, monkeypatch, capsys, arguments
 ) -> None:
     root = project({"app.py": PITFALLS})
-    gone = tmp_path_factory.mktemp("gone")
-    monkeypatch.chdir(gone)
-    gone.rmdir()
+    deleted_folder = tmp_path_factory.mktemp("deleted")
+    monkeypatch.chdir(deleted_folder)
+    deleted_folder.rmdir()
     argv = [str(root) if argument == "PROJECT" else argument for argument in arguments]
     monkeypatch.setattr(sys, "argv", ["cio-fix", "--no-cache", *argv])
 
@@ -1008,9 +1008,9 @@ def test_cli_deleted_working_directory(
 def test_cli_json_deleted_working_directory(
     tmp_path_factory, monkeypatch, capsys
 ) -> None:
-    gone = tmp_path_factory.mktemp("gone")
-    monkeypatch.chdir(gone)
-    gone.rmdir()
+    deleted_folder = tmp_path_factory.mktemp("deleted")
+    monkeypatch.chdir(deleted_folder)
+    deleted_folder.rmdir()
     monkeypatch.setattr(sys, "argv", ["cio-fix", "--output-format", "json"])
 
     with pytest.raises(SystemExit) as exit_info:

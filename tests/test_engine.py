@@ -853,7 +853,7 @@ def test_engine_apply_remaining_matches_next_run(tmp_path) -> None:
 
 def test_engine_apply_follows_moved_statement(project) -> None:
     # The CIO201 fix moves the identify that CIO402 reports above the track
-    # call. The line diff sees the identify deleted at the end of the file.
+    # call. The line diff shows the identify as deleted at the end of the file.
     source = (
         "import os\n\n"
         "from customerio import CustomerIO\n\n"

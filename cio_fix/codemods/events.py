@@ -662,7 +662,8 @@ class InconsistentEventName(Rule):
     until they are updated in Customer.io. Update them first, then deploy
     the rename. A name off the style with a variant that follows it is
     renamed to that variant. Two variants that both follow the style are
-    reported without a fix: only the team knows which one campaigns use.
+    reported without a fix, because the code does not show which one the
+    campaigns use.
     A non-ASCII new name over an ASCII literal (`u"Caf\\u00e9Ordered"`) is
     reported without a fix in a project that declares Python 2, unless the
     file has a coding declaration, because Python 2 reads such a file as
