@@ -41,6 +41,7 @@ from cio_fix.project import (
     prefilter_words,
     summarise,
 )
+from cio_fix.quotes import with_quote
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
 from cio_fix.style import black_settings
 from cio_fix.suppressions import (
@@ -610,7 +611,9 @@ class Checker:
             if previous is not context:
                 previous.index.release()
             if not fixes:
-                new_code = code_of(current.module)
+                literals = context.index.literals
+                quote = literals.quote(self.black.quote)
+                new_code = code_of(with_quote(current.module, quote, literals))
                 _verify(new_code, original_code, context.display_path)
                 passes.code = format_fixed_file(self.black, original_code, new_code)
                 passes.left = [

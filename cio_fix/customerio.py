@@ -22,6 +22,7 @@ import libcst as cst
 
 from cio_fix.containers import class_may_change, dict_may_change
 from cio_fix.metadata import code_of
+from cio_fix.quotes import FileLiterals
 from cio_fix.walk import walk
 
 if TYPE_CHECKING:
@@ -398,6 +399,8 @@ class FileIndex:
         # Every `Name` node of the module by the identifier it spells, and
         # the parent of every node but the module, both filled by the walk.
         self.names: dict[str, list[cst.Name]] = {}
+        # The file's string literals, for the quotes of those that fixes write.
+        self.literals = FileLiterals()
         # Names that imports bind at module level (in `if` and `try` blocks
         # too), and names that `global` statements let functions rebind.
         self.module_imports: set[str] = set()
@@ -1252,9 +1255,21 @@ class IndexBuilder(cst.CSTVisitor):
         self.functions: list[FunctionInfo] = []
         self.classes: list[ClassInfo] = []
         self.statements: list[cst.CSTNode] = []
+        # How many f-strings the walk is inside.
+        self.f_strings = 0
 
     def visit_Name(self, node: cst.Name) -> None:
         self.index.names.setdefault(node.value, []).append(node)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if not self.f_strings:
+            self.index.literals.add(node)
+
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        self.f_strings += 1
+
+    def leave_FormattedString(self, original_node: cst.FormattedString) -> None:
+        self.f_strings -= 1
 
     # -- imports ---------------------------------------------------------------
 

@@ -158,7 +158,7 @@ def test_black_settings_from_project(project) -> None:
     with_black = project({"pyproject.toml": "[tool.black]\nline-length = 100\n"})
 
     assert black_settings(with_black) == BlackSettings(
-        enabled=True, line_length=100, string_normalization=True
+        enabled=True, line_length=100, string_normalization=True, quote='"'
     )
 
 
@@ -168,7 +168,7 @@ def test_black_settings_from_pre_commit(project) -> None:
     )
 
     assert black_settings(root) == BlackSettings(
-        enabled=True, string_normalization=True
+        enabled=True, string_normalization=True, quote='"'
     )
 
 

@@ -135,7 +135,7 @@ def test_engine_only_the_breaking_rule_is_dropped(project, monkeypatch) -> None:
 
     fixed = (root / "app.py").read_text()
     assert result.exit_code == 2
-    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in fixed
+    assert "os.environ['CUSTOMERIO_SITE_ID']" in fixed
     assert "created_at=time.time() * 1000" in fixed
     [error] = result.json["errors"]
     assert error["message"].startswith("internal error in CIO103:")

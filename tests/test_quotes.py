@@ -1,0 +1,166 @@
+"""New string literals follow the quotes of the file, or of the project's formatter."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from cio_fix.customerio import build_index
+from cio_fix.metadata import code_of
+from cio_fix.quotes import FileLiterals, with_quote
+from cio_fix.style import black_settings
+
+from conftest import run_cli
+
+SINGLE_QUOTED_APP = """\
+import time
+from customerio import CustomerIO
+
+cio = CustomerIO('3f9a0c1d2e4b5a69c7d1', '0a1b2c3d4e5f6a7b8c9d')
+
+
+def checkout(user):
+    cio.track(customer_id=user['id'], name=f'bought_{user["sku"]}')
+    return 'ok'
+"""
+
+REQUIREMENTS = {"requirements.txt": "customerio==3.1\n"}
+
+
+def literals_of(code: str) -> FileLiterals:
+    return build_index(cst.parse_module(code), "app", False).literals
+
+
+def test_fixes_write_single_quotes_in_a_single_quoted_file(project) -> None:
+    root = project({"app.py": SINGLE_QUOTED_APP, **REQUIREMENTS})
+
+    run_cli(["--apply", "--unsafe-fixes", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    assert (
+        "os.environ['CUSTOMERIO_SITE_ID'], os.environ['CUSTOMERIO_TRACK_API_KEY']"
+        in fixed
+    )
+    # The value taken out of the f-string had double quotes only because
+    # the f-string's own quote was single.
+    assert "name='bought', data={'sku': user['sku']}" in fixed
+    assert '"' not in fixed
+
+
+def test_fixes_write_double_quotes_where_the_file_has_as_many_of_each(project) -> None:
+    app = SINGLE_QUOTED_APP.replace("return 'ok'", 'return "ok"').replace(
+        "'0a1b2c3d4e5f6a7b8c9d'", '"0a1b2c3d4e5f6a7b8c9d"'
+    )
+    root = project({"app.py": app, **REQUIREMENTS})
+
+    run_cli(["--apply", "--select", "CIO301", "."], root)
+
+    assert 'name="bought", data={"sku": user["sku"]}' in (root / "app.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("files", "quote"),
+    [
+        ({"pyproject.toml": "[tool.black]\n"}, '"'),
+        ({"pyproject.toml": "[tool.black]\nskip-string-normalization = true\n"}, None),
+        ({"ruff.toml": '[format]\nquote-style = "single"\n'}, "'"),
+        ({"ruff.toml": '[format]\nquote-style = "double"\n'}, '"'),
+        ({"ruff.toml": '[format]\nquote-style = "preserve"\n'}, None),
+        (
+            {
+                "pyproject.toml": "[tool.ruff.lint.flake8-quotes]\n"
+                'inline-quotes = "single"\n'
+            },
+            "'",
+        ),
+        ({"ruff.toml": '[flake8-quotes]\ninline-quotes = "single"\n'}, "'"),
+        (
+            {
+                "ruff-base.toml": '[format]\nquote-style = "single"\n',
+                "ruff.toml": 'extend = "ruff-base.toml"\n',
+            },
+            "'",
+        ),
+        (
+            {
+                "ruff-base.toml": '[format]\nquote-style = "single"\n',
+                "ruff.toml": 'extend = "ruff-base.toml"\n'
+                '[format]\nquote-style = "preserve"\n',
+            },
+            None,
+        ),
+        ({"ruff.toml": "line-length = 100\n"}, None),
+    ],
+    ids=[
+        "black",
+        "black-skip-string-normalization",
+        "ruff-format-single",
+        "ruff-format-double",
+        "ruff-format-preserve",
+        "flake8-quotes",
+        "flake8-quotes-before-ruff-0.2",
+        "extended",
+        "preserve-ends-extend",
+        "ruff-without-quotes",
+    ],
+)
+def test_quote_from_the_project_formatter(project, files, quote) -> None:
+    assert black_settings(project(files)).quote == quote
+
+
+def test_configured_double_quotes_win_over_the_file(project) -> None:
+    files = {
+        "app.py": SINGLE_QUOTED_APP,
+        "ruff.toml": '[format]\nquote-style = "double"\n',
+        **REQUIREMENTS,
+    }
+    root = project(files)
+
+    run_cli(["--apply", "--select", "CIO301", "."], root)
+
+    assert 'data={"sku": user["sku"]}' in (root / "app.py").read_text()
+
+
+def test_file_quote_counts_only_literals_that_chose_their_quote() -> None:
+    literals = literals_of(
+        "a = 'x'\n"
+        'b = "it\'s"\n'
+        'c = "say \\"hi\\""\n'
+        "d = f'{e[\"k\"]}'\n"
+        '"""Docstring."""\n'
+    )
+
+    assert literals.quotes == {"'": 1}
+    assert literals.quote(None) == "'"
+    assert literals.quote('"') == '"'
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # A literal inside an f-string cannot take the f-string's quote
+        # before Python 3.12.
+        "x = f'{d[\"k\"]}'\n",
+        # Swapping would need an escape.
+        'x = "it\'s"\n',
+        'x = "say \\"hi\\""\n',
+        # Docstrings of helpers stay triple double-quoted.
+        'x = """Docstring."""\n',
+        # The file already has this literal: a fix moved it, the user wrote it.
+        'x = "kept"\n',
+    ],
+    ids=["in-f-string", "apostrophe", "escaped-quote", "triple", "user-literal"],
+)
+def test_with_quote_keeps_literals_it_cannot_or_should_not_swap(code) -> None:
+    module = cst.parse_module(code)
+    original = literals_of('y = "kept"\n')
+
+    assert code_of(with_quote(module, "'", original)) == code
+
+
+def test_with_quote_swaps_new_literals_and_keeps_prefixes() -> None:
+    module = cst.parse_module('x = os.environ["KEY"] + rb"raw"\n')
+
+    swapped = with_quote(module, "'", literals_of(""))
+
+    assert code_of(swapped) == "x = os.environ['KEY'] + rb'raw'\n"
