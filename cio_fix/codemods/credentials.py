@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections import Counter, defaultdict
@@ -386,6 +387,8 @@ class _Literal:
     value: str
     role: str
     env_name: str | None = None
+    # Why the key is reported without a fix, if it is.
+    not_fixed: str | None = None
 
 
 class HardcodedCredential(Rule):
@@ -394,7 +397,9 @@ class HardcodedCredential(Rule):
     Track API key, an App API key, a Data Pipelines write key or the
     signing key of reporting webhooks. The key may be a string literal
     passed to a client, a module constant that reaches a client from any
-    file of the project, a setting such as `CUSTOMERIO_API_KEY`, or the
+    file of the project, a setting such as `CUSTOMERIO_API_KEY`, a field
+    of a class whose name says Customer.io (`site_id` or `api_key` in
+    `class CioConfig`, also wrapped in pydantic's `SecretStr`), or the
     fallback of `os.getenv`. Test code is left
     alone, because its keys are fakes for a local server: `conftest.py`,
     `*_test.py`, every module named `tests`, `test`, `testing`, `test_*`,
@@ -436,7 +441,9 @@ class HardcodedCredential(Rule):
     variables that the file's service (the nearest folder that declares
     dependencies) already reads. When the fixes would read
     different keys from one variable (two workspaces, say), those keys are
-    reported without a fix.
+    reported without a fix. So is a field of a pydantic settings class
+    (a subclass of `BaseSettings`): without its default, the class reads
+    the field from the environment by the name its configuration gives.
     """
 
     code = "CIO101"
@@ -529,6 +536,7 @@ class HardcodedCredential(Rule):
     ) -> Iterator[_Literal]:
         value = assignment.value
         assert value is not None
+        value = _secret_wrapped(index, value)
         literal = constant_value(value)
         if looks_like_secret(literal):
             assert isinstance(literal, str)
@@ -541,11 +549,17 @@ class HardcodedCredential(Rule):
     def _named_assignments(self, context: FileContext) -> Iterator[_Literal]:
         """Yield settings such as `CUSTOMERIO_API_KEY = "..."` and constants used as keys."""
         index = context.index
-        scopes = [
-            index.module_scope,
-            *(info.scope for info in index.classes if info.scope),
-        ]
-        for scope in scopes:
+        scopes = [(index.module_scope, None)]
+        scopes.extend((info.scope, info) for info in index.classes if info.scope)
+        for scope, class_info in scopes:
+            customerio_class = class_info is not None and _customerio_name(
+                class_info.name
+            )
+            not_fixed = None
+            if class_info is not None and any(
+                base.rpartition(".")[2] == "BaseSettings" for base in class_info.bases
+            ):
+                not_fixed = SETTINGS_FIELD
             for name, assignments in scope.assignments.items():
                 if len(assignments) != 1 or assignments[0].value is None:
                     continue
@@ -553,10 +567,15 @@ class HardcodedCredential(Rule):
                 role = None
                 if CREDENTIAL_NAME.search(name):
                     role = role_from_name(name)
+                elif customerio_class and CREDENTIAL_KEY.match(name):
+                    # A field of a Customer.io settings class:
+                    # `site_id: str = "..."` in `class CustomerIOSettings`.
+                    role = role_from_name(name)
                 elif scope is index.module_scope:
                     role = context.project.credential_role(index.module_name, name)
                 if role is not None:
-                    yield from self._from_assignment(index, assignments[0], role)
+                    for literal in self._from_assignment(index, assignments[0], role):
+                        yield dataclasses.replace(literal, not_fixed=not_fixed)
                 if isinstance(value, cst.Dict):
                     yield from self._settings_dict(context, scope, name, value)
 
@@ -651,6 +670,9 @@ class HardcodedCredential(Rule):
             f" from the {env_name} environment variable and rotate the key, because it"
             " stays in the version control history"
         )
+        if literal.not_fixed is not None:
+            message += f" (not fixed: {literal.not_fixed})"
+            return context.finding(self, literal.node, message, secrets=secrets)
         fix = self._fix(context, literal, env_name)
         if isinstance(fix, str):
             message += (
@@ -709,6 +731,37 @@ def _dict_entry(
         if isinstance(element, cst.DictElement) and constant_value(element.key) == key:
             return element.value
     return None
+
+
+def _customerio_name(name: str) -> bool:
+    """Tell whether a class name names Customer.io: `CustomerIOSettings`, `CioConfig`."""
+    words = "_".join(word.lower() for word in NAME_WORD.findall(name))
+    return CUSTOMERIO_NAME.search(words) is not None
+
+
+# A pydantic settings class reads each field from the environment itself, by
+# a name that its configuration decides (`env_prefix`, `alias`).
+SETTINGS_FIELD = (
+    "a field of a pydantic settings class, which reads it from the environment"
+    " when its default is removed"
+)
+# pydantic's wrapper that keeps a value out of logs and reprs.
+SECRET_WRAPPERS = frozenset(
+    {"pydantic.SecretStr", "pydantic.types.SecretStr", "pydantic.v1.SecretStr"}
+)
+
+
+def _secret_wrapped(index: FileIndex, value: cst.BaseExpression) -> cst.BaseExpression:
+    """Return the literal that `SecretStr("...")` wraps, else `value` itself."""
+    if (
+        isinstance(value, cst.Call)
+        and len(value.args) == 1
+        and not value.args[0].star
+        and value.args[0].keyword is None
+        and index.qualified_name(value.func) in SECRET_WRAPPERS
+    ):
+        return value.args[0].value
+    return value
 
 
 def _own_env_name(name: str) -> str | None:
