@@ -77,7 +77,8 @@ class Conversion:
 
 class MillisecondTimestamp(Rule):
     """What it does:
-    Finds timestamps sent to the Track API in milliseconds (or as floats):
+    Finds timestamps sent to the Track API in milliseconds (or as floats,
+    `time.time()` and `dt.timestamp()`):
     `time.time() * 1000`, `dt.timestamp() * 1000`, `time.time_ns() //
     1_000_000` and 13-digit literals, also for a time moved by a literal
     number of seconds (`(time.time() + 14 * 86400) * 1000`). It looks at `timestamp=` of track,
@@ -422,12 +423,7 @@ def _is_seconds(index: FileIndex, node: cst.BaseExpression) -> bool:
         return False
     if _qualified_call(index, node) in SECONDS_FUNCTIONS:
         return True
-    func = node.func
-    return (
-        isinstance(func, cst.Attribute)
-        and func.attr.value == "timestamp"
-        and not node.args
-    )
+    return _is_float_seconds(index, node)
 
 
 def _number(node: cst.BaseExpression) -> float | int | None:
@@ -579,9 +575,23 @@ def convert(
     if isinstance(node, cst.Integer) and node.evaluated_value in MILLISECOND_LITERALS:
         return Conversion(node, _seconds_literal(node), "milliseconds", integer=True)
 
-    if allow_float and _qualified_call(index, node) == "time.time":
+    if allow_float and _is_float_seconds(index, node):
         return Conversion(node, _int_call(node), "float", integer=True)
     return None
+
+
+def _is_float_seconds(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a float Unix time: `time.time()` or `dt.timestamp()`."""
+    if not isinstance(node, cst.Call):
+        return False
+    if _qualified_call(index, node) == "time.time":
+        return True
+    func = node.func
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == "timestamp"
+        and not node.args
+    )
 
 
 # -- variables --------------------------------------------------------------------
