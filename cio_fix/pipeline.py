@@ -749,6 +749,7 @@ class _Worker:
     def __init__(self, config: Config) -> None:
         from cio_fix.checker import Checker
 
+        self.config = config
         self.checker: Checker = Checker(config)
         self.project_key: str | None = None
         self.project: ProjectIndex | None = None
@@ -778,9 +779,10 @@ class _Worker:
         for path in paths:
             with _stack_budget():
                 facts, errors = self.checker.collect_file(path, project)
-            found[path] = CollectedFacts(
-                _pickled(facts), canonical_digest(facts), errors
-            )
+            # Only cache keys read the digest, and a run whose configuration
+            # turns the cache off opens none (`engine._run_project`).
+            facts_digest = canonical_digest(facts) if self.config.cache else ""
+            found[path] = CollectedFacts(_pickled(facts), facts_digest, errors)
         return found
 
     def check(

@@ -414,6 +414,27 @@ def test_cache_no_cache_writes_nothing(project) -> None:
     assert not (root / CACHE_FOLDER).exists()
 
 
+def test_cache_facts_digest_only_with_cache(project, monkeypatch) -> None:
+    """Rule facts are hashed for the cache keys, and only when the cache is on."""
+    root = project(FILES)
+    digested: list[bool] = []
+    original = pipeline.canonical_digest
+
+    def recording(value):
+        digested.append(isinstance(value, dict))
+        return original(value)
+
+    monkeypatch.setattr(pipeline, "canonical_digest", recording)
+    run_cli(["--no-cache", "-j", "1", "."], root)
+    without_cache = list(digested)
+    digested.clear()
+    run_cli(["-j", "1", "."], root)
+
+    assert without_cache
+    assert not any(without_cache)
+    assert any(digested)
+
+
 def test_cache_config_key_disables_cache(project) -> None:
     root = project({**FILES, "pyproject.toml": "[tool.cio-fix]\ncache = false\n"})
 
