@@ -94,8 +94,26 @@ def _setting_read(index: FileIndex, node: cst.BaseExpression) -> tuple[str, str]
     return (reader, name) if reader is not None else None
 
 
+def _secret_value_of(node: cst.BaseExpression) -> cst.BaseExpression:
+    """Return X for `X.get_secret_value()`, else `node` itself.
+
+    pydantic (1.x and 2.x) settings hold keys as `SecretStr`, and
+    `get_secret_value()` returns the key it wraps, so the call reads the
+    same key as X and has X's name.
+    """
+    if (
+        isinstance(node, cst.Call)
+        and not node.args
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get_secret_value"
+    ):
+        return node.func.value
+    return node
+
+
 def _key_name(index: FileIndex, node: cst.BaseExpression) -> str | None:
     """Return the name that a key expression is read under: a variable, setting or env var."""
+    node = _secret_value_of(node)
     variable = env_variable_read(index, node)
     if variable is not None:
         return variable
@@ -115,6 +133,7 @@ def _key_name(index: FileIndex, node: cst.BaseExpression) -> str | None:
 
 def stated_role(index: FileIndex, node: cst.BaseExpression, scope: Scope) -> str | None:
     """Return the role a key's name states, following a local variable to its value once."""
+    node = _secret_value_of(node)
     name = _key_name(index, node)
     role = named_role(name) if name is not None else None
     if role is not None or not isinstance(node, cst.Name):
@@ -135,6 +154,7 @@ def _identity(
     across files; an imported name is resolved through the project later
     (`resolve_identity`). A literal key is kept as a hash, never as text.
     """
+    node = _secret_value_of(node)
     variable = env_variable_read(index, node)
     if variable is not None:
         return f"env:{variable}"
@@ -202,7 +222,9 @@ class WrongApiKey(Rule):
     `AsyncCustomerIO`) given the App API key. A key counts as the Track key
     when its name says so (`CUSTOMERIO_TRACK_API_KEY`, `CIO_SITE_ID`) or
     when the project passes the same value to a Track client. It counts as
-    the App key when its name says so (`CUSTOMERIO_APP_API_KEY`).
+    the App key when its name says so (`CUSTOMERIO_APP_API_KEY`). A key
+    read from a pydantic `SecretStr` (`settings.track_api_key.get_secret_value()`)
+    counts as the key it wraps.
 
     Why is this bad?
     Customer.io issues separate credentials for the two APIs: the Track API
@@ -227,7 +249,9 @@ class WrongApiKey(Rule):
     is one the project already reads for the App key, else
     `CUSTOMERIO_APP_API_KEY` (`[tool.cio-fix.env]`). That setting or
     variable must contain the App API key where the code runs. A Track
-    client given the App key gets the Track key the same way.
+    client given the App key gets the Track key the same way. A key read
+    with `.get_secret_value()` is replaced whole by the read of the
+    variable, because the sibling setting may not be a `SecretStr`.
     """
 
     code = "CIO102"
