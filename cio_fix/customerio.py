@@ -280,6 +280,9 @@ class ClientCall:
     # `_customerio_in_background(cio.track, ...)`: `node` is the helper call
     # and the arguments after the method are the method's arguments.
     in_background: bool = False
+    # Whether `node` is `functools.partial(cio.track, ...)`: the call runs
+    # where the partial is called, maybe with more arguments.
+    partial: bool = False
 
     @property
     def api(self) -> Api:
@@ -415,6 +418,7 @@ class FileIndex:
         # The configured `background-helper` (`package.module.function`), if any.
         self.background_helper: str | None = None
         self._calls: list[ClientCall] | None = None
+        self._partial_calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._resolving: set[int] = set()
         # The client type of each module-level dict of clients, by its name.
@@ -1160,6 +1164,22 @@ class FileIndex:
         return self._calls
 
     @property
+    def partial_calls(self) -> list[ClientCall]:
+        """Every `functools.partial` of a client method, read as the call it makes.
+
+        They are not in `client_calls`, because the call does not run where
+        the partial is made, and it may get more arguments when it runs.
+        """
+        if self._partial_calls is None:
+            calls = []
+            for site in self.call_sites:
+                partial_call = self._as_partial_call(site)
+                if partial_call is not None:
+                    calls.append(partial_call)
+            self._partial_calls = calls
+        return self._partial_calls
+
+    @property
     def constructions(self) -> list[Construction]:
         """Every client constructor call; resolving it needs this file only."""
         if self._constructions is None:
@@ -1175,6 +1195,7 @@ class FileIndex:
         """Resolve names imported from other files through `project` from now on."""
         self.project = project
         self._calls = None
+        self._partial_calls = None
         self._client_dicts = {}
         self._changing_classes = {}
 
@@ -1204,6 +1225,22 @@ class FileIndex:
 
     def _as_background_call(self, site: CallSite) -> ClientCall | None:
         """Read `helper(cio.track, customer_id=...)` as the call `cio.track(customer_id=...)`."""
+        return self._method_argument_call(site, in_background=True)
+
+    def _as_partial_call(self, site: CallSite) -> ClientCall | None:
+        """Read `functools.partial(cio.track, uid, ...)` as the call `cio.track(uid, ...)`."""
+        func = site.node.func
+        # Most calls are method calls, so only a method named `partial` is resolved.
+        if type(func) is cst.Attribute and func.attr.value != "partial":
+            return None
+        if self.qualified_name(func) != "functools.partial":
+            return None
+        return self._method_argument_call(site, partial=True)
+
+    def _method_argument_call(
+        self, site: CallSite, in_background: bool = False, partial: bool = False
+    ) -> ClientCall | None:
+        """Read `f(cio.track, customer_id=...)` as the call `cio.track(customer_id=...)`."""
         arguments = site.node.args
         if not arguments or arguments[0].keyword is not None or arguments[0].star:
             return None
@@ -1211,10 +1248,15 @@ class FileIndex:
         if not isinstance(method, cst.Attribute):
             return None
         call = site.node.with_changes(args=arguments[1:])
-        return self._client_call(site, method, call, in_background=True)
+        return self._client_call(site, method, call, in_background, partial)
 
     def _client_call(
-        self, site: CallSite, func: cst.Attribute, call: cst.Call, in_background: bool
+        self,
+        site: CallSite,
+        func: cst.Attribute,
+        call: cst.Call,
+        in_background: bool,
+        partial: bool = False,
     ) -> ClientCall | None:
         method = func.attr.value
         if method not in ALL_METHOD_NAMES:
@@ -1243,6 +1285,7 @@ class FileIndex:
             extra_keywords=extra,
             star_arguments=starred,
             in_background=in_background,
+            partial=partial,
         )
 
 

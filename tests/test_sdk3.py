@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 
 HEADER = 'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n\n\n'
@@ -104,6 +106,80 @@ def test_sdk3_attribute_dict_fixed(project) -> None:
         "def upgraded(uid):\n"
         '    attrs = {"plan": "pro"}\n'
         '    cio.track(customer_id=uid, name="upgraded", **attrs)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] == "safe"
+
+
+# Partials whose calls cio-fix cannot all see, or that may replace the moved
+# `data`, each with the reason its finding gives.
+PARTIAL_REPORT_ONLY = [
+    (
+        "def returned(uid, plan):\n"
+        '    return functools.partial(cio.track, uid, "upgraded", plan=plan)\n',
+        "cio-fix cannot see every call of the partial",
+    ),
+    (
+        'module_level = functools.partial(cio.track, "anonymous", "visited", page="/")\n',
+        "cio-fix cannot see every call of the partial",
+    ),
+    (
+        "def handed_on(executor, uid, plan):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", plan=plan)\n'
+        "    executor.submit(send)\n",
+        "`send` is used other than in a call",
+    ),
+    (
+        "def called_with_data(uid, plan):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", plan=plan)\n'
+        '    send(data={"source": "web"})\n',
+        "passes `data`, which would replace the one the fix adds",
+    ),
+    (
+        "def called_with_attribute(uid, plan):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", plan=plan)\n'
+        '    send(source="web")\n',
+        "passes the event attribute `source` too",
+    ),
+    (
+        "def called_with_spread(uid, plan, options):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", plan=plan)\n'
+        "    send(**options)\n",
+        "`send(**options)` passes `**` arguments",
+    ),
+    (
+        "def data_by_position(uid, plan):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", plan=plan)\n'
+        '    send({"source": "web"})\n',
+        "passes `data` by position",
+    ),
+    (
+        "def partial_with_data(uid, plan, attrs):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", data=attrs, plan=plan)\n'
+        "    send()\n",
+        "the partial passes `data`",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), PARTIAL_REPORT_ONLY)
+def test_sdk3_partial_report_only(project, body: str, reason: str) -> None:
+    findings = _findings(project, "import functools\n\n\n" + body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert reason in findings[0]["message"]
+
+
+def test_sdk3_partial_called_here_fixed(project) -> None:
+    body = (
+        "import functools\n\n\n"
+        "def upgraded(uid, plan, now):\n"
+        '    send = functools.partial(cio.track, uid, "upgraded", plan=plan)\n'
+        "    send(timestamp=now)\n"
     )
 
     findings = _findings(project, body)

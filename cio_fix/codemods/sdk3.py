@@ -63,7 +63,8 @@ class Sdk3EventKwargs(Rule):
     Finds `track` and `track_anonymous` calls of the customerio package
     that pass event attributes as keyword arguments (`price=total`), or
     as `**attrs` of a dict literal whose keys are event attributes, in a
-    project that uses customerio 3.x.
+    project that uses customerio 3.x. A `functools.partial(cio.track,
+    ...)` that binds such arguments counts as the call it makes.
 
     Why is this bad?
     customerio 3.0 takes event attributes only in the `data` argument:
@@ -101,6 +102,15 @@ class Sdk3EventKwargs(Rule):
     (`{**attrs, "price": total}`) needs Python 3.5, so in a project that
     declares an older Python (the README lists where cio-fix reads that
     version) such a call is reported without a fix.
+
+    A partial gets its attributes moved into its own `data` only when
+    every call of it is in view and cannot replace that `data`. So the
+    partial must be bound to a local variable that the function only
+    calls, and those calls pass no `data`, no event attributes, no
+    `*`/`**` arguments and no positional argument in the place of `data`.
+    A partial that already passes `data` is reported without a fix too,
+    because merging into it would copy the dict where the partial is
+    made, not where it is called.
     """
 
     code = "CIO701"
@@ -114,7 +124,8 @@ class Sdk3EventKwargs(Rule):
         major = context.sdk_major
         if major in (1, 2):
             return
-        for call in context.index.client_calls:
+        index = context.index
+        for call in [*index.client_calls, *index.partial_calls]:
             if not _is_data_method(call):
                 continue
             spreads = read_spreads(context, call)
@@ -161,6 +172,8 @@ class Sdk3EventKwargs(Rule):
             f" attributes {attributes} passed to {call.method}() as keyword arguments"
         )
         try:
+            if call.partial:
+                _check_partial(context, call)
             new_call = move_into_data(context, call, spreads)
         except CannotMove as reason:
             return context.finding(
@@ -237,6 +250,92 @@ def _spread_keys(
 
 def _spreads(call: ClientCall) -> list[cst.Arg]:
     return [argument for argument in call.star_arguments if argument.star == "**"]
+
+
+def _check_partial(context: FileContext, call: ClientCall) -> None:
+    """Raise CannotMove unless the `data` that the fix adds to a partial is the one sent.
+
+    A `data` passed to the partial when it is called replaces the partial's
+    own, so every call must be in view. A `data` the partial already passes
+    is a dict it reads when called, and merging attributes into it would
+    copy it where the partial is made.
+    """
+    data = call.value("data")
+    if data is not None and not _is_none(data):
+        raise CannotMove(
+            "the partial passes `data`, and merging the attributes into it would"
+            " send the dict as it is when the partial is made, not when it is called"
+        )
+
+    unseen = (
+        "cio-fix cannot see every call of the partial, and a call that passes"
+        " `data` would replace the one the fix adds"
+    )
+    target = _local_name_bound_to(context, call)
+    if target is None:
+        raise CannotMove(unseen)
+
+    parameters = TRACK_METHODS[call.method]
+    bound = [argument for argument in call.node.args[1:] if argument.keyword is None]
+    function = call.site.scope.node
+    for use in context.names_with_value(target.value):
+        if use is target or function not in context.ancestors(use):
+            continue
+        parent = context.parent(use)
+        if isinstance(parent, cst.Arg) and parent.keyword is use:
+            continue
+        if not isinstance(parent, cst.Call) or parent.func is not use:
+            raise CannotMove(
+                f"`{target.value}` is used other than in a call, so {unseen}"
+            )
+        _check_call_of_partial(context, parent, parameters, len(bound))
+
+
+def _check_call_of_partial(
+    context: FileContext,
+    call: cst.Call,
+    parameters: tuple[str, ...],
+    bound_positions: int,
+) -> None:
+    """Raise CannotMove for a call of a partial that may pass `data` or event attributes."""
+    code = code_of(call, context.module)
+    positional = 0
+    for argument in call.args:
+        if argument.star:
+            raise CannotMove(
+                f"`{code}` passes `{argument.star}` arguments, which may include `data`"
+            )
+        if argument.keyword is None:
+            positional += 1
+            continue
+        keyword = argument.keyword.value
+        if keyword == "data":
+            raise CannotMove(
+                f"`{code}` passes `data`, which would replace the one the fix adds"
+            )
+        if keyword not in parameters:
+            raise CannotMove(f"`{code}` passes the event attribute `{keyword}` too")
+    if bound_positions + positional > parameters.index("data"):
+        raise CannotMove(f"`{code}` passes `data` by position")
+
+
+def _local_name_bound_to(context: FileContext, call: ClientCall) -> cst.Name | None:
+    """Return `p` of `p = functools.partial(...)` in a function, if `p` is bound only there."""
+    statement = context.parent(call.node)
+    if (
+        not isinstance(statement, cst.Assign)
+        or len(statement.targets) != 1
+        or not isinstance(statement.targets[0].target, cst.Name)
+    ):
+        return None
+    target = statement.targets[0].target
+    assignments = context.index.assignments_of(target.value, call.site.scope)
+    if len(assignments) != 1 or assignments[0].scope is not call.site.scope:
+        return None
+    if call.site.scope.kind != "function":
+        # Other modules may import a module-level partial and call it.
+        return None
+    return target
 
 
 def move_into_data(
