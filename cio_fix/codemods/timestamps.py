@@ -85,7 +85,8 @@ class MillisecondTimestamp(Rule):
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
     `last_used`. The value may reach the call through a variable or a
-    module constant.
+    module constant. A `functools.partial` of those methods counts as the
+    call it makes.
 
     Why is this bad?
     The Track API reads timestamps as integer Unix seconds (customerio 1.x
@@ -130,7 +131,7 @@ class MillisecondTimestamp(Rule):
         can_fix = "int" not in index.imports and not index.binds_anywhere("int")
         # A dict that two calls send has its entries reported once.
         seen: set[int] = set()
-        for call in index.client_calls:
+        for call in [*index.client_calls, *index.partial_calls]:
             if call.api is not Api.TRACK:
                 continue
             for slot in _slots(context, call):
@@ -626,7 +627,8 @@ def _track_calls_in(context: FileContext, scope: Scope) -> list[ClientCall]:
 
 def _track_calls_by_scope(context: FileContext) -> dict[int, list[ClientCall]]:
     by_scope: dict[int, list[ClientCall]] = {}
-    for call in context.index.client_calls:
+    index = context.index
+    for call in [*index.client_calls, *index.partial_calls]:
         if call.api is Api.TRACK:
             by_scope.setdefault(id(call.site.scope.owner), []).append(call)
     return by_scope
