@@ -250,3 +250,27 @@ def test_git_error_hides_token(repository: Path) -> None:
         git.run("rev-parse", f"no-such-{TOKEN}")
 
     assert TOKEN not in str(raised.value)
+
+
+def test_git_is_submodule(
+    repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    library = tmp_path_factory.mktemp("library")
+    subprocess.run(["git", "init", "--quiet", str(library)], check=True, timeout=60)
+    subprocess.run(
+        ["git", "commit", "--quiet", "--allow-empty", "-m", "Start"],
+        cwd=library,
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        ["git", "submodule", "--quiet", "add", str(library), "vendor/library"],
+        cwd=repository,
+        check=True,
+        timeout=60,
+    )
+    git = Git(repository)
+
+    assert git.is_submodule("vendor/library")
+    assert not git.is_submodule("a.txt")
+    assert not git.is_submodule("vendor")

@@ -677,6 +677,92 @@ def test_pr_sparse_checkout_files_accepted(bot_repository: BotRepository) -> Non
     assert not (bot_repository.work / "docs" / "guide.md").exists()
 
 
+@pytest.mark.parametrize("absolute", [True, False])
+def test_pr_path_outside_work_tree_rejected(
+    bot_repository: BotRepository, absolute: bool
+) -> None:
+    outside = bot_repository.work.parent / "outside"
+    outside.mkdir()
+    (outside / "app.py").write_text(APP, encoding="utf-8")
+    target = str(outside) if absolute else "../outside"
+
+    result = run_pr(bot_repository, target)
+
+    assert result.exit_code == 2
+    assert f"{target} is outside the git work tree" in result.stderr
+    assert (outside / "app.py").read_text(encoding="utf-8") == APP
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_path_through_link_outside_rejected(bot_repository: BotRepository) -> None:
+    outside = bot_repository.work.parent / "shared"
+    outside.mkdir()
+    (outside / "app.py").write_text(APP, encoding="utf-8")
+    (bot_repository.work / "shared").symlink_to(outside, target_is_directory=True)
+    bot_repository.commit({}, "Link the shared folder")
+
+    result = run_pr(bot_repository, "shared/app.py")
+
+    assert result.exit_code == 2
+    assert "shared/app.py leads through a symbolic link to" in result.stderr
+    assert (outside / "app.py").read_text(encoding="utf-8") == APP
+    assert bot_repository.fake.requests == []
+
+
+def add_submodule(repository: BotRepository, path: str) -> Path:
+    """Add a submodule with the signup handler at `path`, commit and push it."""
+    bare = repository.bare.parent / "library.git"
+    clone = repository.bare.parent / "library"
+    git(bare.parent, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    git(bare.parent, "init", "--quiet", "--initial-branch=main", str(clone))
+    (clone / "app.py").write_text(APP, encoding="utf-8")
+    git(clone, "add", "--all")
+    git(clone, "commit", "--quiet", "-m", "Add the signup handler")
+    git(clone, "push", "--quiet", str(bare), "main")
+    git(repository.work, "submodule", "--quiet", "add", str(bare), path)
+    git(repository.work, "commit", "--quiet", "-m", "Add the library")
+    git(repository.work, "push", "--quiet", "origin", "main")
+    return repository.work / path
+
+
+@pytest.mark.parametrize("target", ["vendor/library", "vendor/library/app.py"])
+def test_pr_submodule_path_rejected(bot_repository: BotRepository, target: str) -> None:
+    submodule = add_submodule(bot_repository, "vendor/library")
+
+    result = run_pr(bot_repository, target)
+
+    assert result.exit_code == 2
+    assert f"{target} is inside the submodule vendor/library" in result.stderr
+    assert "run cio-fix --pr in a clone of that repository" in result.stderr
+    assert (submodule / "app.py").read_text(encoding="utf-8") == APP
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_nested_repository_path_rejected(bot_repository: BotRepository) -> None:
+    bot_repository.commit({".gitignore": "scratch/\n"}, "Ignore the scratch folder")
+    nested = bot_repository.work / "scratch"
+    git(bot_repository.work, "init", "--quiet", str(nested))
+    (nested / "app.py").write_text(APP, encoding="utf-8")
+
+    result = run_pr(bot_repository, "scratch")
+
+    assert result.exit_code == 2
+    assert "scratch is inside the nested git repository scratch" in result.stderr
+    assert (nested / "app.py").read_text(encoding="utf-8") == APP
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_run_from_top_skips_submodule(bot_repository: BotRepository) -> None:
+    submodule = add_submodule(bot_repository, "vendor/library")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert (submodule / "app.py").read_text(encoding="utf-8") == APP
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+
+
 def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
     base_before = bot_repository.remote_commit("main")
     local_before = git(bot_repository.work, "rev-parse", "main")

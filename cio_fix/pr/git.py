@@ -191,6 +191,20 @@ class Git:
                 hidden["skip-worktree"].append(path)
         return hidden
 
+    def is_submodule(self, path: str) -> bool:
+        """Tell whether the index records `path` (relative to the root) as a submodule."""
+        # The pathspec also matches the files below a folder `path`.
+        listing = self.run(
+            "ls-files", "--stage", "-z", "--", f":(literal){path}"
+        ).stdout
+        for entry in listing.split("\0"):
+            # An entry is "MODE OBJECT STAGE<TAB>PATH". A submodule's entry is
+            # a gitlink, with the mode 160000.
+            fields, _, name = entry.partition("\t")
+            if name == path:
+                return fields.startswith("160000 ")
+        return False
+
     def current_ref(self) -> str:
         """Return the checked-out branch name, or the commit id of a detached HEAD."""
         completed = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)

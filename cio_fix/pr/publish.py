@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cio_fix import __version__
 from cio_fix.config import Config
+from cio_fix.files import resolve_or_absolute
 from cio_fix.pr.body import (
     BodyContext,
     has_marker,
@@ -104,6 +105,10 @@ def publish(
         raise PublishError(str(error)) from error
     _refuse_dirty(git)
     try:
+        _check_targets(git, targets)
+    except GitError as error:
+        raise PublishError(str(error)) from error
+    try:
         repository = resolve_repository(environ, git)
         check_origin(git, environ)
     except (RemoteError, GitError) as error:
@@ -135,6 +140,43 @@ def _refuse_dirty(git: Git) -> None:
             " checkout and reset could overwrite them; run `git update-index"
             " --no-assume-unchanged --no-skip-worktree PATH...` on those files, then"
             " commit or stash their changes"
+        )
+
+
+def _check_targets(git: Git, targets: list[Path]) -> None:
+    """Reject a PATH whose fixes cannot be committed on the bot branch, before any fix.
+
+    A fix is written in place before its commit, and the restore at the
+    end of a run resets only the work tree of this repository. So a fix
+    written outside it, or inside a submodule or another nested repository,
+    would stay behind.
+    """
+    work_tree = git.work_tree.resolve()
+    for target in targets:
+        _path_in_work_tree(git.work_tree, target.as_posix())
+        # A symbolic link loop is left to the engine, which reports it.
+        resolved = resolve_or_absolute(target)
+        try:
+            resolved.relative_to(work_tree)
+        except ValueError:
+            raise PublishError(
+                f"{target} leads through a symbolic link to {resolved}, outside the git"
+                f" work tree {git.work_tree}, so cio-fix cannot commit its fixes; run"
+                " cio-fix --pr on paths inside the clone"
+            ) from None
+        folder = resolved if resolved.is_dir() else resolved.parent
+        if not folder.is_dir():
+            # A missing PATH: the engine reports it as a file error.
+            continue
+        nested = Git.at(folder).work_tree.resolve()
+        if nested == work_tree:
+            continue
+        nested_name = nested.relative_to(work_tree).as_posix()
+        kind = "submodule" if git.is_submodule(nested_name) else "nested git repository"
+        raise PublishError(
+            f"{target} is inside the {kind} {nested_name}, a repository of its own, so"
+            " cio-fix cannot commit its fixes on this repository's bot branch; run"
+            " cio-fix --pr in a clone of that repository instead"
         )
 
 
