@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cio_fix.pr.git import TOKEN_VARIABLE, Git, GitError, Identity
+from cio_fix.pr.git import TOKEN_VARIABLE, Git, GitError, Identity, one_line
 
 from pr_github_stub import OtherHost
 
@@ -250,6 +250,24 @@ def test_git_error_hides_token(repository: Path) -> None:
         git.run("rev-parse", f"no-such-{TOKEN}")
 
     assert TOKEN not in str(raised.value)
+
+
+def test_git_error_is_one_line(repository: Path) -> None:
+    git = Git(repository)
+
+    # git prints a `fatal:` line, a blank line and two lines of advice.
+    with pytest.raises(GitError) as raised:
+        git.run("fetch", "--quiet", str(repository / "missing"))
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "does not appear to be a git repository; fatal: Could not read" in message
+
+
+def test_git_one_line_drops_remote_padding() -> None:
+    text = "remote: rejected: protected        \nremote:\nerror: failed\n"
+
+    assert one_line(text) == "rejected: protected; error: failed"
 
 
 def test_git_is_submodule(

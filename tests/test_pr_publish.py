@@ -1823,6 +1823,27 @@ def test_pr_rejected_push_is_error(bot_repository: BotRepository) -> None:
     assert bot_repository.fake.pulls == {}
 
 
+def test_pr_rejected_push_error_is_one_line(bot_repository: BotRepository) -> None:
+    hook = bot_repository.bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\necho 'protected by policy' >&2\necho 'ask the owners' >&2\n"
+        "exit 1\n",
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+
+    result = run_pr(bot_repository)
+
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        "cio-fix: error: the push of cio-fix/pitfalls was rejected: protected by"
+        " policy; ask the owners; [remote rejected] (pre-receive hook declined);"
+        " if someone else pushed"
+    )
+    assert "failed to push some refs" not in result.stderr
+
+
 def test_pr_lease_protects_foreign_push(
     bot_repository: BotRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1850,7 +1871,10 @@ def test_pr_lease_protects_foreign_push(
     result = run_pr(bot_repository)
 
     assert result.exit_code == 2
-    assert "the push of cio-fix/pitfalls was rejected" in result.stderr
+    assert (
+        "the push of cio-fix/pitfalls was rejected: [rejected] (stale info);"
+        in result.stderr
+    )
     assert bot_repository.remote_commit("cio-fix/pitfalls") == foreign
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from cio_fix.config import Config, ConfigError
 from cio_fix.model import Finding
 from cio_fix.pr.changes import Outcome
+from cio_fix.pr.git import one_line
 from cio_fix.pr.publish import Publication, PublishError, describe_only, publish
 from cio_fix.report import mask_credential_shapes, quoted_path
 
@@ -95,8 +96,11 @@ def run_pr_command(
                 targets, make_config, settings.branch, command, options.body_path
             )
     except (PublishError, ConfigError) as error:
+        # Scripts read the error as one line, so lines from git or the API
+        # are joined.
+        message = one_line(mask_credential_shapes(str(error)))
         errors.print(
-            f"cio-fix: error: {mask_credential_shapes(str(error))}",
+            f"cio-fix: error: {message}",
             style="red",
             markup=False,
             soft_wrap=True,

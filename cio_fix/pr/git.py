@@ -44,6 +44,43 @@ CREDENTIAL_HELPER = (
 )
 
 
+def one_line(text: str) -> str:
+    """Join git's output lines with "; " into one line.
+
+    The `remote: ` prefix of the lines that the remote sent, and the spaces
+    that git pads those lines with, are dropped.
+    """
+    parts = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("remote:"):
+            line = line.removeprefix("remote:").strip()
+        if line:
+            parts.append(line)
+    return "; ".join(parts)
+
+
+def _push_failure(completed: subprocess.CompletedProcess[str]) -> str:
+    """Return the reasons of a failed `git push --porcelain` as one line.
+
+    The reasons are the remote's messages (a pre-receive hook's output), then
+    the status of each rejected ref, such as `[rejected] (stale info)` for a
+    lost lease. git's closing `failed to push some refs` line adds nothing,
+    so it is left out.
+    """
+    messages = [
+        line
+        for line in completed.stderr.splitlines()
+        if not line.startswith("error: failed to push some refs")
+    ]
+    # A porcelain status line of a rejected ref: "!<TAB>FROM:TO<TAB>SUMMARY".
+    for line in completed.stdout.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "!" and len(fields) >= 3:
+            messages.append(fields[2])
+    return one_line("\n".join(messages))
+
+
 class GitError(Exception):
     """A git command failed; the message has the command and git's own error."""
 
@@ -132,7 +169,7 @@ class Git:
         except FileNotFoundError as error:
             raise GitError("git is not installed or not on PATH") from error
         if check and completed.returncode != 0:
-            message = completed.stderr.strip() or completed.stdout.strip()
+            message = one_line(completed.stderr) or one_line(completed.stdout)
             raise GitError(
                 self._hide_token(f"`git {' '.join(args)}` failed: {message}")
             )
@@ -344,9 +381,7 @@ class Git:
             check=False,
         )
         if completed.returncode != 0:
-            detail = self._hide_token(
-                completed.stderr.strip() or completed.stdout.strip()
-            )
+            detail = self._hide_token(_push_failure(completed))
             raise GitError(
                 f"the push of {branch} was rejected: {detail}; if someone else pushed to"
                 " the branch, run cio-fix again, or choose another branch with --pr-branch"
