@@ -1052,6 +1052,11 @@ def test_pr_closed_pull_not_opened_again(bot_repository: BotRepository) -> None:
     assert "closed without merging, so cio-fix does not open it again" in result.stdout
     assert "delete the branch cio-fix/pitfalls on origin" in result.stdout
     assert "(commit " not in result.stdout
+    assert "CIO101: fixed" not in result.stdout
+    assert (
+        "CIO101: 2 findings in 1 file left unfixed, because the fixes were"
+        " declined" in result.stdout
+    )
     assert list(bot_repository.fake.pulls) == [1]
     assert bot_repository.fake.pulls[1]["state"] == "closed"
     assert bot_repository.remote_commit("cio-fix/pitfalls") == head

@@ -107,7 +107,8 @@ def run_pr_command(
         )
         return EXIT_ERROR
 
-    _print_outcome(console, errors, outcome)
+    declined = publication is not None and publication.action == "declined"
+    _print_outcome(console, errors, outcome, declined)
     if publication is not None:
         _print_publication(console, publication)
     elif options.body_path is not None:
@@ -121,12 +122,18 @@ def run_pr_command(
         return EXIT_ERROR
     if exit_zero:
         return EXIT_CLEAN
-    declined = publication is not None and publication.action == "declined"
     # Declined fixes were not published, so their findings remain in the base.
     return EXIT_FINDINGS if outcome.remaining or declined else EXIT_CLEAN
 
 
-def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
+def _print_outcome(
+    console: Console, errors: Console, outcome: Outcome, declined: bool
+) -> None:
+    """Print the file errors, each rule's fixes and the findings left.
+
+    `declined` is true when no fix was published, because a closed pull
+    request had the same fixes.
+    """
     from cio_fix.report import redact
 
     for error in outcome.errors:
@@ -138,13 +145,17 @@ def _print_outcome(console: Console, errors: Console, outcome: Outcome) -> None:
             soft_wrap=True,
         )
     for change in outcome.changes:
-        commit = f" (commit {change.commit[:12]})" if change.commit else ""
-        console.print(
-            f"{change.code}: fixed {_plural(len(change.findings), 'finding')} in"
-            f" {_plural(len(change.files), 'file')}{commit}",
-            markup=False,
-            soft_wrap=True,
-        )
+        findings = _plural(len(change.findings), "finding")
+        files = _plural(len(change.files), "file")
+        if declined:
+            line = (
+                f"{change.code}: {findings} in {files} left unfixed, because the"
+                " fixes were declined"
+            )
+        else:
+            commit = f" (commit {change.commit[:12]})" if change.commit else ""
+            line = f"{change.code}: fixed {findings} in {files}{commit}"
+        console.print(line, markup=False, soft_wrap=True)
     for finding in outcome.remaining:
         console.print(
             _finding_line(finding, outcome.secrets), markup=False, soft_wrap=True
