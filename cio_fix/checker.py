@@ -63,14 +63,31 @@ TOO_DEEP = (
 )
 
 
-# Fixed code is libcst's print of the fixed tree, so a file that libcst does
-# not print back unchanged would lose bytes that no fix touched.
-NOT_REPRODUCED = (
-    "not fixed: libcst does not print this file back byte for byte (a form feed"
-    " that starts a line, or a carriage return that ends the file, are known"
-    " causes), so its fixes would change other lines too; the findings are"
-    " reported, fix them by hand"
-)
+def _not_reproduced(printed: str, source: str) -> str:
+    """Describe a file that libcst does not print back unchanged, naming its first such line.
+
+    Fixed code is libcst's print of the fixed tree, so the fixes of such a
+    file would change bytes that no fix touched.
+    """
+    printed_lines = printed.splitlines(keepends=True)
+    source_lines = source.splitlines(keepends=True)
+    line = next(
+        (
+            number
+            for number, (ours, theirs) in enumerate(
+                zip(printed_lines, source_lines, strict=False), start=1
+            )
+            if ours != theirs
+        ),
+        min(len(printed_lines), len(source_lines)) + 1,
+    )
+    return (
+        f"not fixed: libcst does not print line {line} back byte for byte (a form"
+        " feed that starts a line, a carriage return that ends the file, and a"
+        " space before the colon of `except X :` are known causes), so the fixes"
+        " would change other lines too; the findings are reported, fix them by"
+        " hand or change that line"
+    )
 
 
 BROKEN_CODE = (
@@ -449,8 +466,9 @@ class Checker:
         reported = {finding.code for finding in file_result.findings}
         reported |= {code for code, _ in context.silenced}
         try:
-            if context.printed_code() != context.source.text:
-                raise _Unfixable(NOT_REPRODUCED)
+            printed = context.printed_code()
+            if printed != context.source.text:
+                raise _Unfixable(_not_reproduced(printed, context.source.text))
             try:
                 passes = self._apply_passes(context, fixes, reported)
             except _BrokenCode:

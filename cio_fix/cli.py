@@ -530,7 +530,9 @@ def _add_noqa(
     from cio_fix.suppressions import add_directives
 
     added = add_directives(result, write=write)
-    problems = [*result.all_errors, *added.errors]
+    # The errors of the fixes (a file libcst cannot print back, say) do not
+    # concern the comments, which are written without them.
+    problems = [*RunResult(errors=result.errors).all_errors, *added.errors]
     if exit_zero:
         status = EXIT_CLEAN
     elif problems:

@@ -333,15 +333,21 @@ def test_engine_overlapping_fixes_keep_layout(project) -> None:
     ) in fixed
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "import time\n\x0c" + BODY.split("\n", 1)[1],
-        BODY.replace("\n", "\r"),
-    ],
-    ids=["form_feed", "carriage_returns"],
+EXCEPT_SPACE_COLON = (
+    BODY + "try:\n    pass\nexcept (KeyError, ValueError) :\n    pass\n"
 )
-def test_engine_unreproduced_file_not_fixed(project, text) -> None:
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("import time\n\x0c" + BODY.split("\n", 1)[1], 2),
+        (BODY.replace("\n", "\r"), 4),
+        (EXCEPT_SPACE_COLON, 7),
+    ],
+    ids=["form_feed", "carriage_returns", "except_space_colon"],
+)
+def test_engine_unreproduced_file_not_fixed(project, text, line) -> None:
     root = project({"app.py": text.encode()})
 
     result = run_cli(["--apply", "--output-format", "json", "."], root)
@@ -349,8 +355,19 @@ def test_engine_unreproduced_file_not_fixed(project, text) -> None:
     assert result.exit_code == 2
     assert (root / "app.py").read_bytes() == text.encode()
     assert result.json["changed_files"] == []
-    assert "byte for byte" in result.json["errors"][0]["message"]
+    message = result.json["errors"][0]["message"]
+    assert f"does not print line {line} back byte for byte" in message
     assert "CIO103" in [finding["code"] for finding in result.json["findings"]]
+
+
+def test_add_noqa_ignores_fix_errors(project) -> None:
+    root = project({"app.py": EXCEPT_SPACE_COLON})
+
+    result = run_cli(["--add-noqa", "--no-cache", "."], root)
+
+    assert result.exit_code == 0
+    assert "not fixed" not in result.stderr
+    assert "# noqa: CIO103" in (root / "app.py").read_text()
 
 
 MANY_FIXES_ON_TWO_CALLS = """\
