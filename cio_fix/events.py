@@ -84,6 +84,9 @@ class NamePart:
     # The attribute key when the expression cannot name it (personal data
     # found in a literal part).
     key: str | None = None
+    # True for an operand of `+`, whose text is the value itself, where
+    # formatting would give the text of `format(value)` or `str(value)`.
+    operand: bool = False
 
     @property
     def is_value(self) -> bool:
@@ -502,7 +505,7 @@ def _parse_concatenation(node: cst.BinaryOperation) -> BuiltName | None:
             has_string = True
             parts.extend(nested.parts)
         else:
-            parts.append(NamePart(expression=operand, value=operand))
+            parts.append(NamePart(expression=operand, value=operand, operand=True))
     if not has_string:
         # `prefix + action` may be anything. Only a string operand (a
         # literal, an f-string, a `%` or `.format` build) makes it certain
@@ -1265,7 +1268,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
             if _picked_from_few(context, call, built):
                 entry.bounded = True
             elif built.supported:
-                entry.suggested = static_name(split_personal_data(built), style) or None
+                entry.suggested = _suggested_name(context, call, built)
 
     for entry in static.values():
         personal = personal_data_in_text(entry.name)
@@ -1283,6 +1286,19 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
     return sorted(static.values(), key=lambda entry: entry.name) + sorted(
         dynamic.values(), key=lambda entry: entry.name
     )
+
+
+def _suggested_name(
+    context: FileContext, call: ClientCall, built: BuiltName
+) -> str | None:
+    """Return the name that the CIO301 or CIO302 fix would send, if it can tell."""
+    from cio_fix.name_constants import UnknownPart, fixed_name
+
+    try:
+        fixed = fixed_name(context, call.site.scope, split_personal_data(built))
+    except UnknownPart:
+        return None
+    return fixed.text or None
 
 
 def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:

@@ -360,9 +360,10 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         )
         if is_client_call or index.constructor_type(func) is not None:
             for argument in site.node.args:
-                qualified = index.qualified_name(argument.value)
-                if qualified is not None:
-                    summary.imported_arguments.add(qualified)
+                for value in _argument_values(argument.value):
+                    qualified = index.qualified_name(value)
+                    if qualified is not None:
+                        summary.imported_arguments.add(qualified)
 
         name = env_variable_read(index, site.node)
         if name is not None:
@@ -372,6 +373,37 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if name is not None:
             summary.env_reads.append(name)
     return summary
+
+
+def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """Return an argument with the values built into it, when it builds a string.
+
+    CIO301 keeps an imported constant built into an event name
+    (`f"{names.PREFIX}_{region}"`) in the name, so its module is read. The
+    walk reads no literal, because evaluating one leaves reference cycles
+    while the garbage collector is off (see `cio_fix.pipeline`).
+    """
+    values = [value]
+    if isinstance(value, cst.FormattedString):
+        for part in value.parts:
+            if isinstance(part, cst.FormattedStringExpression):
+                values.extend(_argument_values(part.expression))
+    elif isinstance(value, cst.BinaryOperation) and isinstance(
+        value.operator, (cst.Add, cst.Modulo)
+    ):
+        values.extend(_argument_values(value.left))
+        values.extend(_argument_values(value.right))
+    elif isinstance(value, cst.Tuple):
+        for element in value.elements:
+            values.extend(_argument_values(element.value))
+    elif (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "format"
+    ):
+        for argument in value.args:
+            values.extend(_argument_values(argument.value))
+    return values
 
 
 def _credential_reference(index: FileIndex, value: cst.BaseExpression) -> str | None:

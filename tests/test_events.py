@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import libcst as cst
@@ -638,3 +640,74 @@ def test_list_events_nested_config_error(project) -> None:
     assert result.exit_code == 2
     assert "unknown key 'bogus'" in result.stderr
     assert "services/beta/pyproject.toml" in result.stderr
+
+
+def _sent_names(source: str, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Run `send(uid, region)` of a module for two regions; return the names each call sent."""
+    sent: list[str] = []
+
+    class Recorder:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def track(self, customer_id: object, name: str, **kwargs: object) -> None:
+            sent.append(name)
+
+    customerio = types.ModuleType("customerio")
+    customerio.CustomerIO = Recorder  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "customerio", customerio)
+    namespace: dict[str, object] = {"__name__": "constant_prefix"}
+    exec(compile(source, "constant_prefix.py", "exec"), namespace)
+    by_region = []
+    for region in ("eu", "us"):
+        sent.clear()
+        namespace["send"](1, region)  # type: ignore[operator]
+        by_region.append(list(sent))
+    return by_region
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="the fixture uses enum.StrEnum")
+def test_events_constant_parts_stay_in_sent_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "CIO301"
+    before = (fixtures / "constant_prefix.py").read_text(encoding="utf-8")
+    after = (fixtures / "constant_prefix.expected.py").read_text(encoding="utf-8")
+
+    eu_before, us_before = _sent_names(before, monkeypatch)
+    eu_after, us_after = _sent_names(after, monkeypatch)
+
+    assert eu_before[0] == "billing_upgraded_eu"
+    assert eu_after == us_after
+    assert eu_after == [
+        "billing_upgraded",
+        "order_placed_in",
+        "order_placed_in",
+        "billing_shipped",
+        "billing_paid",
+        "gift_sent",
+        "pro",
+        "billing_signed_up",
+        "billing_renewed",
+    ]
+    assert all(type(name) is str for name in eu_after)
+
+
+def test_events_catalog_keeps_constant_parts(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        'PREFIX = "billing"\n'
+        "class Config:\n"
+        '    PREFIX = "shop"\n'
+        "def send(uid, region):\n"
+        '    cio.track(uid, f"{PREFIX}_upgraded_{region}")\n'
+        '    cio.track(uid, f"{Config.PREFIX}_renewed_{region}")\n'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events['f"{PREFIX}_upgraded_{region}"']["suggested"] == "billing_upgraded"
+    assert events['f"{Config.PREFIX}_renewed_{region}"']["suggested"] is None

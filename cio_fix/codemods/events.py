@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -35,12 +34,12 @@ from cio_fix.events import (
     split_personal_data,
     spread,
     spread_too_old,
-    static_name,
     to_style,
     variant_key,
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.name_constants import UnknownPart, fixed_name, is_fixed, looks_constant
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -225,7 +224,11 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
             built.reason
             or f"the {built.form} form of this name cannot be taken apart safely"
         )
-    static = static_name(built, context.config.event_name_style)
+    try:
+        fixed = fixed_name(context, call.site.scope, built)
+    except UnknownPart as reason:
+        raise NotFixable(str(reason)) from None
+    static = fixed.text
     if not static:
         raise NotFixable(
             "no text is left to name the event once the values are taken out"
@@ -263,7 +266,7 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
             " read them"
         )
 
-    values = built.values
+    values = [part for part in built.values if id(part) not in fixed.kept]
     keys = allocate_keys(context, values, placement)
     new_items = []
     for part, key in zip(values, keys, strict=True):
@@ -275,11 +278,7 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
         else:
             new_items.append(dict_element(key, part.value))
 
-    replaced = {
-        id(name_argument): name_argument.with_changes(
-            value=cst.SimpleString(f'"{static}"')
-        )
-    }
+    replaced = {id(name_argument): name_argument.with_changes(value=fixed.expression)}
     arguments = _replace_items(list(call.node.args), replaced)
     opening = call.node.whitespace_before_args
     data = placement.argument
@@ -366,8 +365,21 @@ class DynamicEventName(Rule):
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
     literal part. A value with a format spec or conversion (`{n:03d}`)
-    keeps it, so its attribute has the text that the name had. Attributes
-    go where the SDK takes them: into `data` (customerio 3.x), keyword
+    keeps it, so its attribute has the text that the name had. A part
+    that cannot change stays in the name as it is written, and only the
+    values that change move out: `f"{PREFIX}_upgraded_{region}"` becomes
+    `PREFIX + "_upgraded"`. One such part is a module-level name assigned
+    once to a string literal, in this module or imported from a module of
+    the project. The other is a member of an enum class of this module that
+    is assigned a string literal: read as `.value`, as a `StrEnum` member,
+    or as a member of a `str` enum in a `+` chain. A part spelled as a
+    constant that is none of these (a name assigned twice, a class
+    attribute that code may rebind, an enum imported from another module)
+    is reported without a fix, because moving it out would rename the
+    event. So is a member of `class Event(str, Enum)` in a formatted name,
+    which Python 3.11 and later write as `Event.X`. A lowercase name that
+    is not such a constant, such as a parameter, is a value that changes.
+    Attributes go where the SDK takes them: into `data` (customerio 3.x), keyword
     arguments (customerio 1.x and 2.x, backfill, async-customerio) or
     `properties` (Data Pipelines). A `data` variable that names a dict the
     function builds is merged as `data={**payload, "key": value}`, which
@@ -534,7 +546,9 @@ def is_bounded(
     """
     if expression is None or depth > 5:
         return False
-    if literal_value(expression) is not None or _named_constant(expression):
+    if literal_value(expression) is not None or looks_constant(expression):
+        return True
+    if is_fixed(context, scope, expression):
         return True
     if isinstance(expression, cst.IfExp):
         return is_bounded(context, scope, expression.body, depth + 1) and is_bounded(
@@ -558,25 +572,6 @@ def is_bounded(
     if isinstance(statement, (cst.Assign, cst.AnnAssign)):
         return is_bounded(context, assignment.scope, assignment.value, depth + 1)
     return False
-
-
-_CONSTANT_NAME = re.compile(r"_*[A-Z][A-Z0-9_]*")
-
-
-def _named_constant(expression: cst.BaseExpression) -> bool:
-    """Tell `PREFIX`, `names.PREFIX`, `Plan.PRO` and `Plan.PRO.value` apart."""
-    if isinstance(expression, cst.Attribute) and expression.attr.value in (
-        "value",
-        "name",
-    ):
-        expression = expression.value
-    if isinstance(expression, cst.Name):
-        spelled = expression.value
-    elif isinstance(expression, cst.Attribute):
-        spelled = expression.attr.value
-    else:
-        return False
-    return _CONSTANT_NAME.fullmatch(spelled) is not None
 
 
 def _keys(keys: list[str]) -> str:
