@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ from cio_fix.project import (
     prefilter_words,
     summarise,
 )
-from cio_fix.quotes import with_quote
+from cio_fix.quotes import inside_f_string, with_quote
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
 from cio_fix.style import black_settings
 from cio_fix.suppressions import (
@@ -514,7 +514,9 @@ class Checker:
             if not remaining:
                 continue
             try:
-                passes = self._apply_passes(context, remaining, reported - {code})
+                passes = self._apply_passes(
+                    context, remaining, reported - {code}, left_out=code
+                )
             except _BrokenCode:
                 continue
             for finding in file_result.findings:
@@ -586,6 +588,7 @@ class Checker:
         context: FileContext,
         fixes: dict[int, tuple[Fix, str]],
         reported: set[str],
+        left_out: str | None = None,
     ) -> _Passes:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
@@ -614,10 +617,13 @@ class Checker:
         current = context
         passes = _Passes("", [], Counter(), [])
         passes.rechecked = {rule.code for rule in fixing_rules}
+        # The code that fixes wrote inside f-strings, with each f-string's quote.
+        in_f_strings: list[tuple[cst.CSTNode, str]] = []
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
             parent_of = _parents_of_targets(current, candidates)
             chosen = choose_fixes(candidates, parent_of)
+            in_f_strings.extend(_written_in_f_strings(chosen, parent_of))
             if number == 0:
                 passes.first = chosen
             else:
@@ -631,7 +637,9 @@ class Checker:
             if not fixes:
                 literals = context.index.literals
                 quote = literals.quote(self.black.quote)
-                new_code = code_of(with_quote(current.module, quote, literals))
+                new_code = code_of(
+                    with_quote(current.module, quote, literals, in_f_strings)
+                )
                 _verify(new_code, original_code, context.display_path)
                 passes.code = format_fixed_file(self.black, original_code, new_code)
                 passes.left = [
@@ -643,7 +651,7 @@ class Checker:
                     current.index.release()
                     current = self._fixed_context(context, _parse_fixed(passes.code))
                 passes.revealed, passes.located = self._check_fixed_code(
-                    current, reported
+                    current, reported, left_out
                 )
                 if self.config.fixed_positions:
                     passes.checked_at_end = set(reported)
@@ -655,7 +663,7 @@ class Checker:
         )
 
     def _check_fixed_code(
-        self, fixed: FileContext, reported: set[str]
+        self, fixed: FileContext, reported: set[str], left_out: str | None = None
     ) -> tuple[list[Finding], list[tuple[Finding, cst.CSTNode | None]]]:
         """Run the rules on the final fixed code, with positions in it.
 
@@ -676,6 +684,10 @@ class Checker:
         """
         rules = []
         for rule in self.rules:
+            if rule.code == left_out:
+                # Its fixes broke the code, so its findings are reported as
+                # they are; in the fixed code they would be reported twice.
+                continue
             if rule.code in reported:
                 if self.config.fixed_positions:
                     rules.append(rule)
@@ -780,6 +792,19 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         tuple(sorted(module for module in aliased if module)),
         summary.module_name if summary.path.name == "__init__.py" else "",
     )
+
+
+def _written_in_f_strings(
+    fixes: list[Fix], parent_of: Mapping[cst.CSTNode, cst.CSTNode]
+) -> Iterator[tuple[cst.CSTNode, str]]:
+    """Yield each replacement that goes inside an f-string, with the f-string's quote."""
+    for fix in fixes:
+        for target, replacement in fix.replacements.items():
+            if not isinstance(replacement, cst.CSTNode):
+                continue
+            quote = inside_f_string(target, parent_of)
+            if quote is not None:
+                yield replacement, quote
 
 
 def _parents_of_targets(

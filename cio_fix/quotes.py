@@ -8,6 +8,7 @@ stand out in the diff, and a linter that checks quotes would report them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
@@ -43,54 +44,86 @@ class FileLiterals:
         return SINGLE if self.quotes[SINGLE] > self.quotes[DOUBLE] else DOUBLE
 
 
-def with_quote(module: cst.Module, quote: str, original: FileLiterals) -> cst.Module:
+def with_quote(
+    module: cst.Module,
+    quote: str,
+    original: FileLiterals,
+    in_f_strings: Sequence[tuple[cst.CSTNode, str]] = (),
+) -> cst.Module:
     """Return `module` with each literal the fixes wrote in double quotes written with `quote`.
 
     A literal counts as written by the fixes when the original file has no
     literal with its code outside f-strings: a literal of the user's that a
-    fix moved keeps its quotes. Literals inside f-strings keep theirs,
-    because before Python 3.12 an f-string cannot hold its own quote.
-    Triple-quoted strings (the docstrings of helpers) stay as they are, and
-    so does a literal whose text holds a quote character.
+    fix moved keeps its quotes. One that a fix moved out of an f-string,
+    where the f-string forced its quote, takes `quote` too. Literals inside
+    f-strings keep theirs, because before Python 3.12 an f-string cannot
+    hold its own quote. Triple-quoted strings (the docstrings of helpers)
+    stay as they are, and so does a literal whose text holds a quote
+    character.
+
+    `in_f_strings` gives the code that fixes wrote inside f-strings, each
+    with the quote of its f-string: its literals take the other quote.
     """
-    if quote == DOUBLE:
-        return module
-    in_f_strings = {
-        id(literal)
-        for f_string in find_all(module, cst.FormattedString)
-        for literal in find_all(f_string, cst.SimpleString)
-    }
-    targets = {
-        id(literal)
-        for literal in find_all(module, cst.SimpleString)
-        if literal.quote == DOUBLE
-        and id(literal) not in in_f_strings
-        and _free_to_swap(literal)
-        and literal.value not in original.code
-    }
+    targets: dict[int, str] = {}
+    for node, f_string_quote in in_f_strings:
+        other = SINGLE if f_string_quote == DOUBLE else DOUBLE
+        for literal in find_all(node, cst.SimpleString):
+            if literal.quote == f_string_quote and _free_to_swap(literal):
+                targets[id(literal)] = other
+    if quote != DOUBLE:
+        inside = {
+            id(literal)
+            for f_string in find_all(module, cst.FormattedString)
+            for literal in find_all(f_string, cst.SimpleString)
+        }
+        for literal in find_all(module, cst.SimpleString):
+            if (
+                literal.quote == DOUBLE
+                and id(literal) not in inside
+                and _free_to_swap(literal)
+                and literal.value not in original.code
+            ):
+                targets[id(literal)] = quote
     if not targets:
         return module
-    return module.visit(_Requote(targets, quote))
+    return module.visit(_Requote(targets))
 
 
 def _free_to_swap(literal: cst.SimpleString) -> bool:
-    """Tell whether the literal's text holds no quote character, escaped or not."""
+    """Tell whether the literal's text contains no quote character, escaped or not."""
     body = literal.value[len(literal.prefix) + len(literal.quote) : -len(literal.quote)]
     return SINGLE not in body and DOUBLE not in body
 
 
 class _Requote(cst.CSTTransformer):
-    def __init__(self, targets: set[int], quote: str) -> None:
+    def __init__(self, targets: dict[int, str]) -> None:
         super().__init__()
+        # The new quote of each literal to change, by the literal's id.
         self.targets = targets
-        self.quote = quote
 
     def leave_SimpleString(
         self, original_node: cst.SimpleString, updated_node: cst.SimpleString
     ) -> cst.SimpleString:
-        if id(original_node) not in self.targets:
+        quote = self.targets.get(id(original_node))
+        if quote is None:
             return updated_node
         body = original_node.value[len(original_node.prefix) + 1 : -1]
         return updated_node.with_changes(
-            value=f"{original_node.prefix}{self.quote}{body}{self.quote}"
+            value=f"{original_node.prefix}{quote}{body}{quote}"
         )
+
+
+def inside_f_string(
+    node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
+) -> str | None:
+    """Return the quote of the innermost f-string around `node`, None outside one.
+
+    A triple-quoted f-string gives None: before Python 3.12 its code may
+    still use either quote on its own.
+    """
+    parent = parent_of.get(node)
+    while parent is not None:
+        if isinstance(parent, cst.FormattedString):
+            return parent.quote if len(parent.quote) == 1 else None
+        parent = parent_of.get(parent)
+    return None

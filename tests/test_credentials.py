@@ -60,7 +60,8 @@ def test_variable_role_table(name: str, expected: str | None) -> None:
     [
         ("3f9a0c1d2e4b5a69c7d1", True),
         ("0A1B2C3D4E5F6A7B8C9D", True),
-        ("sk_live_4f3a9c0d2e1b8a7c", True),
+        # Stripe's key, not Customer.io's.
+        ("sk_live_4f3a9c0d2e1b8a7c", False),
         ("projects/shop-prod-42/secrets/customerio-track-key/versions/3", False),
         ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:cio-Ab12Cd", False),
         ("secret/data/shop42/customerio", False),

@@ -142,6 +142,8 @@ def test_engine_only_the_breaking_rule_is_dropped(project, monkeypatch) -> None:
     applied = {f["code"]: f["applied"] for f in result.json["findings"]}
     assert applied["CIO101"] is True
     assert applied["CIO103"] is False
+    codes = [finding["code"] for finding in result.json["findings"]]
+    assert codes.count("CIO103") == 1
 
 
 def test_engine_writes_no_fix_without_a_finding(project) -> None:

@@ -164,3 +164,27 @@ def test_with_quote_swaps_new_literals_and_keeps_prefixes() -> None:
     swapped = with_quote(module, "'", literals_of(""))
 
     assert code_of(swapped) == "x = os.environ['KEY'] + rb'raw'\n"
+
+
+def test_fix_inside_f_string_takes_the_other_quote(project) -> None:
+    app = (
+        "import os\n"
+        "from customerio import CustomerIO\n\n"
+        "site = f\"{os.getenv('CIO_SITE_ID', '3f9a0c1d2e4b5a69')}\"\n"
+        'cio = CustomerIO(site, os.environ["CUSTOMERIO_TRACK_API_KEY"])\n'
+    )
+    root = project({"app.py": app, **REQUIREMENTS})
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert result.json["errors"] == []
+    assert "site = f\"{os.environ['CIO_SITE_ID']}\"\n" in (root / "app.py").read_text()
+
+
+def test_with_quote_swaps_code_written_inside_f_strings() -> None:
+    module = cst.parse_module('x = os.environ["KEY"]\n')
+    written = module.body[0].body[0].value
+
+    swapped = with_quote(module, '"', literals_of(""), [(written, '"')])
+
+    assert code_of(swapped) == "x = os.environ['KEY']\n"

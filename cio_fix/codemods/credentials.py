@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from cio_fix.cache import DECLARATION_PATTERNS
 from cio_fix.config import EnvNames
 from cio_fix.customerio import (
     Assignment,
+    ClassInfo,
     FileIndex,
     Scope,
     constant_value,
@@ -73,6 +75,12 @@ PLACEHOLDER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 ENV_VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# The prefixes of other services' keys: Stripe, Slack, SendGrid, GitHub,
+# GitLab, AWS and Google. Customer.io's site IDs and API keys have none.
+OTHER_SERVICE_KEY = re.compile(
+    r"(?:sk|pk|rk)_(?:live|test)_|xox[abeprs]-|SG\.|gh[pousr]_|github_pat_"
+    r"|glpat-|AKIA|ASIA|AIza"
+)
 # Characters of paths, URLs, secret manager resource names and e-mail
 # addresses. Customer.io site IDs and API keys contain none of them.
 # NOTE: Data Pipelines write keys were not checked against Customer.io's
@@ -91,7 +99,7 @@ PLACEHOLDER_WORD_START = ("fake", "dummy", "test")
 
 
 def looks_like_secret(value: object) -> bool:
-    """Tell a real key from a placeholder, an empty string, a name or a reference.
+    """Tell a real Customer.io key from a placeholder, a name, a reference or another service's key.
 
     Customer.io site IDs and API keys are hexadecimal or alphanumeric tokens,
     so a key mixes letters and digits and has no spaces, no word separators
@@ -103,6 +111,8 @@ def looks_like_secret(value: object) -> bool:
     if len(value) < 8 or len(value) > 200 or any(char.isspace() for char in value):
         return False
     if PLACEHOLDER.search(value) or ENV_VARIABLE_NAME.match(value):
+        return False
+    if OTHER_SERVICE_KEY.match(value):
         return False
     if _starts_placeholder_word(value):
         return False
@@ -389,6 +399,8 @@ class _Literal:
     env_name: str | None = None
     # Why the key is reported without a fix, if it is.
     not_fixed: str | None = None
+    # What the message calls the key when its role is a guess.
+    label: str | None = None
 
 
 class HardcodedCredential(Rule):
@@ -400,7 +412,9 @@ class HardcodedCredential(Rule):
     file of the project, a setting such as `CUSTOMERIO_API_KEY`, a field
     of a class whose name says Customer.io (`site_id` or `api_key` in
     `class CioConfig`, also wrapped in pydantic's `SecretStr`), or the
-    fallback of `os.getenv`. Test code is left
+    fallback of `os.getenv`. Values with the prefix of another service's
+    keys (Stripe's `sk_live_`, Slack's `xoxb-`, AWS's `AKIA`) are never
+    Customer.io keys. Test code is left
     alone, because its keys are fakes for a local server: `conftest.py`,
     `*_test.py`, every module named `tests`, `test`, `testing`, `test_*`,
     `tests_*` or `*_tests` (Django's `settings/test.py`, say), and every
@@ -442,8 +456,14 @@ class HardcodedCredential(Rule):
     dependencies) already reads. When the fixes would read
     different keys from one variable (two workspaces, say), those keys are
     reported without a fix. So is a field of a pydantic settings class
-    (a subclass of `BaseSettings`): without its default, the class reads
-    the field from the environment by the name its configuration gives.
+    (a subclass of `BaseSettings`, also through a base class of the
+    module): without its default, the class reads the field from the
+    environment by the name its configuration gives. A class with a base
+    class from another module may be one, so its keys get no fix either. A
+    field's key is the Track or the App API key as the client that reads
+    it (`APIClient(CioConfig.key)`), the field name (`app_api_key`) or the
+    class name (`CioAppConfig`) says; a plain `api_key` that none of them
+    decides is reported without a fix.
     """
 
     code = "CIO101"
@@ -463,6 +483,9 @@ class HardcodedCredential(Rule):
         keys = {}
         if not is_test_file(_path_in_project(context)):
             for literal in self._literals(context):
+                if literal.not_fixed is not None:
+                    # No fix reads it from a variable.
+                    continue
                 keys[id(literal.node)] = (
                     literal.env_name,
                     literal.role,
@@ -527,6 +550,15 @@ class HardcodedCredential(Rule):
                 assert isinstance(literal, str)
                 yield _Literal(entry, literal, role)
             return
+        field = _class_field(index, value)
+        if field is not None:
+            # `APIClient(CioConfig.key)`: the client decides the key's role.
+            class_info, assignment = field
+            for literal in self._from_assignment(index, assignment, role):
+                yield dataclasses.replace(
+                    literal, not_fixed=_class_field_not_fixed(index, class_info)
+                )
+            return
         fallback = self._fallback(index, value, role)
         if fallback is not None:
             yield fallback
@@ -556,26 +588,32 @@ class HardcodedCredential(Rule):
                 class_info.name
             )
             not_fixed = None
-            if class_info is not None and any(
-                base.rpartition(".")[2] == "BaseSettings" for base in class_info.bases
-            ):
-                not_fixed = SETTINGS_FIELD
+            if class_info is not None:
+                not_fixed = _class_field_not_fixed(index, class_info)
             for name, assignments in scope.assignments.items():
                 if len(assignments) != 1 or assignments[0].value is None:
                     continue
                 value = assignments[0].value
                 role = None
+                label = None
+                reason = not_fixed
                 if CREDENTIAL_NAME.search(name):
                     role = role_from_name(name)
                 elif customerio_class and CREDENTIAL_KEY.match(name):
                     # A field of a Customer.io settings class:
                     # `site_id: str = "..."` in `class CustomerIOSettings`.
-                    role = role_from_name(name)
+                    assert class_info is not None
+                    role = _field_role(name, class_info.name)
+                    if role is None:
+                        role, label = "track_api_key", "API key"
+                        reason = reason or AMBIGUOUS_KEY
                 elif scope is index.module_scope:
                     role = context.project.credential_role(index.module_name, name)
                 if role is not None:
                     for literal in self._from_assignment(index, assignments[0], role):
-                        yield dataclasses.replace(literal, not_fixed=not_fixed)
+                        yield dataclasses.replace(
+                            literal, not_fixed=reason, label=label
+                        )
                 if isinstance(value, cst.Dict):
                     yield from self._settings_dict(context, scope, name, value)
 
@@ -656,6 +694,14 @@ class HardcodedCredential(Rule):
         shared = project.shared(
             "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
+        if literal.not_fixed is not None:
+            message = (
+                f"Customer.io {literal.label or label} is hard-coded"
+                f" ({mask_secret(literal.value)}); read it from the environment and"
+                " rotate the key, because it stays in the version control history"
+                f" (not fixed: {literal.not_fixed})"
+            )
+            return context.finding(self, literal.node, message, secrets=secrets)
         if f"{service}:{env_name}" in shared:
             # One variable cannot hold the keys of two workspaces.
             message = (
@@ -670,9 +716,6 @@ class HardcodedCredential(Rule):
             f" from the {env_name} environment variable and rotate the key, because it"
             " stays in the version control history"
         )
-        if literal.not_fixed is not None:
-            message += f" (not fixed: {literal.not_fixed})"
-            return context.finding(self, literal.node, message, secrets=secrets)
         fix = self._fix(context, literal, env_name)
         if isinstance(fix, str):
             message += (
@@ -734,7 +777,11 @@ def _dict_entry(
 
 
 def _customerio_name(name: str) -> bool:
-    """Tell whether a class name names Customer.io: `CustomerIOSettings`, `CioConfig`."""
+    """Tell whether a class name names Customer.io: `CustomerIOSettings`, `CioConfig`.
+
+    NOTE: only files that pass the prefilter are parsed, so a module whose
+    only Customer.io word is a class name such as `CioConfig` is skipped.
+    """
     words = "_".join(word.lower() for word in NAME_WORD.findall(name))
     return CUSTOMERIO_NAME.search(words) is not None
 
@@ -745,6 +792,87 @@ SETTINGS_FIELD = (
     "a field of a pydantic settings class, which reads it from the environment"
     " when its default is removed"
 )
+UNKNOWN_BASE = (
+    "the class has a base class defined elsewhere, so cio-fix cannot tell whether"
+    " it reads its fields from the environment itself"
+)
+AMBIGUOUS_KEY = (
+    "neither the field nor the class name says whether it holds the Track API key"
+    " or the App API key"
+)
+
+
+def _field_role(name: str, class_name: str) -> str | None:
+    """Return the role of a credential field of a Customer.io class, None when unsure.
+
+    `site_id`, `track_api_key` and `app_key` say it themselves. A plain
+    `api_key` or `key` takes it from the class name (`CioAppConfig`).
+    """
+    if re.search(r"site|track|app|write", name, re.IGNORECASE):
+        return role_from_name(name)
+    words = {word.lower() for word in NAME_WORD.findall(class_name)}
+    if "app" in words:
+        return "app_api_key"
+    if words & {"track", "tracking"}:
+        return "track_api_key"
+    return None
+
+
+def _class_field(
+    index: FileIndex, value: cst.BaseExpression
+) -> tuple[ClassInfo, Assignment] | None:
+    """Return the class and the assignment of `Config.key`, for a class of this module."""
+    if not isinstance(value, cst.Attribute) or not isinstance(value.value, cst.Name):
+        return None
+    classes = _module_classes(index).get(value.value.value, [])
+    if len(classes) != 1 or classes[0].scope is None:
+        return None
+    assignments = classes[0].scope.assignments.get(value.attr.value, [])
+    if len(assignments) != 1 or assignments[0].value is None:
+        return None
+    return classes[0], assignments[0]
+
+
+def _module_classes(index: FileIndex) -> dict[str, list[ClassInfo]]:
+    classes: dict[str, list[ClassInfo]] = {}
+    for info in index.classes:
+        if info.scope is not None and info.scope.parent is index.module_scope:
+            classes.setdefault(info.name, []).append(info)
+    return classes
+
+
+def _class_field_not_fixed(
+    index: FileIndex, info: ClassInfo, seen: frozenset[int] = frozenset()
+) -> str | None:
+    """Return why a key in a field of the class gets no fix, or None when it can get one.
+
+    A pydantic settings class reads the field from the environment once its
+    default is gone. That holds through base classes of this module too, and
+    a base class defined elsewhere may be one.
+    """
+    if len(info.bases) != len(info.node.bases):
+        # A base such as `Generic[T]` or `make_base()`.
+        return UNKNOWN_BASE
+    classes = _module_classes(index)
+    for base in info.bases:
+        if base.rpartition(".")[2] == "BaseSettings":
+            return SETTINGS_FIELD
+        local = classes.get(base, [])
+        if len(local) == 1 and id(local[0]) not in seen:
+            reason = _class_field_not_fixed(index, local[0], seen | {id(info)})
+            if reason is not None:
+                return reason
+            continue
+        qualified = index.qualify(base) or base
+        if (
+            qualified == "object"
+            or qualified.partition(".")[0] in sys.stdlib_module_names
+        ):
+            continue
+        return UNKNOWN_BASE
+    return None
+
+
 # pydantic's wrapper that keeps a value out of logs and reprs.
 SECRET_WRAPPERS = frozenset(
     {"pydantic.SecretStr", "pydantic.types.SecretStr", "pydantic.v1.SecretStr"}
