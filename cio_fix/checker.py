@@ -341,16 +341,26 @@ class Checker:
         This runs once the project index exists, so that `collect` resolves the
         calls on clients imported from other files of the project.
         """
-        context = self.contexts[path]
+        errors = RunResult()
+        facts_by_code, _ = self._collect(self.contexts[path], project, errors)
+        return facts_by_code, errors.errors
+
+    def _collect(
+        self, context: FileContext, project: ProjectIndex, errors: RunResult
+    ) -> tuple[dict[str, Any], set[str]]:
+        """Return each rule's facts about one file, and the codes of the rules that failed."""
         context.project = project
         context.index.attach_project(project)
-        errors = RunResult()
         facts_by_code: dict[str, Any] = {}
+        failed: set[str] = set()
         for rule in self.rules:
+            errors_before = len(errors.errors)
             facts = self._guarded(rule, context, errors, rule.collect)
+            if len(errors.errors) > errors_before:
+                failed.add(rule.code)
             if facts is not None:
                 facts_by_code[rule.code] = facts
-        return facts_by_code, errors.errors
+        return facts_by_code, failed
 
     def check_file(
         self, path: Path, project: ProjectIndex | None = None
@@ -771,9 +781,118 @@ class Checker:
                 )
         return findings, errors
 
+    def settle_project_findings(
+        self,
+        project: ProjectIndex,
+        findings: list[Finding],
+        fixed_files: dict[Path, bytes],
+    ) -> list[Finding]:
+        """Mark as fixed the project-level findings that the fixed code no longer gives.
+
+        `project` holds every file's summary and rule facts from the original
+        code, and `findings` are what `check_project` found there.
+        `fixed_files` maps each file that the fixes changed to its fixed
+        bytes. Returns the findings it marked. A finding whose cause a fix
+        removed, such as a class that no longer builds a client in
+        `__init__`, is then not reported as remaining. Only `--apply` pays
+        for this, because it parses the changed files again. The engine
+        takes the marks back when it does not write every changed file.
+        """
+        if not findings or not fixed_files:
+            return []
+        removed = self._removed_by_fixes(project, findings, fixed_files)
+        for finding in removed:
+            finding.applied = True
+            # A project-level finding has no fix of its own, so it gets the
+            # rule's safety as a finding that another fix removed does in
+            # `mark_applied`.
+            rule = self.rules_by_code[finding.code]
+            if rule.fix_safety is not None:
+                finding.fix = Fix(
+                    rule.fix_safety, description="applied after another fix"
+                )
+        return removed
+
+    def _removed_by_fixes(
+        self,
+        project: ProjectIndex,
+        findings: list[Finding],
+        fixed_files: dict[Path, bytes],
+    ) -> list[Finding]:
+        """Return the `findings` that the project-level rules do not give for the fixed code.
+
+        The changed files are parsed, summarised and collected again, and
+        the project-level rules run once more on a project that has them in
+        place of the original files. A rule that fails on the fixed code
+        keeps all its findings, and so does every rule when a fixed file
+        cannot be read back.
+        NOTE: the other files keep the rule facts that they had with the
+        original code, so a fact of another file that depends on what a
+        changed file exports stays as it was until the next run.
+        """
+        fixed_summaries: dict[Path, ModuleSummary] = {}
+        contexts: list[FileContext] = []
+        errors = RunResult()
+        empty_project = ProjectIndex([])
+        try:
+            for path, raw in sorted(fixed_files.items(), key=lambda item: item[0]):
+                context = self._context(path, raw, empty_project, errors)
+                if context is None:
+                    return []
+                contexts.append(context)
+                fixed_summaries[path] = summarise(context.index, path)
+            fixed_project = ProjectIndex(
+                fixed_summaries.get(summary.path, summary)
+                for summary in project.summaries
+            )
+            failed: set[str] = set()
+            for context in contexts:
+                facts, failed_here = self._collect(context, fixed_project, errors)
+                fixed_summaries[context.path].rule_facts.update(facts)
+                failed |= failed_here
+        except RecursionError:
+            return []
+        finally:
+            for context in contexts:
+                context.index.release()
+
+        left: list[Finding] = []
+        for rule in self.rules:
+            if rule.code in failed:
+                continue
+            try:
+                left.extend(rule.check_project(fixed_project))
+            except Exception:
+                logger.debug(
+                    "rule %s failed on the fixed project", rule.code, exc_info=True
+                )
+                failed.add(rule.code)
+
+        # A finding is left when the fixed project has one of its rule in
+        # its file with a similar message: the lines it names have moved.
+        still_found: set[int] = set()
+        for path in {finding.path for finding in findings}:
+            before = [finding for finding in findings if finding.path == path]
+            after = [(finding, None) for finding in left if finding.path == path]
+            still_found |= set(_still_found(before, {}, after))
+        return [
+            finding
+            for finding in findings
+            if finding.code not in failed and id(finding) not in still_found
+        ]
+
     def _check_project(self, project: ProjectIndex, result: RunResult) -> None:
         findings, errors = self.check_project(project)
         result.errors.extend(errors)
+        if self.config.fixed_positions:
+            fixed_files = {
+                file.path: file.fixed
+                for file in result.files
+                if file.changed and file.fixed is not None
+            }
+            result.fixed_project_findings = self.settle_project_findings(
+                project, findings, fixed_files
+            )
         sources = {
             Path(context.display_path): context.source.raw
             for context in self.contexts.values()

@@ -152,13 +152,35 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
     result.errors.extend(_only_named(checked.errors, named))
     result.secrets.update(checked.secrets)
     if apply:
+        changed = checked.changed_files
         with terminate_as_exit():
             _write(result, config.root)
+        written = {id(file) for file in result.changed_files}
+        _settle_project_findings(
+            checked.fixed_project_findings,
+            all(id(file) in written for file in changed),
+        )
     else:
         # The checker marks the fixes it would apply; a dry run applies none.
         for finding in result.findings:
             finding.applied = False
     return result
+
+
+def _settle_project_findings(findings: list[Finding], all_written: bool) -> None:
+    """Count as fixed the project-level findings that the fixed code no longer gives.
+
+    The checker found them gone from the fixed code of every changed file,
+    so they stay once each such file is written. A file that is not
+    written, or that a run over some files of the project does not name,
+    keeps their cause.
+    """
+    for finding in findings:
+        if not all_written:
+            finding.applied = False
+            finding.fix = None
+        elif finding.fixed_message is not None:
+            finding.message = finding.fixed_message
 
 
 def _only_named(errors: list[FileError], named: set[str] | None) -> list[FileError]:
@@ -345,7 +367,9 @@ def mark_applied(
             # too, and the fix that renames `OrderShipped` removes both.
             # NOTE: the re-check reads the other files' facts from their
             # original code, so a finding that a fix in another file removes
-            # still counts as remaining until the next run.
+            # still counts as remaining until the next run. Project-level
+            # findings are the exception: `Checker.settle_project_findings`
+            # checks them against the fixed code of every changed file.
             finding.applied = True
             if finding.fix is None:
                 made_fixable.append(finding)

@@ -190,6 +190,10 @@ class RunResult:
     # select and ignore left no rule to run.
     checked_projects: int = 0
     projects_without_rules: list[str] = field(default_factory=list)
+    # `--apply`: the project-level findings that the fixed code of the
+    # changed files no longer gives. They are fixed only once every one of
+    # those files is written.
+    fixed_project_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

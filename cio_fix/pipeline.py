@@ -408,7 +408,7 @@ class _Run:
         outcomes = self._check(by_path, project, collected, facts_key)
         project_outcome = self._cached(f"project:{facts_key}", ProjectOutcome)
         if project_outcome is None:
-            project_outcome = self._check_project(project, collected)
+            project_outcome = self._check_project(project, collected, outcomes)
             self._store(f"project:{facts_key}", project_outcome)
         return self._assemble(order, by_path, collected, outcomes, project_outcome)
 
@@ -561,8 +561,16 @@ class _Run:
         return outcomes
 
     def _check_project(
-        self, project: _LazyProject, collected: dict[Path, CollectedFacts]
+        self,
+        project: _LazyProject,
+        collected: dict[Path, CollectedFacts],
+        outcomes: dict[Path, CheckOutcome],
     ) -> ProjectOutcome:
+        """Run the project-level rules; with `--apply`, mark those the fixes removed.
+
+        The marks are part of the cached outcome: the fixed code that they
+        depend on is cached under the same key.
+        """
         index = project.index()
         for summary, path in zip(index.summaries, project.paths, strict=True):
             summary.rule_facts.update(_load_rule_facts(collected[path].blob))
@@ -573,6 +581,13 @@ class _Run:
 
             checker = Checker(self.config)
         findings, errors = checker.check_project(index)
+        if self.config.fixed_positions:
+            fixed_files = {
+                path: outcome.file.fixed
+                for path, outcome in outcomes.items()
+                if outcome.file.changed and outcome.file.fixed is not None
+            }
+            checker.settle_project_findings(index, findings, fixed_files)
         return ProjectOutcome(findings, errors)
 
     # -- the result ----------------------------------------------------------------------
@@ -604,6 +619,9 @@ class _Run:
             sources = {Path(display_path(path)): raw for path, raw in self.raw.items()}
             findings = reported_project_findings(findings, self.config, sources)
         add_project_findings(result, findings)
+        result.fixed_project_findings = [
+            finding for finding in findings if finding.applied
+        ]
         return result
 
 

@@ -947,6 +947,133 @@ def test_engine_apply_messages_cite_written_lines(project) -> None:
     assert messages(applied.json) == messages(next_run.json)
 
 
+# `Notifier.__init__` builds a client per loop item: CIO601 hoists it into a
+# cached factory, and then no longer reports the class where a loop
+# instantiates it.
+NOTIFIER = """\
+import os
+
+from customerio import CustomerIO
+
+
+class Notifier:
+    def __init__(self, users):
+        for user in users:
+            client = CustomerIO(os.environ["CIO_SITE"], os.environ["CIO_KEY"])
+            client.identify(id=user)
+"""
+NOTIFY_ALL = """\
+from notifier import Notifier
+
+
+def notify_all(groups):
+    for users in groups:
+        Notifier(users)
+"""
+CLASS_FINDING = "`Notifier` builds a Customer.io client in `__init__`"
+
+
+def test_engine_apply_counts_class_finding_fix_removed(project) -> None:
+    root = project({"notify.py": NOTIFIER + "\n\n" + NOTIFY_ALL.split("\n", 2)[2]})
+    args = ["--select", "CIO601", "--no-diff", "--no-cache", "."]
+
+    dry_run = run_cli(args, root)
+    first = run_cli(["--apply", *args], root)
+    second = run_cli(args, root)
+
+    assert CLASS_FINDING in dry_run.stdout
+    assert CLASS_FINDING not in first.stdout
+    assert first.stdout.splitlines()[-1] == (
+        "Found 2 findings (2 fixed, 0 remaining). 1 file changed."
+    )
+    assert first.exit_code == second.exit_code == 0
+    assert second.stdout.startswith("No Customer.io pitfalls found")
+
+
+def test_engine_apply_class_finding_fixed_message(project) -> None:
+    root = project({"notifier.py": NOTIFIER, "jobs.py": NOTIFY_ALL})
+    args = ["--select", "CIO601", "--output-format", "json", "--no-cache", "."]
+
+    document = run_cli(["--apply", *args], root).json
+
+    [finding] = [f for f in document["findings"] if f["path"] == "jobs.py"]
+    assert finding["applied"] is True
+    assert finding["fix"] == "safe"
+    assert finding["message"].startswith(CLASS_FINDING)
+    assert "not fixed" not in finding["message"]
+
+
+def test_engine_apply_class_finding_other_file_removed(project) -> None:
+    # The fix is in notifier.py, and the class finding in jobs.py.
+    root = project({"notifier.py": NOTIFIER, "jobs.py": NOTIFY_ALL})
+    args = ["--select", "CIO601", "--no-diff", "--no-cache", "."]
+
+    first = run_cli(["--apply", *args], root)
+    second = run_cli(args, root)
+
+    assert first.stdout.splitlines()[-1] == (
+        "Found 2 findings (2 fixed, 0 remaining). 1 file changed."
+    )
+    assert first.exit_code == second.exit_code == 0
+
+
+def test_engine_apply_named_file_keeps_class_finding(project) -> None:
+    # A run over jobs.py alone does not write the fix of notifier.py.
+    root = project({"notifier.py": NOTIFIER, "jobs.py": NOTIFY_ALL})
+
+    first = run_cli(
+        ["--apply", "--select", "CIO601", "--no-diff", "--no-cache", "jobs.py"], root
+    )
+
+    assert first.stdout.startswith("jobs.py:6:9: CIO601 " + CLASS_FINDING)
+    assert first.stdout.splitlines()[-1] == (
+        "Found 1 finding (0 fixed, 1 remaining). 0 files changed."
+    )
+    assert first.exit_code == 1
+    assert (root / "notifier.py").read_text() == NOTIFIER
+
+
+def test_engine_unwritten_fix_keeps_class_finding(project, monkeypatch) -> None:
+    root = project({"notifier.py": NOTIFIER, "jobs.py": NOTIFY_ALL})
+    original_write = cio_fix.engine._write
+
+    def edit_then_write(result, *args):
+        (root / "notifier.py").write_text(NOTIFIER + "# edited meanwhile\n")
+        original_write(result, *args)
+
+    monkeypatch.setattr(cio_fix.engine, "_write", edit_then_write)
+
+    result = run_cli(
+        ["--apply", "--select", "CIO601", "--no-diff", "--no-cache", "."], root
+    )
+
+    assert "changed on disk during the run" in result.stderr
+    assert result.stdout.startswith("jobs.py:6:9: CIO601 " + CLASS_FINDING)
+    assert "(not fixed: an instance may keep state" in result.stdout
+    assert "Found 2 findings (0 fixed, 2 remaining" in result.stdout
+
+
+def test_engine_dry_run_does_not_recheck_project(project, monkeypatch) -> None:
+    # Only `--apply` parses the fixed files again for the project-level rules.
+    calls: list[int] = []
+    original = cio_fix.checker.Checker._removed_by_fixes
+
+    def recording(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(cio_fix.checker.Checker, "_removed_by_fixes", recording)
+    root = project({"notifier.py": NOTIFIER, "jobs.py": NOTIFY_ALL})
+    args = ["--select", "CIO601", "--no-diff", "--no-cache", "."]
+
+    run_cli(args, root)
+    dry_run_calls = len(calls)
+    run_cli(["--apply", *args], root)
+
+    assert dry_run_calls == 0
+    assert len(calls) == 1
+
+
 def test_engine_apply_keeps_finding_other_file_removed(project) -> None:
     # The README states this limit: the rename in a.py ends the CIO303
     # finding in b.py only for the next run. Update it with this test.

@@ -308,6 +308,69 @@ def test_pipeline_apply_skips_file_changed_since_cached(project) -> None:
     assert "created_at=int(time.time())" in fixed
 
 
+# CIO601 reports `Notifier` where jobs.py instantiates it per item, and its
+# fix in notifier.py removes the client that `__init__` builds.
+CLASS_FILES = {
+    "requirements.txt": "customerio==3.2.0\n",
+    "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO601"]\n',
+    "notifier.py": (
+        "import os\n\n"
+        "from customerio import CustomerIO\n\n\n"
+        "class Notifier:\n"
+        "    def __init__(self, users):\n"
+        "        for user in users:\n"
+        '            client = CustomerIO(os.environ["SITE"], os.environ["KEY"])\n'
+        "            client.identify(id=user)\n"
+    ),
+    # Its docstring lets it through the prefilter, so that both files are
+    # parsed in the first round, one by each process.
+    "jobs.py": (
+        '"""Send the customerio notifications of each group."""\n\n'
+        "from notifier import Notifier\n\n\n"
+        "def notify_all(groups):\n"
+        "    for users in groups:\n"
+        "        Notifier(users)\n"
+    ),
+}
+
+
+def test_pipeline_modes_fix_class_finding_alike(
+    tmp_path, project, workers, monkeypatch
+) -> None:
+    serial_root = project(CLASS_FILES)
+    parallel_root = _copy(serial_root, tmp_path.parent, f"{tmp_path.name}-parallel")
+    cached_root = _copy(serial_root, tmp_path.parent, f"{tmp_path.name}-cached")
+    # The first `--apply` fills the cache. With the files put back as they
+    # were, the second one reads every phase from it.
+    _outputs(cached_root, jobs=1, cache=True, apply=True)
+    project_checks: list[int] = []
+    recheck = cio_fix.checker.Checker._removed_by_fixes
+
+    def counting(self, *args):
+        project_checks.append(1)
+        return recheck(self, *args)
+
+    monkeypatch.setattr(cio_fix.checker.Checker, "_removed_by_fixes", counting)
+    for name, text in CLASS_FILES.items():
+        (cached_root / name).write_text(text)
+
+    cached = _outputs(cached_root, jobs=1, cache=True, apply=True)
+    cached_project_checks = len(project_checks)
+    serial = _outputs(serial_root, jobs=1, cache=False, apply=True)
+    parallel = _outputs(parallel_root, jobs=2, cache=False, apply=True)
+
+    assert workers == [2]
+    assert cached_project_checks == 0
+    assert "Found 2 findings (2 fixed, 0 remaining)" in serial.text
+    assert serial.exit_status == 0
+    assert parallel.text == serial.text
+    assert parallel.json == serial.json
+    assert parallel.exit_status == serial.exit_status
+    assert cached.text == serial.text
+    assert cached.json == serial.json
+    assert cached.exit_status == serial.exit_status
+
+
 def test_pipeline_changed_client_changes_other_findings(project) -> None:
     root = project(FILES)
     first = run_cli(["--output-format", "json", "."], root)

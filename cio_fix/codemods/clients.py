@@ -1011,21 +1011,25 @@ class ClientPerRequest(Rule):
                 ):
                     continue
                 class_name = resolved[1]
+                advice = (
+                    f"`{class_name}` builds a Customer.io client in `__init__` and is"
+                    " instantiated per request or per item; create one instance"
+                    " at module level, or build the client once outside the class"
+                )
                 yield Finding(
                     code=self.code,
                     name=self.name,
                     message=(
-                        f"`{class_name}` builds a Customer.io client in `__init__` and is"
-                        " instantiated per request or per item; create one instance"
-                        " at module level, or build the client once outside the class"
-                        " (not fixed: an instance may keep state of its own, so"
-                        " cio-fix cannot tell whether one can serve every request)"
+                        f"{advice} (not fixed: an instance may keep state of its own,"
+                        " so cio-fix cannot tell whether one can serve every request)"
                     ),
                     path=Path(path),
                     line=line,
                     column=column,
                     end_line=end_line,
                     end_column=end_column,
+                    # The message once a fix of `__init__` removed the cause.
+                    fixed_message=advice,
                 )
 
 
