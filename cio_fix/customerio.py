@@ -433,6 +433,7 @@ class FileIndex:
 
     def finish(self) -> None:
         """Record what the walk found that needs the whole module."""
+        self._bind_class_aliases()
         scoped: set[str] = set()
         for info in [*self.functions, *self.classes]:
             if info.scope is None:
@@ -442,6 +443,38 @@ class FileIndex:
                 name for name in info.scope.assignments if name in self.imports
             )
         self.scoped_names = frozenset(scoped)
+
+    def _bind_class_aliases(self) -> None:
+        """Bind module-level aliases of SDK classes (`Client = CustomerIO`) as imports.
+
+        Only a name that one plain assignment binds counts: an import, a
+        second assignment, a `del` or a function's `global` statement could
+        make it something else. The assignments are read in the order of
+        the names' first bindings, so `Client = CustomerIO` may follow
+        `CustomerIO = customerio.CustomerIO`.
+        """
+        scope = self.module_scope
+        for name, assignments in scope.assignments.items():
+            if (
+                len(assignments) != 1
+                or name in self.module_imports
+                or name in self.global_names
+                or name in scope.deletions
+            ):
+                continue
+            assignment = assignments[0]
+            if type(assignment.statement) not in (cst.Assign, cst.AnnAssign):
+                continue
+            dotted = (
+                dotted_name(assignment.value) if assignment.value is not None else None
+            )
+            if dotted is None or dotted.partition(".")[0] not in self.module_imports:
+                # A name that only a function imports is not bound at module level.
+                continue
+            qualified = self.qualify(dotted)
+            if qualified in CONSTRUCTORS:
+                self.imports[name] = qualified
+                self.module_imports.add(name)
 
     def release(self) -> None:
         """Break the reference cycles between the scopes and what they bind.

@@ -42,6 +42,79 @@ def test_customerio_track_client_forms(source: str) -> None:
     assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
 
 
+@pytest.mark.parametrize(
+    ("source", "method", "api"),
+    [
+        ("import customerio\nClient = customerio.CustomerIO\n", "identify", Api.TRACK),
+        (
+            "from customerio import CustomerIO\nClient = CustomerIO\n",
+            "identify",
+            Api.TRACK,
+        ),
+        (
+            "from customerio import APIClient\nClient = APIClient\n",
+            "send_email",
+            Api.APP,
+        ),
+        (
+            "from customerio import APIClient\nClient: type = APIClient\n",
+            "send_email",
+            Api.APP,
+        ),
+        (
+            "import customerio\nCustomerIO = customerio.CustomerIO\n"
+            "Client = CustomerIO\n",
+            "identify",
+            Api.TRACK,
+        ),
+    ],
+    ids=["attribute", "name", "app-client", "annotated", "chain"],
+)
+def test_customerio_class_alias_resolved(source: str, method: str, api: Api) -> None:
+    calls = _calls(source + f"cio = Client('s', 'k')\ncio.{method}(request)\n")
+
+    assert [(call.method, call.api) for call in calls] == [(method, api)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Bound twice.
+        "from customerio import CustomerIO\nClient = CustomerIO\nClient = Fake\n",
+        "from customerio import CustomerIO\n"
+        "if dry_run:\n    Client = Fake\nelse:\n    Client = CustomerIO\n",
+        "from customerio import CustomerIO\nfrom fakes import Client\n"
+        "Client = CustomerIO\n",
+        # Rebound by a function, or unbound.
+        "from customerio import CustomerIO\nClient = CustomerIO\n"
+        "def use_fake():\n    global Client\n    Client = Fake\n",
+        "from customerio import CustomerIO\nClient = CustomerIO\ndel Client\n",
+        # Bound in a function, or to a name that only a function imports.
+        "def setup():\n    from customerio import CustomerIO\n"
+        "    Client = CustomerIO\n",
+        "def setup():\n    from customerio import CustomerIO\n" "Client = CustomerIO\n",
+        # Bound by something other than a plain assignment.
+        "from customerio import CustomerIO\nfor Client in (CustomerIO,):\n    pass\n",
+        "from customerio import CustomerIO\nClient, Other = CustomerIO, None\n",
+    ],
+    ids=[
+        "assigned-twice",
+        "if-else",
+        "imported-too",
+        "global",
+        "deleted",
+        "in-function",
+        "function-import",
+        "loop-target",
+        "tuple-target",
+    ],
+)
+def test_customerio_class_alias_unresolved(source: str) -> None:
+    calls = _calls(source + "cio = Client('s', 'k')\ncio.identify(id=1)\n")
+
+    assert calls == []
+
+
 def test_customerio_async_client() -> None:
     source = (
         "import async_customerio\n"
