@@ -58,7 +58,7 @@ def with_quote(
     where the f-string forced its quote, takes `quote` too. Literals inside
     f-strings keep theirs, because before Python 3.12 an f-string cannot
     hold its own quote. Triple-quoted strings (the docstrings of helpers)
-    stay as they are, and so does a literal whose text holds a quote
+    stay as they are, and so does a literal whose text contains a quote
     character.
 
     `in_f_strings` gives the code that fixes wrote inside f-strings, each
