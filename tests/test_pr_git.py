@@ -270,6 +270,35 @@ def test_git_one_line_drops_remote_padding() -> None:
     assert one_line(text) == "rejected: protected; error: failed"
 
 
+def test_git_one_line_drops_hints() -> None:
+    text = (
+        "The following paths are ignored by one of your .gitignore files:\n"
+        "build\n"
+        "hint: Use -f if you really want to add them.\n"
+        "remote: hint: ask the release team\n"
+    )
+
+    assert one_line(text) == (
+        "The following paths are ignored by one of your .gitignore files:; build;"
+        " hint: ask the release team"
+    )
+
+
+def test_git_error_leaves_out_hints(repository: Path) -> None:
+    (repository / ".gitignore").write_text("build/\n", encoding="utf-8")
+    (repository / "build").mkdir()
+    (repository / "build" / "app.py").write_text("x = 1\n", encoding="utf-8")
+    git = Git(repository)
+
+    # Unless advice.addIgnoredFile is off, git adds `hint:` lines here.
+    with pytest.raises(GitError) as raised:
+        git.run("add", "--", "build/app.py")
+
+    message = str(raised.value)
+    assert "paths are ignored by one of your .gitignore files" in message
+    assert "hint:" not in message
+
+
 def test_git_is_submodule(
     repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -48,11 +48,16 @@ def one_line(text: str) -> str:
     """Join git's output lines with "; " into one line.
 
     The `remote: ` prefix of the lines that the remote sent, and the spaces
-    that git pads those lines with, are dropped.
+    that git pads those lines with, are dropped. So are git's own `hint:`
+    lines, advice such as "Use -f if you really want to add them" that
+    would mislead next to cio-fix's own next step. A remote's `hint:`
+    lines, such as a pre-receive hook's, are kept.
     """
     parts = []
     for line in text.splitlines():
         line = line.strip()
+        if line.startswith("hint:"):
+            continue
         if line.startswith("remote:"):
             line = line.removeprefix("remote:").strip()
         if line:
