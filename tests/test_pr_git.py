@@ -299,6 +299,42 @@ def test_git_error_leaves_out_hints(repository: Path) -> None:
     assert "hint:" not in message
 
 
+def commit_all(repository: Path, message: str) -> None:
+    subprocess.run(["git", "add", "--all"], cwd=repository, check=True, timeout=60)
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", message],
+        cwd=repository,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_git_ignoring_pattern(repository: Path) -> None:
+    (repository / ".gitignore").write_text("build/\ngen/*\n", encoding="utf-8")
+    commit_all(repository, "Ignore build output")
+    (repository / "gen").mkdir()
+    (repository / "gen" / ".gitignore").write_text("!keep.py\n", encoding="utf-8")
+    (repository / "gen" / "keep.py").write_text("x = 1\n", encoding="utf-8")
+    (repository / "build").mkdir()
+    (repository / "build" / ":odd.py").write_text("x = 1\n", encoding="utf-8")
+    git = Git(repository)
+
+    assert git.ignoring_pattern("build/:odd.py") == "build/ in .gitignore"
+    assert git.ignoring_pattern("gen/other.py") == "gen/* in .gitignore"
+    assert git.ignoring_pattern("gen/keep.py") is None
+    assert git.ignoring_pattern("a.txt") is None
+
+
+def test_git_ignoring_pattern_tracked_file(repository: Path) -> None:
+    (repository / ".gitignore").write_text("*.txt\n", encoding="utf-8")
+    (repository / "b.txt").write_text("two\n", encoding="utf-8")
+    git = Git(repository)
+
+    # a.txt was committed before the pattern, so git add still takes it.
+    assert git.ignoring_pattern("a.txt") is None
+    assert git.ignoring_pattern("b.txt") == "*.txt in .gitignore"
+
+
 def test_git_is_submodule(
     repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -763,6 +763,57 @@ def test_pr_run_from_top_skips_submodule(bot_repository: BotRepository) -> None:
     assert git(bot_repository.work, "status", "--porcelain") == ""
 
 
+def add_ignored_copy(repository: BotRepository) -> Path:
+    """Ignore the folder generated/ and put a copy of the signup handler in it."""
+    repository.commit({".gitignore": "generated/\n"}, "Ignore generated code")
+    copy = repository.work / "generated" / "app.py"
+    copy.parent.mkdir()
+    copy.write_text(APP, encoding="utf-8")
+    return copy
+
+
+def test_pr_ignored_path_rejected(bot_repository: BotRepository) -> None:
+    copy = add_ignored_copy(bot_repository)
+
+    result = run_pr(bot_repository, "generated/app.py")
+
+    assert result.exit_code == 2
+    assert (
+        "generated/app.py is ignored by git (generated/ in .gitignore), so cio-fix"
+        " cannot commit its fixes" in result.stderr
+    )
+    assert "--force-exclude" in result.stderr
+    assert copy.read_text(encoding="utf-8") == APP
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_link_to_ignored_file_rejected(bot_repository: BotRepository) -> None:
+    copy = add_ignored_copy(bot_repository)
+    (bot_repository.work / "copy.py").symlink_to("generated/app.py")
+    bot_repository.commit({}, "Link the generated handler")
+
+    result = run_pr(bot_repository, "copy.py")
+
+    assert result.exit_code == 2
+    assert (
+        "generated/app.py, which copy.py links to, is ignored by git" in result.stderr
+    )
+    assert copy.read_text(encoding="utf-8") == APP
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_ignored_path_skipped_with_force_exclude(
+    bot_repository: BotRepository,
+) -> None:
+    copy = add_ignored_copy(bot_repository)
+
+    result = run_pr(bot_repository, "--force-exclude", "generated/app.py")
+
+    assert result.exit_code == 0, result.stderr
+    assert "nothing to do" in result.stdout
+    assert copy.read_text(encoding="utf-8") == APP
+
+
 def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
     base_before = bot_repository.remote_commit("main")
     local_before = git(bot_repository.work, "rev-parse", "main")

@@ -247,6 +247,35 @@ class Git:
                 return fields.startswith("160000 ")
         return False
 
+    def ignoring_pattern(self, path: str) -> str | None:
+        """Return the rule that makes git ignore `path` (relative to the root), or None.
+
+        The rule reads "PATTERN in SOURCE", such as "build/ in .gitignore".
+        As for `git add`, a tracked file is never ignored.
+        """
+        # "./" keeps a name that starts with ":" from being read as pathspec magic.
+        completed = self.run(
+            "check-ignore",
+            "--verbose",
+            "--stdin",
+            "-z",
+            input_text=f"./{path}\0",
+            check=False,
+        )
+        # Exit status 1: no pattern matches.
+        if completed.returncode == 1:
+            return None
+        if completed.returncode != 0:
+            raise GitError(
+                f"`git check-ignore` failed on {path}: {one_line(completed.stderr)}"
+            )
+        # With -z, each match is "SOURCE NUL LINE NUL PATTERN NUL PATH NUL".
+        source, _, pattern, _ = completed.stdout.split("\0", 3)
+        # --verbose also reports a matching "!" pattern, which re-includes the path.
+        if pattern.startswith("!"):
+            return None
+        return f"{pattern} in {source}"
+
     def current_ref(self) -> str:
         """Return the checked-out branch name, or the commit id of a detached HEAD."""
         completed = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)

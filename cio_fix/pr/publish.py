@@ -105,7 +105,7 @@ def publish(
         raise PublishError(str(error)) from error
     _refuse_dirty(git)
     try:
-        _check_targets(git, targets)
+        _check_targets(git, targets, make_config().force_exclude)
     except GitError as error:
         raise PublishError(str(error)) from error
     try:
@@ -143,13 +143,13 @@ def _refuse_dirty(git: Git) -> None:
         )
 
 
-def _check_targets(git: Git, targets: list[Path]) -> None:
+def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> None:
     """Reject a PATH whose fixes cannot be committed on the bot branch, before any fix.
 
     A fix is written in place before its commit, and the restore at the
     end of a run resets only the work tree of this repository. So a fix
-    written outside it, or inside a submodule or another nested repository,
-    would stay behind.
+    written outside it, inside a submodule or another nested repository,
+    or in a file that git ignores, would stay behind.
     """
     work_tree = git.work_tree.resolve()
     for target in targets:
@@ -157,7 +157,7 @@ def _check_targets(git: Git, targets: list[Path]) -> None:
         # A symbolic link loop is left to the engine, which reports it.
         resolved = resolve_or_absolute(target)
         try:
-            resolved.relative_to(work_tree)
+            relative = resolved.relative_to(work_tree).as_posix()
         except ValueError:
             raise PublishError(
                 f"{target} leads through a symbolic link to {resolved}, outside the git"
@@ -168,16 +168,43 @@ def _check_targets(git: Git, targets: list[Path]) -> None:
         if not folder.is_dir():
             # A missing PATH: the engine reports it as a file error.
             continue
-        nested = Git.at(folder).work_tree.resolve()
-        if nested == work_tree:
-            continue
-        nested_name = nested.relative_to(work_tree).as_posix()
-        kind = "submodule" if git.is_submodule(nested_name) else "nested git repository"
-        raise PublishError(
-            f"{target} is inside the {kind} {nested_name}, a repository of its own, so"
-            " cio-fix cannot commit its fixes on this repository's bot branch; run"
-            " cio-fix --pr in a clone of that repository instead"
-        )
+        _reject_nested(git, target, folder, work_tree)
+        # A folder's walk lists no ignored file. With --force-exclude the
+        # engine leaves out a named one too, as a run without --pr does.
+        if resolved.is_file() and not force_exclude:
+            _reject_ignored(git, target, resolved, relative)
+
+
+def _reject_nested(git: Git, target: Path, folder: Path, work_tree: Path) -> None:
+    nested = Git.at(folder).work_tree.resolve()
+    if nested == work_tree:
+        return
+    nested_name = nested.relative_to(work_tree).as_posix()
+    kind = "submodule" if git.is_submodule(nested_name) else "nested git repository"
+    raise PublishError(
+        f"{target} is inside the {kind} {nested_name}, a repository of its own, so"
+        " cio-fix cannot commit its fixes on this repository's bot branch; run"
+        " cio-fix --pr in a clone of that repository instead"
+    )
+
+
+def _reject_ignored(git: Git, target: Path, resolved: Path, relative: str) -> None:
+    """Reject a named file that git ignores, because `git add` would not commit it.
+
+    `resolved` is `target` with its symbolic links resolved, and `relative`
+    is that path relative to the work tree root.
+    """
+    pattern = git.ignoring_pattern(relative)
+    if pattern is None:
+        return
+    name = str(target)
+    if Path(os.path.abspath(target)) != resolved:
+        name = f"{relative}, which {target} links to,"
+    raise PublishError(
+        f"{name} is ignored by git ({pattern}), so cio-fix cannot commit its fixes;"
+        " leave it out of the PATHs, stop ignoring it, or add --force-exclude to skip"
+        " ignored files as a run over their folder does"
+    )
 
 
 def _some(paths: list[str]) -> str:
