@@ -814,6 +814,45 @@ def test_pr_ignored_path_skipped_with_force_exclude(
     assert copy.read_text(encoding="utf-8") == APP
 
 
+@pytest.mark.parametrize("targets", [["link.py"], ["link.py", "app.py"]])
+def test_pr_link_path_commits_target(
+    bot_repository: BotRepository, targets: list[str]
+) -> None:
+    (bot_repository.work / "link.py").symlink_to("app.py")
+    bot_repository.commit({}, "Link the signup handler")
+
+    result = run_pr(bot_repository, *targets)
+
+    assert result.exit_code == 0, result.stderr
+    fixed = bot_repository.show("cio-fix/pitfalls", "app.py")
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in fixed
+    assert "created_at=int(time.time())" in fixed
+    changed = git(
+        bot_repository.bare, "diff", "--name-only", "main", "cio-fix/pitfalls"
+    )
+    assert changed == "app.py"
+    message = git(bot_repository.bare, "log", "-1", "--format=%B", "cio-fix/pitfalls")
+    assert "- app.py:" in message
+    assert (bot_repository.work / "app.py").read_text(encoding="utf-8") == APP
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+
+
+def test_pr_folder_link_path_commits_target(
+    bot_repository: BotRepository,
+) -> None:
+    bot_repository.commit({"shop/app.py": APP}, "Add the shop")
+    (bot_repository.work / "current").symlink_to("shop", target_is_directory=True)
+    bot_repository.commit({}, "Link the current shop")
+
+    result = run_pr(bot_repository, "current/app.py")
+
+    assert result.exit_code == 0, result.stderr
+    changed = git(
+        bot_repository.bare, "diff", "--name-only", "main", "cio-fix/pitfalls"
+    )
+    assert changed == "shop/app.py"
+
+
 def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
     base_before = bot_repository.remote_commit("main")
     local_before = git(bot_repository.work, "rev-parse", "main")

@@ -105,7 +105,7 @@ def publish(
         raise PublishError(str(error)) from error
     _refuse_dirty(git)
     try:
-        _check_targets(git, targets, make_config().force_exclude)
+        targets = _check_targets(git, targets, make_config().force_exclude)
     except GitError as error:
         raise PublishError(str(error)) from error
     try:
@@ -143,15 +143,20 @@ def _refuse_dirty(git: Git) -> None:
         )
 
 
-def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> None:
+def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> list[Path]:
     """Reject a PATH whose fixes cannot be committed on the bot branch, before any fix.
 
     A fix is written in place before its commit, and the restore at the
     end of a run resets only the work tree of this repository. So a fix
     written outside it, inside a submodule or another nested repository,
     or in a file that git ignores, would stay behind.
+
+    Returns the PATHs with symbolic links resolved. A fix through a link
+    writes the file that the link names, as `cio-fix --apply` does, so
+    that file is the one to check and commit.
     """
     work_tree = git.work_tree.resolve()
+    checked = []
     for target in targets:
         _path_in_work_tree(git.work_tree, target.as_posix())
         # A symbolic link loop is left to the engine, which reports it.
@@ -167,12 +172,15 @@ def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> None:
         folder = resolved if resolved.is_dir() else resolved.parent
         if not folder.is_dir():
             # A missing PATH: the engine reports it as a file error.
+            checked.append(target)
             continue
         _reject_nested(git, target, folder, work_tree)
         # A folder's walk lists no ignored file. With --force-exclude the
         # engine leaves out a named one too, as a run without --pr does.
         if resolved.is_file() and not force_exclude:
             _reject_ignored(git, target, resolved, relative)
+        checked.append(_without_links(target, resolved))
+    return checked
 
 
 def _reject_nested(git: Git, target: Path, folder: Path, work_tree: Path) -> None:
@@ -205,6 +213,20 @@ def _reject_ignored(git: Git, target: Path, resolved: Path, relative: str) -> No
         " leave it out of the PATHs, stop ignoring it, or add --force-exclude to skip"
         " ignored files as a run over their folder does"
     )
+
+
+def _without_links(target: Path, resolved: Path) -> Path:
+    """Return `target` as the path it names once its symbolic links are resolved.
+
+    A path without links is returned unchanged, and a relative path stays
+    relative to the working directory.
+    """
+    if Path(os.path.abspath(target)) == resolved or not resolved.exists():
+        # A broken link stays as named, so the engine reports the link.
+        return target
+    if target.is_absolute():
+        return resolved
+    return Path(os.path.relpath(resolved))
 
 
 def _some(paths: list[str]) -> str:
