@@ -1,9 +1,10 @@
-"""The parts of an event name that cannot change: string constants and enum members.
+"""The parts of an event name that cannot change: string constants, enum members
+and what string methods, slices and `str()` make of them.
 
 CIO301 keeps such a part in the event name and moves only the values that
 change into attributes: with `PREFIX = "billing"`, the name
-`f"{PREFIX}_upgraded_{region}"` becomes `PREFIX + "_upgraded"`, the event
-`billing_upgraded` for every region.
+`f"{PREFIX.upper()}_upgraded_{region}"` becomes `PREFIX.upper() + "_upgraded"`,
+the event `BILLING_upgraded` for every region.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from cio_fix.customerio import Scope, dotted_name, literal_value
-from cio_fix.events import DOTTED, BuiltName, NamePart, static_name, to_style
+from cio_fix.events import (
+    DOTTED,
+    BuiltName,
+    NamePart,
+    is_personal_data,
+    static_name,
+    to_style,
+)
 from cio_fix.metadata import code_of
 
 if TYPE_CHECKING:
@@ -25,8 +33,24 @@ if TYPE_CHECKING:
 ENUM_BASES = frozenset({"enum.Enum", "enum.StrEnum"})
 STR_ENUM = "enum.StrEnum"
 
-# Methods that may give a member a `.value` other than the one assigned.
-_VALUE_HOOKS = frozenset({"__new__", "__init__", "_generate_next_value_"})
+# Methods of `str` whose result depends only on the string and the
+# arguments, so over constants they give the same text on every call.
+_STR_METHODS = frozenset(
+    {
+        "capitalize",
+        "casefold",
+        "lower",
+        "lstrip",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rstrip",
+        "strip",
+        "swapcase",
+        "title",
+        "upper",
+    }
+)
 
 # A name spelled as a constant (`PREFIX`, `names.APP`), or an enum member
 # (`Plan.PRO`, `Plan.PRO.value`).
@@ -41,6 +65,22 @@ class UnknownPart(Exception):
 
     The message is the reason, for a finding reported without a fix.
     """
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A member of an enum class of the module, assigned a string literal."""
+
+    # STR_ENUM, "str" for `class Event(str, Enum)`, or "enum.Enum".
+    base: str
+    value: str
+    # `Event.X`: what `str()` gives for a member, and what Python 3.11 and
+    # later also give when they format a `(str, Enum)` member.
+    spelled: str
+
+
+# A value that `_evaluate` reads from an expression over constants.
+_Constant = str | int | _Member
 
 
 @dataclass
@@ -72,44 +112,16 @@ def looks_constant(expression: cst.BaseExpression) -> bool:
     return _CONSTANT_NAME.fullmatch(spelled) is not None
 
 
-def constant_text(context: FileContext, scope: Scope, part: NamePart) -> str | None:
-    """Return the text that a value part of a name has on every call, or None.
-
-    One kind of such part is a module-level name that its module assigns
-    once to a string literal, in this module or in a module of the project.
-    The other is a member of an enum class of this module that is assigned a
-    string literal: read as `.value`, as a `StrEnum` member, or as a member
-    of a `str` enum in a `+` chain. A part with a format spec or conversion
-    gives None.
-    """
-    expression = part.expression
-    if expression is None or part.value is not expression:
-        return None
-    if isinstance(expression, cst.Attribute) and expression.attr.value == "value":
-        member = _enum_member(context, scope, expression.value)
-        return member[1] if member is not None else None
-
-    member = _enum_member(context, scope, expression)
-    if member is not None:
-        base, value = member
-        # `"a" + member` takes the string value of a `str` enum member.
-        # A `StrEnum` member also formats as its value, but a member of
-        # `class Event(str, Enum)` formats as `Event.X` from Python 3.11.
-        if base == STR_ENUM or part.operand and base == "str":
-            return value
-        return None
-    return _module_constant(context, scope, expression)
-
-
 def is_fixed(
     context: FileContext, scope: Scope, expression: cst.BaseExpression
 ) -> bool:
-    """Tell whether an expression is a string constant or enum member that `constant_text` reads."""
-    if isinstance(expression, cst.Attribute) and expression.attr.value == "value":
-        expression = expression.value
-    return (
-        _enum_member(context, scope, expression) is not None
-        or _module_constant(context, scope, expression) is not None
+    """Tell whether an expression is built from constants alone, so no call changes it.
+
+    That is an expression that `_evaluate` reads, or one whose every name
+    is spelled as a constant, an enum member or a class.
+    """
+    return _evaluate(context, scope, expression) is not None or _built_from_constants(
+        context, scope, expression
     )
 
 
@@ -118,17 +130,14 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
 
     The literal text between fixed parts is written in the configured
     style, and a separator stays next to a fixed part where the name had
-    one. Raises UnknownPart for a part spelled as a constant whose text
+    one. Raises UnknownPart for a part built from constants alone whose text
     cio-fix cannot read: moving it into an attribute could rename the event.
     """
-    kept: dict[int, str] = {}
+    kept: dict[int, str | _Member] = {}
     for part in built.values:
-        assert part.expression is not None
-        text = constant_text(context, scope, part)
-        if text is not None:
-            kept[id(part)] = text
-        elif looks_constant(part.expression):
-            raise UnknownPart(_unknown_reason(context, scope, part.expression))
+        value = _kept_value(context, scope, part)
+        if value is not None:
+            kept[id(part)] = value
 
     style = context.config.event_name_style
     if not kept:
@@ -148,7 +157,7 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
         else:
             runs[-1] += "_"
 
-    texts = [kept[id(part)] for part in fixed]
+    texts = [_text(kept[id(part)]) for part in fixed]
     pieces: list[cst.BaseExpression] = []
     name = ""
     for position, run in enumerate(runs):
@@ -161,26 +170,285 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
         if after is not None:
             pieces.append(fixed[position].expression)
             name += after
-    if len(pieces) == 1 and _enum_member(context, scope, pieces[0]) is not None:
+    if len(fixed) == 1 and len(pieces) == 1 and isinstance(kept[id(fixed[0])], _Member):
         # A member alone would send the enum object, not the string it holds.
         pieces = [cst.Attribute(value=pieces[0], attr=cst.Name("value"))]
     return FixedName(name, _joined(pieces), frozenset(kept))
 
 
-def _unknown_reason(
-    context: FileContext, scope: Scope, expression: cst.BaseExpression
-) -> str:
+def _kept_value(
+    context: FileContext, scope: Scope, part: NamePart
+) -> str | _Member | None:
+    """Return what a value part of a name is on every call, or None for a value that changes.
+
+    A string member of a `str` enum counts only where the name takes its
+    value: always for a `StrEnum`, and as an operand of `+` for
+    `class Event(str, Enum)`. Raises UnknownPart for a part built from
+    constants alone whose text cio-fix cannot tell, because moving it into
+    an attribute could rename the event. A part with a format spec or
+    conversion (`{PREFIX!r}`) is such a part too.
+    """
+    expression = part.expression
+    assert expression is not None
+    if part.key is not None or is_personal_data(expression):
+        # Personal data leaves the name even when it cannot change (CIO302).
+        return None
+    value = None
+    if part.value is expression:
+        value = _evaluate(context, scope, expression)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _Member) and (
+        value.base == STR_ENUM or part.operand and value.base == "str"
+    ):
+        return value
+    if value is not None or _built_from_constants(context, scope, expression):
+        raise UnknownPart(_unknown_reason(expression, value))
+    return None
+
+
+def _text(value: str | _Member) -> str:
+    return value.value if isinstance(value, _Member) else value
+
+
+def _unknown_reason(expression: cst.BaseExpression, value: _Constant | None) -> str:
     code = code_of(expression)
-    member = _enum_member(context, scope, expression)
-    if member is not None and member[0] == "str":
+    if isinstance(value, _Member) and value.base == "str":
         return (
             f"`{code}` does not change, but Python 3.11 and later write it into"
-            f" the name as `{code}`, and earlier versions as its value"
+            f" the name as `{value.spelled}`, and earlier versions as its value"
+        )
+    if looks_constant(expression):
+        return (
+            f"cio-fix cannot tell whether `{code}` changes, and moving a fixed part"
+            " out of the name would rename the event"
         )
     return (
-        f"cio-fix cannot tell whether `{code}` changes, and moving a fixed part"
-        " out of the name would rename the event"
+        f"`{code}` is built from constants, but cio-fix cannot tell whether it"
+        " gives the same text on every call, and moving it out of the name would"
+        " rename the event"
     )
+
+
+def _evaluate(
+    context: FileContext,
+    scope: Scope,
+    expression: cst.BaseExpression,
+    depth: int = 0,
+) -> _Constant | None:
+    """Return the value that an expression has on every call, or None if cio-fix cannot tell.
+
+    It reads string and integer literals, module constants
+    (`_module_constant`), enum members (`Event.X`, `Event["X"]`) and their
+    `.value`, and what `+`, an index, a slice, `str()` or a method of
+    `_STR_METHODS` makes of them.
+    """
+    if depth > 10:
+        return None
+    literal = literal_value(expression)
+    if isinstance(literal, (str, int)):
+        return literal
+    member = _enum_member(context, scope, expression)
+    if member is not None:
+        return member
+    if isinstance(expression, cst.Attribute) and expression.attr.value == "value":
+        owner = _evaluate(context, scope, expression.value, depth + 1)
+        if isinstance(owner, _Member):
+            return owner.value
+    if isinstance(expression, (cst.Name, cst.Attribute)):
+        return _module_constant(context, scope, expression)
+    if isinstance(expression, cst.Subscript):
+        return _subscript_value(context, scope, expression, depth)
+    if isinstance(expression, cst.Call):
+        return _call_value(context, scope, expression, depth)
+    if isinstance(expression, cst.BinaryOperation) and isinstance(
+        expression.operator, cst.Add
+    ):
+        # Only strings are joined, and joining strings is associative, so
+        # the kept expression needs no parentheses in a `+` chain.
+        left = _as_string(_evaluate(context, scope, expression.left, depth + 1))
+        right = _as_string(_evaluate(context, scope, expression.right, depth + 1))
+        if left is None or right is None:
+            return None
+        return left + right
+    return None
+
+
+def _as_string(value: _Constant | None) -> str | None:
+    """Return the string that `+`, slices and string methods read from a value.
+
+    A member of a `str` enum is a `str`, so those read its value.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _Member) and value.base in (STR_ENUM, "str"):
+        return value.value
+    return None
+
+
+def _subscript_value(
+    context: FileContext, scope: Scope, subscript: cst.Subscript, depth: int
+) -> _Constant | None:
+    """Return `Event["X"]`, or an index or slice of a string with literal bounds."""
+    if len(subscript.slice) != 1:
+        return None
+    element = subscript.slice[0].slice
+    if isinstance(element, cst.Index) and element.star is None:
+        key = _evaluate(context, scope, element.value, depth + 1)
+        if isinstance(subscript.value, cst.Name) and isinstance(key, str):
+            return _member_by_name(context, scope, subscript.value.value, key)
+        text = _as_string(_evaluate(context, scope, subscript.value, depth + 1))
+        if (
+            text is None
+            or not isinstance(key, int)
+            or not -len(text) <= key < len(text)
+        ):
+            return None
+        return text[key]
+
+    if not isinstance(element, cst.Slice):
+        return None
+    text = _as_string(_evaluate(context, scope, subscript.value, depth + 1))
+    if text is None:
+        return None
+    bounds: list[int | None] = []
+    for bound in (element.lower, element.upper, element.step):
+        value = None if bound is None else _evaluate(context, scope, bound, depth + 1)
+        if bound is not None and not isinstance(value, int):
+            return None
+        bounds.append(value)
+    if bounds[2] == 0:
+        return None
+    return text[slice(*bounds)]
+
+
+def _call_value(
+    context: FileContext, scope: Scope, call: cst.Call, depth: int
+) -> str | None:
+    """Return the text of `str(x)` or `x.method(...)` with `x` and the arguments read."""
+    arguments: list[_Constant] = []
+    for argument in call.args:
+        if argument.keyword is not None or argument.star:
+            return None
+        value = _evaluate(context, scope, argument.value, depth + 1)
+        if value is None:
+            return None
+        arguments.append(value)
+
+    function = call.func
+    if isinstance(function, cst.Name) and function.value == "str":
+        if len(arguments) != 1 or _rebinds(context, "str"):
+            return None
+        value = arguments[0]
+        if isinstance(value, _Member):
+            # `Enum.__str__` gives `Event.X` on every Python version, and
+            # `StrEnum` replaces it with the value.
+            return value.value if value.base == STR_ENUM else value.spelled
+        return value if isinstance(value, str) else None
+
+    if not isinstance(function, cst.Attribute) or (
+        function.attr.value not in _STR_METHODS
+    ):
+        return None
+    text = _as_string(_evaluate(context, scope, function.value, depth + 1))
+    if text is None or any(isinstance(value, _Member) for value in arguments):
+        return None
+    try:
+        result = getattr(str, function.attr.value)(text, *arguments)
+    except (TypeError, ValueError, OverflowError):
+        # The call raises in the project too, for any caller.
+        return None
+    return result if isinstance(result, str) else None
+
+
+def _rebinds(context: FileContext, name: str) -> bool:
+    """Tell whether the module binds a builtin's name to something else."""
+    index = context.index
+    return name in index.imports or index.binds_anywhere(name)
+
+
+def _built_from_constants(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> bool:
+    """Tell whether every name that an expression reads is spelled as a constant.
+
+    A constant, an enum member or a class (`Event` in `Event["X"]`) counts.
+    An expression that reads no name, such as `uuid4()`, does not.
+    """
+    references = _references(context, expression)
+    if not references:
+        return False
+    for reference in references:
+        if looks_constant(reference):
+            continue
+        if _evaluate(context, scope, reference) is not None:
+            continue
+        # A class, by the convention of CapWords names.
+        spelled = dotted_name(reference)
+        if spelled is None or not spelled.rpartition(".")[2][:1].isupper():
+            return False
+    return True
+
+
+def _references(
+    context: FileContext, expression: cst.BaseExpression
+) -> list[cst.BaseExpression] | None:
+    """Return the names and attribute chains that an expression reads values from.
+
+    A function that is called is not one of them, but the object that a
+    method is called on is. None for an expression that cio-fix does not
+    walk, such as a lambda or a comprehension.
+    """
+    if literal_value(expression) is not None:
+        return []
+    if dotted_name(expression) is not None:
+        return [expression]
+    children: list[cst.BaseExpression | None] = []
+    if isinstance(expression, cst.Attribute):
+        children.append(expression.value)
+    elif isinstance(expression, cst.Call):
+        function = expression.func
+        if isinstance(function, cst.Attribute):
+            # `names.slug(x)` calls a function of an imported module, where
+            # `PREFIX.upper()` reads `PREFIX`.
+            module = isinstance(function.value, cst.Name) and (
+                function.value.value in context.index.imports
+            )
+            if not module or looks_constant(function.value):
+                children.append(function.value)
+        elif dotted_name(function) is None:
+            children.append(function)
+        children.extend(argument.value for argument in expression.args)
+    elif isinstance(expression, cst.Subscript):
+        children.append(expression.value)
+        for element in expression.slice:
+            if isinstance(element.slice, cst.Index):
+                children.append(element.slice.value)
+            else:
+                slice_ = element.slice
+                children.extend((slice_.lower, slice_.upper, slice_.step))
+    elif isinstance(expression, cst.BinaryOperation):
+        children.extend((expression.left, expression.right))
+    elif isinstance(expression, cst.UnaryOperation):
+        children.append(expression.expression)
+    elif isinstance(expression, cst.IfExp):
+        children.extend((expression.test, expression.body, expression.orelse))
+    elif isinstance(expression, cst.FormattedString):
+        for part in expression.parts:
+            if isinstance(part, cst.FormattedStringExpression):
+                children.append(part.expression)
+    else:
+        return None
+
+    references: list[cst.BaseExpression] = []
+    for child in children:
+        if child is None:
+            continue
+        found = _references(context, child)
+        if found is None:
+            return None
+        references.extend(found)
+    return references
 
 
 def _styled_run(run: str, style: str, before: str | None, after: str | None) -> str:
@@ -257,31 +525,41 @@ def _module_constant(
 
 def _enum_member(
     context: FileContext, scope: Scope, expression: cst.BaseExpression
-) -> tuple[str, str] | None:
-    """Return (base, value) of `Event.MEMBER`, a member of an enum class of this module.
-
-    `base` is STR_ENUM, "str" for `class Event(str, Enum)`, or "enum.Enum".
-    The member must be assigned a string literal once in the class body.
-    Enums imported from other modules are not read.
-    """
+) -> _Member | None:
+    """Return the member that `Event.MEMBER` names, for an enum class of this module."""
     if not isinstance(expression, cst.Attribute) or not isinstance(
         expression.value, cst.Name
     ):
         return None
-    class_def = _class_definition(context, scope, expression.value.value)
+    return _member_by_name(
+        context, scope, expression.value.value, expression.attr.value
+    )
+
+
+def _member_by_name(
+    context: FileContext, scope: Scope, class_name: str, member: str
+) -> _Member | None:
+    """Return a member of the enum class that `class_name` names in this module.
+
+    The member must be assigned a string literal once in the class body.
+    Enums imported from other modules are not read, and neither are classes
+    that define a private or special method (`__new__`, `__str__`,
+    `_missing_`) or one of `_STR_METHODS`, which may change what a member
+    is or what it gives as text.
+    """
+    class_def = _class_definition(context, scope, class_name)
     if class_def is None:
         return None
     base = _enum_base(context, class_def)
     if base is None:
         return None
 
-    member = expression.attr.value
     if member.startswith("_"):
         return None
     values = []
     for statement in class_def.body.body:
-        if isinstance(statement, cst.FunctionDef) and statement.name.value in (
-            _VALUE_HOOKS
+        if isinstance(statement, cst.FunctionDef) and (
+            statement.name.value.startswith("_") or statement.name.value in _STR_METHODS
         ):
             return None
         if not isinstance(statement, cst.SimpleStatementLine):
@@ -294,7 +572,7 @@ def _enum_member(
                 values.append(literal_value(small.value))
     if len(values) != 1 or not isinstance(values[0], str):
         return None
-    return base, values[0]
+    return _Member(base, values[0], f"{class_name}.{member}")
 
 
 def _class_definition(

@@ -711,3 +711,85 @@ def test_events_catalog_keeps_constant_parts(project) -> None:
 
     assert events['f"{PREFIX}_upgraded_{region}"']["suggested"] == "billing_upgraded"
     assert events['f"{Config.PREFIX}_renewed_{region}"']["suggested"] is None
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="the fixture uses enum.StrEnum")
+def test_events_derived_constant_parts_stay_in_sent_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "CIO301"
+    before = (fixtures / "constant_derived.py").read_text(encoding="utf-8")
+    after = (fixtures / "constant_derived.expected.py").read_text(encoding="utf-8")
+
+    eu_before, us_before = _sent_names(before, monkeypatch)
+    eu_after, us_after = _sent_names(after, monkeypatch)
+
+    assert eu_before[0] == "BILLING_upgraded_eu"
+    assert eu_after == us_after
+    assert eu_after == [
+        "BILLING_upgraded",
+        "BILLING_renewed",
+        "bill_cancelled",
+        "billing_paused",
+        "ORDER_PLACED_in",
+        "order_placed_from",
+        "pro_to",
+        "gift_sent",
+        "Gift_given",
+        "Kind.GIFT_wrapped",
+        "billed_shipped",
+        "i_paid",
+        "pro",
+        "resized",
+    ]
+    assert all(type(name) is str for name in eu_after)
+
+
+def test_events_derived_constant_reasons(project) -> None:
+    source = (
+        "import enum\n"
+        "from customerio import CustomerIO\n"
+        "from helpers import slug\n"
+        'cio = CustomerIO("site", "key")\n'
+        'PREFIX = "billing"\n'
+        "class Kind(str, enum.Enum):\n"
+        '    GIFT = "gift"\n'
+        "def send(uid, region):\n"
+        '    cio.track(uid, f"{slug(PREFIX)}_upgraded_{region}")\n'
+        "    cio.track(uid, f\"{Kind['GIFT']}_sent_{region}\")\n"
+    )
+    root = project({"app.py": source, "requirements.txt": "customerio==3.2.0\n"})
+
+    result = run_cli(["--select", "CIO301", "--output-format", "json", "."], root)
+    slugged, member = result.json["findings"]
+
+    assert slugged["fix"] is None
+    assert slugged["message"].endswith(
+        "(`slug(PREFIX)` is built from constants, but cio-fix cannot tell whether"
+        " it gives the same text on every call, and moving it out of the name"
+        " would rename the event)"
+    )
+    assert member["fix"] is None
+    assert "write it into the name as `Kind.GIFT`" in member["message"]
+
+
+def test_events_catalog_keeps_derived_constant_parts(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        "from helpers import slug\n"
+        'cio = CustomerIO("site", "key")\n'
+        'PREFIX = "billing"\n'
+        "def send(uid, region):\n"
+        '    cio.track(uid, f"{PREFIX.upper()}_upgraded_{region}")\n'
+        '    cio.track(uid, f"{PREFIX[:4]}_renewed_{region}")\n'
+        '    cio.track(uid, f"{slug(PREFIX)}_paused_{region}")\n'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    upper = events['f"{PREFIX.upper()}_upgraded_{region}"']
+    assert upper["suggested"] == "BILLING_upgraded"
+    assert events['f"{PREFIX[:4]}_renewed_{region}"']["suggested"] == "bill_renewed"
+    assert events['f"{slug(PREFIX)}_paused_{region}"']["suggested"] is None

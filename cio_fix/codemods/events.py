@@ -370,15 +370,24 @@ class DynamicEventName(Rule):
     values that change move out: `f"{PREFIX}_upgraded_{region}"` becomes
     `PREFIX + "_upgraded"`. One such part is a module-level name assigned
     once to a string literal, in this module or imported from a module of
-    the project. The other is a member of an enum class of this module that
-    is assigned a string literal: read as `.value`, as a `StrEnum` member,
-    or as a member of a `str` enum in a `+` chain. A part spelled as a
-    constant that is none of these (a name assigned twice, a class
-    attribute that code may rebind, an enum imported from another module)
-    is reported without a fix, because moving it out would rename the
-    event. So is a member of `class Event(str, Enum)` in a formatted name,
-    which Python 3.11 and later write as `Event.X`. A lowercase name that
-    is not such a constant, such as a parameter, is a value that changes.
+    the project. Another is a member of an enum class of this module that
+    is assigned a string literal (`Event.X` or `Event["X"]`): read as
+    `.value`, as a `StrEnum` member, or as a member of a `str` enum in a `+`
+    chain. What `+`, an index, a slice with literal bounds, `str()` or a
+    string method that changes case, strips, removes or replaces text
+    (`.upper()`, `.replace("ing", "ed")`) makes of these cannot change
+    either, so `f"{PREFIX.upper()}_upgraded_{region}"` becomes
+    `PREFIX.upper() + "_upgraded"`. A part that reads only names spelled as
+    constants, enum members or classes, but is none of these, is reported
+    without a fix, because moving it out would rename the event: a name
+    assigned twice, a class attribute that code may rebind, an enum
+    imported from another module or one that defines a private or special
+    method, a call of another function (`slug(PREFIX)`, `PREFIX.zfill(9)`),
+    or such a part with a format spec or conversion. So is a member of
+    `class Event(str, Enum)` in a formatted name, which Python 3.11 and
+    later write as `Event.X`. A lowercase name that is not such a constant,
+    such as a parameter, is a value that changes, and so is a part that
+    reads one (`PREFIX[:size]`).
     Attributes go where the SDK takes them: into `data` (customerio 3.x), keyword
     arguments (customerio 1.x and 2.x, backfill, async-customerio) or
     `properties` (Data Pipelines). A `data` variable that names a dict the
