@@ -379,7 +379,8 @@ def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
     """Return an argument with the values built into it, when it builds a string.
 
     CIO301 keeps an imported constant built into an event name
-    (`f"{names.PREFIX}_{region}"`) in the name, so its module is read. The
+    (`f"{names.PREFIX}_{region}"`, also as `names.PREFIX.upper()` or
+    `names.PREFIX[:4]`) in the name, so its module is read. The
     walk reads no literal, because evaluating one leaves reference cycles
     while the garbage collector is off (see `cio_fix.pipeline`).
     """
@@ -396,13 +397,19 @@ def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
     elif isinstance(value, cst.Tuple):
         for element in value.elements:
             values.extend(_argument_values(element.value))
-    elif (
-        isinstance(value, cst.Call)
-        and isinstance(value.func, cst.Attribute)
-        and value.func.attr.value == "format"
+    elif isinstance(value, cst.Call) and (
+        isinstance(value.func, cst.Attribute)
+        or isinstance(value.func, cst.Name)
+        and value.func.value == "str"
     ):
+        # `.format(...)`, a string method such as `names.PREFIX.upper()`,
+        # or `str(names.PREFIX)`.
+        if isinstance(value.func, cst.Attribute):
+            values.extend(_argument_values(value.func.value))
         for argument in value.args:
             values.extend(_argument_values(argument.value))
+    elif isinstance(value, cst.Subscript):
+        values.extend(_argument_values(value.value))
     return values
 
 
