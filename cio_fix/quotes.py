@@ -7,6 +7,7 @@ stand out in the diff, and a linter that checks quotes would report them.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -19,29 +20,44 @@ DOUBLE = '"'
 
 
 class FileLiterals:
-    """The one-line string literals of a file outside f-strings, as the index walk finds them."""
+    """The string literals of a file outside f-strings, as the index walk finds them.
+
+    The walk only keeps each literal's code: every index build walks the
+    module, also in the fix passes, and only a file with fixes asks for its
+    quote.
+    """
 
     def __init__(self) -> None:
-        # How many literals use each quote, of those whose text left the
-        # choice of quote free.
-        self.quotes: Counter[str] = Counter()
         # The code of every literal, quotes and prefix included.
-        self.code: set[str] = set()
+        self.values: list[str] = []
 
     def add(self, literal: cst.SimpleString) -> None:
-        self.code.add(literal.value)
-        if len(literal.quote) == 1 and _free_to_swap(literal):
-            self.quotes[literal.quote] += 1
+        self.values.append(literal.value)
+
+    @functools.cached_property
+    def code(self) -> frozenset[str]:
+        return frozenset(self.values)
 
     def quote(self, configured: str | None) -> str:
         """Return the quote for new literals: the configured one, else the file's usual one.
 
-        A file with as many literals of each quote, or none, gets double
-        quotes, as black and ruff's formatter write them.
+        Only one-line literals whose text left the choice of quote free
+        count. A file with as many literals of each quote, or none, gets
+        double quotes, as black and ruff's formatter write them.
         """
         if configured is not None:
             return configured
-        return SINGLE if self.quotes[SINGLE] > self.quotes[DOUBLE] else DOUBLE
+        counts: Counter[str] = Counter()
+        for value in self.values:
+            body = value.lstrip("rRbBuU")
+            quote = body[0]
+            if (
+                body[:3] != quote * 3
+                and SINGLE not in body[1:-1]
+                and DOUBLE not in body[1:-1]
+            ):
+                counts[quote] += 1
+        return SINGLE if counts[SINGLE] > counts[DOUBLE] else DOUBLE
 
 
 def with_quote(

