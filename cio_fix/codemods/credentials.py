@@ -463,7 +463,8 @@ class HardcodedCredential(Rule):
     field's key is the Track or the App API key as the client that reads
     it (`APIClient(CioConfig.key)`), the field name (`app_api_key`) or the
     class name (`CioAppConfig`) says; a plain `api_key` that none of them
-    decides is reported without a fix.
+    decides is reported without a fix, and so is a key that a Track client
+    and an App API client both read.
     """
 
     code = "CIO101"
@@ -482,7 +483,7 @@ class HardcodedCredential(Rule):
                 names.append(_own_env_name(name))
         keys = {}
         if not is_test_file(_path_in_project(context)):
-            for literal in self._literals(context):
+            for literal in self._unique_literals(context):
                 if literal.not_fixed is not None:
                     # No fix reads it from a variable.
                     continue
@@ -503,14 +504,33 @@ class HardcodedCredential(Rule):
             test_files[context.path] = is_test_file(_path_in_project(context))
         if test_files[context.path]:
             return
-        seen: set[int] = set()
-        for literal in self._literals(context):
-            if id(literal.node) in seen:
-                continue
-            seen.add(id(literal.node))
+        for literal in self._unique_literals(context):
             yield self._finding(context, literal)
 
     # -- where credentials are -------------------------------------------------
+
+    def _unique_literals(self, context: FileContext) -> list[_Literal]:
+        """Return each hard-coded key once, as the first place that finds it sees it.
+
+        A key that clients of two roles read (a Track client and an App API
+        client) cannot be read from one variable for both, so it gets no fix.
+        """
+        found: dict[int, _Literal] = {}
+        for literal in self._literals(context):
+            first = found.get(id(literal.node))
+            if first is None:
+                found[id(literal.node)] = literal
+            elif (
+                first.role != literal.role
+                and first.not_fixed is None
+                # A field whose role nothing decides (its label says so)
+                # takes the role of the client that reads it.
+                and literal.label is None
+            ):
+                found[id(literal.node)] = dataclasses.replace(
+                    first, not_fixed=SEVERAL_ROLES
+                )
+        return list(found.values())
 
     def _literals(self, context: FileContext) -> Iterator[_Literal]:
         index = context.index
@@ -550,7 +570,7 @@ class HardcodedCredential(Rule):
                 assert isinstance(literal, str)
                 yield _Literal(entry, literal, role)
             return
-        field = _class_field(index, value)
+        field = class_field(index, value)
         if field is not None:
             # `APIClient(CioConfig.key)`: the client decides the key's role.
             class_info, assignment = field
@@ -792,6 +812,10 @@ SETTINGS_FIELD = (
     "a field of a pydantic settings class, which reads it from the environment"
     " when its default is removed"
 )
+SEVERAL_ROLES = (
+    "clients of different APIs read it, so give each its own key; the Track API"
+    " and the App API take different keys"
+)
 UNKNOWN_BASE = (
     "the class has a base class defined elsewhere, so cio-fix cannot tell whether"
     " it reads its fields from the environment itself"
@@ -818,7 +842,7 @@ def _field_role(name: str, class_name: str) -> str | None:
     return None
 
 
-def _class_field(
+def class_field(
     index: FileIndex, value: cst.BaseExpression
 ) -> tuple[ClassInfo, Assignment] | None:
     """Return the class and the assignment of `Config.key`, for a class of this module."""

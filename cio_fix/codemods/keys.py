@@ -12,6 +12,7 @@ from cio_fix.codemods.credentials import (
     CREDENTIAL_NAME,
     NAME_WORD,
     ROLE_LABELS,
+    class_field,
     env_name_for_role,
     looks_like_secret,
     role_from_name,
@@ -175,6 +176,16 @@ def _identity(
             return None
         key = literal_value(element.value)
         return f"{base}[{key!r}]" if isinstance(key, str) else None
+
+    field = class_field(index, node) if hops < MAX_NAME_HOPS else None
+    if field is not None:
+        # `CioConfig.api_key`, a field of a class of this module.
+        assignment = field[1]
+        assert assignment.value is not None
+        followed = _identity(index, assignment.value, assignment.scope, hops + 1)
+        if followed is not None:
+            return followed
+        return f"name:{index.module_name}.{code_of(node)}"
 
     if isinstance(node, cst.Name) and hops < MAX_NAME_HOPS:
         assignments = index.assignments_of(node.value, scope)
