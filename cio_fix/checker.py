@@ -786,21 +786,29 @@ class Checker:
         project: ProjectIndex,
         findings: list[Finding],
         fixed_files: dict[Path, bytes],
-    ) -> list[Finding]:
-        """Mark as fixed the project-level findings that the fixed code no longer gives.
+    ) -> tuple[list[Finding], list[Finding]]:
+        """Check the project-level findings again with the fixed code of the changed files.
 
         `project` holds every file's summary and rule facts from the original
         code, and `findings` are what `check_project` found there.
         `fixed_files` maps each file that the fixes changed to its fixed
-        bytes. Returns the findings it marked. A finding whose cause a fix
-        removed, such as a class that no longer builds a client in
-        `__init__`, is then not reported as remaining. Only `--apply` pays
-        for this, because it parses the changed files again. The engine
-        takes the marks back when it does not write every changed file.
+        bytes. Returns the findings that the fixed code no longer gives,
+        marked as fixed, and the findings that only the fixed code gives,
+        marked as such. A finding whose cause a fix removed, such as a class
+        that no longer builds a client in `__init__`, is then not reported
+        as remaining, and one that a fix brought out, such as an attribute
+        that the CIO301 fix sends with another type than another file does,
+        is not left to the next run. Only `--apply` pays for this, because
+        it parses the changed files again. The engine takes both back when
+        it does not write every changed file.
         """
-        if not findings or not fixed_files:
-            return []
-        removed = self._removed_by_fixes(project, findings, fixed_files)
+        # Without a rule that checks the project, such as with `--select
+        # CIO301`, there is nothing to check again.
+        if not fixed_files or not any(
+            type(rule).check_project is not Rule.check_project for rule in self.rules
+        ):
+            return [], []
+        removed, revealed = self._recheck_project(project, findings, fixed_files)
         for finding in removed:
             finding.applied = True
             # A project-level finding has no fix of its own, so it gets the
@@ -811,21 +819,29 @@ class Checker:
                 finding.fix = Fix(
                     rule.fix_safety, description="applied after another fix"
                 )
-        return removed
+        for finding in revealed:
+            # Its position and the lines that its message quotes are those of
+            # the fixed files, as for a finding that `_check_fixed_code`
+            # reveals. A project-level finding has no fix, so the message
+            # does not ask for another run.
+            finding.message += f" ({REVEALED})"
+            finding.in_fixed_code = True
+        return removed, revealed
 
-    def _removed_by_fixes(
+    def _recheck_project(
         self,
         project: ProjectIndex,
         findings: list[Finding],
         fixed_files: dict[Path, bytes],
-    ) -> list[Finding]:
-        """Return the `findings` that the project-level rules do not give for the fixed code.
+    ) -> tuple[list[Finding], list[Finding]]:
+        """Run the project-level rules on a project that has the fixed code of the changed files.
 
-        The changed files are parsed, summarised and collected again, and
-        the project-level rules run once more on a project that has them in
-        place of the original files. A rule that fails on the fixed code
-        keeps all its findings, and so does every rule when a fixed file
-        cannot be read back.
+        Returns the `findings` that the rules no longer give, and the
+        findings that the rules give only for the fixed code. The changed
+        files are parsed, summarised and collected again, and put in place
+        of the original files. A rule that fails on the fixed code keeps all
+        its findings and reveals none, and so does every rule when a fixed
+        file cannot be read back.
         NOTE: the other files keep the rule facts that they had with the
         original code, so a fact of another file that depends on what a
         changed file exports stays as it was until the next run.
@@ -838,7 +854,7 @@ class Checker:
             for path, raw in sorted(fixed_files.items(), key=lambda item: item[0]):
                 context = self._context(path, raw, empty_project, errors)
                 if context is None:
-                    return []
+                    return [], []
                 contexts.append(context)
                 fixed_summaries[path] = summarise(context.index, path)
             fixed_project = ProjectIndex(
@@ -851,7 +867,7 @@ class Checker:
                 fixed_summaries[context.path].rule_facts.update(facts)
                 failed |= failed_here
         except RecursionError:
-            return []
+            return [], []
         finally:
             for context in contexts:
                 context.index.release()
@@ -870,35 +886,48 @@ class Checker:
 
         # A finding is left when the fixed project has one of its rule in
         # its file with a similar message: the lines it names have moved.
-        still_found: set[int] = set()
-        for path in {finding.path for finding in findings}:
+        # One of the fixed project that pairs with none is new.
+        still_found: dict[int, Finding] = {}
+        for path in {finding.path for finding in [*findings, *left]}:
             before = [finding for finding in findings if finding.path == path]
             after = [(finding, None) for finding in left if finding.path == path]
-            still_found |= set(_still_found(before, {}, after))
-        return [
+            still_found.update(_still_found(before, {}, after))
+        removed = [
             finding
             for finding in findings
             if finding.code not in failed and id(finding) not in still_found
         ]
+        paired = {id(finding) for finding in still_found.values()}
+        revealed = [
+            finding
+            for finding in left
+            if finding.code not in failed and id(finding) not in paired
+        ]
+        return removed, revealed
 
     def _check_project(self, project: ProjectIndex, result: RunResult) -> None:
         findings, errors = self.check_project(project)
         result.errors.extend(errors)
+        fixed_files = {
+            file.path: file.fixed
+            for file in result.files
+            if file.changed and file.fixed is not None
+        }
         if self.config.fixed_positions:
-            fixed_files = {
-                file.path: file.fixed
-                for file in result.files
-                if file.changed and file.fixed is not None
-            }
-            result.fixed_project_findings = self.settle_project_findings(
-                project, findings, fixed_files
+            findings.extend(
+                self.settle_project_findings(project, findings, fixed_files)[1]
             )
         sources = {
             Path(context.display_path): context.source.raw
             for context in self.contexts.values()
         }
+        fixed_sources = {
+            **sources,
+            **{Path(display_path(path)): raw for path, raw in fixed_files.items()},
+        }
         add_project_findings(
-            result, reported_project_findings(findings, self.config, sources)
+            result,
+            reported_project_findings(findings, self.config, sources, fixed_sources),
         )
 
 

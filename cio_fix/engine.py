@@ -156,10 +156,7 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
         with terminate_as_exit():
             _write(result, config.root)
         written = {id(file) for file in result.changed_files}
-        _settle_project_findings(
-            checked.fixed_project_findings,
-            all(id(file) in written for file in changed),
-        )
+        _settle_project_findings(checked, all(id(file) in written for file in changed))
     else:
         # The checker marks the fixes it would apply; a dry run applies none.
         for finding in result.findings:
@@ -167,20 +164,29 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
     return result
 
 
-def _settle_project_findings(findings: list[Finding], all_written: bool) -> None:
-    """Count as fixed the project-level findings that the fixed code no longer gives.
+def _settle_project_findings(checked: RunResult, all_written: bool) -> None:
+    """Keep what the fixed code changed in the project-level findings once it is written.
 
-    The checker found them gone from the fixed code of every changed file,
-    so they stay once each such file is written. A file that is not
-    written, or that a run over some files of the project does not name,
-    keeps their cause.
+    The checker found some findings gone from the fixed code of every
+    changed file, and others only in it. Both hold once each such file is
+    written. A file that is not written, or that a run over some files of
+    the project does not name, keeps its original code. Then the findings
+    that the fixes removed remain, and those that only the fixed code gives
+    are dropped.
     """
-    for finding in findings:
-        if not all_written:
-            finding.applied = False
-            finding.fix = None
-        elif finding.fixed_message is not None:
-            finding.message = finding.fixed_message
+    if all_written:
+        for finding in checked.fixed_project_findings:
+            if finding.fixed_message is not None:
+                finding.message = finding.fixed_message
+        return
+    for finding in checked.fixed_project_findings:
+        finding.applied = False
+        finding.fix = None
+    revealed = {id(finding) for finding in checked.revealed_project_findings}
+    for file in checked.files:
+        file.findings = [
+            finding for finding in file.findings if id(finding) not in revealed
+        ]
 
 
 def _only_named(errors: list[FileError], named: set[str] | None) -> list[FileError]:

@@ -194,6 +194,10 @@ class RunResult:
     # changed files no longer gives. They are fixed only once every one of
     # those files is written.
     fixed_project_findings: list[Finding] = field(default_factory=list)
+    # `--apply`: the project-level findings that only the fixed code of the
+    # changed files gives. They are there only once every one of those
+    # files is written.
+    revealed_project_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

@@ -566,10 +566,11 @@ class _Run:
         collected: dict[Path, CollectedFacts],
         outcomes: dict[Path, CheckOutcome],
     ) -> ProjectOutcome:
-        """Run the project-level rules; with `--apply`, mark those the fixes removed.
+        """Run the project-level rules; with `--apply`, check them on the fixed code too.
 
-        The marks are part of the cached outcome: the fixed code that they
-        depend on is cached under the same key.
+        The findings that the fixes removed are marked, and those that only
+        the fixed code gives are added. Both are part of the cached outcome:
+        the fixed code that they depend on is cached under the same key.
         """
         index = project.index()
         for summary, path in zip(index.summaries, project.paths, strict=True):
@@ -587,7 +588,9 @@ class _Run:
                 for path, outcome in outcomes.items()
                 if outcome.file.changed and outcome.file.fixed is not None
             }
-            checker.settle_project_findings(index, findings, fixed_files)
+            findings.extend(
+                checker.settle_project_findings(index, findings, fixed_files)[1]
+            )
         return ProjectOutcome(findings, errors)
 
     # -- the result ----------------------------------------------------------------------
@@ -617,11 +620,18 @@ class _Run:
             from cio_fix.suppressions import reported_project_findings
 
             sources = {Path(display_path(path)): raw for path, raw in self.raw.items()}
-            findings = reported_project_findings(findings, self.config, sources)
+            fixed_sources = {
+                **sources,
+                **{
+                    Path(display_path(path)): outcome.file.fixed
+                    for path, outcome in outcomes.items()
+                    if outcome.file.changed and outcome.file.fixed is not None
+                },
+            }
+            findings = reported_project_findings(
+                findings, self.config, sources, fixed_sources
+            )
         add_project_findings(result, findings)
-        result.fixed_project_findings = [
-            finding for finding in findings if finding.applied
-        ]
         return result
 
 
@@ -669,7 +679,11 @@ def _all_of(values: Any, expected: type) -> bool:
 
 
 def add_project_findings(result: RunResult, findings: list[Finding]) -> None:
-    """Give each project-level finding to the result of its file, adding one if needed."""
+    """Give each project-level finding to the result of its file, adding one if needed.
+
+    The findings that `--apply`'s fixes removed or revealed are listed apart
+    too, for the engine to take back when it does not write every fix.
+    """
     by_path = {Path(display_path(file.path)): file for file in result.files}
     for finding in findings:
         owner = by_path.get(finding.path)
@@ -678,6 +692,10 @@ def add_project_findings(result: RunResult, findings: list[Finding]) -> None:
             by_path[finding.path] = owner
             result.files.append(owner)
         owner.findings.append(finding)
+        if finding.applied:
+            result.fixed_project_findings.append(finding)
+        elif finding.in_fixed_code:
+            result.revealed_project_findings.append(finding)
 
 
 class _LazyProject:

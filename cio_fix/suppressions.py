@@ -373,25 +373,34 @@ def _contains(value: object, node: cst.CSTNode) -> bool:
 
 
 def reported_project_findings(
-    findings: list[Finding], config: Config, sources: Mapping[Path, bytes]
+    findings: list[Finding],
+    config: Config,
+    sources: Mapping[Path, bytes],
+    fixed_sources: Mapping[Path, bytes] | None = None,
 ) -> list[Finding]:
     """Drop the project-level findings that a directive or `per-file-ignores` silences.
 
-    `sources` maps the path that findings show to the file's bytes.
+    `sources` maps the path that findings show to the file's bytes, and
+    `fixed_sources` to its bytes after this run's fixes: a finding that only
+    the fixed code gives has its line, and so its directives, there.
     """
     reported = []
-    lines: dict[Path, dict[int, frozenset[str]]] = {}
-    whole: dict[Path, frozenset[str]] = {}
+    lines: dict[tuple[Path, bool], dict[int, frozenset[str]]] = {}
+    whole: dict[tuple[Path, bool], frozenset[str]] = {}
     for finding in findings:
         if by_config(ignored_selectors(config, _absolute(finding.path)), finding.code):
             continue
-        text = _text(finding.path, sources)
+        if finding.in_fixed_code and fixed_sources is not None:
+            text = _text(finding.path, fixed_sources)
+        else:
+            text = _text(finding.path, sources)
         if text is not None:
-            if finding.path not in lines:
-                lines[finding.path] = line_codes(text)
-                whole[finding.path] = file_codes(text)
-            codes = lines[finding.path].get(finding.line, frozenset())
-            if silenced(codes | whole[finding.path], finding.code):
+            key = (finding.path, finding.in_fixed_code)
+            if key not in lines:
+                lines[key] = line_codes(text)
+                whole[key] = file_codes(text)
+            codes = lines[key].get(finding.line, frozenset())
+            if silenced(codes | whole[key], finding.code):
                 continue
         reported.append(finding)
     return reported

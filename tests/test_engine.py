@@ -1056,13 +1056,13 @@ def test_engine_unwritten_fix_keeps_class_finding(project, monkeypatch) -> None:
 def test_engine_dry_run_does_not_recheck_project(project, monkeypatch) -> None:
     # Only `--apply` parses the fixed files again for the project-level rules.
     calls: list[int] = []
-    original = cio_fix.checker.Checker._removed_by_fixes
+    original = cio_fix.checker.Checker._recheck_project
 
     def recording(self, *args):
         calls.append(1)
         return original(self, *args)
 
-    monkeypatch.setattr(cio_fix.checker.Checker, "_removed_by_fixes", recording)
+    monkeypatch.setattr(cio_fix.checker.Checker, "_recheck_project", recording)
     root = project({"notifier.py": NOTIFIER, "jobs.py": NOTIFY_ALL})
     args = ["--select", "CIO601", "--no-diff", "--no-cache", "."]
 
@@ -1072,6 +1072,144 @@ def test_engine_dry_run_does_not_recheck_project(project, monkeypatch) -> None:
 
     assert dry_run_calls == 0
     assert len(calls) == 1
+
+
+# The CIO301 fix in events.py sends the number `int(sku)` as the attribute
+# `value` of the event `viewed`, which views.py sends as a string. So only the
+# fixed code gives CIO402, on views.py.
+VIEWED_EVENT = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def viewed(uid, sku):
+    cio.track(customer_id=uid, name=f"viewed_{int(sku)}")
+"""
+VIEWED_AS_STRING = """\
+from events import cio
+
+
+def viewed_again(uid, sku):
+    cio.track(customer_id=uid, name="viewed", data={"value": str(sku)})
+"""
+REVEALED_CLASH = (
+    "views.py:5:62: CIO402 the attribute of event viewed `value` is sent as a"
+    " string here but as a number at events.py:7"
+)
+REVEALED_NOTE = (
+    "(in code that this run's fixes wrote; the line is that of the fixed file)"
+)
+CLASH_ARGS = ["--select", "CIO301,CIO402", "--no-diff", "--no-cache"]
+# The CIO301 fix needs an SDK version that takes `data`.
+SDK = {"requirements.txt": "customerio==3.1\n"}
+
+
+def test_engine_apply_reports_project_finding_fix_revealed(project) -> None:
+    root = project({**SDK, "events.py": VIEWED_EVENT, "views.py": VIEWED_AS_STRING})
+
+    dry_run = run_cli([*CLASH_ARGS, "."], root)
+    first = run_cli(["--apply", *CLASH_ARGS, "."], root)
+    second = run_cli([*CLASH_ARGS, "."], root)
+
+    # A dry run does not check the fixed code again.
+    assert "CIO402" not in dry_run.stdout
+    assert first.stdout.startswith(REVEALED_CLASH)
+    assert first.stdout.splitlines()[0].endswith(REVEALED_NOTE)
+    assert first.stdout.splitlines()[-1] == (
+        "Found 2 findings (1 fixed, 1 remaining). 1 file changed."
+    )
+    assert second.stdout.startswith(REVEALED_CLASH)
+    assert first.exit_code == second.exit_code == 1
+
+
+def test_engine_apply_project_finding_in_fixed_file(project) -> None:
+    # views.py sorts after a.py, so the clash is reported on the number that
+    # the fix wrote, on a line that black's wrap of the call moved.
+    root = project(
+        {
+            **SDK,
+            "a.py": VIEWED_AS_STRING.replace("events", "views"),
+            "views.py": VIEWED_EVENT.replace(
+                "uid, sku", "customer_identifier, product_sku"
+            )
+            .replace("=uid", "=customer_identifier")
+            .replace("int(sku)", "int(product_sku)"),
+        }
+    )
+    args = [*CLASH_ARGS, "--output-format", "json", "."]
+
+    first = run_cli(["--apply", *args], root).json
+    second = run_cli(args, root).json
+
+    [revealed] = [f for f in first["findings"] if f["code"] == "CIO402"]
+    [next_run] = second["findings"]
+    assert revealed["message"] == f"{next_run['message']} {REVEALED_NOTE}"
+    assert (revealed["path"], revealed["line"], revealed["column"]) == (
+        next_run["path"],
+        next_run["line"],
+        next_run["column"],
+    )
+    # The call is on line 7 before the fix.
+    assert revealed["line"] == 8
+    assert (revealed["fix"], revealed["applied"]) == (None, False)
+
+
+def test_engine_apply_noqa_in_fixed_file_silences_revealed(project) -> None:
+    # black moves the comment to the line that closes the wrapped call, so
+    # it silences the clash in the fixed file, not in the original one.
+    fixed_file = (
+        VIEWED_EVENT.replace("uid, sku", "customer_identifier, product_sku")
+        .replace("=uid", "=customer_identifier")
+        .replace("int(sku)", "int(product_sku)")
+        .replace(')}")\n', ')}")  # noqa: CIO402\n')
+    )
+    root = project(
+        {
+            **SDK,
+            "a.py": VIEWED_AS_STRING.replace("events", "views"),
+            "views.py": fixed_file,
+        }
+    )
+
+    first = run_cli(["--apply", *CLASH_ARGS, "."], root)
+    second = run_cli([*CLASH_ARGS, "."], root)
+
+    assert ")  # noqa: CIO402" in (root / "views.py").read_text()
+    assert first.stdout.splitlines()[-1] == (
+        "Found 1 finding (1 fixed, 0 remaining). 1 file changed."
+    )
+    assert first.exit_code == second.exit_code == 0
+
+
+def test_engine_apply_named_file_reveals_nothing(project) -> None:
+    # A run over views.py alone does not write the fix of events.py.
+    root = project({**SDK, "events.py": VIEWED_EVENT, "views.py": VIEWED_AS_STRING})
+
+    first = run_cli(["--apply", *CLASH_ARGS, "views.py"], root)
+
+    assert first.stdout.startswith("No Customer.io pitfalls found")
+    assert first.exit_code == 0
+    assert (root / "events.py").read_text() == VIEWED_EVENT
+
+
+def test_engine_unwritten_fix_reveals_nothing(project, monkeypatch) -> None:
+    root = project({**SDK, "events.py": VIEWED_EVENT, "views.py": VIEWED_AS_STRING})
+    original_write = cio_fix.engine._write
+
+    def edit_then_write(result, *args):
+        (root / "events.py").write_text(VIEWED_EVENT + "# edited meanwhile\n")
+        original_write(result, *args)
+
+    monkeypatch.setattr(cio_fix.engine, "_write", edit_then_write)
+
+    result = run_cli(["--apply", *CLASH_ARGS, "."], root)
+
+    assert "changed on disk during the run" in result.stderr
+    assert "CIO402" not in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "Found 1 finding (0 fixed, 1 remaining). 0 files changed."
+    )
 
 
 def test_engine_apply_keeps_finding_other_file_removed(project) -> None:

@@ -334,41 +334,77 @@ CLASS_FILES = {
 }
 
 
-def test_pipeline_modes_fix_class_finding_alike(
-    tmp_path, project, workers, monkeypatch
+# The CIO301 fix in events.py sends the number `int(sku)` as the attribute
+# `value` of the event `viewed`, which views.py sends as a string. So only the
+# fixed code gives CIO402.
+CLASH_FILES = {
+    "requirements.txt": "customerio==3.1\n",
+    "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301", "CIO402"]\n',
+    "events.py": (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def viewed(uid, sku):\n"
+        '    cio.track(customer_id=uid, name=f"viewed_{int(sku)}")\n'
+    ),
+    "views.py": (
+        '"""Send the customerio events of the views."""\n\n'
+        "from events import cio\n\n\n"
+        "def viewed_again(uid, sku):\n"
+        '    cio.track(customer_id=uid, name="viewed", data={"value": str(sku)})\n'
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("files", "summary", "exit_status"),
+    [
+        (CLASS_FILES, "Found 2 findings (2 fixed, 0 remaining)", 0),
+        (CLASH_FILES, "Found 2 findings (1 fixed, 1 remaining)", 1),
+    ],
+    ids=["removed", "revealed"],
+)
+def test_pipeline_modes_settle_project_findings_alike(
+    tmp_path, project, workers, monkeypatch, files, summary, exit_status
 ) -> None:
-    serial_root = project(CLASS_FILES)
+    serial_root = project(files)
     parallel_root = _copy(serial_root, tmp_path.parent, f"{tmp_path.name}-parallel")
     cached_root = _copy(serial_root, tmp_path.parent, f"{tmp_path.name}-cached")
+    fallback_root = _copy(serial_root, tmp_path.parent, f"{tmp_path.name}-fallback")
     # The first `--apply` fills the cache. With the files put back as they
     # were, the second one reads every phase from it.
     _outputs(cached_root, jobs=1, cache=True, apply=True)
     project_checks: list[int] = []
-    recheck = cio_fix.checker.Checker._removed_by_fixes
+    recheck = cio_fix.checker.Checker._recheck_project
 
     def counting(self, *args):
         project_checks.append(1)
         return recheck(self, *args)
 
-    monkeypatch.setattr(cio_fix.checker.Checker, "_removed_by_fixes", counting)
-    for name, text in CLASS_FILES.items():
+    monkeypatch.setattr(cio_fix.checker.Checker, "_recheck_project", counting)
+    for name, text in files.items():
         (cached_root / name).write_text(text)
 
     cached = _outputs(cached_root, jobs=1, cache=True, apply=True)
     cached_project_checks = len(project_checks)
     serial = _outputs(serial_root, jobs=1, cache=False, apply=True)
     parallel = _outputs(parallel_root, jobs=2, cache=False, apply=True)
+    # A run whose worker fails checks every file again with `Checker.check`.
+    monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
 
-    assert workers == [2]
+    def broken_collect(self, paths, data):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(pipeline._Worker, "collect", broken_collect)
+    fallback = _outputs(fallback_root, jobs=2, cache=False, apply=True)
+
+    assert workers == [2, 2]
     assert cached_project_checks == 0
-    assert "Found 2 findings (2 fixed, 0 remaining)" in serial.text
-    assert serial.exit_status == 0
-    assert parallel.text == serial.text
-    assert parallel.json == serial.json
-    assert parallel.exit_status == serial.exit_status
-    assert cached.text == serial.text
-    assert cached.json == serial.json
-    assert cached.exit_status == serial.exit_status
+    assert summary in serial.text
+    assert serial.exit_status == exit_status
+    for other in (parallel, cached, fallback):
+        assert other.text == serial.text
+        assert other.json == serial.json
+        assert other.exit_status == serial.exit_status
 
 
 def test_pipeline_changed_client_changes_other_findings(project) -> None:
