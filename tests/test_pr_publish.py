@@ -853,6 +853,100 @@ def test_pr_folder_link_path_commits_target(
     assert changed == "shop/app.py"
 
 
+def add_link_ignored_by_name(repository: BotRepository) -> Path:
+    """Ignore the name link.py and make it an untracked link to the signup handler."""
+    repository.commit({".gitignore": "link.py\n"}, "Ignore link.py")
+    link = repository.work / "link.py"
+    link.symlink_to("app.py")
+    return link
+
+
+def test_pr_ignored_link_rejected(bot_repository: BotRepository) -> None:
+    add_link_ignored_by_name(bot_repository)
+
+    result = run_pr(bot_repository, "link.py")
+
+    assert result.exit_code == 2
+    assert "link.py is ignored by git (link.py in .gitignore)" in result.stderr
+    assert (bot_repository.work / "app.py").read_text(encoding="utf-8") == APP
+    assert bot_repository.fake.requests == []
+
+
+def test_pr_ignored_link_skipped_with_force_exclude(
+    bot_repository: BotRepository,
+) -> None:
+    add_link_ignored_by_name(bot_repository)
+    without_pr = run_cli(
+        ["--apply", "--no-cache", "--force-exclude", "link.py"], bot_repository.work
+    )
+    assert (bot_repository.work / "app.py").read_text(encoding="utf-8") == APP
+
+    result = run_pr(bot_repository, "--force-exclude", "link.py")
+
+    assert without_pr.exit_code == 0, without_pr.stderr
+    assert result.exit_code == 0, result.stderr
+    assert "nothing to do" in result.stdout
+    assert bot_repository.fake.pulls == {}
+    assert (bot_repository.work / "app.py").read_text(encoding="utf-8") == APP
+
+
+def ignore_generated(repository: BotRepository, source: str) -> Path:
+    """Make git ignore generated/ through `source` and copy the signup handler into it.
+
+    "branch": the .gitignore of a local branch that origin's main does not
+    have; "info-exclude": `.git/info/exclude`; "global": `core.excludesFile`.
+    """
+    work = repository.work
+    if source == "branch":
+        git(work, "checkout", "--quiet", "-b", "feature")
+        (work / ".gitignore").write_text("generated/\n", encoding="utf-8")
+        git(work, "add", ".gitignore")
+        git(work, "commit", "--quiet", "-m", "Ignore generated code")
+    elif source == "info-exclude":
+        with (work / ".git" / "info" / "exclude").open("a", encoding="utf-8") as file:
+            file.write("generated/\n")
+    else:
+        excludes = repository.bare.parent / "global-excludes"
+        excludes.write_text("generated/\n", encoding="utf-8")
+        git(work, "config", "--global", "core.excludesFile", str(excludes))
+    copy = work / "generated" / "app.py"
+    copy.parent.mkdir()
+    copy.write_text(APP, encoding="utf-8")
+    return copy
+
+
+IGNORE_SOURCES = ["branch", "info-exclude", "global"]
+
+
+@pytest.mark.parametrize("source", IGNORE_SOURCES)
+@pytest.mark.parametrize("target", ["generated/app.py"])
+def test_pr_force_exclude_skips_ignored_path(
+    bot_repository: BotRepository, source: str, target: str
+) -> None:
+    copy = ignore_generated(bot_repository, source)
+
+    result = run_pr(bot_repository, "--force-exclude", target)
+
+    assert result.exit_code == 0, result.stderr
+    assert "nothing to do" in result.stdout
+    assert bot_repository.fake.pulls == {}
+    assert copy.read_bytes() == APP.encode("utf-8")
+
+
+@pytest.mark.parametrize("source", IGNORE_SOURCES)
+def test_pr_ignored_path_rejected_by_source(
+    bot_repository: BotRepository, source: str
+) -> None:
+    copy = ignore_generated(bot_repository, source)
+
+    result = run_pr(bot_repository, "generated/app.py")
+
+    assert result.exit_code == 2
+    assert "generated/app.py is ignored by git (generated/ in " in result.stderr
+    assert copy.read_bytes() == APP.encode("utf-8")
+    assert bot_repository.fake.requests == []
+
+
 def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
     base_before = bot_repository.remote_commit("main")
     local_before = git(bot_repository.work, "rev-parse", "main")

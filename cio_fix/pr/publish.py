@@ -153,7 +153,8 @@ def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> list[P
 
     Returns the PATHs with symbolic links resolved. A fix through a link
     writes the file that the link names, as `cio-fix --apply` does, so
-    that file is the one to check and commit.
+    that file is the one to check and commit. With `force_exclude`, a
+    named file that git ignores is left out instead of rejected.
     """
     work_tree = git.work_tree.resolve()
     checked = []
@@ -175,10 +176,22 @@ def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> list[P
             checked.append(target)
             continue
         _reject_nested(git, target, folder, work_tree)
-        # A folder's walk lists no ignored file. With --force-exclude the
-        # engine leaves out a named one too, as a run without --pr does.
-        if resolved.is_file() and not force_exclude:
-            _reject_ignored(git, target, resolved, relative)
+        # A folder's walk lists no ignored file. With --force-exclude a named
+        # one is left out here, as a run without --pr leaves it out. The
+        # engine cannot do it, because it runs on the base commit, whose
+        # ignore files may differ, and sees the link's target, not the link.
+        ignored = None
+        if resolved.is_file():
+            ignored = _ignoring_rule(git, target, resolved, relative, work_tree)
+        if ignored is not None:
+            if force_exclude:
+                continue
+            name, pattern = ignored
+            raise PublishError(
+                f"{name} is ignored by git ({pattern}), so cio-fix cannot commit its"
+                " fixes; leave it out of the PATHs, stop ignoring it, or add"
+                " --force-exclude to skip ignored files as a run over their folder does"
+            )
         checked.append(_without_links(target, resolved))
     return checked
 
@@ -196,23 +209,40 @@ def _reject_nested(git: Git, target: Path, folder: Path, work_tree: Path) -> Non
     )
 
 
-def _reject_ignored(git: Git, target: Path, resolved: Path, relative: str) -> None:
-    """Reject a named file that git ignores, because `git add` would not commit it.
+def _ignoring_rule(
+    git: Git, target: Path, resolved: Path, relative: str, work_tree: Path
+) -> tuple[str, str] | None:
+    """Return the name that git ignores, `target`'s or its target's, and the rule, or None.
 
-    `resolved` is `target` with its symbolic links resolved, and `relative`
-    is that path relative to the work tree root.
+    A link is checked under its own name first, as a run without --pr
+    checks it, and then under the name of the file it leads to.
     """
+    link_name = _link_name(target, work_tree)
+    if link_name is not None:
+        pattern = git.ignoring_pattern(link_name)
+        if pattern is not None:
+            return str(target), pattern
     pattern = git.ignoring_pattern(relative)
     if pattern is None:
-        return
-    name = str(target)
-    if Path(os.path.abspath(target)) != resolved:
-        name = f"{relative}, which {target} links to,"
-    raise PublishError(
-        f"{name} is ignored by git ({pattern}), so cio-fix cannot commit its fixes;"
-        " leave it out of the PATHs, stop ignoring it, or add --force-exclude to skip"
-        " ignored files as a run over their folder does"
-    )
+        return None
+    if Path(os.path.abspath(target)) == resolved:
+        return str(target), pattern
+    return f"{relative}, which {target} links to,", pattern
+
+
+def _link_name(target: Path, work_tree: Path) -> str | None:
+    """Return the name of the link `target` relative to the work tree root, or None.
+
+    The folders above the link are resolved, as git resolves its working
+    directory, so that the name has no link but the last one.
+    """
+    if not target.is_symlink():
+        return None
+    folder = resolve_or_absolute(target.absolute().parent)
+    try:
+        return (folder / target.name).relative_to(work_tree).as_posix()
+    except ValueError:
+        return None
 
 
 def _without_links(target: Path, resolved: Path) -> Path:
