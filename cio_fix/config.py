@@ -149,6 +149,10 @@ class Config:
     # `--force-exclude`: whether files named on the command line are left
     # out when a walk of their folder would leave them out.
     force_exclude: bool = False
+    # `--pr`: whether only the files that git tracks are checked. The bot
+    # fixes the base commit, where an untracked file, such as one that only
+    # the user's branch ignores, is no part of the code it may commit.
+    tracked_only: bool = False
 
     # The fields that the command line set: a nested project's own
     # configuration takes them too.

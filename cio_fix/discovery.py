@@ -111,15 +111,20 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     A file named on the command line is checked, unless
     `config.force_exclude` is set and a walk of its folder would leave it
     out. Folders are walked through git when they are inside a work tree,
-    else directly.
+    else directly. With `config.tracked_only`, a file that git does not
+    track is left out, also a named one.
     """
     found = Discovered()
     seen: set[Path] = set()
     excludes = _exclude_spec(config)
     left_out: set[Path] = set()
-    if config.force_exclude:
+    named_files = []
+    if config.force_exclude or config.tracked_only:
         named_files = [path for path in paths if path.is_file()]
+    if config.force_exclude:
         left_out = _walk_leaves_out(named_files, config.root, excludes)
+    if config.tracked_only:
+        left_out.update(_untracked_files(named_files))
 
     for path in paths:
         problem = _named_path_problem(path)
@@ -147,7 +152,9 @@ def discover(paths: list[Path], config: Config) -> Discovered:
             continue
         # A link to a file of the tree is checked once, under the file's own name.
         files = sorted(
-            _files_under(path, config.root, excludes, found.errors),
+            _files_under(
+                path, config.root, excludes, found.errors, config.tracked_only
+            ),
             key=lambda listed: listed.is_link,
         )
         for listed in files:
@@ -304,17 +311,31 @@ class _Resolver:
 
 
 def _files_under(
-    folder: Path, root: Path, excludes: pathspec.PathSpec, errors: list[FileError]
+    folder: Path,
+    root: Path,
+    excludes: pathspec.PathSpec,
+    errors: list[FileError],
+    tracked_only: bool = False,
 ) -> Iterator[_Listed]:
     """Yield the `.py` files under `folder` that are neither ignored nor excluded.
 
     A file that cannot be resolved or examined, such as a symbolic link
-    loop, goes to `errors` instead, unless it is excluded by name.
+    loop, goes to `errors` instead, unless it is excluded by name. With
+    `tracked_only`, only the files that git tracks are yielded.
     """
     boundary = folder.resolve()
     resolved_root = root.resolve()
     resolver = _Resolver()
-    listed = _git_files(folder)
+    listed = _git_files(folder, tracked_only)
+    if listed is None and tracked_only:
+        errors.append(
+            FileError(
+                folder,
+                "not checked: `git ls-files` failed here, so the files that git"
+                " tracks are not known; run cio-fix --pr inside a git work tree",
+            )
+        )
+        return
     candidates = listed if listed is not None else _walk(folder, root)
 
     for file in candidates:
@@ -416,6 +437,39 @@ def _git_ignored_names(folder: Path, names: list[str]) -> set[str] | None:
     return {name for name in output.split("\0") if name}
 
 
+def _untracked_files(files: list[Path]) -> list[Path]:
+    """Return those of `files` that git does not track: all of them outside git."""
+    by_folder: dict[Path, list[Path]] = {}
+    for file in files:
+        by_folder.setdefault(file.parent, []).append(file)
+    untracked = []
+    for folder, named in by_folder.items():
+        tracked = _git_tracked_names(folder, [file.name for file in named])
+        untracked.extend(
+            file for file in named if tracked is None or file.name not in tracked
+        )
+    return untracked
+
+
+def _git_tracked_names(folder: Path, names: list[str]) -> set[str] | None:
+    """Return the `names` in `folder` that git tracks, or None when git fails there."""
+    # A link is tracked under its own name, which `:(literal)` matches as written.
+    pathspecs = [f":(literal){name}" for name in names]
+    try:
+        completed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--", *pathspecs],
+            cwd=folder,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    if completed.returncode != 0:
+        return None
+    output = completed.stdout.decode("utf-8", "surrogateescape")
+    return {name for name in output.split("\0") if name}
+
+
 def _relative_name(file: Path, folder: Path, root: Path) -> str:
     """Return the name of `file` below the project root without following its link."""
     absolute = resolve_or_absolute(file.parent) / file.name
@@ -446,11 +500,17 @@ def _inside(file: Path, boundary: Path) -> bool:
     return True
 
 
-def _git_files(folder: Path) -> list[Path] | None:
-    """List tracked and untracked-but-not-ignored files, or None outside git."""
+def _git_files(folder: Path, tracked_only: bool = False) -> list[Path] | None:
+    """List tracked and untracked-but-not-ignored files, or None outside git.
+
+    With `tracked_only`, the untracked files are left out.
+    """
+    command = ["git", "ls-files", "-z", "--cached"]
+    if not tracked_only:
+        command += ["--others", "--exclude-standard"]
     try:
         completed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            command,
             cwd=folder,
             capture_output=True,
             check=False,

@@ -61,6 +61,31 @@ def test_discovery_git_lists_tracked_and_untracked(project) -> None:
     assert _names(root) == ["tracked.py", "untracked.py"]
 
 
+def test_discovery_tracked_only_walk(project) -> None:
+    root = project({"tracked.py": SOURCE, "pkg/untracked.py": SOURCE})
+    _git(root, "init", "-q")
+    _git(root, "add", "tracked.py")
+    config = load_config(root).with_overrides(tracked_only=True)
+
+    assert _names(root, config) == ["tracked.py"]
+    assert _names(root, config, [root / "pkg"]) == []
+
+
+def test_discovery_tracked_only_named_files(project) -> None:
+    root = project({"tracked.py": SOURCE, "untracked.py": SOURCE})
+    (root / "tracked_link.py").symlink_to("untracked.py")
+    (root / "untracked_link.py").symlink_to("tracked.py")
+    _git(root, "init", "-q")
+    _git(root, "add", "tracked.py", "tracked_link.py")
+    config = load_config(root).with_overrides(tracked_only=True)
+    named = ["tracked.py", "untracked.py", "tracked_link.py", "untracked_link.py"]
+
+    found = discover([root / name for name in named], config)
+
+    assert [file.name for file in found.files] == ["tracked.py", "tracked_link.py"]
+    assert found.left_out == 2
+
+
 def test_discovery_default_excludes(project) -> None:
     root = project(
         {

@@ -919,7 +919,26 @@ IGNORE_SOURCES = ["branch", "info-exclude", "global"]
 
 
 @pytest.mark.parametrize("source", IGNORE_SOURCES)
-@pytest.mark.parametrize("target", ["generated/app.py"])
+def test_pr_ignored_file_not_committed(
+    bot_repository: BotRepository, source: str
+) -> None:
+    copy = ignore_generated(bot_repository, source)
+    branch = git(bot_repository.work, "symbolic-ref", "--short", "HEAD")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    changed = git(
+        bot_repository.bare, "log", "--format=", "--name-only", "main..cio-fix/pitfalls"
+    )
+    assert set(changed.split()) == {"app.py"}
+    assert copy.read_bytes() == APP.encode("utf-8")
+    assert git(bot_repository.work, "symbolic-ref", "--short", "HEAD") == branch
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("source", IGNORE_SOURCES)
+@pytest.mark.parametrize("target", ["generated/app.py", "generated"])
 def test_pr_force_exclude_skips_ignored_path(
     bot_repository: BotRepository, source: str, target: str
 ) -> None:

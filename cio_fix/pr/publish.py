@@ -179,7 +179,7 @@ def _check_targets(git: Git, targets: list[Path], force_exclude: bool) -> list[P
         # A folder's walk lists no ignored file. With --force-exclude a named
         # one is left out here, as a run without --pr leaves it out. The
         # engine cannot do it, because it runs on the base commit, whose
-        # ignore files may differ, and sees the link's target, not the link.
+        # ignore files may differ, and it checks the link's target, not the link.
         ignored = None
         if resolved.is_file():
             ignored = _ignoring_rule(git, target, resolved, relative, work_tree)
@@ -292,6 +292,11 @@ def _publish(
     identity = Identity(settings.author_name, settings.author_email)
     recorded_identity = git.recorded_identity(identity)
 
+    def tracked_config() -> Config:
+        # An untracked file in the base commit's checkout, such as one that
+        # only the user's branch ignores, must not end up in a bot commit.
+        return make_config().with_overrides(tracked_only=True)
+
     original = git.current_ref()
     commits: list[str] = []
     secrets: set[str] = set()
@@ -321,7 +326,7 @@ def _publish(
 
         git.checkout_detached(base_commit)
         try:
-            outcome = apply_by_rule(targets, make_config, commit)
+            outcome = apply_by_rule(targets, tracked_config, commit)
             head = git.head()
             # Nothing changed since the last run: keep the branch as it is, so
             # reviewers' comments on its commits stay where they are.
