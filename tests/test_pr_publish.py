@@ -966,6 +966,39 @@ def test_pr_ignored_path_rejected_by_source(
     assert bot_repository.fake.requests == []
 
 
+LOCAL_COPY = "# my local copy, which git ignores\n" + APP
+
+
+@pytest.mark.parametrize("tracked", ["generated/app.py", "generated"])
+def test_pr_base_file_over_ignored_file_rejected(
+    bot_repository: BotRepository, tracked: str
+) -> None:
+    # The base tracks a file where the branch has an ignored one: checking
+    # out the base would overwrite it, or remove its folder.
+    bot_repository.commit({tracked: APP}, "Add generated code")
+    work = bot_repository.work
+    git(work, "checkout", "--quiet", "-b", "feature")
+    git(work, "rm", "--quiet", "--cached", "-r", tracked)
+    (work / tracked).unlink()
+    (work / ".gitignore").write_text("generated/\n", encoding="utf-8")
+    git(work, "add", ".gitignore")
+    git(work, "commit", "--quiet", "-m", "Stop tracking generated code")
+    copy = work / "generated" / "app.py"
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_text(LOCAL_COPY, encoding="utf-8")
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "cannot check out the base commit" in result.stderr
+    assert "generated" in result.stderr
+    assert "move them out of the clone" in result.stderr
+    assert copy.read_bytes() == LOCAL_COPY.encode("utf-8")
+    assert git(work, "symbolic-ref", "--short", "HEAD") == "feature"
+    assert git(work, "status", "--porcelain") == ""
+    assert bot_repository.fake.pulls == {}
+
+
 def test_pr_base_branch_untouched(bot_repository: BotRepository) -> None:
     base_before = bot_repository.remote_commit("main")
     local_before = git(bot_repository.work, "rev-parse", "main")

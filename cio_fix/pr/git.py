@@ -424,7 +424,28 @@ class Git:
     # Changing the checkout.
 
     def checkout_detached(self, revision: str) -> None:
-        self.run("checkout", "--quiet", "--detach", revision)
+        """Check out `revision` detached, or raise GitError where it would replace an ignored file.
+
+        By default git overwrites an ignored file that `revision` tracks,
+        and removes an ignored folder where `revision` has a file. The
+        checkout of the user's branch at the end of the run would then
+        delete the file, so the user's copy would be lost.
+        """
+        completed = self.run(
+            "checkout",
+            "--quiet",
+            "--no-overwrite-ignore",
+            "--detach",
+            revision,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise GitError(
+                f"cannot check out the base commit {revision[:12]}:"
+                f" {one_line(completed.stderr)}; when git names files that your"
+                " checkout ignores, move them out of the clone, because cio-fix does"
+                " not let git overwrite them"
+            )
 
     def restore(self, ref: str) -> None:
         """Drop the bot's uncommitted edits and check out `ref` again."""
