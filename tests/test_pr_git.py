@@ -198,6 +198,21 @@ def test_git_commit_rejects_other_changes(repository: Path) -> None:
     assert git.head() == before
 
 
+def test_git_commit_rejects_untracked_path(repository: Path) -> None:
+    git = Git(repository)
+    before = git.head()
+    (repository / "new.txt").write_text("new\n", encoding="utf-8")
+
+    with pytest.raises(GitError, match=r"a fix wrote new\.txt, which the base"):
+        git.commit_paths(
+            ["new.txt"], "Add new\n", Identity("bot", "bot@example.invalid")
+        )
+
+    assert git.head() == before
+    assert git.output("ls-files", "--stage", "new.txt") == ""
+    assert (repository / "new.txt").read_text(encoding="utf-8") == "new\n"
+
+
 def test_git_hooks_do_not_run(repository: Path) -> None:
     hook = repository / ".git" / "hooks" / "post-checkout"
     hook.write_text("#!/bin/sh\necho hook > hook-ran.txt\n", encoding="utf-8")

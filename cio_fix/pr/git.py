@@ -464,7 +464,9 @@ class Git:
 
         `paths` are relative to the work tree root. GitError is raised, and
         nothing is committed, when another tracked file changed too, so a
-        bot commit contains the bot's changes and nothing else.
+        bot commit contains the bot's changes and nothing else. It is raised
+        too when HEAD does not track one of `paths`, because such a file
+        belongs to the user's checkout, not to the commit the bot fixes.
         """
         unexpected = sorted(set(self.changed_paths()) - set(paths))
         if unexpected:
@@ -474,6 +476,15 @@ class Git:
                 " writes into the clone while cio-fix runs"
             )
         literal = [f":(literal){path}" for path in paths]
+        # Nothing is staged yet, so the index lists the files that HEAD tracks.
+        listing = self.run("ls-files", "-z", "--cached", "--", *literal).stdout
+        untracked = sorted(set(paths) - set(listing.split("\0")))
+        if untracked:
+            raise GitError(
+                f"a fix wrote {', '.join(untracked[:5])}, which the base commit does"
+                " not track, so cio-fix commits nothing; the file keeps the fix, so"
+                " undo it there and report this bug in cio-fix"
+            )
         self.run("add", "--", *literal)
         names = {
             "GIT_AUTHOR_NAME": identity.name,
