@@ -793,3 +793,23 @@ def test_events_catalog_keeps_derived_constant_parts(project) -> None:
     assert upper["suggested"] == "BILLING_upgraded"
     assert events['f"{PREFIX[:4]}_renewed_{region}"']["suggested"] == "bill_renewed"
     assert events['f"{slug(PREFIX)}_paused_{region}"']["suggested"] is None
+
+
+def test_events_dynamic_name_message_warns_about_campaigns(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def changed(uid, plan, user):\n"
+        '    cio.track(uid, "plan_changed_to_" + plan)\n'
+        '    cio.track(uid, f"logged_in_{user.email}")\n'
+    )
+    root = project({"app.py": source, "requirements.txt": "customerio==3.1\n"})
+
+    result = run_cli(["--output-format", "json", "."], root)
+    messages = {f["code"]: f["message"] for f in result.json["findings"]}
+
+    assert messages["CIO301"].endswith(
+        "point the campaigns and segments that match the old names at"
+        " 'plan_changed_to' with a filter on those attributes"
+    )
+    assert "campaigns and segments" not in messages["CIO302"]

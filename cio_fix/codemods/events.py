@@ -361,7 +361,10 @@ class DynamicEventName(Rule):
     Fix safety:
     Safe. The literal parts, trimmed of separators and written in the
     configured `event-name-style`, become the name, and each value becomes
-    an event attribute named after its expression. Every way of writing a
+    an event attribute named after its expression. The events of the old
+    names stop arriving once the fix is deployed, so the message asks to
+    point the campaigns and segments that match them at the new name, with
+    a filter on the attribute, first. Every way of writing a
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
     literal part. A value with a format spec or conversion (`{n:03d}`)
@@ -534,6 +537,12 @@ def static_name_finding(
         f"{problem}; send {fixed.static!r} with the {moved} as attributes"
         f" {_keys(fixed.keys)}"
     )
+    if moved == "values":
+        # The per-value names stop arriving once the fix is deployed.
+        message += (
+            f", and before deploying, point the campaigns and segments that match"
+            f" the old names at {fixed.static!r} with a filter on those attributes"
+        )
     fix = Fix(
         FixSafety.SAFE, {call.node: fixed.call}, description=f"name {fixed.static!r}"
     )
