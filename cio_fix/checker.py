@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ from cio_fix.project import (
     prefilter_words,
     summarise,
 )
-from cio_fix.quotes import inside_f_string, with_quote
+from cio_fix.quotes import requote_replacements, with_quote
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
 from cio_fix.style import black_settings
 from cio_fix.suppressions import (
@@ -627,13 +627,14 @@ class Checker:
         current = context
         passes = _Passes("", [], Counter(), [])
         passes.rechecked = {rule.code for rule in fixing_rules}
-        # The code that fixes wrote inside f-strings, with each f-string's quote.
-        in_f_strings: list[tuple[cst.CSTNode, str]] = []
+        literals = context.index.literals
+        quote = literals.quote(self.black.quote)
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
             parent_of = _parents_of_targets(current, candidates)
             chosen = choose_fixes(candidates, parent_of)
-            in_f_strings.extend(_written_in_f_strings(chosen, parent_of))
+            for fix in chosen:
+                requote_replacements(fix.replacements, parent_of, quote)
             if number == 0:
                 passes.first = chosen
             else:
@@ -645,11 +646,7 @@ class Checker:
             if previous is not context:
                 previous.index.release()
             if not fixes:
-                literals = context.index.literals
-                quote = literals.quote(self.black.quote)
-                new_code = code_of(
-                    with_quote(current.module, quote, literals, in_f_strings)
-                )
+                new_code = code_of(with_quote(current.module, quote, literals))
                 _verify(new_code, original_code, context.display_path)
                 passes.code = format_fixed_file(self.black, original_code, new_code)
                 passes.left = [
@@ -940,19 +937,6 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         tuple(sorted(module for module in aliased if module)),
         summary.module_name if summary.path.name == "__init__.py" else "",
     )
-
-
-def _written_in_f_strings(
-    fixes: list[Fix], parent_of: Mapping[cst.CSTNode, cst.CSTNode]
-) -> Iterator[tuple[cst.CSTNode, str]]:
-    """Yield each replacement that goes inside an f-string, with the f-string's quote."""
-    for fix in fixes:
-        for target, replacement in fix.replacements.items():
-            if not isinstance(replacement, cst.CSTNode):
-                continue
-            quote = inside_f_string(target, parent_of)
-            if quote is not None:
-                yield replacement, quote
 
 
 def _parents_of_targets(

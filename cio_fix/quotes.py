@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
@@ -60,49 +61,84 @@ class FileLiterals:
         return SINGLE if counts[SINGLE] > counts[DOUBLE] else DOUBLE
 
 
-def with_quote(
-    module: cst.Module,
-    quote: str,
-    original: FileLiterals,
-    in_f_strings: Sequence[tuple[cst.CSTNode, str]] = (),
-) -> cst.Module:
+def with_quote(module: cst.Module, quote: str, original: FileLiterals) -> cst.Module:
     """Return `module` with each literal the fixes wrote in double quotes written with `quote`.
 
     A literal counts as written by the fixes when the original file has no
     literal with its code outside f-strings: a literal of the user's that a
-    fix moved keeps its quotes. One that a fix moved out of an f-string,
-    where the f-string forced its quote, takes `quote` too. Literals inside
-    f-strings keep theirs, because before Python 3.12 an f-string cannot
-    hold its own quote. Triple-quoted strings (the docstrings of helpers)
-    stay as they are, and so does a literal whose text contains a quote
-    character.
-
-    `in_f_strings` gives the code that fixes wrote inside f-strings, each
-    with the quote of its f-string: its literals take the other quote.
+    fix moved keeps its quotes. Literals inside f-strings keep theirs,
+    because before Python 3.12 an f-string cannot hold its own quote.
+    Triple-quoted strings (the docstrings of helpers) stay as they are, and
+    so does a literal whose text contains a quote character.
     """
-    targets: dict[int, str] = {}
-    for node, f_string_quote in in_f_strings:
-        other = SINGLE if f_string_quote == DOUBLE else DOUBLE
-        for literal in find_all(node, cst.SimpleString):
-            if literal.quote == f_string_quote and _free_to_swap(literal):
-                targets[id(literal)] = other
-    if quote != DOUBLE:
-        inside = {
-            id(literal)
-            for f_string in find_all(module, cst.FormattedString)
-            for literal in find_all(f_string, cst.SimpleString)
-        }
-        for literal in find_all(module, cst.SimpleString):
-            if (
-                literal.quote == DOUBLE
-                and id(literal) not in inside
-                and _free_to_swap(literal)
-                and literal.value not in original.code
-            ):
-                targets[id(literal)] = quote
+    if quote == DOUBLE:
+        return module
+    inside = {
+        id(literal)
+        for f_string in find_all(module, cst.FormattedString)
+        for literal in find_all(f_string, cst.SimpleString)
+    }
+    targets = {
+        id(literal): quote
+        for literal in find_all(module, cst.SimpleString)
+        if literal.quote == DOUBLE
+        and id(literal) not in inside
+        and _free_to_swap(literal)
+        and literal.value not in original.code
+    }
     if not targets:
         return module
     return module.visit(_Requote(targets))
+
+
+def requote_replacements(
+    replacements: dict[cst.CSTNode, Any],
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
+    quote: str,
+) -> None:
+    """Give the literals of a fix's replacements the quotes their new place needs.
+
+    A literal that a fix writes inside an f-string takes the quote the
+    f-string does not use, which Python before 3.12 requires. A literal
+    that a fix moves out of an f-string (`row['metric']` out of
+    `f"usage_{row['metric']}"`), whose quote the f-string chose, takes
+    `quote`. The replacements change in place, before the fix is applied,
+    so that every later pass and a parse of the fixed code see the same
+    quotes.
+    """
+    for target, replacement in list(replacements.items()):
+        if not isinstance(replacement, cst.CSTNode):
+            continue
+        targets: dict[int, str] = {}
+        f_string_quote = inside_f_string(target, parent_of)
+        if f_string_quote is not None:
+            other = SINGLE if f_string_quote == DOUBLE else DOUBLE
+            for literal in find_all(replacement, cst.SimpleString):
+                if literal.quote == f_string_quote and _free_to_swap(literal):
+                    targets[id(literal)] = other
+        else:
+            before = _in_f_strings(target)
+            after = _in_f_strings(replacement) if before else set()
+            for literal in find_all(replacement, cst.SimpleString) if before else ():
+                if (
+                    id(literal) in before
+                    and id(literal) not in after
+                    and literal.quote != quote
+                    and len(literal.quote) == 1
+                    and _free_to_swap(literal)
+                ):
+                    targets[id(literal)] = quote
+        if targets:
+            replacements[target] = replacement.visit(_Requote(targets))
+
+
+def _in_f_strings(node: cst.CSTNode) -> set[int]:
+    """Return the ids of the literals inside the f-strings of `node`."""
+    return {
+        id(literal)
+        for f_string in find_all(node, cst.FormattedString)
+        for literal in find_all(f_string, cst.SimpleString)
+    }
 
 
 def _free_to_swap(literal: cst.SimpleString) -> bool:

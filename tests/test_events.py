@@ -503,8 +503,9 @@ def test_events_demo_names_become_static(tmp_path: Path) -> None:
 
     assert 'name=f"' not in app
     assert 'name="purchased",' in app
-    assert 'data={"price": product["price"], "sku": product[\'sku\']}' in app
-    assert 'name="logged_in", data={"email": form[\'email\']}' in app
+    # The subscripts moved out of the f-strings take the file's double quotes.
+    assert 'data={"price": product["price"], "sku": product["sku"]}' in app
+    assert 'name="logged_in", data={"email": form["email"]}' in app
 
 
 def test_events_demo_second_apply_changes_nothing(tmp_path: Path) -> None:

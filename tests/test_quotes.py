@@ -6,9 +6,10 @@ import libcst as cst
 import pytest
 
 from cio_fix.customerio import build_index
-from cio_fix.metadata import code_of
-from cio_fix.quotes import FileLiterals, with_quote
+from cio_fix.metadata import code_of, parents
+from cio_fix.quotes import FileLiterals, requote_replacements, with_quote
 from cio_fix.style import black_settings
+from cio_fix.walk import find_all
 
 from conftest import run_cli
 
@@ -181,10 +182,20 @@ def test_fix_inside_f_string_takes_the_other_quote(project) -> None:
     assert "site = f\"{os.environ['CIO_SITE_ID']}\"\n" in (root / "app.py").read_text()
 
 
-def test_with_quote_swaps_code_written_inside_f_strings() -> None:
-    module = cst.parse_module('x = os.environ["KEY"]\n')
-    written = module.body[0].body[0].value
+def test_requote_replacements_in_and_out_of_f_strings() -> None:
+    module = cst.parse_module("a = f\"{os.getenv('K')}\"\nb = f'{row[\"m\"]}'\n")
+    parent_of = parents(module)
+    getenv = find_all(module.body[0], cst.Call)[0]
+    inner = find_all(module.body[1], cst.FormattedString)[0]
+    subscript = find_all(inner, cst.Subscript)[0]
+    replacements = {
+        # Written inside a double-quoted f-string.
+        getenv: cst.parse_expression('os.environ["K"]'),
+        # Moved out of the f-string whose quote forced its own.
+        inner: subscript,
+    }
 
-    swapped = with_quote(module, '"', literals_of(""), [(written, '"')])
+    requote_replacements(replacements, parent_of, '"')
 
-    assert code_of(swapped) == "x = os.environ['KEY']\n"
+    assert code_of(replacements[getenv]) == "os.environ['K']"
+    assert code_of(replacements[inner]) == 'row["m"]'
