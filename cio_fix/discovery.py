@@ -111,8 +111,9 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     A file named on the command line is checked, unless
     `config.force_exclude` is set and a walk of its folder would leave it
     out. Folders are walked through git when they are inside a work tree,
-    else directly. With `config.tracked_only`, a file that git does not
-    track is left out, also a named one.
+    else directly. With `config.tracked_only`, only the files that git
+    tracks as regular files are checked. An untracked file or a symbolic
+    link is left out, also when named.
     """
     found = Discovered()
     seen: set[Path] = set()
@@ -124,7 +125,8 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     if config.force_exclude:
         left_out = _walk_leaves_out(named_files, config.root, excludes)
     if config.tracked_only:
-        left_out.update(_untracked_files(named_files))
+        tracked = tracked_regular_files(named_files)
+        left_out.update(file for file in named_files if file not in tracked)
 
     for path in paths:
         problem = _named_path_problem(path)
@@ -321,7 +323,8 @@ def _files_under(
 
     A file that cannot be resolved or examined, such as a symbolic link
     loop, goes to `errors` instead, unless it is excluded by name. With
-    `tracked_only`, only the files that git tracks are yielded.
+    `tracked_only`, only the files that git tracks as regular files are
+    yielded, so no file is reached through a symbolic link.
     """
     boundary = folder.resolve()
     resolved_root = root.resolve()
@@ -351,6 +354,11 @@ def _files_under(
                 continue
             resolved = file.resolve()
             is_link = file.is_symlink()
+        if is_link and tracked_only:
+            # Git tracks the link, not the file it leads to, which may be an
+            # ignored file of the user. A tracked target is listed itself.
+            logger.debug("skipping %s: git tracks it as a symbolic link", file)
+            continue
         if _is_excluded(file, resolved, folder, resolved_root, excludes):
             continue
         try:
@@ -437,37 +445,66 @@ def _git_ignored_names(folder: Path, names: list[str]) -> set[str] | None:
     return {name for name in output.split("\0") if name}
 
 
-def _untracked_files(files: list[Path]) -> list[Path]:
-    """Return those of `files` that git does not track: all of them outside git."""
-    by_folder: dict[Path, list[Path]] = {}
+def tracked_regular_files(files: list[Path]) -> set[Path]:
+    """Return those of `files` that git tracks as regular files and that are regular files.
+
+    A symbolic link is left out, and so is a file below a linked folder,
+    because git tracks the link, not the file it leads to. A file outside
+    a git work tree, or where git fails, is left out too.
+    """
+    by_folder: dict[str, list[Path]] = {}
     for file in files:
-        by_folder.setdefault(file.parent, []).append(file)
-    untracked = []
+        try:
+            if not stat.S_ISREG(os.lstat(file).st_mode):
+                continue
+        except OSError:
+            continue
+        by_folder.setdefault(os.path.dirname(os.path.abspath(file)), []).append(file)
+    tracked: set[Path] = set()
     for folder, named in by_folder.items():
-        tracked = _git_tracked_names(folder, [file.name for file in named])
-        untracked.extend(
-            file for file in named if tracked is None or file.name not in tracked
+        modes = _git_index_modes(folder, [os.path.abspath(file) for file in named])
+        tracked.update(
+            file for file in named if modes.get(file.name) in _REGULAR_FILE_MODES
         )
-    return untracked
+    return tracked
 
 
-def _git_tracked_names(folder: Path, names: list[str]) -> set[str] | None:
-    """Return the `names` in `folder` that git tracks, or None when git fails there."""
-    # A link is tracked under its own name, which `:(literal)` matches as written.
-    pathspecs = [f":(literal){name}" for name in names]
+# The modes of git's index entries for regular files. A symbolic link has
+# mode 120000, and a submodule 160000.
+_REGULAR_FILE_MODES = ("100644", "100755")
+
+
+def _git_index_modes(folder: str, paths: list[str]) -> dict[str, str]:
+    """Return the mode of each of `paths` that git's index lists, by name relative to `folder`.
+
+    Git matches the absolute `paths` against the work tree without
+    following links, so it lists no path below a linked folder.
+    """
+    # `:(literal)` keeps `*` and `?` in a name from matching other files.
+    pathspecs = [f":(literal){path}" for path in paths]
     try:
         completed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--", *pathspecs],
+            ["git", "ls-files", "-z", "--stage", "--", *pathspecs],
             cwd=folder,
             capture_output=True,
             check=False,
         )
     except OSError:
-        return None
+        return {}
     if completed.returncode != 0:
-        return None
-    output = completed.stdout.decode("utf-8", "surrogateescape")
-    return {name for name in output.split("\0") if name}
+        return {}
+    return _parse_stage_listing(completed.stdout)
+
+
+def _parse_stage_listing(output: bytes) -> dict[str, str]:
+    """Map each name of `git ls-files -z --stage` output to its mode."""
+    modes = {}
+    for entry in output.decode("utf-8", "surrogateescape").split("\0"):
+        if entry:
+            # Each entry is "<mode> <object> <stage>\t<name>".
+            info, _, name = entry.partition("\t")
+            modes[name] = info.split(" ", 1)[0]
+    return modes
 
 
 def _relative_name(file: Path, folder: Path, root: Path) -> str:
@@ -503,10 +540,13 @@ def _inside(file: Path, boundary: Path) -> bool:
 def _git_files(folder: Path, tracked_only: bool = False) -> list[Path] | None:
     """List tracked and untracked-but-not-ignored files, or None outside git.
 
-    With `tracked_only`, the untracked files are left out.
+    With `tracked_only`, only the files that git tracks as regular files
+    are listed, so no untracked file, symbolic link or submodule.
     """
     command = ["git", "ls-files", "-z", "--cached"]
-    if not tracked_only:
+    if tracked_only:
+        command.append("--stage")
+    else:
         command += ["--others", "--exclude-standard"]
     try:
         completed = subprocess.run(
@@ -520,6 +560,11 @@ def _git_files(folder: Path, tracked_only: bool = False) -> list[Path] | None:
     if completed.returncode != 0:
         return None
 
+    if tracked_only:
+        modes = _parse_stage_listing(completed.stdout)
+        return [
+            folder / name for name, mode in modes.items() if mode in _REGULAR_FILE_MODES
+        ]
     files = []
     for name in completed.stdout.decode("utf-8", "surrogateescape").split("\0"):
         if name:

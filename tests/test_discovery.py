@@ -82,8 +82,53 @@ def test_discovery_tracked_only_named_files(project) -> None:
 
     found = discover([root / name for name in named], config)
 
-    assert [file.name for file in found.files] == ["tracked.py", "tracked_link.py"]
-    assert found.left_out == 2
+    # Git tracks tracked_link.py as a link, not the file that it leads to.
+    assert [file.name for file in found.files] == ["tracked.py"]
+    assert found.left_out == 3
+
+
+def test_discovery_tracked_only_skips_links(project) -> None:
+    root = project(
+        {".gitignore": "local.py\n", "pkg/real.py": SOURCE, "local.py": SOURCE}
+    )
+    (root / "pkg" / "local_link.py").symlink_to("../local.py")
+    (root / "pkg" / "alias.py").symlink_to("real.py")
+    (root / "linked").symlink_to("pkg", target_is_directory=True)
+    _git(root, "init", "-q")
+    _git(root, "add", "--all")
+    config = load_config(root).with_overrides(tracked_only=True)
+
+    assert _names(root, config) == ["pkg/real.py"]
+    assert _names(root, config, [root / "pkg"]) == ["pkg/real.py"]
+    # Without tracked_only, the link to the ignored file is checked.
+    assert _names(root) == ["pkg/local_link.py", "pkg/real.py"]
+
+
+def test_discovery_tracked_only_linked_folder(project) -> None:
+    root = project({"pkg/real.py": SOURCE})
+    (root / "linked").symlink_to("pkg", target_is_directory=True)
+    _git(root, "init", "-q")
+    _git(root, "add", "--all")
+    config = load_config(root).with_overrides(tracked_only=True)
+
+    found = discover([root / "linked" / "real.py"], config)
+
+    assert found.files == []
+    assert found.left_out == 1
+
+
+def test_discovery_tracked_only_link_without_symlinks(project) -> None:
+    # With core.symlinks off, git checks a link out as a regular file that
+    # contains the target's name, but its index entry is still a link.
+    root = project({"local.py": SOURCE})
+    (root / "customerio_link.py").symlink_to("local.py")
+    _git(root, "init", "-q")
+    _git(root, "add", "customerio_link.py")
+    (root / "customerio_link.py").unlink()
+    (root / "customerio_link.py").write_text("local.py", encoding="utf-8")
+    config = load_config(root).with_overrides(tracked_only=True)
+
+    assert _names(root, config) == []
 
 
 def test_discovery_default_excludes(project) -> None:

@@ -969,6 +969,50 @@ def test_pr_ignored_path_rejected_by_source(
 LOCAL_COPY = "# my local copy, which git ignores\n" + APP
 
 
+def add_tracked_link_to_ignored_copy(repository: BotRepository) -> Path:
+    """Track the link dev_app.py to local_app.py, an ignored copy of the signup handler."""
+    (repository.work / "dev_app.py").symlink_to("local_app.py")
+    repository.commit({".gitignore": "local_app.py\n"}, "Link the local handler")
+    copy = repository.work / "local_app.py"
+    copy.write_text(LOCAL_COPY, encoding="utf-8")
+    return copy
+
+
+def test_pr_tracked_link_to_ignored_file_skipped(
+    bot_repository: BotRepository,
+) -> None:
+    # Git tracks the link, not the file it leads to, so the bot can commit
+    # no fix of that file and must not write it.
+    copy = add_tracked_link_to_ignored_copy(bot_repository)
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 0, result.stderr
+    assert copy.read_bytes() == LOCAL_COPY.encode("utf-8")
+    changed = git(
+        bot_repository.bare, "log", "--format=", "--name-only", "main..cio-fix/pitfalls"
+    )
+    assert set(changed.split()) == {"app.py"}
+    assert "CIO103: fixed 1 finding in 1 file" in result.stdout
+    assert "2 files" not in result.stdout
+    body = bot_repository.fake.pulls[1]["body"]
+    assert "local_app.py" not in body
+    assert "dev_app.py" not in body
+    assert git(bot_repository.work, "status", "--porcelain") == ""
+
+
+def test_apply_without_pr_fixes_through_tracked_link(
+    bot_repository: BotRepository,
+) -> None:
+    copy = add_tracked_link_to_ignored_copy(bot_repository)
+
+    result = run_cli(["--apply", "--no-cache", "."], bot_repository.work)
+
+    assert result.exit_code == 0, result.stderr
+    assert "time.time() * 1000" not in copy.read_text(encoding="utf-8")
+    assert copy.read_text(encoding="utf-8").startswith("# my local copy")
+
+
 @pytest.mark.parametrize("tracked", ["generated/app.py", "generated"])
 def test_pr_base_file_over_ignored_file_rejected(
     bot_repository: BotRepository, tracked: str
