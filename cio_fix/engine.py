@@ -15,6 +15,7 @@ from cio_fix.discovery import (
     build_import_prefilter,
     build_prefilter,
     discover,
+    tracked_regular_files,
 )
 from cio_fix.files import resolve_or_absolute
 from cio_fix.interrupts import stop_if_interrupted
@@ -154,7 +155,7 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
     if apply:
         changed = checked.changed_files
         with terminate_as_exit():
-            _write(result, config.root)
+            _write(result, config.root, config.tracked_only)
         written = {id(file) for file in result.changed_files}
         _settle_project_findings(checked, all(id(file) in written for file in changed))
     else:
@@ -251,11 +252,34 @@ def follow_imports(
     return found
 
 
-def _write(result: RunResult, root: Path) -> None:
+def _write(result: RunResult, root: Path, tracked_only: bool = False) -> None:
+    """Write the fixed files, with `tracked_only` only those that git tracks as regular files.
+
+    A `--pr` run commits every file it writes, and git commits a symbolic
+    link, not the file it leads to. Discovery leaves such files out, and
+    this check keeps a mistake there from changing a file the bot cannot
+    commit, such as an ignored file of the user.
+    """
+    committable = None
+    if tracked_only:
+        committable = tracked_regular_files(
+            [file.path for file in result.changed_files]
+        )
     for file in result.changed_files:
         stop_if_interrupted()
         assert file.fixed is not None
         path = file.path
+        if committable is not None and path not in committable:
+            file.errors.append(
+                FileError(
+                    Path(display_path(path)),
+                    "not written: git does not track it as a regular file (it is"
+                    " untracked or a symbolic link), so cio-fix --pr could not"
+                    " commit the fix",
+                )
+            )
+            _mark_unapplied(file)
+            continue
         try:
             current = path.read_bytes()
         except OSError as error:

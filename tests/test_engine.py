@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
 from pathlib import Path
 
 import libcst as cst
@@ -11,7 +12,9 @@ import pytest
 
 import cio_fix.checker
 import cio_fix.codemods.timestamps
+import cio_fix.discovery
 import cio_fix.engine
+from cio_fix.config import load_config
 
 from conftest import FIXTURES, run_cli
 
@@ -1243,3 +1246,27 @@ def test_engine_apply_keeps_finding_other_file_removed(project) -> None:
     )
     assert first.exit_code == 1
     assert second.exit_code == 0
+
+
+def test_engine_tracked_only_link_not_written(project, monkeypatch) -> None:
+    # Discovery leaves links out of --pr runs. The write step checks again,
+    # so a mistake in discovery cannot change the user's ignored file.
+    root = project({".gitignore": "local.py\n", "local.py": BODY})
+    (root / "link.py").symlink_to("local.py")
+    for command in (["init", "-q"], ["add", "--all"]):
+        subprocess.run(["git", *command], cwd=root, check=True, capture_output=True)
+    monkeypatch.setattr(
+        cio_fix.discovery, "tracked_regular_files", lambda files: set(files)
+    )
+    config = load_config(root).with_overrides(tracked_only=True, cache=False)
+
+    result = cio_fix.engine.run([root / "link.py"], config, apply=True)
+
+    assert (root / "local.py").read_text(encoding="utf-8") == BODY
+    messages = [error.message for error in result.all_errors]
+    assert any(
+        message.startswith("not written: git does not track it as a regular file")
+        for message in messages
+    ), messages
+    assert result.findings != []
+    assert not any(finding.applied for finding in result.findings)
