@@ -531,7 +531,9 @@ def _insert_at_header(
         blanks, rest = blank_prefix(following.leading_lines)
         if index == 0:
             new = new.with_changes(leading_lines=blanks)
-        body[index] = following.with_changes(leading_lines=[blank, *rest])
+        # PEP 8 puts two blank lines above a top-level function or class.
+        above = [blank, blank] if _is_definition(following) else [blank]
+        body[index] = following.with_changes(leading_lines=[*above, *rest])
     body.insert(index, new)
 
 

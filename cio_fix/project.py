@@ -123,10 +123,18 @@ class ProjectIndex:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
                 name, bracket, key = qualified.partition("[")
-                target = self.resolve_name(name)
+                target = self.resolve_name(name) or self._class_field(name)
                 if target is not None:
                     used = target[1] + bracket + key
                     self.credential_uses[(target[0].module_name, used)] = role
+
+    def _class_field(self, qualified: str) -> tuple[ModuleSummary, str] | None:
+        """Resolve `conf.CioConfig.site_id` to `conf` and `CioConfig.site_id`."""
+        owner, _, field_name = qualified.rpartition(".")
+        if not owner.rpartition(".")[2][:1].isupper():
+            return None
+        target = self.resolve_name(owner)
+        return (target[0], f"{target[1]}.{field_name}") if target else None
 
     def module(self, dotted: str) -> ModuleSummary | None:
         """Find a project module by its import name, also below a `src/` folder."""
@@ -436,6 +444,10 @@ def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
             module, _, _ = qualified.rpartition(".")
             if module:
                 modules.add(module)
+            owner, _, last = module.rpartition(".")
+            if owner and last[:1].isupper():
+                # `conf.CioConfig.site_id`: a field of a class of `conf`.
+                modules.add(owner)
     return modules
 
 

@@ -461,8 +461,8 @@ class HardcodedCredential(Rule):
     environment by the name its configuration gives. A class with a base
     class from another module may be one, so its keys get no fix either. A
     field's key is the Track or the App API key as the client that reads
-    it (`APIClient(CioConfig.key)`), the field name (`app_api_key`) or the
-    class name (`CioAppConfig`) says; a plain `api_key` that none of them
+    it (`APIClient(CioConfig.key)`, also in another file), the field name
+    (`app_api_key`) or the class name (`CioAppConfig`) says; a plain `api_key` that none of them
     decides is reported without a fix, and so is a key that a Track client
     and an App API client both read.
     """
@@ -624,6 +624,11 @@ class HardcodedCredential(Rule):
                     # `site_id: str = "..."` in `class CustomerIOSettings`.
                     assert class_info is not None
                     role = _field_role(name, class_info.name)
+                    if role is None and class_info.scope.parent is index.module_scope:
+                        # A client in another file decides it.
+                        role = context.project.credential_role(
+                            index.module_name, f"{class_info.name}.{name}"
+                        )
                     if role is None:
                         role, label = "track_api_key", "API key"
                         reason = reason or AMBIGUOUS_KEY
@@ -800,7 +805,8 @@ def _customerio_name(name: str) -> bool:
     """Tell whether a class name names Customer.io: `CustomerIOSettings`, `CioConfig`.
 
     NOTE: only files that pass the prefilter are parsed, so a module whose
-    only Customer.io word is a class name such as `CioConfig` is skipped.
+    only Customer.io word is a class name such as `CioConfig` is skipped,
+    unless a client of another file reads one of the class's fields.
     """
     words = "_".join(word.lower() for word in NAME_WORD.findall(name))
     return CUSTOMERIO_NAME.search(words) is not None
