@@ -321,7 +321,9 @@ class Checker:
         except RecursionError:
             result.errors.append(FileError(Path(shown), TOO_DEEP))
             return None
-        return FileContext(path, shown, source, module, index, project, self.config)
+        context = FileContext(path, shown, source, module, index, project, self.config)
+        context.line_length = self.black.line_length
+        return context
 
     def _index(
         self, module: cst.Module, module_name: str, is_package: bool
@@ -754,6 +756,7 @@ class Checker:
             context.config,
         )
         fixed.locates_findings = False
+        fixed.line_length = context.line_length
         return fixed
 
     # -- project-level findings --------------------------------------------------

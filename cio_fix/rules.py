@@ -32,6 +32,10 @@ _REGISTRY: dict[str, type[Rule]] = {}
 _Value = TypeVar("_Value")
 
 
+# black's default line limit.
+LINE_LENGTH = 88
+
+
 class Rule:
     """Base class of every rule. The docstring of a rule is its documentation.
 
@@ -123,6 +127,9 @@ class FileContext:
         self.index = index
         self.project = project
         self.config = config
+        # The line limit of the project's formatter, for the code that fixes
+        # lay out themselves.
+        self.line_length = LINE_LENGTH
         # False while re-checking fixed code: only the fixes of those
         # findings are used, and positions cost a pass over the module.
         self.locates_findings = True

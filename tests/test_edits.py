@@ -360,3 +360,34 @@ def test_apply_fixes_matches_libcst_transform(case: str) -> None:
 
     assert fixed.code == expected.code
     assert fixed.deep_equals(expected)
+
+
+def test_wrapped_call_laid_out_at_black_line_length(project) -> None:
+    app = (
+        "import os\n"
+        "from customerio import CustomerIO\n"
+        "from flask import Flask\n\n"
+        "app = Flask(__name__)\n"
+        'cio = CustomerIO(os.environ["S"], os.environ["K"])\n\n\n'
+        '@app.post("/plans/<plan>")\n'
+        "def change_plan(plan):\n"
+        '    user = {"id": "u1"}\n'
+        '    cio.track(customer_id=user["id"], name="subscription_plan_changed_to_" + plan)\n'
+        '    return "ok"\n'
+    )
+    files = {
+        "pyproject.toml": '[project]\ndependencies = ["customerio>=3.0,<4"]\n\n'
+        "[tool.black]\nline-length = 100\n",
+        "app.py": app,
+    }
+    root = project(files)
+
+    run_cli(["--apply", "--select", "CIO301,CIO304", "."], root)
+
+    # Black at 100 columns keeps the arguments on one line of their own.
+    assert (
+        "    _customerio_in_background(\n"
+        '        cio.track, customer_id=user["id"], name="subscription_plan_changed_to",'
+        ' data={"plan": plan}\n'
+        "    )\n"
+    ) in (root / "app.py").read_text()

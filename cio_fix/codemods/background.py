@@ -29,7 +29,7 @@ from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of, is_target
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
-from cio_fix.rules import FileContext, Rule, unused_name
+from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
 THREAD_HELPER = "_customerio_in_background"
@@ -341,7 +341,12 @@ class BlockingCallInRequest(Rule):
             target = context.parent(call.node)
         column = context.indent_column(call.site.statement)
         replacement = _wrapped_call(
-            call.node, helper.name, column, context.module.default_indent, prefix
+            call.node,
+            helper.name,
+            column,
+            context.module.default_indent,
+            prefix,
+            context.line_length,
         )
         fix = Fix(
             FixSafety.SAFE,
@@ -1563,7 +1568,7 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
             parameters=parameters,
             unpack=unpack,
         )
-        code = _fit_executor_line(code, executor, pool)
+        code = _fit_executor_line(code, executor, pool, context.line_length)
     else:
         # The task helper uses asyncio only inside its function.
         asyncio_import = context.import_in_helper("asyncio", on_import=False)
@@ -1612,18 +1617,24 @@ def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]
     return f"{futures.local}.futures.ThreadPoolExecutor", [*futures.imports]
 
 
-def _fit_executor_line(code: str, executor: str, pool: str) -> str:
-    """Wrap the executor line as black does when the names make it longer than 88."""
+def _fit_executor_line(code: str, executor: str, pool: str, line_length: int) -> str:
+    """Wrap the executor line as black does when the names make it too long."""
     arguments = ["max_workers=4", 'thread_name_prefix="customerio"']
     line = f"{executor} = {pool}({', '.join(arguments)})"
-    return code.replace(line, format_call(f"{executor} = ", pool, arguments))
+    wrapped = format_call(f"{executor} = ", pool, arguments, line_length=line_length)
+    return code.replace(line, wrapped)
 
 
 # -- the call site ------------------------------------------------------------------------------
 
 
 def _wrapped_call(
-    call: cst.Call, helper: str, column: int, unit: str = INDENT, prefix: str = ""
+    call: cst.Call,
+    helper: str,
+    column: int,
+    unit: str = INDENT,
+    prefix: str = "",
+    line_length: int = LINE_LENGTH,
 ) -> cst.Call:
     """Return `helper(receiver.method, <the call's arguments>)`, laid out as black would.
 
@@ -1659,10 +1670,14 @@ def _wrapped_call(
         return call.with_changes(func=cst.Name(helper), args=[first, *call.args])
     if any("\n" in argument for argument in arguments):
         # libcst indents the continuation lines by the block's indentation.
-        text = format_call(prefix, helper, arguments, column=column)
+        text = format_call(
+            prefix, helper, arguments, column=column, line_length=line_length
+        )
         call_text = text[len(prefix) :]
         return cst.ensure_type(cst.parse_expression(call_text), cst.Call)
-    layout = call_layout(prefix, helper, arguments, column=column)
+    layout = call_layout(
+        prefix, helper, arguments, column=column, line_length=line_length
+    )
     # laid_out_call replaces the comma and the whitespace after each argument.
     first = cst.Arg(value=method)
     return laid_out_call(cst.Name(helper), [first, *call.args], layout, unit)

@@ -30,10 +30,9 @@ from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_i
 from cio_fix.metadata import code_of, is_target
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.project import ProjectIndex
-from cio_fix.rules import FileContext, Rule, unused_name
+from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
-LINE_LENGTH = 88
 INDENT = "    "
 
 CLIENT_NAMES = {
@@ -47,14 +46,19 @@ CLIENT_NAMES = {
 
 
 def format_call(
-    prefix: str, func: str, arguments: list[str], indent: str = "", column: int = 0
+    prefix: str,
+    func: str,
+    arguments: list[str],
+    indent: str = "",
+    column: int = 0,
+    line_length: int = LINE_LENGTH,
 ) -> str:
-    """Lay out `prefix + func(arguments)` the way black does at 88 columns.
+    """Lay out `prefix + func(arguments)` the way black does at `line_length` columns.
 
     `indent` starts every line; `column` is where the first line starts in
     the file when libcst adds the block's indentation itself.
     """
-    layout = call_layout(prefix, func, arguments, indent, column)
+    layout = call_layout(prefix, func, arguments, indent, column, line_length)
     if layout is CallLayout.ONE_LINE:
         return f"{indent}{prefix}{func}({', '.join(arguments)})"
     if layout is CallLayout.ARGUMENTS_ON_ONE_LINE:
@@ -73,14 +77,19 @@ class CallLayout(enum.Enum):
 
 
 def call_layout(
-    prefix: str, func: str, arguments: list[str], indent: str = "", column: int = 0
+    prefix: str,
+    func: str,
+    arguments: list[str],
+    indent: str = "",
+    column: int = 0,
+    line_length: int = LINE_LENGTH,
 ) -> CallLayout:
     """Return the layout `format_call` gives `prefix + func(arguments)`."""
     one_line = f"{indent}{prefix}{func}({', '.join(arguments)})"
-    if column + len(one_line) <= LINE_LENGTH and "\n" not in one_line:
+    if column + len(one_line) <= line_length and "\n" not in one_line:
         return CallLayout.ONE_LINE
     inner = f"{indent}{INDENT}{', '.join(arguments)}"
-    if column + len(inner) <= LINE_LENGTH and "\n" not in inner:
+    if column + len(inner) <= line_length and "\n" not in inner:
         return CallLayout.ARGUMENTS_ON_ONE_LINE
     return CallLayout.ONE_ARGUMENT_PER_LINE
 
@@ -1701,12 +1710,12 @@ def _hoist_fix(
             name = unused_name(base + ("_for" if hoist.kind == "keyed" else ""), taken)
             taken.add(name)
             planned[hoist.key] = name
-        code = _definition(name, hoist, decorator)
+        code = _definition(name, hoist, decorator, context.line_length)
         inserts = (InsertStatements(f"CIO601:{name}", code, frozenset(hoist.reads)),)
         reference = name if hoist.kind == "client" else f"{name}()"
 
     # NOTE: the replacement is not re-laid out with its line, so a keyed
-    # factory call can push that line past 88 columns.
+    # factory call can push that line past the line limit.
     # The reference is `name` or `name()`. Built here, its nodes equal the
     # ones the parser would return, and cost far less.
     replacement: cst.BaseExpression
@@ -1733,11 +1742,16 @@ def _call_arguments(values: list[cst.BaseExpression]) -> list[cst.Arg]:
     return arguments
 
 
-def _definition(name: str, hoist: Hoist, decorator: str) -> str:
+def _definition(name: str, hoist: Hoist, decorator: str, line_length: int) -> str:
     if hoist.kind == "client":
-        return format_call(f"{name} = ", hoist.func, hoist.arguments) + "\n"
+        code = format_call(
+            f"{name} = ", hoist.func, hoist.arguments, line_length=line_length
+        )
+        return code + "\n"
     parameters = ", ".join(hoist.keyed_parameters)
-    body = format_call("return ", hoist.func, hoist.arguments, INDENT)
+    body = format_call(
+        "return ", hoist.func, hoist.arguments, INDENT, line_length=line_length
+    )
     return f"{decorator}\ndef {name}({parameters}):\n{body}\n"
 
 
