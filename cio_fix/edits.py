@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sys
@@ -269,6 +270,8 @@ def apply_fixes(
     # Each insert goes before the earlier ones at the same place, so going
     # backwards keeps the helpers in the order the fixes asked for them.
     for insert in reversed(list(inserts.values())):
+        if black is not None:
+            insert = _fitted(insert, black)
         module = insert_statements(module, insert)
     for add in dict.fromkeys(imports):
         module = add_import(module, add)
@@ -569,6 +572,22 @@ _BARE_LINE_FEED = re.compile(r"(?<!\r)\n")
 # The indentation of the helpers' code, and each line's leading groups of it.
 _SPACES = "    "
 _LEADING_SPACES = re.compile(r"^(?:    )+", re.MULTILINE)
+
+
+def _fitted(insert: InsertStatements, black: BlackSettings) -> InsertStatements:
+    """Return the insert with its code formatted by black when a line is over the limit.
+
+    The helpers are written for black's default of 88 columns.
+    """
+    if max(map(len, insert.code.splitlines()), default=0) <= black.line_length:
+        return insert
+    code = _formatted_helper(insert.code, black)
+    return dataclasses.replace(insert, code=code) if code is not None else insert
+
+
+@functools.lru_cache(maxsize=64)
+def _formatted_helper(code: str, black: BlackSettings) -> str | None:
+    return black.format(code)
 
 
 @functools.lru_cache(maxsize=64)

@@ -220,13 +220,17 @@ class FileContext:
         return all(parent is not statement for parent in self.ancestors(node))
 
     def indent_column(self, statement: cst.CSTNode) -> int:
-        """Return the column a statement of its own line starts at: its indentation."""
+        """Return the column a statement of its own line starts at: its indentation.
+
+        A tab counts as four columns, as ruff counts it by default.
+        """
         column = 0
         for parent in self.ancestors(statement):
             # A `match` indents its cases, and each case indents its block.
             if isinstance(parent, (cst.IndentedBlock, cst.Match)):
                 indent = parent.indent
-                column += len(self.module.default_indent if indent is None else indent)
+                unit = self.module.default_indent if indent is None else indent
+                column += len(unit.expandtabs(4))
         return column
 
     def expression_context(self, node: cst.Name) -> ExpressionContext | None:

@@ -391,3 +391,51 @@ def test_wrapped_call_laid_out_at_black_line_length(project) -> None:
         ' data={"plan": plan}\n'
         "    )\n"
     ) in (root / "app.py").read_text()
+
+
+HANDLER_APP = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", KEY)
+
+
+@app.post("/signup")
+def signup(form):
+    if form:
+        for item in form:
+            cio.track(customer_id=form["id"], name="signed_up", plan=form["p"])
+    return "ok"
+"""
+
+
+def test_inserted_helper_fits_a_short_line_length(project) -> None:
+    files = {
+        "pyproject.toml": '[project]\ndependencies = ["customerio>=2,<3"]\n\n'
+        "[tool.ruff]\nline-length = 79\n",
+        "app.py": HANDLER_APP,
+    }
+    root = project(files)
+
+    run_cli(["--apply", "--select", "CIO304", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    assert ".add_done_callback(\n        finish\n    )\n" in fixed
+    assert max(len(line) for line in fixed.splitlines()) <= 79
+
+
+def test_tab_counts_four_columns_in_call_layout(project) -> None:
+    files = {
+        "pyproject.toml": '[project]\ndependencies = ["customerio>=2,<3"]\n\n'
+        "[tool.ruff]\nline-length = 79\n",
+        "app.py": HANDLER_APP.replace("    ", "\t"),
+    }
+    root = project(files)
+
+    run_cli(["--apply", "--select", "CIO304", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    # Three tabs are twelve columns, so the arguments do not fit one line.
+    assert "\t\t\t_customerio_in_background(\n\t\t\t\tcio.track,\n" in fixed
+    assert max(len(line.expandtabs(4)) for line in fixed.splitlines()) <= 79

@@ -252,7 +252,11 @@ def test_tree_order_agrees_with_positions(name: str, code: str) -> None:
             start = where(node).start
             after = (start.line, start.column) >= (end.line, end.column)
             assert context.follows(node, statement) == after
-        assert context.indent_column(statement) == where(statement).start.column
+        start = where(statement).start
+        line = context.source.text.splitlines()[start.line - 1]
+        # A tab counts as four columns.
+        width = len(line[: start.column].replace("\t", "    "))
+        assert context.indent_column(statement) == width
 
 
 def test_parent_links_in_walk_order() -> None:
