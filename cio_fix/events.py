@@ -1152,6 +1152,9 @@ class CatalogEntry:
     variants: list[str] = field(default_factory=list)
     # Whether a Track API call sends it; Data Pipelines names have no style check.
     track_api: bool = False
+    # For a dynamic name: the static name its fix would send when the
+    # project already sends that name, so the fix would merge the two events.
+    merges_into: str | None = None
     # For a dynamic name: whether each value in it is one of a few fixed
     # ones (`f"seats_{kind}"` with kind "added" or "removed"), which CIO301
     # accepts as a few distinct events.
@@ -1270,6 +1273,12 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
             elif built.supported:
                 entry.suggested = _suggested_name(context, call, built)
 
+    for entry in dynamic.values():
+        # CIO301 and CIO302 do not fix a name onto one that is already sent.
+        if entry.suggested in static:
+            entry.merges_into = entry.suggested
+            entry.suggested = None
+
     for entry in static.values():
         personal = personal_data_in_text(entry.name)
         if entry.track_api and (personal or not follows_style(entry.name, style)):
@@ -1353,6 +1362,7 @@ def _entry_json(entry: CatalogEntry, project: str) -> dict[str, object]:
         "places": places,
         "follows_style": None if entry.dynamic else entry.suggested is None,
         "suggested": entry.suggested,
+        "merges_into": entry.merges_into,
         "variants": entry.variants,
     }
 
@@ -1382,6 +1392,11 @@ def _project_lines(catalog: Catalog) -> list[str]:
         notes = []
         if entry.dynamic and entry.bounded:
             notes.append("picked from a few fixed values, a few distinct events")
+        elif entry.dynamic and entry.merges_into is not None:
+            notes.append(
+                f"built from values; the fixed name {entry.merges_into!r} is"
+                " already sent, so it needs a name of its own"
+            )
         elif entry.dynamic:
             built_as = (
                 f"; a fixed name would be {entry.suggested!r}"

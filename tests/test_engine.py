@@ -1077,9 +1077,9 @@ def test_engine_dry_run_does_not_recheck_project(project, monkeypatch) -> None:
     assert len(calls) == 1
 
 
-# The CIO301 fix in events.py sends the number `int(sku)` as the attribute
-# `value` of the event `viewed`, which views.py sends as a string. So only the
-# fixed code gives CIO402, on views.py.
+# The CIO301 fixes of events.py and views.py both send the event `viewed`,
+# with the attribute `value` a number in events.py and a string in views.py.
+# So only the fixed code gives CIO402, on views.py.
 VIEWED_EVENT = """\
 from customerio import CustomerIO
 
@@ -1093,8 +1093,8 @@ VIEWED_AS_STRING = """\
 from events import cio
 
 
-def viewed_again(uid, sku):
-    cio.track(customer_id=uid, name="viewed", data={"value": str(sku)})
+def viewed_again(uid, sku, page):
+    cio.track(customer_id=uid, name="viewed_" + page, data={"value": str(sku)})
 """
 REVEALED_CLASH = (
     "views.py:5:62: CIO402 the attribute of event viewed `value` is sent as a"
@@ -1120,7 +1120,7 @@ def test_engine_apply_reports_project_finding_fix_revealed(project) -> None:
     assert first.stdout.startswith(REVEALED_CLASH)
     assert first.stdout.splitlines()[0].endswith(REVEALED_NOTE)
     assert first.stdout.splitlines()[-1] == (
-        "Found 2 findings (1 fixed, 1 remaining). 1 file changed."
+        "Found 3 findings (2 fixed, 1 remaining). 2 files changed."
     )
     assert second.stdout.startswith(REVEALED_CLASH)
     assert first.exit_code == second.exit_code == 1
@@ -1180,7 +1180,7 @@ def test_engine_apply_noqa_in_fixed_file_silences_revealed(project) -> None:
 
     assert ")  # noqa: CIO402" in (root / "views.py").read_text()
     assert first.stdout.splitlines()[-1] == (
-        "Found 1 finding (1 fixed, 0 remaining). 1 file changed."
+        "Found 2 findings (2 fixed, 0 remaining). 2 files changed."
     )
     assert first.exit_code == second.exit_code == 0
 
@@ -1191,7 +1191,7 @@ def test_engine_apply_named_file_reveals_nothing(project) -> None:
 
     first = run_cli(["--apply", *CLASH_ARGS, "views.py"], root)
 
-    assert first.stdout.startswith("No Customer.io pitfalls found")
+    assert "CIO402" not in first.stdout
     assert first.exit_code == 0
     assert (root / "events.py").read_text() == VIEWED_EVENT
 
@@ -1211,7 +1211,7 @@ def test_engine_unwritten_fix_reveals_nothing(project, monkeypatch) -> None:
     assert "changed on disk during the run" in result.stderr
     assert "CIO402" not in result.stdout
     assert result.stdout.splitlines()[-1] == (
-        "Found 1 finding (0 fixed, 1 remaining). 0 files changed."
+        "Found 2 findings (1 fixed, 1 remaining). 1 file changed."
     )
 
 

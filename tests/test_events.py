@@ -814,3 +814,53 @@ def test_events_dynamic_name_message_warns_about_campaigns(project) -> None:
         " 'plan_changed_to' with a filter on those attributes"
     )
     assert "campaigns and segments" not in messages["CIO302"]
+
+
+MERGING_PROJECT = {
+    "app/__init__.py": "",
+    "app/checkout.py": (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def checkout(uid, total):\n"
+        '    cio.track(customer_id=uid, name="order", total=total)\n'
+    ),
+    "app/refund.py": (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def refund(uid, kind):\n"
+        '    cio.track(customer_id=uid, name="order_" + kind)\n'
+    ),
+    "requirements.txt": "customerio==2.1\n",
+}
+
+
+def test_events_fixed_name_already_sent_message(project) -> None:
+    root = project(MERGING_PROJECT)
+
+    result = run_cli(["--output-format", "json", "."], root)
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "CIO301"]
+
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(the fixed name 'order' is already sent at app/checkout.py:4, and the"
+        " campaigns on it would also receive these events; choose a name of its"
+        " own)"
+    )
+    assert "point the campaigns" not in finding["message"]
+
+
+def test_events_catalog_fixed_name_already_sent(project) -> None:
+    root = project(MERGING_PROJECT)
+
+    text = run_cli(["--list-events", "."], root)
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert (
+        "built from values; the fixed name 'order' is already sent, so it needs"
+        " a name of its own" in text.stdout
+    )
+    assert "a fixed name would be 'order'" not in text.stdout
+    assert events['"order_" + kind']["suggested"] is None
+    assert events['"order_" + kind']["merges_into"] == "order"
+    assert events["order"]["merges_into"] is None

@@ -334,9 +334,9 @@ CLASS_FILES = {
 }
 
 
-# The CIO301 fix in events.py sends the number `int(sku)` as the attribute
-# `value` of the event `viewed`, which views.py sends as a string. So only the
-# fixed code gives CIO402.
+# The CIO301 fixes of events.py and views.py both send the event `viewed`,
+# with the attribute `value` a number in events.py and a string in views.py.
+# So only the fixed code gives CIO402.
 CLASH_FILES = {
     "requirements.txt": "customerio==3.1\n",
     "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO301", "CIO402"]\n',
@@ -349,8 +349,8 @@ CLASH_FILES = {
     "views.py": (
         '"""Send the customerio events of the views."""\n\n'
         "from events import cio\n\n\n"
-        "def viewed_again(uid, sku):\n"
-        '    cio.track(customer_id=uid, name="viewed", data={"value": str(sku)})\n'
+        "def viewed_again(uid, sku, page):\n"
+        '    cio.track(customer_id=uid, name="viewed_" + page, data={"value": str(sku)})\n'
     ),
 }
 
@@ -359,7 +359,7 @@ CLASH_FILES = {
     ("files", "summary", "exit_status"),
     [
         (CLASS_FILES, "Found 2 findings (2 fixed, 0 remaining)", 0),
-        (CLASH_FILES, "Found 2 findings (1 fixed, 1 remaining)", 1),
+        (CLASH_FILES, "Found 3 findings (2 fixed, 1 remaining)", 1),
     ],
     ids=["removed", "revealed"],
 )

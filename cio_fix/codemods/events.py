@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
@@ -217,8 +218,18 @@ def _usable(key: str, placement: Placement) -> bool:
     return is_identifier_key(key) and key not in placement.reserved
 
 
-def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameFix:
-    """Rewrite the call: a static name, and the values as event attributes."""
+def build_fix(
+    context: FileContext,
+    call: ClientCall,
+    built: BuiltName,
+    sent: dict[str, list[str]],
+) -> NameFix:
+    """Rewrite the call: a static name, and the values as event attributes.
+
+    `sent` maps each static name of the project to the places that send it. A
+    static name among them raises NotFixable, because the fix would merge
+    these events into an event that campaigns already trigger on.
+    """
     if not built.supported:
         raise NotFixable(
             built.reason
@@ -232,6 +243,14 @@ def build_fix(context: FileContext, call: ClientCall, built: BuiltName) -> NameF
     if not static:
         raise NotFixable(
             "no text is left to name the event once the values are taken out"
+        )
+    # Customer.io compares event names exactly, so only an equal name merges.
+    if static in sent:
+        places = ", ".join(sorted(set(sent[static])))
+        raise NotFixable(
+            f"the fixed name {static!r} is already sent at {places}, and the"
+            " campaigns on it would also receive these events; choose a name of"
+            " its own"
         )
     name_argument = event_name_argument(call)
     assert name_argument is not None
@@ -364,7 +383,10 @@ class DynamicEventName(Rule):
     an event attribute named after its expression. The events of the old
     names stop arriving once the fix is deployed, so the message asks to
     point the campaigns and segments that match them at the new name, with
-    a filter on the attribute, first. Every way of writing a
+    a filter on the attribute, first. A name whose new name the project
+    already sends (as a literal or a constant in any file, with the same
+    case and separators) is reported without a fix, because the campaigns
+    on that event would also receive these events. Every way of writing a
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
     literal part. A value with a format spec or conversion (`{n:03d}`)
@@ -422,6 +444,9 @@ class DynamicEventName(Rule):
     summary = "event names built from values, which create one catalog entry per value"
     fix_safety = FixSafety.SAFE
 
+    def collect(self, context: FileContext) -> list[tuple[str, str, str]]:
+        return sent_name_facts(context)
+
     def check(self, context: FileContext) -> Iterator[Finding]:
         for call, argument, built in name_calls(context):
             if not built.is_dynamic:
@@ -477,13 +502,17 @@ class PersonalDataInEventName(Rule):
     data moved into an event attribute, which is deleted with the person.
     An address written in the name itself becomes an `email` (or `phone`)
     attribute. When a name has both problems only this rule reports it. A
-    name that CIO301 cannot take apart is reported without a fix.
+    name that CIO301 cannot take apart, or whose new name the project
+    already sends, is reported without a fix.
     """
 
     code = "CIO302"
     name = "pii-in-event-name"
     summary = "event names that contain emails, phone numbers or other personal data"
     fix_safety = FixSafety.SAFE
+
+    def collect(self, context: FileContext) -> list[tuple[str, str, str]]:
+        return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         for call, argument, built in name_calls(context):
@@ -525,8 +554,11 @@ def static_name_finding(
 
     `moved` is what goes into attributes: "values" or "data".
     """
+    sent = context.project.shared(
+        f"{rule.code} sent names", partial(names_sent, code=rule.code)
+    )
     try:
-        fixed = build_fix(context, call, built)
+        fixed = build_fix(context, call, built, sent)
     except NotFixable as reason:
         attributes = "event attributes" if moved == "values" else "an event attribute"
         advice = f"{problem}; use a fixed name and send the {moved} as {attributes}"
@@ -547,6 +579,31 @@ def static_name_finding(
         FixSafety.SAFE, {call.node: fixed.call}, description=f"name {fixed.static!r}"
     )
     return context.finding(rule, argument.value, message, fix)
+
+
+def sent_name_facts(context: FileContext) -> list[tuple[str, str, str]]:
+    """Return (name or "", imported constant or "", place) per static name this file sends."""
+    return [
+        (source.name, source.constant or "", source.place)
+        for source in name_sources(context)
+    ]
+
+
+def names_sent(project: ProjectIndex, code: str) -> dict[str, list[str]]:
+    """Return the places that send each static event name, read from the facts of rule `code`."""
+    sent: dict[str, list[str]] = {}
+    for _, facts in project.rule_facts(code):
+        for name, constant, place in facts:
+            if constant:
+                target = project.resolve_name(constant)
+                if target is None:
+                    continue
+                value = target[0].constants.get(target[1])
+                if not isinstance(value, str):
+                    continue
+                name = value
+            sent.setdefault(name, []).append(place)
+    return sent
 
 
 def is_bounded(
