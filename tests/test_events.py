@@ -568,7 +568,7 @@ def test_events_data_with_unreadable_keys_not_fixed(project) -> None:
     for finding in findings:
         assert finding["fix"] is None
         assert finding["message"].endswith(
-            "(the event data may already contain the new keys, and cio-fix cannot"
+            "(not fixed: the event data may already contain the new keys, and cio-fix cannot"
             " read them)"
         )
     assert (root / "app.py").read_text() == UNREADABLE_DATA
@@ -766,7 +766,8 @@ def test_events_derived_constant_reasons(project) -> None:
 
     assert slugged["fix"] is None
     assert slugged["message"].endswith(
-        "(`slug(PREFIX)` is built from constants, but cio-fix cannot tell whether"
+        "(not fixed: `slug(PREFIX)` is built from constants, but cio-fix cannot"
+        " tell whether"
         " it gives the same text on every call, and moving it out of the name"
         " would rename the event)"
     )
@@ -842,7 +843,7 @@ def test_events_fixed_name_already_sent_message(project) -> None:
 
     assert finding["fix"] is None
     assert finding["message"].endswith(
-        "(the fixed name 'order' is already sent at app/checkout.py:4, and the"
+        "(not fixed: the fixed name 'order' is already sent at app/checkout.py:4, and the"
         " campaigns on it would also receive these events; choose a name of its"
         " own)"
     )

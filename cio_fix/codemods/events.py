@@ -563,7 +563,10 @@ def static_name_finding(
         attributes = "event attributes" if moved == "values" else "an event attribute"
         advice = f"{problem}; use a fixed name and send the {moved} as {attributes}"
         return context.finding(
-            rule, argument.value, f"{advice} ({reason})", fixed_message=advice
+            rule,
+            argument.value,
+            f"{advice} (not fixed: {reason})",
+            fixed_message=advice,
         )
     message = (
         f"{problem}; send {fixed.static!r} with the {moved} as attributes"
