@@ -811,8 +811,9 @@ def test_events_dynamic_name_message_warns_about_campaigns(project) -> None:
     messages = {f["code"]: f["message"] for f in result.json["findings"]}
 
     assert messages["CIO301"].endswith(
-        "point the campaigns and segments that match the old names at"
-        " 'plan_changed_to' with a filter on those attributes"
+        "send 'plan_changed_to' with the value as the attribute `plan`, and before"
+        " deploying, point the campaigns and segments that match the old names at"
+        " 'plan_changed_to' with a filter on that attribute"
     )
     assert "campaigns and segments" not in messages["CIO302"]
 

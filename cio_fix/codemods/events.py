@@ -568,15 +568,20 @@ def static_name_finding(
             f"{advice} (not fixed: {reason})",
             fixed_message=advice,
         )
+    if len(fixed.keys) == 1:
+        moved = "value" if moved == "values" else moved
+        attributes, those = "the attribute", "that attribute"
+    else:
+        attributes, those = "attributes", "those attributes"
     message = (
-        f"{problem}; send {fixed.static!r} with the {moved} as attributes"
+        f"{problem}; send {fixed.static!r} with the {moved} as {attributes}"
         f" {_keys(fixed.keys)}"
     )
-    if moved == "values":
+    if moved.startswith("value"):
         # The per-value names stop arriving once the fix is deployed.
         message += (
-            f", and before deploying, point the campaigns and segments that match"
-            f" the old names at {fixed.static!r} with a filter on those attributes"
+            ", and before deploying, point the campaigns and segments that match"
+            f" the old names at {fixed.static!r} with a filter on {those}"
         )
     fix = Fix(
         FixSafety.SAFE, {call.node: fixed.call}, description=f"name {fixed.static!r}"
