@@ -24,7 +24,7 @@ class FileLiterals:
     """The string literals of a file outside f-strings, as the index walk finds them.
 
     The walk only keeps each literal's code: every index build walks the
-    module, also in the fix passes, and only a file with fixes asks for its
+    module, also in the fix passes, and only a file with fixes needs its
     quote.
     """
 

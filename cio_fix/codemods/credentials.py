@@ -510,7 +510,7 @@ class HardcodedCredential(Rule):
     # -- where credentials are -------------------------------------------------
 
     def _unique_literals(self, context: FileContext) -> list[_Literal]:
-        """Return each hard-coded key once, as the first place that finds it sees it.
+        """Return each hard-coded key once, as the first place that finds it reads it.
 
         A key that clients of two roles read (a Track client and an App API
         client) cannot be read from one variable for both, so it gets no fix.
@@ -523,7 +523,7 @@ class HardcodedCredential(Rule):
             elif (
                 first.role != literal.role
                 and first.not_fixed is None
-                # A field whose role nothing decides (its label says so)
+                # A field whose role nothing decides (it has a label)
                 # takes the role of the client that reads it.
                 and literal.label is None
             ):
@@ -835,7 +835,7 @@ AMBIGUOUS_KEY = (
 def _field_role(name: str, class_name: str) -> str | None:
     """Return the role of a credential field of a Customer.io class, None when unsure.
 
-    `site_id`, `track_api_key` and `app_key` say it themselves. A plain
+    `site_id`, `track_api_key` and `app_key` name it themselves. A plain
     `api_key` or `key` takes it from the class name (`CioAppConfig`).
     """
     if re.search(r"site|track|app|write", name, re.IGNORECASE):
@@ -877,7 +877,7 @@ def _class_field_not_fixed(
     """Return why a key in a field of the class gets no fix, or None when it can get one.
 
     A pydantic settings class reads the field from the environment once its
-    default is gone. That holds through base classes of this module too, and
+    default is gone. That is also true through base classes of this module, and
     a base class defined elsewhere may be one.
     """
     if len(info.bases) != len(info.node.bases):
