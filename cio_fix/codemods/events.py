@@ -41,7 +41,7 @@ from cio_fix.events import (
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.name_constants import UnknownPart, fixed_name, is_fixed, looks_constant
-from cio_fix.project import ProjectIndex
+from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
 MEANINGLESS_KEY = "value"
@@ -603,15 +603,23 @@ def names_sent(project: ProjectIndex, code: str) -> dict[str, list[str]]:
     for _, facts in project.rule_facts(code):
         for name, constant, place in facts:
             if constant:
-                target = project.resolve_name(constant)
-                if target is None:
+                resolved = _constant_text(project, constant)
+                if resolved is None:
                     continue
-                value = target[0].constants.get(target[1])
-                if not isinstance(value, str):
-                    continue
-                name = value
+                name = resolved[2]
             sent.setdefault(name, []).append(place)
     return sent
+
+
+def _constant_text(
+    project: ProjectIndex, constant: str
+) -> tuple[ModuleSummary, str, str] | None:
+    """Return the module, name and text of a string constant of the project."""
+    target = project.resolve_name(constant)
+    if target is None:
+        return None
+    value = target[0].constants.get(target[1])
+    return (target[0], target[1], value) if isinstance(value, str) else None
 
 
 def is_bounded(
@@ -700,16 +708,14 @@ def _project_names(project: ProjectIndex) -> _ProjectNames:
                 entry = (name, place, sender)
                 names.by_key.setdefault(variant_key(name), []).append(entry)
                 continue
-            target = project.resolve_name(constant)
-            if target is None:
+            resolved = _constant_text(project, constant)
+            if resolved is None:
                 continue
-            value = target[0].constants.get(target[1])
-            if not isinstance(value, str):
-                continue
+            summary, constant_name, value = resolved
             entry = (value, place, sender)
             names.by_key.setdefault(variant_key(value), []).append(entry)
-            use = _ConstantUse(sender, target[1], value, path, line)
-            names.constant_uses.setdefault(target[0].module_name, []).append(use)
+            use = _ConstantUse(sender, constant_name, value, path, line)
+            names.constant_uses.setdefault(summary.module_name, []).append(use)
     return names
 
 
