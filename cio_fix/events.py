@@ -1152,9 +1152,11 @@ class CatalogEntry:
     variants: list[str] = field(default_factory=list)
     # Whether a Track API call sends it; Data Pipelines names have no style check.
     track_api: bool = False
-    # For a dynamic name: the static name its fix would send when the
-    # project already sends that name, so the fix would merge the two events.
+    # For a dynamic name whose fix would merge its events into others: the
+    # name they would merge into (a name sent, a variant of it, or the fixed
+    # name of a different build), and why, as a clause.
     merges_into: str | None = None
+    merge_reason: str | None = None
     # For a dynamic name: whether each value in it is one of a few fixed
     # ones (`f"seats_{kind}"` with kind "added" or "removed"), which CIO301
     # accepts as a few distinct events.
@@ -1245,9 +1247,26 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
 
 
 def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[CatalogEntry]:
+    from cio_fix.codemods.events import (
+        SentNames,
+        build_signature,
+        find_merge,
+        sent_name_facts,
+    )
+
     static: dict[str, CatalogEntry] = {}
     dynamic: dict[str, CatalogEntry] = {}
+    # The names that CIO301 and CIO302 do not fix onto, as they collect them.
+    sent = SentNames()
+    signatures: dict[str, str] = {}
     for context in sorted(contexts, key=lambda item: item.display_path):
+        for fact in sent_name_facts(context):
+            if fact[1]:
+                resolved = resolve_constant(context, fact[1])
+                if resolved is None:
+                    continue
+                fact = (resolved[1], *fact[1:])
+            sent.add(fact)
         for source in name_sources(context):
             name = source.name
             if source.constant is not None:
@@ -1272,11 +1291,17 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
                 entry.bounded = True
             elif built.supported:
                 entry.suggested = _suggested_name(context, call, built)
+                signatures[expression_code] = build_signature(
+                    split_personal_data(built)
+                )
 
-    for entry in dynamic.values():
-        # CIO301 and CIO302 do not fix a name onto one that is already sent.
-        if entry.suggested in static:
-            entry.merges_into = entry.suggested
+    for code, entry in dynamic.items():
+        if entry.suggested is None:
+            continue
+        merge = find_merge(sent, entry.suggested, signatures[code])
+        if merge is not None:
+            entry.merges_into = merge.name
+            entry.merge_reason = merge.summary
             entry.suggested = None
 
     for entry in static.values():
@@ -1392,10 +1417,10 @@ def _project_lines(catalog: Catalog) -> list[str]:
         notes = []
         if entry.dynamic and entry.bounded:
             notes.append("picked from a few fixed values, a few distinct events")
-        elif entry.dynamic and entry.merges_into is not None:
+        elif entry.dynamic and entry.merge_reason is not None:
             notes.append(
-                f"built from values; the fixed name {entry.merges_into!r} is"
-                " already sent, so it needs a name of its own"
+                f"built from values; {entry.merge_reason}, so it needs a name of"
+                " its own"
             )
         elif entry.dynamic:
             built_as = (

@@ -612,3 +612,112 @@ def _enum_base(context: FileContext, class_def: cst.ClassDef) -> str | None:
     if enum_bases[0] == STR_ENUM:
         return STR_ENUM
     return "str" if mixed_with_str else enum_bases[0]
+
+
+# The most names that `sent_texts` lists for one name expression: a name
+# picked from more values is not looked at, so a fix onto one of them is
+# not withheld.
+MAX_SENT_TEXTS = 64
+
+
+def sent_texts(
+    context: FileContext, scope: Scope, built: BuiltName
+) -> frozenset[str] | None:
+    """Return every name that a call sends, or None when cio-fix cannot list them.
+
+    Each part must be literal text or a value with one of a few texts
+    (`value_texts`). A value with a format spec or conversion is not read.
+    """
+    texts = {""}
+    for part in built.parts:
+        if part.text is not None:
+            choices: frozenset[str] | None = frozenset({part.text})
+        elif part.value is part.expression:
+            assert part.expression is not None
+            choices = value_texts(context, scope, part.expression)
+        else:
+            choices = None
+        if choices is None or len(texts) * len(choices) > MAX_SENT_TEXTS:
+            return None
+        texts = {text + choice for text in texts for choice in choices}
+    return frozenset(texts)
+
+
+def value_texts(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression, depth: int = 0
+) -> frozenset[str] | None:
+    """Return the texts that a value may have, or None when cio-fix cannot list them.
+
+    It reads what `_evaluate` reads (literals, module constants, enum
+    members), a string class attribute of this module (`Events.PAYMENT`),
+    both branches of `a if flag else b`, and a name bound once in the
+    function to one of these or by a loop over a literal tuple or list. An
+    enum member gives its value, the text that a member of a `str` enum
+    sends.
+    """
+    if depth > 5:
+        return None
+    value = _evaluate(context, scope, expression)
+    if isinstance(value, _Member):
+        return frozenset({value.value})
+    if value is not None:
+        return frozenset({str(value)})
+    if isinstance(expression, cst.IfExp):
+        body = value_texts(context, scope, expression.body, depth + 1)
+        orelse = value_texts(context, scope, expression.orelse, depth + 1)
+        return None if body is None or orelse is None else body | orelse
+    if isinstance(expression, cst.Attribute) and isinstance(expression.value, cst.Name):
+        text = _class_attribute(
+            context, scope, expression.value.value, expression.attr.value
+        )
+        return None if text is None else frozenset({text})
+    if not isinstance(expression, cst.Name):
+        return None
+    assignments = context.index.assignments_of(expression.value, scope)
+    if len(assignments) != 1:
+        return None
+    assignment = assignments[0]
+    statement = assignment.statement
+    if isinstance(statement, cst.For):
+        collection = statement.iter
+        if not isinstance(collection, (cst.Tuple, cst.List)):
+            return None
+        texts = [literal_value(element.value) for element in collection.elements]
+        if not all(isinstance(text, str) for text in texts):
+            return None
+        return frozenset(texts)  # type: ignore[arg-type]
+    if isinstance(statement, (cst.Assign, cst.AnnAssign)) and assignment.value:
+        return value_texts(context, assignment.scope, assignment.value, depth + 1)
+    return None
+
+
+def _class_attribute(
+    context: FileContext, scope: Scope, class_name: str, attribute: str
+) -> str | None:
+    """Return the string literal assigned once to an attribute in a class body of this module.
+
+    NOTE: code may rebind the attribute (`Events.PAYMENT = ...`); the text
+    read here is the one the class statement gives.
+    """
+    class_def = _class_definition(context, scope, class_name)
+    if class_def is None:
+        return None
+    values = []
+    for statement in class_def.body.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                targets = [target.target for target in small.targets]
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets = [small.target]
+            else:
+                continue
+            if any(
+                isinstance(target, cst.Name) and target.value == attribute
+                for target in targets
+            ):
+                values.append(literal_value(small.value))
+    if len(values) != 1 or not isinstance(values[0], str):
+        return None
+    return values[0]

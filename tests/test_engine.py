@@ -1086,8 +1086,8 @@ from customerio import CustomerIO
 cio = CustomerIO("site", "key")
 
 
-def viewed(uid, sku):
-    cio.track(customer_id=uid, name=f"viewed_{int(sku)}")
+def viewed(uid, sku, page):
+    cio.track(customer_id=uid, data={"value": int(sku)}, name=f"viewed_{page}")
 """
 VIEWED_AS_STRING = """\
 from events import cio
@@ -1154,7 +1154,7 @@ def test_engine_apply_project_finding_in_fixed_file(project) -> None:
         next_run["column"],
     )
     # The call is on line 7 before the fix.
-    assert revealed["line"] == 8
+    assert revealed["line"] == 9
     assert (revealed["fix"], revealed["applied"]) == (None, False)
 
 
@@ -1165,7 +1165,7 @@ def test_engine_apply_noqa_in_fixed_file_silences_revealed(project) -> None:
         VIEWED_EVENT.replace("uid, sku", "customer_identifier, product_sku")
         .replace("=uid", "=customer_identifier")
         .replace("int(sku)", "int(product_sku)")
-        .replace(')}")\n', ')}")  # noqa: CIO402\n')
+        .replace('}")\n', '}")  # noqa: CIO402\n')
     )
     root = project(
         {

@@ -866,3 +866,100 @@ def test_events_catalog_fixed_name_already_sent(project) -> None:
     assert events['"order_" + kind']["suggested"] is None
     assert events['"order_" + kind']["merges_into"] == "order"
     assert events["order"]["merges_into"] is None
+
+
+BUILDS_PROJECT = {
+    "app/__init__.py": "",
+    "app/orders.py": (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def refund(uid, kind):\n"
+        '    cio.track(customer_id=uid, name="order_" + kind)\n'
+        "def ship(uid, carrier):\n"
+        '    cio.track(customer_id=uid, name=f"order_{carrier}")\n'
+        "def checkout(uid, total):\n"
+        '    cio.track(customer_id=uid, name="Paid", total=total)\n'
+        "def repay(uid, kind):\n"
+        '    cio.track(customer_id=uid, name="paid_" + kind)\n'
+    ),
+    "requirements.txt": "customerio==2.1\n",
+}
+
+
+def test_events_fixed_name_of_other_build_message(project) -> None:
+    root = project(BUILDS_PROJECT)
+
+    result = run_cli(["--output-format", "json", "."], root)
+    messages = {f["line"]: f for f in result.json["findings"] if f["code"] == "CIO301"}
+
+    assert messages[4]["fix"] is None
+    assert messages[4]["message"].endswith(
+        "(not fixed: the fixed name 'order' is also the fixed name of"
+        ' f"order_{carrier}" (app/orders.py:6), which builds different names,'
+        " so the fixes would merge their events; choose a name of its own)"
+    )
+    assert messages[6]["fix"] is None
+    assert '"order_" + kind (app/orders.py:4)' in messages[6]["message"]
+
+
+def test_events_fixed_name_case_variant_message(project) -> None:
+    root = project(BUILDS_PROJECT)
+
+    result = run_cli(["--output-format", "json", "."], root)
+    (finding,) = [
+        f for f in result.json["findings"] if f["code"] == "CIO301" and f["line"] == 10
+    ]
+
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(not fixed: the fixed name 'paid' differs only in case or separators"
+        " from 'Paid' (sent at app/orders.py:8), so CIO303 would then ask to"
+        " rename the two events into one; choose a name of its own)"
+    )
+
+
+def test_events_catalog_merges_of_builds(project) -> None:
+    root = project(BUILDS_PROJECT)
+
+    text = run_cli(["--list-events", "."], root)
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert (
+        "built from values; the fixed name 'order' is also the fixed name of a"
+        " different built name, so it needs a name of its own" in text.stdout
+    )
+    assert (
+        "built from values; the fixed name 'paid' differs only in case or"
+        " separators from the sent name 'Paid', so it needs a name of its own"
+        in text.stdout
+    )
+    assert events['"order_" + kind']["merges_into"] == "order"
+    assert events['f"order_{carrier}"']["merges_into"] == "order"
+    assert events['"paid_" + kind']["merges_into"] == "Paid"
+    assert events['"paid_" + kind']["suggested"] is None
+
+
+def test_events_catalog_merge_into_enum_member(project) -> None:
+    root = project(
+        {
+            "app.py": (
+                "from enum import Enum\n"
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+                "class Ev(str, Enum):\n"
+                '    ORDER = "order"\n'
+                "def checkout(uid):\n"
+                "    cio.track(customer_id=uid, name=Ev.ORDER)\n"
+                "def refund(uid, kind):\n"
+                '    cio.track(customer_id=uid, name="order_" + kind)\n'
+            ),
+            "requirements.txt": "customerio==2.1\n",
+        }
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events['"order_" + kind']["merges_into"] == "order"
+    assert events['"order_" + kind']["suggested"] is None

@@ -343,8 +343,10 @@ CLASH_FILES = {
     "events.py": (
         "from customerio import CustomerIO\n\n"
         'cio = CustomerIO("site", "key")\n\n\n'
-        "def viewed(uid, sku):\n"
-        '    cio.track(customer_id=uid, name=f"viewed_{int(sku)}")\n'
+        "def viewed(uid, sku, page):\n"
+        "    cio.track(\n"
+        '        customer_id=uid, data={"value": int(sku)}, name=f"viewed_{page}"\n'
+        "    )\n"
     ),
     "views.py": (
         '"""Send the customerio events of the views."""\n\n'

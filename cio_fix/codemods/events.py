@@ -30,6 +30,7 @@ from cio_fix.events import (
     name_sources,
     new_dict,
     non_ascii_too_old,
+    parse_name,
     personal_data_in_text,
     resolve_constant,
     split_personal_data,
@@ -40,7 +41,14 @@ from cio_fix.events import (
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
-from cio_fix.name_constants import UnknownPart, fixed_name, is_fixed, looks_constant
+from cio_fix.name_constants import (
+    UnknownPart,
+    fixed_name,
+    is_fixed,
+    looks_constant,
+    sent_texts,
+    value_texts,
+)
 from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -222,13 +230,13 @@ def build_fix(
     context: FileContext,
     call: ClientCall,
     built: BuiltName,
-    sent: dict[str, list[str]],
+    sent: SentNames,
 ) -> NameFix:
     """Rewrite the call: a static name, and the values as event attributes.
 
-    `sent` maps each static name of the project to the places that send it. A
-    static name among them raises NotFixable, because the fix would merge
-    these events into an event that campaigns already trigger on.
+    A static name that would merge these events into others (`find_merge`)
+    raises NotFixable, because campaigns on either event would then also
+    receive the other.
     """
     if not built.supported:
         raise NotFixable(
@@ -244,14 +252,9 @@ def build_fix(
         raise NotFixable(
             "no text is left to name the event once the values are taken out"
         )
-    # Customer.io compares event names exactly, so only an equal name merges.
-    if static in sent:
-        places = ", ".join(sorted(set(sent[static])))
-        raise NotFixable(
-            f"the fixed name {static!r} is already sent at {places}, and the"
-            " campaigns on it would also receive these events; choose a name of"
-            " its own"
-        )
+    merge = find_merge(sent, static, build_signature(built))
+    if merge is not None:
+        raise NotFixable(f"{merge.detail}; choose a name of its own")
     name_argument = event_name_argument(call)
     assert name_argument is not None
     too_old = non_ascii_too_old(context, static, name_argument.value)
@@ -383,10 +386,16 @@ class DynamicEventName(Rule):
     an event attribute named after its expression. The events of the old
     names stop arriving once the fix is deployed, so the message asks to
     point the campaigns and segments that match them at the new name, with
-    a filter on the attribute, first. A name whose new name the project
-    already sends (as a literal or a constant in any file, with the same
-    case and separators) is reported without a fix, because the campaigns
-    on that event would also receive these events. Every way of writing a
+    a filter on the attribute, first. A name is reported without a fix
+    when its new name would merge its events into others: a name that the
+    project already sends, a name that differs from a sent one only in
+    case or separators (which CIO303 would then ask to rename into one), or
+    the new name of a different built name elsewhere in the project. A
+    sent name is any name cio-fix can read in any file: a literal, a
+    constant, an enum member, a string class attribute, a variable bound
+    once in the function, or each name of a name picked from a few fixed
+    values. Two built names with the same literal parts and attribute keys
+    send the same events and share the fix. Every way of writing a
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
     literal part. A value with a format spec or conversion (`{n:03d}`)
@@ -444,7 +453,7 @@ class DynamicEventName(Rule):
     summary = "event names built from values, which create one catalog entry per value"
     fix_safety = FixSafety.SAFE
 
-    def collect(self, context: FileContext) -> list[tuple[str, str, str]]:
+    def collect(self, context: FileContext) -> list[NameFact]:
         return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -453,10 +462,7 @@ class DynamicEventName(Rule):
                 continue
             if personal_data_parts(built):
                 continue
-            scope = call.site.scope
-            if built.supported and all(
-                is_bounded(context, scope, part.expression) for part in built.values
-            ):
+            if _picked_from_few(context, call, built):
                 # A name picked from a few fixed values is a few events that
                 # campaigns may trigger on; renaming them is no safe fix.
                 continue
@@ -502,8 +508,8 @@ class PersonalDataInEventName(Rule):
     data moved into an event attribute, which is deleted with the person.
     An address written in the name itself becomes an `email` (or `phone`)
     attribute. When a name has both problems only this rule reports it. A
-    name that CIO301 cannot take apart, or whose new name the project
-    already sends, is reported without a fix.
+    name that CIO301 cannot take apart, or whose new name would merge its
+    events into others (as CIO301 decides), is reported without a fix.
     """
 
     code = "CIO302"
@@ -511,7 +517,7 @@ class PersonalDataInEventName(Rule):
     summary = "event names that contain emails, phone numbers or other personal data"
     fix_safety = FixSafety.SAFE
 
-    def collect(self, context: FileContext) -> list[tuple[str, str, str]]:
+    def collect(self, context: FileContext) -> list[NameFact]:
         return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -589,25 +595,196 @@ def static_name_finding(
     return context.finding(rule, argument.value, message, fix)
 
 
-def sent_name_facts(context: FileContext) -> list[tuple[str, str, str]]:
-    """Return (name or "", imported constant or "", place) per static name this file sends."""
-    return [
-        (source.name, source.constant or "", source.place)
-        for source in name_sources(context)
-    ]
+# (name, imported constant or "", place, build, code) per event name, as
+# CIO301 and CIO302 collect them. `build` is "" for a name that a call
+# sends, where `name` is the text or "" for an imported constant read from
+# the project later. For a name built from values, `name` is the fixed
+# name of its fix, `build` is `build_signature` and `code` its expression.
+NameFact = tuple[str, str, str, str, str]
 
 
-def names_sent(project: ProjectIndex, code: str) -> dict[str, list[str]]:
-    """Return the places that send each static event name, read from the facts of rule `code`."""
-    sent: dict[str, list[str]] = {}
+def sent_name_facts(context: FileContext) -> list[NameFact]:
+    """Return the names this file sends and the fixed names its built names would get.
+
+    A name counts as sent when cio-fix can list its texts: a literal, a
+    constant, an enum member, a string class attribute, a local variable
+    bound once, or a name built from values that each take one of a few
+    texts (`f"cart_{step}"` over a literal tuple).
+    """
+    facts: list[NameFact] = []
+    for call in context.index.client_calls:
+        argument = event_name_argument(call)
+        if argument is None:
+            continue
+        place = f"{context.display_path}:{context.position(argument.value).start.line}"
+        scope = call.site.scope
+        built = parse_name(argument.value)
+        if built is None:
+            texts = value_texts(context, scope, argument.value)
+            qualified = context.index.qualified_name(argument.value)
+            if texts is None and qualified is not None:
+                # An imported constant that the project index reads later.
+                facts.append(("", qualified, place, "", ""))
+        elif built.is_dynamic and not _picked_from_few(context, call, built):
+            fact = _built_fact(context, call, built, argument, place)
+            if fact is not None:
+                facts.append(fact)
+            continue
+        else:
+            texts = sent_texts(context, scope, built)
+        if texts is not None:
+            facts.extend((text, "", place, "", "") for text in sorted(texts))
+    return facts
+
+
+def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:
+    """Tell whether CIO301 accepts a built name as a few events and leaves it as it is."""
+    if personal_data_parts(built) or not built.supported:
+        return False
+    scope = call.site.scope
+    return all(is_bounded(context, scope, part.expression) for part in built.values)
+
+
+def _built_fact(
+    context: FileContext,
+    call: ClientCall,
+    built: BuiltName,
+    argument: cst.Arg,
+    place: str,
+) -> NameFact | None:
+    """Return the fact of a name that CIO301 or CIO302 would make static, or None."""
+    if not built.supported:
+        return None
+    built = split_personal_data(built)
+    try:
+        fixed = fixed_name(context, call.site.scope, built)
+    except UnknownPart:
+        return None
+    if not fixed.text:
+        return None
+    code = _code(context, argument.value)
+    return (fixed.text, "", place, build_signature(built), code)
+
+
+def build_signature(built: BuiltName) -> str:
+    """Return the literal parts and attribute keys of a built name.
+
+    Two calls with the same signature send the same events, so fixing
+    both onto one name merges nothing.
+    """
+    parts = [""]
+    for part in built.parts:
+        if part.text is not None:
+            # `split_personal_data` leaves empty and adjacent texts.
+            parts[-1] += part.text
+        else:
+            assert part.expression is not None
+            parts.append(part.key or attribute_key(part.expression) or MEANINGLESS_KEY)
+            parts.append("")
+    return repr(parts)
+
+
+@dataclass
+class SentNames:
+    """The event names of a project that a fixed name must not merge into."""
+
+    # Place of each call, by the name it sends.
+    exact: dict[str, list[str]] = field(default_factory=dict)
+    # (name, place) of each call, by `variant_key` of the name it sends.
+    variants: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # (signature, code, place) of each built name, by `variant_key` of its fixed name.
+    fixed: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+
+    def add(self, fact: NameFact) -> None:
+        name, _, place, signature, code = fact
+        key = variant_key(name)
+        if signature:
+            self.fixed.setdefault(key, []).append((signature, code, place))
+            return
+        self.exact.setdefault(name, []).append(place)
+        self.variants.setdefault(key, []).append((name, place))
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Why a fixed name would merge its events into other events."""
+
+    # The name that the events would merge into.
+    name: str
+    # A short clause for --list-events, and a longer one for a finding.
+    summary: str
+    detail: str
+
+
+def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
+    """Return how the fixed name `static` of a build would merge events, or None.
+
+    Customer.io compares names exactly, so an equal name merges. A name
+    that differs only in case or separators is the variant that CIO303
+    asks to rename into one, and a different build with the same fixed
+    name would be fixed onto the same name.
+    """
+    if static in sent.exact:
+        places = ", ".join(sorted(set(sent.exact[static])))
+        return Merge(
+            static,
+            f"the fixed name {static!r} is already sent",
+            f"the fixed name {static!r} is already sent at {places}, and the"
+            " campaigns on it would also receive these events",
+        )
+    key = variant_key(static)
+    variants: dict[str, set[str]] = {}
+    for name, place in sent.variants.get(key, []):
+        variants.setdefault(name, set()).add(place)
+    if variants:
+        name = min(variants)
+        listed = " and ".join(
+            f"{other!r} (sent at {', '.join(sorted(places))})"
+            for other, places in sorted(variants.items())
+        )
+        return Merge(
+            name,
+            f"the fixed name {static!r} differs only in case or separators from"
+            f" the sent name {name!r}",
+            f"the fixed name {static!r} differs only in case or separators from"
+            f" {listed}, so CIO303 would then ask to rename the two events into one",
+        )
+    others: dict[str, set[str]] = {}
+    for other, code, place in sent.fixed.get(key, []):
+        if other != signature:
+            others.setdefault(code, set()).add(place)
+    if others:
+        listed = " and ".join(
+            f"{code} ({', '.join(sorted(places, key=_place_order))})"
+            for code, places in sorted(others.items())
+        )
+        return Merge(
+            static,
+            f"the fixed name {static!r} is also the fixed name of a different"
+            " built name",
+            f"the fixed name {static!r} is also the fixed name of {listed}, which"
+            " builds different names, so the fixes would merge their events",
+        )
+    return None
+
+
+def _place_order(place: str) -> tuple[str, int]:
+    path, _, line = place.rpartition(":")
+    return path, int(line)
+
+
+def names_sent(project: ProjectIndex, code: str) -> SentNames:
+    """Return the names sent and the fixed names of the project, from the facts of rule `code`."""
+    sent = SentNames()
     for _, facts in project.rule_facts(code):
-        for name, constant, place in facts:
+        for fact in facts:
+            constant = fact[1]
             if constant:
                 resolved = _constant_text(project, constant)
                 if resolved is None:
                     continue
-                name = resolved[2]
-            sent.setdefault(name, []).append(place)
+                fact = (resolved[2], *fact[1:])
+            sent.add(fact)
     return sent
 
 
