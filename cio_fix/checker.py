@@ -789,16 +789,16 @@ class Checker:
     ) -> tuple[list[Finding], list[Finding]]:
         """Check the project-level findings again with the fixed code of the changed files.
 
-        `project` holds every file's summary and rule facts from the original
+        `project` contains every file's summary and rule facts from the original
         code, and `findings` are what `check_project` found there.
         `fixed_files` maps each file that the fixes changed to its fixed
         bytes. Returns the findings that the fixed code no longer gives,
         marked as fixed, and the findings that only the fixed code gives,
-        marked as such. A finding whose cause a fix removed, such as a class
-        that no longer builds a client in `__init__`, is then not reported
-        as remaining, and one that a fix brought out, such as an attribute
-        that the CIO301 fix sends with another type than another file does,
-        is not left to the next run. Only `--apply` pays for this, because
+        marked as such. So a finding whose cause a fix removed (a class that
+        no longer builds a client in `__init__`) is not reported as
+        remaining. A finding that a fix brought out (an attribute that the
+        CIO301 fix sends with another type than another file does) is not
+        left to the next run. Only `--apply` pays for this, because
         it parses the changed files again. The engine takes both back when
         it does not write every changed file.
         """

@@ -614,9 +614,9 @@ def _enum_base(context: FileContext, class_def: cst.ClassDef) -> str | None:
     return "str" if mixed_with_str else enum_bases[0]
 
 
-# The most names that `sent_texts` lists for one name expression: a name
-# picked from more values is not looked at, so a fix onto one of them is
-# not withheld.
+# The maximum number of names that `sent_texts` lists for one name
+# expression. A name picked from more values is not read, so a fix onto one
+# of them is not withheld.
 MAX_SENT_TEXTS = 64
 
 
@@ -648,12 +648,12 @@ def value_texts(
 ) -> frozenset[str] | None:
     """Return the texts that a value may have, or None when cio-fix cannot list them.
 
-    It reads what `_evaluate` reads (literals, module constants, enum
-    members), a string class attribute of this module (`Events.PAYMENT`),
-    both branches of `a if flag else b`, and a name bound once in the
-    function to one of these or by a loop over a literal tuple or list. An
-    enum member gives its value, the text that a member of a `str` enum
-    sends.
+    It reads what `_evaluate` reads: literals, module constants and enum
+    members. It also reads a string class attribute of this module
+    (`Events.PAYMENT`), both branches of `a if flag else b`, and a name
+    bound once in the function to one of these or by a loop over a literal
+    tuple or list. An enum member gives its value, the text that a member
+    of a `str` enum sends.
     """
     if depth > 5:
         return None

@@ -73,11 +73,7 @@ def with_quote(module: cst.Module, quote: str, original: FileLiterals) -> cst.Mo
     """
     if quote == DOUBLE:
         return module
-    inside = {
-        id(literal)
-        for f_string in find_all(module, cst.FormattedString)
-        for literal in find_all(f_string, cst.SimpleString)
-    }
+    inside = _in_f_strings(module)
     targets = {
         id(literal): quote
         for literal in find_all(module, cst.SimpleString)

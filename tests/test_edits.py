@@ -47,7 +47,7 @@ def _add(source: str, add: AddImport) -> str:
             "#!/usr/bin/env python\nx = 1\n",
             "#!/usr/bin/env python\nimport os\n\nx = 1\n",
         ),
-        # Two blank lines above a top-level class or function, as PEP 8 asks.
+        # Two blank lines above a top-level class or function, as PEP 8 recommends.
         ("class A:\n    pass\n", "import os\n\n\nclass A:\n    pass\n"),
         (
             '"""Doc."""\n# About f.\ndef f():\n    pass\n',

@@ -32,7 +32,7 @@ def literals_of(code: str) -> FileLiterals:
     return build_index(cst.parse_module(code), "app", False).literals
 
 
-def test_fixes_write_single_quotes_in_a_single_quoted_file(project) -> None:
+def test_single_quoted_file_gets_single_quotes(project) -> None:
     root = project({"app.py": SINGLE_QUOTED_APP, **REQUIREMENTS})
 
     run_cli(["--apply", "--unsafe-fixes", "."], root)
@@ -48,7 +48,7 @@ def test_fixes_write_single_quotes_in_a_single_quoted_file(project) -> None:
     assert '"' not in fixed
 
 
-def test_fixes_write_double_quotes_where_the_file_has_as_many_of_each(project) -> None:
+def test_tied_file_gets_double_quotes(project) -> None:
     app = SINGLE_QUOTED_APP.replace("return 'ok'", 'return "ok"').replace(
         "'0a1b2c3d4e5f6a7b8c9d'", '"0a1b2c3d4e5f6a7b8c9d"'
     )
@@ -122,7 +122,7 @@ def test_configured_double_quotes_win_over_the_file(project) -> None:
     assert 'data={"sku": user["sku"]}' in (root / "app.py").read_text()
 
 
-def test_file_quote_counts_only_literals_that_chose_their_quote() -> None:
+def test_file_quote_counts_free_literals() -> None:
     literals = literals_of(
         "a = 'x'\n"
         'b = "it\'s"\n'
@@ -152,7 +152,7 @@ def test_file_quote_counts_only_literals_that_chose_their_quote() -> None:
     ],
     ids=["in-f-string", "apostrophe", "escaped-quote", "triple", "user-literal"],
 )
-def test_with_quote_keeps_literals_it_cannot_or_should_not_swap(code) -> None:
+def test_with_quote_keeps_fixed_literals(code) -> None:
     module = cst.parse_module(code)
     original = literals_of('y = "kept"\n')
 

@@ -16,6 +16,7 @@ from cio_fix.codemods.bindings import (
     display_items,
     is_container,
     objects_reached,
+    plain_assignment_target,
     root_object_name,
 )
 from cio_fix.codemods.clients import (
@@ -690,14 +691,9 @@ def _bound_name_uses(
     Each use is the `Name` node and its parent. None when `value` is not
     the whole value of an assignment to one plain name.
     """
-    parent = context.parent(value)
-    if (
-        not isinstance(parent, cst.Assign)
-        or len(parent.targets) != 1
-        or not isinstance(parent.targets[0].target, cst.Name)
-    ):
+    target = plain_assignment_target(context.parent(value))
+    if target is None:
         return None
-    target = parent.targets[0].target
     uses = [
         (name, context.parent(name))
         for name in context.names_with_value(target.value)

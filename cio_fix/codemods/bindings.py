@@ -78,6 +78,17 @@ class Bindings(cst.CSTVisitor):
                         self.bindings.append((capture.name.value, name, ALIAS))
 
 
+def plain_assignment_target(statement: cst.CSTNode) -> cst.Name | None:
+    """Return `name` of `name = value`, None for any other statement or target."""
+    if (
+        isinstance(statement, cst.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0].target, cst.Name)
+    ):
+        return statement.targets[0].target
+    return None
+
+
 def root_object_name(node: cst.BaseExpression) -> str | None:
     """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at.
 

@@ -384,17 +384,17 @@ class DynamicEventName(Rule):
     Safe. The literal parts, trimmed of separators and written in the
     configured `event-name-style`, become the name, and each value becomes
     an event attribute named after its expression. The events of the old
-    names stop arriving once the fix is deployed, so the message asks to
-    point the campaigns and segments that match them at the new name, with
-    a filter on the attribute, first. A name is reported without a fix
+    names stop arriving once the fix is deployed, so the message tells the
+    user to point the campaigns and segments that match them at the new
+    name, with a filter on the attribute, first. A name is reported without a fix
     when its new name would merge its events into others: a name that the
     project already sends, a name that differs from a sent one only in
-    case or separators (which CIO303 would then ask to rename into one), or
-    the new name of a different built name elsewhere in the project. A
-    sent name is any name cio-fix can read in any file: a literal, a
-    constant, an enum member, a string class attribute, a variable bound
-    once in the function, or each name of a name picked from a few fixed
-    values. Two built names with the same literal parts and attribute keys
+    case or separators (which CIO303 would then rename into one), or the
+    new name of a different built name elsewhere in the project. A sent
+    name is any name cio-fix can read in any file. That is a literal, a
+    constant, an enum member, a string class attribute or a variable bound
+    once in the function. It is also each name of a name picked from a few
+    fixed values. Two built names with the same literal parts and attribute keys
     send the same events and share the fix. Every way of writing a
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
@@ -412,7 +412,7 @@ class DynamicEventName(Rule):
     (`.upper()`, `.replace("ing", "ed")`) makes of these cannot change
     either, so `f"{PREFIX.upper()}_upgraded_{region}"` becomes
     `PREFIX.upper() + "_upgraded"`. A part that reads only names spelled as
-    constants, enum members or classes, but is none of these, is reported
+    constants, enum members or classes, but is not one of these, is reported
     without a fix, because moving it out would rename the event: a name
     assigned twice, a class attribute that code may rebind, an enum
     imported from another module or one that defines a private or special
@@ -606,10 +606,10 @@ NameFact = tuple[str, str, str, str, str]
 def sent_name_facts(context: FileContext) -> list[NameFact]:
     """Return the names this file sends and the fixed names its built names would get.
 
-    A name counts as sent when cio-fix can list its texts: a literal, a
-    constant, an enum member, a string class attribute, a local variable
-    bound once, or a name built from values that each take one of a few
-    texts (`f"cart_{step}"` over a literal tuple).
+    A name counts as sent when cio-fix can list its texts. That is a
+    literal, a constant, an enum member, a string class attribute or a
+    local variable bound once. It is also a name built from values that
+    each take one of a few texts (`f"cart_{step}"` over a literal tuple).
     """
     facts: list[NameFact] = []
     for call in context.index.client_calls:
@@ -707,7 +707,7 @@ class SentNames:
 
 @dataclass(frozen=True)
 class Merge:
-    """Why a fixed name would merge its events into other events."""
+    """The reason a fixed name would merge its events into other events."""
 
     # The name that the events would merge into.
     name: str
@@ -720,9 +720,9 @@ def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
     """Return how the fixed name `static` of a build would merge events, or None.
 
     Customer.io compares names exactly, so an equal name merges. A name
-    that differs only in case or separators is the variant that CIO303
-    asks to rename into one, and a different build with the same fixed
-    name would be fixed onto the same name.
+    that differs only in case or separators is a variant that CIO303
+    renames into one. A different build with the same fixed name would be
+    fixed onto the same name.
     """
     if static in sent.exact:
         places = ", ".join(sorted(set(sent.exact[static])))

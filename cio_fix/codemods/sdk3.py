@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from cio_fix.codemods.bindings import plain_assignment_target
 from cio_fix.codemods.timestamps import count_reads
 from cio_fix.customerio import (
     TRACK_METHODS,
@@ -321,14 +322,9 @@ def _check_call_of_partial(
 
 def _local_name_bound_to(context: FileContext, call: ClientCall) -> cst.Name | None:
     """Return `p` of `p = functools.partial(...)` in a function, if `p` is bound only there."""
-    statement = context.parent(call.node)
-    if (
-        not isinstance(statement, cst.Assign)
-        or len(statement.targets) != 1
-        or not isinstance(statement.targets[0].target, cst.Name)
-    ):
+    target = plain_assignment_target(context.parent(call.node))
+    if target is None:
         return None
-    target = statement.targets[0].target
     assignments = context.index.assignments_of(target.value, call.site.scope)
     if len(assignments) != 1 or assignments[0].scope is not call.site.scope:
         return None
