@@ -599,7 +599,7 @@ def test_engine_counts_fix_enabled_by_other_fix(project) -> None:
     assert 'data={**extra, "sku": sku}' in (root / "app.py").read_text()
     # The message drops the reason it first had no fix.
     names = next(line for line in dry.stdout.splitlines() if "CIO301" in line)
-    assert names.endswith("send the values as event attributes")
+    assert names.endswith("send the value as an event attribute")
 
 
 PARTIAL_PROJECT = {

@@ -963,3 +963,21 @@ def test_events_catalog_merge_into_enum_member(project) -> None:
 
     assert events['"order_" + kind']["merges_into"] == "order"
     assert events['"order_" + kind']["suggested"] is None
+
+
+def test_events_unfixed_message_singular_value(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def sent(uid, kind):\n"
+        '    cio.track(uid, "order")\n'
+        '    cio.track(uid, "order_" + kind)\n'
+    )
+    root = project({"app.py": source, "requirements.txt": "customerio==3.1\n"})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO301", "."], root)
+    [finding] = result.json["findings"]
+
+    assert "use a fixed name and send the value as an event attribute (" in (
+        finding["message"]
+    )

@@ -566,8 +566,13 @@ def static_name_finding(
     try:
         fixed = build_fix(context, call, built, sent)
     except NotFixable as reason:
-        attributes = "event attributes" if moved == "values" else "an event attribute"
-        advice = f"{problem}; use a fixed name and send the {moved} as {attributes}"
+        if moved == "values" and len(built.values) > 1:
+            sent_as = "the values as event attributes"
+        elif moved == "values":
+            sent_as = "the value as an event attribute"
+        else:
+            sent_as = "the data as an event attribute"
+        advice = f"{problem}; use a fixed name and send {sent_as}"
         return context.finding(
             rule,
             argument.value,
