@@ -456,7 +456,8 @@ def _warn_unchecked(result: RunResult, targets: list[Path]) -> None:
     if found_nothing and set(targets) - set(result.not_python):
         names = ", ".join(quoted_path(target.as_posix()) for target in targets)
         errors.print(
-            f"cio-fix: warning: no Python files found in {names}; nothing was checked",
+            f"cio-fix: warning: no Python files (.py, .pyi) found in {names}; nothing was"
+            " checked",
             style="yellow",
             markup=False,
             soft_wrap=True,

@@ -1234,7 +1234,8 @@ def test_cli_folder_without_python_files(project, output) -> None:
 
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "cio-fix: warning: no Python files found in web; nothing was checked"
+        "cio-fix: warning: no Python files (.py, .pyi) found in web; nothing was"
+        " checked"
     ]
 
 
@@ -1248,8 +1249,8 @@ def test_cli_not_python_and_empty_folder(project) -> None:
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
         NOT_PYTHON.format("web/track.js"),
-        "cio-fix: warning: no Python files found in web/track.js, docs; nothing was"
-        " checked",
+        "cio-fix: warning: no Python files (.py, .pyi) found in web/track.js, docs;"
+        " nothing was checked",
     ]
 
 
