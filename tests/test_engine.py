@@ -1097,8 +1097,8 @@ def viewed_again(uid, sku, page):
     cio.track(customer_id=uid, name="viewed_" + page, data={"value": str(sku)})
 """
 REVEALED_CLASH = (
-    "views.py:5:62: CIO402 the attribute of event viewed `value` is sent as a"
-    " string here but as a number at events.py:7"
+    "views.py:5:62: CIO402 the attribute `value` of the event 'viewed' is sent"
+    " as a string here but as a number at events.py:7"
 )
 REVEALED_NOTE = (
     "(in code that this run's fixes wrote; the line is that of the fixed file)"

@@ -316,12 +316,16 @@ class InconsistentAttributeType(Rule):
         for kind in sorted({use.kind for use in others}):
             places = [use.place for use in others if use.kind == kind]
             descriptions.append(f"as {_with_article(kind)} at {list_places(places)}")
-        subject = "profile attribute" if owner == "profile" else f"attribute of {owner}"
+        if owner == "profile":
+            subject = f"the profile attribute `{attribute}`"
+        else:
+            event = owner.removeprefix("event ")
+            subject = f"the attribute `{attribute}` of the event {event!r}"
         sent_as = odd.description
         if odd.description != _with_article(odd.kind):
             sent_as += f" ({_with_article(odd.kind)} on the wire)"
         message = (
-            f"the {subject} `{attribute}` is sent as {sent_as} here"
+            f"{subject} is sent as {sent_as} here"
             f" but {' and '.join(descriptions)}; send one type everywhere, because"
             " segments and Liquid comparisons written for one type miss the people"
             " whose value has the other"
