@@ -767,6 +767,9 @@ class NameSource:
     # Whether a Data Pipelines call sends it. Data Pipelines names are Title
     # Case, and some trigger actions ("Device Created or Updated").
     pipelines: bool = False
+    # The event name argument of the call. A call whose name takes one of a
+    # few values gives one source per value, all with the same expression.
+    expression: cst.BaseExpression | None = None
 
     @property
     def place(self) -> str:
@@ -781,43 +784,73 @@ def _string_literal(node: cst.BaseExpression) -> str | None:
 
 
 def name_sources(context: FileContext) -> Iterator[NameSource]:
-    """Yield each static event name this file sends: literals and constants."""
+    """Yield each static event name this file sends, once per call and name.
+
+    Literals and module constants give their literal, imported constants
+    their qualified name. Other names are those that CIO301 and CIO302 count
+    as sent (`sent_texts`): enum members, string class attributes, variables
+    bound once, and `a if flag else b`.
+    """
     for call in context.index.client_calls:
         argument = event_name_argument(call)
         if argument is None:
             continue
         line = context.position(argument.value).start.line
-        source = _name_source(context, call, argument.value, line)
-        if source is not None:
+        for source in _name_sources(context, call, argument.value, line):
             source.pipelines = call.api is Api.PIPELINES
+            source.expression = argument.value
             yield source
 
 
-def _name_source(
+def _name_sources(
     context: FileContext, call: ClientCall, value: cst.BaseExpression, line: int
-) -> NameSource | None:
+) -> list[NameSource]:
     index = context.index
+    path = context.display_path
     name = _string_literal(value)
     if name is not None:
         literal = value if isinstance(value, cst.SimpleString) else None
-        return NameSource(name, literal, context.display_path, line)
+        return [NameSource(name, literal, path, line)]
 
     if isinstance(value, cst.Name):
         assignments = index.assignments_of(value.value, call.site.scope)
         if len(assignments) == 1 and assignments[0].scope is index.module_scope:
             assigned = assignments[0].value
             name = _string_literal(assigned) if assigned is not None else None
-            if name is None:
-                return None
-            literal = assigned if isinstance(assigned, cst.SimpleString) else None
-            return NameSource(name, literal, context.display_path, line)
+            if name is not None:
+                literal = assigned if isinstance(assigned, cst.SimpleString) else None
+                return [NameSource(name, literal, path, line)]
         if assignments:
-            return None
+            return _value_sources(context, call, value, line)
 
     qualified = index.qualified_name(value)
     if qualified is None:
-        return None
-    return NameSource("", None, context.display_path, line, constant=qualified)
+        return _value_sources(context, call, value, line)
+    return [NameSource("", None, path, line, constant=qualified)]
+
+
+def _value_sources(
+    context: FileContext, call: ClientCall, value: cst.BaseExpression, line: int
+) -> list[NameSource]:
+    """Return a source per name that a call sends through a value cio-fix can read.
+
+    A name built from values sends no static name here: the catalog lists
+    it as a build.
+    """
+    from cio_fix.name_constants import sent_texts, value_texts
+
+    scope = call.site.scope
+    built = parse_name(value)
+    if built is None:
+        texts = value_texts(context, scope, value)
+    elif built.is_dynamic:
+        return []
+    else:
+        texts = sent_texts(context, scope, built)
+    return [
+        NameSource(text, None, context.display_path, line)
+        for text in sorted(texts or ())
+    ]
 
 
 def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:

@@ -965,6 +965,108 @@ def test_events_catalog_merge_into_enum_member(project) -> None:
     assert events['"order_" + kind']["suggested"] is None
 
 
+SENT_THROUGH_VALUES_PROJECT = {
+    "app/__init__.py": "",
+    "app/events.py": (
+        "from enum import Enum, StrEnum\n"
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "class Ev(str, Enum):\n"
+        '    ORDER = "order"\n'
+        "class Plan(StrEnum):\n"
+        '    UPGRADED = "PlanUpgraded"\n'
+        "class Names:\n"
+        '    PAYMENT = "payment"\n'
+        "def checkout(uid):\n"
+        "    cio.track(customer_id=uid, name=Ev.ORDER)\n"
+        "    cio.track(customer_id=uid, name=Ev.ORDER.value)\n"
+        "def upgrade(uid):\n"
+        "    cio.track(customer_id=uid, name=Plan.UPGRADED)\n"
+        "def pay(uid):\n"
+        "    cio.track(customer_id=uid, name=Names.PAYMENT)\n"
+        "def ship(uid, late):\n"
+        '    event = "shipment"\n'
+        "    cio.track(customer_id=uid, name=event)\n"
+        '    cio.track(customer_id=uid, name="late" if late else "on_time")\n'
+        "def place(uid, paid):\n"
+        '    step = "placed" if paid else "pending"\n'
+        '    cio.track(customer_id=uid, name=f"cart_{step}")\n'
+    ),
+    "app/billing.py": (
+        "from app.events import cio\n"
+        "def upgrade(uid):\n"
+        '    cio.track(customer_id=uid, name="plan_upgraded")\n'
+    ),
+    "requirements.txt": "customerio==2.1\n",
+}
+
+
+def test_events_catalog_value_sends(project) -> None:
+    root = project(SENT_THROUGH_VALUES_PROJECT)
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == [
+        "PlanUpgraded",
+        'f"cart_{step}"',
+        "late",
+        "on_time",
+        "order",
+        "payment",
+        "plan_upgraded",
+        "shipment",
+    ]
+    assert events["order"]["calls"] == 2
+    assert events["order"]["places"] == [
+        {"path": "app/events.py", "line": 11},
+        {"path": "app/events.py", "line": 12},
+    ]
+    assert events["payment"]["places"] == [{"path": "app/events.py", "line": 16}]
+    assert events["shipment"]["places"] == [{"path": "app/events.py", "line": 19}]
+    assert events["late"]["places"] == [{"path": "app/events.py", "line": 20}]
+    assert events["on_time"]["places"] == [{"path": "app/events.py", "line": 20}]
+    assert events["order"]["dynamic"] is False
+    assert events["order"]["follows_style"] is True
+
+
+def test_events_catalog_value_send_checks(project) -> None:
+    root = project(SENT_THROUGH_VALUES_PROJECT)
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events["PlanUpgraded"]["follows_style"] is False
+    assert events["PlanUpgraded"]["suggested"] == "plan_upgraded"
+    assert events["PlanUpgraded"]["variants"] == ["plan_upgraded"]
+    assert events["PlanUpgraded"]["files"] == ["app/events.py"]
+    assert events["plan_upgraded"]["variants"] == ["PlanUpgraded"]
+
+
+def test_events_enum_variant_message(project) -> None:
+    root = project(SENT_THROUGH_VALUES_PROJECT)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO303", "."], root)
+    findings = {(f["path"], f["line"]): f for f in result.json["findings"]}
+
+    assert sorted(findings) == [("app/billing.py", 3), ("app/events.py", 14)]
+    enum_send = findings[("app/events.py", 14)]
+    assert enum_send["fix"] is None
+    assert enum_send["message"] == (
+        "event name 'PlanUpgraded' (sent at app/events.py:14) does not follow the"
+        " snake_case style; it also differs only in case or separators from"
+        " 'plan_upgraded' (app/billing.py:3), which Customer.io records as"
+        " separate events; rename it to 'plan_upgraded' where `Plan.UPGRADED`"
+        " gets its text, but first update the campaigns, segments and webhooks"
+        " keyed on 'PlanUpgraded' in Customer.io (not fixed: cio-fix renames a"
+        " name only where it is one string literal, at the call or in a module"
+        " constant)"
+    )
+    assert findings[("app/billing.py", 3)]["message"].endswith(
+        "choose one name and use it everywhere"
+    )
+
+
 def test_events_unfixed_message_singular_value(project) -> None:
     source = (
         "from customerio import CustomerIO\n"

@@ -908,7 +908,9 @@ class InconsistentEventName(Rule):
     and names anywhere in the project that differ only in case or
     separators (`UserSignedUp` in one file, `user_signed_up` in another).
     Names held in constants (`EVENT_SHIPPED = "Shipped"`) are followed,
-    also into other files.
+    also into other files. So are the names that a call sends through an
+    enum member of its module (`Event.SHIPPED`, `Event.SHIPPED.value`), a
+    string class attribute, a variable bound once, or `a if flag else b`.
 
     Why is this bad?
     Customer.io matches event names exactly: `OrderShipped` and
@@ -933,7 +935,10 @@ class InconsistentEventName(Rule):
     A non-ASCII new name over an ASCII literal (`u"Caf\\u00e9Ordered"`) is
     reported without a fix in a project that declares Python 2, unless the
     file has a coding declaration, because Python 2 reads such a file as
-    ASCII. Names sent
+    ASCII. A name that the call does not write as one string literal,
+    such as an enum member whose value is written in its class, is
+    reported at the call without a fix. Rename it where it gets its text.
+    Names sent
     through Data Pipelines are not checked, because its names are Title
     Case by convention and some of them trigger actions in Customer.io
     ("Device Created or Updated").
@@ -986,15 +991,18 @@ class InconsistentEventName(Rule):
             off_style = not follows_style(name, style)
             if not off_style and not variants:
                 continue
-            literal = sources[0].literal
-            assert literal is not None
-            yield self._finding(context, literal, name, off_style, variants, places)
+            yield self._finding(context, sources[0], off_style, variants, places)
 
     def _names(
         self, context: FileContext
-    ) -> tuple[dict[int, list[NameSource]], list[tuple[str, str]]]:
-        """Return this file's literals by node, and every (name, place) it sends."""
-        own: dict[int, list[NameSource]] = {}
+    ) -> tuple[dict[tuple[int, str], list[NameSource]], list[tuple[str, str]]]:
+        """Return this file's names by node and name, and every (name, place) it sends.
+
+        A name written as a literal in this file is keyed by the literal. A
+        name read from elsewhere (an enum member, a class attribute, a local
+        variable) is keyed by the call's name expression.
+        """
+        own: dict[tuple[int, str], list[NameSource]] = {}
         everywhere: list[tuple[str, str]] = []
         for source in _track_api_sources(context):
             if source.constant is not None:
@@ -1003,13 +1011,13 @@ class InconsistentEventName(Rule):
                     everywhere.append((resolved[1], source.place))
                 continue
             everywhere.append((source.name, source.place))
-            if source.literal is not None:
-                own.setdefault(id(source.literal), []).append(source)
+            node = source.literal or source.expression
+            own.setdefault((id(node), source.name), []).append(source)
         self._add_other_files(context, own)
         return own, everywhere
 
     def _add_other_files(
-        self, context: FileContext, own: dict[int, list[NameSource]]
+        self, context: FileContext, own: dict[tuple[int, str], list[NameSource]]
     ) -> None:
         """Add other files' uses of this file's constants to this file's names."""
         module_name = context.index.module_name
@@ -1025,18 +1033,21 @@ class InconsistentEventName(Rule):
             literal = constants.get(use.constant)
             if literal is not None and literal.evaluated_value == use.value:
                 source = NameSource(use.value, literal, use.path, use.line)
-                own.setdefault(id(literal), []).append(source)
+                own.setdefault((id(literal), use.value), []).append(source)
 
     def _finding(
         self,
         context: FileContext,
-        literal: cst.SimpleString,
-        name: str,
+        source: NameSource,
         off_style: bool,
         variants: dict[str, list[str]],
         places: set[str],
     ) -> Finding:
         style = context.config.event_name_style
+        name = source.name
+        literal = source.literal
+        node = literal or source.expression
+        assert node is not None
         problem = f"event name {name!r} (sent at {', '.join(sorted(places))})"
         if off_style:
             problem += f" does not follow the {style} style"
@@ -1061,8 +1072,10 @@ class InconsistentEventName(Rule):
             renamed = in_style[0] if len(in_style) == 1 else ""
         if not renamed or not follows_style(renamed, style):
             return context.finding(
-                self, literal, f"{problem}; choose one name and use it everywhere"
+                self, node, f"{problem}; choose one name and use it everywhere"
             )
+        if literal is None:
+            return self._unwritable_finding(context, node, problem, name, renamed)
         constant = _constant_of(context, literal)
         if constant is not None and _used_beyond_event_names(context, constant):
             return context.finding(
@@ -1091,6 +1104,32 @@ class InconsistentEventName(Rule):
             description=f"rename to {renamed!r}",
         )
         return context.finding(self, literal, message, fix)
+
+    def _unwritable_finding(
+        self,
+        context: FileContext,
+        node: cst.CSTNode,
+        problem: str,
+        name: str,
+        renamed: str,
+    ) -> Finding:
+        """Report a name that the call does not write as one string literal, without a fix.
+
+        Its text is an enum member's value, a class attribute or a variable
+        defined elsewhere, which other code may read too, or literals joined
+        or picked at the call.
+        """
+        message = (
+            f"{problem}; rename it to {renamed!r} where `{_code(context, node)}`"
+            f" gets its text, but first update the campaigns, segments and webhooks"
+            f" keyed on {name!r} in Customer.io"
+        )
+        return context.finding(
+            self,
+            node,
+            f"{message} (not fixed: cio-fix renames a name only where it is one"
+            " string literal, at the call or in a module constant)",
+        )
 
 
 def _constant_of(context: FileContext, literal: cst.SimpleString) -> str | None:
