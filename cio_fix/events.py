@@ -1194,6 +1194,9 @@ class CatalogEntry:
     # ones (`f"seats_{kind}"` with kind "added" or "removed"), which CIO301
     # accepts as a few distinct events.
     bounded: bool = False
+    # For such a name: the names it sends, or None when cio-fix cannot list
+    # those of every call.
+    picked: list[str] | None = field(default_factory=list)
 
     @property
     def files(self) -> list[str]:
@@ -1214,6 +1217,9 @@ class Catalog:
     secrets: frozenset[str] = frozenset()
     # Files named on the command line that are not Python, which are not read.
     not_python: list[Path] = field(default_factory=list)
+    # The calls that send the entries. A call whose name takes one of a few
+    # values is a call site of each of them, but one call here.
+    calls: int = 0
 
 
 def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
@@ -1267,7 +1273,9 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     checker = Checker(config)
     if raw_files:
         checker.check(discovered.files, raw_files, result)
-    entries = _catalog_entries(checker.contexts.values(), config.event_name_style)
+    entries, calls = _catalog_entries(
+        checker.contexts.values(), config.event_name_style
+    )
     errors = [(error.path.as_posix(), error.message) for error in result.all_errors]
     return Catalog(
         display_path(config.root),
@@ -1276,10 +1284,14 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
         errors,
         frozenset(result.secrets),
         list(discovered.not_python),
+        calls,
     )
 
 
-def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[CatalogEntry]:
+def _catalog_entries(
+    contexts: Iterable[FileContext], style: str
+) -> tuple[list[CatalogEntry], int]:
+    """Return the entries of the names that `contexts` send, and the number of calls."""
     from cio_fix.codemods.events import (
         SentNames,
         build_signature,
@@ -1292,6 +1304,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
     # The names that CIO301 and CIO302 do not fix onto, as they collect them.
     sent = SentNames()
     signatures: dict[str, str] = {}
+    calls = 0
     for context in sorted(contexts, key=lambda item: item.display_path):
         for fact in sent_name_facts(context):
             if fact[1]:
@@ -1300,7 +1313,9 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
                     continue
                 fact = (resolved[1], *fact[1:])
             sent.add(fact)
-        for source in name_sources(context):
+        sources = list(name_sources(context))
+        calls += len({id(source.expression) for source in sources})
+        for source in sources:
             name = source.name
             if source.constant is not None:
                 resolved = resolve_constant(context, source.constant)
@@ -1313,6 +1328,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
         for call, argument, built in name_calls(context):
             if not built.is_dynamic:
                 continue
+            calls += 1
             expression_code = code_of(argument.value, context.module)
             entry = dynamic.setdefault(
                 expression_code, CatalogEntry(expression_code, dynamic=True)
@@ -1322,6 +1338,7 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
             )
             if _picked_from_few(context, call, built):
                 entry.bounded = True
+                entry.picked = _picked_names(context, call, built, entry.picked)
             elif built.supported:
                 entry.suggested = _suggested_name(context, call, built)
                 signatures[expression_code] = build_signature(
@@ -1350,9 +1367,10 @@ def _catalog_entries(contexts: Iterable[FileContext], style: str) -> list[Catalo
             for other in static
             if other != entry.name and variant_key(other) == variant_key(entry.name)
         )
-    return sorted(static.values(), key=lambda entry: entry.name) + sorted(
+    entries = sorted(static.values(), key=lambda entry: entry.name) + sorted(
         dynamic.values(), key=lambda entry: entry.name
     )
+    return entries, calls
 
 
 def _suggested_name(
@@ -1375,6 +1393,26 @@ def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -
     return built.supported and all(
         is_bounded(context, call.site.scope, part.expression) for part in built.values
     )
+
+
+def _picked_names(
+    context: FileContext,
+    call: ClientCall,
+    built: BuiltName,
+    earlier: list[str] | None,
+) -> list[str] | None:
+    """Add the names that a name picked from a few values sends to those of earlier calls.
+
+    Returns None when cio-fix cannot list the names of this call or of an
+    earlier one: `is_bounded` also accepts a name spelled as a constant whose
+    module it does not read.
+    """
+    from cio_fix.name_constants import sent_texts
+
+    texts = sent_texts(context, call.site.scope, built)
+    if earlier is None or texts is None:
+        return None
+    return sorted(set(earlier) | texts)
 
 
 def catalog_json(catalogs: list[Catalog]) -> str:
@@ -1421,6 +1459,7 @@ def _entry_json(entry: CatalogEntry, project: str) -> dict[str, object]:
         "follows_style": None if entry.dynamic else entry.suggested is None,
         "suggested": entry.suggested,
         "merges_into": entry.merges_into,
+        "picked": entry.picked if entry.bounded else None,
         "variants": entry.variants,
     }
 
@@ -1448,7 +1487,12 @@ def _project_lines(catalog: Catalog) -> list[str]:
         calls = plural(len(entry.places), "call")
         lines.append(f"{entry.name:<{width}}  {calls:<8}  {', '.join(entry.files)}")
         notes = []
-        if entry.dynamic and entry.bounded:
+        if entry.dynamic and entry.bounded and entry.picked:
+            notes.append(
+                "picked from a few fixed values, a few distinct events: "
+                + ", ".join(repr(name) for name in entry.picked)
+            )
+        elif entry.dynamic and entry.bounded:
             notes.append("picked from a few fixed values, a few distinct events")
         elif entry.dynamic and entry.merge_reason is not None:
             notes.append(
@@ -1472,10 +1516,9 @@ def _project_lines(catalog: Catalog) -> list[str]:
             )
         for note in notes:
             lines.append(f"{'':<{width}}  {note}")
-    total = sum(len(entry.places) for entry in catalog.entries)
     lines.append("")
     lines.append(
         f"{plural(len(catalog.entries), 'event name')},"
-        f" {plural(total, 'call site')}, style {catalog.style}."
+        f" {plural(catalog.calls, 'call site')}, style {catalog.style}."
     )
     return lines

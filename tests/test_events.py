@@ -1041,6 +1041,27 @@ def test_events_catalog_value_send_checks(project) -> None:
     assert events["PlanUpgraded"]["variants"] == ["plan_upgraded"]
     assert events["PlanUpgraded"]["files"] == ["app/events.py"]
     assert events["plan_upgraded"]["variants"] == ["PlanUpgraded"]
+    assert events['f"cart_{step}"']["picked"] == ["cart_pending", "cart_placed"]
+    assert events["order"]["picked"] is None
+
+
+def test_events_catalog_value_sends_text(project) -> None:
+    root = project(SENT_THROUGH_VALUES_PROJECT)
+
+    result = run_cli(["--list-events", "."], root)
+    lines = result.stdout.splitlines()
+
+    assert result.exit_code == 0
+    assert "order           2 calls   app/events.py" in lines
+    assert "shipment        1 call    app/events.py" in lines
+    assert "breaks the snake_case style; would be 'plan_upgraded'" in result.stdout
+    assert "other spellings: 'PlanUpgraded'" in result.stdout
+    assert (
+        "picked from a few fixed values, a few distinct events: 'cart_pending',"
+        " 'cart_placed'" in result.stdout
+    )
+    # The call that sends "late" or "on_time" is one call site, not two.
+    assert "8 event names, 8 call sites, style snake_case." in result.stdout
 
 
 def test_events_enum_variant_message(project) -> None:
