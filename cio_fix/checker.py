@@ -9,11 +9,12 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,24 @@ import libcst as cst
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
 from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments
-from cio_fix.engine import MAX_PASSES, display_path, fix_allowed, mark_applied
+from cio_fix.engine import (
+    AFTER_ANOTHER_FIX,
+    MAX_PASSES,
+    display_path,
+    fix_allowed,
+    mark_applied,
+)
 from cio_fix.formatting import format_fixed_file
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.metadata import code_of, parents
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.pipeline import (
     CheckOutcome,
+    FindingUpdate,
     ScanFacts,
     add_project_findings,
     read_project_files,
+    update_findings,
 )
 from cio_fix.project import (
     ModuleSummary,
@@ -570,7 +579,7 @@ class Checker:
         for finding in made_fixable:
             rule = self.rules_by_code[finding.code]
             assert rule.fix_safety is not None
-            finding.fix = Fix(rule.fix_safety, description="applied after another fix")
+            finding.fix = Fix(rule.fix_safety, description=AFTER_ANOTHER_FIX)
             if finding.fixed_message is not None:
                 finding.message = finding.fixed_message
         for finding in findings:
@@ -786,29 +795,49 @@ class Checker:
         project: ProjectIndex,
         findings: list[Finding],
         fixed_files: dict[Path, bytes],
-    ) -> tuple[list[Finding], list[Finding]]:
-        """Check the project-level findings again with the fixed code of the changed files.
+        checked: Mapping[Path, list[Finding]],
+        sources: Mapping[Path, bytes],
+    ) -> tuple[list[Finding], list[FindingUpdate]]:
+        """Check the findings about other files again with the fixed code of the changed files.
 
         `project` contains every file's summary and rule facts from the original
         code, and `findings` are what `check_project` found there.
         `fixed_files` maps each file that the fixes changed to its fixed
-        bytes. Returns the findings that the fixed code no longer gives,
-        marked as fixed, and the findings that only the fixed code gives,
-        marked as such. So a finding whose cause a fix removed (a class that
-        no longer builds a client in `__init__`) is not reported as
-        remaining. A finding that a fix brought out (an attribute that the
-        CIO301 fix sends with another type than another file does) is not
-        left to the next run. Only `--apply` pays for this, because
-        it parses the changed files again. The engine takes both back when
-        it does not write every changed file.
+        bytes, `checked` each file to the findings of its check, and
+        `sources` each file to its original bytes.
+
+        The project-level findings that the fixed code no longer gives are
+        marked as fixed, and those that it still gives keep it as
+        `in_fixed_project`. So a finding whose cause a fix removed (a class
+        that no longer builds a client in `__init__`) is not reported as
+        remaining, and the lines that a finding left quotes are those of
+        the fixed files. The same goes for the findings of a file's check
+        that quote a line of a changed file (the Track client in a CIO102
+        message), and for those of the files that a rule names in
+        `files_to_check_again`. These are returned as updates, because the
+        cache keeps a file's check apart from the project's.
+
+        Also returns the findings that only the fixed code gives (an
+        attribute that the CIO301 fix sends with another type than another
+        file does), marked as such, so they are not left to the next run.
+        Only `--apply` pays for this, because it parses the changed files
+        again. The engine takes all of it back when it does not write every
+        changed file.
         """
-        # Without a rule that checks the project, such as with `--select
+        if not fixed_files:
+            return [], []
+        quoting = self._findings_quoting(fixed_files, checked)
+        # Without a rule that reads other files, such as with `--select
         # CIO301`, there is nothing to check again.
-        if not fixed_files or not any(
-            type(rule).check_project is not Rule.check_project for rule in self.rules
+        if not quoting and not any(
+            type(rule).check_project is not Rule.check_project
+            or type(rule).files_to_check_again is not Rule.files_to_check_again
+            for rule in self.rules
         ):
             return [], []
-        removed, revealed = self._recheck_project(project, findings, fixed_files)
+        removed, revealed, updates = self._recheck_project(
+            project, findings, fixed_files, checked, sources, quoting
+        )
         for finding in removed:
             finding.applied = True
             # A project-level finding has no fix of its own, so it gets the
@@ -816,62 +845,102 @@ class Checker:
             # `mark_applied`.
             rule = self.rules_by_code[finding.code]
             if rule.fix_safety is not None:
-                finding.fix = Fix(
-                    rule.fix_safety, description="applied after another fix"
-                )
+                finding.fix = Fix(rule.fix_safety, description=AFTER_ANOTHER_FIX)
         for finding in revealed:
             # Its position and the lines that its message quotes are those of
             # the fixed files, as for a finding that `_check_fixed_code`
-            # reveals. A project-level finding has no fix, so the message
-            # does not ask for another run.
-            finding.message += f" ({REVEALED})"
+            # reveals.
+            fixable = fix_allowed(finding.fix, self.config.unsafe_fixes)
+            finding.fix = None
+            finding.message += f" ({REVEALED_FIXABLE if fixable else REVEALED})"
             finding.in_fixed_code = True
-        return removed, revealed
+        return revealed, updates
+
+    @staticmethod
+    def _findings_quoting(
+        fixed_files: dict[Path, bytes], checked: Mapping[Path, list[Finding]]
+    ) -> dict[Path, set[str]]:
+        """Return the codes of each file's findings left that quote a changed file's line."""
+        shown = sorted(display_path(path) for path in fixed_files)
+        # Not preceded by more of a path: `a.py:3` is not in `data.py:3`.
+        places = re.compile(
+            r"(?<![\w./\\-])(?:"
+            + "|".join(re.escape(path) for path in shown)
+            + r"):\d"
+        )
+        quoting: dict[Path, set[str]] = {}
+        for path, findings in checked.items():
+            for finding in findings:
+                if not finding.applied and places.search(finding.message):
+                    quoting.setdefault(path, set()).add(finding.code)
+        return quoting
 
     def _recheck_project(
         self,
         project: ProjectIndex,
         findings: list[Finding],
         fixed_files: dict[Path, bytes],
-    ) -> tuple[list[Finding], list[Finding]]:
-        """Run the project-level rules on a project that has the fixed code of the changed files.
+        checked: Mapping[Path, list[Finding]],
+        sources: Mapping[Path, bytes],
+        quoting: dict[Path, set[str]],
+    ) -> tuple[list[Finding], list[Finding], list[FindingUpdate]]:
+        """Run the rules that read other files against the fixed code of the changed files.
 
-        Returns the `findings` that the rules no longer give, and the
-        findings that the rules give only for the fixed code. The changed
-        files are parsed, summarised and collected again, and put in place
-        of the original files. A rule that fails on the fixed code keeps all
-        its findings and reveals none, and so does every rule when a fixed
-        file cannot be read back.
+        Returns the project-level `findings` that the rules no longer give,
+        the findings that the rules give only for the fixed code, and the
+        updates of the findings in `checked`. The changed files are
+        parsed, summarised and collected again, and put in place of the
+        original files. A rule that fails on the fixed code keeps all its
+        findings and reveals none, and so does every rule when a fixed file
+        cannot be read back.
         NOTE: the other files keep the rule facts that they had with the
         original code, so a fact of another file that depends on what a
         changed file exports stays as it was until the next run.
         """
         fixed_summaries: dict[Path, ModuleSummary] = {}
-        contexts: list[FileContext] = []
+        contexts: dict[Path, FileContext] = {}
         errors = RunResult()
         empty_project = ProjectIndex([])
         try:
             for path, raw in sorted(fixed_files.items(), key=lambda item: item[0]):
                 context = self._context(path, raw, empty_project, errors)
                 if context is None:
-                    return [], []
-                contexts.append(context)
+                    return [], [], []
+                contexts[path] = context
                 fixed_summaries[path] = summarise(context.index, path)
             fixed_project = ProjectIndex(
                 fixed_summaries.get(summary.path, summary)
                 for summary in project.summaries
             )
             failed: set[str] = set()
-            for context in contexts:
+            for context in contexts.values():
                 facts, failed_here = self._collect(context, fixed_project, errors)
                 fixed_summaries[context.path].rule_facts.update(facts)
                 failed |= failed_here
+            removed, revealed = self._recheck_project_rules(
+                fixed_project, findings, failed
+            )
+            to_check = self._files_to_check_again(
+                project, fixed_project, checked, quoting, failed
+            )
+            updates, revealed_in_files = self._recheck_files(
+                to_check, fixed_project, contexts, checked, sources
+            )
         except RecursionError:
-            return [], []
+            return [], [], []
         finally:
-            for context in contexts:
+            for context in contexts.values():
                 context.index.release()
+        return removed, [*revealed, *revealed_in_files], updates
 
+    def _recheck_project_rules(
+        self, fixed_project: ProjectIndex, findings: list[Finding], failed: set[str]
+    ) -> tuple[list[Finding], list[Finding]]:
+        """Return the project-level findings that the fixed project no longer gives, and new ones.
+
+        Each finding that it still gives keeps it as `in_fixed_project`.
+        """
+        failed = set(failed)
         left: list[Finding] = []
         for rule in self.rules:
             if rule.code in failed:
@@ -892,11 +961,15 @@ class Checker:
             before = [finding for finding in findings if finding.path == path]
             after = [(finding, None) for finding in left if finding.path == path]
             still_found.update(_still_found(before, {}, after))
-        removed = [
-            finding
-            for finding in findings
-            if finding.code not in failed and id(finding) not in still_found
-        ]
+        removed = []
+        for finding in findings:
+            if finding.code in failed:
+                continue
+            found = still_found.get(id(finding))
+            if found is None:
+                removed.append(finding)
+            else:
+                finding.in_fixed_project = found
         paired = {id(finding) for finding in still_found.values()}
         revealed = [
             finding
@@ -904,6 +977,80 @@ class Checker:
             if finding.code not in failed and id(finding) not in paired
         ]
         return removed, revealed
+
+    def _files_to_check_again(
+        self,
+        project: ProjectIndex,
+        fixed_project: ProjectIndex,
+        checked: Mapping[Path, list[Finding]],
+        quoting: dict[Path, set[str]],
+        failed: set[str],
+    ) -> dict[Path, set[str]]:
+        """Return the codes of the rules to run again in each file, against the fixed project."""
+        by_shown = {display_path(path): path for path in checked}
+        to_check = {path: set(codes) for path, codes in quoting.items()}
+        for rule in self.rules:
+            if rule.code in failed:
+                continue
+            for shown in rule.files_to_check_again(project, fixed_project):
+                path = by_shown.get(shown)
+                if path is not None:
+                    to_check.setdefault(path, set()).add(rule.code)
+        for codes in to_check.values():
+            codes -= failed
+        return {path: codes for path, codes in to_check.items() if codes}
+
+    def _recheck_files(
+        self,
+        to_check: dict[Path, set[str]],
+        fixed_project: ProjectIndex,
+        contexts: dict[Path, FileContext],
+        checked: Mapping[Path, list[Finding]],
+        sources: Mapping[Path, bytes],
+    ) -> tuple[list[FindingUpdate], list[Finding]]:
+        """Run rules of a file's check again against the fixed project, file by file.
+
+        A changed file is checked in its fixed code, any other file in its
+        original code. Returns the updates of the findings in `checked`,
+        and the findings that only the fixed project gives.
+        """
+        updates: list[FindingUpdate] = []
+        revealed: list[Finding] = []
+        for path, codes in sorted(to_check.items(), key=lambda item: item[0]):
+            context = contexts.get(path)
+            parsed_here = context is None
+            if context is None:
+                raw = sources.get(path)
+                if raw is None:
+                    continue
+                context = self._context(path, raw, fixed_project, RunResult())
+                if context is None:
+                    continue
+                context.index.attach_project(fixed_project)
+            try:
+                for code in sorted(codes):
+                    found = self._check_again(context, self.rules_by_code[code])
+                    if found is None:
+                        continue
+                    file_updates, new = _settle_file_findings(
+                        path, checked[path], self.rules_by_code[code], found
+                    )
+                    updates.extend(file_updates)
+                    revealed.extend(new)
+            finally:
+                if parsed_here:
+                    context.index.release()
+        return updates, revealed
+
+    def _check_again(self, context: FileContext, rule: Rule) -> list[Finding] | None:
+        """Return the reported findings of one rule in a file, or None when the rule fails."""
+        errors = RunResult()
+        context.finding_nodes = {}
+        found = self._run_rules(context, errors, [rule])
+        if errors.errors:
+            return None
+        reported, _ = reported_findings(context, found)
+        return reported
 
     def _check_project(self, project: ProjectIndex, result: RunResult) -> None:
         findings, errors = self.check_project(project)
@@ -914,9 +1061,16 @@ class Checker:
             if file.changed and file.fixed is not None
         }
         if self.config.fixed_positions:
-            findings.extend(
-                self.settle_project_findings(project, findings, fixed_files)[1]
+            checked = {file.path: file.findings for file in result.files}
+            revealed, updates = self.settle_project_findings(
+                project,
+                findings,
+                fixed_files,
+                checked,
+                {path: context.source.raw for path, context in self.contexts.items()},
             )
+            findings.extend(revealed)
+            update_findings({file.path: file for file in result.files}, updates, result)
         sources = {
             Path(context.display_path): context.source.raw
             for context in self.contexts.values()
@@ -1027,6 +1181,45 @@ def _still_found(
     return pairs
 
 
+def _settle_file_findings(
+    path: Path,
+    findings: list[Finding],
+    rule: Rule,
+    found: list[Finding],
+) -> tuple[list[FindingUpdate], list[Finding]]:
+    """Pair the findings of `rule` in one file's check with `found`, those of the fixed project.
+
+    Returns an update for each finding left (with the fixed project's
+    finding) or gone (with None), and the findings of `found` that pair
+    with none.
+    """
+    index_of = {id(finding): index for index, finding in enumerate(findings)}
+    before = [
+        finding
+        for finding in findings
+        if finding.code == rule.code and not finding.applied
+    ]
+    pairs = _still_found(before, {}, [(finding, None) for finding in found])
+    updates = []
+    for finding in before:
+        if finding.in_fixed_code:
+            # Only the fixed code of its own file gives it, and it reports
+            # that file's lines already.
+            continue
+        after = pairs.get(id(finding))
+        index = index_of[id(finding)]
+        if after is None:
+            updates.append(FindingUpdate(path, index, None, rule.fix_safety))
+            continue
+        message = _message_in_fixed_file(finding, after)
+        # Without its fix, which holds nodes that neither the cache nor
+        # another process can take.
+        settled = replace(after, message=message, fix=None)
+        updates.append(FindingUpdate(path, index, settled))
+    paired = {id(finding) for finding in pairs.values()}
+    return updates, [finding for finding in found if id(finding) not in paired]
+
+
 def _locate_in_fixed_code(
     findings: list[Finding],
     context: FileContext,
@@ -1099,9 +1292,10 @@ def _message_in_fixed_file(finding: Finding, found: Finding) -> str:
     Its message names the lines of the fixed file (the loop that a CIO603
     finding is in). The reasons that the checker adds to the message of a
     fix it cannot apply are not the rule's, so they are added again.
-    NOTE: a rule reads the other statements of the project from the facts
-    of the original files, so the lines it names there (the Track client
-    in a CIO102 message) are those before the fixes.
+    A rule reads the other statements of the project from the facts of
+    the original files, so the lines it names there (the Track client in
+    a CIO102 message) are those before the fixes, until
+    `settle_project_findings` gives the message of the fixed project.
     """
     message = found.message
     for reason in (LOSES_COMMENT, MOVES_SILENCED):

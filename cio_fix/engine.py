@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 # this means two fixes undo each other.
 MAX_PASSES = 10
 
+# The description of the fix that a finding gets when another rule's fix,
+# or a fix in another file, removed it.
+AFTER_ANOTHER_FIX = "applied after another fix"
+
 
 def display_path(path: Path) -> str:
     """Return `path` relative to the working directory, with `/`, when it is below it."""
@@ -166,23 +170,34 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
 
 
 def _settle_project_findings(checked: RunResult, all_written: bool) -> None:
-    """Keep what the fixed code changed in the project-level findings once it is written.
+    """Keep what the fixed code changed in the findings about other files once it is written.
 
-    The checker found some findings gone from the fixed code of every
-    changed file, and others only in it. Both hold once each such file is
-    written. A file that is not written, or that a run over some files of
-    the project does not name, keeps its original code. Then the findings
-    that the fixes removed remain, and those that only the fixed code gives
-    are dropped.
+    The checker found some project-level findings, and findings whose
+    rule reads other files, gone from the fixed code of every changed
+    file, and others only in it. The findings left take the message and
+    position that the fixed code gives, which quote the lines of the fixed
+    files. All of this is true once each such file is written. A file that
+    is not written, or that a run over some files of the project does not
+    name, keeps its original code. Then the findings that the fixes removed
+    remain, those that only the fixed code gives are dropped, and the
+    others keep their messages.
     """
     if all_written:
         for finding in checked.fixed_project_findings:
             if finding.fixed_message is not None:
                 finding.message = finding.fixed_message
+        for finding in checked.findings:
+            settled = finding.in_fixed_project
+            if settled is None or finding.applied:
+                continue
+            finding.message = settled.message
+            finding.line, finding.column = settled.line, settled.column
+            finding.end_line, finding.end_column = settled.end_line, settled.end_column
         return
     for finding in checked.fixed_project_findings:
         finding.applied = False
-        finding.fix = None
+        if finding.fix is not None and finding.fix.description == AFTER_ANOTHER_FIX:
+            finding.fix = None
     revealed = {id(finding) for finding in checked.revealed_project_findings}
     for file in checked.files:
         file.findings = [
@@ -395,11 +410,10 @@ def mark_applied(
         if finding.code in rechecked:
             # CIO303 reports `order_shipped` because `OrderShipped` is sent
             # too, and the fix that renames `OrderShipped` removes both.
-            # NOTE: the re-check reads the other files' facts from their
-            # original code, so a finding that a fix in another file removes
-            # still counts as remaining until the next run. Project-level
-            # findings are the exception: `Checker.settle_project_findings`
-            # checks them against the fixed code of every changed file.
+            # The re-check reads the other files' facts from their original
+            # code. `Checker.settle_project_findings` checks the findings
+            # that fixes in other files can change against the fixed code of
+            # every changed file.
             finding.applied = True
             if finding.fix is None:
                 made_fixable.append(finding)

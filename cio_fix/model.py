@@ -134,6 +134,11 @@ class Finding:
     # The message that the rule gives for the finding in the fixed file,
     # whose line numbers are that file's, reported with `fixed_position`.
     message_in_fixed_file: str | None = None
+    # The same finding as the rules give it with the fixed code of every file
+    # that the fixes changed, so its message quotes the lines of the fixed
+    # files. `--apply` reports its message and position once it has written
+    # all of those files.
+    in_fixed_project: Finding | None = None
 
     def __post_init__(self) -> None:
         # Messages are kept on one line from the start. What the checker

@@ -47,9 +47,9 @@ from cio_fix.cache import (
     run_fingerprint,
 )
 from cio_fix.config import Config
-from cio_fix.engine import display_path, follow_imports
+from cio_fix.engine import AFTER_ANOTHER_FIX, display_path, follow_imports
 from cio_fix.interrupts import stop_if_interrupted
-from cio_fix.model import FileError, FileResult, Finding, RunResult
+from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import folders_up_to, modules_by_name, sdk_search_start
 
 if TYPE_CHECKING:
@@ -134,9 +134,27 @@ class CachedCheck:
 
 
 @dataclass
+class FindingUpdate:
+    """What the fixed code of the changed files changes about one finding of a file's check.
+
+    `index` is the finding's place in the findings of the check of `path`,
+    which a cached check lists in the same order.
+    """
+
+    path: Path
+    index: int
+    # The finding as the fixed code gives it, or None when it no longer does.
+    in_fixed_project: Finding | None
+    # The safety of the fix that a finding gone without a fix of its own gets.
+    fix_safety: FixSafety | None = None
+
+
+@dataclass
 class ProjectOutcome:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    # `--apply`: the updates of the findings of the files' checks.
+    updates: list[FindingUpdate] = field(default_factory=list)
 
 
 @dataclass
@@ -582,16 +600,21 @@ class _Run:
 
             checker = Checker(self.config)
         findings, errors = checker.check_project(index)
+        updates: list[FindingUpdate] = []
         if self.config.fixed_positions:
             fixed_files = {
                 path: outcome.file.fixed
                 for path, outcome in outcomes.items()
                 if outcome.file.changed and outcome.file.fixed is not None
             }
-            findings.extend(
-                checker.settle_project_findings(index, findings, fixed_files)[1]
+            checked = {
+                path: outcome.file.findings for path, outcome in outcomes.items()
+            }
+            revealed, updates = checker.settle_project_findings(
+                index, findings, fixed_files, checked, self.raw
             )
-        return ProjectOutcome(findings, errors)
+            findings.extend(revealed)
+        return ProjectOutcome(findings, errors, updates)
 
     # -- the result ----------------------------------------------------------------------
 
@@ -615,6 +638,11 @@ class _Run:
             result.errors.extend(outcome.errors)
             result.secrets.update(outcome.secrets)
         result.errors.extend(project_outcome.errors)
+        update_findings(
+            {path: outcomes[path].file for path in by_path},
+            project_outcome.updates,
+            result,
+        )
         findings = project_outcome.findings
         if findings:
             from cio_fix.suppressions import reported_project_findings
@@ -668,7 +696,11 @@ def _valid_entry(value: Any) -> bool:
             and _all_of(outcome.secrets, str)
         )
     if isinstance(value, ProjectOutcome):
-        return _all_of(value.findings, Finding) and _all_of(value.errors, FileError)
+        return (
+            _all_of(value.findings, Finding)
+            and _all_of(value.errors, FileError)
+            and _all_of(value.updates, FindingUpdate)
+        )
     return True
 
 
@@ -676,6 +708,25 @@ def _all_of(values: Any, expected: type) -> bool:
     if not isinstance(values, (list, tuple, set)):
         return False
     return all(isinstance(value, expected) for value in values)
+
+
+def update_findings(
+    files: dict[Path, FileResult], updates: list[FindingUpdate], result: RunResult
+) -> None:
+    """Apply what the fixed code of the changed files changes about the files' findings.
+
+    A finding gone is marked as fixed and listed in `result`, for the
+    engine to take back when it does not write every fix.
+    """
+    for update in updates:
+        finding = files[update.path].findings[update.index]
+        if update.in_fixed_project is not None:
+            finding.in_fixed_project = update.in_fixed_project
+            continue
+        finding.applied = True
+        if finding.fix is None and update.fix_safety is not None:
+            finding.fix = Fix(update.fix_safety, description=AFTER_ANOTHER_FIX)
+        result.fixed_project_findings.append(finding)
 
 
 def add_project_findings(result: RunResult, findings: list[Finding]) -> None:

@@ -76,6 +76,18 @@ class Rule:
         """
         return ()
 
+    def files_to_check_again(
+        self, project: ProjectIndex, fixed_project: ProjectIndex
+    ) -> set[str]:
+        """Return the files whose findings of `check` the fixed code of other files may change.
+
+        `--apply` runs `check` again in those files (paths as findings
+        show them) against `fixed_project`, the project with the fixed code
+        of the changed files. The findings that quote a line of a changed
+        file are checked again anyway.
+        """
+        return set()
+
     @classmethod
     def documentation(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")

@@ -1215,37 +1215,174 @@ def test_engine_unwritten_fix_reveals_nothing(project, monkeypatch) -> None:
     )
 
 
-def test_engine_apply_keeps_finding_other_file_removed(project) -> None:
-    # The README states this limit: the rename in a.py ends the CIO303
-    # finding in b.py only for the next run. Update it with this test.
-    client = (
-        "import os\n\n"
-        "from customerio import CustomerIO\n\n"
-        'cio = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n'
-    )
-    sender = (
-        "from tracking import cio\n\n\n"
-        "def ship(order):\n"
-        '    cio.track(customer_id=order.user_id, name="{name}")\n'
-    )
+def _remaining(output: dict) -> list[tuple[str, str, int, str]]:
+    """Return (code, path, line, message) of each finding that a JSON report leaves."""
+    return [
+        (finding["code"], finding["path"], finding["line"], finding["message"])
+        for finding in output["findings"]
+        if not finding["applied"]
+    ]
+
+
+def _finding_lines(stdout: str) -> list[str]:
+    """Return the lines of a text report without its summary line."""
+    return stdout.splitlines()[:-1]
+
+
+def _assert_next_run_alike(root: Path, args: list[str]) -> None:
+    """Run `--apply` in text and JSON, then check both against the next run."""
+    copy = root.parent / f"{root.name}-json"
+    shutil.copytree(root, copy)
+
+    first_text = run_cli(["--apply", *args], root)
+    second_text = run_cli(args, root)
+    first_json = run_cli(["--apply", "--output-format", "json", *args], copy)
+    second_json = run_cli(["--output-format", "json", *args], copy)
+
+    assert _finding_lines(first_text.stdout) == _finding_lines(second_text.stdout)
+    assert first_text.exit_code == second_text.exit_code
+    assert _remaining(first_json.json) == _remaining(second_json.json)
+    assert first_json.exit_code == second_json.exit_code
+
+
+EVENT_SENDER = """\
+from tracking import cio
+
+
+def ship(order):
+    cio.track(customer_id=order.user_id, name="{name}")
+"""
+TRACKING = (
+    "import os\n\n"
+    "from customerio import CustomerIO\n\n"
+    'cio = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n'
+)
+
+
+def test_engine_apply_ends_finding_other_file_removed(project) -> None:
+    # The rename in a.py ends the CIO303 finding in b.py, which names a.py.
     root = project(
         {
-            "tracking.py": client,
-            "a.py": sender.format(name="OrderShipped"),
-            "b.py": sender.format(name="order_shipped"),
+            "tracking.py": TRACKING,
+            "a.py": EVENT_SENDER.format(name="OrderShipped"),
+            "b.py": EVENT_SENDER.format(name="order_shipped"),
         }
     )
     args = ["--unsafe-fixes", "--no-diff", "--no-cache", "."]
 
     first = run_cli(["--apply", *args], root)
-    second = run_cli(args, root)
 
-    assert first.stdout.startswith("b.py:5:47: CIO303 ")
-    assert first.stdout.splitlines()[-1] == (
-        "Found 2 findings (1 fixed, 1 remaining). 1 file changed."
+    assert first.stdout.splitlines() == [
+        "Found 2 findings (2 fixed, 0 remaining). 1 file changed."
+    ]
+    assert first.exit_code == 0
+
+
+def test_engine_apply_other_file_removed_like_next_run(project) -> None:
+    root = project(
+        {
+            "tracking.py": TRACKING,
+            "a.py": EVENT_SENDER.format(name="OrderShipped"),
+            "b.py": EVENT_SENDER.format(name="order_shipped"),
+            "c.py": EVENT_SENDER.format(name="order-shipped"),
+        }
     )
-    assert first.exit_code == 1
-    assert second.exit_code == 0
+
+    _assert_next_run_alike(root, ["--unsafe-fixes", "--no-diff", "--no-cache", "."])
+
+
+def test_engine_unwritten_fix_keeps_other_file_finding(project, monkeypatch) -> None:
+    root = project(
+        {
+            "tracking.py": TRACKING,
+            "a.py": EVENT_SENDER.format(name="OrderShipped"),
+            "b.py": EVENT_SENDER.format(name="order_shipped"),
+        }
+    )
+
+    def failing_write(path, data, root):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cio_fix.engine, "write_atomic", failing_write)
+    first = run_cli(["--apply", "--unsafe-fixes", "--no-diff", "--no-cache", "."], root)
+
+    assert "b.py:5:47: CIO303 " in first.stdout
+    assert "(a.py:5)" in first.stdout
+    assert first.stdout.splitlines()[-1].startswith(
+        "Found 2 findings (0 fixed, 2 remaining). 0 files changed."
+    )
+
+
+# A Track client below a call whose CIO701 fix black wraps over four more
+# lines, and an App API client in another file that shares its key.
+SETTINGS = """\
+import os
+
+SITE_ID = os.environ["SITE_ID"]
+API_KEY = os.environ["API_KEY"]
+"""
+TRACK_BELOW_FIX = """\
+import os
+
+from customerio import APIClient, CustomerIO
+
+from settings import API_KEY, SITE_ID
+
+
+def ship(order):
+    cio.track(customer_id=order["user_id"], name="order_shipped", total=order["total"])
+
+
+cio = CustomerIO(SITE_ID, API_KEY)
+
+
+def receipt(request):
+    APIClient(os.environ["APP_API_KEY"]).send_email(request)
+"""
+APP_SHARING_KEY = """\
+from customerio import APIClient
+
+from settings import API_KEY
+
+
+def send(request):
+    APIClient(API_KEY).send_email(request)
+"""
+SHARED_KEY_FILES = {
+    **SDK,
+    "settings.py": SETTINGS,
+    "track.py": TRACK_BELOW_FIX,
+    "app.py": APP_SHARING_KEY,
+}
+
+
+def test_engine_apply_quotes_lines_of_fixed_file(project) -> None:
+    root = project(SHARED_KEY_FILES)
+
+    first = run_cli(["--apply", "--no-diff", "--no-cache", "."], root)
+
+    # CIO501 compares several files; CIO102 looks the Track client up.
+    assert "other places that send email: track.py:20" in first.stdout
+    assert "the Track client at track.py:16 uses" in first.stdout
+
+
+def test_engine_apply_quotes_like_next_run(project) -> None:
+    root = project(SHARED_KEY_FILES)
+
+    _assert_next_run_alike(root, ["--no-diff", "--no-cache", "."])
+
+
+def test_engine_unwritten_fix_quotes_original_lines(project, monkeypatch) -> None:
+    root = project(SHARED_KEY_FILES)
+
+    def failing_write(path, data, root):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cio_fix.engine, "write_atomic", failing_write)
+    first = run_cli(["--apply", "--no-diff", "--no-cache", "."], root)
+
+    assert "other places that send email: track.py:16" in first.stdout
+    assert "the Track client at track.py:12 uses" in first.stdout
 
 
 def test_engine_tracked_only_link_not_written(project, monkeypatch) -> None:

@@ -357,13 +357,39 @@ CLASH_FILES = {
 }
 
 
+# The CIO701 fix in track.py moves the Track client and the email send down
+# by four lines, which the CIO102 and CIO501 findings in app.py quote.
+QUOTED_FILES = {
+    "requirements.txt": "customerio==3.1\n",
+    "settings.py": 'import os\n\nAPI_KEY = os.environ["API_KEY"]\n',
+    "track.py": (
+        "import os\n\n"
+        "from customerio import APIClient, CustomerIO\n\n"
+        "from settings import API_KEY\n\n\n"
+        "def ship(order):\n"
+        '    cio.track(customer_id=order["user_id"], name="order_shipped",'
+        ' total=order["total"])\n\n\n'
+        'cio = CustomerIO("site", API_KEY)\n\n\n'
+        "def receipt(request):\n"
+        '    APIClient(os.environ["APP_API_KEY"]).send_email(request)\n'
+    ),
+    "app.py": (
+        "from customerio import APIClient\n\n"
+        "from settings import API_KEY\n\n\n"
+        "def send(request):\n"
+        "    APIClient(API_KEY).send_email(request)\n"
+    ),
+}
+
+
 @pytest.mark.parametrize(
     ("files", "summary", "exit_status"),
     [
         (CLASS_FILES, "Found 2 findings (2 fixed, 0 remaining)", 0),
         (CLASH_FILES, "Found 3 findings (2 fixed, 1 remaining)", 1),
+        (QUOTED_FILES, "Found 3 findings (1 fixed, 2 remaining)", 1),
     ],
-    ids=["removed", "revealed"],
+    ids=["removed", "revealed", "quoted"],
 )
 def test_pipeline_modes_settle_project_findings_alike(
     tmp_path, project, workers, monkeypatch, files, summary, exit_status
@@ -403,6 +429,9 @@ def test_pipeline_modes_settle_project_findings_alike(
     assert cached_project_checks == 0
     assert summary in serial.text
     assert serial.exit_status == exit_status
+    if files is QUOTED_FILES:
+        assert "track.py:16 uses" in serial.text
+        assert "send email: track.py:20" in serial.text
     for other in (parallel, cached, fallback):
         assert other.text == serial.text
         assert other.json == serial.json

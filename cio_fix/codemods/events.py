@@ -12,6 +12,7 @@ from libcst.metadata import ExpressionContext
 from cio_fix.codemods.identity import normalised_code
 from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
+from cio_fix.engine import display_path
 from cio_fix.events import (
     BuiltName,
     NamePart,
@@ -901,6 +902,29 @@ def _project_names(project: ProjectIndex) -> _ProjectNames:
     return names
 
 
+def _names_by_file(project: ProjectIndex) -> dict[str, set[tuple[str, str]]]:
+    """Return (name, file) of each event name of the project, by `variant_key`.
+
+    The file is the one that sends the name, or the one that defines the
+    constant that another file sends, where CIO303 reports it.
+    """
+    paths = {
+        summary.module_name: display_path(summary.path) for summary in project.summaries
+    }
+    names = _project_names(project)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for key, entries in names.by_key.items():
+        for name, place, _ in entries:
+            found.setdefault(key, set()).add((name, place.rpartition(":")[0]))
+    for module, uses in names.constant_uses.items():
+        path = paths.get(module)
+        if path is None:
+            continue
+        for use in uses:
+            found.setdefault(variant_key(use.value), set()).add((use.value, path))
+    return found
+
+
 class InconsistentEventName(Rule):
     """What it does:
     Finds event names that break the configured `event-name-style`
@@ -968,6 +992,24 @@ class InconsistentEventName(Rule):
                 (source.name, source.constant or "", source.path, source.line, shared)
             )
         return found
+
+    def files_to_check_again(
+        self, project: ProjectIndex, fixed_project: ProjectIndex
+    ) -> set[str]:
+        """Return the files of the names whose variants the fixes changed.
+
+        A fix that renames an event in one file ends the finding of another
+        file that sends a variant of the old name, and causes one in a file
+        that sends a variant of the new name.
+        """
+        before = _names_by_file(project)
+        after = _names_by_file(fixed_project)
+        files: set[str] = set()
+        for key in before.keys() | after.keys():
+            old, new = before.get(key, set()), after.get(key, set())
+            if old != new:
+                files.update(path for _, path in old | new)
+        return files
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         own, everywhere = self._names(context)
