@@ -864,9 +864,7 @@ class Checker:
         shown = sorted(display_path(path) for path in fixed_files)
         # Not preceded by more of a path: `a.py:3` is not in `data.py:3`.
         places = re.compile(
-            r"(?<![\w./\\-])(?:"
-            + "|".join(re.escape(path) for path in shown)
-            + r"):\d"
+            r"(?<![\w./\\-])(?:" + "|".join(re.escape(path) for path in shown) + r"):\d"
         )
         quoting: dict[Path, set[str]] = {}
         for path, findings in checked.items():
@@ -1138,12 +1136,15 @@ def _still_found(
         else:
             unpaired.append(found)
     # The same message first, then a message that the fixed code's finding
-    # extends with a reason, then the most similar one.
+    # extends with a reason, then the same message apart from the lines it
+    # quotes, then the most similar one.
     # NOTE: a heuristic. Messages name the handler, the method or the value,
     # which a fix elsewhere in the statement leaves as it was.
     matches: list[Callable[[Finding, Finding], bool]] = [
         lambda original, found: original.message == found.message,
         lambda original, found: found.message.startswith(original.message),
+        lambda original, found: _without_lines(original.message)
+        == _without_lines(found.message),
     ]
     for matches_message in matches:
         still_unpaired = []
@@ -1163,22 +1164,36 @@ def _still_found(
             else:
                 pairs[id(original)] = found
         unpaired = still_unpaired
-    for found in unpaired:
-        candidates = [
-            finding
-            for finding in findings
-            if finding.code == found.code and id(finding) not in pairs
-        ]
-        if not candidates:
+    # The most similar pairs first, so that a finding which comes first in
+    # `left` does not take the original that another one matches better.
+    scored = sorted(
+        (
+            (
+                -difflib.SequenceMatcher(None, original.message, found.message).ratio(),
+                found_index,
+                original_index,
+            )
+            for found_index, found in enumerate(unpaired)
+            for original_index, original in enumerate(findings)
+            if original.code == found.code and id(original) not in pairs
+        ),
+    )
+    paired_found: set[int] = set()
+    for _, found_index, original_index in scored:
+        original = findings[original_index]
+        if found_index in paired_found or id(original) in pairs:
             continue
-        best = max(
-            candidates,
-            key=lambda finding: difflib.SequenceMatcher(
-                None, finding.message, found.message
-            ).ratio(),
-        )
-        pairs[id(best)] = found
+        pairs[id(original)] = unpaired[found_index]
+        paired_found.add(found_index)
     return pairs
+
+
+# A line that a message quotes: `views.py:11`.
+_QUOTED_LINE = re.compile(r":\d+\b")
+
+
+def _without_lines(message: str) -> str:
+    return _QUOTED_LINE.sub(":", message)
 
 
 def _settle_file_findings(

@@ -1291,6 +1291,50 @@ def test_engine_apply_other_file_removed_like_next_run(project) -> None:
     _assert_next_run_alike(root, ["--unsafe-fixes", "--no-diff", "--no-cache", "."])
 
 
+# views.py sends `plan` with two types, and its CIO101 fix moves the lines
+# down. The rename in tracking.py brings out a `total` clash, whose group
+# comes before `plan`'s.
+PLAN_CLASH = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("abcdef1234567890abcd", "0123456789abcdef0123")
+
+
+def signup(user_id):
+    cio.identify(id=user_id, plan="pro")
+
+
+def upgrade(user_id):
+    cio.identify(id=user_id, plan=1)
+
+
+def ship(user_id, total):
+    cio.track(customer_id=user_id, name="order_shipped", data={"total": str(total)})
+"""
+TOTAL_AS_NUMBER = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def ship(user_id, total):
+    cio.track(customer_id=user_id, name="OrderShipped", data={"total": int(total)})
+"""
+
+
+def test_engine_apply_pairs_finding_with_its_own_attribute(project) -> None:
+    root = project({"views.py": PLAN_CLASH, "tracking.py": TOTAL_AS_NUMBER})
+
+    first = run_cli(["--apply", "--unsafe-fixes", "--no-diff", "--no-cache", "."], root)
+
+    plan = [line for line in first.stdout.splitlines() if "`plan`" in line]
+    assert len(plan) == 1
+    assert plan[0].startswith("views.py:15:")
+    assert "as a string at views.py:11;" in plan[0]
+    assert plan[0].endswith("the other")
+    assert "`total` of the event 'order_shipped'" in first.stdout
+
+
 def test_engine_unwritten_fix_keeps_other_file_finding(project, monkeypatch) -> None:
     root = project(
         {
