@@ -225,3 +225,44 @@ def test_credentials_reason_names_binding_of_os(
     assert len(lines) == 2
     assert all("[*]" not in line for line in lines)
     assert all(f"(not fixed: {reason}, so import os" in line for line in lines)
+
+
+ENVIRON_SETTINGS = "import environ\n\n{setup}\nCUSTOMERIO_API_KEY = {read}\n"
+
+
+@pytest.mark.parametrize(
+    ("setup", "read", "reason"),
+    [
+        (
+            "env = environ.Env()\nNAME = 'SHOP_KEY'\n",
+            'env(NAME, default="e8d1c4b7a2f5e9c3d6b0")',
+            "the name of the environment variable is not a string literal",
+        ),
+        (
+            "env = environ.Env(**SCHEME)\n",
+            'env("CUSTOMERIO_API_KEY", default="e8d1c4b7a2f5e9c3d6b0")',
+            "the Env() scheme also gives CUSTOMERIO_API_KEY a default",
+        ),
+        (
+            "env = environ.Env()\nenv.prefix = 'SHOP_'\n",
+            'env("CUSTOMERIO_API_KEY", default="e8d1c4b7a2f5e9c3d6b0")',
+            "the Env object has a `prefix`",
+        ),
+        (
+            "env = environ.Env()\n",
+            'env("CUSTOMERIO_API_KEY", str, "e8d1c4b7a2f5e9c3d6b0", False)',
+            "a positional argument follows the default",
+        ),
+    ],
+)
+def test_settings_default_reason(project, setup, read, reason) -> None:
+    source = ENVIRON_SETTINGS.format(setup=setup, read=read)
+    root = project({"pyproject.toml": CIO101_ONLY, "settings.py": source})
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    assert f"(not fixed: {reason}" in lines[0]
+    assert "e8d1c4b7a2f5e9c3d6b0" not in output

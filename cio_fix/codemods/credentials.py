@@ -23,6 +23,12 @@ from cio_fix.customerio import (
     constant_value,
     env_variable_read,
 )
+from cio_fix.env_settings import (
+    SettingsRead,
+    imports_settings_library,
+    settings_read,
+    without_default,
+)
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
 from cio_fix.modules import folders_up_to
@@ -401,6 +407,8 @@ class _Literal:
     not_fixed: str | None = None
     # What the message calls the key when its role is a guess.
     label: str | None = None
+    # The django-environ or python-decouple call whose default is the key.
+    settings_read: SettingsRead | None = None
 
 
 class HardcodedCredential(Rule):
@@ -411,8 +419,13 @@ class HardcodedCredential(Rule):
     passed to a client, a module constant that reaches a client from any
     file of the project, a setting such as `CUSTOMERIO_API_KEY`, a field
     of a class whose name says Customer.io (`site_id` or `api_key` in
-    `class CioConfig`, also wrapped in pydantic's `SecretStr`), or the
-    fallback of `os.getenv`. Values with the prefix of another service's
+    `class CioConfig`, also wrapped in pydantic's `SecretStr`), the
+    fallback of `os.getenv`, or the default of a django-environ or
+    python-decouple read (`env("X", default=...)`, `env.str(...)` with
+    `env = environ.Env()`, `config("X", default=...)` with decouple's
+    `config`, `AutoConfig()` or `Config()`). The reader counts by its import
+    or binding, so another library's `config` or a local function named
+    `env` is left alone. Values with the prefix of another service's
     keys (Stripe's `sk_live_`, Slack's `xoxb-`, AWS's `AKIA`) are never
     Customer.io keys. Test code is left
     alone, because its keys are fakes for a local server: `conftest.py`,
@@ -447,7 +460,15 @@ class HardcodedCredential(Rule):
     line (a module-level assignment or import of something else, a binding
     in the function around it, or a `global os` that lets a function rebind
     it), the key is reported without a fix, and the message names that
-    binding. The variable must be set where the code runs.
+    binding. A django-environ or python-decouple read keeps its variable:
+    the fix drops the `default=` argument and keeps the others (`cast=`)
+    and the layout, so the call raises `ImproperlyConfigured` or
+    `UndefinedValueError` when the variable is missing. Its default is
+    reported without a fix when the variable's name is not a string
+    literal, when the `environ.Env(...)` scheme may give the variable a
+    default of its own, when the `Env` object has a `prefix`, or when a
+    positional argument follows a positional default. The variable must
+    be set where the code runs.
     Placeholders such as "YOUR_API_KEY", "fake-api-key" or "fakekey1234"
     (a word that starts with `fake`, `dummy` or `test`) and empty strings
     are left alone.
@@ -574,12 +595,13 @@ class HardcodedCredential(Rule):
         if field is not None:
             # `APIClient(CioConfig.key)`: the client decides the key's role.
             class_info, assignment = field
+            reason = _class_field_not_fixed(index, class_info)
             for literal in self._from_assignment(index, assignment, role):
                 yield dataclasses.replace(
-                    literal, not_fixed=_class_field_not_fixed(index, class_info)
+                    literal, not_fixed=reason or literal.not_fixed
                 )
             return
-        fallback = self._fallback(index, value, role)
+        fallback = self._fallback(index, value, role, scope)
         if fallback is not None:
             yield fallback
 
@@ -594,7 +616,7 @@ class HardcodedCredential(Rule):
             assert isinstance(literal, str)
             yield _Literal(value, literal, role, _own_env_name(assignment.name))
             return
-        fallback = self._fallback(index, value, role)
+        fallback = self._fallback(index, value, role, assignment.scope)
         if fallback is not None:
             yield fallback
 
@@ -637,7 +659,7 @@ class HardcodedCredential(Rule):
                 if role is not None:
                     for literal in self._from_assignment(index, assignments[0], role):
                         yield dataclasses.replace(
-                            literal, not_fixed=reason, label=label
+                            literal, not_fixed=reason or literal.not_fixed, label=label
                         )
                 if isinstance(value, cst.Dict):
                     yield from self._settings_dict(context, scope, name, value)
@@ -652,9 +674,12 @@ class HardcodedCredential(Rule):
                 continue
             key = constant_value(element.key)
             value = constant_value(element.value)
-            if not isinstance(key, str) or not looks_like_secret(value):
+            secret = looks_like_secret(value)
+            # A call may fall back to a key: `{"API_KEY": env("X", default="...")}`.
+            if not isinstance(key, str) or not (
+                secret or type(element.value) is cst.Call
+            ):
                 continue
-            assert isinstance(value, str)
             role = None
             if CUSTOMERIO_NAME.search(name) and CREDENTIAL_KEY.match(key):
                 role = role_from_name(key)
@@ -662,8 +687,21 @@ class HardcodedCredential(Rule):
                 role = context.project.credential_role(
                     index.module_name, f"{name}[{key}]"
                 )
-            if role is not None:
+            if role is None:
+                continue
+            if secret:
+                assert isinstance(value, str)
                 yield _Literal(element.value, value, role)
+                continue
+            fallback = self._fallback(index, element.value, role, scope)
+            if fallback is None:
+                continue
+            # A variable named for a credential states the role itself, and
+            # `_environment_fallbacks` finds it by that role.
+            if fallback.env_name is None or not CREDENTIAL_NAME.search(
+                fallback.env_name
+            ):
+                yield fallback
 
     def _write_key_assignments(self, index: FileIndex) -> Iterator[_Literal]:
         for assignment in index.attribute_assignments:
@@ -677,30 +715,40 @@ class HardcodedCredential(Rule):
             )
 
     def _environment_fallbacks(self, index: FileIndex) -> Iterator[_Literal]:
+        settings_library = imports_settings_library(index)
         for site in index.call_sites:
             if len(site.node.args) < 2:
                 # Without a second argument there is no fallback key.
                 continue
             variable = env_variable_read(index, site.node)
+            if variable is None and settings_library:
+                read = settings_read(index, site.node, site.scope)
+                variable = read.variable if read is not None else None
             if variable is None or not CREDENTIAL_NAME.search(variable):
                 continue
-            fallback = self._fallback(index, site.node, role_from_name(variable))
+            fallback = self._fallback(
+                index, site.node, role_from_name(variable), site.scope
+            )
             if fallback is not None:
                 yield fallback
 
     @staticmethod
     def _fallback(
-        index: FileIndex, node: cst.BaseExpression, role: str
+        index: FileIndex, node: cst.BaseExpression, role: str, scope: Scope
     ) -> _Literal | None:
         """Return the key that `os.getenv("X", "key")` falls back to, with X as its variable.
 
         The fix keeps reading X: the key already comes from X wherever X is
-        set, so another name would break those environments.
+        set, so another name would break those environments. The default of
+        a django-environ or python-decouple read (`env("X", default="key")`)
+        counts too.
         """
         if not isinstance(node, cst.Call):
             return None
         variable = env_variable_read(index, node)
-        if variable is None or len(node.args) < 2:
+        if variable is None:
+            return _settings_default(index, node, role, scope)
+        if len(node.args) < 2:
             return None
         default = constant_value(node.args[1].value)
         if not looks_like_secret(default):
@@ -715,7 +763,10 @@ class HardcodedCredential(Rule):
         service = service_of(project, context.path, root)
         env_name = _variable_for(project, env, literal, service)
         label = ROLE_LABELS[literal.role]
-        secrets = secret_texts(literal.node, literal.value)
+        secret_node = literal.node
+        if literal.settings_read is not None:
+            secret_node = literal.settings_read.default.value
+        secrets = secret_texts(secret_node, literal.value)
         shared = project.shared(
             "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
@@ -753,6 +804,18 @@ class HardcodedCredential(Rule):
     @staticmethod
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | str:
         """Return the fix, or why there is none: what else the name `os` means here."""
+        read = literal.settings_read
+        if read is not None:
+            # The library keeps reading the variable and raises without it.
+            return Fix(
+                safety=FixSafety.SAFE,
+                replacements={literal.node: without_default(read)},
+                description=(
+                    f"drop the default, so that a missing {env_name} raises"
+                    f" {read.library.missing_error}"
+                ),
+            )
+
         # `from os import environ` is reused as it is; otherwise `os` is
         # imported unless that name means something else in the module.
         # Either import must run before the key is read.
@@ -778,6 +841,27 @@ class HardcodedCredential(Rule):
             imports=imports,
             description=f"read the key from {env_name}",
         )
+
+
+def _settings_default(
+    index: FileIndex, call: cst.Call, role: str, scope: Scope
+) -> _Literal | None:
+    """Return the key that `env("X", default="key")` or decouple's `config` falls back to."""
+    read = settings_read(index, call, scope)
+    if read is None:
+        return None
+    default = constant_value(read.default.value)
+    if not looks_like_secret(default):
+        return None
+    assert isinstance(default, str)
+    return _Literal(
+        call,
+        default,
+        role,
+        read.variable,
+        not_fixed=read.not_fixed,
+        settings_read=read,
+    )
 
 
 def _dict_entry(
