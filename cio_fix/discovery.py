@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 # Words that a file with a Customer.io finding must contain. `customerio`
 # also matches `async_customerio`, `CustomerIO` and `CUSTOMERIO_API_KEY`;
-# the `cio_` names are the short credential spellings (`CIO_SITE_ID`).
-PREFILTER_PATTERN = rb"customer_?io|\bcio_\w*(?:key|site|secret|token)"
+# the `cio_` names are the short credential spellings (`CIO_SITE_ID`, and
+# `SHOP_CIO_SITE_ID` with a prefix).
+PREFILTER_PATTERN = rb"customer_?io|(?:\b|_)cio_\w*(?:key|site|secret|token)"
 # Text that every match of PREFILTER_PATTERN contains, in lower case.
 PREFILTER_NEEDLES = (b"customer", b"cio_")
 

@@ -264,6 +264,7 @@ def test_prefilter_words() -> None:
     assert pattern.search(b"import async_customerio")
     assert pattern.search(b"KEY = os.environ['CUSTOMERIO_API_KEY']")
     assert pattern.search(b"CIO_SITE_ID = 'x'")
+    assert pattern.search(b"SHOP_CIO_SITE_ID = config('SHOP_CIO_SITE_ID')")
     assert pattern.search(b"from app.tracking import client")
     assert not pattern.search(b"import requests\nprint('hello')\n")
     assert not pattern.search(b"radio_key = 1")
