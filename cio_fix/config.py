@@ -383,11 +383,16 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
 
 
 def find_pyproject(start: Path) -> Path | None:
-    """Return the nearest pyproject.toml at or above `start`.
+    """Return the pyproject.toml whose folder is the project root of `start`, if any.
 
-    One with a `[tool.cio-fix]` table wins over a nearer one without, so a
-    package's own pyproject.toml inside a configured repository does not
-    hide the repository's configuration.
+    The nearest one at or above `start` with a `[tool.cio-fix]` table wins,
+    so a package's own pyproject.toml inside a configured repository does
+    not hide the repository's configuration. Without one, inside a git work
+    tree it is the one at the top of the work tree (None when the top has
+    none). A service's own pyproject.toml then does not cut the service off
+    from the libraries of its repository, so a file or folder named on the
+    command line gets the root of a run from the top. Outside git it is the
+    nearest pyproject.toml.
     """
     start = resolve_or_absolute(start)
     folder = start if start.is_dir() else start.parent
@@ -398,7 +403,11 @@ def find_pyproject(start: Path) -> Path | None:
             if configures_cio_fix(pyproject):
                 return pyproject
             nearest = nearest or pyproject
-    return nearest
+    top = _work_tree_top(folder)
+    if top is None:
+        return nearest
+    top_pyproject = top / "pyproject.toml"
+    return top_pyproject if top_pyproject.is_file() else None
 
 
 def _work_tree_top(folder: Path) -> Path | None:
@@ -442,12 +451,14 @@ def configures_cio_fix(pyproject: Path) -> bool:
 
 
 def load_config(start: Path) -> Config:
-    """Read `[tool.cio-fix]` from the nearest pyproject.toml at or above `start`.
+    """Read `[tool.cio-fix]` from the pyproject.toml of `start`'s project.
 
-    The project root is the folder of that pyproject.toml. Without one it
-    is the top of the git work tree around `start`, else `start` itself
-    (or its folder, for a file), so that `cio-fix app/` reads the
-    repository's requirements and the modules `app/` imports.
+    The project root is the folder of the nearest pyproject.toml at or
+    above `start` with a `[tool.cio-fix]` table. Without one it is the top
+    of the git work tree around `start`. Outside git it is the folder of
+    the nearest pyproject.toml, else `start` itself (or its folder, for a
+    file). So `cio-fix app/` reads the repository's requirements and the
+    modules `app/` imports, as a run from the top does.
     """
     pyproject = find_pyproject(start)
     if pyproject is None:

@@ -962,6 +962,120 @@ def test_cli_nested_project_reads_service_version(project, target) -> None:
     assert "svc/requirements.txt" in finding["message"]
 
 
+SHARED_CLIENT = """\
+import os
+
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_API_KEY"])
+"""
+
+WEB_VIEW = """\
+from flask import Flask
+
+from shared import analytics
+
+app = Flask(__name__)
+
+
+@app.post("/users/<int:user_id>/plan/<plan>")
+def change_plan(user_id, plan):
+    analytics.track(customer_id=user_id, name="plan_changed", plan=plan)
+    return {"ok": True}
+"""
+
+
+def _shared_library_repository(project, web_table: str = "") -> Path:
+    """Write a git repository whose service uses the client of a shared library.
+
+    Neither package's pyproject.toml has `[tool.cio-fix]` unless
+    `web_table` gives the service one.
+    """
+    root = project(
+        {
+            "libs/shared/pyproject.toml": (
+                '[project]\nname = "shared"\ndependencies = ["customerio>=2,<3"]\n'
+            ),
+            "libs/shared/shared/__init__.py": (
+                'from .cio import cio as analytics\n\n__all__ = ["analytics"]\n'
+            ),
+            "libs/shared/shared/cio.py": SHARED_CLIENT,
+            "services/web/pyproject.toml": (
+                '[project]\nname = "webapp"\nrequires-python = ">=3.10"\n'
+                'dependencies = ["customerio>=2,<3", "flask"]\n' + web_table
+            ),
+            "services/web/webapp/__init__.py": "",
+            "services/web/webapp/views.py": WEB_VIEW,
+        }
+    )
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("folder", "targets"),
+    [
+        (".", []),
+        (".", ["services", "libs"]),
+        (".", ["services/web"]),
+        (".", ["services/web/webapp/views.py"]),
+        ("services/web", []),
+        ("services/web", ["webapp/views.py"]),
+    ],
+)
+def test_cli_shared_library_client_for_every_path(project, folder, targets) -> None:
+    root = _shared_library_repository(project)
+    cwd = root / folder
+
+    result = run_cli(["--output-format", "json", "--no-cache", *targets], cwd)
+    places = {
+        ((cwd / item["path"]).resolve(), item["code"], item["line"])
+        for item in result.json["findings"]
+    }
+
+    assert result.exit_code == 1
+    assert places == {((root / "services/web/webapp/views.py"), "CIO304", 10)}
+
+
+def test_cli_shared_library_apply_named_file(project) -> None:
+    root = _shared_library_repository(project)
+    views = root / "services/web/webapp/views.py"
+    run_cli(["--apply", "--no-cache", "."], root)
+    from_top = views.read_text()
+    views.write_text(WEB_VIEW)
+
+    result = run_cli(["--apply", "services/web/webapp/views.py"], root)
+
+    assert result.exit_code == 0
+    assert from_top != WEB_VIEW
+    assert views.read_text() == from_top
+    assert (root / "libs/shared/shared/cio.py").read_text() == SHARED_CLIENT
+    # The cache belongs to the project root: the top of the work tree.
+    assert (root / ".cio_fix_cache").is_dir()
+    assert not (root / "services/web/.cio_fix_cache").exists()
+
+
+@pytest.mark.parametrize(
+    "targets", [["."], ["services/web"], ["services/web/webapp/tracking.py"]]
+)
+def test_cli_shared_library_beside_configured_service(project, targets) -> None:
+    # A service with [tool.cio-fix] is a project of its own, named or not:
+    # its configuration applies, and the library outside it is not read.
+    root = _shared_library_repository(
+        project, web_table='[tool.cio-fix]\nselect = ["CIO3"]\n'
+    )
+    (root / "services/web/webapp/tracking.py").write_text(
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n'
+        'cio.track(customer_id=1, name="Plan Changed")\n'
+    )
+
+    result = run_cli(["--output-format", "json", *targets], root)
+
+    assert _found(result) == {("services/web/webapp/tracking.py", "CIO303")}
+    assert (root / "services/web/.cio_fix_cache").is_dir()
+
+
 def test_cli_internal_error_exits_two(project, monkeypatch, capsys) -> None:
     root = project({"app.py": PITFALLS})
     monkeypatch.chdir(root)

@@ -7,6 +7,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from cio_fix.config import load_config
 from cio_fix.customerio import build_index
 from cio_fix.project import (
     ProjectIndex,
@@ -501,6 +502,57 @@ def test_project_root_is_work_tree_top(project) -> None:
     run_cli(["--apply", "--select", "CIO301", "app/"], root)
 
     assert 'name="viewed", sku=sku)' in (root / "app" / "events.py").read_text()
+
+
+def test_project_root_in_git_passes_service_pyproject(project) -> None:
+    root = project(
+        {
+            "repo/pyproject.toml": '[project]\nname = "monorepo"\n',
+            "repo/services/web/pyproject.toml": '[project]\nname = "web"\n',
+            "repo/services/web/app.py": "",
+        }
+    )
+    (root / "repo/.git").mkdir()
+
+    config = load_config(root / "repo/services/web/app.py")
+
+    assert config.root == root / "repo"
+    assert config.config_path == root / "repo/pyproject.toml"
+
+
+def test_project_root_in_git_not_above_work_tree(project) -> None:
+    # A pyproject.toml above the work tree, such as one in a home folder,
+    # is not the root unless it configures cio-fix.
+    root = project(
+        {
+            "pyproject.toml": '[project]\nname = "home"\n',
+            "repo/services/web/pyproject.toml": '[project]\nname = "web"\n',
+        }
+    )
+    (root / "repo/.git").mkdir()
+
+    config = load_config(root / "repo/services/web")
+
+    assert config.root == root / "repo"
+    assert config.config_path is None
+
+
+def test_project_root_in_git_configured_service(project) -> None:
+    root = project({"services/web/pyproject.toml": "[tool.cio-fix]\n"})
+    (root / ".git").mkdir()
+
+    assert load_config(root / "services/web").root == root / "services/web"
+
+
+def test_project_root_outside_git_nearest_pyproject(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[project]\nname = "monorepo"\n',
+            "services/web/pyproject.toml": '[project]\nname = "web"\n',
+        }
+    )
+
+    assert load_config(root / "services/web").root == root / "services/web"
 
 
 VIEWED = (
