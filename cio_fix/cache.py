@@ -34,7 +34,6 @@ from cio_fix.files import read_regular_file
 from cio_fix.modules import folders_up_to
 from cio_fix.python_version import RUFF_FILES
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
-from cio_fix.style import black_settings
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +47,10 @@ MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 # Files that change results without being checked themselves: the declared
 # customerio and Python versions and black's settings. They are read in
 # every folder from the common folder of the candidate files up to the
-# project root, with the files that the requirements files include. The line length
-# that fixes lay out code at is part of the key on its own, since ruff's
-# may come from above the project root.
+# project root, with the files that the requirements files include. The
+# formatter settings that apply to a file are part of its key on their
+# own, since ruff's may come from above the project root or from a file
+# that a ruff configuration extends.
 # NOTE: files that a rule reads on its own, such as an email template that a
 # send call names, are not part of any key. Editing only such a file leaves
 # stale results until a Python file, the configuration or cio-fix changes.
@@ -322,7 +322,6 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         _code_fingerprint(),
         _distribution_versions(),
         repr(settings),
-        repr(black_settings(config.root)),
         os.getcwd(),
     ]
     root = config.declarations_root

@@ -52,7 +52,7 @@ from cio_fix.project import (
 )
 from cio_fix.quotes import requote_replacements, with_quote
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
-from cio_fix.style import black_settings
+from cio_fix.style import FormatterSettings
 from cio_fix.suppressions import (
     moves_silenced_code,
     reported_findings,
@@ -248,7 +248,7 @@ class Checker:
             if rule_class.finds_secrets and code not in selected
         ]
         self.contexts: dict[Path, FileContext] = {}
-        self.black = black_settings(config.root)
+        self.formatter_settings = FormatterSettings(config.root)
         self.summaries: dict[Path, ModuleSummary] = {}
 
     @property
@@ -331,7 +331,7 @@ class Checker:
             result.errors.append(FileError(Path(shown), TOO_DEEP))
             return None
         context = FileContext(path, shown, source, module, index, project, self.config)
-        context.line_length = self.black.line_length
+        context.line_length = self.formatter_settings.for_file(path).line_length
         return context
 
     def _index(
@@ -638,8 +638,9 @@ class Checker:
         current = context
         passes = _Passes("", [], Counter(), [])
         passes.rechecked = {rule.code for rule in fixing_rules}
+        black = self.formatter_settings.for_file(context.path)
         literals = context.index.literals
-        quote = literals.quote(self.black.quote)
+        quote = literals.quote(black.quote)
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
             parent_of = _parents_of_targets(current, candidates)
@@ -651,7 +652,7 @@ class Checker:
             else:
                 for fix in chosen:
                     passes.later[fixes[id(fix)][1]] += 1
-            module = apply_fixes(current.module, chosen, self.black, parent_of)
+            module = apply_fixes(current.module, chosen, black, parent_of)
             previous = current
             current, fixes, found = self._recheck(context, module, fixing_rules)
             if previous is not context:
@@ -659,7 +660,7 @@ class Checker:
             if not fixes:
                 new_code = code_of(with_quote(current.module, quote, literals))
                 _verify(new_code, original_code, context.display_path)
-                passes.code = format_fixed_file(self.black, original_code, new_code)
+                passes.code = format_fixed_file(black, original_code, new_code)
                 passes.left = [
                     (finding, current.finding_nodes.get(id(finding)))
                     for finding in found

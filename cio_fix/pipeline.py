@@ -8,8 +8,9 @@ rules run last.
 Each phase's result per file is cached under a key that hashes what it
 depends on:
 
-- a parse: the file's bytes and path, and the run fingerprint
-  (`cache.run_fingerprint`);
+- a parse: the file's bytes and path, the files that declare versions in
+  its folders, the formatter settings that apply to it, and the run
+  fingerprint (`cache.run_fingerprint`);
 - a file's rule facts: that, plus every file's summary (the project key);
 - a file's findings and fixed bytes: that, plus every file's rule facts.
 
@@ -51,6 +52,7 @@ from cio_fix.engine import AFTER_ANOTHER_FIX, display_path, follow_imports
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import folders_up_to, modules_by_name, sdk_search_start
+from cio_fix.style import FormatterSettings
 
 if TYPE_CHECKING:
     from cio_fix.checker import Checker
@@ -395,6 +397,9 @@ class _Run:
         self.keys: dict[Path, str] = {}
         self.facts: dict[Path, FileFacts] = {}
         self._declared: dict[Path, list[str]] = {}
+        self._formatter_settings = FormatterSettings(config.root)
+        # Each file's formatter settings, as its cache keys contain them.
+        self._formatter_keys: dict[Path, str] = {}
 
     def execute(self, raw_files: dict[Path, bytes]) -> RunResult:
         try:
@@ -412,9 +417,15 @@ class _Run:
         )
         parsed = [path for path in order if self.facts[path].summary_digest is not None]
         by_path = sorted(parsed, key=lambda path: path.as_posix())
+        # With `--apply`, the project-level rules check the fixed code too,
+        # which each file's formatter settings lay out.
         project_key = digest(
             self.run_key,
-            *[f"{path.resolve()}:{self.facts[path].summary_digest}" for path in parsed],
+            *[
+                f"{path.resolve()}:{self.facts[path].summary_digest}"
+                f":{self._formatter_keys[path]}"
+                for path in parsed
+            ],
         )
         project = _LazyProject(self, project_key, parsed, raw_files)
 
@@ -476,6 +487,14 @@ class _Run:
             self._declared[folder] = found
         return found
 
+    def _formatter_key(self, path: Path) -> str:
+        """Return the formatter settings that lay out the fixes of `path`, for its keys."""
+        key = ""
+        if self.cache.enabled:
+            key = repr(self._formatter_settings.for_file(path))
+        self._formatter_keys[path] = key
+        return key
+
     def _scan(self, files: dict[Path, bytes]) -> dict[Path, ScanFacts]:
         missing: dict[Path, bytes] = {}
         for path, raw in files.items():
@@ -485,6 +504,7 @@ class _Run:
                 str(path.resolve()),
                 digest(raw),
                 *self._declarations(path.parent),
+                self._formatter_key(path),
             )
             facts = self._cached(f"parse:{self.keys[path]}", FileFacts)
             if facts is None:

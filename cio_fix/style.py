@@ -1,4 +1,4 @@
-"""The formatter settings of the target project: black's, else ruff's line length and quotes.
+"""The formatter settings of each file: black's, else ruff's line length and quotes.
 
 Read without libcst, so that the cache key can name them in a run that
 parses nothing.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cio_fix.files import read_regular_file
+from cio_fix.files import read_regular_file, resolve_or_absolute
 
 # The values of ruff's `quote-style` and `inline-quotes` settings.
 QUOTES = {"single": "'", "double": '"'}
@@ -26,7 +26,7 @@ else:  # pragma: no cover - Python 3.10
 
 @dataclass(frozen=True)
 class BlackSettings:
-    """The black options of the target project, and whether it uses black at all."""
+    """The black options that apply to a file, and whether its project uses black at all."""
 
     enabled: bool = False
     line_length: int = 88
@@ -59,71 +59,139 @@ class BlackSettings:
             return None
 
 
-def black_settings(root: Path) -> BlackSettings:
-    """Read `[tool.black]` from the project, or find a black hook in its pre-commit config.
+class FormatterSettings:
+    """The formatter settings that apply to each file of a project, each folder read once.
 
-    A project without black lays out fixed code at ruff's line length, if
-    it configures one.
+    A file takes black's settings from the nearest pyproject.toml with a
+    `[tool.black]` table at or above its folder, up to the top of the git
+    work tree, as black finds them since version 24.2. Without one, a black hook
+    in the `.pre-commit-config.yaml` of the project root gives black's
+    defaults. Without that either, fixed code is laid out at the line length
+    and with the quotes of the nearest ruff configuration at or above the
+    file's folder, as ruff finds it, so that `ruff format` does not join
+    the lines again.
     """
-    table = _black_table(root / "pyproject.toml")
-    if table is not None:
-        length = table.get("line-length", 88)
-        normalization = not table.get("skip-string-normalization", False)
-        return BlackSettings(
-            enabled=True,
-            line_length=length if isinstance(length, int) and length > 0 else 88,
-            string_normalization=normalization,
-            magic_trailing_comma=not table.get("skip-magic-trailing-comma", False),
-            quote=DOUBLE if normalization else None,
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        # Read when the first file needs it: a file with black settings of
+        # its own does not.
+        self._black_hook: bool | None = None
+        self._by_folder: dict[Path, BlackSettings] = {}
+        self._black_tables: dict[Path, dict[str, Any] | None] = {}
+        self._ruff_configurations: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
+        self._documents: dict[Path, dict[str, Any] | None] = {}
+
+    def for_file(self, path: Path) -> BlackSettings:
+        """Return the settings that lay out the fixed code of `path`."""
+        folder = path.parent
+        settings = self._by_folder.get(folder)
+        if settings is None:
+            settings = self._settings(resolve_or_absolute(folder))
+            self._by_folder[folder] = settings
+        return settings
+
+    def _settings(self, folder: Path) -> BlackSettings:
+        table = self._nearest(
+            folder, self._black_tables, self._black_table, stop_at_work_tree_top=True
         )
-    try:
-        text = read_regular_file(root / ".pre-commit-config.yaml").decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    if "psf/black" in text:
-        return BlackSettings(enabled=True, string_normalization=True, quote=DOUBLE)
+        if table is not None:
+            return _from_black_table(table)
+        if self._black_hook is None:
+            self._black_hook = _has_black_hook(self._root)
+        if self._black_hook:
+            return BlackSettings(enabled=True, string_normalization=True, quote=DOUBLE)
+        found = self._nearest(
+            folder,
+            self._ruff_configurations,
+            self._ruff_configuration,
+            stop_at_work_tree_top=False,
+        )
+        if found is None:
+            return BlackSettings()
+        return BlackSettings(
+            line_length=_extended(*found, _line_length, self._toml) or 88,
+            quote=_extended(*found, _quote, self._toml) or None,
+        )
+
+    @staticmethod
+    def _nearest(
+        folder: Path,
+        known: dict[Path, Any],
+        read: Callable[[Path], Any],
+        stop_at_work_tree_top: bool,
+    ) -> Any:
+        """Return what `read` finds in the nearest folder at or above `folder`.
+
+        `known` maps each folder searched before to what applies there, so
+        that the folders of a project are read once whatever the number of
+        files in them.
+        """
+        searched = []
+        found = None
+        for candidate in (folder, *folder.parents):
+            if candidate in known:
+                found = known[candidate]
+                break
+            searched.append(candidate)
+            found = read(candidate)
+            if found is not None:
+                break
+            if stop_at_work_tree_top and (candidate / ".git").exists():
+                break
+        for candidate in searched:
+            known[candidate] = found
+        return found
+
+    def _black_table(self, folder: Path) -> dict[str, Any] | None:
+        return _tool_table(self._toml(folder / "pyproject.toml"), "black")
+
+    def _ruff_configuration(self, folder: Path) -> tuple[Path, dict[str, Any]] | None:
+        """Return ruff's settings in `folder` and their file, in ruff's order of files."""
+        for name in (".ruff.toml", "ruff.toml"):
+            document = self._toml(folder / name)
+            if document is not None:
+                return folder / name, document
+        table = _tool_table(self._toml(folder / "pyproject.toml"), "ruff")
+        return (folder / "pyproject.toml", table) if table is not None else None
+
+    def _toml(self, path: Path) -> dict[str, Any] | None:
+        if path not in self._documents:
+            self._documents[path] = _toml(path)
+        return self._documents[path]
+
+
+def _from_black_table(table: dict[str, Any]) -> BlackSettings:
+    length = table.get("line-length", 88)
+    normalization = not table.get("skip-string-normalization", False)
     return BlackSettings(
-        line_length=_ruff_setting(root, _line_length) or 88,
-        quote=_ruff_setting(root, _quote) or None,
+        enabled=True,
+        line_length=length if isinstance(length, int) and length > 0 else 88,
+        string_normalization=normalization,
+        magic_trailing_comma=not table.get("skip-magic-trailing-comma", False),
+        quote=DOUBLE if normalization else None,
     )
 
 
-def _black_table(pyproject: Path) -> dict[str, Any] | None:
-    return _tool_table(_toml(pyproject), "black")
-
-
-def _ruff_setting(root: Path, read: Callable[[dict[str, Any]], Any]) -> Any:
-    """Return what `read` finds in ruff's settings for the project, found the way ruff finds them.
-
-    A project without black but with ruff keeps its lines at ruff's limit,
-    so that the code a fix lays out is not joined again by `ruff format`,
-    and its quotes as `ruff format` or ruff's quote rule want them. The
-    nearest folder at or above the project with a ruff configuration
-    decides, and a configuration that `extend`s another one inherits its
-    settings.
-    """
-    # NOTE: ruff also applies a configuration below the project root to the
-    # files under it; one setting for the whole project misses those.
-    for folder in (root, *root.parents):
-        found = _ruff_configuration(folder)
-        if found is not None:
-            return _extended(*found, read)
-    return None
-
-
-def _ruff_configuration(folder: Path) -> tuple[Path, dict[str, Any]] | None:
-    """Return ruff's settings in `folder` and their file, in ruff's order of files."""
-    for name in (".ruff.toml", "ruff.toml"):
-        document = _toml(folder / name)
-        if document is not None:
-            return folder / name, document
-    table = _tool_table(_toml(folder / "pyproject.toml"), "ruff")
-    return (folder / "pyproject.toml", table) if table is not None else None
+def _has_black_hook(root: Path) -> bool:
+    """Tell whether the pre-commit configuration of the project root runs black."""
+    try:
+        text = read_regular_file(root / ".pre-commit-config.yaml").decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "psf/black" in text
 
 
 def _extended(
-    path: Path, settings: dict[str, Any], read: Callable[[dict[str, Any]], Any]
+    path: Path,
+    settings: dict[str, Any],
+    read: Callable[[dict[str, Any]], Any],
+    load: Callable[[Path], dict[str, Any] | None],
 ) -> Any:
+    """Return what `read` finds in ruff's `settings` or in those they `extend`.
+
+    `load` reads a TOML file, or returns None when it cannot.
+    """
     seen = {path}
     while True:
         value = read(settings)
@@ -131,7 +199,7 @@ def _extended(
         if value is not None or not isinstance(extend, str):
             return value
         path = path.parent / Path(extend).expanduser()
-        document = _toml(path)
+        document = load(path)
         if path in seen or document is None:
             return None
         seen.add(path)

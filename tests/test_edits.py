@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import libcst as cst
 import pytest
 
+import cio_fix.style
 from cio_fix.edits import add_import, apply_fixes, choose_fixes, insert_statements
 from cio_fix.formatting import format_fixed_file
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, FixSafety, InsertStatements
-from cio_fix.style import BlackSettings, black_settings
+from cio_fix.style import BlackSettings, FormatterSettings
 from cio_fix.walk import find_all
 
 from conftest import run_cli
@@ -160,10 +164,15 @@ def test_black_clean_file_formatted_whole() -> None:
     assert format_fixed_file(BlackSettings(), clean, "x = ( 'b' )\n") == "x = ( 'b' )\n"
 
 
+def _settings_in(folder: Path) -> BlackSettings:
+    """Return the formatter settings of a file in `folder`, the project root."""
+    return FormatterSettings(folder).for_file(folder / "app.py")
+
+
 def test_black_settings_from_project(project) -> None:
     with_black = project({"pyproject.toml": "[tool.black]\nline-length = 100\n"})
 
-    assert black_settings(with_black) == BlackSettings(
+    assert _settings_in(with_black) == BlackSettings(
         enabled=True, line_length=100, string_normalization=True, quote='"'
     )
 
@@ -173,7 +182,7 @@ def test_black_settings_from_pre_commit(project) -> None:
         {".pre-commit-config.yaml": "repos:\n- repo: https://github.com/psf/black\n"}
     )
 
-    assert black_settings(root) == BlackSettings(
+    assert _settings_in(root) == BlackSettings(
         enabled=True, string_normalization=True, quote='"'
     )
 
@@ -196,7 +205,7 @@ def test_black_settings_from_pre_commit(project) -> None:
     ids=["pyproject", "ruff-toml", "dot-ruff-toml-first", "invalid", "broken-toml"],
 )
 def test_black_settings_take_ruff_line_length(project, files, length) -> None:
-    assert black_settings(project(files)) == BlackSettings(line_length=length)
+    assert _settings_in(project(files)) == BlackSettings(line_length=length)
 
 
 def test_black_settings_ruff_from_parent_and_extend(project) -> None:
@@ -210,9 +219,93 @@ def test_black_settings_ruff_from_parent_and_extend(project) -> None:
             "loop/ruff.toml": 'extend = "ruff.toml"\n',
         }
     )
-    assert black_settings(root / "service") == BlackSettings(line_length=120)
-    assert black_settings(root / "other") == BlackSettings(line_length=100)
-    assert black_settings(root / "loop") == BlackSettings(line_length=88)
+    settings = FormatterSettings(root)
+
+    assert settings.for_file(root / "service/app.py") == BlackSettings(line_length=120)
+    assert settings.for_file(root / "other/app.py") == BlackSettings(line_length=100)
+    assert settings.for_file(root / "loop/app.py") == BlackSettings(line_length=88)
+
+
+def test_formatter_settings_nearest_black_table(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[tool.black]\nline-length = 100\n",
+            "svc/pyproject.toml": "[tool.black]\nline-length = 120\n",
+            # A pyproject.toml without [tool.black] is passed by, as black does.
+            "lib/pyproject.toml": '[project]\nname = "lib"\n',
+        }
+    )
+    settings = FormatterSettings(root)
+
+    assert settings.for_file(root / "svc/deep/app.py").line_length == 120
+    assert settings.for_file(root / "lib/app.py").line_length == 100
+    assert settings.for_file(root / "app.py").line_length == 100
+
+
+def test_formatter_settings_black_before_nearer_ruff(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "[tool.black]\nline-length = 100\n",
+            "svc/ruff.toml": "line-length = 120\n",
+        }
+    )
+
+    settings = FormatterSettings(root).for_file(root / "svc/app.py")
+
+    assert settings.enabled
+    assert settings.line_length == 100
+
+
+def test_formatter_settings_ruff_below_root(project) -> None:
+    root = project(
+        {
+            "ruff.toml": "line-length = 100\n",
+            "svc/pyproject.toml": "[tool.ruff]\nline-length = 120\n",
+        }
+    )
+    settings = FormatterSettings(root)
+
+    assert settings.for_file(root / "svc/app.py") == BlackSettings(line_length=120)
+    assert settings.for_file(root / "app.py") == BlackSettings(line_length=100)
+
+
+def test_formatter_settings_black_stops_at_work_tree(project) -> None:
+    # black stops its search at the top of the work tree; ruff does not.
+    root = project(
+        {
+            "pyproject.toml": "[tool.black]\nline-length = 100\n",
+            "ruff.toml": "line-length = 120\n",
+            "repo/app.py": "",
+        }
+    )
+    (root / "repo/.git").mkdir()
+
+    settings = FormatterSettings(root / "repo").for_file(root / "repo/app.py")
+
+    assert settings == BlackSettings(line_length=120)
+
+
+def test_formatter_settings_read_each_file_once(project, monkeypatch) -> None:
+    root = project(
+        {
+            "ruff.toml": "line-length = 100\n",
+            "svc/pyproject.toml": '[project]\nname = "svc"\n',
+        }
+    )
+    reads: list[Path] = []
+    read_toml = cio_fix.style._toml
+
+    def counted(path: Path) -> dict | None:
+        reads.append(path)
+        return read_toml(path)
+
+    monkeypatch.setattr(cio_fix.style, "_toml", counted)
+    settings = FormatterSettings(root)
+    for name in ("svc/a.py", "svc/b.py", "svc/inner/c.py", "other/d.py", "e.py"):
+        assert settings.for_file(root / name).line_length == 100
+
+    assert reads
+    assert len(reads) == len(set(reads))
 
 
 RUFF_PROJECT_APP = """\
@@ -256,6 +349,70 @@ def test_ruff_line_length_change_invalidates_cache(project) -> None:
     narrow = run_cli(["--dry-run", "--select", "CIO301", "."], service)
     assert '+    cio.track(uid, "viewed", data={' in wide.stdout
     assert "+    cio.track(\n" in narrow.stdout
+
+
+def _services_with_own_formatters(project) -> Path:
+    """Write a git repository whose services lay out code at different widths."""
+    root = project(
+        {
+            "pyproject.toml": '[project]\ndependencies = ["customerio==3.1"]\n',
+            "services/black/pyproject.toml": "[tool.black]\nline-length = 120\n",
+            "services/black/app.py": RUFF_PROJECT_APP,
+            # The line length comes from a folder that is not above the file.
+            "services/ruff/ruff.toml": 'extend = "../../config/ruff.toml"\n',
+            "config/ruff.toml": "line-length = 120\n",
+            "services/ruff/app.py": RUFF_PROJECT_APP,
+            "services/plain/app.py": RUFF_PROJECT_APP,
+        }
+    )
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+ONE_LINE_CALL = (
+    '    cio.track(uid, "viewed", data={"product": product, "source": source'
+)
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ["."],
+        ["services"],
+        ["services/black/app.py", "services/ruff/app.py", "services/plain/app.py"],
+    ],
+)
+def test_service_formatter_lays_out_fixes(project, targets) -> None:
+    root = _services_with_own_formatters(project)
+
+    result = run_cli(["--apply", "--select", "CIO301", *targets], root)
+    black = (root / "services/black/app.py").read_text()
+    ruff = (root / "services/ruff/app.py").read_text()
+    plain = (root / "services/plain/app.py").read_text()
+
+    assert result.exit_code == 0
+    assert ONE_LINE_CALL in black
+    assert ONE_LINE_CALL in ruff
+    assert ONE_LINE_CALL not in plain
+    assert "    cio.track(\n" in plain
+    assert max(len(line) for line in plain.splitlines()) <= 88
+
+
+def test_service_black_change_invalidates_cache(project) -> None:
+    root = _services_with_own_formatters(project)
+    service = root / "services/black"
+
+    wide = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+    (service / "pyproject.toml").write_text("[tool.black]\nline-length = 88\n")
+    narrow = run_cli(["--dry-run", "--select", "CIO301", "services/black"], root)
+    (root / "config/ruff.toml").write_text("line-length = 88\n")
+    ruff_narrow = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+
+    assert (root / ".cio_fix_cache").is_dir()
+    assert f"+{ONE_LINE_CALL}" in wide.stdout
+    assert f"+{ONE_LINE_CALL}" not in narrow.stdout
+    assert "+    cio.track(\n" in narrow.stdout
+    assert f"+{ONE_LINE_CALL}" not in ruff_narrow.stdout
 
 
 def test_choose_fixes_defers_nested_fixes() -> None:

@@ -8,7 +8,7 @@ import pytest
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of, parents
 from cio_fix.quotes import FileLiterals, requote_replacements, with_quote
-from cio_fix.style import black_settings
+from cio_fix.style import FormatterSettings
 from cio_fix.walk import find_all
 
 from conftest import run_cli
@@ -106,7 +106,9 @@ def test_tied_file_gets_double_quotes(project) -> None:
     ],
 )
 def test_quote_from_the_project_formatter(project, files, quote) -> None:
-    assert black_settings(project(files)).quote == quote
+    root = project(files)
+
+    assert FormatterSettings(root).for_file(root / "app.py").quote == quote
 
 
 def test_configured_double_quotes_win_over_the_file(project) -> None:
