@@ -764,6 +764,7 @@ class Checker:
             index,
             context.project,
             context.config,
+            in_test_code=context.in_test_code,
         )
         fixed.locates_findings = False
         fixed.line_length = context.line_length

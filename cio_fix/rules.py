@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +35,11 @@ _Value = TypeVar("_Value")
 
 # black's default line limit.
 LINE_LENGTH = 88
+# Names of test folders, and of test modules without their `.py`: tests,
+# test, testing, and names such as tests_integration, test_support or
+# integration_tests. `*_test` counts only for modules (`client_test.py`),
+# because a folder such as `ab_test/` contains application code.
+TEST_NAME = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
 
 
 class Rule:
@@ -115,6 +121,20 @@ class ImportedName:
     imports: tuple[AddImport, ...] = ()
 
 
+def is_test_file(path: Path) -> bool:
+    """Tell test code from application code by the file's path.
+
+    The rules take test code to send its Customer.io calls to a local
+    server with fake keys, so its keys, event names and attribute values
+    are not those of a workspace. `path` is relative to the project root,
+    because a folder above the project (`/home/me/test_projects/`) does
+    not make its files tests.
+    """
+    if path.name == "conftest.py" or path.stem.endswith("_test"):
+        return True
+    return any(TEST_NAME.fullmatch(part) for part in (*path.parts[:-1], path.stem))
+
+
 class FileContext:
     """One parsed file as the rules see it.
 
@@ -131,6 +151,7 @@ class FileContext:
         index: FileIndex,
         project: ProjectIndex,
         config: Config,
+        in_test_code: bool | None = None,
     ) -> None:
         self.path = path
         self.display_path = display_path
@@ -148,6 +169,8 @@ class FileContext:
         self._positions: Any = None
         self._parents: Any = None
         self._shared: dict[str, Any] = {}
+        # Whether the file is test code, or None until first used.
+        self._in_test_code = in_test_code
         # The node of each finding made here, by the finding's id: the fix
         # passes tell which findings are left by their nodes.
         self.finding_nodes: dict[int, cst.CSTNode] = {}
@@ -167,6 +190,25 @@ class FileContext:
         self.finding_nodes = {}
         self.silenced = []
         self.index.parents = {}
+
+    @property
+    def in_test_code(self) -> bool:
+        """Whether the file is test code (`is_test_file`), computed once per file."""
+        if self._in_test_code is None:
+            self._in_test_code = is_test_file(self._path_in_project())
+        return self._in_test_code
+
+    def _path_in_project(self) -> Path:
+        """Return the file's path relative to the project root, or as displayed when outside it."""
+        root = self.config.root
+        try:
+            return self.path.absolute().relative_to(root.absolute())
+        except ValueError:
+            pass
+        try:
+            return self.path.resolve().relative_to(root.resolve())
+        except ValueError:
+            return Path(self.display_path)
 
     def printed_code(self) -> str:
         """Return the module's code as libcst prints it.

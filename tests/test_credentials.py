@@ -8,10 +8,10 @@ import pytest
 
 from cio_fix.codemods.credentials import (
     PLACEHOLDER_WORD_START,
-    is_test_file,
     looks_like_secret,
     variable_role,
 )
+from cio_fix.rules import is_test_file
 
 from conftest import run_cli
 

@@ -93,11 +93,6 @@ OTHER_SERVICE_KEY = re.compile(
 # documentation. A base64 write key with `/` in it would not be reported.
 REFERENCE_CHARACTERS = frozenset(":/\\@")
 HOST_NAME = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}", re.IGNORECASE)
-# Names of test folders, and of test modules without their `.py`: tests,
-# test, testing, and names such as tests_integration, test_support or
-# integration_tests. `*_test` counts only for modules (`client_test.py`),
-# because a folder such as `ab_test/` contains application code.
-TEST_NAME = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
 # Words that mark a made-up key also when other letters or digits follow
 # them without a separator (`fakekey1234`, `testSite01`). Each has a letter
 # that is not hexadecimal, so no hexadecimal key contains one.
@@ -210,30 +205,6 @@ def _string_parts(
                     yield piece, code_of(current)
                 elif isinstance(piece.expression, cst.BaseExpression):
                     pending.append(piece.expression)
-
-
-def is_test_file(path: Path) -> bool:
-    """Tell test code, whose keys are fakes for the test's own server, from application code.
-
-    `path` is relative to the project root, because a folder above the
-    project (`/home/me/test_projects/`) does not make its files tests.
-    """
-    if path.name == "conftest.py" or path.stem.endswith("_test"):
-        return True
-    return any(TEST_NAME.fullmatch(part) for part in (*path.parts[:-1], path.stem))
-
-
-def _path_in_project(context: FileContext) -> Path:
-    """Return the file's path relative to the project root, or as displayed when outside it."""
-    root = context.config.root
-    try:
-        return context.path.absolute().relative_to(root.absolute())
-    except ValueError:
-        pass
-    try:
-        return context.path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return Path(context.display_path)
 
 
 def variable_role(name: str) -> str | None:
@@ -503,7 +474,7 @@ class HardcodedCredential(Rule):
             if _own_env_name(name) is not None:
                 names.append(_own_env_name(name))
         keys = {}
-        if not is_test_file(_path_in_project(context)):
+        if not context.in_test_code:
             for literal in self._unique_literals(context):
                 if literal.not_fixed is not None:
                     # No fix reads it from a variable.
@@ -516,14 +487,7 @@ class HardcodedCredential(Rule):
         return CredentialFacts(tuple(names), tuple(keys.values()))
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        # Each fix pass checks the file again, so whether it is a test file
-        # is kept for the run, by its path.
-        test_files: dict[Path, bool] = context.project.shared(
-            "CIO101:test-files", lambda _: {}
-        )
-        if context.path not in test_files:
-            test_files[context.path] = is_test_file(_path_in_project(context))
-        if test_files[context.path]:
+        if context.in_test_code:
             return
         for literal in self._unique_literals(context):
             yield self._finding(context, literal)
