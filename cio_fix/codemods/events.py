@@ -366,7 +366,11 @@ class DynamicEventName(Rule):
     formatting and `str.format` in the name of track, track_anonymous and
     backfill (Track API) and track (Data Pipelines), also nested in each
     other (`"order_{}".format(status) + "_sent"`). A pageview's page is
-    the URL that segments match, so values in it are not reported.
+    the URL that segments match, so values in it are not reported. Test
+    code is left alone, because its events go to a local server:
+    `conftest.py`, `*_test.py`, modules named `tests`, `test_*` and the
+    other names that `--explain CIO101` lists, and the files below folders
+    of those names.
 
     Why is this bad?
     Customer.io keeps one entry in the workspace's event catalog per
@@ -392,7 +396,8 @@ class DynamicEventName(Rule):
     project already sends, a name that differs from a sent one only in
     case or separators (which CIO303 would then rename into one), or the
     new name of a different built name elsewhere in the project. A sent
-    name is any name cio-fix can read in any file. That is a literal, a
+    name is any name cio-fix can read in any file but test code, whose
+    names do not reach the workspace. That is a literal, a
     constant, an enum member, a string class attribute or a variable bound
     once in the function. It is also each name of a name picked from a few
     fixed values. Two built names with the same literal parts and attribute keys
@@ -458,6 +463,8 @@ class DynamicEventName(Rule):
         return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
+        if context.in_test_code:
+            return
         for call, argument, built in name_calls(context):
             if not built.is_dynamic:
                 continue
@@ -490,7 +497,9 @@ class PersonalDataInEventName(Rule):
     """What it does:
     Finds event names that contain personal data: an email address or phone
     number written in the name, or a value that names an email, phone,
-    person's name or address (`f"logged_in_{user.email}"`).
+    person's name or address (`f"logged_in_{user.email}"`). Test code is
+    left alone, as in CIO301, because its events and their personal data
+    go to a local server.
 
     Why is this bad?
     Event names are indexed in the workspace's event catalog and stay there:
@@ -522,6 +531,8 @@ class PersonalDataInEventName(Rule):
         return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
+        if context.in_test_code:
+            return
         for call, argument, built in name_calls(context):
             found = personal_data_parts(built)
             if not found:
@@ -616,8 +627,11 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
     literal, a constant, an enum member, a string class attribute or a
     local variable bound once. It is also a name built from values that
     each take one of a few texts (`f"cart_{step}"` over a literal tuple).
+    Test code sends none, because its events do not reach the workspace.
     """
     facts: list[NameFact] = []
+    if context.in_test_code:
+        return facts
     for call in context.index.client_calls:
         argument = event_name_argument(call)
         if argument is None:
@@ -868,6 +882,19 @@ class _ConstantUse:
     line: int
 
 
+@dataclass(frozen=True)
+class SentNameUses:
+    """The Track API names that one file sends, as CIO303 collects them."""
+
+    # (name or "", imported constant or "", path, line, shared) per name
+    # sent. `shared` is True when the file also reads the imported constant
+    # for something else (a queue message, a database column).
+    names: tuple[tuple[str, str, str, int, bool], ...]
+    # Whether the file is test code, whose names CIO303 does not compare.
+    # They still tell which files read an imported constant only to send it.
+    in_test_code: bool
+
+
 @dataclass
 class _ProjectNames:
     """Every file's event names, built once per project for CIO303.
@@ -884,8 +911,10 @@ class _ProjectNames:
 def _project_names(project: ProjectIndex) -> _ProjectNames:
     names = _ProjectNames()
     for summary, facts in project.rule_facts(InconsistentEventName.code):
+        if facts.in_test_code:
+            continue
         sender = summary.module_name
-        for name, constant, path, line, _ in facts:
+        for name, constant, path, line, _ in facts.names:
             place = f"{path}:{line}"
             if not constant:
                 entry = (name, place, sender)
@@ -935,6 +964,11 @@ class InconsistentEventName(Rule):
     also into other files. So are the names that a call sends through an
     enum member of its module (`Event.SHIPPED`, `Event.SHIPPED.value`), a
     string class attribute, a variable bound once, or `a if flag else b`.
+    Names that test code sends are neither reported nor compared with the
+    names of other files, because its events go to a local server, often
+    with odd or old names on purpose. Test code is `conftest.py`,
+    `*_test.py`, modules named `tests`, `test_*` and the other names that
+    `--explain CIO101` lists, and the files below folders of those names.
 
     Why is this bad?
     Customer.io matches event names exactly: `OrderShipped` and
@@ -973,12 +1007,7 @@ class InconsistentEventName(Rule):
     summary = "event names off the naming style, or spelled differently across files"
     fix_safety = FixSafety.UNSAFE
 
-    def collect(self, context: FileContext) -> list[tuple[str, str, str, int, bool]]:
-        """Return (name or "", imported constant or "", path, line, shared) per name sent.
-
-        `shared` is True when this file also reads the imported constant
-        for something else (a queue message, a database column).
-        """
+    def collect(self, context: FileContext) -> SentNameUses:
         found = []
         for source in _track_api_sources(context):
             shared = False
@@ -991,7 +1020,7 @@ class InconsistentEventName(Rule):
             found.append(
                 (source.name, source.constant or "", source.path, source.line, shared)
             )
-        return found
+        return SentNameUses(tuple(found), context.in_test_code)
 
     def files_to_check_again(
         self, project: ProjectIndex, fixed_project: ProjectIndex
@@ -1012,6 +1041,8 @@ class InconsistentEventName(Rule):
         return files
 
     def check(self, context: FileContext) -> Iterator[Finding]:
+        if context.in_test_code:
+            return
         own, everywhere = self._names(context)
         project = context.project.shared("CIO303", _project_names)
         module_name = context.index.module_name
@@ -1208,7 +1239,7 @@ def _used_beyond_event_names(context: FileContext, constant: str) -> bool:
     for summary, facts in project.rule_facts("CIO303"):
         uses = [
             shared
-            for _, imported, _, _, shared in facts
+            for _, imported, _, _, shared in facts.names
             if imported and is_this_constant(imported)
         ]
         if uses and not any(uses):
