@@ -1291,7 +1291,10 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
 def _catalog_entries(
     contexts: Iterable[FileContext], style: str
 ) -> tuple[list[CatalogEntry], int]:
-    """Return the entries of the names that `contexts` send, and the number of calls."""
+    """Return the entries of the names that `contexts` send, and the number of calls.
+
+    Test code is left out.
+    """
     from cio_fix.codemods.events import (
         SentNames,
         build_signature,
@@ -1306,6 +1309,10 @@ def _catalog_entries(
     signatures: dict[str, str] = {}
     calls = 0
     for context in sorted(contexts, key=lambda item: item.display_path):
+        if context.in_test_code:
+            # Test code's events do not reach the workspace, so CIO303 does
+            # not compare its names either.
+            continue
         for fact in sent_name_facts(context):
             if fact[1]:
                 resolved = resolve_constant(context, fact[1])

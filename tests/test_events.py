@@ -438,6 +438,57 @@ def test_events_catalog_agrees_with_rules(project) -> None:
     assert events['f"seats_{kind}"']["suggested"] is None
 
 
+# An application call and a test that sends other spellings and built names
+# to a local server.
+TEST_CODE_PROJECT = {
+    "app/__init__.py": "",
+    "app/views.py": (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def login(user):\n"
+        '    cio.track(customer_id=user.id, name="logged_in")\n'
+        '    cio.identify(id=user.id, plan="pro")\n'
+    ),
+    "tests/test_views.py": (
+        "from customerio import CustomerIO\n"
+        'client = CustomerIO("site", "key", url="http://127.0.0.1:9")\n'
+        "def test_names(user):\n"
+        '    client.track(customer_id=1, name="Logged In")\n'
+        '    client.track(customer_id=1, name=f"viewed_{user.sku}")\n'
+        '    client.track(customer_id=1, name=f"signed_up_{user.email}")\n'
+        "    client.identify(id=1, plan=1)\n"
+    ),
+}
+
+
+def test_events_rules_skip_test_code(project) -> None:
+    root = project(TEST_CODE_PROJECT)
+    result = run_cli(["--select", "CIO3,CIO402", "--output-format", "json", "."], root)
+
+    assert result.json["findings"] == []
+    assert result.exit_code == 0
+
+
+def test_events_catalog_json_leaves_out_tests(project) -> None:
+    root = project(TEST_CODE_PROJECT)
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == ["logged_in"]
+    assert events["logged_in"]["variants"] == []
+    assert events["logged_in"]["files"] == ["app/views.py"]
+
+
+def test_events_catalog_text_leaves_out_tests(project) -> None:
+    root = project(TEST_CODE_PROJECT)
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert "Logged In" not in result.stdout
+    assert "tests/test_views.py" not in result.stdout
+    assert "1 event name, 1 call site, style snake_case." in result.stdout
+
+
 def test_events_catalog_empty(project) -> None:
     root = project({"app.py": "print('no Customer.io here')\n"})
     result = run_cli(["--list-events", "."], root)
