@@ -253,6 +253,29 @@ ENVIRON_SETTINGS = "import environ\n\n{setup}\nCUSTOMERIO_API_KEY = {read}\n"
             'env("CUSTOMERIO_API_KEY", str, "e8d1c4b7a2f5e9c3d6b0", False)',
             "a positional argument follows the default",
         ),
+        (
+            "import os\nNAME = 'SHOP_KEY'\n",
+            'os.getenv(NAME, "e8d1c4b7a2f5e9c3d6b0")',
+            "the name of the environment variable is not a string literal",
+        ),
+        (
+            "import os\nNAME = 'SHOP_KEY'\n",
+            'os.environ.get(NAME, "e8d1c4b7a2f5e9c3d6b0")',
+            "the name of the environment variable is not a string literal",
+        ),
+        (
+            "class ShopEnv(environ.Env):\n"
+            "    def str(self, var, default=None):\n"
+            "        return default\n"
+            "env = ShopEnv()\n",
+            'env.str("CUSTOMERIO_API_KEY", default="e8d1c4b7a2f5e9c3d6b0")',
+            "the class ShopEnv defines `str`, which Env reads use",
+        ),
+        (
+            "env = environ.Env(CUSTOMERIO_API_KEY=(str.strip, 'e8d1c4b7a2f5e9c3d6b0'))\n",
+            'env("CUSTOMERIO_API_KEY")',
+            "the cast in the scheme entry is not a built-in type such as `str`",
+        ),
     ],
 )
 def test_settings_default_reason(project, setup, read, reason) -> None:

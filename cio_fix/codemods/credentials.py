@@ -24,16 +24,23 @@ from cio_fix.customerio import (
     env_variable_read,
 )
 from cio_fix.env_settings import (
+    NAME_NOT_LITERAL,
+    SchemeDefault,
     SettingsRead,
     imports_settings_library,
+    scheme_defaults,
     settings_read,
     without_default,
+    without_scheme_default,
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
 from cio_fix.modules import folders_up_to
 from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
+
+# The os functions whose second argument is the fallback of an environment variable.
+OS_READS = frozenset({"os.getenv", "os.environ.get"})
 
 ROLE_LABELS = {
     "site_id": "Track API site ID",
@@ -380,6 +387,8 @@ class _Literal:
     label: str | None = None
     # The django-environ or python-decouple call whose default is the key.
     settings_read: SettingsRead | None = None
+    # The `environ.Env(...)` scheme entry whose default is the key.
+    scheme_default: SchemeDefault | None = None
 
 
 class HardcodedCredential(Rule):
@@ -392,11 +401,16 @@ class HardcodedCredential(Rule):
     of a class whose name says Customer.io (`site_id` or `api_key` in
     `class CioConfig`, also wrapped in pydantic's `SecretStr`), the
     fallback of `os.getenv`, or the default of a django-environ or
-    python-decouple read (`env("X", default=...)`, `env.str(...)` with
-    `env = environ.Env()`, `config("X", default=...)` with decouple's
-    `config`, `AutoConfig()` or `Config()`). The reader counts by its import
-    or binding, so another library's `config` or a local function named
-    `env` is left alone. Values with the prefix of another service's
+    python-decouple read: `env("X", default=...)` or `env.str(...)` with
+    `env = environ.Env()`, `environ.FileAwareEnv()` or a subclass of `Env`
+    defined in the same module, and `config("X", default=...)` with
+    decouple's `config`, `AutoConfig()` or `Config()`, imported by name or
+    with `from environ import *` or `from decouple import *`. So is the
+    default in the scheme of an `Env`:
+    `environ.Env(CUSTOMERIO_API_KEY=(str, "..."))`. The reader counts by
+    its import or binding, so another library's `config` or a local
+    function named `env` is left alone. An `Env` subclass imported from
+    another module is not recognised. Values with the prefix of another service's
     keys (Stripe's `sk_live_`, Slack's `xoxb-`, AWS's `AKIA`) are never
     Customer.io keys. Test code is left
     alone, because its keys are fakes for a local server: `conftest.py`,
@@ -431,15 +445,26 @@ class HardcodedCredential(Rule):
     line (a module-level assignment or import of something else, a binding
     in the function around it, or a `global os` that lets a function rebind
     it), the key is reported without a fix, and the message names that
-    binding. A django-environ or python-decouple read keeps its variable:
+    binding. A fallback of `os.getenv(NAME, ...)` or `os.environ.get`
+    whose variable name is not a string literal is reported without a fix.
+    A django-environ or python-decouple read keeps its variable:
     the fix drops the `default=` argument and keeps the others (`cast=`)
     and the layout, so the call raises `ImproperlyConfigured` or
-    `UndefinedValueError` when the variable is missing. Its default is
+    `UndefinedValueError` when the variable is missing. The comments
+    around the argument stay: one at the end of its line moves to a line
+    of its own, and the lines above it are left as they are, so delete a
+    comment that only described the default. Its default is
     reported without a fix when the variable's name is not a string
     literal, when the `environ.Env(...)` scheme may give the variable a
-    default of its own, when the `Env` object has a `prefix`, or when a
-    positional argument follows a positional default. The variable must
-    be set where the code runs.
+    default of its own, when the `Env` object has a `prefix`, when a
+    positional argument follows a positional default, or when the `Env`
+    subclass sets a member that reads use (`get_value`, `__init__`,
+    `ENVIRON`, ...) or has a decorator, a metaclass or a second base
+    class. A scheme entry `X=(str, "key")` becomes `X=str`, so reads of X
+    without a default raise `ImproperlyConfigured`; an entry whose cast is
+    not a built-in type is reported without a fix, because django-environ
+    takes any entry of two items for a cast and a default. The variable
+    must be set where the code runs.
     Placeholders such as "YOUR_API_KEY", "fake-api-key" or "fakekey1234"
     (a word that starts with `fake`, `dummy` or `test`) and empty strings
     are left alone.
@@ -681,6 +706,8 @@ class HardcodedCredential(Rule):
     def _environment_fallbacks(self, index: FileIndex) -> Iterator[_Literal]:
         settings_library = imports_settings_library(index)
         for site in index.call_sites:
+            if settings_library:
+                yield from _scheme_keys(index, site.node, site.scope)
             if len(site.node.args) < 2:
                 # Without a second argument there is no fallback key.
                 continue
@@ -710,14 +737,17 @@ class HardcodedCredential(Rule):
         if not isinstance(node, cst.Call):
             return None
         variable = env_variable_read(index, node)
-        if variable is None:
+        if variable is None and index.qualified_name(node.func) not in OS_READS:
             return _settings_default(index, node, role, scope)
-        if len(node.args) < 2:
+        if len(node.args) < 2 or node.args[0].star or node.args[1].star:
             return None
         default = constant_value(node.args[1].value)
         if not looks_like_secret(default):
             return None
         assert isinstance(default, str)
+        if variable is None:
+            # `os.getenv(NAME, "key")`: no fix can tell which variable to read.
+            return _Literal(node, default, role, not_fixed=NAME_NOT_LITERAL)
         return _Literal(node, default, role, variable)
 
     # -- findings and fixes ------------------------------------------------------
@@ -768,6 +798,17 @@ class HardcodedCredential(Rule):
     @staticmethod
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | str:
         """Return the fix, or why there is none: what else the name `os` means here."""
+        scheme = literal.scheme_default
+        if scheme is not None:
+            # Reads without a default of their own raise once the scheme has none.
+            return Fix(
+                safety=FixSafety.SAFE,
+                replacements={scheme.entry: without_scheme_default(scheme)},
+                description=(
+                    f"drop the scheme's default, so that a missing {env_name}"
+                    " raises ImproperlyConfigured"
+                ),
+            )
         read = literal.settings_read
         if read is not None:
             # The library keeps reading the variable and raises without it.
@@ -826,6 +867,25 @@ def _settings_default(
         not_fixed=read.not_fixed,
         settings_read=read,
     )
+
+
+def _scheme_keys(index: FileIndex, call: cst.Call, scope: Scope) -> Iterator[_Literal]:
+    """Yield the keys in a scheme: `environ.Env(CUSTOMERIO_API_KEY=(str, "key"))`."""
+    for scheme in scheme_defaults(index, call, scope):
+        if not CREDENTIAL_NAME.search(scheme.variable):
+            continue
+        default = constant_value(scheme.default)
+        if not looks_like_secret(default):
+            continue
+        assert isinstance(default, str)
+        yield _Literal(
+            scheme.default,
+            default,
+            role_from_name(scheme.variable),
+            scheme.variable,
+            not_fixed=scheme.not_fixed,
+            scheme_default=scheme,
+        )
 
 
 def _dict_entry(
