@@ -177,7 +177,7 @@ class Assignment:
 @dataclass
 class Scope:
     node: cst.CSTNode
-    kind: str  # "module", "class", "function" or "comprehension"
+    kind: str  # "module", "class", "function", "lambda" or "comprehension"
     parent: Scope | None
     assignments: dict[str, list[Assignment]] = field(default_factory=dict)
     function: FunctionInfo | None = None
@@ -189,7 +189,7 @@ class Scope:
 
     @property
     def owner(self) -> Scope:
-        """The nearest module, class or function scope: the code that runs a comprehension."""
+        """The nearest scope that is not a comprehension: the code that runs a comprehension."""
         scope = self
         while scope.kind == "comprehension" and scope.parent is not None:
             scope = scope.parent
@@ -389,6 +389,8 @@ class FileIndex:
         self.module_scope = Scope(module, "module", None)
         # The scopes of list, set and dict comprehensions and generator expressions.
         self.comprehension_scopes: list[Scope] = []
+        # The scopes of lambdas, which bind their parameters.
+        self.lambda_scopes: list[Scope] = []
         self.functions: list[FunctionInfo] = []
         self.classes: list[ClassInfo] = []
         self.call_sites: list[CallSite] = []
@@ -429,20 +431,24 @@ class FileIndex:
         # of its own, a parameter or an assignment: where they are used
         # decides what they mean.
         self.scoped_names: frozenset[str] = frozenset()
-        self._function_scopes: dict[cst.CSTNode, Scope] | None = None
+        self._scopes_by_node: dict[cst.CSTNode, Scope] | None = None
 
     def finish(self) -> None:
         """Record what the walk found that needs the whole module."""
         self._bind_class_aliases()
         scoped: set[str] = set()
-        for info in [*self.functions, *self.classes]:
-            if info.scope is None:
-                continue
-            scoped.update(info.scope.imports)
-            scoped.update(
-                name for name in info.scope.assignments if name in self.imports
-            )
+        for scope in self.inner_scopes():
+            scoped.update(scope.imports)
+            scoped.update(name for name in scope.assignments if name in self.imports)
         self.scoped_names = frozenset(scoped)
+
+    def inner_scopes(self) -> list[Scope]:
+        """Return the scopes of the module's classes, functions, lambdas and comprehensions."""
+        scopes = [info.scope for info in self.classes if info.scope is not None]
+        scopes.extend(info.scope for info in self.functions if info.scope is not None)
+        scopes.extend(self.lambda_scopes)
+        scopes.extend(self.comprehension_scopes)
+        return scopes
 
     def _bind_class_aliases(self) -> None:
         """Bind module-level aliases of SDK classes (`Client = CustomerIO`) as imports.
@@ -485,10 +491,7 @@ class FileIndex:
         every tree still alive. Call it only when nothing reads the index
         any more.
         """
-        scopes = [self.module_scope, *self.comprehension_scopes]
-        scopes.extend(info.scope for info in self.functions if info.scope is not None)
-        scopes.extend(info.scope for info in self.classes if info.scope is not None)
-        for scope in scopes:
+        for scope in [self.module_scope, *self.inner_scopes()]:
             scope.assignments = {}
             scope.function = None
             scope.class_info = None
@@ -528,21 +531,19 @@ class FileIndex:
         return None
 
     def scope_of(self, node: cst.CSTNode) -> Scope | None:
-        """Return the innermost function or class scope around `node`, else the module's.
+        """Return the innermost scope around `node`, else the module's.
 
         None when the parent links are gone (after `release_caches`).
+        NOTE: a default value, a decorator or the first iterable of a
+        comprehension runs in the enclosing scope, but gets the inner one.
         """
         if not self.parents:
             return None
-        if self._function_scopes is None:
-            self._function_scopes = {
-                info.node: info.scope
-                for info in [*self.functions, *self.classes]
-                if info.scope is not None
-            }
+        if self._scopes_by_node is None:
+            self._scopes_by_node = {scope.node: scope for scope in self.inner_scopes()}
         current = self.parents.get(node)
         while current is not None:
-            scope = self._function_scopes.get(current)
+            scope = self._scopes_by_node.get(current)
             if scope is not None:
                 return scope
             current = self.parents.get(current)
@@ -616,10 +617,7 @@ class FileIndex:
 
     def binds_anywhere(self, name: str) -> bool:
         """Tell whether any scope of the module assigns `name` or takes it as a parameter."""
-        scopes = [self.module_scope]
-        scopes.extend(info.scope for info in self.classes if info.scope is not None)
-        scopes.extend(info.scope for info in self.functions if info.scope is not None)
-        scopes.extend(self.comprehension_scopes)
+        scopes = [self.module_scope, *self.inner_scopes()]
         return any(name in scope.assignments for scope in scopes)
 
     def module_assignment(self, name: str) -> Assignment | None:
@@ -1439,9 +1437,14 @@ class IndexBuilder(cst.CSTVisitor):
         self._record_parameters(node.params)
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
-        # A lambda's parameters shadow outer names too; they bind in the
-        # enclosing scope here, which only makes name lookups more careful.
+        scope = Scope(node, "lambda", self.scope)
+        self.index.lambda_scopes.append(scope)
+        self.scope = scope
         self._record_parameters(node.params)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
 
     def _record_parameters(self, parameters: cst.Parameters) -> None:
         """Bind each parameter, with its default value as the assigned value."""

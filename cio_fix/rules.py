@@ -555,12 +555,12 @@ class FileContext:
         raise KeyError("the node is not in the module")
 
     def _scopes_around(self, node: cst.CSTNode) -> list[Scope]:
-        """Return the function, class and comprehension scopes searched for a name at `node`.
+        """Return the scopes other than the module's searched for a name at `node`.
 
         Innermost first, as Python searches them, and without the module
         scope. A class body counts only for the code directly in it, not for
         its methods. A decorator, a default value or a base class runs in
-        the scope around its function or class.
+        the scope around its function, lambda or class.
         """
         scope_of = self.shared("scopes-by-node", _scopes_by_node)
         found: list[Scope] = []
@@ -568,7 +568,9 @@ class FileContext:
         for parent in self.ancestors(node):
             scope = scope_of.get(parent)
             if scope is not None and (not found or scope.kind != "class"):
-                in_body = not isinstance(parent, (cst.FunctionDef, cst.ClassDef))
+                in_body = not isinstance(
+                    parent, (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+                )
                 if in_body or child is parent.body:
                     found.append(scope)
             child = parent
@@ -728,13 +730,8 @@ def select_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
 
 
 def _scopes_by_node(context: FileContext) -> dict[cst.CSTNode, Scope]:
-    """Return the function, class and comprehension scopes of a module by their nodes."""
-    index = context.index
-    scopes = {scope.node: scope for scope in index.comprehension_scopes}
-    for info in [*index.functions, *index.classes]:
-        if info.scope is not None:
-            scopes[info.node] = info.scope
-    return scopes
+    """Return the function, class, lambda and comprehension scopes of a module by their nodes."""
+    return {scope.node: scope for scope in context.index.inner_scopes()}
 
 
 def _plain_binding(module: str, name: str | None) -> tuple[str, str]:

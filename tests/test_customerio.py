@@ -643,6 +643,22 @@ def test_customerio_comprehension_scope_lookup() -> None:
     assert comprehension.owner is comprehension.parent
 
 
+def test_customerio_lambda_scope_lookup() -> None:
+    source = "config = 1\nsort_key = lambda config: [(n := item) for item in config]\n"
+    index = build_index(cst.parse_module(source), "app", False)
+    (lambda_scope,) = index.lambda_scopes
+
+    inner = index.assignments_of("config", lambda_scope)
+    outer = index.assignments_of("config", index.module_scope)
+
+    assert isinstance(inner[0].statement, cst.Param)
+    assert isinstance(outer[0].statement, cst.Assign)
+    assert len(outer) == 1
+    # `:=` in a comprehension binds in the lambda that runs it.
+    assert "n" in lambda_scope.assignments
+    assert "n" not in index.module_scope.assignments
+
+
 def test_literal_value_matches_libcst() -> None:
     from cio_fix.customerio import literal_value
     from cio_fix.walk import find_all

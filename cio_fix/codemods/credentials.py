@@ -443,11 +443,13 @@ class HardcodedCredential(Rule):
     _os` and reads `_os.environ`, or takes `_os_2` when the module already
     uses the name `_os`. When `os` may mean something else at the fixed
     line (a module-level assignment or import of something else, a binding
-    in the function around it, or a `global os` that lets a function rebind
-    it), the key is reported without a fix, and the message names that
-    binding. A fallback of `os.getenv(NAME, ...)` or `os.environ.get`
-    whose variable name is not a string literal is reported without a fix.
-    A django-environ or python-decouple read keeps its variable:
+    in the function, lambda or comprehension around it, or a `global os`
+    that lets a function rebind it), the key is reported without a fix,
+    and the message names that binding. A parameter of a lambda binds in
+    that lambda only. A fallback of `os.getenv(NAME, ...)` or
+    `os.environ.get` whose variable name is not a string literal is
+    reported without a fix. A django-environ or python-decouple read keeps
+    its variable:
     the fix drops the `default=` argument and keeps the others (`cast=`)
     and the layout, so the call raises `ImproperlyConfigured` or
     `UndefinedValueError` when the variable is missing. The comments

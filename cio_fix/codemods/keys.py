@@ -498,7 +498,7 @@ def _bound_before(
     assignments = context.index.assignments_of(name, scope)
     if len(assignments) != 1 or assignments[0].scope is not context.index.module_scope:
         return False
-    if scope.owner.kind == "function":
+    if scope.owner.kind in ("function", "lambda"):
         return True
     defined = context.position(assignments[0].statement).end.line
     return defined < context.position(node).start.line
