@@ -500,19 +500,29 @@ class FileIndex:
 
     # -- names ---------------------------------------------------------------
 
-    def qualified_name(self, node: cst.CSTNode) -> str | None:
-        """Return the imported name an expression refers to (`time.time`)."""
+    def qualified_name(
+        self, node: cst.CSTNode, scope: Scope | None = None
+    ) -> str | None:
+        """Return the imported name an expression refers to (`time.time`).
+
+        `scope` is the scope that `node` runs in, found through the parent
+        links when not given. For a name that some function, class, lambda
+        or comprehension binds for itself, it returns None when neither
+        gives the scope, because the binding that `node` reads is unknown.
+        """
         dotted = dotted_name(node)
         if dotted is None:
             return None
         head, _, rest = dotted.partition(".")
         if head in self.scoped_names:
-            scope = self.scope_of(node)
-            if scope is not None:
-                origin = self._origin_in(head, scope)
-                if origin is None:
-                    return None
-                return f"{origin}.{rest}" if rest else origin
+            if scope is None:
+                scope = self.scope_of(node)
+            if scope is None:
+                return None
+            origin = self._origin_in(head, scope)
+            if origin is None:
+                return None
+            return f"{origin}.{rest}" if rest else origin
         return self.qualify(dotted)
 
     def _origin_in(self, name: str, scope: Scope) -> str | None:

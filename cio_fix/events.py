@@ -823,7 +823,7 @@ def _name_sources(
         if assignments:
             return _value_sources(context, call, value, line)
 
-    qualified = index.qualified_name(value)
+    qualified = index.qualified_name(value, call.site.scope)
     if qualified is None:
         return _value_sources(context, call, value, line)
     return [NameSource("", None, path, line, constant=qualified)]

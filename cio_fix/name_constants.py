@@ -515,7 +515,7 @@ def _module_constant(
         value = literal_value(assignment.value) if assignment.value else None
         return value if isinstance(value, str) else None
 
-    qualified = index.qualified_name(expression)
+    qualified = index.qualified_name(expression, scope)
     if qualified is None:
         return None
     # NOTE: the defining module's `global` statements are not read here.

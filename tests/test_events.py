@@ -1115,6 +1115,40 @@ def test_events_catalog_value_sends_text(project) -> None:
     assert "8 event names, 8 call sites, style snake_case." in result.stdout
 
 
+FUNCTION_IMPORT_SOURCE = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def send_signup(uid):
+    event = "signed_up"
+    cio.track(customer_id=uid, name=event)
+
+
+def send_close(uid):
+    from app.names import CLOSED as event
+    cio.track(customer_id=uid, name=event)
+"""
+
+
+def test_list_events_function_import_stays_local(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/names.py": 'CLOSED = "account_closed"\n',
+            "app/track.py": FUNCTION_IMPORT_SOURCE,
+        }
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == ["account_closed", "signed_up"]
+    assert events["signed_up"]["places"] == [{"path": "app/track.py", "line": 8}]
+    assert events["account_closed"]["places"] == [{"path": "app/track.py", "line": 13}]
+
+
 def test_events_enum_variant_message(project) -> None:
     root = project(SENT_THROUGH_VALUES_PROJECT)
 

@@ -641,7 +641,7 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
         built = parse_name(argument.value)
         if built is None:
             texts = value_texts(context, scope, argument.value)
-            qualified = context.index.qualified_name(argument.value)
+            qualified = context.index.qualified_name(argument.value, scope)
             if texts is None and qualified is not None:
                 # An imported constant that the project index reads later.
                 facts.append(("", qualified, place, "", ""))
@@ -842,7 +842,7 @@ def is_bounded(
         return is_bounded(context, scope, expression.body, depth + 1) and is_bounded(
             context, scope, expression.orelse, depth + 1
         )
-    qualified = context.index.qualified_name(expression)
+    qualified = context.index.qualified_name(expression, scope)
     if qualified is not None:
         return context.project.constant(qualified) is not None
     if not isinstance(expression, cst.Name):
