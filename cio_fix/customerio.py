@@ -410,6 +410,8 @@ class FileIndex:
         # too), and names that `global` statements let functions rebind.
         self.module_imports: set[str] = set()
         self.global_names: set[str] = set()
+        # The assignments in functions and classes after `global name`, by name.
+        self.global_assignments: dict[str, list[Assignment]] = {}
         # Modules imported with `from module import *` at module level.
         self.star_imports: list[str] = []
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
@@ -491,6 +493,7 @@ class FileIndex:
         every tree still alive. Call it only when nothing reads the index
         any more.
         """
+        self.global_assignments = {}
         for scope in [self.module_scope, *self.inner_scopes()]:
             scope.assignments = {}
             scope.function = None
@@ -1069,6 +1072,23 @@ class FileIndex:
                 return self._client_dict_type(container.value)
         return None
 
+    def rebound_through_global(self, name: str, assignments: list[Assignment]) -> bool:
+        """Tell whether `assignments` of `name` bind a module-level variable that code rebinds.
+
+        `assignments` are what a lookup of `name` found. They bind the
+        module-level variable when they are the module's, or those of a
+        scope that declares `global name`. A function or class that assigns
+        it after `global name` gives it another value.
+        """
+        rebindings = self.global_assignments.get(name)
+        if not rebindings:
+            return False
+        declaring = {id(rebinding.scope) for rebinding in rebindings}
+        return any(
+            assignment.scope is self.module_scope or id(assignment.scope) in declaring
+            for assignment in assignments
+        )
+
     def _rebound_through_global(self, name: str) -> bool:
         """Tell whether a function or class binds the module-level `name` after `global name`."""
         if name not in self.global_names:
@@ -1341,6 +1361,13 @@ class IndexBuilder(cst.CSTVisitor):
         self.statements: list[cst.CSTNode] = []
         # How many f-strings the walk is inside.
         self.f_strings = 0
+        # The names that `global` and `nonlocal` statements declare, by the id
+        # of the scope they are in.
+        self.global_declarations: dict[int, set[str]] = {}
+        self.nonlocal_declarations: dict[int, set[str]] = {}
+        # The assignments to names declared nonlocal. They bind in an
+        # enclosing scope, which is found once the walk has seen every binding.
+        self.nonlocal_assignments: list[Assignment] = []
 
     def visit_Name(self, node: cst.Name) -> None:
         self.index.names.setdefault(node.value, []).append(node)
@@ -1397,7 +1424,38 @@ class IndexBuilder(cst.CSTVisitor):
                 targets.extend(element.value for element in target.elements)
 
     def visit_Global(self, node: cst.Global) -> None:
-        self.index.global_names.update(item.name.value for item in node.names)
+        names = {item.name.value for item in node.names}
+        self.index.global_names.update(names)
+        self.global_declarations.setdefault(id(self.scope), set()).update(names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        # NOTE: an import or a `del` of a nonlocal name stays in the scope of
+        # the statement. Only assignments move to the variable's scope.
+        names = {item.name.value for item in node.names}
+        self.nonlocal_declarations.setdefault(id(self.scope), set()).update(names)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for assignment in self.nonlocal_assignments:
+            owner = self._nonlocal_owner(assignment.name, assignment.scope)
+            owner.assignments.setdefault(assignment.name, []).append(assignment)
+
+    def _nonlocal_owner(self, name: str, scope: Scope) -> Scope:
+        """Return the scope whose variable `nonlocal name` in `scope` binds.
+
+        That is the nearest enclosing function that binds `name` without
+        declaring it nonlocal too, as Python finds it. Class bodies do not
+        count. Code that Python rejects for want of one keeps its own scope.
+        """
+        candidate = scope.parent
+        while candidate is not None and candidate.kind != "module":
+            if (
+                candidate.kind != "class"
+                and name in candidate.assignments
+                and name not in self.nonlocal_declarations.get(id(candidate), ())
+            ):
+                return candidate
+            candidate = candidate.parent
+        return scope
 
     # -- scopes ----------------------------------------------------------------
 
@@ -1607,7 +1665,18 @@ class IndexBuilder(cst.CSTVisitor):
         self, name: str, value: cst.BaseExpression | None, node: cst.CSTNode
     ) -> None:
         assignment = Assignment(name, value, node, self.scope)
+        if self.nonlocal_declarations and name in self.nonlocal_declarations.get(
+            id(self.scope), ()
+        ):
+            # `nonlocal name` makes this an assignment of an enclosing
+            # function's variable, found at the end of the walk.
+            self.nonlocal_assignments.append(assignment)
+            return
         self.scope.assignments.setdefault(name, []).append(assignment)
+        if self.global_declarations and name in self.global_declarations.get(
+            id(self.scope), ()
+        ):
+            self.index.global_assignments.setdefault(name, []).append(assignment)
         if self.scope.kind == "class" and self.scope.class_info is not None:
             self.scope.class_info.attributes.setdefault(name, []).append(assignment)
 

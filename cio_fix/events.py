@@ -814,6 +814,8 @@ def _name_sources(
 
     if isinstance(value, cst.Name):
         assignments = index.assignments_of(value.value, call.site.scope)
+        if index.rebound_through_global(value.value, assignments):
+            return []
         if len(assignments) == 1 and assignments[0].scope is index.module_scope:
             assigned = assignments[0].value
             name = _string_literal(assigned) if assigned is not None else None

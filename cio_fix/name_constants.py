@@ -676,6 +676,8 @@ def value_texts(
     assignments = context.index.assignments_of(expression.value, scope)
     if len(assignments) != 1:
         return None
+    if context.index.rebound_through_global(expression.value, assignments):
+        return None
     assignment = assignments[0]
     statement = assignment.statement
     if isinstance(statement, cst.For):

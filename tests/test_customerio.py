@@ -659,6 +659,56 @@ def test_customerio_lambda_scope_lookup() -> None:
     assert "n" not in index.module_scope.assignments
 
 
+NONLOCAL_CHAIN = """\
+def outer():
+    event = "started"
+
+    def middle():
+        nonlocal event
+
+        def inner():
+            nonlocal event
+            event = "paid"
+
+        event = "shipped"
+        inner()
+
+    middle()
+    return event
+"""
+
+
+def test_customerio_nonlocal_binds_in_owner_scope() -> None:
+    index = build_index(cst.parse_module(NONLOCAL_CHAIN), "app", False)
+    outer, middle, inner = (info.scope for info in index.functions)
+
+    values = [item.value.value for item in outer.assignments["event"]]
+
+    assert values == ['"started"', '"paid"', '"shipped"']
+    assert "event" not in middle.assignments
+    assert "event" not in inner.assignments
+    assert index.assignments_of("event", inner) == outer.assignments["event"]
+
+
+def test_customerio_global_rebinding_found() -> None:
+    source = (
+        'STEP = "started"\n'
+        "def advance():\n"
+        "    global STEP\n"
+        '    STEP = "paid"\n'
+        "def local():\n"
+        '    STEP = "local"\n'
+    )
+    index = build_index(cst.parse_module(source), "app", False)
+    advance, local = (info.scope for info in index.functions)
+
+    module_level = index.assignments_of("STEP", index.module_scope)
+
+    assert index.rebound_through_global("STEP", module_level)
+    assert index.rebound_through_global("STEP", advance.assignments["STEP"])
+    assert not index.rebound_through_global("STEP", local.assignments["STEP"])
+
+
 def test_literal_value_matches_libcst() -> None:
     from cio_fix.customerio import literal_value
     from cio_fix.walk import find_all

@@ -1149,6 +1149,68 @@ def test_list_events_function_import_stays_local(project) -> None:
     assert events["account_closed"]["places"] == [{"path": "app/track.py", "line": 13}]
 
 
+REBOUND_ELSEWHERE_SOURCE = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+STEP = "step_started"
+
+
+def checkout(uid, paid):
+    event = "checkout_started"
+
+    def mark_paid():
+        nonlocal event
+        event = "checkout_paid"
+
+    if paid:
+        mark_paid()
+    cio.track(customer_id=uid, name=event)
+
+
+def advance():
+    global STEP
+    STEP = "step_paid"
+
+
+def send_step(uid):
+    cio.track(customer_id=uid, name=STEP)
+
+
+def restart(uid):
+    global STEP
+    STEP = "step_restarted"
+    cio.track(customer_id=uid, name=STEP)
+
+
+def cancel(uid):
+    event = "Checkout Started"
+    cio.track(customer_id=uid, name=event)
+"""
+
+
+def test_list_events_names_rebound_elsewhere(project) -> None:
+    root = project({"track.py": REBOUND_ELSEWHERE_SOURCE})
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    names = [event["name"] for event in result.json["events"]]
+
+    # Only `cancel` sends a name bound once; the others may send two names.
+    assert names == ["Checkout Started"]
+
+
+def test_events_rebound_names_not_compared(project) -> None:
+    root = project({"track.py": REBOUND_ELSEWHERE_SOURCE})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO303", "."], root)
+    [finding] = result.json["findings"]
+
+    # The finding is at the literal that `cancel` binds its variable to.
+    assert finding["line"] == 37
+    assert "differs only in case" not in finding["message"]
+
+
 def test_events_enum_variant_message(project) -> None:
     root = project(SENT_THROUGH_VALUES_PROJECT)
 

@@ -964,6 +964,9 @@ class InconsistentEventName(Rule):
     also into other files. So are the names that a call sends through an
     enum member of its module (`Event.SHIPPED`, `Event.SHIPPED.value`), a
     string class attribute, a variable bound once, or `a if flag else b`.
+    A variable that a nested function rebinds through `nonlocal`, or a
+    module-level one that a function rebinds through `global`, is not
+    bound once.
     Names that test code sends are neither reported nor compared with the
     names of other files, because its events go to a local server, often
     with odd or old names on purpose. Test code is `conftest.py`,
