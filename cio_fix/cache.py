@@ -9,7 +9,9 @@ as empty, and one that cannot be written is skipped. Neither is an error.
 
 The cache loads with a restricted unpickler that rebuilds only cio-fix
 data classes and enums, paths, sets and plain values, because a cache
-folder in a checked-out repository is not trusted input.
+folder in a checked-out repository is not trusted input. For the same
+reason, the cache file is read only when it is a regular file of at most
+MAX_CACHE_BYTES and not a symbolic link.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ CACHE_FILE = "results.pickle"
 CACHE_FORMAT = 6
 # Entries that no run has used for this long are dropped when the cache is saved.
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
+# A larger cache file is ignored. An estimate: the entries of one file take
+# a few kilobytes plus its fixed code, so this leaves room for tens of
+# thousands of files while a planted file cannot fill the memory.
+MAX_CACHE_BYTES = 1024 * 1024 * 1024
 
 # Files that change results without being checked themselves: the declared
 # customerio and Python versions and black's settings. They are read in
@@ -264,9 +270,13 @@ def _verified(entry: bytes) -> bytes:
 
 
 def _read_entries(path: Path) -> dict[str, tuple[float, bytes]]:
+    # A checked-out repository may hold a FIFO, or a link to /dev/zero or to
+    # a file outside the project, in place of the cache file.
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_regular_file(path, MAX_CACHE_BYTES, follow_links=False)
+    except OSError as error:
+        if not isinstance(error, FileNotFoundError):
+            logger.debug("ignoring the unreadable cache %s: %s", path, error)
         return {}
     try:
         document = loads(data)

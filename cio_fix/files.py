@@ -30,15 +30,20 @@ logger = logging.getLogger(__name__)
 MAX_DECLARATION_BYTES = 32 * 1024 * 1024
 
 
-def read_regular_file(path: Path, max_bytes: int = MAX_DECLARATION_BYTES) -> bytes:
+def read_regular_file(
+    path: Path, max_bytes: int = MAX_DECLARATION_BYTES, follow_links: bool = True
+) -> bytes:
     """Read `path` when it is a regular file of at most `max_bytes` bytes.
 
     Raises OSError for a missing or unreadable file, and also for a FIFO,
     a device or a larger file, so that callers that skip unreadable files
     skip those too. The file is opened without blocking, so a FIFO that
-    no process writes to does not stop the run.
+    no process writes to does not stop the run. With `follow_links` False,
+    a path whose last component is a symbolic link raises OSError too.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:
+        flags |= os.O_NOFOLLOW
     descriptor = os.open(path, flags)
     with os.fdopen(descriptor, "rb") as stream:
         status = os.fstat(descriptor)

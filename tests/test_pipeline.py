@@ -6,13 +6,17 @@ import gc
 import io
 import os
 import pickle
+import resource
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+import cio_fix.cache
 import cio_fix.checker
 from cio_fix import pipeline
 from cio_fix.cache import CACHE_FILE, CACHE_FOLDER, CHECKSUM_BYTES, _checksum
@@ -640,6 +644,78 @@ def test_cache_rejects_code_in_pickle(project) -> None:
     run_cli(["."], root)
 
     assert not marker.exists()
+
+
+def test_cache_fifo_file_is_ignored(project) -> None:
+    # A subprocess, so that a read that blocks on the FIFO times out.
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "-q", "."], root)
+    (root / CACHE_FOLDER).mkdir()
+    os.mkfifo(root / CACHE_FOLDER / CACHE_FILE)
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "-q", "-j", "1", "."],
+        cwd=root,
+        capture_output=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == expected.exit_code, completed.stderr
+    assert completed.stderr.decode() == expected.stderr
+    assert (root / CACHE_FOLDER / CACHE_FILE).is_file()
+
+
+def test_cache_link_to_device_is_ignored(project) -> None:
+    # The memory limit makes a run that reads /dev/zero fail with MemoryError
+    # instead of filling the machine's memory.
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "-q", "."], root)
+    (root / CACHE_FOLDER).mkdir()
+    (root / CACHE_FOLDER / CACHE_FILE).symlink_to("/dev/zero")
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "-q", "-j", "1", "."],
+        cwd=root,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=limit_memory,
+    )
+
+    assert completed.returncode == expected.exit_code, completed.stderr
+    assert completed.stderr.decode() == expected.stderr
+    assert not (root / CACHE_FOLDER / CACHE_FILE).is_symlink()
+
+
+def test_cache_file_link_is_not_read(project, tmp_path_factory, monkeypatch) -> None:
+    root = project(FILES)
+    first = _outputs(root, jobs=1, cache=True)
+    outside = tmp_path_factory.mktemp("outside") / CACHE_FILE
+    (root / CACHE_FOLDER / CACHE_FILE).rename(outside)
+    (root / CACHE_FOLDER / CACHE_FILE).symlink_to(outside)
+    parsed = _record_calls(monkeypatch, "parse_files")
+
+    second = _outputs(root, jobs=1, cache=True)
+
+    assert parsed
+    assert second == first
+    assert (root / CACHE_FOLDER / CACHE_FILE).is_file()
+    assert not (root / CACHE_FOLDER / CACHE_FILE).is_symlink()
+
+
+def test_cache_oversized_file_is_ignored(project, monkeypatch) -> None:
+    root = project(FILES)
+    first = _outputs(root, jobs=1, cache=True)
+    size = (root / CACHE_FOLDER / CACHE_FILE).stat().st_size
+    monkeypatch.setattr(cio_fix.cache, "MAX_CACHE_BYTES", size - 1)
+    parsed = _record_calls(monkeypatch, "parse_files")
+
+    second = _outputs(root, jobs=1, cache=True)
+
+    assert parsed
+    assert second == first
 
 
 def test_config_jobs_must_be_positive(project) -> None:
