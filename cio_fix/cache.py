@@ -11,13 +11,14 @@ The cache loads with a restricted unpickler that rebuilds only cio-fix
 data classes and enums, paths, sets and plain values, because a cache
 folder in a checked-out repository is not trusted input. For the same
 reason, the cache file is read only when it is a regular file of at most
-MAX_CACHE_BYTES and not a symbolic link.
+MAX_CACHE_BYTES and not a symbolic link, and no write follows a link.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import errno
 import hashlib
 import importlib
 import io
@@ -33,6 +34,7 @@ from typing import Any
 from cio_fix import __version__
 from cio_fix.config import Config
 from cio_fix.files import read_regular_file
+from cio_fix.interrupts import deferred
 from cio_fix.modules import folders_up_to
 from cio_fix.python_version import RUFF_FILES
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
@@ -49,6 +51,7 @@ MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 # a few kilobytes plus its fixed code, so this leaves room for tens of
 # thousands of files while a planted file cannot fill the memory.
 MAX_CACHE_BYTES = 1024 * 1024 * 1024
+GITIGNORE_TEXT = "# Created by cio-fix.\n*\n"
 
 # Files that change results without being checked themselves: the declared
 # customerio and Python versions and black's settings. They are read in
@@ -302,10 +305,16 @@ def _read_entries(path: Path) -> dict[str, tuple[float, bytes]]:
 
 
 def _write_entries(folder: Path, entries: dict[str, tuple[float, bytes]]) -> None:
+    """Write the cache file, and the folder's `.gitignore` when it has none.
+
+    No write follows a symbolic link: `Cache.open` checked the folder, but a
+    link may have replaced it during the run. The rename replaces a link
+    in place of the cache file itself, not the link's target.
+    """
     folder.mkdir(exist_ok=True)
-    gitignore = folder / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("# Created by cio-fix.\n*\n", encoding="utf-8")
+    if folder.is_symlink():
+        raise OSError(errno.ELOOP, "the cache folder is a symbolic link", str(folder))
+    _create_gitignore(folder / ".gitignore")
     data = dumps({"format": CACHE_FORMAT, "entries": entries})
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".results-")
     try:
@@ -315,6 +324,23 @@ def _write_entries(folder: Path, entries: dict[str, tuple[float, bytes]]) -> Non
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _create_gitignore(path: Path) -> None:
+    """Create `path` unless something, even a broken symbolic link, is there already."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    # Deferred, so that an interrupt cannot leave an empty file that later runs keep.
+    with deferred():
+        try:
+            descriptor = os.open(path, flags, 0o644)
+        except FileExistsError:
+            return
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(GITIGNORE_TEXT)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
 
 def run_fingerprint(config: Config, start: Path | None) -> str:

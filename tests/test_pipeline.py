@@ -19,7 +19,7 @@ from rich.console import Console
 import cio_fix.cache
 import cio_fix.checker
 from cio_fix import pipeline
-from cio_fix.cache import CACHE_FILE, CACHE_FOLDER, CHECKSUM_BYTES, _checksum
+from cio_fix.cache import CACHE_FILE, CACHE_FOLDER, CHECKSUM_BYTES, Cache, _checksum
 from cio_fix.cli import _exit_status
 from cio_fix.config import load_config
 from cio_fix.engine import run
@@ -716,6 +716,32 @@ def test_cache_oversized_file_is_ignored(project, monkeypatch) -> None:
 
     assert parsed
     assert second == first
+
+
+def test_cache_gitignore_link_is_not_followed(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    root = project(FILES)
+    (root / CACHE_FOLDER).mkdir()
+    gitignore = root / CACHE_FOLDER / ".gitignore"
+    gitignore.symlink_to(outside / "marker")
+
+    run_cli(["."], root)
+
+    assert list(outside.iterdir()) == []
+    assert gitignore.is_symlink()
+    assert (root / CACHE_FOLDER / CACHE_FILE).is_file()
+
+
+def test_cache_folder_linked_during_run(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    root = project(FILES)
+    cache = Cache.open(root)
+    cache.put("key", "value")
+    (root / CACHE_FOLDER).symlink_to(outside, target_is_directory=True)
+
+    cache.save()
+
+    assert list(outside.iterdir()) == []
 
 
 def test_config_jobs_must_be_positive(project) -> None:
