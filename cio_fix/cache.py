@@ -26,7 +26,6 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from cio_fix.interrupts import deferred
 from cio_fix.modules import folders_up_to
 from cio_fix.python_version import RUFF_FILES
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
+from cio_fix.writer import temporary_file
 
 logger = logging.getLogger(__name__)
 
@@ -316,14 +316,10 @@ def _write_entries(folder: Path, entries: dict[str, tuple[float, bytes]]) -> Non
         raise OSError(errno.ELOOP, "the cache folder is a symbolic link", str(folder))
     _create_gitignore(folder / ".gitignore")
     data = dumps({"format": CACHE_FORMAT, "entries": entries})
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".results-")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+    with temporary_file(folder, ".results-") as (stream, temporary):
+        stream.write(data)
+        stream.close()
         os.replace(temporary, folder / CACHE_FILE)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _create_gitignore(path: Path) -> None:

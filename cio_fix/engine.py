@@ -148,7 +148,9 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
 
     cache = Cache.open(config.root) if config.cache else Cache.disabled()
     checked = check_candidates(all_files, raw_files, config, cache)
-    cache.save()
+    # SIGTERM during the save removes the cache's temporary file.
+    with terminate_as_exit():
+        cache.save()
     result.files.extend(
         file
         for file in checked.files

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from types import FrameType
 
 _interrupted = False
-# True while a `deferred` block runs, so the handler only records Ctrl-C.
+# True while a `deferred` block runs, so the handlers only record the signal.
 _deferring = False
+# The exit status of a SIGTERM that arrived during a `deferred` block.
+_deferred_exit: int | None = None
 
 
 def install() -> None:
@@ -40,19 +42,37 @@ def stop_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+def exit_unless_deferred(status: int) -> None:
+    """Raise SystemExit(status) now, or when the running `deferred` block ends.
+
+    For signal handlers that end the run, such as the SIGTERM handler of
+    `writer.terminate_as_exit`.
+    """
+    global _deferred_exit
+    if not _deferring:
+        raise SystemExit(status)
+    _deferred_exit = status
+
+
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Delay a Ctrl-C that arrives while the block runs, and raise it when the block ends.
+    """Delay Ctrl-C and SIGTERM while the block runs, and raise them when it ends.
 
-    For steps that must finish together, such as replacing a file and
-    counting it as written. Only the handler that `install` sets delays it.
+    For steps that must finish together, such as creating a temporary file
+    and taking its name, or replacing a file and counting it as written.
+    Only the handlers that `install` and `exit_unless_deferred` serve delay
+    a signal; Python's default SIGINT handler raises at once.
     """
-    global _deferring
+    global _deferring, _deferred_exit
     outer = _deferring
     _deferring = True
     try:
         yield
     finally:
         _deferring = outer
-    if not outer:
-        stop_if_interrupted()
+    if outer:
+        return
+    if _deferred_exit is not None:
+        status, _deferred_exit = _deferred_exit, None
+        raise SystemExit(status)
+    stop_if_interrupted()

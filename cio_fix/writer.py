@@ -14,8 +14,9 @@ import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from cio_fix.interrupts import deferred
+from cio_fix.interrupts import deferred, exit_unless_deferred
 
 # Files above this size are generated or vendored code, not integrations,
 # and libcst takes minutes to parse a megabyte of dense literals (seen on
@@ -164,14 +165,11 @@ def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
 
     # A short name, so that a file whose own name nears the 255-byte limit
     # of most file systems can still be written.
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=".cio-fix.", suffix=".tmp", dir=target.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
+    with temporary_file(target.parent, ".cio-fix.", ".tmp") as (stream, temporary):
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+        stream.close()
         os.chmod(temporary, stat.S_IMODE(status.st_mode))
         _keep_owner(temporary, status)
         # A Ctrl-C between the two steps would leave a written file uncounted.
@@ -179,10 +177,36 @@ def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
             os.replace(temporary, target)
             if _write_log is not None:
                 _write_log.append(path)
+
+
+@contextlib.contextmanager
+def temporary_file(
+    folder: Path, prefix: str, suffix: str = ""
+) -> Iterator[tuple[BinaryIO, str]]:
+    """Create a temporary file in `folder`, and remove it when the block raises.
+
+    Yields the open file and its name. The block renames the file to keep
+    it. Ctrl-C and SIGTERM wait while the file is created, because
+    `mkstemp` creates it before it returns the name, and an interrupt in
+    between would leave a file whose name the cleanup never gets.
+    """
+    temporary: str | None = None
+    stream: BinaryIO | None = None
+    try:
+        with deferred():
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=prefix, suffix=suffix, dir=folder
+            )
+            stream = os.fdopen(descriptor, "wb")
+        yield stream, temporary
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        if temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
         raise
+    finally:
+        if stream is not None:
+            stream.close()
 
 
 def _write_target(path: Path, root: Path | None) -> Path:
@@ -228,14 +252,15 @@ def terminate_as_exit() -> Iterator[None]:
 
     A CI timeout, `timeout` and `docker stop` send SIGTERM, whose default
     action ends the process at once and leaves a temporary file behind.
-    The exit status stays 143, as with the default action.
+    The exit status stays 143, as with the default action. Inside a
+    `deferred` block, the SystemExit waits for the block to end.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def exit_on_terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signal.SIGTERM)
+        exit_unless_deferred(128 + signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, exit_on_terminate)
     try:

@@ -744,6 +744,44 @@ def test_cache_folder_linked_during_run(project, tmp_path_factory) -> None:
     assert list(outside.iterdir()) == []
 
 
+# Runs the command line, and sends a signal to the process just before
+# `mkstemp` returns the name of the cache's temporary file.
+SIGNAL_AFTER_CACHE_MKSTEMP = """
+import os, signal, sys, tempfile
+from cio_fix import cli
+
+real_mkstemp = tempfile.mkstemp
+number = getattr(signal, sys.argv[1])
+
+def mkstemp_then_signal(*args, **kwargs):
+    created = real_mkstemp(*args, **kwargs)
+    if kwargs.get("prefix") == ".results-":
+        os.kill(os.getpid(), number)
+    return created
+
+tempfile.mkstemp = mkstemp_then_signal
+sys.argv = ["cio-fix", "-q", "-j", "1", "."]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize(("name", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_cache_interrupted_save_leaves_no_file(project, name, status) -> None:
+    root = project(FILES)
+
+    completed = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AFTER_CACHE_MKSTEMP, name],
+        cwd=root,
+        capture_output=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == status, completed.stderr
+    assert sorted(path.name for path in (root / CACHE_FOLDER).iterdir()) == [
+        ".gitignore"
+    ]
+
+
 def test_config_jobs_must_be_positive(project) -> None:
     root = project({**FILES, "pyproject.toml": "[tool.cio-fix]\njobs = 0\n"})
 

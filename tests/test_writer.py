@@ -291,3 +291,61 @@ with terminate_as_exit():
     assert completed.returncode == 143
     assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
     assert path.read_text() == BODY
+
+
+# Sends a signal to this process just before `mkstemp` returns, which is
+# where an interrupt lands that comes after the temporary file exists and
+# before its name reaches the cleanup.
+SIGNAL_AFTER_MKSTEMP = """
+import os, signal, sys, tempfile
+from pathlib import Path
+from cio_fix.interrupts import install
+from cio_fix.writer import terminate_as_exit, write_atomic
+
+real_mkstemp = tempfile.mkstemp
+
+def mkstemp_then_signal(*args, **kwargs):
+    created = real_mkstemp(*args, **kwargs)
+    os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+    return created
+
+install()
+tempfile.mkstemp = mkstemp_then_signal
+with terminate_as_exit():
+    write_atomic(Path(sys.argv[1]), b"fixed = True\\n")
+"""
+
+
+@pytest.mark.parametrize(("name", "status"), [("SIGINT", -2), ("SIGTERM", 143)])
+def test_writer_signal_after_mkstemp_leaves_no_file(
+    tmp_path: Path, name: str, status: int
+) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+
+    completed = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AFTER_MKSTEMP, str(path), name],
+        capture_output=True,
+        timeout=60,
+    )
+
+    # After an uncaught KeyboardInterrupt, Python ends itself with SIGINT.
+    assert completed.returncode == status, completed.stderr
+    if name == "SIGINT":
+        assert b"KeyboardInterrupt" in completed.stderr
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
+    assert path.read_text() == BODY
+
+
+def test_writer_deferred_exit_waits_for_block() -> None:
+    from cio_fix.interrupts import deferred, exit_unless_deferred
+
+    finished = False
+    with pytest.raises(SystemExit) as raised, deferred():
+        exit_unless_deferred(143)
+        finished = True
+
+    assert finished
+    assert raised.value.code == 143
+    with pytest.raises(SystemExit):
+        exit_unless_deferred(143)
