@@ -828,6 +828,12 @@ def _name_sources(
     qualified = index.qualified_name(value, call.site.scope)
     if qualified is None:
         return _value_sources(context, call, value, line)
+    if resolve_constant(context, qualified) is None:
+        # An imported class's member or attribute (`Event.SHIPPED`), which
+        # is renamed in its class, not where a constant is written.
+        sources = _value_sources(context, call, value, line)
+        if sources:
+            return sources
     return [NameSource("", None, path, line, constant=qualified)]
 
 

@@ -25,32 +25,10 @@ from cio_fix.events import (
     to_style,
 )
 from cio_fix.metadata import code_of
+from cio_fix.name_classes import STR_ENUM, STR_METHODS, ClassStrings, class_strings
 
 if TYPE_CHECKING:
     from cio_fix.rules import FileContext
-
-# Bases that make a class an enum whose members cannot be rebound.
-ENUM_BASES = frozenset({"enum.Enum", "enum.StrEnum"})
-STR_ENUM = "enum.StrEnum"
-
-# Methods of `str` whose result depends only on the string and the
-# arguments, so over constants they give the same text on every call.
-_STR_METHODS = frozenset(
-    {
-        "capitalize",
-        "casefold",
-        "lower",
-        "lstrip",
-        "removeprefix",
-        "removesuffix",
-        "replace",
-        "rstrip",
-        "strip",
-        "swapcase",
-        "title",
-        "upper",
-    }
-)
 
 # A name spelled as a constant (`PREFIX`, `names.APP`), or an enum member
 # (`Plan.PRO`, `Plan.PRO.value`).
@@ -69,7 +47,7 @@ class UnknownPart(Exception):
 
 @dataclass(frozen=True)
 class _Member:
-    """A member of an enum class of the module, assigned a string literal."""
+    """A member of an enum class of the project, assigned a string literal."""
 
     # STR_ENUM, "str" for `class Event(str, Enum)`, or "enum.Enum".
     base: str
@@ -241,7 +219,7 @@ def _evaluate(
     It reads string and integer literals, module constants
     (`_module_constant`), enum members (`Event.X`, `Event["X"]`) and their
     `.value`, and what `+`, an index, a slice, `str()` or a method of
-    `_STR_METHODS` makes of them.
+    `STR_METHODS` makes of them.
     """
     if depth > 10:
         return None
@@ -295,8 +273,9 @@ def _subscript_value(
     element = subscript.slice[0].slice
     if isinstance(element, cst.Index) and element.star is None:
         key = _evaluate(context, scope, element.value, depth + 1)
-        if isinstance(subscript.value, cst.Name) and isinstance(key, str):
-            return _member_by_name(context, scope, subscript.value.value, key)
+        owner = subscript.value
+        if isinstance(owner, (cst.Name, cst.Attribute)) and isinstance(key, str):
+            return _member_by_name(context, scope, owner, key)
         text = _as_string(_evaluate(context, scope, subscript.value, depth + 1))
         if (
             text is None
@@ -347,7 +326,7 @@ def _call_value(
         return value if isinstance(value, str) else None
 
     if not isinstance(function, cst.Attribute) or (
-        function.attr.value not in _STR_METHODS
+        function.attr.value not in STR_METHODS
     ):
         return None
     text = _as_string(_evaluate(context, scope, function.value, depth + 1))
@@ -526,53 +505,44 @@ def _module_constant(
 def _enum_member(
     context: FileContext, scope: Scope, expression: cst.BaseExpression
 ) -> _Member | None:
-    """Return the member that `Event.MEMBER` names, for an enum class of this module."""
-    if not isinstance(expression, cst.Attribute) or not isinstance(
-        expression.value, cst.Name
-    ):
+    """Return the member that `Event.MEMBER` or `events.Event.MEMBER` names."""
+    if not isinstance(expression, cst.Attribute):
         return None
-    return _member_by_name(
-        context, scope, expression.value.value, expression.attr.value
-    )
+    return _member_by_name(context, scope, expression.value, expression.attr.value)
 
 
 def _member_by_name(
-    context: FileContext, scope: Scope, class_name: str, member: str
+    context: FileContext, scope: Scope, owner: cst.BaseExpression, member: str
 ) -> _Member | None:
-    """Return a member of the enum class that `class_name` names in this module.
+    """Return a member of the enum class that `owner` names.
 
-    The member must be assigned a string literal once in the class body.
-    Enums imported from other modules are not read, and neither are classes
-    that define a private or special method (`__new__`, `__str__`,
-    `_missing_`) or one of `_STR_METHODS`, which may change what a member
-    is or what it gives as text.
+    The member must be assigned a string literal once in the class body,
+    and the class must be one that `ClassStrings.members` reads.
     """
-    class_def = _class_definition(context, scope, class_name)
-    if class_def is None:
+    strings = _class_strings(context, scope, owner)
+    if strings is None or member not in strings.members:
         return None
-    base = _enum_base(context, class_def)
-    if base is None:
-        return None
+    value = strings.members[member]
+    return _Member(strings.enum_base, value, f"{strings.name}.{member}")
 
-    if member.startswith("_"):
+
+def _class_strings(
+    context: FileContext, scope: Scope, owner: cst.BaseExpression
+) -> ClassStrings | None:
+    """Return the strings of the class that `owner` names.
+
+    That is a class of this module, or one imported from a module of the
+    project, whose summary carries its strings. A class defined outside
+    the project is not read.
+    """
+    if isinstance(owner, cst.Name):
+        class_def = _class_definition(context, scope, owner.value)
+        if class_def is not None:
+            return class_strings(context.index, class_def)
+    qualified = context.index.qualified_name(owner)
+    if qualified is None:
         return None
-    values = []
-    for statement in class_def.body.body:
-        if isinstance(statement, cst.FunctionDef) and (
-            statement.name.value.startswith("_") or statement.name.value in _STR_METHODS
-        ):
-            return None
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.Assign) and any(
-                isinstance(target.target, cst.Name) and target.target.value == member
-                for target in small.targets
-            ):
-                values.append(literal_value(small.value))
-    if len(values) != 1 or not isinstance(values[0], str):
-        return None
-    return _Member(base, values[0], f"{class_name}.{member}")
+    return context.project.class_strings(qualified)
 
 
 def _class_definition(
@@ -589,29 +559,6 @@ def _class_definition(
     if not isinstance(statement, cst.ClassDef) or statement.decorators:
         return None
     return statement
-
-
-def _enum_base(context: FileContext, class_def: cst.ClassDef) -> str | None:
-    """Return what kind of enum a class is: STR_ENUM, "str", "enum.Enum", or None."""
-    if class_def.keywords:
-        return None
-    enum_bases = []
-    mixed_with_str = False
-    for argument in class_def.bases:
-        qualified = context.index.qualified_name(argument.value)
-        if qualified in ENUM_BASES:
-            enum_bases.append(qualified)
-        elif dotted_name(argument.value) == "str" and not context.index.binds_anywhere(
-            "str"
-        ):
-            mixed_with_str = True
-        else:
-            return None
-    if len(enum_bases) != 1:
-        return None
-    if enum_bases[0] == STR_ENUM:
-        return STR_ENUM
-    return "str" if mixed_with_str else enum_bases[0]
 
 
 # The maximum number of names that `sent_texts` lists for one name
@@ -649,8 +596,8 @@ def value_texts(
     """Return the texts that a value may have, or None when cio-fix cannot list them.
 
     It reads what `_evaluate` reads: literals, module constants and enum
-    members. It also reads a string class attribute of this module
-    (`Events.PAYMENT`), both branches of `a if flag else b`, and a name
+    members. It also reads a string class attribute of a class of the
+    project (`Events.PAYMENT`), both branches of `a if flag else b`, and a name
     bound once in the function to one of these or by a loop over a literal
     tuple or list. An enum member gives its value, the text that a member
     of a `str` enum sends.
@@ -666,9 +613,10 @@ def value_texts(
         body = value_texts(context, scope, expression.body, depth + 1)
         orelse = value_texts(context, scope, expression.orelse, depth + 1)
         return None if body is None or orelse is None else body | orelse
-    if isinstance(expression, cst.Attribute) and isinstance(expression.value, cst.Name):
-        text = _class_attribute(
-            context, scope, expression.value.value, expression.attr.value
+    if isinstance(expression, cst.Attribute):
+        strings = _class_strings(context, scope, expression.value)
+        text = (
+            None if strings is None else strings.attributes.get(expression.attr.value)
         )
         return None if text is None else frozenset({text})
     if not isinstance(expression, cst.Name):
@@ -691,35 +639,3 @@ def value_texts(
     if isinstance(statement, (cst.Assign, cst.AnnAssign)) and assignment.value:
         return value_texts(context, assignment.scope, assignment.value, depth + 1)
     return None
-
-
-def _class_attribute(
-    context: FileContext, scope: Scope, class_name: str, attribute: str
-) -> str | None:
-    """Return the string literal assigned once to an attribute in a class body of this module.
-
-    NOTE: code may rebind the attribute (`Events.PAYMENT = ...`); the text
-    read here is the one the class statement gives.
-    """
-    class_def = _class_definition(context, scope, class_name)
-    if class_def is None:
-        return None
-    values = []
-    for statement in class_def.body.body:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.Assign):
-                targets = [target.target for target in small.targets]
-            elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                targets = [small.target]
-            else:
-                continue
-            if any(
-                isinstance(target, cst.Name) and target.value == attribute
-                for target in targets
-            ):
-                values.append(literal_value(small.value))
-    if len(values) != 1 or not isinstance(values[0], str):
-        return None
-    return values[0]

@@ -32,6 +32,7 @@ from cio_fix.modules import (
     folders_up_to,
     module_name_for,  # noqa: F401 (re-exported)
 )
+from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.requirements import requirement_lines, requirements_files
 
 _Value = TypeVar("_Value")
@@ -55,6 +56,9 @@ class ModuleSummary:
     factories: dict[str, ClientType] = field(default_factory=dict)
     # Module-level names bound to a literal string or number.
     constants: dict[str, str | int | float] = field(default_factory=dict)
+    # Module-level classes that hold string enum members or string class
+    # attributes, through which other modules may send event names.
+    classes: dict[str, ClassStrings] = field(default_factory=dict)
     # Module-level names imported from elsewhere: local name -> qualified name.
     aliases: dict[str, str] = field(default_factory=dict)
     # Qualified names of imported constants passed as credentials, with the
@@ -272,6 +276,14 @@ class ProjectIndex:
         summary, name = target
         return summary.constants.get(name)
 
+    def class_strings(self, qualified: str) -> ClassStrings | None:
+        """Return the strings of a module-level class of the project, following re-exports."""
+        target = self.resolve_name(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        return summary.classes.get(name)
+
     def credential_role(self, module_name: str, name: str) -> str | None:
         """Return how another file uses this module's constant, if as a credential."""
         return self.credential_uses.get((module_name, name))
@@ -339,6 +351,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             continue
         if index.is_other_class(cst.Name(class_info.name), scope):
             summary.other_classes.append(class_info.name)
+    summary.classes = module_classes(index)
 
     for local, qualified in index.imports.items():
         if local not in scope.assignments:
@@ -386,9 +399,11 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
 def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
     """Return an argument with the values built into it, when it builds a string.
 
-    CIO301 keeps an imported constant built into an event name
-    (`f"{names.PREFIX}_{region}"`, also as `names.PREFIX.upper()` or
-    `names.PREFIX[:4]`) in the name, so its module is read. The
+    CIO301 keeps an imported constant or enum member built into an event
+    name (`f"{names.PREFIX}_{region}"`, also as `names.PREFIX.upper()` or
+    `names.PREFIX[:4]`) in the name, and CIO301 to CIO303 read the names
+    sent through an imported class (`Event.SHIPPED.value`), so the module
+    that defines them is read. The
     walk reads no literal, because evaluating one leaves reference cycles
     while the garbage collector is off (see `cio_fix.pipeline`).
     """
@@ -417,6 +432,9 @@ def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
         for argument in value.args:
             values.extend(_argument_values(argument.value))
     elif isinstance(value, cst.Subscript):
+        values.extend(_argument_values(value.value))
+    elif isinstance(value, cst.Attribute) and value.attr.value == "value":
+        # `Event.SHIPPED.value`: the enum member, whose class is read.
         values.extend(_argument_values(value.value))
     return values
 

@@ -1251,3 +1251,74 @@ def test_events_unfixed_message_singular_value(project) -> None:
     assert "use a fixed name and send the value as an event attribute (" in (
         finding["message"]
     )
+
+
+IMPORTED_CLASSES_PROJECT = {
+    "app/__init__.py": "",
+    "app/events.py": (
+        "from enum import Enum\n"
+        "class Ev(str, Enum):\n"
+        '    SHIPPED = "OrderShipped"\n'
+        "class Names:\n"
+        '    PAID = "order_paid"\n'
+    ),
+    "app/views.py": (
+        "from customerio import CustomerIO\n"
+        "import app.events as ev\n"
+        "from app.events import Ev\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def order(uid):\n"
+        "    cio.track(customer_id=uid, name=Ev.SHIPPED)\n"
+        "    cio.track(customer_id=uid, name=Ev.SHIPPED.value)\n"
+        "    cio.track(customer_id=uid, name=ev.Names.PAID)\n"
+        '    cio.track(customer_id=uid, name="order_shipped")\n'
+    ),
+}
+
+
+def test_list_events_imported_class_sends(project) -> None:
+    root = project(IMPORTED_CLASSES_PROJECT)
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == ["OrderShipped", "order_paid", "order_shipped"]
+    assert events["OrderShipped"]["places"] == [
+        {"path": "app/views.py", "line": 6},
+        {"path": "app/views.py", "line": 7},
+    ]
+    assert events["OrderShipped"]["variants"] == ["order_shipped"]
+    assert events["OrderShipped"]["suggested"] == "order_shipped"
+    assert events["order_paid"]["places"] == [{"path": "app/views.py", "line": 8}]
+
+
+def test_list_events_imported_class_counts(project) -> None:
+    root = project(IMPORTED_CLASSES_PROJECT)
+
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert "other spellings: 'order_shipped'" in result.stdout
+    assert "3 event names, 4 call sites, style snake_case." in result.stdout
+
+
+def test_list_events_enum_value_reads_its_module(project) -> None:
+    # `.value` is the only mention of the enum, so nothing else reads app/events.py.
+    root = project(
+        {
+            **IMPORTED_CLASSES_PROJECT,
+            "app/views.py": (
+                "from customerio import CustomerIO\n"
+                "from app.events import Ev\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def order(uid):\n"
+                "    cio.track(customer_id=uid, name=Ev.SHIPPED.value)\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == ["OrderShipped"]
+    assert events["OrderShipped"]["places"] == [{"path": "app/views.py", "line": 5}]

@@ -399,9 +399,13 @@ class DynamicEventName(Rule):
     name is any name cio-fix can read in any file but test code, whose
     names do not reach the workspace. That is a literal, a
     constant, an enum member, a string class attribute or a variable bound
-    once in the function. It is also each name of a name picked from a few
-    fixed values. Two built names with the same literal parts and attribute keys
-    send the same events and share the fix. Every way of writing a
+    once in the function. The constant or class may be imported from
+    another module of the project, also through a re-export. It is also
+    each name of a name picked from a few fixed values. A name that
+    cio-fix cannot read, such as a member of an enum defined outside the
+    project or an `auto()` member, is not counted as sent. Two built names
+    with the same literal parts and attribute keys send the same events
+    and share the fix. Every way of writing a
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
     literal part. A value with a format spec or conversion (`{n:03d}`)
@@ -410,8 +414,9 @@ class DynamicEventName(Rule):
     values that change move out: `f"{PREFIX}_upgraded_{region}"` becomes
     `PREFIX + "_upgraded"`. One such part is a module-level name assigned
     once to a string literal, in this module or imported from a module of
-    the project. Another is a member of an enum class of this module that
-    is assigned a string literal (`Event.X` or `Event["X"]`): read as
+    the project. Another is a member of an enum class, of this module or
+    imported from a module of the project, that is assigned a string
+    literal (`Event.X` or `Event["X"]`): read as
     `.value`, as a `StrEnum` member, or as a member of a `str` enum in a `+`
     chain. What `+`, an index, a slice with literal bounds, `str()` or a
     string method that changes case, strips, removes or replaces text
@@ -420,8 +425,9 @@ class DynamicEventName(Rule):
     `PREFIX.upper() + "_upgraded"`. A part that reads only names spelled as
     constants, enum members or classes, but is not one of these, is reported
     without a fix, because moving it out would rename the event: a name
-    assigned twice, a class attribute that code may rebind, an enum
-    imported from another module or one that defines a private or special
+    assigned twice, a class attribute that code may rebind, a member of an
+    enum defined outside the project, one not assigned a string literal
+    (`auto()`), a member of an enum that defines a private or special
     method, a call of another function (`slug(PREFIX)`, `PREFIX.zfill(9)`),
     or such a part with a format spec or conversion. So is a member of
     `class Event(str, Enum)` in a formatted name, which Python 3.11 and
@@ -962,8 +968,9 @@ class InconsistentEventName(Rule):
     separators (`UserSignedUp` in one file, `user_signed_up` in another).
     Names held in constants (`EVENT_SHIPPED = "Shipped"`) are followed,
     also into other files. So are the names that a call sends through an
-    enum member of its module (`Event.SHIPPED`, `Event.SHIPPED.value`), a
-    string class attribute, a variable bound once, or `a if flag else b`.
+    enum member (`Event.SHIPPED`, `Event.SHIPPED.value`) or a string class
+    attribute, of a class of its module or imported from another module of
+    the project, a variable bound once, or `a if flag else b`.
     A variable that a nested function rebinds through `nonlocal`, or a
     module-level one that a function rebinds through `global`, is not
     bound once.
