@@ -15,6 +15,7 @@ from cio_fix.project import (
     SdkVersion,
     detect_sdk_version,
     major_from_specifier,
+    reexported_names,
     summarise,
 )
 
@@ -466,6 +467,54 @@ def test_project_importers_follow_reexports() -> None:
     assert project.importers("app.events", "SIGNED_UP") == {"app.names", "app.views"}
     assert project.importers("app.events", "OTHER") == set()
     assert project.resolve_name("app.views.NAME") == (project.summaries[0], "SIGNED_UP")
+
+
+def test_project_reexported_names_follow_chain() -> None:
+    exports = {
+        "app.Event": "app.events.Event",
+        "app.events.Event": "app.enums.Event",
+        "app.PREFIX": "app.names.PREFIX",
+    }
+
+    found = reexported_names({"app.Event.SHIPPED", "app.other.NAME"}, exports)
+
+    assert found == {"app.events.Event.SHIPPED", "app.enums.Event.SHIPPED"}
+
+
+def test_project_reexported_names_stop_at_cycle() -> None:
+    exports = {"app.a.NAME": "app.b.NAME", "app.b.NAME": "app.a.NAME"}
+
+    found = reexported_names({"app.a.NAME"}, exports)
+
+    assert found == {"app.b.NAME"}
+
+
+def test_project_summary_class_strings() -> None:
+    project = _project(
+        {
+            "app.events": (
+                "from enum import Enum, auto\n"
+                "class Event(str, Enum):\n"
+                '    SHIPPED = "order_shipped"\n'
+                "    LATER = auto()\n"
+                "class Names:\n"
+                '    PAID: str = "order_paid"\n'
+            ),
+            "app.views": "from app.events import Event as Ev, Names\n",
+        }
+    )
+
+    event = project.class_strings("app.views.Ev")
+    names = project.class_strings("app.views.Names")
+
+    assert event is not None
+    assert event.name == "Event"
+    assert event.enum_base == "str"
+    assert event.members == {"SHIPPED": "order_shipped"}
+    assert names is not None
+    assert names.enum_base == ""
+    assert names.members == {}
+    assert names.attributes == {"PAID": "order_paid"}
 
 
 def test_project_shared_computes_once() -> None:
