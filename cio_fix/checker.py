@@ -46,6 +46,7 @@ from cio_fix.project import (
     ModuleSummary,
     ProjectIndex,
     imported_modules,
+    imported_names,
     module_name_for,
     prefilter_words,
     summarise,
@@ -1093,6 +1094,9 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         tuple(sorted(imported_modules([summary]))),
         tuple(sorted(module for module in aliased if module)),
         summary.module_name if summary.path.name == "__init__.py" else "",
+        summary.module_name,
+        tuple(sorted(imported_names([summary]))),
+        tuple(sorted(summary.aliases.items())),
     )
 
 

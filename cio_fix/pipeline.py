@@ -32,7 +32,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -79,15 +79,21 @@ class ScanFacts:
 
     `words` are module names that a file importing this module's clients
     must name on an import line. `imported` are the modules whose values
-    this module passes to Customer.io. `aliased` are the modules it imports
-    names from at module level, and `package` the name of the package it
-    is the `__init__.py` of (empty for other modules).
+    this module passes to Customer.io, and `imported_names` those values'
+    qualified names. `aliased` are the modules it imports names from at
+    module level, and `package` the name of the package it is the
+    `__init__.py` of (empty for other modules). `exports` are the names it
+    imports at module level, which other modules may import from it, with
+    their qualified names.
     """
 
     words: tuple[str, ...] = ()
     imported: tuple[str, ...] = ()
     aliased: tuple[str, ...] = ()
     package: str = ""
+    module: str = ""
+    imported_names: tuple[str, ...] = ()
+    exports: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -348,6 +354,7 @@ def read_project_files(
         for facts in scanned.values():
             words.update(facts.words)
             wanted.update(facts.imported)
+        wanted.update(_reexported_modules(scanned.values()))
         words -= used_words
         used_words |= words
         # A file that imports a name from a module named like a client
@@ -1127,6 +1134,26 @@ def _handle(worker: _Worker, request: tuple[Any, ...]) -> bytes:
         from_cache = isinstance(error, PipelineUnavailable) and error.from_cache
         message = f"{type(error).__name__}: {error}"
         return dumps(("failed", (message, from_cache)))
+
+
+def _reexported_modules(scanned: Iterable[ScanFacts]) -> set[str]:
+    """Return the modules that define the imported values that a read module re-exports.
+
+    `from app import Event` reads `app/__init__.py`. When that imports
+    `Event` from `app.events`, the value is defined in `app.events`.
+    """
+    from cio_fix.project import modules_defining, reexported_names
+
+    names: set[str] = set()
+    for facts in scanned:
+        names.update(facts.imported_names)
+    if not names:
+        return set()
+    exports: dict[str, str] = {}
+    for facts in scanned:
+        for local, qualified in facts.exports:
+            exports[f"{facts.module}.{local}"] = qualified
+    return modules_defining(reexported_names(names, exports))
 
 
 def _read_modules(

@@ -451,22 +451,60 @@ def _credential_reference(index: FileIndex, value: cst.BaseExpression) -> str | 
     return index.qualified_name(value)
 
 
-def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
-    """Return the modules whose values the given modules pass to Customer.io."""
-    modules = set()
+def imported_names(summaries: Iterable[ModuleSummary]) -> set[str]:
+    """Return the qualified names of the values that the given modules pass to Customer.io."""
+    names = set()
     for summary in summaries:
         for qualified in [*summary.credential_uses, *summary.imported_arguments]:
-            qualified = qualified.partition("[")[0]
-            if qualified.startswith(DJANGO_SETTINGS + "."):
-                modules.add("settings")
-            module, _, _ = qualified.rpartition(".")
-            if module:
-                modules.add(module)
-            owner, _, last = module.rpartition(".")
-            if owner and last[:1].isupper():
-                # `conf.CioConfig.site_id`: a field of a class of `conf`.
-                modules.add(owner)
+            names.add(qualified.partition("[")[0])
+    return names
+
+
+def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
+    """Return the modules whose values the given modules pass to Customer.io."""
+    return modules_defining(imported_names(summaries))
+
+
+def modules_defining(names: Iterable[str]) -> set[str]:
+    """Return the modules that may define the given qualified names."""
+    modules = set()
+    for qualified in names:
+        if qualified.startswith(DJANGO_SETTINGS + "."):
+            modules.add("settings")
+        module, _, _ = qualified.rpartition(".")
+        if module:
+            modules.add(module)
+        owner, _, last = module.rpartition(".")
+        if owner and last[:1].isupper():
+            # `conf.CioConfig.site_id`: a field of a class of `conf`.
+            modules.add(owner)
     return modules
+
+
+def reexported_names(names: set[str], exports: dict[str, str]) -> set[str]:
+    """Return `names` as the modules that define them spell them, through re-exports.
+
+    `exports` maps what a module re-exports (`app.Event`) to what it imports
+    (`app.events.Event`), so `app.Event.SHIPPED` gives
+    `app.events.Event.SHIPPED`. The names given are not returned.
+    """
+    found: set[str] = set()
+    pending = set(names)
+    for _ in range(MAX_ALIASES):
+        translated = set()
+        for name in pending:
+            parts = name.split(".")
+            # The longest re-exported prefix, as `import` resolves it.
+            for end in range(len(parts), 1, -1):
+                target = exports.get(".".join(parts[:end]))
+                if target is not None:
+                    translated.add(".".join([target, *parts[end:]]))
+                    break
+        pending = translated - found - names
+        if not pending:
+            break
+        found |= pending
+    return found
 
 
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
