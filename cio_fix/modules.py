@@ -6,6 +6,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+# `from django.conf import settings` reads the project's settings module.
+DJANGO_SETTINGS = "django.conf.settings"
+# Name lookups follow at most this many re-exports from module to module.
+MAX_ALIASES = 8
+
 
 def module_name_for(path: Path, root: Path) -> tuple[str, bool]:
     """Return the dotted module name of `path` below `root`, and whether it is a package."""
@@ -49,3 +54,45 @@ def folders_up_to(root: Path, start: Path | None) -> list[Path]:
     while folders[-1] != root:
         folders.append(folders[-1].parent)
     return folders
+
+
+def modules_defining(names: Iterable[str]) -> set[str]:
+    """Return the modules that may define the given qualified names."""
+    modules = set()
+    for qualified in names:
+        if qualified.startswith(DJANGO_SETTINGS + "."):
+            modules.add("settings")
+        module, _, _ = qualified.rpartition(".")
+        if module:
+            modules.add(module)
+        owner, _, last = module.rpartition(".")
+        if owner and last[:1].isupper():
+            # `conf.CioConfig.site_id`: a field of a class of `conf`.
+            modules.add(owner)
+    return modules
+
+
+def reexported_names(names: set[str], exports: dict[str, str]) -> set[str]:
+    """Return `names` as the modules that define them spell them, through re-exports.
+
+    `exports` maps what a module re-exports (`app.Event`) to what it imports
+    (`app.events.Event`), so `app.Event.SHIPPED` gives
+    `app.events.Event.SHIPPED`. The names given are not returned.
+    """
+    found: set[str] = set()
+    pending = set(names)
+    for _ in range(MAX_ALIASES):
+        translated = set()
+        for name in pending:
+            parts = name.split(".")
+            # The longest prefix first, because it names the innermost module.
+            for end in range(len(parts), 1, -1):
+                target = exports.get(".".join(parts[:end]))
+                if target is not None:
+                    translated.add(".".join([target, *parts[end:]]))
+                    break
+        pending = translated - found - names
+        if not pending:
+            break
+        found |= pending
+    return found

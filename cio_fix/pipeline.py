@@ -51,7 +51,13 @@ from cio_fix.config import Config
 from cio_fix.engine import AFTER_ANOTHER_FIX, display_path, follow_imports
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
-from cio_fix.modules import folders_up_to, modules_by_name, sdk_search_start
+from cio_fix.modules import (
+    folders_up_to,
+    modules_by_name,
+    modules_defining,
+    reexported_names,
+    sdk_search_start,
+)
 from cio_fix.style import FormatterSettings
 
 if TYPE_CHECKING:
@@ -1142,8 +1148,6 @@ def _reexported_modules(scanned: Iterable[ScanFacts]) -> set[str]:
     `from app import Event` reads `app/__init__.py`. When that imports
     `Event` from `app.events`, the value is defined in `app.events`.
     """
-    from cio_fix.project import modules_defining, reexported_names
-
     names: set[str] = set()
     for facts in scanned:
         names.update(facts.imported_names)

@@ -29,8 +29,11 @@ from cio_fix.customerio import (
 )
 from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import (
+    DJANGO_SETTINGS,
+    MAX_ALIASES,
     folders_up_to,
     module_name_for,  # noqa: F401 (re-exported)
+    modules_defining,
 )
 from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.requirements import requirement_lines, requirements_files
@@ -39,11 +42,6 @@ _Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
 # The subject named in the log line of a declaration file that cannot be read.
 SDK_VERSION = "the SDK version"
-
-# `from django.conf import settings` reads the project's settings module.
-DJANGO_SETTINGS = "django.conf.settings"
-# Name lookups follow at most this many re-exports from module to module.
-MAX_ALIASES = 8
 
 
 @dataclass
@@ -463,48 +461,6 @@ def imported_names(summaries: Iterable[ModuleSummary]) -> set[str]:
 def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
     """Return the modules whose values the given modules pass to Customer.io."""
     return modules_defining(imported_names(summaries))
-
-
-def modules_defining(names: Iterable[str]) -> set[str]:
-    """Return the modules that may define the given qualified names."""
-    modules = set()
-    for qualified in names:
-        if qualified.startswith(DJANGO_SETTINGS + "."):
-            modules.add("settings")
-        module, _, _ = qualified.rpartition(".")
-        if module:
-            modules.add(module)
-        owner, _, last = module.rpartition(".")
-        if owner and last[:1].isupper():
-            # `conf.CioConfig.site_id`: a field of a class of `conf`.
-            modules.add(owner)
-    return modules
-
-
-def reexported_names(names: set[str], exports: dict[str, str]) -> set[str]:
-    """Return `names` as the modules that define them spell them, through re-exports.
-
-    `exports` maps what a module re-exports (`app.Event`) to what it imports
-    (`app.events.Event`), so `app.Event.SHIPPED` gives
-    `app.events.Event.SHIPPED`. The names given are not returned.
-    """
-    found: set[str] = set()
-    pending = set(names)
-    for _ in range(MAX_ALIASES):
-        translated = set()
-        for name in pending:
-            parts = name.split(".")
-            # The longest re-exported prefix, as `import` resolves it.
-            for end in range(len(parts), 1, -1):
-                target = exports.get(".".join(parts[:end]))
-                if target is not None:
-                    translated.add(".".join([target, *parts[end:]]))
-                    break
-        pending = translated - found - names
-        if not pending:
-            break
-        found |= pending
-    return found
 
 
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:

@@ -9,13 +9,13 @@ import pytest
 
 from cio_fix.config import load_config
 from cio_fix.customerio import build_index
+from cio_fix.modules import reexported_names
 from cio_fix.project import (
     ProjectIndex,
     SdkConflict,
     SdkVersion,
     detect_sdk_version,
     major_from_specifier,
-    reexported_names,
     summarise,
 )
 
