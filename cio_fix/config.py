@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_fix.files import read_regular_file, resolve_or_absolute
+from cio_fix.modules import folders_up_to
 from cio_fix.pr.settings import PrSettings, parse_pr_table
 
 if sys.version_info >= (3, 11):
@@ -393,17 +394,24 @@ def find_pyproject(start: Path) -> Path | None:
     from the libraries of its repository, so a file or folder named on the
     command line gets the root of a run from the top. Outside git it is the
     nearest pyproject.toml.
+    The search stops at the top of the work tree: a repository cloned into
+    an ignored folder of another one is a project of its own, which the
+    outer repository's settings (an exclude that matches all its files, a
+    `select`) must not reach.
     """
     start = resolve_or_absolute(start)
     folder = start if start.is_dir() else start.parent
+    top = _work_tree_top(folder)
+    searched = (
+        folders_up_to(top, folder) if top is not None else [folder, *folder.parents]
+    )
     nearest = None
-    for candidate in (folder, *folder.parents):
+    for candidate in searched:
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
             if configures_cio_fix(pyproject):
                 return pyproject
             nearest = nearest or pyproject
-    top = _work_tree_top(folder)
     if top is None:
         return nearest
     top_pyproject = top / "pyproject.toml"

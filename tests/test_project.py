@@ -532,6 +532,12 @@ def test_project_shared_computes_once() -> None:
     assert calls == [project]
 
 
+HARD_CODED = (
+    "from customerio import CustomerIO\n"
+    'cio = CustomerIO("3f9a1c2b4d5e6f708192", "0a1b2c3d4e5f60718293")\n'
+)
+
+
 def test_project_root_is_work_tree_top(project) -> None:
     # Without pyproject.toml, `cio-fix app/` reads the repository's
     # requirements, so CIO301 writes the customerio 2.x form.
@@ -584,6 +590,26 @@ def test_project_root_in_git_not_above_work_tree(project) -> None:
 
     assert config.root == root / "repo"
     assert config.config_path is None
+
+
+def test_project_root_in_git_not_configured_from_above(project) -> None:
+    # A repository cloned into an ignored folder of another one: the outer
+    # exclude would match every file of the inner repository.
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["checkouts/"]\n',
+            "checkouts/svc/app/worker.py": HARD_CODED,
+        }
+    )
+    (root / ".git").mkdir()
+    (root / "checkouts/svc/.git").mkdir()
+
+    config = load_config(root / "checkouts/svc/app/worker.py")
+    result = run_cli(["--no-cache", "."], root / "checkouts/svc")
+
+    assert config.root == root / "checkouts/svc"
+    assert config.config_path is None
+    assert result.stdout.count(" CIO101 ") == 2
 
 
 def test_project_root_in_git_configured_service(project) -> None:
