@@ -165,6 +165,9 @@ def main_command(
     paths: list[Path] | None = typer.Argument(
         None,
         metavar="PATH",
+        # Discovery reports a path it cannot read and checks the others,
+        # which click's usage error for an unreadable path would stop.
+        readable=False,
         help="Files or folders to check. Default: the current folder.",
     ),
     # None when neither option is given, so that --add-noqa can tell an

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cio_fix.files import read_regular_file, resolve_or_absolute
+from cio_fix.files import (
+    exists_or_false,
+    is_folder,
+    is_regular_file,
+    read_regular_file,
+    resolve_or_absolute,
+)
 from cio_fix.modules import folders_up_to
 from cio_fix.pr.settings import PrSettings, parse_pr_table
 
@@ -393,14 +399,15 @@ def find_pyproject(start: Path) -> Path | None:
     none). A service's own pyproject.toml then does not cut the service off
     from the libraries of its repository, so a file or folder named on the
     command line gets the root of a run from the top. Outside git it is the
-    nearest pyproject.toml.
+    nearest pyproject.toml. A folder that cannot be searched counts as
+    holding neither file, so that the run can report `start` as unreadable.
     The search stops at the top of the work tree: a repository cloned into
     an ignored folder of another one is a project of its own, which the
     outer repository's settings (an exclude that matches all its files, a
     `select`) must not reach.
     """
     start = resolve_or_absolute(start)
-    folder = start if start.is_dir() else start.parent
+    folder = start if is_folder(start) else start.parent
     top = _work_tree_top(folder)
     searched = (
         folders_up_to(top, folder) if top is not None else [folder, *folder.parents]
@@ -408,20 +415,20 @@ def find_pyproject(start: Path) -> Path | None:
     nearest = None
     for candidate in searched:
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file():
+        if is_regular_file(pyproject):
             if configures_cio_fix(pyproject):
                 return pyproject
             nearest = nearest or pyproject
     if top is None:
         return nearest
     top_pyproject = top / "pyproject.toml"
-    return top_pyproject if top_pyproject.is_file() else None
+    return top_pyproject if is_regular_file(top_pyproject) else None
 
 
 def _work_tree_top(folder: Path) -> Path | None:
     """Return the top folder of the git work tree that contains `folder`, if any."""
     for candidate in (folder, *folder.parents):
-        if (candidate / ".git").exists():
+        if exists_or_false(candidate / ".git"):
             return candidate
     return None
 
@@ -433,7 +440,7 @@ def project_root(start: Path) -> Path:
         return pyproject.parent
     # Without a pyproject.toml, the root of a file or folder named through
     # a symbolic link is found from the link's own folder, not its target's.
-    own_folder = start.is_dir() and not start.is_symlink()
+    own_folder = is_folder(start) and not start.is_symlink()
     folder = resolve_or_absolute(start if own_folder else start.absolute().parent)
     return _work_tree_top(folder) or folder
 

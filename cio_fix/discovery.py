@@ -122,7 +122,7 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     left_out: set[Path] = set()
     named_files = []
     if config.force_exclude or config.tracked_only:
-        named_files = [path for path in paths if path.is_file()]
+        named_files = [path for path in paths if is_regular_file(path)]
     if config.force_exclude:
         left_out = _walk_leaves_out(named_files, config.root, excludes)
     if config.tracked_only:
@@ -330,7 +330,9 @@ def _files_under(
     boundary = folder.resolve()
     resolved_root = root.resolve()
     resolver = _Resolver()
-    listed = _git_files(folder, tracked_only)
+    # The folders that git or the walk could not list, with the reason.
+    unlisted: list[tuple[Path, str]] = []
+    listed = _git_files(folder, tracked_only, unlisted)
     if listed is None and tracked_only:
         errors.append(
             FileError(
@@ -340,7 +342,7 @@ def _files_under(
             )
         )
         return
-    candidates = listed if listed is not None else _walk(folder, root)
+    candidates = listed if listed is not None else _walk(folder, root, unlisted)
 
     for file in candidates:
         if file.suffix != ".py":
@@ -369,6 +371,16 @@ def _files_under(
             continue
         if file.is_file():
             yield _Listed(file, resolved, is_link)
+
+    for unreadable, reason in unlisted:
+        if not excludes.match_file(_relative_name(unreadable, folder, root) + "/"):
+            errors.append(
+                FileError(
+                    unreadable,
+                    f"cannot list the folder: {reason}, so its files are not"
+                    " checked; check its permissions",
+                )
+            )
 
 
 def _is_excluded(
@@ -538,11 +550,14 @@ def _inside(file: Path, boundary: Path) -> bool:
     return True
 
 
-def _git_files(folder: Path, tracked_only: bool = False) -> list[Path] | None:
+def _git_files(
+    folder: Path, tracked_only: bool, unlisted: list[tuple[Path, str]]
+) -> list[Path] | None:
     """List tracked and untracked-but-not-ignored files, or None outside git.
 
     With `tracked_only`, only the files that git tracks as regular files
-    are listed, so no untracked file, symbolic link or submodule.
+    are listed, so no untracked file, symbolic link or submodule. The
+    folders that git could not open for untracked files go to `unlisted`.
     """
     command = ["git", "ls-files", "-z", "--cached"]
     if tracked_only:
@@ -555,11 +570,15 @@ def _git_files(folder: Path, tracked_only: bool = False) -> list[Path] | None:
             cwd=folder,
             capture_output=True,
             check=False,
+            # Untranslated warnings, which `_unopened_folders` reads.
+            env={**os.environ, "LC_ALL": "C"},
         )
     except OSError:
         return None
     if completed.returncode != 0:
         return None
+    if completed.stderr:
+        unlisted.extend(_unopened_folders(folder, completed.stderr))
 
     if tracked_only:
         modes = _parse_stage_listing(completed.stdout)
@@ -573,16 +592,58 @@ def _git_files(folder: Path, tracked_only: bool = False) -> list[Path] | None:
     return files
 
 
-def _walk(folder: Path, root: Path) -> Iterator[Path]:
+# The warning of `git ls-files --others` for a folder that it cannot open,
+# as git 2.39 words it without translation, and the reason. NOTE: a git
+# that words it otherwise exits with 0 all the same, and the folder goes
+# unreported.
+_UNOPENED_FOLDER = re.compile(
+    rb"^warning: could not open directory '(.*)': (.*)$", re.M
+)
+
+
+def _unopened_folders(folder: Path, stderr: bytes) -> list[tuple[Path, str]]:
+    """Return the folders that git's warnings in `stderr` name, with the reason.
+
+    Git names them from the top of the work tree, and `folder` is where
+    it ran, so they are made relative to `folder` as the listed files are.
+    """
+    matches = _UNOPENED_FOLDER.findall(stderr)
+    if not matches:
+        return []
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "--show-prefix"],
+            cwd=folder,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return []
+    prefix = completed.stdout.decode("utf-8", "surrogateescape").strip()
+    unopened = []
+    for raw_name, raw_reason in matches:
+        name = raw_name.decode("utf-8", "surrogateescape").rstrip("/")
+        reason = raw_reason.decode("utf-8", "replace")
+        unopened.append((folder / name.removeprefix(prefix), reason))
+    return unopened
+
+
+def _walk(folder: Path, root: Path, unlisted: list[tuple[Path, str]]) -> Iterator[Path]:
     """Walk `folder` without git, honouring every `.gitignore` that applies to it.
 
     As in git, the `.gitignore` files of the folders above `folder` apply
     too, so `cio-fix sub` skips what `cio-fix .` skips; see `_gitignores_above`.
+    The folders that cannot be listed go to `unlisted`, with the reason.
     """
     ignore_specs = _gitignores_above(folder, root)
     if ignore_specs is None:
         return
-    for current, dirnames, filenames in os.walk(folder, followlinks=False):
+
+    def report(error: OSError) -> None:
+        unlisted.append((Path(error.filename), error.strerror or str(error)))
+
+    walk = os.walk(folder, onerror=report, followlinks=False)
+    for current, dirnames, filenames in walk:
         current_path = Path(current)
         gitignore = current_path / ".gitignore"
         if is_regular_file(gitignore):

@@ -104,6 +104,23 @@ def is_regular_file(path: Path) -> bool:
         return False
 
 
+def is_folder(path: Path) -> bool:
+    """Tell whether `path` is a folder, or a link to one; False when it cannot be examined."""
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except (OSError, RuntimeError):
+        return False
+
+
+def exists_or_false(path: Path) -> bool:
+    """Tell whether `path` exists; False when it cannot be examined, as in a denied folder."""
+    try:
+        path.stat()
+    except (OSError, RuntimeError):
+        return False
+    return True
+
+
 def resolve_or_none(path: Path) -> Path | None:
     """Return `path` resolved, or None when it cannot be (a link loop, a denied folder)."""
     try:

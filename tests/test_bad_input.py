@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -619,3 +621,152 @@ def test_bad_input_unvalidated_parse_same_trees() -> None:
         except cst.ParserSyntaxError:
             continue
         assert parse_with_large_stack(text).deep_equals(expected), source
+
+
+# A module with two fixable findings (CIO103 and CIO701 under customerio 3).
+TRACKED = (
+    "import time\n"
+    "from customerio import CustomerIO\n"
+    "cio = CustomerIO('s', 'k')\n"
+    "cio.track(customer_id=1, name='ping', created_at=int(time.time() * 1000))\n"
+)
+SDK3 = '[project]\nname = "demo"\nversion = "0.1"\ndependencies = ["customerio>=3.0"]\n'
+DENIED = "Permission denied"
+
+
+def _modes_apply() -> list[str]:
+    """Return the command prefix under which file modes apply, or skip the test.
+
+    Root reads and searches folders whatever their mode. setpriv
+    (util-linux) takes that capability away from the command it runs.
+    """
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv, so mode 000 does not apply")
+    probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("setpriv cannot drop the capabilities here")
+    return prefix
+
+
+def _run_with_modes(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_modes_apply(), sys.executable, "-m", "cio_fix", "--no-cache", *args],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "400"},
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def locked_project(project):
+    """Return a project whose folder `app/locked` has mode 000, restored afterwards."""
+    root = project(
+        {"pyproject.toml": SDK3, "app/other.py": TRACKED, "app/locked/x.py": TRACKED}
+    )
+    locked = root / "app" / "locked"
+    locked.chmod(0)
+    yield root
+    locked.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [["app/locked/x.py", "app/other.py"], ["app/other.py", "app/locked/x.py"]],
+)
+def test_bad_input_file_in_unsearchable_folder(locked_project, order) -> None:
+    completed = _run_with_modes(locked_project, "--no-diff", *order)
+
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.splitlines() == [
+        f"app/locked/x.py: error: cannot read: {DENIED}; check the permissions of"
+        " its folders"
+    ]
+    assert "app/other.py:4:1: CIO701" in completed.stdout
+
+
+def test_bad_input_named_unreadable_folder(locked_project) -> None:
+    completed = _run_with_modes(locked_project, "--no-diff", "app/locked", "app")
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        f"app/locked: error: cannot list the folder: {DENIED}, so its files are not"
+        " checked; check its permissions"
+    ]
+    assert "app/other.py:4:1: CIO701" in completed.stdout
+
+
+@pytest.mark.parametrize("in_git", [False, True])
+def test_bad_input_unreadable_folder_in_walk(locked_project, in_git) -> None:
+    if in_git:
+        subprocess.run(["git", "init", "-q"], cwd=locked_project, check=True)
+
+    completed = _run_with_modes(locked_project, "--output-format", "json")
+
+    assert completed.returncode == 2
+    document = json.loads(completed.stdout)
+    assert document["errors"] == [
+        {
+            "path": "app/locked",
+            "message": f"cannot list the folder: {DENIED}, so its files are not"
+            " checked; check its permissions",
+        }
+    ]
+    assert {finding["path"] for finding in document["findings"]} == {"app/other.py"}
+
+
+def test_bad_input_unlistable_folder_simulated(project, monkeypatch) -> None:
+    root = project({"app/other.py": GOOD, "app/locked/x.py": GOOD})
+    locked = str(root / "app" / "locked")
+    scandir = os.scandir
+
+    # Root lists folders whatever their mode, so the denial is simulated.
+    def deny(path):
+        if os.path.abspath(path) == locked:
+            raise PermissionError(13, DENIED, path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", deny)
+    exit_code, errors, _ = _errors(root, "--jobs", "1", ".")
+    monkeypatch.undo()
+
+    assert exit_code == 2
+    assert errors == [
+        {
+            "path": "app/locked",
+            "message": f"cannot list the folder: {DENIED}, so its files are not"
+            " checked; check its permissions",
+        }
+    ]
+    assert (root / "app" / "locked" / "x.py").read_text() == GOOD
+    assert "int(time.time())" in (root / "app" / "other.py").read_text()
+
+
+def test_bad_input_unlistable_excluded_folder(project, monkeypatch) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["app/locked"]\n',
+            "app/other.py": GOOD,
+            "app/locked/x.py": GOOD,
+        }
+    )
+    locked = str(root / "app" / "locked")
+    scandir = os.scandir
+
+    def deny(path):
+        if os.path.abspath(path) == locked:
+            raise PermissionError(13, DENIED, path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", deny)
+    exit_code, errors, _ = _errors(root, "--jobs", "1", ".")
+    monkeypatch.undo()
+
+    assert errors == []
+    assert exit_code != 2
