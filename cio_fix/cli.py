@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     # typer 0.29 carries its own copy of click.
     from typer._click.formatting import HelpFormatter
 
+    from cio_fix.discovery import LeftOut
+
 # Exit statuses, as documented in the README.
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -382,7 +384,7 @@ def main_command(
                 "no rule is left to run: select and ignore (on the command line and in"
                 f" {', '.join(result.projects_without_rules)}) exclude every rule"
             )
-        _warn_unchecked(result, targets)
+        _warn_unchecked(result, targets, config)
         if add_noqa:
             status = _add_noqa(
                 result,
@@ -440,12 +442,15 @@ def _warn_not_python(paths: list[Path]) -> None:
         )
 
 
-def _warn_unchecked(result: RunResult, targets: list[Path]) -> None:
+def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> None:
     """Warn on stderr about each named file that is not Python, and about a run that found no file.
 
     A wrong PATH in a CI job would otherwise pass with "0 files checked".
+    When the paths hold Python files that the run left out, the warning
+    says why, so that the user looks at the exclusions, not at the paths.
     The warnings leave the exit status as it is, as ruff's do.
     """
+    from cio_fix.discovery import count_left_out
     from cio_fix.report import quoted_path
 
     _warn_not_python(result.not_python)
@@ -458,13 +463,27 @@ def _warn_unchecked(result: RunResult, targets: list[Path]) -> None:
     # A run over non-Python files only has its warnings already.
     if found_nothing and set(targets) - set(result.not_python):
         names = ", ".join(quoted_path(target.as_posix()) for target in targets)
+        left_out = count_left_out(targets, config)
+        if left_out.excluded or left_out.ignored:
+            problem = _left_out_problem(left_out, names)
+        else:
+            problem = f"no Python files (.py, .pyi) found in {names}"
         errors.print(
-            f"cio-fix: warning: no Python files (.py, .pyi) found in {names}; nothing was"
-            " checked",
+            f"cio-fix: warning: {problem}; nothing was checked",
             style="yellow",
             markup=False,
             soft_wrap=True,
         )
+
+
+def _left_out_problem(left_out: LeftOut, names: str) -> str:
+    """Describe the Python files under `names` that a run left out, by the reason."""
+    reasons = []
+    if left_out.excluded:
+        reasons.append(f"{left_out.excluded} excluded by `exclude` or `extend-exclude`")
+    if left_out.ignored:
+        reasons.append(f"{left_out.ignored} ignored by git or a .gitignore file")
+    return f"every Python file in {names} is left out ({', '.join(reasons)})"
 
 
 def _writing_option(

@@ -1353,6 +1353,44 @@ def test_cli_folder_without_python_files(project, output) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        (
+            {".gitignore": "lib/\n"},
+            "1 ignored by git or a .gitignore file",
+        ),
+        (
+            {"pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["lib/"]\n'},
+            "1 excluded by `exclude` or `extend-exclude`",
+        ),
+        (
+            {
+                ".gitignore": "lib/gen/\n",
+                "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["lib/a*"]\n',
+                "lib/gen/b.py": HARD_CODED_KEYS,
+                "lib/gen/c.py": HARD_CODED_KEYS,
+            },
+            "1 excluded by `exclude` or `extend-exclude`, 2 ignored by git or a"
+            " .gitignore file",
+        ),
+    ],
+)
+@pytest.mark.parametrize("in_git", [False, True])
+def test_cli_folder_with_left_out_files(project, files, reason, in_git) -> None:
+    root = project({**files, "lib/app.py": HARD_CODED_KEYS})
+    if in_git:
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+    result = run_cli(["--no-cache", "lib"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"cio-fix: warning: every Python file in lib is left out ({reason}); nothing"
+        " was checked"
+    ]
+
+
 def test_cli_not_python_and_empty_folder(project) -> None:
     root = project(
         {"pyproject.toml": FIRST_RULES, "web/track.js": "", "docs/index.md": ""}
