@@ -71,6 +71,10 @@ NESTED_TOO_DEEPLY = "nested too deeply to analyse (past Python's recursion limit
 TOO_DEEP = (
     f"{NESTED_TOO_DEEPLY}; the file is unchanged, exclude it if it is generated code"
 )
+# The key of a file's rule facts under which `collect_file` lists the rules
+# whose `collect` went past the recursion limit, for `check_file`. No rule
+# code looks like it.
+TOO_DEEP_RULES = "too-deep-rules"
 
 
 def _not_reproduced(printed: str, source: str) -> str:
@@ -227,6 +231,25 @@ class ParseOutcome:
     errors: list[FileError] = field(default_factory=list)
 
 
+def _own_rule_facts(context: FileContext) -> dict[str, Any]:
+    """Return the rule facts of the file of `context` in its project index."""
+    by_path = context.project.shared(
+        "summaries-by-path",
+        lambda project: {summary.path: summary for summary in project.summaries},
+    )
+    summary = by_path.get(context.path)
+    return summary.rule_facts if summary is not None else {}
+
+
+def _too_deep_message(codes: set[str]) -> str:
+    """Describe a file that the rules `codes` could not check because of its nesting."""
+    return (
+        f"not fully checked: {NESTED_TOO_DEEPLY} for {', '.join(sorted(codes))};"
+        " the findings of the other rules are reported, but the file is not fixed;"
+        " exclude it if it is generated code"
+    )
+
+
 class Checker:
     """Parse, index, check and fix files in this process.
 
@@ -354,21 +377,37 @@ class Checker:
         calls on clients imported from other files of the project.
         """
         errors = RunResult()
-        facts_by_code, _ = self._collect(self.contexts[path], project, errors)
+        too_deep: set[str] = set()
+        facts_by_code, _ = self._collect(self.contexts[path], project, errors, too_deep)
+        # `check_file` reports them, once for the file, also when these
+        # facts come from the cache.
+        if too_deep:
+            facts_by_code[TOO_DEEP_RULES] = sorted(too_deep)
         return facts_by_code, errors.errors
 
     def _collect(
-        self, context: FileContext, project: ProjectIndex, errors: RunResult
+        self,
+        context: FileContext,
+        project: ProjectIndex,
+        errors: RunResult,
+        too_deep: set[str] | None = None,
     ) -> tuple[dict[str, Any], set[str]]:
-        """Return each rule's facts about one file, and the codes of the rules that failed."""
+        """Return each rule's facts about one file, and the codes of the rules that failed.
+
+        With `too_deep`, a rule that goes past the recursion limit is added
+        to it instead of to `errors`.
+        """
         context.project = project
         context.index.attach_project(project)
         facts_by_code: dict[str, Any] = {}
         failed: set[str] = set()
         for rule in self.rules:
             errors_before = len(errors.errors)
-            facts = self._guarded(rule, context, errors, rule.collect)
+            deep_before = len(too_deep) if too_deep is not None else 0
+            facts = self._guarded(rule, context, errors, rule.collect, too_deep)
             if len(errors.errors) > errors_before:
+                failed.add(rule.code)
+            if too_deep is not None and len(too_deep) > deep_before:
                 failed.add(rule.code)
             if facts is not None:
                 facts_by_code[rule.code] = facts
@@ -390,9 +429,10 @@ class Checker:
         file_result = FileResult(
             path=path, original=context.source.raw, encoding=context.source.encoding
         )
-        file_result.findings = self._run_rules(context, result, self.rules)
+        too_deep = set(_own_rule_facts(context).get(TOO_DEEP_RULES, ()))
+        file_result.findings = self._run_rules(context, result, self.rules, too_deep)
         for rule in self.secret_rules:
-            for finding in self._run_rules(context, result, [rule]):
+            for finding in self._run_rules(context, result, [rule], too_deep):
                 result.secrets.update(finding.secrets)
         # Silenced findings hide their secrets too, so these are taken first.
         for finding in file_result.findings:
@@ -400,7 +440,16 @@ class Checker:
         file_result.findings, context.silenced = reported_findings(
             context, file_result.findings
         )
-        self._fix(context, file_result)
+        if too_deep:
+            # A rule that did not finish may have a finding whose fix the
+            # other fixes would conflict with, so none is applied.
+            for finding in file_result.findings:
+                finding.fix = None
+            result.errors.append(
+                FileError(Path(context.display_path), _too_deep_message(too_deep))
+            )
+        else:
+            self._fix(context, file_result)
         # Again for the findings that only the fixed code has.
         for finding in file_result.findings:
             result.secrets.update(finding.secrets)
@@ -409,11 +458,15 @@ class Checker:
         return CheckOutcome(file_result, result.errors, result.secrets)
 
     def _run_rules(
-        self, context: FileContext, result: RunResult, rules: list[Rule]
+        self,
+        context: FileContext,
+        result: RunResult,
+        rules: list[Rule],
+        too_deep: set[str] | None = None,
     ) -> list[Finding]:
         findings: list[Finding] = []
         for rule in rules:
-            found = self._guarded(rule, context, result, rule.check)
+            found = self._guarded(rule, context, result, rule.check, too_deep)
             findings.extend(found or [])
         return findings
 
@@ -423,12 +476,21 @@ class Checker:
         context: FileContext,
         result: RunResult,
         action: Callable[[FileContext], Any],
+        too_deep: set[str] | None = None,
     ) -> Any:
-        """Run `action(context)` for one rule; a bug in a rule must not stop the run."""
+        """Run `action(context)` for one rule; a bug in a rule must not stop the run.
+
+        A rule that goes past the recursion limit is added to `too_deep`
+        when it is given, so that the file gets one error for all such
+        rules, and else gets an error of its own.
+        """
         try:
             found = action(context)
             return list(found) if isinstance(found, Iterator) else found
         except RecursionError:
+            if too_deep is not None:
+                too_deep.add(rule.code)
+                return None
             message = (
                 f"{rule.code} skipped this file, which is {NESTED_TOO_DEEPLY};"
                 " exclude it if it is generated code"

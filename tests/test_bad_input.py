@@ -770,3 +770,55 @@ def test_bad_input_unlistable_excluded_folder(project, monkeypatch) -> None:
 
     assert errors == []
     assert exit_code != 2
+
+
+def test_bad_input_deep_expression_one_error(project) -> None:
+    # CPython compiles it; several rules go past Python's recursion limit.
+    terms = " + ".join(['"a"'] * 500)
+    root = project({"pyproject.toml": SDK3, "app.py": f"{TRACKED}x = {terms}\n"})
+
+    exit_code, errors, _ = _errors(root, "--no-cache", ".")
+
+    assert exit_code == 2
+    assert len(errors) == 1
+    assert errors[0]["path"] == "app.py"
+    assert errors[0]["message"].startswith(
+        "not fully checked: nested too deeply to analyse (past Python's recursion"
+        " limit) for CIO"
+    )
+    assert (root / "app.py").read_text() == f"{TRACKED}x = {terms}\n"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_bad_input_too_deep_rules_keep_others(project, monkeypatch, jobs) -> None:
+    from cio_fix.rules import all_rules
+
+    root = project({"pyproject.toml": SDK3, "app.py": TRACKED})
+
+    # One rule fails while it collects facts, the other while it checks.
+    def too_deep(self, context):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(all_rules()["CIO103"], "check", too_deep)
+    monkeypatch.setattr(all_rules()["CIO301"], "collect", too_deep)
+    # The second run reads the facts of the first from the cache.
+    runs = [_errors(root, "--jobs", jobs, ".") for _ in range(2)]
+    document = run_cli(["--output-format", "json", "--jobs", jobs, "."], root).json
+    monkeypatch.undo()
+
+    for exit_code, errors, _ in runs:
+        assert exit_code == 2
+        assert errors == [
+            {
+                "path": "app.py",
+                "message": "not fully checked: nested too deeply to analyse (past"
+                " Python's recursion limit) for CIO103, CIO301; the findings of the"
+                " other rules are reported, but the file is not fixed; exclude it if"
+                " it is generated code",
+            }
+        ]
+    assert [finding["name"] for finding in document["findings"]] == [
+        "sdk3-event-kwargs"
+    ]
+    assert document["findings"][0]["fix"] is None
+    assert (root / "app.py").read_text() == TRACKED
