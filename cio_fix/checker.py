@@ -241,12 +241,14 @@ def _own_rule_facts(context: FileContext) -> dict[str, Any]:
     return summary.rule_facts if summary is not None else {}
 
 
-def _too_deep_message(codes: set[str]) -> str:
+def _too_deep_message(codes: set[str], fixed: bool) -> str:
     """Describe a file that the rules `codes` could not check because of its nesting."""
+    reported = "the findings of the other rules are reported"
+    if not fixed:
+        reported += ", but the file is not fixed"
     return (
         f"not fully checked: {NESTED_TOO_DEEPLY} for {', '.join(sorted(codes))};"
-        " the findings of the other rules are reported, but the file is not fixed;"
-        " exclude it if it is generated code"
+        f" {reported}; exclude it if it is generated code"
     )
 
 
@@ -441,13 +443,9 @@ class Checker:
             context, file_result.findings
         )
         if too_deep:
-            # A rule that did not finish may have a finding whose fix the
-            # other fixes would conflict with, so none is applied.
-            for finding in file_result.findings:
-                finding.fix = None
-            result.errors.append(
-                FileError(Path(context.display_path), _too_deep_message(too_deep))
-            )
+            fixed = self._fix_without(too_deep, context, file_result)
+            message = _too_deep_message(too_deep, fixed)
+            result.errors.append(FileError(Path(context.display_path), message))
         else:
             self._fix(context, file_result)
         # Again for the findings that only the fixed code has.
@@ -456,6 +454,29 @@ class Checker:
         _release_fixes(file_result.findings)
         context.release_caches()
         return CheckOutcome(file_result, result.errors, result.secrets)
+
+    def _fix_without(
+        self, skipped: set[str], context: FileContext, file_result: FileResult
+    ) -> bool:
+        """Fix a file that the rules `skipped` did not finish; tell whether it is fixed.
+
+        A skipped rule whose fixes this run may apply could have a finding
+        whose fix would conflict with the others, so then no fix is applied.
+        """
+        for code in skipped:
+            rule = self.rules_by_code.get(code)
+            if rule is not None and rule.fix_safety is not None:
+                if fix_allowed(Fix(rule.fix_safety), self.config.unsafe_fixes):
+                    for finding in file_result.findings:
+                        finding.fix = None
+                    return False
+        self._fix(context, file_result)
+        # The fix passes run the rules again, so they may go past the limit
+        # too, and the file's one error then says that it is not fixed.
+        deep = [error for error in file_result.errors if error.message == TOO_DEEP]
+        for error in deep:
+            file_result.errors.remove(error)
+        return not deep
 
     def _run_rules(
         self,

@@ -822,3 +822,28 @@ def test_bad_input_too_deep_rules_keep_others(project, monkeypatch, jobs) -> Non
     ]
     assert document["findings"][0]["fix"] is None
     assert (root / "app.py").read_text() == TRACKED
+
+
+def test_bad_input_too_deep_report_only_rule(project, monkeypatch) -> None:
+    from cio_fix.rules import all_rules
+
+    root = project({"pyproject.toml": SDK3, "app.py": TRACKED})
+
+    # CIO402 has no fix, so the fixes of the other rules need not wait for it.
+    def too_deep(self, context):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(all_rules()["CIO402"], "check", too_deep)
+    exit_code, errors, _ = _errors(root, "--jobs", "1", "--no-cache", ".")
+    monkeypatch.undo()
+
+    assert exit_code == 2
+    assert errors == [
+        {
+            "path": "app.py",
+            "message": "not fully checked: nested too deeply to analyse (past"
+            " Python's recursion limit) for CIO402; the findings of the other rules"
+            " are reported; exclude it if it is generated code",
+        }
+    ]
+    assert "int(time.time())" in (root / "app.py").read_text()

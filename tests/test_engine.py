@@ -225,9 +225,12 @@ def test_engine_deep_rule_error_once(project, monkeypatch) -> None:
     result = run_cli(["--apply", "--output-format", "json", "."], root)
     messages = [error["message"] for error in result.json["errors"]]
 
-    assert len(messages) == 1
-    assert messages[0].startswith("CIO101 skipped this file, which is nested too")
-    assert "int(time.time())" in (root / "app.py").read_text()
+    assert messages == [
+        "not fully checked: nested too deeply to analyse (past Python's recursion"
+        " limit) for CIO101; the findings of the other rules are reported, but the"
+        " file is not fixed; exclude it if it is generated code"
+    ]
+    assert (root / "app.py").read_text() == BODY
 
 
 def test_engine_file_changed_during_run_not_written(project, monkeypatch) -> None:
