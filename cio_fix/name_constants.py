@@ -539,7 +539,7 @@ def _class_strings(
         class_def = _class_definition(context, scope, owner.value)
         if class_def is not None:
             return class_strings(context.index, class_def)
-    qualified = context.index.qualified_name(owner)
+    qualified = context.index.qualified_name(owner, scope)
     if qualified is None:
         return None
     return context.project.class_strings(qualified)

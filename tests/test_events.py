@@ -1322,3 +1322,31 @@ def test_list_events_enum_value_reads_its_module(project) -> None:
 
     assert sorted(events) == ["OrderShipped"]
     assert events["OrderShipped"]["places"] == [{"path": "app/views.py", "line": 5}]
+
+
+def test_list_events_parameter_shadows_imported_class(project) -> None:
+    # A parameter named `Ev` in another function leaves the module-level import as is.
+    root = project(
+        {
+            **IMPORTED_CLASSES_PROJECT,
+            "app/views.py": (
+                "from customerio import CustomerIO\n"
+                "from app.events import Ev\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def other(uid, Ev=None):\n"
+                "    cio.identify(uid)\n"
+                "def order(uid):\n"
+                "    cio.track(customer_id=uid, name=Ev.SHIPPED.value)\n"
+                "def shipped(uid, carrier):\n"
+                '    cio.track(customer_id=uid, name="OrderShipped" + carrier)\n'
+            ),
+        }
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert "OrderShipped" in events
+    assert events["OrderShipped"]["places"] == [{"path": "app/views.py", "line": 7}]
+    assert events['"OrderShipped" + carrier']["merges_into"] == "OrderShipped"
+
