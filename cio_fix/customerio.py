@@ -410,6 +410,15 @@ class FileIndex:
         # too), and names that `global` statements let functions rebind.
         self.module_imports: set[str] = set()
         self.global_names: set[str] = set()
+        # What each module-level import binds a name to, in the order of the
+        # imports: a name imported twice (`try: from .v2 import Event` and
+        # `except ImportError: from .v1 import Event`) has both.
+        self.module_import_origins: dict[str, list[str]] = {}
+        # Module-level names bound before a module-level star import, which
+        # may rebind them.
+        self.star_rebound_names: set[str] = set()
+        # Module-level names that may have more than one value (`rebound`).
+        self.rebound_names: frozenset[str] = frozenset()
         # The assignments in functions and classes after `global name`, by name.
         self.global_assignments: dict[str, list[Assignment]] = {}
         # Modules imported with `from module import *` at module level.
@@ -443,6 +452,24 @@ class FileIndex:
             scoped.update(scope.imports)
             scoped.update(name for name in scope.assignments if name in self.imports)
         self.scoped_names = frozenset(scoped)
+        self.rebound_names = frozenset(self._find_rebound_names())
+
+    def _find_rebound_names(self) -> set[str]:
+        """Return the module-level names that more than one binding may give a value.
+
+        Such a name is bound by two module-level statements: imports of two
+        different objects, an import and an assignment, or a class and a
+        function. A name bound before a module-level star import counts too,
+        and so does a name that a `global` statement lets a function or
+        class bind.
+        """
+        rebound = set(self.star_rebound_names) | self.global_names
+        assignments = self.module_scope.assignments
+        for name in {*assignments, *self.module_import_origins}:
+            origins = set(self.module_import_origins.get(name, ()))
+            if len(assignments.get(name, ())) + len(origins) > 1:
+                rebound.add(name)
+        return rebound
 
     def inner_scopes(self) -> list[Scope]:
         """Return the scopes of the module's classes, functions, lambdas and comprehensions."""
@@ -627,6 +654,22 @@ class FileIndex:
         if module:
             parts.append(module)
         return ".".join(parts)
+
+    def rebound(self, name: str, scope: Scope) -> bool:
+        """Tell whether `name`, looked up from `scope`, may have more than one value.
+
+        That is a module-level name in `rebound_names`. A function, class or
+        lambda that binds `name` for itself shadows the module-level name,
+        and its binding is read on its own terms.
+        """
+        if name not in self.rebound_names:
+            return False
+        for candidate in scope.lookup_chain():
+            if candidate.kind == "module":
+                return True
+            if name in candidate.imports or name in candidate.assignments:
+                return name in self.global_names
+        return True
 
     def binds_anywhere(self, name: str) -> bool:
         """Tell whether any scope of the module assigns `name` or takes it as a parameter."""
@@ -1400,6 +1443,11 @@ class IndexBuilder(cst.CSTVisitor):
                     self._bind_import(name, qualified)
             if self.scope.kind == "module":
                 self.index.star_imports.append(base)
+                # NOTE: a name bound after the star import only inside an
+                # `if` or `try` keeps the star import's value when that
+                # branch does not run, but counts as bound once.
+                self.index.star_rebound_names.update(self.scope.assignments)
+                self.index.star_rebound_names.update(self.index.module_imports)
             return
         for local, qualified in self.index.import_bindings(node):
             self._bind_import(local, qualified)
@@ -1410,6 +1458,7 @@ class IndexBuilder(cst.CSTVisitor):
         if self.scope.kind == "module":
             self.index.imports[local] = qualified
             self.index.module_imports.add(local)
+            self.index.module_import_origins.setdefault(local, []).append(qualified)
         else:
             self.index.imports.setdefault(local, qualified)
             self.scope.imports[local] = qualified

@@ -812,6 +812,11 @@ def _name_sources(
         literal = value if isinstance(value, cst.SimpleString) else None
         return [NameSource(name, literal, path, line)]
 
+    head = dotted_name(value)
+    if head is not None and index.rebound(head.partition(".")[0], call.site.scope):
+        # A module-level name bound more than once: which binding the call
+        # reads is unknown.
+        return []
     if isinstance(value, cst.Name):
         assignments = index.assignments_of(value.value, call.site.scope)
         if index.rebound_through_global(value.value, assignments):
@@ -863,7 +868,7 @@ def _value_sources(
 
 def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:
     """Return (module name, constant value) of an imported constant of the project."""
-    target = context.project.resolve_name(qualified)
+    target = context.project.resolve_value(qualified)
     if target is None:
         return None
     summary, name = target

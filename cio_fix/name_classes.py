@@ -142,7 +142,7 @@ def module_classes(index: FileIndex) -> dict[str, ClassStrings]:
             continue
         class_def = class_info.node
         name = class_def.name.value
-        if class_def.decorators or name in index.imports or name in index.global_names:
+        if class_def.decorators or name in index.rebound_names:
             continue
         assignments = scope.assignments.get(name, [])
         if len(assignments) != 1 or assignments[0].statement is not class_def:

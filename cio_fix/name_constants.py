@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from cio_fix.customerio import Scope, dotted_name, literal_value
+from cio_fix.customerio import Assignment, Scope, dotted_name, literal_value
 from cio_fix.events import (
     DOTTED,
     BuiltName,
@@ -181,6 +181,13 @@ def _kept_value(
     ):
         return value
     if value is not None or _built_from_constants(context, scope, expression):
+        rebound = _rebound_reference(context, scope, expression)
+        if rebound is not None:
+            raise UnknownPart(
+                f"`{code_of(expression)}` reads `{rebound}`, which the module binds"
+                " more than once, so cio-fix cannot tell its text, and moving it"
+                " out of the name could rename the event"
+            )
         raise UnknownPart(_unknown_reason(expression, value))
     return None
 
@@ -481,15 +488,14 @@ def _module_constant(
     looked for, because the modules that would make it are not all read.
     """
     index = context.index
+    if _rebound_head(context, scope, expression):
+        return None
     if isinstance(expression, cst.Name) and expression.value not in index.imports:
-        name = expression.value
-        assignments = index.assignments_of(name, scope)
+        assignments = index.assignments_of(expression.value, scope)
         if len(assignments) != 1 or assignments[0].scope is not index.module_scope:
             return None
         assignment = assignments[0]
         if not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign)):
-            return None
-        if name in index.global_names:
             return None
         value = literal_value(assignment.value) if assignment.value else None
         return value if isinstance(value, str) else None
@@ -497,7 +503,6 @@ def _module_constant(
     qualified = index.qualified_name(expression, scope)
     if qualified is None:
         return None
-    # NOTE: the defining module's `global` statements are not read here.
     value = context.project.constant(qualified)
     return value if isinstance(value, str) else None
 
@@ -535,6 +540,8 @@ def _class_strings(
     project, whose summary carries its strings. A class defined outside
     the project is not read.
     """
+    if _rebound_head(context, scope, owner):
+        return None
     if isinstance(owner, cst.Name):
         class_def = _class_definition(context, scope, owner.value)
         if class_def is not None:
@@ -545,12 +552,36 @@ def _class_strings(
     return context.project.class_strings(qualified)
 
 
+def _rebound_head(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> bool:
+    """Tell whether the name that a dotted expression starts with may have more than one value.
+
+    That is a module-level name bound more than once (`FileIndex.rebound`).
+    cio-fix cannot tell which binding a call reads, so it reads none.
+    """
+    dotted = dotted_name(expression)
+    if dotted is None:
+        return False
+    return context.index.rebound(dotted.partition(".")[0], scope)
+
+
+def _rebound_reference(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> str | None:
+    """Return a name bound more than once (`FileIndex.rebound`) that an expression reads."""
+    for reference in _references(context, expression) or []:
+        if _rebound_head(context, scope, reference):
+            return (dotted_name(reference) or "").partition(".")[0]
+    return None
+
+
 def _class_definition(
     context: FileContext, scope: Scope, name: str
 ) -> cst.ClassDef | None:
     """Return the class statement that `name` is bound to, when nothing else binds it."""
     index = context.index
-    if name in index.imports or name in index.global_names:
+    if name in index.imports:
         return None
     assignments = index.assignments_of(name, scope)
     if len(assignments) != 1:
@@ -568,12 +599,13 @@ MAX_SENT_TEXTS = 64
 
 
 def sent_texts(
-    context: FileContext, scope: Scope, built: BuiltName
+    context: FileContext, scope: Scope, built: BuiltName, possible: bool = False
 ) -> frozenset[str] | None:
     """Return every name that a call sends, or None when cio-fix cannot list them.
 
     Each part must be literal text or a value with one of a few texts
-    (`value_texts`). A value with a format spec or conversion is not read.
+    (`value_texts`, which `possible` is passed to). A value with a format
+    spec or conversion is not read.
     """
     texts = {""}
     for part in built.parts:
@@ -581,7 +613,7 @@ def sent_texts(
             choices: frozenset[str] | None = frozenset({part.text})
         elif part.value is part.expression:
             assert part.expression is not None
-            choices = value_texts(context, scope, part.expression)
+            choices = value_texts(context, scope, part.expression, possible=possible)
         else:
             choices = None
         if choices is None or len(texts) * len(choices) > MAX_SENT_TEXTS:
@@ -591,7 +623,11 @@ def sent_texts(
 
 
 def value_texts(
-    context: FileContext, scope: Scope, expression: cst.BaseExpression, depth: int = 0
+    context: FileContext,
+    scope: Scope,
+    expression: cst.BaseExpression,
+    depth: int = 0,
+    possible: bool = False,
 ) -> frozenset[str] | None:
     """Return the texts that a value may have, or None when cio-fix cannot list them.
 
@@ -601,17 +637,24 @@ def value_texts(
     bound once in the function to one of these or by a loop over a literal
     tuple or list. An enum member gives its value, the text that a member
     of a `str` enum sends.
+
+    A module-level name bound more than once is not read, because which
+    binding a call reads is unknown. With `possible`, it gives the texts
+    of all its bindings (`_rebound_texts`): a check that must not fix onto
+    a sent name counts each of them as sent.
     """
     if depth > 5:
         return None
+    if _rebound_head(context, scope, expression):
+        return _rebound_texts(context, expression) if possible else None
     value = _evaluate(context, scope, expression)
     if isinstance(value, _Member):
         return frozenset({value.value})
     if value is not None:
         return frozenset({str(value)})
     if isinstance(expression, cst.IfExp):
-        body = value_texts(context, scope, expression.body, depth + 1)
-        orelse = value_texts(context, scope, expression.orelse, depth + 1)
+        body = value_texts(context, scope, expression.body, depth + 1, possible)
+        orelse = value_texts(context, scope, expression.orelse, depth + 1, possible)
         return None if body is None or orelse is None else body | orelse
     if isinstance(expression, cst.Attribute):
         strings = _class_strings(context, scope, expression.value)
@@ -637,5 +680,87 @@ def value_texts(
             return None
         return frozenset(texts)  # type: ignore[arg-type]
     if isinstance(statement, (cst.Assign, cst.AnnAssign)) and assignment.value:
-        return value_texts(context, assignment.scope, assignment.value, depth + 1)
+        return value_texts(
+            context, assignment.scope, assignment.value, depth + 1, possible
+        )
+    return None
+
+
+def _rebound_texts(
+    context: FileContext, expression: cst.BaseExpression
+) -> frozenset[str] | None:
+    """Return the texts of `NAME`, `Owner.ATTRIBUTE` or `Owner.MEMBER.value` over every binding.
+
+    The bindings are those of the first name, bound more than once at
+    module level.
+    Each module-level binding of that name must give a text: an import of
+    a constant or class of the project, a class statement, or an
+    assignment of a literal or of another class. A star import that may
+    rebind the name counts as an import of it from that module. None when
+    a binding gives no text, or when a `global` statement may bind the name.
+    """
+    index = context.index
+    dotted = dotted_name(expression)
+    if dotted is None:
+        return None
+    head, _, path = dotted.partition(".")
+    attributes = path.split(".") if path else []
+    if attributes[-1:] == ["value"] and len(attributes) == 2:
+        attributes = attributes[:1]
+        members_only = True
+    else:
+        members_only = False
+    if len(attributes) > 1:
+        return None
+    if head in index.global_names:
+        return None
+
+    texts: set[str] = set()
+    bindings: list[str | Assignment] = [
+        *index.module_import_origins.get(head, []),
+        *index.module_scope.assignments.get(head, []),
+    ]
+    if head in index.star_rebound_names:
+        bindings.extend(f"{module}.{head}" for module in index.star_imports)
+    for binding in bindings:
+        if not attributes:
+            text = _binding_constant(context, binding)
+        else:
+            strings = _binding_class(context, binding)
+            text = None
+            if strings is not None:
+                text = strings.members.get(attributes[0])
+                if text is None and not members_only:
+                    text = strings.attributes.get(attributes[0])
+        if text is None:
+            return None
+        texts.add(text)
+    return frozenset(texts)
+
+
+def _binding_constant(context: FileContext, binding: str | Assignment) -> str | None:
+    """Return the string that one binding of a module-level name gives it."""
+    if isinstance(binding, str):
+        value = context.project.constant(binding)
+    elif isinstance(binding.statement, (cst.Assign, cst.AnnAssign)) and binding.value:
+        value = literal_value(binding.value)
+    else:
+        value = None
+    return value if isinstance(value, str) else None
+
+
+def _binding_class(
+    context: FileContext, binding: str | Assignment
+) -> ClassStrings | None:
+    """Return the strings of the class that one binding of a module-level name gives it."""
+    if isinstance(binding, str):
+        return context.project.class_strings(binding)
+    statement = binding.statement
+    if isinstance(statement, cst.ClassDef):
+        if statement.decorators:
+            return None
+        return class_strings(context.index, statement)
+    if isinstance(statement, cst.Assign) and binding.value is not None:
+        # `Ev = Current`: the class that the other name is bound to.
+        return _class_strings(context, binding.scope, binding.value)
     return None

@@ -24,6 +24,7 @@ from cio_fix.customerio import (
     Api,
     ClientType,
     FileIndex,
+    dotted_name,
     env_variable_read,
     literal_value,
 )
@@ -59,6 +60,10 @@ class ModuleSummary:
     classes: dict[str, ClassStrings] = field(default_factory=dict)
     # Module-level names imported from elsewhere: local name -> qualified name.
     aliases: dict[str, str] = field(default_factory=dict)
+    # The aliases that another binding may replace (`FileIndex.rebound_names`),
+    # such as a `try`/`except ImportError` fallback between two imports. The
+    # alias is the last import, which is not the value read through it.
+    rebound_aliases: list[str] = field(default_factory=list)
     # Qualified names of imported constants passed as credentials, with the
     # credential role ("site_id", "track_api_key", ...).
     credential_uses: dict[str, str] = field(default_factory=dict)
@@ -115,6 +120,7 @@ class ProjectIndex:
                 suffix = ".".join(parts[start:])
                 self._by_suffix.setdefault(suffix, []).append(summary)
         self._resolved: dict[str, tuple[ModuleSummary, str] | None] = {}
+        self._resolved_values: dict[str, tuple[ModuleSummary, str] | None] = {}
         self._localised: dict[tuple[str, str], str] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
         self._changed: set[tuple[str, str]] | None = None
@@ -188,7 +194,9 @@ class ProjectIndex:
                         self._changed.add((target[0].module_name, target[1]))
         return (module_name, name) in self._changed
 
-    def _resolve(self, qualified: str, depth: int) -> tuple[ModuleSummary, str] | None:
+    def _resolve(
+        self, qualified: str, depth: int, values: bool = False
+    ) -> tuple[ModuleSummary, str] | None:
         if depth > MAX_ALIASES:
             return None
         if qualified.startswith(DJANGO_SETTINGS + "."):
@@ -200,7 +208,9 @@ class ProjectIndex:
         if summary is None:
             return None
         if name in summary.aliases:
-            return self._resolve(summary.aliases[name], depth + 1)
+            if values and name in summary.rebound_aliases:
+                return None
+            return self._resolve(summary.aliases[name], depth + 1, values)
         return summary, name
 
     def localise(self, qualified: str, importer: str) -> str:
@@ -267,8 +277,19 @@ class ProjectIndex:
         summary, name = target
         return summary.factories.get(name)
 
+    def resolve_value(self, qualified: str) -> tuple[ModuleSummary, str] | None:
+        """Follow `package.module.NAME` as `resolve_name` does, to read the value it binds.
+
+        Returns None when a re-export on the way may be rebound (a
+        `try`/`except ImportError` fallback between two imports), because
+        its alias is only the last of its imports.
+        """
+        if qualified not in self._resolved_values:
+            self._resolved_values[qualified] = self._resolve(qualified, 0, values=True)
+        return self._resolved_values[qualified]
+
     def constant(self, qualified: str) -> str | int | float | None:
-        target = self.resolve_name(qualified)
+        target = self.resolve_value(qualified)
         if target is None:
             return None
         summary, name = target
@@ -276,7 +297,7 @@ class ProjectIndex:
 
     def class_strings(self, qualified: str) -> ClassStrings | None:
         """Return the strings of a module-level class of the project, following re-exports."""
-        target = self.resolve_name(qualified)
+        target = self.resolve_value(qualified)
         if target is None:
             return None
         summary, name = target
@@ -332,7 +353,8 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         value = assignments[0].value
         constant = literal_value(value)
         if constant is not None:
-            summary.constants[name] = constant
+            if name not in index.rebound_names:
+                summary.constants[name] = constant
             continue
         client = index.client_type(value, scope)
         if client is not None:
@@ -354,6 +376,8 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     for local, qualified in index.imports.items():
         if local not in scope.assignments:
             summary.aliases[local] = qualified
+            if local in index.rebound_names:
+                summary.rebound_aliases.append(local)
     summary.client_containers = index.client_containers()
     summary.changed_imports = changed_imports(index)
 
@@ -380,9 +404,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if is_client_call or index.constructor_type(func) is not None:
             for argument in site.node.args:
                 for value in _argument_values(argument.value):
-                    qualified = index.qualified_name(value)
-                    if qualified is not None:
-                        summary.imported_arguments.add(qualified)
+                    summary.imported_arguments.update(_imported_origins(index, value))
 
         name = env_variable_read(index, site.node)
         if name is not None:
@@ -435,6 +457,28 @@ def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
         # `Event.SHIPPED.value`: the enum member, whose class is read.
         values.extend(_argument_values(value.value))
     return values
+
+
+def _imported_origins(index: FileIndex, value: cst.BaseExpression) -> set[str]:
+    """Return the imported names that a value may refer to.
+
+    A module-level name imported more than once (`try: from .v2 import
+    Event` and `except ImportError: from .v1 import Event`) refers to each
+    of its imports, whose modules CIO301 reads to tell every name it may
+    send. A name that a star import may rebind refers to that module's name.
+    """
+    origins = set()
+    qualified = index.qualified_name(value)
+    if qualified is not None:
+        origins.add(qualified)
+    dotted = dotted_name(value)
+    if dotted is not None:
+        head, dot, rest = dotted.partition(".")
+        for origin in index.module_import_origins.get(head, []):
+            origins.add(origin + dot + rest)
+        if head in index.star_rebound_names:
+            origins.update(f"{module}.{dotted}" for module in index.star_imports)
+    return origins
 
 
 def _credential_reference(index: FileIndex, value: cst.BaseExpression) -> str | None:

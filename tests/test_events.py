@@ -1350,3 +1350,68 @@ def test_list_events_parameter_shadows_imported_class(project) -> None:
     assert events["OrderShipped"]["places"] == [{"path": "app/views.py", "line": 7}]
     assert events['"OrderShipped" + carrier']["merges_into"] == "OrderShipped"
 
+
+REBOUND_CLASS_PROJECT = {
+    "app/__init__.py": "",
+    "app/events.py": (
+        "from enum import StrEnum\n"
+        "class Legacy(StrEnum):\n"
+        '    SHIPPED = "OrderShipped"\n'
+        "class Current(StrEnum):\n"
+        '    SHIPPED = "order_shipped"\n'
+    ),
+    "app/orders.py": (
+        "from customerio import CustomerIO\n"
+        "from app.events import Legacy as Ev\n"
+        "from app.events import Current\n"
+        'cio = CustomerIO("site", "key")\n'
+        "Ev = Current\n"
+        "def shipped(uid):\n"
+        "    cio.track(uid, Ev.SHIPPED)\n"
+        "def shipped_by(uid, carrier):\n"
+        '    cio.track(uid, "order_shipped_" + carrier)\n'
+    ),
+    "requirements.txt": "customerio==3.0.0\n",
+}
+
+
+def test_list_events_rebound_class_unknown(project) -> None:
+    root = project(REBOUND_CLASS_PROJECT)
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == ['"order_shipped_" + carrier']
+    assert events['"order_shipped_" + carrier']["merges_into"] == "order_shipped"
+
+
+def test_rebound_class_no_style_finding(project) -> None:
+    # At run time the call sends `order_shipped`, not the imported class's `OrderShipped`.
+    root = project(REBOUND_CLASS_PROJECT)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO303", "."], root)
+
+    assert result.json["findings"] == []
+
+
+def test_rebound_constant_part_not_fixed(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        'PREFIX = "billing"\n'
+        "try:\n"
+        "    from local_settings import PREFIX\n"
+        "except ImportError:\n"
+        "    pass\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def upgraded(uid, region):\n"
+        '    cio.track(uid, f"{PREFIX}_upgraded_{region}")\n'
+    )
+    root = project({"app.py": source, "requirements.txt": "customerio==3.1\n"})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO301", "."], root)
+    [finding] = result.json["findings"]
+
+    assert finding["fix"] is None
+    assert "reads `PREFIX`, which the module binds more than once" in (
+        finding["message"]
+    )

@@ -517,6 +517,35 @@ def test_project_summary_class_strings() -> None:
     assert names.attributes == {"PAID": "order_paid"}
 
 
+def test_project_summary_rebound_names_unread() -> None:
+    project = _project(
+        {
+            "app.v1": "class Event:\n    SHIPPED = 'shipment_sent'\n",
+            "app.v2": "class Event:\n    SHIPPED = 'order_shipped'\n",
+            "app.events": (
+                "try:\n"
+                "    from app.v2 import Event\n"
+                "except ImportError:\n"
+                "    from app.v1 import Event\n"
+                "PREFIX = 'billing'\n"
+                "SUFFIX = 'done'\n"
+                "class Names:\n"
+                "    PAID = 'order_paid'\n"
+                "from app.v1 import *\n"
+                "def rename():\n"
+                "    global SUFFIX\n"
+                "    SUFFIX = 'finished'\n"
+            ),
+        }
+    )
+
+    assert project.class_strings("app.v2.Event") is not None
+    assert project.class_strings("app.events.Event") is None
+    assert project.constant("app.events.PREFIX") is None
+    assert project.constant("app.events.SUFFIX") is None
+    assert project.class_strings("app.events.Names") is None
+
+
 def test_project_shared_computes_once() -> None:
     project = ProjectIndex([])
     calls = []

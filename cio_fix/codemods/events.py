@@ -401,7 +401,11 @@ class DynamicEventName(Rule):
     constant, an enum member, a string class attribute or a variable bound
     once in the function. The constant or class may be imported from
     another module of the project, also through a re-export. It is also
-    each name of a name picked from a few fixed values. A name that
+    each name of a name picked from a few fixed values. A module-level
+    name bound more than once (an import and an assignment, two imports in
+    a `try`/`except ImportError` fallback, or a class that a later star
+    import may replace) counts as the name of each of its bindings when
+    cio-fix can read every one of them. A name that
     cio-fix cannot read, such as a member of an enum defined outside the
     project or an `auto()` member, is not counted as sent. Two built names
     with the same literal parts and attribute keys send the same events
@@ -425,7 +429,9 @@ class DynamicEventName(Rule):
     `PREFIX.upper() + "_upgraded"`. A part that reads only names spelled as
     constants, enum members or classes, but is not one of these, is reported
     without a fix, because moving it out would rename the event: a name
-    assigned twice, a class attribute that code may rebind, a member of an
+    bound more than once at module level (an assignment and an import, two
+    imports, a name that a later star import or a `global` statement may
+    rebind), a class attribute that code may rebind, a member of an
     enum defined outside the project, one not assigned a string literal
     (`auto()`), a member of an enum that defines a private or special
     method, a call of another function (`slug(PREFIX)`, `PREFIX.zfill(9)`),
@@ -633,7 +639,9 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
     literal, a constant, an enum member, a string class attribute or a
     local variable bound once. It is also a name built from values that
     each take one of a few texts (`f"cart_{step}"` over a literal tuple).
-    Test code sends none, because its events do not reach the workspace.
+    A module-level name bound more than once (`from .v2 import Event`, then
+    `Event = Legacy`) counts as the texts of all its bindings, when each
+    binding gives one. Test code sends none, because its events do not reach the workspace.
     """
     facts: list[NameFact] = []
     if context.in_test_code:
@@ -646,7 +654,7 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
         scope = call.site.scope
         built = parse_name(argument.value)
         if built is None:
-            texts = value_texts(context, scope, argument.value)
+            texts = value_texts(context, scope, argument.value, possible=True)
             qualified = context.index.qualified_name(argument.value, scope)
             if texts is None and qualified is not None:
                 # An imported constant that the project index reads later.
@@ -657,7 +665,7 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
                 facts.append(fact)
             continue
         else:
-            texts = sent_texts(context, scope, built)
+            texts = sent_texts(context, scope, built, possible=True)
         if texts is not None:
             facts.extend((text, "", place, "", "") for text in sorted(texts))
     return facts
@@ -818,7 +826,7 @@ def _constant_text(
     project: ProjectIndex, constant: str
 ) -> tuple[ModuleSummary, str, str] | None:
     """Return the module, name and text of a string constant of the project."""
-    target = project.resolve_name(constant)
+    target = project.resolve_value(constant)
     if target is None:
         return None
     value = target[0].constants.get(target[1])
@@ -973,7 +981,10 @@ class InconsistentEventName(Rule):
     the project, a variable bound once, or `a if flag else b`.
     A variable that a nested function rebinds through `nonlocal`, or a
     module-level one that a function rebinds through `global`, is not
-    bound once.
+    bound once. Nor is a module-level name that an import and an
+    assignment, two imports (a `try`/`except ImportError` fallback) or a
+    later star import bind: which binding a call reads is unknown, so its
+    names are not compared.
     Names that test code sends are neither reported nor compared with the
     names of other files, because its events go to a local server, often
     with odd or old names on purpose. Test code is `conftest.py`,
