@@ -149,7 +149,7 @@ class CachedCheck:
 
 @dataclass
 class FindingUpdate:
-    """What the fixed code of the changed files changes about one finding of a file's check.
+    """The change that the fixed code of the changed files makes to one finding of a file's check.
 
     `index` is the finding's place in the findings of the check of `path`,
     which a cached check lists in the same order.
