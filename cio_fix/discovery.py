@@ -242,13 +242,18 @@ def is_python_file(path: Path) -> bool:
     return _PYTHON_INTERPRETER.fullmatch(os.path.basename(words[0])) is not None
 
 
+def _unreadable_path_problem(failure: str) -> str:
+    """Describe a path that `resolve_failure` could not examine, named or found by a walk."""
+    if failure == "symbolic link loop":
+        return "symbolic link loop; point the link at a file or remove it"
+    return f"cannot read: {failure}; check the permissions of its folders"
+
+
 def _named_path_problem(path: Path) -> str | None:
     """Describe why a PATH from the command line cannot be checked, or return None."""
     failure = resolve_failure(path)
-    if failure == "symbolic link loop":
-        return "symbolic link loop; point the link at a file or remove it"
     if failure is not None:
-        return f"cannot read: {failure}; check the permissions of its folders"
+        return _unreadable_path_problem(failure)
     if not path.exists() and not path.is_symlink():
         return "path not found; check the spelling or the folder"
     if not path.exists():
@@ -359,7 +364,7 @@ def _files_under(
     errors: list[FileError],
     tracked_only: bool = False,
 ) -> Iterator[_Listed]:
-    """Yield the `.py` files under `folder` that are neither ignored nor excluded.
+    """Yield the Python files under `folder` that are neither ignored nor excluded.
 
     A file that cannot be resolved or examined, such as a symbolic link
     loop, goes to `errors` instead, unless it is excluded by name. With
@@ -384,7 +389,7 @@ def _files_under(
     candidates = listed if listed is not None else _walk(folder, root, unlisted)
 
     for file in candidates:
-        if file.suffix != ".py":
+        if file.suffix not in PYTHON_SUFFIXES:
             continue
         resolved = resolver.plain_file(file)
         is_link = resolved is None
@@ -392,7 +397,7 @@ def _files_under(
             failure = resolve_failure(file)
             if failure is not None:
                 if not excludes.match_file(_relative_name(file, folder, root)):
-                    errors.append(FileError(file, f"not checked: {failure}"))
+                    errors.append(FileError(file, _unreadable_path_problem(failure)))
                 continue
             resolved = file.resolve()
             is_link = file.is_symlink()

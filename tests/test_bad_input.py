@@ -401,7 +401,13 @@ def test_bad_input_symlink_loop_in_project(project) -> None:
     exit_code, errors, _ = _errors(root, ".")
 
     assert exit_code == 2
-    assert errors == [{"path": "loop.py", "message": "not checked: symbolic link loop"}]
+    # The same line as when the loop is named.
+    assert errors == [
+        {
+            "path": "loop.py",
+            "message": "symbolic link loop; point the link at a file or remove it",
+        }
+    ]
     assert "int(time.time())" in (root / "good.py").read_text()
 
 
@@ -847,3 +853,26 @@ def test_bad_input_too_deep_report_only_rule(project, monkeypatch) -> None:
         }
     ]
     assert "int(time.time())" in (root / "app.py").read_text()
+
+
+@pytest.fixture
+def unsearchable_project(project):
+    """Return a project whose folder `app/sub` can be listed but not searched (mode 644)."""
+    root = project({"app/other.py": TRACKED, "app/sub/y.py": TRACKED})
+    folder = root / "app" / "sub"
+    folder.chmod(0o644)
+    yield root
+    folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "paths", [["."], ["app/sub/y.py"], ["app/sub/y.py", "app/sub"], ["app", "app"]]
+)
+def test_bad_input_unsearchable_folder_one_line(unsearchable_project, paths) -> None:
+    completed = _run_with_modes(unsearchable_project, "--no-diff", *paths)
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        f"app/sub/y.py: error: cannot read: {DENIED}; check the permissions of"
+        " its folders"
+    ]

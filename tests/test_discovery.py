@@ -452,3 +452,19 @@ def test_discovery_link_in_tree_listed_once(project) -> None:
     (root / "linked").symlink_to(root / "pkg", target_is_directory=True)
 
     assert _names(root) == ["pkg/real.py"]
+
+
+@pytest.mark.parametrize("in_git", [False, True])
+def test_discovery_walk_reads_stub_files(project, in_git) -> None:
+    root = project(
+        {
+            "app.py": SOURCE,
+            "stubs/client.pyi": SOURCE,
+            "notes.txt": SOURCE,
+            "build/generated.pyi": SOURCE,
+        }
+    )
+    if in_git:
+        _git(root, "init", "-q")
+
+    assert _names(root) == ["app.py", "stubs/client.pyi"]
