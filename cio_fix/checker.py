@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +33,15 @@ from cio_fix.engine import (
 from cio_fix.formatting import format_fixed_file
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.metadata import code_of, parents
-from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
+from cio_fix.model import (
+    FileError,
+    FileResult,
+    Finding,
+    Fix,
+    FixSafety,
+    PartlyCheckedError,
+    RunResult,
+)
 from cio_fix.pipeline import (
     CheckOutcome,
     FindingUpdate,
@@ -241,15 +249,22 @@ def _own_rule_facts(context: FileContext) -> dict[str, Any]:
     return summary.rule_facts if summary is not None else {}
 
 
+def partly_checked_message(codes: Iterable[str], outcome: str) -> str:
+    """Describe a file that the rules `codes` did not finish because of its nesting.
+
+    `outcome` is a clause that says what became of the other rules' findings.
+    """
+    return (
+        f"not fully checked: {NESTED_TOO_DEEPLY} for {', '.join(sorted(codes))};"
+        f" {outcome}; exclude it if it is generated code"
+    )
+
+
 def _too_deep_message(codes: set[str], fixed: bool) -> str:
-    """Describe a file that the rules `codes` could not check because of its nesting."""
     reported = "the findings of the other rules are reported"
     if not fixed:
         reported += ", but the file is not fixed"
-    return (
-        f"not fully checked: {NESTED_TOO_DEEPLY} for {', '.join(sorted(codes))};"
-        f" {reported}; exclude it if it is generated code"
-    )
+    return partly_checked_message(codes, reported)
 
 
 class Checker:
@@ -445,7 +460,11 @@ class Checker:
         if too_deep:
             fixed = self._fix_without(too_deep, context, file_result)
             message = _too_deep_message(too_deep, fixed)
-            result.errors.append(FileError(Path(context.display_path), message))
+            result.errors.append(
+                PartlyCheckedError(
+                    Path(context.display_path), message, tuple(sorted(too_deep))
+                )
+            )
         else:
             self._fix(context, file_result)
         # Again for the findings that only the fixed code has.

@@ -22,7 +22,7 @@ from cio_fix.config import (
     validate_selectors,
 )
 from cio_fix.files import resolve_or_absolute
-from cio_fix.model import RunResult
+from cio_fix.model import FileError, PartlyCheckedError, RunResult
 
 if TYPE_CHECKING:
     # typer 0.29 carries its own copy of click.
@@ -555,7 +555,10 @@ def _add_noqa(
     added = add_directives(result, write=write)
     # The errors of the fixes (a file libcst cannot print back, say) do not
     # concern the comments, which are written without them.
-    problems = [*RunResult(errors=result.errors).all_errors, *added.errors]
+    problems = [
+        _noqa_wording(error)
+        for error in [*RunResult(errors=result.errors).all_errors, *added.errors]
+    ]
     if exit_zero:
         status = EXIT_CLEAN
     elif problems:
@@ -582,9 +585,10 @@ def _add_noqa(
     for error in problems:
         errors.print(
             redact(
-                f"{quoted_path(error.path.as_posix())}: {error.message}",
+                f"{quoted_path(error.path.as_posix())}: error: {error.message}",
                 result.secrets,
             ),
+            style="red",
             markup=False,
             soft_wrap=True,
         )
@@ -606,6 +610,18 @@ def _add_noqa(
         )
     console.print(summary, markup=False, soft_wrap=True)
     return status
+
+
+def _noqa_wording(error: FileError) -> FileError:
+    """Return `error` worded for --add-noqa, which comments on findings and fixes none."""
+    if not isinstance(error, PartlyCheckedError):
+        return error
+    from cio_fix.checker import partly_checked_message
+
+    message = partly_checked_message(
+        error.codes, "the findings of the other rules get their noqa comments"
+    )
+    return FileError(error.path, message)
 
 
 def _configure(
@@ -717,7 +733,7 @@ def _print_events(
         catalogs = build_catalogs(targets, config)
     except ConfigError as error:
         raise _config_failure(error) from error
-    from cio_fix.report import redact
+    from cio_fix.report import quoted_path, redact
 
     secrets = frozenset().union(*(catalog.secrets for catalog in catalogs))
     errors_found = [error for catalog in catalogs for error in catalog.errors]
@@ -730,7 +746,8 @@ def _print_events(
             console.print(redact(line, secrets), markup=False, soft_wrap=True)
         for path, message in errors_found:
             errors.print(
-                redact(f"{path}: {message}", secrets),
+                redact(f"{quoted_path(path)}: error: {message}", secrets),
+                style="red",
                 markup=False,
                 soft_wrap=True,
             )

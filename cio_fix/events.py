@@ -19,7 +19,7 @@ import libcst as cst
 
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
 from cio_fix.metadata import code_of
-from cio_fix.model import FileError, RunResult
+from cio_fix.model import FileError, PartlyCheckedError, RunResult
 from cio_fix.report import plural
 
 if TYPE_CHECKING:
@@ -1260,7 +1260,7 @@ def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
 
 def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     """Find every event name that the files of one project send."""
-    from cio_fix.checker import Checker
+    from cio_fix.checker import NESTED_TOO_DEEPLY, Checker
     from cio_fix.discovery import build_prefilter
     from cio_fix.engine import display_path
 
@@ -1286,10 +1286,22 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     checker = Checker(config)
     if raw_files:
         checker.check(discovered.files, raw_files, result)
-    entries, calls = _catalog_entries(
+    entries, calls, too_deep = _catalog_entries(
         checker.contexts.values(), config.event_name_style
     )
-    errors = [(error.path.as_posix(), error.message) for error in result.all_errors]
+    for path in too_deep:
+        message = (
+            f"event names not listed: {NESTED_TOO_DEEPLY}; exclude it if it is"
+            " generated code"
+        )
+        result.errors.append(FileError(path, message))
+    # The listing reports no finding, so a rule that did not finish this
+    # file leaves the list complete, unless the listing itself did not.
+    errors = [
+        (error.path.as_posix(), error.message)
+        for error in result.all_errors
+        if not isinstance(error, PartlyCheckedError)
+    ]
     return Catalog(
         display_path(config.root),
         config.event_name_style,
@@ -1301,19 +1313,41 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     )
 
 
+@dataclass
+class _DynamicCall:
+    """A call of one file that sends a dynamic name, as the catalog lists it."""
+
+    code: str
+    place: str
+    # For a name picked from a few values: the names it sends, or None
+    # when cio-fix cannot list them.
+    picked: set[str] | None = None
+    bounded: bool = False
+    suggested: str | None = None
+    signature: str | None = None
+
+
+@dataclass
+class _FileNames:
+    """What one file adds to the catalog: name facts, call sites and calls."""
+
+    sent: list[tuple] = field(default_factory=list)
+    # (name, place, whether the call goes to the Track API directly).
+    static: list[tuple[str, str, bool]] = field(default_factory=list)
+    dynamic: list[_DynamicCall] = field(default_factory=list)
+    calls: int = 0
+
+
 def _catalog_entries(
     contexts: Iterable[FileContext], style: str
-) -> tuple[list[CatalogEntry], int]:
-    """Return the entries of the names that `contexts` send, and the number of calls.
+) -> tuple[list[CatalogEntry], int, list[Path]]:
+    """Return the catalog entries of the names that `contexts` send.
 
-    Test code is left out.
+    Also returns the number of calls, and the files that are nested too
+    deeply to read (past Python's recursion limit). Those add no entry,
+    and neither does test code.
     """
-    from cio_fix.codemods.events import (
-        SentNames,
-        build_signature,
-        find_merge,
-        sent_name_facts,
-    )
+    from cio_fix.codemods.events import SentNames, find_merge
 
     static: dict[str, CatalogEntry] = {}
     dynamic: dict[str, CatalogEntry] = {}
@@ -1321,49 +1355,38 @@ def _catalog_entries(
     sent = SentNames()
     signatures: dict[str, str] = {}
     calls = 0
+    too_deep = []
     for context in sorted(contexts, key=lambda item: item.display_path):
         if context.in_test_code:
             # Test code's events do not reach the workspace, so CIO303 does
             # not compare its names either.
             continue
-        for fact in sent_name_facts(context):
-            if fact[1]:
-                resolved = resolve_constant(context, fact[1])
-                if resolved is None:
-                    continue
-                fact = (resolved[1], *fact[1:])
+        # The file is read in full before any of it enters the catalog, so
+        # that a file that stops halfway adds nothing.
+        try:
+            names = _file_names(context)
+        except RecursionError:
+            too_deep.append(Path(context.display_path))
+            continue
+        for fact in names.sent:
             sent.add(fact)
-        sources = list(name_sources(context))
-        calls += len({id(source.expression) for source in sources})
-        for source in sources:
-            name = source.name
-            if source.constant is not None:
-                resolved = resolve_constant(context, source.constant)
-                if resolved is None:
-                    continue
-                name = resolved[1]
+        calls += names.calls
+        for name, place, track_api in names.static:
             entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
-            entry.places.append(source.place)
-            entry.track_api = entry.track_api or not source.pipelines
-        for call, argument, built in name_calls(context):
-            if not built.is_dynamic:
-                continue
-            calls += 1
-            expression_code = code_of(argument.value, context.module)
-            entry = dynamic.setdefault(
-                expression_code, CatalogEntry(expression_code, dynamic=True)
-            )
-            entry.places.append(
-                f"{context.display_path}:{context.position(argument.value).start.line}"
-            )
-            if _picked_from_few(context, call, built):
+            entry.places.append(place)
+            entry.track_api = entry.track_api or track_api
+        for call in names.dynamic:
+            entry = dynamic.setdefault(call.code, CatalogEntry(call.code, dynamic=True))
+            entry.places.append(call.place)
+            if call.bounded:
                 entry.bounded = True
-                entry.picked = _picked_names(context, call, built, entry.picked)
-            elif built.supported:
-                entry.suggested = _suggested_name(context, call, built)
-                signatures[expression_code] = build_signature(
-                    split_personal_data(built)
-                )
+                if entry.picked is None or call.picked is None:
+                    entry.picked = None
+                else:
+                    entry.picked = sorted(set(entry.picked) | call.picked)
+            elif call.signature is not None:
+                entry.suggested = call.suggested
+                signatures[call.code] = call.signature
 
     for code, entry in dynamic.items():
         if entry.suggested is None:
@@ -1390,7 +1413,48 @@ def _catalog_entries(
     entries = sorted(static.values(), key=lambda entry: entry.name) + sorted(
         dynamic.values(), key=lambda entry: entry.name
     )
-    return entries, calls
+    return entries, calls, too_deep
+
+
+def _file_names(context: FileContext) -> _FileNames:
+    """Read what one file adds to the catalog. Raises RecursionError on a deeply nested file."""
+    from cio_fix.codemods.events import build_signature, sent_name_facts
+    from cio_fix.name_constants import sent_texts
+
+    names = _FileNames()
+    for fact in sent_name_facts(context):
+        if fact[1]:
+            resolved = resolve_constant(context, fact[1])
+            if resolved is None:
+                continue
+            fact = (resolved[1], *fact[1:])
+        names.sent.append(fact)
+    sources = list(name_sources(context))
+    names.calls += len({id(source.expression) for source in sources})
+    for source in sources:
+        name = source.name
+        if source.constant is not None:
+            resolved = resolve_constant(context, source.constant)
+            if resolved is None:
+                continue
+            name = resolved[1]
+        names.static.append((name, source.place, not source.pipelines))
+    for call, argument, built in name_calls(context):
+        if not built.is_dynamic:
+            continue
+        names.calls += 1
+        line = context.position(argument.value).start.line
+        dynamic = _DynamicCall(
+            code_of(argument.value, context.module), f"{context.display_path}:{line}"
+        )
+        if _picked_from_few(context, call, built):
+            dynamic.bounded = True
+            dynamic.picked = sent_texts(context, call.site.scope, built)
+        elif built.supported:
+            dynamic.suggested = _suggested_name(context, call, built)
+            dynamic.signature = build_signature(split_personal_data(built))
+        names.dynamic.append(dynamic)
+    return names
 
 
 def _suggested_name(
@@ -1413,26 +1477,6 @@ def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -
     return built.supported and all(
         is_bounded(context, call.site.scope, part.expression) for part in built.values
     )
-
-
-def _picked_names(
-    context: FileContext,
-    call: ClientCall,
-    built: BuiltName,
-    earlier: list[str] | None,
-) -> list[str] | None:
-    """Add the names that a name picked from a few values sends to those of earlier calls.
-
-    Returns None when cio-fix cannot list the names of this call or of an
-    earlier one: `is_bounded` also accepts a name spelled as a constant whose
-    module it does not read.
-    """
-    from cio_fix.name_constants import sent_texts
-
-    texts = sent_texts(context, call.site.scope, built)
-    if earlier is None or texts is None:
-        return None
-    return sorted(set(earlier) | texts)
 
 
 def catalog_json(catalogs: list[Catalog]) -> str:

@@ -165,6 +165,17 @@ class FileError:
 
 
 @dataclass
+class PartlyCheckedError(FileError):
+    """A file that the rules `codes` did not finish because of its nesting.
+
+    `message` is worded for a check run, which reports the findings of the
+    other rules. --add-noqa and --list-events word it for their own output.
+    """
+
+    codes: tuple[str, ...] = ()
+
+
+@dataclass
 class FileResult:
     path: Path
     findings: list[Finding] = field(default_factory=list)
@@ -220,8 +231,7 @@ class RunResult:
         for result in self.files:
             errors.extend(result.errors)
         # A rule can fail the same way in two phases, and the error is shown once.
-        unique = dict.fromkeys((error.path, error.message) for error in errors)
-        return sorted(
-            (FileError(path, message) for path, message in unique),
-            key=lambda error: error.path.as_posix(),
-        )
+        unique: dict[tuple[Path, str], FileError] = {}
+        for error in errors:
+            unique.setdefault((error.path, error.message), error)
+        return sorted(unique.values(), key=lambda error: error.path.as_posix())

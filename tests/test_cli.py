@@ -1495,3 +1495,26 @@ def test_force_exclude_keeps_tracked_ignored_file(project) -> None:
     assert named.exit_code == 1
     assert "generated.py:2:" in named.stdout
     assert "generated.py:2:" in walked.stdout
+
+
+def test_cli_add_noqa_error_lines(project) -> None:
+    terms = " + ".join(['"a"'] * 500)
+    root = project({"app.py": f"{PITFALLS}x = {terms}\n"})
+
+    result = run_cli(["--add-noqa", "--no-cache", ".", "missing.py"], root)
+
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(
+        "app.py: error: not fully checked: nested too deeply to analyse (past"
+        " Python's recursion limit) for CIO"
+    )
+    assert lines[0].endswith(
+        "; the findings of the other rules get their noqa comments; exclude it if it"
+        " is generated code"
+    )
+    assert (
+        lines[1]
+        == "missing.py: error: path not found; check the spelling or the folder"
+    )

@@ -1415,3 +1415,47 @@ def test_rebound_constant_part_not_fixed(project) -> None:
     assert "reads `PREFIX`, which the module binds more than once" in (
         finding["message"]
     )
+
+
+DEEP_TERMS = " + ".join(['"a"'] * 500)
+DEEP_FILE = (
+    "from customerio import CustomerIO\n"
+    "cio = CustomerIO('site', 'key')\n"
+    "cio.track(customer_id=1, name='ping')\n"
+    # CPython compiles it, but reading its positions goes past Python's
+    # recursion limit.
+    f"x = {DEEP_TERMS}\n"
+)
+OTHER_FILE = (
+    "from customerio import CustomerIO\n"
+    "cio = CustomerIO('site', 'key')\n"
+    "cio.track(customer_id=1, name='synced')\n"
+)
+NOT_LISTED = (
+    "event names not listed: nested too deeply to analyse (past Python's recursion"
+    " limit); exclude it if it is generated code"
+)
+
+
+def test_events_catalog_deep_file_json(project) -> None:
+    root = project({"app.py": DEEP_FILE, "other.py": OTHER_FILE})
+
+    result = run_cli(["--list-events", "--no-cache", "--output-format", "json"], root)
+
+    assert result.exit_code == 2
+    assert result.json["errors"] == [{"path": "app.py", "message": NOT_LISTED}]
+    assert [event["name"] for event in result.json["events"]] == ["synced"]
+
+
+def test_events_catalog_deep_file_text(project) -> None:
+    root = project({"app.py": DEEP_FILE, "other.py": OTHER_FILE})
+
+    result = run_cli(["--list-events", "--no-cache", ".", "missing.py"], root)
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"app.py: error: {NOT_LISTED}",
+        "missing.py: error: path not found; check the spelling or the folder",
+    ]
+    assert "synced  1 call " in result.stdout
+    assert "ping" not in result.stdout
