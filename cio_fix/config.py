@@ -448,13 +448,15 @@ def project_root(start: Path) -> Path:
 def configures_cio_fix(pyproject: Path) -> bool:
     """Tell whether a pyproject.toml has a `[tool.cio-fix]` table.
 
-    A file that cannot be read or parsed counts when it mentions cio-fix,
-    so that loading it reports the problem.
+    A file that cannot be parsed counts when it mentions cio-fix, and a
+    regular file that cannot be read (mode 000) counts too, because its
+    settings are unknown. Loading it then reports the problem, so that the
+    files below it are not checked with another project's settings.
     """
     try:
         raw = read_regular_file(pyproject)
     except OSError:
-        return False
+        return is_regular_file(pyproject)
     if b"cio-fix" not in raw:
         return False
     try:

@@ -63,16 +63,24 @@ def read_regular_text(path: Path, max_bytes: int = MAX_DECLARATION_BYTES) -> str
 
 
 def read_toml(path: Path, reading: str, level: int = logging.WARNING) -> dict[str, Any]:
-    """Return the TOML document at `path`, or {} when it is missing or not valid TOML.
+    """Return the TOML document at `path`, or {} when it is missing, unreadable or not valid TOML.
 
     `reading` names what the caller reads from the file, for the log line
-    that an invalid file gets at `level`.
+    that an unreadable or invalid file gets at `level`.
     """
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(read_regular_file(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raw = read_regular_file(path)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        logger.log(
+            level, "%s: cannot read: %s; %s is not read from it", path, reason, reading
+        )
+        return {}
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         logger.log(level, "%s: not valid TOML; %s is not read from it", path, reading)
         return {}
 

@@ -876,3 +876,41 @@ def test_bad_input_unsearchable_folder_one_line(unsearchable_project, paths) -> 
         f"app/sub/y.py: error: cannot read: {DENIED}; check the permissions of"
         " its folders"
     ]
+
+
+@pytest.fixture
+def locked_service(project):
+    """Return a project whose service `sub` has its own pyproject.toml at mode 000."""
+    root = project(
+        {
+            "pyproject.toml": SDK3,
+            "app/other.py": TRACKED,
+            "sub/s.py": TRACKED,
+            "sub/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n',
+        }
+    )
+    config = root / "sub" / "pyproject.toml"
+    config.chmod(0)
+    yield root
+    config.chmod(0o644)
+
+
+def test_bad_input_unreadable_service_config(locked_service) -> None:
+    completed = _run_with_modes(locked_service, "--apply", "--output-format", "json")
+
+    assert completed.returncode == 2
+    document = json.loads(completed.stdout)
+    assert document["errors"] == [
+        {"path": "sub/pyproject.toml", "message": f"cannot read: {DENIED}"}
+    ]
+    assert (locked_service / "sub" / "s.py").read_text() == TRACKED
+
+
+def test_bad_input_unreadable_service_config_text(locked_service) -> None:
+    completed = _run_with_modes(locked_service, "--no-diff")
+
+    assert completed.returncode == 2
+    config = locked_service / "sub" / "pyproject.toml"
+    assert completed.stderr.splitlines() == [
+        f"cio-fix: error: {config}: cannot read: {DENIED}"
+    ]
