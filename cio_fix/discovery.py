@@ -125,7 +125,7 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     if config.force_exclude or config.tracked_only:
         named_files = [path for path in paths if is_regular_file(path)]
     if config.force_exclude:
-        left_out = _walk_leaves_out(named_files, config.root, excludes)
+        left_out = _walk_leaves_out(named_files, config.root, excludes, found.errors)
     if config.tracked_only:
         tracked = tracked_regular_files(named_files)
         left_out.update(file for file in named_files if file not in tracked)
@@ -386,7 +386,12 @@ def _files_under(
             )
         )
         return
-    candidates = listed if listed is not None else _walk(folder, root, unlisted)
+    # The `.gitignore` files that the walk could not read, with the reason.
+    unread_ignores: list[tuple[Path, str]] = []
+    if listed is not None:
+        candidates: Iterable[Path] = listed
+    else:
+        candidates = _walk(folder, root, unlisted, unread_ignores)
 
     for file in candidates:
         if file.suffix not in PYTHON_SUFFIXES:
@@ -425,6 +430,30 @@ def _files_under(
                     " checked; check its permissions",
                 )
             )
+    for gitignore, reason in unread_ignores:
+        try:
+            excluded = excludes.match_file(_relative_name(gitignore, folder, root))
+        except ValueError:
+            # A `.gitignore` above both the root and `folder`.
+            excluded = False
+        if not excluded:
+            errors.append(FileError(gitignore, _unread_gitignore_problem(reason)))
+
+
+def _shown_path(name: str) -> Path:
+    """Return the path `name` as the run shows it: below the working directory when it is."""
+    from cio_fix.engine import display_path
+
+    return Path(display_path(Path(name)))
+
+
+def _unread_gitignore_problem(reason: str) -> str:
+    # Which files it ignores is unknown, so none below its folder is checked,
+    # lest a fix rewrite a file that the user ignored.
+    return (
+        f"cannot read: {reason}, so the files below its folder are not checked;"
+        " check its permissions"
+    )
 
 
 def _is_excluded(
@@ -444,12 +473,17 @@ def _is_excluded(
 
 
 def _walk_leaves_out(
-    files: list[Path], root: Path, excludes: pathspec.PathSpec
+    files: list[Path],
+    root: Path,
+    excludes: pathspec.PathSpec,
+    errors: list[FileError],
 ) -> set[Path]:
     """Return those of the named `files` that a walk of their folders would leave out.
 
     They are the files that `exclude` or `extend-exclude` match, and those
     that git ignores, or outside git those that the `.gitignore` files ignore.
+    As a walk does, a file below a `.gitignore` that cannot be read is left
+    out, and the `.gitignore` goes to `errors`.
     """
     left_out = set()
     by_folder: dict[Path, list[Path]] = {}
@@ -459,8 +493,17 @@ def _walk_leaves_out(
             left_out.add(file)
         else:
             by_folder.setdefault(file.parent, []).append(file)
+    reported = set()
     for folder, named in by_folder.items():
-        left_out.update(_ignored_files(folder, named, root))
+        try:
+            left_out.update(_ignored_files(folder, named, root))
+        except OSError as error:
+            left_out.update(named)
+            gitignore = _shown_path(error.filename)
+            if gitignore not in reported:
+                reported.add(gitignore)
+                problem = _unread_gitignore_problem(error.strerror or str(error))
+                errors.append(FileError(gitignore, problem))
     return left_out
 
 
@@ -672,14 +715,26 @@ def _unopened_folders(folder: Path, stderr: bytes) -> list[tuple[Path, str]]:
     return unopened
 
 
-def _walk(folder: Path, root: Path, unlisted: list[tuple[Path, str]]) -> Iterator[Path]:
+def _walk(
+    folder: Path,
+    root: Path,
+    unlisted: list[tuple[Path, str]],
+    unread_ignores: list[tuple[Path, str]],
+) -> Iterator[Path]:
     """Walk `folder` without git, honouring every `.gitignore` that applies to it.
 
     As in git, the `.gitignore` files of the folders above `folder` apply
     too, so `cio-fix sub` skips what `cio-fix .` skips; see `_gitignores_above`.
     The folders that cannot be listed go to `unlisted`, with the reason.
+    A `.gitignore` that cannot be read goes to `unread_ignores`, with the
+    reason, and no file below its folder is yielded.
     """
-    ignore_specs = _gitignores_above(folder, root)
+    try:
+        ignore_specs = _gitignores_above(folder, root)
+    except OSError as error:
+        gitignore = _shown_path(error.filename)
+        unread_ignores.append((gitignore, error.strerror or str(error)))
+        return
     if ignore_specs is None:
         return
 
@@ -691,7 +746,12 @@ def _walk(folder: Path, root: Path, unlisted: list[tuple[Path, str]]) -> Iterato
         current_path = Path(current)
         gitignore = current_path / ".gitignore"
         if is_regular_file(gitignore):
-            ignore_specs.append((current_path, "", _read_gitignore(gitignore)))
+            try:
+                ignore_specs.append((current_path, "", _read_gitignore(gitignore)))
+            except OSError as error:
+                unread_ignores.append((gitignore, error.strerror or str(error)))
+                dirnames[:] = []
+                continue
 
         kept = []
         for name in sorted(dirnames):
@@ -718,7 +778,8 @@ def _gitignores_above(
     `_ignored` matches the paths of the walk against it. Returns None when
     they ignore `folder` or a folder between it and them, because git
     re-includes no file of an ignored folder, even when a deeper
-    `.gitignore` negates its pattern.
+    `.gitignore` negates its pattern. Raises OSError for a `.gitignore`
+    that cannot be read.
     """
     start = resolve_or_absolute(folder)
     top = resolve_or_absolute(root)
@@ -757,10 +818,8 @@ def _marks_root(folder: Path) -> bool:
 
 
 def _read_gitignore(path: Path) -> pathspec.PathSpec:
-    try:
-        lines = read_regular_text(path).splitlines()
-    except OSError:
-        lines = []
+    """Read the patterns of a `.gitignore` file. Raises OSError when it cannot be read."""
+    lines = read_regular_text(path).splitlines()
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 

@@ -914,3 +914,62 @@ def test_bad_input_unreadable_service_config_text(locked_service) -> None:
     assert completed.stderr.splitlines() == [
         f"cio-fix: error: {config}: cannot read: {DENIED}"
     ]
+
+
+UNREAD_GITIGNORE = (
+    f"cannot read: {DENIED}, so the files below its folder are not checked; check"
+    " its permissions"
+)
+
+
+@pytest.fixture
+def locked_gitignore(project):
+    """Return a project (no git) whose `app/.gitignore`, ignoring `gen/`, has mode 000."""
+    root = project(
+        {
+            "pyproject.toml": SDK3,
+            "main.py": TRACKED,
+            "app/other.py": TRACKED,
+            "app/gen/g.py": TRACKED,
+            "app/.gitignore": "gen/\n",
+        }
+    )
+    gitignore = root / "app" / ".gitignore"
+    gitignore.chmod(0)
+    yield root
+    gitignore.chmod(0o644)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["."], ["app"], ["--force-exclude", "app/gen/g.py", "app/other.py", "main.py"]],
+)
+def test_bad_input_unreadable_gitignore(locked_gitignore, args) -> None:
+    completed = _run_with_modes(
+        locked_gitignore, "--apply", "--output-format", "json", *args
+    )
+
+    assert completed.returncode == 2
+    document = json.loads(completed.stdout)
+    assert document["errors"] == [
+        {"path": "app/.gitignore", "message": UNREAD_GITIGNORE}
+    ]
+    assert (locked_gitignore / "app" / "gen" / "g.py").read_text() == TRACKED
+    assert (locked_gitignore / "app" / "other.py").read_text() == TRACKED
+    if "app" not in args:
+        assert (locked_gitignore / "main.py").read_text() != TRACKED
+
+
+def test_bad_input_unreadable_gitignore_above_path(project) -> None:
+    # No pyproject.toml or .git marks a root, so the walk reads the
+    # `.gitignore` files up to the top of the file system.
+    root = project({"top/.gitignore": "gen/\n", "top/sub/a.py": TRACKED})
+    gitignore = root / "top" / ".gitignore"
+    gitignore.chmod(0)
+    try:
+        completed = _run_with_modes(root / "top" / "sub", "--no-diff", ".")
+    finally:
+        gitignore.chmod(0o644)
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [f"{gitignore}: error: {UNREAD_GITIGNORE}"]
