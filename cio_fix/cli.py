@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     # typer 0.29 carries its own copy of click.
     from typer._click.formatting import HelpFormatter
 
-    from cio_fix.discovery import LeftOut
+    from cio_fix.left_out import LeftOut
 
 # Exit statuses, as documented in the README.
 EXIT_CLEAN = 0
@@ -450,7 +450,7 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
     says why, so that the user looks at the exclusions, not at the paths.
     The warnings leave the exit status as it is, as ruff's do.
     """
-    from cio_fix.discovery import count_left_out
+    from cio_fix.left_out import count_left_out
     from cio_fix.report import quoted_path
 
     _warn_not_python(result.not_python)
@@ -464,8 +464,13 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
     if found_nothing and set(targets) - set(result.not_python):
         names = ", ".join(quoted_path(target.as_posix()) for target in targets)
         left_out = count_left_out(targets, config)
-        if left_out.excluded or left_out.ignored:
+        if left_out.files:
             problem = _left_out_problem(left_out, names)
+        elif left_out.unlisted:
+            problem = (
+                f"cannot list {_unlisted_folders(left_out)}, which the run leaves"
+                f" out, so the Python files in {names} are unknown"
+            )
         else:
             problem = f"no Python files (.py, .pyi) found in {names}"
         errors.print(
@@ -478,12 +483,69 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
 
 def _left_out_problem(left_out: LeftOut, names: str) -> str:
     """Describe the Python files under `names` that a run left out, by the reason."""
+    from cio_fix.engine import display_path
+    from cio_fix.report import quoted_path
+
     reasons = []
-    if left_out.excluded:
-        reasons.append(f"{left_out.excluded} excluded by `exclude` or `extend-exclude`")
+    for config_path, count in sorted(left_out.excluded.items()):
+        config_name = quoted_path(display_path(config_path))
+        reasons.append(
+            f"{count} excluded by `exclude` or `extend-exclude` in {config_name}"
+        )
+    if left_out.excluded_by_default:
+        reasons.append(f"{left_out.excluded_by_default} excluded by default")
+    if left_out.in_nested_repository:
+        reasons.append(
+            f"{left_out.in_nested_repository} in a nested git repository or submodule"
+        )
     if left_out.ignored:
         reasons.append(f"{left_out.ignored} ignored by git or a .gitignore file")
-    return f"every Python file in {names} is left out ({', '.join(reasons)})"
+    if left_out.links_out:
+        reasons.append(
+            _plural(
+                left_out.links_out,
+                "symbolic link to a file outside the folder",
+                "symbolic links to files outside the folder",
+            )
+        )
+    if left_out.not_regular:
+        reasons.append(
+            _plural(
+                left_out.not_regular,
+                "broken symbolic link or special file",
+                "broken symbolic links or special files",
+            )
+        )
+    if left_out.unexplained:
+        reasons.append(f"{left_out.unexplained} left out for another reason")
+    problem = f"every Python file in {names} is left out ({', '.join(reasons)})"
+    if left_out.unlisted:
+        problem += f", and the left-out {_unlisted_folders(left_out)} cannot be listed"
+    return problem
+
+
+# The maximum number of unlisted folders that a warning names. It counts the others.
+_MAX_SHOWN_FOLDERS = 3
+
+
+def _unlisted_folders(left_out: LeftOut) -> str:
+    """Name the folders that the count of left-out files could not list, with the reason."""
+    from cio_fix.engine import display_path
+    from cio_fix.report import quoted_path
+
+    named = [
+        f"{quoted_path(display_path(folder))} ({reason})"
+        for folder, reason in left_out.unlisted[:_MAX_SHOWN_FOLDERS]
+    ]
+    more = len(left_out.unlisted) - len(named)
+    if more:
+        named.append(f"{more} more")
+    noun = "folder" if len(left_out.unlisted) == 1 else "folders"
+    return f"{noun} {', '.join(named)}"
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
 
 
 def _writing_option(

@@ -15,7 +15,6 @@ import pathspec
 
 from cio_fix.config import Config, configures_cio_fix, project_root
 from cio_fix.files import (
-    is_folder,
     is_regular_file,
     read_regular_text,
     resolve_failure,
@@ -167,44 +166,6 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     found.files.sort(key=lambda file: file.as_posix())
     _set_apart_other_projects(found, config.root)
     return found
-
-
-@dataclass
-class LeftOut:
-    """The Python files under some folders that a run left out, by the reason."""
-
-    # Matched by `exclude` or `extend-exclude`.
-    excluded: int = 0
-    # Left out otherwise: ignored by git or a `.gitignore` file, as a rule.
-    ignored: int = 0
-
-
-def count_left_out(paths: list[Path], config: Config) -> LeftOut:
-    """Count the `.py` files under the folders of `paths`, by why a run left them out.
-
-    This is for a run that found no file to check: each file that the
-    exclude settings do not match was then left out by git's ignore rules,
-    or is a link that leads out of its folder. The count walks every
-    folder but `.git`, which an ordinary run does not, so call it only then.
-    """
-    excludes = _exclude_spec(config)
-    resolved_root = config.root.resolve()
-    counts = LeftOut()
-    for path in paths:
-        if not is_folder(path):
-            continue
-        for current, dirnames, filenames in os.walk(path):
-            dirnames[:] = [name for name in dirnames if name != ".git"]
-            for name in filenames:
-                if not name.endswith(".py"):
-                    continue
-                file = Path(current, name)
-                resolved = resolve_or_absolute(file)
-                if _is_excluded(file, resolved, path, resolved_root, excludes):
-                    counts.excluded += 1
-                else:
-                    counts.ignored += 1
-    return counts
 
 
 # The file name suffixes of Python source and stub files.

@@ -727,6 +727,20 @@ def test_bad_input_unreadable_folder_in_walk(locked_project, in_git) -> None:
     assert {finding["path"] for finding in document["findings"]} == {"app/other.py"}
 
 
+def test_bad_input_named_excluded_unreadable_folder(locked_project) -> None:
+    pyproject = locked_project / "pyproject.toml"
+    pyproject.write_text(f'{SDK3}\n[tool.cio-fix]\nextend-exclude = ["app/locked"]\n')
+
+    completed = _run_with_modes(locked_project, "app/locked")
+
+    assert completed.returncode == 0
+    assert completed.stderr.splitlines() == [
+        f"cio-fix: warning: cannot list folder app/locked ({DENIED}), which the run"
+        " leaves out, so the Python files in app/locked are unknown; nothing was"
+        " checked"
+    ]
+
+
 def test_bad_input_unlistable_folder_simulated(project, monkeypatch) -> None:
     root = project({"app/other.py": GOOD, "app/locked/x.py": GOOD})
     locked = str(root / "app" / "locked")

@@ -1362,7 +1362,7 @@ def test_cli_folder_without_python_files(project, output) -> None:
         ),
         (
             {"pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["lib/"]\n'},
-            "1 excluded by `exclude` or `extend-exclude`",
+            "1 excluded by `exclude` or `extend-exclude` in pyproject.toml",
         ),
         (
             {
@@ -1371,8 +1371,8 @@ def test_cli_folder_without_python_files(project, output) -> None:
                 "lib/gen/b.py": HARD_CODED_KEYS,
                 "lib/gen/c.py": HARD_CODED_KEYS,
             },
-            "1 excluded by `exclude` or `extend-exclude`, 2 ignored by git or a"
-            " .gitignore file",
+            "1 excluded by `exclude` or `extend-exclude` in pyproject.toml, 2 ignored"
+            " by git or a .gitignore file",
         ),
     ],
 )
@@ -1388,6 +1388,218 @@ def test_cli_folder_with_left_out_files(project, files, reason, in_git) -> None:
     assert result.stderr.splitlines() == [
         f"cio-fix: warning: every Python file in lib is left out ({reason}); nothing"
         " was checked"
+    ]
+
+
+LEFT_OUT = (
+    "cio-fix: warning: every Python file in {} is left out ({}); nothing was checked"
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        # The service's own settings exclude its lib/, not the top's.
+        (
+            {
+                "svc/pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["lib/"]\n',
+                "svc/lib/x.py": HARD_CODED_KEYS,
+            },
+            "1 excluded by `exclude` or `extend-exclude` in svc/pyproject.toml",
+        ),
+        (
+            {".venv/lib/x.py": HARD_CODED_KEYS, "build/y.py": HARD_CODED_KEYS},
+            "2 excluded by default",
+        ),
+        # An `exclude` that the project sets replaces the default list.
+        (
+            {
+                "pyproject.toml": '[tool.cio-fix]\nexclude = ["build"]\n',
+                "build/y.py": HARD_CODED_KEYS,
+            },
+            "1 excluded by `exclude` or `extend-exclude` in pyproject.toml",
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["stubs/"]\n',
+                "stubs/x.pyi": "def track() -> None: ...\n",
+            },
+            "1 excluded by `exclude` or `extend-exclude` in pyproject.toml",
+        ),
+    ],
+)
+@pytest.mark.parametrize("in_git", [False, True])
+def test_cli_left_out_reason_named(project, files, reason, in_git) -> None:
+    root = project(files)
+    if in_git:
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+    result = run_cli(["--no-cache"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [LEFT_OUT.format(".", reason)]
+
+
+def test_cli_left_out_nested_repository(project) -> None:
+    root = project({"inner/app/x.py": HARD_CODED_KEYS})
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=root / "inner", check=True)
+
+    result = run_cli(["--no-cache"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        LEFT_OUT.format(".", "1 in a nested git repository or submodule")
+    ]
+
+
+def test_cli_left_out_submodule(project, tmp_path_factory) -> None:
+    library = tmp_path_factory.mktemp("library")
+    (library / "x.py").write_text(HARD_CODED_KEYS)
+    git = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    subprocess.run(["git", "init", "-q"], cwd=library, check=True)
+    subprocess.run([*git, "add", "x.py"], cwd=library, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "Add x"], cwd=library, check=True)
+    root = project({"README.md": ""})
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    submodule = [*git, "-c", "protocol.file.allow=always", "submodule", "add"]
+    subprocess.run(
+        [*submodule, "-q", str(library), "vendor/library"], cwd=root, check=True
+    )
+
+    result = run_cli(["--no-cache"], root)
+
+    assert (root / "vendor/library/x.py").is_file()
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        LEFT_OUT.format(".", "1 in a nested git repository or submodule")
+    ]
+
+
+@pytest.mark.parametrize("in_git", [False, True])
+def test_cli_left_out_links_outside(project, tmp_path_factory, in_git) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "o.py"
+    outside.write_text(HARD_CODED_KEYS)
+    root = project({"README.md": ""})
+    (root / "linked.py").symlink_to(outside)
+    (root / "also_linked.py").symlink_to(outside)
+    if in_git:
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+    result = run_cli(["--no-cache"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        LEFT_OUT.format(".", "2 symbolic links to files outside the folder")
+    ]
+
+
+def test_cli_left_out_broken_link(project) -> None:
+    root = project({"README.md": ""})
+    (root / "gone.py").symlink_to(root / "missing.py")
+
+    result = run_cli(["--no-cache"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        LEFT_OUT.format(".", "1 broken symbolic link or special file")
+    ]
+
+
+def test_cli_left_out_every_reason(project, tmp_path_factory) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "o.py"
+    outside.write_text(HARD_CODED_KEYS)
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["legacy/"]\n',
+            ".gitignore": "gen/\n",
+            "legacy/a.py": HARD_CODED_KEYS,
+            "legacy/b.pyi": HARD_CODED_KEYS,
+            "gen/c.py": HARD_CODED_KEYS,
+            "dist/d.py": HARD_CODED_KEYS,
+            "svc/pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["lib/"]\n',
+            "svc/lib/e.py": HARD_CODED_KEYS,
+            "inner/f.py": HARD_CODED_KEYS,
+        }
+    )
+    (root / "linked.py").symlink_to(outside)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=root / "inner", check=True)
+
+    result = run_cli(["--no-cache"], root)
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        LEFT_OUT.format(
+            ".",
+            "2 excluded by `exclude` or `extend-exclude` in pyproject.toml,"
+            " 1 excluded by `exclude` or `extend-exclude` in svc/pyproject.toml,"
+            " 1 excluded by default, 1 in a nested git repository or submodule,"
+            " 1 ignored by git or a .gitignore file, 1 symbolic link to a file"
+            " outside the folder",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("paths", "found"),
+    [
+        (["app/locked"], "the Python files in app/locked are unknown"),
+        (["app"], "the Python files in app are unknown"),
+    ],
+)
+def test_cli_left_out_folder_unlistable(project, monkeypatch, paths, found) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["app/locked"]\n',
+            "app/locked/x.py": HARD_CODED_KEYS,
+        }
+    )
+    locked = str(root / "app" / "locked")
+    scandir = os.scandir
+
+    # Root lists folders whatever their mode, so the denial is simulated.
+    def deny(path):
+        if os.path.abspath(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", deny)
+    result = run_cli(["--no-cache", *paths], root)
+    monkeypatch.undo()
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "cio-fix: warning: cannot list folder app/locked (Permission denied), which"
+        f" the run leaves out, so {found}; nothing was checked"
+    ]
+
+
+def test_cli_left_out_beside_unlistable_folder(project, monkeypatch) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["app/"]\n',
+            "app/x.py": HARD_CODED_KEYS,
+            "app/locked/y.py": HARD_CODED_KEYS,
+        }
+    )
+    locked = str(root / "app" / "locked")
+    scandir = os.scandir
+
+    def deny(path):
+        if os.path.abspath(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", deny)
+    result = run_cli(["--no-cache"], root)
+    monkeypatch.undo()
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "cio-fix: warning: every Python file in . is left out (1 excluded by"
+        " `exclude` or `extend-exclude` in pyproject.toml), and the left-out folder"
+        " app/locked (Permission denied) cannot be listed; nothing was checked"
     ]
 
 
