@@ -48,6 +48,7 @@ from cio_fix.pipeline import (
     ScanFacts,
     add_project_findings,
     read_project_files,
+    unread_candidates,
     update_findings,
 )
 from cio_fix.project import (
@@ -314,7 +315,8 @@ class Checker:
             all_files, raw_files, self.config.root, self.rule_words, parse
         )
         summaries = [self.summaries[path] for path in order if path in self.summaries]
-        project = ProjectIndex(summaries)
+        unread = unread_candidates(order, set(self.summaries), self.config.root)
+        project = ProjectIndex(summaries, unread)
         paths = sorted(self.contexts, key=lambda item: item.as_posix())
         for path in paths:
             facts, errors = self.collect_file(path, project)
@@ -717,8 +719,8 @@ class Checker:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
         The re-check runs only the rules of `reported`, the codes of the
-        file's findings, whose fixes this run may apply (a rule's fixes all
-        have the fix safety it declares). The findings of other rules do not
+        file's findings, whose fixes this run may apply (a rule's fixes are
+        never safer than the fix safety it declares). The findings of other rules do not
         decide whether another pass is needed. A fix that no finding of the
         report explains is never written. A rule whose finding appears only
         in the fixed code waits for the next run; `_revealed` reports it.
@@ -1012,8 +1014,11 @@ class Checker:
                 contexts[path] = context
                 fixed_summaries[path] = summarise(context.index, path)
             fixed_project = ProjectIndex(
-                fixed_summaries.get(summary.path, summary)
-                for summary in project.summaries
+                (
+                    fixed_summaries.get(summary.path, summary)
+                    for summary in project.summaries
+                ),
+                project.unread_files,
             )
             failed: set[str] = set()
             for context in contexts.values():

@@ -1230,9 +1230,12 @@ class Catalog:
     secrets: frozenset[str] = frozenset()
     # Files named on the command line that are not Python, which are not read.
     not_python: list[Path] = field(default_factory=list)
-    # The calls that send the entries. A call whose name takes one of a few
-    # values is a call site of each of them, but one call here.
+    # The calls that send the entries, and those of `unread`. A call whose
+    # name takes one of a few values is a call site of each of them, but one
+    # call here.
     calls: int = 0
+    # "path:line" of each call whose event name cio-fix cannot read.
+    unread: list[str] = field(default_factory=list)
 
 
 def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
@@ -1286,7 +1289,7 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     checker = Checker(config)
     if raw_files:
         checker.check(discovered.files, raw_files, result)
-    entries, calls, too_deep = _catalog_entries(
+    entries, calls, too_deep, unread = _catalog_entries(
         checker.contexts.values(), config.event_name_style
     )
     for path in too_deep:
@@ -1310,6 +1313,7 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
         frozenset(result.secrets),
         list(discovered.not_python),
         calls,
+        unread,
     )
 
 
@@ -1336,16 +1340,19 @@ class _FileNames:
     static: list[tuple[str, str, bool]] = field(default_factory=list)
     dynamic: list[_DynamicCall] = field(default_factory=list)
     calls: int = 0
+    # "path:line" of each call whose event name cio-fix cannot read.
+    unread: list[str] = field(default_factory=list)
 
 
 def _catalog_entries(
     contexts: Iterable[FileContext], style: str
-) -> tuple[list[CatalogEntry], int, list[Path]]:
+) -> tuple[list[CatalogEntry], int, list[Path], list[str]]:
     """Return the catalog entries of the names that `contexts` send.
 
-    Also returns the number of calls, and the files that are nested too
-    deeply to read (past Python's recursion limit). Those add no entry,
-    and neither does test code.
+    Also returns the number of calls, the files that are nested too
+    deeply to read (past Python's recursion limit), and the places of the
+    calls whose names cio-fix cannot read. Those add no entry, and neither
+    does test code.
     """
     from cio_fix.codemods.events import SentNames, find_merge
 
@@ -1356,6 +1363,7 @@ def _catalog_entries(
     signatures: dict[str, str] = {}
     calls = 0
     too_deep = []
+    unread: list[str] = []
     for context in sorted(contexts, key=lambda item: item.display_path):
         if context.in_test_code:
             # Test code's events do not reach the workspace, so CIO303 does
@@ -1371,6 +1379,7 @@ def _catalog_entries(
         for fact in names.sent:
             sent.add(fact)
         calls += names.calls
+        unread.extend(names.unread)
         for name, place, track_api in names.static:
             entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
             entry.places.append(place)
@@ -1413,7 +1422,7 @@ def _catalog_entries(
     entries = sorted(static.values(), key=lambda entry: entry.name) + sorted(
         dynamic.values(), key=lambda entry: entry.name
     )
-    return entries, calls, too_deep
+    return entries, calls, too_deep, unread
 
 
 def _file_names(context: FileContext) -> _FileNames:
@@ -1422,7 +1431,8 @@ def _file_names(context: FileContext) -> _FileNames:
     from cio_fix.name_constants import sent_texts
 
     names = _FileNames()
-    for fact in sent_name_facts(context):
+    file_names = sent_name_facts(context)
+    for fact in file_names.facts:
         if fact[1]:
             resolved = resolve_constant(context, fact[1])
             if resolved is None:
@@ -1431,6 +1441,11 @@ def _file_names(context: FileContext) -> _FileNames:
         names.sent.append(fact)
     sources = list(name_sources(context))
     names.calls += len({id(source.expression) for source in sources})
+    listed = {source.place for source in sources}
+    for place in file_names.unread:
+        if place not in listed:
+            names.unread.append(place)
+            names.calls += 1
     for source in sources:
         name = source.name
         if source.constant is not None:
@@ -1502,9 +1517,19 @@ def catalog_json(catalogs: list[Catalog]) -> str:
             {"path": catalog.project, "style": catalog.style} for catalog in catalogs
         ],
         "events": events,
+        "unread": [
+            _place_json(place, catalog.project)
+            for catalog in catalogs
+            for place in catalog.unread
+        ],
         "errors": errors,
     }
     return json.dumps(document, indent=2)
+
+
+def _place_json(place: str, project: str) -> dict[str, object]:
+    path, _, line = place.rpartition(":")
+    return {"path": path, "line": int(line), "project": project}
 
 
 def _entry_json(entry: CatalogEntry, project: str) -> dict[str, object]:
@@ -1541,10 +1566,14 @@ def catalog_lines(catalogs: list[Catalog]) -> list[str]:
     return lines
 
 
+# The places of calls with unread names that `--list-events` shows.
+MAX_UNREAD_SHOWN = 5
+
+
 def _project_lines(catalog: Catalog) -> list[str]:
     """Return one project's catalog as text: one line per name, then what is wrong with it."""
     if not catalog.entries:
-        return ["No event names found."]
+        return ["No event names found.", *_unread_lines(catalog)]
     width = max(len(entry.name) for entry in catalog.entries)
     lines = []
     for entry in catalog.entries:
@@ -1585,4 +1614,19 @@ def _project_lines(catalog: Catalog) -> list[str]:
         f"{plural(len(catalog.entries), 'event name')},"
         f" {plural(catalog.calls, 'call site')}, style {catalog.style}."
     )
+    lines.extend(_unread_lines(catalog))
     return lines
+
+
+def _unread_lines(catalog: Catalog) -> list[str]:
+    """Say which calls send names that cio-fix cannot read, which no entry lists."""
+    if not catalog.unread:
+        return []
+    shown = ", ".join(catalog.unread[:MAX_UNREAD_SHOWN])
+    more = len(catalog.unread) - MAX_UNREAD_SHOWN
+    if more > 0:
+        shown += f" and {more} more"
+    return [
+        f"cio-fix cannot read the event names sent at {shown}, so a fixed name"
+        " above may already be sent there."
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -96,3 +97,36 @@ def reexported_names(names: set[str], exports: dict[str, str]) -> set[str]:
             break
         found |= pending
     return found
+
+
+# Names of test folders, and of test modules without their `.py`: tests,
+# test, testing, and names such as tests_integration, test_support or
+# integration_tests. `*_test` counts only for modules (`client_test.py`),
+# because a folder such as `ab_test/` contains application code.
+TEST_NAME = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
+
+
+def is_test_file(path: Path) -> bool:
+    """Tell test code from application code by the file's path.
+
+    The rules take test code to send its Customer.io calls to a local
+    server with fake keys, so its keys, event names and attribute values
+    are not those of a workspace. `path` is relative to the project root,
+    because a folder above the project (`/home/me/test_projects/`) does
+    not make its files tests.
+    """
+    if path.name == "conftest.py" or path.stem.endswith("_test"):
+        return True
+    return any(TEST_NAME.fullmatch(part) for part in (*path.parts[:-1], path.stem))
+
+
+def path_in_project(path: Path, display_path: str, root: Path) -> Path:
+    """Return a file's path relative to the project root, or as displayed when outside it."""
+    try:
+        return path.absolute().relative_to(root.absolute())
+    except ValueError:
+        pass
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return Path(display_path)

@@ -181,6 +181,8 @@ class ProjectData:
     key: str
     paths: list[Path]
     summary_blobs: list[bytes]
+    # The candidates that could not be read or parsed (`unread_candidates`).
+    unread_files: list[str] = field(default_factory=list)
 
 
 class PipelineUnavailable(Exception):
@@ -399,6 +401,24 @@ def read_project_files(
     return order
 
 
+def unread_candidates(order: list[Path], parsed: set[Path], root: Path) -> list[str]:
+    """Return the files of `order` that could not be read or parsed, as displayed, in path order.
+
+    `order` contains the files that `read_project_files` gave to the parser:
+    those that mention Customer.io or import what one of them defines. So
+    each may send event names that no rule can read. Test code is left
+    out, because its events do not reach the workspace.
+    """
+    from cio_fix.modules import is_test_file, path_in_project
+
+    unread = []
+    for path in sorted(order, key=lambda path: path.as_posix()):
+        shown = display_path(path)
+        if path not in parsed and not is_test_file(path_in_project(path, shown, root)):
+            unread.append(shown)
+    return unread
+
+
 class _Run:
     def __init__(self, all_files: list[Path], config: Config, cache: Cache) -> None:
         self.all_files = all_files
@@ -430,17 +450,19 @@ class _Run:
         )
         parsed = [path for path in order if self.facts[path].summary_digest is not None]
         by_path = sorted(parsed, key=lambda path: path.as_posix())
+        unread = unread_candidates(order, set(parsed), self.config.root)
         # With `--apply`, the project-level rules check the fixed code too,
         # which each file's formatter settings lay out.
         project_key = digest(
             self.run_key,
+            *[f"unread:{shown}" for shown in unread],
             *[
                 f"{path.resolve()}:{self.facts[path].summary_digest}"
                 f":{self._formatter_keys[path]}"
                 for path in parsed
             ],
         )
-        project = _LazyProject(self, project_key, parsed, raw_files)
+        project = _LazyProject(self, project_key, parsed, raw_files, unread)
 
         collected = self._collect(by_path, project)
         facts_key = digest(
@@ -786,12 +808,18 @@ class _LazyProject:
     """The project index of a run, built only when a phase misses the cache."""
 
     def __init__(
-        self, run: _Run, key: str, paths: list[Path], raw_files: dict[Path, bytes]
+        self,
+        run: _Run,
+        key: str,
+        paths: list[Path],
+        raw_files: dict[Path, bytes],
+        unread_files: list[str],
     ) -> None:
         self.run = run
         self.key = key
         self.paths = paths
         self.raw_files = raw_files
+        self.unread_files = unread_files
         self._data: ProjectData | None = None
 
     def data(self) -> ProjectData:
@@ -801,7 +829,7 @@ class _LazyProject:
                 blob = self.run.facts[path].summary_blob
                 assert blob is not None
                 blobs.append(blob)
-            self._data = ProjectData(self.key, self.paths, blobs)
+            self._data = ProjectData(self.key, self.paths, blobs, self.unread_files)
         return self._data
 
     def index(self) -> ProjectIndex:
@@ -812,7 +840,8 @@ def build_project(data: ProjectData) -> ProjectIndex:
     """Unpickle the summaries of `data` into a project index."""
     from cio_fix.project import ProjectIndex
 
-    return ProjectIndex([load_blob(blob) for blob in data.summary_blobs])
+    summaries = [load_blob(blob) for blob in data.summary_blobs]
+    return ProjectIndex(summaries, data.unread_files)
 
 
 def _load_rule_facts(blob: bytes) -> dict[str, Any]:

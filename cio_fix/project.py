@@ -111,8 +111,13 @@ class SdkConflict:
 
 
 class ProjectIndex:
-    def __init__(self, summaries: Iterable[ModuleSummary]) -> None:
+    def __init__(
+        self, summaries: Iterable[ModuleSummary], unread_files: Iterable[str] = ()
+    ) -> None:
         self.summaries = list(summaries)
+        # The files, as displayed, that mention Customer.io but could not be
+        # read or parsed, test code aside: what they send is unknown.
+        self.unread_files = tuple(unread_files)
         self._by_suffix: dict[str, list[ModuleSummary]] = {}
         for summary in self.summaries:
             parts = summary.module_name.split(".")

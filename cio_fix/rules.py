@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from cio_fix.edits import leading_imports_end
 from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, Severity
+from cio_fix.modules import is_test_file, path_in_project
 from cio_fix.project import SdkConflict, SdkVersion, detect_sdk_version
 from cio_fix.python_version import PythonVersion, detect_python_version
 from cio_fix.walk import child_nodes
@@ -35,11 +35,6 @@ _Value = TypeVar("_Value")
 
 # black's default line limit.
 LINE_LENGTH = 88
-# Names of test folders, and of test modules without their `.py`: tests,
-# test, testing, and names such as tests_integration, test_support or
-# integration_tests. `*_test` counts only for modules (`client_test.py`),
-# because a folder such as `ab_test/` contains application code.
-TEST_NAME = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
 
 
 class Rule:
@@ -121,20 +116,6 @@ class ImportedName:
     imports: tuple[AddImport, ...] = ()
 
 
-def is_test_file(path: Path) -> bool:
-    """Tell test code from application code by the file's path.
-
-    The rules take test code to send its Customer.io calls to a local
-    server with fake keys, so its keys, event names and attribute values
-    are not those of a workspace. `path` is relative to the project root,
-    because a folder above the project (`/home/me/test_projects/`) does
-    not make its files tests.
-    """
-    if path.name == "conftest.py" or path.stem.endswith("_test"):
-        return True
-    return any(TEST_NAME.fullmatch(part) for part in (*path.parts[:-1], path.stem))
-
-
 class FileContext:
     """One parsed file as the rules see it.
 
@@ -199,16 +180,7 @@ class FileContext:
         return self._in_test_code
 
     def _path_in_project(self) -> Path:
-        """Return the file's path relative to the project root, or as displayed when outside it."""
-        root = self.config.root
-        try:
-            return self.path.absolute().relative_to(root.absolute())
-        except ValueError:
-            pass
-        try:
-            return self.path.resolve().relative_to(root.resolve())
-        except ValueError:
-            return Path(self.display_path)
+        return path_in_project(self.path, self.display_path, self.config.root)
 
     def printed_code(self) -> str:
         """Return the module's code as libcst prints it.

@@ -919,6 +919,194 @@ def test_events_catalog_fixed_name_already_sent(project) -> None:
     assert events["order"]["merges_into"] is None
 
 
+REFUND = (
+    "from app.client import cio\n"
+    "def refund(uid, kind):\n"
+    '    cio.track(customer_id=uid, name="order_" + kind)\n'
+)
+
+WRAPPER_PROJECT = {
+    "app/__init__.py": "",
+    "app/client.py": 'from customerio import CustomerIO\ncio = CustomerIO("site", "key")\n',
+    "app/track.py": (
+        "from app.client import cio\n"
+        "def track_event(uid, name):\n"
+        "    cio.track(customer_id=uid, name=name)\n"
+    ),
+    "app/refund.py": REFUND,
+    "requirements.txt": "customerio==2.1\n",
+}
+
+
+def _cio301(root: Path, *args: str) -> dict:
+    result = run_cli(["--output-format", "json", *args], root)
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "CIO301"]
+    return finding
+
+
+def test_events_unread_name_makes_fix_unsafe(project) -> None:
+    root = project(WRAPPER_PROJECT)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert finding["message"].endswith(
+        "(unsafe: cio-fix cannot read the name sent at app/track.py:3, so the"
+        " fixed name may already be sent)"
+    )
+
+
+def test_events_unread_name_apply_keeps_file(project) -> None:
+    root = project(WRAPPER_PROJECT)
+
+    run_cli(["--apply", "."], root)
+
+    assert (root / "app/refund.py").read_text(encoding="utf-8") == REFUND
+
+
+def test_events_unread_name_applied_with_unsafe_fixes(project) -> None:
+    root = project(WRAPPER_PROJECT)
+
+    run_cli(["--apply", "--unsafe-fixes", "."], root)
+
+    assert 'name="order", kind=kind' in (root / "app/refund.py").read_text(
+        encoding="utf-8"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "self.event_name",
+        "EVENTS[kind]",
+        "make_name(uid)",
+        'f"{uid}"',
+    ],
+)
+def test_events_unread_name_forms(project, name: str) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": (
+                "from app.client import cio\n"
+                "def track_event(self, uid, kind):\n"
+                f"    cio.track(customer_id=uid, name={name})\n"
+            ),
+        }
+    )
+
+    assert _cio301(root, ".")["fix"] == "unsafe"
+
+
+def test_events_unread_name_star_arguments(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": (
+                "from app.client import cio\n"
+                "def track_event(**event):\n"
+                "    cio.track(**event)\n"
+            ),
+        }
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:3," in finding["message"]
+
+
+def test_events_readable_names_keep_fix_safe(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": (
+                "from app.client import cio\n"
+                'PAID = "paid"\n'
+                "def track_event(uid, kind, flag):\n"
+                "    cio.track(customer_id=uid, name=PAID)\n"
+                '    cio.track(customer_id=uid, name="a" if flag else "b")\n'
+                '    for step in ("cart", "pay"):\n'
+                '        cio.track(customer_id=uid, name=f"checkout_{step}")\n'
+                '    cio.track(customer_id=uid, name=f"shipped_{kind}")\n'
+            ),
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "."], root)
+    fixes = {
+        (f["path"], f["line"]): f["fix"]
+        for f in result.json["findings"]
+        if f["code"] == "CIO301"
+    }
+
+    assert fixes == {("app/refund.py", 3): "safe", ("app/track.py", 8): "safe"}
+
+
+def test_events_unread_name_in_test_code_ignored(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": "",
+            "tests/test_track.py": WRAPPER_PROJECT["app/track.py"],
+        }
+    )
+
+    assert _cio301(root, ".")["fix"] == "safe"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from app.client import cio\ndef pay(uid):\n    print 'paying'\n",
+        b"from app.client import cio\n# " + b"x" * (1024 * 1024) + b"\n",
+    ],
+    ids=["python2", "over-1-mib"],
+)
+def test_events_unread_file_makes_fix_unsafe(project, source) -> None:
+    root = project({**WRAPPER_PROJECT, "app/track.py": "", "app/pay.py": source})
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert finding["message"].endswith(
+        "(unsafe: cio-fix cannot read app/pay.py, so the fixed name may already"
+        " be sent)"
+    )
+
+
+def test_events_unread_file_in_run_over_named_file(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": "",
+            "app/pay.py": "from app.client import cio\ndef pay(:\n    pass\n",
+            "pyproject.toml": "[tool.cio-fix]\n",
+        }
+    )
+
+    finding = _cio301(root, "app/refund.py")
+
+    assert finding["fix"] == "unsafe"
+    assert "cio-fix cannot read app/pay.py" in finding["message"]
+
+
+def test_events_catalog_lists_unread_names(project) -> None:
+    root = project(WRAPPER_PROJECT)
+
+    text = run_cli(["--list-events", "."], root)
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+
+    assert "1 event name, 2 call sites, style snake_case." in text.stdout
+    assert (
+        "cio-fix cannot read the event names sent at app/track.py:3, so a fixed"
+        " name above may already be sent there." in text.stdout
+    )
+    assert result.json["unread"] == [
+        {"path": "app/track.py", "line": 3, "project": "."}
+    ]
+
+
 BUILDS_PROJECT = {
     "app/__init__.py": "",
     "app/orders.py": (

@@ -21,6 +21,7 @@ from cio_fix.events import (
     attribute_key,
     dict_element,
     event_name_argument,
+    event_name_parameter,
     extend_dict,
     follows_style,
     is_identifier_key,
@@ -386,7 +387,8 @@ class DynamicEventName(Rule):
         cio.track(customer_id=uid, name="viewed", data={"product_sku": product.sku})
 
     Fix safety:
-    Safe. The literal parts, trimmed of separators and written in the
+    Safe, unless the project sends a name that cio-fix cannot read (see
+    below). The literal parts, trimmed of separators and written in the
     configured `event-name-style`, become the name, and each value becomes
     an event attribute named after its expression. The events of the old
     names stop arriving once the fix is deployed, so the message tells the
@@ -405,11 +407,23 @@ class DynamicEventName(Rule):
     name bound more than once (an import and an assignment, two imports in
     a `try`/`except ImportError` fallback, or a class that a later star
     import may replace) counts as the name of each of its bindings when
-    cio-fix can read every one of them. A name that
-    cio-fix cannot read, such as a member of an enum defined outside the
-    project or an `auto()` member, is not counted as sent. Two built names
+    cio-fix can read every one of them. Two built names
     with the same literal parts and attribute keys send the same events
-    and share the fix. Every way of writing a
+    and share the fix. The fix is unsafe, so only `--unsafe-fixes` applies
+    it, when the project sends a name that cio-fix cannot read, because
+    the new name may be that one. Such a name is a parameter of a wrapper
+    function, `self.event_name`, a lookup (`EVENTS[kind]`), a call, a
+    call that passes only `**kwargs`, a member of an enum defined outside
+    the project or an `auto()` member. So is every name of a file that
+    mentions Customer.io or imports from such a file but cannot be read or
+    parsed (a syntax error, Python 2 code, a file over 1 MiB). The message
+    names the first such place. Names built from values do not count,
+    because their new names are compared, and neither do the names of
+    test code. Files left out by `exclude` or `extend-exclude`, and the
+    files of another project of the repository with its own
+    `[tool.cio-fix]` table, are not read: their names are neither
+    compared nor make the fix unsafe. Check the names those files send
+    before you apply the fix. Every way of writing a
     name gives the same fix: a nested build gives its own literal parts
     and values, and a string literal passed to `%` or `.format` is a
     literal part. A value with a format spec or conversion (`{n:03d}`)
@@ -471,7 +485,7 @@ class DynamicEventName(Rule):
     summary = "event names built from values, which create one catalog entry per value"
     fix_safety = FixSafety.SAFE
 
-    def collect(self, context: FileContext) -> list[NameFact]:
+    def collect(self, context: FileContext) -> FileNames:
         return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -526,7 +540,8 @@ class PersonalDataInEventName(Rule):
         cio.track(customer_id=user.id, name="logged_in", data={"user_email": user.email})
 
     Fix safety:
-    Safe. The fix is the one of CIO301: a static name, and the personal
+    Safe, unless the project sends a name that cio-fix cannot read, as
+    CIO301 decides. The fix is the one of CIO301: a static name, and the personal
     data moved into an event attribute, which is deleted with the person.
     An address written in the name itself becomes an `email` (or `phone`)
     attribute. When a name has both problems only this rule reports it. A
@@ -539,7 +554,7 @@ class PersonalDataInEventName(Rule):
     summary = "event names that contain emails, phone numbers or other personal data"
     fix_safety = FixSafety.SAFE
 
-    def collect(self, context: FileContext) -> list[NameFact]:
+    def collect(self, context: FileContext) -> FileNames:
         return sent_name_facts(context)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
@@ -618,9 +633,14 @@ def static_name_finding(
             ", and before deploying, point the campaigns and segments that match"
             f" the old names at {fixed.static!r} with a filter on {those}"
         )
-    fix = Fix(
-        FixSafety.SAFE, {call.node: fixed.call}, description=f"name {fixed.static!r}"
-    )
+    safety = FixSafety.SAFE
+    unread = sent.first_unread()
+    if unread is not None:
+        # The fixed name may be one of the names cio-fix could not read, and
+        # then the fix merges two events.
+        safety = FixSafety.UNSAFE
+        message += f" (unsafe: {unread}, so the fixed name may already be sent)"
+    fix = Fix(safety, {call.node: fixed.call}, description=f"name {fixed.static!r}")
     return context.finding(rule, argument.value, message, fix)
 
 
@@ -632,7 +652,17 @@ def static_name_finding(
 NameFact = tuple[str, str, str, str, str]
 
 
-def sent_name_facts(context: FileContext) -> list[NameFact]:
+@dataclass
+class FileNames:
+    """The event names that one file sends, as CIO301 and CIO302 collect them."""
+
+    facts: list[NameFact] = field(default_factory=list)
+    # "path:line" of each call whose name cio-fix cannot read: a parameter,
+    # `self.event_name`, a lookup, `**kwargs`. It may send any fixed name.
+    unread: list[str] = field(default_factory=list)
+
+
+def sent_name_facts(context: FileContext) -> FileNames:
     """Return the names this file sends and the fixed names its built names would get.
 
     A name counts as sent when cio-fix can list its texts. That is a
@@ -642,15 +672,22 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
     A module-level name bound more than once (`from .v2 import Event`, then
     `Event = Legacy`) counts as the texts of all its bindings, when each
     binding gives one. Test code sends none, because its events do not reach the workspace.
+    Any other name is unread: a parameter, `self.event_name`, a lookup, a
+    call, or no name argument beside `*args` or `**kwargs`. A name built
+    from values is not, because its fixed name is compared instead.
     """
-    facts: list[NameFact] = []
+    names = FileNames()
     if context.in_test_code:
-        return facts
+        return names
     for call in context.index.client_calls:
+        if event_name_parameter(call) is None:
+            continue
         argument = event_name_argument(call)
         if argument is None:
+            if call.star_arguments:
+                names.unread.append(_place(context, call.node))
             continue
-        place = f"{context.display_path}:{context.position(argument.value).start.line}"
+        place = _place(context, argument.value)
         scope = call.site.scope
         built = parse_name(argument.value)
         if built is None:
@@ -658,17 +695,24 @@ def sent_name_facts(context: FileContext) -> list[NameFact]:
             qualified = context.index.qualified_name(argument.value, scope)
             if texts is None and qualified is not None:
                 # An imported constant that the project index reads later.
-                facts.append(("", qualified, place, "", ""))
+                names.facts.append(("", qualified, place, "", ""))
+                continue
         elif built.is_dynamic and not _picked_from_few(context, call, built):
             fact = _built_fact(context, call, built, argument, place)
             if fact is not None:
-                facts.append(fact)
+                names.facts.append(fact)
             continue
         else:
             texts = sent_texts(context, scope, built, possible=True)
-        if texts is not None:
-            facts.extend((text, "", place, "", "") for text in sorted(texts))
-    return facts
+        if texts is None:
+            names.unread.append(place)
+        else:
+            names.facts.extend((text, "", place, "", "") for text in sorted(texts))
+    return names
+
+
+def _place(context: FileContext, node: cst.CSTNode) -> str:
+    return f"{context.display_path}:{context.position(node).start.line}"
 
 
 def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:
@@ -728,6 +772,10 @@ class SentNames:
     variants: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # (signature, code, place) of each built name, by `variant_key` of its fixed name.
     fixed: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    # "path:line" of each call whose name cio-fix cannot read.
+    unread_calls: list[str] = field(default_factory=list)
+    # The files that mention Customer.io but could not be read or parsed.
+    unread_files: list[str] = field(default_factory=list)
 
     def add(self, fact: NameFact) -> None:
         name, _, place, signature, code = fact
@@ -737,6 +785,19 @@ class SentNames:
             return
         self.exact.setdefault(name, []).append(place)
         self.variants.setdefault(key, []).append((name, place))
+
+    def first_unread(self) -> str | None:
+        """Say where the first name that cio-fix cannot read is sent, as a clause.
+
+        None when cio-fix read every name of the project, so that a fixed
+        name it has not seen is not sent.
+        """
+        places = [(place, "the name sent at ") for place in self.unread_calls]
+        places.extend((path, "") for path in self.unread_files)
+        if not places:
+            return None
+        place, sent_at = min(places, key=lambda item: _place_order(item[0]))
+        return f"cio-fix cannot read {sent_at}{place}"
 
 
 @dataclass(frozen=True)
@@ -803,19 +864,25 @@ def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
 
 
 def _place_order(place: str) -> tuple[str, int]:
+    """Order "path:line" places, and a bare path before the places in it."""
     path, _, line = place.rpartition(":")
+    if not line.isdigit():
+        return place, 0
     return path, int(line)
 
 
 def names_sent(project: ProjectIndex, code: str) -> SentNames:
     """Return the names sent and the fixed names of the project, from the facts of rule `code`."""
-    sent = SentNames()
-    for _, facts in project.rule_facts(code):
-        for fact in facts:
+    sent = SentNames(unread_files=list(project.unread_files))
+    for _, names in project.rule_facts(code):
+        sent.unread_calls.extend(names.unread)
+        for fact in names.facts:
             constant = fact[1]
             if constant:
                 resolved = _constant_text(project, constant)
                 if resolved is None:
+                    # A constant of a module that the project does not contain.
+                    sent.unread_calls.append(fact[2])
                     continue
                 fact = (resolved[2], *fact[1:])
             sent.add(fact)
