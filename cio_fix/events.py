@@ -1236,6 +1236,9 @@ class Catalog:
     calls: int = 0
     # "path:line" of each call whose event name cio-fix cannot read.
     unread: list[str] = field(default_factory=list)
+    # (name, "path:line") of each name sent through a wrapper function or a
+    # `functools.partial`.
+    relayed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
@@ -1364,6 +1367,7 @@ def _catalog_entries(
     calls = 0
     too_deep = []
     unread: list[str] = []
+    wrapped: set[str] = set()
     for context in sorted(contexts, key=lambda item: item.display_path):
         if context.in_test_code:
             # Test code's events do not reach the workspace, so CIO303 does
@@ -1396,6 +1400,16 @@ def _catalog_entries(
             elif call.signature is not None:
                 entry.suggested = call.suggested
                 signatures[call.code] = call.signature
+        # The names that a wrapper function or a `functools.partial` sends,
+        # which CIO301 reads but `name_sources` does not.
+        for name, place in names.relayed:
+            entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
+            if place not in entry.places:
+                entry.places.append(place)
+                entry.track_api = True
+            if place not in wrapped:
+                wrapped.add(place)
+                calls += 1
 
     for code, entry in dynamic.items():
         if entry.suggested is None:
@@ -1442,9 +1456,12 @@ def _file_names(context: FileContext) -> _FileNames:
     sources = list(name_sources(context))
     names.calls += len({id(source.expression) for source in sources})
     listed = {source.place for source in sources}
+    relayed = {place for _, place in file_names.relayed}
     for place in file_names.unread:
-        if place not in listed:
-            names.unread.append(place)
+        if place in listed:
+            continue
+        names.unread.append(place)
+        if place not in relayed:
             names.calls += 1
     for source in sources:
         name = source.name
@@ -1469,6 +1486,10 @@ def _file_names(context: FileContext) -> _FileNames:
             dynamic.suggested = _suggested_name(context, call, built)
             dynamic.signature = build_signature(split_personal_data(built))
         names.dynamic.append(dynamic)
+        listed.add(dynamic.place)
+    names.relayed = [
+        (name, place) for name, place in file_names.relayed if place not in listed
+    ]
     return names
 
 

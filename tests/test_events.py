@@ -1107,6 +1107,154 @@ def test_events_catalog_lists_unread_names(project) -> None:
     ]
 
 
+def _wrapper_project(project, callers: str, **files: str) -> Path:
+    return project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": (
+                "import functools\n"
+                "from app.client import cio\n"
+                "def _track_event(uid, name, **data):\n"
+                "    cio.track(customer_id=uid, name=name, **data)\n" + callers
+            ),
+            **files,
+        }
+    )
+
+
+def test_events_wrapper_caller_name_withholds_fix(project) -> None:
+    root = _wrapper_project(
+        project, 'def checkout(uid):\n    _track_event(uid, "order")\n'
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/track.py:4" in finding["message"]
+
+
+@pytest.mark.parametrize(
+    "callers",
+    [
+        'def pay(uid):\n    _track_event(uid, name="payment")\n',
+        'PAID = "paid"\ndef pay(uid):\n    _track_event(uid, PAID, total=1)\n',
+    ],
+)
+def test_events_wrapper_other_names_keep_fix_safe(project, callers: str) -> None:
+    root = _wrapper_project(project, callers)
+
+    assert _cio301(root, ".")["fix"] == "safe"
+
+
+@pytest.mark.parametrize(
+    ("callers", "line"),
+    [
+        ("def pay(uid, event):\n    _track_event(uid, event)\n", 6),
+        ("def pay(uid, args):\n    _track_event(uid, *args)\n", 6),
+        ("HANDLERS = [_track_event]\n", 4),
+    ],
+    ids=["unread-value", "star-arguments", "escapes"],
+)
+def test_events_wrapper_unread_makes_fix_unsafe(project, callers, line) -> None:
+    root = _wrapper_project(project, callers)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert f"cannot read the name sent at app/track.py:{line}," in finding["message"]
+
+
+def test_events_wrapper_imported_elsewhere_unsafe(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/pay.py": "from app.client import cio\nfrom app.track import _track_event\n"
+        },
+    )
+
+    assert _cio301(root, ".")["fix"] == "unsafe"
+
+
+def test_events_public_wrapper_unsafe(project) -> None:
+    root = _wrapper_project(
+        project,
+        'def track_order(uid):\n    _track_event(uid, "paid")\n',
+        **{"app/public.py": WRAPPER_PROJECT["app/track.py"]},
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/public.py:3," in finding["message"]
+
+
+def test_events_partial_name_withholds_fix(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/track.py": (
+                "import functools\n"
+                "from app.client import cio\n"
+                'track_order = functools.partial(cio.track, name="order")\n'
+            )
+        },
+    )
+
+    assert _cio301(root, ".")["fix"] is None
+
+
+def test_events_partial_without_name_unsafe(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/track.py": (
+                "import functools\n"
+                "from app.client import cio\n"
+                "track = functools.partial(cio.track, customer_id=1)\n"
+            )
+        },
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:3," in finding["message"]
+
+
+def test_events_catalog_lists_wrapper_names(project) -> None:
+    root = _wrapper_project(
+        project, 'def checkout(uid):\n    _track_event(uid, "paid")\n'
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+    text = run_cli(["--list-events", "."], root)
+
+    assert events["paid"]["places"] == [{"path": "app/track.py", "line": 4}]
+    assert "2 event names, 2 call sites" in text.stdout
+    assert result.json["unread"] == []
+
+
+def test_events_catalog_public_wrapper_counted_once(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": WRAPPER_PROJECT["app/track.py"]
+            + 'def pay(uid):\n    track_event(uid, "paid")\n',
+        }
+    )
+
+    text = run_cli(["--list-events", "."], root)
+
+    assert "2 event names, 2 call sites" in text.stdout
+    assert "cio-fix cannot read the event names sent at app/track.py:3," in (
+        text.stdout
+    )
+
+
 BUILDS_PROJECT = {
     "app/__init__.py": "",
     "app/orders.py": (

@@ -403,7 +403,13 @@ class DynamicEventName(Rule):
     constant, an enum member, a string class attribute or a variable bound
     once in the function. The constant or class may be imported from
     another module of the project, also through a re-export. It is also
-    each name of a name picked from a few fixed values. A module-level
+    each name of a name picked from a few fixed values, the `name=` of a
+    `functools.partial` of a client method, and each name that the callers
+    in its module pass to a private wrapper function whose parameter is
+    the call's name (`def _track(uid, name): cio.track(customer_id=uid,
+    name=name)`). A public wrapper, one that another module imports or
+    that code reads other than to call it, may have callers that cio-fix
+    does not read, so its name counts as unread (see below). A module-level
     name bound more than once (an import and an assignment, two imports in
     a `try`/`except ImportError` fallback, or a class that a later star
     import may replace) counts as the name of each of its bindings when
@@ -660,6 +666,9 @@ class FileNames:
     # "path:line" of each call whose name cio-fix cannot read: a parameter,
     # `self.event_name`, a lookup, `**kwargs`. It may send any fixed name.
     unread: list[str] = field(default_factory=list)
+    # (name, place) of each name sent through a wrapper function or a
+    # `functools.partial`, which `--list-events` lists from here.
+    relayed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def sent_name_facts(context: FileContext) -> FileNames:
@@ -672,24 +681,34 @@ def sent_name_facts(context: FileContext) -> FileNames:
     A module-level name bound more than once (`from .v2 import Event`, then
     `Event = Legacy`) counts as the texts of all its bindings, when each
     binding gives one. Test code sends none, because its events do not reach the workspace.
-    Any other name is unread: a parameter, `self.event_name`, a lookup, a
-    call, or no name argument beside `*args` or `**kwargs`. A name built
+    So are the names that a private wrapper's callers pass (`_wrapper_names`)
+    and the `name=` of a `functools.partial`. Any other name is unread: a
+    parameter, `self.event_name`, a lookup, a call, or no name argument
+    beside `*args` or `**kwargs` or in a partial. A name built
     from values is not, because its fixed name is compared instead.
     """
     names = FileNames()
     if context.in_test_code:
         return names
-    for call in context.index.client_calls:
+    for call in [*context.index.client_calls, *context.index.partial_calls]:
         if event_name_parameter(call) is None:
             continue
         argument = event_name_argument(call)
         if argument is None:
-            if call.star_arguments:
+            # A partial gets its name where it is called.
+            if call.star_arguments or call.partial:
                 names.unread.append(_place(context, call.node))
             continue
         place = _place(context, argument.value)
         scope = call.site.scope
         built = parse_name(argument.value)
+        wrapper = _wrapper_names(context, call, argument.value)
+        if wrapper is not None:
+            texts, unread = wrapper
+            names.unread.extend(unread)
+            names.facts.extend((text, "", place, "", "") for text in sorted(texts))
+            names.relayed.extend((text, place) for text in sorted(texts))
+            continue
         if built is None:
             texts = value_texts(context, scope, argument.value, possible=True)
             qualified = context.index.qualified_name(argument.value, scope)
@@ -706,13 +725,95 @@ def sent_name_facts(context: FileContext) -> FileNames:
             texts = sent_texts(context, scope, built, possible=True)
         if texts is None:
             names.unread.append(place)
-        else:
-            names.facts.extend((text, "", place, "", "") for text in sorted(texts))
+            continue
+        names.facts.extend((text, "", place, "", "") for text in sorted(texts))
+        if call.partial:
+            names.relayed.extend((text, place) for text in sorted(texts))
     return names
 
 
 def _place(context: FileContext, node: cst.CSTNode) -> str:
     return f"{context.display_path}:{context.position(node).start.line}"
+
+
+def _wrapper_names(
+    context: FileContext, call: ClientCall, value: cst.BaseExpression
+) -> tuple[set[str], list[str]] | None:
+    """Read the names that a wrapper function sends through its parameter.
+
+    `def track_event(uid, name): cio.track(customer_id=uid, name=name)`
+    sends what its callers in this module pass for `name`. Returns those
+    names and the places of the callers whose values cio-fix cannot read,
+    or None when `value` is not a parameter of a module-level function.
+    The call's own place is unread when the function may have callers that
+    cio-fix does not read: its name is public, a module of the project
+    imports it, or this module reads it other than to call it.
+    """
+    function = call.site.function
+    if (
+        not isinstance(value, cst.Name)
+        or function is None
+        or function.parent is not None
+        or function.class_info is not None
+        or len(context.index.module_scope.assignments.get(function.name, [])) != 1
+    ):
+        return None
+    assignments = context.index.assignments_of(value.value, call.site.scope)
+    if len(assignments) != 1 or not isinstance(assignments[0].statement, cst.Param):
+        return None
+    parameter = assignments[0].statement
+    parameters = function.node.params
+    positional = [*parameters.posonly_params, *parameters.params]
+    if parameter not in positional and parameter not in parameters.kwonly_params:
+        # `*args` or `**kwargs`.
+        return None
+    position = positional.index(parameter) if parameter in positional else None
+
+    texts: set[str] = set()
+    unread: list[str] = []
+    callers = 0
+    for site in context.index.call_sites:
+        func = site.node.func
+        if not isinstance(func, cst.Name) or func.value != function.name:
+            continue
+        callers += 1
+        passed = _passed_value(site.node, parameter, position)
+        if passed is None:
+            unread.append(_place(context, site.node))
+            continue
+        found = value_texts(context, site.scope, passed, possible=True)
+        if found is None:
+            unread.append(_place(context, passed))
+        else:
+            texts |= found
+
+    reads = [
+        node
+        for node in context.names_with_value(function.name)
+        if context.expression_context(node) is ExpressionContext.LOAD
+    ]
+    imported = context.project.importers(context.index.module_name, function.name)
+    # NOTE: a module that imports a public function need not mention
+    # Customer.io, so cio-fix may never read it and its callers.
+    public = not function.name.startswith("_")
+    if public or len(reads) != callers or imported - {context.index.module_name}:
+        unread.append(_place(context, value))
+    return texts, unread
+
+
+def _passed_value(
+    node: cst.Call, parameter: cst.Param, position: int | None
+) -> cst.BaseExpression | None:
+    """Return what a call passes for `parameter`, its default, or None when unknown."""
+    for index, argument in enumerate(node.args):
+        if argument.star:
+            return None
+        if argument.keyword is not None:
+            if argument.keyword.value == parameter.name.value:
+                return argument.value
+        elif index == position:
+            return argument.value
+    return parameter.default
 
 
 def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:
