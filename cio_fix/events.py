@@ -789,7 +789,7 @@ def name_sources(context: FileContext) -> Iterator[NameSource]:
     Literals and module constants give their literal, imported constants
     their qualified name. Other names are those that CIO301 and CIO302 count
     as sent (`sent_texts`): enum members, string class attributes, variables
-    bound once, and `a if flag else b`.
+    bound once, `a if flag else b`, and lookups such as `EVENTS["paid"]`.
     """
     for call in context.index.client_calls:
         argument = event_name_argument(call)

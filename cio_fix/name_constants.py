@@ -10,10 +10,12 @@ the event `BILLING_upgraded` for every region.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from libcst.metadata import ExpressionContext
 
 from cio_fix.customerio import Assignment, Scope, dotted_name, literal_value
 from cio_fix.events import (
@@ -633,7 +635,8 @@ def value_texts(
 
     It reads what `_evaluate` reads: literals, module constants and enum
     members. It also reads a string class attribute of a class of the
-    project (`Events.PAYMENT`), both branches of `a if flag else b`, and a name
+    project (`Events.PAYMENT`), both branches of `a if flag else b`, a
+    lookup or formatting over constants (`_lookup_text`), and a name
     bound once in the function to one of these or by a loop over a literal
     tuple or list. An enum member gives its value, the text that a member
     of a `str` enum sends.
@@ -662,6 +665,9 @@ def value_texts(
             None if strings is None else strings.attributes.get(expression.attr.value)
         )
         return None if text is None else frozenset({text})
+    if isinstance(expression, (cst.Subscript, cst.Call, cst.BinaryOperation)):
+        text = _lookup_text(context, scope, expression)
+        return None if text is None else frozenset({text})
     if not isinstance(expression, cst.Name):
         return None
     assignments = context.index.assignments_of(expression.value, scope)
@@ -684,6 +690,233 @@ def value_texts(
             context, assignment.scope, assignment.value, depth + 1, possible
         )
     return None
+
+
+def _lookup_text(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> str | None:
+    """Return the text of a lookup or formatting over constants, or None if cio-fix cannot tell.
+
+    That is `EVENTS["paid"]` or `EVENTS.get("paid")` on a constant dict
+    (`_constant_dict`), `TEMPLATE.format("task")` or `TEMPLATE % "task"` on
+    a module constant, and `getattr(Event, "CANCEL")` on a class whose
+    members or string attributes cio-fix reads. The key, the attribute
+    name and the arguments are values that `_evaluate` reads.
+    """
+    if isinstance(expression, cst.Subscript):
+        if len(expression.slice) != 1:
+            return None
+        element = expression.slice[0].slice
+        if not isinstance(element, cst.Index) or element.star is not None:
+            return None
+        return _dict_value(context, scope, expression.value, element.value)
+    if isinstance(expression, cst.BinaryOperation):
+        if not isinstance(expression.operator, cst.Modulo):
+            return None
+        return _printf_text(context, scope, expression)
+    if not isinstance(expression, cst.Call):
+        return None
+
+    arguments = _call_arguments(context, scope, expression)
+    if arguments is None:
+        return None
+    function = expression.func
+    if isinstance(function, cst.Name) and function.value == "getattr":
+        if len(arguments) != 2 or _rebinds(context, "getattr"):
+            return None
+        return _class_text(context, scope, expression.args[0].value, arguments[1])
+    if not isinstance(function, cst.Attribute):
+        return None
+    if function.attr.value == "get" and len(arguments) == 1:
+        return _dict_value(context, scope, function.value, expression.args[0].value)
+    if function.attr.value == "format":
+        return _format_text(context, scope, function.value, arguments)
+    return None
+
+
+def _call_arguments(
+    context: FileContext, scope: Scope, call: cst.Call
+) -> list[_Constant | None] | None:
+    """Return the values of a call's positional arguments, None for each one not read.
+
+    None for a call with a keyword or starred argument.
+    """
+    values: list[_Constant | None] = []
+    for argument in call.args:
+        if argument.keyword is not None or argument.star:
+            return None
+        values.append(_evaluate(context, scope, argument.value))
+    return values
+
+
+def _class_text(
+    context: FileContext,
+    scope: Scope,
+    owner: cst.BaseExpression,
+    name: _Constant | None,
+) -> str | None:
+    """Return what `getattr(owner, name)` sends: a member's value or a string attribute."""
+    if not isinstance(name, str):
+        return None
+    strings = _class_strings(context, scope, owner)
+    if strings is None:
+        return None
+    if name in strings.members:
+        return strings.members[name]
+    return strings.attributes.get(name)
+
+
+def _format_text(
+    context: FileContext,
+    scope: Scope,
+    template: cst.BaseExpression,
+    arguments: list[_Constant | None],
+) -> str | None:
+    """Return `TEMPLATE.format(...)` over a module constant and read arguments.
+
+    A field that looks up an attribute or an item (`{0.name}`, `{0[x]}`)
+    is not read, because its text depends on more than the arguments.
+    """
+    text = _module_constant(context, scope, template)
+    if text is None or not all(isinstance(value, (str, int)) for value in arguments):
+        return None
+    try:
+        fields = list(string.Formatter().parse(text))
+        if any(field and ("." in field or "[" in field) for _, field, _, _ in fields):
+            return None
+        return text.format(*arguments)
+    except (ValueError, IndexError, KeyError):
+        # The call raises in the project too, for any caller.
+        return None
+
+
+def _printf_text(
+    context: FileContext, scope: Scope, expression: cst.BinaryOperation
+) -> str | None:
+    """Return `TEMPLATE % "task"` or `TEMPLATE % ("a", "b")` over a module constant."""
+    text = _module_constant(context, scope, expression.left)
+    if text is None:
+        return None
+    right = expression.right
+    if isinstance(right, cst.Tuple):
+        operands = [element.value for element in right.elements]
+        if any(isinstance(element, cst.StarredElement) for element in right.elements):
+            return None
+    else:
+        operands = [right]
+    values = [_evaluate(context, scope, operand) for operand in operands]
+    if not all(isinstance(value, (str, int)) for value in values):
+        return None
+    try:
+        return text % tuple(values)
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return None
+
+
+# The methods of a dict that read it without changing it.
+_DICT_READERS = frozenset({"get", "keys", "values", "items", "copy"})
+
+
+def _dict_value(
+    context: FileContext,
+    scope: Scope,
+    owner: cst.BaseExpression,
+    key: cst.BaseExpression,
+) -> str | None:
+    """Return the string that a constant dict (`_constant_dict`) holds for a read key."""
+    if not isinstance(owner, cst.Name):
+        return None
+    found = _constant_dict(context, scope, owner.value)
+    text = _evaluate(context, scope, key)
+    if found is None or not isinstance(text, (str, int)):
+        return None
+    return found.get(text)
+
+
+def _constant_dict(
+    context: FileContext, scope: Scope, name: str
+) -> dict[str | int, str] | None:
+    """Return a module-level dict of string values that nothing in its module changes.
+
+    The module binds the name once, to a dict display with literal keys
+    and string literal values, and no `global` statement names it. Every
+    other use of the name reads the dict: an item in a load context, one
+    of `_DICT_READERS`, or the right operand of `in`. Anything else may
+    change it (an item assignment, `update`, `setdefault`, `pop`, or
+    passing it to a function), and so does another module of the project
+    that imports it.
+    NOTE: a module that imports the defining module (`import app.events`)
+    and changes `events.EVENTS` is not looked for, nor a module that
+    cio-fix does not read.
+    """
+    index = context.index
+    if name in index.imports or name in index.global_names:
+        return None
+    assignments = index.assignments_of(name, scope)
+    if len(assignments) != 1 or assignments[0].scope is not index.module_scope:
+        return None
+    assignment = assignments[0]
+    display = assignment.value
+    if not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign)) or not (
+        isinstance(display, cst.Dict)
+    ):
+        return None
+    found: dict[str | int, str] = {}
+    for element in display.elements:
+        if not isinstance(element, cst.DictElement):
+            return None
+        key = literal_value(element.key)
+        value = literal_value(element.value)
+        if not isinstance(key, (str, int)) or not isinstance(value, str):
+            return None
+        found[key] = value
+
+    module_name = index.module_name
+    if context.project.importers(module_name, name) - {module_name}:
+        return None
+    for node in context.names_with_value(name):
+        if not _reads_dict(context, node, assignment.statement):
+            return None
+    return found
+
+
+def _reads_dict(context: FileContext, node: cst.Name, statement: cst.CSTNode) -> bool:
+    """Tell whether a use of a constant dict's name only reads the dict."""
+    parent = context.parent(node)
+    if isinstance(parent, cst.AssignTarget) or (
+        isinstance(parent, cst.AnnAssign) and parent.target is node
+    ):
+        # The one binding, which `_constant_dict` checked.
+        return context.parent(parent) is statement or parent is statement
+    if context.expression_context(node) is not ExpressionContext.LOAD:
+        return False
+    if isinstance(parent, cst.Subscript) and parent.value is node:
+        holder = context.parent(parent)
+        # An item assigned, deleted or bound by a loop or `with`.
+        return not isinstance(
+            holder,
+            (
+                cst.AssignTarget,
+                cst.AugAssign,
+                cst.AnnAssign,
+                cst.Del,
+                cst.For,
+                cst.CompFor,
+                cst.AsName,
+                cst.Element,
+                cst.StarredElement,
+            ),
+        )
+    if isinstance(parent, cst.Attribute) and parent.value is node:
+        call = context.parent(parent)
+        return (
+            parent.attr.value in _DICT_READERS
+            and isinstance(call, cst.Call)
+            and call.func is parent
+        )
+    if isinstance(parent, cst.ComparisonTarget):
+        return isinstance(parent.operator, (cst.In, cst.NotIn))
+    return False
 
 
 def _rebound_texts(

@@ -1255,6 +1255,130 @@ def test_events_catalog_public_wrapper_counted_once(project) -> None:
     )
 
 
+LOOKUPS = (
+    "from app.client import cio\n"
+    'EVENTS = {"paid": "order", "shipped": "shipment"}\n'
+    'TEMPLATE = "ord{}"\n'
+    'PRINTF = "ord%s"\n'
+    "class Ev:\n"
+    '    ORDER = "order"\n'
+)
+
+
+def _lookup_project(project, name: str, more: str = "", **files: str) -> Path:
+    send = f"def send(uid, key):\n    cio.track(customer_id=uid, name={name})\n"
+    return project({**WRAPPER_PROJECT, "app/track.py": LOOKUPS + send + more, **files})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        'EVENTS["paid"]',
+        'EVENTS.get("paid")',
+        'TEMPLATE.format("er")',
+        'PRINTF % "er"',
+        'PRINTF % ("er",)',
+        'getattr(Ev, "ORDER")',
+    ],
+)
+def test_events_lookup_name_withholds_fix(project, name: str) -> None:
+    root = _lookup_project(project, name)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/track.py:8" in finding["message"]
+
+
+def test_events_dict_read_elsewhere_still_read(project) -> None:
+    root = _lookup_project(
+        project,
+        'EVENTS["paid"]',
+        "def known(key):\n    return key in EVENTS and EVENTS.get(key) or list(EVENTS.items())\n",
+    )
+
+    assert _cio301(root, ".")["fix"] is None
+
+
+def test_events_lookup_other_name_keeps_fix_safe(project) -> None:
+    root = _lookup_project(project, 'EVENTS["shipped"]')
+
+    assert _cio301(root, ".")["fix"] == "safe"
+
+
+@pytest.mark.parametrize(
+    ("name", "more"),
+    [
+        ('EVENTS["paid"]', 'EVENTS["paid"] = "refund"\n'),
+        ('EVENTS["paid"]', 'EVENTS["paid"] += "_v2"\n'),
+        ('EVENTS["paid"]', 'del EVENTS["paid"]\n'),
+        ('EVENTS["paid"]', 'EVENTS.update(paid="refund")\n'),
+        ('EVENTS["paid"]', 'EVENTS.setdefault("new", "refund")\n'),
+        ('EVENTS["paid"]', 'EVENTS.pop("shipped")\n'),
+        ('EVENTS["paid"]', "register(EVENTS)\n"),
+        ('EVENTS["paid"]', "def reset():\n    global EVENTS\n    EVENTS = {}\n"),
+        ('EVENTS["paid"]', 'EVENTS = {"paid": "refund"}\n'),
+        ('EVENTS["missing"]', ""),
+        ("EVENTS[key]", ""),
+        ("TEMPLATE.format(key)", ""),
+        ('FIELD.format("x")', 'FIELD = "{0.upper}"\n'),
+        ("PRINTF % key", ""),
+        ("getattr(Ev, key)", ""),
+        ('getattr(Ev, "MISSING")', ""),
+        ('getattr(Ev, "ORDER")', "def getattr(owner, name):\n    return name\n"),
+    ],
+)
+def test_events_unread_lookup_makes_fix_unsafe(project, name: str, more: str) -> None:
+    root = _lookup_project(project, name, more)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:8," in finding["message"]
+
+
+def test_events_dict_imported_elsewhere_unsafe(project) -> None:
+    root = _lookup_project(
+        project,
+        'EVENTS["paid"]',
+        **{"app/pay.py": "from app.client import cio\nfrom app.track import EVENTS\n"},
+    )
+
+    assert _cio301(root, ".")["fix"] == "unsafe"
+
+
+def test_events_catalog_lists_lookup_names(project) -> None:
+    root = _lookup_project(project, 'EVENTS["paid"]')
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events["order"]["places"] == [{"path": "app/track.py", "line": 8}]
+    assert result.json["unread"] == []
+
+
+def test_events_lookup_name_compared_by_cio303(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": LOOKUPS.replace('"order"', '"OrderPaid"', 1)
+            + 'def send(uid):\n    cio.track(customer_id=uid, name=EVENTS["paid"])\n',
+            "app/refund.py": (
+                "from app.client import cio\n"
+                'cio.track(customer_id=1, name="order_paid")\n'
+            ),
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO303", "."], root)
+    messages = [finding["message"] for finding in result.json["findings"]]
+
+    assert any(
+        "'OrderPaid' (sent at app/track.py:8)" in message and "'order_paid'" in message
+        for message in messages
+    )
+
+
 BUILDS_PROJECT = {
     "app/__init__.py": "",
     "app/orders.py": (

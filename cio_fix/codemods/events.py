@@ -404,7 +404,14 @@ class DynamicEventName(Rule):
     once in the function. The constant or class may be imported from
     another module of the project, also through a re-export. It is also
     each name of a name picked from a few fixed values, the `name=` of a
-    `functools.partial` of a client method, and each name that the callers
+    `functools.partial` of a client method, and a name read with a literal
+    key or argument: `EVENTS["paid"]` or `EVENTS.get("paid")` on a
+    module-level dict of string literals that its module only reads (no
+    item assignment, `update`, `setdefault`, `pop`, `global` rebinding or
+    passing it to a function) and no other module imports,
+    `TEMPLATE.format("task")` or `TEMPLATE % "task"` on a module constant,
+    and `getattr(Event, "CANCEL")` on a class whose members or string
+    attributes cio-fix reads. It is also each name that the callers
     in its module pass to a private wrapper function whose parameter is
     the call's name (`def _track(uid, name): cio.track(customer_id=uid,
     name=name)`). A public wrapper, one that another module imports or
@@ -418,7 +425,8 @@ class DynamicEventName(Rule):
     and share the fix. The fix is unsafe, so only `--unsafe-fixes` applies
     it, when the project sends a name that cio-fix cannot read, because
     the new name may be that one. Such a name is a parameter of a wrapper
-    function, `self.event_name`, a lookup (`EVENTS[kind]`), a call, a
+    function, `self.event_name`, a lookup with a key that changes
+    (`EVENTS[kind]`) or in a dict that code may change, a call, a
     call that passes only `**kwargs`, a member of an enum defined outside
     the project or an `auto()` member. So is every name of a file that
     mentions Customer.io or imports from such a file but cannot be read or
@@ -675,15 +683,16 @@ def sent_name_facts(context: FileContext) -> FileNames:
     """Return the names this file sends and the fixed names its built names would get.
 
     A name counts as sent when cio-fix can list its texts. That is a
-    literal, a constant, an enum member, a string class attribute or a
-    local variable bound once. It is also a name built from values that
+    literal, a constant, an enum member, a string class attribute, a
+    local variable bound once, a lookup that `value_texts` reads
+    (`EVENTS["paid"]`). It is also a name built from values that
     each take one of a few texts (`f"cart_{step}"` over a literal tuple).
     A module-level name bound more than once (`from .v2 import Event`, then
     `Event = Legacy`) counts as the texts of all its bindings, when each
     binding gives one. Test code sends none, because its events do not reach the workspace.
     So are the names that a private wrapper's callers pass (`_wrapper_names`)
     and the `name=` of a `functools.partial`. Any other name is unread: a
-    parameter, `self.event_name`, a lookup, a call, or no name argument
+    parameter, `self.event_name`, another lookup, a call, or no name argument
     beside `*args` or `**kwargs` or in a partial. A name built
     from values is not, because its fixed name is compared instead.
     """
@@ -1146,7 +1155,9 @@ class InconsistentEventName(Rule):
     also into other files. So are the names that a call sends through an
     enum member (`Event.SHIPPED`, `Event.SHIPPED.value`) or a string class
     attribute, of a class of its module or imported from another module of
-    the project, a variable bound once, or `a if flag else b`.
+    the project, a variable bound once, `a if flag else b`, or a lookup
+    that CIO301 reads (`EVENTS["paid"]`, `TEMPLATE.format("task")`,
+    `getattr(Event, "CANCEL")`).
     A variable that a nested function rebinds through `nonlocal`, or a
     module-level one that a function rebinds through `global`, is not
     bound once. Nor is a module-level name that an import and an
