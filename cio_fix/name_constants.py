@@ -659,6 +659,8 @@ def value_texts(
         body = value_texts(context, scope, expression.body, depth + 1, possible)
         orelse = value_texts(context, scope, expression.orelse, depth + 1, possible)
         return None if body is None or orelse is None else body | orelse
+    if isinstance(expression, cst.Attribute) and _is_self(context, scope, expression):
+        return _self_attribute_texts(context, scope, expression.attr.value)
     if isinstance(expression, cst.Attribute):
         strings = _class_strings(context, scope, expression.value)
         text = (
@@ -690,6 +692,108 @@ def value_texts(
             context, assignment.scope, assignment.value, depth + 1, possible
         )
     return None
+
+
+def _is_self(context: FileContext, scope: Scope, expression: cst.Attribute) -> bool:
+    """Tell whether an attribute is read from the first parameter of a plain method.
+
+    The method is one of a module-level class, without decorators, so its
+    first parameter is the instance, which the method does not rebind.
+    """
+    function = scope.function
+    owner = expression.value
+    if (
+        scope.kind != "function"
+        or function is None
+        or function.class_info is None
+        or function.parent is not None
+        or function.node.decorators
+        or not isinstance(owner, cst.Name)
+    ):
+        return False
+    parameters = function.node.params
+    positional = [*parameters.posonly_params, *parameters.params]
+    if not positional or positional[0].name.value != owner.value:
+        return False
+    assignments = context.index.assignments_of(owner.value, scope)
+    return len(assignments) == 1 and assignments[0].statement is positional[0]
+
+
+def _self_attribute_texts(
+    context: FileContext, scope: Scope, attribute: str
+) -> frozenset[str] | None:
+    """Return the texts that `self.<attribute>` has in a method, or None if cio-fix cannot tell.
+
+    The method's class must assign the attribute a string literal in its
+    body, and so must each subclass in the module that assigns it at all.
+    The texts are those of the class and its subclasses. None when a base
+    class is not a class of this module (it may set the attribute), when
+    the module assigns the attribute through an object (`self.X = ...`)
+    or calls `setattr`, or when another module of the project imports one
+    of these classes, which it may subclass.
+    NOTE: a subclass in a module that cio-fix does not read is not seen.
+    """
+    index = context.index
+    function = scope.function
+    assert function is not None and function.class_info is not None
+    class_def = function.class_info.node
+    if _class_definition(context, index.module_scope, class_def.name.value) is not (
+        class_def
+    ) or not _bases_in_module(context, class_def):
+        return None
+    if any(
+        assignment.name.rpartition(".")[2] == attribute
+        for assignment in index.attribute_assignments
+    ) or context.names_with_value("setattr"):
+        return None
+
+    texts: set[str] = set()
+    pending = [class_def]
+    seen: set[str] = set()
+    while pending:
+        current = pending.pop()
+        name = current.name.value
+        if name in seen:
+            continue
+        seen.add(name)
+        module_name = index.module_name
+        if context.project.importers(module_name, name) - {module_name}:
+            return None
+        text = class_strings(index, current).attributes.get(attribute)
+        info = next(info for info in index.classes if info.node is current)
+        if text is not None:
+            texts.add(text)
+        elif info.attributes.get(attribute) or current is class_def:
+            # Bound to something other than one string literal, or, for the
+            # method's own class, not bound in its body.
+            return None
+        pending.extend(
+            other.node
+            for other in index.classes
+            if name in (dotted_name(base.value) for base in other.node.bases)
+        )
+    return frozenset(texts)
+
+
+def _bases_in_module(context: FileContext, class_def: cst.ClassDef) -> bool:
+    """Tell whether every base of a class is `object` or, recursively, a class of this module."""
+    if class_def.keywords:
+        return False
+    for base in class_def.bases:
+        if not isinstance(base.value, cst.Name):
+            return False
+        if base.value.value == "object" and not _rebinds(context, "object"):
+            continue
+        parent = _class_definition(
+            context, context.index.module_scope, base.value.value
+        )
+        if (
+            parent is None
+            or parent is class_def
+            or not _bases_in_module(context, parent)
+        ):
+            return False
+    return True
 
 
 def _lookup_text(

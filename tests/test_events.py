@@ -1919,3 +1919,101 @@ def test_events_catalog_deep_file_text(project) -> None:
     ]
     assert "synced  1 call " in result.stdout
     assert "ping" not in result.stdout
+
+
+HANDLERS = (
+    "from app.client import cio\n"
+    "class Handler:\n"
+    '    event_name = "order"\n'
+    "    def send(self, uid):\n"
+    "        cio.track(customer_id=uid, name=self.event_name)\n"
+    "class PaymentHandler(Handler):\n"
+    '    event_name = "payment"\n'
+)
+
+
+def _handler_project(project, more: str = "", **files: str) -> Path:
+    return project({**WRAPPER_PROJECT, "app/track.py": HANDLERS + more, **files})
+
+
+@pytest.mark.parametrize("refund", ['"order_" + kind', '"payment_" + kind'])
+def test_events_self_attribute_withholds_fix(project, refund: str) -> None:
+    root = _handler_project(
+        project, **{"app/refund.py": REFUND.replace('"order_" + kind', refund)}
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "is already sent at app/track.py:5" in finding["message"]
+
+
+def test_events_self_attribute_inherited_still_read(project) -> None:
+    root = _handler_project(project, "class RefundHandler(PaymentHandler):\n    pass\n")
+
+    assert _cio301(root, ".")["fix"] is None
+
+
+@pytest.mark.parametrize(
+    "more",
+    [
+        "class Other(Handler):\n    event_name = EVENT\n",
+        "class Other(Handler):\n    @property\n    def event_name(self):\n"
+        '        return "x"\n',
+        'def rename(handler):\n    handler.event_name = "refund"\n',
+        "class Other(Handler):\n    def __init__(self, name):\n"
+        "        self.event_name = name\n",
+        'def rename(handler):\n    setattr(handler, "event_name", "refund")\n',
+    ],
+    ids=["not-literal", "property", "assigned", "through-self", "setattr"],
+)
+def test_events_self_attribute_unread_unsafe(project, more: str) -> None:
+    root = _handler_project(project, more)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:5," in finding["message"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        HANDLERS.replace("class Handler:", "class Handler(Base):").replace(
+            "from app.client import cio\n",
+            "from app.client import cio\nfrom lib import Base\n",
+        ),
+        HANDLERS.replace('    event_name = "order"\n', "    pass\n", 1),
+        HANDLERS.replace("    def send(self", "    @staticmethod\n    def send(self"),
+    ],
+    ids=["base-outside-project", "not-in-class", "decorated"],
+)
+def test_events_self_attribute_class_unread(project, source: str) -> None:
+    root = project({**WRAPPER_PROJECT, "app/track.py": source})
+
+    assert _cio301(root, ".")["fix"] == "unsafe"
+
+
+def test_events_self_attribute_class_imported(project) -> None:
+    root = _handler_project(
+        project,
+        **{
+            "app/refunds.py": "from app.client import cio\n"
+            "from app.track import Handler\n"
+            "class RefundHandler(Handler):\n"
+            "    event_name = compute()\n"
+        },
+    )
+
+    assert _cio301(root, ".")["fix"] == "unsafe"
+
+
+def test_events_catalog_lists_self_attribute_names(project) -> None:
+    root = _handler_project(project)
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events["order"]["places"] == [{"path": "app/track.py", "line": 5}]
+    assert events["payment"]["places"] == [{"path": "app/track.py", "line": 5}]
+    assert result.json["unread"] == []

@@ -411,7 +411,12 @@ class DynamicEventName(Rule):
     passing it to a function) and no other module imports,
     `TEMPLATE.format("task")` or `TEMPLATE % "task"` on a module constant,
     and `getattr(Event, "CANCEL")` on a class whose members or string
-    attributes cio-fix reads. It is also each name that the callers
+    attributes cio-fix reads. So is `self.event_name` in a method of a
+    class whose body assigns it a string literal: its names are that one
+    and those of the subclasses in the module that assign it. The class
+    must have no base outside its module, no other module may import it,
+    and nothing may assign the attribute through an object or `setattr`.
+    It is also each name that the callers
     in its module pass to a private wrapper function whose parameter is
     the call's name (`def _track(uid, name): cio.track(customer_id=uid,
     name=name)`). A public wrapper, one that another module imports or
@@ -425,7 +430,7 @@ class DynamicEventName(Rule):
     and share the fix. The fix is unsafe, so only `--unsafe-fixes` applies
     it, when the project sends a name that cio-fix cannot read, because
     the new name may be that one. Such a name is a parameter of a wrapper
-    function, `self.event_name`, a lookup with a key that changes
+    function, `self.event_name` of another class, a lookup with a key that changes
     (`EVENTS[kind]`) or in a dict that code may change, a call, a
     call that passes only `**kwargs`, a member of an enum defined outside
     the project or an `auto()` member. So is every name of a file that
@@ -672,7 +677,7 @@ class FileNames:
 
     facts: list[NameFact] = field(default_factory=list)
     # "path:line" of each call whose name cio-fix cannot read: a parameter,
-    # `self.event_name`, a lookup, `**kwargs`. It may send any fixed name.
+    # `EVENTS[kind]`, `**kwargs`. It may send any fixed name.
     unread: list[str] = field(default_factory=list)
     # (name, place) of each name sent through a wrapper function or a
     # `functools.partial`, which `--list-events` lists from here.
@@ -692,7 +697,7 @@ def sent_name_facts(context: FileContext) -> FileNames:
     binding gives one. Test code sends none, because its events do not reach the workspace.
     So are the names that a private wrapper's callers pass (`_wrapper_names`)
     and the `name=` of a `functools.partial`. Any other name is unread: a
-    parameter, `self.event_name`, another lookup, a call, or no name argument
+    parameter, another `self.event_name` or lookup, a call, or no name argument
     beside `*args` or `**kwargs` or in a partial. A name built
     from values is not, because its fixed name is compared instead.
     """
