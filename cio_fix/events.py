@@ -739,6 +739,63 @@ def event_name_argument(call: ClientCall) -> cst.Arg | None:
     return call.arguments.get(parameter)
 
 
+# The client methods whose name argument a wrapper or a partial may pass on.
+RELAY_METHODS = frozenset({"track", "track_anonymous", "backfill"})
+
+
+def wrapper_candidates(index: FileIndex) -> list[str]:
+    """Return the module-level private functions and partials that may pass on an event name.
+
+    A candidate is a function that passes one of its parameters to a
+    method named like an event method (`x.track(..., name=name)`), or a
+    name bound to `functools.partial` of such a method. The clients are
+    not resolved yet when modules are summarised, so this over-reads:
+    CIO301 decides later which candidates are wrappers. Other modules'
+    uses of a candidate are read, so its module name is a prefilter word.
+    """
+    found = set()
+    module_scope = index.module_scope
+    for site in index.call_sites:
+        func = site.node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in RELAY_METHODS:
+            function = site.function
+            if function is None or function.parent is not None:
+                continue
+            if function.class_info is not None:
+                continue
+            parameters = {
+                parameter.name.value for parameter in _all_params(function.node)
+            }
+            if any(
+                isinstance(argument.value, cst.Name)
+                and argument.value.value in parameters
+                for argument in site.node.args
+            ):
+                found.add(function.name)
+        elif site.scope is module_scope and _partial_of_method(index, site.node):
+            for name, assignments in module_scope.assignments.items():
+                if any(assignment.value is site.node for assignment in assignments):
+                    found.add(name)
+    return sorted(name for name in found if name.startswith("_"))
+
+
+def _all_params(function: cst.FunctionDef) -> list[cst.Param]:
+    parameters = function.params
+    return [
+        *parameters.posonly_params,
+        *parameters.params,
+        *parameters.kwonly_params,
+    ]
+
+
+def _partial_of_method(index: FileIndex, node: cst.Call) -> bool:
+    """Tell whether `node` is `functools.partial(x.track, ...)`."""
+    if not node.args or index.qualified_name(node.func) != "functools.partial":
+        return False
+    method = node.args[0].value
+    return isinstance(method, cst.Attribute) and method.attr.value in RELAY_METHODS
+
+
 # -- the names a file sends ------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
+from cio_fix.events import wrapper_candidates
 from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import (
     DJANGO_SETTINGS,
@@ -88,6 +89,10 @@ class ModuleSummary:
     # Qualified names of imported objects that this module may change
     # (`containers.changed_imports`).
     changed_imports: set[str] = field(default_factory=set)
+    # Private functions and partials that may pass an event name on to a
+    # client (`events.wrapper_candidates`): other modules' uses of them are
+    # read, so the files that import this module are read too.
+    wrapper_candidates: list[str] = field(default_factory=list)
     # Per-rule facts for project-level rules, keyed by rule code.
     rule_facts: dict[str, Any] = field(default_factory=dict)
 
@@ -384,6 +389,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             if local in index.rebound_names:
                 summary.rebound_aliases.append(local)
     summary.client_containers = index.client_containers()
+    summary.wrapper_candidates = wrapper_candidates(index)
     summary.changed_imports = changed_imports(index)
 
     for construction in index.constructions:
@@ -513,7 +519,7 @@ def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
 
 
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
-    """Return module names that a file importing a project client must mention.
+    """Return module names that a file importing a project client or wrapper must mention.
 
     Modules that only hold constants give none: a file that sends them to
     Customer.io needs a client too, and following every importer of every
@@ -526,6 +532,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.factories
             or summary.client_classes
             or summary.client_containers
+            or summary.wrapper_candidates
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words

@@ -1164,16 +1164,109 @@ def test_events_wrapper_unread_makes_fix_unsafe(project, callers, line) -> None:
     assert f"cannot read the name sent at app/track.py:{line}," in finding["message"]
 
 
-def test_events_wrapper_imported_elsewhere_unsafe(project) -> None:
+@pytest.mark.parametrize(
+    ("importer", "call"),
+    [
+        ("from app import track", "track._track_event"),
+        ("import app.track", "app.track._track_event"),
+        ("from app import track as events", "events._track_event"),
+        ("from app.track import _track_event", "_track_event"),
+        ("from app.track import _track_event as send", "send"),
+        ("from app.track import *", "_track_event"),
+    ],
+    ids=["module", "dotted", "module-alias", "name", "name-alias", "star"],
+)
+def test_events_wrapper_called_elsewhere_withholds_fix(project, importer, call) -> None:
+    # The importer does not mention Customer.io, so only the wrapper's
+    # module name leads the file search to it.
+    root = _wrapper_project(
+        project,
+        '__all__ = ["_track_event"]\n',
+        **{"app/pay.py": f'{importer}\ndef pay(uid):\n    {call}(uid, "order")\n'},
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/pay.py:3" in finding["message"]
+
+
+def test_events_wrapper_called_elsewhere_other_name_safe(project) -> None:
     root = _wrapper_project(
         project,
         "",
         **{
-            "app/pay.py": "from app.client import cio\nfrom app.track import _track_event\n"
+            "app/pay.py": (
+                "from app import track\n"
+                "def pay(uid):\n"
+                '    track._track_event(uid, name="payment")\n'
+            )
         },
     )
 
-    assert _cio301(root, ".")["fix"] == "unsafe"
+    assert _cio301(root, ".")["fix"] == "safe"
+
+
+@pytest.mark.parametrize(
+    ("use", "line"),
+    [
+        ("def pay(uid, event):\n    track._track_event(uid, event)\n", 3),
+        ("def pay(uid, args):\n    track._track_event(uid, *args)\n", 3),
+        ("HANDLERS = [track._track_event]\n", 2),
+    ],
+    ids=["unread-value", "star-arguments", "escapes"],
+)
+def test_events_wrapper_unread_elsewhere_unsafe(project, use, line) -> None:
+    root = _wrapper_project(
+        project, "", **{"app/pay.py": "from app import track\n" + use}
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert f"cannot read the name sent at app/pay.py:{line}," in finding["message"]
+
+
+def test_events_wrapper_used_in_tests_keeps_fix_safe(project) -> None:
+    root = _wrapper_project(
+        project,
+        'def checkout(uid):\n    _track_event(uid, "checkout")\n',
+        **{
+            "tests/test_track.py": (
+                "from app.client import cio\n"
+                "from app.track import _track_event\n"
+                "def test_track():\n"
+                "    _track_event(1, EVENT)\n"
+                "    assert [_track_event]\n"
+            )
+        },
+    )
+
+    assert _cio301(root, ".")["fix"] == "safe"
+
+
+def test_events_decorated_wrapper_unsafe(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/track.py": (
+                "from app.client import cio\n"
+                "def _namespaced(func):\n"
+                "    return lambda uid, name: func(uid, 'order_' + name)\n"
+                "@_namespaced\n"
+                "def _track_event(uid, name):\n"
+                "    cio.track(customer_id=uid, name=name)\n"
+                "def checkout(uid):\n"
+                '    _track_event(uid, "placed")\n'
+            )
+        },
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:6," in finding["message"]
 
 
 def test_events_public_wrapper_unsafe(project) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -40,6 +40,7 @@ from cio_fix.events import (
     spread_too_old,
     to_style,
     variant_key,
+    wrapper_candidates,
 )
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety
@@ -417,11 +418,15 @@ class DynamicEventName(Rule):
     must have no base outside its module, no other module may import it,
     and nothing may assign the attribute through an object or `setattr`.
     It is also each name that the callers
-    in its module pass to a private wrapper function whose parameter is
-    the call's name (`def _track(uid, name): cio.track(customer_id=uid,
-    name=name)`). A public wrapper, one that another module imports or
-    that code reads other than to call it, may have callers that cio-fix
-    does not read, so its name counts as unread (see below). A module-level
+    pass to a private wrapper function whose parameter is the call's name
+    (`def _track(uid, name): cio.track(customer_id=uid, name=name)`), in
+    its module and in the other modules of the project that call it
+    (`_track(...)` after `from app.ev import _track`, `ev._track(...)` after
+    `from app import ev`, or after a star import). Callers in test code
+    do not count. A public wrapper, a decorated one (the decorator may
+    change the name), and one that code reads other than to call it may
+    have callers that cio-fix does not read, so its name counts as unread
+    (see below), and so does a call whose name cio-fix cannot read. A module-level
     name bound more than once (an import and an assignment, two imports in
     a `try`/`except ImportError` fallback, or a class that a later star
     import may replace) counts as the name of each of its bindings when
@@ -682,6 +687,46 @@ class FileNames:
     # (name, place) of each name sent through a wrapper function or a
     # `functools.partial`, which `--list-events` lists from here.
     relayed: list[tuple[str, str]] = field(default_factory=list)
+    # The parameters through which each private wrapper of this module that
+    # cio-fix reads passes the event name, by the wrapper's name.
+    wrappers: dict[str, list[WrapperParameter]] = field(default_factory=dict)
+    # Each use of a possible wrapper of another module.
+    wrapper_uses: list[WrapperUse] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WrapperParameter:
+    """The parameter of a wrapper function that carries the event name."""
+
+    name: str
+    # Its index among the positional parameters, or None when keyword-only.
+    position: int | None
+    # The names its default sends, () without a default, and None when
+    # cio-fix cannot read the default.
+    default: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class PassedValue:
+    """One argument of a call of a wrapper, as the calling module reads it."""
+
+    keyword: str | None
+    position: int
+    # The names it may be, or None when cio-fix cannot read it.
+    texts: tuple[str, ...] | None
+    place: str
+
+
+@dataclass(frozen=True)
+class WrapperUse:
+    """A use of another module's possible wrapper (`ev._track(uid, "paid")`)."""
+
+    module: str
+    function: str
+    place: str
+    # The arguments of the call, or None when the use is no call or the
+    # call unpacks `*args` or `**kwargs`.
+    arguments: tuple[PassedValue, ...] | None
 
 
 def sent_name_facts(context: FileContext) -> FileNames:
@@ -718,8 +763,12 @@ def sent_name_facts(context: FileContext) -> FileNames:
         built = parse_name(argument.value)
         wrapper = _wrapper_names(context, call, argument.value)
         if wrapper is not None:
-            texts, unread = wrapper
+            texts, unread, parameter = wrapper
             names.unread.extend(unread)
+            if parameter is not None:
+                assert call.site.function is not None
+                function = call.site.function.name
+                names.wrappers.setdefault(function, []).append(parameter)
             names.facts.extend((text, "", place, "", "") for text in sorted(texts))
             names.relayed.extend((text, place) for text in sorted(texts))
             continue
@@ -743,6 +792,7 @@ def sent_name_facts(context: FileContext) -> FileNames:
         names.facts.extend((text, "", place, "", "") for text in sorted(texts))
         if call.partial:
             names.relayed.extend((text, place) for text in sorted(texts))
+    names.wrapper_uses = _wrapper_uses(context)
     return names
 
 
@@ -752,16 +802,21 @@ def _place(context: FileContext, node: cst.CSTNode) -> str:
 
 def _wrapper_names(
     context: FileContext, call: ClientCall, value: cst.BaseExpression
-) -> tuple[set[str], list[str]] | None:
+) -> tuple[set[str], list[str], WrapperParameter | None] | None:
     """Read the names that a wrapper function sends through its parameter.
 
     `def track_event(uid, name): cio.track(customer_id=uid, name=name)`
     sends what its callers in this module pass for `name`. Returns those
-    names and the places of the callers whose values cio-fix cannot read,
-    or None when `value` is not a parameter of a module-level function.
-    The call's own place is unread when the function may have callers that
-    cio-fix does not read: its name is public, a module of the project
-    imports it, or this module reads it other than to call it.
+    names, the places of the callers whose values cio-fix cannot read, and
+    the parameter through which other modules' calls pass the name, or
+    None when `value` is not a parameter of an undecorated module-level
+    function. A decorator may change the arguments or hand the function
+    to callers that cio-fix does not see, so a decorated function's
+    parameter is unread like any other. The call's own place is unread
+    when the function may have callers that cio-fix does not read: its
+    name is public, this module reads it other than to call it, or another
+    module imports it and cio-fix does not read that module's uses
+    (`wrapper_candidates`). Then the parameter is None.
     """
     function = call.site.function
     if (
@@ -769,6 +824,7 @@ def _wrapper_names(
         or function is None
         or function.parent is not None
         or function.class_info is not None
+        or function.node.decorators
         or len(context.index.module_scope.assignments.get(function.name, [])) != 1
     ):
         return None
@@ -807,12 +863,183 @@ def _wrapper_names(
         if context.expression_context(node) is ExpressionContext.LOAD
     ]
     imported = context.project.importers(context.index.module_name, function.name)
-    # NOTE: a module that imports a public function need not mention
-    # Customer.io, so cio-fix may never read it and its callers.
+    # Another module's uses of a candidate are read into that module's
+    # facts; those of any other function are not.
+    uses_read = function.name in _own_wrapper_candidates(context)
     public = not function.name.startswith("_")
-    if public or len(reads) != callers or imported - {context.index.module_name}:
+    if (
+        public
+        or len(reads) != callers
+        or (imported - {context.index.module_name} and not uses_read)
+    ):
         unread.append(_place(context, value))
-    return texts, unread
+        return texts, unread, None
+    default: tuple[str, ...] | None = ()
+    if parameter.default is not None:
+        found = value_texts(
+            context, context.index.module_scope, parameter.default, possible=True
+        )
+        default = None if found is None else tuple(sorted(found))
+    return texts, unread, WrapperParameter(parameter.name.value, position, default)
+
+
+def _own_wrapper_candidates(context: FileContext) -> list[str]:
+    return context.shared("wrapper candidates", wrapper_candidates_of)
+
+
+def wrapper_candidates_of(context: FileContext) -> list[str]:
+    return wrapper_candidates(context.index)
+
+
+def _wrapper_uses(context: FileContext) -> list[WrapperUse]:
+    """Return this module's uses of the possible wrappers of other project modules.
+
+    A use is a name or attribute that resolves to a candidate of another
+    module: `_track` after `from app.ev import _track`, `ev._track` after
+    `from app import ev`, `app.ev._track` after `import app.ev`, or a bare
+    `_track` after `from app.ev import *`. The uses are recorded before
+    CIO301 knows which candidates are wrappers, and `wrapper_use_names`
+    matches them with the wrappers' parameters.
+    NOTE: a function-level `from app.ev import _track as alias` is not
+    followed, and neither is a module reached without an import statement
+    (`importlib.import_module`).
+    """
+    candidates = context.project.shared("wrapper candidates", _project_candidates)
+    own = context.index.module_name
+    if not candidates or set(candidates.values()) == {own}:
+        return []
+    spellings = {name for (_, name) in candidates}
+    for local, qualified in context.index.imports.items():
+        target = context.project.resolve_name(qualified)
+        if target is not None and (target[0].module_name, target[1]) in candidates:
+            spellings.add(local)
+
+    uses = []
+    for spelling in sorted(spellings):
+        for name in context.names_with_value(spelling):
+            target = _wrapper_target(context, name, candidates)
+            if target is None or target[0] == own:
+                continue
+            node = target[2]
+            uses.append(
+                WrapperUse(
+                    target[0],
+                    target[1],
+                    _place(context, node),
+                    _use_arguments(context, node),
+                )
+            )
+    return uses
+
+
+def _project_candidates(project: ProjectIndex) -> dict[tuple[str, str], str]:
+    """Return the wrapper candidates of the project, as (module, name), to the module."""
+    return {
+        (summary.module_name, name): summary.module_name
+        for summary in project.summaries
+        for name in summary.wrapper_candidates
+    }
+
+
+def _wrapper_target(
+    context: FileContext,
+    name: cst.Name,
+    candidates: dict[tuple[str, str], str],
+) -> tuple[str, str, cst.BaseExpression] | None:
+    """Return the module and candidate that `name` refers to, with the node that uses it."""
+    parent = context.parent(name)
+    node: cst.BaseExpression = name
+    if isinstance(parent, cst.Attribute) and parent.attr is name:
+        node = parent
+    elif context.expression_context(name) is not ExpressionContext.LOAD:
+        return None
+    qualified = context.index.qualified_name(node)
+    if qualified is not None:
+        targets = [qualified]
+    elif node is name and not context.index.module_scope.assignments.get(name.value):
+        # `from app.ev import *` imports a private name that `__all__` lists.
+        targets = [f"{module}.{name.value}" for module in context.index.star_imports]
+    else:
+        return None
+    for qualified in targets:
+        target = context.project.resolve_name(qualified)
+        if target is None:
+            continue
+        key = (target[0].module_name, target[1])
+        if key in candidates:
+            return key[0], key[1], node
+    return None
+
+
+def _use_arguments(
+    context: FileContext, node: cst.BaseExpression
+) -> tuple[PassedValue, ...] | None:
+    """Read the arguments of the call whose function `node` is, None for another use."""
+    call = context.parent(node)
+    if not isinstance(call, cst.Call) or call.func is not node:
+        return None
+    scope = context.index.scope_of(node) or context.index.module_scope
+    arguments = []
+    for position, argument in enumerate(call.args):
+        if argument.star:
+            return None
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        found = value_texts(context, scope, argument.value, possible=True)
+        texts = None if found is None else tuple(sorted(found))
+        place = _place(context, argument.value)
+        arguments.append(PassedValue(keyword, position, texts, place))
+    return tuple(arguments)
+
+
+def wrapper_use_names(
+    files: Iterable[tuple[str, FileNames]],
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Match other modules' uses of wrappers with the wrappers' parameters.
+
+    `files` are (module name, facts) of every file that is not test code.
+    Returns the (name, place) of each name that a use passes and the
+    places of the uses whose names cio-fix cannot read. A use of a
+    candidate that is no wrapper that cio-fix reads adds nothing: either
+    it sends no event name, or its module already counts the name unread.
+    """
+    files = list(files)
+    wrappers = {
+        (module, function): parameters
+        for module, names in files
+        for function, parameters in names.wrappers.items()
+    }
+    sent: list[tuple[str, str]] = []
+    unread: list[str] = []
+    for _, names in files:
+        for use in names.wrapper_uses:
+            for parameter in wrappers.get((use.module, use.function), []):
+                _read_use(use, parameter, sent, unread)
+    return sent, unread
+
+
+def _read_use(
+    use: WrapperUse,
+    parameter: WrapperParameter,
+    sent: list[tuple[str, str]],
+    unread: list[str],
+) -> None:
+    """Add what one use of a wrapper passes for `parameter` to `sent` or `unread`."""
+    if use.arguments is None:
+        unread.append(use.place)
+        return
+    for argument in use.arguments:
+        if argument.keyword == parameter.name or (
+            argument.keyword is None and argument.position == parameter.position
+        ):
+            if argument.texts is None:
+                unread.append(argument.place)
+            else:
+                sent.extend((text, argument.place) for text in argument.texts)
+            return
+    if parameter.default is None:
+        unread.append(use.place)
+    else:
+        sent.extend((text, use.place) for text in parameter.default)
 
 
 def _passed_value(
@@ -989,7 +1216,14 @@ def _place_order(place: str) -> tuple[str, int]:
 def names_sent(project: ProjectIndex, code: str) -> SentNames:
     """Return the names sent and the fixed names of the project, from the facts of rule `code`."""
     sent = SentNames(unread_files=list(project.unread_files))
-    for _, names in project.rule_facts(code):
+    files = [
+        (summary.module_name, names) for summary, names in project.rule_facts(code)
+    ]
+    relayed, unread = wrapper_use_names(files)
+    sent.unread_calls.extend(unread)
+    for name, place in relayed:
+        sent.add((name, "", place, "", ""))
+    for _, names in files:
         sent.unread_calls.extend(names.unread)
         for fact in names.facts:
             constant = fact[1]
