@@ -1298,6 +1298,59 @@ def test_events_partial_name_withholds_fix(project) -> None:
     assert _cio301(root, ".")["fix"] is None
 
 
+PARTIAL_TRACK = (
+    "import functools\n"
+    "from app.client import cio\n"
+    '_track_paid = functools.partial(cio.track, name="paid")\n'
+)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {
+            "app/track.py": PARTIAL_TRACK
+            + 'def pay(uid):\n    _track_paid(uid, name="order")\n'
+        },
+        {
+            "app/track.py": PARTIAL_TRACK,
+            "app/pay.py": (
+                "from app import track\n"
+                "def pay(uid):\n"
+                '    track._track_paid(uid, name="order")\n'
+            ),
+        },
+    ],
+    ids=["same-module", "other-module"],
+)
+def test_events_partial_call_name_withholds_fix(project, files) -> None:
+    root = _wrapper_project(project, "", **files)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/" in finding["message"]
+
+
+@pytest.mark.parametrize(
+    ("callers", "line"),
+    [
+        ("def pay(uid, event):\n    _track_paid(uid, name=event)\n", 5),
+        ("HANDLERS = [_track_paid]\n", 4),
+        ('track_paid = functools.partial(cio.track, name="paid")\n', 4),
+        ('HANDLERS = [functools.partial(cio.track, name="paid")]\n', 4),
+    ],
+    ids=["unread-value", "escapes", "public", "unbound"],
+)
+def test_events_partial_unread_call_unsafe(project, callers, line) -> None:
+    root = _wrapper_project(project, "", **{"app/track.py": PARTIAL_TRACK + callers})
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert f"cannot read the name sent at app/track.py:{line}," in finding["message"]
+
+
 def test_events_partial_without_name_unsafe(project) -> None:
     root = _wrapper_project(
         project,

@@ -405,7 +405,10 @@ class DynamicEventName(Rule):
     once in the function. The constant or class may be imported from
     another module of the project, also through a re-export. It is also
     each name of a name picked from a few fixed values, the `name=` of a
-    `functools.partial` of a client method, and a name read with a literal
+    `functools.partial` of a client method and the names that its calls
+    pass with `name=` (which replaces the bound one), when the partial is
+    bound once to a private or local name that code only calls (else the
+    name is unread), and a name read with a literal
     key or argument: `EVENTS["paid"]` or `EVENTS.get("paid")` on a
     module-level dict of string literals that its module only reads (no
     item assignment, `update`, `setdefault`, `pop`, `global` rebinding or
@@ -792,8 +795,67 @@ def sent_name_facts(context: FileContext) -> FileNames:
         names.facts.extend((text, "", place, "", "") for text in sorted(texts))
         if call.partial:
             names.relayed.extend((text, place) for text in sorted(texts))
+            _read_partial_calls(context, call, names)
     names.wrapper_uses = _wrapper_uses(context)
     return names
+
+
+def _read_partial_calls(
+    context: FileContext, call: ClientCall, names: FileNames
+) -> None:
+    """Add the names that the calls of a partial pass over the name it binds.
+
+    `track_order(customer_id=uid, name="order_placed")` sends
+    "order_placed" although `track_order = partial(cio.track,
+    name="order")`. The calls are read when the partial is bound once to a
+    name: each keyword argument for the name adds its names, or the call's
+    place when cio-fix cannot read it. A partial that is not bound to a
+    name, a use of it other than a call, and a public module-level partial
+    (which other modules may call) make the name unread.
+    """
+    parameter = event_name_parameter(call)
+    assert parameter is not None
+    scope = call.site.scope
+    statement = context.parent(call.node)
+    target = None
+    if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+        target = statement.targets[0].target
+    elif isinstance(statement, cst.AnnAssign):
+        target = statement.target
+    if not isinstance(target, cst.Name):
+        names.unread.append(_place(context, call.node))
+        return
+    binding = context.index.assignments_of(target.value, scope)
+    if len(binding) != 1:
+        names.unread.append(_place(context, call.node))
+        return
+    if scope is context.index.module_scope and not target.value.startswith("_"):
+        names.unread.append(_place(context, call.node))
+    elif scope is context.index.module_scope:
+        # Other modules' calls are read as calls of a wrapper whose
+        # default is the name the partial binds, which is already counted.
+        wrapper = WrapperParameter(parameter, None, ())
+        names.wrappers.setdefault(target.value, []).append(wrapper)
+
+    for name in context.names_with_value(target.value):
+        if context.expression_context(name) is not ExpressionContext.LOAD:
+            continue
+        use_scope = context.index.scope_of(name) or context.index.module_scope
+        if context.index.assignments_of(target.value, use_scope) is not binding:
+            continue
+        arguments = _use_arguments(context, name)
+        if arguments is None:
+            names.unread.append(_place(context, name))
+            continue
+        for argument in arguments:
+            if argument.keyword != parameter:
+                continue
+            if argument.texts is None:
+                names.unread.append(argument.place)
+                continue
+            for text in argument.texts:
+                names.facts.append((text, "", argument.place, "", ""))
+                names.relayed.append((text, argument.place))
 
 
 def _place(context: FileContext, node: cst.CSTNode) -> str:
