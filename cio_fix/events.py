@@ -23,6 +23,7 @@ from cio_fix.model import FileError, PartlyCheckedError, RunResult
 from cio_fix.report import plural
 
 if TYPE_CHECKING:
+    from cio_fix.codemods.events import FileNames
     from cio_fix.config import Config
     from cio_fix.discovery import Discovered
     from cio_fix.rules import FileContext
@@ -1402,6 +1403,9 @@ class _FileNames:
     calls: int = 0
     # "path:line" of each call whose event name cio-fix cannot read.
     unread: list[str] = field(default_factory=list)
+    # The file's names as CIO301 collects them, for the uses of wrappers
+    # of other modules.
+    facts: FileNames | None = None
 
 
 def _catalog_entries(
@@ -1414,7 +1418,7 @@ def _catalog_entries(
     calls whose names cio-fix cannot read. Those add no entry, and neither
     does test code.
     """
-    from cio_fix.codemods.events import SentNames, find_merge
+    from cio_fix.codemods.events import SentNames, find_merge, wrapper_use_names
 
     static: dict[str, CatalogEntry] = {}
     dynamic: dict[str, CatalogEntry] = {}
@@ -1425,6 +1429,7 @@ def _catalog_entries(
     too_deep = []
     unread: list[str] = []
     wrapped: set[str] = set()
+    facts = []
     for context in sorted(contexts, key=lambda item: item.display_path):
         if context.in_test_code:
             # Test code's events do not reach the workspace, so CIO303 does
@@ -1437,6 +1442,8 @@ def _catalog_entries(
         except RecursionError:
             too_deep.append(Path(context.display_path))
             continue
+        assert names.facts is not None
+        facts.append((context.index.module_name, names.facts))
         for fact in names.sent:
             sent.add(fact)
         calls += names.calls
@@ -1467,6 +1474,18 @@ def _catalog_entries(
             if place not in wrapped:
                 wrapped.add(place)
                 calls += 1
+
+    # The names that other modules pass to this project's wrappers.
+    relayed, relayed_unread = wrapper_use_names(facts)
+    unread.extend(relayed_unread)
+    calls += len(relayed_unread)
+    for name, place in relayed:
+        sent.add((name, "", place, "", ""))
+        entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
+        if place not in entry.places:
+            entry.places.append(place)
+            entry.track_api = True
+            calls += 1
 
     for code, entry in dynamic.items():
         if entry.suggested is None:
@@ -1503,6 +1522,7 @@ def _file_names(context: FileContext) -> _FileNames:
 
     names = _FileNames()
     file_names = sent_name_facts(context)
+    names.facts = file_names
     for fact in file_names.facts:
         if fact[1]:
             resolved = resolve_constant(context, fact[1])

@@ -1384,6 +1384,27 @@ def test_events_catalog_lists_wrapper_names(project) -> None:
     assert result.json["unread"] == []
 
 
+def test_events_catalog_lists_wrapper_calls_elsewhere(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/pay.py": (
+                "from app import track\n"
+                "def pay(uid, event):\n"
+                '    track._track_event(uid, "order")\n'
+                "    track._track_event(uid, event)\n"
+            )
+        },
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events["order"]["places"] == [{"path": "app/pay.py", "line": 3}]
+    assert result.json["unread"] == [{"path": "app/pay.py", "line": 4, "project": "."}]
+
+
 def test_events_catalog_public_wrapper_counted_once(project) -> None:
     root = project(
         {
