@@ -344,6 +344,87 @@ def leading_imports_end(module: cst.Module) -> int:
     return index
 
 
+def import_block_end(module: cst.Module) -> int:
+    """Return the index of the first statement after the import block at the top of the module.
+
+    Unlike `leading_imports_end`, the block goes on over statements that
+    only import, such as `try: import ujson as json` with its `except
+    ImportError` fallback, and over `__all__`-style assignments between
+    imports. Code placed above such a statement would make the imports
+    after it not at the top of the file (E402 in ruff and flake8).
+    """
+    index = end = leading_imports_end(module)
+    while index < len(module.body):
+        statement = module.body[index]
+        if _imports_of(statement) or _only_imports(statement):
+            end = index = index + 1
+        elif _assigns_dunders(statement):
+            index += 1
+        else:
+            break
+    return end
+
+
+def _only_imports(statement: cst.CSTNode) -> bool:
+    """Tell whether a compound statement (`try`, `if`, `with`) holds nothing but imports."""
+    if not isinstance(statement, (cst.Try, cst.If, cst.With)):
+        return False
+    found = False
+    for block in _blocks_of(statement):
+        for inner in block.body:
+            if isinstance(inner, cst.SimpleStatementLine):
+                if not all(
+                    isinstance(small, (cst.Import, cst.ImportFrom, cst.Pass))
+                    for small in inner.body
+                ):
+                    return False
+                found = found or bool(_imports_of(inner))
+            elif _only_imports(inner):
+                found = True
+            else:
+                return False
+    return found
+
+
+def _blocks_of(statement: cst.Try | cst.If | cst.With) -> list[cst.BaseSuite]:
+    """Return the indented blocks of a compound statement, its handlers' and branches' too."""
+    blocks: list[cst.BaseSuite] = [statement.body]
+    if isinstance(statement, cst.Try):
+        blocks.extend(handler.body for handler in statement.handlers)
+        if statement.orelse is not None:
+            blocks.append(statement.orelse.body)
+        if statement.finalbody is not None:
+            blocks.append(statement.finalbody.body)
+    elif isinstance(statement, cst.If):
+        branch = statement.orelse
+        while branch is not None:
+            blocks.append(branch.body)
+            branch = branch.orelse if isinstance(branch, cst.If) else None
+    return [block for block in blocks if isinstance(block, cst.IndentedBlock)]
+
+
+def _assigns_dunders(statement: cst.BaseStatement) -> bool:
+    """Tell whether a line only assigns names such as `__all__` or `__version__`."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if not isinstance(small, (cst.Assign, cst.AnnAssign)):
+            return False
+        targets = (
+            [target.target for target in small.targets]
+            if isinstance(small, cst.Assign)
+            else [small.target]
+        )
+        for target in targets:
+            if not (
+                isinstance(target, cst.Name)
+                and target.value.startswith("__")
+                and target.value.endswith("__")
+            ):
+                return False
+    return True
+
+
 def _already_imported(statements: Sequence[cst.BaseStatement], add: AddImport) -> bool:
     for statement in statements:
         for small in _imports_of(statement):
@@ -617,7 +698,7 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
         insert.code, module.encoding, module.default_indent, module.default_newline
     )
     body = list(module.body)
-    index = leading_imports_end(module)
+    index = import_block_end(module)
     for position, statement in enumerate(body):
         if _assigned_names(statement) & insert.after_names:
             index = max(index, position + 1)
