@@ -366,7 +366,7 @@ def import_block_end(module: cst.Module) -> int:
 
 
 def _only_imports(statement: cst.CSTNode) -> bool:
-    """Tell whether a compound statement (`try`, `if`, `with`) holds nothing but imports."""
+    """Tell whether a compound statement (`try`, `if`, `with`) contains nothing but imports."""
     if not isinstance(statement, (cst.Try, cst.If, cst.With)):
         return False
     found = False
