@@ -1535,10 +1535,10 @@ def _file_names(context: FileContext) -> _FileNames:
     listed = {source.place for source in sources}
     relayed = {place for _, place in file_names.relayed}
     for place in file_names.unread:
-        if place in listed:
+        if place in listed and place not in file_names.mutable:
             continue
         names.unread.append(place)
-        if place not in relayed:
+        if place not in relayed and place not in listed:
             names.calls += 1
     for source in sources:
         name = source.name

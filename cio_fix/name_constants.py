@@ -601,13 +601,17 @@ MAX_SENT_TEXTS = 64
 
 
 def sent_texts(
-    context: FileContext, scope: Scope, built: BuiltName, possible: bool = False
+    context: FileContext,
+    scope: Scope,
+    built: BuiltName,
+    possible: bool = False,
+    mutable: list[cst.BaseExpression] | None = None,
 ) -> frozenset[str] | None:
     """Return every name that a call sends, or None when cio-fix cannot list them.
 
     Each part must be literal text or a value with one of a few texts
-    (`value_texts`, which `possible` is passed to). A value with a format
-    spec or conversion is not read.
+    (`value_texts`, which `possible` and `mutable` are passed to). A value
+    with a format spec or conversion is not read.
     """
     texts = {""}
     for part in built.parts:
@@ -615,7 +619,9 @@ def sent_texts(
             choices: frozenset[str] | None = frozenset({part.text})
         elif part.value is part.expression:
             assert part.expression is not None
-            choices = value_texts(context, scope, part.expression, possible=possible)
+            choices = value_texts(
+                context, scope, part.expression, possible=possible, mutable=mutable
+            )
         else:
             choices = None
         if choices is None or len(texts) * len(choices) > MAX_SENT_TEXTS:
@@ -630,6 +636,7 @@ def value_texts(
     expression: cst.BaseExpression,
     depth: int = 0,
     possible: bool = False,
+    mutable: list[cst.BaseExpression] | None = None,
 ) -> frozenset[str] | None:
     """Return the texts that a value may have, or None when cio-fix cannot list them.
 
@@ -645,31 +652,50 @@ def value_texts(
     binding a call reads is unknown. With `possible`, it gives the texts
     of all its bindings (`_rebound_texts`): a check that must not fix onto
     a sent name counts each of them as sent.
+
+    Code that cio-fix does not read may change a string class attribute, a
+    dict item or `self.<attribute>` at run time (`Names.PAID = "x"` in
+    another module). When the texts come through one of these, the
+    expression that reads it is added to `mutable`. Enum members, module
+    constants and literals are not added.
     """
     if depth > 5:
         return None
     if _rebound_head(context, scope, expression):
-        return _rebound_texts(context, expression) if possible else None
+        if not possible:
+            return None
+        return _rebound_texts(context, expression, mutable)
     value = _evaluate(context, scope, expression)
     if isinstance(value, _Member):
         return frozenset({value.value})
     if value is not None:
         return frozenset({str(value)})
     if isinstance(expression, cst.IfExp):
-        body = value_texts(context, scope, expression.body, depth + 1, possible)
-        orelse = value_texts(context, scope, expression.orelse, depth + 1, possible)
+        body = value_texts(
+            context, scope, expression.body, depth + 1, possible, mutable
+        )
+        orelse = value_texts(
+            context, scope, expression.orelse, depth + 1, possible, mutable
+        )
         return None if body is None or orelse is None else body | orelse
     if isinstance(expression, cst.Attribute) and _is_self(context, scope, expression):
-        return _self_attribute_texts(context, scope, expression.attr.value)
+        texts = _self_attribute_texts(context, scope, expression.attr.value)
+        _add_mutable(mutable, expression, texts)
+        return texts
     if isinstance(expression, cst.Attribute):
         strings = _class_strings(context, scope, expression.value)
         text = (
             None if strings is None else strings.attributes.get(expression.attr.value)
         )
-        return None if text is None else frozenset({text})
+        texts = None if text is None else frozenset({text})
+        _add_mutable(mutable, expression, texts)
+        return texts
     if isinstance(expression, (cst.Subscript, cst.Call, cst.BinaryOperation)):
         text = _lookup_text(context, scope, expression)
-        return None if text is None else frozenset({text})
+        texts = None if text is None else frozenset({text})
+        if _reads_mutable(context, scope, expression):
+            _add_mutable(mutable, expression, texts)
+        return texts
     if not isinstance(expression, cst.Name):
         return None
     assignments = context.index.assignments_of(expression.value, scope)
@@ -689,9 +715,41 @@ def value_texts(
         return frozenset(texts)  # type: ignore[arg-type]
     if isinstance(statement, (cst.Assign, cst.AnnAssign)) and assignment.value:
         return value_texts(
-            context, assignment.scope, assignment.value, depth + 1, possible
+            context, assignment.scope, assignment.value, depth + 1, possible, mutable
         )
     return None
+
+
+def _add_mutable(
+    mutable: list[cst.BaseExpression] | None,
+    expression: cst.BaseExpression,
+    texts: frozenset[str] | None,
+) -> None:
+    if mutable is not None and texts is not None:
+        mutable.append(expression)
+
+
+def _reads_mutable(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> bool:
+    """Tell whether a lookup that `_lookup_text` reads goes through a value code may change.
+
+    A dict item (`EVENTS["paid"]`, `EVENTS.get("paid")`) and a string
+    class attribute read by `getattr` may change. An enum member read by
+    `getattr` and formatting over a module constant may not.
+    """
+    if isinstance(expression, cst.Subscript):
+        return True
+    if not isinstance(expression, cst.Call):
+        return False
+    function = expression.func
+    if isinstance(function, cst.Attribute):
+        return function.attr.value == "get"
+    if len(expression.args) != 2:
+        return True
+    strings = _class_strings(context, scope, expression.args[0].value)
+    name = _evaluate(context, scope, expression.args[1].value)
+    return strings is None or name not in strings.members
 
 
 def _is_self(context: FileContext, scope: Scope, expression: cst.Attribute) -> bool:
@@ -1024,7 +1082,9 @@ def _reads_dict(context: FileContext, node: cst.Name, statement: cst.CSTNode) ->
 
 
 def _rebound_texts(
-    context: FileContext, expression: cst.BaseExpression
+    context: FileContext,
+    expression: cst.BaseExpression,
+    mutable: list[cst.BaseExpression] | None = None,
 ) -> frozenset[str] | None:
     """Return the texts of `NAME`, `Owner.ATTRIBUTE` or `Owner.MEMBER.value` over every binding.
 
@@ -1035,6 +1095,8 @@ def _rebound_texts(
     assignment of a literal or of another class. A star import that may
     rebind the name counts as an import of it from that module. None when
     a binding gives no text, or when a `global` statement may bind the name.
+    When a binding gives a string class attribute, which code may rebind,
+    `expression` is added to `mutable`.
     """
     index = context.index
     dotted = dotted_name(expression)
@@ -1053,6 +1115,7 @@ def _rebound_texts(
         return None
 
     texts: set[str] = set()
+    through_attribute = False
     bindings: list[str | Assignment] = [
         *index.module_import_origins.get(head, []),
         *index.module_scope.assignments.get(head, []),
@@ -1069,9 +1132,12 @@ def _rebound_texts(
                 text = strings.members.get(attributes[0])
                 if text is None and not members_only:
                     text = strings.attributes.get(attributes[0])
+                    through_attribute = True
         if text is None:
             return None
         texts.add(text)
+    if through_attribute and mutable is not None:
+        mutable.append(expression)
     return frozenset(texts)
 
 

@@ -1468,9 +1468,20 @@ def test_events_dict_read_elsewhere_still_read(project) -> None:
 
 
 def test_events_lookup_other_name_keeps_fix_safe(project) -> None:
-    root = _lookup_project(project, 'EVENTS["shipped"]')
+    root = _lookup_project(project, 'TEMPLATE.format("ders")')
 
     assert _cio301(root, ".")["fix"] == "safe"
+
+
+def test_events_dict_other_name_makes_fix_unsafe(project) -> None:
+    root = _lookup_project(project, 'EVENTS["shipped"]')
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cio-fix cannot read the name sent at app/track.py:8," in (
+        finding["message"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -1521,7 +1532,10 @@ def test_events_catalog_lists_lookup_names(project) -> None:
     events = {event["name"]: event for event in result.json["events"]}
 
     assert events["order"]["places"] == [{"path": "app/track.py", "line": 8}]
-    assert result.json["unread"] == []
+    # Code may change a dict item, so the place is also unread.
+    assert result.json["unread"] == [
+        {"path": "app/track.py", "line": 8, "project": "."}
+    ]
 
 
 def test_events_lookup_name_compared_by_cio303(project) -> None:
@@ -2183,4 +2197,87 @@ def test_events_catalog_lists_self_attribute_names(project) -> None:
 
     assert events["order"]["places"] == [{"path": "app/track.py", "line": 5}]
     assert events["payment"]["places"] == [{"path": "app/track.py", "line": 5}]
-    assert result.json["unread"] == []
+    # Code may change `self.event_name`, so the place is also unread.
+    assert result.json["unread"] == [
+        {"path": "app/track.py", "line": 5, "project": "."}
+    ]
+
+
+# Projects whose other module changes at run time the value that a sent name
+# reads, so the project may already send "order".
+CHANGED_ELSEWHERE = {
+    "class attribute": {
+        "app/ev.py": (
+            "from app.client import cio\n"
+            "class Ev:\n"
+            '    PAID = "order_paid"\n'
+            "def send(uid):\n"
+            "    cio.track(customer_id=uid, name=Ev.PAID)\n"
+        ),
+        "app/boot.py": 'from app import ev\nev.Ev.PAID = "order"\n',
+    },
+    "dict item": {
+        "app/ev.py": (
+            "from app.client import cio\n"
+            'EVENTS = {"paid": "order_paid"}\n'
+            "def send(uid):\n"
+            '    cio.track(customer_id=uid, name=EVENTS["paid"])\n'
+        ),
+        "app/boot.py": 'from app import ev\nev.EVENTS["paid"] = "order"\n',
+    },
+    "self attribute": {
+        "app/ev.py": (
+            "from app.client import cio\n"
+            "class Sender:\n"
+            '    event_name = "order_paid"\n'
+            "    def send(self, uid):\n"
+            "        cio.track(customer_id=uid, name=self.event_name)\n"
+        ),
+        "app/boot.py": (
+            "from app import ev\n"
+            "sender = ev.Sender()\n"
+            'sender.event_name = "order"\n'
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHANGED_ELSEWHERE))
+def test_events_value_changed_elsewhere_fix_unsafe(project, case: str) -> None:
+    root = project({**WRAPPER_PROJECT, "app/track.py": "", **CHANGED_ELSEWHERE[case]})
+    line = 5 if case != "dict item" else 4
+
+    finding = _cio301(root, ".")
+    applied = run_cli(["--apply", "--select", "CIO301,CIO302", "."], root)
+
+    assert finding["fix"] == "unsafe"
+    assert f"cio-fix cannot read the name sent at app/ev.py:{line}," in (
+        finding["message"]
+    )
+    assert (root / "app/refund.py").read_text(encoding="utf-8") == REFUND
+    assert "0 fixed" in applied.stdout
+
+
+def test_events_value_changed_elsewhere_listed_unread(project) -> None:
+    root = project(
+        {**WRAPPER_PROJECT, "app/track.py": "", **CHANGED_ELSEWHERE["dict item"]}
+    )
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert events["order_paid"]["places"] == [{"path": "app/ev.py", "line": 4}]
+    assert result.json["unread"] == [{"path": "app/ev.py", "line": 4, "project": "."}]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['EVENTS["paid"]', 'EVENTS.get("paid")', 'getattr(Ev, "ORDER")', "Ev.ORDER"],
+)
+def test_events_mutable_read_still_withholds_fix(project, name: str) -> None:
+    root = _lookup_project(project, name)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/track.py:8" in finding["message"]

@@ -429,7 +429,12 @@ class DynamicEventName(Rule):
     do not count. A public wrapper, a decorated one (the decorator may
     change the name), and one that code reads other than to call it may
     have callers that cio-fix does not read, so its name counts as unread
-    (see below), and so does a call whose name cio-fix cannot read. A module-level
+    (see below), and so does a call whose name cio-fix cannot read. Code
+    that cio-fix does not read may change a string class attribute (also
+    read through `getattr`), a dict item or `self.event_name` at run time
+    (`Names.PAID = "order"` in another module), so a name read through one
+    of these counts as sent and also as unread. Enum members, module
+    constants and literals are not changed that way. A module-level
     name bound more than once (an import and an assignment, two imports in
     a `try`/`except ImportError` fallback, or a class that a later star
     import may replace) counts as the name of each of its bindings when
@@ -687,6 +692,9 @@ class FileNames:
     # "path:line" of each call whose name cio-fix cannot read: a parameter,
     # `EVENTS[kind]`, `**kwargs`. It may send any fixed name.
     unread: list[str] = field(default_factory=list)
+    # The places of `unread` whose names cio-fix reads, but through a class
+    # attribute, a dict item or `self`, which code may change at run time.
+    mutable: list[str] = field(default_factory=list)
     # (name, place) of each name sent through a wrapper function or a
     # `functools.partial`, which `--list-events` lists from here.
     relayed: list[tuple[str, str]] = field(default_factory=list)
@@ -718,6 +726,9 @@ class PassedValue:
     # The names it may be, or None when cio-fix cannot read it.
     texts: tuple[str, ...] | None
     place: str
+    # True when the names come through a value that code may change at run
+    # time (`value_texts`), so the argument also counts as unread.
+    mutable: bool = False
 
 
 @dataclass(frozen=True)
@@ -746,8 +757,11 @@ def sent_name_facts(context: FileContext) -> FileNames:
     So are the names that a private wrapper's callers pass (`_wrapper_names`)
     and the `name=` of a `functools.partial`. Any other name is unread: a
     parameter, another `self.event_name` or lookup, a call, or no name argument
-    beside `*args` or `**kwargs` or in a partial. A name built
-    from values is not, because its fixed name is compared instead.
+    beside `*args` or `**kwargs` or in a partial. A name read through a
+    string class attribute, a dict item or `self.<attribute>` is both sent
+    and unread, because code that cio-fix does not read may change it. A
+    name built from values is not unread, because its fixed name is
+    compared instead.
     """
     names = FileNames()
     if context.in_test_code:
@@ -775,8 +789,11 @@ def sent_name_facts(context: FileContext) -> FileNames:
             names.facts.extend((text, "", place, "", "") for text in sorted(texts))
             names.relayed.extend((text, place) for text in sorted(texts))
             continue
+        mutable: list[cst.BaseExpression] = []
         if built is None:
-            texts = value_texts(context, scope, argument.value, possible=True)
+            texts = value_texts(
+                context, scope, argument.value, possible=True, mutable=mutable
+            )
             qualified = context.index.qualified_name(argument.value, scope)
             if texts is None and qualified is not None:
                 # An imported constant that the project index reads later.
@@ -788,9 +805,14 @@ def sent_name_facts(context: FileContext) -> FileNames:
                 names.facts.append(fact)
             continue
         else:
-            texts = sent_texts(context, scope, built, possible=True)
-        if texts is None:
+            texts = sent_texts(context, scope, built, possible=True, mutable=mutable)
+        if texts is None or mutable:
+            # Code may change a value read through a class attribute, a
+            # dict item or `self`, so the name also counts as unread.
             names.unread.append(place)
+        if mutable:
+            names.mutable.append(place)
+        if texts is None:
             continue
         names.facts.extend((text, "", place, "", "") for text in sorted(texts))
         if call.partial:
@@ -850,8 +872,9 @@ def _read_partial_calls(
         for argument in arguments:
             if argument.keyword != parameter:
                 continue
-            if argument.texts is None:
+            if argument.texts is None or argument.mutable:
                 names.unread.append(argument.place)
+            if argument.texts is None:
                 continue
             for text in argument.texts:
                 names.facts.append((text, "", argument.place, "", ""))
@@ -874,7 +897,9 @@ def _wrapper_names(
     None when `value` is not a parameter of an undecorated module-level
     function. A decorator may change the arguments or hand the function
     to callers that cio-fix does not see, so a decorated function's
-    parameter is unread like any other. The call's own place is unread
+    parameter is unread like any other. A caller that passes a value that
+    code may change (a class attribute, a dict item) counts as sent and
+    unread. The call's own place is unread
     when the function may have callers that cio-fix does not read: its
     name is public, this module reads it other than to call it, or another
     module imports it and cio-fix does not read that module's uses
@@ -913,10 +938,11 @@ def _wrapper_names(
         if passed is None:
             unread.append(_place(context, site.node))
             continue
-        found = value_texts(context, site.scope, passed, possible=True)
-        if found is None:
+        mutable: list[cst.BaseExpression] = []
+        found = value_texts(context, site.scope, passed, possible=True, mutable=mutable)
+        if found is None or mutable:
             unread.append(_place(context, passed))
-        else:
+        if found is not None:
             texts |= found
 
     reads = [
@@ -938,10 +964,17 @@ def _wrapper_names(
         return texts, unread, None
     default: tuple[str, ...] | None = ()
     if parameter.default is not None:
+        mutable = []
         found = value_texts(
-            context, context.index.module_scope, parameter.default, possible=True
+            context,
+            context.index.module_scope,
+            parameter.default,
+            possible=True,
+            mutable=mutable,
         )
         default = None if found is None else tuple(sorted(found))
+        if mutable:
+            unread.append(_place(context, parameter.default))
     return texts, unread, WrapperParameter(parameter.name.value, position, default)
 
 
@@ -1046,10 +1079,15 @@ def _use_arguments(
         if argument.star:
             return None
         keyword = argument.keyword.value if argument.keyword is not None else None
-        found = value_texts(context, scope, argument.value, possible=True)
+        mutable: list[cst.BaseExpression] = []
+        found = value_texts(
+            context, scope, argument.value, possible=True, mutable=mutable
+        )
         texts = None if found is None else tuple(sorted(found))
         place = _place(context, argument.value)
-        arguments.append(PassedValue(keyword, position, texts, place))
+        arguments.append(
+            PassedValue(keyword, position, texts, place, mutable=bool(mutable))
+        )
     return tuple(arguments)
 
 
@@ -1093,9 +1131,9 @@ def _read_use(
         if argument.keyword == parameter.name or (
             argument.keyword is None and argument.position == parameter.position
         ):
-            if argument.texts is None:
+            if argument.texts is None or argument.mutable:
                 unread.append(argument.place)
-            else:
+            if argument.texts is not None:
                 sent.extend((text, argument.place) for text in argument.texts)
             return
     if parameter.default is None:
