@@ -411,6 +411,12 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         func = site.node.func
         is_client_call = (
             isinstance(func, cst.Attribute) and func.attr.value in ALL_METHOD_NAMES
+        ) or any(
+            # A client method passed on to be called with these arguments: the
+            # CIO304 helper, `executor.submit(cio.track, ...)`, a partial.
+            isinstance(argument.value, cst.Attribute)
+            and argument.value.attr.value in ALL_METHOD_NAMES
+            for argument in site.node.args
         )
         if is_client_call or index.constructor_type(func) is not None:
             for argument in site.node.args:

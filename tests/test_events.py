@@ -2281,3 +2281,37 @@ def test_events_mutable_read_still_withholds_fix(project, name: str) -> None:
 
     assert finding["fix"] is None
     assert "'order' is already sent at app/track.py:8" in finding["message"]
+
+
+def test_events_enum_sent_through_background_helper(project) -> None:
+    # The CIO304 fix wraps the call, and the module that defines the enum
+    # names no Customer.io module: it must still be read.
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/events.py": (
+                "from enum import Enum\n"
+                "class Ev(str, Enum):\n"
+                '    ORDER = "order"\n'
+            ),
+            "app/views.py": (
+                "from customerio import CustomerIO\n"
+                "from app.events import Ev\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def _customerio_in_background(method, /, *args, **kwargs):\n"
+                "    method(*args, **kwargs)\n"
+                "def placed(uid):\n"
+                "    _customerio_in_background(cio.track, customer_id=uid, name=Ev.ORDER)\n"
+                "def shipped(uid, kind):\n"
+                '    cio.track(customer_id=uid, name="order_" + kind)\n'
+            ),
+            "requirements.txt": "customerio==2.1\n",
+        }
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "the fixed name 'order' is already sent at app/views.py:7" in (
+        finding["message"]
+    )
