@@ -446,8 +446,9 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
     """Warn on stderr about each named file that is not Python, and about a run that found no file.
 
     A wrong PATH in a CI job would otherwise pass with "0 files checked".
-    When the paths hold Python files that the run left out, the warning
-    says why, so that the user looks at the exclusions, not at the paths.
+    When the paths contain Python files that the run left out, the warning
+    gives the reason, so that the user looks at the exclusions, not at the
+    paths.
     The warnings leave the exit status as it is, as ruff's do.
     """
     from cio_fix.left_out import count_left_out

@@ -401,10 +401,10 @@ def find_pyproject(start: Path) -> Path | None:
     command line gets the root of a run from the top. Outside git it is the
     nearest pyproject.toml. A folder that cannot be searched counts as
     holding neither file, so that the run can report `start` as unreadable.
-    The search stops at the top of the work tree: a repository cloned into
-    an ignored folder of another one is a project of its own, which the
-    outer repository's settings (an exclude that matches all its files, a
-    `select`) must not reach.
+    The search stops at the top of the work tree. A repository cloned into
+    an ignored folder of another one is a project of its own, so the outer
+    repository's settings (an exclude that matches all its files, a
+    `select`) must not reach it.
     """
     start = resolve_or_absolute(start)
     folder = start if is_folder(start) else start.parent
