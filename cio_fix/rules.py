@@ -176,11 +176,9 @@ class FileContext:
     def in_test_code(self) -> bool:
         """Whether the file is test code (`is_test_file`), computed once per file."""
         if self._in_test_code is None:
-            self._in_test_code = is_test_file(self._path_in_project())
+            relative = path_in_project(self.path, self.display_path, self.config.root)
+            self._in_test_code = is_test_file(relative)
         return self._in_test_code
-
-    def _path_in_project(self) -> Path:
-        return path_in_project(self.path, self.display_path, self.config.root)
 
     def printed_code(self) -> str:
         """Return the module's code as libcst prints it.
