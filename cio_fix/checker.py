@@ -253,7 +253,7 @@ def _own_rule_facts(context: FileContext) -> dict[str, Any]:
 def partly_checked_message(codes: Iterable[str], outcome: str) -> str:
     """Describe a file that the rules `codes` did not finish because of its nesting.
 
-    `outcome` is a clause that says what became of the other rules' findings.
+    `outcome` is a clause that states what became of the other rules' findings.
     """
     return (
         f"not fully checked: {NESTED_TOO_DEEPLY} for {', '.join(sorted(codes))};"
@@ -493,7 +493,7 @@ class Checker:
                     return False
         self._fix(context, file_result)
         # The fix passes run the rules again, so they may go past the limit
-        # too, and the file's one error then says that it is not fixed.
+        # too, and the file's one error then reports that it is not fixed.
         deep = [error for error in file_result.errors if error.message == TOO_DEEP]
         for error in deep:
             file_result.errors.remove(error)
@@ -968,11 +968,10 @@ class Checker:
         fixed_files: dict[Path, bytes], checked: Mapping[Path, list[Finding]]
     ) -> dict[Path, set[str]]:
         """Return the codes of each file's findings left that quote a changed file's line."""
-        shown = sorted(display_path(path) for path in fixed_files)
+        display_paths = sorted(display_path(path) for path in fixed_files)
+        alternatives = "|".join(re.escape(path) for path in display_paths)
         # Not preceded by more of a path: `a.py:3` is not in `data.py:3`.
-        places = re.compile(
-            r"(?<![\w./\\-])(?:" + "|".join(re.escape(path) for path in shown) + r"):\d"
-        )
+        places = re.compile(r"(?<![\w./\\-])(?:" + alternatives + r"):\d")
         quoting: dict[Path, set[str]] = {}
         for path, findings in checked.items():
             for finding in findings:
@@ -1095,13 +1094,13 @@ class Checker:
         failed: set[str],
     ) -> dict[Path, set[str]]:
         """Return the codes of the rules to run again in each file, against the fixed project."""
-        by_shown = {display_path(path): path for path in checked}
+        by_display_path = {display_path(path): path for path in checked}
         to_check = {path: set(codes) for path, codes in quoting.items()}
         for rule in self.rules:
             if rule.code in failed:
                 continue
-            for shown in rule.files_to_check_again(project, fixed_project):
-                path = by_shown.get(shown)
+            for displayed in rule.files_to_check_again(project, fixed_project):
+                path = by_display_path.get(displayed)
                 if path is not None:
                     to_check.setdefault(path, set()).add(rule.code)
         for codes in to_check.values():
@@ -1340,7 +1339,7 @@ def _settle_file_findings(
             updates.append(FindingUpdate(path, index, None, rule.fix_safety))
             continue
         message = _message_in_fixed_file(finding, after)
-        # Without its fix, which holds nodes that neither the cache nor
+        # Without its fix, which contains nodes that neither the cache nor
         # another process can take.
         settled = replace(after, message=message, fix=None)
         updates.append(FindingUpdate(path, index, settled))

@@ -413,9 +413,11 @@ def unread_candidates(order: list[Path], parsed: set[Path], root: Path) -> list[
 
     unread = []
     for path in sorted(order, key=lambda path: path.as_posix()):
-        shown = display_path(path)
-        if path not in parsed and not is_test_file(path_in_project(path, shown, root)):
-            unread.append(shown)
+        displayed = display_path(path)
+        if path not in parsed and not is_test_file(
+            path_in_project(path, displayed, root)
+        ):
+            unread.append(displayed)
     return unread
 
 
@@ -455,7 +457,7 @@ class _Run:
         # which each file's formatter settings lay out.
         project_key = digest(
             self.run_key,
-            *[f"unread:{shown}" for shown in unread],
+            *[f"unread:{displayed}" for displayed in unread],
             *[
                 f"{path.resolve()}:{self.facts[path].summary_digest}"
                 f":{self._formatter_keys[path]}"
