@@ -659,11 +659,7 @@ class _Run:
         findings, errors = checker.check_project(index)
         updates: list[FindingUpdate] = []
         if self.config.fixed_positions:
-            fixed_files = {
-                path: outcome.file.fixed
-                for path, outcome in outcomes.items()
-                if outcome.file.changed and outcome.file.fixed is not None
-            }
+            fixed_files = _fixed_files(outcomes)
             checked = {
                 path: outcome.file.findings for path, outcome in outcomes.items()
             }
@@ -708,9 +704,8 @@ class _Run:
             fixed_sources = {
                 **sources,
                 **{
-                    Path(display_path(path)): outcome.file.fixed
-                    for path, outcome in outcomes.items()
-                    if outcome.file.changed and outcome.file.fixed is not None
+                    Path(display_path(path)): fixed
+                    for path, fixed in _fixed_files(outcomes).items()
                 },
             }
             findings = reported_project_findings(
@@ -718,6 +713,15 @@ class _Run:
             )
         add_project_findings(result, findings)
         return result
+
+
+def _fixed_files(outcomes: dict[Path, CheckOutcome]) -> dict[Path, bytes]:
+    """Map each file that the fixes changed to its fixed bytes."""
+    return {
+        path: outcome.file.fixed
+        for path, outcome in outcomes.items()
+        if outcome.file.changed and outcome.file.fixed is not None
+    }
 
 
 def _valid_entry(value: Any) -> bool:
