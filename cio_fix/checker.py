@@ -1136,11 +1136,12 @@ class Checker:
                 context.index.attach_project(fixed_project)
             try:
                 for code in sorted(codes):
-                    found = self._check_again(context, self.rules_by_code[code])
+                    rule = self.rules_by_code[code]
+                    found = self._check_again(context, rule)
                     if found is None:
                         continue
                     file_updates, new = _settle_file_findings(
-                        path, checked[path], self.rules_by_code[code], found
+                        path, checked[path], rule, found
                     )
                     updates.extend(file_updates)
                     revealed.extend(new)
