@@ -704,6 +704,12 @@ class FileNames:
     # Each use of a possible wrapper of another module.
     wrapper_uses: list[WrapperUse] = field(default_factory=list)
 
+    def add_relayed(self, texts: Iterable[str], place: str) -> None:
+        """Add names sent at `place` through a wrapper or a partial."""
+        for text in sorted(texts):
+            self.facts.append((text, "", place, "", ""))
+            self.relayed.append((text, place))
+
 
 @dataclass(frozen=True)
 class WrapperParameter:
@@ -777,7 +783,6 @@ def sent_name_facts(context: FileContext) -> FileNames:
             continue
         place = _place(context, argument.value)
         scope = call.site.scope
-        built = parse_name(argument.value)
         wrapper = _wrapper_names(context, call, argument.value)
         if wrapper is not None:
             texts, unread, parameter = wrapper
@@ -786,9 +791,9 @@ def sent_name_facts(context: FileContext) -> FileNames:
                 assert call.site.function is not None
                 function = call.site.function.name
                 names.wrappers.setdefault(function, []).append(parameter)
-            names.facts.extend((text, "", place, "", "") for text in sorted(texts))
-            names.relayed.extend((text, place) for text in sorted(texts))
+            names.add_relayed(texts, place)
             continue
+        built = parse_name(argument.value)
         mutable: list[cst.BaseExpression] = []
         if built is None:
             texts = value_texts(
@@ -814,10 +819,11 @@ def sent_name_facts(context: FileContext) -> FileNames:
             names.mutable.append(place)
         if texts is None:
             continue
-        names.facts.extend((text, "", place, "", "") for text in sorted(texts))
-        if call.partial:
-            names.relayed.extend((text, place) for text in sorted(texts))
-            _read_partial_calls(context, call, names)
+        if not call.partial:
+            names.facts.extend((text, "", place, "", "") for text in sorted(texts))
+            continue
+        names.add_relayed(texts, place)
+        _read_partial_calls(context, call, names)
     names.wrapper_uses = _wrapper_uses(context)
     return names
 
@@ -874,15 +880,25 @@ def _read_partial_calls(
                 continue
             if argument.texts is None or argument.mutable:
                 names.unread.append(argument.place)
-            if argument.texts is None:
-                continue
-            for text in argument.texts:
-                names.facts.append((text, "", argument.place, "", ""))
-                names.relayed.append((text, argument.place))
+            if argument.texts is not None:
+                names.add_relayed(argument.texts, argument.place)
 
 
 def _place(context: FileContext, node: cst.CSTNode) -> str:
     return f"{context.display_path}:{context.position(node).start.line}"
+
+
+def _possible_texts(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> tuple[frozenset[str] | None, bool]:
+    """Read the texts a value may have, and whether code may change the value.
+
+    The flag is True when the texts come through a class attribute, a dict
+    item or `self`, so the value also counts as unread.
+    """
+    mutable: list[cst.BaseExpression] = []
+    found = value_texts(context, scope, expression, possible=True, mutable=mutable)
+    return found, bool(mutable)
 
 
 def _wrapper_names(
@@ -938,8 +954,7 @@ def _wrapper_names(
         if passed is None:
             unread.append(_place(context, site.node))
             continue
-        mutable: list[cst.BaseExpression] = []
-        found = value_texts(context, site.scope, passed, possible=True, mutable=mutable)
+        found, mutable = _possible_texts(context, site.scope, passed)
         if found is None or mutable:
             unread.append(_place(context, passed))
         if found is not None:
@@ -964,13 +979,8 @@ def _wrapper_names(
         return texts, unread, None
     default: tuple[str, ...] | None = ()
     if parameter.default is not None:
-        mutable = []
-        found = value_texts(
-            context,
-            context.index.module_scope,
-            parameter.default,
-            possible=True,
-            mutable=mutable,
+        found, mutable = _possible_texts(
+            context, context.index.module_scope, parameter.default
         )
         default = None if found is None else tuple(sorted(found))
         if mutable:
@@ -993,7 +1003,7 @@ def _wrapper_uses(context: FileContext) -> list[WrapperUse]:
     module: `_track` after `from app.ev import _track`, `ev._track` after
     `from app import ev`, `app.ev._track` after `import app.ev`, or a bare
     `_track` after `from app.ev import *`. The uses are recorded before
-    CIO301 knows which candidates are wrappers, and `wrapper_use_names`
+    CIO301 decides which candidates are wrappers, and `wrapper_use_names`
     matches them with the wrappers' parameters.
     NOTE: a function-level `from app.ev import _track as alias` is not
     followed, and neither is a module reached without an import statement
@@ -1079,15 +1089,10 @@ def _use_arguments(
         if argument.star:
             return None
         keyword = argument.keyword.value if argument.keyword is not None else None
-        mutable: list[cst.BaseExpression] = []
-        found = value_texts(
-            context, scope, argument.value, possible=True, mutable=mutable
-        )
+        found, mutable = _possible_texts(context, scope, argument.value)
         texts = None if found is None else tuple(sorted(found))
         place = _place(context, argument.value)
-        arguments.append(
-            PassedValue(keyword, position, texts, place, mutable=bool(mutable))
-        )
+        arguments.append(PassedValue(keyword, position, texts, place, mutable))
     return tuple(arguments)
 
 
