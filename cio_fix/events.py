@@ -23,7 +23,7 @@ from cio_fix.model import FileError, PartlyCheckedError, RunResult
 from cio_fix.report import plural
 
 if TYPE_CHECKING:
-    from cio_fix.codemods.events import FileNames
+    from cio_fix.codemods.events import FileNames, NameFact
     from cio_fix.config import Config
     from cio_fix.discovery import Discovered
     from cio_fix.rules import FileContext
@@ -1394,18 +1394,22 @@ class _DynamicCall:
 
 @dataclass
 class _FileNames:
-    """What one file adds to the catalog: name facts, call sites and calls."""
+    """The names, call sites and calls that one file adds to the catalog."""
 
-    sent: list[tuple] = field(default_factory=list)
+    # The file's names as CIO301 collects them, for the uses of wrappers
+    # of other modules.
+    facts: FileNames
+    # The facts of `facts`, with imported constants read from the project.
+    sent: list[NameFact] = field(default_factory=list)
     # (name, place, whether the call goes to the Track API directly).
     static: list[tuple[str, str, bool]] = field(default_factory=list)
     dynamic: list[_DynamicCall] = field(default_factory=list)
     calls: int = 0
     # "path:line" of each call whose event name cio-fix cannot read.
     unread: list[str] = field(default_factory=list)
-    # The file's names as CIO301 collects them, for the uses of wrappers
-    # of other modules.
-    facts: FileNames | None = None
+    # (name, place) of each name sent through a wrapper or a partial, at a
+    # place that no source or dynamic call of the file lists.
+    relayed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _catalog_entries(
@@ -1442,7 +1446,6 @@ def _catalog_entries(
         except RecursionError:
             too_deep.append(Path(context.display_path))
             continue
-        assert names.facts is not None
         facts.append((context.index.module_name, names.facts))
         for fact in names.sent:
             sent.add(fact)
@@ -1467,10 +1470,7 @@ def _catalog_entries(
         # The names that a wrapper function or a `functools.partial` sends,
         # which CIO301 reads but `name_sources` does not.
         for name, place in names.relayed:
-            entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
-            if place not in entry.places:
-                entry.places.append(place)
-                entry.track_api = True
+            _add_relayed(static, name, place)
             if place not in wrapped:
                 wrapped.add(place)
                 calls += 1
@@ -1481,10 +1481,7 @@ def _catalog_entries(
     calls += len(relayed_unread)
     for name, place in relayed:
         sent.add((name, "", place, "", ""))
-        entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
-        if place not in entry.places:
-            entry.places.append(place)
-            entry.track_api = True
+        if _add_relayed(static, name, place):
             calls += 1
 
     for code, entry in dynamic.items():
@@ -1515,14 +1512,23 @@ def _catalog_entries(
     return entries, calls, too_deep, unread
 
 
+def _add_relayed(static: dict[str, CatalogEntry], name: str, place: str) -> bool:
+    """Add a place that sends `name` through a wrapper; False when it is listed."""
+    entry = static.setdefault(name, CatalogEntry(name, dynamic=False))
+    if place in entry.places:
+        return False
+    entry.places.append(place)
+    entry.track_api = True
+    return True
+
+
 def _file_names(context: FileContext) -> _FileNames:
     """Read what one file adds to the catalog. Raises RecursionError on a deeply nested file."""
     from cio_fix.codemods.events import build_signature, sent_name_facts
     from cio_fix.name_constants import sent_texts
 
-    names = _FileNames()
     file_names = sent_name_facts(context)
-    names.facts = file_names
+    names = _FileNames(file_names)
     for fact in file_names.facts:
         if fact[1]:
             resolved = resolve_constant(context, fact[1])
