@@ -100,7 +100,12 @@ def class_strings(index: FileIndex, class_def: cst.ClassDef) -> ClassStrings:
 
 
 def _assigned_once(values: dict[str, list[object]]) -> dict[str, str]:
-    """Keep the names assigned exactly once, to a string."""
+    """Keep the names that the class body's plain assignments bind once, to a string literal.
+
+    NOTE: an augmented assignment (`PAID += "_x"`) and a binding inside a
+    block of the body (`if`, `try`) are not counted, so such a name still
+    reads as the literal of its one plain assignment.
+    """
     return {
         name: assigned[0]
         for name, assigned in values.items()

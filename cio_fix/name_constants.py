@@ -785,10 +785,10 @@ def _self_attribute_texts(
     The method's class must assign the attribute a string literal in its
     body, and so must each subclass in the module that assigns it at all.
     The texts are those of the class and its subclasses. None when a base
-    class is not a class of this module (it may set the attribute), when
-    the module assigns the attribute through an object (`self.X = ...`)
-    or calls `setattr`, or when another module of the project imports one
-    of these classes, which it may subclass.
+    class is not a class of this module, because it may set the attribute.
+    None too when the module assigns the attribute through an object
+    (`self.X = ...`) or calls `setattr`, or when another module of the
+    project imports one of these classes, which it may subclass.
     NOTE: a subclass in a module that cio-fix does not read is not seen.
     """
     index = context.index
