@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from cio_fix.customerio import FileIndex, dotted_name, literal_value
+from cio_fix.customerio import FileIndex, bound_name, dotted_name, literal_value
 
 # Bases that make a class an enum whose members cannot be rebound.
 ENUM_BASES = frozenset({"enum.Enum", "enum.StrEnum"})
@@ -72,8 +72,18 @@ def class_strings(index: FileIndex, class_def: cst.ClassDef) -> ClassStrings:
         ):
             members_readable = False
         if not isinstance(statement, cst.SimpleStatementLine):
+            if not isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                # A binding inside `if` or `try` may or may not run.
+                for name in _names_bound_in(statement):
+                    attribute_values.setdefault(name, []).append(None)
+                    member_values.setdefault(name, []).append(None)
             continue
         for small in statement.body:
+            if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+                # `PAID += "_x"` changes the value that the plain assignment gave.
+                attribute_values.setdefault(small.target.value, []).append(None)
+                member_values.setdefault(small.target.value, []).append(None)
+                continue
             if isinstance(small, cst.Assign):
                 targets = [target.target for target in small.targets]
             elif isinstance(small, cst.AnnAssign) and small.value is not None:
@@ -100,12 +110,7 @@ def class_strings(index: FileIndex, class_def: cst.ClassDef) -> ClassStrings:
 
 
 def _assigned_once(values: dict[str, list[object]]) -> dict[str, str]:
-    """Keep the names that the class body's plain assignments bind once, to a string literal.
-
-    NOTE: an augmented assignment (`PAID += "_x"`) and a binding inside a
-    block of the body (`if`, `try`) are not counted, so such a name still
-    reads as the literal of its one plain assignment.
-    """
+    """Keep the names that the class body binds once, to a string literal."""
     return {
         name: assigned[0]
         for name, assigned in values.items()
@@ -156,3 +161,56 @@ def module_classes(index: FileIndex) -> dict[str, ClassStrings]:
         if strings.members or strings.attributes:
             found[name] = strings
     return found
+
+
+class _BoundNames(cst.CSTVisitor):
+    """Collects the names that a statement of a class body binds, outside nested scopes."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def _add(self, target: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            self.names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._add(element.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._add(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._add(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._add(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._add(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._add(node.name)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        self.names.add(bound_name(node))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._add(node.target)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _names_bound_in(statement: cst.BaseStatement) -> set[str]:
+    """Return the names that a compound statement of a class body binds."""
+    visitor = _BoundNames()
+    statement.visit(visitor)
+    return visitor.names

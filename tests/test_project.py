@@ -517,6 +517,29 @@ def test_project_summary_class_strings() -> None:
     assert names.attributes == {"PAID": "order_paid"}
 
 
+def test_project_summary_class_strings_rebound_in_body() -> None:
+    project = _project(
+        {
+            "app.events": (
+                "import os\n"
+                "class Names:\n"
+                '    PAID = "paid"\n'
+                '    PAID += "_x"\n'
+                '    SHIPPED = "shipped"\n'
+                "    if os.environ.get('LEGACY'):\n"
+                '        SHIPPED = "Shipped"\n'
+                '    REFUNDED = "refunded"\n'
+            ),
+            "app.views": "from app.events import Names\n",
+        }
+    )
+
+    names = project.class_strings("app.views.Names")
+
+    assert names is not None
+    assert names.attributes == {"REFUNDED": "refunded"}
+
+
 def test_project_summary_rebound_names_unread() -> None:
     project = _project(
         {

@@ -759,11 +759,12 @@ def sent_name_facts(context: FileContext) -> FileNames:
     each take one of a few texts (`f"cart_{step}"` over a literal tuple).
     A module-level name bound more than once (`from .v2 import Event`, then
     `Event = Legacy`) counts as the texts of all its bindings, when each
-    binding gives one. Test code sends none, because its events do not reach the workspace.
-    So are the names that a private wrapper's callers pass (`_wrapper_names`)
-    and the `name=` of a `functools.partial`. Any other name is unread: a
-    parameter, another `self.event_name` or lookup, a call, or no name argument
-    beside `*args` or `**kwargs` or in a partial. A name read through a
+    binding gives one. So are the names that a private wrapper's callers
+    pass (`_wrapper_names`) and the `name=` of a `functools.partial`. Test
+    code sends none, because its events do not reach the workspace.
+    Any other name is unread: a parameter, another `self.event_name` or
+    lookup, a call, or no name argument beside `*args` or `**kwargs` or in
+    a partial. A name read through a
     string class attribute, a dict item or `self.<attribute>` is both sent
     and unread, because code that cio-fix does not read may change it. A
     name built from values is not unread, because its fixed name is
