@@ -234,7 +234,7 @@ def _set_apart_other_projects(found: Discovered, root: Path) -> None:
         folder = file.absolute().parent
         if folder not in resolved:
             resolved[folder] = folder.resolve()
-        owner = _project_of(resolved[folder], root, owners)
+        owner = other_project_root(resolved[folder], root, owners)
         if owner is None:
             own.append(file)
         else:
@@ -242,7 +242,7 @@ def _set_apart_other_projects(found: Discovered, root: Path) -> None:
     found.files = own
 
 
-def _project_of(
+def other_project_root(
     folder: Path, root: Path, owners: dict[Path, Path | None]
 ) -> Path | None:
     """Return the root of the other project that `folder` belongs to, or None for `root`'s."""
@@ -254,7 +254,7 @@ def _project_of(
     elif root in folder.parents:
         # The outermost project below the root: a project inside it is
         # that project's own nested project.
-        owner = _project_of(folder.parent, root, owners)
+        owner = other_project_root(folder.parent, root, owners)
         if owner is None and configures_cio_fix(folder / "pyproject.toml"):
             owner = folder
     else:
@@ -318,6 +318,38 @@ class _Resolver:
         return folder / path.name
 
 
+@dataclass(frozen=True)
+class FolderFiles:
+    """The files under a folder that a run lists, before it picks the Python files."""
+
+    # A list when git lists them. An iterator, which can be read once, when
+    # a walk lists them.
+    files: Iterable[Path]
+    # Whether git listed them, rather than a walk that reads `.gitignore` files.
+    from_git: bool
+
+
+def list_folder_files(
+    folder: Path,
+    root: Path,
+    unlisted: list[tuple[Path, str]],
+    unread_ignores: list[tuple[Path, str]],
+) -> FolderFiles:
+    """List the files under `folder` that no ignore file ignores, as a run does.
+
+    Inside a git work tree they are the files that git tracks and the
+    untracked ones that it does not ignore. Elsewhere a walk lists them,
+    honouring every `.gitignore` that applies (`_walk`). The folders that
+    cannot be listed go to `unlisted`, and the `.gitignore` files that
+    cannot be read go to `unread_ignores`, each with the reason. A walk
+    fills these lists only as its files are read.
+    """
+    listed = _git_files(folder, False, unlisted)
+    if listed is not None:
+        return FolderFiles(listed, from_git=True)
+    return FolderFiles(_walk(folder, root, unlisted, unread_ignores), from_git=False)
+
+
 def _files_under(
     folder: Path,
     root: Path,
@@ -337,22 +369,23 @@ def _files_under(
     resolver = _Resolver()
     # The folders that git or the walk could not list, with the reason.
     unlisted: list[tuple[Path, str]] = []
-    listed = _git_files(folder, tracked_only, unlisted)
-    if listed is None and tracked_only:
-        errors.append(
-            FileError(
-                folder,
-                "not checked: `git ls-files` failed here, so the files that git"
-                " tracks are not known; run cio-fix --pr inside a git work tree",
-            )
-        )
-        return
     # The `.gitignore` files that the walk could not read, with the reason.
     unread_ignores: list[tuple[Path, str]] = []
-    if listed is not None:
-        candidates: Iterable[Path] = listed
+    candidates: Iterable[Path]
+    if tracked_only:
+        tracked = _git_files(folder, True, unlisted)
+        if tracked is None:
+            errors.append(
+                FileError(
+                    folder,
+                    "not checked: `git ls-files` failed here, so the files that git"
+                    " tracks are not known; run cio-fix --pr inside a git work tree",
+                )
+            )
+            return
+        candidates = tracked
     else:
-        candidates = _walk(folder, root, unlisted, unread_ignores)
+        candidates = list_folder_files(folder, root, unlisted, unread_ignores).files
 
     for file in candidates:
         if file.suffix not in PYTHON_SUFFIXES:
@@ -372,7 +405,7 @@ def _files_under(
             # ignored file of the user. A tracked target is listed itself.
             logger.debug("skipping %s: git tracks it as a symbolic link", file)
             continue
-        if _is_excluded(file, resolved, folder, resolved_root, excludes):
+        if is_excluded(file, resolved, folder, resolved_root, excludes):
             continue
         try:
             resolved.relative_to(boundary)
@@ -417,13 +450,17 @@ def _unread_gitignore_problem(reason: str) -> str:
     )
 
 
-def _is_excluded(
+def is_excluded(
     file: Path,
     resolved: Path,
     folder: Path,
     resolved_root: Path,
     excludes: pathspec.PathSpec,
 ) -> bool:
+    """Tell whether the exclude patterns `excludes` match `file`, found under `folder`.
+
+    `resolved` is `file` resolved, and `resolved_root` the project root.
+    """
     # Match against the path below the project root when the file is in it,
     # so that `exclude = ["app/legacy"]` means the same from any folder.
     try:
@@ -450,7 +487,7 @@ def _walk_leaves_out(
     by_folder: dict[Path, list[Path]] = {}
     resolved_root = root.resolve()
     for file in files:
-        if _is_excluded(file, file.resolve(), file.parent, resolved_root, excludes):
+        if is_excluded(file, file.resolve(), file.parent, resolved_root, excludes):
             left_out.add(file)
         else:
             by_folder.setdefault(file.parent, []).append(file)

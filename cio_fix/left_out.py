@@ -12,10 +12,9 @@ import pathspec
 from cio_fix.config import DEFAULT_EXCLUDES, Config, project_config
 from cio_fix.discovery import (
     PYTHON_SUFFIXES,
-    _git_files,
-    _is_excluded,
-    _project_of,
-    _walk,
+    is_excluded,
+    list_folder_files,
+    other_project_root,
 )
 from cio_fix.files import is_folder, resolve_or_absolute
 
@@ -87,9 +86,9 @@ class _Excludes:
 
     def count(self, file: Path, resolved: Path, folder: Path, counts: LeftOut) -> bool:
         """Count `file` in `counts` if these settings exclude it, and return whether they do."""
-        if not _is_excluded(file, resolved, folder, self.resolved_root, self.every):
+        if not is_excluded(file, resolved, folder, self.resolved_root, self.every):
             return False
-        configured = _is_excluded(
+        configured = is_excluded(
             file, resolved, folder, self.resolved_root, self.configured
         )
         if configured and self.config_path is not None:
@@ -119,7 +118,8 @@ class _NestedProjects:
         folder = resolve_or_absolute(file.parent)
         while True:
             root = config.root.resolve()
-            owner = _project_of(folder, root, self._owners.setdefault(root, {}))
+            owners = self._owners.setdefault(root, {})
+            owner = other_project_root(folder, root, owners)
             if owner is None:
                 return False
             config, excludes = self._project(config, owner)
@@ -163,14 +163,11 @@ def _count_folder(
     counts: LeftOut,
 ) -> None:
     """Count the Python files under `folder` that a run over it left out."""
-    # The files that the run listed: git's, or outside git those that the
-    # `.gitignore` files do not ignore. The run reported the problems of
-    # the listing already.
-    listed = _git_files(folder, False, [])
-    in_git = listed is not None
-    if listed is None:
-        listed = list(_walk(folder, config.root, [], []))
-    listed_files = set(listed)
+    # The files that the run listed. The run reported the problems of the
+    # listing already.
+    listing = list_folder_files(folder, config.root, [], [])
+    in_git = listing.from_git
+    listed_files = set(listing.files)
     boundary = resolve_or_absolute(folder)
 
     def report(error: OSError) -> None:

@@ -13,6 +13,7 @@ from cio_fix.discovery import (
     build_prefilter,
     discover,
     is_python_file,
+    list_folder_files,
 )
 
 SOURCE = "import customerio\n"
@@ -468,3 +469,57 @@ def test_discovery_walk_reads_stub_files(project, in_git) -> None:
         _git(root, "init", "-q")
 
     assert _names(root) == ["app.py", "stubs/client.pyi"]
+
+
+def _listed_names(root: Path, files) -> list[str]:
+    return sorted(file.relative_to(root).as_posix() for file in files)
+
+
+def test_list_folder_files_in_git(project) -> None:
+    root = project(
+        {
+            ".gitignore": "ignored.py\n",
+            "tracked.py": SOURCE,
+            "pkg/untracked.py": SOURCE,
+            "notes.txt": SOURCE,
+            "ignored.py": SOURCE,
+        }
+    )
+    _git(root, "init", "-q")
+    _git(root, "add", "tracked.py", ".gitignore")
+    unlisted: list[tuple[Path, str]] = []
+    unread_ignores: list[tuple[Path, str]] = []
+
+    listing = list_folder_files(root, root, unlisted, unread_ignores)
+
+    assert listing.from_git
+    assert _listed_names(root, listing.files) == [
+        ".gitignore",
+        "notes.txt",
+        "pkg/untracked.py",
+        "tracked.py",
+    ]
+    assert unlisted == []
+    assert unread_ignores == []
+
+
+def test_list_folder_files_outside_git(project) -> None:
+    root = project(
+        {
+            ".gitignore": "generated/\n",
+            "app.py": SOURCE,
+            "generated/client.py": SOURCE,
+            "pkg/.gitignore": "local.py\n",
+            "pkg/local.py": SOURCE,
+            "pkg/kept.py": SOURCE,
+        }
+    )
+    unlisted: list[tuple[Path, str]] = []
+    unread_ignores: list[tuple[Path, str]] = []
+
+    listing = list_folder_files(root / "pkg", root, unlisted, unread_ignores)
+
+    assert not listing.from_git
+    assert _listed_names(root, listing.files) == ["pkg/.gitignore", "pkg/kept.py"]
+    assert unlisted == []
+    assert unread_ignores == []
