@@ -325,6 +325,23 @@ def bound_name(alias: cst.ImportAlias) -> str:
     return node.value
 
 
+def all_parameters(parameters: cst.Parameters) -> list[cst.Param]:
+    """Return the parameters of a function or lambda, each of which binds a name.
+
+    The positional-only, ordinary and keyword-only ones come first, then
+    `*args` and `**kwargs`. A bare `*` binds no name, so it is left out.
+    """
+    every = [
+        *parameters.posonly_params,
+        *parameters.params,
+        *parameters.kwonly_params,
+    ]
+    for star in (parameters.star_arg, parameters.star_kwarg):
+        if isinstance(star, cst.Param):
+            every.append(star)
+    return every
+
+
 class NameReader(cst.CSTVisitor):
     """Collect the names an expression reads, leaving out attribute and keyword names."""
 
@@ -1565,15 +1582,7 @@ class IndexBuilder(cst.CSTVisitor):
 
     def _record_parameters(self, parameters: cst.Parameters) -> None:
         """Bind each parameter, with its default value as the assigned value."""
-        every = [
-            *parameters.posonly_params,
-            *parameters.params,
-            *parameters.kwonly_params,
-        ]
-        for star in (parameters.star_arg, parameters.star_kwarg):
-            if isinstance(star, cst.Param):
-                every.append(star)
-        for parameter in every:
+        for parameter in all_parameters(parameters):
             self._record_assignment(parameter.name.value, parameter.default, parameter)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:

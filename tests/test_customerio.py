@@ -7,7 +7,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from cio_fix.customerio import Api, build_index
+from cio_fix.customerio import Api, all_parameters, build_index
 from cio_fix.project import ProjectIndex, summarise
 
 
@@ -732,3 +732,29 @@ def test_literal_value_matches_libcst() -> None:
             )
             compared += 1
     assert compared > 1000
+
+
+@pytest.mark.parametrize(
+    "signature, names",
+    [
+        ("def f(): pass", []),
+        ("def f(a, /, b, *args, c, **kwargs): pass", ["a", "b", "c", "args", "kwargs"]),
+        ("def f(a, *, b): pass", ["a", "b"]),
+        ("def f(**kwargs): pass", ["kwargs"]),
+        ("lambda a, *args: a", ["a", "args"]),
+    ],
+)
+def test_customerio_all_parameters(signature: str, names: list[str]) -> None:
+    statement = cst.parse_statement(signature)
+    if isinstance(statement, cst.FunctionDef):
+        parameters = statement.params
+    else:
+        assert isinstance(statement, cst.SimpleStatementLine)
+        expression = statement.body[0]
+        assert isinstance(expression, cst.Expr)
+        assert isinstance(expression.value, cst.Lambda)
+        parameters = expression.value.params
+
+    found = all_parameters(parameters)
+
+    assert [parameter.name.value for parameter in found] == names

@@ -18,6 +18,7 @@ from cio_fix.customerio import (
     FileIndex,
     FunctionInfo,
     Scope,
+    all_parameters,
     dependency_of,
     dotted_name,
     env_variable_read,
@@ -112,16 +113,8 @@ def local_names(
     names: set[str] = set()
     current = function
     while current is not None:
-        parameters = current.node.params
-        for parameter in [
-            *parameters.posonly_params,
-            *parameters.params,
-            *parameters.kwonly_params,
-        ]:
+        for parameter in all_parameters(current.node.params):
             names.add(parameter.name.value)
-        for star in (parameters.star_arg, parameters.star_kwarg):
-            if isinstance(star, cst.Param):
-                names.add(star.name.value)
         if current.scope is not None:
             names.update(current.scope.assignments)
             names.update(current.scope.imports)
@@ -835,13 +828,7 @@ class ClientPerRequest(Rule):
         self, context: FileContext, factory: FunctionInfo, closed: bool = False
     ) -> Finding:
         node = factory.node
-        has_parameters = bool(
-            node.params.params
-            or node.params.posonly_params
-            or node.params.kwonly_params
-        )
-        has_parameters = has_parameters or isinstance(node.params.star_arg, cst.Param)
-        has_parameters = has_parameters or node.params.star_kwarg is not None
+        has_parameters = bool(all_parameters(node.params))
         if factory.is_async:
             # functools.cache on an `async def` caches the coroutine, which
             # a second `await` cannot reuse.

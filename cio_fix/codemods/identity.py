@@ -21,6 +21,7 @@ from cio_fix.customerio import (
     FileIndex,
     FunctionInfo,
     NameReader,
+    all_parameters,
     literal_value,
     read_names,
     subscript_key,
@@ -417,12 +418,8 @@ def _local_names(function: FunctionInfo | None) -> set[str]:
     if function is None or function.scope is None:
         return set()
     names = set(function.scope.assignments)
-    params = function.node.params
-    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-        names.add(param.name.value)
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            names.add(star.name.value)
+    for parameter in all_parameters(function.node.params):
+        names.add(parameter.name.value)
     return names
 
 
