@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
-from cio_fix.customerio import Assignment, Scope, dotted_name, literal_value
+from cio_fix.customerio import Assignment, ClassInfo, Scope, dotted_name, literal_value
 from cio_fix.events import (
     DOTTED,
     BuiltName,
@@ -805,6 +805,7 @@ def _self_attribute_texts(
     ) or context.names_with_value("setattr"):
         return None
 
+    classes = context.shared("name-constants:module-classes", _module_classes)
     texts: set[str] = set()
     pending = [class_def]
     seen: set[str] = set()
@@ -818,19 +819,45 @@ def _self_attribute_texts(
         if context.project.importers(module_name, name) - {module_name}:
             return None
         text = class_strings(index, current).attributes.get(attribute)
-        info = next(info for info in index.classes if info.node is current)
+        info = classes.by_node[current]
         if text is not None:
             texts.add(text)
         elif info.attributes.get(attribute) or current is class_def:
             # Bound to something other than one string literal, or, for the
             # method's own class, not bound in its body.
             return None
-        pending.extend(
-            other.node
-            for other in index.classes
-            if name in (dotted_name(base.value) for base in other.node.bases)
-        )
+        pending.extend(classes.subclasses.get(name, []))
     return frozenset(texts)
+
+
+@dataclass(frozen=True)
+class _ModuleClasses:
+    """The class statements of a module, indexed once per file.
+
+    `_self_attribute_texts` looks classes up for each `self.<attribute>`
+    read, and a scan of `FileIndex.classes` for each lookup took time
+    quadratic in the number of classes.
+    """
+
+    # The first entry of `FileIndex.classes` for each class statement.
+    by_node: dict[cst.ClassDef, ClassInfo]
+    # The class statements that name each base, spelled as `dotted_name`
+    # returns it, in the order of `FileIndex.classes`.
+    subclasses: dict[str, list[cst.ClassDef]]
+
+
+def _module_classes(context: FileContext) -> _ModuleClasses:
+    """Index the classes of a module by their statements and by the names of their bases."""
+    by_node: dict[cst.ClassDef, ClassInfo] = {}
+    subclasses: dict[str, list[cst.ClassDef]] = {}
+    for info in context.index.classes:
+        by_node.setdefault(info.node, info)
+        # A class that names one base twice is listed once under it.
+        base_names = {dotted_name(base.value) for base in info.node.bases}
+        for base_name in base_names:
+            if base_name is not None:
+                subclasses.setdefault(base_name, []).append(info.node)
+    return _ModuleClasses(by_node, subclasses)
 
 
 def _bases_in_module(context: FileContext, class_def: cst.ClassDef) -> bool:
