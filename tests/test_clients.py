@@ -10,6 +10,7 @@ import libcst as cst
 import pytest
 
 from cio_fix.codemods.background import (
+    NESTED_REASON,
     _code_without_comma,
     _contains_hash,
     laid_out_call,
@@ -464,6 +465,61 @@ def test_clients_lambda_wait_reason(tmp_path, handler, wait) -> None:
     assert message.endswith(reason)
     assert ("its failure fails the request" in message) is raises
     assert "its result is used" not in message
+
+
+def _nested_findings(tmp_path: Path) -> dict[str, dict]:
+    """Run CIO304 on the nested-function fixture and return its findings by handler."""
+    fixture = FIXTURES / "CIO304" / "nested_function_called.py"
+    shutil.copyfile(fixture, tmp_path / "app.py")
+    result = run_cli(["--output-format", "json", "--select", "CIO304", "."], tmp_path)
+    return {
+        finding["message"].split("`")[3]: finding for finding in result.json["findings"]
+    }
+
+
+def test_clients_nested_function_reported(tmp_path) -> None:
+    # Each handler of the fixture calls a function it defines, which makes
+    # the Track API call on the request's thread.
+    findings = _nested_findings(tmp_path)
+
+    assert list(findings) == [
+        "called",
+        "deeper",
+        "awaited",
+        "per_item",
+        "also_submitted",
+        "caught",
+        "caught_inside",
+        "caught_once",
+    ]
+    for finding in findings.values():
+        assert finding["fix"] is None
+        assert finding["message"].endswith(f"({NESTED_REASON})")
+
+
+def test_clients_nested_function_names_call(tmp_path) -> None:
+    message = _nested_findings(tmp_path)["deeper"]["message"]
+    assert "request handler `deeper` wait for the Track API when it calls `outer`" in (
+        message
+    )
+
+
+# Whether the failure of each fixture handler's call reaches the request: a
+# `try` that logs around the call, or around every call of the function
+# defined in the handler, catches it.
+NESTED_FAILURES = {
+    "called": True,
+    "deeper": True,
+    "caught": False,
+    "caught_inside": False,
+    "caught_once": True,
+}
+
+
+@pytest.mark.parametrize(("handler", "raises"), NESTED_FAILURES.items())
+def test_clients_nested_function_failure(tmp_path, handler, raises) -> None:
+    message = _nested_findings(tmp_path)[handler]["message"]
+    assert ("its failure fails the request" in message) is raises
 
 
 WRAPPED_CALL = """\

@@ -250,24 +250,35 @@ class BlockingCallInRequest(Rule):
     the exception, which `.result()`, `await` and `run()` raise but
     `join()` and the end of the `with` block do not.
 
+    A call in a function that the handler defines and calls (`def send():
+    ...` then `send()`, or `await send()` for an `async def`) runs on the
+    request path too, also through further nested functions, and is
+    reported. A function that the handler only passes on (to a thread,
+    `executor.submit(send)`, `@after_this_request`), returns or stores is
+    not. Nor is a decorated function, a generator or a function whose name
+    the handler binds again, because cio-fix cannot tell whether calling
+    that name runs the function's body then.
+
     Fix safety:
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix in five
-    cases: its result is used, it is inside a `try` whose handlers do more
-    than log, a later Customer.io call in the handler needs this profile
-    change to arrive first, a later `delete`, `suppress`, `unsuppress` or
-    `merge_customers` in the handler must arrive after it (background calls
-    may arrive in any order), or the handler may change an object that the
-    call sends before the worker thread sends it. A change counts when it
-    comes after the call or anywhere in a loop around it, and when it goes
-    through another name bound to the object, or inside an attribute or
-    item that the call sends (`rows[0]["qty"] = 0` after sending
-    `rows[0]`). Passing the object to a function, or calling a method of it
-    that is not known to only read it, counts too. An object bound at
-    module level counts as changed when any function of the module may
-    change it, because another request may run that function first.
+    clients are not waited for. The call is reported without a fix in six
+    cases: it is in a function defined in the handler (cio-fix checks that a
+    fix is safe only in the handler's own body), its result is used, it is
+    inside a `try` whose handlers do more than log, a later Customer.io call
+    in the handler needs this profile change to arrive first, a later
+    `delete`, `suppress`, `unsuppress` or `merge_customers` in the handler
+    must arrive after it (background calls may arrive in any order), or the
+    handler may change an object that the call sends before the worker
+    thread sends it. A change counts when it comes after the call or
+    anywhere in a loop around it, and when it goes through another name
+    bound to the object, or inside an attribute or item that the call sends
+    (`rows[0]["qty"] = 0` after sending `rows[0]`). Passing the object to a
+    function, or calling a method of it that is not known to only read it,
+    counts too. An object bound at module level counts as changed when any
+    function of the module may change it, because another request may run
+    that function first.
     """
 
     code = "CIO304"
@@ -280,19 +291,32 @@ class BlockingCallInRequest(Rule):
         if _runs_on_lambda(context):
             return
         helpers: dict[str, Helper | str] = {}
+        # The call path of each function defined in a handler, by its node's id.
+        paths: dict[int, _CallPath | None] = {}
         for call in index.client_calls:
             if call.api is not Api.TRACK or call.in_background:
                 continue
-            handler = call.site.function
-            if handler is None or not is_request_handler(index, handler):
+            function = call.site.function
+            if function is None:
                 continue
+            path: _CallPath | None = None
+            if is_request_handler(index, function):
+                handler = function
+            else:
+                path = _call_path(context, function, paths)
+                if path is None:
+                    continue
+                handler = path.handler
             if _in_lambda_handed_off(context, call, handler):
                 continue
             awaited = _is_awaited(context, call)
             if call.client.is_async and not awaited:
                 # An async call that is not awaited already runs apart from the request.
                 continue
-            yield self._finding(context, call, handler, awaited, helpers)
+            if path is not None:
+                yield self._nested_finding(context, call, function, path)
+            else:
+                yield self._finding(context, call, handler, awaited, helpers)
 
     def _finding(
         self,
@@ -306,7 +330,7 @@ class BlockingCallInRequest(Rule):
         raises = waited is None or waited.raises
         failure = (
             ", and its failure fails the request"
-            if raises and not _in_try_body(context, call, handler)
+            if raises and not _in_try_body(context, call.node, handler.node)
             else ""
         )
         message = (
@@ -357,6 +381,28 @@ class BlockingCallInRequest(Rule):
         )
         return context.finding(self, call.node, message, fix)
 
+    def _nested_finding(
+        self,
+        context: FileContext,
+        call: ClientCall,
+        function: FunctionInfo,
+        path: _CallPath,
+    ) -> Finding:
+        """Report a call in a function that the handler defines and calls, without a fix."""
+        failure = (
+            ""
+            if _caught_on_path(context, call, function, path)
+            else ", and its failure fails the request"
+        )
+        message = (
+            f"`{call.method}` makes request handler `{path.handler.name}` wait for"
+            f" the Track API when it calls `{path.called.name}`{failure}; send it"
+            " from a background worker"
+        )
+        return context.finding(
+            self, call.node, f"{message} ({NESTED_REASON})", fixed_message=message
+        )
+
 
 # Packages that run web handlers on AWS Lambda: Chalice's own routes, and
 # Mangum's adapter for ASGI apps (FastAPI, Starlette).
@@ -392,6 +438,110 @@ def _lambda_packages(project: ProjectIndex) -> frozenset[str]:
         for summary in project.summaries
         if any(_on_lambda(name) for name in summary.aliases.values())
     )
+
+
+# -- functions that a handler defines and calls -------------------------------
+
+# The reason a call in a function defined in the handler gets no fix.
+NESTED_REASON = (
+    "it is in a function defined in the handler, and cio-fix checks that"
+    " a fix is safe only for calls in the handler's own body"
+)
+
+
+@dataclass(frozen=True)
+class _CallPath:
+    """The chain of calls by which a request handler runs a function defined in it."""
+
+    handler: FunctionInfo
+    # The function defined in the handler's own body that the path starts at.
+    called: FunctionInfo
+    # The calls that run each function of the path, from the innermost
+    # function's to the handler's own.
+    calls: tuple[tuple[cst.Call, ...], ...]
+
+
+def _call_path(
+    context: FileContext, function: FunctionInfo, paths: dict[int, _CallPath | None]
+) -> _CallPath | None:
+    """Return how a request handler calls `function`, defined in it, if it does.
+
+    Every function from `function` up to the handler must be called by
+    name in the body of the function that defines it. A function that the
+    handler only passes on (to a thread, an executor, a callback
+    registration), returns or stores runs apart from the request, or not
+    at all, so it has no path.
+    """
+    key = id(function.node)
+    if key in paths:
+        return paths[key]
+    path = None
+    parent = function.parent
+    calls = _direct_calls(context, function)
+    if parent is not None and calls:
+        if is_request_handler(context.index, parent):
+            path = _CallPath(parent, function, (calls,))
+        else:
+            outer = _call_path(context, parent, paths)
+            if outer is not None:
+                path = _CallPath(outer.handler, outer.called, (calls, *outer.calls))
+    paths[key] = path
+    return path
+
+
+def _direct_calls(context: FileContext, function: FunctionInfo) -> tuple[cst.Call, ...]:
+    """Return the calls that run a nested function's body, in the function that defines it.
+
+    A call counts when it is in the defining function's own code, not in a
+    lambda or a function inside it, and when its name can only be this
+    function: the defining function binds the name once, by this `def`.
+    A decorated function may be replaced by what its decorator returns,
+    and calling a generator function does not run its body, so they have
+    no such calls. An `async def` runs only when its call is awaited.
+    """
+    parent = function.parent
+    if (
+        parent is None
+        or parent.scope is None
+        or function.class_info is not None
+        or function.node.decorators
+        or find_all(function.node.body, cst.Yield)
+    ):
+        return ()
+    bindings = parent.scope.assignments.get(function.name, [])
+    if len(bindings) != 1 or bindings[0].statement is not function.node:
+        return ()
+    calls = []
+    for site in context.index.call_sites:
+        func = site.node.func
+        if type(func) is not cst.Name or func.value != function.name:
+            continue
+        if site.scope.owner is not parent.scope:
+            continue
+        if function.is_async and not isinstance(context.parent(site.node), cst.Await):
+            continue
+        calls.append(site.node)
+    return tuple(calls)
+
+
+def _caught_on_path(
+    context: FileContext, call: ClientCall, function: FunctionInfo, path: _CallPath
+) -> bool:
+    """Tell whether a `try` on the way to the handler catches the call's failure.
+
+    That is a `try` around the call in its function, or, for one function
+    of the path, `try` blocks around every call of it.
+    """
+    if _in_try_body(context, call.node, function.node):
+        return True
+    current: FunctionInfo | None = function
+    for calls in path.calls:
+        assert current is not None and current.parent is not None
+        caller = current.parent.node
+        if all(_in_try_body(context, node, caller) for node in calls):
+            return True
+        current = current.parent
+    return False
 
 
 # -- lambdas that run apart from the request -----------------------------------
@@ -715,15 +865,17 @@ def _started_thread(context: FileContext, thread: cst.Call) -> cst.Call | None:
 BROAD_EXCEPTIONS = frozenset({"Exception", "BaseException"})
 
 
-def _in_try_body(context: FileContext, call: ClientCall, handler: FunctionInfo) -> bool:
-    """Tell whether a `try` of the handler catches the call's failures and does not raise again.
+def _in_try_body(
+    context: FileContext, node: cst.CSTNode, function: cst.FunctionDef
+) -> bool:
+    """Tell whether a `try` of `function` catches the failures of `node` and does not raise again.
 
     A bare `except:` or one that names Exception or BaseException catches
     them; `except KeyError:` does not.
     """
-    child: cst.CSTNode = call.node
-    for parent in context.ancestors(call.node):
-        if parent is handler.node:
+    child: cst.CSTNode = node
+    for parent in context.ancestors(node):
+        if parent is function:
             return False
         if isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body:
             if any(_swallows(clause) for clause in parent.handlers):
