@@ -1065,3 +1065,33 @@ def test_clients_hard_coded_keys_get_factory(project) -> None:
     assert "@functools.cache\ndef _customerio_client():" in together
     assert 'os.environ["CUSTOMERIO_SITE_ID"]' in together
     assert together == in_turn
+
+
+# The class variables that the fixture's handlers store a new client in, in
+# source order. Each of those clients is reported without a fix.
+CLASS_VARIABLE_TARGETS = [
+    "NamedView.client",
+    "type(self).client",
+    "self.__class__.client",
+]
+
+
+def test_clients_class_variable_fix_withheld(tmp_path) -> None:
+    shutil.copytree(FIXTURES / "CIO601" / "class_variable_shared", tmp_path / "app")
+    (tmp_path / "app" / "views.expected.py").unlink()
+
+    result = run_cli(
+        ["--output-format", "json", "--select", "CIO601", "."], tmp_path / "app"
+    )
+    findings = result.json["findings"]
+
+    fixed = [finding for finding in findings if finding["fix"] is not None]
+    withheld = [finding["message"] for finding in findings if finding["fix"] is None]
+    assert [finding["line"] for finding in fixed] == [13]
+    assert len(withheld) == len(CLASS_VARIABLE_TARGETS)
+    for message, target in zip(withheld, CLASS_VARIABLE_TARGETS, strict=True):
+        assert message.endswith(
+            f"(not fixed: it is stored in the class variable `{target}`, which other"
+            " code may read, replace or close, so one shared client could behave"
+            " differently)"
+        )

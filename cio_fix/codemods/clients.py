@@ -721,8 +721,15 @@ class ClientPerRequest(Rule):
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
     the same file that closes it), because a shared client would then be
-    closed for every later request. A factory with a decorator whose name
-    says it caches (`ttl_cache`, `memoize`) is left alone.
+    closed for every later request. A client that a request stores in a
+    class variable (`Service.client = CustomerIO(...)`,
+    `type(self).client = ...`) is reported without a fix too, because code
+    elsewhere may read it, replace it or close it and count on the next
+    request for a new one.
+    A client stored in an instance attribute (`self.client = ...`) is fixed,
+    because code that reads or replaces the class variable does not see it.
+    A factory with a decorator whose name says it caches (`ttl_cache`,
+    `memoize`) is left alone.
     `functools.cache` is new in Python 3.9, so in a project that declares
     an older minimum Python the fix writes `functools.lru_cache(maxsize=None)`,
     the same unbounded cache. The README lists where cio-fix reads that
@@ -916,6 +923,8 @@ class ClientPerRequest(Rule):
         reason = _unmovable_reason(context.index, construction, locals_, function)
         if reason is None:
             reason = _closing_reason(context, construction, site, with_statement)
+        if reason is None:
+            reason = _class_variable_reason(context.index, construction)
         if reason is not None:
             return self._withheld(context, construction.node, message, reason)
 
@@ -1342,6 +1351,49 @@ def _unmovable_reason(
         if rebinding is not None:
             return f"{rebinding}, so a client built once could keep its old value"
     return None
+
+
+def _class_variable_reason(index: FileIndex, construction: Construction) -> str | None:
+    """Return why a client assigned to a class variable must stay per request, or None.
+
+    A class variable (`Service.client = ...`, `type(self).client`,
+    `self.__class__.client`) is shared with all code that reaches the class.
+    Code elsewhere may read it, replace it or close the client in it, and
+    then rely on the next request to put a new client there.
+    """
+    statement = construction.site.statement
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    for small in statement.body:
+        if not isinstance(small, cst.Assign) or small.value is not construction.node:
+            continue
+        for target in small.targets:
+            if _is_class_attribute(index, target.target):
+                return (
+                    f"it is stored in the class variable `{code_of(target.target)}`,"
+                    " which other code may read, replace or close, so one shared"
+                    " client could behave differently"
+                )
+    return None
+
+
+def _is_class_attribute(index: FileIndex, target: cst.BaseExpression) -> bool:
+    """Tell whether an assignment target is an attribute of a class, not of an instance."""
+    if not isinstance(target, cst.Attribute):
+        return False
+    owner = target.value
+    if isinstance(owner, cst.Name):
+        return any(class_info.name == owner.value for class_info in index.classes)
+    if isinstance(owner, cst.Attribute):
+        # `self.__class__.client`
+        return owner.attr.value == "__class__"
+    # `type(self).client`
+    return (
+        isinstance(owner, cst.Call)
+        and isinstance(owner.func, cst.Name)
+        and owner.func.value == "type"
+        and len(owner.args) == 1
+    )
 
 
 def _enclosing_scopes(function: FunctionInfo) -> Iterator[Scope | None]:
