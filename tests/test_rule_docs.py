@@ -47,3 +47,12 @@ def test_rule_docs_readme_table_is_current() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
 
     assert script["replace_table"](readme) == readme, "run `make readme`"
+
+
+def test_rule_docs_cio601_environment_read_once() -> None:
+    # A process that rotates its keys by changing its own environment must
+    # learn that the fixed code reads the environment at the first request only.
+    documentation = " ".join(all_rules()["CIO601"].documentation().split())
+
+    assert "the factory reads it once, at the first request" in documentation
+    assert "keeps sending the old keys until it restarts" in documentation

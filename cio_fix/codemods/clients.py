@@ -743,10 +743,14 @@ class ClientPerRequest(Rule):
     module when the module imports it only further down.
     The shared client is used from several threads: requests does not
     document its Session as thread-safe, but its connection pool (urllib3)
-    is. The client keeps the keys it was built with: tests that change the
-    environment between cases (`monkeypatch.setenv`) should call the
-    factory's `cache_clear()` after each change, or replace a module-level
-    client with `monkeypatch.setattr`. For the same reason, a test that
+    is. The client keeps the keys it was built with: where the original
+    code read the environment on every request, the factory reads it once,
+    at the first request. A process that rotates its keys by changing its
+    own environment (`os.environ["CIO_API_KEY"] = new_key`) keeps sending
+    the old keys until it restarts or calls the factory's `cache_clear()`.
+    Tests that change the environment between cases (`monkeypatch.setenv`)
+    should call `cache_clear()` after each change, or replace a
+    module-level client with `monkeypatch.setattr`. For the same reason, a test that
     patches the class where the handler looks it up
     (`mock.patch("app.views.CustomerIO")`) no longer replaces the client:
     a module-level client was built before the patch, and a factory keeps
