@@ -209,9 +209,8 @@ def main_command(
         False,
         "--exit-zero",
         help=(
-            "Exit with 0 even when findings remain. Usage and configuration errors"
-            " still exit with 2, and so does a file that cannot be read or parsed"
-            " with --pr."
+            "Exit with 0 even when findings remain or a file cannot be read or"
+            " parsed. Usage and configuration errors still exit with 2."
         ),
     ),
     add_noqa: bool = typer.Option(

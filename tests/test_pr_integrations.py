@@ -288,6 +288,15 @@ def test_action_inputs_only_through_environment() -> None:
 
 def action_arguments(tmp_path: Path, inputs: dict[str, str]) -> list[str]:
     """Run the action's script with a stand-in `cio-fix` that records its arguments."""
+    completed = run_action_script(tmp_path, inputs, cio_fix_status=0)
+    assert completed.returncode == 0
+    return (tmp_path / "arguments").read_text(encoding="utf-8").splitlines()
+
+
+def run_action_script(
+    tmp_path: Path, inputs: dict[str, str], cio_fix_status: int
+) -> subprocess.CompletedProcess[str]:
+    """Run the action's script with a stand-in `cio-fix` that exits with `cio_fix_status`."""
     document = action()
     step = run_step(document)
     values = {
@@ -301,19 +310,49 @@ def action_arguments(tmp_path: Path, inputs: dict[str, str]) -> list[str]:
     record = tmp_path / "arguments"
     stand_in = tmp_path / "cio-fix"
     stand_in.write_text(
-        f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > {record}\n',
+        f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > {record}\n'
+        f"exit {cio_fix_status}\n",
         encoding="utf-8",
     )
     stand_in.chmod(0o755)
 
-    subprocess.run(["bash", "-c", step["run"]], env=environment, check=True, timeout=60)
-    return record.read_text(encoding="utf-8").splitlines()
+    return subprocess.run(
+        ["bash", "-c", step["run"]],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_action_default_arguments(tmp_path: Path) -> None:
     arguments = action_arguments(tmp_path, {"token": "not-used"})
 
-    assert arguments == ["--apply", "--pr", "--exit-zero", "--", "."]
+    assert arguments == ["--apply", "--pr", "--", "."]
+
+
+@pytest.mark.parametrize(
+    ("exit_zero", "cio_fix_status", "step_status"),
+    [
+        ("true", 0, 0),
+        ("true", 1, 0),
+        ("true", 2, 2),
+        ("true", 130, 130),
+        ("false", 1, 1),
+        ("false", 2, 2),
+    ],
+)
+def test_action_exit_zero_passes_only_findings(
+    tmp_path: Path, exit_zero: str, cio_fix_status: int, step_status: int
+) -> None:
+    # A file that cio-fix could not read or parse (status 2) fails the job
+    # even with exit-zero, because it may hide a pitfall.
+    completed = run_action_script(
+        tmp_path, {"token": "not-used", "exit-zero": exit_zero}, cio_fix_status
+    )
+
+    assert completed.returncode == step_status
 
 
 def test_action_every_input_passed(tmp_path: Path) -> None:

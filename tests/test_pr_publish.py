@@ -1645,20 +1645,31 @@ def test_pr_exit_zero_with_unfixed_findings(bot_repository: BotRepository) -> No
     assert result.exit_code == 0
 
 
-def test_pr_unparseable_file_fails_exit_zero(
-    bot_repository: BotRepository,
-) -> None:
+def test_pr_unparseable_file_exit_zero(bot_repository: BotRepository) -> None:
+    # --exit-zero turns a file error into 0 with --pr as in a plain run.
     bot_repository.commit(
         {"old.py": "import customerio\nprint 'Python 2'\n"}, "Add a Python 2 file"
     )
 
     result = run_pr(bot_repository, "--exit-zero")
 
-    assert result.exit_code == 2
+    assert result.exit_code == 0
     assert "old.py: error:" in result.stderr
     body = bot_repository.fake.pulls[1]["body"]
     assert "## Not checked" in body
     assert "- `old.py`:" in body
+
+
+def test_pr_unparseable_file_exits_2(bot_repository: BotRepository) -> None:
+    bot_repository.commit(
+        {"old.py": "import customerio\nprint 'Python 2'\n"}, "Add a Python 2 file"
+    )
+
+    result = run_pr(bot_repository)
+
+    assert result.exit_code == 2
+    assert "old.py: error:" in result.stderr
+    assert len(bot_repository.fake.pulls) == 1
 
 
 def test_pr_no_token_is_error(

@@ -116,12 +116,13 @@ def run_pr_command(
             f"Wrote the pull request description to {options.body_path}.", markup=False
         )
 
-    # A bot run that could not check every file fails its job, also with
-    # --exit-zero, because the files it skipped may still have pitfalls.
-    if outcome.errors and (options.pr or not exit_zero):
-        return EXIT_ERROR
+    # --exit-zero turns findings and file errors into 0, as in a plain run.
+    # The GitHub Action leaves it out and passes its step only on status 1,
+    # so that a file error still fails the job.
     if exit_zero:
         return EXIT_CLEAN
+    if outcome.errors:
+        return EXIT_ERROR
     # Declined fixes were not published, so their findings remain in the base.
     return EXIT_FINDINGS if outcome.remaining or declined else EXIT_CLEAN
 
