@@ -6,9 +6,10 @@ parses nothing.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,14 @@ from cio_fix.files import read_regular_file, resolve_or_absolute
 # The values of ruff's `quote-style` and `inline-quotes` settings.
 QUOTES = {"single": "'", "double": '"'}
 DOUBLE = QUOTES["double"]
+
+# black's `exclude` when a project does not set it: black.const.DEFAULT_EXCLUDES
+# of black 26.10.
+BLACK_DEFAULT_EXCLUDES = (
+    r"/(\.direnv|\.eggs|\.git|\.hg|\.ipynb_checkpoints|\.mypy_cache|\.nox"
+    r"|\.pytest_cache|\.ruff_cache|\.tox|\.svn|\.venv|\.vscode|__pypackages__"
+    r"|_build|buck-out|build|dist|venv)/"
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,14 +68,31 @@ class BlackSettings:
             return None
 
 
+@dataclass(frozen=True)
+class _BlackExcludes:
+    """black's exclude patterns of a project, for the files of one folder in it."""
+
+    # The folder relative to the project root, as black matches it: "/app/"
+    # for the folder app, "/" for the root.
+    folder: str
+    # None when a pattern is invalid, so that black rejects the configuration
+    # and formats no file.
+    patterns: tuple[re.Pattern[str], ...] | None
+
+    def excludes(self, name: str) -> bool:
+        return _black_excludes(self.patterns, self.folder + name)
+
+
 class FormatterSettings:
     """The formatter settings that apply to each file of a project, each folder read once.
 
     A file takes black's settings from the nearest pyproject.toml with a
     `[tool.black]` table at or above its folder, up to the top of the git
-    work tree, as black finds them since version 24.2. Without one, a black hook
-    in the `.pre-commit-config.yaml` of the project root gives black's
-    defaults. Without that either, fixed code is laid out at the line length
+    work tree, as black finds them since version 24.2. A file that the
+    table's `exclude`, `extend-exclude` or `force-exclude` leaves out gets
+    only black's line length, because black never formats it. Without a
+    table, a black hook in the `.pre-commit-config.yaml` of the project root
+    gives black's defaults. Without that either, fixed code is laid out at the line length
     and with the quotes of the nearest ruff configuration at or above the
     file's folder, as ruff finds it, so that `ruff format` does not join
     the lines again.
@@ -77,30 +103,40 @@ class FormatterSettings:
         # Read when the first file needs it: a file with black settings of
         # its own does not.
         self._black_hook: bool | None = None
-        self._by_folder: dict[Path, BlackSettings] = {}
-        self._black_tables: dict[Path, dict[str, Any] | None] = {}
+        self._by_folder: dict[Path, tuple[BlackSettings, _BlackExcludes | None]] = {}
+        self._black_tables: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
+        self._black_patterns: dict[Path, tuple[re.Pattern[str], ...] | None] = {}
         self._ruff_configurations: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
         self._documents: dict[Path, dict[str, Any] | None] = {}
 
     def for_file(self, path: Path) -> BlackSettings:
         """Return the settings that lay out the fixed code of `path`."""
         folder = path.parent
-        settings = self._by_folder.get(folder)
-        if settings is None:
-            settings = self._settings(resolve_or_absolute(folder))
-            self._by_folder[folder] = settings
+        found = self._by_folder.get(folder)
+        if found is None:
+            found = self._settings(resolve_or_absolute(folder))
+            self._by_folder[folder] = found
+        settings, excludes = found
+        if excludes is not None and excludes.excludes(path.name):
+            return _left_out_by_black(settings)
         return settings
 
-    def _settings(self, folder: Path) -> BlackSettings:
-        table = self._nearest(
+    def _settings(self, folder: Path) -> tuple[BlackSettings, _BlackExcludes | None]:
+        """Return the settings of the files in `folder`, and black's excludes to apply to each."""
+        found = self._nearest(
             folder, self._black_tables, self._black_table, stop_at_work_tree_top=True
         )
-        if table is not None:
-            return _from_black_table(table)
+        if found is not None:
+            return self._black_settings(folder, *found)
         if self._black_hook is None:
             self._black_hook = _has_black_hook(self._root)
         if self._black_hook:
-            return BlackSettings(enabled=True, string_normalization=True, quote=DOUBLE)
+            # pre-commit names each file to black, and black applies its
+            # default excludes only to the folders it walks: none is left out.
+            settings = BlackSettings(
+                enabled=True, string_normalization=True, quote=DOUBLE
+            )
+            return settings, None
         found = self._nearest(
             folder,
             self._ruff_configurations,
@@ -108,11 +144,32 @@ class FormatterSettings:
             stop_at_work_tree_top=False,
         )
         if found is None:
-            return BlackSettings()
-        return BlackSettings(
+            return BlackSettings(), None
+        settings = BlackSettings(
             line_length=_extended(*found, _line_length, self._toml) or 88,
             quote=_extended(*found, _quote, self._toml) or None,
         )
+        return settings, None
+
+    def _black_settings(
+        self, folder: Path, project_root: Path, table: dict[str, Any]
+    ) -> tuple[BlackSettings, _BlackExcludes | None]:
+        """Return the settings that `table` gives the files in `folder`.
+
+        black walks the project from `project_root`, the folder of the table,
+        and skips a folder that a pattern matches together with every file
+        below it.
+        """
+        settings = _from_black_table(table)
+        if project_root not in self._black_patterns:
+            self._black_patterns[project_root] = _black_exclude_patterns(table)
+        patterns = self._black_patterns[project_root]
+        relative = "/"
+        for part in folder.relative_to(project_root).parts:
+            relative += part + "/"
+            if _black_excludes(patterns, relative):
+                return _left_out_by_black(settings), None
+        return settings, _BlackExcludes(relative, patterns)
 
     @staticmethod
     def _nearest(
@@ -143,8 +200,9 @@ class FormatterSettings:
             known[candidate] = found
         return found
 
-    def _black_table(self, folder: Path) -> dict[str, Any] | None:
-        return _tool_table(self._toml(folder / "pyproject.toml"), "black")
+    def _black_table(self, folder: Path) -> tuple[Path, dict[str, Any]] | None:
+        table = _tool_table(self._toml(folder / "pyproject.toml"), "black")
+        return (folder, table) if table is not None else None
 
     def _ruff_configuration(self, folder: Path) -> tuple[Path, dict[str, Any]] | None:
         """Return ruff's settings in `folder` and their file, in ruff's order of files."""
@@ -171,6 +229,55 @@ def _from_black_table(table: dict[str, Any]) -> BlackSettings:
         magic_trailing_comma=not table.get("skip-magic-trailing-comma", False),
         quote=DOUBLE if normalization else None,
     )
+
+
+def _left_out_by_black(settings: BlackSettings) -> BlackSettings:
+    """Return the settings of a file that black excludes: black's line length only.
+
+    black never formats such a file, so neither is the fixed file formatted
+    nor are the quotes of its strings changed.
+    """
+    return replace(settings, enabled=False, string_normalization=False, quote=None)
+
+
+def _black_exclude_patterns(
+    table: dict[str, Any],
+) -> tuple[re.Pattern[str], ...] | None:
+    """Compile the `exclude`, `extend-exclude` and `force-exclude` of a `[tool.black]` table.
+
+    Return None when one is not a string or not a valid regular expression,
+    because black then rejects the configuration.
+    """
+    sources = [table.get("exclude", BLACK_DEFAULT_EXCLUDES)]
+    for key in ("extend-exclude", "force-exclude"):
+        if key in table:
+            sources.append(table[key])
+    patterns = []
+    for source in sources:
+        if not isinstance(source, str):
+            return None
+        # black reads a pattern that spans lines in verbose mode.
+        if "\n" in source:
+            source = "(?x)" + source
+        try:
+            patterns.append(re.compile(source))
+        except re.error:
+            return None
+    return tuple(patterns)
+
+
+def _black_excludes(
+    patterns: tuple[re.Pattern[str], ...] | None, relative_path: str
+) -> bool:
+    """Tell whether black skips `relative_path` ("/app/views.py", "/app/" for a folder)."""
+    if patterns is None:
+        return True
+    for pattern in patterns:
+        # black counts only a match that is not empty.
+        match = pattern.search(relative_path)
+        if match and match.group(0):
+            return True
+    return False
 
 
 def _has_black_hook(root: Path) -> bool:

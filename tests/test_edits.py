@@ -308,6 +308,123 @@ def test_formatter_settings_read_each_file_once(project, monkeypatch) -> None:
     assert len(reads) == len(set(reads))
 
 
+BLACK_EXCLUDE_FILES = [
+    "app.py",
+    "legacy/app.py",
+    "legacy_import.py",
+    "a/legacy/b/app.py",
+    "_build/app.py",
+    "proto/models_pb2.py",
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "excluded"),
+    [
+        # black's default excludes apply while `exclude` is not set.
+        ('extend-exclude = "^/legacy/"', {"legacy/app.py", "_build/app.py"}),
+        # `exclude` replaces the defaults. Matching the folder "/legacy/"
+        # leaves out every file below it.
+        ('exclude = "^/legacy/$"', {"legacy/app.py"}),
+        ('exclude = ""', set()),
+        (
+            'exclude = "legacy"',
+            {"legacy/app.py", "legacy_import.py", "a/legacy/b/app.py"},
+        ),
+        ('force-exclude = "legacy_"', {"legacy_import.py", "_build/app.py"}),
+        (
+            'extend-exclude = "_pb2\\\\.py$"',
+            {"proto/models_pb2.py", "_build/app.py"},
+        ),
+        # A pattern over several lines is read in verbose mode.
+        (
+            'exclude = """\n^/(\n  legacy\n  | proto\n)/\n"""',
+            {"legacy/app.py", "proto/models_pb2.py"},
+        ),
+        # black rejects an invalid pattern and formats no file.
+        ('extend-exclude = "("', set(BLACK_EXCLUDE_FILES)),
+        ('extend-exclude = ["legacy"]', set(BLACK_EXCLUDE_FILES)),
+    ],
+    ids=[
+        "extend-exclude",
+        "exclude-folder",
+        "exclude-empty",
+        "exclude-anywhere",
+        "force-exclude",
+        "file-pattern",
+        "verbose",
+        "invalid",
+        "not-a-string",
+    ],
+)
+def test_black_settings_exclude(project, setting, excluded) -> None:
+    root = project({"pyproject.toml": f"[tool.black]\n{setting}\n"})
+    settings = FormatterSettings(root)
+
+    left_out = set()
+    for name in BLACK_EXCLUDE_FILES:
+        if not settings.for_file(root / name).enabled:
+            left_out.add(name)
+
+    assert left_out == excluded
+
+
+def test_black_settings_excluded_file(project) -> None:
+    root = project(
+        {"pyproject.toml": '[tool.black]\nline-length = 100\nextend-exclude = "old"\n'}
+    )
+
+    settings = FormatterSettings(root).for_file(root / "old.py")
+
+    assert settings == BlackSettings(line_length=100)
+
+
+def test_black_settings_exclude_from_table_folder(project) -> None:
+    # Patterns match the path from the folder of the [tool.black] table.
+    root = project({"svc/pyproject.toml": '[tool.black]\nextend-exclude = "^/old/"\n'})
+    settings = FormatterSettings(root)
+
+    assert not settings.for_file(root / "svc/old/app.py").enabled
+    assert settings.for_file(root / "svc/app.py").enabled
+    assert settings.for_file(root / "svc/new/old/app.py").enabled
+
+
+SINGLE_QUOTED_APP = """\
+from customerio import CustomerIO
+
+cio = CustomerIO('3f9a0c1d2e4b7a8c', '0a1b2c3d4e5f6a7b')
+"""
+
+
+def test_black_excluded_file_keeps_own_quotes(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.black]\nextend-exclude = "^/legacy/"\n',
+            "legacy/app.py": SINGLE_QUOTED_APP,
+            "app.py": SINGLE_QUOTED_APP,
+        }
+    )
+
+    run_cli(["--apply", "--select", "CIO101", "."], root)
+
+    assert "os.environ['CUSTOMERIO_SITE_ID']" in (root / "legacy/app.py").read_text()
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in (root / "app.py").read_text()
+
+
+def test_black_exclude_change_invalidates_cache(project) -> None:
+    root = project(
+        {"pyproject.toml": "[tool.black]\n", "legacy/app.py": SINGLE_QUOTED_APP}
+    )
+
+    formatted = run_cli(["--dry-run", "--select", "CIO101", "."], root)
+    (root / "pyproject.toml").write_text('[tool.black]\nextend-exclude = "legacy"\n')
+    excluded = run_cli(["--dry-run", "--select", "CIO101", "."], root)
+
+    assert (root / ".cio_fix_cache").is_dir()
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in formatted.stdout
+    assert "os.environ['CUSTOMERIO_SITE_ID']" in excluded.stdout
+
+
 RUFF_PROJECT_APP = """\
 from customerio import CustomerIO
 
