@@ -175,7 +175,10 @@ class _Rebuilder:
         statement: cst.SimpleStatementLine | cst.FunctionDef,
         original: cst.SimpleStatementLine | cst.FunctionDef,
     ) -> cst.SimpleStatementLine | cst.FunctionDef:
-        return format_statement(statement, original, "".join(self.indents), self.black)
+        indent = "".join(self.indents)
+        return format_statement(
+            statement, original, indent, self.default_indent, self.black
+        )
 
 
 def _new_sequence(

@@ -10,6 +10,10 @@ from cio_fix.style import BlackSettings
 # Black formats a nested statement at a shorter width. Below this width its
 # output reads worse than the long line, so the statement is left as it is.
 MIN_WIDTH = 40
+# Black indents each continuation line inside brackets by this unit.
+BLACK_INDENT = "    "
+# A tab counts as four columns, as ruff counts it by default.
+TAB_WIDTH = 4
 
 
 def format_fixed_file(
@@ -23,7 +27,8 @@ def format_fixed_file(
 
 
 def _max_line(code: str) -> int:
-    return max((len(line) for line in code.splitlines()), default=0)
+    lines = code.splitlines()
+    return max((len(line.expandtabs(TAB_WIDTH)) for line in lines), default=0)
 
 
 def _header_only(function: cst.FunctionDef) -> cst.FunctionDef:
@@ -42,23 +47,28 @@ def format_statement(
     statement: cst.SimpleStatementLine | cst.FunctionDef,
     original: cst.SimpleStatementLine | cst.FunctionDef,
     indent: str,
+    unit: str,
     settings: BlackSettings,
 ) -> cst.SimpleStatementLine | cst.FunctionDef:
     """Format a fixed statement (or a function header) with black when the fix made it too long.
 
-    A statement that was as long before the fix, code indented with tabs
-    (black would write spaces), and a machine without black keep what the
-    fix wrote.
+    `indent` is the indentation of the statement and `unit` the module's
+    indentation step. In code indented with tabs, black's continuation
+    lines are indented with tabs as well. A statement that was as long
+    before the fix, code that mixes tabs and spaces in its indentation, and
+    a machine without black keep what the fix wrote.
     """
-    if "\t" in indent:
+    tabs = "\t" in indent or "\t" in unit
+    if tabs and (unit != "\t" or indent.strip("\t")):
         return statement
     code = _statement_code(statement)
-    if len(indent) + _max_line(code) <= settings.line_length:
+    indent_width = len(indent.expandtabs(TAB_WIDTH))
+    if indent_width + _max_line(code) <= settings.line_length:
         return statement
     if _max_line(code) <= _max_line(_statement_code(original)):
         return statement
 
-    width = settings.line_length - len(indent)
+    width = settings.line_length - indent_width
     if width < MIN_WIDTH:
         return statement
     formatted = settings.format(code, width)
@@ -68,6 +78,8 @@ def format_statement(
         parsed = cst.parse_statement(formatted)
     except cst.ParserSyntaxError:
         return statement
+    if tabs:
+        parsed = parsed.visit(_TabIndenter())
     if isinstance(statement, cst.FunctionDef) and isinstance(parsed, cst.FunctionDef):
         return statement.with_changes(
             params=parsed.params,
@@ -78,3 +90,33 @@ def format_statement(
     ):
         return parsed.with_changes(leading_lines=statement.leading_lines)
     return statement
+
+
+class _TabIndenter(cst.CSTTransformer):
+    """Turn black's four-space steps at the start of continuation lines into tabs.
+
+    Only the whitespace that starts a line inside brackets changes, which
+    Python ignores, so the statement means the same. The text of strings
+    is never whitespace of the tree, so it keeps its spaces.
+    """
+
+    def leave_ParenthesizedWhitespace(
+        self,
+        original_node: cst.ParenthesizedWhitespace,
+        updated_node: cst.ParenthesizedWhitespace,
+    ) -> cst.ParenthesizedWhitespace:
+        last_line = _tabbed(updated_node.last_line)
+        return updated_node.with_changes(last_line=last_line)
+
+    def leave_EmptyLine(
+        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
+    ) -> cst.EmptyLine:
+        # A comment line inside brackets.
+        return updated_node.with_changes(whitespace=_tabbed(updated_node.whitespace))
+
+
+def _tabbed(whitespace: cst.SimpleWhitespace) -> cst.SimpleWhitespace:
+    value = whitespace.value
+    steps = (len(value) - len(value.lstrip(" "))) // len(BLACK_INDENT)
+    rest = value[steps * len(BLACK_INDENT) :]
+    return cst.SimpleWhitespace("\t" * steps + rest)

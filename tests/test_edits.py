@@ -10,7 +10,7 @@ import pytest
 
 import cio_fix.style
 from cio_fix.edits import add_import, apply_fixes, choose_fixes, insert_statements
-from cio_fix.formatting import format_fixed_file
+from cio_fix.formatting import format_fixed_file, format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, FixSafety, InsertStatements
 from cio_fix.style import BlackSettings, FormatterSettings
@@ -713,3 +713,91 @@ def test_tab_counts_four_columns_in_call_layout(project) -> None:
     # Three tabs are twelve columns, so the arguments do not fit one line.
     assert "\t\t\t_customerio_in_background(\n\t\t\t\tcio.track,\n" in fixed
     assert max(len(line.expandtabs(4)) for line in fixed.splitlines()) <= 79
+
+
+LONG_CALL = (
+    'client = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"],'
+    ' os.environ["CUSTOMERIO_TRACK_API_KEY"], region=region)\n'
+)
+
+
+def _format_in_block(code: str, indent: str) -> str:
+    """Format `code` as a fixed statement of a block indented by `indent`, print the module."""
+    statement = cst.parse_statement(code)
+    original = cst.parse_statement("client = CustomerIO(site_id, api_key)\n")
+    formatted = format_statement(statement, original, indent, "\t", BlackSettings())
+    block = cst.IndentedBlock(body=[formatted], indent=indent)
+    function = cst.FunctionDef(
+        name=cst.Name("make"), params=cst.Parameters(), body=block
+    )
+    return cst.Module(body=[function], default_indent="\t").code
+
+
+def test_format_statement_tab_indent() -> None:
+    code = _format_in_block(LONG_CALL, "\t")
+
+    assert code == (
+        "def make():\n"
+        "\tclient = CustomerIO(\n"
+        '\t\tos.environ["CUSTOMERIO_SITE_ID"],\n'
+        '\t\tos.environ["CUSTOMERIO_TRACK_API_KEY"],\n'
+        "\t\tregion=region,\n"
+        "\t)\n"
+    )
+    compile(code, "fixed.py", "exec")
+
+
+def test_format_statement_top_level_tabs() -> None:
+    # A statement that no block indents takes the module's tab for its lines.
+    statement = cst.parse_statement(LONG_CALL)
+    original = cst.parse_statement("client = CustomerIO(site_id, api_key)\n")
+
+    formatted = format_statement(statement, original, "", "\t", BlackSettings())
+    code = cst.Module(body=[formatted], default_indent="\t").code
+
+    assert '\n\tos.environ["CUSTOMERIO_SITE_ID"],\n' in code
+    assert "    " not in code
+
+
+def test_format_statement_tab_keeps_string_text() -> None:
+    call = LONG_CALL.replace("region=region", 'note="""first\n    second"""')
+
+    code = _format_in_block(call, "\t")
+
+    assert '\t\tnote="""first\n    second""",\n' in code
+    compile(code, "fixed.py", "exec")
+
+
+def test_format_statement_tab_counts_four_columns() -> None:
+    # 19 tabs are 76 columns, which leaves black less than MIN_WIDTH of 88.
+    statement = cst.parse_statement(LONG_CALL)
+    original = cst.parse_statement("client = CustomerIO(site_id, api_key)\n")
+
+    formatted = format_statement(statement, original, "\t" * 19, "\t", BlackSettings())
+
+    assert formatted is statement
+
+
+def test_format_statement_mixed_indent_unchanged() -> None:
+    # Tabs and spaces in one indentation: which unit to write is unclear.
+    statement = cst.parse_statement(LONG_CALL)
+    original = cst.parse_statement("client = CustomerIO(site_id, api_key)\n")
+
+    formatted = format_statement(statement, original, "\t    ", "\t", BlackSettings())
+
+    assert formatted is statement
+
+
+def test_format_statement_tab_function_header() -> None:
+    header = (
+        "def track_signup(customer_id, email, created_at, plan, source, campaign,"
+        " referrer):\n    pass\n"
+    )
+    statement = cst.parse_statement(header)
+    original = cst.parse_statement("def track_signup(customer_id):\n    pass\n")
+
+    formatted = format_statement(statement, original, "\t", "\t", BlackSettings())
+    code = cst.Module(body=[], default_indent="\t").code_for_node(formatted)
+
+    assert code.startswith("def track_signup(\n\tcustomer_id, email,")
+    assert "\n):\n" in code
