@@ -1227,6 +1227,43 @@ def test_events_wrapper_unread_elsewhere_unsafe(project, use, line) -> None:
     assert f"cannot read the name sent at app/pay.py:{line}," in finding["message"]
 
 
+@pytest.mark.parametrize(
+    "use",
+    [
+        'getattr(track, "_track_event")(uid, "order")',
+        'getattr(track, attribute)(uid, "order")',
+    ],
+    ids=["literal-name", "any-name"],
+)
+def test_events_wrapper_read_by_getattr_unsafe(project, use: str) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/pay.py": (
+                f"from app import track\ndef pay(uid, attribute):\n    {use}\n"
+            )
+        },
+    )
+
+    finding = _cio301(root, ".")
+    events = run_cli(["--list-events", "--output-format", "json", "."], root)
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/pay.py:3," in finding["message"]
+    assert events.json["unread"] == [{"path": "app/pay.py", "line": 3, "project": "."}]
+
+
+def test_events_getattr_of_other_attribute_keeps_fix_safe(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{"app/pay.py": 'from app import track\nDOC = getattr(track, "__doc__")\n'},
+    )
+
+    assert _cio301(root, ".")["fix"] == "safe"
+
+
 def test_events_wrapper_used_in_tests_keeps_fix_safe(project) -> None:
     root = _wrapper_project(
         project,

@@ -427,7 +427,8 @@ class DynamicEventName(Rule):
     (`_track(...)` after `from app.ev import _track`, `ev._track(...)` after
     `from app import ev`, or after a star import). Callers in test code
     do not count. A public wrapper, a decorated one (the decorator may
-    change the name), and one that code reads other than to call it may
+    change the name), and one that code reads other than to call it (also
+    `getattr(ev, "_track")` or `getattr(ev, name)` in another module) may
     have callers that cio-fix does not read, so its name counts as unread
     (see below), and so does a call whose name cio-fix cannot read. Code
     that cio-fix does not read may change a string class attribute (also
@@ -1005,7 +1006,8 @@ def _wrapper_uses(context: FileContext) -> list[WrapperUse]:
     `from app import ev`, `app.ev._track` after `import app.ev`, or a bare
     `_track` after `from app.ev import *`. The uses are recorded before
     CIO301 decides which candidates are wrappers, and `wrapper_use_names`
-    matches them with the wrappers' parameters.
+    matches them with the wrappers' parameters. `getattr(ev, "_track")` and
+    `getattr(ev, name)` are uses too (`_getattr_uses`).
     NOTE: a function-level `from app.ev import _track as alias` is not
     followed, and neither is a module reached without an import statement
     (`importlib.import_module`).
@@ -1035,6 +1037,42 @@ def _wrapper_uses(context: FileContext) -> list[WrapperUse]:
                     _use_arguments(context, node),
                 )
             )
+    uses.extend(_getattr_uses(context, candidates))
+    return uses
+
+
+def _getattr_uses(
+    context: FileContext, candidates: dict[tuple[str, str], str]
+) -> list[WrapperUse]:
+    """Return the candidates that `getattr(module, ...)` may read, as uses without arguments.
+
+    cio-fix does not follow what `getattr` returns, so each such use makes
+    the wrapper's names unread. A literal attribute name reads that one
+    candidate, and any other name may read every candidate of the module.
+    """
+    own = context.index.module_name
+    uses = []
+    for site in context.index.call_sites:
+        call = site.node
+        if not isinstance(call.func, cst.Name) or call.func.value != "getattr":
+            continue
+        if len(call.args) < 2 or any(argument.star for argument in call.args[:2]):
+            continue
+        module = context.index.qualified_name(call.args[0].value, site.scope)
+        if module is None:
+            continue
+        attribute = literal_value(call.args[1].value)
+        names = [attribute] if isinstance(attribute, str) else None
+        for candidate, name in candidates:
+            if candidate == own or (names is not None and name not in names):
+                continue
+            target = context.project.resolve_name(f"{module}.{name}")
+            if target is None or (target[0].module_name, target[1]) != (
+                candidate,
+                name,
+            ):
+                continue
+            uses.append(WrapperUse(candidate, name, _place(context, call), None))
     return uses
 
 
