@@ -335,7 +335,7 @@ def main_command(
 
             if dry_run:
                 raise _fail("--pr and --pr-body need --apply")
-            if pr_body is not None and pr_body.suffix in (".py", ".pyi"):
+            if pr_body is not None and pr_body.suffix in (".py", ".pyi", ".pyw"):
                 # A slip of the hand would replace a source file with Markdown.
                 raise _fail(
                     f"--pr-body {pr_body} is a Python file; name a Markdown file such as"
@@ -433,8 +433,8 @@ def _warn_not_python(paths: list[Path]) -> None:
 
     for path in paths:
         errors.print(
-            f"{quoted_path(path.as_posix())}: warning: not a Python file (no .py or"
-            " .pyi suffix and no python shebang line); not checked",
+            f"{quoted_path(path.as_posix())}: warning: not a Python file (no .py, .pyi"
+            " or .pyw suffix and no python shebang line); not checked",
             style="yellow",
             markup=False,
             soft_wrap=True,
@@ -472,7 +472,7 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
                 f" out, so the Python files in {names} are unknown"
             )
         else:
-            problem = f"no Python files (.py, .pyi) found in {names}"
+            problem = f"no Python files (.py, .pyi, .pyw) found in {names}"
         errors.print(
             f"cio-fix: warning: {problem}; nothing was checked",
             style="yellow",

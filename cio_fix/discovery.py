@@ -168,8 +168,9 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     return found
 
 
-# The file name suffixes of Python source and stub files.
-PYTHON_SUFFIXES = (".py", ".pyi")
+# The file name suffixes of Python source and stub files. A `.pyw` file is
+# a Windows script without a console, which other modules may import there.
+PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 # The interpreter of a shebang line that runs Python: python, python3.12, pypy3.
 _PYTHON_INTERPRETER = re.compile(rb"(?:python|pypy)[0-9.]*")
 # A shebang line longer than this is not read to its end.
@@ -179,7 +180,7 @@ _MAX_SHEBANG_BYTES = 512
 def is_python_file(path: Path) -> bool:
     """Tell whether a file named on the command line is Python source.
 
-    It is when its name ends in .py or .pyi, or when its first line is a
+    It is when its name ends in .py, .pyi or .pyw, or when its first line is a
     shebang line that runs Python (`#!/usr/bin/env python3`), as in a script
     without a suffix. A file that cannot be read counts as Python, so that
     the check reports why it cannot read it.

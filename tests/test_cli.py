@@ -1282,7 +1282,7 @@ const { TrackClient } = require("customerio-node");
 const cio = new TrackClient(process.env.SITE_ID, process.env.API_KEY);
 """
 NOT_PYTHON = (
-    "{}: warning: not a Python file (no .py or .pyi suffix and no python shebang"
+    "{}: warning: not a Python file (no .py, .pyi or .pyw suffix and no python shebang"
     " line); not checked"
 )
 
@@ -1348,7 +1348,7 @@ def test_cli_folder_without_python_files(project, output) -> None:
 
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "cio-fix: warning: no Python files (.py, .pyi) found in web; nothing was"
+        "cio-fix: warning: no Python files (.py, .pyi, .pyw) found in web; nothing was"
         " checked"
     ]
 
@@ -1613,7 +1613,7 @@ def test_cli_not_python_and_empty_folder(project) -> None:
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
         NOT_PYTHON.format("web/track.js"),
-        "cio-fix: warning: no Python files (.py, .pyi) found in web/track.js, docs;"
+        "cio-fix: warning: no Python files (.py, .pyi, .pyw) found in web/track.js, docs;"
         " nothing was checked",
     ]
 

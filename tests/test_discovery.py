@@ -189,6 +189,7 @@ def test_discovery_explicit_file_always_checked(project) -> None:
     [
         ("app.py", "", True),
         ("stubs.pyi", "", True),
+        ("gui.pyw", "", True),
         ("sync", "#!/usr/bin/env python3\n", True),
         ("sync", "#!/usr/bin/python\nimport customerio\n", True),
         ("sync", "#! /usr/local/bin/python3.12 -u\n", True),

@@ -1191,6 +1191,23 @@ def test_events_wrapper_called_elsewhere_withholds_fix(project, importer, call) 
     assert "'order' is already sent at app/pay.py:3" in finding["message"]
 
 
+def test_events_wrapper_called_in_pyw_withholds_fix(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/gui.pyw": (
+                'from app.track import _track_event\n_track_event(1, "order")\n'
+            )
+        },
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/gui.pyw:2" in finding["message"]
+
+
 def test_events_wrapper_called_elsewhere_other_name_safe(project) -> None:
     root = _wrapper_project(
         project,
