@@ -1204,6 +1204,13 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         summary.module_name,
         tuple(sorted(imported_names([summary]))),
         tuple(sorted(summary.aliases.items())),
+        tuple(
+            sorted(
+                name
+                for name, value in summary.constants.items()
+                if isinstance(value, str)
+            )
+        ),
     )
 
 

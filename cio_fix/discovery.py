@@ -106,6 +106,18 @@ def build_import_prefilter(modules: Iterable[str]) -> Prefilter:
     return Prefilter(re.compile(b"|".join(alternatives)), needles, False)
 
 
+def build_attribute_prefilter(names: Iterable[str]) -> Prefilter:
+    """Compile the byte pattern of a file that assigns an attribute named like one of `names`.
+
+    It matches `ev.TEMPLATE = ...` and augmented assignments such as
+    `ev.TEMPLATE += ...`, but not a comparison (`ev.TEMPLATE == x`).
+    """
+    encoded = [name.encode("utf-8", "surrogateescape") for name in sorted(set(names))]
+    alternatives = b"|".join(re.escape(name) for name in encoded)
+    pattern = rb"\.\s*(?:" + alternatives + rb")\s*(?:[-+*/%@&|^]|//|\*\*|<<|>>)?=(?!=)"
+    return Prefilter(re.compile(pattern), encoded, False)
+
+
 def discover(paths: list[Path], config: Config) -> Discovered:
     """List the Python files under `paths`, honouring ignore files and excludes.
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from cio_fix.config import Config, project_config, runs_rules
 from cio_fix.discovery import (
     Discovered,
+    build_attribute_prefilter,
     build_import_prefilter,
     build_prefilter,
     discover,
@@ -243,10 +244,13 @@ def follow_imports(
     words: set[str],
     *,
     modules: bool = False,
+    attributes: bool = False,
 ) -> dict[Path, bytes]:
     """Return the files outside `kept` that mention one of `words`.
 
     With `modules`, the words are module names and a file must import one.
+    With `attributes`, a file must assign an attribute of one of the names
+    (`ev.TEMPLATE = ...`).
     The files outside `kept` failed the Customer.io prefilter, so only the
     words are looked for.
     """
@@ -254,6 +258,8 @@ def follow_imports(
         return {}
     if modules:
         pattern = build_import_prefilter(words)
+    elif attributes:
+        pattern = build_attribute_prefilter(words)
     else:
         pattern = build_prefilter(words, customer_io=False)
     found: dict[Path, bytes] = {}

@@ -880,6 +880,9 @@ def _name_sources(
         if index.rebound_through_global(value.value, assignments):
             return []
         if len(assignments) == 1 and assignments[0].scope is index.module_scope:
+            if context.project.rebound_constant(index.module_name, value.value):
+                # Another module or `globals()` may rebind the constant.
+                return []
             assigned = assignments[0].value
             name = _string_literal(assigned) if assigned is not None else None
             if name is not None:
@@ -891,6 +894,8 @@ def _name_sources(
     qualified = index.qualified_name(value, call.site.scope)
     if qualified is None:
         return _value_sources(context, call, value, line)
+    if rebound_constant(context, qualified):
+        return []
     if resolve_constant(context, qualified) is None:
         # An imported class's member or attribute (`Event.SHIPPED`), which
         # is renamed in its class, not where a constant is written.
@@ -925,15 +930,28 @@ def _value_sources(
 
 
 def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:
-    """Return (module name, constant value) of an imported constant of the project."""
+    """Return (module name, constant value) of an imported constant of the project.
+
+    None also when code may rebind the constant (`ProjectIndex.rebound_constant`).
+    """
     target = context.project.resolve_value(qualified)
     if target is None:
         return None
     summary, name = target
+    if context.project.rebound_constant(summary.module_name, name):
+        return None
     value = summary.constants.get(name)
     if not isinstance(value, str):
         return None
     return summary.module_name, value
+
+
+def rebound_constant(context: FileContext, qualified: str) -> bool:
+    """Tell whether `qualified` is a constant of the project that code may rebind."""
+    target = context.project.resolve_value(qualified)
+    return target is not None and context.project.rebound_constant(
+        target[0].module_name, target[1]
+    )
 
 
 def is_identifier_key(key: str) -> bool:

@@ -486,8 +486,9 @@ def _module_constant(
 ) -> str | None:
     """Return the value of a module-level string constant that its module binds once.
 
-    NOTE: an assignment from another module (`names.PREFIX = "x"`) is not
-    looked for, because the modules that would make it are not all read.
+    A constant that code may rebind (`ProjectIndex.rebound_constant`, such
+    as `names.PREFIX = "x"` in another module) gives None, because the
+    value that a call reads is not known.
     """
     index = context.index
     if _rebound_head(context, scope, expression):
@@ -499,13 +500,25 @@ def _module_constant(
         assignment = assignments[0]
         if not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign)):
             return None
+        if context.project.rebound_constant(index.module_name, expression.value):
+            return None
         value = literal_value(assignment.value) if assignment.value else None
         return value if isinstance(value, str) else None
 
     qualified = index.qualified_name(expression, scope)
     if qualified is None:
         return None
-    value = context.project.constant(qualified)
+    return project_constant(context, qualified)
+
+
+def project_constant(context: FileContext, qualified: str) -> str | None:
+    """Return the project's string constant that `qualified` names, unless code may rebind it."""
+    target = context.project.resolve_value(qualified)
+    if target is None or context.project.rebound_constant(
+        target[0].module_name, target[1]
+    ):
+        return None
+    value = target[0].constants.get(target[1])
     return value if isinstance(value, str) else None
 
 
@@ -704,6 +717,10 @@ def value_texts(
     if context.index.rebound_through_global(expression.value, assignments):
         return None
     assignment = assignments[0]
+    if assignment.scope is context.index.module_scope and (
+        context.project.rebound_constant(context.index.module_name, expression.value)
+    ):
+        return None
     statement = assignment.statement
     if isinstance(statement, cst.For):
         collection = statement.iter
@@ -1171,7 +1188,7 @@ def _rebound_texts(
 def _binding_constant(context: FileContext, binding: str | Assignment) -> str | None:
     """Return the string that one binding of a module-level name gives it."""
     if isinstance(binding, str):
-        value = context.project.constant(binding)
+        value = project_constant(context, binding)
     elif isinstance(binding.statement, (cst.Assign, cst.AnnAssign)) and binding.value:
         value = literal_value(binding.value)
     else:

@@ -90,7 +90,8 @@ class ScanFacts:
     module level, and `package` the name of the package it is the
     `__init__.py` of (empty for other modules). `exports` are the names it
     imports at module level, which other modules may import from it, with
-    their qualified names.
+    their qualified names. `constants` are the names of its module-level
+    string constants, which another module may rebind (`ev.TEMPLATE = "x"`).
     """
 
     words: tuple[str, ...] = ()
@@ -100,6 +101,7 @@ class ScanFacts:
     module: str = ""
     imported_names: tuple[str, ...] = ()
     exports: tuple[tuple[str, str], ...] = ()
+    constants: tuple[str, ...] = ()
 
 
 @dataclass
@@ -398,6 +400,17 @@ def read_project_files(
             break
         seen.update(more)
         parse_round(more)
+
+    # A module that rebinds a constant of a read module through the module
+    # object (`ev.TEMPLATE = "order"`) changes the event names sent with it,
+    # but need not mention Customer.io or import a client.
+    # NOTE: only assignments are searched for, so a module that rebinds one
+    # in a `for` or `with` target or through `setattr` is not read.
+    constants = {name for facts in scanned.values() for name in facts.constants}
+    rebinding = follow_imports(all_files, seen, constants, attributes=True)
+    if rebinding:
+        seen.update(rebinding)
+        parse_round(rebinding)
     return order
 
 
@@ -735,6 +748,7 @@ def _valid_entry(value: Any) -> bool:
             and isinstance(value.scan, ScanFacts)
             and _all_of(value.scan.words, str)
             and _all_of(value.scan.imported, str)
+            and _all_of(value.scan.constants, str)
             and _all_of(value.errors, FileError)
         )
     if isinstance(value, CollectedFacts):

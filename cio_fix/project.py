@@ -30,6 +30,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.events import wrapper_candidates
 from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
+from cio_fix.metadata import is_target
 from cio_fix.modules import (
     DJANGO_SETTINGS,
     MAX_ALIASES,
@@ -93,6 +94,13 @@ class ModuleSummary:
     # client (`events.wrapper_candidates`): other modules' uses of them are
     # read, so the files that import this module are read too.
     wrapper_candidates: list[str] = field(default_factory=list)
+    # Qualified names of the attributes of imported modules that this module
+    # assigns (`ev.TEMPLATE = "order"` after `from app import ev`): it rebinds
+    # that module's constant, so the value read there is not known.
+    assigned_attributes: list[str] = field(default_factory=list)
+    # True when this module may bind its own names through `globals()`
+    # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.
+    writes_globals: bool = False
     # Per-rule facts for project-level rules, keyed by rule code.
     rule_facts: dict[str, Any] = field(default_factory=dict)
 
@@ -134,6 +142,7 @@ class ProjectIndex:
         self._localised: dict[tuple[str, str], str] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
         self._changed: set[tuple[str, str]] | None = None
+        self._assigned: set[tuple[str, str]] | None = None
         self._shared: dict[str, Any] = {}
         self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
@@ -203,6 +212,26 @@ class ProjectIndex:
                     if target is not None:
                         self._changed.add((target[0].module_name, target[1]))
         return (module_name, name) in self._changed
+
+    def rebound_constant(self, module_name: str, name: str) -> bool:
+        """Tell whether code may rebind `name` of `module_name` after its module binds it.
+
+        That is an assignment through the module object in a project module
+        (`ev.TEMPLATE = "order"`, also `app.ev.TEMPLATE += "x"`), or a write
+        through `globals()` in the module itself.
+        """
+        if self._assigned is None:
+            self._assigned = set()
+            for summary in self.summaries:
+                for qualified in summary.assigned_attributes:
+                    local = self.localise(qualified, summary.module_name)
+                    target = self.resolve_name(local)
+                    if target is not None:
+                        self._assigned.add((target[0].module_name, target[1]))
+        if (module_name, name) in self._assigned:
+            return True
+        summary = self.module(module_name)
+        return summary is not None and summary.writes_globals
 
     def _resolve(
         self, qualified: str, depth: int, values: bool = False
@@ -391,6 +420,8 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
     summary.changed_imports = changed_imports(index)
+    summary.assigned_attributes = _assigned_attributes(index)
+    summary.writes_globals = _writes_globals(index)
 
     for construction in index.constructions:
         function = construction.site.function
@@ -431,6 +462,65 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if name is not None:
             summary.env_reads.append(name)
     return summary
+
+
+def _assigned_attributes(index: FileIndex) -> list[str]:
+    """Return the qualified names of the imported objects' attributes that this module assigns.
+
+    `ev.TEMPLATE = "x"` after `from app import ev` gives `app.ev.TEMPLATE`.
+    `del ev.TEMPLATE` and a `for` or `with` target count too.
+    """
+    assigned = set()
+    for local in index.imports:
+        for node in index.names.get(local, []):
+            used: cst.BaseExpression = node
+            parent = index.parents.get(node)
+            while type(parent) is cst.Attribute and parent.value is used:
+                used = parent
+                parent = index.parents.get(used)
+            if used is node or not is_target(used, index.parents):
+                continue
+            qualified = index.qualified_name(used)
+            if qualified is not None:
+                assigned.add(qualified)
+    return sorted(assigned)
+
+
+# The methods of the dict that `globals()` returns that only read it.
+_GLOBALS_READERS = frozenset({"get", "keys", "values", "items", "copy"})
+
+
+def _writes_globals(index: FileIndex) -> bool:
+    """Tell whether the module may bind a name through `globals()` or `vars()`.
+
+    Reading an item (`globals()["X"]`), a reading method such as `.get`, and
+    `x in globals()` bind nothing. Any other use may: an item assignment,
+    `.update`, or passing the dict on (`exec(code, globals())`).
+    """
+    for site in index.call_sites:
+        call = site.node
+        if not isinstance(call.func, cst.Name):
+            continue
+        if call.func.value != "globals" and not (
+            call.func.value == "vars" and not call.args
+        ):
+            continue
+        parent = index.parents.get(call)
+        if type(parent) is cst.Subscript and parent.value is call:
+            if is_target(parent, index.parents):
+                return True
+            continue
+        if type(parent) is cst.Attribute and parent.value is call:
+            if parent.attr.value not in _GLOBALS_READERS:
+                return True
+            continue
+        if type(parent) is cst.ComparisonTarget and type(parent.operator) in (
+            cst.In,
+            cst.NotIn,
+        ):
+            continue
+        return True
+    return False
 
 
 def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:

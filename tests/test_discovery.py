@@ -9,6 +9,7 @@ import pytest
 
 from cio_fix.config import Config, load_config
 from cio_fix.discovery import (
+    build_attribute_prefilter,
     build_import_prefilter,
     build_prefilter,
     discover,
@@ -524,3 +525,18 @@ def test_list_folder_files_outside_git(project) -> None:
     assert _listed_names(root, listing.files) == ["pkg/.gitignore", "pkg/kept.py"]
     assert unlisted == []
     assert unread_ignores == []
+
+
+@pytest.mark.parametrize(
+    ("text", "matches"),
+    [
+        (b'ev.TEMPLATE = "order"\n', True),
+        (b"app.ev.TEMPLATE+='x'\n", True),
+        (b"ev . TEMPLATE //= 2\n", True),
+        (b"same = ev.TEMPLATE == other\n", False),
+        (b"TEMPLATE = ev.TEMPLATE\n", False),
+        (b"ev.TEMPLATES = []\n", False),
+    ],
+)
+def test_attribute_prefilter_finds_assignments(text: bytes, matches: bool) -> None:
+    assert build_attribute_prefilter(["TEMPLATE"]).search(text) is matches

@@ -1511,6 +1511,87 @@ def test_events_lookup_name_withholds_fix(project, name: str) -> None:
     assert "'order' is already sent at app/track.py:8" in finding["message"]
 
 
+@pytest.mark.parametrize(
+    ("name", "rebinding"),
+    [
+        ('TEMPLATE.format("er")', 'from app import track\ntrack.TEMPLATE = "order"\n'),
+        ('PRINTF % "er"', 'import app.track\napp.track.PRINTF += "%s"\n'),
+        ("TEMPLATE", 'from app import track as t\nt.TEMPLATE = "order"\n'),
+    ],
+    ids=["format-module", "printf-dotted", "constant-alias"],
+)
+def test_events_constant_rebound_elsewhere_unsafe(
+    project, name: str, rebinding: str
+) -> None:
+    # The rebinding module mentions neither Customer.io nor a client.
+    root = _lookup_project(project, name, **{"app/boot.py": rebinding})
+
+    finding = _cio301(root, ".")
+    events = run_cli(["--list-events", "--output-format", "json", "."], root)
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:8," in finding["message"]
+    assert events.json["unread"] == [
+        {"path": "app/track.py", "line": 8, "project": "."}
+    ]
+
+
+def test_events_imported_constant_rebound_unsafe(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/names.py": 'TEMPLATE = "ord{}"\n',
+            "app/track.py": (
+                "from app.client import cio\n"
+                "from app.names import TEMPLATE\n"
+                "def send(uid):\n"
+                '    cio.track(customer_id=uid, name=TEMPLATE.format("er"))\n'
+            ),
+            "app/boot.py": 'from app import names\nnames.TEMPLATE = "order{}"\n',
+        }
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:4," in finding["message"]
+
+
+def test_events_constant_rebound_by_globals_unsafe(project) -> None:
+    root = _lookup_project(
+        project, 'TEMPLATE.format("er")', 'globals()["TEMPLATE"] = "order"\n'
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:8," in finding["message"]
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "from app import track\nSHOWN = track.TEMPLATE == 'x'\n",
+        "from app import track\nclass Boot:\n    TEMPLATE = track.TEMPLATE\n",
+    ],
+    ids=["comparison", "class-attribute"],
+)
+def test_events_constant_read_elsewhere_still_read(project, use: str) -> None:
+    root = _lookup_project(project, 'TEMPLATE.format("er")', **{"app/boot.py": use})
+
+    assert _cio301(root, ".")["fix"] is None
+
+
+def test_events_constant_read_by_globals_still_read(project) -> None:
+    root = _lookup_project(
+        project,
+        'TEMPLATE.format("er")',
+        'KNOWN = "TEMPLATE" in globals() and globals().get("TEMPLATE")\n',
+    )
+
+    assert _cio301(root, ".")["fix"] is None
+
+
 def test_events_dict_read_elsewhere_still_read(project) -> None:
     root = _lookup_project(
         project,

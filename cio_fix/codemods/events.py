@@ -34,6 +34,7 @@ from cio_fix.events import (
     non_ascii_too_old,
     parse_name,
     personal_data_in_text,
+    rebound_constant,
     resolve_constant,
     split_personal_data,
     spread,
@@ -434,8 +435,12 @@ class DynamicEventName(Rule):
     that cio-fix does not read may change a string class attribute (also
     read through `getattr`), a dict item or `self.event_name` at run time
     (`Names.PAID = "order"` in another module), so a name read through one
-    of these counts as sent and also as unread. Enum members, module
-    constants and literals are not changed that way. A module-level
+    of these counts as sent and also as unread. Enum members and literals
+    are not changed that way. A module constant is, when a module of the
+    project assigns it through the module object (`ev.TEMPLATE = "order"`
+    after `from app import ev`, also `+=`) or its own module writes to
+    `globals()`: a name read through such a constant, also with `.format`
+    or `%`, counts as unread. A module-level
     name bound more than once (an import and an assignment, two imports in
     a `try`/`except ImportError` fallback, or a class that a later star
     import may replace) counts as the name of each of its bindings when
@@ -478,7 +483,8 @@ class DynamicEventName(Rule):
     without a fix, because moving it out would rename the event: a name
     bound more than once at module level (an assignment and an import, two
     imports, a name that a later star import or a `global` statement may
-    rebind), a class attribute that code may rebind, a member of an
+    rebind), a constant that another module or `globals()` may rebind (see
+    above), a class attribute that code may rebind, a member of an
     enum defined outside the project, one not assigned a string literal
     (`auto()`), a member of an enum that defines a private or special
     method, a call of another function (`slug(PREFIX)`, `PREFIX.zfill(9)`),
@@ -802,7 +808,11 @@ def sent_name_facts(context: FileContext) -> FileNames:
                 context, scope, argument.value, possible=True, mutable=mutable
             )
             qualified = context.index.qualified_name(argument.value, scope)
-            if texts is None and qualified is not None:
+            if (
+                texts is None
+                and qualified is not None
+                and not rebound_constant(context, qualified)
+            ):
                 # An imported constant that the project index reads later.
                 names.facts.append(("", qualified, place, "", ""))
                 continue
@@ -1374,7 +1384,8 @@ def names_sent(project: ProjectIndex, code: str) -> SentNames:
             if constant:
                 resolved = _constant_text(project, constant)
                 if resolved is None:
-                    # A constant of a module that the project does not contain.
+                    # A constant of a module that the project does not
+                    # contain, or one that code may rebind.
                     sent.unread_calls.append(fact[2])
                     continue
                 fact = (resolved[2], *fact[1:])
@@ -1385,9 +1396,12 @@ def names_sent(project: ProjectIndex, code: str) -> SentNames:
 def _constant_text(
     project: ProjectIndex, constant: str
 ) -> tuple[ModuleSummary, str, str] | None:
-    """Return the module, name and text of a string constant of the project."""
+    """Return the module, name and text of a string constant of the project.
+
+    None also when code may rebind the constant (`ProjectIndex.rebound_constant`).
+    """
     target = project.resolve_value(constant)
-    if target is None:
+    if target is None or project.rebound_constant(target[0].module_name, target[1]):
         return None
     value = target[0].constants.get(target[1])
     return (target[0], target[1], value) if isinstance(value, str) else None
@@ -1545,8 +1559,10 @@ class InconsistentEventName(Rule):
     module-level one that a function rebinds through `global`, is not
     bound once. Nor is a module-level name that an import and an
     assignment, two imports (a `try`/`except ImportError` fallback) or a
-    later star import bind: which binding a call reads is unknown, so its
-    names are not compared.
+    later star import bind, nor a constant that another module assigns
+    through the module object (`ev.EVENT = "x"`) or that its module may
+    rebind through `globals()`: which binding a call reads is unknown, so
+    its names are not compared.
     Names that test code sends are neither reported nor compared with the
     names of other files, because its events go to a local server, often
     with odd or old names on purpose. Test code is `conftest.py`,
