@@ -1440,7 +1440,12 @@ def _catalog_entries(
     calls whose names cio-fix cannot read. Those add no entry, and neither
     does test code.
     """
-    from cio_fix.codemods.events import SentNames, find_merge, wrapper_use_names
+    from cio_fix.codemods.events import (
+        SentNames,
+        find_merge,
+        sends_to_workspace,
+        wrapper_use_names,
+    )
 
     static: dict[str, CatalogEntry] = {}
     dynamic: dict[str, CatalogEntry] = {}
@@ -1453,7 +1458,7 @@ def _catalog_entries(
     wrapped: set[str] = set()
     facts = []
     for context in sorted(contexts, key=lambda item: item.display_path):
-        if context.in_test_code:
+        if not sends_to_workspace(context):
             # Test code's events do not reach the workspace, so CIO303 does
             # not compare its names either.
             continue

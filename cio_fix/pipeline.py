@@ -53,8 +53,10 @@ from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import (
     folders_up_to,
+    is_test_file,
     modules_by_name,
     modules_defining,
+    path_in_project,
     reexported_names,
     sdk_search_start,
 )
@@ -370,7 +372,7 @@ def read_project_files(
         # A file that imports a name from a module named like a client
         # module (`from app.cio import tracker`) reads it from that module,
         # which may not be the client module: another service's `app.cio`.
-        for facts in scanned.values():
+        for path, facts in scanned.items():
             from_client_modules = [
                 module
                 for module in facts.aliased
@@ -383,6 +385,17 @@ def read_project_files(
             if from_client_modules and package_word and package_word not in used_words:
                 words.add(package_word)
                 used_words.add(package_word)
+            # Application code that imports a test module that imports from
+            # a client module (`from app.tests.helpers import send_order`)
+            # sends through it in production.
+            module_word = facts.module.rpartition(".")[2]
+            if (
+                from_client_modules
+                and module_word not in used_words
+                and is_test_file(path_in_project(path, display_path(path), root))
+            ):
+                words.add(module_word)
+                used_words.add(module_word)
         more = follow_imports(all_files, seen, words, modules=True)
         if wanted:
             # Only a file named like the module's last part, or the
@@ -422,8 +435,6 @@ def unread_candidates(order: list[Path], parsed: set[Path], root: Path) -> list[
     each may send event names that no rule can read. Test code is left
     out, because its events do not reach the workspace.
     """
-    from cio_fix.modules import is_test_file, path_in_project
-
     unread = []
     for path in sorted(order, key=lambda path: path.as_posix()):
         displayed = display_path(path)

@@ -1299,6 +1299,45 @@ def test_events_wrapper_used_in_tests_keeps_fix_safe(project) -> None:
     assert _cio301(root, ".")["fix"] == "safe"
 
 
+@pytest.mark.parametrize(
+    ("helpers", "pay", "place"),
+    [
+        (
+            "from app.track import _track_event as send_order\n",
+            'send_order(uid, "order")',
+            "app/pay.py:3",
+        ),
+        (
+            "from app.track import _track_event\n"
+            "def send_order(uid):\n"
+            '    _track_event(uid, "order")\n',
+            "send_order(uid)",
+            "app/tests/helpers.py:3",
+        ),
+    ],
+    ids=["re-export", "helper-call"],
+)
+def test_events_test_module_imported_by_app_read(project, helpers, pay, place) -> None:
+    # Application code imports the test module, so it runs in production.
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/tests/__init__.py": "",
+            "app/tests/helpers.py": helpers,
+            "app/pay.py": (
+                "from app.tests.helpers import send_order\n"
+                f"def pay(uid):\n    {pay}\n"
+            ),
+        },
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert f"'order' is already sent at {place}" in finding["message"]
+
+
 def test_events_decorated_wrapper_unsafe(project) -> None:
     root = _wrapper_project(
         project,
