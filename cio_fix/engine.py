@@ -244,24 +244,27 @@ def follow_imports(
     words: set[str],
     *,
     modules: bool = False,
-    attributes: bool = False,
+    assigned: set[str] | frozenset[str] = frozenset(),
 ) -> dict[Path, bytes]:
-    """Return the files outside `kept` that mention one of `words`.
+    """Return the files outside `kept` that mention one of `words`, or assign one of `assigned`.
 
     With `modules`, the words are module names and a file must import one.
-    With `attributes`, a file must assign an attribute of one of the names
-    (`ev.TEMPLATE = ...`).
+    `assigned` are attribute names: a file that assigns one of them
+    (`ev.TEMPLATE = ...`) is returned too, so that a single read of each
+    file serves both searches.
     The files outside `kept` failed the Customer.io prefilter, so only the
     words are looked for.
     """
-    if not words:
+    patterns = []
+    if words:
+        if modules:
+            patterns.append(build_import_prefilter(words))
+        else:
+            patterns.append(build_prefilter(words, customer_io=False))
+    if assigned:
+        patterns.append(build_attribute_prefilter(assigned))
+    if not patterns:
         return {}
-    if modules:
-        pattern = build_import_prefilter(words)
-    elif attributes:
-        pattern = build_attribute_prefilter(words)
-    else:
-        pattern = build_prefilter(words, customer_io=False)
     found: dict[Path, bytes] = {}
     for path in files:
         if path in kept:
@@ -270,7 +273,7 @@ def follow_imports(
             raw = path.read_bytes()
         except OSError:
             continue
-        if pattern.search(raw):
+        if any(pattern.search(raw) for pattern in patterns):
             found[path] = raw
     return found
 

@@ -352,9 +352,19 @@ def read_project_files(
         scanned.update(parse(files))
         order.extend(sorted(files, key=lambda path: path.as_posix()))
 
+    def string_constants() -> set[str]:
+        return {name for facts in scanned.values() for name in facts.constants}
+
     parse_round(raw_files)
     seen = dict(raw_files)
-    for_rules = follow_imports(all_files, seen, rule_words)
+    # A module that rebinds a constant of a read module through the module
+    # object (`ev.TEMPLATE = "order"`) changes the event names sent with it,
+    # but need not mention Customer.io or import a client. The files are
+    # searched for such assignments while they are read for the rules' words.
+    # NOTE: only assignments are searched for, so a module that rebinds one
+    # in a `for` or `with` target or through `setattr` is not read.
+    searched = string_constants()
+    for_rules = follow_imports(all_files, seen, rule_words, assigned=searched)
     if for_rules:
         seen.update(for_rules)
         parse_round(for_rules)
@@ -414,13 +424,10 @@ def read_project_files(
         seen.update(more)
         parse_round(more)
 
-    # A module that rebinds a constant of a read module through the module
-    # object (`ev.TEMPLATE = "order"`) changes the event names sent with it,
-    # but need not mention Customer.io or import a client.
-    # NOTE: only assignments are searched for, so a module that rebinds one
-    # in a `for` or `with` target or through `setattr` is not read.
-    constants = {name for facts in scanned.values() for name in facts.constants}
-    rebinding = follow_imports(all_files, seen, constants, attributes=True)
+    # The constants of the files read since need one more search.
+    rebinding = follow_imports(
+        all_files, seen, set(), assigned=string_constants() - searched
+    )
     if rebinding:
         seen.update(rebinding)
         parse_round(rebinding)
