@@ -54,7 +54,7 @@ def decode_source(path: Path, raw: bytes) -> Source:
         raise SourceError("binary file (contains NUL bytes); exclude it or rename it")
 
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        encoding = _detect_encoding(raw)
     except SyntaxError as error:
         raise SourceError(f"invalid encoding declaration: {error}") from error
 
@@ -67,6 +67,24 @@ def decode_source(path: Path, raw: bytes) -> Source:
             f"unknown encoding {encoding!r} in the coding line"
         ) from error
     return Source(path=path, raw=raw, text=text, encoding=encoding)
+
+
+def _detect_encoding(raw: bytes) -> str:
+    """Find the encoding that the BOM or PEP 263 coding line of `raw` declares.
+
+    `tokenize.detect_encoding` raises "invalid or missing encoding
+    declaration" for a first or second line that is not UTF-8, so a Latin-1
+    byte there would get no line or byte in the message. Replacing the
+    undecodable bytes keeps any coding line, which is ASCII. A file with no
+    coding line then fails in the decode, whose message names the byte.
+    """
+    lines = io.BytesIO(raw)
+
+    def readline() -> bytes:
+        return lines.readline().decode("utf-8", "replace").encode("utf-8")
+
+    encoding, _ = tokenize.detect_encoding(readline)
+    return encoding
 
 
 # A PEP 263 coding line; the interpreter reads it on the first two lines.

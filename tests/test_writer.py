@@ -139,6 +139,25 @@ def test_writer_decode_errors(raw: bytes, reason: str) -> None:
             "cannot decode as utf-8-sig: line 2, column 12: byte 0xe9 is not valid"
             " utf-8; the file starts with a UTF-8 byte order mark; convert it to UTF-8",
         ),
+        # tokenize.detect_encoding reads the first two lines as UTF-8 while
+        # it looks for a coding line, and its own error names no byte.
+        (
+            b"# caf\xe9\nimport customerio\n",
+            "cannot decode as utf-8: line 1, column 6: byte 0xe9 is not valid utf-8;"
+            " add a PEP 263 coding line naming the file's encoding"
+            " (`# -*- coding: latin-1 -*-`), or convert the file to UTF-8",
+        ),
+        (
+            b"\n# caf\xe9\nimport customerio\n",
+            "cannot decode as utf-8: line 2, column 6: byte 0xe9 is not valid utf-8;"
+            " add a PEP 263 coding line naming the file's encoding"
+            " (`# -*- coding: latin-1 -*-`), or convert the file to UTF-8",
+        ),
+        (
+            b"\xef\xbb\xbf# caf\xe9\nimport customerio\n",
+            "cannot decode as utf-8-sig: line 1, column 6: byte 0xe9 is not valid"
+            " utf-8; the file starts with a UTF-8 byte order mark; convert it to UTF-8",
+        ),
     ],
 )
 def test_writer_decode_error_names_line_and_byte(raw: bytes, message: str) -> None:
@@ -349,3 +368,13 @@ def test_writer_deferred_exit_waits_for_block() -> None:
     assert raised.value.code == 143
     with pytest.raises(SystemExit):
         exit_unless_deferred(143)
+
+
+def test_writer_decodes_latin1_on_coding_line() -> None:
+    # CPython 3.11 runs a file with a non-UTF-8 byte on its coding line.
+    raw = b"# -*- coding: latin-1 -*- caf\xe9\nimport customerio\n"
+
+    source = decode_source(Path("latin.py"), raw)
+
+    assert source.encoding == "iso-8859-1"
+    assert source.text.startswith("# -*- coding: latin-1 -*- caf\u00e9\n")
