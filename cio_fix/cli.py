@@ -156,7 +156,9 @@ def _error_document(
     if output_format is not OutputFormat.json or explain:
         return None
     if list_events:
-        return {"version": 1, "style": None, "projects": [], "events": []}
+        from cio_fix.events import catalog_document
+
+        return catalog_document([])
     if add_noqa:
         return {"version": 1, "added": 0, "files": []}
     return {"version": 1, "findings": [], "changed_files": []}

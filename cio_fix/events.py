@@ -1622,10 +1622,16 @@ def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -
 
 
 def catalog_json(catalogs: list[Catalog]) -> str:
-    """Return the catalogs of one or more projects as one JSON document.
+    """Return the catalogs of one or more projects as one JSON document."""
+    return json.dumps(catalog_document(catalogs), indent=2)
+
+
+def catalog_document(catalogs: list[Catalog]) -> dict[str, object]:
+    """Build the JSON object of the catalogs of one or more projects.
 
     Each event names its project. The top-level `style` is the style that
-    every project uses, or null when the projects use different ones.
+    every project uses, or null when the projects use different ones. With
+    no catalogs, it is the object that a configuration error fills in.
     """
     events = []
     for catalog in catalogs:
@@ -1637,7 +1643,7 @@ def catalog_json(catalogs: list[Catalog]) -> str:
         for path, message in catalog.errors
     ]
     styles = {catalog.style for catalog in catalogs}
-    document = {
+    return {
         "version": 1,
         "style": styles.pop() if len(styles) == 1 else None,
         "projects": [
@@ -1651,7 +1657,6 @@ def catalog_json(catalogs: list[Catalog]) -> str:
         ],
         "errors": errors,
     }
-    return json.dumps(document, indent=2)
 
 
 def _place_json(place: str, project: str) -> dict[str, object]:

@@ -305,7 +305,7 @@ def test_cli_json_usage_error(project, args, message) -> None:
     [
         (
             ["--list-events"],
-            {"version": 1, "style": None, "projects": [], "events": []},
+            {"version": 1, "style": None, "projects": [], "events": [], "unread": []},
         ),
         (["--add-noqa"], {"version": 1, "added": 0, "files": []}),
     ],
@@ -320,6 +320,34 @@ def test_cli_json_config_error_other_outputs(project, args, empty) -> None:
     errors = document.pop("errors")
     assert document == empty
     assert [error["path"] for error in errors] == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize("args", [[], ["--list-events"], ["--add-noqa"]])
+@pytest.mark.parametrize(
+    "nested_pyproject", ["[tool.cio-fix\n", '[tool.cio-fix]\njobs = "four"\n']
+)
+def test_cli_json_config_error_keeps_keys(project, args, nested_pyproject) -> None:
+    # A tool that reads a key of the JSON object must find it in an error run too.
+    root = project(
+        {
+            "good/pyproject.toml": FIRST_RULES,
+            "good/app.py": PITFALLS,
+            "bad/pyproject.toml": FIRST_RULES,
+            "bad/app.py": PITFALLS,
+            "bad/services/billing/pyproject.toml": nested_pyproject,
+            "bad/services/billing/app.py": PITFALLS,
+        }
+    )
+
+    good = run_cli(["--output-format", "json", *args, "."], root / "good")
+    bad = run_cli(["--output-format", "json", *args, "."], root / "bad")
+
+    assert good.exit_code != 2
+    assert bad.exit_code == 2
+    assert list(bad.json) == list(good.json)
+    assert [error["path"] for error in bad.json["errors"]] == [
+        "services/billing/pyproject.toml"
+    ]
 
 
 def test_cli_text_config_error_names_file(project) -> None:
