@@ -267,6 +267,53 @@ def test_pr_commit_message_explains_rule(bot_repository: BotRepository) -> None:
     assert "cio-fix --explain CIO103" in message
 
 
+SERVICE_APP = f"""import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("{SITE_ID}", "{API_KEY}")
+
+
+def signup(user):
+    cio.identify(id=user.id, created_at=int(time.time() * 1000))
+"""
+
+
+def test_pr_from_subfolder_names_paths_from_top(
+    bot_repository: BotRepository,
+) -> None:
+    # GitHub shows paths from the top of the repository, so a run from a
+    # service's folder must not name its files as plain `app.py`.
+    bot_repository.commit(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nselect = ["ALL"]\n',
+            "services/alpha/app.py": SERVICE_APP,
+            "services/alpha/broken.py": "import customerio\ndef broken(:\n",
+        },
+        "Add the alpha service",
+    )
+
+    result = run_cli(["--apply", "--pr"], bot_repository.work / "services" / "alpha")
+
+    # broken.py cannot be parsed, which fails the run after the pull request.
+    assert result.exit_code == 2, result.stderr
+    assert re.search(r"^app\.py:\d+:\d+: CIO401 ", result.stdout, re.M)
+    body = bot_repository.fake.pulls[1]["body"]
+    assert "`3f9a****` (`services/alpha/app.py:5`)" in body
+    assert re.search(
+        r"^- \[`services/alpha/app\.py:\d+`\]\(\S+\) `created_at`", body, re.M
+    )
+    assert "`services/alpha/app.py`:\n\n```diff" in body
+    assert re.search(
+        r"^- \[ \] \[`services/alpha/app\.py:\d+`\]\(\S+\) `CIO401`", body, re.M
+    )
+    assert "- `services/alpha/broken.py`: " in body
+    assert not re.search(r"`(app|broken)\.py", body)
+    assert body.endswith("with `cd services/alpha && cio-fix --apply --pr`.")
+    message = git(bot_repository.bare, "log", "-1", "--format=%B", "cio-fix/pitfalls")
+    assert re.search(r"^- services/alpha/app\.py:\d+: `created_at`", message, re.M)
+
+
 def test_pr_commit_messages_mask_secrets(bot_repository: BotRepository) -> None:
     run_pr(bot_repository)
 

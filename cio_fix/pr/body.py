@@ -82,6 +82,13 @@ _HEADINGS = (
 LineLink = Callable[[str, int], "str | None"]
 # `link_at(commit, path, line)` returns the URL of a line at a commit, or None.
 CommitLineLink = Callable[[str, str, int], "str | None"]
+# `path_name(path)` returns the name that the description gives a file, which
+# findings and diffs name relative to the working directory.
+PathName = Callable[[str], str]
+
+
+def _name_as_given(path: str) -> str:
+    return path
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,11 @@ class BodyContext:
     title: str | None = None
     # Links to the lines of the commit each rule's fixes were made on.
     link_at: CommitLineLink | None = None
+    # A pull request names files relative to the top of the git work tree,
+    # as GitHub shows them, whatever folder cio-fix ran in.
+    # NOTE: the messages of findings that list other places (CIO203, CIO402,
+    # CIO501, CIO502) keep those places relative to the working directory.
+    path_name: PathName = _name_as_given
 
 
 def marker(branch: str) -> str:
@@ -191,12 +203,15 @@ def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT)
     if context.title is not None:
         top += "\n" + title_line(context.title)
     head = "\n\n".join([top, introduction, _summary_table(outcome)])
-    head += "\n\n" + _reviewer_section(outcome)
-    unchecked = _unchecked_section(outcome)
+    head += "\n\n" + _reviewer_section(outcome, context.path_name)
+    unchecked = _unchecked_section(outcome, context.path_name)
     if unchecked:
         head += "\n\n" + unchecked
-    sections = [_rule_section(change, context.link_at) for change in outcome.changes]
-    unfixed = _unfixed_section(outcome.remaining, context.link)
+    sections = [
+        _rule_section(change, context.link_at, context.path_name)
+        for change in outcome.changes
+    ]
+    unfixed = _unfixed_section(outcome.remaining, context.link, context.path_name)
     footer = _footer(context)
 
     parts = [head, *sections]
@@ -239,8 +254,8 @@ def _summary_table(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def _reviewer_section(outcome: Outcome) -> str:
-    actions = _reviewer_actions(outcome)
+def _reviewer_section(outcome: Outcome, path_name: PathName) -> str:
+    actions = _reviewer_actions(outcome, path_name)
     lines = ["## Before merging", ""]
     if not actions:
         lines.append(
@@ -251,7 +266,7 @@ def _reviewer_section(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def _reviewer_actions(outcome: Outcome) -> list[str]:
+def _reviewer_actions(outcome: Outcome, path_name: PathName) -> list[str]:
     rules = _rules()
     actions = []
     variables = _new_environment_variables(outcome.changes)
@@ -270,7 +285,7 @@ def _reviewer_actions(outcome: Outcome) -> list[str]:
     ]
     if leaked:
         places = ", ".join(
-            f"`{mask_secret(secret)}` (`{_location(finding)}`)"
+            f"`{mask_secret(secret)}` (`{_location(finding, path_name)}`)"
             for finding, secret in leaked
         )
         actions.append(
@@ -298,7 +313,7 @@ def _reviewer_actions(outcome: Outcome) -> list[str]:
     return actions
 
 
-def _unchecked_section(outcome: Outcome) -> str:
+def _unchecked_section(outcome: Outcome, path_name: PathName) -> str:
     """Return the list of files that could not be read or parsed, or ''."""
     if not outcome.errors:
         return ""
@@ -312,7 +327,8 @@ def _unchecked_section(outcome: Outcome) -> str:
         "",
     ]
     for error in outcome.errors:
-        lines.append(f"- `{quoted_path(error.path.as_posix())}`: {error.message}")
+        name = quoted_path(path_name(error.path.as_posix()))
+        lines.append(f"- `{name}`: {error.message}")
     return "\n".join(lines)
 
 
@@ -341,7 +357,9 @@ def _new_environment_variables(changes: Iterable[RuleChange]) -> list[str]:
     return ordered
 
 
-def _rule_section(change: RuleChange, link_at: CommitLineLink | None) -> str:
+def _rule_section(
+    change: RuleChange, link_at: CommitLineLink | None, path_name: PathName
+) -> str:
     rule = _rules().get(change.code)
     title = f"## `{change.code}` {rule.name}" if rule else f"## `{change.code}`"
     lines = [title, ""]
@@ -353,14 +371,14 @@ def _rule_section(change: RuleChange, link_at: CommitLineLink | None) -> str:
     )
     lines.append("")
     for finding in change.findings:
-        location = _location(finding)
+        location = _location(finding, path_name)
         url = None
         if link_at is not None and change.parent is not None:
             # The line as it was before this rule's commit changed it.
             url = link_at(change.parent, finding.path.as_posix(), finding.line)
         where = f"[`{location}`]({url})" if url else f"`{location}`"
         lines.append(f"- {where} {finding.message}")
-    excerpts = _diff_excerpts(change)
+    excerpts = _diff_excerpts(change, path_name)
     if excerpts:
         lines += ["", "\n\n".join(excerpts)]
     return "\n".join(lines)
@@ -385,7 +403,7 @@ def why_it_matters(documentation: str) -> str:
     return " ".join(collected)
 
 
-def _diff_excerpts(change: RuleChange) -> list[str]:
+def _diff_excerpts(change: RuleChange, path_name: PathName) -> list[str]:
     """Return up to MAX_HUNKS_PER_RULE hunks of the rule's diff, each in a `diff` code block."""
     blocks: list[str] = []
     hunks_left = MAX_HUNKS_PER_RULE
@@ -399,7 +417,7 @@ def _diff_excerpts(change: RuleChange) -> list[str]:
                 shown.append(f"... {len(hunk) - MAX_HUNK_LINES} more lines")
             fence = _fence(shown)
             blocks.append(
-                f"`{quoted_path(path)}`:\n\n{fence}diff\n"
+                f"`{quoted_path(path_name(path))}`:\n\n{fence}diff\n"
                 + "\n".join(shown)
                 + f"\n{fence}"
             )
@@ -430,7 +448,9 @@ def _fence(lines: list[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _unfixed_section(findings: list[Finding], link: LineLink) -> str:
+def _unfixed_section(
+    findings: list[Finding], link: LineLink, path_name: PathName
+) -> str:
     if not findings:
         return ""
     lines = [
@@ -443,7 +463,7 @@ def _unfixed_section(findings: list[Finding], link: LineLink) -> str:
         "",
     ]
     for finding in findings:
-        location = _location(finding)
+        location = _location(finding, path_name)
         url = link(finding.path.as_posix(), finding.line)
         where = f"[`{location}`]({url})" if url else f"`{location}`"
         note = ""
@@ -453,9 +473,9 @@ def _unfixed_section(findings: list[Finding], link: LineLink) -> str:
     return "\n".join(lines)
 
 
-def _location(finding: Finding) -> str:
+def _location(finding: Finding, path_name: PathName) -> str:
     """Return `path:line`, the path quoted as git quotes a name with a line feed."""
-    return f"{quoted_path(finding.path.as_posix())}:{finding.line}"
+    return f"{quoted_path(path_name(finding.path.as_posix()))}:{finding.line}"
 
 
 def _footer(context: BodyContext) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -301,13 +302,16 @@ def _publish(
     commits: list[str] = []
     secrets: set[str] = set()
 
+    def path_name(path: str) -> str:
+        return _relative_to(git.work_tree, path) or path
+
     def commit(change: RuleChange) -> None:
         for finding in change.findings:
             secrets.update(finding.secrets)
         paths = [_path_in_work_tree(git.work_tree, path) for path in change.files]
         change.parent = git.head()
         change.commit = git.commit_paths(
-            paths, commit_message(change, secrets), identity
+            paths, commit_message(change, secrets, path_name), identity
         )
         commits.append(change.commit)
 
@@ -369,8 +373,7 @@ def _publish(
 
     fingerprints = fix_fingerprints(
         (finding for change in outcome.changes for finding in change.findings),
-        lambda finding: _relative_to(git.work_tree, finding.path.as_posix())
-        or finding.path.as_posix(),
+        lambda finding: path_name(finding.path.as_posix()),
     )
     declined = declining_pull(
         pulls, remote_commit is not None and not branch_merged, fingerprints
@@ -396,7 +399,10 @@ def _publish(
 
     title = mask_credential_shapes(settings.title)
     context = _body_context(info, head, branch, command, git.work_tree)
-    body = render_body(outcome, replace(context, fixes=fingerprints, title=title))
+    body = render_body(
+        outcome,
+        replace(context, fixes=fingerprints, title=title, path_name=path_name),
+    )
     if pull is not None:
         # A reviewer's ticks and a person's new title survive the update.
         body = keep_ticked_items(body, pull.body)
@@ -476,11 +482,23 @@ def _body_context(
 
     return BodyContext(
         version=__version__,
-        command=command,
+        command=_command_from_top(command, work_tree),
         branch=branch,
         link=link,
         link_at=link_at,
     )
+
+
+def _command_from_top(command: str, work_tree: Path) -> str:
+    """Prefix `command` with the `cd` from the top of the work tree to where it ran.
+
+    The PATHs of the command, and the folder where cio-fix looks for its
+    configuration when no PATH is given, are relative to the working directory.
+    """
+    folder = Path.cwd().resolve().relative_to(work_tree.resolve())
+    if folder == Path("."):
+        return command
+    return f"cd {shlex.quote(folder.as_posix())} && {command}"
 
 
 def _relative_to(work_tree: Path, path: str) -> str | None:
@@ -506,8 +524,13 @@ def _path_in_work_tree(work_tree: Path, path: str) -> str:
         ) from None
 
 
-def commit_message(change: RuleChange, secrets: set[str]) -> str:
-    """Return the commit message of one rule's fixes: what the rule fixes, why, and where."""
+def commit_message(
+    change: RuleChange, secrets: set[str], path_name: Callable[[str], str]
+) -> str:
+    """Return the commit message of one rule's fixes: what the rule fixes, why, and where.
+
+    `path_name` returns the name of a file relative to the top of the work tree.
+    """
     from cio_fix.pr.body import why_it_matters
     from cio_fix.report import redact
     from cio_fix.rules import all_rules
@@ -527,7 +550,8 @@ def commit_message(change: RuleChange, secrets: set[str]) -> str:
         if why:
             paragraphs.append(_wrap(why))
     listing = [
-        f"- {quoted_path(finding.path.as_posix())}:{finding.line}: {finding.message}"
+        f"- {quoted_path(path_name(finding.path.as_posix()))}:{finding.line}:"
+        f" {finding.message}"
         for finding in change.findings
     ]
     if listing:
