@@ -8,9 +8,10 @@ rules run last.
 Each phase's result per file is cached under a key that hashes what it
 depends on:
 
-- a parse: the file's bytes and path, the files that declare versions in
-  its folders, the formatter settings that apply to it, and the run
-  fingerprint (`cache.run_fingerprint`);
+- a parse: the file's bytes, its path both as the run names it and
+  resolved, the files that declare versions in its folders, the formatter
+  settings that apply to it, and the run fingerprint
+  (`cache.run_fingerprint`);
 - a file's rule facts: that, plus every file's summary (the project key);
 - a file's findings and fixed bytes: that, plus every file's rule facts.
 
@@ -462,6 +463,8 @@ class _Run:
         self.raw: dict[Path, bytes] = {}
         self.keys: dict[Path, str] = {}
         self.facts: dict[Path, FileFacts] = {}
+        # Each file's path as its cache keys contain it (`_path_key`).
+        self._path_keys: dict[Path, str] = {}
         self._declared: dict[Path, list[str]] = {}
         self._formatter_settings = FormatterSettings(config.root)
         # Each file's formatter settings, as its cache keys contain them.
@@ -490,7 +493,7 @@ class _Run:
             self.run_key,
             *[f"unread:{displayed}" for displayed in unread],
             *[
-                f"{path.resolve()}:{self.facts[path].summary_digest}"
+                f"{self._path_keys[path]}:{self.facts[path].summary_digest}"
                 f":{self._formatter_keys[path]}"
                 for path in parsed
             ],
@@ -500,7 +503,10 @@ class _Run:
         collected = self._collect(by_path, project)
         facts_key = digest(
             project_key,
-            *[f"{path.resolve()}:{collected[path].facts_digest}" for path in parsed],
+            *[
+                f"{self._path_keys[path]}:{collected[path].facts_digest}"
+                for path in parsed
+            ],
         )
         outcomes = self._check(by_path, project, collected, facts_key)
         project_outcome = self._cached(f"project:{facts_key}", ProjectOutcome)
@@ -567,9 +573,10 @@ class _Run:
         missing: dict[Path, bytes] = {}
         for path, raw in files.items():
             self.raw[path] = raw
+            self._path_keys[path] = _path_key(path)
             self.keys[path] = digest(
                 self.run_key,
-                str(path.resolve()),
+                self._path_keys[path],
                 digest(raw),
                 *self._declarations(path.parent),
                 self._formatter_key(path),
@@ -744,6 +751,18 @@ class _Run:
             )
         add_project_findings(result, findings)
         return result
+
+
+def _path_key(path: Path) -> str:
+    """Return the path of a file as its cache keys contain it: as named, then resolved.
+
+    The absolute path as named decides the path that findings show (the
+    working directory is part of every key) and the `per-file-ignores`
+    that match. The resolved path decides the module name. A symbolic link
+    and its target differ in the first, so neither reuses the results of
+    the other, whose findings carry the other path.
+    """
+    return f"{path.absolute()}\0{path.resolve()}"
 
 
 def _fixed_files(outcomes: dict[Path, CheckOutcome]) -> dict[Path, bytes]:

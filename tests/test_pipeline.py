@@ -531,6 +531,54 @@ def test_pipeline_changed_config_checks_again(project) -> None:
     assert "CIO101" in codes
 
 
+LINKED_APP = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")
+
+
+def signed_up(user):
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+"""
+
+
+def _linked_project(root: Path) -> Path:
+    """Write a project whose `alias.py` is a symbolic link to `pkg/app.py`."""
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "app.py").write_text(LINKED_APP)
+    (root / "alias.py").symlink_to(Path("pkg") / "app.py")
+    # Silences the two CIO101 findings in a folder walk, not through the link.
+    (root / "pyproject.toml").write_text(
+        '[tool.cio-fix]\nper-file-ignores = { "pkg/**" = ["CIO101"] }\n'
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--output-format", "json"], [], ["--apply", "--output-format", "json"]],
+    ids=["json", "text", "apply"],
+)
+@pytest.mark.parametrize(
+    "first, second", [("alias.py", "."), (".", "alias.py")], ids=["link", "walk"]
+)
+def test_cache_link_and_target_cached_apart(tmp_path, options, first, second) -> None:
+    cached = _linked_project(tmp_path / "cached")
+    fresh = _linked_project(tmp_path / "fresh")
+    run_cli(["-q", first], cached)
+
+    expected = run_cli([*options, "--no-cache", second], fresh)
+    result = run_cli([*options, second], cached)
+
+    assert result.stdout == expected.stdout
+    assert result.exit_code == expected.exit_code
+    app = (cached / "pkg" / "app.py").read_bytes()
+    assert app == (fresh / "pkg" / "app.py").read_bytes()
+    assert (cached / "alias.py").is_symlink()
+
+
 def test_cache_folder_has_gitignore(project) -> None:
     root = project(FILES)
 
