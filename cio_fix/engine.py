@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
@@ -20,7 +19,15 @@ from cio_fix.discovery import (
 )
 from cio_fix.files import resolve_or_absolute
 from cio_fix.interrupts import stop_if_interrupted
-from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
+from cio_fix.model import (
+    FileError,
+    FileResult,
+    Finding,
+    Fix,
+    FixSafety,
+    RunResult,
+    display_path,
+)
 from cio_fix.relocate import relocate_findings
 from cio_fix.writer import WriteError, terminate_as_exit, write_atomic
 
@@ -35,15 +42,6 @@ MAX_PASSES = 10
 # The description of the fix that a finding gets when another rule's fix,
 # or a fix in another file, removed it.
 AFTER_ANOTHER_FIX = "applied after another fix"
-
-
-def display_path(path: Path) -> str:
-    """Return `path` relative to the working directory, with `/`, when it is below it."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return absolute.as_posix()
 
 
 def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import enum
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+def display_path(path: Path) -> str:
+    """Return `path` relative to the working directory, with `/`, when it is below it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
 
 
 class Severity(str, enum.Enum):
@@ -222,8 +232,11 @@ class RunResult:
 
     @property
     def changed_files(self) -> list[FileResult]:
+        # Sorted by the path that the reports show, as the findings are. The
+        # paths kept differ in form (from outside the working directory, a
+        # nested project's are absolute), so their own order may differ.
         changed = [result for result in self.files if result.changed]
-        return sorted(changed, key=lambda result: result.path.as_posix())
+        return sorted(changed, key=lambda result: display_path(result.path))
 
     @property
     def all_errors(self) -> list[FileError]:

@@ -934,6 +934,31 @@ def test_cli_monorepo_each_file_once(project, targets) -> None:
         assert ("services/a/inner/app.py", "CIO103") not in found
 
 
+def test_cli_changed_files_sorted_outside_cwd(project) -> None:
+    # From a sibling folder, the nested project's files are kept as absolute
+    # paths and the enclosing project's as `../mono/...`, but both show as
+    # absolute paths.
+    root = project(
+        {
+            "mono/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n',
+            "mono/services/alpha/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n',
+            "mono/services/alpha/app.py": SERVICE_APP,
+            "mono/services/beta/app.py": SERVICE_APP,
+        }
+    )
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    alpha = (root / "mono/services/alpha/app.py").as_posix()
+    beta = (root / "mono/services/beta/app.py").as_posix()
+
+    result = run_cli(["--output-format", "json", "--no-cache", "../mono"], elsewhere)
+    text = run_cli(["--dry-run", "--no-cache", "../mono"], elsewhere)
+
+    assert [finding["path"] for finding in result.json["findings"]] == [alpha, beta]
+    assert result.json["changed_files"] == [alpha, beta]
+    assert text.stdout.index(f"--- {alpha}") < text.stdout.index(f"--- {beta}")
+
+
 def test_cli_first_project_without_rules(project) -> None:
     root = _monorepo(project)
 
