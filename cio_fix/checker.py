@@ -42,6 +42,7 @@ from cio_fix.model import (
     PartlyCheckedError,
     RunResult,
 )
+from cio_fix.modules import shadowed_sdk_packages
 from cio_fix.pipeline import (
     CheckOutcome,
     FindingUpdate,
@@ -292,6 +293,7 @@ class Checker:
         self.contexts: dict[Path, FileContext] = {}
         self.formatter_settings = FormatterSettings(config.root)
         self.summaries: dict[Path, ModuleSummary] = {}
+        self.shadowed_packages = shadowed_sdk_packages(config.root)
 
     @property
     def rule_words(self) -> set[str]:
@@ -380,7 +382,7 @@ class Checker:
     def _index(
         self, module: cst.Module, module_name: str, is_package: bool
     ) -> FileIndex:
-        index = build_index(module, module_name, is_package)
+        index = build_index(module, module_name, is_package, self.shadowed_packages)
         index.client_names = frozenset(self.config.client_names)
         index.background_helper = self.config.background_helper
         return index

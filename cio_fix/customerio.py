@@ -22,6 +22,7 @@ import libcst as cst
 
 from cio_fix.containers import class_may_change, dict_may_change
 from cio_fix.metadata import code_of
+from cio_fix.modules import CLIENT_PACKAGES
 from cio_fix.quotes import FileLiterals
 from cio_fix.walk import walk
 
@@ -66,8 +67,9 @@ CONSTRUCTORS: dict[str, ClientType] = {
 # The Data Pipelines SDK is also used through module-level functions.
 PIPELINES_MODULE = "customerio.analytics"
 
-# The top-level packages of the Customer.io SDKs.
-CLIENT_PACKAGES = ("customerio", "async_customerio")
+# Where a project module hides an SDK package (`shadowed_sdk_packages`),
+# the names imported from it get this prefix, so that they match no SDK name.
+PROJECT_MODULE_PREFIX = "<project>."
 # Modules whose names in an annotation may be a client's type: `Any`, a
 # `Protocol` that a client matches, a `TypeVar`.
 TYPING_MODULES = ("typing", "typing_extensions")
@@ -398,10 +400,18 @@ def normalise_arguments(
 class FileIndex:
     """The Customer.io facts of one module."""
 
-    def __init__(self, module: cst.Module, module_name: str, is_package: bool) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        module_name: str,
+        is_package: bool,
+        shadowed_packages: frozenset[str] = frozenset(),
+    ) -> None:
         self.module = module
         self.module_name = module_name
         self.is_package = is_package
+        # The SDK packages that a module of the project hides (`shadowed_sdk_packages`).
+        self.shadowed_packages = shadowed_packages
         self.imports: dict[str, str] = {}
         self.module_scope = Scope(module, "module", None)
         # The scopes of list, set and dict comprehensions and generator expressions.
@@ -636,10 +646,10 @@ class FileIndex:
                 if dotted is None:
                     continue
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    bindings.append((alias.asname.name.value, dotted))
+                    bindings.append((alias.asname.name.value, self._imported(dotted)))
                 else:
                     head = dotted.split(".")[0]
-                    bindings.append((head, head))
+                    bindings.append((head, self._imported(head)))
             return bindings
         base = self.import_base(node)
         if base is None or isinstance(node.names, cst.ImportStar):
@@ -661,7 +671,7 @@ class FileIndex:
             return None
         level = len(node.relative)
         if level == 0:
-            return module
+            return self._imported(module)
         package_parts = self.module_name.split(".")
         if not self.is_package:
             package_parts = package_parts[:-1]
@@ -670,7 +680,13 @@ class FileIndex:
         parts = [part for part in package_parts if part]
         if module:
             parts.append(module)
-        return ".".join(parts)
+        return self._imported(".".join(parts))
+
+    def _imported(self, module: str) -> str:
+        """Return the name of an imported module, prefixed when a project module hides it."""
+        if module.partition(".")[0] in self.shadowed_packages:
+            return PROJECT_MODULE_PREFIX + module
+        return module
 
     def rebound(self, name: str, scope: Scope) -> bool:
         """Tell whether `name`, looked up from `scope`, may have more than one value.
@@ -1932,8 +1948,13 @@ def env_variable_read(index: FileIndex, node: cst.CSTNode) -> str | None:
     return None
 
 
-def build_index(module: cst.Module, module_name: str, is_package: bool) -> FileIndex:
-    index = FileIndex(module, module_name, is_package)
+def build_index(
+    module: cst.Module,
+    module_name: str,
+    is_package: bool,
+    shadowed_packages: frozenset[str] = frozenset(),
+) -> FileIndex:
+    index = FileIndex(module, module_name, is_package, shadowed_packages)
     # The walk passes trivia by, because no rule looks for it or needs its parent.
     repeated = walk(module, IndexBuilder(index), index.parents, trivia=False)
     index.shared_nodes = bool(repeated)

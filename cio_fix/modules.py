@@ -7,6 +7,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from cio_fix.files import is_regular_file
+
+# The top-level packages of the Customer.io SDKs.
+CLIENT_PACKAGES = ("customerio", "async_customerio")
+
 # `from django.conf import settings` reads the project's settings module.
 DJANGO_SETTINGS = "django.conf.settings"
 # Name lookups follow at most this many re-exports from module to module.
@@ -24,6 +29,28 @@ def module_name_for(path: Path, root: Path) -> tuple[str, bool]:
     if is_package:
         parts = parts[:-1]
     return ".".join(parts), is_package
+
+
+def shadowed_sdk_packages(root: Path) -> frozenset[str]:
+    """Return the SDK packages that a module of the project hides from the project's imports.
+
+    A `customerio.py` or `customerio/__init__.py` in the project root comes
+    first on `sys.path` when the project runs from there (`python
+    manage.py`), and one in `src/` is a top-level module of the project's
+    own package. Either way `import customerio` in the project means that
+    module. A package with a `track.py` is a copy of the SDK, which defines
+    its Track API client there, and hides nothing.
+    NOTE: a module next to a `manage.py` below the root is not looked for.
+    """
+    shadowed = set()
+    for folder in (root, root / "src"):
+        for package in CLIENT_PACKAGES:
+            module = folder / f"{package}.py"
+            init = folder / package / "__init__.py"
+            is_sdk_copy = is_regular_file(folder / package / "track.py")
+            if is_regular_file(module) or (is_regular_file(init) and not is_sdk_copy):
+                shadowed.add(package)
+    return frozenset(shadowed)
 
 
 def modules_by_name(files: list[Path], root: Path) -> dict[str, list[Path]]:

@@ -511,8 +511,12 @@ class AsyncCustomerIO:
 
 @pytest.fixture
 def async_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    (tmp_path / "async_customerio.py").write_text(ASYNC_SDK, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    # The stand-in sits in a folder of its own, because an async_customerio.py
+    # in the project root would be the project's module, not the SDK.
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "async_customerio.py").write_text(ASYNC_SDK, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(stubs))
     monkeypatch.delitem(sys.modules, "async_customerio", raising=False)
     app = tmp_path / "app.py"
     app.write_text(ASYNC_APP, encoding="utf-8")

@@ -1454,3 +1454,88 @@ def test_engine_tracked_only_link_not_written(project, monkeypatch) -> None:
     ), messages
     assert result.findings != []
     assert not any(finding.applied for finding in result.findings)
+
+
+# An in-house service client that happens to be called CustomerIO.
+IN_HOUSE_CLIENT = """\
+class CustomerIO:
+    def __init__(self, site_id, api_key):
+        self.site_id = site_id
+
+    def track(self, customer_id, name, **data):
+        return (customer_id, name, data)
+"""
+IN_HOUSE_VIEWS = """\
+import time
+
+from customerio import CustomerIO
+
+
+def hook(request):
+    info = CustomerIO("a1b2c3d4e5", "0a1b2c3d4e5f6a7b")
+    return info.track(request, "invoice_sent", sent_at=int(time.time() * 1000))
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "views"),
+    [
+        ("customerio.py", "shop/views.py"),
+        ("customerio/__init__.py", "shop/views.py"),
+        ("src/customerio.py", "src/shop/views.py"),
+        ("src/customerio/__init__.py", "shop/views.py"),
+    ],
+)
+def test_engine_project_customerio_module_not_sdk(project, module, views) -> None:
+    root = project({module: IN_HOUSE_CLIENT, views: IN_HOUSE_VIEWS})
+
+    checked = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert checked.json["findings"] == []
+    assert (root / views).read_text(encoding="utf-8") == IN_HOUSE_VIEWS
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # Not at an import root: `import customerio` still finds the SDK.
+        {"vendor/customerio/__init__.py": IN_HOUSE_CLIENT},
+        {"shop/customerio.py": IN_HOUSE_CLIENT},
+        # A folder without `__init__.py` is a namespace package, which an
+        # installed package comes before.
+        {"customerio/helpers.py": "HELP = 1\n"},
+        # A copy of the SDK, with its `track.py`.
+        {
+            "customerio/__init__.py": "from customerio.track import CustomerIO\n",
+            "customerio/track.py": IN_HOUSE_CLIENT,
+        },
+    ],
+)
+def test_engine_sdk_not_hidden_by_other_modules(project, files) -> None:
+    root = project({**files, "shop/views.py": IN_HOUSE_VIEWS})
+
+    checked = run_cli(["--output-format", "json", "."], root)
+
+    codes = {
+        finding["code"]
+        for finding in checked.json["findings"]
+        if finding["path"] == "shop/views.py"
+    }
+    assert {"CIO101", "CIO103", "CIO601"} <= codes
+
+
+def test_engine_project_customerio_module_added_after_cached_run(project) -> None:
+    # The module is excluded, so only the cache key can tell that it appeared.
+    root = project(
+        {
+            "shop/views.py": IN_HOUSE_VIEWS,
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["customerio.py"]\n',
+        }
+    )
+    first = run_cli(["--output-format", "json", "."], root)
+    (root / "customerio.py").write_text(IN_HOUSE_CLIENT, encoding="utf-8")
+
+    second = run_cli(["--output-format", "json", "."], root)
+
+    assert first.json["findings"] != []
+    assert second.json["findings"] == []
