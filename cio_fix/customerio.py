@@ -186,6 +186,9 @@ class Scope:
     class_info: ClassInfo | None = None
     # Names that imports inside this function or class bind.
     imports: dict[str, str] = field(default_factory=dict)
+    # Annotations without a value (`tracker: Mixpanel`), by the name they
+    # annotate: they bind nothing, but state the type of the name's values.
+    annotations: dict[str, list[Assignment]] = field(default_factory=dict)
     # The `del` statements of this scope by each name they unbind.
     deletions: dict[str, list[cst.Del]] = field(default_factory=dict)
 
@@ -805,10 +808,8 @@ class FileIndex:
 
     def _name_type(self, name: str, scope: Scope) -> ClientType | None:
         assignments = self.assignments_of(name, scope)
-        if (
-            name in self.client_names
-            and not self._other_library_object(assignments)
-            and not self._annotated_with_other_class(assignments)
+        if name in self.client_names and not self._bound_to_other_object(
+            name, scope, assignments
         ):
             return TRACK
         if assignments:
@@ -831,32 +832,95 @@ class FileIndex:
                     return found
         return None
 
+    def _bound_to_other_object(
+        self, name: str, scope: Scope, assignments: list[Assignment]
+    ) -> bool:
+        """Tell whether the code binds a configured client name to something other than a client.
+
+        That is an object or a module of another library (`tracker =
+        Mixpanel(...)`, `import mixpanel as tracker`, a loop over Mixpanel
+        objects) or an annotation with other classes only, with or without
+        a value (`tracker: SegmentTracker`).
+        """
+        if self._other_library_object(assignments):
+            return True
+        origin = self._origin_in(name, scope)
+        if origin is not None and self._from_other_library(origin):
+            return True
+        annotated = [*assignments, *self._bare_annotations(name, scope)]
+        return self._annotated_with_other_class(annotated)
+
     def _other_library_object(self, assignments: list[Assignment]) -> bool:
-        """Tell whether an assignment builds the name's value with another library.
+        """Tell whether an assignment or a loop binds the name to an object of another library.
 
         A configured client name (`tracker`) does not count in a file that
         binds it to `Mixpanel(...)`: a call of something imported from
         neither a Customer.io SDK nor a module of the project.
         """
-        for assignment in assignments:
-            value = assignment.value
-            if isinstance(value, cst.Await):
-                value = value.expression
-            if not isinstance(value, cst.Call):
-                continue
-            qualified = self.qualified_name(value.func)
-            if qualified is None:
-                continue
-            top = qualified.partition(".")[0]
-            if top in ("customerio", "async_customerio"):
-                continue
-            module = qualified.rpartition(".")[0] or qualified
-            if self.project is None or (
-                self.project.module(self._localised(module)) is None
-                and self.project.module(self._localised(qualified)) is None
-            ):
-                return True
-        return False
+        return any(
+            self._other_library_call(assignment.value)
+            or self._loops_over_other_library_objects(assignment)
+            for assignment in assignments
+        )
+
+    def _other_library_call(self, value: cst.BaseExpression | None) -> bool:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = self.qualified_name(value.func)
+        return qualified is not None and self._from_other_library(qualified)
+
+    def _from_other_library(self, qualified: str) -> bool:
+        """Tell whether an imported name comes from neither a Customer.io SDK nor the project."""
+        top = qualified.partition(".")[0]
+        if top in CLIENT_PACKAGES:
+            return False
+        module = qualified.rpartition(".")[0] or qualified
+        return self.project is None or (
+            self.project.module(self._localised(module)) is None
+            and self.project.module(self._localised(qualified)) is None
+        )
+
+    def _loops_over_other_library_objects(self, assignment: Assignment) -> bool:
+        """Tell whether a `for` loop binds the name to objects of another library only.
+
+        The loop goes over a list, tuple or set display of them, or over a
+        name that one assignment binds to such a display (`SINKS =
+        [Mixpanel(...), Mixpanel(...)]`). A loop over anything else gives
+        values that cio-fix does not know.
+        NOTE: an object that code adds to the list later (`SINKS.append`) is not seen.
+        """
+        loop = assignment.statement
+        if not isinstance(loop, (cst.For, cst.CompFor)):
+            return False
+        if not (
+            isinstance(loop.target, cst.Name) and loop.target.value == assignment.name
+        ):
+            return False
+        items = loop.iter
+        if isinstance(items, cst.Name):
+            bound = self.assignments_of(items.value, assignment.scope)
+            if len(bound) != 1 or self.rebound(items.value, assignment.scope):
+                return False
+            if not isinstance(bound[0].statement, (cst.Assign, cst.AnnAssign)):
+                return False
+            items = bound[0].value
+        if not isinstance(items, (cst.List, cst.Tuple, cst.Set)) or not items.elements:
+            return False
+        return all(
+            isinstance(element, cst.Element) and self._other_library_call(element.value)
+            for element in items.elements
+        )
+
+    def _bare_annotations(self, name: str, scope: Scope) -> list[Assignment]:
+        """Return the annotations without a value of `name` in the scope that binds it."""
+        for candidate in scope.lookup_chain():
+            if name in candidate.annotations:
+                return candidate.annotations[name]
+            if name in candidate.assignments or name in candidate.imports:
+                return []
+        return []
 
     def _annotated_with_other_class(self, assignments: list[Assignment]) -> bool:
         """Tell whether a parameter or variable is annotated with classes that are not clients.
@@ -1621,6 +1685,10 @@ class IndexBuilder(cst.CSTVisitor):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
             self._record_target(node.target, node.value, node)
+        elif isinstance(node.target, cst.Name):
+            name = node.target.value
+            annotation = Assignment(name, None, node, self.scope)
+            self.scope.annotations.setdefault(name, []).append(annotation)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record_target(node.target, None, node)

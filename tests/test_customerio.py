@@ -573,6 +573,56 @@ def test_customerio_client_name_annotations(annotation: str, is_client: bool) ->
 
 
 @pytest.mark.parametrize(
+    ("body", "is_client"),
+    [
+        # Bound to another library's module or objects: not a client.
+        ("    import mixpanel as tracker\n", False),
+        ("    tracker: Mixpanel\n    tracker = sink()\n", False),
+        ("    tracker: 'Optional[Mixpanel]'\n    tracker = sink()\n", False),
+        ("    for tracker in SINKS:\n        pass\n", False),
+        ("    for tracker in (Mixpanel('a'), Mixpanel('b')):\n        pass\n", False),
+        # Bound to a client, to a type that may be one, or to unknown values.
+        ("    import app.cio as tracker\n", True),
+        ("    tracker: Wrapper\n    tracker = sink()\n", True),
+        ("    tracker: Any\n    tracker = sink()\n", True),
+        ("    for tracker in CLIENTS:\n        pass\n", True),
+        ("    for tracker in MIXED:\n        pass\n", True),
+        ("    for tracker in sinks():\n        pass\n", True),
+        ("    for tracker in []:\n        pass\n", True),
+        ("    tracker = sink()\n", True),
+    ],
+)
+def test_customerio_client_name_local_bindings(body: str, is_client: bool) -> None:
+    source = (
+        "from typing import Any, Optional\n"
+        "from mixpanel import Mixpanel\n"
+        "from customerio import CustomerIO\n"
+        "from app.cio import Wrapper\n"
+        "SINKS = [Mixpanel('a'), Mixpanel('b')]\n"
+        "MIXED = [Mixpanel('a'), CustomerIO('s', 'k')]\n"
+        "def go():\n"
+        f"{body}"
+        "    tracker.track('1', 'x')\n"
+    )
+    index = build_index(cst.parse_module(source), "app.views", False)
+    index.client_names = frozenset({"tracker"})
+    index.attach_project(_project(ANNOTATION_PROJECT))
+
+    calls = [call for call in index.client_calls if call.method == "track"]
+
+    assert len(calls) == (1 if is_client else 0)
+
+
+def test_customerio_client_name_module_import_of_other_library() -> None:
+    source = "import mixpanel as tracker\ndef go():\n    tracker.track('1', 'x')\n"
+    index = build_index(cst.parse_module(source), "app.views", False)
+    index.client_names = frozenset({"tracker"})
+    index.attach_project(_project(ANNOTATION_PROJECT))
+
+    assert index.client_calls == []
+
+
+@pytest.mark.parametrize(
     "annotation", ["'CustomerIO'", "Optional['CustomerIO']", "'CustomerIO | None'"]
 )
 def test_customerio_string_annotation_client(annotation: str) -> None:
