@@ -1095,3 +1095,44 @@ def test_clients_class_variable_fix_withheld(tmp_path) -> None:
             " code may read, replace or close, so one shared client could behave"
             " differently)"
         )
+
+
+def test_clients_lazy_class_variable_skipped(tmp_path) -> None:
+    shutil.copyfile(
+        FIXTURES / "CIO601" / "lazy_class_variable.py", tmp_path / "views.py"
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO601", "."], tmp_path)
+
+    assert result.json["findings"] == []
+
+
+# The constructions of the fixture that still run per request or per item, by
+# line: only the instance attribute is fixed, because each of the others is
+# stored in a class variable.
+NOT_LAZY_LINES = {
+    13: "self.client under its own guard",
+    23: "guard on another attribute",
+    32: "guard on another class",
+    41: "guard joined with `or`",
+    52: "built in the `else` branch",
+    61: "unset again by the handler",
+    75: "built in a loop inside the guard",
+    89: "guard reads an instance attribute",
+    97: "one-line body without a guard",
+    107: "`cls.client` in a loop",
+}
+
+
+def test_clients_class_variable_not_lazy_reported(tmp_path) -> None:
+    shutil.copyfile(
+        FIXTURES / "CIO601" / "lazy_class_variable_not_lazy.py", tmp_path / "views.py"
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO601", "."], tmp_path)
+    findings = result.json["findings"]
+
+    lines = [finding["line"] for finding in findings]
+    fixed = [finding["line"] for finding in findings if finding["fix"] is not None]
+    assert lines == list(NOT_LAZY_LINES)
+    assert fixed == [13]

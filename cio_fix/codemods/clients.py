@@ -659,6 +659,17 @@ class ClientPerRequest(Rule):
     hooks (Flask's `create_app`, a FastAPI or Starlette `lifespan` or
     `on_event("startup")`, Django's `AppConfig.ready`, Celery's worker
     start signals), unless an outer loop or a lambda runs it again.
+    A client built once and kept is left alone too: one assigned to a name
+    the function declares `global`, and one assigned to a class variable
+    (`type(self).client`, `self.__class__.client`, `View.client`, `cls.client`
+    of a classmethod) only while it is unset. That needs an `if` that tests
+    the same class variable (`is None`, `not`, `not hasattr(...)`,
+    `getattr(..., None)`, alone or joined with `and`), no loop between the
+    `if` and the assignment, and no other assignment or `del` of that class
+    variable in the function. The same guard around
+    `self.client = CustomerIO(...)` sets an instance attribute, built once
+    per instance, so it is still reported in a view, which the web
+    frameworks instantiate for every request by default.
 
     Why is this bad?
     Every client owns its own HTTP session (customerio 3.x), so a new
@@ -721,11 +732,11 @@ class ClientPerRequest(Rule):
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
     the same file that closes it), because a shared client would then be
-    closed for every later request. A client that a request stores in a
+    closed for every later request. A client that every request stores in a
     class variable (`Service.client = CustomerIO(...)`,
-    `type(self).client = ...`) is reported without a fix too, because code
-    elsewhere may read it, replace it or close it and count on the next
-    request for a new one.
+    `type(self).client = ...`, `cls.client = ...`) is reported without a fix
+    too, because code elsewhere may read it, replace it or close it and
+    count on the next request for a new one.
     A client stored in an instance attribute (`self.client = ...`) is fixed,
     because code that reads or replaces the class variable does not see it.
     A factory with a decorator whose name says it caches (`ttl_cache`,
@@ -787,9 +798,12 @@ class ClientPerRequest(Rule):
             ancestors = list(context.ancestors(construction.node))
             function = _running_function(construction, ancestors)
             if function is not None and (
-                function.is_cached or _assigns_global(index, function, construction)
+                function.is_cached
+                or _assigns_global(index, function, construction, ancestors)
+                or _fills_unset_class_variable(index, function, construction, ancestors)
             ):
-                # A cached factory or a lazily built global builds the client once.
+                # A cached factory, a lazily built global or a lazily built class
+                # variable builds the client once.
                 continue
             handler = request_handler(index, function)
             if handler is not None:
@@ -928,7 +942,7 @@ class ClientPerRequest(Rule):
         if reason is None:
             reason = _closing_reason(context, construction, site, with_statement)
         if reason is None:
-            reason = _class_variable_reason(context.index, construction)
+            reason = _class_variable_reason(context.index, construction, site.ancestors)
         if reason is not None:
             return self._withheld(context, construction.node, message, reason)
 
@@ -1278,23 +1292,27 @@ def _factory_of(
 
 
 def _assigns_global(
-    index: FileIndex, function: FunctionInfo, construction: Construction
+    index: FileIndex,
+    function: FunctionInfo,
+    construction: Construction,
+    ancestors: list[cst.CSTNode],
 ) -> bool:
     """Tell whether the construction is assigned to a `global` name: a lazy singleton."""
-    statement = construction.site.statement
+    # NOTE: no guard (`if _client is None:`) is required, so a handler that
+    # assigns a new client to a global name on every request is not reported.
     # The index contains the names of every `global` statement of the
     # module, so most functions need no walk for their own.
-    if not index.global_names or not isinstance(statement, cst.SimpleStatementLine):
+    if not index.global_names:
         return False
-    for small in statement.body:
-        if isinstance(small, cst.Assign) and small.value is construction.node:
-            targets = {code_of(target.target) for target in small.targets}
-            if not targets & index.global_names:
-                return False
-            finder = _GlobalFinder()
-            walk(function.node.body, finder)
-            return bool(targets & finder.names)
-    return False
+    assignment = _assignment_of(construction, ancestors)
+    if assignment is None:
+        return False
+    targets = {code_of(target.target) for target in assignment.targets}
+    if not targets & index.global_names:
+        return False
+    finder = _GlobalFinder()
+    walk(function.node.body, finder)
+    return bool(targets & finder.names)
 
 
 class _GlobalFinder(cst.CSTVisitor):
@@ -1304,6 +1322,258 @@ class _GlobalFinder(cst.CSTVisitor):
     def visit_Global(self, node: cst.Global) -> None:
         for item in node.names:
             self.names.add(item.name.value)
+
+
+def _fills_unset_class_variable(
+    index: FileIndex,
+    function: FunctionInfo,
+    construction: Construction,
+    ancestors: list[cst.CSTNode],
+) -> bool:
+    """Tell whether the construction is assigned to a class variable only while it is unset.
+
+    `if self.client is None: type(self).client = CustomerIO(...)` builds one
+    client per process, like a lazily built global. The `if` must test the
+    same attribute of the same class, no loop may run between it and the
+    assignment, and the function may set or delete that class variable
+    nowhere else (`type(self).client = None` would unset it for the next
+    request). `self.client = ...` sets an instance attribute, which a view
+    instantiated per request builds again for every request.
+    """
+    assignment = _assignment_of(construction, ancestors)
+    if assignment is None or len(assignment.targets) != 1:
+        return False
+    target = assignment.targets[0].target
+    variable = _class_variable(index, function, target, reading=False)
+    if variable is None:
+        return False
+    if _sets_class_variable_elsewhere(index, function, variable, target):
+        return False
+    child: cst.CSTNode = construction.node
+    for ancestor in ancestors:
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.For, cst.While)):
+            return False
+        if (
+            isinstance(ancestor, cst.If)
+            and child is ancestor.body
+            and _tests_unset(index, function, ancestor.test, variable)
+        ):
+            return True
+        child = ancestor
+    return False
+
+
+def _assignment_of(
+    construction: Construction, ancestors: list[cst.CSTNode]
+) -> cst.Assign | None:
+    """Return `target = CustomerIO(...)` when the construction is the assigned value.
+
+    The parent is read from `ancestors` because a one-line body
+    (`if ...: target = CustomerIO(...)`) has no statement line of its own.
+    """
+    if not ancestors:
+        return None
+    parent = ancestors[0]
+    if isinstance(parent, cst.Assign) and parent.value is construction.node:
+        return parent
+    return None
+
+
+def _sets_class_variable_elsewhere(
+    index: FileIndex,
+    function: FunctionInfo,
+    variable: tuple[str, str],
+    assigned: cst.BaseExpression,
+) -> bool:
+    """Tell whether the function assigns or deletes `variable` other than at `assigned`."""
+    targets: list[cst.BaseExpression] = []
+    for statement in find_all(
+        function.node.body, cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Del
+    ):
+        if isinstance(statement, cst.Assign):
+            targets.extend(target.target for target in statement.targets)
+        else:
+            targets.append(statement.target)
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (cst.Tuple, cst.List)):
+            # `a, type(self).client = ...`, `del a, type(self).client`, and
+            # starred elements, whose `value` is the starred target.
+            targets.extend(element.value for element in target.elements)
+        elif (
+            target is not assigned
+            and _class_variable(index, function, target, reading=False) == variable
+        ):
+            return True
+    return False
+
+
+def _tests_unset(
+    index: FileIndex,
+    function: FunctionInfo,
+    test: cst.BaseExpression,
+    variable: tuple[str, str],
+) -> bool:
+    """Tell whether `test` is true only while the class variable is unset.
+
+    `X.attr is None`, `not X.attr`, `not hasattr(X, "attr")`, the same with
+    `getattr(X, "attr", None)`, and an `and` with one of those count.
+    """
+    if isinstance(test, cst.BooleanOperation):
+        if not isinstance(test.operator, cst.And):
+            return False
+        return _tests_unset(index, function, test.left, variable) or _tests_unset(
+            index, function, test.right, variable
+        )
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        operand = test.expression
+        if _read_variable(index, function, operand) == variable:
+            return True
+        return _hasattr_variable(index, function, operand) == variable
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comparison = test.comparisons[0]
+        return (
+            isinstance(comparison.operator, cst.Is)
+            and isinstance(comparison.comparator, cst.Name)
+            and comparison.comparator.value == "None"
+            and _read_variable(index, function, test.left) == variable
+        )
+    return False
+
+
+def _read_variable(
+    index: FileIndex, function: FunctionInfo, expression: cst.BaseExpression
+) -> tuple[str, str] | None:
+    """Return the class variable that `X.attr` or `getattr(X, "attr", None)` reads."""
+    if isinstance(expression, cst.Attribute):
+        return _class_variable(index, function, expression, reading=True)
+    if _is_builtin_call(expression, "getattr", 3):
+        assert isinstance(expression, cst.Call)
+        default = expression.args[2].value
+        if not isinstance(default, cst.Name) or default.value != "None":
+            return None
+        return _attribute_argument(index, function, expression)
+    return None
+
+
+def _hasattr_variable(
+    index: FileIndex, function: FunctionInfo, expression: cst.BaseExpression
+) -> tuple[str, str] | None:
+    """Return the class variable that `hasattr(X, "attr")` tests."""
+    if not _is_builtin_call(expression, "hasattr", 2):
+        return None
+    assert isinstance(expression, cst.Call)
+    return _attribute_argument(index, function, expression)
+
+
+def _is_builtin_call(expression: cst.BaseExpression, name: str, arguments: int) -> bool:
+    return (
+        isinstance(expression, cst.Call)
+        and isinstance(expression.func, cst.Name)
+        and expression.func.value == name
+        and len(expression.args) == arguments
+        and all(
+            argument.keyword is None and not argument.star
+            for argument in expression.args
+        )
+    )
+
+
+def _attribute_argument(
+    index: FileIndex, function: FunctionInfo, call: cst.Call
+) -> tuple[str, str] | None:
+    """Return the class and attribute named by the arguments `(X, "attr", ...)`."""
+    attribute = literal_value(call.args[1].value)
+    if not isinstance(attribute, str):
+        return None
+    return _variable_of(index, function, call.args[0].value, attribute, reading=True)
+
+
+def _class_variable(
+    index: FileIndex,
+    function: FunctionInfo,
+    expression: cst.BaseExpression,
+    reading: bool,
+) -> tuple[str, str] | None:
+    """Return the class and attribute of `X.attr` when X denotes a class, else None."""
+    if not isinstance(expression, cst.Attribute):
+        return None
+    return _variable_of(
+        index, function, expression.value, expression.attr.value, reading
+    )
+
+
+def _variable_of(
+    index: FileIndex,
+    function: FunctionInfo,
+    owner: cst.BaseExpression,
+    attribute: str,
+    reading: bool,
+) -> tuple[str, str] | None:
+    """Return the class and attribute that `owner.attribute` reads or sets, or None.
+
+    Reading `self.attribute` reaches the class variable only when no method
+    of the class sets `self.attribute` (an `__init__` that sets
+    `self.client = None` hides the class variable from every instance).
+    """
+    class_name = _class_named_by(index, function, owner, reading)
+    if class_name is None:
+        return None
+
+    first = _first_parameter(function)
+    reads_instance = (
+        first is not None
+        and _is_name(owner, first)
+        and "classmethod" not in function.decorators
+    )
+    if reads_instance and function.class_info is not None:
+        for assignment in function.class_info.attributes.get(attribute, []):
+            if assignment.scope.kind != "class":
+                return None
+    return (class_name, attribute)
+
+
+def _class_named_by(
+    index: FileIndex, function: FunctionInfo, owner: cst.BaseExpression, reading: bool
+) -> str | None:
+    """Return the name of the class that `owner` denotes in a method, or None.
+
+    That is a class of the module by name, and, for the method's class,
+    `cls` of a classmethod, `type(self)` and `self.__class__`. `self.attr`
+    counts only when `reading`: an instance without its own `attr` reads
+    the class variable, but assigning `self.attr` sets an instance attribute.
+    """
+    if isinstance(owner, cst.Name) and any(
+        class_info.name == owner.value for class_info in index.classes
+    ):
+        return owner.value
+    class_info = function.class_info
+    first = _first_parameter(function)
+    if class_info is None or first is None:
+        return None
+    if "classmethod" in function.decorators:
+        return class_info.name if _is_name(owner, first) else None
+    if reading and _is_name(owner, first):
+        return class_info.name
+    if isinstance(owner, cst.Attribute) and owner.attr.value == "__class__":
+        return class_info.name if _is_name(owner.value, first) else None
+    if _is_builtin_call(owner, "type", 1):
+        assert isinstance(owner, cst.Call)
+        return class_info.name if _is_name(owner.args[0].value, first) else None
+    return None
+
+
+def _first_parameter(function: FunctionInfo) -> str | None:
+    """Return the name of a method's `self` or `cls` parameter, or None."""
+    if "staticmethod" in function.decorators:
+        return None
+    parameters = function.node.params
+    positional = [*parameters.posonly_params, *parameters.params]
+    return positional[0].name.value if positional else None
+
+
+def _is_name(node: cst.BaseExpression, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
 
 
 def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> bool:
@@ -1357,37 +1627,45 @@ def _unmovable_reason(
     return None
 
 
-def _class_variable_reason(index: FileIndex, construction: Construction) -> str | None:
+def _class_variable_reason(
+    index: FileIndex, construction: Construction, ancestors: list[cst.CSTNode]
+) -> str | None:
     """Return why a client assigned to a class variable must stay per request, or None.
 
     A class variable (`Service.client = ...`, `type(self).client`,
-    `self.__class__.client`) is shared with all code that reaches the class.
-    Code elsewhere may read it, replace it or close the client in it, and
-    then rely on the next request to put a new client there.
+    `self.__class__.client`, `cls.client`) is shared with all code that
+    reaches the class. Code elsewhere may read it, replace it or close the
+    client in it, and then rely on the next request to put a new client there.
     """
-    statement = construction.site.statement
-    if not isinstance(statement, cst.SimpleStatementLine):
+    assignment = _assignment_of(construction, ancestors)
+    if assignment is None:
         return None
-    for small in statement.body:
-        if not isinstance(small, cst.Assign) or small.value is not construction.node:
-            continue
-        for target in small.targets:
-            if _is_class_attribute(index, target.target):
-                return (
-                    f"it is stored in the class variable `{code_of(target.target)}`,"
-                    " which other code may read, replace or close, so one shared"
-                    " client could behave differently"
-                )
+    function = construction.site.function
+    for target in assignment.targets:
+        if _is_class_attribute(index, function, target.target):
+            return (
+                f"it is stored in the class variable `{code_of(target.target)}`,"
+                " which other code may read, replace or close, so one shared"
+                " client could behave differently"
+            )
     return None
 
 
-def _is_class_attribute(index: FileIndex, target: cst.BaseExpression) -> bool:
+def _is_class_attribute(
+    index: FileIndex, function: FunctionInfo | None, target: cst.BaseExpression
+) -> bool:
     """Tell whether an assignment target is an attribute of a class, not of an instance."""
     if not isinstance(target, cst.Attribute):
         return False
     owner = target.value
     if isinstance(owner, cst.Name):
-        return any(class_info.name == owner.value for class_info in index.classes)
+        if any(class_info.name == owner.value for class_info in index.classes):
+            return True
+        # `cls.client` in a classmethod
+        return (
+            function is not None
+            and _class_named_by(index, function, owner, reading=False) is not None
+        )
     if isinstance(owner, cst.Attribute):
         # `self.__class__.client`
         return owner.attr.value == "__class__"
