@@ -35,7 +35,7 @@ from cio_fix.config import Config
 from cio_fix.files import read_regular_file
 from cio_fix.interrupts import deferred
 from cio_fix.modules import folders_up_to, shadowed_sdk_packages
-from cio_fix.python_version import RUFF_FILES
+from cio_fix.python_version import PYTHON_VERSION_FILES
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
 from cio_fix.writer import temporary_file
 
@@ -73,7 +73,7 @@ DECLARATION_PATTERNS = (
     "uv.lock",
     "pdm.lock",
     *REQUIREMENTS_PATTERNS,
-    *RUFF_FILES,
+    *PYTHON_VERSION_FILES,
     ".pre-commit-config.yaml",
 )
 

@@ -404,6 +404,7 @@ def main_command(
             quiet=quiet,
             config=config,
         )
+        _warn_python_assumed(result, apply=not dry_run)
         status = _exit_status(result, apply=not dry_run, exit_zero=exit_zero)
         if (
             not dry_run
@@ -481,6 +482,40 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
             markup=False,
             soft_wrap=True,
         )
+
+
+def _warn_python_assumed(result: RunResult, apply: bool) -> None:
+    """Warn once per run when fixes are written for Python 3.9 because none is declared.
+
+    A project that runs on an older Python and declares it nowhere that
+    cio-fix reads would get code that it cannot import (`functools.cache`,
+    a positional-only parameter), so the warning names the settings that declare it.
+    """
+    from cio_fix.python_version import DEFAULT_TARGET
+    from cio_fix.report import quoted_path
+
+    paths = []
+    for finding in result.findings:
+        fixed = finding.applied if apply else finding.fix is not None
+        if fixed and finding.python_assumed and finding.path not in paths:
+            paths.append(finding.path)
+    if not paths:
+        return
+    named = quoted_path(paths[0].as_posix())
+    if len(paths) > 1:
+        others = len(paths) - 1
+        named += f" and {others} other {'file' if others == 1 else 'files'}"
+    verb = "are" if apply else "would be"
+    errors.print(
+        f"cio-fix: warning: the fixes of {named} {verb} written for Python"
+        f" {DEFAULT_TARGET[0]}.{DEFAULT_TARGET[1]} or newer, because the project"
+        " declares no Python version that cio-fix reads; if the code runs on an"
+        " older Python, declare it (requires-python in pyproject.toml, for"
+        " example) or set target-version in [tool.cio-fix]",
+        style="yellow",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _left_out_problem(left_out: LeftOut, names: str) -> str:

@@ -134,6 +134,9 @@ class Finding:
     # The message of a finding reported without a fix, for when another
     # rule's fix makes it fixable: the same advice without the reason.
     fixed_message: str | None = None
+    # The fix is written for Python 3.9 or newer because the project declares
+    # no Python version (`FileContext.python_assumed`).
+    python_assumed: bool = False
     # The position is one in the fixed file already: the finding is one that
     # only the code written by this run's fixes has.
     in_fixed_code: bool = False

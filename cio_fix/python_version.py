@@ -9,6 +9,7 @@ not import libcst, because the cache imports it in runs that parse nothing.
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -26,6 +27,10 @@ PYTHON_VERSION = "the Python version"
 # The files that declare the Python version, besides pyproject.toml,
 # setup.cfg, setup.py and Pipfile, which declare the SDK version too.
 RUFF_FILES = (".ruff.toml", "ruff.toml")
+TOX_FILE = "tox.ini"
+# pyenv's file, which uv and rye read too.
+PYENV_FILE = ".python-version"
+PYTHON_VERSION_FILES = (*RUFF_FILES, TOX_FILE, PYENV_FILE)
 
 # One clause of a version specifier, as PEP 440 and Poetry write it: an
 # optional operator, then a version such as `3.8`, `3.8.1`, `3.*` or `3.10rc1`.
@@ -47,8 +52,19 @@ DEFAULT_TARGET = (3, 9)
 # The oldest Python a fix is written for: a project that bounds the version
 # only from above (`<3.8`) may run on any older one.
 OLDEST = (2, 7)
-# ruff's `target-version`: "py38", "py310".
+# ruff's and black's `target-version`, and a tox environment: "py38", "py310".
 _RUFF_TARGET = re.compile(r"py(?P<major>\d)(?P<minor>\d+)")
+# A trove classifier that names a Python version with its minor version.
+_CLASSIFIER = re.compile(
+    r"Programming Language\s*::\s*Python\s*::\s*(?P<major>\d+)\.(?P<minor>\d+)\s*"
+)
+# A version that `.python-version` names: "3.8.18", "3.12", "pypy3.9-7.3.11",
+# "cpython@3.8" or "cpython-3.8" (uv). "system" and conda names name none.
+_PYENV_VERSION = re.compile(
+    r"(?:pypy|cpython[-@])?(?P<major>\d+)\.(?P<minor>\d+)\b", re.IGNORECASE
+)
+# tox's brace expansion in an environment list: `py{37,38}-django{32,42}`.
+_TOX_BRACES = re.compile(r"\{([^{}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,9 @@ def _lower_bound(clauses: str) -> tuple[int, int] | None:
     below_default = False
     joined = _SPACE_AFTER_OPERATOR.sub(r"\1", clauses.strip())
     for clause in _SEPARATOR.split(joined):
+        if not clause:
+            # pip's `packaging` skips an empty clause: `>=3.7,` means `>=3.7`.
+            continue
         match = _CLAUSE.fullmatch(clause)
         if match is None:
             return None
@@ -117,8 +136,12 @@ def detect_python_version(
     Each folder from `start` up to `root` is read in this order:
     `[project] requires-python` and Poetry's `python` dependency in
     pyproject.toml, `python_requires` in setup.cfg and setup.py, the
-    Pipfile's `[requires]`, and ruff's `target-version`, which ruff itself
-    derives from `requires-python`. A declaration that cannot be read is
+    Pipfile's `[requires]`, ruff's `target-version`, which ruff itself
+    derives from `requires-python`, and black's. Then come the sources
+    that name the Pythons a project is tested or developed on rather than
+    its requirement: the `Programming Language :: Python :: 3.N`
+    classifiers of pyproject.toml, setup.cfg and setup.py, tox's
+    `envlist`, and `.python-version`. A declaration that cannot be read is
     skipped. The source is relative to `root`.
     """
     readers: tuple[Callable[[Path], PythonVersion | None], ...] = (
@@ -127,6 +150,10 @@ def detect_python_version(
         _from_setup_py,
         _from_pipfile,
         _from_ruff,
+        _from_black,
+        _from_classifiers,
+        _from_tox,
+        _from_pyenv,
     )
     for folder in folders_up_to(root, start):
         for reader in readers:
@@ -150,7 +177,7 @@ def _from_pyproject(folder: Path) -> PythonVersion | None:
         _table(document, "tool", "poetry", "dependencies").get("python"),
     ]
     for spec in specs:
-        found = _declared(spec, "pyproject.toml")
+        found = _declared(spec, "pyproject.toml", folder)
         if found is not None:
             return found
     return None
@@ -160,7 +187,7 @@ def _from_setup_cfg(folder: Path) -> PythonVersion | None:
     parser = read_setup_cfg(folder / "setup.cfg", PYTHON_VERSION, logging.DEBUG)
     if parser is None or not parser.has_option("options", "python_requires"):
         return None
-    return _declared(parser.get("options", "python_requires"), "setup.cfg")
+    return _declared(parser.get("options", "python_requires"), "setup.cfg", folder)
 
 
 def _from_setup_py(folder: Path) -> PythonVersion | None:
@@ -169,13 +196,8 @@ def _from_setup_py(folder: Path) -> PythonVersion | None:
     setup.py is parsed, never run. A value computed at run time (a
     variable, a call) cannot be read, so it declares nothing.
     """
-    path = folder / "setup.py"
-    if not path.is_file():
-        return None
-    try:
-        tree = ast.parse(read_regular_file(path), filename=str(path))
-    except (OSError, SyntaxError, ValueError, RecursionError):
-        logger.debug("%s: not valid Python; the Python version is not read", path)
+    tree = _parse_setup_py(folder / "setup.py")
+    if tree is None:
         return None
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not _is_setup(node.func):
@@ -184,8 +206,18 @@ def _from_setup_py(folder: Path) -> PythonVersion | None:
             if keyword.arg == "python_requires" and isinstance(
                 keyword.value, ast.Constant
             ):
-                return _declared(keyword.value.value, "setup.py")
+                return _declared(keyword.value.value, "setup.py", folder)
     return None
+
+
+def _parse_setup_py(path: Path) -> ast.Module | None:
+    if not path.is_file():
+        return None
+    try:
+        return ast.parse(read_regular_file(path), filename=str(path))
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        logger.debug("%s: not valid Python; the Python version is not read", path)
+        return None
 
 
 def _is_setup(func: ast.expr) -> bool:
@@ -199,7 +231,7 @@ def _from_pipfile(folder: Path) -> PythonVersion | None:
     """Read `python_version = "3.8"` or `python_full_version` from the Pipfile's `[requires]`."""
     requires = _table(_load_toml(folder / "Pipfile"), "requires")
     for key in ("python_version", "python_full_version"):
-        found = _declared(requires.get(key), "Pipfile")
+        found = _declared(requires.get(key), "Pipfile", folder)
         if found is not None:
             return found
     return None
@@ -217,26 +249,202 @@ def _from_ruff(folder: Path) -> PythonVersion | None:
 
 def _ruff_target(settings: dict[str, Any], source: str) -> PythonVersion | None:
     target = settings.get("target-version")
-    match = _RUFF_TARGET.fullmatch(target) if isinstance(target, str) else None
+    minimum = _target_version(target) if isinstance(target, str) else None
+    return PythonVersion(minimum, source) if minimum is not None else None
+
+
+def _target_version(name: str) -> tuple[int, int] | None:
+    """Return the version of "py38" as ruff, black and tox write it, else None."""
+    match = _RUFF_TARGET.fullmatch(name.strip())
     if match is None:
         return None
-    minimum = (int(match.group("major")), int(match.group("minor")))
-    return PythonVersion(minimum, source)
+    return (int(match.group("major")), int(match.group("minor")))
 
 
-def _declared(spec: Any, source: str) -> PythonVersion | None:
+def _from_black(folder: Path) -> PythonVersion | None:
+    """Read the oldest of black's `target-version` list in pyproject.toml.
+
+    black formats the code so that every listed version parses it, so the
+    code must run on the oldest one.
+    """
+    document = _load_toml(folder / "pyproject.toml")
+    targets = _table(document, "tool", "black").get("target-version")
+    if not isinstance(targets, list):
+        return None
+    versions = [
+        _target_version(target) for target in targets if isinstance(target, str)
+    ]
+    return _oldest(versions, "pyproject.toml")
+
+
+def _from_classifiers(folder: Path) -> PythonVersion | None:
+    """Read the oldest `Programming Language :: Python :: 3.N` classifier.
+
+    pyproject.toml's `[project] classifiers`, setup.cfg's `[metadata]
+    classifiers` and the string literals of setup.py's `classifiers=[...]`
+    are read, in that order. A classifier without a minor version
+    (`Python :: 3`) declares no oldest Python.
+    """
+    document = _load_toml(folder / "pyproject.toml")
+    found = _oldest_classifier(
+        _table(document, "project").get("classifiers"), "pyproject.toml"
+    )
+    if found is not None:
+        return found
+    parser = read_setup_cfg(folder / "setup.cfg", PYTHON_VERSION, logging.DEBUG)
+    if parser is not None and parser.has_option("metadata", "classifiers"):
+        lines = parser.get("metadata", "classifiers").splitlines()
+        found = _oldest_classifier(lines, "setup.cfg")
+        if found is not None:
+            return found
+    return _oldest_classifier(_setup_py_classifiers(folder), "setup.py")
+
+
+def _oldest_classifier(classifiers: Any, source: str) -> PythonVersion | None:
+    if not isinstance(classifiers, list):
+        return None
+    versions = []
+    for classifier in classifiers:
+        match = (
+            _CLASSIFIER.fullmatch(classifier) if isinstance(classifier, str) else None
+        )
+        if match is not None:
+            versions.append((int(match.group("major")), int(match.group("minor"))))
+    return _oldest(versions, source)
+
+
+def _setup_py_classifiers(folder: Path) -> list[str]:
+    """Return the string literals of the `classifiers` list of setup.py's `setup(...)` call."""
+    tree = _parse_setup_py(folder / "setup.py")
+    if tree is None:
+        return []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not _is_setup(node.func):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg == "classifiers" and isinstance(
+                keyword.value, (ast.List, ast.Tuple)
+            ):
+                return [
+                    element.value
+                    for element in keyword.value.elts
+                    if isinstance(element, ast.Constant)
+                    and isinstance(element.value, str)
+                ]
+    return []
+
+
+def _from_tox(folder: Path) -> PythonVersion | None:
+    """Read the oldest `pyXY` environment of the `envlist` in tox.ini's `[tox]`.
+
+    tox names an environment's Python by its `py37` factor, in
+    `py37-django32` too. Braces expand as tox expands them, so
+    `py{37,38}` names 3.7 and 3.8.
+    """
+    parser = read_setup_cfg(folder / TOX_FILE, PYTHON_VERSION, logging.DEBUG)
+    if parser is None:
+        return None
+    for option in ("env_list", "envlist"):
+        if parser.has_option("tox", option):
+            environments = _tox_environments(parser.get("tox", option))
+            break
+    else:
+        return None
+    versions = []
+    for environment in environments:
+        for factor in environment.split("-"):
+            versions.append(_target_version(factor))
+    return _oldest(versions, TOX_FILE)
+
+
+def _tox_environments(envlist: str) -> list[str]:
+    """Split an environment list at commas and line breaks, expanding braces."""
+    environments = []
+    pending = [
+        name.strip() for name in re.split(r"[,\n](?![^{]*\})", envlist) if name.strip()
+    ]
+    while pending:
+        name = pending.pop()
+        braces = _TOX_BRACES.search(name)
+        if braces is None:
+            environments.append(name)
+            continue
+        for choice in braces.group(1).split(","):
+            pending.append(
+                name[: braces.start()] + choice.strip() + name[braces.end() :]
+            )
+    return environments
+
+
+def _from_pyenv(folder: Path) -> PythonVersion | None:
+    """Read the oldest version that `.python-version` names, one a line.
+
+    pyenv runs the first one and puts the others on the PATH too (for tox,
+    say), so the code may run on each. A line that starts with `#` is skipped.
+    """
+    path = folder / PYENV_FILE
+    if not path.is_file():
+        return None
+    try:
+        text = read_regular_file(path).decode("utf-8", "replace")
+    except OSError as error:
+        logger.debug("%s: cannot read: %s; the Python version is not read", path, error)
+        return None
+    versions = []
+    for line in text.splitlines():
+        if line.strip().startswith("#"):
+            continue
+        for word in line.split():
+            match = _PYENV_VERSION.match(word)
+            if match is not None:
+                versions.append((int(match.group("major")), int(match.group("minor"))))
+    return _oldest(versions, PYENV_FILE)
+
+
+def _oldest(
+    versions: list[tuple[int, int] | None], source: str
+) -> PythonVersion | None:
+    known = [version for version in versions if version is not None]
+    return PythonVersion(min(known), source) if known else None
+
+
+def _declared(spec: Any, source: str, folder: Path) -> PythonVersion | None:
     if not isinstance(spec, str):
         return None
     minimum = minimum_from_specifier(spec)
-    if minimum is None:
-        logger.debug(
-            "%s: Python version %r has no lower bound that cio-fix can read;"
-            " it is ignored",
-            source,
-            spec,
-        )
-        return None
-    return PythonVersion(minimum, source)
+    if minimum is not None:
+        return PythonVersion(minimum, source)
+    if _is_readable(spec):
+        logger.debug("%s: Python version %r has no lower bound", source, spec)
+    else:
+        _warn_unreadable(folder / source, spec)
+    return None
+
+
+def _is_readable(spec: str) -> bool:
+    """Tell whether every clause of a specifier is one that cio-fix reads, as `*` and `<4` are."""
+    if spec.strip() == "*":
+        return True
+    for alternative in re.split(r"\|\|?", spec):
+        joined = _SPACE_AFTER_OPERATOR.sub(r"\1", alternative.strip())
+        for clause in _SEPARATOR.split(joined):
+            if clause and _CLAUSE.fullmatch(clause) is None:
+                return False
+    return True
+
+
+@functools.cache
+def _warn_unreadable(path: Path, spec: str) -> None:
+    """Log that a Python version specifier is not valid, once per file and value.
+
+    Every folder below the declaring one reads the file again.
+    """
+    logger.warning(
+        "%s: Python version specifier %r is not valid; it is ignored, so"
+        " fixes are written as if it were not there",
+        path,
+        spec,
+    )
 
 
 def _table(value: Any, *keys: str) -> dict[str, Any]:

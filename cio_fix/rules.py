@@ -158,6 +158,9 @@ class FileContext:
         # The code and node of each finding that a noqa comment in its
         # statement silences.
         self.silenced: list[tuple[str, cst.CSTNode]] = []
+        # A rule asked for the project's Python version and none is declared,
+        # so the fixes made from here on are written for DEFAULT_TARGET.
+        self.python_assumed = False
 
     def release_caches(self) -> None:
         """Drop the positions, parent links and shared facts; they are rebuilt on use.
@@ -321,10 +324,14 @@ class FileContext:
         That Python is `target-version` in [tool.cio-fix], else the one
         declared nearest to the file. None when it is `version` or newer,
         and when none is known: fixes then write code for Python 3.9 and
-        newer, as they do for a project that declares one.
+        newer, as they do for a project that declares one, and
+        `python_assumed` records that the run must warn about it.
         """
         python = self._python()
-        if python is None or python.minimum >= version:
+        if python is None:
+            self.python_assumed = True
+            return None
+        if python.minimum >= version:
             return None
         return python
 
@@ -442,6 +449,7 @@ class FileContext:
             fix=fix,
             secrets=tuple(secrets),
             fixed_message=fixed_message,
+            python_assumed=self.python_assumed and fix is not None,
         )
         self.finding_nodes[id(found)] = node
         return found

@@ -150,6 +150,8 @@ def export(user_ids):
         ("!=3.0.*,<3.8", (2, 7)),
         ("*", None),
         ("", None),
+        (">=3.7,", (3, 7)),
+        (">=3.7, ,<4", (3, 7)),
         ("python3", None),
     ],
 )
@@ -215,6 +217,87 @@ def test_python_minimum_from_specifier(
             (3, 8),
             "setup.cfg",
         ),
+        (
+            {"pyproject.toml": '[tool.black]\ntarget-version = ["py38", "py37"]\n'},
+            (3, 7),
+            "pyproject.toml",
+        ),
+        (
+            {
+                "pyproject.toml": (
+                    '[project]\nclassifiers = ["Programming Language :: Python :: 3",'
+                    ' "Programming Language :: Python :: 3.9",'
+                    ' "Programming Language :: Python :: 3.8"]\n'
+                )
+            },
+            (3, 8),
+            "pyproject.toml",
+        ),
+        (
+            {
+                "setup.cfg": (
+                    "[metadata]\nclassifiers =\n"
+                    "    Programming Language :: Python :: 3 :: Only\n"
+                    "    Programming Language :: Python :: 3.7\n"
+                )
+            },
+            (3, 7),
+            "setup.cfg",
+        ),
+        (
+            {
+                "setup.py": (
+                    "setup(classifiers=["
+                    '"Programming Language :: Python :: 3.10",'
+                    ' "Programming Language :: Python :: 3.7"])\n'
+                )
+            },
+            (3, 7),
+            "setup.py",
+        ),
+        (
+            {
+                "setup.py": 'setup(classifiers=["Programming Language :: Python :: 3"])\n'
+            },
+            None,
+            None,
+        ),
+        ({"tox.ini": "[tox]\nenvlist = py39, py37, lint\n"}, (3, 7), "tox.ini"),
+        (
+            {"tox.ini": "[tox]\nenv_list =\n    py{310,38}-django{32,42}\n    docs\n"},
+            (3, 8),
+            "tox.ini",
+        ),
+        ({"tox.ini": "[tox]\nenvlist = py3, pypy3\n"}, None, None),
+        ({".python-version": "3.8.18\n"}, (3, 8), ".python-version"),
+        (
+            {".python-version": "# for tox\n3.12.1\npypy3.9-7.3.11\n"},
+            (3, 9),
+            ".python-version",
+        ),
+        ({".python-version": "system\n"}, None, None),
+        (
+            {
+                "pyproject.toml": '[tool.black]\ntarget-version = ["py310"]\n',
+                "ruff.toml": 'target-version = "py39"\n',
+            },
+            (3, 9),
+            "ruff.toml",
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.black]\ntarget-version = ["py39"]\n',
+                "tox.ini": "[tox]\nenvlist = py37\n",
+                ".python-version": "3.6.15\n",
+            },
+            (3, 9),
+            "pyproject.toml",
+        ),
+        (
+            {"tox.ini": "[tox]\nenvlist = py38\n", ".python-version": "3.6.15\n"},
+            (3, 8),
+            "tox.ini",
+        ),
         ({"setup.py": "setup(python_requires=MINIMUM)\n"}, None, None),
         ({"setup.py": "setup(\n"}, None, None),
         ({"pyproject.toml": "[project\n"}, None, None),
@@ -229,6 +312,27 @@ def test_python_detect_version(project, files, minimum, source) -> None:
 
     expected = PythonVersion(minimum, source) if minimum is not None else None
     assert found == expected
+
+
+def test_python_invalid_specifier_logged(project, caplog) -> None:
+    root = project({"pyproject.toml": '[project]\nrequires-python = ">=3.7;"\n'})
+
+    found = detect_python_version(root)
+
+    assert found is None
+    assert caplog.messages == [
+        f"{root / 'pyproject.toml'}: Python version specifier '>=3.7;' is not valid;"
+        " it is ignored, so fixes are written as if it were not there"
+    ]
+
+
+def test_python_no_lower_bound_not_warned(project, caplog) -> None:
+    root = project({"pyproject.toml": '[project]\nrequires-python = "<4, !=3.0.*"\n'})
+
+    found = detect_python_version(root)
+
+    assert found is None
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
 def test_python_setup_py_not_run(project) -> None:
@@ -297,6 +401,17 @@ def test_python_upper_bound_only_gets_no_newer_code(project) -> None:
     assert "and pyproject.toml declares 2.7" in result.stdout
 
 
+def test_python_version_file_change_misses_cache(project) -> None:
+    root = project({".python-version": "3.9.18\n", "views.py": DJANGO_VIEWS})
+    first = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+    (root / ".python-version").write_text("3.8.18\n")
+
+    second = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert "+@functools.cache" in first.stdout
+    assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
 def test_python_version_change_misses_cache(project) -> None:
     root = project(
         {
@@ -328,6 +443,60 @@ def test_python_ruff_target_change_misses_cache(project) -> None:
 
     assert "+@functools.cache" in first.stdout
     assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
+def test_python_undeclared_warns_once(project) -> None:
+    root = project({"views.py": DJANGO_VIEWS, "more/views.py": DJANGO_VIEWS})
+
+    dry_run = run_cli(["--dry-run", "--no-cache", "--select", "CIO601", "."], root)
+    applied = run_cli(["--apply", "--no-cache", "--select", "CIO601", "."], root)
+
+    assert "+@functools.cache" in dry_run.stdout
+    assert dry_run.stderr.count("warning:") == 1
+    assert (
+        "the fixes of more/views.py and 1 other file would be written for Python 3.9"
+        " or newer, because the project declares no Python version that cio-fix"
+        " reads" in dry_run.stderr
+    )
+    assert "set target-version in [tool.cio-fix]" in dry_run.stderr
+    assert applied.stderr.count("warning:") == 1
+    assert "other file are written for Python 3.9" in applied.stderr
+
+
+def test_python_undeclared_warning_cached(project) -> None:
+    root = project({"views.py": DJANGO_VIEWS})
+
+    first = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+    second = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert (root / ".cio_fix_cache").is_dir()
+    assert "declares no Python version" in first.stderr
+    assert "declares no Python version" in second.stderr
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"pyproject.toml": '[project]\nrequires-python = ">=3.9"\n'},
+        {"pyproject.toml": '[tool.cio-fix]\ntarget-version = "py310"\n'},
+    ],
+)
+def test_python_declared_no_warning(project, files) -> None:
+    root = project({**files, "views.py": DJANGO_VIEWS})
+
+    result = run_cli(["--dry-run", "--no-cache", "--select", "CIO601", "."], root)
+
+    assert "+@functools.cache" in result.stdout
+    assert "warning" not in result.stderr
+
+
+def test_python_no_fix_no_warning(project) -> None:
+    root = project({"views.py": "import customerio\n"})
+
+    result = run_cli(["--dry-run", "--no-cache", "."], root)
+
+    assert result.exit_code == 0
+    assert "warning" not in result.stderr
 
 
 def test_python_helper_message_names_declaration(project) -> None:
@@ -413,6 +582,36 @@ def test_python_37_runs_thread_helper(project) -> None:
         in (root / "shop" / "app.py").read_text()
     )
     assert output == "[(7, 'order_paid', {'method': 'card'})]\n"
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"pyproject.toml": '[tool.black]\ntarget-version = ["py37", "py38"]\n'},
+        {"tox.ini": "[tox]\nenvlist = py37, py38, py39\n"},
+        {"setup.py": 'setup(classifiers=["Programming Language :: Python :: 3.7"])\n'},
+        {".python-version": "3.7.16\n"},
+        {"pyproject.toml": '[project]\nrequires-python = ">=3.7,"\n'},
+    ],
+)
+def test_python_37_other_declarations_import(project, files) -> None:
+    if not PYTHON_37.is_file():
+        pytest.skip(f"{PYTHON_37} is not installed")
+    root = project(
+        {**STUBS, **files, "shop/__init__.py": "", "shop/views.py": DJANGO_VIEWS}
+    )
+
+    result = run_cli(["--apply", "--no-cache", "--select", "CIO601", "."], root)
+    output = _import_fixed(
+        PYTHON_37,
+        root,
+        "shop.views",
+        "print(shop.views._customerio_client() is shop.views._customerio_client())",
+    )
+
+    assert result.exit_code == 0
+    assert "warning" not in result.stderr
+    assert output == "True\n"
 
 
 def test_python_27_imports_fixed_module(project) -> None:
