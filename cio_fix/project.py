@@ -40,6 +40,7 @@ from cio_fix.modules import (
 )
 from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.requirements import requirement_lines, requirements_files
+from cio_fix.specifiers import SDK_MAJORS, majors_from_specifier
 
 _Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
@@ -107,8 +108,18 @@ class ModuleSummary:
 
 @dataclass(frozen=True)
 class SdkVersion:
-    major: int
+    """The customerio major versions that a file allows, and that file."""
+
+    majors: frozenset[int]
     source: str
+
+    @property
+    def label(self) -> str:
+        """Return the majors as a message names them: "2.x", "1.x or 2.x"."""
+        names = [f"{major}.x" for major in sorted(self.majors)]
+        if len(names) == 1:
+            return names[0]
+        return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 @dataclass(frozen=True)
@@ -116,11 +127,16 @@ class SdkConflict:
     """Requirements files of one folder that pin different customerio major versions.
 
     The code may run under each of them (a CI job that tries the upgrade,
-    hosts that stay on the old version), so no one version is known.
+    hosts that stay on the old version), so it may run with any major that
+    one of them allows.
     """
 
-    # The first pin of each major version, in the order the files are read.
+    # The first pin of each set of majors, in the order the files are read.
     pins: tuple[SdkVersion, ...]
+
+    @property
+    def majors(self) -> frozenset[int]:
+        return frozenset().union(*(pin.majors for pin in self.pins))
 
 
 class ProjectIndex:
@@ -652,39 +668,17 @@ _REQUIREMENT_STRING = re.compile(
 # Pipfile tables that hold no packages.
 _PIPFILE_SETTINGS = frozenset({"source", "requires", "scripts", "pipenv"})
 
-_CLAUSE = re.compile(r"(===|==|~=|>=|<=|!=|\^|~|>|<|=)?\s*v?(\d+)(?:\.(\d+))?")
 
+def declared_majors(spec: str) -> frozenset[int] | None:
+    """Return the customerio majors a specifier allows, when it rules one out.
 
-def major_from_specifier(spec: str) -> int | None:
-    """Return the customerio major version a specifier pins, if it pins one.
-
-    `==3.1`, `~=2.0`, `^3`, `3.*` and `>=2,<3` pin a major version. A lone
-    lower bound pins one only when it is at least 3, because no customerio
-    release after 3.x exists to change the meaning of a newer call.
+    A specifier that allows every released major (`>=1.2`, `*`) declares
+    nothing, so the search goes on to the next file.
     """
-    lower: int | None = None
-    upper: tuple[int, int] | None = None
-    for clause in spec.split(","):
-        match = _CLAUSE.search(clause.strip())
-        if match is None:
-            continue
-        operator = match.group(1) or "=="
-        major = int(match.group(2))
-        minor = int(match.group(3) or 0)
-        if operator in ("==", "===", "~=", "^", "~", "="):
-            return major
-        if operator in (">=", ">"):
-            lower = major
-        elif operator == "<":
-            upper = (major, minor)
-        elif operator == "<=":
-            upper = (major + 1, 0)
-    if lower is not None and upper is not None:
-        if upper == (lower + 1, 0) or upper[0] == lower:
-            return lower
-    if lower is not None and lower >= 3:
-        return lower
-    return None
+    majors = majors_from_specifier(spec)
+    if majors is None or majors == SDK_MAJORS:
+        return None
+    return majors
 
 
 def detect_sdk_version(
@@ -726,7 +720,7 @@ def _relative_pin(found: SdkVersion, folder: Path, root: Path) -> SdkVersion:
     if folder == root.resolve():
         return found
     prefix = folder.relative_to(root.resolve()).as_posix()
-    return SdkVersion(found.major, posixpath.normpath(f"{prefix}/{found.source}"))
+    return SdkVersion(found.majors, posixpath.normpath(f"{prefix}/{found.source}"))
 
 
 def _table(value: Any, *keys: str) -> dict[str, Any]:
@@ -745,9 +739,9 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
         document = _load_toml(root / name)
         for package in _array(document.get("package")):
             if isinstance(package, dict) and _is_sdk(str(package.get("name", ""))):
-                major = major_from_specifier(str(package.get("version", "")))
-                if major is not None:
-                    return SdkVersion(major, name)
+                majors = declared_majors(str(package.get("version", "")))
+                if majors is not None:
+                    return SdkVersion(majors, name)
     path = root / "Pipfile.lock"
     if path.is_file():
         try:
@@ -760,9 +754,9 @@ def _from_lock_files(root: Path) -> SdkVersion | None:
         for section in ("default", "develop"):
             entry = _table(document, section).get("customerio")
             if isinstance(entry, dict):
-                major = major_from_specifier(str(entry.get("version", "")))
-                if major is not None:
-                    return SdkVersion(major, "Pipfile.lock")
+                majors = declared_majors(str(entry.get("version", "")))
+                if majors is not None:
+                    return SdkVersion(majors, "Pipfile.lock")
     return None
 
 
@@ -773,14 +767,14 @@ def _from_requirements(folder: Path, root: Path) -> SdkVersion | SdkConflict | N
     file that includes it. Pins of different major versions, in one file or
     several, give a conflict.
     """
-    pins: dict[int, SdkVersion] = {}
+    pins: dict[frozenset[int], SdkVersion] = {}
     seen: set[Path] = set()
     for path in requirements_files(folder):
         for source, line in requirement_lines(path, root, seen):
-            major = _requirement_major(line)
-            if major is not None and major not in pins:
+            majors = _requirement_majors(line)
+            if majors is not None and majors not in pins:
                 relative = os.path.relpath(source, folder)
-                pins[major] = SdkVersion(major, Path(relative).as_posix())
+                pins[majors] = SdkVersion(majors, Path(relative).as_posix())
     if not pins:
         return None
     if len(pins) == 1:
@@ -795,7 +789,7 @@ def _from_pyproject(root: Path) -> SdkVersion | None:
     for extra in _table(project, "optional-dependencies").values():
         requirements.extend(_array(extra))
     for requirement in requirements:
-        found = _requirement_major(str(requirement))
+        found = _requirement_majors(str(requirement))
         if found is not None:
             return SdkVersion(found, "pyproject.toml")
 
@@ -809,9 +803,9 @@ def _from_pyproject(root: Path) -> SdkVersion | None:
                 continue
             if isinstance(spec, dict):
                 spec = spec.get("version", "")
-            major = major_from_specifier(str(spec))
-            if major is not None:
-                return SdkVersion(major, "pyproject.toml")
+            majors = declared_majors(str(spec))
+            if majors is not None:
+                return SdkVersion(majors, "pyproject.toml")
     return None
 
 
@@ -837,9 +831,9 @@ def _from_setup_cfg(root: Path) -> SdkVersion | None:
         for line in value.splitlines():
             if line.strip().startswith("#"):
                 continue
-            major = _requirement_major(line)
-            if major is not None:
-                return SdkVersion(major, "setup.cfg")
+            majors = _requirement_majors(line)
+            if majors is not None:
+                return SdkVersion(majors, "setup.cfg")
     return None
 
 
@@ -868,9 +862,9 @@ def _from_setup_py(root: Path) -> SdkVersion | None:
     for node in strings:
         if _REQUIREMENT_STRING.fullmatch(node.value) is None:
             continue
-        major = _requirement_major(node.value)
-        if major is not None:
-            return SdkVersion(major, "setup.py")
+        majors = _requirement_majors(node.value)
+        if majors is not None:
+            return SdkVersion(majors, "setup.py")
     return None
 
 
@@ -885,17 +879,17 @@ def _from_pipfile(root: Path) -> SdkVersion | None:
                 continue
             if isinstance(spec, dict):
                 spec = spec.get("version", "")
-            major = major_from_specifier(str(spec))
-            if major is not None:
-                return SdkVersion(major, "Pipfile")
+            majors = declared_majors(str(spec))
+            if majors is not None:
+                return SdkVersion(majors, "Pipfile")
     return None
 
 
-def _requirement_major(line: str) -> int | None:
+def _requirement_majors(line: str) -> frozenset[int] | None:
     match = _REQUIREMENT.match(line)
     if match is None or not match.group("spec"):
         return None
-    return major_from_specifier(match.group("spec"))
+    return declared_majors(match.group("spec"))
 
 
 def _is_sdk(name: str) -> bool:

@@ -273,25 +273,47 @@ class FileContext:
         when no version is known, also when files pin different ones.
         """
         if self.config.sdk_version is not None:
-            return SdkVersion(self.config.sdk_version, "sdk-version in [tool.cio-fix]")
+            return SdkVersion(
+                frozenset({self.config.sdk_version}), "sdk-version in [tool.cio-fix]"
+            )
         declared = self._declared_sdk()
         return declared if isinstance(declared, SdkVersion) else None
 
     @property
+    def sdk_majors(self) -> frozenset[int] | None:
+        """Return the customerio majors the code may run with, or None when none is declared.
+
+        A rule that behaves the same on each of them can decide:
+        `customerio<3` allows 1.x and 2.x. With requirements files that
+        disagree, the code may run with any major that one of them allows.
+        """
+        sdk = self.sdk
+        if sdk is not None:
+            return sdk.majors
+        declared = self._declared_sdk()
+        return declared.majors if isinstance(declared, SdkConflict) else None
+
+    @property
     def sdk_conflict(self) -> str | None:
-        """Describe the pins that leave the customerio version unknown, if files disagree.
+        """Describe the pins that allow more than one customerio major, if any do.
 
         For example "requirements.txt pins customerio 2.x and
-        requirements-next.txt 3.x". None when sdk-version is set.
+        requirements-next.txt 3.x", or "requirements.txt allows customerio
+        2.x or 3.x" for one pin. None when sdk-version is set and when no
+        version is declared.
         """
         if self.config.sdk_version is not None:
             return None
         declared = self._declared_sdk()
-        if not isinstance(declared, SdkConflict):
+        if isinstance(declared, SdkVersion):
+            if len(declared.majors) == 1:
+                return None
+            return f"{declared.source} allows customerio {declared.label}"
+        if declared is None:
             return None
         first, *others = declared.pins
-        described = [f"{first.source} pins customerio {first.major}.x"]
-        described += [f"{pin.source} {pin.major}.x" for pin in others]
+        described = [f"{first.source} pins customerio {first.label}"]
+        described += [f"{pin.source} {pin.label}" for pin in others]
         return ", ".join(described[:-1]) + " and " + described[-1]
 
     def _declared_sdk(self) -> SdkVersion | SdkConflict | None:
@@ -315,7 +337,7 @@ class FileContext:
 
     def _pin_from_cwd(self, sdk: SdkVersion) -> SdkVersion:
         return SdkVersion(
-            sdk.major, display_path(self.config.declarations_root / sdk.source)
+            sdk.majors, display_path(self.config.declarations_root / sdk.source)
         )
 
     def older_python(self, version: tuple[int, int]) -> PythonVersion | None:
@@ -369,11 +391,6 @@ class FileContext:
             return None
         source = display_path(self.config.declarations_root / python.source)
         return PythonVersion(python.minimum, source)
-
-    @property
-    def sdk_major(self) -> int | None:
-        sdk = self.sdk
-        return sdk.major if sdk is not None else None
 
     def result_discarded(self, node: cst.Call) -> bool:
         """Tell whether a call is an expression statement, awaited or not."""

@@ -532,7 +532,7 @@ def test_events_sdk_version_sources(
     (tmp_path / file).write_text(text, encoding="utf-8")
     found = detect_sdk_version(tmp_path)
 
-    assert (found.major if found else None) == major
+    assert (found.majors if found else None) == ({major} if major else None)
 
 
 def test_events_sdk_version_nearest_folder(tmp_path: Path) -> None:
@@ -543,7 +543,7 @@ def test_events_sdk_version_nearest_folder(tmp_path: Path) -> None:
     found = detect_sdk_version(tmp_path, service)
 
     assert found is not None
-    assert found.major == 3
+    assert found.majors == {3}
     assert found.source == "services/shop/requirements.txt"
 
 

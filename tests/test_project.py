@@ -14,8 +14,8 @@ from cio_fix.project import (
     ProjectIndex,
     SdkConflict,
     SdkVersion,
+    declared_majors,
     detect_sdk_version,
-    major_from_specifier,
     summarise,
 )
 
@@ -23,22 +23,40 @@ from conftest import run_cli
 
 
 @pytest.mark.parametrize(
-    ("specifier", "major"),
+    ("specifier", "majors"),
     [
-        ("==3.1.0", 3),
-        ("~=2.0", 2),
-        (">=2,<3", 2),
-        (">=2.1, <3.0", 2),
-        (">=3", 3),
+        ("==3.1.0", {3}),
+        ("~=2.0", {2}),
+        (">=2,<3", {2}),
+        (">=2.1, <3.0", {2}),
+        (">=3", {3}),
         (">=1.2", None),
-        ("<3", None),
-        ("^1.6", 1),
-        ("3.2.0", 3),
-        ("==1.*", 1),
+        ("<3", {1, 2}),
+        ("<=2.9", {1, 2}),
+        (">=1.6,<3", {1, 2}),
+        ("!=3.*", {1, 2}),
+        ("!=3.1", None),
+        (">=2,<4", {2, 3}),
+        (">2.9", {2, 3}),
+        (">=2,", {2, 3}),
+        ("^1.6", {1}),
+        ("~2.1", {2}),
+        ("3.2.0", {3}),
+        ("3.0.0b1", {3}),
+        ("==1.*", {1}),
+        (">= 2.0, != 2.1, < 3", {2}),
+        (">=3.1 <4", {3}),
+        ("^2.1 || ^3.0", {2, 3}),
+        (">=4", None),
+        ("==0.5", None),
+        ("*", None),
+        ("", None),
     ],
 )
-def test_project_major_from_specifier(specifier: str, major: int | None) -> None:
-    assert major_from_specifier(specifier) == major
+def test_project_declared_majors(specifier: str, majors: set[int] | None) -> None:
+    expected = frozenset(majors) if majors is not None else None
+
+    assert declared_majors(specifier) == expected
 
 
 SETUP_PY_COMMENT = """\
@@ -121,7 +139,7 @@ def test_project_sdk_version_ignores_prose(project, files, major, source) -> Non
         assert found is None
     else:
         assert found is not None
-        assert found.major == major
+        assert found.majors == {major}
         assert found.source == source
 
 
@@ -194,7 +212,7 @@ def test_project_detect_sdk_version(project, files, major, source) -> None:
     if major is None:
         assert found is None
     else:
-        assert (found.major, found.source) == (major, source)
+        assert (found.majors, found.source) == ({major}, source)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +293,7 @@ def test_project_sdk_version_requirement_includes(
         assert found is None
     else:
         assert found is not None
-        assert found.major == major
+        assert found.majors == {major}
         assert found.source == source
 
 
@@ -288,14 +306,14 @@ def test_project_sdk_version_requirement_includes(
                 "requirements-dev.txt": "customerio==3.2.0\npytest\n",
                 "requirements.txt": "customerio==3.2.0\n",
             },
-            SdkVersion(3, "requirements.txt"),
+            SdkVersion(frozenset({3}), "requirements.txt"),
         ),
         (
             {
                 "requirements-dev.in": "-r requirements.in\npytest\n",
                 "requirements.in": "customerio~=3.2\n",
             },
-            SdkVersion(3, "requirements.in"),
+            SdkVersion(frozenset({3}), "requirements.in"),
         ),
         # pip-tools compiles requirements.in into the exact pins of requirements.txt.
         (
@@ -303,14 +321,14 @@ def test_project_sdk_version_requirement_includes(
                 "requirements.in": "customerio>=3\n",
                 "requirements.txt": "customerio==3.2.0\n",
             },
-            SdkVersion(3, "requirements.txt"),
+            SdkVersion(frozenset({3}), "requirements.txt"),
         ),
         (
             {
                 "requirements-prod.txt": "flask\n",
                 "requirements/base.txt": "customerio==2.1\n",
             },
-            SdkVersion(2, "requirements/base.txt"),
+            SdkVersion(frozenset({2}), "requirements/base.txt"),
         ),
         # Side files that pin another major version leave it unknown.
         (
@@ -320,8 +338,8 @@ def test_project_sdk_version_requirement_includes(
             },
             SdkConflict(
                 (
-                    SdkVersion(2, "requirements.txt"),
-                    SdkVersion(3, "requirements-next.txt"),
+                    SdkVersion(frozenset({2}), "requirements.txt"),
+                    SdkVersion(frozenset({3}), "requirements-next.txt"),
                 )
             ),
         ),
@@ -332,7 +350,10 @@ def test_project_sdk_version_requirement_includes(
                 "base.txt": "customerio==3.2\n",
             },
             SdkConflict(
-                (SdkVersion(3, "base.txt"), SdkVersion(2, "requirements-legacy.txt"))
+                (
+                    SdkVersion(frozenset({3}), "base.txt"),
+                    SdkVersion(frozenset({2}), "requirements-legacy.txt"),
+                )
             ),
         ),
         (
@@ -343,7 +364,10 @@ def test_project_sdk_version_requirement_includes(
                 )
             },
             SdkConflict(
-                (SdkVersion(2, "requirements.txt"), SdkVersion(3, "requirements.txt"))
+                (
+                    SdkVersion(frozenset({2}), "requirements.txt"),
+                    SdkVersion(frozenset({3}), "requirements.txt"),
+                )
             ),
         ),
         (
@@ -354,18 +378,46 @@ def test_project_sdk_version_requirement_includes(
             },
             SdkConflict(
                 (
-                    SdkVersion(3, "requirements/base.txt"),
-                    SdkVersion(2, "requirements/py37.txt"),
+                    SdkVersion(frozenset({3}), "requirements/base.txt"),
+                    SdkVersion(frozenset({2}), "requirements/py37.txt"),
                 )
             ),
         ),
-        # A pin without a major version does not conflict.
+        # A requirement that allows every major declares none, so it does not
+        # conflict.
+        (
+            {
+                "requirements-next.txt": "customerio>=1.0\ncustomerio\n",
+                "requirements.txt": "customerio==2.1\n",
+            },
+            SdkVersion(frozenset({2}), "requirements.txt"),
+        ),
+        # `>=2` allows 3.x too, which the code may then run with.
         (
             {
                 "requirements-next.txt": "customerio>=2\n",
                 "requirements.txt": "customerio==2.1\n",
             },
-            SdkVersion(2, "requirements.txt"),
+            SdkConflict(
+                (
+                    SdkVersion(frozenset({2}), "requirements.txt"),
+                    SdkVersion(frozenset({2, 3}), "requirements-next.txt"),
+                )
+            ),
+        ),
+        # Pins that allow only 1.x and 2.x differ, but each major they allow
+        # takes event attributes the same way.
+        (
+            {
+                "requirements-legacy.txt": "customerio<3\n",
+                "requirements.txt": "customerio==2.1\n",
+            },
+            SdkConflict(
+                (
+                    SdkVersion(frozenset({2}), "requirements.txt"),
+                    SdkVersion(frozenset({1, 2}), "requirements-legacy.txt"),
+                )
+            ),
         ),
         # The conflict ends the search, but a lock file comes first.
         (
@@ -376,8 +428,8 @@ def test_project_sdk_version_requirement_includes(
             },
             SdkConflict(
                 (
-                    SdkVersion(2, "requirements.txt"),
-                    SdkVersion(3, "requirements-next.txt"),
+                    SdkVersion(frozenset({2}), "requirements.txt"),
+                    SdkVersion(frozenset({3}), "requirements-next.txt"),
                 )
             ),
         ),
@@ -387,7 +439,7 @@ def test_project_sdk_version_requirement_includes(
                 "requirements.txt": "customerio==2.1\n",
                 "poetry.lock": '[[package]]\nname = "customerio"\nversion = "2.1.0"\n',
             },
-            SdkVersion(2, "poetry.lock"),
+            SdkVersion(frozenset({2}), "poetry.lock"),
         ),
     ],
 )
@@ -412,8 +464,8 @@ def test_project_sdk_conflict_relative_to_root(project) -> None:
 
     assert found == SdkConflict(
         (
-            SdkVersion(2, "service/requirements.txt"),
-            SdkVersion(3, "service/requirements-next.txt"),
+            SdkVersion(frozenset({2}), "service/requirements.txt"),
+            SdkVersion(frozenset({3}), "service/requirements-next.txt"),
         )
     )
 
@@ -429,7 +481,7 @@ def test_project_sdk_version_include_beside_service(project) -> None:
     found = detect_sdk_version(root, root / "service")
 
     assert found is not None
-    assert found.major == 3
+    assert found.majors == {3}
     assert found.source == "shared/base.txt"
 
 

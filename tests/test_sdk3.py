@@ -186,3 +186,48 @@ def test_sdk3_partial_called_here_fixed(project) -> None:
 
     assert len(findings) == 1
     assert findings[0]["fix"] == "safe"
+
+
+KEYWORD_CALLS = (
+    "def order(uid, total):\n"
+    '    cio.track(uid, "order_placed", total=total)\n'
+    "\n\n"
+    "def plan(uid, kind):\n"
+    '    cio.track(uid, "plan_" + kind)\n'
+)
+
+
+@pytest.mark.parametrize("pin", ["<3", "<=2.9", ">=1.6,<3", "!=3.*", "~=2.1"])
+def test_sdk3_below_3_not_reported(project, pin: str) -> None:
+    root = project(
+        {"requirements.txt": f"customerio{pin}\n", "app.py": HEADER + KEYWORD_CALLS}
+    )
+
+    result = run_cli(["--output-format", "json", "--no-cache", "."], root)
+    diff = run_cli(["--dry-run", "--no-cache", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["code"] == "CIO301"
+    assert finding["fix"] == "safe"
+    assert '+    cio.track(uid, "plan", kind=kind)' in diff.stdout
+
+
+def test_sdk3_two_majors_allowed_report_only(project) -> None:
+    root = project(
+        {"requirements.txt": "customerio>=2,<4\n", "app.py": HEADER + KEYWORD_CALLS}
+    )
+
+    result = run_cli(["--output-format", "json", "--no-cache", "."], root)
+
+    cio701, cio301 = result.json["findings"]
+    assert cio701["code"] == "CIO701"
+    assert cio701["fix"] is None
+    assert (
+        "(not fixed: requirements.txt allows customerio 2.x or 3.x)"
+        in cio701["message"]
+    )
+    assert cio301["fix"] is None
+    assert (
+        "the customerio version is unknown because requirements.txt allows"
+        " customerio 2.x or 3.x" in cio301["message"]
+    )

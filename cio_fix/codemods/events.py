@@ -57,6 +57,7 @@ from cio_fix.name_constants import (
 )
 from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import FileContext, Rule
+from cio_fix.specifiers import KEYWORD_MAJORS
 
 MEANINGLESS_KEY = "value"
 
@@ -92,15 +93,16 @@ class NameFix:
 UNKNOWN_TARGET = "unknown"
 
 
-def attribute_target(call: ClientCall, sdk_major: int | None) -> str:
+def attribute_target(call: ClientCall, sdk_majors: frozenset[int] | None) -> str:
     """Return where the attributes of this call go.
 
     customerio 3.x takes track/track_anonymous attributes in `data`; 1.x
     and 2.x take them as keyword arguments, and so do pageview and backfill
     on every version and all of async-customerio. The call's own style
-    decides first, then the declared SDK version. Without either, the
-    target is UNKNOWN_TARGET: a guess would nest the attributes under
-    `data` on 2.x, or fail with a TypeError on 3.x.
+    decides first, then the declared SDK versions, when they all take them
+    the same way. Without either, the target is UNKNOWN_TARGET: a guess
+    would nest the attributes under `data` on 2.x, or fail with a TypeError
+    on 3.x.
     """
     if call.api is Api.PIPELINES:
         return "properties"
@@ -115,11 +117,13 @@ def attribute_target(call: ClientCall, sdk_major: int | None) -> str:
         argument.star == "**" for argument in call.star_arguments
     ):
         return "keywords"
-    if sdk_major in (1, 2):
-        return "keywords"
-    if sdk_major is None:
+    if sdk_majors is None:
         return UNKNOWN_TARGET
-    return "data"
+    if sdk_majors <= KEYWORD_MAJORS:
+        return "keywords"
+    if sdk_majors.isdisjoint(KEYWORD_MAJORS):
+        return "data"
+    return UNKNOWN_TARGET
 
 
 def _local_dict(
@@ -150,7 +154,7 @@ def _is_none(node: cst.BaseExpression | None) -> bool:
 
 
 def placement_of(context: FileContext, call: ClientCall) -> Placement:
-    target = attribute_target(call, context.sdk_major)
+    target = attribute_target(call, context.sdk_majors)
     if target == "keywords":
         existing = {
             key: normalised_code(argument.value)
@@ -517,8 +521,9 @@ class DynamicEventName(Rule):
     string method over a built name such as `f"order_{s}".upper()`), a key
     already sent with a different value (in the call, or in a dict that the
     function builds for it), and a call that gives no hint of where its
-    attributes go when the project declares no customerio version are
-    reported without a fix. A name that also contains
+    attributes go when the project declares no customerio version, or one
+    that allows both 2.x and 3.x (`customerio>=2,<4`), are reported without
+    a fix. A name that also contains
     personal data is reported by CIO302 instead, and a bare variable
     (events forwarded from a queue) is not reported.
     """

@@ -28,6 +28,7 @@ from cio_fix.events import (
 from cio_fix.metadata import code_of
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 from cio_fix.rules import FileContext, Rule
+from cio_fix.specifiers import KEYWORD_MAJORS
 
 # In customerio 3.x (read in 3.2.0) these methods are `(customer_id or
 # anonymous_id, name, data=None, id=None, timestamp=None)`, while pageview
@@ -89,8 +90,11 @@ class Sdk3EventKwargs(Rule):
     declared version the calls are reported without a fix, and so they are
     when requirements files of one folder pin different major versions
     (a `requirements-next.txt` that tries the upgrade, say), because the
-    code may run with either. With 1.x or 2.x declared they are correct
-    and not reported. `pageview` and `backfill` still take keyword
+    code may run with either. A specifier counts by the major versions it
+    allows: with only 1.x or 2.x allowed (`customerio<3`, `!=3.*`,
+    `~=2.1`) the calls are correct and not reported, and one that allows
+    2.x and 3.x (`customerio>=2,<4`) leaves the version unknown. A `>=3`
+    declares 3.x, the newest major released. `pageview` and `backfill` still take keyword
     arguments and are never reported.
 
     A `**` spread may pass track()'s own parameters, as a wrapper's
@@ -122,8 +126,8 @@ class Sdk3EventKwargs(Rule):
     fix_safety = FixSafety.SAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        major = context.sdk_major
-        if major in (1, 2):
+        majors = context.sdk_majors
+        if majors is not None and majors <= KEYWORD_MAJORS:
             return
         index = context.index
         for call in [*index.client_calls, *index.partial_calls]:
@@ -150,7 +154,7 @@ class Sdk3EventKwargs(Rule):
         ]
         attributes = ", ".join(names)
         sdk = context.sdk
-        if sdk is None:
+        if sdk is None or not sdk.majors.isdisjoint(KEYWORD_MAJORS):
             message = (
                 f"{call.method}() passes event attributes {attributes} as keyword arguments,"
                 " which customerio 3.x rejects with TypeError; "
