@@ -783,13 +783,26 @@ def _from_requirements(folder: Path, root: Path) -> SdkVersion | SdkConflict | N
 
 
 def _from_pyproject(root: Path) -> SdkVersion | None:
+    """Read the first customerio requirement of pyproject.toml's dependency lists.
+
+    They are `[project] dependencies` and `optional-dependencies`, the
+    groups of `[dependency-groups]` (PEP 735), uv's `[tool.uv]
+    dev-dependencies`, then Poetry's dependencies and groups. Every group
+    is read, so a group's `{include-group = "name"}` entries are skipped:
+    the group they name is read on its own.
+    """
     document = _load_toml(root / "pyproject.toml")
     project = _table(document, "project")
     requirements = list(_array(project.get("dependencies")))
     for extra in _table(project, "optional-dependencies").values():
         requirements.extend(_array(extra))
+    for group in _table(document, "dependency-groups").values():
+        requirements.extend(_array(group))
+    requirements.extend(_array(_table(document, "tool", "uv").get("dev-dependencies")))
     for requirement in requirements:
-        found = _requirement_majors(str(requirement))
+        if not isinstance(requirement, str):
+            continue
+        found = _requirement_majors(requirement)
         if found is not None:
             return SdkVersion(found, "pyproject.toml")
 

@@ -202,6 +202,42 @@ def test_project_sdk_version_ignores_prose(project, files, major, source) -> Non
             3,
             "poetry.lock",
         ),
+        (
+            {
+                "pyproject.toml": (
+                    '[project]\nname = "shop"\n\n[dependency-groups]\n'
+                    'test = ["pytest"]\nworker = ["customerio==3.1"]\n'
+                )
+            },
+            3,
+            "pyproject.toml",
+        ),
+        (
+            {
+                "pyproject.toml": (
+                    "[dependency-groups]\n"
+                    'dev = [{include-group = "worker"}, "ruff"]\n'
+                    'worker = ["customerio==2.4"]\n'
+                )
+            },
+            2,
+            "pyproject.toml",
+        ),
+        (
+            {"pyproject.toml": '[tool.uv]\ndev-dependencies = ["customerio~=2.1"]\n'},
+            2,
+            "pyproject.toml",
+        ),
+        (
+            {
+                "pyproject.toml": (
+                    '[dependency-groups]\ndev = ["customerio==3.1"]\n'
+                    '[tool.uv]\ndev-dependencies = "customerio==2.1"\n'
+                )
+            },
+            3,
+            "pyproject.toml",
+        ),
     ],
 )
 def test_project_detect_sdk_version(project, files, major, source) -> None:
