@@ -21,6 +21,7 @@ from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
 from cio_fix.metadata import code_of
 from cio_fix.model import FileError, PartlyCheckedError, RunResult
 from cio_fix.report import plural
+from cio_fix.walk import find_all
 
 if TYPE_CHECKING:
     from cio_fix.codemods.events import FileNames, NameFact
@@ -296,6 +297,7 @@ def personal_data_in_text(text: str) -> list[tuple[int, int, str]]:
 def split_personal_data(built: BuiltName) -> BuiltName:
     """Turn emails and phone numbers in literal parts into values of their own."""
     parts: list[NamePart] = []
+    prefix = unicode_prefix(built.node)
     for part in built.parts:
         if part.text is None:
             parts.append(part)
@@ -303,15 +305,29 @@ def split_personal_data(built: BuiltName) -> BuiltName:
         position = 0
         for start, end, kind in personal_data_in_text(part.text):
             parts.append(NamePart(text=part.text[position:start]))
-            literal = cst.SimpleString(_quote(part.text[start:end]))
+            literal = cst.SimpleString(_quote(part.text[start:end], prefix))
             parts.append(NamePart(expression=literal, value=literal, key=kind))
             position = end
         parts.append(NamePart(text=part.text[position:]))
     return BuiltName(built.node, built.form, parts, built.supported, built.reason)
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _quote(text: str, prefix: str = "") -> str:
+    return prefix + '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unicode_prefix(name: cst.BaseExpression) -> str:
+    """Return "u" when a string literal of an event name has the `u` prefix, else "".
+
+    On Python 2 `u"vrátenie_" + kind` sends a unicode name, and a new
+    literal without the prefix would send a byte string, which raises
+    UnicodeDecodeError where code joins it with unicode text. So literals
+    built from the name's text keep the prefix.
+    """
+    for literal in find_all(name, cst.SimpleString):
+        if "u" in literal.prefix.lower():
+            return "u"
+    return ""
 
 
 # -- taking a name apart --------------------------------------------------------
@@ -570,7 +586,7 @@ def _parse_printf(node: cst.BinaryOperation) -> BuiltName | None:
         else:
             expression = remaining.pop(0)
         specifier = _keyless(match)
-        value = _printf_value(specifier, expression)
+        value = _printf_value(specifier, expression, unicode_prefix(node.left))
         parts.extend(_value_parts("%", expression, value, _printf_render(specifier)))
     parts.append(NamePart(text=template[position:]))
     if remaining:
@@ -613,11 +629,13 @@ def _printf_render(specifier: str) -> Callable[[str], str] | None:
     return lambda text: specifier % (text,)
 
 
-def _printf_value(specifier: str, expression: cst.BaseExpression) -> cst.BaseExpression:
+def _printf_value(
+    specifier: str, expression: cst.BaseExpression, prefix: str
+) -> cst.BaseExpression:
     if specifier == "%s":
         return expression
     return cst.BinaryOperation(
-        left=cst.SimpleString(_quote(specifier)),
+        left=cst.SimpleString(_quote(specifier, prefix)),
         operator=cst.Modulo(),
         right=cst.Tuple([cst.Element(expression, comma=cst.Comma())]),
     )
@@ -670,7 +688,9 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
             raise _CannotTakeApart(".format", arguments)
         if "{" in (format_spec or ""):
             raise _CannotTakeApart(".format", arguments)
-        value = _format_value(expression, format_spec, conversion)
+        value = _format_value(
+            expression, format_spec, conversion, unicode_prefix(func.value)
+        )
         render = _format_render(conversion, format_spec or "")
         parts.extend(_value_parts(".format", expression, value, render))
     return BuiltName(node, ".format", parts)
@@ -695,7 +715,10 @@ def _check_method_of_build(func: cst.Attribute) -> None:
 
 
 def _format_value(
-    expression: cst.BaseExpression, format_spec: str | None, conversion: str | None
+    expression: cst.BaseExpression,
+    format_spec: str | None,
+    conversion: str | None,
+    prefix: str,
 ) -> cst.BaseExpression:
     if not format_spec and not conversion:
         return expression
@@ -707,7 +730,8 @@ def _format_value(
     )
     return cst.Call(
         func=cst.Attribute(
-            value=cst.SimpleString(_quote(field_text)), attr=cst.Name("format")
+            value=cst.SimpleString(_quote(field_text, prefix)),
+            attr=cst.Name("format"),
         ),
         args=[cst.Arg(expression)],
     )

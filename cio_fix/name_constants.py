@@ -25,6 +25,7 @@ from cio_fix.events import (
     is_personal_data,
     static_name,
     to_style,
+    unicode_prefix,
 )
 from cio_fix.metadata import code_of
 from cio_fix.name_classes import STR_ENUM, STR_METHODS, ClassStrings, class_strings
@@ -120,9 +121,10 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
             kept[id(part)] = value
 
     style = context.config.event_name_style
+    prefix = unicode_prefix(built.node)
     if not kept:
         text = static_name(built, style)
-        return FixedName(text, cst.SimpleString(f'"{text}"'), frozenset())
+        return FixedName(text, cst.SimpleString(f'{prefix}"{text}"'), frozenset())
 
     # Literal runs between the fixed parts: a value that moves out of the
     # name leaves a separator, as in a name without fixed parts.
@@ -145,7 +147,7 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
         after = texts[position] if position < len(texts) else None
         styled = _styled_run(run, style, before, after)
         if styled:
-            pieces.append(cst.SimpleString(f'"{styled}"'))
+            pieces.append(cst.SimpleString(f'{prefix}"{styled}"'))
             name += styled
         if after is not None:
             pieces.append(fixed[position].expression)

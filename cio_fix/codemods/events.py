@@ -513,7 +513,10 @@ class DynamicEventName(Rule):
     it also had would replace the value it sends, and segments that read
     that attribute would change. A non-ASCII name is not written into a
     file without a coding declaration in a project that declares Python 2,
-    which reads such a file as ASCII. A name without a literal part, a name
+    which reads such a file as ASCII. The literals that the fix writes from
+    a name with the `u` prefix (`u"refund_" + kind`) keep it, so that
+    Python 2 still sends a unicode name rather than a byte string.
+    A name without a literal part, a name
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`
     mapping other than a dict display with string keys, one `%` operand
@@ -592,7 +595,8 @@ class PersonalDataInEventName(Rule):
     CIO301 decides. The fix is the one of CIO301: a static name, and the personal
     data moved into an event attribute, which is deleted with the person.
     An address written in the name itself becomes an `email` (or `phone`)
-    attribute. When a name has both problems only this rule reports it. A
+    attribute, written with the `u` prefix when the name had it, as in
+    CIO301. When a name has both problems only this rule reports it. A
     name that CIO301 cannot take apart, or whose new name would merge its
     events into others (as CIO301 decides), is reported without a fix.
     """
