@@ -9,6 +9,7 @@ not import libcst, because the cache imports it in runs that parse nothing.
 from __future__ import annotations
 
 import ast
+import configparser
 import functools
 import logging
 import re
@@ -144,7 +145,7 @@ def detect_python_version(
     `envlist`, and `.python-version`. A declaration that cannot be read is
     skipped. The source is relative to `root`.
     """
-    readers: tuple[Callable[[Path], PythonVersion | None], ...] = (
+    readers: tuple[Callable[[_Folder], PythonVersion | None], ...] = (
         _from_pyproject,
         _from_setup_cfg,
         _from_setup_py,
@@ -156,11 +157,48 @@ def detect_python_version(
         _from_pyenv,
     )
     for folder in folders_up_to(root, start):
+        files = _Folder(folder)
         for reader in readers:
-            found = reader(folder)
+            found = reader(files)
             if found is not None:
                 return _relative(found, folder, root)
     return None
+
+
+class _Folder:
+    """The declaration files of one folder, each read and parsed at most once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tomls: dict[str, dict[str, Any]] = {}
+        self._inis: dict[str, configparser.ConfigParser | None] = {}
+
+    def toml(self, name: str) -> dict[str, Any]:
+        if name not in self._tomls:
+            self._tomls[name] = read_toml(
+                self.path / name, PYTHON_VERSION, logging.DEBUG
+            )
+        return self._tomls[name]
+
+    def ini(self, name: str) -> configparser.ConfigParser | None:
+        """Return setup.cfg or tox.ini parsed, or None when it is missing or not valid."""
+        if name not in self._inis:
+            self._inis[name] = read_setup_cfg(
+                self.path / name, PYTHON_VERSION, logging.DEBUG
+            )
+        return self._inis[name]
+
+    @functools.cached_property
+    def setup_py(self) -> ast.Module | None:
+        """Return setup.py parsed, never run, or None when it is missing or not valid."""
+        path = self.path / "setup.py"
+        if not path.is_file():
+            return None
+        try:
+            return ast.parse(read_regular_file(path), filename=str(path))
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            logger.debug("%s: not valid Python; the Python version is not read", path)
+            return None
 
 
 def _relative(found: PythonVersion, folder: Path, root: Path) -> PythonVersion:
@@ -170,33 +208,33 @@ def _relative(found: PythonVersion, folder: Path, root: Path) -> PythonVersion:
     return PythonVersion(found.minimum, f"{prefix}/{found.source}")
 
 
-def _from_pyproject(folder: Path) -> PythonVersion | None:
-    document = _load_toml(folder / "pyproject.toml")
+def _from_pyproject(folder: _Folder) -> PythonVersion | None:
+    document = folder.toml("pyproject.toml")
     specs = [
         _table(document, "project").get("requires-python"),
         _table(document, "tool", "poetry", "dependencies").get("python"),
     ]
     for spec in specs:
-        found = _declared(spec, "pyproject.toml", folder)
+        found = _declared(spec, "pyproject.toml", folder.path)
         if found is not None:
             return found
     return None
 
 
-def _from_setup_cfg(folder: Path) -> PythonVersion | None:
-    parser = read_setup_cfg(folder / "setup.cfg", PYTHON_VERSION, logging.DEBUG)
+def _from_setup_cfg(folder: _Folder) -> PythonVersion | None:
+    parser = folder.ini("setup.cfg")
     if parser is None or not parser.has_option("options", "python_requires"):
         return None
-    return _declared(parser.get("options", "python_requires"), "setup.cfg", folder)
+    return _declared(parser.get("options", "python_requires"), "setup.cfg", folder.path)
 
 
-def _from_setup_py(folder: Path) -> PythonVersion | None:
+def _from_setup_py(folder: _Folder) -> PythonVersion | None:
     """Read a string literal passed as `python_requires` to a `setup(...)` call.
 
     setup.py is parsed, never run. A value computed at run time (a
     variable, a call) cannot be read, so it declares nothing.
     """
-    tree = _parse_setup_py(folder / "setup.py")
+    tree = folder.setup_py
     if tree is None:
         return None
     for node in ast.walk(tree):
@@ -206,18 +244,8 @@ def _from_setup_py(folder: Path) -> PythonVersion | None:
             if keyword.arg == "python_requires" and isinstance(
                 keyword.value, ast.Constant
             ):
-                return _declared(keyword.value.value, "setup.py", folder)
+                return _declared(keyword.value.value, "setup.py", folder.path)
     return None
-
-
-def _parse_setup_py(path: Path) -> ast.Module | None:
-    if not path.is_file():
-        return None
-    try:
-        return ast.parse(read_regular_file(path), filename=str(path))
-    except (OSError, SyntaxError, ValueError, RecursionError):
-        logger.debug("%s: not valid Python; the Python version is not read", path)
-        return None
 
 
 def _is_setup(func: ast.expr) -> bool:
@@ -227,23 +255,23 @@ def _is_setup(func: ast.expr) -> bool:
     return isinstance(func, ast.Attribute) and func.attr == "setup"
 
 
-def _from_pipfile(folder: Path) -> PythonVersion | None:
+def _from_pipfile(folder: _Folder) -> PythonVersion | None:
     """Read `python_version = "3.8"` or `python_full_version` from the Pipfile's `[requires]`."""
-    requires = _table(_load_toml(folder / "Pipfile"), "requires")
+    requires = _table(folder.toml("Pipfile"), "requires")
     for key in ("python_version", "python_full_version"):
-        found = _declared(requires.get(key), "Pipfile", folder)
+        found = _declared(requires.get(key), "Pipfile", folder.path)
         if found is not None:
             return found
     return None
 
 
-def _from_ruff(folder: Path) -> PythonVersion | None:
+def _from_ruff(folder: _Folder) -> PythonVersion | None:
     """Read ruff's `target-version` from the folder's ruff configuration, in ruff's order."""
     for name in RUFF_FILES:
-        found = _ruff_target(_load_toml(folder / name), name)
+        found = _ruff_target(folder.toml(name), name)
         if found is not None:
             return found
-    document = _load_toml(folder / "pyproject.toml")
+    document = folder.toml("pyproject.toml")
     return _ruff_target(_table(document, "tool", "ruff"), "pyproject.toml")
 
 
@@ -261,13 +289,13 @@ def _target_version(name: str) -> tuple[int, int] | None:
     return (int(match.group("major")), int(match.group("minor")))
 
 
-def _from_black(folder: Path) -> PythonVersion | None:
+def _from_black(folder: _Folder) -> PythonVersion | None:
     """Read the oldest of black's `target-version` list in pyproject.toml.
 
     black formats the code so that every listed version parses it, so the
     code must run on the oldest one.
     """
-    document = _load_toml(folder / "pyproject.toml")
+    document = folder.toml("pyproject.toml")
     targets = _table(document, "tool", "black").get("target-version")
     if not isinstance(targets, list):
         return None
@@ -277,7 +305,7 @@ def _from_black(folder: Path) -> PythonVersion | None:
     return _oldest(versions, "pyproject.toml")
 
 
-def _from_classifiers(folder: Path) -> PythonVersion | None:
+def _from_classifiers(folder: _Folder) -> PythonVersion | None:
     """Read the oldest `Programming Language :: Python :: 3.N` classifier.
 
     pyproject.toml's `[project] classifiers`, setup.cfg's `[metadata]
@@ -285,13 +313,13 @@ def _from_classifiers(folder: Path) -> PythonVersion | None:
     are read, in that order. A classifier without a minor version
     (`Python :: 3`) declares no oldest Python.
     """
-    document = _load_toml(folder / "pyproject.toml")
+    document = folder.toml("pyproject.toml")
     found = _oldest_classifier(
         _table(document, "project").get("classifiers"), "pyproject.toml"
     )
     if found is not None:
         return found
-    parser = read_setup_cfg(folder / "setup.cfg", PYTHON_VERSION, logging.DEBUG)
+    parser = folder.ini("setup.cfg")
     if parser is not None and parser.has_option("metadata", "classifiers"):
         lines = parser.get("metadata", "classifiers").splitlines()
         found = _oldest_classifier(lines, "setup.cfg")
@@ -313,9 +341,9 @@ def _oldest_classifier(classifiers: Any, source: str) -> PythonVersion | None:
     return _oldest(versions, source)
 
 
-def _setup_py_classifiers(folder: Path) -> list[str]:
+def _setup_py_classifiers(folder: _Folder) -> list[str]:
     """Return the string literals of the `classifiers` list of setup.py's `setup(...)` call."""
-    tree = _parse_setup_py(folder / "setup.py")
+    tree = folder.setup_py
     if tree is None:
         return []
     for node in ast.walk(tree):
@@ -334,14 +362,14 @@ def _setup_py_classifiers(folder: Path) -> list[str]:
     return []
 
 
-def _from_tox(folder: Path) -> PythonVersion | None:
+def _from_tox(folder: _Folder) -> PythonVersion | None:
     """Read the oldest `pyXY` environment of the `envlist` in tox.ini's `[tox]`.
 
     tox names an environment's Python by its `py37` factor, in
     `py37-django32` too. Braces expand as tox expands them, so
     `py{37,38}` names 3.7 and 3.8.
     """
-    parser = read_setup_cfg(folder / TOX_FILE, PYTHON_VERSION, logging.DEBUG)
+    parser = folder.ini(TOX_FILE)
     if parser is None:
         return None
     for option in ("env_list", "envlist"):
@@ -376,13 +404,13 @@ def _tox_environments(envlist: str) -> list[str]:
     return environments
 
 
-def _from_pyenv(folder: Path) -> PythonVersion | None:
+def _from_pyenv(folder: _Folder) -> PythonVersion | None:
     """Read the oldest version that `.python-version` names, one a line.
 
     pyenv runs the first one and puts the others on the PATH too (for tox,
     say), so the code may run on each. A line that starts with `#` is skipped.
     """
-    path = folder / PYENV_FILE
+    path = folder.path / PYENV_FILE
     if not path.is_file():
         return None
     try:
@@ -452,7 +480,3 @@ def _table(value: Any, *keys: str) -> dict[str, Any]:
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     return value if isinstance(value, dict) else {}
-
-
-def _load_toml(path: Path) -> dict[str, Any]:
-    return read_toml(path, PYTHON_VERSION, logging.DEBUG)
