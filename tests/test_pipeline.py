@@ -673,7 +673,8 @@ def test_cache_unreadable_folder_is_ignored(project) -> None:
     result = run_cli(["--output-format", "json", "."], root)
 
     assert result.stdout == expected.stdout
-    assert result.stderr == ""
+    # Only the warning that the fixes assume Python 3.9, as without the cache.
+    assert result.stderr == expected.stderr
 
 
 def test_cache_rejects_code_in_pickle(project) -> None:
