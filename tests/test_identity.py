@@ -496,8 +496,9 @@ def add_tag(user, tag):
 def sign_up(user, order):
     profile = user.profile
     cio.track(customer_id=user.id, name="signed_up")
-    order.total = 0
+    total = order.total
     cio.identify(id=user.id, plan=profile.plan)
+    return total
 """
 PLANS_CHECK = """\
 import json
@@ -549,3 +550,124 @@ def test_reorder_keeps_identify_attributes(tmp_path: Path) -> None:
     # changes what it sends.
     assert after[4:] == [before[5], before[4]]
     assert after[:4] == before[:4]
+
+
+REGISTRATION = """\
+import asyncio
+
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+class Database:
+    def commit(self):
+        raise RuntimeError("commit failed")
+
+
+def register(form):
+    cio.track(customer_id=form["id"], name="registered")
+    Database().commit()
+    cio.identify(id=form["id"], email=form["email"])
+
+
+async def register_async(form):
+    cio.track(customer_id=form["id"], name="registered")
+    await asyncio.sleep(0)
+    cio.identify(id=form["id"], email=form["email"])
+"""
+REGISTRATION_CHECK = """\
+import asyncio
+import json
+
+import customerio
+import registration
+
+
+async def cancel_registration():
+    task = asyncio.ensure_future(registration.register_async({"id": 2, "email": "b@x.io"}))
+    await asyncio.sleep(0)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+try:
+    registration.register({"id": 1, "email": "a@x.io"})
+except RuntimeError:
+    pass
+asyncio.run(cancel_registration())
+print(json.dumps(customerio.CALLS))
+"""
+
+
+def test_reorder_keeps_failed_handler_calls(tmp_path: Path) -> None:
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "customerio.py").write_text(RECORDING_SDK, encoding="utf-8")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "registration.py").write_text(REGISTRATION, encoding="utf-8")
+    (folder / "check.py").write_text(REGISTRATION_CHECK, encoding="utf-8")
+    before = _recorded_calls(folder, stubs)
+
+    run_cli(["--apply", "--select", "CIO201", "."], folder)
+    after = _recorded_calls(folder, stubs)
+
+    # The commit raises and the task is cancelled at the await, so neither
+    # handler reaches its identify.
+    assert [call[0] for call in before] == ["track", "track"]
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "db.commit()",
+        "await db.flush()",
+        "order.total = 0",
+        'cache["last"] = "ordered"',
+        "total = order.compute_total()",
+        "first, second = order.items",
+        "with db.begin():\n        pass",
+    ],
+)
+def test_reorder_withheld_past_raising_code(project, between: str) -> None:
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "async def checkout(user, order, db, cache):\n"
+        '    cio.track(customer_id=user.id, name="ordered")\n'
+        f"    {between}\n"
+        "    cio.identify(id=user.id, email=user.email)\n"
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it past code that may skip the identify)."
+    )
+
+
+def test_reorder_withheld_for_calling_track(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def checkout(user, order):\n"
+        '    cio.track(customer_id=user.id, name="ordered", data=order.summary())\n'
+        "    cio.identify(id=user.id, email=user.email)\n"
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it past code that may skip the identify)."
+    )

@@ -374,6 +374,52 @@ class _Changes(cst.CSTVisitor):
             current = current.value
 
 
+def _only_reads(index: FileIndex, node: cst.CSTNode) -> bool:
+    """Tell whether evaluating `node` only reads values, as `_Reads` defines it."""
+    reads = _Reads(index)
+    walk(node, reads)
+    return reads.pure
+
+
+def _cannot_stop(
+    index: FileIndex,
+    statement: cst.BaseStatement,
+    events: dict[int, ClientCall],
+) -> bool:
+    """Tell whether running `statement` can neither raise nor stop the handler.
+
+    Only a Track API event and a line of assignments to plain names qualify,
+    when their values only read values. A call to other code may raise, an
+    `await` may be cancelled, and setting an attribute or item may run a
+    setter.
+    """
+    event = events.get(id(statement))
+    if event is not None:
+        # The receiver counts too: `clients.get_for(user).track(...)` calls other code.
+        return _only_reads(index, event.node.func) and all(
+            _only_reads(index, argument.value) for argument in event.node.args
+        )
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    return all(_assigns_only_reads(index, small) for small in statement.body)
+
+
+def _assigns_only_reads(index: FileIndex, small: cst.BaseSmallStatement) -> bool:
+    if isinstance(small, cst.Pass):
+        return True
+    if isinstance(small, cst.Assign):
+        targets = [target.target for target in small.targets]
+    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        targets = [small.target]
+    else:
+        return False
+    if not all(isinstance(target, cst.Name) for target in targets):
+        return False
+    if isinstance(small, cst.AnnAssign) and not _only_reads(index, small.annotation):
+        return False
+    return small.value is None or _only_reads(index, small.value)
+
+
 def _names_for_read_objects(
     context: FileContext, identify: ClientCall, reads: set[str]
 ) -> set[str]:
@@ -484,15 +530,22 @@ class TrackBeforeIdentify(Rule):
     Fix safety:
     Safe when reorderable. Both calls must be expression statements of one
     block, and the identify's arguments must only read values (names,
-    attributes, literals, `int`, `time.time` and the like). No statement
-    between them may leave the block, bind or pass anything the identify
-    reads, change it through another name that the function binds to it
-    or to a part of it (`profile = user.profile`, then `profile.plan =
-    plan` or `profile.renew()`), or call any code when the identify reads
-    a global. Two parameters that the caller passes one object to are not
-    known to be one object. The identify then moves up to just before the
-    track, with its comments. When the identify request fails and raises,
-    the track is no longer sent. Otherwise the finding is report-only.
+    attributes, literals, `int`, `time.time` and the like). From the track
+    to the identify there may be only Track API events and assignments to
+    plain names (`total = price * 2`, `count += 1`), and their values and
+    arguments must only read values too. Any other statement (a call to
+    other code such as `db.commit()`, an `await`, where the task may be
+    cancelled, a loop, or setting an attribute or item) may raise or stop
+    the handler, and then the original code sends no identify. No
+    statement between them may bind anything the identify reads, change
+    it in place through another name that the function binds to it or to
+    a part of it (`tags = user.tags`, then `tags += [tag]`), or call any
+    code when the identify reads a global. Two parameters that the caller
+    passes one object to are not known to be one object. The identify
+    then moves up to just before the track, with its comments. When the
+    identify request fails and raises, the track is no longer sent, and
+    when a track request fails, the identify has already been sent.
+    Otherwise the finding is report-only.
     """
 
     code = "CIO201"
@@ -625,19 +678,19 @@ class TrackBeforeIdentify(Rule):
                 None,
                 "cio-fix does not move it past code that may change what it sends",
             )
+        # Code from the track to the identify that raises or stops the
+        # handler skips the identify, so the identify must not move above it.
+        events = self._event_statements(context)
+        passed = body[pair.block.position : pair.identify_position]
+        if not all(_cannot_stop(context.index, line, events) for line in passed):
+            return None, "cio-fix does not move it past code that may skip the identify"
         return _move_before(body[pair.block.position], body[pair.identify_position]), ""
 
     def _changes(
         self, context: FileContext, statements: Sequence[cst.BaseStatement]
     ) -> _Changes:
         """Collect what `statements` may change, reading only the arguments of Track API events."""
-        sdk_statements = {
-            id(call.site.statement): call
-            for call in context.index.client_calls
-            if call.api is Api.TRACK
-            and call.method in EVENT_METHODS
-            and call.site.is_statement
-        }
+        sdk_statements = self._event_statements(context)
         changes = _Changes()
         for statement in statements:
             call = sdk_statements.get(id(statement))
@@ -647,6 +700,16 @@ class TrackBeforeIdentify(Rule):
             for argument in call.node.args:
                 walk(argument.value, changes)
         return changes
+
+    def _event_statements(self, context: FileContext) -> dict[int, ClientCall]:
+        """Map the id of each statement that is one Track API event call to that call."""
+        return {
+            id(call.site.statement): call
+            for call in context.index.client_calls
+            if call.api is Api.TRACK
+            and call.method in EVENT_METHODS
+            and call.site.is_statement
+        }
 
     def _finding(
         self, context: FileContext, pair: _Pair, fix: Fix | None, reason: str
