@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import black
@@ -1136,3 +1139,96 @@ def test_clients_class_variable_not_lazy_reported(tmp_path) -> None:
     fixed = [finding["line"] for finding in findings if finding["fix"] is not None]
     assert lines == list(NOT_LAZY_LINES)
     assert fixed == [13]
+
+
+# What each handler of the fixture does to the client it builds, in source
+# order. Each of those clients is reported without a fix.
+CLIENT_CHANGES = [
+    ("fast", "sets `cio.timeout`"),
+    ("mounted", "calls `cio.http.mount()`"),
+    ("headers", 'sets `cio.http.headers["X-Request"]`'),
+    ("tuned", "passes `cio` to `tune()`"),
+    ("aliased", "calls `setattr()` on `client`"),
+    ("with_statement", "deletes `cio.timeout`"),
+]
+
+
+def test_clients_changed_client_fix_withheld(tmp_path) -> None:
+    shutil.copy(FIXTURES / "CIO601" / "changed_after_construction.py", tmp_path)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO601", "."], tmp_path)
+    findings = result.json["findings"]
+
+    fixed = [finding for finding in findings if finding["fix"] is not None]
+    withheld = [finding["message"] for finding in findings if finding["fix"] is None]
+    assert [finding["line"] for finding in fixed] == [68]
+    assert len(withheld) == len(CLIENT_CHANGES)
+    for message, (function, change) in zip(withheld, CLIENT_CHANGES, strict=True):
+        assert message.endswith(
+            f"(not fixed: `{function}` {change} after building the client, so a"
+            " shared client would keep any change this makes for every later request)"
+        )
+
+
+PER_REQUEST_TIMEOUT = """\
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.post("/fast")
+def fast():
+    cio = CustomerIO("site", "key")
+    cio.timeout = 1
+    return cio.timeout
+
+
+@app.post("/slow")
+def slow():
+    cio = CustomerIO("site", "key")
+    return cio.timeout
+"""
+# A stand-in for the SDK's client, which keeps its timeout as an attribute.
+TIMEOUT_SDK = """\
+class CustomerIO:
+    def __init__(self, site_id, api_key, timeout=10):
+        self.timeout = timeout
+"""
+TIMEOUT_CHECK = """\
+import app
+
+print(app.fast(), app.slow())
+"""
+
+
+def test_clients_setting_stays_in_handler(tmp_path) -> None:
+    (tmp_path / "customerio.py").write_text(TIMEOUT_SDK, encoding="utf-8")
+    (tmp_path / "flask.py").write_text(
+        "class Flask:\n"
+        "    def __init__(self, name):\n"
+        "        pass\n\n"
+        "    def post(self, path):\n"
+        "        return lambda function: function\n",
+        encoding="utf-8",
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(PER_REQUEST_TIMEOUT, encoding="utf-8")
+    (project / "check.py").write_text(TIMEOUT_CHECK, encoding="utf-8")
+
+    run_cli(["--apply", "--select", "CIO601", "."], project)
+    completed = subprocess.run(
+        [sys.executable, "check.py"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # The slow handler's client is shared, and the fast one keeps its own.
+    fixed = (project / "app.py").read_text(encoding="utf-8")
+    assert fixed.count('CustomerIO("site", "key")') == 2
+    assert completed.stdout.split() == ["1", "10"]

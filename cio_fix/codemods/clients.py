@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import libcst as cst
 
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
+    ALL_METHOD_NAMES,
     Api,
     ClientType,
     Construction,
@@ -739,6 +740,15 @@ class ClientPerRequest(Rule):
     count on the next request for a new one.
     A client stored in an instance attribute (`self.client = ...`) is fixed,
     because code that reads or replaces the class variable does not see it.
+    A client that its function changes after building it is reported
+    without a fix, because the shared client would keep the change for
+    every later request in every handler: setting or deleting an attribute
+    or item of it (`cio.timeout = 1`, `cio.http.headers[...] = ...`),
+    `setattr()`, a call of any method that is not one of the SDK's sending
+    methods (`cio.http.mount(...)`), or passing it to a function of the
+    same file that does one of these. Other methods of the class that
+    change `self.client`, and callers that change the client an uncached
+    factory returns, are not seen.
     A factory with a decorator whose name says it caches (`ttl_cache`,
     `memoize`) is left alone.
     `functools.cache` is new in Python 3.9, so in a project that declares
@@ -943,6 +953,8 @@ class ClientPerRequest(Rule):
             reason = _closing_reason(context, construction, site, with_statement)
         if reason is None:
             reason = _class_variable_reason(context.index, construction, site.ancestors)
+        if reason is None:
+            reason = _changed_client_reason(context, construction, with_statement)
         if reason is not None:
             return self._withheld(context, construction.node, message, reason)
 
@@ -1841,7 +1853,7 @@ def _closed_names(context: FileContext, function: cst.FunctionDef) -> set[str]:
             receiver, _, method = (dotted_name(node.func) or "").rpartition(".")
             if method == "close":
                 names.add(receiver)
-            names |= _passed_to_closer(context, node)
+            names |= _passed_to(context, node, _closed_by)
     for _ in range(len(aliases)):
         more = {value for target, value in aliases if target in names}
         if more <= names:
@@ -1851,14 +1863,21 @@ def _closed_names(context: FileContext, function: cst.FunctionDef) -> set[str]:
     return names  # type: ignore[return-value]
 
 
-def _passed_to_closer(context: FileContext, call: cst.Call) -> set[str]:
-    """Return the names a call passes to parameters that the called function closes."""
+def _passed_to(
+    context: FileContext,
+    call: cst.Call,
+    acted_on: Callable[[FileContext, cst.FunctionDef], Collection[str]],
+) -> set[str]:
+    """Return the names a call passes to parameters in `acted_on` of the called function.
+
+    `acted_on` returns the names a function closes or changes.
+    """
     if not isinstance(call.func, cst.Name):
         return set()
     callee = _module_functions(context).get(call.func.value)
     if callee is None:
         return set()
-    closed = _closed_by(context, callee.node)
+    closed = acted_on(context, callee.node)
     if not closed:
         return set()
     parameters = callee.node.params
@@ -1876,6 +1895,154 @@ def _passed_to_closer(context: FileContext, call: cst.Call) -> set[str]:
         if parameter in closed:
             names.add(argument.value.value)
     return names
+
+
+def _changed_client_reason(
+    context: FileContext,
+    construction: Construction,
+    with_statement: cst.With | bool | None,
+) -> str | None:
+    """Return why the client cannot be shared because its function changes it, or None.
+
+    A setting changed on one request's client (`cio.timeout = 1`) would
+    stay on the shared client for every later request, in every handler.
+    NOTE: a caller that changes the client an uncached factory returns is
+    not seen, so that factory still gets `functools.cache`.
+    """
+    function = construction.site.function
+    name = _client_name(construction, with_statement)
+    if function is None or name is None:
+        return None
+    change = _changed_by(context, function.node).get(name)
+    if change is None:
+        return None
+    return (
+        f"`{function.name}` {change} after building the client, so a shared client"
+        " would keep any change this makes for every later request"
+    )
+
+
+def _client_name(
+    construction: Construction, with_statement: cst.With | bool | None
+) -> str | None:
+    """Return the name or attribute (`cio`, `self.client`) that a construction is bound to."""
+    if isinstance(with_statement, cst.With):
+        item = with_statement.items[0]
+        assert item.asname is not None
+        return dotted_name(item.asname.name)
+    statement = construction.site.statement
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    for small in statement.body:
+        if isinstance(small, cst.Assign) and small.value is construction.node:
+            if len(small.targets) == 1:
+                return dotted_name(small.targets[0].target)
+        elif isinstance(small, cst.AnnAssign) and small.value is construction.node:
+            return dotted_name(small.target)
+    return None
+
+
+def _changed_by(context: FileContext, function: cst.FunctionDef) -> dict[str, str]:
+    """Return the names whose objects a function may change, computed once per function."""
+    changed = context.shared("CIO601:changed", lambda _: {})
+    key = id(function)
+    if key not in changed:
+        # Set first, so that a function that calls itself ends the recursion.
+        changed[key] = {}
+        changed[key] = _changed_names(context, function)
+    return changed[key]  # type: ignore[no-any-return]
+
+
+def _changed_names(context: FileContext, function: cst.FunctionDef) -> dict[str, str]:
+    """Return the names whose objects a function may change, each with its first change.
+
+    A change is setting or deleting an attribute or item (`cio.timeout = 1`,
+    `cio.session.headers["X"] = ...`), or `setattr()` or `delattr()` on it.
+    A call of a method that no Customer.io SDK sends with
+    (`cio.session.mount()`) counts too, and so does passing the name to a
+    module-level function of this file that changes that parameter.
+    `close()` is left to `_closed_names`. A name bound to another one
+    (`other = cio`) changes it when it is changed.
+    NOTE: other methods of a class that change `self.client` are not seen.
+    """
+    changes: dict[str, str] = {}
+    aliases = []
+    for node in find_all(
+        function, cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Del, cst.Call
+    ):
+        if isinstance(node, cst.Call):
+            _add_call_changes(context, node, changes)
+            continue
+        if isinstance(node, cst.Assign):
+            targets = [target.target for target in node.targets]
+            if isinstance(node.value, cst.Name):
+                aliases.extend(
+                    (target.value, node.value.value)
+                    for target in targets
+                    if isinstance(target, cst.Name)
+                )
+        else:
+            targets = [node.target]
+        verb = "deletes" if isinstance(node, cst.Del) else "sets"
+        for target in targets:
+            _add_target_changes(target, verb, changes)
+    for _ in range(len(aliases)):
+        more = {
+            value: changes[target]
+            for target, value in aliases
+            if target in changes and value not in changes
+        }
+        if not more:
+            break
+        changes.update(more)
+    return changes
+
+
+def _add_target_changes(
+    target: cst.BaseExpression, verb: str, changes: dict[str, str]
+) -> None:
+    """Record the objects whose attribute or item an assignment or `del` target changes."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            _add_target_changes(element.value, verb, changes)
+    elif isinstance(target, cst.StarredElement):
+        _add_target_changes(target.value, verb, changes)
+    elif isinstance(target, (cst.Attribute, cst.Subscript)):
+        _add_owners(target.value, f"{verb} `{code_of(target)}`", changes)
+
+
+def _add_call_changes(
+    context: FileContext, call: cst.Call, changes: dict[str, str]
+) -> None:
+    """Record the objects that a call may change: its receiver or what it is passed."""
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        method = func.attr.value
+        if method not in ALL_METHOD_NAMES and method != "close":
+            _add_owners(func.value, f"calls `{code_of(func)}()`", changes)
+        return
+    if isinstance(func, cst.Name) and func.value in ("setattr", "delattr"):
+        if call.args:
+            _add_owners(
+                call.args[0].value,
+                f"calls `{func.value}()` on `{code_of(call.args[0].value)}`",
+                changes,
+            )
+        return
+    for name in _passed_to(context, call, _changed_by):
+        changes.setdefault(name, f"passes `{name}` to `{code_of(func)}()`")
+
+
+def _add_owners(node: cst.BaseExpression, change: str, changes: dict[str, str]) -> None:
+    """Record `change` for `node` and for each object it is an attribute or item of."""
+    current = node
+    while True:
+        name = dotted_name(current)
+        if name is not None:
+            changes.setdefault(name, change)
+        if not isinstance(current, (cst.Attribute, cst.Subscript)):
+            return
+        current = current.value
 
 
 def _module_functions(context: FileContext) -> dict[str, FunctionInfo]:
