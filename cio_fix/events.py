@@ -10,6 +10,7 @@ import json
 import keyword
 import re
 import string
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +41,17 @@ _SNAKE_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*$")
 _DOTTED_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*(?:\.{_WORD}(?:_{_WORD})*)*$")
 
 # Personal data written into a literal part of a name.
+# An address is the whole run of characters that can belong to it, because
+# RFC 6531 allows letters and digits of any script in both of its parts.
+# The local part may also contain `_.%+-`, and the domain `-`, but the
+# domain's last label is letters only. `personal_data_in_text` counts
+# combining marks as letters.
 # NOTE: `_` is valid in the local part of an address, so in
-# "signup_bob@example.com" the whole literal is the address, and the
-# name is reported without a fix because no literal part remains.
-EMAIL_PATTERN = re.compile(
-    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-)
+# "signup_bob@example.com" and "registrácia_jana@example.com" the whole
+# literal is the address, and the name is reported without a fix because
+# no literal part remains.
+_LABEL = r"(?:[^\W_]|-)+"
+EMAIL_PATTERN = re.compile(rf"[\w.%+-]+@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,}}")
 PHONE_PATTERN = re.compile(
     r"\+\d[\d ().-]{6,}\d|\(\d{3}\) ?\d{3}-\d{4}|(?<!\d)\d{3}-\d{3}-\d{4}(?!\d)"
 )
@@ -286,12 +292,28 @@ def _last_key(expression: cst.BaseExpression) -> str | None:
 def personal_data_in_text(text: str) -> list[tuple[int, int, str]]:
     """Return (start, end, kind) of each email or phone number in `text`."""
     found = []
-    for match in EMAIL_PATTERN.finditer(text):
+    for match in EMAIL_PATTERN.finditer(_marks_as_letters(text)):
         found.append((match.start(), match.end(), "email"))
     for match in PHONE_PATTERN.finditer(text):
         if not any(start <= match.start() < end for start, end, _ in found):
             found.append((match.start(), match.end(), "phone"))
     return sorted(found)
+
+
+def _marks_as_letters(text: str) -> str:
+    """Replace each combining mark in `text` with a letter, keeping every position.
+
+    `re` matches no combining mark with `\\w`, so without this an address
+    would end at the accent of a decomposed "á" or at a Devanagari vowel sign.
+    """
+    if text.isascii():
+        return text
+    characters = []
+    for character in text:
+        if unicodedata.category(character).startswith("M"):
+            character = "a"
+        characters.append(character)
+    return "".join(characters)
 
 
 def split_personal_data(built: BuiltName) -> BuiltName:

@@ -321,6 +321,50 @@ def test_events_personal_data_text() -> None:
     assert personal_data_in_text("step_12345678") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The local part takes in every letter, digit and `_` before the `@`.
+        ("registrácia_jana@example.com", "registrácia_jana@example.com"),
+        ("registrácia józsef@example.com", "józsef@example.com"),
+        ("prihlásenie:žofia@example.com", "žofia@example.com"),
+        ("signup jana@príklad.sk", "jana@príklad.sk"),
+        ("signup jana@example.рф", "jana@example.рф"),
+        ("signup संपर्क@डाटामेल.भारत", "संपर्क@डाटामेल.भारत"),
+        # A decomposed "á": the letter "a" and a combining acute accent.
+        ("registra\u0301cia_jana@example.com", "registra\u0301cia_jana@example.com"),
+        ("signup jana@pri\u0301klad.sk", "jana@pri\u0301klad.sk"),
+        ("signup bob@example.com_done", "bob@example.com"),
+    ],
+)
+def test_events_email_any_script(text: str, expected: str) -> None:
+    found = personal_data_in_text(text)
+
+    assert [text[start:end] for start, end, _ in found] == [expected]
+    assert [kind for _, _, kind in found] == ["email"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("llamada +٩٦٦ ٥٠ ١٢٣ ٤٥٦٧", "+٩٦٦ ٥٠ ١٢٣ ٤٥٦٧"),
+        ("звонок+7 912 345-67-89", "+7 912 345-67-89"),
+        ("telefon٩٨٧-٦٥٤-٣٢١٠", "٩٨٧-٦٥٤-٣٢١٠"),
+        ("फ़ोन ९८७-६५४-३२१०", "९८७-६५४-३२१०"),
+    ],
+)
+def test_events_phone_any_script(text: str, expected: str) -> None:
+    found = personal_data_in_text(text)
+
+    assert [text[start:end] for start, end, _ in found] == [expected]
+    assert [kind for _, _, kind in found] == ["phone"]
+
+
+def test_events_email_needs_letter_domain_end() -> None:
+    assert personal_data_in_text("price@5.٥٠") == []
+    assert personal_data_in_text("rank@top_ten") == []
+
+
 def test_events_one_finding_per_name(project) -> None:
     root = project(
         {

@@ -596,7 +596,11 @@ class PersonalDataInEventName(Rule):
     data moved into an event attribute, which is deleted with the person.
     An address written in the name itself becomes an `email` (or `phone`)
     attribute, written with the `u` prefix when the name had it, as in
-    CIO301. When a name has both problems only this rule reports it. A
+    CIO301. An address may contain letters and digits of any script, and
+    its local part also `_.%+-`, so in `"signup_bob@example.com"` or
+    `"registrácia_jana@example.com"` the whole name is the address: no
+    text is left to name the event, and the name is reported without a
+    fix. When a name has both problems only this rule reports it. A
     name that CIO301 cannot take apart, or whose new name would merge its
     events into others (as CIO301 decides), is reported without a fix.
     """
