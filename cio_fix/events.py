@@ -34,7 +34,8 @@ SNAKE_CASE = "snake_case"
 DOTTED = "dotted"
 
 # Any run of characters other than letters and digits, of any script,
-# separates two words.
+# separates two words. Match these on `marks_as_letters(text)`, or a
+# combining mark splits a word.
 _SEPARATOR_RUN = re.compile(r"[\W_]+")
 _WORD = r"[^\W_]+"
 _SNAKE_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*$")
@@ -147,8 +148,20 @@ def to_style(name: str, style: str) -> str:
             return "."
         return "_"
 
-    joined = _SEPARATOR_RUN.sub(separator, words)
+    joined = _replace_separators(words, separator)
     return joined.strip("._").lower()
+
+
+def _replace_separators(text: str, replace: Callable[[re.Match[str]], str]) -> str:
+    """Replace each run of separators in `text` with what `replace` returns for it."""
+    pieces = []
+    position = 0
+    for match in _SEPARATOR_RUN.finditer(marks_as_letters(text)):
+        pieces.append(text[position : match.start()])
+        pieces.append(replace(match))
+        position = match.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def _split_camel_case(name: str) -> str:
@@ -177,12 +190,12 @@ def _split_camel_case(name: str) -> str:
 def follows_style(name: str, style: str) -> bool:
     """Tell whether `name` is in `style`: lowercase words of letters and digits."""
     pattern = _DOTTED_NAME if style == DOTTED else _SNAKE_NAME
-    return name == name.lower() and pattern.match(name) is not None
+    return name == name.lower() and pattern.match(marks_as_letters(name)) is not None
 
 
 def variant_key(name: str) -> str:
     """Return what two names share when they differ only in case or separators."""
-    return _SEPARATOR_RUN.sub("", name).lower()
+    return _replace_separators(name, lambda _: "").lower()
 
 
 def static_name(built: BuiltName, style: str) -> str:
@@ -292,7 +305,7 @@ def _last_key(expression: cst.BaseExpression) -> str | None:
 def personal_data_in_text(text: str) -> list[tuple[int, int, str]]:
     """Return (start, end, kind) of each email or phone number in `text`."""
     found = []
-    for match in EMAIL_PATTERN.finditer(_marks_as_letters(text)):
+    for match in EMAIL_PATTERN.finditer(marks_as_letters(text)):
         found.append((match.start(), match.end(), "email"))
     for match in PHONE_PATTERN.finditer(text):
         if not any(start <= match.start() < end for start, end, _ in found):
@@ -300,11 +313,12 @@ def personal_data_in_text(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
-def _marks_as_letters(text: str) -> str:
+def marks_as_letters(text: str) -> str:
     """Replace each combining mark in `text` with a letter, keeping every position.
 
-    `re` matches no combining mark with `\\w`, so without this an address
-    would end at the accent of a decomposed "á" or at a Devanagari vowel sign.
+    `re` matches no combining mark with `\\w`, so without this a word or an
+    address would end at the accent of a decomposed "á" or at a Devanagari
+    vowel sign.
     """
     if text.isascii():
         return text

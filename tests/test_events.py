@@ -272,6 +272,9 @@ def test_events_attribute_key(code: str, expected: str | None) -> None:
         ("User Signed-Up", "user_signed_up", "user_signed_up"),
         ("Product.Purchased", "product_purchased", "product.purchased"),
         ("HTTPError", "http_error", "http_error"),
+        # Combining marks belong to their word: a decomposed "á", Devanagari signs.
+        ("Registra\u0301cia Jany", "registra\u0301cia_jany", "registra\u0301cia_jany"),
+        ("फ़ोन किया", "फ़ोन_किया", "फ़ोन_किया"),
     ],
 )
 def test_events_to_style(name: str, snake: str, dotted: str) -> None:
@@ -284,12 +287,17 @@ def test_events_follows_style() -> None:
     assert not follows_style("order.shipped", SNAKE_CASE)
     assert follows_style("order.shipped", DOTTED)
     assert not follows_style("OrderShipped", DOTTED)
+    assert follows_style("registra\u0301cia", SNAKE_CASE)
+    assert follows_style("फ़ोन_किया", SNAKE_CASE)
+    assert follows_style("फ़ोन.किया", DOTTED)
 
 
 def test_events_variant_key() -> None:
     assert variant_key("UserSignedUp") == variant_key("user_signed_up")
     assert variant_key("user.signed-up") == variant_key("user_signed_up")
     assert variant_key("user_signed_in") != variant_key("user_signed_up")
+    assert variant_key("फ़ोन_किया") != variant_key("फोन_किया")
+    assert variant_key("फ़ोन.किया") == variant_key("फ़ोन_किया")
 
 
 @pytest.mark.parametrize(
