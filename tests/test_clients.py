@@ -812,6 +812,28 @@ def test_background_message_of_caught_failure(project) -> None:
     assert "its failure fails the request" in lines[1]
 
 
+def test_background_message_of_retry_loop(project) -> None:
+    # The `break` runs only when the track succeeds, so the loop retries it.
+    retried = (
+        "from flask import Flask\nfrom customerio import CustomerIO\n\n"
+        'app = Flask(__name__)\ncio = CustomerIO("", "")\n\n\n'
+        '@app.post("/done/<int:uid>")\ndef done(uid):\n'
+        "    for attempt in range(3):\n        try:\n"
+        '            cio.track(customer_id=uid, name="done")\n            break\n'
+        "        except Exception:\n            pass\n"
+        '    return {"attempts": attempt + 1}\n'
+    )
+    root = project({"views.py": retried})
+
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    assert "its `try` runs the code after it only when it succeeds" in lines[0]
+    assert "_customerio_in_background" not in result.stdout
+
+
 # Loops that build one client per workspace, but run again per event,
 # request or message: the start-up exemption must not cover them.
 PER_EVENT_LOOPS = {

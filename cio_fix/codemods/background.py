@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -263,15 +263,22 @@ class BlockingCallInRequest(Rule):
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix in six
+    clients are not waited for. The call is reported without a fix in seven
     cases: it is in a function defined in the handler (cio-fix checks that a
     fix is safe only in the handler's own body), its result is used, it is
-    inside a `try` whose handlers do more than log, a later Customer.io call
-    in the handler needs this profile change to arrive first, a later
-    `delete`, `suppress`, `unsuppress` or `merge_customers` in the handler
-    must arrive after it (background calls may arrive in any order), or the
-    handler may change an object that the call sends before the worker
-    thread sends it. A change counts when it comes after the call or
+    inside a `try` whose handlers do more than log, its `try` runs code only
+    when it succeeds, a later Customer.io call in the handler needs this
+    profile change to arrive first, a later `delete`, `suppress`,
+    `unsuppress` or `merge_customers` in the handler must arrive after it
+    (background calls may arrive in any order), or the handler may change
+    an object that the call sends before the worker thread sends it.
+
+    Code that a `try` runs only when the call succeeds is the code after
+    the call in the `try` body and the `else` block, other than logging,
+    such as a `break` that ends a retry loop. The background helper does
+    not raise the call's failure, so that code would run every time.
+
+    A change of a sent object counts when it comes after the call or
     anywhere in a loop around it, and when it goes through another name
     bound to the object, or inside an attribute or item that the call sends
     (`rows[0]["qty"] = 0` after sending `rows[0]`). Passing the object to a
@@ -916,6 +923,11 @@ def _report_only_reason(
         return "the `with` block closes the client before a background call would run"
     if _in_acting_try(context, call.node):
         return "the handler acts on its errors"
+    if _runs_code_on_success(context, call.node):
+        return (
+            "its `try` runs the code after it only when it succeeds,"
+            " and the background helper does not raise its failure"
+        )
     statement = call.site.statement
     assert statement is not None
     if _later_mutation(context, handler, call.node, statement):
@@ -989,9 +1001,55 @@ def _in_acting_try(context: FileContext, node: cst.CSTNode) -> bool:
     return False
 
 
+def _runs_code_on_success(context: FileContext, node: cst.CSTNode) -> bool:
+    """Tell whether a `try` around `node` runs code only when `node` succeeds.
+
+    The `try` is the innermost one with handlers, the first to catch the
+    failure. That code is what follows the call's statement in its body and
+    the `try`'s `else` block: a `break` that ends a retry loop, or state
+    set for later. The background helper does not raise the call's
+    failure, so that code would run every time. Logging and `pass` are
+    left out.
+    """
+    after: list[cst.BaseStatement] = []
+    child = node
+    for parent in context.ancestors(node):
+        if isinstance(parent, cst.FunctionDef):
+            return False
+        if isinstance(parent, cst.IndentedBlock):
+            position = next(
+                index
+                for index, statement in enumerate(parent.body)
+                if statement is child
+            )
+            after.extend(parent.body[position + 1 :])
+        is_try_body = (
+            isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body
+        )
+        if is_try_body and parent.handlers:
+            if parent.orelse is not None:
+                after.extend(_block_statements(parent.orelse.body))
+            return not _only_logs_statements(after)
+        child = parent
+    return False
+
+
+def _block_statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
+    """Return the statements of a block, also one written on its header's line."""
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=suite.body)]
+    assert isinstance(suite, cst.IndentedBlock)
+    return suite.body
+
+
 def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
     """Tell whether an `except` block only logs or passes."""
-    for statement in handler.body.body:
+    return _only_logs_statements(handler.body.body)
+
+
+def _only_logs_statements(statements: Sequence[cst.BaseStatement]) -> bool:
+    """Tell whether statements only log or pass."""
+    for statement in statements:
         if not isinstance(statement, cst.SimpleStatementLine):
             return False
         for small in statement.body:
