@@ -1259,7 +1259,8 @@ def _still_found(
             unpaired.append(found)
     # The same message first, then a message that the fixed code's finding
     # extends with a reason, then the same message apart from the lines it
-    # quotes, then the most similar one.
+    # quotes, then the same message apart from the reason it has no fix,
+    # which another rule's fix may change, then the most similar one.
     # NOTE: a heuristic. Messages name the handler, the method or the value,
     # which a fix elsewhere in the statement leaves as it was.
     matches: list[Callable[[Finding, Finding], bool]] = [
@@ -1267,6 +1268,8 @@ def _still_found(
         lambda original, found: found.message.startswith(original.message),
         lambda original, found: _without_lines(original.message)
         == _without_lines(found.message),
+        lambda original, found: original.fixed_message is not None
+        and original.fixed_message == found.fixed_message,
     ]
     for matches_message in matches:
         still_unpaired = []

@@ -812,6 +812,96 @@ def test_background_message_of_caught_failure(project) -> None:
     assert "its failure fails the request" in lines[1]
 
 
+# A track sent before the identify of its customer, with a millisecond
+# timestamp: CIO201, CIO103 and CIO304 all fix the track's statement.
+TRACK_BEFORE_IDENTIFY = {
+    "module_client": (
+        "import time\n\nfrom customerio import CustomerIO\n"
+        "from flask import Flask, request\n\n"
+        'app = Flask(__name__)\ncio = CustomerIO("", "")\n\n\n'
+        '@app.post("/profile")\ndef post():\n    form = request.get_json()\n'
+        '    cio.track(customer_id=form["id"], name="saved",'
+        ' data={"updated_at": int(time.time() * 1000)})\n'
+        '    cio.identify(id=form["id"], email=form["email"])\n'
+        '    return "ok"\n'
+    ),
+    "view_client": (
+        "import time\n\nfrom customerio import CustomerIO\n"
+        "from flask import request\nfrom flask.views import MethodView\n\n"
+        'cio = CustomerIO("", "")\n\n\nclass ProfileView(MethodView):\n'
+        "    def __init__(self):\n        self.cio = cio\n\n"
+        "    def post(self):\n        form = request.get_json()\n"
+        '        self.cio.track(customer_id=form["id"], name="saved",'
+        ' data={"updated_at": int(time.time() * 1000)})\n'
+        '        self.cio.identify(id=form["id"], email=form["email"])\n'
+        '        return "ok"\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRACK_BEFORE_IDENTIFY))
+def test_background_keeps_moved_identify(project, case) -> None:
+    # Whichever fix a pass makes first, the identify must end up above the
+    # track and stay on the request's thread, so that it arrives first.
+    root = project({"app.py": TRACK_BEFORE_IDENTIFY[case]})
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    identify = fixed.index('cio.identify(id=form["id"]')
+    track = fixed.index("cio.track,")
+    assert identify < track
+    assert "_customerio_in_background(cio.identify" not in fixed
+    assert "_customerio_in_background(self.cio.identify" not in fixed
+    assert "int(time.time())" in fixed
+    applied = {
+        finding["code"]: finding["applied"]
+        for finding in result.json["findings"]
+        if finding["code"] != "CIO304"
+    }
+    assert applied == {"CIO103": True, "CIO201": True}
+    background = {
+        finding["message"].split("`")[1]: finding["applied"]
+        for finding in result.json["findings"]
+        if finding["code"] == "CIO304"
+    }
+    assert background == {"identify": False, "track": True}
+
+
+def test_background_moved_identify_reported_unfixed(project) -> None:
+    # CIO103 rebuilds the identify's call, so the fixed code's finding pairs
+    # with the original by its message, whose reason the CIO201 move changes.
+    moved = (
+        "import time\n\nfrom customerio import CustomerIO\n"
+        "from flask import Flask, request\n\n"
+        'app = Flask(__name__)\ncio = CustomerIO("", "")\n\n\n'
+        '@app.post("/signup")\ndef signup():\n    form = request.get_json()\n'
+        '    cio.track(customer_id=form["id"], name="signed_up")\n'
+        '    cio.identify(id=form["id"], created_at=int(time.time() * 1000))\n'
+        '    return "ok"\n'
+    )
+    root = project({"app.py": moved})
+
+    result = run_cli(
+        [
+            "--dry-run",
+            "--output-format",
+            "json",
+            "--select",
+            "CIO103,CIO201,CIO304",
+            ".",
+        ],
+        root,
+    )
+
+    fixes = {
+        finding["message"].split("`")[1]: finding["fix"]
+        for finding in result.json["findings"]
+        if finding["code"] == "CIO304"
+    }
+    assert fixes == {"identify": None, "track": "safe"}
+
+
 def test_background_message_of_retry_loop(project) -> None:
     # The `break` runs only when the track succeeds, so the loop retries it.
     retried = (

@@ -576,7 +576,8 @@ def test_engine_dry_run_counts_only_applied_fixes(project) -> None:
     )
     assert "CIO304 `identify`" in identify
     assert identify.endswith(
-        "(a later Customer.io call in the handler expects it to have arrived)"
+        "(the `track` on line 13 needs it to have arrived, so it belongs before"
+        " that call)"
     )
 
 

@@ -25,6 +25,7 @@ from cio_fix.codemods.clients import (
     call_layout,
     format_call,
 )
+from cio_fix.codemods.identity import track_identify_pairs
 from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of, is_target
@@ -272,6 +273,9 @@ class BlockingCallInRequest(Rule):
     `unsuppress` or `merge_customers` in the handler must arrive after it
     (background calls may arrive in any order), or the handler may change
     an object that the call sends before the worker thread sends it.
+    An identify after a `track` of the same customer in its block is
+    needed by that track too, because the CIO201 fix moves it above the
+    track.
 
     Code that a `try` runs only when the call succeeds is the code after
     the call in the `try` body and the `else` block, other than logging,
@@ -947,6 +951,22 @@ def _report_only_reason(
                 "a later call in the handler may reach Customer.io, which would"
                 " expect it to have arrived"
             )
+        # The CIO201 fix moves this identify above that track, so it stays
+        # on the request's thread also in a pass that runs before the move.
+        track = _track_needing(context, call)
+        if track is not None:
+            return (
+                f"the `track` on line {context.message_line(track.node)} needs it"
+                " to have arrived, so it belongs before that call"
+            )
+    return None
+
+
+def _track_needing(context: FileContext, call: ClientCall) -> ClientCall | None:
+    """Return the first earlier track in the call's block for the customer it identifies."""
+    for pair in track_identify_pairs(context):
+        if pair.identify is call:
+            return pair.track
     return None
 
 

@@ -554,10 +554,21 @@ class TrackBeforeIdentify(Rule):
     fix_safety = FixSafety.SAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
+        fixes: dict[int, tuple[Fix | None, str]] = {}
+        for pair in track_identify_pairs(context):
+            # Tracks before one identify share its fix: the identify moves above the first.
+            key = id(pair.identify.node)
+            if key not in fixes:
+                fixes[key] = self._reorder(context, pair)
+            fix, reason = fixes[key]
+            yield self._finding(context, pair, fix, reason)
+
+    def pairs(self, context: FileContext) -> list[_Pair]:
+        """Return each track with the identify of its customer later in its block."""
         identifies = [
             call for call in track_calls(context.index, "identify") if call.value("id")
         ]
-        fixes: dict[int, tuple[Fix | None, str]] = {}
+        pairs = []
         for track in track_calls(context.index, "track"):
             customer = track.value("customer_id")
             if customer is None or self._identified_before(
@@ -565,14 +576,9 @@ class TrackBeforeIdentify(Rule):
             ):
                 continue
             pair = self._later_identify(context, track, customer, identifies)
-            if pair is None:
-                continue
-            # Tracks before one identify share its fix: the identify moves above the first.
-            key = id(pair.identify.node)
-            if key not in fixes:
-                fixes[key] = self._reorder(context, pair)
-            fix, reason = fixes[key]
-            yield self._finding(context, pair, fix, reason)
+            if pair is not None:
+                pairs.append(pair)
+        return pairs
 
     def _identified_before(
         self,
@@ -729,6 +735,17 @@ class TrackBeforeIdentify(Rule):
             f"{message} ({reason}).",
             fixed_message=message + ".",
         )
+
+
+def track_identify_pairs(context: FileContext) -> list[_Pair]:
+    """Return the track-before-identify pairs that CIO201 reports, once per file.
+
+    CIO304 reads them too. It keeps such an identify on the request's
+    thread, because CIO201 moves it above the track.
+    """
+    return context.shared(
+        "CIO201:pairs", lambda shared: TrackBeforeIdentify().pairs(shared)
+    )
 
 
 def _move_before(track: cst.BaseStatement, identify: cst.BaseStatement) -> Fix:
