@@ -924,6 +924,31 @@ def test_background_message_of_retry_loop(project) -> None:
     assert "_customerio_in_background" not in result.stdout
 
 
+def test_background_message_of_suppress_block(project) -> None:
+    # The `return` runs only when the track succeeds, and `suppress(Exception)`
+    # keeps its failure from failing the request.
+    suppressed = (
+        "import contextlib\n\nfrom flask import Flask\nfrom customerio import CustomerIO\n\n"
+        'app = Flask(__name__)\ncio = CustomerIO("", "")\n\n\n'
+        '@app.post("/done/<int:uid>")\ndef done(uid):\n'
+        "    with contextlib.suppress(Exception):\n"
+        '        cio.track(customer_id=uid, name="done")\n'
+        '        return {"sent": True}\n'
+        '    return {"sent": False}\n'
+    )
+    root = project({"views.py": suppressed})
+
+    result = run_cli(["--dry-run", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    assert "its failure fails the request" not in lines[0]
+    assert (
+        "its `suppress` block runs the code after it only when it succeeds" in lines[0]
+    )
+
+
 # Loops that build one client per workspace, but run again per event,
 # request or message: the start-up exemption must not cover them.
 PER_EVENT_LOOPS = {

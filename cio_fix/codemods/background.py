@@ -267,20 +267,23 @@ class BlockingCallInRequest(Rule):
     clients are not waited for. The call is reported without a fix in seven
     cases: it is in a function defined in the handler (cio-fix checks that a
     fix is safe only in the handler's own body), its result is used, it is
-    inside a `try` whose handlers do more than log, its `try` runs code only
-    when it succeeds, a later Customer.io call in the handler needs this
-    profile change to arrive first, a later `delete`, `suppress`,
-    `unsuppress` or `merge_customers` in the handler must arrive after it
-    (background calls may arrive in any order), or the handler may change
-    an object that the call sends before the worker thread sends it.
+    inside a `try` whose handlers do more than log, its `try` or
+    `contextlib.suppress()` block runs code only when it succeeds, a later
+    Customer.io call in the handler needs this profile change to arrive
+    first, a later `delete`, `suppress`, `unsuppress` or `merge_customers`
+    in the handler must arrive after it (background calls may arrive in any
+    order), or the handler may change an object that the call sends before
+    the worker thread sends it.
     An identify after a `track` of the same customer in its block is
     needed by that track too, because the CIO201 fix moves it above the
     track.
 
     Code that a `try` runs only when the call succeeds is the code after
     the call in the `try` body and the `else` block, other than logging,
-    such as a `break` that ends a retry loop. The background helper does
-    not raise the call's failure, so that code would run every time.
+    such as a `break` that ends a retry loop. In a `with
+    contextlib.suppress(...)` block, it is the code after the call in the
+    block. The background helper does not raise the call's failure, so that
+    code would run every time.
 
     A change of a sent object counts when it comes after the call or
     anywhere in a loop around it, and when it goes through another name
@@ -882,7 +885,8 @@ def _in_try_body(
     """Tell whether a `try` of `function` catches the failures of `node` and does not raise again.
 
     A bare `except:` or one that names Exception or BaseException catches
-    them; `except KeyError:` does not.
+    them; `except KeyError:` does not. `with contextlib.suppress(Exception):`
+    catches them too.
     """
     child: cst.CSTNode = node
     for parent in context.ancestors(node):
@@ -891,8 +895,21 @@ def _in_try_body(
         if isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body:
             if any(_swallows(clause) for clause in parent.handlers):
                 return True
+        if isinstance(parent, cst.With) and child is parent.body:
+            for item in parent.items:
+                if _suppresses_broadly(context, item.item):
+                    return True
         child = parent
     return False
+
+
+def _suppresses_broadly(context: FileContext, entered: cst.BaseExpression) -> bool:
+    """Tell whether a `with` item is `contextlib.suppress()` of every error."""
+    if not _is_suppress(context, entered):
+        return False
+    assert isinstance(entered, cst.Call)
+    caught = {(dotted_name(arg.value) or "").rpartition(".")[2] for arg in entered.args}
+    return bool(caught & BROAD_EXCEPTIONS)
 
 
 def _swallows(clause: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
@@ -927,9 +944,10 @@ def _report_only_reason(
         return "the `with` block closes the client before a background call would run"
     if _in_acting_try(context, call.node):
         return "the handler acts on its errors"
-    if _runs_code_on_success(context, call.node):
+    catcher = _catcher_running_code_on_success(context, call.node)
+    if catcher is not None:
         return (
-            "its `try` runs the code after it only when it succeeds,"
+            f"its {catcher} runs the code after it only when it succeeds,"
             " and the background helper does not raise its failure"
         )
     statement = call.site.statement
@@ -1021,21 +1039,23 @@ def _in_acting_try(context: FileContext, node: cst.CSTNode) -> bool:
     return False
 
 
-def _runs_code_on_success(context: FileContext, node: cst.CSTNode) -> bool:
-    """Tell whether a `try` around `node` runs code only when `node` succeeds.
+def _catcher_running_code_on_success(
+    context: FileContext, node: cst.CSTNode
+) -> str | None:
+    """Name the `try` or `suppress` around `node` that runs code only when `node` succeeds.
 
-    The `try` is the innermost one with handlers, the first to catch the
-    failure. That code is what follows the call's statement in its body and
-    the `try`'s `else` block: a `break` that ends a retry loop, or state
-    set for later. The background helper does not raise the call's
-    failure, so that code would run every time. Logging and `pass` are
-    left out.
+    That is the innermost `try` with handlers or `with contextlib.suppress()`
+    block, the first to catch the failure. The code is what follows the
+    call's statement in its block, and the `try`'s `else` block: a `break`
+    that ends a retry loop, or state set for later. The background helper
+    does not raise the call's failure, so that code would run every time.
+    Logging and `pass` are left out. None when no such code runs.
     """
     after: list[cst.BaseStatement] = []
     child = node
     for parent in context.ancestors(node):
         if isinstance(parent, cst.FunctionDef):
-            return False
+            return None
         if isinstance(parent, cst.IndentedBlock):
             position = next(
                 index
@@ -1049,9 +1069,27 @@ def _runs_code_on_success(context: FileContext, node: cst.CSTNode) -> bool:
         if is_try_body and parent.handlers:
             if parent.orelse is not None:
                 after.extend(_block_statements(parent.orelse.body))
-            return not _only_logs_statements(after)
+            return None if _only_logs_statements(after) else "`try`"
+        if (
+            isinstance(parent, cst.With)
+            and child is parent.body
+            and _suppresses(context, parent)
+        ):
+            return None if _only_logs_statements(after) else "`suppress` block"
         child = parent
-    return False
+    return None
+
+
+def _suppresses(context: FileContext, with_statement: cst.With) -> bool:
+    """Tell whether a `with` statement enters `contextlib.suppress()`."""
+    return any(_is_suppress(context, item.item) for item in with_statement.items)
+
+
+def _is_suppress(context: FileContext, entered: cst.BaseExpression) -> bool:
+    return (
+        isinstance(entered, cst.Call)
+        and context.index.qualified_name(entered.func) == "contextlib.suppress"
+    )
 
 
 def _block_statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
