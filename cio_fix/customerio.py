@@ -137,6 +137,8 @@ CONSTRUCTOR_PARAMETERS: dict[Api, tuple[str, ...]] = {
 # The helpers that CIO304 fixes add: `_customerio_in_background(cio.track, ...)`
 # is still a Track API call for every rule.
 BACKGROUND_HELPER = re.compile(r"^_customerio_in_background(?:_task)?(?:_\d+)?$")
+# The helper that runs an async call as a task, so the method it gets is async.
+TASK_HELPER = re.compile(r"^_customerio_in_background_task(?:_\d+)?$")
 
 CACHE_DECORATORS = frozenset(
     {
@@ -264,6 +266,8 @@ class CallSite:
     # whole statement (its result unused), possibly under `await`.
     statement: cst.CSTNode | None
     is_statement: bool
+    # Whether the call is the operand of `await`.
+    awaited: bool
 
 
 @dataclass
@@ -807,11 +811,27 @@ class FileIndex:
         return None
 
     def _name_type(self, name: str, scope: Scope) -> ClientType | None:
+        """Return the client type of a name: the type the code shows, else the configured one.
+
+        A name listed in `client-names` is a Track API client only where the
+        code shows no client type for it, so that `tracker =
+        make_tracker()` of a factory that returns an `AsyncCustomerIO`
+        stays async.
+        """
         assignments = self.assignments_of(name, scope)
+        found = self._bound_name_type(name, scope, assignments)
+        if found is not None:
+            return found
         if name in self.client_names and not self._bound_to_other_object(
             name, scope, assignments
         ):
             return TRACK
+        return None
+
+    def _bound_name_type(
+        self, name: str, scope: Scope, assignments: list[Assignment]
+    ) -> ClientType | None:
+        """Return the client type that the assignments or imports of a name give it."""
         if assignments:
             return self._assigned_type(assignments)
 
@@ -1073,16 +1093,18 @@ class FileIndex:
                 return self._class_attribute_type(class_info, node.attr.value)
             return None
 
-        dotted = dotted_name(node)
-        if dotted is not None and dotted in self.client_names:
-            return TRACK
+        found = None
         class_info = self._class_named(owner, scope)
         if class_info is not None:
-            return self._class_variable_type(class_info, node.attr.value, depth=0)
-        qualified = self.qualified_name(node)
-        if qualified is not None and self.project is not None:
-            return self.project.client_type(self._localised(qualified))
-        return None
+            found = self._class_variable_type(class_info, node.attr.value, depth=0)
+        else:
+            qualified = self.qualified_name(node)
+            if qualified is not None and self.project is not None:
+                found = self.project.client_type(self._localised(qualified))
+        if found is None and dotted_name(node) in self.client_names:
+            # As for a name, the type the code shows comes before the configured one.
+            return TRACK
+        return found
 
     def _class_attribute_type(
         self, class_info: ClassInfo, attribute: str, depth: int = 0
@@ -1465,6 +1487,8 @@ class FileIndex:
         client = self.client_type(func.value, site.scope)
         if client is None:
             return None
+        if client is TRACK and _returns_awaitable(site, call, in_background):
+            client = self._awaited_client(func.value)
         parameters = METHODS_BY_API[client.api].get(method)
         if parameters is None:
             return None
@@ -1488,6 +1512,20 @@ class FileIndex:
             in_background=in_background,
             partial=partial,
         )
+
+    def _awaited_client(self, receiver: cst.BaseExpression) -> ClientType:
+        """Return the client type of a sync Track API client whose call returns an awaitable.
+
+        customerio's client returns no awaitable, so a name listed in
+        `client-names` whose call is awaited (`await
+        request.app.state.cio.track(...)`) refers to an async client. It is
+        read as async-customerio's `AsyncCustomerIO`, the async Track API
+        client that cio-fix knows. Other receivers keep the type the code
+        shows.
+        """
+        if dotted_name(receiver) in self.client_names:
+            return ASYNC_TRACK
+        return TRACK
 
 
 class IndexBuilder(cst.CSTVisitor):
@@ -1862,6 +1900,7 @@ class IndexBuilder(cst.CSTVisitor):
                 function=self.functions[-1] if self.functions else None,
                 statement=statement,
                 is_statement=_is_whole_statement(statement, node),
+                awaited=type(self.index.parents.get(node)) is cst.Await,
             )
         )
 
@@ -1875,6 +1914,18 @@ def _parse_string_annotation(node: cst.SimpleString) -> cst.BaseExpression | Non
         return cst.parse_expression(value.strip())
     except cst.ParserSyntaxError:
         return None
+
+
+def _returns_awaitable(site: CallSite, call: cst.Call, in_background: bool) -> bool:
+    """Tell whether the code treats a client method's result as awaitable.
+
+    That is `await cio.track(...)`, and a method that cio-fix's task helper
+    runs (`_customerio_in_background_task(cio.track, ...)`).
+    """
+    if in_background:
+        func = site.node.func
+        return type(func) is cst.Name and TASK_HELPER.match(func.value) is not None
+    return call is site.node and site.awaited
 
 
 def _is_whole_statement(statement: cst.CSTNode | None, call: cst.Call) -> bool:

@@ -623,6 +623,49 @@ def test_customerio_client_name_module_import_of_other_library() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "is_async"),
+    [
+        ("    await request.app.state.cio.track('1', 'x')\n", True),
+        ("    await tracker.track('1', 'x')\n", True),
+        ("    request.app.state.cio.track('1', 'x')\n", False),
+        ("    tracker.track('1', 'x')\n", False),
+        ("    await _customerio_in_background_task(tracker.track, '1', 'x')\n", True),
+        ("    _customerio_in_background(tracker.track, '1', 'x')\n", False),
+    ],
+)
+def test_customerio_client_name_awaited_call(body: str, is_async: bool) -> None:
+    source = f"async def go(request):\n{body}"
+    index = build_index(cst.parse_module(source), "app.views", False)
+    index.client_names = frozenset({"tracker", "request.app.state.cio"})
+
+    calls = index.client_calls
+
+    assert len(calls) == 1
+    assert calls[0].client.is_async is is_async
+
+
+def test_customerio_client_name_keeps_code_type() -> None:
+    source = (
+        "from async_customerio import AsyncCustomerIO\n"
+        "def make_tracker():\n"
+        "    return AsyncCustomerIO('s', 'k')\n"
+        "tracker = make_tracker()\n"
+        "class Clients:\n"
+        "    tracker = AsyncCustomerIO('s', 'k')\n"
+        "def go():\n"
+        "    tracker.track('1', 'x')\n"
+        "    Clients.tracker.track('1', 'x')\n"
+    )
+    index = build_index(cst.parse_module(source), "app.views", False)
+    index.client_names = frozenset({"tracker", "Clients.tracker"})
+
+    calls = index.client_calls
+
+    assert len(calls) == 2
+    assert all(call.client.is_async for call in calls)
+
+
+@pytest.mark.parametrize(
     "annotation", ["'CustomerIO'", "Optional['CustomerIO']", "'CustomerIO | None'"]
 )
 def test_customerio_string_annotation_client(annotation: str) -> None:

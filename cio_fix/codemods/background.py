@@ -218,7 +218,10 @@ class BlockingCallInRequest(Rule):
     1000 tasks of the running event loop pending, it waits until one
     finishes before it starts the next. A module that already has an
     unbounded `_customerio_in_background_task` from an earlier cio-fix
-    version keeps it, and its new calls use it without `await`.
+    version keeps it, and its new calls use it without `await`. A client
+    named in `client-names` counts as async where its call is awaited
+    (`await request.app.state.cio.track(...)`), because customerio's
+    client returns nothing that can be awaited.
 
     The helpers take the method as a positional-only parameter
     (`method, /`), so that a call's own keyword argument named `method`

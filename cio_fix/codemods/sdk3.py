@@ -95,7 +95,10 @@ class Sdk3EventKwargs(Rule):
     `~=2.1`) the calls are correct and not reported, and one that allows
     2.x and 3.x (`customerio>=2,<4`) leaves the version unknown. A `>=3`
     declares 3.x, the newest major released. `pageview` and `backfill` still take keyword
-    arguments and are never reported.
+    arguments and are never reported. Neither are the calls of a name in
+    `client-names` that are awaited or that cio-fix's task helper runs:
+    cio-fix reads them as calls of async-customerio's client, which takes
+    event attributes as keyword arguments.
 
     A `**` spread may pass track()'s own parameters, as a wrapper's
     `cio.track(customer_id, name, **options)` does, so it is moved into
