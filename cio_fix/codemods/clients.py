@@ -633,6 +633,12 @@ def plan_hoist(
 # The reason for withholding a fix that needs `functools`, which the module binds
 # to something else.
 FUNCTOOLS_TAKEN = "the name `functools` is bound to something else in this module"
+# The reason for withholding a fix of a client of async-customerio, which
+# belongs in the app's start-up code.
+ASYNC_CLIENT_REASON = (
+    "cio-fix does not write start-up code; create the async client once"
+    " at start-up, in the lifespan"
+)
 
 
 @dataclass
@@ -713,11 +719,11 @@ class ClientPerRequest(Rule):
     the same arguments is reused unless its name may change after import, an
     uncached factory without parameters gets `@functools.cache`, and
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
-    Reported without a fix, with the reason in the message: async clients,
-    async factories, factories with parameters and wrapper classes; a
-    constructor that the function imports itself (an optional SDK imported
-    in the handler); arguments that read a module-level name that may
-    change after import, because a client built once could keep the old
+    Reported without a fix, with the reason in the message: async clients
+    (also where a factory returns one), async factories, factories with
+    parameters and wrapper classes; a constructor that the function imports
+    itself (an optional SDK imported in the handler); arguments that read a
+    module-level name that may change after import, because a client built once could keep the old
     value: a name that a function rebinds through `global` (an `init_app`
     that sets the keys), that the module sets through `globals()` or
     `sys.modules[__name__]` (`setattr()`, `vars()`, `.__dict__`, or a name
@@ -795,7 +801,9 @@ class ClientPerRequest(Rule):
             )
             if factory is not None:
                 closed = factory.name in self._closed_by_callers(context)
-                yield self._factory_finding(context, factory, closed)
+                yield self._factory_finding(
+                    context, factory, construction.client.is_async, closed
+                )
                 continue
             yield self._hoist_finding(context, site, taken, planned)
 
@@ -860,7 +868,11 @@ class ClientPerRequest(Rule):
     # -- an uncached factory function ------------------------------------------------------
 
     def _factory_finding(
-        self, context: FileContext, factory: FunctionInfo, closed: bool = False
+        self,
+        context: FileContext,
+        factory: FunctionInfo,
+        async_client: bool,
+        closed: bool = False,
     ) -> Finding:
         node = factory.node
         has_parameters = bool(all_parameters(node.params))
@@ -874,6 +886,15 @@ class ClientPerRequest(Rule):
                 " `async def` caches its coroutine, which can be awaited only once)"
             )
             return context.finding(self, node.name, message)
+        if async_client:
+            # A cached async client is shared by every event loop of the
+            # process, but the connections it pools stay bound to the loop
+            # that opened them, so a request in a later loop can fail.
+            message = (
+                f"`{factory.name}` builds a new Customer.io client on every call and is"
+                " called per request or per item; build the client once and reuse it"
+            )
+            return self._withheld(context, node.name, message, ASYNC_CLIENT_REASON)
         if closed:
             message = (
                 f"`{factory.name}` builds a new Customer.io client on every call and is"
@@ -930,11 +951,7 @@ class ClientPerRequest(Rule):
         message = _hoist_message(site)
         if construction.client.is_async:
             return self._withheld(
-                context,
-                construction.node,
-                message,
-                "cio-fix does not write start-up code; create the async client once"
-                " at start-up, in the lifespan",
+                context, construction.node, message, ASYNC_CLIENT_REASON
             )
 
         if _waits_for_pooling_fix(context, construction):
