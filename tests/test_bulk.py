@@ -237,25 +237,74 @@ def test_bulk_existing_throttle_reused(project):
     assert code.count("_customerio_throttle.wait()") == 2
 
 
-def test_bulk_helper_name_taken_reports_only(project):
+def test_bulk_class_name_taken_gets_unused_name(project, track_api):
     source = SEQUENTIAL_LOOP + "\n\nclass _CustomerioThrottle:\n    pass\n"
-    root = project({"orders.py": source})
 
-    result = run_cli(
-        [
-            "--apply",
-            "--unsafe-fixes",
-            "--select",
-            "CIO603",
-            "--output-format",
-            "json",
-            ".",
-        ],
-        root,
+    code, module = _fixed_module(project, source, "orders")
+    module.send_orders(range(3))
+
+    assert "class _CustomerioThrottle_2:" in code
+    assert f"_customerio_throttle = _CustomerioThrottle_2({RATE})" in code
+    assert len(track_api) == 3
+
+
+def test_bulk_own_throttle_name_not_reused(project, track_api):
+    # The project's own float named like the fix's throttle.
+    source = SEQUENTIAL_LOOP.replace(
+        "\ncio = ", "\n_customerio_throttle: float = 0.2\n\ncio = "
     )
 
-    assert result.json["findings"][0]["fix"] is None
-    assert (root / "orders.py").read_text(encoding="utf-8") == source
+    code, module = _fixed_module(project, source, "orders")
+    module.send_orders(range(3))
+
+    assert "        _customerio_throttle_2.wait()\n" in code
+    assert f"_customerio_throttle_2 = _CustomerioThrottle({RATE})" in code
+    assert module._customerio_throttle == 0.2
+    assert len(track_api) == 3
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "_customerio_throttle = threading.Event()",
+        # The fix's class name, but not the fix's class.
+        "class _CustomerioThrottle:\n    def wait(self):\n        pass\n\n\n"
+        "_customerio_throttle = _CustomerioThrottle()",
+        # The fix's throttle, bound a second time to something else.
+        "_customerio_throttle = _CustomerioThrottle(5)\n"
+        "_customerio_throttle = threading.Event()",
+    ],
+)
+def test_bulk_other_throttle_binding_not_reused(project, binding):
+    source = "import threading\n\n" + SEQUENTIAL_LOOP + "\n\n" + binding + "\n"
+    root = project({"orders.py": source})
+
+    run_cli(["--apply", "--unsafe-fixes", "--select", "CIO603", "."], root)
+    code = (root / "orders.py").read_text(encoding="utf-8")
+
+    assert "        _customerio_throttle_2.wait()\n" in code
+    assert "_customerio_throttle_2 = _CustomerioThrottle" in code
+
+
+def test_bulk_renamed_throttle_reused(project):
+    source = SEQUENTIAL_LOOP.replace(
+        "\ncio = ", "\n_customerio_throttle = 0.2\n\ncio = "
+    )
+    root = project({"orders.py": source})
+    run_cli(["--apply", "--unsafe-fixes", "--select", "CIO603", "."], root)
+    with (root / "orders.py").open("a", encoding="utf-8") as stream:
+        stream.write(
+            "\n\ndef send_refunds(orders):\n"
+            "    for order in orders:\n"
+            '        cio.track(customer_id="c1", name="order_refunded")\n'
+        )
+
+    run_cli(["--apply", "--unsafe-fixes", "--select", "CIO603", "."], root)
+    code = (root / "orders.py").read_text(encoding="utf-8")
+
+    assert code.count("class _CustomerioThrottle") == 1
+    assert code.count("_customerio_throttle_2.wait()") == 2
+    assert "_customerio_throttle_3" not in code
 
 
 @pytest.mark.parametrize("rate", ["0", "-5", '"fast"', "true", "nan"])

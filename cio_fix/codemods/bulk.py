@@ -17,7 +17,7 @@ from cio_fix.customerio import (
     dotted_name,
 )
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
-from cio_fix.rules import FileContext, Rule
+from cio_fix.rules import FileContext, Rule, unused_name
 from cio_fix.walk import find_all
 
 # A loop over a literal collection of at most this many items, or over
@@ -51,6 +51,10 @@ THROTTLE_PART = re.compile(
 )
 HELPER_NAME = "_customerio_throttle"
 HELPER_CLASS = "_CustomerioThrottle"
+# The names the fix gives its throttle and class: the plain ones, or the
+# first unused `_2`, `_3`... when the module uses them for something else.
+HELPER_NAMES = re.compile(r"^_customerio_throttle(?:_\d+)?$")
+HELPER_CLASSES = re.compile(r"^_CustomerioThrottle(?:_\d+)?$")
 HELPER_CODE = '''\
 class {cls}:
     """Start requests at most `rate` a second, across all threads of the process."""
@@ -129,8 +133,12 @@ class UnthrottledBulkCalls(Rule):
     Fix safety:
     Unsafe, because the loop becomes slower on purpose. The fix adds one
     thread-safe throttle per module, at `throttle-rate` requests a second
-    (100 unless configured), and waits on it before each request; awaited
-    async calls sleep with `asyncio.sleep` instead. A wait allows one
+    (100 unless configured), and waits on it before each request. When the
+    module already uses the name `_customerio_throttle` for something other
+    than the throttle an earlier run added, the throttle gets the first
+    unused name of `_customerio_throttle_2`, `_customerio_throttle_3` and
+    so on. Awaited async calls sleep with `asyncio.sleep` instead. A wait
+    allows one
     request, so a call after another call's wait gets a wait of its own.
     The limit is per process,
     so processes that call Customer.io in parallel share the workspace limit
@@ -494,7 +502,7 @@ def _is_own_wait(call: cst.Call) -> bool:
     return (
         isinstance(func, cst.Attribute)
         and isinstance(func.value, cst.Name)
-        and func.value.value == HELPER_NAME
+        and HELPER_NAMES.match(func.value.value) is not None
         and func.attr.value in ("wait", "reserve")
     )
 
@@ -570,14 +578,14 @@ def _fix(context: FileContext, call: ClientCall, loop: Loop) -> Fix | str | None
     if not _runs_with_statement(context, call, statement):
         return None
 
-    wait = _wait_statement(context, call)
-    if wait is None:
-        return None
-    wait_line, imports = wait
     helper = _helper(context)
     if helper is None:
         return None
-    helper_imports, inserts = helper
+    throttle, helper_imports, inserts = helper
+    wait = _wait_statement(context, call, throttle)
+    if wait is None:
+        return None
+    wait_line, imports = wait
     if inserts:
         too_old = context.python_too_old(
             HELPER_PYTHON, "the throttle that the fix adds"
@@ -611,30 +619,32 @@ def _runs_with_statement(
 
 
 def _wait_statement(
-    context: FileContext, call: ClientCall
+    context: FileContext, call: ClientCall, throttle: str
 ) -> tuple[cst.SimpleStatementLine, tuple[AddImport, ...]] | None:
     # Inside `async def` the wait must not block the event loop, whatever
     # the client: time.sleep would stall every other request too.
     function = call.site.function
     in_coroutine = function is not None and function.is_async
     if not call.client.is_async and not in_coroutine:
-        return cst.parse_statement(f"{HELPER_NAME}.wait()\n"), ()  # type: ignore[return-value]
+        return cst.parse_statement(f"{throttle}.wait()\n"), ()  # type: ignore[return-value]
     asyncio_import = context.import_at(call.node, "asyncio")
     if asyncio_import is None:
         return None
-    code = f"await {asyncio_import.local}.sleep({HELPER_NAME}.reserve())\n"
+    code = f"await {asyncio_import.local}.sleep({throttle}.reserve())\n"
     return cst.parse_statement(code), asyncio_import.imports  # type: ignore[return-value]
 
 
 def _helper(
     context: FileContext,
-) -> tuple[tuple[AddImport, ...], tuple[InsertStatements, ...]] | None:
-    """Return the imports and module-level throttle the fix needs, or None if a name is taken."""
-    assignments = context.index.module_scope.assignments
-    if HELPER_NAME in assignments:
-        return (), ()
-    if HELPER_CLASS in assignments:
-        return None
+) -> tuple[str, tuple[AddImport, ...], tuple[InsertStatements, ...]] | None:
+    """Return the throttle's name, and the imports and module-level throttle to add.
+
+    An earlier run's throttle is reused, and nothing is added. None means
+    that the module cannot name `threading` or `time` in the throttle.
+    """
+    existing = _existing_throttle(context)
+    if existing is not None:
+        return existing, (), ()
     # The throttle is made, and takes its lock, while the module is
     # imported. It reads the clock where a loop waits on it, which may be
     # a module-level loop, so a later import of time may come too late.
@@ -643,15 +653,75 @@ def _helper(
     if threading_import is None or time_import is None:
         return None
 
+    taken = context.module_names()
+    if not _is_bound(context, HELPER_NAME):
+        # Nothing binds the name, so only the waits of an earlier fix read
+        # it, after its throttle was removed. The new throttle takes the
+        # name, so those waits work again.
+        taken.discard(HELPER_NAME)
+    name = unused_name(HELPER_NAME, taken)
     imports = (*threading_import.imports, *time_import.imports)
     code = HELPER_CODE.format(
-        cls=HELPER_CLASS,
-        name=HELPER_NAME,
+        cls=unused_name(HELPER_CLASS, taken),
+        name=name,
         threading=threading_import.local,
         time=time_import.local,
         rate=_rate_literal(context.config.throttle_rate),
     )
-    return imports, (InsertStatements(key="CIO603-throttle", code=code),)
+    return name, imports, (InsertStatements(key="CIO603-throttle", code=code),)
+
+
+def _existing_throttle(context: FileContext) -> str | None:
+    """Return the name of the throttle that an earlier run added, if the module has one.
+
+    That is a name bound once, at module level, to a call of the class the
+    fix writes. Any other binding of `_customerio_throttle` is the
+    project's own, whatever it holds.
+    """
+    index = context.index
+    assignments = index.module_scope.assignments
+    for name, bindings in assignments.items():
+        if not HELPER_NAMES.match(name) or not _bound_once(context, name):
+            continue
+        value = bindings[0].value
+        if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
+            continue
+        if _is_throttle_class(context, value.func.value):
+            return name
+    return None
+
+
+def _is_throttle_class(context: FileContext, name: str) -> bool:
+    """Tell whether `name` is the module-level class that the fix writes."""
+    if not HELPER_CLASSES.match(name) or not _bound_once(context, name):
+        return False
+    statement = context.index.module_scope.assignments[name][0].statement
+    if not isinstance(statement, cst.ClassDef) or statement.bases:
+        return False
+    methods = {
+        inner.name.value
+        for inner in statement.body.body
+        if isinstance(inner, cst.FunctionDef)
+    }
+    return {"__init__", "reserve", "wait"} <= methods
+
+
+def _is_bound(context: FileContext, name: str) -> bool:
+    """Tell whether the module binds `name` in any scope, or may by a star import."""
+    index = context.index
+    if name in index.module_imports or index.star_imports:
+        return True
+    scopes = [index.module_scope, *index.inner_scopes()]
+    return any(name in scope.assignments or name in scope.imports for scope in scopes)
+
+
+def _bound_once(context: FileContext, name: str) -> bool:
+    index = context.index
+    return (
+        len(index.module_scope.assignments.get(name, ())) == 1
+        and name not in index.rebound_names
+        and name not in index.module_scope.deletions
+    )
 
 
 def _rate_literal(rate: float) -> str:
