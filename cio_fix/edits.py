@@ -522,11 +522,17 @@ def blank_prefix(
 
 
 def _section(statement: cst.BaseStatement) -> str | None:
-    """Return "stdlib" or "other" for an import statement, None for anything else."""
+    """Return "future", "stdlib" or "other" for an import statement, None for anything else.
+
+    isort and ruff put `__future__` imports in a section of their own,
+    although `__future__` is a standard-library module.
+    """
     smalls = _imports_of(statement)
     if not smalls:
         return None
     module = _module_of(smalls[0])
+    if module == "__future__":
+        return "future"
     return "stdlib" if _is_stdlib(module) and not module.startswith(".") else "other"
 
 

@@ -79,6 +79,40 @@ def test_add_import_from(source: str, expected: str) -> None:
     assert _add(source, AddImport("functools", "cache")) == expected
 
 
+# A `__future__` import is a section of its own, as in isort and ruff.
+FUTURE = "from __future__ import annotations\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "add", "expected"),
+    [
+        (
+            FUTURE + "\nfrom pydantic import BaseModel\n",
+            AddImport("os"),
+            FUTURE + "\nimport os\n\nfrom pydantic import BaseModel\n",
+        ),
+        (
+            FUTURE + "from pydantic import BaseModel\n",
+            AddImport("os"),
+            FUTURE + "\nimport os\n\nfrom pydantic import BaseModel\n",
+        ),
+        (
+            FUTURE + "\nfrom pydantic import BaseModel\n",
+            AddImport("functools", "cache"),
+            FUTURE
+            + "\nfrom functools import cache\n\nfrom pydantic import BaseModel\n",
+        ),
+        (
+            FUTURE + "\nimport sys\n\nfrom pydantic import BaseModel\n",
+            AddImport("os"),
+            FUTURE + "\nimport os\nimport sys\n\nfrom pydantic import BaseModel\n",
+        ),
+    ],
+)
+def test_add_import_after_future(source: str, add: AddImport, expected: str) -> None:
+    assert _add(source, add) == expected
+
+
 def test_add_import_twice_is_once() -> None:
     module = cst.parse_module("x = 1\n")
 
