@@ -521,11 +521,19 @@ def blank_prefix(
     return blanks, list(lines[len(blanks) :])
 
 
-def _section(statement: cst.BaseStatement) -> str | None:
-    """Return "future", "stdlib" or "other" for an import statement, None for anything else.
+# isort's default sections, in their order in an import block.
+SECTION_ORDER = ("future", "stdlib", "other", "first", "local")
+
+
+def _section(
+    statement: cst.BaseStatement, first_party: frozenset[str] = frozenset()
+) -> str | None:
+    """Return the isort section of an import statement, None for anything else.
 
     isort and ruff put `__future__` imports in a section of their own,
-    although `__future__` is a standard-library module.
+    although `__future__` is a standard-library module. Without
+    `first_party` packages, first-party and relative imports count as
+    "other", the third-party section.
     """
     smalls = _imports_of(statement)
     if not smalls:
@@ -533,31 +541,38 @@ def _section(statement: cst.BaseStatement) -> str | None:
     module = _module_of(smalls[0])
     if module == "__future__":
         return "future"
-    return "stdlib" if _is_stdlib(module) and not module.startswith(".") else "other"
+    if module.startswith("."):
+        return "local" if first_party else "other"
+    if _is_stdlib(module):
+        return "stdlib"
+    return "first" if module.split(".")[0] in first_party else "other"
 
 
 def _insert_import(
-    body: list[cst.BaseStatement], index: int, new: cst.BaseStatement
+    body: list[cst.BaseStatement],
+    index: int,
+    new: cst.BaseStatement,
+    first_party: frozenset[str] = frozenset(),
 ) -> None:
     """Insert an import at `index` among the imports, keeping sections apart by a blank line."""
-    section = _section(new)
+    section = _section(new, first_party)
     blank = cst.EmptyLine()
-    if index < len(body) and _section(body[index]) == section:
+    if index < len(body) and _section(body[index], first_party) == section:
         following = body[index]
         blanks, rest = blank_prefix(following.leading_lines)
         new = new.with_changes(leading_lines=blanks)
         body[index] = following.with_changes(leading_lines=rest)
-    elif index < len(body) and _section(body[index]) is not None:
+    elif index < len(body) and _section(body[index], first_party) is not None:
         following = body[index]
         blanks, rest = blank_prefix(following.leading_lines)
         # After an import of its own section, the new import joins it; the
         # blank lines above the next section stay there.
-        joins_previous = index > 0 and _section(body[index - 1]) == section
+        joins_previous = index > 0 and _section(body[index - 1], first_party) == section
         new = new.with_changes(leading_lines=[] if joins_previous else blanks)
         body[index] = following.with_changes(leading_lines=[blank, *rest])
     if (
         index > 0
-        and _section(body[index - 1]) not in (None, section)
+        and _section(body[index - 1], first_party) not in (None, section)
         and not new.leading_lines
     ):
         new = new.with_changes(leading_lines=[blank])
@@ -568,7 +583,9 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
     """Add an import unless it exists, after the docstring and `__future__` imports.
 
     A standard-library import goes in alphabetical place among the
-    standard-library imports at the top. Any other import goes after the
+    standard-library imports at the top. An import with `add.first_party`
+    packages goes in isort's order among the first-party imports, when the
+    imports at the top are in that order. Any other import goes after the
     last import at the top. A `from x import y` joins an existing one-line
     `from x import ...` of the same module. With `add.on_import`, only the
     imports at the top count as existing or can be joined.
@@ -590,7 +607,15 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
         return module.with_changes(body=body)
 
     index = end
-    if add.name is None and _is_stdlib(add.module):
+    first_party = add.first_party
+    if first_party:
+        found = _first_party_index(body, start, end, add)
+        if found is None:
+            # The order is unknown, so the import goes last, as any other.
+            first_party = frozenset()
+        else:
+            index = found
+    elif add.name is None and _is_stdlib(add.module):
         index = start
         for position in range(start, end):
             smalls = _imports_of(body[position])
@@ -608,8 +633,56 @@ def add_import(module: cst.Module, add: AddImport) -> cst.Module:
                 break
             if isinstance(first, cst.Import) or _module_of(first) < add.module:
                 index = position + 1
-    _insert_import(body, index, new)
+    _insert_import(body, index, new, first_party)
     return module.with_changes(body=body)
+
+
+def _first_party_index(
+    body: Sequence[cst.BaseStatement], start: int, end: int, add: AddImport
+) -> int | None:
+    """Return where isort puts a first-party import among the leading imports `start:end`.
+
+    That is in order among the first-party imports, or where their section
+    would start when the module has none. None when the imports are not in
+    isort's order, or a line imports two modules.
+    """
+    ranks: list[int] = []
+    keys: list[tuple[bool, str, str]] = []
+    for statement in body[start:end]:
+        smalls = _imports_of(statement)
+        if len(smalls) != 1 or _imports_several(smalls[0]):
+            return None
+        section = _section(statement, add.first_party)
+        ranks.append(SECTION_ORDER.index(section))  # type: ignore[arg-type]
+        if section == "first":
+            keys.append(_sort_key(smalls[0]))
+    if ranks != sorted(ranks) or keys != sorted(keys):
+        return None
+
+    first = SECTION_ORDER.index("first")
+    key = (add.name is not None, add.module.lower(), add.module)
+    index = start
+    for position, rank in enumerate(ranks, start):
+        if rank < first or (
+            rank == first and _sort_key(_imports_of(body[position])[0]) < key
+        ):
+            index = position + 1
+    return index
+
+
+def _imports_several(small: cst.Import | cst.ImportFrom) -> bool:
+    """Tell whether `import a, b` names more than one module, which isort splits."""
+    return isinstance(small, cst.Import) and len(small.names) > 1
+
+
+def _sort_key(small: cst.Import | cst.ImportFrom) -> tuple[bool, str, str]:
+    """Return isort's default order of a statement in its section.
+
+    `import x` lines come before `from x import y` lines, and modules
+    compare without regard to case.
+    """
+    module = _module_of(small)
+    return isinstance(small, cst.ImportFrom), module.lower(), module
 
 
 def _insert_at_header(

@@ -49,6 +49,11 @@ class AddImport:
     # An import of it below the leading imports may run too late, so it does
     # not count as existing.
     on_import: bool = False
+    # For an import of the project's own code: the top-level packages that
+    # isort counts as first-party, of this import and the module's imports.
+    # The import then goes in order into their section. Empty for other
+    # imports, which go after the leading imports unless standard-library.
+    first_party: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

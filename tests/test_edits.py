@@ -113,6 +113,66 @@ def test_add_import_after_future(source: str, add: AddImport, expected: str) -> 
     assert _add(source, add) == expected
 
 
+HELPER = AddImport("app.background", "in_background", first_party=frozenset({"app"}))
+THIRD_PARTY = "import os\n\nfrom flask import Flask\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            THIRD_PARTY + "\nx = 1\n",
+            THIRD_PARTY + "\nfrom app.background import in_background\n\nx = 1\n",
+        ),
+        (
+            THIRD_PARTY + "\nfrom app import settings\nfrom app.tasks import run\n",
+            THIRD_PARTY + "\nfrom app import settings\n"
+            "from app.background import in_background\nfrom app.tasks import run\n",
+        ),
+        # `import x` lines come before `from x import y` lines.
+        (
+            THIRD_PARTY + "\nimport app.tasks\n",
+            THIRD_PARTY
+            + "\nimport app.tasks\nfrom app.background import in_background\n",
+        ),
+        # Modules compare without regard to case.
+        (
+            THIRD_PARTY + "\nfrom app.Zones import zone\n",
+            THIRD_PARTY + "\nfrom app.background import in_background\n"
+            "from app.Zones import zone\n",
+        ),
+        # Relative imports are a section of their own, after the first-party one.
+        (
+            THIRD_PARTY + "\nfrom . import settings\n",
+            THIRD_PARTY + "\nfrom app.background import in_background\n\n"
+            "from . import settings\n",
+        ),
+        (
+            FUTURE + "\nfrom flask import Flask\n",
+            FUTURE + "\nfrom flask import Flask\n\n"
+            "from app.background import in_background\n",
+        ),
+    ],
+)
+def test_add_import_first_party_sorted(source: str, expected: str) -> None:
+    assert _add(source, HELPER) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Sections out of isort's order.
+        "from app import settings\nfrom flask import Flask\n",
+        # First-party imports out of order.
+        "from flask import Flask\n\nfrom app.tasks import run\nfrom app import settings\n",
+        # One line that imports two modules.
+        "import flask, os\n\nfrom app import settings\n",
+    ],
+)
+def test_add_import_first_party_order_unknown(source: str) -> None:
+    assert _add(source, HELPER) == source + "from app.background import in_background\n"
+
+
 def test_add_import_twice_is_once() -> None:
     module = cst.parse_module("x = 1\n")
 

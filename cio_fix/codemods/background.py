@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 import re
+import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import libcst as cst
@@ -30,6 +31,7 @@ from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted
 from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of, is_target
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
+from cio_fix.modules import is_first_party
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
@@ -205,7 +207,9 @@ class BlockingCallInRequest(Rule):
     project (`"shop.background.in_background"`) to import instead. When
     the project has that package but not the module or the function, the
     run stops with a configuration error, since every fixed module would
-    fail to import it. The
+    fail to import it. The import goes where isort puts it by default,
+    among the project's first-party imports, unless the imports at the top
+    of the module are out of that order. The
     added helper uses a ThreadPoolExecutor of 4 threads named `customerio_*`, at most 1000
     queued calls, and a failure log that names the exception type and the
     method but never the exception message, which contains the payload.
@@ -1864,7 +1868,30 @@ def _configured_helper(
     helper_import = context.import_at(call, module, name)
     if helper_import is None:
         return None
-    return Helper(helper_import.local, helper_import.imports)
+    imports = tuple(_with_first_party(context, add) for add in helper_import.imports)
+    return Helper(helper_import.local, imports)
+
+
+def _with_first_party(context: FileContext, add: AddImport) -> AddImport:
+    """Return the import of the project's helper, with the module's first-party packages.
+
+    An import of an installed package stays as it is, and goes after the
+    leading imports, because cio-fix cannot tell where isort would put it.
+    """
+    root = context.config.root
+    package = add.module.split(".")[0]
+    if not is_first_party(root, package):
+        return add
+    packages = {package}
+    for origins in context.index.module_import_origins.values():
+        for origin in origins:
+            imported = origin.split(".")[0]
+            # isort places a standard-library module before looking for folders.
+            if imported in packages or imported in sys.stdlib_module_names:
+                continue
+            if is_first_party(root, imported):
+                packages.add(imported)
+    return replace(add, first_party=frozenset(packages))
 
 
 def _thread_pool_name(context: FileContext) -> tuple[str | None, list[AddImport]]:
