@@ -29,7 +29,12 @@ from cio_fix.model import (
     display_path,
 )
 from cio_fix.relocate import relocate_findings
-from cio_fix.writer import WriteError, terminate_as_exit, write_atomic
+from cio_fix.writer import (
+    FileChangedError,
+    WriteError,
+    terminate_as_exit,
+    write_atomic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -305,14 +310,8 @@ def _write(result: RunResult, root: Path, tracked_only: bool = False) -> None:
             _mark_unapplied(file)
             continue
         try:
-            current = path.read_bytes()
-        except OSError as error:
-            file.errors.append(
-                FileError(Path(display_path(path)), f"not written: {error.strerror}")
-            )
-            _mark_unapplied(file)
-            continue
-        if current != file.original:
+            write_atomic(path, file.fixed, root, original=file.original)
+        except FileChangedError:
             file.errors.append(
                 FileError(
                     Path(display_path(path)),
@@ -320,9 +319,6 @@ def _write(result: RunResult, root: Path, tracked_only: bool = False) -> None:
                 )
             )
             _mark_unapplied(file)
-            continue
-        try:
-            write_atomic(path, file.fixed, root)
         except WriteError as error:
             file.errors.append(
                 FileError(Path(display_path(path)), f"not written: {error}")

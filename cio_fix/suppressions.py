@@ -31,6 +31,7 @@ import pathspec
 
 from cio_fix.config import Config, matches_selector, project_root
 from cio_fix.engine import display_path
+from cio_fix.files import read_regular_file
 from cio_fix.model import FileError, FileResult, Finding, RunResult
 from cio_fix.walk import descendants
 from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
@@ -460,7 +461,9 @@ def add_directives(result: RunResult, write: bool = True) -> AddedDirectives:
             if write:
                 # The write checks that the path still leads into the file's project.
                 assert change.fixed is not None
-                write_atomic(path, change.fixed, project_root(path))
+                write_atomic(
+                    path, change.fixed, project_root(path), original=change.original
+                )
         except (SourceError, WriteError, OSError, _NoLogicalLines) as error:
             reason = getattr(error, "strerror", None) or str(error)
             added.errors.append(FileError(relative, f"no noqa comment added: {reason}"))
@@ -481,7 +484,9 @@ def _commented_file(
     path: Path, findings: list[Finding], original: bytes | None
 ) -> tuple[FileResult, int]:
     """Return the file with the comments for `findings` added, and how many codes it gained."""
-    raw = path.read_bytes()
+    # Not path.read_bytes(), which would wait for ever on a FIFO put in the
+    # file's place during the run.
+    raw = read_regular_file(path)
     if original is not None and raw != original:
         raise WriteError("changed on disk during the run; run cio-fix again")
     source = decode_source(path, raw)

@@ -153,7 +153,19 @@ class WriteError(Exception):
     """A fixed file that is not written; the message gives the reason and the next step."""
 
 
-def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
+class FileChangedError(WriteError):
+    """A file whose bytes or status changed on disk after cio-fix read it."""
+
+    def __init__(self) -> None:
+        super().__init__("changed on disk during the run; run cio-fix again")
+
+
+_NOT_REGULAR = "no longer a regular file; run cio-fix again"
+
+
+def write_atomic(
+    path: Path, data: bytes, root: Path | None = None, original: bytes | None = None
+) -> None:
     """Replace the file's contents with `data` without ever leaving it half-written.
 
     The bytes go to a temporary file in the same folder, which then replaces
@@ -162,12 +174,71 @@ def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
     Not written: a path that no longer resolves to a regular file (inside
     `root`, when given), a read-only file, a file this user may not write,
     one with several hard links (which the rename would split), and one
-    whose owner and group the replacement could not keep.
+    whose owner and group the replacement could not keep. With `original`,
+    a file whose bytes differ from it raises FileChangedError, and so does
+    a file whose status changes while the replacement is written.
     """
     target = _write_target(path, root)
-    status = target.stat()
+    status = _current_status(target, original)
+    _check_writable(target, status)
+
+    # A short name, so that a file whose own name nears the 255-byte limit
+    # of most file systems can still be written.
+    with temporary_file(target.parent, ".cio-fix.", ".tmp") as (stream, temporary):
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+        stream.close()
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        _keep_owner(temporary, status)
+        # The flush can take seconds on a busy or network disk, and an
+        # editor may save the file meanwhile.
+        # NOTE: an edit saved between this check and the rename is still
+        # lost, because only a lock that every editor honours closes that gap.
+        _check_unchanged(target, status)
+        # A Ctrl-C between the two steps would leave a written file uncounted.
+        with deferred():
+            os.replace(temporary, target)
+            if _write_log is not None:
+                _write_log.append(path)
+
+
+def _current_status(target: Path, original: bytes | None) -> os.stat_result:
+    """Return the status of the file to replace, after checking that it still contains `original`.
+
+    The file is opened without blocking, because a FIFO put in its place
+    during the run would otherwise stop the run until another process
+    writes to it.
+    """
+    try:
+        status = target.stat()
+    except FileNotFoundError as error:
+        raise WriteError("the file was removed during the run") from error
     if not stat.S_ISREG(status.st_mode):
-        raise WriteError("no longer a regular file; run cio-fix again")
+        raise WriteError(_NOT_REGULAR)
+    if original is None:
+        return status
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(target, flags)
+    except FileNotFoundError as error:
+        raise WriteError("the file was removed during the run") from error
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise WriteError(f"cannot read the file again: {reason}") from error
+    with os.fdopen(descriptor, "rb") as stream:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise WriteError(_NOT_REGULAR)
+        current = stream.read()
+    if current != original:
+        raise FileChangedError()
+    return status
+
+
+def _check_writable(target: Path, status: os.stat_result) -> None:
+    """Raise WriteError when this user may not replace the file, or replacing it would split it."""
     if not status.st_mode & stat.S_IWUSR:
         raise WriteError("the file is read-only; make it writable to apply the fixes")
     if not os.access(target, os.W_OK):
@@ -181,20 +252,27 @@ def write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
             " split; apply the diff by hand"
         )
 
-    # A short name, so that a file whose own name nears the 255-byte limit
-    # of most file systems can still be written.
-    with temporary_file(target.parent, ".cio-fix.", ".tmp") as (stream, temporary):
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
-        stream.close()
-        os.chmod(temporary, stat.S_IMODE(status.st_mode))
-        _keep_owner(temporary, status)
-        # A Ctrl-C between the two steps would leave a written file uncounted.
-        with deferred():
-            os.replace(temporary, target)
-            if _write_log is not None:
-                _write_log.append(path)
+
+def _check_unchanged(target: Path, before: os.stat_result) -> None:
+    """Raise FileChangedError when the file's status differs from `before`."""
+    try:
+        now = target.stat()
+    except FileNotFoundError as error:
+        raise WriteError("the file was removed during the run") from error
+    if _identity(now) != _identity(before):
+        raise FileChangedError()
+
+
+def _identity(status: os.stat_result) -> tuple[int, ...]:
+    """Return what changes in a file's status when it is edited, replaced or linked."""
+    return (
+        status.st_dev,
+        status.st_ino,
+        status.st_nlink,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
 
 
 @contextlib.contextmanager

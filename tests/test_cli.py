@@ -1201,11 +1201,11 @@ def _interrupt_write(monkeypatch, module, after: int) -> None:
     real = module.write_atomic
     calls = []
 
-    def write(path, data, root=None):
+    def write(path, data, root=None, original=None):
         calls.append(path)
         if len(calls) > after:
             raise KeyboardInterrupt
-        real(path, data, root)
+        real(path, data, root, original)
 
     monkeypatch.setattr(module, "write_atomic", write)
 

@@ -1348,7 +1348,7 @@ def test_engine_unwritten_fix_keeps_other_file_finding(project, monkeypatch) -> 
         }
     )
 
-    def failing_write(path, data, root):
+    def failing_write(path, data, root, original=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cio_fix.engine, "write_atomic", failing_write)
@@ -1423,7 +1423,7 @@ def test_engine_apply_quotes_like_next_run(project) -> None:
 def test_engine_unwritten_fix_quotes_original_lines(project, monkeypatch) -> None:
     root = project(SHARED_KEY_FILES)
 
-    def failing_write(path, data, root):
+    def failing_write(path, data, root, original=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cio_fix.engine, "write_atomic", failing_write)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 
 import libcst as cst
@@ -636,6 +638,36 @@ def test_add_noqa_not_through_link_outside(project, tmp_path_factory) -> None:
     assert added.directives == 0
     assert added.errors
     assert outside.read_text() == source
+
+
+def test_add_noqa_fifo_in_place_reported(project) -> None:
+    from cio_fix.config import load_config
+    from cio_fix.engine import run
+    from cio_fix.suppressions import add_directives
+
+    source = _handler('cio.track(customer_id=user.id, name=f"a_{user.sku}")')
+    root = project({"app.py": source, "pyproject.toml": "[tool.cio-fix]\n"})
+    result = run([root], load_config(root).with_options(cache=False))
+    # Another process puts a FIFO in the file's place after the run.
+    (root / "app.py").unlink()
+    os.mkfifo(root / "app.py")
+
+    def timed_out(signum, frame):
+        raise TimeoutError("add_directives waited on the FIFO")
+
+    # A read that waits on the FIFO would otherwise stop the test suite.
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.alarm(30)
+    try:
+        added = add_directives(result)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert added.directives == 0
+    assert [error.message for error in added.errors] == [
+        "no noqa comment added: not a regular file"
+    ]
 
 
 def test_fix_of_silenced_call_in_place(project) -> None:

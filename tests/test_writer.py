@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 import cio_fix.engine
-from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
+from cio_fix.writer import (
+    FileChangedError,
+    SourceError,
+    WriteError,
+    decode_source,
+    write_atomic,
+)
 
 from conftest import run_cli
 
@@ -378,3 +384,106 @@ def test_writer_decodes_latin1_on_coding_line() -> None:
 
     assert source.encoding == "iso-8859-1"
     assert source.text.startswith("# -*- coding: latin-1 -*- caf\u00e9\n")
+
+
+# -- Files that change, or carry more than a mode, while --apply runs ------------------
+
+# Runs cio-fix --apply in the project given as argv[1], after replacing app.py by a
+# FIFO once the check ends, as another process could at any time during a run.
+FIFO_AFTER_CHECK = """
+import os, sys
+import cio_fix.engine
+
+real_write = cio_fix.engine._write
+
+def swap_then_write(result, *args):
+    os.remove("app.py")
+    os.mkfifo("app.py")
+    real_write(result, *args)
+
+cio_fix.engine._write = swap_then_write
+from cio_fix.cli import main
+
+os.chdir(sys.argv[1])
+sys.argv = ["cio-fix", "--apply", "--select", "CIO103", "--no-diff", "--no-cache", "."]
+sys.exit(main())
+"""
+
+
+def test_writer_fifo_in_place_reported(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(BODY)
+    (tmp_path / "other.py").write_text(BODY)
+
+    # A timeout, so that a read that waits on the FIFO fails the test.
+    completed = subprocess.run(
+        [sys.executable, "-c", FIFO_AFTER_CHECK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == 2
+    assert (
+        "app.py: error: not written: no longer a regular file; run cio-fix again"
+        in completed.stderr
+    )
+    assert (tmp_path / "other.py").read_text() == FIXED
+
+
+def test_writer_fifo_in_place_not_opened(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    os.mkfifo(path)
+
+    with pytest.raises(WriteError, match="no longer a regular file"):
+        write_atomic(path, FIXED.encode(), original=BODY.encode())
+
+
+def test_writer_changed_bytes_not_written(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY + "# edited\n")
+
+    with pytest.raises(FileChangedError):
+        write_atomic(path, FIXED.encode(), original=BODY.encode())
+
+    assert path.read_text() == BODY + "# edited\n"
+
+
+def test_writer_edit_during_flush_not_written(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    real_fsync = os.fsync
+
+    def save_then_fsync(descriptor: int) -> None:
+        # An editor's save that lands while the fix is flushed to disk.
+        with path.open("a") as editor:
+            editor.write("# saved meanwhile\n")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", save_then_fsync)
+
+    with pytest.raises(FileChangedError):
+        write_atomic(path, FIXED.encode(), original=BODY.encode())
+
+    assert path.read_text() == BODY + "# saved meanwhile\n"
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
+
+
+def test_writer_edit_during_flush_reported(project, monkeypatch) -> None:
+    root = project({"app.py": BODY})
+    real_fsync = os.fsync
+
+    def save_then_fsync(descriptor: int) -> None:
+        with (root / "app.py").open("a") as editor:
+            editor.write("# saved meanwhile\n")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", save_then_fsync)
+
+    result = run_cli(["--apply", "--select", "CIO103", "--no-cache", "."], root)
+
+    assert (root / "app.py").read_text() == BODY + "# saved meanwhile\n"
+    assert (
+        "app.py: error: changed on disk during the run; not written, run cio-fix again"
+        in result.stderr
+    )
+    assert result.exit_code == 2
