@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cio_fix.interrupts import deferred, exit_unless_deferred
+from cio_fix.model import display_path
 
 # Files above this size are generated or vendored code, not integrations,
 # and libcst takes minutes to parse a megabyte of dense literals (seen on
@@ -173,8 +174,9 @@ def write_atomic(
     are kept, and a symbolic link is kept as a link: its target is replaced.
     Not written: a path that no longer resolves to a regular file (inside
     `root`, when given), a read-only file, a file this user may not write,
-    one with several hard links (which the rename would split), and one
-    whose owner and group the replacement could not keep. With `original`,
+    one with several hard links (which the rename would split), one in a
+    folder this user may not create files in, and one whose owner and
+    group the replacement could not keep. With `original`,
     a file whose bytes differ from it raises FileChangedError, and so does
     a file whose status changes while the replacement is written.
     """
@@ -250,6 +252,14 @@ def _check_writable(target: Path, status: os.stat_result) -> None:
         raise WriteError(
             f"the file has {status.st_nlink} hard links, which replacing it would"
             " split; apply the diff by hand"
+        )
+    folder = target.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(
+            f"the folder {display_path(folder)} is not writable (mode"
+            f" {stat.S_IMODE(folder.stat().st_mode):o}), and cio-fix writes each"
+            " fix to a temporary file there before the file is replaced; make the"
+            " folder writable or apply the diff by hand"
         )
 
 

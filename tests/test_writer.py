@@ -487,3 +487,28 @@ def test_writer_edit_during_flush_reported(project, monkeypatch) -> None:
         in result.stderr
     )
     assert result.exit_code == 2
+
+
+def test_writer_read_only_folder_named(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    path = folder / "m01.py"
+    path.write_text(BODY)
+    folder.chmod(0o555)
+    # Root may create files in any folder, so deny it as for an ordinary user.
+    real_access = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda target, mode: Path(target) != folder and real_access(target, mode),
+    )
+
+    try:
+        with pytest.raises(WriteError) as raised:
+            write_atomic(path, FIXED.encode())
+    finally:
+        folder.chmod(0o755)
+
+    assert str(raised.value).startswith(f"the folder {folder} is not writable")
+    assert "(mode 555)" in str(raised.value)
+    assert path.read_text() == BODY
