@@ -191,8 +191,10 @@ def write_atomic(
         stream.flush()
         os.fsync(stream.fileno())
         stream.close()
-        os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        # Changing the owner clears the setuid and setgid bits, so the mode
+        # comes after it.
         _keep_owner(temporary, status)
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
         # The flush can take seconds on a busy or network disk, and an
         # editor may save the file meanwhile.
         # NOTE: an edit saved between this check and the rename is still

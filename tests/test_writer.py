@@ -512,3 +512,16 @@ def test_writer_read_only_folder_named(tmp_path: Path, monkeypatch) -> None:
     assert str(raised.value).startswith(f"the folder {folder} is not writable")
     assert "(mode 555)" in str(raised.value)
     assert path.read_text() == BODY
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_writer_keeps_setgid_of_other_owner(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    os.chown(path, 12345, 12345)
+    path.chmod(0o2775)
+
+    write_atomic(path, FIXED.encode())
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o2775
+    assert (path.stat().st_uid, path.stat().st_gid) == (12345, 12345)
