@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
@@ -170,13 +171,14 @@ def write_atomic(
     """Replace the file's contents with `data` without ever leaving it half-written.
 
     The bytes go to a temporary file in the same folder, which then replaces
-    the original by rename. The original's permission bits, owner and group
+    the original by rename. The original's permission bits, owner, group
+    and extended attributes (a POSIX ACL and an SELinux label among them)
     are kept, and a symbolic link is kept as a link: its target is replaced.
     Not written: a path that no longer resolves to a regular file (inside
     `root`, when given), a read-only file, a file this user may not write,
     one with several hard links (which the rename would split), one in a
-    folder this user may not create files in, and one whose owner and
-    group the replacement could not keep. With `original`,
+    folder this user may not create files in, and one whose owner, group or
+    extended attributes the replacement could not keep. With `original`,
     a file whose bytes differ from it raises FileChangedError, and so does
     a file whose status changes while the replacement is written.
     """
@@ -191,9 +193,11 @@ def write_atomic(
         stream.flush()
         os.fsync(stream.fileno())
         stream.close()
-        # Changing the owner clears the setuid and setgid bits, so the mode
-        # comes after it.
+        # Changing the owner clears the setuid and setgid bits and the
+        # security.capability attribute, so the mode and the attributes
+        # come after it.
         _keep_owner(temporary, status)
+        _copy_extended_attributes(target, temporary)
         os.chmod(temporary, stat.S_IMODE(status.st_mode))
         # The flush can take seconds on a busy or network disk, and an
         # editor may save the file meanwhile.
@@ -284,6 +288,67 @@ def _identity(status: os.stat_result) -> tuple[int, ...]:
         status.st_size,
         status.st_mtime_ns,
         status.st_ctime_ns,
+    )
+
+
+def _copy_extended_attributes(target: Path, temporary: str) -> None:
+    """Give the temporary file each extended attribute of `target`, its POSIX ACL included.
+
+    A failure raises WriteError rather than writing the file without the
+    attribute, because an ACL decides who may read and write the file, and
+    losing it would change that without a word. Nothing is copied where the
+    platform (macOS, Windows) or the file system has no extended attributes.
+    NOTE: an attribute that the new file has and the original lacks, such
+    as an ACL inherited from the folder's default ACL, is not removed. And
+    Linux lists `trusted.*` attributes to root only, so other users lose them.
+    """
+    # macOS and Windows have no os.listxattr.
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(target)
+    except OSError as error:
+        if error.errno == errno.ENOTSUP:
+            return
+        raise _attribute_error(
+            "cannot list the file's extended attributes", error
+        ) from error
+
+    for name in names:
+        try:
+            value = os.getxattr(target, name)
+        except OSError as error:
+            # Removed since the listing.
+            if error.errno == errno.ENODATA:
+                continue
+            raise _attribute_error(
+                f"cannot read its extended attribute {name}", error
+            ) from error
+        # The new file may have the value already, such as the SELinux label
+        # that the policy gives new files in the folder, which an ordinary
+        # user may not set.
+        if _attribute_or_none(temporary, name) == value:
+            continue
+        try:
+            os.setxattr(temporary, name, value)
+        except OSError as error:
+            raise _attribute_error(
+                f"the replacement cannot keep its extended attribute {name}", error
+            ) from error
+
+
+def _attribute_or_none(path: str, name: str) -> bytes | None:
+    try:
+        return os.getxattr(path, name)
+    except OSError:
+        return None
+
+
+def _attribute_error(problem: str, error: OSError) -> WriteError:
+    reason = error.strerror or str(error)
+    return WriteError(
+        f"{problem} ({reason}); run cio-fix as a user who may copy the file's"
+        " extended attributes, or apply the diff by hand"
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -525,3 +527,75 @@ def test_writer_keeps_setgid_of_other_owner(tmp_path: Path) -> None:
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o2775
     assert (path.stat().st_uid, path.stat().st_gid) == (12345, 12345)
+
+
+def _set_attribute_or_skip(path: Path, name: str, value: bytes) -> None:
+    try:
+        os.setxattr(path, name, value)
+    except (AttributeError, OSError) as error:
+        pytest.skip(f"the file system has no {name} attribute: {error}")
+
+
+# The binary form of `setfacl -m u:1234:rw` on a file of mode 664: version 2,
+# then tag, permission and id of each entry.
+ACL = struct.pack("<I", 2) + b"".join(
+    struct.pack("<HHI", *entry)
+    for entry in [
+        (0x01, 6, 0xFFFFFFFF),
+        (0x02, 6, 1234),
+        (0x04, 4, 0xFFFFFFFF),
+        (0x10, 6, 0xFFFFFFFF),
+        (0x20, 4, 0xFFFFFFFF),
+    ]
+)
+
+
+def test_writer_keeps_extended_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    path.chmod(0o664)
+    _set_attribute_or_skip(path, "user.origin", b"generated")
+    _set_attribute_or_skip(path, "system.posix_acl_access", ACL)
+
+    write_atomic(path, FIXED.encode())
+
+    assert os.getxattr(path, "user.origin") == b"generated"
+    assert os.getxattr(path, "system.posix_acl_access") == ACL
+    assert stat.S_IMODE(path.stat().st_mode) == 0o664
+    assert path.read_text() == FIXED
+
+
+def test_writer_attribute_not_kept_not_written(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+    _set_attribute_or_skip(path, "user.origin", b"generated")
+
+    def deny_setxattr(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    # As for security.capability, which only a user with CAP_SETFCAP may set.
+    monkeypatch.setattr(os, "setxattr", deny_setxattr)
+
+    with pytest.raises(WriteError) as raised:
+        write_atomic(path, FIXED.encode())
+
+    assert str(raised.value).startswith(
+        "the replacement cannot keep its extended attribute user.origin"
+        " (Operation not permitted)"
+    )
+    assert path.read_text() == BODY
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["app.py"]
+
+
+def test_writer_without_attribute_support_writes(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(BODY)
+
+    def unsupported(*args, **kwargs):
+        raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    monkeypatch.setattr(os, "listxattr", unsupported, raising=False)
+
+    write_atomic(path, FIXED.encode())
+
+    assert path.read_text() == FIXED
