@@ -34,7 +34,7 @@ from cio_fix import __version__
 from cio_fix.config import Config
 from cio_fix.files import read_regular_file
 from cio_fix.interrupts import deferred
-from cio_fix.modules import folders_up_to, shadowed_sdk_packages
+from cio_fix.modules import folders_up_to
 from cio_fix.python_version import PYTHON_VERSION_FILES
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
 from cio_fix.writer import temporary_file
@@ -355,8 +355,6 @@ def run_fingerprint(config: Config, start: Path | None) -> str:
         _distribution_versions(),
         repr(settings),
         os.getcwd(),
-        # A project module that hides an SDK package changes every file's imports.
-        f"shadowed {sorted(shadowed_sdk_packages(config.root))}",
     ]
     root = config.declarations_root
     for folder in folders_up_to(root, start):

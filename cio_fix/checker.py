@@ -42,7 +42,7 @@ from cio_fix.model import (
     PartlyCheckedError,
     RunResult,
 )
-from cio_fix.modules import shadowed_sdk_packages
+from cio_fix.modules import SdkShadowing
 from cio_fix.pipeline import (
     CheckOutcome,
     FindingUpdate,
@@ -293,7 +293,7 @@ class Checker:
         self.contexts: dict[Path, FileContext] = {}
         self.formatter_settings = FormatterSettings(config.root)
         self.summaries: dict[Path, ModuleSummary] = {}
-        self.shadowed_packages = shadowed_sdk_packages(config.root)
+        self.shadowing = SdkShadowing(config.root)
 
     @property
     def rule_words(self) -> set[str]:
@@ -366,7 +366,7 @@ class Checker:
         try:
             module = parse_with_large_stack(source.text)
             module_name, is_package = module_name_for(path, self.config.root)
-            index = self._index(module, module_name, is_package)
+            index = self._index(path, module, module_name, is_package)
         except cst.ParserSyntaxError as error:
             result.errors.append(
                 FileError(Path(shown), _syntax_message(source.text, error))
@@ -380,9 +380,10 @@ class Checker:
         return context
 
     def _index(
-        self, module: cst.Module, module_name: str, is_package: bool
+        self, path: Path, module: cst.Module, module_name: str, is_package: bool
     ) -> FileIndex:
-        index = build_index(module, module_name, is_package, self.shadowed_packages)
+        shadowed = self.shadowing.packages_for(path)
+        index = build_index(module, module_name, is_package, shadowed)
         index.client_names = frozenset(self.config.client_names)
         index.background_helper = self.config.background_helper
         return index
@@ -857,11 +858,11 @@ class Checker:
         The code is verified once, when the passes end.
         """
         name, is_package = context.index.module_name, context.index.is_package
-        index = self._index(module, name, is_package)
+        index = self._index(context.path, module, name, is_package)
         if index.shared_nodes:
             index.release()
             module = _parse_fixed(code_of(module))
-            index = self._index(module, name, is_package)
+            index = self._index(context.path, module, name, is_package)
         index.attach_project(context.project)
         fixed = FileContext(
             context.path,

@@ -67,7 +67,7 @@ CONSTRUCTORS: dict[str, ClientType] = {
 # The Data Pipelines SDK is also used through module-level functions.
 PIPELINES_MODULE = "customerio.analytics"
 
-# Where a project module hides an SDK package (`shadowed_sdk_packages`),
+# Where a project module hides an SDK package (`SdkShadowing`),
 # the names imported from it get this prefix, so that they match no SDK name.
 PROJECT_MODULE_PREFIX = "<project>."
 # Modules whose names in an annotation may be a client's type: `Any`, a
@@ -417,7 +417,7 @@ class FileIndex:
         self.module = module
         self.module_name = module_name
         self.is_package = is_package
-        # The SDK packages that a module of the project hides (`shadowed_sdk_packages`).
+        # The SDK packages that a module of the file's import root hides (`SdkShadowing`).
         self.shadowed_packages = shadowed_packages
         self.imports: dict[str, str] = {}
         self.module_scope = Scope(module, "module", None)

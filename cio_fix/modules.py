@@ -12,6 +12,10 @@ from cio_fix.files import is_folder, is_regular_file
 # The top-level packages of the Customer.io SDKs.
 CLIENT_PACKAGES = ("customerio", "async_customerio")
 
+# Files that make their folder the top of a distribution, whose code runs
+# with that folder (or its `src/`) as an import root.
+PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
 # `from django.conf import settings` reads the project's settings module.
 DJANGO_SETTINGS = "django.conf.settings"
 # Name lookups follow at most this many re-exports from module to module.
@@ -43,26 +47,72 @@ def is_first_party(root: Path, package: str) -> bool:
     )
 
 
-def shadowed_sdk_packages(root: Path) -> frozenset[str]:
-    """Return the SDK packages that a module of the project hides from the project's imports.
+def shadowed_sdk_packages(folder: Path) -> frozenset[str]:
+    """Return the SDK packages that a module of the import root `folder` hides.
 
-    A `customerio.py` or `customerio/__init__.py` in the project root comes
-    first on `sys.path` when the project runs from there (`python
-    manage.py`), and one in `src/` is a top-level module of the project's
-    own package. Either way `import customerio` in the project means that
-    module. A package with a `track.py` is a copy of the SDK, which defines
-    its Track API client there, and hides nothing.
-    NOTE: a module next to a `manage.py` below the root is not looked for.
+    A `customerio.py` or `customerio/__init__.py` in the import root comes
+    first on `sys.path` when the code runs from there (`python
+    manage.py`), and one in its `src/` is a top-level module of the
+    distribution's own package. Either way `import customerio` in that code
+    means that module. A package with a `track.py` is a copy of the SDK,
+    which defines its Track API client there, and hides nothing.
+    NOTE: a module next to a `manage.py` below the import root is not looked for.
     """
     shadowed = set()
-    for folder in (root, root / "src"):
+    for candidate in (folder, folder / "src"):
         for package in CLIENT_PACKAGES:
-            module = folder / f"{package}.py"
-            init = folder / package / "__init__.py"
-            is_sdk_copy = is_regular_file(folder / package / "track.py")
+            module = candidate / f"{package}.py"
+            init = candidate / package / "__init__.py"
+            is_sdk_copy = is_regular_file(candidate / package / "track.py")
             if is_regular_file(module) or (is_regular_file(init) and not is_sdk_copy):
                 shadowed.add(package)
     return frozenset(shadowed)
+
+
+class SdkShadowing:
+    """The SDK packages that the project's own modules hide, by the importing file.
+
+    The code of a file runs with its import root on `sys.path`: the
+    nearest folder at or above the file, up to the project root, that
+    contains packaging metadata (`PACKAGING_FILES`), else the project root.
+    A service of a monorepo with its own pyproject.toml is a distribution
+    of its own, so a `customerio.py` at the top of the repository does not
+    hide the SDK from it. An instance remembers the import root of every
+    folder it has searched, so each folder is examined once.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._import_roots: dict[Path, Path] = {}
+        self._hidden: dict[Path, frozenset[str]] = {}
+
+    def packages_for(self, path: Path) -> frozenset[str]:
+        """Return the SDK packages hidden from the imports of the file at `path`."""
+        top = self.import_root(path.absolute().parent)
+        hidden = self._hidden.get(top)
+        if hidden is None:
+            hidden = shadowed_sdk_packages(top)
+            self._hidden[top] = hidden
+        return hidden
+
+    def import_root(self, folder: Path) -> Path:
+        """Return the import root of the code in `folder`, as the class defines it."""
+        known = self._import_roots.get(folder)
+        if known is not None:
+            return known
+        searched = []
+        found = self.root
+        for candidate in folders_up_to(self.root, folder):
+            if candidate in self._import_roots:
+                found = self._import_roots[candidate]
+                break
+            searched.append(candidate)
+            if any(is_regular_file(candidate / name) for name in PACKAGING_FILES):
+                found = candidate
+                break
+        for candidate in (folder, *searched):
+            self._import_roots[candidate] = found
+        return found
 
 
 def modules_by_name(files: list[Path], root: Path) -> dict[str, list[Path]]:

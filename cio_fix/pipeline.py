@@ -9,9 +9,9 @@ Each phase's result per file is cached under a key that hashes what it
 depends on:
 
 - a parse: the file's bytes, its path both as the run names it and
-  resolved, the files that declare versions in its folders, the formatter
-  settings that apply to it, and the run fingerprint
-  (`cache.run_fingerprint`);
+  resolved, the files that declare versions in its folders, the SDK
+  packages that a project module hides from it, the formatter settings
+  that apply to it, and the run fingerprint (`cache.run_fingerprint`);
 - a file's rule facts: that, plus every file's summary (the project key);
 - a file's findings and fixed bytes: that, plus every file's rule facts.
 
@@ -53,6 +53,7 @@ from cio_fix.engine import AFTER_ANOTHER_FIX, display_path, follow_imports
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import (
+    SdkShadowing,
     folders_up_to,
     is_test_file,
     modules_by_name,
@@ -466,6 +467,7 @@ class _Run:
         # Each file's path as its cache keys contain it (`_path_key`).
         self._path_keys: dict[Path, str] = {}
         self._declared: dict[Path, list[str]] = {}
+        self._shadowing = SdkShadowing(config.root)
         self._formatter_settings = FormatterSettings(config.root)
         # Each file's formatter settings, as its cache keys contain them.
         self._formatter_keys: dict[Path, str] = {}
@@ -561,6 +563,16 @@ class _Run:
             self._declared[folder] = found
         return found
 
+    def _shadowed_key(self, path: Path) -> str:
+        """Return the SDK packages that the project hides from `path`, for its keys.
+
+        They change every import of the file. The module that hides one
+        may be excluded, and so in no other key.
+        """
+        if not self.cache.enabled:
+            return ""
+        return f"shadowed {sorted(self._shadowing.packages_for(path))}"
+
     def _formatter_key(self, path: Path) -> str:
         """Return the formatter settings that lay out the fixes of `path`, for its keys."""
         key = ""
@@ -579,6 +591,7 @@ class _Run:
                 self._path_keys[path],
                 digest(raw),
                 *self._declarations(path.parent),
+                self._shadowed_key(path),
                 self._formatter_key(path),
             )
             facts = self._cached(f"parse:{self.keys[path]}", FileFacts)

@@ -1540,3 +1540,110 @@ def test_engine_project_customerio_module_added_after_cached_run(project) -> Non
 
     assert first.json["findings"] != []
     assert second.json["findings"] == []
+
+
+# A service of a monorepo that sends a millisecond timestamp with the SDK.
+SERVICE_MAIN = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def signed_up(user):
+    cio.identify(id=user, email="x@y.example", created_at=int(time.time() * 1000))
+"""
+SERVICE_PYPROJECT = '[project]\nname = "service"\nversion = "0"\n'
+PACKAGING = {
+    "pyproject.toml": SERVICE_PYPROJECT,
+    "setup.py": "from setuptools import setup\n\nsetup(name='service')\n",
+    "setup.cfg": "[metadata]\nname = service\n",
+}
+
+
+def monorepo(project, files: dict[str, str], packaging: str = "pyproject.toml"):
+    """Write a git repository with services alpha and beta, each its own distribution."""
+    root = project(
+        {
+            "pyproject.toml": '[project]\nname = "mono"\nversion = "0"\n',
+            f"services/alpha/{packaging}": PACKAGING[packaging],
+            f"services/beta/{packaging}": PACKAGING[packaging],
+            "services/alpha/main.py": SERVICE_MAIN,
+            "services/beta/main.py": SERVICE_MAIN,
+            **files,
+        }
+    )
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def finding_paths(checked) -> set[str]:
+    return {finding["path"] for finding in checked.json["findings"]}
+
+
+@pytest.mark.parametrize("packaging", sorted(PACKAGING))
+def test_engine_top_customerio_module_not_in_services(project, packaging) -> None:
+    root = monorepo(project, {"customerio.py": IN_HOUSE_CLIENT}, packaging)
+
+    checked = run_cli(["--output-format", "json", "."], root)
+
+    assert finding_paths(checked) == {
+        "services/alpha/main.py",
+        "services/beta/main.py",
+    }
+
+
+def test_engine_top_customerio_module_run_in_service(project) -> None:
+    root = monorepo(project, {"customerio.py": IN_HOUSE_CLIENT})
+
+    checked = run_cli(["--output-format", "json", "."], root / "services/alpha")
+
+    assert finding_paths(checked) == {"main.py"}
+
+
+def test_engine_top_customerio_module_hides_sdk_outside_services(project) -> None:
+    # `tools/` has no packaging metadata, so it runs from the repository top.
+    root = monorepo(
+        project, {"customerio.py": IN_HOUSE_CLIENT, "tools/report.py": IN_HOUSE_VIEWS}
+    )
+
+    checked = run_cli(["--output-format", "json", "."], root)
+
+    assert "tools/report.py" not in finding_paths(checked)
+    assert "services/alpha/main.py" in finding_paths(checked)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "services/beta/customerio.py",
+        "services/beta/customerio/__init__.py",
+        "services/beta/src/customerio.py",
+    ],
+)
+def test_engine_service_customerio_module_hides_own_sdk(project, module) -> None:
+    root = monorepo(project, {module: IN_HOUSE_CLIENT})
+
+    checked = run_cli(["--output-format", "json", "."], root)
+
+    assert finding_paths(checked) == {"services/alpha/main.py"}
+
+
+def test_engine_service_customerio_module_added_after_cached_run(project) -> None:
+    # The module is excluded, so only the cache key can tell that it appeared.
+    root = monorepo(
+        project,
+        {
+            "pyproject.toml": (
+                '[tool.cio-fix]\nextend-exclude = ["services/beta/customerio.py"]\n'
+            )
+        },
+    )
+    first = run_cli(["--output-format", "json", "."], root)
+    (root / "services/beta/customerio.py").write_text(IN_HOUSE_CLIENT, encoding="utf-8")
+
+    second = run_cli(["--output-format", "json", "."], root)
+
+    assert "services/beta/main.py" in finding_paths(first)
+    assert finding_paths(second) == {"services/alpha/main.py"}

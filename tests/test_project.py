@@ -9,7 +9,7 @@ import pytest
 
 from cio_fix.config import load_config
 from cio_fix.customerio import build_index
-from cio_fix.modules import reexported_names
+from cio_fix.modules import SdkShadowing, reexported_names
 from cio_fix.project import (
     ProjectIndex,
     SdkConflict,
@@ -936,3 +936,30 @@ def test_project_conflict_withholds_event_name_fix(project) -> None:
         "the customerio version is unknown because requirements.txt pins"
         " customerio 3.x and requirements-legacy.txt 2.x"
     ) in lines[0]
+
+
+def test_project_import_roots_in_any_order(project) -> None:
+    root = project(
+        {
+            "customerio.py": "",
+            "services/alpha/pyproject.toml": "",
+            "services/alpha/app/deep/views.py": "",
+            "services/alpha/main.py": "",
+            "services/beta/setup.cfg": "",
+            "services/beta/customerio/__init__.py": "",
+            "services/beta/app/views.py": "",
+            "tools/scripts/report.py": "",
+        }
+    ).resolve()
+    shadowing = SdkShadowing(root)
+    alpha, beta = root / "services/alpha", root / "services/beta"
+
+    # The deepest folder first, so that later lookups meet remembered folders.
+    assert shadowing.import_root(alpha / "app/deep") == alpha
+    assert shadowing.import_root(alpha) == alpha
+    assert shadowing.import_root(root / "services") == root
+    assert shadowing.import_root(beta / "app") == beta
+    assert shadowing.import_root(root / "tools/scripts") == root
+    assert shadowing.packages_for(alpha / "app/deep/views.py") == frozenset()
+    assert shadowing.packages_for(beta / "app/views.py") == {"customerio"}
+    assert shadowing.packages_for(root / "tools/scripts/report.py") == {"customerio"}
