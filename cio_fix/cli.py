@@ -22,6 +22,7 @@ from cio_fix.config import (
     validate_selectors,
 )
 from cio_fix.files import resolve_or_absolute
+from cio_fix.interrupts import Terminated
 from cio_fix.model import FileError, PartlyCheckedError, RunResult
 
 if TYPE_CHECKING:
@@ -600,7 +601,10 @@ def _writing_option(
 
 @contextlib.contextmanager
 def _report_interrupt(writing_option: str | None) -> Iterator[None]:
-    """Print what an interrupted run leaves behind, then exit with 130 as after SIGINT.
+    """Print what a run that Ctrl-C or SIGTERM stopped leaves behind, and exit.
+
+    The exit status is 130 after Ctrl-C and 143 after SIGTERM, as the
+    signals' default actions give in a shell.
 
     typer 0.29 (`_main` in typer/core.py) turns KeyboardInterrupt into a
     silent exit with 130, so the command catches it first. `writing_option` is the option that makes
@@ -618,18 +622,32 @@ def _report_interrupt(writing_option: str | None) -> Iterator[None]:
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Terminated:
+            # The exit status stays 143, as after SIGTERM's default action.
+            errors.print(
+                _interrupt_message(writing_option, len(written), "terminated"),
+                markup=False,
+                soft_wrap=True,
+            )
+            raise
 
 
-def _interrupt_message(writing_option: str | None, written: int) -> str:
+def _interrupt_message(
+    writing_option: str | None, written: int, stopped: str = "interrupted"
+) -> str:
+    """Return what a stopped run leaves behind.
+
+    `stopped` is "interrupted" after Ctrl-C and "terminated" after SIGTERM.
+    """
     if writing_option is None:
-        return "cio-fix: interrupted"
+        return f"cio-fix: {stopped}"
     if not written:
-        return "cio-fix: interrupted before any file was written"
+        return f"cio-fix: {stopped} before any file was written"
     whole = (
         "completely fixed" if writing_option == "--apply" else "has all its comments"
     )
     return (
-        f"cio-fix: interrupted after writing {written}"
+        f"cio-fix: {stopped} after writing {written}"
         f" {'file' if written == 1 else 'files'}; each file is either unchanged or"
         f" {whole}, so running the same command again finishes the job"
     )

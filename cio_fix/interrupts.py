@@ -42,15 +42,19 @@ def stop_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+class Terminated(SystemExit):
+    """The SystemExit that SIGTERM raises, so that the command can report the writes."""
+
+
 def exit_unless_deferred(status: int) -> None:
-    """Raise SystemExit(status) now, or when the running `deferred` block ends.
+    """Raise Terminated(status) now, or when the running `deferred` block ends.
 
     For signal handlers that end the run, such as the SIGTERM handler of
     `writer.terminate_as_exit`.
     """
     global _deferred_exit
     if not _deferring:
-        raise SystemExit(status)
+        raise Terminated(status)
     _deferred_exit = status
 
 
@@ -74,5 +78,5 @@ def deferred() -> Iterator[None]:
         return
     if _deferred_exit is not None:
         status, _deferred_exit = _deferred_exit, None
-        raise SystemExit(status)
+        raise Terminated(status)
     stop_if_interrupted()

@@ -1324,6 +1324,59 @@ main()
     assert contents.count(PITFALLS) == 2
 
 
+# Runs the command line and sends SIGTERM to it when the temporary file of
+# its second write is complete, before that file replaces the original.
+SIGTERM_BEFORE_SECOND_REPLACE = """
+import os, signal, sys
+from cio_fix.cli import main
+
+real_fsync = os.fsync
+synced = []
+
+def fsync_then_terminate(descriptor):
+    real_fsync(descriptor)
+    synced.append(descriptor)
+    if len(synced) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+os.fsync = fsync_then_terminate
+sys.argv = ["cio-fix", sys.argv[1], "--no-cache", "."]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("option", "whole"),
+    [("--apply", "completely fixed")],
+)
+def test_cli_sigterm_during_writes(project, option, whole) -> None:
+    root = project(THREE_FILES)
+
+    completed = subprocess.run(
+        [sys.executable, "-c", SIGTERM_BEFORE_SECOND_REPLACE, option],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        timeout=120,
+    )
+
+    assert completed.returncode == 143
+    assert completed.stdout == ""
+    assert completed.stderr.strip() == (
+        "cio-fix: terminated after writing 1 file; each file is either unchanged or"
+        f" {whole}, so running the same command again finishes the job"
+    )
+    assert sorted(path.name for path in root.iterdir()) == [
+        "a.py",
+        "b.py",
+        "c.py",
+        "pyproject.toml",
+    ]
+    contents = [(root / name).read_text() for name in ("a.py", "b.py", "c.py")]
+    assert contents.count(PITFALLS) == 2
+
+
 HARD_CODED_KEYS = (
     "from customerio import CustomerIO\n"
     'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
