@@ -668,8 +668,11 @@ def _add_noqa(
     """
     from cio_fix.report import quoted_path, redact
     from cio_fix.suppressions import add_directives
+    from cio_fix.writer import terminate_as_exit
 
-    added = add_directives(result, write=write)
+    # SIGTERM during a write removes the file's temporary file.
+    with terminate_as_exit():
+        added = add_directives(result, write=write)
     # The errors of the fixes (a file libcst cannot print back, say) do not
     # concern the comments, which are written without them.
     problems = [

@@ -1347,7 +1347,7 @@ main()
 
 @pytest.mark.parametrize(
     ("option", "whole"),
-    [("--apply", "completely fixed")],
+    [("--apply", "completely fixed"), ("--add-noqa", "has all its comments")],
 )
 def test_cli_sigterm_during_writes(project, option, whole) -> None:
     root = project(THREE_FILES)
