@@ -151,9 +151,11 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
     from cio_fix.pipeline import check_candidates
 
     cache = Cache.open(config.root) if config.cache else Cache.disabled()
-    checked = check_candidates(all_files, raw_files, config, cache)
-    # SIGTERM during the save removes the cache's temporary file.
+    # SIGTERM during the check stops the worker processes, which would
+    # otherwise finish their requests first, and during the save it removes
+    # the cache's temporary file.
     with terminate_as_exit():
+        checked = check_candidates(all_files, raw_files, config, cache)
         cache.save()
     result.files.extend(
         file

@@ -474,10 +474,16 @@ class _Run:
 
     def execute(self, raw_files: dict[Path, bytes]) -> RunResult:
         try:
-            return self._execute(raw_files)
-        finally:
+            result = self._execute(raw_files)
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failure ends the check here. The workers'
+            # replies are no longer needed, so they are not waited for.
             if self.backend is not None:
-                self.backend.close()
+                self.backend.close(wait=False)
+            raise
+        if self.backend is not None:
+            self.backend.close()
+        return result
 
     def _execute(self, raw_files: dict[Path, bytes]) -> RunResult:
         start = sdk_search_start(raw_files)
@@ -1066,7 +1072,7 @@ class _SerialBackend:
         # a result that cannot be cached fails the same way in every run.
         return {path: _round_trip(outcome) for path, outcome in outcomes.items()}
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         pass
 
 
@@ -1107,7 +1113,13 @@ class _ParallelBackend:
         self.held: set[Path] = set()
         for _ in range(jobs - 1):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, config), daemon=True)
+            # A forked worker inherits this process's end of its own pipe and
+            # of the earlier workers' pipes. It closes them, so that its read
+            # gets end-of-file when this process ends, even by a signal.
+            inherited = [*self.connections, ours] if method == "fork" else []
+            process = context.Process(
+                target=_serve, args=(theirs, config, inherited), daemon=True
+            )
             process.start()
             theirs.close()
             self.connections.append(ours)
@@ -1190,34 +1202,52 @@ class _ParallelBackend:
             raise PipelineUnavailable(f"{type(error).__name__}: {error}") from error
         return replies
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers, or without `wait` kill them even amid a request."""
         for connection in self.connections:
-            with contextlib.suppress(OSError):
-                connection.send_bytes(dumps(("stop",)))
+            if wait:
+                with contextlib.suppress(OSError):
+                    connection.send_bytes(dumps(("stop",)))
             connection.close()
         for process in self.processes:
-            process.join(timeout=5)
+            if wait:
+                process.join(timeout=5)
             if process.is_alive():
                 process.kill()
                 process.join()
 
 
-def _serve(connection: Connection, config: Config) -> None:
-    """Handle parse, collect and check requests in a worker process until a stop request."""
+def _serve(connection: Connection, config: Config, inherited: list[Connection]) -> None:
+    """Handle parse, collect and check requests in a worker process until a stop request.
+
+    `inherited` contains the main process's ends of the pipes, which a
+    forked worker closes. The worker then returns when the main process
+    ends, at the next read or reply.
+    """
+    for end in inherited:
+        end.close()
     # Ctrl-C reaches every process of the terminal's group: the main process
     # stops the run and its workers, which would only print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the main process's SIGTERM handler, whose
+    # cleanups concern only the main process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # A worker started with spawn rather than fork has the default threshold.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     worker = _Worker(config)
     while True:
         try:
             request = pickle.loads(connection.recv_bytes())
-        except EOFError:
+        except (EOFError, ConnectionError):
+            # The main process closed its end or ended.
             return
         if request[0] == "stop":
             return
-        connection.send_bytes(_handle(worker, request))
+        try:
+            connection.send_bytes(_handle(worker, request))
+        except ConnectionError:
+            # The main process ended while this request ran.
+            return
 
 
 def _handle(worker: _Worker, request: tuple[Any, ...]) -> bytes:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import os
 import pickle
 import resource
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -844,6 +847,87 @@ def test_cli_jobs_must_be_positive(project) -> None:
     result = run_cli(["--jobs", "0", "."], project(FILES))
 
     assert result.exit_code == 2
+
+
+# Runs the command line with one worker process. The parse request of the
+# process that the first argument names ("worker" or "main") writes the
+# worker's process id to the file `busy`, then sleeps for two minutes.
+BUSY_PARSE = """
+import multiprocessing, os, sys, time
+from pathlib import Path
+from cio_fix import cli, pipeline
+
+main_process = os.getpid()
+real_parse = pipeline._Worker.parse
+
+def parse_after_sleep(self, files):
+    in_worker = os.getpid() != main_process
+    if in_worker == (sys.argv[1] == "worker"):
+        if in_worker:
+            worker = os.getpid()
+        else:
+            worker = multiprocessing.active_children()[0].pid
+        Path("busy.tmp").write_text(str(worker))
+        os.replace("busy.tmp", "busy")
+        time.sleep(120)
+    return real_parse(self, files)
+
+pipeline._Worker.parse = parse_after_sleep
+pipeline.PARALLEL_MIN_FILES = 1
+pipeline.available_cpus = lambda: 2
+sys.argv = ["cio-fix", "-q", "--no-cache", "--jobs", "2", "."]
+cli.main()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Return whether process `pid` exists and has not exited (a zombie has)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return status.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc; workers fork on Linux"
+)
+@pytest.mark.parametrize(
+    ("busy", "name", "status"),
+    [("worker", "SIGTERM", 143), ("main", "SIGKILL", -signal.SIGKILL)],
+)
+def test_pipeline_worker_ends_with_main_process(project, busy, name, status) -> None:
+    root = project(FILES)
+    # A session of its own, so that the cleanup below can kill whatever the
+    # run leaves, and the signal reaches the main process only.
+    process = subprocess.Popen(
+        [sys.executable, "-c", BUSY_PARSE, busy],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "busy").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker = int((root / "busy").read_text())
+
+        os.kill(process.pid, getattr(signal, name))
+        _, stderr = process.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        assert process.returncode == status, stderr
+        assert not _running(worker)
+        if name == "SIGTERM":
+            assert stderr.strip() == "cio-fix: terminated"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
 
 
 def test_pipeline_failed_worker_falls_back(project, workers, monkeypatch) -> None:
