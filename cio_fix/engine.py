@@ -250,13 +250,17 @@ def follow_imports(
     *,
     modules: bool = False,
     assigned: set[str] | frozenset[str] = frozenset(),
+    assigned_modules: set[str] | frozenset[str] = frozenset(),
 ) -> dict[Path, bytes]:
     """Return the files outside `kept` that mention one of `words`, or assign one of `assigned`.
 
     With `modules`, the words are module names and a file must import one.
     `assigned` are attribute names: a file that assigns one of them
-    (`ev.TEMPLATE = ...`) is returned too, so that a single read of each
-    file serves both searches.
+    (`ev.TEMPLATE = ...`, `setattr(ev, "TEMPLATE", ...)`) is returned too,
+    so that a single read of each file serves both searches.
+    `assigned_modules` are the last parts of the names of the modules that
+    bind them: a file that imports one and calls `setattr` with a name that
+    is no literal is returned as well.
     The files outside `kept` failed the Customer.io prefilter, so only the
     words are looked for.
     """
@@ -267,7 +271,7 @@ def follow_imports(
         else:
             patterns.append(build_prefilter(words, customer_io=False))
     if assigned:
-        patterns.append(build_attribute_prefilter(assigned))
+        patterns.append(build_attribute_prefilter(assigned, assigned_modules))
     if not patterns:
         return {}
     found: dict[Path, bytes] = {}

@@ -1,4 +1,4 @@
-"""What a module sets through its namespace: `globals()`, `vars()`, `__dict__`, `setattr`.
+"""Writes through a module's namespace: `globals()`, `vars()`, `__dict__`, `setattr`.
 
 Both the project index (constants that another module rebinds) and CIO601
 (module-level clients that code may replace) read these writes.

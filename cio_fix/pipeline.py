@@ -357,16 +357,31 @@ def read_project_files(
     def string_constants() -> set[str]:
         return {name for facts in scanned.values() for name in facts.constants}
 
+    def constant_modules() -> set[str]:
+        return {
+            facts.module.rpartition(".")[2]
+            for facts in scanned.values()
+            if facts.constants
+        }
+
     parse_round(raw_files)
     seen = dict(raw_files)
     # A module that rebinds a constant of a read module through the module
     # object (`ev.TEMPLATE = "order"`) changes the event names sent with it,
     # but need not mention Customer.io or import a client. The files are
     # searched for such assignments while they are read for the rules' words.
-    # NOTE: only assignments are searched for, so a module that rebinds one
-    # in a `for` or `with` target or through `setattr` is not read.
+    # NOTE: only assignments, `setattr`, `delattr` and `__dict__` writes are
+    # searched for, so a module that rebinds one in a `for` or `with` target
+    # or through `vars(...)` is not read.
     searched = string_constants()
-    for_rules = follow_imports(all_files, seen, rule_words, assigned=searched)
+    searched_modules = constant_modules()
+    for_rules = follow_imports(
+        all_files,
+        seen,
+        rule_words,
+        assigned=searched,
+        assigned_modules=searched_modules,
+    )
     if for_rules:
         seen.update(for_rules)
         parse_round(for_rules)
@@ -428,7 +443,11 @@ def read_project_files(
 
     # The constants of the files read since need one more search.
     rebinding = follow_imports(
-        all_files, seen, set(), assigned=string_constants() - searched
+        all_files,
+        seen,
+        set(),
+        assigned=string_constants() - searched,
+        assigned_modules=constant_modules() - searched_modules,
     )
     if rebinding:
         seen.update(rebinding)

@@ -39,6 +39,7 @@ from cio_fix.modules import (
     modules_defining,
 )
 from cio_fix.name_classes import ClassStrings, module_classes
+from cio_fix.namespaces import ATTRIBUTE_WRITERS, namespace_writes, own_module_writes
 from cio_fix.requirements import requirement_lines, requirements_files
 from cio_fix.specifiers import SDK_MAJORS, majors_from_specifier
 
@@ -46,6 +47,9 @@ _Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
 # The subject named in the log line of a declaration file that cannot be read.
 SDK_VERSION = "the SDK version"
+# The attribute name in `ModuleSummary.assigned_attributes` that stands for
+# any attribute: `setattr(ev, name, value)` may set each one.
+ANY_ATTRIBUTE = "*"
 
 
 @dataclass
@@ -96,8 +100,9 @@ class ModuleSummary:
     # read, so the files that import this module are read too.
     wrapper_candidates: list[str] = field(default_factory=list)
     # Qualified names of the attributes of imported modules that this module
-    # assigns (`ev.TEMPLATE = "order"` after `from app import ev`): it rebinds
-    # that module's constant, so the value read there is not known.
+    # assigns (`ev.TEMPLATE = "order"` after `from app import ev`, also with
+    # `setattr`): it rebinds that module's constant, so the value read there
+    # is not known. `app.ev.*` means any attribute (`ANY_ATTRIBUTE`).
     assigned_attributes: list[str] = field(default_factory=list)
     # True when this module may bind its own names through `globals()`
     # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.
@@ -233,8 +238,10 @@ class ProjectIndex:
         """Tell whether code may rebind `name` of `module_name` after its module binds it.
 
         That is an assignment through the module object in a project module
-        (`ev.TEMPLATE = "order"`, also `app.ev.TEMPLATE += "x"`), or a write
-        through `globals()` in the module itself.
+        (`ev.TEMPLATE = "order"`, also `app.ev.TEMPLATE += "x"`,
+        `setattr(ev, "TEMPLATE", "x")` or `setattr(ev, name, value)`, see
+        `_assigned_attributes`), or a write through `globals()` in the
+        module itself.
         """
         if self._assigned is None:
             self._assigned = set()
@@ -244,7 +251,10 @@ class ProjectIndex:
                     target = self.resolve_name(local)
                     if target is not None:
                         self._assigned.add((target[0].module_name, target[1]))
-        if (module_name, name) in self._assigned:
+        if (module_name, name) in self._assigned or (
+            module_name,
+            ANY_ATTRIBUTE,
+        ) in self._assigned:
             return True
         summary = self.module(module_name)
         return summary is not None and summary.writes_globals
@@ -484,7 +494,11 @@ def _assigned_attributes(index: FileIndex) -> list[str]:
     """Return the qualified names of the imported objects' attributes that this module assigns.
 
     `ev.TEMPLATE = "x"` after `from app import ev` gives `app.ev.TEMPLATE`.
-    `del ev.TEMPLATE` and a `for` or `with` target count too.
+    `del ev.TEMPLATE`, a `for` or `with` target, `setattr(ev, "TEMPLATE",
+    ...)`, `delattr` and a write through `vars(ev)` or `ev.__dict__` count
+    too. So do such writes to `sys.modules[__name__]`, which give this
+    module's own names. An attribute name that is not a literal gives
+    `app.ev.*` (`ANY_ATTRIBUTE`): any attribute.
     """
     assigned = set()
     for local in index.imports:
@@ -499,7 +513,54 @@ def _assigned_attributes(index: FileIndex) -> list[str]:
             qualified = index.qualified_name(used)
             if qualified is not None:
                 assigned.add(qualified)
+    for module, names in _namespace_writes(index):
+        if names is None:
+            assigned.add(f"{module}.{ANY_ATTRIBUTE}")
+        else:
+            assigned.update(f"{module}.{name}" for name in names)
     return sorted(assigned)
+
+
+def _namespace_writes(
+    index: FileIndex,
+) -> list[tuple[str, set[str] | frozenset[str] | None]]:
+    """Return the names that `setattr`, `delattr`, `vars(...)` and `__dict__` set, by object.
+
+    Each object is the qualified name of what the file imports it as, or
+    this module for `sys.modules[__name__]`. None means any name. Whether
+    the object is a project module, `ProjectIndex.rebound_constant` decides.
+    """
+    writes: list[tuple[str, set[str] | frozenset[str] | None]] = []
+    for function in ATTRIBUTE_WRITERS:
+        for node in index.names.get(function, []):
+            call = index.parents.get(node)
+            if type(call) is not cst.Call or call.func is not node:
+                continue
+            if len(call.args) < 2 or any(argument.star for argument in call.args[:2]):
+                continue
+            module = index.qualified_name(call.args[0].value)
+            if module is None:
+                continue
+            key = literal_value(call.args[1].value)
+            writes.append((module, {key} if isinstance(key, str) else None))
+    for node in index.names.get("vars", []):
+        call = index.parents.get(node)
+        if type(call) is not cst.Call or call.func is not node or len(call.args) != 1:
+            continue
+        module = index.qualified_name(call.args[0].value)
+        if module is not None:
+            writes.append((module, namespace_writes(index, call)))
+    for node in index.names.get("__dict__", []):
+        attribute = index.parents.get(node)
+        if type(attribute) is not cst.Attribute or attribute.attr is not node:
+            continue
+        module = index.qualified_name(attribute.value)
+        if module is not None:
+            writes.append((module, namespace_writes(index, attribute)))
+    own = own_module_writes(index)
+    if own is None or own:
+        writes.append((index.module_name, own))
+    return writes
 
 
 # The methods of the dict that `globals()` returns that only read it.

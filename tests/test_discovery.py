@@ -536,7 +536,22 @@ def test_list_folder_files_outside_git(project) -> None:
         (b"same = ev.TEMPLATE == other\n", False),
         (b"TEMPLATE = ev.TEMPLATE\n", False),
         (b"ev.TEMPLATES = []\n", False),
+        (b'setattr(ev, "TEMPLATE", "x")\n', True),
+        (b"delattr(app.ev, 'TEMPLATE')\n", True),
+        (b'setattr(sys.modules[__name__], "TEMPLATE", "x")\n', True),
+        (b'ev.__dict__["TEMPLATE"] = "x"\n', True),
+        (b'setattr(self, "template", 1)\n', False),
+        (b'getattr(ev, "TEMPLATE")\n', False),
+        (b"setattr(self, name, value)\n", False),
+        (b"self.__dict__[name] = value\n", False),
+        (b"from app import ev\nsetattr(ev, name, value)\n", True),
+        (b"import app.ev as e\ne.__dict__[name] = value\n", True),
+        (b"import app.ev as e\ne.__dict__.update(TEMPLATE=1)\n", True),
+        (b"self.__dict__.update(state)\n", False),
+        (b"self.__dict__[name] = value\nev.TEMPLATE = 1\n", True),
+        (b"from app import (\n    ev,\n)\ndelattr(ev, name)\n", True),
+        (b"from app import other\nsetattr(other, name, value)\n", False),
     ],
 )
 def test_attribute_prefilter_finds_assignments(text: bytes, matches: bool) -> None:
-    assert build_attribute_prefilter(["TEMPLATE"]).search(text) is matches
+    assert build_attribute_prefilter(["TEMPLATE"], ["ev"]).search(text) is matches

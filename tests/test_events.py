@@ -1608,8 +1608,27 @@ def test_events_lookup_name_withholds_fix(project, name: str) -> None:
         ('TEMPLATE.format("er")', 'from app import track\ntrack.TEMPLATE = "order"\n'),
         ('PRINTF % "er"', 'import app.track\napp.track.PRINTF += "%s"\n'),
         ("TEMPLATE", 'from app import track as t\nt.TEMPLATE = "order"\n'),
+        ("TEMPLATE", 'from app import track\nsetattr(track, "TEMPLATE", "order")\n'),
+        ("TEMPLATE", "import app.track\ndelattr(app.track, 'TEMPLATE')\n"),
+        (
+            "TEMPLATE",
+            "import os\nfrom app import track\n"
+            'for key in ("TEMPLATE",):\n'
+            "    setattr(track, key, os.environ[key])\n",
+        ),
+        ("TEMPLATE", 'from app import track\ntrack.__dict__["TEMPLATE"] = "order"\n'),
+        ("TEMPLATE", "from app import track as t\nt.__dict__.update(TEMPLATE='x')\n"),
     ],
-    ids=["format-module", "printf-dotted", "constant-alias"],
+    ids=[
+        "format-module",
+        "printf-dotted",
+        "constant-alias",
+        "setattr",
+        "delattr",
+        "setattr-any-name",
+        "dict-item",
+        "dict-update",
+    ],
 )
 def test_events_constant_rebound_elsewhere_unsafe(
     project, name: str, rebinding: str
@@ -1668,6 +1687,58 @@ def test_events_constant_rebound_by_globals_unsafe(project) -> None:
     ids=["comparison", "class-attribute"],
 )
 def test_events_constant_read_elsewhere_still_read(project, use: str) -> None:
+    root = _lookup_project(project, 'TEMPLATE.format("er")', **{"app/boot.py": use})
+
+    assert _cio301(root, ".")["fix"] is None
+
+
+@pytest.mark.parametrize(
+    "rebinding",
+    [
+        'setattr(sys.modules[__name__], "TEMPLATE", "order")\n',
+        'vars(sys.modules[__name__])["TEMPLATE"] = "order"\n',
+    ],
+    ids=["setattr", "vars-item"],
+)
+def test_events_constant_rebound_by_own_module_unsafe(project, rebinding) -> None:
+    root = _lookup_project(project, 'TEMPLATE.format("er")', "import sys\n" + rebinding)
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:8," in finding["message"]
+
+
+def test_events_constant_rebound_by_vars_unsafe(project) -> None:
+    # `vars(...)` is not searched for, so the module imports the client.
+    root = _lookup_project(
+        project,
+        'TEMPLATE.format("er")',
+        **{
+            "app/boot.py": (
+                "from app.client import cio\nfrom app import track\n"
+                'vars(track)["TEMPLATE"] = "order"\n'
+            )
+        },
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] == "unsafe"
+    assert "cannot read the name sent at app/track.py:8," in finding["message"]
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        'from app import track\nSHOWN = getattr(track, "TEMPLATE")\n',
+        'from app import track\nSHOWN = vars(track)["TEMPLATE"]\n',
+        'from app import track\nSHOWN = track.__dict__.get("TEMPLATE")\n',
+        'from app import track\nclass Boot:\n    pass\nsetattr(Boot, "TEMPLATE", 1)\n',
+    ],
+    ids=["getattr", "vars-read", "dict-get", "class-attribute"],
+)
+def test_events_constant_read_through_module_still_read(project, use: str) -> None:
     root = _lookup_project(project, 'TEMPLATE.format("er")', **{"app/boot.py": use})
 
     assert _cio301(root, ".")["fix"] is None

@@ -446,9 +446,11 @@ class DynamicEventName(Rule):
     of these counts as sent and also as unread. Enum members and literals
     are not changed that way. A module constant is, when a module of the
     project assigns it through the module object (`ev.TEMPLATE = "order"`
-    after `from app import ev`, also `+=`) or its own module writes to
-    `globals()`: a name read through such a constant, also with `.format`
-    or `%`, counts as unread. A module-level
+    after `from app import ev`, also `+=`, `setattr(ev, "TEMPLATE", ...)`,
+    `vars(ev)["TEMPLATE"] = ...` or `ev.__dict__`, and `setattr(ev, name,
+    ...)` for every constant of `ev`), or its own module writes to
+    `globals()` or `sys.modules[__name__]`: a name read through such a
+    constant, also with `.format` or `%`, counts as unread. A module-level
     name bound more than once (an import and an assignment, two imports in
     a `try`/`except ImportError` fallback, or a class that a later star
     import may replace) counts as the name of each of its bindings when
@@ -1614,8 +1616,8 @@ class InconsistentEventName(Rule):
     bound once. Nor is a module-level name that an import and an
     assignment, two imports (a `try`/`except ImportError` fallback) or a
     later star import bind, nor a constant that another module assigns
-    through the module object (`ev.EVENT = "x"`) or that its module may
-    rebind through `globals()`: which binding a call reads is unknown, so
+    through the module object (`ev.EVENT = "x"`, also with `setattr`) or
+    that its module may rebind through `globals()`: which binding a call reads is unknown, so
     its names are not compared.
     Names that test code sends are neither reported nor compared with the
     names of other files, because its events go to a local server, often
