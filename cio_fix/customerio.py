@@ -762,6 +762,11 @@ class FileIndex:
         if constructed is not None:
             return constructed
 
+        read = self._getattr_read(call)
+        if read is not None:
+            # `getattr(ev, "cio")` reads what `ev.cio` reads.
+            return self._attribute_type(read, scope)
+
         dependency = dependency_of(self, call)
         if dependency is not None:
             # `cio = Depends(get_client)`: FastAPI passes what get_client returns.
@@ -775,6 +780,32 @@ class FileIndex:
         if qualified is not None and self.project is not None:
             return self.project.factory_type(self._localised(qualified))
         return None
+
+    def _getattr_read(self, call: cst.Call) -> cst.Attribute | None:
+        """Return `getattr(owner, "name")` as the attribute `owner.name`, when it is one.
+
+        The attribute is a new node, so it has no parent links. A default
+        of None (`getattr(ev, "cio", None)`) gives a client or nothing, as
+        `cio if enabled else None` does.
+        """
+        func = call.func
+        if type(func) is not cst.Name or func.value != "getattr":
+            return None
+        if "getattr" in self.imports or self.binds_anywhere("getattr"):
+            return None
+        arguments = call.args
+        if len(arguments) == 3:
+            default = arguments[2].value
+            if type(default) is not cst.Name or default.value != "None":
+                return None
+        elif len(arguments) != 2:
+            return None
+        if any(argument.star or argument.keyword for argument in arguments):
+            return None
+        name = literal_value(arguments[1].value)
+        if not isinstance(name, str) or not name.isidentifier():
+            return None
+        return cst.Attribute(value=arguments[0].value, attr=cst.Name(name))
 
     def constructor_type(self, func: cst.BaseExpression) -> ClientType | None:
         qualified = self.qualified_name(func)

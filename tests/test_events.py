@@ -1008,6 +1008,56 @@ def test_events_unread_name_makes_fix_unsafe(project) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "replay",
+    [
+        'getattr(client, "cio").track(customer_id=sys.argv[1], name=sys.argv[2])\n',
+        (
+            'tracker = getattr(client, "cio", None)\n'
+            "tracker.track(customer_id=sys.argv[1], name=sys.argv[2])\n"
+        ),
+    ],
+    ids=["call", "variable"],
+)
+def test_events_getattr_client_unread_unsafe(project, replay: str) -> None:
+    # The replay tool mentions neither Customer.io nor `cio` as a name.
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": "",
+            "app/replay.py": "import sys\nfrom app import client\n" + replay,
+        }
+    )
+    line = replay.count("\n") + 2
+
+    finding = _cio301(root, ".")
+    events = run_cli(["--list-events", "--output-format", "json", "."], root)
+
+    assert finding["fix"] == "unsafe"
+    assert f"cannot read the name sent at app/replay.py:{line}," in finding["message"]
+    assert events.json["unread"] == [
+        {"path": "app/replay.py", "line": line, "project": "."}
+    ]
+
+
+def test_events_getattr_client_literal_sent(project) -> None:
+    root = project(
+        {
+            **WRAPPER_PROJECT,
+            "app/track.py": (
+                "from app import client\n"
+                "def send(uid):\n"
+                '    getattr(client, "cio").track(customer_id=uid, name="order")\n'
+            ),
+        }
+    )
+
+    finding = _cio301(root, ".")
+
+    assert finding["fix"] is None
+    assert "'order' is already sent at app/track.py:3" in finding["message"]
+
+
 def test_events_unread_name_apply_keeps_file(project) -> None:
     root = project(WRAPPER_PROJECT)
 
