@@ -121,12 +121,11 @@ _ASSIGNMENT = rb"\s*(?:[-+*/%@&|^]|//|\*\*|<<|>>)?=(?!=)"
 # five to eight times as long on the standard library. `attr(` also finds
 # `getattr(`, which `search` skips.
 _ATTRIBUTE_CALL = re.compile(rb"attr\s*\(")
-# The names that the import statements of a file mention.
-_IMPORT_STATEMENT = re.compile(
-    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n#]*)"
-    rb"|import[ \t]+[^\n#]*)",
-    re.MULTILINE,
-)
+# What follows `import` in an import statement, where a module object that
+# the file binds is named: `import app.ev`, `from app import ev` and a
+# parenthesised list. The pattern starts with fixed text, which `re` searches
+# for quickly; a pattern anchored at each line's start took ten times as long.
+_IMPORTED = re.compile(rb"import[ \t]*(\([^)]*\)|[^\n#;]*)")
 
 
 class RebindingPrefilter:
@@ -167,6 +166,7 @@ class RebindingPrefilter:
             + _OPENING_QUOTE
             + rb")|\.\s*(?:update|setdefault|pop)\b))"
         )
+        self.assignment = re.compile(rb"\.\s*" + tree + _ASSIGNMENT)
         self.attribute = re.compile(
             rb"\.\s*(?:" + tree + _ASSIGNMENT + rb"|" + namespace + rb")"
         )
@@ -174,25 +174,34 @@ class RebindingPrefilter:
         self.modules = {module.encode("utf-8", "surrogateescape") for module in modules}
 
     def search(self, raw: bytes) -> bool:
-        """Tell whether `raw` may rebind one of the constants."""
+        """Tell whether `raw` may rebind one of the constants.
+
+        Fixed strings decide first which patterns can match: on a copy of the
+        standard library, trying every pattern on every file took four times
+        as long as the assignment pattern alone.
+        """
         any_name = False
-        for match in self.attribute.finditer(raw):
-            if match.group("any") is None:
-                return True
-            any_name = True
-        for call in _ATTRIBUTE_CALL.finditer(raw):
-            if raw[max(call.start() - 3, 0) : call.start()] not in (b"set", b"del"):
-                continue
-            match = self.call_name.match(raw, call.end())
-            if match is not None:
+        if b"__dict__" in raw:
+            for match in self.attribute.finditer(raw):
                 if match.group("any") is None:
                     return True
                 any_name = True
+        elif self.assignment.search(raw):
+            return True
+        if b"setattr" in raw or b"delattr" in raw:
+            for call in _ATTRIBUTE_CALL.finditer(raw):
+                if raw[max(call.start() - 3, 0) : call.start()] not in (b"set", b"del"):
+                    continue
+                match = self.call_name.match(raw, call.end())
+                if match is not None:
+                    if match.group("any") is None:
+                        return True
+                    any_name = True
         return any_name and self._imports_module(raw)
 
     def _imports_module(self, raw: bytes) -> bool:
-        for statement in _IMPORT_STATEMENT.finditer(raw):
-            if not self.modules.isdisjoint(re.findall(rb"\w+", statement.group())):
+        for imported in _IMPORTED.finditer(raw):
+            if not self.modules.isdisjoint(re.findall(rb"\w+", imported.group(1))):
                 return True
         return False
 
