@@ -889,7 +889,7 @@ def test_engine_apply_follows_moved_statement(project) -> None:
         "def signup(user):\n"
         '    cio.track(customer_id=user.id, name="signed_up")\n'
         '    log = "signed up"\n'
-        "    size = len(log)\n"
+        "    size = 9\n"
         "    cio.identify(id=user.id, email=user.email, plan=3)\n"
     )
     root = project({"app.py": source})

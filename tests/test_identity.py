@@ -496,9 +496,9 @@ def add_tag(user, tag):
 def sign_up(user, order):
     profile = user.profile
     cio.track(customer_id=user.id, name="signed_up")
-    total = order.total
+    orders = [order]
     cio.identify(id=user.id, plan=profile.plan)
-    return total
+    return orders
 """
 PLANS_CHECK = """\
 import json
@@ -575,6 +575,13 @@ async def register_async(form):
     cio.track(customer_id=form["id"], name="registered")
     await asyncio.sleep(0)
     cio.identify(id=form["id"], email=form["email"])
+
+
+def register_plan(form):
+    cio.track(customer_id=form["id"], name="registered")
+    plan = form["plan"]
+    cio.identify(id=form["id"], email=form["email"])
+    return plan
 """
 REGISTRATION_CHECK = """\
 import asyncio
@@ -599,6 +606,10 @@ try:
 except RuntimeError:
     pass
 asyncio.run(cancel_registration())
+try:
+    registration.register_plan({"id": 3, "email": "c@x.io"})
+except KeyError:
+    pass
 print(json.dumps(customerio.CALLS))
 """
 
@@ -616,9 +627,9 @@ def test_reorder_keeps_failed_handler_calls(tmp_path: Path) -> None:
     run_cli(["--apply", "--select", "CIO201", "."], folder)
     after = _recorded_calls(folder, stubs)
 
-    # The commit raises and the task is cancelled at the await, so neither
-    # handler reaches its identify.
-    assert [call[0] for call in before] == ["track", "track"]
+    # The commit raises, the task is cancelled at the await and the form
+    # has no plan, so no handler reaches its identify.
+    assert [call[0] for call in before] == ["track", "track", "track"]
     assert after == before
 
 
@@ -632,6 +643,15 @@ def test_reorder_keeps_failed_handler_calls(tmp_path: Path) -> None:
         "total = order.compute_total()",
         "first, second = order.items",
         "with db.begin():\n        pass",
+        'plan = order["plan"]',
+        "total = order.total",
+        "share = 1 / order",
+        "count = order + 1",
+        "total += 1",
+        "counts = {order: 1}",
+        "seen = {order}",
+        "items = [*order]",
+        "label = f'{order:d}'",
     ],
 )
 def test_reorder_withheld_past_raising_code(project, between: str) -> None:
@@ -654,12 +674,15 @@ def test_reorder_withheld_past_raising_code(project, between: str) -> None:
     )
 
 
-def test_reorder_withheld_for_calling_track(project) -> None:
+@pytest.mark.parametrize(
+    "data", ["order.summary()", 'order["total"]', "order.total", "{**order}"]
+)
+def test_reorder_withheld_for_raising_track(project, data: str) -> None:
     source = (
         "from customerio import CustomerIO\n\n"
         'cio = CustomerIO("site", "key")\n\n\n'
         "def checkout(user, order):\n"
-        '    cio.track(customer_id=user.id, name="ordered", data=order.summary())\n'
+        f'    cio.track(customer_id=user.id, name="ordered", data={data})\n'
         "    cio.identify(id=user.id, email=user.email)\n"
     )
     root = project({"app.py": source})
@@ -671,3 +694,35 @@ def test_reorder_withheld_for_calling_track(project) -> None:
     assert finding["message"].endswith(
         "(cio-fix does not move it past code that may skip the identify)."
     )
+
+
+@pytest.mark.parametrize(
+    ("receiver", "between"),
+    [
+        ("cio", 'email = form["email"]'),
+        ("cio", 'cio.track(customer_id=form["id"], name="paid", email=form["email"])'),
+        ("self.cio", "email = self.cio"),
+        ("self.cio", 'label = f"{form}!"'),
+    ],
+)
+def test_reorder_passes_reads_identify_makes(
+    project, receiver: str, between: str
+) -> None:
+    source = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "class Signup:\n"
+        "    def __init__(self):\n"
+        '        self.cio = CustomerIO("site", "key")\n\n'
+        "    def register(self, form):\n"
+        f'        {receiver}.track(customer_id=form["id"], name="registered")\n'
+        f"        {between}\n"
+        f'        {receiver}.identify(id=form["id"], email=form["email"])\n'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    fixes = [finding["fix"] for finding in result.json["findings"]]
+    assert fixes
+    assert None not in fixes

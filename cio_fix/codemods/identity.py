@@ -381,43 +381,155 @@ def _only_reads(index: FileIndex, node: cst.CSTNode) -> bool:
     return reads.pure
 
 
+def _evaluated_by_identify(index: FileIndex, identify: ClientCall) -> frozenset[str]:
+    """Return the normalised code of each expression the identify evaluates before it sends.
+
+    When code between the track and the identify raises on one of these,
+    the moved identify raises on it first and sends nothing either. The
+    receiver counts only when it calls no code, because a call may raise
+    once and not the next time.
+    """
+    found: set[str] = set()
+    if _only_reads(index, identify.receiver):
+        _add_evaluated(identify.receiver, found)
+    for argument in identify.node.args:
+        _add_evaluated(argument.value, found)
+    return frozenset(found)
+
+
+def _add_evaluated(node: cst.CSTNode, found: set[str]) -> None:
+    """Add `node` and the parts of it that always run, leaving out branches that may not."""
+    if isinstance(node, (cst.Lambda, cst.BaseComp)):
+        return
+    if isinstance(node, cst.BaseExpression):
+        found.add(normalised_code(node))
+    if isinstance(node, cst.IfExp):
+        children: Sequence[cst.CSTNode] = [node.test]
+    elif isinstance(node, cst.BooleanOperation):
+        children = [node.left]
+    else:
+        children = node.children
+    for child in children:
+        _add_evaluated(child, found)
+
+
 def _cannot_stop(
-    index: FileIndex,
     statement: cst.BaseStatement,
     events: dict[int, ClientCall],
+    evaluated: frozenset[str],
 ) -> bool:
     """Tell whether running `statement` can neither raise nor stop the handler.
 
     Only a Track API event and a line of assignments to plain names qualify,
-    when their values only read values. A call to other code may raise, an
-    `await` may be cancelled, and setting an attribute or item may run a
-    setter.
+    when every value they evaluate cannot raise (see `_cannot_raise`). A
+    call to other code may raise, an `await` may be cancelled, and setting
+    an attribute or item may run a setter. The event's own request may
+    still fail, which the rule's docstring states.
     """
     event = events.get(id(statement))
     if event is not None:
-        # The receiver counts too: `clients.get_for(user).track(...)` calls other code.
-        return _only_reads(index, event.node.func) and all(
-            _only_reads(index, argument.value) for argument in event.node.args
+        # The method is the first argument of a background helper.
+        arguments = event.node.args[1:] if event.in_background else event.node.args
+        return _cannot_raise(event.receiver, evaluated) and all(
+            not argument.star and _cannot_raise(argument.value, evaluated)
+            for argument in arguments
         )
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
-    return all(_assigns_only_reads(index, small) for small in statement.body)
+    return all(_assigns_what_cannot_raise(small, evaluated) for small in statement.body)
 
 
-def _assigns_only_reads(index: FileIndex, small: cst.BaseSmallStatement) -> bool:
+def _assigns_what_cannot_raise(
+    small: cst.BaseSmallStatement, evaluated: frozenset[str]
+) -> bool:
     if isinstance(small, cst.Pass):
         return True
+    # `count += 1` raises when `count` is None, so augmented assignments do not qualify.
     if isinstance(small, cst.Assign):
         targets = [target.target for target in small.targets]
-    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+    elif isinstance(small, cst.AnnAssign):
         targets = [small.target]
+        if not _cannot_raise(small.annotation.annotation, evaluated):
+            return False
     else:
         return False
     if not all(isinstance(target, cst.Name) for target in targets):
         return False
-    if isinstance(small, cst.AnnAssign) and not _only_reads(index, small.annotation):
-        return False
-    return small.value is None or _only_reads(index, small.value)
+    return small.value is None or _cannot_raise(small.value, evaluated)
+
+
+def _cannot_raise(node: cst.BaseExpression, evaluated: frozenset[str]) -> bool:
+    """Tell whether evaluating `node` cannot raise, or raises only where the identify would.
+
+    Names, literals, f-strings of names, number arithmetic with `+`, `-`
+    and `*`, and lists, tuples, dicts and sets of these qualify. A dict key
+    or set element must be a literal, because hashing a name's value may
+    raise. An attribute read may run a property (Flask's `request.json`
+    raises on a body that is not JSON), and a subscript raises `KeyError` or
+    `IndexError`. An operator on names may raise `TypeError` or
+    `ZeroDivisionError`. These qualify only when the identify evaluates the
+    same expression (`evaluated`).
+    """
+    if _is_plain_literal(node) or _is_number(node):
+        return True
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(
+            isinstance(element, cst.Element) and _cannot_raise(element.value, evaluated)
+            for element in node.elements
+        )
+    if isinstance(node, cst.Dict):
+        return all(
+            isinstance(element, cst.DictElement)
+            and _is_hashable_literal(element.key)
+            and _cannot_raise(element.value, evaluated)
+            for element in node.elements
+        )
+    if isinstance(node, cst.Set):
+        return all(
+            isinstance(element, cst.Element) and _is_hashable_literal(element.value)
+            for element in node.elements
+        )
+    return normalised_code(node) in evaluated
+
+
+def _is_plain_literal(node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a name, a string, or an f-string that formats only names."""
+    if isinstance(node, (cst.Name, cst.SimpleString)):
+        return True
+    if isinstance(node, cst.ConcatenatedString):
+        return _is_plain_literal(node.left) and _is_plain_literal(node.right)
+    if isinstance(node, cst.FormattedString):
+        # A format spec such as `:d` raises `ValueError` on a value of another type.
+        return all(
+            not isinstance(part, cst.FormattedStringExpression)
+            or isinstance(part.expression, cst.Name)
+            and part.format_spec is None
+            for part in node.parts
+        )
+    return False
+
+
+def _is_hashable_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.BaseString):
+        return _is_plain_literal(node)
+    return _is_number(node)
+
+
+def _is_number(node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a number literal or `+`, `-` or `*` of them, which cannot raise."""
+    if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+        return True
+    if isinstance(node, cst.UnaryOperation):
+        return isinstance(node.operator, (cst.Minus, cst.Plus)) and _is_number(
+            node.expression
+        )
+    if isinstance(node, cst.BinaryOperation):
+        return (
+            isinstance(node.operator, (cst.Add, cst.Subtract, cst.Multiply))
+            and _is_number(node.left)
+            and _is_number(node.right)
+        )
+    return False
 
 
 def _names_for_read_objects(
@@ -530,22 +642,31 @@ class TrackBeforeIdentify(Rule):
     Fix safety:
     Safe when reorderable. Both calls must be expression statements of one
     block, and the identify's arguments must only read values (names,
-    attributes, literals, `int`, `time.time` and the like). From the track
-    to the identify there may be only Track API events and assignments to
-    plain names (`total = price * 2`, `count += 1`), and their values and
-    arguments must only read values too. Any other statement (a call to
-    other code such as `db.commit()`, an `await`, where the task may be
-    cancelled, a loop, or setting an attribute or item) may raise or stop
-    the handler, and then the original code sends no identify. No
-    statement between them may bind anything the identify reads, change
-    it in place through another name that the function binds to it or to
-    a part of it (`tags = user.tags`, then `tags += [tag]`), or call any
-    code when the identify reads a global. Two parameters that the caller
-    passes one object to are not known to be one object. The identify
-    then moves up to just before the track, with its comments. When the
-    identify request fails and raises, the track is no longer sent, and
-    when a track request fails, the identify has already been sent.
-    Otherwise the finding is report-only.
+    attributes, literals, `int`, `time.time` and the like). They then run
+    before the track, so when one raises the track is lost too, but only
+    on a request that fails anyway. From the track to the identify there
+    may be only Track API events and assignments to plain names, and every
+    value that they evaluate, the track's own arguments included, must be
+    unable to raise: names, literals, f-strings of names, number
+    arithmetic (`60 * 60`, `-1`), and lists, tuples and dicts of these
+    with literal keys (`{"plan": plan}`). A subscript, an attribute or an
+    operator on names passes only when the identify evaluates the same
+    expression in its receiver or arguments (`self.cio`, `form["id"]`),
+    because the moved identify then raises on it first. Any other
+    statement or value may raise or stop the handler, and then the
+    original code sends no identify: `plan = form["plan"]` raises
+    `KeyError` (HTTP 400 in Flask), a property such as Flask's
+    `request.json` may raise, `count += 1` raises when `count` is None, a
+    call to other code such as `db.commit()` may raise, and an `await` may
+    be cancelled. No statement between them may bind anything the identify
+    reads, change it in place through another name that the function binds
+    to it or to a part of it (`tags = user.tags`, then `tags += [tag]`),
+    or call any code when the identify reads a global. Two parameters that
+    the caller passes one object to are not known to be one object. The
+    identify then moves up to just before the track, with its comments.
+    When the identify request fails and raises, the track is no longer
+    sent, and when a track request fails, the identify has already been
+    sent. Otherwise the finding is report-only.
     """
 
     code = "CIO201"
@@ -687,8 +808,9 @@ class TrackBeforeIdentify(Rule):
         # Code from the track to the identify that raises or stops the
         # handler skips the identify, so the identify must not move above it.
         events = self._event_statements(context)
+        evaluated = _evaluated_by_identify(context.index, pair.identify)
         passed = body[pair.block.position : pair.identify_position]
-        if not all(_cannot_stop(context.index, line, events) for line in passed):
+        if not all(_cannot_stop(line, events, evaluated) for line in passed):
             return None, "cio-fix does not move it past code that may skip the identify"
         return _move_before(body[pair.block.position], body[pair.identify_position]), ""
 
