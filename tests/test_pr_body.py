@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from cio_fix.pr.body import (
     without_fixes_line,
 )
 from cio_fix.pr.changes import Outcome, RuleChange
+from cio_fix.pr.publish import _message_text_from_top
 from cio_fix.report import mask_credential_shapes
 from cio_fix.rules import _REGISTRY, Rule
 
@@ -643,3 +645,57 @@ def test_ticked_item_not_guessed_among_twins() -> None:
     )
 
     assert keep_ticked_items(body, previous) == body
+
+
+SERVICE_APP = """import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])
+
+
+def signup(user):
+    cio.identify(id=user.id, email=user.email, created_at=int(time.time() * 1000))
+    cio.track(customer_id=user.id, name="signed_up", plan="pro")
+"""
+# Both customerio 2.x and 3.x, so the track's keyword attribute stays unfixed.
+SDK_2_OR_3 = '[project]\nname = "shop"\ndependencies = ["customerio>=2,<4"]\n'
+
+
+def test_pr_body_in_subfolder_names_paths_from_top(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": SDK_2_OR_3,
+            "services/alpha/app.py": "import os\n" + SERVICE_APP,
+        }
+    )
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *command],
+            cwd=root,
+            check=True,
+        )
+    folder = root / "services" / "alpha"
+
+    result = run_cli(["--apply", "--pr-body", "body.md", "."], folder)
+
+    body = (folder / "body.md").read_text(encoding="utf-8")
+    assert result.exit_code == 1, result.stderr
+    assert re.search(r"^- `services/alpha/app\.py:\d+` `created_at`", body, re.M)
+    assert "`services/alpha/app.py`:\n\n```diff" in body
+    assert re.search(r"^- \[ \] `services/alpha/app\.py:\d+` `CIO701`", body, re.M)
+    assert "(not fixed: pyproject.toml allows customerio 2.x or 3.x)" in body
+    assert root.resolve().as_posix() not in body
+    assert not re.search(r"`app\.py", body)
+    assert body.endswith(
+        "with `cd services/alpha && cio-fix --apply --pr-body body.md .`."
+    )
+
+
+def test_message_text_from_top_whole_paths() -> None:
+    rename = _message_text_from_top(Path("/ci/repo"))
+
+    assert rename("see /ci/repo/svc/pyproject.toml") == "see svc/pyproject.toml"
+    assert rename("(/ci/repo/a.txt)") == "(a.txt)"
+    assert rename("/other/ci/repo/a.txt") == "/other/ci/repo/a.txt"
+    assert rename("/ci/repository/a.txt") == "/ci/repository/a.txt"

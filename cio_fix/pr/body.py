@@ -112,6 +112,9 @@ class BodyContext:
     # NOTE: the messages of findings that list other places (CIO203, CIO402,
     # CIO501, CIO502) keep those places relative to the working directory.
     path_name: PathName = _name_as_given
+    # The function that renames the files that finding and error messages
+    # name by absolute path on the runner to names from the top of the work tree.
+    message_text: Callable[[str], str] = _name_as_given
 
 
 def marker(branch: str) -> str:
@@ -204,14 +207,16 @@ def render_body(outcome: Outcome, context: BodyContext, limit: int = BODY_LIMIT)
         top += "\n" + title_line(context.title)
     head = "\n\n".join([top, introduction, _summary_table(outcome)])
     head += "\n\n" + _reviewer_section(outcome, context.path_name)
-    unchecked = _unchecked_section(outcome, context.path_name)
+    unchecked = _unchecked_section(outcome, context.path_name, context.message_text)
     if unchecked:
         head += "\n\n" + unchecked
     sections = [
-        _rule_section(change, context.link_at, context.path_name)
+        _rule_section(change, context.link_at, context.path_name, context.message_text)
         for change in outcome.changes
     ]
-    unfixed = _unfixed_section(outcome.remaining, context.link, context.path_name)
+    unfixed = _unfixed_section(
+        outcome.remaining, context.link, context.path_name, context.message_text
+    )
     footer = _footer(context)
 
     parts = [head, *sections]
@@ -313,7 +318,9 @@ def _reviewer_actions(outcome: Outcome, path_name: PathName) -> list[str]:
     return actions
 
 
-def _unchecked_section(outcome: Outcome, path_name: PathName) -> str:
+def _unchecked_section(
+    outcome: Outcome, path_name: PathName, message_text: Callable[[str], str]
+) -> str:
     """Return the list of files that could not be read or parsed, or ''."""
     if not outcome.errors:
         return ""
@@ -328,7 +335,7 @@ def _unchecked_section(outcome: Outcome, path_name: PathName) -> str:
     ]
     for error in outcome.errors:
         name = quoted_path(path_name(error.path.as_posix()))
-        lines.append(f"- `{name}`: {error.message}")
+        lines.append(f"- `{name}`: {message_text(error.message)}")
     return "\n".join(lines)
 
 
@@ -358,7 +365,10 @@ def _new_environment_variables(changes: Iterable[RuleChange]) -> list[str]:
 
 
 def _rule_section(
-    change: RuleChange, link_at: CommitLineLink | None, path_name: PathName
+    change: RuleChange,
+    link_at: CommitLineLink | None,
+    path_name: PathName,
+    message_text: Callable[[str], str],
 ) -> str:
     rule = _rules().get(change.code)
     title = f"## `{change.code}` {rule.name}" if rule else f"## `{change.code}`"
@@ -377,7 +387,7 @@ def _rule_section(
             # The line as it was before this rule's commit changed it.
             url = link_at(change.parent, finding.path.as_posix(), finding.line)
         where = f"[`{location}`]({url})" if url else f"`{location}`"
-        lines.append(f"- {where} {finding.message}")
+        lines.append(f"- {where} {message_text(finding.message)}")
     excerpts = _diff_excerpts(change, path_name)
     if excerpts:
         lines += ["", "\n\n".join(excerpts)]
@@ -449,7 +459,10 @@ def _fence(lines: list[str]) -> str:
 
 
 def _unfixed_section(
-    findings: list[Finding], link: LineLink, path_name: PathName
+    findings: list[Finding],
+    link: LineLink,
+    path_name: PathName,
+    message_text: Callable[[str], str],
 ) -> str:
     if not findings:
         return ""
@@ -469,7 +482,8 @@ def _unfixed_section(
         note = ""
         if finding.fix_safety is FixSafety.UNSAFE:
             note = " (an unsafe fix is available with `--unsafe-fixes`)"
-        lines.append(f"- [ ] {where} `{finding.code}` {finding.message}{note}")
+        message = message_text(finding.message)
+        lines.append(f"- [ ] {where} `{finding.code}` {message}{note}")
     return "\n".join(lines)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shlex
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -305,13 +307,15 @@ def _publish(
     def path_name(path: str) -> str:
         return _relative_to(git.work_tree, path) or path
 
+    message_text = _message_text_from_top(git.work_tree)
+
     def commit(change: RuleChange) -> None:
         for finding in change.findings:
             secrets.update(finding.secrets)
         paths = [_path_in_work_tree(git.work_tree, path) for path in change.files]
         change.parent = git.head()
         change.commit = git.commit_paths(
-            paths, commit_message(change, secrets, path_name), identity
+            paths, commit_message(change, secrets, path_name, message_text), identity
         )
         commits.append(change.commit)
 
@@ -401,7 +405,13 @@ def _publish(
     context = _body_context(info, head, branch, command, git.work_tree)
     body = render_body(
         outcome,
-        replace(context, fixes=fingerprints, title=title, path_name=path_name),
+        replace(
+            context,
+            fixes=fingerprints,
+            title=title,
+            path_name=path_name,
+            message_text=message_text,
+        ),
     )
     if pull is not None:
         # A reviewer's ticks and a person's new title survive the update.
@@ -501,6 +511,28 @@ def _command_from_top(command: str, work_tree: Path) -> str:
     return f"cd {shlex.quote(folder.as_posix())} && {command}"
 
 
+def _named_from_top(context: BodyContext, work_tree: Path) -> BodyContext:
+    """Return `context` naming files from the top of `work_tree`, with the `cd` in its command."""
+    return replace(
+        context,
+        command=_command_from_top(context.command, work_tree),
+        path_name=lambda path: _relative_to(work_tree, path) or path,
+        message_text=_message_text_from_top(work_tree),
+    )
+
+
+def _message_text_from_top(work_tree: Path) -> Callable[[str], str]:
+    """Return a function that names the work tree's files in a message from its top.
+
+    A message names a file above the working directory, such as the
+    `pyproject.toml` that pins the SDK, by its absolute path on the runner.
+    """
+    top = re.escape(work_tree.as_posix().rstrip("/") + "/")
+    # Only a whole path: `/ci/repo/x` must not match inside `/other/ci/repo/x`.
+    absolute = re.compile(rf"(?<![\w./~-]){top}")
+    return lambda text: absolute.sub("", text)
+
+
 def _relative_to(work_tree: Path, path: str) -> str | None:
     """Return `path` (relative to the working directory) relative to the work tree root."""
     try:
@@ -525,11 +557,15 @@ def _path_in_work_tree(work_tree: Path, path: str) -> str:
 
 
 def commit_message(
-    change: RuleChange, secrets: set[str], path_name: Callable[[str], str]
+    change: RuleChange,
+    secrets: set[str],
+    path_name: Callable[[str], str],
+    message_text: Callable[[str], str],
 ) -> str:
     """Return the commit message of one rule's fixes: what the rule fixes, why, and where.
 
-    `path_name` returns the name of a file relative to the top of the work tree.
+    `path_name` returns the name of a file relative to the top of the work
+    tree, and `message_text` renames the absolute paths in a finding's message so.
     """
     from cio_fix.pr.body import why_it_matters
     from cio_fix.report import redact
@@ -551,7 +587,7 @@ def commit_message(
             paragraphs.append(_wrap(why))
     listing = [
         f"- {quoted_path(path_name(finding.path.as_posix()))}:{finding.line}:"
-        f" {finding.message}"
+        f" {message_text(finding.message)}"
         for finding in change.findings
     ]
     if listing:
@@ -588,7 +624,11 @@ def describe_only(
     command: str,
     body_path: Path,
 ) -> Outcome:
-    """`--apply --pr-body FILE` without `--pr`: fix the work tree and write the description."""
+    """`--apply --pr-body FILE` without `--pr`: fix the work tree and write the description.
+
+    Inside a git work tree the description names files from its top, as
+    `--pr` does, and outside one relative to the working directory.
+    """
     outcome = apply_by_rule(targets, make_config)
     context = BodyContext(
         version=__version__,
@@ -597,5 +637,8 @@ def describe_only(
         link=lambda path, line: None,
         commit_per_rule=False,
     )
+    # Outside a clone, or without git, files keep the names findings give them.
+    with contextlib.suppress(GitError):
+        context = _named_from_top(context, Git.at(Path.cwd()).work_tree)
     write_body(body_path, render_body(outcome, context))
     return outcome
