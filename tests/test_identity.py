@@ -652,6 +652,8 @@ def test_reorder_keeps_failed_handler_calls(tmp_path: Path) -> None:
         "seen = {order}",
         "items = [*order]",
         "label = f'{order:d}'",
+        "total = int(order)",
+        "total = len(order)",
     ],
 )
 def test_reorder_withheld_past_raising_code(project, between: str) -> None:

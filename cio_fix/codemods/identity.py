@@ -192,6 +192,14 @@ PURE_BUILTINS = frozenset(
 PURE_METHODS = frozenset(
     {"lower", "upper", "strip", "casefold", "title", "isoformat", "timestamp", "get"}
 )
+# Clock readings, which cannot raise: the time ones return numbers.
+CLOCK_NUMBERS = frozenset({"time.time", "time.time_ns"})
+CLOCK_DATES = frozenset(
+    {"datetime.datetime.now", "datetime.datetime.utcnow", "datetime.date.today"}
+)
+# Functions that turn a finite number into a number without raising.
+NUMBER_BUILTINS = frozenset({"int", "float", "round"})
+NUMBER_FUNCTIONS = frozenset({"math.floor", "math.ceil", "math.trunc"})
 # Track API calls that only add an event. An identify may move past them,
 # but not past a delete, merge or suppress of the same person.
 EVENT_METHODS = frozenset({"track", "track_anonymous", "pageview"})
@@ -237,10 +245,7 @@ class _Reads(NameReader):
 
     def _is_pure_function(self, func: cst.BaseExpression) -> bool:
         if isinstance(func, cst.Name) and func.value in PURE_BUILTINS:
-            shadowed = func.value in self.index.imports
-            return (
-                not shadowed and func.value not in self.index.module_scope.assignments
-            )
+            return _is_builtin(self.index, func)
         return self.index.qualified_name(func) in PURE_FUNCTIONS
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -250,6 +255,12 @@ class _Reads(NameReader):
             self.pure = False
             return False
         return super().on_visit(node)
+
+
+def _is_builtin(index: FileIndex, name: cst.Name) -> bool:
+    """Tell whether `name` is the builtin, not imported or assigned over at module level."""
+    shadowed = name.value in index.imports
+    return not shadowed and name.value not in index.module_scope.assignments
 
 
 class _Changes(cst.CSTVisitor):
@@ -414,6 +425,7 @@ def _add_evaluated(node: cst.CSTNode, found: set[str]) -> None:
 
 
 def _cannot_stop(
+    index: FileIndex,
     statement: cst.BaseStatement,
     events: dict[int, ClientCall],
     evaluated: frozenset[str],
@@ -430,17 +442,19 @@ def _cannot_stop(
     if event is not None:
         # The method is the first argument of a background helper.
         arguments = event.node.args[1:] if event.in_background else event.node.args
-        return _cannot_raise(event.receiver, evaluated) and all(
-            not argument.star and _cannot_raise(argument.value, evaluated)
+        return _cannot_raise(index, event.receiver, evaluated) and all(
+            not argument.star and _cannot_raise(index, argument.value, evaluated)
             for argument in arguments
         )
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
-    return all(_assigns_what_cannot_raise(small, evaluated) for small in statement.body)
+    return all(
+        _assigns_what_cannot_raise(index, small, evaluated) for small in statement.body
+    )
 
 
 def _assigns_what_cannot_raise(
-    small: cst.BaseSmallStatement, evaluated: frozenset[str]
+    index: FileIndex, small: cst.BaseSmallStatement, evaluated: frozenset[str]
 ) -> bool:
     if isinstance(small, cst.Pass):
         return True
@@ -449,20 +463,23 @@ def _assigns_what_cannot_raise(
         targets = [target.target for target in small.targets]
     elif isinstance(small, cst.AnnAssign):
         targets = [small.target]
-        if not _cannot_raise(small.annotation.annotation, evaluated):
+        if not _cannot_raise(index, small.annotation.annotation, evaluated):
             return False
     else:
         return False
     if not all(isinstance(target, cst.Name) for target in targets):
         return False
-    return small.value is None or _cannot_raise(small.value, evaluated)
+    return small.value is None or _cannot_raise(index, small.value, evaluated)
 
 
-def _cannot_raise(node: cst.BaseExpression, evaluated: frozenset[str]) -> bool:
+def _cannot_raise(
+    index: FileIndex, node: cst.BaseExpression, evaluated: frozenset[str]
+) -> bool:
     """Tell whether evaluating `node` cannot raise, or raises only where the identify would.
 
-    Names, literals, f-strings of names, number arithmetic with `+`, `-`
-    and `*`, and lists, tuples, dicts and sets of these qualify. A dict key
+    Names, literals, f-strings of names, clock readings such as
+    `int(time.time() * 1000)`, number arithmetic with `+`, `-` and `*`,
+    and lists, tuples, dicts and sets of these qualify. A dict key
     or set element must be a literal, because hashing a name's value may
     raise. An attribute read may run a property (Flask's `request.json`
     raises on a body that is not JSON), and a subscript raises `KeyError` or
@@ -470,23 +487,27 @@ def _cannot_raise(node: cst.BaseExpression, evaluated: frozenset[str]) -> bool:
     `ZeroDivisionError`. These qualify only when the identify evaluates the
     same expression (`evaluated`).
     """
-    if _is_plain_literal(node) or _is_number(node):
+    if _is_plain_literal(node) or _is_number(index, node):
         return True
+    if isinstance(node, cst.Call) and not node.args:
+        return index.qualified_name(node.func) in CLOCK_DATES
     if isinstance(node, (cst.Tuple, cst.List)):
         return all(
-            isinstance(element, cst.Element) and _cannot_raise(element.value, evaluated)
+            isinstance(element, cst.Element)
+            and _cannot_raise(index, element.value, evaluated)
             for element in node.elements
         )
     if isinstance(node, cst.Dict):
         return all(
             isinstance(element, cst.DictElement)
-            and _is_hashable_literal(element.key)
-            and _cannot_raise(element.value, evaluated)
+            and _is_hashable_literal(index, element.key)
+            and _cannot_raise(index, element.value, evaluated)
             for element in node.elements
         )
     if isinstance(node, cst.Set):
         return all(
-            isinstance(element, cst.Element) and _is_hashable_literal(element.value)
+            isinstance(element, cst.Element)
+            and _is_hashable_literal(index, element.value)
             for element in node.elements
         )
     return normalised_code(node) in evaluated
@@ -509,27 +530,47 @@ def _is_plain_literal(node: cst.BaseExpression) -> bool:
     return False
 
 
-def _is_hashable_literal(node: cst.BaseExpression) -> bool:
+def _is_hashable_literal(index: FileIndex, node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BaseString):
         return _is_plain_literal(node)
-    return _is_number(node)
+    return _is_number(index, node)
 
 
-def _is_number(node: cst.BaseExpression) -> bool:
-    """Tell whether `node` is a number literal or `+`, `-` or `*` of them, which cannot raise."""
+def _is_number(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a number that cannot raise, from literals and the clock.
+
+    That is a number literal, `time.time()`, `+`, `-` or `*` of numbers,
+    and `int`, `round` or `math.floor` of one number.
+    """
     if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
         return True
+    if isinstance(node, cst.Call):
+        return _is_number_call(index, node)
     if isinstance(node, cst.UnaryOperation):
         return isinstance(node.operator, (cst.Minus, cst.Plus)) and _is_number(
-            node.expression
+            index, node.expression
         )
     if isinstance(node, cst.BinaryOperation):
         return (
             isinstance(node.operator, (cst.Add, cst.Subtract, cst.Multiply))
-            and _is_number(node.left)
-            and _is_number(node.right)
+            and _is_number(index, node.left)
+            and _is_number(index, node.right)
         )
     return False
+
+
+def _is_number_call(index: FileIndex, call: cst.Call) -> bool:
+    if not call.args:
+        return index.qualified_name(call.func) in CLOCK_NUMBERS
+    [argument, *others] = call.args
+    if others or argument.star or argument.keyword is not None:
+        return False
+    func = call.func
+    if isinstance(func, cst.Name) and func.value in NUMBER_BUILTINS:
+        function_known = _is_builtin(index, func)
+    else:
+        function_known = index.qualified_name(func) in NUMBER_FUNCTIONS
+    return function_known and _is_number(index, argument.value)
 
 
 def _names_for_read_objects(
@@ -648,25 +689,26 @@ class TrackBeforeIdentify(Rule):
     may be only Track API events and assignments to plain names, and every
     value that they evaluate, the track's own arguments included, must be
     unable to raise: names, literals, f-strings of names, number
-    arithmetic (`60 * 60`, `-1`), and lists, tuples and dicts of these
-    with literal keys (`{"plan": plan}`). A subscript, an attribute or an
-    operator on names passes only when the identify evaluates the same
-    expression in its receiver or arguments (`self.cio`, `form["id"]`),
-    because the moved identify then raises on it first. Any other
-    statement or value may raise or stop the handler, and then the
-    original code sends no identify: `plan = form["plan"]` raises
-    `KeyError` (HTTP 400 in Flask), a property such as Flask's
-    `request.json` may raise, `count += 1` raises when `count` is None, a
-    call to other code such as `db.commit()` may raise, and an `await` may
-    be cancelled. No statement between them may bind anything the identify
-    reads, change it in place through another name that the function binds
-    to it or to a part of it (`tags = user.tags`, then `tags += [tag]`),
-    or call any code when the identify reads a global. Two parameters that
-    the caller passes one object to are not known to be one object. The
-    identify then moves up to just before the track, with its comments.
-    When the identify request fails and raises, the track is no longer
-    sent, and when a track request fails, the identify has already been
-    sent. Otherwise the finding is report-only.
+    arithmetic (`60 * 60`, `-1`), clock readings (`int(time.time())`,
+    `datetime.now()`), and lists, tuples and dicts of these with literal
+    keys (`{"plan": plan}`). A subscript, an attribute or an operator on
+    names passes only when the identify evaluates the same expression in
+    its receiver or arguments (`self.cio`, `form["id"]`), because the
+    moved identify then raises on it first. Any other statement or value
+    may raise or stop the handler, and then the original code sends no
+    identify: `plan = form["plan"]` raises `KeyError` (HTTP 400 in Flask),
+    a property such as Flask's `request.json` may raise, `count += 1`
+    raises when `count` is None, a call to other code such as
+    `db.commit()` may raise, and an `await` may be cancelled. No statement
+    between them may bind anything the identify reads, change it in place
+    through another name that the function binds to it or to a part of it
+    (`tags = user.tags`, then `tags += [tag]`), or call any code when the
+    identify reads a global. Two parameters that the caller passes one
+    object to are not known to be one object. The identify then moves up
+    to just before the track, with its comments. When the identify request
+    fails and raises, the track is no longer sent, and when a track
+    request fails, the identify has already been sent. Otherwise the
+    finding is report-only.
     """
 
     code = "CIO201"
@@ -810,7 +852,9 @@ class TrackBeforeIdentify(Rule):
         events = self._event_statements(context)
         evaluated = _evaluated_by_identify(context.index, pair.identify)
         passed = body[pair.block.position : pair.identify_position]
-        if not all(_cannot_stop(line, events, evaluated) for line in passed):
+        if not all(
+            _cannot_stop(context.index, line, events, evaluated) for line in passed
+        ):
             return None, "cio-fix does not move it past code that may skip the identify"
         return _move_before(body[pair.block.position], body[pair.identify_position]), ""
 
