@@ -312,6 +312,11 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
     return _module_binding_reason(index, name)
 
 
+# Classes whose instances keep a value per thread or per context, so their
+# attributes differ between requests.
+PER_THREAD_CLASSES = ("threading.local", "_threading_local.local")
+
+
 def _module_binding_reason(index: FileIndex, name: str) -> str | None:
     """Return why cio-fix does not follow the module-level binding of `name`."""
     bindings = index.module_scope.assignments.get(name, [])
@@ -325,6 +330,18 @@ def _module_binding_reason(index: FileIndex, name: str) -> str | None:
         )
     statement = bindings[0].statement
     if isinstance(statement, (cst.Assign, cst.AnnAssign)):
+        value = statement.value
+        if isinstance(value, cst.Call):
+            # `state = threading.local()` or `werkzeug.local.Local()` keeps
+            # separate attributes for each thread or request.
+            constructor = index.qualified_name(value.func)
+            if constructor is not None and constructor.startswith(
+                (*PER_THREAD_CLASSES, *REQUEST_SCOPED)
+            ):
+                return (
+                    f"`{name}` is a `{code_of(value.func)}()`, whose attributes"
+                    " belong to the current thread, request or context"
+                )
         return None
     if isinstance(statement, cst.ClassDef):
         return f"`{name}` is a class, whose attributes cio-fix does not follow"
@@ -546,7 +563,7 @@ class ClientPerRequest(Rule):
     or an empty string (a placeholder that an app factory or another module
     sets, as in `tracking.SITE_ID = ...`); arguments
     whose value cio-fix cannot tell is the same for every request: request
-    or context values, calls, names bound more than once at module level
+    or context values, thread-locals, calls, names bound more than once at module level
     (under `if`/`else` or `try`/`except`), class attributes and unpacked
     `*args` or `**kwargs`; a module that binds the name `functools` to
     something else; and a client
