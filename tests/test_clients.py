@@ -1076,6 +1076,28 @@ WITHHELD_REASON_LISTS = {
         '(not fixed: cio-fix cannot tell whether `PREFIX + CONFIG["site"]` is the same',
         "(not fixed: cio-fix does not follow how `REGION` is bound at module level)",
     ],
+    "factory_reads_request_header.py": [
+        '(not fixed: the key in `WORKSPACES[request.headers["X-Tenant"]]` is not a'
+        " literal,",
+    ],
+    "factory_reads_flask_g.py": [
+        "(not fixed: `g` belongs to the current request, app or context)",
+    ],
+    "factory_reads_current_app_config.py": [
+        "(not fixed: `current_app` belongs to the current request, app or context)",
+    ],
+    "factory_reads_context_variable.py": [
+        "(not fixed: the key in `KEYS[tenant.get()]` is not a literal,",
+        "(not fixed: `state` is a `threading.local()`, whose attributes belong",
+    ],
+    "factory_reads_database.py": [
+        "(not fixed: `load_keys_from_db()` may return another value on each request)",
+        "(not fixed: `Workspace.query.filter_by(active=True).one()` may return",
+    ],
+    "factory_local_bound_in_block.py": [
+        "(not fixed: `region` is bound more than once in `get_cio`,",
+        "(not fixed: `api_key` is bound inside an `if`, loop, `try` or `with` block",
+    ],
     "thread_local_arguments.py": [
         "(not fixed: `state` is a `threading.local()`, whose attributes belong",
     ],

@@ -277,18 +277,10 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
     variables, `self`, or anything that calls code (`get_tenant().key`).
     """
     whole = node
-    while isinstance(node, (cst.Attribute, cst.Subscript)):
-        if isinstance(node, cst.Subscript):
-            keys = [element.slice for element in node.slice]
-            if not all(
-                isinstance(key, cst.Index) and literal_value(key.value) is not None
-                for key in keys
-            ):
-                return (
-                    f"the key in `{code_of(node)}` is not a literal, so cio-fix cannot"
-                    " tell that it is the same on every request"
-                )
-        node = node.value
+    key_reason = _varying_key_reason(node)
+    if key_reason is not None:
+        return key_reason
+    node = _chain_base(node)
     if isinstance(node, cst.Call):
         return f"`{code_of(node.func)}()` may return another value on each request"
     if not isinstance(node, cst.Name):
@@ -310,6 +302,33 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
             return f"`{name}` belongs to the current request, app or context"
         return None
     return _module_binding_reason(index, name)
+
+
+def _varying_key_reason(node: cst.BaseExpression) -> str | None:
+    """Return why a chain of attributes and subscripts may select another value per request.
+
+    That is a subscript whose key is not a literal (`WORKSPACES[tenant]`).
+    """
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Subscript):
+            keys = [element.slice for element in node.slice]
+            if not all(
+                isinstance(key, cst.Index) and literal_value(key.value) is not None
+                for key in keys
+            ):
+                return (
+                    f"the key in `{code_of(node)}` is not a literal, so cio-fix cannot"
+                    " tell that it is the same on every request"
+                )
+        node = node.value
+    return None
+
+
+def _chain_base(node: cst.BaseExpression) -> cst.BaseExpression:
+    """Return the start of a chain of attributes and subscripts: `settings` of `settings.CIO`."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node
 
 
 # Classes whose instances keep a value per thread or per context, so their
@@ -549,8 +568,14 @@ class ClientPerRequest(Rule):
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
     be hashable (strings, in practice). A module-level client built with
     the same arguments is reused unless its name may change after import, an
-    uncached factory without parameters gets `@functools.cache`, and
+    uncached factory without parameters gets `@functools.cache` when the
+    client it builds is the same on every call, and
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
+    A factory gets the same test as a construction in a handler: each
+    argument, and each local variable that an argument reads, must be a
+    literal, an environment read, a settings value or a module constant.
+    cio-fix follows a local variable to its only assignment, which must
+    not be inside an `if`, loop, `try` or `with` block of the factory.
     Reported without a fix, with the reason in the message: async clients
     (also where a factory returns one), async factories, factories with
     parameters and wrapper classes; a constructor that the function imports
@@ -562,11 +587,14 @@ class ClientPerRequest(Rule):
     bound to it, as in `this.API_KEY = ...`), or that is bound to `None`
     or an empty string (a placeholder that an app factory or another module
     sets, as in `tracking.SITE_ID = ...`); arguments
-    whose value cio-fix cannot tell is the same for every request: request
-    or context values, thread-locals, calls, names bound more than once at module level
-    (under `if`/`else` or `try`/`except`), class attributes and unpacked
-    `*args` or `**kwargs`; a module that binds the name `functools` to
-    something else; and a client
+    whose value cio-fix cannot tell is the same for every request, in a
+    handler or in a factory (a multi-tenant factory that picks the
+    workspace from `request`, `g` or a database lookup): request or
+    context values (`current_app` too, because an app factory can build
+    apps with other keys), thread-locals, calls, names bound more than
+    once at module level (under `if`/`else` or `try`/`except`), class
+    attributes and, in a handler, unpacked `*args` or `**kwargs`; a module
+    that binds the name `functools` to something else; and a client
     that the function closes (`.close()`, `with cio:`, `closing()`, an
     ExitStack's `enter_context()`), or a factory whose callers close the
     client it returns (`with`, `closing()`, `.close()`, or a function of
@@ -633,9 +661,7 @@ class ClientPerRequest(Rule):
             )
             if factory is not None:
                 closed = factory.name in self._closed_by_callers(context)
-                yield self._factory_finding(
-                    context, factory, construction.client.is_async, closed
-                )
+                yield self._factory_finding(context, factory, construction, closed)
                 continue
             yield self._hoist_finding(context, site, taken, planned)
 
@@ -703,10 +729,11 @@ class ClientPerRequest(Rule):
         self,
         context: FileContext,
         factory: FunctionInfo,
-        async_client: bool,
+        construction: Construction,
         closed: bool = False,
     ) -> Finding:
         node = factory.node
+        async_client = construction.client.is_async
         has_parameters = bool(all_parameters(node.params))
         if factory.is_async:
             # functools.cache on an `async def` caches the coroutine, which
@@ -748,6 +775,17 @@ class ClientPerRequest(Rule):
                 " arguments, and cio-fix does not check what the callers pass)"
             )
             return context.finding(self, node.name, message)
+        varying = _factory_varying_reason(context.index, factory, construction)
+        if varying is not None:
+            example = ", for example with functools.lru_cache"
+            if _cache_too_old(context) is not None:
+                example = ""
+            message = (
+                f"`{factory.name}` builds a new Customer.io client on every call and is"
+                " called per request or per item; pass the values that can change"
+                f" between requests as parameters and cache one client per value{example}"
+            )
+            return self._withheld(context, node.name, message, varying)
 
         message = (
             f"`{factory.name}` builds a new Customer.io client on every call and is"
@@ -1150,6 +1188,78 @@ def _factory_of(
         if len(assignments) == 1 and assignments[0].value is construction.node:
             return function
     return None
+
+
+def _factory_varying_reason(
+    index: FileIndex, factory: FunctionInfo, construction: Construction
+) -> str | None:
+    """Return why the client of a factory without parameters may differ between calls.
+
+    `functools.cache` keeps the first client for the whole process, so every
+    argument must pass the test that `plan_hoist` applies in a handler. It
+    must be a literal, an environment read, a settings value or a module
+    constant, and not `request`, `g`, `current_app`, a context variable or
+    a call (a database lookup). A local variable is followed to the value
+    of its only assignment, which must be a statement of the factory's own
+    body, so that no condition or loop chooses it.
+    """
+    bound = factory.scope.assignments if factory.scope is not None else {}
+    pending = [argument.value for argument in construction.node.args]
+    followed: set[str] = set()
+    while pending:
+        value = pending.pop(0)
+        base = _chain_base(value)
+        if isinstance(base, cst.Name) and base.value in bound:
+            key_reason = _varying_key_reason(value)
+            if key_reason is not None:
+                return key_reason
+            if base.value not in followed:
+                followed.add(base.value)
+                assigned = _local_value(factory, base.value)
+                if isinstance(assigned, str):
+                    return assigned
+                pending.append(assigned)
+            continue
+        if read_names(value) & bound.keys():
+            return (
+                f"cio-fix cannot tell whether `{code_of(value)}` is the same on every"
+                " request"
+            )
+        if not is_import_safe(index, value):
+            reason = varying_value_reason(index, value)
+            if reason is not None:
+                return reason
+    return None
+
+
+def _local_value(factory: FunctionInfo, name: str) -> cst.BaseExpression | str:
+    """Return the value a factory assigns to its local `name`, or why cio-fix cannot tell it."""
+    assert factory.scope is not None
+    assignments = factory.scope.assignments[name]
+    if len(assignments) > 1:
+        return (
+            f"`{name}` is bound more than once in `{factory.name}`, which cio-fix"
+            " does not follow"
+        )
+    statement = assignments[0].statement
+    body = factory.node.body
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    at_top = any(
+        isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+        and any(small is statement for small in line.body)
+        for line in lines
+    )
+    if (
+        not isinstance(statement, (cst.Assign, cst.AnnAssign))
+        or statement.value is None
+    ):
+        return f"cio-fix does not follow how `{name}` is bound in `{factory.name}`"
+    if not at_top:
+        return (
+            f"`{name}` is bound inside an `if`, loop, `try` or `with` block of"
+            f" `{factory.name}`, which cio-fix does not follow"
+        )
+    return statement.value
 
 
 def _assigns_global(
