@@ -225,8 +225,9 @@ def main_command(
     force_exclude: bool = typer.Option(
         False,
         "--force-exclude",
-        help="Apply exclude, extend-exclude and .gitignore files to the files named"
-        " as PATH too, as a pre-commit hook needs.",
+        help="Apply exclude, extend-exclude, .gitignore files and the skipping of"
+        " virtual environments and site-packages folders to the files named as PATH"
+        " too, as a pre-commit hook needs.",
     ),
     list_rules: bool = typer.Option(
         False, "--list-rules", help="Print the rule table and exit."
@@ -535,6 +536,11 @@ def _left_out_problem(left_out: LeftOut, names: str) -> str:
     if left_out.in_nested_repository:
         reasons.append(
             f"{left_out.in_nested_repository} in a nested git repository or submodule"
+        )
+    if left_out.in_environment:
+        reasons.append(
+            f"{left_out.in_environment} in a virtual environment or site-packages"
+            " folder"
         )
     if left_out.ignored:
         reasons.append(f"{left_out.ignored} ignored by git or a .gitignore file")

@@ -405,6 +405,49 @@ def other_project_root(
     return owner
 
 
+# The folders that installers put packages in: `site-packages`, and
+# `dist-packages` in the Python of Debian and Ubuntu.
+PACKAGE_FOLDER_NAMES = frozenset({"site-packages", "dist-packages"})
+
+
+def is_environment_folder(folder: str) -> bool:
+    """Tell whether `folder` contains installed packages rather than the project's code.
+
+    It does when it is a `site-packages` or `dist-packages` folder, or a
+    virtual environment of any name, which has a `pyvenv.cfg` file at its
+    top (PEP 405). One stat per folder.
+    """
+    if os.path.basename(folder) in PACKAGE_FOLDER_NAMES:
+        return True
+    return os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
+
+
+class EnvironmentFolders:
+    """Tell which folders below `top` are in a virtual environment or a packages folder.
+
+    Each folder is examined once. `top` itself is not examined, so a run
+    over a folder inside an environment, named on the command line, checks it.
+    """
+
+    def __init__(self, top: Path) -> None:
+        self._top = os.fspath(top)
+        self._inside: dict[str, bool] = {"": False}
+
+    def contains(self, relative: str) -> bool:
+        """Tell whether the folder `relative` below `top` (`/`-separated, "" for `top`) is in one.
+
+        A folder is in one when it or a folder between it and `top` is one.
+        """
+        inside = self._inside.get(relative)
+        if inside is None:
+            parent = relative.rpartition("/")[0]
+            inside = self.contains(parent) or is_environment_folder(
+                os.path.join(self._top, relative)
+            )
+            self._inside[relative] = inside
+        return inside
+
+
 def _add(
     found: Discovered, seen: set[Path], file: Path, resolved: Path | None = None
 ) -> None:
@@ -479,7 +522,9 @@ def list_folder_files(
 
     Inside a git work tree they are the files that git tracks and the
     untracked ones that it does not ignore. Elsewhere a walk lists them,
-    honouring every `.gitignore` that applies (`_walk`). The folders that
+    honouring every `.gitignore` that applies (`_walk`). Either way the
+    files in a virtual environment or a packages folder below `folder`
+    (`is_environment_folder`) are left out. The folders that
     cannot be listed go to `unlisted`, and the `.gitignore` files that
     cannot be read go to `unread_ignores`, each with the reason. A walk
     fills these lists only as its files are read.
@@ -618,7 +663,8 @@ def _walk_leaves_out(
 ) -> set[Path]:
     """Return those of the named `files` that a walk of their folders would leave out.
 
-    They are the files that `exclude` or `extend-exclude` match, and those
+    They are the files that `exclude` or `extend-exclude` match, those in a
+    virtual environment or a packages folder below the root, and those
     that git ignores, or outside git those that the `.gitignore` files ignore.
     As a walk does, a file below a `.gitignore` that cannot be read is left
     out, and the `.gitignore` goes to `errors`.
@@ -626,8 +672,12 @@ def _walk_leaves_out(
     left_out = set()
     by_folder: dict[Path, list[Path]] = {}
     resolved_root = root.resolve()
+    environment = EnvironmentFolders(resolved_root)
     for file in files:
-        if is_excluded(file, file.resolve(), file.parent, resolved_root, excludes):
+        resolved = file.resolve()
+        if is_excluded(
+            file, resolved, file.parent, resolved_root, excludes
+        ) or _in_environment(resolved, resolved_root, environment):
             left_out.add(file)
         else:
             by_folder.setdefault(file.parent, []).append(file)
@@ -643,6 +693,17 @@ def _walk_leaves_out(
                 problem = _unread_gitignore_problem(error.strerror or str(error))
                 errors.append(FileError(gitignore, problem))
     return left_out
+
+
+def _in_environment(
+    resolved: Path, resolved_root: Path, environment: EnvironmentFolders
+) -> bool:
+    """Tell whether the resolved file is in an environment folder below the project root."""
+    folder = resolved.parent
+    if not folder.is_relative_to(resolved_root):
+        return False
+    relative = folder.relative_to(resolved_root).as_posix()
+    return environment.contains("" if relative == "." else relative)
 
 
 def _ignored_files(folder: Path, files: list[Path], root: Path) -> list[Path]:
@@ -782,7 +843,9 @@ def _git_files(
 
     With `tracked_only`, only the files that git tracks as regular files
     are listed, so no untracked file, symbolic link or submodule. The
-    folders that git could not open for untracked files go to `unlisted`.
+    files in a virtual environment or a packages folder below `folder` are
+    left out. The folders that git could not open for untracked files go
+    to `unlisted`.
     """
     command = ["git", "ls-files", "-z", "--cached"]
     if tracked_only:
@@ -805,14 +868,20 @@ def _git_files(
     if completed.stderr:
         unlisted.extend(_unopened_folders(folder, completed.stderr))
 
+    # Git lists the files of a virtual environment that no `.gitignore`
+    # mentions, such as `env/`, and those of a committed `site-packages`.
+    environment = EnvironmentFolders(folder)
     if tracked_only:
         modes = _parse_stage_listing(completed.stdout)
         return [
-            folder / name for name, mode in modes.items() if mode in _REGULAR_FILE_MODES
+            folder / name
+            for name, mode in modes.items()
+            if mode in _REGULAR_FILE_MODES
+            and not environment.contains(name.rpartition("/")[0])
         ]
     files = []
     for name in completed.stdout.decode("utf-8", "surrogateescape").split("\0"):
-        if name:
+        if name and not environment.contains(name.rpartition("/")[0]):
             files.append(folder / name)
     return files
 
@@ -865,7 +934,8 @@ def _walk(
     too, so `cio-fix sub` skips what `cio-fix .` skips; see `_gitignores_above`.
     The folders that cannot be listed go to `unlisted`, with the reason.
     A `.gitignore` that cannot be read goes to `unread_ignores`, with the
-    reason, and no file below its folder is yielded.
+    reason, and no file below its folder is yielded. Virtual environments
+    and packages folders below `folder` are not entered.
     """
     try:
         ignore_specs = _gitignores_above(folder, root)
@@ -894,6 +964,8 @@ def _walk(
         kept = []
         for name in sorted(dirnames):
             if name == ".git" or _ignored(current_path / name, ignore_specs, True):
+                continue
+            if is_environment_folder(os.path.join(current, name)):
                 continue
             kept.append(name)
         dirnames[:] = kept

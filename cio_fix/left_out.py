@@ -12,6 +12,7 @@ import pathspec
 from cio_fix.config import DEFAULT_EXCLUDES, Config, project_config
 from cio_fix.discovery import (
     PYTHON_SUFFIXES,
+    is_environment_folder,
     is_excluded,
     list_folder_files,
     other_project_root,
@@ -32,6 +33,8 @@ class LeftOut:
     # Inside a nested git repository or a submodule, whose files git does
     # not list in the enclosing work tree.
     in_nested_repository: int = 0
+    # In a virtual environment or a `site-packages` or `dist-packages` folder.
+    in_environment: int = 0
     # Ignored by git, or outside git by a `.gitignore` file.
     ignored: int = 0
     # Symbolic links to a file outside the folder that the run walked.
@@ -51,6 +54,7 @@ class LeftOut:
             sum(self.excluded.values())
             + self.excluded_by_default
             + self.in_nested_repository
+            + self.in_environment
             + self.ignored
             + self.links_out
             + self.not_regular
@@ -173,8 +177,10 @@ def _count_folder(
     def report(error: OSError) -> None:
         counts.unlisted.append((Path(error.filename), error.strerror or str(error)))
 
-    # The folders of the walk that belong to a nested git repository.
+    # The folders of the walk that belong to a nested git repository, and
+    # those in a virtual environment or a packages folder.
     nested_repository_folders: set[Path] = set()
+    environment_folders: set[Path] = set()
     for current, dirnames, filenames in os.walk(folder, onerror=report):
         current_path = Path(current)
         # A folder with a `.git` of its own, below the top of the walk, is a
@@ -184,6 +190,10 @@ def _count_folder(
             in_git and has_git and current != os.fspath(folder)
         ):
             nested_repository_folders.add(current_path)
+        if current != os.fspath(folder) and (
+            current_path.parent in environment_folders or is_environment_folder(current)
+        ):
+            environment_folders.add(current_path)
         dirnames[:] = [name for name in dirnames if name != ".git"]
 
         for name in filenames:
@@ -196,6 +206,8 @@ def _count_folder(
             if file not in listed_files:
                 if current_path in nested_repository_folders:
                     counts.in_nested_repository += 1
+                elif current_path in environment_folders:
+                    counts.in_environment += 1
                 else:
                     counts.ignored += 1
             elif not resolved.is_relative_to(boundary):

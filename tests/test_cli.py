@@ -1517,6 +1517,14 @@ LEFT_OUT = (
             {".venv/lib/x.py": HARD_CODED_KEYS, "build/y.py": HARD_CODED_KEYS},
             "2 excluded by default",
         ),
+        (
+            {
+                "env/pyvenv.cfg": "home = /usr/bin\n",
+                "env/lib/python3.11/site-packages/x.py": HARD_CODED_KEYS,
+                "env/bin/y.py": HARD_CODED_KEYS,
+            },
+            "2 in a virtual environment or site-packages folder",
+        ),
         # An `exclude` that the project sets replaces the default list.
         (
             {

@@ -555,3 +555,77 @@ def test_list_folder_files_outside_git(project) -> None:
 )
 def test_attribute_prefilter_finds_assignments(text: bytes, matches: bool) -> None:
     assert build_attribute_prefilter(["TEMPLATE"], ["ev"]).search(text) is matches
+
+
+# A virtual environment named `env`, as `python -m venv env` makes it, with
+# a package that uses the SDK; and packages folders outside any environment.
+ENVIRONMENT_FILES = {
+    "app.py": SOURCE,
+    "env/pyvenv.cfg": "home = /usr/bin\n",
+    "env/lib/python3.11/site-packages/helper/__init__.py": SOURCE,
+    "env/bin/tool.py": SOURCE,
+    "vendor/site-packages/helper.py": SOURCE,
+    "deb/dist-packages/helper.py": SOURCE,
+    "site_packages_notes/app2.py": SOURCE,
+}
+
+
+def test_discovery_skips_environments_outside_git(project) -> None:
+    root = project(ENVIRONMENT_FILES)
+
+    assert _names(root) == ["app.py", "site_packages_notes/app2.py"]
+
+
+@pytest.mark.parametrize("tracked", [False, True])
+def test_discovery_skips_environments_in_git(project, tracked) -> None:
+    root = project(ENVIRONMENT_FILES)
+    _git(root, "init", "-q")
+    if tracked:
+        _git(root, "add", "-A")
+
+    assert _names(root) == ["app.py", "site_packages_notes/app2.py"]
+
+
+def test_discovery_tracked_only_skips_environments(project) -> None:
+    root = project(ENVIRONMENT_FILES)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    config = load_config(root).with_overrides(tracked_only=True)
+
+    assert _names(root, config) == ["app.py", "site_packages_notes/app2.py"]
+
+
+def test_discovery_environment_folder_named(project) -> None:
+    root = project(ENVIRONMENT_FILES)
+    _git(root, "init", "-q")
+    package = root / "env/lib/python3.11/site-packages/helper"
+
+    assert _names(root, paths=[package]) == [
+        "env/lib/python3.11/site-packages/helper/__init__.py"
+    ]
+
+
+@pytest.mark.parametrize("in_git", [False, True])
+def test_discovery_environment_file_named(project, in_git) -> None:
+    root = project(ENVIRONMENT_FILES)
+    if in_git:
+        _git(root, "init", "-q")
+    named = [
+        root / "env/lib/python3.11/site-packages/helper/__init__.py",
+        root / "vendor/site-packages/helper.py",
+    ]
+    config = load_config(root)
+
+    assert _names(root, config, named) == [
+        "env/lib/python3.11/site-packages/helper/__init__.py",
+        "vendor/site-packages/helper.py",
+    ]
+    forced = config.with_overrides(force_exclude=True)
+    assert _names(root, forced, [*named, root / "app.py"]) == ["app.py"]
+
+
+def test_discovery_pyvenv_cfg_file_only(project) -> None:
+    # A folder whose pyvenv.cfg is itself a folder is no virtual environment.
+    root = project({"tool/pyvenv.cfg/readme.txt": "", "tool/app.py": SOURCE})
+
+    assert _names(root) == ["tool/app.py"]
