@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from cio_fix.config import (
 )
 from cio_fix.files import resolve_or_absolute
 from cio_fix.interrupts import Terminated
-from cio_fix.model import FileError, PartlyCheckedError, RunResult
+from cio_fix.model import FileError, Finding, PartlyCheckedError, RunResult
 
 if TYPE_CHECKING:
     # typer 0.29 carries its own copy of click.
@@ -161,7 +161,7 @@ def _error_document(
 
         return catalog_document([])
     if add_noqa:
-        return {"version": 1, "added": 0, "files": []}
+        return {"version": 1, "added": 0, "files": [], "hard_coded_keys": []}
     return {"version": 1, "findings": [], "changed_files": []}
 
 
@@ -220,7 +220,8 @@ def main_command(
         False,
         "--add-noqa",
         help="Add a `# noqa: CODE` comment for each finding instead of fixing it,"
-        " so that later runs report only new findings.",
+        " so that later runs report only new findings. Hard-coded keys (CIO101)"
+        " get none unless --select names CIO101.",
     ),
     force_exclude: bool = typer.Option(
         False,
@@ -395,6 +396,8 @@ def main_command(
                 write=not noqa_dry_run,
                 show_diff=diff and not quiet,
                 exit_zero=exit_zero,
+                # Only a request that names the code silences hard-coded keys.
+                silence_keys="CIO101" in (_split_codes(select) or ()),
             )
             raise typer.Exit(status)
 
@@ -666,19 +669,29 @@ def _add_noqa(
     write: bool,
     show_diff: bool,
     exit_zero: bool,
+    silence_keys: bool,
 ) -> int:
     """Add the `# noqa` comments for every finding, print what was done, return the status.
 
     Without `write` (an explicit --dry-run), print the comments as a diff
     and write nothing, and exit with 1 when there are comments to add.
+    Hard-coded keys (CIO101) get no comment unless `silence_keys` is set,
+    and without it a run that finds one exits with 1. Either way each key
+    gets a warning after the summary, because it stays in the source and
+    must be rotated.
     """
     from cio_fix.report import quoted_path, redact
+    from cio_fix.report.json import finding_to_dict
     from cio_fix.suppressions import add_directives
     from cio_fix.writer import terminate_as_exit
 
     # SIGTERM during a write removes the file's temporary file.
     with terminate_as_exit():
-        added = add_directives(result, write=write)
+        added = add_directives(result, write=write, silence_keys=silence_keys)
+    keys = sorted(
+        added.keys,
+        key=lambda finding: (finding.path.as_posix(), finding.line, finding.column),
+    )
     # The errors of the fixes (a file libcst cannot print back, say) do not
     # concern the comments, which are written without them.
     problems = [
@@ -689,17 +702,23 @@ def _add_noqa(
         status = EXIT_CLEAN
     elif problems:
         status = EXIT_ERROR
-    elif added.directives and not write:
+    elif (added.directives and not write) or (keys and not silence_keys):
+        # Comments to add, or keys that later runs still report.
         status = EXIT_FINDINGS
     else:
         status = EXIT_CLEAN
     if output_format is OutputFormat.json:
         import json
 
+        secrets = frozenset(result.secrets)
         document = {
             "version": 1,
             "added": added.directives,
             "files": [path.as_posix() for path in added.files],
+            "hard_coded_keys": [
+                {**finding_to_dict(finding, secrets), "silenced": silence_keys}
+                for finding in keys
+            ],
             "errors": [
                 {"path": error.path.as_posix(), "message": error.message}
                 for error in problems
@@ -735,7 +754,42 @@ def _add_noqa(
             f" {'it' if added.directives == 1 else 'them'}."
         )
     console.print(summary, markup=False, soft_wrap=True)
+    _warn_hard_coded_keys(keys, silenced=silence_keys, secrets=result.secrets)
     return status
+
+
+def _warn_hard_coded_keys(
+    keys: list[Finding], *, silenced: bool, secrets: Iterable[str]
+) -> None:
+    """Print one warning per hard-coded key that --add-noqa silenced or left reported."""
+    from cio_fix.report import redact
+
+    for finding in keys:
+        # The message starts with the key's kind and its masked value:
+        # "Customer.io Track API key is hard-coded (e4f2****)".
+        key = finding.message.partition(";")[0]
+        state = "silenced, but" if silenced else "left without a noqa comment:"
+        errors.print(
+            redact(
+                f"cio-fix: warning: {finding.path.as_posix()}:{finding.line}:"
+                f"{finding.column}: {finding.code} {state} {key}, and it stays in the"
+                " source and its version control history; read it from the"
+                " environment and rotate it in Customer.io",
+                secrets,
+            ),
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+    if keys and not silenced:
+        errors.print(
+            "cio-fix: warning: --add-noqa does not silence hard-coded keys, so every"
+            " run reports them until they are gone; to keep one on purpose, write"
+            " `# noqa: CIO101` by hand or run `cio-fix --add-noqa --select CIO101`",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _noqa_wording(error: FileError) -> FileError:

@@ -425,6 +425,12 @@ def _absolute(path: Path) -> Path:
 # -- --add-noqa ----------------------------------------------------------------------------
 
 
+# The code of hard-coded keys. A key in the source leaks until it is
+# rotated, and a bulk `--add-noqa` would hide it from every later run, so
+# only a request that names the code gives it a comment.
+HARD_CODED_KEY = "CIO101"
+
+
 @dataclass
 class AddedDirectives:
     """The outcome of `--add-noqa`: the comments added, the files changed and the errors.
@@ -437,20 +443,29 @@ class AddedDirectives:
     files: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     changes: list[FileResult] = field(default_factory=list)
+    # The hard-coded keys (CIO101 findings): those left without a comment,
+    # or with `silence_keys` those that got one.
+    keys: list[Finding] = field(default_factory=list)
 
 
-def add_directives(result: RunResult, write: bool = True) -> AddedDirectives:
+def add_directives(
+    result: RunResult, write: bool = True, silence_keys: bool = False
+) -> AddedDirectives:
     """Add `# noqa: CODE` for each finding of `result` to the end of its statement.
 
     A statement's last line gets the comment, or the codes join the
     `# noqa:` list already there, so that the next run reports none of
-    these findings. Without `write`, no file is written.
+    these findings. A hard-coded key (CIO101) gets no comment unless
+    `silence_keys` is set. Without `write`, no file is written.
     """
     added = AddedDirectives()
     by_file: dict[Path, list[Finding]] = {}
     originals: dict[Path, bytes | None] = {}
     for file in result.files:
         for finding in file.findings:
+            if finding.code == HARD_CODED_KEY and not silence_keys:
+                added.keys.append(finding)
+                continue
             path = file.path if file.original is not None else finding.path
             by_file.setdefault(path, []).append(finding)
             originals.setdefault(path, file.original)
@@ -470,6 +485,9 @@ def add_directives(result: RunResult, write: bool = True) -> AddedDirectives:
             continue
         added.directives += count
         added.files.append(relative)
+        added.keys.extend(
+            finding for finding in findings if finding.code == HARD_CODED_KEY
+        )
         if not write:
             added.changes.append(change)
     return added

@@ -307,7 +307,10 @@ def test_cli_json_usage_error(project, args, message) -> None:
             ["--list-events"],
             {"version": 1, "style": None, "projects": [], "events": [], "unread": []},
         ),
-        (["--add-noqa"], {"version": 1, "added": 0, "files": []}),
+        (
+            ["--add-noqa"],
+            {"version": 1, "added": 0, "files": [], "hard_coded_keys": []},
+        ),
     ],
 )
 def test_cli_json_config_error_other_outputs(project, args, empty) -> None:

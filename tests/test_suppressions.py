@@ -392,7 +392,8 @@ def test_add_noqa_silences_every_fixture(tmp_path) -> None:
     shutil.copytree(FIXTURES, root)
     before = _json(root, "--unsafe-fixes")
 
-    added = run_cli(["--add-noqa", "--no-cache", "."], root)
+    # Hard-coded keys get comments only when CIO101 is named.
+    added = run_cli(["--add-noqa", "--select", "ALL,CIO101", "--no-cache", "."], root)
     after = _json(root, "--unsafe-fixes")
 
     assert before.json["findings"]
@@ -526,16 +527,20 @@ def test_add_noqa_dry_run_masks_keys(project) -> None:
                 "from customerio import CustomerIO\n\n"
                 'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
             ),
-            "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO101"]\n',
         }
     )
 
-    result = run_cli(["--add-noqa", "--dry-run", "--no-cache", "."], root)
+    result = run_cli(
+        ["--add-noqa", "--select", "CIO101", "--dry-run", "--no-cache", "."], root
+    )
 
     assert result.exit_code == 1
     assert "# noqa: CIO101" in result.stdout
     assert "3f9a0c1d2e4b5a69c7d1" not in result.stdout
     assert "0a1b2c3d4e5f6a7b8c9d" not in result.stdout
+    assert "3f9a****" in result.stderr
+    assert "3f9a0c1d2e4b5a69c7d1" not in result.stderr
+    assert "0a1b2c3d4e5f6a7b8c9d" not in result.stderr
 
 
 def test_add_noqa_dry_run_json(project) -> None:
@@ -550,7 +555,13 @@ def test_add_noqa_dry_run_json(project) -> None:
     )
 
     assert result.exit_code == 1
-    assert result.json == {"version": 1, "added": 1, "files": ["app.py"], "errors": []}
+    assert result.json == {
+        "version": 1,
+        "added": 1,
+        "files": ["app.py"],
+        "hard_coded_keys": [],
+        "errors": [],
+    }
     assert (root / "app.py").read_text() == source
 
 
@@ -616,7 +627,112 @@ def test_add_noqa_json_output(project) -> None:
 
     result = run_cli(["--add-noqa", "--output-format", "json", "."], root)
 
-    assert result.json == {"version": 1, "added": 1, "files": ["app.py"], "errors": []}
+    assert result.json == {
+        "version": 1,
+        "added": 1,
+        "files": ["app.py"],
+        "hard_coded_keys": [],
+        "errors": [],
+    }
+
+
+# A config class whose base class is in another module, so its keys are
+# reported without a fix, and an event name that CIO301 reports.
+KEYS_LEFT = {
+    "base.py": "class BaseConfig:\n    pass\n",
+    "production.py": (
+        "from base import BaseConfig\n\n\n"
+        "class ProductionConfig(BaseConfig):\n"
+        '    CUSTOMERIO_SITE_ID = "9c1e5a7b3d2f4e6a8b0c"\n'
+        '    CUSTOMERIO_API_KEY = "e4f2a9c7b1d3e5f7a9b2c4d6e8f0a1b3"\n'
+    ),
+    "app.py": _handler('cio.track(customer_id=user.id, name=f"a_{user.sku}")'),
+}
+
+
+def _key_warning(line: int, state: str, key: str) -> str:
+    return (
+        f"cio-fix: warning: production.py:{line}:26: CIO101 {state} {key}, and it"
+        " stays in the source and its version control history; read it from the"
+        " environment and rotate it in Customer.io"
+    )
+
+
+def test_add_noqa_leaves_keys_reported(project) -> None:
+    root = project(KEYS_LEFT)
+
+    result = run_cli(["--add-noqa", "--no-cache", "."], root)
+    after = _json(root)
+
+    assert result.exit_code == 1
+    assert result.stdout.strip() == "Added 2 noqa comments to 1 file."
+    assert result.stderr.splitlines() == [
+        _key_warning(
+            5,
+            "left without a noqa comment:",
+            "Customer.io Track API site ID is hard-coded (9c1e****)",
+        ),
+        _key_warning(
+            6,
+            "left without a noqa comment:",
+            "Customer.io Track API key is hard-coded (e4f2****)",
+        ),
+        "cio-fix: warning: --add-noqa does not silence hard-coded keys, so every run"
+        " reports them until they are gone; to keep one on purpose, write"
+        " `# noqa: CIO101` by hand or run `cio-fix --add-noqa --select CIO101`",
+    ]
+    assert (root / "production.py").read_text() == KEYS_LEFT["production.py"]
+    assert "# noqa: CIO301" in (root / "app.py").read_text()
+    assert _codes(after) == [(5, "CIO101"), (6, "CIO101")]
+
+
+def test_add_noqa_dry_run_keys_exit_one(project) -> None:
+    root = project({"production.py": KEYS_LEFT["production.py"], "base.py": ""})
+
+    result = run_cli(["--add-noqa", "--dry-run", "--no-cache", "."], root)
+
+    assert result.exit_code == 1
+    assert result.stdout.strip() == "No noqa comment to add."
+    assert len(result.stderr.splitlines()) == 3
+
+
+def test_add_noqa_select_silences_keys(project) -> None:
+    root = project(KEYS_LEFT)
+
+    result = run_cli(["--add-noqa", "--select", "ALL,CIO101", "--no-cache", "."], root)
+    lines = (root / "production.py").read_text().splitlines()
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "Added 4 noqa comments to 2 files."
+    assert result.stderr.splitlines() == [
+        _key_warning(
+            5, "silenced, but", "Customer.io Track API site ID is hard-coded (9c1e****)"
+        ),
+        _key_warning(
+            6, "silenced, but", "Customer.io Track API key is hard-coded (e4f2****)"
+        ),
+    ]
+    assert lines[4].endswith("  # noqa: CIO101")
+    assert lines[5].endswith("  # noqa: CIO101")
+    assert _codes(_json(root)) == []
+
+
+@pytest.mark.parametrize("select", [[], ["--select", "CIO101"]])
+def test_add_noqa_json_lists_keys(project, select) -> None:
+    root = project({"production.py": KEYS_LEFT["production.py"], "base.py": ""})
+
+    result = run_cli(
+        ["--add-noqa", *select, "--output-format", "json", "--no-cache", "."], root
+    )
+    keys = result.json["hard_coded_keys"]
+
+    assert [(key["line"], key["code"]) for key in keys] == [
+        (5, "CIO101"),
+        (6, "CIO101"),
+    ]
+    assert [key["silenced"] for key in keys] == [bool(select), bool(select)]
+    assert "(9c1e****)" in keys[0]["message"]
+    assert "9c1e5a7b3d2f4e6a8b0c" not in result.stdout
 
 
 def test_add_noqa_not_through_link_outside(project, tmp_path_factory) -> None:

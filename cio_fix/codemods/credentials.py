@@ -424,6 +424,9 @@ class HardcodedCredential(Rule):
     the signing key. The key stays in the version control
     history after the fix, so it must also be rotated in Customer.io
     (Settings > Workspace Settings > API and Webhook Credentials).
+    A `# noqa` comment does not end the leak either, so `--add-noqa`
+    comments on these findings only when `--select` names CIO101, and
+    warns about each key either way.
 
     Example:
         cio = CustomerIO("3f9a0c1d2e4b5a69", "0a1b2c3d4e5f6a7b")
