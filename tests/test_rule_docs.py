@@ -56,3 +56,16 @@ def test_rule_docs_cio601_environment_read_once() -> None:
 
     assert "the factory reads it once, at the first request" in documentation
     assert "keeps sending the old keys until it restarts" in documentation
+
+
+def test_rule_docs_cio304_tests_run_calls_inline() -> None:
+    # After the fix, a test that checks the call right after the request can
+    # run before the worker thread sends it, so the docs must say how to wait.
+    documentation = " ".join(all_rules()["CIO304"].documentation().split())
+
+    assert "a test that checks the Customer.io call right after" in documentation
+    assert (
+        'monkeypatch.setattr(shop.views, "_customerio_in_background", call_now)'
+        in documentation
+    )
+    assert "replace `_customerio_in_background_task`" in documentation

@@ -300,6 +300,30 @@ class BlockingCallInRequest(Rule):
     counts too. An object bound at module level counts as changed when any
     function of the module may change it, because another request may run
     that function first.
+
+    Tests: a test that checks the Customer.io call right after the request
+    (against a mock client or a recording stub) can run before the worker
+    thread makes the call, so it fails, usually from the second such test on
+    or only on CI. The helper's executor cannot be shut down and reused,
+    so make the calls inline in tests instead: replace the helper in each
+    fixed module with a function that calls the method at once.
+
+        # conftest.py
+        import pytest
+
+        import shop.views
+
+        @pytest.fixture(autouse=True)
+        def customerio_inline(monkeypatch):
+            def call_now(method, /, *args, **kwargs):
+                method(*args, **kwargs)
+
+            monkeypatch.setattr(shop.views, "_customerio_in_background", call_now)
+
+    For an async client, replace `_customerio_in_background_task` with an
+    `async def` that awaits `method(*args, **kwargs)`. With
+    `background-helper`, replace the imported name in each module that
+    calls it, or give the project's helper a switch that tests turn on.
     """
 
     code = "CIO304"
