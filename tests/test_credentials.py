@@ -289,3 +289,60 @@ def test_settings_default_reason(project, setup, read, reason) -> None:
     assert "[*]" not in lines[0]
     assert f"(not fixed: {reason}" in lines[0]
     assert "e8d1c4b7a2f5e9c3d6b0" not in output
+
+
+# A config class whose key cio-fix cannot fix, because of its base class.
+CONFIG_SUBCLASS = """\
+{setup}
+
+class ProductionConfig({base}):
+    CUSTOMERIO_SITE_ID = "9c1e5a7b3d2f4e6a8b0c"
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "base", "reason"),
+    [
+        (
+            "from acme.config.base import BaseConfig\n",
+            "BaseConfig",
+            "its base class BaseConfig is defined in acme.config.base, so cio-fix"
+            " cannot tell whether BaseConfig reads its fields from the environment"
+            " itself; delete this assignment if BaseConfig reads this key already,"
+            " else read the variable here by hand)",
+        ),
+        (
+            "from acme.config import base\n",
+            "base.BaseConfig",
+            "its base class base.BaseConfig is defined in acme.config.base, so",
+        ),
+        (
+            "from acme.config.factory import make_base\n",
+            "make_base()",
+            "its base class is the expression make_base(), so cio-fix cannot tell"
+            " whether that class reads its fields from the environment itself; delete"
+            " this assignment if it reads this key already",
+        ),
+    ],
+)
+def test_config_subclass_reason_names_base(project, setup, base, reason) -> None:
+    source = CONFIG_SUBCLASS.format(setup=setup, base=base)
+    root = project({"pyproject.toml": CIO101_ONLY, "production.py": source})
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    assert "read it from the CUSTOMERIO_SITE_ID environment variable" in lines[0]
+    assert f"(not fixed: {reason}" in lines[0]
+
+
+def test_config_subclass_reason_unknown_module(project) -> None:
+    # A base class that only a star import can bind comes from no known module.
+    source = CONFIG_SUBCLASS.format(setup="from acme.config import *\n", base="Base")
+    root = project({"pyproject.toml": CIO101_ONLY, "production.py": source})
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    assert "(not fixed: its base class Base is defined outside this module" in output

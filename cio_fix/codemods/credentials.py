@@ -481,7 +481,10 @@ class HardcodedCredential(Rule):
     (a subclass of `BaseSettings`, also through a base class of the
     module): without its default, the class reads the field from the
     environment by the name its configuration gives. A class with a base
-    class from another module may be one, so its keys get no fix either. A
+    class from another module may be one, so its keys get no fix either:
+    the message names the base class and its module, and asks you to
+    delete the assignment when the base class reads the key already, or
+    else to read the variable by hand. A
     field's key is the Track or the App API key as the client that reads
     it (`APIClient(CioConfig.key)`, also in another file), the field name
     (`app_api_key`) or the class name (`CioAppConfig`) says; a plain `api_key` that none of them
@@ -770,9 +773,13 @@ class HardcodedCredential(Rule):
             "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
         if literal.not_fixed is not None:
+            source = "the environment"
+            if isinstance(literal.not_fixed, UnknownBaseReason):
+                # The reason asks the reader to read "the variable" by hand.
+                source = f"the {env_name} environment variable"
             message = (
                 f"Customer.io {literal.label or label} is hard-coded"
-                f" ({mask_secret(literal.value)}); read it from the environment and"
+                f" ({mask_secret(literal.value)}); read it from {source} and"
                 " rotate the key, because it stays in the version control history"
                 f" (not fixed: {literal.not_fixed})"
             )
@@ -935,10 +942,38 @@ SEVERAL_ROLES = (
     "clients of different APIs read it, so give each its own key; the Track API"
     " and the App API take different keys"
 )
-UNKNOWN_BASE = (
-    "the class has a base class defined elsewhere, so cio-fix cannot tell whether"
-    " it reads its fields from the environment itself"
-)
+
+
+class UnknownBaseReason(str):
+    """The reason a class field's key gets no fix: a base class that cio-fix cannot read.
+
+    The base class may be a settings class that reads its fields from the
+    environment itself. The finding's message names the variable to read,
+    which this reason leaves to it.
+    """
+
+
+def _unknown_base(base: str, module: str | None) -> UnknownBaseReason:
+    """Describe a base class defined in `module`, or outside this module when None."""
+    where = f"in {module}" if module else "outside this module"
+    return UnknownBaseReason(
+        f"its base class {base} is defined {where}, so cio-fix cannot tell whether"
+        f" {base} reads its fields from the environment itself; delete this"
+        f" assignment if {base} reads this key already, else read the variable here"
+        " by hand"
+    )
+
+
+def _unresolved_base(expression: str) -> UnknownBaseReason:
+    """Describe a base class written as an expression, such as `make_base()`."""
+    return UnknownBaseReason(
+        f"its base class is the expression {expression}, so cio-fix cannot tell"
+        " whether that class reads its fields from the environment itself; delete"
+        " this assignment if it reads this key already, else read the variable here"
+        " by hand"
+    )
+
+
 AMBIGUOUS_KEY = (
     "neither the field nor the class name says whether it holds the Track API key"
     " or the App API key"
@@ -995,7 +1030,13 @@ def _class_field_not_fixed(
     """
     if len(info.bases) != len(info.node.bases):
         # A base such as `Generic[T]` or `make_base()`.
-        return UNKNOWN_BASE
+        unnamed = [
+            base.value
+            for base in info.node.bases
+            if not isinstance(base.value, (cst.Name, cst.Attribute))
+        ]
+        expression = cst.Module([]).code_for_node(unnamed[0]) if unnamed else "?"
+        return _unresolved_base(expression)
     classes = _module_classes(index)
     for base in info.bases:
         if base.rpartition(".")[2] == "BaseSettings":
@@ -1012,7 +1053,8 @@ def _class_field_not_fixed(
             or qualified.partition(".")[0] in sys.stdlib_module_names
         ):
             continue
-        return UNKNOWN_BASE
+        module = index.qualify(base)
+        return _unknown_base(base, module.rpartition(".")[0] if module else None)
     return None
 
 
