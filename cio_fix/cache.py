@@ -35,7 +35,7 @@ from cio_fix.config import Config
 from cio_fix.files import read_regular_file
 from cio_fix.interrupts import deferred
 from cio_fix.modules import folders_up_to
-from cio_fix.python_version import PYTHON_VERSION_FILES
+from cio_fix.python_version import PYTHON_VERSION_FILES, extended_ruff_files
 from cio_fix.requirements import REQUIREMENTS_PATTERNS, included_files
 from cio_fix.writer import temporary_file
 
@@ -386,15 +386,20 @@ def _distribution_versions() -> str:
 
 
 def declaration_fingerprints(folder: Path, root: Path) -> list[str]:
-    """Hash the declaration files of `folder` and the files its requirements include.
+    """Hash the declaration files of `folder` and the files they include or extend.
 
-    An included file that is missing is hashed as unreadable, so that
-    creating it changes the key too.
+    The files that its requirements files include and that its ruff
+    configurations extend count.
+
+    An included or extended file that is missing is hashed as unreadable,
+    so that creating it changes the key too.
     """
     paths = []
     for pattern in DECLARATION_PATTERNS:
         paths.extend(sorted(folder.glob(pattern)))
     paths.extend(included_files(folder, root))
+    # A shared ruff configuration, anywhere, may set the Python version.
+    paths.extend(extended_ruff_files(folder))
     found = []
     for path in paths:
         try:

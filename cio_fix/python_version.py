@@ -12,14 +12,17 @@ import ast
 import configparser
 import functools
 import logging
+import os
+import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import folders_up_to
+from cio_fix.style import ruff_extends, ruff_settings_chain
 
 logger = logging.getLogger(__name__)
 # The subject named in the log line of a declaration file that cannot be read.
@@ -188,6 +191,13 @@ class _Folder:
             )
         return self._inis[name]
 
+    def load(self, path: Path) -> dict[str, Any] | None:
+        """Return the TOML document at `path`, in any folder, or None when it is missing or empty.
+
+        A file that cannot be read or is not valid TOML counts as missing.
+        """
+        return read_toml(path, PYTHON_VERSION, logging.DEBUG) or None
+
     @functools.cached_property
     def setup_py(self) -> ast.Module | None:
         """Return setup.py parsed, never run, or None when it is missing or not valid."""
@@ -205,7 +215,9 @@ def _relative(found: PythonVersion, folder: Path, root: Path) -> PythonVersion:
     if folder == root.resolve():
         return found
     prefix = folder.relative_to(root.resolve()).as_posix()
-    return PythonVersion(found.minimum, f"{prefix}/{found.source}")
+    # A ruff configuration may extend a file of a folder above: "../ruff.toml".
+    source = posixpath.normpath(f"{prefix}/{found.source}")
+    return PythonVersion(found.minimum, source)
 
 
 def _from_pyproject(folder: _Folder) -> PythonVersion | None:
@@ -266,19 +278,44 @@ def _from_pipfile(folder: _Folder) -> PythonVersion | None:
 
 
 def _from_ruff(folder: _Folder) -> PythonVersion | None:
-    """Read ruff's `target-version` from the folder's ruff configuration, in ruff's order."""
+    """Read ruff's `target-version` from the folder's ruff configuration, in ruff's order.
+
+    The version may come from a file that the configuration names in
+    `extend`, such as a company's shared one, as ruff reads it. The source
+    then names that file.
+    """
+    for path, settings in _ruff_configurations(folder):
+        for chained_path, chained in ruff_settings_chain(path, settings, folder.load):
+            target = chained.get("target-version")
+            minimum = _target_version(target) if isinstance(target, str) else None
+            if minimum is not None:
+                source = Path(os.path.relpath(chained_path, folder.path)).as_posix()
+                return PythonVersion(minimum, source)
+    return None
+
+
+def extended_ruff_files(folder: Path) -> list[Path]:
+    """Return each file that a ruff configuration in `folder` extends, directly or not.
+
+    A missing file is listed too, so that the cache key that hashes these
+    files changes when it is created.
+    """
+    files = _Folder(folder)
+    extended = []
+    for path, settings in _ruff_configurations(files):
+        for chained_path, chained in ruff_settings_chain(path, settings, files.load):
+            target = ruff_extends(chained_path, chained)
+            if target is not None:
+                extended.append(target)
+    return extended
+
+
+def _ruff_configurations(folder: _Folder) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield the ruff settings of each ruff configuration file in the folder, in ruff's order."""
     for name in RUFF_FILES:
-        found = _ruff_target(folder.toml(name), name)
-        if found is not None:
-            return found
+        yield folder.path / name, folder.toml(name)
     document = folder.toml("pyproject.toml")
-    return _ruff_target(_table(document, "tool", "ruff"), "pyproject.toml")
-
-
-def _ruff_target(settings: dict[str, Any], source: str) -> PythonVersion | None:
-    target = settings.get("target-version")
-    minimum = _target_version(target) if isinstance(target, str) else None
-    return PythonVersion(minimum, source) if minimum is not None else None
+    yield folder.path / "pyproject.toml", _table(document, "tool", "ruff")
 
 
 def _target_version(name: str) -> tuple[int, int] | None:

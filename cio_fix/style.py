@@ -6,9 +6,10 @@ parses nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -295,24 +296,58 @@ def _extended(
     read: Callable[[dict[str, Any]], Any],
     load: Callable[[Path], dict[str, Any] | None],
 ) -> Any:
-    """Return what `read` finds in ruff's `settings` or in those they `extend`.
-
-    `load` reads a TOML file, or returns None when it cannot.
-    """
-    seen = {path}
-    while True:
-        value = read(settings)
-        extend = settings.get("extend")
-        if value is not None or not isinstance(extend, str):
+    """Return what `read` finds in ruff's `settings` or in those they `extend`."""
+    for _, chained in ruff_settings_chain(path, settings, load):
+        value = read(chained)
+        if value is not None:
             return value
-        path = path.parent / Path(extend).expanduser()
-        document = load(path)
-        if path in seen or document is None:
-            return None
-        seen.add(path)
+    return None
+
+
+def ruff_settings_chain(
+    path: Path,
+    settings: dict[str, Any],
+    load: Callable[[Path], dict[str, Any] | None],
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield ruff's `settings` from `path`, then those of each file they `extend`, in turn.
+
+    A setting of a file overrides the one of the file it extends, as in
+    ruff, so the first that sets a value decides it. `load` reads a TOML
+    file, or returns None when it cannot, which ends the chain, as does a
+    file seen before: ruff rejects a cycle of `extend`.
+    """
+    path = _normalized(path)
+    seen = {path}
+    yield path, settings
+    while True:
+        extended = ruff_extends(path, settings)
+        if extended is None or extended in seen:
+            return
+        document = load(extended)
+        if document is None:
+            return
+        seen.add(extended)
+        path = extended
         # In an extended pyproject.toml, the settings are under [tool.ruff].
         table = _tool_table(document, "ruff") if path.name == "pyproject.toml" else None
         settings = table if table is not None else document
+        yield path, settings
+
+
+def ruff_extends(path: Path, settings: dict[str, Any]) -> Path | None:
+    """Return the file that ruff's `settings`, read from `path`, name in `extend`, if any.
+
+    ruff resolves the name from the folder of `path` and expands `~`.
+    """
+    extend = settings.get("extend")
+    if not isinstance(extend, str):
+        return None
+    return _normalized(path.parent / Path(extend).expanduser())
+
+
+def _normalized(path: Path) -> Path:
+    """Remove the `..` parts of `path`, so that a cycle through them ends the chain too."""
+    return Path(os.path.normpath(path))
 
 
 def _line_length(settings: dict[str, Any]) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ from cio_fix.python_version import (
     detect_python_version,
     minimum_from_specifier,
 )
+from cio_fix.style import ruff_settings_chain
 
 from conftest import run_cli
 
@@ -211,6 +213,40 @@ def test_python_minimum_from_specifier(
         ),
         (
             {
+                "pyproject.toml": '[tool.ruff]\nextend = "ruff-base.toml"\n',
+                "ruff-base.toml": 'target-version = "py37"\n',
+            },
+            (3, 7),
+            "ruff-base.toml",
+        ),
+        (
+            {
+                "ruff.toml": 'extend = "config/base.toml"\nline-length = 100\n',
+                "config/base.toml": 'extend = "../shared/pyproject.toml"\n',
+                "shared/pyproject.toml": '[tool.ruff]\ntarget-version = "py36"\n',
+            },
+            (3, 6),
+            "shared/pyproject.toml",
+        ),
+        (
+            {
+                "ruff.toml": 'extend = "base.toml"\ntarget-version = "py310"\n',
+                "base.toml": 'target-version = "py37"\n',
+            },
+            (3, 10),
+            "ruff.toml",
+        ),
+        ({"ruff.toml": 'extend = "missing.toml"\n'}, None, None),
+        (
+            {
+                "ruff.toml": 'extend = "base.toml"\n',
+                "base.toml": 'extend = "./ruff.toml"\n',
+            },
+            None,
+            None,
+        ),
+        (
+            {
                 "pyproject.toml": '[project]\nrequires-python = "<4"\n',
                 "setup.cfg": "[options]\npython_requires = >=3.8\n",
             },
@@ -312,6 +348,31 @@ def test_python_detect_version(project, files, minimum, source) -> None:
 
     expected = PythonVersion(minimum, source) if minimum is not None else None
     assert found == expected
+
+
+def test_python_ruff_extend_from_parent_folder(project) -> None:
+    root = project(
+        {
+            "ruff-base.toml": 'target-version = "py37"\n',
+            "services/web/ruff.toml": 'extend = "../../ruff-base.toml"\n',
+        }
+    )
+
+    found = detect_python_version(root, root / "services" / "web")
+
+    assert found == PythonVersion((3, 7), "ruff-base.toml")
+
+
+def test_python_ruff_extend_cycle_through_parent(project) -> None:
+    root = project({})
+    settings = {"extend": f"../{root.name}/ruff.toml"}
+    (root / "ruff.toml").write_text(f'extend = "{settings["extend"]}"\n')
+
+    chain = ruff_settings_chain(root / "ruff.toml", settings, lambda path: settings)
+    found = detect_python_version(root)
+
+    assert [path for path, _ in itertools.islice(chain, 5)] == [root / "ruff.toml"]
+    assert found is None
 
 
 def test_python_invalid_specifier_logged(project, caplog) -> None:
@@ -440,6 +501,55 @@ def test_python_ruff_target_change_misses_cache(project) -> None:
     (root / "ruff.toml").write_text('target-version = "py38"\n')
 
     second = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert "+@functools.cache" in first.stdout
+    assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
+def test_python_ruff_extended_target_read(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.ruff]\nextend = "ruff-base.toml"\n',
+            "ruff-base.toml": 'target-version = "py38"\n',
+            "views.py": DJANGO_VIEWS,
+        }
+    )
+
+    result = run_cli(["--dry-run", "--no-cache", "--select", "CIO601", "."], root)
+
+    assert "+@functools.lru_cache(maxsize=None)" in result.stdout
+    assert "warning" not in result.stderr
+
+
+def test_python_ruff_extended_change_misses_cache(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.ruff]\nextend = "ruff-base.toml"\n',
+            "ruff-base.toml": 'target-version = "py39"\n',
+            "views.py": DJANGO_VIEWS,
+        }
+    )
+    first = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+    (root / "ruff-base.toml").write_text('target-version = "py38"\n')
+
+    second = run_cli(["--dry-run", "--select", "CIO601", "."], root)
+
+    assert "+@functools.cache" in first.stdout
+    assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
+def test_python_ruff_extended_creation_misses_cache(project) -> None:
+    root = project(
+        {
+            "web/pyproject.toml": '[tool.ruff]\nextend = "../shared/ruff.toml"\n',
+            "web/views.py": DJANGO_VIEWS,
+        }
+    )
+    first = run_cli(["--dry-run", "--select", "CIO601", "."], root / "web")
+    (root / "shared").mkdir()
+    (root / "shared" / "ruff.toml").write_text('target-version = "py38"\n')
+
+    second = run_cli(["--dry-run", "--select", "CIO601", "."], root / "web")
 
     assert "+@functools.cache" in first.stdout
     assert "+@functools.lru_cache(maxsize=None)" in second.stdout
