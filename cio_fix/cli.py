@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from typer._click.formatting import HelpFormatter
 
     from cio_fix.left_out import LeftOut
+
+T = TypeVar("T")
 
 # Exit statuses, as documented in the README.
 EXIT_CLEAN = 0
@@ -490,33 +492,93 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
 
 
 def _warn_python_assumed(result: RunResult, apply: bool) -> None:
-    """Warn once per run when fixes are written for Python 3.9 because none is declared.
+    """Warn once per run when the Python version of the fixes may be wrong.
 
-    A project that runs on an older Python and declares it nowhere that
-    cio-fix reads would get code that it cannot import (`functools.cache`,
-    a positional-only parameter), so the warning names the settings that declare it.
+    Each invalid version specifier that the fixes ignore gets a warning.
+    Fixes written for Python 3.9 because no version is declared, or none
+    can be read, get one more: a project that runs on an older Python
+    would get code that it cannot import (`functools.cache`, a
+    positional-only parameter), so the warning names what to change. Both
+    come from the findings, so a run prints them once whatever the number
+    of processes, and a cached run prints them too.
     """
+    from cio_fix.report import quoted_path
+
+    fixed = [
+        finding
+        for finding in result.findings
+        if (finding.applied if apply else finding.fix is not None)
+    ]
+    invalid = _unique(
+        specifier for finding in fixed for specifier in finding.invalid_python
+    )
+    for specifier in invalid:
+        _warn(
+            f"{quoted_path(specifier.source)}: Python version specifier"
+            f" {specifier.specifier!r} is not valid; it is ignored, so fixes are"
+            " written as if it were not there"
+        )
+
+    assumed = [finding for finding in fixed if finding.python_assumed]
+    unreadable = [finding for finding in assumed if finding.invalid_python]
+    if unreadable:
+        sources = _unique(
+            specifier.source
+            for finding in unreadable
+            for specifier in finding.invalid_python
+        )
+        _warn_python_39(
+            _unique(finding.path for finding in unreadable),
+            apply,
+            f"the Python version specifier in {_joined(sources)} is not valid;"
+            " if the code runs on an older Python, correct it",
+        )
+    undeclared = [finding for finding in assumed if not finding.invalid_python]
+    if undeclared:
+        _warn_python_39(
+            _unique(finding.path for finding in undeclared),
+            apply,
+            "the project declares no Python version that cio-fix reads; if the"
+            " code runs on an older Python, declare it (requires-python in"
+            " pyproject.toml, for example)",
+        )
+
+
+def _unique(items: Iterable[T]) -> list[T]:
+    """Return the distinct items, in the order they first come."""
+    return list(dict.fromkeys(items))
+
+
+def _warn_python_39(paths: list[Path], apply: bool, reason: str) -> None:
+    """Warn that the fixes of `paths` need the default Python, because of `reason`."""
     from cio_fix.python_version import DEFAULT_TARGET
     from cio_fix.report import quoted_path
 
-    paths = []
-    for finding in result.findings:
-        fixed = finding.applied if apply else finding.fix is not None
-        if fixed and finding.python_assumed and finding.path not in paths:
-            paths.append(finding.path)
-    if not paths:
-        return
     named = quoted_path(paths[0].as_posix())
     if len(paths) > 1:
         others = len(paths) - 1
         named += f" and {others} other {'file' if others == 1 else 'files'}"
     verb = "are" if apply else "would be"
+    _warn(
+        f"the fixes of {named} {verb} written for Python"
+        f" {DEFAULT_TARGET[0]}.{DEFAULT_TARGET[1]} or newer, because {reason}"
+        " or set target-version in [tool.cio-fix]"
+    )
+
+
+def _joined(names: list[str]) -> str:
+    """Join file names as a sentence does: "a", "a and b", "a, b and c"."""
+    from cio_fix.report import quoted_path
+
+    quoted = [quoted_path(name) for name in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _warn(problem: str) -> None:
     errors.print(
-        f"cio-fix: warning: the fixes of {named} {verb} written for Python"
-        f" {DEFAULT_TARGET[0]}.{DEFAULT_TARGET[1]} or newer, because the project"
-        " declares no Python version that cio-fix reads; if the code runs on an"
-        " older Python, declare it (requires-python in pyproject.toml, for"
-        " example) or set target-version in [tool.cio-fix]",
+        f"cio-fix: warning: {problem}",
         style="yellow",
         markup=False,
         soft_wrap=True,

@@ -7,7 +7,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cio_fix.python_version import InvalidSpecifier
 
 
 def display_path(path: Path) -> str:
@@ -142,6 +145,9 @@ class Finding:
     # The fix is written for Python 3.9 or newer because the project declares
     # no Python version (`FileContext.python_assumed`).
     python_assumed: bool = False
+    # The invalid Python version specifiers that the fix ignores
+    # (`FileContext.invalid_python`).
+    invalid_python: tuple[InvalidSpecifier, ...] = ()
     # The position is one in the fixed file already: the finding is one that
     # only the code written by this run's fixes has.
     in_fixed_code: bool = False

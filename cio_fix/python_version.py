@@ -132,9 +132,25 @@ def _lower_bound(clauses: str) -> tuple[int, int] | None:
     return bound
 
 
-def detect_python_version(
-    root: Path, start: Path | None = None
-) -> PythonVersion | None:
+@dataclass(frozen=True)
+class InvalidSpecifier:
+    """A Python version specifier that is not valid, and the file that declares it."""
+
+    source: str
+    specifier: str
+
+
+@dataclass(frozen=True)
+class DeclaredPython:
+    """The lowest Python version that a project declares, and the invalid specifiers skipped."""
+
+    version: PythonVersion | None
+    # The specifiers read before `version` was found, so fixes are written
+    # as if they were not there.
+    invalid: tuple[InvalidSpecifier, ...] = ()
+
+
+def detect_python_version(root: Path, start: Path | None = None) -> DeclaredPython:
     """Find the lowest Python version that the project declares, nearest folder first.
 
     Each folder from `start` up to `root` is read in this order:
@@ -146,7 +162,8 @@ def detect_python_version(
     its requirement: the `Programming Language :: Python :: 3.N`
     classifiers of pyproject.toml, setup.cfg and setup.py, tox's
     `envlist`, and `.python-version`. A declaration that cannot be read is
-    skipped. The source is relative to `root`.
+    skipped, and an invalid specifier is returned with the version. The
+    sources are relative to `root`.
     """
     readers: tuple[Callable[[_Folder], PythonVersion | None], ...] = (
         _from_pyproject,
@@ -159,13 +176,22 @@ def detect_python_version(
         _from_tox,
         _from_pyenv,
     )
+    invalid: list[InvalidSpecifier] = []
     for folder in folders_up_to(root, start):
         files = _Folder(folder)
         for reader in readers:
             found = reader(files)
             if found is not None:
-                return _relative(found, folder, root)
-    return None
+                break
+        for specifier in files.invalid:
+            source = _relative(folder, root, specifier.source)
+            invalid.append(InvalidSpecifier(source, specifier.specifier))
+        if found is not None:
+            version = PythonVersion(
+                found.minimum, _relative(folder, root, found.source)
+            )
+            return DeclaredPython(version, tuple(invalid))
+    return DeclaredPython(None, tuple(invalid))
 
 
 class _Folder:
@@ -175,6 +201,8 @@ class _Folder:
         self.path = path
         self._tomls: dict[str, dict[str, Any]] = {}
         self._inis: dict[str, configparser.ConfigParser | None] = {}
+        # The invalid specifiers that the readers skipped, named from the folder.
+        self.invalid: list[InvalidSpecifier] = []
 
     def toml(self, name: str) -> dict[str, Any]:
         if name not in self._tomls:
@@ -211,13 +239,13 @@ class _Folder:
             return None
 
 
-def _relative(found: PythonVersion, folder: Path, root: Path) -> PythonVersion:
+def _relative(folder: Path, root: Path, source: str) -> str:
+    """Return `source`, a file named from `folder`, relative to `root`."""
     if folder == root.resolve():
-        return found
+        return source
     prefix = folder.relative_to(root.resolve()).as_posix()
     # A ruff configuration may extend a file of a folder above: "../ruff.toml".
-    source = posixpath.normpath(f"{prefix}/{found.source}")
-    return PythonVersion(found.minimum, source)
+    return posixpath.normpath(f"{prefix}/{source}")
 
 
 def _from_pyproject(folder: _Folder) -> PythonVersion | None:
@@ -227,7 +255,7 @@ def _from_pyproject(folder: _Folder) -> PythonVersion | None:
         _table(document, "tool", "poetry", "dependencies").get("python"),
     ]
     for spec in specs:
-        found = _declared(spec, "pyproject.toml", folder.path)
+        found = _declared(spec, "pyproject.toml", folder)
         if found is not None:
             return found
     return None
@@ -237,7 +265,7 @@ def _from_setup_cfg(folder: _Folder) -> PythonVersion | None:
     parser = folder.ini("setup.cfg")
     if parser is None or not parser.has_option("options", "python_requires"):
         return None
-    return _declared(parser.get("options", "python_requires"), "setup.cfg", folder.path)
+    return _declared(parser.get("options", "python_requires"), "setup.cfg", folder)
 
 
 def _from_setup_py(folder: _Folder) -> PythonVersion | None:
@@ -256,7 +284,7 @@ def _from_setup_py(folder: _Folder) -> PythonVersion | None:
             if keyword.arg == "python_requires" and isinstance(
                 keyword.value, ast.Constant
             ):
-                return _declared(keyword.value.value, "setup.py", folder.path)
+                return _declared(keyword.value.value, "setup.py", folder)
     return None
 
 
@@ -271,7 +299,7 @@ def _from_pipfile(folder: _Folder) -> PythonVersion | None:
     """Read `python_version = "3.8"` or `python_full_version` from the Pipfile's `[requires]`."""
     requires = _table(folder.toml("Pipfile"), "requires")
     for key in ("python_version", "python_full_version"):
-        found = _declared(requires.get(key), "Pipfile", folder.path)
+        found = _declared(requires.get(key), "Pipfile", folder)
         if found is not None:
             return found
     return None
@@ -473,7 +501,7 @@ def _oldest(
     return PythonVersion(min(known), source) if known else None
 
 
-def _declared(spec: Any, source: str, folder: Path) -> PythonVersion | None:
+def _declared(spec: Any, source: str, folder: _Folder) -> PythonVersion | None:
     if not isinstance(spec, str):
         return None
     minimum = minimum_from_specifier(spec)
@@ -482,7 +510,7 @@ def _declared(spec: Any, source: str, folder: Path) -> PythonVersion | None:
     if _is_readable(spec):
         logger.debug("%s: Python version %r has no lower bound", source, spec)
     else:
-        _warn_unreadable(folder / source, spec)
+        folder.invalid.append(InvalidSpecifier(source, spec))
     return None
 
 
@@ -496,20 +524,6 @@ def _is_readable(spec: str) -> bool:
             if clause and _CLAUSE.fullmatch(clause) is None:
                 return False
     return True
-
-
-@functools.cache
-def _warn_unreadable(path: Path, spec: str) -> None:
-    """Log that a Python version specifier is not valid, once per file and value.
-
-    Every folder below the declaring one reads the file again.
-    """
-    logger.warning(
-        "%s: Python version specifier %r is not valid; it is ignored, so"
-        " fixes are written as if it were not there",
-        path,
-        spec,
-    )
 
 
 def _table(value: Any, *keys: str) -> dict[str, Any]:

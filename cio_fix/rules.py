@@ -20,7 +20,12 @@ from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, Severity
 from cio_fix.modules import is_test_file, path_in_project
 from cio_fix.project import SdkConflict, SdkVersion, detect_sdk_version
-from cio_fix.python_version import PythonVersion, detect_python_version
+from cio_fix.python_version import (
+    DeclaredPython,
+    InvalidSpecifier,
+    PythonVersion,
+    detect_python_version,
+)
 from cio_fix.walk import child_nodes
 
 if TYPE_CHECKING:
@@ -161,6 +166,10 @@ class FileContext:
         # A rule asked for the project's Python version and none is declared,
         # so the fixes made from here on are written for DEFAULT_TARGET.
         self.python_assumed = False
+        # The invalid Python version specifiers that the project declares
+        # for the file, once a rule asked for the version: fixes are written
+        # as if they were not there.
+        self.invalid_python: tuple[InvalidSpecifier, ...] = ()
 
     def release_caches(self) -> None:
         """Drop the positions, parent links and shared facts; they are rebuilt on use.
@@ -349,7 +358,9 @@ class FileContext:
         newer, as they do for a project that declares one, and
         `python_assumed` records that the run must warn about it.
         """
-        python = self._python()
+        declared = self._python()
+        self.invalid_python = declared.invalid
+        python = declared.version
         if python is None:
             self.python_assumed = True
             return None
@@ -372,10 +383,12 @@ class FileContext:
             f" declares {python.label}"
         )
 
-    def _python(self) -> PythonVersion | None:
+    def _python(self) -> DeclaredPython:
         if self.config.target_version is not None:
-            return PythonVersion(
-                self.config.target_version, "target-version in [tool.cio-fix]"
+            return DeclaredPython(
+                PythonVersion(
+                    self.config.target_version, "target-version in [tool.cio-fix]"
+                )
             )
         folder = self.path.absolute().parent
         return self.project.shared(  # type: ignore[no-any-return]
@@ -385,12 +398,17 @@ class FileContext:
             ),
         )
 
-    def _python_from_cwd(self, python: PythonVersion | None) -> PythonVersion | None:
-        """Name the declaring file relative to the working directory, as findings are."""
-        if python is None:
-            return None
-        source = display_path(self.config.declarations_root / python.source)
-        return PythonVersion(python.minimum, source)
+    def _python_from_cwd(self, declared: DeclaredPython) -> DeclaredPython:
+        """Name the declaring files relative to the working directory, as findings are."""
+        root = self.config.declarations_root
+        python = declared.version
+        if python is not None:
+            python = PythonVersion(python.minimum, display_path(root / python.source))
+        invalid = tuple(
+            InvalidSpecifier(display_path(root / specifier.source), specifier.specifier)
+            for specifier in declared.invalid
+        )
+        return DeclaredPython(python, invalid)
 
     def result_discarded(self, node: cst.Call) -> bool:
         """Tell whether a call is an expression statement, awaited or not."""
@@ -467,6 +485,7 @@ class FileContext:
             secrets=tuple(secrets),
             fixed_message=fixed_message,
             python_assumed=self.python_assumed and fix is not None,
+            invalid_python=self.invalid_python if fix is not None else (),
         )
         self.finding_nodes[id(found)] = node
         return found

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cio_fix.python_version import (
+    InvalidSpecifier,
     PythonVersion,
     detect_python_version,
     minimum_from_specifier,
@@ -347,7 +349,7 @@ def test_python_detect_version(project, files, minimum, source) -> None:
     found = detect_python_version(root)
 
     expected = PythonVersion(minimum, source) if minimum is not None else None
-    assert found == expected
+    assert found.version == expected
 
 
 def test_python_ruff_extend_from_parent_folder(project) -> None:
@@ -360,7 +362,7 @@ def test_python_ruff_extend_from_parent_folder(project) -> None:
 
     found = detect_python_version(root, root / "services" / "web")
 
-    assert found == PythonVersion((3, 7), "ruff-base.toml")
+    assert found.version == PythonVersion((3, 7), "ruff-base.toml")
 
 
 def test_python_ruff_extend_cycle_through_parent(project) -> None:
@@ -372,19 +374,26 @@ def test_python_ruff_extend_cycle_through_parent(project) -> None:
     found = detect_python_version(root)
 
     assert [path for path, _ in itertools.islice(chain, 5)] == [root / "ruff.toml"]
-    assert found is None
+    assert found.version is None
 
 
-def test_python_invalid_specifier_logged(project, caplog) -> None:
-    root = project({"pyproject.toml": '[project]\nrequires-python = ">=3.7;"\n'})
+def test_python_invalid_specifier_returned(project, caplog) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[project]\nrequires-python = ">=3.7;"\n',
+            "services/web/setup.cfg": "[options]\npython_requires = =>3.8\n",
+            "services/web/tox.ini": "[tox]\nenvlist = py38\n",
+        }
+    )
 
-    found = detect_python_version(root)
+    web = detect_python_version(root, root / "services" / "web")
+    top = detect_python_version(root)
 
-    assert found is None
-    assert caplog.messages == [
-        f"{root / 'pyproject.toml'}: Python version specifier '>=3.7;' is not valid;"
-        " it is ignored, so fixes are written as if it were not there"
-    ]
+    assert web.version == PythonVersion((3, 8), "services/web/tox.ini")
+    assert web.invalid == (InvalidSpecifier("services/web/setup.cfg", "=>3.8"),)
+    assert top.version is None
+    assert top.invalid == (InvalidSpecifier("pyproject.toml", ">=3.7;"),)
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
 def test_python_no_lower_bound_not_warned(project, caplog) -> None:
@@ -392,7 +401,8 @@ def test_python_no_lower_bound_not_warned(project, caplog) -> None:
 
     found = detect_python_version(root)
 
-    assert found is None
+    assert found.version is None
+    assert found.invalid == ()
     assert not [record for record in caplog.records if record.levelname == "WARNING"]
 
 
@@ -409,7 +419,7 @@ def test_python_setup_py_not_run(project) -> None:
 
     found = detect_python_version(root)
 
-    assert found == PythonVersion((3, 8), "setup.py")
+    assert found.version == PythonVersion((3, 8), "setup.py")
     assert not (root / "ran").exists()
 
 
@@ -425,8 +435,8 @@ def test_python_nearest_folder_first(project) -> None:
     legacy = detect_python_version(root, root / "services" / "legacy")
     web = detect_python_version(root, root / "services" / "web")
 
-    assert legacy == PythonVersion((3, 8), "services/legacy/setup.cfg")
-    assert web == PythonVersion((3, 10), "pyproject.toml")
+    assert legacy.version == PythonVersion((3, 8), "services/legacy/setup.cfg")
+    assert web.version == PythonVersion((3, 10), "pyproject.toml")
 
 
 def test_python_target_version_setting_wins(project) -> None:
@@ -553,6 +563,82 @@ def test_python_ruff_extended_creation_misses_cache(project) -> None:
 
     assert "+@functools.cache" in first.stdout
     assert "+@functools.lru_cache(maxsize=None)" in second.stdout
+
+
+def _run_in_subprocess(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run cio-fix in a process of its own, whose workers write to its stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "cio_fix", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "400"},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_python_invalid_specifier_warned_once_per_run(project) -> None:
+    files = {f"app{number}/views.py": DJANGO_VIEWS for number in range(8)}
+    root = project(
+        {"pyproject.toml": '[project]\nrequires-python = "=>3.8"\n', **files}
+    )
+    args = ["-q", "--no-diff", "--select", "CIO601", "--jobs", "2", "."]
+    invalid = (
+        "cio-fix: warning: pyproject.toml: Python version specifier '=>3.8' is not"
+        " valid; it is ignored, so fixes are written as if it were not there\n"
+    )
+    assumed = (
+        "cio-fix: warning: the fixes of app0/views.py and 7 other files would be"
+        " written"
+        " for Python 3.9 or newer, because the Python version specifier in"
+        " pyproject.toml is not valid; if the code runs on an older Python, correct"
+        " it or set target-version in [tool.cio-fix]\n"
+    )
+
+    uncached = _run_in_subprocess(["--no-cache", *args], root)
+    filling = _run_in_subprocess(args, root)
+    cached = _run_in_subprocess(args, root)
+
+    assert uncached.stderr == invalid + assumed
+    assert filling.stderr == invalid + assumed
+    assert (root / ".cio_fix_cache").is_dir()
+    assert cached.stderr == invalid + assumed
+
+
+def test_python_invalid_specifier_with_fallback(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[project]\nrequires-python = "=>3.8"\n',
+            "tox.ini": "[tox]\nenvlist = py38\n",
+            "app/views.py": DJANGO_VIEWS,
+        }
+    )
+
+    result = run_cli(
+        ["--dry-run", "--no-cache", "--select", "CIO601", "."], root / "app"
+    )
+
+    assert "+@functools.lru_cache(maxsize=None)" in result.stdout
+    assert result.stderr.count("warning:") == 1
+    # A file outside the working directory is named by its absolute path.
+    assert (
+        f"cio-fix: warning: {(root / 'pyproject.toml').as_posix()}: Python version"
+        " specifier '=>3.8' is not valid; it is ignored" in result.stderr
+    )
+
+
+def test_python_invalid_specifier_no_fix_no_warning(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[project]\nrequires-python = "=>3.8"\n',
+            "views.py": DJANGO_VIEWS,
+        }
+    )
+
+    result = run_cli(["--no-cache", "--select", "CIO401", "."], root)
+
+    assert "warning" not in result.stderr
 
 
 def test_python_undeclared_warns_once(project) -> None:
