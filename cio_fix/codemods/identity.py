@@ -392,43 +392,60 @@ def _only_reads(index: FileIndex, node: cst.CSTNode) -> bool:
     return reads.pure
 
 
-def _evaluated_by_identify(index: FileIndex, identify: ClientCall) -> frozenset[str]:
-    """Return the normalised code of each expression the identify evaluates before it sends.
+class _EvaluatedByIdentify:
+    """The expressions an identify evaluates before it sends.
 
     When code between the track and the identify raises on one of these,
     the moved identify raises on it first and sends nothing either. The
     receiver counts only when it calls no code, because a call may raise
-    once and not the next time.
+    once and not the next time. Comparing two expressions prints and parses
+    both, so only the identify's expressions of the asked one's node type
+    are compared, each printed once.
     """
-    found: set[str] = set()
-    if _only_reads(index, identify.receiver):
-        _add_evaluated(identify.receiver, found)
-    for argument in identify.node.args:
-        _add_evaluated(argument.value, found)
-    return frozenset(found)
 
+    def __init__(self, index: FileIndex, identify: ClientCall) -> None:
+        self._by_type: dict[type, list[cst.BaseExpression]] = {}
+        if _only_reads(index, identify.receiver):
+            self._add(identify.receiver)
+        for argument in identify.node.args:
+            self._add(argument.value)
+        self._codes: dict[int, str] = {}
 
-def _add_evaluated(node: cst.CSTNode, found: set[str]) -> None:
-    """Add `node` and the parts of it that always run, leaving out branches that may not."""
-    if isinstance(node, (cst.Lambda, cst.BaseComp)):
-        return
-    if isinstance(node, cst.BaseExpression):
-        found.add(normalised_code(node))
-    if isinstance(node, cst.IfExp):
-        children: Sequence[cst.CSTNode] = [node.test]
-    elif isinstance(node, cst.BooleanOperation):
-        children = [node.left]
-    else:
-        children = node.children
-    for child in children:
-        _add_evaluated(child, found)
+    def evaluates(self, node: cst.BaseExpression) -> bool:
+        """Tell whether the identify evaluates the same expression as `node`."""
+        candidates = self._by_type.get(type(node), [])
+        if not candidates:
+            return False
+        code = normalised_code(node)
+        for candidate in candidates:
+            key = id(candidate)
+            if key not in self._codes:
+                self._codes[key] = normalised_code(candidate)
+            if self._codes[key] == code:
+                return True
+        return False
+
+    def _add(self, node: cst.CSTNode) -> None:
+        """Add `node` and the parts of it that always run, leaving out branches that may not."""
+        if isinstance(node, (cst.Lambda, cst.BaseComp)):
+            return
+        if isinstance(node, cst.BaseExpression):
+            self._by_type.setdefault(type(node), []).append(node)
+        if isinstance(node, cst.IfExp):
+            children: Sequence[cst.CSTNode] = [node.test]
+        elif isinstance(node, cst.BooleanOperation):
+            children = [node.left]
+        else:
+            children = node.children
+        for child in children:
+            self._add(child)
 
 
 def _cannot_stop(
     index: FileIndex,
     statement: cst.BaseStatement,
     events: dict[int, ClientCall],
-    evaluated: frozenset[str],
+    evaluated: _EvaluatedByIdentify,
 ) -> bool:
     """Tell whether running `statement` can neither raise nor stop the handler.
 
@@ -454,7 +471,7 @@ def _cannot_stop(
 
 
 def _assigns_what_cannot_raise(
-    index: FileIndex, small: cst.BaseSmallStatement, evaluated: frozenset[str]
+    index: FileIndex, small: cst.BaseSmallStatement, evaluated: _EvaluatedByIdentify
 ) -> bool:
     if isinstance(small, cst.Pass):
         return True
@@ -473,7 +490,7 @@ def _assigns_what_cannot_raise(
 
 
 def _cannot_raise(
-    index: FileIndex, node: cst.BaseExpression, evaluated: frozenset[str]
+    index: FileIndex, node: cst.BaseExpression, evaluated: _EvaluatedByIdentify
 ) -> bool:
     """Tell whether evaluating `node` cannot raise, or raises only where the identify would.
 
@@ -510,7 +527,7 @@ def _cannot_raise(
             and _is_hashable_literal(index, element.value)
             for element in node.elements
         )
-    return normalised_code(node) in evaluated
+    return evaluated.evaluates(node)
 
 
 def _is_plain_literal(node: cst.BaseExpression) -> bool:
@@ -850,7 +867,7 @@ class TrackBeforeIdentify(Rule):
         # Code from the track to the identify that raises or stops the
         # handler skips the identify, so the identify must not move above it.
         events = self._event_statements(context)
-        evaluated = _evaluated_by_identify(context.index, pair.identify)
+        evaluated = _EvaluatedByIdentify(context.index, pair.identify)
         passed = body[pair.block.position : pair.identify_position]
         if not all(
             _cannot_stop(context.index, line, events, evaluated) for line in passed
