@@ -770,11 +770,12 @@ class TrackBeforeIdentify(Rule):
         for identify in identifies:
             if identify.site.function is not track.site.function:
                 continue
-            if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
-                continue
-            if not _same_workspace(identify, track):
-                continue
-            if context.comes_before(identify.node, track.node):
+            # Comparing the customers prints and parses both, so it comes last.
+            if (
+                context.comes_before(identify.node, track.node)
+                and _same_workspace(identify, track)
+                and same_expression(identify.value("id"), customer)  # type: ignore[arg-type]
+            ):
                 return True
         return False
 
@@ -797,9 +798,11 @@ class TrackBeforeIdentify(Rule):
                 or other.position <= block.position
             ):
                 continue
-            if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
+            if best is not None and other.position >= best.identify_position:
                 continue
             if not _same_workspace(identify, track):
+                continue
+            if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
                 continue
             if best is None or other.position < best.identify_position:
                 best = _Pair(track, identify, block, other.position)
