@@ -22,6 +22,7 @@ from typing import Any
 
 from cio_fix.files import read_regular_file, read_setup_cfg, read_toml
 from cio_fix.modules import folders_up_to
+from cio_fix.specifiers import specifier_clauses
 from cio_fix.style import ruff_extends, ruff_settings_chain
 
 logger = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ _CLAUSE = re.compile(
 # The operators of a clause that allow no version below the one they name.
 # A bare version (Poetry's `3.8.*`) means `==`.
 _LOWER_BOUNDS = frozenset({"===", "==", "~=", ">=", ">", "^", "~", "=", None})
-# Poetry separates clauses with spaces as well as commas: `>=3.8 <4`. The
-# spaces after an operator (`>= 3.8`) are removed first.
-_SEPARATOR = re.compile(r"\s*,\s*|\s+")
-_SPACE_AFTER_OPERATOR = re.compile(rf"({_OPERATOR})\s+")
 # The Python that fixed code needs when nothing is declared.
 DEFAULT_TARGET = (3, 9)
 # The oldest Python a fix is written for: a project that bounds the version
@@ -107,11 +104,7 @@ def _lower_bound(clauses: str) -> tuple[int, int] | None:
     """Return the lowest version that all clauses allow together, if one bounds it."""
     bound: tuple[int, int] | None = None
     below_default = False
-    joined = _SPACE_AFTER_OPERATOR.sub(r"\1", clauses.strip())
-    for clause in _SEPARATOR.split(joined):
-        if not clause:
-            # pip's `packaging` skips an empty clause: `>=3.7,` means `>=3.7`.
-            continue
+    for clause in specifier_clauses(clauses):
         match = _CLAUSE.fullmatch(clause)
         if match is None:
             return None
@@ -519,9 +512,8 @@ def _is_readable(spec: str) -> bool:
     if spec.strip() == "*":
         return True
     for alternative in re.split(r"\|\|?", spec):
-        joined = _SPACE_AFTER_OPERATOR.sub(r"\1", alternative.strip())
-        for clause in _SEPARATOR.split(joined):
-            if clause and _CLAUSE.fullmatch(clause) is None:
+        for clause in specifier_clauses(alternative):
+            if _CLAUSE.fullmatch(clause) is None:
                 return False
     return True
 

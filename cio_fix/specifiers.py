@@ -30,6 +30,18 @@ _CLAUSE = re.compile(
 # spaces after an operator (`>= 2.1`) are removed first.
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
 _SPACE_AFTER_OPERATOR = re.compile(r"(===|==|~=|>=|<=|!=|\^|~|>|<|=)\s+")
+
+
+def specifier_clauses(specifier: str) -> list[str]:
+    """Split a version specifier without `||` alternatives into its clauses.
+
+    An empty clause is left out, as pip's `packaging` skips it: `>=2,`
+    means `>=2`.
+    """
+    joined = _SPACE_AFTER_OPERATOR.sub(r"\1", specifier.strip())
+    return [clause for clause in _SEPARATOR.split(joined) if clause]
+
+
 # The ends of a range that is open on that side.
 _BOTTOM: tuple[int, ...] = (-1,)
 _TOP: tuple[int, ...] = (1 << 30,)
@@ -61,11 +73,7 @@ def majors_from_specifier(spec: str) -> frozenset[int] | None:
 def _alternative_majors(clauses: str) -> set[int] | None:
     ranges: list[_Range] = []
     exclusions: list[_Range] = []
-    joined = _SPACE_AFTER_OPERATOR.sub(r"\1", clauses.strip())
-    for clause in _SEPARATOR.split(joined):
-        if not clause:
-            # pip's `packaging` skips an empty clause: `>=2,` means `>=2`.
-            continue
+    for clause in specifier_clauses(clauses):
         match = _CLAUSE.fullmatch(clause)
         if match is None:
             return None
