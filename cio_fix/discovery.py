@@ -121,10 +121,10 @@ _ASSIGNMENT = rb"\s*(?:[-+*/%@&|^]|//|\*\*|<<|>>)?=(?!=)"
 # five to eight times as long on the standard library. `attr(` also finds
 # `getattr(`, which `search` skips.
 _ATTRIBUTE_CALL = re.compile(rb"attr\s*\(")
-# What follows `import` in an import statement, where a module object that
-# the file binds is named: `import app.ev`, `from app import ev` and a
+# The text after `import` in an import statement, which names the module
+# objects that the file binds: `import app.ev`, `from app import ev` and a
 # parenthesised list. The pattern starts with fixed text, which `re` searches
-# for quickly; a pattern anchored at each line's start took ten times as long.
+# for quickly. A pattern anchored at each line's start took ten times as long.
 _IMPORTED = re.compile(rb"import[ \t]*(\([^)]*\)|[^\n#;]*)")
 
 
