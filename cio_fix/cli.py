@@ -348,6 +348,12 @@ def main_command(
                     f"--pr-body {pr_body} is a Python file; name a Markdown file such as"
                     " cio-fix.md"
                 )
+            if pr_body is not None:
+                # The fixes are written before the description, so a path
+                # that cannot take it must stop the run before any fix.
+                problem = _unwritable_file(pr_body)
+                if problem is not None:
+                    raise _fail(f"--pr-body {pr_body} {problem}; name a Markdown file")
             for flag, value in (
                 ("--pr-branch", pr_branch),
                 ("--pr-base", pr_base),
@@ -421,6 +427,20 @@ def main_command(
         ):
             status = EXIT_FINDINGS
         raise typer.Exit(status)
+
+
+def _unwritable_file(path: Path) -> str | None:
+    """Say why a file cannot be written at `path`, or None when it can be."""
+    if path.is_dir():
+        return "is a folder"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"is in {folder}, which is not a folder that exists"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"is in {folder}, which is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "is not writable"
+    return None
 
 
 def _require_working_directory() -> None:

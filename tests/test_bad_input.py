@@ -551,6 +551,28 @@ def test_bad_input_pr_body_python_file(project) -> None:
     assert (root / "app.py").read_text() == "import customerio\n"
 
 
+# A source file with a fix, and where --pr-body cannot write the description.
+FIXABLE_APP = "import time\n\nimport customerio\n\ncio = customerio.CustomerIO('', '')\ncio.track(1, 'x', sent_at=time.time() * 1000)\n"
+
+
+@pytest.mark.parametrize(
+    ("description", "problem"),
+    [
+        ("out", "is a folder"),
+        ("missing/cio-fix.md", "which is not a folder that exists"),
+    ],
+)
+def test_bad_input_pr_body_unwritable(project, description, problem) -> None:
+    root = project({"app.py": FIXABLE_APP, "out/.keep": ""})
+
+    result = run_cli(["--apply", "--pr-body", description, "."], root)
+
+    assert result.exit_code == 2
+    assert f"--pr-body {description} " in result.stderr
+    assert problem in result.stderr
+    assert (root / "app.py").read_text() == FIXABLE_APP
+
+
 def test_bad_input_cache_folder_link(project, tmp_path_factory) -> None:
     outside = tmp_path_factory.mktemp("outside")
     root = project({"app.py": "import customerio\n"})
