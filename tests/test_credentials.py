@@ -308,8 +308,9 @@ class ProductionConfig({base}):
             "BaseConfig",
             "its base class BaseConfig is defined in acme.config.base, so cio-fix"
             " cannot tell whether BaseConfig reads its fields from the environment"
-            " itself; delete this assignment if BaseConfig reads this key already,"
-            " else read the variable here by hand)",
+            " itself, as a pydantic settings class does. If it does, or if it defines"
+            " CUSTOMERIO_SITE_ID itself, change this line to `CUSTOMERIO_SITE_ID:"
+            " str`, else read the variable here by hand)",
         ),
         (
             "from acme.config import base\n",
@@ -320,8 +321,9 @@ class ProductionConfig({base}):
             "from acme.config.factory import make_base\n",
             "make_base()",
             "its base class is the expression make_base(), so cio-fix cannot tell"
-            " whether that class reads its fields from the environment itself; delete"
-            " this assignment if it reads this key already",
+            " whether that class reads its fields from the environment itself, as a"
+            " pydantic settings class does. If it does, or if it defines"
+            " CUSTOMERIO_SITE_ID itself, change this line to",
         ),
     ],
 )
@@ -346,3 +348,121 @@ def test_config_subclass_reason_unknown_module(project) -> None:
     output = run_cli(["--no-diff", "."], root).stdout
 
     assert "(not fixed: its base class Base is defined outside this module" in output
+
+
+# The step for a field of a subclass: deleting the line would remove a
+# pydantic field, so each message names the field without its value.
+SETTINGS_SUBCLASS = """\
+{setup}
+
+class ProdSettings({base}):
+    {field}
+"""
+SETTINGS_STEP = (
+    "a field of a pydantic settings class, which reads it from the environment"
+    " once this line is {declaration}, without a default)"
+)
+
+
+@pytest.mark.parametrize(
+    ("setup", "base", "field", "declaration"),
+    [
+        (
+            "from pydantic import BaseSettings as BS\n",
+            "BS",
+            'customerio_site_id: str = "3f9a1b2c3d4e5f607182"',
+            "`customerio_site_id: str`",
+        ),
+        (
+            "from pydantic_settings.main import BaseSettings as Settings\n\n"
+            "class AppSettings(Settings):\n    debug: bool = False\n",
+            "AppSettings",
+            'customerio_site_id: str = "3f9a1b2c3d4e5f607182"',
+            "`customerio_site_id: str`",
+        ),
+        (
+            "from pydantic.v1 import BaseSettings as V1Settings\n",
+            "V1Settings",
+            'CUSTOMERIO_SITE_ID = "3f9a1b2c3d4e5f607182"',
+            "`CUSTOMERIO_SITE_ID: str`",
+        ),
+        (
+            "import pydantic\nfrom pydantic import SecretStr\n",
+            "pydantic.BaseSettings",
+            'CUSTOMERIO_SITE_ID = SecretStr("3f9a1b2c3d4e5f607182")',
+            "`CUSTOMERIO_SITE_ID: SecretStr`",
+        ),
+        (
+            "from pydantic import SecretStr\n"
+            "from pydantic_settings import BaseSettings\n",
+            "BaseSettings",
+            'customerio_site_id: "SecretStr | None" = SecretStr("3f9a1b2c3d4e5f607182")',
+            '`customerio_site_id: "SecretStr | None"`',
+        ),
+    ],
+)
+def test_settings_subclass_reason_keeps_field(
+    project, setup, base, field, declaration
+) -> None:
+    source = SETTINGS_SUBCLASS.format(setup=setup, base=base, field=field)
+    root = project({"pyproject.toml": CIO101_ONLY, "prod.py": source})
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    step = SETTINGS_STEP.format(declaration=declaration)
+    assert f"(not fixed: {step}" in lines[0]
+
+
+def test_settings_base_in_other_module_keeps_field(project) -> None:
+    # cio-fix reads no file that mentions no Customer.io name, so it cannot
+    # tell that AppSettings is a pydantic settings class. The step it gives
+    # must not delete the field that main.py reads.
+    root = project(
+        {
+            "pyproject.toml": CIO101_ONLY,
+            "conf/__init__.py": "",
+            "conf/appbase.py": (
+                "from pydantic_settings import BaseSettings\n\n\n"
+                "class AppSettings(BaseSettings):\n    debug: bool = False\n"
+            ),
+            "conf/prod.py": SETTINGS_SUBCLASS.format(
+                setup="from conf.appbase import AppSettings\n",
+                base="AppSettings",
+                field='customerio_site_id: str = "3f9a1b2c3d4e5f607182"',
+            ),
+            "main.py": (
+                "from conf.prod import ProdSettings\n\n"
+                "print(ProdSettings().customerio_site_id)\n"
+            ),
+        }
+    )
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 1
+    assert "its base class AppSettings is defined in conf.appbase" in lines[0]
+    assert "change this line to `customerio_site_id: str`" in lines[0]
+    assert "delete" not in lines[0]
+
+
+def test_client_read_field_reason_keeps_field(project) -> None:
+    # A field that a client reads gets the step of the field's own line.
+    source = (
+        "from customerio import APIClient\n"
+        "from pydantic import BaseSettings as BS\n\n\n"
+        "class Settings(BS):\n"
+        '    key: str = "0a1b2c3d4e5f6a7b8c9d"\n\n\n'
+        "api = APIClient(Settings.key)\n"
+    )
+    root = project({"pyproject.toml": CIO101_ONLY, "app.py": source})
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 1
+    step = SETTINGS_STEP.format(declaration="`key: str`")
+    assert f"(not fixed: {step}" in lines[0]

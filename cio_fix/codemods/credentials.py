@@ -478,13 +478,17 @@ class HardcodedCredential(Rule):
     dependencies) already reads. When the fixes would read
     different keys from one variable (two workspaces, say), those keys are
     reported without a fix. So is a field of a pydantic settings class
-    (a subclass of `BaseSettings`, also through a base class of the
-    module): without its default, the class reads the field from the
-    environment by the name its configuration gives. A class with a base
-    class from another module may be one, so its keys get no fix either:
-    the message names the base class and its module, and asks you to
-    delete the assignment when the base class reads the key already, or
-    else to read the variable by hand. A
+    (a subclass of `BaseSettings` of pydantic or pydantic-settings, also
+    imported under another name or through a base class of the module):
+    once the line is an annotation without a value (`site_id: str`), the
+    class reads the field from the environment by the name its
+    configuration gives, and the message names that annotation. Deleting
+    the line would remove the field. A class with a base class from
+    another module may be one, so its keys get no fix either: the message
+    names the base class and its module. If that class reads its fields
+    from the environment or defines the key itself, change the line to
+    the annotation that the message names, which is right for either
+    kind. Else read the variable by hand. A
     field's key is the Track or the App API key as the client that reads
     it (`APIClient(CioConfig.key)`, also in another file), the field name
     (`app_api_key`) or the class name (`CioAppConfig`) says; a plain `api_key` that none of them
@@ -592,7 +596,9 @@ class HardcodedCredential(Rule):
         if field is not None:
             # `APIClient(CioConfig.key)`: the client decides the key's role.
             class_info, assignment = field
-            reason = _class_field_not_fixed(index, class_info)
+            reason = _field_not_fixed(
+                index, _class_field_not_fixed(index, class_info), assignment
+            )
             for literal in self._from_assignment(index, assignment, role):
                 yield dataclasses.replace(
                     literal, not_fixed=reason or literal.not_fixed
@@ -654,6 +660,7 @@ class HardcodedCredential(Rule):
                 elif scope is index.module_scope:
                     role = context.project.credential_role(index.module_name, name)
                 if role is not None:
+                    reason = _field_not_fixed(index, reason, assignments[0])
                     for literal in self._from_assignment(index, assignments[0], role):
                         yield dataclasses.replace(
                             literal, not_fixed=reason or literal.not_fixed, label=label
@@ -934,9 +941,17 @@ def _customerio_name(name: str) -> bool:
 
 # A pydantic settings class reads each field from the environment itself, by
 # a name that its configuration decides (`env_prefix`, `alias`).
-SETTINGS_FIELD = (
-    "a field of a pydantic settings class, which reads it from the environment"
-    " when its default is removed"
+# pydantic 1 defines `BaseSettings` in `pydantic.env_settings` (also as
+# `pydantic.v1` in pydantic 2), and pydantic 2 moved it to pydantic-settings.
+SETTINGS_BASES = frozenset(
+    {
+        "pydantic.BaseSettings",
+        "pydantic.env_settings.BaseSettings",
+        "pydantic.v1.BaseSettings",
+        "pydantic.v1.env_settings.BaseSettings",
+        "pydantic_settings.BaseSettings",
+        "pydantic_settings.main.BaseSettings",
+    }
 )
 SEVERAL_ROLES = (
     "clients of different APIs read it, so give each its own key; the Track API"
@@ -944,34 +959,90 @@ SEVERAL_ROLES = (
 )
 
 
-class UnknownBaseReason(str):
-    """The reason a class field's key gets no fix: a base class that cio-fix cannot read.
+class SettingsField:
+    """The reason a field of a pydantic settings class gets no fix.
 
-    The base class may be a settings class that reads its fields from the
-    environment itself. The finding's message names the variable to read,
-    which this reason leaves to it.
+    The message states the declaration that makes the class read the field
+    from the environment, which depends on the field.
     """
 
 
-def _unknown_base(base: str, module: str | None) -> UnknownBaseReason:
+SETTINGS_FIELD = SettingsField()
+
+
+@dataclass(frozen=True)
+class UnknownBase:
+    """A base class that cio-fix cannot read, which may read its subclasses' fields.
+
+    `description` introduces it ("its base class AppSettings is defined in
+    conf.appbase") and `name` refers to it afterwards ("AppSettings").
+    """
+
+    description: str
+    name: str
+
+
+class UnknownBaseReason(str):
+    """The reason a class field's key gets no fix: a base class that cio-fix cannot read.
+
+    The finding's message names the variable to read, which this reason
+    leaves to it.
+    """
+
+
+def _unknown_base(base: str, module: str | None) -> UnknownBase:
     """Describe a base class defined in `module`, or outside this module when None."""
     where = f"in {module}" if module else "outside this module"
-    return UnknownBaseReason(
-        f"its base class {base} is defined {where}, so cio-fix cannot tell whether"
-        f" {base} reads its fields from the environment itself; delete this"
-        f" assignment if {base} reads this key already, else read the variable here"
-        " by hand"
-    )
+    return UnknownBase(f"its base class {base} is defined {where}", base)
 
 
-def _unresolved_base(expression: str) -> UnknownBaseReason:
+def _unresolved_base(expression: str) -> UnknownBase:
     """Describe a base class written as an expression, such as `make_base()`."""
+    return UnknownBase(f"its base class is the expression {expression}", "that class")
+
+
+def _field_not_fixed(
+    index: FileIndex,
+    reason: str | SettingsField | UnknownBase | None,
+    assignment: Assignment,
+) -> str | None:
+    """Return the reason a key in this field gets no fix as the message states it.
+
+    A pydantic settings class reads a field from the environment once the
+    field is an annotation without a value, such as `site_id: str`. Deleting
+    the line instead would remove the field. A plain base class that
+    defines the key itself still gives it to a subclass whose line is only
+    an annotation, because an annotation binds no class attribute. So that
+    declaration is the step for a base class of either kind.
+    """
+    if reason is None or isinstance(reason, str):
+        return reason
+    declaration = f"`{assignment.name}: {_field_type(index, assignment)}`"
+    if isinstance(reason, SettingsField):
+        return (
+            "a field of a pydantic settings class, which reads it from the"
+            f" environment once this line is {declaration}, without a default"
+        )
     return UnknownBaseReason(
-        f"its base class is the expression {expression}, so cio-fix cannot tell"
-        " whether that class reads its fields from the environment itself; delete"
-        " this assignment if it reads this key already, else read the variable here"
-        " by hand"
+        f"{reason.description}, so cio-fix cannot tell whether {reason.name} reads"
+        " its fields from the environment itself, as a pydantic settings class"
+        f" does. If it does, or if it defines {assignment.name} itself, change"
+        f" this line to {declaration}, else read the variable here by hand"
     )
+
+
+def _field_type(index: FileIndex, assignment: Assignment) -> str:
+    """Return the type of a class field as the source writes it: its annotation, else `str`."""
+    statement = assignment.statement
+    if isinstance(statement, cst.AnnAssign):
+        return cst.Module([]).code_for_node(statement.annotation.annotation)
+    value = assignment.value
+    assert value is not None
+    if _secret_wrapped(index, value) is not value:
+        # `track_api_key = SecretStr("...")`: the wrapper is the type.
+        assert isinstance(value, cst.Call)
+        return cst.Module([]).code_for_node(value.func)
+    return "str"
 
 
 AMBIGUOUS_KEY = (
@@ -1021,7 +1092,7 @@ def _module_classes(index: FileIndex) -> dict[str, list[ClassInfo]]:
 
 def _class_field_not_fixed(
     index: FileIndex, info: ClassInfo, seen: frozenset[int] = frozenset()
-) -> str | None:
+) -> SettingsField | UnknownBase | None:
     """Return why a key in a field of the class gets no fix, or None when it can get one.
 
     A pydantic settings class reads the field from the environment once its
@@ -1039,7 +1110,11 @@ def _class_field_not_fixed(
         return _unresolved_base(expression)
     classes = _module_classes(index)
     for base in info.bases:
-        if base.rpartition(".")[2] == "BaseSettings":
+        # A base imported under another name (`BaseSettings as BS`) counts too.
+        if (
+            base.rpartition(".")[2] == "BaseSettings"
+            or index.qualify(base) in SETTINGS_BASES
+        ):
             return SETTINGS_FIELD
         local = classes.get(base, [])
         if len(local) == 1 and id(local[0]) not in seen:
