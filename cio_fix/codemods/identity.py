@@ -192,11 +192,40 @@ PURE_BUILTINS = frozenset(
 PURE_METHODS = frozenset(
     {"lower", "upper", "strip", "casefold", "title", "isoformat", "timestamp", "get"}
 )
-# Clock readings, which cannot raise: the time ones return numbers.
-CLOCK_NUMBERS = frozenset({"time.time", "time.time_ns"})
-CLOCK_DATES = frozenset(
-    {"datetime.datetime.now", "datetime.datetime.utcnow", "datetime.date.today"}
+# Clock readings, which cannot raise when called without arguments.
+# Django's `timezone.now()` reads `settings.USE_TZ`, which Django configures
+# before any handler runs.
+CLOCK_NUMBERS = frozenset(
+    {
+        "time.time",
+        "time.time_ns",
+        "time.monotonic",
+        "time.monotonic_ns",
+        "time.perf_counter",
+        "time.perf_counter_ns",
+    }
 )
+CLOCK_DATETIMES = frozenset(
+    {
+        "datetime.datetime.now",
+        "datetime.datetime.today",
+        "datetime.datetime.utcnow",
+        "django.utils.timezone.now",
+    }
+)
+CLOCK_DATES = frozenset({"datetime.date.today"})
+# `datetime.now` also takes a time zone, positionally or as `tz=`.
+CLOCK_WITH_TIME_ZONE = "datetime.datetime.now"
+# Time zone constants whose reads cannot raise. `datetime.UTC` is new in
+# Python 3.11, so it counts only as a name that `from datetime import UTC`
+# binds, because on an older Python that import fails before any handler runs.
+UTC_CONSTANT = "datetime.UTC"
+TIME_ZONES = frozenset({"datetime.timezone.utc", UTC_CONSTANT})
+# Methods without arguments that cannot raise on a clock reading, and the
+# one of them that returns a number.
+DATE_METHODS = frozenset({"isoformat", "isoweekday", "weekday"})
+DATETIME_METHODS = DATE_METHODS | {"date", "time", "timestamp"}
+TIMESTAMP_METHOD = "timestamp"
 # Functions that turn a finite number into a number without raising.
 NUMBER_BUILTINS = frozenset({"int", "float", "round"})
 NUMBER_FUNCTIONS = frozenset({"math.floor", "math.ceil", "math.trunc"})
@@ -449,8 +478,9 @@ def _cannot_stop(
 ) -> bool:
     """Tell whether running `statement` can neither raise nor stop the handler.
 
-    Only a Track API event and a line of assignments to plain names qualify,
-    when every value they evaluate cannot raise (see `_cannot_raise`). A
+    Only a Track API event and a line of assignments to plain names, `pass`,
+    `...` and bare strings qualify, when every value they evaluate cannot
+    raise (see `_cannot_raise`). A
     call to other code may raise, an `await` may be cancelled, and setting
     an attribute or item may run a setter. The event's own request may
     still fail, which the rule's docstring states.
@@ -475,6 +505,9 @@ def _assigns_what_cannot_raise(
 ) -> bool:
     if isinstance(small, cst.Pass):
         return True
+    if isinstance(small, cst.Expr):
+        # `...` and a bare string literal are constants that do nothing.
+        return isinstance(small.value, cst.Ellipsis) or _is_string_literal(small.value)
     # `count += 1` raises when `count` is None, so augmented assignments do not qualify.
     if isinstance(small, cst.Assign):
         targets = [target.target for target in small.targets]
@@ -495,7 +528,8 @@ def _cannot_raise(
     """Tell whether evaluating `node` cannot raise, or raises only where the identify would.
 
     Names, literals, f-strings of names, clock readings such as
-    `int(time.time() * 1000)`, number arithmetic with `+`, `-` and `*`,
+    `int(time.time() * 1000)`, `datetime.now(timezone.utc).isoformat()` or
+    Django's `timezone.now()`, number arithmetic with `+`, `-` and `*`,
     and lists, tuples, dicts and sets of these qualify. A dict key
     or set element must be a literal, because hashing a name's value may
     raise. An attribute read may run a property (Flask's `request.json`
@@ -506,8 +540,11 @@ def _cannot_raise(
     """
     if _is_plain_literal(node) or _is_number(index, node):
         return True
-    if isinstance(node, cst.Call) and not node.args:
-        return index.qualified_name(node.func) in CLOCK_DATES
+    if isinstance(node, cst.Call) and (
+        _clock_reading_methods(index, node) is not None
+        or _clock_method(index, node) is not None
+    ):
+        return True
     if isinstance(node, (cst.Tuple, cst.List)):
         return all(
             isinstance(element, cst.Element)
@@ -530,6 +567,54 @@ def _cannot_raise(
     return evaluated.evaluates(node)
 
 
+def _clock_reading_methods(index: FileIndex, call: cst.Call) -> frozenset[str] | None:
+    """Return the methods that cannot raise on what `call` returns, if it reads the clock.
+
+    Examples are `datetime.now()`, `date.today()`, Django's `timezone.now()`
+    and `datetime.now(tz=timezone.utc)`.
+    """
+    name = index.qualified_name(call.func)
+    if name in CLOCK_DATES and not call.args:
+        return DATE_METHODS
+    if name not in CLOCK_DATETIMES:
+        return None
+    if not call.args:
+        return DATETIME_METHODS
+    [argument, *others] = call.args
+    if (
+        name != CLOCK_WITH_TIME_ZONE
+        or others
+        or argument.star
+        or argument.keyword is not None
+        and argument.keyword.value != "tz"
+    ):
+        return None
+    return DATETIME_METHODS if _is_time_zone(index, argument.value) else None
+
+
+def _clock_method(index: FileIndex, call: cst.Call) -> str | None:
+    """Return the method's name if `call` is a method of a clock reading that cannot raise.
+
+    Such methods take no arguments, as in `datetime.now().isoformat()`.
+    """
+    func = call.func
+    if call.args or not isinstance(func, cst.Attribute):
+        return None
+    if not isinstance(func.value, cst.Call):
+        return None
+    methods = _clock_reading_methods(index, func.value)
+    if methods is None or func.attr.value not in methods:
+        return None
+    return func.attr.value
+
+
+def _is_time_zone(index: FileIndex, node: cst.BaseExpression) -> bool:
+    name = index.qualified_name(node)
+    if name == UTC_CONSTANT:
+        return isinstance(node, cst.Name)
+    return name in TIME_ZONES
+
+
 def _is_plain_literal(node: cst.BaseExpression) -> bool:
     """Tell whether `node` is a name, a string, or an f-string that formats only names."""
     if isinstance(node, (cst.Name, cst.SimpleString)):
@@ -547,6 +632,13 @@ def _is_plain_literal(node: cst.BaseExpression) -> bool:
     return False
 
 
+def _is_string_literal(node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a string or bytes literal, without f-strings."""
+    if isinstance(node, cst.ConcatenatedString):
+        return _is_string_literal(node.left) and _is_string_literal(node.right)
+    return isinstance(node, cst.SimpleString)
+
+
 def _is_hashable_literal(index: FileIndex, node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BaseString):
         return _is_plain_literal(node)
@@ -556,8 +648,9 @@ def _is_hashable_literal(index: FileIndex, node: cst.BaseExpression) -> bool:
 def _is_number(index: FileIndex, node: cst.BaseExpression) -> bool:
     """Tell whether `node` is a number that cannot raise, from literals and the clock.
 
-    That is a number literal, `time.time()`, `+`, `-` or `*` of numbers,
-    and `int`, `round` or `math.floor` of one number.
+    That is a number literal, `time.time()`, `time.monotonic()`,
+    `datetime.now().timestamp()`, `+`, `-` or `*` of numbers, and `int`,
+    `round` or `math.floor` of one number.
     """
     if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
         return True
@@ -578,7 +671,10 @@ def _is_number(index: FileIndex, node: cst.BaseExpression) -> bool:
 
 def _is_number_call(index: FileIndex, call: cst.Call) -> bool:
     if not call.args:
-        return index.qualified_name(call.func) in CLOCK_NUMBERS
+        return (
+            index.qualified_name(call.func) in CLOCK_NUMBERS
+            or _clock_method(index, call) == TIMESTAMP_METHOD
+        )
     [argument, *others] = call.args
     if others or argument.star or argument.keyword is not None:
         return False
@@ -703,12 +799,21 @@ class TrackBeforeIdentify(Rule):
     attributes, literals, `int`, `time.time` and the like). They then run
     before the track, so when one raises the track is lost too, but only
     on a request that fails anyway. From the track to the identify there
-    may be only Track API events and assignments to plain names, and every
-    value that they evaluate, the track's own arguments included, must be
-    unable to raise: names, literals, f-strings of names, number
-    arithmetic (`60 * 60`, `-1`), clock readings (`int(time.time())`,
-    `datetime.now()`), and lists, tuples and dicts of these with literal
-    keys (`{"plan": plan}`). A subscript, an attribute or an operator on
+    may be only Track API events, assignments to plain names, `pass`, `...`
+    and bare strings, and every value that they evaluate, the track's own
+    arguments included, must be unable to raise: names, literals,
+    f-strings of names, number arithmetic (`60 * 60`, `-1`), clock
+    readings, and lists, tuples and dicts of these with literal keys
+    (`{"plan": plan}`). Clock readings are `time.time()`,
+    `time.monotonic()` and `time.perf_counter()` (also inside `int(...)`),
+    `datetime.now()`, `datetime.today()`, `datetime.utcnow()`,
+    `date.today()`, Django's `timezone.now()`, and `datetime.now()` with
+    `timezone.utc` or with a `UTC` imported by `from datetime import UTC`
+    (reading `datetime.UTC` raises before Python 3.11). Each may end in
+    `.isoformat()`, `.weekday()` or `.isoweekday()`, and a datetime also
+    in `.date()`, `.time()` or `.timestamp()`. A time zone from a variable
+    may not be a time zone, so it withholds the fix. A subscript, an
+    attribute or an operator on
     names passes only when the identify evaluates the same expression in
     its receiver or arguments (`self.cio`, `form["id"]`), because the
     moved identify then raises on it first. Any other statement or value
