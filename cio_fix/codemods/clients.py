@@ -282,7 +282,7 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
         return key_reason
     node = _chain_base(node)
     if isinstance(node, cst.Call):
-        return f"`{code_of(node.func)}()` may return another value on each request"
+        return _call_reason(index, node)
     if not isinstance(node, cst.Name):
         return (
             f"cio-fix cannot tell whether `{code_of(whole)}` is the same on every"
@@ -302,6 +302,63 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
             return f"`{name}` belongs to the current request, app or context"
         return None
     return _module_binding_reason(index, name)
+
+
+def _call_reason(index: FileIndex, node: cst.Call) -> str | None:
+    """Return why a call may return another value on each request, or None when it cannot.
+
+    A call without arguments of a function of the same module that
+    `functools.cache` or `functools.lru_cache` caches returns the object of
+    its first call every time: FastAPI's `get_settings()`.
+    """
+    function = _cached_function(index, node)
+    if function is None:
+        return f"`{code_of(node.func)}()` may return another value on each request"
+    if node.args:
+        return (
+            f"`{function.name}` is cached per argument, and cio-fix follows a cached"
+            " function only when it is called without arguments"
+        )
+    return None
+
+
+def _cached_function(index: FileIndex, node: cst.Call) -> FunctionInfo | None:
+    """Return the function of the same module that a call runs, if functools caches its result.
+
+    Its only decorator must be `functools.cache` or an `lru_cache` that
+    keeps entries (`maxsize=0` keeps none), and the module must bind its
+    name once, to this function, with no later rebinding.
+    """
+    if not isinstance(node.func, cst.Name):
+        return None
+    name = node.func.value
+    assignment = index.module_assignment(name)
+    if assignment is None or not isinstance(assignment.statement, cst.FunctionDef):
+        return None
+    if rebinding_reason(index, name) is not None:
+        return None
+    function = next(
+        (info for info in index.functions if info.node is assignment.statement),
+        None,
+    )
+    if function is None or function.is_async or len(function.node.decorators) != 1:
+        return None
+    decorator = function.node.decorators[0].decorator
+    if function.decorators == ("functools.cache",):
+        return function if not isinstance(decorator, cst.Call) else None
+    if function.decorators != ("functools.lru_cache",):
+        return None
+    if not isinstance(decorator, cst.Call):
+        return function
+    for position, argument in enumerate(decorator.args):
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        if keyword == "maxsize" or keyword is None and position == 0:
+            value = argument.value
+            if isinstance(value, cst.Name) and value.value == "None":
+                return function
+            size = literal_value(value)
+            return function if isinstance(size, int) and size > 0 else None
+    return function
 
 
 def _varying_key_reason(node: cst.BaseExpression) -> str | None:
@@ -555,8 +612,9 @@ class ClientPerRequest(Rule):
     Fix safety:
     Safe. A client whose arguments are literals becomes a module-level
     client. Arguments that read the environment (`os.environ`,
-    `os.getenv`, through any alias), settings, imported names or names
-    the module assigns go into a `functools.cache` factory, so they are
+    `os.getenv`, through any alias), settings, imported names, names
+    the module assigns or a cached function of the module (see below) go
+    into a `functools.cache` factory, so they are
     still read at the first request: an environment loaded after import
     (`load_dotenv()` in an app factory) keeps working, a constant that
     another module sets (`tracking.SITE_ID = ...` in an app factory) is
@@ -571,11 +629,18 @@ class ClientPerRequest(Rule):
     uncached factory without parameters gets `@functools.cache` when the
     client it builds is the same on every call, and
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
-    A factory gets the same test as a construction in a handler: each
-    argument, and each local variable that an argument reads, must be a
-    literal, an environment read, a settings value or a module constant.
-    cio-fix follows a local variable to its only assignment, which must
-    not be inside an `if`, loop, `try` or `with` block of the factory.
+    A factory's client is the same on every call when each argument, and
+    each local variable that an argument reads, is built only from
+    literals, environment reads, settings values, module constants and
+    calls without arguments of a function of the same module that
+    `functools.cache` or `functools.lru_cache` caches (FastAPI's
+    `get_settings()`). They may be combined with `or`, `and`, `not`,
+    comparisons, conditional expressions, `int()` and the other
+    conversions, the string methods `strip`, `lstrip`, `rstrip`, `lower`,
+    `upper` and `format`, and subscripts whose keys are such values
+    (`REGIONS[os.environ["CIO_REGION"]]`). cio-fix follows a local variable
+    to its only assignment, which must not be inside an `if`, loop, `try`
+    or `with` block of the factory.
     Reported without a fix, with the reason in the message: async clients
     (also where a factory returns one), async factories, factories with
     parameters and wrapper classes; a constructor that the function imports
@@ -591,7 +656,9 @@ class ClientPerRequest(Rule):
     handler or in a factory (a multi-tenant factory that picks the
     workspace from `request`, `g` or a database lookup): request or
     context values (`current_app` too, because an app factory can build
-    apps with other keys), thread-locals, calls, names bound more than
+    apps with other keys), thread-locals, calls (a cached function called
+    with arguments too, and one imported from another module, whose
+    decorator cio-fix does not read), names bound more than
     once at module level (under `if`/`else` or `try`/`except`), class
     attributes and, in a handler, unpacked `*args` or `**kwargs`; a module
     that binds the name `functools` to something else; and a client
@@ -1196,39 +1263,106 @@ def _factory_varying_reason(
     """Return why the client of a factory without parameters may differ between calls.
 
     `functools.cache` keeps the first client for the whole process, so every
-    argument must pass the test that `plan_hoist` applies in a handler. It
-    must be a literal, an environment read, a settings value or a module
-    constant, and not `request`, `g`, `current_app`, a context variable or
-    a call (a database lookup). A local variable is followed to the value
-    of its only assignment, which must be a statement of the factory's own
-    body, so that no condition or loop chooses it.
+    argument must be the same on every call (`_same_value_reason`): not
+    `request`, `g`, `current_app`, a context variable or a call such as a
+    database lookup.
     """
-    bound = factory.scope.assignments if factory.scope is not None else {}
-    pending = [argument.value for argument in construction.node.args]
     followed: set[str] = set()
-    while pending:
-        value = pending.pop(0)
-        base = _chain_base(value)
-        if isinstance(base, cst.Name) and base.value in bound:
-            key_reason = _varying_key_reason(value)
-            if key_reason is not None:
-                return key_reason
-            if base.value not in followed:
-                followed.add(base.value)
-                assigned = _local_value(factory, base.value)
-                if isinstance(assigned, str):
-                    return assigned
-                pending.append(assigned)
-            continue
-        if read_names(value) & bound.keys():
-            return (
-                f"cio-fix cannot tell whether `{code_of(value)}` is the same on every"
-                " request"
-            )
-        if not is_import_safe(index, value):
-            reason = varying_value_reason(index, value)
+    for argument in construction.node.args:
+        reason = _same_value_reason(index, factory, argument.value, followed)
+        if reason is not None:
+            return reason
+    return None
+
+
+# String methods that only read the string they are called on, so the same
+# string and arguments give the same result.
+READING_STRING_METHODS = frozenset(
+    {"strip", "lstrip", "rstrip", "lower", "upper", "format"}
+)
+
+
+def _same_value_reason(
+    index: FileIndex,
+    factory: FunctionInfo,
+    node: cst.BaseExpression,
+    followed: set[str],
+) -> str | None:
+    """Return why an expression of a factory may differ between calls, or None when it cannot.
+
+    It must be built only from values that are the same on every call:
+    literals, environment reads, settings values, module constants and
+    calls of cached functions without arguments (`varying_value_reason`),
+    combined with `or`, `and`, `not`, comparisons, conditional
+    expressions, conversions (`int()`), string methods that only read
+    (`.strip()`), and subscripts whose keys are such values. A local
+    variable is followed to the value of its only assignment (`followed`
+    holds the names already followed), which must be a statement of the
+    factory's own body, so that no condition or loop chooses it.
+    """
+    if is_import_safe(index, node):
+        return None
+    operands = _operands(index, node)
+    if operands is not None:
+        for operand in operands:
+            reason = _same_value_reason(index, factory, operand, followed)
             if reason is not None:
                 return reason
+        return None
+    chain = node
+    while isinstance(chain, (cst.Attribute, cst.Subscript)):
+        if isinstance(chain, cst.Subscript):
+            for element in chain.slice:
+                key = element.slice
+                if not isinstance(key, cst.Index) or _same_value_reason(
+                    index, factory, key.value, followed
+                ):
+                    return (
+                        f"the key in `{code_of(chain)}` is not a literal, so cio-fix"
+                        " cannot tell that it is the same on every request"
+                    )
+        chain = chain.value
+    if chain is not node:
+        return _same_value_reason(index, factory, chain, followed)
+    bound = factory.scope.assignments if factory.scope is not None else {}
+    if isinstance(chain, cst.Name) and chain.value in bound:
+        if chain.value in followed:
+            return None
+        followed.add(chain.value)
+        assigned = _local_value(factory, chain.value)
+        if isinstance(assigned, str):
+            return assigned
+        return _same_value_reason(index, factory, assigned, followed)
+    if isinstance(chain, (cst.Name, cst.Call)):
+        return varying_value_reason(index, chain)
+    return f"cio-fix cannot tell whether `{code_of(node)}` is the same on every request"
+
+
+def _operands(
+    index: FileIndex, node: cst.BaseExpression
+) -> list[cst.BaseExpression] | None:
+    """Return the values that an expression only combines, or None for other expressions.
+
+    `a or b`, `not a`, `a == b`, `b if a else c`, `int(a)`, an environment
+    read with the default `a`, `a.strip()` and `a.format(b)` give the same
+    result for the same values.
+    """
+    if isinstance(node, cst.BooleanOperation):
+        return [node.left, node.right]
+    if isinstance(node, cst.IfExp):
+        return [node.test, node.body, node.orelse]
+    if isinstance(node, cst.Comparison):
+        return [node.left, *(item.comparator for item in node.comparisons)]
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return [node.expression]
+    if not isinstance(node, cst.Call):
+        return None
+    arguments = [argument.value for argument in node.args]
+    if env_variable_read(index, node) is not None or _is_conversion(index, node):
+        return arguments
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value in READING_STRING_METHODS:
+        return [func.value, *arguments]
     return None
 
 
