@@ -430,16 +430,22 @@ def main_command(
 
 
 def _unwritable_file(path: Path) -> str | None:
-    """Say why a file cannot be written at `path`, or None when it can be."""
+    """Say why a file cannot be written at `path`, or None when it can be.
+
+    Missing folders on the way are fine, because the description's folder
+    is created when it is written.
+    """
     if path.is_dir():
         return "is a folder"
-    folder = path.parent
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "is not writable"
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     if not folder.is_dir():
-        return f"is in {folder}, which is not a folder that exists"
+        return f"is below {folder}, which is not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"is in {folder}, which is not writable"
-    if path.exists() and not os.access(path, os.W_OK):
-        return "is not writable"
+        return f"is below {folder}, which is not writable"
     return None
 
 

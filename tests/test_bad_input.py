@@ -559,11 +559,11 @@ FIXABLE_APP = "import time\n\nimport customerio\n\ncio = customerio.CustomerIO('
     ("description", "problem"),
     [
         ("out", "is a folder"),
-        ("missing/cio-fix.md", "which is not a folder that exists"),
+        ("app.py.d/cio-fix.md", "which is not a folder"),
     ],
 )
 def test_bad_input_pr_body_unwritable(project, description, problem) -> None:
-    root = project({"app.py": FIXABLE_APP, "out/.keep": ""})
+    root = project({"app.py": FIXABLE_APP, "app.py.d": "", "out/.keep": ""})
 
     result = run_cli(["--apply", "--pr-body", description, "."], root)
 
