@@ -522,7 +522,7 @@ def _warn_python_assumed(result: RunResult, apply: bool) -> None:
 
     Each invalid version specifier that the fixes ignore gets a warning.
     Fixes written for Python 3.9 because no version is declared, or none
-    can be read, get one more: a project that runs on an older Python
+    can be read, get one more. A project that runs on an older Python
     would get code that it cannot import (`functools.cache`, a
     positional-only parameter), so the warning names what to change. Both
     come from the findings, so a run prints them once whatever the number

@@ -67,8 +67,8 @@ CONSTRUCTORS: dict[str, ClientType] = {
 # The Data Pipelines SDK is also used through module-level functions.
 PIPELINES_MODULE = "customerio.analytics"
 
-# Where a project module hides an SDK package (`SdkShadowing`),
-# the names imported from it get this prefix, so that they match no SDK name.
+# The prefix of the names imported from a project module that hides an SDK
+# package (`SdkShadowing`), so that they match no SDK name.
 PROJECT_MODULE_PREFIX = "<project>."
 # Modules whose names in an annotation may be a client's type: `Any`, a
 # `Protocol` that a client matches, a `TypeVar`.

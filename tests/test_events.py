@@ -584,7 +584,11 @@ def test_events_sdk_version_sources(
     (tmp_path / file).write_text(text, encoding="utf-8")
     found = detect_sdk_version(tmp_path)
 
-    assert (found.majors if found else None) == ({major} if major else None)
+    if major is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.majors == {major}
 
 
 def test_events_sdk_version_nearest_folder(tmp_path: Path) -> None:

@@ -293,8 +293,8 @@ class BlockingCallInRequest(Rule):
     code would run every time.
 
     A change of a sent object counts when it comes after the call or
-    anywhere in a loop around it, and when it goes through another name
-    bound to the object, or inside an attribute or item that the call sends
+    anywhere in a loop around it. It also counts through another name bound
+    to the object, and inside an attribute or item that the call sends
     (`rows[0]["qty"] = 0` after sending `rows[0]`). Passing the object to a
     function, or calling a method of it that is not known to only read it,
     counts too. An object bound at module level counts as changed when any

@@ -631,10 +631,10 @@ class ClientPerRequest(Rule):
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
     A factory's client is the same on every call when each argument, and
     each local variable that an argument reads, is built only from
-    literals, environment reads, settings values, module constants and
-    calls without arguments of a function of the same module that
+    literals, environment reads, settings values and module constants.
+    Calls without arguments of a function of the same module that
     `functools.cache` or `functools.lru_cache` caches (FastAPI's
-    `get_settings()`). They may be combined with `or`, `and`, `not`,
+    `get_settings()`) count too. These values may be combined with `or`, `and`, `not`,
     comparisons, conditional expressions, `int()` and the other
     conversions, the string methods `strip`, `lstrip`, `rstrip`, `lower`,
     `upper` and `format`, and subscripts whose keys are such values
@@ -1290,10 +1290,10 @@ def _same_value_reason(
 ) -> str | None:
     """Return why an expression of a factory may differ between calls, or None when it cannot.
 
-    It must be built only from values that are the same on every call:
-    literals, environment reads, settings values, module constants and
-    calls of cached functions without arguments (`varying_value_reason`),
-    combined with `or`, `and`, `not`, comparisons, conditional
+    It must be built only from values that are the same on every call
+    (`varying_value_reason`): literals, environment reads, settings values,
+    module constants and calls of cached functions without arguments. They
+    may be combined with `or`, `and`, `not`, comparisons, conditional
     expressions, conversions (`int()`), string methods that only read
     (`.strip()`), and subscripts whose keys are such values. A local
     variable is followed to the value of its only assignment (`followed`

@@ -782,7 +782,8 @@ class HardcodedCredential(Rule):
         if literal.not_fixed is not None:
             source = "the environment"
             if isinstance(literal.not_fixed, UnknownBaseReason):
-                # The reason asks the reader to read "the variable" by hand.
+                # The reason tells the reader to read "the variable" by hand,
+                # so the message names it.
                 source = f"the {env_name} environment variable"
             message = (
                 f"Customer.io {literal.label or label} is hard-coded"
