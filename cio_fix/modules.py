@@ -12,9 +12,9 @@ from cio_fix.files import is_folder, is_regular_file
 # The top-level packages of the Customer.io SDKs.
 CLIENT_PACKAGES = ("customerio", "async_customerio")
 
-# Files that make their folder the top of a distribution, whose code runs
-# with that folder (or its `src/`) as an import root.
-PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+# Files that make their folder an import root: packaging metadata, and a
+# Django `manage.py`, because Python puts the script's folder on `sys.path`.
+IMPORT_ROOT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "manage.py")
 
 # `from django.conf import settings` reads the project's settings module.
 DJANGO_SETTINGS = "django.conf.settings"
@@ -56,7 +56,6 @@ def shadowed_sdk_packages(folder: Path) -> frozenset[str]:
     distribution's own package. Either way `import customerio` in that code
     means that module. A package with a `track.py` is a copy of the SDK,
     which defines its Track API client there, and hides nothing.
-    NOTE: a module next to a `manage.py` below the import root is not looked for.
     """
     shadowed = set()
     for candidate in (folder, folder / "src"):
@@ -74,7 +73,8 @@ class SdkShadowing:
 
     The code of a file runs with its import root on `sys.path`: the
     nearest folder at or above the file, up to the project root, that
-    contains packaging metadata (`PACKAGING_FILES`), else the project root.
+    contains packaging metadata or a Django `manage.py`
+    (`IMPORT_ROOT_FILES`), else the project root.
     A service of a monorepo with its own pyproject.toml is a distribution
     of its own, so a `customerio.py` at the top of the repository does not
     hide the SDK from it. An instance remembers the import root of every
@@ -107,7 +107,7 @@ class SdkShadowing:
                 found = self._import_roots[candidate]
                 break
             searched.append(candidate)
-            if any(is_regular_file(candidate / name) for name in PACKAGING_FILES):
+            if any(is_regular_file(candidate / name) for name in IMPORT_ROOT_FILES):
                 found = candidate
                 break
         for candidate in (folder, *searched):

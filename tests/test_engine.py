@@ -1614,6 +1614,24 @@ def test_engine_top_customerio_module_hides_sdk_outside_services(project) -> Non
     assert "services/alpha/main.py" in finding_paths(checked)
 
 
+def test_engine_customerio_module_next_to_manage_py_hides_sdk(project) -> None:
+    # `python manage.py` puts the Django project's folder first on sys.path.
+    root = monorepo(
+        project,
+        {
+            "tools/site/manage.py": "",
+            "tools/site/customerio.py": IN_HOUSE_CLIENT,
+            "tools/site/shop/views.py": IN_HOUSE_VIEWS,
+            "tools/report.py": IN_HOUSE_VIEWS,
+        },
+    )
+
+    checked = run_cli(["--output-format", "json", "."], root)
+
+    assert "tools/site/shop/views.py" not in finding_paths(checked)
+    assert "tools/report.py" in finding_paths(checked)
+
+
 @pytest.mark.parametrize(
     "module",
     [

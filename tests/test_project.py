@@ -963,3 +963,22 @@ def test_project_import_roots_in_any_order(project) -> None:
     assert shadowing.packages_for(alpha / "app/deep/views.py") == frozenset()
     assert shadowing.packages_for(beta / "app/views.py") == {"customerio"}
     assert shadowing.packages_for(root / "tools/scripts/report.py") == {"customerio"}
+
+
+def test_manage_py_folder_is_an_import_root(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": "",
+            "customerio.py": "",
+            "src/site/manage.py": "",
+            "src/site/shop/views.py": "",
+            "src/other/manage.py": "",
+            "src/other/customerio.py": "",
+            "src/other/shop/views.py": "",
+        }
+    ).resolve()
+    shadowing = SdkShadowing(root)
+
+    assert shadowing.import_root(root / "src/site/shop") == root / "src/site"
+    assert shadowing.packages_for(root / "src/site/shop/views.py") == frozenset()
+    assert shadowing.packages_for(root / "src/other/shop/views.py") == {"customerio"}
