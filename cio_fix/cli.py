@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import traceback
 from collections.abc import Iterable, Iterator
 from enum import Enum
@@ -1035,6 +1036,20 @@ def _print_explanation(code: str) -> None:
     console.print(rule.documentation(), markup=False, soft_wrap=True)
 
 
+def _escape_unencodable_output() -> None:
+    """Make stdout and stderr escape the characters their encoding cannot encode.
+
+    A diff or a path may contain any character, but a pipe on Windows or a
+    terminal in a Latin-1 or C locale cannot encode them all. Python's own
+    stderr escapes them, and stdout does the same from here on, so that a
+    run never stops halfway through its report.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
     """Run the command line; an unexpected exception exits with 2, never with 1.
 
@@ -1044,6 +1059,7 @@ def main() -> None:
     from cio_fix.interrupts import install
 
     install()
+    _escape_unencodable_output()
     try:
         app(prog_name="cio-fix")
     except Exception as error:

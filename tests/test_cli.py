@@ -478,6 +478,35 @@ def test_cli_python_module_entry_point(project) -> None:
     assert "CIO103" in completed.stdout
 
 
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_cli_output_escapes_what_stdout_cannot_encode(project, encoding) -> None:
+    # A pipe on Windows is cp1252, and a C locale gives ASCII.
+    root = project(
+        {
+            "caf\u00e9.py": (
+                "import time\n\nfrom customerio import CustomerIO\n\n"
+                'cio = CustomerIO("site", "key")\n'
+                'cio.track("u1", "paid", who="Zo\u00eb \u5c71\u7530",'
+                " created_at=int(time.time() * 1000))\n"
+            ),
+        }
+    )
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": encoding}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "cio_fix", "--select", "CIO103", "--no-cache", "."],
+        capture_output=True,
+        cwd=root,
+        env=env,
+    )
+
+    stdout = completed.stdout.decode(encoding)
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr.decode(encoding)
+    assert "\\u5c71\\u7530" in stdout
+    assert "Found 1 finding" in stdout
+
+
 @pytest.mark.parametrize(
     ("arguments", "pieces"),
     [
