@@ -2227,6 +2227,24 @@ def test_events_enum_variant_message(project) -> None:
     )
 
 
+def test_events_variant_places_in_line_order(project) -> None:
+    sends = "".join('    cio.track(uid, "Order Shipped")\n' for _ in range(9))
+    source = (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def shipped(uid):\n"
+        f"{sends}"
+        '    cio.track(uid, "order_shipped")\n'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO303", "."], root)
+    messages = [finding["message"] for finding in result.json["findings"]]
+
+    assert any("'Order Shipped' (app.py:4, app.py:5," in text for text in messages)
+    assert not any("app.py:12, app.py:4" in text for text in messages)
+
+
 def test_events_unfixed_message_singular_value(project) -> None:
     source = (
         "from customerio import CustomerIO\n"

@@ -1372,7 +1372,7 @@ def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
     fixed onto the same name.
     """
     if static in sent.exact:
-        places = ", ".join(sorted(set(sent.exact[static])))
+        places = ", ".join(sorted(set(sent.exact[static]), key=_place_order))
         return Merge(
             static,
             f"the fixed name {static!r} is already sent",
@@ -1386,7 +1386,7 @@ def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
     if variants:
         name = min(variants)
         listed = " and ".join(
-            f"{other!r} (sent at {', '.join(sorted(places))})"
+            f"{other!r} (sent at {', '.join(sorted(places, key=_place_order))})"
             for other, places in sorted(variants.items())
         )
         return Merge(
@@ -1776,12 +1776,13 @@ class InconsistentEventName(Rule):
         literal = source.literal
         node = literal or source.expression
         assert node is not None
-        problem = f"event name {name!r} (sent at {', '.join(sorted(places))})"
+        shown = ", ".join(sorted(places, key=_place_order))
+        problem = f"event name {name!r} (sent at {shown})"
         if off_style:
             problem += f" does not follow the {style} style"
         if variants:
             listed = " and ".join(
-                f"{variant!r} ({', '.join(sorted(set(where)))})"
+                f"{variant!r} ({', '.join(sorted(set(where), key=_place_order))})"
                 for variant, where in sorted(variants.items())
             )
             joiner = "; it also" if off_style else ""
