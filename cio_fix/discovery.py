@@ -256,7 +256,7 @@ def discover(paths: list[Path], config: Config) -> Discovered:
     link is left out, also when named.
     """
     found = Discovered()
-    seen: set[Path] = set()
+    seen: dict[Path, int] = {}
     excludes = _exclude_spec(config)
     left_out: set[Path] = set()
     named_files = []
@@ -449,12 +449,25 @@ class EnvironmentFolders:
 
 
 def _add(
-    found: Discovered, seen: set[Path], file: Path, resolved: Path | None = None
+    found: Discovered, seen: dict[Path, int], file: Path, resolved: Path | None = None
 ) -> None:
+    """Add `file` to `found`, once per file it resolves to.
+
+    A file reached under two names, such as its own and a symbolic link's,
+    keeps its own name, else the first in path order, so the output does
+    not depend on the order of the PATHs.
+    """
     key = resolved if resolved is not None else file.resolve()
-    if key not in seen:
-        seen.add(key)
+    kept = seen.get(key)
+    if kept is None:
+        seen[key] = len(found.files)
         found.files.append(file)
+    elif _name_order(file, key) < _name_order(found.files[kept], key):
+        found.files[kept] = file
+
+
+def _name_order(file: Path, resolved: Path) -> tuple[bool, str]:
+    return file.absolute() != resolved, file.as_posix()
 
 
 def _exclude_spec(config: Config) -> pathspec.PathSpec:

@@ -457,6 +457,28 @@ def test_discovery_link_in_tree_listed_once(project) -> None:
     assert _names(root) == ["pkg/real.py"]
 
 
+@pytest.mark.parametrize(
+    ("named", "expected"),
+    [
+        (["jobs/worker.py", "app/worker.py"], ["app/worker.py"]),
+        (["app/worker.py", "jobs/worker.py"], ["app/worker.py"]),
+        (["jobs/worker.py", "app"], ["app/worker.py"]),
+        (["links/b.py", "links/a.py"], ["links/a.py"]),
+    ],
+)
+def test_discovery_file_named_twice_keeps_own_name(project, named, expected) -> None:
+    root = project({"app/worker.py": SOURCE})
+    (root / "jobs").mkdir()
+    (root / "jobs" / "worker.py").symlink_to(root / "app" / "worker.py")
+    (root / "links").mkdir()
+    (root / "links" / "a.py").symlink_to(root / "app" / "worker.py")
+    (root / "links" / "b.py").symlink_to(root / "app" / "worker.py")
+
+    names = _names(root, paths=[root / name for name in named])
+
+    assert names == expected
+
+
 @pytest.mark.parametrize("in_git", [False, True])
 def test_discovery_walk_reads_stub_files(project, in_git) -> None:
     root = project(
