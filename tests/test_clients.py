@@ -1109,6 +1109,12 @@ WITHHELD_REASON_LISTS = {
         "(not fixed: `tenant_settings` is cached per argument, and cio-fix follows",
         "(not fixed: `get_settings()` may return another value on each request)",
     ],
+    "global_rebuilt_per_request.py": [
+        "(not fixed: it is stored in the module-level `_client`, which other code",
+        "(not fixed: it is stored in the module-level `_client`, which other code",
+        "(not fixed: it is stored in the module-level `_client`, which other code",
+        "(not fixed: it is stored in the module-level `_fresh_client`, which other",
+    ],
 }
 
 
@@ -1124,6 +1130,56 @@ def test_clients_each_withheld_fix_gives_reason(project, name: str) -> None:
     for finding, reason in zip(findings, WITHHELD_REASON_LISTS[name], strict=True):
         assert reason in finding["message"]
         assert finding["fix"] is None
+
+
+# The reason of each finding of a fixture whose clients some code changes, in
+# the order of the findings; None for a finding that gets its fix.
+CHANGED_CLIENT_REASONS = {
+    "factory_changed_by_callers.py": [
+        "(not fixed: `fast` sets `cio.timeout` after calling `timed_client()`, so a"
+        " cached client would keep",
+        '(not fixed: `tagged` sets `cio.http.headers["X-Request"]` after calling'
+        " `tagged_client()`, so a cached client would keep",
+        "(not fixed: `tuned` passes `cio` to `tune()` after calling `tuned_client()`,",
+        None,
+    ],
+    "instance_client_changed_by_method.py": [
+        "(not fixed: `OrderView.setup` sets `self.client.timeout`, so a shared client"
+        " would keep",
+        "(not fixed: `RefundHandler.prepare` sets"
+        ' `self.cio.http.headers["X-Request"]`, so a shared client would keep',
+        "(not fixed: `SignupHandler.on_finish` replaces or deletes `self.cio`,",
+        None,
+    ],
+    "factory_changed_in_other_module": [
+        "(not fixed: `order_created` passes `cio` to `tune()` after calling"
+        " `order_client()`,",
+        "(not fixed: `SignupView.setup` sets `self.cio.timeout`, so a shared client",
+        None,
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED_CLIENT_REASONS))
+def test_clients_changed_client_withholds_fix(tmp_path: Path, name: str) -> None:
+    entry = FIXTURES / "CIO601" / name
+    if entry.is_dir():
+        shutil.copytree(entry, tmp_path, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(entry, tmp_path / name)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO601", "."], tmp_path)
+
+    findings = result.json["findings"]
+    reasons = CHANGED_CLIENT_REASONS[name]
+    assert len(findings) == len(reasons)
+    for finding, reason in zip(findings, reasons, strict=True):
+        if reason is None:
+            assert "(not fixed" not in finding["message"]
+            assert finding["fix"] is not None
+        else:
+            assert reason in finding["message"]
+            assert finding["fix"] is None
 
 
 def test_clients_no_fixture_withholds_fix_silently(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_writes, own_module_writes
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
-from cio_fix.walk import find_all, walk
+from cio_fix.walk import find_all
 
 INDENT = "    "
 
@@ -575,13 +575,18 @@ class ClientPerRequest(Rule):
     `on_event("startup")`, Django's `AppConfig.ready`, Celery's worker
     start signals), unless an outer loop or a lambda runs it again.
     A client built once and kept is left alone too: one assigned to a name
-    the function declares `global`, and one assigned to a class variable
+    the function declares `global`, or to a class variable
     (`type(self).client`, `self.__class__.client`, `View.client`, `cls.client`
-    of a classmethod) only while it is unset. That needs an `if` that tests
+    of a classmethod), only while it is unset. A `global` name counts as
+    unset inside an `if` that tests it (`is None`, `not`, alone or joined
+    with `and`). It also counts as unset after an `if` without `else`, in
+    the same block or one around it, that ends with `return` and tests
+    that the name is set (`is not None`, the bare name, alone or joined
+    with `or`). A class variable counts as unset inside an `if` that tests
     the same class variable (`is None`, `not`, `not hasattr(...)`,
-    `getattr(..., None)`, alone or joined with `and`), no loop between the
-    `if` and the assignment, and no other assignment or `del` of that class
-    variable in the function. The same guard around
+    `getattr(..., None)`, alone or joined with `and`), and only when the
+    function assigns or deletes it nowhere else. No loop may run between
+    the `if` and the assignment. The same guard around
     `self.client = CustomerIO(...)` sets an instance attribute, built once
     per instance, so it is still reported in a view, which the web
     frameworks instantiate for every request by default.
@@ -670,7 +675,10 @@ class ClientPerRequest(Rule):
     class variable (`Service.client = CustomerIO(...)`,
     `type(self).client = ...`, `cls.client = ...`) is reported without a fix
     too, because code elsewhere may read it, replace it or close it and
-    count on the next request for a new one.
+    count on the next request for a new one. For the same reason, a client
+    that a handler or factory assigns to a `global` name on every call
+    (`global _client; _client = CustomerIO(...)` without the test above)
+    is reported without a fix.
     A client stored in an instance attribute (`self.client = ...`) is fixed,
     because code that reads or replaces the class variable does not see it.
     A client that its function changes after building it is reported
@@ -679,9 +687,15 @@ class ClientPerRequest(Rule):
     or item of it (`cio.timeout = 1`, `cio.http.headers[...] = ...`),
     `setattr()`, a call of any method that is not one of the SDK's sending
     methods (`cio.http.mount(...)`), or passing it to a function of the
-    same file that does one of these. Other methods of the class that
-    change `self.client`, and callers that change the client an uncached
-    factory returns, are not seen.
+    same file that does one of these. The same holds for a client kept in
+    an instance attribute when another method of the class changes it, or
+    assigns or deletes the attribute (`del self.client` in `on_finish`).
+    An uncached factory gets no `functools.cache` when a caller, in any
+    file, binds the client it returns to a name or attribute
+    (`cio = make_client()`, `self.client = make_client()`) and then changes
+    it in these ways, in the same function or another method of its class.
+    A change without such a name (`tune(make_client())`), and methods of
+    base classes and subclasses, are not seen.
     A factory with a decorator whose name says it caches (`ttl_cache`,
     `memoize`) is left alone.
     `functools.cache` is new in Python 3.9, so in a project that declares
@@ -728,7 +742,14 @@ class ClientPerRequest(Rule):
             )
             if factory is not None:
                 closed = factory.name in self._closed_by_callers(context)
-                yield self._factory_finding(context, factory, construction, closed)
+                withheld = _global_variable_reason(
+                    context.index, construction, site.ancestors
+                )
+                if withheld is None:
+                    withheld = self._changed_by_callers(context).get(factory.name)
+                yield self._factory_finding(
+                    context, factory, construction, closed, withheld
+                )
                 continue
             yield self._hoist_finding(context, site, taken, planned)
 
@@ -742,7 +763,7 @@ class ClientPerRequest(Rule):
             function = _running_function(construction, ancestors)
             if function is not None and (
                 function.is_cached
-                or _assigns_global(index, function, construction, ancestors)
+                or _fills_unset_global(index, construction, ancestors)
                 or _fills_unset_class_variable(index, function, construction, ancestors)
             ):
                 # A cached factory, a lazily built global or a lazily built class
@@ -769,11 +790,28 @@ class ClientPerRequest(Rule):
         module_name = context.index.module_name
         names = set()
         for _, instantiations in context.project.rule_facts(self.code):
-            for target, *_, closed, _ in instantiations:
+            for target, *_, closed, _, _ in instantiations:
                 resolved = context.project.resolve_name(target) if closed else None
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
         return names
+
+    def _changed_by_callers(self, context: FileContext) -> dict[str, str]:
+        """Return this file's functions whose result a caller changes, in any file.
+
+        Each one comes with the reason of the first change found, which names
+        the caller.
+        """
+        module_name = context.index.module_name
+        changes: dict[str, str] = {}
+        for _, instantiations in context.project.rule_facts(self.code):
+            for target, *_, changed, _ in instantiations:
+                if changed is None:
+                    continue
+                resolved = context.project.resolve_name(target)
+                if resolved is not None and resolved[0].module_name == module_name:
+                    changes.setdefault(resolved[1], changed)
+        return changes
 
     def _called_from_other_files(self, context: FileContext) -> set[str]:
         """Return this file's functions that other files call per request or per item."""
@@ -798,7 +836,9 @@ class ClientPerRequest(Rule):
         factory: FunctionInfo,
         construction: Construction,
         closed: bool = False,
+        withheld: str | None = None,
     ) -> Finding:
+        """Return the finding of a factory; `withheld` is why caching it would be wrong."""
         node = factory.node
         async_client = construction.client.is_async
         has_parameters = bool(all_parameters(node.params))
@@ -858,6 +898,8 @@ class ClientPerRequest(Rule):
             f"`{factory.name}` builds a new Customer.io client on every call and is"
             f" called per request or per item; {_cache_advice(context, 'it')}"
         )
+        if withheld is not None:
+            return self._withheld(context, node.name, message, withheld)
         too_old = _cache_too_old(context)
         if too_old is not None:
             return self._withheld(context, node.name, message, too_old)
@@ -908,6 +950,10 @@ class ClientPerRequest(Rule):
         if reason is None:
             reason = _class_variable_reason(context.index, construction, site.ancestors)
         if reason is None:
+            reason = _global_variable_reason(
+                context.index, construction, site.ancestors
+            )
+        if reason is None:
             reason = _changed_client_reason(context, construction, with_statement)
         if reason is not None:
             return self._withheld(context, construction.node, message, reason)
@@ -936,16 +982,18 @@ class ClientPerRequest(Rule):
     def collect(self, context: FileContext) -> Any:
         """Return the calls made per request or per item, and the calls whose client is closed.
 
-        Each entry is (target, path, lines and columns, closed, per request).
-        The calls made elsewhere are kept only when they close what they
-        get, because a cached factory would then hand out a closed client.
+        Each entry is (target, path, lines and columns, closed, changed, per
+        request), where changed is the reason a cached result would keep the
+        caller's changes, or None. The calls made elsewhere are kept only
+        when they close or change what they get, because a cached factory
+        would then hand out a closed client, or one changed for every caller.
         """
         index = context.index
         instantiations = []
         path = display_path(context.path)
 
         def add_entry(
-            node: cst.CSTNode, callee: cst.BaseExpression, *flags: bool
+            node: cst.CSTNode, callee: cst.BaseExpression, *flags: bool | str | None
         ) -> None:
             target = _instantiated_name(index, callee)
             if target is None:
@@ -964,7 +1012,7 @@ class ClientPerRequest(Rule):
             dependency = dependency_of(index, site.node)
             if dependency is not None:
                 # FastAPI calls the dependency, imported or not, per request.
-                add_entry(dependency, dependency, False, True)
+                add_entry(dependency, dependency, False, None, True)
             key = id(site.function)
             if key not in function_per_request:
                 function_per_request[key] = runs_per_request_or_item(
@@ -973,12 +1021,19 @@ class ClientPerRequest(Rule):
             per_request = function_per_request[key] or (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
             )
-            # Only a factory without parameters gets a fix that `closed` withholds.
-            closed = not site.node.args and _result_closed(
-                context, site.node, site.statement, site.function
-            )
-            if per_request or closed:
-                add_entry(site.node, site.node.func, closed, per_request)
+            # Only a factory without parameters gets a fix that `closed` or
+            # `changed` withholds.
+            closed = False
+            changed = None
+            if not site.node.args:
+                closed = _result_closed(
+                    context, site.node, site.statement, site.function
+                )
+                changed = _result_changed(
+                    context, site.node, site.statement, site.function
+                )
+            if per_request or closed or changed is not None:
+                add_entry(site.node, site.node.func, closed, changed, per_request)
         return instantiations or None
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
@@ -990,7 +1045,9 @@ class ClientPerRequest(Rule):
             return
         for _, instantiations in project.rule_facts(self.code):
             for entry in instantiations:
-                target, path, line, column, end_line, end_column, _, per_request = entry
+                target, path, line, column, end_line, end_column, *_, per_request = (
+                    entry
+                )
                 if not per_request:
                     continue
                 resolved = project.resolve_name(target)
@@ -1396,37 +1453,129 @@ def _local_value(factory: FunctionInfo, name: str) -> cst.BaseExpression | str:
     return statement.value
 
 
-def _assigns_global(
-    index: FileIndex,
-    function: FunctionInfo,
-    construction: Construction,
-    ancestors: list[cst.CSTNode],
-) -> bool:
-    """Tell whether the construction is assigned to a `global` name: a lazy singleton."""
-    # NOTE: no guard (`if _client is None:`) is required, so a handler that
-    # assigns a new client to a global name on every request is not reported.
-    # The index contains the names of every `global` statement of the
-    # module, so most functions need no walk for their own.
-    if not index.global_names:
-        return False
+def _global_target(
+    index: FileIndex, construction: Construction, ancestors: list[cst.CSTNode]
+) -> str | None:
+    """Return the module-level name that the construction is assigned to through `global`."""
+    # The index records only the assignments of names that a `global`
+    # statement of the same function declares, so most files skip the rest.
+    if not index.global_assignments:
+        return None
     assignment = _assignment_of(construction, ancestors)
     if assignment is None:
+        return None
+    for target in assignment.targets:
+        if not isinstance(target.target, cst.Name):
+            continue
+        name = target.target.value
+        if any(
+            rebinding.value is construction.node
+            for rebinding in index.global_assignments.get(name, [])
+        ):
+            return name
+    return None
+
+
+def _fills_unset_global(
+    index: FileIndex, construction: Construction, ancestors: list[cst.CSTNode]
+) -> bool:
+    """Tell whether the construction is assigned to a `global` name only while it is unset.
+
+    `if _client is None: _client = CustomerIO(...)` builds one client per
+    process. So does an assignment after `if _client is not None: return
+    _client` in the same block or a block around it. No loop may run
+    between the test and the assignment. A handler that assigns a new
+    client to the name on every request builds one per request.
+    NOTE: another assignment or `del` of the name in the same function
+    (`_client = None` at its end) is not seen, so such a handler stays silent.
+    """
+    name = _global_target(index, construction, ancestors)
+    if name is None:
         return False
-    targets = {code_of(target.target) for target in assignment.targets}
-    if not targets & index.global_names:
+    child: cst.CSTNode = construction.node
+    for ancestor in ancestors:
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.For, cst.While)):
+            return False
+        if (
+            isinstance(ancestor, cst.If)
+            and child is ancestor.body
+            and _tests_unset_name(ancestor.test, name)
+        ):
+            return True
+        if isinstance(ancestor, cst.IndentedBlock) and _returns_when_set(
+            ancestor, child, name
+        ):
+            return True
+        child = ancestor
+    return False
+
+
+def _tests_unset_name(test: cst.BaseExpression, name: str) -> bool:
+    """Tell whether `test` is true only while `name` is unset.
+
+    `name is None`, `not name`, and an `and` with one of those count.
+    """
+    if isinstance(test, cst.BooleanOperation):
+        if not isinstance(test.operator, cst.And):
+            return False
+        return _tests_unset_name(test.left, name) or _tests_unset_name(test.right, name)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _is_name(test.expression, name)
+    return _compares_with_none(test, name, cst.Is)
+
+
+def _tests_set_name(test: cst.BaseExpression, name: str) -> bool:
+    """Tell whether `test` is true whenever `name` is set.
+
+    `name is not None`, `name`, and an `or` with one of those count.
+    """
+    if isinstance(test, cst.BooleanOperation):
+        if not isinstance(test.operator, cst.Or):
+            return False
+        return _tests_set_name(test.left, name) or _tests_set_name(test.right, name)
+    return _is_name(test, name) or _compares_with_none(test, name, cst.IsNot)
+
+
+def _compares_with_none(
+    test: cst.BaseExpression, name: str, operator: type[cst.BaseCompOp]
+) -> bool:
+    """Tell whether `test` is `name is None` or `name is not None`, as `operator` selects."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
-    finder = _GlobalFinder()
-    walk(function.node.body, finder)
-    return bool(targets & finder.names)
+    comparison = test.comparisons[0]
+    return (
+        isinstance(comparison.operator, operator)
+        and _is_name(comparison.comparator, "None")
+        and _is_name(test.left, name)
+    )
 
 
-class _GlobalFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
+def _returns_when_set(block: cst.IndentedBlock, child: cst.CSTNode, name: str) -> bool:
+    """Tell whether an `if` before `child` in `block` returns whenever `name` is set.
 
-    def visit_Global(self, node: cst.Global) -> None:
-        for item in node.names:
-            self.names.add(item.name.value)
+    That `if` has no `else`, and its body ends with `return`.
+    """
+    for statement in block.body:
+        if statement is child:
+            return False
+        if (
+            isinstance(statement, cst.If)
+            and statement.orelse is None
+            and _tests_set_name(statement.test, name)
+            and _ends_with_return(statement.body)
+        ):
+            return True
+    return False
+
+
+def _ends_with_return(body: cst.BaseSuite) -> bool:
+    statements = body.body
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return isinstance(last.body[-1], cst.Return)
+    return isinstance(last, cst.Return)
 
 
 def _fills_unset_class_variable(
@@ -1491,21 +1640,8 @@ def _sets_class_variable_elsewhere(
     assigned: cst.BaseExpression,
 ) -> bool:
     """Tell whether the function assigns or deletes `variable` other than at `assigned`."""
-    targets: list[cst.BaseExpression] = []
-    for statement in find_all(
-        function.node.body, cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Del
-    ):
-        if isinstance(statement, cst.Assign):
-            targets.extend(target.target for target in statement.targets)
-        else:
-            targets.append(statement.target)
-    while targets:
-        target = targets.pop()
-        if isinstance(target, (cst.Tuple, cst.List)):
-            # `a, type(self).client = ...`, `del a, type(self).client`, and
-            # starred elements, whose `value` is the starred target.
-            targets.extend(element.value for element in target.elements)
-        elif (
+    for target in _assigned_targets(function.node.body):
+        if (
             target is not assigned
             and _class_variable(index, function, target, reading=False) == variable
         ):
@@ -1756,6 +1892,23 @@ def _class_variable_reason(
     return None
 
 
+def _global_variable_reason(
+    index: FileIndex, construction: Construction, ancestors: list[cst.CSTNode]
+) -> str | None:
+    """Return why a client assigned to a `global` name must stay per request, or None.
+
+    Like a class variable, a module-level name is shared with all code
+    that imports the module, which may close or replace the client in it.
+    """
+    name = _global_target(index, construction, ancestors)
+    if name is None:
+        return None
+    return (
+        f"it is stored in the module-level `{name}`, which other code may read,"
+        " replace or close, so one shared client could behave differently"
+    )
+
+
 def _is_class_attribute(
     index: FileIndex, function: FunctionInfo | None, target: cst.BaseExpression
 ) -> bool:
@@ -1990,29 +2143,133 @@ def _passed_to(
     return names
 
 
+# The end of the reason for withholding a fix that would share a client that
+# some code changes.
+KEEPS_CHANGES = "would keep any change this makes for every later request"
+
+
 def _changed_client_reason(
     context: FileContext,
     construction: Construction,
     with_statement: cst.With | bool | None,
 ) -> str | None:
-    """Return why the client cannot be shared because its function changes it, or None.
+    """Return why the client cannot be shared because its code changes it, or None.
 
     A setting changed on one request's client (`cio.timeout = 1`) would
     stay on the shared client for every later request, in every handler.
-    NOTE: a caller that changes the client an uncached factory returns is
-    not seen, so that factory still gets `functools.cache`.
+    The code is the function that builds it and, for a client kept in an
+    instance attribute (`self.client`), the other methods of its class.
     """
     function = construction.site.function
     name = _client_name(construction, with_statement)
     if function is None or name is None:
         return None
     change = _changed_by(context, function.node).get(name)
-    if change is None:
+    if change is not None:
+        return (
+            f"`{function.name}` {change} after building the client, so a shared"
+            f" client {KEEPS_CHANGES}"
+        )
+    return _instance_attribute_change(context, function, name)
+
+
+def _result_changed(
+    context: FileContext,
+    call: cst.Call,
+    statement: cst.CSTNode | None,
+    function: FunctionInfo | None,
+) -> str | None:
+    """Return why the object a call returns must not be cached because the caller changes it.
+
+    The call must be the value of an assignment to one name or attribute
+    (`c = make_client()`, `self.client = make_client()`), which the calling
+    function, or another method of its class, then changes.
+    NOTE: a result changed without a name (`make_client().timeout = 1`,
+    `tune(make_client())`) or at module level is not seen.
+    """
+    if function is None or not isinstance(statement, cst.SimpleStatementLine):
         return None
-    return (
-        f"`{function.name}` {change} after building the client, so a shared client"
-        " would keep any change this makes for every later request"
-    )
+    assign = statement.body[0]
+    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+        return None
+    if assign.value is not call:
+        return None
+    name = dotted_name(assign.targets[0].target)
+    if name is None:
+        return None
+    change = _changed_by(context, function.node).get(name)
+    if change is not None:
+        return (
+            f"`{function.name}` {change} after calling `{code_of(call.func)}()`,"
+            f" so a cached client {KEEPS_CHANGES}"
+        )
+    return _instance_attribute_change(context, function, name)
+
+
+def _instance_attribute_change(
+    context: FileContext, function: FunctionInfo, name: str
+) -> str | None:
+    """Return why sharing the client in the instance attribute `name` is wrong, or None.
+
+    `name` is an attribute of the method's first parameter (`self.client`).
+    The reason is another method of the class that changes the client (a
+    change that `_changed_names` finds), or that assigns or deletes the
+    attribute itself, because a class that replaces its client may count
+    on having one of its own.
+    NOTE: methods of base classes and subclasses are not read.
+    """
+    class_info = function.class_info
+    first = _first_parameter(function)
+    owner, _, attribute = name.partition(".")
+    if class_info is None or owner != first or not attribute or "." in attribute:
+        return None
+    for method in context.index.functions:
+        if method.class_info is not class_info or method is function:
+            continue
+        if method.parent is not None or "classmethod" in method.decorators:
+            continue
+        method_first = _first_parameter(method)
+        if method_first is None:
+            continue
+        where = f"`{class_info.name}.{method.name}`"
+        alias = f"{method_first}.{attribute}"
+        change = _changed_by(context, method.node).get(alias)
+        if change is not None:
+            return f"{where} {change}, so a shared client {KEEPS_CHANGES}"
+        if _assigns_attribute(method, alias):
+            return (
+                f"{where} replaces or deletes `{alias}`, so the class manages its"
+                " client itself and may count on having one of its own"
+            )
+    return None
+
+
+def _assigns_attribute(function: FunctionInfo, name: str) -> bool:
+    """Tell whether a function assigns or deletes the dotted `name` (`self.client`)."""
+    targets = _assigned_targets(function.node.body)
+    return any(dotted_name(target) == name for target in targets)
+
+
+def _assigned_targets(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    """Yield every target that the assignments and `del` statements in `node` bind.
+
+    The elements of a tuple or list target (`a, self.client = ...`) and
+    starred elements come one by one.
+    """
+    targets: list[cst.BaseExpression] = []
+    for statement in find_all(node, cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Del):
+        if isinstance(statement, cst.Assign):
+            targets.extend(target.target for target in statement.targets)
+        else:
+            targets.append(statement.target)
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (cst.Tuple, cst.List)):
+            targets.extend(element.value for element in target.elements)
+        elif isinstance(target, cst.StarredElement):
+            targets.append(target.value)
+        else:
+            yield target
 
 
 def _client_name(
@@ -2056,7 +2313,6 @@ def _changed_names(context: FileContext, function: cst.FunctionDef) -> dict[str,
     module-level function of this file that changes that parameter.
     `close()` is left to `_closed_names`. A name bound to another one
     (`other = cio`) changes it when it is changed.
-    NOTE: other methods of a class that change `self.client` are not seen.
     """
     changes: dict[str, str] = {}
     aliases = []
