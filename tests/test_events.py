@@ -1672,6 +1672,14 @@ def test_events_lookup_name_withholds_fix(project, name: str) -> None:
         ),
         ("TEMPLATE", 'from app import track\ntrack.__dict__["TEMPLATE"] = "order"\n'),
         ("TEMPLATE", "from app import track as t\nt.__dict__.update(TEMPLATE='x')\n"),
+        ("TEMPLATE", 'from app import track\nvars(track)["TEMPLATE"] = "order"\n'),
+        ("TEMPLATE", "from app import track\nvars(track).update(TEMPLATE='x')\n"),
+        (
+            "TEMPLATE",
+            "import os\nfrom app import track\n"
+            'for key in ("TEMPLATE",):\n'
+            "    vars(track)[key] = os.environ[key]\n",
+        ),
     ],
     ids=[
         "format-module",
@@ -1682,6 +1690,9 @@ def test_events_lookup_name_withholds_fix(project, name: str) -> None:
         "setattr-any-name",
         "dict-item",
         "dict-update",
+        "vars-item",
+        "vars-update",
+        "vars-any-key",
     ],
 )
 def test_events_constant_rebound_elsewhere_unsafe(
