@@ -22,6 +22,7 @@ from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
 from cio_fix.metadata import code_of
 from cio_fix.model import FileError, PartlyCheckedError, RunResult
 from cio_fix.report import plural
+from cio_fix.tlds import NON_ASCII_TLDS
 from cio_fix.walk import find_all
 
 if TYPE_CHECKING:
@@ -42,17 +43,6 @@ _SNAKE_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*$")
 _DOTTED_NAME = re.compile(rf"^{_WORD}(?:_{_WORD})*(?:\.{_WORD}(?:_{_WORD})*)*$")
 
 # Personal data written into a literal part of a name.
-# An address is the whole run of characters that can belong to it, because
-# RFC 6531 allows letters and digits of any script in both of its parts.
-# The local part may also contain `_.%+-`, and the domain `-`, but the
-# domain's last label is letters only. `personal_data_in_text` counts
-# combining marks as letters.
-# NOTE: `_` is valid in the local part of an address, so in
-# "signup_bob@example.com" and "registrácia_jana@example.com" the whole
-# literal is the address, and the name is reported without a fix because
-# no literal part remains.
-_LABEL = r"(?:[^\W_]|-)+"
-EMAIL_PATTERN = re.compile(rf"[\w.%+-]+@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,}}")
 PHONE_PATTERN = re.compile(
     r"\+\d[\d ().-]{6,}\d|\(\d{3}\) ?\d{3}-\d{4}|(?<!\d)\d{3}-\d{3}-\d{4}(?!\d)"
 )
@@ -328,6 +318,42 @@ def marks_as_letters(text: str) -> str:
             character = "a"
         characters.append(character)
     return "".join(characters)
+
+
+def _top_level_domain_pattern() -> str:
+    """Return the pattern of an address's last label: ASCII letters, or a non-ASCII TLD.
+
+    The names are matched on `marks_as_letters(text)`, so each is written in
+    that form, precomposed and decomposed, and without regard to case.
+    """
+    forms = set()
+    for name in NON_ASCII_TLDS:
+        forms.add(marks_as_letters(name))
+        forms.add(marks_as_letters(unicodedata.normalize("NFD", name)))
+    longest_first = sorted(forms, key=lambda form: (-len(form), form))
+    alternatives = "|".join(re.escape(form) for form in longest_first)
+    # The label ends where its letters end: "東京.中国語" has no TLD "中国".
+    return rf"(?:[A-Za-z]{{2,}}|(?i:{alternatives}))(?![^\W\d_])"
+
+
+# An email address. It is the whole run of characters that can belong to
+# it, because RFC 6531 allows letters and digits of any script in both of
+# its parts. The local part may also contain `_.%+-`, and the domain `-`.
+# `personal_data_in_text` counts combining marks as letters.
+# The domain's last label is ASCII letters, or a non-ASCII top-level
+# domain of the root zone. A label in another script that is no TLD makes
+# a name that only looks like an address: Japanese writes `@` for "at" a
+# place, so "注文@東京.店舗" is an order at the Tokyo store. So is a test
+# address on a fictional domain such as "用户@例子.广告", which no mail
+# server receives. A TLD in punycode (`bob@example.xn--p1ai`) is not matched.
+# NOTE: `_` is valid in the local part of an address, so in
+# "signup_bob@example.com" and "registrácia_jana@example.com" the whole
+# literal is the address, and the name is reported without a fix because
+# no literal part remains.
+_LABEL = r"(?:[^\W_]|-)+"
+EMAIL_PATTERN = re.compile(
+    rf"[\w.%+-]+@{_LABEL}(?:\.{_LABEL})*\.{_top_level_domain_pattern()}"
+)
 
 
 def split_personal_data(built: BuiltName) -> BuiltName:

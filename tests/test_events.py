@@ -373,6 +373,41 @@ def test_events_email_needs_letter_domain_end() -> None:
     assert personal_data_in_text("rank@top_ten") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("用户@例子.中国", "用户@例子.中国"),
+        ("josé@exämple.com", "josé@exämple.com"),
+        ("signup коля@пример.РФ", "коля@пример.РФ"),
+        ("signup a@b.vermögensberater", "a@b.vermögensberater"),
+        # A decomposed "ö": the letter "o" and a combining diaeresis.
+        ("signup a@b.vermo\u0308gensberater", "a@b.vermo\u0308gensberater"),
+        ("x@y.商城_done", "x@y.商城"),
+    ],
+)
+def test_events_email_non_ascii_top_level_domain(text: str, expected: str) -> None:
+    found = personal_data_in_text(text)
+
+    assert [text[start:end] for start, end, _ in found] == [expected]
+    assert [kind for _, _, kind in found] == ["email"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "注文@東京.店舗",
+        "заказ@москва.магазин",
+        "注文@東京.中国語",
+        "注文@東京.ab店舗",
+        "bob@example.comé",
+        # A test address on a domain that is not delegated.
+        "用户@例子.广告",
+    ],
+)
+def test_events_email_needs_top_level_domain(text: str) -> None:
+    assert personal_data_in_text(text) == []
+
+
 def test_events_one_finding_per_name(project) -> None:
     root = project(
         {

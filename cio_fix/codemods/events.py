@@ -602,9 +602,15 @@ class PersonalDataInEventName(Rule):
     its local part also `_.%+-`, so in `"signup_bob@example.com"` or
     `"registrácia_jana@example.com"` the whole name is the address: no
     text is left to name the event, and the name is reported without a
-    fix. When a name has both problems only this rule reports it. A
-    name that CIO301 cannot take apart, or whose new name would merge its
-    events into others (as CIO301 decides), is reported without a fix.
+    fix. The last label of the address's domain is ASCII letters, or a
+    top-level domain of the DNS root zone that is not ASCII (`.рф`,
+    `.中国`, `.भारत`). Other text around an `@` is not an address.
+    Japanese writes `@` for "at" a place, so `"注文@東京.店舗"` (an order
+    at the Tokyo store) is not reported, and neither is a test address on
+    a domain that does not exist, such as `"用户@例子.广告"`. When a name
+    has both problems only this rule reports it. A name that CIO301
+    cannot take apart, or whose new name would merge its events into
+    others (as CIO301 decides), is reported without a fix.
     """
 
     code = "CIO302"
