@@ -368,6 +368,14 @@ class FileContext:
             return None
         return python
 
+    def declared_python(self) -> PythonVersion | None:
+        """Return the lowest Python that the project declares, or None if it declares none.
+
+        Unlike `older_python`, it does not mark the file's fixes as written
+        for an assumed Python.
+        """
+        return self._python().version
+
     def python_too_old(self, version: tuple[int, int], feature: str) -> str | None:
         """Return why a fix is withheld, if the project declares a Python older than `version`.
 

@@ -698,6 +698,67 @@ def test_reorder_withheld_for_raising_track(project, data: str) -> None:
     )
 
 
+def _utc_attribute_source(between: str) -> str:
+    return (
+        "import datetime as dt\n\n"
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def signup(user, db):\n"
+        '    cio.track(customer_id=user.id, name="signed_up")\n'
+        f"    {between}\n"
+        "    cio.identify(id=user.id, email=user.email)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("declarations", "declared"),
+    [
+        ({}, "the project declares no Python version that cio-fix reads"),
+        (
+            {"pyproject.toml": '[project]\nname = "app"\nrequires-python = ">=3.10"\n'},
+            "pyproject.toml declares 3.10",
+        ),
+    ],
+)
+def test_reorder_withheld_past_utc_attribute(
+    project, declarations: dict[str, str], declared: str
+) -> None:
+    source = _utc_attribute_source("now = dt.datetime.now(dt.UTC)")
+    root = project({"app.py": source, **declarations})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it past `datetime.UTC`, which raises AttributeError"
+        f" before Python 3.11, and {declared})."
+    )
+
+
+def test_reorder_past_utc_attribute_on_python311(project) -> None:
+    source = _utc_attribute_source("now = dt.datetime.now(dt.UTC)")
+    pyproject = '[project]\nname = "app"\nrequires-python = ">=3.11"\n'
+    root = project({"app.py": source, "pyproject.toml": pyproject})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is not None
+
+
+def test_reorder_utc_and_call_reason(project) -> None:
+    source = _utc_attribute_source("now = dt.datetime.now(dt.UTC); db.commit()")
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["message"].endswith(
+        "(cio-fix does not move it past code that may skip the identify)."
+    )
+
+
 @pytest.mark.parametrize(
     ("receiver", "between"),
     [

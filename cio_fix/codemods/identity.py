@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
+from cio_fix.codemods.time_zones import UTC_PYTHON, TimeZones
 from cio_fix.customerio import (
     Api,
     ClientCall,
@@ -216,11 +217,6 @@ CLOCK_DATETIMES = frozenset(
 CLOCK_DATES = frozenset({"datetime.date.today"})
 # `datetime.now` also takes a time zone, positionally or as `tz=`.
 CLOCK_WITH_TIME_ZONE = "datetime.datetime.now"
-# Time zone constants whose reads cannot raise. `datetime.UTC` is new in
-# Python 3.11, so it counts only as a name that `from datetime import UTC`
-# binds, because on an older Python that import fails before any handler runs.
-UTC_CONSTANT = "datetime.UTC"
-TIME_ZONES = frozenset({"datetime.timezone.utc", UTC_CONSTANT})
 # Methods without arguments that cannot raise on a clock reading, and the
 # one of them that returns a number.
 DATE_METHODS = frozenset({"isoformat", "isoweekday", "weekday"})
@@ -475,6 +471,7 @@ def _cannot_stop(
     statement: cst.BaseStatement,
     events: dict[int, ClientCall],
     evaluated: _EvaluatedByIdentify,
+    time_zones: TimeZones,
 ) -> bool:
     """Tell whether running `statement` can neither raise nor stop the handler.
 
@@ -489,19 +486,24 @@ def _cannot_stop(
     if event is not None:
         # The method is the first argument of a background helper.
         arguments = event.node.args[1:] if event.in_background else event.node.args
-        return _cannot_raise(index, event.receiver, evaluated) and all(
-            not argument.star and _cannot_raise(index, argument.value, evaluated)
+        return _cannot_raise(index, event.receiver, evaluated, time_zones) and all(
+            not argument.star
+            and _cannot_raise(index, argument.value, evaluated, time_zones)
             for argument in arguments
         )
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
     return all(
-        _assigns_what_cannot_raise(index, small, evaluated) for small in statement.body
+        _assigns_what_cannot_raise(index, small, evaluated, time_zones)
+        for small in statement.body
     )
 
 
 def _assigns_what_cannot_raise(
-    index: FileIndex, small: cst.BaseSmallStatement, evaluated: _EvaluatedByIdentify
+    index: FileIndex,
+    small: cst.BaseSmallStatement,
+    evaluated: _EvaluatedByIdentify,
+    time_zones: TimeZones,
 ) -> bool:
     if isinstance(small, cst.Pass):
         return True
@@ -513,17 +515,22 @@ def _assigns_what_cannot_raise(
         targets = [target.target for target in small.targets]
     elif isinstance(small, cst.AnnAssign):
         targets = [small.target]
-        if not _cannot_raise(index, small.annotation.annotation, evaluated):
+        if not _cannot_raise(index, small.annotation.annotation, evaluated, time_zones):
             return False
     else:
         return False
     if not all(isinstance(target, cst.Name) for target in targets):
         return False
-    return small.value is None or _cannot_raise(index, small.value, evaluated)
+    return small.value is None or _cannot_raise(
+        index, small.value, evaluated, time_zones
+    )
 
 
 def _cannot_raise(
-    index: FileIndex, node: cst.BaseExpression, evaluated: _EvaluatedByIdentify
+    index: FileIndex,
+    node: cst.BaseExpression,
+    evaluated: _EvaluatedByIdentify,
+    time_zones: TimeZones,
 ) -> bool:
     """Tell whether evaluating `node` cannot raise, or raises only where the identify would.
 
@@ -538,36 +545,38 @@ def _cannot_raise(
     `ZeroDivisionError`. These qualify only when the identify evaluates the
     same expression (`evaluated`).
     """
-    if _is_plain_literal(node) or _is_number(index, node):
+    if _is_plain_literal(node) or _is_number(index, node, time_zones):
         return True
     if isinstance(node, cst.Call) and (
-        _clock_reading_methods(index, node) is not None
-        or _clock_method(index, node) is not None
+        _clock_reading_methods(index, node, time_zones) is not None
+        or _clock_method(index, node, time_zones) is not None
     ):
         return True
     if isinstance(node, (cst.Tuple, cst.List)):
         return all(
             isinstance(element, cst.Element)
-            and _cannot_raise(index, element.value, evaluated)
+            and _cannot_raise(index, element.value, evaluated, time_zones)
             for element in node.elements
         )
     if isinstance(node, cst.Dict):
         return all(
             isinstance(element, cst.DictElement)
-            and _is_hashable_literal(index, element.key)
-            and _cannot_raise(index, element.value, evaluated)
+            and _is_hashable_literal(index, element.key, time_zones)
+            and _cannot_raise(index, element.value, evaluated, time_zones)
             for element in node.elements
         )
     if isinstance(node, cst.Set):
         return all(
             isinstance(element, cst.Element)
-            and _is_hashable_literal(index, element.value)
+            and _is_hashable_literal(index, element.value, time_zones)
             for element in node.elements
         )
     return evaluated.evaluates(node)
 
 
-def _clock_reading_methods(index: FileIndex, call: cst.Call) -> frozenset[str] | None:
+def _clock_reading_methods(
+    index: FileIndex, call: cst.Call, time_zones: TimeZones
+) -> frozenset[str] | None:
     """Return the methods that cannot raise on what `call` returns, if it reads the clock.
 
     Examples are `datetime.now()`, `date.today()`, Django's `timezone.now()`
@@ -589,10 +598,12 @@ def _clock_reading_methods(index: FileIndex, call: cst.Call) -> frozenset[str] |
         and argument.keyword.value != "tz"
     ):
         return None
-    return DATETIME_METHODS if _is_time_zone(index, argument.value) else None
+    return DATETIME_METHODS if time_zones.contains(argument.value) else None
 
 
-def _clock_method(index: FileIndex, call: cst.Call) -> str | None:
+def _clock_method(
+    index: FileIndex, call: cst.Call, time_zones: TimeZones
+) -> str | None:
     """Return the method's name if `call` is a method of a clock reading that cannot raise.
 
     Such methods take no arguments, as in `datetime.now().isoformat()`.
@@ -602,17 +613,10 @@ def _clock_method(index: FileIndex, call: cst.Call) -> str | None:
         return None
     if not isinstance(func.value, cst.Call):
         return None
-    methods = _clock_reading_methods(index, func.value)
+    methods = _clock_reading_methods(index, func.value, time_zones)
     if methods is None or func.attr.value not in methods:
         return None
     return func.attr.value
-
-
-def _is_time_zone(index: FileIndex, node: cst.BaseExpression) -> bool:
-    name = index.qualified_name(node)
-    if name == UTC_CONSTANT:
-        return isinstance(node, cst.Name)
-    return name in TIME_ZONES
 
 
 def _is_plain_literal(node: cst.BaseExpression) -> bool:
@@ -639,13 +643,17 @@ def _is_string_literal(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.SimpleString)
 
 
-def _is_hashable_literal(index: FileIndex, node: cst.BaseExpression) -> bool:
+def _is_hashable_literal(
+    index: FileIndex, node: cst.BaseExpression, time_zones: TimeZones
+) -> bool:
     if isinstance(node, cst.BaseString):
         return _is_plain_literal(node)
-    return _is_number(index, node)
+    return _is_number(index, node, time_zones)
 
 
-def _is_number(index: FileIndex, node: cst.BaseExpression) -> bool:
+def _is_number(
+    index: FileIndex, node: cst.BaseExpression, time_zones: TimeZones
+) -> bool:
     """Tell whether `node` is a number that cannot raise, from literals and the clock.
 
     That is a number literal, `time.time()`, `time.monotonic()`,
@@ -655,25 +663,25 @@ def _is_number(index: FileIndex, node: cst.BaseExpression) -> bool:
     if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
         return True
     if isinstance(node, cst.Call):
-        return _is_number_call(index, node)
+        return _is_number_call(index, node, time_zones)
     if isinstance(node, cst.UnaryOperation):
         return isinstance(node.operator, (cst.Minus, cst.Plus)) and _is_number(
-            index, node.expression
+            index, node.expression, time_zones
         )
     if isinstance(node, cst.BinaryOperation):
         return (
             isinstance(node.operator, (cst.Add, cst.Subtract, cst.Multiply))
-            and _is_number(index, node.left)
-            and _is_number(index, node.right)
+            and _is_number(index, node.left, time_zones)
+            and _is_number(index, node.right, time_zones)
         )
     return False
 
 
-def _is_number_call(index: FileIndex, call: cst.Call) -> bool:
+def _is_number_call(index: FileIndex, call: cst.Call, time_zones: TimeZones) -> bool:
     if not call.args:
         return (
             index.qualified_name(call.func) in CLOCK_NUMBERS
-            or _clock_method(index, call) == TIMESTAMP_METHOD
+            or _clock_method(index, call, time_zones) == TIMESTAMP_METHOD
         )
     [argument, *others] = call.args
     if others or argument.star or argument.keyword is not None:
@@ -683,7 +691,7 @@ def _is_number_call(index: FileIndex, call: cst.Call) -> bool:
         function_known = _is_builtin(index, func)
     else:
         function_known = index.qualified_name(func) in NUMBER_FUNCTIONS
-    return function_known and _is_number(index, argument.value)
+    return function_known and _is_number(index, argument.value, time_zones)
 
 
 def _names_for_read_objects(
@@ -807,15 +815,20 @@ class TrackBeforeIdentify(Rule):
     (`{"plan": plan}`). Clock readings are `time.time()`,
     `time.monotonic()` and `time.perf_counter()` (also inside `int(...)`),
     `datetime.now()`, `datetime.today()`, `datetime.utcnow()`,
-    `date.today()`, Django's `timezone.now()`, and `datetime.now()` with
-    `timezone.utc` or with a `UTC` imported by `from datetime import UTC`
-    (reading `datetime.UTC` raises before Python 3.11). Each may end in
-    `.isoformat()`, `.weekday()` or `.isoweekday()`, and a datetime also
-    in `.date()`, `.time()` or `.timestamp()`. A time zone from a variable
-    may not be a time zone, so it withholds the fix. A subscript, an
-    attribute or an operator on
-    names passes only when the identify evaluates the same expression in
-    its receiver or arguments (`self.cio`, `form["id"]`), because the
+    `date.today()`, Django's `timezone.now()`, and `datetime.now()` with a
+    time zone: `timezone.utc`, `datetime.UTC`, `pytz.utc`,
+    `dateutil.tz.UTC`, or a module-level name that only these or
+    `ZoneInfo(...)`, `pytz.timezone(...)`, `dateutil.tz.gettz(...)` or
+    `timezone(offset)` give a value. Such a name must be bound outside any
+    `if` or loop, and no `global` statement or `del` may name it. Reading
+    `datetime.UTC` as an attribute (`dt.UTC`) raises before Python 3.11,
+    so it passes only when the project declares 3.11 or newer. Each may
+    end in `.isoformat()`, `.weekday()` or `.isoweekday()`, and a datetime
+    also in `.date()`, `.time()` or `.timestamp()`. A time zone from a
+    parameter or a local variable may not be a time zone, so it withholds
+    the fix. A subscript, an attribute or an operator on names passes
+    only when the identify evaluates the same expression in its receiver
+    or arguments (`self.cio`, `form["id"]`), because the
     moved identify then raises on it first. Any other statement or value
     may raise or stop the handler, and then the original code sends no
     identify: `plan = form["plan"]` raises `KeyError` (HTTP 400 in Flask),
@@ -977,11 +990,47 @@ class TrackBeforeIdentify(Rule):
         events = self._event_statements(context)
         evaluated = _EvaluatedByIdentify(context.index, pair.identify)
         passed = body[pair.block.position : pair.identify_position]
+        python = context.declared_python()
+        utc_attribute = python is not None and python.minimum >= UTC_PYTHON
+        time_zones = TimeZones(context.index, utc_attribute)
         if not all(
-            _cannot_stop(context.index, line, events, evaluated) for line in passed
+            _cannot_stop(context.index, line, events, evaluated, time_zones)
+            for line in passed
         ):
-            return None, "cio-fix does not move it past code that may skip the identify"
+            return None, self._skip_reason(context, passed, events, evaluated)
         return _move_before(body[pair.block.position], body[pair.identify_position]), ""
+
+    def _skip_reason(
+        self,
+        context: FileContext,
+        passed: Sequence[cst.BaseStatement],
+        events: dict[int, ClientCall],
+        evaluated: _EvaluatedByIdentify,
+    ) -> str:
+        """Return why the identify stays below `passed`, which may raise or stop the handler.
+
+        When only `datetime.UTC` read as an attribute keeps it there, the
+        reason names the Python version, because declaring 3.11 or newer
+        lets the identify move.
+        """
+        may_skip = "cio-fix does not move it past code that may skip the identify"
+        python = context.declared_python()
+        if python is not None and python.minimum >= UTC_PYTHON:
+            return may_skip
+        with_utc_attribute = TimeZones(context.index, utc_attribute=True)
+        if not all(
+            _cannot_stop(context.index, line, events, evaluated, with_utc_attribute)
+            for line in passed
+        ):
+            return may_skip
+        if python is None:
+            declared = "the project declares no Python version that cio-fix reads"
+        else:
+            declared = f"{python.source} declares {python.label}"
+        return (
+            "cio-fix does not move it past `datetime.UTC`, which raises"
+            f" AttributeError before Python 3.11, and {declared}"
+        )
 
     def _changes(
         self, context: FileContext, statements: Sequence[cst.BaseStatement]
