@@ -706,7 +706,8 @@ def _insert_at_header(
 # -- helper definitions ---------------------------------------------------------
 
 
-def _assigned_names(statement: cst.BaseStatement) -> set[str]:
+def assigned_names(statement: cst.BaseStatement) -> set[str]:
+    """Return the names that a module-level statement binds when it is simple or a definition."""
     names: set[str] = set()
     if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
         names.add(statement.name.value)
@@ -782,7 +783,7 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
     body = list(module.body)
     index = import_block_end(module)
     for position, statement in enumerate(body):
-        if _assigned_names(statement) & insert.after_names:
+        if assigned_names(statement) & insert.after_names:
             index = max(index, position + 1)
 
     new_statements = list(parsed.body)

@@ -11,6 +11,12 @@ from functools import cached_property
 
 import libcst as cst
 
+from cio_fix.annotations import (
+    TypeNames,
+    format_def,
+    is_annotated_module,
+    postpones_annotations,
+)
 from cio_fix.codemods.bindings import (
     Bindings,
     connected_names,
@@ -81,14 +87,14 @@ THREAD_HELPER_CODE = '''\
 {slots} = {threading}.BoundedSemaphore(1000)
 
 
-def {helper}({parameters}):
+{signature}
     """Run a Customer.io call on a worker thread and log its failure.
 
     The log names the method and the exception type only, because the
     SDK's exception messages contain the request payload.
     """
 {unpack}
-    def finish(future):
+{finish}
         {slots}.release()
         if future.cancelled() or future.exception() is None:
             return
@@ -105,17 +111,17 @@ def {helper}({parameters}):
 TASK_HELPER_CODE = '''\
 # Tasks of Customer.io calls from request handlers, until they are done:
 # the event loop keeps only a weak reference to a task.
-{tasks} = set()
+{tasks}{tasks_annotation} = set()
 
 
-async def {helper}({parameters}):
+{signature}
     """Run an async Customer.io call as a task and log its failure.
 
     The log names the method and the exception type only, because the
     SDK's exception messages contain the request payload.
     """
 {unpack}
-    def finish(task):
+{finish}
         {tasks}.discard(task)
         if task.cancelled() or task.exception() is None:
             return
@@ -226,6 +232,19 @@ class BlockingCallInRequest(Rule):
     named in `client-names` counts as async where its call is awaited
     (`await request.app.state.cio.track(...)`), because customerio's
     client returns nothing that can be awaited.
+    In a module where every function and method has a return annotation
+    (`__init__` may leave it out when a parameter is annotated, as mypy
+    allows), the helpers are annotated, so ruff's ANN rules and mypy's
+    `disallow_untyped_defs` still pass: `method: Callable[..., object]`,
+    `*args: object`, `**kwargs: object`, `-> None`, and the callback's
+    `concurrent.futures.Future[object]` or `asyncio.Task[object]`.
+    Existing imports of those names are used, and missing ones are added
+    (`Callable` from `collections.abc`, or from `typing` below Python 3.9).
+    Below Python 3.9, an annotation that subscripts `Future`, `Task` or
+    `set` is quoted unless the module has
+    `from __future__ import annotations`. When the module binds one of
+    those names to something else, the helper is written without
+    annotations.
 
     The helpers take the method as a positional-only parameter
     (`method, /`), so that a call's own keyword argument named `method`
@@ -1853,33 +1872,166 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
             return NAME_TAKEN
         imports += [*pool_imports, *threading_import.imports]
         executor = unused_name("_customerio_executor", taken)
+        signatures = _thread_signatures(context, helper, parameters, pool)
+        imports += signatures.imports
         code = THREAD_HELPER_CODE.format(
             executor=executor,
             pool=pool,
             slots=unused_name("_customerio_slots", taken),
             threading=threading_import.local,
             logging=logging_import.local,
-            helper=helper,
-            parameters=parameters,
+            signature=signatures.helper,
+            finish=signatures.finish,
             unpack=unpack,
         )
         code = _fit_executor_line(code, executor, pool, context.line_length)
     else:
         # The task helper uses asyncio only inside its function.
-        asyncio_import = context.import_in_helper("asyncio", on_import=False)
+        # Python evaluates the annotation of the set of tasks, which names
+        # asyncio, while the module is imported, unless the module postpones
+        # annotations.
+        annotated = is_annotated_module(context)
+        on_import = annotated and not postpones_annotations(context.module)
+        asyncio_import = context.import_in_helper("asyncio", on_import=on_import)
         if asyncio_import is None:
             return NAME_TAKEN
         imports += asyncio_import.imports
+        signatures = _task_signatures(context, helper, parameters, asyncio_import.local)
+        imports += signatures.imports
         code = TASK_HELPER_CODE.format(
             tasks=unused_name("_customerio_tasks", taken),
+            tasks_annotation=signatures.tasks,
             asyncio=asyncio_import.local,
             logging=logging_import.local,
-            helper=helper,
-            parameters=parameters,
+            signature=signatures.helper,
+            finish=signatures.finish,
             unpack=unpack,
         )
     inserts = (InsertStatements(f"CIO304:{kind}", code),)
     return Helper(helper, tuple(imports), inserts, is_async=kind == TASK_HELPER)
+
+
+@dataclass
+class _Signatures:
+    """The first lines of a helper and of its callback, and the imports their annotations need."""
+
+    helper: str
+    finish: str
+    # The annotation of the task helper's set of tasks, with its colon.
+    tasks: str = ""
+    imports: tuple[AddImport, ...] = ()
+
+
+def _thread_signatures(
+    context: FileContext, helper: str, parameters: str, pool: str
+) -> _Signatures:
+    """Return the signatures of the thread helper, annotated in an annotated module.
+
+    When the module binds a name that the annotations need to something
+    else, the helper is written without annotations.
+    """
+    plain = _Signatures(f"def {helper}({parameters}):", "    def finish(future):")
+    if not is_annotated_module(context):
+        return plain
+    names = TypeNames(context)
+    method = ""
+    if _takes_method(parameters):
+        callable_name = names.generic_alias("Callable")
+        if callable_name is None:
+            return plain
+        method = f"{callable_name}[..., object]"
+    if "." in pool:
+        future_name: str | None = pool.rpartition(".")[0] + ".Future"
+    else:
+        future_name = names.name("concurrent.futures", "Future")
+    if future_name is None:
+        return plain
+    future = names.evaluated(f"{future_name}[object]")
+    return _Signatures(
+        format_def(
+            helper,
+            _annotated_parameters(parameters, method),
+            "None",
+            line_length=context.line_length,
+        ),
+        format_def(
+            "finish",
+            [f"future: {future}"],
+            "None",
+            indent=INDENT,
+            line_length=context.line_length,
+        ),
+        imports=tuple(names.imports),
+    )
+
+
+def _task_signatures(
+    context: FileContext, helper: str, parameters: str, asyncio: str
+) -> _Signatures:
+    """Return the signatures of the task helper, annotated in an annotated module.
+
+    When the module binds a name that the annotations need to something
+    else, the helper is written without annotations.
+    """
+    plain = _Signatures(f"async def {helper}({parameters}):", "    def finish(task):")
+    if not is_annotated_module(context):
+        return plain
+    names = TypeNames(context)
+    method = ""
+    if _takes_method(parameters):
+        any_name = names.name("typing", "Any")
+        callable_name = names.generic_alias("Callable")
+        coroutine_name = names.generic_alias("Coroutine")
+        if any_name is None or callable_name is None or coroutine_name is None:
+            return plain
+        coroutine = f"{coroutine_name}[{any_name}, {any_name}, object]"
+        method = f"{callable_name}[..., {coroutine}]"
+    task = names.evaluated(f"{asyncio}.Task[object]")
+    return _Signatures(
+        format_def(
+            helper,
+            _annotated_parameters(parameters, method),
+            "None",
+            line_length=context.line_length,
+            prefix="async def ",
+        ),
+        format_def(
+            "finish",
+            [f"task: {task}"],
+            "None",
+            indent=INDENT,
+            line_length=context.line_length,
+        ),
+        tasks=": " + names.evaluated(f"set[{asyncio}.Task[object]]"),
+        imports=tuple(names.imports),
+    )
+
+
+def _takes_method(parameters: str) -> bool:
+    """Tell whether the signature names `method`.
+
+    The form for Python 3.7 takes `method` from `args` instead.
+    NOTE: annotated, that form passes ruff's ANN rules but not mypy, which
+    types `method` as `object`.
+    """
+    return "method" in parameters.split(", ")
+
+
+def _annotated_parameters(parameters: str, method_type: str) -> list[str]:
+    """Return the helper's parameters with annotations, `method` of type `method_type`.
+
+    The other arguments go to the Customer.io call unchanged, so `object`
+    fits them. ruff's ANN401 rejects `Any` there.
+    """
+    annotated = []
+    for parameter in parameters.split(", "):
+        if parameter == "method":
+            annotated.append(f"method: {method_type}")
+        elif parameter.startswith("*"):
+            annotated.append(f"{parameter}: object")
+        else:
+            annotated.append(parameter)
+    return annotated
 
 
 def _configured_helper(

@@ -10,6 +10,7 @@ from typing import Any
 
 import libcst as cst
 
+from cio_fix.annotations import format_def, is_annotated_module, named_in_time
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
@@ -709,6 +710,16 @@ class ClientPerRequest(Rule):
     The decorator runs while
     the module is imported, so `functools` is imported at the top of the
     module when the module imports it only further down.
+    In a module where every function and method has a return annotation
+    (`__init__` may leave it out when a parameter is annotated), a factory
+    is annotated too: it returns the client class as the construction
+    names it (`-> CustomerIO`, `-> customerio.CustomerIO`), and the
+    parameters of a keyed factory are `object`, because ruff's ANN401
+    rejects `Any`. Python evaluates the return annotation while the
+    module is imported, unless the module has
+    `from __future__ import annotations`. So the annotation is quoted when
+    no plain module-level statement binds the class (it is imported in a
+    `try` block, say).
     The shared client is used from several threads: requests does not
     document its Session as thread-safe, but its connection pool (urllib3)
     is. The client keeps the keys it was built with: where the original
@@ -2547,7 +2558,8 @@ def _hoist_fix(
             name = unused_name(base + ("_for" if hoist.kind == "keyed" else ""), taken)
             taken.add(name)
             planned[hoist.key] = name
-        code = _definition(name, hoist, decorator, context.line_length)
+        returns = _factory_return_annotation(context, hoist)
+        code = _definition(name, hoist, decorator, context.line_length, returns)
         inserts = (InsertStatements(f"CIO601:{name}", code, frozenset(hoist.reads)),)
         reference = name if hoist.kind == "client" else f"{name}()"
 
@@ -2579,17 +2591,47 @@ def _call_arguments(values: list[cst.BaseExpression]) -> list[cst.Arg]:
     return arguments
 
 
-def _definition(name: str, hoist: Hoist, decorator: str, line_length: int) -> str:
+def _factory_return_annotation(context: FileContext, hoist: Hoist) -> str | None:
+    """Return the annotation of a factory's return type, or None in an unannotated module.
+
+    The factory returns what the construction's callable builds, which the
+    module names as the construction does. The annotation is quoted when
+    Python might evaluate it before the module binds that name.
+    """
+    if hoist.kind == "client" or not is_annotated_module(context):
+        return None
+    if named_in_time(context.module, hoist.func):
+        return hoist.func
+    return f'"{hoist.func}"'
+
+
+def _definition(
+    name: str, hoist: Hoist, decorator: str, line_length: int, returns: str | None
+) -> str:
+    """Return the source of a module-level client or factory.
+
+    A factory gets annotations when `returns` is given. The parameters of a
+    keyed factory take whatever the per-request code passed, so they are
+    annotated `object`, because ruff's ANN401 rejects `Any`.
+    """
     if hoist.kind == "client":
         code = format_call(
             f"{name} = ", hoist.func, hoist.arguments, line_length=line_length
         )
         return code + "\n"
-    parameters = ", ".join(hoist.keyed_parameters)
     body = format_call(
         "return ", hoist.func, hoist.arguments, INDENT, line_length=line_length
     )
-    return f"{decorator}\ndef {name}({parameters}):\n{body}\n"
+    if returns is None:
+        parameters = ", ".join(hoist.keyed_parameters)
+        return f"{decorator}\ndef {name}({parameters}):\n{body}\n"
+    # NOTE: a client class whose constructor is annotated with narrower
+    # types than `object` makes mypy reject a keyed factory's call.
+    annotated_parameters = [
+        f"{parameter}: object" for parameter in hoist.keyed_parameters
+    ]
+    signature = format_def(name, annotated_parameters, returns, line_length=line_length)
+    return f"{decorator}\n{signature}\n{body}\n"
 
 
 def _unwrap(statement: cst.With, client: cst.BaseExpression) -> cst.FlattenSentinel:
