@@ -76,19 +76,24 @@ class Discovered:
 
 
 def build_prefilter(
-    extra_words: Iterable[str] = (), customer_io: bool = True
+    extra_words: Iterable[str] = (),
+    customer_io: bool = True,
+    name_parts: bool = False,
 ) -> Prefilter:
     """Compile the byte pattern that lets a file through to the parser.
 
     It matches the Customer.io words (unless `customer_io` is False) and
-    each of `extra_words`, ignoring case.
+    each of `extra_words`, ignoring case. With `name_parts`, a word matches
+    also between underscores, as a part of a snake_case name (`on_bounce`).
     """
     alternatives = [PREFILTER_PATTERN] if customer_io else []
     needles = list(PREFILTER_NEEDLES) if customer_io else []
+    # `[^\W_]` is a letter or digit, so an underscore ends the word.
+    start, end = (rb"(?<![^\W_])", rb"(?![^\W_])") if name_parts else (rb"\b", rb"\b")
     for word in sorted(set(extra_words)):
         # Words come from file names too, which may hold undecodable bytes.
         encoded = word.encode("utf-8", "surrogateescape")
-        alternatives.append(rb"\b" + re.escape(encoded) + rb"\b")
+        alternatives.append(start + re.escape(encoded) + end)
         needles.append(encoded.lower())
     return Prefilter(re.compile(b"|".join(alternatives), re.IGNORECASE), needles, True)
 

@@ -255,6 +255,7 @@ def follow_imports(
     """Return the files outside `kept` that mention one of `words`, or assign one of `assigned`.
 
     With `modules`, the words are module names and a file must import one.
+    Otherwise a word matches also as a part of a snake_case name (`on_bounce`).
     `assigned` are attribute names: a file that assigns one of them
     (`ev.TEMPLATE = ...`, `setattr(ev, "TEMPLATE", ...)`) is returned too,
     so that a single read of each file serves both searches.
@@ -269,7 +270,7 @@ def follow_imports(
         if modules:
             patterns.append(build_import_prefilter(words))
         else:
-            patterns.append(build_prefilter(words, customer_io=False))
+            patterns.append(build_prefilter(words, customer_io=False, name_parts=True))
     if assigned:
         patterns.append(build_attribute_prefilter(assigned, assigned_modules))
     if not patterns:

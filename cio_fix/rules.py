@@ -58,6 +58,7 @@ class Rule:
     finds_secrets: ClassVar[bool] = False
     # Words that make a file worth parsing for this rule even when it never
     # mentions Customer.io, such as a webhook handler that names a metric.
+    # A word matches also as a part of a snake_case name (`on_bounce`).
     prefilter_words: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -308,3 +308,291 @@ def test_delivery_other_mail_system_not_a_handler(project):
 
     assert ("stats.py", "CIO502") not in codes
     assert ("mail.py", "CIO501") in codes
+
+
+FLASK_WEBHOOK = """\
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/webhooks/customerio")
+def customerio_webhook():
+    report = request.get_json()
+{body}
+    return ""
+"""
+
+
+def _flask_webhook(body: str, header: str = "") -> str:
+    return header + FLASK_WEBHOOK.format(body=body)
+
+
+# A module of metric names that mentions Customer.io, so cio-fix parses it
+# and reads its values.
+METRIC_NAMES = '"""Metric names of the customerio reporting webhooks."""\n{names}\n'
+
+# (case, files besides the mail module, whether CIO501 reports). Each
+# shape of bounce handling comes with a twin that handles other metrics only.
+BOUNCE_SHAPES = [
+    (
+        "imported constant",
+        {
+            "metrics.py": METRIC_NAMES.format(names='BOUNCED = "bounced"'),
+            "hook.py": _flask_webhook(
+                '    if report["metric"] == metrics.BOUNCED:\n        drop(report)',
+                "import metrics\n",
+            ),
+        },
+        False,
+    ),
+    (
+        "imported constant of another metric",
+        {
+            "metrics.py": METRIC_NAMES.format(names='DELIVERED = "delivered"'),
+            "hook.py": _flask_webhook(
+                '    if report["metric"] == metrics.DELIVERED:\n        log(report)',
+                "import metrics\n",
+            ),
+        },
+        True,
+    ),
+    (
+        "module-level set",
+        {
+            "hook.py": 'UNDELIVERABLE = frozenset({"bounced", "dropped"})\n'
+            + _flask_webhook(
+                '    if report["metric"] in UNDELIVERABLE:\n        drop(report)'
+            ),
+        },
+        False,
+    ),
+    (
+        "module-level set of other metrics",
+        {
+            "hook.py": 'SEEN = frozenset({"opened", "clicked"})\n'
+            + _flask_webhook('    if report["metric"] in SEEN:\n        log(report)'),
+        },
+        True,
+    ),
+    (
+        "imported dispatch dict",
+        {
+            "handlers.py": "def on_report(data):\n    return data\n\n\n"
+            'HANDLERS = {"bounced": on_report}\n',
+            "hook.py": _flask_webhook(
+                '    HANDLERS[report["metric"]](report)',
+                "from handlers import HANDLERS\n",
+            ),
+        },
+        False,
+    ),
+    (
+        "imported dispatch dict of other metrics",
+        {
+            "handlers.py": "def on_report(data):\n    return data\n\n\n"
+            '# The customerio reporting metrics that it handles\nHANDLERS = {"delivered": on_report}\n',
+            "hook.py": _flask_webhook(
+                '    HANDLERS[report["metric"]](report)',
+                "from handlers import HANDLERS\n",
+            ),
+        },
+        True,
+    ),
+    (
+        "getattr dispatch to a method",
+        {
+            "hook.py": "class CustomerIOWebhook:\n"
+            "    def post(self, report):\n"
+            '        getattr(self, "handle_" + report["metric"])(report)\n\n'
+            "    def handle_bounced(self, report):\n"
+            "        return report\n",
+        },
+        False,
+    ),
+    (
+        "getattr dispatch without a bounce method",
+        {
+            "hook.py": "class CustomerIOWebhook:\n"
+            "    def post(self, report):\n"
+            '        getattr(self, "handle_" + report["metric"])(report)\n\n'
+            "    def handle_delivered(self, report):\n"
+            "        return report\n",
+        },
+        True,
+    ),
+    (
+        "signal receiver",
+        {
+            "hook.py": "# Customer.io reporting webhook\n"
+            "def on_email_event(sender, metric, data, **kwargs):\n"
+            '    if metric == "bounced":\n'
+            "        return data\n",
+        },
+        False,
+    ),
+    (
+        "signal receiver of another metric",
+        {
+            "hook.py": "# Customer.io reporting webhook\n"
+            "def on_email_event(sender, metric, data, **kwargs):\n"
+            '    if metric == "delivered":\n'
+            "        return data\n",
+        },
+        True,
+    ),
+    (
+        "match mapping pattern",
+        {
+            "hook.py": _flask_webhook(
+                "    match report:\n"
+                '        case {"metric": "bounced", "data": data}:\n'
+                "            drop(data)"
+            ),
+        },
+        False,
+    ),
+    (
+        "match mapping pattern of another metric",
+        {
+            "hook.py": _flask_webhook(
+                "    match report:\n"
+                '        case {"metric": "delivered", "data": data}:\n'
+                "            log(data)"
+            ),
+        },
+        True,
+    ),
+    (
+        "pydantic literal field",
+        {
+            "hook.py": "from typing import Literal\n\nfrom pydantic import BaseModel\n\n\n"
+            "class Bounced(BaseModel):\n"
+            '    metric: Literal["bounced"]\n',
+        },
+        False,
+    ),
+    (
+        "pydantic literal field of another metric",
+        {
+            "hook.py": "from typing import Literal\n\nfrom pydantic import BaseModel\n\n\n"
+            "class Delivered(BaseModel):\n"
+            '    metric: Literal["delivered"]\n',
+        },
+        True,
+    ),
+    (
+        "function named for bounces",
+        {
+            "users.py": "def on_bounce(customer_id, users):\n"
+            "    users.mark_email_invalid(customer_id)\n",
+        },
+        False,
+    ),
+    (
+        "debounced function",
+        {
+            "users.py": "def debounced_save(customer_id, users):\n"
+            "    users.save(customer_id)\n",
+        },
+        True,
+    ),
+    (
+        "metric passed to an unknown call",
+        {"hook.py": _flask_webhook('    dispatch(report["metric"], report)')},
+        False,
+    ),
+    (
+        "metric only logged",
+        {"hook.py": _flask_webhook('    app.logger.info(report["metric"])')},
+        True,
+    ),
+]
+
+
+def test_delivery_bounce_handling_shapes(tmp_path):
+    for number, (case, files, reported) in enumerate(BOUNCE_SHAPES):
+        root = tmp_path / f"case{number}"
+        root.mkdir()
+        (root / "pyproject.toml").write_text("[tool.cio-fix]\n", encoding="utf-8")
+        for name, text in {"mail.py": APP_CLIENT + SEND, **files}.items():
+            (root / name).write_text(text, encoding="utf-8")
+
+        findings = _findings(root, "CIO501")
+
+        assert bool(findings) is reported, case
+
+
+def test_delivery_bounce_named_function_counts(project):
+    # A function named for bounces counts whatever it calls, suppress or not.
+    for body in ("cio.suppress(i)", "cio.identify(id=i, email_invalid=True)"):
+        handler = TRACK_CLIENT + f"\n\ndef on_bounce(i):\n    {body}\n"
+        root = project({"mail.py": APP_CLIENT + SEND, "bounces.py": handler})
+
+        assert _findings(root, "CIO501") == [], body
+
+
+PER_METRIC_ENDPOINTS = """\
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/webhooks/customerio/delivered")
+def delivered():
+    report = request.get_json()
+    if report["metric"] != "delivered":
+        return "", 400
+    return ""
+
+
+@app.post("/webhooks/customerio/complaints")
+def complaints():
+    report = request.get_json()
+    return report["data"]["customer_id"]
+"""
+
+
+def test_delivery_spam_per_metric_endpoints(project):
+    root = project({"hook.py": PER_METRIC_ENDPOINTS})
+
+    assert _findings(root, "CIO502") == []
+
+
+def test_delivery_spam_endpoint_for_other_metric(project):
+    # A route that receives one other metric is not blamed, even without
+    # a complaint endpoint in sight.
+    only_delivered = PER_METRIC_ENDPOINTS.split("\n\n\n@app.post(")[:2]
+    root = project({"hook.py": "\n\n\n@app.post(".join(only_delivered) + "\n"})
+
+    assert _findings(root, "CIO502") == []
+
+
+def test_delivery_spam_general_webhook_reported(project):
+    root = project(
+        {
+            "hook.py": _flask_webhook(
+                '    if report["metric"] == "delivered":\n        log(report)'
+            )
+        }
+    )
+
+    findings = _findings(root, "CIO502")
+
+    assert [finding["path"] for finding in findings] == ["hook.py"]
+    assert "no code names `spammed`" in findings[0]["message"]
+
+
+def test_delivery_spam_imported_names(project):
+    # A constant that cio-fix reads decides the finding. A name that it
+    # cannot read silences the rule.
+    compare = '    if report["metric"] == metrics.DELIVERED:\n        log(report)'
+    hook = _flask_webhook(compare, "import metrics\n")
+    readable = METRIC_NAMES.format(names='DELIVERED = "delivered"')
+    unread = 'DELIVERED = "delivered"\n'
+
+    reported = project({"metrics.py": readable, "hook.py": hook})
+    assert len(_findings(reported, "CIO502")) == 1
+
+    (reported / "metrics.py").write_text(unread, encoding="utf-8")
+    assert _findings(reported, "CIO502") == []

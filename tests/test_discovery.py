@@ -303,6 +303,25 @@ def test_prefilter_words_case_and_alone() -> None:
     assert not words_only.search(b"unbounced = 1")
 
 
+NAME_PARTS = [
+    (b"def on_bounce(customer_id):\n", True),
+    (b"class Hooks:\n    def handle_bounce_report(self):\n", True),
+    (b"ROUTE = '/webhooks/bounce'\n", True),
+    (b"def debounce(callback):\n", False),
+    (b"bounce2 = 1\n", False),
+    (b"from customerio import CustomerIO\n", False),
+]
+
+
+def test_prefilter_words_as_name_parts() -> None:
+    name_parts = build_prefilter(["bounce"], customer_io=False, name_parts=True)
+    whole_words = build_prefilter(["bounce"], customer_io=False)
+
+    for text, matches in NAME_PARTS:
+        assert bool(name_parts.search(text)) is matches, text
+    assert not whole_words.search(b"def on_bounce(customer_id):\n")
+
+
 def test_discovery_gitignore_above_path_outside_git(project) -> None:
     root = project(
         {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 
-from cio_fix.customerio import Api, Scope, literal_value
+from cio_fix.customerio import Api, FunctionInfo, Scope, literal_value
 from cio_fix.handlers import request_handler
 from cio_fix.model import Finding
 from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
@@ -36,9 +36,6 @@ class CallFact:
     place: Place
     api: Api | None
     receiver: str | None
-    # The qualified name of the function that makes the call, with its
-    # class (`BounceView.post`); "" at module level.
-    function: str = ""
 
 
 def resolve_api(fact: CallFact, project: ProjectIndex) -> Api | None:
@@ -70,7 +67,6 @@ def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
                 place=place_of(context, site.node),
                 api=client.api if client is not None else None,
                 receiver=receiver,
-                function=site.function.qualname if site.function is not None else "",
             )
         )
     return facts
@@ -113,7 +109,29 @@ class WebhookHandler:
 
     name: str
     place: Place
+    # The reporting metrics it compares the metric with, in this file.
     metrics: frozenset[str]
+    # Imported names that it compares the metric with or looks the metric
+    # up in (`metrics.BOUNCED`, `HANDLERS`), read once the project index exists.
+    imported: tuple[str, ...] = ()
+    # True when the metric reaches code that cio-fix cannot read, such as a
+    # call argument or an unknown dict, so the function may handle any metric.
+    opaque: bool = False
+    # The reporting metrics that its name or route names: `delivered` and
+    # `/webhooks/customerio/delivered` serve one metric.
+    named_metrics: frozenset[str] = frozenset()
+
+
+@dataclass
+class _MetricUse:
+    """The uses of a payload's metric in one function (see `WebhookHandler`)."""
+
+    metrics: set[str] = field(default_factory=set)
+    imported: set[str] = field(default_factory=set)
+    opaque: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.metrics or self.imported or self.opaque)
 
 
 def _string_literals(node: cst.CSTNode) -> set[str]:
@@ -157,21 +175,46 @@ def _is_metric_access(node: cst.CSTNode) -> bool:
     return type(key) is cst.SimpleString and literal_value(key) == "metric"
 
 
-def _compared_metrics(
-    function: cst.FunctionDef, mappings: dict[str, set[str]]
-) -> set[str]:
-    """Return the reporting metrics a function compares the payload's `metric` with.
+def _metric_pattern(element: cst.MatchMappingElement) -> bool:
+    """Tell whether a `match` mapping element reads the metric: `{"metric": ...}`."""
+    return literal_value(element.key) == "metric"
 
-    Comparisons count when they contain the metric read itself or a variable
-    assigned from it (`metric = report["metric"]`), and so do `match` cases
-    and the keys of a module-level dict looked up by the metric
-    (`HANDLERS.get(report["metric"])`); `mappings` has those keys by name.
+
+# A parameter of this name receives a payload's metric, as in a Django
+# signal receiver `def on_report(sender, metric, **kwargs)`.
+METRIC_PARAMETER = "metric"
+# Calls that only show a metric, so a metric passed to them is not handled elsewhere.
+SHOWING_CALLS = frozenset(
+    {"print", "str", "repr", "len", "isinstance", "format"}
+    | {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+)
+# Names that are constants of the language, not bindings to read.
+LANGUAGE_CONSTANTS = frozenset({"None", "True", "False"})
+
+
+def _metric_use(
+    context: FileContext,
+    function: FunctionInfo,
+    tables: dict[str, frozenset[str]],
+) -> _MetricUse:
+    """Find what a function does with the payload's metric.
+
+    It compares the metric with reporting metrics, through literals, module
+    constants and collections (`in UNDELIVERABLE`), also when imported, and
+    `match` cases, `{"metric": "bounced"}` patterns included. It may look the
+    metric up in a dict of metrics (`HANDLERS.get(report["metric"])`) or
+    in the methods of its class (`getattr(self, "handle_" + metric)`).
+    The metric is read as `payload["metric"]`, as a variable assigned from
+    it, or as a parameter named `metric`. `tables` has the metrics of the
+    module's own dicts and collections by name.
     """
-    nodes = list(descendants(function, trivia=False))
+    nodes = list(descendants(function.node, trivia=False))
     accesses = {id(node) for node in nodes if _is_metric_access(node)}
-    if not accesses:
-        return set()
-    variables = set()
+    variables = {
+        param.name.value
+        for param in _parameters(function.node)
+        if param.name.value == METRIC_PARAMETER
+    }
     # Exact types, because isinstance is slow on libcst's abstract classes.
     for node in nodes:
         if (
@@ -184,48 +227,203 @@ def _compared_metrics(
         ):
             variables.add(node.targets[0].target.value)
 
-    def reads_metric(node: cst.CSTNode) -> bool:
-        return any(
-            id(inner) in accesses
-            or type(inner) is cst.Name
-            and inner.value in variables
-            for inner in descendants(node, trivia=False)
+    def is_metric(node: cst.CSTNode) -> bool:
+        return (
+            id(node) in accesses or type(node) is cst.Name and node.value in variables
         )
 
-    metrics: set[str] = set()
+    def reads_metric(node: cst.CSTNode) -> bool:
+        return any(is_metric(inner) for inner in descendants(node, trivia=False))
+
+    use = _MetricUse()
+
+    def read_name(node: cst.BaseExpression) -> None:
+        """Add the metrics of a name the metric is compared with or looked up in."""
+        if type(node) is cst.Name and node.value in LANGUAGE_CONSTANTS:
+            return
+        if type(node) is cst.Name and node.value in tables:
+            use.metrics.update(tables[node.value])
+            return
+        qualified = context.index.qualified_name(node, function.scope)
+        if qualified is not None:
+            use.imported.add(qualified)
+        else:
+            use.opaque = True
+
     for node in nodes:
         kind = type(node)
         if kind is cst.Comparison and reads_metric(node):
-            metrics |= _string_literals(node) & REPORTING_METRICS
+            use.metrics |= _string_literals(node) & REPORTING_METRICS
+            operands = [node.left, *(item.comparator for item in node.comparisons)]
+            for operand in operands:
+                if reads_metric(operand):
+                    continue
+                if type(operand) in (cst.Name, cst.Attribute):
+                    read_name(operand)
+                elif type(operand) is cst.Call:
+                    use.opaque = True
         elif kind is cst.Match and reads_metric(node.subject):
             for case in node.cases:
-                metrics |= _string_literals(case.pattern) & REPORTING_METRICS
-        else:
+                use.metrics |= _string_literals(case.pattern) & REPORTING_METRICS
+        elif kind is cst.MatchMappingElement and _metric_pattern(node):
+            use.metrics |= _string_literals(node.pattern) & REPORTING_METRICS
+        elif kind is cst.Call:
+            _read_call(node, function, is_metric, reads_metric, read_name, use)
+        found = _lookup(node)
+        if found is not None and not is_metric(node) and reads_metric(found[1]):
             # `HANDLERS.get(report["metric"])` dispatches on the metric.
-            found = _lookup(node)
-            if found is None or type(found[0]) is not cst.Name:
-                continue
-            keys = mappings.get(found[0].value)
-            if keys and reads_metric(found[1]):
-                metrics |= keys
-    return metrics
+            container = found[0]
+            if type(container) in (cst.Name, cst.Attribute):
+                read_name(container)
+            else:
+                use.opaque = True
+    return use
 
 
-def _metric_mappings(context: FileContext) -> dict[str, set[str]]:
-    """Return the module-level dicts keyed by reporting metrics, with those keys."""
-    mappings = {}
-    for name, assignments in context.index.module_scope.assignments.items():
-        if len(assignments) != 1 or not isinstance(assignments[0].value, cst.Dict):
-            continue
-        keys = set()
-        for element in assignments[0].value.elements:
-            if isinstance(element, cst.DictElement):
+def _read_call(
+    node: cst.Call,
+    function: FunctionInfo,
+    is_metric: Callable[[cst.CSTNode], bool],
+    reads_metric: Callable[[cst.CSTNode], bool],
+    read_name: Callable[[cst.BaseExpression], None],
+    use: _MetricUse,
+) -> None:
+    """Read a call that receives the metric: a `getattr` dispatch or another function."""
+    func = node.func
+    name = func.value if type(func) is cst.Name else None
+    if type(func) is cst.Attribute:
+        name = func.attr.value
+    if name == "getattr" and len(node.args) >= 2 and reads_metric(node.args[1].value):
+        methods = _getattr_methods(node.args[1].value, function, is_metric)
+        if methods is None:
+            use.opaque = True
+        else:
+            use.metrics |= methods
+        return
+    if name in SHOWING_CALLS or name == "get":
+        return
+    if any(is_metric(argument.value) for argument in node.args):
+        # The metric is passed on, to a function or a signal's receivers.
+        use.opaque = True
+
+
+def _getattr_methods(
+    name: cst.BaseExpression,
+    function: FunctionInfo,
+    is_metric: Callable[[cst.CSTNode], bool],
+) -> set[str] | None:
+    """Return the metrics of `getattr(self, "handle_" + metric)`: its class's methods.
+
+    None when the name is built some other way or outside a class.
+    """
+    if (
+        type(name) is not cst.BinaryOperation
+        or type(name.operator) is not cst.Add
+        or not is_metric(name.right)
+        or function.class_info is None
+    ):
+        return None
+    prefix = literal_value(name.left)
+    if not isinstance(prefix, str):
+        return None
+    metrics = set()
+    for statement in function.class_info.node.body.body:
+        if type(statement) is cst.FunctionDef and statement.name.value.startswith(
+            prefix
+        ):
+            metrics.add(statement.name.value[len(prefix) :])
+    return metrics & REPORTING_METRICS
+
+
+def _parameters(function: cst.FunctionDef) -> list[cst.Param]:
+    params = function.params
+    return [*params.posonly_params, *params.params, *params.kwonly_params]
+
+
+def _collection_strings(value: cst.BaseExpression) -> set[str]:
+    """Return the strings of a literal dict's keys, or of a set, tuple or list.
+
+    `frozenset({...})`, `set([...])` and `tuple(...)` of one literal count too.
+    """
+    kind = type(value)
+    if (
+        kind is cst.Call
+        and type(value.func) is cst.Name
+        and value.func.value in ("frozenset", "set", "tuple", "list")
+        and len(value.args) == 1
+    ):
+        return _collection_strings(value.args[0].value)
+    strings = set()
+    if kind is cst.Dict:
+        for element in value.elements:
+            if type(element) is cst.DictElement:
                 key = literal_value(element.key)
                 if isinstance(key, str):
-                    keys.add(key)
-        if keys & REPORTING_METRICS:
-            mappings[name] = keys & REPORTING_METRICS
-    return mappings
+                    strings.add(key)
+    elif kind in (cst.Set, cst.Tuple, cst.List):
+        for element in value.elements:
+            item = literal_value(element.value)
+            if isinstance(item, str):
+                strings.add(item)
+    return strings
+
+
+def metric_tables(context: FileContext) -> dict[str, frozenset[str]]:
+    """Return the module-level dicts and collections of reporting metrics, with those metrics.
+
+    A dict counts by its keys (`HANDLERS = {"bounced": on_bounce}`), a
+    set, tuple or list by its members (`UNDELIVERABLE = {"bounced", "dropped"}`).
+    """
+    tables = {}
+    for name, assignments in context.index.module_scope.assignments.items():
+        if len(assignments) != 1 or assignments[0].value is None:
+            continue
+        metrics = _collection_strings(assignments[0].value) & REPORTING_METRICS
+        if metrics:
+            tables[name] = frozenset(metrics)
+    return tables
+
+
+def _module_constants(context: FileContext) -> dict[str, frozenset[str]]:
+    """Return the module-level names bound to one reporting metric (`BOUNCED = "bounced"`)."""
+    constants = {}
+    for name, assignments in context.index.module_scope.assignments.items():
+        if len(assignments) != 1:
+            continue
+        value = literal_value(assignments[0].value)
+        if isinstance(value, str) and value in REPORTING_METRICS:
+            constants[name] = frozenset({value})
+    return constants
+
+
+def bound_metrics(context: FileContext) -> set[str]:
+    """Return the reporting metrics that module-level and class-level code binds to names.
+
+    That is a constant (`BOUNCED = "bounced"`, an `Enum` member), a dict or
+    collection of metrics, or a model field `metric: Literal["bounced"]`.
+    """
+    module = context.module
+    statements = list(module.body)
+    for statement in module.body:
+        if type(statement) is cst.ClassDef:
+            statements.extend(statement.body.body)
+    metrics: set[str] = set()
+    for statement in statements:
+        if type(statement) is not cst.SimpleStatementLine:
+            continue
+        for small in statement.body:
+            if type(small) is cst.Assign:
+                metrics |= _collection_strings(small.value)
+                value = literal_value(small.value)
+                if isinstance(value, str):
+                    metrics.add(value)
+            elif (
+                type(small) is cst.AnnAssign
+                and type(small.target) is cst.Name
+                and small.target.value == METRIC_PARAMETER
+            ):
+                metrics |= _string_literals(small.annotation)
+    return metrics & REPORTING_METRICS
 
 
 @dataclass
@@ -252,58 +450,147 @@ def _scan_module(context: FileContext) -> _MetricScan:
             if isinstance(value, str):
                 scan.strings.add(value)
         elif (
-            kind is cst.Attribute or kind is cst.Subscript or kind is cst.Call
-        ) and _is_metric_access(node):
+            (kind is cst.Attribute or kind is cst.Subscript or kind is cst.Call)
+            and _is_metric_access(node)
+            or kind is cst.Param
+            and node.name.value == METRIC_PARAMETER
+            or kind is cst.MatchMappingElement
+            and _metric_pattern(node)
+        ):
             for parent in context.ancestors(node):
                 if type(parent) is cst.FunctionDef:
                     scan.functions.add(id(parent))
     return scan
 
 
-def webhook_handlers(context: FileContext, scan: _MetricScan) -> list[WebhookHandler]:
+# The words of an identifier: `on_bounce` -> on, bounce; `BounceView` -> Bounce, View.
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# Words of a name or route that name a reporting metric, besides the metrics themselves.
+METRIC_WORDS = {
+    "bounce": "bounced",
+    "bounces": "bounced",
+    "spam": "spammed",
+    "complaint": "spammed",
+    "complaints": "spammed",
+}
+
+
+def named_metrics(*names: str) -> frozenset[str]:
+    """Return the reporting metrics that whole words of names or routes name.
+
+    `on_bounce` and `/webhooks/customerio/bounces` name `bounced`;
+    `debounced_save` names none.
+    """
+    metrics = set()
+    for name in names:
+        for word in _WORD.findall(name):
+            word = word.lower()
+            if word in REPORTING_METRICS:
+                metrics.add(word)
+            elif word in METRIC_WORDS:
+                metrics.add(METRIC_WORDS[word])
+    return frozenset(metrics)
+
+
+def _route_strings(function: FunctionInfo) -> list[str]:
+    """Return the strings of a function's decorators, where a web framework sets its route."""
+    strings = []
+    for decorator in function.node.decorators:
+        strings.extend(_string_literals(decorator))
+    return strings
+
+
+@dataclass
+class WebhookScan:
+    """The webhook handlers of a module, and the metric switches that are not one."""
+
+    handlers: list[WebhookHandler] = field(default_factory=list)
+    # True when a function compares the metric but is no Customer.io webhook
+    # (the counters of the project's own mail relay).
+    other_switch: bool = False
+
+
+def webhook_handlers(context: FileContext, scan: _MetricScan) -> WebhookScan:
     """Find the functions that branch on the metric of a Customer.io reporting webhook.
 
     A function counts when it compares the payload's `metric` key or
-    attribute with at least one reporting metric. A function nested in a
-    handler is not counted separately.
+    attribute with at least one reporting metric, or passes the metric on.
+    A function nested in a handler is not counted separately.
     """
-    handlers = []
-    compared: dict[int, set[str]] = {}
-    mappings = _metric_mappings(context)
+    found = WebhookScan()
+    uses: dict[int, _MetricUse] = {}
+    tables = metric_tables(context)
+    tables.update(_module_constants(context))
     # `sent` and `bounced` are every mail system's words. Elsewhere than in
     # a file about Customer.io, a function is its webhook handler only when
     # it serves requests, or reads a metric or payload key of its own.
     about_customer_io = CUSTOMER_IO_WORDS.search(context.source.text) is not None
 
-    def compares(node: cst.FunctionDef) -> set[str]:
-        if id(node) not in scan.functions:
-            return set()
-        if id(node) not in compared:
-            compared[id(node)] = _compared_metrics(node, mappings)
-        return compared[id(node)]
+    def use_of(function: FunctionInfo) -> _MetricUse:
+        if id(function.node) not in scan.functions:
+            return _MetricUse()
+        if id(function.node) not in uses:
+            uses[id(function.node)] = _metric_use(context, function, tables)
+        return uses[id(function.node)]
 
     for function in context.index.functions:
-        if function.parent is not None and compares(function.parent.node):
+        if function.parent is not None and use_of(function.parent):
             continue
-        if not compares(function.node):
+        use = use_of(function)
+        if not use:
             continue
         if not (
             about_customer_io
-            or compares(function.node) & CUSTOMER_IO_METRICS
+            or use.metrics & CUSTOMER_IO_METRICS
             or _string_literals(function.node) & CUSTOMER_IO_PAYLOAD_KEYS
             or request_handler(context.index, function) is not None
         ):
+            found.other_switch = True
             continue
         metrics = frozenset(
-            _string_literals(function.node) & REPORTING_METRICS
-            | compares(function.node)
+            _string_literals(function.node) & REPORTING_METRICS | use.metrics
         )
-        handlers.append(
+        found.handlers.append(
             WebhookHandler(
-                function.qualname, place_of(context, function.node.name), metrics
+                function.qualname,
+                place_of(context, function.node.name),
+                metrics,
+                imported=tuple(sorted(use.imported)),
+                opaque=use.opaque,
+                named_metrics=named_metrics(
+                    function.qualname, *_route_strings(function)
+                ),
             )
         )
-    return handlers
+    return found
+
+
+def resolved_metrics(
+    handler: WebhookHandler, project: ProjectIndex
+) -> frozenset[str] | None:
+    """Return the metrics a handler compares, its imported names read; None when unknown.
+
+    An imported name is a constant, or a dict or collection of metrics of
+    another module. The metrics a name of a module that cio-fix does not
+    parse holds are unknown.
+    """
+    if handler.opaque:
+        return None
+    metrics = set(handler.metrics)
+    for qualified in handler.imported:
+        value = project.constant(qualified)
+        if isinstance(value, str):
+            metrics.add(value)
+            continue
+        target = project.resolve_value(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        facts = next(iter(summary.rule_facts.values()), None)
+        if not isinstance(facts, DeliveryFacts) or name not in facts.tables:
+            return None
+        metrics |= facts.tables[name]
+    return frozenset(metrics & REPORTING_METRICS)
 
 
 # -- CIO501 ---------------------------------------------------------------------------
@@ -317,6 +604,13 @@ class DeliveryFacts:
     calls: list[CallFact] = field(default_factory=list)
     handlers: list[WebhookHandler] = field(default_factory=list)
     mentions_spammed: bool = False
+    # The reporting metrics the module handles outside the handlers: a
+    # function or class named for one (`on_bounce`, `ComplaintView`), or a
+    # name that module-level code binds to one for other modules to read.
+    handled_metrics: frozenset[str] = frozenset()
+    # The module-level dicts and collections of reporting metrics and the
+    # names bound to one, for the handlers of other modules that import them.
+    tables: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def delivery_facts(context: FileContext) -> DeliveryFacts:
@@ -325,10 +619,21 @@ def delivery_facts(context: FileContext) -> DeliveryFacts:
 
 def _delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
-    facts.calls = call_facts(context, frozenset({"send_email", "suppress"}))
+    facts.calls = call_facts(context, frozenset({"send_email"}))
     scan = _scan_module(context)
-    facts.handlers = webhook_handlers(context, scan)
+    webhooks = webhook_handlers(context, scan)
+    facts.handlers = webhooks.handlers
     facts.mentions_spammed = "spammed" in scan.strings
+    facts.tables = metric_tables(context)
+    facts.tables.update(_module_constants(context))
+    handled = named_metrics(
+        *(function.qualname for function in context.index.functions)
+    )
+    # The constants and tables of a module whose own functions compare the
+    # metric outside a Customer.io webhook belong to another mail system.
+    if not webhooks.other_switch:
+        handled |= bound_metrics(context)
+    facts.handled_metrics = handled & frozenset({"bounced", "spammed"})
     return facts
 
 
@@ -337,9 +642,22 @@ class BounceNotSuppressed(Rule):
     Reports, once per project, a project that sends transactional email
     through the App API (`send_email`) while no code handles bounces: no
     reporting-webhook handler reacts to the `bounced` metric, and no
-    function named for bounces (`on_bounce`) calls the Track API's
-    `suppress`. A `suppress` elsewhere (a GDPR request) does not count.
-    The finding points at the first `send_email` call and lists the others.
+    function or class is named for bounces (`on_bounce`, `handle_bounced`,
+    `BounceWebhookView`), whatever it calls. The finding points at the
+    first `send_email` call and lists the others.
+
+    A handler reacts to `bounced` when it compares the payload's `metric`
+    with it, directly or through a constant, a set or a dict of handlers
+    (also imported from another module), a `match` case, a method
+    `handle_bounced` that `getattr(self, "handle_" + metric)` finds, or a
+    parameter named `metric` (a Django signal receiver). The rule stays
+    silent when it cannot tell: a webhook passes the metric to a call or
+    looks it up in a dict that it cannot read, or a module binds `bounced`
+    to a name (`BOUNCED = "bounced"`, an `Enum` member, a pydantic field
+    `metric: Literal["bounced"]`) that code it does not parse may read.
+    A module whose own functions compare the metric outside a Customer.io
+    webhook, such as the counters of the project's own mail relay, does
+    not count.
 
     Why is this bad?
     Customer.io stops sending to an address that hard-bounced, but the
@@ -372,8 +690,11 @@ class BounceNotSuppressed(Rule):
         "transactional email is sent through the App API but no code handles bounces"
     )
     fix_safety = None
-    # A bounce handler need not import customerio.
-    prefilter_words = ("bounced",)
+    # A bounce handler need not import customerio. The words match parts of
+    # snake_case names (`on_bounce`) too.
+    # NOTE: a file that names neither customerio nor these words is not
+    # parsed, so a `BounceView` class there is not seen.
+    prefilter_words = ("bounced", "bounce", "bounces")
 
     def collect(self, context: FileContext) -> DeliveryFacts:
         return delivery_facts(context)
@@ -381,7 +702,7 @@ class BounceNotSuppressed(Rule):
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         sends: list[Place] = []
         for _, facts in project.rule_facts(self.code):
-            if _handles_bounces(facts, project):
+            if _handles_metric(facts, project, "bounced"):
                 return
             sends.extend(_email_sends(facts, project))
         if not sends:
@@ -399,34 +720,15 @@ class BounceNotSuppressed(Rule):
         yield project_finding(self, sends[0], message)
 
 
-def _handles_bounces(facts: DeliveryFacts, project: ProjectIndex) -> bool:
-    """Tell whether the file handles bounces.
-
-    A reporting-webhook handler that reacts to `bounced` does, and so does
-    a Track API `suppress` in a function or class named for bounces
-    (`on_bounce`, `BounceWebhookView.post`). Any other `suppress` serves
-    GDPR requests and does not count, `debounced_forget_me` included.
-    """
-    for call in facts.calls:
-        if (
-            call.method == "suppress"
-            and _named_for_bounces(call.function)
-            and resolve_api(call, project) is Api.TRACK
-        ):
+def _handles_metric(facts: DeliveryFacts, project: ProjectIndex, metric: str) -> bool:
+    """Tell whether the file handles `metric`, or may handle it as far as cio-fix can tell."""
+    if metric in facts.handled_metrics:
+        return True
+    for handler in facts.handlers:
+        metrics = resolved_metrics(handler, project)
+        if metrics is None or metric in metrics or metric in handler.named_metrics:
             return True
-    return any("bounced" in handler.metrics for handler in facts.handlers)
-
-
-# The words of an identifier: `on_bounce` -> on, bounce; `BounceView` -> Bounce, View.
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-def _named_for_bounces(qualname: str) -> bool:
-    """Tell whether a word of a function's qualified name is bounce, bounced or bounces."""
-    return any(
-        word.lower() in ("bounce", "bounced", "bounces")
-        for word in _WORD.findall(qualname)
-    )
+    return False
 
 
 def _email_sends(facts: DeliveryFacts, project: ProjectIndex) -> list[Place]:
@@ -447,6 +749,14 @@ class SpamComplaintUnhandled(Rule):
     that branch on the payload's `metric`) when none of them handles the
     `spammed` metric, the spam complaint. The finding points at the first
     handler and lists the others.
+
+    A module that names `spammed` anywhere, such as in a dict that maps
+    metrics to functions, counts as handling complaints, and so does a
+    function or class named for them (`on_spam`, `complaints`). A handler
+    whose name or route names one other metric (`/webhooks/customerio/delivered`)
+    serves one reporting webhook of several, so it is not blamed. The rule
+    stays silent when a handler passes the metric to a call or compares it
+    with a name that cio-fix cannot read.
 
     Why is this bad?
     A person who marked a message as spam does not want more of it. Mail
@@ -487,11 +797,12 @@ class SpamComplaintUnhandled(Rule):
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         handlers: list[WebhookHandler] = []
         for _, facts in project.rule_facts(self.code):
-            # A module that names "spammed" anywhere, such as in a dict that
-            # maps metrics to functions, is taken to handle complaints.
-            if facts.mentions_spammed:
+            if facts.mentions_spammed or _handles_metric(facts, project, "spammed"):
                 return
-            handlers.extend(facts.handlers)
+            # An endpoint named for another metric receives no complaints.
+            handlers.extend(
+                handler for handler in facts.handlers if not handler.named_metrics
+            )
         if not handlers:
             return
 
@@ -500,7 +811,8 @@ class SpamComplaintUnhandled(Rule):
         message = (
             f"the reporting-webhook handler `{first.name}` ignores spam complaints;"
             " handle the `spammed` metric: set `unsubscribed=True` with identify, and"
-            " stop the email other systems send them"
+            " stop the email other systems send them (no code names `spammed` or is"
+            " named for complaints)"
         )
         if len(handlers) > 1:
             others = [handler.place for handler in handlers[1:]]
