@@ -397,6 +397,7 @@ def main_command(
                 "no rule is left to run: select and ignore (on the command line and in"
                 f" {', '.join(result.projects_without_rules)}) exclude every rule"
             )
+        result.errors.extend(_errors_of_projects_without_rules(result))
         _warn_unchecked(result, targets, config)
         if add_noqa:
             status = _add_noqa(
@@ -476,6 +477,25 @@ def _warn_not_python(paths: list[Path]) -> None:
             markup=False,
             soft_wrap=True,
         )
+
+
+def _errors_of_projects_without_rules(result: RunResult) -> list[FileError]:
+    """Return an error for each project of the run whose select and ignore left no rule.
+
+    A run that reaches only such projects ends earlier, with a usage error.
+    In a run with other projects, each one is an error of its configuration
+    file (exit status 2), so that a run from the top does not pass while a
+    project goes unchecked.
+    """
+    return [
+        FileError(
+            Path(config_path),
+            "no rule is left to run: select and ignore (on the command line and in"
+            " this file) exclude every rule, so the files of this project were not"
+            " checked",
+        )
+        for config_path in result.projects_without_rules
+    ]
 
 
 def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> None:
@@ -787,7 +807,7 @@ def _add_noqa(
         _noqa_wording(error)
         for error in [*RunResult(errors=result.errors).all_errors, *added.errors]
     ]
-    if exit_zero:
+    if exit_zero and not result.projects_without_rules:
         status = EXIT_CLEAN
     elif problems:
         status = EXIT_ERROR
@@ -954,6 +974,10 @@ def _report(
 
 
 def _exit_status(result: RunResult, apply: bool, exit_zero: bool) -> int:
+    # A project left with no rule is a configuration error, whose exit
+    # status --exit-zero keeps.
+    if result.projects_without_rules:
+        return EXIT_ERROR
     if exit_zero:
         return EXIT_CLEAN
     if result.all_errors:
