@@ -244,8 +244,79 @@ def _per_file_ignores(
     for pattern, selectors in value.items():
         if not pattern.strip():
             raise ConfigError(f"{path}: [tool.cio-fix] {key} has an empty pattern")
-        pairs.append((pattern, _selectors(f"{key}.{pattern!r}", selectors, path)))
+        pairs.append(
+            (
+                _pattern(key, pattern, path),
+                _selectors(f"{key}.{pattern!r}", selectors, path),
+            )
+        )
     return tuple(pairs)
+
+
+def _patterns(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    return tuple(
+        _pattern(key, pattern, path) for pattern in _string_list(key, value, path)
+    )
+
+
+# Alternatives in braces, `{jobs,api}`, which some glob syntaxes expand but
+# gitignore patterns, and so pathspec, read as literal text.
+_BRACE_ALTERNATIVES = re.compile(r"(?<!\\)\{([^{}]*,[^{}]*)\}")
+
+
+def _pattern(key: str, pattern: str, path: Path) -> str:
+    """Check a gitignore-style pattern of `key` and anchor a leading `./` at the project root.
+
+    `./scripts/*` means `scripts/*` in the folder of the configuration
+    file, the project root. No gitignore pattern that starts with `./`
+    matches a path, so the pattern becomes `/scripts/*`. A pattern that
+    can match no file raises ConfigError, because it would silently
+    exclude or silence nothing.
+    """
+    negation = "!" if pattern.startswith("!") else ""
+    body = pattern[len(negation) :]
+    anchored = body == "." or body.startswith("./")
+    while body.startswith("./"):
+        body = body[2:].lstrip("/")
+    body = "" if body == "." else body
+    problem = _pattern_problem(pattern, body, anchored)
+    if problem is not None:
+        raise ConfigError(f"{path}: [tool.cio-fix] {key} pattern {pattern!r} {problem}")
+    return negation + ("/" if anchored else "") + body
+
+
+def _pattern_problem(pattern: str, body: str, anchored: bool) -> str | None:
+    """Describe why `body`, the rest of `pattern` after `!` and `./`, can match no file."""
+    if anchored and not body:
+        return (
+            "names the project root itself; name a file or folder below it,"
+            ' or use "**" for every file'
+        )
+    if ".." in body.split("/"):
+        return (
+            "reaches outside the project root with `..`; patterns are relative to"
+            " the folder of this file"
+        )
+    if _BRACE_ALTERNATIVES.search(body):
+        alternatives = ", ".join(f'"{choice}"' for choice in _expand_braces(pattern))
+        return (
+            "uses braces, which gitignore patterns do not expand; write one"
+            f" pattern for each alternative: {alternatives}"
+        )
+    return None
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    """Expand the brace alternatives of `pattern` into one pattern for each."""
+    match = _BRACE_ALTERNATIVES.search(pattern)
+    if match is None:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [
+        expanded
+        for choice in match.group(1).split(",")
+        for expanded in _expand_braces(head + choice + tail)
+    ]
 
 
 def _client_names(key: str, value: Any, path: Path) -> tuple[str, ...]:
@@ -369,8 +440,8 @@ def _qualified_function(key: str, value: Any, path: Path) -> str:
 SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "select": ("select", _selectors),
     "ignore": ("ignore", _selectors),
-    "exclude": ("exclude", _string_list),
-    "extend-exclude": ("extend_exclude", _string_list),
+    "exclude": ("exclude", _patterns),
+    "extend-exclude": ("extend_exclude", _patterns),
     "sdk-version": ("sdk_version", _sdk_version),
     "target-version": ("target_version", _target_version),
     "env": ("env", _env_names),

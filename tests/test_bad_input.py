@@ -135,6 +135,17 @@ def test_bad_input_unknown_config_key(project) -> None:
         ),
         ("env = { token = 'X' }", "unknown key env.token"),
         ("select = ['CIO9']", "unknown rule selector 'CIO9'"),
+        (
+            "extend-exclude = ['acme/{jobs,api}/*.py']",
+            "extend-exclude pattern 'acme/{jobs,api}/*.py' uses braces, which"
+            " gitignore patterns do not expand; write one pattern for each"
+            ' alternative: "acme/jobs/*.py", "acme/api/*.py"',
+        ),
+        (
+            "exclude = ['../shared']",
+            "exclude pattern '../shared' reaches outside the project root",
+        ),
+        ("exclude = ['.']", "exclude pattern '.' names the project root itself"),
     ],
 )
 def test_bad_input_invalid_config_value(project, setting: str, message: str) -> None:

@@ -1001,6 +1001,22 @@ def test_cli_monorepo_each_file_once(project, targets) -> None:
         assert ("services/a/inner/app.py", "CIO103") not in found
 
 
+def test_cli_apply_skips_dot_slash_exclude(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["./legacy"]\n',
+            "legacy/old.py": SERVICE_APP,
+            "app.py": SERVICE_APP,
+        }
+    )
+
+    result = run_cli(["--apply", "--no-cache", "."], root)
+
+    assert result.exit_code == 0
+    assert (root / "legacy/old.py").read_text() == SERVICE_APP
+    assert (root / "app.py").read_text() != SERVICE_APP
+
+
 def test_cli_changed_files_sorted_outside_cwd(project) -> None:
     # From a sibling folder, the nested project's files are kept as absolute
     # paths and the enclosing project's as `../mono/...`, but both show as

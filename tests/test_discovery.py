@@ -163,6 +163,37 @@ def test_discovery_configured_excludes(project) -> None:
     assert _names(root) == ["app.py", "scripts/sync.py"]
 
 
+@pytest.mark.parametrize("key", ["exclude", "extend-exclude"])
+def test_discovery_dot_slash_exclude(project, key: str) -> None:
+    # `./` is the folder of the configuration file, so the pattern matches
+    # `legacy` at the root only.
+    root = project(
+        {
+            "pyproject.toml": f'[tool.cio-fix]\n{key} = ["./legacy", "!./legacy/keep.py"]\n',
+            "app.py": SOURCE,
+            "legacy/old.py": SOURCE,
+            "legacy/keep.py": SOURCE,
+            "app/legacy/new.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["app.py", "app/legacy/new.py", "legacy/keep.py"]
+
+
+def test_discovery_dot_slash_exclude_in_git(project) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[tool.cio-fix]\nextend-exclude = ["././legacy/*.py"]\n',
+            "app.py": SOURCE,
+            "legacy/old.py": SOURCE,
+        }
+    )
+    _git(root, "init", "-q")
+
+    assert _names(root) == ["app.py"]
+    assert load_config(root).extend_exclude == ("/legacy/*.py",)
+
+
 def test_discovery_exclude_replaces_defaults(project) -> None:
     root = project(
         {

@@ -272,6 +272,27 @@ def test_per_file_ignores(project) -> None:
     assert (root / "tests/test_app.py").read_text() == header + key
 
 
+def test_per_file_ignores_dot_slash(project) -> None:
+    key = 'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
+    header = "from customerio import CustomerIO\n\n"
+    root = project(
+        {
+            "scripts/seed.py": header + key,
+            "app/scripts/seed.py": header + key,
+            "pyproject.toml": (
+                '[tool.cio-fix]\nselect = ["CIO101"]\n'
+                "[tool.cio-fix.per-file-ignores]\n"
+                '"./scripts/*" = ["CIO101"]\n'
+            ),
+        }
+    )
+
+    result = _json(root)
+
+    assert result.exit_code == 1
+    assert {item["path"] for item in result.json["findings"]} == {"app/scripts/seed.py"}
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
@@ -283,6 +304,14 @@ def test_per_file_ignores(project) -> None:
         (
             '[tool.cio-fix.per-file-ignores]\n"tests/**" = ["CIO9"]',
             "unknown rule selector 'CIO9'",
+        ),
+        (
+            '[tool.cio-fix.per-file-ignores]\n"acme/{jobs,api}/*.py" = ["CIO1"]',
+            "per-file-ignores pattern 'acme/{jobs,api}/*.py' uses braces",
+        ),
+        (
+            '[tool.cio-fix.per-file-ignores]\n"./" = ["CIO1"]',
+            "per-file-ignores pattern './' names the project root itself",
         ),
     ],
 )
