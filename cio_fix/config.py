@@ -330,6 +330,27 @@ def _client_names(key: str, value: Any, path: Path) -> tuple[str, ...]:
     return names
 
 
+def _client_modules(key: str, value: Any, path: Path) -> tuple[str, ...]:
+    modules = _string_list(key, value, path)
+    for module in modules:
+        if _is_module_name(module):
+            continue
+        # A file path such as "app/tracking.py" gets its module name as the example.
+        dotted = module.removesuffix(".py").replace("/", ".")
+        example = dotted if _is_module_name(dotted) else "app.tracking"
+        raise ConfigError(
+            f"{path}: [tool.cio-fix] {key} entry {module!r} is not a module name;"
+            f' write a dotted module name such as "{example}"'
+        )
+    return modules
+
+
+def _is_module_name(name: str) -> bool:
+    return all(
+        part.isidentifier() and not keyword.iskeyword(part) for part in name.split(".")
+    )
+
+
 def _sdk_version(key: str, value: Any, path: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 2, 3):
         raise ConfigError(f"{path}: [tool.cio-fix] {key} must be 1, 2 or 3")
@@ -446,7 +467,7 @@ SCHEMA: dict[str, tuple[str, Callable[[str, Any, Path], Any]]] = {
     "target-version": ("target_version", _target_version),
     "env": ("env", _env_names),
     "client-names": ("client_names", _client_names),
-    "client-modules": ("client_modules", _string_list),
+    "client-modules": ("client_modules", _client_modules),
     "unsafe-fixes": ("unsafe_fixes", _boolean),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),
     "event-name-style": ("event_name_style", _event_name_style),

@@ -146,6 +146,17 @@ def test_bad_input_unknown_config_key(project) -> None:
             "exclude pattern '../shared' reaches outside the project root",
         ),
         ("exclude = ['.']", "exclude pattern '.' names the project root itself"),
+        (
+            "client-modules = ['acme/tracking.py']",
+            "client-modules entry 'acme/tracking.py' is not a module name;"
+            ' write a dotted module name such as "acme.tracking"',
+        ),
+        (
+            "client-modules = ['']",
+            "client-modules entry '' is not a module name;"
+            ' write a dotted module name such as "app.tracking"',
+        ),
+        ("client-modules = ['app.class']", "entry 'app.class' is not a module name"),
     ],
 )
 def test_bad_input_invalid_config_value(project, setting: str, message: str) -> None:
