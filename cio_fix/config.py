@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import keyword
 import re
 import sys
@@ -538,7 +539,7 @@ def project_root(start: Path) -> Path:
 
 
 def configures_cio_fix(pyproject: Path) -> bool:
-    """Tell whether a pyproject.toml has a `[tool.cio-fix]` table.
+    """Tell whether a pyproject.toml has a `[tool.cio-fix]` table, or a misspelt one.
 
     A file that cannot be parsed counts when it mentions cio-fix, and a
     regular file that cannot be read (mode 000) counts too, because its
@@ -549,14 +550,47 @@ def configures_cio_fix(pyproject: Path) -> bool:
         raw = read_regular_file(pyproject)
     except OSError:
         return is_regular_file(pyproject)
-    if b"cio-fix" not in raw:
+    if _MENTIONS_CIO_FIX.search(raw) is None:
         return False
     try:
         document = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return True
     tool = document.get("tool")
-    return isinstance(tool, dict) and "cio-fix" in tool
+    if not isinstance(tool, dict):
+        return False
+    return "cio-fix" in tool or _misspelt_table(tool) is not None
+
+
+# Text that `cio-fix` and every spelling that `_misspelt_table` finds
+# contain, so that a file without it is not parsed.
+_MENTIONS_CIO_FIX = re.compile(rb"cio[-_.\s\"']*fix", re.IGNORECASE)
+
+
+def _misspelt_table(tool: dict[str, Any]) -> str | None:
+    """Return the header of a table in `tool` that is `cio-fix` misspelt, if any.
+
+    The spellings differ from `cio-fix` in case and separators only:
+    `[tool.cio_fix]` (the import name), `[tool.ciofix]`, `[tool.cio.fix]`.
+    """
+    tables = [(key,) for key, value in tool.items() if isinstance(value, dict)]
+    tables += [
+        (key, inner_key)
+        for key, value in tool.items()
+        if isinstance(value, dict)
+        for inner_key, inner_value in value.items()
+        if isinstance(inner_value, dict)
+    ]
+    for parts in tables:
+        normalised = re.sub(r"[-_.\s]", "", "".join(parts)).lower()
+        if normalised == "ciofix" and parts != ("cio-fix",):
+            return "[tool." + ".".join(_toml_key(part) for part in parts) + "]"
+    return None
+
+
+def _toml_key(key: str) -> str:
+    """Write `key` as TOML writes it in a table header: bare, or quoted when it must be."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def load_config(start: Path) -> Config:
@@ -697,6 +731,13 @@ def _read_tool_table(pyproject: Path) -> dict[str, Any]:
         ) from error
 
     tool = document.get("tool", {})
+    misspelt = _misspelt_table(tool) if isinstance(tool, dict) else None
+    if misspelt is not None:
+        # Otherwise its settings would be ignored silently.
+        raise ConfigError(
+            f"{pyproject}: unknown table {misspelt}; did you mean [tool.cio-fix]?"
+            " cio-fix reads its settings from that table only"
+        )
     table = tool.get("cio-fix", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.cio-fix] must be a table")

@@ -168,6 +168,71 @@ def test_bad_input_invalid_config_value(project, setting: str, message: str) -> 
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("header", "shown"),
+    [
+        ("[tool.cio_fix]", "[tool.cio_fix]"),
+        ("[tool.ciofix]", "[tool.ciofix]"),
+        ("[tool.CIO-Fix]", "[tool.CIO-Fix]"),
+        ("[tool.cio.fix]", "[tool.cio.fix]"),
+        ('[tool."cio fix"]', '[tool."cio fix"]'),
+    ],
+)
+def test_bad_input_misspelt_table(project, header: str, shown: str) -> None:
+    root = project(
+        {
+            "good.py": GOOD,
+            "pyproject.toml": f"[project]\nname = 'shop'\n\n{header}\nselect = ['CIO6']\n",
+        }
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert f"pyproject.toml: unknown table {shown}; did you mean [tool.cio-fix]?" in (
+        result.stderr
+    )
+    assert (root / "good.py").read_text() == GOOD
+
+
+def test_bad_input_misspelt_table_of_service(project) -> None:
+    # In a git work tree, a service's pyproject.toml without [tool.cio-fix]
+    # is no project root, so the misspelt table must still make it one.
+    root = project(
+        {
+            "pyproject.toml": "[tool.cio-fix]\n",
+            "services/billing/pyproject.toml": "[tool.cio_fix]\nselect = ['CIO6']\n",
+            "services/billing/good.py": GOOD,
+        }
+    )
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert result.exit_code == 2
+    assert result.json["errors"] == [
+        {
+            "path": "services/billing/pyproject.toml",
+            "message": "unknown table [tool.cio_fix]; did you mean [tool.cio-fix]?"
+            " cio-fix reads its settings from that table only",
+        }
+    ]
+
+
+def test_bad_input_other_tool_tables_accepted(project) -> None:
+    root = project(
+        {
+            "good.py": GOOD,
+            "pyproject.toml": "[tool.cio]\nfix = true\n[tool.cio-fixer]\nx = 1\n",
+        }
+    )
+
+    result = run_cli(["--no-cache", "."], root)
+
+    assert result.exit_code == 1
+    assert result.stderr == ""
+
+
 def test_bad_input_exit_zero_still_reports(project) -> None:
     root = project({"py2.py": b"import customerio\nprint 'hello'\n"})
 
