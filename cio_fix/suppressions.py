@@ -338,6 +338,22 @@ def reported_findings(
     return reported, silenced_nodes
 
 
+def is_silenced(context: FileContext, code: str, node: cst.CSTNode) -> bool:
+    """Tell whether `reported_findings` would drop a finding of `code` at `node`.
+
+    A rule whose fix waits for another rule's fix calls this, because a
+    silenced finding's fix is never applied.
+    """
+    if by_config(ignored_selectors(context.config, context.path), code):
+        return True
+    text = context.source.text
+    if silenced(file_codes(text, context.module), code):
+        return True
+    if not mentions_noqa(text):
+        return False
+    return silenced(statement_codes(node, context.parent_map()), code)
+
+
 def moves_silenced_code(
     replacements: Mapping[cst.CSTNode, object],
     silenced_nodes: list[cst.CSTNode],

@@ -310,6 +310,89 @@ def test_clients_hoist_not_waiting_for_unfixable_pooling(project) -> None:
     assert "remove both by hand" in by_code["CIO602"]["message"]
 
 
+PER_ITEM_POOLING = """\
+import os
+import time
+
+from customerio import CustomerIO
+
+
+def sync(users):
+    for user in users:
+        cio = CustomerIO(os.environ["SITE"], os.environ["KEY"], use_connection_pooling=False){comment}
+        cio.identify(id=user, email="a@b.c")
+
+
+shared = CustomerIO(os.environ["SITE"], os.environ["KEY"])
+
+
+def signup(user):
+    shared.identify(id=user, email="a@b.c", created_at=time.time() * 1000)
+"""
+POOLING_AND_TIMESTAMPS = ["--select", "CIO601,CIO602,CIO103"]
+
+
+def _apply_per_item_pooling(project, comment: str, files=None):
+    source = PER_ITEM_POOLING.replace("{comment}", comment)
+    root = project({"app.py": source, **(files or {})})
+    result = run_cli(
+        ["--apply", "--output-format", "json", *POOLING_AND_TIMESTAMPS, "."], root
+    )
+    by_code = {finding["code"]: finding for finding in result.json["findings"]}
+    return result, by_code, (root / "app.py").read_text(encoding="utf-8")
+
+
+def test_clients_pooling_directive_comment_fixed(project) -> None:
+    result, by_code, fixed = _apply_per_item_pooling(project, "  # noqa: E501")
+
+    assert result.json["errors"] == []
+    assert by_code["CIO601"]["applied"] is True
+    assert by_code["CIO602"]["applied"] is True
+    assert by_code["CIO103"]["applied"] is True
+    assert "cio = shared  # noqa: E501" in fixed
+    assert "use_connection_pooling" not in fixed
+
+
+def test_clients_pooling_prose_comment_withheld(project) -> None:
+    result, by_code, fixed = _apply_per_item_pooling(project, "  # keep pooling off")
+
+    assert result.json["errors"] == []
+    assert result.exit_code == 1
+    assert by_code["CIO601"]["fix"] is None
+    assert "may explain `use_connection_pooling=False`" in by_code["CIO601"]["message"]
+    assert by_code["CIO602"]["fix"] is None
+    assert "remove both by hand" in by_code["CIO602"]["message"]
+    assert by_code["CIO103"]["applied"] is True
+    assert "use_connection_pooling=False)  # keep pooling off" in fixed
+    assert "created_at=int(time.time())" in fixed
+
+
+def test_clients_pooling_silenced_by_noqa(project) -> None:
+    result, by_code, fixed = _apply_per_item_pooling(project, "  # noqa: CIO602")
+
+    assert result.json["errors"] == []
+    assert "CIO602" not in by_code
+    assert by_code["CIO601"]["fix"] is None
+    assert "`# noqa` comment silences" in by_code["CIO601"]["message"]
+    assert by_code["CIO103"]["applied"] is True
+    assert "use_connection_pooling=False)  # noqa: CIO602" in fixed
+
+
+def test_clients_pooling_ignored_for_file(project) -> None:
+    ignores = '[tool.cio-fix]\nper-file-ignores = {"app.py" = ["CIO602"]}\n'
+    result, by_code, fixed = _apply_per_item_pooling(
+        project, "", {"pyproject.toml": ignores}
+    )
+
+    assert result.json["errors"] == []
+    assert "CIO602" not in by_code
+    assert by_code["CIO601"]["applied"] is True
+    assert by_code["CIO103"]["applied"] is True
+    # The hoisted client keeps pooling off, because CIO602 is ignored there.
+    assert fixed.count("use_connection_pooling=False") == 1
+    assert "cio = _customerio_client()" in fixed
+
+
 def test_clients_second_run_changes_nothing(project) -> None:
     root = project({"app.py": POOLING_APP})
     run_cli(["--apply", "--select", "CIO601,CIO602,CIO304", "."], root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_writes, own_module_writes
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
+from cio_fix.suppressions import is_silenced
 from cio_fix.walk import find_all
 
 INDENT = "    "
@@ -699,6 +701,11 @@ class ClientPerRequest(Rule):
     base classes and subclasses, are not seen.
     A factory with a decorator whose name says it caches (`ttl_cache`,
     `memoize`) is left alone.
+    A client whose `use_connection_pooling=False` is on the statement's
+    last line, where a comment ends that line, is reported without a fix,
+    unless the comment contains only tool directives (`# noqa: E501`). The
+    comment may explain why pooling is off, and the hoisted call would
+    leave it behind.
     `functools.cache` is new in Python 3.9, so in a project that declares
     an older minimum Python the fix writes `functools.lru_cache(maxsize=None)`,
     the same unbounded cache. The README lists where cio-fix reads that
@@ -944,6 +951,13 @@ class ClientPerRequest(Rule):
                 context, construction.node, message, ASYNC_CLIENT_REASON
             )
 
+        pooling = _pooling_argument(construction)
+        if pooling is not None and _line_end_may_explain(
+            context, construction, pooling
+        ):
+            return self._withheld(
+                context, construction.node, message, POOLING_EXPLAINED_AT_LINE_END
+            )
         if _waits_for_pooling_fix(context, construction):
             # CIO602 removes `use_connection_pooling=False` from this call in the
             # same pass. Hoisting after that lets this construction share the
@@ -1829,13 +1843,20 @@ def _is_name(node: cst.BaseExpression, name: str) -> bool:
 
 
 def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> bool:
+    """Tell whether CIO602 fixes the construction's pooling argument in this pass.
+
+    It must decide as CIO602 does, because a hoist that waits for a fix
+    that never comes would wait in every pass.
+    """
     argument = _pooling_argument(construction)
-    if argument is None or _without(construction.node, argument) is None:
+    if argument is None or _pooling_fix(context, construction, argument) is None:
         return False
     config = context.config
     selected = any(matches_selector("CIO602", selector) for selector in config.select)
     ignored = any(matches_selector("CIO602", selector) for selector in config.ignored)
-    return selected and not ignored
+    if not selected or ignored:
+        return False
+    return not is_silenced(context, "CIO602", argument)
 
 
 def _unmovable_reason(
@@ -2657,6 +2678,12 @@ def _unwrap(statement: cst.With, client: cst.BaseExpression) -> cst.FlattenSenti
 EXPLAINED_BY_COMMENT = (
     "not fixed: the comment next to it may explain it; remove both by hand"
 )
+# Why CIO601 leaves such a client in place: the hoisted call would take the
+# argument away from the comment, and a later CIO602 fix would remove it there.
+POOLING_EXPLAINED_AT_LINE_END = (
+    "the comment at the end of its line may explain `use_connection_pooling=False`,"
+    " and the fix would move the call away from that comment"
+)
 
 
 def _pooling_argument(construction: Construction) -> cst.Arg | None:
@@ -2699,7 +2726,11 @@ class ConnectionPoolingDisabled(Rule):
     comment of a one-line call included), or on lines of their own just
     above it, is reported without a fix. The comment may explain why
     pooling is off: kept alone it would read as if pooling still were,
-    and removed, its explanation would be lost.
+    and removed, its explanation would be lost. An end-of-line comment
+    after the call that contains only tool directives (`# noqa: E501`,
+    `# type: ignore[...]`, `# pragma: no cover`, `# fmt: skip`,
+    `# pylint: disable=...`, `# nosec`) belongs to the line, so the fix
+    removes the argument and keeps the comment.
     """
 
     code = "CIO602"
@@ -2718,10 +2749,8 @@ class ConnectionPoolingDisabled(Rule):
                 "`use_connection_pooling=False` opens a new HTTPS connection for every"
                 " Customer.io call; remove it to reuse one connection"
             )
-            fixed = _without(construction.node, argument)
-            if fixed is None or _ends_line_with_comment(
-                context, construction, argument
-            ):
+            fixed = _pooling_fix(context, construction, argument)
+            if fixed is None:
                 yield context.finding(
                     self,
                     argument,
@@ -2733,19 +2762,53 @@ class ConnectionPoolingDisabled(Rule):
             yield context.finding(self, argument, message, fix)
 
 
-def _ends_line_with_comment(
+def _pooling_fix(
+    context: FileContext, construction: Construction, argument: cst.Arg
+) -> cst.Call | None:
+    """Return the call without its pooling argument; None when a comment may explain it."""
+    fixed = _without(construction.node, argument)
+    if fixed is None or _line_end_may_explain(context, construction, argument):
+        return None
+    return fixed
+
+
+# One directive for another tool, such as a linter or type checker, in an
+# end-of-line comment. A directive gives no reason for turning pooling off.
+_TOOL_DIRECTIVE = re.compile(
+    r"""
+    noqa (?: \s*:\s* [A-Za-z]+[0-9]+ (?: [\s,]+ [A-Za-z]+[0-9]+ )* )?
+    | (?: type | pyright ) :\s* ignore (?: \[ [\w\s,.-]* \] )?
+    | pragma :\s* no \s+ (?: cover | branch )
+    | fmt :\s* skip
+    | isort :\s* skip
+    | nosec (?: \s+ B[0-9]+ (?: [\s,]+ B[0-9]+ )* )?
+    | pylint :\s* disable \s*=\s* [\w-]+ (?: \s*,\s* [\w-]+ )*
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _only_tool_directives(comment: str) -> bool:
+    """Tell whether a comment contains only tool directives: `# noqa: E501  # type: ignore`."""
+    parts = comment.split("#")[1:]
+    return all(_TOOL_DIRECTIVE.fullmatch(part.strip()) for part in parts)
+
+
+def _line_end_may_explain(
     context: FileContext, construction: Construction, argument: cst.Arg
 ) -> bool:
-    """Tell whether the statement's end-of-line comment shares the argument's line.
+    """Tell whether a comment at the end of the argument's line may explain it.
 
     `CustomerIO(a, b, use_connection_pooling=False)  # proxy drops sockets`
-    keeps its comment outside the call, where `_without` does not look.
+    keeps its comment outside the call, where `_without` does not look. A
+    comment of tool directives alone (`# noqa: E501`) belongs to the line,
+    so it stays there while the argument goes.
     """
     statement = construction.site.statement
-    if (
-        not isinstance(statement, cst.SimpleStatementLine)
-        or statement.trailing_whitespace.comment is None
-    ):
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    comment = statement.trailing_whitespace.comment
+    if comment is None or _only_tool_directives(comment.value):
         return False
     last_line = context.position(statement.body[-1]).end.line
     return context.position(argument).end.line == last_line
