@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,6 +126,10 @@ LOSES_COMMENT = (
     "not fixed: the fix would lose a comment inside the code it rewrites;"
     " fix it by hand"
 )
+NOT_SETTLED = (
+    "not fixed: the fixes in this file kept changing each other's code and did"
+    " not settle, so this rule's fixes are left out; please report it"
+)
 # A finding that only the fixed code has: its line is one of the fixed file.
 REVEALED = "in code that this run's fixes wrote; the line is that of the fixed file"
 REVEALED_FIXABLE = REVEALED + "; run cio-fix again to fix it"
@@ -205,6 +209,18 @@ class _Unfixable(Exception):
 
 class _BrokenCode(_Unfixable):
     """The fixes of one file produced code that does not compile."""
+
+
+class _NotSettled(_Unfixable):
+    """The fixes of one file still changed the code after MAX_PASSES passes."""
+
+    def __init__(self, codes: set[str]) -> None:
+        super().__init__(
+            f"internal error: fixes did not settle after {MAX_PASSES} passes;"
+            " the file is unchanged, please report it"
+        )
+        # The rules whose fixes the last pass still had to apply.
+        self.codes = codes
 
 
 @dataclass
@@ -600,6 +616,13 @@ class Checker:
                 raise _Unfixable(_not_reproduced(printed, context.source.text))
             try:
                 passes = self._apply_passes(context, fixes, reported)
+            except _NotSettled as error:
+                settled = self._without_unsettled_rules(
+                    context, fixes, file_result, reported, error.codes
+                )
+                if settled is None:
+                    return
+                passes, fixes = settled
             except _BrokenCode:
                 passes, fixes = self._without_broken_rule(
                     context, fixes, file_result, reported
@@ -644,7 +667,7 @@ class Checker:
                 continue
             try:
                 passes = self._apply_passes(
-                    context, remaining, reported - {code}, left_out=code
+                    context, remaining, reported - {code}, left_out={code}
                 )
             except _BrokenCode:
                 continue
@@ -661,6 +684,45 @@ class Checker:
             )
             return passes, remaining
         raise _BrokenCode(BROKEN_CODE)
+
+    def _without_unsettled_rules(
+        self,
+        context: FileContext,
+        fixes: dict[int, tuple[Fix, str]],
+        file_result: FileResult,
+        reported: set[str],
+        codes: set[str],
+    ) -> tuple[_Passes, dict[int, tuple[Fix, str]]] | None:
+        """Fix the file without the fixes of the rules whose fixes did not settle.
+
+        Two fixes that undo each other, or a fix that waits for another one
+        that never comes, would otherwise cost the file every fix. A pass
+        rebuilds the findings, so no finding can be followed from one pass
+        to the next. The fixes left out are therefore those of the rules
+        that still had one after the last pass, and of any rule that then
+        does not settle either. Their findings lose their fixes, and their
+        messages give the reason. Returns None when no rule's fixes are left.
+        """
+        left_out = set(codes)
+        while True:
+            remaining = {
+                key: value for key, value in fixes.items() if value[1] not in left_out
+            }
+            if not remaining:
+                passes = None
+                break
+            try:
+                passes = self._apply_passes(
+                    context, remaining, reported - left_out, left_out=left_out
+                )
+                break
+            except _NotSettled as error:
+                left_out |= error.codes
+        for finding in file_result.findings:
+            if id(finding.fix) in fixes and finding.code in left_out:
+                finding.fix = None
+                finding.message += f" ({NOT_SETTLED})"
+        return None if passes is None else (passes, remaining)
 
     def _settle_findings(
         self,
@@ -717,7 +779,7 @@ class Checker:
         context: FileContext,
         fixes: dict[int, tuple[Fix, str]],
         reported: set[str],
-        left_out: str | None = None,
+        left_out: Collection[str] = (),
     ) -> _Passes:
         """Apply fixes until none is left, re-checking the fixed module after each pass.
 
@@ -784,13 +846,10 @@ class Checker:
                     passes.checked_at_end = set(reported)
                 current.index.release()
                 return passes
-        raise _Unfixable(
-            f"internal error: fixes did not settle after {MAX_PASSES} passes;"
-            " the file is unchanged, please report it"
-        )
+        raise _NotSettled({code for _, code in fixes.values()})
 
     def _check_fixed_code(
-        self, fixed: FileContext, reported: set[str], left_out: str | None = None
+        self, fixed: FileContext, reported: set[str], left_out: Collection[str] = ()
     ) -> tuple[list[Finding], list[tuple[Finding, cst.CSTNode | None]]]:
         """Run the rules on the final fixed code, with positions in it.
 
@@ -811,9 +870,10 @@ class Checker:
         """
         rules = []
         for rule in self.rules:
-            if rule.code == left_out:
-                # Its fixes broke the code, so its findings are reported as
-                # they are; in the fixed code they would be reported twice.
+            if rule.code in left_out:
+                # Its fixes broke the code or did not settle, so its findings
+                # are reported as they are. In the fixed code they would be
+                # reported twice.
                 continue
             if rule.code in reported:
                 if self.config.fixed_positions:
