@@ -81,6 +81,9 @@ _ALLOWED_BUILTINS = frozenset({"set", "frozenset"})
 _ALLOWED_PATHS = frozenset(
     {"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"}
 )
+# Python 3.13 defines the path classes in `pathlib._local`, and pickles name
+# that module.
+_PATH_MODULES = frozenset({"pathlib", "pathlib._local"})
 
 
 def digest(*parts: bytes | str) -> str:
@@ -154,7 +157,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _enum_member
         if module == "builtins" and name in _ALLOWED_BUILTINS:
             return getattr(__import__("builtins"), name)
-        if module == "pathlib" and name in _ALLOWED_PATHS:
+        if module in _PATH_MODULES and name in _ALLOWED_PATHS:
             return getattr(__import__("pathlib"), name)
         if module == "cio_fix" or module.startswith("cio_fix."):
             found = getattr(importlib.import_module(module), name, None)

@@ -420,7 +420,7 @@ def test_bad_input_deep_expression_reported(project) -> None:
     # CPython compiles it; the index recursion goes past Python's limit.
     root = project(
         {
-            "choice.py": "import customerio\nX = " + "a if b else " * 400 + "c\n",
+            "choice.py": "import customerio\nX = " + "a if b else " * 1000 + "c\n",
             "app.py": "import time\n",
         }
     )

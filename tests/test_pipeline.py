@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from rich.console import Console
@@ -22,7 +22,14 @@ from rich.console import Console
 import cio_fix.cache
 import cio_fix.checker
 from cio_fix import pipeline
-from cio_fix.cache import CACHE_FILE, CACHE_FOLDER, CHECKSUM_BYTES, Cache, _checksum
+from cio_fix.cache import (
+    CACHE_FILE,
+    CACHE_FOLDER,
+    CHECKSUM_BYTES,
+    Cache,
+    _checksum,
+    loads,
+)
 from cio_fix.cli import _exit_status
 from cio_fix.config import load_config
 from cio_fix.engine import run
@@ -696,6 +703,15 @@ def test_cache_rejects_code_in_pickle(project) -> None:
     run_cli(["."], root)
 
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("module", [b"pathlib", b"pathlib._local"])
+def test_cache_loads_paths_of_every_python(module) -> None:
+    # Python 3.13 pickles a path as `pathlib._local.PosixPath`.
+    data = pickle.dumps(PurePosixPath("app/views.py"), protocol=2)
+    data = data.replace(b"cpathlib\n", b"c" + module + b"\n")
+
+    assert loads(data) == PurePosixPath("app/views.py")
 
 
 def test_cache_fifo_file_is_ignored(project) -> None:
