@@ -397,7 +397,7 @@ def main_command(
                 "no rule is left to run: select and ignore (on the command line and in"
                 f" {', '.join(result.projects_without_rules)}) exclude every rule"
             )
-        result.errors.extend(_errors_of_projects_without_rules(result))
+        _warn_projects_without_rules(result)
         _warn_unchecked(result, targets, config)
         if add_noqa:
             status = _add_noqa(
@@ -479,23 +479,24 @@ def _warn_not_python(paths: list[Path]) -> None:
         )
 
 
-def _errors_of_projects_without_rules(result: RunResult) -> list[FileError]:
-    """Return an error for each project of the run whose select and ignore left no rule.
+def _warn_projects_without_rules(result: RunResult) -> None:
+    """Warn on stderr about each project of the run that select and ignore left without a rule.
 
     A run that reaches only such projects ends earlier, with a usage error.
-    In a run with other projects, each one is an error of its configuration
-    file (exit status 2), so that a run from the top does not pass while a
-    project goes unchecked.
+    Next to other projects, one is a warning, not an error: its own
+    configuration may leave every rule out on purpose, as a vendored
+    project's may.
     """
-    return [
-        FileError(
-            Path(config_path),
-            "no rule is left to run: select and ignore (on the command line and in"
-            " this file) exclude every rule, so the files of this project were not"
-            " checked",
+    from cio_fix.report import quoted_path
+
+    for config_path in result.projects_without_rules:
+        errors.print(
+            f"{quoted_path(config_path)}: warning: select and ignore (on the command"
+            " line and in this file) leave no rule to run, so the files of this"
+            " project were not checked",
+            markup=False,
+            soft_wrap=True,
         )
-        for config_path in result.projects_without_rules
-    ]
 
 
 def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> None:
@@ -807,7 +808,7 @@ def _add_noqa(
         _noqa_wording(error)
         for error in [*RunResult(errors=result.errors).all_errors, *added.errors]
     ]
-    if exit_zero and not result.projects_without_rules:
+    if exit_zero:
         status = EXIT_CLEAN
     elif problems:
         status = EXIT_ERROR
@@ -974,10 +975,6 @@ def _report(
 
 
 def _exit_status(result: RunResult, apply: bool, exit_zero: bool) -> int:
-    # A project left with no rule is a configuration error, whose exit
-    # status --exit-zero keeps.
-    if result.projects_without_rules:
-        return EXIT_ERROR
     if exit_zero:
         return EXIT_CLEAN
     if result.all_errors:
