@@ -1208,6 +1208,23 @@ def extend_dict(display: cst.Dict, new: list) -> cst.Dict:
     )
 
 
+def prepend_dict(display: cst.Dict, new: list) -> cst.Dict:
+    """Insert `new` elements at the start of a dict display, following its layout.
+
+    The new elements take the line break after the opening brace (one
+    element per line) or a space, and a comment after the brace stays there.
+    """
+    if not new or not display.elements:
+        return extend_dict(display, new)
+    opening = display.lbrace.whitespace_after
+    gap: cst.BaseParenthesizableWhitespace = SPACE
+    if isinstance(opening, cst.ParenthesizedWhitespace):
+        gap = opening.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=())
+    separator = cst.Comma(whitespace_after=gap)
+    added = [element.with_changes(comma=separator) for element in new]
+    return display.with_changes(elements=[*added, *display.elements])
+
+
 def remove_items(items: list, removed: set[int]) -> list:
     """Drop the items whose id is in `removed`.
 

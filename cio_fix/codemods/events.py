@@ -10,6 +10,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
+from cio_fix.codemods.argument_order import reordering_problem
 from cio_fix.codemods.identity import normalised_code
 from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
@@ -35,6 +36,7 @@ from cio_fix.events import (
     non_ascii_too_old,
     parse_name,
     personal_data_in_text,
+    prepend_dict,
     rebound_constant,
     resolve_constant,
     split_personal_data,
@@ -337,8 +339,30 @@ def build_fix(
             arguments, {id(data): data.with_changes(value=merged)}
         )
 
+    # The parts that stay in the name cannot change (see `fixed_name`).
+    constants = frozenset(
+        id(part.expression) for part in built.values if id(part) in fixed.kept
+    )
+    new_call = call.node.with_changes(args=arguments)
+    problem = reordering_problem(
+        context.index, call.node, new_call, context.module, constants
+    )
+    if problem is not None and data is not None and isinstance(data.value, cst.Dict):
+        # At the start of a `data` that follows the name, the values are
+        # evaluated where the name evaluated them.
+        merged = prepend_dict(data.value, new_items)
+        arguments = _replace_items(
+            _replace_items(list(call.node.args), replaced),
+            {id(data): data.with_changes(value=merged)},
+        )
+        new_call = call.node.with_changes(args=arguments)
+        problem = reordering_problem(
+            context.index, call.node, new_call, context.module, constants
+        )
+    if problem is not None:
+        raise NotFixable(problem)
     used = [key for key in keys if key is not None]
-    return NameFix(static, used, call.node.with_changes(args=arguments))
+    return NameFix(static, used, new_call)
 
 
 def _merged_dict(
@@ -518,6 +542,15 @@ class DynamicEventName(Rule):
     which reads such a file as ASCII. The literals that the fix writes from
     a name with the `u` prefix (`u"refund_" + kind`) keep it, so that
     Python 2 still sends a unicode name rather than a byte string.
+    The values keep the order in which the call evaluated them. They go
+    at the end of `data`, or at its start when `data` follows the name and
+    its end would change that order. The order matters when a value calls
+    code or assigns a name with `:=`, and an argument that the fix moves
+    it past reads what it changes or changes what it reads. When no place
+    keeps the order, the name is reported without a fix. One such case is
+    `timestamp=clock.tick()` between `f"row_{next(it)}"` and `data`.
+    Another is `next_row=next(it)` after the name on customerio 2.x,
+    where the values go after the last keyword argument.
     A name without a literal part, a name
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`

@@ -410,7 +410,7 @@ class _Changes(cst.CSTVisitor):
             current = current.value
 
 
-def _only_reads(index: FileIndex, node: cst.CSTNode) -> bool:
+def only_reads(index: FileIndex, node: cst.CSTNode) -> bool:
     """Tell whether evaluating `node` only reads values, as `_Reads` defines it."""
     reads = _Reads(index)
     walk(node, reads)
@@ -430,7 +430,7 @@ class _EvaluatedByIdentify:
 
     def __init__(self, index: FileIndex, identify: ClientCall) -> None:
         self._by_type: dict[type, list[cst.BaseExpression]] = {}
-        if _only_reads(index, identify.receiver):
+        if only_reads(index, identify.receiver):
             self._add(identify.receiver)
         for argument in identify.node.args:
             self._add(argument.value)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from cio_fix.codemods.argument_order import reordering_problem
 from cio_fix.codemods.bindings import plain_assignment_target
 from cio_fix.codemods.timestamps import count_reads
 from cio_fix.customerio import (
@@ -21,6 +22,7 @@ from cio_fix.events import (
     keyword_argument,
     may_be_none,
     new_dict,
+    prepend_dict,
     remove_items,
     spread,
     spread_too_old,
@@ -110,6 +112,15 @@ class Sdk3EventKwargs(Rule):
     (`{**attrs, "price": total}`) needs Python 3.5, so in a project that
     declares an older Python (the README lists where cio-fix reads that
     version) such a call is reported without a fix.
+
+    The moved attributes keep the order in which the call evaluated them.
+    They go at the end of an existing `data` dict, or at its start when
+    `data` follows them and its end would change that order. The order
+    matters when an attribute calls code or assigns a name with `:=`, and
+    an argument that the fix moves it past reads what it changes or
+    changes what it reads. When no place keeps the order, the finding is
+    reported without a fix, as in `track(customer_id, first_row=next(it),
+    timestamp=clock.tick(), name="sent", last_row=next(it))`.
 
     A partial gets its attributes moved into its own `data` only when
     every call of it is in view and cannot replace that `data`. So the
@@ -382,11 +393,23 @@ def move_into_data(
     if data is not None and not _is_none(data.value):
         none = may_be_none(context.index, data.value, call.site.scope)
         merged = _merge(data.value, elements, new_keys, none)
-        arguments = [
+        merged_arguments = [
             data.with_changes(value=merged) if item is data else item
             for item in arguments
         ]
-        return call.node.with_changes(args=remove_items(arguments, moved_ids))
+        try:
+            return _checked(context, call, remove_items(merged_arguments, moved_ids))
+        except CannotMove:
+            if not isinstance(data.value, cst.Dict):
+                raise
+        # At the start of a `data` that follows them, the attributes are
+        # evaluated where the keyword arguments evaluated them.
+        merged = prepend_dict(data.value, elements)
+        merged_arguments = [
+            data.with_changes(value=merged) if item is data else item
+            for item in arguments
+        ]
+        return _checked(context, call, remove_items(merged_arguments, moved_ids))
 
     value = _data_value(elements)
     if data is not None:
@@ -394,7 +417,7 @@ def move_into_data(
             data.with_changes(value=value) if item is data else item
             for item in arguments
         ]
-        return call.node.with_changes(args=remove_items(arguments, moved_ids))
+        return _checked(context, call, remove_items(arguments, moved_ids))
 
     # The new `data` argument takes the place of the first moved one.
     first = next(item for item in arguments if id(item) in moved_ids)
@@ -402,7 +425,20 @@ def move_into_data(
         comma=first.comma, whitespace_after_arg=first.whitespace_after_arg
     )
     arguments = [replacement if item is first else item for item in arguments]
-    return call.node.with_changes(args=remove_items(arguments, moved_ids - {id(first)}))
+    return _checked(context, call, remove_items(arguments, moved_ids - {id(first)}))
+
+
+def _checked(context: FileContext, call: ClientCall, arguments: list) -> cst.Call:
+    """Return the call with `arguments`.
+
+    Raises CannotMove when the new call may evaluate its arguments to
+    other values, because the fix changed their order.
+    """
+    new_call = call.node.with_changes(args=arguments)
+    problem = reordering_problem(context.index, call.node, new_call, context.module)
+    if problem is not None:
+        raise CannotMove(problem)
+    return new_call
 
 
 def _check_unpacking(
