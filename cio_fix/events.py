@@ -360,6 +360,7 @@ def split_personal_data(built: BuiltName) -> BuiltName:
     """Turn emails and phone numbers in literal parts into values of their own."""
     parts: list[NamePart] = []
     prefix = unicode_prefix(built.node)
+    spelling = NameSpelling(built.node)
     for part in built.parts:
         if part.text is None:
             parts.append(part)
@@ -367,7 +368,7 @@ def split_personal_data(built: BuiltName) -> BuiltName:
         position = 0
         for start, end, kind in personal_data_in_text(part.text):
             parts.append(NamePart(text=part.text[position:start]))
-            literal = cst.SimpleString(_quote(part.text[start:end], prefix))
+            literal = spelling.literal(part.text[start:end], prefix)
             parts.append(NamePart(expression=literal, value=literal, key=kind))
             position = end
         parts.append(NamePart(text=part.text[position:]))
@@ -390,6 +391,73 @@ def unicode_prefix(name: cst.BaseExpression) -> str:
         if "u" in literal.prefix.lower():
             return "u"
     return ""
+
+
+# A backslash escape in a string literal that is not raw. The escapes of one
+# character (`\n`, `\"`) never spell a character that a fixed name keeps.
+_CHARACTER_ESCAPE = re.compile(
+    r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)",
+    re.DOTALL,
+)
+
+
+class NameSpelling:
+    """The way the string literals of an event name spell their non-ASCII characters.
+
+    A fix writes the characters of the name's new literal the way the source
+    wrote them: `"caf\xe9_%s" % x` becomes `"caf\xe9"`, not `"café"`, which a
+    file declared `# -*- coding: ascii -*-` cannot contain. A non-ASCII
+    character that the literals do not contain (an upper case letter that
+    the style lowercased) is written as an escape, unless they contain some
+    other non-ASCII character as written.
+    """
+
+    def __init__(self, name: cst.BaseExpression) -> None:
+        self.escapes: dict[str, str] = {}
+        self.written: set[str] = set()
+        for literal in find_all(name, cst.SimpleString):
+            self._read(literal.raw_value, literal.prefix)
+        for formatted in find_all(name, cst.FormattedString):
+            for piece in formatted.parts:
+                if isinstance(piece, cst.FormattedStringText):
+                    self._read(piece.value, formatted.prefix)
+
+    def _read(self, raw: str, prefix: str) -> None:
+        if "r" in prefix.lower():
+            self.written.update(raw)
+            return
+        position = 0
+        for match in _CHARACTER_ESCAPE.finditer(raw):
+            self.written.update(raw[position : match.start()])
+            position = match.end()
+            escape = match.group(0)
+            if len(escape) == 2:
+                continue
+            try:
+                character = escape.encode("ascii").decode("unicode_escape")
+            except UnicodeError:
+                continue
+            self.escapes.setdefault(character, escape)
+        self.written.update(raw[position:])
+
+    def literal(self, text: str, prefix: str = "") -> cst.SimpleString:
+        """Return `text` as a double-quoted literal, spelled as the name's literals spell it."""
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        return cst.SimpleString(prefix + '"' + self.spell(escaped) + '"')
+
+    def spell(self, text: str) -> str:
+        """Return the body of a literal that is not raw, with the escapes of the source."""
+        spelled = []
+        for character in text:
+            if character.isascii() or character in self.written:
+                spelled.append(character)
+            elif character in self.escapes:
+                spelled.append(self.escapes[character])
+            elif any(not written.isascii() for written in self.written):
+                spelled.append(character)
+            else:
+                spelled.append(character.encode("ascii", "backslashreplace").decode())
+        return "".join(spelled)
 
 
 # -- taking a name apart --------------------------------------------------------

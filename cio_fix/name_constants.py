@@ -22,6 +22,7 @@ from cio_fix.events import (
     DOTTED,
     BuiltName,
     NamePart,
+    NameSpelling,
     is_personal_data,
     static_name,
     to_style,
@@ -122,9 +123,10 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
 
     style = context.config.event_name_style
     prefix = unicode_prefix(built.node)
+    spelling = NameSpelling(built.node)
     if not kept:
         text = static_name(built, style)
-        return FixedName(text, cst.SimpleString(f'{prefix}"{text}"'), frozenset())
+        return FixedName(text, spelling.literal(text, prefix), frozenset())
 
     # Literal runs between the fixed parts: a value that moves out of the
     # name leaves a separator, as in a name without fixed parts.
@@ -147,7 +149,7 @@ def fixed_name(context: FileContext, scope: Scope, built: BuiltName) -> FixedNam
         after = texts[position] if position < len(texts) else None
         styled = _styled_run(run, style, before, after)
         if styled:
-            pieces.append(cst.SimpleString(f'{prefix}"{styled}"'))
+            pieces.append(spelling.literal(styled, prefix))
             name += styled
         if after is not None:
             pieces.append(fixed[position].expression)

@@ -19,6 +19,7 @@ from cio_fix.events import (
     BuiltName,
     NamePart,
     NameSource,
+    NameSpelling,
     append_separated,
     attribute_key,
     dict_element,
@@ -541,7 +542,10 @@ class DynamicEventName(Rule):
     file without a coding declaration in a project that declares Python 2,
     which reads such a file as ASCII. The literals that the fix writes from
     a name with the `u` prefix (`u"refund_" + kind`) keep it, so that
-    Python 2 still sends a unicode name rather than a byte string.
+    Python 2 still sends a unicode name rather than a byte string. The new
+    literal spells a non-ASCII character as the name's literals do, so
+    `"caf\\xe9_%s" % shop` becomes `"caf\\xe9"`, which a file declared
+    `# -*- coding: ascii -*-` can contain.
     The values keep the order in which the call evaluated them. They go
     at the end of `data`, or at its start when `data` follows the name and
     its end would change that order. The order matters when a value calls
@@ -1683,7 +1687,9 @@ class InconsistentEventName(Rule):
     the rename. A name off the style with a variant that follows it is
     renamed to that variant. Two variants that both follow the style are
     reported without a fix, because the code does not show which one the
-    campaigns use.
+    campaigns use. The new literal spells a non-ASCII character with the
+    escape that the old one used (`"Caf\\xc9Opened"` becomes
+    `"caf_\\xe9_opened"`).
     A non-ASCII new name over an ASCII literal (`u"Caf\\u00e9Ordered"`) is
     reported without a fix in a project that declares Python 2, unless the
     file has a coding declaration, because Python 2 reads such a file as
@@ -1974,4 +1980,6 @@ def _track_api_sources(context: FileContext) -> list[NameSource]:
 def _renamed(literal: cst.SimpleString, name: str) -> cst.SimpleString:
     prefix = literal.prefix
     quote = literal.quote
+    if "r" not in prefix.lower():
+        name = NameSpelling(literal).spell(name)
     return literal.with_changes(value=f"{prefix}{quote}{name}{quote}")
