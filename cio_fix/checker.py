@@ -130,6 +130,13 @@ NOT_SETTLED = (
     "not fixed: the fixes in this file kept changing each other's code and did"
     " not settle, so this rule's fixes are left out; please report it"
 )
+UNENCODABLE = (
+    "not fixed: the fixed code contains characters that the file's encoding"
+    " {encoding} cannot contain; fix it by hand"
+)
+_UNENCODABLE_SUFFIX = re.compile(
+    " \\(" + re.escape(UNENCODABLE).replace("\\{encoding\\}", "\\S+") + "\\)$"
+)
 # A finding that only the fixed code has: its line is one of the fixed file.
 REVEALED = "in code that this run's fixes wrote; the line is that of the fixed file"
 REVEALED_FIXABLE = REVEALED + "; run cio-fix again to fix it"
@@ -201,6 +208,26 @@ def _forget_parser() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_parser)
+
+
+def _encodes(fix: Fix, encoding: str, module: cst.Module) -> bool:
+    """Tell whether the file's encoding can write the code that `fix` adds.
+
+    UTF-8 writes every character that a parsed file can contain, so only
+    files that declare another encoding are checked.
+    """
+    if encoding in ("utf-8", "utf-8-sig"):
+        return True
+    texts = [statements.code for statements in fix.inserts]
+    for node in fix.replacements.values():
+        if isinstance(node, cst.CSTNode):
+            texts.append(code_of(node, module))
+    try:
+        for text in texts:
+            text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Unfixable(Exception):
@@ -598,6 +625,12 @@ class Checker:
             ):
                 finding.fix = None
                 finding.message += f" ({MOVES_SILENCED})"
+                continue
+            encoding = context.source.encoding
+            if not _encodes(finding.fix, encoding, context.module):
+                finding.fix = None
+                reason = UNENCODABLE.format(encoding=encoding)
+                finding.message += f" ({reason})"
                 continue
             fixes[id(finding.fix)] = (finding.fix, finding.code)
         return fixes
@@ -1503,6 +1536,9 @@ def _message_in_fixed_file(finding: Finding, found: Finding) -> str:
         suffix = f" ({reason})"
         if finding.message.endswith(suffix) and not message.endswith(suffix):
             message += suffix
+    unencodable = _UNENCODABLE_SUFFIX.search(finding.message)
+    if unencodable is not None and not message.endswith(unencodable.group(0)):
+        message += unencodable.group(0)
     return message
 
 

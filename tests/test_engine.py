@@ -14,6 +14,7 @@ import cio_fix.checker
 import cio_fix.codemods.timestamps
 import cio_fix.discovery
 import cio_fix.engine
+import cio_fix.events
 from cio_fix.config import load_config
 from cio_fix.model import Fix, FixSafety
 
@@ -1702,3 +1703,41 @@ def test_engine_service_customerio_module_added_after_cached_run(project) -> Non
 
     assert "services/beta/main.py" in finding_paths(first)
     assert finding_paths(second) == {"services/alpha/main.py"}
+
+
+ASCII_HANDLER = """\
+# -*- coding: ascii -*-
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/t")
+def visited():
+    cio.track(customer_id=1, name="caf\\xe9_%s" % request.args["x"])
+    cio.track(customer_id=1, name="signed_up")
+    return "ok"
+"""
+
+
+def test_engine_unencodable_fix_dropped_alone(project, monkeypatch) -> None:
+    # Spelling the name without its escapes gives a fix with "é", which the
+    # declared ASCII cannot contain, so only that fix is dropped.
+    monkeypatch.setattr(cio_fix.events.NameSpelling, "spell", lambda self, text: text)
+    root = project(
+        {"app.py": ASCII_HANDLER, "requirements.txt": "customerio>=3\nflask\n"}
+    )
+
+    applied = run_cli(["--apply", "-j1", "--output-format", "json", "."], root)
+
+    fixed = (root / "app.py").read_text(encoding="ascii")
+    findings = {finding["code"]: finding for finding in applied.json["findings"]}
+    assert applied.json["errors"] == []
+    assert 'name="caf\\xe9_%s" % request.args["x"]' in fixed
+    assert (
+        '_customerio_in_background(cio.track, customer_id=1, name="signed_up")' in fixed
+    )
+    assert findings["CIO301"]["fix"] is None
+    assert "file's encoding ascii cannot contain" in findings["CIO301"]["message"]
