@@ -30,6 +30,9 @@ _STATEFUL = (
 )
 
 
+_STRING_LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+
+
 def reordering_problem(
     index: FileIndex,
     old: cst.Call,
@@ -52,7 +55,7 @@ def reordering_problem(
         if not _collect_units(argument, kept_ids, units, dropped):
             dropped.append(argument.value)
     for node in dropped:
-        if id(node) not in constants and not only_reads(index, node):
+        if id(node) not in constants and _may_have_effect(index, node):
             return (
                 f"`{code_of(node, module)}` would no longer be evaluated, and"
                 " a call in it may have an effect"
@@ -66,7 +69,7 @@ def reordering_problem(
     for position, node in enumerate(sequence):
         if id(node) not in positions:
             positions[id(node)] = position
-        elif id(node) not in constants and not only_reads(index, node):
+        elif id(node) not in constants and _may_have_effect(index, node):
             return (
                 f"`{code_of(node, module)}` would be evaluated twice, and a call"
                 " in it may give another value each time"
@@ -154,11 +157,32 @@ def _interference(
         return f"{swapped}, and it assigns `{min(assigned)}`, which the other reads"
     # NOTE: a plain name counts as unchanged by a call, although a function
     # that declares it `global` or `nonlocal` may assign it.
-    if (not only_reads(index, earlier) and not _is_plain(later)) or (
-        not only_reads(index, later) and not _is_plain(earlier)
+    if (_may_have_effect(index, earlier) and not _is_plain(later)) or (
+        _may_have_effect(index, later) and not _is_plain(earlier)
     ):
         return f"{swapped}, and a call in one may change the value of the other"
     return None
+
+
+def _may_have_effect(index: FileIndex, node: cst.CSTNode) -> bool:
+    """Tell whether evaluating `node` may change a value, as `only_reads` decides.
+
+    A method of a string literal (`"{}".format(email)`) builds a new string,
+    so it has no effect either.
+    """
+    if only_reads(index, node):
+        return False
+    if find_all(node, cst.Await, cst.Yield, cst.BaseComp, cst.Lambda, cst.NamedExpr):
+        return True
+    for call in find_all(node, cst.Call):
+        method = call.func
+        if not isinstance(method, cst.Attribute) or not isinstance(
+            method.value, _STRING_LITERALS
+        ):
+            return True
+        if not all(only_reads(index, argument.value) for argument in call.args):
+            return True
+    return False
 
 
 def _assigned_names(node: cst.CSTNode) -> set[str]:
