@@ -15,7 +15,7 @@ import libcst as cst
 from cio_fix.codemods.identity import only_reads
 from cio_fix.customerio import FileIndex, read_names
 from cio_fix.metadata import code_of
-from cio_fix.walk import find_all
+from cio_fix.walk import find_all, significant_children
 
 # Expressions whose value may depend on an object that a call can change.
 _STATEFUL = (
@@ -118,7 +118,7 @@ def _collect_units(
         return True
     found = False
     lost = []
-    for child in node.children:
+    for child in significant_children(node):
         if _collect_units(child, kept_ids, units, dropped):
             found = True
         elif isinstance(child, cst.BaseExpression):
@@ -134,7 +134,7 @@ def _find_units(
     if isinstance(node, cst.BaseExpression) and id(node) in unit_ids:
         sequence.append(node)
         return
-    for child in node.children:
+    for child in significant_children(node):
         _find_units(child, unit_ids, sequence)
 
 
