@@ -710,3 +710,12 @@ def test_discovery_pyvenv_cfg_file_only(project) -> None:
     root = project({"tool/pyvenv.cfg/readme.txt": "", "tool/app.py": SOURCE})
 
     assert _names(root) == ["tool/app.py"]
+
+
+def test_prefilter_drops_needles_that_contain_another() -> None:
+    prefilter = build_prefilter(["bounce", "bounced", "bounces"], customer_io=False)
+
+    assert prefilter.needles == (b"bounce",)
+    assert prefilter.search(b"if metric == 'bounced':\n")
+    assert prefilter.search(b"def bounces():\n")
+    assert not prefilter.search(b"def debounced():\n")
