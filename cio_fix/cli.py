@@ -391,8 +391,10 @@ def main_command(
             result = run(targets, config, apply=not dry_run)
         except ConfigError as error:
             raise _config_failure(error) from error
-        if not result.checked_projects:
-            # A run that checks nothing would pass every CI job it guards.
+        if not result.checked_projects and result.projects_without_rules:
+            # A run that checks nothing would pass every CI job it guards,
+            # unless the projects it reaches leave every rule out on purpose,
+            # as a pre-commit hook over a vendored project's files does.
             raise _fail(
                 "no rule is left to run: select and ignore (on the command line and in"
                 f" {', '.join(result.projects_without_rules)}) exclude every rule"
@@ -517,6 +519,7 @@ def _warn_unchecked(result: RunResult, targets: list[Path], config: Config) -> N
         and not result.all_errors
         and not result.left_out
         and not result.projects_without_rules
+        and not result.projects_opted_out
     )
     # A run over non-Python files only has its warnings already.
     if found_nothing and set(targets) - set(result.not_python):

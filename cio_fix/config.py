@@ -754,3 +754,8 @@ def project_config(config: Config, root: Path) -> Config:
 def runs_rules(config: Config) -> bool:
     """Tell whether select and ignore leave at least one rule to run."""
     return bool(selected_codes(RULE_CODES, config.select, config.ignored))
+
+
+def opts_out(config: Config) -> bool:
+    """Tell whether the project's own `ignore` leaves every rule out, whatever is selected."""
+    return not selected_codes(RULE_CODES, ("ALL",), config.ignore)

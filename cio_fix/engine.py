@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from cio_fix.config import Config, project_config, runs_rules
+from cio_fix.config import Config, opts_out, project_config, runs_rules
 from cio_fix.discovery import (
     Discovered,
     build_attribute_prefilter,
@@ -62,9 +62,11 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
             part.checked_projects += 1
         else:
             part = RunResult(errors=list(discovered.errors))
-            part.projects_without_rules.append(
-                display_path(project.config_path or project.root)
-            )
+            config_path = display_path(project.config_path or project.root)
+            if opts_out(project):
+                part.projects_opted_out.append(config_path)
+            else:
+                part.projects_without_rules.append(config_path)
         result.not_python.extend(discovered.not_python)
         result.left_out += discovered.left_out
         result.files.extend(part.files)
@@ -74,6 +76,7 @@ def run(paths: list[Path], config: Config, apply: bool = False) -> RunResult:
         result.candidates += part.candidates
         result.checked_projects += part.checked_projects
         result.projects_without_rules.extend(part.projects_without_rules)
+        result.projects_opted_out.extend(part.projects_opted_out)
     return result
 
 

@@ -226,10 +226,12 @@ class RunResult:
     # checked, and how many named files --force-exclude left out.
     not_python: list[Path] = field(default_factory=list)
     left_out: int = 0
-    # Projects checked, and the configuration files of projects whose
-    # select and ignore left no rule to run.
+    # Projects checked, the configuration files of projects whose select
+    # and ignore left no rule to run, and of those whose own ignore leaves
+    # every rule out on purpose (`ignore = ["CIO"]`).
     checked_projects: int = 0
     projects_without_rules: list[str] = field(default_factory=list)
+    projects_opted_out: list[str] = field(default_factory=list)
     # `--apply`: the project-level findings that the fixed code of the
     # changed files no longer gives. They are fixed only once every one of
     # those files is written.

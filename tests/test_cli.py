@@ -901,13 +901,29 @@ def test_cli_nested_project_without_rules_warned(project, targets) -> None:
 
 
 @pytest.mark.parametrize("mode", [[], ["--add-noqa"]])
-def test_cli_nested_project_opted_out_exit_zero(project, mode) -> None:
-    root = _services(project, b_table='ignore = ["CIO"]')
+def test_cli_nested_project_without_rules_exit_zero(project, mode) -> None:
+    root = _services(project, b_table='select = ["CIO6"]\nignore = ["CIO6"]')
 
     result = run_cli([*mode, "--exit-zero", "."], root)
 
     assert result.exit_code == 0
     assert NO_RULE_LEFT in result.stderr
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    ['"CIO"', '"ALL"', '"CIO1", "CIO2", "CIO3", "CIO4", "CIO5", "CIO6", "CIO7"'],
+)
+@pytest.mark.parametrize("targets", [["."], ["services/b/app.py"]])
+def test_cli_opted_out_project_passes_quietly(project, ignored, targets) -> None:
+    # A pre-commit hook names only the staged files of a vendored project.
+    root = _services(project, b_table=f"ignore = [{ignored}]")
+
+    result = run_cli(["--no-diff", *targets], root)
+
+    assert result.exit_code == (1 if targets == ["."] else 0)
+    assert result.stderr == ""
+    assert "services/b" not in result.stdout
 
 
 def test_cli_nested_project_apply_and_cache(project) -> None:
