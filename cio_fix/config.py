@@ -261,8 +261,9 @@ def _patterns(key: str, value: Any, path: Path) -> tuple[str, ...]:
 
 
 # Alternatives in braces, `{jobs,api}`, which some glob syntaxes expand but
-# gitignore patterns, and so pathspec, read as literal text.
-_BRACE_ALTERNATIVES = re.compile(r"(?<!\\)\{([^{}]*,[^{}]*)\}")
+# gitignore patterns, and so pathspec, read as literal text. Doubled braces
+# are a template's folder name (`{{cookiecutter.name}}`), which is literal.
+_BRACE_ALTERNATIVES = re.compile(r"(?<![\\{])\{([^{}]*,[^{}]*)\}(?!\})")
 
 
 def _pattern(key: str, pattern: str, path: Path) -> str:

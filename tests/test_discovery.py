@@ -719,3 +719,17 @@ def test_prefilter_drops_needles_that_contain_another() -> None:
     assert prefilter.search(b"if metric == 'bounced':\n")
     assert prefilter.search(b"def bounces():\n")
     assert not prefilter.search(b"def debounced():\n")
+
+
+def test_discovery_template_folder_braces_excluded(project) -> None:
+    # Doubled braces are a cookiecutter folder name, not alternatives.
+    folder = "{{cookiecutter.project_name|replace(' ', '_')}}"
+    root = project(
+        {
+            "pyproject.toml": f'[tool.cio-fix]\nextend-exclude = ["{folder}"]\n',
+            f"{folder}/app.py": SOURCE,
+            "app.py": SOURCE,
+        }
+    )
+
+    assert _names(root) == ["app.py"]
