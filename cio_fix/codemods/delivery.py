@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -832,14 +832,24 @@ EMAIL_REQUESTS = frozenset(
         "async_customerio.api.SendEmailRequest",
     }
 )
+# Words of a link that lets people unsubscribe, in its address or its text:
+# "unsubscribe", "opt out", "email preferences", "manage subscriptions".
+UNSUBSCRIBE_WORDS = (
+    r"un-?subscribe|\bunsub\b|(?<![a-z])opt[-_ ]?out"
+    r"|(?:e-?mail|subscription|notification|communication|marketing)"
+    r"[-_ ]?preferences"
+    r"|manage[-_ ]?(?:your[-_ ]?)?subscriptions?"
+)
 # Customer.io's Liquid tags for the unsubscribe and preferences links, a
-# template variable or tag naming an unsubscribe link, or a link to the
-# project's own unsubscribe page.
+# template variable or tag naming an unsubscribe link, or an `<a>` element
+# whose address or text (up to its first 500 characters) contains one of
+# those words, such as a link to the project's own preferences page.
 UNSUBSCRIBE_LINK = re.compile(
     r"unsubscribe_url|manage_subscription_preferences_url"
     r"|\{[{%][^}]*unsubscribe[^}]*[}%]\}"
-    r"|href\s*=\s*[\"'][^\"']*unsubscribe",
-    re.IGNORECASE,
+    rf"|href\s*=\s*[\"'][^\"']*(?:{UNSUBSCRIBE_WORDS})"
+    rf"|<a\b[^>]*>(?:(?!</a\s*>).){{0,500}}?(?:{UNSUBSCRIBE_WORDS})",
+    re.IGNORECASE | re.DOTALL,
 )
 TEMPLATE_SUFFIXES = (
     ".html",
@@ -856,9 +866,14 @@ TEMPLATE_REFERENCE = re.compile(
     r"\{%-?\s*(?:extends|include|render|layout)\s+[\"']([^\"']+)[\"']", re.IGNORECASE
 )
 # Template constructs that can add text this check cannot see: macros from
-# other files, and variables that sound like a footer or an unsubscribe link.
+# other files, Django's custom tag libraries (`{% load mail_tags %}`), a
+# layout or partial named by a variable (`{% extends base_layout %}`), and
+# variables that sound like a footer or an unsubscribe link.
 OPAQUE_TEMPLATE = re.compile(
-    r"\{%-?\s*(?:import|from)\s|\{\{[^}]*(?:footer|unsubscribe)[^}]*\}\}", re.IGNORECASE
+    r"\{%-?\s*(?:import|from|load)\s"
+    r"|\{%-?\s*(?:extends|include|render|layout)\s+(?![\"'])"
+    r"|\{\{[^}]*(?:footer|unsubscribe)[^}]*\}\}",
+    re.IGNORECASE,
 )
 MAX_TEMPLATE_BYTES = 1_000_000
 # Templates read for one body, through extends and includes; past this the
@@ -866,8 +881,15 @@ MAX_TEMPLATE_BYTES = 1_000_000
 MAX_TEMPLATES_READ = 5
 # Names in an f-string body that may hold a footer with the link.
 FOOTER_NAME = re.compile(
-    r"footer|unsubscribe|link|signature|html|body|content", re.IGNORECASE
+    r"footer|unsub|opt_?out|preference|legal|link|signature|html|body|content",
+    re.IGNORECASE,
 )
+# The end of f-string text that leaves a placeholder inside an `href`
+# attribute: `<a href="{url}">`.
+OPEN_HREF = re.compile(r"href\s*=\s*[\"']?[^\"'\s>]*$", re.IGNORECASE)
+# White space in f-string source text, where a line break is still the
+# escape sequence `\n`.
+BLANK = re.compile(r"\s|\\[nrt]")
 
 
 @dataclass(frozen=True)
@@ -887,6 +909,11 @@ class MissingUnsubscribeLink(Rule):
     names (`render_template("receipt.html")`). A template is found next to
     the calling file, in `templates` folders above it, or in the folders of
     `template-folders`. The templates it extends or includes are read too.
+    A link counts when it is Customer.io's `{% unsubscribe_url %}` or
+    `{% manage_subscription_preferences_url %}`, or an `<a>` element whose
+    address or text contains unsubscribe, opt out, email preferences or
+    manage subscriptions, such as a link to the project's own preferences
+    page.
 
     Why is this bad?
     A body sent through the App API replaces the message template stored in
@@ -906,11 +933,16 @@ class MissingUnsubscribeLink(Rule):
 
     Fix safety:
     No fix: where the link goes in the layout is the author's choice. Bodies
-    built at run time, templates that cannot be found, and templates that
-    import macros or print a footer variable are not reported. Neither are
-    requests with `send_to_unsubscribed=True` (sent even to people who
-    unsubscribed) or with their own `headers`, which may carry
-    `List-Unsubscribe`.
+    built at run time are not reported. That includes an f-string whose link
+    address is a placeholder (`href="{prefs_url}"`), whose placeholder is
+    alone between tags (`</p>{opt_out}`), or whose placeholder name sounds
+    like a footer. A placeholder in running text (`<p>Hi {user.name}</p>`)
+    is taken as data. Templates that cannot be found are not reported, and
+    neither are templates that import macros, load Django tag libraries
+    (`{% load %}`), extend or include a template named by a variable, or
+    print a footer variable. Requests with `send_to_unsubscribed=True` (sent
+    even to people who unsubscribed) or with their own `headers`, which may
+    carry `List-Unsubscribe`, are not reported either.
     """
 
     code = "CIO503"
@@ -1066,8 +1098,15 @@ def _static_text(node: cst.BaseExpression) -> str | None:
 
 
 def _formatted_text(node: cst.FormattedString) -> str | None:
+    """Return the literal parts of an f-string, or None when a placeholder may hold the link.
+
+    A placeholder may hold the link when its name sounds like a footer, when
+    it is an `href` address, or when it is alone between tags, where a
+    whole block of HTML fits (`</p>{opt_out}`). A placeholder inside running
+    text (`<p>Thanks, {user.name}!</p>`) is taken as plain data.
+    """
     parts = []
-    for part in node.parts:
+    for position, part in enumerate(node.parts):
         if isinstance(part, cst.FormattedStringText):
             parts.append(part.value)
             continue
@@ -1077,8 +1116,33 @@ def _formatted_text(node: cst.FormattedString) -> str | None:
         names = [name.value for name in find_all(expression, cst.Name)]
         if any(FOOTER_NAME.search(name) for name in names):
             return None
+        before = "".join(parts)
+        if _inside_tag(before):
+            if OPEN_HREF.search(before):
+                return None
+        elif not _in_running_text(before, node.parts[position + 1 :]):
+            return None
         parts.append("{}")
     return "".join(parts)
+
+
+def _inside_tag(text_before: str) -> bool:
+    return text_before.rfind("<") > text_before.rfind(">")
+
+
+def _in_running_text(
+    text_before: str, parts_after: Sequence[cst.BaseFormattedStringContent]
+) -> bool:
+    """Tell whether words of the text stand next to a placeholder, on either side."""
+    words_before = text_before[text_before.rfind(">") + 1 :]
+    if BLANK.sub("", words_before):
+        return True
+    if not parts_after or not isinstance(parts_after[0], cst.FormattedStringText):
+        return False
+    text_after = parts_after[0].value
+    end = text_after.find("<")
+    words_after = text_after if end == -1 else text_after[:end]
+    return bool(BLANK.sub("", words_after))
 
 
 def _named_template(node: cst.BaseExpression) -> tuple[cst.BaseExpression, str] | None:
