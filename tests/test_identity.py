@@ -89,6 +89,10 @@ def _function(source: str, name: str):
         ),
         ("class SignupView:\n    def post(self): pass", "post", True),
         ("class UserRegistrationView:\n    def post(self): pass", "post", True),
+        ("def signup_view(): pass", "signup_view", True),
+        ("def signup_user(): pass", "signup_user", True),
+        ("def record_signup_source(): pass", "record_signup_source", False),
+        ("def signup_report(): pass", "signup_report", False),
         ("def register_device(): pass", "register_device", False),
         ("def create_user_report(): pass", "create_user_report", False),
         ("def update_profile(): pass", "update_profile", False),
@@ -226,6 +230,24 @@ def test_email_id_message_explains_merge(project) -> None:  # type: ignore[no-un
 
     assert "`merge_customers`" in message
     assert "`user.id`" in message
+
+
+def test_missing_email_message_names_function(project) -> None:  # type: ignore[no-untyped-def]
+    source = (
+        'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n\n\n'
+        "class UserViewSet:\n"
+        "    def create(self, request):\n"
+        '        cio.identify(id=request.user.id, plan="free")\n'
+    )
+    root = project({"app.py": source})
+
+    message = run_cli(
+        ["--select", "CIO401", "--output-format", "json", "."], root
+    ).json["findings"][0]["message"]
+
+    assert "`UserViewSet.create`, which is named for creating profiles" in message
+    assert "a profile created here cannot receive email" in message
+    assert "Add `email=request.user.email`." in message
 
 
 WRONG_KEY = (

@@ -1345,9 +1345,10 @@ HANDLER_METHODS = frozenset({"post", "form_valid", "dispatch"})
 
 def _describes_creation(words: list[str]) -> bool:
     """Tell whether a name describes creating a profile: signup, register, create_user."""
-    if "signup" in words or ("sign", "up") in itertools.pairwise(words):
-        return True
     meaningful = set(words) - GENERIC_WORDS
+    if "signup" in words or ("sign", "up") in itertools.pairwise(words):
+        # `handle_signup` and `signup_user` yes, `record_signup_source` no.
+        return not meaningful - {"signup", "sign", "up"} - PROFILE_SUBJECTS
     if meaningful & CREATION_VERBS and meaningful & PROFILE_SUBJECTS:
         # `create_user` yes, `create_user_report` no.
         return not meaningful - CREATION_VERBS - PROFILE_SUBJECTS
@@ -1373,6 +1374,9 @@ class EmailFacts:
     """Whether an identify (or a batch call) of one module may set the email attribute."""
 
     sets_email: bool
+    # The qualified names of the module's functions that make a Track API
+    # identify with `email` (`app.profiles.sync_profile`).
+    email_functions: frozenset[str] = frozenset()
 
 
 def _project_sets_email(project: ProjectIndex) -> bool:
@@ -1380,16 +1384,28 @@ def _project_sets_email(project: ProjectIndex) -> bool:
     return any(facts.sets_email for _, facts in project.rule_facts("CIO401"))
 
 
+def _project_email_functions(project: ProjectIndex) -> frozenset[str]:
+    """Return the qualified names of the project's functions that identify with `email`."""
+    found: set[str] = set()
+    for _, facts in project.rule_facts("CIO401"):
+        found |= facts.email_functions
+    return frozenset(found)
+
+
 class MissingEmailAttribute(Rule):
     """What it does:
     Finds Track API `identify` calls without an `email` attribute in two
     places. The first is where the profile is created: functions named like
     signup, register or create_user, and the `create` of a user view class.
-    The second is every identify, when no identify in the project sets
-    `email`, including Data Pipelines identify traits. An identify by
-    email address, one with `**attributes`, and one followed in the same
-    function by an identify of the same person with `email` are not
-    reported.
+    A name with "signup" counts only when its other words are generic or
+    name a person (`handle_signup`, `signup_user`, not
+    `record_signup_source`). The second is every identify, when no identify
+    in the project sets `email`, including Data Pipelines identify traits.
+    An identify by email address, one with `**attributes`, and one in a
+    function that also makes an identify of the same person with `email`
+    are not reported. Neither is one in a function that calls a project
+    function which makes an identify with `email` (`sync_profile(user)`),
+    because that helper may create the profile.
 
     Why is this bad?
     Customer.io sends email to the address in a person's `email`
@@ -1420,16 +1436,23 @@ class MissingEmailAttribute(Rule):
     fix_safety = FixSafety.UNSAFE
 
     def collect(self, context: FileContext) -> EmailFacts:
-        for call in context.index.client_calls:
+        index = context.index
+        sets_any_email = False
+        email_functions = set()
+        for call in index.client_calls:
             if call.api is Api.PIPELINES and _traits_may_set_email(call):
-                return EmailFacts(True)
+                sets_any_email = True
             if call.api is not Api.TRACK:
                 continue
-            if call.method == "batch" or (
-                call.method == "identify" and sets_email(call)
-            ):
-                return EmailFacts(True)
-        return EmailFacts(False)
+            if call.method == "batch":
+                sets_any_email = True
+            elif call.method == "identify" and sets_email(call):
+                sets_any_email = True
+                if call.site.function is not None:
+                    email_functions.add(
+                        f"{index.module_name}.{call.site.function.qualname}"
+                    )
+        return EmailFacts(sets_any_email, frozenset(email_functions))
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         project_sets_email = context.project.shared("CIO401", _project_sets_email)
@@ -1443,13 +1466,14 @@ class MissingEmailAttribute(Rule):
                 continue
             if self._email_set_in_function(call, argument.value, identifies):
                 continue
+            if creating and _calls_email_function(context, call.site.function):
+                continue
             address = derived_email(
                 argument.value, context.config.customer_id_attribute
             )
             fix = _add_email(argument, address) if address is not None else None
-            yield context.finding(
-                self, call.node, self._message(creating, address), fix=fix
-            )
+            message = self._message(call.site.function if creating else None, address)
+            yield context.finding(self, call.node, message, fix=fix)
 
     @staticmethod
     def _email_set_in_function(
@@ -1466,11 +1490,15 @@ class MissingEmailAttribute(Rule):
         return False
 
     @staticmethod
-    def _message(creating: bool, address: cst.BaseExpression | None) -> str:
-        if creating:
+    def _message(
+        creator: FunctionInfo | None, address: cst.BaseExpression | None
+    ) -> str:
+        """Return the message. `creator` is the function named for creating profiles, or None."""
+        if creator is not None:
             problem = (
-                "This identify creates the profile without an `email` attribute, so"
-                " Customer.io cannot send this person email until a later call sets it."
+                f"This identify in `{creator.qualname}`, which is named for creating"
+                " profiles, has no `email` attribute, so a profile created here"
+                " cannot receive email until a later call sets it."
             )
         else:
             problem = (
@@ -1480,6 +1508,34 @@ class MissingEmailAttribute(Rule):
         if address is None:
             return f"{problem} Add the person's address as `email=`."
         return f"{problem} Add `email={code_of(address)}`."
+
+
+def _calls_email_function(context: FileContext, function: FunctionInfo | None) -> bool:
+    """Tell whether a function calls a project function that identifies with `email`.
+
+    Such a helper (`sync_profile(user)`) may create the profile with its
+    email, so the function's own identify may only add attributes.
+    """
+    # NOTE: methods called through `self` and helpers that reach the
+    # identify through another helper are not followed.
+    if function is None:
+        return False
+    index = context.index
+    email_functions = context.project.shared(
+        "CIO401 email functions", _project_email_functions
+    )
+    for site in index.call_sites:
+        if site.function is not function:
+            continue
+        callee = site.node.func
+        qualified = index.qualified_name(callee, site.scope)
+        if qualified is not None:
+            qualified = context.project.localise(qualified, index.module_name)
+        elif isinstance(callee, cst.Name):
+            qualified = f"{index.module_name}.{callee.value}"
+        if qualified in email_functions:
+            return True
+    return False
 
 
 def _add_email(argument: cst.Arg, address: cst.BaseExpression) -> Fix:
