@@ -15,11 +15,15 @@ from cio_fix.customerio import (
     TRACK,
     Api,
     ClientCall,
+    Construction,
     FileIndex,
     Scope,
+    dotted_name,
     literal_value,
     normalise_arguments,
+    subscript_key,
 )
+from cio_fix.metadata import code_of
 from cio_fix.model import Finding
 from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
@@ -55,6 +59,8 @@ STRING_METHODS = frozenset(
 BOOLEAN_CALLS = frozenset({"bool", "isinstance"})
 # Calls that send profile or event attributes.
 ATTRIBUTE_METHODS = frozenset({"identify", "track", "track_anonymous"})
+# The constructor parameter that identifies a client's workspace.
+WORKSPACE_PARAMETERS = {Api.TRACK: "site_id", Api.PIPELINES: "write_key"}
 DATE_STRING = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -77,6 +83,9 @@ class AttributeUse:
     # of that API, which is known once every file is indexed.
     receiver: str | None = None
     api: Api | None = None
+    # The workspace the value is sent to, as far as the client shows it
+    # (see `workspace_of`), or None when unknown.
+    workspace: str | None = None
 
     def is_client_call(self, project: ProjectIndex) -> bool:
         if self.receiver is None:
@@ -227,6 +236,78 @@ def _calls_with_attributes(index: FileIndex) -> Iterator[tuple[ClientCall, str |
             yield call, receiver
 
 
+def workspace_of(
+    index: FileIndex, call: ClientCall, constructions: dict[int, Construction]
+) -> str | None:
+    """Return a key for the workspace that a call's client sends to, or None when unknown.
+
+    A client built in this file is keyed by its site id (or write key) as
+    written, so `CustomerIO(BRAND_B_SITE_ID, ...)` and
+    `CustomerIO(CIO_SITE_ID, ...)` differ. Any other item of a dict of
+    clients is keyed by the dict and the item, because such a dict usually
+    contains one client per workspace.
+    """
+    receiver = call.receiver
+    scope = call.site.scope
+    constructor = _client_constructor(index, receiver, scope)
+    construction = constructions.get(id(constructor)) if constructor else None
+    if construction is not None:
+        parameter = WORKSPACE_PARAMETERS.get(construction.client.api)
+        argument = construction.arguments.get(parameter) if parameter else None
+        if argument is not None:
+            return f"{parameter} {code_of(argument.value)}"
+
+    if type(receiver) is not cst.Subscript:
+        return None
+    key = subscript_key(receiver)
+    container = dotted_name(receiver.value)
+    if key is None or container is None:
+        return None
+    qualified = index.qualified_name(receiver.value, scope)
+    return f"{qualified or f'{index.module_name}.{container}'}[{key!r}]"
+
+
+def _client_constructor(
+    index: FileIndex, receiver: cst.BaseExpression, scope: Scope
+) -> cst.BaseExpression | None:
+    """Return the expression that built a client: `cio` or `CLIENTS["a"]`, bound once.
+
+    A dict item that is a name (`{"web": fast}`) is followed to that name's value.
+    """
+    if type(receiver) is cst.Name:
+        return _only_value(index, receiver.value, scope)
+    if type(receiver) is not cst.Subscript or type(receiver.value) is not cst.Name:
+        return None
+    key = subscript_key(receiver)
+    clients = _only_value(index, receiver.value.value, scope)
+    if key is None or not isinstance(clients, cst.Dict):
+        return None
+    for element in clients.elements:
+        if isinstance(element, cst.DictElement) and literal_value(element.key) == key:
+            if type(element.value) is cst.Name:
+                return _only_value(index, element.value.value, scope)
+            return element.value
+    return None
+
+
+def _only_value(index: FileIndex, name: str, scope: Scope) -> cst.BaseExpression | None:
+    assignments = index.assignments_of(name, scope)
+    if len(assignments) != 1:
+        return None
+    return assignments[0].value
+
+
+def _by_workspace(uses: list[AttributeUse]) -> list[list[AttributeUse]]:
+    """Split the uses of one attribute by workspace, when every use's workspace is known."""
+    if any(use.workspace is None for use in uses):
+        return [uses]
+    groups: dict[str, list[AttributeUse]] = {}
+    for use in uses:
+        assert use.workspace is not None
+        groups.setdefault(use.workspace, []).append(use)
+    return list(groups.values())
+
+
 class InconsistentAttributeType(Rule):
     """What it does:
     Reports, once per attribute, a profile attribute (set by `identify`) or
@@ -238,6 +319,12 @@ class InconsistentAttributeType(Rule):
     (`conftest.py`, `*_test.py`, modules named `tests`, `test_*` and the
     other names that `--explain CIO101` lists, and the files below folders
     of those names) are not compared, because they go to a local server.
+    Values sent to different workspaces are not compared either: through
+    clients built in one module with different site ids (or write keys), or
+    through different items of a dict of clients (`CLIENTS["us"]`,
+    `CLIENTS["eu"]`). When the workspace of any value of an attribute is
+    unknown, such as a client imported from another module or built from
+    `**settings`, all its values are compared.
 
     Why is this bad?
     Customer.io stores what it receives. A segment condition or a Liquid
@@ -270,11 +357,22 @@ class InconsistentAttributeType(Rule):
         if context.in_test_code:
             # Test values go to a local server, so they clash with no segment.
             return uses
+        constructions = {
+            id(construction.node): construction
+            for construction in context.index.constructions
+        }
         for call, receiver in _calls_with_attributes(context.index):
             found = _attribute_values(call)
             if found is None:
                 continue
             owner, values = found
+            # NOTE: a client imported from another module has an unknown
+            # workspace, so its values are compared with every workspace's.
+            workspace = (
+                workspace_of(context.index, call, constructions)
+                if receiver is None
+                else None
+            )
             for attribute, value in values.items():
                 found_type = value_type(context.index, value, call.site.scope)
                 if found_type is None:
@@ -288,6 +386,7 @@ class InconsistentAttributeType(Rule):
                         place=place_of(context, value),
                         receiver=receiver,
                         api=call.api if receiver is not None else None,
+                        workspace=workspace,
                     )
                 )
         return uses
@@ -301,10 +400,11 @@ class InconsistentAttributeType(Rule):
                 groups.setdefault((use.owner, use.attribute), []).append(use)
 
         for (owner, attribute), uses in sorted(groups.items()):
-            kinds = {use.kind for use in uses}
-            if len(kinds) < 2:
-                continue
-            yield self._finding(owner, attribute, uses)
+            for workspace_uses in _by_workspace(uses):
+                kinds = {use.kind for use in workspace_uses}
+                if len(kinds) < 2:
+                    continue
+                yield self._finding(owner, attribute, workspace_uses)
 
     def _finding(self, owner: str, attribute: str, uses: list[AttributeUse]) -> Finding:
         by_place = {use.place: use for use in uses}
