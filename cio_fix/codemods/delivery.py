@@ -833,12 +833,12 @@ EMAIL_REQUESTS = frozenset(
     }
 )
 # Words of a link that lets people unsubscribe, in its address or its text:
-# "unsubscribe", "opt out", "email preferences", "manage subscriptions".
+# "unsubscribe", "opt out", "email preferences", "manage your preferences".
 UNSUBSCRIBE_WORDS = (
     r"un-?subscribe|\bunsub\b|(?<![a-z])opt[-_ ]?out"
     r"|(?:e-?mail|subscription|notification|communication|marketing)"
     r"[-_ ]?preferences"
-    r"|manage[-_ ]?(?:your[-_ ]?)?subscriptions?"
+    r"|manage[-_ ]?(?:your[-_ ]?)?(?:subscriptions?|preferences)"
 )
 # Customer.io's Liquid tags for the unsubscribe and preferences links, a
 # template variable or tag naming an unsubscribe link, or an `<a>` element
@@ -871,7 +871,7 @@ TEMPLATE_REFERENCE = re.compile(
 # variables that sound like a footer or an unsubscribe link.
 OPAQUE_TEMPLATE = re.compile(
     r"\{%-?\s*(?:import|from|load)\s"
-    r"|\{%-?\s*(?:extends|include|render|layout)\s+(?![\"'])"
+    r"|\{%-?\s*(?:extends|include|render|layout)\s+(?![\s\"'])"
     r"|\{\{[^}]*(?:footer|unsubscribe)[^}]*\}\}",
     re.IGNORECASE,
 )
@@ -912,7 +912,7 @@ class MissingUnsubscribeLink(Rule):
     A link counts when it is Customer.io's `{% unsubscribe_url %}` or
     `{% manage_subscription_preferences_url %}`, or an `<a>` element whose
     address or text contains unsubscribe, opt out, email preferences or
-    manage subscriptions, such as a link to the project's own preferences
+    manage subscriptions (or preferences), such as a link to the project's own preferences
     page.
 
     Why is this bad?
