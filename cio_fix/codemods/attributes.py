@@ -245,7 +245,8 @@ def workspace_of(
     written, so `CustomerIO(BRAND_B_SITE_ID, ...)` and
     `CustomerIO(CIO_SITE_ID, ...)` differ. Any other item of a dict of
     clients is keyed by the dict and the item, because such a dict usually
-    contains one client per workspace.
+    contains one client per workspace. The key starts with how the
+    workspace is known (`literal:`, `read:` or `item:`), see `_by_workspace`.
     """
     receiver = call.receiver
     scope = call.site.scope
@@ -255,7 +256,10 @@ def workspace_of(
         parameter = WORKSPACE_PARAMETERS.get(construction.client.api)
         argument = construction.arguments.get(parameter) if parameter else None
         if argument is not None:
-            return f"{parameter} {code_of(argument.value)}"
+            kind = (
+                "literal" if isinstance(literal_value(argument.value), str) else "read"
+            )
+            return f"{kind}:{parameter} {code_of(argument.value)}"
 
     if type(receiver) is not cst.Subscript:
         return None
@@ -264,7 +268,7 @@ def workspace_of(
     if key is None or container is None:
         return None
     qualified = index.qualified_name(receiver.value, scope)
-    return f"{qualified or f'{index.module_name}.{container}'}[{key!r}]"
+    return f"item:{qualified or f'{index.module_name}.{container}'}[{key!r}]"
 
 
 def _client_constructor(
@@ -298,8 +302,17 @@ def _only_value(index: FileIndex, name: str, scope: Scope) -> cst.BaseExpression
 
 
 def _by_workspace(uses: list[AttributeUse]) -> list[list[AttributeUse]]:
-    """Split the uses of one attribute by workspace, when every use's workspace is known."""
+    """Split the uses of one attribute by workspace, when every use's workspace is known.
+
+    The workspaces must also be known in the same way: two literal site
+    ids, two reads, or two items of dicts. A literal site id and a read of
+    the settings are often the same workspace, the literal being the
+    CIO101 pitfall, so their values are compared.
+    """
     if any(use.workspace is None for use in uses):
+        return [uses]
+    kinds = {(use.workspace or "").partition(":")[0] for use in uses}
+    if len(kinds) > 1:
         return [uses]
     groups: dict[str, list[AttributeUse]] = {}
     for use in uses:
