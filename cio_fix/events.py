@@ -308,32 +308,87 @@ def marks_as_letters(text: str) -> str:
 
     `re` matches no combining mark with `\\w`, so without this a word or an
     address would end at the accent of a decomposed "á" or at a Devanagari
-    vowel sign.
+    vowel sign. The letter is a copy of the one that the mark follows, so
+    that it is of the same script ("भा" becomes "भभ"), or "a" after a
+    character that is no letter.
     """
     if text.isascii():
         return text
     characters = []
+    previous = "a"
     for character in text:
         if unicodedata.category(character).startswith("M"):
-            character = "a"
+            character = previous
+        elif character.isalpha():
+            previous = character
+        else:
+            previous = "a"
         characters.append(character)
     return "".join(characters)
 
 
-def _top_level_domain_pattern() -> str:
-    """Return the pattern of an address's last label: ASCII letters, or a non-ASCII TLD.
+# The letters of the Latin script in the blocks that European languages
+# use: ASCII, U+00C0-U+024F (Latin-1 Supplement and Latin Extended-A and
+# -B) and U+1E00-U+1EFF (Latin Extended Additional). Match it on
+# `marks_as_letters(text)`, where a combining mark is the letter "a".
+# The code points in these ranges that are no letters (U+00D7 "×" and
+# U+00F7 "÷") are left out by the `[^\W\d_]` lookahead of each use.
+_LATIN = "A-Za-z\u00c0-\u024f\u1e00-\u1eff"
+_LATIN_LETTER = rf"(?=[^\W\d_])[{_LATIN}]"
+_OTHER_LETTER = rf"(?=[^\W\d_])[^{_LATIN}]"
+
+
+def _alternatives(names: set[str]) -> str:
+    """Return a regular expression that matches any of `names`, longest first."""
+    longest_first = sorted(names, key=lambda name: (-len(name), name))
+    return "|".join(re.escape(name) for name in longest_first)
+
+
+def _domain_pattern() -> str:
+    """Return the pattern of an address's domain.
+
+    The domain ends at its top-level domain (TLD), and each branch of the
+    pattern decides where that TLD ends:
+
+    - ASCII letters end at the first character that is no Latin letter, so
+      `"bob@example.com注册"` contains `bob@example.com`. Chinese and
+      Japanese put no space between words, so text in another script often
+      follows an address directly. A Latin letter continues the label, so
+      `"bob@example.comé"` has no TLD.
+    - When a letter follows the ASCII TLD, every label of the domain must
+      be Latin letters, digits and `-`. ASCII TLDs are not checked against
+      the root zone, so in `"注文@東京.ab店舗"` the letters `ab` would read
+      as a TLD, although the text is an order at the Tokyo store (`@` for
+      "at"). A Japanese domain with an ASCII TLD run into Japanese text
+      cannot be told apart from such a place name.
+    - A non-ASCII TLD is one of `NON_ASCII_TLDS`. It ends at a non-letter
+      or where the script changes between Latin and any other script, so
+      `"東京.中国語"` has no TLD "中国" and `"x@y.рфsignup"` has the TLD
+      `рф`.
+
+    NOTE: an address that text of its own script follows with no space
+    (`"用户@例子.中国注册"`), and one on a domain of another script with an
+    ASCII TLD run into text (`"注文@東京.jp店舗"`), are not found.
 
     The names are matched on `marks_as_letters(text)`, so each is written in
     that form, precomposed and decomposed, and without regard to case.
     """
-    forms = set()
+    latin = set()
+    other = set()
     for name in NON_ASCII_TLDS:
-        forms.add(marks_as_letters(name))
-        forms.add(marks_as_letters(unicodedata.normalize("NFD", name)))
-    longest_first = sorted(forms, key=lambda form: (-len(form), form))
-    alternatives = "|".join(re.escape(form) for form in longest_first)
-    # The label ends where its letters end: "東京.中国語" has no TLD "中国".
-    return rf"(?:[A-Za-z]{{2,}}|(?i:{alternatives}))(?![^\W\d_])"
+        for form in (name, unicodedata.normalize("NFD", name)):
+            form = marks_as_letters(form)
+            if re.fullmatch(rf"[{_LATIN}]+", form):
+                latin.add(form)
+            else:
+                other.add(form)
+    return (
+        rf"(?:{_LATIN_LABEL}\.)+[A-Za-z]{{2,}}(?={_OTHER_LETTER})"
+        rf"|(?:{_LABEL}\.)+"
+        rf"(?:[A-Za-z]{{2,}}(?![^\W\d_])"
+        rf"|(?i:{_alternatives(latin)})(?!{_LATIN_LETTER})"
+        rf"|(?i:{_alternatives(other)})(?!{_OTHER_LETTER}))"
+    )
 
 
 # An email address. It is the whole run of characters that can belong to
@@ -341,26 +396,31 @@ def _top_level_domain_pattern() -> str:
 # its parts. The local part may also contain `_.%+-`, and the domain `-`.
 # `personal_data_in_text` counts combining marks as letters.
 # The domain's last label is ASCII letters, or a non-ASCII top-level
-# domain of the root zone. A label in another script that is no TLD makes
-# a name that only looks like an address: Japanese writes `@` for "at" a
-# place, so "注文@東京.店舗" is an order at the Tokyo store. So is a test
-# address on a fictional domain such as "用户@例子.广告", which no mail
-# server receives. A TLD in punycode (`bob@example.xn--p1ai`) is not matched.
+# domain of the root zone, and `_domain_pattern` decides where it ends. A
+# label in another script that is no TLD makes a name that only looks
+# like an address: Japanese writes `@` for "at" a place, so "注文@東京.店舗"
+# is an order at the Tokyo store. So is a test address on a fictional
+# domain such as "用户@例子.广告", which no mail server receives. A TLD in
+# punycode (`bob@example.xn--p1ai`) is not matched.
 # NOTE: `_` is valid in the local part of an address, so in
 # "signup_bob@example.com" and "registrácia_jana@example.com" the whole
 # literal is the address, and the name is reported without a fix because
 # no literal part remains.
 _LABEL = r"(?:[^\W_]|-)+"
-EMAIL_PATTERN = re.compile(
-    rf"[\w.%+-]+@{_LABEL}(?:\.{_LABEL})*\.{_top_level_domain_pattern()}"
-)
+_LATIN_LABEL = rf"(?:{_LATIN_LETTER}|[0-9-])+"
+EMAIL_PATTERN = re.compile(rf"[\w.%+-]+@(?:{_domain_pattern()})")
 
 
 def split_personal_data(built: BuiltName) -> BuiltName:
-    """Turn emails and phone numbers in literal parts into values of their own."""
+    """Turn emails and phone numbers in literal parts into values of their own.
+
+    A name with an address whose start is unclear comes back unsupported,
+    so that it is reported without a fix.
+    """
     parts: list[NamePart] = []
     prefix = unicode_prefix(built.node)
     spelling = NameSpelling(built.node)
+    supported, reason = built.supported, built.reason
     for part in built.parts:
         if part.text is None:
             parts.append(part)
@@ -368,11 +428,30 @@ def split_personal_data(built: BuiltName) -> BuiltName:
         position = 0
         for start, end, kind in personal_data_in_text(part.text):
             parts.append(NamePart(text=part.text[position:start]))
-            literal = spelling.literal(part.text[start:end], prefix)
+            found = part.text[start:end]
+            literal = spelling.literal(found, prefix)
             parts.append(NamePart(expression=literal, value=literal, key=kind))
             position = end
+            local_part = found.partition("@")[0]
+            if kind == "email" and supported and _mixes_scripts(local_part):
+                supported = False
+                reason = (
+                    f"the local part `{local_part}` mixes Latin and other letters,"
+                    " so the address may start after the text before it"
+                )
         parts.append(NamePart(text=part.text[position:]))
-    return BuiltName(built.node, built.form, parts, built.supported, built.reason)
+    return BuiltName(built.node, built.form, parts, supported, reason)
+
+
+def _mixes_scripts(text: str) -> bool:
+    """Tell whether `text` contains both Latin letters and letters of another script.
+
+    In `"用户bob@example.com注册"` the address may be `bob@example.com`
+    after the word 用户 ("user"), because Chinese and Japanese put no space
+    between words, or the whole `用户bob@example.com`, which RFC 6531 allows.
+    """
+    letters = marks_as_letters(text)
+    return bool(re.search(_LATIN_LETTER, letters) and re.search(_OTHER_LETTER, letters))
 
 
 def _quote(text: str, prefix: str = "") -> str:

@@ -408,6 +408,47 @@ def test_events_email_needs_top_level_domain(text: str) -> None:
     assert personal_data_in_text(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bob@example.com已注册", "bob@example.com"),
+        ("用户bob@example.com注册成功", "用户bob@example.com"),
+        ("ユーザーbob@example.jpが登録", "ユーザーbob@example.jp"),
+        ("signup bob@mail.example.co.jp登録", "bob@mail.example.co.jp"),
+        ("signup josé@exämple.com注册", "josé@exämple.com"),
+        ("signup bob@example.comзаказ", "bob@example.com"),
+        ("signup a@b.vermögensberater注册", "a@b.vermögensberater"),
+        ("signup коля@пример.рфsignup", "коля@пример.рф"),
+        ("signup x@y.भारतsignup", "x@y.भारत"),
+    ],
+)
+def test_events_email_before_other_script(text: str, expected: str) -> None:
+    found = personal_data_in_text(text)
+
+    assert [text[start:end] for start, end, _ in found] == [expected]
+    assert [kind for _, _, kind in found] == ["email"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An ASCII top-level domain run into Japanese text counts only on a
+        # domain of Latin labels: `@` may be "at" a place, as in 注文@東京.
+        "注文@東京.jp店舗",
+        # A non-ASCII top-level domain ends only where the script changes.
+        "用户@例子.中国注册",
+        "коля@пример.рфзаказ",
+        "signup a@b.vermögensberaterin",
+        # The vowel sign after "भारत" is a combining mark of the same script.
+        "signup x@y.भारतीय",
+        # A top-level domain alone is no domain.
+        "bob@com注册",
+    ],
+)
+def test_events_email_not_before_other_script(text: str) -> None:
+    assert personal_data_in_text(text) == []
+
+
 def test_events_one_finding_per_name(project) -> None:
     root = project(
         {

@@ -644,7 +644,19 @@ class PersonalDataInEventName(Rule):
     `.中国`, `.भारत`). Other text around an `@` is not an address.
     Japanese writes `@` for "at" a place, so `"注文@東京.店舗"` (an order
     at the Tokyo store) is not reported, and neither is a test address on
-    a domain that does not exist, such as `"用户@例子.广告"`. When a name
+    a domain that does not exist, such as `"用户@例子.广告"`. Chinese and
+    Japanese put no space between words, so the top-level domain ends
+    where its script ends: `"bob@example.com已注册"` is reported and fixed
+    to `"已注册"`. The script changes between Latin and any other script,
+    so `"注文@東京.中国語"` has no address (the text goes on in the script
+    of `.中国`) and neither has `"bob@example.comé"`. A Latin top-level
+    domain run into text counts only on a domain of Latin labels, because
+    ASCII ones are not checked against the root zone. So `"注文@東京.ab店舗"`
+    (`ab` at the Tokyo store) is not reported, and neither is a real
+    address written that way, such as `"注文@東京.jp店舗"`. When
+    the local part mixes Latin and other letters, as in
+    `"用户bob@example.com注册成功"`, the address may start after the word
+    in front of it, and the name is reported without a fix. When a name
     has both problems only this rule reports it. A name that CIO301
     cannot take apart, or whose new name would merge its events into
     others (as CIO301 decides), is reported without a fix.
