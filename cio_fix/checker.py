@@ -348,10 +348,14 @@ class Checker:
     ) -> None:
         """Check the candidate files and the files they import, in this process."""
 
+        # The errors wait for the order of the files, which leaves out the
+        # files that were read only for a rule's words and did not parse.
+        parse_errors: dict[Path, list[FileError]] = {}
+
         def parse(files: dict[Path, bytes]) -> dict[Path, ScanFacts]:
             scanned = {}
             for path, outcome in self.parse_files(files).items():
-                result.errors.extend(outcome.errors)
+                parse_errors[path] = outcome.errors
                 if outcome.summary is not None:
                     scanned[path] = scan_facts(outcome.summary)
             return scanned
@@ -359,6 +363,8 @@ class Checker:
         order = read_project_files(
             all_files, raw_files, self.config.root, self.rule_words, parse
         )
+        for path in order:
+            result.errors.extend(parse_errors[path])
         summaries = [self.summaries[path] for path in order if path in self.summaries]
         unread = unread_candidates(order, set(self.summaries), self.config.root)
         project = ProjectIndex(summaries, unread)

@@ -49,6 +49,7 @@ from cio_fix.cache import (
     run_fingerprint,
 )
 from cio_fix.config import Config
+from cio_fix.discovery import build_attribute_prefilter
 from cio_fix.engine import AFTER_ANOTHER_FIX, display_path, follow_imports
 from cio_fix.interrupts import stop_if_interrupted
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
@@ -385,6 +386,12 @@ def read_project_files(
     if for_rules:
         seen.update(for_rules)
         parse_round(for_rules)
+        for path in _unparsed_word_files(
+            for_rules, scanned, searched, searched_modules
+        ):
+            order.remove(path)
+            # A later round may still read it as a module that a candidate imports.
+            del seen[path]
 
     used_words: set[str] = set()
     for _ in range(MAX_PREFILTER_ROUNDS):
@@ -453,6 +460,26 @@ def read_project_files(
         seen.update(rebinding)
         parse_round(rebinding)
     return order
+
+
+def _unparsed_word_files(
+    files: dict[Path, bytes],
+    scanned: dict[Path, ScanFacts],
+    constants: set[str],
+    constant_modules: set[str],
+) -> list[Path]:
+    """Return the files of `files` that did not parse and were read only for a rule's words.
+
+    A rule's words (`bounce`) are common outside Customer.io code, so such a
+    file is no candidate: a Python 2 script, a file over 1 MiB or one with a
+    syntax error is skipped without an error. A file that may rebind a
+    constant of a candidate module stays, and its error is reported.
+    """
+    unparsed = [path for path in files if path not in scanned]
+    if not unparsed or not constants:
+        return unparsed
+    rebinding = build_attribute_prefilter(constants, constant_modules)
+    return [path for path in unparsed if not rebinding.search(files[path])]
 
 
 def unread_candidates(order: list[Path], parsed: set[Path], root: Path) -> list[str]:

@@ -31,7 +31,7 @@ from cio_fix.cache import (
     loads,
 )
 from cio_fix.cli import _exit_status
-from cio_fix.config import load_config
+from cio_fix.config import Config, load_config
 from cio_fix.engine import run
 from cio_fix.report.json import render_json
 from cio_fix.report.text import render_text
@@ -1186,3 +1186,56 @@ class _ByName:
 
     def __reduce__(self):
         return getattr, (self.cls, self.name)
+
+
+CLEAN_CLIENT = """\
+import os
+from customerio import CustomerIO
+
+cio = CustomerIO(os.environ["A"], os.environ["B"])
+
+
+def order(user):
+    cio.track(customer_id=user.id, name="ordered")
+"""
+# Files that never mention Customer.io, and that only CIO501's words
+# ("bounce", "bounced") make worth reading, but which do not parse.
+WORD_ONLY_FILES = {
+    "scripts/report.py": '# legacy Python 2 report script\nprint "bounce report"\n',
+    "scripts/wip.py": "x = 1 +\n# bounced cheques\n",
+    "scripts/big_data.py": "# bounce rates per page\nRATES = [\n"
+    + "    0.5,\n" * 200_000
+    + "]\n",
+}
+
+
+def test_word_only_files_skipped_without_error(project):
+    root = project({"app.py": CLEAN_CLIENT, **WORD_ONLY_FILES})
+
+    result = run_cli(["--no-cache", "--output-format", "json", "."], root)
+
+    assert result.json["errors"] == []
+    assert result.exit_code == 0
+
+
+def test_word_only_files_skipped_serially(project):
+    root = project({"app.py": CLEAN_CLIENT, **WORD_ONLY_FILES})
+    files = sorted(root.rglob("*.py"))
+    candidate = root / "app.py"
+
+    result = CHECK_SERIALLY(
+        files, {candidate: candidate.read_bytes()}, Config(root=root)
+    )
+
+    assert result.errors == []
+
+
+def test_candidate_parse_error_still_reported(project):
+    broken = "import customerio\nx = 1 +\n# bounced cheques\n"
+    root = project({"app.py": CLEAN_CLIENT, "scripts/wip.py": broken})
+
+    for args in (["."], ["scripts/wip.py"]):
+        result = run_cli(["--no-cache", "--output-format", "json", *args], root)
+
+        assert [error["path"] for error in result.json["errors"]] == ["scripts/wip.py"]
+        assert result.exit_code == 2
