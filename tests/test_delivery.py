@@ -482,12 +482,25 @@ BOUNCE_SHAPES = [
         True,
     ),
     (
-        "function named for bounces",
+        "function named for bounces that the webhook calls",
+        {
+            "users.py": "def on_bounce(customer_id, users):\n"
+            "    users.mark_email_invalid(customer_id)\n",
+            "hook.py": _flask_webhook(
+                '    if report["metric"] != "delivered":\n'
+                '        users.on_bounce(report["data"]["customer_id"], db)',
+                "import users\n",
+            ),
+        },
+        False,
+    ),
+    (
+        "function named for bounces that nothing calls",
         {
             "users.py": "def on_bounce(customer_id, users):\n"
             "    users.mark_email_invalid(customer_id)\n",
         },
-        False,
+        True,
     ),
     (
         "debounced function",
@@ -524,7 +537,8 @@ def test_delivery_bounce_handling_shapes(tmp_path):
 
 
 def test_delivery_bounce_named_function_counts(project):
-    # A function named for bounces counts whatever it calls, suppress or not.
+    # A function named for bounces that calls a Customer.io client counts,
+    # whichever method it calls.
     for body in ("cio.suppress(i)", "cio.identify(id=i, email_invalid=True)"):
         handler = TRACK_CLIENT + f"\n\ndef on_bounce(i):\n    {body}\n"
         root = project({"mail.py": APP_CLIENT + SEND, "bounces.py": handler})
@@ -580,7 +594,7 @@ def test_delivery_spam_general_webhook_reported(project):
     findings = _findings(root, "CIO502")
 
     assert [finding["path"] for finding in findings] == ["hook.py"]
-    assert "no code names `spammed`" in findings[0]["message"]
+    assert "no handler compares the metric with `spammed`" in findings[0]["message"]
 
 
 def test_delivery_spam_imported_names(project):
@@ -596,3 +610,114 @@ def test_delivery_spam_imported_names(project):
 
     (reported / "metrics.py").write_text(unread, encoding="utf-8")
     assert _findings(reported, "CIO502") == []
+
+
+# Modules that use the words of bounces for something other than email.
+UNRELATED_BOUNCE_MODULES = [
+    "def ease_out_bounce(t):\n    return 1 - abs(1 - 2 * t)\n",
+    "def bounce_rate(sessions, single_page_sessions):\n"
+    "    return single_page_sessions / sessions\n",
+    "BOUNCE_HEIGHT = 4\n\n\ndef bounce(sprite):\n    sprite.y += BOUNCE_HEIGHT\n",
+    'def is_bounced(payment):\n    return payment.status == "bounced"\n',
+    'status = "bounced"\n',
+    'import enum\n\n\nclass PaymentStatus(enum.Enum):\n    BOUNCED = "bounced"\n',
+    # Named for bounces and about Customer.io, but no webhook calls it and
+    # it calls no Customer.io client.
+    "import customerio\n\n\ndef on_bounce(customer_id, users):\n"
+    "    users.mark_email_invalid(customer_id)\n",
+]
+
+
+def test_delivery_bounce_words_elsewhere_reported(project):
+    for text in UNRELATED_BOUNCE_MODULES:
+        root = project({"mail.py": APP_CLIENT + SEND, "other.py": text})
+
+        assert len(_findings(root, "CIO501")) == 1, text
+
+
+def test_delivery_spam_words_elsewhere_reported(project):
+    webhook = _flask_webhook(
+        '    if report["metric"] == "delivered":\n        log(report)'
+    )
+    spam_filter = '\n\ndef is_spam(comment):\n    return "viagra" in comment\n'
+    support = (
+        "import customerio\n\n\ndef handle_complaint(ticket):\n    ticket.close()\n"
+    )
+
+    in_same_file = project({"hook.py": webhook + spam_filter})
+    assert len(_findings(in_same_file, "CIO502")) == 1
+
+    in_other_file = project({"hook.py": webhook, "support.py": support})
+    assert len(_findings(in_other_file, "CIO502")) == 1
+
+
+def test_delivery_complaint_function_called_by_webhook(project):
+    # The webhook passes complaints to a function named for them.
+    body = '    if report["metric"] != "delivered":\n        handle_complaint(report)'
+    support = "def handle_complaint(report):\n    return report\n"
+    hook = _flask_webhook(body, "from support import handle_complaint\n")
+    root = project({"hook.py": hook, "support.py": support})
+
+    assert _findings(root, "CIO502") == []
+
+
+IGNORED_METRICS_WEBHOOK = 'IGNORED_METRICS = {"bounced", "dropped", "spammed"}\n' + (
+    _flask_webhook(
+        '    if report["metric"] in IGNORED_METRICS:\n        return "", 204\n'
+        '    if report["metric"] == "delivered":\n        log(report)'
+    )
+)
+
+
+def test_delivery_ignored_metrics_set_reported(project):
+    root = project({"mail.py": APP_CLIENT + SEND, "hook.py": IGNORED_METRICS_WEBHOOK})
+
+    assert len(_findings(root, "CIO501")) == 1
+    assert len(_findings(root, "CIO502")) == 1
+
+
+# (branch on the metric in a Flask webhook, whether CIO501 reports). A
+# branch that only drops the report ignores bounces; one that does
+# anything else, or that cio-fix cannot judge, counts as handling them.
+BOUNCE_BRANCHES = [
+    ('    if report["metric"] == "bounced":\n        pass', True),
+    (
+        '    if report["metric"] in ("bounced", "dropped"):\n        return "", 204',
+        True,
+    ),
+    ('    if report["metric"] == "bounced":\n        return', True),
+    (
+        "    match report['metric']:\n        case 'bounced':\n            return ''",
+        True,
+    ),
+    ('    if report["metric"] == "bounced":\n        drop(report)', False),
+    ('    if report["metric"] != "bounced":\n        return "", 204', False),
+    ('    if report["metric"] == "bounced":\n        return report["data"]', False),
+    (
+        '    if report["metric"] == "bounced" or report.get("test"):\n        return ""',
+        False,
+    ),
+    (
+        "    match report['metric']:\n        case 'bounced':\n            drop(report)",
+        False,
+    ),
+]
+
+
+def test_delivery_bounce_branches_that_drop(project):
+    for body, reported in BOUNCE_BRANCHES:
+        root = project({"mail.py": APP_CLIENT + SEND, "hook.py": _flask_webhook(body)})
+
+        assert bool(_findings(root, "CIO501")) is reported, body
+
+
+def test_delivery_returned_constant_outside_request_counts(project):
+    # The caller of a function that is no request handler may act on what
+    # it returns, so cio-fix cannot tell that the branch drops the report.
+    hook = (
+        "import customerio\n\n\ndef on_report(report):\n"
+        '    if report["metric"] == "bounced":\n        return "mark-invalid"\n'
+    )
+    root = project({"mail.py": APP_CLIENT + SEND, "hook.py": hook})
+
+    assert _findings(root, "CIO501") == []

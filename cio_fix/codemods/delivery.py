@@ -38,6 +38,15 @@ class CallFact:
     receiver: str | None
 
 
+def _inside(inner: FunctionInfo | None, outer: FunctionInfo) -> bool:
+    """Tell whether `inner` is `outer` or a function nested in it."""
+    while inner is not None:
+        if inner is outer:
+            return True
+        inner = inner.parent
+    return False
+
+
 def resolve_api(fact: CallFact, project: ProjectIndex) -> Api | None:
     if fact.api is not None:
         return fact.api
@@ -47,13 +56,25 @@ def resolve_api(fact: CallFact, project: ProjectIndex) -> Api | None:
     return client.api if client is not None else None
 
 
-def call_facts(context: FileContext, methods: frozenset[str]) -> list[CallFact]:
-    """Return the calls named `methods` made on a client, or on an imported name."""
+def call_facts(
+    context: FileContext,
+    methods: frozenset[str] | None,
+    function: FunctionInfo | None = None,
+) -> list[CallFact]:
+    """Return the calls named `methods` made on a client, or on an imported name.
+
+    `methods` None means any method. With `function`, only the calls in it
+    and in the functions nested in it count.
+    """
     index = context.index
     facts = []
     for site in index.call_sites:
         func = site.node.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in methods:
+        if not isinstance(func, cst.Attribute):
+            continue
+        if methods is not None and func.attr.value not in methods:
+            continue
+        if function is not None and not _inside(site.function, function):
             continue
         client = index.client_type(func.value, site.scope)
         receiver = None
@@ -120,6 +141,9 @@ class WebhookHandler:
     # The reporting metrics that its name or route names: `delivered` and
     # `/webhooks/customerio/delivered` serve one metric.
     named_metrics: frozenset[str] = frozenset()
+    # The names in its body that are named for bounces or complaints
+    # (`on_bounce`, `self.handle_complaint`): the functions it may call.
+    references: tuple[str, ...] = ()
 
 
 @dataclass
@@ -129,9 +153,16 @@ class _MetricUse:
     metrics: set[str] = field(default_factory=set)
     imported: set[str] = field(default_factory=set)
     opaque: bool = False
+    # The reporting metrics of its string literals, leaving out the tests
+    # of branches that only drop the report.
+    literals: set[str] = field(default_factory=set)
+    # See `WebhookHandler.references`.
+    references: set[str] = field(default_factory=set)
+    # True when it selects metrics only to drop their reports (`_ignored_tests`).
+    drops: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.metrics or self.imported or self.opaque)
+        return bool(self.metrics or self.imported or self.opaque or self.drops)
 
 
 def _string_literals(node: cst.CSTNode) -> set[str]:
@@ -196,6 +227,7 @@ def _metric_use(
     context: FileContext,
     function: FunctionInfo,
     tables: dict[str, frozenset[str]],
+    responds: bool,
 ) -> _MetricUse:
     """Find what a function does with the payload's metric.
 
@@ -206,7 +238,8 @@ def _metric_use(
     in the methods of its class (`getattr(self, "handle_" + metric)`).
     The metric is read as `payload["metric"]`, as a variable assigned from
     it, or as a parameter named `metric`. `tables` has the metrics of the
-    module's own dicts and collections by name.
+    module's own dicts and collections by name. `responds` is True for a
+    request handler, whose returned constants are the HTTP response.
     """
     nodes = list(descendants(function.node, trivia=False))
     accesses = {id(node) for node in nodes if _is_metric_access(node)}
@@ -236,6 +269,8 @@ def _metric_use(
         return any(is_metric(inner) for inner in descendants(node, trivia=False))
 
     use = _MetricUse()
+    ignored = _ignored_tests(nodes, reads_metric, responds)
+    use.drops = bool(ignored)
 
     def read_name(node: cst.BaseExpression) -> None:
         """Add the metrics of a name the metric is compared with or looked up in."""
@@ -251,8 +286,16 @@ def _metric_use(
             use.opaque = True
 
     for node in nodes:
+        if id(node) in ignored:
+            continue
         kind = type(node)
-        if kind is cst.Comparison and reads_metric(node):
+        if kind is cst.SimpleString or kind is cst.ConcatenatedString:
+            value = literal_value(node)
+            if value in REPORTING_METRICS:
+                use.literals.add(value)
+        elif kind is cst.Name and NAMED_FOR_ANSWERED.search(node.value):
+            use.references.add(node.value)
+        elif kind is cst.Comparison and reads_metric(node):
             use.metrics |= _string_literals(node) & REPORTING_METRICS
             operands = [node.left, *(item.comparator for item in node.comparisons)]
             for operand in operands:
@@ -264,7 +307,8 @@ def _metric_use(
                     use.opaque = True
         elif kind is cst.Match and reads_metric(node.subject):
             for case in node.cases:
-                use.metrics |= _string_literals(case.pattern) & REPORTING_METRICS
+                if id(case.pattern) not in ignored:
+                    use.metrics |= _string_literals(case.pattern) & REPORTING_METRICS
         elif kind is cst.MatchMappingElement and _metric_pattern(node):
             use.metrics |= _string_literals(node.pattern) & REPORTING_METRICS
         elif kind is cst.Call:
@@ -278,6 +322,81 @@ def _metric_use(
             else:
                 use.opaque = True
     return use
+
+
+def _ignored_tests(
+    nodes: list[cst.CSTNode],
+    reads_metric: Callable[[cst.CSTNode], bool],
+    responds: bool,
+) -> set[int]:
+    """Return the ids of the nodes that select metrics only to drop their reports.
+
+    `if report["metric"] in IGNORED_METRICS: return "", 204` ignores the
+    metrics of the set, so they do not count as handled. That is an `if`
+    whose test is one `==`, `is` or `in` comparison of the metric, or a
+    case of a `match` on the metric, when the branch only drops the report
+    (`_drops_report`). A branch that does anything else counts, because
+    cio-fix cannot tell what it does with the report.
+    """
+    ignored: set[int] = set()
+    for node in nodes:
+        kind = type(node)
+        if kind is cst.If and _drops_report(node.body, responds):
+            test = node.test
+            if (
+                type(test) is cst.Comparison
+                and len(test.comparisons) == 1
+                and type(test.comparisons[0].operator) in SELECTING_OPERATORS
+                and reads_metric(test)
+            ):
+                ignored.update(id(inner) for inner in descendants(test, trivia=False))
+        elif kind is cst.Match and reads_metric(node.subject):
+            for case in node.cases:
+                if _drops_report(case.body, responds):
+                    ignored.update(
+                        id(inner) for inner in descendants(case.pattern, trivia=False)
+                    )
+    return ignored
+
+
+# Comparisons that select the metrics they name, unlike `!=` and `not in`.
+SELECTING_OPERATORS = (cst.Equal, cst.Is, cst.In)
+
+
+def _drops_report(body: cst.BaseSuite, responds: bool) -> bool:
+    """Tell whether a branch only ends: `pass`, `continue`, `break` or a bare `return`.
+
+    In a request handler (`responds`), a `return` of constants (`"", 204`)
+    drops the report too. Elsewhere the caller may act on what it returns.
+    """
+    if type(body) is cst.SimpleStatementSuite:
+        statements = list(body.body)
+    else:
+        statements = []
+        for line in body.body:
+            if type(line) is not cst.SimpleStatementLine:
+                return False
+            statements.extend(line.body)
+    return all(_drops(statement, responds) for statement in statements)
+
+
+def _drops(statement: cst.BaseSmallStatement, responds: bool) -> bool:
+    kind = type(statement)
+    if kind is cst.Pass or kind is cst.Continue or kind is cst.Break:
+        return True
+    if kind is not cst.Return:
+        return False
+    value = statement.value
+    return value is None or responds and _is_constant(value)
+
+
+def _is_constant(node: cst.BaseExpression) -> bool:
+    """Tell whether `node` is a literal, a language constant or a tuple of them (`"", 204`)."""
+    if type(node) is cst.Tuple:
+        return all(_is_constant(element.value) for element in node.elements)
+    if type(node) is cst.Name:
+        return node.value in LANGUAGE_CONSTANTS
+    return literal_value(node) is not None
 
 
 def _read_call(
@@ -396,11 +515,12 @@ def _module_constants(context: FileContext) -> dict[str, frozenset[str]]:
     return constants
 
 
-def bound_metrics(context: FileContext) -> set[str]:
-    """Return the reporting metrics that module-level and class-level code binds to names.
+def model_metrics(context: FileContext) -> set[str]:
+    """Return the reporting metrics of payload model fields: `metric: Literal["bounced"]`.
 
-    That is a constant (`BOUNCED = "bounced"`, an `Enum` member), a dict or
-    collection of metrics, or a model field `metric: Literal["bounced"]`.
+    A field named `metric` models the payload's metric, so the model is
+    handling code. Other names bound to a metric (`BOUNCED = "bounced"`,
+    an `Enum` member) count only where a webhook handler reads them.
     """
     module = context.module
     statements = list(module.body)
@@ -412,12 +532,7 @@ def bound_metrics(context: FileContext) -> set[str]:
         if type(statement) is not cst.SimpleStatementLine:
             continue
         for small in statement.body:
-            if type(small) is cst.Assign:
-                metrics |= _collection_strings(small.value)
-                value = literal_value(small.value)
-                if isinstance(value, str):
-                    metrics.add(value)
-            elif (
+            if (
                 type(small) is cst.AnnAssign
                 and type(small.target) is cst.Name
                 and small.target.value == METRIC_PARAMETER
@@ -428,28 +543,22 @@ def bound_metrics(context: FileContext) -> set[str]:
 
 @dataclass
 class _MetricScan:
-    """One walk over a module: where it reads a payload's metric, and its strings.
+    """One walk over a module: where it reads a payload's metric.
 
     `functions` are the ids of the functions around a metric read; only
     they are searched for comparisons.
     """
 
     functions: set[int] = field(default_factory=set)
-    strings: set[str] = field(default_factory=set)
 
 
 def _scan_module(context: FileContext) -> _MetricScan:
     scan = _MetricScan()
     # The parent map contains every node but the module and the trivia.
-    # Those are neither strings nor metric reads, so reading its keys
-    # replaces a walk of the tree.
+    # Those are no metric reads, so reading its keys replaces a walk of the tree.
     for node in context.parent_map():
         kind = type(node)
-        if kind is cst.SimpleString or kind is cst.ConcatenatedString:
-            value = literal_value(node)
-            if isinstance(value, str):
-                scan.strings.add(value)
-        elif (
+        if (
             (kind is cst.Attribute or kind is cst.Subscript or kind is cst.Call)
             and _is_metric_access(node)
             or kind is cst.Param
@@ -473,6 +582,14 @@ METRIC_WORDS = {
     "complaint": "spammed",
     "complaints": "spammed",
 }
+
+
+# Metrics that CIO501 and CIO502 look for handling of.
+ANSWERED_METRICS = frozenset({"bounced", "spammed"})
+# A fast test for names that may name them, before `named_metrics` splits the words.
+NAMED_FOR_ANSWERED = re.compile(r"bounce|spam|complaint", re.IGNORECASE)
+# Names and routes of a webhook endpoint: `BounceWebhookView`, `/webhooks/customerio/bounces`.
+WEBHOOK_WORDS = re.compile(r"hook|customer[._ -]?io", re.IGNORECASE)
 
 
 def named_metrics(*names: str) -> frozenset[str]:
@@ -530,7 +647,8 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> WebhookScan:
         if id(function.node) not in scan.functions:
             return _MetricUse()
         if id(function.node) not in uses:
-            uses[id(function.node)] = _metric_use(context, function, tables)
+            responds = request_handler(context.index, function) is not None
+            uses[id(function.node)] = _metric_use(context, function, tables, responds)
         return uses[id(function.node)]
 
     for function in context.index.functions:
@@ -547,9 +665,7 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> WebhookScan:
         ):
             found.other_switch = True
             continue
-        metrics = frozenset(
-            _string_literals(function.node) & REPORTING_METRICS | use.metrics
-        )
+        metrics = frozenset(use.literals | use.metrics)
         found.handlers.append(
             WebhookHandler(
                 function.qualname,
@@ -560,6 +676,7 @@ def webhook_handlers(context: FileContext, scan: _MetricScan) -> WebhookScan:
                 named_metrics=named_metrics(
                     function.qualname, *_route_strings(function)
                 ),
+                references=tuple(sorted(use.references)),
             )
         )
     return found
@@ -603,14 +720,26 @@ class DeliveryFacts:
     sends: list[Place] = field(default_factory=list)
     calls: list[CallFact] = field(default_factory=list)
     handlers: list[WebhookHandler] = field(default_factory=list)
-    mentions_spammed: bool = False
-    # The reporting metrics the module handles outside the handlers: a
-    # function or class named for one (`on_bounce`, `ComplaintView`), or a
-    # name that module-level code binds to one for other modules to read.
+    # The reporting metrics the module handles outside the handlers'
+    # comparisons: a webhook endpoint or a function that calls a Customer.io
+    # client of this file, named for one (`_named_functions`), or a payload
+    # model field `metric: Literal["bounced"]`.
     handled_metrics: frozenset[str] = frozenset()
+    # The other functions named for bounces or complaints, which count when
+    # they call a Customer.io client of another module.
+    named_functions: list[NamedFunction] = field(default_factory=list)
     # The module-level dicts and collections of reporting metrics and the
     # names bound to one, for the handlers of other modules that import them.
     tables: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NamedFunction:
+    """A function named for bounces or complaints that is no webhook endpoint itself."""
+
+    metrics: frozenset[str]
+    # Its calls on imported names, which may be Customer.io clients.
+    calls: tuple[CallFact, ...]
 
 
 def delivery_facts(context: FileContext) -> DeliveryFacts:
@@ -623,41 +752,84 @@ def _delivery_facts(context: FileContext) -> DeliveryFacts:
     scan = _scan_module(context)
     webhooks = webhook_handlers(context, scan)
     facts.handlers = webhooks.handlers
-    facts.mentions_spammed = "spammed" in scan.strings
     facts.tables = metric_tables(context)
     facts.tables.update(_module_constants(context))
-    handled = named_metrics(
-        *(function.qualname for function in context.index.functions)
-    )
-    # The constants and tables of a module whose own functions compare the
-    # metric outside a Customer.io webhook belong to another mail system.
+    handled, facts.named_functions = _named_functions(context, webhooks.handlers)
+    # The models of a module whose own functions compare the metric outside
+    # a Customer.io webhook belong to another mail system.
     if not webhooks.other_switch:
-        handled |= bound_metrics(context)
-    facts.handled_metrics = handled & frozenset({"bounced", "spammed"})
+        handled |= model_metrics(context)
+    facts.handled_metrics = frozenset(handled & ANSWERED_METRICS)
     return facts
+
+
+def _named_functions(
+    context: FileContext, handlers: list[WebhookHandler]
+) -> tuple[set[str], list[NamedFunction]]:
+    """Sort the functions named for bounces or complaints by what connects them to Customer.io.
+
+    Returns the metrics of those that are connected in this file: a request
+    handler whose name or route also names a webhook or Customer.io, or a
+    function that calls a Customer.io client. The others that call an
+    imported name are returned for the project to resolve. A webhook handler
+    of the metric has its own check, and a name alone (`bounce_rate`,
+    `is_spam`) connects nothing.
+    """
+    handled: set[str] = set()
+    others = []
+    handler_names = {handler.name for handler in handlers}
+    for function in context.index.functions:
+        if not NAMED_FOR_ANSWERED.search(function.qualname):
+            continue
+        metrics = named_metrics(function.qualname) & ANSWERED_METRICS
+        if not metrics or function.qualname in handler_names:
+            continue
+        if request_handler(context.index, function) is not None and any(
+            WEBHOOK_WORDS.search(text)
+            for text in (function.qualname, *_route_strings(function))
+        ):
+            handled |= metrics
+            continue
+        calls = call_facts(context, None, function)
+        if any(call.api is not None for call in calls):
+            handled |= metrics
+            continue
+        imported = tuple(call for call in calls if call.receiver is not None)
+        if imported:
+            others.append(NamedFunction(metrics, imported))
+    return handled, others
 
 
 class BounceNotSuppressed(Rule):
     """What it does:
     Reports, once per project, a project that sends transactional email
-    through the App API (`send_email`) while no code handles bounces: no
-    reporting-webhook handler reacts to the `bounced` metric, and no
-    function or class is named for bounces (`on_bounce`, `handle_bounced`,
-    `BounceWebhookView`), whatever it calls. The finding points at the
-    first `send_email` call and lists the others.
+    through the App API (`send_email`) while no code handles bounces from
+    Customer.io's reporting webhook. The finding points at the first
+    `send_email` call and lists the others.
 
     A handler reacts to `bounced` when it compares the payload's `metric`
     with it, directly or through a constant, a set or a dict of handlers
     (also imported from another module), a `match` case, a method
     `handle_bounced` that `getattr(self, "handle_" + metric)` finds, or a
-    parameter named `metric` (a Django signal receiver). The rule stays
-    silent when it cannot tell: a webhook passes the metric to a call or
-    looks it up in a dict that it cannot read, or a module binds `bounced`
-    to a name (`BOUNCED = "bounced"`, an `Enum` member, a pydantic field
-    `metric: Literal["bounced"]`) that code it does not parse may read.
-    A module whose own functions compare the metric outside a Customer.io
-    webhook, such as the counters of the project's own mail relay, does
-    not count.
+    parameter named `metric` (a Django signal receiver). A branch that
+    selects `bounced` (`==`, `is`, `in`, a `match` case) only to drop the
+    report does not count: one of only `pass`, `continue`, `break` or
+    `return`, or in a request handler a `return` of constants such as
+    `"", 204`. A pydantic model field `metric: Literal["bounced"]` counts.
+
+    A function or class named for bounces (`on_bounce`, `BounceWebhookView`)
+    counts only when it is connected to Customer.io: a webhook handler uses
+    its name (calls `on_bounce(report)`), it is a request handler whose name
+    or route also names a webhook or Customer.io, or it calls a Customer.io
+    client. Other names (`bounce_rate`, `ease_out_bounce`, `is_bounced`,
+    `status = "bounced"`, a `PaymentStatus.BOUNCED` member) count only
+    where a webhook handler compares the metric with them.
+
+    The rule stays silent when it cannot tell: a webhook passes the metric
+    to a call, looks it up in a dict or compares it with a name that it
+    cannot read. A module whose own functions compare the metric outside a
+    Customer.io webhook, such as the counters of the project's own mail
+    relay, does not count.
 
     Why is this bad?
     Customer.io stops sending to an address that hard-bounced, but the
@@ -691,7 +863,8 @@ class BounceNotSuppressed(Rule):
     )
     fix_safety = None
     # A bounce handler need not import customerio. The words match parts of
-    # snake_case names (`on_bounce`) too.
+    # snake_case names (`on_bounce`) too. A file read only for them that
+    # does not parse is skipped without an error.
     # NOTE: a file that names neither customerio nor these words is not
     # parsed, so a `BounceView` class there is not seen.
     prefilter_words = ("bounced", "bounce", "bounces")
@@ -721,12 +894,25 @@ class BounceNotSuppressed(Rule):
 
 
 def _handles_metric(facts: DeliveryFacts, project: ProjectIndex, metric: str) -> bool:
-    """Tell whether the file handles `metric`, or may handle it as far as cio-fix can tell."""
+    """Tell whether the file handles `metric`, or may handle it as far as cio-fix can tell.
+
+    A webhook handler that uses a name named for the metric (calls
+    `on_bounce(report)`, dispatches to `self.handle_complaint`) hands the
+    reports to it, wherever it is defined. A function named for the metric
+    elsewhere counts when it calls a Customer.io client of another module.
+    """
     if metric in facts.handled_metrics:
         return True
     for handler in facts.handlers:
         metrics = resolved_metrics(handler, project)
         if metrics is None or metric in metrics or metric in handler.named_metrics:
+            return True
+        if metric in named_metrics(*handler.references):
+            return True
+    for function in facts.named_functions:
+        if metric in function.metrics and any(
+            resolve_api(call, project) is not None for call in function.calls
+        ):
             return True
     return False
 
@@ -750,13 +936,17 @@ class SpamComplaintUnhandled(Rule):
     `spammed` metric, the spam complaint. The finding points at the first
     handler and lists the others.
 
-    A module that names `spammed` anywhere, such as in a dict that maps
-    metrics to functions, counts as handling complaints, and so does a
-    function or class named for them (`on_spam`, `complaints`). A handler
-    whose name or route names one other metric (`/webhooks/customerio/delivered`)
-    serves one reporting webhook of several, so it is not blamed. The rule
-    stays silent when a handler passes the metric to a call or compares it
-    with a name that cio-fix cannot read.
+    A handler handles `spammed` in the ways that CIO501 describes for
+    `bounced`: a comparison, a set or dict of metrics, a `match` case or a
+    `getattr` dispatch that does more than drop the report. A function or
+    class named for complaints (`on_spam`, `complaints`) counts only when it
+    is connected to Customer.io as CIO501 describes, so a comment filter
+    `is_spam(comment)` or a support-ticket `handle_complaint(ticket)` does
+    not. A handler whose name or route names one other metric
+    (`/webhooks/customerio/delivered`) serves one reporting webhook of
+    several, so it is not blamed. The rule stays silent when a handler
+    passes the metric to a call or compares it with a name that cio-fix
+    cannot read.
 
     Why is this bad?
     A person who marked a message as spam does not want more of it. Mail
@@ -797,7 +987,7 @@ class SpamComplaintUnhandled(Rule):
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         handlers: list[WebhookHandler] = []
         for _, facts in project.rule_facts(self.code):
-            if facts.mentions_spammed or _handles_metric(facts, project, "spammed"):
+            if _handles_metric(facts, project, "spammed"):
                 return
             # An endpoint named for another metric receives no complaints.
             handlers.extend(
@@ -811,8 +1001,8 @@ class SpamComplaintUnhandled(Rule):
         message = (
             f"the reporting-webhook handler `{first.name}` ignores spam complaints;"
             " handle the `spammed` metric: set `unsubscribed=True` with identify, and"
-            " stop the email other systems send them (no code names `spammed` or is"
-            " named for complaints)"
+            " stop the email other systems send them (no handler compares the metric"
+            " with `spammed` or calls a function named for complaints)"
         )
         if len(handlers) > 1:
             others = [handler.place for handler in handlers[1:]]
