@@ -635,6 +635,21 @@ def test_delivery_bounce_words_elsewhere_reported(project):
         assert len(_findings(root, "CIO501")) == 1, text
 
 
+def test_delivery_bounce_tests_do_not_count(project):
+    # A test of a handler that is gone, or not written yet, handles nothing.
+    test = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def test_bounce_suppresses_user():\n"
+        '    cio.suppress("u1")\n\n\n'
+        "def test_bounce_marks_address_invalid():\n"
+        "    pass\n"
+    )
+    root = project({"mail.py": APP_CLIENT + SEND, "tests/test_hooks.py": test})
+
+    assert len(_findings(root, "CIO501")) == 1
+
+
 def test_delivery_spam_words_elsewhere_reported(project):
     webhook = _flask_webhook(
         '    if report["metric"] == "delivered":\n        log(report)'

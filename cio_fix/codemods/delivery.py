@@ -748,6 +748,10 @@ def delivery_facts(context: FileContext) -> DeliveryFacts:
 
 def _delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
+    # A test named for bounces, or one that sends email to a stub, says
+    # nothing about what the application handles or sends.
+    if context.in_test_code:
+        return facts
     facts.calls = call_facts(context, frozenset({"send_email"}))
     scan = _scan_module(context)
     webhooks = webhook_handlers(context, scan)
@@ -829,7 +833,9 @@ class BounceNotSuppressed(Rule):
     to a call, looks it up in a dict or compares it with a name that it
     cannot read. A module whose own functions compare the metric outside a
     Customer.io webhook, such as the counters of the project's own mail
-    relay, does not count.
+    relay, does not count. Neither does test code (`tests/`, `test_*.py`,
+    `conftest.py`): a test named for bounces handles nothing, and its email
+    goes to a stub.
 
     Why is this bad?
     Customer.io stops sending to an address that hard-bounced, but the
@@ -946,7 +952,7 @@ class SpamComplaintUnhandled(Rule):
     (`/webhooks/customerio/delivered`) serves one reporting webhook of
     several, so it is not blamed. The rule stays silent when a handler
     passes the metric to a call or compares it with a name that cio-fix
-    cannot read.
+    cannot read. Test code counts neither as a handler nor as handling.
 
     Why is this bad?
     A person who marked a message as spam does not want more of it. Mail
