@@ -1372,6 +1372,36 @@ def prepend_dict(display: cst.Dict, new: list) -> cst.Dict:
     return display.with_changes(elements=[*added, *display.elements])
 
 
+def insert_after(items: list, anchor: object, new: list) -> list:
+    """Insert `new` arguments or elements right after `anchor`, which is not the last item.
+
+    The new items follow the anchor's layout: each starts a line of its
+    own when the item after the anchor does. A comment after the anchor's
+    comma stays on the anchor's line, and the empty lines after it go
+    after the new items.
+    """
+    position = next(number for number, item in enumerate(items) if item is anchor)
+    comma = anchor.comma
+    assert isinstance(comma, cst.Comma), "the anchor must not be the last item"
+    after = comma.whitespace_after
+    anchor_comma = comma
+    separator = comma
+    if isinstance(after, cst.ParenthesizedWhitespace):
+        anchor_comma = comma.with_changes(
+            whitespace_after=after.with_changes(empty_lines=())
+        )
+        separator = comma.with_changes(
+            whitespace_after=after.with_changes(first_line=cst.TrailingWhitespace())
+        )
+    added = [item.with_changes(comma=separator) for item in new]
+    return [
+        *items[:position],
+        anchor.with_changes(comma=anchor_comma),
+        *added,
+        *items[position + 1 :],
+    ]
+
+
 def remove_items(items: list, removed: set[int]) -> list:
     """Drop the items whose id is in `removed`.
 

@@ -27,6 +27,7 @@ from cio_fix.events import (
     event_name_parameter,
     extend_dict,
     follows_style,
+    insert_after,
     is_identifier_key,
     is_personal_data,
     keyword_argument,
@@ -39,6 +40,7 @@ from cio_fix.events import (
     personal_data_in_text,
     prepend_dict,
     rebound_constant,
+    remove_items,
     resolve_constant,
     split_personal_data,
     spread,
@@ -348,22 +350,76 @@ def build_fix(
     problem = reordering_problem(
         context.index, call.node, new_call, context.module, constants
     )
-    if problem is not None and data is not None and isinstance(data.value, cst.Dict):
-        # At the start of a `data` that follows the name, the values are
-        # evaluated where the name evaluated them.
-        merged = prepend_dict(data.value, new_items)
-        arguments = _replace_items(
-            _replace_items(list(call.node.args), replaced),
-            {id(data): data.with_changes(value=merged)},
-        )
-        new_call = call.node.with_changes(args=arguments)
-        problem = reordering_problem(
-            context.index, call.node, new_call, context.module, constants
-        )
+    if problem is not None:
+        with_name = _replace_items(list(call.node.args), replaced)
+        fixed_argument = replaced[id(name_argument)]
+        for arguments in _other_places(with_name, fixed_argument, placement, new_items):
+            candidate = call.node.with_changes(args=arguments)
+            if not reordering_problem(
+                context.index, call.node, candidate, context.module, constants
+            ):
+                new_call = candidate
+                problem = None
+                break
     if problem is not None:
         raise NotFixable(problem)
     used = [key for key in keys if key is not None]
     return NameFix(static, used, new_call)
+
+
+def _other_places(
+    arguments: list[cst.Arg],
+    name_argument: cst.Arg,
+    placement: Placement,
+    new_items: list,
+) -> Iterator[list[cst.Arg]]:
+    """Yield the call's arguments with the values at the places that may keep their order.
+
+    `arguments` has the fixed name. The places come after the default one,
+    which is the end of `data` or of the keyword arguments, and the first
+    one whose order check passes is the fix. At the start of a `data` dict
+    or right after the name, the values are evaluated where the name
+    evaluated them, so only the arguments between them may get in the way.
+    """
+    data = placement.argument
+    if not new_items:
+        return
+    if data is not None and isinstance(data.value, cst.Dict):
+        start = data.with_changes(value=prepend_dict(data.value, new_items))
+        yield _replace_items(arguments, {id(data): start})
+
+    if placement.target == "keywords":
+        inserted = new_items
+    elif data is None:
+        inserted = [keyword_argument(placement.target, new_dict(new_items))]
+    elif data.keyword is None:
+        # A positional `data` cannot move.
+        return
+    elif _is_none(data.value):
+        inserted = [data.with_changes(value=new_dict(new_items))]
+    elif isinstance(data.value, cst.Dict):
+        inserted = [data.with_changes(value=prepend_dict(data.value, new_items))]
+    else:
+        return
+    position = _position(arguments, name_argument.value)
+    if data is not None:
+        if position + 1 < len(arguments) and arguments[position + 1] is data:
+            # Moved there, it would give the start of `data` tried above.
+            return
+        arguments = remove_items(arguments, {id(data)})
+        # `remove_items` may have replaced the name's argument.
+        position = _position(arguments, name_argument.value)
+    later = arguments[position + 1 :]
+    # A keyword argument cannot come before a positional one, and one
+    # before `*args` would be evaluated after it.
+    if not later or any(item.keyword is None and item.star != "**" for item in later):
+        return
+    name_argument = arguments[position]
+    yield insert_after(arguments, name_argument, inserted)
+
+
+def _position(arguments: list[cst.Arg], value: cst.BaseExpression) -> int:
+    return next(number for number, item in enumerate(arguments) if item.value is value)
 
 
 def _merged_dict(
@@ -547,14 +603,20 @@ class DynamicEventName(Rule):
     `"caf\\xe9_%s" % shop` becomes `"caf\\xe9"`, which a file declared
     `# -*- coding: ascii -*-` can contain.
     The values keep the order in which the call evaluated them. They go
-    at the end of `data`, or at its start when `data` follows the name and
-    its end would change that order. The order matters when a value calls
-    code or assigns a name with `:=`, and an argument that the fix moves
-    it past reads what it changes or changes what it reads. When no place
-    keeps the order, the name is reported without a fix. One such case is
-    `timestamp=clock.tick()` between `f"row_{next(it)}"` and `data`.
-    Another is `next_row=next(it)` after the name on customerio 2.x,
-    where the values go after the last keyword argument.
+    at the end of `data` or of the keyword arguments when that keeps the
+    order. Otherwise they go at the start of a `data` dict that follows the
+    name, or right after the name: in a new `data` (new keyword arguments
+    on customerio 2.x), or at the start of the call's `data` dict, which
+    moves there. So `name=f"export_{job.kind}", timestamp=clock.now()`
+    becomes `name="export", data={"job_kind": job.kind},
+    timestamp=clock.now()`.
+    The order matters when a value calls code or assigns a name with `:=`,
+    and an argument that the fix moves it past reads what it changes or
+    changes what it reads. When no place keeps the order, the name is
+    reported without a fix. One such case is `timestamp=clock.now()`
+    between `f"sent_{job.kind}"` and `data={"size": job.size}`, because
+    the call may change `job.kind` or `job.size`. Nothing goes right
+    after a name that a positional argument or `*args` follows.
     A name without a literal part, a name
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`
