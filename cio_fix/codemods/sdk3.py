@@ -114,8 +114,13 @@ class Sdk3EventKwargs(Rule):
     version) such a call is reported without a fix.
 
     The moved attributes keep the order in which the call evaluated them.
-    They go at the end of an existing `data` dict, or at its start when
-    `data` follows them and its end would change that order. The order
+    They go at the end of an existing `data` dict, or in a new `data` in
+    the place of the first moved attribute, when that keeps the order.
+    Otherwise they go at the start of the existing `data` dict, or `data`
+    takes the place of a later moved attribute: `plan=plan,
+    timestamp=clock.now(), source=source_of(request)` becomes
+    `timestamp=clock.now(), data={"plan": plan, "source":
+    source_of(request)}`. The order
     matters when an attribute calls code or assigns a name with `:=`, and
     an argument that the fix moves it past reads what it changes or
     changes what it reads. When no place keeps the order, the finding is
@@ -387,58 +392,70 @@ def move_into_data(
     for mapping in moved:
         new_keys |= mapping.attribute_keys
 
-    arguments = list(call.node.args)
     data = call.arguments.get("data")
     _check_unpacking(context, data, elements)
     if data is not None and not _is_none(data.value):
         none = may_be_none(context.index, data.value, call.site.scope)
-        merged = _merge(data.value, elements, new_keys, none)
-        merged_arguments = [
-            data.with_changes(value=merged) if item is data else item
-            for item in arguments
-        ]
-        try:
-            return _checked(context, call, remove_items(merged_arguments, moved_ids))
-        except CannotMove:
-            if not isinstance(data.value, cst.Dict):
-                raise
-        # At the start of a `data` that follows them, the attributes are
-        # evaluated where the keyword arguments evaluated them.
-        merged = prepend_dict(data.value, elements)
-        merged_arguments = [
-            data.with_changes(value=merged) if item is data else item
-            for item in arguments
-        ]
-        return _checked(context, call, remove_items(merged_arguments, moved_ids))
+        values = [_merge(data.value, elements, new_keys, none)]
+        if isinstance(data.value, cst.Dict):
+            # At the start of a `data` that follows them, the attributes are
+            # evaluated where the keyword arguments evaluated them.
+            values.append(prepend_dict(data.value, elements))
+    else:
+        values = [_data_value(elements)]
 
-    value = _data_value(elements)
-    if data is not None:
-        arguments = [
-            data.with_changes(value=value) if item is data else item
-            for item in arguments
-        ]
-        return _checked(context, call, remove_items(arguments, moved_ids))
-
-    # The new `data` argument takes the place of the first moved one.
-    first = next(item for item in arguments if id(item) in moved_ids)
-    replacement = keyword_argument("data", value).with_changes(
-        comma=first.comma, whitespace_after_arg=first.whitespace_after_arg
-    )
-    arguments = [replacement if item is first else item for item in arguments]
-    return _checked(context, call, remove_items(arguments, moved_ids - {id(first)}))
+    # When no place keeps the order, the message gives the default place's problem.
+    first_problem = None
+    for arguments in _places(call, data, values, moved_ids):
+        new_call = call.node.with_changes(args=arguments)
+        problem = reordering_problem(context.index, call.node, new_call, context.module)
+        if problem is None:
+            return new_call
+        first_problem = first_problem or problem
+    assert first_problem is not None
+    raise CannotMove(first_problem)
 
 
-def _checked(context: FileContext, call: ClientCall, arguments: list) -> cst.Call:
-    """Return the call with `arguments`.
+def _places(
+    call: ClientCall,
+    data: cst.Arg | None,
+    values: list[cst.BaseExpression],
+    moved_ids: set[int],
+) -> Iterator[list[cst.Arg]]:
+    """Yield the call's arguments with `data` at each place, the most natural first.
 
-    Raises CannotMove when the new call may evaluate its arguments to
-    other values, because the fix changed their order.
+    `values` are the new `data` values to try at each place. An existing
+    `data` first stays where it is, and a new one first takes the place of
+    the first moved argument. Then `data` takes the place of each moved
+    argument in turn, which keeps the order when the arguments it moves
+    past only read values.
     """
-    new_call = call.node.with_changes(args=arguments)
-    problem = reordering_problem(context.index, call.node, new_call, context.module)
-    if problem is not None:
-        raise CannotMove(problem)
-    return new_call
+    arguments = list(call.node.args)
+    if data is not None:
+        for value in values:
+            changed = [
+                data.with_changes(value=value) if item is data else item
+                for item in arguments
+            ]
+            yield remove_items(changed, moved_ids)
+        if data.keyword is None:
+            # A positional `data` cannot move.
+            return
+        moved_ids = moved_ids | {id(data)}
+        new_argument = data
+    else:
+        new_argument = keyword_argument("data", values[0])
+    for place in arguments:
+        if id(place) not in moved_ids or place is data:
+            continue
+        for value in values:
+            replacement = new_argument.with_changes(
+                value=value,
+                comma=place.comma,
+                whitespace_after_arg=place.whitespace_after_arg,
+            )
+            changed = [replacement if item is place else item for item in arguments]
+            yield remove_items(changed, moved_ids - {id(place)})
 
 
 def _check_unpacking(
