@@ -577,19 +577,28 @@ class ClientPerRequest(Rule):
     hooks (Flask's `create_app`, a FastAPI or Starlette `lifespan` or
     `on_event("startup")`, Django's `AppConfig.ready`, Celery's worker
     start signals), unless an outer loop or a lambda runs it again.
-    A client built once and kept is left alone too: one assigned to a name
-    the function declares `global`, or to a class variable
-    (`type(self).client`, `self.__class__.client`, `View.client`, `cls.client`
-    of a classmethod), only while it is unset. A `global` name counts as
-    unset inside an `if` that tests it (`is None`, `not`, alone or joined
-    with `and`). It also counts as unset after an `if` without `else`, in
-    the same block or one around it, that ends with `return` and tests
-    that the name is set (`is not None`, the bare name, alone or joined
-    with `or`). A class variable counts as unset inside an `if` that tests
-    the same class variable (`is None`, `not`, `not hasattr(...)`,
-    `getattr(..., None)`, alone or joined with `and`), and only when the
-    function assigns or deletes it nowhere else. No loop may run between
-    the `if` and the assignment. The same guard around
+    A client built once and kept is left alone too: one assigned, only
+    while it is unset, to a name the function declares `global`, to an
+    item of a module-level dict bound once to `{}` or `dict()`
+    (`_clients[site]`), to a class variable (`type(self).client`,
+    `self.__class__.client`, `View.client`, `cls.client` of a classmethod),
+    or to an attribute of a function that the module defines once
+    (`get_client.client`). The construction runs only while the place is
+    unset inside an `if` or conditional expression whose test is true only
+    then, and in the `else` or `elif` of one whose test is true whenever
+    the place is set. It also does on the right of `_client or ...`, and
+    after an `if` without `else`, in the same block or one around it, that
+    ends with `return` and tests that the place is set. A test that it is unset is
+    `is None` or `not` of the value (`_client`, `globals().get("_client")`,
+    `_clients.get(site)`, `View.client`, `getattr(View, "client", None)`),
+    `"_client" not in globals()`, `site not in _clients` or
+    `not hasattr(...)`. An `and` needs one such test and an `or` needs
+    only such tests. A test that the place is set is the opposite
+    (`is not None`, the bare value, `in`, `hasattr(...)`), with `and` and
+    `or` swapped. The function may assign or delete that name, any item
+    of that dict or that attribute nowhere else (`_client = None` at its
+    end unsets it for the next request), and no loop may run between the
+    test and the assignment. The same guard around
     `self.client = CustomerIO(...)` sets an instance attribute, built once
     per instance, so it is still reported in a view, which the web
     frameworks instantiate for every request by default.
@@ -680,8 +689,9 @@ class ClientPerRequest(Rule):
     too, because code elsewhere may read it, replace it or close it and
     count on the next request for a new one. For the same reason, a client
     that a handler or factory assigns to a `global` name on every call
-    (`global _client; _client = CustomerIO(...)` without the test above)
-    is reported without a fix.
+    (`global _client; _client = CustomerIO(...)`, or
+    `_client = other or CustomerIO(...)`, without the tests above) is
+    reported without a fix.
     A client stored in an instance attribute (`self.client = ...`) is fixed,
     because code that reads or replaces the class variable does not see it.
     A client that its function changes after building it is reported
@@ -781,8 +791,9 @@ class ClientPerRequest(Rule):
             function = _running_function(construction, ancestors)
             if function is not None and (
                 function.is_cached
-                or _fills_unset_global(index, construction, ancestors)
-                or _fills_unset_class_variable(index, function, construction, ancestors)
+                or _fills_unset_global(index, function, construction, ancestors)
+                or _fills_unset_item(index, function, construction, ancestors)
+                or _fills_unset_attribute(index, function, construction, ancestors)
             ):
                 # A cached factory, a lazily built global or a lazily built class
                 # variable builds the client once.
@@ -1494,89 +1505,275 @@ def _global_target(
             continue
         name = target.target.value
         if any(
-            rebinding.value is construction.node
+            rebinding.value is assignment.value
             for rebinding in index.global_assignments.get(name, [])
         ):
             return name
     return None
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """A place that keeps a client built once: a `global` name, a dict item or an attribute.
+
+    `reads` returns True for an expression that evaluates to the kept
+    client, or to None while the slot is unset (`_client`,
+    `globals().get("_client")`, `_clients.get(site)`). `contains` returns
+    True for a test that is true whenever the slot is set and false while
+    it does not exist (`"_client" in globals()`, `site in _clients`,
+    `hasattr(get_client, "client")`).
+    """
+
+    reads: Callable[[cst.BaseExpression], bool]
+    contains: Callable[[cst.BaseExpression], bool]
+
+
 def _fills_unset_global(
-    index: FileIndex, construction: Construction, ancestors: list[cst.CSTNode]
+    index: FileIndex,
+    function: FunctionInfo,
+    construction: Construction,
+    ancestors: list[cst.CSTNode],
 ) -> bool:
     """Tell whether the construction is assigned to a `global` name only while it is unset.
 
     `if _client is None: _client = CustomerIO(...)` builds one client per
-    process. So does an assignment after `if _client is not None: return
-    _client` in the same block or a block around it. No loop may run
-    between the test and the assignment. A handler that assigns a new
-    client to the name on every request builds one per request.
-    NOTE: another assignment or `del` of the name in the same function
-    (`_client = None` at its end) is not seen, so such a handler stays silent.
+    process, and so do the other shapes that `_runs_while_unset` reads. A
+    handler that assigns a new client to the name on every request, or
+    that also assigns or deletes the name elsewhere (`_client = None` at
+    its end), builds one per request.
     """
     name = _global_target(index, construction, ancestors)
     if name is None:
         return False
+    assignment = _assignment_of(construction, ancestors)
+    assert assignment is not None
+    assigned = [target.target for target in assignment.targets]
+    for target in _assigned_targets(function.node.body):
+        if _is_name(target, name) and not any(target is own for own in assigned):
+            return False
+
+    def reads(expression: cst.BaseExpression) -> bool:
+        return _is_name(expression, name) or _globals_get(expression) == name
+
+    def contains(expression: cst.BaseExpression) -> bool:
+        membership = _membership(expression)
+        return (
+            membership is not None
+            and literal_value(membership[0]) == name
+            and _is_builtin_call(membership[1], "globals", 0)
+        )
+
+    return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
+
+
+def _globals_get(expression: cst.BaseExpression) -> object:
+    """Return the name that `globals().get("name")` reads (a None default too), or None."""
+    if not _is_get_call(expression):
+        return None
+    assert isinstance(expression, cst.Call) and isinstance(
+        expression.func, cst.Attribute
+    )
+    if not _is_builtin_call(expression.func.value, "globals", 0):
+        return None
+    return literal_value(expression.args[0].value)
+
+
+def _fills_unset_item(
+    index: FileIndex,
+    function: FunctionInfo,
+    construction: Construction,
+    ancestors: list[cst.CSTNode],
+) -> bool:
+    """Tell whether the construction fills an item of a module-level dict only while it is unset.
+
+    `if site not in _clients: _clients[site] = CustomerIO(...)` builds one
+    client per key and process. The dict must be bound once at module level
+    to a dict display or `dict(...)`, whose items stay until code removes
+    them (a `weakref.WeakValueDictionary` drops a client nothing else
+    keeps). The function must assign or delete no other item of it.
+    """
+    assignment = _assignment_of(construction, ancestors)
+    if assignment is None or len(assignment.targets) != 1:
+        return False
+    target = assignment.targets[0].target
+    if not isinstance(target, cst.Subscript) or len(target.slice) != 1:
+        return False
+    element = target.slice[0].slice
+    if not isinstance(element, cst.Index) or not isinstance(target.value, cst.Name):
+        return False
+    name = target.value.value
+    key = element.value
+    if name in local_names(function, ancestors) or not _is_module_dict(index, name):
+        return False
+    for other in _assigned_targets(function.node.body):
+        if (
+            other is not target
+            and isinstance(other, cst.Subscript)
+            and _is_name(other.value, name)
+        ):
+            return False
+
+    def reads(expression: cst.BaseExpression) -> bool:
+        if not _is_get_call(expression):
+            return False
+        assert isinstance(expression, cst.Call) and isinstance(
+            expression.func, cst.Attribute
+        )
+        return _is_name(expression.func.value, name) and expression.args[
+            0
+        ].value.deep_equals(key)
+
+    def contains(expression: cst.BaseExpression) -> bool:
+        membership = _membership(expression)
+        return (
+            membership is not None
+            and membership[0].deep_equals(key)
+            and _is_name(membership[1], name)
+        )
+
+    return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
+
+
+def _is_module_dict(index: FileIndex, name: str) -> bool:
+    """Tell whether the module binds `name` once, to a dict display or `dict(...)`."""
+    assignment = index.module_assignment(name)
+    if assignment is None or not isinstance(
+        assignment.statement, (cst.Assign, cst.AnnAssign)
+    ):
+        return False
+    if rebinding_reason(index, name) is not None:
+        return False
+    value = assignment.value
+    if isinstance(value, cst.Dict):
+        return True
+    return (
+        isinstance(value, cst.Call)
+        and _is_name(value.func, "dict")
+        and not index.binds_anywhere("dict")
+    )
+
+
+def _is_get_call(expression: cst.BaseExpression) -> bool:
+    """Tell whether an expression is `X.get(key)` or `X.get(key, None)`."""
+    if not isinstance(expression, cst.Call) or not isinstance(
+        expression.func, cst.Attribute
+    ):
+        return False
+    arguments = expression.args
+    if expression.func.attr.value != "get" or len(arguments) not in (1, 2):
+        return False
+    if any(argument.keyword is not None or argument.star for argument in arguments):
+        return False
+    return len(arguments) == 1 or _is_name(arguments[1].value, "None")
+
+
+def _membership(
+    expression: cst.BaseExpression,
+) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """Return the element and the container of `element in container`, or None."""
+    if not isinstance(expression, cst.Comparison) or len(expression.comparisons) != 1:
+        return None
+    comparison = expression.comparisons[0]
+    if not isinstance(comparison.operator, cst.In):
+        return None
+    return expression.left, comparison.comparator
+
+
+def _runs_while_unset(
+    construction: Construction, ancestors: list[cst.CSTNode], slot: _Slot
+) -> bool:
+    """Tell whether a test of the slot lets the construction run only while it is unset.
+
+    The construction may sit in the body of an `if` or conditional
+    expression that tests that the slot is unset, in its `else` or `elif`
+    when it tests that the slot is set, or after `slot or` and `unset and`.
+    It may also follow an `if` without `else`, in the same block or one
+    around it, that ends with `return` and tests that the slot is set. No
+    loop may run between the test and the construction.
+    """
     child: cst.CSTNode = construction.node
     for ancestor in ancestors:
         if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.For, cst.While)):
             return False
-        if (
-            isinstance(ancestor, cst.If)
-            and child is ancestor.body
-            and _tests_unset_name(ancestor.test, name)
-        ):
-            return True
-        if isinstance(ancestor, cst.IndentedBlock) and _returns_when_set(
-            ancestor, child, name
+        if isinstance(ancestor, (cst.If, cst.IfExp)):
+            if child is ancestor.body and _tests_unset(ancestor.test, slot):
+                return True
+            if child is ancestor.orelse and _tests_set(ancestor.test, slot):
+                return True
+        elif isinstance(ancestor, cst.BooleanOperation) and child is ancestor.right:
+            if isinstance(ancestor.operator, cst.Or):
+                if _tests_set(ancestor.left, slot):
+                    return True
+            elif _tests_unset(ancestor.left, slot):
+                return True
+        elif isinstance(ancestor, cst.IndentedBlock) and _returns_when_set(
+            ancestor, child, slot
         ):
             return True
         child = ancestor
     return False
 
 
-def _tests_unset_name(test: cst.BaseExpression, name: str) -> bool:
-    """Tell whether `test` is true only while `name` is unset.
+def _tests_unset(test: cst.BaseExpression, slot: _Slot) -> bool:
+    """Tell whether `test` is true only while the slot is unset.
 
-    `name is None`, `not name`, and an `and` with one of those count.
+    `x is None`, `not x`, `key not in d`, `not hasattr(...)`, an `and` with
+    one such test, and an `or` of such tests count.
     """
     if isinstance(test, cst.BooleanOperation):
-        if not isinstance(test.operator, cst.And):
-            return False
-        return _tests_unset_name(test.left, name) or _tests_unset_name(test.right, name)
+        if isinstance(test.operator, cst.And):
+            return _tests_unset(test.left, slot) or _tests_unset(test.right, slot)
+        return _tests_unset(test.left, slot) and _tests_unset(test.right, slot)
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return _is_name(test.expression, name)
-    return _compares_with_none(test, name, cst.Is)
+        return _tests_set(test.expression, slot)
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    comparison = test.comparisons[0]
+    if isinstance(comparison.operator, cst.NotIn):
+        # `key not in d` is false exactly when `key in d` is true.
+        return slot.contains(
+            test.with_changes(comparisons=[comparison.with_changes(operator=cst.In())])
+        )
+    return _compares_with_none(test, cst.Is, slot)
 
 
-def _tests_set_name(test: cst.BaseExpression, name: str) -> bool:
-    """Tell whether `test` is true whenever `name` is set.
+def _tests_set(test: cst.BaseExpression, slot: _Slot) -> bool:
+    """Tell whether `test` is true whenever the slot is set.
 
-    `name is not None`, `name`, and an `or` with one of those count.
+    `x`, `x is not None`, `key in d`, `hasattr(...)`, an `or` with one such
+    test, and an `and` of such tests count.
     """
     if isinstance(test, cst.BooleanOperation):
-        if not isinstance(test.operator, cst.Or):
-            return False
-        return _tests_set_name(test.left, name) or _tests_set_name(test.right, name)
-    return _is_name(test, name) or _compares_with_none(test, name, cst.IsNot)
+        if isinstance(test.operator, cst.Or):
+            return _tests_set(test.left, slot) or _tests_set(test.right, slot)
+        return _tests_set(test.left, slot) and _tests_set(test.right, slot)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _tests_unset(test.expression, slot)
+    return (
+        slot.reads(test)
+        or slot.contains(test)
+        or _compares_with_none(test, cst.IsNot, slot)
+    )
 
 
 def _compares_with_none(
-    test: cst.BaseExpression, name: str, operator: type[cst.BaseCompOp]
+    test: cst.BaseExpression, operator: type[cst.BaseCompOp], slot: _Slot
 ) -> bool:
-    """Tell whether `test` is `name is None` or `name is not None`, as `operator` selects."""
+    """Tell whether `test` is `x is None` or `x is not None` of the slot, as `operator` selects."""
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
     comparison = test.comparisons[0]
     return (
         isinstance(comparison.operator, operator)
         and _is_name(comparison.comparator, "None")
-        and _is_name(test.left, name)
+        and slot.reads(test.left)
     )
 
 
-def _returns_when_set(block: cst.IndentedBlock, child: cst.CSTNode, name: str) -> bool:
-    """Tell whether an `if` before `child` in `block` returns whenever `name` is set.
+def _returns_when_set(
+    block: cst.IndentedBlock, child: cst.CSTNode, slot: _Slot
+) -> bool:
+    """Tell whether an `if` before `child` in `block` returns whenever the slot is set.
 
     That `if` has no `else`, and its body ends with `return`.
     """
@@ -1586,7 +1783,7 @@ def _returns_when_set(block: cst.IndentedBlock, child: cst.CSTNode, name: str) -
         if (
             isinstance(statement, cst.If)
             and statement.orelse is None
-            and _tests_set_name(statement.test, name)
+            and _tests_set(statement.test, slot)
             and _ends_with_return(statement.body)
         ):
             return True
@@ -1603,133 +1800,146 @@ def _ends_with_return(body: cst.BaseSuite) -> bool:
     return isinstance(last, cst.Return)
 
 
-def _fills_unset_class_variable(
+# A resolver of `owner.attribute` in a function: (owner, attribute) -> (name of
+# the class or function that owns the attribute, attribute), or None.
+_VariableOf = Callable[[cst.BaseExpression, str], "tuple[str, str] | None"]
+
+
+def _fills_unset_attribute(
     index: FileIndex,
     function: FunctionInfo,
     construction: Construction,
     ancestors: list[cst.CSTNode],
 ) -> bool:
-    """Tell whether the construction is assigned to a class variable only while it is unset.
+    """Tell whether the construction fills a class variable or function attribute only while unset.
 
     `if self.client is None: type(self).client = CustomerIO(...)` builds one
-    client per process, like a lazily built global. The `if` must test the
-    same attribute of the same class, no loop may run between it and the
-    assignment, and the function may set or delete that class variable
-    nowhere else (`type(self).client = None` would unset it for the next
-    request). `self.client = ...` sets an instance attribute, which a view
-    instantiated per request builds again for every request.
+    client per process, like a lazily built global, and so does
+    `if not hasattr(get_client, "client"): get_client.client = ...` on a
+    function that the module defines once. The test must read the same
+    attribute of the same class or function, in a shape that
+    `_runs_while_unset` reads, and the function may set or delete that
+    attribute nowhere else (`type(self).client = None` would unset it for
+    the next request). `self.client = ...` sets an instance attribute,
+    which a view instantiated per request builds again for every request.
     """
     assignment = _assignment_of(construction, ancestors)
     if assignment is None or len(assignment.targets) != 1:
         return False
     target = assignment.targets[0].target
-    variable = _class_variable(index, function, target, reading=False)
+    if not isinstance(target, cst.Attribute):
+        return False
+    attribute = target.attr.value
+
+    def class_variable(owner: cst.BaseExpression, name: str) -> tuple[str, str] | None:
+        return _variable_of(index, function, owner, name, reading=True)
+
+    def assigned_class_variable(
+        owner: cst.BaseExpression, name: str
+    ) -> tuple[str, str] | None:
+        return _variable_of(index, function, owner, name, reading=False)
+
+    # Reading `self.client` may reach the class variable, but assigning it
+    # sets an instance attribute, so reads and writes resolve apart.
+    variable_of: _VariableOf = class_variable
+    assigned_of: _VariableOf = assigned_class_variable
+    variable = assigned_of(target.value, attribute)
     if variable is None:
-        return False
-    if _sets_class_variable_elsewhere(index, function, variable, target):
-        return False
-    child: cst.CSTNode = construction.node
-    for ancestor in ancestors:
-        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.For, cst.While)):
+        owner = _function_named_by(index, function, target.value, ancestors)
+        if owner is None:
             return False
+
+        def function_attribute(
+            expression: cst.BaseExpression, name: str
+        ) -> tuple[str, str] | None:
+            return (owner, name) if _is_name(expression, owner) else None
+
+        variable_of = assigned_of = function_attribute
+        variable = (owner, attribute)
+    for other in _assigned_targets(function.node.body):
         if (
-            isinstance(ancestor, cst.If)
-            and child is ancestor.body
-            and _tests_unset(index, function, ancestor.test, variable)
+            other is not target
+            and isinstance(other, cst.Attribute)
+            and assigned_of(other.value, other.attr.value) == variable
         ):
-            return True
-        child = ancestor
-    return False
+            return False
+
+    def reads(expression: cst.BaseExpression) -> bool:
+        return _read_variable(expression, variable_of) == variable
+
+    def contains(expression: cst.BaseExpression) -> bool:
+        return _hasattr_variable(expression, variable_of) == variable
+
+    return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
+
+
+def _function_named_by(
+    index: FileIndex,
+    function: FunctionInfo,
+    owner: cst.BaseExpression,
+    ancestors: list[cst.CSTNode],
+) -> str | None:
+    """Return the name of the module-level function that `owner` denotes, or None.
+
+    The module must bind the name once, to that `def`, so the function
+    object and its attributes live as long as the process.
+    """
+    if not isinstance(owner, cst.Name):
+        return None
+    name = owner.value
+    assignment = index.module_assignment(name)
+    if assignment is None or not isinstance(assignment.statement, cst.FunctionDef):
+        return None
+    if name in local_names(function, ancestors):
+        return None
+    return name if rebinding_reason(index, name) is None else None
 
 
 def _assignment_of(
     construction: Construction, ancestors: list[cst.CSTNode]
 ) -> cst.Assign | None:
-    """Return `target = CustomerIO(...)` when the construction is the assigned value.
+    """Return the assignment of the construction's client: `target = CustomerIO(...)`.
 
-    The parent is read from `ancestors` because a one-line body
+    The value may also be an `or`, `and` or conditional expression that
+    gives the client (`_client = _client or CustomerIO(...)`). The parent is
+    read from `ancestors` because a one-line body
     (`if ...: target = CustomerIO(...)`) has no statement line of its own.
     """
-    if not ancestors:
-        return None
-    parent = ancestors[0]
-    if isinstance(parent, cst.Assign) and parent.value is construction.node:
-        return parent
+    child: cst.CSTNode = construction.node
+    for ancestor in ancestors:
+        if isinstance(ancestor, cst.Assign):
+            return ancestor if ancestor.value is child else None
+        if isinstance(ancestor, cst.IfExp) and child is ancestor.test:
+            return None
+        if not isinstance(ancestor, (cst.BooleanOperation, cst.IfExp)):
+            return None
+        child = ancestor
     return None
 
 
-def _sets_class_variable_elsewhere(
-    index: FileIndex,
-    function: FunctionInfo,
-    variable: tuple[str, str],
-    assigned: cst.BaseExpression,
-) -> bool:
-    """Tell whether the function assigns or deletes `variable` other than at `assigned`."""
-    for target in _assigned_targets(function.node.body):
-        if (
-            target is not assigned
-            and _class_variable(index, function, target, reading=False) == variable
-        ):
-            return True
-    return False
-
-
-def _tests_unset(
-    index: FileIndex,
-    function: FunctionInfo,
-    test: cst.BaseExpression,
-    variable: tuple[str, str],
-) -> bool:
-    """Tell whether `test` is true only while the class variable is unset.
-
-    `X.attr is None`, `not X.attr`, `not hasattr(X, "attr")`, the same with
-    `getattr(X, "attr", None)`, and an `and` with one of those count.
-    """
-    if isinstance(test, cst.BooleanOperation):
-        if not isinstance(test.operator, cst.And):
-            return False
-        return _tests_unset(index, function, test.left, variable) or _tests_unset(
-            index, function, test.right, variable
-        )
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        operand = test.expression
-        if _read_variable(index, function, operand) == variable:
-            return True
-        return _hasattr_variable(index, function, operand) == variable
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-        comparison = test.comparisons[0]
-        return (
-            isinstance(comparison.operator, cst.Is)
-            and isinstance(comparison.comparator, cst.Name)
-            and comparison.comparator.value == "None"
-            and _read_variable(index, function, test.left) == variable
-        )
-    return False
-
-
 def _read_variable(
-    index: FileIndex, function: FunctionInfo, expression: cst.BaseExpression
+    expression: cst.BaseExpression, variable_of: _VariableOf
 ) -> tuple[str, str] | None:
-    """Return the class variable that `X.attr` or `getattr(X, "attr", None)` reads."""
+    """Return the attribute that `X.attr` or `getattr(X, "attr", None)` reads."""
     if isinstance(expression, cst.Attribute):
-        return _class_variable(index, function, expression, reading=True)
+        return variable_of(expression.value, expression.attr.value)
     if _is_builtin_call(expression, "getattr", 3):
         assert isinstance(expression, cst.Call)
         default = expression.args[2].value
         if not isinstance(default, cst.Name) or default.value != "None":
             return None
-        return _attribute_argument(index, function, expression)
+        return _attribute_argument(expression, variable_of)
     return None
 
 
 def _hasattr_variable(
-    index: FileIndex, function: FunctionInfo, expression: cst.BaseExpression
+    expression: cst.BaseExpression, variable_of: _VariableOf
 ) -> tuple[str, str] | None:
-    """Return the class variable that `hasattr(X, "attr")` tests."""
+    """Return the attribute that `hasattr(X, "attr")` tests."""
     if not _is_builtin_call(expression, "hasattr", 2):
         return None
     assert isinstance(expression, cst.Call)
-    return _attribute_argument(index, function, expression)
+    return _attribute_argument(expression, variable_of)
 
 
 def _is_builtin_call(expression: cst.BaseExpression, name: str, arguments: int) -> bool:
@@ -1746,27 +1956,13 @@ def _is_builtin_call(expression: cst.BaseExpression, name: str, arguments: int) 
 
 
 def _attribute_argument(
-    index: FileIndex, function: FunctionInfo, call: cst.Call
+    call: cst.Call, variable_of: _VariableOf
 ) -> tuple[str, str] | None:
-    """Return the class and attribute named by the arguments `(X, "attr", ...)`."""
+    """Return the class or function and attribute named by the arguments `(X, "attr", ...)`."""
     attribute = literal_value(call.args[1].value)
     if not isinstance(attribute, str):
         return None
-    return _variable_of(index, function, call.args[0].value, attribute, reading=True)
-
-
-def _class_variable(
-    index: FileIndex,
-    function: FunctionInfo,
-    expression: cst.BaseExpression,
-    reading: bool,
-) -> tuple[str, str] | None:
-    """Return the class and attribute of `X.attr` when X denotes a class, else None."""
-    if not isinstance(expression, cst.Attribute):
-        return None
-    return _variable_of(
-        index, function, expression.value, expression.attr.value, reading
-    )
+    return variable_of(call.args[0].value, attribute)
 
 
 def _variable_of(
