@@ -393,6 +393,36 @@ def test_clients_pooling_ignored_for_file(project) -> None:
     assert "cio = _customerio_client()" in fixed
 
 
+PER_ITEM_POOLING_IN_DICT = """\
+import os
+
+from customerio import CustomerIO
+
+
+def sync(users):
+    for user in users:
+        clients = {
+            "eu": CustomerIO(os.environ["SITE"], os.environ["KEY"], use_connection_pooling=False),  # keep pooling off
+        }
+        clients["eu"].identify(id=user, email="a@b.c")
+"""
+
+
+def test_clients_pooling_comment_after_dict_item_withheld(project) -> None:
+    root = project({"app.py": PER_ITEM_POOLING_IN_DICT})
+    result = run_cli(
+        ["--apply", "--output-format", "json", "--select", "CIO601,CIO602", "."], root
+    )
+    by_code = {finding["code"]: finding for finding in result.json["findings"]}
+
+    assert result.json["errors"] == []
+    assert by_code["CIO601"]["fix"] is None
+    assert "may explain `use_connection_pooling=False`" in by_code["CIO601"]["message"]
+    assert by_code["CIO602"]["fix"] is None
+    assert "remove both by hand" in by_code["CIO602"]["message"]
+    assert (root / "app.py").read_text(encoding="utf-8") == PER_ITEM_POOLING_IN_DICT
+
+
 def test_clients_second_run_changes_nothing(project) -> None:
     root = project({"app.py": POOLING_APP})
     run_cli(["--apply", "--select", "CIO601,CIO602,CIO304", "."], root)

@@ -36,7 +36,7 @@ from cio_fix.namespaces import globals_writes, own_module_writes
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.suppressions import is_silenced
-from cio_fix.walk import find_all
+from cio_fix.walk import comments_below, find_all
 
 INDENT = "    "
 
@@ -711,11 +711,12 @@ class ClientPerRequest(Rule):
     base classes and subclasses, are not seen.
     A factory with a decorator whose name says it caches (`ttl_cache`,
     `memoize`) is left alone.
-    A client whose `use_connection_pooling=False` is on the statement's
-    last line, where a comment ends that line, is reported without a fix,
-    unless the comment contains only tool directives (`# noqa: E501`). The
-    comment may explain why pooling is off, and the hoisted call would
-    leave it behind.
+    A client whose `use_connection_pooling=False` is on the line where the
+    call ends, and a comment after the call ends that line (after the
+    statement, a dict or list item, or a one-line `if`), is reported
+    without a fix, unless the comment contains only tool directives
+    (`# noqa: E501`). The comment may explain why pooling is off, and the
+    hoisted call would leave it behind.
     `functools.cache` is new in Python 3.9, so in a project that declares
     an older minimum Python the fix writes `functools.lru_cache(maxsize=None)`,
     the same unbounded cache. The README lists where cio-fix reads that
@@ -2918,11 +2919,13 @@ class ConnectionPoolingDisabled(Rule):
     Fix safety:
     Safe. The argument is removed, so the client uses the SDK's default
     session with its retries and timeout unchanged. Only a literal `False`
-    is reported. An argument with a comment on its line (the end-of-line
-    comment of a one-line call included), or on lines of their own just
-    above it, is reported without a fix. The comment may explain why
-    pooling is off: kept alone it would read as if pooling still were,
-    and removed, its explanation would be lost. An end-of-line comment
+    is reported. An argument with a comment on its line, or on lines of
+    their own just above it, is reported without a fix. That includes a
+    comment after the call when the call ends on the argument's line:
+    after the statement, after a dict or list item, or after a one-line
+    `if DEBUG: cio = ...`. The comment may explain why pooling is off:
+    kept alone it would read as if pooling still were, and removed, its
+    explanation would be lost. An end-of-line comment
     after the call that contains only tool directives (`# noqa: E501`,
     `# type: ignore[...]`, `# pragma: no cover`, `# fmt: skip`,
     `# pylint: disable=...`, `# nosec`) belongs to the line, so the fix
@@ -2993,21 +2996,33 @@ def _only_tool_directives(comment: str) -> bool:
 def _line_end_may_explain(
     context: FileContext, construction: Construction, argument: cst.Arg
 ) -> bool:
-    """Tell whether a comment at the end of the argument's line may explain it.
+    """Tell whether a comment after the call, at the end of the argument's line, may explain it.
 
     `CustomerIO(a, b, use_connection_pooling=False)  # proxy drops sockets`
-    keeps its comment outside the call, where `_without` does not look. A
-    comment of tool directives alone (`# noqa: E501`) belongs to the line,
+    keeps its comment outside the call, where `_without` does not look. So
+    does a call that ends its line inside a dict or list display
+    (`"eu": CustomerIO(...),  # ...`) or in a one-line `if DEBUG: cio = ...`.
+    A comment of tool directives alone (`# noqa: E501`) belongs to the line,
     so it stays there while the argument goes.
     """
-    statement = construction.site.statement
-    if not isinstance(statement, cst.SimpleStatementLine):
+    statement = next(
+        ancestor
+        for ancestor in context.ancestors(construction.node)
+        if isinstance(ancestor, cst.BaseStatement)
+    )
+    comments = [
+        comment
+        for comment in comments_below(statement)
+        if not _only_tool_directives(comment.value)
+    ]
+    if not comments:
         return False
-    comment = statement.trailing_whitespace.comment
-    if comment is None or _only_tool_directives(comment.value):
+    # A comment ends its line, so one on the line where the call ends sits
+    # after the call.
+    line = context.position(construction.node).end.line
+    if context.position(argument).end.line != line:
         return False
-    last_line = context.position(statement.body[-1]).end.line
-    return context.position(argument).end.line == last_line
+    return any(context.position(comment).start.line == line for comment in comments)
 
 
 def _without(call: cst.Call, removed: cst.Arg) -> cst.Call | None:
