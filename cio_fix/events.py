@@ -1985,7 +1985,7 @@ MAX_UNREAD_SHOWN = 5
 def _project_lines(catalog: Catalog) -> list[str]:
     """Return one project's catalog as text: one line per name, then what is wrong with it."""
     if not catalog.entries:
-        return ["No event names found.", *_unread_lines(catalog)]
+        return ["No event names found.", *_unread_lines(catalog, listed=False)]
     width = max(len(entry.name) for entry in catalog.entries)
     lines = []
     for entry in catalog.entries:
@@ -2030,14 +2030,22 @@ def _project_lines(catalog: Catalog) -> list[str]:
     return lines
 
 
-def _unread_lines(catalog: Catalog) -> list[str]:
-    """Say which calls send names that cio-fix cannot read, which no entry lists."""
+def _unread_lines(catalog: Catalog, listed: bool = True) -> list[str]:
+    """Say which calls send names that cio-fix cannot read, which no entry lists.
+
+    `listed` tells whether names are listed above the lines.
+    """
     if not catalog.unread:
         return []
     shown = ", ".join(catalog.unread[:MAX_UNREAD_SHOWN])
     more = len(catalog.unread) - MAX_UNREAD_SHOWN
     if more > 0:
         shown += f" and {more} more"
+    if not listed:
+        return [
+            f"cio-fix cannot read the event names sent at {shown}, so the project"
+            " may send names there that this list cannot show."
+        ]
     return [
         f"cio-fix cannot read the event names sent at {shown}, so a fixed name"
         " above may already be sent there."

@@ -1289,6 +1289,27 @@ def test_events_catalog_lists_unread_names(project) -> None:
     ]
 
 
+def test_events_catalog_only_unread_names(project) -> None:
+    root = project(
+        {
+            "app/track.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def send(uid, name):\n"
+                "    cio.track(uid, name)\n"
+            ),
+        }
+    )
+
+    text = run_cli(["--list-events", "."], root)
+
+    assert text.stdout.splitlines() == [
+        "No event names found.",
+        "cio-fix cannot read the event names sent at app/track.py:4, so the project"
+        " may send names there that this list cannot show.",
+    ]
+
+
 def _wrapper_project(project, callers: str, **files: str) -> Path:
     return project(
         {
