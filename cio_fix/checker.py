@@ -69,6 +69,7 @@ from cio_fix.suppressions import (
     reported_findings,
     reported_project_findings,
 )
+from cio_fix.wrappers import withhold_wrapper_fixes
 from cio_fix.writer import SourceError, decode_source
 
 logger = logging.getLogger(__name__)
@@ -561,6 +562,8 @@ class Checker:
         findings: list[Finding] = []
         for rule in rules:
             found = self._guarded(rule, context, result, rule.check, too_deep)
+            if found:
+                withhold_wrapper_fixes(context, rule.code, found)
             findings.extend(found or [])
         return findings
 

@@ -292,6 +292,11 @@ class ClientCall:
     # Whether `node` is `functools.partial(cio.track, ...)`: the call runs
     # where the partial is called, maybe with more arguments.
     partial: bool = False
+    # The wrapper function as the call names it (`cio.track`) when the call
+    # goes through a pass-through wrapper of the project: `node` (or the
+    # method argument of a helper or partial) calls the wrapper, and
+    # `receiver` is the wrapper function.
+    wrapper: str | None = None
 
     @property
     def api(self) -> Api:
@@ -300,6 +305,70 @@ class ClientCall:
     def value(self, parameter: str) -> cst.BaseExpression | None:
         argument = self.arguments.get(parameter)
         return argument.value if argument is not None else None
+
+
+@dataclass(frozen=True)
+class WrapperSignature:
+    """A pass-through wrapper function of the project, as plain data that can be cached.
+
+    Its one statement calls a client method with its parameters, unchanged
+    (`wrappers.wrapper_signatures`), so a call of the wrapper is read as that
+    client call with the caller's arguments.
+    """
+
+    method: str
+    client: ClientType
+    # The parameters a caller may pass by position, in order, and how many
+    # of them are positional-only.
+    positional: tuple[str, ...]
+    positional_only: int
+    keyword_only: tuple[str, ...]
+    # The `*args` and `**kwargs` parameters, which the client call gets as
+    # `*args` and `**kwargs`.
+    star: str | None
+    star_star: str | None
+    # Where the client call gets each named parameter: its position in the
+    # client call, or the keyword it is passed as.
+    targets: tuple[tuple[str, int | str], ...]
+
+
+def forwarded_arguments(
+    signature: WrapperSignature, call: cst.Call
+) -> list[tuple[int | str | None, cst.Arg]] | None:
+    """Map a wrapper call's arguments to where the client call gets them.
+
+    Each argument gets its position in the client call, its keyword there,
+    or None for a `*x` or `**x` argument (and any positional argument after
+    one), whose place is unknown. Returns None when the call does not fit
+    the wrapper's parameters, so it would raise TypeError.
+    """
+    targets = dict(signature.targets)
+    keywords = set(signature.positional[signature.positional_only :])
+    keywords.update(signature.keyword_only)
+    forwarded: list[tuple[int | str | None, cst.Arg]] = []
+    unknown_positions = False
+    for position, argument in enumerate(call.args):
+        if argument.star:
+            unknown_positions = unknown_positions or argument.star == "*"
+            forwarded.append((None, argument))
+        elif argument.keyword is None:
+            if unknown_positions:
+                forwarded.append((None, argument))
+            elif position < len(signature.positional):
+                forwarded.append((targets[signature.positional[position]], argument))
+            elif signature.star is not None:
+                # Every positional parameter goes to the same position, so
+                # `*args` continues the positions of the wrapper call.
+                forwarded.append((position, argument))
+            else:
+                return None
+        elif argument.keyword.value in keywords:
+            forwarded.append((targets[argument.keyword.value], argument))
+        elif signature.star_star is not None:
+            forwarded.append((argument.keyword.value, argument))
+        else:
+            return None
+    return forwarded
 
 
 @dataclass
@@ -321,6 +390,11 @@ def dotted_name(node: cst.CSTNode) -> str | None:
         base = dotted_name(node.value)
         return f"{base}.{node.attr.value}" if base is not None else None
     return None
+
+
+def func_name(func: cst.Name | cst.Attribute) -> str:
+    """Return the last name of a called expression: `track` for `cio.track`."""
+    return func.value if type(func) is cst.Name else func.attr.value
 
 
 def bound_name(alias: cst.ImportAlias) -> str:
@@ -1464,6 +1538,8 @@ class FileIndex:
         func = site.node.func
         if self._is_background_helper(func):
             return self._as_background_call(site)
+        if type(func) is cst.Name:
+            return self._wrapper_call(site, func, site.node, in_background=False)
         if type(func) is not cst.Attribute or self.constructor_type(func) is not None:
             return None
         return self._client_call(site, func, site.node, in_background=False)
@@ -1499,9 +1575,11 @@ class FileIndex:
         if not arguments or arguments[0].keyword is not None or arguments[0].star:
             return None
         method = arguments[0].value
+        call = site.node.with_changes(args=arguments[1:])
+        if type(method) is cst.Name:
+            return self._wrapper_call(site, method, call, in_background, partial)
         if not isinstance(method, cst.Attribute):
             return None
-        call = site.node.with_changes(args=arguments[1:])
         return self._client_call(site, method, call, in_background, partial)
 
     def _client_call(
@@ -1514,10 +1592,10 @@ class FileIndex:
     ) -> ClientCall | None:
         method = func.attr.value
         if method not in ALL_METHOD_NAMES:
-            return None
+            return self._wrapper_call(site, func, call, in_background, partial)
         client = self.client_type(func.value, site.scope)
         if client is None:
-            return None
+            return self._wrapper_call(site, func, call, in_background, partial)
         if client is TRACK and _returns_awaitable(site, call, in_background):
             client = self._awaited_client(func.value)
         parameters = METHODS_BY_API[client.api].get(method)
@@ -1542,6 +1620,66 @@ class FileIndex:
             star_arguments=starred,
             in_background=in_background,
             partial=partial,
+        )
+
+    def _wrapper_call(
+        self,
+        site: CallSite,
+        func: cst.Name | cst.Attribute,
+        call: cst.Call,
+        in_background: bool,
+        partial: bool = False,
+    ) -> ClientCall | None:
+        """Read a call of a project's pass-through wrapper as the client call it makes.
+
+        NOTE: a wrapper is found through imports only, so a module's calls
+        of its own wrappers are not read as client calls.
+        """
+        project = self.project
+        # Most calls name no wrapper: the cheap test on the last name comes first.
+        if project is None or func_name(func) not in project.wrapper_names:
+            return None
+        qualified = self.qualified_name(func, site.scope)
+        if qualified is None:
+            return None
+        signature = project.wrapper(self._localised(qualified))
+        if signature is None:
+            return None
+        forwarded = forwarded_arguments(signature, call)
+        if forwarded is None:
+            return None
+        parameters = METHODS_BY_API[signature.client.api][signature.method]
+        named: dict[str, cst.Arg] = {}
+        extra: dict[str, cst.Arg] = {}
+        starred: list[cst.Arg] = []
+        for target, argument in forwarded:
+            if target is None:
+                starred.append(argument)
+            elif isinstance(target, int):
+                if target < len(parameters):
+                    named[parameters[target]] = argument
+            elif target in parameters:
+                named[target] = argument
+            else:
+                extra[target] = argument
+        if (
+            signature.client.package == "async_customerio"
+            and signature.method == "identify"
+            and "identifier" in extra
+        ):
+            named["id"] = extra.pop("identifier")
+        return ClientCall(
+            node=site.node,
+            method=signature.method,
+            client=signature.client,
+            receiver=func,
+            site=site,
+            arguments=named,
+            extra_keywords=extra,
+            star_arguments=starred,
+            in_background=in_background,
+            partial=partial,
+            wrapper=dotted_name(func),
         )
 
     def _awaited_client(self, receiver: cst.BaseExpression) -> ClientType:

@@ -24,6 +24,7 @@ from cio_fix.customerio import (
     Api,
     ClientType,
     FileIndex,
+    WrapperSignature,
     dotted_name,
     env_variable_read,
     literal_value,
@@ -42,6 +43,7 @@ from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.namespaces import ATTRIBUTE_WRITERS, namespace_writes, own_module_writes
 from cio_fix.requirements import requirement_lines, requirements_files
 from cio_fix.specifiers import SDK_MAJORS, majors_from_specifier
+from cio_fix.wrappers import wrapper_signatures
 
 _Value = TypeVar("_Value")
 logger = logging.getLogger(__name__)
@@ -99,6 +101,9 @@ class ModuleSummary:
     # client (`events.wrapper_candidates`): other modules' uses of them are
     # read, so the files that import this module are read too.
     wrapper_candidates: list[str] = field(default_factory=list)
+    # The module-level pass-through wrappers (`wrappers.wrapper_signatures`):
+    # other modules' calls of them are read as client calls.
+    wrappers: dict[str, WrapperSignature] = field(default_factory=dict)
     # Qualified names of the attributes of imported modules that this module
     # assigns (`ev.TEMPLATE = "order"` after `from app import ev`, also with
     # `setattr`): it rebinds that module's constant, so the value read there
@@ -167,6 +172,11 @@ class ProjectIndex:
         self._shared: dict[str, Any] = {}
         self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
+        # The function names of the pass-through wrappers, which every call's
+        # last name is tested against before it is resolved.
+        self.wrapper_names = frozenset(
+            name for summary in self.summaries for name in summary.wrappers
+        )
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
@@ -310,6 +320,14 @@ class ProjectIndex:
         summary, name = target
         return summary.clients.get(name)
 
+    def wrapper(self, qualified: str) -> WrapperSignature | None:
+        """Return the pass-through wrapper that an imported name is, following re-exports."""
+        target = self.resolve_name(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        return summary.wrappers.get(name)
+
     def is_other_class(self, qualified: str) -> bool:
         """Tell whether an imported name is a class that no Customer.io client is an instance of.
 
@@ -445,6 +463,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
                 summary.rebound_aliases.append(local)
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
+    summary.wrappers = wrapper_signatures(index)
     summary.changed_imports = changed_imports(index)
     summary.assigned_attributes = _assigned_attributes(index)
     summary.writes_globals = _writes_globals(index)
@@ -706,6 +725,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.client_classes
             or summary.client_containers
             or summary.wrapper_candidates
+            or summary.wrappers
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words

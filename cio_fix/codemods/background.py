@@ -398,8 +398,9 @@ class BlockingCallInRequest(Rule):
             else ""
         )
         message = (
-            f"`{call.method}` makes request handler `{handler.name}` wait for the Track"
-            f" API{failure}; send it from a background worker"
+            f"`{call.wrapper or call.method}` makes request handler"
+            f" `{handler.name}` wait for the Track API{failure}; send it from a"
+            " background worker"
         )
         if waited is not None:
             reason: str | None = waited.reason
@@ -459,7 +460,7 @@ class BlockingCallInRequest(Rule):
             else ", and its failure fails the request"
         )
         message = (
-            f"`{call.method}` makes request handler `{path.handler.name}` wait for"
+            f"`{call.wrapper or call.method}` makes request handler `{path.handler.name}` wait for"
             f" the Track API when it calls `{path.called.name}`{failure}; send it"
             " from a background worker"
         )

@@ -1,0 +1,227 @@
+"""Find a module's pass-through wrappers: functions that only call a client method.
+
+Other modules' calls of such a wrapper are read as calls of the client
+method (`FileIndex._wrapper_call`), so every rule checks them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from cio_fix.customerio import (
+    ALL_METHOD_NAMES,
+    METHODS_BY_API,
+    FileIndex,
+    FunctionInfo,
+    WrapperSignature,
+)
+
+if TYPE_CHECKING:
+    from cio_fix.model import Finding
+    from cio_fix.rules import FileContext
+
+
+def wrapper_signatures(index: FileIndex) -> dict[str, WrapperSignature]:
+    """Return the module-level pass-through wrappers of a module, by function name."""
+    found = {}
+    for function in index.functions:
+        if function.parent is None and function.class_info is None:
+            signature = wrapper_signature(index, function)
+            if signature is not None:
+                found[function.name] = signature
+    return found
+
+
+def wrapper_signature(
+    index: FileIndex, function: FunctionInfo
+) -> WrapperSignature | None:
+    """Return how a function passes its parameters to a client method, if it only does that.
+
+    Its body, after an optional docstring, is `return C.M(...)` or
+    `C.M(...)`, where `C.M` is a client method. The call gets each
+    parameter once and nothing else: the positional parameters by position
+    (a first part of them, in order), the others as keywords (`id=user_id`
+    too), `*args` as `*args` after all positional parameters and `**kwargs`
+    as `**kwargs`. A decorator, a default value or an async function
+    rules the function out: what callers get is then not the client call.
+    """
+    node = function.node
+    if node.decorators or function.is_async or function.scope is None:
+        return None
+    call = _only_call(node)
+    if call is None or type(call.func) is not cst.Attribute:
+        return None
+    method = call.func.attr.value
+    if method not in ALL_METHOD_NAMES:
+        return None
+    parameters = node.params
+    positional = [*parameters.posonly_params, *parameters.params]
+    every = [*positional, *parameters.kwonly_params]
+    if any(parameter.default is not None for parameter in every):
+        return None
+    star = _star_name(parameters.star_arg)
+    star_star = _star_name(parameters.star_kwarg)
+    targets = _targets(
+        call,
+        [parameter.name.value for parameter in positional],
+        {parameter.name.value for parameter in every},
+        star,
+        star_star,
+    )
+    if targets is None:
+        return None
+    client = index.client_type(call.func.value, function.scope)
+    if client is None or method not in METHODS_BY_API[client.api]:
+        return None
+    return WrapperSignature(
+        method=method,
+        client=client,
+        positional=tuple(parameter.name.value for parameter in positional),
+        positional_only=len(parameters.posonly_params),
+        keyword_only=tuple(
+            parameter.name.value for parameter in parameters.kwonly_params
+        ),
+        star=star,
+        star_star=star_star,
+        targets=tuple(targets.items()),
+    )
+
+
+def _only_call(node: cst.FunctionDef) -> cst.Call | None:
+    """Return the call that is the function's one statement, after an optional docstring."""
+    body = node.body
+    statements = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+    if statements and node.get_docstring(clean=False) is not None:
+        statements = statements[1:]
+    if len(statements) != 1:
+        return None
+    line = statements[0]
+    if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return None
+    if len(line.body) != 1:
+        return None
+    small = line.body[0]
+    if not isinstance(small, (cst.Return, cst.Expr)):
+        return None
+    value = small.value
+    return value if type(value) is cst.Call else None
+
+
+def _star_name(star: object) -> str | None:
+    if isinstance(star, cst.Param):
+        return star.name.value
+    return None
+
+
+def _targets(
+    call: cst.Call,
+    positional: list[str],
+    names: set[str],
+    star: str | None,
+    star_star: str | None,
+) -> dict[str, int | str] | None:
+    """Return where the call passes each named parameter, if it passes each one unchanged.
+
+    None when an argument is anything but a parameter, when a parameter is
+    missing or passed twice, or when the order of the positional ones differs.
+    """
+    targets: dict[str, int | str] = {}
+    star_seen = star_star_seen = False
+    for position, argument in enumerate(call.args):
+        value = argument.value
+        if type(value) is not cst.Name:
+            return None
+        name = value.value
+        if argument.star == "*":
+            # Callers' extra positional arguments follow the positional
+            # parameters only when all of those are passed by position.
+            by_position = [isinstance(targets.get(name), int) for name in positional]
+            if name != star or star_seen or not all(by_position):
+                return None
+            star_seen = True
+        elif argument.star == "**":
+            if name != star_star or star_star_seen:
+                return None
+            star_star_seen = True
+        elif name not in names or name in targets:
+            return None
+        elif argument.keyword is None:
+            if star_seen or position >= len(positional):
+                return None
+            if positional[position] != name:
+                return None
+            targets[name] = position
+        else:
+            targets[name] = argument.keyword.value
+    if len(targets) != len(names):
+        return None
+    if (star is not None) != star_seen or (star_star is not None) != star_star_seen:
+        return None
+    return targets
+
+
+# The rules whose fixes stay right through a pass-through wrapper: they only
+# change the caller's argument values or wrap the whole call.
+WRAPPER_FIXABLE = frozenset({"CIO103", "CIO304", "CIO701"})
+
+
+def withhold_wrapper_fixes(
+    context: FileContext, code: str, findings: list[Finding]
+) -> None:
+    """Report without a fix the findings whose fix would change a call of a wrapper.
+
+    The fixes of other rules may change the client or the call's arguments
+    in ways that are right for the client method but not for the wrapper.
+    """
+    if code in WRAPPER_FIXABLE:
+        return
+    wrapper_calls = context.shared("wrapper calls", _wrapper_calls)
+    if not wrapper_calls:
+        return
+    for finding in findings:
+        if finding.fix is None:
+            continue
+        nodes = [context.finding_nodes.get(id(finding)), *finding.fix.replacements]
+        for node in nodes:
+            wrapper = _touched_wrapper(context, node, wrapper_calls)
+            if wrapper is not None:
+                finding.fix = None
+                finding.fixed_message = finding.message
+                finding.message += (
+                    f" (not fixed: the call goes through the wrapper `{wrapper}`)"
+                )
+                break
+
+
+def _wrapper_calls(context: FileContext) -> dict[int, tuple[str, bool]]:
+    """Return each wrapper call and each node that contains one, by node id.
+
+    The value is the wrapper's name and whether the node is the call itself.
+    """
+    found: dict[int, tuple[str, bool]] = {}
+    for call in context.index.client_calls:
+        if call.wrapper is None:
+            continue
+        found[id(call.node)] = (call.wrapper, True)
+        for node in context.ancestors(call.node):
+            found.setdefault(id(node), (call.wrapper, False))
+    return found
+
+
+def _touched_wrapper(
+    context: FileContext,
+    node: object,
+    wrapper_calls: dict[int, tuple[str, bool]],
+) -> str | None:
+    """Return the wrapper whose call contains `node`, is `node` or is inside it, if any."""
+    if not isinstance(node, cst.CSTNode):
+        return None
+    if id(node) in wrapper_calls:
+        return wrapper_calls[id(node)][0]
+    for ancestor in context.ancestors(node):
+        wrapper, is_call = wrapper_calls.get(id(ancestor), (None, False))
+        if is_call:
+            return wrapper
+    return None
