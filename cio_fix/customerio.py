@@ -297,6 +297,9 @@ class ClientCall:
     # method argument of a helper or partial) calls the wrapper, and
     # `receiver` is the wrapper function.
     wrapper: str | None = None
+    # The extra keywords that named parameters of the wrapper give, which a
+    # fix cannot move out of the wrapper call.
+    wrapper_keywords: frozenset[str] = frozenset()
 
     @property
     def api(self) -> Api:
@@ -327,8 +330,8 @@ class WrapperSignature:
     # `*args` and `**kwargs`.
     star: str | None
     star_star: str | None
-    # Where the client call gets each named parameter: its position in the
-    # client call, or the keyword it is passed as.
+    # The place of each named parameter in the client call: its position
+    # there, or the keyword it is passed as.
     targets: tuple[tuple[str, int | str], ...]
 
 
@@ -1636,7 +1639,7 @@ class FileIndex:
         of its own wrappers are not read as client calls.
         """
         project = self.project
-        # Most calls name no wrapper: the cheap test on the last name comes first.
+        # Most calls name no wrapper: the test on the last name comes first.
         if project is None or func_name(func) not in project.wrapper_names:
             return None
         qualified = self.qualified_name(func, site.scope)
@@ -1652,6 +1655,11 @@ class FileIndex:
         named: dict[str, cst.Arg] = {}
         extra: dict[str, cst.Arg] = {}
         starred: list[cst.Arg] = []
+        wrapper_keywords = set()
+        accepted = {
+            *signature.positional[signature.positional_only :],
+            *signature.keyword_only,
+        }
         for target, argument in forwarded:
             if target is None:
                 starred.append(argument)
@@ -1662,6 +1670,9 @@ class FileIndex:
                 named[target] = argument
             else:
                 extra[target] = argument
+                if argument.keyword is None or argument.keyword.value in accepted:
+                    # A named parameter of the wrapper gets it, not `**kwargs`.
+                    wrapper_keywords.add(target)
         if (
             signature.client.package == "async_customerio"
             and signature.method == "identify"
@@ -1680,6 +1691,7 @@ class FileIndex:
             in_background=in_background,
             partial=partial,
             wrapper=dotted_name(func),
+            wrapper_keywords=frozenset(wrapper_keywords),
         )
 
     def _awaited_client(self, receiver: cst.BaseExpression) -> ClientType:

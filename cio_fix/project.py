@@ -172,11 +172,7 @@ class ProjectIndex:
         self._shared: dict[str, Any] = {}
         self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
-        # The function names of the pass-through wrappers, which every call's
-        # last name is tested against before it is resolved.
-        self.wrapper_names = frozenset(
-            name for summary in self.summaries for name in summary.wrappers
-        )
+        self.wrapper_names = _wrapper_names(self.summaries)
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
@@ -424,6 +420,32 @@ CREDENTIAL_ROLES: dict[Api, dict[str, str]] = {
     Api.APP: {"key": "app_api_key"},
     Api.PIPELINES: {"write_key": "write_key"},
 }
+
+
+def _wrapper_names(summaries: list[ModuleSummary]) -> frozenset[str]:
+    """Return the names that a pass-through wrapper may be called by.
+
+    They are the wrappers' own names and the names that module-level
+    imports bind them to (`from app.cio import track as send_event`), also
+    through re-exports. Every call's last name is tested against them
+    before the call is resolved, so most calls cost one set lookup.
+    NOTE: a wrapper imported under another name inside a function is not
+    found.
+    """
+    names = {name for summary in summaries for name in summary.wrappers}
+    if not names:
+        return frozenset()
+    for _ in range(MAX_ALIASES):
+        renamed = {
+            local
+            for summary in summaries
+            for local, qualified in summary.aliases.items()
+            if qualified.rpartition(".")[2] in names and local not in names
+        }
+        if not renamed:
+            break
+        names |= renamed
+    return frozenset(names)
 
 
 def summarise(index: FileIndex, path: Path) -> ModuleSummary:

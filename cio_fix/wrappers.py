@@ -13,6 +13,7 @@ import libcst as cst
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     METHODS_BY_API,
+    ClientCall,
     FileIndex,
     FunctionInfo,
     WrapperSignature,
@@ -163,20 +164,20 @@ def _targets(
 
 
 # The rules whose fixes stay right through a pass-through wrapper: they only
-# change the caller's argument values or wrap the whole call.
+# change the caller's argument values or wrap the whole call. CIO701 also
+# moves extra keywords into `data`, which is right only for those that the
+# wrapper passes on through `**kwargs`.
 WRAPPER_FIXABLE = frozenset({"CIO103", "CIO304", "CIO701"})
 
 
 def withhold_wrapper_fixes(
     context: FileContext, code: str, findings: list[Finding]
 ) -> None:
-    """Report without a fix the findings whose fix would change a call of a wrapper.
+    """Report without a fix the findings whose fix would change a call of a wrapper wrongly.
 
     The fixes of other rules may change the client or the call's arguments
     in ways that are right for the client method but not for the wrapper.
     """
-    if code in WRAPPER_FIXABLE:
-        return
     wrapper_calls = context.shared("wrapper calls", _wrapper_calls)
     if not wrapper_calls:
         return
@@ -185,43 +186,53 @@ def withhold_wrapper_fixes(
             continue
         nodes = [context.finding_nodes.get(id(finding)), *finding.fix.replacements]
         for node in nodes:
-            wrapper = _touched_wrapper(context, node, wrapper_calls)
-            if wrapper is not None:
+            call = _touched_wrapper_call(context, node, wrapper_calls)
+            reason = _withheld_reason(code, call) if call is not None else None
+            if reason is not None:
                 finding.fix = None
                 finding.fixed_message = finding.message
-                finding.message += (
-                    f" (not fixed: the call goes through the wrapper `{wrapper}`)"
-                )
+                finding.message += f" (not fixed: {reason})"
                 break
 
 
-def _wrapper_calls(context: FileContext) -> dict[int, tuple[str, bool]]:
+def _withheld_reason(code: str, call: ClientCall) -> str | None:
+    """Return why a rule's fix cannot change a wrapper call, or None when it can."""
+    if code not in WRAPPER_FIXABLE:
+        return f"the call goes through the wrapper `{call.wrapper}`"
+    if code == "CIO701" and call.wrapper_keywords:
+        names = ", ".join(f"`{name}`" for name in sorted(call.wrapper_keywords))
+        kind = "an argument" if len(call.wrapper_keywords) == 1 else "arguments"
+        return f"the wrapper `{call.wrapper}` needs {names} as {kind} of its own"
+    return None
+
+
+def _wrapper_calls(context: FileContext) -> dict[int, tuple[ClientCall, bool]]:
     """Return each wrapper call and each node that contains one, by node id.
 
-    The value is the wrapper's name and whether the node is the call itself.
+    The value is the call and whether the node is the call itself.
     """
-    found: dict[int, tuple[str, bool]] = {}
-    for call in context.index.client_calls:
+    found: dict[int, tuple[ClientCall, bool]] = {}
+    for call in [*context.index.client_calls, *context.index.partial_calls]:
         if call.wrapper is None:
             continue
-        found[id(call.node)] = (call.wrapper, True)
+        found[id(call.node)] = (call, True)
         for node in context.ancestors(call.node):
-            found.setdefault(id(node), (call.wrapper, False))
+            found.setdefault(id(node), (call, False))
     return found
 
 
-def _touched_wrapper(
+def _touched_wrapper_call(
     context: FileContext,
     node: object,
-    wrapper_calls: dict[int, tuple[str, bool]],
-) -> str | None:
-    """Return the wrapper whose call contains `node`, is `node` or is inside it, if any."""
+    wrapper_calls: dict[int, tuple[ClientCall, bool]],
+) -> ClientCall | None:
+    """Return the wrapper call that contains `node`, is `node` or is inside it, if any."""
     if not isinstance(node, cst.CSTNode):
         return None
     if id(node) in wrapper_calls:
         return wrapper_calls[id(node)][0]
     for ancestor in context.ancestors(node):
-        wrapper, is_call = wrapper_calls.get(id(ancestor), (None, False))
-        if is_call:
-            return wrapper
+        found = wrapper_calls.get(id(ancestor))
+        if found is not None and found[1]:
+            return found[0]
     return None

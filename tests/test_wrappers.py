@@ -156,3 +156,88 @@ def test_other_wrappers_not_followed(project, shape: str) -> None:
     checked = run_cli(["--no-cache", "--no-diff", "."], folder)
 
     assert _codes(checked.stdout) == [], checked.stdout
+
+
+def test_renamed_wrapper_import_followed(project) -> None:
+    views = (
+        "import time\n\nfrom app.integrations.customerio import track as send_event\n\n\n"
+        "def reset(user_id):\n"
+        '    send_event(user_id, "password_reset_requested", sent_at=time.time())\n'
+    )
+    folder = project(_files(WRAPPER, views))
+
+    checked = run_cli(["--no-cache", "--no-diff", "."], folder)
+
+    assert _codes(checked.stdout) == [(7, "CIO103")], checked.stdout
+
+
+SDK3_WRAPPER = """\
+import os
+
+from customerio import CustomerIO
+
+client = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])
+
+
+def track(customer_id, name, properties, /, *, source, **extra):
+    client.track(customer_id, name, data=properties, source=source, **extra)
+
+
+def track_all(*args, **kwargs):
+    client.track(*args, **kwargs)
+"""
+
+SDK3_CALLER = """\
+from app.integrations import customerio as cio
+
+
+def viewed(user_id, page):
+    cio.track(user_id, "page_viewed", {"a": 1}, source="web", page=page)
+    cio.track_all(user_id, "page_viewed", page=page)
+"""
+
+SDK3_FIXED = """\
+from app.integrations import customerio as cio
+
+
+def viewed(user_id, page):
+    cio.track(user_id, "page_viewed", {"a": 1}, source="web", page=page)
+    cio.track_all(user_id, "page_viewed", data={"page": page})
+"""
+
+
+def test_sdk3_keywords_moved_through_wrapper(project) -> None:
+    files = _files(SDK3_WRAPPER, SDK3_CALLER)
+    files["pyproject.toml"] = (
+        '[project]\nname = "acme"\ndependencies = ["customerio>=3"]\n'
+    )
+    folder = project(files)
+
+    fixed = run_cli(["--no-cache", "--apply", "."], folder)
+
+    assert (folder / "app/views.py").read_text() == SDK3_FIXED
+    # `source` is a parameter of the wrapper, so moving it into `data`
+    # would make the call raise TypeError.
+    assert (
+        "(not fixed: the wrapper `cio.track` needs `source` as an argument of"
+        " its own)" in fixed.stdout
+    )
+
+
+def test_other_fixes_withheld_on_wrapper_call(project) -> None:
+    views = (
+        "from app.integrations import customerio as cio\n\n\n"
+        "def shipped(user_id):\n"
+        '    cio.track(user_id, "order_shipped")\n'
+        '    cio.track(user_id, "order_placed")\n'
+        '    cio.track(user_id, "Signed Up")\n'
+    )
+    folder = project(_files(WRAPPER, views))
+
+    checked = run_cli(["--no-cache", "--unsafe-fixes", "--apply", "."], folder)
+
+    assert _codes(checked.stdout) == [(7, "CIO303")], checked.stdout
+    assert "(not fixed: the call goes through the wrapper `cio.track`)" in (
+        checked.stdout
+    )
+    assert (folder / "app/views.py").read_text() == views

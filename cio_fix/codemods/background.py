@@ -187,7 +187,10 @@ class BlockingCallInRequest(Rule):
     """What it does:
     Finds Track API calls made inside a request handler (Flask, Quart,
     FastAPI, Starlette, aiohttp, Django and DRF views, Tornado handlers)
-    whose result is not used, and sends them to a background worker.
+    whose result is not used, and sends them to a background worker. A
+    call of a pass-through wrapper of the project (`cio.track(...)`, where
+    `track` only passes its parameters on to a client's track()) counts
+    as the call it makes, and the helper runs the wrapper.
 
     Why is this bad?
     Each call is an HTTPS request to the Track API: the response to the

@@ -135,6 +135,14 @@ class Sdk3EventKwargs(Rule):
     A partial that already passes `data` is reported without a fix too,
     because merging into it would copy the dict where the partial is
     made, not where it is called.
+
+    A call of a pass-through wrapper of the project, a function that only
+    passes its parameters on to a client's track(), is checked as the
+    track() call it makes, with the caller's arguments. Its attributes
+    are moved into `data` only when they all reach the wrapper's
+    `**kwargs`. A keyword that a parameter of the wrapper takes
+    (`source=` of `def track(customer_id, name, *, source, **data)`)
+    stays where it is, and the finding is reported without a fix.
     """
 
     code = "CIO701"
