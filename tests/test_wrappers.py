@@ -241,3 +241,26 @@ def test_other_fixes_withheld_on_wrapper_call(project) -> None:
         checked.stdout
     )
     assert (folder / "app/views.py").read_text() == views
+
+
+LOOP_CALLER = """\
+from app.integrations.customerio import identify
+
+
+def sync(users):
+    for user in users:
+        identify(user.id, email=user.email)
+"""
+
+
+def test_bulk_fix_withheld_on_wrapper_call(project) -> None:
+    folder = project(_files(WRAPPER, LOOP_CALLER))
+
+    checked = run_cli(["--no-cache", "--unsafe-fixes", "--apply", "."], folder)
+
+    assert checked.exit_code == 1, checked.stdout + checked.stderr
+    assert _codes(checked.stdout) == [(6, "CIO603")], checked.stdout
+    assert "(not fixed: the call goes through the wrapper `identify`)" in (
+        checked.stdout
+    )
+    assert (folder / "app/views.py").read_text() == LOOP_CALLER
