@@ -1,10 +1,11 @@
 """Time zones that `datetime.now(tz)` takes without raising, as CIO201 needs them.
 
-`datetime.now` raises TypeError on a `tz` that is not a tzinfo or None,
-so a clock reading with a time zone cannot raise only when cio-fix finds
-where that time zone comes from: a constant of `datetime`, `pytz` or
-`dateutil`, or a module-level name that only such constants or time zone
-factories (`ZoneInfo("Europe/Paris")`) give a value.
+`datetime.now` raises TypeError on a `tz` that is not a tzinfo or None.
+So a clock reading with a time zone counts as one that cannot raise only
+when cio-fix finds where the time zone comes from. It must be a constant
+of `datetime`, `pytz` or `dateutil`, or a module-level name whose every
+value is such a constant or comes from a time zone factory
+(`ZoneInfo("Europe/Paris")`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ TIME_ZONE_CONSTANTS = frozenset(
 UTC_CONSTANT = "datetime.UTC"
 UTC_PYTHON = (3, 11)
 # Calls that return a time zone or raise (`dateutil.tz.gettz` may also
-# return None, which `datetime.now` takes). At module level they run when
-# the module is imported, so they cannot fail while a handler runs.
+# return None, which `datetime.now` takes). They count only in module-level
+# assignments (`_assigns_time_zone`), which run when the module is imported,
+# so they cannot fail while a handler runs.
 TIME_ZONE_FACTORIES = frozenset(
     {
         "datetime.timezone",
