@@ -400,6 +400,13 @@ def func_name(func: cst.Name | cst.Attribute) -> str:
     return func.value if type(func) is cst.Name else func.attr.value
 
 
+def func_head(func: cst.BaseExpression) -> str | None:
+    """Return the first name of a called expression: `cio` for `cio.events.track`."""
+    while type(func) is cst.Attribute:
+        func = func.value
+    return func.value if type(func) is cst.Name else None
+
+
 def bound_name(alias: cst.ImportAlias) -> str:
     """Return the name an import alias binds: `x` for `import x.y`, `z` for `as z`."""
     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -1644,6 +1651,11 @@ class FileIndex:
             return None
         qualified = self.qualified_name(func, site.scope)
         if qualified is None:
+            return None
+        # The imported name must be bound only by its import: a `def` or an
+        # assignment of the same name in the caller's module replaces it.
+        head = func_head(func)
+        if head is None or self.assignments_of(head, site.scope):
             return None
         signature = project.wrapper(self._localised(qualified))
         if signature is None:

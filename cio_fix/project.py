@@ -317,12 +317,29 @@ class ProjectIndex:
         return summary.clients.get(name)
 
     def wrapper(self, qualified: str) -> WrapperSignature | None:
-        """Return the pass-through wrapper that an imported name is, following re-exports."""
-        target = self.resolve_name(qualified)
-        if target is None:
-            return None
-        summary, name = target
-        return summary.wrappers.get(name)
+        """Return the pass-through wrapper that an imported name is, following re-exports.
+
+        Each module on the way must be the project module of exactly that
+        name. A shorter name that only ends a project module's name, such
+        as `analytics` for `app.analytics`, may be a package of another
+        library (Segment's `analytics`), whose calls are not Customer.io's.
+        """
+        for _ in range(MAX_ALIASES):
+            module_path, _, name = qualified.rpartition(".")
+            matches = [
+                summary
+                for summary in self._by_suffix.get(module_path, [])
+                if summary.module_name == module_path
+            ]
+            if len(matches) != 1:
+                return None
+            summary = matches[0]
+            if name not in summary.aliases:
+                return summary.wrappers.get(name)
+            if name in summary.rebound_aliases:
+                return None
+            qualified = self.localise(summary.aliases[name], summary.module_name)
+        return None
 
     def is_other_class(self, qualified: str) -> bool:
         """Tell whether an imported name is a class that no Customer.io client is an instance of.

@@ -28,11 +28,28 @@ def wrapper_signatures(index: FileIndex) -> dict[str, WrapperSignature]:
     """Return the module-level pass-through wrappers of a module, by function name."""
     found = {}
     for function in index.functions:
-        if function.parent is None and function.class_info is None:
+        if (
+            function.parent is None
+            and function.class_info is None
+            and _bound_once(index, function.name)
+        ):
             signature = wrapper_signature(index, function)
             if signature is not None:
                 found[function.name] = signature
     return found
+
+
+def _bound_once(index: FileIndex, name: str) -> bool:
+    """Tell whether the module binds `name` only with its `def`.
+
+    A second `def`, an assignment (`track = _log_only`), a `global` write
+    or a later star import gives callers another function.
+    """
+    return (
+        len(index.module_scope.assignments.get(name, [])) == 1
+        and name not in index.global_names
+        and name not in index.star_rebound_names
+    )
 
 
 def wrapper_signature(

@@ -264,3 +264,104 @@ def test_bulk_fix_withheld_on_wrapper_call(project) -> None:
         checked.stdout
     )
     assert (folder / "app/views.py").read_text() == LOOP_CALLER
+
+
+WRAPPER_TRACK = """\
+import os
+
+from customerio import CustomerIO
+
+client = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])
+
+
+def track(customer_id, name, **data):
+    client.track(customer_id, name, **data)
+"""
+
+FLOAT_SEND = 'track(user.email, "order_completed", paid_at=time.time())'
+
+
+def _findings(root) -> list[dict]:
+    return run_cli(["--no-cache", "--output-format", "json", "."], root).json[
+        "findings"
+    ]
+
+
+def test_same_named_library_module_not_a_wrapper(project) -> None:
+    # `import analytics` is Segment's package, not the project's app.analytics.
+    sync = (
+        "import time\n\nimport analytics\n\n\ndef sync(user):\n"
+        f"    analytics.{FLOAT_SEND}\n"
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/analytics.py": WRAPPER_TRACK,
+            "worker/segment_sync.py": sync,
+        }
+    )
+
+    assert _findings(root) == []
+
+
+@pytest.mark.parametrize(
+    "rebinding",
+    [
+        "\n\ndef _log_only(*args, **kwargs):\n    print(args)\n\n\ntrack = _log_only\n",
+        "\n\ndef track(customer_id, name, **data):\n    print(name)\n",
+    ],
+)
+def test_wrapper_rebound_in_its_module_not_followed(project, rebinding) -> None:
+    views = (
+        "import time\n\nfrom app.tracking import track\n\n\ndef sync(user):\n"
+        f"    {FLOAT_SEND}\n"
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/tracking.py": WRAPPER_TRACK + rebinding,
+            "app/views.py": views,
+        }
+    )
+
+    assert [f for f in _findings(root) if f["path"] == "app/views.py"] == []
+
+
+def test_caller_own_def_replaces_wrapper(project) -> None:
+    views = (
+        "import time\n\nfrom app.tracking import track\n\n\n"
+        "def track(customer_id, name, **data):\n    print(name)\n\n\n"
+        f"def sync(user):\n    {FLOAT_SEND}\n"
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/tracking.py": WRAPPER_TRACK,
+            "app/views.py": views,
+        }
+    )
+
+    assert _findings(root) == []
+
+
+def test_wrapper_of_same_named_module_followed(project) -> None:
+    # The positive twin of the cases above: the project's own wrapper.
+    views = (
+        "import time\n\nfrom app.tracking import track\n\n\ndef sync(user):\n"
+        f"    {FLOAT_SEND}\n"
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/tracking.py": WRAPPER_TRACK,
+            "app/views.py": views,
+        }
+    )
+
+    codes = {(f["path"], f["code"]) for f in _findings(root)}
+    assert ("app/views.py", "CIO103") in codes
+    assert ("app/views.py", "CIO202") in codes
