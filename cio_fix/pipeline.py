@@ -383,6 +383,8 @@ def read_project_files(
         assigned=searched,
         assigned_modules=searched_modules,
     )
+    for path in _word_only_tests(for_rules, root, searched, searched_modules):
+        del for_rules[path]
     if for_rules:
         seen.update(for_rules)
         parse_round(for_rules)
@@ -460,6 +462,30 @@ def read_project_files(
         seen.update(rebinding)
         parse_round(rebinding)
     return order
+
+
+def _word_only_tests(
+    files: dict[Path, bytes],
+    root: Path,
+    constants: set[str],
+    constant_modules: set[str],
+) -> list[Path]:
+    """Return the test files of `files` that were found only for a rule's words.
+
+    The rules with words (CIO501 and CIO502) leave test code out, so such a
+    file need not be parsed: the standard library's email tests mention
+    bounces. A test file that may rebind a constant of a candidate module
+    stays, because app code may import it.
+    """
+    tests = [
+        path
+        for path in files
+        if is_test_file(path_in_project(path, display_path(path), root))
+    ]
+    if not tests or not constants:
+        return tests
+    rebinding = build_attribute_prefilter(constants, constant_modules)
+    return [path for path in tests if not rebinding.search(files[path])]
 
 
 def _unparsed_word_files(

@@ -1230,6 +1230,30 @@ def test_word_only_files_skipped_serially(project):
     assert result.errors == []
 
 
+def test_word_only_test_files_not_parsed(project):
+    # CIO501 and CIO502 leave test code out, so their words need not parse it.
+    root = project(
+        {
+            "app.py": CLEAN_CLIENT,
+            "tests/test_mail.py": "def test_bounce():\n    assert True\n",
+            "mail/bounces.py": "def on_bounce(report):\n    return report\n",
+        }
+    )
+    files = sorted(root.rglob("*.py"))
+    candidate = root / "app.py"
+    parsed: list[str] = []
+
+    def parse(batch):
+        parsed.extend(path.relative_to(root).as_posix() for path in batch)
+        return {}
+
+    pipeline.read_project_files(
+        files, {candidate: candidate.read_bytes()}, root, {"bounce"}, parse
+    )
+
+    assert sorted(parsed) == ["app.py", "mail/bounces.py"]
+
+
 def test_candidate_parse_error_still_reported(project):
     broken = "import customerio\nx = 1 +\n# bounced cheques\n"
     root = project({"app.py": CLEAN_CLIENT, "scripts/wip.py": broken})
