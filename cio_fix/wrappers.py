@@ -17,6 +17,7 @@ from cio_fix.customerio import (
     FileIndex,
     FunctionInfo,
     WrapperSignature,
+    dotted_name,
 )
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def wrapper_signature(
     """Return how a function passes its parameters to a client method, if it only does that.
 
     Its body, after an optional docstring, is `return C.M(...)` or
-    `C.M(...)`, where `C.M` is a client method. The call gets each
+    `C.M(...)`, where `C.M` is a client method and `C` a name. The call gets each
     parameter once and nothing else: the positional parameters by position
     (a first part of them, in order), the others as keywords (`id=user_id`
     too), `*args` as `*args` after all positional parameters and `**kwargs`
@@ -70,6 +71,12 @@ def wrapper_signature(
         return None
     call = _only_call(node)
     if call is None or type(call.func) is not cst.Attribute:
+        return None
+    # The client must be a name (`client`, `integrations.client`), not
+    # chosen per call (`CLIENTS[region.get()]`, `get_cio()`): the CIO304 fix
+    # runs the wrapper on a worker thread, where the request's context
+    # that would choose it is gone.
+    if dotted_name(call.func.value) is None:
         return None
     method = call.func.attr.value
     if method not in ALL_METHOD_NAMES:

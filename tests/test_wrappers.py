@@ -365,3 +365,32 @@ def test_wrapper_of_same_named_module_followed(project) -> None:
     codes = {(f["path"], f["code"]) for f in _findings(root)}
     assert ("app/views.py", "CIO103") in codes
     assert ("app/views.py", "CIO202") in codes
+
+
+@pytest.mark.parametrize(
+    "client",
+    ["CLIENTS[region.get()]", "get_client()"],
+)
+def test_wrapper_choosing_client_per_call_not_followed(project, client) -> None:
+    # The CIO304 fix would choose the client on a worker thread.
+    wrapper = (
+        "import contextvars\nimport os\n\nfrom customerio import CustomerIO\n\n"
+        'region = contextvars.ContextVar("region", default="us")\n'
+        'CLIENTS = {"us": CustomerIO(os.environ["US"], os.environ["KEY"])}\n\n\n'
+        "def get_client():\n    return CLIENTS[region.get()]\n\n\n"
+        f"def track(customer_id, name, **data):\n    return {client}.track(customer_id, name, **data)\n"
+    )
+    views = (
+        "import time\n\nfrom app.tracking import track\n\n\ndef sync(user):\n"
+        f"    {FLOAT_SEND}\n"
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/tracking.py": wrapper,
+            "app/views.py": views,
+        }
+    )
+
+    assert [f for f in _findings(root) if f["path"] == "app/views.py"] == []
