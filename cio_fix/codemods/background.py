@@ -1972,11 +1972,7 @@ def _thread_signatures(
 def _task_signatures(
     context: FileContext, helper: str, parameters: str, asyncio: str
 ) -> _Signatures:
-    """Return the signatures of the task helper, annotated in an annotated module.
-
-    When the module binds a name that the annotations need to something
-    else, the helper is written without annotations.
-    """
+    """Return the signatures of the task helper, as `_thread_signatures` does for threads."""
     plain = _Signatures(f"async def {helper}({parameters}):", "    def finish(task):")
     if not is_annotated_module(context):
         return plain
