@@ -1951,21 +1951,8 @@ def _thread_signatures(
     if future_name is None:
         return plain
     future = names.evaluated(f"{future_name}[object]")
-    return _Signatures(
-        format_def(
-            helper,
-            _annotated_parameters(parameters, method),
-            "None",
-            line_length=context.line_length,
-        ),
-        format_def(
-            "finish",
-            [f"future: {future}"],
-            "None",
-            indent=INDENT,
-            line_length=context.line_length,
-        ),
-        imports=tuple(names.imports),
+    return _annotated_signatures(
+        context, names, helper, parameters, method, f"future: {future}"
     )
 
 
@@ -1987,22 +1974,39 @@ def _task_signatures(
         coroutine = f"{coroutine_name}[{any_name}, {any_name}, object]"
         method = f"{callable_name}[..., {coroutine}]"
     task = names.evaluated(f"{asyncio}.Task[object]")
+    signatures = _annotated_signatures(
+        context, names, helper, parameters, method, f"task: {task}", "async def "
+    )
+    signatures.tasks = ": " + names.evaluated(f"set[{asyncio}.Task[object]]")
+    signatures.imports = tuple(names.imports)
+    return signatures
+
+
+def _annotated_signatures(
+    context: FileContext,
+    names: TypeNames,
+    helper: str,
+    parameters: str,
+    method: str,
+    finished: str,
+    prefix: str = "def ",
+) -> _Signatures:
+    """Lay out the annotated helper, its `method` of type `method`, and its callback."""
     return _Signatures(
         format_def(
             helper,
             _annotated_parameters(parameters, method),
             "None",
             line_length=context.line_length,
-            prefix="async def ",
+            prefix=prefix,
         ),
         format_def(
             "finish",
-            [f"task: {task}"],
+            [finished],
             "None",
             indent=INDENT,
             line_length=context.line_length,
         ),
-        tasks=": " + names.evaluated(f"set[{asyncio}.Task[object]]"),
         imports=tuple(names.imports),
     )
 
