@@ -67,11 +67,11 @@ def _fewest_needles(needles: Iterable[bytes]) -> tuple[bytes, ...]:
     `bounce` finds the files that `bounced` and `bounces` find, so one
     search of each file does the work of three.
     """
-    kept: list[bytes] = []
+    shortest: list[bytes] = []
     for needle in sorted(set(needles), key=len):
-        if not any(shorter in needle for shorter in kept):
-            kept.append(needle)
-    return tuple(kept)
+        if not any(shorter in needle for shorter in shortest):
+            shortest.append(needle)
+    return tuple(shortest)
 
 
 @dataclass
@@ -481,12 +481,12 @@ def _add(
     not depend on the order of the PATHs.
     """
     key = resolved if resolved is not None else file.resolve()
-    kept = seen.get(key)
-    if kept is None:
+    position = seen.get(key)
+    if position is None:
         seen[key] = len(found.files)
         found.files.append(file)
-    elif _name_order(file, key) < _name_order(found.files[kept], key):
-        found.files[kept] = file
+    elif _name_order(file, key) < _name_order(found.files[position], key):
+        found.files[position] = file
 
 
 def _name_order(file: Path, resolved: Path) -> tuple[bool, str]:

@@ -360,7 +360,7 @@ def _domain_pattern() -> str:
       the root zone, so in `"注文@東京.ab店舗"` the letters `ab` would read
       as a TLD, although the text is an order at the Tokyo store (`@` for
       "at"). A Japanese domain with an ASCII TLD run into Japanese text
-      cannot be told apart from such a place name.
+      cannot be distinguished from such a place name.
     - A non-ASCII TLD is one of `NON_ASCII_TLDS`. It ends at a non-letter
       or where the script changes between Latin and any other script, so
       `"東京.中国語"` has no TLD "中国" and `"x@y.рфsignup"` has the TLD
@@ -2033,7 +2033,7 @@ def _project_lines(catalog: Catalog) -> list[str]:
 def _unread_lines(catalog: Catalog, listed: bool = True) -> list[str]:
     """Say which calls send names that cio-fix cannot read, which no entry lists.
 
-    `listed` tells whether names are listed above the lines.
+    `listed` is whether names are listed above the lines.
     """
     if not catalog.unread:
         return []

@@ -72,10 +72,9 @@ def wrapper_signature(
     call = _only_call(node)
     if call is None or type(call.func) is not cst.Attribute:
         return None
-    # The client must be a name (`client`, `integrations.client`), not
-    # chosen per call (`CLIENTS[region.get()]`, `get_cio()`): the CIO304 fix
-    # runs the wrapper on a worker thread, where the request's context
-    # that would choose it is gone.
+    # The client must be a name (`client`, `integrations.client`). The
+    # CIO304 fix runs the wrapper on a worker thread, which has no request
+    # context to choose a client per call (`CLIENTS[region.get()]`).
     if dotted_name(call.func.value) is None:
         return None
     method = call.func.attr.value

@@ -1650,7 +1650,7 @@ def test_engine_top_customerio_module_hides_sdk_outside_services(project) -> Non
     assert "services/alpha/main.py" in finding_paths(checked)
 
 
-def test_engine_customerio_module_next_to_manage_py_hides_sdk(project) -> None:
+def test_engine_manage_py_module_hides_sdk(project) -> None:
     # `python manage.py` puts the Django project's folder first on sys.path.
     root = monorepo(
         project,

@@ -688,8 +688,8 @@ def resolved_metrics(
     """Return the metrics a handler compares, its imported names read; None when unknown.
 
     An imported name is a constant, or a dict or collection of metrics of
-    another module. The metrics a name of a module that cio-fix does not
-    parse holds are unknown.
+    another module. A name of a module that cio-fix does not parse gives
+    unknown metrics.
     """
     if handler.opaque:
         return None
@@ -748,7 +748,7 @@ def delivery_facts(context: FileContext) -> DeliveryFacts:
 
 def _delivery_facts(context: FileContext) -> DeliveryFacts:
     facts = DeliveryFacts()
-    # A test named for bounces, or one that sends email to a stub, says
+    # A test named for bounces, or one that sends email to a stub, shows
     # nothing about what the application handles or sends.
     if context.in_test_code:
         return facts

@@ -1895,8 +1895,8 @@ class InconsistentEventName(Rule):
         literal = source.literal
         node = literal or source.expression
         assert node is not None
-        shown = ", ".join(sorted(places, key=_place_order))
-        problem = f"event name {name!r} (sent at {shown})"
+        sent_at = ", ".join(sorted(places, key=_place_order))
+        problem = f"event name {name!r} (sent at {sent_at})"
         if off_style:
             problem += f" does not follow the {style} style"
         if variants:

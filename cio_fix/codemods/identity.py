@@ -1345,7 +1345,7 @@ HANDLER_METHODS = frozenset({"post", "form_valid", "dispatch"})
 
 def _describes_creation(words: list[str]) -> bool:
     """Tell whether a name describes creating a profile: signup, register, create_user."""
-    # A number tells a handler from its siblings (`signup_2`), not what it does.
+    # A number only numbers a handler among its siblings (`signup_2`).
     meaningful = {word for word in words if not word.isdigit()} - GENERIC_WORDS
     if "signup" in words or ("sign", "up") in itertools.pairwise(words):
         # `handle_signup` and `signup_user` yes, `record_signup_source` no.
