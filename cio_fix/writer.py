@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import io
@@ -58,7 +59,7 @@ def decode_source(path: Path, raw: bytes) -> Source:
     try:
         encoding = _detect_encoding(raw)
     except SyntaxError as error:
-        raise SourceError(f"invalid encoding declaration: {error}") from error
+        raise SourceError(_declaration_message(raw, error)) from error
 
     try:
         text = raw.decode(encoding)
@@ -90,7 +91,26 @@ def _detect_encoding(raw: bytes) -> str:
 
 
 # A PEP 263 coding line; the interpreter reads it on the first two lines.
-_CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+", re.MULTILINE)
+_CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
+
+
+def _declaration_message(raw: bytes, error: SyntaxError) -> str:
+    """Say why the BOM or coding line of `raw` cannot be used, naming what clashes.
+
+    tokenize reports a byte order mark before a coding line of another
+    encoding as "encoding problem: utf-8", which names neither the line's
+    encoding nor the mark.
+    """
+    if raw.startswith(codecs.BOM_UTF8) and str(error).startswith("encoding problem"):
+        first_lines = b"\n".join(raw[len(codecs.BOM_UTF8) :].split(b"\n", 2)[:2])
+        cookie = _CODING_LINE.search(first_lines)
+        if cookie is not None:
+            declared = cookie.group(1).decode("ascii", "replace")
+            return (
+                f"the file starts with a UTF-8 byte order mark, but its coding line"
+                f" declares {declared}; remove the mark or correct the line"
+            )
+    return f"invalid encoding declaration: {error}"
 
 
 def _decode_message(raw: bytes, encoding: str, error: UnicodeDecodeError) -> str:

@@ -175,6 +175,34 @@ def test_writer_decode_error_names_line_and_byte(raw: bytes, message: str) -> No
     assert str(raised.value) == message
 
 
+@pytest.mark.parametrize(
+    ("raw", "declared"),
+    [
+        (b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nimport customerio\n", "latin-1"),
+        (b"\xef\xbb\xbf#!/usr/bin/env python\n# vim: fileencoding=cp1252\n", "cp1252"),
+        # Python rejects this spelling of UTF-8 after a mark too.
+        (b"\xef\xbb\xbf# coding: utf8\nimport customerio\n", "utf8"),
+    ],
+)
+def test_writer_decode_error_names_mark_and_coding_line(
+    raw: bytes, declared: str
+) -> None:
+    with pytest.raises(SourceError) as raised:
+        decode_source(Path("bad.py"), raw)
+
+    assert str(raised.value) == (
+        "the file starts with a UTF-8 byte order mark, but its coding line"
+        f" declares {declared}; remove the mark or correct the line"
+    )
+
+
+def test_writer_decode_error_keeps_unknown_encoding_after_mark() -> None:
+    raw = b"\xef\xbb\xbf# coding: klingon\nimport customerio\n"
+
+    with pytest.raises(SourceError, match="unknown encoding: klingon"):
+        decode_source(Path("bad.py"), raw)
+
+
 def test_writer_rejects_read_only_file(tmp_path: Path) -> None:
     path = tmp_path / "app.py"
     path.write_text(BODY)
