@@ -324,7 +324,7 @@ class Checker:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.rules = select_rules(config.select, config.ignored)
+        self.rules = select_rules(config.selected, config.ignored)
         self.rules_by_code = {rule.code: rule for rule in self.rules}
         selected = {rule.code for rule in self.rules}
         # Rules that find secrets run even when not selected, only so that

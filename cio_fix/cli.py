@@ -197,6 +197,13 @@ def main_command(
         metavar="CODES",
         help="Rule codes or prefixes to enable, comma-separated (CIO1,CIO304).",
     ),
+    extend_select: list[str] | None = typer.Option(
+        None,
+        "--extend-select",
+        metavar="CODES",
+        help="Rule codes or prefixes to enable besides those the configuration"
+        " selects, comma-separated.",
+    ),
     ignore: list[str] | None = typer.Option(
         None,
         "--ignore",
@@ -371,10 +378,17 @@ def main_command(
             status = run_pr_command(
                 targets,
                 lambda: _configure(
-                    targets, select, ignore, unsafe_fixes, force_exclude
+                    targets, select, extend_select, ignore, unsafe_fixes, force_exclude
                 ),
                 options,
-                command_line(list(paths or []), options, select, ignore, unsafe_fixes),
+                command_line(
+                    list(paths or []),
+                    options,
+                    select,
+                    extend_select,
+                    ignore,
+                    unsafe_fixes,
+                ),
                 exit_zero,
                 console,
                 errors,
@@ -384,7 +398,9 @@ def main_command(
         if add_noqa and not dry_run:
             raise _fail("--add-noqa writes comments, not fixes; leave out --apply")
         try:
-            config = _configure(targets, select, ignore, unsafe_fixes, force_exclude)
+            config = _configure(
+                targets, select, extend_select, ignore, unsafe_fixes, force_exclude
+            )
             config = config.with_overrides(jobs=jobs, cache=False if no_cache else None)
             from cio_fix.engine import run
 
@@ -409,7 +425,11 @@ def main_command(
                 show_diff=diff and not quiet,
                 exit_zero=exit_zero,
                 # Only a request that names the code silences hard-coded keys.
-                silence_keys="CIO101" in (_split_codes(select) or ()),
+                silence_keys="CIO101"
+                in (
+                    *(_split_codes(select) or ()),
+                    *(_split_codes(extend_select) or ()),
+                ),
             )
             raise typer.Exit(status)
 
@@ -920,6 +940,7 @@ def _noqa_wording(error: FileError) -> FileError:
 def _configure(
     targets: list[Path],
     select: list[str] | None,
+    extend_select: list[str] | None,
     ignore: list[str] | None,
     unsafe_fixes: bool,
     force_exclude: bool,
@@ -930,19 +951,24 @@ def _configure(
     whole = any(target == root or target in root.parents for target in resolved)
     config = config.with_options(whole_project=whole)
     selected = _split_codes(select)
+    extended = _split_codes(extend_select)
     ignored = _split_codes(ignore)
-    if selected == ():
-        # An empty CI variable would otherwise turn every rule off unnoticed.
-        raise ConfigError(
-            "--select names no rule; give rule codes or prefixes (CIO101,CIO3),"
-            " or ALL"
-        )
+    for option, codes in (("--select", selected), ("--extend-select", extended)):
+        if codes == ():
+            # An empty CI variable would otherwise turn every rule off unnoticed.
+            raise ConfigError(
+                f"{option} names no rule; give rule codes or prefixes (CIO101,CIO3),"
+                " or ALL"
+            )
     # Unknown selectors are usage errors even when no file needs the rules.
     validate_selectors(selected or (), "--select")
+    validate_selectors(extended or (), "--extend-select")
     validate_selectors(ignored or (), "--ignore")
     # --ignore adds to the configuration's ignore, so that a hook cannot
     # turn back on the rules a project turned off.
-    config = config.with_overrides(select=selected, extend_ignore=ignored)
+    config = config.with_overrides(
+        select=selected, extend_select=extended, extend_ignore=ignored
+    )
     if unsafe_fixes:
         config = config.with_overrides(unsafe_fixes=True)
     if force_exclude:

@@ -103,6 +103,8 @@ class Config:
     root: Path = field(default_factory=Path.cwd)
     config_path: Path | None = None
     select: tuple[str, ...] = ("ALL",)
+    # `--extend-select`: rules run besides the configuration's `select`.
+    extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     # `--ignore`: rules left out besides the configuration's `ignore`.
     extend_ignore: tuple[str, ...] = ()
@@ -170,6 +172,11 @@ class Config:
     def declarations_root(self) -> Path:
         """Return the highest folder that may declare the customerio version."""
         return self.version_search_root or self.root
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """Return the selectors of the rules to run: configured and on the command line."""
+        return (*self.select, *self.extend_select)
 
     @property
     def ignored(self) -> tuple[str, ...]:
@@ -754,7 +761,7 @@ def project_config(config: Config, root: Path) -> Config:
 
 def runs_rules(config: Config) -> bool:
     """Tell whether select and ignore leave at least one rule to run."""
-    return bool(selected_codes(RULE_CODES, config.select, config.ignored))
+    return bool(selected_codes(RULE_CODES, config.selected, config.ignored))
 
 
 def opts_out(config: Config) -> bool:

@@ -617,7 +617,7 @@ class _Run:
             return set(cached)
         from cio_fix.rules import select_rules
 
-        rules = select_rules(self.config.select, self.config.ignored)
+        rules = select_rules(self.config.selected, self.config.ignored)
         words = {word for rule in rules for word in rule.prefilter_words}
         self._store(key, tuple(sorted(words)))
         return words

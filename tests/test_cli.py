@@ -199,6 +199,42 @@ def test_cli_select_and_ignore(project) -> None:
     assert {finding["code"] for finding in prefix["findings"]} == {"CIO103"}
 
 
+def test_cli_extend_select_adds_to_configuration(project) -> None:
+    root = project(
+        {"app.py": PITFALLS, "pyproject.toml": '[tool.cio-fix]\nselect = ["CIO103"]\n'}
+    )
+
+    result = run_cli(
+        ["--extend-select", "CIO101", "--output-format", "json", "."], root
+    ).json
+
+    assert {finding["code"] for finding in result["findings"]} == {"CIO101", "CIO103"}
+
+
+def test_cli_extend_select_yields_to_ignore(project) -> None:
+    root = project(
+        {"app.py": PITFALLS, "pyproject.toml": '[tool.cio-fix]\nignore = ["CIO101"]\n'}
+    )
+
+    result = run_cli(
+        ["--select", "CIO103", "--extend-select", "CIO1", "--output-format", "json"]
+        + ["."],
+        root,
+    ).json
+
+    assert {finding["code"] for finding in result["findings"]} == {"CIO103"}
+
+
+@pytest.mark.parametrize("option", ["--select", "--extend-select"])
+def test_cli_unknown_extend_selector_is_usage_error(project, option: str) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
+
+    result = run_cli([option, "CIO999", "."], root)
+
+    assert result.exit_code == 2
+    assert f"unknown rule selector 'CIO999' in {option}" in result.stderr
+
+
 def test_cli_unknown_selector_is_usage_error(project) -> None:
     root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
 
@@ -208,14 +244,15 @@ def test_cli_unknown_selector_is_usage_error(project) -> None:
     assert "unknown rule selector 'CIO999'" in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--select", "--extend-select"])
 @pytest.mark.parametrize("selectors", ["", " , "])
-def test_cli_empty_select_is_usage_error(project, selectors: str) -> None:
+def test_cli_empty_select_is_usage_error(project, option: str, selectors: str) -> None:
     root = project({"app.py": PITFALLS})
 
-    result = run_cli(["--select", selectors, "."], root)
+    result = run_cli([option, selectors, "."], root)
 
     assert result.exit_code == 2
-    assert "--select names no rule" in result.stderr
+    assert f"{option} names no rule" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -547,6 +547,19 @@ def test_pr_body_option_writes_description(project) -> None:
     assert "Each rule has its own commit" not in body
 
 
+def test_pr_body_names_rule_options(project) -> None:
+    root = project({"app.py": APP})
+    options = ["--select", "CIO1", "--extend-select", "CIO5", "--ignore", "CIO101"]
+
+    run_cli(["--apply", *options, "--pr-body", "body.md", "app.py"], root)
+
+    body = (root / "body.md").read_text(encoding="utf-8")
+    assert (
+        "with `cio-fix --apply --select CIO1 --extend-select CIO5 --ignore CIO101"
+        " --pr-body body.md app.py`"
+    ) in body
+
+
 def test_pr_body_option_applies_fixes_in_place(project) -> None:
     root = project({"app.py": APP})
 

@@ -725,10 +725,11 @@ def test_add_noqa_dry_run_keys_exit_one(project) -> None:
     assert len(result.stderr.splitlines()) == 3
 
 
-def test_add_noqa_select_silences_keys(project) -> None:
+@pytest.mark.parametrize("option", ["--select", "--extend-select"])
+def test_add_noqa_select_silences_keys(project, option: str) -> None:
     root = project(KEYS_LEFT)
 
-    result = run_cli(["--add-noqa", "--select", "ALL,CIO101", "--no-cache", "."], root)
+    result = run_cli(["--add-noqa", option, "ALL,CIO101", "--no-cache", "."], root)
     lines = (root / "production.py").read_text().splitlines()
 
     assert result.exit_code == 0

@@ -2049,7 +2049,7 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
     if argument is None or _pooling_fix(context, construction, argument) is None:
         return False
     config = context.config
-    selected = any(matches_selector("CIO602", selector) for selector in config.select)
+    selected = any(matches_selector("CIO602", selector) for selector in config.selected)
     ignored = any(matches_selector("CIO602", selector) for selector in config.ignored)
     if not selected or ignored:
         return False

@@ -38,6 +38,7 @@ def command_line(
     paths: list[Path],
     options: PrOptions,
     select: list[str] | None,
+    extend_select: list[str] | None,
     ignore: list[str] | None,
     unsafe_fixes: bool,
 ) -> str:
@@ -47,6 +48,8 @@ def command_line(
         words.append("--unsafe-fixes")
     for value in select or []:
         words += ["--select", value]
+    for value in extend_select or []:
+        words += ["--extend-select", value]
     for value in ignore or []:
         words += ["--ignore", value]
     if options.pr:
