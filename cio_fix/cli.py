@@ -83,6 +83,38 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+def _require_pr_for_pr_options(
+    pr: bool,
+    pr_body: Path | None,
+    pr_branch: str | None,
+    pr_base: str | None,
+    pr_title: str | None,
+    pr_label: list[str] | None,
+) -> None:
+    """Reject the pull-request options that would do nothing without --pr.
+
+    A workflow that sets a title but lost its --pr would otherwise pass
+    quietly without a pull request. The description of --pr-body names
+    the branch, so --pr-branch counts with it too.
+    """
+    if pr:
+        return
+    given = [
+        flag
+        for flag, value in (
+            ("--pr-branch", None if pr_body is not None else pr_branch),
+            ("--pr-base", pr_base),
+            ("--pr-title", pr_title),
+            ("--pr-label", pr_label or None),
+        )
+        if value is not None
+    ]
+    if len(given) == 1:
+        raise _fail(f"{given[0]} needs --pr; add it or leave the option out")
+    if given:
+        raise _fail(f"{' and '.join(given)} need --pr; add it or leave the options out")
+
+
 def _split_codes(values: list[str] | None) -> tuple[str, ...] | None:
     if values is None:
         return None
@@ -345,6 +377,7 @@ def main_command(
         targets = list(paths) if paths else [Path(".")]
         if list_events:
             _print_events(targets, output_format, force_exclude)
+        _require_pr_for_pr_options(pr, pr_body, pr_branch, pr_base, pr_title, pr_label)
         if pr or pr_body is not None:
             from cio_fix.pr.command import PrOptions, command_line, run_pr_command
 

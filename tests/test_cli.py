@@ -319,6 +319,7 @@ def test_cli_json_nested_config_error(project) -> None:
         (["--select", ""], "--select names no rule;"),
         (["--select", "CIO7", "--ignore", "CIO701"], "no rule is left to run:"),
         (["--pr-body", "pr.md"], "--pr and --pr-body need --apply"),
+        (["--apply", "--pr-title", "Fix"], "--pr-title needs --pr;"),
     ],
 )
 def test_cli_json_usage_error(project, args, message) -> None:
@@ -335,6 +336,39 @@ def test_cli_json_usage_error(project, args, message) -> None:
         "errors": [{"path": ".", "message": result.json["errors"][0]["message"]}],
     }
     assert result.json["errors"][0]["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pr-branch", "bots/cio"], "--pr-branch needs --pr;"),
+        (["--pr-base", "main"], "--pr-base needs --pr;"),
+        (
+            ["--pr-title", "Fix", "--pr-label", "bot"],
+            "--pr-title and --pr-label need --pr;",
+        ),
+        (["--pr-body", "pr.md", "--pr-base", "main"], "--pr-base needs --pr;"),
+    ],
+)
+def test_cli_pr_options_need_pr(project, args, message) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
+
+    result = run_cli(["--apply", *args, "."], root)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert (root / "app.py").read_text() == PITFALLS
+
+
+def test_cli_pr_branch_counts_with_pr_body(project) -> None:
+    root = project({"app.py": PITFALLS, "pyproject.toml": FIRST_RULES})
+
+    result = run_cli(
+        ["--apply", "--pr-body", "pr.md", "--pr-branch", "bots/cio", "."], root
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert (root / "pr.md").exists()
 
 
 @pytest.mark.parametrize(
