@@ -1360,17 +1360,18 @@ def _still_found(
             pairs[id(original)] = found
         else:
             unpaired.append(found)
-    # The same message first, then a message that the fixed code's finding
-    # extends with a reason, then the same message apart from the lines it
-    # quotes, then the same message apart from the reason it has no fix,
-    # which another rule's fix may change, then the most similar one.
+    # The same message first, then the same message apart from the lines it
+    # quotes (a re-check writes them as 0), then a message that the fixed
+    # code's finding extends with a reason, then the same message apart
+    # from the reason it has no fix, which another rule's fix may change,
+    # then the most similar one.
     # NOTE: a heuristic. Messages name the handler, the method or the value,
     # which a fix elsewhere in the statement leaves as it was.
     matches: list[Callable[[Finding, Finding], bool]] = [
         lambda original, found: original.message == found.message,
-        lambda original, found: found.message.startswith(original.message),
         lambda original, found: _without_lines(original.message)
         == _without_lines(found.message),
+        lambda original, found: found.message.startswith(original.message),
         lambda original, found: original.fixed_message is not None
         and original.fixed_message == found.fixed_message,
     ]
@@ -1416,8 +1417,9 @@ def _still_found(
     return pairs
 
 
-# A line that a message quotes: `views.py:11`.
-_QUOTED_LINE = re.compile(r":\d+\b")
+# A line that a message quotes: `views.py:11`, or "on line 11", which a
+# re-check of fixed code writes as line 0.
+_QUOTED_LINE = re.compile(r":\d+\b|\bline \d+\b")
 
 
 def _without_lines(message: str) -> str:

@@ -108,6 +108,41 @@ def test_engine_two_fixes_in_one_call(project) -> None:
     )
 
 
+CHECKOUT = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/checkout")
+def checkout(user_id):
+    cart = request.get_json()
+    for product in cart["products"]:
+        cio.track(customer_id=user_id, name=f"purchased_{product['sku']}")
+    cio.track(customer_id=user_id, name="order_shipped")
+    return "ok"
+"""
+
+
+def test_engine_withheld_finding_keeps_its_line_after_other_fixes(project) -> None:
+    # The other rules' fixes rebuild the call in the loop, so its finding in
+    # the fixed code pairs with the original by message. Its message quotes
+    # the loop's line, which a re-check writes as 0, and must not pair with
+    # the fixed call below whose message it extends.
+    root = project({"app.py": CHECKOUT, "requirements.txt": "customerio==3.2.0\n"})
+
+    document = run_cli(["--output-format", "json", "--no-cache", "."], root).json
+    background = {
+        finding["line"]: finding["fix"]
+        for finding in document["findings"]
+        if finding["code"] == "CIO304"
+    }
+
+    assert background == {12: None, 13: "safe"}
+
+
 def test_engine_fix_that_breaks_code_is_dropped(project, monkeypatch) -> None:
     root = project({"app.py": BODY, "other.py": BODY})
     broken = cst.parse_module("def f():\n    pass\nreturn 1\n")

@@ -26,6 +26,7 @@ from cio_fix.codemods.bindings import (
     plain_assignment_target,
     root_object_name,
 )
+from cio_fix.codemods.bulk import enclosing_loops, is_retry
 from cio_fix.codemods.clients import (
     INDENT,
     CallLayout,
@@ -61,6 +62,8 @@ PROFILE_METHODS = frozenset(
         "batch",
     }
 )
+# Calls that send an event, which campaigns match in the order of arrival.
+EVENT_METHODS = frozenset({"track", "track_anonymous", "pageview"})
 # Calls whose effect depends on what reached the profile before them.
 ORDERED_METHODS = frozenset({"delete", "merge_customers", "suppress", "unsuppress"})
 LOGGING_RECEIVER = re.compile(r"(?:^|\.)(?:log|logger|logging|_logger|LOGGER|LOG)$")
@@ -293,7 +296,7 @@ class BlockingCallInRequest(Rule):
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix in seven
+    clients are not waited for. The call is reported without a fix in nine
     cases: it is in a function defined in the handler (cio-fix checks that a
     fix is safe only in the handler's own body), its result is used, it is
     inside a `try` whose handlers do more than log, its `try` or
@@ -301,8 +304,17 @@ class BlockingCallInRequest(Rule):
     Customer.io call in the handler needs this profile change to arrive
     first, a later `delete`, `suppress`, `unsuppress` or `merge_customers`
     in the handler must arrive after it (background calls may arrive in any
-    order), or the handler may change an object that the call sends before
-    the worker thread sends it.
+    order), the handler may change an object that the call sends before
+    the worker thread sends it, a later event of the handler must arrive
+    after this one, or the call sends an event per round of a loop.
+    Customer.io stamps an event without a `timestamp` when it arrives, and
+    campaigns match events in that order, so the events of one request keep
+    their order: only the last event of a handler moves. A later event is a
+    `track`, `track_anonymous` or `pageview`, or a call of a function of
+    the module that makes Customer.io calls. A retry loop, which leaves with
+    `break` or `return` once the call succeeds, counts as one event. Events
+    of different requests may still arrive in another order than the
+    requests ended.
     An identify after a `track` of the same customer in its block is
     needed by that track too, because the CIO201 fix moves it above the
     track.
@@ -1014,6 +1026,20 @@ def _report_only_reason(
             f"a later `{later}` in the handler must reach Customer.io after it,"
             " and background calls may arrive in any order"
         )
+    if call.method in EVENT_METHODS:
+        loop = _enclosing_loop(context, call.node)
+        if loop is not None:
+            return (
+                f"it sends one event per round of the loop on line"
+                f" {context.message_line(loop)}, which must reach Customer.io in"
+                " turn, and background calls may arrive in any order"
+            )
+        later = _later_event(context, call, handler, statement)
+        if later is not None:
+            return (
+                f"the {later} must reach Customer.io after it, and background"
+                " calls may arrive in any order"
+            )
     if call.method in PROFILE_METHODS:
         later_call = _later_client_call(context, call, handler, statement)
         if later_call is _DIRECT:
@@ -1061,6 +1087,53 @@ def _later_ordered_call(
         )
         if after or _nested_in(other.site.function, handler):
             return other.method
+    return None
+
+
+def _later_event(
+    context: FileContext,
+    call: ClientCall,
+    handler: FunctionInfo,
+    statement: cst.CSTNode,
+) -> str | None:
+    """Describe a later event of the handler that must arrive after this one, if any.
+
+    Customer.io stamps an event without a `timestamp` when it arrives, and
+    campaigns match events in that order ("placed, then paid within an
+    hour"), so two events that one request sends in turn must not race on
+    the worker threads. The last event of a handler can still move. A
+    later call of a module function that makes Customer.io calls counts
+    too; a call that only may reach a helper does not, or nearly every
+    event would stay.
+    """
+    for other in context.index.client_calls:
+        if other is call or other.method not in EVENT_METHODS:
+            continue
+        after = other.site.function is handler and context.follows(
+            other.node, statement
+        )
+        if after or _nested_in(other.site.function, handler):
+            return f"`{other.method}` on line {context.message_line(other.node)}"
+    helpers = context.shared("CIO304:helpers", _functions_calling_customerio)
+    for site in context.index.call_sites:
+        if site.function is not handler or not context.follows(site.node, statement):
+            continue
+        callee = dotted_name(site.node.func)
+        if callee in helpers:
+            line = context.message_line(site.node)
+            return f"Customer.io call in `{callee}()` on line {line}"
+    return None
+
+
+def _enclosing_loop(context: FileContext, node: cst.CSTNode) -> cst.CSTNode | None:
+    """Return the innermost loop of the function that runs `node` once per round, if any.
+
+    A retry loop, which runs the call again only when it failed, sends
+    one event.
+    """
+    for loop in enclosing_loops(context, node, {}):
+        if not is_retry(context, node, loop):
+            return loop.node
     return None
 
 

@@ -300,7 +300,7 @@ def bulk_loop(
     loops around it are judged in turn.
     """
     for loop in enclosing_loops(context, node, workers):
-        if not _is_small_loop(loop, context.index, scope) and not _is_retry(
+        if not _is_small_loop(loop, context.index, scope) and not is_retry(
             context, node, loop
         ):
             return loop
@@ -380,7 +380,7 @@ def _is_small_bound(node: cst.BaseExpression, index: FileIndex, scope: Scope) ->
     return isinstance(node, cst.Integer) and node.evaluated_value <= SMALL_COLLECTION
 
 
-def _is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
+def is_retry(context: FileContext, node: cst.CSTNode, loop: Loop) -> bool:
     """Tell whether the loop repeats one request until it succeeds, not once per item.
 
     That is a `try` around the call, or the call's block, that leaves this
