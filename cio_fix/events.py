@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from rich.cells import cell_len
 
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
 from cio_fix.metadata import code_of
@@ -1986,11 +1987,12 @@ def _project_lines(catalog: Catalog) -> list[str]:
     """Return one project's catalog as text: one line per name, then what is wrong with it."""
     if not catalog.entries:
         return ["No event names found.", *_unread_lines(catalog, listed=False)]
-    width = max(len(entry.name) for entry in catalog.entries)
+    width = max(cell_len(entry.name) for entry in catalog.entries)
     lines = []
     for entry in catalog.entries:
         calls = plural(len(entry.places), "call")
-        lines.append(f"{entry.name:<{width}}  {calls:<8}  {', '.join(entry.files)}")
+        name = _pad_cells(entry.name, width)
+        lines.append(f"{name}  {calls:<8}  {', '.join(entry.files)}")
         notes = []
         if entry.dynamic and entry.bounded and entry.picked:
             notes.append(
@@ -2020,7 +2022,7 @@ def _project_lines(catalog: Catalog) -> list[str]:
                 "other spellings: " + ", ".join(repr(name) for name in entry.variants)
             )
         for note in notes:
-            lines.append(f"{'':<{width}}  {note}")
+            lines.append(f"{' ' * width}  {note}")
     lines.append("")
     lines.append(
         f"{plural(len(catalog.entries), 'event name')},"
@@ -2028,6 +2030,15 @@ def _project_lines(catalog: Catalog) -> list[str]:
     )
     lines.extend(_unread_lines(catalog))
     return lines
+
+
+def _pad_cells(text: str, width: int) -> str:
+    """Pad `text` with spaces to `width` terminal cells, as rich measures them.
+
+    A wide character (CJK, full-width forms) takes two cells and a
+    combining mark none, so a padded character count would misalign them.
+    """
+    return text + " " * (width - cell_len(text))
 
 
 def _unread_lines(catalog: Catalog, listed: bool = True) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import types
+import unicodedata
 from pathlib import Path
 
 import libcst as cst
@@ -544,6 +545,75 @@ def test_events_catalog_text_counts_one(project) -> None:
     assert result.exit_code == 0
     assert "synced  1 call " in result.stdout
     assert "1 event name, 1 call site, style snake_case." in result.stdout
+
+
+def _cells(text: str) -> int:
+    """Count the terminal cells of `text`: two per wide character, none per combining mark."""
+    cells = 0
+    for character in text:
+        if unicodedata.combining(character):
+            continue
+        cells += 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+    return cells
+
+
+# Names of 14, 12, 9 and 8 cells: full-width letters, a combining acute
+# accent, ASCII and CJK ideographs.
+WIDE_NAMES_PROJECT = {
+    "app.py": (
+        "from customerio import CustomerIO\n"
+        "cio = CustomerIO('site', 'key')\n"
+        "cio.track(customer_id=1, name='\uff46\uff55\uff4c\uff4c_width')\n"
+        "cio.track(customer_id=1, name='cafe\u0301_visited')\n"
+        "cio.track(customer_id=1, name='Signed Up')\n"
+        "cio.track(customer_id=1, name='\u6ce8\u6587\u5b8c\u4e86')\n"
+    )
+}
+
+
+def test_events_catalog_text_aligns_wide_names(project) -> None:
+    root = project(WIDE_NAMES_PROJECT)
+    result = run_cli(["--list-events", "."], root)
+    lines = result.stdout.splitlines()
+    name_lines = [line for line in lines if "  1 call  " in line]
+    note_lines = [line for line in lines if "breaks the snake_case style" in line]
+
+    assert result.exit_code == 0
+    assert len(name_lines) == 4, result.stdout
+    for line in name_lines:
+        calls_column = _cells(line[: line.index("1 call")])
+        files_column = _cells(line[: line.index("app.py")])
+        assert calls_column == 16, line
+        assert files_column == 26, line
+    assert len(note_lines) == 1, result.stdout
+    assert note_lines[0].startswith(" " * 16 + "breaks"), note_lines[0]
+
+
+def test_events_catalog_text_ascii_layout(project) -> None:
+    root = project(
+        {
+            "app.py": "from customerio import CustomerIO\n"
+            "cio = CustomerIO('site', 'key')\n"
+            "def sync(uid):\n"
+            "    cio.track(customer_id=uid, name='synced')\n"
+            "    cio.track(customer_id=uid, name='Synced')\n"
+            "    cio.track(customer_id=uid, name='order_placed')\n"
+            "    cio.track(customer_id=uid, name='order_placed')\n"
+        }
+    )
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "Synced        1 call    app.py\n"
+        "              breaks the snake_case style; would be 'synced'\n"
+        "              other spellings: 'synced'\n"
+        "order_placed  2 calls   app.py\n"
+        "synced        1 call    app.py\n"
+        "              other spellings: 'Synced'\n"
+        "\n"
+        "3 event names, 4 call sites, style snake_case.\n"
+    )
 
 
 def test_events_catalog_agrees_with_rules(project) -> None:
