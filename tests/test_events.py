@@ -1464,6 +1464,28 @@ def test_events_wrapper_called_elsewhere_withholds_fix(project, importer, call) 
     assert "'order' is already sent at app/pay.py:3" in finding["message"]
 
 
+def test_events_wrapper_import_is_no_use(project) -> None:
+    root = _wrapper_project(
+        project,
+        "",
+        **{
+            "app/pay.py": (
+                "from app.track import _track_event\n"
+                "def pay(uid):\n"
+                '    _track_event(uid, name="payment")\n'
+            )
+        },
+    )
+
+    finding = _cio301(root, ".")
+    events = run_cli(["--list-events", "--output-format", "json", "."], root)
+    text = run_cli(["--list-events", "."], root)
+
+    assert finding["fix"] == "safe"
+    assert events.json["unread"] == []
+    assert "cannot read" not in text.stdout
+
+
 def test_events_wrapper_called_in_pyw_withholds_fix(project) -> None:
     root = _wrapper_project(
         project,

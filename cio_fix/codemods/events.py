@@ -1276,6 +1276,9 @@ def _wrapper_target(
     """Return the module and candidate that `name` refers to, with the node that uses it."""
     parent = context.parent(name)
     node: cst.BaseExpression = name
+    if isinstance(parent, cst.ImportAlias):
+        # The name in `from app.ev import _track` is bound there, not used.
+        return None
     if isinstance(parent, cst.Attribute) and parent.attr is name:
         node = parent
     elif context.expression_context(name) is not ExpressionContext.LOAD:
