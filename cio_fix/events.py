@@ -1724,6 +1724,7 @@ def _catalog_entries(
     from cio_fix.codemods.events import (
         SentNames,
         find_merge,
+        pass_through_uses,
         sends_to_workspace,
         wrapper_use_names,
     )
@@ -1738,15 +1739,23 @@ def _catalog_entries(
     unread: list[str] = []
     wrapped: set[str] = set()
     facts = []
-    for context in sorted(contexts, key=lambda item: item.display_path):
-        if not sends_to_workspace(context):
-            # Test code's events do not reach the workspace, so CIO303 does
-            # not compare its names either.
-            continue
+    # Test code's events do not reach the workspace, so CIO303 does not
+    # compare its names either.
+    workspace = [
+        context
+        for context in sorted(contexts, key=lambda item: item.display_path)
+        if sends_to_workspace(context)
+    ]
+    # The public pass-through wrappers that the project uses, as (module, name).
+    used: set[tuple[str, str]] = set()
+    for context in workspace:
+        uses = context.shared("pass-through wrapper uses", pass_through_uses)
+        used.update(wrapper for wrapper, _ in uses)
+    for context in workspace:
         # The file is read in full before any of it enters the catalog, so
         # that a file that stops halfway adds nothing.
         try:
-            names = _file_names(context)
+            names = _file_names(context, used)
         except RecursionError:
             too_deep.append(Path(context.display_path))
             continue
@@ -1826,9 +1835,18 @@ def _add_relayed(static: dict[str, CatalogEntry], name: str, place: str) -> bool
     return True
 
 
-def _file_names(context: FileContext) -> _FileNames:
-    """Read what one file adds to the catalog. Raises RecursionError on a deeply nested file."""
-    from cio_fix.codemods.events import build_signature, sent_name_facts
+def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
+    """Read what one file adds to the catalog. Raises RecursionError on a deeply nested file.
+
+    `used` contains the public pass-through wrappers, as (module, name),
+    that the project uses (`pass_through_places`).
+    """
+    from cio_fix.codemods.events import (
+        build_signature,
+        pass_through_places,
+        sent_name_facts,
+        unfollowed_wrapper_uses,
+    )
     from cio_fix.name_constants import sent_texts
 
     file_names = sent_name_facts(context)
@@ -1844,11 +1862,20 @@ def _file_names(context: FileContext) -> _FileNames:
     names.calls += len({id(source.expression) for source in sources})
     listed = {source.place for source in sources}
     relayed = {place for _, place in file_names.relayed}
+    # A public pass-through wrapper's event name is a parameter. The calls
+    # of the wrapper are the call sites of the names it sends.
+    forwarded = pass_through_places(context, used)
     for place in file_names.unread:
+        if place in forwarded:
+            continue
         if place in listed and place not in file_names.mutable:
             continue
         names.unread.append(place)
         if place not in relayed and place not in listed:
+            names.calls += 1
+    for place in unfollowed_wrapper_uses(context):
+        if place not in names.unread:
+            names.unread.append(place)
             names.calls += 1
     for source in sources:
         name = source.name

@@ -394,3 +394,104 @@ def test_wrapper_choosing_client_per_call_not_followed(project, client) -> None:
     )
 
     assert [f for f in _findings(root) if f["path"] == "app/views.py"] == []
+
+
+def _unread(document: dict) -> list[str]:
+    return [f"{place['path']}:{place['line']}" for place in document["unread"]]
+
+
+def test_list_events_counts_wrapper_callers_only(project) -> None:
+    folder = project(_files(WRAPPER))
+
+    text = run_cli(["--list-events", "--no-cache", "."], folder)
+    document = run_cli(["--list-events", "--output-format", "json", "."], folder)
+
+    assert text.exit_code == 0
+    assert "password_reset_requested  1 call    app/views.py" in text.stdout
+    assert "1 event name, 1 call site, style snake_case." in text.stdout
+    assert "cannot read" not in text.stdout
+    (event,) = document.json["events"]
+    assert event["name"] == "password_reset_requested"
+    assert event["places"] == [{"path": "app/views.py", "line": 14}]
+    assert _unread(document.json) == []
+
+
+@pytest.mark.parametrize(
+    ("use", "line"),
+    [
+        ("HANDLERS = [cio.track]\n", 10),
+        ("def relay(user_id, kind):\n    getattr(cio, kind)(user_id, 'x')\n", 11),
+        ("for send in (cio.track,):\n    send(1, 'x')\n", 10),
+    ],
+    ids=["value", "getattr", "loop"],
+)
+def test_list_events_wrapper_use_unread(project, use: str, line: int) -> None:
+    folder = project(_files(WRAPPER, CALLER + "\n\n" + use))
+
+    text = run_cli(["--list-events", "--no-cache", "."], folder)
+    document = run_cli(["--list-events", "--output-format", "json", "."], folder)
+
+    assert "1 event name, 2 call sites, style snake_case." in text.stdout
+    assert f"cannot read the event names sent at app/views.py:{line}," in text.stdout
+    assert _unread(document.json) == [f"app/views.py:{line}"]
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "line"),
+    [
+        (WRAPPER + '\n\nHANDLERS = {"track": track}\n', 14),
+        (
+            WRAPPER.replace("(customer_id, name, **data)", "(*args, **data)")
+            + '\n\ndef login(user_id):\n    track(user_id, "logged_in")\n',
+            14,
+        ),
+    ],
+    ids=["used-as-value", "name-not-an-argument"],
+)
+def test_list_events_wrapper_own_use_unread(project, wrapper: str, line: int) -> None:
+    folder = project(_files(wrapper, CALLER))
+
+    document = run_cli(["--list-events", "--output-format", "json", "."], folder)
+
+    assert _unread(document.json) == [f"app/integrations/customerio.py:{line}"]
+
+
+def test_list_events_wrapper_own_call_read(project) -> None:
+    wrapper = WRAPPER + '\n\ndef login(user_id):\n    track(user_id, "logged_in")\n'
+    folder = project(_files(wrapper, CALLER))
+
+    document = run_cli(["--list-events", "--output-format", "json", "."], folder)
+
+    names = [event["name"] for event in document.json["events"]]
+    assert names == ["logged_in", "password_reset_requested"]
+    assert _unread(document.json) == []
+
+
+def test_list_events_unfollowed_wrapper_unread(project) -> None:
+    # A client imported from another module is unknown when the module is
+    # summarised, so the wrapper's callers are not followed.
+    wrapper = (
+        "from app.client import client\n\n\n"
+        "def track(customer_id, name, **data):\n"
+        "    return client.track(customer_id, name, **data)\n"
+    )
+    client = (
+        "import os\n\nfrom customerio import CustomerIO\n\n"
+        'client = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n'
+    )
+    folder = project({**_files(wrapper, CALLER), "app/client.py": client})
+
+    document = run_cli(["--list-events", "--output-format", "json", "."], folder)
+
+    assert document.json["events"] == []
+    assert _unread(document.json) == ["app/integrations/customerio.py:5"]
+
+
+def test_list_events_wrapper_called_by_tests_unread(project) -> None:
+    test_caller = CALLER.replace("def reset(", "def test_reset(")
+    folder = project({**_files(WRAPPER, ""), "tests/test_views.py": test_caller})
+
+    document = run_cli(["--list-events", "--output-format", "json", "."], folder)
+
+    assert document.json["events"] == []
+    assert _unread(document.json) == ["app/integrations/customerio.py:14"]

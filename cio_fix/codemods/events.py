@@ -16,6 +16,7 @@ from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
 from cio_fix.engine import display_path
 from cio_fix.events import (
+    RELAY_METHODS,
     BuiltName,
     NamePart,
     NameSource,
@@ -1319,6 +1320,136 @@ def _use_arguments(
         place = _place(context, argument.value)
         arguments.append(PassedValue(keyword, position, texts, place, mutable))
     return tuple(arguments)
+
+
+def pass_through_places(context: FileContext, used: set[tuple[str, str]]) -> set[str]:
+    """Return the places where this module's public pass-through wrappers pass on names.
+
+    Other modules' calls of such a wrapper (`cio_fix.wrappers`) are read as
+    client calls, each a call site of the name it passes, so `--list-events`
+    counts those calls and not the wrapper's own. `used` contains the
+    wrappers, as (module, name), that other modules of the project use
+    (`pass_through_uses`). The wrapper's own call still counts when nothing
+    in the project uses the wrapper, because code that cio-fix does not read
+    may call it. It also counts when its module reads the wrapper other than
+    by calls that `_wrapper_names` reads for names (`_own_calls`). Private
+    wrappers are left to `_wrapper_names`, which reads their callers.
+    """
+    places: set[str] = set()
+    for call in context.index.client_calls:
+        function = call.site.function
+        if (
+            call.wrapper is not None
+            or event_name_parameter(call) is None
+            or function is None
+            or function.parent is not None
+            or function.class_info is not None
+            or function.name.startswith("_")
+        ):
+            continue
+        # Only the callers of a wrapper in the project summary are followed.
+        # The summary is made before other modules' clients are known, so a
+        # function that calls an imported client is no wrapper there.
+        qualified = f"{context.index.module_name}.{function.name}"
+        if context.project.wrapper(qualified) is None:
+            continue
+        argument = event_name_argument(call)
+        own_calls = _own_calls(context, function.name, argument is not None)
+        if own_calls is None:
+            continue
+        if not own_calls and (context.index.module_name, function.name) not in used:
+            continue
+        places.add(_place(context, call.node))
+        if argument is not None:
+            places.add(_place(context, argument.value))
+    return places
+
+
+def _own_calls(context: FileContext, function: str, by_argument: bool) -> int | None:
+    """Count the calls of `function` in its module, None when one is not read for names.
+
+    A module's calls of its own wrappers are not read as client calls.
+    `by_argument` is True when the wrapper passes the event name to the
+    client as an argument, and only then does `_wrapper_names` read the
+    calls for names. None also when the module reads `function` other than
+    to call it.
+    """
+    calls = 0
+    for node in context.names_with_value(function):
+        if context.expression_context(node) is not ExpressionContext.LOAD:
+            continue
+        call = context.parent(node)
+        if not by_argument or not isinstance(call, cst.Call) or call.func is not node:
+            return None
+        calls += 1
+    return calls
+
+
+def pass_through_uses(
+    context: FileContext,
+) -> list[tuple[tuple[str, str], cst.BaseExpression]]:
+    """Return each use of another module's public pass-through wrapper in this module.
+
+    Each use is the wrapper, as (module, name), and the node that uses it:
+    `tracking.track` in a call or in `handlers = [tracking.track]`.
+    `getattr(tracking, "track")` is not one (see `unfollowed_wrapper_uses`).
+    """
+    wrappers = context.project.shared("public pass-through wrappers", _pass_through)
+    if not wrappers:
+        return []
+    own = context.index.module_name
+    spellings = {name for (_, name) in wrappers}
+    for local, qualified in context.index.imports.items():
+        target = context.project.resolve_name(qualified)
+        if target is not None and (target[0].module_name, target[1]) in wrappers:
+            spellings.add(local)
+    uses = []
+    for spelling in sorted(spellings):
+        for name in context.names_with_value(spelling):
+            target = _wrapper_target(context, name, wrappers)
+            if target is not None and target[0] != own:
+                uses.append(((target[0], target[1]), target[2]))
+    return uses
+
+
+def unfollowed_wrapper_uses(context: FileContext) -> list[str]:
+    """Return the places where this module uses another module's public wrapper unread.
+
+    The wrapper is a pass-through wrapper (`cio_fix.wrappers`), and the use
+    is any use but a call that is read as the client call, such as
+    `handlers = [tracking.track]` or `getattr(tracking, "track")`. The
+    event names sent through it are unknown, and `--list-events` does not
+    count the wrapper's own call (`pass_through_places`), so it counts the
+    use as a call whose name cio-fix cannot read.
+    """
+    uses = context.shared("pass-through wrapper uses", pass_through_uses)
+    places = []
+    if uses:
+        followed = {
+            id(call.receiver)
+            for call in [*context.index.client_calls, *context.index.partial_calls]
+            if call.wrapper is not None
+        }
+        for _, node in uses:
+            if id(node) not in followed:
+                places.append(_place(context, node))
+    if context.names_with_value("getattr"):
+        wrappers = context.project.shared("public pass-through wrappers", _pass_through)
+        places.extend(use.place for use in _getattr_uses(context, wrappers))
+    return places
+
+
+def _pass_through(project: ProjectIndex) -> dict[tuple[str, str], str]:
+    """Return the public pass-through wrappers that send an event name, by (module, name).
+
+    The value is the module, as `_wrapper_target` and `_getattr_uses` expect.
+    """
+    return {
+        (summary.module_name, name): summary.module_name
+        for summary in project.summaries
+        for name, signature in summary.wrappers.items()
+        if not name.startswith("_") and signature.method in RELAY_METHODS
+    }
 
 
 def wrapper_use_names(
