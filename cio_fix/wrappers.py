@@ -43,13 +43,14 @@ def wrapper_signatures(index: FileIndex) -> dict[str, WrapperSignature]:
 def _bound_once(index: FileIndex, name: str) -> bool:
     """Tell whether the module binds `name` only with its `def`.
 
-    A second `def`, an assignment (`track = _log_only`), a `global` write
-    or a later star import gives callers another function.
+    A second `def`, an assignment (`track = _log_only`), an import of the
+    name (`from .fast import track` in a `try` whose `except` has the
+    `def`), a `global` write or a later star import gives callers another
+    function.
     """
     return (
         len(index.module_scope.assignments.get(name, [])) == 1
-        and name not in index.global_names
-        and name not in index.star_rebound_names
+        and name not in index.rebound_names
     )
 
 

@@ -305,13 +305,20 @@ def test_same_named_library_module_not_a_wrapper(project) -> None:
     assert _findings(root) == []
 
 
-@pytest.mark.parametrize(
-    "rebinding",
-    [
-        "\n\ndef _log_only(*args, **kwargs):\n    print(args)\n\n\ntrack = _log_only\n",
-        "\n\ndef track(customer_id, name, **data):\n    print(name)\n",
-    ],
-)
+# Module-level code after WRAPPER_TRACK that gives `track` another value.
+REBINDINGS = {
+    "assignment": (
+        "\n\ndef _log_only(*args, **kwargs):\n    print(args)\n\n\n"
+        "track = _log_only\n"
+    ),
+    "second def": "\n\ndef track(customer_id, name, **data):\n    print(name)\n",
+    "import": (
+        "\n\ntry:\n    from app.fast import track\nexcept ImportError:\n    pass\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("rebinding", sorted(REBINDINGS))
 def test_wrapper_rebound_in_its_module_not_followed(project, rebinding) -> None:
     views = (
         "import time\n\nfrom app.tracking import track\n\n\ndef sync(user):\n"
@@ -321,7 +328,7 @@ def test_wrapper_rebound_in_its_module_not_followed(project, rebinding) -> None:
         {
             "pyproject.toml": PYPROJECT,
             "app/__init__.py": "",
-            "app/tracking.py": WRAPPER_TRACK + rebinding,
+            "app/tracking.py": WRAPPER_TRACK + REBINDINGS[rebinding],
             "app/views.py": views,
         }
     )
