@@ -1640,24 +1640,12 @@ class FileIndex:
         in_background: bool,
         partial: bool = False,
     ) -> ClientCall | None:
-        """Read a call of a project's pass-through wrapper as the client call it makes.
-
-        NOTE: a wrapper is found through imports only, so a module's calls
-        of its own wrappers are not read as client calls.
-        """
+        """Read a call of a project's pass-through wrapper as the client call it makes."""
         project = self.project
         # Most calls name no wrapper: the test on the last name comes first.
         if project is None or func_name(func) not in project.wrapper_names:
             return None
-        qualified = self.qualified_name(func, site.scope)
-        if qualified is None:
-            return None
-        # The imported name must be bound only by its import: a `def` or an
-        # assignment of the same name in the caller's module replaces it.
-        head = func_head(func)
-        if head is None or self.assignments_of(head, site.scope):
-            return None
-        signature = project.wrapper(self._localised(qualified))
+        signature = self._wrapper_signature(project, site, func)
         if signature is None:
             return None
         forwarded = forwarded_arguments(signature, call)
@@ -1705,6 +1693,52 @@ class FileIndex:
             wrapper=dotted_name(func),
             wrapper_keywords=frozenset(wrapper_keywords),
         )
+
+    def _wrapper_signature(
+        self, project: ProjectIndex, site: CallSite, func: cst.Name | cst.Attribute
+    ) -> WrapperSignature | None:
+        """Return the pass-through wrapper that `func` names at `site`, if it names one."""
+        if type(func) is cst.Name and self._calls_own_function(site, func.value):
+            # The module's summary contains its wrappers, as other modules see them.
+            return project.wrapper(f"{self.module_name}.{func.value}")
+        qualified = self.qualified_name(func, site.scope)
+        if qualified is None:
+            return None
+        # The imported name must be bound only by its import: a `def` or an
+        # assignment of the same name in the caller's module replaces it.
+        head = func_head(func)
+        if head is None or self.assignments_of(head, site.scope):
+            return None
+        return project.wrapper(self._localised(qualified))
+
+    def _calls_own_function(self, site: CallSite, name: str) -> bool:
+        """Tell whether `name(...)` at `site` calls what the module binds `name` to, once.
+
+        No function, class body, lambda or comprehension around the call may
+        bind `name` for itself, because a parameter, a local variable, a
+        nested `def` or an import there is what the call reads. The other
+        module-level bindings of a wrapper's name are ruled out when its
+        module is summarised (`wrappers.wrapper_signatures`).
+        """
+        assignments = self.module_scope.assignments.get(name, ())
+        if len(assignments) != 1:
+            return False
+        definition = assignments[0].statement
+        for scope in site.scope.lookup_chain():
+            if scope is self.module_scope:
+                break
+            if name in scope.assignments or name in scope.imports:
+                return False
+        # A call inside the function itself can only be in its annotations,
+        # because a wrapper's body is the client call. Those run when the
+        # `def` runs, before the name is bound, or never under
+        # `from __future__ import annotations`.
+        function = site.function
+        while function is not None:
+            if function.node is definition:
+                return False
+            function = function.parent
+        return True
 
     def _awaited_client(self, receiver: cst.BaseExpression) -> ClientType:
         """Return the client type of a sync Track API client whose call returns an awaitable.

@@ -102,7 +102,7 @@ class ModuleSummary:
     # read, so the files that import this module are read too.
     wrapper_candidates: list[str] = field(default_factory=list)
     # The module-level pass-through wrappers (`wrappers.wrapper_signatures`):
-    # other modules' calls of them are read as client calls.
+    # calls of them, in this module too, are read as client calls.
     wrappers: dict[str, WrapperSignature] = field(default_factory=dict)
     # Qualified names of the attributes of imported modules that this module
     # assigns (`ev.TEMPLATE = "order"` after `from app import ev`, also with

@@ -1,7 +1,8 @@
 """Find a module's pass-through wrappers: functions that only call a client method.
 
-Other modules' calls of such a wrapper are read as calls of the client
-method (`FileIndex._wrapper_call`), so every rule checks them.
+Calls of such a wrapper, from other modules and from its own, are read as
+calls of the client method (`FileIndex._wrapper_call`), so every rule
+checks them.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def wrapper_signature(
     )
     if targets is None:
         return None
+    # NOTE: modules are summarised before the project index exists, so a
+    # client imported from another module of the project is not found here.
     client = index.client_type(call.func.value, function.scope)
     if client is None or method not in METHODS_BY_API[client.api]:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -502,3 +503,134 @@ def test_list_events_wrapper_called_by_tests_unread(project) -> None:
 
     assert document.json["events"] == []
     assert _unread(document.json) == ["app/integrations/customerio.py:14"]
+
+
+def _own_module(project, code: str) -> Path:
+    """Write a project whose app/tracking.py is `code`."""
+    return project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/tracking.py": code,
+        }
+    )
+
+
+def _line_of(code: str, text: str) -> int:
+    """Return the number of the one line of `code` that contains `text`."""
+    (line,) = [
+        number
+        for number, content in enumerate(code.splitlines(), start=1)
+        if text in content
+    ]
+    return line
+
+
+# Callers of `track` in the wrapper's own module, with {send} for the call.
+OWN_MODULE_CALLERS = {
+    "function": "def sync(user):\n    {send}\n",
+    "nested function": (
+        "def sync(user):\n    def send():\n        {send}\n\n    send()\n"
+    ),
+    "method of a class that binds the name": (
+        "class Sync:\n    track = None\n\n    def run(self, user):\n        {send}\n"
+    ),
+    "module level": 'if __name__ == "__main__":\n    user = load_user()\n    {send}\n',
+}
+
+
+@pytest.mark.parametrize("caller", sorted(OWN_MODULE_CALLERS))
+def test_own_module_wrapper_call_reported(project, caller) -> None:
+    code = (
+        "import time\n"
+        + WRAPPER_TRACK
+        + "\n\n"
+        + OWN_MODULE_CALLERS[caller].format(send=FLOAT_SEND)
+    )
+    root = _own_module(project, code)
+
+    found = {(f["line"], f["code"]) for f in _findings(root)}
+
+    line = _line_of(code, FLOAT_SEND)
+    assert (line, "CIO103") in found
+    assert (line, "CIO202") in found
+
+
+# Callers in the wrapper's own module whose `track` is another object.
+OWN_MODULE_SHADOWED = {
+    "parameter": "def replay(user, track):\n    {send}\n",
+    "local variable": "def sync(user):\n    track = print\n    {send}\n",
+    "local variable bound after the call": (
+        "def sync(user):\n    {send}\n    track = print\n"
+    ),
+    "variable of the enclosing function": (
+        "def sync(user):\n    track = print\n\n"
+        "    def send():\n        {send}\n\n    send()\n"
+    ),
+    "nested def": (
+        "def sync(user):\n    def track(*args, **kwargs):\n        print(args)\n\n"
+        "    {send}\n"
+    ),
+    "import in the function": (
+        "def sync(user):\n    from app.audit import track\n\n    {send}\n"
+    ),
+    "lambda parameter": "send = lambda user, track: {send}\n",
+    "comprehension variable": (
+        "def sync(user, sinks):\n    return [{send} for track in sinks]\n"
+    ),
+    "class body": (
+        "class Audit:\n    track = print\n    user = load_user()\n    {send}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("caller", sorted(OWN_MODULE_SHADOWED))
+def test_own_module_shadowed_name_not_followed(project, caller) -> None:
+    code = (
+        "import time\n"
+        + WRAPPER_TRACK
+        + "\n\n"
+        + OWN_MODULE_SHADOWED[caller].format(send=FLOAT_SEND)
+    )
+    root = _own_module(project, code)
+
+    assert _findings(root) == []
+
+
+def test_own_wrapper_annotation_call_not_followed(project) -> None:
+    # The annotation is never evaluated, and without the `__future__`
+    # import it would run before `track` is bound.
+    code = (
+        "from __future__ import annotations\n\nimport time\n"
+        + WRAPPER_TRACK.replace(
+            "def track(customer_id, name, **data):",
+            f"def track(customer_id, name, **data) -> {FLOAT_SEND}:",
+        )
+    )
+    root = _own_module(project, code)
+
+    assert _findings(root) == []
+
+
+@pytest.mark.parametrize("rebinding", sorted(REBINDINGS))
+def test_own_wrapper_rebound_not_followed(project, rebinding) -> None:
+    code = (
+        "import time\n"
+        + WRAPPER_TRACK
+        + REBINDINGS[rebinding]
+        + f"\n\ndef sync(user):\n    {FLOAT_SEND}\n"
+    )
+    root = _own_module(project, code)
+
+    assert _findings(root) == []
+
+
+def test_own_module_other_fixes_withheld(project) -> None:
+    code = WRAPPER_TRACK + '\n\ndef signed_up(user):\n    track(user.id, "Signed Up")\n'
+    root = _own_module(project, code)
+
+    checked = run_cli(["--no-cache", "--unsafe-fixes", "--apply", "."], root)
+
+    assert "app/tracking.py:13:20: CIO303" in checked.stdout
+    assert "(not fixed: the call goes through the wrapper `track`)" in (checked.stdout)
+    assert (root / "app/tracking.py").read_text() == code
