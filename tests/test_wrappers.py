@@ -634,3 +634,38 @@ def test_own_module_other_fixes_withheld(project) -> None:
     assert "app/tracking.py:13:20: CIO303" in checked.stdout
     assert "(not fixed: the call goes through the wrapper `track`)" in (checked.stdout)
     assert (root / "app/tracking.py").read_text() == code
+
+
+def test_own_module_names_listed_at_caller(project) -> None:
+    tracking = (
+        WRAPPER_TRACK
+        + "\n\ndef signed_up(user):\n"
+        + '    track(user.id, "signed_up")\n'
+        + '    track(user.id, "signed_up", source="email")\n'
+    )
+    views = (
+        "from app.tracking import track\n\n\n"
+        'def paid(user):\n    track(user.id, "order_paid")\n'
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/tracking.py": tracking,
+            "app/views.py": views,
+        }
+    )
+
+    listed = run_cli(["--list-events", "--output-format", "json", "."], root).json
+    events = {event["name"]: event for event in listed["events"]}
+    text = run_cli(["--list-events", "."], root).stdout
+
+    assert events["signed_up"]["places"] == [
+        {"path": "app/tracking.py", "line": 13},
+        {"path": "app/tracking.py", "line": 14},
+    ]
+    assert events["order_paid"]["places"] == [{"path": "app/views.py", "line": 5}]
+    # The wrapper's `name` parameter is unread, because callers that cio-fix
+    # does not read may pass any name.
+    assert listed["unread"] == [{"path": "app/tracking.py", "line": 9, "project": "."}]
+    assert "2 event names, 4 call sites" in text

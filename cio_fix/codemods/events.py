@@ -1131,11 +1131,16 @@ def _wrapper_names(
     texts: set[str] = set()
     unread: list[str] = []
     callers = 0
+    followed = context.shared("followed wrapper calls", _followed_wrapper_calls)
     for site in context.index.call_sites:
         func = site.node.func
         if not isinstance(func, cst.Name) or func.value != function.name:
             continue
         callers += 1
+        if id(site.node) in followed:
+            # The call is read as the client call that the wrapper makes, so
+            # its name is sent from the caller's line.
+            continue
         passed = _passed_value(site.node, parameter, position)
         if passed is None:
             unread.append(_place(context, site.node))
@@ -1172,6 +1177,13 @@ def _wrapper_names(
         if mutable:
             unread.append(_place(context, parameter.default))
     return texts, unread, WrapperParameter(parameter.name.value, position, default)
+
+
+def _followed_wrapper_calls(context: FileContext) -> set[int]:
+    """Return the ids of the calls that go through a pass-through wrapper."""
+    return {
+        id(call.node) for call in context.index.client_calls if call.wrapper is not None
+    }
 
 
 def _own_wrapper_candidates(context: FileContext) -> list[str]:
