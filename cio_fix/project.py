@@ -525,7 +525,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     for site in index.call_sites:
         func = site.node.func
         is_client_call = (
-            isinstance(func, cst.Attribute) and func.attr.value in ALL_METHOD_NAMES
+            (isinstance(func, cst.Attribute) and func.attr.value in ALL_METHOD_NAMES)
+            # A call of one of the module's own pass-through wrappers.
+            or (type(func) is cst.Name and func.value in summary.wrappers)
         ) or any(
             # A client method passed on to be called with these arguments: the
             # CIO304 helper, `executor.submit(cio.track, ...)`, a partial.

@@ -669,3 +669,24 @@ def test_own_module_names_listed_at_caller(project) -> None:
     # does not read may pass any name.
     assert listed["unread"] == [{"path": "app/tracking.py", "line": 9, "project": "."}]
     assert "2 event names, 4 call sites" in text
+
+
+def test_own_module_constants_module_read(project) -> None:
+    # app/names.py mentions no client, so only the call's argument reads it.
+    tracking = (
+        "from app import names\n"
+        + WRAPPER_TRACK
+        + "\n\ndef signed_up(user):\n    track(user.id, names.SIGNED_UP)\n"
+    )
+    root = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/names.py": 'SIGNED_UP = "SignedUp"\n',
+            "app/tracking.py": tracking,
+        }
+    )
+
+    found = [(f["path"], f["code"]) for f in _findings(root)]
+
+    assert found == [("app/names.py", "CIO303")]
