@@ -665,9 +665,8 @@ def test_own_module_names_listed_at_caller(project) -> None:
         {"path": "app/tracking.py", "line": 14},
     ]
     assert events["order_paid"]["places"] == [{"path": "app/views.py", "line": 5}]
-    # The wrapper's `name` parameter is unread, because callers that cio-fix
-    # does not read may pass any name.
-    assert listed["unread"] == [{"path": "app/tracking.py", "line": 9, "project": "."}]
+    # The wrapper's own call is no call site: its callers are listed instead.
+    assert listed["unread"] == []
     assert "2 event names, 4 call sites" in text
 
 
