@@ -595,10 +595,13 @@ class ClientPerRequest(Rule):
     `not hasattr(...)`. An `and` needs one such test and an `or` needs
     only such tests. A test that the place is set is the opposite
     (`is not None`, the bare value, `in`, `hasattr(...)`), with `and` and
-    `or` swapped. The function may assign or delete that name, any item
-    of that dict or that attribute nowhere else (`_client = None` at its
-    end unsets it for the next request), and no loop may run between the
-    test and the assignment. The same guard around
+    `or` swapped. `globals`, `getattr` and `hasattr` must be the builtins,
+    because a test with a name that the function, a function around it or
+    the module binds itself (a `def`, an import, an assignment, a
+    parameter) proves nothing. The function may assign or delete that
+    name, any item of that dict or that attribute nowhere else
+    (`_client = None` at its end unsets it for the next request), and no
+    loop may run between the test and the assignment. The same guard around
     `self.client = CustomerIO(...)` sets an instance attribute, built once
     per instance, so it is still reported in a view, which the web
     frameworks instantiate for every request by default.
@@ -1554,27 +1557,31 @@ def _fills_unset_global(
             return False
 
     def reads(expression: cst.BaseExpression) -> bool:
-        return _is_name(expression, name) or _globals_get(expression) == name
+        if _is_name(expression, name):
+            return True
+        return _globals_get(index, function, expression) == name
 
     def contains(expression: cst.BaseExpression) -> bool:
         membership = _membership(expression)
         return (
             membership is not None
             and literal_value(membership[0]) == name
-            and _is_builtin_call(membership[1], "globals", 0)
+            and _calls_builtin(index, function, membership[1], "globals", 0)
         )
 
     return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
 
 
-def _globals_get(expression: cst.BaseExpression) -> object:
+def _globals_get(
+    index: FileIndex, function: FunctionInfo, expression: cst.BaseExpression
+) -> object:
     """Return the name that `globals().get("name")` reads (a None default too), or None."""
     if not _is_get_call(expression):
         return None
     assert isinstance(expression, cst.Call) and isinstance(
         expression.func, cst.Attribute
     )
-    if not _is_builtin_call(expression.func.value, "globals", 0):
+    if not _calls_builtin(index, function, expression.func.value, "globals", 0):
         return None
     return literal_value(expression.args[0].value)
 
@@ -1866,10 +1873,10 @@ def _fills_unset_attribute(
             return False
 
     def reads(expression: cst.BaseExpression) -> bool:
-        return _read_variable(expression, variable_of) == variable
+        return _read_variable(index, function, expression, variable_of) == variable
 
     def contains(expression: cst.BaseExpression) -> bool:
-        return _hasattr_variable(expression, variable_of) == variable
+        return _hasattr_variable(index, function, expression, variable_of) == variable
 
     return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
 
@@ -1919,12 +1926,15 @@ def _assignment_of(
 
 
 def _read_variable(
-    expression: cst.BaseExpression, variable_of: _VariableOf
+    index: FileIndex,
+    function: FunctionInfo,
+    expression: cst.BaseExpression,
+    variable_of: _VariableOf,
 ) -> tuple[str, str] | None:
     """Return the attribute that `X.attr` or `getattr(X, "attr", None)` reads."""
     if isinstance(expression, cst.Attribute):
         return variable_of(expression.value, expression.attr.value)
-    if _is_builtin_call(expression, "getattr", 3):
+    if _calls_builtin(index, function, expression, "getattr", 3):
         assert isinstance(expression, cst.Call)
         default = expression.args[2].value
         if not isinstance(default, cst.Name) or default.value != "None":
@@ -1934,13 +1944,50 @@ def _read_variable(
 
 
 def _hasattr_variable(
-    expression: cst.BaseExpression, variable_of: _VariableOf
+    index: FileIndex,
+    function: FunctionInfo,
+    expression: cst.BaseExpression,
+    variable_of: _VariableOf,
 ) -> tuple[str, str] | None:
     """Return the attribute that `hasattr(X, "attr")` tests."""
-    if not _is_builtin_call(expression, "hasattr", 2):
+    if not _calls_builtin(index, function, expression, "hasattr", 2):
         return None
     assert isinstance(expression, cst.Call)
     return _attribute_argument(expression, variable_of)
+
+
+def _calls_builtin(
+    index: FileIndex,
+    function: FunctionInfo,
+    expression: cst.BaseExpression,
+    name: str,
+    arguments: int,
+) -> bool:
+    """Tell whether `expression` in `function` calls the builtin `name` with `arguments` arguments.
+
+    A name that the module binds itself may call something else, so a
+    lazy cache's test with it proves nothing.
+    """
+    return _is_builtin_call(expression, name, arguments) and _is_builtin_name(
+        index, function, name
+    )
+
+
+def _is_builtin_name(index: FileIndex, function: FunctionInfo, name: str) -> bool:
+    """Tell whether `name`, looked up in `function`, is the builtin of that name.
+
+    It is not when the function, a function around it or the module binds
+    the name (a `def`, an import, an assignment or a parameter), or when
+    any function assigns it after `global name`. NOTE: a star import that
+    binds the name is not seen.
+    """
+    if name in index.module_imports or name in index.global_assignments:
+        return False
+    assert function.scope is not None
+    return not any(
+        name in scope.assignments or name in scope.imports
+        for scope in function.scope.lookup_chain()
+    )
 
 
 def _is_builtin_call(expression: cst.BaseExpression, name: str, arguments: int) -> bool:
