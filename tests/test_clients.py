@@ -1572,3 +1572,86 @@ def test_clients_setting_stays_in_handler(tmp_path) -> None:
     fixed = (project / "app.py").read_text(encoding="utf-8")
     assert fixed.count('CustomerIO("site", "key")') == 2
     assert completed.stdout.split() == ["1", "10"]
+
+
+EMPTIED_CLIENT_DICT = """\
+import os
+
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+_clients = {}
+
+
+@app.post("/orders/<site>")
+def order_created(site):
+    _clients.pop(site, None)
+    if site not in _clients:
+        _clients[site] = CustomerIO(site, os.environ["CIO_API_KEY"])
+    _clients[site].track(customer_id=1, name="order_placed")
+    return "ok"
+
+
+@app.post("/refunds/<site>")
+def refund(site):
+    if site not in _clients:
+        _clients[site] = CustomerIO(site, os.environ["CIO_API_KEY"])
+    _clients[site].track(customer_id=1, name="refund_issued")
+    _clients.pop(site).close()
+    return "ok"
+
+
+def client_for(site):
+    if site not in _clients:
+        _clients[site] = CustomerIO(site, os.environ["CIO_API_KEY"])
+    return _clients[site]
+
+
+@app.post("/signup/<site>")
+def signup(site):
+    _clients.clear()
+    client_for(site).identify(id=1)
+    return "ok"
+"""
+
+
+def _cio601_findings(root: Path) -> dict[int, dict]:
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO601", "."], root
+    )
+    return {finding["line"]: finding for finding in result.json["findings"]}
+
+
+def test_clients_dict_emptied_before_fill_reason(project) -> None:
+    findings = _cio601_findings(project({"app.py": EMPTIED_CLIENT_DICT}))
+
+    assert findings[14]["fix"] is None
+    assert findings[14]["message"].endswith(
+        "(not fixed: `order_created` removes the client from `_clients` before it"
+        " builds one, on every call, so the code may rely on a new client each"
+        " time; remove a client from `_clients` only when a call with it fails)"
+    )
+
+
+def test_clients_dict_emptied_by_caller_reason(project) -> None:
+    findings = _cio601_findings(project({"app.py": EMPTIED_CLIENT_DICT}))
+
+    assert findings[30]["fix"] is None
+    assert findings[30]["message"].endswith(
+        "(not fixed: `signup` removes the client from `_clients` before it calls"
+        " `client_for`, on every call, so the code may rely on a new client each"
+        " time; remove a client from `_clients` only when a call with it fails)"
+    )
+
+
+def test_clients_dict_client_taken_out_reason(project) -> None:
+    findings = _cio601_findings(project({"app.py": EMPTIED_CLIENT_DICT}))
+
+    assert findings[22]["fix"] is None
+    assert findings[22]["message"].endswith(
+        "(not fixed: `refund` takes the client out of `_clients` on every call and"
+        " uses it afterwards, for example to close it, which would close a shared"
+        " client for every later request; remove a client from `_clients` only"
+        " when a call with it fails)"
+    )

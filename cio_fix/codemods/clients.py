@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -598,10 +598,15 @@ class ClientPerRequest(Rule):
     `or` swapped. `globals`, `getattr` and `hasattr` must be the builtins,
     because a test with a name that the function, a function around it or
     the module binds itself (a `def`, an import, an assignment, a
-    parameter) proves nothing. The function may assign or delete that
-    name, any item of that dict or that attribute nowhere else
-    (`_client = None` at its end unsets it for the next request), and no
-    loop may run between the test and the assignment. The same guard around
+    parameter) proves nothing. The function may assign or delete that name or that
+    attribute nowhere else (`_client = None` at its end unsets it for the
+    next request), and may assign no other item of that dict. It may
+    remove items of the dict (`del`, `pop()`, `popitem()`, `clear()`) where
+    a condition decides, as in an `except` clause or a retry after a failed
+    call. A removal that runs whenever the construction does, or before
+    every call of the function in a handler, makes it build a new client
+    each time. No loop may run between the test and the assignment. The
+    same guard around
     `self.client = CustomerIO(...)` sets an instance attribute, built once
     per instance, so it is still reported in a view, which the web
     frameworks instantiate for every request by default.
@@ -695,6 +700,15 @@ class ClientPerRequest(Rule):
     (`global _client; _client = CustomerIO(...)`, or
     `_client = other or CustomerIO(...)`, without the tests above) is
     reported without a fix.
+    A client in a dict that the function empties on every call before it
+    builds the client is reported without a fix too. So is one in a dict
+    that a handler empties before it calls the function. The code may rely
+    on a new client each time (to read new keys, say). A client that the
+    function takes out of the dict after using it and then uses again
+    (`_clients.pop(site).close()`) is reported without a fix, because
+    closing it would close the shared client. A `del` or an unused `pop()`
+    after the client was used only drops the dict's reference, so the fix
+    stays.
     A client stored in an instance attribute (`self.client = ...`) is fixed,
     because code that reads or replaces the class variable does not see it.
     A client that its function changes after building it is reported
@@ -796,7 +810,7 @@ class ClientPerRequest(Rule):
             if function is not None and (
                 function.is_cached
                 or _fills_unset_global(index, function, construction, ancestors)
-                or _fills_unset_item(index, function, construction, ancestors)
+                or _fills_unset_item(context, function, construction, ancestors)
                 or _fills_unset_attribute(index, function, construction, ancestors)
             ):
                 # A cached factory, a lazily built global or a lazily built class
@@ -993,6 +1007,8 @@ class ClientPerRequest(Rule):
             reason = _global_variable_reason(
                 context.index, construction, site.ancestors
             )
+        if reason is None:
+            reason = _removal_reason(context, construction, site.ancestors)
         if reason is None:
             reason = _changed_client_reason(context, construction, with_statement)
         if reason is not None:
@@ -1586,8 +1602,44 @@ def _globals_get(
     return literal_value(expression.args[0].value)
 
 
-def _fills_unset_item(
+@dataclass(frozen=True)
+class _DictItem:
+    """The item of a module-level dict that a construction is assigned to: `_clients[site]`."""
+
+    name: str
+    key: cst.BaseExpression
+    target: cst.Subscript
+
+
+def _filled_item(
     index: FileIndex,
+    function: FunctionInfo,
+    construction: Construction,
+    ancestors: list[cst.CSTNode],
+) -> _DictItem | None:
+    """Return the item that `_clients[key] = CustomerIO(...)` assigns, or None.
+
+    The dict must be bound once at module level to a dict display or
+    `dict(...)`, whose items stay until code removes them (a
+    `weakref.WeakValueDictionary` drops a client nothing else keeps).
+    """
+    assignment = _assignment_of(construction, ancestors)
+    if assignment is None or len(assignment.targets) != 1:
+        return None
+    target = assignment.targets[0].target
+    if not isinstance(target, cst.Subscript) or len(target.slice) != 1:
+        return None
+    element = target.slice[0].slice
+    if not isinstance(element, cst.Index) or not isinstance(target.value, cst.Name):
+        return None
+    name = target.value.value
+    if name in local_names(function, ancestors) or not _is_module_dict(index, name):
+        return None
+    return _DictItem(name, element.value, target)
+
+
+def _fills_unset_item(
+    context: FileContext,
     function: FunctionInfo,
     construction: Construction,
     ancestors: list[cst.CSTNode],
@@ -1595,27 +1647,30 @@ def _fills_unset_item(
     """Tell whether the construction fills an item of a module-level dict only while it is unset.
 
     `if site not in _clients: _clients[site] = CustomerIO(...)` builds one
-    client per key and process. The dict must be bound once at module level
-    to a dict display or `dict(...)`, whose items stay until code removes
-    them (a `weakref.WeakValueDictionary` drops a client nothing else
-    keeps). The function must assign or delete no other item of it.
+    client per key and process. The function must assign no other item of
+    the dict. It may remove items where a condition decides (an `except`
+    clause, a retry after a failed call). A removal that runs whenever the
+    construction does, or before each call of the function in a caller that
+    runs per request or per item, empties the dict for the next call.
     """
-    assignment = _assignment_of(construction, ancestors)
-    if assignment is None or len(assignment.targets) != 1:
+    item = _filled_item(context.index, function, construction, ancestors)
+    if item is None:
         return False
-    target = assignment.targets[0].target
-    if not isinstance(target, cst.Subscript) or len(target.slice) != 1:
+    name, key = item.name, item.key
+    removals = _item_removals(context, name)
+    node = construction.node
+    if _removals_on_every_run(context, function, node, ancestors, removals):
         return False
-    element = target.slice[0].slice
-    if not isinstance(element, cst.Index) or not isinstance(target.value, cst.Name):
+    if _emptying_caller(context, function, name, removals) is not None:
         return False
-    name = target.value.value
-    key = element.value
-    if name in local_names(function, ancestors) or not _is_module_dict(index, name):
-        return False
+    # The `del` statements were judged above: one under a condition keeps the cache.
+    deleted = {
+        id(removal) for removal in removals if isinstance(removal, cst.Subscript)
+    }
     for other in _assigned_targets(function.node.body):
         if (
-            other is not target
+            other is not item.target
+            and id(other) not in deleted
             and isinstance(other, cst.Subscript)
             and _is_name(other.value, name)
         ):
@@ -1640,6 +1695,238 @@ def _fills_unset_item(
         )
 
     return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
+
+
+# The methods of a dict that remove items from it.
+REMOVING_METHODS = frozenset({"pop", "popitem", "clear"})
+
+
+def _item_removals(context: FileContext, name: str) -> list[cst.CSTNode]:
+    """Return every removal of items from the dict `name` in the module.
+
+    That is each `name[key]` that a `del` statement deletes, and each call
+    of `name.pop(...)`, `name.popitem()` and `name.clear()`.
+    """
+    parent_of = context.parent_map()
+    removals: list[cst.CSTNode] = []
+    for node in context.names_with_value(name):
+        parent = parent_of.get(node)
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            if _is_deleted(parent, parent_of):
+                removals.append(parent)
+        elif isinstance(parent, cst.Attribute) and parent.value is node:
+            call = parent_of.get(parent)
+            if (
+                parent.attr.value in REMOVING_METHODS
+                and isinstance(call, cst.Call)
+                and call.func is parent
+            ):
+                removals.append(call)
+    return removals
+
+
+def _is_deleted(
+    node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    """Tell whether a `del` statement deletes `node`, also in a tuple or list."""
+    parent = parent_of.get(node)
+    while isinstance(parent, (cst.Element, cst.Tuple, cst.List)):
+        parent = parent_of.get(parent)
+    return isinstance(parent, cst.Del)
+
+
+def _removals_on_every_run(
+    context: FileContext,
+    function: FunctionInfo,
+    node: cst.CSTNode,
+    ancestors: list[cst.CSTNode],
+    removals: list[cst.CSTNode],
+) -> list[cst.CSTNode]:
+    """Return the removals that run, before or after `node`, whenever `node` runs.
+
+    Such a removal sits in a block of `function` around the node, and no
+    `if`, loop, `except` or `else` clause, `match`, conditional expression,
+    `and`/`or` operand, comprehension or nested function of that block
+    decides whether it runs. When a loop of that block runs the node and
+    not the removal, the removal counts only where `function` runs per
+    request or per item. A start-up function that empties the dict and
+    then fills it in a loop builds one client per key. `ancestors` lists
+    the node's parents, nearest first.
+    """
+    # The node's ancestors inside the function, by id, with their position.
+    around: dict[int, int] = {}
+    for position, ancestor in enumerate(ancestors):
+        if ancestor is function.node:
+            break
+        around[id(ancestor)] = position
+    parent_of = context.parent_map()
+    per_call: bool | None = None
+    found = []
+    for removal in removals:
+        position = _common_ancestor(removal, around, parent_of)
+        if position is None:
+            continue
+        if loop_around(node, ancestors[: position + 1]) is not None:
+            if per_call is None:
+                per_call = runs_per_request_or_item(context.index, function)
+            if not per_call:
+                continue
+        found.append(removal)
+    return found
+
+
+def _emptying_caller(
+    context: FileContext,
+    function: FunctionInfo,
+    name: str,
+    removals: list[cst.CSTNode],
+) -> FunctionInfo | None:
+    """Return a function that removes items of the dict `name` before it calls `function`.
+
+    `_clients.pop(site, None)` before `client_for(site)` in a handler makes
+    `client_for` build a new client on every request. The caller must run
+    per request or per item, or call `function` in a loop, and a removal
+    must run whenever that call does. None when no function does.
+    """
+    if not removals or function.parent is not None or function.class_info is not None:
+        return None
+    index = context.index
+    parent_of = context.parent_map()
+    for node in context.names_with_value(function.name):
+        call = parent_of.get(node)
+        if not isinstance(call, cst.Call) or call.func is not node:
+            continue
+        scope = index.scope_of(call)
+        caller = scope.function if scope is not None else None
+        if scope is None or caller is None or caller is function:
+            continue
+        bindings = index.assignments_of(function.name, scope)
+        if len(bindings) != 1 or bindings[0].statement is not function.node:
+            # The caller calls something else by that name.
+            continue
+        if _binds_locally(scope, name):
+            # The caller's removals empty a dict of its own.
+            continue
+        ancestors = list(context.ancestors(call))
+        if (
+            not runs_per_request_or_item(index, caller)
+            and loop_around(call, ancestors) is None
+        ):
+            continue
+        emptying = _removals_on_every_run(context, caller, call, ancestors, removals)
+        for removal in emptying:
+            if context.comes_before(removal, call):
+                return caller
+    return None
+
+
+def _binds_locally(scope: Scope, name: str) -> bool:
+    """Tell whether `scope`, or a function around it, binds `name` instead of the module."""
+    for candidate in scope.lookup_chain():
+        if candidate.kind == "module":
+            return False
+        if name in candidate.assignments or name in candidate.imports:
+            return True
+    return False
+
+
+def _common_ancestor(
+    node: cst.CSTNode,
+    around: dict[int, int],
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
+) -> int | None:
+    """Return the position in `around` of the nearest ancestor of `node` there.
+
+    None when there is none, or when `node` may not run whenever that
+    ancestor does.
+    """
+    child = node
+    parent = parent_of.get(child)
+    while parent is not None:
+        if not _runs_with_parent(child, parent):
+            return None
+        if id(parent) in around:
+            return around[id(parent)]
+        child, parent = parent, parent_of.get(parent)
+    return None
+
+
+# Nodes that run their parts later, once per item, or never.
+_DEFERRING = (
+    cst.FunctionDef,
+    cst.Lambda,
+    cst.ListComp,
+    cst.SetComp,
+    cst.DictComp,
+    cst.GeneratorExp,
+)
+
+
+def _runs_with_parent(child: cst.CSTNode, parent: cst.CSTNode) -> bool:
+    """Tell whether `child` runs whenever `parent` does, unless an exception stops it."""
+    if isinstance(parent, (cst.If, cst.While, cst.IfExp)):
+        return child is parent.test
+    if isinstance(parent, cst.For):
+        return child is parent.iter
+    if isinstance(parent, cst.BooleanOperation):
+        return child is parent.left
+    if isinstance(parent, (cst.Try, cst.TryStar)):
+        # Not the `except` clauses nor the `else` clause.
+        return child is parent.body or child is parent.finalbody
+    if isinstance(parent, cst.Match):
+        return child is parent.subject
+    return not isinstance(parent, _DEFERRING)
+
+
+def _removal_reason(
+    context: FileContext, construction: Construction, ancestors: list[cst.CSTNode]
+) -> str | None:
+    """Return why a client in a dict that is emptied on every call must not be shared, or None.
+
+    A removal before the construction, in its function or in a caller,
+    throws the cached client away on purpose, and cio-fix cannot tell why
+    (new keys, or closing the old client). A removal after it that uses the
+    removed client may close it, which would close a shared client. One
+    that only drops the dict's reference (a `del` statement, or a call
+    whose result is unused) leaves a client that can still be shared.
+    """
+    function = construction.site.function
+    if function is None:
+        return None
+    item = _filled_item(context.index, function, construction, ancestors)
+    if item is None:
+        return None
+    name = item.name
+    all_removals = _item_removals(context, name)
+    removals = _removals_on_every_run(
+        context, function, construction.node, ancestors, all_removals
+    )
+    advice = f"remove a client from `{name}` only when a call with it fails"
+    for removal in removals:
+        if context.comes_before(removal, construction.node):
+            return (
+                f"`{function.name}` removes the client from `{name}` before it"
+                " builds one, on every call, so the code may rely on a new client"
+                f" each time; {advice}"
+            )
+    caller = _emptying_caller(context, function, name, all_removals)
+    if caller is not None:
+        return (
+            f"`{caller.name}` removes the client from `{name}` before it calls"
+            f" `{function.name}`, on every call, so the code may rely on a new"
+            f" client each time; {advice}"
+        )
+    parent_of = context.parent_map()
+    for removal in removals:
+        if isinstance(removal, cst.Call) and not isinstance(
+            parent_of.get(removal), cst.Expr
+        ):
+            return (
+                f"`{function.name}` takes the client out of `{name}` on every call"
+                " and uses it afterwards, for example to close it, which would close"
+                f" a shared client for every later request; {advice}"
+            )
+    return None
 
 
 def _is_module_dict(index: FileIndex, name: str) -> bool:
