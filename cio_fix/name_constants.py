@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 # A name spelled as a constant (`PREFIX`, `names.APP`), or an enum member
 # (`Plan.PRO`, `Plan.PRO.value`).
 _CONSTANT_NAME = re.compile(r"_*[A-Z][A-Z0-9_]*")
+# The attributes of Django's `HttpRequest` that contain what the client sent.
+# They are spelled in capitals like constants, but change with each request.
+_REQUEST_DATA = frozenset({"GET", "POST", "META", "FILES", "COOKIES"})
 
 _SEPARATORS_AT_START = re.compile(r"^[\W_]+")
 _SEPARATORS_AT_END = re.compile(r"[\W_]+$")
@@ -92,6 +95,27 @@ def looks_constant(expression: cst.BaseExpression) -> bool:
     else:
         return False
     return _CONSTANT_NAME.fullmatch(spelled) is not None
+
+
+def is_request_data(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> bool:
+    """Tell whether an expression is Django's request data: `request.GET`, `self.request.POST`.
+
+    An owner spelled as a class or constant (`Method.POST`) or imported
+    (`http.GET` after `from app import http`) makes it a constant instead.
+    """
+    if not isinstance(expression, cst.Attribute):
+        return False
+    if expression.attr.value not in _REQUEST_DATA:
+        return False
+    owner = dotted_name(expression.value)
+    if owner is None:
+        # A call or subscript (`view.get_request().GET`) is no class or module.
+        return True
+    if owner.rpartition(".")[2].lstrip("_")[:1].isupper():
+        return False
+    return context.index.qualified_name(expression.value, scope) is None
 
 
 def is_fixed(
@@ -365,12 +389,15 @@ def _built_from_constants(
     """Tell whether every name that an expression reads is spelled as a constant.
 
     A constant, an enum member or a class (`Event` in `Event["X"]`) counts.
-    An expression that reads no name, such as `uuid4()`, does not.
+    An expression that reads no name, such as `uuid4()`, does not, and
+    neither does Django's request data (`request.GET`).
     """
     references = _references(context, expression)
     if not references:
         return False
     for reference in references:
+        if is_request_data(context, scope, reference):
+            return False
         if looks_constant(reference):
             continue
         if _evaluate(context, scope, reference) is not None:

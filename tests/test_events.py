@@ -1158,6 +1158,30 @@ def test_events_unread_name_makes_fix_unsafe(project) -> None:
     )
 
 
+def test_events_request_data_fix_stays_safe(project) -> None:
+    # `request.GET` is spelled like a constant, but a name built from it is
+    # built from values, so it is no name that cio-fix cannot read.
+    root = project(
+        {
+            "views.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def search(request):\n"
+                '    q = request.GET.get("q", "")\n'
+                '    cio.track(customer_id=request.user.id, name="searched_" + q)\n'
+                "def opened(request, tab):\n"
+                '    cio.track(customer_id=request.user.id, name=f"opened_{tab}")\n'
+            ),
+            "requirements.txt": "customerio==3.1.0\n",
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO301", "."], root)
+    fixes = {finding["line"]: finding["fix"] for finding in result.json["findings"]}
+
+    assert fixes == {5: "safe", 7: "safe"}
+
+
 @pytest.mark.parametrize(
     "replay",
     [

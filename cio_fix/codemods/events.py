@@ -57,6 +57,7 @@ from cio_fix.name_constants import (
     UnknownPart,
     fixed_name,
     is_fixed,
+    is_request_data,
     looks_constant,
     sent_texts,
     value_texts,
@@ -584,7 +585,10 @@ class DynamicEventName(Rule):
     `class Event(str, Enum)` in a formatted name, which Python 3.11 and
     later write as `Event.X`. A lowercase name that is not such a constant,
     such as a parameter, is a value that changes, and so is a part that
-    reads one (`PREFIX[:size]`).
+    reads one (`PREFIX[:size]`). Django's request data (`request.GET`,
+    `request.POST`, `request.META`, `request.FILES`, `request.COOKIES`,
+    also through `self.request`) changes too, although it is spelled in
+    capitals.
     Attributes go where the SDK takes them: into `data` (customerio 3.x), keyword
     arguments (customerio 1.x and 2.x, backfill, async-customerio) or
     `properties` (Data Pipelines). A `data` variable that names a dict the
@@ -1737,9 +1741,12 @@ def is_bounded(
     Literals, constants (also imported ones), `"on" if flag else "off"`, and
     the variable of a loop over a literal tuple or list are bounded. So is a
     name spelled as a constant (`PREFIX`, `names.APP`) or an enum member
-    (`Event.SIGNED_UP.value`), even when its module is not read.
+    (`Event.SIGNED_UP.value`), even when its module is not read. Django's
+    request data (`request.GET`) is not, although it is spelled in capitals.
     """
     if expression is None or depth > 5:
+        return False
+    if is_request_data(context, scope, expression):
         return False
     if literal_value(expression) is not None or looks_constant(expression):
         return True
