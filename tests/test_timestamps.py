@@ -88,3 +88,68 @@ def test_timestamps_dict_of_two_calls_reported_once(project) -> None:
 
     assert len(findings) == 1
     assert findings[0]["fix"] == "safe"
+
+
+def _slot_fixes(root: Path) -> dict[str, str | None]:
+    """Check `root` and map each reported slot name to the finding's fix safety."""
+    result = run_cli(["--select", "CIO103", "--output-format", "json", "."], root)
+    fixes = {}
+    for finding in result.json["findings"]:
+        slot = finding["message"].split("`")[1]
+        fixes[slot] = finding["fix"]
+    return fixes
+
+
+def test_timestamps_sum_beside_fixed_slot(project) -> None:
+    body = (
+        "def start_trial(uid):\n"
+        "    started = int(time.time() * 1000)\n"
+        "    cio.identify(id=uid, trial_started_at=started, trial_ends_at=started + TRIAL_MS)\n"
+    )
+    root: Path = project({"app.py": HEADER + body})
+
+    fixes = _slot_fixes(root)
+    run_cli(["--apply", "--select", "CIO103", "."], root)
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+
+    assert fixes == {"trial_started_at": "safe", "trial_ends_at": None}
+    # The sum still adds milliseconds to milliseconds after the fix.
+    assert "    started = int(time.time() * 1000)\n" in fixed
+    assert "trial_started_at=started // 1000" in fixed
+    assert _slot_fixes(root) == {"trial_ends_at": None}
+
+
+def test_timestamps_sum_in_variable_reported(project) -> None:
+    body = (
+        "def start_trial(uid):\n"
+        "    started = int(time.time() * 1000)\n"
+        "    ends = started + TRIAL_MS\n"
+        "    cio.identify(id=uid, trial_ends_at=ends)\n"
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert findings[0]["message"].endswith(
+        "(compute it in seconds: cio-fix rewrites a millisecond value only where"
+        " it is sent as it is)"
+    )
+
+
+def test_timestamps_moved_variable_message(project) -> None:
+    body = (
+        "def remind_later(uid):\n"
+        "    ts = int(time.time() * 1000)\n"
+        "    ts += 60_000\n"
+        '    cio.track(customer_id=uid, name="reminder_due", timestamp=ts)\n'
+    )
+
+    findings = _findings(project, body)
+
+    assert len(findings) == 1
+    assert findings[0]["fix"] is None
+    assert findings[0]["message"].endswith(
+        "(compute it in seconds: `ts` is changed after it is assigned, and cio-fix"
+        " converts a millisecond variable only where one assignment gives its value)"
+    )

@@ -46,6 +46,13 @@ ATTRIBUTE_METHODS = (
 )
 # dict methods that add, replace or remove keys.
 DICT_CHANGES = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
+# How many names deep a value is followed to a millisecond form: `b = a + 60`.
+MAX_DEPTH = 5
+# The reason that a finding on arithmetic over milliseconds gives for no fix.
+ARITHMETIC_REASON = (
+    "compute it in seconds: cio-fix rewrites a millisecond value only where it is"
+    " sent as it is"
+)
 
 
 @dataclass
@@ -106,14 +113,17 @@ class MillisecondTimestamp(Rule):
     the Track API drops anyway. A variable used only in timestamp slots is
     converted where it is assigned; one used elsewhere too, or bound by
     `:=` in a condition, is divided at the slot (`created_at=now_ms //
-    1000`). Each branch of a conditional
-    expression is fixed on its own. Milliseconds inside arithmetic
-    (`time.time() * 1000 + delay_ms`) or behind `:=` are reported without a
-    fix. A dict that other code reads too, or a module-level dict, is
-    reported without a fix, because the fix would change what that code
-    receives. Durations such as `duration_ms` or `time.time() * 1000 -
-    started_ms`, milliseconds never sent to Customer.io, and Data Pipelines
-    calls (which take `datetime` objects) are not reported.
+    1000`). A sum that reads the variable (`started + 14 * 86_400_000`) is
+    such a use, so no fix adds milliseconds to seconds. Each branch of a
+    conditional expression is fixed on its own. Milliseconds inside
+    arithmetic (`time.time() * 1000 + delay_ms`, also through a variable:
+    `started + 14 * 86_400_000`, or `ts += 60_000` before `timestamp=ts`)
+    or behind `:=` are reported without a fix. A dict that other code
+    reads too, or a module-level dict, is reported without a fix, because
+    the fix would change what that code receives. Durations
+    such as `duration_ms` or `time.time() * 1000 - started_ms`,
+    milliseconds never sent to Customer.io, and Data Pipelines calls (which
+    take `datetime` objects) are not reported.
     """
 
     code = "CIO103"
@@ -166,17 +176,20 @@ class MillisecondTimestamp(Rule):
             )
         if isinstance(slot.value, cst.IfExp):
             return self._check_branches(context, slot)
-        if _hides_milliseconds(index, slot.value, scope):
-            reason = (
-                "compute it in seconds: cio-fix rewrites a millisecond value only"
-                " where it is sent as it is"
-            )
-            message = f"{_message(slot.name, 'milliseconds')} ({reason})"
-            return context.finding(self, slot.value, message)
+        if _hides_milliseconds(context, slot.value, scope):
+            return self._report(context, slot, ARITHMETIC_REASON)
 
         if not isinstance(slot.value, cst.Name):
             return None
-        assignment = only_binding(index, slot.value.value, scope)
+        name = slot.value.value
+        if _moved_milliseconds(context, name, scope, depth=0):
+            reason = (
+                f"compute it in seconds: `{name}` is changed after it is assigned,"
+                " and cio-fix converts a millisecond variable only where one"
+                " assignment gives its value"
+            )
+            return self._report(context, slot, reason)
+        assignment = only_binding(index, name, scope)
         if assignment is None or assignment.value is None:
             return None
         # A parameter's default does not tell what callers pass.
@@ -184,13 +197,17 @@ class MillisecondTimestamp(Rule):
             return None
         converted = convert(index, assignment.value, allow_float)
         if converted is None:
+            # A variable bound to arithmetic: `ends = started + 14 * 86_400_000`.
+            if _hides_milliseconds(context, assignment.value, assignment.scope):
+                return self._report(context, slot, ARITHMETIC_REASON)
             return None
 
         message = _message(slot.name, converted.problem)
         # A variable named for milliseconds (`now_ms`) keeps its meaning and
         # is divided at the slot; so is one that other code reads too, and
         # one bound by `:=`, whose value the expression around it reads.
-        name = slot.value.value
+        # Converting the assignment would also leave a sum of seconds and
+        # milliseconds in `started + 14 * 86_400_000`, which is such a read.
         if (
             assignment.scope.kind == "function"
             and not isinstance(assignment.statement, cst.NamedExpr)
@@ -212,6 +229,11 @@ class MillisecondTimestamp(Rule):
         return context.finding(
             self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: at_slot})
         )
+
+    def _report(self, context: FileContext, slot: Slot, reason: str) -> Finding:
+        """Report milliseconds in a slot without a fix, for `reason`."""
+        message = f"{_message(slot.name, 'milliseconds')} ({reason})"
+        return context.finding(self, slot.value, message)
 
     def _check_branches(self, context: FileContext, slot: Slot) -> Finding | None:
         """Fix `time.time() * 1000 if active else None` in the branches that need it."""
@@ -235,39 +257,95 @@ class MillisecondTimestamp(Rule):
 
 
 def _hides_milliseconds(
-    index: FileIndex, node: cst.BaseExpression, scope: Scope
+    context: FileContext, node: cst.BaseExpression, scope: Scope, depth: int = 0
 ) -> bool:
-    """Tell whether arithmetic or `:=` around a value hides a millisecond form.
+    """Tell whether arithmetic or `:=` around a value hides a millisecond time.
 
-    `time.time() * 1000 + 14 * 86400 * 1000` and `(ms := time.time() *
-    1000)` are milliseconds too, but only a rewrite by hand keeps what the
-    rest of the expression means. A difference is a date only when a
-    constant is taken from one: `time.time() * 1000 - started_ms` is a
-    duration.
+    `time.time() * 1000 + 14 * 86400 * 1000`, `started_ms + 60_000` and
+    `(ms := time.time() * 1000)` are milliseconds too, but only a rewrite
+    by hand keeps what the rest of the expression means. A difference is a
+    date only when a constant is taken from one: `time.time() * 1000 -
+    started_ms` is a duration.
     """
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, cst.NamedExpr):
-            parts = [current.value]
-        elif isinstance(current, cst.BinaryOperation) and isinstance(
-            current.operator, cst.Add
+    if isinstance(node, cst.NamedExpr):
+        parts = [node.value]
+    elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        parts = [node.left, node.right]
+    elif isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, cst.Subtract
+    ):
+        if not _is_offset(context.index, node.right, scope):
+            return False
+        parts = [node.left]
+    else:
+        return False
+    return any(_is_milliseconds(context, part, scope, depth) for part in parts)
+
+
+def _is_milliseconds(
+    context: FileContext, node: cst.BaseExpression, scope: Scope, depth: int
+) -> bool:
+    """Tell whether `node` is a Unix time in milliseconds.
+
+    That is a form that `convert` reads, arithmetic that hides one, and a
+    name bound once to one (also when `+=` moves it).
+    """
+    if depth > MAX_DEPTH:
+        return False
+    if convert(context.index, node, allow_float=False) is not None:
+        return True
+    if _hides_milliseconds(context, node, scope, depth):
+        return True
+    if isinstance(node, cst.Name):
+        if _moved_milliseconds(context, node.value, scope, depth):
+            return True
+        assignment = only_binding(context.index, node.value, scope)
+        if (
+            assignment is not None
+            and assignment.value is not None
+            and not isinstance(assignment.statement, cst.Param)
         ):
-            parts = [current.left, current.right]
-        elif isinstance(current, cst.BinaryOperation) and isinstance(
-            current.operator, cst.Subtract
-        ):
-            if not _is_offset(index, current.right, scope):
-                continue
-            parts = [current.left]
-        else:
-            continue
-        for part in parts:
-            converted = convert(index, part, allow_float=False)
-            if converted is not None and converted.problem == "milliseconds":
-                return True
-        pending.extend(parts)
+            return _is_milliseconds(
+                context, assignment.value, assignment.scope, depth + 1
+            )
     return False
+
+
+def _moved_milliseconds(
+    context: FileContext, name: str, scope: Scope, depth: int
+) -> bool:
+    """Tell whether `name` is a millisecond time that `+=` or `-=` moves: `ts += 60_000`.
+
+    The name must have one assignment of a millisecond time, and every other
+    binding must add to it or subtract a constant amount (`_is_offset`), as
+    in `_hides_milliseconds`.
+    """
+    index = context.index
+    assignments = _bindings_of(index, name, scope)
+    starts = [
+        assignment
+        for assignment in assignments
+        if not isinstance(assignment.statement, cst.AugAssign)
+    ]
+    if len(starts) != 1 or len(assignments) == 1:
+        return False
+    for assignment in assignments:
+        statement = assignment.statement
+        if not isinstance(statement, cst.AugAssign):
+            continue
+        if isinstance(statement.operator, cst.AddAssign):
+            continue
+        if not isinstance(statement.operator, cst.SubtractAssign):
+            return False
+        if not _is_offset(index, statement.value, assignment.scope):
+            return False
+
+    start = starts[0]
+    if start.value is None or not isinstance(
+        start.statement, (cst.Assign, cst.AnnAssign)
+    ):
+        return False
+    return _is_milliseconds(context, start.value, start.scope, depth + 1)
 
 
 def _is_offset(
@@ -646,22 +724,27 @@ def _only_used_in_slots(context: FileContext, scope: Scope, name: str) -> bool:
 
 
 def only_binding(index: FileIndex, name: str, scope: Scope) -> Assignment | None:
-    """Return the assignment `name` resolves to in `scope`, if no other binding competes.
+    """Return the assignment `name` resolves to in `scope`, if no other binding competes."""
+    assignments = _bindings_of(index, name, scope)
+    return assignments[0] if len(assignments) == 1 else None
+
+
+def _bindings_of(index: FileIndex, name: str, scope: Scope) -> list[Assignment]:
+    """Return the assignments `name` resolves to in `scope`, or none when an import competes.
 
     Imports bind names too, but the index keeps them apart from
     assignments: `from app.clock import now` in a function hides a
     module-level `now = time.time() * 1000`.
     """
     assignments = index.assignments_of(name, scope)
-    if len(assignments) != 1:
-        return None
-    assignment = assignments[0]
+    if not assignments:
+        return []
     for candidate in scope.lookup_chain():
         if _imports_name(index, candidate, name):
-            return None
-        if candidate is assignment.scope:
+            return []
+        if candidate is assignments[0].scope:
             break
-    return assignment
+    return assignments
 
 
 def _imports_name(index: FileIndex, scope: Scope, name: str) -> bool:
