@@ -153,3 +153,35 @@ def test_timestamps_moved_variable_message(project) -> None:
         "(compute it in seconds: `ts` is changed after it is assigned, and cio-fix"
         " converts a millisecond variable only where one assignment gives its value)"
     )
+
+
+def test_timestamps_imported_constant_message(project) -> None:
+    root: Path = project(
+        {
+            "app/__init__.py": "",
+            "app/constants.py": "LAUNCH_MS = 1717171717000\n",
+            "app/jobs.py": (
+                "from customerio import CustomerIO\n"
+                "from app import constants\n"
+                "from app.constants import LAUNCH_MS\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def launched(uid):\n"
+                "    cio.identify(id=uid, launched_at=LAUNCH_MS)\n"
+                "    cio.identify(id=uid, launched_at=constants.LAUNCH_MS)\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--select", "CIO103", "--output-format", "json", "."], root)
+    findings = result.json["findings"]
+
+    assert [finding["line"] for finding in findings] == [6, 7]
+    assert [finding["fix"] for finding in findings] == [None, None]
+    assert findings[0]["message"].endswith(
+        "(define `LAUNCH_MS` in seconds in `app.constants`: cio-fix does not divide"
+        " it here, because the division would go wrong once that module defines it"
+        " in seconds)"
+    )
+    assert "define `constants.LAUNCH_MS` in seconds in `app.constants`" in (
+        findings[1]["message"]
+    )

@@ -16,6 +16,7 @@ from cio_fix.customerio import (
     FileIndex,
     Scope,
     bound_name,
+    dotted_name,
     literal_value,
     subscript_key,
 )
@@ -92,8 +93,10 @@ class MillisecondTimestamp(Rule):
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
     `last_used`. The value may reach the call through a variable or a
-    module constant. A `functools.partial` of those methods counts as the
-    call it makes.
+    module constant. A 13-digit constant that another module of the
+    project defines counts where the call passes it as an argument itself
+    (`launched_at=LAUNCH_MS` after `from app.constants import LAUNCH_MS`).
+    A `functools.partial` of those methods counts as the call it makes.
 
     Why is this bad?
     The Track API reads timestamps as integer Unix seconds (customerio 1.x
@@ -118,9 +121,11 @@ class MillisecondTimestamp(Rule):
     conditional expression is fixed on its own. Milliseconds inside
     arithmetic (`time.time() * 1000 + delay_ms`, also through a variable:
     `started + 14 * 86_400_000`, or `ts += 60_000` before `timestamp=ts`)
-    or behind `:=` are reported without a fix. A dict that other code
-    reads too, or a module-level dict, is reported without a fix, because
-    the fix would change what that code receives. Durations
+    or behind `:=` are reported without a fix. So is a constant of another
+    module, which is best defined in seconds there: a division at the call
+    would go wrong once that module defines it in seconds. A dict that
+    other code reads too, or a module-level dict, is reported without a
+    fix, because the fix would change what that code receives. Durations
     such as `duration_ms` or `time.time() * 1000 - started_ms`,
     milliseconds never sent to Customer.io, and Data Pipelines calls (which
     take `datetime` objects) are not reported.
@@ -178,6 +183,14 @@ class MillisecondTimestamp(Rule):
             return self._check_branches(context, slot)
         if _hides_milliseconds(context, slot.value, scope):
             return self._report(context, slot, ARITHMETIC_REASON)
+        module = _imported_milliseconds(context, slot.value, scope)
+        if module is not None:
+            reason = (
+                f"define `{code_of(slot.value)}` in seconds in `{module}`: cio-fix"
+                " does not divide it here, because the division would go wrong once"
+                " that module defines it in seconds"
+            )
+            return self._report(context, slot, reason)
 
         if not isinstance(slot.value, cst.Name):
             return None
@@ -287,8 +300,9 @@ def _is_milliseconds(
 ) -> bool:
     """Tell whether `node` is a Unix time in milliseconds.
 
-    That is a form that `convert` reads, arithmetic that hides one, and a
-    name bound once to one (also when `+=` moves it).
+    That is a form that `convert` reads, arithmetic that hides one, a name
+    bound once to one (also when `+=` moves it), and a 13-digit constant
+    of another module of the project.
     """
     if depth > MAX_DEPTH:
         return False
@@ -308,7 +322,7 @@ def _is_milliseconds(
             return _is_milliseconds(
                 context, assignment.value, assignment.scope, depth + 1
             )
-    return False
+    return _imported_milliseconds(context, node, scope) is not None
 
 
 def _moved_milliseconds(
@@ -346,6 +360,37 @@ def _moved_milliseconds(
     ):
         return False
     return _is_milliseconds(context, start.value, start.scope, depth + 1)
+
+
+def _imported_milliseconds(
+    context: FileContext, node: cst.BaseExpression, scope: Scope
+) -> str | None:
+    """Return the module of the project whose 13-digit constant `node` names.
+
+    `LAUNCH_MS` after `from app.constants import LAUNCH_MS`, or
+    `constants.LAUNCH_MS`, gives `app.constants`. None for a constant that
+    code may rebind, because the value that the call reads is not known.
+    NOTE: the defining module is read only when a call passes the constant
+    itself as an argument, not inside `data={...}`. A module that rebinds
+    the constant (`constants.LAUNCH_MS = ...`) is read only when it
+    mentions Customer.io, so a rebinding elsewhere is missed.
+    """
+    dotted = dotted_name(node)
+    if dotted is None or context.index.rebound(dotted.partition(".")[0], scope):
+        return None
+    qualified = context.index.qualified_name(node, scope)
+    if qualified is None:
+        return None
+    target = context.project.resolve_value(qualified)
+    if target is None:
+        return None
+    summary, name = target
+    if context.project.rebound_constant(summary.module_name, name):
+        return None
+    value = summary.constants.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return summary.module_name if value in MILLISECOND_LITERALS else None
 
 
 def _is_offset(
