@@ -108,9 +108,10 @@ class Config:
     ignore: tuple[str, ...] = ()
     # `--ignore`: rules left out besides the configuration's `ignore`.
     extend_ignore: tuple[str, ...] = ()
-    # Where the search for the declared customerio version stops, when not
-    # at the root: the top of the git work tree, or the root of the project
-    # that contains this one.
+    # Where the search for the declared customerio and Python versions
+    # stops, when not at the root. It is the top of the git work tree, the
+    # root of the project that contains this one, or outside git the top of
+    # the file system.
     version_search_root: Path | None = None
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
@@ -534,6 +535,19 @@ def _work_tree_top(folder: Path) -> Path | None:
     return None
 
 
+def _declarations_top(folder: Path) -> Path:
+    """Return the highest folder that may declare the versions of the code in `folder`.
+
+    It is the top of the git work tree around `folder`. Outside git nothing
+    marks where a project ends, so it is the top of the file system, as
+    pyenv looks for `.python-version`. Otherwise `cio-fix shop/views.py`
+    would miss the `setup.py` beside `shop` that a run from its folder reads,
+    and write code for a newer Python than the one it declares.
+    """
+    top = _work_tree_top(folder)
+    return top if top is not None else Path(folder.anchor)
+
+
 def project_root(start: Path) -> Path:
     """Return the root of the project that `start` belongs to; see `load_config`."""
     pyproject = find_pyproject(start)
@@ -609,11 +623,14 @@ def load_config(start: Path) -> Config:
     of the git work tree around `start`. Outside git it is the folder of
     the nearest pyproject.toml, else `start` itself (or its folder, for a
     file). So `cio-fix app/` reads the repository's requirements and the
-    modules `app/` imports, as a run from the top does.
+    modules `app/` imports, as a run from the top does. The customerio and
+    Python versions are read up to the top of the work tree, or outside git
+    of the file system.
     """
     pyproject = find_pyproject(start)
     if pyproject is None:
-        return Config(root=project_root(start))
+        root = project_root(start)
+        return Config(root=root, version_search_root=_declarations_top(root))
 
     try:
         values = _read_values(pyproject)
@@ -621,9 +638,9 @@ def load_config(start: Path) -> Config:
         # The JSON report names the file apart from the message.
         error.path = pyproject
         raise
-    # A package of a repository reads the customerio version that the
-    # repository declares when it declares none itself.
-    values["version_search_root"] = _work_tree_top(pyproject.parent)
+    # A package of a repository reads the versions that the repository
+    # declares when it declares none itself.
+    values["version_search_root"] = _declarations_top(pyproject.parent)
     return Config(**values)
 
 

@@ -539,6 +539,10 @@ class _Run:
         # Each file's path as its cache keys contain it (`_path_key`).
         self._path_keys: dict[Path, str] = {}
         self._declared: dict[Path, list[str]] = {}
+        # The fingerprints of each folder's own declaration files. Outside git
+        # the search of every folder goes up to the top of the file system,
+        # so all of them share the folders above the root.
+        self._own_declarations: dict[Path, list[str]] = {}
         self._shadowing = SdkShadowing(config.root)
         self._formatter_settings = FormatterSettings(config.root)
         # Each file's formatter settings, as its cache keys contain them.
@@ -637,7 +641,11 @@ class _Run:
             found = []
             root = self.config.declarations_root
             for parent in folders_up_to(root, folder):
-                found.extend(declaration_fingerprints(parent, root))
+                own = self._own_declarations.get(parent)
+                if own is None:
+                    own = declaration_fingerprints(parent, root)
+                    self._own_declarations[parent] = own
+                found.extend(own)
             self._declared[folder] = found
         return found
 

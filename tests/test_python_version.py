@@ -851,3 +851,89 @@ def test_python_27_imports_fixed_module(project) -> None:
     assert "needs Python 3.7, and setup.py declares 2.7" in withheld["CIO304"]
     assert "needs Python 3.3, and setup.py declares 2.7" in withheld["CIO603"]
     assert output == ("[(7, 'paid', ['timestamp', 'user_id']), (8, 'exported', [])]\n")
+
+
+# An old Flask service that declares its versions only in setup.py.
+LEGACY_SETUP_PY = """\
+from setuptools import setup
+
+setup(
+    name="legacy-shop",
+    packages=["shop"],
+    python_requires=">=2.7, !=3.0.*, !=3.1.*",
+    install_requires=["customerio==1.2", "flask<1"],
+)
+"""
+
+LEGACY_VIEWS = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.route("/signup", methods=["POST"])
+def signup():
+    form = request.get_json()
+    cio.track(customer_id=form["id"], name="signed_up")
+    return "ok"
+
+
+def export(user_ids, plan):
+    for user_id in user_ids:
+        cio.track(customer_id=user_id, name="exported_%s" % plan)
+"""
+
+
+@pytest.mark.parametrize(
+    ("cwd", "path"),
+    [(".", "."), (".", "shop/views.py"), (".", "shop"), ("shop", "views.py")],
+    ids=["folder", "file", "subfolder", "file from its folder"],
+)
+def test_python_setup_py_above_named_path(project, cwd, path) -> None:
+    # Outside git the project root is the PATH, or its folder for a file,
+    # which is below setup.py in all but the first case.
+    root = project({"setup.py": LEGACY_SETUP_PY, "shop/views.py": LEGACY_VIEWS})
+
+    result = run_cli(
+        ["--apply", "--no-cache", "--select", "CIO301,CIO304", path], root / cwd
+    )
+    fixed = (root / "shop" / "views.py").read_text()
+
+    assert result.exit_code == 1
+    assert "_customerio_in_background" not in fixed
+    assert "needs Python 3.7, and " in result.stdout
+    assert "setup.py declares 2.7" in result.stdout
+    # customerio 1.x takes event attributes as keyword arguments.
+    assert 'name="exported", plan=plan)' in fixed
+    assert "warning" not in result.stderr
+
+
+def test_python_setup_py_above_own_config(project) -> None:
+    root = project(
+        {
+            "setup.py": LEGACY_SETUP_PY,
+            "shop/pyproject.toml": '[tool.cio-fix]\nselect = ["CIO304"]\n',
+            "shop/views.py": LEGACY_VIEWS,
+        }
+    )
+
+    result = run_cli(["--apply", "--no-cache", "shop/views.py"], root)
+
+    assert "_customerio_in_background" not in (root / "shop/views.py").read_text()
+    assert "setup.py declares 2.7" in result.stdout
+    assert "warning" not in result.stderr
+
+
+def test_python_setup_py_above_root_misses_cache(project) -> None:
+    root = project({"shop/views.py": LEGACY_VIEWS})
+    args = ["--dry-run", "--select", "CIO304", "shop/views.py"]
+    first = run_cli(args, root)
+    (root / "setup.py").write_text(LEGACY_SETUP_PY)
+
+    second = run_cli(args, root)
+
+    assert (root / "shop" / ".cio_fix_cache").is_dir()
+    assert "+def _customerio_in_background(method, /" in first.stdout
+    assert "setup.py declares 2.7" in second.stdout
