@@ -613,36 +613,44 @@ class Checker:
     ) -> dict[int, tuple[Fix, str]]:
         """Return the fixes this run may apply, by id, with their rule codes.
 
-        A fix that would lose a comment, or move away the code of a finding
-        that a `# noqa` comment silences, is taken off its finding, whose
-        message then gives the reason.
+        A fix that cio-fix would never write is taken off its finding, whose
+        message then gives the reason. Unsafe fixes are checked without
+        `--unsafe-fixes` too, so that a dry run does not count a fix that
+        `--apply --unsafe-fixes` would withhold.
         """
         fixes = {}
         for finding in findings:
-            if finding.fix is None or not fix_allowed(
-                finding.fix, self.config.unsafe_fixes
-            ):
+            if finding.fix is None:
                 continue
-            if not keeps_comments(finding.fix):
+            reason = self._unwritable(context, finding.fix)
+            if reason is not None:
                 finding.fix = None
-                finding.message += f" ({LOSES_COMMENT})"
-                continue
-            if context.silenced and moves_silenced_code(
-                finding.fix.replacements,
-                [node for _, node in context.silenced],
-                context.parent_map(),
-            ):
-                finding.fix = None
-                finding.message += f" ({MOVES_SILENCED})"
-                continue
-            encoding = context.source.encoding
-            if not _encodes(finding.fix, encoding, context.module):
-                finding.fix = None
-                reason = UNENCODABLE.format(encoding=encoding)
                 finding.message += f" ({reason})"
                 continue
-            fixes[id(finding.fix)] = (finding.fix, finding.code)
+            if fix_allowed(finding.fix, self.config.unsafe_fixes):
+                fixes[id(finding.fix)] = (finding.fix, finding.code)
         return fixes
+
+    @staticmethod
+    def _unwritable(context: FileContext, fix: Fix) -> str | None:
+        """Return why `fix` cannot be written, or None when it can.
+
+        It cannot when it would lose a comment, move away the code of a
+        finding that a `# noqa` comment silences, or add characters that the
+        file's encoding cannot contain.
+        """
+        if not keeps_comments(fix):
+            return LOSES_COMMENT
+        if context.silenced and moves_silenced_code(
+            fix.replacements,
+            [node for _, node in context.silenced],
+            context.parent_map(),
+        ):
+            return MOVES_SILENCED
+        encoding = context.source.encoding
+        if not _encodes(fix, encoding, context.module):
+            return UNENCODABLE.format(encoding=encoding)
+        return None
 
     def _fix(self, context: FileContext, file_result: FileResult) -> None:
         fixes = self._fixable(context, file_result.findings)

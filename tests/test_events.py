@@ -1250,6 +1250,53 @@ def test_events_unread_name_applied_with_unsafe_fixes(project) -> None:
     )
 
 
+# One name that cio-fix cannot read makes the CIO301 fixes unsafe, and the
+# comment inside the other name keeps its fix from being written.
+COMMENTED_NAME_JOBS = """\
+from customerio import CustomerIO
+
+cio = CustomerIO(site_id=S, api_key=K)
+
+
+def forward(uid, kind):
+    cio.track(customer_id=uid, name=EVENTS[kind])
+
+
+def sync(uid, plan):
+    cio.track(
+        customer_id=uid,
+        name=(
+            "plan_"  # billing's prefix
+            + plan
+        ),
+    )
+"""
+
+
+def test_events_unsafe_fix_losing_comment_withheld(project) -> None:
+    root = project(
+        {"requirements.txt": "customerio>=3\n", "app/jobs.py": COMMENTED_NAME_JOBS}
+    )
+    args = ["--select", "CIO301", "--no-cache"]
+
+    text = run_cli(args, root)
+    dry_run = run_cli([*args, "--output-format", "json"], root)
+    applied = run_cli(
+        [*args, "--output-format", "json", "--apply", "--unsafe-fixes"], root
+    )
+
+    [reported] = dry_run.json["findings"]
+    [withheld] = applied.json["findings"]
+    assert "unsafe fix" not in text.stdout
+    assert reported["fix"] is None
+    assert reported["message"].endswith(
+        "(not fixed: the fix would lose a comment inside the code it rewrites;"
+        " fix it by hand)"
+    )
+    assert withheld["message"] == reported["message"]
+    assert (root / "app/jobs.py").read_text() == COMMENTED_NAME_JOBS
+
+
 @pytest.mark.parametrize(
     "name",
     [
