@@ -20,8 +20,8 @@ import libcst as cst
 from rich.cells import cell_len
 
 from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
-from cio_fix.metadata import code_of
-from cio_fix.model import FileError, PartlyCheckedError, RunResult
+from cio_fix.metadata import code_of, quoted_code
+from cio_fix.model import FileError, PartlyCheckedError, RunResult, one_line
 from cio_fix.report import plural
 from cio_fix.tlds import NON_ASCII_TLDS
 from cio_fix.walk import find_all
@@ -1470,7 +1470,7 @@ def spread_too_old(context: FileContext, value: cst.BaseExpression) -> str | Non
 
     Unpacking with `**` in a dict display is new in Python 3.5.
     """
-    return context.python_too_old((3, 5), f"`{{**{code_of(value)}, ...}}`")
+    return context.python_too_old((3, 5), f"`{{**{quoted_code(value)}, ...}}`")
 
 
 def non_ascii_too_old(
@@ -1890,9 +1890,10 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
             continue
         names.calls += 1
         line = context.position(argument.value).start.line
-        dynamic = _DynamicCall(
-            code_of(argument.value, context.module), f"{context.display_path}:{line}"
-        )
+        # The catalog lists each name on one line, without the comments that
+        # would hide the code after them once its lines are joined.
+        code = one_line(quoted_code(argument.value, context.module))
+        dynamic = _DynamicCall(code, f"{context.display_path}:{line}")
         if _picked_from_few(context, call, built):
             dynamic.bounded = True
             dynamic.picked = sent_texts(context, call.site.scope, built)

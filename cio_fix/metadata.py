@@ -23,7 +23,7 @@ from libcst._nodes.expression import _BaseParenthesizedNode
 from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
-from cio_fix.walk import TRIVIA_TYPES, child_nodes
+from cio_fix.walk import TRIVIA_TYPES, child_nodes, comments_below
 
 
 class _Ranges(Mapping[cst.CSTNode, CodeRange]):
@@ -212,6 +212,44 @@ def code_of(node: cst.CSTNode, module: cst.Module | None = None) -> str:
     state = _PrintState(module.default_indent, module.default_newline)
     node._codegen(state)
     return "".join(state.tokens)
+
+
+def quoted_code(node: cst.CSTNode, module: cst.Module | None = None) -> str:
+    """Return the code of `node` without its comments, for a message to quote.
+
+    A message is one line, so the lines of the code it quotes are joined.
+    A comment would then hide the code after it: `("plan_"  # prefix + plan)`.
+    """
+    if not comments_below(node):
+        return code_of(node, module)
+    without_comments = node.visit(_CommentRemover())
+    assert isinstance(without_comments, cst.CSTNode)
+    return code_of(without_comments, module)
+
+
+class _CommentRemover(cst.CSTTransformer):
+    """Remove every comment, with its line when it is alone there.
+
+    A comment at the end of a line goes with the blanks before it.
+    """
+
+    def leave_TrailingWhitespace(
+        self,
+        original_node: cst.TrailingWhitespace,
+        updated_node: cst.TrailingWhitespace,
+    ) -> cst.TrailingWhitespace:
+        if updated_node.comment is None:
+            return updated_node
+        return updated_node.with_changes(
+            whitespace=cst.SimpleWhitespace(""), comment=None
+        )
+
+    def leave_EmptyLine(
+        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
+    ) -> cst.EmptyLine | cst.RemovalSentinel:
+        if updated_node.comment is None:
+            return updated_node
+        return cst.RemoveFromParent()
 
 
 class _PositionState(CodegenState):

@@ -28,7 +28,7 @@ from cio_fix.events import (
     to_style,
     unicode_prefix,
 )
-from cio_fix.metadata import code_of
+from cio_fix.metadata import quoted_code
 from cio_fix.name_classes import STR_ENUM, STR_METHODS, ClassStrings, class_strings
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def _kept_value(
         rebound = _rebound_reference(context, scope, expression)
         if rebound is not None:
             raise UnknownPart(
-                f"`{code_of(expression)}` reads `{rebound}`, which the module binds"
+                f"`{quoted_code(expression)}` reads `{rebound}`, which the module binds"
                 " more than once, so cio-fix cannot tell its text, and moving it"
                 " out of the name could rename the event"
             )
@@ -227,7 +227,7 @@ def _text(value: str | _Member) -> str:
 
 
 def _unknown_reason(expression: cst.BaseExpression, value: _Constant | None) -> str:
-    code = code_of(expression)
+    code = quoted_code(expression)
     if isinstance(value, _Member) and value.base == "str":
         return (
             f"`{code}` does not change, but Python 3.11 and later write it into"

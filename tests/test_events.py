@@ -1298,6 +1298,38 @@ def test_events_unsafe_fix_losing_comment_withheld(project) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "quoted"),
+    [
+        (
+            '(\n        "plan_"  # billing\'s prefix\n        + plan\n    )',
+            '("plan_" + plan)',
+        ),
+        ('f"plan_{plan  # the plan code\n    }"', 'f"plan_{plan}"'),
+    ],
+    ids=["concatenation", "f-string"],
+)
+def test_events_message_name_without_comment(project, name, quoted) -> None:
+    root = project(
+        {
+            "requirements.txt": "customerio>=3\n",
+            "app.py": (
+                "from customerio import CustomerIO\n"
+                "cio = CustomerIO(site_id=S, api_key=K)\n"
+                "def sync(uid, plan):\n"
+                f"    cio.track(customer_id=uid, name={name})\n"
+            ),
+        }
+    )
+
+    finding = _cio301(root, "--no-cache", ".")
+    events = run_cli(["--list-events", "--no-cache", "."], root)
+
+    assert finding["message"].startswith(f"event name {quoted} is built from values")
+    assert events.stdout.startswith(f"{quoted}  1 call ")
+    assert "# " not in events.stdout
+
+
+@pytest.mark.parametrize(
     "name",
     [
         "self.event_name",

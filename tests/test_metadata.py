@@ -27,6 +27,7 @@ from cio_fix.metadata import (
     name_context,
     parents,
     positions,
+    quoted_code,
 )
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext
@@ -93,6 +94,23 @@ def _libcst_parentheses() -> Iterator[None]:
 
 def test_parentheses_printed_without_generator() -> None:
     assert _BaseParenthesizedNode._parenthesize is not LIBCST_PARENTHESIZE
+
+
+@pytest.mark.parametrize(
+    ("code", "quoted"),
+    [
+        ("f(\n    a,  # why\n)", "f(\n    a,\n)"),
+        ("[\n    a,  # first\n    # between\n    b,\n]", "[\n    a,\n    b,\n]"),
+        ('f"a_{b  # the b\n}"', 'f"a_{b\n}"'),
+        ('"# not a comment"', '"# not a comment"'),
+    ],
+    ids=["trailing", "own line", "f-string field", "in a string"],
+)
+def test_quoted_code_leaves_out_comments(code: str, quoted: str) -> None:
+    expression = cst.parse_expression(code)
+
+    assert quoted_code(expression) == quoted
+    assert "#" in code_of(expression)
 
 
 @pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])

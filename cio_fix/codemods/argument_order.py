@@ -14,7 +14,7 @@ import libcst as cst
 
 from cio_fix.codemods.identity import only_reads
 from cio_fix.customerio import FileIndex, read_names
-from cio_fix.metadata import code_of
+from cio_fix.metadata import quoted_code
 from cio_fix.walk import find_all, significant_children
 
 # Expressions whose value may depend on an object that a call can change.
@@ -57,7 +57,7 @@ def reordering_problem(
     for node in dropped:
         if id(node) not in constants and _may_have_effect(index, node):
             return (
-                f"`{code_of(node, module)}` would no longer be evaluated, and"
+                f"`{quoted_code(node, module)}` would no longer be evaluated, and"
                 " a call in it may have an effect"
             )
 
@@ -71,7 +71,7 @@ def reordering_problem(
             positions[id(node)] = position
         elif id(node) not in constants and _may_have_effect(index, node):
             return (
-                f"`{code_of(node, module)}` would be evaluated twice, and a call"
+                f"`{quoted_code(node, module)}` would be evaluated twice, and a call"
                 " in it may give another value each time"
             )
 
@@ -146,8 +146,8 @@ def _interference(
 ) -> str | None:
     """Return why evaluating `later` before `earlier` may change a value, or None."""
     swapped = (
-        f"`{code_of(later, module)}` would be evaluated before"
-        f" `{code_of(earlier, module)}`"
+        f"`{quoted_code(later, module)}` would be evaluated before"
+        f" `{quoted_code(earlier, module)}`"
     )
     assigned = _assigned_names(earlier) & read_names(later)
     if assigned:

@@ -36,7 +36,7 @@ from cio_fix.codemods.clients import (
 from cio_fix.codemods.identity import track_identify_pairs
 from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
 from cio_fix.handlers import is_request_handler
-from cio_fix.metadata import code_of, is_target
+from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.modules import is_first_party
 from cio_fix.project import ProjectIndex
@@ -890,7 +890,7 @@ def _waited_thread(
     parent = context.parent(thread)
     if isinstance(parent, cst.Attribute) and parent.attr.value == "run":
         return _Wait(
-            f"`{code_of(thread.func)}(...).run()` runs it on the request's thread",
+            f"`{quoted_code(thread.func)}(...).run()` runs it on the request's thread",
             raises=True,
         )
     bound = _bound_name_uses(context, thread, handler)

@@ -30,7 +30,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.engine import display_path
 from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
-from cio_fix.metadata import code_of
+from cio_fix.metadata import code_of, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_writes, own_module_writes
 from cio_fix.project import ProjectIndex
@@ -288,7 +288,7 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
         return _call_reason(index, node)
     if not isinstance(node, cst.Name):
         return (
-            f"cio-fix cannot tell whether `{code_of(whole)}` is the same on every"
+            f"cio-fix cannot tell whether `{quoted_code(whole)}` is the same on every"
             " request"
         )
     name = node.value
@@ -316,7 +316,7 @@ def _call_reason(index: FileIndex, node: cst.Call) -> str | None:
     """
     function = _cached_function(index, node)
     if function is None:
-        return f"`{code_of(node.func)}()` may return another value on each request"
+        return f"`{quoted_code(node.func)}()` may return another value on each request"
     if node.args:
         return (
             f"`{function.name}` is cached per argument, and cio-fix follows a cached"
@@ -377,7 +377,7 @@ def _varying_key_reason(node: cst.BaseExpression) -> str | None:
                 for key in keys
             ):
                 return (
-                    f"the key in `{code_of(node)}` is not a literal, so cio-fix cannot"
+                    f"the key in `{quoted_code(node)}` is not a literal, so cio-fix cannot"
                     " tell that it is the same on every request"
                 )
         node = node.value
@@ -418,7 +418,7 @@ def _module_binding_reason(index: FileIndex, name: str) -> str | None:
                 (*PER_THREAD_CLASSES, *REQUEST_SCOPED)
             ):
                 return (
-                    f"`{name}` is a `{code_of(value.func)}()`, whose attributes"
+                    f"`{name}` is a `{quoted_code(value.func)}()`, whose attributes"
                     " belong to the current thread, request or context"
                 )
         return None
@@ -487,7 +487,7 @@ def plan_hoist(
     for argument in construction.node.args:
         if argument.star:
             return (
-                f"the call passes `{argument.star}{code_of(argument.value)}`, whose"
+                f"the call passes `{argument.star}{quoted_code(argument.value)}`, whose"
                 " arguments cio-fix cannot see"
             )
         value_reads = read_names(argument.value)
@@ -496,7 +496,7 @@ def plan_hoist(
             parameter = parameter_of.get(id(argument)) or keyword
             if parameter is None or parameter in keyed_parameters:
                 return (
-                    f"cio-fix cannot tell which parameter `{code_of(argument.value)}`"
+                    f"cio-fix cannot tell which parameter `{quoted_code(argument.value)}`"
                     " is passed to, so it cannot key a cache by it"
                 )
             keyed_values.append(argument.value)
@@ -1431,7 +1431,7 @@ def _same_value_reason(
                     index, factory, key.value, followed
                 ):
                     return (
-                        f"the key in `{code_of(chain)}` is not a literal, so cio-fix"
+                        f"the key in `{quoted_code(chain)}` is not a literal, so cio-fix"
                         " cannot tell that it is the same on every request"
                     )
         chain = chain.value
@@ -1448,7 +1448,7 @@ def _same_value_reason(
         return _same_value_reason(index, factory, assigned, followed)
     if isinstance(chain, (cst.Name, cst.Call)):
         return varying_value_reason(index, chain)
-    return f"cio-fix cannot tell whether `{code_of(node)}` is the same on every request"
+    return f"cio-fix cannot tell whether `{quoted_code(node)}` is the same on every request"
 
 
 def _operands(
@@ -2448,7 +2448,7 @@ def _class_variable_reason(
     for target in assignment.targets:
         if _is_class_attribute(index, function, target.target):
             return (
-                f"it is stored in the class variable `{code_of(target.target)}`,"
+                f"it is stored in the class variable `{quoted_code(target.target)}`,"
                 " which other code may read, replace or close, so one shared"
                 " client could behave differently"
             )
@@ -2568,7 +2568,7 @@ def _closing_reason(
         return None
     wrapper = _closing_wrapper(construction, site.ancestors)
     if wrapper is not None:
-        return f"`{code_of(wrapper.func)}()` closes the client, {closed}"
+        return f"`{quoted_code(wrapper.func)}()` closes the client, {closed}"
     if _closed_later(context, construction):
         assert function is not None
         return f"`{function.name}` closes the client, {closed}"
@@ -2763,7 +2763,7 @@ def _result_changed(
     change = _changed_by(context, function.node).get(name)
     if change is not None:
         return (
-            f"`{function.name}` {change} after calling `{code_of(call.func)}()`,"
+            f"`{function.name}` {change} after calling `{quoted_code(call.func)}()`,"
             f" so a cached client {KEEPS_CHANGES}"
         )
     return _instance_attribute_change(context, function, name)
@@ -2920,7 +2920,7 @@ def _add_target_changes(
     elif isinstance(target, cst.StarredElement):
         _add_target_changes(target.value, verb, changes)
     elif isinstance(target, (cst.Attribute, cst.Subscript)):
-        _add_owners(target.value, f"{verb} `{code_of(target)}`", changes)
+        _add_owners(target.value, f"{verb} `{quoted_code(target)}`", changes)
 
 
 def _add_call_changes(
@@ -2931,18 +2931,18 @@ def _add_call_changes(
     if isinstance(func, cst.Attribute):
         method = func.attr.value
         if method not in ALL_METHOD_NAMES and method != "close":
-            _add_owners(func.value, f"calls `{code_of(func)}()`", changes)
+            _add_owners(func.value, f"calls `{quoted_code(func)}()`", changes)
         return
     if isinstance(func, cst.Name) and func.value in ("setattr", "delattr"):
         if call.args:
             _add_owners(
                 call.args[0].value,
-                f"calls `{func.value}()` on `{code_of(call.args[0].value)}`",
+                f"calls `{func.value}()` on `{quoted_code(call.args[0].value)}`",
                 changes,
             )
         return
     for name in _passed_to(context, call, _changed_by):
-        changes.setdefault(name, f"passes `{name}` to `{code_of(func)}()`")
+        changes.setdefault(name, f"passes `{name}` to `{quoted_code(func)}()`")
 
 
 def _add_owners(node: cst.BaseExpression, change: str, changes: dict[str, str]) -> None:

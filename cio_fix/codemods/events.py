@@ -50,7 +50,7 @@ from cio_fix.events import (
     variant_key,
     wrapper_candidates,
 )
-from cio_fix.metadata import code_of
+from cio_fix.metadata import quoted_code
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.modules import is_test_file, path_in_project
 from cio_fix.name_constants import (
@@ -449,7 +449,7 @@ def personal_data_parts(built: BuiltName) -> list[str]:
 
 
 def _code(context: FileContext, node: cst.CSTNode) -> str:
-    return code_of(node, context.module)
+    return quoted_code(node, context.module)
 
 
 class DynamicEventName(Rule):

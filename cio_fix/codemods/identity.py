@@ -28,7 +28,7 @@ from cio_fix.customerio import (
     subscript_key,
 )
 from cio_fix.edits import blank_prefix
-from cio_fix.metadata import code_of
+from cio_fix.metadata import code_of, quoted_code
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.places import Place, list_places, place_of, project_finding
 from cio_fix.project import ProjectIndex
@@ -1060,7 +1060,7 @@ class TrackBeforeIdentify(Rule):
     def _finding(
         self, context: FileContext, pair: _Pair, fix: Fix | None, reason: str
     ) -> Finding:
-        customer = code_of(pair.track.value("customer_id"))  # type: ignore[arg-type]
+        customer = quoted_code(pair.track.value("customer_id"))  # type: ignore[arg-type]
         line = context.message_line(pair.identify.node)
         message = (
             f"This event for customer `{customer}` is tracked before the identify on"
@@ -1161,9 +1161,9 @@ class EmailAsCustomerId(Rule):
             )
 
     def _message(self, context: FileContext, argument: cst.Arg, fix: Fix | None) -> str:
-        shown = code_of(argument.value)
+        shown = quoted_code(argument.value)
         if fix is not None:
-            stable = code_of(
+            stable = quoted_code(
                 argument.value.with_changes(
                     attr=cst.Name(context.config.customer_id_attribute)
                 )
@@ -1508,7 +1508,7 @@ class MissingEmailAttribute(Rule):
             )
         if address is None:
             return f"{problem} Add the person's address as `email=`."
-        return f"{problem} Add `email={code_of(address)}`."
+        return f"{problem} Add `email={quoted_code(address)}`."
 
 
 def _calls_email_function(context: FileContext, function: FunctionInfo | None) -> bool:

@@ -26,7 +26,7 @@ from cio_fix.customerio import (
     env_variable_read,
     literal_value,
 )
-from cio_fix.metadata import code_of
+from cio_fix.metadata import code_of, quoted_code
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
@@ -509,7 +509,7 @@ def _instead(replacement: str | None) -> str:
 
 
 def _code(node: cst.CSTNode) -> str:
-    return code_of(node)
+    return quoted_code(node)
 
 
 def _shown(node: cst.BaseExpression) -> str:

@@ -27,7 +27,7 @@ from cio_fix.events import (
     spread,
     spread_too_old,
 )
-from cio_fix.metadata import code_of
+from cio_fix.metadata import quoted_code
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 from cio_fix.rules import FileContext, Rule
 from cio_fix.specifiers import KEYWORD_MAJORS
@@ -175,7 +175,7 @@ class Sdk3EventKwargs(Rule):
     ) -> Finding:
         names = [f"`{key}`" for key in call.extra_keywords]
         names += [
-            f"`**{code_of(mapping.argument.value, context.module)}`"
+            f"`**{quoted_code(mapping.argument.value, context.module)}`"
             for mapping in spreads
             if mapping.attribute_keys
         ]
@@ -330,7 +330,7 @@ def _check_call_of_partial(
     bound_positions: int,
 ) -> None:
     """Raise CannotMove for a call of a partial that may pass `data` or event attributes."""
-    code = code_of(call, context.module)
+    code = quoted_code(call, context.module)
     positional = 0
     for argument in call.args:
         if argument.star:
@@ -383,7 +383,7 @@ def move_into_data(
         _check_spread(context, call, mapping)
     for mapping in spreads:
         if "data" in mapping.parameter_keys:
-            code = code_of(mapping.argument.value, context.module)
+            code = quoted_code(mapping.argument.value, context.module)
             raise CannotMove(f"`**{code}` already passes `data`")
     moved = [mapping for mapping in spreads if mapping.attribute_keys]
 
@@ -492,7 +492,7 @@ def _check_unpacking(
 
 def _check_spread(context: FileContext, call: ClientCall, mapping: Spread) -> None:
     """Raise CannotMove for a spread whose keys may not all be event attributes."""
-    code = code_of(mapping.argument.value, context.module)
+    code = quoted_code(mapping.argument.value, context.module)
     if mapping.keys is None:
         parameters = _named("parameters", TRACK_METHODS[call.method], "or")
         raise CannotMove(
