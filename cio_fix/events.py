@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from cio_fix.codemods.events import FileNames, NameFact
     from cio_fix.config import Config
     from cio_fix.discovery import Discovered
+    from cio_fix.name_constants import FixedName
     from cio_fix.rules import FileContext
 
 SNAKE_CASE = "snake_case"
@@ -1689,6 +1690,8 @@ class _DynamicCall:
     bounded: bool = False
     suggested: str | None = None
     signature: str | None = None
+    # The attribute keys that the call writes out once its name is fixed.
+    keys: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -1734,6 +1737,7 @@ def _catalog_entries(
     # The names that CIO301 and CIO302 do not fix onto, as they collect them.
     sent = SentNames()
     signatures: dict[str, str] = {}
+    fixed_keys: dict[str, frozenset[str]] = {}
     calls = 0
     too_deep = []
     unread: list[str] = []
@@ -1780,6 +1784,7 @@ def _catalog_entries(
             elif call.signature is not None:
                 entry.suggested = call.suggested
                 signatures[call.code] = call.signature
+                fixed_keys[call.code] = call.keys
         # The names that a wrapper function or a `functools.partial` sends,
         # which CIO301 reads but `name_sources` does not.
         for name, place in names.relayed:
@@ -1793,14 +1798,14 @@ def _catalog_entries(
     unread.extend(relayed_unread)
     calls += len(relayed_unread)
     for name, place in relayed:
-        sent.add((name, "", place, "", ""))
+        sent.add((name, "", place, "", "", frozenset()))
         if _add_relayed(static, name, place):
             calls += 1
 
     for code, entry in dynamic.items():
         if entry.suggested is None:
             continue
-        merge = find_merge(sent, entry.suggested, signatures[code])
+        merge = find_merge(sent, entry.suggested, signatures[code], fixed_keys[code])
         if merge is not None:
             entry.merges_into = merge.name
             entry.merge_reason = merge.summary
@@ -1843,6 +1848,7 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
     """
     from cio_fix.codemods.events import (
         build_signature,
+        fixed_call_keys,
         pass_through_places,
         sent_name_facts,
         unfollowed_wrapper_uses,
@@ -1898,8 +1904,12 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
             dynamic.bounded = True
             dynamic.picked = sent_texts(context, call.site.scope, built)
         elif built.supported:
-            dynamic.suggested = _suggested_name(context, call, built)
-            dynamic.signature = build_signature(split_personal_data(built))
+            split = split_personal_data(built)
+            fixed = _fixed_name(context, call, split)
+            if fixed is not None and fixed.text:
+                dynamic.suggested = fixed.text
+                dynamic.keys = fixed_call_keys(context, call, split, fixed)
+            dynamic.signature = build_signature(split)
         names.dynamic.append(dynamic)
         listed.add(dynamic.place)
     names.relayed = [
@@ -1908,17 +1918,16 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
     return names
 
 
-def _suggested_name(
+def _fixed_name(
     context: FileContext, call: ClientCall, built: BuiltName
-) -> str | None:
-    """Return the name that the CIO301 or CIO302 fix would send, if it can tell."""
+) -> FixedName | None:
+    """Return the name that the CIO301 or CIO302 fix makes of `built`, or None if unreadable."""
     from cio_fix.name_constants import UnknownPart, fixed_name
 
     try:
-        fixed = fixed_name(context, call.site.scope, split_personal_data(built))
+        return fixed_name(context, call.site.scope, built)
     except UnknownPart:
         return None
-    return fixed.text or None
 
 
 def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:

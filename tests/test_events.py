@@ -1121,6 +1121,205 @@ def test_events_catalog_fixed_name_already_sent(project) -> None:
     assert events["order"]["merges_into"] is None
 
 
+# Modules that send the same built name, fixed by runs over some of the
+# files (a pre-commit hook that names the staged files, an interrupted
+# `--apply`): each shape is (dependency, module source).
+_VIEWED_CLIENT = (
+    "import os\n"
+    "from customerio import CustomerIO\n"
+    'cio = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n'
+)
+_VIEWED_SHAPES = {
+    "sdk3_data": (
+        "customerio>=3",
+        "from app.client import cio\n"
+        "def viewed(uid, product):\n"
+        '    cio.track(customer_id=uid, name=f"viewed_{product.category}")\n',
+    ),
+    "sdk3_data_merged": (
+        "customerio>=3",
+        "from app.client import cio\n"
+        "def viewed(uid, product):\n"
+        "    cio.track(\n"
+        '        customer_id=uid, name=f"viewed_{product.category}",'
+        ' data={"source": "web"}\n'
+        "    )\n",
+    ),
+    "sdk2_keywords": (
+        "customerio>=2,<3",
+        "from app.client import cio\n"
+        "def viewed(uid, product):\n"
+        '    cio.track(customer_id=uid, name=f"viewed_{product.category}")\n',
+    ),
+    "sdk2_reserved_key": (
+        "customerio>=2,<3",
+        "from app.client import cio\n"
+        "def viewed(uid, name):\n"
+        '    cio.track(customer_id=uid, name=f"viewed_{name}")\n',
+    ),
+    "background_helper": (
+        "customerio>=3",
+        "from flask import Flask\n"
+        "from app.client import cio\n"
+        "web = Flask(__name__)\n"
+        '@web.route("/products/<pid>")\n'
+        "def viewed(pid):\n"
+        "    product = load(pid)\n"
+        '    cio.track(customer_id=pid, name=f"viewed_{product.category}")\n'
+        '    return "ok"\n',
+    ),
+    "pipelines": (
+        "customerio>=3",
+        "from customerio import analytics\n"
+        "def viewed(uid, product):\n"
+        '    analytics.track(uid, f"viewed_{product.category}")\n',
+    ),
+}
+_VIEWED_MODULES = ("app/a.py", "app/b.py", "app/c.py")
+
+
+def _viewed_project(dependency: str, module: str, **extra: str) -> dict[str, str]:
+    files = {
+        "pyproject.toml": (
+            '[project]\nname = "shop"\nversion = "0"\n'
+            f'dependencies = ["{dependency}"]\n'
+        ),
+        "app/__init__.py": "",
+        "app/client.py": _VIEWED_CLIENT,
+        **extra,
+    }
+    for path in _VIEWED_MODULES:
+        files[path] = module
+    return files
+
+
+def _read_modules(root: Path) -> dict[str, str]:
+    return {path: (root / path).read_text(encoding="utf-8") for path in _VIEWED_MODULES}
+
+
+@pytest.mark.parametrize("shape", sorted(_VIEWED_SHAPES))
+@pytest.mark.parametrize(
+    "batches",
+    [
+        (["app/a.py"], ["app/b.py", "app/c.py"]),
+        (["app/c.py", "app/b.py"], ["app/a.py"]),
+    ],
+    ids=["first_alone", "first_two"],
+)
+def test_events_fix_in_batches_equals_one_run(
+    tmp_path: Path, shape: str, batches: tuple[list[str], ...]
+) -> None:
+    dependency, module = _VIEWED_SHAPES[shape]
+    files = _viewed_project(dependency, module)
+    single = tmp_path / "single"
+    batched = tmp_path / "batched"
+    for root in (single, batched):
+        for path, text in files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text, encoding="utf-8")
+
+    run_cli(["--apply", "--no-cache", "."], single)
+    for batch in batches:
+        run_cli(["--apply", "--no-cache", *batch], batched)
+    left = run_cli(["--output-format", "json", "--no-cache", "."], batched)
+
+    fixed = _read_modules(single)
+    assert all("viewed_" not in text for text in fixed.values()), fixed
+    assert _read_modules(batched) == fixed
+    assert left.json["findings"] == []
+
+
+def test_events_catalog_fixed_form_not_merged(project) -> None:
+    dependency, module = _VIEWED_SHAPES["sdk3_data"]
+    root = project(_viewed_project(dependency, module))
+    run_cli(["--apply", "--no-cache", "app/a.py"], root)
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+    built = events['f"viewed_{product.category}"']
+
+    assert built["suggested"] == "viewed"
+    assert built["merges_into"] is None
+
+
+# Calls that send 'viewed' as the fix of `f"viewed_{product.category}"`
+# writes it, by shape.
+_FIXED_FORMS = {
+    "data": 'cio.track(customer_id=uid, name="viewed",'
+    ' data={"product_category": p.category})',
+    "data_with_more_keys": 'cio.track(customer_id=uid, name="viewed",'
+    ' data={"source": "web", "product_category": p.category})',
+    "data_spread": 'cio.track(customer_id=uid, name="viewed",'
+    ' data={**(extra or {}), "product_category": p.category})',
+    "positional_data": 'cio.track(uid, "viewed", {"product_category": p.category})',
+    "keywords": 'cio.track(customer_id=uid, name="viewed",'
+    " product_category=p.category)",
+    "background_helper": "_customerio_in_background(cio.track, customer_id=uid,"
+    ' name="viewed", data={"product_category": p.category})',
+}
+
+# Calls that send 'viewed' as another event.
+_OTHER_EVENTS = {
+    "no_attributes": 'cio.track(customer_id=uid, name="viewed")',
+    "other_key": 'cio.track(customer_id=uid, name="viewed", data={"page": p.url})',
+    "other_keyword": 'cio.track(customer_id=uid, name="viewed", page=p.url)',
+    "key_in_variable": 'cio.track(customer_id=uid, name="viewed", data=attributes)',
+    "partial": 'functools.partial(cio.track, name="viewed")(uid)',
+}
+
+
+def _sender(call: str) -> str:
+    return (
+        "import functools\n"
+        "from app.client import cio\n"
+        "def _customerio_in_background(method, *args, **kwargs):\n"
+        "    method(*args, **kwargs)\n"
+        "def send(uid, p, extra):\n"
+        '    attributes = {"product_category": p.category}\n'
+        f"    {call}\n"
+    )
+
+
+@pytest.mark.parametrize("call", _FIXED_FORMS.values(), ids=list(_FIXED_FORMS))
+def test_events_fixed_form_keeps_fix(project, call: str) -> None:
+    dependency, module = _VIEWED_SHAPES["sdk3_data"]
+    root = project(
+        _viewed_project(dependency, module, **{"app/sent.py": _sender(call)})
+    )
+
+    result = run_cli(["--output-format", "json", "--no-cache", "app/a.py"], root)
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "CIO301"]
+
+    assert finding["fix"] == "safe", finding["message"]
+
+
+@pytest.mark.parametrize("call", _OTHER_EVENTS.values(), ids=list(_OTHER_EVENTS))
+def test_events_other_event_withholds_fix(project, call: str) -> None:
+    dependency, module = _VIEWED_SHAPES["sdk3_data"]
+    root = project(
+        _viewed_project(dependency, module, **{"app/sent.py": _sender(call)})
+    )
+
+    result = run_cli(["--output-format", "json", "--no-cache", "app/a.py"], root)
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "CIO301"]
+
+    assert finding["fix"] is None
+    assert "the fixed name 'viewed' is already sent at app/sent.py:7," in (
+        finding["message"]
+    )
+
+
+def test_events_batches_keep_other_event_withheld(project) -> None:
+    dependency, module = _VIEWED_SHAPES["sdk3_data"]
+    other = _sender(_OTHER_EVENTS["other_key"])
+    root = project(_viewed_project(dependency, module, **{"app/sent.py": other}))
+
+    run_cli(["--apply", "--no-cache", "app/a.py"], root)
+    run_cli(["--apply", "--no-cache", "."], root)
+
+    assert _read_modules(root) == {path: module for path in _VIEWED_MODULES}
+
+
 REFUND = (
     "from app.client import cio\n"
     "def refund(uid, kind):\n"

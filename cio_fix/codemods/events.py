@@ -54,6 +54,7 @@ from cio_fix.metadata import quoted_code
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.modules import is_test_file, path_in_project
 from cio_fix.name_constants import (
+    FixedName,
     UnknownPart,
     fixed_name,
     is_fixed,
@@ -178,13 +179,8 @@ def placement_of(context: FileContext, call: ClientCall) -> Placement:
         if not isinstance(display, cst.Dict):
             display = _local_dict(context, call, argument.value)
     if display is not None:
-        for element in display.elements:
-            if isinstance(element, cst.DictElement) and isinstance(
-                element.key, cst.SimpleString
-            ):
-                key = element.key.evaluated_value
-                if isinstance(key, str):
-                    existing[key] = normalised_code(element.value)
+        for key, element in _string_keys(display):
+            existing[key] = normalised_code(element.value)
     keys_known = (
         argument is None
         or _is_none(argument.value)
@@ -196,14 +192,38 @@ def placement_of(context: FileContext, call: ClientCall) -> Placement:
     return Placement(target, argument, existing, keys_known=keys_known)
 
 
-def allocate_keys(
-    context: FileContext, values: list[NamePart], placement: Placement
-) -> list[str | None]:
-    """Give each value an attribute key; None for a value already sent under its key.
+def _string_keys(display: cst.Dict) -> Iterator[tuple[str, cst.DictElement]]:
+    """Yield the string literal keys of a dict display, with their elements."""
+    for element in display.elements:
+        if isinstance(element, cst.DictElement) and isinstance(
+            element.key, cst.SimpleString
+        ):
+            key = element.key.evaluated_value
+            if isinstance(key, str):
+                yield key, element
 
-    Keys of different values never collide: a repeated key is numbered.
-    A key already in the call with a different value raises NotFixable.
+
+def sent_attribute_keys(call: ClientCall) -> frozenset[str]:
+    """Return the attribute keys that a call writes out.
+
+    Those are its keyword attributes and the string keys of its `data` dict
+    display, or of `properties` on Data Pipelines. The CIO301 fix puts the
+    values it takes out of a name there on every customerio version, and
+    the CIO701 fix moves keyword attributes into that dict.
     """
+    if call.api is Api.PIPELINES:
+        keys: set[str] = set()
+        display = call.value("properties")
+    else:
+        keys = set(call.extra_keywords)
+        display = call.value("data")
+    if isinstance(display, cst.Dict):
+        keys.update(key for key, _ in _string_keys(display))
+    return frozenset(keys)
+
+
+def _base_keys(values: list[NamePart]) -> list[str]:
+    """Return the key that each value is named after, before `allocate_keys` numbers repeats."""
     bases = []
     for part in values:
         bases.append(part.key or attribute_key(part.expression) or MEANINGLESS_KEY)
@@ -214,7 +234,18 @@ def allocate_keys(
             if base == MEANINGLESS_KEY:
                 number += 1
                 bases[position] = f"{MEANINGLESS_KEY}_{number}"
+    return bases
 
+
+def allocate_keys(
+    context: FileContext, values: list[NamePart], placement: Placement
+) -> list[str | None]:
+    """Give each value an attribute key; None for a value already sent under its key.
+
+    Keys of different values never collide: a repeated key is numbered.
+    A key already in the call with a different value raises NotFixable.
+    """
+    bases = _base_keys(values)
     chosen: dict[str, str] = {}
     keys: list[str | None] = []
     for part, base in zip(values, bases, strict=True):
@@ -243,6 +274,27 @@ def _usable(key: str, placement: Placement) -> bool:
     return is_identifier_key(key) and key not in placement.reserved
 
 
+def fixed_call_keys(
+    context: FileContext, call: ClientCall, built: BuiltName, fixed: FixedName
+) -> frozenset[str]:
+    """Return the attribute keys that a call writes out once the fix of its name is applied.
+
+    They are the keys that the fix gives the values it takes out of the
+    name, and for a value that the call already sends under its key, that
+    key. Empty when the values get no keys (`allocate_keys` raises
+    NotFixable), so that no call counts as this call's fixed form.
+    """
+    values = [part for part in built.values if id(part) not in fixed.kept]
+    try:
+        keys = allocate_keys(context, values, placement_of(context, call))
+    except NotFixable:
+        return frozenset()
+    bases = _base_keys(values)
+    return frozenset(
+        base if key is None else key for key, base in zip(keys, bases, strict=True)
+    )
+
+
 def build_fix(
     context: FileContext,
     call: ClientCall,
@@ -269,7 +321,8 @@ def build_fix(
         raise NotFixable(
             "no text is left to name the event once the values are taken out"
         )
-    merge = find_merge(sent, static, build_signature(built))
+    fixed_keys = fixed_call_keys(context, call, built, fixed)
+    merge = find_merge(sent, static, build_signature(built), fixed_keys)
     if merge is not None:
         raise NotFixable(f"{merge.detail}; choose a name of its own")
     name_argument = event_name_argument(call)
@@ -488,7 +541,14 @@ class DynamicEventName(Rule):
     when its new name would merge its events into others: a name that the
     project already sends, a name that differs from a sent one only in
     case or separators (which CIO303 would then rename into one), or the
-    new name of a different built name elsewhere in the project. A sent
+    new name of a different built name elsewhere in the project. A call
+    that sends the new name with every attribute key that the fix writes,
+    as keyword arguments or in a `data` or `properties` dict written in
+    the call (also through the CIO304 helper), is no other event: it is
+    this fix, written by an earlier run over some of the files, such as a
+    pre-commit hook's run. So a later run fixes the rest the same way. A
+    call that sends the name without one of those keys, or with its keys
+    in a variable, is another event. A sent
     name is any name cio-fix can read in any file but test code, whose
     names do not reach the workspace. A test module that a module outside
     test code imports from (`from app.tests.helpers import send_order`)
@@ -824,12 +884,14 @@ def static_name_finding(
     return context.finding(rule, argument.value, message, fix)
 
 
-# (name, imported constant or "", place, build, code) per event name, as
-# CIO301 and CIO302 collect them. `build` is "" for a name that a call
-# sends, where `name` is the text or "" for an imported constant read from
-# the project later. For a name built from values, `name` is the fixed
-# name of its fix, `build` is `build_signature` and `code` its expression.
-NameFact = tuple[str, str, str, str, str]
+# (name, imported constant or "", place, build, code, attribute keys) per
+# event name, as CIO301 and CIO302 collect them. `build` is "" for a name
+# that a call sends, where `name` is the text or "" for an imported constant
+# read from the project later, and `attribute keys` are those the call
+# writes out (`sent_attribute_keys`). For a name built from values, `name`
+# is the fixed name of its fix, `build` is `build_signature` and `code` its
+# expression. A name sent through a wrapper or a partial has no keys.
+NameFact = tuple[str, str, str, str, str, frozenset[str]]
 
 
 @dataclass
@@ -855,7 +917,7 @@ class FileNames:
     def add_relayed(self, texts: Iterable[str], place: str) -> None:
         """Add names sent at `place` through a wrapper or a partial."""
         for text in sorted(texts):
-            self.facts.append((text, "", place, "", ""))
+            self.facts.append((text, "", place, "", "", frozenset()))
             self.relayed.append((text, place))
 
 
@@ -944,6 +1006,7 @@ def sent_name_facts(context: FileContext) -> FileNames:
             continue
         built = parse_name(argument.value)
         mutable: list[cst.BaseExpression] = []
+        keys = sent_attribute_keys(call)
         if built is None:
             texts = value_texts(
                 context, scope, argument.value, possible=True, mutable=mutable
@@ -955,7 +1018,7 @@ def sent_name_facts(context: FileContext) -> FileNames:
                 and not rebound_constant(context, qualified)
             ):
                 # An imported constant that the project index reads later.
-                names.facts.append(("", qualified, place, "", ""))
+                names.facts.append(("", qualified, place, "", "", keys))
                 continue
         elif built.is_dynamic and not _picked_from_few(context, call, built):
             fact = _built_fact(context, call, built, argument, place)
@@ -973,7 +1036,9 @@ def sent_name_facts(context: FileContext) -> FileNames:
         if texts is None:
             continue
         if not call.partial:
-            names.facts.extend((text, "", place, "", "") for text in sorted(texts))
+            names.facts.extend(
+                (text, "", place, "", "", keys) for text in sorted(texts)
+            )
             continue
         names.add_relayed(texts, place)
         _read_partial_calls(context, call, names)
@@ -1560,7 +1625,7 @@ def _built_fact(
     if not fixed.text:
         return None
     code = _code(context, argument.value)
-    return (fixed.text, "", place, build_signature(built), code)
+    return (fixed.text, "", place, build_signature(built), code, frozenset())
 
 
 def build_signature(built: BuiltName) -> str:
@@ -1585,8 +1650,9 @@ def build_signature(built: BuiltName) -> str:
 class SentNames:
     """The event names of a project that a fixed name must not merge into."""
 
-    # Place of each call, by the name it sends.
-    exact: dict[str, list[str]] = field(default_factory=dict)
+    # Place of each call, by the name it sends and then by the attribute
+    # keys that the call writes out.
+    exact: dict[str, dict[frozenset[str], list[str]]] = field(default_factory=dict)
     # (name, place) of each call, by `variant_key` of the name it sends.
     variants: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # (signature, code, place) of each built name, by `variant_key` of its fixed name.
@@ -1597,13 +1663,28 @@ class SentNames:
     unread_files: list[str] = field(default_factory=list)
 
     def add(self, fact: NameFact) -> None:
-        name, _, place, signature, code = fact
+        name, _, place, signature, code, keys = fact
         key = variant_key(name)
         if signature:
             self.fixed.setdefault(key, []).append((signature, code, place))
             return
-        self.exact.setdefault(name, []).append(place)
+        self.exact.setdefault(name, {}).setdefault(keys, []).append(place)
         self.variants.setdefault(key, []).append((name, place))
+
+    def other_events(self, name: str, keys: frozenset[str]) -> list[str]:
+        """Return the places that send `name` other than in the fixed form of a build.
+
+        `keys` are the attribute keys that the fix of the build writes
+        (`fixed_call_keys`). A call that sends `name` with all of them is
+        that fix, written by an earlier run over some of the files, and
+        sends the same events. Any other call sends another event under
+        that name.
+        """
+        places = []
+        for sent_keys, where in self.exact.get(name, {}).items():
+            if not keys or not keys <= sent_keys:
+                places.extend(where)
+        return places
 
     def first_unread(self) -> str | None:
         """Say where the first name that cio-fix cannot read is sent, as a clause.
@@ -1630,16 +1711,20 @@ class Merge:
     detail: str
 
 
-def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
+def find_merge(
+    sent: SentNames, static: str, signature: str, keys: frozenset[str]
+) -> Merge | None:
     """Return how the fixed name `static` of a build would merge events, or None.
 
-    Customer.io compares names exactly, so an equal name merges. A name
-    that differs only in case or separators is a variant that CIO303
-    renames into one. A different build with the same fixed name would be
-    fixed onto the same name.
+    Customer.io compares names exactly, so an equal name merges, unless
+    the call that sends it has the attribute `keys` of the build's fix
+    (`SentNames.other_events`). A name that differs only in case or
+    separators is a variant that CIO303 renames into one. A different
+    build with the same fixed name would be fixed onto the same name.
     """
-    if static in sent.exact:
-        places = ", ".join(sorted(set(sent.exact[static]), key=_place_order))
+    other_events = sent.other_events(static, keys)
+    if other_events:
+        places = ", ".join(sorted(set(other_events), key=_place_order))
         return Merge(
             static,
             f"the fixed name {static!r} is already sent",
@@ -1649,7 +1734,10 @@ def find_merge(sent: SentNames, static: str, signature: str) -> Merge | None:
     key = variant_key(static)
     variants: dict[str, set[str]] = {}
     for name, place in sent.variants.get(key, []):
-        variants.setdefault(name, set()).add(place)
+        # Every call that sends `static` itself is in the fixed form of this
+        # build, because `other_events` found no other.
+        if name != static:
+            variants.setdefault(name, set()).add(place)
     if variants:
         name = min(variants)
         listed = " and ".join(
@@ -1699,7 +1787,7 @@ def names_sent(project: ProjectIndex, code: str) -> SentNames:
     relayed, unread = wrapper_use_names(files)
     sent.unread_calls.extend(unread)
     for name, place in relayed:
-        sent.add((name, "", place, "", ""))
+        sent.add((name, "", place, "", "", frozenset()))
     for _, names in files:
         sent.unread_calls.extend(names.unread)
         for fact in names.facts:
