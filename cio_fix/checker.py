@@ -1080,7 +1080,12 @@ class Checker:
     def _findings_quoting(
         fixed_files: dict[Path, bytes], checked: Mapping[Path, list[Finding]]
     ) -> dict[Path, set[str]]:
-        """Return the codes of each file's findings left that quote a changed file's line."""
+        """Return the codes of each file's findings left that quote a changed file's line.
+
+        NOTE: a message that lists many places names only the first few
+        (`places.list_labels`), so a changed file among the places it only
+        counts does not get the finding checked again.
+        """
         display_paths = sorted(display_path(path) for path in fixed_files)
         alternatives = "|".join(re.escape(path) for path in display_paths)
         # Not preceded by more of a path: `a.py:3` is not in `data.py:3`.

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from cio_fix.rules import FileContext, Rule
 
-# How many other places a project-level message lists before "and N more".
+# How many places (or built names) a message lists before "and N more".
 MAX_LISTED_PLACES = 5
 
 
@@ -50,9 +50,18 @@ def sort_places(places: Iterable[Place]) -> list[Place]:
 
 def list_places(places: Sequence[Place]) -> str:
     """Return `a.py:3, b.py:9 and 2 more` for the places a message mentions."""
-    text = ", ".join(place.label for place in places[:MAX_LISTED_PLACES])
-    if len(places) > MAX_LISTED_PLACES:
-        text += f" and {len(places) - MAX_LISTED_PLACES} more"
+    return list_labels([place.label for place in places])
+
+
+def list_labels(labels: Sequence[str]) -> str:
+    """Return `a.py:3, b.py:9 and 2 more` for the "path:line" labels a message mentions.
+
+    The first MAX_LISTED_PLACES labels are named in the given order, so that a
+    message stays one readable line however many places the project has.
+    """
+    text = ", ".join(labels[:MAX_LISTED_PLACES])
+    if len(labels) > MAX_LISTED_PLACES:
+        text += f" and {len(labels) - MAX_LISTED_PLACES} more"
     return text
 
 

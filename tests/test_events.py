@@ -1320,6 +1320,81 @@ def test_events_batches_keep_other_event_withheld(project) -> None:
     assert _read_modules(root) == {path: module for path in _VIEWED_MODULES}
 
 
+def _senders(calls: dict[str, str]) -> dict[str, str]:
+    """Return a project whose modules each send one call of the shared client."""
+    files = {
+        "pyproject.toml": '[project]\nname = "shop"\nversion = "0"\n',
+        "app/__init__.py": "",
+        "app/client.py": _VIEWED_CLIENT,
+        "requirements.txt": "customerio==3.1\n",
+    }
+    for path, call in calls.items():
+        files[path] = f"from app.client import cio\ndef send(uid, p):\n    {call}\n"
+    return files
+
+
+def test_events_already_sent_places_capped(project) -> None:
+    calls = {
+        f"app/o{number}.py": 'cio.track(customer_id=uid, name="viewed")'
+        for number in range(9, 0, -1)
+    }
+    calls["app/a.py"] = 'cio.track(customer_id=uid, name=f"viewed_{p.category}")'
+    root = project(_senders(calls))
+
+    text = run_cli(["--no-cache", "app/a.py"], root)
+    result = run_cli(["--output-format", "json", "--no-cache", "app/a.py"], root)
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "CIO301"]
+
+    assert (
+        "the fixed name 'viewed' is already sent at app/o1.py:3, app/o2.py:3,"
+        " app/o3.py:3, app/o4.py:3, app/o5.py:3 and 4 more, and the campaigns"
+        in finding["message"]
+    )
+    assert "app/o6.py" not in finding["message"]
+    assert finding["message"] in text.stdout
+
+
+def test_events_other_builds_capped(project) -> None:
+    calls = {
+        f"app/b{number}.py": f'cio.track(customer_id=uid, name=f"order_{{p.kind{number}}}")'
+        for number in range(1, 9)
+    }
+    root = project(_senders(calls))
+
+    result = run_cli(["--output-format", "json", "--no-cache", "app/b1.py"], root)
+    (finding,) = [f for f in result.json["findings"] if f["code"] == "CIO301"]
+
+    assert (
+        "the fixed name 'order' is also the fixed name of f\"order_{p.kind2}\""
+        ' (app/b2.py:3) and f"order_{p.kind3}" (app/b3.py:3) and' in finding["message"]
+    )
+    assert "(app/b6.py:3) and 2 more, which builds different names" in (
+        finding["message"]
+    )
+    assert "app/b7.py" not in finding["message"]
+
+
+def test_events_cio303_places_capped(project) -> None:
+    calls = {
+        f"app/m{number}.py": 'cio.track(customer_id=uid, name="OrderPaid")'
+        for number in range(1, 8)
+    }
+    calls["app/n.py"] = 'cio.track(customer_id=uid, name="order_paid")'
+    root = project(_senders(calls))
+
+    result = run_cli(
+        ["--output-format", "json", "--no-cache", "--select", "CIO303", "app/n.py"],
+        root,
+    )
+    (finding,) = result.json["findings"]
+
+    assert (
+        "differs only in case or separators from 'OrderPaid' (app/m1.py:3,"
+        " app/m2.py:3, app/m3.py:3, app/m4.py:3, app/m5.py:3 and 2 more)"
+        in finding["message"]
+    )
+
+
 REFUND = (
     "from app.client import cio\n"
     "def refund(uid, kind):\n"

@@ -63,6 +63,7 @@ from cio_fix.name_constants import (
     sent_texts,
     value_texts,
 )
+from cio_fix.places import MAX_LISTED_PLACES, list_labels
 from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 from cio_fix.specifiers import KEYWORD_MAJORS
@@ -548,7 +549,8 @@ class DynamicEventName(Rule):
     this fix, written by an earlier run over some of the files, such as a
     pre-commit hook's run. So a later run fixes the rest the same way. A
     call that sends the name without one of those keys, or with its keys
-    in a variable, is another event. A sent
+    in a variable, is another event. The message names the first five
+    places in line order and counts the others. A sent
     name is any name cio-fix can read in any file but test code, whose
     names do not reach the workspace. A test module that a module outside
     test code imports from (`from app.tests.helpers import send_order`)
@@ -1724,7 +1726,7 @@ def find_merge(
     """
     other_events = sent.other_events(static, keys)
     if other_events:
-        places = ", ".join(sorted(set(other_events), key=_place_order))
+        places = _list_places(other_events)
         return Merge(
             static,
             f"the fixed name {static!r} is already sent",
@@ -1741,7 +1743,7 @@ def find_merge(
     if variants:
         name = min(variants)
         listed = " and ".join(
-            f"{other!r} (sent at {', '.join(sorted(places, key=_place_order))})"
+            f"{other!r} (sent at {_list_places(places)})"
             for other, places in sorted(variants.items())
         )
         return Merge(
@@ -1756,10 +1758,7 @@ def find_merge(
         if other != signature:
             others.setdefault(code, set()).add(place)
     if others:
-        listed = " and ".join(
-            f"{code} ({', '.join(sorted(places, key=_place_order))})"
-            for code, places in sorted(others.items())
-        )
+        listed = _list_builds(others)
         return Merge(
             static,
             f"the fixed name {static!r} is also the fixed name of a different"
@@ -1768,6 +1767,30 @@ def find_merge(
             " builds different names, so the fixes would merge their events",
         )
     return None
+
+
+def _list_places(places: Iterable[str]) -> str:
+    """Name the first few of the "path:line" places in line order, and count the rest."""
+    return list_labels(sorted(set(places), key=_place_order))
+
+
+def _list_builds(places_by_code: dict[str, set[str]]) -> str:
+    """Name the first few built names, each with its places, and count the rest.
+
+    The names come in the line order of their first places.
+    """
+    ordered = sorted(
+        places_by_code.items(),
+        key=lambda item: (min(map(_place_order, item[1])), item[0]),
+    )
+    listed = " and ".join(
+        f"{code} ({_list_places(places)})"
+        for code, places in ordered[:MAX_LISTED_PLACES]
+    )
+    more = len(ordered) - MAX_LISTED_PLACES
+    if more > 0:
+        listed += f" and {more} more"
+    return listed
 
 
 def _place_order(place: str) -> tuple[str, int]:
@@ -2136,13 +2159,12 @@ class InconsistentEventName(Rule):
         literal = source.literal
         node = literal or source.expression
         assert node is not None
-        sent_at = ", ".join(sorted(places, key=_place_order))
-        problem = f"event name {name!r} (sent at {sent_at})"
+        problem = f"event name {name!r} (sent at {_list_places(places)})"
         if off_style:
             problem += f" does not follow the {style} style"
         if variants:
             listed = " and ".join(
-                f"{variant!r} ({', '.join(sorted(set(where), key=_place_order))})"
+                f"{variant!r} ({_list_places(where)})"
                 for variant, where in sorted(variants.items())
             )
             joiner = "; it also" if off_style else ""
