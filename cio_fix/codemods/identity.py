@@ -50,7 +50,6 @@ ID_WORDS = frozenset({"id", "ids", "pk", "uuid"})
 NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # String methods that keep an email address an email address.
 EMAIL_KEEPING_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
-# Maximum number of places a project-level message lists before "and N more".
 
 
 def same_expression(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:
