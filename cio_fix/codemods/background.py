@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -20,9 +20,8 @@ from cio_fix.annotations import (
 from cio_fix.codemods.bindings import (
     Bindings,
     connected_names,
-    display_items,
     is_container,
-    objects_reached,
+    objects_contained,
     plain_assignment_target,
     root_object_name,
 )
@@ -34,7 +33,14 @@ from cio_fix.codemods.clients import (
     format_call,
 )
 from cio_fix.codemods.identity import track_identify_pairs
-from cio_fix.customerio import Api, Assignment, ClientCall, FunctionInfo, dotted_name
+from cio_fix.customerio import (
+    Api,
+    Assignment,
+    ClientCall,
+    FileIndex,
+    FunctionInfo,
+    dotted_name,
+)
 from cio_fix.handlers import is_request_handler
 from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
@@ -78,6 +84,10 @@ MUTATING_METHODS = frozenset(
         "popitem",
         "remove",
         "clear",
+        "sort",
+        "reverse",
+        "add",
+        "discard",
     }
 )
 
@@ -334,6 +344,16 @@ class BlockingCallInRequest(Rule):
     counts too. An object bound at module level counts as changed when any
     function of the module may change it, because another request may run
     that function first.
+
+    A value built from an object counts as sending the object: the result
+    of a function given it (`order_payload(order)`), `vars(order)` and
+    `order.__dict__`, which are its own attributes, and a shallow copy
+    (`copy.copy(order)`, `dict(body)`, `body.copy()`, `{**body}`), which
+    shares its nested lists. Strings, numbers and deep copies made from it
+    (`str(order.total)`, `copy.deepcopy(order)`) do not. For a profile or
+    event attribute (`tags=tags`), only a change in place or a method call
+    on it counts, unless the handler builds it as a container. A name
+    that the handler binds only to strings or numbers cannot change.
 
     Tests: a test that checks the Customer.io call right after the request
     (against a mock client or a recording stub) can run before the worker
@@ -1018,7 +1038,7 @@ def _report_only_reason(
         )
     statement = call.site.statement
     assert statement is not None
-    if _later_mutation(context, handler, call.node, statement):
+    if _later_mutation(context, handler, call, statement) is not None:
         return "the handler may change what it sends after the call"
     later = _later_ordered_call(context, call, handler, statement)
     if later is not None:
@@ -1375,16 +1395,26 @@ class _Mutations(Bindings):
     `name.get(...)` or `name[...]`. `calls` contains (name, node) for a call
     that is given the object of `name` or a part of it, for a method of
     `name` that may change it, and for a call of `name` itself. `bindings`
-    contains the bindings that `Bindings` collects. `nested`
-    contains the functions and lambdas defined in the handler, which may
-    run after the call wherever they are defined.
+    contains the bindings that `Bindings` collects, where a value built by
+    a call is bound to what the call is given (`payload = vars(order)`).
+    `nested` contains the functions and lambdas defined in the handler,
+    which may run after the call wherever they are defined.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, is_namespace: Callable[[str], bool]) -> None:
         super().__init__()
+        self.is_namespace = is_namespace
         self.found: list[tuple[str, cst.CSTNode]] = []
         self.calls: list[tuple[str, cst.Call]] = []
         self.nested: list[cst.CSTNode] = []
+
+    def objects_of(self, value: cst.BaseExpression) -> set[str]:
+        names = set()
+        for node in objects_contained(value, self.is_namespace):
+            root = root_object_name(node)
+            if root is not None:
+                names.add(root)
+        return names
 
     def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
         root = root_object_name(target)
@@ -1421,7 +1451,7 @@ class _Mutations(Bindings):
         if _only_reads(node):
             return
         for argument in node.args:
-            for name in objects_reached(argument.value):
+            for name in self.objects_of(argument.value):
                 self.calls.append((name, node))
 
 
@@ -1467,6 +1497,7 @@ READING_FUNCTIONS = frozenset(
         "tuple",
         "type",
         "url_for",
+        "vars",
         "zip",
     }
 )
@@ -1515,40 +1546,63 @@ def _only_reads(call: cst.Call) -> bool:
     return name is not None and name.rpartition(".")[2] in READING_FUNCTIONS
 
 
-# Track API parameters that take a string or a number, never an object that a
-# handler could change after the call (customerio 3.x).
-SCALAR_PARAMETERS = frozenset(
-    {"anonymous_id", "customer_id", "id", "name", "timestamp", "event_id"}
-)
+# Track API parameters whose value the call sends as an object: event data
+# and the operations of a batch. The other parameters of the Track API take
+# strings and numbers (ids, event names, timestamps), and profile or event
+# attributes come as extra keyword arguments.
+OBJECT_PARAMETERS = frozenset({"data", "operations"})
 
 
-def _objects_sent(call: cst.Call, facts: _HandlerFacts) -> set[str]:
-    """Return the names whose objects, or parts of them, the call sends as they are.
+@dataclass
+class _Sent:
+    """The objects that a call sends as they are, and their parts.
 
-    The object behind event data (`data=payload`, `data=user.traits`) or a
-    `*`/`**` argument counts, and so does a name inside a display sent as
-    event data (`data={"items": items}`), unless the handler binds it only
-    to strings or numbers (`facts.scalars`). `data={"id": order.id}` sends
-    a value read now. Any other argument counts when the handler binds it
-    to one of `facts.containers`, the containers it builds.
+    `objects` are names whose objects the call sends: the object behind
+    event data (`data=payload`, `data=user.traits`) or a `*`/`**` argument,
+    and the names that they may contain (`data={"items": items}`,
+    `data=order_payload(order)`, `data=vars(order)`). `attributes` are the
+    names that profile or event attributes may contain (`tags=tags`).
+    `parts` are the attributes and items sent (`rows[0]`, `order.items`),
+    by their code.
     """
-    sent: set[str] = set()
-    for argument in call.args:
-        keyword = argument.keyword.value if argument.keyword is not None else None
-        if keyword in SCALAR_PARAMETERS:
-            continue
-        value = argument.value
-        if keyword == "data" or argument.star:
+
+    objects: set[str]
+    attributes: set[str]
+    parts: dict[str, cst.BaseExpression]
+
+
+def _arguments_sent(call: ClientCall) -> Iterator[tuple[cst.BaseExpression, bool]]:
+    """Yield the value of each argument that may send an object, and whether it is event data.
+
+    `*` and `**` arguments count as event data.
+    """
+    for parameter, argument in call.arguments.items():
+        if parameter in OBJECT_PARAMETERS:
+            yield argument.value, True
+    for argument in call.star_arguments:
+        yield argument.value, True
+    for argument in call.extra_keywords.values():
+        yield argument.value, False
+
+
+def _sent(call: ClientCall, is_namespace: Callable[[str], bool]) -> _Sent:
+    """Return the names and parts that the call's arguments may send as they are.
+
+    Names that hold strings or numbers are still among them.
+    """
+    sent = _Sent(set(), set(), {})
+    for value, is_event_data in _arguments_sent(call):
+        names = sent.objects if is_event_data else sent.attributes
+        if is_event_data:
+            # `data=user.traits` and `data=body.get("x")` count as the whole object.
             root = root_object_name(value)
             if root is not None:
-                sent.add(root)
-            displayed = _names_in_display(value)
-            if displayed:
-                sent |= displayed - facts.scalars
-        else:
-            reached = objects_reached(value)
-            if reached:
-                sent |= reached & facts.containers
+                names.add(root)
+        for node in objects_contained(value, is_namespace):
+            if type(node) is cst.Name:
+                names.add(node.value)
+            else:
+                sent.parts[_path(node)] = node
     return sent
 
 
@@ -1570,19 +1624,6 @@ def _containers(handler: FunctionInfo) -> set[str]:
         if any(is_container(assignment.value) for assignment in assignments):
             found.add(name)
     return found
-
-
-def _names_in_display(node: cst.BaseExpression) -> set[str]:
-    """Return the bare names in a list, tuple, set or dict display, or `dict(...)`."""
-    names: set[str] = set()
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, cst.Name):
-            names.add(current.value)
-        else:
-            pending.extend(display_items(current))
-    return names - {"None", "True", "False"}
 
 
 # Calls whose result is a string or a number.
@@ -1640,8 +1681,11 @@ class _HandlerFacts:
     need none of them.
     """
 
-    def __init__(self, handler: FunctionInfo) -> None:
+    def __init__(
+        self, handler: FunctionInfo, is_namespace: Callable[[str], bool]
+    ) -> None:
         self.handler = handler
+        self.is_namespace = is_namespace
 
     @cached_property
     def containers(self) -> set[str]:
@@ -1654,7 +1698,7 @@ class _HandlerFacts:
     @cached_property
     def mutations(self) -> _Mutations:
         """The changes and bindings in the handler's body."""
-        mutations = _Mutations()
+        mutations = _Mutations(self.is_namespace)
         walk(self.handler.node.body, mutations)
         return mutations
 
@@ -1666,18 +1710,58 @@ def _handler_facts(context: FileContext, handler: FunctionInfo) -> _HandlerFacts
     )
     facts = facts_by_handler.get(id(handler.node))
     if facts is None:
-        facts = _HandlerFacts(handler)
+        is_namespace = context.shared("CIO304:namespaces", _namespace_test)
+        facts = _HandlerFacts(handler, is_namespace)
         facts_by_handler[id(handler.node)] = facts
     return facts
+
+
+# Classes that `from datetime import ...` binds, whose names are lowercase.
+DATETIME_CLASSES = frozenset(
+    {"datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta"}
+)
+
+
+def _namespace_test(context: FileContext) -> Callable[[str], bool]:
+    """Return a test of whether a name is an imported module or class.
+
+    A method called on one (`time.time()`, `datetime.now()`) returns no
+    part of an object the handler sends. A module comes from `import x`
+    or is a module of the project. A class is a capitalised name (PEP 8)
+    or a class of `datetime`. An imported name that the module binds
+    again, or that a function binds for itself, is not one, and neither is
+    any other imported name, such as Flask's `request` and `session`.
+    """
+    index = context.index
+    results: dict[str, bool] = {}
+
+    def is_namespace(name: str) -> bool:
+        result = results.get(name)
+        if result is None:
+            result = _is_namespace(context, index, name)
+            results[name] = result
+        return result
+
+    return is_namespace
+
+
+def _is_namespace(context: FileContext, index: FileIndex, name: str) -> bool:
+    qualified = index.imports.get(name)
+    if qualified is None or name in index.scoped_names or name in index.rebound_names:
+        return False
+    module, _, last = qualified.rpartition(".")
+    if not module or last[:1].isupper() or qualified in DATETIME_CLASSES:
+        return True
+    return context.project.module(qualified) is not None
 
 
 def _later_mutation(
     context: FileContext,
     handler: FunctionInfo,
-    call: cst.Call,
+    call: ClientCall,
     statement: cst.CSTNode,
-) -> bool:
-    """Tell whether the handler may change an object that the call sends, after it.
+) -> cst.CSTNode | None:
+    """Return a change that the handler may make, after the call, to an object it sends.
 
     The worker thread reads the objects when it sends them, not when the
     call is queued. After the call means after its statement, anywhere in
@@ -1685,31 +1769,32 @@ def _later_mutation(
     function or lambda defined in the handler. A change through another
     name bound to a sent object or to a part of it counts, and so does
     passing a sent object to a function or calling a method of it that is
-    not known to only read.
+    not known to only read. For a name sent as a profile or event
+    attribute that is not a container the handler builds, passing it to a
+    function does not count (a string is the usual value), but a change in
+    place or a method call on it does. None when there is no such change.
     """
     facts = _handler_facts(context, handler)
-    sent = _objects_sent(call, facts)
-    parts = _parts_sent(call)
-    if not sent and not parts:
+    sent = _sent(call, facts.is_namespace)
+    if not sent.objects and not sent.attributes and not sent.parts:
         # The call sends no object as it is, so no change in the handler can
         # reach what it sends.
-        return False
+        return None
 
-    containers = facts.containers
+    if sent.objects or sent.attributes:
+        scalars = facts.scalars
+        containers = facts.containers
+        sent.objects = (sent.objects - scalars) | (sent.attributes & containers)
+        sent.attributes = sent.attributes - scalars - containers
     mutations = facts.mutations
     bound_from = {name for _, name, _ in mutations.bindings}
-    for path, part in list(parts.items()):
+    for path, part in list(sent.parts.items()):
         root = root_object_name(part)
         if root in bound_from:
             # Another name may reach the part (`first = rows[0]`, `for row
             # in rows`), so any change to its owner counts.
-            sent.add(root)
-            del parts[path]
-    # Names of the objects sent, which a function given one may change.
-    passed = connected_names(sent, mutations.bindings, containers, owners=False)
-    # Those, and the objects that own a sent part, whose parts a statement
-    # may change in place (`session["cart"].append(...)`).
-    owners = connected_names(sent, mutations.bindings, containers, owners=True)
+            sent.objects.add(root)
+            del sent.parts[path]
 
     loop = _outermost_loop(context, handler, statement)
     nested = set(map(id, mutations.nested))
@@ -1725,49 +1810,88 @@ def _later_mutation(
         )
 
     client_calls = {id(other.node) for other in context.index.client_calls}
-    for name, node in mutations.found:
-        if name in owners and after_call(node):
-            return True
-        if parts and _inside_any(_changed_object(node), parts) and after_call(node):
-            return True
-    for name, node in mutations.calls:
-        if id(node) in client_calls:
-            continue
-        # `after_call` costs more, so it runs only on the calls given a sent object.
-        changes = name in passed or (
-            bool(parts)
-            and any(
-                _inside_any(expression, parts) for expression in _objects_passed(node)
-            )
-        )
-        if changes and after_call(node):
-            return True
+    change = _first_change(
+        context, mutations, sent, facts.containers, after_call, client_calls
+    )
+    if change is not None:
+        return change
     return _module_object_changed(context, handler, sent, client_calls)
 
 
-def _parts_sent(call: cst.Call) -> dict[str, cst.BaseExpression]:
-    """Return the parts of objects the call sends as they are, by their code.
+def _first_change(
+    context: FileContext,
+    mutations: _Mutations,
+    sent: _Sent,
+    containers: set[str],
+    counts: Callable[[cst.CSTNode], bool],
+    client_calls: set[int],
+) -> cst.CSTNode | None:
+    """Return the first change in `mutations` that may reach what is sent, if `counts` takes it."""
+    bindings = mutations.bindings
+    # Names of the objects sent, which a function given one may change.
+    passed = connected_names(sent.objects, bindings, containers, owners=False)
+    # Those, and the names of the attributes sent, whose own methods may change them.
+    # NOTE: a function given an attribute that is a list (`normalize(tags)`)
+    # may change it too, but is not counted.
+    receivers = passed | connected_names(
+        sent.attributes, bindings, containers, owners=False
+    )
+    # Both, and the objects that own a sent part, whose parts a statement
+    # may change in place (`session["cart"].append(...)`).
+    owners = connected_names(
+        sent.objects | sent.attributes, bindings, containers, owners=True
+    )
+    parts = sent.parts
 
-    A part is an attribute or an item (`rows[0]`, `h.attrs`) given as an
-    argument that is not a string or a number, or inside a display sent
-    as event data. A change made later inside the part (`rows[0]["qty"] =
-    0`) changes what is sent; `order.status = ...` does not change the
-    value `order.id` had.
-    """
-    parts = {}
-    for argument in call.args:
-        keyword = argument.keyword.value if argument.keyword is not None else None
-        if keyword in SCALAR_PARAMETERS:
+    first: cst.CSTNode | None = None
+    for name, node in mutations.found:
+        changes = name in owners or (
+            bool(parts) and _inside_any(_changed_object(node), parts)
+        )
+        if changes and counts(node):
+            first = node
+            break
+    for name, node in mutations.calls:
+        if id(node) in client_calls:
             continue
-        pending = [argument.value]
-        while pending:
-            node = pending.pop()
-            if isinstance(node, (cst.Subscript, cst.Attribute)):
-                if root_object_name(node) is not None:
-                    parts[_path(node)] = node
-            elif keyword == "data":
-                pending.extend(display_items(node))
-    return parts
+        # `counts` costs more, so it runs only on the calls given a sent object.
+        changes = _call_may_change(node, name, passed, receivers, parts)
+        if changes and counts(node):
+            # Both lists are in the order of the code, so this call is the
+            # first of the calls.
+            if first is None or context.comes_before(node, first):
+                return node
+            break
+    return first
+
+
+def _call_may_change(
+    call: cst.Call,
+    name: str,
+    passed: set[str],
+    receivers: set[str],
+    parts: dict[str, cst.BaseExpression],
+) -> bool:
+    """Tell whether a call recorded for `name` may change what is sent."""
+    if _is_method_of(call, name):
+        if name in receivers:
+            return True
+    elif name in passed:
+        return True
+    if not parts:
+        return False
+    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+    if _inside_any(receiver, parts):
+        return True
+    return any(_inside_any(argument.value, parts) for argument in call.args)
+
+
+def _is_method_of(call: cst.Call, name: str) -> bool:
+    """Tell whether a call is of `name` itself, or of a method of its object or of a part of it."""
+    func = call.func
+    if type(func) is cst.Name:
+        return func.value == name
+    return type(func) is cst.Attribute and root_object_name(func.value) == name
 
 
 def _path(node: cst.CSTNode) -> str:
@@ -1804,21 +1928,13 @@ def _changed_object(node: cst.CSTNode) -> cst.BaseExpression | None:
     return None
 
 
-def _objects_passed(call: cst.Call) -> list[cst.BaseExpression]:
-    """Return the objects a call may change: its arguments, and a method's receiver."""
-    given = [argument.value for argument in call.args]
-    if isinstance(call.func, cst.Attribute):
-        given.append(call.func.value)
-    return given
-
-
 def _module_object_changed(
     context: FileContext,
     handler: FunctionInfo,
-    sent: set[str],
+    sent: _Sent,
     client_calls: set[int],
-) -> bool:
-    """Tell whether a function of the module may change a module-level object the call sends.
+) -> cst.CSTNode | None:
+    """Return a change that a function of the module may make to a module-level object sent.
 
     Any function may run while the worker thread waits to send, in this
     request or another one, so where the change is does not matter. Only
@@ -1828,31 +1944,35 @@ def _module_object_changed(
     index = context.index
     scope = handler.scope
     if scope is None:
-        return False
-    module_level = {
-        name
-        for name in sent
-        if any(
-            assignment.scope.kind == "module"
-            for assignment in index.assignments_of(name, scope)
-        )
-    }
-    if not module_level:
-        return False
+        return None
+
+    def module_level(names: set[str]) -> set[str]:
+        return {
+            name
+            for name in names
+            if any(
+                assignment.scope.kind == "module"
+                for assignment in index.assignments_of(name, scope)
+            )
+        }
+
+    module_sent = _Sent(module_level(sent.objects), module_level(sent.attributes), {})
+    if not module_sent.objects and not module_sent.attributes:
+        return None
     mutations = context.shared("CIO304:module-mutations", _module_mutations)
-    passed = connected_names(module_level, mutations.bindings, set(), owners=False)
-    owners = connected_names(module_level, mutations.bindings, set(), owners=True)
-    changes = [node for name, node in mutations.found if name in owners]
-    changes += [
-        node
-        for name, node in mutations.calls
-        if name in passed and id(node) not in client_calls
-    ]
-    return any(_in_function(context, node) for node in changes)
+    return _first_change(
+        context,
+        mutations,
+        module_sent,
+        set(),
+        lambda node: _in_function(context, node),
+        client_calls,
+    )
 
 
 def _module_mutations(context: FileContext) -> _Mutations:
-    mutations = _Mutations()
+    is_namespace = context.shared("CIO304:namespaces", _namespace_test)
+    mutations = _Mutations(is_namespace)
     walk(context.module, mutations)
     return mutations
 

@@ -6,6 +6,8 @@ bindings to find the other names that the object is reachable through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from cio_fix.customerio import dotted_name, read_names
@@ -20,6 +22,56 @@ ALIAS, PART, STORED = "alias", "part", "stored"
 COPYING_METHODS = frozenset({"copy", "dict", "json", "model_dump", "model_dump_json"})
 # Constructors of the containers that code builds and may change.
 CONTAINER_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict"})
+# Functions whose result shares no object with their arguments (strings,
+# numbers, deep copies), by the last part of their name (`copy.deepcopy`).
+UNSHARED_RESULT_FUNCTIONS = frozenset(
+    {
+        "abs",
+        "bool",
+        "deepcopy",
+        "dumps",
+        "float",
+        "format",
+        "hash",
+        "id",
+        "int",
+        "isinstance",
+        "len",
+        "repr",
+        "round",
+        "str",
+    }
+)
+# Methods whose result shares no object with the receiver or the arguments:
+# string and date methods, and pydantic's copies of a model.
+UNSHARED_RESULT_METHODS = frozenset(
+    {
+        "count",
+        "decode",
+        "dict",
+        "encode",
+        "endswith",
+        "index",
+        "isoformat",
+        "join",
+        "json",
+        "lower",
+        "lstrip",
+        "model_dump",
+        "model_dump_json",
+        "replace",
+        "rstrip",
+        "split",
+        "startswith",
+        "strftime",
+        "strip",
+        "timestamp",
+        "title",
+        "upper",
+    }
+)
+# Names that are constants, not variables.
+CONSTANT_NAMES = frozenset({"None", "True", "False"})
 
 
 class Bindings(cst.CSTVisitor):
@@ -32,6 +84,10 @@ class Bindings(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.bindings: list[tuple[str, str, str]] = []
+
+    def objects_of(self, value: cst.BaseExpression) -> set[str]:
+        """Return the names whose objects, or parts of them, `value` may be."""
+        return objects_reached(value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         root = target
@@ -50,7 +106,7 @@ class Bindings(cst.CSTVisitor):
             kind = PART
         else:
             kind = ALIAS
-        for name in objects_reached(value):
+        for name in self.objects_of(value):
             for bound in targets:
                 self.bindings.append((bound, name, kind))
 
@@ -70,7 +126,7 @@ class Bindings(cst.CSTVisitor):
 
     def visit_Match(self, node: cst.Match) -> None:
         # `case dict() as d:` binds the subject, or a part of it, to `d`.
-        reached = objects_reached(node.subject)
+        reached = self.objects_of(node.subject)
         for case in node.cases:
             for capture in find_all(case.pattern, cst.MatchAs, cst.MatchStar):
                 if capture.name is not None:
@@ -130,6 +186,83 @@ def objects_reached(value: cst.BaseExpression) -> set[str]:
         else:
             pending.extend(display_items(node))
     return names
+
+
+def objects_contained(
+    value: cst.BaseExpression, is_namespace: Callable[[str], bool]
+) -> list[cst.BaseExpression]:
+    """Return the names and parts (`order.items`, `rows[0]`) that `value` may contain as they are.
+
+    Besides what `objects_reached` follows, it reads through calls: a
+    function may return what it is given or a part of it
+    (`order_payload(order)`, `vars(order)`, `copy.copy(order)`), and a
+    method may also return its receiver's parts (`body.copy()`). A call
+    whose result shares nothing (`str(x)`, `copy.deepcopy(x)`, `x.lower()`)
+    contains nothing. `x.__dict__` is read as `x`, whose attributes it
+    contains, and a starred element of a display (`{**body}`) as what it
+    unpacks. The receiver of a method is left out when `is_namespace` is
+    true for its root name (`time` of `time.time()`).
+
+    NOTE: a comprehension contains nothing here, although its elements may
+    be the items of what it iterates (`[row for row in rows]`).
+    """
+    found: list[cst.BaseExpression] = []
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        while type(node) is cst.Attribute and node.attr.value == "__dict__":
+            node = node.value
+        inner = node
+        while type(inner) is cst.Subscript or type(inner) is cst.Attribute:
+            inner = inner.value
+        if type(inner) is cst.Name:
+            found.append(node)
+        elif type(inner) is cst.Call:
+            # Calls inside an attribute or item (`build(order)["items"]`)
+            # count as the whole call's result.
+            pending.extend(_call_contents(inner, is_namespace))
+        elif isinstance(node, cst.BooleanOperation):
+            pending.extend([node.left, node.right])
+        elif isinstance(node, cst.IfExp):
+            pending.extend([node.body, node.orelse])
+        else:
+            pending.extend(display_items(node))
+            pending.extend(_unpacked_items(node))
+    return [
+        node
+        for node in found
+        if type(node) is not cst.Name or node.value not in CONSTANT_NAMES
+    ]
+
+
+def _call_contents(
+    call: cst.Call, is_namespace: Callable[[str], bool]
+) -> list[cst.BaseExpression]:
+    """Return what the result of a call may share: its arguments, and a method's receiver."""
+    func = call.func
+    name = dotted_name(func)
+    if name is not None and name.rpartition(".")[2] in UNSHARED_RESULT_FUNCTIONS:
+        return []
+    contents = [argument.value for argument in call.args]
+    if type(func) is not cst.Attribute:
+        return contents
+    if func.attr.value in UNSHARED_RESULT_METHODS:
+        return []
+    root = root_object_name(func.value)
+    if root is None or not is_namespace(root):
+        contents.append(func.value)
+    return contents
+
+
+def _unpacked_items(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """Return what the starred elements of a display unpack (`*items`, `**body`)."""
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+        return [
+            element.value
+            for element in node.elements
+            if isinstance(element, (cst.StarredElement, cst.StarredDictElement))
+        ]
+    return []
 
 
 def display_items(node: cst.BaseExpression) -> list[cst.BaseExpression]:
