@@ -1072,14 +1072,14 @@ class FileIndex:
                 continue
             if statement.annotation is None:
                 continue
-            types = self._annotation_types(statement.annotation.annotation)
+            types = self.annotation_types(statement.annotation.annotation)
             if types and all(
                 self.is_other_class(node, assignment.scope) for node in types
             ):
                 return True
         return False
 
-    def _annotation_types(
+    def annotation_types(
         self, annotation: cst.BaseExpression
     ) -> list[cst.BaseExpression]:
         """Return the types an annotation allows, other than None.
@@ -1470,7 +1470,7 @@ class FileIndex:
             annotation = statement.annotation
         if annotation is None:
             return None
-        for node in self._annotation_types(annotation.annotation):
+        for node in self.annotation_types(annotation.annotation):
             client = self.constructor_type(node)
             if client is not None:
                 return client

@@ -353,7 +353,8 @@ class BlockingCallInRequest(Rule):
     (`str(order.total)`, `copy.deepcopy(order)`) do not. For a profile or
     event attribute (`tags=tags`), only a change in place or a method call
     on it counts, unless the handler builds it as a container. A name
-    that the handler binds only to strings or numbers cannot change.
+    that the handler binds only to strings or numbers, or whose annotation
+    is an immutable type (`plan: str`, `Optional[int]`), cannot change.
 
     Tests: a test that checks the Customer.io call right after the request
     (against a mock client or a recording stub) can run before the worker
@@ -1606,12 +1607,12 @@ def _sent(call: ClientCall, is_namespace: Callable[[str], bool]) -> _Sent:
     return sent
 
 
-def _scalars(handler: FunctionInfo) -> set[str]:
+def _scalars(index: FileIndex, handler: FunctionInfo) -> set[str]:
     """Return the names the handler binds only to strings or numbers."""
     found = set()
     scope = handler.scope
     for name, assignments in (scope.assignments.items() if scope else ()):
-        if all(_binds_scalar(assignment) for assignment in assignments):
+        if all(_binds_scalar(index, assignment) for assignment in assignments):
             found.add(name)
     return found
 
@@ -1630,11 +1631,17 @@ def _containers(handler: FunctionInfo) -> set[str]:
 SCALAR_CALLS = frozenset({"bool", "float", "int", "len", "round", "str"})
 
 
-def _binds_scalar(assignment: Assignment) -> bool:
-    """Tell whether an assignment binds a string or a number, a loop counter included."""
+def _binds_scalar(index: FileIndex, assignment: Assignment) -> bool:
+    """Tell whether an assignment binds a string or a number, a loop counter included.
+
+    A parameter or variable annotated with an immutable type (`plan: str`)
+    counts, as the annotation states.
+    """
     statement = assignment.statement
     if isinstance(statement, cst.AugAssign):
         # `count += 1` keeps a number a number; the other bindings decide.
+        return True
+    if _annotated_immutable(index, statement):
         return True
     if assignment.value is not None or not isinstance(statement, cst.For):
         return _is_scalar(assignment.value)
@@ -1650,6 +1657,37 @@ def _binds_scalar(assignment: Assignment) -> bool:
         first = target.elements[0].value
         return isinstance(first, cst.Name) and first.value == assignment.name
     return False
+
+
+# Types whose values cannot change, by the last part of their name.
+IMMUTABLE_TYPES = frozenset(
+    {"Decimal", "UUID", "bool", "bytes", "complex", "float", "int", "str"}
+)
+
+
+def _annotated_immutable(index: FileIndex, statement: cst.CSTNode) -> bool:
+    """Tell whether a parameter or an annotated assignment states an immutable type.
+
+    `str`, `Optional[int]`, `str | None`, `Annotated[str, Query()]` and
+    `Literal["free", "pro"]` count.
+    """
+    if not isinstance(statement, (cst.Param, cst.AnnAssign)):
+        return False
+    if statement.annotation is None:
+        return False
+    types = index.annotation_types(statement.annotation.annotation)
+    if not types:
+        return False
+    for node in types:
+        if isinstance(node, cst.Subscript):
+            wrapper = index.qualified_name(node.value) or dotted_name(node.value)
+            if wrapper is None or wrapper.rpartition(".")[2] != "Literal":
+                return False
+            continue
+        name = dotted_name(node)
+        if name is None or name.rpartition(".")[2] not in IMMUTABLE_TYPES:
+            return False
+    return True
 
 
 def _is_scalar(node: cst.BaseExpression | None) -> bool:
@@ -1682,8 +1720,12 @@ class _HandlerFacts:
     """
 
     def __init__(
-        self, handler: FunctionInfo, is_namespace: Callable[[str], bool]
+        self,
+        index: FileIndex,
+        handler: FunctionInfo,
+        is_namespace: Callable[[str], bool],
     ) -> None:
+        self.index = index
         self.handler = handler
         self.is_namespace = is_namespace
 
@@ -1693,7 +1735,7 @@ class _HandlerFacts:
 
     @cached_property
     def scalars(self) -> set[str]:
-        return _scalars(self.handler)
+        return _scalars(self.index, self.handler)
 
     @cached_property
     def mutations(self) -> _Mutations:
@@ -1711,7 +1753,7 @@ def _handler_facts(context: FileContext, handler: FunctionInfo) -> _HandlerFacts
     facts = facts_by_handler.get(id(handler.node))
     if facts is None:
         is_namespace = context.shared("CIO304:namespaces", _namespace_test)
-        facts = _HandlerFacts(handler, is_namespace)
+        facts = _HandlerFacts(context.index, handler, is_namespace)
         facts_by_handler[id(handler.node)] = facts
     return facts
 
