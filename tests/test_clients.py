@@ -821,7 +821,10 @@ def test_clients_track_before_delete_stays(project) -> None:
 def test_clients_reason_names_later_change(project) -> None:
     reasons = _reasons(project({"app.py": ORDERED_CALLS}))
 
-    assert reasons[22] == " (the handler may change what it sends after the call)"
+    assert reasons[22] == (
+        " (`attributes.clear()` on line 23 may change what the call sends before"
+        " the worker thread sends it)"
+    )
 
 
 ALIASED_PART = """\
@@ -855,9 +858,77 @@ def test_clients_reason_names_aliased_change(project) -> None:
     # `first` and `row` reach the part sent, `rows[0]`, by another name.
     reasons = _reasons(project({"app.py": ALIASED_PART}))
 
-    later_change = " (the handler may change what it sends after the call)"
-    assert reasons[12] == later_change
-    assert reasons[21] == later_change
+    assert reasons[12] == (
+        ' (`first["qty"] = ...` on line 13 may change what the call sends before'
+        " the worker thread sends it)"
+    )
+    # The loop runs the change again after the call.
+    assert reasons[21] == (
+        ' (`row["seen"] = ...` on line 22 may change what the call sends before'
+        " the worker thread sends it)"
+    )
+
+
+LATER_CHANGES = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+AUDIT = []
+
+
+@app.post("/tags")
+def tags():
+    body = request.get_json()
+    tags = body["tags"]
+    cio.identify(id=body["uid"], tags=tags)
+    tags.sort()
+    return "ok"
+
+
+@app.post("/upgrade")
+def upgrade():
+    body = request.get_json()
+    plan = body["plan"]
+    cio.track(customer_id=body["uid"], name="upgraded", data={"plan": plan})
+    AUDIT.append(("upgrade", body["uid"], plan))
+    return "ok"
+
+
+@app.post("/shipped")
+def shipped(order):
+    cio.track(customer_id=1, name="shipped", data={"items": order.items})
+    drop_prices(order.items)
+    return "ok"
+"""
+
+
+def test_clients_reason_names_sorted_attribute(project) -> None:
+    reasons = _reasons(project({"app.py": LATER_CHANGES}))
+
+    assert reasons[13] == (
+        " (`tags.sort()` on line 14 may change what the call sends before the"
+        " worker thread sends it)"
+    )
+
+
+def test_clients_reason_names_call_given_object(project) -> None:
+    reasons = _reasons(project({"app.py": LATER_CHANGES}))
+
+    assert reasons[22] == (
+        " (`AUDIT.append(...)` on line 23 is given `plan`, which the call sends,"
+        " and cio-fix cannot tell that it leaves `plan` unchanged)"
+    )
+
+
+def test_clients_reason_names_call_given_part(project) -> None:
+    reasons = _reasons(project({"app.py": LATER_CHANGES}))
+
+    assert reasons[29] == (
+        " (`drop_prices(...)` on line 30 is given `order.items`, which the call"
+        " sends, and cio-fix cannot tell that it leaves `order.items` unchanged)"
+    )
 
 
 def test_clients_reason_says_later_call_may_reach(project) -> None:

@@ -1039,8 +1039,9 @@ def _report_only_reason(
         )
     statement = call.site.statement
     assert statement is not None
-    if _later_mutation(context, handler, call, statement) is not None:
-        return "the handler may change what it sends after the call"
+    change = _later_mutation(context, handler, call, statement)
+    if change is not None:
+        return _change_reason(context, change)
     later = _later_ordered_call(context, call, handler, statement)
     if later is not None:
         return (
@@ -1802,7 +1803,7 @@ def _later_mutation(
     handler: FunctionInfo,
     call: ClientCall,
     statement: cst.CSTNode,
-) -> cst.CSTNode | None:
+) -> _Change | None:
     """Return a change that the handler may make, after the call, to an object it sends.
 
     The worker thread reads the objects when it sends them, not when the
@@ -1860,6 +1861,16 @@ def _later_mutation(
     return _module_object_changed(context, handler, sent, client_calls)
 
 
+@dataclass
+class _Change:
+    """Code that may change an object a call sends: a statement, or a call given the object."""
+
+    node: cst.CSTNode
+    # The code of the sent object or part that a call receives as an
+    # argument, when passing it is the only change cio-fix finds.
+    argument: str | None = None
+
+
 def _first_change(
     context: FileContext,
     mutations: _Mutations,
@@ -1867,7 +1878,7 @@ def _first_change(
     containers: set[str],
     counts: Callable[[cst.CSTNode], bool],
     client_calls: set[int],
-) -> cst.CSTNode | None:
+) -> _Change | None:
     """Return the first change in `mutations` that may reach what is sent, if `counts` takes it."""
     bindings = mutations.bindings
     # Names of the objects sent, which a function given one may change.
@@ -1885,47 +1896,50 @@ def _first_change(
     )
     parts = sent.parts
 
-    first: cst.CSTNode | None = None
+    first: _Change | None = None
     for name, node in mutations.found:
         changes = name in owners or (
             bool(parts) and _inside_any(_changed_object(node), parts)
         )
         if changes and counts(node):
-            first = node
+            first = _Change(node)
             break
     for name, node in mutations.calls:
         if id(node) in client_calls:
             continue
         # `counts` costs more, so it runs only on the calls given a sent object.
-        changes = _call_may_change(node, name, passed, receivers, parts)
-        if changes and counts(node):
+        change = _call_change(node, name, passed, receivers, parts)
+        if change is not None and counts(node):
             # Both lists are in the order of the code, so this call is the
             # first of the calls.
-            if first is None or context.comes_before(node, first):
-                return node
+            if first is None or context.comes_before(node, first.node):
+                return change
             break
     return first
 
 
-def _call_may_change(
+def _call_change(
     call: cst.Call,
     name: str,
     passed: set[str],
     receivers: set[str],
     parts: dict[str, cst.BaseExpression],
-) -> bool:
-    """Tell whether a call recorded for `name` may change what is sent."""
+) -> _Change | None:
+    """Return the change that a call recorded for `name` may make to what is sent, if any."""
     if _is_method_of(call, name):
         if name in receivers:
-            return True
+            return _Change(call)
     elif name in passed:
-        return True
+        return _Change(call, argument=name)
     if not parts:
-        return False
+        return None
     receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
     if _inside_any(receiver, parts):
-        return True
-    return any(_inside_any(argument.value, parts) for argument in call.args)
+        return _Change(call)
+    for argument in call.args:
+        if _inside_any(argument.value, parts):
+            return _Change(call, argument=_one_line(argument.value))
+    return None
 
 
 def _is_method_of(call: cst.Call, name: str) -> bool:
@@ -1934,6 +1948,35 @@ def _is_method_of(call: cst.Call, name: str) -> bool:
     if type(func) is cst.Name:
         return func.value == name
     return type(func) is cst.Attribute and root_object_name(func.value) == name
+
+
+def _change_reason(context: FileContext, change: _Change) -> str:
+    """Return the reason for a report without a fix that names a later change."""
+    code = f"`{_change_code(change.node)}` on line {context.message_line(change.node)}"
+    if change.argument is not None:
+        return (
+            f"{code} is given `{change.argument}`, which the call sends, and"
+            f" cio-fix cannot tell that it leaves `{change.argument}` unchanged"
+        )
+    return f"{code} may change what the call sends before the worker thread sends it"
+
+
+def _change_code(change: cst.CSTNode) -> str:
+    """Return a short form of the code of a change that `_Mutations` records."""
+    if isinstance(change, cst.Call):
+        arguments = "..." if change.args else ""
+        return f"{_one_line(change.func)}({arguments})"
+    if isinstance(change, cst.AugAssign):
+        operator = code_of(change.operator).strip()
+        return f"{_one_line(change.target)} {operator} ..."
+    if isinstance(change, cst.Del):
+        return f"del {_one_line(change.target)}"
+    assert isinstance(change, cst.AssignTarget)
+    return f"{_one_line(change.target)} = ..."
+
+
+def _one_line(node: cst.CSTNode) -> str:
+    return " ".join(code_of(node).split())
 
 
 def _path(node: cst.CSTNode) -> str:
@@ -1975,7 +2018,7 @@ def _module_object_changed(
     handler: FunctionInfo,
     sent: _Sent,
     client_calls: set[int],
-) -> cst.CSTNode | None:
+) -> _Change | None:
     """Return a change that a function of the module may make to a module-level object sent.
 
     Any function may run while the worker thread waits to send, in this
