@@ -1605,6 +1605,11 @@ def _sent(call: ClientCall, is_namespace: Callable[[str], bool]) -> _Sent:
                 names.add(node.value)
             else:
                 sent.parts[_path(node)] = node
+        # `data=(event := {...})` sends the object that `event` names after
+        # the call, so a later change of `event` reaches what is sent.
+        for walrus in find_all(value, cst.NamedExpr):
+            if type(walrus.target) is cst.Name:
+                names.add(walrus.target.value)
     return sent
 
 
