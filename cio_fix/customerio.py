@@ -800,6 +800,26 @@ class FileIndex:
         scopes = [self.module_scope, *self.inner_scopes()]
         return any(name in scope.assignments for scope in scopes)
 
+    def may_shadow_builtin(self, name: str, scope: Scope) -> bool:
+        """Tell whether `name`, read in `scope`, may be a binding of the module and not the builtin.
+
+        That is the case when `scope` or a scope that Python searches from
+        it binds the name in any way (see `IndexBuilder`): an assignment, a
+        `def` or `class`, an import, a parameter, a loop or `with` target,
+        `except ... as`, `:=` or a `case` capture. A function's `global`
+        statement for the name counts for the whole module. A binding in
+        another function or in a class body that `scope` is not part of
+        does not count.
+        NOTE: a module-level star import may bind the name too, but does not
+        count, because the names it binds are not known here.
+        """
+        if name in self.global_names or name in self.module_imports:
+            return True
+        return any(
+            name in candidate.assignments or name in candidate.imports
+            for candidate in scope.lookup_chain()
+        )
+
     def module_assignment(self, name: str) -> Assignment | None:
         assignments = self.module_scope.assignments.get(name, [])
         return assignments[0] if len(assignments) == 1 else None

@@ -185,3 +185,25 @@ def test_timestamps_imported_constant_message(project) -> None:
     assert "define `constants.LAUNCH_MS` in seconds in `app.constants`" in (
         findings[1]["message"]
     )
+
+
+def test_timestamps_local_int_withholds_own_fix(project) -> None:
+    body = (
+        "def mark_seen(user):\n"
+        "    cio.identify(id=user.id, seen_at=time.time() * 1000)\n\n\n"
+        "def parse_rows(user, rows):\n"
+        "    int = lambda v: v.strip()\n"
+        "    cio.identify(id=user.id, parsed_at=time.time() * 1000)\n"
+        "    return [int(r) for r in rows]\n"
+    )
+
+    findings = _findings(project, body)
+
+    assert [finding["line"] for finding in findings] == [10, 15]
+    assert findings[0]["fix"] == "safe"
+    assert "not fixed" not in findings[0]["message"]
+    assert findings[1]["fix"] is None
+    assert findings[1]["message"].endswith(
+        "(not fixed: this scope or one around it binds `int`, and cio-fix fixes"
+        " timestamps only where `int` is the builtin)"
+    )

@@ -49,6 +49,11 @@ ATTRIBUTE_METHODS = (
 DICT_CHANGES = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
 # How many names deep a value is followed to a millisecond form: `b = a + 60`.
 MAX_DEPTH = 5
+# The reason that a finding gives for no fix where `int` may not be the builtin.
+INT_SHADOWED_REASON = (
+    "this scope or one around it binds `int`, and cio-fix fixes timestamps only"
+    " where `int` is the builtin"
+)
 # The reason that a finding on arithmetic over milliseconds gives for no fix.
 ARITHMETIC_REASON = (
     "compute it in seconds: cio-fix rewrites a millisecond value only where it is"
@@ -128,7 +133,11 @@ class MillisecondTimestamp(Rule):
     fix, because the fix would change what that code receives. Durations
     such as `duration_ms` or `time.time() * 1000 - started_ms`,
     milliseconds never sent to Customer.io, and Data Pipelines calls (which
-    take `datetime` objects) are not reported.
+    take `datetime` objects) are not reported. Where `int` at the call may
+    not be the builtin, the finding has no fix: the module binds the name
+    (or a `global` statement lets a function bind it), or so does the
+    function around the call, an enclosing function, or the class body
+    that contains the call. A binding in another function does not count.
     """
 
     code = "CIO103"
@@ -141,9 +150,6 @@ class MillisecondTimestamp(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         index = context.index
         shared_fixes: dict[int, Fix] = {}
-        # A module that rebinds `int` gets findings without fixes, because
-        # the fixes call int().
-        can_fix = "int" not in index.imports and not index.binds_anywhere("int")
         # A dict that two calls send has its entries reported once.
         seen: set[int] = set()
         for call in [*index.client_calls, *index.partial_calls]:
@@ -159,8 +165,15 @@ class MillisecondTimestamp(Rule):
                 if slot.withheld is not None and finding.fix is not None:
                     finding.fix = None
                     finding.message += f" (not fixed: {slot.withheld})"
-                if not can_fix:
+                # A fix writes `int(...)`, or reads an `int(...)` of the code
+                # as the builtin. It changes the call, or the assignment of a
+                # variable in a scope that the call's name lookup searches, so
+                # a binding of `int` that reaches the changed code reaches the
+                # call too.
+                shadowed = index.may_shadow_builtin("int", call.site.scope)
+                if finding.fix is not None and shadowed:
                     finding.fix = None
+                    finding.message += f" (not fixed: {INT_SHADOWED_REASON})"
                 yield finding
 
     def _check_slot(
