@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -467,7 +467,7 @@ class _EvaluatedByIdentify:
 
 def _cannot_stop(
     index: FileIndex,
-    statement: cst.BaseStatement,
+    statement: cst.BaseStatement | cst.BaseSmallStatement,
     events: dict[int, ClientCall],
     evaluated: _EvaluatedByIdentify,
     time_zones: TimeZones,
@@ -490,6 +490,8 @@ def _cannot_stop(
             and _cannot_raise(index, argument.value, evaluated, time_zones)
             for argument in arguments
         )
+    if isinstance(statement, cst.BaseSmallStatement):
+        return _assigns_what_cannot_raise(index, statement, evaluated, time_zones)
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
     return all(
@@ -742,16 +744,27 @@ def _local_names(function: FunctionInfo | None) -> set[str]:
     return names
 
 
+# Lines of small statements: `a; b` as a statement of its own, and after a
+# colon (`if ready: a; b`).
+LINES = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
+
+
 @dataclass
 class _Block:
-    """A statement's place in the body of its block."""
+    """A statement's place in the body of its block, or a small statement's place in its line."""
 
-    node: cst.Module | cst.IndentedBlock
+    # A module or an indented block, or a line: a SimpleStatementLine or a
+    # SimpleStatementSuite, whose body contains small statements.
+    node: cst.Module | cst.BaseSuite | cst.SimpleStatementLine
     position: int
 
     @property
-    def body(self) -> Sequence[cst.BaseStatement]:
+    def body(self) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:
         return self.node.body
+
+    @property
+    def is_line(self) -> bool:
+        return type(self.node) in LINES
 
 
 def _block_of(context: FileContext, call: ClientCall) -> _Block | None:
@@ -767,9 +780,30 @@ def _block_of(context: FileContext, call: ClientCall) -> _Block | None:
     return None
 
 
+def _line_of(context: FileContext, call: ClientCall) -> _Block | None:
+    """Return the place of the small statement that contains `call`, in a line of several."""
+    statement = call.site.statement
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        return None
+    # A call in a suite after a colon has no statement, and neither has one
+    # in the header of a compound statement (`if cio.track(...):`).
+    child: cst.CSTNode = call.node
+    parent = context.parent(child)
+    while parent is not None and type(parent) not in LINES:
+        if isinstance(parent, (cst.BaseCompoundStatement, cst.Module)):
+            return None
+        child, parent = parent, context.parent(parent)
+    if parent is None or len(parent.body) < 2:
+        return None
+    for position, candidate in enumerate(parent.body):
+        if candidate is child:
+            return _Block(parent, position)
+    return None
+
+
 @dataclass
 class _Pair:
-    """A track and the identify of the same customer later in its block."""
+    """A track and the identify of the same customer later in its block or its line."""
 
     track: ClientCall
     identify: ClientCall
@@ -780,8 +814,9 @@ class _Pair:
 class TrackBeforeIdentify(Rule):
     """What it does:
     Finds a Track API `track` call for a customer that comes before the
-    `identify` of the same customer id in the same block, and no identify
-    of that customer runs earlier in the function. A call through an item
+    `identify` of the same customer id in the same block, or later in the
+    same line (`cio.track(...); cio.identify(...)`), and no identify of
+    that customer runs earlier in the function. A call through an item
     of a dict of clients (`CLIENTS["us"]`, often one client per region)
     pairs only with a call through the same item, because other items
     send to other workspaces.
@@ -802,8 +837,9 @@ class TrackBeforeIdentify(Rule):
 
     Fix safety:
     Safe when reorderable. Both calls must be expression statements of one
-    block, and the identify's arguments must only read values (names,
-    attributes, literals, `int`, `time.time` and the like). They then run
+    block, or small statements of one line, and the identify's arguments
+    must only read values (names, attributes, literals, `int`, `time.time`
+    and the like). They then run
     before the track, so when one raises the track is lost too, but only
     on a request that fails anyway. From the track to the identify there
     may be only Track API events, assignments to plain names, `pass`, `...`
@@ -839,7 +875,9 @@ class TrackBeforeIdentify(Rule):
     (`tags = user.tags`, then `tags += [tag]`), or call any code when the
     identify reads a global. Two parameters that the caller passes one
     object to are not known to be one object. The identify then moves up
-    to just before the track, with its comments. When the identify request
+    to just before the track, with its comments. In one line it moves to
+    just before the track in that line, and the rest of the line stays as
+    it is. When the identify request
     fails and raises, the track is no longer sent, and when a track
     request fails, the identify has already been sent. Otherwise the
     finding is report-only.
@@ -903,12 +941,48 @@ class TrackBeforeIdentify(Rule):
         customer: cst.BaseExpression,
         identifies: list[ClientCall],
     ) -> _Pair | None:
+        # An identify later in the track's own line (`cio.track(...);
+        # cio.identify(...)`) runs before any on the following lines.
+        line = _line_of(context, track)
+        if line is not None:
+            pair = self._first_identify_in(
+                context, line, _line_of, track, customer, identifies
+            )
+            if pair is not None:
+                between = line.body[line.position + 1 : pair.identify_position]
+                return pair if self._same_customer(context, pair, between) else None
         block = _block_of(context, track)
         if block is None:
             return None
+        pair = self._first_identify_in(
+            context, block, _block_of, track, customer, identifies
+        )
+        if pair is None:
+            return None
+        # The rest of the track's line runs before the identify too.
+        between = [
+            *(line.body[line.position + 1 :] if line is not None else []),
+            *block.body[block.position + 1 : pair.identify_position],
+        ]
+        return pair if self._same_customer(context, pair, between) else None
+
+    def _first_identify_in(
+        self,
+        context: FileContext,
+        block: _Block,
+        place_of: Callable[[FileContext, ClientCall], _Block | None],
+        track: ClientCall,
+        customer: cst.BaseExpression,
+        identifies: list[ClientCall],
+    ) -> _Pair | None:
+        """Return the first identify of `customer` after the track in `block`.
+
+        `place_of` finds where a call is: `_block_of` for a block of
+        statements, `_line_of` for the small statements of a line.
+        """
         best: _Pair | None = None
         for identify in identifies:
-            other = _block_of(context, identify)
+            other = place_of(context, identify)
             if (
                 other is None
                 or other.node is not block.node
@@ -921,28 +995,37 @@ class TrackBeforeIdentify(Rule):
                 continue
             if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
                 continue
-            if best is None or other.position < best.identify_position:
-                best = _Pair(track, identify, block, other.position)
-        if best is None:
-            return None
-
-        # A customer id rebound in between names someone else at the identify.
-        changes = self._changes(
-            context, block.body[block.position + 1 : best.identify_position]
-        )
-        if changes.changes_value_of(customer):
-            return None
-        # `CLIENTS[region]` with `region` rebound in between is another client.
-        if _is_item(track.receiver) and changes.changes_value_of(track.receiver):
-            return None
+            best = _Pair(track, identify, block, other.position)
         return best
+
+    def _same_customer(
+        self,
+        context: FileContext,
+        pair: _Pair,
+        between: Sequence[cst.BaseStatement | cst.BaseSmallStatement],
+    ) -> bool:
+        """Tell whether the identify is still for the track's customer after `between` runs."""
+        track = pair.track
+        changes = self._changes(context, between)
+        # A customer id rebound in between names someone else at the identify.
+        if changes.changes_value_of(track.value("customer_id")):  # type: ignore[arg-type]
+            return False
+        # `CLIENTS[region]` with `region` rebound in between is another client.
+        return not (
+            _is_item(track.receiver) and changes.changes_value_of(track.receiver)
+        )
 
     # -- the reorder -----------------------------------------------------------------
 
     def _reorder(self, context: FileContext, pair: _Pair) -> tuple[Fix | None, str]:
         """Return the fix that moves the identify up, or None and the reason it cannot."""
         calls = (pair.track, pair.identify)
-        if not all(call.site.is_statement for call in calls):
+        if pair.block.is_line:
+            # A call in a line of small statements is a statement of its own
+            # (`cio.track(...); cio.identify(...)`) unless its result is used.
+            if not all(context.result_discarded(call.node) for call in calls):
+                return None, "cio-fix does not move calls whose results are used"
+        elif not all(call.site.is_statement for call in calls):
             if all(
                 call.site.is_statement or context.result_discarded(call.node)
                 for call in calls
@@ -997,6 +1080,8 @@ class TrackBeforeIdentify(Rule):
             for line in passed
         ):
             return None, self._skip_reason(context, passed, events, evaluated)
+        if pair.block.is_line:
+            return _move_in_line(passed, body[pair.identify_position]), ""
         return _move_before(body[pair.block.position], body[pair.identify_position]), ""
 
     def _skip_reason(
@@ -1032,7 +1117,9 @@ class TrackBeforeIdentify(Rule):
         )
 
     def _changes(
-        self, context: FileContext, statements: Sequence[cst.BaseStatement]
+        self,
+        context: FileContext,
+        statements: Sequence[cst.BaseStatement | cst.BaseSmallStatement],
     ) -> _Changes:
         """Collect what `statements` may change, reading only the arguments of Track API events."""
         sdk_statements = self._event_statements(context)
@@ -1047,14 +1134,22 @@ class TrackBeforeIdentify(Rule):
         return changes
 
     def _event_statements(self, context: FileContext) -> dict[int, ClientCall]:
-        """Map the id of each statement that is one Track API event call to that call."""
-        return {
-            id(call.site.statement): call
-            for call in context.index.client_calls
-            if call.api is Api.TRACK
-            and call.method in EVENT_METHODS
-            and call.site.is_statement
-        }
+        """Map the id of each statement that is one Track API event call to that call.
+
+        A small statement of a line of several (`cio.track(...); ...`)
+        counts as a statement here.
+        """
+        events = {}
+        for call in context.index.client_calls:
+            if call.api is not Api.TRACK or call.method not in EVENT_METHODS:
+                continue
+            if call.site.is_statement:
+                events[id(call.site.statement)] = call
+                continue
+            small = _expression_statement(context, call.node)
+            if small is not None:
+                events[id(small)] = call
+        return events
 
     def _finding(
         self, context: FileContext, pair: _Pair, fix: Fix | None, reason: str
@@ -1084,6 +1179,35 @@ def track_identify_pairs(context: FileContext) -> list[_Pair]:
     """
     return context.shared(
         "CIO201:pairs", lambda shared: TrackBeforeIdentify().pairs(shared)
+    )
+
+
+def _expression_statement(context: FileContext, call: cst.Call) -> cst.Expr | None:
+    """Return the expression statement that is `call`, awaited or not, if there is one."""
+    parent = context.parent(call)
+    if type(parent) is cst.Await:
+        parent = context.parent(parent)
+    return parent if type(parent) is cst.Expr else None
+
+
+def _move_in_line(
+    passed: Sequence[cst.BaseSmallStatement], identify: cst.BaseSmallStatement
+) -> Fix:
+    """Move `identify` to just before `passed`, the small statements from the track on.
+
+    Each place in the line keeps its semicolon and the blanks around it, so
+    only the small statements change places: `cio.track(...);
+    cio.identify(...)` becomes `cio.identify(...); cio.track(...)`.
+    """
+    places = [*passed, identify]
+    moved = [identify, *passed]
+    return Fix(
+        safety=FixSafety.SAFE,
+        replacements={
+            place: statement.with_changes(semicolon=place.semicolon)
+            for place, statement in zip(places, moved, strict=True)
+        },
+        description="send the identify before the track",
     )
 
 
