@@ -772,7 +772,7 @@ cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", KEY)
 @app.post("/signup")
 def signup(form):
     if form:
-        for item in form:
+        if form["id"]:
             cio.track(customer_id=form["id"], name="signed_up", plan=form["p"])
     return "ok"
 """

@@ -489,11 +489,11 @@ def test_engine_six_passes_of_fixes_settle(project) -> None:
 def test_engine_wrapped_call_keeps_commas(project) -> None:
     # Black splits the call with all arguments on one line. CIO304 then lays
     # them out one a line, and the break before `)` must not come along.
-    in_loop = OVERLAPPING_FIXES.replace(
+    nested = OVERLAPPING_FIXES.replace(
         "def view(request, item):\n    cio.track(",
-        "def view(request, items):\n    for item in items:\n        cio.track(",
+        "def view(request, item):\n    if item:\n        cio.track(",
     ).replace('request.json["identifier"]', 'request.json["id"]')
-    root = project({"views.py": in_loop})
+    root = project({"views.py": nested})
 
     run_cli(["--apply", "--unsafe-fixes", "--no-cache", "."], root)
 

@@ -209,11 +209,12 @@ def test_noqa_multi_line_call(project) -> None:
 def test_noqa_survives_other_rules_fixes(
     project,
 ) -> None:
-    # CIO304 wraps both calls for a background thread and CIO301 fixes the
-    # second name in the pass after; the silenced name must come through both.
+    # CIO301 fixes the first name, and CIO304 wraps the handler's last event
+    # for a background thread; the silenced name must come through both. The
+    # first event stays on the request's thread, so that it arrives first.
     source = _handler(
-        'cio.track(customer_id=user.id, name=f"viewed_{user.sku}")  # noqa: CIO301',
         'cio.track(customer_id=user.id, name=f"liked_{user.sku}")',
+        'cio.track(customer_id=user.id, name=f"viewed_{user.sku}")  # noqa: CIO301',
     )
     root = project(
         {
@@ -226,11 +227,11 @@ def test_noqa_survives_other_rules_fixes(
     result = run_cli(["--apply", "--no-cache", "."], root)
     fixed = (root / "app.py").read_text()
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert 'name=f"viewed_{user.sku}"' in fixed
     assert 'name="liked", user_sku=user.sku' in fixed
     assert "_customerio_in_background(" in fixed
-    assert _codes(_json(root)) == []
+    assert [code for _, code in _codes(_json(root))] == ["CIO304"]
 
 
 def test_file_directive_silences_the_whole_file(project) -> None:
