@@ -76,6 +76,8 @@ TYPING_MODULES = ("typing", "typing_extensions")
 # The wrappers an annotation is read through, and whether all of their
 # arguments are types (`Union[A, B]`) or only the first (`Annotated[A, ...]`).
 ANNOTATION_WRAPPERS = {"Annotated": False, "Optional": False, "Union": True}
+# The annotation that marks an assignment as a type alias (PEP 613).
+TYPE_ALIAS_MARKERS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})
 
 # Positional parameters of each method, in order, as the SDKs name them.
 # A name ending in "**" collects the remaining keyword arguments: event or
@@ -824,6 +826,49 @@ class FileIndex:
         assignments = self.module_scope.assignments.get(name, [])
         return assignments[0] if len(assignments) == 1 else None
 
+    def type_alias_value(self, name: str) -> cst.BaseExpression | None:
+        """Return the type that `name` is an alias of, when it is a module-level type alias.
+
+        `Dep = Annotated[CustomerIO, Depends(get_cio)]`, `Dep: TypeAlias =
+        ...` and `type Dep = ...` are aliases, and so is a class alias
+        (`Client = CustomerIO`). The module must bind the name once. A
+        second binding, a star import after it, a `del` or a function's
+        `global` rebinding leaves it unknown. A plain assignment counts only
+        with a value that reads as a type (a name, an attribute, a subscript
+        or `A | B`), so that string constants are not parsed as annotations.
+        """
+        assignments = self.module_scope.assignments.get(name)
+        if assignments is None or len(assignments) != 1:
+            return None
+        if name in self.rebound_names or name in self.module_scope.deletions:
+            return None
+        statement = assignments[0].statement
+        if type(statement) is cst.TypeAlias:
+            return statement.value
+        value = assignments[0].value
+        if value is None or type(statement) not in (cst.Assign, cst.AnnAssign):
+            return None
+        if _reads_as_type(value) or self._marked_type_alias(statement):
+            return value
+        return None
+
+    def _marked_type_alias(self, statement: cst.CSTNode) -> bool:
+        if type(statement) is not cst.AnnAssign:
+            return False
+        marker = self.qualified_name(statement.annotation.annotation)
+        return marker in TYPE_ALIAS_MARKERS
+
+    def _module_type_alias(self, name: str, scope: Scope) -> cst.BaseExpression | None:
+        """Return the value of the module's type alias that `name` refers to in `scope`."""
+        if name not in self.module_scope.assignments:
+            return None
+        for candidate in scope.lookup_chain():
+            if candidate.kind == "module":
+                return self.type_alias_value(name)
+            if name in candidate.assignments or name in candidate.imports:
+                return None
+        return None
+
     # -- clients ---------------------------------------------------------------
 
     def client_type(self, node: cst.BaseExpression, scope: Scope) -> ClientType | None:
@@ -1092,38 +1137,55 @@ class FileIndex:
                 continue
             if statement.annotation is None:
                 continue
-            types = self.annotation_types(statement.annotation.annotation)
+            types = self.annotation_types(
+                statement.annotation.annotation, annotation_scope(assignment)
+            )
             if types and all(
-                self.is_other_class(node, assignment.scope) for node in types
+                self.is_other_class(node, node_scope) for node, node_scope in types
             ):
                 return True
         return False
 
     def annotation_types(
-        self, annotation: cst.BaseExpression
-    ) -> list[cst.BaseExpression]:
-        """Return the types an annotation allows, other than None.
+        self, annotation: cst.BaseExpression, scope: Scope
+    ) -> list[tuple[cst.BaseExpression, Scope]]:
+        """Return the types an annotation in `scope` allows, other than None.
 
         It reads through `A | B`, `Optional[A]`, `Union[A, B]`,
-        `Annotated[A, ...]` and string annotations (`"A"`). A string that is
-        not an expression gives nothing.
+        `Annotated[A, ...]`, string annotations (`"A"`) and the module's type
+        aliases (`type_alias_value`). A string that is not an expression
+        gives nothing. Each type comes with the scope that its names are
+        looked up in, which is the module's for the value of an alias.
         """
         types = []
-        pending = [annotation]
+        pending = [(annotation, scope)]
+        # Each alias is read once, so that a recursive `type` alias ends.
+        expanded: set[str] = set()
         while pending:
-            node = pending.pop()
+            node, node_scope = pending.pop()
             if isinstance(node, cst.SimpleString):
                 parsed = _parse_string_annotation(node)
                 if parsed is not None:
-                    pending.append(parsed)
+                    pending.append((parsed, node_scope))
             elif isinstance(node, cst.BinaryOperation) and isinstance(
                 node.operator, cst.BitOr
             ):
-                pending.extend([node.left, node.right])
+                pending.extend([(node.left, node_scope), (node.right, node_scope)])
             elif isinstance(node, cst.Subscript) and self._is_wrapper(node):
-                pending.extend(self._wrapped_types(node))
-            elif not (isinstance(node, cst.Name) and node.value == "None"):
-                types.append(node)
+                pending.extend(
+                    (wrapped, node_scope) for wrapped in self._wrapped_types(node)
+                )
+            elif isinstance(node, cst.Name):
+                if node.value == "None" or node.value in expanded:
+                    continue
+                alias = self._module_type_alias(node.value, node_scope)
+                if alias is None:
+                    types.append((node, node_scope))
+                else:
+                    expanded.add(node.value)
+                    pending.append((alias, self.module_scope))
+            else:
+                types.append((node, node_scope))
         return types
 
     def _is_wrapper(self, node: cst.Subscript) -> bool:
@@ -1482,7 +1544,9 @@ class FileIndex:
         """Return the client class a parameter or a variable is annotated with.
 
         `cio: CustomerIO`, `CustomerIO | None`, `Optional[CustomerIO]`,
-        `Annotated[CustomerIO, Depends(...)]` and `"CustomerIO"` count.
+        `Annotated[CustomerIO, Depends(...)]` and `"CustomerIO"` count, and so
+        does a type alias of such an annotation that this module defines
+        (`cio: CustomerIODep`).
         """
         statement = assignment.statement
         annotation = None
@@ -1490,7 +1554,15 @@ class FileIndex:
             annotation = statement.annotation
         if annotation is None:
             return None
-        for node in self.annotation_types(annotation.annotation):
+        return self._annotation_client(
+            annotation.annotation, annotation_scope(assignment)
+        )
+
+    def _annotation_client(
+        self, annotation: cst.BaseExpression, scope: Scope
+    ) -> ClientType | None:
+        """Return the first client class that an annotation in `scope` allows."""
+        for node, _ in self.annotation_types(annotation, scope):
             client = self.constructor_type(node)
             if client is not None:
                 return client
@@ -2150,6 +2222,27 @@ class IndexBuilder(cst.CSTVisitor):
                 awaited=type(self.index.parents.get(node)) is cst.Await,
             )
         )
+
+
+def annotation_scope(assignment: Assignment) -> Scope:
+    """Return the scope in which Python looks up the names of an annotation.
+
+    Python evaluates a parameter's annotation where the `def` runs, so a
+    method's parameters see the names of its class body.
+    """
+    scope = assignment.scope
+    if isinstance(assignment.statement, cst.Param) and scope.parent is not None:
+        return scope.parent
+    return scope
+
+
+def _reads_as_type(value: cst.BaseExpression) -> bool:
+    """Tell whether an assigned value has the form of a type: `A`, `a.A`, `A[...]`, `A | B`."""
+    if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
+        return True
+    return isinstance(value, cst.BinaryOperation) and isinstance(
+        value.operator, cst.BitOr
+    )
 
 
 def _parse_string_annotation(node: cst.SimpleString) -> cst.BaseExpression | None:

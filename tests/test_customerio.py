@@ -115,6 +115,115 @@ def test_customerio_class_alias_unresolved(source: str) -> None:
     assert calls == []
 
 
+TYPE_ALIAS_HEADER = (
+    "from typing import Annotated, Optional, TypeAlias\n"
+    "import typing_extensions\n"
+    "from async_customerio import AsyncCustomerIO\n"
+    "from customerio import CustomerIO\n"
+    "from fastapi import Depends\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("aliases", "annotation", "is_async"),
+    [
+        ("Dep = Annotated[CustomerIO, Depends(get_cio)]\n", "Dep", False),
+        ("Dep: TypeAlias = Annotated[CustomerIO, Depends(get_cio)]\n", "Dep", False),
+        ("Dep: typing_extensions.TypeAlias = 'CustomerIO'\n", "Dep", False),
+        ("type Dep = Annotated[CustomerIO, Depends(get_cio)]\n", "Dep", False),
+        ("type Dep = CustomerIO | None\n", "Dep", False),
+        ("Dep = Annotated[AsyncCustomerIO, Depends(get_cio)]\n", "Dep", True),
+        ("Dep = Annotated[CustomerIO, Depends(get_cio)]\n", "Optional[Dep]", False),
+        ("Dep = Annotated[CustomerIO, Depends(get_cio)]\n", "'Dep | None'", False),
+        (
+            "Dep = Annotated[CustomerIO, Depends(get_cio)]\n"
+            "OptionalDep: TypeAlias = Optional[Dep]\n",
+            "OptionalDep",
+            False,
+        ),
+        ("type Dep = Optional[Dep] | CustomerIO\n", "Dep", False),
+    ],
+    ids=[
+        "assignment",
+        "type-alias",
+        "type-alias-string",
+        "type-statement",
+        "type-statement-union",
+        "async",
+        "optional-alias",
+        "string-annotation",
+        "alias-of-alias",
+        "recursive",
+    ],
+)
+def test_customerio_type_alias_client(
+    aliases: str, annotation: str, is_async: bool
+) -> None:
+    source = TYPE_ALIAS_HEADER + aliases
+    source += f"def go(cio: {annotation}):\n    cio.track('1', 'x')\n"
+
+    calls = _calls(source)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+    assert calls[0].client.is_async is is_async
+
+
+@pytest.mark.parametrize(
+    "aliases",
+    [
+        # Bound twice.
+        "Dep = Annotated[CustomerIO, Depends(get_cio)]\n"
+        "Dep = Annotated[Fake, Depends(get_fake)]\n",
+        "if dry_run:\n    Dep = Annotated[Fake, Depends(get_fake)]\n"
+        "else:\n    Dep = Annotated[CustomerIO, Depends(get_cio)]\n",
+        "from fakes import Dep\nDep = Annotated[CustomerIO, Depends(get_cio)]\n",
+        "type Dep = Annotated[CustomerIO, Depends(get_cio)]\ntype Dep = Fake\n",
+        # Rebound by a function, by a star import, or unbound.
+        "Dep = Annotated[CustomerIO, Depends(get_cio)]\n"
+        "def use_fake():\n    global Dep\n    Dep = Fake\n",
+        "Dep = Annotated[CustomerIO, Depends(get_cio)]\nfrom fakes import *\n",
+        "Dep = Annotated[CustomerIO, Depends(get_cio)]\ndel Dep\n",
+        # Bound in a function only.
+        "def setup():\n    Dep = Annotated[CustomerIO, Depends(get_cio)]\n",
+        # A string constant is an alias only when annotated with `TypeAlias`.
+        "Dep = 'CustomerIO'\n",
+        # An alias of something other than a client.
+        "Dep = Annotated[Fake, Depends(get_fake)]\n",
+    ],
+    ids=[
+        "assigned-twice",
+        "if-else",
+        "imported-too",
+        "type-statement-twice",
+        "global",
+        "star-import",
+        "deleted",
+        "in-function",
+        "string-constant",
+        "other-class",
+    ],
+)
+def test_customerio_type_alias_unresolved(aliases: str) -> None:
+    source = TYPE_ALIAS_HEADER + aliases
+    source += "def go(cio: Dep):\n    cio.track('1', 'x')\n"
+
+    assert _calls(source) == []
+
+
+def test_customerio_type_alias_shadowed_in_class_body() -> None:
+    # A method's annotations are evaluated in the class body, so `Dep` there
+    # is the class attribute, not the module's alias.
+    source = TYPE_ALIAS_HEADER + (
+        "Dep = Annotated[CustomerIO, Depends(get_cio)]\n"
+        "class Routes:\n"
+        "    Dep = Annotated[Fake, Depends(get_fake)]\n"
+        "    def go(self, cio: Dep):\n"
+        "        cio.track('1', 'x')\n"
+    )
+
+    assert _calls(source) == []
+
+
 def test_customerio_async_client() -> None:
     source = (
         "import async_customerio\n"
@@ -679,6 +788,35 @@ def test_customerio_string_annotation_client(annotation: str) -> None:
     calls = _calls(source)
 
     assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
+@pytest.mark.parametrize(
+    ("alias", "is_client"),
+    [
+        ("TrackerDep = Annotated[Audit, Depends(get_audit)]\n", False),
+        ("type TrackerDep = Optional[Audit]\n", False),
+        ("TrackerDep = Annotated[str, Depends(get_name)]\n", False),
+        ("TrackerDep = Annotated[Any, Depends(get_tracker)]\n", True),
+        ("TrackerDep = Annotated[Wrapper, Depends(get_tracker)]\n", True),
+    ],
+)
+def test_customerio_client_name_type_alias(alias: str, is_client: bool) -> None:
+    source = (
+        "from typing import Annotated, Any, Optional\n"
+        "from fastapi import Depends\n"
+        "from app import Audit\n"
+        "from app.cio import Wrapper\n"
+        f"{alias}"
+        "def go(tracker: TrackerDep):\n"
+        "    tracker.track('1', 'x')\n"
+    )
+    index = build_index(cst.parse_module(source), "app.views", False)
+    index.client_names = frozenset({"tracker"})
+    index.attach_project(_project(ANNOTATION_PROJECT))
+
+    calls = index.client_calls
+
+    assert len(calls) == (1 if is_client else 0)
 
 
 def test_customerio_project_constants() -> None:

@@ -417,9 +417,20 @@ def test_fix_withheld_that_moves_silenced_code(project) -> None:
 # -- --add-noqa ---------------------------------------------------------------------------
 
 
+def _compiles(path) -> bool:
+    try:
+        compile(path.read_bytes(), str(path), "exec")
+    except SyntaxError:
+        return False
+    return True
+
+
 def test_add_noqa_silences_every_fixture(tmp_path) -> None:
     root = tmp_path / "fixtures"
     shutil.copytree(FIXTURES, root)
+    # A fixture with syntax newer than the Python running the tests (a PEP
+    # 695 `type` statement before 3.12) can only be parsed by libcst here.
+    compiled = {path for path in root.rglob("*.py") if _compiles(path)}
     before = _json(root, "--unsafe-fixes")
 
     # Hard-coded keys get comments only when CIO101 is named.
@@ -432,7 +443,10 @@ def test_add_noqa_silences_every_fixture(tmp_path) -> None:
     assert after.json["findings"] == []
     assert after.json["errors"] == before.json["errors"]
     for path in root.rglob("*.py"):
-        compile(path.read_bytes(), str(path), "exec")
+        if path in compiled:
+            compile(path.read_bytes(), str(path), "exec")
+        else:
+            cst.parse_module(path.read_bytes())
 
 
 def test_add_noqa_joins_existing_comments(project) -> None:

@@ -39,6 +39,7 @@ from cio_fix.customerio import (
     ClientCall,
     FileIndex,
     FunctionInfo,
+    annotation_scope,
     dotted_name,
 )
 from cio_fix.handlers import is_request_handler
@@ -1647,7 +1648,7 @@ def _binds_scalar(index: FileIndex, assignment: Assignment) -> bool:
     if isinstance(statement, cst.AugAssign):
         # `count += 1` keeps a number a number; the other bindings decide.
         return True
-    if _annotated_immutable(index, statement):
+    if _annotated_immutable(index, assignment):
         return True
     if assignment.value is not None or not isinstance(statement, cst.For):
         return _is_scalar(assignment.value)
@@ -1671,20 +1672,23 @@ IMMUTABLE_TYPES = frozenset(
 )
 
 
-def _annotated_immutable(index: FileIndex, statement: cst.CSTNode) -> bool:
+def _annotated_immutable(index: FileIndex, assignment: Assignment) -> bool:
     """Tell whether a parameter or an annotated assignment states an immutable type.
 
     `str`, `Optional[int]`, `str | None`, `Annotated[str, Query()]` and
-    `Literal["free", "pro"]` count.
+    `Literal["free", "pro"]` count, also through a type alias of the module.
     """
+    statement = assignment.statement
     if not isinstance(statement, (cst.Param, cst.AnnAssign)):
         return False
     if statement.annotation is None:
         return False
-    types = index.annotation_types(statement.annotation.annotation)
+    types = index.annotation_types(
+        statement.annotation.annotation, annotation_scope(assignment)
+    )
     if not types:
         return False
-    for node in types:
+    for node, _ in types:
         if isinstance(node, cst.Subscript):
             wrapper = index.qualified_name(node.value) or dotted_name(node.value)
             if wrapper is None or wrapper.rpartition(".")[2] != "Literal":
