@@ -858,6 +858,13 @@ class FileIndex:
         marker = self.qualified_name(statement.annotation.annotation)
         return marker in TYPE_ALIAS_MARKERS
 
+    def type_alias_client(self, name: str) -> ClientType | None:
+        """Return the client class that the module's type alias `name` allows, if any."""
+        value = self.type_alias_value(name)
+        if value is None:
+            return None
+        return self._annotation_client(value, self.module_scope)
+
     def _module_type_alias(self, name: str, scope: Scope) -> cst.BaseExpression | None:
         """Return the value of the module's type alias that `name` refers to in `scope`."""
         if name not in self.module_scope.assignments:
@@ -1545,8 +1552,8 @@ class FileIndex:
 
         `cio: CustomerIO`, `CustomerIO | None`, `Optional[CustomerIO]`,
         `Annotated[CustomerIO, Depends(...)]` and `"CustomerIO"` count, and so
-        does a type alias of such an annotation that this module defines
-        (`cio: CustomerIODep`).
+        does a type alias of such an annotation that this module defines or
+        imports from a project module (`cio: CustomerIODep`).
         """
         statement = assignment.statement
         annotation = None
@@ -1562,11 +1569,36 @@ class FileIndex:
         self, annotation: cst.BaseExpression, scope: Scope
     ) -> ClientType | None:
         """Return the first client class that an annotation in `scope` allows."""
-        for node, _ in self.annotation_types(annotation, scope):
+        for node, node_scope in self.annotation_types(annotation, scope):
             client = self.constructor_type(node)
+            if client is None:
+                client = self._imported_type_alias_client(node, node_scope)
             if client is not None:
                 return client
         return None
+
+    def _imported_type_alias_client(
+        self, node: cst.BaseExpression, scope: Scope
+    ) -> ClientType | None:
+        """Return the client class of a type alias imported from a project module.
+
+        `from app.deps import CustomerIODep` counts, and so does
+        `deps.CustomerIODep` after `from app import deps`, but not a name
+        that this module binds more than once.
+        """
+        if self.project is None:
+            return None
+        head = func_head(node)
+        if (
+            head is None
+            or self.rebound(head, scope)
+            or self.assignments_of(head, scope)
+        ):
+            return None
+        qualified = self.qualified_name(node, scope)
+        if qualified is None:
+            return None
+        return self.project.type_alias_client(self._localised(qualified))
 
     @staticmethod
     def _enclosing_class(scope: Scope) -> ClassInfo | None:

@@ -62,6 +62,12 @@ class ModuleSummary:
     path: Path
     clients: dict[str, ClientType] = field(default_factory=dict)
     factories: dict[str, ClientType] = field(default_factory=dict)
+    # Module-level type aliases that allow a client class, by name
+    # (`CustomerIODep = Annotated[CustomerIO, Depends(get_cio)]`). A
+    # parameter of another module annotated with one is a client.
+    # NOTE: an alias built on an alias that this module imports
+    # (`Dep = Optional[BaseDep]`) is not listed.
+    type_alias_clients: dict[str, ClientType] = field(default_factory=dict)
     # Module-level names bound to a literal string or number.
     constants: dict[str, str | int | float] = field(default_factory=dict)
     # Module-level classes that hold string enum members or string class
@@ -366,6 +372,23 @@ class ProjectIndex:
         top = qualified.partition(".")[0]
         return top not in CLIENT_PACKAGES and top not in TYPING_MODULES
 
+    def type_alias_client(self, qualified: str) -> ClientType | None:
+        """Return the client class that a project module's type alias allows, if any.
+
+        Re-exports are followed. A re-export that may be rebound, or an
+        assignment to the alias through its module (`deps.CustomerIODep =
+        ...`), leaves the alias unknown.
+        """
+        target = self.resolve_value(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        if name not in summary.type_alias_clients:
+            return None
+        if self.rebound_constant(summary.module_name, name):
+            return None
+        return summary.type_alias_clients[name]
+
     def factory_type(self, qualified: str) -> ClientType | None:
         target = self.resolve_name(qualified)
         if target is None:
@@ -481,6 +504,11 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         client = index.client_type(value, scope)
         if client is not None:
             summary.clients[name] = client
+
+    for name in scope.assignments:
+        client = index.type_alias_client(name)
+        if client is not None:
+            summary.type_alias_clients[name] = client
 
     for function in index.functions:
         if function.parent is None and function.class_info is None:
@@ -752,7 +780,7 @@ def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
 
 
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
-    """Return module names that a file importing a project client or wrapper must mention.
+    """Return module names that an importer of a project client, alias or wrapper must mention.
 
     Modules that only hold constants give none: a file that sends them to
     Customer.io needs a client too, and following every importer of every
@@ -763,6 +791,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
         if (
             summary.clients
             or summary.factories
+            or summary.type_alias_clients
             or summary.client_classes
             or summary.client_containers
             or summary.wrapper_candidates

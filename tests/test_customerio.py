@@ -790,6 +790,80 @@ def test_customerio_string_annotation_client(annotation: str) -> None:
     assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
 
 
+TYPE_ALIAS_PROJECT = {
+    "app.deps": (
+        "from typing import Annotated\n"
+        "from customerio import CustomerIO\n"
+        "from fastapi import Depends\n"
+        "def get_cio():\n"
+        "    return CustomerIO('s', 'k')\n"
+        "CustomerIODep = Annotated[CustomerIO, Depends(get_cio)]\n"
+        "type TrackerDep = Annotated[CustomerIO, Depends(get_cio)]\n"
+        "ReplacedDep = Annotated[CustomerIO, Depends(get_cio)]\n"
+        "SegmentDep = Annotated[Segment, Depends(get_segment)]\n"
+    ),
+    "app.__init__": "from .deps import CustomerIODep\n",
+    "app.fakes": (
+        "from app import deps\n"
+        "deps.ReplacedDep = Annotated[Fake, Depends(get_fake)]\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("imports", "annotation", "is_client"),
+    [
+        ("from app.deps import CustomerIODep\n", "CustomerIODep", True),
+        ("from app.deps import TrackerDep\n", "TrackerDep", True),
+        ("from app.deps import CustomerIODep as Dep\n", "Optional[Dep]", True),
+        ("from app import deps\n", "deps.CustomerIODep", True),
+        ("from app import CustomerIODep\n", "CustomerIODep", True),
+        ("from app import deps\nDep = deps.TrackerDep\n", "Dep", True),
+        ("from app.deps import SegmentDep\n", "SegmentDep", False),
+        ("from app.deps import ReplacedDep\n", "ReplacedDep", False),
+        (
+            "from fakes import Dep\nfrom app.deps import CustomerIODep as Dep\n",
+            "Dep",
+            False,
+        ),
+        (
+            "try:\n    from app.deps import CustomerIODep as Dep\n"
+            "except ImportError:\n    from fakes import Dep\n",
+            "Dep",
+            False,
+        ),
+        (
+            "from app.deps import CustomerIODep\n"
+            "def fake():\n    global CustomerIODep\n    CustomerIODep = Fake\n",
+            "CustomerIODep",
+            False,
+        ),
+    ],
+    ids=[
+        "from-import",
+        "type-statement",
+        "renamed-in-optional",
+        "module-attribute",
+        "re-export",
+        "local-alias",
+        "other-class",
+        "rebound-through-module",
+        "imported-twice",
+        "import-fallback",
+        "global",
+    ],
+)
+def test_customerio_imported_type_alias(
+    imports: str, annotation: str, is_client: bool
+) -> None:
+    source = "from typing import Optional\n" + imports
+    source += f"def go(cio: {annotation}):\n    cio.track('1', 'x')\n"
+
+    calls = _calls(source, "app.views", _project(TYPE_ALIAS_PROJECT))
+
+    assert len(calls) == (1 if is_client else 0)
+
+
 @pytest.mark.parametrize(
     ("alias", "is_client"),
     [

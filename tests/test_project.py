@@ -867,6 +867,41 @@ def test_project_containers_changed_in_other_file(project, plugin, reported) -> 
     assert result.stdout.count("registry.py:") == reported
 
 
+def test_project_type_alias_importer_read(project) -> None:
+    # routes.py does not mention customerio, and deps.py defines no client
+    # or factory. routes.py is read because it imports deps.py's alias.
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/clients.py": (
+                "from customerio import CustomerIO\n\n\n"
+                "def get_cio():\n"
+                '    return CustomerIO("site", "key")\n'
+            ),
+            "app/deps.py": (
+                "from typing import Annotated\n\n"
+                "from customerio import CustomerIO\n"
+                "from fastapi import Depends\n\n"
+                "from app.clients import get_cio\n\n"
+                "TrackerDep = Annotated[CustomerIO, Depends(get_cio)]\n"
+            ),
+            "app/routes.py": (
+                "from fastapi import FastAPI\n\n"
+                "from app.deps import TrackerDep\n\n"
+                "app = FastAPI()\n\n\n"
+                '@app.post("/orders")\n'
+                "def order_created(user_id: int, tracker: TrackerDep):\n"
+                '    tracker.track(customer_id=user_id, name="order_placed")\n'
+            ),
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO304", "."], root)
+
+    paths = [finding["path"] for finding in result.json["findings"]]
+    assert paths == ["app/routes.py"]
+
+
 TRACK_KEYWORD_ATTRIBUTE = (
     "import os\n\n"
     "from customerio import CustomerIO\n\n"
