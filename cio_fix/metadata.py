@@ -23,6 +23,7 @@ from libcst._nodes.expression import _BaseParenthesizedNode
 from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange, ExpressionContext
 
+from cio_fix.chains import CHAIN_FIELDS
 from cio_fix.walk import TRIVIA_TYPES, child_nodes, comments_below
 
 
@@ -196,6 +197,92 @@ if getattr(LIBCST_PARENTHESIZE, "__wrapped__", None) is not None and (
     == ("lpar", "_codegen", "record_syntactic_position", "rpar")
 ):
     _BaseParenthesizedNode._parenthesize = _parenthesize  # type: ignore[assignment]
+
+
+# The fields each chain type prints before and after the next link of its
+# chain, inside its own parentheses.
+_AROUND_LINK: dict[type[cst.CSTNode], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    cst.ConcatenatedString: (("left", "whitespace_between"), ()),
+    cst.BinaryOperation: ((), ("operator", "right")),
+    cst.BooleanOperation: ((), ("operator", "right")),
+}
+# libcst's printing of each chain type, kept for the links that end a chain.
+LIBCST_CHAIN_CODEGEN = {kind: kind._codegen_impl for kind in _AROUND_LINK}
+# The names each `_codegen_impl` uses in the libcst versions whose steps
+# `_print_chain` copies.
+_COPIED_NAMES: dict[type[cst.CSTNode], tuple[str, ...]] = {
+    cst.ConcatenatedString: (
+        "_parenthesize",
+        "left",
+        "_codegen",
+        "whitespace_between",
+        "right",
+    ),
+    cst.BinaryOperation: ("_parenthesize", "left", "_codegen", "operator", "right"),
+    cst.BooleanOperation: ("_parenthesize", "left", "_codegen", "operator", "right"),
+}
+
+
+def _print_chain(node: Any, state: CodegenState) -> None:
+    """Print a chain of implicitly joined strings, `+` or `and`/`or` with a loop.
+
+    libcst prints each link by calling itself, two frames per link, so an
+    inline email body of 500 adjacent literals would go past Python's
+    recursion limit. This calls the same state methods in the same order.
+    """
+    kind = type(node)
+    field = CHAIN_FIELDS[kind]
+    if type(getattr(node, field)) is not kind:
+        LIBCST_CHAIN_CODEGEN[kind](node, state)
+        return
+    before, after = _AROUND_LINK[kind]
+    # Each link whose parentheses are open, outermost first.
+    links: list[tuple[Any, Any]] = []
+    try:
+        link = node
+        while True:
+            parentheses = link._parenthesize(state)
+            parentheses.__enter__()
+            links.append((link, parentheses))
+            for name in before:
+                getattr(link, name)._codegen(state)
+            following = getattr(link, field)
+            if type(following) is not kind:
+                following._codegen(state)
+                break
+            state.before_codegen(following)
+            link = following
+        while links:
+            link, parentheses = links[-1]
+            for name in after:
+                getattr(link, name)._codegen(state)
+            links.pop()
+            parentheses.__exit__(None, None, None)
+            if link is not node:
+                state.after_codegen(link)
+    except BaseException as error:
+        # As nested `with` blocks do, close the open parentheses innermost first.
+        while links:
+            links.pop()[1].__exit__(type(error), error, error.__traceback__)
+        raise
+
+
+def _prints_as_copied() -> bool:
+    """Tell whether libcst prints the chain types with the steps `_print_chain` copies."""
+    steps = ("before_codegen", "_codegen_impl", "after_codegen")
+    if cst.CSTNode._codegen.__code__.co_names != steps:
+        return False
+    return all(
+        kind._codegen_impl.__code__.co_names == names  # type: ignore[attr-defined]
+        for kind, names in _COPIED_NAMES.items()
+    )
+
+
+# Replaced, for every libcst user in the process, only when libcst's code
+# is the one `_print_chain` copies.
+if _prints_as_copied():
+    for _kind in _AROUND_LINK:
+        _kind._codegen_impl = _print_chain  # type: ignore[attr-defined]
 
 
 _EMPTY_MODULE = cst.Module([])

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from cio_fix.chains import CHAIN_FIELDS
+
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
 # Whitespace, comments and punctuation: two thirds of a module's nodes, and
@@ -102,17 +104,18 @@ def _field_order(node: cst.CSTNode) -> tuple[str, ...]:
 # type, looked up once per process rather than once per walk. None marks a
 # method the class does not override: libcst's base visitor defines a no-op
 # method for every type, and calling it costs time.
-_HANDLERS: dict[type, dict[type, tuple[Any, Any]]] = {}
+_HANDLERS: dict[type, dict[type, tuple[Any, Any, str | None]]] = {}
 
 
-def _typed_handlers(visitor_class: type, kind: type) -> tuple[Any, Any]:
+def _typed_handlers(visitor_class: type, kind: type) -> tuple[Any, Any, str | None]:
+    """Return the visit and leave methods for `kind`, and the field its chains nest through."""
     methods = []
     for name in (f"visit_{kind.__name__}", f"leave_{kind.__name__}"):
         method = getattr(visitor_class, name, None)
         if method is getattr(cst.CSTVisitor, name, None):
             method = None
         methods.append(method)
-    return methods[0], methods[1]
+    return methods[0], methods[1], CHAIN_FIELDS.get(kind)
 
 
 def walk(
@@ -163,11 +166,18 @@ def walk(
             found = handlers[current_type] = _typed_handlers(
                 visitor_class, current_type
             )
-        visit_method, leave_method = found
+        visit_method, leave_method, chain_field = found
         if visit_method is None or visit_method(visitor, current) is not False:
-            order = orders.get(current_type)
-            if order is None:
-                order = order_of(current)
+            if (
+                chain_field is not None
+                and type(getattr(current, chain_field)) is current_type
+            ):
+                visit_chain(current, chain_field)
+                order = ()
+            else:
+                order = orders.get(current_type)
+                if order is None:
+                    order = order_of(current)
             for name in order:
                 value = getattr(current, name)
                 value_kind = kinds.get(type(value))
@@ -195,13 +205,71 @@ def walk(
         if leave_method is not None:
             leave_method(visitor, current)
 
+    def visit_chain(top: cst.CSTNode, field: str) -> None:
+        # A long chain (see `cio_fix.chains`) is visited with a loop. Going
+        # down, it visits each link's fields before `field` and calls the
+        # next link's visit method. Coming back up, it visits the fields
+        # after `field` and calls the leave methods. `top` has had its visit
+        # method already.
+        kind = type(top)
+        visit_method, leave_method, _ = handlers[kind]
+        order = orders.get(kind)
+        if order is None:
+            order = order_of(top)
+        split = order.index(field)
+        before, after = order[:split], order[split + 1 :]
+
+        links = [top]
+        link = top
+        while True:
+            visit_fields(link, before)
+            following = getattr(link, field)
+            add_parent(following, link)
+            if type(following) is not kind:
+                visit(following)
+                break
+            if visit_method is not None and visit_method(visitor, following) is False:
+                if leave_method is not None:
+                    leave_method(visitor, following)
+                break
+            links.append(following)
+            link = following
+
+        while links:
+            link = links.pop()
+            visit_fields(link, after)
+            if link is not top and leave_method is not None:
+                leave_method(visitor, link)
+
+    def visit_fields(current: cst.CSTNode, names: tuple[str, ...]) -> None:
+        # The loop of `visit` over some of the fields, for `visit_chain`.
+        for name in names:
+            value = getattr(current, name)
+            value_kind = _value_kind(type(value))
+            if value_kind == 1 or value_kind == last_kind:
+                add_parent(value, current)
+                visit(value)
+            elif value_kind == 2:
+                for item in value:
+                    item_kind = _value_kind(type(item))
+                    if item_kind == 1 or item_kind == last_kind:
+                        add_parent(item, current)
+                        visit(item)
+
+    def add_parent(child: cst.CSTNode, parent: cst.CSTNode) -> None:
+        if parent_of is not None:
+            size = len(parent_of)
+            parent_of[child] = parent
+            if len(parent_of) == size:
+                repeated.append(child)
+
     try:
         visit(node)
     finally:
-        # `visit` refers to itself. Without this, the function, the visitor
+        # The functions refer to each other. Without this, they, the visitor
         # and what the visitor keeps (an index builder keeps a whole module)
         # stay in memory until the cyclic garbage collector runs.
-        visit = None  # type: ignore[assignment]
+        visit = visit_chain = visit_fields = None  # type: ignore[assignment]
     return repeated
 
 
@@ -224,11 +292,20 @@ def _visits_trivia(visitor_class: type) -> bool:
 
 
 def _walk_generic(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    # libcst descends only when on_visit returns something true.
-    if visitor.on_visit(node):
-        for child in child_nodes(node):
-            _walk_generic(child, visitor)
-    visitor.on_leave(node)
+    # A loop rather than a call per level, so that deep nesting does not
+    # reach the recursion limit. Each node is on `pending` twice: to be
+    # visited, and then, after its children, to be left.
+    pending: list[tuple[cst.CSTNode, bool]] = [(node, False)]
+    while pending:
+        current, leaving = pending.pop()
+        if leaving:
+            visitor.on_leave(current)
+            continue
+        pending.append((current, True))
+        # libcst descends only when on_visit returns something true.
+        if visitor.on_visit(current):
+            children = child_nodes(current)
+            pending.extend((child, False) for child in reversed(children))
 
 
 # The kind of field value of each type: 1 a node, 3 a trivia node, 2 a list

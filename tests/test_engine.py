@@ -343,10 +343,11 @@ def test_engine_follows_only_files_importing_a_client_module(project) -> None:
 
 
 def test_engine_reports_a_file_nested_too_deeply(project) -> None:
-    joined = "".join(f'    "part {number}"\n' for number in range(1500))
+    # 1,000 conditional expressions, each in the `else` of the one before.
+    choice = "a if b else " * 1000 + "c"
     root = project(
         {
-            "generated.py": f"import customerio\n\nTEXT = (\n{joined})\n",
+            "generated.py": f"import customerio\n\nTEXT = {choice}\n",
             "app.py": BODY,
         }
     )

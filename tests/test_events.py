@@ -3004,7 +3004,8 @@ def test_rebound_constant_part_not_fixed(project) -> None:
     )
 
 
-DEEP_TERMS = " + ".join(['"a"'] * 500)
+# 500 unary minus operators, which nest one level each.
+DEEP_TERMS = "-" * 500 + "1"
 DEEP_FILE = (
     "from customerio import CustomerIO\n"
     "cio = CustomerIO('site', 'key')\n"

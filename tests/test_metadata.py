@@ -19,9 +19,11 @@ from libcst.metadata import (
     PositionProvider,
 )
 
+from cio_fix import pipeline
 from cio_fix.config import Config
 from cio_fix.customerio import build_index
 from cio_fix.metadata import (
+    LIBCST_CHAIN_CODEGEN,
     LIBCST_PARENTHESIZE,
     code_of,
     name_context,
@@ -70,6 +72,13 @@ TRICKY = {
     "tabs": "def f(x):\n\tif x:\n\t\treturn [\n\t\t\tx,\n\t\t]\n",
     "no_final_newline": "if x:\n    y = (1,\n         2)  # end",
     "carriage_return_at_end": "x = [\r    1,\r]\r\n\r",
+    "chains": (
+        'x = ("a"  # first\n     "b" f"{c}"\n     "d")\n'
+        "y = (a + b) + (c - d) + e * f - g + (h)\n"
+        "z = a and b and (c or d or e) or not f and g\n"
+        'w = a ** b ** c, (("p" "q")), b"r" b"s" + t\n'
+        "if (u or\n    v) and w:\n    pass\n"
+    ),
     "type_parameters": (
         "class C[T: int](Base[T]):\n    def f[U](self, x: U) -> T: ...\ntype Alias[V] = list[V]\n"
     ),
@@ -82,14 +91,19 @@ def _cases() -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def _libcst_parentheses() -> Iterator[None]:
-    """Print with libcst's own `_parenthesize`, which cio_fix.metadata replaces."""
+def _libcst_printing() -> Iterator[None]:
+    """Print with libcst's own `_parenthesize` and chain printing, which cio_fix.metadata replaces."""
     ours = _BaseParenthesizedNode._parenthesize
+    our_chains = {kind: kind._codegen_impl for kind in LIBCST_CHAIN_CODEGEN}
     _BaseParenthesizedNode._parenthesize = LIBCST_PARENTHESIZE
+    for kind, codegen in LIBCST_CHAIN_CODEGEN.items():
+        kind._codegen_impl = codegen
     try:
         yield
     finally:
         _BaseParenthesizedNode._parenthesize = ours
+        for kind, codegen in our_chains.items():
+            kind._codegen_impl = codegen
 
 
 def test_parentheses_printed_without_generator() -> None:
@@ -113,12 +127,17 @@ def test_quoted_code_leaves_out_comments(code: str, quoted: str) -> None:
     assert "#" in code_of(expression)
 
 
+def test_chains_printed_with_loop() -> None:
+    for kind, codegen in LIBCST_CHAIN_CODEGEN.items():
+        assert kind._codegen_impl is not codegen, kind.__name__
+
+
 @pytest.mark.parametrize(("name", "code"), _cases(), ids=[n for n, _ in _cases()])
 def test_code_of_matches_libcst(name: str, code: str) -> None:
     module = cst.parse_module(code)
     blocks = find_all(module, cst.IndentedBlock)
     calls = find_all(module, cst.Call)
-    with _libcst_parentheses():
+    with _libcst_printing():
         expected = module.code
         expected_blocks = [module.code_for_node(node) for node in blocks]
         expected_calls = [cst.Module([]).code_for_node(node) for node in calls]
@@ -165,7 +184,7 @@ for _name, _kind in vars(cst).items():
 def test_metadata_matches_libcst(name: str, code: str) -> None:
     module = cst.parse_module(code)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    with _libcst_parentheses():
+    with _libcst_printing():
         expected_positions = wrapper.resolve(PositionProvider)
     expected_parents = wrapper.resolve(ParentNodeProvider)
     expected_contexts = wrapper.resolve(ExpressionContextProvider)
@@ -234,6 +253,89 @@ def test_walk_overridden_on_visit() -> None:
     walk(module, found)
 
     assert found.names == expected.names == ["a", "e", "f"]
+
+
+class _ChainRecorder(cst.CSTVisitor):
+    """Records the chain links and names it passes, and enters no link next to `stop`."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def _visit_link(self, node: cst.CSTNode) -> bool:
+        self.events.append(("visit", id(node)))
+        return "stop" not in code_of(node.right).split()  # type: ignore[attr-defined]
+
+    def _leave_link(self, node: cst.CSTNode) -> None:
+        self.events.append(("leave", id(node)))
+
+    visit_BinaryOperation = visit_BooleanOperation = _visit_link
+    leave_BinaryOperation = leave_BooleanOperation = _leave_link
+
+    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> bool:
+        self.events.append(("visit", id(node)))
+        return node.left.value != '"stop"'  # type: ignore[union-attr]
+
+    def leave_ConcatenatedString(self, node: cst.ConcatenatedString) -> None:
+        self.events.append(("leave", id(node)))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.events.append(("name", node.value))
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.events.append(("string", node.value))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = a + b - stop + c * d + e\n",
+        "x = a and b and stop and c or d or e\n",
+        'x = "a" "b" "stop" "c" "d"\n',
+        'x = "a" "b" "c" "stop"\n',
+    ],
+)
+def test_walk_chain_link_not_entered(code: str) -> None:
+    module = cst.parse_module(code)
+    expected = _ChainRecorder()
+    module.visit(expected)
+
+    found = _ChainRecorder()
+    walk(module, found)
+
+    assert found.events == expected.events
+
+
+# More links than Python's default recursion limit of 1,000 frames.
+LONG_CHAINS = {
+    "implicit": "x = (\n" + "".join(f'    "<p>{n}</p>"\n' for n in range(1200)) + ")\n",
+    "plus": "x = (\n    a\n" + "".join(f"    + {n}\n" for n in range(1200)) + ")\n",
+    "and": "x = (\n    a\n" + "".join(f"    and b{n}\n" for n in range(1200)) + ")\n",
+    "or": "x = (\n    a\n" + "".join(f"    or b{n}\n" for n in range(1200)) + ")\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_CHAINS))
+def test_long_chain_printed_and_walked(kind: str) -> None:
+    code = LONG_CHAINS[kind]
+    module = cst.parse_module(code)
+    last = find_all(module, cst.SimpleString, cst.Integer, cst.Name)[-1]
+
+    with pipeline._stack_budget():
+        printed = code_of(module)
+        ranges = positions(module)
+        links: dict[cst.CSTNode, cst.CSTNode] = {}
+        walk(module, cst.CSTVisitor(), links, trivia=True)
+        names = _OnVisitRecorder()
+        walk(module, names)
+
+    # The last operand is on the line before the closing parenthesis.
+    lines = code.count("\n")
+    assert printed == code
+    assert module.code == code
+    assert ranges[last].start.line == lines - 1
+    assert ranges[module.body[0]].end.line == lines
+    assert links == parents(module)
+    assert len(names.names) == len(find_all(module, cst.Name))
 
 
 def _context(code: str) -> FileContext:
