@@ -7,7 +7,8 @@ import functools
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import libcst as cst
 
@@ -16,7 +17,9 @@ from cio_fix.formatting import format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
 from cio_fix.style import BlackSettings
-from cio_fix.walk import comments_below, node_fields
+from cio_fix.walk import child_nodes, comments_below, descendants, node_fields
+
+_Root = TypeVar("_Root", bound=cst.CSTNode)
 
 
 def choose_fixes(
@@ -104,12 +107,13 @@ class _Rebuilder:
         replacements: dict[int, object],
         ancestors: set[int],
         default_indent: str,
-        black: BlackSettings,
+        black: BlackSettings | None,
     ) -> None:
         self.replacements = replacements
         # Ids of the nodes above a replaced node.
         self.ancestors = ancestors
         self.default_indent = default_indent
+        # None leaves the statements as the replacements made them.
         self.black = black
         # The indentation of each indented block around the node being rebuilt.
         self.indents: list[str] = []
@@ -121,6 +125,27 @@ class _Rebuilder:
         definition around it, unless an indented block is nearer, because
         the statements of a block are statements of their own.
         """
+        # `_rebuild` yields each child to rebuild and gets back its result,
+        # so that a stack of generators, not of calls, follows the nesting,
+        # because a long chain of strings or `+` nests one level per link.
+        stack: list[Generator[cst.CSTNode, tuple[object, bool], tuple[object, bool]]]
+        stack = [self._rebuild(node)]
+        result: tuple[object, bool] | None = None
+        while True:
+            try:
+                child = stack[-1].send(result)  # type: ignore[arg-type]
+            except StopIteration as finished:
+                stack.pop()
+                result = finished.value
+                if not stack:
+                    return result  # type: ignore[return-value]
+            else:
+                stack.append(self._rebuild(child))
+                result = None
+
+    def _rebuild(
+        self, node: cst.CSTNode
+    ) -> Generator[cst.CSTNode, tuple[object, bool], tuple[object, bool]]:
         kind = type(node)
         replacement = self.replacements.get(id(node))
         if replacement is None and id(node) not in self.ancestors:
@@ -135,7 +160,7 @@ class _Rebuilder:
         if kind is cst.IndentedBlock:
             indent = node.indent  # type: ignore[attr-defined]
             self.indents.append(indent if indent is not None else self.default_indent)
-        new, changed = self._rebuild_children(node)
+        new, changed = yield from self._rebuild_children(node)
         if kind is cst.IndentedBlock:
             self.indents.pop()
             return new, False
@@ -145,7 +170,9 @@ class _Rebuilder:
             return new, False
         return new, changed
 
-    def _rebuild_children(self, node: cst.CSTNode) -> tuple[cst.CSTNode, bool]:
+    def _rebuild_children(
+        self, node: cst.CSTNode
+    ) -> Generator[cst.CSTNode, tuple[object, bool], tuple[cst.CSTNode, bool]]:
         results: dict[int, object] = {}
         changes: dict[str, object] = {}
         changed = False
@@ -155,12 +182,12 @@ class _Rebuilder:
                 before = len(results)
                 for item in value:
                     if id(item) in self.ancestors or id(item) in self.replacements:
-                        results[id(item)], item_changed = self.rebuild(item)
+                        results[id(item)], item_changed = yield item
                         changed = changed or item_changed
                 if len(results) > before:
                     changes[name] = _new_sequence(node, name, value, results)
             elif id(value) in self.ancestors or id(value) in self.replacements:
-                result, changed_here = self.rebuild(value)
+                result, changed_here = yield value
                 changed = changed or changed_here
                 results[id(value)] = result
                 if not isinstance(result, cst.CSTNode):
@@ -175,6 +202,8 @@ class _Rebuilder:
         statement: cst.SimpleStatementLine | cst.FunctionDef,
         original: cst.SimpleStatementLine | cst.FunctionDef,
     ) -> cst.SimpleStatementLine | cst.FunctionDef:
+        if self.black is None:
+            return statement
         indent = "".join(self.indents)
         return format_statement(
             statement, original, indent, self.default_indent, self.black
@@ -239,6 +268,31 @@ def _ancestor_ids(
             found.add(id(node))
             node = parent_of.get(node)
     return found
+
+
+def replace_nodes(
+    root: _Root, replacements: Mapping[cst.CSTNode, cst.CSTNode]
+) -> _Root:
+    """Return `root` with the nodes of `replacements` replaced, found by identity.
+
+    Only their ancestors are rebuilt, and no statement is laid out again.
+    libcst's `visit` with a transformer would call itself once per level
+    of the whole tree. A node that is in two places (fixes may build such
+    trees) is replaced in both.
+    """
+    if not replacements:
+        return root
+    by_id: dict[int, object] = {id(node): new for node, new in replacements.items()}
+    ancestors: set[int] = set()
+    # Parents come before their children, so reversed, children come first.
+    for node in reversed(list(descendants(root))):
+        for child in child_nodes(node):
+            if id(child) in by_id or id(child) in ancestors:
+                ancestors.add(id(node))
+                break
+    indent = root.default_indent if isinstance(root, cst.Module) else "    "
+    rebuilder = _Rebuilder(by_id, ancestors, indent, None)
+    return rebuilder.rebuild(root)[0]  # type: ignore[return-value]
 
 
 def apply_fixes(

@@ -6,6 +6,7 @@ import libcst as cst
 
 from cio_fix.metadata import code_of
 from cio_fix.style import BlackSettings
+from cio_fix.walk import find_all
 
 # Black formats a nested statement at a shorter width. Below this width its
 # output reads worse than the long line, so the statement is left as it is.
@@ -79,7 +80,7 @@ def format_statement(
     except cst.ParserSyntaxError:
         return statement
     if tabs:
-        parsed = parsed.visit(_TabIndenter())
+        parsed = _with_tabs(parsed)
     if isinstance(statement, cst.FunctionDef) and isinstance(parsed, cst.FunctionDef):
         return statement.with_changes(
             params=parsed.params,
@@ -92,27 +93,32 @@ def format_statement(
     return statement
 
 
-class _TabIndenter(cst.CSTTransformer):
+def _with_tabs(statement: cst.BaseStatement) -> cst.BaseStatement:
     """Turn black's four-space steps at the start of continuation lines into tabs.
 
     Only the whitespace that starts a line inside brackets changes, which
     Python ignores, so the statement means the same. The text of strings
     is never whitespace of the tree, so it keeps its spaces.
     """
+    # Imported here, because `cio_fix.edits` imports this module.
+    from cio_fix.edits import replace_nodes
 
-    def leave_ParenthesizedWhitespace(
-        self,
-        original_node: cst.ParenthesizedWhitespace,
-        updated_node: cst.ParenthesizedWhitespace,
-    ) -> cst.ParenthesizedWhitespace:
-        last_line = _tabbed(updated_node.last_line)
-        return updated_node.with_changes(last_line=last_line)
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    for node in find_all(statement, cst.ParenthesizedWhitespace, cst.EmptyLine):
+        if isinstance(node, cst.ParenthesizedWhitespace):
+            # Replacing it replaces its comment lines, so it gets theirs too.
+            replacements[node] = node.with_changes(
+                empty_lines=[_tabbed_line(line) for line in node.empty_lines],
+                last_line=_tabbed(node.last_line),
+            )
+        else:
+            replacements[node] = _tabbed_line(node)
+    return replace_nodes(statement, replacements)
 
-    def leave_EmptyLine(
-        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
-    ) -> cst.EmptyLine:
-        # A comment line inside brackets.
-        return updated_node.with_changes(whitespace=_tabbed(updated_node.whitespace))
+
+def _tabbed_line(line: cst.EmptyLine) -> cst.EmptyLine:
+    # A comment line inside brackets.
+    return line.with_changes(whitespace=_tabbed(line.whitespace))
 
 
 def _tabbed(whitespace: cst.SimpleWhitespace) -> cst.SimpleWhitespace:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 
 from cio_fix.walk import find_all
+
+_Node = TypeVar("_Node", bound=cst.CSTNode)
 
 SINGLE = "'"
 DOUBLE = '"'
@@ -84,7 +86,7 @@ def with_quote(module: cst.Module, quote: str, original: FileLiterals) -> cst.Mo
     }
     if not targets:
         return module
-    return module.visit(_Requote(targets))
+    return _requoted(module, targets)
 
 
 def requote_replacements(
@@ -125,7 +127,7 @@ def requote_replacements(
                 ):
                     targets[id(literal)] = quote
         if targets:
-            replacements[target] = replacement.visit(_Requote(targets))
+            replacements[target] = _requoted(replacement, targets)
 
 
 def _in_f_strings(node: cst.CSTNode) -> set[int]:
@@ -143,22 +145,20 @@ def _free_to_swap(literal: cst.SimpleString) -> bool:
     return SINGLE not in body and DOUBLE not in body
 
 
-class _Requote(cst.CSTTransformer):
-    def __init__(self, targets: dict[int, str]) -> None:
-        super().__init__()
-        # The new quote of each literal to change, by the literal's id.
-        self.targets = targets
+def _requoted(node: _Node, targets: dict[int, str]) -> _Node:
+    """Return `node` with the literals of `targets`, the new quote by the literal's id, requoted."""
+    # Imported here, because `cio_fix.edits` imports `cio_fix.customerio`,
+    # which imports this module.
+    from cio_fix.edits import replace_nodes
 
-    def leave_SimpleString(
-        self, original_node: cst.SimpleString, updated_node: cst.SimpleString
-    ) -> cst.SimpleString:
-        quote = self.targets.get(id(original_node))
-        if quote is None:
-            return updated_node
-        body = original_node.value[len(original_node.prefix) + 1 : -1]
-        return updated_node.with_changes(
-            value=f"{original_node.prefix}{quote}{body}{quote}"
-        )
+    replacements = {}
+    for literal in find_all(node, cst.SimpleString):
+        quote = targets.get(id(literal))
+        if quote is not None:
+            body = literal.value[len(literal.prefix) + 1 : -1]
+            value = f"{literal.prefix}{quote}{body}{quote}"
+            replacements[literal] = literal.with_changes(value=value)
+    return replace_nodes(node, replacements)
 
 
 def inside_f_string(

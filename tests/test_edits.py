@@ -9,7 +9,14 @@ import libcst as cst
 import pytest
 
 import cio_fix.style
-from cio_fix.edits import add_import, apply_fixes, choose_fixes, insert_statements
+from cio_fix import pipeline
+from cio_fix.edits import (
+    add_import,
+    apply_fixes,
+    choose_fixes,
+    insert_statements,
+    replace_nodes,
+)
 from cio_fix.formatting import format_fixed_file, format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, FixSafety, InsertStatements
@@ -895,3 +902,32 @@ def test_format_statement_tab_function_header() -> None:
 
     assert code.startswith("def track_signup(\n\tcustomer_id, email,")
     assert "\n):\n" in code
+
+
+def test_replace_nodes_inside_long_chain() -> None:
+    # 1,200 adjacent literals nest deeper than Python's recursion limit.
+    code = "x = (\n" + "".join(f'    "<p>{n}</p>"\n' for n in range(1200)) + ")\n"
+    module = cst.parse_module(code)
+    last = find_all(module, cst.SimpleString)[-1]
+
+    with pipeline._stack_budget():
+        replaced = replace_nodes(module, {last: last.with_changes(value='"end"')})
+
+    assert replaced.code == code.replace('"<p>1199</p>"', '"end"')
+    assert module.code == code
+
+
+def test_replace_nodes_shared_node_both_places() -> None:
+    shared = cst.SimpleString('"a"')
+    line = cst.SimpleStatementLine([cst.Expr(shared)])
+    module = cst.Module(body=[line, line.with_changes(body=[cst.Expr(shared)])])
+
+    replaced = replace_nodes(module, {shared: cst.SimpleString("'a'")})
+
+    assert replaced.code == "'a'\n'a'\n"
+
+
+def test_replace_nodes_nothing_to_replace() -> None:
+    module = cst.parse_module("x = 1\n")
+
+    assert replace_nodes(module, {}) is module
