@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cio_fix.chains import joined_strings
 from cio_fix.containers import class_may_change, dict_may_change
 from cio_fix.metadata import code_of
 from cio_fix.modules import CLIENT_PACKAGES
@@ -2344,12 +2345,7 @@ def subscript_key(node: cst.Subscript) -> str | None:
 
 def _concatenated_value(node: cst.ConcatenatedString) -> str | bytes | None:
     """Return the value of implicitly concatenated strings, as libcst's `evaluated_value` does."""
-    values = []
-    part: cst.BaseString = node
-    while type(part) is cst.ConcatenatedString:
-        values.append(part.left)  # type: ignore[attr-defined]
-        part = part.right  # type: ignore[attr-defined]
-    values.append(part)
+    values = joined_strings(node)
     if any(type(value) is not cst.SimpleString for value in values):
         return None
     evaluated = [_string_value(value.value) for value in values]  # type: ignore[attr-defined]
@@ -2368,10 +2364,9 @@ def constant_value(node: cst.BaseExpression | None) -> str | int | float | None:
     if isinstance(node, cst.FormattedString):
         return _formatted_string_value(code_of(node))
     if isinstance(node, cst.ConcatenatedString):
-        left = constant_value(node.left)
-        right = constant_value(node.right)
-        if isinstance(left, str) and isinstance(right, str):
-            return left + right
+        texts = [constant_value(string) for string in joined_strings(node)]
+        if all(isinstance(text, str) for text in texts):
+            return "".join(texts)  # type: ignore[arg-type]
         return None
     return literal_value(node)
 

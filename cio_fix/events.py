@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 import libcst as cst
 from rich.cells import cell_len
 
-from cio_fix.customerio import Api, ClientCall, FileIndex, Scope, dotted_name
+from cio_fix.chains import joined_strings
+from cio_fix.customerio import (
+    Api,
+    ClientCall,
+    FileIndex,
+    Scope,
+    dotted_name,
+    literal_value,
+)
 from cio_fix.metadata import code_of, quoted_code
 from cio_fix.model import FileError, PartlyCheckedError, RunResult, one_line
 from cio_fix.report import plural
@@ -643,11 +651,13 @@ def _string_parts(node: cst.BaseExpression) -> list[NamePart] | None:
         value = node.evaluated_value
         return [NamePart(text=value)] if isinstance(value, str) else None
     if isinstance(node, cst.ConcatenatedString):
-        left = _string_parts(node.left)
-        right = _string_parts(node.right)
-        if left is None or right is None:
-            return None
-        return left + right
+        parts = []
+        for string in joined_strings(node):
+            string_parts = _string_parts(string)
+            if string_parts is None:
+                return None
+            parts.extend(string_parts)
+        return parts
     if isinstance(node, cst.FormattedString):
         return _fstring_parts(node)
     return None
@@ -744,7 +754,7 @@ def _parse_concatenation(node: cst.BinaryOperation) -> BuiltName | None:
 
 def _template_text(node: cst.BaseExpression) -> str | None:
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-        value = node.evaluated_value
+        value = literal_value(node)
         return value if isinstance(value, str) else None
     return None
 
@@ -1071,7 +1081,7 @@ class NameSource:
 
 def _string_literal(node: cst.BaseExpression) -> str | None:
     if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-        value = node.evaluated_value
+        value = literal_value(node)
         return value if isinstance(value, str) else None
     return None
 

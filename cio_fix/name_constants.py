@@ -416,12 +416,30 @@ def _references(
 
     A function that is called is not one of them, but the object that a
     method is called on is. None for an expression that cio-fix does not
-    walk, such as a lambda or a comprehension.
+    walk, such as a lambda or a comprehension. It is a loop, because a long
+    `+` chain nests one level per operand.
     """
-    if literal_value(expression) is not None:
-        return []
-    if dotted_name(expression) is not None:
-        return [expression]
+    references: list[cst.BaseExpression] = []
+    pending: list[cst.BaseExpression] = [expression]
+    while pending:
+        current = pending.pop()
+        if literal_value(current) is not None:
+            continue
+        if dotted_name(current) is not None:
+            references.append(current)
+            continue
+        children = _read_parts(context, current)
+        if children is None:
+            return None
+        # Reversed, so that the references come in source order.
+        pending.extend(child for child in reversed(children) if child is not None)
+    return references
+
+
+def _read_parts(
+    context: FileContext, expression: cst.BaseExpression
+) -> list[cst.BaseExpression | None] | None:
+    """Return the parts of an expression that `_references` reads, None for one it does not walk."""
     children: list[cst.BaseExpression | None] = []
     if isinstance(expression, cst.Attribute):
         children.append(expression.value)
@@ -458,16 +476,7 @@ def _references(
                 children.append(part.expression)
     else:
         return None
-
-    references: list[cst.BaseExpression] = []
-    for child in children:
-        if child is None:
-            continue
-        found = _references(context, child)
-        if found is None:
-            return None
-        references.extend(found)
-    return references
+    return children
 
 
 def _styled_run(run: str, style: str, before: str | None, after: str | None) -> str:

@@ -697,38 +697,49 @@ def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
     sent through an imported class (`Event.SHIPPED.value`), so the module
     that defines them is read. The
     walk reads no literal, because evaluating one leaves reference cycles
-    while the garbage collector is off (see `cio_fix.pipeline`).
+    while the garbage collector is off (see `cio_fix.pipeline`). It is a
+    loop, because a long `+` chain nests one level per operand.
     """
-    values = [value]
+    values = []
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        values.append(current)
+        pending.extend(_values_built_into(current))
+    return values
+
+
+def _values_built_into(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """Return the values that one step of building a string puts into `value`."""
     if isinstance(value, cst.FormattedString):
-        for part in value.parts:
-            if isinstance(part, cst.FormattedStringExpression):
-                values.extend(_argument_values(part.expression))
-    elif isinstance(value, cst.BinaryOperation) and isinstance(
+        return [
+            part.expression
+            for part in value.parts
+            if isinstance(part, cst.FormattedStringExpression)
+        ]
+    if isinstance(value, cst.BinaryOperation) and isinstance(
         value.operator, (cst.Add, cst.Modulo)
     ):
-        values.extend(_argument_values(value.left))
-        values.extend(_argument_values(value.right))
-    elif isinstance(value, cst.Tuple):
-        for element in value.elements:
-            values.extend(_argument_values(element.value))
-    elif isinstance(value, cst.Call) and (
+        return [value.left, value.right]
+    if isinstance(value, cst.Tuple):
+        return [element.value for element in value.elements]
+    if isinstance(value, cst.Call) and (
         isinstance(value.func, cst.Attribute)
         or isinstance(value.func, cst.Name)
         and value.func.value == "str"
     ):
         # `.format(...)`, a string method such as `names.PREFIX.upper()`,
         # or `str(names.PREFIX)`.
+        arguments = [argument.value for argument in value.args]
         if isinstance(value.func, cst.Attribute):
-            values.extend(_argument_values(value.func.value))
-        for argument in value.args:
-            values.extend(_argument_values(argument.value))
-    elif isinstance(value, cst.Subscript):
-        values.extend(_argument_values(value.value))
-    elif isinstance(value, cst.Attribute) and value.attr.value == "value":
+            return [value.func.value, *arguments]
+        return arguments
+    if isinstance(value, cst.Subscript):
+        return [value.value]
+    if isinstance(value, cst.Attribute) and value.attr.value == "value":
         # `Event.SHIPPED.value`: the enum member, whose class is read.
-        values.extend(_argument_values(value.value))
-    return values
+        return [value.value]
+    return []
 
 
 def _imported_origins(index: FileIndex, value: cst.BaseExpression) -> set[str]:

@@ -33,7 +33,7 @@ from cio_fix.config import Config, matches_selector, project_root
 from cio_fix.engine import display_path
 from cio_fix.files import read_regular_file
 from cio_fix.model import FileError, FileResult, Finding, RunResult
-from cio_fix.walk import descendants
+from cio_fix.walk import comments_below, descendants
 from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
 
 if TYPE_CHECKING:
@@ -195,6 +195,7 @@ def _header_comments(statement: cst.CSTNode) -> Iterator[str]:
 def _comments(
     node: cst.CSTNode, skip: frozenset[str] | set[str] = frozenset()
 ) -> Iterator[str]:
+    """Yield the text of the comments in `node`, leaving out its fields named in `skip`."""
     if isinstance(node, cst.Comment):
         yield node.value
         return
@@ -202,12 +203,11 @@ def _comments(
         if item.name in skip:
             continue
         value = getattr(node, item.name)
-        if isinstance(value, cst.CSTNode):
-            yield from _comments(value)
-        elif isinstance(value, (list, tuple)):
-            for child in value:
-                if isinstance(child, cst.CSTNode):
-                    yield from _comments(child)
+        children = value if isinstance(value, (list, tuple)) else [value]
+        for child in children:
+            if isinstance(child, cst.CSTNode):
+                for comment in comments_below(child):
+                    yield comment.value
 
 
 # -- findings by line, for the project-level rules -------------------------------------

@@ -7,7 +7,8 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from cio_fix.customerio import Api, all_parameters, build_index
+from cio_fix import pipeline
+from cio_fix.customerio import Api, all_parameters, build_index, constant_value
 from cio_fix.project import ProjectIndex, summarise
 
 
@@ -1063,3 +1064,15 @@ def test_customerio_all_parameters(signature: str, names: list[str]) -> None:
     found = all_parameters(parameters)
 
     assert [parameter.name.value for parameter in found] == names
+
+
+def test_customerio_long_concatenation_value() -> None:
+    # 1,200 adjacent literals nest deeper than Python's recursion limit.
+    parts = [f'"{number}"' for number in range(1200)]
+    joined = cst.parse_expression("(" + " ".join(parts) + ' f"{' + "'end'" + '}")')
+    expected = "".join(str(number) for number in range(1200)) + "end"
+
+    with pipeline._stack_budget():
+        value = constant_value(joined)
+
+    assert value == expected

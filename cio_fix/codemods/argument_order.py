@@ -111,31 +111,53 @@ def _collect_units(
     """Add the largest expressions below `node` that the new call kept, in source order.
 
     Returns whether any was found. The expressions next to a kept one
-    that the new call no longer contains go to `dropped`.
+    that the new call no longer contains go to `dropped`, those of each
+    node after those of the nodes inside it.
     """
-    if isinstance(node, cst.BaseExpression) and id(node) in kept_ids:
-        units.append(node)
+    _find_units(node, kept_ids, units)
+    if _is_unit(node, kept_ids):
         return True
-    found = False
-    lost = []
-    for child in significant_children(node):
-        if _collect_units(child, kept_ids, units, dropped):
-            found = True
-        elif isinstance(child, cst.BaseExpression):
-            lost.append(child)
-    if found:
-        dropped.extend(lost)
-    return found
+    # Parents before children, and each node's later children before its
+    # earlier ones, so that reversed each node comes after its children.
+    visited = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        visited.append(current)
+        for child in significant_children(current):
+            if not _is_unit(child, kept_ids):
+                pending.append(child)
+    # The ids of the nodes that contain a kept expression.
+    containing: set[int] = set()
+    for current in reversed(visited):
+        lost = []
+        for child in significant_children(current):
+            if _is_unit(child, kept_ids) or id(child) in containing:
+                containing.add(id(current))
+            elif isinstance(child, cst.BaseExpression):
+                lost.append(child)
+        if id(current) in containing:
+            dropped.extend(lost)
+    return id(node) in containing
 
 
 def _find_units(
     node: cst.CSTNode, unit_ids: set[int], sequence: list[cst.BaseExpression]
 ) -> None:
-    if isinstance(node, cst.BaseExpression) and id(node) in unit_ids:
-        sequence.append(node)
-        return
-    for child in significant_children(node):
-        _find_units(child, unit_ids, sequence)
+    """Add the expressions of `unit_ids` below `node`, outermost only, in source order."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if _is_unit(current, unit_ids):
+            sequence.append(current)  # type: ignore[arg-type]
+            continue
+        children = significant_children(current)
+        children.reverse()
+        pending.extend(children)
+
+
+def _is_unit(node: cst.CSTNode, unit_ids: set[int]) -> bool:
+    return isinstance(node, cst.BaseExpression) and id(node) in unit_ids
 
 
 def _interference(

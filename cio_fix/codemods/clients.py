@@ -12,6 +12,7 @@ from typing import Any
 import libcst as cst
 
 from cio_fix.annotations import format_def, is_annotated_module, named_in_time
+from cio_fix.chains import operands
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
@@ -1461,7 +1462,7 @@ def _operands(
     result for the same values.
     """
     if isinstance(node, cst.BooleanOperation):
-        return [node.left, node.right]
+        return operands(node)
     if isinstance(node, cst.IfExp):
         return [node.test, node.body, node.orelse]
     if isinstance(node, cst.Comparison):
@@ -2017,8 +2018,8 @@ def _tests_unset(test: cst.BaseExpression, slot: _Slot) -> bool:
     """
     if isinstance(test, cst.BooleanOperation):
         if isinstance(test.operator, cst.And):
-            return _tests_unset(test.left, slot) or _tests_unset(test.right, slot)
-        return _tests_unset(test.left, slot) and _tests_unset(test.right, slot)
+            return any(_tests_unset(part, slot) for part in operands(test))
+        return all(_tests_unset(part, slot) for part in operands(test))
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return _tests_set(test.expression, slot)
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
@@ -2040,8 +2041,8 @@ def _tests_set(test: cst.BaseExpression, slot: _Slot) -> bool:
     """
     if isinstance(test, cst.BooleanOperation):
         if isinstance(test.operator, cst.Or):
-            return _tests_set(test.left, slot) or _tests_set(test.right, slot)
-        return _tests_set(test.left, slot) and _tests_set(test.right, slot)
+            return any(_tests_set(part, slot) for part in operands(test))
+        return all(_tests_set(part, slot) for part in operands(test))
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return _tests_unset(test.expression, slot)
     return (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from cio_fix.chains import joined_strings
 from cio_fix.customerio import Api, FunctionInfo, Scope, literal_value
 from cio_fix.handlers import request_handler
 from cio_fix.model import Finding
@@ -1287,9 +1288,9 @@ def _static_text(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.FormattedString):
         return _formatted_text(node)
     if isinstance(node, cst.ConcatenatedString):
-        left, right = _static_text(node.left), _static_text(node.right)  # type: ignore[arg-type]
-        if left is not None and right is not None:
-            return left + right
+        texts = [_static_text(string) for string in joined_strings(node)]
+        if all(text is not None for text in texts):
+            return "".join(texts)  # type: ignore[arg-type]
     return None
 
 

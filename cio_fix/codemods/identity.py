@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from cio_fix.chains import joined_strings, operands
 from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
 from cio_fix.codemods.time_zones import UTC_PYTHON, TimeZones
 from cio_fix.customerio import (
@@ -33,7 +34,7 @@ from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.places import Place, list_places, place_of, project_finding
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
-from cio_fix.walk import walk
+from cio_fix.walk import child_nodes, walk
 
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Words of names that end in "email" but contain a digest or a disguise of
@@ -61,9 +62,34 @@ def normalised_code(node: cst.BaseExpression) -> str:
     """Return a form of an expression's code that ignores layout and quote style."""
     text = code_of(node.with_changes(lpar=(), rpar=()))
     try:
-        return ast.dump(ast.parse(f"({text})", mode="eval"))
+        tree = ast.parse(f"({text})", mode="eval")
     except SyntaxError:
         return text
+    return _dumped(tree)
+
+
+def _dumped(tree: ast.AST) -> str:
+    """Return a text that two syntax trees have alike only when they are equal.
+
+    It replaces `ast.dump`, which calls itself once per level of the tree,
+    and a long `+` chain nests one level per term. Each node gives its type
+    and then its fields, and each list its length and then its items, so
+    the text reads back one way. `repr` keeps line breaks out of the values.
+    """
+    parts: list[str] = []
+    pending: list[object] = [tree]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, ast.AST):
+            parts.append(type(item).__name__)
+            fields = [getattr(item, name, None) for name in item._fields]
+            pending.extend(reversed(fields))
+        elif isinstance(item, list):
+            parts.append(f"[{len(item)}")
+            pending.extend(reversed(item))
+        else:
+            parts.append(repr(item))
+    return "\n".join(parts)
 
 
 # -- what an email address looks like in code ------------------------------------
@@ -451,18 +477,19 @@ class _EvaluatedByIdentify:
 
     def _add(self, node: cst.CSTNode) -> None:
         """Add `node` and the parts of it that always run, leaving out branches that may not."""
-        if isinstance(node, (cst.Lambda, cst.BaseComp)):
-            return
-        if isinstance(node, cst.BaseExpression):
-            self._by_type.setdefault(type(node), []).append(node)
-        if isinstance(node, cst.IfExp):
-            children: Sequence[cst.CSTNode] = [node.test]
-        elif isinstance(node, cst.BooleanOperation):
-            children = [node.left]
-        else:
-            children = node.children
-        for child in children:
-            self._add(child)
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, (cst.Lambda, cst.BaseComp)):
+                continue
+            if isinstance(current, cst.BaseExpression):
+                self._by_type.setdefault(type(current), []).append(current)
+            if isinstance(current, cst.IfExp):
+                pending.append(current.test)
+            elif isinstance(current, cst.BooleanOperation):
+                pending.append(current.left)
+            else:
+                pending.extend(child_nodes(current))
 
 
 def _cannot_stop(
@@ -625,7 +652,7 @@ def _is_plain_literal(node: cst.BaseExpression) -> bool:
     if isinstance(node, (cst.Name, cst.SimpleString)):
         return True
     if isinstance(node, cst.ConcatenatedString):
-        return _is_plain_literal(node.left) and _is_plain_literal(node.right)
+        return all(_is_plain_literal(string) for string in joined_strings(node))
     if isinstance(node, cst.FormattedString):
         # A format spec such as `:d` raises `ValueError` on a value of another type.
         return all(
@@ -640,7 +667,7 @@ def _is_plain_literal(node: cst.BaseExpression) -> bool:
 def _is_string_literal(node: cst.BaseExpression) -> bool:
     """Tell whether `node` is a string or bytes literal, without f-strings."""
     if isinstance(node, cst.ConcatenatedString):
-        return _is_string_literal(node.left) and _is_string_literal(node.right)
+        return all(_is_string_literal(string) for string in joined_strings(node))
     return isinstance(node, cst.SimpleString)
 
 
@@ -670,10 +697,10 @@ def _is_number(
             index, node.expression, time_zones
         )
     if isinstance(node, cst.BinaryOperation):
-        return (
-            isinstance(node.operator, (cst.Add, cst.Subtract, cst.Multiply))
-            and _is_number(index, node.left, time_zones)
-            and _is_number(index, node.right, time_zones)
+        arithmetic = (cst.Add, cst.Subtract, cst.Multiply)
+        return isinstance(node.operator, arithmetic) and all(
+            _is_number(index, operand, time_zones)
+            for operand in operands(node, arithmetic)
         )
     return False
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
+from cio_fix.chains import operands
 from cio_fix.customerio import (
     Api,
     Assignment,
@@ -543,19 +544,24 @@ def _is_seconds(index: FileIndex, node: cst.BaseExpression) -> bool:
     A time moved by a literal number of seconds (`time.time() + 14 * 86400`)
     is one too.
     """
-    if _is_int_wrapper(index, node):
-        return _is_seconds(index, node.args[0].value)  # type: ignore[attr-defined]
-    if isinstance(node, cst.BinaryOperation) and isinstance(
-        node.operator, (cst.Add, cst.Subtract)
-    ):
-        if _literal_number(node.right) is not None:
-            return _is_seconds(index, node.left)
-        if (
-            isinstance(node.operator, cst.Add)
-            and _literal_number(node.left) is not None
+    # A loop that unwraps `node`, because a long `+` chain nests one level per operand.
+    while True:
+        if _is_int_wrapper(index, node):
+            node = node.args[0].value  # type: ignore[attr-defined]
+        elif isinstance(node, cst.BinaryOperation) and isinstance(
+            node.operator, (cst.Add, cst.Subtract)
         ):
-            return _is_seconds(index, node.right)
-        return False
+            if _literal_number(node.right) is not None:
+                node = node.left
+            elif (
+                isinstance(node.operator, cst.Add)
+                and _literal_number(node.left) is not None
+            ):
+                node = node.right
+            else:
+                return False
+        else:
+            break
     if not isinstance(node, cst.Call):
         return False
     if _qualified_call(index, node) in SECONDS_FUNCTIONS:
@@ -581,10 +587,9 @@ def _is_integer(index: FileIndex, node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BinaryOperation) and isinstance(
         node.operator, (cst.Add, cst.Subtract)
     ):
-        parts = (node.left, node.right)
         return all(
             isinstance(_literal_number(part), int) or _is_integer(index, part)
-            for part in parts
+            for part in operands(node, (cst.Add, cst.Subtract))
         )
     return False
 
@@ -594,16 +599,30 @@ def _literal_number(node: cst.BaseExpression) -> float | int | None:
     number = _number(node)
     if number is not None:
         return number
-    if isinstance(node, cst.BinaryOperation) and isinstance(
-        node.operator, (cst.Multiply, cst.Add, cst.Subtract)
+    arithmetic = (cst.Multiply, cst.Add, cst.Subtract)
+    # `a * b + c` is `(a * b) + c`, so the operations nest to the left. They
+    # are taken apart in a loop and then computed from the innermost one.
+    operations: list[cst.BinaryOperation] = []
+    current = node
+    while isinstance(current, cst.BinaryOperation) and isinstance(
+        current.operator, arithmetic
     ):
-        left, right = _literal_number(node.left), _literal_number(node.right)
-        if left is None or right is None:
+        operations.append(current)
+        current = current.left
+    if not operations:
+        return None
+    value = _number(current)
+    for operation in reversed(operations):
+        right = _literal_number(operation.right)
+        if value is None or right is None:
             return None
-        if isinstance(node.operator, cst.Multiply):
-            return left * right
-        return left + right if isinstance(node.operator, cst.Add) else left - right
-    return None
+        if isinstance(operation.operator, cst.Multiply):
+            value = value * right
+        elif isinstance(operation.operator, cst.Add):
+            value = value + right
+        else:
+            value = value - right
+    return value
 
 
 def _is_thousand(node: cst.BaseExpression) -> bool:
