@@ -1175,9 +1175,21 @@ def _value_sources(
 
 
 def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:
-    """Return (module name, constant value) of an imported constant of the project.
+    """Return (module name, constant value) of an imported string constant of the project.
 
     None also when code may rebind the constant (`ProjectIndex.rebound_constant`).
+    """
+    found = project_constant(context, qualified)
+    if found is None or not isinstance(found[1], str):
+        return None
+    return found[0], found[1]
+
+
+def project_constant(context: FileContext, qualified: str) -> tuple[str, object] | None:
+    """Return (module name, value) of an imported constant of the project, of any type.
+
+    None when `qualified` names no constant of a project module, or code
+    may rebind it.
     """
     target = context.project.resolve_value(qualified)
     if target is None:
@@ -1185,10 +1197,9 @@ def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | 
     summary, name = target
     if context.project.rebound_constant(summary.module_name, name):
         return None
-    value = summary.constants.get(name)
-    if not isinstance(value, str):
+    if name not in summary.constants:
         return None
-    return summary.module_name, value
+    return summary.module_name, summary.constants[name]
 
 
 def rebound_constant(context: FileContext, qualified: str) -> bool:

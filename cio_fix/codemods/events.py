@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -1283,11 +1283,7 @@ def _wrapper_uses(context: FileContext) -> list[WrapperUse]:
     own = context.index.module_name
     if not candidates or set(candidates.values()) == {own}:
         return []
-    spellings = {name for (_, name) in candidates}
-    for local, qualified in context.index.imports.items():
-        target = context.project.resolve_name(qualified)
-        if target is not None and (target[0].module_name, target[1]) in candidates:
-            spellings.add(local)
+    spellings = _wrapper_spellings(context, candidates)
 
     uses = []
     for spelling in sorted(spellings):
@@ -1350,6 +1346,22 @@ def _project_candidates(project: ProjectIndex) -> dict[tuple[str, str], str]:
         for summary in project.summaries
         for name in summary.wrapper_candidates
     }
+
+
+def _wrapper_spellings(
+    context: FileContext, wrappers: Collection[tuple[str, str]]
+) -> set[str]:
+    """Return the names under which this file may reach `wrappers`, as (module, name).
+
+    That is each wrapper's own name, for a module that calls its own, and
+    each local name that an import binds to one of them.
+    """
+    spellings = {name for (_, name) in wrappers}
+    for local, qualified in context.index.imports.items():
+        target = context.project.resolve_name(qualified)
+        if target is not None and (target[0].module_name, target[1]) in wrappers:
+            spellings.add(local)
+    return spellings
 
 
 def _wrapper_target(
@@ -1481,11 +1493,7 @@ def pass_through_uses(
     if not wrappers:
         return []
     own = context.index.module_name
-    spellings = {name for (_, name) in wrappers}
-    for local, qualified in context.index.imports.items():
-        target = context.project.resolve_name(qualified)
-        if target is not None and (target[0].module_name, target[1]) in wrappers:
-            spellings.add(local)
+    spellings = _wrapper_spellings(context, wrappers)
     uses = []
     for spelling in sorted(spellings):
         for name in context.names_with_value(spelling):

@@ -21,6 +21,7 @@ from cio_fix.customerio import (
     literal_value,
     subscript_key,
 )
+from cio_fix.events import project_constant
 from cio_fix.metadata import code_of, is_target
 from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.rules import FileContext, Rule
@@ -395,16 +396,13 @@ def _imported_milliseconds(
     qualified = context.index.qualified_name(node, scope)
     if qualified is None:
         return None
-    target = context.project.resolve_value(qualified)
-    if target is None:
+    found = project_constant(context, qualified)
+    if found is None:
         return None
-    summary, name = target
-    if context.project.rebound_constant(summary.module_name, name):
-        return None
-    value = summary.constants.get(name)
+    module_name, value = found
     if not isinstance(value, int) or isinstance(value, bool):
         return None
-    return summary.module_name if value in MILLISECOND_LITERALS else None
+    return module_name if value in MILLISECOND_LITERALS else None
 
 
 def _is_offset(
