@@ -1126,8 +1126,8 @@ def _later_event(
     hour"), so two events that one request sends in turn must not race on
     the worker threads. The last event of a handler can still move. A
     later call of a module function that makes Customer.io calls counts
-    too; a call that only may reach a helper does not, or nearly every
-    event would stay.
+    too. A call that only may reach a helper does not, because nearly every
+    event would then stay.
     """
     for other in context.index.client_calls:
         if other is call or other.method not in EVENT_METHODS:
