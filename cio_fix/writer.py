@@ -95,7 +95,7 @@ _CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILI
 
 
 def _declaration_message(raw: bytes, error: SyntaxError) -> str:
-    """Say why the BOM or coding line of `raw` cannot be used, naming what clashes.
+    """Return why the BOM or coding line of `raw` cannot be used, naming both when they clash.
 
     tokenize reports a byte order mark before a coding line of another
     encoding as "encoding problem: utf-8", which names neither the line's
