@@ -1315,11 +1315,6 @@ class Checker:
 def scan_facts(summary: ModuleSummary) -> ScanFacts:
     """Return what the search for more project files needs from one summary."""
     aliased = {qualified.rpartition(".")[0] for qualified in summary.aliases.values()}
-    # The names another module may rebind through this one.
-    rebindable = {
-        name for name, value in summary.constants.items() if isinstance(value, str)
-    }
-    rebindable.update(summary.client_argument_names)
     return ScanFacts(
         tuple(sorted(prefilter_words([summary]))),
         tuple(sorted(imported_modules([summary]))),
@@ -1328,7 +1323,13 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
         summary.module_name,
         tuple(sorted(imported_names([summary]))),
         tuple(sorted(summary.aliases.items())),
-        tuple(sorted(rebindable)),
+        tuple(
+            sorted(
+                name
+                for name, value in summary.constants.items()
+                if isinstance(value, str)
+            )
+        ),
     )
 
 

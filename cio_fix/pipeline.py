@@ -96,9 +96,7 @@ class ScanFacts:
     `__init__.py` of (empty for other modules). `exports` are the names it
     imports at module level, which other modules may import from it, with
     their qualified names. `constants` are the names of its module-level
-    string constants, which another module may rebind (`ev.TEMPLATE = "x"`),
-    and the names that its client constructions read
-    (`ModuleSummary.client_argument_names`).
+    string constants, which another module may rebind (`ev.TEMPLATE = "x"`).
     """
 
     words: tuple[str, ...] = ()

@@ -24,7 +24,6 @@ from cio_fix.customerio import (
     Api,
     ClientType,
     FileIndex,
-    Scope,
     WrapperSignature,
     dotted_name,
     env_variable_read,
@@ -44,7 +43,6 @@ from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.namespaces import ATTRIBUTE_WRITERS, namespace_writes, own_module_writes
 from cio_fix.requirements import requirement_lines, requirements_files
 from cio_fix.specifiers import SDK_MAJORS, majors_from_specifier
-from cio_fix.walk import find_all
 from cio_fix.wrappers import wrapper_signatures
 
 _Value = TypeVar("_Value")
@@ -120,10 +118,6 @@ class ModuleSummary:
     # True when this module may bind its own names through `globals()`
     # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.
     writes_globals: bool = False
-    # The names that the arguments of a client construction in a function
-    # read (`_client_argument_names`). CIO601 builds such a client once, so
-    # a module that rebinds one (`notify.SITE_ID = site`) is searched for.
-    client_argument_names: list[str] = field(default_factory=list)
     # Per-rule facts for project-level rules, keyed by rule code.
     rule_facts: dict[str, Any] = field(default_factory=dict)
 
@@ -180,8 +174,7 @@ class ProjectIndex:
         self._localised: dict[tuple[str, str], str] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
         self._changed: set[tuple[str, str]] | None = None
-        # The modules that assign each (module, name), by `rebinding_modules`.
-        self._assigned: dict[tuple[str, str], set[str]] | None = None
+        self._assigned: set[tuple[str, str]] | None = None
         self._shared: dict[str, Any] = {}
         self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
@@ -257,34 +250,26 @@ class ProjectIndex:
         """Tell whether code may rebind `name` of `module_name` after its module binds it.
 
         That is an assignment through the module object in a project module
-        (`rebinding_modules`), or a write through `globals()` in the module
-        itself.
-        """
-        if self.rebinding_modules(module_name, name):
-            return True
-        summary = self.module(module_name)
-        return summary is not None and summary.writes_globals
-
-    def rebinding_modules(self, module_name: str, name: str) -> list[str]:
-        """Return the project modules that may rebind `name` of `module_name`, in name order.
-
-        Each assigns it through the module object (`ev.TEMPLATE = "order"`,
-        also `app.ev.TEMPLATE += "x"`, `setattr(ev, "TEMPLATE", "x")` or
-        `setattr(ev, name, value)`, see `_assigned_attributes`). The module
-        itself is one when it writes through `sys.modules[__name__]`.
+        (`ev.TEMPLATE = "order"`, also `app.ev.TEMPLATE += "x"`,
+        `setattr(ev, "TEMPLATE", "x")` or `setattr(ev, name, value)`, see
+        `_assigned_attributes`), or a write through `globals()` in the
+        module itself.
         """
         if self._assigned is None:
-            self._assigned = {}
+            self._assigned = set()
             for summary in self.summaries:
                 for qualified in summary.assigned_attributes:
                     local = self.localise(qualified, summary.module_name)
                     target = self.resolve_name(local)
                     if target is not None:
-                        key = (target[0].module_name, target[1])
-                        self._assigned.setdefault(key, set()).add(summary.module_name)
-        found = self._assigned.get((module_name, name), set())
-        found = found | self._assigned.get((module_name, ANY_ATTRIBUTE), set())
-        return sorted(found)
+                        self._assigned.add((target[0].module_name, target[1]))
+        if (module_name, name) in self._assigned or (
+            module_name,
+            ANY_ATTRIBUTE,
+        ) in self._assigned:
+            return True
+        summary = self.module(module_name)
+        return summary is not None and summary.writes_globals
 
     def _resolve(
         self, qualified: str, depth: int, values: bool = False
@@ -548,7 +533,6 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.wrappers = wrapper_signatures(index)
     summary.changed_imports = changed_imports(index)
     summary.assigned_attributes = _assigned_attributes(index)
-    summary.client_argument_names = _client_argument_names(index)
     summary.writes_globals = _writes_globals(index)
 
     for construction in index.constructions:
@@ -623,42 +607,6 @@ def _assigned_attributes(index: FileIndex) -> list[str]:
         else:
             assigned.update(f"{module}.{name}" for name in names)
     return sorted(assigned)
-
-
-def _client_argument_names(index: FileIndex) -> list[str]:
-    """Return the names that the arguments of a client construction in a function read.
-
-    A name counts when the module binds it at module level or imports it
-    (`SITE_ID` in `CustomerIO(SITE_ID, API_KEY)`), and so does the
-    attribute of an imported object (`SITE_ID` in `settings.SITE_ID`).
-    """
-    names = set()
-    for construction in index.constructions:
-        scope = construction.site.scope
-        if scope is index.module_scope:
-            continue
-        for argument in construction.node.args:
-            for node in find_all(argument.value, cst.Name):
-                parent = index.parents.get(node)
-                if type(parent) is cst.Attribute and parent.attr is node:
-                    continue
-                if type(parent) is cst.Arg and parent.keyword is node:
-                    continue
-                if not _module_level(index, node.value, scope):
-                    continue
-                if type(parent) is cst.Attribute and node.value in index.imports:
-                    names.add(parent.attr.value)
-                else:
-                    names.add(node.value)
-    return sorted(names)
-
-
-def _module_level(index: FileIndex, name: str, scope: Scope) -> bool:
-    """Tell whether `name`, read in `scope`, is bound at module level or imported."""
-    assignments = index.assignments_of(name, scope)
-    if assignments:
-        return all(assignment.scope is index.module_scope for assignment in assignments)
-    return name in index.imports
 
 
 def _namespace_writes(

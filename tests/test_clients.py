@@ -1238,43 +1238,6 @@ def test_clients_withheld_fix_gives_reason(project, name: str) -> None:
     assert first["fix"] is None
 
 
-# Fixture projects where another module rebinds what the client reads.
-REBOUND_ELSEWHERE = {
-    "constant_rebound_by_other_module": (
-        "(not fixed: module `app.main` may rebind `SITE_ID` of this module, so a"
-        " client built once could keep its old value)"
-    ),
-    "constant_rebound_by_setattr": (
-        "(not fixed: module `app.main` may rebind `SITE_ID` of this module,"
-    ),
-    "settings_rebound_by_other_module": (
-        "(not fixed: module `app.main` may rebind `SITE_ID` of `app.settings`,"
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(REBOUND_ELSEWHERE))
-def test_clients_rebound_elsewhere_gives_reason(tmp_path: Path, name: str) -> None:
-    shutil.copytree(
-        FIXTURES / "CIO601" / name,
-        tmp_path / "project",
-        ignore=shutil.ignore_patterns("*.expected.py"),
-    )
-    root = tmp_path / "project"
-    arguments = ["--output-format", "json", "--select", "CIO601", "."]
-
-    # The second run reads the facts of both files from the cache.
-    first = run_cli(arguments, root).json
-    cached = run_cli(arguments, root).json
-
-    for document in (first, cached):
-        assert document["errors"] == []
-        assert len(document["findings"]) == 1
-        assert REBOUND_ELSEWHERE[name] in document["findings"][0]["message"]
-        assert document["findings"][0]["fix"] is None
-    assert (root / ".cio_fix_cache").is_dir()
-
-
 # The reasons of every finding of a fixture, in the order of the findings.
 WITHHELD_REASON_LISTS = {
     "request_scoped_arguments.py": [

@@ -178,10 +178,9 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     """Return why a module-level name may get another value after import, or None.
 
     That is a function that rebinds it through `global`, a write through
-    `globals()` or `sys.modules[__name__]`, another project module that
-    rebinds it (`notify.SITE_ID = site`, `ProjectIndex.rebinding_modules`),
-    or a placeholder: a name bound once to `None` or to an empty string,
-    which an app factory or another module usually sets later.
+    `globals()` or `sys.modules[__name__]`, or a placeholder: a name bound
+    once to `None` or to an empty string, which an app factory or another
+    module (`tracking.SITE_ID = ...`) usually sets later.
     """
     rebinder = global_rebinder(index, name)
     if rebinder is not None:
@@ -192,9 +191,6 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
     ):
         if written is None or name in written:
             return f"the module sets `{name}` through `{namespace}`"
-    module = _rebinding_module(index, index.module_name, name)
-    if module is not None:
-        return f"module `{module}` may rebind `{name}` of this module"
     assignment = index.module_assignment(name)
     if assignment is None:
         return None
@@ -208,21 +204,6 @@ def rebinding_reason(index: FileIndex, name: str) -> str | None:
             f"`{name}` is an empty string at import, a placeholder that other"
             " code may set"
         )
-    return None
-
-
-def _rebinding_module(index: FileIndex, module_name: str, name: str) -> str | None:
-    """Return a project module other than `module_name` that may rebind its `name`, if any.
-
-    Only the modules that this run reads count, such as one that assigns a
-    name that the client constructions of a read module read
-    (`ModuleSummary.client_argument_names`).
-    """
-    if index.project is None:
-        return None
-    for module in index.project.rebinding_modules(module_name, name):
-        if module != module_name:
-            return module
     return None
 
 
@@ -323,33 +304,8 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
     if qualified is not None:
         if qualified.startswith(REQUEST_SCOPED):
             return f"`{name}` belongs to the current request, app or context"
-        return _rebound_attribute_reason(index, whole)
+        return None
     return _module_binding_reason(index, name)
-
-
-def _rebound_attribute_reason(index: FileIndex, node: cst.BaseExpression) -> str | None:
-    """Return why `module.NAME` of a project module may change after import, or None.
-
-    Another project module may rebind it (`settings.SITE_ID = site`), and a
-    client built once keeps the value it read first.
-    """
-    if not isinstance(node, cst.Attribute) or index.project is None:
-        return None
-    qualified = index.qualified_name(node)
-    if qualified is None:
-        return None
-    project = index.project
-    target = project.resolve_name(project.localise(qualified, index.module_name))
-    if target is None:
-        return None
-    module_name = target[0].module_name
-    module = _rebinding_module(index, module_name, target[1])
-    if module is None:
-        return None
-    return (
-        f"module `{module}` may rebind `{target[1]}` of `{module_name}`, so a"
-        " client built once could keep its old value"
-    )
 
 
 def _call_reason(index: FileIndex, node: cst.Call) -> str | None:
@@ -686,10 +642,12 @@ class ClientPerRequest(Rule):
     the module assigns or a cached function of the module (see below) go
     into a `functools.cache` factory, so they are
     still read at the first request: an environment loaded after import
-    (`load_dotenv()` in an app factory) keeps working, and a process that
-    never serves the request does not need the variables. A client built
-    under a condition in the function (`if "CUSTOMERIO_SITE_ID" in
-    os.environ:`) gets that factory too. Arguments that depend on local values (per-tenant keys,
+    (`load_dotenv()` in an app factory) keeps working, a constant that
+    another module sets (`tracking.SITE_ID = ...` in an app factory) is
+    read once it is set, and a process that never serves the request does
+    not need the variables. A client built under a condition
+    in the function (`if "CUSTOMERIO_SITE_ID" in os.environ:`) gets that
+    factory too. Arguments that depend on local values (per-tenant keys,
     or names the function imports) go into a
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
     be hashable (strings, in practice). A module-level client built with
@@ -717,12 +675,9 @@ class ClientPerRequest(Rule):
     value: a name that a function rebinds through `global` (an `init_app`
     that sets the keys), that the module sets through `globals()` or
     `sys.modules[__name__]` (`setattr()`, `vars()`, `.__dict__`, or a name
-    bound to it, as in `this.API_KEY = ...`), that another module of the
-    project rebinds (`notify.SITE_ID = site` or `setattr(notify, "SITE_ID",
-    site)` before each run of a job, also `settings.SITE_ID = ...` for an
-    argument `settings.SITE_ID`), which the message names, or that is bound
-    to `None` or an empty string (a placeholder that an app factory or
-    another module sets, as in `tracking.SITE_ID = ...`); arguments
+    bound to it, as in `this.API_KEY = ...`), or that is bound to `None`
+    or an empty string (a placeholder that an app factory or another module
+    sets, as in `tracking.SITE_ID = ...`); arguments
     whose value cio-fix cannot tell is the same for every request, in a
     handler or in a factory (a multi-tenant factory that picks the
     workspace from `request`, `g` or a database lookup): request or
@@ -1482,9 +1437,6 @@ def _same_value_reason(
                     )
         chain = chain.value
     if chain is not node:
-        rebound = _rebound_attribute_reason(index, node)
-        if rebound is not None:
-            return rebound
         return _same_value_reason(index, factory, chain, followed)
     bound = factory.scope.assignments if factory.scope is not None else {}
     if isinstance(chain, cst.Name) and chain.value in bound:
