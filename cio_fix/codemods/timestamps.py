@@ -297,17 +297,42 @@ def _hides_milliseconds(
     """
     if isinstance(node, cst.NamedExpr):
         parts = [node.value]
-    elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-        parts = [node.left, node.right]
-    elif isinstance(node, cst.BinaryOperation) and isinstance(
-        node.operator, cst.Subtract
-    ):
-        if not _is_offset(context.index, node.right, scope):
-            return False
-        parts = [node.left]
+    elif isinstance(node, cst.BinaryOperation):
+        parts = _added_parts(context.index, node, scope)
     else:
         return False
     return any(_is_milliseconds(context, part, scope, depth) for part in parts)
+
+
+def _added_parts(
+    index: FileIndex, node: cst.BinaryOperation, scope: Scope
+) -> list[cst.BaseExpression]:
+    """Return the parts of a `+` and `-` chain that may carry a time, right to left.
+
+    Each operand of `+` may, and the left operand of `-` does when an
+    offset is taken from it. A loop reads the chain, because a long sum
+    nests one level per operand to the left. A part that `convert` reads,
+    or that is no sum, ends the chain.
+    """
+    parts: list[cst.BaseExpression] = []
+    current: cst.BaseExpression = node
+    while True:
+        if current is not node and (
+            type(current) is not cst.BinaryOperation
+            or convert(index, current, allow_float=False) is not None
+        ):
+            parts.append(current)
+            return parts
+        assert isinstance(current, cst.BinaryOperation)
+        if isinstance(current.operator, cst.Add):
+            parts.append(current.right)
+        elif not isinstance(current.operator, cst.Subtract):
+            if current is not node:
+                parts.append(current)
+            return parts
+        elif not _is_offset(index, current.right, scope):
+            return parts
+        current = current.left
 
 
 def _is_milliseconds(
