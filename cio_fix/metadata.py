@@ -399,6 +399,10 @@ class _PositionState(CodegenState):
 
     def __exit__(self, *exc_info: Any) -> None:
         node, start_node, end_node, start = self._syntactic.pop()
+        if exc_info[0] is not None:
+            # The printing stopped inside the node (past the recursion limit,
+            # say), so its start or end node may have no span to look up.
+            return
         if start_node is not None:
             start = self.span_of(start_node)[0]
         end = len(self.tokens)

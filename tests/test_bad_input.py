@@ -919,6 +919,30 @@ def test_bad_input_deep_expression_one_error(project) -> None:
     assert (root / "app.py").read_text() == f"{TRACKED}x = {terms}\n"
 
 
+def test_bad_input_deep_elif_one_error(project) -> None:
+    # CPython compiles 500 `elif` branches. Printing them goes past Python's
+    # recursion limit inside an `if` whose first line has no position yet.
+    branches = "".join(
+        f"    elif flag == {number}:\n        return {number}\n"
+        for number in range(1, 500)
+    )
+    code = (
+        f"{TRACKED}def choose(flag):\n    if flag == 0:\n        return 0\n{branches}"
+    )
+    root = project({"pyproject.toml": SDK3, "app.py": code})
+
+    exit_code, errors, _ = _errors(root, "--no-cache", ".")
+
+    assert exit_code == 2
+    assert len(errors) == 1
+    assert errors[0]["path"] == "app.py"
+    assert errors[0]["message"].startswith(
+        "not fully checked: nested too deeply to analyse (past Python's recursion"
+        " limit) for CIO"
+    )
+    assert (root / "app.py").read_text() == code
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_bad_input_too_deep_rules_keep_others(project, monkeypatch, jobs) -> None:
     from cio_fix.rules import all_rules
