@@ -1374,11 +1374,12 @@ def _still_found(
             pairs[id(original)] = found
         else:
             unpaired.append(found)
-    # The same message first, then the same message apart from the lines it
-    # quotes (a re-check writes them as 0), then a message that the fixed
-    # code's finding extends with a reason, then the same message apart
-    # from the reason it has no fix, which another rule's fix may change,
-    # then the most similar one.
+    # The matches are tried in this order. The same message comes first,
+    # then the same message apart from the lines it quotes (a re-check
+    # writes them as 0). Next is a message that the fixed code's finding
+    # extends with a reason, then the same message apart from the reason it
+    # has no fix, which another rule's fix may change. The most similar
+    # message comes last.
     # NOTE: a heuristic. Messages name the handler, the method or the value,
     # which a fix elsewhere in the statement leaves as it was.
     matches: list[Callable[[Finding, Finding], bool]] = [

@@ -99,7 +99,7 @@ def _require_pr_for_pr_options(
     """
     if pr:
         return
-    given = [
+    without_pr = [
         flag
         for flag, value in (
             ("--pr-branch", None if pr_body is not None else pr_branch),
@@ -109,10 +109,12 @@ def _require_pr_for_pr_options(
         )
         if value is not None
     ]
-    if len(given) == 1:
-        raise _fail(f"{given[0]} needs --pr; add it or leave the option out")
-    if given:
-        raise _fail(f"{' and '.join(given)} need --pr; add it or leave the options out")
+    if len(without_pr) == 1:
+        raise _fail(f"{without_pr[0]} needs --pr; add it or leave the option out")
+    if without_pr:
+        raise _fail(
+            f"{' and '.join(without_pr)} need --pr; add it or leave the options out"
+        )
 
 
 def _split_codes(values: list[str] | None) -> tuple[str, ...] | None:

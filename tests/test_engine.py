@@ -126,7 +126,7 @@ def checkout(user_id):
 """
 
 
-def test_engine_withheld_finding_keeps_its_line_after_other_fixes(project) -> None:
+def test_engine_withheld_finding_pairs_by_line(project) -> None:
     # The other rules' fixes rebuild the call in the loop, so its finding in
     # the fixed code pairs with the original by message. Its message quotes
     # the loop's line, which a re-check writes as 0, and must not pair with

@@ -1311,7 +1311,7 @@ class EmailAsCustomerId(Rule):
             )
 
     def _message(self, context: FileContext, argument: cst.Arg, fix: Fix | None) -> str:
-        shown = quoted_code(argument.value)
+        customer_id = quoted_code(argument.value)
         if fix is not None:
             stable = quoted_code(
                 argument.value.with_changes(
@@ -1328,7 +1328,7 @@ class EmailAsCustomerId(Rule):
                 " send the address as the `email` attribute."
             )
         return (
-            f"The customer id `{shown}` is an email address, so a person who changes"
+            f"The customer id `{customer_id}` is an email address, so a person who changes"
             f" their address gets a second profile. {advice} Profiles that already"
             " exist under an address must then be merged into the new ones with"
             " `merge_customers`."
