@@ -57,7 +57,7 @@ HELPER_NAMES = re.compile(r"^_customerio_throttle(?:_\d+)?$")
 HELPER_CLASSES = re.compile(r"^_CustomerioThrottle(?:_\d+)?$")
 HELPER_CODE = '''\
 class {cls}:
-    """Start requests at most `rate` a second, across all threads of the process."""
+    """Start requests at most `rate` a second, across the threads that share it."""
 
     def __init__(self, rate: float) -> None:
         self._interval = 1.0 / rate
@@ -138,11 +138,12 @@ class UnthrottledBulkCalls(Rule):
     than the throttle an earlier run added, the throttle gets the first
     unused name of `_customerio_throttle_2`, `_customerio_throttle_3` and
     so on. Awaited async calls sleep with `asyncio.sleep` instead. A wait
-    allows one
-    request, so a call after another call's wait gets a wait of its own.
-    The limit is per process,
-    so processes that call Customer.io in parallel share the workspace limit
-    and need a lower rate. Calls in comprehensions, lambdas and one-line loop
+    allows one request, so a call after another call's wait gets a wait of
+    its own. The limit holds per module: two throttled modules that run at
+    once in one process send up to twice the rate, and so do processes that
+    call Customer.io in parallel, since they share the workspace limit. Set
+    `throttle-rate` to the workspace limit divided by the number of loops
+    that may run at once. Calls in comprehensions, lambdas and one-line loop
     bodies, calls of an async client that are not awaited where they are
     made, and client methods handed to an executor are reported only.
     The throttle is made while the module is imported, so `threading` and
