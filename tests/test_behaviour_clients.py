@@ -689,6 +689,128 @@ def test_behaviour_async_bound_ignores_other_loop(async_app: ModuleType) -> None
     assert tasks == set()
 
 
+# -- an async call in a task group ----------------------------------------------------------------
+
+TASK_GROUP_APP = """\
+import asyncio
+
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("test-site", "test-key")
+
+
+@app.post("/orders")
+async def order_created(order: dict):
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(cio.track(customer_id=order["user_id"], name=order["event"]))
+    return {"ok": True}
+"""
+
+needs_task_groups = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in Python 3.11"
+)
+
+
+def _task_group_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed: bool
+) -> ModuleType:
+    """Load TASK_GROUP_APP with the stand-in async SDK, after `cio-fix --apply` if `fixed`."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "async_customerio.py").write_text(ASYNC_SDK, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(stubs))
+    monkeypatch.delitem(sys.modules, "async_customerio", raising=False)
+    app = tmp_path / "app.py"
+    app.write_text(TASK_GROUP_APP, encoding="utf-8")
+    if fixed:
+        run_cli(["--apply", "--select", "CIO304", "."], tmp_path)
+        assert "tg.create_task(" not in app.read_text(encoding="utf-8")
+    module = _load(app)
+    monkeypatch.delitem(sys.modules, "async_customerio")
+    return module
+
+
+async def _held_order_returns_first(app: ModuleType) -> bool:
+    """Run the handler for an order whose call waits for a gate; tell whether it returned first.
+
+    The gate opens once the handler has had the time to return, and the
+    call is then waited for until it is sent.
+    """
+    gate = asyncio.Event()
+    app.cio.gates["order_held"] = gate
+    handler = asyncio.ensure_future(
+        app.order_created({"user_id": "42", "event": "order_held"})
+    )
+    await _run_ready_tasks()
+    returned_first = handler.done()
+    gate.set()
+    await asyncio.wait_for(handler, WAIT_SECONDS)
+    for _ in range(int(WAIT_SECONDS / 0.01)):
+        if app.cio.sent:
+            break
+        await asyncio.sleep(0.01)
+    return returned_first
+
+
+@needs_task_groups
+def test_behaviour_task_group_waits_before_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _task_group_app(tmp_path, monkeypatch, fixed=False)
+
+    assert asyncio.run(_held_order_returns_first(app)) is False
+    assert app.cio.sent == ["order_held"]
+
+
+@needs_task_groups
+def test_behaviour_task_group_returns_first_after_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _task_group_app(tmp_path, monkeypatch, fixed=True)
+
+    assert asyncio.run(_held_order_returns_first(app)) is True
+    assert app.cio.sent == ["order_held"]
+    assert app._customerio_tasks == set()
+
+
+@needs_task_groups
+def test_behaviour_task_group_failure_raises_before_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _task_group_app(tmp_path, monkeypatch, fixed=False)
+    order = {"user_id": "42", "event": FAILING_EVENT}
+
+    # The task group raises ExceptionGroup, a builtin of Python 3.11 only.
+    with pytest.raises(Exception) as raised:
+        asyncio.run(app.order_created(order))
+    assert type(raised.value).__name__ == "ExceptionGroup"
+    assert [type(error).__name__ for error in raised.value.exceptions] == [
+        "AsyncCustomerIOError"
+    ]
+
+
+@needs_task_groups
+def test_behaviour_task_group_failure_logged_after_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = _task_group_app(tmp_path, monkeypatch, fixed=True)
+    order = {"user_id": "42", "event": FAILING_EVENT}
+
+    async def scenario() -> dict[str, bool]:
+        response = await app.order_created(order)
+        assert await _wait_for_tasks(app) == set()
+        return response
+
+    assert asyncio.run(scenario()) == {"ok": True}
+    records = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in records] == [
+        "Customer.io call track failed: AsyncCustomerIOError"
+    ]
+    assert FAILING_EVENT not in caplog.text
+
+
 # -- a client from a FastAPI dependency ---------------------------------------------------------
 
 DEPENDENCY_APP = """\

@@ -931,6 +931,60 @@ def test_clients_reason_names_call_given_part(project) -> None:
     )
 
 
+TASKS_WAITED_FOR = """\
+import asyncio
+
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("site", "key")
+
+
+@app.post("/orders")
+async def orders(user_id: int):
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(cio.track(customer_id=user_id, name="order_placed"))
+    return {"ok": True}
+
+
+@app.post("/carts")
+async def carts(user_id: int):
+    await asyncio.gather(
+        cio.track(customer_id=user_id, name="cart_viewed"), asyncio.sleep(0)
+    )
+    return {"ok": True}
+"""
+
+
+def _messages(root: Path) -> dict[int, str]:
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO304", "."], root
+    )
+    return {finding["line"]: finding["message"] for finding in result.json["findings"]}
+
+
+def test_clients_message_names_task_group(project) -> None:
+    messages = _messages(project({"app.py": TASKS_WAITED_FOR}))
+
+    assert messages[13] == (
+        "`track` makes request handler `orders` wait for the Track API at the end"
+        " of the `async with` block of task group `tg`, and its failure fails the"
+        " request; send it from a background worker"
+    )
+
+
+def test_clients_message_names_gather(project) -> None:
+    messages = _messages(project({"app.py": TASKS_WAITED_FOR}))
+
+    assert messages[20] == (
+        "`track` makes request handler `carts` wait for the Track API in the"
+        " awaited `asyncio.gather()`, and its failure fails the request; send it"
+        " from a background worker (`asyncio.gather()` waits for it together"
+        " with other awaitables; await it in a statement of its own)"
+    )
+
+
 def test_clients_reason_says_later_call_may_reach(project) -> None:
     reasons = _reasons(project({"app.py": ORDERED_CALLS}))
 

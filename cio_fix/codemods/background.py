@@ -272,6 +272,21 @@ class BlockingCallInRequest(Rule):
     that declares an older one the call is reported without a fix unless
     `background-helper` names a helper of the project.
 
+    An async call that the handler does not await is reported only where
+    the handler still waits for it. A task group of asyncio
+    (`tg.create_task(cio.track(...))` in `async with asyncio.TaskGroup()
+    as tg:`) waits for its tasks at the end of the `async with` block,
+    which raises their failures. An awaited `asyncio.gather(...)` waits
+    for every awaitable it is given. The fix replaces
+    `tg.create_task(...)`, or `await asyncio.gather(...)` of the call
+    alone, with the helper's call. The call is reported without a fix when
+    the task or the results of `gather` are used, when `create_task` or
+    `gather` takes other arguments, and when `gather` waits for other
+    awaitables too. A call in `asyncio.create_task()` or
+    `asyncio.ensure_future()` runs apart from the request and is not
+    reported. Neither is a task of anyio's task groups, because cio-fix
+    does not read `tg.start_soon(cio.track, ...)` as a call.
+
     Handlers of a module that imports Chalice or Mangum, or of a package
     with such a module, are not reported: they run on AWS Lambda, which freezes the process once the
     handler returns, so a call in a background thread would be sent late
@@ -411,13 +426,17 @@ class BlockingCallInRequest(Rule):
             if _in_lambda_handed_off(context, call, handler):
                 continue
             awaited = _is_awaited(context, call)
+            task = None
             if call.client.is_async and not awaited:
-                # An async call that is not awaited already runs apart from the request.
-                continue
+                task = _awaited_task(context, call, function)
+                if task is None:
+                    # An async call that nothing waits for already runs
+                    # apart from the request.
+                    continue
             if path is not None:
                 yield self._nested_finding(context, call, function, path)
             else:
-                yield self._finding(context, call, handler, awaited, helpers)
+                yield self._finding(context, call, handler, awaited, task, helpers)
 
     def _finding(
         self,
@@ -425,24 +444,29 @@ class BlockingCallInRequest(Rule):
         call: ClientCall,
         handler: FunctionInfo,
         awaited: bool,
+        task: _AwaitedTask | None,
         helpers: dict[str, Helper | str],
     ) -> Finding:
         waited = _waited_lambda(context, call, handler)
         raises = waited is None or waited.raises
+        raiser: cst.CSTNode = call.node
+        where = ""
+        if task is not None:
+            raises, raiser, where = task.raises, task.raiser, f" {task.wait}"
         failure = (
             ", and its failure fails the request"
-            if raises and not _in_try_body(context, call.node, handler.node)
+            if raises and not _in_try_body(context, raiser, handler.node)
             else ""
         )
         message = (
             f"`{call.wrapper or call.method}` makes request handler"
-            f" `{handler.name}` wait for the Track API{failure}; send it from a"
-            " background worker"
+            f" `{handler.name}` wait for the Track API{where}{failure}; send it"
+            " from a background worker"
         )
         if waited is not None:
             reason: str | None = waited.reason
         else:
-            reason = _report_only_reason(context, call, handler)
+            reason = _report_only_reason(context, call, handler, task)
         if reason is not None:
             return context.finding(
                 self, call.node, f"{message} ({reason})", fixed_message=message
@@ -457,24 +481,18 @@ class BlockingCallInRequest(Rule):
                 self, call.node, f"{message} ({helper})", fixed_message=message
             )
 
-        # The call's `await` stays for an `async def` helper. The task helper
-        # of cio-fix versions before its bound is a plain function, which
-        # the fix calls without `await` in a module that has it already.
-        target: cst.CSTNode = call.node
-        prefix = ""
-        if awaited and helper.is_async:
-            prefix = "await "
-        elif awaited:
-            target = context.parent(call.node)
+        target, prefix, adds_await = _fix_target(context, call, awaited, task, helper)
         column = context.indent_column(call.site.statement)
-        replacement = _wrapped_call(
-            call.node,
+        replacement: cst.BaseExpression = _wrapped_call(
+            call.node if task is None else _unnested(call.node, task.starter),
             helper.name,
             column,
             context.module.default_indent,
             prefix,
             context.line_length,
         )
+        if adds_await:
+            replacement = cst.Await(replacement)
         fix = Fix(
             FixSafety.SAFE,
             {target: replacement},
@@ -504,6 +522,95 @@ class BlockingCallInRequest(Rule):
         return context.finding(
             self, call.node, f"{message} ({NESTED_REASON})", fixed_message=message
         )
+
+
+def _fix_target(
+    context: FileContext,
+    call: ClientCall,
+    awaited: bool,
+    task: _AwaitedTask | None,
+    helper: Helper,
+) -> tuple[cst.CSTNode, str, bool]:
+    """Return what the fix replaces, the code before the helper's call, and whether it adds `await`.
+
+    The call's `await` stays for an `async def` helper. The task helper of
+    cio-fix versions before its bound is a plain function, which the fix
+    calls without `await` in a module that has it already. A task group's
+    `create_task(...)` and an awaited `gather(...)` are replaced whole,
+    because the helper starts the call's task itself.
+    """
+    target: cst.CSTNode = call.node
+    if task is not None:
+        target = task.starter
+        awaited = isinstance(context.parent(target), cst.Await)
+    if not helper.is_async:
+        return (context.parent(target) if awaited else target), "", False
+    return target, "await ", not awaited
+
+
+def _unnested(call: cst.Call, starter: cst.Call) -> cst.Call:
+    """Return the call laid out for the statement that replaces `starter`.
+
+    A call on a line of its own inside `tg.create_task(...)` is indented
+    deeper than that statement, so its lines lose the extra indentation.
+    Without a comment, the line breaks between its arguments go too, and
+    `_wrapped_call` lays them out anew.
+    """
+    before = starter.whitespace_before_args
+    if isinstance(before, cst.ParenthesizedWhitespace) and before.last_line.value:
+        dedent = _Dedent(before.last_line.value)
+        call = cst.ensure_type(call.visit(dedent), cst.Call)
+    if "#" in code_of(call):
+        return call
+    return _flattened(call)
+
+
+class _Dedent(cst.CSTTransformer):
+    """Remove an indentation from the start of each continuation line and comment line."""
+
+    def __init__(self, indentation: str) -> None:
+        super().__init__()
+        self.indentation = indentation
+
+    def _dedented(self, whitespace: cst.SimpleWhitespace) -> cst.SimpleWhitespace:
+        value = whitespace.value
+        if not value.startswith(self.indentation):
+            return whitespace
+        return cst.SimpleWhitespace(value[len(self.indentation) :])
+
+    def leave_ParenthesizedWhitespace(
+        self,
+        original_node: cst.ParenthesizedWhitespace,
+        updated_node: cst.ParenthesizedWhitespace,
+    ) -> cst.ParenthesizedWhitespace:
+        return updated_node.with_changes(
+            last_line=self._dedented(updated_node.last_line)
+        )
+
+    def leave_EmptyLine(
+        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
+    ) -> cst.EmptyLine:
+        return updated_node.with_changes(
+            whitespace=self._dedented(updated_node.whitespace)
+        )
+
+
+def _flattened(call: cst.Call) -> cst.Call:
+    """Return the call without the line breaks between its arguments."""
+    last = len(call.args) - 1
+    arguments = []
+    for number, argument in enumerate(call.args):
+        comma: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
+        if number < last:
+            comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        arguments.append(
+            argument.with_changes(
+                comma=comma, whitespace_after_arg=cst.SimpleWhitespace("")
+            )
+        )
+    return call.with_changes(
+        args=arguments, whitespace_before_args=cst.SimpleWhitespace("")
+    )
 
 
 # Packages that run web handlers on AWS Lambda: Chalice's own routes, and
@@ -1018,21 +1125,179 @@ def _is_awaited(context: FileContext, call: ClientCall) -> bool:
     return isinstance(context.parent(call.node), cst.Await)
 
 
+# -- tasks that the handler waits for ------------------------------------------
+
+# Task groups (Python 3.11), whose `async with` block waits for every task
+# created in it when it ends, and raises the failures of the tasks.
+TASK_GROUPS = frozenset({"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup"})
+
+
+@dataclass(frozen=True)
+class _AwaitedTask:
+    """A task group's `create_task` or an awaited `asyncio.gather()` given an async call."""
+
+    # `tg.create_task(...)` or `asyncio.gather(...)`.
+    starter: cst.Call
+    # The code whose end raises the call's failure in the handler: the
+    # task group's `async with` statement, or the `gather` call.
+    raiser: cst.CSTNode
+    # Whether it raises the failure: `gather(..., return_exceptions=True)`
+    # returns it instead.
+    raises: bool
+    # The name bound to the task group, or None for `gather`.
+    group: str | None = None
+
+    @property
+    def wait(self) -> str:
+        """The place where the handler waits for the call, as a message words it."""
+        if self.group is None:
+            return "in the awaited `asyncio.gather()`"
+        return f"at the end of the `async with` block of task group `{self.group}`"
+
+
+def _awaited_task(
+    context: FileContext, call: ClientCall, function: FunctionInfo
+) -> _AwaitedTask | None:
+    """Return the task group or `gather` through which `function` waits for an async call.
+
+    That is `tg.create_task(cio.track(...))` inside `async with
+    asyncio.TaskGroup() as tg:` of the same function, or
+    `asyncio.gather(..., cio.track(...), ...)` under `await`. None for any
+    other call that is not awaited: `asyncio.create_task()` and
+    `asyncio.ensure_future()` run it apart from the request.
+    NOTE: anyio's task groups wait for their tasks too, but cio-fix does
+    not recognise them: `tg.start_soon(cio.track, ...)` passes the method,
+    so it is not read as a Customer.io call.
+    """
+    argument = context.parent(call.node)
+    if not isinstance(argument, cst.Arg) or argument.keyword is not None:
+        return None
+    if argument.star:
+        return None
+    starter = context.parent(argument)
+    if not isinstance(starter, cst.Call):
+        return None
+    func = starter.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "create_task":
+        if starter.args[0] is not argument:
+            return None
+        return _task_group_wait(context, starter, function)
+    if context.index.qualified_name(func) != "asyncio.gather":
+        return None
+    if not isinstance(context.parent(starter), cst.Await):
+        return None
+    return _AwaitedTask(starter, starter, raises=not _returns_exceptions(starter))
+
+
+def _task_group_wait(
+    context: FileContext, create_task: cst.Call, function: FunctionInfo
+) -> _AwaitedTask | None:
+    """Return the wait for `tg.create_task(...)` in the `async with` block that binds `tg`.
+
+    `function` must bind `tg` only there, so that the name is the task group.
+    """
+    assert isinstance(create_task.func, cst.Attribute)
+    group = create_task.func.value
+    scope = function.scope
+    if not isinstance(group, cst.Name) or scope is None:
+        return None
+    if len(scope.assignments.get(group.value, [])) != 1:
+        return None
+    for ancestor in context.ancestors(create_task):
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+            return None
+        if not isinstance(ancestor, cst.With) or ancestor.asynchronous is None:
+            continue
+        for item in ancestor.items:
+            if _binds_task_group(context, item, group.value):
+                return _AwaitedTask(create_task, ancestor, True, group.value)
+    return None
+
+
+def _binds_task_group(context: FileContext, item: cst.WithItem, name: str) -> bool:
+    """Tell whether a `with` item is `asyncio.TaskGroup() as name`."""
+    bound = item.asname.name if item.asname is not None else None
+    return (
+        isinstance(bound, cst.Name)
+        and bound.value == name
+        and isinstance(item.item, cst.Call)
+        and context.index.qualified_name(item.item.func) in TASK_GROUPS
+    )
+
+
+def _returns_exceptions(gather: cst.Call) -> bool:
+    """Tell whether `asyncio.gather()` may return failures instead of raising them.
+
+    Any `return_exceptions` but a literal `False` may.
+    """
+    for argument in gather.args:
+        keyword = argument.keyword
+        if keyword is None or keyword.value != "return_exceptions":
+            continue
+        value = argument.value
+        return not (isinstance(value, cst.Name) and value.value == "False")
+    return False
+
+
+def _task_reason(
+    context: FileContext, call: ClientCall, task: _AwaitedTask
+) -> str | None:
+    """Return why the fix cannot replace the statement that starts the call's task, if it cannot.
+
+    The fix replaces `tg.create_task(cio.track(...))`, or `await
+    asyncio.gather(cio.track(...))`, with the helper's call, so the starter
+    must be a statement of its own and take no other argument.
+    """
+    starter = task.starter
+    if not context.result_discarded(starter):
+        if task.group is not None:
+            return "the task that runs it is used"
+        return "the results of `asyncio.gather()` are used"
+    statement = call.site.statement
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) > 1:
+        return "it shares its line with other code; put it on a line of its own"
+    others = [argument for argument in starter.args if argument.value is not call.node]
+    if task.group is None and any(argument.keyword is None for argument in others):
+        return (
+            "`asyncio.gather()` waits for it together with other awaitables;"
+            " await it in a statement of its own"
+        )
+    starter_code = quoted_code(starter.func)
+    if others:
+        return f"`{starter_code}()` takes other arguments, which the fix would drop"
+    # The call keeps its own comments, but the fix drops the starter's.
+    outside = code_of(starter).replace(code_of(call.node), "", 1)
+    if "#" in outside:
+        return f"the fix would drop the comment inside `{starter_code}()`"
+    return None
+
+
 # -- when the call must stay where it is ---------------------------------------------------
 
 
 def _report_only_reason(
-    context: FileContext, call: ClientCall, handler: FunctionInfo
+    context: FileContext,
+    call: ClientCall,
+    handler: FunctionInfo,
+    task: _AwaitedTask | None = None,
 ) -> str | None:
-    if not call.site.is_statement:
+    # Where the handler gets the call's failure: a task's failure reaches
+    # it at the end of the task group, or from `gather`.
+    raiser: cst.CSTNode = call.node
+    if task is not None:
+        raiser = task.raiser
+        task_reason = _task_reason(context, call, task)
+        if task_reason is not None:
+            return task_reason
+    elif not call.site.is_statement:
         if context.result_discarded(call.node):
             return "it shares its line with other code; put it on a line of its own"
         return "its result is used"
     if _inside_client_with(context, call):
         return "the `with` block closes the client before a background call would run"
-    if _in_acting_try(context, call.node):
+    if _in_acting_try(context, raiser):
         return "the handler acts on its errors"
-    catcher = _catcher_running_code_on_success(context, call.node)
+    catcher = _catcher_running_code_on_success(context, raiser)
     if catcher is not None:
         return (
             f"its {catcher} runs the code after it only when it succeeds,"
