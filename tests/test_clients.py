@@ -931,6 +931,34 @@ def test_clients_reason_names_call_given_part(project) -> None:
     )
 
 
+ATTRIBUTE_GIVEN = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+from shop import audit
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@app.post("/profile")
+def profile():
+    payload = request.get_json()
+    cio.identify(id=payload["uid"], profile=payload)
+    audit.record(payload)
+    return "ok"
+"""
+
+
+def test_clients_reason_names_call_given_attribute(project) -> None:
+    reasons = _reasons(project({"app.py": ATTRIBUTE_GIVEN}))
+
+    assert reasons[13] == (
+        " (`audit.record(...)` on line 14 is given `payload`, which the call"
+        " sends, and cio-fix cannot tell that it leaves `payload` unchanged)"
+    )
+
+
 TASKS_WAITED_FOR = """\
 import asyncio
 

@@ -18,6 +18,7 @@ from cio_fix.annotations import (
     postpones_annotations,
 )
 from cio_fix.codemods.bindings import (
+    CONSTANT_NAMES,
     Bindings,
     connected_names,
     is_container,
@@ -357,7 +358,10 @@ class BlockingCallInRequest(Rule):
     to the object, and inside an attribute or item that the call sends
     (`rows[0]["qty"] = 0` after sending `rows[0]`). Passing the object to a
     function, or calling a method of it that is not known to only read it,
-    counts too. An object bound at module level counts as changed when any
+    counts too, whether the call sends it as event data or as a profile or
+    event attribute (`normalize(tags)` after sending `tags=tags`).
+    Builtins such as `len()`, `str()` and `print()`, and loggers, only
+    read. An object bound at module level counts as changed when any
     function of the module may change it, because another request may run
     that function first.
 
@@ -366,11 +370,10 @@ class BlockingCallInRequest(Rule):
     `order.__dict__`, which are its own attributes, and a shallow copy
     (`copy.copy(order)`, `dict(body)`, `body.copy()`, `{**body}`), which
     shares its nested lists. Strings, numbers and deep copies made from it
-    (`str(order.total)`, `copy.deepcopy(order)`) do not. For a profile or
-    event attribute (`tags=tags`), only a change in place or a method call
-    on it counts, unless the handler builds it as a container. A name
-    that the handler binds only to strings or numbers, or whose annotation
-    is an immutable type (`plan: str`, `Optional[int]`), cannot change.
+    (`str(order.total)`, `copy.deepcopy(order)`) do not. A name that the
+    handler binds only to strings, numbers, None, bools or tuples of them,
+    or whose annotation is an immutable type (`plan: str`,
+    `Optional[int]`), cannot change.
 
     Tests: a test that checks the Customer.io call right after the request
     (against a mock client or a recording stub) can run before the worker
@@ -1827,15 +1830,13 @@ class _Sent:
 
     `objects` are names whose objects the call sends: the object behind
     event data (`data=payload`, `data=user.traits`) or a `*`/`**` argument,
-    and the names that they may contain (`data={"items": items}`,
-    `data=order_payload(order)`, `data=vars(order)`). `attributes` are the
-    names that profile or event attributes may contain (`tags=tags`).
-    `parts` are the attributes and items sent (`rows[0]`, `order.items`),
-    by their code.
+    and the names that event data or profile and event attributes may
+    contain (`data={"items": items}`, `data=order_payload(order)`,
+    `data=vars(order)`, `tags=tags`). `parts` are the attributes and items
+    sent (`rows[0]`, `order.items`), by their code.
     """
 
     objects: set[str]
-    attributes: set[str]
     parts: dict[str, cst.BaseExpression]
 
 
@@ -1858,9 +1859,9 @@ def _sent(call: ClientCall, is_namespace: Callable[[str], bool]) -> _Sent:
 
     Names that hold strings or numbers are still among them.
     """
-    sent = _Sent(set(), set(), {})
+    sent = _Sent(set(), {})
+    names = sent.objects
     for value, is_event_data in _arguments_sent(call):
-        names = sent.objects if is_event_data else sent.attributes
         if is_event_data:
             # `data=user.traits` and `data=body.get("x")` count as the whole object.
             root = root_object_name(value)
@@ -1880,7 +1881,11 @@ def _sent(call: ClientCall, is_namespace: Callable[[str], bool]) -> _Sent:
 
 
 def _scalars(index: FileIndex, handler: FunctionInfo) -> set[str]:
-    """Return the names the handler binds only to strings or numbers."""
+    """Return the names the handler binds only to values that cannot change.
+
+    Those are strings, numbers, None, bools and tuples of them, and values
+    of a parameter or variable annotated with an immutable type.
+    """
     found = set()
     scope = handler.scope
     for name, assignments in (scope.assignments.items() if scope else ()):
@@ -1966,7 +1971,10 @@ def _annotated_immutable(index: FileIndex, assignment: Assignment) -> bool:
 
 
 def _is_scalar(node: cst.BaseExpression | None) -> bool:
-    """Tell whether an assigned value is a string or a number, as far as the code shows."""
+    """Tell whether an assigned value is a string, a number, None, a bool or a tuple of them.
+
+    A call counts by its name (`str(x)`, `len(x)`).
+    """
     if isinstance(
         node,
         (
@@ -1984,6 +1992,13 @@ def _is_scalar(node: cst.BaseExpression | None) -> bool:
     if isinstance(node, cst.Call):
         name = dotted_name(node.func)
         return name is not None and name.rpartition(".")[2] in SCALAR_CALLS
+    if isinstance(node, cst.Name):
+        return node.value in CONSTANT_NAMES
+    if isinstance(node, cst.Tuple):
+        return all(
+            isinstance(element, cst.Element) and _is_scalar(element.value)
+            for element in node.elements
+        )
     return False
 
 
@@ -2086,23 +2101,20 @@ def _later_mutation(
     function or lambda defined in the handler. A change through another
     name bound to a sent object or to a part of it counts, and so does
     passing a sent object to a function or calling a method of it that is
-    not known to only read. For a name sent as a profile or event
-    attribute that is not a container the handler builds, passing it to a
-    function does not count (a string is the usual value), but a change in
-    place or a method call on it does. None when there is no such change.
+    not known to only read, whether the call sends it as event data or as
+    a profile or event attribute. A name that the handler binds only to
+    values that cannot change (`_scalars`) does not count. None when there
+    is no such change.
     """
     facts = _handler_facts(context, handler)
     sent = _sent(call, facts.is_namespace)
-    if not sent.objects and not sent.attributes and not sent.parts:
+    if not sent.objects and not sent.parts:
         # The call sends no object as it is, so no change in the handler can
         # reach what it sends.
         return None
 
-    if sent.objects or sent.attributes:
-        scalars = facts.scalars
-        containers = facts.containers
-        sent.objects = (sent.objects - scalars) | (sent.attributes & containers)
-        sent.attributes = sent.attributes - scalars - containers
+    if sent.objects:
+        sent.objects -= facts.scalars
     mutations = facts.mutations
     bound_from = {name for _, name, _ in mutations.bindings}
     for path, part in list(sent.parts.items()):
@@ -2155,19 +2167,12 @@ def _first_change(
 ) -> _Change | None:
     """Return the first change in `mutations` that may reach what is sent, if `counts` takes it."""
     bindings = mutations.bindings
-    # Names of the objects sent, which a function given one may change.
+    # Names of the objects sent, which a function given one, or a method of
+    # one, may change.
     passed = connected_names(sent.objects, bindings, containers, owners=False)
-    # Those, and the names of the attributes sent, whose own methods may change them.
-    # NOTE: a function given an attribute that is a list (`normalize(tags)`)
-    # may change it too, but is not counted.
-    receivers = passed | connected_names(
-        sent.attributes, bindings, containers, owners=False
-    )
-    # Both, and the objects that own a sent part, whose parts a statement
+    # Those, and the objects that own a sent part, whose parts a statement
     # may change in place (`session["cart"].append(...)`).
-    owners = connected_names(
-        sent.objects | sent.attributes, bindings, containers, owners=True
-    )
+    owners = connected_names(sent.objects, bindings, containers, owners=True)
     parts = sent.parts
 
     first: _Change | None = None
@@ -2182,7 +2187,7 @@ def _first_change(
         if id(node) in client_calls:
             continue
         # `counts` costs more, so it runs only on the calls given a sent object.
-        change = _call_change(node, name, passed, receivers, parts)
+        change = _call_change(node, name, passed, parts)
         if change is not None and counts(node):
             # Both lists are in the order of the code, so this call is the
             # first of the calls.
@@ -2196,12 +2201,11 @@ def _call_change(
     call: cst.Call,
     name: str,
     passed: set[str],
-    receivers: set[str],
     parts: dict[str, cst.BaseExpression],
 ) -> _Change | None:
     """Return the change that a call recorded for `name` may make to what is sent, if any."""
     if _is_method_of(call, name):
-        if name in receivers:
+        if name in passed:
             return _Change(call)
     elif name in passed:
         return _Change(call, argument=name)
@@ -2315,8 +2319,8 @@ def _module_object_changed(
             )
         }
 
-    module_sent = _Sent(module_level(sent.objects), module_level(sent.attributes), {})
-    if not module_sent.objects and not module_sent.attributes:
+    module_sent = _Sent(module_level(sent.objects), {})
+    if not module_sent.objects:
         return None
     mutations = context.shared("CIO304:module-mutations", _module_mutations)
     return _first_change(
