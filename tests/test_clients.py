@@ -931,6 +931,57 @@ def test_clients_reason_names_call_given_part(project) -> None:
     )
 
 
+FUNCTIONS_GIVEN_SENT = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+def normalize(tags):
+    tags.sort()
+
+
+def add_gift(order):
+    order.items.append("gift")
+
+
+@app.post("/tags")
+def tags():
+    body = request.get_json()
+    tags = body["tags"]
+    cio.identify(id=body["uid"], tags=tags)
+    normalize(tags)
+    return "ok"
+
+
+@app.post("/orders")
+def orders(order):
+    cio.track(customer_id=1, name="order_placed", data={"items": order.items})
+    add_gift(order)
+    return "ok"
+"""
+
+
+def test_clients_reason_names_function_changing_attribute(project) -> None:
+    reasons = _reasons(project({"app.py": FUNCTIONS_GIVEN_SENT}))
+
+    assert reasons[20] == (
+        " (`normalize(...)` on line 21 is given `tags`, which the call sends, and"
+        " may change it)"
+    )
+
+
+def test_clients_reason_names_function_changing_part(project) -> None:
+    reasons = _reasons(project({"app.py": FUNCTIONS_GIVEN_SENT}))
+
+    assert reasons[27] == (
+        " (`add_gift(...)` on line 28 is given `order` and may change"
+        " `order.items` in it, which the call sends)"
+    )
+
+
 ATTRIBUTE_GIVEN = """\
 from customerio import CustomerIO
 from flask import Flask, request

@@ -40,6 +40,7 @@ from cio_fix.customerio import (
     ClientCall,
     FileIndex,
     FunctionInfo,
+    all_parameters,
     annotation_scope,
     dotted_name,
 )
@@ -361,7 +362,14 @@ class BlockingCallInRequest(Rule):
     counts too, whether the call sends it as event data or as a profile or
     event attribute (`normalize(tags)` after sending `tags=tags`).
     Builtins such as `len()`, `str()` and `print()`, and loggers, only
-    read. An object bound at module level counts as changed when any
+    read. cio-fix reads the body of an undecorated function of the module
+    that the handler calls by name. Such a function that changes none of
+    its parameters does not count. One that may change them counts also
+    when it is given the object that a sent part belongs to
+    (`add_gift(order)` after sending `order.items`). A method of that
+    object, or another function given it, does not count, because most
+    handlers send attributes of a model (`user.email`) and then pass the
+    model on. An object bound at module level counts as changed when any
     function of the module may change it, because another request may run
     that function first.
 
@@ -2155,6 +2163,12 @@ class _Change:
     # The code of the sent object or part that a call receives as an
     # argument, when passing it is the only change cio-fix finds.
     argument: str | None = None
+    # The sent part inside `argument`, when the call is given the object
+    # that owns the part.
+    part: str | None = None
+    # The function of the module that the call runs, whose body tells
+    # whether it changes what it is given.
+    function: FunctionInfo | None = None
 
 
 def _first_change(
@@ -2186,38 +2200,159 @@ def _first_change(
     for name, node in mutations.calls:
         if id(node) in client_calls:
             continue
-        # `counts` costs more, so it runs only on the calls given a sent object.
-        change = _call_change(node, name, passed, parts)
-        if change is not None and counts(node):
-            # Both lists are in the order of the code, so this call is the
-            # first of the calls.
-            if first is None or context.comes_before(node, first.node):
-                return change
-            break
+        # `counts` and reading a called function cost more, so they run only
+        # on the calls given a sent object.
+        change = _call_change(context, node, name, passed, parts)
+        if change is None or not counts(node):
+            continue
+        function = change.function
+        if function is not None and not _changes_parameters(context, function):
+            continue
+        # Both lists are in the order of the code, so this call is the first
+        # of the calls.
+        if first is None or context.comes_before(node, first.node):
+            return change
+        break
     return first
 
 
 def _call_change(
+    context: FileContext,
     call: cst.Call,
     name: str,
     passed: set[str],
     parts: dict[str, cst.BaseExpression],
 ) -> _Change | None:
-    """Return the change that a call recorded for `name` may make to what is sent, if any."""
-    if _is_method_of(call, name):
-        if name in passed:
-            return _Change(call)
-    elif name in passed:
-        return _Change(call, argument=name)
-    if not parts:
-        return None
+    """Return the change that a call recorded for `name` may make to what is sent, if any.
+
+    A call given a sent object or part, or a method of one, may change it.
+    For a call of a function of the module, the change names the function,
+    whose body tells whether it changes what it is given. Such a function
+    may also change a sent part of an object it is given (`helper(order)`
+    after sending `order.items`).
+    """
+    if _is_method_of(call, name) and name in passed:
+        return _Change(call)
     receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
     if _inside_any(receiver, parts):
         return _Change(call)
+    given = _given_argument(call, name, passed, parts)
+    if given is None and not parts:
+        return None
+    function = _module_function_called(context, call)
+    if given is not None:
+        return _Change(call, argument=given, function=function)
+    if function is None:
+        # NOTE: any other function given the owner of a sent part, and a
+        # method of the owner (`order.save()`), may change the part too, but
+        # they are not counted, because most handlers send attributes of a
+        # model, such as `user.email`, and then pass the model on.
+        return None
+    for argument in call.args:
+        part = _part_owned(argument.value, parts)
+        if part is not None:
+            code = _one_line(argument.value)
+            return _Change(call, argument=code, part=part, function=function)
+    return None
+
+
+def _given_argument(
+    call: cst.Call, name: str, passed: set[str], parts: dict[str, cst.BaseExpression]
+) -> str | None:
+    """Return the code of a sent object or part that a call is given as an argument, if any."""
+    if name in passed and not _is_method_of(call, name):
+        return name
     for argument in call.args:
         if _inside_any(argument.value, parts):
-            return _Change(call, argument=_one_line(argument.value))
+            return _one_line(argument.value)
     return None
+
+
+def _part_owned(
+    node: cst.BaseExpression, parts: dict[str, cst.BaseExpression]
+) -> str | None:
+    """Return the code of a sent part inside the object of `node` (`order.items` for `order`)."""
+    if root_object_name(node) is None:
+        return None
+    path = _path(node)
+    for part in parts:
+        if part.startswith((path + ".", path + "[")):
+            return part
+    return None
+
+
+def _module_function_called(
+    context: FileContext, call: cst.Call
+) -> FunctionInfo | None:
+    """Return the function of the module that a call by its plain name runs, if it can only be that.
+
+    The module must bind the name once, by a `def` without decorators,
+    which could replace the function, and no function or class around the
+    call may bind the name for itself.
+    """
+    func = call.func
+    if type(func) is not cst.Name:
+        return None
+    index = context.index
+    name = func.value
+    assignment = index.module_assignment(name)
+    if assignment is None or name in index.rebound_names:
+        return None
+    if name in index.module_scope.deletions:
+        return None
+    functions = context.shared("CIO304:module-functions", _module_functions)
+    function = functions.get(id(assignment.statement))
+    scope = index.scope_of(call)
+    if function is None or function.node.decorators or scope is None:
+        return None
+    for candidate in scope.lookup_chain():
+        if candidate.kind == "module":
+            return function
+        if name in candidate.assignments or name in candidate.imports:
+            return None
+    return None
+
+
+def _module_functions(context: FileContext) -> dict[int, FunctionInfo]:
+    """Return the module-level functions, by the id of their node."""
+    return {
+        id(function.node): function
+        for function in context.index.functions
+        if _is_module_function(function)
+    }
+
+
+def _changes_parameters(context: FileContext, function: FunctionInfo) -> bool:
+    """Tell whether a function of the module may change an object it is given.
+
+    Its body is read as a handler's is after a call: a change of a
+    parameter's object or of a part of it, through any name, a method of
+    it that may change it, or passing it to a call that may, counts. A
+    function counts as changing while its own body is read, so a function
+    that calls itself, directly or through others, ends the reading.
+    """
+    results: dict[int, bool] = context.shared("CIO304:changing-functions", lambda _: {})
+    key = id(function.node)
+    if key in results:
+        return results[key]
+    results[key] = True
+    is_namespace = context.shared("CIO304:namespaces", _namespace_test)
+    mutations = _Mutations(is_namespace)
+    walk(function.node.body, mutations)
+    parameters = {
+        parameter.name.value for parameter in all_parameters(function.node.params)
+    }
+    client_calls = {id(call.node) for call in context.index.client_calls}
+    change = _first_change(
+        context,
+        mutations,
+        _Sent(parameters, {}),
+        set(),
+        lambda _: True,
+        client_calls,
+    )
+    results[key] = change is not None
+    return results[key]
 
 
 def _is_method_of(call: cst.Call, name: str) -> bool:
@@ -2231,6 +2366,16 @@ def _is_method_of(call: cst.Call, name: str) -> bool:
 def _change_reason(context: FileContext, change: _Change) -> str:
     """Return the reason for a report without a fix that names a later change."""
     code = f"`{_change_code(change.node)}` on line {context.message_line(change.node)}"
+    if change.part is not None:
+        return (
+            f"{code} is given `{change.argument}` and may change"
+            f" `{change.part}` in it, which the call sends"
+        )
+    if change.argument is not None and change.function is not None:
+        return (
+            f"{code} is given `{change.argument}`, which the call sends, and may"
+            " change it"
+        )
     if change.argument is not None:
         return (
             f"{code} is given `{change.argument}`, which the call sends, and"
