@@ -62,6 +62,7 @@ from cio_fix.project import (
     summarise,
 )
 from cio_fix.quotes import requote_replacements, with_quote
+from cio_fix.round_trip import ChangedLineRewritten, RoundTrip
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
 from cio_fix.style import FormatterSettings
 from cio_fix.suppressions import (
@@ -89,30 +90,29 @@ TOO_DEEP = (
 TOO_DEEP_RULES = "too-deep-rules"
 
 
-def _not_reproduced(printed: str, source: str) -> str:
-    """Describe a file that libcst does not print back unchanged, naming its first such line.
+# The known causes of a line that libcst prints back with other bytes,
+# seen with libcst 1.9 (`cio_fix.round_trip`).
+_KNOWN_CAUSES = (
+    "a form feed that starts a line, a carriage return that ends the file, and"
+    " a space before the colon of `except X :` are known causes"
+)
 
-    Fixed code is libcst's print of the fixed tree, so the fixes of such a
-    file would change bytes that no fix touched.
-    """
-    printed_lines = printed.splitlines(keepends=True)
-    source_lines = source.splitlines(keepends=True)
-    line = next(
-        (
-            number
-            for number, (ours, theirs) in enumerate(
-                zip(printed_lines, source_lines, strict=False), start=1
-            )
-            if ours != theirs
-        ),
-        min(len(printed_lines), len(source_lines)) + 1,
-    )
+
+def _lines_do_not_align(round_trip: RoundTrip) -> str:
+    """Describe a file whose print by libcst has a different number of lines."""
     return (
-        f"not fixed: libcst does not print line {line} back byte for byte (a form"
-        " feed that starts a line, a carriage return that ends the file, and a"
-        " space before the colon of `except X :` are known causes), so the fixes"
-        " would change other lines too; the findings are reported, fix them by"
-        " hand or change that line"
+        f"not fixed: libcst does not print line {round_trip.first_changed_line}"
+        f" back byte for byte ({_KNOWN_CAUSES}), and its print of the file"
+        " has a different number of lines, so the fixes would change other lines"
+        " too; the findings are reported, fix them by hand or change that line"
+    )
+
+
+def _fixes_change_unreproduced_line(line: int) -> str:
+    return (
+        f"not fixed: the fixes would change line {line}, which libcst does not"
+        f" print back byte for byte ({_KNOWN_CAUSES}); the findings are"
+        " reported, fix them by hand or change that line"
     )
 
 
@@ -250,6 +250,46 @@ class _NotSettled(_Unfixable):
         )
         # The rules whose fixes the last pass still had to apply.
         self.codes = codes
+
+
+def _round_trip_of(context: FileContext) -> RoundTrip | None:
+    """Compare a file with libcst's print of it, or return None when they are equal."""
+    printed = context.printed_code()
+    if printed == context.source.text:
+        return None
+    return RoundTrip(context.source.text, printed)
+
+
+def _aligned_round_trip_of(
+    context: FileContext, findings: list[Finding]
+) -> RoundTrip | None:
+    """Compare a file that has findings with fixes with libcst's print of it.
+
+    Returns None when there is no fix, or when the print is the file.
+    Raises _Unfixable when the print has a different number of lines,
+    because no fix can then tell which of the file's lines to keep.
+    """
+    if all(finding.fix is None for finding in findings):
+        return None
+    round_trip = _round_trip_of(context)
+    if round_trip is not None and not round_trip.lines_align:
+        raise _Unfixable(_lines_do_not_align(round_trip))
+    return round_trip
+
+
+def _with_unreproduced_lines(context: FileContext, new_code: str) -> str:
+    """Return the fixed code with the source's bytes on each line the fixes left alone.
+
+    `new_code` is libcst's print of the fixed tree. Raises _Unfixable when
+    the fixes change a line that libcst does not print back byte for byte.
+    """
+    round_trip = _round_trip_of(context)
+    if round_trip is None:
+        return new_code
+    try:
+        return round_trip.with_source_lines(new_code)
+    except ChangedLineRewritten as error:
+        raise _Unfixable(_fixes_change_unreproduced_line(error.line)) from error
 
 
 @dataclass
@@ -654,17 +694,15 @@ class Checker:
         return None
 
     def _fix(self, context: FileContext, file_result: FileResult) -> None:
-        fixes = self._fixable(context, file_result.findings)
-        if not fixes:
-            return
-        # The rules of silenced findings are checked again after each pass
-        # too, so that no later fix moves their code away.
-        reported = {finding.code for finding in file_result.findings}
-        reported |= {code for code, _ in context.silenced}
         try:
-            printed = context.printed_code()
-            if printed != context.source.text:
-                raise _Unfixable(_not_reproduced(printed, context.source.text))
+            _aligned_round_trip_of(context, file_result.findings)
+            fixes = self._fixable(context, file_result.findings)
+            if not fixes:
+                return
+            # The rules of silenced findings are checked again after each
+            # pass too, so that no later fix moves their code away.
+            reported = {finding.code for finding in file_result.findings}
+            reported |= {code for code, _ in context.silenced}
             try:
                 passes = self._apply_passes(context, fixes, reported)
             except _NotSettled as error:
@@ -880,8 +918,9 @@ class Checker:
                 previous.index.release()
             if not fixes:
                 new_code = code_of(with_quote(current.module, quote, literals))
-                _verify(new_code, original_code, context.display_path)
-                passes.code = format_fixed_file(black, original_code, new_code)
+                written = _with_unreproduced_lines(context, new_code)
+                _verify(written, original_code, context.display_path)
+                passes.code = format_fixed_file(black, original_code, written)
                 passes.left = [
                     (finding, current.finding_nodes.get(id(finding)))
                     for finding in found

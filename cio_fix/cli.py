@@ -860,8 +860,9 @@ def _add_noqa(
         added.keys,
         key=lambda finding: (finding.path.as_posix(), finding.line, finding.column),
     )
-    # The errors of the fixes (a file libcst cannot print back, say) do not
-    # concern the comments, which are written without them.
+    # The errors of the fixes (fixes that would change a line libcst does not
+    # print back, say) do not concern the comments, which are written
+    # without them.
     problems = [
         _noqa_wording(error)
         for error in [*RunResult(errors=result.errors).all_errors, *added.errors]

@@ -418,32 +418,141 @@ def test_engine_overlapping_fixes_keep_layout(project) -> None:
 EXCEPT_SPACE_COLON = (
     BODY + "try:\n    pass\nexcept (KeyError, ValueError) :\n    pass\n"
 )
+# libcst prints line 4, the line that CIO103 fixes, without its first byte.
+FORM_FEED_ON_FIXED_LINE = BODY.replace("cio.identify", "\x0ccio.identify")
 
 
-@pytest.mark.parametrize(
-    ("text", "line"),
-    [
-        ("import time\n\x0c" + BODY.split("\n", 1)[1], 2),
-        (BODY.replace("\n", "\r"), 4),
-        (EXCEPT_SPACE_COLON, 7),
-    ],
-    ids=["form_feed", "carriage_returns", "except_space_colon"],
-)
-def test_engine_unreproduced_file_not_fixed(project, text, line) -> None:
-    root = project({"app.py": text.encode()})
+def test_engine_unreproduced_lines_kept(project) -> None:
+    root = project({"app.py": EXCEPT_SPACE_COLON.encode()})
 
     result = run_cli(["--apply", "--output-format", "json", "."], root)
 
+    assert result.json["errors"] == []
+    assert result.json["changed_files"] == ["app.py"]
+    fixed = EXCEPT_SPACE_COLON.replace("time.time() * 1000", "time.time()")
+    assert (root / "app.py").read_bytes() == fixed.encode()
+
+
+def test_engine_unreproduced_dry_run_shows_fix(project) -> None:
+    root = project({"app.py": EXCEPT_SPACE_COLON.encode()})
+
+    result = run_cli(["--no-cache", "."], root)
+
+    assert result.exit_code == 1
+    assert "-cio.identify(id=1, created_at=int(time.time() * 1000))" in result.stdout
+    assert "+cio.identify(id=1, created_at=int(time.time()))" in result.stdout
+    assert " except (KeyError, ValueError) :" in result.stdout
+    assert "1 fixable with `cio-fix --apply`" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            FORM_FEED_ON_FIXED_LINE,
+            "the fixes would change line 4, which libcst does not print back",
+        ),
+        (
+            BODY.replace("\n", "\r"),
+            "the fixes would change line 4, which libcst does not print back",
+        ),
+        (
+            BODY + "\r",
+            "libcst does not print line 5 back byte for byte",
+        ),
+    ],
+    ids=[
+        "form_feed_on_fixed_line",
+        "carriage_return_on_fixed_line",
+        "lone_carriage_return",
+    ],
+)
+def test_engine_unreproduced_line_not_fixed(project, text, message) -> None:
+    root = project({"app.py": text.encode()})
+
+    for args in (["--no-cache"], ["--apply"]):
+        result = run_cli([*args, "--output-format", "json", "."], root)
+
+        assert result.exit_code == 2
+        assert (root / "app.py").read_bytes() == text.encode()
+        assert result.json["changed_files"] == []
+        assert message in result.json["errors"][0]["message"]
+        findings = result.json["findings"]
+        assert [finding["code"] for finding in findings] == ["CIO401", "CIO103"]
+        assert [finding["fix"] for finding in findings] == [None, None]
+
+
+SIGNUP_AND_ORDER = """\
+import time
+from customerio import CustomerIO
+
+cio = CustomerIO("s", "k")
+
+
+def signup(user):
+    user.save()
+    cio.identify(id=user.id)
+
+
+def order_placed(order):
+    cio.track(customer_id=order.user_id, name="order_placed", timestamp=int(time.time() * 1000))
+"""
+# The unsafe CIO401 fix of line 9 would change that line, which libcst
+# prints without its form feed. The safe CIO103 fix is on line 13.
+UNSAFE_FIX_ON_FORM_FEED = SIGNUP_AND_ORDER.replace(
+    "    cio.identify", "\x0c    cio.identify"
+)
+# libcst prints line 10 without the space before the colon, and no fix
+# changes it.
+UNSAFE_FIX_NEAR_EXCEPT = SIGNUP_AND_ORDER.replace(
+    "    user.save()\n",
+    "    try:\n        user.save()\n    except ValueError :\n        pass\n",
+)
+
+
+def test_engine_unreproduced_unsafe_fix_counted(project) -> None:
+    root = project({"app.py": UNSAFE_FIX_NEAR_EXCEPT.encode()})
+
+    dry_run = run_cli(["--no-cache", "."], root)
+    applied = run_cli(["--apply", "--unsafe-fixes", "--no-cache", "."], root)
+
+    assert "1 unsafe fix available with `--unsafe-fixes`" in dry_run.stdout
+    assert applied.exit_code == 0
+    fixed = (root / "app.py").read_text()
+    assert "    except ValueError :\n" in fixed
+    assert "    cio.identify(id=user.id, email=user.email)\n" in fixed
+
+
+def test_engine_unreproduced_unsafe_fix_refused(project) -> None:
+    root = project({"app.py": UNSAFE_FIX_ON_FORM_FEED.encode()})
+
+    for args in (["--no-cache"], ["--apply"]):
+        result = run_cli(
+            [*args, "--unsafe-fixes", "--output-format", "json", "."], root
+        )
+
+        assert result.exit_code == 2
+        assert (root / "app.py").read_bytes() == UNSAFE_FIX_ON_FORM_FEED.encode()
+        message = result.json["errors"][0]["message"]
+        assert "the fixes would change line 9, which libcst does not" in message
+
+
+def test_engine_line_count_unsafe_fix_not_counted(project) -> None:
+    # Only an unsafe fix, which this run does not apply, and a lone carriage
+    # return at the end, which libcst drops.
+    text = SIGNUP_AND_ORDER.split("\n\n\ndef order_placed")[0] + "\n\r"
+    root = project({"app.py": text.encode()})
+
+    result = run_cli(["--no-cache", "."], root)
+
     assert result.exit_code == 2
-    assert (root / "app.py").read_bytes() == text.encode()
-    assert result.json["changed_files"] == []
-    message = result.json["errors"][0]["message"]
-    assert f"does not print line {line} back byte for byte" in message
-    assert "CIO103" in [finding["code"] for finding in result.json["findings"]]
+    assert "unsafe fix" not in result.stdout
+    assert "has a different number of lines" in result.stderr
 
 
 def test_add_noqa_ignores_fix_errors(project) -> None:
-    root = project({"app.py": EXCEPT_SPACE_COLON})
+    root = project({"app.py": FORM_FEED_ON_FIXED_LINE})
 
     result = run_cli(["--add-noqa", "--no-cache", "."], root)
 
