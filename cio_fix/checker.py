@@ -96,6 +96,13 @@ _KNOWN_CAUSES = (
     "a form feed that starts a line, a carriage return that ends the file, and"
     " a space before the colon of `except X :` are known causes"
 )
+# The reason that a run without `--unsafe-fixes` gives for an unsafe fix it
+# takes off. The fix would change a line that libcst does not print back,
+# so `--apply --unsafe-fixes` would leave the whole file unfixed.
+CHANGES_UNREPRODUCED_LINE = (
+    "not fixed: the fix would change a line that libcst does not print back"
+    f" byte for byte; {_KNOWN_CAUSES}, so fix it by hand or remove the cause"
+)
 
 
 def _lines_do_not_align(round_trip: RoundTrip) -> str:
@@ -650,27 +657,55 @@ class Checker:
             return None
 
     def _fixable(
-        self, context: FileContext, findings: list[Finding]
+        self,
+        context: FileContext,
+        findings: list[Finding],
+        round_trip: RoundTrip | None = None,
     ) -> dict[int, tuple[Fix, str]]:
         """Return the fixes this run may apply, by id, with their rule codes.
 
         A fix that cio-fix would never write is taken off its finding, whose
         message then gives the reason. Unsafe fixes are checked without
         `--unsafe-fixes` too, so that a dry run does not count a fix that
-        `--apply --unsafe-fixes` would withhold.
+        `--apply --unsafe-fixes` would withhold. With `round_trip`, the
+        file's comparison with libcst's print of it, a fix this run does not
+        apply is taken off too when it would change a line that libcst does
+        not print back, because `--apply --unsafe-fixes` would then leave
+        the whole file unfixed.
         """
         fixes = {}
         for finding in findings:
             if finding.fix is None:
                 continue
+            allowed = fix_allowed(finding.fix, self.config.unsafe_fixes)
             reason = self._unwritable(context, finding.fix)
+            if reason is None and round_trip is not None and not allowed:
+                reason = self._unreproduced_line_reason(
+                    context, finding.fix, round_trip
+                )
             if reason is not None:
                 finding.fix = None
                 finding.message += f" ({reason})"
                 continue
-            if fix_allowed(finding.fix, self.config.unsafe_fixes):
+            if allowed:
                 fixes[id(finding.fix)] = (finding.fix, finding.code)
         return fixes
+
+    def _unreproduced_line_reason(
+        self, context: FileContext, fix: Fix, round_trip: RoundTrip
+    ) -> str | None:
+        """Return why `fix` cannot be written when alone it changes a line libcst alters.
+
+        NOTE: with the file's other fixes, the lines that `fix` changes may
+        differ, and `--apply --unsafe-fixes` may then leave the file
+        unfixed although this returns None.
+        """
+        black = self.formatter_settings.for_file(context.path)
+        parent_of = _parents_of_targets(context, [fix])
+        fixed = code_of(apply_fixes(context.module, [fix], black, parent_of))
+        if round_trip.line_fixes_change(fixed) is None:
+            return None
+        return CHANGES_UNREPRODUCED_LINE
 
     @staticmethod
     def _unwritable(context: FileContext, fix: Fix) -> str | None:
@@ -695,8 +730,8 @@ class Checker:
 
     def _fix(self, context: FileContext, file_result: FileResult) -> None:
         try:
-            _aligned_round_trip_of(context, file_result.findings)
-            fixes = self._fixable(context, file_result.findings)
+            round_trip = _aligned_round_trip_of(context, file_result.findings)
+            fixes = self._fixable(context, file_result.findings, round_trip)
             if not fixes:
                 return
             # The rules of silenced findings are checked again after each
@@ -1597,7 +1632,7 @@ def _message_in_fixed_file(finding: Finding, found: Finding) -> str:
     `settle_project_findings` gives the message of the fixed project.
     """
     message = found.message
-    for reason in (LOSES_COMMENT, MOVES_SILENCED):
+    for reason in (LOSES_COMMENT, MOVES_SILENCED, CHANGES_UNREPRODUCED_LINE):
         suffix = f" ({reason})"
         if finding.message.endswith(suffix) and not message.endswith(suffix):
             message += suffix

@@ -511,6 +511,16 @@ UNSAFE_FIX_NEAR_EXCEPT = SIGNUP_AND_ORDER.replace(
 )
 
 
+def test_engine_unreproduced_unsafe_fix_not_counted(project) -> None:
+    root = project({"app.py": UNSAFE_FIX_ON_FORM_FEED.encode()})
+
+    result = run_cli(["--no-cache", "."], root)
+
+    assert "unsafe fix" not in result.stdout
+    assert "1 fixable with `cio-fix --apply`" in result.stdout
+    assert "the fix would change a line that libcst does not print" in result.stdout
+
+
 def test_engine_unreproduced_unsafe_fix_counted(project) -> None:
     root = project({"app.py": UNSAFE_FIX_NEAR_EXCEPT.encode()})
 
@@ -522,6 +532,20 @@ def test_engine_unreproduced_unsafe_fix_counted(project) -> None:
     fixed = (root / "app.py").read_text()
     assert "    except ValueError :\n" in fixed
     assert "    cio.identify(id=user.id, email=user.email)\n" in fixed
+
+
+def test_engine_unreproduced_unsafe_fix_left_out(project) -> None:
+    root = project({"app.py": UNSAFE_FIX_ON_FORM_FEED.encode()})
+
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+
+    assert result.json["errors"] == []
+    fixed = UNSAFE_FIX_ON_FORM_FEED.replace("time.time() * 1000", "time.time()")
+    assert (root / "app.py").read_bytes() == fixed.encode()
+    identify = result.json["findings"][0]
+    assert identify["code"] == "CIO401"
+    assert identify["fix"] is None
+    assert "the fix would change a line that libcst" in identify["message"]
 
 
 def test_engine_unreproduced_unsafe_fix_refused(project) -> None:
