@@ -33,6 +33,7 @@ from cio_fix.config import Config, matches_selector, project_root
 from cio_fix.engine import display_path
 from cio_fix.files import read_regular_file
 from cio_fix.model import FileError, FileResult, Finding, RunResult
+from cio_fix.round_trip import physical_lines
 from cio_fix.walk import comments_below, descendants
 from cio_fix.writer import SourceError, WriteError, decode_source, write_atomic
 
@@ -509,11 +510,6 @@ def add_directives(
     return added
 
 
-# A line and its end: `\r\n`, `\r` or `\n` only, as libcst and Python count
-# lines (str.splitlines also splits at U+2028 and other characters).
-_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
 def _commented_file(
     path: Path, findings: list[Finding], original: bytes | None
 ) -> tuple[FileResult, int]:
@@ -531,7 +527,7 @@ def _commented_file(
         if last is None:
             raise _NoLogicalLines(f"line {finding.line} is in no statement")
         codes_by_line.setdefault(last, set()).add(finding.code)
-    lines = _PHYSICAL_LINE.findall(source.text)
+    lines = physical_lines(source.text)
     for number, codes in codes_by_line.items():
         lines[number - 1] = _with_directive(
             lines[number - 1], comments.get(number), sorted(codes)
