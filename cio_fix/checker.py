@@ -1057,7 +1057,7 @@ class Checker:
             index,
             context.project,
             context.config,
-            in_test_code=context.in_test_code,
+            named_like_tests=context.named_like_tests,
         )
         fixed.locates_findings = False
         fixed.line_length = context.line_length

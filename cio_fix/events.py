@@ -1749,7 +1749,6 @@ def _catalog_entries(
         SentNames,
         find_merge,
         pass_through_uses,
-        sends_to_workspace,
         wrapper_use_names,
     )
 
@@ -1769,7 +1768,7 @@ def _catalog_entries(
     workspace = [
         context
         for context in sorted(contexts, key=lambda item: item.display_path)
-        if sends_to_workspace(context)
+        if not context.in_test_code
     ]
     # The public pass-through wrappers that the project uses, as (module, name).
     used: set[tuple[str, str]] = set()

@@ -439,8 +439,9 @@ class ProjectIndex:
         """Return `compute(self)`, computed once per project index for every file.
 
         A rule's `check` uses it for facts built from every file's rule facts,
-        which would otherwise be built again for each file. `collect` must not:
-        the rule facts are not all in yet when it runs.
+        which would otherwise be built again for each file. `collect` may use
+        it only for facts built from the summaries, because the rule facts
+        are not all in yet when it runs.
         """
         if key not in self._shared:
             self._shared[key] = compute(self)

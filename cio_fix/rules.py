@@ -7,6 +7,7 @@ import inspect
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -138,7 +139,7 @@ class FileContext:
         index: FileIndex,
         project: ProjectIndex,
         config: Config,
-        in_test_code: bool | None = None,
+        named_like_tests: bool | None = None,
     ) -> None:
         self.path = path
         self.display_path = display_path
@@ -156,8 +157,9 @@ class FileContext:
         self._positions: Any = None
         self._parents: Any = None
         self._shared: dict[str, Any] = {}
-        # Whether the file is test code, or None until first used.
-        self._in_test_code = in_test_code
+        # Whether the file's path names test code (`is_test_file`), or None
+        # until first used.
+        self._named_like_tests = named_like_tests
         # The node of each finding made here, by the finding's id: the fix
         # passes tell which findings are left by their nodes.
         self.finding_nodes: dict[int, cst.CSTNode] = {}
@@ -186,12 +188,29 @@ class FileContext:
         self.index.parents = {}
 
     @property
-    def in_test_code(self) -> bool:
-        """Whether the file is test code (`is_test_file`), computed once per file."""
-        if self._in_test_code is None:
+    def named_like_tests(self) -> bool:
+        """Whether the file's path names test code (`is_test_file`), computed once per file."""
+        if self._named_like_tests is None:
             relative = path_in_project(self.path, self.display_path, self.config.root)
-            self._in_test_code = is_test_file(relative)
-        return self._in_test_code
+            self._named_like_tests = is_test_file(relative)
+        return self._named_like_tests
+
+    @property
+    def in_test_code(self) -> bool:
+        """Whether the file is test code: named like tests, and run only by tests.
+
+        A test module that application code imports from
+        (`from app.tests.helpers import send_order`) runs in production, so
+        its keys, event names and attribute values are real ones.
+        """
+        if not self.named_like_tests:
+            return False
+        root = self.config.root
+        imported = self.project.shared(
+            f"test modules that application code imports in {root}",
+            partial(test_modules_in_production, root=root),
+        )
+        return self.index.module_name not in imported
 
     def printed_code(self) -> str:
         """Return the module's code as libcst prints it.
@@ -741,6 +760,55 @@ class FileContext:
             if self.index.module_name
             else None
         )
+
+
+def test_modules_in_production(project: ProjectIndex, root: Path) -> frozenset[str]:
+    """Return the test modules that application code imports from, directly or through others.
+
+    A module outside test code that imports from a test module runs it in
+    production, and so runs what that test module imports from other test
+    modules.
+    NOTE: only module-level `from` imports and `import a.b` of the test
+    module itself are followed.
+    """
+    test_modules = set()
+    for summary in project.summaries:
+        relative = path_in_project(summary.path, display_path(summary.path), root)
+        if is_test_file(relative):
+            test_modules.add(summary.module_name)
+    if not test_modules:
+        return frozenset()
+
+    found: set[str] = set()
+    importers = [
+        summary
+        for summary in project.summaries
+        if summary.module_name not in test_modules
+    ]
+    while importers:
+        newly_found = set()
+        for summary in importers:
+            for qualified in summary.aliases.values():
+                module = _test_module_of(qualified, test_modules)
+                if module is not None and module not in found:
+                    newly_found.add(module)
+        found |= newly_found
+        importers = [
+            summary
+            for summary in project.summaries
+            if summary.module_name in newly_found
+        ]
+    return frozenset(found)
+
+
+def _test_module_of(qualified: str, test_modules: set[str]) -> str | None:
+    """Return the module of `test_modules` that `qualified` names or names a member of."""
+    parts = qualified.split(".")
+    for end in range(len(parts), 0, -1):
+        module = ".".join(parts[:end])
+        if module in test_modules:
+            return module
+    return None
 
 
 def select_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:

@@ -687,6 +687,43 @@ def test_events_catalog_text_leaves_out_tests(project) -> None:
     assert "1 event name, 1 call site, style snake_case." in result.stdout
 
 
+# Application code that runs a module named like tests: a test module that
+# a view imports from.
+PRODUCTION_TEST_NAMES = {
+    "imported_test_module": {
+        "app/__init__.py": "",
+        "app/tests/__init__.py": "",
+        "app/tests/helpers.py": (
+            "from customerio import CustomerIO\n"
+            'cio = CustomerIO("site", "key")\n'
+            "def expose(user, experiment):\n"
+            '    cio.track(customer_id=user.id, name=f"experiment_{experiment.key}")\n'
+        ),
+        "app/views.py": (
+            "from app.tests.helpers import expose\n"
+            "def pricing(user, experiment):\n"
+            "    expose(user, experiment)\n"
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("layout", sorted(PRODUCTION_TEST_NAMES))
+def test_events_production_test_names_checked(project, layout: str) -> None:
+    files = PRODUCTION_TEST_NAMES[layout]
+    sender = next(path for path in files if "experiment_" in files[path])
+    root = project(files)
+    checked = run_cli(["--select", "CIO301", "--output-format", "json", "."], root)
+    listed = run_cli(["--list-events", "--output-format", "json", "."], root)
+    findings = [
+        (finding["code"], finding["path"]) for finding in checked.json["findings"]
+    ]
+    events = [(event["name"], event["files"]) for event in listed.json["events"]]
+
+    assert findings == [("CIO301", sender)]
+    assert events == [('f"experiment_{experiment.key}"', [sender])]
+
+
 def test_events_catalog_empty(project) -> None:
     root = project({"app.py": "print('no Customer.io here')\n"})
     result = run_cli(["--list-events", "."], root)

@@ -416,7 +416,9 @@ class HardcodedCredential(Rule):
     alone, because its keys are fakes for a local server: `conftest.py`,
     `*_test.py`, every module named `tests`, `test`, `testing`, `test_*`,
     `tests_*` or `*_tests` (Django's `settings/test.py`, say), and every
-    file below a folder of one of those names.
+    file below a folder of one of those names. A test module that
+    application code imports from (`from app.tests.fakes import client`)
+    runs in production, so it is checked as application code.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
@@ -52,7 +51,6 @@ from cio_fix.events import (
 )
 from cio_fix.metadata import quoted_code
 from cio_fix.model import Finding, Fix, FixSafety
-from cio_fix.modules import is_test_file, path_in_project
 from cio_fix.name_constants import (
     FixedName,
     UnknownPart,
@@ -983,7 +981,7 @@ def sent_name_facts(context: FileContext) -> FileNames:
     compared instead.
     """
     names = FileNames()
-    if not sends_to_workspace(context):
+    if context.in_test_code:
         return names
     for call in [*context.index.client_calls, *context.index.partial_calls]:
         if event_name_parameter(call) is None:
@@ -1046,43 +1044,6 @@ def sent_name_facts(context: FileContext) -> FileNames:
         _read_partial_calls(context, call, names)
     names.wrapper_uses = _wrapper_uses(context)
     return names
-
-
-def sends_to_workspace(context: FileContext) -> bool:
-    """Tell whether the event names that a file sends reach the workspace.
-
-    Test code sends to a local server, unless a module outside test code
-    imports from it (`from app.tests.helpers import send_order`): then the
-    test module runs in production too.
-    NOTE: only module-level `from` imports and `import a.b` of the test
-    module itself are followed.
-    """
-    if not context.in_test_code:
-        return True
-    root = context.config.root
-    imported = context.project.shared(
-        f"test modules imported by application code in {root}",
-        partial(_test_modules_imported, root=root),
-    )
-    return context.index.module_name in imported
-
-
-def _test_modules_imported(project: ProjectIndex, root: Path) -> set[str]:
-    """Return the test modules that modules outside test code import from."""
-    test_modules = set()
-    for summary in project.summaries:
-        relative = path_in_project(summary.path, display_path(summary.path), root)
-        if is_test_file(relative):
-            test_modules.add(summary.module_name)
-    imported = set()
-    for summary in project.summaries:
-        if summary.module_name in test_modules:
-            continue
-        for qualified in summary.aliases.values():
-            for module in test_modules:
-                if qualified == module or qualified.startswith(module + "."):
-                    imported.add(module)
-    return imported
 
 
 def _read_partial_calls(
