@@ -188,25 +188,32 @@ def reexported_names(names: set[str], exports: dict[str, str]) -> set[str]:
     return found
 
 
-# Names of test folders, and of test modules without their `.py`: tests,
-# test, testing, and names such as tests_integration, test_support or
-# integration_tests. `*_test` counts only for modules (`client_test.py`),
-# because a folder such as `ab_test/` contains application code.
-TEST_NAME = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
+# Test modules as pytest collects them by default (its `python_files` is
+# `test_*.py *_test.py`), and its `conftest.py`.
+TEST_MODULE = re.compile(r"test_.*|.*_test|conftest", re.IGNORECASE)
+# Modules and folders named `tests` or `test`. Django's `startapp` writes a
+# `tests.py`, and Django projects often keep the settings of their test run
+# in `settings/test.py`. Folders such as `testing`, `integration_tests` and
+# `test_utils` are not test code by their names: pytest finds the tests in
+# them by their file names, and such names also name shipped code
+# (`numpy.testing`, `flask/testing.py`) or features (split testing).
+TEST_FOLDER = re.compile(r"tests?", re.IGNORECASE)
 
 
 def is_test_file(path: Path) -> bool:
-    """Tell test code from application code by the file's path.
+    """Tell test code from application code by the file's path, as pytest names tests.
 
     The rules take test code to send its Customer.io calls to a local
     server with fake keys, so its keys, event names and attribute values
     are not those of a workspace. `path` is relative to the project root,
-    because a folder above the project (`/home/me/test_projects/`) does
-    not make its files tests.
+    because a folder above the project (`/home/me/tests/shop/`) does not
+    make its files tests. `FileContext.in_test_code` also counts a test
+    module that application code imports from as application code,
+    because it runs in production.
     """
-    if path.name == "conftest.py" or path.stem.endswith("_test"):
+    if TEST_MODULE.fullmatch(path.stem):
         return True
-    return any(TEST_NAME.fullmatch(part) for part in (*path.parts[:-1], path.stem))
+    return any(TEST_FOLDER.fullmatch(part) for part in (*path.parts[:-1], path.stem))
 
 
 def path_in_project(path: Path, display_path: str, root: Path) -> Path:

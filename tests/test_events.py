@@ -687,9 +687,23 @@ def test_events_catalog_text_leaves_out_tests(project) -> None:
     assert "1 event name, 1 call site, style snake_case." in result.stdout
 
 
-# Application code that runs a module named like tests: a test module that
-# a view imports from.
+# Application code that runs a module named like tests: a feature module
+# named for A/B tests, and a test module that a view imports from.
 PRODUCTION_TEST_NAMES = {
+    "ab_tests": {
+        "app/__init__.py": "",
+        "app/ab_tests.py": (
+            "from customerio import CustomerIO\n"
+            'cio = CustomerIO("site", "key")\n'
+            "def expose(user, experiment):\n"
+            '    cio.track(customer_id=user.id, name=f"experiment_{experiment.key}")\n'
+        ),
+        "app/views.py": (
+            "from app.ab_tests import expose\n"
+            "def pricing(user, experiment):\n"
+            "    expose(user, experiment)\n"
+        ),
+    },
     "imported_test_module": {
         "app/__init__.py": "",
         "app/tests/__init__.py": "",

@@ -329,9 +329,10 @@ class InconsistentAttributeType(Rule):
     a `datetime` (sent as Unix seconds) here and a date string there. The
     finding points at the first value whose type differs from the most
     common one and lists the other places. Values sent by test code
-    (`conftest.py`, `*_test.py`, modules named `tests`, `test_*` and the
-    other names that `--explain CIO101` lists, and the files below folders
-    of those names) are not compared, because they go to a local server.
+    (`test_*.py`, `*_test.py`, `conftest.py`, modules named `tests` or
+    `test`, and the files below folders of those names, unless application
+    code imports from them, as `--explain CIO101` describes) are not compared,
+    because they go to a local server.
     Values sent to different workspaces are not compared either: through
     clients built in one module with different site ids (or write keys), or
     through different items of a dict of clients (`CLIENTS["us"]`,

@@ -413,12 +413,15 @@ class HardcodedCredential(Rule):
     another module is not recognised. Values with the prefix of another service's
     keys (Stripe's `sk_live_`, Slack's `xoxb-`, AWS's `AKIA`) are never
     Customer.io keys. Test code is left
-    alone, because its keys are fakes for a local server: `conftest.py`,
-    `*_test.py`, every module named `tests`, `test`, `testing`, `test_*`,
-    `tests_*` or `*_tests` (Django's `settings/test.py`, say), and every
-    file below a folder of one of those names. A test module that
-    application code imports from (`from app.tests.fakes import client`)
-    runs in production, so it is checked as application code.
+    alone, because its keys are fakes for a local server. Test code is
+    named as pytest names it: `test_*.py`, `*_test.py`, `conftest.py`,
+    every module named `tests` or `test` (Django's `tests.py` and
+    `settings/test.py`), and every file below a folder `tests` or `test`.
+    A folder `testing` is not test code, because it also names shipped
+    helpers (`numpy.testing`) and features (split testing), and neither
+    is `ab_tests.py`. A test module that application code imports from
+    (`from app.tests.fakes import client`) runs in production, so it is
+    checked as application code.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send

@@ -512,9 +512,9 @@ class DynamicEventName(Rule):
     other (`"order_{}".format(status) + "_sent"`). A pageview's page is
     the URL that segments match, so values in it are not reported. Test
     code is left alone, because its events go to a local server:
-    `conftest.py`, `*_test.py`, modules named `tests`, `test_*` and the
-    other names that `--explain CIO101` lists, and the files below folders
-    of those names.
+    `test_*.py`, `*_test.py`, `conftest.py`, modules named `tests` or
+    `test`, and the files below folders of those names, unless application
+    code imports from them (`--explain CIO101` describes both).
 
     Why is this bad?
     Customer.io keeps one entry in the workspace's event catalog per
@@ -1971,9 +1971,10 @@ class InconsistentEventName(Rule):
     its names are not compared.
     Names that test code sends are neither reported nor compared with the
     names of other files, because its events go to a local server, often
-    with odd or old names on purpose. Test code is `conftest.py`,
-    `*_test.py`, modules named `tests`, `test_*` and the other names that
-    `--explain CIO101` lists, and the files below folders of those names.
+    with odd or old names on purpose. Test code is `test_*.py`,
+    `*_test.py`, `conftest.py`, modules named `tests` or `test`, and the
+    files below folders of those names, unless application code imports
+    from them (`--explain CIO101` describes both).
 
     Why is this bad?
     Customer.io matches event names exactly: `OrderShipped` and
