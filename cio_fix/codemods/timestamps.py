@@ -96,7 +96,9 @@ class MillisecondTimestamp(Rule):
     `time.time()` and `dt.timestamp()`):
     `time.time() * 1000`, `dt.timestamp() * 1000`, `time.time_ns() //
     1_000_000` and 13-digit literals, also for a time moved by a literal
-    number of seconds (`(time.time() + 14 * 86400) * 1000`). It looks at `timestamp=` of track,
+    number of seconds (`(time.time() + 14 * 86400) * 1000`) and inside one
+    or more of `int`, `round`, `math.floor`, `math.ceil` and `math.trunc`
+    (`int(round(time.time() * 1000))`). It looks at `timestamp=` of track,
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
     `last_used`. The value may reach the call through a variable or a
@@ -120,8 +122,10 @@ class MillisecondTimestamp(Rule):
 
     Fix safety:
     Safe. The value keeps its meaning and loses the sub-second part, which
-    the Track API drops anyway. A variable used only in timestamp slots is
-    converted where it is assigned; one used elsewhere too, or bound by
+    the Track API drops anyway. The wrappers stay around the seconds:
+    `int(round(time.time() * 1000))` becomes `int(round(time.time()))`.
+    A variable used only in timestamp slots is converted where it is
+    assigned; one used elsewhere too, or bound by
     `:=` in a condition, is divided at the slot (`created_at=now_ms //
     1000`). A sum that reads the variable (`started + 14 * 86_400_000`) is
     such a use, so no fix adds milliseconds to seconds. Each branch of a
@@ -720,6 +724,10 @@ def convert(
     """Return how to send `node` in seconds, if it is a millisecond (or float) form."""
     if _is_int_wrapper(index, node):
         inner = node.args[0].value  # type: ignore[attr-defined]
+        # `int(round(time.time() * 1000))` keeps both wrappers around the
+        # seconds: `int(round(time.time()))`.
+        while _is_int_wrapper(index, inner):
+            inner = inner.args[0].value  # type: ignore[attr-defined]
         seconds = _product_seconds(index, inner)
         if seconds is not None:
             # `int((time.time() + 60) * 1000)` becomes `int(time.time() + 60)`.
