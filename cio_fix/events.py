@@ -1155,8 +1155,9 @@ def _value_sources(
 ) -> list[NameSource]:
     """Return a source per name that a call sends through a value cio-fix can read.
 
-    A name built from values sends no static name here: the catalog lists
-    it as a build.
+    A name built from values sends a static name here only when it has one
+    fixed value (`_one_fixed_name`). The catalog lists other builds as
+    builds.
     """
     from cio_fix.name_constants import sent_texts, value_texts
 
@@ -1165,13 +1166,33 @@ def _value_sources(
     if built is None:
         texts = value_texts(context, scope, value)
     elif built.is_dynamic:
-        return []
+        texts = _one_fixed_name(context, call, built)
     else:
         texts = sent_texts(context, scope, built)
     return [
         NameSource(text, None, context.display_path, line)
         for text in sorted(texts or ())
     ]
+
+
+def _one_fixed_name(
+    context: FileContext, call: ClientCall, built: BuiltName
+) -> frozenset[str] | None:
+    """Return the name that a build of constants and literals sends, as a set of one.
+
+    `PREFIX + "_sent"` is one event, as a constant is. A build whose values take
+    several texts is a few events, which the catalog lists as a build, and
+    a build that CIO301 or CIO302 reports is left to them.
+    """
+    from cio_fix.codemods.events import personal_data_parts
+    from cio_fix.name_constants import sent_texts
+
+    if personal_data_parts(built) or not _picked_from_few(context, call, built):
+        return None
+    texts = sent_texts(context, call.site.scope, built)
+    if texts is None or len(texts) != 1:
+        return None
+    return texts
 
 
 def resolve_constant(context: FileContext, qualified: str) -> tuple[str, str] | None:
@@ -1911,8 +1932,10 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
                 continue
             name = resolved[1]
         names.static.append((name, source.place, not source.pipelines))
+    # A build with one fixed value is a source of that name (`_one_fixed_name`).
+    sourced = {id(source.expression) for source in sources}
     for call, argument, built in name_calls(context):
-        if not built.is_dynamic:
+        if not built.is_dynamic or id(argument.value) in sourced:
             continue
         names.calls += 1
         line = context.position(argument.value).start.line
@@ -2051,7 +2074,9 @@ def _project_lines(catalog: Catalog) -> list[str]:
         name = _pad_cells(entry.name, width)
         lines.append(f"{name}  {calls:<8}  {', '.join(entry.files)}")
         notes = []
-        if entry.dynamic and entry.bounded and entry.picked:
+        if entry.dynamic and entry.bounded and entry.picked and len(entry.picked) == 1:
+            notes.append(f"one fixed value: {entry.picked[0]!r}")
+        elif entry.dynamic and entry.bounded and entry.picked:
             notes.append(
                 "picked from a few fixed values, a few distinct events: "
                 + ", ".join(repr(name) for name in entry.picked)

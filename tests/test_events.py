@@ -636,6 +636,44 @@ def test_events_catalog_agrees_with_rules(project) -> None:
     assert events['f"seats_{kind}"']["suggested"] is None
 
 
+# Names built from module constants and literals, each with one fixed value.
+ONE_FIXED_VALUE_SOURCE = (
+    'from customerio import CustomerIO\nclient = CustomerIO("site", "key")\n'
+    'PREFIX = "billing"\n'
+    'SUPPORT_EMAIL = "support@example.com"\n'
+    "def invoice(uid):\n"
+    '    client.track(customer_id=uid, name=PREFIX + "-invoice-sent")\n'
+    '    client.track(customer_id=uid, name=f"{PREFIX}_{SUPPORT_EMAIL}_sent")\n'
+)
+
+
+def test_events_catalog_one_fixed_value_json(project) -> None:
+    root = project({"app.py": ONE_FIXED_VALUE_SOURCE})
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert sorted(events) == [
+        "billing-invoice-sent",
+        'f"{PREFIX}_{SUPPORT_EMAIL}_sent"',
+    ]
+    assert events["billing-invoice-sent"]["dynamic"] is False
+    assert events["billing-invoice-sent"]["calls"] == 1
+    assert events["billing-invoice-sent"]["follows_style"] is False
+    assert events["billing-invoice-sent"]["suggested"] == "billing_invoice_sent"
+
+
+def test_events_catalog_one_fixed_value_text(project) -> None:
+    root = project({"app.py": ONE_FIXED_VALUE_SOURCE})
+    result = run_cli(["--list-events", "."], root)
+
+    assert result.exit_code == 0
+    assert "would be 'billing_invoice_sent'" in result.stdout
+    # CIO302 takes the address out of the name, so it stays a build.
+    assert "one fixed value: 'billing_support@example.com_sent'" in result.stdout
+    assert "picked from a few fixed values" not in result.stdout
+    assert "2 event names, 2 call sites, style snake_case." in result.stdout
+
+
 # An application call and a test that sends other spellings and built names
 # to a local server.
 TEST_CODE_PROJECT = {

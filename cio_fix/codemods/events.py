@@ -1958,9 +1958,12 @@ class InconsistentEventName(Rule):
     also into other files. So are the names that a call sends through an
     enum member (`Event.SHIPPED`, `Event.SHIPPED.value`) or a string class
     attribute, of a class of its module or imported from another module of
-    the project, a variable bound once, `a if flag else b`, or a lookup
+    the project, a variable bound once, `a if flag else b`, a lookup
     that CIO301 reads (`EVENTS["paid"]`, `TEMPLATE.format("task")`,
-    `getattr(Event, "CANCEL")`).
+    `getattr(Event, "CANCEL")`), or a build of constants and literals with
+    one fixed value (`PREFIX + "-invoice-sent"`, `f"{PREFIX}.voided"`).
+    A build whose values take a few fixed texts is a few events, which
+    CIO301 accepts and this rule does not check.
     A variable that a nested function rebinds through `nonlocal`, or a
     module-level one that a function rebinds through `global`, is not
     bound once. Nor is a module-level name that an import and an
@@ -2002,8 +2005,9 @@ class InconsistentEventName(Rule):
     reported without a fix in a project that declares Python 2, unless the
     file has a coding declaration, because Python 2 reads such a file as
     ASCII. A name that the call does not write as one string literal,
-    such as an enum member whose value is written in its class, is
-    reported at the call without a fix. Rename it where it gets its text.
+    such as an enum member whose value is written in its class or a build
+    of a constant and a literal, is reported at the call without a fix.
+    Rename it where it gets its text.
     Names sent
     through Data Pipelines are not checked, because its names are Title
     Case by convention and some of them trigger actions in Customer.io
