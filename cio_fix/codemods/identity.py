@@ -38,9 +38,27 @@ from cio_fix.walk import child_nodes, walk
 
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Words of names that end in "email" but contain a digest or a disguise of
-# the address, not the address: `email_hash`, `hashedEmail`, `sha256_email`.
+# the address, not the address: `email_hash`, `hashedEmail`, `sha256_email`,
+# `hmac_email`, `pseudonymized_email`. `_words` splits `sha256` into "sha"
+# and "256", and `md5` into "md" and "5", which `_names_digest` joins again.
 DIGEST_WORDS = frozenset(
-    {"hash", "hashed", "digest", "sha", "sha1", "sha256", "md5", "encrypted", "masked"}
+    {
+        "hash",
+        "hashed",
+        "digest",
+        "hmac",
+        "md5",
+        "sha",
+        "encrypted",
+        "masked",
+        "obfuscated",
+        "anonymized",
+        "anonymised",
+        "pseudonymized",
+        "pseudonymised",
+        "tokenized",
+        "tokenised",
+    }
 )
 # Words that, right before a final "email", make the name a value looked up
 # by or kept per address: `customer_id_by_email`, `id_for_email`, `domain_of_email`.
@@ -104,9 +122,20 @@ def _names_email(name: str) -> bool:
     if not name.lower().endswith("email"):
         return False
     words = _words(name)
-    if DIGEST_WORDS & set(words):
+    if _names_digest(words):
         return False
     return not _names_lookup_by_email(words)
+
+
+def _names_digest(words: list[str]) -> bool:
+    """Tell whether the words of a name contain a digest word, also one split at its digits."""
+    for position, word in enumerate(words):
+        if word in DIGEST_WORDS:
+            return True
+        following = words[position + 1] if position + 1 < len(words) else ""
+        if following.isdigit() and word + following in DIGEST_WORDS:
+            return True
+    return False
 
 
 def _names_lookup_by_email(words: list[str]) -> bool:
@@ -1264,9 +1293,12 @@ class EmailAsCustomerId(Rule):
     Finds Track API `identify(id=...)` and `track(customer_id=...)` calls
     whose customer id is an email address: a literal address, or a name,
     attribute, key or `.get()` key ending in `email` (`user.email`,
-    `form["email"]`, `contact_email`). Names of digests such as
-    `email_hash` are not addresses, and neither are names of a value found
-    by the address, where "email" follows "by", "for", "of" or "per"
+    `form["email"]`, `contact_email`). Names of digests and disguises of
+    the address are not addresses: `email_hash`, `hashed_email`,
+    `sha256_email`, `md5_email`, `hmac_email`, `encrypted_email`,
+    `masked_email`, `obfuscated_email`, `anonymized_email`,
+    `pseudonymized_email` and `tokenized_email`. Neither are names of a
+    value found by the address, where "email" follows "by", "for", "of" or "per"
     (`customer_id_by_email`, `id_for_email`) or follows "from" after an id
     word such as "id" or "pk" (`user_id_from_email`; `from_email` alone is
     a sender address and is reported).
