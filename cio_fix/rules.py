@@ -789,7 +789,9 @@ def test_modules_in_production(project: ProjectIndex, root: Path) -> frozenset[s
         newly_found = set()
         for summary in importers:
             for qualified in summary.aliases.values():
-                module = _test_module_of(qualified, test_modules)
+                # `app.tests.helpers` in `src/app/views.py` is `src.app.tests.helpers`.
+                local = project.localise(qualified, summary.module_name)
+                module = _test_module_of(local, test_modules)
                 if module is not None and module not in found:
                     newly_found.add(module)
         found |= newly_found

@@ -726,7 +726,8 @@ def test_events_catalog_text_leaves_out_tests(project) -> None:
 
 
 # Application code that runs a module named like tests: a feature module
-# named for A/B tests, and a test module that a view imports from.
+# named for A/B tests, and a test module that a view imports from, also in
+# a project whose package is below `src/`.
 PRODUCTION_TEST_NAMES = {
     "ab_tests": {
         "app/__init__.py": "",
@@ -752,6 +753,21 @@ PRODUCTION_TEST_NAMES = {
             '    cio.track(customer_id=user.id, name=f"experiment_{experiment.key}")\n'
         ),
         "app/views.py": (
+            "from app.tests.helpers import expose\n"
+            "def pricing(user, experiment):\n"
+            "    expose(user, experiment)\n"
+        ),
+    },
+    "imported_test_module_below_src": {
+        "src/app/__init__.py": "",
+        "src/app/tests/__init__.py": "",
+        "src/app/tests/helpers.py": (
+            "from customerio import CustomerIO\n"
+            'cio = CustomerIO("site", "key")\n'
+            "def expose(user, experiment):\n"
+            '    cio.track(customer_id=user.id, name=f"experiment_{experiment.key}")\n'
+        ),
+        "src/app/views.py": (
             "from app.tests.helpers import expose\n"
             "def pricing(user, experiment):\n"
             "    expose(user, experiment)\n"
