@@ -191,13 +191,18 @@ def reexported_names(names: set[str], exports: dict[str, str]) -> set[str]:
 # Test modules as pytest collects them by default (its `python_files` is
 # `test_*.py *_test.py`), and its `conftest.py`.
 TEST_MODULE = re.compile(r"test_.*|.*_test|conftest", re.IGNORECASE)
-# Modules and folders named `tests` or `test`. Django's `startapp` writes a
-# `tests.py`, and Django projects often keep the settings of their test run
-# in `settings/test.py`. Folders such as `testing`, `integration_tests` and
-# `test_utils` are not test code by their names: pytest finds the tests in
-# them by their file names, and such names also name shipped code
-# (`numpy.testing`, `flask/testing.py`) or features (split testing).
-TEST_FOLDER = re.compile(r"tests?", re.IGNORECASE)
+# Modules named `tests` or `test`: Django's `startapp` writes a `tests.py`,
+# and Django projects often keep the settings of their test run in
+# `settings/test.py`. Other modules named like tests (`ab_tests.py`,
+# `testing.py`) are application code, as pytest does not collect them.
+TEST_MODULE_NAME = re.compile(r"tests?", re.IGNORECASE)
+# Folders of test code: tests, test, testing, and names such as
+# tests_integration, test_support or integration_tests. A helper in such a
+# folder holds fakes for the tests beside it, so its keys are not taken for
+# a workspace's. `ab_test/` is not one of them. A folder that application
+# code imports from is application code all the same (see
+# `FileContext.in_test_code`).
+TEST_FOLDER = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)
 
 
 def is_test_file(path: Path) -> bool:
@@ -211,9 +216,9 @@ def is_test_file(path: Path) -> bool:
     module that application code imports from as application code,
     because it runs in production.
     """
-    if TEST_MODULE.fullmatch(path.stem):
+    if TEST_MODULE.fullmatch(path.stem) or TEST_MODULE_NAME.fullmatch(path.stem):
         return True
-    return any(TEST_FOLDER.fullmatch(part) for part in (*path.parts[:-1], path.stem))
+    return any(TEST_FOLDER.fullmatch(part) for part in path.parts[:-1])
 
 
 def path_in_project(path: Path, display_path: str, root: Path) -> Path:

@@ -416,10 +416,11 @@ class HardcodedCredential(Rule):
     alone, because its keys are fakes for a local server. Test code is
     named as pytest names it: `test_*.py`, `*_test.py`, `conftest.py`,
     every module named `tests` or `test` (Django's `tests.py` and
-    `settings/test.py`), and every file below a folder `tests` or `test`.
-    A folder `testing` is not test code, because it also names shipped
-    helpers (`numpy.testing`) and features (split testing), and neither
-    is `ab_tests.py`. A test module that application code imports from
+    `settings/test.py`), and every file below a folder of tests (`tests`,
+    `test`, `testing`, and names such as `integration_tests` or
+    `test_support`), because the helpers there hold the fakes of the tests
+    beside them. Other modules named like tests, such as `ab_tests.py`
+    (A/B tests) or `testing.py`, are application code. A test module that application code imports from
     (`from app.tests.fakes import client`) runs in production, so it is
     checked as application code.
 
