@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 CACHE_FOLDER = ".cio_fix_cache"
 CACHE_FILE = "results.pickle"
 # Bumped when the layout of the cache file or of its entries changes.
-CACHE_FORMAT = 10
+CACHE_FORMAT = 11
 # Entries that no run has used for this long are dropped when the cache is saved.
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 # A larger cache file is ignored. An estimate: the entries of one file take
@@ -60,9 +60,8 @@ GITIGNORE_TEXT = "# Created by cio-fix.\n*\n"
 # formatter settings that apply to a file are part of its key on their
 # own, since ruff's may come from above the project root or from a file
 # that a ruff configuration extends.
-# NOTE: files that a rule reads on its own, such as an email template that a
-# send call names, are not part of any key. Editing only such a file leaves
-# stale results until a Python file, the configuration or cio-fix changes.
+# What a rule reads on its own, such as an email template that a send call
+# names, is kept with the file's cached check instead (`cio_fix.lookups`).
 DECLARATION_PATTERNS = (
     "pyproject.toml",
     "setup.cfg",

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from cio_fix.files import is_folder, is_regular_file
+from cio_fix.files import is_regular_file
 
 # The top-level packages of the Customer.io SDKs.
 CLIENT_PACKAGES = ("customerio", "async_customerio")
@@ -33,18 +33,6 @@ def module_name_for(path: Path, root: Path) -> tuple[str, bool]:
     if is_package:
         parts = parts[:-1]
     return ".".join(parts), is_package
-
-
-def is_first_party(root: Path, package: str) -> bool:
-    """Tell whether isort and ruff count a top-level package as the project's own.
-
-    By default both look for a folder or a `.py` file of that name in the
-    project root and in its `src` folder (their `src_paths` and `src`).
-    """
-    return any(
-        is_folder(folder / package) or is_regular_file(folder / f"{package}.py")
-        for folder in (root, root / "src")
-    )
 
 
 def shadowed_sdk_packages(folder: Path) -> frozenset[str]:

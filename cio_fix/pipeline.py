@@ -52,6 +52,7 @@ from cio_fix.config import Config
 from cio_fix.discovery import build_attribute_prefilter
 from cio_fix.engine import AFTER_ANOTHER_FIX, display_path, follow_imports
 from cio_fix.interrupts import stop_if_interrupted
+from cio_fix.lookups import Lookup, recording, unchanged
 from cio_fix.model import FileError, FileResult, Finding, Fix, FixSafety, RunResult
 from cio_fix.modules import (
     SdkShadowing,
@@ -138,12 +139,15 @@ class CheckOutcome:
 
     `errors` are run-level errors, such as a rule that failed, which the run
     lists apart from the file's own errors. `secrets` are the strings that
-    every output must mask.
+    every output must mask. `lookups` are the file system lookups that the
+    rules and fixes made, which a cached check must still get the same
+    results from.
     """
 
     file: FileResult
     errors: list[FileError] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    lookups: list[Lookup] = field(default_factory=list)
 
 
 @dataclass
@@ -593,10 +597,16 @@ class _Run:
             ],
         )
         outcomes = self._check(by_path, project, collected, facts_key)
-        project_outcome = self._cached(f"project:{facts_key}", ProjectOutcome)
+        # With `--apply`, the project-level rules read the fixed code, which
+        # depends on the lookups of the files' checks too.
+        outcomes_key = digest(
+            facts_key,
+            *[repr(lookup) for path in by_path for lookup in outcomes[path].lookups],
+        )
+        project_outcome = self._cached(f"project:{outcomes_key}", ProjectOutcome)
         if project_outcome is None:
             project_outcome = self._check_project(project, collected, outcomes)
-            self._store(f"project:{facts_key}", project_outcome)
+            self._store(f"project:{outcomes_key}", project_outcome)
         return self._assemble(order, by_path, collected, outcomes, project_outcome)
 
     # -- cache ---------------------------------------------------------------------
@@ -753,7 +763,11 @@ class _Run:
             entry = self._cached(
                 f"check:{digest(self.keys[path], facts_key)}", CachedCheck
             )
-            if entry is None or entry.source_digest != digest(self.raw[path]):
+            if (
+                entry is None
+                or entry.source_digest != digest(self.raw[path])
+                or not unchanged(entry.outcome.lookups)
+            ):
                 missing.append(path)
                 continue
             entry.outcome.file.path = path
@@ -905,6 +919,8 @@ def _valid_entry(value: Any) -> bool:
             and _all_of(outcome.errors, FileError)
             and isinstance(outcome.secrets, set)
             and _all_of(outcome.secrets, str)
+            and _all_of(outcome.lookups, Lookup)
+            and all(_valid_lookup(lookup) for lookup in outcome.lookups)
         )
     if isinstance(value, ProjectOutcome):
         return (
@@ -913,6 +929,15 @@ def _valid_entry(value: Any) -> bool:
             and _all_of(value.updates, FindingUpdate)
         )
     return True
+
+
+def _valid_lookup(lookup: Lookup) -> bool:
+    return (
+        isinstance(lookup.kind, str)
+        and isinstance(lookup.arguments, tuple)
+        and _all_of(lookup.arguments, str)
+        and isinstance(lookup.result, str)
+    )
 
 
 def _all_of(values: Any, expected: type) -> bool:
@@ -1098,8 +1123,9 @@ class _Worker:
             summary.rule_facts = _load_rule_facts(blob)
         found = {}
         for number, path in enumerate(paths, 1):
-            with _stack_budget():
+            with _stack_budget(), recording() as lookups:
                 outcome = self.checker.check_file(path, project)
+            outcome.lookups = lookups
             # The caller has the bytes already; they need not cross processes.
             outcome.file.original = None
             found[path] = outcome

@@ -1263,3 +1263,120 @@ def test_candidate_parse_error_still_reported(project):
 
         assert [error["path"] for error in result.json["errors"]] == ["scripts/wip.py"]
         assert result.exit_code == 2
+
+
+HELPER_VIEWS = """\
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from svc.client import cio
+
+log = logging.getLogger(__name__)
+bp = Blueprint("orders", __name__)
+
+
+@bp.post("/orders")
+def create_order():
+    cio.track(customer_id=request.json["id"], name="order_created")
+    return jsonify(ok=True)
+"""
+
+HELPER_FILES = {
+    "pyproject.toml": (
+        '[project]\nname = "svc"\nversion = "1.0"\nrequires-python = ">=3.10"\n'
+        'dependencies = ["customerio==3.1.0", "flask"]\n\n'
+        '[tool.cio-fix]\nbackground-helper = "corelib.tasks.in_background"\n'
+    ),
+    "svc/__init__.py": "",
+    "svc/client.py": (
+        "import os\n\nfrom customerio import CustomerIO\n\n"
+        'cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"],'
+        ' os.environ["CUSTOMERIO_API_KEY"])\n'
+    ),
+    "svc/views.py": HELPER_VIEWS,
+}
+
+HELPER_MODULE = "def in_background(fn, *args, **kwargs):\n    fn(*args, **kwargs)\n"
+
+
+@pytest.mark.parametrize("created", [True, False], ids=["created", "removed"])
+def test_cache_helper_package_changes_import_place(project, created) -> None:
+    root = project(HELPER_FILES)
+    corelib = root / "corelib"
+    if not created:
+        corelib.mkdir()
+        (corelib / "__init__.py").write_text("")
+        (corelib / "tasks.py").write_text(HELPER_MODULE)
+    run_cli(["."], root)
+    if created:
+        corelib.mkdir()
+        (corelib / "__init__.py").write_text("")
+        (corelib / "tasks.py").write_text(HELPER_MODULE)
+    else:
+        shutil.rmtree(corelib)
+
+    cached = run_cli(["."], root)
+    uncached = run_cli(["--no-cache", "."], root)
+
+    assert "+from corelib.tasks import in_background" in uncached.stdout
+    assert cached.stdout == uncached.stdout
+
+
+MAIL = """\
+import os
+
+from customerio import APIClient, SendEmailRequest
+from flask import render_template
+
+mailer = APIClient(os.environ["CUSTOMERIO_APP_API_KEY"])
+
+
+def send_receipt(user, order):
+    body = render_template("receipt.html", order=order)
+    request = SendEmailRequest(
+        transactional_message_id="receipt",
+        to=user.email,
+        identifiers={"id": user.id},
+        body=body,
+    )
+    mailer.send_email(request)
+
+
+def handle_bounce(event):
+    if event["metric"] == "bounced":
+        return event["data"]["customer_id"]
+"""
+
+RECEIPT = "<p>Thank you for order {{ order.id }}.</p>\n"
+UNSUBSCRIBE = '<p><a href="{% unsubscribe_url %}">Unsubscribe</a></p>\n'
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (RECEIPT + UNSUBSCRIBE, RECEIPT),
+        (RECEIPT, RECEIPT + UNSUBSCRIBE),
+        (RECEIPT, None),
+        (None, RECEIPT),
+    ],
+    ids=["link-removed", "link-added", "template-deleted", "template-created"],
+)
+def test_cache_template_edit_changes_findings(project, before, after) -> None:
+    root = project({"pyproject.toml": "[tool.cio-fix]\n", "app/mail.py": MAIL})
+    template = root / "app" / "templates" / "receipt.html"
+    template.parent.mkdir()
+    if before is not None:
+        template.write_text(before)
+    run_cli(["--no-diff", "."], root)
+    if after is None:
+        template.unlink()
+    else:
+        template.write_text(after)
+
+    cached = run_cli(["--no-diff", "."], root)
+    uncached = run_cli(["--no-diff", "--no-cache", "."], root)
+
+    assert cached.stdout == uncached.stdout
+    assert cached.exit_code == uncached.exit_code
+

@@ -45,9 +45,9 @@ from cio_fix.customerio import (
     dotted_name,
 )
 from cio_fix.handlers import is_request_handler
+from cio_fix.lookups import is_first_party
 from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
-from cio_fix.modules import is_first_party
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk

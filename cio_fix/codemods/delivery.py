@@ -10,6 +10,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from cio_fix import lookups
 from cio_fix.chains import joined_strings
 from cio_fix.customerio import Api, FunctionInfo, Scope, literal_value
 from cio_fix.handlers import request_handler
@@ -1379,7 +1380,7 @@ def find_template(context: FileContext, name: str, start: Path) -> Path | None:
         candidate = (folder / name).resolve()
         if candidate != root and root not in candidate.parents:
             continue
-        if candidate.is_file():
+        if lookups.is_file(candidate):
             return candidate
     return None
 
@@ -1394,12 +1395,12 @@ def template_has_link(context: FileContext, path: Path, seen: set[Path]) -> bool
     if path in seen or len(seen) >= MAX_TEMPLATES_READ:
         return None
     seen.add(path)
-    try:
-        if path.stat().st_size > MAX_TEMPLATE_BYTES:
-            return None
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    data = lookups.read_file(path, MAX_TEMPLATE_BYTES)
+    if data is None:
         return None
+    # Newlines as text mode reads them, so that a link's length counts alike.
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    text = text.replace("\r", "\n")
     if UNSUBSCRIBE_LINK.search(text):
         return True
     if OPAQUE_TEMPLATE.search(text):
