@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import traceback
@@ -355,6 +356,7 @@ def main_command(
     ),
 ) -> None:
     """Find and fix the known pitfalls of Customer.io integrations."""
+    _show_logged_warnings()
     dry_run = dry_run_option is not False
     # --add-noqa writes its comments unless --dry-run is given explicitly.
     noqa_dry_run = add_noqa and dry_run_option is True
@@ -680,6 +682,27 @@ def _joined(names: list[str]) -> str:
     if len(quoted) == 1:
         return quoted[0]
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+class _WarningHandler(logging.Handler):
+    """Print the warnings that cio-fix's modules log, as `_warn` prints the others."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _warn(record.getMessage())
+
+
+def _show_logged_warnings() -> None:
+    """Print cio-fix's logged warnings with the `cio-fix: warning:` prefix.
+
+    Without a handler, Python's last-resort handler prints the bare
+    message. Worker processes fork with the handler in place.
+    """
+    package_logger = logging.getLogger("cio_fix")
+    if not any(isinstance(item, _WarningHandler) for item in package_logger.handlers):
+        package_logger.addHandler(_WarningHandler())
 
 
 def _warn(problem: str) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +63,17 @@ def read_regular_text(path: Path, max_bytes: int = MAX_DECLARATION_BYTES) -> str
     return read_regular_file(path, max_bytes).decode("utf-8", errors="replace")
 
 
-def read_toml(path: Path, reading: str, level: int = logging.WARNING) -> dict[str, Any]:
+def read_toml(
+    path: Path,
+    reading: str,
+    level: int = logging.WARNING,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Return the TOML document at `path`, or {} when it is missing, unreadable or not valid TOML.
 
     `reading` names what the caller reads from the file, for the log line
-    that an unreadable or invalid file gets at `level`.
+    that an unreadable or invalid file gets at `level`. With `warn`, that
+    line goes to `warn` instead of the log.
     """
     if not path.is_file():
         return {}
@@ -74,19 +81,22 @@ def read_toml(path: Path, reading: str, level: int = logging.WARNING) -> dict[st
         raw = read_regular_file(path)
     except OSError as error:
         reason = error.strerror or str(error)
-        logger.log(
-            level, "%s: cannot read: %s; %s is not read from it", path, reason, reading
-        )
+        message = f"{path}: cannot read: {reason}; {reading} is not read from it"
+        _report(message, level, warn)
         return {}
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        logger.log(level, "%s: not valid TOML; %s is not read from it", path, reading)
+        message = f"{path}: not valid TOML; {reading} is not read from it"
+        _report(message, level, warn)
         return {}
 
 
 def read_setup_cfg(
-    path: Path, reading: str, level: int = logging.WARNING
+    path: Path,
+    reading: str,
+    level: int = logging.WARNING,
+    warn: Callable[[str], None] | None = None,
 ) -> configparser.ConfigParser | None:
     """Return the parsed setup.cfg at `path`, or None when it is missing or not valid INI.
 
@@ -99,9 +109,17 @@ def read_setup_cfg(
     try:
         parser.read_string(read_regular_file(path).decode("utf-8"), str(path))
     except (OSError, UnicodeDecodeError, configparser.Error):
-        logger.log(level, "%s: not valid INI; %s is not read from it", path, reading)
+        message = f"{path}: not valid INI; {reading} is not read from it"
+        _report(message, level, warn)
         return None
     return parser
+
+
+def _report(message: str, level: int, warn: Callable[[str], None] | None) -> None:
+    if warn is None:
+        logger.log(level, "%s", message)
+    else:
+        warn(message)
 
 
 def is_regular_file(path: Path) -> bool:

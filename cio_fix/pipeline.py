@@ -64,6 +64,7 @@ from cio_fix.modules import (
     reexported_names,
     sdk_search_start,
 )
+from cio_fix.sdk_version import sdk_declaration_warnings
 from cio_fix.style import FormatterSettings
 
 if TYPE_CHECKING:
@@ -304,8 +305,9 @@ def fewer_collections() -> Iterator[None]:
 def _check_candidates(
     all_files: list[Path], raw_files: dict[Path, bytes], config: Config, cache: Cache
 ) -> RunResult:
+    run = _Run(all_files, config, cache)
     try:
-        return _Run(all_files, config, cache).execute(raw_files)
+        return run.execute(raw_files)
     except PipelineUnavailable as error:
         # A worker that Ctrl-C stopped is no reason to check everything again.
         stop_if_interrupted()
@@ -314,13 +316,40 @@ def _check_candidates(
         level = logging.DEBUG if error.from_cache else logging.WARNING
         logger.log(
             level,
-            "checking the files in phases failed (%s);"
-            " checking them again in this process, without the cache",
+            "%s; checking every file again in this process, which takes longer",
             error,
         )
     # A cache entry may be what failed, so the next run starts from an empty one.
     cache.clear()
+    if not run.declarations_checked:
+        # NOTE: only the candidates' folders, because the files that they
+        # import are not known here.
+        warn_about_declarations(list(raw_files), config.declarations_root, None)
     return _check_serially(all_files, raw_files, config)
+
+
+def warn_about_declarations(
+    files: list[Path],
+    root: Path,
+    warnings_of: Callable[[Path], list[str]] | None,
+) -> None:
+    """Log each warning about a declaration file that cannot be read, once.
+
+    Every run logs them, whether its results come from the cache or not,
+    because they concern the project rather than one file. They are those
+    of the customerio version search from each file's folder, which
+    `warnings_of` returns (by default uncached).
+    """
+    logged: set[str] = set()
+    for folder in sorted({path.parent for path in files}):
+        if warnings_of is None:
+            warnings = sdk_declaration_warnings(root, folder)
+        else:
+            warnings = warnings_of(folder)
+        for message in warnings:
+            if message not in logged:
+                logged.add(message)
+                logger.warning("%s", message)
 
 
 def _check_serially(
@@ -551,6 +580,8 @@ class _Run:
         self._formatter_settings = FormatterSettings(config.root)
         # Each file's formatter settings, as its cache keys contain them.
         self._formatter_keys: dict[Path, str] = {}
+        # Whether this run has warned about unreadable declaration files.
+        self.declarations_checked = False
 
     def execute(self, raw_files: dict[Path, bytes]) -> RunResult:
         try:
@@ -572,6 +603,10 @@ class _Run:
         order = read_project_files(
             self.all_files, raw_files, self.config.root, self._rule_words(), self._scan
         )
+        warn_about_declarations(
+            order, self.config.declarations_root, self._declaration_warnings
+        )
+        self.declarations_checked = True
         parsed = [path for path in order if self.facts[path].summary_digest is not None]
         by_path = sorted(parsed, key=lambda path: path.as_posix())
         unread = unread_candidates(order, set(parsed), self.config.root)
@@ -658,6 +693,22 @@ class _Run:
                 found.extend(own)
             self._declared[folder] = found
         return found
+
+    def _declaration_warnings(self, folder: Path) -> list[str]:
+        """Return the warnings of the customerio version search from `folder`, cached.
+
+        The key hashes the declaration files that the search may read.
+        """
+        root = self.config.declarations_root
+        if not self.cache.enabled:
+            return sdk_declaration_warnings(root, folder)
+        key = digest(self.run_key, str(folder), *self._declarations(folder))
+        cached = self._cached(f"declaration-warnings:{key}", tuple)
+        if cached is not None and _all_of(cached, str):
+            return list(cached)
+        warnings = sdk_declaration_warnings(root, folder)
+        self._store(f"declaration-warnings:{key}", tuple(warnings))
+        return warnings
 
     def _shadowed_key(self, path: Path) -> str:
         """Return the SDK packages that the project hides from `path`, for its keys.

@@ -20,13 +20,13 @@ from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, Severity
 from cio_fix.modules import is_test_file, path_in_project
-from cio_fix.project import SdkConflict, SdkVersion, detect_sdk_version
 from cio_fix.python_version import (
     DeclaredPython,
     InvalidSpecifier,
     PythonVersion,
     detect_python_version,
 )
+from cio_fix.sdk_version import SdkConflict, SdkVersion, detect_sdk_version
 from cio_fix.walk import child_nodes
 
 if TYPE_CHECKING:
@@ -121,6 +121,10 @@ class ImportedName:
     local: str
     # Empty when an import of the module already binds `local` in time.
     imports: tuple[AddImport, ...] = ()
+
+
+def _ignore(message: str) -> None:
+    pass
 
 
 class FileContext:
@@ -350,7 +354,9 @@ class FileContext:
         return self.project.shared(  # type: ignore[no-any-return]
             f"sdk-version:{folder}",
             lambda _: self._shown_from_cwd(
-                detect_sdk_version(self.config.declarations_root, folder)
+                # The run warns about an unreadable declaration file once,
+                # cached or not (`pipeline`), so the rules do not.
+                detect_sdk_version(self.config.declarations_root, folder, _ignore)
             ),
         )
 

@@ -1380,3 +1380,27 @@ def test_cache_template_edit_changes_findings(project, before, after) -> None:
     assert cached.stdout == uncached.stdout
     assert cached.exit_code == uncached.exit_code
 
+
+BROKEN_LOCK_FILES = {
+    "pyproject.toml": '[project]\nname = "billing"\nversion = "0.3.0"\n',
+    "Pipfile.lock": '{"default": {"customerio": {"version": "==3.1.0"\n',
+    "app/__init__.py": "",
+    "app/jobs.py": WORKER,
+}
+
+
+def test_cache_run_repeats_declaration_warning(project) -> None:
+    root = project(BROKEN_LOCK_FILES)
+    warning = (
+        f"cio-fix: warning: {root / 'Pipfile.lock'}: not valid JSON;"
+        " the SDK version is not read from it"
+    )
+
+    first = run_cli(["--no-diff", "."], root)
+    cached = run_cli(["--no-diff", "."], root)
+    uncached = run_cli(["--no-diff", "--no-cache", "."], root)
+
+    assert first.stderr.count(warning) == 1
+    assert cached.stderr == first.stderr
+    assert uncached.stderr == first.stderr
+
