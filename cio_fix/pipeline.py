@@ -251,6 +251,9 @@ def _collector_off_then_frozen() -> Iterator[None]:
             gc.enable()
 
 
+# How long a run waits for a worker whose pipe closed to report its exit status.
+WORKER_EXIT_WAIT_SECONDS = 1.0
+
 # The files a worker checks between two returns of freed memory to the system.
 TRIM_EVERY = 10
 
@@ -1338,26 +1341,51 @@ class _ParallelBackend:
         `requests` has one entry per shard, None for a shard with no work.
         """
         own, theirs = requests[0], requests[1:]
-        try:
-            for connection, request in zip(self.connections, theirs, strict=True):
-                if request is not None:
-                    connection.send_bytes(dumps(request))
-            answers = []
-            if own is not None:
-                answers.append(_handle(self.local, own))
-            for connection, request in zip(self.connections, theirs, strict=True):
-                if request is not None:
-                    answers.append(connection.recv_bytes())
-            replies = []
-            for answer in answers:
+        for number, request in enumerate(theirs):
+            if request is not None:
+                try:
+                    self.connections[number].send_bytes(dumps(request))
+                except OSError as error:
+                    raise self._lost(number, error) from error
+        answers = []
+        if own is not None:
+            answers.append(_handle(self.local, own))
+        for number, request in enumerate(theirs):
+            if request is not None:
+                try:
+                    answers.append(self.connections[number].recv_bytes())
+                except (OSError, EOFError) as error:
+                    raise self._lost(number, error) from error
+        replies = []
+        for answer in answers:
+            try:
                 status, payload = pickle.loads(answer)
-                if status != "ok":
-                    message, from_cache = payload
-                    raise PipelineUnavailable(message, from_cache)
-                replies.append(payload)
-        except (OSError, EOFError, pickle.PickleError) as error:
-            raise PipelineUnavailable(f"{type(error).__name__}: {error}") from error
+            except pickle.PickleError as error:
+                raise PipelineUnavailable(
+                    f"a worker process's reply cannot be read ({error})"
+                ) from error
+            if status != "ok":
+                message, from_cache = payload
+                raise PipelineUnavailable(message, from_cache)
+            replies.append(payload)
         return replies
+
+    def _lost(self, number: int, error: BaseException) -> PipelineUnavailable:
+        """Describe how worker `number` was lost, by its exit when it ended."""
+        process = self.processes[number]
+        # The pipe closes as the process ends, so the exit status follows soon.
+        process.join(timeout=WORKER_EXIT_WAIT_SECONDS)
+        status = process.exitcode
+        if status is None:
+            reason = f"the connection to it failed: {type(error).__name__}: {error}"
+            return PipelineUnavailable(f"a worker process stopped answering ({reason})")
+        if status < 0:
+            how = f"killed by signal {-status}"
+            with contextlib.suppress(ValueError):
+                how += f", {signal.Signals(-status).name}"
+        else:
+            how = f"exit status {status}"
+        return PipelineUnavailable(f"a worker process ended unexpectedly ({how})")
 
     def close(self, wait: bool = True) -> None:
         """Stop the workers, or without `wait` kill them even amid a request."""
@@ -1424,7 +1452,9 @@ def _handle(worker: _Worker, request: tuple[Any, ...]) -> bytes:
     except Exception as error:
         logger.debug("worker request %s failed", request[0], exc_info=True)
         from_cache = isinstance(error, PipelineUnavailable) and error.from_cache
-        message = f"{type(error).__name__}: {error}"
+        message = str(error)
+        if not isinstance(error, PipelineUnavailable):
+            message = f"checking the files failed ({type(error).__name__}: {error})"
         return dumps(("failed", (message, from_cache)))
 
 

@@ -1404,3 +1404,26 @@ def test_cache_run_repeats_declaration_warning(project) -> None:
     assert cached.stderr == first.stderr
     assert uncached.stderr == first.stderr
 
+
+def test_pipeline_killed_worker_named_in_warning(project, workers, monkeypatch) -> None:
+    root = project(FILES)
+    expected = run_cli(["--no-cache", "-j", "1", "--output-format", "json", "."], root)
+    monkeypatch.setattr(pipeline, "_check_serially", CHECK_SERIALLY)
+    main_process = os.getpid()
+    real_collect = pipeline._Worker.collect
+
+    def killed_collect(self, paths, data):
+        if os.getpid() != main_process:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_collect(self, paths, data)
+
+    monkeypatch.setattr(pipeline._Worker, "collect", killed_collect)
+
+    result = run_cli(["--jobs", "2", "--output-format", "json", "."], root)
+
+    assert workers == [2]
+    assert result.stdout == expected.stdout
+    assert result.stderr.splitlines()[0] == (
+        "cio-fix: warning: a worker process ended unexpectedly (killed by signal 9,"
+        " SIGKILL); checking every file again in this process, which takes longer"
+    )
