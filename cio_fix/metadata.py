@@ -474,6 +474,14 @@ def is_target(node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]) -
     return isinstance(parent, (*_TARGET_STORES, cst.Del)) and parent.target is child
 
 
+def is_deleted(node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    """Tell whether a `del` statement deletes `node`, also in a tuple or list."""
+    parent = parent_of.get(node)
+    while isinstance(parent, (cst.Element, cst.Tuple, cst.List)):
+        parent = parent_of.get(parent)
+    return isinstance(parent, cst.Del)
+
+
 def name_context(
     name: cst.Name, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
 ) -> ExpressionContext | None:

@@ -6,18 +6,44 @@ Both the project index (constants that another module rebinds) and CIO601
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import libcst as cst
 
 from cio_fix.customerio import FileIndex, literal_value, subscript_key
-from cio_fix.metadata import is_target
+from cio_fix.metadata import is_deleted, is_target
 
 # Methods of the `globals()` dictionary that only read it.
 GLOBALS_READERS = frozenset(
     {"get", "keys", "values", "items", "copy", "__contains__", "__getitem__"}
 )
-# Methods of the `globals()` dictionary that set or delete the key of their
-# first argument.
-GLOBALS_KEY_WRITERS = frozenset({"setdefault", "pop", "__setitem__", "__delitem__"})
+# Methods of the `globals()` dictionary that set the key of their first argument.
+GLOBALS_KEY_SETTERS = frozenset({"setdefault", "__setitem__"})
+# Methods of the `globals()` dictionary that delete the key of their first argument.
+GLOBALS_KEY_DELETERS = frozenset({"pop", "__delitem__"})
+# Methods of the `globals()` dictionary that delete keys that no argument names.
+GLOBALS_CLEARERS = frozenset({"clear", "popitem"})
+
+
+@dataclass(frozen=True)
+class NamespaceWrite:
+    """Code that sets or deletes names of a module through its namespace or module object.
+
+    `node` is that code: the call, the target of the assignment or `del`,
+    or the namespace where code that cio-fix does not follow gets it
+    (`exec(code, globals())`). `names` is None when it may set or delete
+    any name. `deletes` is True for a deletion (`del globals()["X"]`,
+    `.pop("X")`, `.clear()`, `delattr(...)`).
+    """
+
+    node: cst.CSTNode
+    names: frozenset[str] | None
+    deletes: bool = False
+
+    def writes(self, name: str) -> bool:
+        """Tell whether this write may set or delete `name`."""
+        return self.names is None or name in self.names
 
 
 def globals_writes(index: FileIndex) -> frozenset[str] | None:
@@ -27,68 +53,100 @@ def globals_writes(index: FileIndex) -> frozenset[str] | None:
     the like, anywhere in the module. None means any name: a key that is
     not a literal, or `globals()` passed on (`exec(code, globals())`).
     """
-    names: set[str] = set()
+    return _written_names(globals_write_sites(index))
+
+
+def globals_write_sites(index: FileIndex) -> list[NamespaceWrite]:
+    """Return every write through `globals()` in the module, in the order of the module."""
+    writes = []
     for name_node in index.names.get("globals", []):
         call = index.parents.get(name_node)
         if not isinstance(call, cst.Call) or call.func is not name_node:
             continue
-        keys = namespace_writes(index, call)
-        if keys is None:
-            return None
-        names |= keys
-    return frozenset(names)
+        write = namespace_write(index, call)
+        if write is not None:
+            writes.append(write)
+    return writes
 
 
 def namespace_writes(
     index: FileIndex, namespace: cst.BaseExpression
 ) -> set[str] | None:
-    """Return the keys that the use of a module's namespace dictionary sets.
+    """Return the keys that the use of a module's namespace dictionary sets or deletes.
 
     `namespace` is an expression for the dictionary (`globals()`,
     `vars(module)`, `module.__dict__`), and None means any key.
     """
+    write = namespace_write(index, namespace)
+    if write is None:
+        return set()
+    return None if write.names is None else set(write.names)
+
+
+def namespace_write(
+    index: FileIndex, namespace: cst.BaseExpression
+) -> NamespaceWrite | None:
+    """Return the write that the use of a module's namespace dictionary makes, or None.
+
+    `namespace` is an expression for the dictionary (`globals()`,
+    `vars(module)`, `module.__dict__`). None means that the use only reads it.
+    """
     user = index.parents.get(namespace)
     if isinstance(user, cst.ComparisonTarget):
-        return set()
+        return None
     if isinstance(user, cst.Subscript):
         if not is_target(user, index.parents):
-            return set()
+            return None
         key = subscript_key(user)
-        return None if key is None else {key}
+        names = None if key is None else frozenset({key})
+        return NamespaceWrite(user, names, is_deleted(user, index.parents))
     if not isinstance(user, cst.Attribute):
-        return None
+        return NamespaceWrite(namespace, None)
     method = user.attr.value
     if method in GLOBALS_READERS:
-        return set()
+        return None
     method_call = index.parents.get(user)
     if not isinstance(method_call, cst.Call):
-        return None
+        return NamespaceWrite(namespace, None)
     if method == "update":
-        return _updated_keys(method_call)
-    if method in GLOBALS_KEY_WRITERS and method_call.args:
+        return NamespaceWrite(method_call, _updated_keys(method_call))
+    if method in GLOBALS_CLEARERS:
+        return NamespaceWrite(method_call, None, deletes=True)
+    deletes = method in GLOBALS_KEY_DELETERS
+    if (deletes or method in GLOBALS_KEY_SETTERS) and method_call.args:
         key = literal_value(method_call.args[0].value)
-        return {key} if isinstance(key, str) else None
-    return None
+        names = frozenset({key}) if isinstance(key, str) else None
+        return NamespaceWrite(method_call, names, deletes)
+    return NamespaceWrite(method_call, None)
 
 
 def own_module_writes(index: FileIndex) -> frozenset[str] | None:
-    """Return the module-level names that the module sets through `sys.modules[__name__]`.
+    """Return the module-level names that the module sets through its own module object.
 
     That is `setattr(sys.modules[__name__], "NAME", ...)`, an attribute
     assignment to it or to a name bound to it (`this.NAME = ...`), and
-    writes through `vars(...)` or `.__dict__` of it. None means any name:
-    a name that is not a literal, or the module object passed on.
+    writes through `vars(...)` or `.__dict__` of it. None means any name: a
+    name that is not a literal, or the module object passed on.
     """
-    names: set[str] = set()
+    return _written_names(own_module_write_sites(index))
+
+
+def own_module_write_sites(index: FileIndex) -> list[NamespaceWrite]:
+    """Return every write through the module's own module object (`own_module_writes`)."""
+    writes: list[NamespaceWrite] = []
+    for module_object in _own_module_objects(index):
+        writes.extend(_module_object_writes(index, module_object, set()))
+    return writes
+
+
+def _own_module_objects(index: FileIndex) -> list[cst.BaseExpression]:
+    """Return the expressions for the module's own object: `sys.modules[__name__]`."""
+    found: list[cst.BaseExpression] = []
     for name_node in index.names.get("__name__", []):
         subscript = _modules_subscript(index, name_node)
-        if subscript is None:
-            continue
-        written = _module_object_writes(index, subscript, set())
-        if written is None:
-            return None
-        names |= written
-    return frozenset(names)
+        if subscript is not None:
+            found.append(subscript)
+    return found
 
 
 def _modules_subscript(index: FileIndex, name_node: cst.Name) -> cst.Subscript | None:
@@ -112,70 +170,85 @@ ATTRIBUTE_WRITERS = frozenset({"setattr", "delattr"})
 
 def _module_object_writes(
     index: FileIndex, module_object: cst.BaseExpression, aliases: set[str]
-) -> set[str] | None:
-    """Return the names that the use of an expression for the module object sets.
+) -> list[NamespaceWrite]:
+    """Return the writes that the use of an expression for the module object makes.
 
     `aliases` contains the names already followed, so that `a = b` and `b = a`
-    end. None means any name.
+    end.
     """
     user = index.parents.get(module_object)
     if isinstance(user, cst.Attribute):
         attribute = user.attr.value
         if attribute == "__dict__":
-            return namespace_writes(index, user)
+            return _listed(namespace_write(index, user))
         if is_target(user, index.parents):
-            return {attribute}
-        # `__setattr__` and the like set a name that cio-fix does not follow.
-        return None if attribute.startswith("__") else set()
+            names = frozenset({attribute})
+            return [NamespaceWrite(user, names, is_deleted(user, index.parents))]
+        if attribute.startswith("__"):
+            # `__setattr__` and the like set a name that cio-fix does not follow.
+            return [NamespaceWrite(user, None)]
+        return []
     if isinstance(user, cst.Arg):
         call = index.parents.get(user)
         if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
-            return None
+            return [NamespaceWrite(module_object, None)]
         function = call.func.value
         if call.args[0] is not user:
-            return None
+            return [NamespaceWrite(call, None)]
         if function in ATTRIBUTE_READERS:
-            return set()
+            return []
         if function == "vars" and len(call.args) == 1:
-            return namespace_writes(index, call)
+            return _listed(namespace_write(index, call))
         if function in ATTRIBUTE_WRITERS and len(call.args) > 1:
             key = literal_value(call.args[1].value)
-            return {key} if isinstance(key, str) else None
-        return None
+            names = frozenset({key}) if isinstance(key, str) else None
+            return [NamespaceWrite(call, names, deletes=function == "delattr")]
+        return [NamespaceWrite(call, None)]
     if isinstance(user, cst.Assign) and user.value is module_object:
         return _alias_writes(index, user, aliases)
-    return None
+    return [NamespaceWrite(module_object, None)]
 
 
 def _alias_writes(
     index: FileIndex, assign: cst.Assign, aliases: set[str]
-) -> set[str] | None:
-    """Return the names set through a name bound to the module object (`this = ...`).
+) -> list[NamespaceWrite]:
+    """Return the writes through a name bound to the module object (`this = ...`).
 
     Every use of that name anywhere in the module counts, which may only
     withhold more fixes.
     """
     if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
-        return None
+        return [NamespaceWrite(assign, None)]
     alias = assign.targets[0].target.value
     if alias in aliases:
-        return set()
+        return []
     aliases.add(alias)
-    names: set[str] = set()
+    writes: list[NamespaceWrite] = []
     for use in index.names.get(alias, []):
         parent = index.parents.get(use)
         if isinstance(parent, cst.AssignTarget) or (
             isinstance(parent, cst.Attribute) and parent.attr is use
         ):
             continue
-        written = _module_object_writes(index, use, aliases)
-        if written is None:
+        writes.extend(_module_object_writes(index, use, aliases))
+    return writes
+
+
+def _listed(write: NamespaceWrite | None) -> list[NamespaceWrite]:
+    return [] if write is None else [write]
+
+
+def _written_names(writes: Iterable[NamespaceWrite]) -> frozenset[str] | None:
+    """Return the names that some of `writes` set or delete; None when one may be any."""
+    names: set[str] = set()
+    for write in writes:
+        if write.names is None:
             return None
-        names |= written
-    return names
+        names |= write.names
+    return frozenset(names)
 
 
-def _updated_keys(call: cst.Call) -> set[str] | None:
+def _updated_keys(call: cst.Call) -> frozenset[str] | None:
     """Return the keys an `update(...)` call sets, or None unless all are literal."""
     keys: set[str] = set()
     for argument in call.args:
@@ -193,4 +266,4 @@ def _updated_keys(call: cst.Call) -> set[str] | None:
             if not isinstance(key, str):
                 return None
             keys.add(key)
-    return keys
+    return frozenset(keys)

@@ -22,12 +22,11 @@ from cio_fix.codemods.clients import (
     CallLayout,
     call_layout,
     format_call,
-    globals_writes,
-    own_module_writes,
     unused_name,
 )
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of
+from cio_fix.namespaces import globals_writes, own_module_writes
 from cio_fix.walk import find_all
 
 from conftest import FIXTURES, run_cli
@@ -1333,18 +1332,22 @@ def test_background_message_of_failure_not_swallowed(project) -> None:
 
 WITHHELD_REASONS = {
     "local_imports.py": "(not fixed: `CustomerIO` is imported inside `signup`,",
-    "global_rebinding.py": "(not fixed: `init_app` rebinds `SITE_ID` through `global`,",
+    "global_rebinding.py": (
+        "(not fixed: `init_app` rebinds `SITE_ID` through `global` on line 14,"
+    ),
     "closed_by_wrapper.py": "(not fixed: `closing()` closes the client,",
     "none_placeholder.py": "(not fixed: `SITE_ID` is None at import, a placeholder",
     "empty_string_placeholder.py": (
         "(not fixed: `SITE_ID` is an empty string at import, a placeholder"
     ),
-    "set_through_globals.py": "(not fixed: the module sets `SITE_ID` through `globals()`,",
+    "set_through_globals.py": (
+        "(not fixed: the module sets `SITE_ID` through `globals()` on line 12,"
+    ),
     "set_through_module_object.py": (
-        "(not fixed: the module sets `API_KEY` through `sys.modules[__name__]`,"
+        "(not fixed: the module sets `API_KEY` through its module object on line 13,"
     ),
     "set_through_module_alias.py": (
-        "(not fixed: the module sets `SITE_ID` through `sys.modules[__name__]`,"
+        "(not fixed: the module sets `SITE_ID` through its module object on line 14,"
     ),
     "conditional_constants.py": "(not fixed: `SITE` is bound more than once at module",
     "class_defined_below.py": "(not fixed: `Config` is a class, whose attributes",
@@ -1356,6 +1359,10 @@ WITHHELD_REASONS = {
     "factory_with_parameters.py": "(not fixed: a cache keyed by the parameters",
     "factory_closed_in_same_file.py": "(not fixed: a caller closes the client,",
     "wrapper_same_file.py": "(not fixed: an instance may keep state of its own,",
+    "key_cleared_through_globals.py": (
+        "(not fixed: the module may set or delete any module-level name through"
+        " `globals()` on line 12,"
+    ),
 }
 
 
@@ -1431,6 +1438,14 @@ WITHHELD_REASON_LISTS = {
         "(not fixed: it is stored in the module-level `_client`, which other code",
         "(not fixed: it is stored in the module-level `_client`, which other code",
         "(not fixed: it is stored in the module-level `_fresh_client`, which other",
+    ],
+    "key_removed_through_globals.py": [
+        "(not fixed: the module deletes `SITE_ID` through `globals()` on line 12,",
+        "(not fixed: the module deletes `API_KEY` through `globals()` on line 16,",
+    ],
+    "key_deleted_through_module_object.py": [
+        "(not fixed: the module deletes `API_KEY` through its module object on line 15,",
+        "(not fixed: the module deletes `SITE_ID` through its module object on line 19,",
     ],
 }
 

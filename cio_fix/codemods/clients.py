@@ -31,9 +31,13 @@ from cio_fix.customerio import (
 )
 from cio_fix.engine import display_path
 from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
-from cio_fix.metadata import code_of, quoted_code
+from cio_fix.metadata import code_of, is_deleted, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
-from cio_fix.namespaces import globals_writes, own_module_writes
+from cio_fix.namespaces import (
+    NamespaceWrite,
+    globals_write_sites,
+    own_module_write_sites,
+)
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.suppressions import is_silenced
@@ -168,47 +172,88 @@ def is_import_safe(index: FileIndex, node: cst.BaseExpression, depth: int = 0) -
             return False
         if not isinstance(assignment.statement, (cst.Assign, cst.AnnAssign)):
             return False
-        if rebinding_reason(index, node.value) is not None:
+        if rebinding_of(index, node.value) is not None:
             return False
         return is_import_safe(index, assignment.value, depth + 1)
     return False
 
 
-def rebinding_reason(index: FileIndex, name: str) -> str | None:
-    """Return why a module-level name may get another value after import, or None.
+@dataclass(frozen=True)
+class Rebinding:
+    """Code that may give a module-level name another value after import, or delete it.
 
-    That is a function that rebinds it through `global`, a write through
-    `globals()` or `sys.modules[__name__]`, or a placeholder: a name bound
-    once to `None` or to an empty string, which an app factory or another
-    module (`tracking.SITE_ID = ...`) usually sets later.
+    `node` is that code, whose line the reason names. A placeholder has
+    none, because the code that sets it is elsewhere.
     """
-    rebinder = global_rebinder(index, name)
-    if rebinder is not None:
-        return f"`{rebinder.name}` rebinds `{name}` through `global`"
-    for namespace, written in (
-        ("globals()", globals_writes(index)),
-        ("sys.modules[__name__]", own_module_writes(index)),
+
+    description: str
+    node: cst.CSTNode | None = None
+
+    def reason(self, context: FileContext) -> str:
+        """Return the description, with the line of the code when there is one."""
+        if self.node is None:
+            return self.description
+        return f"{self.description} on line {context.message_line(self.node)}"
+
+
+def rebinding_reason(context: FileContext, name: str) -> str | None:
+    """Return why a module-level name may get another value after import, or None."""
+    rebinding = rebinding_of(context.index, name)
+    return rebinding.reason(context) if rebinding is not None else None
+
+
+def rebinding_of(index: FileIndex, name: str) -> Rebinding | None:
+    """Return code that may give a module-level name another value after import, or None.
+
+    That is a function that rebinds it through `global`, or a write or
+    deletion through `globals()` or the module's own object
+    (`sys.modules[__name__]`). A placeholder counts too:
+    a name bound once to `None` or to an empty string, which an app factory
+    or another module (`tracking.SITE_ID = ...`) usually sets later.
+    """
+    rebinding = global_rebinding(index, name)
+    if rebinding is not None:
+        return rebinding
+    for namespace, writes in (
+        ("`globals()`", globals_write_sites(index)),
+        ("its module object", own_module_write_sites(index)),
     ):
-        if written is None or name in written:
-            return f"the module sets `{name}` through `{namespace}`"
+        for write in writes:
+            if write.writes(name):
+                description = _write_description(name, namespace, write)
+                return Rebinding(f"the module {description}", write.node)
     assignment = index.module_assignment(name)
     if assignment is None:
         return None
     value = assignment.value
     if isinstance(value, cst.Name) and value.value == "None":
-        return f"`{name}` is None at import, a placeholder that other code may set"
+        return Rebinding(
+            f"`{name}` is None at import, a placeholder that other code may set"
+        )
     if literal_value(value) == "":
         # An empty site ID or API key cannot authenticate, so the name only
         # reserves a slot.
-        return (
+        return Rebinding(
             f"`{name}` is an empty string at import, a placeholder that other"
             " code may set"
         )
     return None
 
 
-def global_rebinder(index: FileIndex, name: str) -> FunctionInfo | None:
-    """Return a function that rebinds the module-level `name` through `global`, if any.
+def _write_description(name: str, namespace: str, write: NamespaceWrite) -> str:
+    """Describe a write through a module's namespace that may set or delete `name`.
+
+    The description starts with its verb: `deletes `SITE_ID` through ...`.
+    """
+    if write.names is None:
+        return f"may set or delete any module-level name through {namespace}"
+    if write.deletes:
+        return f"deletes `{name}` through {namespace}"
+    return f"sets `{name}` through {namespace}"
+
+
+def global_rebinding(index: FileIndex, name: str) -> Rebinding | None:
+    """Return where a function rebinds the module-level `name` through `global`.
 
     A function that declares `name` global and assigns or imports it
     changes the module's value whenever it runs, so the value at import is
@@ -218,15 +263,25 @@ def global_rebinder(index: FileIndex, name: str) -> FunctionInfo | None:
         return None
     for function in index.functions:
         scope = function.scope
-        if scope is None or (
-            name not in scope.assignments and name not in scope.imports
-        ):
+        if scope is None:
+            continue
+        assignments = scope.assignments.get(name)
+        if not assignments and name not in scope.imports:
             continue
         # NOTE: a `global` of a nested function counts for the outer one too,
         # which only withholds more fixes.
         for statement in find_all(function.node.body, cst.Global):
-            if any(item.name.value == name for item in statement.names):
-                return function
+            if not any(item.name.value == name for item in statement.names):
+                continue
+            if assignments:
+                return Rebinding(
+                    f"`{function.name}` rebinds `{name}` through `global`",
+                    assignments[0].statement,
+                )
+            # An import names no statement of its own in the index.
+            return Rebinding(
+                f"`{function.name}` rebinds `{name}` through `global`", statement
+            )
     return None
 
 
@@ -271,7 +326,7 @@ REQUEST_SCOPED = (
 )
 
 
-def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | None:
+def varying_value_reason(context: FileContext, node: cst.BaseExpression) -> str | None:
     """Return why a value may differ between requests, or None when it cannot.
 
     A value is the same for every request of the process when it is an
@@ -280,6 +335,7 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
     `request`, `session`, `g`, `current_app` (one per app), context
     variables, `self`, or anything that calls code (`get_tenant().key`).
     """
+    index = context.index
     whole = node
     key_reason = _varying_key_reason(node)
     if key_reason is not None:
@@ -295,7 +351,7 @@ def varying_value_reason(index: FileIndex, node: cst.BaseExpression) -> str | No
     name = node.value
     if name in ("self", "cls", "request"):
         return f"`{name}` may differ from one request to the next"
-    rebinding = rebinding_reason(index, name)
+    rebinding = rebinding_reason(context, name)
     if rebinding is not None:
         # A factory cached at the first call may run before the code that
         # rebinds the name, or run again after it.
@@ -339,7 +395,7 @@ def _cached_function(index: FileIndex, node: cst.Call) -> FunctionInfo | None:
     assignment = index.module_assignment(name)
     if assignment is None or not isinstance(assignment.statement, cst.FunctionDef):
         return None
-    if rebinding_reason(index, name) is not None:
+    if rebinding_of(index, name) is not None:
         return None
     function = next(
         (info for info in index.functions if info.node is assignment.statement),
@@ -460,7 +516,7 @@ def _reads_module_value(index: FileIndex, names: set[str]) -> bool:
 
 
 def plan_hoist(
-    index: FileIndex,
+    context: FileContext,
     construction: Construction,
     locals_: set[str],
     guarded: bool = False,
@@ -477,6 +533,7 @@ def plan_hoist(
     factory), and a process that never serves the request may run without
     the variable.
     """
+    index = context.index
     parameter_of = {
         id(argument): name for name, argument in construction.arguments.items()
     }
@@ -507,7 +564,7 @@ def plan_hoist(
             reads |= value_reads
             if not is_import_safe(index, argument.value):
                 # A cached factory keeps the first value for the whole process.
-                varying = varying_value_reason(index, argument.value)
+                varying = varying_value_reason(context, argument.value)
                 if varying is not None:
                     return varying
                 deferred = True
@@ -673,11 +730,13 @@ class ClientPerRequest(Rule):
     itself (an optional SDK imported in the handler); arguments that read a
     module-level name that may change after import, because a client built once could keep the old
     value: a name that a function rebinds through `global` (an `init_app`
-    that sets the keys), that the module sets through `globals()` or
-    `sys.modules[__name__]` (`setattr()`, `vars()`, `.__dict__`, or a name
-    bound to it, as in `this.API_KEY = ...`), or that is bound to `None`
-    or an empty string (a placeholder that an app factory or another module
-    sets, as in `tracking.SITE_ID = ...`); arguments
+    that sets the keys), that the module sets or deletes through
+    `globals()` (`.pop()`, `.clear()`) or through its own module object
+    (`sys.modules[__name__]` or a name bound to it as in `this.API_KEY =
+    ...`, with `setattr()`, `delattr()`, `vars()` or `.__dict__`), or that
+    is bound to `None` or an empty string (a placeholder that an app
+    factory or another module sets, as in `tracking.SITE_ID = ...`). The
+    message names the line of the code that rebinds or deletes it; arguments
     whose value cio-fix cannot tell is the same for every request, in a
     handler or in a factory (a multi-tenant factory that picks the
     workspace from `request`, `g` or a database lookup): request or
@@ -930,7 +989,7 @@ class ClientPerRequest(Rule):
                 " arguments, and cio-fix does not check what the callers pass)"
             )
             return context.finding(self, node.name, message)
-        varying = _factory_varying_reason(context.index, factory, construction)
+        varying = _factory_varying_reason(context, factory, construction)
         if varying is not None:
             example = ", for example with functools.lru_cache"
             if _cache_too_old(context) is not None:
@@ -999,7 +1058,7 @@ class ClientPerRequest(Rule):
         function = construction.site.function
         locals_ = local_names(function, site.ancestors)
         with_statement = _with_statement(construction, site.ancestors)
-        reason = _unmovable_reason(context.index, construction, locals_, function)
+        reason = _unmovable_reason(context, construction, locals_, function)
         if reason is None:
             reason = _closing_reason(context, construction, site, with_statement)
         if reason is None:
@@ -1016,7 +1075,7 @@ class ClientPerRequest(Rule):
             return self._withheld(context, construction.node, message, reason)
 
         guarded = _guarded(construction.node, site.ancestors)
-        hoist = plan_hoist(context.index, construction, locals_, guarded)
+        hoist = plan_hoist(context, construction, locals_, guarded)
         if isinstance(hoist, str):
             return self._withheld(context, construction.node, message, hoist)
 
@@ -1372,7 +1431,7 @@ def _factory_of(
 
 
 def _factory_varying_reason(
-    index: FileIndex, factory: FunctionInfo, construction: Construction
+    context: FileContext, factory: FunctionInfo, construction: Construction
 ) -> str | None:
     """Return why the client of a factory without parameters may differ between calls.
 
@@ -1383,7 +1442,7 @@ def _factory_varying_reason(
     """
     followed: set[str] = set()
     for argument in construction.node.args:
-        reason = _same_value_reason(index, factory, argument.value, followed)
+        reason = _same_value_reason(context, factory, argument.value, followed)
         if reason is not None:
             return reason
     return None
@@ -1397,7 +1456,7 @@ READING_STRING_METHODS = frozenset(
 
 
 def _same_value_reason(
-    index: FileIndex,
+    context: FileContext,
     factory: FunctionInfo,
     node: cst.BaseExpression,
     followed: set[str],
@@ -1414,12 +1473,13 @@ def _same_value_reason(
     holds the names already followed), which must be a statement of the
     factory's own body, so that no condition or loop chooses it.
     """
+    index = context.index
     if is_import_safe(index, node):
         return None
     operands = _operands(index, node)
     if operands is not None:
         for operand in operands:
-            reason = _same_value_reason(index, factory, operand, followed)
+            reason = _same_value_reason(context, factory, operand, followed)
             if reason is not None:
                 return reason
         return None
@@ -1429,7 +1489,7 @@ def _same_value_reason(
             for element in chain.slice:
                 key = element.slice
                 if not isinstance(key, cst.Index) or _same_value_reason(
-                    index, factory, key.value, followed
+                    context, factory, key.value, followed
                 ):
                     return (
                         f"the key in `{quoted_code(chain)}` is not a literal, so cio-fix"
@@ -1437,7 +1497,7 @@ def _same_value_reason(
                     )
         chain = chain.value
     if chain is not node:
-        return _same_value_reason(index, factory, chain, followed)
+        return _same_value_reason(context, factory, chain, followed)
     bound = factory.scope.assignments if factory.scope is not None else {}
     if isinstance(chain, cst.Name) and chain.value in bound:
         if chain.value in followed:
@@ -1446,9 +1506,9 @@ def _same_value_reason(
         assigned = _local_value(factory, chain.value)
         if isinstance(assigned, str):
             return assigned
-        return _same_value_reason(index, factory, assigned, followed)
+        return _same_value_reason(context, factory, assigned, followed)
     if isinstance(chain, (cst.Name, cst.Call)):
-        return varying_value_reason(index, chain)
+        return varying_value_reason(context, chain)
     return f"cio-fix cannot tell whether `{quoted_code(node)}` is the same on every request"
 
 
@@ -1713,7 +1773,7 @@ def _item_removals(context: FileContext, name: str) -> list[cst.CSTNode]:
     for node in context.names_with_value(name):
         parent = parent_of.get(node)
         if isinstance(parent, cst.Subscript) and parent.value is node:
-            if _is_deleted(parent, parent_of):
+            if is_deleted(parent, parent_of):
                 removals.append(parent)
         elif isinstance(parent, cst.Attribute) and parent.value is node:
             call = parent_of.get(parent)
@@ -1724,16 +1784,6 @@ def _item_removals(context: FileContext, name: str) -> list[cst.CSTNode]:
             ):
                 removals.append(call)
     return removals
-
-
-def _is_deleted(
-    node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
-) -> bool:
-    """Tell whether a `del` statement deletes `node`, also in a tuple or list."""
-    parent = parent_of.get(node)
-    while isinstance(parent, (cst.Element, cst.Tuple, cst.List)):
-        parent = parent_of.get(parent)
-    return isinstance(parent, cst.Del)
 
 
 def _removals_on_every_run(
@@ -1937,7 +1987,7 @@ def _is_module_dict(index: FileIndex, name: str) -> bool:
         assignment.statement, (cst.Assign, cst.AnnAssign)
     ):
         return False
-    if rebinding_reason(index, name) is not None:
+    if rebinding_of(index, name) is not None:
         return False
     value = assignment.value
     if isinstance(value, cst.Dict):
@@ -2188,7 +2238,7 @@ def _function_named_by(
         return None
     if name in local_names(function, ancestors):
         return None
-    return name if rebinding_reason(index, name) is None else None
+    return name if rebinding_of(index, name) is None else None
 
 
 def _assignment_of(
@@ -2392,7 +2442,7 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
 
 
 def _unmovable_reason(
-    index: FileIndex,
+    context: FileContext,
     construction: Construction,
     locals_: set[str],
     function: FunctionInfo | None,
@@ -2426,7 +2476,7 @@ def _unmovable_reason(
         if not names & locals_:
             moved.extend(sorted(names))
     for name in moved:
-        rebinding = rebinding_reason(index, name)
+        rebinding = rebinding_reason(context, name)
         if rebinding is not None:
             return f"{rebinding}, so a client built once could keep its old value"
     return None
@@ -3058,7 +3108,7 @@ def _is_constant(index: FileIndex, name: str) -> bool:
     """Tell whether a module-level name keeps the value of its only assignment."""
     if index.module_assignment(name) is None:
         return False
-    return rebinding_reason(index, name) is None
+    return rebinding_of(index, name) is None
 
 
 def _same_construction(
