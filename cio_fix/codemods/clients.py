@@ -205,15 +205,18 @@ def rebinding_reason(context: FileContext, name: str) -> str | None:
 def rebinding_of(index: FileIndex, name: str) -> Rebinding | None:
     """Return code that may give a module-level name another value after import, or None.
 
-    That is a function that rebinds it through `global`, or a write or
-    deletion through `globals()` or the module's own object
-    (`sys.modules[__name__]`). A placeholder counts too:
+    That is a function that rebinds or deletes it through `global`, a `del`
+    at module level, or a write or deletion through `globals()` or the
+    module's own object (`sys.modules[__name__]`). A placeholder counts too:
     a name bound once to `None` or to an empty string, which an app factory
     or another module (`tracking.SITE_ID = ...`) usually sets later.
     """
     rebinding = global_rebinding(index, name)
     if rebinding is not None:
         return rebinding
+    deletions = index.module_scope.deletions.get(name)
+    if deletions:
+        return Rebinding(f"the module deletes `{name}`", deletions[0])
     for namespace, writes in (
         ("`globals()`", globals_write_sites(index)),
         ("its module object", own_module_write_sites(index)),
@@ -253,11 +256,11 @@ def _write_description(name: str, namespace: str, write: NamespaceWrite) -> str:
 
 
 def global_rebinding(index: FileIndex, name: str) -> Rebinding | None:
-    """Return where a function rebinds the module-level `name` through `global`.
+    """Return where a function rebinds or deletes the module-level `name` through `global`.
 
-    A function that declares `name` global and assigns or imports it
-    changes the module's value whenever it runs, so the value at import is
-    not the value later.
+    A function that declares `name` global and assigns, imports or deletes
+    it changes the module's value whenever it runs, so the value at import
+    is not the value later.
     """
     if name not in index.global_names:
         return None
@@ -266,7 +269,8 @@ def global_rebinding(index: FileIndex, name: str) -> Rebinding | None:
         if scope is None:
             continue
         assignments = scope.assignments.get(name)
-        if not assignments and name not in scope.imports:
+        deletions = scope.deletions.get(name)
+        if not assignments and not deletions and name not in scope.imports:
             continue
         # NOTE: a `global` of a nested function counts for the outer one too,
         # which only withholds more fixes.
@@ -277,6 +281,11 @@ def global_rebinding(index: FileIndex, name: str) -> Rebinding | None:
                 return Rebinding(
                     f"`{function.name}` rebinds `{name}` through `global`",
                     assignments[0].statement,
+                )
+            if deletions:
+                return Rebinding(
+                    f"`{function.name}` deletes `{name}` through `global`",
+                    deletions[0],
                 )
             # An import names no statement of its own in the index.
             return Rebinding(
@@ -729,14 +738,15 @@ class ClientPerRequest(Rule):
     parameters and wrapper classes; a constructor that the function imports
     itself (an optional SDK imported in the handler); arguments that read a
     module-level name that may change after import, because a client built once could keep the old
-    value: a name that a function rebinds through `global` (an `init_app`
-    that sets the keys), that the module sets or deletes through
-    `globals()` (`.pop()`, `.clear()`) or through its own module object
-    (`sys.modules[__name__]` or a name bound to it as in `this.API_KEY =
-    ...`, with `setattr()`, `delattr()`, `vars()` or `.__dict__`), or that
-    is bound to `None` or an empty string (a placeholder that an app
-    factory or another module sets, as in `tracking.SITE_ID = ...`). The
-    message names the line of the code that rebinds or deletes it; arguments
+    value: a name that a function rebinds or deletes through `global` (an
+    `init_app` that sets the keys), that the module deletes with `del`,
+    that the module sets or deletes through `globals()` (`.pop()`,
+    `.clear()`) or through its own module object (`sys.modules[__name__]`
+    or a name bound to it as in `this.API_KEY = ...`, with `setattr()`,
+    `delattr()`, `vars()` or `.__dict__`), or that is bound to `None` or an
+    empty string (a placeholder that an app factory or another module sets,
+    as in `tracking.SITE_ID = ...`). The message names the line of the
+    code that rebinds or deletes it; arguments
     whose value cio-fix cannot tell is the same for every request, in a
     handler or in a factory (a multi-tenant factory that picks the
     workspace from `request`, `g` or a database lookup): request or
