@@ -125,8 +125,10 @@ def own_module_writes(index: FileIndex) -> frozenset[str] | None:
 
     That is `setattr(sys.modules[__name__], "NAME", ...)`, an attribute
     assignment to it or to a name bound to it (`this.NAME = ...`), and
-    writes through `vars(...)` or `.__dict__` of it. None means any name: a
-    name that is not a literal, or the module object passed on.
+    writes through `vars(...)` or `.__dict__` of it. An import of the module
+    itself (`from shop import tracking` in `shop/tracking.py`) gives the
+    same object. None means any name: a name that is not a literal, or the
+    module object passed on.
     """
     return _written_names(own_module_write_sites(index))
 
@@ -140,13 +142,47 @@ def own_module_write_sites(index: FileIndex) -> list[NamespaceWrite]:
 
 
 def _own_module_objects(index: FileIndex) -> list[cst.BaseExpression]:
-    """Return the expressions for the module's own object: `sys.modules[__name__]`."""
+    """Return the expressions for the module's own object: `sys.modules[__name__]`, imports."""
     found: list[cst.BaseExpression] = []
     for name_node in index.names.get("__name__", []):
         subscript = _modules_subscript(index, name_node)
         if subscript is not None:
             found.append(subscript)
+    module_name = index.module_name
+    if not module_name:
+        return found
+    for local, qualified in index.imports.items():
+        if module_name != qualified and not module_name.startswith(qualified + "."):
+            continue
+        for use in index.names.get(local, []):
+            module_object = _module_attribute(index, use, module_name)
+            if module_object is not None:
+                found.append(module_object)
     return found
+
+
+# The nodes of an import statement that a name it binds sits in.
+_IMPORT_PARTS = (cst.ImportAlias, cst.ImportFrom, cst.AsName)
+
+
+def _module_attribute(
+    index: FileIndex, use: cst.Name, module_name: str
+) -> cst.BaseExpression | None:
+    """Return the expression from `use` up that is the module `module_name`, or None.
+
+    `use` is a name bound by an import of the module or a package around it
+    (`shop` of `import shop.tracking`), so `shop.tracking` is the module.
+    """
+    expression: cst.BaseExpression = use
+    while True:
+        parent = index.parents.get(expression)
+        if isinstance(parent, _IMPORT_PARTS):
+            return None
+        if index.qualified_name(expression) == module_name:
+            return expression
+        if not isinstance(parent, cst.Attribute) or parent.value is not expression:
+            return None
+        expression = parent
 
 
 def _modules_subscript(index: FileIndex, name_node: cst.Name) -> cst.Subscript | None:

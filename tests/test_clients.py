@@ -1592,6 +1592,11 @@ OWN_MODULE_WRITES = {
     "vars(sys.modules[__name__]).update(config)": None,
     "register(sys.modules[__name__])": None,
     "this = sys.modules[__name__]; register(this)": None,
+    "import app; delattr(app, 'API_KEY')": frozenset({"API_KEY"}),
+    "import app as this; this.API_KEY = key": frozenset({"API_KEY"}),
+    "from app import API_KEY; x = API_KEY": frozenset(),
+    "import app; x = app.API_KEY": frozenset(),
+    "import application; application.API_KEY = key": frozenset(),
 }
 
 

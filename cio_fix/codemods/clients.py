@@ -741,12 +741,12 @@ class ClientPerRequest(Rule):
     value: a name that a function rebinds or deletes through `global` (an
     `init_app` that sets the keys), that the module deletes with `del`,
     that the module sets or deletes through `globals()` (`.pop()`,
-    `.clear()`) or through its own module object (`sys.modules[__name__]`
-    or a name bound to it as in `this.API_KEY = ...`, with `setattr()`,
-    `delattr()`, `vars()` or `.__dict__`), or that is bound to `None` or an
-    empty string (a placeholder that an app factory or another module sets,
-    as in `tracking.SITE_ID = ...`). The message names the line of the
-    code that rebinds or deletes it; arguments
+    `.clear()`) or through its own module object (`sys.modules[__name__]`,
+    a name bound to it as in `this.API_KEY = ...`, or an import of the
+    module itself, with `setattr()`, `delattr()`, `vars()` or `.__dict__`),
+    or that is bound to `None` or an empty string (a placeholder that an
+    app factory or another module sets, as in `tracking.SITE_ID = ...`).
+    The message names the line of the code that rebinds or deletes it; arguments
     whose value cio-fix cannot tell is the same for every request, in a
     handler or in a factory (a multi-tenant factory that picks the
     workspace from `request`, `g` or a database lookup): request or
