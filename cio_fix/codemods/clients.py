@@ -30,7 +30,12 @@ from cio_fix.customerio import (
     read_names,
 )
 from cio_fix.engine import display_path
-from cio_fix.handlers import loop_around, request_handler, runs_per_request_or_item
+from cio_fix.handlers import (
+    is_request_handler,
+    loop_around,
+    request_handler,
+    runs_per_request_or_item,
+)
 from cio_fix.metadata import code_of, is_deleted, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import (
@@ -672,7 +677,16 @@ class ClientPerRequest(Rule):
     a condition decides, as in an `except` clause or a retry after a failed
     call. A removal that runs whenever the construction does, or before
     every call of the function in a handler, makes it build a new client
-    each time. No loop may run between the test and the assignment. The
+    each time. A `global` name must also stay set once the function has
+    filled it. A function of the module that the function calls may not
+    unset it anywhere, and a request handler or loop may not unset it on
+    every request or pass, directly or through such a call. Unsetting is an
+    assignment that builds no client (`_client = None`) or a `del` after
+    `global`, or a write through `globals()` or the module object
+    (`globals().pop("_client", None)`, `delattr(sys.modules[__name__],
+    "_client")`). Such a client is reported without a fix, and the message
+    names the line of that code. No loop may run between the test and the
+    assignment. The
     same guard around
     `self.client = CustomerIO(...)` sets an instance attribute, built once
     per instance, so it is still reported in a view, which the web
@@ -859,7 +873,7 @@ class ClientPerRequest(Rule):
             if factory is not None:
                 closed = factory.name in self._closed_by_callers(context)
                 withheld = _global_variable_reason(
-                    context.index, construction, site.ancestors
+                    context, construction, site.ancestors
                 )
                 if withheld is None:
                     withheld = self._changed_by_callers(context).get(factory.name)
@@ -879,7 +893,7 @@ class ClientPerRequest(Rule):
             function = _running_function(construction, ancestors)
             if function is not None and (
                 function.is_cached
-                or _fills_unset_global(index, function, construction, ancestors)
+                or _fills_unset_global(context, function, construction, ancestors)
                 or _fills_unset_item(context, function, construction, ancestors)
                 or _fills_unset_attribute(index, function, construction, ancestors)
             ):
@@ -1074,9 +1088,7 @@ class ClientPerRequest(Rule):
         if reason is None:
             reason = _class_variable_reason(context.index, construction, site.ancestors)
         if reason is None:
-            reason = _global_variable_reason(
-                context.index, construction, site.ancestors
-            )
+            reason = _global_variable_reason(context, construction, site.ancestors)
         if reason is None:
             reason = _removal_reason(context, construction, site.ancestors)
         if reason is None:
@@ -1620,7 +1632,7 @@ class _Slot:
 
 
 def _fills_unset_global(
-    index: FileIndex,
+    context: FileContext,
     function: FunctionInfo,
     construction: Construction,
     ancestors: list[cst.CSTNode],
@@ -1631,8 +1643,10 @@ def _fills_unset_global(
     process, and so do the other shapes that `_runs_while_unset` reads. A
     handler that assigns a new client to the name on every request, or
     that also assigns or deletes the name elsewhere (`_client = None` at
-    its end), builds one per request.
+    its end), builds one per request. So does one that code unsets again
+    (`_unsetting_of`).
     """
+    index = context.index
     name = _global_target(index, construction, ancestors)
     if name is None:
         return False
@@ -1656,7 +1670,211 @@ def _fills_unset_global(
             and _calls_builtin(index, function, membership[1], "globals", 0)
         )
 
-    return _runs_while_unset(construction, ancestors, _Slot(reads, contains))
+    if not _runs_while_unset(construction, ancestors, _Slot(reads, contains)):
+        return False
+    return _unsetting_of(context, function, name) is None
+
+
+@dataclass(frozen=True)
+class _Unsetting:
+    """Code in a function that may unset a module-level name, so a lazy fill runs again.
+
+    `node` either rebinds or deletes the name itself, as `action` describes
+    (`deletes `_client` through `global``), or calls `callee`, a function
+    of the module that unsets it.
+    """
+
+    function: FunctionInfo
+    node: cst.CSTNode
+    action: str | None = None
+    callee: FunctionInfo | None = None
+
+
+def _unsetting_of(
+    context: FileContext, function: FunctionInfo, name: str
+) -> _Unsetting | None:
+    """Return code that unsets the `global` name that `function` fills while it is unset.
+
+    That is code in `function` itself, anywhere, as for its own assignments
+    of the name. Elsewhere, it is code that runs on every request that a
+    request handler serves, or on every pass of a loop, not only where a
+    condition or an `except` clause decides. A reset after a failed call,
+    or one that only tests or a shutdown hook run, leaves one client per
+    process.
+    NOTE: a reset under a condition that is true whenever the name is set
+    (`if _client: _client = None` in a teardown hook) is not seen.
+    """
+    unsettings = _global_unsettings(context, name)
+    for unsetting in unsettings:
+        if unsetting.function is function:
+            return unsetting
+    for unsetting in unsettings:
+        if _runs_on_every_request_or_pass(context, unsetting.function, unsetting.node):
+            return unsetting
+    return None
+
+
+def _runs_on_every_request_or_pass(
+    context: FileContext, function: FunctionInfo, node: cst.CSTNode
+) -> bool:
+    """Tell whether `node` runs on every pass of a loop around it, or on every request.
+
+    The loop must be in `function`, and for the requests `function` must
+    be a request handler. No condition may decide whether `node` runs
+    (`_runs_with_parent`).
+    """
+    parent_of = context.parent_map()
+    child = node
+    parent = parent_of.get(child)
+    while parent is not None:
+        if isinstance(parent, (cst.For, cst.While)) and child is parent.body:
+            return True
+        if parent is function.node:
+            return child is parent.body and is_request_handler(context.index, function)
+        if not _runs_with_parent(child, parent):
+            return False
+        child, parent = parent, parent_of.get(parent)
+    return False
+
+
+def _global_unsettings(context: FileContext, name: str) -> list[_Unsetting]:
+    """Return the code in the module's functions that may unset the module-level `name`.
+
+    That is an assignment after `global name` that does not build a client
+    (`_client = None`), a `del` after `global name`, and a write through
+    `globals()` or the module object that may set or delete the name
+    (`globals().pop("_client", None)`). A call of a module-level function
+    that does one of these, itself or through calls of its own, counts
+    too. Code at module level runs once, at import, so it does not count.
+    """
+
+    def compute(context: FileContext) -> list[_Unsetting]:
+        return _find_global_unsettings(context, name)
+
+    return context.shared(f"CIO601:unsettings:{name}", compute)
+
+
+def _find_global_unsettings(context: FileContext, name: str) -> list[_Unsetting]:
+    index = context.index
+    found: list[_Unsetting] = []
+    fills = _client_assignments(context)
+    for assignment in index.global_assignments.get(name, []):
+        function = assignment.scope.function
+        if function is not None and id(assignment.statement) not in fills:
+            action = f"rebinds `{name}` through `global`"
+            found.append(_Unsetting(function, assignment.statement, action))
+    for function in index.functions:
+        scope = function.scope
+        if scope is None or name not in scope.deletions:
+            continue
+        if _declares_global(function, name):
+            action = f"deletes `{name}` through `global`"
+            found.append(_Unsetting(function, scope.deletions[name][0], action))
+    for namespace, writes in (
+        ("`globals()`", globals_write_sites(index)),
+        ("its module object", own_module_write_sites(index)),
+    ):
+        for write in writes:
+            function = _function_around(index, write.node)
+            if function is None or not write.writes(name):
+                continue
+            if id(context.parent(context.parent(write.node))) in fills:
+                # `globals()["_client"] = CustomerIO(...)` fills it.
+                continue
+            action = _write_description(name, namespace, write)
+            found.append(_Unsetting(function, write.node, action))
+    found.extend(_unsetting_calls(context, [unsetting.function for unsetting in found]))
+    return found
+
+
+def _unsetting_calls(
+    context: FileContext, unsetters: list[FunctionInfo]
+) -> list[_Unsetting]:
+    """Return the calls of `unsetters`, and of the functions that call them, by name.
+
+    Only a module-level function that the module binds once, to its `def`,
+    is called by its name.
+    """
+    index = context.index
+    parent_of = context.parent_map()
+    seen = {id(function) for function in unsetters}
+    pending = list(unsetters)
+    found = []
+    while pending:
+        callee = pending.pop()
+        if callee.parent is not None or callee.class_info is not None:
+            continue
+        for node in context.names_with_value(callee.name):
+            call = parent_of.get(node)
+            if not isinstance(call, cst.Call) or call.func is not node:
+                continue
+            scope = index.scope_of(call)
+            caller = _function_around(index, call)
+            if scope is None or caller is None:
+                continue
+            bindings = index.assignments_of(callee.name, scope)
+            if len(bindings) != 1 or bindings[0].statement is not callee.node:
+                continue
+            found.append(_Unsetting(caller, call, callee=callee))
+            if id(caller) not in seen:
+                seen.add(id(caller))
+                pending.append(caller)
+    return found
+
+
+def _client_assignments(context: FileContext) -> set[int]:
+    """Return the ids of the assignments in the module whose value builds a client."""
+    found = set()
+    for construction in context.index.constructions:
+        ancestors = list(context.ancestors(construction.node))
+        assignment = _assignment_of(construction, ancestors)
+        if assignment is not None:
+            found.add(id(assignment))
+    return found
+
+
+def _declares_global(function: FunctionInfo, name: str) -> bool:
+    """Tell whether a `global` statement in `function` names `name`.
+
+    NOTE: a `global` of a nested function counts for the outer one too.
+    """
+    for statement in find_all(function.node.body, cst.Global):
+        if any(item.name.value == name for item in statement.names):
+            return True
+    return False
+
+
+def _function_around(index: FileIndex, node: cst.CSTNode) -> FunctionInfo | None:
+    """Return the function whose code contains `node`, or None at module level."""
+    scope = index.scope_of(node)
+    while scope is not None and scope.function is None and scope.kind != "module":
+        scope = scope.parent
+    return scope.function if scope is not None else None
+
+
+def _unsetting_text(
+    context: FileContext,
+    unsetting: _Unsetting,
+    unsettings: list[_Unsetting],
+    subject: str | None = None,
+) -> str:
+    """Describe what unsets the name: `reset` deletes it, or `signup` calls `reset`.
+
+    `unsettings` lists every unsetting of the name, where a call's callee
+    has one of its own before the call. `subject` names the function that
+    runs the unsetting, by default with its name in backquotes.
+    """
+    line = context.message_line(unsetting.node)
+    if subject is None:
+        subject = f"`{unsetting.function.name}`"
+    if unsetting.callee is None:
+        return f"{subject} {unsetting.action} on line {line}"
+    callee = unsetting.callee
+    inner = next(other for other in unsettings if other.function is callee)
+    return (
+        f"{subject} calls `{callee.name}` on line {line}, and"
+        f" {_unsetting_text(context, inner, unsettings)}"
+    )
 
 
 def _globals_get(
@@ -2517,16 +2735,34 @@ def _class_variable_reason(
 
 
 def _global_variable_reason(
-    index: FileIndex, construction: Construction, ancestors: list[cst.CSTNode]
+    context: FileContext, construction: Construction, ancestors: list[cst.CSTNode]
 ) -> str | None:
     """Return why a client assigned to a `global` name must stay per request, or None.
 
     Like a class variable, a module-level name is shared with all code
     that imports the module, which may close or replace the client in it.
+    Code that unsets the name on every request (`_unsetting_of`) may rely
+    on a new client each time.
     """
-    name = _global_target(index, construction, ancestors)
+    name = _global_target(context.index, construction, ancestors)
     if name is None:
         return None
+    function = _running_function(construction, ancestors)
+    unsetting = None
+    if function is not None:
+        unsetting = _unsetting_of(context, function, name)
+    if unsetting is not None:
+        subject = None
+        if unsetting.function is not function:
+            subject = (
+                f"`{unsetting.function.name}`, which runs per request or per item,"
+            )
+        unsettings = _global_unsettings(context, name)
+        text = _unsetting_text(context, unsetting, unsettings, subject)
+        return (
+            f"{text}, so the code may rely on a new client each time; unset"
+            f" `{name}` only when a call with the client fails"
+        )
     return (
         f"it is stored in the module-level `{name}`, which other code may read,"
         " replace or close, so one shared client could behave differently"
