@@ -1462,6 +1462,14 @@ WITHHELD_REASON_LISTS = {
         "(not fixed: the module deletes `SITE_ID` through `globals()` on line 12,",
         "(not fixed: the module deletes `API_KEY` through `globals()` on line 16,",
     ],
+    "key_item_changed_per_request.py": [
+        "(not fixed: `load_config`, which runs per request or per item, calls"
+        " `CONFIG.update()` on line 15, so a client built once could keep its old",
+        "(not fixed: `load_config`, which runs per request or per item, calls"
+        " `CONFIG.update()` on line 15,",
+        "(not fixed: `login`, which runs per request or per item, sets"
+        " `settings.SITE_ID` on line 39,",
+    ],
     "key_deleted_through_module_object.py": [
         "(not fixed: the module deletes `API_KEY` through its module object on line 15,",
         "(not fixed: the module deletes `SITE_ID` through its module object on line 19,",

@@ -36,9 +36,10 @@ from cio_fix.handlers import (
     request_handler,
     runs_per_request_or_item,
 )
-from cio_fix.metadata import code_of, is_deleted, quoted_code
+from cio_fix.metadata import code_of, is_deleted, is_target, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import (
+    ATTRIBUTE_WRITERS,
     NamespaceWrite,
     globals_write_sites,
     own_module_write_sites,
@@ -374,8 +375,11 @@ def varying_value_reason(context: FileContext, node: cst.BaseExpression) -> str 
     if qualified is not None:
         if qualified.startswith(REQUEST_SCOPED):
             return f"`{name}` belongs to the current request, app or context"
-        return None
-    return _module_binding_reason(index, name)
+        return _changed_key_reason(context, whole)
+    binding_reason = _module_binding_reason(index, name)
+    if binding_reason is not None:
+        return binding_reason
+    return _changed_key_reason(context, whole)
 
 
 def _call_reason(index: FileIndex, node: cst.Call) -> str | None:
@@ -460,6 +464,174 @@ def _chain_base(node: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(node, (cst.Attribute, cst.Subscript)):
         node = node.value
     return node
+
+
+# Methods of a dict that set or delete its items.
+DICT_CHANGING_METHODS = frozenset(
+    {"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"}
+)
+# A part of a key's path that matches any attribute or item: the part of
+# `CONFIG[name]` that `name` picks, or what `CONFIG.clear()` deletes.
+_ANY_PART: tuple[str, object] = ("any", None)
+
+# The attributes and items that a chain reads from a name, in order:
+# `(("item", "cio"), ("attribute", "site_id"))` for `CONFIG["cio"].site_id`.
+_KeyPath = tuple[tuple[str, object], ...]
+
+
+def _changed_key_reason(context: FileContext, node: cst.BaseExpression) -> str | None:
+    """Return why a key read through a module-level name may change between requests.
+
+    `node` reads an attribute or item of a module-level name or of an
+    import (`CONFIG["site"]`, `settings.SITE_ID`). Code that runs per
+    request or per item changes the key when it sets or deletes it, or an
+    attribute or item on its path or inside it (`CONFIG["site"] = ...`,
+    `CONFIG.clear()`, `setattr(settings, "SITE_ID", ...)`). A call of a
+    function of the module that does so counts too. An app factory or
+    `main()` that no handler calls sets the keys once, before the first
+    request, so its changes do not count. None when no such code exists.
+    NOTE: a change through another name (`config = CONFIG`), through a
+    method that is not a dict's (`settings.reload()`), or in a function
+    that gets the object as an argument is not seen.
+    """
+    path = _key_path(node)
+    if path is None:
+        return None
+    name, parts = path
+    changes = [
+        change
+        for change_parts, change in _key_changes(context, name)
+        if _overlaps(change_parts, parts)
+    ]
+    if not changes:
+        return None
+    changes.extend(_calls_of_changers(context, [change.function for change in changes]))
+    for change in changes:
+        function = change.function
+        if not runs_per_request_or_item(context.index, function):
+            continue
+        subject = f"`{function.name}`, which runs per request or per item,"
+        text = _change_text(context, change, changes, subject)
+        return f"{text}, so a client built once could keep its old value"
+    return None
+
+
+def _key_path(node: cst.BaseExpression) -> tuple[str, _KeyPath] | None:
+    """Return the name that a chain of attributes and items starts from, and its path."""
+    parts: list[tuple[str, object]] = []
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Attribute):
+            parts.append(("attribute", node.attr.value))
+        else:
+            parts.append(_item_part(node))
+        node = node.value
+    if not isinstance(node, cst.Name) or not parts:
+        return None
+    return node.value, tuple(reversed(parts))
+
+
+def _item_part(node: cst.Subscript) -> tuple[str, object]:
+    """Return the part of a key's path that `x[key]` reads: its literal key, or any."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return _ANY_PART
+    key = literal_value(node.slice[0].slice.value)
+    return _ANY_PART if key is None else ("item", key)
+
+
+def _overlaps(first: _KeyPath, second: _KeyPath) -> bool:
+    """Tell whether two paths from the same name may reach the same object.
+
+    One path must start the other, where a part that may be any
+    attribute or item matches every part.
+    """
+    for one, other in zip(first, second, strict=False):
+        if one != other and _ANY_PART not in (one, other):
+            return False
+    return True
+
+
+def _key_changes(context: FileContext, name: str) -> list[tuple[_KeyPath, _Change]]:
+    """Return the changes of attributes and items of the module-level `name` in functions.
+
+    Each comes with the path it changes (`_key_change_at`). Code at module
+    level runs once, at import, so it does not count.
+    """
+
+    def compute(context: FileContext) -> list[tuple[_KeyPath, _Change]]:
+        index = context.index
+        found = []
+        for use in context.names_with_value(name):
+            function = _function_around(index, use)
+            scope = index.scope_of(use)
+            if function is None or scope is None or _binds_locally(scope, name):
+                continue
+            change = _key_change_at(context, use, function)
+            if change is not None:
+                found.append(change)
+        return found
+
+    return context.shared(f"CIO601:key-changes:{name}", compute)
+
+
+def _key_change_at(
+    context: FileContext, use: cst.Name, function: FunctionInfo
+) -> tuple[_KeyPath, _Change] | None:
+    """Return the change that the chain of attributes and items from `use` makes, if any.
+
+    That is an assignment or `del` of an attribute or item of the chain, a
+    call of a method of DICT_CHANGING_METHODS on it, and `setattr()` or
+    `delattr()` of it.
+    """
+    parent_of = context.parent_map()
+    parts: list[tuple[str, object]] = []
+    current: cst.BaseExpression = use
+    while True:
+        if parts and is_target(current, parent_of):
+            verb = "deletes" if is_deleted(current, parent_of) else "sets"
+            action = f"{verb} `{quoted_code(current)}`"
+            return tuple(parts), _Change(function, current, action)
+        parent = parent_of.get(current)
+        if isinstance(parent, cst.Attribute) and parent.value is current:
+            call = parent_of.get(parent)
+            if (
+                parent.attr.value in DICT_CHANGING_METHODS
+                and isinstance(call, cst.Call)
+                and call.func is parent
+            ):
+                action = f"calls `{quoted_code(parent)}()`"
+                return (*parts, _ANY_PART), _Change(function, call, action)
+            parts.append(("attribute", parent.attr.value))
+        elif isinstance(parent, cst.Subscript) and parent.value is current:
+            parts.append(_item_part(parent))
+        elif isinstance(parent, cst.Arg) and parent.value is current:
+            return _attribute_writer_change(context, parent, parts, function)
+        else:
+            return None
+        current = parent
+
+
+def _attribute_writer_change(
+    context: FileContext,
+    argument: cst.Arg,
+    parts: list[tuple[str, object]],
+    function: FunctionInfo,
+) -> tuple[_KeyPath, _Change] | None:
+    """Return the change that `setattr(obj, ...)` or `delattr(obj, ...)` makes to `obj`.
+
+    `argument` is the first argument, and `parts` is its path.
+    """
+    call = context.parent(argument)
+    if not isinstance(call, cst.Call) or not call.args or call.args[0] is not argument:
+        return None
+    func = call.func
+    if not isinstance(func, cst.Name) or func.value not in ATTRIBUTE_WRITERS:
+        return None
+    if not _is_builtin_name(context.index, function, func.value):
+        return None
+    attribute = literal_value(call.args[1].value) if len(call.args) > 1 else None
+    part = ("attribute", attribute) if isinstance(attribute, str) else _ANY_PART
+    action = f"calls `{func.value}()` on `{quoted_code(argument.value)}`"
+    return (*parts, part), _Change(function, call, action)
 
 
 # Classes whose instances keep a value per thread or per context, so their
@@ -760,7 +932,14 @@ class ClientPerRequest(Rule):
     module itself, with `setattr()`, `delattr()`, `vars()` or `.__dict__`),
     or that is bound to `None` or an empty string (a placeholder that an
     app factory or another module sets, as in `tracking.SITE_ID = ...`).
-    The message names the line of the code that rebinds or deletes it; arguments
+    The same holds for an attribute or item of a module-level name or an
+    import (`CONFIG["site_id"]`, `settings.SITE_ID`) that code of the module
+    run per request or per item sets or deletes, directly or through a call
+    of a function of the module (`CONFIG.update(...)`, `settings.SITE_ID =
+    ...`, `setattr(settings, "SITE_ID", ...)`). An app factory or `main()`
+    that no handler calls sets such keys once, before the first request,
+    so the fix stays. The message names the line of the code that rebinds
+    or deletes it; arguments
     whose value cio-fix cannot tell is the same for every request, in a
     handler or in a factory (a multi-tenant factory that picks the
     workspace from `request`, `g` or a database lookup): request or
@@ -1518,9 +1697,13 @@ def _same_value_reason(
                         " cannot tell that it is the same on every request"
                     )
         chain = chain.value
-    if chain is not node:
-        return _same_value_reason(context, factory, chain, followed)
     bound = factory.scope.assignments if factory.scope is not None else {}
+    if chain is not node:
+        if not isinstance(chain, cst.Name) or chain.value not in bound:
+            changed = _changed_key_reason(context, node)
+            if changed is not None:
+                return changed
+        return _same_value_reason(context, factory, chain, followed)
     if isinstance(chain, cst.Name) and chain.value in bound:
         if chain.value in followed:
             return None
@@ -1676,12 +1859,12 @@ def _fills_unset_global(
 
 
 @dataclass(frozen=True)
-class _Unsetting:
-    """Code in a function that may unset a module-level name, so a lazy fill runs again.
+class _Change:
+    """Code in a function that may change a module-level value: a name or a key in it.
 
-    `node` either rebinds or deletes the name itself, as `action` describes
-    (`deletes `_client` through `global``), or calls `callee`, a function
-    of the module that unsets it.
+    `node` either changes the value itself, as `action` describes
+    (`deletes `_client` through `global``, `sets `CONFIG["site"]``), or
+    calls `callee`, a function of the module that changes it.
     """
 
     function: FunctionInfo
@@ -1692,7 +1875,7 @@ class _Unsetting:
 
 def _unsetting_of(
     context: FileContext, function: FunctionInfo, name: str
-) -> _Unsetting | None:
+) -> _Change | None:
     """Return code that unsets the `global` name that `function` fills while it is unset.
 
     That is code in `function` itself, anywhere, as for its own assignments
@@ -1737,7 +1920,7 @@ def _runs_on_every_request_or_pass(
     return False
 
 
-def _global_unsettings(context: FileContext, name: str) -> list[_Unsetting]:
+def _global_unsettings(context: FileContext, name: str) -> list[_Change]:
     """Return the code in the module's functions that may unset the module-level `name`.
 
     That is an assignment after `global name` that does not build a client
@@ -1748,28 +1931,28 @@ def _global_unsettings(context: FileContext, name: str) -> list[_Unsetting]:
     too. Code at module level runs once, at import, so it does not count.
     """
 
-    def compute(context: FileContext) -> list[_Unsetting]:
+    def compute(context: FileContext) -> list[_Change]:
         return _find_global_unsettings(context, name)
 
     return context.shared(f"CIO601:unsettings:{name}", compute)
 
 
-def _find_global_unsettings(context: FileContext, name: str) -> list[_Unsetting]:
+def _find_global_unsettings(context: FileContext, name: str) -> list[_Change]:
     index = context.index
-    found: list[_Unsetting] = []
+    found: list[_Change] = []
     fills = _client_assignments(context)
     for assignment in index.global_assignments.get(name, []):
         function = assignment.scope.function
         if function is not None and id(assignment.statement) not in fills:
             action = f"rebinds `{name}` through `global`"
-            found.append(_Unsetting(function, assignment.statement, action))
+            found.append(_Change(function, assignment.statement, action))
     for function in index.functions:
         scope = function.scope
         if scope is None or name not in scope.deletions:
             continue
         if _declares_global(function, name):
             action = f"deletes `{name}` through `global`"
-            found.append(_Unsetting(function, scope.deletions[name][0], action))
+            found.append(_Change(function, scope.deletions[name][0], action))
     for namespace, writes in (
         ("`globals()`", globals_write_sites(index)),
         ("its module object", own_module_write_sites(index)),
@@ -1782,23 +1965,23 @@ def _find_global_unsettings(context: FileContext, name: str) -> list[_Unsetting]
                 # `globals()["_client"] = CustomerIO(...)` fills it.
                 continue
             action = _write_description(name, namespace, write)
-            found.append(_Unsetting(function, write.node, action))
-    found.extend(_unsetting_calls(context, [unsetting.function for unsetting in found]))
+            found.append(_Change(function, write.node, action))
+    found.extend(_calls_of_changers(context, [change.function for change in found]))
     return found
 
 
-def _unsetting_calls(
-    context: FileContext, unsetters: list[FunctionInfo]
-) -> list[_Unsetting]:
-    """Return the calls of `unsetters`, and of the functions that call them, by name.
+def _calls_of_changers(
+    context: FileContext, changers: list[FunctionInfo]
+) -> list[_Change]:
+    """Return the calls of `changers`, and of the functions that call them, by name.
 
     Only a module-level function that the module binds once, to its `def`,
     is called by its name.
     """
     index = context.index
     parent_of = context.parent_map()
-    seen = {id(function) for function in unsetters}
-    pending = list(unsetters)
+    seen = {id(function) for function in changers}
+    pending = list(changers)
     found = []
     while pending:
         callee = pending.pop()
@@ -1815,7 +1998,7 @@ def _unsetting_calls(
             bindings = index.assignments_of(callee.name, scope)
             if len(bindings) != 1 or bindings[0].statement is not callee.node:
                 continue
-            found.append(_Unsetting(caller, call, callee=callee))
+            found.append(_Change(caller, call, callee=callee))
             if id(caller) not in seen:
                 seen.add(id(caller))
                 pending.append(caller)
@@ -1852,28 +2035,28 @@ def _function_around(index: FileIndex, node: cst.CSTNode) -> FunctionInfo | None
     return scope.function if scope is not None else None
 
 
-def _unsetting_text(
+def _change_text(
     context: FileContext,
-    unsetting: _Unsetting,
-    unsettings: list[_Unsetting],
+    change: _Change,
+    changes: list[_Change],
     subject: str | None = None,
 ) -> str:
-    """Describe what unsets the name: `reset` deletes it, or `signup` calls `reset`.
+    """Describe a change of a value: `reset` deletes it, or `signup` calls `reset`.
 
-    `unsettings` lists every unsetting of the name, where a call's callee
-    has one of its own before the call. `subject` names the function that
-    runs the unsetting, by default with its name in backquotes.
+    `changes` lists every change of the value, where a call's callee has
+    one of its own before the call. `subject` names the function that runs
+    the change, by default with its name in backquotes.
     """
-    line = context.message_line(unsetting.node)
+    line = context.message_line(change.node)
     if subject is None:
-        subject = f"`{unsetting.function.name}`"
-    if unsetting.callee is None:
-        return f"{subject} {unsetting.action} on line {line}"
-    callee = unsetting.callee
-    inner = next(other for other in unsettings if other.function is callee)
+        subject = f"`{change.function.name}`"
+    if change.callee is None:
+        return f"{subject} {change.action} on line {line}"
+    callee = change.callee
+    inner = next(other for other in changes if other.function is callee)
     return (
         f"{subject} calls `{callee.name}` on line {line}, and"
-        f" {_unsetting_text(context, inner, unsettings)}"
+        f" {_change_text(context, inner, changes)}"
     )
 
 
@@ -2758,7 +2941,7 @@ def _global_variable_reason(
                 f"`{unsetting.function.name}`, which runs per request or per item,"
             )
         unsettings = _global_unsettings(context, name)
-        text = _unsetting_text(context, unsetting, unsettings, subject)
+        text = _change_text(context, unsetting, unsettings, subject)
         return (
             f"{text}, so the code may rely on a new client each time; unset"
             f" `{name}` only when a call with the client fails"
