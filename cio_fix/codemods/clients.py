@@ -849,17 +849,19 @@ class ClientPerRequest(Rule):
     a condition decides, as in an `except` clause or a retry after a failed
     call. A removal that runs whenever the construction does, or before
     every call of the function in a handler, makes it build a new client
-    each time. A `global` name must also stay set once the function has
-    filled it. A function of the module that the function calls may not
-    unset it anywhere, and a request handler or loop may not unset it on
-    every request or pass, directly or through such a call. Unsetting is an
-    assignment that builds no client (`_client = None`) or a `del` after
-    `global`, or a write through `globals()` or the module object
+    each time. A call of a function of the module that removes items
+    whenever it runs (`forget_clients()` with `_clients.clear()`) counts as
+    such a removal, and the message names its line. A `global` name must
+    also stay set once the function has filled it. A function of the
+    module that the function calls may not unset it anywhere, and a
+    request handler or loop may not unset it on every request or pass,
+    directly or through such a call. Unsetting is an assignment that
+    builds no client (`_client = None`) or a `del` after `global`, or a
+    write through `globals()` or the module object
     (`globals().pop("_client", None)`, `delattr(sys.modules[__name__],
     "_client")`). Such a client is reported without a fix, and the message
     names the line of that code. No loop may run between the test and the
-    assignment. The
-    same guard around
+    assignment. The same guard around
     `self.client = CustomerIO(...)` sets an instance attribute, built once
     per instance, so it is still reported in a view, which the web
     frameworks instantiate for every request by default.
@@ -1971,12 +1973,14 @@ def _find_global_unsettings(context: FileContext, name: str) -> list[_Change]:
 
 
 def _calls_of_changers(
-    context: FileContext, changers: list[FunctionInfo]
+    context: FileContext, changers: list[FunctionInfo], every_call: bool = False
 ) -> list[_Change]:
     """Return the calls of `changers`, and of the functions that call them, by name.
 
     Only a module-level function that the module binds once, to its `def`,
-    is called by its name.
+    is called by its name. With `every_call`, a caller counts as a changer
+    only when its call runs whenever the caller runs, not where a condition
+    or an `except` clause decides.
     """
     index = context.index
     parent_of = context.parent_map()
@@ -1999,10 +2003,29 @@ def _calls_of_changers(
             if len(bindings) != 1 or bindings[0].statement is not callee.node:
                 continue
             found.append(_Change(caller, call, callee=callee))
-            if id(caller) not in seen:
-                seen.add(id(caller))
-                pending.append(caller)
+            if id(caller) in seen:
+                continue
+            if every_call and not _runs_whenever_called(context, caller, call):
+                continue
+            seen.add(id(caller))
+            pending.append(caller)
     return found
+
+
+def _runs_whenever_called(
+    context: FileContext, function: FunctionInfo, node: cst.CSTNode
+) -> bool:
+    """Tell whether `node` runs whenever `function` runs, unless an exception stops it."""
+    parent_of = context.parent_map()
+    child = node
+    parent = parent_of.get(child)
+    while parent is not None:
+        if parent is function.node:
+            return child is parent.body
+        if not _runs_with_parent(child, parent):
+            return False
+        child, parent = parent, parent_of.get(parent)
+    return False
 
 
 def _client_assignments(context: FileContext) -> set[int]:
@@ -2130,10 +2153,11 @@ def _fills_unset_item(
         return False
     name, key = item.name, item.key
     removals = _item_removals(context, name)
+    removing = removals + _item_removal_calls(context, removals)
     node = construction.node
-    if _removals_on_every_run(context, function, node, ancestors, removals):
+    if _removals_on_every_run(context, function, node, ancestors, removing):
         return False
-    if _emptying_caller(context, function, name, removals) is not None:
+    if _emptying_caller(context, function, name, removing) is not None:
         return False
     # The `del` statements were judged above: one under a condition keeps the cache.
     deleted = {
@@ -2197,6 +2221,29 @@ def _item_removals(context: FileContext, name: str) -> list[cst.CSTNode]:
     return removals
 
 
+def _item_removal_calls(
+    context: FileContext, removals: list[cst.CSTNode]
+) -> list[cst.CSTNode]:
+    """Return the calls of the module's functions that remove items of a dict whenever they run.
+
+    `removals` are the removals themselves (`_item_removals`). A function
+    that runs one of them whenever it runs (`reset()` with
+    `_clients.clear()`) counts, and so does a function that calls such a
+    function whenever it runs. One that removes an item only after a
+    failure does not, so a call of it removes nothing for sure.
+    """
+    index = context.index
+    removers = []
+    for removal in removals:
+        function = _function_around(index, removal)
+        if function is not None and _runs_whenever_called(context, function, removal):
+            removers.append(function)
+    if not removers:
+        return []
+    calls = _calls_of_changers(context, removers, every_call=True)
+    return [call.node for call in calls]
+
+
 def _removals_on_every_run(
     context: FileContext,
     function: FunctionInfo,
@@ -2242,13 +2289,14 @@ def _emptying_caller(
     function: FunctionInfo,
     name: str,
     removals: list[cst.CSTNode],
-) -> FunctionInfo | None:
+) -> tuple[FunctionInfo, cst.CSTNode] | None:
     """Return a function that removes items of the dict `name` before it calls `function`.
 
     `_clients.pop(site, None)` before `client_for(site)` in a handler makes
     `client_for` build a new client on every request. The caller must run
     per request or per item, or call `function` in a loop, and a removal
-    must run whenever that call does. None when no function does.
+    must run whenever that call does. The caller comes with that removal.
+    None when no function does.
     """
     if not removals or function.parent is not None or function.class_info is not None:
         return None
@@ -2278,7 +2326,7 @@ def _emptying_caller(
         emptying = _removals_on_every_run(context, caller, call, ancestors, removals)
         for removal in emptying:
             if context.comes_before(removal, call):
-                return caller
+                return caller, removal
     return None
 
 
@@ -2359,27 +2407,35 @@ def _removal_reason(
     if item is None:
         return None
     name = item.name
-    all_removals = _item_removals(context, name)
+    direct = _item_removals(context, name)
+    calls = _item_removal_calls(context, direct)
+    all_removals = direct + calls
     removals = _removals_on_every_run(
         context, function, construction.node, ancestors, all_removals
     )
     advice = f"remove a client from `{name}` only when a call with it fails"
     for removal in removals:
         if context.comes_before(removal, construction.node):
+            through = _through_call(context, removal, calls)
             return (
-                f"`{function.name}` removes the client from `{name}` before it"
-                " builds one, on every call, so the code may rely on a new client"
-                f" each time; {advice}"
+                f"`{function.name}` removes the client from `{name}`{through} before"
+                " it builds one, on every call, so the code may rely on a new"
+                f" client each time; {advice}"
             )
-    caller = _emptying_caller(context, function, name, all_removals)
-    if caller is not None:
+    emptying = _emptying_caller(context, function, name, all_removals)
+    if emptying is not None:
+        caller, removal = emptying
+        through = _through_call(context, removal, calls)
         return (
-            f"`{caller.name}` removes the client from `{name}` before it calls"
-            f" `{function.name}`, on every call, so the code may rely on a new"
-            f" client each time; {advice}"
+            f"`{caller.name}` removes the client from `{name}`{through} before it"
+            f" calls `{function.name}`, on every call, so the code may rely on a"
+            f" new client each time; {advice}"
         )
     parent_of = context.parent_map()
+    called = {id(call) for call in calls}
     for removal in removals:
+        if id(removal) in called:
+            continue
         if isinstance(removal, cst.Call) and not isinstance(
             parent_of.get(removal), cst.Expr
         ):
@@ -2389,6 +2445,17 @@ def _removal_reason(
                 f" a shared client for every later request; {advice}"
             )
     return None
+
+
+def _through_call(
+    context: FileContext, removal: cst.CSTNode, calls: list[cst.CSTNode]
+) -> str:
+    """Return ` (through `reset()` on line 12)` when a removal is one of `calls`, else ""."""
+    if not any(removal is call for call in calls):
+        return ""
+    assert isinstance(removal, cst.Call)
+    line = context.message_line(removal)
+    return f" (through `{quoted_code(removal.func)}()` on line {line})"
 
 
 def _is_module_dict(index: FileIndex, name: str) -> bool:
