@@ -341,7 +341,11 @@ REQUEST_SCOPED = (
 )
 
 
-def varying_value_reason(context: FileContext, node: cst.BaseExpression) -> str | None:
+def varying_value_reason(
+    context: FileContext,
+    node: cst.BaseExpression,
+    function: FunctionInfo | None = None,
+) -> str | None:
     """Return why a value may differ between requests, or None when it cannot.
 
     A value is the same for every request of the process when it is an
@@ -349,6 +353,8 @@ def varying_value_reason(context: FileContext, node: cst.BaseExpression) -> str 
     module or object (`settings.CIO_KEY`, `config["cio"]["key"]`), but not
     `request`, `session`, `g`, `current_app` (one per app), context
     variables, `self`, or anything that calls code (`get_tenant().key`).
+    Nor is it when code that runs per request, or `function`, the code
+    that reads the value, changes it (`_changed_key_reason`).
     """
     index = context.index
     whole = node
@@ -375,11 +381,11 @@ def varying_value_reason(context: FileContext, node: cst.BaseExpression) -> str 
     if qualified is not None:
         if qualified.startswith(REQUEST_SCOPED):
             return f"`{name}` belongs to the current request, app or context"
-        return _changed_key_reason(context, whole)
+        return _changed_key_reason(context, whole, function)
     binding_reason = _module_binding_reason(index, name)
     if binding_reason is not None:
         return binding_reason
-    return _changed_key_reason(context, whole)
+    return _changed_key_reason(context, whole, function)
 
 
 def _call_reason(index: FileIndex, node: cst.Call) -> str | None:
@@ -479,17 +485,23 @@ _ANY_PART: tuple[str, object] = ("any", None)
 _KeyPath = tuple[tuple[str, object], ...]
 
 
-def _changed_key_reason(context: FileContext, node: cst.BaseExpression) -> str | None:
+def _changed_key_reason(
+    context: FileContext,
+    node: cst.BaseExpression,
+    function: FunctionInfo | None = None,
+) -> str | None:
     """Return why a key read through a module-level name may change between requests.
 
     `node` reads an attribute or item of a module-level name or of an
     import (`CONFIG["site"]`, `settings.SITE_ID`). Code that runs per
     request or per item changes the key when it sets or deletes it, or an
     attribute or item on its path or inside it (`CONFIG["site"] = ...`,
-    `CONFIG.clear()`, `setattr(settings, "SITE_ID", ...)`). A call of a
-    function of the module that does so counts too. An app factory or
-    `main()` that no handler calls sets the keys once, before the first
-    request, so its changes do not count. None when no such code exists.
+    `CONFIG.clear()`, `setattr(settings, "SITE_ID", ...)`). So does
+    `function`, the code that reads the key (a loop over tenants that sets
+    `settings.SITE_ID` for each). A call of a function of the module that
+    does so counts too. An app factory or `main()` that no handler calls
+    sets the keys once, before the first request, so its changes do not
+    count there. None when no such code exists.
     NOTE: a change through another name (`config = CONFIG`), through a
     method that is not a dict's (`settings.reload()`), or in a function
     that gets the object as an argument is not seen.
@@ -507,10 +519,12 @@ def _changed_key_reason(context: FileContext, node: cst.BaseExpression) -> str |
         return None
     changes.extend(_calls_of_changers(context, [change.function for change in changes]))
     for change in changes:
-        function = change.function
-        if not runs_per_request_or_item(context.index, function):
-            continue
-        subject = f"`{function.name}`, which runs per request or per item,"
+        changer = change.function
+        subject = None
+        if changer is not function:
+            if not runs_per_request_or_item(context.index, changer):
+                continue
+            subject = f"`{changer.name}`, which runs per request or per item,"
         text = _change_text(context, change, changes, subject)
         return f"{text}, so a client built once could keep its old value"
     return None
@@ -750,7 +764,9 @@ def plan_hoist(
             reads |= value_reads
             if not is_import_safe(index, argument.value):
                 # A cached factory keeps the first value for the whole process.
-                varying = varying_value_reason(context, argument.value)
+                varying = varying_value_reason(
+                    context, argument.value, construction.site.function
+                )
                 if varying is not None:
                     return varying
                 deferred = True
@@ -936,9 +952,10 @@ class ClientPerRequest(Rule):
     app factory or another module sets, as in `tracking.SITE_ID = ...`).
     The same holds for an attribute or item of a module-level name or an
     import (`CONFIG["site_id"]`, `settings.SITE_ID`) that code of the module
-    run per request or per item sets or deletes, directly or through a call
-    of a function of the module (`CONFIG.update(...)`, `settings.SITE_ID =
-    ...`, `setattr(settings, "SITE_ID", ...)`). An app factory or `main()`
+    run per request or per item, or the function that builds the client,
+    sets or deletes, directly or through a call of a function of the module
+    (`CONFIG.update(...)`, `settings.SITE_ID = ...`, `setattr(settings,
+    "SITE_ID", ...)`). An app factory or `main()`
     that no handler calls sets such keys once, before the first request,
     so the fix stays. The message names the line of the code that rebinds
     or deletes it; arguments
@@ -1702,7 +1719,7 @@ def _same_value_reason(
     bound = factory.scope.assignments if factory.scope is not None else {}
     if chain is not node:
         if not isinstance(chain, cst.Name) or chain.value not in bound:
-            changed = _changed_key_reason(context, node)
+            changed = _changed_key_reason(context, node, factory)
             if changed is not None:
                 return changed
         return _same_value_reason(context, factory, chain, followed)
@@ -1715,7 +1732,7 @@ def _same_value_reason(
             return assigned
         return _same_value_reason(context, factory, assigned, followed)
     if isinstance(chain, (cst.Name, cst.Call)):
-        return varying_value_reason(context, chain)
+        return varying_value_reason(context, chain, factory)
     return f"cio-fix cannot tell whether `{quoted_code(node)}` is the same on every request"
 
 
