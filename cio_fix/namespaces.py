@@ -6,6 +6,7 @@ Both the project index (constants that another module rebinds) and CIO601
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -58,6 +59,41 @@ def globals_writes(index: FileIndex) -> frozenset[str] | None:
 
 def globals_write_sites(index: FileIndex) -> list[NamespaceWrite]:
     """Return every write through `globals()` in the module, in the order of the module."""
+    return _cached_writes(index).globals_writes
+
+
+def own_module_write_sites(index: FileIndex) -> list[NamespaceWrite]:
+    """Return every write through the module's own module object (`own_module_writes`)."""
+    return _cached_writes(index).own_module_writes
+
+
+@dataclass
+class _ModuleWrites:
+    """The writes through the namespaces of one module."""
+
+    globals_writes: list[NamespaceWrite]
+    own_module_writes: list[NamespaceWrite]
+
+
+# The writes of each module, computed on first use: CIO601 reads them once
+# for every name that a client's arguments read.
+_WRITES: weakref.WeakKeyDictionary[FileIndex, _ModuleWrites] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cached_writes(index: FileIndex) -> _ModuleWrites:
+    """Return the writes of a module, computed once while its parent links exist."""
+    writes = _WRITES.get(index)
+    if writes is not None:
+        return writes
+    writes = _ModuleWrites(_find_globals_writes(index), _find_own_module_writes(index))
+    if index.parents:
+        _WRITES[index] = writes
+    return writes
+
+
+def _find_globals_writes(index: FileIndex) -> list[NamespaceWrite]:
     writes = []
     for name_node in index.names.get("globals", []):
         call = index.parents.get(name_node)
@@ -133,8 +169,7 @@ def own_module_writes(index: FileIndex) -> frozenset[str] | None:
     return _written_names(own_module_write_sites(index))
 
 
-def own_module_write_sites(index: FileIndex) -> list[NamespaceWrite]:
-    """Return every write through the module's own module object (`own_module_writes`)."""
+def _find_own_module_writes(index: FileIndex) -> list[NamespaceWrite]:
     writes: list[NamespaceWrite] = []
     for module_object in _own_module_objects(index):
         writes.extend(_module_object_writes(index, module_object, set()))

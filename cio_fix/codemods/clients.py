@@ -575,26 +575,29 @@ def _key_changes(context: FileContext, name: str) -> list[tuple[_KeyPath, _Chang
         index = context.index
         found = []
         for use in context.names_with_value(name):
+            # Most uses only read, so the change is looked for before the scope.
+            change = _key_change_at(context, use)
+            if change is None:
+                continue
             function = _function_around(index, use)
             scope = index.scope_of(use)
             if function is None or scope is None or _binds_locally(scope, name):
                 continue
-            change = _key_change_at(context, use, function)
-            if change is not None:
-                found.append(change)
+            found.append((change[0], _Change(function, change[1], change[2])))
         return found
 
     return context.shared(f"CIO601:key-changes:{name}", compute)
 
 
 def _key_change_at(
-    context: FileContext, use: cst.Name, function: FunctionInfo
-) -> tuple[_KeyPath, _Change] | None:
+    context: FileContext, use: cst.Name
+) -> tuple[_KeyPath, cst.CSTNode, str] | None:
     """Return the change that the chain of attributes and items from `use` makes, if any.
 
     That is an assignment or `del` of an attribute or item of the chain, a
     call of a method of DICT_CHANGING_METHODS on it, and `setattr()` or
-    `delattr()` of it.
+    `delattr()` of it. The change comes as the path it changes, its node
+    and its action.
     """
     parent_of = context.parent_map()
     parts: list[tuple[str, object]] = []
@@ -602,8 +605,7 @@ def _key_change_at(
     while True:
         if parts and is_target(current, parent_of):
             verb = "deletes" if is_deleted(current, parent_of) else "sets"
-            action = f"{verb} `{quoted_code(current)}`"
-            return tuple(parts), _Change(function, current, action)
+            return tuple(parts), current, f"{verb} `{quoted_code(current)}`"
         parent = parent_of.get(current)
         if isinstance(parent, cst.Attribute) and parent.value is current:
             call = parent_of.get(parent)
@@ -613,23 +615,20 @@ def _key_change_at(
                 and call.func is parent
             ):
                 action = f"calls `{quoted_code(parent)}()`"
-                return (*parts, _ANY_PART), _Change(function, call, action)
+                return (*parts, _ANY_PART), call, action
             parts.append(("attribute", parent.attr.value))
         elif isinstance(parent, cst.Subscript) and parent.value is current:
             parts.append(_item_part(parent))
         elif isinstance(parent, cst.Arg) and parent.value is current:
-            return _attribute_writer_change(context, parent, parts, function)
+            return _attribute_writer_change(context, parent, parts)
         else:
             return None
         current = parent
 
 
 def _attribute_writer_change(
-    context: FileContext,
-    argument: cst.Arg,
-    parts: list[tuple[str, object]],
-    function: FunctionInfo,
-) -> tuple[_KeyPath, _Change] | None:
+    context: FileContext, argument: cst.Arg, parts: list[tuple[str, object]]
+) -> tuple[_KeyPath, cst.CSTNode, str] | None:
     """Return the change that `setattr(obj, ...)` or `delattr(obj, ...)` makes to `obj`.
 
     `argument` is the first argument, and `parts` is its path.
@@ -640,12 +639,13 @@ def _attribute_writer_change(
     func = call.func
     if not isinstance(func, cst.Name) or func.value not in ATTRIBUTE_WRITERS:
         return None
-    if not _is_builtin_name(context.index, function, func.value):
+    scope = context.index.scope_of(call)
+    if scope is None or context.index.may_shadow_builtin(func.value, scope):
         return None
     attribute = literal_value(call.args[1].value) if len(call.args) > 1 else None
     part = ("attribute", attribute) if isinstance(attribute, str) else _ANY_PART
     action = f"calls `{func.value}()` on `{quoted_code(argument.value)}`"
-    return (*parts, part), _Change(function, call, action)
+    return (*parts, part), call, action
 
 
 # Classes whose instances keep a value per thread or per context, so their
