@@ -18,6 +18,7 @@ from cio_fix.customerio import (
     Api,
     ClientType,
     FileIndex,
+    Scope,
     WrapperSignature,
     dotted_name,
     env_variable_read,
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 # The attribute name in `ModuleSummary.assigned_attributes` that stands for
 # any attribute: `setattr(ev, name, value)` may set each one.
 ANY_ATTRIBUTE = "*"
+# How many assignments that copy a value (`ts = LAUNCH_MS`) are followed from
+# one argument. CIO103 follows a millisecond value through as many names.
+MAX_COPIES = 5
 
 
 @dataclass
@@ -527,7 +531,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         )
         if is_client_call or index.constructor_type(func) is not None:
             for argument in site.node.args:
-                for value in _argument_values(argument.value):
+                for value in _argument_values(index, argument.value, site.scope):
                     summary.imported_arguments.update(_imported_origins(index, value))
 
         name = env_variable_read(index, site.node)
@@ -650,29 +654,58 @@ def _writes_globals(index: FileIndex) -> bool:
     return False
 
 
-def _argument_values(value: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """Return an argument with the values built into it, when it builds a string.
+def _argument_values(
+    index: FileIndex, value: cst.BaseExpression, scope: Scope
+) -> list[cst.BaseExpression]:
+    """Return an argument with the values built into it and the values it copies.
 
     CIO301 keeps an imported constant or enum member built into an event
     name (`f"{names.PREFIX}_{region}"`, also as `names.PREFIX.upper()` or
     `names.PREFIX[:4]`) in the name, and CIO301 to CIO303 read the names
     sent through an imported class (`Event.SHIPPED.value`), so the module
-    that defines them is read. The
+    that defines them is read. So are the values of a dict display, which
+    CIO103 reads as attributes (`data={"launched_at": LAUNCH_MS}`), and the
+    value of a name that one assignment binds (`ts = LAUNCH_MS`, `attrs =
+    {...}` before `**attrs`), for at most MAX_COPIES such names. The
     walk reads no literal, because evaluating one leaves reference cycles
     while the garbage collector is off (see `cio_fix.pipeline`). It is a
     loop, because a long `+` chain nests one level per operand.
     """
     values = []
-    pending = [value]
+    pending = [(value, scope)]
+    copies = 0
     while pending:
-        current = pending.pop()
+        current, current_scope = pending.pop()
         values.append(current)
-        pending.extend(_values_built_into(current))
+        for part in _values_built_into(current):
+            pending.append((part, current_scope))
+        if copies == MAX_COPIES:
+            continue
+        copied = _copied_value(index, current, current_scope)
+        if copied is not None:
+            copies += 1
+            pending.append(copied)
     return values
 
 
+def _copied_value(
+    index: FileIndex, value: cst.BaseExpression, scope: Scope
+) -> tuple[cst.BaseExpression, Scope] | None:
+    """Return the value, and its scope, that the one assignment of a name gives it."""
+    if type(value) is not cst.Name:
+        return None
+    assignments = index.assignments_of(value.value, scope)
+    if len(assignments) != 1:
+        return None
+    assignment = assignments[0]
+    # A parameter's default does not tell what callers pass.
+    if assignment.value is None or isinstance(assignment.statement, cst.Param):
+        return None
+    return assignment.value, assignment.scope
+
+
 def _values_built_into(value: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """Return the values that one step of building a string puts into `value`."""
+    """Return the values that one step of building a string, tuple or dict puts into it."""
     if isinstance(value, cst.FormattedString):
         return [
             part.expression
@@ -701,6 +734,13 @@ def _values_built_into(value: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(value, cst.Attribute) and value.attr.value == "value":
         # `Event.SHIPPED.value`: the enum member, whose class is read.
         return [value.value]
+    if isinstance(value, cst.Dict):
+        # Attributes sent in `data=` or after `**`, keyed by attribute name.
+        return [
+            element.value
+            for element in value.elements
+            if isinstance(element, cst.DictElement)
+        ]
     return []
 
 

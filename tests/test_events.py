@@ -3367,3 +3367,26 @@ def test_events_enum_sent_through_background_helper(project) -> None:
     assert "the fixed name 'order' is already sent at app/views.py:7" in (
         finding["message"]
     )
+
+
+def test_events_imported_name_copied_to_variable(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/names.py": 'SIGNED_UP = "UserSignedUp"\n',
+            "app/signup.py": (
+                "from customerio import CustomerIO\n"
+                "from app.names import SIGNED_UP\n"
+                'cio = CustomerIO("site", "key")\n'
+                "def signed_up(uid):\n"
+                "    name = SIGNED_UP\n"
+                "    cio.track(uid, name)\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--select", "CIO303", "--output-format", "json", "."], root)
+    findings = result.json["findings"]
+
+    assert [finding["path"] for finding in findings] == ["app/signup.py"]
+    assert findings[0]["line"] == 6

@@ -657,6 +657,54 @@ def test_project_summary_rebound_names_unread() -> None:
     assert project.class_strings("app.events.Names") is None
 
 
+def _imported_arguments(body: str) -> set[str]:
+    source = (
+        "from app.client import cio\n"
+        "from app.constants import EVENT, LAUNCH_MS\n"
+        "def send(uid, event=EVENT):\n" + body
+    )
+    index = build_index(cst.parse_module(source), "app.jobs", is_package=False)
+    return summarise(index, Path("app/jobs.py")).imported_arguments
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '    cio.track(uid, "x", data={"launched_at": LAUNCH_MS})\n',
+        '    cio.identify(uid, **{"launched_at": LAUNCH_MS})\n',
+        '    attributes = {"launched_at": LAUNCH_MS}\n'
+        "    cio.identify(uid, **attributes)\n",
+        "    ts = LAUNCH_MS\n    cio.identify(uid, launched_at=ts)\n",
+        "    first = LAUNCH_MS\n"
+        "    second = first + 60_000\n"
+        "    cio.identify(uid, launched_at=second)\n",
+        "    name = EVENT\n    cio.track(uid, name)\n",
+    ],
+    ids=["data", "unpacked-dict", "unpacked-variable", "copy", "copy-of-copy", "name"],
+)
+def test_project_summary_follows_values_sent(body: str) -> None:
+    imported = _imported_arguments(body)
+
+    assert imported & {"app.constants.LAUNCH_MS", "app.constants.EVENT"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A parameter's default does not tell what callers pass.
+        "    cio.track(uid, event)\n",
+        # Two assignments: the value sent is not known.
+        "    name = EVENT\n    name = 'other'\n    cio.track(uid, name)\n",
+        "    ts = LAUNCH_MS\n    print(ts)\n",
+    ],
+    ids=["parameter-default", "two-assignments", "not-sent"],
+)
+def test_project_summary_unknown_values_not_followed(body: str) -> None:
+    imported = _imported_arguments(body)
+
+    assert not imported & {"app.constants.LAUNCH_MS", "app.constants.EVENT"}
+
+
 def test_project_shared_computes_once() -> None:
     project = ProjectIndex([])
     calls = []

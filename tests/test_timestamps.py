@@ -187,6 +187,79 @@ def test_timestamps_imported_constant_message(project) -> None:
     )
 
 
+def _launch_project(project, jobs: str) -> Path:
+    return project(
+        {
+            "pyproject.toml": '[project]\ndependencies = ["customerio==3.1.0"]\n',
+            "app/__init__.py": "",
+            "app/constants.py": "LAUNCH_MS = 1700000000000\n",
+            "app/client.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+            ),
+            "app/jobs.py": (
+                "from app.client import cio\n"
+                "from app.constants import LAUNCH_MS\n" + jobs
+            ),
+        }
+    )
+
+
+def test_timestamps_imported_constant_after_sdk3_fix(project) -> None:
+    root = _launch_project(
+        project,
+        "def announce(user):\n"
+        '    cio.track(user.id, "launch_announced", launched_at=LAUNCH_MS)\n',
+    )
+
+    applied = run_cli(["--apply", "--output-format", "json", "."], root)
+    next_run = run_cli(["--output-format", "json", "."], root)
+    remaining = [
+        finding["code"]
+        for finding in applied.json["findings"]
+        if not finding["applied"]
+    ]
+
+    assert 'data={"launched_at": LAUNCH_MS}' in (root / "app/jobs.py").read_text()
+    assert remaining == ["CIO103"]
+    assert [finding["code"] for finding in next_run.json["findings"]] == ["CIO103"]
+    assert next_run.exit_code == 1
+
+
+def test_timestamps_imported_constant_through_variable(project) -> None:
+    root = _launch_project(
+        project,
+        "def announce(user):\n"
+        "    copied = LAUNCH_MS\n"
+        "    anniversary = copied + 365 * 86_400_000\n"
+        "    cio.identify(user.id, anniversary_at=anniversary)\n",
+    )
+
+    result = run_cli(["--select", "CIO103", "--output-format", "json", "."], root)
+    findings = result.json["findings"]
+
+    assert [finding["line"] for finding in findings] == [6]
+    assert findings[0]["fix"] is None
+
+
+def test_timestamps_imported_constant_in_background_call(project) -> None:
+    root = _launch_project(
+        project,
+        "def _customerio_in_background(method, *args, **kwargs):\n"
+        "    method(*args, **kwargs)\n"
+        "def announce(user):\n"
+        "    _customerio_in_background(\n"
+        '        cio.track, user.id, "launch_seen", data={"launched_at": LAUNCH_MS}\n'
+        "    )\n",
+    )
+
+    result = run_cli(["--select", "CIO103", "--output-format", "json", "."], root)
+    findings = result.json["findings"]
+
+    assert [finding["line"] for finding in findings] == [7]
+    assert findings[0]["fix"] is None
+
+
 def test_timestamps_local_int_withholds_own_fix(project) -> None:
     body = (
         "def mark_seen(user):\n"

@@ -103,8 +103,9 @@ class MillisecondTimestamp(Rule):
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
     `last_used`. The value may reach the call through a variable or a
     module constant. A 13-digit constant that another module of the
-    project defines counts where the call passes it as an argument itself
-    (`launched_at=LAUNCH_MS` after `from app.constants import LAUNCH_MS`).
+    project defines counts too (`launched_at=LAUNCH_MS` after `from
+    app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
+    through a variable, as a constant of the same module does.
     A `functools.partial` of those methods counts as the call it makes.
 
     Why is this bad?
@@ -414,10 +415,9 @@ def _imported_milliseconds(
     `LAUNCH_MS` after `from app.constants import LAUNCH_MS`, or
     `constants.LAUNCH_MS`, gives `app.constants`. None for a constant that
     code may rebind, because the value that the call reads is not known.
-    NOTE: the defining module is read only when a call passes the constant
-    itself as an argument, not inside `data={...}`. A module that rebinds
-    the constant (`constants.LAUNCH_MS = ...`) is read only when it
-    mentions Customer.io, so a rebinding elsewhere is missed.
+    NOTE: a module that rebinds the constant (`constants.LAUNCH_MS = ...`)
+    is read only when it mentions Customer.io, so a rebinding elsewhere is
+    missed.
     """
     dotted = dotted_name(node)
     if dotted is None or context.index.rebound(dotted.partition(".")[0], scope):
