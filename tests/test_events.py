@@ -3390,3 +3390,48 @@ def test_events_imported_name_copied_to_variable(project) -> None:
 
     assert [finding["path"] for finding in findings] == ["app/signup.py"]
     assert findings[0]["line"] == 6
+
+
+@pytest.mark.parametrize(
+    ("built", "code"),
+    [('f"order_{kind}"', "CIO301"), ('f"order_{user.email}"', "CIO302")],
+)
+def test_events_remaining_merge_lists_renamed_sender(project, built, code) -> None:
+    root = project(
+        {
+            "pyproject.toml": '[project]\ndependencies = ["customerio==3.1.0"]\n',
+            "app/__init__.py": "",
+            "app/client.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n'
+            ),
+            "app/refunds.py": (
+                "from app.client import cio\n"
+                "def refund(user):\n"
+                '    cio.track(user.id, "order", data={"refunded": True})\n'
+            ),
+            "app/checkout.py": (
+                "from app.client import cio\n"
+                "def checkout_done(user, cart):\n"
+                '    cio.track(user.id, "Order", data={"total": cart.total})\n'
+            ),
+            "app/shipping.py": (
+                "from app.client import cio\n"
+                "def shipment_update(user, kind):\n"
+                f"    cio.track(user.id, {built})\n"
+            ),
+        }
+    )
+    arguments = ["--unsafe-fixes", "--output-format", "json", "."]
+
+    applied = run_cli(["--apply", *arguments], root)
+    next_run = run_cli(arguments, root)
+    remaining = [
+        finding for finding in applied.json["findings"] if not finding["applied"]
+    ]
+
+    assert [finding["code"] for finding in remaining] == [code]
+    assert "app/checkout.py:3, app/refunds.py:3" in remaining[0]["message"]
+    assert [finding["message"] for finding in next_run.json["findings"]] == [
+        remaining[0]["message"]
+    ]

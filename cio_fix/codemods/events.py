@@ -705,6 +705,11 @@ class DynamicEventName(Rule):
     def collect(self, context: FileContext) -> FileNames:
         return sent_name_facts(context)
 
+    def files_to_check_again(
+        self, project: ProjectIndex, fixed_project: ProjectIndex
+    ) -> set[str]:
+        return files_of_changed_merges(project, fixed_project, self.code)
+
     def check(self, context: FileContext) -> Iterator[Finding]:
         if context.in_test_code:
             return
@@ -796,6 +801,11 @@ class PersonalDataInEventName(Rule):
 
     def collect(self, context: FileContext) -> FileNames:
         return sent_name_facts(context)
+
+    def files_to_check_again(
+        self, project: ProjectIndex, fixed_project: ProjectIndex
+    ) -> set[str]:
+        return files_of_changed_merges(project, fixed_project, self.code)
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         if context.in_test_code:
@@ -1794,6 +1804,51 @@ def names_sent(project: ProjectIndex, code: str) -> SentNames:
                 fact = (resolved[2], *fact[1:])
             sent.add(fact)
     return sent
+
+
+def files_of_changed_merges(
+    project: ProjectIndex, fixed_project: ProjectIndex, code: str
+) -> set[str]:
+    """Return the files of the built names whose merge the fixes of other files change.
+
+    A finding of rule `code` without a fix lists the places that already
+    send its fixed name or a variant of it (`find_merge`). A fix elsewhere,
+    such as a CIO303 rename, changes those places, so `--apply` checks the
+    findings again to print the message of the next run.
+    """
+    before = project.shared(f"{code} sent names", partial(names_sent, code=code))
+    after = fixed_project.shared(f"{code} sent names", partial(names_sent, code=code))
+    before_sends = _sends_by_key(before)
+    after_sends = _sends_by_key(after)
+    if before.first_unread() != after.first_unread():
+        # A finding with a fix names the first name that cio-fix cannot read,
+        # whatever its fixed name.
+        changed = before.fixed.keys() | after.fixed.keys()
+    else:
+        changed = {
+            key
+            for key in before_sends.keys() | after_sends.keys()
+            if before_sends.get(key) != after_sends.get(key)
+        }
+    files = set()
+    for key in changed:
+        for _, _, place in [*before.fixed.get(key, []), *after.fixed.get(key, [])]:
+            files.add(place.rpartition(":")[0])
+    return files
+
+
+def _sends_by_key(sent: SentNames) -> dict[str, set[tuple[str, ...]]]:
+    """Return each sent name and each built name of `sent` with its place, by `variant_key`."""
+    sends: dict[str, set[tuple[str, ...]]] = {}
+    for name, places_by_keys in sent.exact.items():
+        for keys, places in places_by_keys.items():
+            for place in places:
+                entry = ("sent", name, *sorted(keys), place)
+                sends.setdefault(variant_key(name), set()).add(entry)
+    for key, builds in sent.fixed.items():
+        for signature, code, place in builds:
+            sends.setdefault(key, set()).add(("built", signature, code, place))
+    return sends
 
 
 def _constant_text(
