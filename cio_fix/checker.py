@@ -22,7 +22,7 @@ import libcst as cst
 
 from cio_fix.config import Config
 from cio_fix.customerio import FileIndex, build_index
-from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments
+from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments, moved_pragma
 from cio_fix.engine import (
     AFTER_ANOTHER_FIX,
     MAX_PASSES,
@@ -135,6 +135,11 @@ LOSES_COMMENT = (
     "not fixed: the fix would lose a comment inside the code it rewrites;"
     " fix it by hand"
 )
+MOVES_PRAGMA = (
+    "not fixed: the fixed statement does not fit on one line, and splitting it"
+    " would move `{comment}` off the line of the code that it is about;"
+    " fix it by hand"
+)
 NOT_SETTLED = (
     "not fixed: the fixes in this file kept changing each other's code and did"
     " not settle, so this rule's fixes are left out; please report it"
@@ -145,6 +150,9 @@ UNENCODABLE = (
 )
 _UNENCODABLE_SUFFIX = re.compile(
     " \\(" + re.escape(UNENCODABLE).replace("\\{encoding\\}", "\\S+") + "\\)$"
+)
+_MOVES_PRAGMA_SUFFIX = re.compile(
+    " \\(" + re.escape(MOVES_PRAGMA).replace("\\{comment\\}", ".+?") + "\\)$"
 )
 # A finding that only the fixed code has: its line is one of the fixed file.
 REVEALED = "in code that this run's fixes wrote; the line is that of the fixed file"
@@ -707,13 +715,13 @@ class Checker:
             return None
         return CHANGES_UNREPRODUCED_LINE
 
-    @staticmethod
-    def _unwritable(context: FileContext, fix: Fix) -> str | None:
+    def _unwritable(self, context: FileContext, fix: Fix) -> str | None:
         """Return why `fix` cannot be written, or None when it can.
 
         It cannot when it would lose a comment, move away the code of a
-        finding that a `# noqa` comment silences, or add characters that the
-        file's encoding cannot contain.
+        finding that a `# noqa` comment silences, move a directive comment
+        such as `# noqa` off the line of its code, or add characters that
+        the file's encoding cannot contain.
         """
         if not keeps_comments(fix):
             return LOSES_COMMENT
@@ -723,6 +731,10 @@ class Checker:
             context.parent_map(),
         ):
             return MOVES_SILENCED
+        black = self.formatter_settings.for_file(context.path)
+        pragma = moved_pragma(fix, context.module, context.parent_map(), black)
+        if pragma is not None:
+            return MOVES_PRAGMA.format(comment=pragma.value)
         encoding = context.source.encoding
         if not _encodes(fix, encoding, context.module):
             return UNENCODABLE.format(encoding=encoding)
@@ -1636,9 +1648,10 @@ def _message_in_fixed_file(finding: Finding, found: Finding) -> str:
         suffix = f" ({reason})"
         if finding.message.endswith(suffix) and not message.endswith(suffix):
             message += suffix
-    unencodable = _UNENCODABLE_SUFFIX.search(finding.message)
-    if unencodable is not None and not message.endswith(unencodable.group(0)):
-        message += unencodable.group(0)
+    for pattern in (_UNENCODABLE_SUFFIX, _MOVES_PRAGMA_SUFFIX):
+        reason = pattern.search(finding.message)
+        if reason is not None and not message.endswith(reason.group(0)):
+            message += reason.group(0)
     return message
 
 

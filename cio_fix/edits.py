@@ -16,6 +16,7 @@ from cio_fix.customerio import bound_name, dotted_name
 from cio_fix.formatting import format_statement
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
+from cio_fix.pragmas import line_pragma, spans_one_line
 from cio_fix.style import BlackSettings
 from cio_fix.walk import child_nodes, comments_below, descendants, node_fields
 
@@ -73,6 +74,80 @@ def keeps_comments(fix: Fix) -> bool:
 
 def _comments(node: cst.CSTNode) -> list[str]:
     return [comment.value for comment in comments_below(node)]
+
+
+def moved_pragma(
+    fix: Fix,
+    module: cst.Module,
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
+    black: BlackSettings,
+) -> cst.Comment | None:
+    """Return a directive comment that `fix` would move off the line of its code, or None.
+
+    The comment (`line_pragma`) ends a statement of one line that the fix
+    changes. Laid out as `apply_fixes` lays it out, the fixed statement
+    must be one line again, or the fix must have moved the comment to the
+    line of the code itself, as CIO304 does. Otherwise the comment ends
+    the last line of the statement, and the code it is about may be on
+    the lines above.
+
+    NOTE: each fix is laid out alone. Two fixes of one pass that change
+    the same statement, and black's pass over a whole black-clean file
+    (`format_fixed_file`), may still split a line that each fix alone
+    keeps whole.
+    """
+    checked: set[int] = set()
+    for node in fix.replacements:
+        statement = _statement_line(node, parent_of)
+        if statement is None or id(statement) in checked:
+            continue
+        checked.add(id(statement))
+        comment = line_pragma(statement)
+        if comment is None:
+            continue
+        fixed = replace_nodes(statement, fix.replacements)
+        if not isinstance(fixed, cst.SimpleStatementLine):
+            continue
+        indent = _indentation(statement, parent_of, module.default_indent)
+        laid_out = format_statement(
+            fixed, statement, indent, module.default_indent, black
+        )
+        assert isinstance(laid_out, cst.SimpleStatementLine)
+        trailing = laid_out.trailing_whitespace.comment
+        if trailing is None or trailing.value != comment.value:
+            continue
+        if not spans_one_line(laid_out):
+            return comment
+    return None
+
+
+def _statement_line(
+    node: cst.CSTNode, parent_of: Mapping[cst.CSTNode, cst.CSTNode]
+) -> cst.SimpleStatementLine | None:
+    """Return the simple statement line that is or contains `node`, if there is one."""
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if isinstance(current, cst.SimpleStatementLine):
+            return current
+        if isinstance(current, (cst.BaseSuite, cst.BaseCompoundStatement)):
+            return None
+        current = parent_of.get(current)
+    return None
+
+
+def _indentation(
+    statement: cst.CSTNode,
+    parent_of: Mapping[cst.CSTNode, cst.CSTNode],
+    default_indent: str,
+) -> str:
+    """Return the indentation of a statement, as `_Rebuilder` adds it up."""
+    units = []
+    parent = parent_of.get(statement)
+    while parent is not None:
+        if isinstance(parent, cst.IndentedBlock):
+            units.append(default_indent if parent.indent is None else parent.indent)
+        parent = parent_of.get(parent)
+    return "".join(reversed(units))
 
 
 def _touches(

@@ -816,6 +816,44 @@ def test_tab_counts_four_columns_in_call_layout(project) -> None:
     assert max(len(line.expandtabs(4)) for line in fixed.splitlines()) <= 79
 
 
+VISIT_APP = """\
+import os
+from datetime import datetime
+
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+
+
+@app.post("/visit")
+def visit():
+    uid = request.form["uid"]
+    cio.track(customer_id=uid, name="visit", data={"at": datetime.now()})  # noqa: DTZ005
+    return "ok"
+"""
+
+
+def test_directive_comment_reason_after_apply(project) -> None:
+    root = project({"app.py": VISIT_APP})
+    args = ["--select", "CIO304", "--output-format", "json", "."]
+
+    dry_run = run_cli(args, root)
+    applied = run_cli(["--apply", *args], root)
+
+    [reported] = dry_run.json["findings"]
+    [left] = applied.json["findings"]
+    assert reported["fix"] is None
+    assert reported["message"].endswith(
+        "(not fixed: the fixed statement does not fit on one line, and splitting it"
+        " would move `# noqa: DTZ005` off the line of the code that it is about;"
+        " fix it by hand)"
+    )
+    assert left["message"] == reported["message"]
+    assert (root / "app.py").read_text() == VISIT_APP
+
+
 LONG_CALL = (
     'client = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"],'
     ' os.environ["CUSTOMERIO_TRACK_API_KEY"], region=region)\n'

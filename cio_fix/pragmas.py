@@ -1,0 +1,77 @@
+"""Trailing comments that tools read as directives about the code on their line.
+
+`# noqa` (flake8, ruff), `# type: ignore` (mypy), `# pyright: ignore`,
+`# pragma: no cover` (coverage.py) and `# fmt: skip` (black) are about the
+line that they end: ruff and mypy silence only the errors that they report
+on that line. A fix that splits such a line must keep the comment on the
+line that contains the code it is about.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from cio_fix.metadata import code_of
+
+# ruff's pragma comments (`is_pragma_comment` in its `ruff_python_trivia`
+# crate), with coverage.py's `pragma:` and black's `fmt:`. One comment may
+# contain several directives, each after a `#` of its own.
+_DIRECTIVE = re.compile(
+    r"#\s*(?:noqa(?:\s*:\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?"
+    r"|nosec"
+    r"|(?:type|pyright|pyrefly|pylint|flake8|ruff|ty|isort|pragma|fmt)\s*:)",
+    re.IGNORECASE,
+)
+# black's `# fmt: skip`, alone or among other comments on the line.
+_FMT_SKIP = re.compile(r"^fmt:\s?skip$")
+
+
+def is_line_pragma(comment: str) -> bool:
+    """Tell whether a comment contains a directive about the code on its line.
+
+    cio-fix reads its own `# noqa: CIO304` on every line of a statement, so
+    a `noqa` that names only cio-fix codes is not bound to its line.
+    """
+    for directive in _DIRECTIVE.finditer(comment):
+        codes = directive.group("codes")
+        if codes is None or not _only_cio_codes(codes):
+            return True
+    return False
+
+
+def _only_cio_codes(codes: str) -> bool:
+    return all(code.upper().startswith("CIO") for code in re.split(r"[\s,]+", codes))
+
+
+def black_keeps_line(comment: str) -> bool:
+    """Tell whether black leaves a one-line statement that ends with `comment` whole.
+
+    black 26.10 does not split a line that ends with `# type: ignore...`,
+    because it cannot tell which part of the line the comment is about
+    (`Line.contains_unsplittable_type_ignore`), and leaves a line that
+    ends with `# fmt: skip` as it is. A line that ends with any other
+    directive is split like any other line, with the comment after the
+    closing bracket.
+    """
+    text = comment[1:].lstrip()
+    if text.startswith("type:") and text[len("type:") :].lstrip().startswith("ignore"):
+        return True
+    parts = re.split(r"[#;]", comment)
+    return any(_FMT_SKIP.match(part.strip()) for part in parts)
+
+
+def line_pragma(statement: cst.CSTNode) -> cst.Comment | None:
+    """Return the directive that ends a simple statement written on one line, else None."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    comment = statement.trailing_whitespace.comment
+    if comment is None or not is_line_pragma(comment.value):
+        return None
+    return comment if spans_one_line(statement) else None
+
+
+def spans_one_line(statement: cst.SimpleStatementLine) -> bool:
+    """Tell whether a statement, without the comment lines above it, is one line."""
+    return len(code_of(statement.with_changes(leading_lines=())).splitlines()) == 1

@@ -1,0 +1,85 @@
+"""Directive comments such as `# noqa` and `# type: ignore`, which apply to their line."""
+
+from __future__ import annotations
+
+import black
+import libcst as cst
+import pytest
+
+from cio_fix.pragmas import black_keeps_line, is_line_pragma, line_pragma
+
+
+@pytest.mark.parametrize(
+    ("comment", "expected"),
+    [
+        ("# noqa", True),
+        ("# noqa: DTZ005", True),
+        ("# NOQA:E501", True),
+        ("#noqa", True),
+        ("# type: ignore", True),
+        ("# type: ignore[no-untyped-call]", True),
+        ("# pyright: ignore[reportCallIssue]", True),
+        ("# pragma: no cover", True),
+        ("# fmt: skip", True),
+        ("# nosec B113", True),
+        ("# pylint: disable=invalid-name", True),
+        ("# sent first today  # noqa: E501", True),
+        ("# noqa: CIO301, E501", True),
+        ("# noqa: CIO301, CIO304", False),
+        ("# noqa: cio304  # type: ignore", True),
+        ("# the first visit", False),
+        ("# a type of event", False),
+        ("# see the pragma section", False),
+        ("# knowqa", False),
+    ],
+)
+def test_is_line_pragma_table(comment: str, expected: bool) -> None:
+    assert is_line_pragma(comment) is expected
+
+
+def _black_keeps(comment: str) -> bool:
+    """Tell whether black leaves a too-long call that ends with `comment` on one line."""
+    code = (
+        f"result = call(first_argument, second_argument, third_argument)  {comment}\n"
+    )
+    formatted = black.format_str(code, mode=black.Mode(line_length=40))
+    return len(formatted.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# type: ignore",
+        "# type: ignore[no-untyped-call]",
+        "#type:ignore",
+        "# fmt: skip",
+        "# fmt:skip",
+        "# noqa: E501  # fmt: skip",
+        "# noqa: DTZ005",
+        "# pyright: ignore",
+        "# pragma: no cover",
+        "# noqa  # type: ignore",
+        "# the first visit",
+    ],
+)
+def test_black_keeps_line_matches_black(comment: str) -> None:
+    assert black_keeps_line(comment) is _black_keeps(comment)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("cio.track(uid, 'visit')  # noqa: DTZ005\n", "# noqa: DTZ005"),
+        ("# Start the series.\ncio.track(uid, 'visit')  # noqa\n", "# noqa"),
+        ("cio.track(uid, 'visit')  # the first visit\n", None),
+        ("cio.track(\n    uid, 'visit'\n)  # noqa: DTZ005\n", None),
+        ("cio.track(uid, '''a\nb''')  # noqa: DTZ005\n", None),
+    ],
+    ids=["one-line", "comment-above", "plain-comment", "split-call", "long-string"],
+)
+def test_line_pragma_of_statement(code: str, expected: str | None) -> None:
+    statement = cst.parse_module(code).body[0]
+
+    comment = line_pragma(statement)
+
+    assert (comment.value if comment is not None else None) == expected
