@@ -835,6 +835,21 @@ def visit():
 """
 
 
+def test_directive_comment_kept_by_black_pass(project) -> None:
+    files = {"pyproject.toml": "[tool.black]\nline-length = 100\n", "app.py": VISIT_APP}
+    root = project(files)
+
+    run_cli(["--apply", "--select", "CIO304", "."], root)
+
+    # The file was black-clean, so black laid out the whole fixed file again.
+    assert (
+        "    _customerio_in_background(\n"
+        '        cio.track, customer_id=uid, name="visit", data={"at": datetime.now()}'
+        "  # noqa: DTZ005\n"
+        "    )\n"
+    ) in (root / "app.py").read_text()
+
+
 def test_directive_comment_reason_after_apply(project) -> None:
     root = project({"app.py": VISIT_APP})
     args = ["--select", "CIO304", "--output-format", "json", "."]

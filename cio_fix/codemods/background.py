@@ -44,10 +44,12 @@ from cio_fix.customerio import (
     annotation_scope,
     dotted_name,
 )
+from cio_fix.edits import replace_nodes
 from cio_fix.handlers import is_request_handler
 from cio_fix.lookups import is_first_party
 from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
+from cio_fix.pragmas import black_keeps_line, line_pragma
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
@@ -289,6 +291,14 @@ class BlockingCallInRequest(Rule):
     reported. Neither is a task of anyio's task groups, because cio-fix
     does not read `tg.start_soon(cio.track, ...)` as a call.
 
+    A call on one line that ends with a directive for another tool
+    (`# noqa: DTZ005`, `# pyright: ignore`) keeps the comment on the line
+    of its code. When the fixed call does not fit on one line with the
+    comment, its arguments go on a line of their own, and the comment goes
+    with them. A line that ends with `# type: ignore` or `# fmt: skip`
+    stays whole, as black keeps it. When the arguments do not fit on a
+    line with the comment either, the call is reported without a fix.
+
     Handlers of a module that imports Chalice or Mangum, or of a package
     with such a module, are not reported: they run on AWS Lambda, which freezes the process once the
     handler returns, so a call in a background thread would be sent late
@@ -493,20 +503,25 @@ class BlockingCallInRequest(Rule):
             )
 
         target, prefix, adds_await = _fix_target(context, call, awaited, task, helper)
-        column = context.indent_column(call.site.statement)
-        replacement: cst.BaseExpression = _wrapped_call(
-            call.node if task is None else _unnested(call.node, task.starter),
-            helper.name,
-            column,
-            context.module.default_indent,
-            prefix,
-            context.line_length,
-        )
-        if adds_await:
-            replacement = cst.Await(replacement)
+        if task is None and not adds_await:
+            replacements = _call_site_replacements(
+                context, call.node, call.site.statement, target, helper.name, prefix
+            )
+        else:
+            replacement: cst.BaseExpression = _wrapped_call(
+                call.node if task is None else _unnested(call.node, task.starter),
+                helper.name,
+                context.indent_column(call.site.statement),
+                context.module.default_indent,
+                prefix,
+                context.line_length,
+            )
+            if adds_await:
+                replacement = cst.Await(replacement)
+            replacements = {target: replacement}
         fix = Fix(
             FixSafety.SAFE,
-            {target: replacement},
+            replacements,
             imports=helper.imports,
             inserts=helper.inserts,
         )
@@ -2856,6 +2871,112 @@ def _wrapped_call(
     # laid_out_call replaces the comma and the whitespace after each argument.
     first = cst.Arg(value=method)
     return laid_out_call(cst.Name(helper), [first, *call.args], layout, unit)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The start column, indentation step, prefix and line limit of a fixed call."""
+
+    # The indentation of the call's statement, in columns.
+    column: int
+    # The module's indentation step.
+    unit: str
+    # The code before the call on its line, such as `await `.
+    prefix: str
+    line_length: int
+
+
+def _call_site_replacements(
+    context: FileContext,
+    call: cst.Call,
+    statement: cst.CSTNode,
+    target: cst.CSTNode,
+    helper: str,
+    prefix: str,
+) -> dict[cst.CSTNode, cst.CSTNode]:
+    """Return the fix at the call: the wrapped call, or the statement that a directive ends."""
+    layout = _Layout(
+        context.indent_column(statement),
+        context.module.default_indent,
+        prefix,
+        context.line_length,
+    )
+    line = _statement_of_only(target, statement)
+    if line is not None and line_pragma(line) is not None:
+        wrapped = _wrapped_statement(line, target, call, helper, layout)
+        if wrapped is not None:
+            return {line: wrapped}
+    replacement = _wrapped_call(
+        call, helper, layout.column, layout.unit, prefix, layout.line_length
+    )
+    return {target: replacement}
+
+
+def _statement_of_only(
+    target: cst.CSTNode, statement: cst.CSTNode
+) -> cst.SimpleStatementLine | None:
+    """Return `statement` when `target`, or `await target`, is all that it does."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    expression = statement.body[0]
+    if not isinstance(expression, cst.Expr):
+        return None
+    value = expression.value
+    if value is target or isinstance(value, cst.Await) and value.expression is target:
+        return statement
+    return None
+
+
+def _wrapped_statement(
+    statement: cst.SimpleStatementLine,
+    target: cst.CSTNode,
+    call: cst.Call,
+    helper: str,
+    layout: _Layout,
+) -> cst.SimpleStatementLine | None:
+    """Return the fixed statement of one line that ends with a directive such as `# noqa`.
+
+    The directive stays on the line that contains the call's code. The call
+    stays on one line when it fits there with the comment, and when black
+    keeps such a line whole (`# type: ignore`). Otherwise the
+    arguments go on a line of their own, which contains all the code of the
+    old line, and the comment goes with them. Returns None when neither
+    fits, or when the call keeps its own layout (`_wrapped_call`), so that
+    the checker withholds a fix that splits the line.
+    """
+    method = call.func.with_changes(lpar=(), rpar=())
+    arguments = [code_of(method), *map(_code_without_comma, call.args)]
+    if _contains_hash(call, arguments) or any("\n" in item for item in arguments):
+        return None
+    trailing = statement.trailing_whitespace
+    assert trailing.comment is not None
+    comment = trailing.comment.value
+    room = layout.line_length - len(trailing.whitespace.value) - len(comment)
+    chosen = call_layout(
+        layout.prefix, helper, arguments, column=layout.column, line_length=room
+    )
+    if black_keeps_line(comment):
+        chosen = CallLayout.ONE_LINE
+    if chosen is CallLayout.ONE_ARGUMENT_PER_LINE:
+        return None
+    first = cst.Arg(value=method)
+    wrapped = laid_out_call(cst.Name(helper), [first, *call.args], chosen, layout.unit)
+    if chosen is CallLayout.ARGUMENTS_ON_ONE_LINE:
+        # The comment moves from the end of the statement to the end of the
+        # line of arguments, before the line break that precedes `)`.
+        last = wrapped.args[-1]
+        after = last.whitespace_after_arg
+        assert isinstance(after, cst.ParenthesizedWhitespace)
+        line_end = cst.TrailingWhitespace(
+            whitespace=trailing.whitespace, comment=trailing.comment
+        )
+        last = last.with_changes(
+            whitespace_after_arg=after.with_changes(first_line=line_end)
+        )
+        wrapped = wrapped.with_changes(args=[*wrapped.args[:-1], last])
+        trailing = cst.TrailingWhitespace(newline=trailing.newline)
+    fixed = replace_nodes(statement, {target: wrapped})
+    return fixed.with_changes(trailing_whitespace=trailing)
 
 
 def _code_without_comma(argument: cst.Arg) -> str:
