@@ -931,9 +931,10 @@ class TrackBeforeIdentify(Rule):
     (`tags = user.tags`, then `tags += [tag]`), or call any code when the
     identify reads a global. Two parameters that the caller passes one
     object to are not known to be one object. The identify then moves up
-    to just before the track, with its comments. In one line it moves to
-    just before the track in that line, and the rest of the line stays as
-    it is. When the identify request
+    to just before the track, with its comments. Blank lines above the
+    identify go between it and the track, so that each keeps its
+    paragraph. In one line it moves to just before the track in that
+    line, and the rest of the line stays as it is. When the identify request
     fails and raises, the track is no longer sent, and when a track
     request fails, the identify has already been sent. Otherwise the
     finding is report-only.
@@ -1268,11 +1269,16 @@ def _move_in_line(
 
 
 def _move_before(track: cst.BaseStatement, identify: cst.BaseStatement) -> Fix:
-    """Move `identify` to just before `track`, each with its comments, keeping the blank lines."""
+    """Move `identify` to just before `track`, each with its comments, keeping the blank lines.
+
+    The blank lines above the track stay above the two. Those above the
+    identify go between the two, so that an identify that started a
+    paragraph of its own still does.
+    """
     track_blanks, track_comments = blank_prefix(track.leading_lines)
-    _, identify_comments = blank_prefix(identify.leading_lines)
+    identify_blanks, identify_comments = blank_prefix(identify.leading_lines)
     moved = identify.with_changes(leading_lines=[*track_blanks, *identify_comments])
-    stayed = track.with_changes(leading_lines=track_comments)
+    stayed = track.with_changes(leading_lines=[*identify_blanks, *track_comments])
     return Fix(
         safety=FixSafety.SAFE,
         replacements={
