@@ -730,7 +730,45 @@ def test_reorder_withheld_for_raising_track(project, data: str) -> None:
     [finding] = result.json["findings"]
     assert finding["fix"] is None
     assert finding["message"].endswith(
-        "(cio-fix does not move it past code that may skip the identify)."
+        "(cio-fix does not move it above the track, whose own arguments may raise,"
+        " and then the original code sends no identify)."
+    )
+
+
+def _changed_body_source(between: str) -> str:
+    return (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def signup(body, audit):\n"
+        '    cio.track(customer_id=body["id"], name="signed_up",'
+        ' data={"source": body.get("source")})\n'
+        f"{between}"
+        '    cio.identify(id=body["id"], email=body["email"])\n'
+    )
+
+
+def test_reorder_change_reason_names_track_call(project) -> None:
+    root = project({"app.py": _changed_body_source("")})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it above the track, whose own arguments call"
+        " `body.get`, which may change what the identify sends)."
+    )
+
+
+def test_reorder_change_reason_names_code_between(project) -> None:
+    root = project({"app.py": _changed_body_source("    audit(body)\n")})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it past code that may change what it sends)."
     )
 
 

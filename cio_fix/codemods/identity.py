@@ -34,7 +34,7 @@ from cio_fix.model import Finding, Fix, FixSafety
 from cio_fix.places import Place, list_places, place_of, project_finding
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import FileContext, Rule
-from cio_fix.walk import child_nodes, walk
+from cio_fix.walk import child_nodes, find_all, walk
 
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Words of names that end in "email" but contain a digest or a disguise of
@@ -773,6 +773,39 @@ def _names_for_read_objects(
     return connected_names(reads, as_parts, set(), owners=True)
 
 
+@dataclass(frozen=True)
+class _SentByIdentify:
+    """The names that an identify reads, to tell which code may change what it sends."""
+
+    # The names that the identify's receiver and arguments read.
+    reads: set[str]
+    # Those names and the other names bound to their objects or to parts of them.
+    reachable: set[str]
+    # Whether the identify reads a global name, which any call may change.
+    reads_global: bool
+
+    def may_change(self, changes: _Changes) -> bool:
+        """Tell whether code that makes `changes` may change what the identify sends."""
+        if changes.bound & self.reads:
+            return True
+        if changes.changed_in_place & self.reachable:
+            return True
+        if changes.reached & self.reachable:
+            return True
+        return changes.has_calls and self.reads_global
+
+    def changing_call(self, arguments: Sequence[cst.Arg]) -> cst.Call | None:
+        """Return the first call in `arguments` that may change what the identify sends."""
+        for argument in arguments:
+            for call in find_all(argument.value, cst.Call):
+                reached = read_names(call.func)
+                for passed in call.args:
+                    reached |= read_names(passed.value)
+                if self.reads_global or reached & self.reachable:
+                    return call
+        return None
+
+
 def _is_item(receiver: cst.BaseExpression) -> bool:
     return type(receiver) is cst.Subscript
 
@@ -1111,19 +1144,12 @@ class TrackBeforeIdentify(Rule):
         # A change through another name for an object the identify reads,
         # or for a part of it (`tags = user.tags`), changes what it sends too.
         reachable = _names_for_read_objects(context, pair.identify, identify_reads)
-        changed = (
-            changes.bound & identify_reads
-            or changes.changed_in_place & reachable
-            or changes.reached & reachable
-        )
         # A call between may change a global that the identify's arguments
         # read. The client itself is left out: rebinding it takes a `global`.
         global_reads = reads.names - _local_names(pair.identify.site.function)
-        if changed or changes.has_calls and global_reads:
-            return (
-                None,
-                "cio-fix does not move it past code that may change what it sends",
-            )
+        sent = _SentByIdentify(identify_reads, reachable, bool(global_reads))
+        if sent.may_change(changes):
+            return None, self._change_reason(context, pair, sent)
         # Code from the track to the identify that raises or stops the
         # handler skips the identify, so the identify must not move above it.
         events = self._event_statements(context)
@@ -1141,6 +1167,30 @@ class TrackBeforeIdentify(Rule):
             return _move_in_line(passed, body[pair.identify_position]), ""
         return _move_before(body[pair.block.position], body[pair.identify_position]), ""
 
+    def _change_reason(
+        self, context: FileContext, pair: _Pair, sent: _SentByIdentify
+    ) -> str:
+        """Return why the identify stays below code that may change what it sends.
+
+        When only the track's own arguments may change it, the reason names
+        the call in them, so that the user does not look for code between
+        the two calls.
+        """
+        body = pair.block.body
+        between = body[pair.block.position + 1 : pair.identify_position]
+        if sent.may_change(self._changes(context, between)):
+            return "cio-fix does not move it past code that may change what it sends"
+        call = sent.changing_call(pair.track.node.args)
+        if call is None:
+            return (
+                "cio-fix does not move it above the track, whose own arguments may"
+                " change what the identify sends"
+            )
+        return (
+            "cio-fix does not move it above the track, whose own arguments call"
+            f" `{quoted_code(call.func)}`, which may change what the identify sends"
+        )
+
     def _skip_reason(
         self,
         context: FileContext,
@@ -1154,9 +1204,20 @@ class TrackBeforeIdentify(Rule):
         reason names the Python version, because declaring 3.11 or newer
         lets the identify move.
         """
-        may_skip = "cio-fix does not move it past code that may skip the identify"
         python = context.declared_python()
-        if python is not None and python.minimum >= UTC_PYTHON:
+        utc_attribute = python is not None and python.minimum >= UTC_PYTHON
+        time_zones = TimeZones(context.index, utc_attribute)
+        may_skip = "cio-fix does not move it past code that may skip the identify"
+        if all(
+            _cannot_stop(context.index, line, events, evaluated, time_zones)
+            for line in passed[1:]
+        ):
+            # The code between cannot raise, so the track's own arguments may.
+            may_skip = (
+                "cio-fix does not move it above the track, whose own arguments may"
+                " raise, and then the original code sends no identify"
+            )
+        if utc_attribute:
             return may_skip
         with_utc_attribute = TimeZones(context.index, utc_attribute=True)
         if not all(
