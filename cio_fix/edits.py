@@ -498,28 +498,79 @@ def import_block_end(module: cst.Module) -> int:
 
 
 def _only_imports(statement: cst.CSTNode) -> bool:
-    """Tell whether a compound statement (`try`, `if`, `with`) contains nothing but imports."""
+    """Tell whether a compound statement (`try`, `if`, `with`) contains nothing but imports.
+
+    An assignment to a name that an import of the statement binds counts
+    as an import, because it is the fallback of an optional import, as in
+    `try: from customerio import CustomerIO` with
+    `except ImportError: CustomerIO = None`.
+    """
     if not isinstance(statement, (cst.Try, cst.If, cst.With)):
         return False
-    found = False
+    smalls = _small_statements(statement)
+    if smalls is None:
+        return False
+    imported: set[str] = set()
+    for small in smalls:
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            imported |= _import_names(small)
+    if not imported:
+        return False
+    for small in smalls:
+        if isinstance(small, (cst.Import, cst.ImportFrom, cst.Pass)):
+            continue
+        if not _assigns_only(small, imported):
+            return False
+    return True
+
+
+def _small_statements(
+    statement: cst.Try | cst.If | cst.With,
+) -> list[cst.BaseSmallStatement] | None:
+    """Return the small statements in the blocks of a compound statement, nested ones too.
+
+    None when a block contains a statement other than simple ones and
+    `try`, `if` and `with` blocks, such as a function or a loop.
+    """
+    smalls: list[cst.BaseSmallStatement] = []
     for block in _blocks_of(statement):
+        if isinstance(block, cst.SimpleStatementSuite):
+            smalls.extend(block.body)
+            continue
         for inner in block.body:
             if isinstance(inner, cst.SimpleStatementLine):
-                if not all(
-                    isinstance(small, (cst.Import, cst.ImportFrom, cst.Pass))
-                    for small in inner.body
-                ):
-                    return False
-                found = found or bool(_imports_of(inner))
-            elif _only_imports(inner):
-                found = True
-            else:
-                return False
-    return found
+                smalls.extend(inner.body)
+                continue
+            if not isinstance(inner, (cst.Try, cst.If, cst.With)):
+                return None
+            nested = _small_statements(inner)
+            if nested is None:
+                return None
+            smalls.extend(nested)
+    return smalls
+
+
+def _import_names(small: cst.Import | cst.ImportFrom) -> set[str]:
+    if isinstance(small.names, cst.ImportStar):
+        return set()
+    return {bound_name(alias) for alias in small.names}
+
+
+def _assigns_only(small: cst.BaseSmallStatement, names: set[str]) -> bool:
+    """Tell whether a small statement only assigns to names in `names`."""
+    if isinstance(small, cst.Assign):
+        targets = [target.target for target in small.targets]
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        targets = [small.target]
+    else:
+        return False
+    return all(
+        isinstance(target, cst.Name) and target.value in names for target in targets
+    )
 
 
 def _blocks_of(statement: cst.Try | cst.If | cst.With) -> list[cst.BaseSuite]:
-    """Return the indented blocks of a compound statement, its handlers' and branches' too."""
+    """Return the blocks of a compound statement, its handlers' and branches' too."""
     blocks: list[cst.BaseSuite] = [statement.body]
     if isinstance(statement, cst.Try):
         blocks.extend(handler.body for handler in statement.handlers)
@@ -532,7 +583,7 @@ def _blocks_of(statement: cst.Try | cst.If | cst.With) -> list[cst.BaseSuite]:
         while branch is not None:
             blocks.append(branch.body)
             branch = branch.orelse if isinstance(branch, cst.If) else None
-    return [block for block in blocks if isinstance(block, cst.IndentedBlock)]
+    return blocks
 
 
 def _assigns_dunders(statement: cst.BaseStatement) -> bool:

@@ -224,6 +224,60 @@ def test_insert_statements_after_names() -> None:
     )
 
 
+def _statement_above_helper(source: str) -> str:
+    """Return the statement above the function that `insert_statements` adds to `source`."""
+    insert = InsertStatements("helper", "def helper():\n    pass\n")
+    body = insert_statements(cst.parse_module(source), insert).body
+    position = next(
+        index
+        for index, statement in enumerate(body)
+        if isinstance(statement, cst.FunctionDef)
+    )
+    return cst.Module(body=[body[position - 1]]).code.strip()
+
+
+@pytest.mark.parametrize(
+    ("source", "above"),
+    [
+        (
+            "import os\ntry:\n    from customerio import CustomerIO\n"
+            "except ImportError:\n    CustomerIO = None\n\nx = 1\n",
+            "try:\n    from customerio import CustomerIO\n"
+            "except ImportError:\n    CustomerIO = None",
+        ),
+        (
+            "import sys\nif sys.version_info >= (3, 8):\n"
+            "    from typing import Protocol\nelse:\n    Protocol = object\n\nx = 1\n",
+            "if sys.version_info >= (3, 8):\n    from typing import Protocol\n"
+            "else:\n    Protocol = object",
+        ),
+        (
+            "import os\ntry: import ujson as json\nexcept ImportError: json = None\n"
+            "\nx = 1\n",
+            "try: import ujson as json\nexcept ImportError: json = None",
+        ),
+    ],
+    ids=["try-fallback", "if-fallback", "one-line-blocks"],
+)
+def test_insert_statements_after_import_fallback(source: str, above: str) -> None:
+    assert _statement_above_helper(source) == above
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\ntry:\n    from customerio import CustomerIO\n"
+        "except ImportError:\n    ENABLED = False\n\nx = 1\n",
+        "import os\ntry:\n    from customerio import CustomerIO\n"
+        "except ImportError:\n    CustomerIO = None\n    log()\n\nx = 1\n",
+        "import os\nif DEBUG: x = 1\nelse:\n    import json\n\ny = 1\n",
+    ],
+    ids=["other-name", "call-in-fallback", "one-line-code-block"],
+)
+def test_insert_statements_before_code_in_block(source: str) -> None:
+    assert _statement_above_helper(source) == "import os"
+
+
 LONG = """\
 from customerio import CustomerIO
 
