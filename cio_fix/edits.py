@@ -911,6 +911,48 @@ def assigned_names(statement: cst.BaseStatement) -> set[str]:
     return names
 
 
+# The names that the helpers of fixes bind at module level, in the order
+# the helpers take where they meet below the imports: CIO304's thread and
+# task helpers, CIO601's clients and factories, then CIO603's throttle.
+# The order is fixed, so that one run with every rule and one run per rule,
+# in any order, write the same file.
+HELPER_ORDER = (
+    ("_customerio_executor", "_customerio_slots", "_customerio_in_background"),
+    ("_customerio_tasks", "_customerio_in_background_task"),
+    (
+        "_customerio_client",
+        "_customerio_client_for",
+        "_customerio_app_client",
+        "_customerio_app_client_for",
+        "_customerio_pipelines_client",
+        "_customerio_pipelines_client_for",
+    ),
+    ("_CustomerioThrottle", "_customerio_throttle"),
+)
+_RANK_OF_NAME = {
+    name: rank for rank, names in enumerate(HELPER_ORDER) for name in names
+}
+# The number that `unused_name` appends to a name the module already uses.
+_NAME_NUMBER = re.compile(r"_\d+$")
+
+
+def helper_rank(statement: cst.BaseStatement) -> int | None:
+    """Return the place in `HELPER_ORDER` of the helper a statement defines, if it is one.
+
+    A user's own statement with a helper's name counts as that helper.
+    """
+    for name in assigned_names(statement):
+        rank = _RANK_OF_NAME.get(_NAME_NUMBER.sub("", name))
+        if rank is not None:
+            return rank
+    return None
+
+
+def _ranks_before(statement: cst.BaseStatement, rank: int) -> bool:
+    found = helper_rank(statement)
+    return found is not None and found < rank
+
+
 # A line feed that does not end a CRLF newline.
 _BARE_LINE_FEED = re.compile(r"(?<!\r)\n")
 # The indentation of the helpers' code, and each line's leading groups of it.
@@ -956,7 +998,11 @@ def _parse_helper(code: str, encoding: str, indent: str, newline: str) -> cst.Mo
 
 
 def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Module:
-    """Insert a helper after the imports and after every statement defining a name it reads."""
+    """Insert a helper after the imports and after every statement defining a name it reads.
+
+    The helper also goes after the helpers of other fixes that come before
+    it in `HELPER_ORDER` and sit at that place, whichever run added them.
+    """
     parsed = _parse_helper(
         insert.code, module.encoding, module.default_indent, module.default_newline
     )
@@ -965,6 +1011,10 @@ def insert_statements(module: cst.Module, insert: InsertStatements) -> cst.Modul
     for position, statement in enumerate(body):
         if assigned_names(statement) & insert.after_names:
             index = max(index, position + 1)
+    rank = helper_rank(parsed.body[0])
+    if rank is not None:
+        while index < len(body) and _ranks_before(body[index], rank):
+            index += 1
 
     new_statements = list(parsed.body)
     first = new_statements[0]

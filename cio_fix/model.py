@@ -65,7 +65,8 @@ class InsertStatements:
 
     `key` deduplicates: two fixes asking for the same helper insert it once.
     The statements go after the imports and after every module-level
-    statement that assigns one of the names in `after_names`.
+    statement that assigns one of the names in `after_names`, then after
+    the helpers there that come first in `edits.HELPER_ORDER`.
     """
 
     key: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 
 import cio_fix.style
 from cio_fix import pipeline
+from cio_fix.codemods import background, bulk, clients
 from cio_fix.edits import (
+    HELPER_ORDER,
     add_import,
     apply_fixes,
     choose_fixes,
@@ -276,6 +279,76 @@ def test_insert_statements_after_import_fallback(source: str, above: str) -> Non
 )
 def test_insert_statements_before_code_in_block(source: str) -> None:
     assert _statement_above_helper(source) == "import os"
+
+
+# A module that gets every helper: the CIO304 thread and task helpers, the
+# CIO601 factory and the CIO603 throttle.
+EVERY_HELPER = """\
+import os
+
+from async_customerio import AsyncCustomerIO
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+acio = AsyncCustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+    cio.track(customer_id=request.form["uid"], name="signed_up")
+    return "ok"
+
+
+@app.post("/orders")
+async def order_created():
+    await acio.track(customer_id=request.form["uid"], name="order_created")
+    return "ok"
+
+
+def backfill(users):
+    cio = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+    for user in users:
+        cio.identify(id=user.id, email=user.email)
+"""
+HELPER_DEFINITIONS = [
+    "def _customerio_in_background(",
+    "async def _customerio_in_background_task(",
+    "def _customerio_client(",
+    "class _CustomerioThrottle:",
+]
+
+
+@pytest.mark.parametrize(
+    "codes", list(itertools.permutations(["CIO304", "CIO601", "CIO603"])), ids="-".join
+)
+def test_helpers_same_order_rule_by_rule(project, codes: tuple[str, ...]) -> None:
+    root = project({"together/app.py": EVERY_HELPER, "in_turn/app.py": EVERY_HELPER})
+    run_cli(["--apply", "--unsafe-fixes", "together"], root)
+    for code in codes:
+        run_cli(["--apply", "--unsafe-fixes", "--select", code, "in_turn"], root)
+    together = (root / "together" / "app.py").read_text(encoding="utf-8")
+    in_turn = (root / "in_turn" / "app.py").read_text(encoding="utf-8")
+
+    places = [together.find(definition) for definition in HELPER_DEFINITIONS]
+    assert -1 not in places
+    assert places == sorted(places)
+    assert in_turn == together
+
+
+def test_helper_order_names_every_helper() -> None:
+    names = {name for group in HELPER_ORDER for name in group}
+    rule_names = [
+        background.THREAD_HELPER,
+        background.TASK_HELPER,
+        *clients.CLIENT_NAMES.values(),
+        bulk.HELPER_CLASS,
+        bulk.HELPER_NAME,
+    ]
+
+    for name in rule_names:
+        assert name in names
 
 
 LONG = """\
