@@ -111,16 +111,21 @@ class TypeNames:
         self.on_import = not self.postponed
         self.imports: list[AddImport] = []
 
-    def name(self, module: str, name: str) -> str | None:
+    def name(
+        self, module: str, name: str, runs_on_import: bool | None = None
+    ) -> str | None:
         """Return how the helper names `module.name`, or None when the module binds it otherwise.
 
         An existing import of the name or of its module is used as it is.
         Otherwise the helper imports the name with `from module import name`.
+        `runs_on_import` overrides `on_import` for a name that the helper
+        uses in code rather than in annotations, such as `typing.cast`.
         """
-        direct = self.context.import_in_helper(module, name, on_import=self.on_import)
+        on_import = self.on_import if runs_on_import is None else runs_on_import
+        direct = self.context.import_in_helper(module, name, on_import=on_import)
         if direct is not None and not direct.imports:
             return direct.local
-        whole = self.context.import_in_helper(module, on_import=self.on_import)
+        whole = self.context.import_in_helper(module, on_import=on_import)
         if whole is not None and not whole.imports and "." not in module:
             return f"{whole.local}.{name}"
         return self._added(direct)

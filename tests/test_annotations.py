@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import threading
 
+import libcst as cst
 import pytest
+from libcst.helpers import get_full_name_for_node
 
 from cio_fix.annotations import format_def
+from cio_fix.edits import helper_rank
 
 from conftest import FIXTURES, run_cli
 
@@ -16,6 +21,8 @@ ANNOTATED_FIXTURES = [
     ("CIO304/annotated_module.expected.py", "py39"),
     ("CIO304/annotated_async_client.expected.py", "py39"),
     ("CIO304/annotated_python38/app.expected.py", "py38"),
+    ("CIO304/annotated_python37/app.expected.py", "py37"),
+    ("CIO304/annotated_python37_async/routes.expected.py", "py37"),
     ("CIO601/annotated_factories.expected.py", "py39"),
 ]
 
@@ -132,6 +139,83 @@ def test_factory_return_plain_after_import(project) -> None:
 def test_factory_unannotated_module_plain(project) -> None:
     fixed = _fixed(project, VIEW.format(extra="", returns=""), "CIO601")
     assert "def _customerio_client():" in fixed
+
+
+PYTHON37_PROJECT = """\
+[project]
+name = "shop"
+version = "1.0"
+requires-python = ">=3.7"
+"""
+
+
+def test_python37_helper_cast_name_taken_plain(project) -> None:
+    source = VIEW.format(extra="\ncast = object\n", returns=" -> str")
+    folder = project({"views.py": source, "pyproject.toml": PYTHON37_PROJECT})
+    run_cli(["--apply", "--select", "CIO304", "."], folder)
+    fixed = (folder / "views.py").read_text(encoding="utf-8")
+
+    assert "def _customerio_in_background(*args, **kwargs):" in fixed
+    assert "    method, *args = args\n" in fixed
+
+
+def _helpers_of(fixture: str) -> dict[str, object]:
+    """Run the helpers of a fixed file with its standard-library imports, and nothing else."""
+    module = cst.parse_module((FIXTURES / fixture).read_text(encoding="utf-8"))
+    statements = [
+        statement
+        for statement in module.body
+        if helper_rank(statement) is not None or _imports_standard_library(statement)
+    ]
+    namespace: dict[str, object] = {"__name__": "fixed"}
+    exec(compile(module.with_changes(body=statements).code, fixture, "exec"), namespace)
+    return namespace
+
+
+def _imports_standard_library(statement: cst.BaseStatement) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Import):
+        imported = small.names[0].name
+    elif isinstance(small, cst.ImportFrom) and small.module is not None:
+        imported = small.module
+    else:
+        return False
+    package = get_full_name_for_node(imported).split(".")[0]
+    return package in sys.stdlib_module_names
+
+
+def test_python37_thread_helper_passes_arguments() -> None:
+    helpers = _helpers_of("CIO304/annotated_python37/app.expected.py")
+    calls = []
+    called = threading.Event()
+
+    def track(*args: object, **kwargs: object) -> None:
+        calls.append((args, kwargs))
+        called.set()
+
+    helpers["_customerio_in_background"](track, "user-1", name="paid", method="card")
+
+    assert called.wait(10)
+    assert calls == [(("user-1",), {"name": "paid", "method": "card"})]
+
+
+def test_python37_task_helper_passes_arguments() -> None:
+    helpers = _helpers_of("CIO304/annotated_python37_async/routes.expected.py")
+    calls = []
+
+    async def track(*args: object, **kwargs: object) -> None:
+        calls.append((args, kwargs))
+
+    async def request() -> None:
+        helper = helpers["_customerio_in_background_task"]
+        await helper(track, "user-1", name="placed", method="card")
+        await asyncio.gather(*helpers["_customerio_tasks"])
+
+    asyncio.run(request())
+
+    assert calls == [(("user-1",), {"name": "placed", "method": "card"})]
 
 
 @pytest.mark.parametrize(

@@ -175,8 +175,13 @@ PARAMETERS_37 = "*args, **kwargs"
 UNPACK_37 = """
     # `method` is the first positional argument. Python 3.7 has no `/`, and
     # a keyword argument named `method` belongs to the Customer.io call.
-    method, *args = args
+    {statements}
 """
+PLAIN_UNPACK_37 = "method, *args = args"
+# In an annotated helper, `args` is a tuple of `object`, so `method` is cast
+# to the type that the helper for Python 3.8 gives it.
+ANNOTATED_UNPACK_37 = """method = {cast}("{method_type}", args[0])
+    args = args[1:]"""
 # The oldest Python that the helpers run on. Python 3.6 has no
 # `asyncio.get_running_loop`, and its `ThreadPoolExecutor.submit(self, fn,
 # *args, **kwargs)` raises TypeError for a call with a keyword argument `fn`.
@@ -272,8 +277,12 @@ class BlockingCallInRequest(Rule):
     goes to the Customer.io call. That syntax is new in Python 3.8: in a
     project that declares Python 3.7 (the README lists where cio-fix reads
     that version), the helpers take `*args` and unpack the method from it,
-    which behaves the same. The helpers need Python 3.7, so in a project
-    that declares an older one the call is reported without a fix unless
+    which behaves the same. Annotated, they unpack it with
+    `method = cast("Callable[..., object]", args[0])`, so that mypy gives
+    `method` the type of the positional-only parameter, and they are
+    written without annotations when the module binds `cast` to something
+    else. The helpers need Python 3.7, so in a project that declares an
+    older one the call is reported without a fix unless
     `background-helper` names a helper of the project.
 
     An async call that the handler does not await is reported only where
@@ -2579,9 +2588,9 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
     logging_import = context.import_in_helper("logging", on_import=False)
     if logging_import is None:
         return NAME_TAKEN
-    parameters, unpack = PARAMETERS, ""
+    parameters = PARAMETERS
     if context.older_python((3, 8)) is not None:
-        parameters, unpack = PARAMETERS_37, UNPACK_37
+        parameters = PARAMETERS_37
     imports = [*logging_import.imports]
     helper = unused_name(kind, taken)
     if kind == THREAD_HELPER:
@@ -2602,7 +2611,7 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
             logging=logging_import.local,
             signature=signatures.helper,
             finish=signatures.finish,
-            unpack=unpack,
+            unpack=signatures.unpack,
         )
         code = _fit_executor_line(code, executor, pool, context.line_length)
     else:
@@ -2625,7 +2634,7 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
             logging=logging_import.local,
             signature=signatures.helper,
             finish=signatures.finish,
-            unpack=unpack,
+            unpack=signatures.unpack,
         )
     inserts = (InsertStatements(f"CIO304:{kind}", code),)
     return Helper(helper, tuple(imports), inserts, is_async=kind == TASK_HELPER)
@@ -2637,6 +2646,8 @@ class _Signatures:
 
     helper: str
     finish: str
+    # The statements that take `method` out of `args`, for Python 3.7.
+    unpack: str = ""
     # The annotation of the task helper's set of tasks, with its colon.
     tasks: str = ""
     imports: tuple[AddImport, ...] = ()
@@ -2650,16 +2661,18 @@ def _thread_signatures(
     When the module binds a name that the annotations need to something
     else, the helper is written without annotations.
     """
-    plain = _Signatures(f"def {helper}({parameters}):", "    def finish(future):")
+    plain = _Signatures(
+        f"def {helper}({parameters}):",
+        "    def finish(future):",
+        _plain_unpack(parameters),
+    )
     if not is_annotated_module(context):
         return plain
     names = TypeNames(context)
-    method = ""
-    if _takes_method(parameters):
-        callable_name = names.generic_alias("Callable")
-        if callable_name is None:
-            return plain
-        method = f"{callable_name}[..., object]"
+    callable_name = names.generic_alias("Callable")
+    if callable_name is None:
+        return plain
+    method = f"{callable_name}[..., object]"
     if "." in pool:
         future_name: str | None = pool.rpartition(".")[0] + ".Future"
     else:
@@ -2667,32 +2680,37 @@ def _thread_signatures(
     if future_name is None:
         return plain
     future = names.evaluated(f"{future_name}[object]")
-    return _annotated_signatures(
+    signatures = _annotated_signatures(
         context, names, helper, parameters, method, f"future: {future}"
     )
+    return signatures if signatures is not None else plain
 
 
 def _task_signatures(
     context: FileContext, helper: str, parameters: str, asyncio: str
 ) -> _Signatures:
     """Return the signatures of the task helper, as `_thread_signatures` does for threads."""
-    plain = _Signatures(f"async def {helper}({parameters}):", "    def finish(task):")
+    plain = _Signatures(
+        f"async def {helper}({parameters}):",
+        "    def finish(task):",
+        _plain_unpack(parameters),
+    )
     if not is_annotated_module(context):
         return plain
     names = TypeNames(context)
-    method = ""
-    if _takes_method(parameters):
-        any_name = names.name("typing", "Any")
-        callable_name = names.generic_alias("Callable")
-        coroutine_name = names.generic_alias("Coroutine")
-        if any_name is None or callable_name is None or coroutine_name is None:
-            return plain
-        coroutine = f"{coroutine_name}[{any_name}, {any_name}, object]"
-        method = f"{callable_name}[..., {coroutine}]"
+    any_name = names.name("typing", "Any")
+    callable_name = names.generic_alias("Callable")
+    coroutine_name = names.generic_alias("Coroutine")
+    if any_name is None or callable_name is None or coroutine_name is None:
+        return plain
+    coroutine = f"{coroutine_name}[{any_name}, {any_name}, object]"
+    method = f"{callable_name}[..., {coroutine}]"
     task = names.evaluated(f"{asyncio}.Task[object]")
     signatures = _annotated_signatures(
         context, names, helper, parameters, method, f"task: {task}", "async def "
     )
+    if signatures is None:
+        return plain
     signatures.tasks = ": " + names.evaluated(f"set[{asyncio}.Task[object]]")
     signatures.imports = tuple(names.imports)
     return signatures
@@ -2706,8 +2724,20 @@ def _annotated_signatures(
     method: str,
     finished: str,
     prefix: str = "def ",
-) -> _Signatures:
-    """Lay out the annotated helper, its `method` of type `method`, and its callback."""
+) -> _Signatures | None:
+    """Lay out the annotated helper, its `method` of type `method`, and its callback.
+
+    The form for Python 3.7 casts `method`, which it takes from `args`.
+    None when that form needs `typing.cast` and the module binds `cast` to
+    something else.
+    """
+    unpack = ""
+    if not _takes_method(parameters):
+        cast = names.name("typing", "cast", runs_on_import=False)
+        if cast is None:
+            return None
+        statements = ANNOTATED_UNPACK_37.format(cast=cast, method_type=method)
+        unpack = UNPACK_37.format(statements=statements)
     return _Signatures(
         format_def(
             helper,
@@ -2723,18 +2753,21 @@ def _annotated_signatures(
             indent=INDENT,
             line_length=context.line_length,
         ),
+        unpack,
         imports=tuple(names.imports),
     )
 
 
 def _takes_method(parameters: str) -> bool:
-    """Tell whether the signature names `method`.
-
-    The form for Python 3.7 takes `method` from `args` instead.
-    NOTE: annotated, that form passes ruff's ANN rules but not mypy, which
-    types `method` as `object`.
-    """
+    """Tell whether the signature names `method`, which the Python 3.7 form takes from `args`."""
     return "method" in parameters.split(", ")
+
+
+def _plain_unpack(parameters: str) -> str:
+    """Return the statements that take `method` out of `args` in an unannotated helper."""
+    if _takes_method(parameters):
+        return ""
+    return UNPACK_37.format(statements=PLAIN_UNPACK_37)
 
 
 def _annotated_parameters(parameters: str, method_type: str) -> list[str]:
