@@ -8,6 +8,7 @@ helpers without annotations, as before.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -18,6 +19,11 @@ from cio_fix.rules import LINE_LENGTH, ImportedName
 
 if TYPE_CHECKING:
     from cio_fix.rules import FileContext
+
+# The names in an annotation that are not attributes, such as `Callable` and
+# `object` in `Callable[..., object]`, or `concurrent` in
+# `concurrent.futures.Future`.
+_FIRST_NAMES = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def is_annotated_module(context: FileContext) -> bool:
@@ -110,24 +116,29 @@ class TypeNames:
         self.postponed = postpones_annotations(context.module)
         self.on_import = not self.postponed
         self.imports: list[AddImport] = []
+        # The names used that only an import under `if TYPE_CHECKING:` binds.
+        self.type_checking: set[str] = set()
 
-    def name(
-        self, module: str, name: str, runs_on_import: bool | None = None
-    ) -> str | None:
+    def name(self, module: str, name: str, called: bool = False) -> str | None:
         """Return how the helper names `module.name`, or None when the module binds it otherwise.
 
-        An existing import of the name or of its module is used as it is.
-        Otherwise the helper imports the name with `from module import name`.
-        `runs_on_import` overrides `on_import` for a name that the helper
-        uses in code rather than in annotations, such as `typing.cast`.
+        An existing import of the name or of its module is used as it is,
+        and so is an import of the name under `if TYPE_CHECKING:`, unless
+        `called`. Otherwise the helper imports the name with
+        `from module import name`. `called` marks a name that the helper
+        calls when it runs, such as `typing.cast`, not one of its annotations.
         """
-        on_import = self.on_import if runs_on_import is None else runs_on_import
+        on_import = self.on_import and not called
         direct = self.context.import_in_helper(module, name, on_import=on_import)
         if direct is not None and not direct.imports:
             return direct.local
         whole = self.context.import_in_helper(module, on_import=on_import)
         if whole is not None and not whole.imports and "." not in module:
             return f"{whole.local}.{name}"
+        if not called:
+            checked = self._type_checking(module, name)
+            if checked is not None:
+                return checked
         return self._added(direct)
 
     def generic_alias(self, name: str) -> str | None:
@@ -138,35 +149,64 @@ class TypeNames:
         the name from `collections.abc` and postpones annotations.
         """
         if self.context.older_python((3, 9)) is None:
-            found = self._existing("collections.abc", name)
-            if found is None:
-                found = self._existing("typing", name)
+            found = self._found(("collections.abc", "typing"), name)
             if found is not None:
                 return found
             return self.name("collections.abc", name)
         if self.postponed:
-            found = self._existing("collections.abc", name)
+            found = self._found(("collections.abc",), name)
             if found is not None:
                 return found
         return self.name("typing", name)
 
-    def evaluated(self, annotation: str) -> str:
+    def evaluated(self, annotation: str, builtin_generic: bool = True) -> str:
         """Return `annotation` as the helper writes it, quoted where Python could not evaluate it.
 
-        Builtin and standard-library classes such as `set` and
-        `concurrent.futures.Future` take a subscript only from Python 3.9
-        on. Before that, an annotation that subscripts one of them is quoted
-        unless the module postpones annotations.
+        Python cannot evaluate a name that only an import under
+        `if TYPE_CHECKING:` binds. With `builtin_generic`, the annotation
+        subscripts a builtin or standard-library class such as `set` or
+        `concurrent.futures.Future`, which takes a subscript only from
+        Python 3.9 on, so it is quoted below that. Nothing is quoted when
+        the module postpones annotations.
         """
-        if self.postponed or self.context.older_python((3, 9)) is None:
+        if self.postponed:
             return annotation
-        return f'"{annotation}"'
+        too_old = builtin_generic and self.context.older_python((3, 9)) is not None
+        if too_old or self._names_type_checking(annotation):
+            return f'"{annotation}"'
+        return annotation
+
+    def _found(self, modules: tuple[str, ...], name: str) -> str | None:
+        """Return an existing import of `name` from one of `modules`, if any.
+
+        An import that Python runs comes first, then one under
+        `if TYPE_CHECKING:`.
+        """
+        for module in modules:
+            found = self._existing(module, name)
+            if found is not None:
+                return found
+        for module in modules:
+            found = self._type_checking(module, name)
+            if found is not None:
+                return found
+        return None
 
     def _existing(self, module: str, name: str) -> str | None:
         direct = self.context.import_in_helper(module, name, on_import=self.on_import)
         if direct is not None and not direct.imports:
             return direct.local
         return None
+
+    def _type_checking(self, module: str, name: str) -> str | None:
+        local = self.context.type_checking_import(module, name)
+        if local is not None:
+            self.type_checking.add(local)
+        return local
+
+    def _names_type_checking(self, annotation: str) -> bool:
+        names = _FIRST_NAMES.findall(annotation)
+        return any(name in self.type_checking for name in names)
 
     def _added(self, imported: ImportedName | None) -> str | None:
         if imported is None:

@@ -15,6 +15,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, ExpressionContext
 
 from cio_fix.config import selected_codes, validate_selectors
+from cio_fix.customerio import dotted_name
 from cio_fix.edits import leading_imports_end
 from cio_fix.engine import display_path
 from cio_fix.metadata import code_of, name_context, parents, positions
@@ -41,6 +42,8 @@ _Value = TypeVar("_Value")
 
 # black's default line limit.
 LINE_LENGTH = 88
+# The modules whose `TYPE_CHECKING` is true for type checkers only.
+TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
 
 class Rule:
@@ -570,6 +573,50 @@ class FileContext:
         """
         first_use = leading_imports_end(self.module) if on_import else None
         return self._import(module, name, first_use, [])
+
+    def type_checking_import(self, module: str, name: str) -> str | None:
+        """Return the name that an import under `if TYPE_CHECKING:` binds to `module.name`.
+
+        The `if` statement is at module level. Only type checkers run its
+        imports, so the name is fit for annotations that Python never
+        evaluates, such as quoted ones. None when there is no such import,
+        or when the module binds or deletes the name otherwise.
+        """
+        qualified = f"{module}.{name}"
+        index = self.index
+        for local, origins in index.module_import_origins.items():
+            if any(origin != qualified for origin in origins):
+                continue
+            if (
+                local in index.module_scope.assignments
+                or local in index.module_scope.deletions
+                or local in index.global_names
+            ):
+                continue
+            for statement in self._imports_binding(local):
+                if self._under_type_checking(statement):
+                    return local
+        return None
+
+    def _under_type_checking(self, statement: cst.Import | cst.ImportFrom) -> bool:
+        """Tell whether an import is in the body of a module-level `if TYPE_CHECKING:`."""
+        line = self.parent(statement)
+        block = self.parent(line) if line is not None else None
+        branch = self.parent(block) if block is not None else None
+        if not isinstance(branch, cst.If) or branch.body is not block:
+            return False
+        if self.parent(branch) is not self.module:
+            return False
+        test = dotted_name(branch.test)
+        if test is None:
+            return False
+        qualifier, _, last = test.rpartition(".")
+        if last != "TYPE_CHECKING":
+            return False
+        if qualifier:
+            return self.index.imports.get(qualifier) in TYPING_MODULES
+        origin = self.index.imports.get(last, "")
+        return origin.rpartition(".")[0] in TYPING_MODULES
 
     def existing_import(self, qualified: str, used_at: cst.CSTNode) -> str | None:
         """Return the module-level name that imports `qualified` for the code at `used_at`.

@@ -23,6 +23,9 @@ ANNOTATED_FIXTURES = [
     ("CIO304/annotated_python38/app.expected.py", "py38"),
     ("CIO304/annotated_python37/app.expected.py", "py37"),
     ("CIO304/annotated_python37_async/routes.expected.py", "py37"),
+    ("CIO304/annotated_type_checking_import.expected.py", "py310"),
+    ("CIO304/annotated_type_checking_postponed.expected.py", "py310"),
+    ("CIO304/annotated_type_checking_async.expected.py", "py310"),
     ("CIO601/annotated_factories.expected.py", "py39"),
 ]
 
@@ -60,7 +63,7 @@ def test_fixed_fixture_passes_ruff_ann(fixture: str, python: str) -> None:
             "--isolated",
             "--no-cache",
             "--select",
-            "ANN,F,UP",
+            "ANN,F,UP,TC004",
             "--target-version",
             python,
             "--line-length",
@@ -119,6 +122,33 @@ def test_existing_typing_import_reused(project) -> None:
     fixed = _fixed(project, source, "CIO304")
     assert "method: Callable[..., object]" in fixed
     assert "collections.abc" not in fixed
+
+
+TYPE_CHECKING_IMPORT = """\
+from {module} import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+"""
+
+
+def test_type_checking_import_reused_quoted(project) -> None:
+    imports = TYPE_CHECKING_IMPORT.format(module="typing")
+    fixed = _fixed(
+        project, imports + VIEW.format(extra="", returns=" -> str"), "CIO304"
+    )
+    assert 'method: "Callable[..., object]"' in fixed
+    assert fixed.count("from collections.abc import Callable") == 1
+
+
+def test_type_checking_of_other_module_not_reused(project) -> None:
+    # The flag of another module may be true when the module runs.
+    imports = TYPE_CHECKING_IMPORT.format(module="settings")
+    fixed = _fixed(
+        project, imports + VIEW.format(extra="", returns=" -> str"), "CIO304"
+    )
+    assert "method: Callable[..., object]" in fixed
+    assert fixed.count("from collections.abc import Callable") == 2
 
 
 def test_factory_return_quoted_after_try_import(project) -> None:

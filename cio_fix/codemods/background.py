@@ -266,11 +266,12 @@ class BlockingCallInRequest(Rule):
     `concurrent.futures.Future[object]` or `asyncio.Task[object]`.
     Existing imports of those names are used, and missing ones are added
     (`Callable` from `collections.abc`, or from `typing` below Python 3.9).
-    Below Python 3.9, an annotation that subscripts `Future`, `Task` or
-    `set` is quoted unless the module has
-    `from __future__ import annotations`. When the module binds one of
-    those names to something else, the helper is written without
-    annotations.
+    An import under `if TYPE_CHECKING:` is used too, and then the
+    annotation that names it is quoted, as is an annotation that
+    subscripts `Future`, `Task` or `set` below Python 3.9. Neither is
+    quoted when the module has `from __future__ import annotations`.
+    When the module binds one of those names to something else, the
+    helper is written without annotations.
 
     The helpers take the method as a positional-only parameter
     (`method, /`), so that a call's own keyword argument named `method`
@@ -2733,7 +2734,7 @@ def _annotated_signatures(
     """
     unpack = ""
     if not _takes_method(parameters):
-        cast = names.name("typing", "cast", runs_on_import=False)
+        cast = names.name("typing", "cast", called=True)
         if cast is None:
             return None
         statements = ANNOTATED_UNPACK_37.format(cast=cast, method_type=method)
@@ -2741,7 +2742,9 @@ def _annotated_signatures(
     return _Signatures(
         format_def(
             helper,
-            _annotated_parameters(parameters, method),
+            _annotated_parameters(
+                parameters, names.evaluated(method, builtin_generic=False)
+            ),
             "None",
             line_length=context.line_length,
             prefix=prefix,
