@@ -574,6 +574,36 @@ class FileContext:
         first_use = leading_imports_end(self.module) if on_import else None
         return self._import(module, name, first_use, [])
 
+    def attribute_in_helper(
+        self, module: str, name: str, *, on_import: bool
+    ) -> ImportedName | None:
+        """Return how a helper names `module.name`, imported as the module imports from `module`.
+
+        An existing import of the name or of the module is used. Otherwise
+        a module that imports other names with `from module import ...`
+        and not `module` itself gets the name that way too (`getLogger`
+        beside `from logging import INFO`), and any other module gets
+        `import module`. `on_import` is as for `import_in_helper`.
+        """
+        direct = self.import_in_helper(module, name, on_import=on_import)
+        if direct is not None and not direct.imports:
+            return direct
+        whole = self.import_in_helper(module, on_import=on_import)
+        if whole is not None and not whole.imports:
+            return ImportedName(f"{whole.local}.{name}")
+        if direct is not None and self._imports_from(module):
+            return direct
+        if whole is None:
+            return None
+        return ImportedName(f"{whole.local}.{name}", whole.imports)
+
+    def _imports_from(self, module: str) -> bool:
+        """Tell whether a module-level `from module import ...` binds a name."""
+        for origins in self.index.module_import_origins.values():
+            if any(origin.rpartition(".")[0] == module for origin in origins):
+                return True
+        return False
+
     def type_checking_import(self, module: str, name: str) -> str | None:
         """Return the name that an import under `if TYPE_CHECKING:` binds to `module.name`.
 

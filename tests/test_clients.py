@@ -1915,3 +1915,63 @@ def test_clients_dict_client_taken_out_reason(project) -> None:
         " client for every later request; remove a client from `_clients` only"
         " when a call with it fails)"
     )
+
+
+NAMED_IMPORTS_APP = """\
+import os
+{imports}
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+{extra}
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+    cio.track(customer_id=request.form["uid"], name="signed_up")
+    return "ok"
+"""
+
+
+def _fixed_with_imports(project, imports: str, extra: str = "") -> str:
+    source = NAMED_IMPORTS_APP.format(imports=imports, extra=extra)
+    root = project({"app.py": source})
+    run_cli(["--apply", "--select", "CIO304,CIO601", "."], root)
+    return (root / "app.py").read_text(encoding="utf-8")
+
+
+def test_clients_helpers_join_named_imports(project) -> None:
+    fixed = _fixed_with_imports(
+        project, "from functools import wraps\nfrom logging import INFO\n"
+    )
+
+    assert "from functools import cache, wraps\n" in fixed
+    assert "\n@cache\ndef _customerio_client():\n" in fixed
+    assert "from logging import INFO, getLogger\n" in fixed
+    assert "        getLogger(__name__).error(\n" in fixed
+    assert "import functools\n" not in fixed
+    assert "import logging\n" not in fixed
+
+
+def test_clients_helpers_named_import_taken(project) -> None:
+    fixed = _fixed_with_imports(
+        project,
+        "from functools import wraps\nfrom logging import INFO\n",
+        extra="cache = {}\ngetLogger = print\n",
+    )
+
+    assert "import functools\n" in fixed
+    assert "\n@functools.cache\ndef _customerio_client():\n" in fixed
+    assert "import logging\n" in fixed
+    assert "        logging.getLogger(__name__).error(\n" in fixed
+
+
+def test_clients_helpers_prefer_module_import(project) -> None:
+    fixed = _fixed_with_imports(
+        project, "import functools\nimport logging\nfrom logging import INFO\n"
+    )
+
+    assert "\n@functools.cache\ndef _customerio_client():\n" in fixed
+    assert "        logging.getLogger(__name__).error(\n" in fixed
+    assert "from logging import INFO\n" in fixed

@@ -116,7 +116,7 @@ THREAD_HELPER_CODE = '''\
         {slots}.release()
         if future.cancelled() or future.exception() is None:
             return
-        {logging}.getLogger(__name__).error(
+        {get_logger}(__name__).error(
             "Customer.io call %s failed: %s",
             method.__name__,
             type(future.exception()).__name__,
@@ -143,7 +143,7 @@ TASK_HELPER_CODE = '''\
         {tasks}.discard(task)
         if task.cancelled() or task.exception() is None:
             return
-        {logging}.getLogger(__name__).error(
+        {get_logger}(__name__).error(
             "Customer.io call %s failed: %s",
             method.__name__,
             type(task.exception()).__name__,
@@ -247,7 +247,10 @@ class BlockingCallInRequest(Rule):
     method but never the exception message, which contains the payload.
     The helper makes its executor while the module is imported, so
     `concurrent.futures` and `threading` are imported at the top of the
-    module when the module imports them only further down.
+    module when the module imports them only further down. The helpers
+    log with `getLogger`, imported by name, in a module that imports from
+    logging by name (`from logging import getLogger`) and not `logging`
+    itself.
     An awaited call of an async client becomes
     `await _customerio_in_background_task(cio.track, ...)`, which starts
     the call as a task and keeps a reference to it until it is done. With
@@ -2586,7 +2589,9 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
 
     taken = context.module_names()
     # Both helpers log in the callback that runs when a call is done.
-    logging_import = context.import_in_helper("logging", on_import=False)
+    logging_import = context.attribute_in_helper(
+        "logging", "getLogger", on_import=False
+    )
     if logging_import is None:
         return NAME_TAKEN
     parameters = PARAMETERS
@@ -2609,7 +2614,7 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
             pool=pool,
             slots=unused_name("_customerio_slots", taken),
             threading=threading_import.local,
-            logging=logging_import.local,
+            get_logger=logging_import.local,
             signature=signatures.helper,
             finish=signatures.finish,
             unpack=signatures.unpack,
@@ -2632,7 +2637,7 @@ def _helper(context: FileContext, kind: str, call: cst.Call) -> Helper | str:
             tasks=unused_name("_customerio_tasks", taken),
             tasks_annotation=signatures.tasks,
             asyncio=asyncio_import.local,
-            logging=logging_import.local,
+            get_logger=logging_import.local,
             signature=signatures.helper,
             finish=signatures.finish,
             unpack=signatures.unpack,

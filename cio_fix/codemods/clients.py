@@ -742,7 +742,10 @@ class ClientPerRequest(Rule):
     becomes a module-level client.
     The decorator runs while
     the module is imported, so `functools` is imported at the top of the
-    module when the module imports it only further down.
+    module when the module imports it only further down. A module that
+    imports from functools by name (`from functools import lru_cache`)
+    and not functools itself gets the decorator imported that way too
+    (`from functools import cache, lru_cache` and `@cache`).
     In a module where every function and method has a return annotation
     (`__init__` may leave it out when a parameter is annotated), a factory
     is annotated too: it returns the client class as the construction
@@ -3233,16 +3236,17 @@ def _hoist_fix(
             too_old = _cache_too_old(context)
             if too_old is not None:
                 return too_old
-            # The decorator runs when the module is imported.
-            functools_import = context.import_in_helper("functools", on_import=True)
-            if functools_import is None:
-                return FUNCTOOLS_TAKEN
-            imports = functools_import.imports
-            functools_name = functools_import.local
             cache, arguments = _unbounded_cache(context)
-            decorator = f"@{functools_name}.{cache}{arguments}"
             if hoist.kind == "keyed":
-                decorator = f"@{functools_name}.lru_cache(maxsize=128)"
+                cache, arguments = "lru_cache", "(maxsize=128)"
+            # The decorator runs when the module is imported.
+            cache_import = context.attribute_in_helper(
+                "functools", cache, on_import=True
+            )
+            if cache_import is None:
+                return FUNCTOOLS_TAKEN
+            imports = cache_import.imports
+            decorator = f"@{cache_import.local}{arguments}"
         name = planned.get(hoist.key)
         if name is None:
             base = CLIENT_NAMES[construction.client.api]
