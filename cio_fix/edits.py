@@ -917,21 +917,21 @@ def assigned_names(statement: cst.BaseStatement) -> set[str]:
 # The order is fixed, so that one run with every rule and one run per rule,
 # in any order, write the same file.
 HELPER_ORDER = (
-    ("_customerio_executor", "_customerio_slots", "_customerio_in_background"),
-    ("_customerio_tasks", "_customerio_in_background_task"),
-    (
-        "_customerio_client",
-        "_customerio_client_for",
-        "_customerio_app_client",
-        "_customerio_app_client_for",
-        "_customerio_pipelines_client",
-        "_customerio_pipelines_client_for",
-    ),
-    ("_CustomerioThrottle", "_customerio_throttle"),
+    "_customerio_executor",
+    "_customerio_slots",
+    "_customerio_in_background",
+    "_customerio_tasks",
+    "_customerio_in_background_task",
+    "_customerio_client",
+    "_customerio_client_for",
+    "_customerio_app_client",
+    "_customerio_app_client_for",
+    "_customerio_pipelines_client",
+    "_customerio_pipelines_client_for",
+    "_CustomerioThrottle",
+    "_customerio_throttle",
 )
-_RANK_OF_NAME = {
-    name: rank for rank, names in enumerate(HELPER_ORDER) for name in names
-}
+_RANK_OF_NAME = {name: rank for rank, name in enumerate(HELPER_ORDER)}
 # The number that `unused_name` appends to a name the module already uses.
 _NAME_NUMBER = re.compile(r"_\d+$")
 
