@@ -90,6 +90,11 @@ class NamePart:
     # The expression that produces the same text as the name did: the
     # value itself, or the value formatted with the name's format spec.
     value: cst.BaseExpression | None = None
+    # For a value that the name formats without a spec or conversion, where
+    # `value` is the value itself: the value formatted as the name formats
+    # it (`f"{x}"`, `"{}".format(x)`, `"%s" % (x,)`), which gives the text
+    # the name contained whatever the value's type.
+    text_form: cst.BaseExpression | None = None
     # The attribute key when the expression cannot name it (personal data
     # found in a literal part).
     key: str | None = None
@@ -612,18 +617,23 @@ def _value_parts(
     expression: cst.BaseExpression,
     value: cst.BaseExpression,
     render: Callable[[str], str] | None = None,
+    text_form: cst.BaseExpression | None = None,
 ) -> list[NamePart]:
     """Return the parts of a value put into a name by `form`.
 
-    `value` is `expression` when the name contains its text unchanged, or
-    `expression` with a format spec or conversion applied, which `render`
-    applies to a text (None when it cannot). A value that is itself a build
+    `value` is `expression` when the name formats it without a spec or
+    conversion, or `expression` with a format spec or conversion applied,
+    which `render` applies to a text (None when it cannot). `text_form` is
+    `expression` formatted as the name formats it, for `NamePart.text_form`
+    when `value` is `expression`. A value that is itself a build
     gives its own parts: `"order_{}".format(s)` in `+` gives the text
     `order_` and the value `s`. A spec or conversion applies to the whole
     nested build (`{!r}` adds quotes around it, `{:>9}` pads it), so then
     its literal text cannot stay in the name by itself.
     """
     nested = _parse_build(expression)
+    if nested is None and value is expression:
+        return [NamePart(expression=expression, value=value, text_form=text_form)]
     if nested is None:
         return [NamePart(expression=expression, value=value)]
     if value is expression:
@@ -677,11 +687,14 @@ def _fstring_parts(node: cst.FormattedString) -> list[NamePart] | None:
             continue
         assert isinstance(piece, cst.FormattedStringExpression)
         value: cst.BaseExpression = piece.expression
+        # The placeholder alone gives the text the name had: `{price:.2f}`
+        # becomes `f"{price:.2f}"`, and `{order_id}` becomes `f"{order_id}"`.
+        text_form = cst.FormattedString(parts=[piece], start=node.start, end=node.end)
         if piece.conversion is not None or piece.format_spec is not None or piece.equal:
-            # Keep the text the name had: `{price:.2f}` stays `f"{price:.2f}"`.
-            value = cst.FormattedString(parts=[piece], start=node.start, end=node.end)
+            value = text_form
+        render = _fstring_render(piece)
         parts.extend(
-            _value_parts("f-string", piece.expression, value, _fstring_render(piece))
+            _value_parts("f-string", piece.expression, value, render, text_form)
         )
     return parts
 
@@ -807,8 +820,10 @@ def _parse_printf(node: cst.BinaryOperation) -> BuiltName | None:
         else:
             expression = remaining.pop(0)
         specifier = _keyless(match)
-        value = _printf_value(specifier, expression, unicode_prefix(node.left))
-        parts.extend(_value_parts("%", expression, value, _printf_render(specifier)))
+        text_form = _printf_text(specifier, expression, unicode_prefix(node.left))
+        value = expression if specifier == "%s" else text_form
+        render = _printf_render(specifier)
+        parts.extend(_value_parts("%", expression, value, render, text_form))
     parts.append(NamePart(text=template[position:]))
     if remaining:
         # Python raises TypeError for more values than specifiers, so this is no name.
@@ -850,11 +865,13 @@ def _printf_render(specifier: str) -> Callable[[str], str] | None:
     return lambda text: specifier % (text,)
 
 
-def _printf_value(
+def _printf_text(
     specifier: str, expression: cst.BaseExpression, prefix: str
 ) -> cst.BaseExpression:
-    if specifier == "%s":
-        return expression
+    """Return `"%05.1f" % (expression,)`: the one value formatted by `specifier`.
+
+    The tuple keeps a value that is itself a tuple one value.
+    """
     return cst.BinaryOperation(
         left=cst.SimpleString(_quote(specifier, prefix)),
         operator=cst.Modulo(),
@@ -909,11 +926,12 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
             raise _CannotTakeApart(".format", arguments)
         if "{" in (format_spec or ""):
             raise _CannotTakeApart(".format", arguments)
-        value = _format_value(
+        text_form = _format_text(
             expression, format_spec, conversion, unicode_prefix(func.value)
         )
+        value = expression if not format_spec and not conversion else text_form
         render = _format_render(conversion, format_spec or "")
-        parts.extend(_value_parts(".format", expression, value, render))
+        parts.extend(_value_parts(".format", expression, value, render, text_form))
     return BuiltName(node, ".format", parts)
 
 
@@ -935,14 +953,13 @@ def _check_method_of_build(func: cst.Attribute) -> None:
     )
 
 
-def _format_value(
+def _format_text(
     expression: cst.BaseExpression,
     format_spec: str | None,
     conversion: str | None,
     prefix: str,
 ) -> cst.BaseExpression:
-    if not format_spec and not conversion:
-        return expression
+    """Return `"{:>3}".format(expression)`: the one value formatted by a field."""
     field_text = (
         "{"
         + (f"!{conversion}" if conversion else "")

@@ -273,7 +273,9 @@ def test_chains_single_quoted_file_fixed(project) -> None:
     assert (
         (root / "app.py")
         .read_text()
-        .endswith("    cio.track(customer_id=uid, name='viewed', data={'sku': sku})\n")
+        .endswith(
+            "    cio.track(customer_id=uid, name='viewed', data={'sku': f'{sku}'})\n"
+        )
     )
 
 

@@ -291,3 +291,93 @@ def test_behaviour_sdk3_spreads_sent_alike_after_fix(
         assert before[scenario] == "sent", scenario
         assert after[scenario] == "sent", scenario
         assert _event(track_api, name) == sent_before[name], scenario
+
+
+# Values that JSON cannot encode, built into names. Each scenario's name
+# before the fix is "<scenario>_<text>", and its attribute after the fix
+# must be that text.
+VALUES_APP = """\
+import datetime
+import decimal
+import enum
+import uuid
+
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key", host="127.0.0.1", port={port}, retries=0, timeout=10)
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Product:
+    def __str__(self):
+        return "A-1"
+
+
+def order(order_id: uuid.UUID = uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")):
+    cio.track(customer_id="42", name=f"order_{{order_id}}")
+
+
+def paid(total: decimal.Decimal = decimal.Decimal("9.99")):
+    cio.track(customer_id="42", name="paid_{{}}".format(total))
+
+
+def shipped(day: datetime.date = datetime.date(2024, 6, 1)):
+    cio.track(customer_id="42", name="shipped_%s" % day)
+
+
+def painted(color: Color = Color.RED):
+    cio.track(customer_id="42", name=f"painted_{{color}}")
+
+
+def viewed(product: Product = Product()):
+    cio.track(customer_id="42", name=f"viewed_{{product}}")
+"""
+
+VALUE_SCENARIOS = ("order", "paid", "shipped", "painted", "viewed")
+
+# Runs each scenario of app.py and prints whether it sent or what it raised.
+VALUES_RUNNER = f"""\
+import json
+import app
+
+outcome = {{}}
+for scenario in {VALUE_SCENARIOS!r}:
+    try:
+        getattr(app, scenario)()
+        outcome[scenario] = "sent"
+    except Exception as error:
+        outcome[scenario] = type(error).__name__
+print(json.dumps(outcome))
+"""
+
+
+@pytest.fixture
+def values_shop(tmp_path: Path, track_api: TrackApi) -> Path:
+    project = tmp_path / "values"
+    project.mkdir()
+    app = VALUES_APP.format(port=track_api.port)
+    (project / "app.py").write_text(app, encoding="utf-8")
+    (project / "runner.py").write_text(VALUES_RUNNER, encoding="utf-8")
+    (project / "requirements.txt").write_text("customerio==3.2.0\n", encoding="utf-8")
+    return project
+
+
+def test_behaviour_values_sent_as_name_text_after_fix(
+    values_shop: Path, track_api: TrackApi
+) -> None:
+    before = _run(values_shop, track_api)
+    names_before = [event["body"]["name"] for event in track_api.events]
+
+    _fix(values_shop)
+    after = _run(values_shop, track_api)
+
+    assert before == dict.fromkeys(VALUE_SCENARIOS, "sent")
+    assert after == dict.fromkeys(VALUE_SCENARIOS, "sent")
+    assert len(names_before) == len(VALUE_SCENARIOS)
+    for scenario, name in zip(VALUE_SCENARIOS, names_before, strict=True):
+        text = name.removeprefix(f"{scenario}_")
+        data = _event(track_api, scenario)["data"]
+        assert list(data.values()) == [text], scenario

@@ -744,7 +744,8 @@ def test_project_root_is_work_tree_top(project) -> None:
 
     run_cli(["--apply", "--select", "CIO301", "app/"], root)
 
-    assert 'name="viewed", sku=sku)' in (root / "app" / "events.py").read_text()
+    fixed = (root / "app" / "events.py").read_text()
+    assert 'name="viewed", sku=f"{sku}")' in fixed
 
 
 def test_project_root_in_git_passes_service_pyproject(project) -> None:
@@ -838,8 +839,9 @@ def test_project_each_service_its_own_version(project) -> None:
 
     run_cli(["--apply", "--select", "CIO301", "."], root)
 
-    assert 'name="viewed", sku=sku)' in (root / "old" / "events.py").read_text()
-    assert 'data={"sku": sku})' in (root / "new" / "events.py").read_text()
+    fixed = (root / "old" / "events.py").read_text()
+    assert 'name="viewed", sku=f"{sku}")' in fixed
+    assert 'data={"sku": f"{sku}"})' in (root / "new" / "events.py").read_text()
 
 
 def test_project_service_version_change_misses_cache(project) -> None:
@@ -856,9 +858,11 @@ def test_project_service_version_change_misses_cache(project) -> None:
 
     second = run_cli(["--dry-run", "--select", "CIO301", "."], root)
 
-    assert '+    cio.track(customer_id=uid, name="viewed", sku=sku)' in first.stdout
+    assert (
+        '+    cio.track(customer_id=uid, name="viewed", sku=f"{sku}")' in first.stdout
+    )
     assert "sku=sku" not in second.stdout
-    assert 'data={"sku": sku}' in second.stdout
+    assert 'data={"sku": f"{sku}"}' in second.stdout
 
 
 def test_project_version_source_relative_to_cwd(project) -> None:

@@ -906,7 +906,7 @@ def test_python_setup_py_above_named_path(project, cwd, path) -> None:
     assert "needs Python 3.7, and " in result.stdout
     assert "setup.py declares 2.7" in result.stdout
     # customerio 1.x takes event attributes as keyword arguments.
-    assert 'name="exported", plan=plan)' in fixed
+    assert 'name="exported", plan="%s" % (plan,))' in fixed
     assert "warning" not in result.stderr
 
 

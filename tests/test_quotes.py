@@ -21,7 +21,7 @@ cio = CustomerIO('3f9a0c1d2e4b5a69c7d1', '0a1b2c3d4e5f6a7b8c9d')
 
 
 def checkout(user):
-    cio.track(customer_id=user['id'], name=f'bought_{user["sku"]}')
+    cio.track(customer_id=user['id'], name=f'bought_{str(user["sku"])}')
     return 'ok'
 """
 
@@ -44,8 +44,20 @@ def test_single_quoted_file_gets_single_quotes(project) -> None:
     )
     # The value taken out of the f-string had double quotes only because
     # the f-string's own quote was single.
-    assert "name='bought', data={'sku': user['sku']}" in fixed
+    assert "name='bought', data={'value': str(user['sku'])}" in fixed
     assert '"' not in fixed
+
+
+def test_value_text_keeps_f_string_quotes(project) -> None:
+    app = SINGLE_QUOTED_APP.replace('{str(user["sku"])}', '{user["sku"]}')
+    root = project({"app.py": app, **REQUIREMENTS})
+
+    run_cli(["--apply", "--select", "CIO301", "."], root)
+
+    # The fix sends the text of a value of unknown type with the
+    # placeholder as the name wrote it.
+    fixed = (root / "app.py").read_text()
+    assert """name='bought', data={'sku': f'{user["sku"]}'}""" in fixed
 
 
 def test_tied_file_gets_double_quotes(project) -> None:
@@ -56,7 +68,8 @@ def test_tied_file_gets_double_quotes(project) -> None:
 
     run_cli(["--apply", "--select", "CIO301", "."], root)
 
-    assert 'name="bought", data={"sku": user["sku"]}' in (root / "app.py").read_text()
+    fixed = (root / "app.py").read_text()
+    assert 'name="bought", data={"value": str(user["sku"])}' in fixed
 
 
 @pytest.mark.parametrize(
@@ -121,7 +134,7 @@ def test_configured_double_quotes_win_over_the_file(project) -> None:
 
     run_cli(["--apply", "--select", "CIO301", "."], root)
 
-    assert 'data={"sku": user["sku"]}' in (root / "app.py").read_text()
+    assert 'data={"value": str(user["sku"])}' in (root / "app.py").read_text()
 
 
 def test_file_quote_counts_free_literals() -> None:

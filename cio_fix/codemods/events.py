@@ -11,6 +11,7 @@ from libcst.metadata import ExpressionContext
 
 from cio_fix.codemods.argument_order import reordering_problem
 from cio_fix.codemods.identity import normalised_code
+from cio_fix.codemods.sent_values import sent_value
 from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
 from cio_fix.engine import display_path
@@ -363,11 +364,11 @@ def build_fix(
     for part, key in zip(values, keys, strict=True):
         if key is None:
             continue
-        assert part.value is not None
+        value = sent_value(context, call.site.scope, part)
         if placement.target == "keywords":
-            new_items.append(keyword_argument(key, part.value))
+            new_items.append(keyword_argument(key, value))
         else:
-            new_items.append(dict_element(key, part.value))
+            new_items.append(dict_element(key, value))
 
     replaced = {id(name_argument): name_argument.with_changes(value=fixed.expression)}
     arguments = _replace_items(list(call.node.args), replaced)
@@ -615,10 +616,23 @@ class DynamicEventName(Rule):
     `[tool.cio-fix]` table, are not read: their names are neither
     compared nor make the fix unsafe. Check the names those files send
     before you apply the fix. Every way of writing a
-    name gives the same fix: a nested build gives its own literal parts
-    and values, and a string literal passed to `%` or `.format` is a
-    literal part. A value with a format spec or conversion (`{n:03d}`)
-    keeps it, so its attribute has the text that the name had. A part
+    name gives the same name and attribute keys: a nested build gives its
+    own literal parts and values, and a string literal passed to `%` or
+    `.format` is a literal part. Each attribute has the text that the name
+    had, because the SDK encodes attributes as JSON, which has no form for
+    a `UUID`, a `Decimal`, a `date`, an enum member or a model object:
+    sending such a value itself would raise. So `f"order_{order_id}"` sends
+    `{"order_id": f"{order_id}"}`, and a `.format` or `%` value becomes
+    `"{}".format(x)` or `"%s" % (x,)`, which format it as the name did
+    (`format(x, "")` differs from `str(x)` for some types). A value that
+    is a `str` on every call is sent as it is: a string literal, a call of
+    `str`, an operand of `+`, a parameter annotated `str`, or a variable
+    bound once to one of these. So is an `int` on every call (an integer
+    literal, a call of `int` or `len`, or a variable bound once to one),
+    because JSON writes it with the digits of its text. Other numbers are
+    sent as their text, because Python does not check annotations, and a
+    `Decimal` passed for an `int` parameter would not encode. A value with
+    a format spec or conversion (`{n:03d}`) keeps it. A part
     that cannot change stays in the name as it is written, and only the
     values that change move out: `f"{PREFIX}_upgraded_{region}"` becomes
     `PREFIX + "_upgraded"`. One such part is a module-level name assigned
