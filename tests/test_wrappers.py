@@ -505,6 +505,57 @@ def test_list_events_wrapper_called_by_tests_unread(project) -> None:
     assert _unread(document.json) == ["app/integrations/customerio.py:14"]
 
 
+# A module that calls the wrapper's client directly with a name built from
+# values, whose CIO301 fix is safe only when cio-fix reads every name sent.
+CLICKED = """\
+from app.integrations.customerio import client
+
+
+def clicked(user_id, button):
+    client.track(user_id, f"clicked_{button}")
+"""
+
+
+def _clicked_finding(folder: Path) -> dict:
+    document = run_cli(
+        ["--no-cache", "--select", "CIO301", "--output-format", "json", "."], folder
+    )
+    (finding,) = document.json["findings"]
+    return finding
+
+
+def test_wrapper_used_by_project_leaves_fix_safe(project) -> None:
+    folder = project({**_files(WRAPPER, CALLER), "app/other.py": CLICKED})
+
+    finding = _clicked_finding(folder)
+
+    assert finding["path"] == "app/other.py"
+    assert finding["fix"] == "safe"
+    assert "cannot read" not in finding["message"]
+
+
+def test_wrapper_unused_by_project_makes_fix_unsafe(project) -> None:
+    folder = project({**_files(WRAPPER, ""), "app/other.py": CLICKED})
+
+    finding = _clicked_finding(folder)
+
+    assert finding["fix"] == "unsafe"
+    assert (
+        "cio-fix cannot read the name sent at app/integrations/customerio.py:14"
+        in finding["message"]
+    )
+
+
+def test_wrapper_used_as_value_makes_fix_unsafe(project) -> None:
+    views = CALLER + "\n\nHANDLERS = [cio.track]\n"
+    folder = project({**_files(WRAPPER, views), "app/other.py": CLICKED})
+
+    finding = _clicked_finding(folder)
+
+    assert finding["fix"] == "unsafe"
+    assert "cio-fix cannot read the name sent at app/views.py:10" in finding["message"]
+
+
 def _own_module(project, code: str) -> Path:
     """Write a project whose app/tracking.py is `code`."""
     return project(

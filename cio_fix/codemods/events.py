@@ -583,7 +583,12 @@ class DynamicEventName(Rule):
     change the name), and one that code reads other than to call it (also
     `getattr(ev, "_track")` or `getattr(ev, name)` in another module) may
     have callers that cio-fix does not read, so its name counts as unread
-    (see below), and so does a call whose name cio-fix cannot read. Code
+    (see below), and so does a call whose name cio-fix cannot read. A
+    public pass-through wrapper (the README describes them) is the
+    exception once the project calls it: each call is read as the client
+    call, with the name it passes, as `--list-events` reads it. Then a use
+    of it other than such a call (`handlers = [tracking.track]`) counts as
+    unread instead. Code
     that cio-fix does not read may change a string class attribute (also
     read through `getattr`), a dict item or `self.event_name` at run time
     (`Names.PAID = "order"` in another module), so a name read through one
@@ -937,6 +942,16 @@ class FileNames:
     wrappers: dict[str, list[WrapperParameter]] = field(default_factory=dict)
     # Each use of a possible wrapper of another module.
     wrapper_uses: list[WrapperUse] = field(default_factory=list)
+    # This module's public pass-through wrappers whose calls cio-fix reads
+    # as client calls (`pass_through_calls`). The places of `unread` in
+    # such a wrapper are no unread names once the project uses it.
+    pass_through: list[PassThrough] = field(default_factory=list)
+    # The public pass-through wrappers of other modules that this module
+    # uses, as (module, name).
+    used_wrappers: set[tuple[str, str]] = field(default_factory=set)
+    # The places where this module uses such a wrapper other than by a
+    # call that cio-fix reads (`unfollowed_wrapper_uses`).
+    unfollowed_uses: list[str] = field(default_factory=list)
 
     def add_relayed(self, texts: Iterable[str], place: str) -> None:
         """Add names sent at `place` through a wrapper or a partial."""
@@ -1067,6 +1082,10 @@ def sent_name_facts(context: FileContext) -> FileNames:
         names.add_relayed(texts, place)
         _read_partial_calls(context, call, names)
     names.wrapper_uses = _wrapper_uses(context)
+    names.pass_through = pass_through_calls(context)
+    uses = context.shared("pass-through wrapper uses", pass_through_uses)
+    names.used_wrappers = {wrapper for wrapper, _ in uses}
+    names.unfollowed_uses = unfollowed_wrapper_uses(context)
     return names
 
 
@@ -1402,6 +1421,25 @@ def _use_arguments(
     return tuple(arguments)
 
 
+@dataclass(frozen=True)
+class PassThrough:
+    """A public pass-through wrapper of a module, where it passes on the event name."""
+
+    # (module, name) of the wrapper.
+    wrapper: tuple[str, str]
+    # How many times its own module calls it.
+    own_calls: int
+    # "path:line" of the wrapper's client call and of the name it passes.
+    places: tuple[str, ...]
+
+    def forwarded(self, used: set[tuple[str, str]]) -> bool:
+        """Tell whether the project's calls of the wrapper are the call sites of its names.
+
+        `used` contains the wrappers that other modules of the project use.
+        """
+        return bool(self.own_calls) or self.wrapper in used
+
+
 def pass_through_places(context: FileContext, used: set[tuple[str, str]]) -> set[str]:
     """Return the places where this module's public pass-through wrappers pass on names.
 
@@ -1416,6 +1454,19 @@ def pass_through_places(context: FileContext, used: set[tuple[str, str]]) -> set
     wrappers are left to `_wrapper_names`, which reads their callers.
     """
     places: set[str] = set()
+    for wrapper in pass_through_calls(context):
+        if wrapper.forwarded(used):
+            places.update(wrapper.places)
+    return places
+
+
+def pass_through_calls(context: FileContext) -> list[PassThrough]:
+    """Return this module's public pass-through wrappers whose calls cio-fix reads for names.
+
+    A wrapper that its module reads other than by such calls is left out
+    (`_own_calls`).
+    """
+    wrappers = []
     for call in context.index.client_calls:
         function = call.site.function
         if (
@@ -1437,12 +1488,12 @@ def pass_through_places(context: FileContext, used: set[tuple[str, str]]) -> set
         own_calls = _own_calls(context, function.name, argument is not None)
         if own_calls is None:
             continue
-        if not own_calls and (context.index.module_name, function.name) not in used:
-            continue
-        places.add(_place(context, call.node))
+        places = [_place(context, call.node)]
         if argument is not None:
-            places.add(_place(context, argument.value))
-    return places
+            places.append(_place(context, argument.value))
+        wrapper = (context.index.module_name, function.name)
+        wrappers.append(PassThrough(wrapper, own_calls, tuple(places)))
+    return wrappers
 
 
 def _own_calls(context: FileContext, function: str, by_argument: bool) -> int | None:
@@ -1804,8 +1855,21 @@ def names_sent(project: ProjectIndex, code: str) -> SentNames:
     sent.unread_calls.extend(unread)
     for name, place in relayed:
         sent.add((name, "", place, "", "", frozenset()))
+    used = {wrapper for _, names in files for wrapper in names.used_wrappers}
     for _, names in files:
-        sent.unread_calls.extend(names.unread)
+        # The calls of a public pass-through wrapper that the project uses
+        # are read as client calls, so the name that the wrapper passes on
+        # is read where it is called, as `--list-events` counts it.
+        forwarded = {
+            place
+            for wrapper in names.pass_through
+            if wrapper.forwarded(used)
+            for place in wrapper.places
+        }
+        sent.unread_calls.extend(
+            place for place in names.unread if place not in forwarded
+        )
+        sent.unread_calls.extend(names.unfollowed_uses)
         for fact in names.facts:
             constant = fact[1]
             if constant:
