@@ -420,9 +420,9 @@ class HardcodedCredential(Rule):
     `test`, `testing`, and names such as `integration_tests` or
     `test_support`), because the helpers there hold the fakes of the tests
     beside them. Other modules named like tests, such as `ab_tests.py`
-    (A/B tests) or `testing.py`, are application code. A test module that application code imports from
-    (`from app.tests.fakes import client`) runs in production, so it is
-    checked as application code.
+    (A/B tests) or `testing.py`, are application code. A test module that
+    application code imports from (`from app.tests.fakes import client`)
+    runs in production, so it is checked as application code.
 
     Why is this bad?
     Anyone who can read the repository, its forks or its CI logs can send
