@@ -194,7 +194,7 @@ TEST_FOLDER = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECA
 
 
 def is_test_file(path: Path) -> bool:
-    """Tell test code from application code by the file's path, as pytest names tests.
+    """Tell test code from application code by the names of the file and its folders.
 
     The rules take test code to send its Customer.io calls to a local
     server with fake keys, so its keys, event names and attribute values
