@@ -22,6 +22,7 @@ from rich.cells import cell_len
 from cio_fix.chains import joined_strings
 from cio_fix.customerio import (
     Api,
+    Assignment,
     ClientCall,
     FileIndex,
     Scope,
@@ -98,8 +99,9 @@ class NamePart:
     # The attribute key when the expression cannot name it (personal data
     # found in a literal part).
     key: str | None = None
-    # True for an operand of `+`, whose text is the value itself, where
-    # formatting would give the text of `format(value)` or `str(value)`.
+    # True for an operand of `+` or an item of `str.join`, whose text is
+    # the value itself, where formatting would give the text of
+    # `format(value)` or `str(value)`.
     operand: bool = False
 
     @property
@@ -883,6 +885,10 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
     func = node.func
     if not isinstance(func, cst.Attribute):
         return None
+    if func.attr.value == "join":
+        joined = _parse_join(node, func)
+        if joined is not None:
+            return joined
     if func.attr.value != "format":
         _check_method_of_build(func)
         return None
@@ -933,6 +939,38 @@ def _parse_format_call(node: cst.Call) -> BuiltName | None:
         render = _format_render(conversion, format_spec or "")
         parts.extend(_value_parts(".format", expression, value, render, text_form))
     return BuiltName(node, ".format", parts)
+
+
+def _parse_join(node: cst.Call, func: cst.Attribute) -> BuiltName | None:
+    """Take `"_".join(["shared", network])` apart: a literal separator and a list display.
+
+    `str.join` raises TypeError for an item that is not a `str`, so each
+    item's text is the item itself, as for an operand of `+`. A separator
+    or list that is not written out is no build here.
+    """
+    separator = _template_text(func.value)
+    if separator is None or len(node.args) != 1:
+        return None
+    argument = node.args[0]
+    items = argument.value
+    if argument.keyword is not None or argument.star:
+        return None
+    if not isinstance(items, (cst.List, cst.Tuple)):
+        return None
+    if any(isinstance(element, cst.StarredElement) for element in items.elements):
+        return None
+
+    parts: list[NamePart] = []
+    for position, element in enumerate(items.elements):
+        if position:
+            parts.append(NamePart(text=separator))
+        nested = _parse_build(element.value)
+        if nested is not None:
+            parts.extend(nested.parts)
+        else:
+            value = element.value
+            parts.append(NamePart(expression=value, value=value, operand=True))
+    return BuiltName(node, ".join", parts)
 
 
 def _check_method_of_build(func: cst.Attribute) -> None:
@@ -1062,15 +1100,136 @@ def _partial_of_method(index: FileIndex, node: cst.Call) -> bool:
 # -- the names a file sends ------------------------------------------------------
 
 
-def name_calls(context: FileContext) -> Iterator[tuple[ClientCall, cst.Arg, BuiltName]]:
-    """Yield the calls that send an event name, with the name taken apart."""
+@dataclass(frozen=True)
+class NameBranch:
+    """One expression that a call's event name may be, taken apart where it is a build.
+
+    The call's name itself, or one branch of a conditional expression in
+    it, or the value of a local variable that the call names.
+    """
+
+    # The expression of the call that gives this name: the name argument,
+    # or a branch of a conditional expression in it. Findings point at it.
+    node: cst.BaseExpression
+    # The expression of the name itself, which is `node` unless a variable
+    # holds it.
+    expression: cst.BaseExpression
+    # `expression` taken apart, or None when it is no string literal or build.
+    built: BuiltName | None
+    # The scope in which the build reads its values.
+    scope: Scope
+    # The assignment of the local variable that holds the build, when the
+    # call names one (`event_name = f"viewed_{sku}"`).
+    binding: Assignment | None = None
+    # True when a conditional expression picks this branch.
+    conditional: bool = False
+
+
+# How many variables and conditional expressions `name_branches` follows
+# from a call's name to a build.
+_MAX_BRANCH_DEPTH = 5
+
+
+def name_branches(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> list[NameBranch]:
+    """Return the expressions that a call's event name may be.
+
+    A conditional expression gives its branches, and a local variable
+    bound once to a value gives that value, when that leads to a name
+    built from values (`event_name = f"viewed_{product.sku}"`). Otherwise
+    the name is the one branch, as it is written at the call.
+    """
+    branches = _branches(context, scope, expression, expression, None, False, 0)
+    if branches is None:
+        return [NameBranch(expression, expression, parse_name(expression), scope)]
+    return branches
+
+
+def _branches(
+    context: FileContext,
+    scope: Scope,
+    expression: cst.BaseExpression,
+    node: cst.BaseExpression,
+    binding: Assignment | None,
+    conditional: bool,
+    depth: int,
+) -> list[NameBranch] | None:
+    """Return the branches of `expression`, None when none of them is a name built from values.
+
+    `node` is the expression of the call that leads to `expression`.
+    """
+    built = parse_name(expression)
+    if built is not None:
+        branch = NameBranch(node, expression, built, scope, binding, conditional)
+        return [branch] if built.is_dynamic else None
+    if depth > _MAX_BRANCH_DEPTH:
+        return None
+    if isinstance(expression, cst.IfExp):
+        found: list[NameBranch] = []
+        dynamic = False
+        for value in (expression.body, expression.orelse):
+            # A branch of the call's own conditional is where a finding points.
+            branch_node = value if node is expression else node
+            inner = _branches(
+                context, scope, value, branch_node, binding, True, depth + 1
+            )
+            if inner is None:
+                parsed = parse_name(value)
+                inner = [NameBranch(branch_node, value, parsed, scope, binding, True)]
+            else:
+                dynamic = True
+            found.extend(inner)
+        return found if dynamic else None
+    assignment = local_binding(context, scope, expression)
+    if assignment is None or assignment.value is None:
+        return None
+    return _branches(
+        context,
+        assignment.scope,
+        assignment.value,
+        node,
+        binding or assignment,
+        conditional,
+        depth + 1,
+    )
+
+
+def local_binding(
+    context: FileContext, scope: Scope, expression: cst.BaseExpression
+) -> Assignment | None:
+    """Return the one assignment of a function's variable, `name = value` or `name: T = value`."""
+    from cio_fix.codemods.timestamps import only_binding
+
+    if not isinstance(expression, cst.Name):
+        return None
+    assignment = only_binding(context.index, expression.value, scope)
+    if assignment is None or assignment.scope.kind != "function":
+        return None
+    if context.index.rebound_through_global(expression.value, [assignment]):
+        return None
+    statement = assignment.statement
+    if isinstance(statement, cst.AnnAssign):
+        return assignment
+    if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+        return assignment
+    return None
+
+
+def name_calls(
+    context: FileContext,
+) -> Iterator[tuple[ClientCall, cst.Arg, NameBranch]]:
+    """Yield the calls that send an event name, with each name they may send taken apart.
+
+    A name that is no string literal or build is left out.
+    """
     for call in context.index.client_calls:
         argument = event_name_argument(call)
         if argument is None:
             continue
-        built = parse_name(argument.value)
-        if built is not None:
-            yield call, argument, built
+        for branch in name_branches(context, call.site.scope, argument.value):
+            if branch.built is not None:
+                yield call, argument, branch
 
 
 @dataclass
@@ -1173,27 +1332,33 @@ def _value_sources(
     """Return a source per name that a call sends through a value cio-fix can read.
 
     A name built from values sends a static name here only when it has one
-    fixed value (`_one_fixed_name`). The catalog lists other builds as
-    builds.
+    fixed value (`_one_fixed_name`); the catalog lists other builds as
+    builds. The other branches of a conditional expression with such a
+    build give their names, when cio-fix can read each of them.
     """
     from cio_fix.name_constants import sent_texts, value_texts
 
-    scope = call.site.scope
-    built = parse_name(value)
-    if built is None:
-        texts = value_texts(context, scope, value)
-    elif built.is_dynamic:
-        texts = _one_fixed_name(context, call, built)
-    else:
-        texts = sent_texts(context, scope, built)
+    texts: set[str] = set()
+    for branch in name_branches(context, call.site.scope, value):
+        built = branch.built
+        if built is None:
+            found = value_texts(context, branch.scope, branch.expression)
+        elif built.is_dynamic:
+            found = _one_fixed_name(context, branch.scope, built)
+            if found is None:
+                continue
+        else:
+            found = sent_texts(context, branch.scope, built)
+        if found is None:
+            return []
+        texts.update(found)
     return [
-        NameSource(text, None, context.display_path, line)
-        for text in sorted(texts or ())
+        NameSource(text, None, context.display_path, line) for text in sorted(texts)
     ]
 
 
 def _one_fixed_name(
-    context: FileContext, call: ClientCall, built: BuiltName
+    context: FileContext, scope: Scope, built: BuiltName
 ) -> frozenset[str] | None:
     """Return the name that a build of constants and literals sends, as a set of one.
 
@@ -1204,9 +1369,9 @@ def _one_fixed_name(
     from cio_fix.codemods.events import personal_data_parts
     from cio_fix.name_constants import sent_texts
 
-    if personal_data_parts(built) or not _picked_from_few(context, call, built):
+    if personal_data_parts(built) or not _picked_from_few(context, scope, built):
         return None
-    texts = sent_texts(context, call.site.scope, built)
+    texts = sent_texts(context, scope, built)
     if texts is None or len(texts) != 1:
         return None
     return texts
@@ -1923,7 +2088,10 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
             fact = (resolved[1], *fact[1:])
         names.sent.append(fact)
     sources = list(name_sources(context))
-    names.calls += len({id(source.expression) for source in sources})
+    # A call whose name is a conditional expression may give both sources
+    # and builds, and is one call.
+    counted = {id(source.expression) for source in sources}
+    names.calls += len(counted)
     listed = {source.place for source in sources}
     relayed = {place for _, place in file_names.relayed}
     # A public pass-through wrapper's event name is a parameter. The calls
@@ -1949,23 +2117,28 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
                 continue
             name = resolved[1]
         names.static.append((name, source.place, not source.pipelines))
-    # A build with one fixed value is a source of that name (`_one_fixed_name`).
-    sourced = {id(source.expression) for source in sources}
-    for call, argument, built in name_calls(context):
-        if not built.is_dynamic or id(argument.value) in sourced:
+    for call, argument, branch in name_calls(context):
+        built = branch.built
+        assert built is not None
+        if not built.is_dynamic:
             continue
-        names.calls += 1
+        # A build with one fixed value is a source of that name (`_value_sources`).
+        if _one_fixed_name(context, branch.scope, built) is not None:
+            continue
+        if id(argument.value) not in counted:
+            counted.add(id(argument.value))
+            names.calls += 1
         line = context.position(argument.value).start.line
         # The catalog lists each name on one line, without the comments that
         # would hide the code after them once its lines are joined.
-        code = one_line(quoted_code(argument.value, context.module))
+        code = one_line(quoted_code(built.node, context.module))
         dynamic = _DynamicCall(code, f"{context.display_path}:{line}")
-        if _picked_from_few(context, call, built):
+        if _picked_from_few(context, branch.scope, built):
             dynamic.bounded = True
-            dynamic.picked = sent_texts(context, call.site.scope, built)
+            dynamic.picked = sent_texts(context, branch.scope, built)
         elif built.supported:
             split = split_personal_data(built)
-            fixed = _fixed_name(context, call, split)
+            fixed = _fixed_name(context, branch.scope, split)
             if fixed is not None and fixed.text:
                 dynamic.suggested = fixed.text
                 dynamic.keys = fixed_call_keys(context, call, split, fixed)
@@ -1979,23 +2152,23 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
 
 
 def _fixed_name(
-    context: FileContext, call: ClientCall, built: BuiltName
+    context: FileContext, scope: Scope, built: BuiltName
 ) -> FixedName | None:
     """Return the name that the CIO301 or CIO302 fix makes of `built`, or None if unreadable."""
     from cio_fix.name_constants import UnknownPart, fixed_name
 
     try:
-        return fixed_name(context, call.site.scope, built)
+        return fixed_name(context, scope, built)
     except UnknownPart:
         return None
 
 
-def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:
+def _picked_from_few(context: FileContext, scope: Scope, built: BuiltName) -> bool:
     """Tell whether each value in a name is one of a few fixed ones, as CIO301 accepts."""
     from cio_fix.codemods.events import is_bounded
 
     return built.supported and all(
-        is_bounded(context, call.site.scope, part.expression) for part in built.values
+        is_bounded(context, scope, part.expression) for part in built.values
     )
 
 

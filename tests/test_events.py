@@ -80,7 +80,18 @@ def test_events_static_name_follows_style(
 
 
 @pytest.mark.parametrize(
-    "code", ["event", "message['event']", "str(action)", "prefix + action", "b'x'"]
+    "code",
+    [
+        "event",
+        "message['event']",
+        "str(action)",
+        "prefix + action",
+        "b'x'",
+        '"_".join(parts)',
+        'separator.join(["shared", action])',
+        '"_".join(["shared", *parts])',
+        '"_".join(["shared", action], extra)',
+    ],
 )
 def test_events_not_a_built_name(code: str) -> None:
     assert parse_name(cst.parse_expression(code)) is None
@@ -638,6 +649,7 @@ def test_events_catalog_agrees_with_rules(project) -> None:
     assert events['f"seats_{kind}"']["suggested"] is None
 
 
+<<<<<<< HEAD
 # Names built from module constants and literals, each with one fixed value.
 ONE_FIXED_VALUE_SOURCE = (
     'from customerio import CustomerIO\nclient = CustomerIO("site", "key")\n'
@@ -674,6 +686,62 @@ def test_events_catalog_one_fixed_value_text(project) -> None:
     assert "one fixed value: 'billing_support@example.com_sent'" in result.stdout
     assert "picked from a few fixed values" not in result.stdout
     assert "2 event names, 2 call sites, style snake_case." in result.stdout
+=======
+# Names built before the call, in a conditional expression and by
+# `str.join`. Each is a built name, so none leaves a name unread.
+BUILT_BEFORE_CALL = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def viewed(user, product):
+    event_name = f"viewed_{product.sku}"
+    cio.track(customer_id=user.id, name=event_name)
+
+
+def liked(user, product):
+    cio.track(customer_id=user.id, name=f"liked_{product.sku}" if product else "liked")
+
+
+def shared(user, network):
+    cio.track(customer_id=user.id, name="_".join(["shared", network]))
+
+
+def saved(user, product):
+    cio.track(customer_id=user.id, name=f"saved_{product.sku}")
+"""
+
+
+def test_events_names_built_before_call_reported(project) -> None:
+    root = project(
+        {"app.py": BUILT_BEFORE_CALL, "requirements.txt": "customerio==3.2.0\n"}
+    )
+
+    result = run_cli(["--select", "CIO301", "--output-format", "json", "."], root)
+    fixes = {finding["line"]: finding["fix"] for finding in result.json["findings"]}
+
+    assert fixes == {8: "safe", 12: None, 16: "safe", 20: "safe"}
+
+
+def test_events_catalog_names_built_before_call(project) -> None:
+    root = project({"app.py": BUILT_BEFORE_CALL})
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    text = run_cli(["--list-events", "."], root).stdout
+    names = [event["name"] for event in result.json["events"]]
+
+    assert result.json["unread"] == []
+    assert names == [
+        "liked",
+        '"_".join(["shared", network])',
+        'f"liked_{product.sku}"',
+        'f"saved_{product.sku}"',
+        'f"viewed_{product.sku}"',
+    ]
+    # The call that picks `liked` or a built name is one call site.
+    assert text.endswith("5 event names, 4 call sites, style snake_case.\n")
+>>>>>>> a57caa6 (Report event names built before the call)
 
 
 # An application call and a test that sends other spellings and built names

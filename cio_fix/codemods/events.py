@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -10,14 +10,22 @@ import libcst as cst
 from libcst.metadata import ExpressionContext
 
 from cio_fix.codemods.argument_order import reordering_problem
-from cio_fix.codemods.identity import normalised_code
+from cio_fix.codemods.identity import normalised_code, only_reads
 from cio_fix.codemods.sent_values import sent_value
 from cio_fix.codemods.timestamps import count_reads, only_binding
-from cio_fix.customerio import METHODS_BY_API, Api, ClientCall, Scope, literal_value
+from cio_fix.customerio import (
+    METHODS_BY_API,
+    Api,
+    Assignment,
+    ClientCall,
+    Scope,
+    literal_value,
+)
 from cio_fix.engine import display_path
 from cio_fix.events import (
     RELAY_METHODS,
     BuiltName,
+    NameBranch,
     NamePart,
     NameSource,
     NameSpelling,
@@ -33,11 +41,11 @@ from cio_fix.events import (
     is_personal_data,
     keyword_argument,
     may_be_none,
+    name_branches,
     name_calls,
     name_sources,
     new_dict,
     non_ascii_too_old,
-    parse_name,
     personal_data_in_text,
     prepend_dict,
     rebound_constant,
@@ -93,7 +101,9 @@ class Placement:
 class NameFix:
     static: str
     keys: list[str]
-    call: cst.Call
+    # The new call, and for a name built in a variable its new value, by
+    # the node they replace.
+    replacements: dict[cst.CSTNode, cst.CSTNode]
 
 
 # The attribute target of a call when neither the call nor the project
@@ -298,12 +308,15 @@ def fixed_call_keys(
 def build_fix(
     context: FileContext,
     call: ClientCall,
+    branch: NameBranch,
     built: BuiltName,
     sent: SentNames,
 ) -> NameFix:
     """Rewrite the call: a static name, and the values as event attributes.
 
-    A static name that would merge these events into others (`find_merge`)
+    `built` is the name of `branch` taken apart. A name built in a local
+    variable gets the static name there, and the call gets the values. A
+    static name that would merge these events into others (`find_merge`)
     raises NotFixable, because campaigns on either event would then also
     receive the other.
     """
@@ -312,8 +325,14 @@ def build_fix(
             built.reason
             or f"the {built.form} form of this name cannot be taken apart safely"
         )
+    if branch.conditional:
+        raise NotFixable(
+            "a conditional expression picks this name, and the attributes would"
+            " have to be sent with this branch only"
+        )
+    scope = branch.scope
     try:
-        fixed = fixed_name(context, call.site.scope, built)
+        fixed = fixed_name(context, scope, built)
     except UnknownPart as reason:
         raise NotFixable(str(reason)) from None
     static = fixed.text
@@ -327,9 +346,13 @@ def build_fix(
         raise NotFixable(f"{merge.detail}; choose a name of its own")
     name_argument = event_name_argument(call)
     assert name_argument is not None
-    too_old = non_ascii_too_old(context, static, name_argument.value)
+    too_old = non_ascii_too_old(context, static, built.node)
     if too_old is not None:
         raise NotFixable(too_old)
+    if branch.binding is not None:
+        problem = variable_problem(context, call, branch.binding)
+        if problem is not None:
+            raise NotFixable(problem)
     placement = placement_of(context, call)
     if placement.target == UNKNOWN_TARGET:
         unknown = "the customerio version is unknown"
@@ -364,13 +387,16 @@ def build_fix(
     for part, key in zip(values, keys, strict=True):
         if key is None:
             continue
-        value = sent_value(context, call.site.scope, part)
+        value = sent_value(context, scope, part)
         if placement.target == "keywords":
             new_items.append(keyword_argument(key, value))
         else:
             new_items.append(dict_element(key, value))
 
-    replaced = {id(name_argument): name_argument.with_changes(value=fixed.expression)}
+    replaced = {}
+    if branch.binding is None:
+        new_name = name_argument.with_changes(value=fixed.expression)
+        replaced[id(name_argument)] = new_name
     arguments = _replace_items(list(call.node.args), replaced)
     opening = call.node.whitespace_before_args
     data = placement.argument
@@ -401,17 +427,22 @@ def build_fix(
     constants = frozenset(
         id(part.expression) for part in built.values if id(part) in fixed.kept
     )
+    old_call = call.node
+    if branch.binding is not None:
+        # The variable's statement evaluated the values before the call
+        # evaluated any of its arguments.
+        old_call = call.node.with_changes(args=[cst.Arg(built.node), *call.node.args])
     new_call = call.node.with_changes(args=arguments)
     problem = reordering_problem(
-        context.index, call.node, new_call, context.module, constants
+        context.index, old_call, new_call, context.module, constants
     )
     if problem is not None:
         with_name = _replace_items(list(call.node.args), replaced)
-        fixed_argument = replaced[id(name_argument)]
+        fixed_argument = replaced.get(id(name_argument), name_argument)
         for arguments in _other_places(with_name, fixed_argument, placement, new_items):
             candidate = call.node.with_changes(args=arguments)
             if not reordering_problem(
-                context.index, call.node, candidate, context.module, constants
+                context.index, old_call, candidate, context.module, constants
             ):
                 new_call = candidate
                 problem = None
@@ -419,7 +450,73 @@ def build_fix(
     if problem is not None:
         raise NotFixable(problem)
     used = [key for key in keys if key is not None]
-    return NameFix(static, used, new_call)
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {call.node: new_call}
+    if branch.binding is not None:
+        replacements[built.node] = fixed.expression
+    return NameFix(static, used, replacements)
+
+
+def variable_problem(
+    context: FileContext, call: ClientCall, binding: Assignment
+) -> str | None:
+    """Return why a name built in a local variable cannot be fixed, or None.
+
+    The fix gives the variable the static name and moves the values into
+    the call, so they are evaluated at the call. That keeps what they
+    evaluate to only when the variable's statement comes right before the
+    statement of the call, the call is that whole statement (or its
+    `return`, `await` or assigned value), and the receiver only reads
+    values. The variable must be read by this call alone, because any
+    other read would get the static name.
+    """
+    variable = binding.name
+    if count_reads(context, binding.scope, variable) != 1:
+        return f"`{variable}` is also read elsewhere, where it would lose the values"
+    statement = _statement_line(context, call.node)
+    assigned = context.parent(binding.statement)
+    if statement is None or not isinstance(assigned, cst.SimpleStatementLine):
+        return (
+            f"the call is no statement of its own, so moving the values of"
+            f" `{variable}` into it could change when they are evaluated"
+        )
+    block = context.parent(statement)
+    body = getattr(block, "body", ())
+    if (
+        len(assigned.body) != 1
+        or context.parent(assigned) is not block
+        or not any(item is assigned for item in body)
+        or _index_of(body, statement) != _index_of(body, assigned) + 1
+    ):
+        return (
+            f"`{variable}` is not assigned in the statement right before the call,"
+            " so code in between may change its values"
+        )
+    if not only_reads(context.index, call.node.func):
+        return (
+            f"the values of `{variable}` would be evaluated after"
+            f" `{_code(context, call.node.func)}`, which may change them"
+        )
+    return None
+
+
+def _statement_line(
+    context: FileContext, node: cst.Call
+) -> cst.SimpleStatementLine | None:
+    """Return the line of the statement that is the call, or returns, awaits or assigns it."""
+    parent = context.parent(node)
+    if isinstance(parent, cst.Await):
+        node, parent = parent, context.parent(parent)
+    if isinstance(parent, (cst.Expr, cst.Return, cst.Assign, cst.AnnAssign)):
+        if parent.value is not node:
+            return None
+        line = context.parent(parent)
+        if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1:
+            return line
+    return None
+
+
+def _index_of(items: Sequence[object], item: object) -> int:
+    return next(number for number, other in enumerate(items) if other is item)
 
 
 def _other_places(
@@ -508,9 +605,14 @@ def _code(context: FileContext, node: cst.CSTNode) -> str:
 class DynamicEventName(Rule):
     """What it does:
     Finds event names built from values: f-strings, `+` chains, `%`
-    formatting and `str.format` in the name of track, track_anonymous and
-    backfill (Track API) and track (Data Pipelines), also nested in each
-    other (`"order_{}".format(status) + "_sent"`). A pageview's page is
+    formatting, `str.format` and `str.join` of a literal separator over a
+    list or tuple written in the call (`"_".join(["shared", network])`), in
+    the name of track, track_anonymous and backfill (Track API) and track
+    (Data Pipelines), also nested in each other (`"order_{}".format(status)
+    + "_sent"`). It also finds such a name in a local variable bound once
+    in the function (`event_name = f"viewed_{sku}"` before the call), and
+    each built branch of a conditional expression (`f"liked_{sku}" if sku
+    else "liked"`). A pageview's page is
     the URL that segments match, so values in it are not reported. Test
     code is left alone, because its events go to a local server:
     `test_*.py`, `*_test.py`, `conftest.py`, modules named `tests` or
@@ -711,9 +813,19 @@ class DynamicEventName(Rule):
     function builds for it), and a call that gives no hint of where its
     attributes go when the project declares no customerio version, or one
     that allows both 2.x and 3.x (`customerio>=2,<4`), are reported without
-    a fix. A name that also contains
-    personal data is reported by CIO302 instead, and a bare variable
-    (events forwarded from a queue) is not reported.
+    a fix. So is a built branch of a conditional expression, because the
+    attributes would have to go with that branch only. A name built in a
+    local variable is fixed where the variable gets the fixed name and the
+    call gets the values, so they are evaluated at the call. That keeps
+    their values only when the variable's statement comes right before the
+    call's statement, the call is that whole statement (or its `return`,
+    `await` or assigned value), the receiver only reads values, and the
+    argument order check above passes with the values evaluated first.
+    The variable must be read by that call alone, because any other read
+    would get the fixed name. Otherwise the name is reported without a
+    fix. A name that also contains personal data is reported by CIO302
+    instead, and a bare variable that the function does not build, such as
+    a parameter (events forwarded from a queue), is not reported.
     """
 
     code = "CIO301"
@@ -732,31 +844,35 @@ class DynamicEventName(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         if context.in_test_code:
             return
-        for call, argument, built in name_calls(context):
+        for call, _, branch in name_calls(context):
+            built = branch.built
+            assert built is not None
             if not built.is_dynamic:
                 continue
             if personal_data_parts(built):
                 continue
-            if _picked_from_few(context, call, built):
+            if _picked_from_few(context, branch.scope, built):
                 # A name picked from a few fixed values is a few events that
                 # campaigns may trigger on; renaming them is no safe fix.
                 continue
-            yield self._finding(context, call, argument, built)
+            yield self._finding(context, call, branch, built)
 
     def _finding(
         self,
         context: FileContext,
         call: ClientCall,
-        argument: cst.Arg,
+        branch: NameBranch,
         built: BuiltName,
     ) -> Finding:
-        name_code = _code(context, argument.value)
+        name_code = _code(context, built.node)
+        if branch.binding is not None:
+            name_code += f" in `{branch.binding.name}`"
         problem = (
             f"event name {name_code} is built from values, so Customer.io records a"
             " separate event for every value and campaign triggers cannot match it"
         )
         return static_name_finding(
-            self, context, call, argument, built, problem, "values"
+            self, context, call, branch, built, problem, "values"
         )
 
 
@@ -764,9 +880,10 @@ class PersonalDataInEventName(Rule):
     """What it does:
     Finds event names that contain personal data: an email address or phone
     number written in the name, or a value that names an email, phone,
-    person's name or address (`f"logged_in_{user.email}"`). Test code is
-    left alone, as in CIO301, because its events and their personal data
-    go to a local server.
+    person's name or address (`f"logged_in_{user.email}"`). It reads the
+    names that CIO301 reads, also in a local variable or a conditional
+    expression. Test code is left alone, as in CIO301, because its events
+    and their personal data go to a local server.
 
     Why is this bad?
     Event names are indexed in the workspace's event catalog and stay there:
@@ -829,19 +946,20 @@ class PersonalDataInEventName(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         if context.in_test_code:
             return
-        for call, argument, built in name_calls(context):
-            found = personal_data_parts(built)
+        for call, _, branch in name_calls(context):
+            assert branch.built is not None
+            found = personal_data_parts(branch.built)
             if not found:
                 continue
             yield self._finding(
-                context, call, argument, split_personal_data(built), found
+                context, call, branch, split_personal_data(branch.built), found
             )
 
     def _finding(
         self,
         context: FileContext,
         call: ClientCall,
-        argument: cst.Arg,
+        branch: NameBranch,
         built: BuiltName,
         found: list[str],
     ) -> Finding:
@@ -850,29 +968,28 @@ class PersonalDataInEventName(Rule):
             f"event name contains personal data ({kinds}); event names cannot be"
             " erased on a GDPR request, but attributes can"
         )
-        return static_name_finding(
-            self, context, call, argument, built, problem, "data"
-        )
+        return static_name_finding(self, context, call, branch, built, problem, "data")
 
 
 def static_name_finding(
     rule: Rule,
     context: FileContext,
     call: ClientCall,
-    argument: cst.Arg,
+    branch: NameBranch,
     built: BuiltName,
     problem: str,
     moved: str,
 ) -> Finding:
     """Report a name to make static, with the fix when one can be built.
 
-    `moved` is what goes into attributes: "values" or "data".
+    `built` is the name of `branch` taken apart. `moved` is what goes into
+    attributes: "values" or "data".
     """
     sent = context.project.shared(
         f"{rule.code} sent names", partial(names_sent, code=rule.code)
     )
     try:
-        fixed = build_fix(context, call, built, sent)
+        fixed = build_fix(context, call, branch, built, sent)
     except NotFixable as reason:
         if moved == "values" and len(built.values) > 1:
             sent_as = "the values as event attributes"
@@ -883,7 +1000,7 @@ def static_name_finding(
         advice = f"{problem}; use a fixed name and send {sent_as}"
         return context.finding(
             rule,
-            argument.value,
+            branch.node,
             f"{advice} (not fixed: {reason})",
             fixed_message=advice,
         )
@@ -909,8 +1026,8 @@ def static_name_finding(
         # then the fix merges two events.
         safety = FixSafety.UNSAFE
         message += f" (unsafe: {unread}, so the fixed name may already be sent)"
-    fix = Fix(safety, {call.node: fixed.call}, description=f"name {fixed.static!r}")
-    return context.finding(rule, argument.value, message, fix)
+    fix = Fix(safety, fixed.replacements, description=f"name {fixed.static!r}")
+    return context.finding(rule, branch.node, message, fix)
 
 
 # (name, imported constant or "", place, build, code, attribute keys) per
@@ -1043,36 +1160,23 @@ def sent_name_facts(context: FileContext) -> FileNames:
                 names.wrappers.setdefault(function, []).append(parameter)
             names.add_relayed(texts, place)
             continue
-        built = parse_name(argument.value)
-        mutable: list[cst.BaseExpression] = []
         keys = sent_attribute_keys(call)
-        if built is None:
-            texts = value_texts(
-                context, scope, argument.value, possible=True, mutable=mutable
-            )
-            qualified = context.index.qualified_name(argument.value, scope)
-            if (
-                texts is None
-                and qualified is not None
-                and not rebound_constant(context, qualified)
-            ):
-                # An imported constant that the project index reads later.
-                names.facts.append(("", qualified, place, "", "", keys))
+        texts: set[str] = set()
+        unread = mutable = False
+        for branch in name_branches(context, scope, argument.value):
+            found = _branch_texts(context, call, branch, place, keys, names)
+            if found is None:
                 continue
-        elif built.is_dynamic and not _picked_from_few(context, call, built):
-            fact = _built_fact(context, call, built, argument, place)
-            if fact is not None:
-                names.facts.append(fact)
-            continue
-        else:
-            texts = sent_texts(context, scope, built, possible=True, mutable=mutable)
-        if texts is None or mutable:
+            texts.update(found.texts)
+            unread = unread or found.unread
+            mutable = mutable or found.mutable
+        if unread or mutable:
             # Code may change a value read through a class attribute, a
             # dict item or `self`, so the name also counts as unread.
             names.unread.append(place)
         if mutable:
             names.mutable.append(place)
-        if texts is None:
+        if not texts:
             continue
         if not call.partial:
             names.facts.extend(
@@ -1087,6 +1191,56 @@ def sent_name_facts(context: FileContext) -> FileNames:
     names.used_wrappers = {wrapper for wrapper, _ in uses}
     names.unfollowed_uses = unfollowed_wrapper_uses(context)
     return names
+
+
+@dataclass(frozen=True)
+class _BranchTexts:
+    """The names that one branch of a call's event name may send."""
+
+    texts: frozenset[str]
+    # True when cio-fix cannot list them all.
+    unread: bool
+    # True when they come through a value that code may change at run time.
+    mutable: bool
+
+
+def _branch_texts(
+    context: FileContext,
+    call: ClientCall,
+    branch: NameBranch,
+    place: str,
+    keys: frozenset[str],
+    names: FileNames,
+) -> _BranchTexts | None:
+    """Read the names that one branch of a call's event name sends.
+
+    A name built from values and an imported constant add their own facts
+    to `names`, and give None.
+    """
+    scope = branch.scope
+    built = branch.built
+    mutable: list[cst.BaseExpression] = []
+    if built is None:
+        texts = value_texts(
+            context, scope, branch.expression, possible=True, mutable=mutable
+        )
+        qualified = context.index.qualified_name(branch.expression, scope)
+        if (
+            texts is None
+            and qualified is not None
+            and not rebound_constant(context, qualified)
+        ):
+            # An imported constant that the project index reads later.
+            names.facts.append(("", qualified, place, "", "", keys))
+            return None
+    elif built.is_dynamic and not _picked_from_few(context, scope, built):
+        fact = _built_fact(context, scope, built, place)
+        if fact is not None:
+            names.facts.append(fact)
+        return None
+    else:
+        texts = sent_texts(context, scope, built, possible=True, mutable=mutable)
+    return _BranchTexts(texts or frozenset(), texts is None, bool(mutable))
 
 
 def _read_partial_calls(
@@ -1645,32 +1799,30 @@ def _passed_value(
     return parameter.default
 
 
-def _picked_from_few(context: FileContext, call: ClientCall, built: BuiltName) -> bool:
-    """Tell whether CIO301 accepts a built name as a few events and leaves it as it is."""
+def _picked_from_few(context: FileContext, scope: Scope, built: BuiltName) -> bool:
+    """Tell whether CIO301 accepts a built name as a few events and leaves it as it is.
+
+    `scope` is where the name reads its values.
+    """
     if personal_data_parts(built) or not built.supported:
         return False
-    scope = call.site.scope
     return all(is_bounded(context, scope, part.expression) for part in built.values)
 
 
 def _built_fact(
-    context: FileContext,
-    call: ClientCall,
-    built: BuiltName,
-    argument: cst.Arg,
-    place: str,
+    context: FileContext, scope: Scope, built: BuiltName, place: str
 ) -> NameFact | None:
     """Return the fact of a name that CIO301 or CIO302 would make static, or None."""
     if not built.supported:
         return None
     built = split_personal_data(built)
     try:
-        fixed = fixed_name(context, call.site.scope, built)
+        fixed = fixed_name(context, scope, built)
     except UnknownPart:
         return None
     if not fixed.text:
         return None
-    code = _code(context, argument.value)
+    code = _code(context, built.node)
     return (fixed.text, "", place, build_signature(built), code, frozenset())
 
 
