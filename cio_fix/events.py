@@ -1111,15 +1111,15 @@ class NameBranch:
     # The expression of the call that gives this name: the name argument,
     # or a branch of a conditional expression in it. Findings point at it.
     node: cst.BaseExpression
-    # The expression of the name itself, which is `node` unless a variable
-    # holds it.
+    # The expression of the name itself, which is `node` unless the call
+    # reads it through a variable.
     expression: cst.BaseExpression
     # `expression` taken apart, or None when it is no string literal or build.
     built: BuiltName | None
     # The scope in which the build reads its values.
     scope: Scope
-    # The assignment of the local variable that holds the build, when the
-    # call names one (`event_name = f"viewed_{sku}"`).
+    # The assignment of the local variable whose value is the build, when
+    # the call reads the build through one (`event_name = f"viewed_{sku}"`).
     binding: Assignment | None = None
     # True when a conditional expression picks this branch.
     conditional: bool = False
@@ -1189,7 +1189,7 @@ def _branches(
         assignment.scope,
         assignment.value,
         node,
-        binding or assignment,
+        assignment,
         conditional,
         depth + 1,
     )

@@ -466,10 +466,15 @@ def variable_problem(
     evaluate to only when the variable's statement comes right before the
     statement of the call, the call is that whole statement (or its
     `return`, `await` or assigned value), and the receiver only reads
-    values. The variable must be read by this call alone, because any
-    other read would get the static name.
+    values. The variable must be the call's name argument and be read
+    nowhere else, because any other read would get the static name.
     """
     variable = binding.name
+    name = event_name_argument(call)
+    if name is None or not (
+        isinstance(name.value, cst.Name) and name.value.value == variable
+    ):
+        return f"the call reads `{variable}` through another variable"
     if count_reads(context, binding.scope, variable) != 1:
         return f"`{variable}` is also read elsewhere, where it would lose the values"
     statement = _statement_line(context, call.node)
@@ -821,11 +826,12 @@ class DynamicEventName(Rule):
     call's statement, the call is that whole statement (or its `return`,
     `await` or assigned value), the receiver only reads values, and the
     argument order check above passes with the values evaluated first.
-    The variable must be read by that call alone, because any other read
-    would get the fixed name. Otherwise the name is reported without a
-    fix. A name that also contains personal data is reported by CIO302
-    instead, and a bare variable that the function does not build, such as
-    a parameter (events forwarded from a queue), is not reported.
+    The variable must be the call's name argument and be read nowhere
+    else, because any other read would get the fixed name. Otherwise the
+    name is reported without a fix. A name that also contains personal
+    data is reported by CIO302 instead, and a bare variable that the
+    function does not build, such as a parameter (events forwarded from a
+    queue), is not reported.
     """
 
     code = "CIO301"
