@@ -2088,11 +2088,20 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
             fact = (resolved[1], *fact[1:])
         names.sent.append(fact)
     sources = list(name_sources(context))
-    # A call whose name is a conditional expression may give both sources
-    # and builds, and is one call.
+    # A build with one fixed value is a source of that name (`_value_sources`).
+    built_names = [
+        (call, argument, branch)
+        for call, argument, branch in name_calls(context)
+        if branch.built is not None
+        and branch.built.is_dynamic
+        and _one_fixed_name(context, branch.scope, branch.built) is None
+    ]
+    # A call whose name is a conditional expression may give sources,
+    # builds and an unread branch, and is one call.
     counted = {id(source.expression) for source in sources}
     names.calls += len(counted)
     listed = {source.place for source in sources}
+    built_places = {_place(context, argument.value) for _, argument, _ in built_names}
     relayed = {place for _, place in file_names.relayed}
     # A public pass-through wrapper's event name is a parameter. The calls
     # of the wrapper are the call sites of the names it sends.
@@ -2103,7 +2112,7 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
         if place in listed and place not in file_names.mutable:
             continue
         names.unread.append(place)
-        if place not in relayed and place not in listed:
+        if place not in relayed and place not in listed and place not in built_places:
             names.calls += 1
     for place in unfollowed_wrapper_uses(context):
         if place not in names.unread:
@@ -2117,22 +2126,16 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
                 continue
             name = resolved[1]
         names.static.append((name, source.place, not source.pipelines))
-    for call, argument, branch in name_calls(context):
+    for call, argument, branch in built_names:
         built = branch.built
         assert built is not None
-        if not built.is_dynamic:
-            continue
-        # A build with one fixed value is a source of that name (`_value_sources`).
-        if _one_fixed_name(context, branch.scope, built) is not None:
-            continue
         if id(argument.value) not in counted:
             counted.add(id(argument.value))
             names.calls += 1
-        line = context.position(argument.value).start.line
         # The catalog lists each name on one line, without the comments that
         # would hide the code after them once its lines are joined.
         code = one_line(quoted_code(built.node, context.module))
-        dynamic = _DynamicCall(code, f"{context.display_path}:{line}")
+        dynamic = _DynamicCall(code, _place(context, argument.value))
         if _picked_from_few(context, branch.scope, built):
             dynamic.bounded = True
             dynamic.picked = sent_texts(context, branch.scope, built)
@@ -2149,6 +2152,10 @@ def _file_names(context: FileContext, used: set[tuple[str, str]]) -> _FileNames:
         (name, place) for name, place in file_names.relayed if place not in listed
     ]
     return names
+
+
+def _place(context: FileContext, node: cst.CSTNode) -> str:
+    return f"{context.display_path}:{context.position(node).start.line}"
 
 
 def _fixed_name(

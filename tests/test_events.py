@@ -649,7 +649,6 @@ def test_events_catalog_agrees_with_rules(project) -> None:
     assert events['f"seats_{kind}"']["suggested"] is None
 
 
-<<<<<<< HEAD
 # Names built from module constants and literals, each with one fixed value.
 ONE_FIXED_VALUE_SOURCE = (
     'from customerio import CustomerIO\nclient = CustomerIO("site", "key")\n'
@@ -686,7 +685,8 @@ def test_events_catalog_one_fixed_value_text(project) -> None:
     assert "one fixed value: 'billing_support@example.com_sent'" in result.stdout
     assert "picked from a few fixed values" not in result.stdout
     assert "2 event names, 2 call sites, style snake_case." in result.stdout
-=======
+
+
 # Names built before the call, in a conditional expression and by
 # `str.join`. Each is a built name, so none leaves a name unread.
 BUILT_BEFORE_CALL = """\
@@ -741,7 +741,25 @@ def test_events_catalog_names_built_before_call(project) -> None:
     ]
     # The call that picks `liked` or a built name is one call site.
     assert text.endswith("5 event names, 4 call sites, style snake_case.\n")
->>>>>>> a57caa6 (Report event names built before the call)
+
+
+def test_events_catalog_conditional_one_call(project) -> None:
+    # One branch is built from values, and cio-fix cannot read the other.
+    source = (
+        'from customerio import CustomerIO\ncio = CustomerIO("site", "key")\n'
+        "def liked(uid, product, kind):\n"
+        '    cio.track(uid, f"liked_{product.sku}" if product else kind)\n'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--list-events", "--output-format", "json", "."], root)
+    text = run_cli(["--list-events", "."], root).stdout
+
+    assert [event["name"] for event in result.json["events"]] == [
+        'f"liked_{product.sku}"'
+    ]
+    assert result.json["unread"] == [{"path": "app.py", "line": 4, "project": "."}]
+    assert "1 event name, 1 call site, style snake_case." in text
 
 
 # An application call and a test that sends other spellings and built names
