@@ -31,7 +31,7 @@ UNREADABLE = "unreadable"
 
 @dataclass(frozen=True)
 class Lookup:
-    """One lookup and its result: `kind` says which function `arguments` go to."""
+    """One lookup and its result: `kind` names the function that `arguments` go to."""
 
     kind: str
     arguments: tuple[str, ...]

@@ -186,8 +186,8 @@ TEST_MODULE = re.compile(r"test_.*|.*_test|conftest", re.IGNORECASE)
 TEST_MODULE_NAME = re.compile(r"tests?", re.IGNORECASE)
 # Folders of test code: tests, test, testing, and names such as
 # tests_integration, test_support or integration_tests. A helper in such a
-# folder holds fakes for the tests beside it, so its keys are not taken for
-# a workspace's. `ab_test/` is not one of them. A folder that application
+# folder contains fakes for the tests beside it, so its keys are not taken
+# for a workspace's. `ab_test/` is not one of them. A folder that application
 # code imports from is application code all the same (see
 # `FileContext.in_test_code`).
 TEST_FOLDER = re.compile(r"tests?|testing|tests?[-_].+|.+[-_]tests", re.IGNORECASE)

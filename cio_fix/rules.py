@@ -196,7 +196,7 @@ class FileContext:
 
     @property
     def named_like_tests(self) -> bool:
-        """Whether the file's path names test code (`is_test_file`), computed once per file."""
+        """Tell whether the file's path names test code (`is_test_file`), once per file."""
         if self._named_like_tests is None:
             relative = path_in_project(self.path, self.display_path, self.config.root)
             self._named_like_tests = is_test_file(relative)

@@ -2194,8 +2194,8 @@ class _Change:
     # The sent part inside `argument`, when the call is given the object
     # that owns the part.
     part: str | None = None
-    # The function of the module that the call runs, whose body tells
-    # whether it changes what it is given.
+    # The function of the module that the call runs. Its body decides
+    # whether the call changes what it is given.
     function: FunctionInfo | None = None
 
 
@@ -2255,7 +2255,7 @@ def _call_change(
 
     A call given a sent object or part, or a method of one, may change it.
     For a call of a function of the module, the change names the function,
-    whose body tells whether it changes what it is given. Such a function
+    and its body decides whether it changes what it is given. Such a function
     may also change a sent part of an object it is given (`helper(order)`
     after sending `order.items`).
     """
@@ -2271,10 +2271,10 @@ def _call_change(
     if given is not None:
         return _Change(call, argument=given, function=function)
     if function is None:
-        # NOTE: any other function given the owner of a sent part, and a
-        # method of the owner (`order.save()`), may change the part too, but
-        # they are not counted, because most handlers send attributes of a
-        # model, such as `user.email`, and then pass the model on.
+        # NOTE: another function given the owner of a sent part, or a method
+        # of the owner (`order.save()`), may change the part too. They are not
+        # counted, because most handlers send attributes of a model, such as
+        # `user.email`, and then pass the model on.
         return None
     for argument in call.args:
         part = _part_owned(argument.value, parts)
@@ -2353,9 +2353,9 @@ def _module_functions(context: FileContext) -> dict[int, FunctionInfo]:
 def _changes_parameters(context: FileContext, function: FunctionInfo) -> bool:
     """Tell whether a function of the module may change an object it is given.
 
-    Its body is read as a handler's is after a call: a change of a
-    parameter's object or of a part of it, through any name, a method of
-    it that may change it, or passing it to a call that may, counts. A
+    Its body is read as a handler's is after a call. A change counts when
+    it reaches a parameter's object or a part of it, through any name: an
+    assignment, a method that may change it, or a call given it that may. A
     function counts as changing while its own body is read, so a function
     that calls itself, directly or through others, ends the reading.
     """

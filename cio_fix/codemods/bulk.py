@@ -139,9 +139,10 @@ class UnthrottledBulkCalls(Rule):
     unused name of `_customerio_throttle_2`, `_customerio_throttle_3` and
     so on. Awaited async calls sleep with `asyncio.sleep` instead. A wait
     allows one request, so a call after another call's wait gets a wait of
-    its own. The limit holds per module: two throttled modules that run at
-    once in one process send up to twice the rate, and so do processes that
-    call Customer.io in parallel, since they share the workspace limit. Set
+    its own. Each module has its own limit. Two throttled modules that run
+    at once in one process send up to twice the rate, and so do processes
+    that call Customer.io in parallel, because they share the workspace
+    limit. Set
     `throttle-rate` to the workspace limit divided by the number of loops
     that may run at once. Calls in comprehensions, lambdas and one-line loop
     bodies, calls of an async client that are not awaited where they are
