@@ -1004,11 +1004,7 @@ def _configure(
     unsafe_fixes: bool,
     force_exclude: bool,
 ) -> Config:
-    config = load_config(targets[0])
-    root = config.root.resolve()
-    resolved = [resolve_or_absolute(target) for target in targets]
-    whole = any(target == root or target in root.parents for target in resolved)
-    config = config.with_options(whole_project=whole)
+    config = _loaded_config(targets)
     selected = _split_codes(select)
     extended = _split_codes(extend_select)
     ignored = _split_codes(ignore)
@@ -1101,13 +1097,25 @@ def _print_rules(output_format: OutputFormat) -> None:
         )
 
 
+def _loaded_config(targets: list[Path]) -> Config:
+    """Load the configuration of the project of `targets[0]`, marking whether they cover it.
+
+    Raises ConfigError when the configuration is invalid.
+    """
+    config = load_config(targets[0])
+    root = config.root.resolve()
+    resolved = [resolve_or_absolute(target) for target in targets]
+    whole = any(target == root or target in root.parents for target in resolved)
+    return config.with_options(whole_project=whole)
+
+
 def _print_events(
     targets: list[Path], output_format: OutputFormat, force_exclude: bool
 ) -> None:
     from cio_fix.events import build_catalogs, catalog_json, catalog_lines
 
     try:
-        config = load_config(targets[0]).with_overrides(force_exclude=force_exclude)
+        config = _loaded_config(targets).with_overrides(force_exclude=force_exclude)
         catalogs = build_catalogs(targets, config)
     except ConfigError as error:
         raise _config_failure(error) from error

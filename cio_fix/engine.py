@@ -124,20 +124,8 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
     result.errors.extend(discovered.errors)
     result.files_found = len(discovered.files)
 
-    all_files = discovered.files
-    named: set[str] | None = None
-    if not config.whole_project:
-        # A run over some files of a project (a pre-commit hook) checks the
-        # whole project, so that clients, constants and handlers in other
-        # files count, and reports and fixes only the named files.
-        named = {display_path(path) for path in discovered.files}
-        by_target = {
-            path.resolve(): path for path in discover([config.root], config).files
-        }
-        # The named files keep the names they were given.
-        by_target.update((path.resolve(), path) for path in discovered.files)
-        all_files = sorted(by_target.values(), key=lambda path: path.as_posix())
-        config = config.with_options(whole_project=True)
+    all_files, named = files_to_read(discovered, config)
+    config = config.with_options(whole_project=True)
     found = RunResult()
     raw_files = _prefilter(all_files, config, found)
     result.errors.extend(_only_named(found.errors, named))
@@ -178,6 +166,25 @@ def _run_project(discovered: Discovered, config: Config, apply: bool) -> RunResu
         for finding in result.findings:
             finding.applied = False
     return result
+
+
+def files_to_read(
+    discovered: Discovered, config: Config
+) -> tuple[list[Path], set[str] | None]:
+    """Return every file of the project that a run reads, and the files it reports on.
+
+    A run over some files of a project (a pre-commit hook) reads the whole
+    project, so that clients, constants, wrappers and handlers in other
+    files count, and reports only on the named files, whose display paths
+    come second. A run over the whole project reports on every file: None.
+    """
+    if config.whole_project:
+        return discovered.files, None
+    named = {display_path(path) for path in discovered.files}
+    by_target = {path.resolve(): path for path in discover([config.root], config).files}
+    # The named files keep the names they were given.
+    by_target.update((path.resolve(), path) for path in discovered.files)
+    return sorted(by_target.values(), key=lambda path: path.as_posix()), named
 
 
 def _settle_project_findings(checked: RunResult, all_written: bool) -> None:

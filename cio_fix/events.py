@@ -1795,7 +1795,7 @@ class CatalogEntry:
 
     @property
     def files(self) -> list[str]:
-        return sorted({place.rsplit(":", 1)[0] for place in self.places})
+        return sorted({_file_of(place) for place in self.places})
 
 
 @dataclass
@@ -1850,14 +1850,18 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     """Find every event name that the files of one project send."""
     from cio_fix.checker import NESTED_TOO_DEEPLY, Checker
     from cio_fix.discovery import build_prefilter
-    from cio_fix.engine import display_path
+    from cio_fix.engine import display_path, files_to_read
 
-    config = config.with_options(select=("CIO303",), ignore=(), unsafe_fixes=False)
+    # Named files list only what they send. The rest of the project is read
+    # as a run over them reads it, so that wrappers and constants count.
+    all_files, named = files_to_read(discovered, config)
+    config = config.with_options(
+        select=("CIO303",), ignore=(), unsafe_fixes=False, whole_project=True
+    )
     result = RunResult()
-    result.errors.extend(discovered.errors)
     pattern = build_prefilter([*config.client_modules, *config.client_names])
     raw_files: dict[Path, bytes] = {}
-    for path in discovered.files:
+    for path in all_files:
         try:
             raw = path.read_bytes()
         except OSError as error:
@@ -1873,9 +1877,9 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
 
     checker = Checker(config)
     if raw_files:
-        checker.check(discovered.files, raw_files, result)
+        checker.check(all_files, raw_files, result)
     entries, calls, too_deep, unread = _catalog_entries(
-        checker.contexts.values(), config.event_name_style
+        checker.contexts.values(), config.event_name_style, named
     )
     for path in too_deep:
         message = (
@@ -1885,6 +1889,17 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
         result.errors.append(FileError(path, message))
     # The listing reports no finding, so a rule that did not finish this
     # file leaves the list complete, unless the listing itself did not.
+    # The other files were read but are not listed, so their errors are
+    # left out, as a run over the named files leaves them out.
+    if named is not None:
+        result.errors = [
+            error for error in result.errors if display_path(error.path) in named
+        ]
+        for file in result.files:
+            file.errors = [
+                error for error in file.errors if display_path(error.path) in named
+            ]
+    result.errors.extend(discovered.errors)
     errors = [
         (error.path.as_posix(), error.message)
         for error in result.all_errors
@@ -1939,14 +1954,16 @@ class _FileNames:
 
 
 def _catalog_entries(
-    contexts: Iterable[FileContext], style: str
+    contexts: Iterable[FileContext], style: str, named: set[str] | None = None
 ) -> tuple[list[CatalogEntry], int, list[Path], list[str]]:
     """Return the catalog entries of the names that `contexts` send.
 
     Also returns the number of calls, the files that are nested too
     deeply to read (past Python's recursion limit), and the places of the
     calls whose names cio-fix cannot read. Those add no entry, and neither
-    does test code.
+    does test code. With `named`, only the calls in the files of those
+    display paths are listed and counted. The other files still count for
+    the wrappers the listed files call and for other spellings.
     """
     from cio_fix.codemods.events import (
         SentNames,
@@ -1965,6 +1982,8 @@ def _catalog_entries(
     too_deep = []
     unread: list[str] = []
     wrapped: set[str] = set()
+    # The static names of the whole project, listed or not.
+    project_names: set[str] = set()
     facts = []
     # Test code's events do not reach the workspace, so CIO303 does not
     # compare its names either.
@@ -1989,6 +2008,11 @@ def _catalog_entries(
         facts.append((context.index.module_name, names.facts))
         for fact in names.sent:
             sent.add(fact)
+        project_names.update(name for name, _, _ in names.static)
+        project_names.update(name for name, _ in names.relayed)
+        if named is not None and context.display_path not in named:
+            # Read for the wrappers, merges and variants of the files listed.
+            names = _FileNames(names.facts)
         calls += names.calls
         unread.extend(names.unread)
         for name, place, track_api in names.static:
@@ -2018,10 +2042,15 @@ def _catalog_entries(
 
     # The names that other modules pass to this project's wrappers.
     relayed, relayed_unread = wrapper_use_names(facts)
+    if named is not None:
+        relayed_unread = [place for place in relayed_unread if _file_of(place) in named]
     unread.extend(relayed_unread)
     calls += len(relayed_unread)
+    project_names.update(name for name, _ in relayed)
     for name, place in relayed:
         sent.add((name, "", place, "", "", frozenset()))
+        if named is not None and _file_of(place) not in named:
+            continue
         if _add_relayed(static, name, place):
             calls += 1
 
@@ -2044,13 +2073,18 @@ def _catalog_entries(
             entry.suggested = to_style(text, style) or None
         entry.variants = sorted(
             other
-            for other in static
+            for other in project_names
             if other != entry.name and variant_key(other) == variant_key(entry.name)
         )
     entries = sorted(static.values(), key=lambda entry: entry.name) + sorted(
         dynamic.values(), key=lambda entry: entry.name
     )
     return entries, calls, too_deep, unread
+
+
+def _file_of(place: str) -> str:
+    """Return the display path of a "path:line" place."""
+    return place.rsplit(":", 1)[0]
 
 
 def _add_relayed(static: dict[str, CatalogEntry], name: str, place: str) -> bool:

@@ -3523,3 +3523,68 @@ def test_events_remaining_merge_lists_renamed_sender(project, built, code) -> No
     assert [finding["message"] for finding in next_run.json["findings"]] == [
         remaining[0]["message"]
     ]
+
+
+WRAPPED_PROJECT = {
+    "pyproject.toml": "",
+    "app/__init__.py": "",
+    "app/tracking.py": (
+        "from customerio import CustomerIO\n"
+        'cio = CustomerIO("site", "key")\n'
+        "def send(user_id, name, **attrs):\n"
+        "    cio.track(customer_id=user_id, name=name, **attrs)\n"
+    ),
+    "app/views.py": (
+        "from app.tracking import send\n"
+        "def signup(user):\n"
+        '    send(user.id, "signed_up", plan=user.plan)\n'
+        "def paid(user, order):\n"
+        '    send(user.id, f"paid_{order.id}")\n'
+    ),
+    "app/billing.py": (
+        "from app.tracking import cio\n"
+        "def renew(user):\n"
+        '    cio.track(customer_id=user.id, name="SignedUp")\n'
+    ),
+}
+
+
+def test_list_events_named_file_reads_wrappers_of_the_project(project) -> None:
+    root = project(WRAPPED_PROJECT)
+
+    named = run_cli(["--list-events", "app/views.py"], root)
+    whole = run_cli(["--list-events", "."], root)
+
+    assert named.exit_code == 0
+    assert "signed_up  " in named.stdout
+    assert 'f"paid_{order.id}"  1 call    app/views.py' in named.stdout
+    assert "2 event names, 2 call sites" in named.stdout
+    assert "3 event names, 3 call sites" in whole.stdout
+
+
+def test_list_events_named_file_lists_only_its_calls(project) -> None:
+    root = project(WRAPPED_PROJECT)
+
+    result = run_cli(
+        ["--list-events", "--output-format", "json", "app/billing.py"], root
+    )
+    events = {event["name"]: event for event in result.json["events"]}
+
+    assert result.exit_code == 0
+    assert list(events) == ["SignedUp"]
+    # The other spelling is sent by a file that is read but not listed.
+    assert events["SignedUp"]["variants"] == ["signed_up"]
+
+
+def test_list_events_named_file_leaves_out_errors_of_other_files(project) -> None:
+    files = dict(WRAPPED_PROJECT)
+    files["app/broken.py"] = "from app.tracking import cio\ndef f(:\n"
+    root = project(files)
+
+    named = run_cli(["--list-events", "app/views.py"], root)
+    whole = run_cli(["--list-events", "."], root)
+
+    assert named.exit_code == 0
+    assert named.stderr == ""
+    assert whole.exit_code == 2
+    assert "app/broken.py" in whole.stderr
