@@ -1030,7 +1030,10 @@ class FileIndex:
         if qualified == PIPELINES_MODULE:
             return PIPELINES
         if qualified is not None and self.project is not None:
-            return self.project.client_type(self._localised(qualified))
+            local = self._localised(qualified)
+            if self.project.is_pipelines_module(local):
+                return PIPELINES
+            return self.project.client_type(local)
         if self.project is not None:
             # A name no statement binds may come from a project module
             # imported with `*`.

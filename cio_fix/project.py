@@ -14,6 +14,7 @@ from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     CLIENT_PACKAGES,
+    PIPELINES_MODULE,
     TYPING_MODULES,
     Api,
     ClientType,
@@ -286,6 +287,29 @@ class ProjectIndex:
             return None
         summary, name = target
         return summary.clients.get(name)
+
+    def is_pipelines_module(self, qualified: str) -> bool:
+        """Tell whether an imported name is the Data Pipelines module, re-exported.
+
+        That is a name of a project module which imports `customerio.analytics`
+        (`from customerio import analytics`), directly or through other
+        project modules. Each module on the way must be a project module of
+        exactly that name, as for `wrapper`.
+        """
+        for _ in range(MAX_ALIASES):
+            module_path, _, name = qualified.rpartition(".")
+            summary = self.module(module_path) if module_path else None
+            if (
+                summary is None
+                or summary.module_name != module_path
+                or name not in summary.aliases
+                or name in summary.rebound_aliases
+            ):
+                return False
+            qualified = self.localise(summary.aliases[name], summary.module_name)
+            if qualified == PIPELINES_MODULE:
+                return True
+        return False
 
     def wrapper(self, qualified: str) -> WrapperSignature | None:
         """Return the pass-through wrapper that an imported name is, following re-exports.
@@ -809,6 +833,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.client_containers
             or summary.wrapper_candidates
             or summary.wrappers
+            or PIPELINES_MODULE in summary.aliases.values()
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words

@@ -1069,3 +1069,65 @@ def test_manage_py_folder_is_an_import_root(project) -> None:
     assert shadowing.import_root(root / "src/site/shop") == root / "src/site"
     assert shadowing.packages_for(root / "src/site/shop/views.py") == frozenset()
     assert shadowing.packages_for(root / "src/other/shop/views.py") == {"customerio"}
+
+
+def _pipelines_project(tracking: str, views_import: str) -> dict[str, str]:
+    """Return a project whose views send a built name through a module that tracking binds."""
+    return {
+        "pyproject.toml": "",
+        "app/__init__.py": "",
+        "app/tracking.py": tracking,
+        "app/views.py": (
+            f"{views_import}\n\n\n"
+            "def signup(user):\n"
+            '    analytics.track(user.id, f"signed_up_{user.plan}")\n'
+        ),
+    }
+
+
+def test_project_pipelines_module_reexported_fixed(project) -> None:
+    root = project(
+        _pipelines_project(
+            "from customerio import analytics\n\nanalytics.write_key = WRITE_KEY\n",
+            "from app.tracking import analytics",
+        )
+    )
+
+    result = run_cli(["--apply", "--select", "CIO301", "app/views.py"], root)
+
+    assert result.exit_code == 0
+    fixed = (root / "app/views.py").read_text()
+    assert (
+        'analytics.track(user.id, "signed_up", properties={"user_plan": f"{user.plan}"})'
+        in fixed
+    )
+
+
+def test_project_pipelines_module_reexported_by_package_reported(project) -> None:
+    files = _pipelines_project(
+        "from app.tracking.setup import analytics\n",
+        "from app.tracking import analytics",
+    )
+    files["app/tracking/__init__.py"] = files.pop("app/tracking.py")
+    files["app/tracking/setup.py"] = "import customerio.analytics as analytics\n"
+    root = project(files)
+
+    result = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+
+    assert "app/views.py:5:30: CIO301 [*]" in result.stdout
+
+
+def test_project_segment_module_reexported_not_reported(project) -> None:
+    # Segment's `analytics` package has the same functions, and is not Customer.io.
+    root = project(
+        _pipelines_project(
+            "import analytics\n\nanalytics.write_key = WRITE_KEY\n"
+            "from customerio import CustomerIO\n",
+            "from app.tracking import analytics",
+        )
+    )
+
+    result = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+
+    assert result.exit_code == 0
+    assert "CIO301" not in result.stdout
