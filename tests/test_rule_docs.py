@@ -69,3 +69,36 @@ def test_rule_docs_cio304_tests_run_calls_inline() -> None:
         in documentation
     )
     assert "replace `_customerio_in_background_task`" in documentation
+
+
+def _section(documentation: str, heading: str) -> str:
+    """Return the first code line under `heading` in a rule's documentation."""
+    after = documentation.split(heading, 1)[1]
+    return next(line.strip() for line in after.splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("code", ["CIO301", "CIO302"])
+def test_rule_docs_example_fixed_as_shown(code: str, project) -> None:
+    from conftest import run_cli
+
+    documentation = all_rules()[code].documentation()
+    example = _section(documentation, "Example:")
+    expected = _section(documentation, "Use instead:")
+    root = project(
+        {
+            "requirements.txt": "customerio==3.1.0\n",
+            "app.py": (
+                "from customerio import CustomerIO\n"
+                'cio = CustomerIO("site", "key")\n\n\n'
+                "def handler(uid, user, product):\n"
+                f"    {example}\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--apply", "--no-cache", "--select", code, "."], root)
+
+    assert result.exit_code == 0
+    # A fixed line longer than the line length is split, so spaces do not count.
+    fixed = "".join((root / "app.py").read_text().split())
+    assert "".join(expected.split()) in fixed

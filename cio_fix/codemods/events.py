@@ -635,7 +635,7 @@ class DynamicEventName(Rule):
         cio.track(customer_id=uid, name=f"viewed_{product.sku}")
 
     Use instead:
-        cio.track(customer_id=uid, name="viewed", data={"product_sku": product.sku})
+        cio.track(customer_id=uid, name="viewed", data={"product_sku": f"{product.sku}"})
 
     Fix safety:
     Safe, unless the project sends a name that cio-fix cannot read (see
@@ -901,7 +901,7 @@ class PersonalDataInEventName(Rule):
         cio.track(customer_id=user.id, name=f"logged_in_{user.email}")
 
     Use instead:
-        cio.track(customer_id=user.id, name="logged_in", data={"user_email": user.email})
+        cio.track(customer_id=user.id, name="logged_in", data={"user_email": f"{user.email}"})
 
     Fix safety:
     Safe, unless the project sends a name that cio-fix cannot read, as
