@@ -482,7 +482,9 @@ class Checker:
             result.errors.append(FileError(Path(shown), TOO_DEEP))
             return None
         context = FileContext(path, shown, source, module, index, project, self.config)
-        context.line_length = self.formatter_settings.for_file(path).line_length
+        settings = self.formatter_settings.for_file(path)
+        context.line_length = settings.line_length
+        context.configured_quote = settings.quote
         return context
 
     def _index(
@@ -946,7 +948,7 @@ class Checker:
         passes.rechecked = {rule.code for rule in fixing_rules}
         black = self.formatter_settings.for_file(context.path)
         literals = context.index.literals
-        quote = literals.quote(black.quote)
+        quote = context.literal_quote()
         for number in range(MAX_PASSES):
             candidates = [fix for fix, _ in fixes.values()]
             parent_of = _parents_of_targets(current, candidates)
@@ -1073,6 +1075,10 @@ class Checker:
         )
         fixed.locates_findings = False
         fixed.line_length = context.line_length
+        # The literals of the fixed module include those that fixes wrote,
+        # in double quotes until the passes end, so the original file's
+        # literals decide the quote.
+        fixed.configured_quote = context.literal_quote()
         return fixed
 
     # -- project-level findings --------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from cio_fix.metadata import code_of
 from cio_fix.walk import find_all
 
 _Node = TypeVar("_Node", bound=cst.CSTNode)
@@ -128,6 +129,55 @@ def requote_replacements(
                     targets[id(literal)] = quote
         if targets:
             replacements[target] = _requoted(replacement, targets)
+
+
+def f_string_with_quote(
+    f_string: cst.FormattedString, quote: str
+) -> cst.FormattedString | None:
+    """Return a copy of an f-string that a fix writes, quoted with `quote`.
+
+    The literals in its braces that used `quote` take the other quote,
+    because before Python 3.12 the code in the braces cannot contain the
+    f-string's own quote. None when a literal to swap contains a quote
+    character or is triple-quoted, or when a placeholder with `=` would
+    print the swapped code. None too when the code between the quotes
+    would still contain `quote`, a backslash or a line break.
+    """
+    other = SINGLE if quote == DOUBLE else DOUBLE
+    targets: dict[int, str] = {}
+    for literal in find_all(f_string, cst.SimpleString):
+        if quote not in literal.quote:
+            continue
+        if len(literal.quote) != 1 or not _free_to_swap(literal):
+            return None
+        targets[id(literal)] = other
+    if targets and _prints_its_code(f_string):
+        return None
+
+    requoted = _requoted(f_string, targets) if targets else f_string
+    requoted = requoted.with_changes(start=f_string.prefix + quote, end=quote)
+    if not _one_line_without_own_quote(requoted):
+        return None
+    return requoted
+
+
+def _prints_its_code(f_string: cst.FormattedString) -> bool:
+    """Tell whether a placeholder has `=`, which copies the code in its braces."""
+    placeholders = find_all(f_string, cst.FormattedStringExpression)
+    return any(placeholder.equal is not None for placeholder in placeholders)
+
+
+def _one_line_without_own_quote(f_string: cst.FormattedString) -> bool:
+    """Tell whether the code between an f-string's quotes is one line without them.
+
+    The code must have no backslash either. Python before 3.12 reads such
+    code, and also a backslash in a format spec, which this check rejects.
+    """
+    code = code_of(f_string)
+    between = code[len(f_string.start) : -len(f_string.end)]
+    return not any(
+        character in between for character in (f_string.quote, "\\", "\n", "\r")
+    )
 
 
 def _in_f_strings(node: cst.CSTNode) -> set[int]:

@@ -158,6 +158,10 @@ class FileContext:
         # The line limit of the project's formatter, for the code that fixes
         # lay out themselves.
         self.line_length = LINE_LENGTH
+        # The quote of the string literals that fixes write, when the
+        # project's formatter or linter decides it; None leaves it to the
+        # file's own literals.
+        self.configured_quote: str | None = None
         # False while re-checking fixed code: only the fixes of those
         # findings are used, and positions cost a pass over the module.
         self.locates_findings = True
@@ -180,6 +184,10 @@ class FileContext:
         # for the file, once a rule asked for the version: fixes are written
         # as if they were not there.
         self.invalid_python: tuple[InvalidSpecifier, ...] = ()
+
+    def literal_quote(self) -> str:
+        """Return the quote of the string literals that fixes write in this file."""
+        return self.index.literals.quote(self.configured_quote)
 
     def release_caches(self) -> None:
         """Drop the positions, parent links and shared facts; they are rebuilt on use.

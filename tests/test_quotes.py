@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import black
 import libcst as cst
 import pytest
 
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of, parents
-from cio_fix.quotes import FileLiterals, requote_replacements, with_quote
+from cio_fix.quotes import (
+    FileLiterals,
+    f_string_with_quote,
+    requote_replacements,
+    with_quote,
+)
 from cio_fix.style import FormatterSettings
 from cio_fix.walk import find_all
 
@@ -214,3 +220,57 @@ def test_requote_replacements_in_and_out_of_f_strings() -> None:
 
     assert code_of(replacements[getenv]) == "os.environ['K']"
     assert code_of(replacements[inner]) == 'row["m"]'
+
+
+def test_value_text_black_clean(project) -> None:
+    # black leaves the name's single quotes, because its braces contain
+    # the double quote.
+    app = (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("site", "key")\n\n\n'
+        "def checkout(user):\n"
+        """    cio.track(customer_id=user["id"], name=f'bought_{user["sku"]}')\n"""
+    )
+    assert black.format_str(app, mode=black.Mode()) == app
+    files = {"app.py": app, "pyproject.toml": "[tool.black]\n", **REQUIREMENTS}
+    root = project(files)
+
+    run_cli(["--apply", "--select", "CIO301", "."], root)
+
+    fixed = (root / "app.py").read_text()
+    assert """name="bought", data={"sku": f"{user['sku']}"}""" in fixed
+    assert black.format_str(fixed, mode=black.Mode()) == fixed
+
+
+@pytest.mark.parametrize(
+    ("code", "quote", "expected"),
+    [
+        ("f'{order_id}'", '"', 'f"{order_id}"'),
+        ("rf'{order_id}'", '"', 'rf"{order_id}"'),
+        ("f'{row[\"sku\"]:>5}'", '"', "f\"{row['sku']:>5}\""),
+        ("f\"{row['sku']}\"", "'", "f'{row[\"sku\"]}'"),
+        ("f'{row[\"sku\"]}'", "'", "f'{row[\"sku\"]}'"),
+        ('f"""{row["sku"]}"""', '"', "f\"{row['sku']}\""),
+        # Python 3.12 syntax in, code that older Pythons read out.
+        ("f'{row['sku']}'", '"', "f\"{row['sku']}\""),
+        # `=` copies the code in the braces to the text.
+        ("f'{row[\"sku\"]=}'", '"', None),
+        ("f'{row[\"sku\"]=!r}'", "'", "f'{row[\"sku\"]=!r}'"),
+        # The literal's own text has the other quote.
+        ("f'{row[\"it's\"]}'", '"', None),
+        ('f"{row[\'say \\"hi\\"\']}"', "'", None),
+        ("f'{row[b\"sku\"]}'", '"', "f\"{row[b'sku']}\""),
+        ('f\'{row["""sku"""]}\'', '"', None),
+        ("f'{row[f\"{key}\"]}'", '"', None),
+        ("f'{amount:\">9}'", '"', None),
+        ('f"""{row[\n    "sku"\n]}"""', "'", None),
+    ],
+)
+def test_f_string_with_quote(code, quote, expected) -> None:
+    f_string = cst.parse_expression(code)
+    assert isinstance(f_string, cst.FormattedString)
+
+    requoted = f_string_with_quote(f_string, quote)
+
+    written = None if requoted is None else code_of(requoted)
+    assert written == expected

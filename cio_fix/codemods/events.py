@@ -736,14 +736,18 @@ class DynamicEventName(Rule):
     sending such a value itself would raise. So `f"order_{order_id}"` sends
     `{"order_id": f"{order_id}"}`, and a `.format` or `%` value becomes
     `"{}".format(x)` or `"%s" % (x,)`, which format it as the name did
-    (`format(x, "")` differs from `str(x)` for some types). A value that
-    is a `str` on every call is sent as it is: a string literal, a call of
-    `str`, an operand of `+`, a parameter annotated `str`, or a variable
-    bound once to one of these. So is an `int` on every call (an integer
-    literal, a call of `int` or `len`, or a variable bound once to one),
-    because JSON writes it with the digits of its text. Other numbers are
-    sent as their text, because Python does not check annotations, and a
-    `Decimal` passed for an `int` parameter would not encode. A value with
+    (`format(x, "")` differs from `str(x)` for some types). An f-string
+    text takes the quote of the file's new literals, and the literals
+    in its braces take the other quote, which Python before 3.12 requires:
+    in a file of single quotes, `f"viewed_{row['sku']}"` sends
+    `f'{row["sku"]}'`. A value that is a `str` on every call is sent as it
+    is: a string literal, a call of `str`, an operand of `+`, a parameter
+    annotated `str`, or a variable bound once to one of these. So is an
+    `int` on every call (an integer literal, a call of `int` or `len`, or a
+    variable bound once to one), because JSON writes it with the digits of
+    its text. Other numbers are sent as their text, because Python does not
+    check annotations, and a `Decimal` passed for an `int` parameter would
+    not encode. A value with
     a format spec or conversion (`{n:03d}`) keeps it. A part
     that cannot change stays in the name as it is written, and only the
     values that change move out: `f"{PREFIX}_upgraded_{region}"` becomes

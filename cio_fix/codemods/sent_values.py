@@ -13,6 +13,7 @@ import libcst as cst
 from cio_fix.codemods.timestamps import only_binding
 from cio_fix.customerio import Assignment, Scope, literal_value
 from cio_fix.events import NamePart
+from cio_fix.quotes import f_string_with_quote
 from cio_fix.rules import FileContext
 
 # How many variables `is_text` and `is_integer` follow to a value.
@@ -39,10 +40,26 @@ def sent_value(
     """
     assert part.value is not None
     if part.text_form is None:
-        return part.value
+        return _in_file_quotes(context, part.value, part)
     if is_text(context, scope, part.value) or is_integer(context, scope, part.value):
         return part.value
-    return part.text_form
+    return _in_file_quotes(context, part.text_form, part)
+
+
+def _in_file_quotes(
+    context: FileContext, value: cst.BaseExpression, part: NamePart
+) -> cst.BaseExpression:
+    """Put an f-string that formats a value as the name did in the file's quotes.
+
+    Such an f-string is the name's placeholder alone, `f"{row['sku']}"` out
+    of `f"viewed_{row['sku']}"`, so it has the name's quotes. When the
+    literals in its braces cannot take the quote that the f-string does
+    not use, it keeps the name's quotes. Any other value is returned as it is.
+    """
+    if not isinstance(value, cst.FormattedString) or value is part.expression:
+        return value
+    requoted = f_string_with_quote(value, context.literal_quote())
+    return requoted if requoted is not None else value
 
 
 def is_text(
