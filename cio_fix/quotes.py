@@ -161,6 +161,19 @@ def f_string_with_quote(
     return requoted
 
 
+def needs_python_312(f_string: cst.FormattedString) -> bool:
+    """Tell whether the code in an f-string's braces has its quote or a backslash.
+
+    Python 3.12 reads such an f-string. Older Pythons end the string at
+    that quote and reject the backslash.
+    """
+    for placeholder in find_all(f_string, cst.FormattedStringExpression):
+        code = code_of(placeholder.expression)
+        if f_string.quote in code or "\\" in code:
+            return True
+    return False
+
+
 def _prints_its_code(f_string: cst.FormattedString) -> bool:
     """Tell whether a placeholder has `=`, which copies the code in its braces."""
     placeholders = find_all(f_string, cst.FormattedStringExpression)

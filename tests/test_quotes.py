@@ -11,6 +11,7 @@ from cio_fix.metadata import code_of, parents
 from cio_fix.quotes import (
     FileLiterals,
     f_string_with_quote,
+    needs_python_312,
     requote_replacements,
     with_quote,
 )
@@ -242,6 +243,22 @@ def test_value_text_black_clean(project) -> None:
     assert black.format_str(fixed, mode=black.Mode()) == fixed
 
 
+def test_value_text_own_quote_report_only(project) -> None:
+    app = SINGLE_QUOTED_APP.replace('{str(user["sku"])}', "{user['it\\'s']}")
+    files = {
+        "app.py": app,
+        "pyproject.toml": '[project]\nrequires-python = ">=3.8"\n',
+        **REQUIREMENTS,
+    }
+    root = project(files)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO301", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert "needs Python 3.12, and pyproject.toml declares 3.8" in finding["message"]
+
+
 @pytest.mark.parametrize(
     ("code", "quote", "expected"),
     [
@@ -274,3 +291,20 @@ def test_f_string_with_quote(code, quote, expected) -> None:
 
     written = None if requoted is None else code_of(requoted)
     assert written == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "needed"),
+    [
+        ("f'{row[\"sku\"]}'", False),
+        ('f"""{row["sku"]}"""', False),
+        ("f'{row['sku']}'", True),
+        ("f'{row[\"\\n\"]}'", True),
+        ("f'{row[f\"{key}\"]}'", False),
+    ],
+)
+def test_needs_python_312(code, needed) -> None:
+    f_string = cst.parse_expression(code)
+    assert isinstance(f_string, cst.FormattedString)
+
+    assert needs_python_312(f_string) is needed

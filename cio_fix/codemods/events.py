@@ -11,7 +11,7 @@ from libcst.metadata import ExpressionContext
 
 from cio_fix.codemods.argument_order import reordering_problem
 from cio_fix.codemods.identity import normalised_code, only_reads
-from cio_fix.codemods.sent_values import sent_value
+from cio_fix.codemods.sent_values import f_string_too_old, sent_value
 from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import (
     METHODS_BY_API,
@@ -388,6 +388,9 @@ def build_fix(
         if key is None:
             continue
         value = sent_value(context, scope, part)
+        too_old = f_string_too_old(context, value)
+        if too_old is not None:
+            raise NotFixable(too_old)
         if placement.target == "keywords":
             new_items.append(keyword_argument(key, value))
         else:

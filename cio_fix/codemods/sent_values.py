@@ -13,7 +13,8 @@ import libcst as cst
 from cio_fix.codemods.timestamps import only_binding
 from cio_fix.customerio import Assignment, Scope, literal_value
 from cio_fix.events import NamePart
-from cio_fix.quotes import f_string_with_quote
+from cio_fix.metadata import quoted_code
+from cio_fix.quotes import f_string_with_quote, needs_python_312
 from cio_fix.rules import FileContext
 
 # How many variables `is_text` and `is_integer` follow to a value.
@@ -44,6 +45,24 @@ def sent_value(
     if is_text(context, scope, part.value) or is_integer(context, scope, part.value):
         return part.value
     return _in_file_quotes(context, part.text_form, part)
+
+
+def f_string_too_old(context: FileContext, value: cst.BaseExpression) -> str | None:
+    """Return why an f-string cannot be sent, if it needs a newer Python than declared.
+
+    Python 3.12 is the first to read an f-string whose braces contain its
+    own quote or a backslash (`f"{row["sku"]}"`). A project that declares
+    no version gets fixes written for Python 3.9.
+    """
+    if not isinstance(value, cst.FormattedString) or not needs_python_312(value):
+        return None
+    feature = (
+        f"the f-string `{quoted_code(value)}`, which has its own quote or a"
+        " backslash in its braces,"
+    )
+    if context.declared_python() is None:
+        return f"{feature} needs Python 3.12, and the project declares no version"
+    return context.python_too_old((3, 12), feature)
 
 
 def _in_file_quotes(
