@@ -236,14 +236,9 @@ def _from_pyproject(root: Path, warn: Warn) -> SdkVersion | None:
     for group in _table(poetry, "group").values():
         groups.append(_table(group, "dependencies"))
     for dependencies in groups:
-        for name, spec in dependencies.items():
-            if not _is_sdk(name):
-                continue
-            if isinstance(spec, dict):
-                spec = spec.get("version", "")
-            majors = declared_majors(str(spec))
-            if majors is not None:
-                return SdkVersion(majors, "pyproject.toml")
+        majors = _package_table_majors(dependencies)
+        if majors is not None:
+            return SdkVersion(majors, "pyproject.toml")
     return None
 
 
@@ -310,14 +305,26 @@ def _from_pipfile(root: Path, warn: Warn) -> SdkVersion | None:
     for table, packages in document.items():
         if table in _PIPFILE_SETTINGS or not isinstance(packages, dict):
             continue
-        for name, spec in packages.items():
-            if not _is_sdk(name):
-                continue
-            if isinstance(spec, dict):
-                spec = spec.get("version", "")
-            majors = declared_majors(str(spec))
-            if majors is not None:
-                return SdkVersion(majors, "Pipfile")
+        majors = _package_table_majors(packages)
+        if majors is not None:
+            return SdkVersion(majors, "Pipfile")
+    return None
+
+
+def _package_table_majors(packages: dict[str, Any]) -> frozenset[int] | None:
+    """Return the majors that the customerio entry of a Poetry or Pipfile table declares.
+
+    Both write an entry as a specifier (`"^3.1"`) or as a table with a
+    `version` key.
+    """
+    for name, spec in packages.items():
+        if not _is_sdk(name):
+            continue
+        if isinstance(spec, dict):
+            spec = spec.get("version", "")
+        majors = declared_majors(str(spec))
+        if majors is not None:
+            return majors
     return None
 
 
