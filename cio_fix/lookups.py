@@ -2,9 +2,10 @@
 
 A rule or fix may read more than the file and the files that the cache
 keys hash: whether a package is a folder of the project (CIO304's helper
-import), or an email template (CIO503). Each such lookup is recorded
-while a file is checked. A cached check is used only when every lookup
-it recorded still gives the same result.
+import), an email template (CIO503), or the folder of the service that
+another file belongs to (CIO101's variable names). Each such lookup is
+recorded while a file is checked. A cached check is used only when every
+lookup it recorded still gives the same result.
 
 This module imports no libcst, because the cache reads it in runs that
 parse nothing.
@@ -14,15 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cio_fix.cache import DECLARATION_PATTERNS
 from cio_fix.files import is_folder, is_regular_file, read_regular_file
+from cio_fix.modules import folders_up_to
 
 FIRST_PARTY = "first-party"
 IS_FILE = "is-file"
 FILE_BYTES = "file-bytes"
+SERVICE = "service"
 
 # The result of a FILE_BYTES lookup of a file that is missing, not a
 # regular file, larger than its limit or unreadable.
@@ -38,25 +42,41 @@ class Lookup:
     result: str
 
 
-# The lookups of the check in progress, or None outside `recording`.
+# The lookups of the check in progress, or None outside `recording`, and
+# the same lookups as a set, so that a lookup made again is kept once.
 _recorded: list[Lookup] | None = None
+_recorded_set: set[Lookup] = set()
 
 
 @contextlib.contextmanager
 def recording() -> Iterator[list[Lookup]]:
     """Collect the lookups made in the block into the list it yields."""
-    global _recorded
-    previous = _recorded
-    _recorded = []
+    global _recorded, _recorded_set
+    previous = _recorded, _recorded_set
+    _recorded, _recorded_set = [], set()
     try:
         yield _recorded
     finally:
-        _recorded = previous
+        _recorded, _recorded_set = previous
+
+
+def record(lookups: Iterable[Lookup]) -> None:
+    """Record lookups that a result kept for the whole project was computed from.
+
+    Such a result is computed in the first check that needs it, under its
+    own `recording`, and every check that uses it records its lookups.
+    """
+    for lookup in lookups:
+        _record(lookup.kind, lookup.arguments, lookup.result)
 
 
 def _record(kind: str, arguments: tuple[str, ...], result: str) -> None:
-    if _recorded is not None:
-        _recorded.append(Lookup(kind, arguments, result))
+    if _recorded is None:
+        return
+    lookup = Lookup(kind, arguments, result)
+    if lookup not in _recorded_set:
+        _recorded_set.add(lookup)
+        _recorded.append(lookup)
 
 
 def is_first_party(root: Path, package: str) -> bool:
@@ -93,6 +113,30 @@ def read_file(path: Path, max_bytes: int) -> bytes | None:
     return data
 
 
+def service_folder(root: Path, start: Path, known: dict[Path, Path]) -> Path:
+    """Return the folder of the service that the files in the folder `start` belong to.
+
+    That is the nearest folder from `start` up to `root` that declares
+    dependencies (a requirements file, pyproject.toml, a lock file), or
+    `root` resolved. `known` keeps the result by `start` for the project,
+    and the lookup is recorded on every call, because each check keeps
+    its own lookups.
+    """
+    found = known.get(start)
+    if found is None:
+        found = _nearest_declaring_folder(root, start)
+        known[start] = found
+    _record(SERVICE, (str(root), str(start)), str(found))
+    return found
+
+
+def _nearest_declaring_folder(root: Path, start: Path) -> Path:
+    for folder in folders_up_to(root, start):
+        if any(next(folder.glob(pattern), None) for pattern in DECLARATION_PATTERNS):
+            return folder
+    return root.resolve()
+
+
 def _bytes_result(data: bytes | None) -> str:
     return UNREADABLE if data is None else hashlib.sha256(data).hexdigest()
 
@@ -116,6 +160,9 @@ def _repeat(lookup: Lookup) -> str | None:
         if lookup.kind == FILE_BYTES:
             path, max_bytes = lookup.arguments
             return _bytes_result(read_file(Path(path), int(max_bytes)))
+        if lookup.kind == SERVICE:
+            root, start = lookup.arguments
+            return str(_nearest_declaring_folder(Path(root), Path(start)))
         return None
     except (TypeError, ValueError):
         # An entry of another layout: its arguments do not fit the kind.

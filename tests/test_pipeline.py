@@ -21,7 +21,7 @@ from rich.console import Console
 
 import cio_fix.cache
 import cio_fix.checker
-from cio_fix import pipeline
+from cio_fix import lookups, pipeline
 from cio_fix.cache import (
     CACHE_FILE,
     CACHE_FOLDER,
@@ -33,6 +33,7 @@ from cio_fix.cache import (
 from cio_fix.cli import _exit_status
 from cio_fix.config import Config, load_config
 from cio_fix.engine import run
+from cio_fix.lookups import Lookup
 from cio_fix.report.json import render_json
 from cio_fix.report.text import render_text
 
@@ -1404,6 +1405,51 @@ def test_cache_template_edit_changes_findings(project, before, after) -> None:
 
     assert cached.stdout == uncached.stdout
     assert cached.exit_code == uncached.exit_code
+
+
+SERVICE_FILES = {
+    "web/client.py": (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("3f9a0c1d2e4b5a69c7d1", "0a1b2c3d4e5f6a7b8c9d")\n'
+    ),
+    "billing/client.py": (
+        "from customerio import CustomerIO\n\n"
+        'cio = CustomerIO("9b8a7c6d5e4f3a2b1c0d", "7e6d5c4b3a2f1e0d9c8b")\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("created", [True, False], ids=["created", "removed"])
+def test_cache_other_service_declaration_changes_fix(project, created) -> None:
+    # Without billing/requirements.txt, both files belong to the root's
+    # service, whose variables cannot hold both keys. The key of
+    # web/client.py hashes no file of billing/, and its check comes second,
+    # so it reuses the variables that the check of billing/client.py found.
+    root = project(SERVICE_FILES)
+    requirements = root / "billing" / "requirements.txt"
+    if not created:
+        requirements.write_text("customerio==3.2.0\n")
+    run_cli(["."], root)
+    if created:
+        requirements.write_text("customerio==3.2.0\n")
+    else:
+        requirements.unlink()
+
+    cached = run_cli(["."], root)
+    uncached = run_cli(["--no-cache", "."], root)
+
+    assert ("+import os" in uncached.stdout) == created
+    assert cached.stdout == uncached.stdout
+
+
+def test_cache_repeated_lookup_recorded_once(tmp_path) -> None:
+    template = tmp_path / "receipt.html"
+
+    with lookups.recording() as recorded:
+        lookups.is_file(template)
+        lookups.is_file(template)
+
+    assert recorded == [Lookup(lookups.IS_FILE, (str(template),), "False")]
 
 
 BROKEN_LOCK_FILES = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from cio_fix.cache import DECLARATION_PATTERNS
+from cio_fix import lookups
 from cio_fix.config import EnvNames
 from cio_fix.customerio import (
     Assignment,
@@ -33,9 +33,9 @@ from cio_fix.env_settings import (
     without_default,
     without_scheme_default,
 )
+from cio_fix.lookups import Lookup
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
-from cio_fix.modules import folders_up_to
 from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -279,31 +279,19 @@ def _in_service(path: Path, service: Path | None) -> bool:
 
 
 def service_of(project: ProjectIndex, path: Path, root: Path) -> Path:
-    """Return the folder of the service a file belongs to.
+    """Return the folder of the service that the file at `path` belongs to.
 
-    That is the nearest folder from the file's up to the project root that
-    declares dependencies (a requirements file, pyproject.toml, a lock
-    file), or the root. The result is kept per folder for the project, and
-    per path too, because each fix pass looks it up again and making the
-    path absolute costs more than the lookup.
+    `lookups.service_folder` finds it and records the lookup. The folder of
+    each path is kept for the project, because each fix pass looks the
+    service up again and making the path absolute costs more than the lookup.
     """
-    by_file: dict[Path, Path] = project.shared("CIO101:file-services", lambda _: {})
-    if path in by_file:
-        return by_file[path]
+    folders: dict[Path, Path] = project.shared("CIO101:file-folders", lambda _: {})
+    start = folders.get(path)
+    if start is None:
+        start = path.absolute().parent
+        folders[path] = start
     services: dict[Path, Path] = project.shared("CIO101:services", lambda _: {})
-    start = path.absolute().parent
-    found = services.get(start)
-    if found is None:
-        found = root.resolve()
-        for folder in folders_up_to(root, start):
-            if any(
-                next(folder.glob(pattern), None) for pattern in DECLARATION_PATTERNS
-            ):
-                found = folder
-                break
-        services[start] = found
-    by_file[path] = found
-    return found
+    return lookups.service_folder(root, start, services)
 
 
 @dataclass(frozen=True)
@@ -341,23 +329,28 @@ def _variable_for_role(
     return chosen[key]  # type: ignore[no-any-return]
 
 
-def _shared_variables(project: ProjectIndex, env: EnvNames, root: Path) -> set[str]:
+def _shared_variables(
+    project: ProjectIndex, env: EnvNames, root: Path
+) -> tuple[set[str], list[Lookup]]:
     """Return the variables that the fixes would read more than one key from.
 
     A variable is named per service, and two services may each read their
-    own key from variables of the same name.
+    own key from variables of the same name. The lookups of those services
+    come with the variables.
     """
     values: dict[tuple[Path, str], set[str]] = defaultdict(set)
-    for summary, facts in project.rule_facts(HardcodedCredential.code):
-        service = service_of(project, summary.path, root)
-        for own_name, role, digest in facts.keys:
-            name = own_name or _variable_for_role(project, env, role, service)
-            values[(service, name)].add(digest)
-    return {
+    with lookups.recording() as service_lookups:
+        for summary, facts in project.rule_facts(HardcodedCredential.code):
+            service = service_of(project, summary.path, root)
+            for own_name, role, digest in facts.keys:
+                name = own_name or _variable_for_role(project, env, role, service)
+                values[(service, name)].add(digest)
+    shared = {
         f"{service}:{name}"
         for (service, name), digests in values.items()
         if len(digests) > 1
     }
+    return shared, service_lookups
 
 
 def env_name_for_role(role: str, env: EnvNames, known_reads: list[str]) -> str:
@@ -782,9 +775,12 @@ class HardcodedCredential(Rule):
         if literal.settings_read is not None:
             secret_node = literal.settings_read.default.value
         secrets = secret_texts(secret_node, literal.value)
-        shared = project.shared(
+        shared, service_lookups = project.shared(
             "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
+        # The shared variables depend on the services of other files, whose
+        # declaration files this file's cache key does not hash.
+        lookups.record(service_lookups)
         if literal.not_fixed is not None:
             source = "the environment"
             if isinstance(literal.not_fixed, UnknownBaseReason):
