@@ -141,9 +141,23 @@ def _bytes_result(data: bytes | None) -> str:
     return UNREADABLE if data is None else hashlib.sha256(data).hexdigest()
 
 
-def unchanged(lookups: list[Lookup]) -> bool:
-    """Tell whether every lookup gives the result it gave when it was recorded."""
-    return all(_repeat(lookup) == lookup.result for lookup in lookups)
+def unchanged(lookups: list[Lookup], repeated: dict[Lookup, bool]) -> bool:
+    """Tell whether every lookup gives the result it gave when it was recorded.
+
+    `repeated` stores whether each lookup made again in this run gave its
+    recorded result, because the checks of many files record the same
+    lookup. Each file with a hard-coded key records the service of every
+    other such file, for one. The files are taken to stay as they are while
+    a run lasts.
+    """
+    for lookup in lookups:
+        same = repeated.get(lookup)
+        if same is None:
+            same = _repeat(lookup) == lookup.result
+            repeated[lookup] = same
+        if not same:
+            return False
+    return True
 
 
 def _repeat(lookup: Lookup) -> str | None:

@@ -819,6 +819,7 @@ class _Run:
     ) -> dict[Path, CheckOutcome]:
         outcomes: dict[Path, CheckOutcome] = {}
         missing: list[Path] = []
+        repeated: dict[Lookup, bool] = {}
         for path in paths:
             entry = self._cached(
                 f"check:{digest(self.keys[path], facts_key)}", CachedCheck
@@ -826,7 +827,7 @@ class _Run:
             if (
                 entry is None
                 or entry.source_digest != digest(self.raw[path])
-                or not unchanged(entry.outcome.lookups)
+                or not unchanged(entry.outcome.lookups, repeated)
             ):
                 missing.append(path)
                 continue

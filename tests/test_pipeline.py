@@ -1442,6 +1442,25 @@ def test_cache_other_service_declaration_changes_fix(project, created) -> None:
     assert cached.stdout == uncached.stdout
 
 
+def test_cache_shared_lookup_repeated_once(project, monkeypatch) -> None:
+    # The check of each file records the services of both files.
+    root = project({**SERVICE_FILES, "billing/requirements.txt": "customerio==3.2.0\n"})
+    run_cli(["."], root)
+    repeated = []
+    real_repeat = lookups._repeat
+
+    def counted_repeat(lookup):
+        repeated.append(lookup)
+        return real_repeat(lookup)
+
+    monkeypatch.setattr(lookups, "_repeat", counted_repeat)
+
+    run_cli(["."], root)
+
+    assert sorted(lookup.kind for lookup in repeated) == ["service", "service"]
+    assert len(set(repeated)) == 2
+
+
 def test_cache_repeated_lookup_recorded_once(tmp_path) -> None:
     template = tmp_path / "receipt.html"
 
