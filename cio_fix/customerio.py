@@ -15,7 +15,7 @@ import enum
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -295,6 +295,10 @@ class ClientCall:
     # Whether `node` is `functools.partial(cio.track, ...)`: the call runs
     # where the partial is called, maybe with more arguments.
     partial: bool = False
+    # Whether `node` is `tg.start_soon(cio.track, ...)`, which starts the
+    # call as a task of an anyio task group: the arguments after the method
+    # are the method's arguments.
+    started: bool = False
     # The wrapper function as the call names it (`cio.track`) when the call
     # goes through a pass-through wrapper of the project: `node` (or the
     # method argument of a helper or partial) calls the wrapper, and
@@ -553,6 +557,7 @@ class FileIndex:
         self.background_helper: str | None = None
         self._calls: list[ClientCall] | None = None
         self._partial_calls: list[ClientCall] | None = None
+        self._started_calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._resolving: set[int] = set()
         # The client type of each module-level dict of clients, by its name.
@@ -1646,6 +1651,23 @@ class FileIndex:
         return self._partial_calls
 
     @property
+    def started_calls(self) -> list[ClientCall]:
+        """Every `start_soon(cio.track, ...)` of a module that imports anyio, read as the call.
+
+        They are not in `client_calls`, because the task group runs the call
+        later, and `start_soon` takes no keyword arguments for it.
+        """
+        if self._started_calls is None:
+            calls = []
+            if self._imports_anyio():
+                for site in self.call_sites:
+                    started_call = self._as_started_call(site)
+                    if started_call is not None:
+                        calls.append(started_call)
+            self._started_calls = calls
+        return self._started_calls
+
+    @property
     def constructions(self) -> list[Construction]:
         """Every client constructor call; resolving it needs this file only."""
         if self._constructions is None:
@@ -1662,6 +1684,7 @@ class FileIndex:
         self.project = project
         self._calls = None
         self._partial_calls = None
+        self._started_calls = None
         self._client_dicts = {}
         self._changing_classes = {}
 
@@ -1705,8 +1728,28 @@ class FileIndex:
             return None
         return self._method_argument_call(site, partial=True)
 
+    def _imports_anyio(self) -> bool:
+        return any(
+            qualified.partition(".")[0] == "anyio"
+            for qualified in self.imports.values()
+        )
+
+    def _as_started_call(self, site: CallSite) -> ClientCall | None:
+        """Read `tg.start_soon(cio.track, uid, ...)` as the call `cio.track(uid, ...)`.
+
+        Whether `tg` is an anyio task group is left to the rule that reads it.
+        """
+        func = site.node.func
+        if type(func) is not cst.Attribute or func.attr.value != "start_soon":
+            return None
+        return self._method_argument_call(site, started=True)
+
     def _method_argument_call(
-        self, site: CallSite, in_background: bool = False, partial: bool = False
+        self,
+        site: CallSite,
+        in_background: bool = False,
+        partial: bool = False,
+        started: bool = False,
     ) -> ClientCall | None:
         """Read `f(cio.track, customer_id=...)` as the call `cio.track(customer_id=...)`."""
         arguments = site.node.args
@@ -1715,10 +1758,20 @@ class FileIndex:
         method = arguments[0].value
         call = site.node.with_changes(args=arguments[1:])
         if type(method) is cst.Name:
-            return self._wrapper_call(site, method, call, in_background, partial)
-        if not isinstance(method, cst.Attribute):
+            client_call = self._wrapper_call(site, method, call, in_background, partial)
+        elif isinstance(method, cst.Attribute):
+            client_call = self._client_call(site, method, call, in_background, partial)
+        else:
             return None
-        return self._client_call(site, method, call, in_background, partial)
+        if client_call is None or not started:
+            return client_call
+        client_call = replace(client_call, started=True)
+        if client_call.client is TRACK and client_call.wrapper is None:
+            # The task group awaits what the method returns.
+            client_call = replace(
+                client_call, client=self._awaited_client(client_call.receiver)
+            )
+        return client_call
 
     def _client_call(
         self,

@@ -714,19 +714,22 @@ needs_task_groups = pytest.mark.skipif(
 
 
 def _task_group_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixed: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fixed: bool,
+    source: str = TASK_GROUP_APP,
 ) -> ModuleType:
-    """Load TASK_GROUP_APP with the stand-in async SDK, after `cio-fix --apply` if `fixed`."""
+    """Load `source` with the stand-in async SDK, after `cio-fix --apply` if `fixed`."""
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     (stubs / "async_customerio.py").write_text(ASYNC_SDK, encoding="utf-8")
     monkeypatch.syspath_prepend(str(stubs))
     monkeypatch.delitem(sys.modules, "async_customerio", raising=False)
     app = tmp_path / "app.py"
-    app.write_text(TASK_GROUP_APP, encoding="utf-8")
+    app.write_text(source, encoding="utf-8")
     if fixed:
         run_cli(["--apply", "--select", "CIO304", "."], tmp_path)
-        assert "tg.create_task(" not in app.read_text(encoding="utf-8")
+        assert "_customerio_in_background_task(" in app.read_text(encoding="utf-8")
     module = _load(app)
     monkeypatch.delitem(sys.modules, "async_customerio")
     return module
@@ -769,6 +772,80 @@ def test_behaviour_task_group_returns_first_after_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = _task_group_app(tmp_path, monkeypatch, fixed=True)
+
+    assert asyncio.run(_held_order_returns_first(app)) is True
+    assert app.cio.sent == ["order_held"]
+    assert app._customerio_tasks == set()
+
+
+# The other ways a handler waits for a task: a task that it awaits later,
+# `asyncio.wait_for()`, and an anyio task group.
+AWAITED_TASK_APPS = {
+    "stored task": """\
+import asyncio
+
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("test-site", "test-key")
+
+
+@app.post("/orders")
+async def order_created(order: dict):
+    task = asyncio.create_task(cio.track(customer_id=order["user_id"], name=order["event"]))
+    await asyncio.sleep(0)
+    await task
+    return {"ok": True}
+""",
+    "wait_for": """\
+import asyncio
+
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("test-site", "test-key")
+
+
+@app.post("/orders")
+async def order_created(order: dict):
+    await asyncio.wait_for(cio.track(customer_id=order["user_id"], name=order["event"]), 60)
+    return {"ok": True}
+""",
+    "anyio task group": """\
+import anyio
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("test-site", "test-key")
+
+
+@app.post("/orders")
+async def order_created(order: dict):
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cio.track, order["user_id"], order["event"])
+    return {"ok": True}
+""",
+}
+
+
+@pytest.mark.parametrize("source", AWAITED_TASK_APPS.values(), ids=AWAITED_TASK_APPS)
+def test_behaviour_awaited_task_waits_before_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    app = _task_group_app(tmp_path, monkeypatch, False, source)
+
+    assert asyncio.run(_held_order_returns_first(app)) is False
+    assert app.cio.sent == ["order_held"]
+
+
+@pytest.mark.parametrize("source", AWAITED_TASK_APPS.values(), ids=AWAITED_TASK_APPS)
+def test_behaviour_awaited_task_returns_first_after_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    app = _task_group_app(tmp_path, monkeypatch, True, source)
 
     assert asyncio.run(_held_order_returns_first(app)) is True
     assert app.cio.sent == ["order_held"]

@@ -1063,6 +1063,101 @@ def test_clients_message_names_gather(project) -> None:
     )
 
 
+TASKS_AWAITED_LATER = """\
+import asyncio
+
+import anyio
+from async_customerio import AsyncCustomerIO
+from fastapi import FastAPI
+
+app = FastAPI()
+cio = AsyncCustomerIO("site", "key")
+
+
+@app.post("/orders")
+async def orders(user_id: int):
+    task = asyncio.create_task(cio.track(customer_id=user_id, name="order_placed"))
+    await asyncio.sleep(0)
+    await task
+    return {"ok": task.done()}
+
+
+@app.post("/carts")
+async def carts(user_id: int):
+    await asyncio.wait_for(cio.track(customer_id=user_id, name="cart_viewed"), 2)
+    return {"ok": True}
+
+
+@app.post("/refunds")
+async def refunds(user_id: int):
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cio.track, user_id, "refund_requested")
+    return {"ok": True}
+"""
+
+
+def test_clients_message_names_awaited_task(project) -> None:
+    messages = _messages(project({"app.py": TASKS_AWAITED_LATER}))
+
+    assert messages[13] == (
+        "`track` makes request handler `orders` wait for the Track API when it"
+        " awaits `task` on line 15, and its failure fails the request; send it"
+        " from a background worker (the handler uses `task` for more than"
+        " `await task`)"
+    )
+
+
+def test_clients_message_names_wait_for(project) -> None:
+    messages = _messages(project({"app.py": TASKS_AWAITED_LATER}))
+
+    assert messages[21] == (
+        "`track` makes request handler `carts` wait for the Track API in the"
+        " awaited `asyncio.wait_for()`, and its failure fails the request; send"
+        " it from a background worker"
+    )
+
+
+def test_clients_message_names_anyio_task_group(project) -> None:
+    messages = _messages(project({"app.py": TASKS_AWAITED_LATER}))
+
+    assert messages[28] == (
+        "`track` makes request handler `refunds` wait for the Track API at the"
+        " end of the `async with` block of task group `tg`, and its failure"
+        " fails the request; send it from a background worker"
+    )
+
+
+def test_clients_anyio_task_group_under_trio_not_fixed(project) -> None:
+    source = TASKS_AWAITED_LATER.replace(
+        "import anyio\n", "import anyio\nimport trio\n"
+    )
+    reasons = _reasons(project({"app.py": source}))
+
+    assert reasons[29] == (
+        " (this module imports trio, and the background helper needs asyncio's"
+        " event loop)"
+    )
+
+
+def test_clients_anyio_task_left_to_cio304(project) -> None:
+    # `start_soon` passes the method's arguments by position only, so the fix
+    # of another rule that adds a keyword argument (CIO301) would break it.
+    root = project(
+        {
+            "app.py": TASKS_AWAITED_LATER.replace(
+                '"refund_requested"', 'f"refund_{user_id}"'
+            )
+        }
+    )
+    result = run_cli(["--dry-run", "--output-format", "json", "."], root)
+
+    codes = {
+        finding["code"] for finding in result.json["findings"] if finding["line"] == 28
+    }
+    assert "CIO304" in codes
+    assert "CIO301" not in codes
+
+
 def test_clients_reason_says_later_call_may_reach(project) -> None:
     reasons = _reasons(project({"app.py": ORDERED_CALLS}))
 

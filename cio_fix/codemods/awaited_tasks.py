@@ -2,56 +2,90 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import libcst as cst
 
+from cio_fix.codemods.bindings import plain_assignment_target
 from cio_fix.customerio import ClientCall, FunctionInfo
 from cio_fix.metadata import code_of, quoted_code
 from cio_fix.rules import FileContext
+from cio_fix.walk import find_all
 
 # Task groups (Python 3.11), whose `async with` block waits for every task
 # created in it when it ends, and raises the failures of the tasks.
 TASK_GROUPS = frozenset({"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup"})
+# anyio's task groups, which wait for their tasks in the same way and raise
+# their failures (in an ExceptionGroup from anyio 4 on).
+ANYIO_TASK_GROUPS = frozenset({"anyio.create_task_group"})
+# Functions that start a coroutine as a task that runs apart from the
+# request unless the handler awaits the task.
+TASK_STARTERS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
+
+
+class Starter(enum.Enum):
+    """The code that hands the call's coroutine to the event loop."""
+
+    # `tg.create_task(cio.track(...))` of an asyncio task group.
+    TASK_GROUP = "task group"
+    # `tg.start_soon(cio.track, ...)` of an anyio task group.
+    ANYIO_TASK_GROUP = "anyio task group"
+    # `await asyncio.gather(..., cio.track(...), ...)`.
+    GATHER = "gather"
+    # `await asyncio.wait_for(cio.track(...), timeout)`.
+    WAIT_FOR = "wait_for"
+    # `task = asyncio.create_task(cio.track(...))`, then `await task`.
+    STORED_TASK = "stored task"
 
 
 @dataclass(frozen=True)
 class AwaitedTask:
-    """A task group's `create_task` or an awaited `asyncio.gather()` given an async call."""
+    """A task or awaitable through which the handler waits for an async call."""
 
-    # `tg.create_task(...)` or `asyncio.gather(...)`.
+    kind: Starter
+    # The call that starts or wraps the call's coroutine: `tg.create_task(...)`,
+    # `tg.start_soon(...)`, `asyncio.gather(...)`, `asyncio.wait_for(...)` or
+    # `asyncio.create_task(...)`.
     starter: cst.Call
     # The code whose end raises the call's failure in the handler: the
-    # task group's `async with` statement, or the `gather` call.
+    # task group's `async with` statement, the `gather` or `wait_for`
+    # call, or the first `await task`.
     raiser: cst.CSTNode
     # Whether it raises the failure: `gather(..., return_exceptions=True)`
     # returns it instead.
     raises: bool
-    # The name bound to the task group, or None for `gather`.
-    group: str | None = None
-
-    @property
-    def wait(self) -> str:
-        """The place where the handler waits for the call, as a message words it."""
-        if self.group is None:
-            return "in the awaited `asyncio.gather()`"
-        return f"at the end of the `async with` block of task group `{self.group}`"
+    # The place where the handler waits for the call, as a message words it.
+    wait: str
+    # The name bound to the task group or to the stored task.
+    name: str | None = None
+    # The `await task` expressions of a stored task, in source order.
+    awaits: tuple[cst.Await, ...] = ()
+    # How many times the handler names the stored task, besides binding it.
+    uses: int = 0
 
 
 def awaited_task(
     context: FileContext, call: ClientCall, function: FunctionInfo
 ) -> AwaitedTask | None:
-    """Return the task group or `gather` through which `function` waits for an async call.
+    """Return the task or awaitable through which `function` waits for an async call.
 
     That is `tg.create_task(cio.track(...))` inside `async with
-    asyncio.TaskGroup() as tg:` of the same function, or
-    `asyncio.gather(..., cio.track(...), ...)` under `await`. None for any
-    other call that is not awaited: `asyncio.create_task()` and
-    `asyncio.ensure_future()` run it apart from the request.
-    NOTE: anyio's task groups wait for their tasks too, but cio-fix does
-    not recognise them: `tg.start_soon(cio.track, ...)` passes the method,
-    so it is not read as a Customer.io call.
+    asyncio.TaskGroup() as tg:` of the same function, `tg.start_soon(
+    cio.track, ...)` inside `async with anyio.create_task_group() as tg:`,
+    `asyncio.gather(..., cio.track(...), ...)` or `asyncio.wait_for(
+    cio.track(...), ...)` under `await`, and `task =
+    asyncio.create_task(cio.track(...))` when the function then awaits
+    `task`. None for any other call that is not awaited. A task of
+    `asyncio.create_task()` or `asyncio.ensure_future()` that the function
+    does not await runs apart from the request. A task group that the
+    function does not open itself may wait for its tasks after the request.
+    NOTE: a task that is awaited only through another call
+    (`await asyncio.gather(task)`, `await asyncio.wait([task])`) is not
+    found.
     """
+    if call.started:
+        return _task_group_wait(context, call.node, function, Starter.ANYIO_TASK_GROUP)
     argument = context.parent(call.node)
     if not isinstance(argument, cst.Arg) or argument.keyword is not None:
         return None
@@ -61,51 +95,132 @@ def awaited_task(
     if not isinstance(starter, cst.Call):
         return None
     func = starter.func
+    qualified = context.index.qualified_name(func)
+    if qualified in TASK_STARTERS:
+        if starter.args[0] is not argument:
+            return None
+        return _stored_task_wait(context, call, starter, function)
     if isinstance(func, cst.Attribute) and func.attr.value == "create_task":
         if starter.args[0] is not argument:
             return None
-        return _task_group_wait(context, starter, function)
-    if context.index.qualified_name(func) != "asyncio.gather":
+        return _task_group_wait(context, starter, function, Starter.TASK_GROUP)
+    if qualified not in ("asyncio.gather", "asyncio.wait_for"):
         return None
     if not isinstance(context.parent(starter), cst.Await):
         return None
-    return AwaitedTask(starter, starter, raises=not _returns_exceptions(starter))
+    if qualified == "asyncio.wait_for":
+        if starter.args[0] is not argument:
+            return None
+        wait = "in the awaited `asyncio.wait_for()`"
+        return AwaitedTask(Starter.WAIT_FOR, starter, starter, True, wait)
+    raises = not _returns_exceptions(starter)
+    wait = "in the awaited `asyncio.gather()`"
+    return AwaitedTask(Starter.GATHER, starter, starter, raises, wait)
 
 
 def _task_group_wait(
-    context: FileContext, create_task: cst.Call, function: FunctionInfo
+    context: FileContext, starter: cst.Call, function: FunctionInfo, kind: Starter
 ) -> AwaitedTask | None:
     """Return the wait for `tg.create_task(...)` in the `async with` block that binds `tg`.
 
-    `function` must bind `tg` only there, so that the name is the task group.
+    The same goes for anyio's `tg.start_soon(...)`. `function` must bind
+    `tg` only there, so that the name is the task group.
     """
-    assert isinstance(create_task.func, cst.Attribute)
-    group = create_task.func.value
+    assert isinstance(starter.func, cst.Attribute)
+    group = starter.func.value
     scope = function.scope
     if not isinstance(group, cst.Name) or scope is None:
         return None
     if len(scope.assignments.get(group.value, [])) != 1:
         return None
-    for ancestor in context.ancestors(create_task):
+    constructors = TASK_GROUPS if kind is Starter.TASK_GROUP else ANYIO_TASK_GROUPS
+    for ancestor in context.ancestors(starter):
         if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
             return None
         if not isinstance(ancestor, cst.With) or ancestor.asynchronous is None:
             continue
         for item in ancestor.items:
-            if _binds_task_group(context, item, group.value):
-                return AwaitedTask(create_task, ancestor, True, group.value)
+            if _binds_task_group(context, item, group.value, constructors):
+                wait = (
+                    "at the end of the `async with` block of task group"
+                    f" `{group.value}`"
+                )
+                return AwaitedTask(kind, starter, ancestor, True, wait, group.value)
     return None
 
 
-def _binds_task_group(context: FileContext, item: cst.WithItem, name: str) -> bool:
-    """Tell whether a `with` item is `asyncio.TaskGroup() as name`."""
+def _binds_task_group(
+    context: FileContext, item: cst.WithItem, name: str, constructors: frozenset[str]
+) -> bool:
+    """Tell whether a `with` item is `asyncio.TaskGroup() as name`, or another of `constructors`."""
     bound = item.asname.name if item.asname is not None else None
     return (
         isinstance(bound, cst.Name)
         and bound.value == name
         and isinstance(item.item, cst.Call)
-        and context.index.qualified_name(item.item.func) in TASK_GROUPS
+        and context.index.qualified_name(item.item.func) in constructors
     )
+
+
+def _stored_task_wait(
+    context: FileContext, call: ClientCall, starter: cst.Call, function: FunctionInfo
+) -> AwaitedTask | None:
+    """Return the wait for `task = asyncio.create_task(...)` when `function` then awaits `task`.
+
+    `function` must bind `task` only there, and await it in its own body
+    after that statement: an `await task` in a function defined in it may
+    run after the request.
+    """
+    target = plain_assignment_target(context.parent(starter))
+    scope = function.scope
+    statement = call.site.statement
+    if target is None or scope is None or statement is None:
+        return None
+    if len(scope.assignments.get(target.value, [])) != 1:
+        return None
+    uses = _name_uses(context, target, function)
+    awaits = []
+    for use in uses:
+        parent = context.parent(use)
+        if not isinstance(parent, cst.Await):
+            continue
+        if _enclosing_function(context, parent) is not function.node:
+            continue
+        if context.follows(parent, statement):
+            awaits.append(parent)
+    if not awaits:
+        return None
+    wait = f"when it awaits `{target.value}` on line {context.message_line(awaits[0])}"
+    return AwaitedTask(
+        Starter.STORED_TASK,
+        starter,
+        awaits[0],
+        True,
+        wait,
+        target.value,
+        tuple(awaits),
+        len(uses),
+    )
+
+
+def _name_uses(
+    context: FileContext, target: cst.Name, function: FunctionInfo
+) -> list[cst.Name]:
+    """Return the `Name` nodes in `function` that spell `target`, but `target` itself."""
+    return [
+        name
+        for name in context.names_with_value(target.value)
+        if name is not target and function.node in context.ancestors(name)
+    ]
+
+
+def _enclosing_function(
+    context: FileContext, node: cst.CSTNode
+) -> cst.FunctionDef | cst.Lambda | None:
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+            return ancestor
+    return None
 
 
 def _returns_exceptions(gather: cst.Call) -> bool:
@@ -127,24 +242,93 @@ def task_reason(
 ) -> str | None:
     """Return why the fix cannot replace the statement that starts the call's task, if it cannot.
 
-    The fix replaces `tg.create_task(cio.track(...))`, or `await
-    asyncio.gather(cio.track(...))`, with the helper's call, so the starter
-    must be a statement of its own and take no other argument.
+    The fix replaces `tg.create_task(cio.track(...))`, `tg.start_soon(
+    cio.track, ...)`, or the call in `await asyncio.gather(cio.track(...))`
+    or `await asyncio.wait_for(cio.track(...), ...)`, with the helper's
+    call, so the starter must be a statement of its own and take no other
+    argument. For a stored task, the fix replaces the assignment and
+    removes the `await task` statement.
     """
+    if task.kind is Starter.STORED_TASK:
+        return _stored_task_reason(context, call, task)
     starter = task.starter
     if not context.result_discarded(starter):
-        if task.group is not None:
-            return "the task that runs it is used"
-        return "the results of `asyncio.gather()` are used"
+        return _result_used_reason(task)
     statement = call.site.statement
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) > 1:
+    if not _alone_on_line(statement):
         return "it shares its line with other code; put it on a line of its own"
+    if task.kind is Starter.ANYIO_TASK_GROUP:
+        return _started_reason(context, starter)
     others = [argument for argument in starter.args if argument.value is not call.node]
-    if task.group is None and any(argument.keyword is None for argument in others):
+    if task.kind is Starter.GATHER and any(
+        argument.keyword is None for argument in others
+    ):
         return (
             "`asyncio.gather()` waits for it together with other awaitables;"
             " await it in a statement of its own"
         )
+    if task.kind is Starter.WAIT_FOR:
+        others = [argument for argument in others if not _is_timeout(argument)]
+    return _starter_code_reason(call, starter, others)
+
+
+def _result_used_reason(task: AwaitedTask) -> str:
+    if task.kind is Starter.GATHER:
+        return "the results of `asyncio.gather()` are used"
+    if task.kind is Starter.WAIT_FOR:
+        return "the result of `asyncio.wait_for()` is used"
+    return "the task that runs it is used"
+
+
+def _alone_on_line(statement: cst.CSTNode | None) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+
+
+def _is_timeout(argument: cst.Arg) -> bool:
+    """Tell whether an argument of `asyncio.wait_for()` is a timeout that the fix may drop.
+
+    The timeout bounds how long the handler waits, and the handler no
+    longer waits. It must make no call, so that dropping it changes nothing
+    else.
+    """
+    keyword = argument.keyword
+    if keyword is not None and keyword.value != "timeout":
+        return False
+    if argument.star:
+        return False
+    return not find_all(argument.value, cst.Call)
+
+
+def _started_reason(context: FileContext, start_soon: cst.Call) -> str | None:
+    """Return why `tg.start_soon(cio.track, ...)` cannot become the helper's call, if it cannot.
+
+    The arguments after the method are the method's, but a keyword
+    argument (`name=`) is `start_soon`'s own.
+    """
+    # NOTE: code of anyio may run on trio also where the module does not
+    # import trio (hypercorn's trio workers), and there the task helper
+    # fails, because it needs asyncio's running loop.
+    if any(_is_trio(name) for name in context.index.imports.values()):
+        return (
+            "this module imports trio, and the background helper needs"
+            " asyncio's event loop"
+        )
+    starter_code = quoted_code(start_soon.func)
+    if any(argument.keyword is not None for argument in start_soon.args):
+        return f"`{starter_code}()` takes other arguments, which the fix would drop"
+    # The comment after the method's comma would go with the method.
+    if "#" in code_of(start_soon.args[0]):
+        return f"the fix would drop the comment inside `{starter_code}()`"
+    return None
+
+
+def _is_trio(qualified: str) -> bool:
+    return qualified.partition(".")[0] == "trio"
+
+
+def _starter_code_reason(
+    call: ClientCall, starter: cst.Call, others: list[cst.Arg]
+) -> str | None:
     starter_code = quoted_code(starter.func)
     if others:
         return f"`{starter_code}()` takes other arguments, which the fix would drop"
@@ -152,4 +336,38 @@ def task_reason(
     outside = code_of(starter).replace(code_of(call.node), "", 1)
     if "#" in outside:
         return f"the fix would drop the comment inside `{starter_code}()`"
+    return None
+
+
+def _stored_task_reason(
+    context: FileContext, call: ClientCall, task: AwaitedTask
+) -> str | None:
+    """Return why the fix cannot start the helper in place of a stored task, if it cannot.
+
+    The fix replaces `task = asyncio.create_task(...)` with the helper's
+    call and removes the one `await task` statement, so the handler must
+    use the task for nothing else.
+    """
+    if not _alone_on_line(call.site.statement):
+        return "it shares its line with other code; put it on a line of its own"
+    starter = task.starter
+    others = [argument for argument in starter.args if argument.value is not call.node]
+    reason = _starter_code_reason(call, starter, others)
+    if reason is not None:
+        return reason
+    name = task.name
+    if task.uses > 1:
+        return f"the handler uses `{name}` for more than `await {name}`"
+    awaited = task.awaits[0]
+    if not isinstance(context.parent(awaited), cst.Expr):
+        return f"the result of `await {name}` is used"
+    statement = context.parent(context.parent(awaited))
+    assert statement is not None
+    if not _alone_on_line(statement):
+        return f"`await {name}` shares its line with other code"
+    block = context.parent(statement)
+    if not isinstance(block, cst.IndentedBlock) or len(block.body) == 1:
+        return f"removing `await {name}` would leave its block empty"
+    if "#" in code_of(statement):
+        return f"the fix would drop the comment at `await {name}`"
     return None

@@ -17,7 +17,12 @@ from cio_fix.annotations import (
     is_annotated_module,
     postpones_annotations,
 )
-from cio_fix.codemods.awaited_tasks import AwaitedTask, awaited_task, task_reason
+from cio_fix.codemods.awaited_tasks import (
+    AwaitedTask,
+    Starter,
+    awaited_task,
+    task_reason,
+)
 from cio_fix.codemods.bindings import (
     CONSTANT_NAMES,
     Bindings,
@@ -293,17 +298,27 @@ class BlockingCallInRequest(Rule):
     An async call that the handler does not await is reported only where
     the handler still waits for it. A task group of asyncio
     (`tg.create_task(cio.track(...))` in `async with asyncio.TaskGroup()
-    as tg:`) waits for its tasks at the end of the `async with` block,
-    which raises their failures. An awaited `asyncio.gather(...)` waits
-    for every awaitable it is given. The fix replaces
-    `tg.create_task(...)`, or `await asyncio.gather(...)` of the call
-    alone, with the helper's call. The call is reported without a fix when
-    the task or the results of `gather` are used, when `create_task` or
-    `gather` takes other arguments, and when `gather` waits for other
-    awaitables too. A call in `asyncio.create_task()` or
-    `asyncio.ensure_future()` runs apart from the request and is not
-    reported. Neither is a task of anyio's task groups, because cio-fix
-    does not read `tg.start_soon(cio.track, ...)` as a call.
+    as tg:`) or of anyio (`tg.start_soon(cio.track, ...)` in `async with
+    anyio.create_task_group() as tg:`) waits for its tasks at the end of
+    the `async with` block, which raises their failures. An awaited
+    `asyncio.gather(...)` waits for every awaitable it is given, and an
+    awaited `asyncio.wait_for(...)` for the one it is given. A task of
+    `task = asyncio.create_task(cio.track(...))` (or
+    `asyncio.ensure_future()`) is waited for where the handler awaits
+    `task`. The fix replaces `tg.create_task(...)`, `tg.start_soon(...)`,
+    or `asyncio.gather(...)` or `asyncio.wait_for(...)` of the call alone,
+    with the helper's call, and drops the timeout of `wait_for`, which
+    bounded a wait that is gone. For a stored task, it replaces the
+    assignment with the helper's call and removes the `await task`
+    statement. The call is reported without a fix when the task or the
+    result of `gather` or `wait_for` is used, when the starter takes other
+    arguments (a `wait_for` timeout that makes a call counts), when
+    `gather` waits for other awaitables too, and when the handler uses a
+    stored task for anything but one `await task` statement, whose block
+    would be empty without it. A task that the handler does not await,
+    or a task group that it does not open itself (one passed in as a
+    parameter), may finish after the response, so such a call runs apart
+    from the request and is not reported.
 
     A call on one line that ends with a directive for another tool
     (`# noqa: DTZ005`, `# pyright: ignore`) keeps the comment on the line
@@ -444,8 +459,11 @@ class BlockingCallInRequest(Rule):
         helpers: dict[str, Helper | str] = {}
         # The call path of each function defined in a handler, by its node's id.
         paths: dict[int, _CallPath | None] = {}
-        for call in index.client_calls:
+        for call in [*index.client_calls, *index.started_calls]:
             if call.api is not Api.TRACK or call.in_background:
+                continue
+            if call.started and not call.client.is_async:
+                # anyio's `start_soon` runs only a coroutine function.
                 continue
             function = call.site.function
             if function is None:
@@ -517,13 +535,16 @@ class BlockingCallInRequest(Rule):
             )
 
         target, prefix, adds_await = _fix_target(context, call, awaited, task, helper)
+        replacements: dict[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel]
         if task is None and not adds_await:
-            replacements = _call_site_replacements(
-                context, call.node, call.site.statement, target, helper.name, prefix
+            replacements = dict(
+                _call_site_replacements(
+                    context, call.node, call.site.statement, target, helper.name, prefix
+                )
             )
         else:
             replacement: cst.BaseExpression = _wrapped_call(
-                call.node if task is None else _unnested(call.node, task.starter),
+                call.node if task is None else _task_call(call, task),
                 helper.name,
                 context.indent_column(call.site.statement),
                 context.module.default_indent,
@@ -533,6 +554,13 @@ class BlockingCallInRequest(Rule):
             if adds_await:
                 replacement = cst.Await(replacement)
             replacements = {target: replacement}
+        if task is not None and task.kind is Starter.STORED_TASK:
+            # The assignment becomes the helper's call, and the `await task`
+            # statement goes, because the helper keeps no task to await.
+            replacements[target] = cst.Expr(replacement)
+            statement = context.parent(context.parent(task.awaits[0]))
+            assert statement is not None
+            replacements[statement] = cst.RemovalSentinel.REMOVE
         fix = Fix(
             FixSafety.SAFE,
             replacements,
@@ -576,16 +604,33 @@ def _fix_target(
     The call's `await` stays for an `async def` helper. The task helper of
     cio-fix versions before its bound is a plain function, which the fix
     calls without `await` in a module that has it already. A task group's
-    `create_task(...)` and an awaited `gather(...)` are replaced whole,
-    because the helper starts the call's task itself.
+    `create_task(...)` or `start_soon(...)`, and an awaited `gather(...)`
+    or `wait_for(...)`, are replaced whole, because the helper starts the
+    call's task itself. So is the assignment `task =
+    asyncio.create_task(...)`.
     """
     target: cst.CSTNode = call.node
     if task is not None:
         target = task.starter
         awaited = isinstance(context.parent(target), cst.Await)
+        if task.kind is Starter.STORED_TASK:
+            target = context.parent(target)
+            assert target is not None
     if not helper.is_async:
         return (context.parent(target) if awaited else target), "", False
     return target, "await ", not awaited
+
+
+def _task_call(call: ClientCall, task: AwaitedTask) -> cst.Call:
+    """Return the Customer.io call that the task runs, laid out for the helper's statement.
+
+    For `tg.start_soon(cio.track, uid, ...)` that is `cio.track(uid, ...)`,
+    with the whitespace of `start_soon`'s parentheses.
+    """
+    if task.kind is not Starter.ANYIO_TASK_GROUP:
+        return _unnested(call.node, task.starter)
+    method, *arguments = call.node.args
+    return call.node.with_changes(func=method.value, args=arguments)
 
 
 def _unnested(call: cst.Call, starter: cst.Call) -> cst.Call:
@@ -1249,6 +1294,12 @@ def _track_needing(context: FileContext, call: ClientCall) -> ClientCall | None:
     return None
 
 
+def _calls_and_tasks(index: FileIndex) -> list[ClientCall]:
+    """Return the client calls and the calls that anyio task groups start."""
+    started = index.started_calls
+    return [*index.client_calls, *started] if started else index.client_calls
+
+
 def _later_ordered_call(
     context: FileContext,
     call: ClientCall,
@@ -1260,7 +1311,7 @@ def _later_ordered_call(
     A `delete` (or `suppress`, or a merge) that overtakes a track or an
     identify sent before it acts on a profile that does not have it yet.
     """
-    for other in context.index.client_calls:
+    for other in _calls_and_tasks(context.index):
         if other is call or other.method not in ORDERED_METHODS:
             continue
         after = other.site.function is handler and context.follows(
@@ -1287,7 +1338,7 @@ def _later_event(
     too. A call that only may reach a helper does not, because nearly every
     event would then stay.
     """
-    for other in context.index.client_calls:
+    for other in _calls_and_tasks(context.index):
         if other is call or other.method not in EVENT_METHODS:
             continue
         after = other.site.function is handler and context.follows(
@@ -1456,7 +1507,7 @@ def _later_client_call(
     _POSSIBLE.
     """
     index = context.index
-    for other in index.client_calls:
+    for other in _calls_and_tasks(index):
         if other is call:
             continue
         if other.site.function is handler and context.follows(other.node, statement):
