@@ -329,15 +329,37 @@ def _expand_braces(pattern: str) -> list[str]:
     ]
 
 
+# A dotted name followed by items with a string literal key, in either quote:
+# `current_app.extensions["customerio"]`.
+_CLIENT_NAME = re.compile(
+    r"(?P<dotted>[^\W\d]\w*(?:\.[^\W\d]\w*)*)"
+    r"(?P<items>(?:\[(?:\"[^\"\\]*\"|'[^'\\]*')\])*)"
+)
+_CLIENT_NAME_ITEM = re.compile(r"\[(?:\"([^\"\\]*)\"|'([^'\\]*)')\]")
+
+
 def _client_names(key: str, value: Any, path: Path) -> tuple[str, ...]:
-    names = _string_list(key, value, path)
-    for name in names:
-        if not all(part.isidentifier() for part in name.split(".")):
+    names = []
+    for name in _string_list(key, value, path):
+        match = _CLIENT_NAME.fullmatch(name.strip())
+        if match is None:
             raise ConfigError(
                 f"{path}: [tool.cio-fix] {key} entry {name!r} must be a variable"
-                ' name such as "tracker" or "settings.tracker"'
+                ' name such as "tracker" or "settings.tracker", or an item of one'
+                " with a string key, such as 'app.extensions[\"customerio\"]'"
             )
-    return names
+        # Written as cio-fix reads the code's items, in double quotes.
+        items = "".join(
+            f"[{json.dumps(double or single)}]"
+            for double, single in _CLIENT_NAME_ITEM.findall(match.group("items"))
+        )
+        names.append(match.group("dotted") + items)
+    return tuple(names)
+
+
+def client_name_words(names: Iterable[str]) -> list[str]:
+    """Return the words of the prefilter for `client-names`: each name without its items."""
+    return [name.split("[", 1)[0] for name in names]
 
 
 def _client_modules(key: str, value: Any, path: Path) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import ast
 import builtins
 import enum
 import functools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -400,6 +401,27 @@ def dotted_name(node: cst.CSTNode) -> str | None:
         base = dotted_name(node.value)
         return f"{base}.{node.attr.value}" if base is not None else None
     return None
+
+
+def configured_name(node: cst.CSTNode) -> str | None:
+    """Return the name that `client-names` writes for `node`, else None.
+
+    That is `a.b.c` for a Name/Attribute chain, also followed by items
+    with a string literal key: `current_app.extensions["customerio"]`,
+    with the key always in double quotes.
+    """
+    if type(node) is not cst.Subscript:
+        return dotted_name(node)
+    if len(node.slice) != 1 or type(node.slice[0].slice) is not cst.Index:
+        return None
+    key = node.slice[0].slice.value
+    if type(key) is not cst.SimpleString:
+        return None
+    base = configured_name(node.value)
+    value = key.evaluated_value
+    if base is None or not isinstance(value, str):
+        return None
+    return f"{base}[{json.dumps(value)}]"
 
 
 def func_name(func: cst.Name | cst.Attribute) -> str:
@@ -1314,7 +1336,7 @@ class FileIndex:
             qualified = self.qualified_name(node)
             if qualified is not None and self.project is not None:
                 found = self.project.client_type(self._localised(qualified))
-        if found is None and dotted_name(node) in self.client_names:
+        if found is None and configured_name(node) in self.client_names:
             # As for a name, the type the code shows comes before the configured one.
             return TRACK
         return found
@@ -1439,12 +1461,19 @@ class FileIndex:
             return None
         container = node.value
         if type(container) is not cst.Name:
-            return None
+            return self._configured_item_type(node)
         for candidate in scope.lookup_chain():
             if container.value in candidate.assignments:
                 if candidate is not self.module_scope:
                     return None
-                return self._client_dict_type(container.value)
+                found = self._client_dict_type(container.value)
+                return found or self._configured_item_type(node)
+        return self._configured_item_type(node)
+
+    def _configured_item_type(self, node: cst.Subscript) -> ClientType | None:
+        """Return the Track client type of an item listed in `client-names`."""
+        if self.client_names and configured_name(node) in self.client_names:
+            return TRACK
         return None
 
     def rebound_through_global(self, name: str, assignments: list[Assignment]) -> bool:
@@ -1931,7 +1960,7 @@ class FileIndex:
         client that cio-fix knows. Other receivers keep the type the code
         shows.
         """
-        if dotted_name(receiver) in self.client_names:
+        if configured_name(receiver) in self.client_names:
             return ASYNC_TRACK
         return TRACK
 

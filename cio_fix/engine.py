@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from cio_fix.config import Config, opts_out, project_config, runs_rules
+from cio_fix.config import (
+    Config,
+    client_name_words,
+    opts_out,
+    project_config,
+    runs_rules,
+)
 from cio_fix.discovery import (
     Discovered,
     build_attribute_prefilter,
@@ -234,7 +240,9 @@ def _prefilter(
     files: list[Path], config: Config, result: RunResult
 ) -> dict[Path, bytes]:
     """Read each file and keep those that can contain a finding."""
-    pattern = build_prefilter([*config.client_modules, *config.client_names])
+    pattern = build_prefilter(
+        [*config.client_modules, *client_name_words(config.client_names)]
+    )
     kept: dict[Path, bytes] = {}
     for path in files:
         try:

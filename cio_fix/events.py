@@ -1849,6 +1849,7 @@ def build_catalogs(paths: list[Path], config: Config) -> list[Catalog]:
 def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
     """Find every event name that the files of one project send."""
     from cio_fix.checker import NESTED_TOO_DEEPLY, Checker
+    from cio_fix.config import client_name_words
     from cio_fix.discovery import build_prefilter
     from cio_fix.engine import display_path, files_to_read
 
@@ -1859,7 +1860,9 @@ def _project_catalog(discovered: Discovered, config: Config) -> Catalog:
         select=("CIO303",), ignore=(), unsafe_fixes=False, whole_project=True
     )
     result = RunResult()
-    pattern = build_prefilter([*config.client_modules, *config.client_names])
+    pattern = build_prefilter(
+        [*config.client_modules, *client_name_words(config.client_names)]
+    )
     raw_files: dict[Path, bytes] = {}
     for path in all_files:
         try:

@@ -628,6 +628,26 @@ def test_bad_input_client_name_not_a_name(project) -> None:
     assert "client-names entry 'not a name'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "entry", ["app.extensions[name]", "app.extensions[0]", "get_cio()['us']"]
+)
+def test_bad_input_client_name_item_not_literal(project, entry: str) -> None:
+    root = project(
+        {
+            "app.py": "import customerio\n",
+            "pyproject.toml": f"[tool.cio-fix]\nclient-names = [{entry!r}]\n",
+        }
+    )
+
+    result = run_cli(["."], root)
+
+    assert result.exit_code == 2
+    assert f"client-names entry {entry!r}" in result.stderr
+    assert (
+        "with a string key, such as 'app.extensions[\"customerio\"]'" in result.stderr
+    )
+
+
 def test_bad_input_pr_body_python_file(project) -> None:
     root = project({"app.py": "import customerio\n"})
 
