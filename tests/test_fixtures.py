@@ -7,7 +7,9 @@
   apply changes nothing.
 - `NAME.toml`: the `[tool.cio-fix]` table for that case (written as the
   project's pyproject.toml); `NAME.requirements.txt`: the project's
-  requirements.txt, for cases that depend on the declared SDK version.
+  requirements.txt, for cases that depend on the declared SDK version;
+  `NAME.select.txt`: codes that the runs select besides CODE, one a line,
+  for cases where the fixes of several rules meet on one call.
 - A folder `NAME/`: a project of several files; each `X.expected.py` in it
   is the expected content of `X.py` after the fix.
 """
@@ -71,12 +73,22 @@ def _prepare(code: str, entry: Path, workdir: Path) -> dict[Path, bytes | None]:
     return expected
 
 
+def _selected(code: str, entry: Path) -> str:
+    """Return the `--select` value of a case: CODE and the codes of `NAME.select.txt`."""
+    codes = [code]
+    also = entry.with_name(entry.stem + ".select.txt")
+    if also.exists():
+        codes.extend(also.read_text(encoding="utf-8").split())
+    return ",".join(codes)
+
+
 @pytest.mark.parametrize(("code", "entry"), _cases())
 def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
     expected = _prepare(code, entry, tmp_path)
     originals = {path: path.read_bytes() for path in expected}
+    selected = _selected(code, entry)
 
-    checked = run_cli(["--select", code, "--output-format", "json", "."], tmp_path)
+    checked = run_cli(["--select", selected, "--output-format", "json", "."], tmp_path)
     codes = [finding["code"] for finding in checked.json["findings"]]
     assert checked.json["errors"] == []
     # The fix passes re-check only the rules whose declared fix safety the
@@ -95,7 +107,7 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
     else:
         assert code in codes, f"{entry.name} must report {code}"
 
-    run_cli(["--apply", "--unsafe-fixes", "--select", code, "."], tmp_path)
+    run_cli(["--apply", "--unsafe-fixes", "--select", selected, "."], tmp_path)
     for path, wanted in expected.items():
         after = path.read_bytes()
         if wanted is None:
@@ -106,6 +118,6 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
             ), f"{path.name} differs from its expected file"
 
     again = {path: path.read_bytes() for path in expected}
-    run_cli(["--apply", "--unsafe-fixes", "--select", code, "."], tmp_path)
+    run_cli(["--apply", "--unsafe-fixes", "--select", selected, "."], tmp_path)
     for path in expected:
         assert path.read_bytes() == again[path], f"a second apply changed {path.name}"
