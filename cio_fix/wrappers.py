@@ -214,7 +214,7 @@ def withhold_wrapper_fixes(
         nodes = [context.finding_nodes.get(id(finding)), *finding.fix.replacements]
         for node in nodes:
             call = _touched_wrapper_call(context, node, wrapper_calls)
-            reason = _withheld_reason(code, call) if call is not None else None
+            reason = withheld_reason(code, call) if call is not None else None
             if reason is not None:
                 finding.fix = None
                 finding.fixed_message = finding.message
@@ -222,7 +222,7 @@ def withhold_wrapper_fixes(
                 break
 
 
-def _withheld_reason(code: str, call: ClientCall) -> str | None:
+def withheld_reason(code: str, call: ClientCall) -> str | None:
     """Return why a rule's fix cannot change a wrapper call, or None when it can."""
     if code not in WRAPPER_FIXABLE:
         return f"the call goes through the wrapper `{call.wrapper}`"

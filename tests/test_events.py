@@ -3588,3 +3588,65 @@ def test_list_events_named_file_leaves_out_errors_of_other_files(project) -> Non
     assert named.stderr == ""
     assert whole.exit_code == 2
     assert "app/broken.py" in whole.stderr
+
+
+KEYWORD_ATTRIBUTES_SDK3 = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+
+
+def renamed(user, name):
+    cio.track(user.id, "renamed_" + name, reason="typo")
+
+
+def plan_changed(user, plan, clock):
+    cio.track(user.id, "plan_" + plan.upper(), timestamp=clock.now(), reason=user.why())
+"""
+
+
+def _keyword_attributes_project(project) -> Path:
+    return project(
+        {"app.py": KEYWORD_ATTRIBUTES_SDK3, "requirements.txt": "customerio==3.1.0\n"}
+    )
+
+
+def _finding_line(output: str, place: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(place))
+
+
+def test_events_sdk3_keywords_full_run(project) -> None:
+    root = _keyword_attributes_project(project)
+    applied = run_cli(["--apply", "--output-format", "json", "."], root)
+    flags = {
+        (finding["code"], finding["line"]): (finding["fix"], finding["applied"])
+        for finding in applied.json["findings"]
+    }
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+
+    assert flags[("CIO301", 7)] == ("safe", True)
+    assert flags[("CIO701", 7)] == ("safe", True)
+    assert (
+        'cio.track(user.id, "renamed", data={"reason": "typo", "name": name})' in fixed
+    )
+
+
+def test_events_sdk3_keywords_message_key(project) -> None:
+    root = _keyword_attributes_project(project)
+    dry = run_cli(["--dry-run", "."], root)
+    names = _finding_line(dry.stdout, "app.py:7:24: CIO301")
+
+    assert names.startswith("app.py:7:24: CIO301 [*]")
+    assert "send 'renamed' with the value as the attribute `name`," in names
+
+
+def test_events_sdk3_keywords_without_cio701(project) -> None:
+    root = _keyword_attributes_project(project)
+    dry = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+    names = _finding_line(dry.stdout, "app.py:7:24: CIO301")
+
+    assert names.endswith(
+        "(not fixed: customerio 3.x rejects the keyword attributes `reason` of this"
+        " call, and CIO701, which moves them into `data`, is not selected)"
+    )
+    assert "--- a/app.py" not in dry.stdout

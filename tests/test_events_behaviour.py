@@ -293,6 +293,68 @@ def test_behaviour_sdk3_spreads_sent_alike_after_fix(
         assert _event(track_api, name) == sent_before[name], scenario
 
 
+KEYWORDS_APP = """\
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key", host="127.0.0.1", port={port}, retries=0, timeout=10)
+
+
+class Job:
+    def kind(self):
+        return "csv"
+
+    def reason(self):
+        return "done"
+
+
+def now():
+    return 1718000000
+
+
+def plan_changed(plan="pro"):
+    cio.track("42", "plan_" + plan, reason="price")
+
+
+def renamed(name="ada"):
+    cio.track("42", "renamed_" + name, reason="typo")
+
+
+def exported(job=Job()):
+    cio.track("42", "export_" + job.kind(), timestamp=now(), reason=job.reason())
+"""
+
+KEYWORDS_RUNNER = RUNNER.replace(
+    '("viewed", "logged_in", "purchased", "refunded")',
+    '("plan_changed", "renamed", "exported")',
+)
+
+
+@pytest.fixture
+def keywords(tmp_path: Path, track_api: TrackApi) -> Path:
+    project = tmp_path / "keywords"
+    project.mkdir()
+    app = KEYWORDS_APP.format(port=track_api.port)
+    (project / "app.py").write_text(app, encoding="utf-8")
+    (project / "runner.py").write_text(KEYWORDS_RUNNER, encoding="utf-8")
+    (project / "requirements.txt").write_text("customerio==3.2.0\n", encoding="utf-8")
+    return project
+
+
+def test_behaviour_sdk3_built_names_full_run(
+    keywords: Path, track_api: TrackApi
+) -> None:
+    before = _run(keywords, track_api)
+    run_cli(["--apply", "."], keywords)
+    after = _run(keywords, track_api)
+
+    assert before == dict.fromkeys(("plan_changed", "renamed", "exported"), "TypeError")
+    assert after == dict.fromkeys(("plan_changed", "renamed", "exported"), "sent")
+    assert _event(track_api, "plan")["data"] == {"reason": "price", "plan": "pro"}
+    assert _event(track_api, "renamed")["data"] == {"reason": "typo", "name": "ada"}
+    # No place for the value keeps it before now(), so the name stays.
+    assert _event(track_api, "export_csv")["data"] == {"reason": "done"}
+
+
 # Values that JSON cannot encode, built into names. Each scenario's name
 # before the fix is "<scenario>_<text>", and its attribute after the fix
 # must be that text.

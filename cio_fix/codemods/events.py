@@ -11,6 +11,7 @@ from libcst.metadata import ExpressionContext
 
 from cio_fix.codemods.argument_order import reordering_problem
 from cio_fix.codemods.identity import normalised_code, only_reads
+from cio_fix.codemods.sdk3 import rejects_keyword_attributes, unmoved_keywords_reason
 from cio_fix.codemods.sent_values import f_string_too_old, sent_value
 from cio_fix.codemods.timestamps import count_reads, only_binding
 from cio_fix.customerio import (
@@ -118,7 +119,9 @@ def attribute_target(call: ClientCall, sdk_majors: frozenset[int] | None) -> str
     and 2.x take them as keyword arguments, and so do pageview and backfill
     on every version and all of async-customerio. The call's own style
     decides first, then the declared SDK versions, when they all take them
-    the same way. Without either, the target is UNKNOWN_TARGET: a guess
+    the same way. Keyword attributes do not count as the call's style on a
+    declared 3.x, because they raise TypeError there and CIO701 moves them
+    into `data`. Without either, the target is UNKNOWN_TARGET: a guess
     would nest the attributes under `data` on 2.x, or fail with a TypeError
     on 3.x.
     """
@@ -131,9 +134,9 @@ def attribute_target(call: ClientCall, sdk_majors: frozenset[int] | None) -> str
         return "keywords"
     if "data" in call.arguments and not _is_none(call.value("data")):
         return "data"
-    if call.extra_keywords or any(
-        argument.star == "**" for argument in call.star_arguments
-    ):
+    if any(argument.star == "**" for argument in call.star_arguments):
+        return "keywords"
+    if call.extra_keywords and not rejects_keyword_attributes(call, sdk_majors):
         return "keywords"
     if sdk_majors is None:
         return UNKNOWN_TARGET
@@ -199,6 +202,14 @@ def placement_of(context: FileContext, call: ClientCall) -> Placement:
             isinstance(element, cst.StarredDictElement) for element in display.elements
         )
     )
+    if rejects_keyword_attributes(call, context.sdk_majors):
+        # Read the call as the CIO701 fix writes it, because `build_fix` waits
+        # for that fix. The keyword attributes join `data`, and a `data` that
+        # is no dict display becomes `{**data, ...}`, whose keys are unknown.
+        for key, keyword in call.extra_keywords.items():
+            existing[key] = normalised_code(keyword.value)
+        if argument is not None and not isinstance(argument.value, cst.Dict):
+            keys_known = keys_known and _is_none(argument.value)
     return Placement(target, argument, existing, keys_known=keys_known)
 
 
@@ -373,6 +384,9 @@ def build_fix(
         raise NotFixable(
             "the call passes **kwargs, which may already contain the new keys"
         )
+    waits_for_data = rejects_keyword_attributes(call, context.sdk_majors)
+    if waits_for_data:
+        _check_keywords_moved(context, call)
     if not placement.keys_known:
         # A new key that the data also has would replace its value in the
         # event: an attribute that segments read would change.
@@ -383,6 +397,13 @@ def build_fix(
 
     values = [part for part in built.values if id(part) not in fixed.kept]
     keys = allocate_keys(context, values, placement)
+    if waits_for_data:
+        # Added now, the values would go into a `data` beside keyword
+        # attributes that still raise TypeError, and CIO701 could then fail
+        # to move them. The next pass fixes the name in the call that the
+        # CIO701 fix writes, as a run of CIO701 and then CIO301 would.
+        used = [key for key in keys if key is not None]
+        return NameFix(static, used, {})
     new_items = []
     for part, key in zip(values, keys, strict=True):
         if key is None:
@@ -457,6 +478,22 @@ def build_fix(
     if branch.binding is not None:
         replacements[built.node] = fixed.expression
     return NameFix(static, used, replacements)
+
+
+def _check_keywords_moved(context: FileContext, call: ClientCall) -> None:
+    """Raise NotFixable unless CIO701 moves the call's keyword attributes into `data`.
+
+    customerio 3.x raises TypeError on them, so without that move the fixed
+    call would not work either.
+    """
+    reason = unmoved_keywords_reason(context, call)
+    if reason is None:
+        return
+    names = ", ".join(f"`{key}`" for key in call.extra_keywords)
+    raise NotFixable(
+        f"customerio 3.x rejects the keyword attributes {names} of this call,"
+        f" and {reason}"
+    )
 
 
 def variable_problem(
@@ -815,6 +852,16 @@ class DynamicEventName(Rule):
     between `f"sent_{job.kind}"` and `data={"size": job.size}`, because
     the call may change `job.kind` or `job.size`. Nothing goes right
     after a name that a positional argument or `*args` follows.
+    In a project that declares customerio 3.x, a track() or
+    track_anonymous() call that passes event attributes as keyword
+    arguments raises TypeError, and a value added beside them would fail
+    with it. So the fix waits for CIO701 to move them into `data` in the
+    same run, and then adds the values to that `data`, as a run of CIO701
+    and then CIO301 would: `track(uid, "renamed_" + name, reason="typo")`
+    becomes `track(uid, "renamed", data={"reason": "typo", "name": name})`.
+    When CIO701 does not move them (it is not selected, a `# noqa`
+    silences it, or it reports the call without a fix), the name is
+    reported without a fix, and the message gives the reason.
     A name without a literal part, a name
     form that cannot be taken apart (a spec or conversion over a part that
     contains literal text, such as `"{!r}".format("order_" + s)`, a `%`

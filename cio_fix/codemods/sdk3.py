@@ -10,6 +10,7 @@ import libcst as cst
 from cio_fix.codemods.argument_order import reordering_problem
 from cio_fix.codemods.bindings import plain_assignment_target
 from cio_fix.codemods.timestamps import count_reads
+from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     TRACK_METHODS,
     Api,
@@ -31,6 +32,8 @@ from cio_fix.metadata import quoted_code
 from cio_fix.model import Finding, Fix, FixSafety, Severity
 from cio_fix.rules import FileContext, Rule
 from cio_fix.specifiers import KEYWORD_MAJORS
+from cio_fix.suppressions import is_silenced
+from cio_fix.wrappers import withheld_reason
 
 # In customerio 3.x (read in 3.2.0) these methods are `(customer_id or
 # anonymous_id, name, data=None, id=None, timestamp=None)`, while pageview
@@ -204,9 +207,7 @@ class Sdk3EventKwargs(Rule):
             f" attributes {attributes} passed to {call.method}() as keyword arguments"
         )
         try:
-            if call.partial:
-                _check_partial(context, call)
-            new_call = move_into_data(context, call, spreads)
+            new_call = data_call(context, call, spreads)
         except CannotMove as reason:
             return context.finding(
                 self,
@@ -228,6 +229,49 @@ def _is_data_method(call: ClientCall) -> bool:
     if call.api is not Api.TRACK or call.client.package != "customerio":
         return False
     return call.method in DATA_METHODS
+
+
+def rejects_keyword_attributes(
+    call: ClientCall, sdk_majors: frozenset[int] | None
+) -> bool:
+    """Tell whether every declared customerio version rejects the call's keyword attributes."""
+    if not call.extra_keywords or not _is_data_method(call):
+        return False
+    return sdk_majors is not None and sdk_majors.isdisjoint(KEYWORD_MAJORS)
+
+
+def unmoved_keywords_reason(context: FileContext, call: ClientCall) -> str | None:
+    """Return why this run leaves the call's keyword attributes out of `data`, or None.
+
+    None means that CIO701 reports the call with a fix that this run
+    applies, so a fix that needs the attributes in `data` can wait for it.
+    The reasons are those of CIO701, and it must decide as CIO701 does,
+    because a fix that waits for a move that never comes waits in every
+    pass, and then the run drops that fix.
+
+    NOTE: a CIO701 fix that the checker withholds (one that would lose a
+    comment or move a `# noqa` off its line) still returns None here. The
+    waiting rule's fixes in that file are then dropped as not settled.
+    """
+    code = Sdk3EventKwargs.code
+    config = context.config
+    if not any(matches_selector(code, selector) for selector in config.selected):
+        return f"{code}, which moves them into `data`, is not selected"
+    if any(matches_selector(code, selector) for selector in config.ignored):
+        return f"{code}, which moves them into `data`, is ignored"
+    if is_silenced(context, code, call.node):
+        return f"{code}, which moves them into `data`, is silenced for this call"
+    conflict = context.sdk_conflict
+    if context.sdk is None and conflict is not None:
+        return f"{code} does not move them into `data`, because {conflict}"
+    withheld = withheld_reason(code, call) if call.wrapper is not None else None
+    if withheld is not None:
+        return withheld
+    try:
+        data_call(context, call, read_spreads(context, call))
+    except CannotMove as reason:
+        return str(reason)
+    return None
 
 
 def read_spreads(context: FileContext, call: ClientCall) -> list[Spread]:
@@ -363,6 +407,15 @@ def _local_name_bound_to(context: FileContext, call: ClientCall) -> cst.Name | N
         # Other modules may import a module-level partial and call it.
         return None
     return target
+
+
+def data_call(
+    context: FileContext, call: ClientCall, spreads: list[Spread]
+) -> cst.Call:
+    """Return the call or partial with its event attributes in `data`, or raise CannotMove."""
+    if call.partial:
+        _check_partial(context, call)
+    return move_into_data(context, call, spreads)
 
 
 def move_into_data(
