@@ -26,6 +26,7 @@ from cio_fix.edits import apply_fixes, choose_fixes, keeps_comments, moved_pragm
 from cio_fix.engine import (
     AFTER_ANOTHER_FIX,
     MAX_PASSES,
+    changes_code,
     display_path,
     fix_allowed,
     mark_applied,
@@ -893,9 +894,15 @@ class Checker:
         for finding in findings:
             if id(finding.fix) not in fixes or finding.applied:
                 continue
+            # A fix that changes no code waits for another rule's fix, and its
+            # message tells what the rule would write after that fix. When
+            # it is not written, the fixed code's finding gives the reason.
+            waited = not changes_code(finding.fix)
             finding.fix = None
             left_over = paired.get(id(finding))
-            if left_over is not None and left_over.message.startswith(finding.message):
+            if left_over is None:
+                continue
+            if waited or left_over.message.startswith(finding.message):
                 finding.message = left_over.message
         # Located last, so that the fixed file's message keeps the reasons
         # that the messages above gained.

@@ -416,7 +416,7 @@ def mark_applied(
     fixes removed it, so it counts as fixed. Returned with the others when
     it had no fix of its own.
     """
-    applied_ids = {id(fix) for fix in fixes_applied if _changes_code(fix)}
+    applied_ids = {id(fix) for fix in fixes_applied if changes_code(fix)}
     for finding in findings:
         if finding.fix is not None and id(finding.fix) in applied_ids:
             finding.applied = True
@@ -450,7 +450,7 @@ def mark_applied(
     return made_fixable
 
 
-def _changes_code(fix: Fix) -> bool:
+def changes_code(fix: Fix) -> bool:
     return bool(fix.replacements or fix.imports or fix.inserts)
 
 

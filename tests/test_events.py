@@ -3640,6 +3640,21 @@ def test_events_sdk3_keywords_message_key(project) -> None:
     assert "send 'renamed' with the value as the attribute `name`," in names
 
 
+def test_events_sdk3_keywords_unfixed_reason(project) -> None:
+    # CIO701 moves `reason` into `data`, and then no place for `plan.upper()`
+    # keeps it before `clock.now()`.
+    root = _keyword_attributes_project(project)
+    dry = run_cli(["--dry-run", "."], root)
+    names = _finding_line(dry.stdout, "app.py:11:24: CIO301")
+    attributes = _finding_line(dry.stdout, "app.py:11:5: CIO701")
+
+    assert names.endswith(
+        "(not fixed: `clock.now()` would be evaluated before `plan.upper()`, and a"
+        " call in one may change the value of the other)"
+    )
+    assert attributes.startswith("app.py:11:5: CIO701 [*]")
+
+
 def test_events_sdk3_keywords_without_cio701(project) -> None:
     root = _keyword_attributes_project(project)
     dry = run_cli(["--dry-run", "--select", "CIO301", "."], root)
