@@ -961,11 +961,13 @@ _LEADING_SPACES = re.compile(r"^(?:    )+", re.MULTILINE)
 
 
 def _fitted(insert: InsertStatements, black: BlackSettings) -> InsertStatements:
-    """Return the insert with its code formatted by black when a line is over the limit.
+    """Return the insert with its code formatted by black when black would change it.
 
-    The helpers are written for black's default of 88 columns.
+    The helpers are written for black's defaults: 88 columns and magic
+    trailing commas, which keep a call exploded one argument a line.
     """
-    if max(map(len, insert.code.splitlines()), default=0) <= black.line_length:
+    longest = max(map(len, insert.code.splitlines()), default=0)
+    if longest <= black.line_length and black.magic_trailing_comma:
         return insert
     code = _formatted_helper(insert.code, black)
     return dataclasses.replace(insert, code=code) if code is not None else insert

@@ -1,4 +1,4 @@
-"""The formatter settings of each file: black's, else ruff's line length and quotes.
+"""The formatter settings of each file: black's, else those of `ruff format`.
 
 Read without libcst, so that the cache key can name them in a run that
 parses nothing.
@@ -19,6 +19,9 @@ from cio_fix.files import read_regular_file, resolve_or_absolute
 # The values of ruff's `quote-style` and `inline-quotes` settings.
 QUOTES = {"single": "'", "double": '"'}
 DOUBLE = QUOTES["double"]
+# The formatter hooks that a pre-commit configuration can run.
+BLACK_HOOK = "black"
+RUFF_FORMAT_HOOK = "ruff-format"
 
 # black's `exclude` when a project does not set it: black.const.DEFAULT_EXCLUDES
 # of black 26.10.
@@ -47,6 +50,9 @@ class BlackSettings:
     # The quote of the string literals that fixes write, when the project's
     # formatter or linter decides it; None leaves it to each file's own.
     quote: str | None = None
+    # The columns of one indentation step and of a tab, ruff's
+    # `indent-width`. black always indents by 4 spaces.
+    indent_width: int = 4
 
     def mode(self, line_length: int | None = None) -> Any:
         import black
@@ -93,17 +99,22 @@ class FormatterSettings:
     table's `exclude`, `extend-exclude` or `force-exclude` leaves out gets
     only black's line length, because black never formats it. Without a
     table, a black hook in the `.pre-commit-config.yaml` of the project root
-    gives black's defaults. Without that either, fixed code is laid out at the line length
-    and with the quotes of the nearest ruff configuration at or above the
-    file's folder, as ruff finds it, so that `ruff format` does not join
-    the lines again.
+    gives black's defaults. Without that either, the nearest ruff
+    configuration at or above the file's folder, as ruff finds it, gives
+    the settings of `ruff format` that black can follow, so that `ruff
+    format` leaves the fixed code as it is. A `ruff-format` hook without a
+    ruff configuration gives ruff's defaults.
+
+    NOTE: ruff's `exclude`, `extend-exclude` and `format.exclude` are not
+    read, so a file that `ruff format` leaves out is formatted when it
+    was black-clean before the fix.
     """
 
     def __init__(self, root: Path) -> None:
         self._root = root
         # Read when the first file needs it: a file with black settings of
         # its own does not.
-        self._black_hook: bool | None = None
+        self._hooks: frozenset[str] | None = None
         self._by_folder: dict[Path, tuple[BlackSettings, _BlackExcludes | None]] = {}
         self._black_tables: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
         self._black_patterns: dict[Path, tuple[re.Pattern[str], ...] | None] = {}
@@ -129,9 +140,9 @@ class FormatterSettings:
         )
         if found is not None:
             return self._black_settings(folder, *found)
-        if self._black_hook is None:
-            self._black_hook = _has_black_hook(self._root)
-        if self._black_hook:
+        if self._hooks is None:
+            self._hooks = _formatter_hooks(self._root)
+        if BLACK_HOOK in self._hooks:
             # pre-commit names each file to black, and black applies its
             # default excludes only to the folders it walks: none is left out.
             settings = BlackSettings(
@@ -144,13 +155,30 @@ class FormatterSettings:
             self._ruff_configuration,
             stop_at_work_tree_top=False,
         )
-        if found is None:
-            return BlackSettings(), None
-        settings = BlackSettings(
-            line_length=_extended(*found, _line_length, self._toml) or 88,
-            quote=_extended(*found, _quote, self._toml) or None,
+        if found is not None:
+            return self._ruff_settings(*found), None
+        return BlackSettings(enabled=RUFF_FORMAT_HOOK in self._hooks), None
+
+    def _ruff_settings(self, path: Path, settings: dict[str, Any]) -> BlackSettings:
+        """Return the settings of `ruff format` that `settings`, read from `path`, give.
+
+        black can write neither tabs nor another indentation step than 4
+        spaces, so with those settings no file is formatted whole. black
+        leaves the quotes of strings alone, because it can only normalise
+        them to double quotes. The fixes write their literals with `quote`.
+        """
+        indent_width = _extended(path, settings, _indent_width, self._toml) or 4
+        tabs = _extended(path, settings, _indent_style, self._toml) == "tab"
+        skip_magic_trailing_comma = _extended(
+            path, settings, _skip_magic_trailing_comma, self._toml
         )
-        return settings, None
+        return BlackSettings(
+            enabled=indent_width == 4 and not tabs,
+            line_length=_extended(path, settings, _line_length, self._toml) or 88,
+            magic_trailing_comma=skip_magic_trailing_comma is not True,
+            quote=_extended(path, settings, _quote, self._toml) or None,
+            indent_width=indent_width,
+        )
 
     def _black_settings(
         self, folder: Path, project_root: Path, table: dict[str, Any]
@@ -281,13 +309,23 @@ def _black_excludes(
     return False
 
 
-def _has_black_hook(root: Path) -> bool:
-    """Tell whether the pre-commit configuration of the project root runs black."""
+def _formatter_hooks(root: Path) -> frozenset[str]:
+    """Return the formatter hooks that the pre-commit configuration of the project root runs.
+
+    The text is searched, not parsed: black's hooks come from the
+    repositories `psf/black` and `psf/black-pre-commit-mirror`, and ruff's
+    formatter hook has the id `ruff-format`.
+    """
     try:
         text = read_regular_file(root / ".pre-commit-config.yaml").decode("utf-8")
     except (OSError, UnicodeDecodeError):
-        return False
-    return "psf/black" in text
+        return frozenset()
+    hooks = set()
+    if "psf/black" in text:
+        hooks.add(BLACK_HOOK)
+    if RUFF_FORMAT_HOOK in text:
+        hooks.add(RUFF_FORMAT_HOOK)
+    return frozenset(hooks)
 
 
 def _extended(
@@ -353,6 +391,21 @@ def _normalized(path: Path) -> Path:
 def _line_length(settings: dict[str, Any]) -> int | None:
     value = settings.get("line-length")
     return value if type(value) is int and value > 0 else None
+
+
+def _indent_width(settings: dict[str, Any]) -> int | None:
+    value = settings.get("indent-width")
+    return value if type(value) is int and value > 0 else None
+
+
+def _indent_style(settings: dict[str, Any]) -> str | None:
+    value = _table(settings, "format").get("indent-style")
+    return value if value in ("space", "tab") else None
+
+
+def _skip_magic_trailing_comma(settings: dict[str, Any]) -> bool | None:
+    value = _table(settings, "format").get("skip-magic-trailing-comma")
+    return value if type(value) is bool else None
 
 
 def _quote(settings: dict[str, Any]) -> str | None:

@@ -416,24 +416,28 @@ def test_black_settings_from_pre_commit(project) -> None:
 
 
 @pytest.mark.parametrize(
-    ("files", "length"),
+    ("files", "length", "enabled"),
     [
-        ({"pyproject.toml": "[tool.ruff]\nline-length = 120\n"}, 120),
-        ({"ruff.toml": "line-length = 100\n"}, 100),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 120\n"}, 120, True),
+        ({"ruff.toml": "line-length = 100\n"}, 100, True),
         (
             {
                 ".ruff.toml": "line-length = 110\n",
                 "pyproject.toml": "[tool.ruff]\nline-length = 120\n",
             },
             110,
+            True,
         ),
-        ({"pyproject.toml": "[tool.ruff]\nline-length = 0\n"}, 88),
-        ({"ruff.toml": "line-length = [\n"}, 88),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 0\n"}, 88, True),
+        # A ruff.toml that cannot be parsed counts as missing.
+        ({"ruff.toml": "line-length = [\n"}, 88, False),
     ],
     ids=["pyproject", "ruff-toml", "dot-ruff-toml-first", "invalid", "broken-toml"],
 )
-def test_black_settings_take_ruff_line_length(project, files, length) -> None:
-    assert _settings_in(project(files)) == BlackSettings(line_length=length)
+def test_black_settings_take_ruff_line_length(project, files, length, enabled) -> None:
+    assert _settings_in(project(files)) == BlackSettings(
+        enabled=enabled, line_length=length
+    )
 
 
 def test_black_settings_ruff_from_parent_and_extend(project) -> None:
@@ -449,9 +453,80 @@ def test_black_settings_ruff_from_parent_and_extend(project) -> None:
     )
     settings = FormatterSettings(root)
 
-    assert settings.for_file(root / "service/app.py") == BlackSettings(line_length=120)
-    assert settings.for_file(root / "other/app.py") == BlackSettings(line_length=100)
-    assert settings.for_file(root / "loop/app.py") == BlackSettings(line_length=88)
+    assert settings.for_file(root / "service/app.py") == BlackSettings(
+        enabled=True, line_length=120
+    )
+    assert settings.for_file(root / "other/app.py") == BlackSettings(
+        enabled=True, line_length=100
+    )
+    assert settings.for_file(root / "loop/app.py") == BlackSettings(
+        enabled=True, line_length=88
+    )
+
+
+def test_black_settings_from_ruff_format_options(project) -> None:
+    root = project(
+        {
+            "ruff-base.toml": "line-length = 120\n\n[format]\n"
+            "skip-magic-trailing-comma = true\n",
+            "pyproject.toml": '[tool.ruff]\nextend = "ruff-base.toml"\n\n'
+            '[tool.ruff.format]\nquote-style = "single"\n',
+            "kept/ruff.toml": 'extend = "../ruff-base.toml"\n\n[format]\n'
+            "skip-magic-trailing-comma = false\n",
+        }
+    )
+    settings = FormatterSettings(root)
+
+    assert settings.for_file(root / "app.py") == BlackSettings(
+        enabled=True, line_length=120, magic_trailing_comma=False, quote="'"
+    )
+    assert settings.for_file(root / "kept/app.py") == BlackSettings(
+        enabled=True, line_length=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("configuration", "indent_width"),
+    [
+        ("[tool.ruff]\nindent-width = 2\n", 2),
+        ('[tool.ruff.format]\nindent-style = "tab"\n', 4),
+        (
+            '[tool.ruff]\nindent-width = 8\n\n[tool.ruff.format]\nindent-style = "tab"\n',
+            8,
+        ),
+    ],
+    ids=["two-spaces", "tabs", "tabs-eight-columns"],
+)
+def test_ruff_indentation_not_formatted_whole(
+    project, configuration, indent_width
+) -> None:
+    root = project({"pyproject.toml": configuration})
+
+    settings = _settings_in(root)
+
+    # black indents by 4 spaces only, so it would change every block.
+    assert not settings.enabled
+    assert settings.indent_width == indent_width
+
+
+@pytest.mark.parametrize(
+    ("hooks", "enabled"),
+    [
+        ("      - id: ruff\n      - id: ruff-format\n", True),
+        ("      - id: ruff\n", False),
+    ],
+    ids=["format-hook", "lint-hook-only"],
+)
+def test_black_settings_from_ruff_format_hook(project, hooks, enabled) -> None:
+    root = project(
+        {
+            ".pre-commit-config.yaml": "repos:\n"
+            "  - repo: https://github.com/astral-sh/ruff-pre-commit\n"
+            "    hooks:\n" + hooks
+        }
+    )
+
+    assert _settings_in(root) == BlackSettings(enabled=enabled)
 
 
 def test_formatter_settings_nearest_black_table(project) -> None:
@@ -493,8 +568,12 @@ def test_formatter_settings_ruff_below_root(project) -> None:
     )
     settings = FormatterSettings(root)
 
-    assert settings.for_file(root / "svc/app.py") == BlackSettings(line_length=120)
-    assert settings.for_file(root / "app.py") == BlackSettings(line_length=100)
+    assert settings.for_file(root / "svc/app.py") == BlackSettings(
+        enabled=True, line_length=120
+    )
+    assert settings.for_file(root / "app.py") == BlackSettings(
+        enabled=True, line_length=100
+    )
 
 
 def test_formatter_settings_black_stops_at_work_tree(project) -> None:
@@ -510,7 +589,7 @@ def test_formatter_settings_black_stops_at_work_tree(project) -> None:
 
     settings = FormatterSettings(root / "repo").for_file(root / "repo/app.py")
 
-    assert settings == BlackSettings(line_length=120)
+    assert settings == BlackSettings(enabled=True, line_length=120)
 
 
 def test_formatter_settings_read_each_file_once(project, monkeypatch) -> None:
@@ -1082,6 +1161,35 @@ def test_format_statement_tab_function_header() -> None:
 
     assert code.startswith("def track_signup(\n\tcustomer_id, email,")
     assert "\n):\n" in code
+
+
+LOGGED_HELPER = """\
+def _log_failure(method, error):
+    logging.getLogger(__name__).error(
+        "Customer.io call %s failed: %s",
+        method.__name__,
+        type(error).__name__,
+    )
+"""
+
+
+def test_helper_joined_without_magic_trailing_comma() -> None:
+    module = cst.parse_module("import logging\n\nx = 1\n")
+    fix = Fix(
+        FixSafety.SAFE,
+        inserts=(InsertStatements("logged", LOGGED_HELPER),),
+    )
+
+    exploded = apply_fixes(module, [fix], BlackSettings(line_length=120)).code
+    joined = apply_fixes(
+        module, [fix], BlackSettings(line_length=120, magic_trailing_comma=False)
+    ).code
+
+    assert LOGGED_HELPER in exploded
+    assert (
+        '    logging.getLogger(__name__).error("Customer.io call %s failed: %s",'
+        " method.__name__, type(error).__name__)\n"
+    ) in joined
 
 
 def test_replace_nodes_inside_long_chain() -> None:

@@ -6,17 +6,22 @@
   the expected file (a copy of the input for a report-only case). A second
   apply changes nothing.
 - `NAME.toml`: the `[tool.cio-fix]` table for that case (written as the
-  project's pyproject.toml); `NAME.requirements.txt`: the project's
-  requirements.txt, for cases that depend on the declared SDK version;
-  `NAME.select.txt`: codes that the runs select besides CODE, one a line,
-  for cases where the fixes of several rules meet on one call.
+  project's pyproject.toml), which may go on with other tables such as
+  `[tool.ruff]`; `NAME.requirements.txt`: the project's requirements.txt,
+  for cases that depend on the declared SDK version; `NAME.select.txt`:
+  codes that the runs select besides CODE, one a line, for cases where the
+  fixes of several rules meet on one call.
 - A folder `NAME/`: a project of several files; each `X.expected.py` in it
   is the expected content of `X.py` after the fix.
+- A case named `ruff_format_*` is formatted by `ruff format` with its
+  project's settings, before the fix and after it.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +46,10 @@ def _cases() -> list[pytest.param]:
                     )
                 )
     return cases
+
+
+def _ruff_format_cases() -> list[pytest.param]:
+    return [case for case in _cases() if case.values[1].name.startswith("ruff_format_")]
 
 
 def _prepare(code: str, entry: Path, workdir: Path) -> dict[Path, bytes | None]:
@@ -121,3 +130,26 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
     run_cli(["--apply", "--unsafe-fixes", "--select", selected, "."], tmp_path)
     for path in expected:
         assert path.read_bytes() == again[path], f"a second apply changed {path.name}"
+
+
+def _ruff_format_check(folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run `ruff format --check` over `folder`, with the settings of its project."""
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("code", "entry"), _ruff_format_cases())
+def test_fixture_stays_ruff_formatted(code: str, entry: Path, tmp_path: Path) -> None:
+    _prepare(code, entry, tmp_path)
+
+    before = _ruff_format_check(tmp_path)
+    run_cli(["--apply", "--unsafe-fixes", "--select", code, "."], tmp_path)
+    after = _ruff_format_check(tmp_path)
+
+    assert before.returncode == 0, before.stdout + before.stderr
+    assert after.returncode == 0, after.stdout + after.stderr
