@@ -13,8 +13,6 @@ from cio_fix.walk import find_all
 MIN_WIDTH = 40
 # Black indents each continuation line inside brackets by this unit.
 BLACK_INDENT = "    "
-# A tab counts as four columns, as ruff counts it by default.
-TAB_WIDTH = 4
 
 
 def format_fixed_file(
@@ -27,9 +25,9 @@ def format_fixed_file(
     return formatted if formatted is not None else new_code
 
 
-def _max_line(code: str) -> int:
+def _max_line(code: str, tab_width: int) -> int:
     lines = code.splitlines()
-    return max((len(line.expandtabs(TAB_WIDTH)) for line in lines), default=0)
+    return max((len(line.expandtabs(tab_width)) for line in lines), default=0)
 
 
 def _header_only(function: cst.FunctionDef) -> cst.FunctionDef:
@@ -55,18 +53,25 @@ def format_statement(
 
     `indent` is the indentation of the statement and `unit` the module's
     indentation step. In code indented with tabs, black's continuation
-    lines are indented with tabs as well. A statement that was as long
-    before the fix, code that mixes tabs and spaces in its indentation, and
-    a machine without black keep what the fix wrote.
+    lines are indented with tabs as well, and under a ruff `indent-width`
+    other than 4 by that many spaces. A tab counts as `indent_width`
+    columns, as ruff counts it. A statement that was as long before the
+    fix, code that mixes tabs and spaces in its indentation, and a machine
+    without black keep what the fix wrote.
+
+    NOTE: black decides where to split with 4 columns a step, so under a
+    smaller `indent-width` it may split a statement that `ruff format`
+    keeps on fewer lines.
     """
     tabs = "\t" in indent or "\t" in unit
     if tabs and (unit != "\t" or indent.strip("\t")):
         return statement
+    tab_width = settings.indent_width
     code = _statement_code(statement)
-    indent_width = len(indent.expandtabs(TAB_WIDTH))
-    if indent_width + _max_line(code) <= settings.line_length:
+    indent_width = len(indent.expandtabs(tab_width))
+    if indent_width + _max_line(code, tab_width) <= settings.line_length:
         return statement
-    if _max_line(code) <= _max_line(_statement_code(original)):
+    if _max_line(code, tab_width) <= _max_line(_statement_code(original), tab_width):
         return statement
 
     width = settings.line_length - indent_width
@@ -79,8 +84,9 @@ def format_statement(
         parsed = cst.parse_statement(formatted)
     except cst.ParserSyntaxError:
         return statement
-    if tabs:
-        parsed = _with_tabs(parsed)
+    step = "\t" if tabs else " " * settings.indent_width
+    if step != BLACK_INDENT:
+        parsed = _reindented(parsed, step)
     if isinstance(statement, cst.FunctionDef) and isinstance(parsed, cst.FunctionDef):
         return statement.with_changes(
             params=parsed.params,
@@ -93,8 +99,8 @@ def format_statement(
     return statement
 
 
-def _with_tabs(statement: cst.BaseStatement) -> cst.BaseStatement:
-    """Turn black's four-space steps at the start of continuation lines into tabs.
+def _reindented(statement: cst.BaseStatement, step: str) -> cst.BaseStatement:
+    """Turn black's four-space steps at the start of continuation lines into `step`.
 
     Only the whitespace that starts a line inside brackets changes, which
     Python ignores, so the statement means the same. The text of strings
@@ -108,21 +114,23 @@ def _with_tabs(statement: cst.BaseStatement) -> cst.BaseStatement:
         if isinstance(node, cst.ParenthesizedWhitespace):
             # Replacing it replaces its comment lines, so it gets theirs too.
             replacements[node] = node.with_changes(
-                empty_lines=[_tabbed_line(line) for line in node.empty_lines],
-                last_line=_tabbed(node.last_line),
+                empty_lines=[_reindented_line(line, step) for line in node.empty_lines],
+                last_line=_reindented_whitespace(node.last_line, step),
             )
         else:
-            replacements[node] = _tabbed_line(node)
+            replacements[node] = _reindented_line(node, step)
     return replace_nodes(statement, replacements)
 
 
-def _tabbed_line(line: cst.EmptyLine) -> cst.EmptyLine:
+def _reindented_line(line: cst.EmptyLine, step: str) -> cst.EmptyLine:
     # A comment line inside brackets.
-    return line.with_changes(whitespace=_tabbed(line.whitespace))
+    return line.with_changes(whitespace=_reindented_whitespace(line.whitespace, step))
 
 
-def _tabbed(whitespace: cst.SimpleWhitespace) -> cst.SimpleWhitespace:
+def _reindented_whitespace(
+    whitespace: cst.SimpleWhitespace, step: str
+) -> cst.SimpleWhitespace:
     value = whitespace.value
     steps = (len(value) - len(value.lstrip(" "))) // len(BLACK_INDENT)
     rest = value[steps * len(BLACK_INDENT) :]
-    return cst.SimpleWhitespace("\t" * steps + rest)
+    return cst.SimpleWhitespace(step * steps + rest)

@@ -1163,6 +1163,34 @@ def test_format_statement_tab_function_header() -> None:
     assert "\n):\n" in code
 
 
+def test_format_statement_ruff_indent_width() -> None:
+    statement = cst.parse_statement(LONG_CALL)
+    original = cst.parse_statement("client = CustomerIO(site_id, api_key)\n")
+    settings = BlackSettings(indent_width=2)
+
+    formatted = format_statement(statement, original, "  ", "  ", settings)
+    code = cst.Module(body=[], default_indent="  ").code_for_node(formatted)
+
+    assert code == (
+        "client = CustomerIO(\n"
+        '  os.environ["CUSTOMERIO_SITE_ID"],\n'
+        '  os.environ["CUSTOMERIO_TRACK_API_KEY"],\n'
+        "  region=region,\n"
+        ")\n"
+    )
+
+
+def test_format_statement_tab_counts_indent_width() -> None:
+    # 10 tabs of 8 columns leave black 8 of 88 columns, less than MIN_WIDTH.
+    statement = cst.parse_statement(LONG_CALL)
+    original = cst.parse_statement("client = CustomerIO(site_id, api_key)\n")
+    settings = BlackSettings(indent_width=8)
+
+    formatted = format_statement(statement, original, "\t" * 10, "\t", settings)
+
+    assert formatted is statement
+
+
 LOGGED_HELPER = """\
 def _log_failure(method, error):
     logging.getLogger(__name__).error(
