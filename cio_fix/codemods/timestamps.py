@@ -101,7 +101,8 @@ class MillisecondTimestamp(Rule):
     (`int(round(time.time() * 1000))`). It looks at `timestamp=` of track,
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
-    `last_used`. The value may reach the call through a variable or a
+    `last_used`. In `timestamp=` only milliseconds count, because
+    customerio 3.x passes a float there through `int()` itself. The value may reach the call through a variable or a
     module constant. A 13-digit constant that another module of the
     project defines counts too (`launched_at=LAUNCH_MS` after `from
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
