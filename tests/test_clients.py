@@ -2070,3 +2070,27 @@ def test_clients_helpers_prefer_module_import(project) -> None:
     assert "\n@functools.cache\ndef _customerio_client():\n" in fixed
     assert "        logging.getLogger(__name__).error(\n" in fixed
     assert "from logging import INFO\n" in fixed
+
+
+def test_clients_patched_class_keeps_construction(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "CIO601" / "patched_by_tests", tmp_path / "project")
+    for expected in (tmp_path / "project").rglob("*.expected.py"):
+        expected.unlink()
+    result = run_cli(
+        ["--select", "CIO601", "--output-format", "json", "."], tmp_path / "project"
+    )
+    messages = {
+        finding["path"]: finding["message"] for finding in result.json["findings"]
+    }
+
+    assert "tests/test_views.py" not in messages
+    assert (
+        "(not fixed: tests/test_views.py patches `customerio.CustomerIO` on line 9,"
+        in messages["app/views.py"]
+    )
+    assert (
+        "(not fixed: tests/test_views.py patches `app.signups.APIClient` on line 17,"
+        in messages["app/signups.py"]
+    )
+    assert "not fixed" not in messages["app/refunds.py"]
+

@@ -26,6 +26,12 @@ from cio_fix.codemods.changes import (
     runs_with_parent,
     write_description,
 )
+from cio_fix.codemods.patches import (
+    ClassPatch,
+    patch_over,
+    patch_reason,
+    patched_class,
+)
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
@@ -539,6 +545,16 @@ class _Site:
     ancestors: list[cst.CSTNode]
 
 
+@dataclass(frozen=True)
+class ClientPerRequestFacts:
+    """The facts that CIO601 collects in a file for the checks of the other files."""
+
+    # (target, path, line, column, end line, end column, closed, changed,
+    # per request) of each call that `collect` keeps.
+    instantiations: tuple[tuple[Any, ...], ...]
+    patches: tuple[ClassPatch, ...]
+
+
 class ClientPerRequest(Rule):
     """What it does:
     Finds Customer.io clients constructed inside a request handler (Flask,
@@ -765,12 +781,26 @@ class ClientPerRequest(Rule):
     the old keys until it restarts or calls the factory's `cache_clear()`.
     Tests that change the environment between cases (`monkeypatch.setenv`)
     should call `cache_clear()` after each change, or replace a
-    module-level client with `monkeypatch.setattr`. For the same reason, a test that
-    patches the class where the handler looks it up
-    (`mock.patch("app.views.CustomerIO")`) no longer replaces the client:
+    module-level client with `monkeypatch.setattr`. For the same reason, a
+    client whose class a call in any file of the project patches is
+    reported without a fix: `patch()`, `patch.object()` and
+    `monkeypatch.setattr()` of `customerio.CustomerIO` (or another client
+    class of the SDK), which counts for every construction of that class,
+    or of the name in the client's module (`app.views.CustomerIO`). A
+    client built once would not be the patch's mock. Such a construction
+    in test code is not reported. Only files that mention Customer.io are
+    read, and a patch of the class under another name (`app.views.CIO`)
+    is not seen. Such a patch no longer replaces the client after the fix:
     a module-level client was built before the patch, and a factory keeps
     the first client it built, mock or not. Patch the shared client or the
     factory instead.
+    A directive comment at the end of the construction's line that
+    silences a check of a hard-coded key (`noqa` for S105, S106 or S107,
+    bandit's `nosec`, detect-secrets' `pragma: allowlist secret`) moves
+    with the call to the line of the new client or factory. When the call
+    does not fit on one line with it, the client is reported without a
+    fix. A construction that reuses an existing client drops the comment,
+    because the key is gone from its line.
     """
 
     code = "CIO601"
@@ -780,23 +810,34 @@ class ClientPerRequest(Rule):
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         taken = context.module_names()
-        planned: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        planned: dict[tuple[Any, ...], str] = {}
         for site in self._sites(context):
             construction = site.construction
             function = construction.site.function
+            patch = patch_over(context.index, construction, self._patches(context))
+            if patch is not None and context.in_test_code:
+                # The test builds its clients under its own patch on purpose.
+                continue
             factory = (
                 _factory_of(function, construction) if site.reason == "call" else None
             )
             if factory is not None:
                 closed = factory.name in self._closed_by_callers(context)
-                withheld = _global_variable_reason(
-                    context, construction, site.ancestors
-                )
+                withheld = patch_reason(patch) if patch is not None else None
+                if withheld is None:
+                    withheld = _global_variable_reason(
+                        context, construction, site.ancestors
+                    )
                 if withheld is None:
                     withheld = self._changed_by_callers(context).get(factory.name)
                 yield self._factory_finding(
                     context, factory, construction, closed, withheld
                 )
+                continue
+            if patch is not None:
+                message = _hoist_message(site)
+                reason = patch_reason(patch)
+                yield self._withheld(context, construction.node, message, reason)
                 continue
             yield self._hoist_finding(context, site, taken, planned)
 
@@ -837,8 +878,8 @@ class ClientPerRequest(Rule):
         """Return this file's functions whose result a caller closes, in any file."""
         module_name = context.index.module_name
         names = set()
-        for _, instantiations in context.project.rule_facts(self.code):
-            for target, *_, closed, _, _ in instantiations:
+        for _, facts in context.project.rule_facts(self.code):
+            for target, *_, closed, _, _ in facts.instantiations:
                 resolved = context.project.resolve_name(target) if closed else None
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
@@ -852,8 +893,8 @@ class ClientPerRequest(Rule):
         """
         module_name = context.index.module_name
         changes: dict[str, str] = {}
-        for _, instantiations in context.project.rule_facts(self.code):
-            for target, *_, changed, _ in instantiations:
+        for _, facts in context.project.rule_facts(self.code):
+            for target, *_, changed, _ in facts.instantiations:
                 if changed is None:
                     continue
                 resolved = context.project.resolve_name(target)
@@ -865,16 +906,27 @@ class ClientPerRequest(Rule):
         """Return this file's functions that other files call per request or per item."""
         module_name = context.index.module_name
         names = set()
-        for summary, instantiations in context.project.rule_facts(self.code):
+        for summary, facts in context.project.rule_facts(self.code):
             if summary.module_name == module_name:
                 continue
-            for target, *_, per_request in instantiations:
+            for target, *_, per_request in facts.instantiations:
                 if not per_request:
                     continue
                 resolved = context.project.resolve_name(target)
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
         return names
+
+    def _patches(self, context: FileContext) -> tuple[ClassPatch, ...]:
+        """Return the patches of client classes in every file of the project."""
+
+        def compute(project: ProjectIndex) -> tuple[ClassPatch, ...]:
+            found: list[ClassPatch] = []
+            for _, facts in project.rule_facts(self.code):
+                found.extend(facts.patches)
+            return tuple(found)
+
+        return context.project.shared("CIO601:patches", compute)
 
     # -- an uncached factory function ------------------------------------------------------
 
@@ -1035,16 +1087,18 @@ class ClientPerRequest(Rule):
     # -- wrapper classes, across files -------------------------------------------------------
 
     def collect(self, context: FileContext) -> Any:
-        """Return the calls made per request or per item, and the calls whose client is closed.
+        """Return the calls made per request or per item or closing their client, and patches.
 
-        Each entry is (target, path, lines and columns, closed, changed, per
+        Each call is (target, path, lines and columns, closed, changed, per
         request), where changed is the reason a cached result would keep the
         caller's changes, or None. The calls made elsewhere are kept only
         when they close or change what they get, because a cached factory
         would then hand out a closed client, or one changed for every caller.
+        The patches are those of client classes (`mock.patch("app.CustomerIO")`).
         """
         index = context.index
         instantiations = []
+        patches = []
         path = display_path(context.path)
 
         def add_entry(
@@ -1064,6 +1118,10 @@ class ClientPerRequest(Rule):
         # calls are in such functions, so their ancestors are rarely needed.
         function_per_request: dict[int, bool] = {}
         for site in index.call_sites:
+            patched = patched_class(index, site.node)
+            if patched is not None:
+                line = context.position(site.node).start.line
+                patches.append(ClassPatch(*patched, path, line))
             dependency = dependency_of(index, site.node)
             if dependency is not None:
                 # FastAPI calls the dependency, imported or not, per request.
@@ -1089,7 +1147,9 @@ class ClientPerRequest(Rule):
                 )
             if per_request or closed or changed is not None:
                 add_entry(site.node, site.node.func, closed, changed, per_request)
-        return instantiations or None
+        if not instantiations and not patches:
+            return None
+        return ClientPerRequestFacts(tuple(instantiations), tuple(patches))
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         wrappers: set[tuple[str, str]] = set()
@@ -1098,8 +1158,8 @@ class ClientPerRequest(Rule):
                 wrappers.add((summary.module_name, name))
         if not wrappers:
             return
-        for _, instantiations in project.rule_facts(self.code):
-            for entry in instantiations:
+        for _, facts in project.rule_facts(self.code):
+            for entry in facts.instantiations:
                 target, path, line, column, end_line, end_column, *_, per_request = (
                     entry
                 )
