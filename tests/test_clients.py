@@ -2094,3 +2094,19 @@ def test_clients_patched_class_keeps_construction(tmp_path: Path) -> None:
     )
     assert "not fixed" not in messages["app/refunds.py"]
 
+
+def test_clients_optional_sdk_reason(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "CIO601" / "optional_sdk_import.py", tmp_path / "views.py")
+    result = run_cli(["--select", "CIO601", "--output-format", "json", "."], tmp_path)
+    withheld = [
+        finding["message"]
+        for finding in result.json["findings"]
+        if finding["fix"] is None
+    ]
+
+    assert len(withheld) == 1
+    assert "placeholder" not in withheld[0]
+    assert (
+        "(not fixed: `CustomerIO` is None when its import fails (line 8), and cio-fix"
+        " builds the client once only after a test that `CustomerIO` is not None)"
+    ) in withheld[0]

@@ -44,20 +44,29 @@ class Rebinding:
         return f"{self.description} on line {context.message_line(self.node)}"
 
 
-def rebinding_reason(context: FileContext, name: str) -> str | None:
-    """Return why a module-level name may get another value after import, or None."""
-    rebinding = rebinding_of(context.index, name)
+def rebinding_reason(
+    context: FileContext, name: str, placeholders: bool = True
+) -> str | None:
+    """Return why a module-level name may get another value after import, or None.
+
+    `placeholders` is False for a name that is None only when its import
+    fails, which no other code sets.
+    """
+    rebinding = rebinding_of(context.index, name, placeholders)
     return rebinding.reason(context) if rebinding is not None else None
 
 
-def rebinding_of(index: FileIndex, name: str) -> Rebinding | None:
+def rebinding_of(
+    index: FileIndex, name: str, placeholders: bool = True
+) -> Rebinding | None:
     """Return code that may give a module-level name another value after import, or None.
 
     That is a function that rebinds or deletes it through `global`, a `del`
     at module level, or a write or deletion through `globals()` or the
-    module's own object (`sys.modules[__name__]`). A placeholder counts too:
-    a name bound once to `None` or to an empty string, which an app factory
-    or another module (`tracking.SITE_ID = ...`) usually sets later.
+    module's own object (`sys.modules[__name__]`). With `placeholders`, a
+    placeholder counts too: a name bound once to `None` or to an empty
+    string, which an app factory or another module
+    (`tracking.SITE_ID = ...`) usually sets later.
     """
     rebinding = global_rebinding(index, name)
     if rebinding is not None:
@@ -74,7 +83,7 @@ def rebinding_of(index: FileIndex, name: str) -> Rebinding | None:
                 description = write_description(name, namespace, write)
                 return Rebinding(f"the module {description}", write.node)
     assignment = index.module_assignment(name)
-    if assignment is None:
+    if assignment is None or not placeholders:
         return None
     value = assignment.value
     if isinstance(value, cst.Name) and value.value == "None":

@@ -506,8 +506,12 @@ def plan_hoist(
         )
 
     # Analytics clients of the Segment kind may start a sending thread when
-    # they are built; a factory keeps that out of import time.
-    at_import = construction.client.api is not Api.PIPELINES
+    # they are built; a factory keeps that out of import time. An optional
+    # SDK's class is None where the SDK is not installed, and calling it at
+    # import would raise there.
+    at_import = construction.client.api is not Api.PIPELINES and not (
+        _optional_constructors(context, construction)
+    )
     reads_values = any(
         literal_value(argument.value) is None for argument in construction.node.args
     )
@@ -672,7 +676,14 @@ class ClientPerRequest(Rule):
     Reported without a fix, with the reason in the message: async clients
     (also where a factory returns one), async factories, factories with
     parameters and wrapper classes; a constructor that the function imports
-    itself (an optional SDK imported in the handler); arguments that read a
+    itself (an optional SDK imported in the handler); a client of an SDK
+    that the module imports optionally (`except ImportError: CustomerIO =
+    None`) where no test that the class is not None comes first
+    (`if CustomerIO is not None:`, `if CustomerIO is None: return`,
+    `CustomerIO and CustomerIO(...)`), because the class is None where the
+    SDK is not installed (after such a test, the client is built in a
+    `functools.cache` factory, which runs only where the class is set); a
+    client whose class a test patches (see below); arguments that read a
     module-level name that may change after import, because a client built once could keep the old
     value: a name that a function rebinds or deletes through `global` (an
     `init_app` that sets the keys), that the module deletes with `del`,
@@ -1052,6 +1063,8 @@ class ClientPerRequest(Rule):
         locals_ = local_names(function, site.ancestors)
         with_statement = _with_statement(construction, site.ancestors)
         reason = _unmovable_reason(context, construction, locals_, function)
+        if reason is None:
+            reason = _optional_constructor_reason(context, construction, site.ancestors)
         if reason is None:
             reason = _closing_reason(context, construction, site, with_statement)
         if reason is None:
@@ -2170,27 +2183,108 @@ def _runs_while_unset(
     around it, that ends with `return` and tests that the slot is set. No
     loop may run between the test and the construction.
     """
+    return _runs_only_when(
+        construction,
+        ancestors,
+        lambda test: _tests_unset(test, slot),
+        lambda test: _tests_set(test, slot),
+        across_loops=False,
+    )
+
+
+def _runs_while_set(
+    construction: Construction, ancestors: list[cst.CSTNode], name: str
+) -> bool:
+    """Tell whether a test lets the construction run only while `name` is not None.
+
+    The tests are those of `_runs_while_unset`, of a name that is a class
+    or None: `if CustomerIO is not None:`, `if not CustomerIO: return`,
+    `CustomerIO and CustomerIO(...)`.
+    """
+    return _runs_only_when(
+        construction,
+        ancestors,
+        lambda test: _true_only_while_set(test, name),
+        lambda test: _true_while_none(test, name),
+        across_loops=True,
+    )
+
+
+def _runs_only_when(
+    construction: Construction,
+    ancestors: list[cst.CSTNode],
+    true_only_then: Callable[[cst.BaseExpression], bool],
+    true_otherwise: Callable[[cst.BaseExpression], bool],
+    across_loops: bool,
+) -> bool:
+    """Tell whether a test in the function lets the construction run only when a condition holds.
+
+    `true_only_then` accepts a test that is true only when it holds, and
+    `true_otherwise` one that is true whenever it does not. With
+    `across_loops` False, no loop may run between the test and the
+    construction.
+    """
     child: cst.CSTNode = construction.node
     for ancestor in ancestors:
-        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.For, cst.While)):
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+            return False
+        if isinstance(ancestor, (cst.For, cst.While)) and not across_loops:
             return False
         if isinstance(ancestor, (cst.If, cst.IfExp)):
-            if child is ancestor.body and _tests_unset(ancestor.test, slot):
+            if child is ancestor.body and true_only_then(ancestor.test):
                 return True
-            if child is ancestor.orelse and _tests_set(ancestor.test, slot):
+            if child is ancestor.orelse and true_otherwise(ancestor.test):
                 return True
         elif isinstance(ancestor, cst.BooleanOperation) and child is ancestor.right:
             if isinstance(ancestor.operator, cst.Or):
-                if _tests_set(ancestor.left, slot):
+                if true_otherwise(ancestor.left):
                     return True
-            elif _tests_unset(ancestor.left, slot):
+            elif true_only_then(ancestor.left):
                 return True
-        elif isinstance(ancestor, cst.IndentedBlock) and _returns_when_set(
-            ancestor, child, slot
+        elif isinstance(ancestor, cst.IndentedBlock) and _returns_when(
+            ancestor, child, true_otherwise
         ):
             return True
         child = ancestor
     return False
+
+
+def _true_only_while_set(test: cst.BaseExpression, name: str) -> bool:
+    """Tell whether `test` is true only while `name`, a class or None, is a class."""
+    if isinstance(test, cst.BooleanOperation):
+        parts = operands(test)
+        if isinstance(test.operator, cst.And):
+            return any(_true_only_while_set(part, name) for part in parts)
+        return all(_true_only_while_set(part, name) for part in parts)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _true_while_none(test.expression, name)
+    return _is_name(test, name) or _compares_name_with_none(test, name, cst.IsNot)
+
+
+def _true_while_none(test: cst.BaseExpression, name: str) -> bool:
+    """Tell whether `test` is true whenever `name`, a class or None, is None."""
+    if isinstance(test, cst.BooleanOperation):
+        parts = operands(test)
+        if isinstance(test.operator, cst.Or):
+            return any(_true_while_none(part, name) for part in parts)
+        return all(_true_while_none(part, name) for part in parts)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _true_only_while_set(test.expression, name)
+    return _compares_name_with_none(test, name, cst.Is)
+
+
+def _compares_name_with_none(
+    test: cst.BaseExpression, name: str, operator: type[cst.BaseCompOp]
+) -> bool:
+    """Tell whether `test` is `name is None` or `name is not None`, as `operator` selects."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    comparison = test.comparisons[0]
+    return (
+        isinstance(comparison.operator, operator)
+        and _is_name(comparison.comparator, "None")
+        and _is_name(test.left, name)
+    )
 
 
 def _tests_unset(test: cst.BaseExpression, slot: _Slot) -> bool:
@@ -2249,12 +2343,15 @@ def _compares_with_none(
     )
 
 
-def _returns_when_set(
-    block: cst.IndentedBlock, child: cst.CSTNode, slot: _Slot
+def _returns_when(
+    block: cst.IndentedBlock,
+    child: cst.CSTNode,
+    true_otherwise: Callable[[cst.BaseExpression], bool],
 ) -> bool:
-    """Tell whether an `if` before `child` in `block` returns whenever the slot is set.
+    """Tell whether an `if` before `child` in `block` returns whenever a condition fails.
 
-    That `if` has no `else`, and its body ends with `return`.
+    That `if` has no `else`, its test is one that `true_otherwise` accepts,
+    and its body ends with `return`.
     """
     for statement in block.body:
         if statement is child:
@@ -2262,7 +2359,7 @@ def _returns_when_set(
         if (
             isinstance(statement, cst.If)
             and statement.orelse is None
-            and _tests_set(statement.test, slot)
+            and true_otherwise(statement.test)
             and _ends_with_return(statement.body)
         ):
             return True
@@ -2608,10 +2705,92 @@ def _unmovable_reason(
         names = read_names(argument.value)
         if not names & locals_:
             moved.extend(sorted(names))
+    # An optional SDK's class is None only where it is not installed
+    # (`_optional_constructor_reason`), so it is no placeholder.
+    optional = _optional_constructors(context, construction)
     for name in moved:
-        rebinding = rebinding_reason(context, name)
+        rebinding = rebinding_reason(context, name, placeholders=name not in optional)
         if rebinding is not None:
             return f"{rebinding}, so a client built once could keep its old value"
+    return None
+
+
+# The exceptions of a failed import, and the classes above them that an
+# `except` may name.
+IMPORT_ERRORS = frozenset(
+    {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+)
+
+
+def _optional_constructors(
+    context: FileContext, construction: Construction
+) -> set[str]:
+    """Return the names the constructor reads that are None when their import fails."""
+    return {
+        name
+        for name in read_names(construction.node.func)
+        if _import_fallback(context, name) is not None
+    }
+
+
+def _import_fallback(context: FileContext, name: str) -> cst.Assign | None:
+    """Return `name = None` of an `except ImportError:` at module level, or None.
+
+    `try: from customerio import CustomerIO` with `except ImportError:
+    CustomerIO = None` makes the SDK optional. The module imports the name
+    and assigns it nowhere else, so it is the class where the SDK is
+    installed and None where it is not, from import on.
+    """
+    index = context.index
+    if name not in index.module_imports:
+        return None
+    assignment = index.module_assignment(name)
+    if assignment is None or type(assignment.statement) is not cst.Assign:
+        return None
+    value = assignment.value
+    if value is None or not _is_name(value, "None"):
+        return None
+    for ancestor in context.ancestors(assignment.statement):
+        if isinstance(ancestor, cst.ExceptHandler):
+            if not _catches_import_error(ancestor):
+                return None
+            return assignment.statement
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+            return None
+    return None
+
+
+def _catches_import_error(handler: cst.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    names = [handler.type]
+    if isinstance(handler.type, cst.Tuple):
+        names = [element.value for element in handler.type.elements]
+    return any(
+        isinstance(name, cst.Name) and name.value in IMPORT_ERRORS for name in names
+    )
+
+
+def _optional_constructor_reason(
+    context: FileContext, construction: Construction, ancestors: list[cst.CSTNode]
+) -> str | None:
+    """Return why a client of an optional SDK is left in place, or None.
+
+    The fix builds such a client in a factory, called where the
+    construction was, and only where a test that the class is not None
+    comes first (`_runs_while_set`): then the factory runs only where the
+    SDK is installed.
+    """
+    for name in sorted(_optional_constructors(context, construction)):
+        if _runs_while_set(construction, ancestors, name):
+            continue
+        fallback = _import_fallback(context, name)
+        assert fallback is not None
+        line = context.message_line(fallback)
+        return (
+            f"`{name}` is None when its import fails (line {line}), and cio-fix"
+            f" builds the client once only after a test that `{name}` is not None"
+        )
     return None
 
 
