@@ -53,7 +53,8 @@ def keeps_comments(fix: Fix) -> bool:
     """Tell whether a fix keeps every comment of the code it replaces.
 
     A comment may move: into another replacement, or into the statements
-    the fix inserts (a client's arguments moved into a factory).
+    the fix inserts (a client's arguments moved into a factory). The fix
+    may also drop the comments of `Fix.dropped_comments`.
     """
     replaced: Counter[str] = Counter()
     for node in fix.replacements:
@@ -69,6 +70,7 @@ def keeps_comments(fix: Fix) -> bool:
             preserved.update(_comments(replacement))
     for insert in fix.inserts:
         preserved.update(_comments(_parse_helper(insert.code, "utf-8", _SPACES, "\n")))
+    preserved.update(fix.dropped_comments)
     return not replaced - preserved
 
 

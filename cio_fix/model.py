@@ -87,6 +87,9 @@ class Fix:
     imports: tuple[AddImport, ...] = ()
     inserts: tuple[InsertStatements, ...] = ()
     description: str = ""
+    # Comments that the fix removes on purpose: a directive that silenced a
+    # check of the hard-coded key which the fix takes out (noqa for S106).
+    dropped_comments: tuple[str, ...] = ()
 
 
 # A line break in a message, with the blanks around it.

@@ -75,3 +75,27 @@ def line_pragma(statement: cst.CSTNode) -> cst.Comment | None:
 def spans_one_line(statement: cst.SimpleStatementLine) -> bool:
     """Tell whether a statement, without the comment lines above it, is one line."""
     return len(code_of(statement.with_changes(leading_lines=())).splitlines()) == 1
+
+
+# Directives that silence a finding about a hard-coded secret: the S105,
+# S106 and S107 of ruff and flake8-bandit, bandit's `nosec` (alone or with
+# B105, B106 or B107) and detect-secrets' `pragma: allowlist secret`.
+_SECRET_DIRECTIVE = re.compile(
+    r"noqa\s*:\s*S10[5-7](?:[\s,]+S10[5-7])*"
+    r"|nosec(?:\s+B10[5-7](?:[\s,]+B10[5-7])*)?"
+    r"|pragma\s*:\s*allowlist\s+secret",
+    re.IGNORECASE,
+)
+
+
+def silences_secret_only(comment: str) -> bool:
+    """Tell whether each part of a comment is a directive about a hard-coded secret.
+
+    Such a comment is about the key on its line: it goes where the key
+    goes, and it has nothing left to silence once the key is read from
+    the environment.
+    """
+    parts = comment.split("#")[1:]
+    return bool(parts) and all(
+        _SECRET_DIRECTIVE.fullmatch(part.strip()) for part in parts
+    )

@@ -6,7 +6,12 @@ import black
 import libcst as cst
 import pytest
 
-from cio_fix.pragmas import black_keeps_line, is_line_pragma, line_pragma
+from cio_fix.pragmas import (
+    black_keeps_line,
+    is_line_pragma,
+    line_pragma,
+    silences_secret_only,
+)
 
 
 @pytest.mark.parametrize(
@@ -83,3 +88,19 @@ def test_line_pragma_of_statement(code: str, expected: str | None) -> None:
     comment = line_pragma(statement)
 
     assert (comment.value if comment is not None else None) == expected
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["# noqa: S106", "# nosec", "# nosec B105", "# noqa: S105  # nosec"],
+)
+def test_pragmas_secret_directive(comment: str) -> None:
+    assert silences_secret_only(comment)
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["# noqa", "# noqa: S106, E501", "# type: ignore", "# nosec  # the test key"],
+)
+def test_pragmas_not_only_secret_directive(comment: str) -> None:
+    assert not silences_secret_only(comment)

@@ -48,6 +48,7 @@ from cio_fix.customerio import (
     literal_value,
     read_names,
 )
+from cio_fix.edits import replace_nodes
 from cio_fix.engine import display_path
 from cio_fix.handlers import (
     is_request_handler,
@@ -58,6 +59,7 @@ from cio_fix.handlers import (
 from cio_fix.metadata import code_of, is_deleted, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_write_sites, own_module_write_sites
+from cio_fix.pragmas import black_keeps_line, line_pragma, silences_secret_only
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.suppressions import is_silenced
@@ -1035,7 +1037,7 @@ class ClientPerRequest(Rule):
         context: FileContext,
         site: _Site,
         taken: set[str],
-        planned: dict[tuple[str, str, tuple[str, ...]], str],
+        planned: dict[tuple[Any, ...], str],
     ) -> Finding:
         construction = site.construction
         message = _hoist_message(site)
@@ -1084,7 +1086,9 @@ class ClientPerRequest(Rule):
             return self._withheld(context, construction.node, message, hoist)
 
         assert with_statement is not False
-        fix = _hoist_fix(context, construction, hoist, taken, planned, with_statement)
+        fix = _hoist_fix(
+            context, construction, hoist, taken, planned, with_statement, site.ancestors
+        )
         if isinstance(fix, str):
             return self._withheld(context, construction.node, message, fix)
         return context.finding(self, construction.node, message, fix)
@@ -3462,12 +3466,22 @@ def _hoist_fix(
     construction: Construction,
     hoist: Hoist,
     taken: set[str],
-    planned: dict[tuple[str, str, tuple[str, ...]], str],
+    planned: dict[tuple[Any, ...], str],
     with_statement: cst.With | None,
+    ancestors: list[cst.CSTNode],
 ) -> Fix | str:
-    """Return the fix that builds the client once, or why it cannot be written."""
+    """Return the fix that builds the client once, or why it cannot be written.
+
+    A comment that silences a check of a hard-coded key on the
+    construction's line (`# noqa: S106`) moves with the call, which
+    contains the key.
+    """
     imports: tuple[AddImport, ...] = ()
     inserts: tuple[InsertStatements, ...] = ()
+    statement = None
+    if with_statement is None:
+        statement = _statement_with_secret_directive(construction, ancestors)
+    directive = statement.trailing_whitespace.comment if statement else None
     reference = _existing_name(context, hoist, construction.client)
     if reference is None:
         decorator = ""
@@ -3486,14 +3500,29 @@ def _hoist_fix(
                 return FUNCTOOLS_TAKEN
             imports = cache_import.imports
             decorator = f"@{cache_import.local}{arguments}"
-        name = planned.get(hoist.key)
+        # Constructions with another directive get a client of their own,
+        # because the directive is part of the inserted code.
+        key = (*hoist.key, directive.value if directive else None)
+        name = planned.get(key)
+        new_name = name is None
         if name is None:
             base = CLIENT_NAMES[construction.client.api]
             name = unused_name(base + ("_for" if hoist.kind == "keyed" else ""), taken)
             taken.add(name)
-            planned[hoist.key] = name
+            planned[key] = name
         returns = _factory_return_annotation(context, hoist)
         code = _definition(name, hoist, decorator, context.line_length, returns)
+        if directive is not None:
+            with_directive = _ending_with(code, directive.value, context.line_length)
+            if with_directive is None:
+                if new_name:
+                    taken.discard(name)
+                    del planned[key]
+                return (
+                    f"the call does not fit on one line with `{directive.value}`,"
+                    " which must stay on the line of the key that it is about"
+                )
+            code = with_directive
         inserts = (InsertStatements(f"CIO601:{name}", code, frozenset(hoist.reads)),)
         reference = name if hoist.kind == "client" else f"{name}()"
 
@@ -3512,7 +3541,63 @@ def _hoist_fix(
     replacements: dict[Any, Any] = {construction.node: replacement}
     if with_statement is not None:
         replacements = {with_statement: _unwrap(with_statement, replacement)}
-    return Fix(FixSafety.SAFE, replacements, imports=imports, inserts=inserts)
+    dropped: tuple[str, ...] = ()
+    if statement is not None and directive is not None:
+        replacements = {statement: _without_comment(statement, replacements)}
+        if not inserts:
+            # The client that the line now reads is built elsewhere, with
+            # comments of its own.
+            dropped = (directive.value,)
+    return Fix(
+        FixSafety.SAFE,
+        replacements,
+        imports=imports,
+        inserts=inserts,
+        dropped_comments=dropped,
+    )
+
+
+def _statement_with_secret_directive(
+    construction: Construction, ancestors: list[cst.CSTNode]
+) -> cst.SimpleStatementLine | None:
+    """Return the one-line statement of a construction when its comment silences a key check."""
+    statement = next(
+        (node for node in ancestors if isinstance(node, cst.BaseStatement)), None
+    )
+    comment = line_pragma(statement) if statement is not None else None
+    if comment is None or not silences_secret_only(comment.value):
+        return None
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement
+
+
+def _without_comment(
+    statement: cst.SimpleStatementLine, replacements: dict[Any, Any]
+) -> cst.SimpleStatementLine:
+    """Return the statement with the replacements made and its end-of-line comment gone."""
+    fixed = replace_nodes(statement, replacements)
+    trailing = fixed.trailing_whitespace.with_changes(
+        whitespace=cst.SimpleWhitespace(""), comment=None
+    )
+    return fixed.with_changes(trailing_whitespace=trailing)
+
+
+def _ending_with(code: str, comment: str, line_length: int) -> str | None:
+    """Return the inserted code with `comment` at the end of its call, or None.
+
+    None when the call takes more than one line, or the comment makes its
+    line too long: black would then split the call, and the comment would
+    end up after the closing bracket, away from the key.
+    """
+    lines = code.rstrip("\n").split("\n")
+    last = lines[-1]
+    if last.strip() == ")":
+        return None
+    ended = f"{last}  {comment}"
+    if len(ended) > line_length and not black_keeps_line(comment):
+        return None
+    lines[-1] = ended
+    return "\n".join(lines) + "\n"
 
 
 def _call_arguments(values: list[cst.BaseExpression]) -> list[cst.Arg]:
