@@ -7,7 +7,7 @@ import hashlib
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from cio_fix.env_settings import (
 from cio_fix.lookups import Lookup
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
+from cio_fix.pragmas import line_pragma, silences_secret_only
 from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -469,6 +470,12 @@ class HardcodedCredential(Rule):
     not a built-in type is reported without a fix, because django-environ
     takes any entry of two items for a cast and a default. The variable
     must be set where the code runs.
+    When the fix reads a key from the environment, a comment at the end
+    of its line whose directives all silence checks of hard-coded keys
+    (`noqa` for S105, S106 or S107, bandit's `nosec`, detect-secrets'
+    `pragma: allowlist secret`) is removed, unless another key in the
+    same statement gets no fix. A comment with any other directive or
+    text stays.
     Placeholders such as "YOUR_API_KEY", "fake-api-key" or "fakekey1234"
     (a word that starts with `fake`, `dummy` or `test`) and empty strings
     are left alone.
@@ -525,8 +532,9 @@ class HardcodedCredential(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         if context.in_test_code:
             return
-        for literal in self._unique_literals(context):
-            yield self._finding(context, literal)
+        literals = self._unique_literals(context)
+        for literal in literals:
+            yield self._finding(context, literal, literals)
 
     # -- where credentials are -------------------------------------------------
 
@@ -766,7 +774,9 @@ class HardcodedCredential(Rule):
 
     # -- findings and fixes ------------------------------------------------------
 
-    def _finding(self, context: FileContext, literal: _Literal) -> Finding:
+    def _finding(
+        self, context: FileContext, literal: _Literal, literals: list[_Literal]
+    ) -> Finding:
         project, env, root = context.project, context.config.env, context.config.root
         service = service_of(project, context.path, root)
         env_name = _variable_for(project, env, literal, service)
@@ -815,7 +825,29 @@ class HardcodedCredential(Rule):
                 f" {env_name} by hand)"
             )
             fix = None
+        elif literal.scheme_default is None and literal.settings_read is None:
+            others = [other for other in literals if other is not literal]
+            fix = _without_secret_directive(
+                context,
+                literal,
+                fix,
+                others,
+                lambda other: self._gets_fix(context, other),
+            )
         return context.finding(self, literal.node, message, fix=fix, secrets=secrets)
+
+    @staticmethod
+    def _gets_fix(context: FileContext, literal: _Literal) -> bool:
+        """Tell whether `_finding` plans a fix for a key, before it checks the name `os`."""
+        if literal.not_fixed is not None:
+            return False
+        project, env, root = context.project, context.config.env, context.config.root
+        service = service_of(project, context.path, root)
+        env_name = _variable_for(project, env, literal, service)
+        shared = project.shared(
+            "CIO101:shared", lambda index: _shared_variables(index, env, root)
+        )
+        return f"{service}:{env_name}" not in shared
 
     @staticmethod
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | str:
@@ -868,6 +900,77 @@ class HardcodedCredential(Rule):
             imports=imports,
             description=f"read the key from {env_name}",
         )
+
+
+def _without_secret_directive(
+    context: FileContext,
+    literal: _Literal,
+    fix: Fix,
+    others: list[_Literal],
+    gets_fix: Callable[[_Literal], bool],
+) -> Fix:
+    """Return the fix, also dropping a `# noqa: S106` or `# nosec` that silenced the key.
+
+    The comment ends the key's line: the line of an argument or item of
+    its own, or a statement of one line. A statement may contain other
+    keys of `others`, and the comment stays while one of them gets no fix.
+    """
+    line_end = _secret_directive_after(context, literal.node)
+    if line_end is None:
+        return fix
+    whitespace, statement = line_end
+    if statement is not None:
+        for other in others:
+            inside = any(node is statement for node in context.ancestors(other.node))
+            if inside and not gets_fix(other):
+                return fix
+    comment = whitespace.comment
+    assert comment is not None
+    without = whitespace.with_changes(whitespace=cst.SimpleWhitespace(""), comment=None)
+    return dataclasses.replace(
+        fix,
+        replacements={**fix.replacements, whitespace: without},
+        dropped_comments=(comment.value,),
+    )
+
+
+def _secret_directive_after(
+    context: FileContext, node: cst.CSTNode
+) -> tuple[cst.TrailingWhitespace, cst.SimpleStatementLine | None] | None:
+    """Return the whitespace that ends the key's line if its comment silences key checks.
+
+    The second item is the statement when the line is a whole statement,
+    because other keys may share it. It is None for an argument or item
+    on a line of its own.
+    """
+    parent = context.parent(node)
+    if isinstance(parent, (cst.Arg, cst.DictElement, cst.Element)):
+        after = (
+            [parent.comma.whitespace_after]
+            if isinstance(parent.comma, cst.Comma)
+            else []
+        )
+        if isinstance(parent, cst.Arg):
+            after.append(parent.whitespace_after_arg)
+        for whitespace in after:
+            if not isinstance(whitespace, cst.ParenthesizedWhitespace):
+                continue
+            comment = whitespace.first_line.comment
+            if comment is not None and silences_secret_only(comment.value):
+                return whitespace.first_line, None
+    statement = next(
+        (
+            ancestor
+            for ancestor in context.ancestors(node)
+            if isinstance(ancestor, cst.BaseStatement)
+        ),
+        None,
+    )
+    comment = line_pragma(statement) if statement is not None else None
+    if comment is None or not silences_secret_only(comment.value):
+        return None
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement.trailing_whitespace, statement
 
 
 def _settings_default(
