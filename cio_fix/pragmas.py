@@ -99,3 +99,11 @@ def silences_secret_only(comment: str) -> bool:
     return bool(parts) and all(
         _SECRET_DIRECTIVE.fullmatch(part.strip()) for part in parts
     )
+
+
+def mentions_secret_directive(text: str) -> bool:
+    """Tell whether source text may contain a directive of `silences_secret_only`.
+
+    A file without one needs no look at the comments of its keys.
+    """
+    return _SECRET_DIRECTIVE.search(text) is not None

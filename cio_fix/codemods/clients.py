@@ -2730,11 +2730,13 @@ def _optional_constructors(
     context: FileContext, construction: Construction
 ) -> set[str]:
     """Return the names the constructor reads that are None when their import fails."""
-    return {
-        name
-        for name in read_names(construction.node.func)
-        if _import_fallback(context, name) is not None
-    }
+    dotted = dotted_name(construction.node.func)
+    if dotted is None:
+        names = read_names(construction.node.func)
+        return {name for name in names if _import_fallback(context, name) is not None}
+    # `CustomerIO` and `customerio.CustomerIO` read their first name only.
+    head = dotted.partition(".")[0]
+    return {head} if _import_fallback(context, head) is not None else set()
 
 
 def _import_fallback(context: FileContext, name: str) -> cst.Assign | None:

@@ -36,7 +36,11 @@ from cio_fix.env_settings import (
 from cio_fix.lookups import Lookup
 from cio_fix.metadata import code_of
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, mask_secret
-from cio_fix.pragmas import line_pragma, silences_secret_only
+from cio_fix.pragmas import (
+    line_pragma,
+    mentions_secret_directive,
+    silences_secret_only,
+)
 from cio_fix.project import CREDENTIAL_ROLES, ProjectIndex
 from cio_fix.rules import FileContext, Rule
 
@@ -915,6 +919,10 @@ def _without_secret_directive(
     its own, or a statement of one line. A statement may contain other
     keys of `others`, and the comment stays while one of them gets no fix.
     """
+    if not context.shared(
+        "secret directives", lambda file: mentions_secret_directive(file.source.text)
+    ):
+        return fix
     line_end = _secret_directive_after(context, literal.node)
     if line_end is None:
         return fix
