@@ -24,6 +24,7 @@ from cio_fix.codemods.clients import (
     format_call,
     unused_name,
 )
+from cio_fix.codemods.patches import patched_class
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of
 from cio_fix.namespaces import globals_writes, own_module_writes
@@ -2110,3 +2111,28 @@ def test_clients_optional_sdk_reason(tmp_path: Path) -> None:
         "(not fixed: `CustomerIO` is None when its import fails (line 8), and cio-fix"
         " builds the client once only after a test that `CustomerIO` is not None)"
     ) in withheld[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ('mock.patch("app.views.CustomerIO")', ("app.views", "CustomerIO")),
+        ('patch(target="customerio.APIClient")', ("customerio", "APIClient")),
+        ('mock.patch.object(views, "CustomerIO")', ("app.views", "CustomerIO")),
+        ('monkeypatch.setattr(views, "CustomerIO", None)', ("app.views", "CustomerIO")),
+        (
+            'monkeypatch.setattr("customerio.CustomerIO", None)',
+            ("customerio", "CustomerIO"),
+        ),
+        ('mock.patch("app.views.send_email")', None),
+        ('mock.patch.object(views, "track")', None),
+        ("object()", None),
+        ('setattr(views, "CustomerIO", None)', None),
+    ],
+)
+def test_clients_patched_class(call: str, expected: tuple[str, str] | None) -> None:
+    source = f"from unittest import mock\nfrom app import views\n{call}\n"
+    index = build_index(cst.parse_module(source), "tests.test_views", False)
+    node = next(site.node for site in index.call_sites if code_of(site.node) == call)
+
+    assert patched_class(index, node) == expected

@@ -56,7 +56,7 @@ def patched_class(index: FileIndex, call: cst.Call) -> tuple[str, str] | None:
         return None
     if method == "patch":
         return _dotted_target(_argument(call, 0, "target"))
-    if method == "object" and _is_patch(func):
+    if method == "object" and type(func) is cst.Attribute and _is_patch(func):
         return _object_target(index, call, "attribute")
     if method == "setattr" and type(func) is cst.Attribute:
         dotted = _dotted_target(_argument(call, 0, "target"))
@@ -66,9 +66,8 @@ def patched_class(index: FileIndex, call: cst.Call) -> tuple[str, str] | None:
     return None
 
 
-def _is_patch(func: cst.BaseExpression) -> bool:
+def _is_patch(func: cst.Attribute) -> bool:
     """Tell `patch.object` (`mock.patch.object`, `mocker.patch.object`) apart."""
-    assert type(func) is cst.Attribute
     owner = func.value
     if type(owner) is cst.Name:
         return owner.value == "patch"
