@@ -180,6 +180,9 @@ class Assignment:
     value: cst.BaseExpression | None
     statement: cst.CSTNode
     scope: Scope
+    # True when a `for` or `while` loop of the same scope runs the
+    # assignment (or a `for` statement binds its target).
+    in_loop: bool = False
 
 
 @dataclass
@@ -568,6 +571,8 @@ class FileIndex:
         self.rebound_names: frozenset[str] = frozenset()
         # The assignments in functions and classes after `global name`, by name.
         self.global_assignments: dict[str, list[Assignment]] = {}
+        # The functions and classes whose `global` statements declare each name.
+        self.global_scopes: dict[str, list[Scope]] = {}
         # Modules imported with `from module import *` at module level.
         self.star_imports: list[str] = []
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
@@ -669,6 +674,7 @@ class FileIndex:
         any more.
         """
         self.global_assignments = {}
+        self.global_scopes = {}
         for scope in [self.module_scope, *self.inner_scopes()]:
             scope.assignments = {}
             scope.function = None
@@ -1048,6 +1054,8 @@ class FileIndex:
     ) -> ClientType | None:
         """Return the client type that the assignments or imports of a name give it."""
         if assignments:
+            if self._binds_global(name, assignments[0].scope):
+                return self.global_client_type(name)
             return self._assigned_type(assignments)
 
         if name in self.scoped_names:
@@ -1585,6 +1593,63 @@ class FileIndex:
             found = found or client
         return found
 
+    def _binds_global(self, name: str, scope: Scope) -> bool:
+        """Tell whether `name` in `scope` is a module-level name that functions declare `global`."""
+        declaring = self.global_scopes.get(name)
+        if declaring is None:
+            return False
+        return scope is self.module_scope or any(
+            candidate is scope for candidate in declaring
+        )
+
+    def global_client_type(self, name: str) -> ClientType | None:
+        """Return the client type of a module-level name that functions may rebind through `global`.
+
+        `cio = None` at module level and `global cio; cio = CustomerIO(...)`
+        in an init function (Django's `AppConfig.ready`, an app factory)
+        make a client. Every assignment at module level and after `global
+        name` must give None or a client, all of one type. An import of the
+        name, a star import after it, a `del`, an assignment in a loop or
+        of any other value leaves it unknown. So does an assignment through
+        the module object in another module (`tracking.cio = ...`), once the
+        project index is set. Code that reads the name before the init
+        function runs reads None, and the order is not checked.
+        """
+        if name in self.module_imports or name in self.star_rebound_names:
+            return None
+        if self.project is not None and self.project.rebound_constant(
+            self.module_name, name
+        ):
+            return None
+        declaring = self.global_scopes.get(name, [])
+        if name in self.module_scope.deletions or any(
+            name in scope.deletions or name in scope.imports for scope in declaring
+        ):
+            return None
+
+        bindings = [
+            *self.module_scope.assignments.get(name, []),
+            *self.global_assignments.get(name, []),
+        ]
+        types: set[ClientType] = set()
+        for assignment in bindings:
+            if assignment.in_loop:
+                return None
+            annotated = self._annotated_type(assignment)
+            if annotated is not None:
+                types.add(annotated)
+                continue
+            value = assignment.value
+            if type(value) is cst.Name and value.value == "None":
+                continue
+            client = (
+                self.client_type(value, assignment.scope) if value is not None else None
+            )
+            if client is None:
+                return None
+            types.add(client)
+        return types.pop() if len(types) == 1 else None
+
     def _annotated_type(self, assignment: Assignment) -> ClientType | None:
         """Return the client class a parameter or a variable is annotated with.
 
@@ -1983,6 +2048,8 @@ class IndexBuilder(cst.CSTVisitor):
         # The assignments to names declared nonlocal. They bind in an
         # enclosing scope, which is found once the walk has seen every binding.
         self.nonlocal_assignments: list[Assignment] = []
+        # The scope of each `for` and `while` loop that the walk is inside.
+        self.loop_scopes: list[Scope] = []
 
     def visit_Name(self, node: cst.Name) -> None:
         self.index.names.setdefault(node.value, []).append(node)
@@ -2048,6 +2115,8 @@ class IndexBuilder(cst.CSTVisitor):
         names = {item.name.value for item in node.names}
         self.index.global_names.update(names)
         self.global_declarations.setdefault(id(self.scope), set()).update(names)
+        for name in names:
+            self.index.global_scopes.setdefault(name, []).append(self.scope)
 
     def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
         # NOTE: an import or a `del` of a nonlocal name stays in the scope of
@@ -2173,7 +2242,17 @@ class IndexBuilder(cst.CSTVisitor):
             self._record_target(node.asname.name, node.item, node)
 
     def visit_For(self, node: cst.For) -> None:
+        self.loop_scopes.append(self.scope)
         self._record_target(node.target, None, node)
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.loop_scopes.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loop_scopes.append(self.scope)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loop_scopes.pop()
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         # `:=` in a comprehension binds in the scope that runs it (PEP 572).
@@ -2281,7 +2360,8 @@ class IndexBuilder(cst.CSTVisitor):
     def _record_assignment(
         self, name: str, value: cst.BaseExpression | None, node: cst.CSTNode
     ) -> None:
-        assignment = Assignment(name, value, node, self.scope)
+        in_loop = bool(self.loop_scopes) and self.loop_scopes[-1] is self.scope
+        assignment = Assignment(name, value, node, self.scope, in_loop)
         if self.nonlocal_declarations and name in self.nonlocal_declarations.get(
             id(self.scope), ()
         ):
