@@ -60,6 +60,9 @@ class ModuleSummary:
     module_name: str
     path: Path
     clients: dict[str, ClientType] = field(default_factory=dict)
+    # The names in `clients` that functions set through `global`
+    # (`global cio; cio = CustomerIO(...)` in an init function).
+    global_clients: list[str] = field(default_factory=list)
     factories: dict[str, ClientType] = field(default_factory=dict)
     # Module-level type aliases that allow a client class, by name
     # (`CustomerIODep = Annotated[CustomerIO, Depends(get_cio)]`). A
@@ -282,10 +285,20 @@ class ProjectIndex:
         return found
 
     def client_type(self, qualified: str) -> ClientType | None:
+        """Return the client type of a project module's module-level client, if it is one.
+
+        A client that an init function sets through `global` is unknown
+        when code also assigns it through the module object
+        (`customerio_client.cio = ...`).
+        """
         target = self.resolve_name(qualified)
         if target is None:
             return None
         summary, name = target
+        if name in summary.global_clients and self.rebound_constant(
+            summary.module_name, name
+        ):
+            return None
         return summary.clients.get(name)
 
     def is_pipelines_module(self, qualified: str) -> bool:
@@ -483,6 +496,13 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary = ModuleSummary(module_name=index.module_name, path=path)
     scope = index.module_scope
     for name, assignments in scope.assignments.items():
+        if name in index.global_scopes:
+            # Not a constant either, because functions may rebind it.
+            client = index.global_client_type(name)
+            if client is not None:
+                summary.clients[name] = client
+                summary.global_clients.append(name)
+            continue
         if len(assignments) != 1 or assignments[0].value is None:
             continue
         value = assignments[0].value

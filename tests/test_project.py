@@ -1131,3 +1131,91 @@ def test_project_segment_module_reexported_not_reported(project) -> None:
 
     assert result.exit_code == 0
     assert "CIO301" not in result.stdout
+
+
+GLOBAL_INIT_CLIENT = (
+    "from customerio import CustomerIO\n"
+    "from django.conf import settings\n\n"
+    "cio = None\n\n\n"
+    "def init_client():\n"
+    "    global cio\n"
+    "    cio = CustomerIO(settings.CIO_SITE_ID, settings.CIO_API_KEY)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("import_line", "receiver"),
+    [
+        ("from shop import customerio_client", "customerio_client.cio"),
+        ("from shop.customerio_client import cio", "cio"),
+        ("import shop.customerio_client", "shop.customerio_client.cio"),
+    ],
+)
+def test_project_global_init_client_imported(project, import_line, receiver) -> None:
+    root = project(
+        {
+            "requirements.txt": "customerio==3.1.0\n",
+            "shop/__init__.py": "",
+            "shop/customerio_client.py": GLOBAL_INIT_CLIENT,
+            "shop/apps.py": (
+                "from django.apps import AppConfig\n\n\n"
+                "class ShopConfig(AppConfig):\n"
+                '    name = "shop"\n\n'
+                "    def ready(self):\n"
+                "        from shop import customerio_client\n\n"
+                "        customerio_client.init_client()\n"
+            ),
+            "shop/views.py": (
+                f"import time\n\n{import_line}\n\n\n"
+                "def signup(request):\n"
+                f"    {receiver}.identify(id=1, created_at=int(time.time() * 1000))\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "."], root)
+
+    found = [(item["path"], item["code"]) for item in result.json["findings"]]
+    assert ("shop/views.py", "CIO103") in found
+    assert ("shop/views.py", "CIO304") in found
+    assert not any(code == "CIO601" for _, code in found)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "from shop.customerio_client import cio\n\n\n"
+        "def signup(request):\n"
+        "    cio.identify(id=1, created_at=int(time.time() * 1000))\n",
+        "cio = None\n\n\n"
+        "def init_client():\n"
+        "    global cio\n"
+        '    cio = CustomerIO("site", "key")\n\n\n'
+        "def signup(request):\n"
+        "    cio.identify(id=1, created_at=int(time.time() * 1000))\n",
+    ],
+    ids=["imported", "same_module"],
+)
+def test_project_global_init_client_set_through_module(project, sender) -> None:
+    # testing.py puts another object in place of the client through the
+    # module object, so `cio` is not known to be a client in either module.
+    root = project(
+        {
+            "requirements.txt": "customerio==3.1.0\n",
+            "shop/__init__.py": "",
+            "shop/customerio_client.py": GLOBAL_INIT_CLIENT,
+            "shop/views.py": (
+                "import time\n\nfrom customerio import CustomerIO\n" + sender
+            ),
+            "shop/testing.py": (
+                "from shop import customerio_client, views\n\n\n"
+                "def use_fake():\n"
+                "    customerio_client.cio = object()\n"
+                "    views.cio = object()\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO103", "."], root)
+
+    assert result.json["findings"] == []
