@@ -28,6 +28,7 @@ from cio_fix.codemods.patches import patched_class
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of
 from cio_fix.namespaces import globals_writes, own_module_writes
+from cio_fix.rules import all_rules
 from cio_fix.walk import find_all
 
 from conftest import FIXTURES, run_cli
@@ -439,6 +440,57 @@ def test_clients_second_run_changes_nothing(project) -> None:
     )
     assert again.json["changed_files"] == []
     assert again.json["findings"] == []
+
+
+LAZY_GETTER_APP = """\
+import os
+
+from customerio import CustomerIO
+from flask import Flask
+
+app = Flask(__name__)
+
+SITE_ID = os.environ["CUSTOMERIO_SITE_ID"]
+API_KEY = os.environ["CUSTOMERIO_TRACK_API_KEY"]
+
+_client = None
+
+
+def get_cio():
+    global _client
+    if _client is None:
+        _client = CustomerIO(SITE_ID, API_KEY)
+    return _client
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(SITE_ID, API_KEY)
+    cio.identify(id=1, email="ada@example.com")
+    return "ok"
+"""
+
+
+def _assert_getter_reused(root: Path) -> None:
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert "cio = get_cio()" in fixed
+    assert "_customerio_client" not in fixed
+    again = run_cli(["--dry-run", "--output-format", "json", "."], root)
+    assert again.json["changed_files"] == []
+    assert again.json["findings"] == []
+
+
+def test_clients_one_run_reuses_getter(project) -> None:
+    root = project({"app.py": LAZY_GETTER_APP})
+    run_cli(["--apply", "."], root)
+    _assert_getter_reused(root)
+
+
+def test_clients_rule_by_rule_reuses_getter(project) -> None:
+    root = project({"app.py": LAZY_GETTER_APP})
+    for code in sorted(all_rules()):
+        run_cli(["--apply", "--select", code, "."], root)
+    _assert_getter_reused(root)
 
 
 def test_clients_background_helper_rejects_bare_name(project) -> None:

@@ -36,7 +36,6 @@ from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     Api,
-    ClientType,
     Construction,
     FileIndex,
     FunctionInfo,
@@ -424,8 +423,10 @@ class Hoist:
     reads: set[str]
 
     @property
-    def key(self) -> tuple[str, str, tuple[str, ...]]:
-        return (self.kind, self.func, tuple(self.arguments))
+    def key(self) -> tuple[bool, str, tuple[str, ...]]:
+        # A module-level client and a factory of the same call can share one
+        # helper, but a keyed factory takes arguments, so it cannot.
+        return (self.kind == "keyed", self.func, tuple(self.arguments))
 
 
 def _reads_module_value(index: FileIndex, names: set[str]) -> bool:
@@ -659,9 +660,15 @@ class ClientPerRequest(Rule):
     or names the function imports) go into a
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
     be hashable (strings, in practice). A module-level client built with
-    the same arguments is reused unless its name may change after import, an
-    uncached factory without parameters gets `@functools.cache` when the
-    client it builds is the same on every call, and
+    the same arguments is reused unless its name may change after import.
+    So is a getter without parameters that builds such a client once: a
+    cached factory (`functools.cache`, `lru_cache`) or a function that
+    fills a `global` name only while it is unset and returns it. The
+    getter must return the client on every path (no bare `return`), must
+    neither change nor close it, and no other function of the module may
+    assign that `global` name. An uncached factory without parameters gets
+    `@functools.cache` when the client it builds is the same on every
+    call. Constructions built alike share one new client or factory.
     `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
     A factory's client is the same on every call when each argument, and
     each local variable that an argument reads, is built only from
@@ -823,7 +830,7 @@ class ClientPerRequest(Rule):
 
     def check(self, context: FileContext) -> Iterator[Finding]:
         taken = context.module_names()
-        planned: dict[tuple[Any, ...], str] = {}
+        planned: dict[tuple[Any, ...], _Helper] = {}
         for site in self._sites(context):
             construction = site.construction
             function = construction.site.function
@@ -1037,7 +1044,7 @@ class ClientPerRequest(Rule):
         context: FileContext,
         site: _Site,
         taken: set[str],
-        planned: dict[tuple[Any, ...], str],
+        planned: dict[tuple[Any, ...], _Helper],
     ) -> Finding:
         construction = site.construction
         message = _hoist_message(site)
@@ -3406,38 +3413,178 @@ def _cache_decorator(
     return decorator, functools_import.imports
 
 
-def _existing_name(
-    context: FileContext, hoist: Hoist, client: ClientType
-) -> str | None:
-    """Return a module-level client or cached factory already built like `hoist`.
+@dataclass(frozen=True)
+class _Helper:
+    """A module-level client or factory that a fix of this pass adds."""
+
+    # `name` for a module-level client, `name()` for a factory.
+    reference: str
+    imports: tuple[AddImport, ...]
+    inserts: tuple[InsertStatements, ...]
+
+
+def _existing_name(context: FileContext, hoist: Hoist) -> str | None:
+    """Return a module-level client, or a call of a getter, that builds a client like `hoist`.
 
     A module-level client is built at import whatever the fix does, so a
-    hoist planned as a factory reuses it too.
+    hoist planned as a factory reuses it too. A getter that builds its
+    client once (`_getter_reference`) serves a hoist planned as a
+    module-level client too, because arguments that are safe to read at
+    import are as safe to read at its first call.
     """
+    if hoist.kind == "keyed":
+        return None
     index = context.index
     for statement in context.module.body:
-        if hoist.kind != "keyed" and isinstance(statement, cst.SimpleStatementLine):
-            small = statement.body[0]
-            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-                continue
-            target = small.targets[0].target
-            if (
-                isinstance(target, cst.Name)
-                and _is_constant(index, target.value)
-                and _same_construction(index, small.value, hoist)
-            ):
-                return target.value
-        if hoist.kind == "factory" and isinstance(statement, cst.FunctionDef):
-            function = next((f for f in index.functions if f.node is statement), None)
-            if function is None or not function.is_cached or statement.params.params:
-                continue
-            if not _is_constant(index, statement.name.value):
-                continue
-            if len(function.returns) == 1 and _same_construction(
-                index, function.returns[0], hoist
-            ):
-                return f"{statement.name.value}()"
+        reference = None
+        if isinstance(statement, cst.SimpleStatementLine):
+            reference = _module_client(index, statement, hoist)
+        elif isinstance(statement, cst.FunctionDef):
+            reference = _getter_reference(context, statement, hoist)
+        if reference is not None:
+            return reference
     return None
+
+
+def _module_client(
+    index: FileIndex, statement: cst.SimpleStatementLine, hoist: Hoist
+) -> str | None:
+    """Return the name of a module-level client that a statement builds like `hoist`."""
+    small = statement.body[0]
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return None
+    target = small.targets[0].target
+    if not isinstance(target, cst.Name) or not _is_constant(index, target.value):
+        return None
+    if not _same_construction(index, small.value, hoist):
+        return None
+    return target.value
+
+
+def _getter_reference(
+    context: FileContext, statement: cst.FunctionDef, hoist: Hoist
+) -> str | None:
+    """Return `name()` for a getter that builds a client like `hoist` once per process.
+
+    The getter is a cached factory (`functools.cache`) or a function that
+    fills a `global` name only while it is unset and returns it.
+    """
+    getter = _find_getter(context, statement, hoist)
+    if getter is None:
+        return None
+    function, construction = getter
+    if function.is_cached or _returns_lazy_global(context, function, construction):
+        return f"{function.name}()"
+    return None
+
+
+def _find_getter(
+    context: FileContext, statement: cst.FunctionDef, hoist: Hoist
+) -> tuple[FunctionInfo, Construction] | None:
+    """Return a module-level function without parameters that returns a client built like `hoist`.
+
+    It returns the construction itself, or a name bound to it that it
+    neither changes nor closes. Whether it builds the client only once is
+    left to the caller.
+    """
+    function = _module_functions(context).get(statement.name.value)
+    if function is None or function.node is not statement or function.is_async:
+        return None
+    if all_parameters(statement.params) or not function.returns:
+        return None
+    if not _always_returns_value(statement):
+        return None
+    if not _is_constant(context.index, function.name):
+        return None
+    constructions = _constructions_by_function(context).get(id(function), [])
+    if len(constructions) != 1:
+        return None
+    construction = constructions[0]
+    if not _same_construction(context.index, construction.node, hoist):
+        return None
+    returns = function.returns
+    if len(returns) == 1 and returns[0] is construction.node:
+        return function, construction
+    names = {node.value for node in returns if isinstance(node, cst.Name)}
+    if len(names) != 1 or not all(isinstance(node, cst.Name) for node in returns):
+        return None
+    name = names.pop()
+    if name in _changed_by(context, function.node):
+        return None
+    if name in _closed_by(context, function.node):
+        return None
+    if _is_global_in(context.index, function, name):
+        return function, construction
+    assert function.scope is not None
+    assignments = function.scope.assignments.get(name, [])
+    if len(returns) != 1 or len(assignments) != 1:
+        return None
+    if assignments[0].value is not construction.node:
+        return None
+    return function, construction
+
+
+def _always_returns_value(function: cst.FunctionDef) -> bool:
+    """Tell whether a function ends with `return` and has no bare `return`.
+
+    A function that may return None (`if not ENABLED: return`) cannot
+    stand in for a construction, which always gives a client.
+    """
+    if not _ends_with_return(function.body):
+        return False
+    return all(node.value is not None for node in find_all(function.body, cst.Return))
+
+
+def _is_global_in(index: FileIndex, function: FunctionInfo, name: str) -> bool:
+    """Tell whether `function` assigns the module-level `name` after `global name`."""
+    return any(
+        assignment.scope.function is function
+        for assignment in index.global_assignments.get(name, [])
+    )
+
+
+def _returns_lazy_global(
+    context: FileContext, function: FunctionInfo, construction: Construction
+) -> bool:
+    """Tell whether a getter returns a `global` name that only it fills, once.
+
+    `if _client is None: _client = CustomerIO(...)` followed by
+    `return _client` builds one client per process (`_fills_unset_global`).
+    Another function of the module that assigns the name (an `init_app`
+    that builds a client with other keys), a second module-level binding
+    or a `del` could make the getter return another client.
+    NOTE: code in other modules that sets the name (`app.cio._client = ...`)
+    is not seen.
+    """
+    index = context.index
+    ancestors = list(context.ancestors(construction.node))
+    name = _global_target(index, construction, ancestors)
+    if name is None or not all(
+        isinstance(node, cst.Name) and node.value == name for node in function.returns
+    ):
+        return False
+    for assignment in index.global_assignments.get(name, []):
+        if assignment.scope.function is not function:
+            return False
+    if len(index.module_scope.assignments.get(name, [])) > 1:
+        return False
+    if name in index.module_scope.deletions:
+        return False
+    return _fills_unset_global(context, function, construction, ancestors)
+
+
+def _constructions_by_function(context: FileContext) -> dict[int, list[Construction]]:
+    """Return the file's constructions by the id of the function that contains them."""
+
+    def compute(context: FileContext) -> dict[int, list[Construction]]:
+        found: dict[int, list[Construction]] = {}
+        for construction in context.index.constructions:
+            function = construction.site.function
+            if function is not None:
+                found.setdefault(id(function), []).append(construction)
+        return found
+
+    return context.shared("CIO601:constructions-by-function", compute)
 
 
 def _is_constant(index: FileIndex, name: str) -> bool:
@@ -3468,7 +3615,7 @@ def _hoist_fix(
     construction: Construction,
     hoist: Hoist,
     taken: set[str],
-    planned: dict[tuple[Any, ...], str],
+    planned: dict[tuple[Any, ...], _Helper],
     with_statement: cst.With | None,
     ancestors: list[cst.CSTNode],
 ) -> Fix | str:
@@ -3484,49 +3631,18 @@ def _hoist_fix(
     if with_statement is None:
         statement = _statement_with_secret_directive(construction, ancestors)
     directive = statement.trailing_whitespace.comment if statement else None
-    reference = _existing_name(context, hoist, construction.client)
+    reference = _existing_name(context, hoist)
     if reference is None:
-        decorator = ""
-        if hoist.kind != "client":
-            too_old = _cache_too_old(context)
-            if too_old is not None:
-                return too_old
-            cache, arguments = _unbounded_cache(context)
-            if hoist.kind == "keyed":
-                cache, arguments = "lru_cache", "(maxsize=128)"
-            # The decorator runs when the module is imported.
-            cache_import = context.attribute_in_helper(
-                "functools", cache, on_import=True
-            )
-            if cache_import is None:
-                return FUNCTOOLS_TAKEN
-            imports = cache_import.imports
-            decorator = f"@{cache_import.local}{arguments}"
-        # Constructions with another directive get a client of their own,
+        # Constructions with another directive get a helper of their own,
         # because the directive is part of the inserted code.
         key = (*hoist.key, directive.value if directive else None)
-        name = planned.get(key)
-        new_name = name is None
-        if name is None:
-            base = CLIENT_NAMES[construction.client.api]
-            name = unused_name(base + ("_for" if hoist.kind == "keyed" else ""), taken)
-            taken.add(name)
-            planned[key] = name
-        returns = _factory_return_annotation(context, hoist)
-        code = _definition(name, hoist, decorator, context.line_length, returns)
-        if directive is not None:
-            with_directive = _ending_with(code, directive.value, context.line_length)
-            if with_directive is None:
-                if new_name:
-                    taken.discard(name)
-                    del planned[key]
-                return (
-                    f"the call does not fit on one line with `{directive.value}`,"
-                    " which must stay on the line of the key that it is about"
-                )
-            code = with_directive
-        inserts = (InsertStatements(f"CIO601:{name}", code, frozenset(hoist.reads)),)
-        reference = name if hoist.kind == "client" else f"{name}()"
+        helper = planned.get(key)
+        if helper is None:
+            helper = _new_helper(context, construction, hoist, taken, directive)
+            if isinstance(helper, str):
+                return helper
+            planned[key] = helper
+        reference, imports, inserts = helper.reference, helper.imports, helper.inserts
 
     # NOTE: the replacement is not re-laid out with its line, so a keyed
     # factory call can push that line past the line limit.
@@ -3600,6 +3716,52 @@ def _ending_with(code: str, comment: str, line_length: int) -> str | None:
         return None
     lines[-1] = ended
     return "\n".join(lines) + "\n"
+
+
+def _new_helper(
+    context: FileContext,
+    construction: Construction,
+    hoist: Hoist,
+    taken: set[str],
+    directive: cst.Comment | None,
+) -> _Helper | str:
+    """Return the module-level client or factory to add for `hoist`, or why it cannot be written.
+
+    A `directive` that silences a check of the hard-coded key goes on the
+    line of the call, which contains the key.
+    """
+    imports: tuple[AddImport, ...] = ()
+    decorator = ""
+    if hoist.kind != "client":
+        too_old = _cache_too_old(context)
+        if too_old is not None:
+            return too_old
+        cache, arguments = _unbounded_cache(context)
+        if hoist.kind == "keyed":
+            cache, arguments = "lru_cache", "(maxsize=128)"
+        # The decorator runs when the module is imported.
+        cache_import = context.attribute_in_helper("functools", cache, on_import=True)
+        if cache_import is None:
+            return FUNCTOOLS_TAKEN
+        imports = cache_import.imports
+        decorator = f"@{cache_import.local}{arguments}"
+    base = CLIENT_NAMES[construction.client.api]
+    name = unused_name(base + ("_for" if hoist.kind == "keyed" else ""), taken)
+    taken.add(name)
+    returns = _factory_return_annotation(context, hoist)
+    code = _definition(name, hoist, decorator, context.line_length, returns)
+    if directive is not None:
+        with_directive = _ending_with(code, directive.value, context.line_length)
+        if with_directive is None:
+            taken.discard(name)
+            return (
+                f"the call does not fit on one line with `{directive.value}`,"
+                " which must stay on the line of the key that it is about"
+            )
+        code = with_directive
+    inserts = (InsertStatements(f"CIO601:{name}", code, frozenset(hoist.reads)),)
+    reference = name if hoist.kind == "client" else f"{name}()"
+    return _Helper(reference, imports, inserts)
 
 
 def _call_arguments(values: list[cst.BaseExpression]) -> list[cst.Arg]:
