@@ -493,6 +493,19 @@ def test_clients_rule_by_rule_reuses_getter(project) -> None:
     _assert_getter_reused(root)
 
 
+def test_clients_silenced_factory_not_reused(project) -> None:
+    # A silenced finding's fix never caches `get_cio`, so the construction
+    # must not wait for it.
+    source = (FIXTURES / "CIO601" / "factory_cached_and_reused.py").read_text()
+    source = source.replace("def get_cio():", "def get_cio():  # noqa: CIO601")
+    root = project({"app.py": source})
+    result = run_cli(["--apply", "--output-format", "json", "."], root)
+    assert result.json["errors"] == []
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert "cio = _customerio_client()" in fixed
+    assert "@functools.cache\ndef get_cio()" not in fixed
+
+
 def test_clients_background_helper_rejects_bare_name(project) -> None:
     root = project(
         {

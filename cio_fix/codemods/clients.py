@@ -668,8 +668,10 @@ class ClientPerRequest(Rule):
     neither change nor close it, and no other function of the module may
     assign that `global` name. An uncached factory without parameters gets
     `@functools.cache` when the client it builds is the same on every
-    call. Constructions built alike share one new client or factory.
-    `with CustomerIO(...) as cio:` is unwrapped onto the shared client.
+    call, and a construction built like its client then calls it instead
+    of getting a factory of its own. Constructions built alike share one
+    new client or factory. `with CustomerIO(...) as cio:` is unwrapped
+    onto the shared client.
     A factory's client is the same on every call when each argument, and
     each local variable that an argument reads, is built only from
     literals, environment reads, settings values and module constants.
@@ -831,35 +833,58 @@ class ClientPerRequest(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         taken = context.module_names()
         planned: dict[tuple[Any, ...], _Helper] = {}
+        patches = self._patches(context)
+        sites = []
         for site in self._sites(context):
-            construction = site.construction
-            function = construction.site.function
-            patch = patch_over(context.index, construction, self._patches(context))
+            patch = patch_over(context.index, site.construction, patches)
             if patch is not None and context.in_test_code:
                 # The test builds its clients under its own patch on purpose.
                 continue
-            factory = (
-                _factory_of(function, construction) if site.reason == "call" else None
-            )
-            if factory is not None:
-                closed = factory.name in self._closed_by_callers(context)
-                withheld = patch_reason(patch) if patch is not None else None
-                if withheld is None:
-                    withheld = _global_variable_reason(
-                        context, construction, site.ancestors
-                    )
-                if withheld is None:
-                    withheld = self._changed_by_callers(context).get(factory.name)
-                yield self._factory_finding(
-                    context, factory, construction, closed, withheld
-                )
+            sites.append((site, patch))
+        # The factories are decided first, because a construction built like
+        # the client of a factory that this pass caches reuses that factory.
+        factory_findings: dict[int, Finding] = {}
+        newly_cached: list[FunctionInfo] = []
+        for site, patch in sites:
+            factory = _site_factory(site)
+            if factory is None:
                 continue
-            if patch is not None:
+            finding = self._factory_site_finding(context, site, factory, patch)
+            factory_findings[id(site)] = finding
+            if finding.fix is not None and not is_silenced(
+                context, self.code, factory.node.name
+            ):
+                newly_cached.append(factory)
+        for site, patch in sites:
+            finding = factory_findings.get(id(site))
+            if finding is None and patch is not None:
                 message = _hoist_message(site)
                 reason = patch_reason(patch)
-                yield self._withheld(context, construction.node, message, reason)
-                continue
-            yield self._hoist_finding(context, site, taken, planned)
+                finding = self._withheld(
+                    context, site.construction.node, message, reason
+                )
+            if finding is None:
+                finding = self._hoist_finding(
+                    context, site, taken, planned, newly_cached
+                )
+            yield finding
+
+    def _factory_site_finding(
+        self,
+        context: FileContext,
+        site: _Site,
+        factory: FunctionInfo,
+        patch: ClassPatch | None,
+    ) -> Finding:
+        """Return the finding of an uncached factory that runs per request or per item."""
+        construction = site.construction
+        closed = factory.name in self._closed_by_callers(context)
+        withheld = patch_reason(patch) if patch is not None else None
+        if withheld is None:
+            withheld = _global_variable_reason(context, construction, site.ancestors)
+        if withheld is None:
+            withheld = self._changed_by_callers(context).get(factory.name)
+        return self._factory_finding(context, factory, construction, closed, withheld)
 
     # -- where constructions run -------------------------------------------------------
 
@@ -1045,6 +1070,7 @@ class ClientPerRequest(Rule):
         site: _Site,
         taken: set[str],
         planned: dict[tuple[Any, ...], _Helper],
+        newly_cached: list[FunctionInfo],
     ) -> Finding:
         construction = site.construction
         message = _hoist_message(site)
@@ -1094,7 +1120,14 @@ class ClientPerRequest(Rule):
 
         assert with_statement is not False
         fix = _hoist_fix(
-            context, construction, hoist, taken, planned, with_statement, site.ancestors
+            context,
+            construction,
+            hoist,
+            taken,
+            planned,
+            newly_cached,
+            with_statement,
+            site.ancestors,
         )
         if isinstance(fix, str):
             return self._withheld(context, construction.node, message, fix)
@@ -1216,6 +1249,13 @@ class ClientPerRequest(Rule):
                     # The message once a fix of `__init__` removed the cause.
                     fixed_message=advice,
                 )
+
+
+def _site_factory(site: _Site) -> FunctionInfo | None:
+    """Return the uncached factory whose construction a site is, when it runs per call."""
+    if site.reason != "call":
+        return None
+    return _factory_of(site.construction.site.function, site.construction)
 
 
 def _once_per_configuration(
@@ -3587,6 +3627,22 @@ def _constructions_by_function(context: FileContext) -> dict[int, list[Construct
     return context.shared("CIO601:constructions-by-function", compute)
 
 
+def _cached_in_this_pass(
+    context: FileContext, hoist: Hoist, newly_cached: list[FunctionInfo]
+) -> bool:
+    """Tell whether a factory that this pass caches builds a client like `hoist`.
+
+    The construction then waits for the next pass and reuses the cached
+    factory, instead of getting a second factory of its own.
+    """
+    if hoist.kind == "keyed":
+        return False
+    return any(
+        _find_getter(context, factory.node, hoist) is not None
+        for factory in newly_cached
+    )
+
+
 def _is_constant(index: FileIndex, name: str) -> bool:
     """Tell whether a module-level name keeps the value of its only assignment."""
     if index.module_assignment(name) is None:
@@ -3616,6 +3672,7 @@ def _hoist_fix(
     hoist: Hoist,
     taken: set[str],
     planned: dict[tuple[Any, ...], _Helper],
+    newly_cached: list[FunctionInfo],
     with_statement: cst.With | None,
     ancestors: list[cst.CSTNode],
 ) -> Fix | str:
@@ -3632,6 +3689,8 @@ def _hoist_fix(
         statement = _statement_with_secret_directive(construction, ancestors)
     directive = statement.trailing_whitespace.comment if statement else None
     reference = _existing_name(context, hoist)
+    if reference is None and _cached_in_this_pass(context, hoist, newly_cached):
+        return Fix(FixSafety.SAFE)
     if reference is None:
         # Constructions with another directive get a helper of their own,
         # because the directive is part of the inserted code.
