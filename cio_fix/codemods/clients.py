@@ -2710,6 +2710,9 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
 
     It must decide as CIO602 does, because a hoist that waits for a fix
     that never comes would wait in every pass.
+    NOTE: a run without CIO602 gives such a construction a helper of its
+    own. A later CIO602 run removes the argument there, which leaves two
+    helpers that build the same client (`_customerio_client_2`).
     """
     argument = _pooling_argument(construction)
     if argument is None or _pooling_fix(context, construction, argument) is None:
