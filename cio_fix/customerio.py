@@ -549,6 +549,9 @@ class FileIndex:
         # `name[key] = value` for every item target of a plain name
         # (`CLIENTS["eu"] = ...`), recorded under the container's name.
         self.item_assignments: list[Assignment] = []
+        # `container[key] = value` for every item target that is given a
+        # value, whatever the container (`app.config["CUSTOMERIO_API_KEY"]`).
+        self.item_targets: list[tuple[cst.Subscript, cst.BaseExpression]] = []
         # `x[...]` where x is a name or attribute ending in `environ`.
         self.environ_subscripts: list[tuple[cst.Subscript, Scope]] = []
         # Every `Name` node of the module by the identifier it spells, and
@@ -2352,7 +2355,18 @@ class IndexBuilder(cst.CSTVisitor):
             self._record_target(target.value, None, node)
         elif isinstance(target, cst.Attribute):
             self._record_attribute(target, value, node)
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+        elif isinstance(target, cst.Subscript):
+            self._record_item(target, value, node)
+
+    def _record_item(
+        self,
+        target: cst.Subscript,
+        value: cst.BaseExpression | None,
+        node: cst.CSTNode,
+    ) -> None:
+        if value is not None:
+            self.index.item_targets.append((target, value))
+        if isinstance(target.value, cst.Name):
             self.index.item_assignments.append(
                 Assignment(target.value.value, value, node, self.scope)
             )

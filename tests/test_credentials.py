@@ -190,6 +190,38 @@ def test_webhook_signing_key_message(project) -> None:
     assert "9f8e7d6c5b4a39281706" not in output
 
 
+# Flask settings written as items and with update(), then read by clients.
+FLASK_CONFIG_KEYS = (
+    "from customerio import APIClient, CustomerIO\n"
+    "from flask import Flask\n\n"
+    "app = Flask(__name__)\n"
+    'app.config["CUSTOMERIO_SITE_ID"] = "3f9a0c1d2e4b5a69"\n'
+    'app.config["CUSTOMERIO_API_KEY"] = "0a1b2c3d4e5f6a7b"\n'
+    'app.config.update(CUSTOMERIO_APP_API_KEY="9e8d7c6b5a4f3e2d1c0b")\n\n'
+    'cio = CustomerIO(app.config["CUSTOMERIO_SITE_ID"],'
+    ' app.config["CUSTOMERIO_API_KEY"])\n'
+    'mailer = APIClient(app.config["CUSTOMERIO_APP_API_KEY"])\n'
+)
+FLASK_CONFIG_SECRETS = ("3f9a0c1d2e4b5a69", "0a1b2c3d4e5f6a7b", "9e8d7c6b5a4f3e2d1c0b")
+
+
+def test_flask_config_keys_masked(project) -> None:
+    root = project({"pyproject.toml": CIO101_ONLY, "app.py": FLASK_CONFIG_KEYS})
+
+    text = run_cli(["."], root).stdout
+    result = run_cli(["--output-format", "json", "."], root)
+
+    assert len(result.json["findings"]) == 3
+    assert all(finding["fix"] == "safe" for finding in result.json["findings"])
+    assert "9e8d****" in text
+    assert (
+        '+app.config["CUSTOMERIO_API_KEY"] = os.environ["CUSTOMERIO_API_KEY"]' in text
+    )
+    for output in (text, result.stdout):
+        for secret in FLASK_CONFIG_SECRETS:
+            assert secret not in output
+
+
 CLIENT_IN_FUNCTION = (
     "\n\ndef make({parameters}):\n"
     '    return CustomerIO("3f9a0b1c2d3e4f5a6b7c", "0a1b2c3d4e5f6a7b8c9d")\n'

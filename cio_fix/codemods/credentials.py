@@ -21,6 +21,7 @@ from cio_fix.customerio import (
     FileIndex,
     Scope,
     constant_value,
+    dotted_name,
     env_variable_read,
 )
 from cio_fix.env_settings import (
@@ -46,6 +47,14 @@ from cio_fix.rules import FileContext, Rule
 
 # The os functions whose second argument is the fallback of an environment variable.
 OS_READS = frozenset({"os.getenv", "os.environ.get"})
+# Methods that write the items given as keywords or as one dict: `dict.update`,
+# and `update` and `from_mapping` of Flask's `app.config`.
+MAPPING_WRITERS = ("update", "from_mapping")
+# The reason a key written into the environment itself gets no fix.
+SETS_ENVIRONMENT = (
+    "the line sets the environment variable that the fix would read, so set it"
+    " where the code runs instead and delete this line"
+)
 
 ROLE_LABELS = {
     "site_id": "Track API site ID",
@@ -389,13 +398,31 @@ class _Literal:
     scheme_default: SchemeDefault | None = None
 
 
+@dataclass(frozen=True)
+class _SettingWrite:
+    """A setting written into a mapping or onto an object: `app.config["X"] = "key"`."""
+
+    # The dotted name of the mapping or object (`app.config`, `settings`),
+    # None for another expression (`get_app().config`).
+    container: str | None
+    name: str
+    value: cst.BaseExpression
+    # True for an item (`config["X"]`), False for an attribute (`settings.X`).
+    item: bool
+    # True when the container is `os.environ`.
+    sets_environment: bool = False
+
+
 class HardcodedCredential(Rule):
     """What it does:
     Finds Customer.io credentials written into the source: a site ID, a
     Track API key, an App API key, a Data Pipelines write key or the
     signing key of reporting webhooks. The key may be a string literal
     passed to a client, a module constant that reaches a client from any
-    file of the project, a setting such as `CUSTOMERIO_API_KEY`, a field
+    file of the project, a setting such as `CUSTOMERIO_API_KEY`, also
+    as an item or attribute (`app.config["CUSTOMERIO_API_KEY"] = ...`,
+    `app.config.update(CUSTOMERIO_API_KEY=...)` or with a dict,
+    `from_mapping(...)`, `settings.CUSTOMERIO_API_KEY = ...`), a field
     of a class whose name says Customer.io (`site_id` or `api_key` in
     `class CioConfig`, also wrapped in pydantic's `SecretStr`), the
     fallback of `os.getenv`, or the default of a django-environ or
@@ -480,6 +507,11 @@ class HardcodedCredential(Rule):
     `pragma: allowlist secret`) is removed, unless another key in the
     same statement gets no fix. A comment with any other directive or
     text stays.
+    A key written into the environment (`os.environ["X"] = ...` or
+    `os.environ.update(...)`) is reported without a fix, because the fix
+    would read the variable that the line sets. The keys of an
+    `update(...)` or `from_mapping(...)` call that also sets `TESTING=True`
+    are left alone, because that call configures Flask for tests.
     Placeholders such as "YOUR_API_KEY", "fake-api-key" or "fakekey1234"
     (a word that starts with `fake`, `dummy` or `test`) and empty strings
     are left alone.
@@ -569,6 +601,7 @@ class HardcodedCredential(Rule):
         index = context.index
         yield from self._constructor_arguments(index)
         yield from self._named_assignments(context)
+        yield from self._written_settings(_setting_writes(index))
         yield from self._write_key_assignments(index)
         yield from self._environment_fallbacks(index)
 
@@ -717,6 +750,16 @@ class HardcodedCredential(Rule):
                 fallback.env_name
             ):
                 yield fallback
+
+    @staticmethod
+    def _written_settings(writes: list[_SettingWrite]) -> Iterator[_Literal]:
+        """Yield keys written under a credential setting's name: `app.config["CIO_SITE_ID"]`."""
+        for write in writes:
+            if not CREDENTIAL_NAME.search(write.name):
+                continue
+            literal = _written_literal(write, role_from_name(write.name))
+            if literal is not None:
+                yield literal
 
     def _write_key_assignments(self, index: FileIndex) -> Iterator[_Literal]:
         for assignment in index.attribute_assignments:
@@ -1040,6 +1083,91 @@ def _dict_entry(
         if isinstance(element, cst.DictElement) and constant_value(element.key) == key:
             return element.value
     return None
+
+
+def _setting_writes(index: FileIndex) -> list[_SettingWrite]:
+    """Return the settings that the module writes into mappings and onto objects.
+
+    They are `app.config["X"] = value`, `settings.X = value`, and the
+    keywords and dict entries of `app.config.update(...)` or
+    `from_mapping(...)`. A call that also sets `TESTING=True` configures
+    Flask for tests, so its keys are taken for fakes and it is left out.
+    """
+    writes = []
+    for target, value in index.item_targets:
+        name = _item_key(target)
+        if name is None:
+            continue
+        sets_environment = index.qualified_name(target.value) == "os.environ"
+        writes.append(
+            _SettingWrite(
+                dotted_name(target.value), name, value, True, sets_environment
+            )
+        )
+    for assignment in index.attribute_assignments:
+        if assignment.value is None:
+            continue
+        container, _, name = assignment.name.rpartition(".")
+        writes.append(_SettingWrite(container, name, assignment.value, False))
+    for method in MAPPING_WRITERS:
+        for node in index.names.get(method, []):
+            writes.extend(_mapping_writes(index, node))
+    return writes
+
+
+def _item_key(subscript: cst.Subscript) -> str | None:
+    """Return the key of `container["KEY"]` when it is a string constant."""
+    if len(subscript.slice) != 1 or type(subscript.slice[0].slice) is not cst.Index:
+        return None
+    key = constant_value(subscript.slice[0].slice.value)
+    return key if isinstance(key, str) else None
+
+
+def _mapping_writes(index: FileIndex, method: cst.Name) -> list[_SettingWrite]:
+    """Return the items of `container.update(X="key")` or `update({"X": "key"})`."""
+    attribute = index.parents.get(method)
+    if type(attribute) is not cst.Attribute or attribute.attr is not method:
+        return []
+    call = index.parents.get(attribute)
+    if type(call) is not cst.Call or call.func is not attribute:
+        return []
+    items: list[tuple[str, cst.BaseExpression]] = []
+    for position, argument in enumerate(call.args):
+        if argument.keyword is not None:
+            items.append((argument.keyword.value, argument.value))
+        elif position == 0 and not argument.star and type(argument.value) is cst.Dict:
+            for element in argument.value.elements:
+                key = (
+                    constant_value(element.key)
+                    if type(element) is cst.DictElement
+                    else None
+                )
+                if isinstance(key, str):
+                    items.append((key, element.value))
+    if any(name == "TESTING" and _is_true(value) for name, value in items):
+        return []
+    container = dotted_name(attribute.value)
+    sets_environment = index.qualified_name(attribute.value) == "os.environ"
+    return [
+        _SettingWrite(container, name, value, True, sets_environment)
+        for name, value in items
+    ]
+
+
+def _is_true(value: cst.BaseExpression) -> bool:
+    return type(value) is cst.Name and value.value == "True"
+
+
+def _written_literal(write: _SettingWrite, role: str) -> _Literal | None:
+    """Return the key that a setting write gives, read from the setting's own name once fixed."""
+    value = constant_value(write.value)
+    if not looks_like_secret(value):
+        return None
+    assert isinstance(value, str)
+    not_fixed = SETS_ENVIRONMENT if write.sets_environment else None
+    return _Literal(
+        write.value, value, role, _own_env_name(write.name), not_fixed=not_fixed
+    )
 
 
 def _customerio_name(name: str) -> bool:
