@@ -422,7 +422,10 @@ class HardcodedCredential(Rule):
     file of the project, a setting such as `CUSTOMERIO_API_KEY`, also
     as an item or attribute (`app.config["CUSTOMERIO_API_KEY"] = ...`,
     `app.config.update(CUSTOMERIO_API_KEY=...)` or with a dict,
-    `from_mapping(...)`, `settings.CUSTOMERIO_API_KEY = ...`), a field
+    `from_mapping(...)`, `settings.CUSTOMERIO_API_KEY = ...`), an item or
+    attribute of any name that a client of the same module reads
+    (`APIClient(app.config["MAILER_TOKEN"])`, spelled the same in both
+    places), a field
     of a class whose name says Customer.io (`site_id` or `api_key` in
     `class CioConfig`, also wrapped in pydantic's `SecretStr`), the
     fallback of `os.getenv`, or the default of a django-environ or
@@ -599,24 +602,32 @@ class HardcodedCredential(Rule):
 
     def _literals(self, context: FileContext) -> Iterator[_Literal]:
         index = context.index
-        yield from self._constructor_arguments(index)
+        writes = _setting_writes(index)
+        yield from self._constructor_arguments(index, writes)
         yield from self._named_assignments(context)
-        yield from self._written_settings(_setting_writes(index))
-        yield from self._write_key_assignments(index)
+        yield from self._written_settings(writes)
+        yield from self._write_key_assignments(index, writes)
         yield from self._environment_fallbacks(index)
 
-    def _constructor_arguments(self, index: FileIndex) -> Iterator[_Literal]:
+    def _constructor_arguments(
+        self, index: FileIndex, writes: list[_SettingWrite]
+    ) -> Iterator[_Literal]:
         for construction in index.constructions:
             roles = CREDENTIAL_ROLES[construction.client.api]
             for parameter, role in roles.items():
                 argument = construction.arguments.get(parameter)
                 if argument is not None:
                     yield from self._flowing(
-                        index, argument.value, construction.site.scope, role
+                        index, argument.value, construction.site.scope, role, writes
                     )
 
     def _flowing(
-        self, index: FileIndex, value: cst.BaseExpression, scope: Scope, role: str
+        self,
+        index: FileIndex,
+        value: cst.BaseExpression,
+        scope: Scope,
+        role: str,
+        writes: list[_SettingWrite],
     ) -> Iterator[_Literal]:
         """Yield the literal behind a credential argument: itself, or a name's value."""
         literal = constant_value(value)
@@ -635,6 +646,12 @@ class HardcodedCredential(Rule):
             if looks_like_secret(literal):
                 assert isinstance(literal, str)
                 yield _Literal(entry, literal, role)
+            return
+        write = _written_setting(value, writes)
+        written = _written_literal(write, role) if write is not None else None
+        if written is not None:
+            # `CustomerIO(app.config["SITE"], ...)`: the client decides the role.
+            yield written
             return
         field = class_field(index, value)
         if field is not None:
@@ -761,7 +778,9 @@ class HardcodedCredential(Rule):
             if literal is not None:
                 yield literal
 
-    def _write_key_assignments(self, index: FileIndex) -> Iterator[_Literal]:
+    def _write_key_assignments(
+        self, index: FileIndex, writes: list[_SettingWrite]
+    ) -> Iterator[_Literal]:
         for assignment in index.attribute_assignments:
             head, _, attribute = assignment.name.rpartition(".")
             if attribute != "write_key" or assignment.value is None:
@@ -769,7 +788,7 @@ class HardcodedCredential(Rule):
             if index.qualify(head) != "customerio.analytics":
                 continue
             yield from self._flowing(
-                index, assignment.value, assignment.scope, "write_key"
+                index, assignment.value, assignment.scope, "write_key", writes
             )
 
     def _environment_fallbacks(self, index: FileIndex) -> Iterator[_Literal]:
@@ -1156,6 +1175,38 @@ def _mapping_writes(index: FileIndex, method: cst.Name) -> list[_SettingWrite]:
 
 def _is_true(value: cst.BaseExpression) -> bool:
     return type(value) is cst.Name and value.value == "True"
+
+
+def _written_setting(
+    value: cst.BaseExpression, writes: list[_SettingWrite]
+) -> _SettingWrite | None:
+    """Return the one write of the setting that `app.config["X"]` or `settings.X` reads.
+
+    The container must be spelled the same in both places, so a read
+    through `current_app.config` in a view is not matched to the write.
+    NOTE: a client in another module that reads the item (`from shop
+    import app`, then `app.config["X"]`) is not followed, so such a key is
+    reported only when its name is a Customer.io setting name.
+    """
+    if type(value) is cst.Subscript:
+        item = True
+        container = dotted_name(value.value)
+        name = _item_key(value)
+    elif type(value) is cst.Attribute:
+        item = False
+        container = dotted_name(value.value)
+        name = value.attr.value
+    else:
+        return None
+    if container is None or name is None or container in ("self", "cls"):
+        # `self` in one class is not `self` in another.
+        return None
+    found = [
+        write
+        for write in writes
+        if write.item == item and write.container == container and write.name == name
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _written_literal(write: _SettingWrite, role: str) -> _Literal | None:
