@@ -102,9 +102,10 @@ class MillisecondTimestamp(Rule):
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
     `last_used`. In `timestamp=` only milliseconds count, because
-    customerio 3.x passes a float there through `int()` itself. The value may reach the call through a variable or a
-    module constant. A 13-digit constant that another module of the
-    project defines counts too (`launched_at=LAUNCH_MS` after `from
+    customerio 3.x passes a float there through `int()` itself. The value
+    may reach the call through a variable or a module constant. A 13-digit
+    constant that another module of the project defines counts too
+    (`launched_at=LAUNCH_MS` after `from
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
     through a variable, as a constant of the same module does.
     A `functools.partial` of those methods counts as the call it makes.
