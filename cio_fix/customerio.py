@@ -1433,6 +1433,19 @@ class FileIndex:
                 assignments.append(assignment)
         return assignments
 
+    def self_attribute_assignments(
+        self, attribute: str, scope: Scope
+    ) -> list[Assignment]:
+        """Return the assignments to `self.attribute` in a method of the class at `scope`.
+
+        As for `_attribute_assignments`, they include the class body's and
+        those through `cls` or the class name. Outside a class there are none.
+        """
+        class_info = self._enclosing_class(scope)
+        if class_info is None:
+            return []
+        return self._attribute_assignments(class_info, attribute)
+
     def _base_class(self, class_info: ClassInfo) -> ClassInfo | None:
         """Return the one base class of a class, when it is a class of this module."""
         if class_info.scope is None or class_info.scope.parent is None:

@@ -274,12 +274,14 @@ def workspace_of(
 def _client_constructor(
     index: FileIndex, receiver: cst.BaseExpression, scope: Scope
 ) -> cst.BaseExpression | None:
-    """Return the expression that built a client: `cio` or `CLIENTS["a"]`, bound once.
+    """Return the expression that built a client: `cio`, `self.cio` or `CLIENTS["a"]`, bound once.
 
     A dict item that is a name (`{"web": fast}`) is followed to that name's value.
     """
     if type(receiver) is cst.Name:
         return _only_value(index, receiver.value, scope)
+    if type(receiver) is cst.Attribute:
+        return _self_attribute_value(index, receiver, scope)
     if type(receiver) is not cst.Subscript or type(receiver.value) is not cst.Name:
         return None
     key = subscript_key(receiver)
@@ -292,6 +294,19 @@ def _client_constructor(
                 return _only_value(index, element.value.value, scope)
             return element.value
     return None
+
+
+def _self_attribute_value(
+    index: FileIndex, receiver: cst.Attribute, scope: Scope
+) -> cst.BaseExpression | None:
+    """Return the value of `self.cio` or `cls.cio` in a method, when its class binds it once."""
+    owner = receiver.value
+    if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+        return None
+    assignments = index.self_attribute_assignments(receiver.attr.value, scope)
+    if len(assignments) != 1:
+        return None
+    return assignments[0].value
 
 
 def _only_value(index: FileIndex, name: str, scope: Scope) -> cst.BaseExpression | None:
