@@ -735,6 +735,118 @@ def test_reorder_withheld_for_raising_track(project, data: str) -> None:
     )
 
 
+UNKNOWN_WORKSPACES = """\
+from customerio import CustomerIO
+
+
+def signup(user, events: CustomerIO, profiles: CustomerIO):
+    events.track(customer_id=user.id, name="signed_up")
+    profiles.identify(id=user.id, email=user.email)
+"""
+
+
+def test_reorder_withheld_for_unknown_workspace(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": UNKNOWN_WORKSPACES})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it, because it cannot tell whether `profiles` sends"
+        " to the same workspace as `events`, and an identify sent to another"
+        " workspace does not create this person)."
+    )
+
+
+# A customerio module whose clients record each call with their site id,
+# and whose identify raises for the site ids listed in FAIL_SITES.
+WORKSPACE_SDK = """\
+import os
+
+CALLS = []
+
+
+class CustomerIO:
+    def __init__(self, site_id, api_key):
+        self.site_id = site_id
+
+    def identify(self, id, **attributes):
+        if self.site_id in os.environ.get("FAIL_SITES", "").split(","):
+            raise RuntimeError(f"workspace {self.site_id} is down")
+        CALLS.append((self.site_id, "identify", id))
+
+    def track(self, customer_id, name, data=None):
+        CALLS.append((self.site_id, "track", customer_id, name))
+"""
+MIRROR = """\
+import os
+
+from customerio import CustomerIO
+
+us = CustomerIO(os.environ["CIO_US_SITE_ID"], os.environ["CIO_US_API_KEY"])
+eu = CustomerIO(os.environ["CIO_EU_SITE_ID"], os.environ["CIO_EU_API_KEY"])
+
+
+def mirror(user):
+    us.track(customer_id=user.id, name="signed_up")
+    eu.identify(id=user.id, email=user.email)
+
+
+class Mirror:
+    def __init__(self):
+        self.us = CustomerIO(os.environ["CIO_US_SITE_ID"], os.environ["CIO_US_API_KEY"])
+        self.eu = CustomerIO(os.environ["CIO_EU_SITE_ID"], os.environ["CIO_EU_API_KEY"])
+
+    def mirror(self, user):
+        self.us.track(customer_id=user.id, name="signed_up")
+        self.eu.identify(id=user.id, email=user.email)
+"""
+MIRROR_CHECK = """\
+import json
+import os
+from types import SimpleNamespace
+
+os.environ.update(
+    CIO_US_SITE_ID="us", CIO_US_API_KEY="k", CIO_EU_SITE_ID="eu", CIO_EU_API_KEY="k"
+)
+os.environ["FAIL_SITES"] = "eu"
+
+import customerio
+import mirror
+
+user = SimpleNamespace(id=7, email="a@example.com")
+for send in (mirror.mirror, mirror.Mirror().mirror):
+    try:
+        send(user)
+    except RuntimeError:
+        pass
+print(json.dumps(customerio.CALLS))
+"""
+
+
+def test_two_workspaces_keep_event_order(tmp_path: Path) -> None:
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "customerio.py").write_text(WORKSPACE_SDK, encoding="utf-8")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mirror.py").write_text(MIRROR, encoding="utf-8")
+    (folder / "check.py").write_text(MIRROR_CHECK, encoding="utf-8")
+    before = _recorded_calls(folder, stubs)
+
+    result = run_cli(
+        ["--apply", "--select", "CIO201", "--output-format", "json", "."], folder
+    )
+    after = _recorded_calls(folder, stubs)
+
+    assert result.json["findings"] == []
+    assert (folder / "mirror.py").read_text(encoding="utf-8") == MIRROR
+    # The EU workspace is down, and the US events are sent all the same.
+    assert before == [["us", "track", 7, "signed_up"], ["us", "track", 7, "signed_up"]]
+    assert after == before
+
+
 def _changed_body_source(between: str) -> str:
     return (
         "from customerio import CustomerIO\n\n"

@@ -7,6 +7,7 @@ ids, anonymous events never merged, and profiles created without email.
 from __future__ import annotations
 
 import ast
+import enum
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -15,15 +16,18 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.chains import joined_strings, operands
+from cio_fix.codemods.attributes import workspace_of
 from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
 from cio_fix.codemods.time_zones import UTC_PYTHON, TimeZones
 from cio_fix.customerio import (
     Api,
     ClientCall,
+    Construction,
     FileIndex,
     FunctionInfo,
     NameReader,
     all_parameters,
+    dotted_name,
     literal_value,
     read_names,
     subscript_key,
@@ -556,6 +560,17 @@ def _cannot_stop(
     )
 
 
+def _unknown_workspace_reason(pair: _Pair) -> str:
+    """Return why an identify through another client of unknown workspace stays below the track."""
+    track = quoted_code(pair.track.receiver)
+    identify = quoted_code(pair.identify.receiver)
+    return (
+        f"cio-fix does not move it, because it cannot tell whether `{identify}`"
+        f" sends to the same workspace as `{track}`, and an identify sent to"
+        " another workspace does not create this person"
+    )
+
+
 def _assigns_what_cannot_raise(
     index: FileIndex,
     small: cst.BaseSmallStatement,
@@ -810,17 +825,72 @@ def _is_item(receiver: cst.BaseExpression) -> bool:
     return type(receiver) is cst.Subscript
 
 
-def _same_workspace(first: ClientCall, second: ClientCall) -> bool:
-    """Tell whether two calls may go to the same workspace, as far as their receivers show.
+class _Workspace(enum.Enum):
+    """The relation of the workspaces that two calls send to, as far as the file shows."""
+
+    SAME = "same"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class _Workspaces:
+    """Tell whether the clients of two calls send to the same workspace.
 
     The items of a dict of clients (`CLIENTS["us"]`, `CLIENTS["eu"]`) are
     usually one client per region or workspace, so a call through an item
-    pairs only with a call through the same item expression. Other
-    receivers are assumed to reach the same workspace.
+    shares its workspace only with calls through the same item expression.
+    Calls through one receiver expression go through one client. Calls
+    through two clients built in this file go to one workspace when their
+    site ids are the same code, and to two when they differ, as CIO402
+    keys them (`attributes.workspace_of`). For other clients, such as one
+    imported from another module or a wrapper function, it is unknown.
     """
-    if not _is_item(first.receiver) and not _is_item(second.receiver):
-        return True
-    return same_expression(first.receiver, second.receiver)
+
+    def __init__(self, index: FileIndex) -> None:
+        self._index = index
+        # Built on first use, because calls through one receiver never need it.
+        self._constructions: dict[int, Construction] | None = None
+
+    def compare(self, first: ClientCall, second: ClientCall) -> _Workspace:
+        if _same_receiver(first.receiver, second.receiver):
+            return _Workspace.SAME
+        if _is_item(first.receiver) or _is_item(second.receiver):
+            return _Workspace.OTHER
+        first_key = self._key(first)
+        second_key = self._key(second)
+        if first_key is None or second_key is None:
+            return _Workspace.UNKNOWN
+        # A literal site id and a read of the settings may be the same
+        # workspace, so only two keys known in the same way are compared.
+        if first_key.partition(":")[0] != second_key.partition(":")[0]:
+            return _Workspace.UNKNOWN
+        # NOTE: equal keys are the same code only, so two clients built from
+        # the same name in different scopes count as one workspace.
+        return _Workspace.SAME if first_key == second_key else _Workspace.OTHER
+
+    def _key(self, call: ClientCall) -> str | None:
+        if call.wrapper is not None:
+            # The receiver is the wrapper function, not the client it calls.
+            return None
+        if self._constructions is None:
+            self._constructions = {
+                id(construction.node): construction
+                for construction in self._index.constructions
+            }
+        return workspace_of(self._index, call, self._constructions)
+
+
+def _same_receiver(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:
+    """Tell whether two receivers are the same expression.
+
+    Names and dotted names, the most common receivers, are compared without
+    printing them.
+    """
+    first_name = dotted_name(first)
+    second_name = dotted_name(second)
+    if first_name is not None and second_name is not None:
+        return first_name == second_name
+    return same_expression(first, second)
 
 
 def _local_names(function: FunctionInfo | None) -> set[str]:
@@ -898,6 +968,8 @@ class _Pair:
     identify: ClientCall
     block: _Block
     identify_position: int
+    # SAME, or UNKNOWN when the two clients may send to different workspaces.
+    workspace: _Workspace
 
 
 class TrackBeforeIdentify(Rule):
@@ -908,7 +980,10 @@ class TrackBeforeIdentify(Rule):
     that customer runs earlier in the function. A call through an item
     of a dict of clients (`CLIENTS["us"]`, often one client per region)
     pairs only with a call through the same item, because other items
-    send to other workspaces.
+    send to other workspaces. Calls through two clients built in one
+    module with different site ids (`us = CustomerIO(US_SITE_ID, ...)`,
+    `eu = CustomerIO(EU_SITE_ID, ...)`, or the same as `self.us` and
+    `self.eu`) do not pair either.
 
     Why is this bad?
     Each SDK call sends its request when it runs, so the event reaches the
@@ -925,7 +1000,11 @@ class TrackBeforeIdentify(Rule):
         cio.track(customer_id=user.id, name="signed_up")
 
     Fix safety:
-    Safe when reorderable. Both calls must be expression statements of one
+    Safe when reorderable. Both calls must go through the same client, or
+    through clients built in one module with the same site id. Two other
+    clients, such as one imported from another module or a wrapper
+    function of the project, may send to different workspaces, so the
+    finding is report-only. Both calls must be expression statements of one
     block, or small statements of one line, and the identify's arguments
     must only read values (names, attributes, literals, `int`, `time.time`
     and the like). They then run
@@ -994,13 +1073,16 @@ class TrackBeforeIdentify(Rule):
             call for call in track_calls(context.index, "identify") if call.value("id")
         ]
         pairs = []
+        workspaces = _Workspaces(context.index)
         for track in track_calls(context.index, "track"):
             customer = track.value("customer_id")
             if customer is None or self._identified_before(
-                context, track, customer, identifies
+                context, track, customer, identifies, workspaces
             ):
                 continue
-            pair = self._later_identify(context, track, customer, identifies)
+            pair = self._later_identify(
+                context, track, customer, identifies, workspaces
+            )
             if pair is not None:
                 pairs.append(pair)
         return pairs
@@ -1011,14 +1093,17 @@ class TrackBeforeIdentify(Rule):
         track: ClientCall,
         customer: cst.BaseExpression,
         identifies: list[ClientCall],
+        workspaces: _Workspaces,
     ) -> bool:
         for identify in identifies:
             if identify.site.function is not track.site.function:
                 continue
+            # An identify through a client that may send to the track's
+            # workspace counts, because in doubt the rule reports nothing.
             # Comparing the customers prints and parses both, so it comes last.
             if (
                 context.comes_before(identify.node, track.node)
-                and _same_workspace(identify, track)
+                and workspaces.compare(identify, track) is not _Workspace.OTHER
                 and same_expression(identify.value("id"), customer)  # type: ignore[arg-type]
             ):
                 return True
@@ -1030,13 +1115,14 @@ class TrackBeforeIdentify(Rule):
         track: ClientCall,
         customer: cst.BaseExpression,
         identifies: list[ClientCall],
+        workspaces: _Workspaces,
     ) -> _Pair | None:
         # An identify later in the track's own line (`cio.track(...);
         # cio.identify(...)`) runs before any on the following lines.
         line = _line_of(context, track)
         if line is not None:
             pair = self._first_identify_in(
-                context, line, _line_of, track, customer, identifies
+                context, line, _line_of, track, customer, identifies, workspaces
             )
             if pair is not None:
                 between = line.body[line.position + 1 : pair.identify_position]
@@ -1045,7 +1131,7 @@ class TrackBeforeIdentify(Rule):
         if block is None:
             return None
         pair = self._first_identify_in(
-            context, block, _block_of, track, customer, identifies
+            context, block, _block_of, track, customer, identifies, workspaces
         )
         if pair is None:
             return None
@@ -1064,6 +1150,7 @@ class TrackBeforeIdentify(Rule):
         track: ClientCall,
         customer: cst.BaseExpression,
         identifies: list[ClientCall],
+        workspaces: _Workspaces,
     ) -> _Pair | None:
         """Return the first identify of `customer` after the track in `block`.
 
@@ -1081,11 +1168,12 @@ class TrackBeforeIdentify(Rule):
                 continue
             if best is not None and other.position >= best.identify_position:
                 continue
-            if not _same_workspace(identify, track):
+            workspace = workspaces.compare(track, identify)
+            if workspace is _Workspace.OTHER:
                 continue
             if not same_expression(identify.value("id"), customer):  # type: ignore[arg-type]
                 continue
-            best = _Pair(track, identify, block, other.position)
+            best = _Pair(track, identify, block, other.position, workspace)
         return best
 
     def _same_customer(
@@ -1109,6 +1197,8 @@ class TrackBeforeIdentify(Rule):
 
     def _reorder(self, context: FileContext, pair: _Pair) -> tuple[Fix | None, str]:
         """Return the fix that moves the identify up, or None and the reason it cannot."""
+        if pair.workspace is _Workspace.UNKNOWN:
+            return None, _unknown_workspace_reason(pair)
         calls = (pair.track, pair.identify)
         if pair.block.is_line:
             # A call in a line of small statements is a statement of its own
