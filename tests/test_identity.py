@@ -735,6 +735,53 @@ def test_reorder_withheld_for_raising_track(project, data: str) -> None:
     )
 
 
+ATTRIBUTE_CLIENTS = """\
+import os
+
+from customerio import CustomerIO
+
+
+class Signup:
+    def __init__(self):
+        self.events = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+        self.profiles = CustomerIO(os.environ["CIO_SITE_ID"], os.environ["CIO_API_KEY"])
+
+    def signup(self, user):
+        self.events.track(customer_id=user.id, name="signed_up")
+        self.profiles.identify(id=user.id, email=user.email)
+"""
+
+
+def test_reorder_withheld_for_raising_receiver(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": ATTRIBUTE_CLIENTS})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it above the track, whose receiver `self.events`"
+        " may raise, and then the original code sends no identify)."
+    )
+
+
+def test_reorder_withheld_for_raising_receiver_and_arguments(project) -> None:  # type: ignore[no-untyped-def]
+    source = ATTRIBUTE_CLIENTS.replace(
+        'name="signed_up")', 'name="signed_up", data=user.profile)'
+    )
+    root = project({"app.py": source})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert finding["message"].endswith(
+        "(cio-fix does not move it above the track, whose receiver `self.events`"
+        " and own arguments may raise, and then the original code sends no"
+        " identify)."
+    )
+
+
 UNKNOWN_WORKSPACES = """\
 from customerio import CustomerIO
 

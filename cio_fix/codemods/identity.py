@@ -560,6 +560,27 @@ def _cannot_stop(
     )
 
 
+def _raising_parts(
+    index: FileIndex,
+    event: ClientCall,
+    evaluated: _EvaluatedByIdentify,
+    time_zones: TimeZones,
+) -> str:
+    """Name the parts of an event call that may raise: its receiver, its arguments or both."""
+    parts = []
+    if not _cannot_raise(index, event.receiver, evaluated, time_zones):
+        parts.append(f"receiver `{quoted_code(event.receiver)}`")
+    # The method is the first argument of a background helper.
+    arguments = event.node.args[1:] if event.in_background else event.node.args
+    if not all(
+        not argument.star
+        and _cannot_raise(index, argument.value, evaluated, time_zones)
+        for argument in arguments
+    ):
+        parts.append("own arguments")
+    return " and ".join(parts)
+
+
 def _unknown_workspace_reason(pair: _Pair) -> str:
     """Return why an identify through another client of unknown workspace stays below the track."""
     track = quoted_code(pair.track.receiver)
@@ -1011,9 +1032,9 @@ class TrackBeforeIdentify(Rule):
     before the track, so when one raises the track is lost too, but only
     on a request that fails anyway. From the track to the identify there
     may be only Track API events, assignments to plain names, `pass`, `...`
-    and bare strings, and every value that they evaluate, the track's own
-    arguments included, must be unable to raise: names, literals,
-    f-strings of names, number arithmetic (`60 * 60`, `-1`), clock
+    and bare strings, and every value that they evaluate, the track's
+    receiver and own arguments included, must be unable to raise: names,
+    literals, f-strings of names, number arithmetic (`60 * 60`, `-1`), clock
     readings, and lists, tuples and dicts of these with literal keys
     (`{"plan": plan}`). Clock readings are `time.time()`,
     `time.monotonic()` and `time.perf_counter()` (also inside `int(...)`),
@@ -1302,9 +1323,12 @@ class TrackBeforeIdentify(Rule):
             _cannot_stop(context.index, line, events, evaluated, time_zones)
             for line in passed[1:]
         ):
-            # The code between cannot raise, so the track's own arguments may.
+            # The code between cannot raise, so the track itself may.
+            raising = _raising_parts(
+                context.index, events[id(passed[0])], evaluated, time_zones
+            )
             may_skip = (
-                "cio-fix does not move it above the track, whose own arguments may"
+                f"cio-fix does not move it above the track, whose {raising} may"
                 " raise, and then the original code sends no identify"
             )
         if utc_attribute:
