@@ -26,7 +26,7 @@ from cio_fix.codemods.identity import creates_profile, is_email_expression
 from cio_fix.codemods.keys import named_role
 from cio_fix.customerio import build_index
 
-from conftest import run_cli
+from conftest import FIXTURES, run_cli
 
 # -- helper tables ------------------------------------------------------------------
 
@@ -803,6 +803,27 @@ def test_reorder_withheld_for_unknown_workspace(project) -> None:  # type: ignor
         "(cio-fix does not move it, because it cannot tell whether `profiles` sends"
         " to the same workspace as `events`, and an identify sent to another"
         " workspace does not create this person)."
+    )
+
+
+def test_wrapper_workspace_from_its_client(project) -> None:  # type: ignore[no-untyped-def]
+    folder = FIXTURES / "CIO201" / "wrapper_functions"
+    root = project(
+        {
+            "app.py": (folder / "app.py").read_text(encoding="utf-8"),
+            "helpers.py": (folder / "helpers.py").read_text(encoding="utf-8"),
+        }
+    )
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+    findings = {finding["line"]: finding for finding in result.json["findings"]}
+
+    # `mirror` on line 36 identifies through the wrapper of the EU client.
+    assert sorted(findings) == [25, 30, 42]
+    assert findings[42]["message"].endswith(
+        "(cio-fix does not move it, because it cannot tell whether `send_profile`"
+        " sends to the same workspace as `track_event`, and an identify sent to"
+        " another workspace does not create this person)."
     )
 
 

@@ -863,8 +863,10 @@ class _Workspaces:
     Calls through one receiver expression go through one client. Calls
     through two clients built in this file go to one workspace when their
     site ids are the same code, and to two when they differ, as CIO402
-    keys them (`attributes.workspace_of`). For other clients, such as one
-    imported from another module or a wrapper function, it is unknown.
+    keys them (`attributes.workspace_of`), and a wrapper function of this
+    module by the client it calls. For other clients, such as one imported
+    from another module or a wrapper function imported from one, the
+    workspace is unknown.
     """
 
     def __init__(self, index: FileIndex) -> None:
@@ -892,13 +894,35 @@ class _Workspaces:
     def _key(self, call: ClientCall) -> str | None:
         if call.wrapper is not None:
             # The receiver is the wrapper function, not the client it calls.
-            return None
+            wrapped = self._wrapped_call(call)
+            if wrapped is None:
+                return None
+            call = wrapped
         if self._constructions is None:
             self._constructions = {
                 id(construction.node): construction
                 for construction in self._index.constructions
             }
         return workspace_of(self._index, call, self._constructions)
+
+    def _wrapped_call(self, call: ClientCall) -> ClientCall | None:
+        """Return the client call in the body of the wrapper that `call` calls, if defined here.
+
+        A wrapper called by a plain name is the module's own function bound
+        once (`FileIndex._calls_own_function`), and its body is one client
+        call. The workspace of an imported wrapper's client is unknown here.
+        """
+        if type(call.receiver) is not cst.Name:
+            return None
+        assignments = self._index.module_scope.assignments.get(call.receiver.value, ())
+        if len(assignments) != 1:
+            return None
+        definition = assignments[0].statement
+        for wrapped in self._index.client_calls:
+            function = wrapped.site.function
+            if function is not None and function.node is definition:
+                return wrapped if wrapped.wrapper is None else None
+        return None
 
 
 def _same_receiver(first: cst.BaseExpression, second: cst.BaseExpression) -> bool:
@@ -1004,7 +1028,8 @@ class TrackBeforeIdentify(Rule):
     send to other workspaces. Calls through two clients built in one
     module with different site ids (`us = CustomerIO(US_SITE_ID, ...)`,
     `eu = CustomerIO(EU_SITE_ID, ...)`, or the same as `self.us` and
-    `self.eu`) do not pair either.
+    `self.eu`) do not pair either, also when a wrapper function of that
+    module makes one of the calls.
 
     Why is this bad?
     Each SDK call sends its request when it runs, so the event reaches the
@@ -1023,10 +1048,10 @@ class TrackBeforeIdentify(Rule):
     Fix safety:
     Safe when reorderable. Both calls must go through the same client, or
     through clients built in one module with the same site id. Two other
-    clients, such as one imported from another module or a wrapper
-    function of the project, may send to different workspaces, so the
-    finding is report-only. Both calls must be expression statements of one
-    block, or small statements of one line, and the identify's arguments
+    clients, such as one imported from another module, may send to
+    different workspaces, so the finding is report-only. Both calls must
+    be expression statements of one block, or small statements of one
+    line, and the identify's arguments
     must only read values (names, attributes, literals, `int`, `time.time`
     and the like). They then run
     before the track, so when one raises the track is lost too, but only
