@@ -160,6 +160,18 @@ CACHING_WORDS = ("cache", "memo", "singleton")
 # Attribute lookups follow at most this many base classes up a class hierarchy.
 MAX_BASE_CLASSES = 8
 
+# Decorators that make a method run on every read of its attribute (`self.cio`).
+# cached_property runs it once per instance, which for a view is once a request.
+PROPERTY_DECORATORS = frozenset(
+    {
+        "property",
+        "functools.cached_property",
+        "django.utils.functional.cached_property",
+    }
+)
+# Decorators that make a method callable through its class (`Service.client()`).
+CLASS_CALLABLE_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
 
 # FastAPI markers whose callable FastAPI calls for every request that needs it.
 DEPENDENCY_MARKERS = frozenset(
@@ -969,6 +981,10 @@ class FileIndex:
         if function is not None:
             return self.factory_type(function)
 
+        method = self._class_callable_method(call.func, scope)
+        if method is not None:
+            return self._method_result_type(method)
+
         qualified = self.qualified_name(call.func)
         if qualified is not None and self.project is not None:
             return self.project.factory_type(self._localised(qualified))
@@ -1362,11 +1378,100 @@ class FileIndex:
         """
         assignments = self._attribute_assignments(class_info, attribute)
         if assignments:
+            getter = self._property_getter(assignments)
+            if getter is not None:
+                return self._method_result_type(getter)
             return self._assigned_type(assignments)
         base = self._base_class(class_info)
         if base is None or depth >= MAX_BASE_CLASSES:
             return None
         return self._class_attribute_type(base, attribute, depth + 1)
+
+    def _property_getter(self, assignments: list[Assignment]) -> FunctionInfo | None:
+        """Return the getter of a `property` or `cached_property` bound by nothing else.
+
+        A setter or any other assignment to the attribute makes it unknown,
+        because the attribute may then hold another object.
+        """
+        method = self._only_method(assignments)
+        if method is None or len(method.decorators) != 1:
+            return None
+        if method.decorators[0] not in PROPERTY_DECORATORS:
+            return None
+        return method
+
+    def _class_callable_method(
+        self, func: cst.BaseExpression, scope: Scope
+    ) -> FunctionInfo | None:
+        """Return the static or class method that `Class.name`, `cls.name` or `self.name` calls.
+
+        The class must be one of this module. A method that another
+        assignment to the attribute may replace is not known.
+        """
+        if type(func) is not cst.Attribute:
+            return None
+        owner = func.value
+        if type(owner) is cst.Name and owner.value in ("self", "cls"):
+            class_info = self._enclosing_class(scope)
+        else:
+            class_info = self._class_named(owner, scope)
+            if class_info is not None and self._class_may_change(class_info):
+                return None
+        if class_info is None:
+            return None
+
+        method = self._class_method(class_info, func.attr.value, depth=0)
+        if method is None or not self._callable_through_class(method):
+            return None
+        return method
+
+    def _class_method(
+        self, class_info: ClassInfo, attribute: str, depth: int
+    ) -> FunctionInfo | None:
+        """Return the method that a class, or its one base class of this module, defines."""
+        assignments = self._attribute_assignments(class_info, attribute)
+        if assignments:
+            return self._only_method(assignments)
+        base = self._base_class(class_info)
+        if base is None or depth >= MAX_BASE_CLASSES:
+            return None
+        return self._class_method(base, attribute, depth + 1)
+
+    def _only_method(self, assignments: list[Assignment]) -> FunctionInfo | None:
+        """Return the method that binds an attribute, when no other assignment does."""
+        if len(assignments) != 1:
+            return None
+        statement = assignments[0].statement
+        if type(statement) is not cst.FunctionDef:
+            return None
+        for function in self.functions:
+            if function.node is statement:
+                return function
+        return None
+
+    def _callable_through_class(self, method: FunctionInfo) -> bool:
+        """Tell whether a method is a static or class method, perhaps also cached."""
+        kinds = [
+            name for name in method.decorators if name in CLASS_CALLABLE_DECORATORS
+        ]
+        if len(kinds) != 1 or self.binds_anywhere(kinds[0]):
+            return False
+        others = [name for name in method.decorators if name != kinds[0]]
+        return all(name in CACHE_DECORATORS for name in others)
+
+    def _method_result_type(self, method: FunctionInfo) -> ClientType | None:
+        """Return the client a method returns, when every `return` gives the same client type.
+
+        Unlike a module-level factory, one `return` of another object
+        makes the method unknown, so that a method choosing between
+        Customer.io and another tracker is not taken for a client.
+        """
+        if method.scope is None or not method.returns:
+            return None
+        types = {self.client_type(value, method.scope) for value in method.returns}
+        if len(types) != 1:
+            return None
+        return types.pop()
 
     def _class_variable_type(
         self, class_info: ClassInfo, attribute: str, depth: int
