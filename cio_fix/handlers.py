@@ -19,7 +19,8 @@ every rule agrees on what a request handler is:
   `RequestHandler` classes that run per request, and DRF `action`s.
 
 Celery tasks, RQ jobs and other background jobs are never requests, even
-when their first parameter is called `request`. Management commands,
+when their first parameter is called `request`. A Celery task still runs
+once per queued item, so `runs_per_request_or_item` counts it. Management commands,
 scripts, module-level code, app factories and start-up hooks (`lifespan`,
 `on_startup`) match none of the forms above.
 """
@@ -128,6 +129,11 @@ VIEW_DECORATORS = frozenset(
 JOB_DECORATORS = frozenset(
     {"task", "shared_task", "periodic_task", "job", "actor", "db_task"}
 )
+# Celery's task decorators by their last name part: `celery.shared_task`,
+# `Celery.task` of an app, and Celery 3 and 4's `celery.task.task` and
+# `celery.task.periodic_task`.
+CELERY_TASK_DECORATORS = frozenset({"task", "shared_task", "periodic_task"})
+CELERY_APP_CLASS = "celery.Celery"
 
 # Bases of classes whose methods serve requests: Django and DRF views,
 # mixins and viewsets, Flask's MethodView, Starlette's HTTPEndpoint,
@@ -207,6 +213,48 @@ def _last_part(name: str) -> str:
 def is_background_job(function: FunctionInfo) -> bool:
     """Tell whether a function is a Celery task, an RQ job or a similar job."""
     return any(_last_part(name) in JOB_DECORATORS for name in function.decorators)
+
+
+def is_celery_task(index: FileIndex, function: FunctionInfo) -> bool:
+    """Tell whether a Celery decorator makes a module-level function a task.
+
+    The worker runs a task once for every message queued for it. The
+    decorator must come from the `celery` package or be an attribute of an
+    app that the module builds with `celery.Celery(...)`, so that another
+    library's `task` decorator does not count.
+    NOTE: an app imported from another module (`from proj.celery import
+    app`) does not count, because this file's index cannot tell whether
+    that module builds it with `celery.Celery(...)`.
+    """
+    if function.parent is not None or function.class_info is not None:
+        return False
+    for decorator in function.node.decorators:
+        expression = decorator.decorator
+        if type(expression) is cst.Call:
+            expression = expression.func
+        dotted = dotted_name(expression)
+        if dotted is None:
+            continue
+        owner, _, last = dotted.rpartition(".")
+        if last not in CELERY_TASK_DECORATORS:
+            continue
+        qualified = index.qualified_name(expression, index.module_scope)
+        if qualified is not None and qualified.startswith("celery."):
+            return True
+        if owner and _is_celery_app(index, owner):
+            return True
+    return False
+
+
+def _is_celery_app(index: FileIndex, name: str) -> bool:
+    """Tell whether a module-level name is bound once, to `celery.Celery(...)`."""
+    assignments = index.module_scope.assignments.get(name, [])
+    if len(assignments) != 1 or name in index.rebound_names:
+        return False
+    value = assignments[0].value
+    if type(value) is not cst.Call:
+        return False
+    return index.qualified_name(value.func, index.module_scope) == CELERY_APP_CLASS
 
 
 def _first_parameter(function: FunctionInfo) -> str | None:
@@ -336,7 +384,11 @@ def loop_around(node: cst.CSTNode, ancestors: list[cst.CSTNode]) -> cst.CSTNode 
 
 
 def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) -> bool:
-    """Tell whether a function is a handler, or is called per request or per item in its file."""
+    """Tell whether a function runs per request or per item.
+
+    That is a handler, a Celery task, or a function that its file calls
+    from either or per item of a loop.
+    """
     if request_handler(index, function) is not None:
         return True
     if (
@@ -345,6 +397,8 @@ def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) ->
         or function.class_info is not None
     ):
         return False
+    if is_celery_task(index, function):
+        return True
     if is_background_job(function):
         return False
     facts = _facts(index)
@@ -413,7 +467,7 @@ def _in_loop(node: cst.Call, parent_of: dict[cst.CSTNode, cst.CSTNode]) -> bool 
 
 
 def _called_per_request(index: FileIndex) -> frozenset[str]:
-    """Names of module-level functions called from a handler or per item of a loop.
+    """Names of module-level functions called from a handler, a Celery task or a loop.
 
     Names passed to `map` and its kin count as called per item, and
     FastAPI dependencies (`Depends(get_client)`) as called per request.
@@ -463,7 +517,8 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
             mapped = node.args[0].value
             if type(mapped) is cst.Name:
                 names.add(mapped.value)
-    # Whether each function, by id, is a request handler or nested in one.
+    # Whether each function, by id, is a request handler, nested in one, or a
+    # Celery task.
     in_handler: dict[int, bool] = {}
     for site in index.call_sites:
         func = site.node.func
@@ -471,7 +526,10 @@ def _called_per_request(index: FileIndex) -> frozenset[str]:
             continue
         key = id(site.function)
         if key not in in_handler:
-            in_handler[key] = request_handler(index, site.function) is not None
+            caller = site.function
+            in_handler[key] = request_handler(index, caller) is not None or (
+                caller is not None and is_celery_task(index, caller)
+            )
         if in_handler[key]:
             names.add(func.value)
     return frozenset(names)

@@ -2201,3 +2201,32 @@ def test_clients_patched_class(call: str, expected: tuple[str, str] | None) -> N
     node = next(site.node for site in index.call_sites if code_of(site.node) == call)
 
     assert patched_class(index, node) == expected
+
+
+CELERY_TASK = """\
+from celery import shared_task
+from customerio import CustomerIO
+
+from shop import settings
+
+
+@shared_task(bind=True)
+def export_order(self, order_id):
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY)
+    cio.track(customer_id=order_id, name="order_exported")
+"""
+
+
+def test_clients_message_names_celery_task(project) -> None:
+    root = project({"tasks.py": CELERY_TASK})
+
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO601", "."], root
+    )
+
+    messages = [finding["message"] for finding in result.json["findings"]]
+    assert messages == [
+        "a Customer.io client is constructed in the Celery task `export_order`,"
+        " which runs once per queued item; each one opens a new HTTPS connection,"
+        " so build it once and reuse it"
+    ]

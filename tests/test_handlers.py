@@ -11,6 +11,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider
 from cio_fix.customerio import FileIndex, FunctionInfo, build_index
 from cio_fix.handlers import (
     is_background_job,
+    is_celery_task,
     is_request_handler,
     loop_around,
     request_handler,
@@ -528,6 +529,180 @@ def test_handlers_call_in_job_is_not_per_request() -> None:
             notify(order)
         """)
     assert not runs_per_request_or_item(index, _function(index, "notify"))
+
+
+CELERY_TASKS = [
+    (
+        "shared_task",
+        """
+        from celery import shared_task
+
+        @shared_task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "shared_task_with_arguments",
+        """
+        from celery import shared_task
+
+        @shared_task(bind=True, max_retries=3)
+        def export(self, order_id):
+            pass
+        """,
+    ),
+    (
+        "shared_task_of_celery_module",
+        """
+        import celery
+
+        @celery.shared_task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "celery_3_task",
+        """
+        from celery.task import periodic_task
+
+        @periodic_task(run_every=60)
+        def export():
+            pass
+        """,
+    ),
+    (
+        "app_task",
+        """
+        from celery import Celery
+
+        app = Celery("shop")
+
+        @app.task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "app_task_with_arguments",
+        """
+        import celery as c
+
+        celery = c.Celery("shop")
+
+        @celery.task(bind=True)
+        def export(self, order_id):
+            pass
+        """,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "source"), CELERY_TASKS, ids=[case for case, _ in CELERY_TASKS]
+)
+def test_handlers_celery_task_runs_per_item(case: str, source: str) -> None:
+    index = _index(source, "shop.tasks")
+    export = _function(index, "export")
+
+    assert is_celery_task(index, export)
+    assert runs_per_request_or_item(index, export)
+    assert not is_request_handler(index, export)
+
+
+NOT_CELERY_TASKS = [
+    (
+        "invoke_task",
+        """
+        from invoke import task
+
+        @task
+        def export(c):
+            pass
+        """,
+    ),
+    (
+        "task_of_unknown_origin",
+        """
+        @shared_task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "app_of_other_library",
+        """
+        from huey import RedisHuey
+
+        app = RedisHuey("shop")
+
+        @app.task()
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "imported_app",
+        """
+        from shop.worker import app
+
+        @app.task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "app_bound_twice",
+        """
+        from celery import Celery
+
+        app = Celery("shop")
+        app = make_app()
+
+        @app.task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "method_named_like_task",
+        """
+        from celery import shared_task
+
+        class Export:
+            @shared_task
+            def export(self, order_id):
+                pass
+        """,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "source"), NOT_CELERY_TASKS, ids=[case for case, _ in NOT_CELERY_TASKS]
+)
+def test_handlers_rejects_celery_task(case: str, source: str) -> None:
+    index = _index(source, "shop.tasks")
+    qualname = "Export.export" if case == "method_named_like_task" else "export"
+    export = _function(index, qualname)
+
+    assert not is_celery_task(index, export)
+    assert not runs_per_request_or_item(index, export)
+
+
+def test_handlers_function_called_from_celery_task() -> None:
+    index = _index("""
+        from celery import shared_task
+
+        def notify(order):
+            pass
+
+        @shared_task
+        def export(order):
+            notify(order)
+        """)
+    assert runs_per_request_or_item(index, _function(index, "notify"))
 
 
 # -- loops ----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from cio_fix.customerio import (
 from cio_fix.edits import replace_nodes
 from cio_fix.engine import display_path
 from cio_fix.handlers import (
+    is_celery_task,
     is_request_handler,
     loop_around,
     request_handler,
@@ -546,7 +547,8 @@ class _Site:
     """A construction that runs per request or per item, and why."""
 
     construction: Construction
-    # "request", "item" or "call" (inside a function called per request or item).
+    # "request", "item", "task" (a Celery task) or "call" (inside a function
+    # called per request or item).
     reason: str
     where: str
     ancestors: list[cst.CSTNode]
@@ -566,8 +568,13 @@ class ClientPerRequest(Rule):
     """What it does:
     Finds Customer.io clients constructed inside a request handler (Flask,
     Quart, FastAPI, Starlette, aiohttp, Django and DRF views, Tornado
-    handlers), inside a loop, or inside a function called from either, and
-    uncached factory functions called there. FastAPI dependencies
+    handlers), inside a Celery task, inside a loop, or inside a function
+    called from one of these, and uncached factory functions called there. A
+    Celery task runs once per queued item. It counts only when its decorator
+    comes from the `celery` package (`shared_task`) or is the `task` of an
+    app that the module builds with `celery.Celery(...)`, so another
+    library's `task` decorator does not count, and neither does an app
+    imported from another module. FastAPI dependencies
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
     request, in any file. A loop that builds one client per workspace or
@@ -911,7 +918,8 @@ class ClientPerRequest(Rule):
                     yield _Site(construction, "item", "", ancestors)
             elif runs_per_request_or_item(index, function):
                 assert function is not None
-                yield _Site(construction, "call", function.name, ancestors)
+                reason = "task" if is_celery_task(index, function) else "call"
+                yield _Site(construction, reason, function.name, ancestors)
             elif _factory_of(function, construction) is not None:
                 assert function is not None
                 if called_elsewhere is None:
@@ -1253,7 +1261,7 @@ class ClientPerRequest(Rule):
 
 def _site_factory(site: _Site) -> FunctionInfo | None:
     """Return the uncached factory whose construction a site is, when it runs per call."""
-    if site.reason != "call":
+    if site.reason not in ("call", "task"):
         return None
     return _factory_of(site.construction.site.function, site.construction)
 
@@ -1426,6 +1434,8 @@ def _hoist_message(site: _Site) -> str:
         place = f"on every request in `{site.where}`"
     elif site.reason == "item":
         place = "for every item of a loop"
+    elif site.reason == "task":
+        place = f"in the Celery task `{site.where}`, which runs once per queued item"
     else:
         place = f"in `{site.where}`, a function called per request or per item"
     return (
