@@ -1261,7 +1261,9 @@ class ClientPerRequest(Rule):
 
 def _site_factory(site: _Site) -> FunctionInfo | None:
     """Return the uncached factory whose construction a site is, when it runs per call."""
-    if site.reason not in ("call", "task"):
+    # A cache decorator above a Celery task's decorator would hide the task
+    # object and its `delay`, so a task is never treated as a factory.
+    if site.reason != "call":
         return None
     return _factory_of(site.construction.site.function, site.construction)
 
