@@ -246,6 +246,9 @@ class FunctionInfo:
     decorators: tuple[str, ...]
     returns: list[cst.BaseExpression] = field(default_factory=list)
     scope: Scope | None = None
+    # True when an `lru_cache` decorator may keep no entries (see
+    # `lru_cache_keeps_entries`), so it does not count as a cache.
+    lru_cache_keeps_nothing: bool = False
 
     @property
     def is_cached(self) -> bool:
@@ -254,8 +257,11 @@ class FunctionInfo:
         Besides functools' caches, any decorator whose name says it caches
         or memoises counts (cachetools' `ttl_cache`, async-lru's
         `alru_cache`, a project's `memoize`), so a deliberate expiry is kept.
+        An `lru_cache` whose maxsize may be 0 does not count.
         """
         for name in self.decorators:
+            if self.lru_cache_keeps_nothing and is_lru_cache(name):
+                continue
             if name in CACHE_DECORATORS:
                 return True
             last = name.rpartition(".")[2].lower()
@@ -2294,10 +2300,12 @@ class IndexBuilder(cst.CSTVisitor):
         prefix = [info.name for info in self.classes]
         if parent is not None:
             prefix = [parent.qualname]
-        decorators = tuple(
-            name
-            for name in (self._decorator_name(d.decorator) for d in node.decorators)
-            if name
+        names = [self._decorator_name(d.decorator) for d in node.decorators]
+        keeps_nothing = any(
+            name is not None
+            and is_lru_cache(name)
+            and not lru_cache_keeps_entries(decorator.decorator)
+            for name, decorator in zip(names, node.decorators, strict=True)
         )
         info = FunctionInfo(
             node=node,
@@ -2306,7 +2314,8 @@ class IndexBuilder(cst.CSTVisitor):
             is_async=node.asynchronous is not None,
             class_info=class_info,
             parent=parent,
-            decorators=decorators,
+            decorators=tuple(name for name in names if name),
+            lru_cache_keeps_nothing=keeps_nothing,
         )
         scope = Scope(node, "function", self.scope, function=info)
         info.scope = scope
@@ -2609,6 +2618,33 @@ def _is_whole_statement(statement: cst.CSTNode | None, call: cst.Call) -> bool:
     if type(value) is cst.Await:
         value = value.expression
     return value is call
+
+
+def is_lru_cache(decorator: str) -> bool:
+    """Tell whether a decorator's name is `lru_cache`, of functools or of cachetools.func."""
+    return decorator.rpartition(".")[2] == "lru_cache"
+
+
+def lru_cache_keeps_entries(decorator: cst.BaseExpression) -> bool:
+    """Tell whether an `lru_cache` decorator keeps at least one result.
+
+    `@lru_cache` and `@lru_cache()` keep 128 and `maxsize=None` keeps
+    all. `maxsize=0` keeps none, and so may a size that is not a positive
+    int literal (a variable, `-1`) or one that `*args` or `**kwargs` pass.
+    """
+    if type(decorator) is not cst.Call:
+        return True
+    for position, argument in enumerate(decorator.args):
+        if argument.star:
+            return False
+        keyword = argument.keyword.value if argument.keyword is not None else None
+        if keyword == "maxsize" or keyword is None and position == 0:
+            value = argument.value
+            if type(value) is cst.Name and value.value == "None":
+                return True
+            size = literal_value(value)
+            return type(size) is int and size > 0
+    return True
 
 
 def literal_value(node: cst.BaseExpression | None) -> str | int | float | None:

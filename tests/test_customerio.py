@@ -1076,3 +1076,31 @@ def test_customerio_long_concatenation_value() -> None:
         value = constant_value(joined)
 
     assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("decorator", "cached"),
+    [
+        ("functools.cache", True),
+        ("functools.lru_cache", True),
+        ("functools.lru_cache()", True),
+        ("functools.lru_cache(maxsize=None)", True),
+        ("functools.lru_cache(maxsize=1)", True),
+        ("functools.lru_cache(32, typed=True)", True),
+        ("functools.lru_cache(typed=True)", True),
+        ("lru_cache(maxsize=None)", True),
+        ("functools.lru_cache(maxsize=0)", False),
+        ("functools.lru_cache(0)", False),
+        ("functools.lru_cache(maxsize=-1)", False),
+        ("functools.lru_cache(maxsize=SIZE)", False),
+        ("functools.lru_cache(maxsize=1.5)", False),
+        ("functools.lru_cache(**OPTIONS)", False),
+        ("lru_cache(maxsize=0)", False),
+        ("cachetools.func.lru_cache(maxsize=0)", False),
+    ],
+)
+def test_customerio_lru_cache_size_decides_cached(decorator: str, cached: bool) -> None:
+    source = f"import functools\n\n@{decorator}\ndef get_client():\n    pass\n"
+    index = build_index(cst.parse_module(source), "app", False)
+    (function,) = index.functions
+    assert function.is_cached is cached

@@ -332,17 +332,7 @@ def _cached_function(index: FileIndex, node: cst.Call) -> FunctionInfo | None:
         return function if not isinstance(decorator, cst.Call) else None
     if function.decorators != ("functools.lru_cache",):
         return None
-    if not isinstance(decorator, cst.Call):
-        return function
-    for position, argument in enumerate(decorator.args):
-        keyword = argument.keyword.value if argument.keyword is not None else None
-        if keyword == "maxsize" or keyword is None and position == 0:
-            value = argument.value
-            if isinstance(value, cst.Name) and value.value == "None":
-                return function
-            size = literal_value(value)
-            return function if isinstance(size, int) and size > 0 else None
-    return function
+    return function if function.is_cached else None
 
 
 def _varying_key_reason(node: cst.BaseExpression) -> str | None:
@@ -669,14 +659,17 @@ class ClientPerRequest(Rule):
     be hashable (strings, in practice). A module-level client built with
     the same arguments is reused unless its name may change after import.
     So is a getter without parameters that builds such a client once: a
-    cached factory (`functools.cache`, `lru_cache`) or a function that
+    cached factory (`functools.cache`, or an `lru_cache` whose maxsize is
+    None, a positive number or left out) or a function that
     fills a `global` name only while it is unset and returns it. The
     getter must return the client on every path (no bare `return`), must
     neither change nor close it, and no other function of the module may
     assign that `global` name. An uncached factory without parameters gets
     `@functools.cache` when the client it builds is the same on every
     call, and a construction built like its client then calls it instead
-    of getting a factory of its own. Constructions built alike share one
+    of getting a factory of its own. A factory whose `lru_cache` may keep
+    nothing (`maxsize=0`, a variable) is reported without a fix, because
+    the project may set that size on purpose. Constructions built alike share one
     new client or factory. `with CustomerIO(...) as cio:` is unwrapped
     onto the shared client.
     A factory's client is the same on every call when each argument, and
@@ -1051,6 +1044,13 @@ class ClientPerRequest(Rule):
             f"`{factory.name}` builds a new Customer.io client on every call and is"
             f" called per request or per item; {_cache_advice(context, 'it')}"
         )
+        if withheld is None and factory.lru_cache_keeps_nothing:
+            # A second cache above it would work, but hide a size that the
+            # project may set to 0 on purpose (in tests, say).
+            withheld = (
+                "its `lru_cache` may keep no entries, because its maxsize is 0 or"
+                " not a positive number, and cio-fix does not change that size"
+            )
         if withheld is not None:
             return self._withheld(context, node.name, message, withheld)
         too_old = _cache_too_old(context)
