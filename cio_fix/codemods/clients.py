@@ -690,8 +690,8 @@ class ClientPerRequest(Rule):
     itself (an optional SDK imported in the handler); a client of an SDK
     that the module imports optionally (`except ImportError: CustomerIO =
     None`) where no test that the class is not None comes first
-    (`if CustomerIO is not None:`, `if CustomerIO is None: return`,
-    `CustomerIO and CustomerIO(...)`), because the class is None where the
+    (`if CustomerIO is not None:`, `if CustomerIO is None:` ending in
+    `return` or `raise`, `CustomerIO and CustomerIO(...)`), because the class is None where the
     SDK is not installed (after such a test, the client is built in a
     `functools.cache` factory, which runs only where the class is set); a
     client whose class a test patches (see below); arguments that read a
@@ -2243,8 +2243,9 @@ def _runs_while_unset(
     expression that tests that the slot is unset, in its `else` or `elif`
     when it tests that the slot is set, or after `slot or` and `unset and`.
     It may also follow an `if` without `else`, in the same block or one
-    around it, that ends with `return` and tests that the slot is set. No
-    loop may run between the test and the construction.
+    around it, that ends with `return` (or `raise`, `continue`, `break`) and
+    tests that the slot is set. No loop may run between the test and the
+    construction.
     """
     return _runs_only_when(
         construction,
@@ -2261,8 +2262,8 @@ def _runs_while_set(
     """Tell whether a test lets the construction run only while `name` is not None.
 
     The tests are those of `_runs_while_unset`, of a name that is a class
-    or None: `if CustomerIO is not None:`, `if not CustomerIO: return`,
-    `CustomerIO and CustomerIO(...)`.
+    or None: `if CustomerIO is not None:`, `if not CustomerIO: return` (or
+    `raise`), `CustomerIO and CustomerIO(...)`.
     """
     return _runs_only_when(
         construction,
@@ -2411,10 +2412,10 @@ def _returns_when(
     child: cst.CSTNode,
     true_otherwise: Callable[[cst.BaseExpression], bool],
 ) -> bool:
-    """Tell whether an `if` before `child` in `block` returns whenever a condition fails.
+    """Tell whether an `if` before `child` in `block` leaves it whenever a condition fails.
 
     That `if` has no `else`, its test is one that `true_otherwise` accepts,
-    and its body ends with `return`.
+    and its body ends with `return`, `raise`, `continue` or `break`.
     """
     for statement in block.body:
         if statement is child:
@@ -2423,10 +2424,26 @@ def _returns_when(
             isinstance(statement, cst.If)
             and statement.orelse is None
             and true_otherwise(statement.test)
-            and _ends_with_return(statement.body)
+            and _ends_path(statement.body)
         ):
             return True
     return False
+
+
+# Statements after which the rest of the block does not run. A `continue` or
+# `break` ends the block too, because Python allows them only inside a loop
+# whose body contains the whole block.
+PATH_ENDS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+def _ends_path(body: cst.BaseSuite) -> bool:
+    statements = body.body
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return isinstance(last.body[-1], PATH_ENDS)
+    return isinstance(last, PATH_ENDS)
 
 
 def _ends_with_return(body: cst.BaseSuite) -> bool:
