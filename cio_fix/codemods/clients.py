@@ -669,9 +669,9 @@ class ClientPerRequest(Rule):
     call, and a construction built like its client then calls it instead
     of getting a factory of its own. A factory whose `lru_cache` may keep
     nothing (`maxsize=0`, a variable) is reported without a fix, because
-    the project may set that size on purpose. Constructions built alike share one
-    new client or factory. `with CustomerIO(...) as cio:` is unwrapped
-    onto the shared client.
+    the project may set that size on purpose. Constructions built alike
+    share one new client or factory. `with CustomerIO(...) as cio:` is
+    unwrapped onto the shared client.
     A factory's client is the same on every call when each argument, and
     each local variable that an argument reads, is built only from
     literals, environment reads, settings values and module constants.
