@@ -329,10 +329,32 @@ class ClientCall:
     # The extra keywords that named parameters of the wrapper give, which a
     # fix cannot move out of the wrapper call.
     wrapper_keywords: frozenset[str] = frozenset()
+    # Whether `wrapper` names a `functools.partial(cio.track, ...)` rather
+    # than a function, and the arguments that the partial binds. Those are
+    # among the call's arguments, but they sit where the partial is made.
+    through_partial: bool = False
+    bound_arguments: tuple[cst.Arg, ...] = ()
 
     @property
     def api(self) -> Api:
         return self.client.api
+
+    def without_bound_arguments(self) -> ClientCall:
+        """Return the call with only the arguments that the caller passes."""
+        bound = {id(argument) for argument in self.bound_arguments}
+        return replace(
+            self,
+            arguments={
+                name: argument
+                for name, argument in self.arguments.items()
+                if id(argument) not in bound
+            },
+            extra_keywords={
+                name: argument
+                for name, argument in self.extra_keywords.items()
+                if id(argument) not in bound
+            },
+        )
 
     def value(self, parameter: str) -> cst.BaseExpression | None:
         argument = self.arguments.get(parameter)
@@ -605,6 +627,8 @@ class FileIndex:
         self.background_helper: str | None = None
         self._calls: list[ClientCall] | None = None
         self._partial_calls: list[ClientCall] | None = None
+        self._partials_by_id: dict[int, ClientCall] | None = None
+        self._partial_uses: list[ClientCall] | None = None
         self._started_calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._resolving: set[int] = set()
@@ -1872,6 +1896,27 @@ class FileIndex:
         return self._partial_calls
 
     @property
+    def partial_uses(self) -> list[ClientCall]:
+        """Every call of a name bound to a partial in `partial_calls`, read as the client call.
+
+        They are not in `client_calls`, because their arguments include the
+        ones the partial binds, which the partial's own entry already
+        reports where it is made.
+        """
+        if self._partial_uses is None:
+            calls = []
+            if self.partial_calls:
+                for site in self.call_sites:
+                    func = site.node.func
+                    if type(func) is not cst.Name:
+                        continue
+                    partial_use = self._partial_use(site, func)
+                    if partial_use is not None:
+                        calls.append(partial_use)
+            self._partial_uses = calls
+        return self._partial_uses
+
+    @property
     def started_calls(self) -> list[ClientCall]:
         """Every `start_soon(cio.track, ...)` of a module that imports anyio, read as the call.
 
@@ -1905,6 +1950,8 @@ class FileIndex:
         self.project = project
         self._calls = None
         self._partial_calls = None
+        self._partials_by_id = None
+        self._partial_uses = None
         self._started_calls = None
         self._client_dicts = {}
         self._changing_classes = {}
@@ -1948,6 +1995,86 @@ class FileIndex:
         if self.qualified_name(func) != "functools.partial":
             return None
         return self._method_argument_call(site, partial=True)
+
+    def _partial_use(self, site: CallSite, func: cst.Name) -> ClientCall | None:
+        """Read `p(...)`, where `p = functools.partial(cio.track, ...)`, as the client call.
+
+        The call gets the arguments the partial binds followed by the
+        caller's, and a caller's keyword replaces a bound one, as in
+        `functools.partial`. `p` must be bound once, to the partial, in the
+        scope the call reads it from. A partial of a wrapper, or one that
+        binds `*args` or `**kwargs`, is not read: the caller's arguments may
+        then go anywhere.
+        """
+        assignments = self.assignments_of(func.value, site.scope)
+        if len(assignments) != 1 or type(assignments[0].value) is not cst.Call:
+            return None
+        assignment = assignments[0]
+        if assignment.scope is self.module_scope and func.value in self.rebound_names:
+            return None
+        partial_call = self._partials_by_node().get(id(assignment.value))
+        if partial_call is None or partial_call.wrapper is not None:
+            return None
+        bound = assignment.value.args[1:]
+        if any(argument.star for argument in bound):
+            return None
+        caller_keywords = {
+            argument.keyword.value
+            for argument in site.node.args
+            if argument.keyword is not None
+        }
+        bound_positional = [argument for argument in bound if argument.keyword is None]
+        bound_keywords = [
+            argument
+            for argument in bound
+            if argument.keyword is not None
+            and argument.keyword.value not in caller_keywords
+        ]
+        caller_positional = [
+            argument
+            for argument in site.node.args
+            if argument.keyword is None and not argument.star
+        ]
+        caller_rest = [
+            argument
+            for argument in site.node.args
+            if argument.keyword is not None or argument.star
+        ]
+        merged = site.node.with_changes(
+            args=[*bound_positional, *caller_positional, *bound_keywords, *caller_rest]
+        )
+        parameters = METHODS_BY_API[partial_call.api][partial_call.method]
+        named, extra, starred = normalise_arguments(merged, parameters)
+        if (
+            partial_call.client.package == "async_customerio"
+            and partial_call.method == "identify"
+            and "identifier" in extra
+        ):
+            named["id"] = extra.pop("identifier")
+        return ClientCall(
+            node=site.node,
+            method=partial_call.method,
+            client=partial_call.client,
+            receiver=func,
+            site=site,
+            arguments=named,
+            extra_keywords=extra,
+            star_arguments=starred,
+            wrapper=func.value,
+            # Extra keywords that the partial binds stay in its own call.
+            wrapper_keywords=frozenset(
+                argument.keyword.value
+                for argument in bound_keywords
+                if argument.keyword.value in extra
+            ),
+            through_partial=True,
+            bound_arguments=(*bound_positional, *bound_keywords),
+        )
+
+    def _partials_by_node(self) -> dict[int, ClientCall]:
+        if self._partials_by_id is None:
+            self._partials_by_id = {id(call.node): call for call in self.partial_calls}
+        return self._partials_by_id
 
     def _imports_anyio(self) -> bool:
         return any(

@@ -225,12 +225,40 @@ def withhold_wrapper_fixes(
 def withheld_reason(code: str, call: ClientCall) -> str | None:
     """Return why a rule's fix cannot change a wrapper call, or None when it can."""
     if code not in WRAPPER_FIXABLE:
-        return f"the call goes through the wrapper `{call.wrapper}`"
+        return f"the call goes through the {_wrapper_kind(call)} `{call.wrapper}`"
+    if call.through_partial:
+        return _withheld_partial_reason(code, call)
     if code == "CIO701" and call.wrapper_keywords:
         names = ", ".join(f"`{name}`" for name in sorted(call.wrapper_keywords))
         kind = "an argument" if len(call.wrapper_keywords) == 1 else "arguments"
         return f"the wrapper `{call.wrapper}` needs {names} as {kind} of its own"
     return None
+
+
+def _withheld_partial_reason(code: str, call: ClientCall) -> str | None:
+    """Return why a fixable rule's fix cannot change a call of a partial, or None when it can."""
+    if code == "CIO304":
+        # The helper's failure log reads `method.__name__`.
+        return (
+            f"`{call.wrapper}` is a `functools.partial`, which has no `__name__`"
+            " for the background helper to log"
+        )
+    if code != "CIO701":
+        return None
+    if call.wrapper_keywords:
+        names = ", ".join(f"`{name}`" for name in sorted(call.wrapper_keywords))
+        return f"the partial `{call.wrapper}` binds {names} too"
+    data = call.arguments.get("data")
+    if data is not None and any(data is bound for bound in call.bound_arguments):
+        return (
+            f"the partial `{call.wrapper}` binds `data`, which a `data` passed"
+            " when it is called would replace"
+        )
+    return None
+
+
+def _wrapper_kind(call: ClientCall) -> str:
+    return "partial" if call.through_partial else "wrapper"
 
 
 def _wrapper_calls(context: FileContext) -> dict[int, tuple[ClientCall, bool]]:
@@ -239,7 +267,8 @@ def _wrapper_calls(context: FileContext) -> dict[int, tuple[ClientCall, bool]]:
     The value is the call and whether the node is the call itself.
     """
     found: dict[int, tuple[ClientCall, bool]] = {}
-    for call in [*context.index.client_calls, *context.index.partial_calls]:
+    index = context.index
+    for call in [*index.client_calls, *index.partial_calls, *index.partial_uses]:
         if call.wrapper is None:
             continue
         found[id(call.node)] = (call, True)

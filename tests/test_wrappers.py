@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import FIXTURES, run_cli
 
 PYPROJECT = """\
 [project]
@@ -740,3 +740,54 @@ def test_own_module_constants_module_read(project) -> None:
     found = [(f["path"], f["code"]) for f in _findings(root)]
 
     assert found == [("app/names.py", "CIO303")]
+
+
+PARTIAL_BINDS_MILLISECONDS = """\
+import functools
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("site", "key")
+_identify = functools.partial(cio.identify, created_at=int(time.time() * 1000))
+
+
+def record_login(user):
+    _identify(user.id, last_login_at=int(time.time() * 1000))
+
+
+def record_signup(user):
+    _identify(user.id, email=user.email)
+"""
+
+
+def test_partial_bound_argument_reported_once(project) -> None:
+    folder = project(
+        {"pyproject.toml": PYPROJECT, "app/tracking.py": PARTIAL_BINDS_MILLISECONDS}
+    )
+
+    checked = run_cli(["--no-cache", "--no-diff", "."], folder)
+
+    found = re.findall(r"app/tracking\.py:(\d+):\d+: (CIO\d+)", checked.stdout)
+    assert found.count(("7", "CIO103")) == 1, checked.stdout
+    assert found.count(("11", "CIO103")) == 1, checked.stdout
+    assert len(found) == 2, checked.stdout
+
+
+def test_partial_call_fix_withheld_reasons(project) -> None:
+    source = (FIXTURES / "CIO701/partial_calls_report_only.py").read_text()
+    folder = project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": "customerio==3.2.0\n",
+            "app/tracking.py": source,
+        }
+    )
+
+    checked = run_cli(["--no-cache", "--no-diff", "--select", "CIO701", "."], folder)
+
+    binds_data = "(not fixed: the partial `_track_order` binds `data`, which a `data`"
+    assert "app/tracking.py:10:5: CIO701" in checked.stdout
+    assert binds_data in checked.stdout
+    assert "app/tracking.py:15:5: CIO701" in checked.stdout
+    assert "(not fixed: the partial `send` binds `plan` too)" in checked.stdout

@@ -71,7 +71,9 @@ class Sdk3EventKwargs(Rule):
     that pass event attributes as keyword arguments (`price=total`), or
     as `**attrs` of a dict literal whose keys are event attributes, in a
     project that uses customerio 3.x. A `functools.partial(cio.track,
-    ...)` that binds such arguments counts as the call it makes.
+    ...)` that binds such arguments counts as the call it makes. A call
+    of a name bound once to such a partial in the same module counts too
+    when the caller passes such arguments.
 
     Why is this bad?
     customerio 3.0 takes event attributes only in the `data` argument:
@@ -146,6 +148,12 @@ class Sdk3EventKwargs(Rule):
     `**kwargs`. A keyword that a parameter of the wrapper takes
     (`source=` of `def track(customer_id, name, *, source, **data)`)
     stays where it is, and the finding is reported without a fix.
+
+    A call of a partial (`send(plan=plan)` after `send =
+    functools.partial(cio.track, uid, "upgraded")`) gets the caller's
+    attributes moved into a `data` of its own. It is reported without a
+    fix when the partial binds `data`, which that `data` would replace, or
+    binds event attributes itself.
     """
 
     code = "CIO701"
@@ -160,7 +168,7 @@ class Sdk3EventKwargs(Rule):
         if majors is not None and majors <= KEYWORD_MAJORS:
             return
         index = context.index
-        for call in [*index.client_calls, *index.partial_calls]:
+        for call in [*index.client_calls, *index.partial_calls, *index.partial_uses]:
             if not _is_data_method(call):
                 continue
             spreads = read_spreads(context, call)
@@ -170,6 +178,8 @@ class Sdk3EventKwargs(Rule):
             if not call.extra_keywords and not any(
                 mapping.attribute_keys for mapping in spreads
             ):
+                continue
+            if _only_partial_attributes(call, spreads):
                 continue
             yield self._finding(context, call, spreads)
 
@@ -272,6 +282,18 @@ def unmoved_keywords_reason(context: FileContext, call: ClientCall) -> str | Non
     except CannotMove as reason:
         return str(reason)
     return None
+
+
+def _only_partial_attributes(call: ClientCall, spreads: list[Spread]) -> bool:
+    """Tell whether a call of a partial passes no attributes beyond those the partial binds.
+
+    The partial's own finding reports those.
+    """
+    if not call.through_partial:
+        return False
+    if call.without_bound_arguments().extra_keywords:
+        return False
+    return not any(mapping.attribute_keys for mapping in spreads)
 
 
 def read_spreads(context: FileContext, call: ClientCall) -> list[Spread]:

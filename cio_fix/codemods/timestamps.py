@@ -109,6 +109,9 @@ class MillisecondTimestamp(Rule):
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
     through a variable, as a constant of the same module does.
     A `functools.partial` of those methods counts as the call it makes.
+    So does a call of a name bound once to such a partial in the same
+    module (`_identify(id=uid, last_login_at=now_ms)` after `_identify =
+    functools.partial(cio.identify)`), with the caller's arguments.
 
     Why is this bad?
     The Track API reads timestamps as integer Unix seconds (customerio 1.x
@@ -161,7 +164,7 @@ class MillisecondTimestamp(Rule):
         shared_fixes: dict[int, Fix] = {}
         # A dict that two calls send has its entries reported once.
         seen: set[int] = set()
-        for call in [*index.client_calls, *index.partial_calls]:
+        for call in _track_calls(index):
             if call.api is not Api.TRACK:
                 continue
             for slot in _slots(context, call):
@@ -807,6 +810,16 @@ def count_reads(context: FileContext, scope: Scope, name: str) -> int:
     return reads
 
 
+def _track_calls(index: FileIndex) -> list[ClientCall]:
+    """Return the client calls, partials and calls of partials whose values rules check.
+
+    A call of a partial keeps only the caller's arguments, because the
+    partial's own entry checks the ones it binds, in the scope that reads them.
+    """
+    uses = [call.without_bound_arguments() for call in index.partial_uses]
+    return [*index.client_calls, *index.partial_calls, *uses]
+
+
 def _track_calls_in(context: FileContext, scope: Scope) -> list[ClientCall]:
     """Return the Track API calls that the code of `scope` runs, comprehensions included."""
     by_scope = context.shared("CIO103:track-calls", _track_calls_by_scope)
@@ -816,7 +829,7 @@ def _track_calls_in(context: FileContext, scope: Scope) -> list[ClientCall]:
 def _track_calls_by_scope(context: FileContext) -> dict[int, list[ClientCall]]:
     by_scope: dict[int, list[ClientCall]] = {}
     index = context.index
-    for call in [*index.client_calls, *index.partial_calls]:
+    for call in _track_calls(index):
         if call.api is Api.TRACK:
             by_scope.setdefault(id(call.site.scope.owner), []).append(call)
     return by_scope
