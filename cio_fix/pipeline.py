@@ -81,12 +81,6 @@ MAX_PREFILTER_ROUNDS = 3
 # benchmark corpus takes about 0.13 s to parse, check and fix on one CPU, and
 # each worker adds a fork and a copy of every summary sent to it.
 PARALLEL_MIN_FILES = 8
-# The part of an even share of the first files parsed that this process
-# leaves to the workers, because it also discovers, reads and reports
-# every file. On the heavy benchmark corpus with two jobs, this process
-# used about 18% more CPU time than the worker without it, and within 2%
-# of the worker with 0.2.
-OWN_SHARE_HEAD_START = 0.2
 
 
 # -- what the phases hand over -----------------------------------------------------
@@ -1252,32 +1246,6 @@ def _round_trip(outcome: CheckOutcome) -> CheckOutcome:
         ) from error
 
 
-def assign_shards(
-    files: dict[Path, bytes], load: list[int], owner: dict[Path, int]
-) -> list[dict[Path, bytes]]:
-    """Split `files` among the processes of a run, shard 0 being the process that runs it.
-
-    `load` contains the bytes each process was given so far, and `owner` the
-    process of each file given before. Both are updated. A file goes to the
-    process that parsed it, and a new one to the process with the least
-    work, the largest files first. In the first split, shard 0 starts with a
-    head start, so that it gets less (`OWN_SHARE_HEAD_START`).
-    """
-    shards: list[dict[Path, bytes]] = [{} for _ in load]
-    ordered = sorted(files, key=lambda path: (-len(files[path]), path.as_posix()))
-    if not any(load):
-        even_share = sum(len(raw) for raw in files.values()) / len(load)
-        load[0] = int(OWN_SHARE_HEAD_START * even_share)
-    for path in ordered:
-        worker = owner.get(path)
-        if worker is None:
-            worker = load.index(min(load))
-            owner[path] = worker
-        load[worker] += len(files[path])
-        shards[worker][path] = files[path]
-    return shards
-
-
 class _ParallelBackend:
     """This process and `jobs - 1` workers, each keeping its shard of parsed files.
 
@@ -1320,7 +1288,16 @@ class _ParallelBackend:
         self.local = _Worker(config)
 
     def parse(self, files: dict[Path, bytes]) -> dict[Path, FileFacts]:
-        shards = assign_shards(files, self.load, self.owner)
+        shards: list[dict[Path, bytes]] = [{} for _ in range(self.jobs)]
+        # The largest files first, each to the worker with the least work so far.
+        ordered = sorted(files, key=lambda path: (-len(files[path]), path.as_posix()))
+        for path in ordered:
+            worker = self.owner.get(path)
+            if worker is None:
+                worker = self.load.index(min(self.load))
+                self.owner[path] = worker
+            self.load[worker] += len(files[path])
+            shards[worker][path] = files[path]
         requests = [("parse", shard) if shard else None for shard in shards]
         found: dict[Path, FileFacts] = {}
         for reply in self._exchange(requests):

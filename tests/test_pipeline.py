@@ -274,31 +274,6 @@ def test_pipeline_few_files_start_no_workers(project, monkeypatch) -> None:
     assert result.json["findings"]
 
 
-def test_pipeline_shards_leave_own_process_less() -> None:
-    files = {Path(f"app/m{number:02}.py"): b"x" * 1000 for number in range(20)}
-    load = [0, 0]
-    owner: dict[Path, int] = {}
-
-    shards = pipeline.assign_shards(files, load, owner)
-
-    assert len(shards[0]) == 9
-    assert len(shards[1]) == 11
-    assert set(shards[0]) | set(shards[1]) == set(files)
-
-
-def test_pipeline_shards_keep_owner_of_parsed_file() -> None:
-    first = {Path("app/a.py"): b"x" * 100, Path("app/b.py"): b"x" * 100}
-    load = [0, 0]
-    owner: dict[Path, int] = {}
-    shards = pipeline.assign_shards(first, load, owner)
-    again = {Path("app/a.py"): b"x" * 100, Path("app/c.py"): b"x" * 5000}
-
-    later = pipeline.assign_shards(again, load, owner)
-
-    owner_of_a = 0 if Path("app/a.py") in shards[0] else 1
-    assert Path("app/a.py") in later[owner_of_a]
-
-
 def test_pipeline_cached_run_parses_nothing(project, monkeypatch) -> None:
     root = project(FILES)
     first = _outputs(root, jobs=1, cache=True)
