@@ -250,6 +250,30 @@ def test_pipeline_jobs_one_starts_no_workers(project, workers) -> None:
     assert workers == []
 
 
+def test_pipeline_workers_start_with_black_imported(tmp_path: Path) -> None:
+    # A fresh interpreter, because the tests before may have imported black.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from cio_fix.config import load_config\n"
+        "from cio_fix.pipeline import _ParallelBackend\n"
+        "backend = _ParallelBackend(load_config(Path('.')), 2)\n"
+        "print('black' in sys.modules)\n"
+        "backend.close()\n"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "True\n"
+
+
 def test_pipeline_jobs_capped_at_cpu_count(project, workers, monkeypatch) -> None:
     root = project(FILES)
     monkeypatch.setattr(pipeline, "available_cpus", lambda: 2)
