@@ -895,7 +895,7 @@ class Checker:
             if id(finding.fix) not in fixes or finding.applied:
                 continue
             # A fix that changes no code waits for another rule's fix, and its
-            # message tells what the rule would write after that fix. When
+            # message describes what the rule would write after that fix. When
             # it is not written, the fixed code's finding gives the reason.
             waited = not changes_code(finding.fix)
             finding.fix = None

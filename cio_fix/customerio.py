@@ -531,6 +531,18 @@ def read_names(node: cst.CSTNode) -> set[str]:
     return reader.names
 
 
+def _rename_identifier(
+    client: ClientType,
+    method: str,
+    named: dict[str, cst.Arg],
+    extra: dict[str, cst.Arg],
+) -> None:
+    """Move async-customerio's `identifier` of identify, its customer id, to `id` in `named`."""
+    if client.package == "async_customerio" and method == "identify":
+        if "identifier" in extra:
+            named["id"] = extra.pop("identifier")
+
+
 def normalise_arguments(
     call: cst.Call, parameters: tuple[str, ...]
 ) -> tuple[dict[str, cst.Arg], dict[str, cst.Arg], list[cst.Arg]]:
@@ -2045,12 +2057,7 @@ class FileIndex:
         )
         parameters = METHODS_BY_API[partial_call.api][partial_call.method]
         named, extra, starred = normalise_arguments(merged, parameters)
-        if (
-            partial_call.client.package == "async_customerio"
-            and partial_call.method == "identify"
-            and "identifier" in extra
-        ):
-            named["id"] = extra.pop("identifier")
+        _rename_identifier(partial_call.client, partial_call.method, named, extra)
         return ClientCall(
             node=site.node,
             method=partial_call.method,
@@ -2141,13 +2148,7 @@ class FileIndex:
         if parameters is None:
             return None
         named, extra, starred = normalise_arguments(call, parameters)
-        if (
-            client.package == "async_customerio"
-            and method == "identify"
-            and "identifier" in extra
-        ):
-            # async-customerio names the customer id `identifier`.
-            named["id"] = extra.pop("identifier")
+        _rename_identifier(client, method, named, extra)
         return ClientCall(
             node=site.node,
             method=method,
@@ -2202,12 +2203,7 @@ class FileIndex:
                 if argument.keyword is None or argument.keyword.value in accepted:
                     # A named parameter of the wrapper gets it, not `**kwargs`.
                     wrapper_keywords.add(target)
-        if (
-            signature.client.package == "async_customerio"
-            and signature.method == "identify"
-            and "identifier" in extra
-        ):
-            named["id"] = extra.pop("identifier")
+        _rename_identifier(signature.client, signature.method, named, extra)
         return ClientCall(
             node=site.node,
             method=signature.method,

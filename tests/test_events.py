@@ -3549,7 +3549,7 @@ WRAPPED_PROJECT = {
 }
 
 
-def test_list_events_named_file_reads_wrappers_of_the_project(project) -> None:
+def test_list_events_named_file_wrappers(project) -> None:
     root = project(WRAPPED_PROJECT)
 
     named = run_cli(["--list-events", "app/views.py"], root)
@@ -3562,7 +3562,7 @@ def test_list_events_named_file_reads_wrappers_of_the_project(project) -> None:
     assert "3 event names, 3 call sites" in whole.stdout
 
 
-def test_list_events_named_file_lists_only_its_calls(project) -> None:
+def test_list_events_named_file_own_calls(project) -> None:
     root = project(WRAPPED_PROJECT)
 
     result = run_cli(
@@ -3576,7 +3576,7 @@ def test_list_events_named_file_lists_only_its_calls(project) -> None:
     assert events["SignedUp"]["variants"] == ["signed_up"]
 
 
-def test_list_events_named_file_leaves_out_errors_of_other_files(project) -> None:
+def test_list_events_named_file_other_errors(project) -> None:
     files = dict(WRAPPED_PROJECT)
     files["app/broken.py"] = "from app.tracking import cio\ndef f(:\n"
     root = project(files)
