@@ -51,6 +51,10 @@ class FileLiterals:
         """
         if configured is not None:
             return configured
+        return self._usual_quote
+
+    @functools.cached_property
+    def _usual_quote(self) -> str:
         counts: Counter[str] = Counter()
         for value in self.values:
             body = value.lstrip("rRbBuU")
