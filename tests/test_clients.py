@@ -2189,6 +2189,10 @@ def test_clients_optional_sdk_reason(tmp_path: Path) -> None:
             'monkeypatch.setattr("customerio.CustomerIO", None)',
             ("customerio", "CustomerIO"),
         ),
+        ('mock_patch("app.views.CustomerIO")', ("app.views", "CustomerIO")),
+        ('mock_patch.object(views, "CustomerIO")', ("app.views", "CustomerIO")),
+        ('um.patch("customerio.CustomerIO")', ("customerio", "CustomerIO")),
+        ('mock_patch("app.views.send_email")', None),
         ('mock.patch("app.views.send_email")', None),
         ('mock.patch.object(views, "track")', None),
         ("object()", None),
@@ -2196,7 +2200,11 @@ def test_clients_optional_sdk_reason(tmp_path: Path) -> None:
     ],
 )
 def test_clients_patched_class(call: str, expected: tuple[str, str] | None) -> None:
-    source = f"from unittest import mock\nfrom app import views\n{call}\n"
+    source = (
+        "import unittest.mock as um\nfrom unittest import mock\n"
+        "from unittest.mock import patch as mock_patch\n"
+        f"from app import views\n{call}\n"
+    )
     index = build_index(cst.parse_module(source), "tests.test_views", False)
     node = next(site.node for site in index.call_sites if code_of(site.node) == call)
 

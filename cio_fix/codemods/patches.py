@@ -20,6 +20,9 @@ from cio_fix.customerio import CONSTRUCTORS, Construction, FileIndex, literal_va
 # of Data Pipelines and the async ones.
 CLIENT_CLASS_NAMES = frozenset(name.rpartition(".")[2] for name in CONSTRUCTORS)
 
+# mock's `patch`, of the standard library and of the `mock` backport.
+PATCH_FUNCTIONS = frozenset({"unittest.mock.patch", "mock.patch"})
+
 
 @dataclass(frozen=True)
 class ClassPatch:
@@ -54,9 +57,13 @@ def patched_class(index: FileIndex, call: cst.Call) -> tuple[str, str] | None:
         method = func.attr.value
     else:
         return None
-    if method == "patch":
+    if method == "patch" or _is_patch(index, func):
         return _dotted_target(_argument(call, 0, "target"))
-    if method == "object" and type(func) is cst.Attribute and _is_patch(func):
+    if (
+        method == "object"
+        and type(func) is cst.Attribute
+        and _is_patch(index, func.value)
+    ):
         return _object_target(index, call, "attribute")
     if method == "setattr" and type(func) is cst.Attribute:
         dotted = _dotted_target(_argument(call, 0, "target"))
@@ -66,12 +73,22 @@ def patched_class(index: FileIndex, call: cst.Call) -> tuple[str, str] | None:
     return None
 
 
-def _is_patch(func: cst.Attribute) -> bool:
-    """Tell `patch.object` (`mock.patch.object`, `mocker.patch.object`) apart."""
-    owner = func.value
-    if type(owner) is cst.Name:
-        return owner.value == "patch"
-    return type(owner) is cst.Attribute and owner.attr.value == "patch"
+def _is_patch(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether `node` names mock's `patch`, also imported under another name.
+
+    `patch` and `mock.patch` count by their last name, as pytest-mock's
+    `mocker.patch` does; `from unittest.mock import patch as mock_patch`
+    counts through the import.
+    """
+    if type(node) is cst.Name:
+        if node.value == "patch":
+            return True
+    elif type(node) is cst.Attribute:
+        if node.attr.value == "patch":
+            return True
+    else:
+        return False
+    return index.qualified_name(node) in PATCH_FUNCTIONS
 
 
 def _argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
