@@ -1404,7 +1404,11 @@ class FileIndex:
         else:
             qualified = self.qualified_name(node)
             if qualified is not None and self.project is not None:
-                found = self.project.client_type(self._localised(qualified))
+                local = self._localised(qualified)
+                if self.project.is_pipelines_module(local):
+                    # `tracking.analytics` of a module that imports it.
+                    return PIPELINES
+                found = self.project.client_type(local)
         if found is None and configured_name(node) in self.client_names:
             # As for a name, the type the code shows comes before the configured one.
             return TRACK

@@ -1071,8 +1071,13 @@ def test_manage_py_folder_is_an_import_root(project) -> None:
     assert shadowing.packages_for(root / "src/other/shop/views.py") == {"customerio"}
 
 
-def _pipelines_project(tracking: str, views_import: str) -> dict[str, str]:
-    """Return a project whose views send a built name through a module that tracking binds."""
+def _pipelines_project(
+    tracking: str, views_import: str, module: str = "analytics"
+) -> dict[str, str]:
+    """Return a project whose views send a built name through a module that tracking binds.
+
+    `module` is how the views name the Data Pipelines module.
+    """
     return {
         "pyproject.toml": "",
         "app/__init__.py": "",
@@ -1080,7 +1085,7 @@ def _pipelines_project(tracking: str, views_import: str) -> dict[str, str]:
         "app/views.py": (
             f"{views_import}\n\n\n"
             "def signup(user):\n"
-            '    analytics.track(user.id, f"signed_up_{user.plan}")\n'
+            f'    {module}.track(user.id, f"signed_up_{{user.plan}}")\n'
         ),
     }
 
@@ -1101,6 +1106,48 @@ def test_project_pipelines_module_reexported_fixed(project) -> None:
         'analytics.track(user.id, "signed_up", properties={"user_plan": f"{user.plan}"})'
         in fixed
     )
+
+
+@pytest.mark.parametrize(
+    ("views_import", "module"),
+    [
+        ("from app import tracking", "tracking.analytics"),
+        ("import app.tracking", "app.tracking.analytics"),
+    ],
+)
+def test_project_pipelines_module_attribute_fixed(
+    project, views_import: str, module: str
+) -> None:
+    root = project(
+        _pipelines_project(
+            "from customerio import analytics\n\nanalytics.write_key = WRITE_KEY\n",
+            views_import,
+            module,
+        )
+    )
+
+    result = run_cli(["--apply", "--select", "CIO301", "app/views.py"], root)
+
+    assert result.exit_code == 0
+    fixed = (root / "app/views.py").read_text()
+    assert f"    {module}.track(\n" in fixed
+    assert '"signed_up", properties={"user_plan": f"{user.plan}"}\n' in fixed
+
+
+def test_project_segment_module_attribute_not_reported(project) -> None:
+    root = project(
+        _pipelines_project(
+            "import analytics\n\nanalytics.write_key = WRITE_KEY\n"
+            "from customerio import CustomerIO\n",
+            "from app import tracking",
+            "tracking.analytics",
+        )
+    )
+
+    result = run_cli(["--dry-run", "--select", "CIO301", "."], root)
+
+    assert result.exit_code == 0
+    assert "CIO301" not in result.stdout
 
 
 def test_project_pipelines_module_reexported_by_package_reported(project) -> None:
