@@ -371,7 +371,9 @@ class WrapperSignature:
     """
 
     method: str
-    client: ClientType
+    # None while the client is an import from another module of the project
+    # (`client_import`), which only the project index resolves.
+    client: ClientType | None
     # The parameters a caller may pass by position, in order, and how many
     # of them are positional-only.
     positional: tuple[str, ...]
@@ -384,6 +386,9 @@ class WrapperSignature:
     # The place of each named parameter in the client call: its position
     # there, or the keyword it is passed as.
     targets: tuple[tuple[str, int | str], ...]
+    # The qualified name, as the wrapper's module imports it, of a client
+    # that another module of the project binds (`from app.client import cio`).
+    client_import: str | None = None
 
 
 def forwarded_arguments(

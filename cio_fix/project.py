@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     CLIENT_PACKAGES,
+    METHODS_BY_API,
+    PIPELINES,
     PIPELINES_MODULE,
     TYPING_MODULES,
     Api,
@@ -141,6 +144,8 @@ class ProjectIndex:
         self._resolved: dict[str, tuple[ModuleSummary, str] | None] = {}
         self._resolved_values: dict[str, tuple[ModuleSummary, str] | None] = {}
         self._localised: dict[tuple[str, str], str] = {}
+        # The client type of each client import of a wrapper, by its module.
+        self._imported_clients: dict[tuple[str, str], ClientType | None] = {}
         self._importers: dict[tuple[str, str], set[str]] | None = None
         self._changed: set[tuple[str, str]] | None = None
         self._assigned: set[tuple[str, str]] | None = None
@@ -343,11 +348,34 @@ class ProjectIndex:
                 return None
             summary = matches[0]
             if name not in summary.aliases:
-                return summary.wrappers.get(name)
+                return self.resolved_wrapper(summary, summary.wrappers.get(name))
             if name in summary.rebound_aliases:
                 return None
             qualified = self.localise(summary.aliases[name], summary.module_name)
         return None
+
+    def resolved_wrapper(
+        self, summary: ModuleSummary, signature: WrapperSignature | None
+    ) -> WrapperSignature | None:
+        """Return a wrapper of `summary` with its client known, or None when it has none.
+
+        A wrapper whose client its module imports (`client_import`) is a
+        wrapper only when that import names a client of the project.
+        """
+        if signature is None or signature.client is not None:
+            return signature
+        assert signature.client_import is not None
+        key = (summary.module_name, signature.client_import)
+        if key not in self._imported_clients:
+            local = self.localise(signature.client_import, summary.module_name)
+            if self.is_pipelines_module(local):
+                self._imported_clients[key] = PIPELINES
+            else:
+                self._imported_clients[key] = self.client_type(local)
+        client = self._imported_clients[key]
+        if client is None or signature.method not in METHODS_BY_API[client.api]:
+            return None
+        return dataclasses.replace(signature, client=client)
 
     def is_other_class(self, qualified: str) -> bool:
         """Tell whether an imported name is a class that no Customer.io client is an instance of.

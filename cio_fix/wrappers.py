@@ -17,9 +17,11 @@ from cio_fix.customerio import (
     ClientCall,
     FileIndex,
     FunctionInfo,
+    Scope,
     WrapperSignature,
     dotted_name,
 )
+from cio_fix.modules import CLIENT_PACKAGES
 
 if TYPE_CHECKING:
     from cio_fix.model import Finding
@@ -98,10 +100,15 @@ def wrapper_signature(
     )
     if targets is None:
         return None
-    # NOTE: modules are summarised before the project index exists, so a
-    # client imported from another module of the project is not found here.
     client = index.client_type(call.func.value, function.scope)
-    if client is None or method not in METHODS_BY_API[client.api]:
+    client_import = None
+    if client is None:
+        # Modules are summarised before the project index exists, so the
+        # index resolves a client imported from another module later.
+        client_import = _imported_name(index, call.func.value, function.scope)
+        if client_import is None:
+            return None
+    elif method not in METHODS_BY_API[client.api]:
         return None
     return WrapperSignature(
         method=method,
@@ -114,7 +121,22 @@ def wrapper_signature(
         star=star,
         star_star=star_star,
         targets=tuple(targets.items()),
+        client_import=client_import,
     )
+
+
+def _imported_name(
+    index: FileIndex, receiver: cst.BaseExpression, scope: Scope
+) -> str | None:
+    """Return the qualified name of a receiver that an import binds, if not customerio's.
+
+    The module's own names and customerio's are already known to the index,
+    so an import of them that gives no client gives none later either.
+    """
+    qualified = index.qualified_name(receiver, scope)
+    if qualified is None or qualified.partition(".")[0] in CLIENT_PACKAGES:
+        return None
+    return qualified
 
 
 def _only_call(node: cst.FunctionDef) -> cst.Call | None:

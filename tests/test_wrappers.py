@@ -475,24 +475,56 @@ def test_list_events_wrapper_own_call_read(project) -> None:
     assert _unread(document.json) == []
 
 
-def test_list_events_unfollowed_wrapper_unread(project) -> None:
-    # A client imported from another module is unknown when the module is
-    # summarised, so the wrapper's callers are not followed.
-    wrapper = (
-        "from app.client import client\n\n\n"
-        "def track(customer_id, name, **data):\n"
-        "    return client.track(customer_id, name, **data)\n"
-    )
-    client = (
-        "import os\n\nfrom customerio import CustomerIO\n\n"
-        'client = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n'
-    )
-    folder = project({**_files(wrapper, CALLER), "app/client.py": client})
+# The wrapper module of WRAPPER, with the client imported from app/client.py.
+IMPORTING_WRAPPER = WRAPPER.replace(
+    "import os\n\nfrom customerio import CustomerIO\n\n"
+    'client = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"],'
+    ' os.environ["CUSTOMERIO_API_KEY"])\n',
+    "from app.client import client\n",
+)
+CLIENT = (
+    "import os\n\nfrom customerio import CustomerIO\n\n"
+    'client = CustomerIO(os.environ["SITE_ID"], os.environ["API_KEY"])\n'
+)
+
+
+def test_list_events_wrapper_imported_client_followed(project) -> None:
+    folder = project({**_files(IMPORTING_WRAPPER, CALLER), "app/client.py": CLIENT})
 
     document = run_cli(["--list-events", "--output-format", "json", "."], folder)
 
-    assert document.json["events"] == []
-    assert _unread(document.json) == ["app/integrations/customerio.py:5"]
+    names = [event["name"] for event in document.json["events"]]
+    assert names == ["password_reset_requested"]
+    assert _unread(document.json) == []
+
+
+def test_wrapper_imported_client_fixes_applied(project) -> None:
+    folder = project({**_files(IMPORTING_WRAPPER), "app/client.py": CLIENT})
+
+    run_cli(["--no-cache", "--apply", "."], folder)
+
+    fixed = (folder / "app/views.py").read_text()
+    assert "created_at=int(time.time())" in fixed
+    assert "requested_at=int(time.time())" in fixed
+    assert "_customerio_in_background(\n        track, email," in fixed
+    assert (folder / "app/integrations/customerio.py").read_text() == IMPORTING_WRAPPER
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        "import analytics\n\nclient = analytics.Client(WRITE_KEY)\n",
+        "from customerio import CustomerIO\n\nclient = None\n",
+    ],
+    ids=["segment client", "no client"],
+)
+def test_wrapper_imported_other_client_not_followed(project, client: str) -> None:
+    folder = project({**_files(IMPORTING_WRAPPER), "app/client.py": client})
+
+    checked = run_cli(["--no-cache", "--no-diff", "."], folder)
+
+    assert checked.exit_code == 0
+    assert _codes(checked.stdout) == []
 
 
 def test_list_events_wrapper_called_by_tests_unread(project) -> None:

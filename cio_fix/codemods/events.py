@@ -1789,7 +1789,9 @@ def _pass_through(project: ProjectIndex) -> dict[tuple[str, str], str]:
         (summary.module_name, name): summary.module_name
         for summary in project.summaries
         for name, signature in summary.wrappers.items()
-        if not name.startswith("_") and signature.method in RELAY_METHODS
+        if not name.startswith("_")
+        and signature.method in RELAY_METHODS
+        and project.resolved_wrapper(summary, signature) is not None
     }
 
 
