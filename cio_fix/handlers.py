@@ -221,10 +221,10 @@ def is_celery_task(index: FileIndex, function: FunctionInfo) -> bool:
     The worker runs a task once for every message queued for it. The
     decorator must come from the `celery` package or be an attribute of an
     app that the module builds with `celery.Celery(...)`, so that another
-    library's `task` decorator does not count.
-    NOTE: an app imported from another module (`from proj.celery import
-    app`) does not count, because this file's index cannot tell whether
-    that module builds it with `celery.Celery(...)`.
+    library's `task` decorator does not count. An app imported from another
+    module counts when it has the names of Celery's documented layout
+    (`_is_imported_celery_app`), because this file's index cannot tell how
+    that module builds it.
     """
     if function.parent is not None or function.class_info is not None:
         return False
@@ -241,9 +241,28 @@ def is_celery_task(index: FileIndex, function: FunctionInfo) -> bool:
         qualified = index.qualified_name(expression, index.module_scope)
         if qualified is not None and qualified.startswith("celery."):
             return True
-        if owner and _is_celery_app(index, owner):
+        if owner and (
+            _is_celery_app(index, owner) or _is_imported_celery_app(index, owner)
+        ):
             return True
     return False
+
+
+def _is_imported_celery_app(index: FileIndex, name: str) -> bool:
+    """Tell whether a name is imported as Celery's documentation lays out its app.
+
+    That is any name of a module called `celery` (`from proj.celery import
+    app`, `from .celery import app`), or `celery_app`, as a Django project
+    exports it from its package (`from proj import celery_app`).
+    """
+    qualified = index.imports.get(name)
+    if qualified is None or name in index.rebound_names:
+        return False
+    if name in index.module_scope.assignments:
+        return False
+    module, _, imported = qualified.rpartition(".")
+    package, _, last = module.rpartition(".")
+    return (package != "" and last == "celery") or imported == "celery_app"
 
 
 def _is_celery_app(index: FileIndex, name: str) -> bool:

@@ -596,6 +596,36 @@ CELERY_TASKS = [
             pass
         """,
     ),
+    (
+        "app_of_celery_module",
+        """
+        from shop.celery import app
+
+        @app.task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "app_of_relative_celery_module",
+        """
+        from .celery import app
+
+        @app.task(bind=True)
+        def export(self, order_id):
+            pass
+        """,
+    ),
+    (
+        "django_celery_app",
+        """
+        from shop import celery_app
+
+        @celery_app.task
+        def export(order_id):
+            pass
+        """,
+    ),
 ]
 
 
@@ -646,6 +676,18 @@ NOT_CELERY_TASKS = [
         "imported_app",
         """
         from shop.worker import app
+
+        @app.task
+        def export(order_id):
+            pass
+        """,
+    ),
+    (
+        "celery_module_app_rebound",
+        """
+        from shop.celery import app
+
+        app = make_app()
 
         @app.task
         def export(order_id):

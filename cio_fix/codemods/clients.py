@@ -563,8 +563,9 @@ class ClientPerRequest(Rule):
     Celery task runs once per queued item. It counts only when its decorator
     comes from the `celery` package (`shared_task`) or is the `task` of an
     app that the module builds with `celery.Celery(...)`, so another
-    library's `task` decorator does not count, and neither does an app
-    imported from another module. FastAPI dependencies
+    library's `task` decorator does not count. An app imported from another
+    module counts only in Celery's documented layout (`from proj.celery
+    import app`, or `from proj import celery_app` in Django). FastAPI dependencies
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
     request, in any file. A loop that builds one client per workspace or
