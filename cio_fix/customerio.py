@@ -321,6 +321,9 @@ class ClientCall:
     # call as a task of an anyio task group: the arguments after the method
     # are the method's arguments.
     started: bool = False
+    # Whether the callee is `getattr(receiver, "method")`, a builtin call
+    # with a literal method name, rather than `receiver.method`.
+    through_getattr: bool = False
     # The wrapper function as the call names it (`cio.track`) when the call
     # goes through a pass-through wrapper of the project: `node` (or the
     # method argument of a helper or partial) calls the wrapper, and
@@ -1990,9 +1993,29 @@ class FileIndex:
             return self._as_background_call(site)
         if type(func) is cst.Name:
             return self._wrapper_call(site, func, site.node, in_background=False)
+        if type(func) is cst.Call:
+            return self._getattr_method_call(site, func)
         if type(func) is not cst.Attribute or self.constructor_type(func) is not None:
             return None
         return self._client_call(site, func, site.node, in_background=False)
+
+    def _getattr_method_call(self, site: CallSite, func: cst.Call) -> ClientCall | None:
+        """Read `getattr(cio, "track")(...)` as the call `cio.track(...)`.
+
+        Only a client's own method is read this way, not a wrapper function
+        of the project reached through `getattr(module, "name")`.
+        """
+        if len(func.args) != 2:
+            return None
+        method = self._getattr_read(func)
+        if method is None or method.attr.value not in ALL_METHOD_NAMES:
+            return None
+        if self.client_type(method.value, site.scope) is None:
+            return None
+        client_call = self._client_call(site, method, site.node, in_background=False)
+        if client_call is None:
+            return None
+        return replace(client_call, through_getattr=True)
 
     def _is_background_helper(self, func: cst.BaseExpression) -> bool:
         if type(func) is not cst.Name:

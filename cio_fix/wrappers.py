@@ -218,6 +218,16 @@ def _targets(
 # wrapper passes on through `**kwargs`.
 WRAPPER_FIXABLE = frozenset({"CIO103", "CIO304", "CIO701"})
 
+# The rules whose fixes stay right for `getattr(cio, "track")(...)`: they
+# change the call's arguments, or move or precede its statement, and keep
+# the callee as it is. CIO304's fix passes the method to a background
+# helper, whose method argument cio-fix reads only as `cio.track`, so the
+# moved call would no longer be checked.
+GETATTR_FIXABLE = frozenset(
+    {"CIO103", "CIO201", "CIO202", "CIO301", "CIO302", "CIO303", "CIO401"}
+    | {"CIO603", "CIO701"}
+)
+
 
 def withhold_wrapper_fixes(
     context: FileContext, code: str, findings: list[Finding]
@@ -227,25 +237,50 @@ def withhold_wrapper_fixes(
     The fixes of other rules may change the client or the call's arguments
     in ways that are right for the client method but not for the wrapper.
     """
-    wrapper_calls = context.shared("wrapper calls", _wrapper_calls)
-    if not wrapper_calls:
+    # A node that contains calls of both kinds is in both maps, so that
+    # each kind's reason is checked.
+    call_maps = [
+        calls
+        for calls in (
+            context.shared("wrapper calls", _wrapper_calls),
+            context.shared("getattr calls", _getattr_calls),
+        )
+        if calls
+    ]
+    if not call_maps:
         return
     for finding in findings:
         if finding.fix is None:
             continue
-        nodes = [context.finding_nodes.get(id(finding)), *finding.fix.replacements]
-        for node in nodes:
-            call = _touched_wrapper_call(context, node, wrapper_calls)
+        reason = _withheld_fix_reason(context, code, finding, call_maps)
+        if reason is not None:
+            finding.fix = None
+            finding.fixed_message = finding.message
+            finding.message += f" (not fixed: {reason})"
+
+
+def _withheld_fix_reason(
+    context: FileContext,
+    code: str,
+    finding: Finding,
+    call_maps: list[dict[int, tuple[ClientCall, bool]]],
+) -> str | None:
+    """Return why a finding's fix cannot change the calls it touches, or None when it can."""
+    assert finding.fix is not None
+    nodes = [context.finding_nodes.get(id(finding)), *finding.fix.replacements]
+    for node in nodes:
+        for calls in call_maps:
+            call = _touched_wrapper_call(context, node, calls)
             reason = withheld_reason(code, call) if call is not None else None
             if reason is not None:
-                finding.fix = None
-                finding.fixed_message = finding.message
-                finding.message += f" (not fixed: {reason})"
-                break
+                return reason
+    return None
 
 
 def withheld_reason(code: str, call: ClientCall) -> str | None:
     """Return why a rule's fix cannot change a wrapper call, or None when it can."""
+    if call.through_getattr:
+        return _withheld_getattr_reason(code, call)
     if code not in WRAPPER_FIXABLE:
         return f"the call goes through the {_wrapper_kind(call)} `{call.wrapper}`"
     if call.through_partial:
@@ -255,6 +290,16 @@ def withheld_reason(code: str, call: ClientCall) -> str | None:
         kind = "an argument" if len(call.wrapper_keywords) == 1 else "arguments"
         return f"the wrapper `{call.wrapper}` needs {names} as {kind} of its own"
     return None
+
+
+def _withheld_getattr_reason(code: str, call: ClientCall) -> str | None:
+    if code in GETATTR_FIXABLE:
+        return None
+    return (
+        f"cio-fix changes `{call.method}` calls written as"
+        f" `{dotted_name(call.receiver) or 'client'}.{call.method}(...)`,"
+        " not those through `getattr`"
+    )
 
 
 def _withheld_partial_reason(code: str, call: ClientCall) -> str | None:
@@ -288,11 +333,22 @@ def _wrapper_calls(context: FileContext) -> dict[int, tuple[ClientCall, bool]]:
 
     The value is the call and whether the node is the call itself.
     """
-    found: dict[int, tuple[ClientCall, bool]] = {}
     index = context.index
-    for call in [*index.client_calls, *index.partial_calls, *index.partial_uses]:
-        if call.wrapper is None:
-            continue
+    calls = [*index.client_calls, *index.partial_calls, *index.partial_uses]
+    return _calls_by_node(context, [call for call in calls if call.wrapper is not None])
+
+
+def _getattr_calls(context: FileContext) -> dict[int, tuple[ClientCall, bool]]:
+    """Return each `getattr(cio, "track")(...)` call and each node that contains one."""
+    calls = context.index.client_calls
+    return _calls_by_node(context, [call for call in calls if call.through_getattr])
+
+
+def _calls_by_node(
+    context: FileContext, calls: list[ClientCall]
+) -> dict[int, tuple[ClientCall, bool]]:
+    found: dict[int, tuple[ClientCall, bool]] = {}
+    for call in calls:
         found[id(call.node)] = (call, True)
         for node in context.ancestors(call.node):
             found.setdefault(id(node), (call, False))
