@@ -15,6 +15,7 @@ import enum
 import functools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -157,7 +158,7 @@ CACHE_DECORATORS = frozenset(
 CACHING_WORDS = ("cache", "memo", "singleton")
 
 
-# Attribute lookups follow at most this many base classes up a class hierarchy.
+# Attribute lookups follow at most this many base classes of a class.
 MAX_BASE_CLASSES = 8
 
 # Decorators that make a method run on every read of its attribute (`self.cio`).
@@ -656,6 +657,9 @@ class FileIndex:
         self._client_dicts: dict[str, ClientType | None] = {}
         # Whether code may set a class variable unseen, by the id of the class node.
         self._changing_classes: dict[int, bool] = {}
+        # Each class and its bases that attribute lookups reach, by the id of
+        # the class node.
+        self._class_lineages: dict[int, list[ClassInfo]] = {}
         # Imported names that a function or class also binds, by an import
         # of its own, a parameter or an assignment: where they are used
         # decides what they mean.
@@ -740,6 +744,7 @@ class FileIndex:
         """
         self.global_assignments = {}
         self.global_scopes = {}
+        self._class_lineages = {}
         for scope in [self.module_scope, *self.inner_scopes()]:
             scope.assignments = {}
             scope.function = None
@@ -1408,7 +1413,7 @@ class FileIndex:
         found = None
         class_info = self._class_named(owner, scope)
         if class_info is not None:
-            found = self._class_variable_type(class_info, node.attr.value, depth=0)
+            found = self._class_variable_type(class_info, node.attr.value)
         else:
             qualified = self.qualified_name(node)
             if qualified is not None and self.project is not None:
@@ -1423,23 +1428,22 @@ class FileIndex:
         return found
 
     def _class_attribute_type(
-        self, class_info: ClassInfo, attribute: str, depth: int = 0
+        self, class_info: ClassInfo, attribute: str
     ) -> ClientType | None:
         """Return the client type of `self.attribute` or `cls.attribute` in a method.
 
-        An attribute that the class never assigns comes from its one base
-        class of this module, if it has exactly one.
+        An attribute that the class never assigns comes from the first of its
+        base classes of this module that does (`_class_lineage`).
         """
-        assignments = self._attribute_assignments(class_info, attribute)
-        if assignments:
+        for owner in self._class_lineage(class_info):
+            assignments = self._attribute_assignments(owner, attribute)
+            if not assignments:
+                continue
             getter = self._property_getter(assignments)
             if getter is not None:
                 return self._method_result_type(getter)
             return self._assigned_type(assignments)
-        base = self._base_class(class_info)
-        if base is None or depth >= MAX_BASE_CLASSES:
-            return None
-        return self._class_attribute_type(base, attribute, depth + 1)
+        return None
 
     def _property_getter(self, assignments: list[Assignment]) -> FunctionInfo | None:
         """Return the getter of a `property` or `cached_property` bound by nothing else.
@@ -1474,22 +1478,20 @@ class FileIndex:
         if class_info is None:
             return None
 
-        method = self._class_method(class_info, func.attr.value, depth=0)
+        method = self._class_method(class_info, func.attr.value)
         if method is None or not self._callable_through_class(method):
             return None
         return method
 
     def _class_method(
-        self, class_info: ClassInfo, attribute: str, depth: int
+        self, class_info: ClassInfo, attribute: str
     ) -> FunctionInfo | None:
-        """Return the method that a class, or its one base class of this module, defines."""
-        assignments = self._attribute_assignments(class_info, attribute)
-        if assignments:
-            return self._only_method(assignments)
-        base = self._base_class(class_info)
-        if base is None or depth >= MAX_BASE_CLASSES:
-            return None
-        return self._class_method(base, attribute, depth + 1)
+        """Return the method that a class, or the first of its bases that binds it, defines."""
+        for owner in self._class_lineage(class_info):
+            assignments = self._attribute_assignments(owner, attribute)
+            if assignments:
+                return self._only_method(assignments)
+        return None
 
     def _only_method(self, assignments: list[Assignment]) -> FunctionInfo | None:
         """Return the method that binds an attribute, when no other assignment does."""
@@ -1528,27 +1530,27 @@ class FileIndex:
         return types.pop()
 
     def _class_variable_type(
-        self, class_info: ClassInfo, attribute: str, depth: int
+        self, class_info: ClassInfo, attribute: str
     ) -> ClientType | None:
         """Return the client type of `Holder.attribute`, a class variable bound to a client.
 
         The class body must bind it. Every other assignment to it, through
         `self`, `cls` or the class name, must also give a client or None.
-        A class that does not assign the attribute at all reads it from its
-        one base class of this module. A use of the class that may set the
-        attribute unseen (`containers.class_may_change`) makes it unknown.
+        A class that does not assign the attribute at all reads it from the
+        first of its base classes of this module that does. A use of the
+        class or of a base before that one that may set the attribute unseen
+        (`containers.class_may_change`) makes it unknown.
         """
-        if self._class_may_change(class_info):
-            return None
-        assignments = self._attribute_assignments(class_info, attribute)
-        if not assignments:
-            base = self._base_class(class_info)
-            if base is None or depth >= MAX_BASE_CLASSES:
+        for owner in self._class_lineage(class_info):
+            if self._class_may_change(owner):
                 return None
-            return self._class_variable_type(base, attribute, depth + 1)
-        if not any(item.scope is class_info.scope for item in assignments):
-            return None
-        return self._assigned_type(assignments)
+            assignments = self._attribute_assignments(owner, attribute)
+            if not assignments:
+                continue
+            if not any(item.scope is owner.scope for item in assignments):
+                return None
+            return self._assigned_type(assignments)
+        return None
 
     def _class_may_change(self, class_info: ClassInfo) -> bool:
         key = id(class_info.node)
@@ -1572,7 +1574,7 @@ class FileIndex:
             ):
                 continue
             for attribute in class_info.attributes:
-                if self._class_variable_type(class_info, attribute, 0) is not None:
+                if self._class_variable_type(class_info, attribute) is not None:
                     found.append(class_info.name)
                     break
         return found
@@ -1605,14 +1607,44 @@ class FileIndex:
             return []
         return self._attribute_assignments(class_info, attribute)
 
-    def _base_class(self, class_info: ClassInfo) -> ClassInfo | None:
-        """Return the one base class of a class, when it is a class of this module."""
+    def _class_lineage(self, class_info: ClassInfo) -> list[ClassInfo]:
+        """Return a class and the base classes that its attribute lookups reach, in order.
+
+        The bases are this module's classes, first base first and depth
+        first, as in the method resolution order of a hierarchy without a
+        shared base. The list ends before a base that is not a class of this
+        module (an import, `object`, a metaclass keyword), because that base
+        may define any attribute. It also ends before a class reached twice
+        (`class C(A, B)` where A and B share a base), whose place in the
+        method resolution order comes after bases that this order reaches later.
+        """
+        key = id(class_info.node)
+        lineage = self._class_lineages.get(key)
+        if lineage is None:
+            lineage = [class_info]
+            self._add_bases(class_info, lineage)
+            lineage = _before_repeated(lineage)
+            self._class_lineages[key] = lineage
+        return lineage
+
+    def _add_bases(self, class_info: ClassInfo, lineage: list[ClassInfo]) -> bool:
+        """Append a class's bases of this module to `lineage`, depth first.
+
+        Returns False when a base is not a class of this module or the
+        lineage reaches `MAX_BASE_CLASSES` bases, so that nothing follows it.
+        """
         if class_info.scope is None or class_info.scope.parent is None:
-            return None
-        bases = class_info.node.bases
-        if len(bases) != 1 or class_info.node.keywords:
-            return None
-        return self._class_named(bases[0].value, class_info.scope.parent)
+            return False
+        if class_info.node.keywords:
+            return False
+        for base in class_info.node.bases:
+            found = self._class_named(base.value, class_info.scope.parent)
+            if found is None or len(lineage) > MAX_BASE_CLASSES:
+                return False
+            lineage.append(found)
+            if not self._add_bases(found, lineage):
+                return False
+        return True
 
     def _class_named(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
         """Return the class of this module that a name refers to in `scope`.
@@ -2716,6 +2748,15 @@ class IndexBuilder(cst.CSTVisitor):
                 awaited=type(self.index.parents.get(node)) is cst.Await,
             )
         )
+
+
+def _before_repeated(lineage: list[ClassInfo]) -> list[ClassInfo]:
+    """Return the classes of `lineage` before the first one that it lists twice."""
+    counts = Counter(id(class_info.node) for class_info in lineage)
+    for position, class_info in enumerate(lineage):
+        if counts[id(class_info.node)] > 1:
+            return lineage[:position]
+    return lineage
 
 
 def annotation_scope(assignment: Assignment) -> Scope:

@@ -317,6 +317,12 @@ _HEADER = "from customerio import CustomerIO\nfrom mixpanel import Mixpanel\n"
         "class Child(Holder):\n"
         "    pass\n"
         "Child.client.track('1', 'x')\n",
+        # Through a first base, which Python reads before the others.
+        "class Holder:\n"
+        "    client = CustomerIO('s', 'k')\n"
+        "class Child(Holder, Mixin):\n"
+        "    pass\n"
+        "Child.client.track('1', 'x')\n",
         # Through `self` in a subclass's method.
         "class Holder:\n"
         "    client = CustomerIO('s', 'k')\n"
@@ -417,7 +423,8 @@ def test_customerio_class_and_dict_receivers(source: str) -> None:
         "class Holder:\n"
         "    client = CustomerIO('s', 'k')\n"
         "Holder.client.track('1', 'x')\n",
-        # A subclass that sets its own value, and one with two bases.
+        # A subclass that sets its own value, and one whose first base,
+        # from outside the module, may bind the attribute too.
         "class Holder:\n"
         "    client = CustomerIO('s', 'k')\n"
         "class Child(Holder):\n"
@@ -425,7 +432,7 @@ def test_customerio_class_and_dict_receivers(source: str) -> None:
         "Child.client.track('1', 'x')\n",
         "class Holder:\n"
         "    client = CustomerIO('s', 'k')\n"
-        "class Child(Holder, Mixin):\n"
+        "class Child(Mixin, Holder):\n"
         "    pass\n"
         "Child.client.track('1', 'x')\n",
         # A dict of clients of another library.
