@@ -35,7 +35,9 @@ class Starter(enum.Enum):
     GATHER = "gather"
     # `await asyncio.wait_for(cio.track(...), timeout)`.
     WAIT_FOR = "wait_for"
-    # `task = asyncio.create_task(cio.track(...))`, then `await task`.
+    # `task = asyncio.create_task(cio.track(...))`, then `await task`, or an
+    # awaited `asyncio.gather(task)`, `asyncio.wait([task])` or
+    # `asyncio.wait_for(task, ...)`.
     STORED_TASK = "stored task"
 
 
@@ -50,16 +52,17 @@ class AwaitedTask:
     starter: cst.Call
     # The code whose end raises the call's failure in the handler: the
     # task group's `async with` statement, the `gather` or `wait_for`
-    # call, or the first `await task`.
+    # call, or the first await of a stored task that raises it.
     raiser: cst.CSTNode
     # Whether it raises the failure: `gather(..., return_exceptions=True)`
-    # returns it instead.
+    # returns it instead, and `asyncio.wait()` returns the task.
     raises: bool
     # The place where the handler waits for the call, as a message words it.
     wait: str
     # The name bound to the task group or to the stored task.
     name: str | None = None
-    # The `await task` expressions of a stored task, in source order.
+    # The `await task` and `await asyncio.gather(task)` expressions of a
+    # stored task, in source order.
     awaits: tuple[cst.Await, ...] = ()
     # How many times the handler names the stored task, besides binding it.
     uses: int = 0
@@ -76,13 +79,12 @@ def awaited_task(
     `asyncio.gather(..., cio.track(...), ...)` or `asyncio.wait_for(
     cio.track(...), ...)` under `await`, and `task =
     asyncio.create_task(cio.track(...))` when the function then awaits
-    `task`. None for any other call that is not awaited. A task of
-    `asyncio.create_task()` or `asyncio.ensure_future()` that the function
-    does not await runs apart from the request. A task group that the
-    function does not open itself may wait for its tasks after the request.
-    NOTE: a task that is awaited only through another call
-    (`await asyncio.gather(task)`, `await asyncio.wait([task])`) is not
-    found.
+    `task`, also through `gather`, `wait` or `wait_for` (`await
+    asyncio.wait([task])`). None for any other call that is not awaited.
+    A task of `asyncio.create_task()` or `asyncio.ensure_future()` that the
+    function does not await runs apart from the request. A task group that
+    the function does not open itself may wait for its tasks after the
+    request.
     """
     if call.started:
         return _task_group_wait(context, call.node, function, Starter.ANYIO_TASK_GROUP)
@@ -169,7 +171,8 @@ def _stored_task_wait(
 
     `function` must bind `task` only there, and await it in its own body
     after that statement: an `await task` in a function defined in it may
-    run after the request.
+    run after the request. An awaited `asyncio.gather(task)`,
+    `asyncio.wait([task])` or `asyncio.wait_for(task, ...)` awaits it too.
     """
     target = plain_assignment_target(context.parent(starter))
     scope = function.scope
@@ -181,26 +184,87 @@ def _stored_task_wait(
     uses = _name_uses(context, target, function)
     awaits = []
     for use in uses:
-        parent = context.parent(use)
-        if not isinstance(parent, cst.Await):
+        awaited = _task_await(context, use)
+        if awaited is None:
             continue
-        if _enclosing_function(context, parent) is not function.node:
+        if _enclosing_function(context, awaited) is not function.node:
             continue
-        if context.follows(parent, statement):
-            awaits.append(parent)
+        if context.follows(awaited, statement):
+            awaits.append(awaited)
     if not awaits:
         return None
-    wait = f"when it awaits `{target.value}` on line {context.message_line(awaits[0])}"
+    raising = [awaited for awaited in awaits if _await_raises(context, awaited)]
+    raiser = raising[0] if raising else awaits[0]
     return AwaitedTask(
         Starter.STORED_TASK,
         starter,
-        awaits[0],
-        True,
-        wait,
+        raiser,
+        bool(raising),
+        _stored_task_words(context, target.value, awaits[0]),
         target.value,
         tuple(awaits),
         len(uses),
     )
+
+
+def _task_await(context: FileContext, use: cst.Name) -> cst.Await | None:
+    """Return the `await` that waits for a stored task through this use of its name, if any.
+
+    That is `await task`, and an awaited `asyncio.gather(..., task, ...)`,
+    `asyncio.wait_for(task, ...)` or `asyncio.wait([..., task, ...])`.
+    """
+    parent = context.parent(use)
+    if isinstance(parent, cst.Await):
+        return parent
+    if isinstance(parent, cst.Element):
+        # An item of the collection that `asyncio.wait()` takes.
+        collection = context.parent(parent)
+        if not isinstance(collection, (cst.List, cst.Set, cst.Tuple)):
+            return None
+        argument = context.parent(collection)
+        functions = ("asyncio.wait",)
+    else:
+        argument = parent
+        functions = ("asyncio.gather", "asyncio.wait_for")
+    if not isinstance(argument, cst.Arg) or argument.keyword or argument.star:
+        return None
+    waiting = context.parent(argument)
+    if not isinstance(waiting, cst.Call):
+        return None
+    qualified = context.index.qualified_name(waiting.func)
+    if qualified not in functions:
+        return None
+    # `wait` and `wait_for` take the task, or the collection, first.
+    if qualified != "asyncio.gather" and waiting.args[0] is not argument:
+        return None
+    awaited = context.parent(waiting)
+    return awaited if isinstance(awaited, cst.Await) else None
+
+
+def _await_raises(context: FileContext, awaited: cst.Await) -> bool:
+    """Tell whether an await of a stored task raises the task's failure.
+
+    `asyncio.wait()` returns the task, and `gather(..., return_exceptions=
+    True)` returns its failure.
+    """
+    waiting = awaited.expression
+    if not isinstance(waiting, cst.Call):
+        return True
+    qualified = context.index.qualified_name(waiting.func)
+    if qualified == "asyncio.wait":
+        return False
+    if qualified == "asyncio.gather":
+        return not _returns_exceptions(waiting)
+    return True
+
+
+def _stored_task_words(context: FileContext, name: str, awaited: cst.Await) -> str:
+    line = context.message_line(awaited)
+    waiting = awaited.expression
+    if not isinstance(waiting, cst.Call):
+        return f"when it awaits `{name}` on line {line}"
+    through = quoted_code(waiting.func)
+    return f"when it awaits `{name}` through `{through}()` on line {line}"
 
 
 def _name_uses(
@@ -356,18 +420,69 @@ def _stored_task_reason(
     if reason is not None:
         return reason
     name = task.name
-    if task.uses > 1:
-        return f"the handler uses `{name}` for more than `await {name}`"
+    assert name is not None
     awaited = task.awaits[0]
+    waiting = _await_words(awaited, name)
+    if task.uses > 1:
+        return f"the handler uses `{name}` for more than `{waiting}`"
+    if isinstance(awaited.expression, cst.Call):
+        reason = _waiting_call_reason(context, awaited.expression, name)
+        if reason is not None:
+            return reason
     if not isinstance(context.parent(awaited), cst.Expr):
-        return f"the result of `await {name}` is used"
+        return f"the result of `{waiting}` is used"
     statement = context.parent(context.parent(awaited))
     assert statement is not None
     if not _alone_on_line(statement):
-        return f"`await {name}` shares its line with other code"
+        return f"`{waiting}` shares its line with other code"
     block = context.parent(statement)
     if not isinstance(block, cst.IndentedBlock) or len(block.body) == 1:
-        return f"removing `await {name}` would leave its block empty"
+        return f"removing `{waiting}` would leave its block empty"
     if "#" in code_of(statement):
-        return f"the fix would drop the comment at `await {name}`"
+        return f"the fix would drop the comment at `{waiting}`"
     return None
+
+
+def _await_words(awaited: cst.Await, name: str) -> str:
+    """Return how a message names an await of a stored task, such as `await asyncio.gather(...)`."""
+    waiting = awaited.expression
+    if isinstance(waiting, cst.Call):
+        return f"await {quoted_code(waiting.func)}(...)"
+    return f"await {name}"
+
+
+def _waiting_call_reason(
+    context: FileContext, waiting: cst.Call, name: str
+) -> str | None:
+    """Return why the fix cannot remove the statement that awaits `gather(task)`, if it cannot.
+
+    The fix removes the whole statement, so the call must wait for the
+    stored task alone, and each argument that goes with it must make no
+    call. A `wait_for` timeout goes too, because the wait it bounded is gone.
+    """
+    code = quoted_code(waiting.func)
+    others = [
+        argument for argument in waiting.args if not _passes_only_task(argument, name)
+    ]
+    if context.index.qualified_name(waiting.func) == "asyncio.wait_for":
+        others = [argument for argument in others if not _is_timeout(argument)]
+    if any(argument.keyword is None for argument in others):
+        return (
+            f"`{code}()` waits for it together with other awaitables, which the"
+            " handler must still wait for"
+        )
+    if any(find_all(argument.value, cst.Call) for argument in others):
+        return f"`{code}()` takes other arguments, which the fix would drop"
+    return None
+
+
+def _passes_only_task(argument: cst.Arg, name: str) -> bool:
+    """Tell whether an argument is the task `name`, or a collection of only that task."""
+    if argument.keyword is not None or argument.star:
+        return False
+    value = argument.value
+    if isinstance(value, (cst.List, cst.Set, cst.Tuple)):
+        if len(value.elements) != 1 or not isinstance(value.elements[0], cst.Element):
+            return False
+        value = value.elements[0].value
+    return isinstance(value, cst.Name) and value.value == name

@@ -298,28 +298,33 @@ class BlockingCallInRequest(Rule):
     older one the call is reported without a fix unless
     `background-helper` names a helper of the project.
 
-    An async call that the handler does not await is reported only where
-    the handler still waits for it. A task group of asyncio
-    (`tg.create_task(cio.track(...))` in `async with asyncio.TaskGroup()
-    as tg:`) or of anyio (`tg.start_soon(cio.track, ...)` in `async with
-    anyio.create_task_group() as tg:`) waits for its tasks at the end of
-    the `async with` block, which raises their failures. An awaited
+    An async call that the handler does not await is reported only where the
+    handler still waits for it. A task group of asyncio
+    (`tg.create_task(cio.track(...))` in `async with asyncio.TaskGroup() as
+    tg:`) or of anyio (`tg.start_soon(cio.track, ...)` in `async with
+    anyio.create_task_group() as tg:`) waits for its tasks at the end of the
+    `async with` block, which raises their failures. An awaited
     `asyncio.gather(...)` waits for every awaitable it is given, and an
     awaited `asyncio.wait_for(...)` for the one it is given. A task of
     `task = asyncio.create_task(cio.track(...))` (or
     `asyncio.ensure_future()`) is waited for where the handler awaits
-    `task`. The fix replaces `tg.create_task(...)`, `tg.start_soon(...)`,
-    or `asyncio.gather(...)` or `asyncio.wait_for(...)` of the call alone,
-    with the helper's call, and drops the timeout of `wait_for`, which
-    bounded a wait that is gone. For a stored task, it replaces the
-    assignment with the helper's call and removes the `await task`
-    statement. The call is reported without a fix when the task or the
-    result of `gather` or `wait_for` is used, when the starter takes other
-    arguments (a `wait_for` timeout that makes a call counts), when
-    `gather` waits for other awaitables too, and when the handler uses a
-    stored task for anything but one `await task` statement, whose block
-    would be empty without it. A task that the handler does not await,
-    or a task group that it does not open itself (one passed in as a
+    `task`, also through an awaited
+    `asyncio.gather(task)`, `asyncio.wait([task])` or
+    `asyncio.wait_for(task, ...)`. Unlike the others, `wait` returns the
+    task's failure instead of raising it. The fix replaces
+    `tg.create_task(...)`, `tg.start_soon(...)`, or `asyncio.gather(...)` or
+    `asyncio.wait_for(...)` of the call alone, with the helper's call, and
+    drops the timeout of `wait_for`, which bounded a wait that is gone. For
+    a stored task, it replaces the assignment with the helper's call and
+    removes the statement that awaits `task`, with the arguments of its
+    `gather`, `wait` or `wait_for`. The call is reported without a fix when
+    the task or the result of `gather`, `wait` or `wait_for` is used, when
+    the starter takes other arguments, or the statement removed would drop
+    an argument that makes a call (a `wait_for` timeout counts), when
+    `gather` or `wait` waits for other awaitables too, and when the handler
+    uses a stored task for anything but the one statement that awaits it,
+    whose block would be empty without it. A task that the handler does not
+    await, or a task group that it does not open itself (one passed in as a
     parameter), may finish after the response, so such a call runs apart
     from the request and is not reported.
 
