@@ -1036,7 +1036,7 @@ class FileIndex:
         if function is not None:
             return self.factory_type(function)
 
-        method = self._class_callable_method(call.func, scope)
+        method = self.class_callable_method(call.func, scope)
         if method is not None:
             return self._method_result_type(method)
 
@@ -1445,6 +1445,25 @@ class FileIndex:
             return self._assigned_type(assignments)
         return None
 
+    def read_property(self, node: cst.Attribute, scope: Scope) -> FunctionInfo | None:
+        """Return the getter that `self.name` or `cls.name` runs, when it is a property.
+
+        The class is the one whose method `scope` is in, or its one base
+        class of this module, as for `_class_attribute_type`.
+        """
+        owner = node.value
+        if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+            return None
+        class_info = self._enclosing_class(scope)
+        depth = 0
+        while class_info is not None and depth <= MAX_BASE_CLASSES:
+            assignments = self._attribute_assignments(class_info, node.attr.value)
+            if assignments:
+                return self._property_getter(assignments)
+            class_info = self._base_class(class_info)
+            depth += 1
+        return None
+
     def _property_getter(self, assignments: list[Assignment]) -> FunctionInfo | None:
         """Return the getter of a `property` or `cached_property` bound by nothing else.
 
@@ -1458,7 +1477,7 @@ class FileIndex:
             return None
         return method
 
-    def _class_callable_method(
+    def class_callable_method(
         self, func: cst.BaseExpression, scope: Scope
     ) -> FunctionInfo | None:
         """Return the static or class method that `Class.name`, `cls.name` or `self.name` calls.

@@ -157,12 +157,14 @@ class ProjectIndex:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
                 name, bracket, key = qualified.partition("[")
-                target = self.resolve_name(name) or self._class_field(name)
+                target = self.resolve_name(name) or self.resolve_class_attribute(name)
                 if target is not None:
                     used = target[1] + bracket + key
                     self.credential_uses[(target[0].module_name, used)] = role
 
-    def _class_field(self, qualified: str) -> tuple[ModuleSummary, str] | None:
+    def resolve_class_attribute(
+        self, qualified: str
+    ) -> tuple[ModuleSummary, str] | None:
         """Resolve `conf.CioConfig.site_id` to `conf` and `CioConfig.site_id`."""
         owner, _, field_name = qualified.rpartition(".")
         if not owner.rpartition(".")[2][:1].isupper():
