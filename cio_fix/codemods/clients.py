@@ -26,6 +26,20 @@ from cio_fix.codemods.changes import (
     runs_with_parent,
     write_description,
 )
+from cio_fix.codemods.instances import (
+    PassedArguments,
+    called_factory,
+    class_method_target,
+    constructed_client,
+    default_factories,
+    fills_field,
+    instantiated_name,
+    method_factory_kind,
+    own_parameters,
+    passed_arguments,
+    per_instance_calls,
+    returns_construction,
+)
 from cio_fix.codemods.patches import (
     ClassPatch,
     patch_over,
@@ -36,6 +50,7 @@ from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     Api,
+    ClassInfo,
     Construction,
     FileIndex,
     FunctionInfo,
@@ -60,7 +75,7 @@ from cio_fix.metadata import code_of, is_deleted, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_write_sites, own_module_write_sites
 from cio_fix.pragmas import black_keeps_line, line_pragma, silences_secret_only
-from cio_fix.project import ProjectIndex
+from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.suppressions import is_silenced
 from cio_fix.walk import comments_below, find_all
@@ -524,6 +539,22 @@ def plan_hoist(
 # The reason for withholding a fix that needs `functools`, which the module binds
 # to something else.
 FUNCTOOLS_TAKEN = "the name `functools` is bound to something else in this module"
+# Why a property that builds a client gets no fix.
+CACHED_PROPERTY = (
+    "functools.cached_property is no drop-in replacement for a property,"
+    " because it keeps one client per instance and needs the instance's"
+    " `__dict__`"
+)
+# Why a dataclass field whose `default_factory` builds a client gets no fix.
+DEFAULT_FACTORY = (
+    "cio-fix does not rewrite a `default_factory`; give it a functools.cache"
+    " factory that returns the client"
+)
+# Why a class method that builds a client gets no fix.
+CLASS_METHOD_CACHE = (
+    "a cache on a class method keeps one client per class it is called"
+    " through, and cio-fix caches only static methods"
+)
 # The reason for withholding a fix of a client of async-customerio, which
 # belongs in the app's start-up code.
 ASYNC_CLIENT_REASON = (
@@ -548,10 +579,16 @@ class _Site:
 class ClientPerRequestFacts:
     """The facts that CIO601 collects in a file for the checks of the other files."""
 
-    # (target, path, line, column, end line, end column, closed, changed,
-    # per request) of each call that `collect` keeps.
+    # (target, path, line, column, end line, end column, passed arguments,
+    # closed, changed, per request) of each call that `collect` keeps.
     instantiations: tuple[tuple[Any, ...], ...]
     patches: tuple[ClassPatch, ...]
+    # (factory, class, field, field position) of each function that a class
+    # of the file runs once per instance: called in `__init__`, or the
+    # `default_factory` of a dataclass field. The field is None for
+    # `__init__`, and the factory is None for a client class or a lambda
+    # that builds a client, which the file itself reports.
+    per_instance: tuple[tuple[str | None, str, str | None, int | None], ...] = ()
 
 
 class ClientPerRequest(Rule):
@@ -568,7 +605,21 @@ class ClientPerRequest(Rule):
     import app`, or `from proj import celery_app` in Django). FastAPI dependencies
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
-    request, in any file. A loop that builds one client per workspace or
+    request, in any file. An uncached factory that a class runs once per
+    instance, called without arguments in `__init__` or as the
+    `default_factory` of a dataclass field, counts as called per request
+    where a file instantiates the class per request or per item. For a
+    dataclass field, that call must pass no value for the field: no
+    keyword of its name, no `*args` or `**kwargs`, and fewer positional
+    arguments than the fields before it. An instance built once at module
+    level (`notifier = Notifier()`) does not count. A `default_factory`
+    that builds the client itself (`CustomerIO`, `lambda: CustomerIO(...)`)
+    is reported at the field. A static method, class method or `property`
+    of a module-level class that returns a new client is reported like a
+    factory: the method when a file calls it per request or per item
+    (`Service.client()`, `cls.client()`), and the property when a call of
+    its file uses its client per request or per item (`self.cio.track()`
+    in a view). A loop that builds one client per workspace or
     region, with arguments that change with each pass, is left alone where
     it runs once per process: at module level, in `main()`, and in start-up
     hooks (Flask's `create_app`, a FastAPI or Starlette `lifespan` or
@@ -763,6 +814,16 @@ class ClientPerRequest(Rule):
     it in these ways, in the same function or another method of its class.
     A change without such a name (`tune(make_client())`), and methods of
     base classes and subclasses, are not seen.
+    A factory in a dataclass's `default_factory` gets no cache either when
+    a method of the class changes, replaces or closes the client in that
+    field.
+    A static method without parameters gets `functools.cache` below
+    `@staticmethod`, so that the cache wraps the plain function. A class
+    method is reported without a fix, because its cache would keep one
+    client per class it is called through. So is a property, because
+    `functools.cached_property` keeps one client per instance and needs
+    the instance's `__dict__`, and so is a `default_factory` that builds
+    the client itself.
     A factory with a decorator whose name says it caches (`ttl_cache`,
     `memoize`) is left alone.
     A client whose `use_connection_pooling=False` is on the line where the
@@ -847,11 +908,15 @@ class ClientPerRequest(Rule):
         factory_findings: dict[int, Finding] = {}
         newly_cached: list[FunctionInfo] = []
         for site, patch in sites:
-            factory = _site_factory(site)
+            factory = _site_factory(context.index, site)
             if factory is None:
                 continue
             finding = self._factory_site_finding(context, site, factory, patch)
             factory_findings[id(site)] = finding
+            # A construction elsewhere reuses a cached factory by calling its
+            # name, which a method does not have at module level.
+            if factory.class_info is not None:
+                continue
             if finding.fix is not None and not is_silenced(
                 context, self.code, factory.node.name
             ):
@@ -869,6 +934,35 @@ class ClientPerRequest(Rule):
                     context, site, taken, planned, newly_cached
                 )
             yield finding
+        yield from self._default_factory_findings(context)
+
+    def _default_factory_findings(self, context: FileContext) -> Iterator[Finding]:
+        """Report the dataclass fields whose `default_factory` builds a client itself.
+
+        The class must be instantiated per request or per item without
+        that field. A `default_factory` that calls a function of the project
+        is reported at that function instead.
+        """
+        defaults = default_factories(context)
+        if not defaults:
+            return
+        _, fields = context.project.shared(
+            "CIO601:per-instance", self._per_instance_uses
+        )
+        module_name = context.index.module_name
+        for default in defaults:
+            class_name = default.class_info.name
+            if (module_name, class_name, default.field) not in fields:
+                continue
+            if constructed_client(context.index, default) is None:
+                continue
+            message = (
+                f"a Customer.io client is constructed for every instance of"
+                f" `{class_name}`, which is instantiated per request or per item;"
+                " each one opens a new HTTPS connection, so build it once and"
+                " reuse it"
+            )
+            yield self._withheld(context, default.value, message, DEFAULT_FACTORY)
 
     def _factory_site_finding(
         self,
@@ -879,19 +973,37 @@ class ClientPerRequest(Rule):
     ) -> Finding:
         """Return the finding of an uncached factory that runs per request or per item."""
         construction = site.construction
-        closed = factory.name in self._closed_by_callers(context)
+        kind = method_factory_kind(context.index, factory, construction)
+        if kind == "property":
+            return self._property_finding(context, factory)
+        closed = factory.qualname in self._closed_by_callers(context)
         withheld = patch_reason(patch) if patch is not None else None
         if withheld is None:
             withheld = _global_variable_reason(context, construction, site.ancestors)
         if withheld is None:
-            withheld = self._changed_by_callers(context).get(factory.name)
-        return self._factory_finding(context, factory, construction, closed, withheld)
+            withheld = self._changed_by_callers(context).get(factory.qualname)
+        if withheld is None and kind == "classmethod":
+            withheld = CLASS_METHOD_CACHE
+        return self._factory_finding(
+            context, factory, construction, closed, withheld, kind
+        )
+
+    def _property_finding(self, context: FileContext, getter: FunctionInfo) -> Finding:
+        """Return the finding of a property that builds a new client on every read."""
+        message = (
+            f"`{getter.qualname}` is a property that builds a new Customer.io client"
+            " on every read, and it is read per request or per item; return a"
+            " client built once instead, such as a module-level client or the"
+            " client of a functools.cache factory"
+        )
+        return self._withheld(context, getter.node.name, message, CACHED_PROPERTY)
 
     # -- where constructions run -------------------------------------------------------
 
     def _sites(self, context: FileContext) -> Iterator[_Site]:
         index = context.index
         called_elsewhere: set[str] | None = None
+        methods_per_request: set[str] | None = None
         for construction in index.constructions:
             ancestors = list(context.ancestors(construction.node))
             function = _running_function(construction, ancestors)
@@ -918,16 +1030,26 @@ class ClientPerRequest(Rule):
                 assert function is not None
                 if called_elsewhere is None:
                     called_elsewhere = self._called_from_other_files(context)
+                    called_elsewhere |= self._called_per_instance(context)
                 if function.name in called_elsewhere:
                     yield _Site(construction, "call", function.name, ancestors)
+            elif method_factory_kind(index, function, construction) is not None:
+                assert function is not None
+                if methods_per_request is None:
+                    methods_per_request = self._methods_per_request(context)
+                if function.qualname in methods_per_request:
+                    yield _Site(construction, "call", function.qualname, ancestors)
 
     def _closed_by_callers(self, context: FileContext) -> set[str]:
-        """Return this file's functions whose result a caller closes, in any file."""
+        """Return this file's functions whose result a caller closes, in any file.
+
+        A method is named with its class (`Service.client`).
+        """
         module_name = context.index.module_name
         names = set()
         for _, facts in context.project.rule_facts(self.code):
             for target, *_, closed, _, _ in facts.instantiations:
-                resolved = context.project.resolve_name(target) if closed else None
+                resolved = _resolve_target(context.project, target) if closed else None
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
         return names
@@ -936,7 +1058,7 @@ class ClientPerRequest(Rule):
         """Return this file's functions whose result a caller changes, in any file.
 
         Each one comes with the reason of the first change found, which names
-        the caller.
+        the caller. A method is named with its class (`Service.client`).
         """
         module_name = context.index.module_name
         changes: dict[str, str] = {}
@@ -944,7 +1066,7 @@ class ClientPerRequest(Rule):
             for target, *_, changed, _ in facts.instantiations:
                 if changed is None:
                     continue
-                resolved = context.project.resolve_name(target)
+                resolved = _resolve_target(context.project, target)
                 if resolved is not None and resolved[0].module_name == module_name:
                     changes.setdefault(resolved[1], changed)
         return changes
@@ -963,6 +1085,81 @@ class ClientPerRequest(Rule):
                 if resolved is not None and resolved[0].module_name == module_name:
                     names.add(resolved[1])
         return names
+
+    def _called_per_instance(self, context: FileContext) -> set[str]:
+        """Return this file's functions that a class runs per instance, built per request.
+
+        The class runs the function in `__init__` or as the `default_factory`
+        of a dataclass field, and a file of the project instantiates it per
+        request or per item without passing that field.
+        """
+        factories, _ = context.project.shared(
+            "CIO601:per-instance", self._per_instance_uses
+        )
+        module_name = context.index.module_name
+        return {name for module, name in factories if module == module_name}
+
+    def _per_instance_uses(
+        self, project: ProjectIndex
+    ) -> tuple[set[tuple[str, str]], set[tuple[str, str, str]]]:
+        """Return the functions and dataclass fields that run per instance, per request.
+
+        Functions are (module, name) and fields (module, class, field).
+        """
+        calls: dict[tuple[str, str], list[PassedArguments]] = {}
+        relations = []
+        for _, facts in project.rule_facts(self.code):
+            relations.extend(facts.per_instance)
+            for target, *_, passed, _, _, per_request in facts.instantiations:
+                resolved = project.resolve_name(target) if per_request else None
+                if resolved is not None:
+                    key = (resolved[0].module_name, resolved[1])
+                    calls.setdefault(key, []).append(passed)
+        factories: set[tuple[str, str]] = set()
+        fields: set[tuple[str, str, str]] = set()
+        for factory, owner, field, position in relations:
+            resolved = project.resolve_name(owner)
+            if resolved is None:
+                continue
+            module, class_name = resolved[0].module_name, resolved[1]
+            passed_list = calls.get((module, class_name), [])
+            if field is not None:
+                passed_list = [
+                    passed
+                    for passed in passed_list
+                    if not fills_field(passed, field, position)
+                ]
+            if not passed_list:
+                continue
+            if factory is None:
+                assert field is not None
+                fields.add((module, class_name, field))
+                continue
+            target = project.resolve_name(factory)
+            if target is not None:
+                factories.add((target[0].module_name, target[1]))
+        return factories, fields
+
+    def _methods_per_request(self, context: FileContext) -> set[str]:
+        """Return this file's methods that build a client and run per request or item.
+
+        They are static and class methods called per request or per item in
+        any file, and properties whose client this file calls per request
+        or per item (`self.cio.track(...)` in a view), by qualified name.
+        NOTE: a property read that no client call makes on the spot
+        (`cio = self.cio`) is not seen.
+        """
+        project = context.project
+        module_name = context.index.module_name
+        names = set()
+        for _, facts in project.rule_facts(self.code):
+            for target, *_, per_request in facts.instantiations:
+                if not per_request:
+                    continue
+                resolved = project.resolve_class_attribute(target)
+                if resolved is not None and resolved[0].module_name == module_name:
+                    names.add(resolved[1])
+        return names | _properties_read_per_request(context)
 
     def _patches(self, context: FileContext) -> tuple[ClassPatch, ...]:
         """Return the patches of client classes in every file of the project."""
@@ -984,38 +1181,41 @@ class ClientPerRequest(Rule):
         construction: Construction,
         closed: bool = False,
         withheld: str | None = None,
+        kind: str | None = None,
     ) -> Finding:
-        """Return the finding of a factory; `withheld` is why caching it would be wrong."""
+        """Return the finding of a factory; `withheld` is why caching it would be wrong.
+
+        `kind` is "staticmethod" or "classmethod" for a method, which is
+        named with its class.
+        """
         node = factory.node
         async_client = construction.client.is_async
-        has_parameters = bool(all_parameters(node.params))
+        has_parameters = bool(own_parameters(factory, kind))
+        subject = (
+            f"`{factory.qualname}` builds a new Customer.io client on every call and"
+            " is called per request or per item"
+        )
         if factory.is_async:
             # functools.cache on an `async def` caches the coroutine, which
             # a second `await` cannot reuse.
             message = (
-                f"`{factory.name}` builds a new Customer.io client on every call and is"
-                " called per request or per item; create the client once, at"
-                " module level or at start-up (not fixed: functools.cache on an"
-                " `async def` caches its coroutine, which can be awaited only once)"
+                f"{subject}; create the client once, at module level or at start-up"
+                " (not fixed: functools.cache on an `async def` caches its"
+                " coroutine, which can be awaited only once)"
             )
             return context.finding(self, node.name, message)
         if async_client:
             # A cached async client is shared by every event loop of the
             # process, but the connections it pools stay bound to the loop
             # that opened them, so a request in a later loop can fail.
-            message = (
-                f"`{factory.name}` builds a new Customer.io client on every call and is"
-                " called per request or per item; build the client once and reuse it"
-            )
+            message = f"{subject}; build the client once and reuse it"
             return self._withheld(context, node.name, message, ASYNC_CLIENT_REASON)
         if closed:
             message = (
-                f"`{factory.name}` builds a new Customer.io client on every call and is"
-                " called per request or per item; stop closing the client it returns,"
+                f"{subject}; stop closing the client it returns,"
                 f" then {_cache_advice(context, 'the factory')}"
-                " (not fixed: a caller"
-                " closes the client, so a cached one would be closed for every later"
-                " request)"
+                " (not fixed: a caller closes the client, so a cached one would be"
+                " closed for every later request)"
             )
             return context.finding(self, node.name, message)
         if has_parameters:
@@ -1023,8 +1223,7 @@ class ClientPerRequest(Rule):
             if _cache_too_old(context) is not None:
                 example = ""
             message = (
-                f"`{factory.name}` builds a new Customer.io client on every call and is"
-                f" called per request or per item; cache the client it returns{example}"
+                f"{subject}; cache the client it returns{example}"
                 " (not fixed: a cache keyed by the parameters needs hashable"
                 " arguments, and cio-fix does not check what the callers pass)"
             )
@@ -1035,16 +1234,12 @@ class ClientPerRequest(Rule):
             if _cache_too_old(context) is not None:
                 example = ""
             message = (
-                f"`{factory.name}` builds a new Customer.io client on every call and is"
-                " called per request or per item; pass the values that can change"
-                f" between requests as parameters and cache one client per value{example}"
+                f"{subject}; pass the values that can change between requests as"
+                f" parameters and cache one client per value{example}"
             )
             return self._withheld(context, node.name, message, varying)
 
-        message = (
-            f"`{factory.name}` builds a new Customer.io client on every call and is"
-            f" called per request or per item; {_cache_advice(context, 'it')}"
-        )
+        message = f"{subject}; {_cache_advice(context, 'it')}"
         if withheld is None and factory.lru_cache_keeps_nothing:
             # A second cache above it would work, but hide a size that the
             # project may set to 0 on purpose (in tests, say).
@@ -1061,9 +1256,12 @@ class ClientPerRequest(Rule):
         if decorator is None:
             return self._withheld(context, node.name, message, FUNCTOOLS_TAKEN)
         expression, imports = decorator
-        new_node = node.with_changes(
-            decorators=[cst.Decorator(decorator=expression), *node.decorators]
-        )
+        decorators = [cst.Decorator(decorator=expression), *node.decorators]
+        if kind == "staticmethod":
+            # Below `@staticmethod`, the cache wraps the plain function, so it
+            # is called with no class or instance on every Python version.
+            decorators = [*node.decorators, decorators[0]]
+        new_node = node.with_changes(decorators=decorators)
         return context.finding(
             self,
             node.name,
@@ -1155,9 +1353,11 @@ class ClientPerRequest(Rule):
     def collect(self, context: FileContext) -> Any:
         """Return the calls made per request or per item or closing their client, and patches.
 
-        Each call is (target, path, lines and columns, closed, changed, per
-        request), where changed is the reason a cached result would keep the
-        caller's changes, or None. The calls made elsewhere are kept only
+        Each call is (target, path, lines and columns, passed arguments,
+        closed, changed, per request), where changed is the reason a cached
+        result would keep the caller's changes, or None. The target of a
+        call of a static or class method of the module is
+        `module.Class.method`. The calls made elsewhere are kept only
         when they close or change what they get, because a cached factory
         would then hand out a closed client, or one changed for every caller.
         The patches are those of client classes (`mock.patch("app.CustomerIO")`).
@@ -1168,16 +1368,18 @@ class ClientPerRequest(Rule):
         path = display_path(context.path)
 
         def add_entry(
-            node: cst.CSTNode, callee: cst.BaseExpression, *flags: bool | str | None
+            node: cst.CSTNode,
+            target: str | None,
+            passed: PassedArguments,
+            *flags: bool | str | None,
         ) -> None:
-            target = _instantiated_name(index, callee)
             if target is None:
                 return
             where = context.position(node)
             start, end = where.start, where.end
             instantiations.append(
                 (target, path, start.line, start.column + 1, end.line, end.column + 1)
-                + flags
+                + (passed, *flags)
             )
 
         # Whether each function, by id, runs per request or per item. Most
@@ -1191,7 +1393,8 @@ class ClientPerRequest(Rule):
             dependency = dependency_of(index, site.node)
             if dependency is not None:
                 # FastAPI calls the dependency, imported or not, per request.
-                add_entry(dependency, dependency, False, None, True)
+                target = instantiated_name(index, dependency)
+                add_entry(dependency, target, (0, (), False), False, None, True)
             key = id(site.function)
             if key not in function_per_request:
                 function_per_request[key] = runs_per_request_or_item(
@@ -1212,10 +1415,30 @@ class ClientPerRequest(Rule):
                     context, site.node, site.statement, site.function
                 )
             if per_request or closed or changed is not None:
-                add_entry(site.node, site.node.func, closed, changed, per_request)
-        if not instantiations and not patches:
+                func = site.node.func
+                target = instantiated_name(index, func) or class_method_target(
+                    context, func, site.scope
+                )
+                passed = passed_arguments(site.node)
+                add_entry(site.node, target, passed, closed, changed, per_request)
+        per_instance = per_instance_calls(context)
+        for default in default_factories(context):
+            # A cached factory would share the changes that the class makes
+            # to the client in the field.
+            factory = called_factory(index, default)
+            if factory is None:
+                continue
+            changed = _class_attribute_change(
+                context, default.class_info, default.field
+            )
+            if changed is not None:
+                target = instantiated_name(index, factory)
+                add_entry(factory, target, (0, (), False), False, changed, False)
+        if not instantiations and not patches and not per_instance:
             return None
-        return ClientPerRequestFacts(tuple(instantiations), tuple(patches))
+        return ClientPerRequestFacts(
+            tuple(instantiations), tuple(patches), tuple(per_instance)
+        )
 
     def check_project(self, project: ProjectIndex) -> Iterator[Finding]:
         wrappers: set[tuple[str, str]] = set()
@@ -1260,13 +1483,62 @@ class ClientPerRequest(Rule):
                 )
 
 
-def _site_factory(site: _Site) -> FunctionInfo | None:
-    """Return the uncached factory whose construction a site is, when it runs per call."""
+def _site_factory(index: FileIndex, site: _Site) -> FunctionInfo | None:
+    """Return the uncached factory whose construction a site is, when it runs per call.
+
+    The factory is a module-level function, or a static method, class
+    method or property of a module-level class.
+    """
     # A cache decorator above a Celery task's decorator would hide the task
     # object and its `delay`, so a task is never treated as a factory.
     if site.reason != "call":
         return None
-    return _factory_of(site.construction.site.function, site.construction)
+    function = site.construction.site.function
+    factory = _factory_of(function, site.construction)
+    if factory is None and method_factory_kind(index, function, site.construction):
+        factory = function
+    return factory
+
+
+def _resolve_target(
+    project: ProjectIndex, target: str
+) -> tuple[ModuleSummary, str] | None:
+    """Resolve a call's target to its module and name, `Class.method` for a method."""
+    return project.resolve_name(target) or project.resolve_class_attribute(target)
+
+
+def _properties_read_per_request(context: FileContext) -> set[str]:
+    """Return the properties of this file whose client a call uses per request or item.
+
+    The call's receiver reads the property (`self.cio.track(...)`), and the
+    call runs in a request handler, a Celery task, a function called from
+    either, or a loop.
+    """
+    index = context.index
+    properties = {
+        function.name
+        for function in index.functions
+        if function.class_info is not None and function.decorators == ("property",)
+    }
+    names: set[str] = set()
+    if not properties:
+        return names
+    for call in index.client_calls:
+        receiver = call.receiver
+        if type(receiver) is not cst.Attribute:
+            continue
+        if receiver.attr.value not in properties:
+            continue
+        getter = index.read_property(receiver, call.site.scope)
+        if getter is None or getter.qualname in names:
+            continue
+        function = call.site.function
+        ancestors = list(context.ancestors(call.node))
+        if runs_per_request_or_item(index, function) or loop_around(
+            call.node, ancestors
+        ):
+            names.add(getter.qualname)
+    return names
 
 
 def _once_per_configuration(
@@ -1447,21 +1719,6 @@ def _hoist_message(site: _Site) -> str:
     )
 
 
-def _instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None:
-    """Return the qualified name a call instantiates or calls, for cross-file matching."""
-    if isinstance(func, cst.Name) and func.value in index.module_scope.assignments:
-        # A `def`, class or assignment of the module rebinds an imported name.
-        return f"{index.module_name}.{func.value}" if index.module_name else None
-    qualified = index.qualified_name(func)
-    if qualified is not None:
-        return qualified
-    if isinstance(func, cst.Name) and index.module_name:
-        for class_info in index.classes:
-            if class_info.name == func.value:
-                return f"{index.module_name}.{func.value}"
-    return None
-
-
 def _running_function(
     construction: Construction, ancestors: list[cst.CSTNode]
 ) -> FunctionInfo | None:
@@ -1494,16 +1751,9 @@ def _factory_of(
         or function.class_info is not None
     ):
         return None
-    if function.is_cached or len(function.returns) != 1:
+    if not returns_construction(function, construction):
         return None
-    returned = function.returns[0]
-    if returned is construction.node:
-        return function
-    if isinstance(returned, cst.Name) and function.scope is not None:
-        assignments = function.scope.assignments.get(returned.value, [])
-        if len(assignments) == 1 and assignments[0].value is construction.node:
-            return function
-    return None
+    return function
 
 
 def _factory_varying_reason(
@@ -3253,8 +3503,22 @@ def _instance_attribute_change(
     owner, _, attribute = name.partition(".")
     if class_info is None or owner != first or not attribute or "." in attribute:
         return None
+    return _class_attribute_change(context, class_info, attribute, function)
+
+
+def _class_attribute_change(
+    context: FileContext,
+    class_info: ClassInfo,
+    attribute: str,
+    skipped: FunctionInfo | None = None,
+) -> str | None:
+    """Return why the client in an instance attribute cannot be shared, or None.
+
+    The reason is a method of the class other than `skipped` that changes
+    the client, or that assigns or deletes the attribute.
+    """
     for method in context.index.functions:
-        if method.class_info is not class_info or method is function:
+        if method.class_info is not class_info or method is skipped:
             continue
         if method.parent is not None or "classmethod" in method.decorators:
             continue

@@ -1,0 +1,339 @@
+"""Code that builds a client once per instance of a class, or on every call of a method.
+
+CIO601 reads these facts. A dataclass field's `default_factory` and a call
+in `__init__` run for every instance, so a class instantiated per request
+runs them per request. A static method, class method or property that
+returns a new client builds one on every call or read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from cio_fix.customerio import (
+    ClassInfo,
+    Construction,
+    FileIndex,
+    FunctionInfo,
+    Scope,
+    all_parameters,
+)
+from cio_fix.metadata import code_of
+from cio_fix.rules import FileContext
+
+# Decorators of a method that builds a client on every call or read.
+CLASS_CALLABLE = ("staticmethod", "classmethod")
+METHOD_FACTORY_DECORATORS = frozenset({*CLASS_CALLABLE, "property"})
+DATACLASS_DECORATOR = "dataclasses.dataclass"
+DATACLASS_FIELD = "dataclasses.field"
+
+# The arguments of a call as (positional count, keywords, any `*x` or `**x`).
+PassedArguments = tuple[int, tuple[str, ...], bool]
+
+
+@dataclass(frozen=True)
+class DefaultFactory:
+    """A `field(default_factory=...)` in the body of a module-level dataclass."""
+
+    class_info: ClassInfo
+    field: str
+    # How many fields of the class body come before it in `__init__`, or
+    # None when a base class may add fields in front of them.
+    position: int | None
+    # The factory as written: a name, an attribute or a lambda.
+    value: cst.BaseExpression
+
+
+def instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None:
+    """Return the qualified name a call instantiates or calls, for cross-file matching."""
+    if isinstance(func, cst.Name) and func.value in index.module_scope.assignments:
+        # A `def`, class or assignment of the module rebinds an imported name.
+        return f"{index.module_name}.{func.value}" if index.module_name else None
+    qualified = index.qualified_name(func)
+    if qualified is not None:
+        return qualified
+    if isinstance(func, cst.Name) and index.module_name:
+        for class_info in index.classes:
+            if class_info.name == func.value:
+                return f"{index.module_name}.{func.value}"
+    return None
+
+
+def class_method_target(
+    context: FileContext, func: cst.BaseExpression, scope: Scope
+) -> str | None:
+    """Return `module.Class.method` for a call of a static or class method of this module.
+
+    The call may name the class (`Service.client()`) or go through `cls`
+    or `self` in a method of the class.
+    """
+    index = context.index
+    if type(func) is not cst.Attribute or not index.module_name:
+        return None
+    names = context.shared("CIO601:class-callable-names", _class_callable_names)
+    if func.attr.value not in names:
+        return None
+    method = index.class_callable_method(func, scope)
+    if method is None or not _in_module_level_class(index, method):
+        return None
+    return f"{index.module_name}.{method.qualname}"
+
+
+def _class_callable_names(context: FileContext) -> frozenset[str]:
+    """Return the names of the module's static and class methods."""
+    names = set()
+    for function in context.index.functions:
+        if function.class_info is None:
+            continue
+        if any(name in CLASS_CALLABLE for name in function.decorators):
+            names.add(function.name)
+    return frozenset(names)
+
+
+def _in_module_level_class(index: FileIndex, function: FunctionInfo) -> bool:
+    class_info = function.class_info
+    return (
+        function.parent is None
+        and class_info is not None
+        and class_info.scope is not None
+        and class_info.scope.parent is index.module_scope
+    )
+
+
+def returns_construction(function: FunctionInfo, construction: Construction) -> bool:
+    """Tell whether the only `return` of an uncached function gives the construction.
+
+    The construction may be returned directly or through a local variable
+    that only it binds.
+    """
+    if function.is_cached or len(function.returns) != 1:
+        return False
+    returned = function.returns[0]
+    if returned is construction.node:
+        return True
+    if isinstance(returned, cst.Name) and function.scope is not None:
+        assignments = function.scope.assignments.get(returned.value, [])
+        if len(assignments) == 1 and assignments[0].value is construction.node:
+            return True
+    return False
+
+
+def method_factory_kind(
+    index: FileIndex, function: FunctionInfo | None, construction: Construction
+) -> str | None:
+    """Return "staticmethod", "classmethod" or "property" for a method that returns a new client.
+
+    The method belongs to a module-level class, has that one decorator,
+    which the module does not rebind, and returns the construction.
+    """
+    if function is None or not _in_module_level_class(index, function):
+        return None
+    if len(function.decorators) != 1:
+        return None
+    kind = function.decorators[0]
+    if kind not in METHOD_FACTORY_DECORATORS:
+        return None
+    if not returns_construction(function, construction):
+        return None
+    if index.binds_anywhere(kind):
+        return None
+    return kind
+
+
+def own_parameters(function: FunctionInfo, kind: str | None) -> list[cst.Param]:
+    """Return the parameters a caller passes: all but `cls` or `self` of a method."""
+    parameters = all_parameters(function.node.params)
+    if kind in ("classmethod", "property"):
+        return parameters[1:]
+    return parameters
+
+
+def passed_arguments(call: cst.Call) -> PassedArguments:
+    positional = 0
+    keywords = []
+    starred = False
+    for argument in call.args:
+        if argument.star:
+            starred = True
+        elif argument.keyword is not None:
+            keywords.append(argument.keyword.value)
+        else:
+            positional += 1
+    return positional, tuple(keywords), starred
+
+
+def fills_field(passed: PassedArguments, field: str, position: int | None) -> bool:
+    """Tell whether a call of a dataclass may pass a value for `field`.
+
+    Its `default_factory` then may not run.
+    """
+    positional, keywords, starred = passed
+    if starred or field in keywords:
+        return True
+    if position is None:
+        return positional > 0
+    return positional > position
+
+
+def default_factories(context: FileContext) -> list[DefaultFactory]:
+    """Return the `default_factory` fields of the module's dataclasses, computed once."""
+    return context.shared("CIO601:default-factories", _find_default_factories)
+
+
+def _find_default_factories(context: FileContext) -> list[DefaultFactory]:
+    index = context.index
+    found = []
+    for site in index.call_sites:
+        scope = site.scope
+        # Cheap tests first: most calls are in functions.
+        if site.function is not None or scope.kind != "class":
+            continue
+        class_info = scope.class_info
+        if class_info is None or scope.parent is not index.module_scope:
+            continue
+        if index.qualified_name(site.node.func) != DATACLASS_FIELD:
+            continue
+        value = _keyword_value(site.node, "default_factory")
+        field = _field_name(site.statement, site.node)
+        if value is None or field is None or not _is_dataclass(index, class_info):
+            continue
+        position = _field_position(class_info, site.statement)
+        found.append(DefaultFactory(class_info, field, position, value))
+    return found
+
+
+def _keyword_value(call: cst.Call, keyword: str) -> cst.BaseExpression | None:
+    for argument in call.args:
+        if argument.keyword is not None and argument.keyword.value == keyword:
+            return argument.value
+    return None
+
+
+def _field_name(statement: cst.CSTNode | None, call: cst.Call) -> str | None:
+    """Return the field that `statement` declares with `call` as its value: `cio: X = field()`."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    small = statement.body[0]
+    if not isinstance(small, cst.AnnAssign) or small.value is not call:
+        return None
+    if not isinstance(small.target, cst.Name):
+        return None
+    return small.target.value
+
+
+def _is_dataclass(index: FileIndex, class_info: ClassInfo) -> bool:
+    for decorator in class_info.node.decorators:
+        expression = decorator.decorator
+        if isinstance(expression, cst.Call):
+            expression = expression.func
+        if index.qualified_name(expression) == DATACLASS_DECORATOR:
+            return True
+    return False
+
+
+def _field_position(class_info: ClassInfo, statement: cst.CSTNode) -> int | None:
+    """Return how many fields of the class body `__init__` takes before `statement`.
+
+    None when that is unknown: the class has bases, or a field before it
+    may be left out of `__init__` (`field(init=False)`, a `ClassVar`).
+    """
+    if class_info.node.bases:
+        return None
+    body = class_info.node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return None
+    position = 0
+    for line in body.body:
+        if line is statement:
+            return position
+        if not isinstance(line, cst.SimpleStatementLine):
+            continue
+        small = line.body[0]
+        if not isinstance(small, cst.AnnAssign):
+            continue
+        if "ClassVar" in code_of(small.annotation.annotation) or _takes_init(
+            small.value
+        ):
+            return None
+        position += 1
+    return None
+
+
+def _takes_init(value: cst.BaseExpression | None) -> bool:
+    """Tell whether a field's value is a call with an `init` argument, as `field(init=False)`."""
+    return isinstance(value, cst.Call) and _keyword_value(value, "init") is not None
+
+
+def per_instance_calls(
+    context: FileContext,
+) -> list[tuple[str | None, str, str | None, int | None]]:
+    """Return the functions that the module's classes run once per instance.
+
+    Each is (factory, class, field, field position) as `ClientPerRequestFacts`
+    keeps it: a call without arguments in `__init__`, or the
+    `default_factory` of a dataclass field. The factory is None where the
+    field's factory builds a client itself (`CustomerIO`, `lambda:
+    CustomerIO(...)`).
+    """
+    index = context.index
+    if not index.module_name:
+        return []
+    found: list[tuple[str | None, str, str | None, int | None]] = []
+    for site in index.call_sites:
+        function = site.function
+        if function is None or function.name != "__init__" or site.node.args:
+            continue
+        if not _in_module_level_class(index, function):
+            continue
+        assert function.class_info is not None
+        target = instantiated_name(index, site.node.func)
+        if target is not None:
+            owner = f"{index.module_name}.{function.class_info.name}"
+            found.append((target, owner, None, None))
+    for default in default_factories(context):
+        owner = f"{index.module_name}.{default.class_info.name}"
+        factory = called_factory(index, default)
+        target = None
+        if factory is not None:
+            target = instantiated_name(index, factory)
+            if target is None:
+                continue
+        elif constructed_client(index, default) is None:
+            continue
+        found.append((target, owner, default.field, default.position))
+    return found
+
+
+def called_factory(
+    index: FileIndex, default: DefaultFactory
+) -> cst.BaseExpression | None:
+    """Return the function a `default_factory` calls: `make_client` or `lambda: make_client()`."""
+    value = default.value
+    if isinstance(value, cst.Lambda):
+        body = value.body
+        if not isinstance(body, cst.Call) or body.args or all_parameters(value.params):
+            return None
+        value = body.func
+    if not isinstance(value, (cst.Name, cst.Attribute)):
+        return None
+    if index.constructor_type(value) is not None:
+        return None
+    return value
+
+
+def constructed_client(index: FileIndex, default: DefaultFactory) -> cst.CSTNode | None:
+    """Return the client class or construction of a `default_factory` that builds a client.
+
+    That is `CustomerIO` itself, or the body of `lambda: CustomerIO(...)`.
+    """
+    value = default.value
+    if isinstance(value, cst.Lambda):
+        body = value.body
+        if isinstance(body, cst.Call) and index.constructor_type(body.func):
+            return body
+        return None
+    if index.constructor_type(value) is not None:
+        return value
+    return None
