@@ -1426,13 +1426,14 @@ class ClientPerRequest(Rule):
             # A cached factory would share the changes that the class makes
             # to the client in the field.
             factory = called_factory(index, default)
-            if factory is None:
+            target = instantiated_name(index, factory) if factory else None
+            # Only a function of the project can get a cache (not `list`).
+            if target is None or context.project.resolve_name(target) is None:
                 continue
             changed = _class_attribute_change(
                 context, default.class_info, default.field
             )
             if changed is not None:
-                target = instantiated_name(index, factory)
                 add_entry(factory, target, (0, (), False), False, changed, False)
         if not instantiations and not patches and not per_instance:
             return None
