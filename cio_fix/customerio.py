@@ -1422,10 +1422,107 @@ class FileIndex:
                     # `tracking.analytics` of a module that imports it.
                     return PIPELINES
                 found = self.project.client_type(local)
+            elif qualified is None and type(owner) is cst.Name:
+                found = self._held_attribute_type(owner.value, node.attr.value, scope)
         if found is None and configured_name(node) in self.client_names:
             # As for a name, the type the code shows comes before the configured one.
             return TRACK
         return found
+
+    def _held_attribute_type(
+        self, name: str, attribute: str, scope: Scope
+    ) -> ClientType | None:
+        """Return the client type of `name.attribute`, where `name` is a module-level object."""
+        holder = self._module_object(name, scope)
+        if holder is None:
+            return None
+        return self.held_client_type(holder, attribute)
+
+    def _module_object(self, name: str, scope: Scope) -> Assignment | None:
+        """Return the one plain assignment that binds `name` at module level, as `scope` reads it.
+
+        None when a parameter or a variable of `scope` or of a scope around
+        it shadows the name, or when the module binds it in any other way
+        too: a second assignment, an import, a loop, a `del`, a function's
+        `global` rebinding, or `a = b = ...`.
+        """
+        assignments = self.assignments_of(name, scope)
+        if len(assignments) != 1:
+            return None
+        holder = assignments[0]
+        if holder.scope is not self.module_scope or holder.value is None:
+            return None
+        if name in self.rebound_names or name in self.module_scope.deletions:
+            return None
+        statement = holder.statement
+        if type(statement) is cst.Assign and len(statement.targets) == 1:
+            return holder
+        if type(statement) is cst.AnnAssign:
+            return holder
+        return None
+
+    def held_client_type(self, holder: Assignment, attribute: str) -> ClientType | None:
+        """Return the client type of an attribute of a module-level object.
+
+        `holder` binds the object (`_module_object`). An instance of a class
+        of this module that assigns the attribute (`tracking = Tracking()`)
+        gives the type that `self.attr` has in the class's methods. Each
+        assignment through the object (`tracking.cio = ...`) must then give
+        a client of that type. Any other object needs one module-level
+        assignment of a client to the attribute (`app.cio = CustomerIO(...)`).
+        An assignment to the object or the attribute through the module
+        object in another project module (`app_module.app.cio = ...`) leaves
+        it unknown.
+
+        NOTE: as for `self.attr`, an alias of the object, an argument that
+        hands it on and `setattr` are not followed.
+        """
+        name = f"{holder.name}.{attribute}"
+        direct = [item for item in self.attribute_assignments if item.name == name]
+        class_info = self._instance_class(holder)
+        if class_info is not None and self._class_assigns(class_info, attribute):
+            found = self._class_attribute_type(class_info, attribute)
+            if direct and self._assigned_type(direct) != found:
+                return None
+        elif len(direct) == 1 and direct[0].scope is self.module_scope:
+            value = direct[0].value
+            if value is None:
+                return None
+            found = self.client_type(value, self.module_scope)
+        else:
+            return None
+        if found is None or self._held_attribute_rebound(holder.name, attribute):
+            return None
+        return found
+
+    def _instance_class(self, holder: Assignment) -> ClassInfo | None:
+        """Return the class of this module that `holder` binds an instance of (`Tracking()`)."""
+        value = holder.value
+        if type(value) is not cst.Call:
+            return None
+        return self._class_named(value.func, self.module_scope)
+
+    def _class_assigns(self, class_info: ClassInfo, attribute: str) -> bool:
+        chain = self._class_chain(class_info)
+        return any(self._attribute_assignments(item, attribute) for item in chain)
+
+    def _class_chain(self, class_info: ClassInfo) -> list[ClassInfo]:
+        """Return a class and the chain of its one base class of this module, if any.
+
+        The chain stops where `_class_attribute_type` stops looking.
+        """
+        chain = [class_info]
+        base = self._base_class(class_info)
+        while base is not None and len(chain) <= MAX_BASE_CLASSES:
+            chain.append(base)
+            base = self._base_class(base)
+        return chain
+
+    def _held_attribute_rebound(self, name: str, attribute: str) -> bool:
+        """Tell whether project code may rebind the object `name` or its attribute unseen here."""
+        if self.project is None:
+            return False
+        return self.project.rebound_attribute(self.module_name, name, attribute)
 
     def _class_attribute_type(
         self, class_info: ClassInfo, attribute: str

@@ -229,16 +229,17 @@ class ProjectIndex:
         (`ev.TEMPLATE = "order"`, also `app.ev.TEMPLATE += "x"`,
         `setattr(ev, "TEMPLATE", "x")` or `setattr(ev, name, value)`, see
         `_assigned_attributes`), or a write through `globals()` in the
-        module itself.
+        module itself. `name` may also be an attribute of a module-level
+        object, `customerio_ext.client` (`rebound_attribute`).
         """
         if self._assigned is None:
             self._assigned = set()
             for summary in self.summaries:
                 for qualified in summary.assigned_attributes:
                     local = self.localise(qualified, summary.module_name)
-                    target = self.resolve_name(local)
+                    target = self._assigned_target(local)
                     if target is not None:
-                        self._assigned.add((target[0].module_name, target[1]))
+                        self._assigned.add(target)
         if (module_name, name) in self._assigned or (
             module_name,
             ANY_ATTRIBUTE,
@@ -246,6 +247,22 @@ class ProjectIndex:
             return True
         summary = self.module(module_name)
         return summary is not None and summary.writes_globals
+
+    def _assigned_target(self, qualified: str) -> tuple[str, str] | None:
+        """Return the module and the name, or `object.attribute`, that an assignment binds.
+
+        `app.ev.TEMPLATE` gives `app.ev` and `TEMPLATE`. An attribute of a
+        module-level object, `app.ext.customerio_ext.client`, gives `app.ext`
+        and `customerio_ext.client`.
+        """
+        target = self.resolve_name(qualified)
+        if target is not None:
+            return target[0].module_name, target[1]
+        owner, _, attribute = qualified.rpartition(".")
+        target = self.resolve_name(owner) if owner else None
+        if target is not None:
+            return target[0].module_name, f"{target[1]}.{attribute}"
+        return None
 
     def _resolve(
         self, qualified: str, depth: int, values: bool = False
@@ -307,6 +324,18 @@ class ProjectIndex:
         ):
             return None
         return summary.clients.get(name)
+
+    def rebound_attribute(self, module_name: str, name: str, attribute: str) -> bool:
+        """Tell whether code may rebind the module-level object `name` or its `attribute`.
+
+        As for `rebound_constant`, that is an assignment through the module
+        object in a project module: `ext.customerio_ext = ...`,
+        `ext.customerio_ext.client = ...`, `setattr(customerio_ext,
+        "client", ...)` or `setattr(customerio_ext, name, value)` after
+        `from shop.ext import customerio_ext`.
+        """
+        names = (name, f"{name}.{attribute}", f"{name}.{ANY_ATTRIBUTE}")
+        return any(self.rebound_constant(module_name, each) for each in names)
 
     def is_pipelines_module(self, qualified: str) -> bool:
         """Tell whether an imported name is the Data Pipelines module, re-exported.

@@ -638,6 +638,152 @@ def test_customerio_clients_from_other_files(source: str) -> None:
     assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        # An attribute of a module-level object, assigned a client once.
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "def signup():\n"
+        "    app.cio.track('1', 'x')\n",
+        "app: Flask = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "app.cio.track('1', 'x')\n",
+        # An instance of a class of this module that sets `self.cio`.
+        "class Tracking:\n"
+        "    def __init__(self):\n"
+        "        self.cio = CustomerIO('s', 'k')\n"
+        "tracking = Tracking()\n"
+        "def login():\n"
+        "    tracking.cio.track('1', 'x')\n",
+        # A Flask extension whose `__init__` sets None and `init_app` the
+        # client, as `self.cio` in its methods reads it.
+        "class Extension:\n"
+        "    def __init__(self, app=None):\n"
+        "        self.client = None\n"
+        "    def init_app(self, app):\n"
+        "        self.client = CustomerIO('s', 'k')\n"
+        "ext = Extension()\n"
+        "ext.client.track('1', 'x')\n",
+        # The attribute set through its one base class of this module, and
+        # a client assigned through the instance too.
+        "class Base:\n"
+        "    def __init__(self):\n"
+        "        self.cio = CustomerIO('s', 'k')\n"
+        "class Tracking(Base):\n"
+        "    pass\n"
+        "tracking = Tracking()\n"
+        "tracking.cio = CustomerIO('s', 'k')\n"
+        "tracking.cio.track('1', 'x')\n",
+        # An instance of a class that does not set the attribute, given it
+        # once at module level.
+        "class Holder:\n"
+        "    pass\n"
+        "holder = Holder()\n"
+        "holder.cio = CustomerIO('s', 'k')\n"
+        "holder.cio.track('1', 'x')\n",
+    ],
+)
+def test_customerio_held_attribute_receivers(source: str) -> None:
+    calls = _calls(_HEADER + source)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # The attribute assigned twice, also to a client and then None.
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "def reset():\n"
+        "    app.cio = Mixpanel('t')\n"
+        "app.cio.track('1', 'x')\n",
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "app.cio = None\n"
+        "app.cio.track('1', 'x')\n",
+        # The attribute assigned an object of another library, or assigned
+        # a client only inside a function.
+        "app = Flask(__name__)\n"
+        "app.cio = Mixpanel('t')\n"
+        "app.cio.track('1', 'x')\n",
+        "app = Flask(__name__)\n"
+        "def setup():\n"
+        "    app.cio = CustomerIO('s', 'k')\n"
+        "app.cio.track('1', 'x')\n",
+        # The object rebound, deleted, rebound through `global`, bound in a
+        # loop, imported, or bound together with another name.
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "app = create_app()\n"
+        "app.cio.track('1', 'x')\n",
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "del app\n"
+        "app.cio.track('1', 'x')\n",
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "def swap():\n"
+        "    global app\n"
+        "    app = create_app()\n"
+        "app.cio.track('1', 'x')\n",
+        "for app in apps:\n"
+        "    app.cio = CustomerIO('s', 'k')\n"
+        "app.cio.track('1', 'x')\n",
+        "from shop import app\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "app.cio.track('1', 'x')\n",
+        "app = other = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "app.cio.track('1', 'x')\n",
+        # The name shadowed by a parameter or a local variable.
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "def go(app):\n"
+        "    app.cio.track('1', 'x')\n",
+        "app = Flask(__name__)\n"
+        "app.cio = CustomerIO('s', 'k')\n"
+        "def go():\n"
+        "    app = create_app()\n"
+        "    app.cio.track('1', 'x')\n",
+        # A class that sets the attribute to another object in one method.
+        "class Tracking:\n"
+        "    def __init__(self):\n"
+        "        self.cio = CustomerIO('s', 'k')\n"
+        "    def use_mixpanel(self):\n"
+        "        self.cio = Mixpanel('t')\n"
+        "tracking = Tracking()\n"
+        "tracking.cio.track('1', 'x')\n",
+        # An instance whose attribute is assigned another object directly.
+        "class Tracking:\n"
+        "    def __init__(self):\n"
+        "        self.cio = CustomerIO('s', 'k')\n"
+        "tracking = Tracking()\n"
+        "tracking.cio = Mixpanel('t')\n"
+        "tracking.cio.track('1', 'x')\n",
+        # An object of a class that is not known: a factory, an imported or
+        # a decorated class.
+        "tracking = make_tracking()\n" "tracking.cio.track('1', 'x')\n",
+        "from shop.tracking import Tracking\n"
+        "tracking = Tracking()\n"
+        "tracking.cio.track('1', 'x')\n",
+        "@wrap\n"
+        "class Tracking:\n"
+        "    def __init__(self):\n"
+        "        self.cio = CustomerIO('s', 'k')\n"
+        "tracking = Tracking()\n"
+        "tracking.cio.track('1', 'x')\n",
+        # An attribute of an attribute.
+        "app = Flask(__name__)\n"
+        "app.state.cio = CustomerIO('s', 'k')\n"
+        "app.state.cio.track('1', 'x')\n",
+    ],
+)
+def test_customerio_held_attribute_look_alikes(source: str) -> None:
+    assert _calls(_HEADER + source) == []
+
+
 ANNOTATION_PROJECT = {
     "app.cio": (
         "from customerio import CustomerIO as Client\n"
