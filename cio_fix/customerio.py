@@ -1524,6 +1524,37 @@ class FileIndex:
             return False
         return self.project.rebound_attribute(self.module_name, name, attribute)
 
+    def held_clients(self) -> dict[str, ClientType]:
+        """Return the clients held as attributes of module-level objects, by `name.attribute`.
+
+        The candidates are the attributes that the module assigns at module
+        level through a name, and those of the module-level instances of
+        its classes.
+        """
+        candidates: set[tuple[str, str]] = set()
+        for assignment in self.attribute_assignments:
+            name, _, attribute = assignment.name.partition(".")
+            if assignment.scope is self.module_scope and attribute.isidentifier():
+                candidates.add((name, attribute))
+        for name, assignments in self.module_scope.assignments.items():
+            if len(assignments) != 1:
+                continue
+            class_info = self._instance_class(assignments[0])
+            if class_info is None:
+                continue
+            for item in self._class_chain(class_info):
+                candidates.update((name, attribute) for attribute in item.attributes)
+
+        found = {}
+        for name, attribute in sorted(candidates):
+            holder = self._module_object(name, self.module_scope)
+            if holder is None:
+                continue
+            client = self.held_client_type(holder, attribute)
+            if client is not None:
+                found[f"{name}.{attribute}"] = client
+        return found
+
     def _class_attribute_type(
         self, class_info: ClassInfo, attribute: str
     ) -> ClientType | None:

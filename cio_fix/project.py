@@ -66,6 +66,10 @@ class ModuleSummary:
     # The names in `clients` that functions set through `global`
     # (`global cio; cio = CustomerIO(...)` in an init function).
     global_clients: list[str] = field(default_factory=list)
+    # Clients held as attributes of module-level objects, by `name.attribute`
+    # (`app.cio = CustomerIO(...)`, or `tracking = Tracking()` of a class
+    # whose methods set `self.cio`): `FileIndex.held_client_type`.
+    attribute_clients: dict[str, ClientType] = field(default_factory=dict)
     factories: dict[str, ClientType] = field(default_factory=dict)
     # Module-level type aliases that allow a client class, by name
     # (`CustomerIODep = Annotated[CustomerIO, Depends(get_cio)]`). A
@@ -317,13 +321,33 @@ class ProjectIndex:
         """
         target = self.resolve_name(qualified)
         if target is None:
-            return None
+            return self._attribute_client_type(qualified)
         summary, name = target
         if name in summary.global_clients and self.rebound_constant(
             summary.module_name, name
         ):
             return None
         return summary.clients.get(name)
+
+    def _attribute_client_type(self, qualified: str) -> ClientType | None:
+        """Return the client type of an attribute of a project module's module-level object.
+
+        `shop.ext.customerio_ext.client` is one when `shop/ext.py` lists
+        `customerio_ext.client` in its summary's `attribute_clients`. An
+        assignment to the object or to the attribute through the module
+        object (`ext.customerio_ext.client = ...`) leaves it unknown.
+        """
+        owner, _, attribute = qualified.rpartition(".")
+        target = self.resolve_name(owner) if owner else None
+        if target is None:
+            return None
+        summary, name = target
+        client = summary.attribute_clients.get(f"{name}.{attribute}")
+        if client is None or self.rebound_attribute(
+            summary.module_name, name, attribute
+        ):
+            return None
+        return client
 
     def rebound_attribute(self, module_name: str, name: str, attribute: str) -> bool:
         """Tell whether code may rebind the module-level object `name` or its `attribute`.
@@ -597,6 +621,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             summary.aliases[local] = qualified
             if local in index.rebound_names:
                 summary.rebound_aliases.append(local)
+    summary.attribute_clients = index.held_clients()
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
     summary.wrappers = wrapper_signatures(index)
@@ -906,6 +931,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
     for summary in summaries:
         if (
             summary.clients
+            or summary.attribute_clients
             or summary.factories
             or summary.type_alias_clients
             or summary.client_classes

@@ -784,6 +784,73 @@ def test_customerio_held_attribute_look_alikes(source: str) -> None:
     assert _calls(_HEADER + source) == []
 
 
+HELD_CLIENTS = (
+    "from customerio import CustomerIO\n"
+    "from flask import Flask\n"
+    "app = Flask(__name__)\n"
+    "app.cio = CustomerIO('s', 'k')\n"
+    "class Tracking:\n"
+    "    def __init__(self):\n"
+    "        self.cio = CustomerIO('s', 'k')\n"
+    "        self.retries = 3\n"
+    "    def send(self):\n"
+    "        pass\n"
+    "tracking = Tracking()\n"
+)
+
+
+def test_customerio_held_attributes_in_summary() -> None:
+    project = _project({"app.clients": HELD_CLIENTS})
+
+    clients = project.summaries[0].attribute_clients
+    assert sorted(clients) == ["app.cio", "tracking.cio"]
+    assert clients["app.cio"].api is Api.TRACK
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from app.clients import tracking\ntracking.cio.track('1', 'x')\n",
+        "from app.clients import app as web\nweb.cio.track('1', 'x')\n",
+        "from app import clients\nclients.tracking.cio.track('1', 'x')\n",
+        "import app.clients\napp.clients.app.cio.track('1', 'x')\n",
+    ],
+)
+def test_customerio_held_attributes_from_other_files(source: str) -> None:
+    project = _project({"app.clients": HELD_CLIENTS, "app.views": source})
+
+    calls = _calls(source, module_name="app.views", project=project)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from app.clients import tracking\ntracking.cio = FakeClient()\n",
+        "from app import clients\nclients.tracking.cio = FakeClient()\n",
+        "from app import clients\nclients.tracking = FakeTracking()\n",
+        "from app.clients import tracking\nsetattr(tracking, 'cio', FakeClient())\n",
+        "from app.clients import tracking\nsetattr(tracking, name, FakeClient())\n",
+    ],
+)
+def test_customerio_held_attributes_changed_elsewhere(source: str) -> None:
+    sender = "from app.clients import tracking\ntracking.cio.track('1', 'x')\n"
+    project = _project(
+        {"app.clients": HELD_CLIENTS, "app.testing": source, "app.views": sender}
+    )
+
+    assert _calls(sender, module_name="app.views", project=project) == []
+    assert (
+        _calls(
+            HELD_CLIENTS + "tracking.cio.track('1', 'x')\n",
+            module_name="app.clients",
+            project=project,
+        )
+        == []
+    )
+
+
 ANNOTATION_PROJECT = {
     "app.cio": (
         "from customerio import CustomerIO as Client\n"
