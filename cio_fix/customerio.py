@@ -1503,20 +1503,8 @@ class FileIndex:
         return self._class_named(value.func, self.module_scope)
 
     def _class_assigns(self, class_info: ClassInfo, attribute: str) -> bool:
-        chain = self._class_chain(class_info)
-        return any(self._attribute_assignments(item, attribute) for item in chain)
-
-    def _class_chain(self, class_info: ClassInfo) -> list[ClassInfo]:
-        """Return a class and the chain of its one base class of this module, if any.
-
-        The chain stops where `_class_attribute_type` stops looking.
-        """
-        chain = [class_info]
-        base = self._base_class(class_info)
-        while base is not None and len(chain) <= MAX_BASE_CLASSES:
-            chain.append(base)
-            base = self._base_class(base)
-        return chain
+        lineage = self._class_lineage(class_info)
+        return any(self._attribute_assignments(item, attribute) for item in lineage)
 
     def _held_attribute_rebound(self, name: str, attribute: str) -> bool:
         """Tell whether project code may rebind the object `name` or its attribute unseen here."""
@@ -1542,7 +1530,7 @@ class FileIndex:
             class_info = self._instance_class(assignments[0])
             if class_info is None:
                 continue
-            for item in self._class_chain(class_info):
+            for item in self._class_lineage(class_info):
                 candidates.update((name, attribute) for attribute in item.attributes)
 
         found = {}
@@ -1576,20 +1564,19 @@ class FileIndex:
     def read_property(self, node: cst.Attribute, scope: Scope) -> FunctionInfo | None:
         """Return the getter that `self.name` or `cls.name` runs, when it is a property.
 
-        The class is the one whose method `scope` is in, or its one base
-        class of this module, as for `_class_attribute_type`.
+        The class is the one whose method `scope` is in, or the first of its
+        bases of this module that binds the name, as for `_class_attribute_type`.
         """
         owner = node.value
         if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
             return None
         class_info = self._enclosing_class(scope)
-        depth = 0
-        while class_info is not None and depth <= MAX_BASE_CLASSES:
-            assignments = self._attribute_assignments(class_info, node.attr.value)
+        if class_info is None:
+            return None
+        for item in self._class_lineage(class_info):
+            assignments = self._attribute_assignments(item, node.attr.value)
             if assignments:
                 return self._property_getter(assignments)
-            class_info = self._base_class(class_info)
-            depth += 1
         return None
 
     def _property_getter(self, assignments: list[Assignment]) -> FunctionInfo | None:
