@@ -86,6 +86,14 @@ _SECRET_DIRECTIVE = re.compile(
     r"|pragma\s*:\s*allowlist\s+secret",
     re.IGNORECASE,
 )
+# One of those directives, optionally followed by the reason for it after a
+# dash: `nosec B106 - rotated weekly`. Text without the dash could be more
+# codes (`noqa: S106 E501`), or bandit test names, which bandit reads up to
+# the next `#`.
+_SECRET_DIRECTIVE_PART = re.compile(
+    rf"(?:{_SECRET_DIRECTIVE.pattern})(?:\s+[-\u2013\u2014]+(?:\s.*)?)?",
+    re.IGNORECASE,
+)
 
 
 def silences_secret_only(comment: str) -> bool:
@@ -93,11 +101,12 @@ def silences_secret_only(comment: str) -> bool:
 
     Such a comment is about the key on its line: it goes where the key
     goes, and it has nothing left to silence once the key is read from
-    the environment.
+    the environment. The reason after a directive's dash goes with it,
+    but a part of its own after another `#` is a comment that stays.
     """
     parts = comment.split("#")[1:]
     return bool(parts) and all(
-        _SECRET_DIRECTIVE.fullmatch(part.strip()) for part in parts
+        _SECRET_DIRECTIVE_PART.fullmatch(part.strip()) for part in parts
     )
 
 

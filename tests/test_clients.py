@@ -2238,3 +2238,89 @@ def test_clients_message_names_celery_task(project) -> None:
         " which runs once per queued item; each one opens a new HTTPS connection,"
         " so build it once and reuse it"
     ]
+
+
+SECRET_DIRECTIVE_HANDLER = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO("a1b2c3d4e5f6a7b8c9d0", "9f8e7d6c5b4a39281706")  {comment}
+    cio.identify(id=request.json["id"], email=request.json["email"])
+    return "ok"
+"""
+# Stand-ins for the SDK and Flask, enough to import the handler's module.
+STUB_CUSTOMERIO = """\
+class CustomerIO:
+    def __init__(self, site_id, api_key):
+        self.site_id = site_id
+"""
+STUB_FLASK = """\
+request = None
+
+
+class Flask:
+    def __init__(self, name):
+        pass
+
+    def post(self, path):
+        return lambda function: function
+"""
+
+
+def _import_without_keys(tmp_path: Path, project: Path) -> subprocess.CompletedProcess:
+    """Import `views` from `project` with stub packages and no Customer.io variables."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "customerio.py").write_text(STUB_CUSTOMERIO, encoding="utf-8")
+    (stubs / "flask.py").write_text(STUB_FLASK, encoding="utf-8")
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("CUSTOMERIO_")
+    }
+    environment["PYTHONPATH"] = str(stubs)
+    return subprocess.run(
+        [sys.executable, "-c", "import views"],
+        cwd=project,
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["# nosec B106 - rotated weekly", "# noqa: S106 - rotated weekly"],
+    ids=["nosec", "noqa"],
+)
+def test_clients_directive_reason_gets_factory(tmp_path: Path, comment: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    source = SECRET_DIRECTIVE_HANDLER.replace("{comment}", comment)
+    (project / "views.py").write_text(source, encoding="utf-8")
+
+    result = run_cli(
+        ["--apply", "--select", "CIO101,CIO601", "--output-format", "json", "."],
+        project,
+    )
+    imported = _import_without_keys(tmp_path, project)
+
+    fixed = (project / "views.py").read_text(encoding="utf-8")
+    findings = result.json["findings"]
+    assert result.json["errors"] == []
+    assert [finding["code"] for finding in findings] == ["CIO601", "CIO101", "CIO101"]
+    for finding in findings:
+        assert finding["applied"] is True, finding["message"]
+        assert "not fixed" not in finding["message"]
+    assert "def _customerio_client():" in fixed
+    assert "cio = _customerio_client()\n" in fixed
+    assert "rotated weekly" not in fixed
+    assert imported.returncode == 0, imported.stderr
+

@@ -92,7 +92,15 @@ def test_line_pragma_of_statement(code: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     "comment",
-    ["# noqa: S106", "# nosec", "# nosec B105", "# noqa: S105  # nosec"],
+    [
+        "# noqa: S106",
+        "# nosec",
+        "# nosec B105",
+        "# noqa: S105  # nosec",
+        "# nosec B106 - rotated weekly",
+        "# noqa: S106 -- test key",
+        "# pragma: allowlist secret \u2014 test key",
+    ],
 )
 def test_pragmas_secret_directive(comment: str) -> None:
     assert silences_secret_only(comment)
@@ -100,7 +108,15 @@ def test_pragmas_secret_directive(comment: str) -> None:
 
 @pytest.mark.parametrize(
     "comment",
-    ["# noqa", "# noqa: S106, E501", "# type: ignore", "# nosec  # the test key"],
+    [
+        "# noqa",
+        "# noqa: S106, E501",
+        "# type: ignore",
+        "# nosec  # the test key",
+        "# nosec B106 rotated weekly",
+        "# noqa: S106 E501 - line too long",
+        "# nosec-test",
+    ],
 )
 def test_pragmas_not_only_secret_directive(comment: str) -> None:
     assert not silences_secret_only(comment)

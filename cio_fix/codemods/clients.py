@@ -524,6 +524,10 @@ def plan_hoist(
     reads_values = any(
         literal_value(argument.value) is None for argument in construction.node.args
     )
+    # NOTE: literal keys make a module-level client. When the CIO101 fix of
+    # a key can be written only after this fix (a `# noqa: E501` that must
+    # stay on the key's one-line statement), it writes the environment read
+    # into that client, which then needs the variables at import.
     kind = "client"
     if keyed_values:
         kind = "keyed"
@@ -880,7 +884,8 @@ class ClientPerRequest(Rule):
     factory instead.
     A directive comment at the end of the construction's line that
     silences a check of a hard-coded key (`noqa` for S105, S106 or S107,
-    bandit's `nosec`, detect-secrets' `pragma: allowlist secret`) moves
+    bandit's `nosec`, detect-secrets' `pragma: allowlist secret`), with
+    any reason after a dash (`# nosec B106 - rotated weekly`), moves
     with the call to the line of the new client or factory. When the call
     does not fit on one line with it, the client is reported without a
     fix. A construction that reuses an existing client drops the comment,

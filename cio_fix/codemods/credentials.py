@@ -508,8 +508,9 @@ class HardcodedCredential(Rule):
     of its line whose directives all silence checks of hard-coded keys
     (`noqa` for S105, S106 or S107, bandit's `nosec`, detect-secrets'
     `pragma: allowlist secret`) is removed, unless another key in the
-    same statement gets no fix. A comment with any other directive or
-    text stays.
+    same statement gets no fix. A reason after a directive's dash
+    (`# nosec B106 - rotated weekly`) is removed with it. A comment with
+    any other directive or text, or with text after another `#`, stays.
     A key written into the environment (`os.environ["X"] = ...` or
     `os.environ.update(...)`) is reported without a fix, because the fix
     would read the variable that the line sets. The keys of an
