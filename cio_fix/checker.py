@@ -696,6 +696,10 @@ class Checker:
                 )
             if reason is not None:
                 finding.fix = None
+                # Another rule's fix may remove the reason in a later pass,
+                # and `_settle_findings` then gives back this message.
+                if finding.fixed_message is None:
+                    finding.fixed_message = finding.message
                 finding.message += f" ({reason})"
                 continue
             if allowed:

@@ -2324,3 +2324,73 @@ def test_clients_directive_reason_gets_factory(tmp_path: Path, comment: str) -> 
     assert "rotated weekly" not in fixed
     assert imported.returncode == 0, imported.stderr
 
+
+ALLOWLISTED_KEY_LINE = """\
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(
+        site_id="a1b2c3d4e5f6a7b8c9d0",
+        api_key="9f8e7d6c5b4a39281706",  # pragma: allowlist secret
+    )
+    cio.identify(id=request.json["id"], email=request.json["email"])
+    return "ok"
+"""
+
+
+def test_clients_fixed_after_key_fix_message(project) -> None:
+    root = project({"views.py": ALLOWLISTED_KEY_LINE})
+
+    dry_run = run_cli(["--select", "CIO101,CIO601", "."], root)
+    applied = run_cli(
+        ["--apply", "--select", "CIO101,CIO601", "--output-format", "json", "."],
+        root,
+    )
+
+    by_code = {finding["code"]: finding for finding in applied.json["findings"]}
+    fixed = (root / "views.py").read_text(encoding="utf-8")
+    assert "CIO601 [*]" in dry_run.stdout
+    assert "not fixed" not in dry_run.stdout
+    assert by_code["CIO601"]["fix"] == "safe"
+    assert by_code["CIO601"]["applied"] is True
+    assert "not fixed" not in by_code["CIO601"]["message"]
+    assert "cio = _customerio_client()\n" in fixed
+
+
+def test_clients_allowlisted_key_alone_not_fixed(project) -> None:
+    root = project({"views.py": ALLOWLISTED_KEY_LINE})
+
+    result = run_cli(["--select", "CIO601", "--output-format", "json", "."], root)
+
+    finding = result.json["findings"][0]
+    assert finding["fix"] is None
+    assert "would lose a comment" in finding["message"]
+
+
+def test_clients_key_fixed_after_hoist_message(tmp_path: Path) -> None:
+    # The CIO101 fix alone would split the line away from `# noqa: E501`,
+    # so it is written only in the pass after the CIO601 fix.
+    (tmp_path / "views.py").write_text(
+        SECRET_DIRECTIVE_HANDLER.replace("{comment}", "# noqa: E501"),
+        encoding="utf-8",
+    )
+
+    result = run_cli(
+        ["--apply", "--select", "CIO101,CIO601", "--output-format", "json", "."],
+        tmp_path,
+    )
+
+    keys = [
+        finding for finding in result.json["findings"] if finding["code"] == "CIO101"
+    ]
+    fixed = (tmp_path / "views.py").read_text(encoding="utf-8")
+    assert len(keys) == 2
+    for finding in keys:
+        assert finding["applied"] is True
+        assert "not fixed" not in finding["message"]
+    assert '"9f8e7d6c5b4a39281706"' not in fixed
