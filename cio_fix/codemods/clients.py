@@ -525,7 +525,7 @@ def plan_hoist(
         literal_value(argument.value) is None for argument in construction.node.args
     )
     # NOTE: literal keys make a module-level client. When the CIO101 fix of
-    # a key can be written only after this fix (a `# noqa: E501` that must
+    # a key can be written only after this fix (an E501 noqa comment that must
     # stay on the key's one-line statement), it writes the environment read
     # into that client, which then needs the variables at import.
     kind = "client"
