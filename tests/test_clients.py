@@ -2373,7 +2373,7 @@ def test_clients_allowlisted_key_alone_not_fixed(project) -> None:
 
 
 def test_clients_key_fixed_after_hoist_message(tmp_path: Path) -> None:
-    # The CIO101 fix alone would split the line away from `# noqa: E501`,
+    # The CIO101 fix alone would split the line away from its E501 noqa comment,
     # so it is written only in the pass after the CIO601 fix.
     (tmp_path / "views.py").write_text(
         SECRET_DIRECTIVE_HANDLER.replace("{comment}", "# noqa: E501"),
