@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_fix.files import read_regular_file, resolve_or_absolute
+from cio_fix.ruff_excludes import RuffExcludes, ruff_excludes
 
 # The values of ruff's `quote-style` and `inline-quotes` settings.
 QUOTES = {"single": "'", "double": '"'}
@@ -90,6 +91,18 @@ class _BlackExcludes:
         return _black_excludes(self.patterns, self.folder + name)
 
 
+@dataclass(frozen=True)
+class _RuffFileExcludes:
+    """ruff's exclude settings, for the files of one folder."""
+
+    # The absolute path of the folder, ending with "/".
+    folder: str
+    settings: RuffExcludes
+
+    def excludes(self, name: str) -> bool:
+        return self.settings.excludes_file(self.folder + name)
+
+
 class FormatterSettings:
     """The formatter settings that apply to each file of a project, each folder read once.
 
@@ -103,22 +116,27 @@ class FormatterSettings:
     configuration at or above the file's folder, as ruff finds it, gives
     the settings of `ruff format` that black can follow, so that `ruff
     format` leaves the fixed code as it is. A `ruff-format` hook without a
-    ruff configuration gives ruff's defaults.
-
-    NOTE: ruff's `exclude`, `extend-exclude` and `format.exclude` are not
-    read, so a file that `ruff format` leaves out is formatted when it
-    was black-clean before the fix.
+    ruff configuration gives ruff's defaults. A file that ruff's `exclude`,
+    `extend-exclude` or `format.exclude` leaves out gets only the line
+    length and indentation of ruff's settings, because `ruff format`
+    never formats it.
     """
 
     def __init__(self, root: Path) -> None:
         self._root = root
+        # Compared with the resolved folders of files.
+        self._resolved_root = resolve_or_absolute(root)
         # Read when the first file needs it: a file with black settings of
         # its own does not.
         self._hooks: frozenset[str] | None = None
-        self._by_folder: dict[Path, tuple[BlackSettings, _BlackExcludes | None]] = {}
+        self._by_folder: dict[
+            Path, tuple[BlackSettings, _BlackExcludes | _RuffFileExcludes | None]
+        ] = {}
         self._black_tables: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
         self._black_patterns: dict[Path, tuple[re.Pattern[str], ...] | None] = {}
         self._ruff_configurations: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
+        self._ruff_excludes: dict[Path, RuffExcludes] = {}
+        self._ruff_skipped_folders: dict[Path, bool] = {}
         self._documents: dict[Path, dict[str, Any] | None] = {}
 
     def for_file(self, path: Path) -> BlackSettings:
@@ -130,11 +148,13 @@ class FormatterSettings:
             self._by_folder[folder] = found
         settings, excludes = found
         if excludes is not None and excludes.excludes(path.name):
-            return _left_out_by_black(settings)
+            return _left_out(settings)
         return settings
 
-    def _settings(self, folder: Path) -> tuple[BlackSettings, _BlackExcludes | None]:
-        """Return the settings of the files in `folder`, and black's excludes to apply to each."""
+    def _settings(
+        self, folder: Path
+    ) -> tuple[BlackSettings, _BlackExcludes | _RuffFileExcludes | None]:
+        """Return the settings of the files in `folder`, and the excludes to apply to each."""
         found = self._nearest(
             folder, self._black_tables, self._black_table, stop_at_work_tree_top=True
         )
@@ -155,9 +175,51 @@ class FormatterSettings:
             self._ruff_configuration,
             stop_at_work_tree_top=False,
         )
-        if found is not None:
-            return self._ruff_settings(*found), None
-        return BlackSettings(enabled=RUFF_FORMAT_HOOK in self._hooks), None
+        if found is None and RUFF_FORMAT_HOOK not in self._hooks:
+            return BlackSettings(), None
+        settings = self._ruff_settings(*found) if found else BlackSettings(enabled=True)
+        if self._ruff_skips_folder(folder):
+            return _left_out(settings), None
+        excludes = self._ruff_excludes_of(found)
+        return settings, _RuffFileExcludes(folder.as_posix() + "/", excludes)
+
+    def _ruff_skips_folder(self, folder: Path) -> bool:
+        """Tell whether ruff's walk from the project root skips `folder`.
+
+        ruff skips a folder that the configuration of the folder above it
+        excludes, with every folder below it. Neither the project root nor
+        a folder outside it is skipped.
+        """
+        if folder == self._resolved_root or self._resolved_root not in folder.parents:
+            return False
+        skipped = self._ruff_skipped_folders.get(folder)
+        if skipped is not None:
+            return skipped
+        parent = folder.parent
+        skipped = self._ruff_skips_folder(parent)
+        if not skipped:
+            found = self._nearest(
+                parent,
+                self._ruff_configurations,
+                self._ruff_configuration,
+                stop_at_work_tree_top=False,
+            )
+            excludes = self._ruff_excludes_of(found)
+            skipped = excludes.excludes_folder(folder.as_posix())
+        self._ruff_skipped_folders[folder] = skipped
+        return skipped
+
+    def _ruff_excludes_of(
+        self, configuration: tuple[Path, dict[str, Any]] | None
+    ) -> RuffExcludes:
+        """Return the exclude settings of a ruff configuration: ruff's defaults for None."""
+        if configuration is None:
+            return RuffExcludes()
+        path, settings = configuration
+        if path not in self._ruff_excludes:
+            chain = ruff_settings_chain(path, settings, self._toml)
+            self._ruff_excludes[path] = ruff_excludes(chain)
+        return self._ruff_excludes[path]
 
     def _ruff_settings(self, path: Path, settings: dict[str, Any]) -> BlackSettings:
         """Return the settings of `ruff format` that `settings`, read from `path`, give.
@@ -197,7 +259,7 @@ class FormatterSettings:
         for part in folder.relative_to(project_root).parts:
             relative += part + "/"
             if _black_excludes(patterns, relative):
-                return _left_out_by_black(settings), None
+                return _left_out(settings), None
         return settings, _BlackExcludes(relative, patterns)
 
     @staticmethod
@@ -260,11 +322,11 @@ def _from_black_table(table: dict[str, Any]) -> BlackSettings:
     )
 
 
-def _left_out_by_black(settings: BlackSettings) -> BlackSettings:
-    """Return the settings of a file that black excludes: black's line length only.
+def _left_out(settings: BlackSettings) -> BlackSettings:
+    """Return the settings of a file that its formatter excludes, which keep its line length.
 
-    black never formats such a file, so neither is the fixed file formatted
-    nor are the quotes of its strings changed.
+    The formatter never formats such a file, so neither is the fixed file
+    formatted nor are the quotes of its strings changed.
     """
     return replace(settings, enabled=False, string_normalization=False, quote=None)
 
