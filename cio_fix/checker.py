@@ -63,7 +63,12 @@ from cio_fix.project import (
     summarise,
 )
 from cio_fix.quotes import requote_replacements, with_quote
-from cio_fix.round_trip import ChangedLineRewritten, RoundTrip
+from cio_fix.round_trip import (
+    ChangedLineRewritten,
+    RoundTrip,
+    has_mixed_line_endings,
+    with_source_line_endings,
+)
 from cio_fix.rules import FileContext, Rule, all_rules, select_rules
 from cio_fix.style import FormatterSettings
 from cio_fix.suppressions import (
@@ -306,6 +311,13 @@ def _with_unreproduced_lines(context: FileContext, new_code: str) -> str:
         return round_trip.with_source_lines(new_code)
     except ChangedLineRewritten as error:
         raise _Unfixable(_fixes_change_unreproduced_line(error.line)) from error
+
+
+def _with_source_line_endings(context: FileContext, code: str) -> str:
+    """Restore the source's line endings in the fixed code of a file that mixes them."""
+    if not has_mixed_line_endings(context.source.text):
+        return code
+    return with_source_line_endings(context.source.text, code)
 
 
 @dataclass
@@ -979,6 +991,7 @@ class Checker:
             if not fixes:
                 new_code = code_of(with_quote(current.module, quote, literals))
                 written = _with_unreproduced_lines(context, new_code)
+                written = _with_source_line_endings(context, written)
                 _verify(written, original_code, context.display_path)
                 passes.code = format_fixed_file(black, original_code, written)
                 passes.left = [

@@ -18,7 +18,11 @@ BLACK_INDENT = "    "
 def format_fixed_file(
     settings: BlackSettings, original_code: str, new_code: str
 ) -> str:
-    """Run black over a fixed file when the project uses black and the file was black-clean."""
+    """Run black over a fixed file when the project uses black and the file was black-clean.
+
+    A file whose lines end in several ways is never black-clean, because
+    black (26.10) ends every line like the first, so it keeps its endings.
+    """
     if not settings.enabled or settings.format(original_code) != original_code:
         return new_code
     formatted = settings.format(new_code)

@@ -126,3 +126,58 @@ def _opcodes(printed: list[str], fixed: list[str]) -> list[_Opcode]:
                 (fine_tag, start + i1, start + i2, fixed_start + j1, fixed_start + j2)
             )
     return opcodes
+
+
+def has_mixed_line_endings(text: str) -> bool:
+    """Tell whether the lines of `text` end in more than one way (`\\r\\n`, `\\r`, `\\n`)."""
+    returns = text.count("\r")
+    if returns == 0:
+        return False
+    newlines = text.count("\n")
+    if newlines == 0:
+        return False
+    return not returns == newlines == text.count("\r\n")
+
+
+def with_source_line_endings(source: str, fixed: str) -> str:
+    """Restore the line endings of `source`, a file that mixes them, in its fixed code `fixed`.
+
+    libcst writes each line it makes with the file's first line ending. A
+    line that the fixes left as it was keeps its own ending instead. A
+    line that a fix changes takes the ending of the line it replaces, and
+    an inserted line that of the line before it (the line after it at the
+    top of the file). Python reads every line ending inside a string
+    literal as `\\n`, so no value changes.
+    """
+    source_lines = physical_lines(source)
+    fixed_lines = physical_lines(fixed)
+    source_bodies = [line.rstrip("\r\n") for line in source_lines]
+    fixed_bodies = [line.rstrip("\r\n") for line in fixed_lines]
+    parts = []
+    for tag, start, end, fixed_start, fixed_end in _opcodes(
+        source_bodies, fixed_bodies
+    ):
+        for offset, index in enumerate(range(fixed_start, fixed_end)):
+            line = fixed_lines[index]
+            body = fixed_bodies[index]
+            if len(body) == len(line):
+                # The last line, without an ending.
+                parts.append(line)
+                continue
+            if tag == "equal":
+                neighbour = start + offset
+            elif tag == "replace":
+                neighbour = min(start + offset, end - 1)
+            else:
+                neighbour = start - 1 if start > 0 else start
+            parts.append(body + _ending(source_lines, neighbour, line[len(body) :]))
+    return "".join(parts)
+
+
+def _ending(lines: list[str], index: int, default: str) -> str:
+    """Return the line ending of `lines[index]`, or `default` when it has none."""
+    if index >= len(lines):
+        return default
+    line = lines[index]
+    ending = line[len(line.rstrip("\r\n")) :]
+    return ending or default

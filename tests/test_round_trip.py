@@ -5,7 +5,13 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from cio_fix.round_trip import ChangedLineRewritten, RoundTrip, physical_lines
+from cio_fix.round_trip import (
+    ChangedLineRewritten,
+    RoundTrip,
+    has_mixed_line_endings,
+    physical_lines,
+    with_source_line_endings,
+)
 
 # Lines 2 and 4 start with a form feed, which libcst leaves out.
 SOURCE = "a = 1\n\x0cb = 2\nc = 3\n\x0cd = 4\ne = 5\n"
@@ -95,3 +101,42 @@ def test_round_trip_last_line_without_its_carriage_return() -> None:
     assert round_trip.with_source_lines("a = 10\rb = 2") == "a = 10\rb = 2\r"
     # A statement added after the last line gives it its line end back.
     assert round_trip.line_fixes_change("a = 1\rb = 2\rc = 3") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "mixed"),
+    [
+        ("a\nb\n", False),
+        ("a\r\nb\r\n", False),
+        ("a\rb\r", False),
+        ("a", False),
+        ("a\r\nb\n", True),
+        ("a\nb\r", True),
+        ("a\r\nb\r", True),
+    ],
+    ids=["lf", "crlf", "cr", "one-line", "crlf-lf", "lf-cr", "crlf-cr"],
+)
+def test_round_trip_mixed_line_endings(text: str, mixed: bool) -> None:
+    assert has_mixed_line_endings(text) is mixed
+
+
+def test_round_trip_source_line_endings_kept() -> None:
+    source = "a = 1\r\n\nb = 2\nc = 3\r\n"
+    # libcst writes the lines it makes with the first ending, \r\n.
+    fixed = "import os\r\na = 1\r\n\r\nb = (\r\n    2\r\n)\r\nd = 4\r\nc = 3\r\n"
+
+    kept = with_source_line_endings(source, fixed)
+
+    # The blank line keeps its \n, the lines that replace `b = 2` take its
+    # \n, and `d = 4` takes that of the line before it.
+    assert kept == "import os\r\na = 1\r\n\nb = (\n    2\n)\nd = 4\nc = 3\r\n"
+
+
+def test_round_trip_source_line_endings_last_line() -> None:
+    source = "a = 1\nb = 2\r\nc = 3"
+    fixed = "a = 1\r\nb = 2\r\nc = 3\r\nd = 4"
+
+    kept = with_source_line_endings(source, fixed)
+
+    # `c = 3` had no ending, so it takes the one that libcst wrote.
+    assert kept == "a = 1\nb = 2\r\nc = 3\r\nd = 4"
