@@ -498,6 +498,7 @@ class Checker:
         settings = self.formatter_settings.for_file(path)
         context.line_length = settings.line_length
         context.configured_quote = settings.quote
+        context.ruff_layout = settings.ruff_layout
         return context
 
     def _index(
@@ -1099,6 +1100,7 @@ class Checker:
         )
         fixed.locates_findings = False
         fixed.line_length = context.line_length
+        fixed.ruff_layout = context.ruff_layout
         # The literals of the fixed module include those that fixes wrote,
         # in double quotes until the passes end, so the original file's
         # literals decide the quote.

@@ -13,10 +13,10 @@ from typing import TypeVar
 import libcst as cst
 
 from cio_fix.customerio import bound_name, dotted_name
-from cio_fix.formatting import format_statement
+from cio_fix.formatting import format_statement, rewrites_ruff_pragma_line
 from cio_fix.metadata import parents
 from cio_fix.model import AddImport, Fix, InsertStatements
-from cio_fix.pragmas import line_pragma, spans_one_line
+from cio_fix.pragmas import formatter_line_width, line_pragma, spans_one_line
 from cio_fix.style import BlackSettings
 from cio_fix.walk import child_nodes, comments_below, descendants, node_fields
 
@@ -968,11 +968,17 @@ def _fitted(insert: InsertStatements, black: BlackSettings) -> InsertStatements:
     The helpers are written for black's defaults: 88 columns and magic
     trailing commas, which keep a call exploded one argument a line.
     """
-    longest = max(map(len, insert.code.splitlines()), default=0)
-    if longest <= black.line_length and black.magic_trailing_comma:
+    lines = insert.code.splitlines()
+    widths = [formatter_line_width(line, black.ruff_layout) for line in lines]
+    if max(widths, default=0) <= black.line_length and black.magic_trailing_comma:
         return insert
     code = _formatted_helper(insert.code, black)
-    return dataclasses.replace(insert, code=code) if code is not None else insert
+    if code is None:
+        return insert
+    if black.ruff_layout and rewrites_ruff_pragma_line(insert.code, code):
+        # black would split a line that `ruff format` keeps whole.
+        return insert
+    return dataclasses.replace(insert, code=code)
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from cio_fix.metadata import code_of
+from cio_fix.pragmas import formatter_counts_comment, may_end_with_ruff_pragma
 from cio_fix.style import BlackSettings
 from cio_fix.walk import find_all
 
@@ -26,7 +27,20 @@ def format_fixed_file(
     if not settings.enabled or settings.format(original_code) != original_code:
         return new_code
     formatted = settings.format(new_code)
-    return formatted if formatted is not None else new_code
+    if formatted is None:
+        return new_code
+    if settings.ruff_layout and rewrites_ruff_pragma_line(new_code, formatted):
+        # black counts the pragma comments that `ruff format` leaves out of
+        # a line's width, so it would split lines that ruff keeps whole.
+        return new_code
+    return formatted
+
+
+def rewrites_ruff_pragma_line(code: str, formatted: str) -> bool:
+    """Tell whether black's output changed a line of `code` that may end with a ruff pragma."""
+    kept = set(formatted.splitlines())
+    changed = (line for line in code.splitlines() if line not in kept)
+    return any(may_end_with_ruff_pragma(line) for line in changed)
 
 
 def _max_line(code: str, tab_width: int) -> int:
@@ -71,23 +85,29 @@ def format_statement(
     if tabs and (unit != "\t" or indent.strip("\t")):
         return statement
     tab_width = settings.indent_width
+    trailing = _uncounted_trailing(statement, settings)
+    if trailing is not None:
+        # `ruff format` lays out the statement as if the comment were not
+        # there, then puts it after the last bracket.
+        statement = _without_comment(statement)
+        original = _without_comment(original)
     code = _statement_code(statement)
     indent_width = len(indent.expandtabs(tab_width))
     if indent_width + _max_line(code, tab_width) <= settings.line_length:
-        return statement
+        return _with_trailing(statement, trailing)
     if _max_line(code, tab_width) <= _max_line(_statement_code(original), tab_width):
-        return statement
+        return _with_trailing(statement, trailing)
 
     width = settings.line_length - indent_width
     if width < MIN_WIDTH:
-        return statement
+        return _with_trailing(statement, trailing)
     formatted = settings.format(code, width)
     if formatted is None:
-        return statement
+        return _with_trailing(statement, trailing)
     try:
         parsed = cst.parse_statement(formatted)
     except cst.ParserSyntaxError:
-        return statement
+        return _with_trailing(statement, trailing)
     step = "\t" if tabs else " " * settings.indent_width
     if step != BLACK_INDENT:
         parsed = _reindented(parsed, step)
@@ -99,8 +119,45 @@ def format_statement(
     if isinstance(statement, cst.SimpleStatementLine) and isinstance(
         parsed, cst.SimpleStatementLine
     ):
-        return parsed.with_changes(leading_lines=statement.leading_lines)
-    return statement
+        laid_out = parsed.with_changes(leading_lines=statement.leading_lines)
+        return _with_trailing(laid_out, trailing)
+    return _with_trailing(statement, trailing)
+
+
+def _uncounted_trailing(
+    statement: cst.SimpleStatementLine | cst.FunctionDef, settings: BlackSettings
+) -> cst.TrailingWhitespace | None:
+    """Return the end of a statement's line when the formatter does not count its comment."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    trailing = statement.trailing_whitespace
+    if trailing.comment is None:
+        return None
+    if formatter_counts_comment(trailing.comment.value, settings.ruff_layout):
+        return None
+    return trailing
+
+
+def _without_comment(
+    statement: cst.SimpleStatementLine | cst.FunctionDef,
+) -> cst.SimpleStatementLine | cst.FunctionDef:
+    """Return a simple statement without the comment that ends its line."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return statement
+    trailing = statement.trailing_whitespace.with_changes(
+        whitespace=cst.SimpleWhitespace(""), comment=None
+    )
+    return statement.with_changes(trailing_whitespace=trailing)
+
+
+def _with_trailing(
+    statement: cst.SimpleStatementLine | cst.FunctionDef,
+    trailing: cst.TrailingWhitespace | None,
+) -> cst.SimpleStatementLine | cst.FunctionDef:
+    """Put back the comment that `_without_comment` took from the end of a statement."""
+    if trailing is None or not isinstance(statement, cst.SimpleStatementLine):
+        return statement
+    return statement.with_changes(trailing_whitespace=trailing)
 
 
 def _reindented(statement: cst.BaseStatement, step: str) -> cst.BaseStatement:

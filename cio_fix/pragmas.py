@@ -10,6 +10,7 @@ line that contains the code it is about.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import libcst as cst
 
@@ -26,6 +27,12 @@ _DIRECTIVE = re.compile(
 )
 # black's `# fmt: skip`, alone or among other comments on the line.
 _FMT_SKIP = re.compile(r"^fmt:\s?skip$")
+# The comments that `ruff format` leaves out of the width of the line they
+# end: `is_pragma_comment` of ruff's `ruff_python_trivia` crate, checked
+# against ruff 0.17.6. The directive must start the comment.
+_RUFF_PRAGMA = re.compile(
+    r"#\s*(?:(?i:noqa)|nosec|(?:isort|type|pyright|pylint|flake8|ruff|ty|pyrefly):)"
+)
 
 
 def is_line_pragma(comment: str) -> bool:
@@ -58,8 +65,67 @@ def black_keeps_line(comment: str) -> bool:
     text = comment[1:].lstrip()
     if text.startswith("type:") and text[len("type:") :].lstrip().startswith("ignore"):
         return True
+    return _skips_formatting(comment)
+
+
+def formatter_keeps_line(comment: str, ruff_layout: bool) -> bool:
+    """Tell whether the project's formatter keeps a statement that ends with `comment` on one line.
+
+    `ruff format` (0.17.6) keeps only a line that ends with `# fmt: skip`.
+    Unlike black, it splits a `# type: ignore` line that is too long, and
+    puts the comment after the closing bracket.
+    """
+    if ruff_layout:
+        return _skips_formatting(comment)
+    return black_keeps_line(comment)
+
+
+def _skips_formatting(comment: str) -> bool:
     parts = re.split(r"[#;]", comment)
     return any(_FMT_SKIP.match(part.strip()) for part in parts)
+
+
+def formatter_counts_comment(comment: str, ruff_layout: bool) -> bool:
+    """Tell whether the project's formatter counts `comment`, which ends a line, in its width.
+
+    black counts every comment. `ruff format` counts none of its pragma
+    comments (`# noqa`, `# type:` and others), so a line that fits
+    without one stays whole.
+    """
+    return not (ruff_layout and _RUFF_PRAGMA.match(comment))
+
+
+def may_end_with_ruff_pragma(line: str) -> bool:
+    """Tell whether a line of code may end with a comment that `ruff format` does not count.
+
+    The text is searched, not parsed, so a string that contains `# noqa`
+    counts too.
+    """
+    return "#" in line and any(
+        _RUFF_PRAGMA.match(line, index) for index in _hashes(line)
+    )
+
+
+def formatter_line_width(line: str, ruff_layout: bool) -> int:
+    """Return the width that the project's formatter gives a line of code.
+
+    Under `ruff format`, a pragma comment that starts at the line's first
+    `#` does not count. The text is searched, not parsed, so a `#` inside
+    a string before the comment leaves the whole line counted.
+    """
+    if not ruff_layout:
+        return len(line)
+    index = line.find("#")
+    if index == -1 or not _RUFF_PRAGMA.match(line, index):
+        return len(line)
+    return len(line[:index].rstrip())
+
+
+def _hashes(line: str) -> Iterator[int]:
+    index = line.find("#")
+    while index != -1:
+        yield index
+        index = line.find("#", index + 1)
 
 
 def line_pragma(statement: cst.CSTNode) -> cst.Comment | None:

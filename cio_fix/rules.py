@@ -162,6 +162,9 @@ class FileContext:
         # project's formatter or linter decides it; None leaves it to the
         # file's own literals.
         self.configured_quote: str | None = None
+        # True when `ruff format` lays out the file, which treats directive
+        # comments unlike black.
+        self.ruff_layout = False
         # False while re-checking fixed code: only the fixes of those
         # findings are used, and positions cost a pass over the module.
         self.locates_findings = True

@@ -54,6 +54,9 @@ class BlackSettings:
     # The columns of one indentation step and of a tab, ruff's
     # `indent-width`. black always indents by 4 spaces.
     indent_width: int = 4
+    # True when `ruff format` lays out the project's code. It lays out code
+    # as black does, except for the lines that directive comments end.
+    ruff_layout: bool = False
 
     def mode(self, line_length: int | None = None) -> Any:
         import black
@@ -177,7 +180,10 @@ class FormatterSettings:
         )
         if found is None and RUFF_FORMAT_HOOK not in self._hooks:
             return BlackSettings(), None
-        settings = self._ruff_settings(*found) if found else BlackSettings(enabled=True)
+        if found is None:
+            settings = BlackSettings(enabled=True, ruff_layout=True)
+        else:
+            settings = self._ruff_settings(*found)
         if self._ruff_skips_folder(folder):
             return _left_out(settings), None
         excludes = self._ruff_excludes_of(found)
@@ -240,6 +246,7 @@ class FormatterSettings:
             magic_trailing_comma=skip_magic_trailing_comma is not True,
             quote=_extended(path, settings, _quote, self._toml) or None,
             indent_width=indent_width,
+            ruff_layout=True,
         )
 
     def _black_settings(

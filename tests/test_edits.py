@@ -436,7 +436,7 @@ def test_black_settings_from_pre_commit(project) -> None:
 )
 def test_black_settings_take_ruff_line_length(project, files, length, enabled) -> None:
     assert _settings_in(project(files)) == BlackSettings(
-        enabled=enabled, line_length=length
+        enabled=enabled, line_length=length, ruff_layout=enabled
     )
 
 
@@ -454,13 +454,13 @@ def test_black_settings_ruff_from_parent_and_extend(project) -> None:
     settings = FormatterSettings(root)
 
     assert settings.for_file(root / "service/app.py") == BlackSettings(
-        enabled=True, line_length=120
+        enabled=True, line_length=120, ruff_layout=True
     )
     assert settings.for_file(root / "other/app.py") == BlackSettings(
-        enabled=True, line_length=100
+        enabled=True, line_length=100, ruff_layout=True
     )
     assert settings.for_file(root / "loop/app.py") == BlackSettings(
-        enabled=True, line_length=88
+        enabled=True, line_length=88, ruff_layout=True
     )
 
 
@@ -478,10 +478,14 @@ def test_black_settings_from_ruff_format_options(project) -> None:
     settings = FormatterSettings(root)
 
     assert settings.for_file(root / "app.py") == BlackSettings(
-        enabled=True, line_length=120, magic_trailing_comma=False, quote="'"
+        enabled=True,
+        line_length=120,
+        magic_trailing_comma=False,
+        quote="'",
+        ruff_layout=True,
     )
     assert settings.for_file(root / "kept/app.py") == BlackSettings(
-        enabled=True, line_length=120
+        enabled=True, line_length=120, ruff_layout=True
     )
 
 
@@ -526,7 +530,7 @@ def test_black_settings_from_ruff_format_hook(project, hooks, enabled) -> None:
         }
     )
 
-    assert _settings_in(root) == BlackSettings(enabled=enabled)
+    assert _settings_in(root) == BlackSettings(enabled=enabled, ruff_layout=enabled)
 
 
 def test_formatter_settings_nearest_black_table(project) -> None:
@@ -569,10 +573,10 @@ def test_formatter_settings_ruff_below_root(project) -> None:
     settings = FormatterSettings(root)
 
     assert settings.for_file(root / "svc/app.py") == BlackSettings(
-        enabled=True, line_length=120
+        enabled=True, line_length=120, ruff_layout=True
     )
     assert settings.for_file(root / "app.py") == BlackSettings(
-        enabled=True, line_length=100
+        enabled=True, line_length=100, ruff_layout=True
     )
 
 
@@ -589,7 +593,7 @@ def test_formatter_settings_black_stops_at_work_tree(project) -> None:
 
     settings = FormatterSettings(root / "repo").for_file(root / "repo/app.py")
 
-    assert settings == BlackSettings(enabled=True, line_length=120)
+    assert settings == BlackSettings(enabled=True, line_length=120, ruff_layout=True)
 
 
 def test_formatter_settings_read_each_file_once(project, monkeypatch) -> None:

@@ -97,3 +97,15 @@ def test_formatting_mixed_line_endings_not_formatted_whole() -> None:
 
     # black would write `\r\n` on every line, so the file stays as fixed.
     assert format_fixed_file(settings, original, fixed) == fixed
+
+
+def test_formatting_ruff_pragma_line_kept_whole() -> None:
+    # The code fits in 88 columns, and the directive makes the line longer.
+    original = "x = 1\n"
+    fixed = "x = 1\n" + "value = compute(" + "a" * 60 + ")  # noqa: E501\n"
+    ruff = BlackSettings(enabled=True, ruff_layout=True)
+    black = BlackSettings(enabled=True)
+
+    # black would split the line, which `ruff format` keeps whole.
+    assert format_fixed_file(ruff, original, fixed) == fixed
+    assert format_fixed_file(black, original, fixed) != fixed

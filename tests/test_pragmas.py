@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import black
 import libcst as cst
 import pytest
 
 from cio_fix.pragmas import (
     black_keeps_line,
+    formatter_counts_comment,
+    formatter_keeps_line,
+    formatter_line_width,
     is_line_pragma,
     line_pragma,
     silences_secret_only,
@@ -69,6 +75,71 @@ def _black_keeps(comment: str) -> bool:
 )
 def test_black_keeps_line_matches_black(comment: str) -> None:
     assert black_keeps_line(comment) is _black_keeps(comment)
+
+
+def _ruff_keeps(code: str) -> bool:
+    """Tell whether `ruff format` at 40 columns leaves a one-line statement as it is."""
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--line-length", "40", "-"],
+        input=code,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return len(formatted.splitlines()) == 1
+
+
+RUFF_COMMENTS = [
+    "# type: ignore",
+    "# type: ignore[call-arg]",
+    "# noqa: E501",
+    "# NOQA",
+    "# nosec",
+    "# pyright: ignore",
+    "# pylint: disable=x",
+    "# ruff: noqa",
+    "# ty: ignore",
+    "# fmt: skip",
+    "# noqa: E501  # fmt: skip",
+    "# pragma: no cover",
+    "# the first visit # noqa",
+    "# type : ignore",
+]
+
+
+@pytest.mark.parametrize("comment", RUFF_COMMENTS)
+def test_formatter_counts_comment_matches_ruff(comment: str) -> None:
+    # The code fits in 40 columns, the comment makes the line longer.
+    code = f"result = call(first, second)  {comment}\n"
+
+    counted = formatter_counts_comment(comment, ruff_layout=True)
+    keeps = formatter_keeps_line(comment, ruff_layout=True) or not counted
+
+    assert keeps is _ruff_keeps(code)
+
+
+@pytest.mark.parametrize("comment", RUFF_COMMENTS)
+def test_formatter_keeps_line_matches_ruff(comment: str) -> None:
+    code = f"result = call(first_argument, second_argument, third)  {comment}\n"
+
+    assert formatter_keeps_line(comment, ruff_layout=True) is _ruff_keeps(code)
+
+
+def test_formatter_counts_comment_black() -> None:
+    assert formatter_counts_comment("# noqa: E501", ruff_layout=False)
+
+
+@pytest.mark.parametrize(
+    ("line", "ruff_width"),
+    [
+        ("x = call(a)  # noqa: S106", len("x = call(a)")),
+        ("x = call(a)  # a note", len("x = call(a)  # a note")),
+        ('x = call("#")  # noqa', len('x = call("#")  # noqa')),
+    ],
+)
+def test_formatter_line_width(line: str, ruff_width: int) -> None:
+    assert formatter_line_width(line, ruff_layout=True) == ruff_width
+    assert formatter_line_width(line, ruff_layout=False) == len(line)
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,7 @@ def test_style_ruff_excluded_file_settings(project) -> None:
     settings = FormatterSettings(root).for_file(root / "old.py")
 
     # ruff never formats the file, so it keeps its own quotes too.
-    assert settings == BlackSettings(line_length=100)
+    assert settings == BlackSettings(line_length=100, ruff_layout=True)
 
 
 def test_style_ruff_format_hook_default_excludes(project) -> None:

@@ -55,7 +55,7 @@ from cio_fix.handlers import is_request_handler
 from cio_fix.lookups import is_first_party
 from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
-from cio_fix.pragmas import black_keeps_line, line_pragma
+from cio_fix.pragmas import formatter_counts_comment, formatter_keeps_line, line_pragma
 from cio_fix.project import ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
@@ -2842,6 +2842,8 @@ class _Layout:
     # The code before the call on its line, such as `await `.
     prefix: str
     line_length: int
+    # Whether `ruff format` lays out the file (`FileContext.ruff_layout`).
+    ruff_layout: bool = False
 
 
 def _call_site_replacements(
@@ -2858,6 +2860,7 @@ def _call_site_replacements(
         context.module.default_indent,
         prefix,
         context.line_length,
+        context.ruff_layout,
     )
     line = _statement_of_only(target, statement)
     if line is not None and line_pragma(line) is not None:
@@ -2895,12 +2898,14 @@ def _wrapped_statement(
     """Return the fixed statement of one line that ends with a directive such as `# noqa`.
 
     The directive stays on the line that contains the call's code. The call
-    stays on one line when it fits there with the comment, and when black
-    keeps such a line whole (`# type: ignore`). Otherwise the
-    arguments go on a line of their own, which contains all the code of the
-    old line, and the comment goes with them. Returns None when neither
-    fits, or when the call keeps its own layout (`_wrapped_call`), so that
-    the checker withholds a fix that splits the line.
+    stays on one line when it fits there with the comment, and when the
+    formatter keeps such a line whole (black keeps `# type: ignore`).
+    `ruff format` leaves its pragma comments out of the width. Otherwise,
+    under black, the arguments go on a line of their own, which contains
+    all the code of the old line, and the comment goes with them. Returns
+    None when neither fits, under `ruff format` when the call does not fit
+    on one line, or when the call keeps its own layout (`_wrapped_call`),
+    so that the checker withholds a fix that splits the line.
     """
     method = call.func.with_changes(lpar=(), rpar=())
     arguments = [code_of(method), *map(_code_without_comma, call.args)]
@@ -2909,13 +2914,19 @@ def _wrapped_statement(
     trailing = statement.trailing_whitespace
     assert trailing.comment is not None
     comment = trailing.comment.value
-    room = layout.line_length - len(trailing.whitespace.value) - len(comment)
+    room = layout.line_length
+    if formatter_counts_comment(comment, layout.ruff_layout):
+        room -= len(trailing.whitespace.value) + len(comment)
     chosen = call_layout(
         layout.prefix, helper, arguments, column=layout.column, line_length=room
     )
-    if black_keeps_line(comment):
+    if formatter_keeps_line(comment, layout.ruff_layout):
         chosen = CallLayout.ONE_LINE
     if chosen is CallLayout.ONE_ARGUMENT_PER_LINE:
+        return None
+    if chosen is CallLayout.ARGUMENTS_ON_ONE_LINE and layout.ruff_layout:
+        # `ruff format` puts each argument on a line of its own when a
+        # comment ends a line inside the brackets.
         return None
     first = cst.Arg(value=method)
     wrapped = laid_out_call(cst.Name(helper), [first, *call.args], chosen, layout.unit)

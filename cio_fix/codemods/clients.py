@@ -74,7 +74,12 @@ from cio_fix.handlers import (
 from cio_fix.metadata import code_of, is_deleted, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_write_sites, own_module_write_sites
-from cio_fix.pragmas import black_keeps_line, line_pragma, silences_secret_only
+from cio_fix.pragmas import (
+    formatter_counts_comment,
+    formatter_keeps_line,
+    line_pragma,
+    silences_secret_only,
+)
 from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.suppressions import is_silenced
@@ -4062,19 +4067,24 @@ def _without_comment(
     return fixed.with_changes(trailing_whitespace=trailing)
 
 
-def _ending_with(code: str, comment: str, line_length: int) -> str | None:
+def _ending_with(
+    code: str, comment: str, line_length: int, ruff_layout: bool
+) -> str | None:
     """Return the inserted code with `comment` at the end of its call, or None.
 
     None when the call takes more than one line, or the comment makes its
-    line too long: black would then split the call, and the comment would
-    end up after the closing bracket, away from the key.
+    line too long: the formatter would then split the call, and the
+    comment would end up after the closing bracket, away from the key.
     """
     lines = code.rstrip("\n").split("\n")
     last = lines[-1]
     if last.strip() == ")":
         return None
     ended = f"{last}  {comment}"
-    if len(ended) > line_length and not black_keeps_line(comment):
+    width = len(last)
+    if formatter_counts_comment(comment, ruff_layout):
+        width = len(ended)
+    if width > line_length and not formatter_keeps_line(comment, ruff_layout):
         return None
     lines[-1] = ended
     return "\n".join(lines) + "\n"
@@ -4113,7 +4123,9 @@ def _new_helper(
     returns = _factory_return_annotation(context, hoist)
     code = _definition(name, hoist, decorator, context.line_length, returns)
     if directive is not None:
-        with_directive = _ending_with(code, directive.value, context.line_length)
+        with_directive = _ending_with(
+            code, directive.value, context.line_length, context.ruff_layout
+        )
         if with_directive is None:
             taken.discard(name)
             return (
