@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.codemods.bindings import plain_assignment_target
-from cio_fix.customerio import ClientCall, FunctionInfo
+from cio_fix.customerio import Assignment, ClientCall, FunctionInfo
 from cio_fix.metadata import code_of, quoted_code
 from cio_fix.rules import FileContext
 from cio_fix.walk import find_all
@@ -65,7 +65,11 @@ class AwaitedTask:
     # stored task, in source order.
     awaits: tuple[cst.Await, ...] = ()
     # How many times the handler names the stored task, besides binding it.
+    # With the name bound again, only the uses that may read this task count.
     uses: int = 0
+    # Whether the handler binds the stored task's name again where cio-fix
+    # cannot tell which uses read this task (`_rebinding_known`).
+    rebound: bool = False
 
 
 def awaited_task(
@@ -169,19 +173,36 @@ def _stored_task_wait(
 ) -> AwaitedTask | None:
     """Return the wait for `task = asyncio.create_task(...)` when `function` then awaits `task`.
 
-    `function` must bind `task` only there, and await it in its own body
-    after that statement: an `await task` in a function defined in it may
-    run after the request. An awaited `asyncio.gather(task)`,
-    `asyncio.wait([task])` or `asyncio.wait_for(task, ...)` awaits it too.
+    `function` must await `task` in its own body after that statement: an
+    `await task` in a function defined in it may run after the request. An
+    awaited `asyncio.gather(task)`, `asyncio.wait([task])` or
+    `asyncio.wait_for(task, ...)` awaits it too. When `function` binds
+    `task` again, only the awaits before its next binding count.
     """
-    target = plain_assignment_target(context.parent(starter))
+    binding = context.parent(starter)
+    target = plain_assignment_target(binding)
     scope = function.scope
     statement = call.site.statement
     if target is None or scope is None or statement is None:
         return None
-    if len(scope.assignments.get(target.value, [])) != 1:
-        return None
+    bindings = scope.assignments.get(target.value, [])
     uses = _name_uses(context, target, function)
+    rebound = False
+    if len(bindings) > 1:
+        later = _next_binding(context, bindings, statement)
+        if later is not None:
+            uses = [use for use in uses if use is not plain_assignment_target(later)]
+        rebound = not _rebinding_known(
+            context, target.value, statement, later, function, uses
+        )
+        # The uses that may read this task: a use after the next binding
+        # reads that binding's value.
+        uses = [
+            use
+            for use in uses
+            if context.follows(use, statement)
+            and (later is None or context.comes_before(use, later))
+        ]
     awaits = []
     for use in uses:
         awaited = _task_await(context, use)
@@ -204,6 +225,7 @@ def _stored_task_wait(
         target.value,
         tuple(awaits),
         len(uses),
+        rebound,
     )
 
 
@@ -265,6 +287,74 @@ def _stored_task_words(context: FileContext, name: str, awaited: cst.Await) -> s
         return f"when it awaits `{name}` on line {line}"
     through = quoted_code(waiting.func)
     return f"when it awaits `{name}` through `{through}()` on line {line}"
+
+
+def _next_binding(
+    context: FileContext, bindings: list[Assignment], statement: cst.CSTNode
+) -> cst.CSTNode | None:
+    """Return the node that binds the name first after `statement`, if any.
+
+    The node is the one that `Assignment.statement` records: the `Assign`
+    of `name = value`, the `for` statement of a loop target, and so on.
+    """
+    first = None
+    for assignment in bindings:
+        node = assignment.statement
+        if not context.follows(node, statement):
+            continue
+        if first is None or context.comes_before(node, first):
+            first = node
+    return first
+
+
+# Statements that may run the code after a block's statement again, or after
+# a failure that skipped the rest of the block.
+_BLOCK_REPEATERS = (cst.For, cst.While, cst.Try, cst.TryStar, cst.With)
+
+
+def _rebinding_known(
+    context: FileContext,
+    name: str,
+    statement: cst.CSTNode,
+    later: cst.CSTNode | None,
+    function: FunctionInfo,
+    uses: list[cst.Name],
+) -> bool:
+    """Tell whether only the uses between `statement` and `later` may read the task it binds.
+
+    `later` is the next binding of `name`, or None when there is none. It
+    must be `name = value` in the same block as `statement`, so that it
+    runs whenever the function goes on after that block's earlier
+    statements. No loop, `try` or `with` of the function may hold the
+    block, because they may run code after `later` that an earlier round
+    or a failure left the task to. The function may not delete the name.
+    Every other use must come before `statement` or after `later`, in the
+    function's own body, because a function defined in it reads the name
+    when it runs.
+    """
+    block = context.parent(statement)
+    if later is not None:
+        line = context.parent(later)
+        if plain_assignment_target(later) is None or context.parent(line) is not block:
+            return False
+    if function.scope is None or name in function.scope.deletions:
+        return False
+    for ancestor in context.ancestors(statement):
+        if ancestor is function.node:
+            break
+        if isinstance(ancestor, _BLOCK_REPEATERS):
+            return False
+    for use in uses:
+        if _enclosing_function(context, use) is not function.node:
+            return False
+        before = context.comes_before(use, statement)
+        between = context.follows(use, statement) and (
+            later is None or context.comes_before(use, later)
+        )
+        after = later is not None and context.follows(use, later)
+        if not (before or between or after):
+            return False
+    return True
 
 
 def _name_uses(
@@ -421,6 +511,11 @@ def _stored_task_reason(
         return reason
     name = task.name
     assert name is not None
+    if task.rebound:
+        return (
+            f"the handler binds `{name}` again, and cio-fix cannot tell which"
+            f" uses of `{name}` read this task"
+        )
     awaited = task.awaits[0]
     waiting = _await_words(awaited, name)
     if task.uses > 1:

@@ -308,7 +308,7 @@ class BlockingCallInRequest(Rule):
     awaited `asyncio.wait_for(...)` for the one it is given. A task of
     `task = asyncio.create_task(cio.track(...))` (or
     `asyncio.ensure_future()`) is waited for where the handler awaits
-    `task`, also through an awaited
+    `task` before it binds `task` again, also through an awaited
     `asyncio.gather(task)`, `asyncio.wait([task])` or
     `asyncio.wait_for(task, ...)`. Unlike the others, `wait` returns the
     task's failure instead of raising it. The fix replaces
@@ -323,10 +323,15 @@ class BlockingCallInRequest(Rule):
     an argument that makes a call (a `wait_for` timeout counts), when
     `gather` or `wait` waits for other awaitables too, and when the handler
     uses a stored task for anything but the one statement that awaits it,
-    whose block would be empty without it. A task that the handler does not
-    await, or a task group that it does not open itself (one passed in as a
-    parameter), may finish after the response, so such a call runs apart
-    from the request and is not reported.
+    whose block would be empty without it. When the handler binds `task`
+    again, the fix leaves the later task as it is, and the call is reported
+    without a fix unless the next binding is `task = ...` in the same
+    block, outside any loop, `try` or `with`, and no other use of `task`
+    comes in between or sits in a function that the handler defines. A
+    task that the handler does not await, or a task group that it does not
+    open itself (one passed in as a parameter), may finish after the
+    response, so such a call runs apart from the request and is not
+    reported.
 
     A call on one line that ends with a directive for another tool
     (`# noqa: DTZ005`, `# pyright: ignore`) keeps the comment on the line
