@@ -1617,6 +1617,17 @@ class FileIndex:
             return None
         return method
 
+    def class_method(self, class_info: ClassInfo, name: str) -> FunctionInfo | None:
+        """Return the method `name` of a class of this module, or of its base class here.
+
+        None when the class may bind `name` to something else too.
+        """
+        return self._class_method(class_info, name, depth=0)
+
+    def module_class(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
+        """Return the class of this module that a name in `scope` can only refer to."""
+        return self._class_named(node, scope)
+
     def _class_method(
         self, class_info: ClassInfo, attribute: str
     ) -> FunctionInfo | None:

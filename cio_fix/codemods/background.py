@@ -43,6 +43,7 @@ from cio_fix.codemods.identity import track_identify_pairs
 from cio_fix.customerio import (
     Api,
     Assignment,
+    ClassInfo,
     ClientCall,
     FileIndex,
     FunctionInfo,
@@ -419,11 +420,18 @@ class BlockingCallInRequest(Rule):
     its parameters does not count. One that may change them counts also
     when it is given the object that a sent part belongs to
     (`add_gift(order)` after sending `order.items`). A method of that
-    object, or another function given it, does not count, because most
-    handlers send attributes of a model (`user.email`) and then pass the
-    model on. An object bound at module level counts as changed when any
-    function of the module may change it, because another request may run
-    that function first.
+    object counts when a class of the module defines it and its body
+    changes the sent attribute, or anything inside it, in place
+    (`cart.empty()` whose body is `self.items.clear()`, after sending
+    `cart.items`). That is the method of the object's class when every
+    binding of the name makes it an instance of one class of the module
+    (`cart = Cart(...)`, a parameter annotated `Cart`), else a method of
+    that name of any class of the module. Any other method, and another
+    function given the object, does not count, because most handlers
+    send attributes of a model (`user.email`) and then pass the model on
+    (`order.save()`). An object bound at module level counts as changed
+    when any function of the module may change it, because another request
+    may run that function first.
 
     A value built from an object counts as sending the object: the result
     of a function given it (`order_payload(order)`), `vars(order)` and
@@ -2194,10 +2202,11 @@ def _call_change(
         return _Change(call, argument=given, function=function)
     if function is None:
         # NOTE: another function given the owner of a sent part, or a method
-        # of the owner (`order.save()`), may change the part too. They are not
-        # counted, because most handlers send attributes of a model, such as
-        # `user.email`, and then pass the model on.
-        return None
+        # of the owner that no class of the module defines (`order.save()`),
+        # may change the part too. They are not counted, because most
+        # handlers send attributes of a model, such as `user.email`, and then
+        # pass the model on.
+        return _owner_method_change(context, call, parts)
     for argument in call.args:
         part = _part_owned(argument.value, parts)
         if part is not None:
@@ -2261,6 +2270,148 @@ def _module_function_called(
         if name in candidate.assignments or name in candidate.imports:
             return None
     return None
+
+
+def _owner_method_change(
+    context: FileContext, call: cst.Call, parts: dict[str, cst.BaseExpression]
+) -> _Change | None:
+    """Return the change that a method of the owner of sent parts makes to them, if any.
+
+    `cart.empty()` after sending `cart.items` changes the list when a
+    class of the module defines `empty` and its body changes `self.items`
+    in place (`self.items.clear()`). Any change inside the attribute
+    counts, also where the call sends only an item of it, because the
+    method's indexes are its parameters' values. Which classes count,
+    `_owner_methods` decides.
+    """
+    func = call.func
+    if type(func) is not cst.Attribute:
+        return None
+    owner = _path(func.value) + "."
+    # The owner's attributes that hold a sent part (`items` for `cart.items[0]`).
+    attributes = set()
+    for part in parts:
+        if not part.startswith(owner):
+            continue
+        attribute = ATTRIBUTE_NAME.match(part, len(owner))
+        if attribute is not None:
+            attributes.add(attribute.group())
+    if not attributes:
+        return None
+    for method in _owner_methods(context, func):
+        if _changes_own_attributes(context, method, attributes):
+            return _Change(call)
+    return None
+
+
+def _owner_methods(context: FileContext, func: cst.Attribute) -> list[FunctionInfo]:
+    """Return the methods of the module's classes that `owner.method(...)` may run.
+
+    When the owner is a name bound only to instances of one class of the
+    module (`cart = Cart(...)`, or a parameter annotated `Cart`), that is
+    the method of the class or of its one base class in the module. When
+    the class is unknown, it is every method of that name in the module,
+    because withholding a fix costs less than a fix that sends changed
+    data.
+    """
+    index = context.index
+    name = func.attr.value
+    owner_class = _owner_class(index, func.value)
+    if owner_class is not None:
+        method = index.class_method(owner_class, name)
+        return [method] if method is not None else []
+    methods = context.shared("CIO304:methods", _methods_by_name)
+    return methods.get(name, [])
+
+
+def _owner_class(index: FileIndex, owner: cst.BaseExpression) -> ClassInfo | None:
+    """Return the class of the module that every binding of a name makes it an instance of."""
+    if type(owner) is not cst.Name:
+        return None
+    scope = index.scope_of(owner)
+    if scope is None:
+        return None
+    found = None
+    for assignment in index.assignments_of(owner.value, scope):
+        class_info = _class_bound(index, assignment)
+        if class_info is None or found not in (None, class_info):
+            return None
+        found = class_info
+    return found
+
+
+def _class_bound(index: FileIndex, assignment: Assignment) -> ClassInfo | None:
+    """Return the class of the module that `x = Class(...)` or `x: Class` binds, if any."""
+    statement = assignment.statement
+    if isinstance(statement, cst.Param):
+        if statement.annotation is None:
+            return None
+        scope = annotation_scope(assignment)
+        types = index.annotation_types(statement.annotation.annotation, scope)
+        if len(types) != 1:
+            return None
+        node, type_scope = types[0]
+        return index.module_class(node, type_scope)
+    value = assignment.value
+    if type(value) is not cst.Call:
+        return None
+    return index.module_class(value.func, assignment.scope)
+
+
+def _methods_by_name(context: FileContext) -> dict[str, list[FunctionInfo]]:
+    """Return the methods of the module's classes by name."""
+    methods: dict[str, list[FunctionInfo]] = {}
+    for function in context.index.functions:
+        if function.class_info is not None and function.parent is None:
+            methods.setdefault(function.name, []).append(function)
+    return methods
+
+
+# The attribute name at the start of the code after an object's name and dot.
+ATTRIBUTE_NAME = re.compile(r"[^\W\d]\w*")
+# Decorators after which a method's first parameter is not its object.
+NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod"})
+
+
+def _changes_own_attributes(
+    context: FileContext, method: FunctionInfo, attributes: set[str]
+) -> bool:
+    """Tell whether a method changes one of `attributes` of its object in place.
+
+    A change counts as `_Mutations.found` records it in a handler: an
+    item or attribute assignment, `del`, `+=` on an item, or a mutating
+    method such as `clear()` or `append()`, also on an item of the
+    attribute (`self.items[0].update(...)`). Binding the attribute anew
+    (`self.items = []`) leaves the sent object as it was.
+    NOTE: a call that the method passes the attribute to, or another
+    method of `self` that it calls, is not read.
+    """
+    if NOT_INSTANCE_METHODS.intersection(method.decorators):
+        return False
+    parameters = [*method.node.params.posonly_params, *method.node.params.params]
+    if not parameters:
+        return False
+    instance = parameters[0].name.value
+    paths = [f"{instance}.{attribute}" for attribute in attributes]
+    changes: dict[int, _Mutations] = context.shared(
+        "CIO304:method-changes", lambda _: {}
+    )
+    mutations = changes.get(id(method.node))
+    if mutations is None:
+        is_namespace = context.shared("CIO304:namespaces", _namespace_test)
+        mutations = _Mutations(is_namespace)
+        walk(method.node.body, mutations)
+        changes[id(method.node)] = mutations
+    for name, node in mutations.found:
+        changed = _changed_object(node)
+        if name != instance or changed is None:
+            continue
+        path = _path(changed)
+        if any(
+            path == part or path.startswith((part + ".", part + "[")) for part in paths
+        ):
+            return True
+    return False
 
 
 def _module_functions(context: FileContext) -> dict[int, FunctionInfo]:
