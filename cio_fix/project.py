@@ -18,6 +18,7 @@ from cio_fix.customerio import (
     METHODS_BY_API,
     PIPELINES,
     PIPELINES_MODULE,
+    TRACK_METHODS,
     TYPING_MODULES,
     Api,
     ClientType,
@@ -124,6 +125,16 @@ class ModuleSummary:
     # `setattr`): it rebinds that module's constant, so the value read there
     # is not known. `app.ev.*` means any attribute (`ANY_ATTRIBUTE`).
     assigned_attributes: list[str] = field(default_factory=list)
+    # The module-level functions that make a Track API call, by name, each
+    # with the qualified names of the imported objects whose Track API
+    # methods it calls (`app.cio.cio` for `cio.track(...)` after `from
+    # app.cio import cio`). The project index resolves whether those are
+    # clients (`ProjectIndex.makes_track_call`). An empty list means that
+    # the function calls a Track API client of this module. A function that
+    # calls another of them by name makes its calls too.
+    # NOTE: a client that an imported factory returns (`get_client().track()`)
+    # is not found, nor is a call through a function of another module.
+    track_callers: dict[str, list[str]] = field(default_factory=dict)
     # True when this module may bind its own names through `globals()`
     # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.
     writes_globals: bool = False
@@ -474,6 +485,28 @@ class ProjectIndex:
             return None
         return summary.type_alias_clients[name]
 
+    def makes_track_call(self, qualified: str) -> bool:
+        """Tell whether an imported name is a module-level function that makes a Track API call.
+
+        The function must be in a summarised module of the project, which
+        lists it in `track_callers`, and call a Track API client of its own
+        module or one that it imports from another project module.
+        """
+        target = self.resolve_name(qualified)
+        if target is None:
+            return False
+        summary, name = target
+        receivers = summary.track_callers.get(name)
+        if receivers is None:
+            return False
+        if not receivers:
+            return True
+        for receiver in receivers:
+            client = self.client_type(self.localise(receiver, summary.module_name))
+            if client is not None and client.api is Api.TRACK:
+                return True
+        return False
+
     def factory_type(self, qualified: str) -> ClientType | None:
         target = self.resolve_name(qualified)
         if target is None:
@@ -644,6 +677,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             if qualified is not None:
                 summary.credential_uses[qualified] = role
 
+    summary.track_callers = _track_callers(index)
     for site in index.call_sites:
         func = site.node.func
         is_client_call = (
@@ -670,6 +704,63 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if name is not None:
             summary.env_reads.append(name)
     return summary
+
+
+def _track_callers(index: FileIndex) -> dict[str, list[str]]:
+    """Return the module-level functions that make a Track API call (`track_callers`).
+
+    The project index does not exist yet, so a receiver that the module
+    imports is kept by its qualified name, to be resolved later.
+    """
+    # The receivers of each caller's calls; "" is a client of this module.
+    callers: dict[str, set[str]] = {}
+    # (caller, callee) for each call of a name in a module-level function.
+    calls: list[tuple[str, str]] = []
+    for site in index.call_sites:
+        function = site.function
+        if function is None or function.parent is not None or function.class_info:
+            continue
+        func = site.node.func
+        if type(func) is cst.Name:
+            calls.append((function.name, func.value))
+            continue
+        if type(func) is not cst.Attribute or func.attr.value not in TRACK_METHODS:
+            continue
+        receiver = _track_receiver(index, func.value, site.scope)
+        if receiver is not None:
+            callers.setdefault(function.name, set()).add(receiver)
+    if not callers:
+        return {}
+
+    # A function that calls one of them makes its calls too.
+    changed = True
+    while changed:
+        changed = False
+        for caller, callee in calls:
+            receivers = callers.get(callee)
+            if receivers is None:
+                continue
+            known = callers.setdefault(caller, set())
+            if not receivers <= known:
+                known |= receivers
+                changed = True
+    return {
+        name: [] if "" in receivers else sorted(receivers)
+        for name, receivers in callers.items()
+    }
+
+
+def _track_receiver(
+    index: FileIndex, receiver: cst.BaseExpression, scope: Scope
+) -> str | None:
+    """Return "" for a Track API client of this module, or an import that may be one."""
+    client = index.client_type(receiver, scope)
+    if client is not None:
+        return "" if client.api is Api.TRACK else None
+    qualified = index.qualified_name(receiver, scope)
+    if qualified is None or qualified.partition(".")[0] in CLIENT_PACKAGES:
+        return None
+    return qualified
 
 
 def _assigned_attributes(index: FileIndex) -> list[str]:

@@ -657,6 +657,50 @@ def test_project_summary_rebound_names_unread() -> None:
     assert project.class_strings("app.events.Names") is None
 
 
+def test_project_track_callers_resolved() -> None:
+    project = _project(
+        {
+            "app.client": (
+                "from customerio import CustomerIO\n"
+                "from mixpanel import Mixpanel\n"
+                'cio = CustomerIO("site", "key")\n'
+                'mp = Mixpanel("token")\n'
+            ),
+            "app.events": (
+                "from customerio import CustomerIO\n"
+                "from app.client import cio, mp\n"
+                'local = CustomerIO("site", "key")\n'
+                "def purchased(uid):\n"
+                '    cio.track(uid, "purchased")\n'
+                "def viewed(uid):\n"
+                '    mp.track(uid, "viewed")\n'
+                "def signed_up(uid):\n"
+                "    local.identify(id=uid)\n"
+                "def refunded(uid):\n"
+                "    purchased(uid)\n"
+                "class Sender:\n"
+                "    def send(self, uid):\n"
+                '        cio.track(uid, "sent")\n'
+            ),
+            "app.views": "from app.events import purchased as bought, viewed\n",
+        }
+    )
+    callers = project.summaries[1].track_callers
+
+    assert callers == {
+        "purchased": ["app.client.cio"],
+        "viewed": ["app.client.mp"],
+        "signed_up": [],
+        "refunded": ["app.client.cio"],
+    }
+    assert project.makes_track_call("app.views.bought")
+    assert project.makes_track_call("app.events.signed_up")
+    assert project.makes_track_call("app.events.refunded")
+    assert not project.makes_track_call("app.views.viewed")
+    assert not project.makes_track_call("app.events.Sender")
+    assert not project.makes_track_call("app.other.purchased")
+
+
 def _imported_arguments(body: str) -> set[str]:
     source = (
         "from app.client import cio\n"

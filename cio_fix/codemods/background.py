@@ -43,6 +43,7 @@ from cio_fix.codemods.identity import track_identify_pairs
 from cio_fix.customerio import (
     Api,
     Assignment,
+    CallSite,
     ClassInfo,
     ClientCall,
     FileIndex,
@@ -392,10 +393,14 @@ class BlockingCallInRequest(Rule):
     campaigns match events in that order, so the events of one request keep
     their order: only the last event of a handler moves. A later event is a
     `track`, `track_anonymous` or `pageview`, or a call of a function of
-    the module that makes Customer.io calls. A retry loop, which leaves with
-    `break` or `return` once the call succeeds, counts as one event. Events
-    of different requests may still arrive in another order than the
-    requests ended.
+    the module that makes Customer.io calls. So is a call of a module-level
+    function of another project module that makes a Track API call, itself
+    or through another function of its module, on a client of its module
+    or one it imports from the project. A module that cio-fix does not
+    read, because it mentions no Customer.io client, makes none. A retry
+    loop, which leaves with `break` or `return` once the call succeeds,
+    counts as one event. Events of different requests may still arrive in
+    another order than the requests ended.
     An identify after a `track` of the same customer in its block is
     needed by that track too, because the CIO201 fix moves it above the
     track.
@@ -1360,8 +1365,10 @@ def _later_event(
     hour"), so two events that one request sends in turn must not race on
     the worker threads. The last event of a handler can still move. A
     later call of a module function that makes Customer.io calls counts
-    too. A call that only may reach a helper does not, because nearly every
-    event would then stay.
+    too, and so does one of a function imported from another project
+    module that makes a Track API call (`ModuleSummary.track_callers`). A
+    call that only may reach a helper does not, because nearly every event
+    would then stay.
     """
     for other in _calls_and_tasks(context.index):
         if other is call or other.method not in EVENT_METHODS:
@@ -1376,10 +1383,23 @@ def _later_event(
         if site.function is not handler or not context.follows(site.node, statement):
             continue
         callee = dotted_name(site.node.func)
-        if callee in helpers:
+        if callee is None:
+            continue
+        if callee in helpers or _imported_track_caller(context, site):
             line = context.message_line(site.node)
             return f"Customer.io call in `{callee}()` on line {line}"
     return None
+
+
+def _imported_track_caller(context: FileContext, site: CallSite) -> bool:
+    """Tell whether a call runs another project module's function that makes a Track API call."""
+    qualified = context.index.qualified_name(site.node.func, site.scope)
+    if qualified is None:
+        return False
+    project = context.project
+    return project.makes_track_call(
+        project.localise(qualified, context.index.module_name)
+    )
 
 
 def _enclosing_loop(context: FileContext, node: cst.CSTNode) -> cst.CSTNode | None:
