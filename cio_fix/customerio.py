@@ -1618,11 +1618,11 @@ class FileIndex:
         return method
 
     def class_method(self, class_info: ClassInfo, name: str) -> FunctionInfo | None:
-        """Return the method `name` of a class of this module, or of its base class here.
+        """Return the method `name` of a class of this module, or of the first base that binds it.
 
         None when the class may bind `name` to something else too.
         """
-        return self._class_method(class_info, name, depth=0)
+        return self._class_method(class_info, name)
 
     def module_class(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
         """Return the class of this module that a name in `scope` can only refer to."""
