@@ -190,6 +190,47 @@ def test_webhook_signing_key_message(project) -> None:
     assert "9f8e7d6c5b4a39281706" not in output
 
 
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (
+            'CUSTOMERIO_TRACK_API_KEY = "0a1b2c3d4e5f6a7b8c9d"\n'
+            "mailer = APIClient(CUSTOMERIO_TRACK_API_KEY)\n",
+            "the name CUSTOMERIO_TRACK_API_KEY says Track API key, but a client"
+            " reads it as the App API key, so rename the setting",
+        ),
+        (
+            'CUSTOMERIO = {"APP_KEY": "0a1b2c3d4e5f6a7b8c9d"}\n'
+            'cio = CustomerIO("site", CUSTOMERIO["APP_KEY"])\n',
+            "the name APP_KEY says App API key, but a client reads it as the"
+            " Track API key, so rename the setting",
+        ),
+        (
+            'SHARED_KEY = "0a1b2c3d4e5f6a7b8c9d"\n'
+            'cio = CustomerIO("site", SHARED_KEY)\n'
+            "mailer = APIClient(SHARED_KEY)\n",
+            "clients of different APIs read it",
+        ),
+        (
+            'CUSTOMERIO_API_KEY = "0a1b2c3d4e5f6a7b8c9d"\n'
+            'cio = CustomerIO("site", CUSTOMERIO_API_KEY)\n'
+            "mailer = APIClient(CUSTOMERIO_API_KEY)\n",
+            "clients of different APIs read it",
+        ),
+    ],
+)
+def test_key_of_two_roles_reason(project, source, reason) -> None:
+    header = "import os\n\nfrom customerio import APIClient, CustomerIO\n\n"
+    root = project({"pyproject.toml": CIO101_ONLY, "app.py": header + source})
+
+    output = run_cli(["--no-diff", "."], root).stdout
+
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 1
+    assert "[*]" not in lines[0]
+    assert f"(not fixed: {reason}" in lines[0]
+
+
 # Flask settings written as items and with update(), then read by clients.
 FLASK_CONFIG_KEYS = (
     "from customerio import APIClient, CustomerIO\n"

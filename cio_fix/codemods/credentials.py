@@ -270,6 +270,15 @@ def role_from_name(name: str) -> str:
     return "track_api_key"
 
 
+def _states_api(name: str) -> bool:
+    """Tell whether a credential name says which API its key is for.
+
+    `CUSTOMERIO_API_KEY` and `CIO_KEY` do not, and `role_from_name` takes
+    them for the Track API key only because that is its default.
+    """
+    return role_from_name(name) != "track_api_key" or "TRACK" in name.upper()
+
+
 def _known_names(project: ProjectIndex, service: Path | None = None) -> list[str]:
     """Return the variables the project reads, and the credential settings it names.
 
@@ -392,6 +401,9 @@ class _Literal:
     not_fixed: str | None = None
     # What the message calls the key when its role is a guess.
     label: str | None = None
+    # The setting or variable name that gave the role, None when a client
+    # or a settings class decides it.
+    role_name: str | None = None
     # The django-environ or python-decouple call whose default is the key.
     settings_read: SettingsRead | None = None
     # The `environ.Env(...)` scheme entry whose default is the key.
@@ -539,7 +551,11 @@ class HardcodedCredential(Rule):
     it (`APIClient(CioConfig.key)`, also in another file), the field name
     (`app_api_key`) or the class name (`CioAppConfig`) says; a plain `api_key` that none of them
     decides is reported without a fix, and so is a key that a Track client
-    and an App API client both read.
+    and an App API client both read. A setting or variable whose name says
+    no API (`CUSTOMERIO_API_KEY`, `CIO_KEY`) holds the key of the client
+    that reads it, but a key whose name says one API
+    (`CUSTOMERIO_TRACK_API_KEY`) while a client of another reads it is
+    reported without a fix.
     """
 
     code = "CIO101"
@@ -582,22 +598,27 @@ class HardcodedCredential(Rule):
         """Return each hard-coded key once, as the first place that finds it reads it.
 
         A key that clients of two roles read (a Track client and an App API
-        client) cannot be read from one variable for both, so it gets no fix.
+        client) cannot be read from one variable for both, and a key whose
+        name says another API than its client may be the wrong key, so
+        neither gets a fix. A name that says no API (`CUSTOMERIO_API_KEY`)
+        takes the role of the client that reads the key.
         """
         found: dict[int, _Literal] = {}
         for literal in self._literals(context):
             first = found.get(id(literal.node))
             if first is None:
                 found[id(literal.node)] = literal
-            elif (
-                first.role != literal.role
-                and first.not_fixed is None
-                # A field whose role nothing decides (it has a label)
-                # takes the role of the client that reads it.
-                and literal.label is None
-            ):
+            elif first.role == literal.role or first.not_fixed is not None:
+                continue
+            elif literal.label is not None or _role_guessed(literal):
+                # A field whose role nothing decides (it has a label), or a
+                # name that says no API, takes the role of the client.
+                continue
+            elif _role_guessed(first):
+                found[id(literal.node)] = literal
+            else:
                 found[id(literal.node)] = dataclasses.replace(
-                    first, not_fixed=SEVERAL_ROLES
+                    first, not_fixed=_several_roles_reason(first, literal)
                 )
         return list(found.values())
 
@@ -704,8 +725,9 @@ class HardcodedCredential(Rule):
                 role = None
                 label = None
                 reason = not_fixed
+                role_name = None
                 if CREDENTIAL_NAME.search(name):
-                    role = role_from_name(name)
+                    role, role_name = role_from_name(name), name
                 elif customerio_class and CREDENTIAL_KEY.match(name):
                     # A field of a Customer.io settings class:
                     # `site_id: str = "..."` in `class CustomerIOSettings`.
@@ -725,7 +747,10 @@ class HardcodedCredential(Rule):
                     reason = _field_not_fixed(index, reason, assignments[0])
                     for literal in self._from_assignment(index, assignments[0], role):
                         yield dataclasses.replace(
-                            literal, not_fixed=reason or literal.not_fixed, label=label
+                            literal,
+                            not_fixed=reason or literal.not_fixed,
+                            label=label,
+                            role_name=role_name,
                         )
                 if isinstance(value, cst.Dict):
                     yield from self._settings_dict(context, scope, name, value)
@@ -746,9 +771,9 @@ class HardcodedCredential(Rule):
                 secret or type(element.value) is cst.Call
             ):
                 continue
-            role = None
+            role = role_name = None
             if CUSTOMERIO_NAME.search(name) and CREDENTIAL_KEY.match(key):
-                role = role_from_name(key)
+                role, role_name = role_from_name(key), key
             elif scope is index.module_scope:
                 role = context.project.credential_role(
                     index.module_name, f"{name}[{key}]"
@@ -757,7 +782,7 @@ class HardcodedCredential(Rule):
                 continue
             if secret:
                 assert isinstance(value, str)
-                yield _Literal(element.value, value, role)
+                yield _Literal(element.value, value, role, role_name=role_name)
                 continue
             fallback = self._fallback(index, element.value, role, scope)
             if fallback is None:
@@ -777,7 +802,7 @@ class HardcodedCredential(Rule):
                 continue
             literal = _written_literal(write, role_from_name(write.name))
             if literal is not None:
-                yield literal
+                yield dataclasses.replace(literal, role_name=write.name)
 
     def _write_key_assignments(
         self, index: FileIndex, writes: list[_SettingWrite]
@@ -810,7 +835,7 @@ class HardcodedCredential(Rule):
                 index, site.node, role_from_name(variable), site.scope
             )
             if fallback is not None:
-                yield fallback
+                yield dataclasses.replace(fallback, role_name=variable)
 
     @staticmethod
     def _fallback(
@@ -1080,6 +1105,7 @@ def _scheme_keys(index: FileIndex, call: cst.Call, scope: Scope) -> Iterator[_Li
             role_from_name(scheme.variable),
             scheme.variable,
             not_fixed=scheme.not_fixed,
+            role_name=scheme.variable,
             scheme_default=scheme,
         )
 
@@ -1251,6 +1277,26 @@ SEVERAL_ROLES = (
     "clients of different APIs read it, so give each its own key; the Track API"
     " and the App API take different keys"
 )
+
+
+def _role_guessed(literal: _Literal) -> bool:
+    """Tell whether a key's role is only the default for a name that says no API."""
+    return literal.role_name is not None and not _states_api(literal.role_name)
+
+
+def _several_roles_reason(first: _Literal, other: _Literal) -> str:
+    """Return why a key that two places give different roles gets no fix."""
+    named, read = (first, other) if first.role_name is not None else (other, first)
+    if named.role_name is None:
+        return SEVERAL_ROLES
+    if read.role_name is None:
+        reader = f"a client reads it as the {ROLE_LABELS[read.role]}"
+    else:
+        reader = f"the name {read.role_name} says {ROLE_LABELS[read.role]}"
+    return (
+        f"the name {named.role_name} says {ROLE_LABELS[named.role]}, but {reader},"
+        " so rename the setting or give the client the right key"
+    )
 
 
 class SettingsField:
