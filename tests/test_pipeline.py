@@ -1441,6 +1441,38 @@ def test_cache_other_service_declaration_changes_fix(project, created) -> None:
     assert cached.stdout == uncached.stdout
 
 
+@pytest.mark.parametrize("created", [True, False], ids=["created", "removed"])
+def test_cache_nested_service_changes_variable(project, created) -> None:
+    # billing/ reads the Track API key under its own name. Without its
+    # requirements.txt it belongs to the root's service, whose fix then
+    # reuses that name. No file that shop/client.py's cache key hashes
+    # changes.
+    root = project(
+        {
+            "requirements.txt": "customerio==3.2.0\n",
+            "shop/client.py": SERVICE_FILES["web/client.py"],
+            "billing/settings.py": (
+                "import os\n\n"
+                'CIO_TRACK_KEY = os.environ["BILLING_CIO_TRACK_API_KEY"]\n'
+            ),
+        }
+    )
+    requirements = root / "billing" / "requirements.txt"
+    if not created:
+        requirements.write_text("customerio==3.2.0\n")
+    run_cli(["."], root)
+    if created:
+        requirements.write_text("customerio==3.2.0\n")
+    else:
+        requirements.unlink()
+
+    cached = run_cli(["."], root)
+    uncached = run_cli(["--no-cache", "."], root)
+
+    assert ("BILLING_CIO_TRACK_API_KEY" in uncached.stdout) != created
+    assert cached.stdout == uncached.stdout
+
+
 def test_cache_shared_lookup_repeated_once(project, monkeypatch) -> None:
     # The check of each file records the services of both files.
     root = project({**SERVICE_FILES, "billing/requirements.txt": "customerio==3.2.0\n"})

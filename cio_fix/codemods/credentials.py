@@ -279,42 +279,56 @@ def _states_api(name: str) -> bool:
     return role_from_name(name) != "track_api_key" or "TRACK" in name.upper()
 
 
-def _known_names(project: ProjectIndex, service: Path | None = None) -> list[str]:
-    """Return the variables the project reads, and the credential settings it names.
+def _known_names(project: ProjectIndex, service: Path, root: Path) -> list[str]:
+    """Return the variables that a service's modules read, and the credential settings they name.
 
-    With `service`, only the modules below that folder count: another
-    service of the repository may read its key under its own name.
+    Only the modules of `service` count, because another service of the
+    repository may read its key under its own name. That includes a
+    service in a folder below `service` (a monorepo with a pyproject.toml
+    at its root and one in `services/billing`).
     """
     known = []
     for summary in project.summaries:
-        if _in_service(summary.path, service):
+        if _in_service(project, summary.path, service, root):
             known.extend(summary.env_reads)
     for summary, facts in project.rule_facts(HardcodedCredential.code):
-        if _in_service(summary.path, service):
+        if _in_service(project, summary.path, service, root):
             known.extend(facts.names)
     return known
 
 
-def _in_service(path: Path, service: Path | None) -> bool:
-    if service is None:
+def _in_service(project: ProjectIndex, path: Path, service: Path, root: Path) -> bool:
+    folder = _folder_of(project, path)
+    if folder == service:
         return True
-    return service == path.absolute().parent or service in path.absolute().parents
+    if service not in folder.parents:
+        return False
+    # A folder between `service` and the file may declare a service of its own.
+    return service_of(project, path, root) == service
 
 
 def service_of(project: ProjectIndex, path: Path, root: Path) -> Path:
     """Return the folder of the service that the file at `path` belongs to.
 
-    `lookups.service_folder` finds it and records the lookup. The folder of
-    each path is kept for the project, because each fix pass looks the
-    service up again and making the path absolute costs more than the lookup.
+    `lookups.service_folder` finds it and records the lookup.
+    """
+    services: dict[Path, Path] = project.shared("CIO101:services", lambda _: {})
+    return lookups.service_folder(root, _folder_of(project, path), services)
+
+
+def _folder_of(project: ProjectIndex, path: Path) -> Path:
+    """Return the absolute folder of the file at `path`.
+
+    The folder of each path is kept for the project, because each fix pass
+    looks the service up again and making the path absolute costs more
+    than the lookup.
     """
     folders: dict[Path, Path] = project.shared("CIO101:file-folders", lambda _: {})
-    start = folders.get(path)
-    if start is None:
-        start = path.absolute().parent
-        folders[path] = start
-    services: dict[Path, Path] = project.shared("CIO101:services", lambda _: {})
-    return lookups.service_folder(root, start, services)
+    folder = folders.get(path)
+    if folder is None:
+        folder = path.absolute().parent
+        folders[path] = folder
+    return folder
 
 
 @dataclass(frozen=True)
@@ -333,23 +347,30 @@ def _digest(value: str) -> str:
 
 
 def _variable_for(
-    project: ProjectIndex, env: EnvNames, literal: _Literal, service: Path
+    project: ProjectIndex, env: EnvNames, literal: _Literal, service: Path, root: Path
 ) -> str:
     """Return the environment variable the fix reads a hard-coded key from."""
     if literal.env_name is not None:
         return literal.env_name
-    return _variable_for_role(project, env, literal.role, service)
+    return _variable_for_role(project, env, literal.role, service, root)
 
 
 def _variable_for_role(
-    project: ProjectIndex, env: EnvNames, role: str, service: Path
+    project: ProjectIndex, env: EnvNames, role: str, service: Path, root: Path
 ) -> str:
-    # The choice reads every file's facts, so it is made once per role and service.
+    # The choice reads every file's facts, so it is made once per role and
+    # service. It depends on the services of other files, whose declaration
+    # files this file's cache key does not hash, so each use records the
+    # lookups that the choice made.
     chosen = project.shared("CIO101", lambda _: {})
     key = (role, service)
     if key not in chosen:
-        chosen[key] = env_name_for_role(role, env, _known_names(project, service))
-    return chosen[key]  # type: ignore[no-any-return]
+        with lookups.recording() as service_lookups:
+            known = _known_names(project, service, root)
+        chosen[key] = (env_name_for_role(role, env, known), service_lookups)
+    name, service_lookups = chosen[key]
+    lookups.record(service_lookups)
+    return name  # type: ignore[no-any-return]
 
 
 def _shared_variables(
@@ -366,7 +387,7 @@ def _shared_variables(
         for summary, facts in project.rule_facts(HardcodedCredential.code):
             service = service_of(project, summary.path, root)
             for own_name, role, digest in facts.keys:
-                name = own_name or _variable_for_role(project, env, role, service)
+                name = own_name or _variable_for_role(project, env, role, service, root)
                 values[(service, name)].add(digest)
     shared = {
         f"{service}:{name}"
@@ -871,7 +892,7 @@ class HardcodedCredential(Rule):
     ) -> Finding:
         project, env, root = context.project, context.config.env, context.config.root
         service = service_of(project, context.path, root)
-        env_name = _variable_for(project, env, literal, service)
+        env_name = _variable_for(project, env, literal, service, root)
         label = ROLE_LABELS[literal.role]
         secret_node = literal.node
         if literal.settings_read is not None:
@@ -935,7 +956,7 @@ class HardcodedCredential(Rule):
             return False
         project, env, root = context.project, context.config.env, context.config.root
         service = service_of(project, context.path, root)
-        env_name = _variable_for(project, env, literal, service)
+        env_name = _variable_for(project, env, literal, service, root)
         shared = project.shared(
             "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
