@@ -253,6 +253,173 @@ def test_clients_pooling_fix_shares_factory(project) -> None:
     assert fixed.count("cio = _customerio_client()") == 2
 
 
+# The first client turns pooling off, so a CIO601 run alone gives it the
+# helper `_customerio_client`, and the other client `_customerio_client_2`.
+POOLING_FIRST_APP = """\
+from customerio import CustomerIO
+from flask import Flask
+
+from shop import settings
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY, use_connection_pooling=False)
+    cio.identify(id=1)
+    return "ok"
+
+
+@app.post("/login")
+def login():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY)
+    cio.identify(id=1)
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize(
+    "source", [POOLING_APP, POOLING_FIRST_APP], ids=["second", "first"]
+)
+@pytest.mark.parametrize(
+    "codes", [["CIO601", "CIO602"], ["CIO602", "CIO601"]], ids=["601-602", "602-601"]
+)
+def test_clients_rule_by_rule_matches_one_run(project, source, codes) -> None:
+    root = project({"together/app.py": source, "apart/app.py": source})
+
+    run_cli(["--apply", "--select", "CIO601,CIO602", "."], root / "together")
+    for code in codes:
+        run_cli(["--apply", "--select", code, "."], root / "apart")
+
+    together = (root / "together" / "app.py").read_text(encoding="utf-8")
+    apart = (root / "apart" / "app.py").read_text(encoding="utf-8")
+    assert together.count("def _customerio_client") == 1
+    assert "use_connection_pooling" not in together
+    assert apart == together
+
+
+# What a CIO601 run alone leaves of POOLING_APP.
+TWO_HELPERS_APP = """\
+import functools
+
+from customerio import CustomerIO
+
+from shop import settings
+
+
+@functools.cache
+def _customerio_client():
+    return CustomerIO(settings.SITE_ID, settings.API_KEY)
+
+
+@functools.cache
+def _customerio_client_2():
+    return CustomerIO(settings.SITE_ID, settings.API_KEY, use_connection_pooling=False)
+
+
+def login():
+    cio = _customerio_client_2()
+    cio.identify(id=1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "merged"),
+    [
+        ({}, True),
+        ({"jobs.py": "from app import _customerio_client_2\n"}, False),
+        ({"app.py": TWO_HELPERS_APP + '\n__all__ = ["login"]\n'}, False),
+        (
+            {
+                "app.py": TWO_HELPERS_APP
+                + "\n\ndef reset():\n    _customerio_client_2.cache_clear()\n"
+            },
+            False,
+        ),
+        (
+            {
+                "app.py": TWO_HELPERS_APP.replace(
+                    "def _customerio_client_2():",
+                    "def _customerio_client_2():\n    # The proxy drops idle sockets.",
+                )
+            },
+            False,
+        ),
+        (
+            {
+                "app.py": TWO_HELPERS_APP.replace(
+                    "_customerio_client_2", "make_plain_client"
+                )
+            },
+            False,
+        ),
+    ],
+    ids=["merged", "imported", "all", "cache-clear", "comment", "own-name"],
+)
+def test_clients_pooling_fix_merges_helpers(project, files, merged) -> None:
+    root = project({"app.py": TWO_HELPERS_APP, **files})
+
+    result = run_cli(["--apply", "--select", "CIO602", "."], root)
+
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert result.exit_code == 0
+    assert "use_connection_pooling" not in fixed
+    assert ("cio = _customerio_client()" in fixed) is merged
+    assert (fixed.count("@functools.cache") == 1) is merged
+
+
+# Helpers that a CIO601 run alone leaves, the one with pooling first, and a
+# client that a later change builds per request.
+POOLING_HELPER_FIRST_APP = """\
+import functools
+
+from customerio import CustomerIO
+from flask import Flask
+
+from shop import settings
+
+app = Flask(__name__)
+
+
+@functools.cache
+def _customerio_client():
+    return CustomerIO(settings.SITE_ID, settings.API_KEY, use_connection_pooling=False)
+
+
+@functools.cache
+def _customerio_client_2():
+    return CustomerIO(settings.SITE_ID, settings.API_KEY)
+
+
+@app.post("/login")
+def login():
+    cio = _customerio_client()
+    cio.identify(id=1)
+    return "ok"
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY)
+    cio.identify(id=1)
+    return "ok"
+"""
+
+
+def test_clients_pooling_fix_with_cio601_keeps_helpers(project) -> None:
+    # A merge would remove `_customerio_client_2`, which the CIO601 fix of
+    # signup() reads in the same pass.
+    root = project({"app.py": POOLING_HELPER_FIRST_APP})
+
+    run_cli(["--apply", "--select", "CIO601,CIO602", "."], root)
+
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    assert "def signup():\n    cio = _customerio_client_2()\n" in fixed
+    assert "def _customerio_client_2():" in fixed
+    assert "use_connection_pooling" not in fixed
+
+
 def test_clients_pooling_fix_marks_findings_applied(project) -> None:
     root = project({"app.py": POOLING_APP})
     result = run_cli(

@@ -92,6 +92,11 @@ CLIENT_NAMES = {
     Api.APP: "_customerio_app_client",
     Api.PIPELINES: "_customerio_pipelines_client",
 }
+# The names of the module-level clients and factories that CIO601 adds,
+# with the number that `unused_name` appends when a name is taken.
+HELPER_NAME = re.compile(
+    "(?:" + "|".join(re.escape(name) for name in CLIENT_NAMES.values()) + r")(?:_\d+)?"
+)
 
 
 # -- names and formatting, shared with the background rule ------------------------------
@@ -3001,19 +3006,24 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
 
     It must decide as CIO602 does, because a hoist that waits for a fix
     that never comes would wait in every pass.
-    NOTE: a run without CIO602 gives such a construction a helper of its
-    own. A later CIO602 run removes the argument there, which leaves two
-    helpers that build the same client (`_customerio_client_2`).
+    A run without CIO602 gives such a construction a helper of its own
+    (`_customerio_client_2`). A later run of CIO602 without CIO601 merges
+    the two helpers once it removes the argument (`_merged_helpers_fix`).
     """
     argument = _pooling_argument(construction)
     if argument is None or _pooling_fix(context, construction, argument) is None:
         return False
-    config = context.config
-    selected = any(matches_selector("CIO602", selector) for selector in config.selected)
-    ignored = any(matches_selector("CIO602", selector) for selector in config.ignored)
-    if not selected or ignored:
+    if not _runs_rule(context, "CIO602"):
         return False
     return not is_silenced(context, "CIO602", argument)
+
+
+def _runs_rule(context: FileContext, code: str) -> bool:
+    """Tell whether the run selects a rule and does not ignore it."""
+    config = context.config
+    selected = any(matches_selector(code, selector) for selector in config.selected)
+    ignored = any(matches_selector(code, selector) for selector in config.ignored)
+    return selected and not ignored
 
 
 def _unmovable_reason(
@@ -3782,15 +3792,21 @@ def _existing_name(context: FileContext, hoist: Hoist) -> str | None:
     """
     if hoist.kind == "keyed":
         return None
-    index = context.index
     for statement in context.module.body:
-        reference = None
-        if isinstance(statement, cst.SimpleStatementLine):
-            reference = _module_client(index, statement, hoist)
-        elif isinstance(statement, cst.FunctionDef):
-            reference = _getter_reference(context, statement, hoist)
+        reference = _helper_reference(context, statement, hoist)
         if reference is not None:
             return reference
+    return None
+
+
+def _helper_reference(
+    context: FileContext, statement: cst.BaseStatement, hoist: Hoist
+) -> str | None:
+    """Return `name` or `name()` when a module-level statement builds a client like `hoist` once."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return _module_client(context.index, statement, hoist)
+    if isinstance(statement, cst.FunctionDef):
+        return _getter_reference(context, statement, hoist)
     return None
 
 
@@ -3965,13 +3981,17 @@ def _same_construction(
         return False
     if code_of(node.func) != hoist.func:
         return False
+    return _argument_texts(node) == hoist.arguments
+
+
+def _argument_texts(call: cst.Call) -> list[str]:
     arguments = []
-    for argument in node.args:
+    for argument in call.args:
         text = code_of(argument.value)
         arguments.append(
             f"{argument.keyword.value}={text}" if argument.keyword else text
         )
-    return arguments == hoist.arguments
+    return arguments
 
 
 def _hoist_fix(
@@ -4269,6 +4289,15 @@ class ConnectionPoolingDisabled(Rule):
     `# type: ignore[...]`, `# pragma: no cover`, `# fmt: skip`,
     `# pylint: disable=...`, `# nosec`) belongs to the line, so the fix
     removes the argument and keeps the comment.
+    A run of CIO601 without CIO602 gives a client built with
+    `use_connection_pooling=False` a helper of its own
+    (`_customerio_client_2`) beside the helper of the same client with
+    pooling. In a run without CIO601, once the argument goes, the fix
+    keeps the helper defined first and removes the other, whose uses then
+    read the one it keeps, as a run of both rules writes. It does so only
+    when the helper it removes has no comment, its uses only call it or
+    read its client, and neither another module of the project nor
+    `__all__` names it.
     """
 
     code = "CIO602"
@@ -4296,7 +4325,9 @@ class ConnectionPoolingDisabled(Rule):
                     fixed_message=message,
                 )
                 continue
-            fix = Fix(FixSafety.SAFE, {construction.node: fixed})
+            fix = _merged_helpers_fix(context, construction, fixed)
+            if fix is None:
+                fix = Fix(FixSafety.SAFE, {construction.node: fixed})
             yield context.finding(self, argument, message, fix)
 
 
@@ -4308,6 +4339,166 @@ def _pooling_fix(
     if fixed is None or _line_end_may_explain(context, construction, argument):
         return None
     return fixed
+
+
+def _merged_helpers_fix(
+    context: FileContext, construction: Construction, fixed: cst.Call
+) -> Fix | None:
+    """Return the fix that removes the argument and merges two helpers that then match.
+
+    A CIO601 run without CIO602 gives a construction with
+    `use_connection_pooling=False` a helper of its own
+    (`_customerio_client_2`), beside the helper that builds the same
+    client with pooling. Once the argument goes, the fix keeps the helper
+    defined first, removes the other, and points the other's uses at the
+    one it keeps, as one run of both rules writes. None when the
+    construction is not in a helper, or no other helper matches.
+    NOTE: a run that selects CIO601 too merges nothing, because a CIO601
+    fix of the same pass may read the helper that the merge removes. Such
+    a run writes no two helpers itself, but keeps two that an earlier run
+    of CIO601 alone wrote.
+    """
+    if _runs_rule(context, "CIO601"):
+        return None
+    pooled = _module_statement(context, construction.node)
+    if pooled is None:
+        return None
+    pooled_reference = _helper_reference(
+        context, pooled, _plain_hoist(construction.node)
+    )
+    if pooled_reference is None:
+        return None
+    same = None
+    for statement in context.module.body:
+        reference = _helper_reference(context, statement, _plain_hoist(fixed))
+        if reference is not None:
+            same = (statement, reference)
+            break
+    # A module-level client and a getter are read differently, so the uses
+    # of one cannot read the other.
+    if same is None or same[1].endswith("()") != pooled_reference.endswith("()"):
+        return None
+
+    replacements: dict[Any, Any] = {}
+    if _comes_first(context, pooled, same[0]):
+        # The other helper's call is laid out as one run of both rules lays it out.
+        replacements[construction.node] = _helper_construction(context, same[0])
+        kept_reference, dropped = pooled_reference, same[0]
+        dropped_reference = same[1]
+    else:
+        kept_reference, dropped = same[1], pooled
+        dropped_reference = pooled_reference
+    uses = _helper_uses(context, dropped, dropped_reference.removesuffix("()"))
+    if uses is None:
+        return None
+    replacements[dropped] = cst.RemovalSentinel.REMOVE
+    kept_name = kept_reference.removesuffix("()")
+    for use in uses:
+        replacements[use] = use.with_changes(value=kept_name)
+    return Fix(
+        FixSafety.SAFE,
+        replacements,
+        description=(
+            f"remove the argument and use `{kept_reference}`, which builds the"
+            " same client"
+        ),
+    )
+
+
+def _plain_hoist(call: cst.Call) -> Hoist:
+    """Return a hoist that a module-level client or getter built by `call` matches."""
+    return Hoist("factory", code_of(call.func), _argument_texts(call), [], [], set())
+
+
+def _module_statement(
+    context: FileContext, node: cst.CSTNode
+) -> cst.BaseStatement | None:
+    """Return the module-level statement that contains `node`."""
+    statement = None
+    for ancestor in context.ancestors(node):
+        if isinstance(ancestor, cst.Module):
+            return statement
+        if isinstance(ancestor, cst.BaseStatement):
+            statement = ancestor
+    return None
+
+
+def _comes_first(
+    context: FileContext, first: cst.BaseStatement, second: cst.BaseStatement
+) -> bool:
+    """Tell whether the module-level statement `first` comes before `second`."""
+    for statement in context.module.body:
+        if statement is first:
+            return True
+        if statement is second:
+            return False
+    return False
+
+
+def _helper_construction(
+    context: FileContext, statement: cst.BaseStatement
+) -> cst.Call:
+    """Return the construction of a helper that `_helper_reference` matched."""
+    if isinstance(statement, cst.FunctionDef):
+        function = _module_functions(context)[statement.name.value]
+        return _constructions_by_function(context)[id(function)][0].node
+    assert isinstance(statement, cst.SimpleStatementLine)
+    small = statement.body[0]
+    assert isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)
+    return small.value
+
+
+def _helper_uses(
+    context: FileContext, helper: cst.BaseStatement, name: str
+) -> list[cst.Name] | None:
+    """Return the names that read a helper, or None when the helper may not be removed.
+
+    The helper must have a name that CIO601 gives (`_customerio_client_2`),
+    and nothing else may read it: another module of the project that
+    imports it, an `__all__`, or a binding of the name elsewhere. Each use
+    must call the getter (`name()`), or read the client into a name or
+    call its method, and the helper must contain no comment.
+    NOTE: another module that reads it as an attribute of this module
+    (`views._customerio_client_2()`) is not seen.
+    """
+    index = context.index
+    if HELPER_NAME.fullmatch(name) is None or not _is_constant(index, name):
+        return None
+    if name in index.global_names or name in index.module_imports:
+        return None
+    if any(
+        name in scope.assignments or name in scope.imports
+        for scope in index.inner_scopes()
+    ):
+        return None
+    if index.module_assignment("__all__") is not None:
+        return None
+    if context.project.importers(index.module_name, name):
+        return None
+    if comments_below(helper):
+        return None
+    getter = isinstance(helper, cst.FunctionDef)
+    uses = []
+    for node in index.names.get(name, []):
+        if any(ancestor is helper for ancestor in context.ancestors(node)):
+            continue
+        if not _plain_use(index, node, getter):
+            return None
+        uses.append(node)
+    return uses
+
+
+def _plain_use(index: FileIndex, node: cst.Name, getter: bool) -> bool:
+    """Tell whether a name only calls a getter, or reads a client or calls its method."""
+    parent = index.parents.get(node)
+    if getter:
+        return isinstance(parent, cst.Call) and parent.func is node and not parent.args
+    if isinstance(parent, cst.Assign):
+        return parent.value is node
+    if not isinstance(parent, cst.Attribute) or parent.value is not node:
+        return False
+    call = index.parents.get(parent)
+    return isinstance(call, cst.Call) and call.func is parent
 
 
 # One directive for another tool, such as a linter or type checker, in an
