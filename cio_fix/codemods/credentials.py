@@ -455,7 +455,8 @@ class HardcodedCredential(Rule):
     file of the project, a setting such as `CUSTOMERIO_API_KEY`, also
     as an item or attribute (`app.config["CUSTOMERIO_API_KEY"] = ...`,
     `app.config.update(CUSTOMERIO_API_KEY=...)` or with a dict,
-    `from_mapping(...)`, `settings.CUSTOMERIO_API_KEY = ...`), an item or
+    `from_mapping(...)`, `app.config.setdefault("CUSTOMERIO_API_KEY", ...)`,
+    `settings.CUSTOMERIO_API_KEY = ...`), an item or
     attribute of any name that a client of the same module reads
     (`APIClient(app.config["MAILER_TOKEN"])`, spelled the same in both
     places), a field
@@ -544,11 +545,14 @@ class HardcodedCredential(Rule):
     same statement gets no fix. A reason after a directive's dash
     (`# nosec B106 - rotated weekly`) is removed with it. A comment with
     any other directive or text, or with text after another `#`, stays.
-    A key written into the environment (`os.environ["X"] = ...` or
-    `os.environ.update(...)`) is reported without a fix, because the fix
-    would read the variable that the line sets. The keys of an
+    A key written into the environment (`os.environ["X"] = ...`,
+    `os.environ.update(...)` or `os.environ.setdefault(...)`) is reported
+    without a fix, because the fix would read the variable that the line
+    sets. The keys of an
     `update(...)` or `from_mapping(...)` call that also sets `TESTING=True`
-    are left alone, because that call configures Flask for tests.
+    are left alone, because that call configures Flask for tests. Python
+    evaluates the default of `setdefault("X", ...)` even when X is set, so
+    the fixed call reads the variable then too, and it must be set.
     Placeholders such as "YOUR_API_KEY", "fake-api-key" or "fakekey1234"
     (a word that starts with `fake`, `dummy` or `test`) and empty strings
     are left alone.
@@ -1155,10 +1159,11 @@ def _dict_entry(
 def _setting_writes(index: FileIndex) -> list[_SettingWrite]:
     """Return the settings that the module writes into mappings and onto objects.
 
-    They are `app.config["X"] = value`, `settings.X = value`, and the
-    keywords and dict entries of `app.config.update(...)` or
-    `from_mapping(...)`. A call that also sets `TESTING=True` configures
-    Flask for tests, so its keys are taken for fakes and it is left out.
+    They are `app.config["X"] = value`, `settings.X = value`,
+    `app.config.setdefault("X", value)`, and the keywords and dict entries
+    of `app.config.update(...)` or `from_mapping(...)`. A call that also
+    sets `TESTING=True` configures Flask for tests, so its keys are taken
+    for fakes and it is left out.
     """
     writes = []
     for target, value in index.item_targets:
@@ -1179,6 +1184,10 @@ def _setting_writes(index: FileIndex) -> list[_SettingWrite]:
     for method in MAPPING_WRITERS:
         for node in index.names.get(method, []):
             writes.extend(_mapping_writes(index, node))
+    for node in index.names.get("setdefault", []):
+        write = _setdefault_write(index, node)
+        if write is not None:
+            writes.append(write)
     return writes
 
 
@@ -1192,12 +1201,11 @@ def _item_key(subscript: cst.Subscript) -> str | None:
 
 def _mapping_writes(index: FileIndex, method: cst.Name) -> list[_SettingWrite]:
     """Return the items of `container.update(X="key")` or `update({"X": "key"})`."""
-    attribute = index.parents.get(method)
-    if type(attribute) is not cst.Attribute or attribute.attr is not method:
+    call = _method_call(index, method)
+    if call is None:
         return []
-    call = index.parents.get(attribute)
-    if type(call) is not cst.Call or call.func is not attribute:
-        return []
+    attribute = call.func
+    assert type(attribute) is cst.Attribute
     items: list[tuple[str, cst.BaseExpression]] = []
     for position, argument in enumerate(call.args):
         if argument.keyword is not None:
@@ -1219,6 +1227,35 @@ def _mapping_writes(index: FileIndex, method: cst.Name) -> list[_SettingWrite]:
         _SettingWrite(container, name, value, True, sets_environment)
         for name, value in items
     ]
+
+
+def _setdefault_write(index: FileIndex, method: cst.Name) -> _SettingWrite | None:
+    """Return the item of `container.setdefault("X", "key")`, or None for another call."""
+    call = _method_call(index, method)
+    if call is None or len(call.args) != 2:
+        return None
+    if any(argument.star or argument.keyword is not None for argument in call.args):
+        return None
+    name = constant_value(call.args[0].value)
+    if not isinstance(name, str):
+        return None
+    assert type(call.func) is cst.Attribute
+    container = call.func.value
+    sets_environment = index.qualified_name(container) == "os.environ"
+    return _SettingWrite(
+        dotted_name(container), name, call.args[1].value, True, sets_environment
+    )
+
+
+def _method_call(index: FileIndex, method: cst.Name) -> cst.Call | None:
+    """Return the call `container.method(...)` whose method name is `method`, or None."""
+    attribute = index.parents.get(method)
+    if type(attribute) is not cst.Attribute or attribute.attr is not method:
+        return None
+    call = index.parents.get(attribute)
+    if type(call) is not cst.Call or call.func is not attribute:
+        return None
+    return call
 
 
 def _is_true(value: cst.BaseExpression) -> bool:
