@@ -99,13 +99,18 @@ def detect_sdk_version(
 
     The folders from `start` (the folder of the checked files) up to
     `root` are searched nearest first, so a service in a subfolder of a
-    repository is read from its own requirements. A `source` below `root`
-    is given relative to it. A conflict between the requirements files of
-    the nearest declaring folder ends the search too. A declaration file
+    repository is read from its own requirements. A range that allows
+    every released major is returned only when no file declares less. A
+    `source` below `root` is given relative to it. A conflict between the
+    requirements files of the nearest declaring folder ends the search too. A declaration file
     that cannot be read is reported to `warn`, by default the warning log.
     """
     if warn is None:
         warn = _log_warning
+    # The nearest range that allows every released major (`>=1.6,<4`). It
+    # declares no version, so the search goes on, but when it finds none
+    # the messages can name the range.
+    open_range: SdkVersion | None = None
     for folder in folders_up_to(root, start):
         for reader in (
             _from_lock_files,
@@ -114,9 +119,14 @@ def detect_sdk_version(
             _from_setup,
         ):
             found = reader(folder, warn)
-            if found is not None:
-                return _relative_source(found, folder, root)
-    return None
+            if found is None:
+                continue
+            found = _relative_source(found, folder, root)
+            if isinstance(found, SdkConflict) or found.majors != SDK_MAJORS:
+                return found
+            if open_range is None:
+                open_range = found
+    return open_range
 
 
 def sdk_declaration_warnings(root: Path, start: Path | None) -> list[str]:
@@ -190,7 +200,8 @@ def _from_requirements(
 
     The first pin names the source, so requirements.txt comes before a side
     file that includes it. Pins of different major versions, in one file or
-    several, give a conflict.
+    several, give a conflict. A range that allows every released major
+    conflicts with none of them, and is returned only when there is no pin.
     """
     pins: dict[frozenset[int], SdkVersion] = {}
     seen: set[Path] = set()
@@ -200,8 +211,9 @@ def _from_requirements(
             if majors is not None and majors not in pins:
                 relative = os.path.relpath(source, folder)
                 pins[majors] = SdkVersion(majors, Path(relative).as_posix())
+    open_range = pins.pop(SDK_MAJORS, None)
     if not pins:
-        return None
+        return open_range
     if len(pins) == 1:
         return next(iter(pins.values()))
     return SdkConflict(tuple(pins.values()))
@@ -224,30 +236,31 @@ def _from_pyproject(root: Path, warn: Warn) -> SdkVersion | None:
     for group in _table(document, "dependency-groups").values():
         requirements.extend(_array(group))
     requirements.extend(_array(_table(document, "tool", "uv").get("dev-dependencies")))
-    for requirement in requirements:
-        if not isinstance(requirement, str):
-            continue
-        found = _requirement_majors(requirement)
-        if found is not None:
-            return SdkVersion(found, "pyproject.toml")
+    found = [
+        _requirement_majors(requirement)
+        for requirement in requirements
+        if isinstance(requirement, str)
+    ]
 
     poetry = _table(document, "tool", "poetry")
     groups = [_table(poetry, "dependencies")]
     for group in _table(poetry, "group").values():
         groups.append(_table(group, "dependencies"))
-    for dependencies in groups:
-        majors = _package_table_majors(dependencies)
-        if majors is not None:
-            return SdkVersion(majors, "pyproject.toml")
-    return None
+    found.extend(_package_table_majors(dependencies) for dependencies in groups)
+    return _version(_first_declared(found), "pyproject.toml")
 
 
 def _from_setup(root: Path, warn: Warn) -> SdkVersion | None:
+    open_range = None
     for reader in (_from_setup_cfg, _from_setup_py, _from_pipfile):
         found = reader(root, warn)
-        if found is not None:
+        if found is None:
+            continue
+        if found.majors != SDK_MAJORS:
             return found
-    return None
+        if open_range is None:
+            open_range = found
+    return open_range
 
 
 def _from_setup_cfg(root: Path, warn: Warn) -> SdkVersion | None:
@@ -260,14 +273,12 @@ def _from_setup_cfg(root: Path, warn: Warn) -> SdkVersion | None:
         values.append(parser.get("options", "install_requires"))
     if parser.has_section("options.extras_require"):
         values.extend(value for _, value in parser.items("options.extras_require"))
+    found = []
     for value in values:
         for line in value.splitlines():
-            if line.strip().startswith("#"):
-                continue
-            majors = _requirement_majors(line)
-            if majors is not None:
-                return SdkVersion(majors, "setup.cfg")
-    return None
+            if not line.strip().startswith("#"):
+                found.append(_requirement_majors(line))
+    return _version(_first_declared(found), "setup.cfg")
 
 
 def _from_setup_py(root: Path, warn: Warn) -> SdkVersion | None:
@@ -290,49 +301,64 @@ def _from_setup_py(root: Path, warn: Warn) -> SdkVersion | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     ]
     strings.sort(key=lambda node: (node.lineno, node.col_offset))
-    for node in strings:
-        if _REQUIREMENT_STRING.fullmatch(node.value) is None:
-            continue
-        majors = _requirement_majors(node.value)
-        if majors is not None:
-            return SdkVersion(majors, "setup.py")
-    return None
+    found = [
+        _requirement_majors(node.value)
+        for node in strings
+        if _REQUIREMENT_STRING.fullmatch(node.value) is not None
+    ]
+    return _version(_first_declared(found), "setup.py")
 
 
 def _from_pipfile(root: Path, warn: Warn) -> SdkVersion | None:
     """Read `customerio = "==3.1"` or `{version = ...}` from the Pipfile's package tables."""
     document = _load_toml(root / "Pipfile", warn)
-    for table, packages in document.items():
-        if table in _PIPFILE_SETTINGS or not isinstance(packages, dict):
-            continue
-        majors = _package_table_majors(packages)
-        if majors is not None:
-            return SdkVersion(majors, "Pipfile")
-    return None
+    found = [
+        _package_table_majors(packages)
+        for table, packages in document.items()
+        if table not in _PIPFILE_SETTINGS and isinstance(packages, dict)
+    ]
+    return _version(_first_declared(found), "Pipfile")
 
 
 def _package_table_majors(packages: dict[str, Any]) -> frozenset[int] | None:
-    """Return the majors that the customerio entry of a Poetry or Pipfile table declares.
+    """Return the majors that the customerio entry of a Poetry or Pipfile table allows.
 
     Both write an entry as a specifier (`"^3.1"`) or as a table with a
     `version` key.
     """
+    found = []
     for name, spec in packages.items():
         if not _is_sdk(name):
             continue
         if isinstance(spec, dict):
             spec = spec.get("version", "")
-        majors = declared_majors(str(spec))
-        if majors is not None:
+        found.append(majors_from_specifier(str(spec)))
+    return _first_declared(found)
+
+
+def _first_declared(found: list[frozenset[int] | None]) -> frozenset[int] | None:
+    """Return the first majors of `found` that rule a major out.
+
+    A range that allows every released major declares no version, so it is
+    returned only when no other entry rules a major out.
+    """
+    allowed = [majors for majors in found if majors is not None]
+    for majors in allowed:
+        if majors != SDK_MAJORS:
             return majors
-    return None
+    return SDK_MAJORS if allowed else None
+
+
+def _version(majors: frozenset[int] | None, source: str) -> SdkVersion | None:
+    return SdkVersion(majors, source) if majors is not None else None
 
 
 def _requirement_majors(line: str) -> frozenset[int] | None:
+    """Return the majors that a customerio requirement line allows, or None for another line."""
     match = _REQUIREMENT.match(line)
     if match is None or not match.group("spec"):
         return None
-    return declared_majors(match.group("spec"))
+    return majors_from_specifier(match.group("spec"))
 
 
 def _is_sdk(name: str) -> bool:

@@ -487,6 +487,76 @@ def test_project_sdk_version_main_and_side_files(project, files, expected) -> No
     assert found == expected
 
 
+ALL_MAJORS = frozenset({1, 2, 3})
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"requirements.txt": "customerio>=1.6,<4\n"},
+            SdkVersion(ALL_MAJORS, "requirements.txt"),
+        ),
+        (
+            {"pyproject.toml": '[project]\ndependencies = ["customerio>=1.2"]\n'},
+            SdkVersion(ALL_MAJORS, "pyproject.toml"),
+        ),
+        (
+            {"setup.cfg": "[options]\ninstall_requires =\n    customerio>=1,<4\n"},
+            SdkVersion(ALL_MAJORS, "setup.cfg"),
+        ),
+        (
+            {"Pipfile": '[packages]\ncustomerio = ">=1.0"\n'},
+            SdkVersion(ALL_MAJORS, "Pipfile"),
+        ),
+        # A range of every major gives way to a narrower declaration in any file.
+        (
+            {
+                "requirements.txt": "customerio>=1.6,<4\n",
+                "pyproject.toml": '[project]\ndependencies = ["customerio==3.1"]\n',
+            },
+            SdkVersion(frozenset({3}), "pyproject.toml"),
+        ),
+        (
+            {
+                "pyproject.toml": (
+                    '[project]\ndependencies = ["customerio>=1"]\n'
+                    '[tool.poetry.dependencies]\ncustomerio = "^2.1"\n'
+                )
+            },
+            SdkVersion(frozenset({2}), "pyproject.toml"),
+        ),
+        (
+            {
+                "setup.cfg": "[options]\ninstall_requires =\n    customerio>=1\n",
+                "setup.py": "setup(install_requires=['customerio==2.1'])\n",
+            },
+            SdkVersion(frozenset({2}), "setup.py"),
+        ),
+        (
+            {
+                "service/requirements.txt": "customerio>=1.6,<4\n",
+                "requirements.txt": "customerio==3.2\n",
+            },
+            SdkVersion(frozenset({3}), "requirements.txt"),
+        ),
+        (
+            {
+                "service/requirements.txt": "customerio>=1.6,<4\n",
+                "requirements.txt": "customerio>=1.0\n",
+            },
+            SdkVersion(ALL_MAJORS, "service/requirements.txt"),
+        ),
+    ],
+)
+def test_project_sdk_version_range_of_every_major(project, files, expected) -> None:
+    root = project(files)
+
+    found = detect_sdk_version(root, root / "service")
+
+    assert found == expected
+
+
 def test_project_sdk_conflict_relative_to_root(project) -> None:
     root = project(
         {

@@ -199,6 +199,30 @@ KEYWORD_CALLS = (
 )
 
 
+@pytest.mark.parametrize(
+    ("pin", "allowed"),
+    [
+        (">=2", "2.x or 3.x"),
+        (">=1.6,<4", "1.x, 2.x or 3.x"),
+        (">=1.2", "1.x, 2.x or 3.x"),
+    ],
+)
+def test_sdk3_range_names_allowed_majors(project, pin: str, allowed: str) -> None:
+    root = project(
+        {"requirements.txt": f"customerio{pin}\n", "app.py": HEADER + KEYWORD_CALLS}
+    )
+
+    result = run_cli(["--select", "CIO701", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert "declare the customerio version" not in finding["message"]
+    assert (
+        f"(not fixed: requirements.txt allows customerio {allowed})"
+        in finding["message"]
+    )
+
+
 @pytest.mark.parametrize("pin", ["<3", "<=2.9", ">=1.6,<3", "!=3.*", "~=2.1"])
 def test_sdk3_below_3_not_reported(project, pin: str) -> None:
     root = project(
