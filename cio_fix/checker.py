@@ -42,6 +42,8 @@ from cio_fix.model import (
     FixSafety,
     PartlyCheckedError,
     RunResult,
+    has_note,
+    with_note,
 )
 from cio_fix.modules import SdkShadowing
 from cio_fix.pipeline import (
@@ -154,11 +156,16 @@ UNENCODABLE = (
     "not fixed: the fixed code contains characters that the file's encoding"
     " {encoding} cannot contain; fix it by hand"
 )
+# The two reasons above, filled in, where `with_note` puts them in a message.
 _UNENCODABLE_SUFFIX = re.compile(
-    " \\(" + re.escape(UNENCODABLE).replace("\\{encoding\\}", "\\S+") + "\\)$"
+    " \\((?P<reason>"
+    + re.escape(UNENCODABLE).replace("\\{encoding\\}", "\\S+")
+    + ")\\)\\.?$"
 )
 _MOVES_PRAGMA_SUFFIX = re.compile(
-    " \\(" + re.escape(MOVES_PRAGMA).replace("\\{comment\\}", ".+?") + "\\)$"
+    " \\((?P<reason>"
+    + re.escape(MOVES_PRAGMA).replace("\\{comment\\}", ".+?")
+    + ")\\)\\.?$"
 )
 # A finding that only the fixed code has: its line is one of the fixed file.
 REVEALED = "in code that this run's fixes wrote; the line is that of the fixed file"
@@ -713,7 +720,7 @@ class Checker:
                 # and `_settle_findings` then gives back this message.
                 if finding.fixed_message is None:
                     finding.fixed_message = finding.message
-                finding.message += f" ({reason})"
+                finding.message = with_note(finding.message, reason)
                 continue
             if allowed:
                 fixes[id(finding.fix)] = (finding.fix, finding.code)
@@ -877,7 +884,7 @@ class Checker:
         for finding in file_result.findings:
             if id(finding.fix) in fixes and finding.code in left_out:
                 finding.fix = None
-                finding.message += f" ({NOT_SETTLED})"
+                finding.message = with_note(finding.message, NOT_SETTLED)
         return None if passes is None else (passes, remaining)
 
     def _settle_findings(
@@ -1059,7 +1066,8 @@ class Checker:
                 continue
             fixable = fix_allowed(finding.fix, self.config.unsafe_fixes)
             finding.fix = None
-            finding.message += f" ({REVEALED_FIXABLE if fixable else REVEALED})"
+            note = REVEALED_FIXABLE if fixable else REVEALED
+            finding.message = with_note(finding.message, note)
             finding.in_fixed_code = True
             revealed.append(finding)
         return revealed, located
@@ -1191,7 +1199,8 @@ class Checker:
             # reveals.
             fixable = fix_allowed(finding.fix, self.config.unsafe_fixes)
             finding.fix = None
-            finding.message += f" ({REVEALED_FIXABLE if fixable else REVEALED})"
+            note = REVEALED_FIXABLE if fixable else REVEALED
+            finding.message = with_note(finding.message, note)
             finding.in_fixed_code = True
         return revealed, updates
 
@@ -1676,14 +1685,14 @@ def _message_in_fixed_file(finding: Finding, found: Finding) -> str:
     `settle_project_findings` gives the message of the fixed project.
     """
     message = found.message
-    for reason in (LOSES_COMMENT, MOVES_SILENCED, CHANGES_UNREPRODUCED_LINE):
-        suffix = f" ({reason})"
-        if finding.message.endswith(suffix) and not message.endswith(suffix):
-            message += suffix
+    reasons = [LOSES_COMMENT, MOVES_SILENCED, CHANGES_UNREPRODUCED_LINE]
     for pattern in (_UNENCODABLE_SUFFIX, _MOVES_PRAGMA_SUFFIX):
-        reason = pattern.search(finding.message)
-        if reason is not None and not message.endswith(reason.group(0)):
-            message += reason.group(0)
+        match = pattern.search(finding.message)
+        if match is not None:
+            reasons.append(match.group("reason"))
+    for reason in reasons:
+        if has_note(finding.message, reason) and not has_note(message, reason):
+            message = with_note(message, reason)
     return message
 
 

@@ -101,6 +101,22 @@ _UNPRINTABLE = re.compile(
 )
 
 
+def with_note(message: str, note: str) -> str:
+    """Return `message` with `note` in brackets at its end, before its closing full stop.
+
+    "Send the identify first." becomes "Send the identify first (note).", so
+    a message of full sentences still ends with a full stop.
+    """
+    if message.endswith("."):
+        return f"{message[:-1]} ({note})."
+    return f"{message} ({note})"
+
+
+def has_note(message: str, note: str) -> bool:
+    """Tell whether `with_note` added `note` to the end of `message`."""
+    return message.endswith((f" ({note})", f" ({note})."))
+
+
 def one_line(text: str) -> str:
     """Return a message on one line, with the code it quotes joined and escaped.
 

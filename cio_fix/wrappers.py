@@ -21,6 +21,7 @@ from cio_fix.customerio import (
     WrapperSignature,
     dotted_name,
 )
+from cio_fix.model import with_note
 from cio_fix.modules import CLIENT_PACKAGES
 
 if TYPE_CHECKING:
@@ -256,7 +257,7 @@ def withhold_wrapper_fixes(
         if reason is not None:
             finding.fix = None
             finding.fixed_message = finding.message
-            finding.message += f" (not fixed: {reason})"
+            finding.message = with_note(finding.message, f"not fixed: {reason}")
 
 
 def _withheld_fix_reason(

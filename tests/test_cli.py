@@ -12,9 +12,15 @@ import pytest
 
 import cio_fix.engine
 import cio_fix.suppressions
+from cio_fix.checker import (
+    LOSES_COMMENT,
+    MOVES_PRAGMA,
+    UNENCODABLE,
+    _message_in_fixed_file,
+)
 from cio_fix.cli import main
 from cio_fix.config import load_config
-from cio_fix.model import Finding
+from cio_fix.model import Finding, has_note, with_note
 from cio_fix.report import quoted_path
 
 from conftest import CliResult, run_cli
@@ -803,6 +809,39 @@ def test_finding_message_on_one_line(message: str, shown: str) -> None:
     finding.message += " (not fixed)"
 
     assert finding.message == shown + " (not fixed)"
+
+
+@pytest.mark.parametrize(
+    ("message", "noted"),
+    [
+        ("Send the identify first.", "Send the identify first (not fixed: why)."),
+        ("move them into `data`", "move them into `data` (not fixed: why)"),
+    ],
+)
+def test_finding_note_inside_full_stop(message: str, noted: str) -> None:
+    assert with_note(message, "not fixed: why") == noted
+    assert has_note(noted, "not fixed: why")
+    assert not has_note(message, "not fixed: why")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        LOSES_COMMENT,
+        UNENCODABLE.format(encoding="latin-1"),
+        MOVES_PRAGMA.format(comment="# noqa: S106"),
+    ],
+)
+def test_fixed_file_message_keeps_reason(reason: str) -> None:
+    original = Finding("CIO201", "name", "Send it first.", Path("a.py"), 3, 1, 3, 2)
+    original.message = with_note(original.message, reason)
+    found = Finding(
+        "CIO201", "name", "Send it on line 4 first.", Path("a.py"), 5, 1, 5, 2
+    )
+
+    message = _message_in_fixed_file(original, found)
+
+    assert message == f"Send it on line 4 first ({reason})."
 
 
 # The change is within three lines of the BOM, so the hunk's context

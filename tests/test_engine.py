@@ -208,7 +208,11 @@ def test_engine_writes_no_fix_without_a_finding(project) -> None:
     assert [f["code"] for f in first.json["findings"]] == ["CIO201", "CIO202"]
     revealed = first.json["findings"][0]
     assert not revealed["applied"]
-    assert revealed["message"].endswith("run cio-fix again to fix it)")
+    # CIO201's message ends with a full stop, which stays after the note.
+    assert revealed["message"].endswith(
+        "Send the identify first (in code that this run's fixes wrote; the line is"
+        " that of the fixed file; run cio-fix again to fix it)."
+    )
     assert fixed.index("cio.track(") < fixed.index("cio.identify(id=user.id")
     assert [f["code"] for f in second.json["findings"]] == ["CIO201"]
     assert second.json["findings"][0]["applied"] is True

@@ -246,6 +246,42 @@ def test_email_id_message_explains_merge(project) -> None:  # type: ignore[no-un
     assert "`user.id`" in message
 
 
+WRAPPED_IDENTIFY = (
+    "import os\n\n"
+    "from customerio import CustomerIO\n\n"
+    'us = CustomerIO(os.environ["CIO_US_SITE_ID"], os.environ["CIO_US_KEY"])\n\n\n'
+    "def identify_us(uid, **attrs):\n"
+    "    us.identify(id=uid, **attrs)\n\n\n"
+    "def upgrade(uid, plan):\n"
+    '    us.track(customer_id=uid, name="upgraded")\n'
+    "    identify_us(uid, plan=plan)\n\n\n"
+    "def signup(user):\n"
+    '    identify_us(user.email, plan="free")\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "ending"),
+    [
+        ("CIO201", "Send the identify first"),
+        ("CIO202", "merged into the new ones with `merge_customers`"),
+    ],
+)
+def test_wrapper_reason_inside_sentence(project, code: str, ending: str) -> None:  # type: ignore[no-untyped-def]
+    root = project(
+        {"requirements.txt": "customerio==3.0.0\n", "sync.py": WRAPPED_IDENTIFY}
+    )
+    expected = f"{ending} (not fixed: the call goes through the wrapper `identify_us`)."
+
+    result = run_cli(["--select", code, "--output-format", "json", "."], root)
+    text = run_cli(["--select", code, "--no-diff", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["message"].endswith(expected)
+    assert ". (not fixed" not in finding["message"]
+    assert f"{code} {finding['message']}\n" in text.stdout
+
+
 def test_missing_email_message_names_function(project) -> None:  # type: ignore[no-untyped-def]
     source = (
         'from customerio import CustomerIO\n\ncio = CustomerIO("site", "key")\n\n\n'

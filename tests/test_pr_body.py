@@ -445,6 +445,23 @@ def test_body_unfixed_unsafe_fix_noted() -> None:
     assert "(an unsafe fix is available with `--unsafe-fixes`)" in body
 
 
+def test_body_unfixed_unsafe_note_inside_full_stop() -> None:
+    remaining = [
+        finding(
+            "CIO202",
+            "app/u.py",
+            3,
+            "The customer id is an email address. Use `user.id`.",
+            fix=Fix(FixSafety.UNSAFE),
+        )
+    ]
+
+    body = render_body(Outcome(remaining=remaining), context())
+
+    assert "Use `user.id` (an unsafe fix is available with `--unsafe-fixes`)." in body
+    assert "`user.id`. (an unsafe fix" not in body
+
+
 def test_body_footer_version_and_command() -> None:
     body = render_body(
         Outcome(changes=[credential_change()], secrets={SECRET}), context()

@@ -23,7 +23,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.events import project_constant
 from cio_fix.metadata import code_of, is_target
-from cio_fix.model import Finding, Fix, FixSafety
+from cio_fix.model import Finding, Fix, FixSafety, with_note
 from cio_fix.rules import FileContext, Rule
 from cio_fix.walk import find_all
 
@@ -176,7 +176,9 @@ class MillisecondTimestamp(Rule):
                     continue
                 if slot.withheld is not None and finding.fix is not None:
                     finding.fix = None
-                    finding.message += f" (not fixed: {slot.withheld})"
+                    finding.message = with_note(
+                        finding.message, f"not fixed: {slot.withheld}"
+                    )
                 # A fix writes `int(...)`, or reads an `int(...)` of the code
                 # as the builtin. It changes the call, or the assignment of a
                 # variable in a scope that the call's name lookup searches, so
@@ -185,7 +187,9 @@ class MillisecondTimestamp(Rule):
                 shadowed = index.may_shadow_builtin("int", call.site.scope)
                 if finding.fix is not None and shadowed:
                     finding.fix = None
-                    finding.message += f" (not fixed: {INT_SHADOWED_REASON})"
+                    finding.message = with_note(
+                        finding.message, f"not fixed: {INT_SHADOWED_REASON}"
+                    )
                 yield finding
 
     def _check_slot(

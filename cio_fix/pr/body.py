@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cio_fix.model import Finding, FixSafety, mask_secret
+from cio_fix.model import Finding, FixSafety, mask_secret, with_note
 from cio_fix.pr.changes import Outcome, RuleChange
 from cio_fix.report import quoted_path
 
@@ -479,11 +479,12 @@ def _unfixed_section(
         location = _location(finding, path_name)
         url = link(finding.path.as_posix(), finding.line)
         where = f"[`{location}`]({url})" if url else f"`{location}`"
-        note = ""
-        if finding.fix_safety is FixSafety.UNSAFE:
-            note = " (an unsafe fix is available with `--unsafe-fixes`)"
         message = message_text(finding.message)
-        lines.append(f"- [ ] {where} `{finding.code}` {message}{note}")
+        if finding.fix_safety is FixSafety.UNSAFE:
+            message = with_note(
+                message, "an unsafe fix is available with `--unsafe-fixes`"
+            )
+        lines.append(f"- [ ] {where} `{finding.code}` {message}")
     return "\n".join(lines)
 
 
