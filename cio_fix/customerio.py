@@ -30,7 +30,7 @@ from cio_fix.quotes import FileLiterals
 from cio_fix.walk import walk
 
 if TYPE_CHECKING:
-    from cio_fix.project import ProjectIndex
+    from cio_fix.project import ProjectIndex, ReexportedClass
 
 
 class Api(str, enum.Enum):
@@ -652,6 +652,7 @@ class FileIndex:
         self._partial_uses: list[ClientCall] | None = None
         self._started_calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
+        self._sdk_constructions_found: list[Construction] | None = None
         self._resolving: set[int] = set()
         # The client type of each module-level dict of clients, by its name.
         self._client_dicts: dict[str, ClientType | None] = {}
@@ -1075,7 +1076,30 @@ class FileIndex:
         qualified = self.qualified_name(func)
         if qualified is None:
             return None
-        return CONSTRUCTORS.get(qualified)
+        client = CONSTRUCTORS.get(qualified)
+        if client is None:
+            reexported = self._reexported_class(qualified)
+            client = reexported.client if reexported is not None else None
+        return client
+
+    def reexported_class(self, func: cst.BaseExpression) -> ReexportedClass | None:
+        """Return the client class that `func` names through another project module, if any.
+
+        `CustomerIO` after `from compat import CustomerIO`, where compat.py
+        imports it from customerio, is one.
+        """
+        if self.project is None or not self.project.client_class_names:
+            return None
+        qualified = self.qualified_name(func)
+        return self._reexported_class(qualified) if qualified is not None else None
+
+    def _reexported_class(self, qualified: str) -> ReexportedClass | None:
+        project = self.project
+        if project is None or qualified.rpartition(".")[2] not in (
+            project.client_class_names
+        ):
+            return None
+        return project.client_class(self._localised(qualified))
 
     def factory_type(self, function: FunctionInfo) -> ClientType | None:
         """Return the client a function returns, if it is a client factory."""
@@ -2136,19 +2160,62 @@ class FileIndex:
 
     @property
     def constructions(self) -> list[Construction]:
-        """Every client constructor call; resolving it needs this file only."""
+        """Every client constructor call.
+
+        A call of a client class imported from another project module
+        (`from compat import CustomerIO`) is one once the project index is
+        attached, so `summarise` does not see it.
+        """
         if self._constructions is None:
-            constructions = []
-            for site in self.call_sites:
-                construction = self._as_construction(site)
-                if construction is not None:
-                    constructions.append(construction)
-            self._constructions = constructions
+            self._constructions = self._with_reexported_classes(
+                self._sdk_constructions()
+            )
         return self._constructions
+
+    def _sdk_constructions(self) -> list[Construction]:
+        """Return the calls of an SDK's client class, which need no project index."""
+        if self._sdk_constructions_found is None:
+            found = []
+            for site in self.call_sites:
+                qualified = self.qualified_name(site.node.func)
+                client = CONSTRUCTORS.get(qualified) if qualified is not None else None
+                if client is not None:
+                    found.append(self._construction(site, client))
+            self._sdk_constructions_found = found
+        return self._sdk_constructions_found
+
+    def _with_reexported_classes(
+        self, sdk_constructions: list[Construction]
+    ) -> list[Construction]:
+        """Add the calls of client classes imported from project modules, in source order.
+
+        Only a call whose last name is one that such a class may have is
+        resolved, so a project without one costs nothing more.
+        """
+        names = self.project.client_class_names if self.project is not None else ()
+        if not names:
+            return sdk_constructions
+        by_node = {
+            id(construction.node): construction for construction in sdk_constructions
+        }
+        constructions = []
+        for site in self.call_sites:
+            construction = by_node.get(id(site.node))
+            func = site.node.func
+            if (
+                construction is None
+                and isinstance(func, (cst.Name, cst.Attribute))
+                and func_name(func) in names
+            ):
+                construction = self._as_construction(site)
+            if construction is not None:
+                constructions.append(construction)
+        return constructions
 
     def attach_project(self, project: ProjectIndex) -> None:
         """Resolve names imported from other files through `project` from now on."""
         self.project = project
+        self._constructions = None
         self._calls = None
         self._partial_calls = None
         self._partials_by_id = None
@@ -2161,6 +2228,9 @@ class FileIndex:
         client = self.constructor_type(site.node.func)
         if client is None:
             return None
+        return self._construction(site, client)
+
+    def _construction(self, site: CallSite, client: ClientType) -> Construction:
         named, _, _ = normalise_arguments(site.node, CONSTRUCTOR_PARAMETERS[client.api])
         return Construction(site.node, client, site, named)
 

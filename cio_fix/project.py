@@ -15,6 +15,7 @@ from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     CLIENT_PACKAGES,
+    CONSTRUCTORS,
     METHODS_BY_API,
     PIPELINES,
     PIPELINES_MODULE,
@@ -39,6 +40,7 @@ from cio_fix.modules import (
 )
 from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.namespaces import ATTRIBUTE_WRITERS, namespace_writes, own_module_writes
+from cio_fix.optional_imports import optional_imports
 from cio_fix.sdk_version import (  # noqa: F401 (re-exported)
     SdkConflict,
     SdkVersion,
@@ -89,6 +91,10 @@ class ModuleSummary:
     # such as a `try`/`except ImportError` fallback between two imports. The
     # alias is the last import, which is not the value read through it.
     rebound_aliases: list[str] = field(default_factory=list)
+    # Module-level names that an `except ImportError:` sets to None when
+    # their import fails (`optional_imports.optional_imports`): local name
+    # -> qualified name. They are not in `aliases`.
+    optional_imports: dict[str, str] = field(default_factory=dict)
     # Qualified names of imported constants passed as credentials, with the
     # credential role ("site_id", "track_api_key", ...).
     credential_uses: dict[str, str] = field(default_factory=dict)
@@ -142,6 +148,19 @@ class ModuleSummary:
     rule_facts: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReexportedClass:
+    """A Customer.io client class that a module imports from another project module."""
+
+    client: ClientType
+    # The (module, name) of each project module's binding on the way to the
+    # SDK, nearest first: (`compat`, `CustomerIO`).
+    bindings: tuple[tuple[str, str], ...]
+    # The module that sets the class to None when the SDK's import fails,
+    # if one on the way does.
+    optional_in: ModuleSummary | None = None
+
+
 class ProjectIndex:
     def __init__(
         self, summaries: Iterable[ModuleSummary], unread_files: Iterable[str] = ()
@@ -168,6 +187,8 @@ class ProjectIndex:
         self._env_reads: tuple[str, ...] | None = None
         self.credential_uses: dict[tuple[str, str], str] = {}
         self.wrapper_names = _wrapper_names(self.summaries)
+        self.client_class_names = _client_class_names(self.summaries)
+        self._client_classes: dict[str, ReexportedClass | None] = {}
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
@@ -245,7 +266,9 @@ class ProjectIndex:
         `setattr(ev, "TEMPLATE", "x")` or `setattr(ev, name, value)`, see
         `_assigned_attributes`), or a write through `globals()` in the
         module itself. `name` may also be an attribute of a module-level
-        object, `customerio_ext.client` (`rebound_attribute`).
+        object, `customerio_ext.client` (`rebound_attribute`). An assignment
+        to a name that the module imports (`compat.CustomerIO = Fake`)
+        counts for that module's name as well as for the name it imports.
         """
         if self._assigned is None:
             self._assigned = set()
@@ -255,6 +278,10 @@ class ProjectIndex:
                     target = self._assigned_target(local)
                     if target is not None:
                         self._assigned.add(target)
+                    module_path, _, assigned = local.rpartition(".")
+                    owner = self.module(module_path) if module_path else None
+                    if owner is not None:
+                        self._assigned.add((owner.module_name, assigned))
         if (module_name, name) in self._assigned or (
             module_name,
             ANY_ATTRIBUTE,
@@ -419,6 +446,54 @@ class ProjectIndex:
                 return None
             qualified = self.localise(summary.aliases[name], summary.module_name)
         return None
+
+    def client_class(self, qualified: str) -> ReexportedClass | None:
+        """Return the SDK client class that a project module's name is, following re-exports.
+
+        That is a name which a project module imports from an SDK
+        (`from customerio import CustomerIO`, also optionally, with
+        `CustomerIO = None` on ImportError), directly or through other
+        project modules. Each module on the way must be the project module
+        of exactly that name, as for `wrapper`. A name that another import
+        may replace, or that code assigns through its module
+        (`compat.CustomerIO = Fake`), is unknown.
+        """
+        if qualified not in self._client_classes:
+            self._client_classes[qualified] = self._client_class(qualified)
+        return self._client_classes[qualified]
+
+    def _client_class(self, qualified: str) -> ReexportedClass | None:
+        bindings: list[tuple[str, str]] = []
+        optional_in = None
+        for _ in range(MAX_ALIASES):
+            if qualified in CONSTRUCTORS:
+                break
+            module_path, _, name = qualified.rpartition(".")
+            summary = self._exact_module(module_path)
+            if summary is None or self.rebound_constant(summary.module_name, name):
+                return None
+            if name in summary.aliases and name not in summary.rebound_aliases:
+                imported = summary.aliases[name]
+            elif name in summary.optional_imports:
+                imported = summary.optional_imports[name]
+                optional_in = optional_in or summary
+            else:
+                return None
+            bindings.append((summary.module_name, name))
+            qualified = self.localise(imported, summary.module_name)
+        client = CONSTRUCTORS.get(qualified)
+        if client is None or not bindings:
+            return None
+        return ReexportedClass(client, tuple(bindings), optional_in)
+
+    def _exact_module(self, module_path: str) -> ModuleSummary | None:
+        """Return the one project module named exactly `module_path`, if there is one."""
+        matches = [
+            summary
+            for summary in self._by_suffix.get(module_path, [])
+            if summary.module_name == module_path
+        ]
+        return matches[0] if len(matches) == 1 else None
 
     def resolved_wrapper(
         self, summary: ModuleSummary, signature: WrapperSignature | None
@@ -607,6 +682,39 @@ def _wrapper_names(summaries: list[ModuleSummary]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _client_class_names(summaries: list[ModuleSummary]) -> frozenset[str]:
+    """Return the names that a client class imported from a project module may have.
+
+    They are the names that module-level imports bind an SDK client class
+    to, also optionally, and through re-exports. Every constructor call
+    whose class is not an SDK name is tested against them before it is
+    resolved through the project, so most calls cost one set lookup.
+    NOTE: a class that a module binds to another name by assignment
+    (`Client = CustomerIO`) is not followed into the modules that import
+    it.
+    """
+    names = set()
+    for summary in summaries:
+        for imports in (summary.aliases, summary.optional_imports):
+            for local, qualified in imports.items():
+                if qualified in CONSTRUCTORS:
+                    names.add(local)
+    if not names:
+        return frozenset()
+    for _ in range(MAX_ALIASES):
+        renamed = {
+            local
+            for summary in summaries
+            for imports in (summary.aliases, summary.optional_imports)
+            for local, qualified in imports.items()
+            if qualified.rpartition(".")[2] in names and local not in names
+        }
+        if not renamed:
+            break
+        names |= renamed
+    return frozenset(names)
+
+
 def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     """Extract what other files of the project may need from one module."""
     summary = ModuleSummary(module_name=index.module_name, path=path)
@@ -655,6 +763,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             if local in index.rebound_names:
                 summary.rebound_aliases.append(local)
     summary.attribute_clients = index.held_clients()
+    summary.optional_imports = optional_imports(index)
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
     summary.wrappers = wrapper_signatures(index)
@@ -662,6 +771,11 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.assigned_attributes = _assigned_attributes(index)
     summary.writes_globals = _writes_globals(index)
 
+    # NOTE: a construction of a client class imported from another project
+    # module (`from compat import CustomerIO`) is found only once the
+    # project index exists. Its wrapper class, its credentials, the modules
+    # of its arguments and a module-level client that it builds are not
+    # listed here.
     for construction in index.constructions:
         function = construction.site.function
         is_init = function is not None and function.name == "__init__"
@@ -1030,6 +1144,15 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.wrapper_candidates
             or summary.wrappers
             or PIPELINES_MODULE in summary.aliases.values()
+            or _imports_client_class(summary)
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words
+
+
+def _imports_client_class(summary: ModuleSummary) -> bool:
+    """Tell whether a module imports an SDK client class, which other modules may import from it."""
+    for imports in (summary.aliases, summary.optional_imports):
+        if any(qualified in CONSTRUCTORS for qualified in imports.values()):
+            return True
+    return False

@@ -2350,6 +2350,118 @@ def test_clients_optional_sdk_reason(tmp_path: Path) -> None:
     ) in withheld[0]
 
 
+OPTIONAL_COMPAT = (
+    "try:\n"
+    "    from customerio import CustomerIO\n"
+    "except ImportError:  # the SDK is optional in local development\n"
+    "    CustomerIO = None\n"
+)
+# A Flask handler that builds a client per request and passes an event
+# attribute as a keyword argument, which customerio 3.x rejects.
+SIGNUP_VIEW = """\
+import os
+
+from flask import Flask, request
+
+{imports}
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    if CustomerIO is None:
+        return "disabled"
+    cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_API_KEY"])
+    cio.track(customer_id=request.json["id"], name="signed_up", plan="pro")
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize(
+    "compat", [OPTIONAL_COMPAT, "from customerio import CustomerIO\n"]
+)
+def test_clients_reexported_class_as_imported_here(project, compat: str) -> None:
+    requirements = "flask\ncustomerio==3.0.0\n"
+    same_file = project(
+        {
+            "same/requirements.txt": requirements,
+            "same/views.py": SIGNUP_VIEW.format(imports=compat.rstrip()),
+            "reexported/requirements.txt": requirements,
+            "reexported/compat.py": compat,
+            "reexported/views.py": SIGNUP_VIEW.format(
+                imports="from compat import CustomerIO"
+            ),
+        }
+    )
+
+    here = run_cli(["--output-format", "json", "."], same_file / "same").json
+    there = run_cli(["--output-format", "json", "."], same_file / "reexported").json
+    fixed_here = run_cli(["--dry-run", "--no-cache", "."], same_file / "same")
+    fixed_there = run_cli(["--dry-run", "--no-cache", "."], same_file / "reexported")
+
+    codes = [(finding["code"], finding["fix"]) for finding in there["findings"]]
+    assert codes == [("CIO601", "safe"), ("CIO304", "safe"), ("CIO701", "safe")]
+    assert codes == [(finding["code"], finding["fix"]) for finding in here["findings"]]
+    assert "+def _customerio_client():\n" in fixed_there.stdout
+    assert fixed_there.stdout.count("\n+") == fixed_here.stdout.count("\n+")
+
+
+def test_clients_reexported_optional_class_reason(project) -> None:
+    view = SIGNUP_VIEW.format(imports="from compat import CustomerIO").replace(
+        '    if CustomerIO is None:\n        return "disabled"\n', ""
+    )
+    root = project({"compat.py": OPTIONAL_COMPAT, "views.py": view})
+
+    result = run_cli(["--select", "CIO601", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert "placeholder" not in finding["message"]
+    assert (
+        "(not fixed: `CustomerIO` is None when its import in compat.py fails, and"
+        " cio-fix builds the client once only after a test that `CustomerIO` is not"
+        " None)"
+    ) in finding["message"]
+
+
+@pytest.mark.parametrize(
+    ("target", "withheld"),
+    [
+        ("app.compat.CustomerIO", True),
+        ("app.sdk.CustomerIO", True),
+        ("customerio.CustomerIO", True),
+        ("app.compat.APIClient", False),
+        ("app.other.CustomerIO", False),
+    ],
+)
+def test_clients_reexported_class_patched(project, target: str, withheld: bool) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/compat.py": "from customerio import APIClient, CustomerIO\n",
+            "app/sdk.py": "from .compat import CustomerIO\n",
+            "app/other.py": "from customerio import CustomerIO\n",
+            "app/views.py": SIGNUP_VIEW.format(
+                imports="from app.sdk import CustomerIO"
+            ),
+            "tests/test_views.py": (
+                "from unittest import mock\n\n\n"
+                "def test_signup():\n"
+                f'    with mock.patch("{target}"):\n'
+                "        pass\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--select", "CIO601", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["path"] == "app/views.py"
+    assert (f"patches `{target}` on line 5" in finding["message"]) is withheld
+    assert (finding["fix"] is None) is withheld
+
+
 @pytest.mark.parametrize(
     ("call", "expected"),
     [

@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 
 from cio_fix.config import load_config
-from cio_fix.customerio import build_index
+from cio_fix.customerio import APP, TRACK, build_index
 from cio_fix.modules import SdkShadowing, reexported_names
 from cio_fix.project import (
     ProjectIndex,
@@ -16,6 +16,7 @@ from cio_fix.project import (
     SdkVersion,
     declared_majors,
     detect_sdk_version,
+    prefilter_words,
     summarise,
 )
 
@@ -625,6 +626,79 @@ def test_project_importers_follow_reexports() -> None:
     assert project.importers("app.events", "SIGNED_UP") == {"app.names", "app.views"}
     assert project.importers("app.events", "OTHER") == set()
     assert project.resolve_name("app.views.NAME") == (project.summaries[0], "SIGNED_UP")
+
+
+CLIENT_CLASS_MODULES = {
+    "app.compat": (
+        "try:\n"
+        "    from customerio import CustomerIO\n"
+        "except ImportError:\n"
+        "    CustomerIO = None\n"
+        "from customerio import APIClient as Mailer\n"
+        "from redis import Client\n"
+    ),
+    "app.sdk": "from app.compat import CustomerIO, Mailer\n",
+    "app.changed": "from customerio import CustomerIO\n",
+    "app.views": "import app.changed\napp.changed.CustomerIO = object\n",
+    "app.fallback": (
+        "try:\n"
+        "    from customerio import CustomerIO\n"
+        "except ImportError:\n"
+        "    from app.fake import CustomerIO\n"
+    ),
+}
+
+
+def test_project_client_class_follows_reexports() -> None:
+    project = _project(CLIENT_CLASS_MODULES)
+
+    optional = project.client_class("app.sdk.CustomerIO")
+    mailer = project.client_class("app.sdk.Mailer")
+
+    assert optional is not None
+    assert optional.client == TRACK
+    assert optional.bindings == (
+        ("app.sdk", "CustomerIO"),
+        ("app.compat", "CustomerIO"),
+    )
+    assert optional.optional_in is project.module("app.compat")
+    assert mailer is not None
+    assert mailer.client == APP
+    assert mailer.optional_in is None
+    assert project.client_class("app.compat.Client") is None
+    assert project.client_class("app.changed.CustomerIO") is None
+    assert project.client_class("app.fallback.CustomerIO") is None
+    assert project.client_class("customerio.CustomerIO") is None
+    assert project.client_class_names == {"CustomerIO", "Mailer"}
+
+
+def test_project_client_class_module_is_prefilter_word() -> None:
+    words = prefilter_words(_project(CLIENT_CLASS_MODULES).summaries)
+
+    assert "compat" in words
+    assert "changed" in words
+    assert "sdk" not in words
+
+
+def test_project_renamed_client_class_importer_checked(project) -> None:
+    root = project(
+        {
+            "requirements.txt": "customerio==3.0.0\n",
+            "compat.py": "from customerio import CustomerIO as Tracker\n",
+            "jobs.py": (
+                "from compat import Tracker\n\n\n"
+                "def paid(uid, total):\n"
+                '    tracker = Tracker("site", "key")\n'
+                '    tracker.track(uid, "invoice_paid", total=total)\n'
+            ),
+        }
+    )
+
+    result = run_cli(["--select", "CIO701", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["path"] == "jobs.py"
+    assert finding["fix"] == "safe"
 
 
 def test_project_reexported_names_follow_chain() -> None:

@@ -74,6 +74,7 @@ from cio_fix.handlers import (
 from cio_fix.metadata import code_of, is_deleted, quoted_code
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.namespaces import globals_write_sites, own_module_write_sites
+from cio_fix.optional_imports import import_fallback
 from cio_fix.pragmas import (
     formatter_counts_comment,
     formatter_keeps_line,
@@ -755,10 +756,11 @@ class ClientPerRequest(Rule):
     parameters and wrapper classes; a constructor that the function imports
     itself (an optional SDK imported in the handler); a client of an SDK
     that the module imports optionally (`except ImportError: CustomerIO =
-    None`) where no test that the class is not None comes first
-    (`if CustomerIO is not None:`, `if CustomerIO is None:` ending in
-    `return` or `raise`, `CustomerIO and CustomerIO(...)`), because the class is None where the
-    SDK is not installed (after such a test, the client is built in a
+    None`), or imports from a project module that does, where no test
+    that the class is not None comes first (`if CustomerIO is not None:`,
+    `if CustomerIO is None:` ending in `return` or `raise`, `CustomerIO and
+    CustomerIO(...)`), because the class is None where the SDK is not
+    installed (after such a test, the client is built in a
     `functools.cache` factory, which runs only where the class is set); a
     client whose class a test patches (see below); arguments that read a
     module-level name that may change after import, because a client built once could keep the old
@@ -884,8 +886,10 @@ class ClientPerRequest(Rule):
     reported without a fix: `patch()`, `patch.object()` and
     `monkeypatch.setattr()` of `customerio.CustomerIO` (or another client
     class of the SDK), which counts for every construction of that class,
-    or of the name in the client's module (`app.views.CustomerIO`). A
-    client built once would not be the patch's mock. Such a construction
+    of the name in the client's module (`app.views.CustomerIO`), or of the
+    name in a project module that the client's module imports the class
+    from (`app.compat.CustomerIO`). A client built once would not be the
+    patch's mock. Such a construction
     in test code is not reported. Only files that mention Customer.io are
     read, and a patch of the class under another name (`app.views.CIO`)
     is not seen. Such a patch no longer replaces the client after the fix:
@@ -2530,7 +2534,8 @@ def _runs_while_set(
 
     The tests are those of `_runs_while_unset`, of a name that is a class
     or None: `if CustomerIO is not None:`, `if not CustomerIO: return` (or
-    `raise`), `CustomerIO and CustomerIO(...)`.
+    `raise`), `CustomerIO and CustomerIO(...)`. The name may be dotted
+    (`compat.CustomerIO`).
     """
     return _runs_only_when(
         construction,
@@ -2589,7 +2594,7 @@ def _true_only_while_set(test: cst.BaseExpression, name: str) -> bool:
         return all(_true_only_while_set(part, name) for part in parts)
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return _true_while_none(test.expression, name)
-    return _is_name(test, name) or _compares_name_with_none(test, name, cst.IsNot)
+    return dotted_name(test) == name or _compares_name_with_none(test, name, cst.IsNot)
 
 
 def _true_while_none(test: cst.BaseExpression, name: str) -> bool:
@@ -2607,14 +2612,17 @@ def _true_while_none(test: cst.BaseExpression, name: str) -> bool:
 def _compares_name_with_none(
     test: cst.BaseExpression, name: str, operator: type[cst.BaseCompOp]
 ) -> bool:
-    """Tell whether `test` is `name is None` or `name is not None`, as `operator` selects."""
+    """Tell whether `test` is `name is None` or `name is not None`, as `operator` selects.
+
+    `name` may be dotted: `compat.CustomerIO is None`.
+    """
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
     comparison = test.comparisons[0]
     return (
         isinstance(comparison.operator, operator)
         and _is_name(comparison.comparator, "None")
-        and _is_name(test.left, name)
+        and dotted_name(test.left) == name
     )
 
 
@@ -3070,62 +3078,39 @@ def _unmovable_reason(
     return None
 
 
-# The exceptions of a failed import, and the classes above them that an
-# `except` may name.
-IMPORT_ERRORS = frozenset(
-    {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-)
-
-
 def _optional_constructors(
     context: FileContext, construction: Construction
 ) -> set[str]:
-    """Return the names the constructor reads that are None when their import fails."""
-    dotted = dotted_name(construction.node.func)
+    """Return the names the constructor reads that are None when their import fails.
+
+    A class that a project module imports optionally and this module
+    imports from it (`from compat import CustomerIO`) counts by the name
+    that the constructor calls: `CustomerIO`, or `compat.CustomerIO`.
+    """
+    func = construction.node.func
+    dotted = dotted_name(func)
     if dotted is None:
-        names = read_names(construction.node.func)
+        names = read_names(func)
         return {name for name in names if _import_fallback(context, name) is not None}
     # `CustomerIO` and `customerio.CustomerIO` read their first name only.
     head = dotted.partition(".")[0]
-    return {head} if _import_fallback(context, head) is not None else set()
+    if _import_fallback(context, head) is not None:
+        return {head}
+    if _optional_module(context, func) is not None:
+        return {dotted}
+    return set()
 
 
 def _import_fallback(context: FileContext, name: str) -> cst.Assign | None:
-    """Return `name = None` of an `except ImportError:` at module level, or None.
-
-    `try: from customerio import CustomerIO` with `except ImportError:
-    CustomerIO = None` makes the SDK optional. The module imports the name
-    and assigns it nowhere else, so it is the class where the SDK is
-    installed and None where it is not, from import on.
-    """
-    index = context.index
-    if name not in index.module_imports:
-        return None
-    assignment = index.module_assignment(name)
-    if assignment is None or type(assignment.statement) is not cst.Assign:
-        return None
-    value = assignment.value
-    if value is None or not _is_name(value, "None"):
-        return None
-    for ancestor in context.ancestors(assignment.statement):
-        if isinstance(ancestor, cst.ExceptHandler):
-            if not _catches_import_error(ancestor):
-                return None
-            return assignment.statement
-        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
-            return None
-    return None
+    return import_fallback(context.index, name, context.parent)
 
 
-def _catches_import_error(handler: cst.ExceptHandler) -> bool:
-    if handler.type is None:
-        return True
-    names = [handler.type]
-    if isinstance(handler.type, cst.Tuple):
-        names = [element.value for element in handler.type.elements]
-    return any(
-        isinstance(name, cst.Name) and name.value in IMPORT_ERRORS for name in names
-    )
+def _optional_module(
+    context: FileContext, func: cst.BaseExpression
+) -> ModuleSummary | None:
+    """Return the project module that sets the client class `func` names to None, if any."""
+    reexported = context.index.reexported_class(func)
+    return reexported.optional_in if reexported is not None else None
 
 
 def _optional_constructor_reason(
@@ -3142,11 +3127,15 @@ def _optional_constructor_reason(
         if _runs_while_set(construction, ancestors, name):
             continue
         fallback = _import_fallback(context, name)
-        assert fallback is not None
-        line = context.message_line(fallback)
+        if fallback is not None:
+            failed = f"its import fails (line {context.message_line(fallback)})"
+        else:
+            module = _optional_module(context, construction.node.func)
+            assert module is not None
+            failed = f"its import in {display_path(module.path)} fails"
         return (
-            f"`{name}` is None when its import fails (line {line}), and cio-fix"
-            f" builds the client once only after a test that `{name}` is not None"
+            f"`{name}` is None when {failed}, and cio-fix builds the client once"
+            f" only after a test that `{name}` is not None"
         )
     return None
 

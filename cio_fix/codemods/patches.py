@@ -145,16 +145,26 @@ def patch_over(
 
     A patch of the SDK's class (`customerio.CustomerIO`) counts for every
     construction of it, because code that imports the class after the patch
-    applies, or reads it from the module at each call, gets the mock. A
-    patch of a module's name (`app.views.CustomerIO`) counts for the
-    constructions of that module that call the name.
+    applies, or reads it from the module at each call, gets the mock. For
+    the same reason, a patch of a project module's import of the class
+    (`app.compat.CustomerIO`) counts for the constructions that import it
+    from there, directly or through other modules. A patch of a module's
+    name (`app.views.CustomerIO`) counts for the constructions of that
+    module that call the name.
     """
     func = construction.node.func
     local = func.value if type(func) is cst.Name else None
+    reexported = index.reexported_class(func)
+    bindings = reexported.bindings if reexported is not None else ()
     for patch in patches:
         if CONSTRUCTORS.get(patch.target) == construction.client:
             return patch
         if patch.name == local and _same_module(patch.owner, index.module_name):
+            return patch
+        if any(
+            patch.name == name and _same_module(patch.owner, module)
+            for module, name in bindings
+        ):
             return patch
     return None
 
