@@ -1382,6 +1382,7 @@ class ClientPerRequest(Rule):
         The patches are those of client classes (`mock.patch("app.CustomerIO")`).
         """
         index = context.index
+        project = context.project
         instantiations = []
         patches = []
         path = display_path(context.path)
@@ -1392,7 +1393,9 @@ class ClientPerRequest(Rule):
             passed: PassedArguments,
             *flags: bool | str | None,
         ) -> None:
-            if target is None:
+            # Every use of the entries resolves the target to a function,
+            # class or method of the project, so the others are not kept.
+            if target is None or _resolve_target(project, target) is None:
                 return
             where = context.position(node)
             start, end = where.start, where.end
@@ -1422,6 +1425,14 @@ class ClientPerRequest(Rule):
             per_request = function_per_request[key] or (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
             )
+            if not per_request and site.node.args:
+                continue
+            func = site.node.func
+            target = instantiated_name(index, func) or class_method_target(
+                context, func, site.scope
+            )
+            if target is None or _resolve_target(project, target) is None:
+                continue
             # Only a factory without parameters gets a fix that `closed` or
             # `changed` withholds.
             closed = False
@@ -1434,10 +1445,6 @@ class ClientPerRequest(Rule):
                     context, site.node, site.statement, site.function
                 )
             if per_request or closed or changed is not None:
-                func = site.node.func
-                target = instantiated_name(index, func) or class_method_target(
-                    context, func, site.scope
-                )
                 passed = passed_arguments(site.node)
                 add_entry(site.node, target, passed, closed, changed, per_request)
         per_instance = per_instance_calls(context)
