@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1125,6 +1126,10 @@ def imported_modules(summaries: Iterable[ModuleSummary]) -> set[str]:
     return modules_defining(imported_names(summaries))
 
 
+# The part of the prefilter pattern that a client class's own name matches.
+_NAMES_CUSTOMER_IO = re.compile("customer_?io", re.IGNORECASE)
+
+
 def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
     """Return module names that an importer of a project client, alias or wrapper must mention.
 
@@ -1151,8 +1156,25 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
 
 
 def _imports_client_class(summary: ModuleSummary) -> bool:
-    """Tell whether a module imports an SDK client class, which other modules may import from it."""
+    """Tell whether a module looks made to pass on an SDK client class under another name.
+
+    A file that names the class `CustomerIO` (`from compat import
+    CustomerIO`) passes the prefilter on its own, so only a name without it
+    needs the module's name (`Tracker`, `APIClient`). The module must import
+    the class optionally, under a name of its own, or be a package's
+    `__init__.py`. Most modules that import `APIClient` only use it, and
+    each module name is one more word that every file of the repository is
+    searched for.
+    NOTE: `from compat import APIClient`, where compat.py imports it plainly,
+    is read only when the importer mentions Customer.io otherwise.
+    """
+    package = summary.path.name == "__init__.py"
     for imports in (summary.aliases, summary.optional_imports):
-        if any(qualified in CONSTRUCTORS for qualified in imports.values()):
-            return True
+        optional = imports is summary.optional_imports
+        for local, qualified in imports.items():
+            if qualified not in CONSTRUCTORS or _NAMES_CUSTOMER_IO.search(local):
+                continue
+            renamed = local != qualified.rpartition(".")[2]
+            if optional or renamed or package:
+                return True
     return False
