@@ -668,19 +668,8 @@ def _wrapper_names(summaries: list[ModuleSummary]) -> frozenset[str]:
     found.
     """
     names = {name for summary in summaries for name in summary.wrappers}
-    if not names:
-        return frozenset()
-    for _ in range(MAX_ALIASES):
-        renamed = {
-            local
-            for summary in summaries
-            for local, qualified in summary.aliases.items()
-            if qualified.rpartition(".")[2] in names and local not in names
-        }
-        if not renamed:
-            break
-        names |= renamed
-    return frozenset(names)
+    imports = [summary.aliases for summary in summaries]
+    return _with_import_names(names, imports)
 
 
 def _client_class_names(summaries: list[ModuleSummary]) -> frozenset[str]:
@@ -694,20 +683,34 @@ def _client_class_names(summaries: list[ModuleSummary]) -> frozenset[str]:
     (`Client = CustomerIO`) is not followed into the modules that import
     it.
     """
-    names = set()
-    for summary in summaries:
-        for imports in (summary.aliases, summary.optional_imports):
-            for local, qualified in imports.items():
-                if qualified in CONSTRUCTORS:
-                    names.add(local)
+    imports = [
+        table
+        for summary in summaries
+        for table in (summary.aliases, summary.optional_imports)
+    ]
+    names = {
+        local
+        for table in imports
+        for local, qualified in table.items()
+        if qualified in CONSTRUCTORS
+    }
+    return _with_import_names(names, imports)
+
+
+def _with_import_names(
+    names: set[str], imports: list[dict[str, str]]
+) -> frozenset[str]:
+    """Return `names` and the local names that imports bind them to, through re-exports.
+
+    `imports` maps each local name to the qualified name it imports.
+    """
     if not names:
         return frozenset()
     for _ in range(MAX_ALIASES):
         renamed = {
             local
-            for summary in summaries
-            for imports in (summary.aliases, summary.optional_imports)
-            for local, qualified in imports.items()
+            for table in imports
+            for local, qualified in table.items()
             if qualified.rpartition(".")[2] in names and local not in names
         }
         if not renamed:
