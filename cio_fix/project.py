@@ -70,6 +70,11 @@ class ModuleSummary:
     # The names in `clients` that functions set through `global`
     # (`global cio; cio = CustomerIO(...)` in an init function).
     global_clients: list[str] = field(default_factory=list)
+    # Module-level names bound to a construction of a class that the module
+    # imports from another project module under an SDK class's name
+    # (`cio = CustomerIO(...)` after `from compat import CustomerIO`): name
+    # -> the class's qualified name, which the project index resolves.
+    imported_class_clients: dict[str, str] = field(default_factory=dict)
     # Clients held as attributes of module-level objects, by `name.attribute`
     # (`app.cio = CustomerIO(...)`, or `tracking = Tracking()` of a class
     # whose methods set `self.cio`): `FileIndex.held_client_type`.
@@ -366,6 +371,13 @@ class ProjectIndex:
             summary.module_name, name
         ):
             return None
+        imported = summary.imported_class_clients.get(name)
+        if imported is not None:
+            # Modules are summarised before the index exists, which resolves
+            # the class now.
+            local = self.localise(imported, summary.module_name)
+            found = self.client_class(local)
+            return found.client if found is not None else None
         return summary.clients.get(name)
 
     def _attribute_client_type(self, qualified: str) -> ClientType | None:
@@ -742,6 +754,10 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         client = index.client_type(value, scope)
         if client is not None:
             summary.clients[name] = client
+        elif name not in index.rebound_names:
+            imported = _imported_class_construction(index, value, scope)
+            if imported is not None:
+                summary.imported_class_clients[name] = imported
 
     for name in scope.assignments:
         client = index.type_alias_client(name)
@@ -777,9 +793,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
 
     # NOTE: a construction of a client class imported from another project
     # module (`from compat import CustomerIO`) is found only once the
-    # project index exists. Its wrapper class, its credentials, the modules
-    # of its arguments and a module-level client that it builds are not
-    # listed here.
+    # project index exists. Its wrapper class, its credentials and the
+    # modules of its arguments are not listed here. A module-level client
+    # that it builds is listed apart (`imported_class_clients`).
     for construction in index.constructions:
         function = construction.site.function
         is_init = function is not None and function.name == "__init__"
@@ -1144,6 +1160,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
     for summary in summaries:
         if (
             summary.clients
+            or summary.imported_class_clients
             or summary.attribute_clients
             or summary.factories
             or summary.type_alias_clients
@@ -1156,6 +1173,33 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
     return words
+
+
+# The names of the SDK's client classes that a project module may re-export,
+# without the Data Pipelines `Client`, which many libraries have a class of.
+_REEXPORTED_CLASS_NAMES = frozenset(
+    name.rpartition(".")[2] for name in CONSTRUCTORS
+) - {"Client"}
+
+
+def _imported_class_construction(
+    index: FileIndex, value: cst.BaseExpression, scope: Scope
+) -> str | None:
+    """Return the qualified class name of `CustomerIO(...)` imported from a project module.
+
+    The name must be an SDK client class's, so that the module's name, a
+    prefilter word, comes from few modules.
+    """
+    if type(value) is not cst.Call:
+        return None
+    qualified = index.qualified_name(value.func, scope)
+    if qualified is None or qualified in CONSTRUCTORS:
+        return None
+    if qualified.partition(".")[0] in CLIENT_PACKAGES:
+        return None
+    if qualified.rpartition(".")[2] not in _REEXPORTED_CLASS_NAMES:
+        return None
+    return qualified
 
 
 def _imports_client_class(summary: ModuleSummary) -> bool:

@@ -705,6 +705,43 @@ def test_project_renamed_client_class_importer_checked(project) -> None:
     assert finding["fix"] == "safe"
 
 
+def _client_built_with_compat(compat: str) -> dict[str, str]:
+    """Return a project whose module-level client is built with compat's class."""
+    return {
+        "requirements.txt": "customerio==3.0.0\n",
+        "app/__init__.py": "",
+        "app/compat.py": compat,
+        "app/client.py": (
+            "import os\n\nfrom app.compat import CustomerIO\n\n"
+            'cio = CustomerIO(os.environ["SITE"], os.environ["KEY"])\n'
+        ),
+        "app/views.py": (
+            "from app.client import cio\n\n\n"
+            "def paid(uid, total):\n"
+            '    cio.track(uid, f"paid_{total}")\n'
+        ),
+    }
+
+
+def test_project_client_of_reexported_class_imported(project) -> None:
+    root = project(_client_built_with_compat("from customerio import CustomerIO\n"))
+
+    result = run_cli(["--select", "CIO301", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["path"] == "app/views.py"
+    assert finding["fix"] == "safe"
+
+
+def test_project_client_of_own_class_not_imported(project) -> None:
+    # A project class that only shares the SDK class's name builds no client.
+    root = project(_client_built_with_compat("class CustomerIO:\n    pass\n"))
+
+    result = run_cli(["--select", "CIO301", "--output-format", "json", "."], root)
+
+    assert result.json["findings"] == []
+
+
 def test_project_reexported_names_follow_chain() -> None:
     exports = {
         "app.Event": "app.events.Event",
