@@ -102,8 +102,9 @@ def detect_sdk_version(
     repository is read from its own requirements. A range that allows
     every released major is returned only when no file declares less. A
     `source` below `root` is given relative to it. A conflict between the
-    requirements files of the nearest declaring folder ends the search too. A declaration file
-    that cannot be read is reported to `warn`, by default the warning log.
+    requirements files of the nearest declaring folder ends the search
+    too. A declaration file that cannot be read is reported to `warn`, by
+    default the warning log.
     """
     if warn is None:
         warn = _log_warning
