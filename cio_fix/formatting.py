@@ -38,8 +38,8 @@ def format_fixed_file(
 
 def rewrites_ruff_pragma_line(code: str, formatted: str) -> bool:
     """Tell whether black's output changed a line of `code` that may end with a ruff pragma."""
-    kept = set(formatted.splitlines())
-    changed = (line for line in code.splitlines() if line not in kept)
+    formatted_lines = set(formatted.splitlines())
+    changed = (line for line in code.splitlines() if line not in formatted_lines)
     return any(may_end_with_ruff_pragma(line) for line in changed)
 
 

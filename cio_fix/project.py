@@ -1209,7 +1209,7 @@ def _imports_client_class(summary: ModuleSummary) -> bool:
     CustomerIO`) passes the prefilter on its own, so only a name without it
     needs the module's name (`Tracker`, `APIClient`). The module must import
     the class optionally, under a name of its own, or be a package's
-    `__init__.py`. Most modules that import `APIClient` only use it, and
+    `__init__.py`. A module that imports `APIClient` usually only uses it, and
     each module name is one more word that every file of the repository is
     searched for.
     NOTE: `from compat import APIClient`, where compat.py imports it plainly,

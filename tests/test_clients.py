@@ -2381,9 +2381,9 @@ def signup():
 @pytest.mark.parametrize(
     "compat", [OPTIONAL_COMPAT, "from customerio import CustomerIO\n"]
 )
-def test_clients_reexported_class_as_imported_here(project, compat: str) -> None:
+def test_clients_reexported_class_same_findings(project, compat: str) -> None:
     requirements = "flask\ncustomerio==3.0.0\n"
-    same_file = project(
+    root = project(
         {
             "same/requirements.txt": requirements,
             "same/views.py": SIGNUP_VIEW.format(imports=compat.rstrip()),
@@ -2395,16 +2395,18 @@ def test_clients_reexported_class_as_imported_here(project, compat: str) -> None
         }
     )
 
-    here = run_cli(["--output-format", "json", "."], same_file / "same").json
-    there = run_cli(["--output-format", "json", "."], same_file / "reexported").json
-    fixed_here = run_cli(["--dry-run", "--no-cache", "."], same_file / "same")
-    fixed_there = run_cli(["--dry-run", "--no-cache", "."], same_file / "reexported")
+    direct = run_cli(["--output-format", "json", "."], root / "same").json
+    reexported = run_cli(["--output-format", "json", "."], root / "reexported").json
+    fixed_direct = run_cli(["--dry-run", "--no-cache", "."], root / "same")
+    fixed_reexported = run_cli(["--dry-run", "--no-cache", "."], root / "reexported")
 
-    codes = [(finding["code"], finding["fix"]) for finding in there["findings"]]
+    codes = [(finding["code"], finding["fix"]) for finding in reexported["findings"]]
     assert codes == [("CIO601", "safe"), ("CIO304", "safe"), ("CIO701", "safe")]
-    assert codes == [(finding["code"], finding["fix"]) for finding in here["findings"]]
-    assert "+def _customerio_client():\n" in fixed_there.stdout
-    assert fixed_there.stdout.count("\n+") == fixed_here.stdout.count("\n+")
+    assert codes == [
+        (finding["code"], finding["fix"]) for finding in direct["findings"]
+    ]
+    assert "+def _customerio_client():\n" in fixed_reexported.stdout
+    assert fixed_reexported.stdout.count("\n+") == fixed_direct.stdout.count("\n+")
 
 
 def test_clients_reexported_optional_class_reason(project) -> None:

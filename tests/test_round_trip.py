@@ -125,18 +125,18 @@ def test_round_trip_source_line_endings_kept() -> None:
     # libcst writes the lines it makes with the first ending, \r\n.
     fixed = "import os\r\na = 1\r\n\r\nb = (\r\n    2\r\n)\r\nd = 4\r\nc = 3\r\n"
 
-    kept = with_source_line_endings(source, fixed)
+    restored = with_source_line_endings(source, fixed)
 
     # The blank line keeps its \n, the lines that replace `b = 2` take its
     # \n, and `d = 4` takes that of the line before it.
-    assert kept == "import os\r\na = 1\r\n\nb = (\n    2\n)\nd = 4\nc = 3\r\n"
+    assert restored == "import os\r\na = 1\r\n\nb = (\n    2\n)\nd = 4\nc = 3\r\n"
 
 
 def test_round_trip_source_line_endings_last_line() -> None:
     source = "a = 1\nb = 2\r\nc = 3"
     fixed = "a = 1\r\nb = 2\r\nc = 3\r\nd = 4"
 
-    kept = with_source_line_endings(source, fixed)
+    restored = with_source_line_endings(source, fixed)
 
     # `c = 3` had no ending, so it takes the one that libcst wrote.
-    assert kept == "a = 1\nb = 2\r\nc = 3\r\nd = 4"
+    assert restored == "a = 1\nb = 2\r\nc = 3\r\nd = 4"

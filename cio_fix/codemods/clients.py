@@ -535,10 +535,9 @@ def plan_hoist(
     reads_values = any(
         literal_value(argument.value) is None for argument in construction.node.args
     )
-    # NOTE: literal keys make a module-level client. When the CIO101 fix of
-    # a key can be written only after this fix (an E501 noqa comment that must
-    # stay on the key's one-line statement), it writes the environment read
-    # into that client, which then needs the variables at import.
+    # NOTE: literal keys make a module-level client. Sometimes CIO101 can fix
+    # a key only after this fix, because an E501 noqa comment must stay on the
+    # key's one-line statement. Its environment read then runs at import.
     kind = "client"
     if keyed_values:
         kind = "keyed"
@@ -554,18 +553,18 @@ def plan_hoist(
 # The reason for withholding a fix that needs `functools`, which the module binds
 # to something else.
 FUNCTOOLS_TAKEN = "the name `functools` is bound to something else in this module"
-# Why a property that builds a client gets no fix.
+# The reason that a property which builds a client gets no fix.
 CACHED_PROPERTY = (
     "functools.cached_property is no drop-in replacement for a property,"
     " because it keeps one client per instance and needs the instance's"
     " `__dict__`"
 )
-# Why a dataclass field whose `default_factory` builds a client gets no fix.
+# The reason that a dataclass field whose `default_factory` builds a client gets no fix.
 DEFAULT_FACTORY = (
     "cio-fix does not rewrite a `default_factory`; give it a functools.cache"
     " factory that returns the client"
 )
-# Why a class method that builds a client gets no fix.
+# The reason that a class method which builds a client gets no fix.
 CLASS_METHOD_CACHE = (
     "a cache on a class method keeps one client per class it is called"
     " through, and cio-fix caches only static methods"
