@@ -101,13 +101,14 @@ def test_fixture(code: str, entry: Path, tmp_path: Path) -> None:
     codes = [finding["code"] for finding in checked.json["findings"]]
     assert checked.json["errors"] == []
     # The fix passes re-check only the rules whose declared fix safety the
-    # run allows, so a fix must have the safety its rule declares. A CIO301
-    # or CIO302 fix is unsafe instead when its message gives the reason.
+    # run allows, so a fix must have the safety its rule declares. A fix of
+    # a safe rule (CIO103, CIO301, CIO302) is unsafe instead when its
+    # message gives the reason.
     declared = all_rules()[code].fix_safety
     for finding in checked.json["findings"]:
         if finding["code"] == code and finding["fix"] is not None:
             assert declared is not None, f"{code} declares no fix"
-            if "(unsafe: cio-fix cannot read " in finding["message"]:
+            if "(unsafe: " in finding["message"]:
                 assert finding["fix"] == "unsafe"
             else:
                 assert finding["fix"] == declared.value, f"{code} declares {declared}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
@@ -61,6 +61,11 @@ ARITHMETIC_REASON = (
     "compute it in seconds: cio-fix rewrites a millisecond value only where it is"
     " sent as it is"
 )
+# The note on a fix for an attribute whose name does not say it is a date.
+UNNAMED_DATE_NOTE = (
+    "unsafe: the name does not say that it is a date, so check that nothing"
+    " reads it in milliseconds"
+)
 
 
 @dataclass
@@ -75,6 +80,9 @@ class Slot:
     # Why no fix may change the value: it sits in a dict that other code
     # reads too, so a fix would change what that code receives.
     withheld: str | None = None
+    # An attribute not named like a date (`last_seen`) that is sent the
+    # current time in milliseconds. Its fix needs `--unsafe-fixes`.
+    unnamed: bool = False
 
 
 @dataclass
@@ -101,7 +109,11 @@ class MillisecondTimestamp(Rule):
     (`int(round(time.time() * 1000))`). It looks at `timestamp=` of track,
     track_anonymous and backfill, at identify and event-data attributes
     named `*_at`, `*_time`, `*_date` or `timestamp`, and at add_device's
-    `last_used`. In `timestamp=` only milliseconds count, because
+    `last_used`. An attribute of another name that is sent the current
+    time in milliseconds as it is computed (`last_seen=int(time.time() *
+    1000)`) is reported too, with an unsafe fix, because only its value
+    says that it is a date; a name for milliseconds (`started_ms`) is
+    left alone. In `timestamp=` only milliseconds count, because
     customerio 3.x passes a float there through `int()` itself. The value
     may reach the call through a variable or a module constant. A 13-digit
     constant that another module of the project defines counts too
@@ -179,6 +191,9 @@ class MillisecondTimestamp(Rule):
                     finding.message = with_note(
                         finding.message, f"not fixed: {slot.withheld}"
                     )
+                if slot.unnamed and finding.fix is not None:
+                    finding.fix = replace(finding.fix, safety=FixSafety.UNSAFE)
+                    finding.message = with_note(finding.message, UNNAMED_DATE_NOTE)
                 # A fix writes `int(...)`, or reads an `int(...)` of the code
                 # as the builtin. It changes the call, or the assignment of a
                 # variable in a scope that the call's name lookup searches, so
@@ -498,6 +513,8 @@ def _slots(context: FileContext, call: ClientCall) -> Iterator[Slot]:
         for keyword, argument in call.extra_keywords.items():
             if TIMESTAMP_NAME.search(keyword):
                 yield Slot(keyword, argument.value)
+            elif _is_unnamed_date(context.index, keyword, argument.value):
+                yield Slot(keyword, argument.value, unnamed=True)
         for argument in _spreads(call):
             yield from _dict_slots(context, argument, scope)
 
@@ -540,13 +557,29 @@ def _dict_slots(
         if not isinstance(element, cst.DictElement):
             continue
         key = literal_value(element.key)
-        if not isinstance(key, str) or not TIMESTAMP_NAME.search(key):
+        if not isinstance(key, str):
+            continue
+        unnamed = not TIMESTAMP_NAME.search(key)
+        if unnamed and not _is_unnamed_date(context.index, key, element.value):
             continue
         # `payload["placed_at"] = payload["placed_at"] // 1000` before the
         # call: the value sent is not the one in the literal.
         if key in changed or None in changed:
             continue
-        yield Slot(key, element.value, withheld=withheld)
+        yield Slot(key, element.value, withheld=withheld, unnamed=unnamed)
+
+
+def _is_unnamed_date(index: FileIndex, name: str, value: cst.BaseExpression) -> bool:
+    """Tell whether an attribute not named like a date is sent a time in milliseconds.
+
+    Only a time computed where it is sent counts (`time.time() * 1000`,
+    `dt.timestamp() * 1000`): a 13-digit literal may be an ID, and an
+    attribute named for milliseconds (`started_ms`) is meant to hold them.
+    """
+    if MILLISECOND_NAME.search(name) or isinstance(value, cst.Integer):
+        return False
+    converted = convert(index, value, allow_float=False)
+    return converted is not None and converted.problem == "milliseconds"
 
 
 # -- recognising milliseconds ---------------------------------------------------
