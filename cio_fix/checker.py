@@ -1442,6 +1442,8 @@ class Checker:
 def scan_facts(summary: ModuleSummary) -> ScanFacts:
     """Return what the search for more project files needs from one summary."""
     aliased = {qualified.rpartition(".")[0] for qualified in summary.aliases.values()}
+    # `from .client import *` imports the names that the package may re-export.
+    aliased.update(summary.star_imports)
     return ScanFacts(
         tuple(sorted(prefilter_words([summary]))),
         tuple(sorted(imported_modules([summary]))),

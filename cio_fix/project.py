@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,6 +93,12 @@ class ModuleSummary:
     classes: dict[str, ClassStrings] = field(default_factory=dict)
     # Module-level names imported from elsewhere: local name -> qualified name.
     aliases: dict[str, str] = field(default_factory=dict)
+    # The modules that this module imports with `*` (`from .client import *`
+    # in a package's `__init__.py`), and, only when there are any, the
+    # module-level names that it binds itself: another name imported from
+    # this module may be one of those modules' names.
+    star_imports: list[str] = field(default_factory=list)
+    own_names: list[str] = field(default_factory=list)
     # The aliases that another binding may replace (`FileIndex.rebound_names`),
     # such as a `try`/`except ImportError` fallback between two imports. The
     # alias is the last import, which is not the value read through it.
@@ -152,6 +158,25 @@ class ModuleSummary:
     writes_globals: bool = False
     # Per-rule facts for project-level rules, keyed by rule code.
     rule_facts: dict[str, Any] = field(default_factory=dict)
+
+    def records(self, name: str) -> bool:
+        """Tell whether the summary contains a fact about a module-level name."""
+        named: tuple[Container[str], ...] = (
+            self.clients,
+            self.imported_class_clients,
+            self.factories,
+            self.type_alias_clients,
+            self.constants,
+            self.classes,
+            self.aliases,
+            self.optional_imports,
+            self.wrappers,
+            self.track_callers,
+            self.client_classes,
+            self.other_classes,
+            self.client_containers,
+        )
+        return any(name in facts for facts in named)
 
 
 @dataclass(frozen=True)
@@ -329,7 +354,29 @@ class ProjectIndex:
             if values and name in summary.rebound_aliases:
                 return None
             return self._resolve(summary.aliases[name], depth + 1, values)
+        if summary.star_imports and name not in summary.own_names:
+            found = self._resolve_star_import(summary, name, depth, values)
+            if found is not None:
+                return found
         return summary, name
+
+    def _resolve_star_import(
+        self, summary: ModuleSummary, name: str, depth: int, values: bool
+    ) -> tuple[ModuleSummary, str] | None:
+        """Follow a name that a module may re-export with `*` to a module that binds it.
+
+        The last star import wins, as it does at run time. A private name
+        (`_client`) or one that no summary of those modules records is not
+        followed, because `*` may not export it.
+        """
+        if name.startswith("_"):
+            return None
+        for module in reversed(summary.star_imports):
+            local = self.localise(module, summary.module_name)
+            found = self._resolve(f"{local}.{name}", depth + 1, values)
+            if found is not None and found[0].records(found[1]):
+                return found
+        return None
 
     def localise(self, qualified: str, importer: str) -> str:
         """Return `qualified` as the importer's own part of the repository means it.
@@ -782,6 +829,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             summary.aliases[local] = qualified
             if local in index.rebound_names:
                 summary.rebound_aliases.append(local)
+    if index.star_imports:
+        summary.star_imports = list(index.star_imports)
+        summary.own_names = sorted(scope.assignments)
     summary.attribute_clients = index.held_clients()
     summary.optional_imports = optional_imports(index)
     summary.client_containers = index.client_containers()
