@@ -333,6 +333,11 @@ class ClientCall:
     # The extra keywords that named parameters of the wrapper give, which a
     # fix cannot move out of the wrapper call.
     wrapper_keywords: frozenset[str] = frozenset()
+    # The client method's parameters that the wrapper passes None for,
+    # because the call leaves out their wrapper parameter, which has
+    # another name or is positional-only (`attrs=None` passed as `data`). A
+    # fix that adds them to the call by their own name would be wrong.
+    renamed_defaults: frozenset[str] = frozenset()
     # Whether `wrapper` names a `functools.partial(cio.track, ...)` rather
     # than a function, and the arguments that the partial binds. Those are
     # among the call's arguments, but they sit where the partial is made.
@@ -393,6 +398,9 @@ class WrapperSignature:
     # The qualified name, as the wrapper's module imports it, of a client
     # that another module of the project binds (`from app.client import cio`).
     client_import: str | None = None
+    # The parameters with the default None (`data=None`), which the client
+    # call gets as None when a caller leaves them out.
+    defaulted: tuple[str, ...] = ()
 
 
 def forwarded_arguments(
@@ -432,6 +440,41 @@ def forwarded_arguments(
         else:
             return None
     return forwarded
+
+
+def _renamed_defaults(
+    signature: WrapperSignature, call: cst.Call, parameters: tuple[str, ...]
+) -> frozenset[str]:
+    """Return the client parameters that a wrapper call leaves to a default of another name.
+
+    A `*x` or `**x` argument may pass any of them, so they all count then.
+    """
+    if not signature.defaulted:
+        return frozenset()
+    positions = 0
+    passed = set()
+    for argument in call.args:
+        if argument.star:
+            passed = set()
+            positions = 0
+            break
+        if argument.keyword is None:
+            positions += 1
+        else:
+            passed.add(argument.keyword.value)
+    passed.update(signature.positional[:positions])
+    targets = dict(signature.targets)
+    positional_only = signature.positional[: signature.positional_only]
+    found = set()
+    for name in signature.defaulted:
+        if name in passed:
+            continue
+        target = targets[name]
+        if isinstance(target, int):
+            target = parameters[target] if target < len(parameters) else ""
+        if target != name or name in positional_only:
+            found.add(target)
+    return frozenset(found)
 
 
 @dataclass
@@ -2483,6 +2526,7 @@ class FileIndex:
                     # A named parameter of the wrapper gets it, not `**kwargs`.
                     wrapper_keywords.add(target)
         _rename_identifier(signature.client, signature.method, named, extra)
+        renamed_defaults = _renamed_defaults(signature, call, parameters)
         return ClientCall(
             node=site.node,
             method=signature.method,
@@ -2496,6 +2540,7 @@ class FileIndex:
             partial=partial,
             wrapper=dotted_name(func),
             wrapper_keywords=frozenset(wrapper_keywords),
+            renamed_defaults=renamed_defaults,
         )
 
     def _wrapper_signature(

@@ -68,8 +68,10 @@ def wrapper_signature(
     parameter once and nothing else: the positional parameters by position
     (a first part of them, in order), the others as keywords (`id=user_id`
     too), `*args` as `*args` after all positional parameters and `**kwargs`
-    as `**kwargs`. A decorator, a default value or an async function
-    rules the function out: what callers get is then not the client call.
+    as `**kwargs`. A decorator, a default value other than None or an
+    async function rules the function out: what callers get is then not
+    the client call. A None default is what the client call gets when a
+    caller leaves the parameter out (`data=None`, as the SDK has it).
     """
     node = function.node
     if node.decorators or function.is_async or function.scope is None:
@@ -88,8 +90,13 @@ def wrapper_signature(
     parameters = node.params
     positional = [*parameters.posonly_params, *parameters.params]
     every = [*positional, *parameters.kwonly_params]
-    if any(parameter.default is not None for parameter in every):
-        return None
+    defaulted = []
+    for parameter in every:
+        if parameter.default is None:
+            continue
+        if not _is_none(parameter.default):
+            return None
+        defaulted.append(parameter.name.value)
     star = _star_name(parameters.star_arg)
     star_star = _star_name(parameters.star_kwarg)
     targets = _targets(
@@ -123,7 +130,12 @@ def wrapper_signature(
         star_star=star_star,
         targets=tuple(targets.items()),
         client_import=client_import,
+        defaulted=tuple(defaulted),
     )
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return type(node) is cst.Name and node.value == "None"
 
 
 def _imported_name(
@@ -290,6 +302,11 @@ def withheld_reason(code: str, call: ClientCall) -> str | None:
         names = ", ".join(f"`{name}`" for name in sorted(call.wrapper_keywords))
         kind = "an argument" if len(call.wrapper_keywords) == 1 else "arguments"
         return f"the wrapper `{call.wrapper}` needs {names} as {kind} of its own"
+    if code == "CIO701" and "data" in call.renamed_defaults:
+        return (
+            f"the wrapper `{call.wrapper}` takes `data` as a parameter of another"
+            " name, which this call leaves to its default"
+        )
     return None
 
 
