@@ -6,7 +6,9 @@ every rule agrees on what a request handler is:
 - route decorators of Flask and Quart (`route`, `get`...`delete` on an app
   or blueprint), FastAPI and Starlette (`get`...`delete`, `api_route`,
   `websocket` on an app or router) and aiohttp route tables, recognised by
-  their path argument (a string that starts with `/`);
+  their path argument (a string that starts with `/`), also through a
+  module-level factory that returns one for its path (`def json_post(path):
+  return app.route(path, methods=["POST"])`, then `@json_post("/orders")`);
 - handlers registered by reference (`app.add_url_rule`, aiohttp's
   `router.add_get` and `web.get`, Starlette's `Route`);
 - per-request hooks (`before_request`, `after_request`, `middleware`);
@@ -43,6 +45,19 @@ from cio_fix.customerio import (
 )
 from cio_fix.metadata import parents
 
+# The packages whose app, blueprint and router classes make a route
+# decorator factory's receiver (`_is_web_app`).
+WEB_FRAMEWORK_PACKAGES = (
+    "aiohttp.",
+    "bottle.",
+    "falcon.",
+    "fastapi.",
+    "flask.",
+    "litestar.",
+    "quart.",
+    "sanic.",
+    "starlette.",
+)
 ROUTE_METHODS = frozenset(
     {
         "route",
@@ -201,6 +216,8 @@ class _FileFacts:
     registered: frozenset[str]
     # None until first read, because telling a handler apart needs only `registered`.
     called_per_request: frozenset[str] | None = None
+    # The module's route decorator factories (`_route_factories`), on first use.
+    route_factories: frozenset[str] | None = None
 
 
 _FACTS: weakref.WeakKeyDictionary[FileIndex, _FileFacts] = weakref.WeakKeyDictionary()
@@ -302,6 +319,88 @@ def _is_route_decorator(decorator: cst.Decorator) -> bool:
     return False
 
 
+def _is_factory_route(index: FileIndex, decorator: cst.Decorator) -> bool:
+    """Tell `@json_post("/orders")` apart, where `json_post` returns a route decorator."""
+    expression = decorator.decorator
+    if type(expression) is not cst.Call or type(expression.func) is not cst.Name:
+        return False
+    if not expression.args or expression.args[0].keyword or expression.args[0].star:
+        return False
+    path = literal_value(expression.args[0].value)
+    if not isinstance(path, str) or not path.startswith("/"):
+        return False
+    facts = _facts(index)
+    if facts.route_factories is None:
+        facts.route_factories = _route_factories(index)
+    return expression.func.value in facts.route_factories
+
+
+def _route_factories(index: FileIndex) -> frozenset[str]:
+    """Return the module-level functions that only return a route decorator for their path.
+
+    Their one statement is `return app.route(path, ...)` (or `bp.post`,
+    `router.get`), where `path` is their first parameter and `app` a web
+    framework's app or router (`_is_web_app`), and the module binds their
+    name only with the `def`.
+    """
+    names = set()
+    for function in index.functions:
+        if function.parent is not None or function.class_info is not None:
+            continue
+        if function.node.decorators or function.is_async:
+            continue
+        first = _first_parameter(function)
+        returned = _only_return(function.node)
+        if first is None or type(returned) is not cst.Call:
+            continue
+        if type(returned.func) is not cst.Attribute:
+            continue
+        if returned.func.attr.value not in ROUTE_METHODS or not returned.args:
+            continue
+        if not _is_web_app(index, returned.func.value):
+            continue
+        argument = returned.args[0]
+        if argument.keyword or argument.star or type(argument.value) is not cst.Name:
+            continue
+        if argument.value.value != first:
+            continue
+        assignments = index.module_scope.assignments.get(function.name, [])
+        if len(assignments) == 1 and function.name not in index.rebound_names:
+            names.add(function.name)
+    return frozenset(names)
+
+
+def _is_web_app(index: FileIndex, node: cst.BaseExpression) -> bool:
+    """Tell whether a name is bound once, at module level, to a web framework's app or router.
+
+    That is `app = Flask(__name__)`, `bp = Blueprint(...)`, `router =
+    APIRouter()` and the like: a call of a class from a web framework.
+    """
+    if type(node) is not cst.Name or node.value in index.rebound_names:
+        return False
+    assignments = index.module_scope.assignments.get(node.value, [])
+    if len(assignments) != 1 or type(assignments[0].value) is not cst.Call:
+        return False
+    qualified = index.qualified_name(assignments[0].value.func, index.module_scope)
+    return qualified is not None and qualified.startswith(WEB_FRAMEWORK_PACKAGES)
+
+
+def _only_return(node: cst.FunctionDef) -> cst.BaseExpression | None:
+    """Return X of `return X` when that is the function's one statement after a docstring."""
+    body = node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return None
+    statements = list(body.body)
+    if statements and node.get_docstring(clean=False) is not None:
+        statements = statements[1:]
+    if len(statements) != 1 or type(statements[0]) is not cst.SimpleStatementLine:
+        return None
+    line = statements[0].body
+    if len(line) != 1 or type(line[0]) is not cst.Return:
+        return None
+    return line[0].value
+
+
 def _is_per_request_hook(decorator: cst.Decorator) -> bool:
     """Tell `@app.before_request` (without a call) apart."""
     expression = decorator.decorator
@@ -356,6 +455,8 @@ def is_request_handler(index: FileIndex, function: FunctionInfo) -> bool:
         return False
     for decorator in function.node.decorators:
         if _is_route_decorator(decorator) or _is_per_request_hook(decorator):
+            return True
+        if _is_factory_route(index, decorator):
             return True
     if function.class_info is None and function.name in _facts(index).registered:
         return True
