@@ -20,6 +20,11 @@ every rule agrees on what a request handler is:
 - methods of class-based views, mixins, viewsets and Tornado
   `RequestHandler` classes that run per request, and DRF `action`s.
 
+The wrapper that a module-level decorator returns runs per request when
+the decorator is on a request handler of the same module
+(`@with_customerio` under `@app.post(...)`), so `runs_per_request_or_item`
+counts it too.
+
 Celery tasks, RQ jobs and other background jobs are never requests, even
 when their first parameter is called `request`. A Celery task still runs
 once per queued item, so `runs_per_request_or_item` counts it. Management commands,
@@ -218,6 +223,9 @@ class _FileFacts:
     called_per_request: frozenset[str] | None = None
     # The module's route decorator factories (`_route_factories`), on first use.
     route_factories: frozenset[str] | None = None
+    # The module-level functions that decorate a request handler, by name, on
+    # first use.
+    handler_decorators: frozenset[str] | None = None
 
 
 _FACTS: weakref.WeakKeyDictionary[FileIndex, _FileFacts] = weakref.WeakKeyDictionary()
@@ -370,6 +378,46 @@ def _route_factories(index: FileIndex) -> frozenset[str]:
     return frozenset(names)
 
 
+def _wraps_handler(index: FileIndex, function: FunctionInfo) -> bool:
+    """Tell whether a function is the wrapper that a decorator of a request handler returns.
+
+    `def with_customerio(fn): ... def wrapper(*args): ...; return wrapper`
+    at module level, with `@with_customerio` on a handler of the module:
+    the wrapper runs on every request to that handler.
+    """
+    decorator = function.parent
+    if decorator is None or decorator.parent is not None:
+        return False
+    if function.class_info is not None or decorator.class_info is not None:
+        return False
+    returned = _only_return(decorator.node, last=True)
+    if type(returned) is not cst.Name or returned.value != function.name:
+        return False
+    facts = _facts(index)
+    if facts.handler_decorators is None:
+        facts.handler_decorators = _handler_decorators(index)
+    return decorator.name in facts.handler_decorators
+
+
+def _handler_decorators(index: FileIndex) -> frozenset[str]:
+    """Return the names of module-level functions that decorate a request handler."""
+    names = set()
+    for function in index.functions:
+        if function.parent is not None or not function.node.decorators:
+            continue
+        if not is_request_handler(index, function):
+            continue
+        for decorator in function.node.decorators:
+            if type(decorator.decorator) is cst.Name:
+                names.add(decorator.decorator.value)
+    return frozenset(
+        name
+        for name in names
+        if len(index.module_scope.assignments.get(name, [])) == 1
+        and name not in index.rebound_names
+    )
+
+
 def _is_web_app(index: FileIndex, node: cst.BaseExpression) -> bool:
     """Tell whether a name is bound once, at module level, to a web framework's app or router.
 
@@ -385,13 +433,20 @@ def _is_web_app(index: FileIndex, node: cst.BaseExpression) -> bool:
     return qualified is not None and qualified.startswith(WEB_FRAMEWORK_PACKAGES)
 
 
-def _only_return(node: cst.FunctionDef) -> cst.BaseExpression | None:
-    """Return X of `return X` when that is the function's one statement after a docstring."""
+def _only_return(
+    node: cst.FunctionDef, last: bool = False
+) -> cst.BaseExpression | None:
+    """Return X of `return X` when that is the function's one statement after a docstring.
+
+    With `last`, the function may have other statements before it.
+    """
     body = node.body
     if not isinstance(body, cst.IndentedBlock):
         return None
     statements = list(body.body)
-    if statements and node.get_docstring(clean=False) is not None:
+    if last:
+        statements = statements[-1:]
+    elif statements and node.get_docstring(clean=False) is not None:
         statements = statements[1:]
     if len(statements) != 1 or type(statements[0]) is not cst.SimpleStatementLine:
         return None
@@ -510,6 +565,8 @@ def runs_per_request_or_item(index: FileIndex, function: FunctionInfo | None) ->
     from either or per item of a loop.
     """
     if request_handler(index, function) is not None:
+        return True
+    if function is not None and _wraps_handler(index, function):
         return True
     if (
         function is None
