@@ -3373,7 +3373,7 @@ def _closed_by(context: FileContext, function: cst.FunctionDef) -> set[str]:
 
 
 def _closed_names(context: FileContext, function: cst.FunctionDef) -> set[str]:
-    """Return the names a function closes: `with name:` or `name.close()`.
+    """Return the names a function closes: `with name:`, `name.close()` or `name.x.close()`.
 
     A name bound to another one (`other = name`) closes it when it is closed,
     and so does a call of a module-level function of this file that closes
@@ -3393,8 +3393,10 @@ def _closed_names(context: FileContext, function: cst.FunctionDef) -> set[str]:
                         aliases.append((target.target.value, node.value.value))
         else:
             receiver, _, method = (dotted_name(node.func) or "").rpartition(".")
-            if method == "close":
+            # `cio.http.close()` closes the session that the client `cio` sends with.
+            while method == "close" and receiver:
                 names.add(receiver)
+                receiver = receiver.rpartition(".")[0]
             names |= _passed_to(context, node, _closed_by)
     for _ in range(len(aliases)):
         more = {value for target, value in aliases if target in names}
