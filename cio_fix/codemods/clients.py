@@ -28,6 +28,7 @@ from cio_fix.codemods.changes import (
 )
 from cio_fix.codemods.instances import (
     PassedArguments,
+    attribute_read,
     called_factory,
     class_method_target,
     constructed_client,
@@ -38,6 +39,7 @@ from cio_fix.codemods.instances import (
     own_parameters,
     passed_arguments,
     per_instance_calls,
+    read_per_request,
     returns_construction,
 )
 from cio_fix.codemods.patches import (
@@ -1536,8 +1538,9 @@ def _resolve_target(
 def _properties_read_per_request(context: FileContext) -> set[str]:
     """Return the properties of this file whose client a call uses per request or item.
 
-    The call's receiver reads the property (`self.cio.track(...)`), and the
-    call runs in a request handler, a Celery task, a function called from
+    The call's receiver reads the property (`self.cio.track(...)`), or is a
+    local variable that only such a read binds (`cio = self.cio`). The read
+    runs in a request handler, a Celery task, a function called from
     either, or a loop.
     """
     index = context.index
@@ -1550,19 +1553,13 @@ def _properties_read_per_request(context: FileContext) -> set[str]:
     if not properties:
         return names
     for call in index.client_calls:
-        receiver = call.receiver
-        if type(receiver) is not cst.Attribute:
+        read = attribute_read(index, call.receiver, call.site)
+        if read is None or read.attribute.attr.value not in properties:
             continue
-        if receiver.attr.value not in properties:
-            continue
-        getter = index.read_property(receiver, call.site.scope)
+        getter = index.read_property(read.attribute, call.site.scope)
         if getter is None or getter.qualname in names:
             continue
-        function = call.site.function
-        ancestors = list(context.ancestors(call.node))
-        if runs_per_request_or_item(index, function) or loop_around(
-            call.node, ancestors
-        ):
+        if read_per_request(context, read, call.site):
             names.add(getter.qualname)
     return names
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.customerio import (
+    Assignment,
+    CallSite,
     ClassInfo,
     Construction,
     FileIndex,
@@ -20,6 +22,7 @@ from cio_fix.customerio import (
     Scope,
     all_parameters,
 )
+from cio_fix.handlers import loop_around, runs_per_request_or_item
 from cio_fix.metadata import code_of
 from cio_fix.rules import FileContext
 
@@ -337,3 +340,60 @@ def constructed_client(index: FileIndex, default: DefaultFactory) -> cst.CSTNode
     if index.constructor_type(value) is not None:
         return value
     return None
+
+
+@dataclass(frozen=True)
+class AttributeRead:
+    """A read of `self.name` or `cls.name` that a client call's receiver gives."""
+
+    attribute: cst.Attribute
+    # The assignment of the local variable that stores the read (`cio =
+    # self.cio`), or None when the receiver is the read itself.
+    assignment: Assignment | None
+
+
+def attribute_read(
+    index: FileIndex, receiver: cst.BaseExpression, site: CallSite
+) -> AttributeRead | None:
+    """Return the `self.name` or `cls.name` read of a receiver, directly or through a local.
+
+    A local variable counts when it has one assignment, an `=` statement
+    in the call's own function that stores the read. `with self.cio as cio`
+    does not count, because `__enter__` may return another object.
+    """
+    kind = type(receiver)
+    if kind is cst.Attribute:
+        attribute = receiver
+        assignment = None
+    elif kind is cst.Name and site.function is not None:
+        assignments = index.assignments_of(receiver.value, site.scope)
+        if len(assignments) != 1:
+            return None
+        assignment = assignments[0]
+        if type(assignment.statement) not in (cst.Assign, cst.AnnAssign):
+            return None
+        if assignment.scope is not site.function.scope:
+            return None
+        attribute = assignment.value
+        if type(attribute) is not cst.Attribute:
+            return None
+    else:
+        return None
+    owner = attribute.value
+    if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+        return None
+    return AttributeRead(attribute, assignment)
+
+
+def read_per_request(context: FileContext, read: AttributeRead, site: CallSite) -> bool:
+    """Tell whether an attribute read runs per request or per item.
+
+    The read runs in a function that does, or in a loop: the loop around
+    the call, or around the assignment of the local variable that stores it.
+    """
+    index = context.index
+    if runs_per_request_or_item(index, site.function):
+        return True
+    if read.assignment is not None:
+        return read.assignment.in_loop
+    return loop_around(site.node, list(context.ancestors(site.node))) is not None
