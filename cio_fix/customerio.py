@@ -704,6 +704,9 @@ class FileIndex:
         # Each class and its bases that attribute lookups reach, by the id of
         # the class node.
         self._class_lineages: dict[int, list[ClassInfo]] = {}
+        # The base class at which each lineage ends because it is not a class
+        # of this module, or None when it ends for another reason.
+        self._lineage_ends: dict[int, cst.BaseExpression | None] = {}
         # Imported names that a function or class also binds, by an import
         # of its own, a parameter or an assignment: where they are used
         # decides what they mean.
@@ -789,6 +792,7 @@ class FileIndex:
         self.global_assignments = {}
         self.global_scopes = {}
         self._class_lineages = {}
+        self._lineage_ends = {}
         for scope in [self.module_scope, *self.inner_scopes()]:
             scope.assignments = {}
             scope.function = None
@@ -1646,6 +1650,30 @@ class FileIndex:
                 return self._property_getter(assignments)
         return None
 
+    def inherited_attribute(self, node: cst.Attribute, scope: Scope) -> str | None:
+        """Return `module.Base.name` for `self.name` that only an imported base class binds.
+
+        No class of the lineage (`_class_lineage`) of the class whose method
+        `scope` is in binds the name, and the lineage ends at a base class
+        that this module imports, which Python searches next.
+        """
+        owner = node.value
+        if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+            return None
+        class_info = self._enclosing_class(scope)
+        if class_info is None:
+            return None
+        attribute = node.attr.value
+        lineage = self._class_lineage(class_info)
+        for item in lineage:
+            if self._attribute_assignments(item, attribute):
+                return None
+        base = self._lineage_ends.get(id(class_info.node))
+        if base is None:
+            return None
+        qualified = self.qualified_name(base, self.module_scope)
+        return f"{qualified}.{attribute}" if qualified is not None else None
+
     def _property_getter(self, assignments: list[Assignment]) -> FunctionInfo | None:
         """Return the getter of a `property` or `cached_property` bound by nothing else.
 
@@ -1834,27 +1862,40 @@ class FileIndex:
         lineage = self._class_lineages.get(key)
         if lineage is None:
             lineage = [class_info]
-            self._add_bases(class_info, lineage)
+            ends: list[cst.BaseExpression] = []
+            self._add_bases(class_info, lineage, ends)
+            full_length = len(lineage)
             lineage = _before_repeated(lineage)
             self._class_lineages[key] = lineage
+            end = ends[0] if ends and len(lineage) == full_length else None
+            self._lineage_ends[key] = end
         return lineage
 
-    def _add_bases(self, class_info: ClassInfo, lineage: list[ClassInfo]) -> bool:
+    def _add_bases(
+        self,
+        class_info: ClassInfo,
+        lineage: list[ClassInfo],
+        ends: list[cst.BaseExpression],
+    ) -> bool:
         """Append a class's bases of this module to `lineage`, depth first.
 
-        Returns False when a base is not a class of this module or the
-        lineage reaches `MAX_BASE_CLASSES` bases, so that nothing follows it.
+        Returns False when a base is not a class of this module, which goes
+        into `ends`, or the lineage reaches `MAX_BASE_CLASSES` bases, so
+        that nothing follows it.
         """
         if class_info.scope is None or class_info.scope.parent is None:
             return False
         if class_info.node.keywords:
             return False
         for base in class_info.node.bases:
+            if len(lineage) > MAX_BASE_CLASSES:
+                return False
             found = self._class_named(base.value, class_info.scope.parent)
-            if found is None or len(lineage) > MAX_BASE_CLASSES:
+            if found is None:
+                ends.append(base.value)
                 return False
             lineage.append(found)
-            if not self._add_bases(found, lineage):
+            if not self._add_bases(found, lineage, ends):
                 return False
         return True
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from cio_fix.codemods.instances import method_factory_kind
 from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
@@ -120,6 +121,10 @@ class ModuleSummary:
     # Classes whose `__init__` builds a client: files that instantiate one
     # may build a client per request without mentioning customerio.
     client_classes: list[str] = field(default_factory=list)
+    # Properties of module-level classes that build a new client on every
+    # read, as `Class.name`: a subclass in another file that reads one per
+    # request builds a client per request.
+    client_properties: list[str] = field(default_factory=list)
     # Module-level classes that no Customer.io client is an instance of
     # (`FileIndex.is_other_class`): an annotation with one of them overrides
     # `client-names` in the files that import it.
@@ -642,6 +647,11 @@ class ProjectIndex:
                 return True
         return False
 
+    def is_client_property(self, qualified: str) -> bool:
+        """Tell whether `module.Class.name` is a property that builds a new client on every read."""
+        target = self.resolve_class_attribute(qualified)
+        return target is not None and target[1] in target[0].client_properties
+
     def factory_type(self, qualified: str) -> ClientType | None:
         target = self.resolve_name(qualified)
         if target is None:
@@ -861,6 +871,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             if qualified is not None:
                 summary.credential_uses[qualified] = role
 
+    summary.client_properties = _client_properties(index)
     summary.track_callers = _track_callers(index)
     for site in index.call_sites:
         func = site.node.func
@@ -888,6 +899,19 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if name is not None:
             summary.env_reads.append(name)
     return summary
+
+
+def _client_properties(index: FileIndex) -> list[str]:
+    """Return the properties that build a new client on every read (`client_properties`)."""
+    found = []
+    for construction in index.constructions:
+        function = construction.site.function
+        # Cheap test first: most constructions are in no property.
+        if function is None or "property" not in function.decorators:
+            continue
+        if method_factory_kind(index, function, construction) == "property":
+            found.append(function.qualname)
+    return found
 
 
 def _track_callers(index: FileIndex) -> dict[str, list[str]]:
@@ -1215,6 +1239,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.factories
             or summary.type_alias_clients
             or summary.client_classes
+            or summary.client_properties
             or summary.client_containers
             or summary.wrapper_candidates
             or summary.wrappers

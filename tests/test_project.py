@@ -684,6 +684,56 @@ def test_project_client_class_module_is_prefilter_word() -> None:
     assert "billing" not in words
 
 
+CLIENT_PROPERTY_MODULE = """\
+from customerio import CustomerIO
+
+CLIENT = CustomerIO("site", "key")
+
+
+class TrackingMixin:
+    @property
+    def cio(self):
+        return CustomerIO("site", "key")
+
+    @property
+    def shared_cio(self):
+        return CLIENT
+"""
+
+
+def test_project_summary_client_properties() -> None:
+    project = _project({"app.tracking": CLIENT_PROPERTY_MODULE})
+
+    [summary] = project.summaries
+    assert summary.client_properties == ["TrackingMixin.cio"]
+    assert project.is_client_property("app.tracking.TrackingMixin.cio")
+    assert not project.is_client_property("app.tracking.TrackingMixin.shared_cio")
+    assert "tracking" in prefilter_words(project.summaries)
+
+
+def test_project_client_property_read_from_cache(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/tracking.py": CLIENT_PROPERTY_MODULE,
+            "app/views.py": (
+                "from django.views import View\n\n"
+                "from app.tracking import TrackingMixin\n\n\n"
+                "class SignupView(TrackingMixin, View):\n"
+                "    def post(self, request):\n"
+                '        self.cio.track(request.user.id, "signed_up")\n'
+            ),
+        }
+    )
+    arguments = ["--select", "CIO601", "--output-format", "json", "."]
+
+    first = run_cli(arguments, root)
+    second = run_cli(arguments, root)
+
+    assert [finding["line"] for finding in first.json["findings"]] == [8]
+    assert second.json["findings"] == first.json["findings"]
+
+
 def test_project_renamed_client_class_importer_checked(project) -> None:
     root = project(
         {

@@ -52,6 +52,7 @@ from cio_fix.config import matches_selector
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
     Api,
+    CallSite,
     ClassInfo,
     Construction,
     FileIndex,
@@ -634,8 +635,14 @@ class ClientPerRequest(Rule):
     of a module-level class that returns a new client is reported like a
     factory: the method when a file calls it per request or per item
     (`Service.client()`, `cls.client()`), and the property when a call of
-    its file uses its client per request or per item (`self.cio.track()`
-    in a view). A loop that builds one client per workspace or
+    a client method uses its client per request or per item, either
+    directly (`self.cio.track()` in a view) or through a local variable
+    that only the read binds (`cio = self.cio`, then `cio.track()`). The
+    call may be in the property's class, in a subclass in the same file,
+    or in a subclass in another file whose first base outside its own
+    module is the property's class (`class SignupView(TrackingMixin,
+    View)` after `from app.tracking import TrackingMixin`). A loop that
+    builds one client per workspace or
     region, with arguments that change with each pass, is left alone where
     it runs once per process: at module level, in `main()`, and in start-up
     hooks (Flask's `create_app`, a FastAPI or Starlette `lifespan` or
@@ -1164,10 +1171,11 @@ class ClientPerRequest(Rule):
         """Return this file's methods that build a client and run per request or item.
 
         They are static and class methods called per request or per item in
-        any file, and properties whose client this file calls per request
-        or per item (`self.cio.track(...)` in a view), by qualified name.
-        NOTE: a property read that no client call makes on the spot
-        (`cio = self.cio`) is not seen.
+        any file, and properties whose client a call uses per request or
+        per item (`self.cio.track(...)` in a view of this file, or of
+        another file with a subclass), by qualified name.
+        NOTE: a property whose client no call of a client method uses
+        (`send(self.cio)`) is not seen.
         """
         project = context.project
         module_name = context.index.module_name
@@ -1408,6 +1416,9 @@ class ClientPerRequest(Rule):
         # Whether each function, by id, runs per request or per item. Most
         # calls are in such functions, so their ancestors are rarely needed.
         function_per_request: dict[int, bool] = {}
+        property_names = project.shared(
+            "CIO601:client-property-names", _client_property_names
+        )
         for site in index.call_sites:
             patched = patched_class(index, site.node)
             if patched is not None:
@@ -1426,6 +1437,10 @@ class ClientPerRequest(Rule):
             per_request = function_per_request[key] or (
                 loop_around(site.node, list(context.ancestors(site.node))) is not None
             )
+            if property_names:
+                read = _inherited_property_read(context, site, property_names)
+                if read is not None:
+                    add_entry(read[0], read[1], (0, (), False), False, None, True)
             if not per_request and site.node.args:
                 continue
             func = site.node.func
@@ -1526,6 +1541,41 @@ def _site_factory(index: FileIndex, site: _Site) -> FunctionInfo | None:
     if factory is None and method_factory_kind(index, function, site.construction):
         factory = function
     return factory
+
+
+def _client_property_names(project: ProjectIndex) -> frozenset[str]:
+    """Return the names of the project's properties that build a new client on every read."""
+    return frozenset(
+        qualname.rpartition(".")[2]
+        for summary in project.summaries
+        for qualname in summary.client_properties
+    )
+
+
+def _inherited_property_read(
+    context: FileContext, site: CallSite, property_names: frozenset[str]
+) -> tuple[cst.Attribute, str] | None:
+    """Return the read of another module's property that a call uses per request.
+
+    It comes with the property's qualified name. The call is a client
+    method's (`self.cio.track(...)`, or `cio.track(...)` after `cio =
+    self.cio`), made per request or per item. The property belongs to a
+    base class that the module imports, and builds a new client on every
+    read.
+    """
+    func = site.node.func
+    if type(func) is not cst.Attribute or func.attr.value not in ALL_METHOD_NAMES:
+        return None
+    index = context.index
+    read = attribute_read(index, func.value, site)
+    if read is None or read.attribute.attr.value not in property_names:
+        return None
+    target = index.inherited_attribute(read.attribute, site.scope)
+    if target is None or not context.project.is_client_property(target):
+        return None
+    if not read_per_request(context, read, site):
+        return None
+    return read.attribute, target
 
 
 def _resolve_target(
