@@ -33,6 +33,7 @@ from cio_fix.codemods.instances import (
     class_method_target,
     constructed_client,
     default_factories,
+    field_library_change,
     fills_field,
     instantiated_name,
     method_factory_kind,
@@ -562,10 +563,10 @@ CACHED_PROPERTY = (
     " because it keeps one client per instance and needs the instance's"
     " `__dict__`"
 )
-# The reason that a dataclass field whose `default_factory` builds a client gets no fix.
+# The reason that a field whose default factory builds a client gets no fix.
 DEFAULT_FACTORY = (
-    "cio-fix does not rewrite a `default_factory`; give it a functools.cache"
-    " factory that returns the client"
+    "cio-fix does not rewrite a field's default factory; give it a"
+    " functools.cache factory that returns the client"
 )
 # The reason that a class method which builds a client gets no fix.
 CLASS_METHOD_CACHE = (
@@ -623,16 +624,21 @@ class ClientPerRequest(Rule):
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
     request, in any file. An uncached factory that a class runs once per
-    instance, called without arguments in `__init__` or as the
-    `default_factory` of a dataclass field, counts as called per request
-    where a file instantiates the class per request or per item. For a
-    dataclass field, that call must pass no value for the field: no
-    keyword of its name, no `*args` or `**kwargs`, and fewer positional
-    arguments than the fields before it. An instance built once at module
-    level (`notifier = Notifier()`) does not count. A `default_factory`
-    that builds the client itself (`CustomerIO`, `lambda: CustomerIO(...)`)
-    is reported at the field. A static method, class method or `property`
-    of a module-level class that returns a new client is reported like a
+    instance, called without arguments in `__init__` or as the default
+    factory of a field, counts as called per request where a file
+    instantiates the class per request or per item. The field is one of a
+    dataclass (`field(default_factory=...)`), of a pydantic model that
+    names `BaseModel` as a base (`Field(default_factory=...)`) or of an
+    attrs class (`attr.ib(factory=...)`, `attrs.field(factory=...)`). That
+    call must pass no value for the field: no keyword of its name (without
+    the leading underscores for attrs), no `*args` or `**kwargs`, and, for
+    a dataclass, fewer positional arguments than the fields before it, or
+    none for the other libraries. A pydantic or attrs field with an
+    `alias` is left alone. An instance built once at module level
+    (`notifier = Notifier()`) does not count. A default factory that
+    builds the client itself (`CustomerIO`, `lambda: CustomerIO(...)`) is
+    reported at the field. A static method, class method or `property` of
+    a module-level class that returns a new client is reported like a
     factory: the method when a file calls it per request or per item
     (`Service.client()`, `cls.client()`), and the property when a call of
     a client method uses its client per request or per item, either
@@ -838,15 +844,19 @@ class ClientPerRequest(Rule):
     it in these ways, in the same function or another method of its class.
     A change without such a name (`tune(make_client())`), and methods of
     base classes and subclasses, are not seen.
-    A factory in a dataclass's `default_factory` gets no cache either when
-    a method of the class changes, replaces or closes the client in that
-    field.
+    A field's default factory gets no cache either when a method of the
+    class changes, replaces or closes the client in that field. Nor does
+    it when the field has an attrs `converter` or the pydantic model has a
+    validator, because the converter or validator receives the client and
+    may change it. Otherwise a pydantic or attrs field's factory gets
+    `functools.cache` as a dataclass field's does, because pydantic (1.x
+    and 2.x) and attrs store what the factory returns without copying it.
     A static method without parameters gets `functools.cache` below
     `@staticmethod`, so that the cache wraps the plain function. A class
     method is reported without a fix, because its cache would keep one
     client per class it is called through. So is a property, because
     `functools.cached_property` keeps one client per instance and needs
-    the instance's `__dict__`, and so is a `default_factory` that builds
+    the instance's `__dict__`, and so is a default factory that builds
     the client itself.
     A factory with a decorator whose name says it caches (`ttl_cache`,
     `memoize`) is left alone.
@@ -979,7 +989,7 @@ class ClientPerRequest(Rule):
         module_name = context.index.module_name
         for default in defaults:
             class_name = default.class_info.name
-            if (module_name, class_name, default.field) not in fields:
+            if (module_name, class_name, default.keyword) not in fields:
                 continue
             if constructed_client(context.index, default) is None:
                 continue
@@ -1475,6 +1485,8 @@ class ClientPerRequest(Rule):
             changed = _class_attribute_change(
                 context, default.class_info, default.field
             )
+            if changed is None:
+                changed = field_library_change(index, default)
             if changed is not None:
                 add_entry(factory, target, (0, (), False), False, changed, False)
         if not instantiations and not patches and not per_instance:

@@ -1,7 +1,8 @@
 """Code that builds a client once per instance of a class, or on every call of a method.
 
-CIO601 reads these facts. A dataclass field's `default_factory` and a call
-in `__init__` run for every instance, so a class instantiated per request
+CIO601 reads these facts. The default factory of a field (dataclasses'
+and pydantic's `default_factory`, attrs' `factory`) and a call in
+`__init__` run for every instance, so a class instantiated per request
 runs them per request. A static method, class method or property that
 returns a new client builds one on every call or read.
 """
@@ -31,6 +32,40 @@ CLASS_CALLABLE = ("staticmethod", "classmethod")
 METHOD_FACTORY_DECORATORS = frozenset({*CLASS_CALLABLE, "property"})
 DATACLASS_DECORATOR = "dataclasses.dataclass"
 DATACLASS_FIELD = "dataclasses.field"
+# The class libraries whose field functions take a default factory, by field
+# function: (library, the keyword of the factory).
+FIELD_FUNCTIONS = {
+    DATACLASS_FIELD: ("dataclasses", "default_factory"),
+    "pydantic.Field": ("pydantic", "default_factory"),
+    "pydantic.fields.Field": ("pydantic", "default_factory"),
+    "attr.ib": ("attrs", "factory"),
+    "attr.attrib": ("attrs", "factory"),
+    "attr.field": ("attrs", "factory"),
+    "attrs.field": ("attrs", "factory"),
+}
+# The model base classes of pydantic 1.x and 2.x, whose `__init__` takes
+# keyword arguments only.
+PYDANTIC_MODELS = frozenset(
+    {"pydantic.BaseModel", "pydantic.main.BaseModel", "pydantic.v1.BaseModel"}
+)
+# The class decorators of attrs (`attr` is its original namespace, `attrs`
+# the one added in attrs 21.3) that write an `__init__` from the fields.
+ATTRS_DECORATORS = frozenset(
+    {
+        "attr.s",
+        "attr.attrs",
+        "attr.define",
+        "attr.mutable",
+        "attr.frozen",
+        "attr.dataclass",
+        "attrs.define",
+        "attrs.mutable",
+        "attrs.frozen",
+    }
+)
+# Keywords of a pydantic or attrs field that give its `__init__` argument
+# another name, which cio-fix does not follow.
+ALIAS_KEYWORDS = ("alias", "validation_alias")
 
 # The arguments of a call as (positional count, keywords, any `*x` or `**x`).
 PassedArguments = tuple[int, tuple[str, ...], bool]
@@ -38,15 +73,36 @@ PassedArguments = tuple[int, tuple[str, ...], bool]
 
 @dataclass(frozen=True)
 class DefaultFactory:
-    """A `field(default_factory=...)` in the body of a module-level dataclass."""
+    """A field with a default factory in the body of a module-level class.
+
+    The class is a dataclass (`field(default_factory=...)`), a pydantic
+    model (`Field(default_factory=...)`) or an attrs class (`attr.ib(factory=...)`,
+    `attrs.field(factory=...)`).
+    """
 
     class_info: ClassInfo
     field: str
     # How many fields of the class body come before it in `__init__`, or
-    # None when a base class may add fields in front of them.
+    # None when that is unknown (a base class may add fields in front of
+    # them, or the library is not dataclasses).
     position: int | None
     # The factory as written: a name, an attribute or a lambda.
     value: cst.BaseExpression
+    # "dataclasses", "pydantic" or "attrs".
+    library: str
+    # The field function's call: `field(...)`, `Field(...)`, `attr.ib(...)`.
+    call: cst.Call
+
+    @property
+    def keyword(self) -> str:
+        """The keyword argument of `__init__` that sets the field.
+
+        attrs strips the leading underscores of a private field (`_cio`
+        is set with `cio=`).
+        """
+        if self.library == "attrs":
+            return self.field.lstrip("_")
+        return self.field
 
 
 def instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None:
@@ -196,14 +252,26 @@ def _find_default_factories(context: FileContext) -> list[DefaultFactory]:
         class_info = scope.class_info
         if class_info is None or scope.parent is not index.module_scope:
             continue
-        if index.qualified_name(site.node.func) != DATACLASS_FIELD:
+        library_keyword = FIELD_FUNCTIONS.get(
+            index.qualified_name(site.node.func) or ""
+        )
+        if library_keyword is None:
             continue
-        value = _keyword_value(site.node, "default_factory")
-        field = _field_name(site.statement, site.node)
-        if value is None or field is None or not _is_dataclass(index, class_info):
+        library, keyword = library_keyword
+        value = _keyword_value(site.node, keyword)
+        field = _field_name(site.statement, site.node, library)
+        if value is None or field is None:
             continue
-        position = _field_position(class_info, site.statement)
-        found.append(DefaultFactory(class_info, field, position, value))
+        if not _is_field_class(index, class_info, library):
+            continue
+        if any(_keyword_value(site.node, name) is not None for name in ALIAS_KEYWORDS):
+            continue
+        position = None
+        if library == "dataclasses":
+            position = _field_position(class_info, site.statement)
+        found.append(
+            DefaultFactory(class_info, field, position, value, library, site.node)
+        )
     return found
 
 
@@ -214,24 +282,53 @@ def _keyword_value(call: cst.Call, keyword: str) -> cst.BaseExpression | None:
     return None
 
 
-def _field_name(statement: cst.CSTNode | None, call: cst.Call) -> str | None:
-    """Return the field that `statement` declares with `call` as its value: `cio: X = field()`."""
+def _field_name(
+    statement: cst.CSTNode | None, call: cst.Call, library: str
+) -> str | None:
+    """Return the field that `statement` declares with `call` as its value: `cio: X = field()`.
+
+    Only attrs takes a field without an annotation (`cio = attr.ib()`).
+    """
     if not isinstance(statement, cst.SimpleStatementLine):
         return None
     small = statement.body[0]
-    if not isinstance(small, cst.AnnAssign) or small.value is not call:
+    if isinstance(small, cst.Assign) and library == "attrs":
+        if len(small.targets) != 1 or small.value is not call:
+            return None
+        target = small.targets[0].target
+    elif isinstance(small, cst.AnnAssign) and small.value is call:
+        target = small.target
+    else:
         return None
-    if not isinstance(small.target, cst.Name):
+    if not isinstance(target, cst.Name):
         return None
-    return small.target.value
+    return target.value
 
 
-def _is_dataclass(index: FileIndex, class_info: ClassInfo) -> bool:
+def _is_field_class(index: FileIndex, class_info: ClassInfo, library: str) -> bool:
+    """Tell whether a class turns the fields of `library` into `__init__` arguments.
+
+    NOTE: a pydantic model counts only when it names a pydantic base class
+    itself, not through a model of the project.
+    """
+    if library == "dataclasses":
+        return _decorated_with(index, class_info, frozenset({DATACLASS_DECORATOR}))
+    if library == "attrs":
+        return _decorated_with(index, class_info, ATTRS_DECORATORS)
+    for base in class_info.node.bases:
+        if index.qualified_name(base.value) in PYDANTIC_MODELS:
+            return True
+    return False
+
+
+def _decorated_with(
+    index: FileIndex, class_info: ClassInfo, decorators: frozenset[str]
+) -> bool:
     for decorator in class_info.node.decorators:
         expression = decorator.decorator
         if isinstance(expression, cst.Call):
             expression = expression.func
-        if index.qualified_name(expression) == DATACLASS_DECORATOR:
+        if index.qualified_name(expression) in decorators:
             return True
     return False
 
@@ -305,7 +402,7 @@ def per_instance_calls(
                 continue
         elif constructed_client(index, default) is None:
             continue
-        found.append((target, owner, default.field, default.position))
+        found.append((target, owner, default.keyword, default.position))
     return found
 
 
@@ -339,6 +436,35 @@ def constructed_client(index: FileIndex, default: DefaultFactory) -> cst.CSTNode
         return None
     if index.constructor_type(value) is not None:
         return value
+    return None
+
+
+def field_library_change(index: FileIndex, default: DefaultFactory) -> str | None:
+    """Return why the client of a field's factory may be changed where cio-fix does not look.
+
+    An attrs converter receives the client, and so does a pydantic
+    validator, which may be any method of the model. A cached factory
+    would hand every instance the client such code changed.
+    """
+    if default.library == "attrs":
+        if _keyword_value(default.call, "converter") is not None:
+            return (
+                f"the attrs converter of `{default.class_info.name}.{default.field}`"
+                " receives the client, and a shared client would keep any change"
+                " it makes for every later request"
+            )
+        return None
+    if default.library != "pydantic":
+        return None
+    for function in index.functions:
+        if function.class_info is not default.class_info:
+            continue
+        for decorator in function.decorators:
+            if decorator.rpartition(".")[2].endswith("validator"):
+                return (
+                    f"`{function.qualname}` is a pydantic validator, which may"
+                    " change the client, and cio-fix does not read validators"
+                )
     return None
 
 
