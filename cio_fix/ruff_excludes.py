@@ -1,17 +1,22 @@
-"""The files that `ruff format` leaves out: ruff's `exclude`, `extend-exclude` and `format.exclude`.
+"""The files that `ruff format` leaves out: those its `include` does not name, or its excludes do.
 
 ruff reads these settings as globs in the syntax of the Rust crate
-globset. A glob is joined to the folder of the file that sets it and
-matched against a file's absolute path. A glob without a `/` is also
-matched against the file's name alone. Measured with ruff 0.17.6:
-`exclude` and `extend-exclude` leave out a file and every folder whose
-path or name they match, with all the files below it. `format.exclude`
-is matched against the file only, but its `*` matches `/` too, so
-`legacy/*` leaves out every file below the folder legacy.
+globset. A glob is joined to the folder of the file that sets it, and a
+glob without a `/` is also kept as it is. Measured with ruff 0.17.6:
+the exclude settings match each glob against a file's absolute path and
+against its name. `exclude` and `extend-exclude` leave out a file and
+every folder that they match, with all the files below it.
+`format.exclude` is matched against the file only, but its `*` matches
+`/` too, so `legacy/*` leaves out every file below the folder legacy.
+ruff's walk formats only the files whose absolute path `include` or
+`extend-include` matches, never their name alone: `include = ["app.py"]`
+names the app.py beside the configuration only, while `*.py` matches
+every path that ends in `.py`.
 """
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterable
@@ -53,6 +58,22 @@ RUFF_DEFAULT_EXCLUDES = frozenset(
 )
 
 
+# ruff's `include` when a configuration does not set it, as `ruff check
+# --show-settings` prints it for ruff 0.17.6. Each matches a path in any
+# folder, so none is joined to a folder. Of Python files they name `.py`
+# and `.pyi` files only, so a walk skips `.pyw` files and scripts without
+# a suffix.
+RUFF_DEFAULT_INCLUDES = (
+    "*.py",
+    "*.pyi",
+    "*.ipynb",
+    "**/pyproject.toml",
+    "**/ruff.toml",
+    "**/.ruff.toml",
+    "*.md",
+)
+
+
 class InvalidGlob(ValueError):
     """A glob that globset rejects, such as `[a` or `{a,b`."""
 
@@ -67,6 +88,9 @@ class RuffExcludes:
     default_names: bool = True
     # `format.exclude`, which leaves out files only.
     format_patterns: tuple[re.Pattern[str], ...] = ()
+    # `include` and `extend-include`. None while no file of the
+    # configuration sets either, so that ruff's default includes apply.
+    include_patterns: tuple[re.Pattern[str], ...] | None = None
     # True when a setting is not a list of valid globs. ruff then rejects
     # the configuration and formats no file.
     invalid: bool = False
@@ -81,9 +105,24 @@ class RuffExcludes:
         """Tell whether `ruff format` leaves out the file at the absolute `path`."""
         if self.invalid:
             return True
+        if not self._includes(path):
+            return True
         if self._matches(self.patterns, path):
             return True
         return _any_match(self.format_patterns, path, posixpath.basename(path))
+
+    def _includes(self, path: str) -> bool:
+        """Tell whether ruff's walk formats the file at the absolute `path`, if not excluded.
+
+        ruff applies `include` only to the files that its walk finds, and
+        formats a file named on its command line (as pre-commit names them)
+        even when `include` leaves it out. Such a file is counted as left
+        out too, because a walk over the project does not format it.
+        """
+        patterns = self.include_patterns
+        if patterns is None:
+            patterns = _default_include_patterns()
+        return any(pattern.fullmatch(path) for pattern in patterns)
 
     def _matches(self, patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
         name = posixpath.basename(path)
@@ -100,16 +139,19 @@ def _any_match(patterns: Iterable[re.Pattern[str]], path: str, name: str) -> boo
 
 
 def ruff_excludes(chain: Iterable[tuple[Path, dict[str, Any]]]) -> RuffExcludes:
-    """Read the exclude settings of a ruff configuration.
+    """Read the include and exclude settings of a ruff configuration.
 
     `chain` yields each configuration file and its settings, the file
     itself first and then the files it `extend`s. The first file that sets
-    `exclude` or `format.exclude` decides it, and `extend-exclude` adds up
-    over all of them, as in ruff.
+    `include`, `exclude` or `format.exclude` decides it, and
+    `extend-include` and `extend-exclude` add up over all of them, as in
+    ruff.
     """
     exclude: list[re.Pattern[str]] | None = None
     extend_exclude: list[re.Pattern[str]] = []
     format_exclude: list[re.Pattern[str]] | None = None
+    include: list[re.Pattern[str]] | None = None
+    extend_include: list[re.Pattern[str]] = []
     try:
         for path, settings in chain:
             folder = path.parent.as_posix()
@@ -117,6 +159,10 @@ def ruff_excludes(chain: Iterable[tuple[Path, dict[str, Any]]]) -> RuffExcludes:
                 exclude = _compiled(settings["exclude"], folder)
             if "extend-exclude" in settings:
                 extend_exclude += _compiled(settings["extend-exclude"], folder)
+            if include is None and "include" in settings:
+                include = _compiled(settings["include"], folder)
+            if "extend-include" in settings:
+                extend_include += _compiled(settings["extend-include"], folder)
             format_table = settings.get("format")
             if (
                 format_exclude is None
@@ -126,11 +172,22 @@ def ruff_excludes(chain: Iterable[tuple[Path, dict[str, Any]]]) -> RuffExcludes:
                 format_exclude = _compiled(format_table["exclude"], folder)
     except InvalidGlob:
         return RuffExcludes(invalid=True)
+    include_patterns = None
+    if include is not None or extend_include:
+        if include is None:
+            include = list(_default_include_patterns())
+        include_patterns = tuple(include + extend_include)
     return RuffExcludes(
         patterns=tuple(exclude or ()) + tuple(extend_exclude),
         default_names=exclude is None,
         format_patterns=tuple(format_exclude or ()),
+        include_patterns=include_patterns,
     )
+
+
+@functools.cache
+def _default_include_patterns() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(glob_regex(glob)) for glob in RUFF_DEFAULT_INCLUDES)
 
 
 def _compiled(globs: Any, folder: str) -> list[re.Pattern[str]]:

@@ -119,10 +119,10 @@ class FormatterSettings:
     configuration at or above the file's folder, as ruff finds it, gives
     the settings of `ruff format` that black can follow, so that `ruff
     format` leaves the fixed code as it is. A `ruff-format` hook without a
-    ruff configuration gives ruff's defaults. A file that ruff's `exclude`,
-    `extend-exclude` or `format.exclude` leaves out gets only the line
-    length and indentation of ruff's settings, because `ruff format`
-    never formats it.
+    ruff configuration gives ruff's defaults. A file that ruff's `include`
+    and `extend-include` leave out, or its `exclude`, `extend-exclude` or
+    `format.exclude` leave out, gets only the line length and indentation
+    of ruff's settings, because `ruff format` never formats it.
     """
 
     def __init__(self, root: Path) -> None:

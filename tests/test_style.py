@@ -1,4 +1,4 @@
-"""Formatter settings: the files that ruff's exclude settings leave out of `ruff format`."""
+"""Formatter settings: the files that ruff's include and exclude settings leave out of `ruff format`."""
 
 from __future__ import annotations
 
@@ -70,9 +70,28 @@ RUFF_EXCLUDE_CASES = [
         {"ruff.toml": '[format]\nexclude = ["app.py"]\n'},
         {"app.py", "legacy/app.py", "a/legacy/b/app.py", "_build/app.py"},
     ),
+    # `include` names the files that a walk formats, by their path only.
+    (
+        {"ruff.toml": 'include = ["app.py", "gen/*.py"]\n'},
+        set(RUFF_EXCLUDE_FILES) - {"app.py", "gen/one.py", "gen/inner/two.py"},
+    ),
+    (
+        {
+            "pyproject.toml": '[tool.ruff]\ninclude = []\nextend-include = ["*_pb2.py"]\n'
+        },
+        set(RUFF_EXCLUDE_FILES) - {"proto/models_pb2.py"},
+    ),
+    (
+        {"ruff.toml": 'include = ["**/legacy/**"]\nextend-exclude = ["b"]\n'},
+        set(RUFF_EXCLUDE_FILES) - {"legacy/app.py"},
+    ),
     # ruff rejects an invalid glob or value and formats no file.
     (
         {"pyproject.toml": '[tool.ruff]\nextend-exclude = ["legacy["]\n'},
+        set(RUFF_EXCLUDE_FILES),
+    ),
+    (
+        {"ruff.toml": 'include = ["{app.py"]\n'},
         set(RUFF_EXCLUDE_FILES),
     ),
     (
@@ -91,7 +110,11 @@ RUFF_EXCLUDE_IDS = [
     "choice-and-class",
     "format-exclude-files-only",
     "format-exclude-name",
+    "include-paths",
+    "extend-include",
+    "include-and-exclude",
     "invalid-glob",
+    "invalid-include",
     "not-a-list",
 ]
 
@@ -124,8 +147,8 @@ def test_style_ruff_excludes(tmp_path: Path, files, excluded) -> None:
     assert _left_out(tmp_path) == excluded
 
 
-def _ruff_left_out(root: Path) -> set[str]:
-    """Return the files of RUFF_EXCLUDE_FILES that `ruff format --check` does not read."""
+def _ruff_read(root: Path) -> set[str]:
+    """Return the unformatted files that `ruff format --check` reads in `root`."""
     checked = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "--no-cache"]
         + ["--output-format", "concise", "."],
@@ -134,7 +157,12 @@ def _ruff_left_out(root: Path) -> set[str]:
         text=True,
         check=False,
     )
-    read = {line.split(":")[0] for line in checked.stdout.splitlines()}
+    return {line.split(":")[0] for line in checked.stdout.splitlines()}
+
+
+def _ruff_left_out(root: Path) -> set[str]:
+    """Return the files of RUFF_EXCLUDE_FILES that `ruff format --check` does not read."""
+    read = _ruff_read(root)
     return {name for name in RUFF_EXCLUDE_FILES if name not in read}
 
 
@@ -180,6 +208,42 @@ def test_style_ruff_excludes_nested_configuration(tmp_path: Path) -> None:
     assert _ruff_left_out(tmp_path) == excluded
 
 
+def test_style_ruff_include_through_extend(tmp_path: Path) -> None:
+    files = {
+        # `include` is relative to the folder of the file that sets it, and
+        # `extend-include` adds up over the files of the chain.
+        "base/ruff.toml": 'include = ["../gen/*.py"]\nextend-include = ["*_pb2.py"]\n',
+        "ruff.toml": 'extend = "base/ruff.toml"\nextend-include = ["a/legacy/**"]\n',
+        # A nested configuration without `extend` keeps ruff's defaults.
+        "legacy/ruff.toml": "line-length = 100\n",
+    }
+    _write_ruff_project(tmp_path, files)
+    excluded = {"app.py", "legacy_import.py", "_build/app.py"}
+
+    assert _left_out(tmp_path) == excluded
+    assert _ruff_left_out(tmp_path) == excluded
+
+
+def test_style_ruff_default_include_python_suffixes(tmp_path: Path) -> None:
+    files = {
+        "ruff.toml": "line-length = 100\n",
+        "app.pyi": "x = ( 1 )\n",
+        "app.pyw": "x = ( 1 )\n",
+        "script": "#!/usr/bin/env python\nx = ( 1 )\n",
+    }
+    _write_ruff_project(tmp_path, files)
+    settings = FormatterSettings(tmp_path)
+    read = _ruff_read(tmp_path)
+
+    # ruff's default `include` names `.py` and `.pyi` files only.
+    assert settings.for_file(tmp_path / "app.pyi").enabled
+    assert not settings.for_file(tmp_path / "app.pyw").enabled
+    assert not settings.for_file(tmp_path / "script").enabled
+    assert "app.pyi" in read
+    assert "app.pyw" not in read
+    assert "script" not in read
+
+
 def test_style_ruff_excluded_file_settings(project) -> None:
     root = project(
         {
@@ -220,6 +284,23 @@ def test_style_ruff_excluded_file_not_formatted_whole(project) -> None:
     root = project(
         {
             "ruff.toml": '[format]\nexclude = ["legacy/*"]\nquote-style = "double"\n',
+            "legacy/app.py": SINGLE_QUOTED_APP + "x = ( 1 )\n",
+            "app.py": SINGLE_QUOTED_APP,
+        }
+    )
+
+    run_cli(["--apply", "--select", "CIO101", "."], root)
+
+    legacy = (root / "legacy/app.py").read_text()
+    assert "x = ( 1 )" in legacy
+    assert "os.environ['CUSTOMERIO_SITE_ID']" in legacy
+    assert 'os.environ["CUSTOMERIO_SITE_ID"]' in (root / "app.py").read_text()
+
+
+def test_style_ruff_not_included_file_not_formatted_whole(project) -> None:
+    root = project(
+        {
+            "ruff.toml": 'include = ["app.py"]\n\n[format]\nquote-style = "double"\n',
             "legacy/app.py": SINGLE_QUOTED_APP + "x = ( 1 )\n",
             "app.py": SINGLE_QUOTED_APP,
         }
