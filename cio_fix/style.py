@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cio_fix.files import read_regular_file, resolve_or_absolute
+from cio_fix.files import exists_or_false, read_regular_file, resolve_or_absolute
 from cio_fix.ruff_excludes import RuffExcludes, ruff_excludes
 
 # The values of ruff's `quote-style` and `inline-quotes` settings.
@@ -140,6 +140,8 @@ class FormatterSettings:
         self._ruff_configurations: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
         self._ruff_excludes: dict[Path, RuffExcludes] = {}
         self._ruff_skipped_folders: dict[Path, bool] = {}
+        # Found when the first file under a ruff configuration needs it.
+        self._ruff_walk_top_folder: Path | None = None
         self._documents: dict[Path, dict[str, Any] | None] = {}
 
     def for_file(self, path: Path) -> BlackSettings:
@@ -190,13 +192,18 @@ class FormatterSettings:
         return settings, _RuffFileExcludes(folder.as_posix() + "/", excludes)
 
     def _ruff_skips_folder(self, folder: Path) -> bool:
-        """Tell whether ruff's walk from the project root skips `folder`.
+        """Tell whether ruff's walk from the top of the git work tree skips `folder`.
 
         ruff skips a folder that the configuration of the folder above it
-        excludes, with every folder below it. Neither the project root nor
-        a folder outside it is skipped.
+        excludes, with every folder below it, even when the folder has a
+        configuration of its own. A project inside a monorepo may be
+        formatted from the top of the work tree, so the walk is taken to
+        start there rather than at the project root, which skips more
+        folders, never fewer. Neither the top nor a folder outside it is
+        skipped.
         """
-        if folder == self._resolved_root or self._resolved_root not in folder.parents:
+        top = self._ruff_walk_top()
+        if folder == top or top not in folder.parents:
             return False
         skipped = self._ruff_skipped_folders.get(folder)
         if skipped is not None:
@@ -214,6 +221,20 @@ class FormatterSettings:
             skipped = excludes.excludes_folder(folder.as_posix())
         self._ruff_skipped_folders[folder] = skipped
         return skipped
+
+    def _ruff_walk_top(self) -> Path:
+        """Return the folder that ruff's walk starts from: see `_ruff_skips_folder`."""
+        if self._ruff_walk_top_folder is None:
+            # NOTE: outside git nothing marks the folder that the project is
+            # formatted from, so the walk is taken to start at the project
+            # root, and an exclude of a ruff configuration above it is not
+            # applied.
+            self._ruff_walk_top_folder = self._resolved_root
+            for candidate in (self._resolved_root, *self._resolved_root.parents):
+                if exists_or_false(candidate / ".git"):
+                    self._ruff_walk_top_folder = candidate
+                    break
+        return self._ruff_walk_top_folder
 
     def _ruff_excludes_of(
         self, configuration: tuple[Path, dict[str, Any]] | None

@@ -244,6 +244,31 @@ def test_style_ruff_default_include_python_suffixes(tmp_path: Path) -> None:
     assert "script" not in read
 
 
+def test_style_ruff_excludes_from_work_tree_top(tmp_path: Path) -> None:
+    files = {
+        # The top of the work tree excludes two projects with cio-fix
+        # configurations of their own, one with its own ruff settings too.
+        "ruff.toml": 'extend-exclude = ["legacy", "gen"]\n',
+        "legacy/pyproject.toml": "[tool.cio-fix]\n\n[tool.ruff]\nline-length = 100\n",
+        "gen/pyproject.toml": "[tool.cio-fix]\n",
+    }
+    _write_ruff_project(tmp_path, files)
+    subprocess.run(["git", "init", "-q", "."], cwd=tmp_path, check=True)
+
+    for project in ("legacy", "gen"):
+        settings = FormatterSettings(tmp_path / project)
+        for name in RUFF_EXCLUDE_FILES:
+            if name.startswith(project + "/"):
+                assert not settings.for_file(tmp_path / name).enabled, name
+    assert _ruff_left_out(tmp_path) == {
+        "legacy/app.py",
+        "gen/one.py",
+        "gen/inner/two.py",
+        "a/legacy/b/app.py",
+        "_build/app.py",
+    }
+
+
 def test_style_ruff_excluded_file_settings(project) -> None:
     root = project(
         {
@@ -312,6 +337,23 @@ def test_style_ruff_not_included_file_not_formatted_whole(project) -> None:
     assert "x = ( 1 )" in legacy
     assert "os.environ['CUSTOMERIO_SITE_ID']" in legacy
     assert 'os.environ["CUSTOMERIO_SITE_ID"]' in (root / "app.py").read_text()
+
+
+def test_style_ruff_excluded_project_not_formatted_whole(project) -> None:
+    root = project(
+        {
+            "ruff.toml": 'extend-exclude = ["legacy"]\n\n[format]\nquote-style = "double"\n',
+            "legacy/pyproject.toml": "[tool.cio-fix]\n",
+            "legacy/app.py": SINGLE_QUOTED_APP + "x = ( 1 )\n",
+        }
+    )
+    subprocess.run(["git", "init", "-q", "."], cwd=root, check=True)
+
+    run_cli(["--apply", "--select", "CIO101", "."], root / "legacy")
+
+    legacy = (root / "legacy/app.py").read_text()
+    assert "x = ( 1 )" in legacy
+    assert "os.environ['CUSTOMERIO_SITE_ID']" in legacy
 
 
 @pytest.mark.parametrize(
