@@ -125,6 +125,10 @@ class ModuleSummary:
     # read, as `Class.name`: a subclass in another file that reads one per
     # request builds a client per request.
     client_properties: list[str] = field(default_factory=list)
+    # Static and class methods that return a new client on every call, as
+    # `Class.name`: a file that calls one per request (`Clients.track()`)
+    # builds a client per request without mentioning customerio.
+    client_methods: list[str] = field(default_factory=list)
     # Module-level classes that no Customer.io client is an instance of
     # (`FileIndex.is_other_class`): an annotation with one of them overrides
     # `client-names` in the files that import it.
@@ -871,7 +875,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             if qualified is not None:
                 summary.credential_uses[qualified] = role
 
-    summary.client_properties = _client_properties(index)
+    summary.client_properties, summary.client_methods = _client_methods(index)
     summary.track_callers = _track_callers(index)
     for site in index.call_sites:
         func = site.node.func
@@ -901,17 +905,24 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     return summary
 
 
-def _client_properties(index: FileIndex) -> list[str]:
-    """Return the properties that build a new client on every read (`client_properties`)."""
-    found = []
+def _client_methods(index: FileIndex) -> tuple[list[str], list[str]]:
+    """Return the properties, then the static and class methods, that build a new client.
+
+    They are `client_properties` and `client_methods` of the summary.
+    """
+    properties = []
+    methods = []
     for construction in index.constructions:
         function = construction.site.function
-        # Cheap test first: most constructions are in no property.
-        if function is None or "property" not in function.decorators:
+        # Cheap test first: most constructions are in no method.
+        if function is None or function.class_info is None:
             continue
-        if method_factory_kind(index, function, construction) == "property":
-            found.append(function.qualname)
-    return found
+        kind = method_factory_kind(index, function, construction)
+        if kind == "property":
+            properties.append(function.qualname)
+        elif kind is not None:
+            methods.append(function.qualname)
+    return properties, methods
 
 
 def _track_callers(index: FileIndex) -> dict[str, list[str]]:
@@ -1240,6 +1251,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.type_alias_clients
             or summary.client_classes
             or summary.client_properties
+            or summary.client_methods
             or summary.client_containers
             or summary.wrapper_candidates
             or summary.wrappers
