@@ -253,13 +253,9 @@ def workspace_of(
     constructor = _client_constructor(index, receiver, scope)
     construction = constructions.get(id(constructor)) if constructor else None
     if construction is not None:
-        parameter = WORKSPACE_PARAMETERS.get(construction.client.api)
-        argument = construction.arguments.get(parameter) if parameter else None
-        if argument is not None:
-            kind = (
-                "literal" if isinstance(literal_value(argument.value), str) else "read"
-            )
-            return f"{kind}:{parameter} {code_of(argument.value)}"
+        key = construction_workspace(construction)
+        if key is not None:
+            return key
 
     if type(receiver) is not cst.Subscript:
         return None
@@ -269,6 +265,20 @@ def workspace_of(
         return None
     qualified = index.qualified_name(receiver.value, scope)
     return f"item:{qualified or f'{index.module_name}.{container}'}[{key!r}]"
+
+
+def construction_workspace(construction: Construction) -> str | None:
+    """Return the workspace key of a client built here, or None without a site id or write key.
+
+    The key is `literal:` or `read:`, the parameter and the argument's code,
+    as `workspace_of` describes.
+    """
+    parameter = WORKSPACE_PARAMETERS.get(construction.client.api)
+    argument = construction.arguments.get(parameter) if parameter else None
+    if argument is None:
+        return None
+    kind = "literal" if isinstance(literal_value(argument.value), str) else "read"
+    return f"{kind}:{parameter} {code_of(argument.value)}"
 
 
 def _client_constructor(
