@@ -842,6 +842,46 @@ def test_reorder_withheld_for_unknown_workspace(project) -> None:  # type: ignor
     )
 
 
+# A track and an identify through `cio`, whose binding at the identify
+# depends on a branch, a loop, a value or code that runs elsewhere.
+REBOUND_ALIAS = """\
+import os
+
+from customerio import CustomerIO
+
+us = CustomerIO(os.environ["CIO_US_SITE_ID"], os.environ["CIO_US_API_KEY"])
+eu = CustomerIO(os.environ["CIO_EU_SITE_ID"], os.environ["CIO_EU_API_KEY"])
+
+
+def move(user, ready):
+    cio = us
+    cio.track(customer_id=user.id, name="moved")
+{between}
+    cio.identify(id=user.id)
+"""
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "    if ready: cio = eu",
+        "    while ready:\n        cio = eu",
+        "    print(cio := eu)",
+        "    cio = eu if ready else us",
+        "    def switch():\n        nonlocal cio\n        cio = eu\n    switch()",
+        "    del cio\n    cio = eu",
+    ],
+)
+def test_alias_unknown_binding_still_pairs(project, between: str) -> None:  # type: ignore[no-untyped-def]
+    root = project({"app.py": REBOUND_ALIAS.format(between=between)})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["line"] == 11
+    assert finding["fix"] is None
+
+
 def test_wrapper_workspace_from_its_client(project) -> None:  # type: ignore[no-untyped-def]
     folder = FIXTURES / "CIO201" / "wrapper_functions"
     root = project(

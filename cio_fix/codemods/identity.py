@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.chains import joined_strings, operands
-from cio_fix.codemods.attributes import workspace_of
+from cio_fix.codemods.attributes import construction_workspace, workspace_of
 from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
+from cio_fix.codemods.client_aliases import client_construction
 from cio_fix.codemods.time_zones import UTC_PYTHON, TimeZones
 from cio_fix.customerio import (
     Api,
@@ -860,7 +861,9 @@ class _Workspaces:
     The items of a dict of clients (`CLIENTS["us"]`, `CLIENTS["eu"]`) are
     usually one client per region or workspace, so a call through an item
     shares its workspace only with calls through the same item expression.
-    Calls through one receiver expression go through one client. Calls
+    Calls through one receiver expression go through one client, unless
+    it is a local name bound more than once whose binding at each call
+    names a known client (`client_aliases.client_construction`). Calls
     through two clients built in this file go to one workspace when their
     site ids are the same code, and to two when they differ, as CIO402
     keys them (`attributes.workspace_of`), and a wrapper function of this
@@ -869,18 +872,44 @@ class _Workspaces:
     workspace is unknown.
     """
 
-    def __init__(self, index: FileIndex) -> None:
-        self._index = index
+    def __init__(self, context: FileContext) -> None:
+        self._context = context
+        self._index = context.index
         # Built on first use, because calls through one receiver never need it.
         self._constructions: dict[int, Construction] | None = None
+        # The client construction of each call, by the id of its node.
+        self._clients: dict[int, Construction | None] = {}
 
     def compare(self, first: ClientCall, second: ClientCall) -> _Workspace:
-        if _same_receiver(first.receiver, second.receiver):
+        same_receiver = _same_receiver(first.receiver, second.receiver)
+        if same_receiver and not self._bound_again(first):
             return _Workspace.SAME
-        if _is_item(first.receiver) or _is_item(second.receiver):
+        if not same_receiver and (
+            _is_item(first.receiver) or _is_item(second.receiver)
+        ):
             return _Workspace.OTHER
-        first_key = self._key(first)
-        second_key = self._key(second)
+        workspace = self._compare_clients(first, second)
+        # A local name that a branch may bind again, or that names a client
+        # of unknown workspace, counts as one client at both calls, so that
+        # the pair is reported and the reorder checks the code between.
+        if same_receiver and workspace is _Workspace.UNKNOWN:
+            return _Workspace.SAME
+        return workspace
+
+    def _bound_again(self, call: ClientCall) -> bool:
+        """Tell whether the call's receiver is a name that its scope binds more than once."""
+        receiver = call.receiver
+        if type(receiver) is not cst.Name:
+            return False
+        return len(call.site.scope.assignments.get(receiver.value, ())) > 1
+
+    def _compare_clients(self, first: ClientCall, second: ClientCall) -> _Workspace:
+        first_client = self._client(first)
+        second_client = self._client(second)
+        if first_client is not None and first_client is second_client:
+            return _Workspace.SAME
+        first_key = self._key(first, first_client)
+        second_key = self._key(second, second_client)
         if first_key is None or second_key is None:
             return _Workspace.UNKNOWN
         # A literal site id and a read of the settings may be the same
@@ -891,19 +920,40 @@ class _Workspaces:
         # the same name in different scopes count as one workspace.
         return _Workspace.SAME if first_key == second_key else _Workspace.OTHER
 
-    def _key(self, call: ClientCall) -> str | None:
+    def _client(self, call: ClientCall) -> Construction | None:
+        """Return the construction of the client that `call` goes through at the call, if known."""
+        key = id(call.node)
+        if key in self._clients:
+            return self._clients[key]
+        client = None
         if call.wrapper is not None:
             # The receiver is the wrapper function, not the client it calls.
+            wrapped = self._wrapped_call(call)
+            if wrapped is not None:
+                client = self._client(wrapped)
+        else:
+            client = client_construction(self._context, call, self._by_node())
+        self._clients[key] = client
+        return client
+
+    def _key(self, call: ClientCall, client: Construction | None) -> str | None:
+        if client is not None:
+            return construction_workspace(client)
+        if call.wrapper is not None:
             wrapped = self._wrapped_call(call)
             if wrapped is None:
                 return None
             call = wrapped
+        return workspace_of(self._index, call, self._by_node())
+
+    def _by_node(self) -> dict[int, Construction]:
+        """Return the file's client constructions by the id of their node."""
         if self._constructions is None:
             self._constructions = {
                 id(construction.node): construction
                 for construction in self._index.constructions
             }
-        return workspace_of(self._index, call, self._constructions)
+        return self._constructions
 
     def _wrapped_call(self, call: ClientCall) -> ClientCall | None:
         """Return the client call in the body of the wrapper that `call` calls, if defined here.
@@ -1026,10 +1076,16 @@ class TrackBeforeIdentify(Rule):
     of a dict of clients (`CLIENTS["us"]`, often one client per region)
     pairs only with a call through the same item, because other items
     send to other workspaces. Calls through two clients built in one
-    module with different site ids (`us = CustomerIO(US_SITE_ID, ...)`,
-    `eu = CustomerIO(EU_SITE_ID, ...)`, or the same as `self.us` and
-    `self.eu`) do not pair either, also when a wrapper function of that
-    module makes one of the calls.
+    module with different site ids (`us = CustomerIO(US_SITE_ID, ...)`
+    and `eu = CustomerIO(EU_SITE_ID, ...)`, or attributes `self.us` and
+    `self.eu` that the class binds once to such clients) do not pair
+    either, also when a wrapper function of that module makes one of the
+    calls. A local name bound to such a client (`cio = us`, `client =
+    self.eu`) is that client at a call when the name's last binding
+    before the call is in straight-line code, so `cio = us`,
+    `cio.track(...)`, `cio = eu`, `cio.identify(...)` does not pair. When
+    the binding at a call depends on a branch or a loop, the calls
+    through that name pair as calls through one client.
 
     Why is this bad?
     Each SDK call sends its request when it runs, so the event reaches the
@@ -1119,7 +1175,7 @@ class TrackBeforeIdentify(Rule):
             call for call in track_calls(context.index, "identify") if call.value("id")
         ]
         pairs = []
-        workspaces = _Workspaces(context.index)
+        workspaces = _Workspaces(context)
         for track in track_calls(context.index, "track"):
             customer = track.value("customer_id")
             if customer is None or self._identified_before(

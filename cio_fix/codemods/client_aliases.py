@@ -1,0 +1,201 @@
+"""The client that a call goes through where it runs, followed through local aliases.
+
+A function may reach a module-level client through a local name
+(`cio = us`), or a client attribute through one (`client = self.eu`), and
+may bind that name again between two calls (`cio = eu`). CIO201 reads
+these to tell whether a track and an identify go to one workspace.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from cio_fix.customerio import (
+    Assignment,
+    ClientCall,
+    Construction,
+    FileIndex,
+    Scope,
+)
+from cio_fix.rules import FileContext
+
+# The statements whose value a local alias takes: `cio = us`, `cio: CustomerIO = us`.
+ALIAS_STATEMENTS = (cst.Assign, cst.AnnAssign)
+LOOPS = (cst.For, cst.While)
+
+
+def client_construction(
+    context: FileContext, call: ClientCall, constructions: dict[int, Construction]
+) -> Construction | None:
+    """Return the construction of the client that `call` goes through, when this file shows it.
+
+    The receiver is a module-level name bound once to a client
+    (`us = CustomerIO(...)`), an attribute that the class binds once
+    (`self.us = CustomerIO(...)` or `self.us = us`), or a local name whose
+    binding that reaches the call (see `reaching_assignment`) is one of
+    these two. `constructions` maps the id of each constructor call node
+    to its construction.
+    """
+    receiver = call.receiver
+    scope = call.site.scope
+    if type(receiver) is cst.Name and _is_local(receiver.value, scope):
+        assignment = reaching_assignment(context, receiver.value, call.node, scope)
+        if assignment is None or assignment.value is None:
+            return None
+        receiver = assignment.value
+    value = _client_value(context.index, receiver, scope)
+    return constructions.get(id(value)) if value is not None else None
+
+
+def reaching_assignment(
+    context: FileContext, name: str, node: cst.CSTNode, scope: Scope
+) -> Assignment | None:
+    """Return the assignment of the local `name` that `node` reads, if straight-line code shows it.
+
+    That is the last binding before `node`, a plain assignment in the
+    block of `node` or in a block around it, that no later binding in a
+    loop around `node` may follow. When the binding depends on a branch
+    (`if`, `try`, a loop), or a `global` or `nonlocal` statement, a `del`
+    or an import may rebind the name, it returns None.
+    """
+    index = context.index
+    assignments = scope.assignments.get(name)
+    if not assignments:
+        return None
+    if name in scope.imports or name in scope.deletions or name in index.global_names:
+        return None
+    # A nested function's `nonlocal` assignment runs whenever it is called.
+    if any(assignment.scope is not scope for assignment in assignments):
+        return None
+
+    ancestors = _ancestors_in_scope(context, node, scope)
+    ancestor_ids = {id(ancestor) for ancestor in ancestors}
+    reaching: Assignment | None = None
+    later: list[Assignment] = []
+    # The assignments are recorded in source order. One that contains
+    # `node` binds after it (`cio = cio.identify(...)`) or before it
+    # (`for cio in clients:`), so the value at `node` is not known.
+    for assignment in assignments:
+        if id(assignment.statement) in ancestor_ids:
+            return None
+        if context.comes_before(assignment.statement, node):
+            reaching = assignment
+        else:
+            later.append(assignment)
+    if reaching is None or type(reaching.statement) not in ALIAS_STATEMENTS:
+        return None
+
+    block = _straight_line_block(context, reaching.statement, ancestor_ids)
+    if block is None:
+        return None
+    loops = _loops_below(ancestors, block)
+    if loops and any(_in_loop(context, other.statement, loops) for other in later):
+        return None
+    return reaching
+
+
+def _is_local(name: str, scope: Scope) -> bool:
+    return scope.kind == "function" and name in scope.assignments
+
+
+def _ancestors_in_scope(
+    context: FileContext, node: cst.CSTNode, scope: Scope
+) -> list[cst.CSTNode]:
+    """Return the ancestors of `node`, innermost first, up to the node of its scope."""
+    ancestors = []
+    for ancestor in context.ancestors(node):
+        ancestors.append(ancestor)
+        if ancestor is scope.node:
+            break
+    return ancestors
+
+
+def _straight_line_block(
+    context: FileContext, statement: cst.CSTNode, ancestor_ids: set[int]
+) -> cst.CSTNode | None:
+    """Return the line or block that runs `statement` and, later, the node of `ancestor_ids`.
+
+    That is the line of `statement` when it contains the node too, or else
+    the block that contains both that line and the node. For a statement
+    in a block that the node is outside, such as an `if` block that the
+    node follows, it returns None.
+    """
+    line = context.parent(statement)
+    if line is None:
+        return None
+    if id(line) in ancestor_ids:
+        return line
+    # A suite after a colon (`if ready: cio = us`) that the node is outside.
+    if type(line) is not cst.SimpleStatementLine:
+        return None
+    block = context.parent(line)
+    if block is None or id(block) not in ancestor_ids:
+        return None
+    return block
+
+
+def _loops_below(ancestors: list[cst.CSTNode], block: cst.CSTNode) -> set[int]:
+    """Return the ids of the loops among `ancestors` that `block` contains."""
+    loops = set()
+    for ancestor in ancestors:
+        if ancestor is block:
+            break
+        if type(ancestor) in LOOPS:
+            loops.add(id(ancestor))
+    return loops
+
+
+def _in_loop(context: FileContext, statement: cst.CSTNode, loops: set[int]) -> bool:
+    return any(id(ancestor) in loops for ancestor in context.ancestors(statement))
+
+
+def _client_value(
+    index: FileIndex, receiver: cst.BaseExpression, scope: Scope
+) -> cst.BaseExpression | None:
+    """Return the value of the client that `receiver` names in `scope`, if one binding gives it."""
+    if type(receiver) is cst.Name:
+        return _module_value(index, receiver.value, scope)
+    if type(receiver) is cst.Attribute:
+        return _attribute_value(index, receiver, scope)
+    return None
+
+
+def _module_value(
+    index: FileIndex, name: str, scope: Scope
+) -> cst.BaseExpression | None:
+    """Return the value of the module-level `name` read in `scope`, when the module binds it once.
+
+    A function or class around `scope` that binds `name` hides it, and a
+    second binding, a `global` statement or a `del` may rebind it.
+    """
+    for candidate in scope.lookup_chain():
+        if candidate.kind == "module":
+            break
+        if name in candidate.assignments or name in candidate.imports:
+            return None
+    assignment = index.module_assignment(name)
+    if assignment is None or index.rebound(name, scope):
+        return None
+    if name in index.module_scope.deletions:
+        return None
+    return assignment.value
+
+
+def _attribute_value(
+    index: FileIndex, receiver: cst.Attribute, scope: Scope
+) -> cst.BaseExpression | None:
+    """Return the value of `self.cio` or `cls.cio` in a method, when its class binds it once.
+
+    A value that is a module-level name (`self.us = us`) is followed to
+    that name's value.
+    """
+    owner = receiver.value
+    if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+        return None
+    assignments = index.self_attribute_assignments(receiver.attr.value, scope)
+    if len(assignments) != 1:
+        return None
+    value = assignments[0].value
+    if type(value) is cst.Name:
+        return _module_value(index, value.value, assignments[0].scope)
+    return value
