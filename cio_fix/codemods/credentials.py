@@ -961,9 +961,10 @@ class HardcodedCredential(Rule):
         project, env, root = context.project, context.config.env, context.config.root
         service = service_of(project, context.path, root)
         env_name = _variable_for(project, env, literal, service, root)
-        shared = project.shared(
+        shared, service_lookups = project.shared(
             "CIO101:shared", lambda index: _shared_variables(index, env, root)
         )
+        lookups.record(service_lookups)
         return f"{service}:{env_name}" not in shared
 
     @staticmethod
