@@ -2558,8 +2558,10 @@ class Flask:
 """
 
 
-def _import_without_keys(tmp_path: Path, project: Path) -> subprocess.CompletedProcess:
-    """Import `views` from `project` with stub packages and no Customer.io variables."""
+def _import_without_keys(
+    tmp_path: Path, project: Path, code: str = "import views"
+) -> subprocess.CompletedProcess:
+    """Run `code` in `project` with stub packages and no Customer.io variables."""
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     (stubs / "customerio.py").write_text(STUB_CUSTOMERIO, encoding="utf-8")
@@ -2571,7 +2573,7 @@ def _import_without_keys(tmp_path: Path, project: Path) -> subprocess.CompletedP
     }
     environment["PYTHONPATH"] = str(stubs)
     return subprocess.run(
-        [sys.executable, "-c", "import views"],
+        [sys.executable, "-c", code],
         cwd=project,
         env=environment,
         check=False,
@@ -2680,3 +2682,48 @@ def test_clients_key_fixed_after_hoist_message(tmp_path: Path) -> None:
         assert finding["applied"] is True
         assert "not fixed" not in finding["message"]
     assert '"9f8e7d6c5b4a39281706"' not in fixed
+
+
+# An app that sets its environment after importing its views, as an app
+# factory that calls `load_dotenv()` does.
+SET_KEYS_AFTER_IMPORT = """\
+import os
+import views
+
+os.environ["CUSTOMERIO_SITE_ID"] = "site-from-environment"
+os.environ["CUSTOMERIO_TRACK_API_KEY"] = "key-from-environment"
+assert views._customerio_client().site_id == "site-from-environment"
+"""
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# noqa: E501",
+        "# pylint: disable=line-too-long",
+        "# noqa: E501  # nosec B106 - rotated weekly",
+    ],
+    ids=["noqa", "pylint", "noqa-and-nosec"],
+)
+def test_clients_line_length_directive_gets_factory(
+    tmp_path: Path, comment: str
+) -> None:
+    # All rules run, as in a plain `cio-fix --apply`.
+    project = tmp_path / "project"
+    project.mkdir()
+    source = SECRET_DIRECTIVE_HANDLER.replace("{comment}", comment)
+    (project / "views.py").write_text(source, encoding="utf-8")
+
+    result = run_cli(["--apply", "--output-format", "json", "."], project)
+    imported = _import_without_keys(tmp_path, project, SET_KEYS_AFTER_IMPORT)
+
+    fixed = (project / "views.py").read_text(encoding="utf-8")
+    codes = sorted(finding["code"] for finding in result.json["findings"])
+    assert result.json["errors"] == []
+    assert codes == ["CIO101", "CIO101", "CIO304", "CIO601"]
+    for finding in result.json["findings"]:
+        assert finding["applied"] is True, finding["message"]
+    assert "@functools.cache\ndef _customerio_client():" in fixed
+    assert f"cio = _customerio_client()  {comment}\n" in fixed
+    assert '"9f8e7d6c5b4a39281706"' not in fixed
+    assert imported.returncode == 0, imported.stderr

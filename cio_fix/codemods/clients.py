@@ -26,6 +26,7 @@ from cio_fix.codemods.changes import (
     runs_with_parent,
     write_description,
 )
+from cio_fix.codemods.credentials import looks_like_secret, reads_key_from_environment
 from cio_fix.codemods.instances import (
     PassedArguments,
     attribute_read,
@@ -60,6 +61,7 @@ from cio_fix.customerio import (
     FunctionInfo,
     Scope,
     all_parameters,
+    constant_value,
     dependency_of,
     dotted_name,
     env_variable_read,
@@ -85,7 +87,7 @@ from cio_fix.pragmas import (
     line_pragma,
     silences_secret_only,
 )
-from cio_fix.project import ModuleSummary, ProjectIndex
+from cio_fix.project import CREDENTIAL_ROLES, ModuleSummary, ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.suppressions import is_silenced
 from cio_fix.walk import comments_below, find_all
@@ -461,6 +463,29 @@ def _reads_module_value(index: FileIndex, names: set[str]) -> bool:
     return any(index.module_assignment(name) is not None for name in names)
 
 
+def _key_moves_to_environment(
+    context: FileContext,
+    construction: Construction,
+    parameter: str | None,
+    value: cst.BaseExpression,
+) -> bool:
+    """Tell whether the CIO101 fix of this run reads a hard-coded key argument from the environment.
+
+    That fix may be written in a pass after the hoist. On a one-line
+    statement that ends with a directive comment (`# noqa: E501`,
+    `# pylint: disable=line-too-long`), it waits until the hoist has made
+    the line short, because splitting the line would move the comment off
+    it. A module-level client would then read the environment at import,
+    so such a key gets the factory that an environment read gets.
+    """
+    roles = CREDENTIAL_ROLES[construction.client.api]
+    if parameter not in roles or not looks_like_secret(constant_value(value)):
+        return False
+    if not _runs_rule(context, "CIO101") or is_silenced(context, "CIO101", value):
+        return False
+    return reads_key_from_environment(context, value)
+
+
 def plan_hoist(
     context: FileContext,
     construction: Construction,
@@ -477,7 +502,8 @@ def plan_hoist(
     are still read at the first request: an app may load its environment
     or set the module's constants after import (`load_dotenv()` in its
     factory), and a process that never serves the request may run without
-    the variable.
+    the variable. A hard-coded key that the CIO101 fix of this run reads
+    from the environment gets the factory for the same reason.
     """
     index = context.index
     parameter_of = {
@@ -508,6 +534,7 @@ def plan_hoist(
             text = parameter
         else:
             reads |= value_reads
+            parameter = parameter_of.get(id(argument))
             if not is_import_safe(index, argument.value):
                 # A cached factory keeps the first value for the whole process.
                 varying = varying_value_reason(
@@ -516,8 +543,12 @@ def plan_hoist(
                 if varying is not None:
                     return varying
                 deferred = True
-            elif reads_environment(index, argument.value) or _reads_module_value(
-                index, value_reads
+            elif (
+                reads_environment(index, argument.value)
+                or _reads_module_value(index, value_reads)
+                or _key_moves_to_environment(
+                    context, construction, parameter, argument.value
+                )
             ):
                 deferred = True
             text = code_of(argument.value)
@@ -539,9 +570,6 @@ def plan_hoist(
     reads_values = any(
         literal_value(argument.value) is None for argument in construction.node.args
     )
-    # NOTE: literal keys make a module-level client. Sometimes CIO101 can fix
-    # a key only after this fix, because an E501 noqa comment must stay on the
-    # key's one-line statement. Its environment read then runs at import.
     kind = "client"
     if keyed_values:
         kind = "keyed"
@@ -734,8 +762,12 @@ class ClientPerRequest(Rule):
     read once it is set, and a process that never serves the request does
     not need the variables. A client built under a condition
     in the function (`if "CUSTOMERIO_SITE_ID" in os.environ:`) gets that
-    factory too. Arguments that depend on local values (per-tenant keys,
-    or names the function imports) go into a
+    factory too. So does a client with a hard-coded key when the run
+    includes CIO101, whose fix reads the key from the environment. That
+    fix may be written after the hoist, because a `# noqa: E501` at the
+    end of the key's line keeps it back until the line is short.
+    Arguments that depend on local values (per-tenant keys, or names the
+    function imports) go into a
     `functools.lru_cache(maxsize=128)` factory keyed by them, so they must
     be hashable (strings, in practice). A module-level client built with
     the same arguments is reused unless its name may change after import.

@@ -613,7 +613,7 @@ class HardcodedCredential(Rule):
     def check(self, context: FileContext) -> Iterator[Finding]:
         if context.in_test_code:
             return
-        literals = self._unique_literals(context)
+        literals = _reported_literals(context)
         for literal in literals:
             yield self._finding(context, literal, literals)
 
@@ -1018,6 +1018,37 @@ class HardcodedCredential(Rule):
             imports=imports,
             description=f"read the key from {env_name}",
         )
+
+
+def _reported_literals(context: FileContext) -> list[_Literal]:
+    """Return the keys that CIO101 reports in a file, computed once per file and project index.
+
+    CIO601 reads them too. `check_file` may attach another project index
+    to a context that `collect` used, so a list computed for another
+    index is not reused.
+    """
+    project, literals = context.shared(
+        "CIO101:literals",
+        lambda file: (file.project, HardcodedCredential()._unique_literals(file)),
+    )
+    if project is not context.project:
+        return HardcodedCredential()._unique_literals(context)
+    return literals
+
+
+def reads_key_from_environment(context: FileContext, node: cst.CSTNode) -> bool:
+    """Tell whether CIO101 reports the hard-coded key `node` with a fix that reads the environment.
+
+    The caller checks whether the run includes CIO101 and whether a noqa
+    comment silences it. A key whose fix is withheld because the module
+    binds the name `os` to something else counts too.
+    """
+    if context.in_test_code:
+        return False
+    for literal in _reported_literals(context):
+        if literal.node is node:
+            return HardcodedCredential._gets_fix(context, literal)
+    return False
 
 
 def _without_secret_directive(
