@@ -58,6 +58,7 @@ from cio_fix.pipeline import (
 from cio_fix.project import (
     ModuleSummary,
     ProjectIndex,
+    class_modules,
     imported_modules,
     imported_names,
     module_name_for,
@@ -1459,6 +1460,7 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
                 if isinstance(value, str)
             )
         ),
+        tuple(sorted(class_modules(summary))),
     )
 
 

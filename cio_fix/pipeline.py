@@ -99,6 +99,8 @@ class ScanFacts:
     imports at module level, which other modules may import from it, with
     their qualified names. `constants` are the names of its module-level
     string constants, which another module may rebind (`ev.TEMPLATE = "x"`).
+    `class_modules` are the modules of the imported classes that build its
+    module-level objects (`project.class_modules`).
     """
 
     words: tuple[str, ...] = ()
@@ -109,6 +111,7 @@ class ScanFacts:
     imported_names: tuple[str, ...] = ()
     exports: tuple[tuple[str, str], ...] = ()
     constants: tuple[str, ...] = ()
+    class_modules: tuple[str, ...] = ()
 
 
 @dataclass
@@ -465,6 +468,15 @@ def read_project_files(
                 from_client_modules
                 and module_word not in used_words
                 and is_test_file(path_in_project(path, display_path(path), root))
+            ):
+                words.add(module_word)
+                used_words.add(module_word)
+            # A module-level object built with a class of a client module
+            # may be a client (`cio = Tracker(...)` after `from compat
+            # import Tracker`), which other modules import.
+            if module_word not in used_words and any(
+                module.rpartition(".")[2] in used_words
+                for module in facts.class_modules
             ):
                 words.add(module_word)
                 used_words.add(module_word)
@@ -954,6 +966,7 @@ def _valid_entry(value: Any) -> bool:
             and _all_of(value.scan.words, str)
             and _all_of(value.scan.imported, str)
             and _all_of(value.scan.constants, str)
+            and _all_of(value.scan.class_modules, str)
             and _all_of(value.errors, FileError)
         )
     if isinstance(value, CollectedFacts):

@@ -72,9 +72,9 @@ class ModuleSummary:
     # (`global cio; cio = CustomerIO(...)` in an init function).
     global_clients: list[str] = field(default_factory=list)
     # Module-level names bound to a construction of a class that the module
-    # imports from another project module under an SDK class's name
-    # (`cio = CustomerIO(...)` after `from compat import CustomerIO`): name
-    # -> the class's qualified name, which the project index resolves.
+    # imports from outside the SDKs (`cio = CustomerIO(...)` or `cio =
+    # Tracker(...)` after `from compat import ...`): name -> the class's
+    # qualified name. The project index tells which of them are clients.
     imported_class_clients: dict[str, str] = field(default_factory=dict)
     # Clients held as attributes of module-level objects, by `name.attribute`
     # (`app.cio = CustomerIO(...)`, or `tracking = Tracking()` of a class
@@ -1239,13 +1239,16 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
 
     Modules that only hold constants give none: a file that sends them to
     Customer.io needs a client too, and following every importer of every
-    constant pulls in a large part of an unrelated code base.
+    constant pulls in a large part of an unrelated code base. A module-level
+    object of an imported class gives one here only when the class has an
+    SDK class's name; the search for project files adds the others whose
+    class comes from a module that gives a word (`class_modules`).
     """
     words = set()
     for summary in summaries:
         if (
             summary.clients
-            or summary.imported_class_clients
+            or _builds_sdk_named_class(summary)
             or summary.attribute_clients
             or summary.factories
             or summary.type_alias_clients
@@ -1272,10 +1275,10 @@ _REEXPORTED_CLASS_NAMES = frozenset(
 def _imported_class_construction(
     index: FileIndex, value: cst.BaseExpression, scope: Scope
 ) -> str | None:
-    """Return the qualified class name of `CustomerIO(...)` imported from a project module.
+    """Return the qualified class name of `Tracker(...)`, a class imported from outside the SDKs.
 
-    The name must be an SDK client class's, so that the module's name, a
-    prefilter word, comes from few modules.
+    Only a capitalised name counts, as classes are named, so that factory
+    calls such as `logging.getLogger(...)` stay out of the summary.
     """
     if type(value) is not cst.Call:
         return None
@@ -1284,9 +1287,34 @@ def _imported_class_construction(
         return None
     if qualified.partition(".")[0] in CLIENT_PACKAGES:
         return None
-    if qualified.rpartition(".")[2] not in _REEXPORTED_CLASS_NAMES:
+    if not qualified.rpartition(".")[2][:1].isupper():
         return None
     return qualified
+
+
+def _builds_sdk_named_class(summary: ModuleSummary) -> bool:
+    """Tell whether a module-level object is built with an imported class of an SDK class's name.
+
+    Such a module's name is a prefilter word on its own, because few
+    modules import a class named `CustomerIO` from a project module.
+    """
+    return any(
+        qualified.rpartition(".")[2] in _REEXPORTED_CLASS_NAMES
+        for qualified in summary.imported_class_clients.values()
+    )
+
+
+def class_modules(summary: ModuleSummary) -> set[str]:
+    """Return the modules of the imported classes that build the module's module-level objects.
+
+    When one of them gives a prefilter word, the module may pass on a
+    client built with a client class of another name (`cio = Tracker(...)`
+    after `from compat import Tracker`), so its name is a word too.
+    """
+    return {
+        qualified.rpartition(".")[0]
+        for qualified in summary.imported_class_clients.values()
+    }
 
 
 def _imports_client_class(summary: ModuleSummary) -> bool:

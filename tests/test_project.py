@@ -14,6 +14,7 @@ from cio_fix.project import (
     ProjectIndex,
     SdkConflict,
     SdkVersion,
+    class_modules,
     declared_majors,
     detect_sdk_version,
     prefilter_words,
@@ -732,6 +733,23 @@ def test_project_client_property_read_from_cache(project) -> None:
 
     assert [finding["line"] for finding in first.json["findings"]] == [8]
     assert second.json["findings"] == first.json["findings"]
+
+
+def test_project_client_of_renamed_class_word_later() -> None:
+    project = _project(
+        {
+            "app.compat": "from customerio import CustomerIO as Tracker\n",
+            "app.client": "from app.compat import Tracker\n\ncio = Tracker('s', 'k')\n",
+            "app.log": "import logging\n\nlogger = logging.getLogger(__name__)\n",
+        }
+    )
+    summaries = {summary.module_name: summary for summary in project.summaries}
+
+    # The search for project files adds `client` once `compat` is a word.
+    assert prefilter_words([summaries["app.client"]]) == set()
+    assert class_modules(summaries["app.client"]) == {"app.compat"}
+    assert class_modules(summaries["app.log"]) == set()
+    assert project.client_type("app.client.cio") == TRACK
 
 
 def test_project_renamed_client_class_importer_checked(project) -> None:
