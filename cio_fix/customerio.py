@@ -667,6 +667,9 @@ class FileIndex:
         # too), and names that `global` statements let functions rebind.
         self.module_imports: set[str] = set()
         self.global_names: set[str] = set()
+        # Module-level aliases of SDK client classes (`Client = CustomerIO`),
+        # which `imports` lists with the class's qualified name.
+        self.class_aliases: set[str] = set()
         # What each module-level import binds a name to, in the order of the
         # imports: a name imported twice (`try: from .v2 import Event` and
         # `except ImportError: from .v1 import Event`) has both.
@@ -779,6 +782,7 @@ class FileIndex:
             if qualified in CONSTRUCTORS:
                 self.imports[name] = qualified
                 self.module_imports.add(name)
+                self.class_aliases.add(name)
 
     def release(self) -> None:
         """Break the reference cycles between the scopes and what they bind.

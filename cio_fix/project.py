@@ -92,7 +92,8 @@ class ModuleSummary:
     # Module-level classes that hold string enum members or string class
     # attributes, through which other modules may send event names.
     classes: dict[str, ClassStrings] = field(default_factory=dict)
-    # Module-level names imported from elsewhere: local name -> qualified name.
+    # Module-level names imported from elsewhere, and aliases of SDK client
+    # classes (`Client = CustomerIO`): local name -> qualified name.
     aliases: dict[str, str] = field(default_factory=dict)
     # The modules that this module imports with `*` (`from .client import *`
     # in a package's `__init__.py`), and, only when there are any, the
@@ -749,12 +750,10 @@ def _client_class_names(summaries: list[ModuleSummary]) -> frozenset[str]:
     """Return the names that a client class imported from a project module may have.
 
     They are the names that module-level imports bind an SDK client class
-    to, also optionally, and through re-exports. Every constructor call
-    whose class is not an SDK name is tested against them before it is
-    resolved through the project, so most calls cost one set lookup.
-    NOTE: a class that a module binds to another name by assignment
-    (`Client = CustomerIO`) is not followed into the modules that import
-    it.
+    to, also optionally, by a class alias (`Client = CustomerIO`), and
+    through re-exports. Every constructor call whose class is not an SDK
+    name is tested against them before it is resolved through the project,
+    so most calls cost one set lookup.
     """
     imports = [
         table
@@ -839,7 +838,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.classes = module_classes(index)
 
     for local, qualified in index.imports.items():
-        if local not in scope.assignments:
+        # A class alias (`Client = CustomerIO`) passes the class on as an
+        # import of it would.
+        if local not in scope.assignments or local in index.class_aliases:
             summary.aliases[local] = qualified
             if local in index.rebound_names:
                 summary.rebound_aliases.append(local)

@@ -648,6 +648,10 @@ CLIENT_CLASS_MODULES = {
         "    from app.fake import CustomerIO\n"
     ),
     "app.billing": "from customerio import APIClient\n",
+    "app.aliases": (
+        "import requests\nfrom customerio import CustomerIO\n\n"
+        "Client = CustomerIO\nSession = requests.Session\n"
+    ),
 }
 
 
@@ -671,7 +675,18 @@ def test_project_client_class_follows_reexports() -> None:
     assert project.client_class("app.changed.CustomerIO") is None
     assert project.client_class("app.fallback.CustomerIO") is None
     assert project.client_class("customerio.CustomerIO") is None
-    assert project.client_class_names == {"APIClient", "CustomerIO", "Mailer"}
+    assert project.client_class_names == {"APIClient", "Client", "CustomerIO", "Mailer"}
+
+
+def test_project_client_class_follows_class_alias() -> None:
+    project = _project(CLIENT_CLASS_MODULES)
+
+    alias = project.client_class("app.aliases.Client")
+
+    assert alias is not None
+    assert alias.client == TRACK
+    assert alias.bindings == (("app.aliases", "Client"),)
+    assert project.client_class("app.aliases.Session") is None
 
 
 def test_project_client_class_module_is_prefilter_word() -> None:
@@ -683,6 +698,7 @@ def test_project_client_class_module_is_prefilter_word() -> None:
     assert "sdk" not in words
     # A module that imports `APIClient` under its own name only uses it.
     assert "billing" not in words
+    assert "aliases" in words
 
 
 CLIENT_PROPERTY_MODULE = """\
