@@ -117,6 +117,9 @@ def build_import_prefilter(modules: Iterable[str]) -> Prefilter:
     It matches an import statement that names the module, also on a later
     line of a parenthesised `from ... import (...)`, so that a file that only
     mentions a common word such as `settings` in its text does not match.
+    It also matches a test's patch of one of the module's names, which
+    needs no import: `mock.patch("app.compat.Tracker")` or
+    `monkeypatch.setattr("compat.Tracker", ...)`.
     """
     alternatives = []
     needles = []
@@ -126,7 +129,15 @@ def build_import_prefilter(modules: Iterable[str]) -> Prefilter:
         alternatives.append(
             rb"\b(?:from|import)\b[^\n(#]*(?:\([^)]*)?\b" + re.escape(encoded) + rb"\b"
         )
+    if needles:
+        # One branch for every module, so that the patch adds one branch to try.
+        names = b"|".join(re.escape(needle) for needle in needles)
+        alternatives.append(_PATCHED_NAME + rb"(?:" + names + rb")\.")
     return Prefilter(re.compile(b"|".join(alternatives)), needles, False)
+
+
+# The start of a patch call's dotted target, up to the module's last part.
+_PATCHED_NAME = rb"""\b(?:patch|setattr)\(\s*(?:target\s*=\s*)?["'](?:\w+\.)*"""
 
 
 # The opening quote of a literal attribute name or key: "NAME", u'NAME'.

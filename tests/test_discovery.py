@@ -323,6 +323,23 @@ def test_discovery_import_prefilter_needs_an_import() -> None:
         assert bool(pattern.search(text)) is imports, text
 
 
+PATCHES_OF_COMPAT = [
+    (b'@mock.patch("compat.Tracker")\n', True),
+    (b"with patch(\n    target='app.compat.Tracker'):\n", True),
+    (b'monkeypatch.setattr("compat.Tracker", None)\n', True),
+    (b'@mock.patch("app.compatible.Tracker")\n', False),
+    (b'@mock.patch("app.views.compat")\n', False),
+    (b'NAME = "compat.Tracker"\n', False),
+]
+
+
+def test_discovery_import_prefilter_finds_patches() -> None:
+    pattern = build_import_prefilter(["compat"])
+
+    for text, patches in PATCHES_OF_COMPAT:
+        assert bool(pattern.search(text)) is patches, text
+
+
 def test_prefilter_words_case_and_alone() -> None:
     pattern = build_prefilter(["Tracking"])
     words_only = build_prefilter(["bounced"], customer_io=False)

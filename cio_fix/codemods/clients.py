@@ -938,11 +938,13 @@ class ClientPerRequest(Rule):
     class of the SDK), which counts for every construction of that class,
     of the name in the client's module (`app.views.CustomerIO`), or of the
     name in a project module that the client's module imports the class
-    from (`app.compat.CustomerIO`). A client built once would not be the
-    patch's mock. Such a construction
-    in test code is not reported. Only files that mention Customer.io are
-    read, and a patch of the class under another name (`app.views.CIO`)
-    is not seen. Such a patch no longer replaces the client after the fix:
+    from (`app.compat.CustomerIO`), also under another name
+    (`app.compat.Tracker`). A client built once would not be the patch's
+    mock. Such a construction in test code is not reported. Only files that
+    mention Customer.io, import a module that passes on a client or client
+    class, or patch a name of such a module (`mock.patch("compat.Tracker")`)
+    are read, so a patch elsewhere is not seen. Such a patch no longer
+    replaces the client after the fix:
     a module-level client was built before the patch, and a factory keeps
     the first client it built, mock or not. Patch the shared client or the
     factory instead.

@@ -16,10 +16,6 @@ import libcst as cst
 
 from cio_fix.customerio import CONSTRUCTORS, Construction, FileIndex, literal_value
 
-# The names of the SDK's client classes: `CustomerIO`, `APIClient`, `Client`
-# of Data Pipelines and the async ones.
-CLIENT_CLASS_NAMES = frozenset(name.rpartition(".")[2] for name in CONSTRUCTORS)
-
 # mock's `patch`, of the standard library and of the `mock` backport.
 PATCH_FUNCTIONS = frozenset({"unittest.mock.patch", "mock.patch"})
 
@@ -48,7 +44,9 @@ def patched_class(index: FileIndex, call: cst.Call) -> tuple[str, str] | None:
     (also pytest-mock's `mocker.patch`), `patch.object(views, "CustomerIO")`
     and pytest's `monkeypatch.setattr`, with a dotted string or with an
     object and an attribute name. An object counts when it names an
-    imported module.
+    imported module. Any capitalised name may be a client class, because a
+    project module may pass the SDK's class on under a name of its own
+    (`Tracker`). `patch_over` tells which patches replace a client class.
     """
     func = call.func
     if type(func) is cst.Name:
@@ -105,14 +103,14 @@ def _argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression
 
 
 def _dotted_target(node: cst.BaseExpression | None) -> tuple[str, str] | None:
-    """Return the owner and name of `"app.views.CustomerIO"` when it names a client class."""
+    """Return the owner and name of `"app.views.CustomerIO"` when it may name a class."""
     if node is None:
         return None
     target = literal_value(node)
     if not isinstance(target, str):
         return None
     owner, _, name = target.rpartition(".")
-    if not owner or name not in CLIENT_CLASS_NAMES:
+    if not owner or not _may_name_class(name):
         return None
     return owner, name
 
@@ -129,13 +127,17 @@ def _object_target(
     if owner is None or name is None:
         return None
     attribute = literal_value(name)
-    if attribute not in CLIENT_CLASS_NAMES:
+    if not isinstance(attribute, str) or not _may_name_class(attribute):
         return None
     qualified = index.qualified_name(owner)
     if qualified is None:
         return None
-    assert isinstance(attribute, str)
     return qualified, attribute
+
+
+def _may_name_class(name: str) -> bool:
+    """Tell whether a patched attribute's name is spelled as a class's: `Tracker`."""
+    return name.isidentifier() and name[:1].isupper()
 
 
 def patch_over(
