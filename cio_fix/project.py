@@ -74,7 +74,7 @@ class ModuleSummary:
     # Module-level names bound to a construction of a class that the module
     # imports from outside the SDKs (`cio = CustomerIO(...)` or `cio =
     # Tracker(...)` after `from compat import ...`): name -> the class's
-    # qualified name. The project index tells which of them are clients.
+    # qualified name. The project index resolves which of them are clients.
     imported_class_clients: dict[str, str] = field(default_factory=dict)
     # Clients held as attributes of module-level objects, by `name.attribute`
     # (`app.cio = CustomerIO(...)`, or `tracking = Tracking()` of a class
@@ -1242,7 +1242,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
     Customer.io needs a client too, and following every importer of every
     constant pulls in a large part of an unrelated code base. A module-level
     object of an imported class gives one here only when the class has an
-    SDK class's name; the search for project files adds the others whose
+    SDK class's name. The search for project files adds the others whose
     class comes from a module that gives a word (`class_modules`).
     """
     words = set()
@@ -1278,7 +1278,7 @@ def _imported_class_construction(
 ) -> str | None:
     """Return the qualified class name of `Tracker(...)`, a class imported from outside the SDKs.
 
-    Only a capitalised name counts, as classes are named, so that factory
+    Only a capitalised name counts, because classes are named so. Factory
     calls such as `logging.getLogger(...)` stay out of the summary.
     """
     if type(value) is not cst.Call:
