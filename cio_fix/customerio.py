@@ -650,6 +650,10 @@ class FileIndex:
         self.call_sites: list[CallSite] = []
         # `obj.attr = value` for every attribute target (`analytics.write_key = ...`).
         self.attribute_assignments: list[Assignment] = []
+        # The objects that assignments, `+=` and `del` in functions change in
+        # place, with the innermost function: `self.items` for `self.items[0]
+        # = x` or `del self.items[0]`, `self` for `self.items = []`.
+        self.in_place_targets: list[tuple[cst.BaseExpression, FunctionInfo]] = []
         # `name[key] = value` for every item target of a plain name
         # (`CLIENTS["eu"] = ...`), recorded under the container's name.
         self.item_assignments: list[Assignment] = []
@@ -2722,6 +2726,7 @@ class IndexBuilder(cst.CSTVisitor):
             self.scope.imports[local] = qualified
 
     def visit_Del(self, node: cst.Del) -> None:
+        self._record_in_place(node.target)
         targets: list[cst.BaseExpression] = [node.target]
         while targets:
             target = targets.pop()
@@ -2847,6 +2852,7 @@ class IndexBuilder(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._record_target(target.target, node.value, node)
+            self._record_in_place(target.target)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -2858,6 +2864,12 @@ class IndexBuilder(cst.CSTVisitor):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record_target(node.target, None, node)
+        self._record_in_place(node.target)
+
+    def _record_in_place(self, target: cst.BaseExpression) -> None:
+        kind = type(target)
+        if self.functions and (kind is cst.Attribute or kind is cst.Subscript):
+            self.index.in_place_targets.append((target.value, self.functions[-1]))
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:

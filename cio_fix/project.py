@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from cio_fix.codemods.bindings import root_object_name
 from cio_fix.codemods.instances import method_factory_kind
 from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
@@ -34,6 +35,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.events import wrapper_candidates
 from cio_fix.metadata import is_target
+from cio_fix.method_changes import bound_class, class_method_changes
 from cio_fix.modules import (
     DJANGO_SETTINGS,
     MAX_ALIASES,
@@ -163,6 +165,11 @@ class ModuleSummary:
     # NOTE: a client that an imported factory returns (`get_client().track()`)
     # is not found, nor is a call through a function of another module.
     track_callers: dict[str, list[str]] = field(default_factory=dict)
+    # Each module-level class, with the attributes of `self` that its
+    # methods change in place, by method name
+    # (`method_changes.class_method_changes`): CIO304 reads them for an
+    # object of the class that a handler of another module sends.
+    method_changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # True when this module may bind its own names through `globals()`
     # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.
     writes_globals: bool = False
@@ -848,6 +855,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         summary.star_imports = list(index.star_imports)
         summary.own_names = sorted(scope.assignments)
     summary.attribute_clients = index.held_clients()
+    summary.method_changes = class_method_changes(index)
     summary.optional_imports = optional_imports(index)
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
@@ -895,6 +903,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             for argument in site.node.args:
                 for value in _argument_values(index, argument.value, site.scope):
                     summary.imported_arguments.update(_imported_origins(index, value))
+                    summary.imported_arguments.update(
+                        _sent_object_classes(index, value, site.scope)
+                    )
 
         name = env_variable_read(index, site.node)
         if name is not None:
@@ -924,6 +935,29 @@ def _client_methods(index: FileIndex) -> tuple[list[str], list[str]]:
         elif kind is not None:
             methods.append(function.qualname)
     return properties, methods
+
+
+def _sent_object_classes(
+    index: FileIndex, value: cst.BaseExpression, scope: Scope
+) -> set[str]:
+    """Return the imported classes of the object whose attribute or item a call sends.
+
+    `data={"items": order.items}` after `order = Order(...)` gives the
+    qualified name of `Order`, so that its module is read and CIO304 can
+    tell what a later `order.close()` changes.
+    """
+    if type(value) is not cst.Attribute and type(value) is not cst.Subscript:
+        return set()
+    root = root_object_name(value)
+    if root is None:
+        return set()
+    classes = set()
+    for assignment in index.assignments_of(root, scope):
+        bound = bound_class(index, assignment)
+        qualified = index.qualified_name(*bound) if bound is not None else None
+        if qualified is not None:
+            classes.add(qualified)
+    return classes
 
 
 def _track_callers(index: FileIndex) -> dict[str, list[str]]:

@@ -629,6 +629,78 @@ def test_project_importers_follow_reexports() -> None:
     assert project.resolve_name("app.views.NAME") == (project.summaries[0], "SIGNED_UP")
 
 
+ORDERS = (
+    "class Order:\n"
+    "    def __init__(self, items):\n"
+    "        self.items = items\n"
+    "        self.meta = {}\n"
+    "    def close(self):\n"
+    "        self.meta['closed'] = True\n"
+    "        self.items.clear()\n"
+    "    def reset(self):\n"
+    "        self.items = []\n"
+    "    def first(self):\n"
+    "        del self.items[0]\n"
+    "    def note(self, text):\n"
+    "        def add():\n"
+    "            self.meta.setdefault('notes', []).append(text)\n"
+    "        add()\n"
+    "    def copy_items(self):\n"
+    "        self.items.copy().clear()\n"
+    "    @staticmethod\n"
+    "    def empty(self):\n"
+    "        self.items.clear()\n"
+    "class Rush(Order):\n"
+    "    pass\n"
+    "class Plain:\n"
+    "    def save(self):\n"
+    "        pass\n"
+    "def helper(order):\n"
+    "    order.items.clear()\n"
+)
+
+
+def test_project_summary_method_changes() -> None:
+    project = _project({"shop.orders": ORDERS})
+
+    changes = project.summaries[0].method_changes
+    assert changes["Order"] == {
+        "close": ["items", "meta"],
+        "first": ["items"],
+        "note": ["meta"],
+    }
+    assert changes["Rush"] == changes["Order"]
+    assert changes["Plain"] == {}
+    assert "helper" not in changes
+
+
+@pytest.mark.parametrize(
+    ("handler", "read"),
+    [
+        ("    o = Order()\n    cio.track('1', 'x', data={'items': o.items})\n", True),
+        (
+            "    o = Order()\n    cio.track('1', 'x', data={'first': o.items[0]})\n",
+            True,
+        ),
+        ("    cio.track('1', 'x', data={'items': o.items})\n", True),
+        # The object itself, and a value that is not a part of it.
+        ("    o = Order()\n    cio.track('1', 'x', data=o)\n", False),
+        ("    o = Order()\n    cio.track('1', 'x', data={'n': len(o)})\n", False),
+    ],
+)
+def test_project_summary_reads_sent_object_class(handler: str, read: bool) -> None:
+    source = (
+        "from customerio import CustomerIO\n"
+        "from shop.orders import Order\n"
+        "cio = CustomerIO('s', 'k')\n"
+        "def view(o: Order):\n" + handler
+    )
+    project = _project({"shop.views": source})
+
+    imported = project.summaries[0].imported_arguments
+    assert ("shop.orders.Order" in imported) is read
+
+
 CLIENT_CLASS_MODULES = {
     "app.compat": (
         "try:\n"

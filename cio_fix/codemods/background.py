@@ -56,9 +56,14 @@ from cio_fix.edits import replace_nodes
 from cio_fix.handlers import is_request_handler
 from cio_fix.lookups import is_first_party
 from cio_fix.metadata import code_of, is_target, quoted_code
+from cio_fix.method_changes import (
+    MUTATING_METHODS,
+    bound_class,
+    changed_attributes_by_method,
+)
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.pragmas import formatter_counts_comment, formatter_keeps_line, line_pragma
-from cio_fix.project import ProjectIndex
+from cio_fix.project import ModuleSummary, ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
@@ -86,23 +91,6 @@ EVENT_METHODS = frozenset({"track", "track_anonymous", "pageview"})
 # Calls whose effect depends on what reached the profile before them.
 ORDERED_METHODS = frozenset({"delete", "merge_customers", "suppress", "unsuppress"})
 LOGGING_RECEIVER = re.compile(r"(?:^|\.)(?:log|logger|logging|_logger|LOGGER|LOG)$")
-MUTATING_METHODS = frozenset(
-    {
-        "append",
-        "extend",
-        "insert",
-        "update",
-        "setdefault",
-        "pop",
-        "popitem",
-        "remove",
-        "clear",
-        "sort",
-        "reverse",
-        "add",
-        "discard",
-    }
-)
 
 THREAD_HELPER_CODE = '''\
 # Customer.io calls from request handlers run on these threads, which
@@ -425,13 +413,13 @@ class BlockingCallInRequest(Rule):
     its parameters does not count. One that may change them counts also
     when it is given the object that a sent part belongs to
     (`add_gift(order)` after sending `order.items`). A method of that
-    object counts when a class of the module defines it and its body
-    changes the sent attribute, or anything inside it, in place
-    (`cart.empty()` whose body is `self.items.clear()`, after sending
-    `cart.items`). That is the method of the object's class when every
-    binding of the name makes it an instance of one class of the module
-    (`cart = Cart(...)`, a parameter annotated `Cart`), else a method of
-    that name of any class of the module. Any other method, and another
+    object counts when its body changes the sent attribute, or anything
+    inside it, in place (`cart.empty()` whose body is `self.items.clear()`,
+    after sending `cart.items`). That is the method of the object's class
+    when every binding of the name makes it an instance of one class
+    (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
+    imported from another project module, else a method of that name of
+    any class of the module. Any other method, and another
     function given the object, does not count, because most handlers
     send attributes of a model (`user.email`) and then pass the model on
     (`order.save()`). An object bound at module level counts as changed
@@ -2297,12 +2285,11 @@ def _owner_method_change(
 ) -> _Change | None:
     """Return the change that a method of the owner of sent parts makes to them, if any.
 
-    `cart.empty()` after sending `cart.items` changes the list when a
-    class of the module defines `empty` and its body changes `self.items`
-    in place (`self.items.clear()`). Any change inside the attribute
-    counts, also where the call sends only an item of it, because the
-    method's indexes are its parameters' values. Which classes count,
-    `_owner_methods` decides.
+    `cart.empty()` after sending `cart.items` changes the list when the
+    method's body changes `self.items` in place (`self.items.clear()`).
+    Any change inside the attribute counts, also where the call sends only
+    an item of it, because the method's indexes are its parameters'
+    values. Which methods count, `_method_changes` decides.
     """
     func = call.func
     if type(func) is not cst.Attribute:
@@ -2316,32 +2303,47 @@ def _owner_method_change(
         attribute = ATTRIBUTE_NAME.match(part, len(owner))
         if attribute is not None:
             attributes.add(attribute.group())
-    if not attributes:
-        return None
-    for method in _owner_methods(context, func):
-        if _changes_own_attributes(context, method, attributes):
-            return _Change(call)
+    if attributes & _method_changes(context, func):
+        return _Change(call)
     return None
 
 
-def _owner_methods(context: FileContext, func: cst.Attribute) -> list[FunctionInfo]:
-    """Return the methods of the module's classes that `owner.method(...)` may run.
+def _method_changes(context: FileContext, func: cst.Attribute) -> frozenset[str]:
+    """Return the attributes of its object that `owner.method(...)` may change in place.
 
-    When the owner is a name bound only to instances of one class of the
-    module (`cart = Cart(...)`, or a parameter annotated `Cart`), that is
-    the method of the class or of its one base class in the module. When
-    the class is unknown, it is every method of that name in the module,
+    When the owner is a name bound only to instances of one class
+    (`cart = Cart(...)`, or a parameter annotated `Cart`), the method is
+    that class's or its base's (`FileIndex.class_method`). The class is
+    one of the module, or one that it imports from another project module,
+    whose summary lists what its methods change. When the class is
+    unknown, every method of that name of the module's classes counts,
     because withholding a fix costs less than a fix that sends changed
     data.
     """
     index = context.index
     name = func.attr.value
+    changes = context.shared("CIO304:method-changes", _changes_by_method)
     owner_class = _owner_class(index, func.value)
     if owner_class is not None:
         method = index.class_method(owner_class, name)
-        return [method] if method is not None else []
+        if method is None:
+            return frozenset()
+        return changes.get(id(method.node), frozenset())
+
+    imported = _imported_owner_class(context, func.value)
+    if imported is not None:
+        summary, class_name = imported
+        return frozenset(summary.method_changes[class_name].get(name, ()))
+
     methods = context.shared("CIO304:methods", _methods_by_name)
-    return methods.get(name, [])
+    found: frozenset[str] = frozenset()
+    for method in methods.get(name, []):
+        found |= changes.get(id(method.node), frozenset())
+    return found
+
+
+def _changes_by_method(context: FileContext) -> dict[int, frozenset[str]]:
+    return changed_attributes_by_method(context.index)
 
 
 def _owner_class(index: FileIndex, owner: cst.BaseExpression) -> ClassInfo | None:
@@ -2362,20 +2364,41 @@ def _owner_class(index: FileIndex, owner: cst.BaseExpression) -> ClassInfo | Non
 
 def _class_bound(index: FileIndex, assignment: Assignment) -> ClassInfo | None:
     """Return the class of the module that `x = Class(...)` or `x: Class` binds, if any."""
-    statement = assignment.statement
-    if isinstance(statement, cst.Param):
-        if statement.annotation is None:
-            return None
-        scope = annotation_scope(assignment)
-        types = index.annotation_types(statement.annotation.annotation, scope)
-        if len(types) != 1:
-            return None
-        node, type_scope = types[0]
-        return index.module_class(node, type_scope)
-    value = assignment.value
-    if type(value) is not cst.Call:
+    bound = bound_class(index, assignment)
+    if bound is None:
         return None
-    return index.module_class(value.func, assignment.scope)
+    return index.module_class(*bound)
+
+
+def _imported_owner_class(
+    context: FileContext, owner: cst.BaseExpression
+) -> tuple[ModuleSummary, str] | None:
+    """Return the summary and name of the imported project class of every binding of a name.
+
+    As for `_owner_class`, each binding must make the name an instance of
+    the class (`order = Order(...)` after `from shop.orders import Order`).
+    The class must be a module-level class of a module that cio-fix reads.
+    """
+    if type(owner) is not cst.Name:
+        return None
+    index = context.index
+    scope = index.scope_of(owner)
+    if scope is None:
+        return None
+    found = None
+    for assignment in index.assignments_of(owner.value, scope):
+        bound = bound_class(index, assignment)
+        qualified = index.qualified_name(*bound) if bound is not None else None
+        if qualified is None:
+            return None
+        project = context.project
+        target = project.resolve_name(project.localise(qualified, index.module_name))
+        if target is None or target[1] not in target[0].method_changes:
+            return None
+        if found is not None and (found[0] is not target[0] or found[1] != target[1]):
+            return None
+        found = target
+    return found
 
 
 def _methods_by_name(context: FileContext) -> dict[str, list[FunctionInfo]]:
@@ -2389,49 +2412,6 @@ def _methods_by_name(context: FileContext) -> dict[str, list[FunctionInfo]]:
 
 # The attribute name at the start of the code after an object's name and dot.
 ATTRIBUTE_NAME = re.compile(r"[^\W\d]\w*")
-# Decorators after which a method's first parameter is not its object.
-NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod"})
-
-
-def _changes_own_attributes(
-    context: FileContext, method: FunctionInfo, attributes: set[str]
-) -> bool:
-    """Tell whether a method changes one of `attributes` of its object in place.
-
-    A change counts as `_Mutations.found` records it in a handler: an
-    item or attribute assignment, `del`, `+=` on an item, or a mutating
-    method such as `clear()` or `append()`, also on an item of the
-    attribute (`self.items[0].update(...)`). Binding the attribute anew
-    (`self.items = []`) leaves the sent object as it was.
-    NOTE: a call that the method passes the attribute to, or another
-    method of `self` that it calls, is not read.
-    """
-    if NOT_INSTANCE_METHODS.intersection(method.decorators):
-        return False
-    parameters = [*method.node.params.posonly_params, *method.node.params.params]
-    if not parameters:
-        return False
-    instance = parameters[0].name.value
-    paths = [f"{instance}.{attribute}" for attribute in attributes]
-    changes: dict[int, _Mutations] = context.shared(
-        "CIO304:method-changes", lambda _: {}
-    )
-    mutations = changes.get(id(method.node))
-    if mutations is None:
-        is_namespace = context.shared("CIO304:namespaces", _namespace_test)
-        mutations = _Mutations(is_namespace)
-        walk(method.node.body, mutations)
-        changes[id(method.node)] = mutations
-    for name, node in mutations.found:
-        changed = _changed_object(node)
-        if name != instance or changed is None:
-            continue
-        path = _path(changed)
-        if any(
-            path == part or path.startswith((part + ".", part + "[")) for part in paths
-        ):
-            return True
-    return False
 
 
 def _module_functions(context: FileContext) -> dict[int, FunctionInfo]:
