@@ -719,6 +719,7 @@ class FileIndex:
         # decides what they mean.
         self.scoped_names: frozenset[str] = frozenset()
         self._scopes_by_node: dict[cst.CSTNode, Scope] | None = None
+        self._setattr_assignments: list[Assignment] | None = None
 
     def finish(self) -> None:
         """Record what the walk found that needs the whole module."""
@@ -1553,11 +1554,21 @@ class FileIndex:
         object in another project module (`app_module.app.cio = ...`) leaves
         it unknown.
 
-        NOTE: as for `self.attr`, an alias of the object, an argument that
-        hands it on and `setattr` are not followed.
+        `setattr(app, "cio", CustomerIO(...))` assigns the attribute as
+        `app.cio = ...` does, and `setattr` with a name that is not a literal
+        may assign any attribute (`setattr_assignments`).
+        NOTE: as for `self.attr`, an alias of the object and an argument that
+        hands it on are not followed.
         """
         name = f"{holder.name}.{attribute}"
-        direct = [item for item in self.attribute_assignments if item.name == name]
+        written = self.setattr_assignments()
+        if any(item.name == f"{holder.name}.*" for item in written):
+            return None
+        direct = [
+            item
+            for item in [*self.attribute_assignments, *written]
+            if item.name == name
+        ]
         class_info = self._instance_class(holder)
         if class_info is not None and self._class_assigns(class_info, attribute):
             found = self._class_attribute_type(class_info, attribute)
@@ -1599,7 +1610,7 @@ class FileIndex:
         its classes.
         """
         candidates: set[tuple[str, str]] = set()
-        for assignment in self.attribute_assignments:
+        for assignment in [*self.attribute_assignments, *self.setattr_assignments()]:
             name, _, attribute = assignment.name.partition(".")
             if assignment.scope is self.module_scope and attribute.isidentifier():
                 candidates.add((name, attribute))
@@ -1621,6 +1632,44 @@ class FileIndex:
             if client is not None:
                 found[f"{name}.{attribute}"] = client
         return found
+
+    def setattr_assignments(self) -> list[Assignment]:
+        """Return `setattr(obj, "attr", value)` as assignments to `obj.attr`, for plain names.
+
+        `delattr(obj, "attr")` gives one without a value. An attribute name
+        that is not a literal string gives `obj.*`, any attribute.
+        """
+        if self._setattr_assignments is not None:
+            return self._setattr_assignments
+        found = []
+        for function in ("setattr", "delattr"):
+            for node in self.names.get(function, []):
+                assignment = self._setattr_assignment(node)
+                if assignment is not None:
+                    found.append(assignment)
+        self._setattr_assignments = found
+        return found
+
+    def _setattr_assignment(self, node: cst.Name) -> Assignment | None:
+        call = self.parents.get(node)
+        if type(call) is not cst.Call or call.func is not node:
+            return None
+        arguments = call.args
+        if len(arguments) < 2 or any(argument.star for argument in arguments):
+            return None
+        owner = arguments[0].value
+        scope = self.scope_of(call)
+        if type(owner) is not cst.Name or scope is None:
+            return None
+        if self.may_shadow_builtin(node.value, scope):
+            return None
+        attribute = literal_value(arguments[1].value)
+        if not isinstance(attribute, str):
+            attribute = "*"
+        value = arguments[2].value if len(arguments) > 2 else None
+        if node.value == "delattr":
+            value = None
+        return Assignment(f"{owner.value}.{attribute}", value, call, scope)
 
     def _class_attribute_type(
         self, class_info: ClassInfo, attribute: str

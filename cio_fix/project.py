@@ -58,6 +58,10 @@ logger = logging.getLogger(__name__)
 # The attribute name in `ModuleSummary.assigned_attributes` that stands for
 # any attribute: `setattr(ev, name, value)` may set each one.
 ANY_ATTRIBUTE = "*"
+# The Flask app class, and the proxy of the app that handles the request,
+# whose attributes are those of one of the project's Flask apps.
+FLASK_APP_CLASS = "flask.Flask"
+FLASK_CURRENT_APP = "flask.current_app"
 # How many assignments that copy a value (`ts = LAUNCH_MS`) are followed from
 # one argument. CIO103 follows a millisecond value through as many names.
 MAX_COPIES = 5
@@ -82,6 +86,9 @@ class ModuleSummary:
     # (`app.cio = CustomerIO(...)`, or `tracking = Tracking()` of a class
     # whose methods set `self.cio`): `FileIndex.held_client_type`.
     attribute_clients: dict[str, ClientType] = field(default_factory=dict)
+    # Module-level names bound once to a Flask app (`app = Flask(__name__)`).
+    # `flask.current_app.cio` in another module may be the client `app.cio`.
+    flask_apps: list[str] = field(default_factory=list)
     factories: dict[str, ClientType] = field(default_factory=dict)
     # Module-level type aliases that allow a client class, by name
     # (`CustomerIODep = Annotated[CustomerIO, Depends(get_cio)]`). A
@@ -237,6 +244,7 @@ class ProjectIndex:
         self.wrapper_names = _wrapper_names(self.summaries)
         self.client_class_names = _client_class_names(self.summaries)
         self._client_classes: dict[str, ReexportedClass | None] = {}
+        self._current_app_clients: dict[str, ClientType | None] = {}
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
@@ -453,6 +461,8 @@ class ProjectIndex:
         object (`ext.customerio_ext.client = ...`) leaves it unknown.
         """
         owner, _, attribute = qualified.rpartition(".")
+        if owner == FLASK_CURRENT_APP:
+            return self.current_app_client(attribute)
         target = self.resolve_name(owner) if owner else None
         if target is None:
             return None
@@ -463,6 +473,39 @@ class ProjectIndex:
         ):
             return None
         return client
+
+    def current_app_client(self, attribute: str) -> ClientType | None:
+        """Return the client type of `flask.current_app.<attribute>`, if it is a client.
+
+        `current_app` is the Flask app that handles the request, so the
+        attribute is a client when a Flask app of the project has a client
+        in it (`app = Flask(__name__)`, then `app.cio = CustomerIO(...)`,
+        `ModuleSummary.flask_apps`), and every app that has a client in
+        the attribute has one of that type. An app that may be rebound, or
+        whose attribute may be (`rebound_attribute`), leaves it unknown.
+        NOTE: an app built in a factory function (`create_app()`) is not
+        read, so an attribute that only such an app sets is unknown.
+        """
+        if attribute not in self._current_app_clients:
+            self._current_app_clients[attribute] = self._current_app_client(attribute)
+        return self._current_app_clients[attribute]
+
+    def _current_app_client(self, attribute: str) -> ClientType | None:
+        found: set[ClientType] = set()
+        for summary in self.summaries:
+            for name in summary.flask_apps:
+                client = summary.attribute_clients.get(f"{name}.{attribute}")
+                if client is None:
+                    continue
+                if self.rebound_attribute(summary.module_name, name, attribute):
+                    return None
+                found.add(client)
+        return found.pop() if len(found) == 1 else None
+
+    def flask_app(self, qualified: str) -> bool:
+        """Tell whether a qualified name is a Flask app of a project module (`flask_apps`)."""
+        target = self.resolve_name(qualified)
+        return target is not None and target[1] in target[0].flask_apps
 
     def rebound_attribute(self, module_name: str, name: str, attribute: str) -> bool:
         """Tell whether code may rebind the module-level object `name` or its `attribute`.
@@ -855,6 +898,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         summary.star_imports = list(index.star_imports)
         summary.own_names = sorted(scope.assignments)
     summary.attribute_clients = index.held_clients()
+    summary.flask_apps = _flask_apps(index)
     summary.method_changes = class_method_changes(index)
     summary.optional_imports = optional_imports(index)
     summary.client_containers = index.client_containers()
@@ -935,6 +979,23 @@ def _client_methods(index: FileIndex) -> tuple[list[str], list[str]]:
         elif kind is not None:
             methods.append(function.qualname)
     return properties, methods
+
+
+def _flask_apps(index: FileIndex) -> list[str]:
+    """Return the module-level names that one plain assignment binds to `flask.Flask(...)`."""
+    apps = []
+    for name, assignments in index.module_scope.assignments.items():
+        if len(assignments) != 1 or name in index.rebound_names:
+            continue
+        value = assignments[0].value
+        if (
+            type(value) is not cst.Call
+            or type(assignments[0].statement) is not cst.Assign
+        ):
+            continue
+        if index.qualified_name(value.func) == FLASK_APP_CLASS:
+            apps.append(name)
+    return sorted(apps)
 
 
 def _sent_object_classes(

@@ -851,6 +851,107 @@ def test_customerio_held_attributes_changed_elsewhere(source: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("source", "methods"),
+    [
+        (
+            "app = Flask(__name__)\n"
+            "setattr(app, 'cio', CustomerIO('s', 'k'))\n"
+            "app.cio.track('1', 'x')\n",
+            ["track"],
+        ),
+        # A name that is not a literal may set any attribute, `delattr`
+        # removes it, and a second `setattr` may give another object.
+        (
+            "app = Flask(__name__)\n"
+            "app.cio = CustomerIO('s', 'k')\n"
+            "setattr(app, name, value)\n"
+            "app.cio.track('1', 'x')\n",
+            [],
+        ),
+        (
+            "app = Flask(__name__)\n"
+            "setattr(app, 'cio', CustomerIO('s', 'k'))\n"
+            "delattr(app, 'cio')\n"
+            "app.cio.track('1', 'x')\n",
+            [],
+        ),
+        (
+            "app = Flask(__name__)\n"
+            "app.cio = CustomerIO('s', 'k')\n"
+            "setattr(app, 'cio', Mixpanel('t'))\n"
+            "app.cio.track('1', 'x')\n",
+            [],
+        ),
+        # A `setattr` that the module binds is not the builtin.
+        (
+            "from shop.compat import setattr\n"
+            "app = Flask(__name__)\n"
+            "setattr(app, 'cio', CustomerIO('s', 'k'))\n"
+            "app.cio.track('1', 'x')\n",
+            [],
+        ),
+    ],
+)
+def test_customerio_setattr_held_attribute(source: str, methods: list[str]) -> None:
+    calls = _calls(_HEADER + "from flask import Flask\n" + source)
+
+    assert [call.method for call in calls] == methods
+
+
+CURRENT_APP_SENDER = (
+    "from flask import current_app\n"
+    "current_app.cio.track('1', 'x')\n"
+    "current_app.config.get('X')\n"
+    "current_app.events.track('1', 'y')\n"
+)
+
+
+def test_customerio_current_app_attribute_client() -> None:
+    project = _project({"app.clients": HELD_CLIENTS, "app.views": CURRENT_APP_SENDER})
+
+    calls = _calls(CURRENT_APP_SENDER, module_name="app.views", project=project)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+    assert project.summaries[0].flask_apps == ["app"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # Another app has an App API client in the same attribute.
+        "from customerio import APIClient\n"
+        "from flask import Flask\n"
+        "admin = Flask(__name__)\n"
+        "admin.cio = APIClient('k')\n",
+        # Another module rebinds the attribute of the app.
+        "from app.clients import app\napp.cio = FakeClient()\n",
+    ],
+)
+def test_customerio_current_app_attribute_unknown(other: str) -> None:
+    project = _project(
+        {
+            "app.clients": HELD_CLIENTS,
+            "app.admin": other,
+            "app.views": CURRENT_APP_SENDER,
+        }
+    )
+
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+
+
+def test_customerio_current_app_needs_flask_app() -> None:
+    holder = (
+        "from customerio import CustomerIO\n"
+        "from shop import Service\n"
+        "service = Service()\n"
+        "service.cio = CustomerIO('s', 'k')\n"
+    )
+    project = _project({"app.clients": holder, "app.views": CURRENT_APP_SENDER})
+
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+
+
 ANNOTATION_PROJECT = {
     "app.cio": (
         "from customerio import CustomerIO as Client\n"
