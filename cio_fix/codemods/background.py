@@ -41,6 +41,7 @@ from cio_fix.codemods.clients import (
 )
 from cio_fix.codemods.identity import track_identify_pairs
 from cio_fix.customerio import (
+    TRACK_METHODS,
     Api,
     Assignment,
     CallSite,
@@ -48,6 +49,7 @@ from cio_fix.customerio import (
     ClientCall,
     FileIndex,
     FunctionInfo,
+    Scope,
     all_parameters,
     annotation_scope,
     dotted_name,
@@ -63,7 +65,7 @@ from cio_fix.method_changes import (
 )
 from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
 from cio_fix.pragmas import formatter_counts_comment, formatter_keeps_line, line_pragma
-from cio_fix.project import ModuleSummary, ProjectIndex
+from cio_fix.project import FLASK_CURRENT_APP, ModuleSummary, ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
@@ -366,7 +368,7 @@ class BlockingCallInRequest(Rule):
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix in nine
+    clients are not waited for. The call is reported without a fix in ten
     cases: it is in a function defined in the handler (cio-fix checks that a
     fix is safe only in the handler's own body), its result is used, it is
     inside a `try` whose handlers do more than log, its `try` or
@@ -376,7 +378,10 @@ class BlockingCallInRequest(Rule):
     in the handler must arrive after it (background calls may arrive in any
     order), the handler may change an object that the call sends before
     the worker thread sends it, a later event of the handler must arrive
-    after this one, or the call sends an event per round of a loop.
+    after this one, the call sends an event per round of a loop, or a later
+    call of a Track API method on an attribute of a Flask app may be one of
+    those later calls. cio-fix cannot tell whether such an attribute is a
+    client when no app of the project sets it (`current_app.events.track(...)`).
     Customer.io stamps an event without a `timestamp` when it arrives, and
     campaigns match events in that order, so the events of one request keep
     their order: only the last event of a handler moves. A later event is a
@@ -1301,6 +1306,14 @@ def _report_only_reason(
                 f"the `track` on line {context.message_line(track.node)} needs it"
                 " to have arrived, so it belongs before that call"
             )
+    unknown = _later_unknown_client_call(context, call, handler, statement)
+    if unknown is not None:
+        assert isinstance(unknown.func, cst.Attribute)
+        return (
+            f"`{_change_code(unknown)}` on line {context.message_line(unknown)} may"
+            " be a Customer.io call that must arrive after it, and cio-fix cannot"
+            f" tell whether `{_one_line(unknown.func.value)}` is a client"
+        )
     return None
 
 
@@ -1377,6 +1390,86 @@ def _later_event(
             line = context.message_line(site.node)
             return f"Customer.io call in `{callee}()` on line {line}"
     return None
+
+
+def _later_unknown_client_call(
+    context: FileContext,
+    call: ClientCall,
+    handler: FunctionInfo,
+    statement: cst.CSTNode,
+) -> cst.Call | None:
+    """Return a later call of the handler that may be a Customer.io call this one must precede.
+
+    That is a call of a Track API method name on an attribute of a Flask
+    app that cio-fix does not read as a client (`_unknown_app_calls`),
+    such as `current_app.events.track(...)` where no app of the project
+    sets `events`. Whether its order counts, `_order_counts` decides, as
+    for a call on a known client. None when there is no such call.
+    """
+    for site in context.shared("CIO304:unknown-app-calls", _unknown_app_calls):
+        after = site.function is handler and context.follows(site.node, statement)
+        if not after and not _nested_in(site.function, handler):
+            continue
+        assert isinstance(site.node.func, cst.Attribute)
+        if _order_counts(call.method, site.node.func.attr.value):
+            return site.node
+    return None
+
+
+def _unknown_app_calls(context: FileContext) -> list[CallSite]:
+    """Return the calls of Track API method names on Flask app attributes not known as clients.
+
+    `_app_attribute` tells which receivers are attributes of a Flask app.
+    """
+    index = context.index
+    client_calls = {id(other.node) for other in _calls_and_tasks(index)}
+    found = []
+    for site in index.call_sites:
+        func = site.node.func
+        if type(func) is not cst.Attribute or func.attr.value not in TRACK_METHODS:
+            continue
+        if id(site.node) in client_calls:
+            continue
+        if _app_attribute(context, func.value, site.scope):
+            found.append(site)
+    return found
+
+
+def _order_counts(method: str, later: str) -> bool:
+    """Tell whether a call of `later` must arrive after a call of `method` sent before it.
+
+    These are the orders that `_report_only_reason` keeps for calls on
+    known clients: a later delete, suppress or merge after any call, a
+    later event after an event, and any later call after a profile change.
+    """
+    if later in ORDERED_METHODS or method in PROFILE_METHODS:
+        return True
+    return method in EVENT_METHODS and later in EVENT_METHODS
+
+
+def _app_attribute(
+    context: FileContext, receiver: cst.BaseExpression, scope: Scope
+) -> bool:
+    """Tell whether `receiver` is an attribute or item of a Flask app, at any depth.
+
+    The app is Flask's `current_app`, or a module-level Flask app of the
+    project, of this module or imported (`ProjectIndex.flask_app`).
+    """
+    node = receiver
+    while type(node) is cst.Attribute or type(node) is cst.Subscript:
+        node = node.value
+    if node is receiver or type(node) is not cst.Name:
+        return False
+    index = context.index
+    project = context.project
+    qualified = index.qualified_name(node, scope)
+    if qualified is not None:
+        qualified = project.localise(qualified, index.module_name)
+        return qualified == FLASK_CURRENT_APP or project.flask_app(qualified)
+    assignments = index.assignments_of(node.value, scope)
+    if not assignments or assignments[0].scope is not index.module_scope:
+        return False
+    return project.flask_app(f"{index.module_name}.{node.value}")
 
 
 def _imported_track_caller(context: FileContext, site: CallSite) -> bool:
