@@ -409,15 +409,71 @@ def signup():
 
 def test_clients_pooling_fix_with_cio601_keeps_helpers(project) -> None:
     # A merge would remove `_customerio_client_2`, which the CIO601 fix of
-    # signup() reads in the same pass.
+    # signup() may read in the same pass. That fix waits for the pass after
+    # the CIO602 fix and reads the helper defined first.
     root = project({"app.py": POOLING_HELPER_FIRST_APP})
 
     run_cli(["--apply", "--select", "CIO601,CIO602", "."], root)
 
     fixed = (root / "app.py").read_text(encoding="utf-8")
-    assert "def signup():\n    cio = _customerio_client_2()\n" in fixed
+    assert "def signup():\n    cio = _customerio_client()\n" in fixed
     assert "def _customerio_client_2():" in fixed
     assert "use_connection_pooling" not in fixed
+
+
+# A handler that builds its client with pooling turned off, and one that a
+# later change adds, which builds the same client with pooling.
+POOLING_LOGIN_APP = """\
+from customerio import CustomerIO
+from flask import Flask
+
+from shop import settings
+
+app = Flask(__name__)
+
+
+@app.post("/login")
+def login():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY, use_connection_pooling=False)
+    cio.identify(id=1)
+    return "ok"
+"""
+SIGNUP_HANDLER = """\
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY)
+    cio.identify(id=1)
+    return "ok"
+"""
+
+
+def test_clients_pooled_helper_serves_later_client(project) -> None:
+    # The CIO601 run gives login() the helper `_customerio_client`, which
+    # turns pooling off. Without the wait, signup() gets
+    # `_customerio_client_2` in the pass in which CIO602 makes the first
+    # helper build the same client.
+    root = project(
+        {
+            "one/app.py": POOLING_LOGIN_APP + SIGNUP_HANDLER,
+            "runs/app.py": POOLING_LOGIN_APP,
+        }
+    )
+    run_cli(["--apply", "--select", "CIO601,CIO602", "."], root / "one")
+
+    run_cli(["--apply", "--select", "CIO601", "."], root / "runs")
+    app = root / "runs" / "app.py"
+    app.write_text(app.read_text(encoding="utf-8") + SIGNUP_HANDLER, encoding="utf-8")
+    run_cli(["--apply", "--select", "CIO601,CIO602", "."], root / "runs")
+
+    fixed = app.read_text(encoding="utf-8")
+    compile(fixed, "app.py", "exec")
+    assert "def signup():\n    cio = _customerio_client()\n" in fixed
+    assert "_customerio_client_2" not in fixed
+    assert fixed.count("@functools.cache") == 1
+    assert "use_connection_pooling" not in fixed
+    assert fixed == (root / "one" / "app.py").read_text(encoding="utf-8")
 
 
 def test_clients_pooling_fix_marks_findings_applied(project) -> None:

@@ -4057,6 +4057,49 @@ def _cached_in_this_pass(
     )
 
 
+def _pooled_in_this_pass(context: FileContext, hoist: Hoist) -> bool:
+    """Tell whether CIO602 makes a helper build a client like `hoist` in this pass.
+
+    The helper is a module-level client or getter built with
+    `use_connection_pooling=False`, as a run of CIO601 without CIO602
+    writes it. A construction like `hoist` then waits for the next pass
+    and reuses the helper that is left, instead of getting a helper of its
+    own.
+    """
+    if hoist.kind == "keyed":
+        return False
+    for fixed in _pooled_helpers(context):
+        if (
+            code_of(fixed.func) == hoist.func
+            and _argument_texts(fixed) == hoist.arguments
+        ):
+            return True
+    return False
+
+
+def _pooled_helpers(context: FileContext) -> list[cst.Call]:
+    """Return the helpers' calls whose pooling argument CIO602 removes in this pass, without it."""
+
+    def compute(context: FileContext) -> list[cst.Call]:
+        found = []
+        for construction in context.index.constructions:
+            argument = _pooling_argument(construction)
+            if argument is None or not _waits_for_pooling_fix(context, construction):
+                continue
+            statement = _module_statement(context, construction.node)
+            if statement is None:
+                continue
+            hoist = _plain_hoist(construction.node)
+            if _helper_reference(context, statement, hoist) is None:
+                continue
+            fixed = _pooling_fix(context, construction, argument)
+            assert fixed is not None
+            found.append(fixed)
+        return found
+
+    return context.shared("CIO601:pooled-helpers", compute)
+
+
 def _is_constant(index: FileIndex, name: str) -> bool:
     """Tell whether a module-level name keeps the value of its only assignment."""
     if index.module_assignment(name) is None:
@@ -4106,6 +4149,8 @@ def _hoist_fix(
     if with_statement is None:
         statement = _statement_with_secret_directive(construction, ancestors)
     directive = statement.trailing_whitespace.comment if statement else None
+    if _pooled_in_this_pass(context, hoist):
+        return Fix(FixSafety.SAFE)
     reference = _existing_name(context, hoist)
     if reference is None and _cached_in_this_pass(context, hoist, newly_cached):
         return Fix(FixSafety.SAFE)
