@@ -407,18 +407,99 @@ def signup():
 """
 
 
-def test_clients_pooling_fix_with_cio601_keeps_helpers(project) -> None:
-    # A merge would remove `_customerio_client_2`, which the CIO601 fix of
-    # signup() may read in the same pass. That fix waits for the pass after
-    # the CIO602 fix and reads the helper defined first.
+def test_clients_pooling_fix_with_cio601_merges_helpers(project) -> None:
+    # The merge removes `_customerio_client_2`, which signup() would read if
+    # its CIO601 fix did not wait for the next pass.
     root = project({"app.py": POOLING_HELPER_FIRST_APP})
 
     run_cli(["--apply", "--select", "CIO601,CIO602", "."], root)
 
     fixed = (root / "app.py").read_text(encoding="utf-8")
+    compile(fixed, "app.py", "exec")
     assert "def signup():\n    cio = _customerio_client()\n" in fixed
-    assert "def _customerio_client_2():" in fixed
+    assert "_customerio_client_2" not in fixed
+    assert fixed.count("@functools.cache") == 1
     assert "use_connection_pooling" not in fixed
+
+
+# A Track API client and an App API client, each built with and without
+# pooling. The two APIs need two helpers.
+TRACK_AND_APP_POOLING_APP = """\
+from customerio import APIClient, CustomerIO, SendEmailRequest
+from flask import Flask
+
+from shop import settings
+
+app = Flask(__name__)
+
+
+@app.post("/signup")
+def signup():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY, use_connection_pooling=False)
+    cio.identify(id=1)
+    return "ok"
+
+
+@app.post("/welcome")
+def welcome():
+    api = APIClient(settings.APP_KEY, use_connection_pooling=False)
+    api.send_email(SendEmailRequest(to="a@example.com", transactional_message_id="1"))
+    return "ok"
+
+
+@app.post("/login")
+def login():
+    cio = CustomerIO(settings.SITE_ID, settings.API_KEY)
+    cio.identify(id=1)
+    return "ok"
+
+
+@app.post("/notify")
+def notify():
+    api = APIClient(settings.APP_KEY)
+    api.send_email(SendEmailRequest(to="b@example.com", transactional_message_id="2"))
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "helpers"),
+    [
+        (POOLING_APP, ["_customerio_client"]),
+        (POOLING_FIRST_APP, ["_customerio_client"]),
+        (TRACK_AND_APP_POOLING_APP, ["_customerio_client", "_customerio_app_client"]),
+    ],
+    ids=["second", "first", "track-and-app"],
+)
+@pytest.mark.parametrize(
+    "selections",
+    [
+        ["CIO601", "CIO601,CIO602", None],
+        ["CIO601", None],
+        ["CIO602", "CIO601,CIO602", None],
+        ["CIO602", "CIO601", None],
+    ],
+    ids=["601-both-all", "601-all", "602-both-all", "602-601-all"],
+)
+def test_clients_run_sequence_matches_one_run(
+    project, source, helpers, selections
+) -> None:
+    # None stands for a run of every rule.
+    root = project({"single/app.py": source, "sequence/app.py": source})
+
+    run_cli(["--apply", "."], root / "single")
+    for selection in selections:
+        options = [] if selection is None else ["--select", selection]
+        run_cli(["--apply", *options, "."], root / "sequence")
+
+    single_run = (root / "single" / "app.py").read_text(encoding="utf-8")
+    sequence = (root / "sequence" / "app.py").read_text(encoding="utf-8")
+    compile(sequence, "app.py", "exec")
+    for helper in helpers:
+        assert single_run.count(f"def {helper}():") == 1
+    assert "_client_2" not in single_run
+    assert "use_connection_pooling" not in single_run
+    assert sequence == single_run
 
 
 # A handler that builds its client with pooling turned off, and one that a

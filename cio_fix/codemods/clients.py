@@ -3114,8 +3114,8 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
     It must decide as CIO602 does, because a hoist that waits for a fix
     that never comes would wait in every pass.
     A run without CIO602 gives such a construction a helper of its own
-    (`_customerio_client_2`). A later run of CIO602 without CIO601 merges
-    the two helpers once it removes the argument (`_merged_helpers_fix`).
+    (`_customerio_client_2`). A later run of CIO602 merges the two helpers
+    once it removes the argument (`_merged_helpers_fix`).
     """
     argument = _pooling_argument(construction)
     if argument is None or _pooling_fix(context, construction, argument) is None:
@@ -4063,8 +4063,9 @@ def _pooled_in_this_pass(context: FileContext, hoist: Hoist) -> bool:
     The helper is a module-level client or getter built with
     `use_connection_pooling=False`, as a run of CIO601 without CIO602
     writes it. A construction like `hoist` then waits for the next pass
-    and reuses the helper that is left, instead of getting a helper of its
-    own.
+    and reuses the helper that is left, so that it neither gets a helper
+    of its own nor reads one that the CIO602 fix merges away
+    (`_merged_helpers_fix`).
     """
     if hoist.kind == "keyed":
         return False
@@ -4427,9 +4428,9 @@ class ConnectionPoolingDisabled(Rule):
     A run of CIO601 without CIO602 gives a client built with
     `use_connection_pooling=False` a helper of its own
     (`_customerio_client_2`) beside the helper of the same client with
-    pooling. In a run without CIO601, once the argument goes, the fix
-    keeps the helper defined first and removes the other, whose uses then
-    read the one it keeps, as a run of both rules writes. It does so only
+    pooling. Once the argument goes, the fix keeps the helper defined
+    first and removes the other, whose uses then read the one it keeps,
+    as a run of both rules writes. It does so only
     when the helper it removes has no comment, its uses only call it or
     read its client, and neither another module of the project nor
     `__all__` names it.
@@ -4487,14 +4488,10 @@ def _merged_helpers_fix(
     client with pooling. Once the argument goes, the fix keeps the helper
     defined first, removes the other, and points the other's uses at the
     one it keeps, as one run of both rules writes. None when the
-    construction is not in a helper, or no other helper matches.
-    NOTE: a run that selects CIO601 too merges nothing, because a CIO601
-    fix of the same pass may read the helper that the merge removes. Such
-    a run writes no two helpers itself, but keeps two that an earlier run
-    of CIO601 alone wrote.
+    construction is not in a helper, or no other helper matches. A CIO601
+    fix that would read either helper waits for the next pass
+    (`_pooled_in_this_pass`).
     """
-    if _runs_rule(context, "CIO601"):
-        return None
     pooled = _module_statement(context, construction.node)
     if pooled is None:
         return None
