@@ -422,6 +422,34 @@ def test_clients_pooling_fix_with_cio601_merges_helpers(project) -> None:
     assert "use_connection_pooling" not in fixed
 
 
+@pytest.mark.parametrize("selection", ["CIO602", "CIO601,CIO602"])
+def test_clients_pooling_fix_merges_commented_helper(project, selection) -> None:
+    # The kept helper's call has a comment, so it keeps its own call rather
+    # than the other helper's. A copy of the other call would lose the
+    # comment, so the CIO602 fix would not be written, and the CIO601 fix
+    # that waits for it would never settle.
+    source = POOLING_HELPER_FIRST_APP.replace(
+        "    return CustomerIO(settings.SITE_ID, settings.API_KEY,"
+        " use_connection_pooling=False)\n",
+        "    return CustomerIO(\n"
+        "        settings.SITE_ID,  # the EU workspace\n"
+        "        settings.API_KEY,\n"
+        "        use_connection_pooling=False,\n"
+        "    )\n",
+    )
+    assert source != POOLING_HELPER_FIRST_APP
+    root = project({"app.py": source})
+
+    result = run_cli(["--apply", "--select", selection, "."], root)
+
+    fixed = (root / "app.py").read_text(encoding="utf-8")
+    compile(fixed, "app.py", "exec")
+    assert "settings.SITE_ID,  # the EU workspace\n" in fixed
+    assert "_customerio_client_2" not in fixed
+    assert "use_connection_pooling" not in fixed
+    assert "not fixed" not in result.stdout
+
+
 # A Track API client and an App API client, each built with and without
 # pooling. The two APIs need two helpers.
 TRACK_AND_APP_POOLING_APP = """\

@@ -4066,6 +4066,9 @@ def _pooled_in_this_pass(context: FileContext, hoist: Hoist) -> bool:
     and reuses the helper that is left, so that it neither gets a helper
     of its own nor reads one that the CIO602 fix merges away
     (`_merged_helpers_fix`).
+    NOTE: if the engine withholds that CIO602 fix after all (it would lose
+    a comment or move a directive comment), the construction waits in
+    every pass, and the file's CIO601 fixes are left out as unsettled.
     """
     if hoist.kind == "keyed":
         return False
@@ -4513,8 +4516,14 @@ def _merged_helpers_fix(
 
     replacements: dict[Any, Any] = {}
     if _comes_first(context, pooled, same[0]):
-        # The other helper's call is laid out as one run of both rules lays it out.
-        replacements[construction.node] = _helper_construction(context, same[0])
+        # The other helper's call is laid out as one run of both rules lays it
+        # out. A helper with a comment keeps its own call, because the comment
+        # may be inside the call or be a noqa comment that silences a finding
+        # of its arguments, and the fix would then not be written.
+        kept_call = fixed
+        if not comments_below(pooled):
+            kept_call = _helper_construction(context, same[0])
+        replacements[construction.node] = kept_call
         kept_reference, dropped = pooled_reference, same[0]
         dropped_reference = same[1]
     else:
