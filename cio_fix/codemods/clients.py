@@ -3116,6 +3116,10 @@ def _waits_for_pooling_fix(context: FileContext, construction: Construction) -> 
     A run without CIO602 gives such a construction a helper of its own
     (`_customerio_client_2`). A later run of CIO602 merges the two helpers
     once it removes the argument (`_merged_helpers_fix`).
+    NOTE: while the construction waits, the construction of a client with
+    other arguments below it can take `_customerio_client` first. Runs of
+    CIO601 and CIO602 one at a time name the helpers in source order, so
+    their code for such a file differs in the helper names.
     """
     argument = _pooling_argument(construction)
     if argument is None or _pooling_fix(context, construction, argument) is None:
