@@ -379,7 +379,7 @@ class ProjectIndex:
             if values and name in summary.rebound_aliases:
                 return None
             return self._resolve(summary.aliases[name], depth + 1, values)
-        if summary.star_imports and name not in summary.own_names:
+        if _star_exported(summary, name):
             found = self._resolve_star_import(summary, name, depth, values)
             if found is not None:
                 return found
@@ -390,12 +390,9 @@ class ProjectIndex:
     ) -> tuple[ModuleSummary, str] | None:
         """Follow a name that a module may re-export with `*` to a module that binds it.
 
-        The last star import wins, as it does at run time. A private name
-        (`_client`) or one that no summary of those modules records is not
-        followed, because `*` may not export it.
+        The last star import wins, as it does at run time. A name that no
+        summary of those modules records is not followed.
         """
-        if name.startswith("_"):
-            return None
         for module in reversed(summary.star_imports):
             local = self.localise(module, summary.module_name)
             found = self._resolve(f"{local}.{name}", depth + 1, values)
@@ -542,14 +539,18 @@ class ProjectIndex:
                 return True
         return False
 
-    def wrapper(self, qualified: str) -> WrapperSignature | None:
+    def wrapper(self, qualified: str, depth: int = 0) -> WrapperSignature | None:
         """Return the pass-through wrapper that an imported name is, following re-exports.
 
         Each module on the way must be the project module of exactly that
         name. A shorter name that only ends a project module's name, such
         as `analytics` for `app.analytics`, may be a package of another
         library (Segment's `analytics`), whose calls are not Customer.io's.
+        A public name that a module does not bind may come from its star
+        imports, the last one first.
         """
+        if depth > MAX_ALIASES:
+            return None
         for _ in range(MAX_ALIASES):
             module_path, _, name = qualified.rpartition(".")
             matches = [
@@ -561,10 +562,24 @@ class ProjectIndex:
                 return None
             summary = matches[0]
             if name not in summary.aliases:
-                return self.resolved_wrapper(summary, summary.wrappers.get(name))
+                signature = summary.wrappers.get(name)
+                if signature is None and _star_exported(summary, name):
+                    return self._star_wrapper(summary, name, depth)
+                return self.resolved_wrapper(summary, signature)
             if name in summary.rebound_aliases:
                 return None
             qualified = self.localise(summary.aliases[name], summary.module_name)
+        return None
+
+    def _star_wrapper(
+        self, summary: ModuleSummary, name: str, depth: int
+    ) -> WrapperSignature | None:
+        """Return the wrapper that a module's star imports give `name`, if one does."""
+        for module in reversed(summary.star_imports):
+            local = self.localise(f"{module}.{name}", summary.module_name)
+            found = self.wrapper(local, depth + 1)
+            if found is not None:
+                return found
         return None
 
     def client_class(self, qualified: str) -> ReexportedClass | None:
@@ -779,6 +794,19 @@ CREDENTIAL_ROLES: dict[Api, dict[str, str]] = {
     Api.APP: {"key": "app_api_key"},
     Api.PIPELINES: {"write_key": "write_key"},
 }
+
+
+def _star_exported(summary: ModuleSummary, name: str) -> bool:
+    """Tell whether a name of a module may come from one of its star imports.
+
+    The module must not bind it itself, and `*` does not export a private
+    name (`_client`).
+    """
+    return (
+        bool(summary.star_imports)
+        and name not in summary.own_names
+        and not name.startswith("_")
+    )
 
 
 def _wrapper_names(summaries: list[ModuleSummary]) -> frozenset[str]:
