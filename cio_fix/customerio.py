@@ -879,10 +879,22 @@ class FileIndex:
         return f"{origin}.{rest}" if rest else origin
 
     def assignments_of(self, name: str, scope: Scope) -> list[Assignment]:
+        """Return the assignments of `name` in the nearest scope that binds it, seen from `scope`.
+
+        An import in a function or class body binds the name there too, so
+        a scope that only imports `name` ends the search with no assignment.
+        A function that declares the name `global` binds the module's name,
+        so its imports do not end the search.
+        """
         for candidate in scope.lookup_chain():
             if name in candidate.assignments:
                 return candidate.assignments[name]
+            if name in candidate.imports and not self._declares_global(name, candidate):
+                return []
         return []
+
+    def _declares_global(self, name: str, scope: Scope) -> bool:
+        return any(declaring is scope for declaring in self.global_scopes.get(name, ()))
 
     def import_bindings(
         self, node: cst.Import | cst.ImportFrom

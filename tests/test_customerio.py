@@ -1257,6 +1257,46 @@ def test_customerio_binding_forms_recorded() -> None:
     assert index.binds_anywhere("item")
 
 
+LOCAL_IMPORTS = """
+import time
+
+cio = object()
+dict = None
+
+
+def imported_as(uid):
+    import mixpanel.clients as cio
+
+
+def declared_global():
+    global cio
+    from mixpanel import mp as cio
+
+
+def rebinds_str():
+    from collections import UserString as str
+
+
+class Events:
+    from mixpanel import mp as cio
+
+    def send(self):
+        return cio
+"""
+
+
+def test_customerio_local_import_ends_lookup() -> None:
+    index = build_index(cst.parse_module(LOCAL_IMPORTS), "app", False)
+    imported_as, declared_global, _, send = [info.scope for info in index.functions]
+    (events,) = [info.scope for info in index.classes]
+
+    assert index.assignments_of("cio", imported_as) == []
+    assert index.assignments_of("cio", events) == []
+    assert index.assignments_of("time", imported_as) == []
+    assert index.assignments_of("cio", send)[0].scope is index.module_scope
+    assert index.assignments_of("cio", declared_global)[0].scope is index.module_scope
+
+
 def test_customerio_comprehension_scope_lookup() -> None:
     source = "def f(items):\n    item = 1\n    return [item for item in items]\n"
     index = build_index(cst.parse_module(source), "app", False)
