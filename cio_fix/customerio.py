@@ -1186,15 +1186,18 @@ class FileIndex:
     def _local_function(
         self, func: cst.BaseExpression, scope: Scope
     ) -> FunctionInfo | None:
+        """Return the function that `func` calls, when the nearest binding of its name is a `def`.
+
+        A `def` that an import, a parameter or an assignment of a scope
+        nearer to `scope` shadows does not count.
+        """
         if not isinstance(func, cst.Name):
             return None
+        bindings = self.assignments_of(func.value, scope)
+        statements = {id(binding.statement) for binding in bindings}
         for function in self.functions:
-            if function.name == func.value and function.class_info is None:
-                if (
-                    function.parent is None
-                    or function.parent.scope in scope.lookup_chain()
-                ):
-                    return function
+            if id(function.node) in statements and function.class_info is None:
+                return function
         return None
 
     def _name_type(self, name: str, scope: Scope) -> ClientType | None:
