@@ -971,7 +971,10 @@ class FileIndex:
         return True
 
     def binds_anywhere(self, name: str) -> bool:
-        """Tell whether any scope of the module assigns `name` or takes it as a parameter."""
+        """Tell whether any scope of the module imports, assigns or takes `name` as a parameter."""
+        if name in self.imports:
+            # The table contains the names of every import, in functions too.
+            return True
         scopes = [self.module_scope, *self.inner_scopes()]
         return any(name in scope.assignments for scope in scopes)
 

@@ -1297,6 +1297,15 @@ def test_customerio_local_import_ends_lookup() -> None:
     assert index.assignments_of("cio", declared_global)[0].scope is index.module_scope
 
 
+def test_customerio_binds_anywhere_counts_imports() -> None:
+    index = build_index(cst.parse_module(LOCAL_IMPORTS), "app", False)
+
+    assert index.binds_anywhere("str")
+    assert index.binds_anywhere("time")
+    assert index.binds_anywhere("dict")
+    assert not index.binds_anywhere("int")
+
+
 def test_customerio_comprehension_scope_lookup() -> None:
     source = "def f(items):\n    item = 1\n    return [item for item in items]\n"
     index = build_index(cst.parse_module(source), "app", False)
