@@ -549,16 +549,25 @@ class FileContext:
         name before the code runs, the import to add binds an alias that the
         module never uses, such as `import os as _os`.
 
+        A function or class around `node` whose only bindings of the name
+        import the module itself (`import os` in the function) lends that
+        name, with no import to add, when one of those imports is a
+        statement of its body above the one that contains `node`.
+
         It is None when the plain name may mean something else at `node`.
         That is when a module-level assignment, a `global` statement or an
         import of something else binds it, or when a function or class
-        around `node` binds it. An import there counts too, because the name
-        is then local there and maybe unbound. Bindings in other functions
-        and classes do not matter.
+        around `node` binds it otherwise. An import of the module there
+        that may not run first counts too, because the name is then local
+        there and maybe unbound. Bindings in other functions and classes do
+        not matter.
         """
-        return self._import(
-            module, name, self.import_time_index(node), self._scopes_around(node)
-        )
+        scopes = self._scopes_around(node)
+        default, target = _plain_binding(module, name)
+        importing = self._importing_scope(default, target, scopes)
+        if importing is not None and self._imported_first(importing, default, node):
+            return ImportedName(default)
+        return self._import(module, name, self.import_time_index(node), scopes)
 
     def import_conflict(
         self, node: cst.CSTNode, module: str, name: str | None = None
@@ -712,6 +721,92 @@ class FileContext:
             child = parent
         return found
 
+    def imports_module_around(
+        self, node: cst.CSTNode, module: str, name: str | None = None
+    ) -> bool:
+        """Tell whether the nearest function or class around `node` that binds the name imports it.
+
+        The name is the one a plain import of `module` (or `module.name`)
+        binds. Every binding of it in that scope must import the same thing.
+        """
+        default, target = _plain_binding(module, name)
+        scopes = self._scopes_around(node)
+        return self._importing_scope(default, target, scopes) is not None
+
+    def _importing_scope(
+        self, local: str, target: str, scopes: list[Scope]
+    ) -> Scope | None:
+        """Return the nearest of `scopes` that binds `local`, if only imports of `target` bind it.
+
+        A `global` or `del` of the name leaves its value unknown, so then it
+        returns None.
+        """
+        if local in self.index.global_names:
+            return None
+        scope = next((scope for scope in scopes if _binds_in([scope], local)), None)
+        if scope is None or scope.kind not in ("function", "class"):
+            return None
+        if local in scope.assignments or local in scope.deletions:
+            return None
+        for statement in self._scope_imports(scope, local):
+            for bound, origin in self.index.import_bindings(statement):
+                if bound == local and origin != target:
+                    return None
+        return scope
+
+    def _imported_first(self, scope: Scope, local: str, node: cst.CSTNode) -> bool:
+        """Tell whether a statement of the body of `scope` imports `local` before `node` runs.
+
+        The import must come before the statement of the body that contains
+        `node`. An import inside a block (`if`, `try`, a loop) may not run,
+        so it does not count.
+        """
+        body = scope.node.body
+        if not isinstance(body, cst.IndentedBlock):
+            return False
+        position = self._position_in(body, node)
+        if position is None:
+            return False
+        for statement in self._scope_imports(scope, local):
+            line = self.parent(statement)
+            if line is None or self.parent(line) is not body:
+                continue
+            imported_at = self._position_in(body, statement)
+            if imported_at is not None and imported_at < position:
+                return True
+        return False
+
+    def _scope_imports(
+        self, scope: Scope, local: str
+    ) -> list[cst.Import | cst.ImportFrom]:
+        """Return the import statements that name `local` in `scope` itself, not in a nested one."""
+        return [
+            statement
+            for statement in self._imports_binding(local)
+            if self._scope_node_of(statement) is scope.node
+        ]
+
+    def _scope_node_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """Return the function, class or lambda whose body contains `node`, None at module level."""
+        for parent in self.ancestors(node):
+            if isinstance(parent, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                return parent
+        return None
+
+    def _position_in(self, block: cst.IndentedBlock, node: cst.CSTNode) -> int | None:
+        """Return the index of the statement of `block` that contains `node`, if one does."""
+        child = node
+        for parent in self.ancestors(node):
+            if parent is block:
+                break
+            child = parent
+        else:
+            return None
+        for position, statement in enumerate(block.body):
+            if statement is child:
+                return position
+        return None
+
     def _import(
         self, module: str, name: str | None, first_use: int | None, scopes: list[Scope]
     ) -> ImportedName | None:
@@ -816,8 +911,14 @@ class FileContext:
         if local in index.global_names:
             return f"a function can rebind or delete `{local}` through `global {local}`"
         for scope in scopes:
-            if _binds_in([scope], local):
-                return f"the {scope.kind} around this code binds `{local}`"
+            if not _binds_in([scope], local):
+                continue
+            if self._importing_scope(local, target, [scope]) is not None:
+                return (
+                    f"the {scope.kind} around this code imports `{local}` only after"
+                    " this code or inside a block"
+                )
+            return f"the {scope.kind} around this code binds `{local}`"
         module_level = f"`{local}` is bound to something else at module level"
         if local in index.module_scope.assignments:
             return module_level

@@ -304,6 +304,28 @@ def test_credentials_reason_names_binding_of_os(
     assert all(f"(not fixed: {reason}, so import os" in line for line in lines)
 
 
+def test_credentials_reason_names_late_import_of_os(project) -> None:
+    source = (
+        "from customerio import CustomerIO\n\n\n"
+        "def make(debug):\n"
+        "    if debug:\n"
+        "        import os\n"
+        '    return CustomerIO("3f9a0b1c2d3e4f5a6b7c", "0a1b2c3d4e5f6a7b8c9d")\n'
+    )
+    root = project({"keys.py": source})
+
+    output = run_cli(["--no-diff", "--select", "CIO101", "."], root).stdout
+
+    reason = (
+        "(not fixed: the function around this code imports `os` only after this"
+        " code or inside a block, so import os above this code, outside any block)"
+    )
+    lines = [line for line in output.splitlines() if "CIO101" in line]
+    assert len(lines) == 2
+    assert all("[*]" not in line for line in lines)
+    assert all(reason in line for line in lines)
+
+
 ENVIRON_SETTINGS = "import environ\n\n{setup}\nCUSTOMERIO_API_KEY = {read}\n"
 
 

@@ -509,12 +509,17 @@ class HardcodedCredential(Rule):
     `import os` at the top of the module unless an import of os runs
     before the fixed line: an `import os` below a module-level key would
     run too late. An `import os` inside another function or class does
-    not count. When a module-level `del os` runs before the fixed line
+    not count. The function or class around the fixed line may import
+    os itself: when such imports are its only bindings of `os` and one of
+    them is a statement of its body above the fixed line (not inside an
+    `if`, `try` or loop), the fix reads `os.environ` and adds nothing.
+    When a module-level `del os` runs before the fixed line
     (or anywhere, for a line in a function), the fix adds `import os as
     _os` and reads `_os.environ`, or takes `_os_2` when the module already
     uses the name `_os`. When `os` may mean something else at the fixed
-    line (a module-level assignment or import of something else, a binding
-    in the function, lambda or comprehension around it, or a `global os`
+    line (a module-level assignment or import of something else, any
+    other binding in the function, lambda or comprehension around it, or
+    a `global os`
     that lets a function rebind it), the key is reported without a fix,
     and the message names that binding. A parameter of a lambda binds in
     that lambda only. A fallback of `os.getenv(NAME, ...)` or
@@ -937,10 +942,7 @@ class HardcodedCredential(Rule):
         )
         fix = self._fix(context, literal, env_name)
         if isinstance(fix, str):
-            message += (
-                f" (not fixed: {fix}, so import os under another name and read"
-                f" {env_name} by hand)"
-            )
+            message += f" (not fixed: {fix})"
             fix = None
         elif literal.scheme_default is None and literal.settings_read is None:
             others = [other for other in literals if other is not literal]
@@ -969,7 +971,7 @@ class HardcodedCredential(Rule):
 
     @staticmethod
     def _fix(context: FileContext, literal: _Literal, env_name: str) -> Fix | str:
-        """Return the fix, or why there is none: what else the name `os` means here."""
+        """Return the fix, or why there is none (what else the name `os` means) and what to do."""
         scheme = literal.scheme_default
         if scheme is not None:
             # Reads without a default of their own raise once the scheme has none.
@@ -1003,7 +1005,14 @@ class HardcodedCredential(Rule):
             if os_import is None:
                 conflict = context.import_conflict(literal.node, "os")
                 assert conflict is not None, "import_at gives None only for a conflict"
-                return conflict
+                if context.imports_module_around(literal.node, "os"):
+                    return (
+                        f"{conflict}, so import os above this code, outside any block"
+                    )
+                return (
+                    f"{conflict}, so import os under another name and read"
+                    f" {env_name} by hand"
+                )
             environ = f"{os_import.local}.environ"
             imports = os_import.imports
 
