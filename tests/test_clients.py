@@ -1626,6 +1626,100 @@ def test_background_message_of_caught_failure(project) -> None:
     assert "its failure fails the request" in lines[1]
 
 
+SDK_EXCEPTION_HANDLERS = """\
+import logging
+
+from customerio import CustomerIO, CustomerIOException
+from flask import Flask
+
+app = Flask(__name__)
+cio = CustomerIO("", "")
+log = logging.getLogger(__name__)
+UNTRACKED = []
+
+
+@app.post("/logged/<int:uid>")
+def logged(uid):
+    try:
+        cio.track(customer_id=uid, name="logged")
+    except CustomerIOException:
+        log.warning("logged was not tracked")
+    return "ok"
+
+
+@app.post("/acted/<int:uid>")
+def acted(uid):
+    try:
+        cio.track(customer_id=uid, name="acted")
+    except CustomerIOException:
+        UNTRACKED.append(uid)
+    return "ok"
+
+
+@app.post("/ignored/<int:uid>")
+def ignored(uid):
+    try:
+        cio.track(customer_id=uid, name="ignored")
+    except CustomerIOException:
+        pass
+    return "ok"
+
+
+@app.post("/uncaught/<int:uid>")
+def uncaught(uid):
+    cio.track(customer_id=uid, name="uncaught")
+    return "ok"
+"""
+
+
+def test_background_message_of_sdk_exception(project) -> None:
+    root = project({"views.py": SDK_EXCEPTION_HANDLERS})
+
+    result = run_cli(["--dry-run", "--no-diff", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    logged, acted, ignored, uncaught = lines
+    background = (
+        "send it from a background worker, which logs the failure in that block's place"
+    )
+    for line, clause_line in ((logged, 16), (acted, 25), (ignored, 34)):
+        assert "fails the request" not in line
+        assert f"the `except` on line {clause_line} catches its failure" in line
+        assert background in line
+    assert "[*]" not in logged
+    assert "that block writes a log line of its own" in logged
+    assert "[*]" not in acted
+    assert "(the handler acts on its errors)" in acted
+    assert "[*]" in ignored
+    assert "its failure fails the request" in uncaught
+    assert "catches its failure" not in uncaught
+
+
+def test_background_message_of_grouped_failure(project) -> None:
+    grouped = (
+        "import asyncio\n\n"
+        "from async_customerio import AsyncCustomerIO, AsyncCustomerIOError\n"
+        "from fastapi import FastAPI\n\n"
+        'app = FastAPI()\ncio = AsyncCustomerIO("", "")\n\n\n'
+        '@app.post("/orders")\nasync def order(user_id: int):\n'
+        "    try:\n"
+        "        async with asyncio.TaskGroup() as tg:\n"
+        '            tg.create_task(cio.track(customer_id=user_id, name="order"))\n'
+        "    except AsyncCustomerIOError:\n"
+        "        pass\n"
+        '    return {"ok": True}\n'
+    )
+    root = project({"views.py": grouped})
+
+    result = run_cli(["--dry-run", "--no-diff", "--select", "CIO304", "."], root)
+
+    # The task group raises an ExceptionGroup, which only `except*` catches by class.
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 1
+    assert "its failure fails the request" in lines[0]
+    assert "catches its failure" not in lines[0]
+
+
 # A track sent before the identify of its customer, with a millisecond
 # timestamp: CIO201, CIO103 and CIO304 all fix the track's statement.
 TRACK_BEFORE_IDENTIFY = {

@@ -371,7 +371,9 @@ class BlockingCallInRequest(Rule):
     clients are not waited for. The call is reported without a fix in ten
     cases: it is in a function defined in the handler (cio-fix checks that a
     fix is safe only in the handler's own body), its result is used, it is
-    inside a `try` whose handlers do more than log, its `try` or
+    inside a `try` whose handlers do more than log, the `except` that
+    catches its failure logs it (that block would no longer run, and only
+    the helper's log line would record the failure), its `try` or
     `contextlib.suppress()` block runs code only when it succeeds, a later
     Customer.io call in the handler needs this profile change to arrive
     first, a later `delete`, `suppress`, `unsuppress` or `merge_customers`
@@ -397,6 +399,14 @@ class BlockingCallInRequest(Rule):
     An identify after a `track` of the same customer in its block is
     needed by that track too, because the CIO201 fix moves it above the
     track.
+
+    A failure is caught by a bare `except`, or one that names Exception,
+    BaseException or the SDK's exception class (`CustomerIOException`,
+    `AsyncCustomerIOError`) and raises nothing again, and by a
+    `contextlib.suppress()` of those classes. The message then names that
+    block, and states that in the background the helper logs the failure
+    in its place. A task group raises its tasks' failures in an
+    ExceptionGroup, which only `except*` catches by the SDK's class.
 
     Code that a `try` runs only when the call succeeds is the code after
     the call in the `try` body and the `else` block, other than logging,
@@ -529,15 +539,11 @@ class BlockingCallInRequest(Rule):
         where = ""
         if task is not None:
             raises, raiser, where = task.raises, task.raiser, f" {task.wait}"
-        failure = (
-            ", and its failure fails the request"
-            if raises and not _in_try_body(context, raiser, handler.node)
-            else ""
-        )
+        failure, outcome = _failure_clauses(context, raiser, handler, raises, task)
         message = (
             f"`{call.wrapper or call.method}` makes request handler"
             f" `{handler.name}` wait for the Track API{where}{failure}; send it"
-            " from a background worker"
+            f" from a background worker{outcome}"
         )
         if waited is not None:
             reason: str | None = waited.reason
@@ -613,6 +619,30 @@ class BlockingCallInRequest(Rule):
         return context.finding(
             self, call.node, f"{message} ({NESTED_REASON})", fixed_message=message
         )
+
+
+def _failure_clauses(
+    context: FileContext,
+    raiser: cst.CSTNode,
+    handler: FunctionInfo,
+    raises: bool,
+    task: AwaitedTask | None,
+) -> tuple[str, str]:
+    """Return what the message states of a failure now, and once the call runs in the background.
+
+    A failure that reaches the handler fails the request unless an
+    `except` or `suppress` block catches it. In the background, the
+    helper logs it and that block no longer runs.
+    """
+    if not raises:
+        return "", ""
+    catcher = _failure_catcher(context, raiser, handler.node, _grouped(task))
+    if catcher is None:
+        return ", and its failure fails the request", ""
+    return (
+        f", and {_catcher_description(context, catcher)} catches its failure",
+        ", which logs the failure in that block's place",
+    )
 
 
 def _fix_target(
@@ -1180,53 +1210,120 @@ def _started_thread(context: FileContext, thread: cst.Call) -> cst.Call | None:
 
 # Exception classes an `except` must name to catch a Customer.io failure.
 BROAD_EXCEPTIONS = frozenset({"Exception", "BaseException"})
+# The classes of the errors that the SDKs raise for a failed call. customerio
+# 3.2.0 turns every failure of a request into CustomerIOException, defined in
+# customerio/client_base.py, and async-customerio turns them into
+# AsyncCustomerIOError, defined in async_customerio/errors.py.
+SDK_EXCEPTIONS = frozenset(
+    {
+        "customerio.CustomerIOException",
+        "customerio.client_base.CustomerIOException",
+        "async_customerio.AsyncCustomerIOError",
+        "async_customerio.errors.AsyncCustomerIOError",
+        "async_customerio.errors.BaseAsyncCustomerIOError",
+    }
+)
 
 
 def _in_try_body(
     context: FileContext, node: cst.CSTNode, function: cst.FunctionDef
 ) -> bool:
-    """Tell whether a `try` of `function` catches the failures of `node` and does not raise again.
+    """Tell whether a `try` or `suppress` block of `function` ends the failures of `node`."""
+    return _failure_catcher(context, node, function) is not None
 
-    A bare `except:` or one that names Exception or BaseException catches
-    them; `except KeyError:` does not. `with contextlib.suppress(Exception):`
-    catches them too.
+
+def _grouped(task: AwaitedTask | None) -> bool:
+    """Tell whether the call's failure reaches the handler inside an exception group.
+
+    A task group raises its tasks' failures as an ExceptionGroup: asyncio's
+    TaskGroup (Python 3.11 and later) and anyio's (anyio 4).
+    """
+    return task is not None and task.kind in (
+        Starter.TASK_GROUP,
+        Starter.ANYIO_TASK_GROUP,
+    )
+
+
+def _failure_catcher(
+    context: FileContext,
+    node: cst.CSTNode,
+    function: cst.FunctionDef,
+    grouped: bool = False,
+) -> cst.ExceptHandler | cst.ExceptStarHandler | cst.With | None:
+    """Return the `except` clause or `with` statement of `function` that ends a failure of `node`.
+
+    An `except` clause ends it when it catches the SDK's errors and raises
+    nothing again. A bare one catches them, and so does one that names
+    Exception, BaseException or an SDK exception class, but `except
+    KeyError:` does not. Of the clauses of one `try`, the first that
+    catches them runs. `with contextlib.suppress(...)` of such a class ends
+    it too. A failure that is `grouped` in an ExceptionGroup is caught by
+    an SDK class only in `except*`.
     """
     child: cst.CSTNode = node
     for parent in context.ancestors(node):
         if parent is function:
-            return False
+            return None
         if isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body:
-            if any(_swallows(clause) for clause in parent.handlers):
-                return True
+            by_class = not grouped or isinstance(parent, cst.TryStar)
+            clause = next(
+                (
+                    clause
+                    for clause in parent.handlers
+                    if _catches_sdk_errors(context, clause.type, by_class)
+                ),
+                None,
+            )
+            if clause is not None and not find_all(clause.body, cst.Raise):
+                return clause
         if isinstance(parent, cst.With) and child is parent.body:
             for item in parent.items:
-                if _suppresses_broadly(context, item.item):
-                    return True
+                if _suppresses_sdk_errors(context, item.item, not grouped):
+                    return parent
         child = parent
-    return False
+    return None
 
 
-def _suppresses_broadly(context: FileContext, entered: cst.BaseExpression) -> bool:
-    """Tell whether a `with` item is `contextlib.suppress()` of every error."""
+def _suppresses_sdk_errors(
+    context: FileContext, entered: cst.BaseExpression, by_class: bool
+) -> bool:
+    """Tell whether a `with` item is `contextlib.suppress()` of the SDK's errors."""
     if not _is_suppress(context, entered):
         return False
     assert isinstance(entered, cst.Call)
-    caught = {(dotted_name(arg.value) or "").rpartition(".")[2] for arg in entered.args}
-    return bool(caught & BROAD_EXCEPTIONS)
+    return any(
+        _catches_sdk_errors(context, argument.value, by_class)
+        for argument in entered.args
+    )
 
 
-def _swallows(clause: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
-    """Tell whether an except clause catches every error and raises none again."""
-    kinds = clause.type
-    if kinds is not None:
-        if isinstance(kinds, cst.Tuple):
-            names = [element.value for element in kinds.elements]
-        else:
-            names = [kinds]
-        caught = {(dotted_name(name) or "").rpartition(".")[2] for name in names}
-        if not caught & BROAD_EXCEPTIONS:
-            return False
-    return not find_all(clause.body, cst.Raise)
+def _catches_sdk_errors(
+    context: FileContext, kinds: cst.BaseExpression | None, by_class: bool
+) -> bool:
+    """Tell whether an `except` of `kinds` (None for a bare one) catches the SDK's errors.
+
+    An SDK exception class counts only when `by_class` is True.
+    """
+    if kinds is None:
+        return True
+    if isinstance(kinds, cst.Tuple):
+        names = [element.value for element in kinds.elements]
+    else:
+        names = [kinds]
+    for name in names:
+        if (dotted_name(name) or "").rpartition(".")[2] in BROAD_EXCEPTIONS:
+            return True
+        if by_class and context.index.qualified_name(name) in SDK_EXCEPTIONS:
+            return True
+    return False
+
+
+def _catcher_description(
+    context: FileContext, catcher: cst.ExceptHandler | cst.ExceptStarHandler | cst.With
+) -> str:
+    """Name an `except` clause or `suppress` block with its line: "the `except` on line 18"."""
+    kind = "`suppress` block" if isinstance(catcher, cst.With) else "`except`"
+    return f"the {kind} on line {context.message_line(catcher)}"
 
 
 def _is_awaited(context: FileContext, call: ClientCall) -> bool:
@@ -1264,6 +1361,16 @@ def _report_only_reason(
             f"its {catcher} runs the code after it only when it succeeds,"
             " and the background helper does not raise its failure"
         )
+    caught_by = _failure_catcher(context, raiser, handler.node, _grouped(task))
+    if isinstance(caught_by, (cst.ExceptHandler, cst.ExceptStarHandler)):
+        if not _only_passes(caught_by.body.body):
+            # The fix cannot move the block to the worker with the call: its
+            # code would then run after the handler returned, off the request.
+            return (
+                "that block writes a log line of its own, which a failure in the"
+                " background would no longer reach; drop the block to keep only"
+                " the helper's log line, or send the call from a worker of your own"
+            )
     statement = call.site.statement
     assert statement is not None
     change = _later_mutation(context, handler, call, statement)
@@ -1583,6 +1690,20 @@ def _block_statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
         return [cst.SimpleStatementLine(body=suite.body)]
     assert isinstance(suite, cst.IndentedBlock)
     return suite.body
+
+
+def _only_passes(statements: Sequence[cst.BaseStatement]) -> bool:
+    """Tell whether statements only `pass`, or are `...`."""
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in statement.body:
+            if isinstance(small, cst.Pass):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis):
+                continue
+            return False
+    return True
 
 
 def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
