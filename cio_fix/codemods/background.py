@@ -63,7 +63,14 @@ from cio_fix.method_changes import (
     bound_class,
     changed_attributes_by_method,
 )
-from cio_fix.model import AddImport, Finding, Fix, FixSafety, InsertStatements
+from cio_fix.model import (
+    AddImport,
+    Finding,
+    Fix,
+    FixSafety,
+    InsertStatements,
+    with_note,
+)
 from cio_fix.pragmas import formatter_counts_comment, formatter_keeps_line, line_pragma
 from cio_fix.project import FLASK_CURRENT_APP, ModuleSummary, ProjectIndex
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
@@ -368,12 +375,12 @@ class BlockingCallInRequest(Rule):
     Safe. The call runs with the same arguments, evaluated at the same
     point, and its failure is logged instead of raised. Calls still queued
     at interpreter exit are sent before the process ends; tasks of async
-    clients are not waited for. The call is reported without a fix in ten
-    cases: it is in a function defined in the handler (cio-fix checks that a
-    fix is safe only in the handler's own body), its result is used, it is
-    inside a `try` whose handlers do more than log, the `except` that
-    catches its failure logs it (that block would no longer run, and only
-    the helper's log line would record the failure), its `try` or
+    clients are not waited for. The fix is unsafe when the `except` that
+    catches the call's failure logs it: that block no longer runs, and
+    only the helper's log line records the failure. The call is reported
+    without a fix in nine cases: it is in a function defined in the handler
+    (cio-fix checks that a fix is safe only in the handler's own body), its
+    result is used, it is inside a `try` whose handlers do more than log, its `try` or
     `contextlib.suppress()` block runs code only when it succeeds, a later
     Customer.io call in the handler needs this profile change to arrive
     first, a later `delete`, `suppress`, `unsuppress` or `merge_customers`
@@ -590,8 +597,13 @@ class BlockingCallInRequest(Rule):
             statement = context.parent(context.parent(task.awaits[0]))
             assert statement is not None
             replacements[statement] = cst.RemovalSentinel.REMOVE
+        safety = FixSafety.SAFE
+        note = _own_log_note(context, call, handler, task)
+        if note is not None:
+            safety = FixSafety.UNSAFE
+            message = with_note(message, note)
         fix = Fix(
-            FixSafety.SAFE,
+            safety,
             replacements,
             imports=helper.imports,
             inserts=helper.inserts,
@@ -1333,6 +1345,31 @@ def _is_awaited(context: FileContext, call: ClientCall) -> bool:
 # -- when the call must stay where it is ---------------------------------------------------
 
 
+def _own_log_note(
+    context: FileContext,
+    call: ClientCall,
+    handler: FunctionInfo,
+    task: AwaitedTask | None,
+) -> str | None:
+    """Return why the fix is unsafe when the `except` that catches the call's failure logs it.
+
+    The fix cannot move that block to the worker with the call: its code
+    would then run after the handler returned, off the request. So the
+    block stays where a failure no longer reaches it, and only the
+    helper's log line records the failure.
+    """
+    raiser = call.node if task is None else task.raiser
+    caught_by = _failure_catcher(context, raiser, handler.node, _grouped(task))
+    if not isinstance(caught_by, (cst.ExceptHandler, cst.ExceptStarHandler)):
+        return None
+    if _only_passes(caught_by.body.body):
+        return None
+    return (
+        "unsafe: that block's own log line is no longer written, and the block"
+        " stays behind without a failure to catch"
+    )
+
+
 def _report_only_reason(
     context: FileContext,
     call: ClientCall,
@@ -1361,16 +1398,6 @@ def _report_only_reason(
             f"its {catcher} runs the code after it only when it succeeds,"
             " and the background helper does not raise its failure"
         )
-    caught_by = _failure_catcher(context, raiser, handler.node, _grouped(task))
-    if isinstance(caught_by, (cst.ExceptHandler, cst.ExceptStarHandler)):
-        if not _only_passes(caught_by.body.body):
-            # The fix cannot move the block to the worker with the call: its
-            # code would then run after the handler returned, off the request.
-            return (
-                "that block writes a log line of its own, which a failure in the"
-                " background would no longer reach; drop the block to keep only"
-                " the helper's log line, or send the call from a worker of your own"
-            )
     statement = call.site.statement
     assert statement is not None
     change = _later_mutation(context, handler, call, statement)
