@@ -65,7 +65,8 @@ def wrapper_signature(
 
     Its body, after an optional docstring, is `return C.M(...)` or
     `C.M(...)`, where `C.M` is a client method and `C` a name. The call gets each
-    parameter once and nothing else: the positional parameters by position
+    parameter once, alone or as `param or {}`, and nothing else: the
+    positional parameters by position
     (a first part of them, in order), the others as keywords (`id=user_id`
     too), `*args` as `*args` after all positional parameters and `**kwargs`
     as `**kwargs`. A decorator, a default value other than None or an
@@ -178,6 +179,22 @@ def _star_name(star: object) -> str | None:
     return None
 
 
+def _passed_parameter(value: cst.BaseExpression) -> cst.Name | None:
+    """Return the name that an argument passes unchanged: `data`, or `data or {}`.
+
+    `data or {}` passes an empty dict in place of a None default, which the
+    client reads as no attributes too.
+    """
+    if type(value) is cst.Name:
+        return value
+    if type(value) is not cst.BooleanOperation or type(value.operator) is not cst.Or:
+        return None
+    empty = type(value.right) is cst.Dict and not value.right.elements
+    if type(value.left) is cst.Name and empty:
+        return value.left
+    return None
+
+
 def _targets(
     call: cst.Call,
     positional: list[str],
@@ -193,8 +210,8 @@ def _targets(
     targets: dict[str, int | str] = {}
     star_seen = star_star_seen = False
     for position, argument in enumerate(call.args):
-        value = argument.value
-        if type(value) is not cst.Name:
+        value = _passed_parameter(argument.value)
+        if value is None:
             return None
         name = value.value
         if argument.star == "*":
