@@ -14,6 +14,7 @@ from cio_fix.customerio import (
     PIPELINES,
     TRACK,
     Api,
+    Assignment,
     ClientCall,
     Construction,
     FileIndex,
@@ -291,7 +292,8 @@ def _client_constructor(
     if type(receiver) is cst.Name:
         return _only_value(index, receiver.value, scope)
     if type(receiver) is cst.Attribute:
-        return _self_attribute_value(index, receiver, scope)
+        assignment = self_attribute_assignment(index, receiver, scope)
+        return assignment.value if assignment is not None else None
     if type(receiver) is not cst.Subscript or type(receiver.value) is not cst.Name:
         return None
     key = subscript_key(receiver)
@@ -306,17 +308,17 @@ def _client_constructor(
     return None
 
 
-def _self_attribute_value(
+def self_attribute_assignment(
     index: FileIndex, receiver: cst.Attribute, scope: Scope
-) -> cst.BaseExpression | None:
-    """Return the value of `self.cio` or `cls.cio` in a method, when its class binds it once."""
+) -> Assignment | None:
+    """Return the one assignment of `self.cio` or `cls.cio` that a method's class makes."""
     owner = receiver.value
     if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
         return None
     assignments = index.self_attribute_assignments(receiver.attr.value, scope)
     if len(assignments) != 1:
         return None
-    return assignments[0].value
+    return assignments[0]
 
 
 def _only_value(index: FileIndex, name: str, scope: Scope) -> cst.BaseExpression | None:

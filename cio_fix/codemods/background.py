@@ -1721,16 +1721,9 @@ def _block_statements(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
 
 def _only_passes(statements: Sequence[cst.BaseStatement]) -> bool:
     """Tell whether statements only `pass`, or are `...`."""
-    for statement in statements:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            return False
-        for small in statement.body:
-            if isinstance(small, cst.Pass):
-                continue
-            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis):
-                continue
-            return False
-    return True
+    return _only_simple_statements(
+        statements, lambda value: isinstance(value, cst.Ellipsis)
+    )
 
 
 def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
@@ -1740,13 +1733,21 @@ def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
 
 def _only_logs_statements(statements: Sequence[cst.BaseStatement]) -> bool:
     """Tell whether statements only log or pass."""
+    return _only_simple_statements(statements, _is_logging_call)
+
+
+def _only_simple_statements(
+    statements: Sequence[cst.BaseStatement],
+    allowed: Callable[[cst.BaseExpression], bool],
+) -> bool:
+    """Tell whether statements only `pass` or are expressions that `allowed` accepts."""
     for statement in statements:
         if not isinstance(statement, cst.SimpleStatementLine):
             return False
         for small in statement.body:
             if isinstance(small, cst.Pass):
                 continue
-            if isinstance(small, cst.Expr) and _is_logging_call(small.value):
+            if isinstance(small, cst.Expr) and allowed(small.value):
                 continue
             return False
     return True

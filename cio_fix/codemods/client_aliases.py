@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from cio_fix.codemods.attributes import self_attribute_assignment
 from cio_fix.customerio import (
     Assignment,
     ClientCall,
@@ -189,13 +190,10 @@ def _attribute_value(
     A value that is a module-level name (`self.us = us`) is followed to
     that name's value.
     """
-    owner = receiver.value
-    if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+    assignment = self_attribute_assignment(index, receiver, scope)
+    if assignment is None:
         return None
-    assignments = index.self_attribute_assignments(receiver.attr.value, scope)
-    if len(assignments) != 1:
-        return None
-    value = assignments[0].value
+    value = assignment.value
     if type(value) is cst.Name:
-        return _module_value(index, value.value, assignments[0].scope)
+        return _module_value(index, value.value, assignment.scope)
     return value
