@@ -1695,7 +1695,9 @@ class FileIndex:
         """Return the client type of `self.attribute` or `cls.attribute` in a method.
 
         An attribute that the class never assigns comes from the first of its
-        base classes of this module that does (`_class_lineage`).
+        base classes of this module that does (`_class_lineage`). When none
+        does, it comes from the imported base class at which the lineage
+        ends, when that class of another project module binds it to a client.
         """
         for owner in self._class_lineage(class_info):
             assignments = self._attribute_assignments(owner, attribute)
@@ -1705,7 +1707,46 @@ class FileIndex:
             if getter is not None:
                 return self._method_result_type(getter)
             return self._assigned_type(assignments)
-        return None
+        return self._imported_base_client_type(class_info, attribute)
+
+    def _imported_base_client_type(
+        self, class_info: ClassInfo, attribute: str
+    ) -> ClientType | None:
+        """Return the client type of an attribute that only an imported base class binds.
+
+        The project index reads it from the summary of the base class's
+        module (`ModuleSummary.class_clients`).
+        NOTE: only one module is crossed, so a client that the imported
+        class itself inherits from a class of a third module is not seen.
+        """
+        project = self.project
+        if project is None or attribute not in project.class_client_attributes:
+            return None
+        qualified = self._imported_base_attribute(class_info, attribute)
+        if qualified is None:
+            return None
+        return project.class_client_type(self._localised(qualified))
+
+    def class_clients(self) -> dict[str, ClientType]:
+        """Return the clients bound to attributes of module-level classes, by `Class.attribute`.
+
+        An attribute is a class variable or a `self.attribute` of a method,
+        of the class or of its base classes of this module, which methods of
+        the class read as `_class_attribute_type` does.
+        """
+        found = {}
+        for class_info in self.classes:
+            scope = class_info.scope
+            if scope is None or scope.parent is not self.module_scope:
+                continue
+            attributes: set[str] = set()
+            for item in self._class_lineage(class_info):
+                attributes.update(item.attributes)
+            for attribute in sorted(attributes):
+                client = self._class_attribute_type(class_info, attribute)
+                if client is not None:
+                    found[f"{class_info.name}.{attribute}"] = client
+        return found
 
     def read_property(self, node: cst.Attribute, scope: Scope) -> FunctionInfo | None:
         """Return the getter that `self.name` or `cls.name` runs, when it is a property.
@@ -1743,6 +1784,15 @@ class FileIndex:
         for item in lineage:
             if self._attribute_assignments(item, attribute):
                 return None
+        return self._imported_base_attribute(class_info, attribute)
+
+    def _imported_base_attribute(
+        self, class_info: ClassInfo, attribute: str
+    ) -> str | None:
+        """Return `module.Base.attribute` for the imported base class that ends a lineage.
+
+        The class's lineage (`_class_lineage`) must be built already.
+        """
         base = self._lineage_ends.get(id(class_info.node))
         if base is None:
             return None

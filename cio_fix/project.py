@@ -89,6 +89,10 @@ class ModuleSummary:
     # Module-level names bound once to a Flask app (`app = Flask(__name__)`).
     # `flask.current_app.cio` in another module may be the client `app.cio`.
     flask_apps: list[str] = field(default_factory=list)
+    # Clients bound to class variables or `self.attribute` of module-level
+    # classes, by `Class.attribute` (`FileIndex.class_clients`): a subclass
+    # in another module reads them through `self`.
+    class_clients: dict[str, ClientType] = field(default_factory=dict)
     factories: dict[str, ClientType] = field(default_factory=dict)
     # Module-level type aliases that allow a client class, by name
     # (`CustomerIODep = Annotated[CustomerIO, Depends(get_cio)]`). A
@@ -243,6 +247,13 @@ class ProjectIndex:
         self.credential_uses: dict[tuple[str, str], str] = {}
         self.wrapper_names = _wrapper_names(self.summaries)
         self.client_class_names = _client_class_names(self.summaries)
+        # The attribute names in any summary's `class_clients`: most `self.x`
+        # reads are of another name and cost one set lookup.
+        self.class_client_attributes = frozenset(
+            key.rpartition(".")[2]
+            for summary in self.summaries
+            for key in summary.class_clients
+        )
         self._client_classes: dict[str, ReexportedClass | None] = {}
         self._current_app_clients: dict[str, ClientType | None] = {}
         for summary in self.summaries:
@@ -722,6 +733,24 @@ class ProjectIndex:
         target = self.resolve_class_attribute(qualified)
         return target is not None and target[1] in target[0].client_properties
 
+    def class_client_type(self, qualified: str) -> ClientType | None:
+        """Return the client type of `module.Class.name`, a class's attribute bound to a client.
+
+        An assignment to the attribute through the class in another module
+        (`tracking.TrackingMixin.cio = ...`) leaves it unknown.
+        """
+        target = self.resolve_class_attribute(qualified)
+        if target is None:
+            return None
+        summary, key = target
+        client = summary.class_clients.get(key)
+        if client is None:
+            return None
+        name, _, attribute = key.partition(".")
+        if self.rebound_attribute(summary.module_name, name, attribute):
+            return None
+        return client
+
     def factory_type(self, qualified: str) -> ClientType | None:
         target = self.resolve_name(qualified)
         if target is None:
@@ -928,6 +957,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.attribute_clients = index.held_clients()
     summary.flask_apps = _flask_apps(index)
     summary.method_changes = class_method_changes(index)
+    summary.class_clients = index.class_clients()
     summary.optional_imports = optional_imports(index)
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
@@ -1374,6 +1404,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             summary.clients
             or _builds_sdk_named_class(summary)
             or summary.attribute_clients
+            or summary.class_clients
             or summary.factories
             or summary.type_alias_clients
             or summary.client_classes

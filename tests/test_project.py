@@ -823,6 +823,118 @@ def test_project_client_property_read_from_cache(project) -> None:
     assert second.json["findings"] == first.json["findings"]
 
 
+CLASS_CLIENT_MODULES = {
+    "app.tracking": """\
+from customerio import APIClient, CustomerIO
+
+
+class _ClientBase:
+    cio = CustomerIO("site", "key")
+
+
+class TrackingMixin(_ClientBase):
+    pass
+
+
+class MessagingMixin:
+    def setup(self, request):
+        self.messages = APIClient("key")
+        self.log = []
+""",
+    "app.other": """\
+class Mixin:
+    cio = None
+
+    def setup(self, request):
+        self.cio = object()
+""",
+}
+
+
+def test_project_summary_class_clients() -> None:
+    project = _project(CLASS_CLIENT_MODULES)
+
+    tracking, other = project.summaries
+    assert tracking.class_clients == {
+        "_ClientBase.cio": TRACK,
+        "TrackingMixin.cio": TRACK,
+        "MessagingMixin.messages": APP,
+    }
+    assert other.class_clients == {}
+    assert project.class_client_type("app.tracking.TrackingMixin.cio") == TRACK
+    assert project.class_client_type("app.tracking.MessagingMixin.log") is None
+    assert project.class_client_type("app.other.Mixin.cio") is None
+
+
+def test_project_class_client_module_is_prefilter_word() -> None:
+    messaging = """\
+from customerio import APIClient
+
+
+class MessagingMixin:
+    def setup(self, request):
+        self.messages = APIClient("key")
+"""
+    sources = {
+        "app.messaging": messaging,
+        "app.other": CLASS_CLIENT_MODULES["app.other"],
+    }
+
+    words = prefilter_words(_project(sources).summaries)
+
+    # Only `class_clients` gives `messaging`: the construction is in no
+    # `__init__`, and the class body binds no client.
+    assert "messaging" in words
+    assert "other" not in words
+
+
+def test_project_class_client_read_from_cache(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/tracking.py": CLASS_CLIENT_MODULES["app.tracking"],
+            "app/views.py": (
+                "from django.views import View\n\n"
+                "from app.tracking import TrackingMixin\n\n\n"
+                "class SignupView(TrackingMixin, View):\n"
+                "    def post(self, request):\n"
+                '        self.cio.track(request.user.id, "signed_up")\n'
+            ),
+        }
+    )
+    arguments = ["--select", "CIO304", "--output-format", "json", "."]
+
+    first = run_cli(arguments, root)
+    second = run_cli(arguments, root)
+
+    assert [finding["line"] for finding in first.json["findings"]] == [8]
+    assert second.json["findings"] == first.json["findings"]
+
+
+def test_project_class_client_rebound_elsewhere(project) -> None:
+    root = project(
+        {
+            "app/__init__.py": "",
+            "app/tracking.py": CLASS_CLIENT_MODULES["app.tracking"],
+            "app/setup.py": (
+                "from app.tracking import TrackingMixin\n\n"
+                "TrackingMixin.cio = None\n"
+            ),
+            "app/views.py": (
+                "from django.views import View\n\n"
+                "from app.tracking import TrackingMixin\n\n\n"
+                "class SignupView(TrackingMixin, View):\n"
+                "    def post(self, request):\n"
+                '        self.cio.track(request.user.id, "signed_up")\n'
+            ),
+        }
+    )
+
+    result = run_cli(["--select", "CIO304", "--output-format", "json", "."], root)
+
+    assert result.json["findings"] == []
+
+
 def test_project_client_of_renamed_class_word_later() -> None:
     project = _project(
         {
