@@ -1553,7 +1553,7 @@ def _later_unknown_client_call(
 def _unknown_app_calls(context: FileContext) -> list[CallSite]:
     """Return the calls of Track API method names on Flask app attributes not known as clients.
 
-    `_app_attribute` tells which receivers are attributes of a Flask app.
+    `_app_attribute` decides which receivers are attributes of a Flask app.
     """
     index = context.index
     client_calls = {id(other.node) for other in _calls_and_tasks(index)}
