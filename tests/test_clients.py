@@ -1687,7 +1687,7 @@ def test_background_message_of_sdk_exception(project) -> None:
         assert f"the `except` on line {clause_line} catches its failure" in line
         assert background in line
     assert "[*]" not in logged
-    assert "(unsafe: that block's own log line is no longer written" in logged
+    assert "(unsafe: that block no longer writes its own log line" in logged
     assert "[*]" not in acted
     assert "(the handler acts on its errors)" in acted
     assert "[*]" in ignored

@@ -1364,10 +1364,7 @@ def _own_log_note(
         return None
     if _only_passes(caught_by.body.body):
         return None
-    return (
-        "unsafe: that block's own log line is no longer written, and the block"
-        " stays behind without a failure to catch"
-    )
+    return "unsafe: that block no longer writes its own log line when the call fails"
 
 
 def _report_only_reason(
