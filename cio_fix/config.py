@@ -385,7 +385,12 @@ def _is_module_name(name: str) -> bool:
 
 def _sdk_version(key: str, value: Any, path: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 2, 3):
-        raise ConfigError(f"{path}: [tool.cio-fix] {key} must be 1, 2 or 3")
+        message = (
+            f"{path}: [tool.cio-fix] {key} must be the integer 1, 2 or 3; got {value!r}"
+        )
+        if isinstance(value, str) and value.strip() in ("1", "2", "3"):
+            message += f" (write {key} = {value.strip()}, without quotes)"
+        raise ConfigError(message)
     return value
 
 

@@ -126,7 +126,12 @@ def test_bad_input_unknown_config_key(project) -> None:
     ("setting", "message"),
     [
         ("select = 'CIO1'", "select must be a list of strings"),
-        ("sdk-version = 4", "sdk-version must be 1, 2 or 3"),
+        ("sdk-version = 4", "sdk-version must be the integer 1, 2 or 3; got 4"),
+        (
+            "sdk-version = '3'",
+            "sdk-version must be the integer 1, 2 or 3; got '3'"
+            " (write sdk-version = 3, without quotes)",
+        ),
         ("target-version = '3.8'", "target-version must be a Python version such as"),
         ("target-version = 38", "target-version must be a Python version such as"),
         (
