@@ -1760,8 +1760,18 @@ class FileIndex:
         class_info = self._enclosing_class(scope)
         if class_info is None:
             return None
+        return self.class_property(class_info, node.attr.value)
+
+    def class_property(
+        self, class_info: ClassInfo, attribute: str
+    ) -> FunctionInfo | None:
+        """Return the getter that an instance of a class of this module runs for `attribute`.
+
+        The getter is the class's, or that of the first of its bases of
+        this module that binds the name, as for `_class_attribute_type`.
+        """
         for item in self._class_lineage(class_info):
-            assignments = self._attribute_assignments(item, node.attr.value)
+            assignments = self._attribute_assignments(item, attribute)
             if assignments:
                 return self._property_getter(assignments)
         return None
@@ -1779,7 +1789,16 @@ class FileIndex:
         class_info = self._enclosing_class(scope)
         if class_info is None:
             return None
-        attribute = node.attr.value
+        return self.class_inherited_attribute(class_info, node.attr.value)
+
+    def class_inherited_attribute(
+        self, class_info: ClassInfo, attribute: str
+    ) -> str | None:
+        """Return `module.Base.attribute` when only an imported base of a class binds it.
+
+        The class is one of this module, and the lookup is as for
+        `inherited_attribute`.
+        """
         lineage = self._class_lineage(class_info)
         for item in lineage:
             if self._attribute_assignments(item, attribute):
