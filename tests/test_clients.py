@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -2989,3 +2990,56 @@ def test_clients_line_length_directive_gets_factory(
     assert f"cio = _customerio_client()  {comment}\n" in fixed
     assert '"9f8e7d6c5b4a39281706"' not in fixed
     assert imported.returncode == 0, imported.stderr
+
+
+# A CIO601 finding at a property's getter, as the CLI prints it.
+PROPERTY_FINDING = re.compile(
+    r"(?P<path>\S+):(?P<line>\d+):\d+: CIO601 `(?P<getter>[\w.]+)` is a property"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (
+            "property_read_in_called_method.py",
+            {
+                "property_read_in_called_method.py:9: TrackingMixin.cio",
+                "property_read_in_called_method.py:25: Exporter.cio",
+                "property_read_in_called_method.py:44: Visitor.cio",
+            },
+        ),
+        (
+            "property_read_through_instance.py",
+            {
+                "property_read_through_instance.py:14: Account.cio",
+                "property_read_through_instance.py:23: Member.tracker",
+            },
+        ),
+        ("property_read_in_method_not_per_request.py", set()),
+        (
+            "property_read_in_called_method_other_module",
+            {
+                "app/base.py:8: TrackingMixin.cio",
+                "app/base.py:14: ReportingMixin.reporting_cio",
+                "app/models.py:11: Member.cio",
+            },
+        ),
+    ],
+)
+def test_clients_property_read_per_request_sites(
+    tmp_path: Path, case: str, expected: set[str]
+) -> None:
+    source = FIXTURES / "CIO601" / case
+    if source.is_dir():
+        ignored = shutil.ignore_patterns("*.expected.py")
+        shutil.copytree(source, tmp_path, dirs_exist_ok=True, ignore=ignored)
+    else:
+        shutil.copyfile(source, tmp_path / case)
+    result = run_cli(["--select", "CIO601", "--no-cache", "--no-diff"], tmp_path)
+    reported = set()
+    for line in result.stdout.splitlines():
+        found = PROPERTY_FINDING.match(line)
+        if found is not None:
+            reported.add(f"{found['path']}:{found['line']}: {found['getter']}")
+    assert reported == expected

@@ -28,6 +28,7 @@ from cio_fix.codemods.changes import (
 )
 from cio_fix.codemods.credentials import looks_like_secret, reads_key_from_environment
 from cio_fix.codemods.instances import (
+    AttributeRead,
     PassedArguments,
     attribute_read,
     called_factory,
@@ -36,6 +37,7 @@ from cio_fix.codemods.instances import (
     default_factories,
     field_library_change,
     fills_field,
+    instance_class,
     instantiated_name,
     method_factory_kind,
     own_parameters,
@@ -675,7 +677,19 @@ class ClientPerRequest(Rule):
     call may be in the property's class, in a subclass in the same file,
     or in a subclass in another file whose first base outside its own
     module is the property's class (`class SignupView(TrackingMixin,
-    View)` after `from app.tracking import TrackingMixin`). A loop that
+    View)` after `from app.tracking import TrackingMixin`). The read may
+    also be in a method of the file that a handler, a task, a function
+    called from either, or a loop calls, directly or through other such
+    methods: through `self` (`self.notify()` in a view), through a new
+    instance (`Account(...).touch()`) or through a local variable or
+    parameter of the method's class. A method called only at start-up,
+    or from another file, does not count. The owner of the property may
+    also be an instance: a local variable bound once to `Account(...)`, or
+    a parameter annotated `account: Account`, where `Account` is a class
+    of the file, a subclass of an imported class with the property, or a
+    class imported from another file that defines the property itself.
+    An instance of any other class, or one whose name is bound twice, is
+    not followed. A loop that
     builds one client per workspace or
     region, with arguments that change with each pass, is left alone where
     it runs once per process: at module level, in `main()`, and in start-up
@@ -1217,7 +1231,7 @@ class ClientPerRequest(Rule):
         They are static and class methods called per request or per item in
         any file, and properties whose client a call uses per request or
         per item (`self.cio.track(...)` in a view of this file, or of
-        another file with a subclass), by qualified name.
+        another file with a subclass or an instance), by qualified name.
         NOTE: a property whose client no call of a client method uses
         (`send(self.cio)`) is not seen.
         """
@@ -1616,12 +1630,45 @@ def _inherited_property_read(
     read = attribute_read(index, func.value, site)
     if read is None or read.attribute.attr.value not in property_names:
         return None
-    target = index.inherited_attribute(read.attribute, site.scope)
+    target = _imported_property(context, read, site)
     if target is None or not context.project.is_client_property(target):
         return None
     if not read_per_request(context, read, site):
         return None
     return read.attribute, target
+
+
+def _imported_property(
+    context: FileContext, read: AttributeRead, site: CallSite
+) -> str | None:
+    """Return `module.Class.name` for a read of an attribute that another module binds.
+
+    The owner is `self` or `cls` of a class whose base class is imported,
+    or an instance (`instance_class`) of such a class or of an imported
+    class (`account = Account(...)` after `from app.models import Account`).
+    """
+    index = context.index
+    attribute = read.attribute
+    if read.owner.value in ("self", "cls"):
+        return index.inherited_attribute(attribute, site.scope)
+    bound = instance_class(index, read.owner, site)
+    if bound is None:
+        return None
+    class_info = index.module_class(*bound)
+    if class_info is not None:
+        return index.class_inherited_attribute(class_info, attribute.attr.value)
+    expression, scope = bound
+    if (
+        type(expression) is cst.Name
+        and expression.value in index.module_scope.assignments
+    ):
+        # A `def`, class or assignment of the module rebinds an imported name.
+        return None
+    qualified = index.qualified_name(expression, scope)
+    if qualified is None or not index.module_name:
+        return None
+    localised = context.project.localise(qualified, index.module_name)
+    return f"{localised}.{attribute.attr.value}"
 
 
 def _resolve_target(
@@ -1648,16 +1695,41 @@ def _properties_read_per_request(context: FileContext) -> set[str]:
     names: set[str] = set()
     if not properties:
         return names
-    for call in index.client_calls:
-        read = attribute_read(index, call.receiver, call.site)
+    receivers = [(call.receiver, call.site) for call in index.client_calls]
+    # A property of an instance (`account.cio`) gives no receiver that the
+    # index types as a client, so calls of client methods are read too.
+    for site in index.call_sites:
+        func = site.node.func
+        if type(func) is cst.Attribute and func.attr.value in ALL_METHOD_NAMES:
+            receivers.append((func.value, site))
+    for receiver, site in receivers:
+        read = attribute_read(index, receiver, site)
         if read is None or read.attribute.attr.value not in properties:
             continue
-        getter = index.read_property(read.attribute, call.site.scope)
+        getter = _read_getter(index, read, site)
         if getter is None or getter.qualname in names:
             continue
-        if read_per_request(context, read, call.site):
+        if read_per_request(context, read, site):
             names.add(getter.qualname)
     return names
+
+
+def _read_getter(
+    index: FileIndex, read: AttributeRead, site: CallSite
+) -> FunctionInfo | None:
+    """Return the getter of this module's property that a read runs, if it is one.
+
+    The owner is `self` or `cls`, or an instance (`instance_class`) of a
+    class of this module.
+    """
+    attribute = read.attribute
+    if read.owner.value in ("self", "cls"):
+        return index.read_property(attribute, site.scope)
+    bound = instance_class(index, read.owner, site)
+    class_info = index.module_class(*bound) if bound is not None else None
+    if class_info is None:
+        return None
+    return index.class_property(class_info, attribute.attr.value)
 
 
 def _once_per_configuration(

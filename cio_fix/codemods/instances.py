@@ -25,6 +25,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.handlers import loop_around, runs_per_request_or_item
 from cio_fix.metadata import code_of
+from cio_fix.method_changes import bound_class
 from cio_fix.rules import FileContext
 
 # Decorators of a method that builds a client on every call or read.
@@ -470,18 +471,28 @@ def field_library_change(index: FileIndex, default: DefaultFactory) -> str | Non
 
 @dataclass(frozen=True)
 class AttributeRead:
-    """A read of `self.name` or `cls.name` that a client call's receiver gives."""
+    """A read of `owner.name` that a client call's receiver gives.
+
+    The owner is a plain name: `self`, `cls`, a local variable or a parameter.
+    """
 
     attribute: cst.Attribute
     # The assignment of the local variable that stores the read (`cio =
     # self.cio`), or None when the receiver is the read itself.
     assignment: Assignment | None
 
+    @property
+    def owner(self) -> cst.Name:
+        """The name whose attribute is read, which `attribute_read` checks."""
+        owner = self.attribute.value
+        assert type(owner) is cst.Name
+        return owner
+
 
 def attribute_read(
     index: FileIndex, receiver: cst.BaseExpression, site: CallSite
 ) -> AttributeRead | None:
-    """Return the `self.name` or `cls.name` read of a receiver, directly or through a local.
+    """Return the `owner.name` read of a receiver, directly or through a local.
 
     A local variable counts when it has one assignment, an `=` statement
     in the call's own function that stores the read. `with self.cio as cio`
@@ -505,21 +516,124 @@ def attribute_read(
             return None
     else:
         return None
-    owner = attribute.value
-    if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+    if type(attribute.value) is not cst.Name:
         return None
     return AttributeRead(attribute, assignment)
+
+
+def instance_class(
+    index: FileIndex, owner: cst.BaseExpression, site: CallSite
+) -> tuple[cst.BaseExpression, Scope] | None:
+    """Return the class that a local variable or parameter is an instance of, with its scope.
+
+    The name has one binding in the call's own function: `x = Class(...)`
+    or a parameter annotated with one class (`x: Class`).
+    """
+    function = site.function
+    if type(owner) is not cst.Name or function is None:
+        return None
+    assignments = index.assignments_of(owner.value, site.scope)
+    if len(assignments) != 1:
+        return None
+    assignment = assignments[0]
+    if type(assignment.statement) not in (cst.Assign, cst.AnnAssign, cst.Param):
+        return None
+    if assignment.scope is not function.scope:
+        return None
+    return bound_class(index, assignment)
 
 
 def read_per_request(context: FileContext, read: AttributeRead, site: CallSite) -> bool:
     """Tell whether an attribute read runs per request or per item.
 
-    The read runs in a function that does, or in a loop: the loop around
-    the call, or around the assignment of the local variable that stores it.
+    The read runs in a function that does, or in a method that such a
+    function or a loop of the module calls (`methods_run_per_request`). It
+    also does in a loop: the loop around the call, or around the assignment
+    of the local variable that stores it.
     """
     index = context.index
-    if runs_per_request_or_item(index, site.function):
+    function = site.function
+    if runs_per_request_or_item(index, function):
+        return True
+    if function is not None and id(function.node) in methods_run_per_request(context):
         return True
     if read.assignment is not None:
         return read.assignment.in_loop
     return loop_around(site.node, list(context.ancestors(site.node))) is not None
+
+
+def methods_run_per_request(context: FileContext) -> frozenset[int]:
+    """Return the methods of the module's classes that run per request or per item, by node id.
+
+    A request handler, a Celery task, a function called from either, or a
+    loop calls the method through `self`, through an instance built in the
+    call (`Account(...).touch()`), or through a local variable or
+    parameter of the class (`instance_class`). So does a method that such a
+    method calls.
+    NOTE: a method called from another module, or through an instance of
+    an imported class, is not seen.
+    """
+    return context.shared("CIO601:methods-per-request", _find_methods_per_request)
+
+
+def _find_methods_per_request(context: FileContext) -> frozenset[int]:
+    index = context.index
+    method_names = {
+        function.name
+        for function in index.functions
+        if function.class_info is not None and function.parent is None
+    }
+    if not method_names:
+        return frozenset()
+    found: set[int] = set()
+    pending: list[FunctionInfo] = []
+    # The methods that each function calls, by the id of the caller's node,
+    # for the calls that do not run per request on their own.
+    callees: dict[int, list[FunctionInfo]] = {}
+    for site in index.call_sites:
+        func = site.node.func
+        if type(func) is not cst.Attribute or func.attr.value not in method_names:
+            continue
+        class_info = _receiver_class(index, func.value, site)
+        if class_info is None:
+            continue
+        method = index.class_method(class_info, func.attr.value)
+        if method is None:
+            continue
+        if runs_per_request_or_item(index, site.function) or (
+            loop_around(site.node, list(context.ancestors(site.node))) is not None
+        ):
+            pending.append(method)
+        elif site.function is not None:
+            callees.setdefault(id(site.function.node), []).append(method)
+    while pending:
+        method = pending.pop()
+        if id(method.node) in found:
+            continue
+        found.add(id(method.node))
+        pending.extend(callees.get(id(method.node), []))
+    return frozenset(found)
+
+
+def _receiver_class(
+    index: FileIndex, receiver: cst.BaseExpression, site: CallSite
+) -> ClassInfo | None:
+    """Return the class of this module whose instance a method call's receiver is.
+
+    The receiver is `self` in a method of the class, a new instance
+    (`Account(...)`), or a local variable or parameter of the class.
+    """
+    kind = type(receiver)
+    if kind is cst.Call:
+        return index.module_class(receiver.func, site.scope)
+    if kind is not cst.Name:
+        return None
+    if receiver.value == "self":
+        method = site.function
+        while method is not None and method.class_info is None:
+            method = method.parent
+        return method.class_info if method is not None else None
+    bound = instance_class(index, receiver, site)
+    if bound is None:
+        return None
+    return index.module_class(*bound)
