@@ -73,6 +73,12 @@ from cio_fix.model import (
 )
 from cio_fix.pragmas import formatter_counts_comment, formatter_keeps_line, line_pragma
 from cio_fix.project import FLASK_CURRENT_APP, ModuleSummary, ProjectIndex
+from cio_fix.reading_calls import (
+    LOGGING_METHODS,
+    READING_METHODS,
+    is_logging_call,
+    only_reads,
+)
 from cio_fix.rules import LINE_LENGTH, FileContext, Rule, unused_name
 from cio_fix.walk import find_all, walk
 
@@ -99,7 +105,6 @@ PROFILE_METHODS = frozenset(
 EVENT_METHODS = frozenset({"track", "track_anonymous", "pageview"})
 # Calls whose effect depends on what reached the profile before them.
 ORDERED_METHODS = frozenset({"delete", "merge_customers", "suppress", "unsuppress"})
-LOGGING_RECEIVER = re.compile(r"(?:^|\.)(?:log|logger|logging|_logger|LOGGER|LOG)$")
 
 THREAD_HELPER_CODE = '''\
 # Customer.io calls from request handlers run on these threads, which
@@ -1730,7 +1735,7 @@ def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
 
 def _only_logs_statements(statements: Sequence[cst.BaseStatement]) -> bool:
     """Tell whether statements only log or pass."""
-    return _only_simple_statements(statements, _is_logging_call)
+    return _only_simple_statements(statements, is_logging_call)
 
 
 def _only_simple_statements(
@@ -1748,13 +1753,6 @@ def _only_simple_statements(
                 continue
             return False
     return True
-
-
-def _is_logging_call(node: cst.BaseExpression) -> bool:
-    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
-        return False
-    receiver = dotted_name(node.func.value)
-    return receiver is not None and LOGGING_RECEIVER.search(receiver) is not None
 
 
 # The results of `_later_client_call`: a call that reaches Customer.io, or one that may.
@@ -1819,7 +1817,7 @@ def _may_call_customerio(
 ) -> bool:
     callee = dotted_name(node.func)
     if callee is None:
-        return not _only_reads(node)
+        return not only_reads(node)
     if callee in helpers:
         return True
     qualified = context.index.qualify(callee)
@@ -1830,7 +1828,7 @@ def _may_call_customerio(
     method = callee.rpartition(".")[2]
     if "." in callee and (method in READING_METHODS or method in LOGGING_METHODS):
         return False
-    return not _only_reads(node)
+    return not only_reads(node)
 
 
 def _in_project(context: FileContext, qualified: str) -> bool:
@@ -1932,102 +1930,11 @@ class _Mutations(Bindings):
             root = root_object_name(func.value)
             if root is not None:
                 self.calls.append((root, node))
-        if _only_reads(node):
+        if only_reads(node):
             return
         for argument in node.args:
             for name in self.objects_of(argument.value):
                 self.calls.append((name, node))
-
-
-# Functions that never change the objects they are given, by the last part
-# of their name (`json.dumps`, `flask.jsonify`).
-READING_FUNCTIONS = frozenset(
-    {
-        "HttpResponse",
-        "JSONResponse",
-        "JsonResponse",
-        "Response",
-        "TemplateResponse",
-        "all",
-        "any",
-        "bool",
-        "copy",
-        "deepcopy",
-        "dict",
-        "dumps",
-        "enumerate",
-        "float",
-        "format",
-        "frozenset",
-        "hash",
-        "id",
-        "int",
-        "isinstance",
-        "iter",
-        "jsonify",
-        "len",
-        "list",
-        "max",
-        "min",
-        "print",
-        "redirect",
-        "render",
-        "render_template",
-        "repr",
-        "set",
-        "sorted",
-        "str",
-        "sum",
-        "tuple",
-        "type",
-        "url_for",
-        "vars",
-        "zip",
-    }
-)
-# Methods of dicts, lists and strings that only read the object.
-READING_METHODS = frozenset(
-    {
-        "copy",
-        "count",
-        "dict",
-        "endswith",
-        "format",
-        "get",
-        "index",
-        "items",
-        "keys",
-        "json",
-        "lower",
-        "model_dump",
-        "split",
-        "startswith",
-        "strip",
-        "upper",
-        "values",
-    }
-)
-# Methods of loggers: a call of one only formats its arguments.
-LOGGING_METHODS = frozenset(
-    {"critical", "debug", "error", "exception", "info", "log", "warning"}
-)
-
-
-STRING_NODES = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
-
-
-def _only_reads(call: cst.Call) -> bool:
-    """Tell whether a call is known to leave the objects it is given as they are."""
-    func = call.func
-    if _is_logging_call(call):
-        return True
-    if isinstance(func, cst.Attribute) and func.attr.value in LOGGING_METHODS:
-        return True
-    # A method of a string (`", ".join(tags)`) builds a new string.
-    if isinstance(func, cst.Attribute) and isinstance(func.value, STRING_NODES):
-        return True
-    name = dotted_name(func)
-    return name is not None and name.rpartition(".")[2] in READING_FUNCTIONS
 
 
 # Track API parameters whose value the call sends as an object: event data
