@@ -652,7 +652,8 @@ class FileIndex:
         self.attribute_assignments: list[Assignment] = []
         # The objects that assignments, `+=` and `del` in functions change in
         # place, with the innermost function: `self.items` for `self.items[0]
-        # = x` or `del self.items[0]`, `self` for `self.items = []`.
+        # = x`, `del self.items[0]` or `self.items += [x]`, `self` for
+        # `self.items = []`.
         self.in_place_targets: list[tuple[cst.BaseExpression, FunctionInfo]] = []
         # `name[key] = value` for every item target of a plain name
         # (`CLIENTS["eu"] = ...`), recorded under the container's name.
@@ -3000,7 +3001,10 @@ class IndexBuilder(cst.CSTVisitor):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record_target(node.target, None, node)
-        self._record_in_place(node.target)
+        # `items += [x]` and `self.meta |= {...}` change a list, dict or set
+        # in place, so the target itself is recorded, a plain name too.
+        if self.functions:
+            self.index.in_place_targets.append((node.target, self.functions[-1]))
 
     def _record_in_place(self, target: cst.BaseExpression) -> None:
         kind = type(target)

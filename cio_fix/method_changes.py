@@ -13,11 +13,14 @@ import libcst as cst
 from cio_fix.codemods.bindings import root_object_name
 from cio_fix.customerio import (
     Assignment,
+    CallSite,
     FileIndex,
     FunctionInfo,
     Scope,
+    all_parameters,
     annotation_scope,
 )
+from cio_fix.reading_calls import only_reads
 
 # Methods of lists, dicts and sets that change the object in place.
 MUTATING_METHODS = frozenset(
@@ -44,24 +47,40 @@ NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod"})
 def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
     """Return the attributes of `self` that each method changes in place, by the id of its node.
 
-    A change is an item or attribute assignment inside the attribute
-    (`self.meta["closed"] = True`), `+=` or `del` on such a target, or a
-    mutating method such as `clear()` or `append()` on the attribute or on
-    a part of it (`self.items[0].update(...)`). Binding the attribute anew
-    (`self.items = []`) leaves the old object as it was, so it is no
+    A change is an item or attribute assignment or `del` inside the
+    attribute (`self.meta["closed"] = True`), or `+=`, `|=` or another
+    augmented assignment on the attribute or inside it. That includes
+    `self.count += 1`, which binds a new int, because the attribute's type
+    is not known. A mutating method
+    such as `clear()` or `append()` on the attribute or on a part of it
+    (`self.items[0].update(...)`) is one too. Passing the attribute or a
+    part of it to a call counts as well, unless the call only reads
+    (`len(self.items)`) or runs a function of the module that leaves the
+    parameter it binds unchanged (`_changed_parameters`). Binding the attribute
+    anew (`self.items = []`) leaves the old object as it was, so it is no
     change. Code in functions and lambdas inside the method counts for the
     method. A method that changes nothing is left out.
-    NOTE: a call that the method passes the attribute to, or another method
-    of `self` that it calls, is not read.
+    NOTE: another method of `self` that a method calls (`self._reset()`)
+    is not read, though passing an attribute to one counts.
     """
-    changed: dict[int, set[str]] = {}
     targets = list(index.in_place_targets)
+    passed: list[tuple[cst.Arg, CallSite]] = []
     for site in index.call_sites:
-        func = site.node.func
-        if site.function is None or type(func) is not cst.Attribute:
+        function = site.function
+        if function is None:
             continue
-        if func.attr.value in MUTATING_METHODS:
-            targets.append((func.value, site.function))
+        func = site.node.func
+        if type(func) is cst.Attribute and func.attr.value in MUTATING_METHODS:
+            targets.append((func.value, function))
+        passed.extend(_arguments_passed(site))
+    changed_parameters = _changed_parameters(targets, passed)
+    functions = module_functions(index)
+    for argument, site in passed:
+        assert site.function is not None
+        if _may_change_argument(index, site, argument, functions, changed_parameters):
+            targets.append((argument.value, site.function))
+
+    changed: dict[int, set[str]] = {}
     for target, function in targets:
         method = _method_of(function)
         if method is None:
@@ -71,6 +90,119 @@ def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
         if attribute is not None:
             changed.setdefault(id(method.node), set()).add(attribute)
     return {key: frozenset(attributes) for key, attributes in changed.items()}
+
+
+def _arguments_passed(site: CallSite) -> list[tuple[cst.Arg, CallSite]]:
+    """Return the arguments of a call that start at a name, unless the call only reads."""
+    arguments = [
+        (argument, site)
+        for argument in site.node.args
+        if root_object_name(argument.value) is not None
+    ]
+    if not arguments or only_reads(site.node):
+        return []
+    return arguments
+
+
+def _changed_parameters(
+    targets: list[tuple[cst.BaseExpression, FunctionInfo]],
+    passed: list[tuple[cst.Arg, CallSite]],
+) -> dict[int, set[str]]:
+    """Return the parameters that each module-level function may change, by the id of its node.
+
+    A parameter counts when the function changes its object in place, as
+    an attribute counts for a method, or passes it to a call that does not
+    only read. Such a call is not read further, so it counts as a change.
+    """
+    changes = [*targets]
+    for argument, site in passed:
+        assert site.function is not None
+        changes.append((argument.value, site.function))
+
+    changed: dict[int, set[str]] = {}
+    for target, function in changes:
+        outermost = _outermost_function(function)
+        if outermost.class_info is not None:
+            continue
+        name = root_object_name(target)
+        parameters = all_parameters(outermost.node.params)
+        if any(parameter.name.value == name for parameter in parameters):
+            changed.setdefault(id(outermost.node), set()).add(name)
+    return changed
+
+
+def _may_change_argument(
+    index: FileIndex,
+    site: CallSite,
+    argument: cst.Arg,
+    functions: dict[int, FunctionInfo],
+    changed_parameters: dict[int, set[str]],
+) -> bool:
+    """Tell whether a call may change what it is given as `argument`.
+
+    Only a call of a function of the module is read: it changes the
+    argument when it changes the parameter that the argument binds. A `*`
+    or `**` argument, or one that binds no parameter by name or position,
+    counts as a change.
+    """
+    function = module_function_called(index, site.node, site.scope, functions)
+    if function is None or argument.star:
+        return True
+    if argument.keyword is not None:
+        parameter = argument.keyword.value
+    else:
+        parameters = function.node.params
+        positional = [*parameters.posonly_params, *parameters.params]
+        # Positional arguments come before keyword ones, so the index is the position.
+        position = next(
+            i for i, given in enumerate(site.node.args) if given is argument
+        )
+        if position >= len(positional):
+            return True
+        parameter = positional[position].name.value
+    return parameter in changed_parameters.get(id(function.node), ())
+
+
+def module_functions(index: FileIndex) -> dict[int, FunctionInfo]:
+    """Return the module-level functions, by the id of their node."""
+    return {
+        id(function.node): function
+        for function in index.functions
+        if function.parent is None and function.class_info is None
+    }
+
+
+def module_function_called(
+    index: FileIndex,
+    call: cst.Call,
+    scope: Scope | None,
+    functions: dict[int, FunctionInfo],
+) -> FunctionInfo | None:
+    """Return the function of the module that a call by its plain name runs, if it can only be that.
+
+    `scope` is the call's scope and `functions` is `module_functions`. The
+    module must bind the name once, by a `def` without decorators, which
+    could replace the function, and no function or class around the call
+    may bind the name for itself.
+    """
+    func = call.func
+    if type(func) is not cst.Name:
+        return None
+    name = func.value
+    assignment = index.module_assignment(name)
+    if assignment is None or name in index.rebound_names:
+        return None
+    if name in index.module_scope.deletions:
+        return None
+    function = functions.get(id(assignment.statement))
+    if function is None or function.node.decorators or scope is None:
+        return None
+    for candidate in scope.lookup_chain():
+        if candidate.kind == "module":
+            return function
+        if name in candidate.assignments or name in candidate.imports:
+            return None
+    return None
 
 
 def class_method_changes(index: FileIndex) -> dict[str, dict[str, list[str]]]:
@@ -123,6 +255,13 @@ def bound_class(
     if type(value) is not cst.Call:
         return None
     return value.func, assignment.scope
+
+
+def _outermost_function(function: FunctionInfo) -> FunctionInfo:
+    """Return the function or method that `function` is, or that defines it."""
+    while function.parent is not None and function.class_info is None:
+        function = function.parent
+    return function
 
 
 def _method_of(function: FunctionInfo | None) -> FunctionInfo | None:

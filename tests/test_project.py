@@ -674,6 +674,46 @@ def test_project_summary_method_changes() -> None:
     assert "helper" not in changes
 
 
+CART = (
+    "def _append(seq, item):\n"
+    "    seq.append(item)\n"
+    "def _total(seq):\n"
+    "    return sum(seq)\n"
+    "class Cart:\n"
+    "    def add(self, item):\n"
+    "        self.items += [item]\n"
+    "    def tag(self):\n"
+    "        self.meta |= {'a': 1}\n"
+    "    def bump(self):\n"
+    "        self.counts[0] += 1\n"
+    "    def push(self, item):\n"
+    "        _append(self.items, item)\n"
+    "    def push_keyword(self, item):\n"
+    "        _append(item=item, seq=self.queue)\n"
+    "    def save(self, store):\n"
+    "        store.write(self.notes)\n"
+    "    def total(self):\n"
+    "        return _total(self.items) + _total(seq=self.items) + len(self.items)\n"
+    "    def reset(self):\n"
+    "        self.items = []\n"
+    "        self.total += 1\n"
+)
+
+
+def test_project_summary_method_changes_augmented_and_passed() -> None:
+    project = _project({"shop.cart": CART})
+
+    changes = project.summaries[0].method_changes["Cart"]
+    assert changes["add"] == ["items"]
+    assert changes["tag"] == ["meta"]
+    assert changes["bump"] == ["counts"]
+    assert changes["push"] == ["items"]
+    assert changes["push_keyword"] == ["queue"]
+    assert changes["save"] == ["notes"]
+    assert "total" not in changes
+    assert changes["reset"] == ["total"]
+
+
 @pytest.mark.parametrize(
     ("handler", "read"),
     [

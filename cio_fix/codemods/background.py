@@ -62,6 +62,8 @@ from cio_fix.method_changes import (
     MUTATING_METHODS,
     bound_class,
     changed_attributes_by_method,
+    module_function_called,
+    module_functions,
 )
 from cio_fix.model import (
     AddImport,
@@ -442,7 +444,11 @@ class BlockingCallInRequest(Rule):
     (`add_gift(order)` after sending `order.items`). A method of that
     object counts when its body changes the sent attribute, or anything
     inside it, in place (`cart.empty()` whose body is `self.items.clear()`,
-    after sending `cart.items`). That is the method of the object's class
+    after sending `cart.items`). A mutating method, an assignment inside
+    the attribute, and `+=`, `|=` or another augmented assignment count.
+    So does passing the attribute to a call, unless the call only reads or
+    runs a function of the module that leaves that parameter unchanged.
+    The method read is the one of the object's class
     when every binding of the name makes it an instance of one class
     (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
     imported from another project module, else a method of that name of
@@ -2397,33 +2403,9 @@ def _part_owned(
 def _module_function_called(
     context: FileContext, call: cst.Call
 ) -> FunctionInfo | None:
-    """Return the function of the module that a call by its plain name runs, if it can only be that.
-
-    The module must bind the name once, by a `def` without decorators,
-    which could replace the function, and no function or class around the
-    call may bind the name for itself.
-    """
-    func = call.func
-    if type(func) is not cst.Name:
-        return None
-    index = context.index
-    name = func.value
-    assignment = index.module_assignment(name)
-    if assignment is None or name in index.rebound_names:
-        return None
-    if name in index.module_scope.deletions:
-        return None
     functions = context.shared("CIO304:module-functions", _module_functions)
-    function = functions.get(id(assignment.statement))
-    scope = index.scope_of(call)
-    if function is None or function.node.decorators or scope is None:
-        return None
-    for candidate in scope.lookup_chain():
-        if candidate.kind == "module":
-            return function
-        if name in candidate.assignments or name in candidate.imports:
-            return None
-    return None
+    index = context.index
+    return module_function_called(index, call, index.scope_of(call), functions)
 
 
 def _owner_method_change(
@@ -2561,12 +2543,7 @@ ATTRIBUTE_NAME = re.compile(r"[^\W\d]\w*")
 
 
 def _module_functions(context: FileContext) -> dict[int, FunctionInfo]:
-    """Return the module-level functions, by the id of their node."""
-    return {
-        id(function.node): function
-        for function in context.index.functions
-        if _is_module_function(function)
-    }
+    return module_functions(context.index)
 
 
 def _changes_parameters(context: FileContext, function: FunctionInfo) -> bool:
