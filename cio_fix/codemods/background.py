@@ -447,8 +447,9 @@ class BlockingCallInRequest(Rule):
     after sending `cart.items`). A mutating method, an assignment inside
     the attribute, and `+=`, `|=` or another augmented assignment count.
     So does passing the attribute to a call, unless the call only reads or
-    runs a function of the module that leaves that parameter unchanged.
-    The method read is the one of the object's class
+    runs a function of the module that leaves that parameter unchanged. A
+    name bound to the attribute (`items = cart.items`) counts as the
+    attribute. The method read is the one of the object's class
     when every binding of the name makes it an instance of one class
     (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
     imported from another project module, else a method of that name of
@@ -1887,6 +1888,8 @@ class _Mutations(Bindings):
     a call is bound to what the call is given (`payload = vars(order)`).
     `nested` contains the functions and lambdas defined in the handler,
     which may run after the call wherever they are defined.
+    `attribute_aliases` contains (name, value) for `items = cart.items` and
+    `first = cart.items[0]`, a name bound to a part of another object.
     """
 
     def __init__(self, is_namespace: Callable[[str], bool]) -> None:
@@ -1895,6 +1898,7 @@ class _Mutations(Bindings):
         self.found: list[tuple[str, cst.CSTNode]] = []
         self.calls: list[tuple[str, cst.Call]] = []
         self.nested: list[cst.CSTNode] = []
+        self.attribute_aliases: list[tuple[str, cst.BaseExpression]] = []
 
     def objects_of(self, value: cst.BaseExpression) -> set[str]:
         names = set()
@@ -1921,6 +1925,27 @@ class _Mutations(Bindings):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._record(node.target, node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        super().visit_Assign(node)
+        for target in node.targets:
+            self._record_attribute_alias(target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        super().visit_AnnAssign(node)
+        if node.value is not None:
+            self._record_attribute_alias(node.target, node.value)
+
+    def _record_attribute_alias(
+        self, target: cst.BaseExpression, value: cst.BaseExpression
+    ) -> None:
+        kind = type(value)
+        if type(target) is not cst.Name:
+            return
+        if kind is not cst.Attribute and kind is not cst.Subscript:
+            return
+        if root_object_name(value) is not None:
+            self.attribute_aliases.append((target.value, value))
 
     def visit_Del(self, node: cst.Del) -> None:
         if isinstance(node.target, (cst.Subscript, cst.Attribute)):
@@ -2250,6 +2275,7 @@ def _later_mutation(
             # in rows`), so any change to its owner counts.
             sent.objects.add(root)
             del sent.parts[path]
+    _add_aliased_parts(sent, mutations, facts.containers)
 
     loop = _outermost_loop(context, handler, statement)
     nested = set(map(id, mutations.nested))
@@ -2271,6 +2297,23 @@ def _later_mutation(
     if change is not None:
         return change
     return _module_object_changed(context, handler, sent, client_calls)
+
+
+def _add_aliased_parts(
+    sent: _Sent, mutations: _Mutations, containers: set[str]
+) -> None:
+    """Add to the sent parts those that a sent name is bound to (`cart.items` for `items`).
+
+    `items = cart.items` makes `items` the same list, so a method of
+    `cart` that changes `items` in place changes what the call sends,
+    as it does when the call sends `cart.items` itself.
+    """
+    if not mutations.attribute_aliases or not sent.objects:
+        return
+    names = connected_names(sent.objects, mutations.bindings, containers, owners=False)
+    for name, value in mutations.attribute_aliases:
+        if name in names:
+            sent.parts.setdefault(_path(value), value)
 
 
 @dataclass
