@@ -1755,10 +1755,7 @@ class FileIndex:
         The class is the one whose method `scope` is in, or the first of its
         bases of this module that binds the name, as for `_class_attribute_type`.
         """
-        owner = node.value
-        if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
-            return None
-        class_info = self._enclosing_class(scope)
+        class_info = self._class_of_self(node, scope)
         if class_info is None:
             return None
         return self.class_property(class_info, node.attr.value)
@@ -1784,13 +1781,17 @@ class FileIndex:
         `scope` is in binds the name, and the lineage ends at a base class
         that this module imports, which Python searches next.
         """
-        owner = node.value
-        if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
-            return None
-        class_info = self._enclosing_class(scope)
+        class_info = self._class_of_self(node, scope)
         if class_info is None:
             return None
         return self.class_inherited_attribute(class_info, node.attr.value)
+
+    def _class_of_self(self, node: cst.Attribute, scope: Scope) -> ClassInfo | None:
+        """Return the class whose method `scope` is in, for `self.name` or `cls.name`."""
+        owner = node.value
+        if type(owner) is not cst.Name or owner.value not in ("self", "cls"):
+            return None
+        return self._enclosing_class(scope)
 
     def class_inherited_attribute(
         self, class_info: ClassInfo, attribute: str
