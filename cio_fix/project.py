@@ -1417,15 +1417,15 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or _imports_client_class(summary)
         ):
             words.add(summary.module_name.rsplit(".", 1)[-1])
-        if _flask_app_holds_client(summary):
+        if _flask_app_has_client(summary):
             # A blueprint reads the client as `current_app.cio` without
             # importing the app's module.
             words.add("current_app")
     return words
 
 
-def _flask_app_holds_client(summary: ModuleSummary) -> bool:
-    """Tell whether a Flask app of the module holds a client (`app.cio = CustomerIO(...)`)."""
+def _flask_app_has_client(summary: ModuleSummary) -> bool:
+    """Tell whether a Flask app of the module has a client attribute: `app.cio = CustomerIO()`."""
     apps = set(summary.flask_apps)
     return any(held.partition(".")[0] in apps for held in summary.attribute_clients)
 
