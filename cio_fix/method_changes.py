@@ -59,9 +59,11 @@ def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
     parameter it binds unchanged (`_changed_parameters`). Binding the attribute
     anew (`self.items = []`) leaves the old object as it was, so it is no
     change. Code in functions and lambdas inside the method counts for the
-    method. A method that changes nothing is left out.
-    NOTE: another method of `self` that a method calls (`self._reset()`)
-    is not read, though passing an attribute to one counts.
+    method. So does a change through a local name of the method bound to
+    the attribute or a part of it (`lines = self.items`, `for line in
+    self.items:`), and every change of another method of the class that
+    the method calls through `self` (`self._reset()`). A method that
+    changes nothing is left out.
     """
     targets = list(index.in_place_targets)
     passed: list[tuple[cst.Arg, CallSite]] = []
@@ -86,10 +88,67 @@ def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
         if method is None:
             continue
         instance = _instance_name(method)
-        attribute = _instance_attribute(target, instance) if instance else None
+        if instance is None:
+            continue
+        attribute = _instance_attribute(target, instance)
+        if attribute is None:
+            attribute = _aliased_attribute(function, target, instance)
         if attribute is not None:
             changed.setdefault(id(method.node), set()).add(attribute)
+    _add_called_method_changes(index, changed)
     return {key: frozenset(attributes) for key, attributes in changed.items()}
+
+
+def _aliased_attribute(
+    function: FunctionInfo, target: cst.BaseExpression, instance: str
+) -> str | None:
+    """Return `items` for a target whose local name the function binds to `self.items`.
+
+    The binding is `lines = self.items` (or a part of it) or the target of
+    `for line in self.items:`.
+    """
+    name = root_object_name(target)
+    if name is None or name == instance or function.scope is None:
+        return None
+    for assignment in function.scope.assignments.get(name, []):
+        value = assignment.value
+        if value is None and type(assignment.statement) is cst.For:
+            value = assignment.statement.iter
+        attribute = _instance_attribute(value, instance) if value is not None else None
+        if attribute is not None:
+            return attribute
+    return None
+
+
+def _add_called_method_changes(index: FileIndex, changed: dict[int, set[str]]) -> None:
+    """Add to each method the changes of the methods of its class that it calls on `self`."""
+    methods: dict[int, FunctionInfo] = {}
+    called: dict[int, set[str]] = {}
+    for site in index.call_sites:
+        func = site.node.func
+        if type(func) is not cst.Attribute or type(func.value) is not cst.Name:
+            continue
+        method = _method_of(site.function)
+        if method is None or func.value.value != _instance_name(method):
+            continue
+        methods[id(method.node)] = method
+        called.setdefault(id(method.node), set()).add(func.attr.value)
+    # Each round passes changes one call further along a chain of methods.
+    for _ in range(len(called)):
+        grew = False
+        for key, names in called.items():
+            caller = methods[key]
+            assert caller.class_info is not None
+            for name in names:
+                callee = index.class_method(caller.class_info, name)
+                if callee is None:
+                    continue
+                more = changed.get(id(callee.node), set()) - changed.get(key, set())
+                if more:
+                    changed.setdefault(key, set()).update(more)
+                    grew = True
+        if not grew:
+            return
 
 
 def _arguments_passed(site: CallSite) -> list[tuple[cst.Arg, CallSite]]:

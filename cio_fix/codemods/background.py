@@ -447,8 +447,11 @@ class BlockingCallInRequest(Rule):
     after sending `cart.items`). A mutating method, an assignment inside
     the attribute, and `+=`, `|=` or another augmented assignment count.
     So does passing the attribute to a call, unless the call only reads or
-    runs a function of the module that leaves that parameter unchanged. A
-    name bound to the attribute (`items = cart.items`) counts as the
+    runs a function of the module that leaves that parameter unchanged.
+    The method's changes through its own local names bound to the
+    attribute (`lines = self.items`, `for line in self.items:`) count, and
+    so do those of the methods it calls on `self`. A name bound to the
+    attribute in the handler (`items = cart.items`) counts as the
     attribute. The method read is the one of the object's class
     when every binding of the name makes it an instance of one class
     (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
