@@ -385,8 +385,10 @@ def _is_module_name(name: str) -> bool:
 
 def _sdk_version(key: str, value: Any, path: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 2, 3):
+        # TOML spells booleans in lower case, as the user wrote them.
+        written = str(value).lower() if isinstance(value, bool) else repr(value)
         message = (
-            f"{path}: [tool.cio-fix] {key} must be the integer 1, 2 or 3; got {value!r}"
+            f"{path}: [tool.cio-fix] {key} must be the integer 1, 2 or 3; got {written}"
         )
         if isinstance(value, str) and value.strip() in ("1", "2", "3"):
             message += f" (write {key} = {value.strip()}, without quotes)"

@@ -127,6 +127,7 @@ def test_bad_input_unknown_config_key(project) -> None:
     [
         ("select = 'CIO1'", "select must be a list of strings"),
         ("sdk-version = 4", "sdk-version must be the integer 1, 2 or 3; got 4"),
+        ("sdk-version = true", "sdk-version must be the integer 1, 2 or 3; got true"),
         (
             "sdk-version = '3'",
             "sdk-version must be the integer 1, 2 or 3; got '3'"
