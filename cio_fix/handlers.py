@@ -273,6 +273,26 @@ def is_celery_task(index: FileIndex, function: FunctionInfo) -> bool:
     return False
 
 
+def is_celery_layout_task(index: FileIndex, function: FunctionInfo) -> bool:
+    """Tell whether a task counts as Celery's only by its app's import (`_is_imported_celery_app`).
+
+    cio-fix cannot tell what that module builds, so a message should not
+    call it a Celery task.
+    """
+    for decorator in function.node.decorators:
+        expression = decorator.decorator
+        if type(expression) is cst.Call:
+            expression = expression.func
+        dotted = dotted_name(expression)
+        if dotted is None:
+            continue
+        owner, _, last = dotted.rpartition(".")
+        if last in CELERY_TASK_DECORATORS and owner:
+            if _is_imported_celery_app(index, owner):
+                return True
+    return False
+
+
 def _is_imported_celery_app(index: FileIndex, name: str) -> bool:
     """Tell whether a name is imported as Celery's documentation lays out its app.
 

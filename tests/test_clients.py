@@ -2789,6 +2789,36 @@ def test_clients_message_names_celery_task(project) -> None:
     ]
 
 
+def test_clients_message_of_layout_task(project) -> None:
+    # The app comes from a module named celery that builds a Huey queue,
+    # which this file cannot show, so the message does not say Celery.
+    root = project(
+        {
+            "proj/__init__.py": "",
+            "proj/celery.py": 'from huey import RedisHuey\n\napp = RedisHuey("proj")\n',
+            "proj/tasks.py": (
+                "from customerio import CustomerIO\n\n"
+                "from .celery import app\n\n\n"
+                "@app.task()\n"
+                "def nightly_sync(user_id):\n"
+                '    cio = CustomerIO("site", "key")\n'
+                '    cio.track(customer_id=user_id, name="synced")\n'
+            ),
+        }
+    )
+
+    result = run_cli(
+        ["--dry-run", "--output-format", "json", "--select", "CIO601", "."], root
+    )
+
+    messages = [finding["message"] for finding in result.json["findings"]]
+    assert messages == [
+        "a Customer.io client is constructed in the task `nightly_sync`,"
+        " which runs once per queued item; each one opens a new HTTPS connection,"
+        " so build it once and reuse it"
+    ]
+
+
 SECRET_DIRECTIVE_HANDLER = """\
 from customerio import CustomerIO
 from flask import Flask, request

@@ -73,6 +73,7 @@ from cio_fix.customerio import (
 from cio_fix.edits import replace_nodes
 from cio_fix.engine import display_path
 from cio_fix.handlers import (
+    is_celery_layout_task,
     is_celery_task,
     is_request_handler,
     loop_around,
@@ -616,7 +617,8 @@ class _Site:
     """A construction that runs per request or per item, and why."""
 
     construction: Construction
-    # "request", "item", "task" (a Celery task) or "call" (inside a function
+    # "request", "item", "task" (a Celery task), "queued" (a task of an app
+    # imported from a module named `celery`) or "call" (inside a function
     # called per request or item).
     reason: str
     where: str
@@ -650,7 +652,9 @@ class ClientPerRequest(Rule):
     app that the module builds with `celery.Celery(...)`, so another
     library's `task` decorator does not count. An app imported from another
     module counts only in Celery's documented layout (`from proj.celery
-    import app`, or `from proj import celery_app` in Django). FastAPI dependencies
+    import app`, or `from proj import celery_app` in Django). cio-fix does
+    not read what that module builds, so the finding calls it a task, not a
+    Celery task. FastAPI dependencies
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
     request, in any file. An uncached factory that a class runs once per
@@ -1109,7 +1113,11 @@ class ClientPerRequest(Rule):
                     yield _Site(construction, "item", "", ancestors)
             elif runs_per_request_or_item(index, function):
                 assert function is not None
-                reason = "task" if is_celery_task(index, function) else "call"
+                reason = "call"
+                if is_celery_task(index, function):
+                    reason = "task"
+                    if is_celery_layout_task(index, function):
+                        reason = "queued"
                 yield _Site(construction, reason, function.name, ancestors)
             elif _factory_of(function, construction) is not None:
                 assert function is not None
@@ -1902,6 +1910,9 @@ def _hoist_message(site: _Site) -> str:
         place = "for every item of a loop"
     elif site.reason == "task":
         place = f"in the Celery task `{site.where}`, which runs once per queued item"
+    elif site.reason == "queued":
+        # The app comes from a module named `celery`, which this file cannot read.
+        place = f"in the task `{site.where}`, which runs once per queued item"
     else:
         place = f"in `{site.where}`, a function called per request or per item"
     return (
