@@ -487,6 +487,20 @@ class Construction:
     arguments: dict[str, cst.Arg]
 
 
+def only_statement(node: cst.FunctionDef) -> cst.BaseSmallStatement | None:
+    """Return the function's one statement after an optional docstring, if it is a simple one."""
+    body = node.body
+    statements = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+    if statements and node.get_docstring(clean=False) is not None:
+        statements = statements[1:]
+    if len(statements) != 1:
+        return None
+    line = statements[0]
+    if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return None
+    return line.body[0] if len(line.body) == 1 else None
+
+
 def dotted_name(node: cst.CSTNode) -> str | None:
     """Return `a.b.c` for a Name/Attribute chain, else None."""
     # Exact types, because isinstance is slow on libcst's abstract classes.

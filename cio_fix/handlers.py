@@ -47,6 +47,7 @@ from cio_fix.customerio import (
     dependency_of,
     dotted_name,
     literal_value,
+    only_statement,
 )
 from cio_fix.metadata import parents
 
@@ -410,7 +411,7 @@ def _wraps_handler(index: FileIndex, function: FunctionInfo) -> bool:
         return False
     if function.class_info is not None or decorator.class_info is not None:
         return False
-    returned = _only_return(decorator.node, last=True)
+    returned = _last_return(decorator.node)
     if type(returned) is not cst.Name or returned.value != function.name:
         return False
     facts = _facts(index)
@@ -453,27 +454,22 @@ def _is_web_app(index: FileIndex, node: cst.BaseExpression) -> bool:
     return qualified is not None and qualified.startswith(WEB_FRAMEWORK_PACKAGES)
 
 
-def _only_return(
-    node: cst.FunctionDef, last: bool = False
-) -> cst.BaseExpression | None:
-    """Return X of `return X` when that is the function's one statement after a docstring.
+def _only_return(node: cst.FunctionDef) -> cst.BaseExpression | None:
+    """Return X of `return X` when that is the function's one statement after a docstring."""
+    small = only_statement(node)
+    return small.value if type(small) is cst.Return else None
 
-    With `last`, the function may have other statements before it.
-    """
+
+def _last_return(node: cst.FunctionDef) -> cst.BaseExpression | None:
+    """Return X of `return X` when that is the function's last statement."""
     body = node.body
-    if not isinstance(body, cst.IndentedBlock):
+    if not isinstance(body, cst.IndentedBlock) or not body.body:
         return None
-    statements = list(body.body)
-    if last:
-        statements = statements[-1:]
-    elif statements and node.get_docstring(clean=False) is not None:
-        statements = statements[1:]
-    if len(statements) != 1 or type(statements[0]) is not cst.SimpleStatementLine:
+    line = body.body[-1]
+    if type(line) is not cst.SimpleStatementLine or len(line.body) != 1:
         return None
-    line = statements[0].body
-    if len(line) != 1 or type(line[0]) is not cst.Return:
-        return None
-    return line[0].value
+    small = line.body[0]
+    return small.value if type(small) is cst.Return else None
 
 
 def _is_per_request_hook(decorator: cst.Decorator) -> bool:

@@ -51,16 +51,17 @@ def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
     attribute (`self.meta["closed"] = True`), or `+=`, `|=` or another
     augmented assignment on the attribute or inside it. That includes
     `self.count += 1`, which binds a new int, because the attribute's type
-    is not known. A mutating method
-    such as `clear()` or `append()` on the attribute or on a part of it
-    (`self.items[0].update(...)`) is one too. Passing the attribute or a
-    part of it to a call counts as well, unless the call only reads
-    (`len(self.items)`) or runs a function of the module that leaves the
-    parameter it binds unchanged (`_changed_parameters`). Binding the attribute
-    anew (`self.items = []`) leaves the old object as it was, so it is no
-    change. Code in functions and lambdas inside the method counts for the
-    method. So does a change through a local name of the method bound to
-    the attribute or a part of it (`lines = self.items`, `for line in
+    is not known. A mutating method such as `clear()` or `append()` on the
+    attribute or on a part of it (`self.items[0].update(...)`) is one too.
+    Passing the attribute or a part of it to a call counts as well, unless
+    the call only reads (`len(self.items)`) or runs a function of the
+    module that leaves the parameter it binds unchanged
+    (`_changed_parameters`). Binding the attribute anew (`self.items = []`)
+    leaves the old object as it was, so it is no change.
+
+    Code in functions and lambdas inside the method counts for the method.
+    So does a change through a local name of the method bound to the
+    attribute or a part of it (`lines = self.items`, `for line in
     self.items:`), and every change of another method of the class that
     the method calls through `self` (`self._reset()`). A method that
     changes nothing is left out.

@@ -485,12 +485,12 @@ class ProjectIndex:
     def current_app_client(self, attribute: str) -> ClientType | None:
         """Return the client type of `flask.current_app.<attribute>`, if it is a client.
 
-        `current_app` is the Flask app that handles the request, so the
+        `current_app` is the Flask app that handles the request. So the
         attribute is a client when a Flask app of the project has a client
         in it (`app = Flask(__name__)`, then `app.cio = CustomerIO(...)`,
-        `ModuleSummary.flask_apps`), and every app that has a client in
-        the attribute has one of that type. An app that may be rebound, or
-        whose attribute may be (`rebound_attribute`), leaves it unknown.
+        `ModuleSummary.flask_apps`). Every app that has a client in the
+        attribute must have one of that type. An app that may be rebound,
+        or whose attribute may be (`rebound_attribute`), leaves it unknown.
         NOTE: an app built in a factory function (`create_app()`) is not
         read, so an attribute that only such an app sets is unknown.
         """

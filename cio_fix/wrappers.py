@@ -20,6 +20,7 @@ from cio_fix.customerio import (
     Scope,
     WrapperSignature,
     dotted_name,
+    only_statement,
 )
 from cio_fix.model import with_note
 from cio_fix.modules import CLIENT_PACKAGES
@@ -155,18 +156,7 @@ def _imported_name(
 
 def _only_call(node: cst.FunctionDef) -> cst.Call | None:
     """Return the call that is the function's one statement, after an optional docstring."""
-    body = node.body
-    statements = list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
-    if statements and node.get_docstring(clean=False) is not None:
-        statements = statements[1:]
-    if len(statements) != 1:
-        return None
-    line = statements[0]
-    if not isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        return None
-    if len(line.body) != 1:
-        return None
-    small = line.body[0]
+    small = only_statement(node)
     if not isinstance(small, (cst.Return, cst.Expr)):
         return None
     value = small.value
