@@ -254,16 +254,7 @@ def is_celery_task(index: FileIndex, function: FunctionInfo) -> bool:
     """
     if function.parent is not None or function.class_info is not None:
         return False
-    for decorator in function.node.decorators:
-        expression = decorator.decorator
-        if type(expression) is cst.Call:
-            expression = expression.func
-        dotted = dotted_name(expression)
-        if dotted is None:
-            continue
-        owner, _, last = dotted.rpartition(".")
-        if last not in CELERY_TASK_DECORATORS:
-            continue
+    for expression, owner in _task_decorators(function):
         qualified = index.qualified_name(expression, index.module_scope)
         if qualified is not None and qualified.startswith("celery."):
             return True
@@ -280,6 +271,15 @@ def is_celery_layout_task(index: FileIndex, function: FunctionInfo) -> bool:
     cio-fix cannot tell what that module builds, so a message should not
     call it a Celery task.
     """
+    return any(
+        owner and _is_imported_celery_app(index, owner)
+        for _, owner in _task_decorators(function)
+    )
+
+
+def _task_decorators(function: FunctionInfo) -> list[tuple[cst.BaseExpression, str]]:
+    """Return each decorator named like a Celery task decorator, with its owner (`app`)."""
+    found = []
     for decorator in function.node.decorators:
         expression = decorator.decorator
         if type(expression) is cst.Call:
@@ -288,10 +288,9 @@ def is_celery_layout_task(index: FileIndex, function: FunctionInfo) -> bool:
         if dotted is None:
             continue
         owner, _, last = dotted.rpartition(".")
-        if last in CELERY_TASK_DECORATORS and owner:
-            if _is_imported_celery_app(index, owner):
-                return True
-    return False
+        if last in CELERY_TASK_DECORATORS:
+            found.append((expression, owner))
+    return found
 
 
 def _is_imported_celery_app(index: FileIndex, name: str) -> bool:
