@@ -2,8 +2,9 @@
 
 A function may reach a module-level client through a local name
 (`cio = us`), or a client attribute through one (`client = self.eu`), and
-may bind that name again between two calls (`cio = eu`). CIO201 reads
-these to tell whether a track and an identify go to one workspace.
+may bind that name again between two calls (`cio = eu` or `(cio := eu)`).
+CIO201 reads these to tell whether a track and an identify go to one
+workspace.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from cio_fix.rules import FileContext
 
 # The statements whose value a local alias takes: `cio = us`, `cio: CustomerIO = us`.
 ALIAS_STATEMENTS = (cst.Assign, cst.AnnAssign)
+# The statements that always evaluate a `:=` that is their whole value:
+# `(cio := eu)`, `client = (cio := eu)`.
+WALRUS_STATEMENTS = (cst.Expr, cst.Assign, cst.AnnAssign)
 LOOPS = (cst.For, cst.While)
 
 
@@ -53,11 +57,12 @@ def reaching_assignment(
 ) -> Assignment | None:
     """Return the assignment of the local `name` that `node` reads, if straight-line code shows it.
 
-    That is the last binding before `node`, a plain assignment in the
-    block of `node` or in a block around it, that no later binding in a
-    loop around `node` may follow. When the binding depends on a branch
-    (`if`, `try`, a loop), or a `global` or `nonlocal` statement, a `del`
-    or an import may rebind the name, it returns None.
+    That is the last binding before `node`, a plain assignment or a
+    statement whose whole value is `(name := value)`, in the block of
+    `node` or in a block around it, that no later binding in a loop around
+    `node` may follow. When the binding depends on a branch (`if`, `try`, a loop, a
+    `:=` inside another expression), or a `global` or `nonlocal`
+    statement, a `del` or an import may rebind the name, it returns None.
     """
     index = context.index
     assignments = scope.assignments.get(name)
@@ -83,16 +88,39 @@ def reaching_assignment(
             reaching = assignment
         else:
             later.append(assignment)
-    if reaching is None or type(reaching.statement) not in ALIAS_STATEMENTS:
+    if reaching is None:
+        return None
+    statement = _binding_statement(context, reaching)
+    if statement is None:
         return None
 
-    block = _straight_line_block(context, reaching.statement, ancestor_ids)
+    block = _straight_line_block(context, statement, ancestor_ids)
     if block is None:
         return None
     loops = _loops_below(ancestors, block)
     if loops and any(_in_loop(context, other.statement, loops) for other in later):
         return None
     return reaching
+
+
+def _binding_statement(
+    context: FileContext, assignment: Assignment
+) -> cst.CSTNode | None:
+    """Return the statement that binds the name whenever it runs, or None.
+
+    A `:=` counts only as the whole value of an expression statement or an
+    assignment, because elsewhere (`ready and (cio := eu)`, a comprehension)
+    it may not run.
+    """
+    statement = assignment.statement
+    if type(statement) in ALIAS_STATEMENTS:
+        return statement
+    if type(statement) is not cst.NamedExpr:
+        return None
+    parent = context.parent(statement)
+    if isinstance(parent, WALRUS_STATEMENTS) and parent.value is statement:
+        return parent
+    return None
 
 
 def _is_local(name: str, scope: Scope) -> bool:
