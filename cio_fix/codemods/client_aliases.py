@@ -1,10 +1,10 @@
 """The client that a call goes through where it runs, followed through local aliases.
 
 A function may reach a module-level client through a local name
-(`cio = us`), or a client attribute through one (`client = self.eu`), and
-may bind that name again between two calls (`cio = eu` or `(cio := eu)`).
-CIO201 reads these to tell whether a track and an identify go to one
-workspace.
+(`cio = us`), or a client attribute through one (`client = self.eu`), may
+build a client into one (`cio = CustomerIO(...)`), and may bind that name
+again between two calls (`cio = eu` or `(cio := eu)`). CIO201 reads these
+to tell whether a track and an identify go to one workspace.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def client_construction(
     (`us = CustomerIO(...)`), an attribute that the class binds once
     (`self.us = CustomerIO(...)` or `self.us = us`), or a local name whose
     binding that reaches the call (see `reaching_assignment`) is one of
-    these two. `constructions` maps the id of each constructor call node
-    to its construction.
+    these two or a constructor call (`cio = CustomerIO(...)`).
+    `constructions` maps the id of each constructor call node to its
+    construction.
     """
     receiver = call.receiver
     scope = call.site.scope
@@ -48,6 +49,8 @@ def client_construction(
         if assignment is None or assignment.value is None:
             return None
         receiver = assignment.value
+        if id(receiver) in constructions:
+            return constructions[id(receiver)]
     value = _client_value(context.index, receiver, scope)
     return constructions.get(id(value)) if value is not None else None
 
