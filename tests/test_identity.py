@@ -882,6 +882,51 @@ def test_alias_unknown_binding_still_pairs(project, between: str) -> None:  # ty
     assert finding["fix"] is None
 
 
+IMPORTED_CLIENTS = """\
+import os
+
+from customerio import CustomerIO
+
+us = CustomerIO(os.environ["CIO_US_SITE_ID"], os.environ["CIO_US_API_KEY"])
+eu = CustomerIO(os.environ["CIO_EU_SITE_ID"], os.environ["CIO_EU_API_KEY"])
+"""
+
+# The same calls through imported clients, once direct and once through
+# a local alias that a plain assignment binds again.
+IMPORTED_ALIAS = """\
+from clients import eu, us
+
+
+def move_direct(user):
+    us.track(customer_id=user.id, name="moved")
+    eu.identify(id=user.id)
+
+
+def move_alias(user):
+    cio = us
+    cio.track(customer_id=user.id, name="moved")
+    cio = eu
+    cio.identify(id=user.id)
+"""
+
+
+def test_alias_of_imported_client_reason(project) -> None:  # type: ignore[no-untyped-def]
+    root = project({"clients.py": IMPORTED_CLIENTS, "app.py": IMPORTED_ALIAS})
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+    findings = {finding["line"]: finding for finding in result.json["findings"]}
+
+    assert sorted(findings) == [5, 11]
+    reason = (
+        "(cio-fix does not move it, because it cannot tell whether `eu` sends to"
+        " the same workspace as `us`, and an identify sent to another workspace"
+        " does not create this person)."
+    )
+    assert findings[5]["message"].endswith(reason)
+    assert findings[11]["message"].endswith(reason)
+    assert findings[11]["fix"] is None
+
+
 def test_wrapper_workspace_from_its_client(project) -> None:  # type: ignore[no-untyped-def]
     folder = FIXTURES / "CIO201" / "wrapper_functions"
     root = project(

@@ -18,6 +18,7 @@ from cio_fix.customerio import (
     Construction,
     FileIndex,
     Scope,
+    dotted_name,
 )
 from cio_fix.rules import FileContext
 
@@ -53,6 +54,24 @@ def client_construction(
             return constructions[id(receiver)]
     value = _client_value(context.index, receiver, scope)
     return constructions.get(id(value)) if value is not None else None
+
+
+def alias_target(context: FileContext, call: ClientCall) -> cst.BaseExpression | None:
+    """Return the name or attribute that the call's local receiver is bound to at the call.
+
+    That is `us` for `cio = us` or `(cio := us)`, and `self.eu` for
+    `client = self.eu`, when the binding reaches the call as
+    `reaching_assignment` describes. For any other receiver or value it
+    returns None.
+    """
+    receiver = call.receiver
+    scope = call.site.scope
+    if type(receiver) is not cst.Name or not _is_local(receiver.value, scope):
+        return None
+    assignment = reaching_assignment(context, receiver.value, call.node, scope)
+    if assignment is None or assignment.value is None:
+        return None
+    return assignment.value if dotted_name(assignment.value) is not None else None
 
 
 def reaching_assignment(

@@ -18,7 +18,7 @@ import libcst as cst
 from cio_fix.chains import joined_strings, operands
 from cio_fix.codemods.attributes import construction_workspace, workspace_of
 from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
-from cio_fix.codemods.client_aliases import client_construction
+from cio_fix.codemods.client_aliases import alias_target, client_construction
 from cio_fix.codemods.time_zones import UTC_PYTHON, TimeZones
 from cio_fix.customerio import (
     Api,
@@ -582,15 +582,24 @@ def _raising_parts(
     return " and ".join(parts)
 
 
-def _unknown_workspace_reason(pair: _Pair) -> str:
-    """Return why an identify through another client of unknown workspace stays below the track."""
-    track = quoted_code(pair.track.receiver)
-    identify = quoted_code(pair.identify.receiver)
+def _unknown_workspace_reason(context: FileContext, pair: _Pair) -> str:
+    """Return why an identify through another client of unknown workspace stays below the track.
+
+    A local alias is named by the client it is bound to at the call, so
+    that `cio = us` and `cio = eu` read as `us` and `eu`.
+    """
+    track = quoted_code(_client_expression(context, pair.track))
+    identify = quoted_code(_client_expression(context, pair.identify))
     return (
         f"cio-fix does not move it, because it cannot tell whether `{identify}`"
         f" sends to the same workspace as `{track}`, and an identify sent to"
         " another workspace does not create this person"
     )
+
+
+def _client_expression(context: FileContext, call: ClientCall) -> cst.BaseExpression:
+    target = alias_target(context, call)
+    return target if target is not None else call.receiver
 
 
 def _assigns_what_cannot_raise(
@@ -863,7 +872,8 @@ class _Workspaces:
     shares its workspace only with calls through the same item expression.
     Calls through one receiver expression go through one client, unless
     it is a local name bound more than once whose binding at each call
-    names a known client (`client_aliases.client_construction`). Calls
+    names a known client (`client_aliases.client_construction`), or two
+    different names or attributes (`client_aliases.alias_target`). Calls
     through two clients built in this file go to one workspace when their
     site ids are the same code, and to two when they differ, as CIO402
     keys them (`attributes.workspace_of`), and a wrapper function of this
@@ -889,12 +899,31 @@ class _Workspaces:
         ):
             return _Workspace.OTHER
         workspace = self._compare_clients(first, second)
-        # A local name that a branch may bind again, or that names a client
-        # of unknown workspace, counts as one client at both calls, so that
+        # A local name that a branch may bind again, or that names one client
+        # of unknown workspace at both calls, counts as one client, so that
         # the pair is reported and the reorder checks the code between.
-        if same_receiver and workspace is _Workspace.UNKNOWN:
+        if (
+            same_receiver
+            and workspace is _Workspace.UNKNOWN
+            and not self._aliases_differ(first, second)
+        ):
             return _Workspace.SAME
         return workspace
+
+    def _aliases_differ(self, first: ClientCall, second: ClientCall) -> bool:
+        """Tell whether the local receiver of both calls is bound to two different names.
+
+        That is `cio = us` before one call and `cio = eu` before the other,
+        where `us` and `eu` may be imported clients of unknown workspace.
+        Attributes (`client = self.eu`) count as names here.
+        """
+        first_target = alias_target(self._context, first)
+        if first_target is None:
+            return False
+        second_target = alias_target(self._context, second)
+        if second_target is None:
+            return False
+        return not _same_receiver(first_target, second_target)
 
     def _bound_again(self, call: ClientCall) -> bool:
         """Tell whether the call's receiver is a name that its scope binds more than once."""
@@ -1302,7 +1331,7 @@ class TrackBeforeIdentify(Rule):
     def _reorder(self, context: FileContext, pair: _Pair) -> tuple[Fix | None, str]:
         """Return the fix that moves the identify up, or None and the reason it cannot."""
         if pair.workspace is _Workspace.UNKNOWN:
-            return None, _unknown_workspace_reason(pair)
+            return None, _unknown_workspace_reason(context, pair)
         calls = (pair.track, pair.identify)
         if pair.block.is_line:
             # A call in a line of small statements is a statement of its own
