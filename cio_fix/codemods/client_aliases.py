@@ -13,11 +13,13 @@ import libcst as cst
 
 from cio_fix.codemods.attributes import self_attribute_assignment
 from cio_fix.customerio import (
+    CACHE_DECORATORS,
     Assignment,
     ClientCall,
     Construction,
     FileIndex,
     Scope,
+    all_parameters,
     dotted_name,
 )
 from cio_fix.rules import FileContext
@@ -39,7 +41,8 @@ def client_construction(
     (`us = CustomerIO(...)`), an attribute that the class binds once
     (`self.us = CustomerIO(...)` or `self.us = us`), or a local name whose
     binding that reaches the call (see `reaching_assignment`) is one of
-    these two or a constructor call (`cio = CustomerIO(...)`).
+    these two, a constructor call (`cio = CustomerIO(...)`) or a call of a
+    factory that returns one (see `_factory_construction`).
     `constructions` maps the id of each constructor call node to its
     construction.
     """
@@ -52,6 +55,8 @@ def client_construction(
         receiver = assignment.value
         if id(receiver) in constructions:
             return constructions[id(receiver)]
+        if type(receiver) is cst.Call:
+            return _factory_construction(context.index, receiver, scope, constructions)
     value = _client_value(context.index, receiver, scope)
     return constructions.get(id(value)) if value is not None else None
 
@@ -211,10 +216,46 @@ def _client_value(
     return None
 
 
+def _factory_construction(
+    index: FileIndex,
+    call: cst.Call,
+    scope: Scope,
+    constructions: dict[int, Construction],
+) -> Construction | None:
+    """Return the client that a call of a module-level factory builds, when it builds one.
+
+    The factory is a `def` that the module binds once, without parameters
+    and with only cache decorators, whose one `return` gives a constructor
+    call. CIO601's fix writes such factories (`cio = _customerio_client()`).
+    """
+    if call.args or type(call.func) is not cst.Name:
+        return None
+    assignment = _module_assignment(index, call.func.value, scope)
+    if assignment is None or type(assignment.statement) is not cst.FunctionDef:
+        return None
+    definition = assignment.statement
+    if definition.asynchronous is not None or all_parameters(definition.params):
+        return None
+    for function in index.functions:
+        if function.node is not definition:
+            continue
+        if len(function.returns) != 1:
+            return None
+        if any(name not in CACHE_DECORATORS for name in function.decorators):
+            return None
+        return constructions.get(id(function.returns[0]))
+    return None
+
+
 def _module_value(
     index: FileIndex, name: str, scope: Scope
 ) -> cst.BaseExpression | None:
-    """Return the value of the module-level `name` read in `scope`, when the module binds it once.
+    assignment = _module_assignment(index, name, scope)
+    return assignment.value if assignment is not None else None
+
+
+def _module_assignment(index: FileIndex, name: str, scope: Scope) -> Assignment | None:
+    """Return the one assignment of the module-level `name` read in `scope`, if there is one.
 
     A function or class around `scope` that binds `name` hides it, and a
     second binding, a `global` statement or a `del` may rebind it.
@@ -229,7 +270,7 @@ def _module_value(
         return None
     if name in index.module_scope.deletions:
         return None
-    return assignment.value
+    return assignment
 
 
 def _attribute_value(

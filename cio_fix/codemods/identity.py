@@ -1110,8 +1110,10 @@ class TrackBeforeIdentify(Rule):
     `self.eu` that the class binds once to such clients) do not pair
     either, also when a wrapper function of that module makes one of the
     calls. A local name bound to such a client (`cio = us`, `client =
-    self.eu`, or `(cio := us)` as a statement of its own) or to a
-    constructor call (`cio = CustomerIO(US_SITE_ID, ...)`) is that client
+    self.eu`, or `(cio := us)` as a statement of its own), to a
+    constructor call (`cio = CustomerIO(US_SITE_ID, ...)`), or to a call
+    of a module-level factory without parameters whose one `return` is a
+    constructor call (`cio = _customerio_client()`) is that client
     at a call when the name's last binding before the call is in
     straight-line code, so `cio = us`, `cio.track(...)`, `(cio := eu)`,
     `cio.identify(...)` does not pair. When the binding at a call depends
