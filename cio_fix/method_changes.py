@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from cio_fix.codemods.bindings import root_object_name
+from cio_fix.codemods.bindings import COPYING_METHODS, root_object_name
 from cio_fix.customerio import (
     Assignment,
     CallSite,
@@ -42,6 +42,9 @@ MUTATING_METHODS = frozenset(
 )
 # Decorators after which a method's first parameter is not its object.
 NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod"})
+# The attribute name that means every attribute of the object, because a
+# method that changes `getattr(self, name)` in place may change any of them.
+ANY_ATTRIBUTE = "*"
 
 
 def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
@@ -58,6 +61,9 @@ def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
     module that leaves the parameter it binds unchanged
     (`_changed_parameters`). Binding the attribute anew (`self.items = []`)
     leaves the old object as it was, so it is no change.
+    `getattr(self, "items")` is read as `self.items`. A change through
+    `getattr(self, name)`, whose name is not a string literal, is recorded
+    as `ANY_ATTRIBUTE`.
 
     Code in functions and lambdas inside the method counts for the method.
     So does a change through a local name of the method bound to the
@@ -153,15 +159,25 @@ def _add_called_method_changes(index: FileIndex, changed: dict[int, set[str]]) -
 
 
 def _arguments_passed(site: CallSite) -> list[tuple[cst.Arg, CallSite]]:
-    """Return the arguments of a call that start at a name, unless the call only reads."""
+    """Return the arguments of a call that start at a name or a `getattr()` call.
+
+    The list is empty when the call only reads.
+    """
     arguments = [
         (argument, site)
         for argument in site.node.args
-        if root_object_name(argument.value) is not None
+        if _starts_at_object(argument.value)
     ]
     if not arguments or only_reads(site.node):
         return []
     return arguments
+
+
+def _starts_at_object(value: cst.BaseExpression) -> bool:
+    """Tell whether `value` is a name, a part of one, or `getattr(...)` or a part of it."""
+    if root_object_name(value) is not None:
+        return True
+    return _getattr_call(_object_root(value)) is not None
 
 
 def _changed_parameters(
@@ -342,14 +358,20 @@ def _instance_name(method: FunctionInfo) -> str | None:
 def _instance_attribute(target: cst.BaseExpression, instance: str) -> str | None:
     """Return `items` for `self.items`, `self.items[0]` or `self.items.get(key)`.
 
-    `self` is `instance`. None for the object itself, and for a copy
-    (`self.items.copy()`), which is a new object.
+    `self` is `instance`. `getattr(self, "items")` counts as `self.items`,
+    and `getattr(self, name)` gives `ANY_ATTRIBUTE`. None for the object
+    itself, and for a copy (`self.items.copy()`), which is a new object.
     """
-    if root_object_name(target) != instance:
+    root = _object_root(target)
+    if root is None:
+        return None
+    if type(root) is cst.Call:
+        return _getattr_attribute(root, instance)
+    if type(root) is not cst.Name or root.value != instance:
         return None
     node = target
     above: cst.BaseExpression | None = None
-    while type(node) is not cst.Name:
+    while node is not root:
         above = node
         if type(node) is cst.Call:
             assert type(node.func) is cst.Attribute
@@ -360,3 +382,52 @@ def _instance_attribute(target: cst.BaseExpression, instance: str) -> str | None
     if type(above) is not cst.Attribute:
         return None
     return above.attr.value
+
+
+def _object_root(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """Return the node that `name.a[b]` or `name.get(...).c` starts at, `name` here.
+
+    That node may be other than a name, such as the call that starts
+    `getattr(self, "items")[0]`. None for a copy (`name.copy()`), which is a
+    new object.
+    """
+    while True:
+        kind = type(node)
+        if kind is cst.Subscript or kind is cst.Attribute:
+            node = node.value
+        elif kind is cst.Call and type(node.func) is cst.Attribute:
+            if node.func.attr.value in COPYING_METHODS:
+                return None
+            node = node.func.value
+        else:
+            return node
+
+
+def _getattr_call(node: cst.BaseExpression | None) -> cst.Call | None:
+    """Return `node` when it is `getattr(obj, name)` or `getattr(obj, name, default)`."""
+    if type(node) is not cst.Call or type(node.func) is not cst.Name:
+        return None
+    if node.func.value != "getattr" or len(node.args) < 2:
+        return None
+    if any(argument.keyword is not None or argument.star for argument in node.args):
+        return None
+    return node
+
+
+def _getattr_attribute(node: cst.Call, instance: str) -> str | None:
+    """Return `items` for `getattr(self, "items")`, whose object is `instance`.
+
+    A name that is not a string literal gives `ANY_ATTRIBUTE`, because the
+    call may return any attribute.
+    """
+    if _getattr_call(node) is None:
+        return None
+    owner = node.args[0].value
+    if type(owner) is not cst.Name or owner.value != instance:
+        return None
+    name = node.args[1].value
+    if isinstance(name, (cst.SimpleString, cst.ConcatenatedString)):
+        value = name.evaluated_value
+        if isinstance(value, str):
+            return value
+    return ANY_ATTRIBUTE

@@ -179,7 +179,8 @@ class ModuleSummary:
     # Each module-level class, with the attributes of `self` that its
     # methods change in place, by method name
     # (`method_changes.class_method_changes`): CIO304 reads them for an
-    # object of the class that a handler of another module sends.
+    # object of the class that a handler of another module sends. `*`
+    # (`method_changes.ANY_ATTRIBUTE`) means any attribute.
     method_changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # True when this module may bind its own names through `globals()`
     # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.

@@ -9,6 +9,7 @@ import pytest
 
 from cio_fix.config import load_config
 from cio_fix.customerio import APP, TRACK, build_index
+from cio_fix.method_changes import ANY_ATTRIBUTE
 from cio_fix.modules import SdkShadowing, reexported_names
 from cio_fix.project import (
     ProjectIndex,
@@ -712,6 +713,46 @@ def test_project_summary_method_changes_augmented_and_passed() -> None:
     assert changes["save"] == ["notes"]
     assert "total" not in changes
     assert changes["reset"] == ["total"]
+
+
+GETATTR_CART = (
+    "class Cart:\n"
+    "    def finish(self):\n"
+    "        getattr(self, 'items').append(1)\n"
+    "    def tag(self):\n"
+    "        getattr(self, 'meta')['tag'] = 1\n"
+    "    def fill(self, rows):\n"
+    "        lines = getattr(self, 'lines', [])\n"
+    "        lines.extend(rows)\n"
+    "    def save(self, store):\n"
+    "        store.write(getattr(self, 'notes'))\n"
+    "    def reset(self, name):\n"
+    "        getattr(self, name).clear()\n"
+    "    def close(self):\n"
+    "        self.reset('items')\n"
+    "    def count(self):\n"
+    "        return len(getattr(self, 'items'))\n"
+    "    def preview(self):\n"
+    "        getattr(self, 'items').copy().append(1)\n"
+    "    def merge(self, other):\n"
+    "        getattr(other, 'items').append(1)\n"
+)
+
+
+def test_project_summary_method_changes_through_getattr() -> None:
+    project = _project({"shop.cart": GETATTR_CART})
+
+    changes = project.summaries[0].method_changes["Cart"]
+    assert changes["finish"] == ["items"]
+    assert changes["tag"] == ["meta"]
+    assert changes["fill"] == ["lines"]
+    assert changes["save"] == ["notes"]
+    # A name that is not a literal may be any attribute.
+    assert changes["reset"] == [ANY_ATTRIBUTE]
+    assert changes["close"] == [ANY_ATTRIBUTE]
+    assert "count" not in changes
+    assert "preview" not in changes
+    assert "merge" not in changes
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ from cio_fix.handlers import is_request_handler
 from cio_fix.lookups import is_first_party
 from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.method_changes import (
+    ANY_ATTRIBUTE,
     MUTATING_METHODS,
     bound_class,
     changed_attributes_by_method,
@@ -448,6 +449,9 @@ class BlockingCallInRequest(Rule):
     the attribute, and `+=`, `|=` or another augmented assignment count.
     So does passing the attribute to a call, unless the call only reads or
     runs a function of the module that leaves that parameter unchanged.
+    The method may reach the attribute as `getattr(self, "items")`, and a
+    change through `getattr(self, name)`, whose name is not a string
+    literal, counts for every attribute.
     The method's changes through its own local names bound to the
     attribute (`lines = self.items`, `for line in self.items:`) count, and
     so do those of the methods it calls on `self`. A name bound to the
@@ -2477,7 +2481,8 @@ def _owner_method_change(
         attribute = ATTRIBUTE_NAME.match(part, len(owner))
         if attribute is not None:
             attributes.add(attribute.group())
-    if attributes & _method_changes(context, func):
+    changes = _method_changes(context, func)
+    if attributes and (ANY_ATTRIBUTE in changes or attributes & changes):
         return _Change(call)
     return None
 
