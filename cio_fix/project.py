@@ -633,6 +633,34 @@ class ProjectIndex:
             return None
         return ReexportedClass(client, tuple(bindings), optional_in)
 
+    def external_origin(self, qualified: str) -> str | None:
+        """Return the name from outside the project that a project module's import re-exports.
+
+        `app.errors.CioError` is `customerio.client_base.CustomerIOException`
+        after `from customerio.client_base import CustomerIOException as
+        CioError` in app/errors.py, directly or through other project
+        modules. Each module on the way must be the project module of
+        exactly that name, as for `wrapper`. None for a name that a project
+        module binds itself, that another import may replace, or that code
+        assigns through its module (`errors.CioError = ...`).
+        NOTE: a module that cio-fix does not read, because it mentions no
+        Customer.io name, has no summary, so a re-export through it is
+        taken for a name from outside the project.
+        """
+        followed = False
+        for _ in range(MAX_ALIASES):
+            module_path, _, name = qualified.rpartition(".")
+            summary = self._exact_module(module_path)
+            if summary is None:
+                return qualified if followed else None
+            if self.rebound_constant(summary.module_name, name):
+                return None
+            if name not in summary.aliases or name in summary.rebound_aliases:
+                return None
+            qualified = self.localise(summary.aliases[name], summary.module_name)
+            followed = True
+        return None
+
     def _exact_module(self, module_path: str) -> ModuleSummary | None:
         """Return the one project module named exactly `module_path`, if there is one."""
         matches = [

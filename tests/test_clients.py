@@ -1696,6 +1696,105 @@ def test_background_message_of_sdk_exception(project) -> None:
     assert "catches its failure" not in uncaught
 
 
+REEXPORTED_EXCEPTION_VIEWS = """\
+import logging
+
+from customerio import CustomerIO
+from flask import Flask
+
+{import_line}
+
+app = Flask(__name__)
+cio = CustomerIO("", "")
+log = logging.getLogger(__name__)
+
+
+@app.post("/logged/<int:uid>")
+def logged(uid):
+    try:
+        cio.track(customer_id=uid, name="logged")
+    except {caught}:
+        log.warning("logged was not tracked")
+    return "ok"
+
+
+@app.post("/ignored/<int:uid>")
+def ignored(uid):
+    try:
+        cio.track(customer_id=uid, name="ignored")
+    except {caught}:
+        pass
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize(
+    ("errors", "import_line", "caught"),
+    [
+        (
+            "from customerio import CustomerIOException\n",
+            "from app.errors import CustomerIOException",
+            "CustomerIOException",
+        ),
+        (
+            "from customerio.client_base import CustomerIOException as CioError\n",
+            "from app.errors import CioError",
+            "CioError",
+        ),
+        (
+            "from customerio.client_base import CustomerIOException as CioError\n",
+            "from app import errors",
+            "errors.CioError",
+        ),
+    ],
+)
+def test_background_message_of_reexported_sdk_exception(
+    project, errors: str, import_line: str, caught: str
+) -> None:
+    views = REEXPORTED_EXCEPTION_VIEWS.format(import_line=import_line, caught=caught)
+    root = project(
+        {"app/__init__.py": "", "app/errors.py": errors, "app/views.py": views}
+    )
+
+    result = run_cli(["--dry-run", "--no-diff", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    logged, ignored = lines
+    assert "the `except` on line" in logged
+    assert "[*]" not in logged
+    assert "(unsafe: that block no longer writes its own log line" in logged
+    assert "the `except` on line" in ignored
+    assert "[*]" in ignored
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        # The SDK raises its own class, never the project's subclass of it.
+        "from customerio import CustomerIOException\n\n\n"
+        "class CioError(CustomerIOException):\n    pass\n",
+        "import customerio\n\n\nclass CioError(Exception):\n    pass\n",
+        "import customerio\nfrom requests import RequestException as CioError\n",
+    ],
+)
+def test_background_message_of_project_exception(project, errors: str) -> None:
+    views = REEXPORTED_EXCEPTION_VIEWS.format(
+        import_line="from app.errors import CioError", caught="CioError"
+    )
+    root = project(
+        {"app/__init__.py": "", "app/errors.py": errors, "app/views.py": views}
+    )
+
+    result = run_cli(["--dry-run", "--no-diff", "--select", "CIO304", "."], root)
+
+    lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert "its failure fails the request" in line
+        assert "the `except` on line" not in line
+        assert "[*]" in line
+
+
 def test_background_message_of_grouped_failure(project) -> None:
     grouped = (
         "import asyncio\n\n"

@@ -831,6 +831,32 @@ def test_project_client_class_follows_reexports() -> None:
     assert project.client_class_names == {"APIClient", "Client", "CustomerIO", "Mailer"}
 
 
+EXCEPTION_MODULES = {
+    "app.errors": (
+        "from customerio import CustomerIOException\n"
+        "from customerio.client_base import CustomerIOException as CioError\n"
+    ),
+    "app.api": "from app.errors import CioError\n",
+    "app.legacy": "from app.errors import CioError\n",
+    "app.patches": "from app import legacy\nlegacy.CioError = ValueError\n",
+    "app.own": "import customerio\n\nclass CioError(Exception):\n    pass\n",
+}
+
+
+def test_project_external_origin_follows_reexports() -> None:
+    project = _project(EXCEPTION_MODULES)
+
+    direct = project.external_origin("app.errors.CustomerIOException")
+    chained = project.external_origin("app.api.CioError")
+
+    assert direct == "customerio.CustomerIOException"
+    assert chained == "customerio.client_base.CustomerIOException"
+    assert project.external_origin("app.legacy.CioError") is None
+    assert project.external_origin("app.own.CioError") is None
+    assert project.external_origin("app.errors.Missing") is None
+    assert project.external_origin("customerio.CustomerIOException") is None
+
+
 def test_project_client_class_follows_class_alias() -> None:
     project = _project(CLIENT_CLASS_MODULES)
 

@@ -418,7 +418,11 @@ class BlockingCallInRequest(Rule):
     A failure is caught by a bare `except`, or one that names Exception,
     BaseException or the SDK's exception class (`CustomerIOException`,
     `AsyncCustomerIOError`) and raises nothing again, and by a
-    `contextlib.suppress()` of those classes. The message then names that
+    `contextlib.suppress()` of those classes. The SDK's class may come
+    through a project module that imports it (`from app.errors import
+    CioError` after `from customerio.client_base import
+    CustomerIOException as CioError` in app/errors.py), but a subclass
+    that the project defines does not count. The message then names that
     block, and states that in the background the helper logs the failure
     in its place. A task group raises its tasks' failures in an
     ExceptionGroup, which only `except*` catches by the SDK's class.
@@ -1344,9 +1348,28 @@ def _catches_sdk_errors(
     for name in names:
         if (dotted_name(name) or "").rpartition(".")[2] in BROAD_EXCEPTIONS:
             return True
-        if by_class and context.index.qualified_name(name) in SDK_EXCEPTIONS:
+        if by_class and _is_sdk_exception(context, name):
             return True
     return False
+
+
+def _is_sdk_exception(context: FileContext, kind: cst.BaseExpression) -> bool:
+    """Tell whether an `except` names an SDK exception class, also one that the project re-exports.
+
+    A re-export is an import of the class into a project module
+    (`from customerio import CustomerIOException` in app/errors.py) that
+    the handler's module imports from there (`from app.errors import
+    CustomerIOException`).
+    """
+    index = context.index
+    qualified = index.qualified_name(kind)
+    if qualified is None:
+        return False
+    if qualified in SDK_EXCEPTIONS:
+        return True
+    project = context.project
+    local = project.localise(qualified, index.module_name)
+    return project.external_origin(local) in SDK_EXCEPTIONS
 
 
 def _catcher_description(
