@@ -102,7 +102,7 @@ def changed_attributes_by_method(index: FileIndex) -> dict[int, frozenset[str]]:
             attribute = _aliased_attribute(function, target, instance)
         if attribute is not None:
             changed.setdefault(id(method.node), set()).add(attribute)
-    _add_called_method_changes(index, changed)
+    add_called_method_facts(index, changed)
     return {key: frozenset(attributes) for key, attributes in changed.items()}
 
 
@@ -127,8 +127,12 @@ def _aliased_attribute(
     return None
 
 
-def _add_called_method_changes(index: FileIndex, changed: dict[int, set[str]]) -> None:
-    """Add to each method the changes of the methods of its class that it calls on `self`."""
+def add_called_method_facts(index: FileIndex, facts: dict[int, set[str]]) -> None:
+    """Add to each method's facts those of the methods of its class that it calls on `self`.
+
+    `facts` maps the id of a method's node to its facts: the attributes
+    that it changes, or the client properties that it reads.
+    """
     methods: dict[int, FunctionInfo] = {}
     called: dict[int, set[str]] = {}
     for site in index.call_sites:
@@ -140,7 +144,7 @@ def _add_called_method_changes(index: FileIndex, changed: dict[int, set[str]]) -
             continue
         methods[id(method.node)] = method
         called.setdefault(id(method.node), set()).add(func.attr.value)
-    # Each round passes changes one call further along a chain of methods.
+    # Each round passes facts one call further along a chain of methods.
     for _ in range(len(called)):
         grew = False
         for key, names in called.items():
@@ -150,9 +154,9 @@ def _add_called_method_changes(index: FileIndex, changed: dict[int, set[str]]) -
                 callee = index.class_method(caller.class_info, name)
                 if callee is None:
                     continue
-                more = changed.get(id(callee.node), set()) - changed.get(key, set())
+                more = facts.get(id(callee.node), set()) - facts.get(key, set())
                 if more:
-                    changed.setdefault(key, set()).update(more)
+                    facts.setdefault(key, set()).update(more)
                     grew = True
         if not grew:
             return
