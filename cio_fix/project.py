@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import libcst as cst
 
 from cio_fix.codemods.bindings import root_object_name
-from cio_fix.codemods.instances import method_factory_kind
+from cio_fix.codemods.instances import client_property_reads, method_factory_kind
 from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
@@ -143,6 +143,14 @@ class ModuleSummary:
     # `Class.name`: a file that calls one per request (`Clients.track()`)
     # builds a client per request without mentioning customerio.
     client_methods: list[str] = field(default_factory=list)
+    # The properties that methods of module-level classes read through
+    # `self` as a client call's receiver, by `Class.method`
+    # (`codemods.instances.client_property_reads`): a file that runs
+    # `Account(...).touch()` per request builds a client per request without
+    # mentioning customerio. A property that the class inherits from another
+    # module is listed too, and the project index checks whether it builds a
+    # new client. Only methods with such reads are listed.
+    client_property_reads: dict[str, list[str]] = field(default_factory=dict)
     # Module-level classes that no Customer.io client is an instance of
     # (`FileIndex.is_other_class`): an annotation with one of them overrides
     # `client-names` in the files that import it.
@@ -762,6 +770,24 @@ class ProjectIndex:
         target = self.resolve_class_attribute(qualified)
         return target is not None and target[1] in target[0].client_properties
 
+    def client_properties_read(self, qualified: str) -> list[str]:
+        """Return the client properties that the method `module.Class.name` reads through `self`.
+
+        Each is the qualified name of a property that builds a new client
+        on every read (`is_client_property`): `app.base.TrackedModel.cio`.
+        """
+        target = self.resolve_class_attribute(qualified)
+        if target is None:
+            return []
+        summary, key = target
+        found = []
+        for read in summary.client_property_reads.get(key, ()):
+            owner, _, name = read.rpartition(".")
+            localised = f"{self.localise(owner, summary.module_name)}.{name}"
+            if self.is_client_property(localised):
+                found.append(localised)
+        return found
+
     def class_client_type(self, qualified: str) -> ClientType | None:
         """Return the client type of `module.Class.name`, a class's attribute bound to a client.
 
@@ -1016,6 +1042,9 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
                 summary.credential_uses[qualified] = role
 
     summary.client_properties, summary.client_methods = _client_methods(index)
+    summary.client_property_reads = client_property_reads(
+        index, summary.client_properties
+    )
     summary.track_callers = _track_callers(index)
     for site in index.call_sites:
         func = site.node.func
@@ -1439,6 +1468,7 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
             or summary.client_classes
             or summary.client_properties
             or summary.client_methods
+            or summary.client_property_reads
             or summary.client_containers
             or summary.wrapper_candidates
             or summary.wrappers

@@ -907,6 +907,91 @@ def test_project_summary_client_properties() -> None:
     assert "tracking" in prefilter_words(project.summaries)
 
 
+CLIENT_PROPERTY_READER_MODULE = """\
+from app.tracking import TrackingMixin
+
+
+class Account(TrackingMixin):
+    def touch(self):
+        self.cio.identify(id=1)
+
+    def share(self):
+        cio = self.shared_cio
+        cio.identify(id=1)
+
+    def joined(self):
+        self.touch()
+
+    def rename(self):
+        self.name = "renamed"
+
+
+class Admin(Account):
+    pass
+"""
+
+OWN_CLIENT_PROPERTY_READER_MODULE = """\
+from customerio import CustomerIO
+
+
+class Member:
+    @property
+    def cio(self):
+        return CustomerIO("site", "key")
+
+    def joined(self):
+        self.cio.track(customer_id=1, name="joined")
+"""
+
+
+def test_project_summary_client_property_reads() -> None:
+    project = _project(
+        {
+            "app.tracking": CLIENT_PROPERTY_MODULE,
+            "app.models": CLIENT_PROPERTY_READER_MODULE,
+            "app.members": OWN_CLIENT_PROPERTY_READER_MODULE,
+        }
+    )
+
+    tracking, models, members = project.summaries
+    inherited = "app.tracking.TrackingMixin.cio"
+    shared = "app.tracking.TrackingMixin.shared_cio"
+    assert tracking.client_property_reads == {}
+    assert models.client_property_reads == {
+        "Account.joined": [inherited],
+        "Account.share": [shared],
+        "Account.touch": [inherited],
+        "Admin.joined": [inherited],
+        "Admin.share": [shared],
+        "Admin.touch": [inherited],
+    }
+    assert members.client_property_reads == {
+        "Member.joined": ["app.members.Member.cio"]
+    }
+    assert "models" in prefilter_words(project.summaries)
+
+
+def test_project_client_properties_read_by_method() -> None:
+    project = _project(
+        {
+            "app.tracking": CLIENT_PROPERTY_MODULE,
+            "app.models": CLIENT_PROPERTY_READER_MODULE,
+            "app.members": OWN_CLIENT_PROPERTY_READER_MODULE,
+        }
+    )
+
+    inherited = ["app.tracking.TrackingMixin.cio"]
+    assert project.client_properties_read("app.models.Account.touch") == inherited
+    assert project.client_properties_read("app.models.Admin.joined") == inherited
+    # `shared_cio` returns a module-level client, built once.
+    assert project.client_properties_read("app.models.Account.share") == []
+    assert project.client_properties_read("app.models.Account.rename") == []
+    assert project.client_properties_read("app.models.Missing.touch") == []
+    assert project.client_properties_read("app.members.Member.joined") == [
+        "app.members.Member.cio"
+    ]
+
+
 def test_project_client_property_read_from_cache(project) -> None:
     root = project(
         {

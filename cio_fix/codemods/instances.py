@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.customerio import (
+    ALL_METHOD_NAMES,
     Assignment,
     CallSite,
     ClassInfo,
@@ -25,7 +26,7 @@ from cio_fix.customerio import (
 )
 from cio_fix.handlers import loop_around, runs_per_request_or_item
 from cio_fix.metadata import code_of
-from cio_fix.method_changes import bound_class
+from cio_fix.method_changes import add_called_method_facts, bound_class
 from cio_fix.rules import FileContext
 
 # Decorators of a method that builds a client on every call or read.
@@ -637,3 +638,78 @@ def _receiver_class(
     if bound is None:
         return None
     return index.module_class(*bound)
+
+
+def client_property_reads(
+    index: FileIndex, client_properties: list[str]
+) -> dict[str, list[str]]:
+    """Return the client properties that methods of module-level classes read, by `Class.method`.
+
+    A read is `self.name` as the receiver of a client method's call
+    (`self.cio.identify(...)`, or `cio.identify(...)` after `cio =
+    self.cio`). The property is one of `client_properties`, this module's
+    properties that build a new client, or an attribute that only an
+    imported base class binds (`FileIndex.inherited_attribute`), which the
+    project index looks up. Each is a qualified name. A method that calls
+    such a method through `self` reads what that one reads. A class
+    inherits the methods of its bases of this module. Methods that read no
+    such property are left out, so most modules give an empty dict.
+    """
+    reads: dict[int, set[str]] = {}
+    properties = frozenset(client_properties)
+    for site in index.call_sites:
+        func = site.node.func
+        if type(func) is not cst.Attribute or func.attr.value not in ALL_METHOD_NAMES:
+            continue
+        method = _method_of(site.function)
+        if method is None or not _in_module_level_class(index, method):
+            continue
+        read = attribute_read(index, func.value, site)
+        if read is None or read.owner.value != "self":
+            continue
+        target = _client_property_target(index, read, site, properties)
+        if target is not None:
+            reads.setdefault(id(method.node), set()).add(target)
+    if not reads:
+        return {}
+
+    add_called_method_facts(index, reads)
+    names = sorted(
+        {function.name for function in index.functions if id(function.node) in reads}
+    )
+    found = {}
+    for class_info in index.classes:
+        if (
+            class_info.scope is None
+            or class_info.scope.parent is not index.module_scope
+        ):
+            continue
+        for name in names:
+            method = index.class_method(class_info, name)
+            targets = reads.get(id(method.node)) if method is not None else None
+            if targets:
+                found[f"{class_info.name}.{name}"] = sorted(targets)
+    return found
+
+
+def _client_property_target(
+    index: FileIndex, read: AttributeRead, site: CallSite, properties: frozenset[str]
+) -> str | None:
+    """Return the qualified name of the property that a `self.name` read may run.
+
+    It is this module's property when it is one of `properties`, or the
+    attribute of the imported base class that alone binds the name.
+    """
+    getter = index.read_property(read.attribute, site.scope)
+    if getter is None:
+        return index.inherited_attribute(read.attribute, site.scope)
+    if getter.qualname not in properties or not index.module_name:
+        return None
+    return f"{index.module_name}.{getter.qualname}"
+
+
+def _method_of(function: FunctionInfo | None) -> FunctionInfo | None:
+    """Return the method that `function` is, or that defines it."""
+    while function is not None and function.class_info is None:
+        function = function.parent
+    return function
