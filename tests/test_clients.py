@@ -3154,6 +3154,22 @@ PROPERTY_FINDING = re.compile(
                 "app/models.py:11: Member.cio",
             },
         ),
+        (
+            "property_read_in_imported_class_method",
+            {
+                "app/models.py:11: Account.cio",
+                "app/models.py:23: Member.cio",
+                "app/models.py:39: Visitor.cio",
+                "app/models.py:51: Guest.cio",
+            },
+        ),
+        (
+            "property_read_in_imported_subclass_method",
+            {"app/base.py:8: TrackedModel.cio"},
+        ),
+        ("imported_class_method_not_reading_property", set()),
+        ("imported_class_method_reads_cached_property", set()),
+        ("imported_class_method_reads_look_alike", set()),
     ],
 )
 def test_clients_property_read_per_request_sites(

@@ -40,6 +40,7 @@ from cio_fix.codemods.instances import (
     instance_class,
     instantiated_name,
     method_factory_kind,
+    methods_run_per_request,
     own_parameters,
     passed_arguments,
     per_instance_calls,
@@ -686,8 +687,13 @@ class ClientPerRequest(Rule):
     called from either, or a loop calls, directly or through other such
     methods: through `self` (`self.notify()` in a view), through a new
     instance (`Account(...).touch()`) or through a local variable or
-    parameter of the method's class. A method called only at start-up,
-    or from another file, does not count. The owner of the property may
+    parameter of the method's class. The method may also belong to a
+    class of another file (`Account(...).touch()` after `from app.models
+    import Account`) and read the property there, itself or through a
+    method that it calls on `self`. That property may be the class's own
+    or come from its base class in a third file. A method that the class
+    inherits from a third file is not followed, and a method called only
+    at start-up does not count. The owner of the property may
     also be an instance: a local variable bound once to `Account(...)`, or
     a parameter annotated `account: Account`, where `Account` is a class
     of the file, a subclass of an imported class with the property, or a
@@ -1485,6 +1491,9 @@ class ClientPerRequest(Rule):
         property_names = project.shared(
             "CIO601:client-property-names", _client_property_names
         )
+        reader_names = project.shared(
+            "CIO601:client-property-reader-names", _client_property_reader_names
+        )
         for site in index.call_sites:
             patched = patched_class(index, site.node)
             if patched is not None:
@@ -1507,6 +1516,11 @@ class ClientPerRequest(Rule):
                 read = _inherited_property_read(context, site, property_names)
                 if read is not None:
                     add_entry(read[0], read[1], (0, (), False), False, None, True)
+            if reader_names:
+                for target in _properties_read_by_method(
+                    context, site, reader_names, per_request
+                ):
+                    add_entry(site.node, target, (0, (), False), False, None, True)
             if not per_request and site.node.args:
                 continue
             func = site.node.func
@@ -1620,6 +1634,48 @@ def _client_property_names(project: ProjectIndex) -> frozenset[str]:
     )
 
 
+def _client_property_reader_names(project: ProjectIndex) -> frozenset[str]:
+    """Return the names of the project's methods that read a property that may build a client."""
+    return frozenset(
+        key.rpartition(".")[2]
+        for summary in project.summaries
+        for key in summary.client_property_reads
+    )
+
+
+def _properties_read_by_method(
+    context: FileContext,
+    site: CallSite,
+    reader_names: frozenset[str],
+    per_request: bool,
+) -> list[str]:
+    """Return the client properties that a call of another module's method reads per request.
+
+    The call runs a method of an instance (`Account(...).touch()`, or
+    `account.touch()` after `account = Account(...)`) of a class that
+    another module defines, or that a class of this module inherits
+    from there. That module's summary lists the method as one that reads
+    the property through `self` (`ModuleSummary.client_property_reads`).
+    `per_request` is True when the call's function runs per request or per
+    item, or a loop is around the call. A call in a method that such a
+    function calls counts too (`methods_run_per_request`).
+    NOTE: a method that the class inherits from a base class of a third
+    module is not in the summary of the class's module, so it is missed.
+    """
+    func = site.node.func
+    if type(func) is not cst.Attribute or func.attr.value not in reader_names:
+        return []
+    function = site.function
+    if not per_request and (
+        function is None or id(function.node) not in methods_run_per_request(context)
+    ):
+        return []
+    target = _imported_attribute(context, func, site)
+    if target is None:
+        return []
+    return context.project.client_properties_read(target)
+
+
 def _inherited_property_read(
     context: FileContext, site: CallSite, property_names: frozenset[str]
 ) -> tuple[cst.Attribute, str] | None:
@@ -1638,7 +1694,7 @@ def _inherited_property_read(
     read = attribute_read(index, func.value, site)
     if read is None or read.attribute.attr.value not in property_names:
         return None
-    target = _imported_property(context, read, site)
+    target = _imported_attribute(context, read.attribute, site)
     if target is None or not context.project.is_client_property(target):
         return None
     if not read_per_request(context, read, site):
@@ -1646,20 +1702,24 @@ def _inherited_property_read(
     return read.attribute, target
 
 
-def _imported_property(
-    context: FileContext, read: AttributeRead, site: CallSite
+def _imported_attribute(
+    context: FileContext, attribute: cst.Attribute, site: CallSite
 ) -> str | None:
-    """Return `module.Class.name` for a read of an attribute that another module binds.
+    """Return `module.Class.name` for `owner.name`, an attribute that another module binds.
 
     The owner is `self` or `cls` of a class whose base class is imported,
-    or an instance (`instance_class`) of such a class or of an imported
-    class (`account = Account(...)` after `from app.models import Account`).
+    a new instance (`Account(...)`), or an instance (`instance_class`) of
+    such a class or of an imported class (`account = Account(...)` after
+    `from app.models import Account`).
     """
     index = context.index
-    attribute = read.attribute
-    if read.owner.value in ("self", "cls"):
+    owner = attribute.value
+    if type(owner) is cst.Call:
+        bound: tuple[cst.BaseExpression, Scope] | None = (owner.func, site.scope)
+    elif type(owner) is cst.Name and owner.value in ("self", "cls"):
         return index.inherited_attribute(attribute, site.scope)
-    bound = instance_class(index, read.owner, site)
+    else:
+        bound = instance_class(index, owner, site)
     if bound is None:
         return None
     class_info = index.module_class(*bound)

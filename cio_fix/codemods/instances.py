@@ -571,8 +571,9 @@ def methods_run_per_request(context: FileContext) -> frozenset[int]:
     call (`Account(...).touch()`), or through a local variable or
     parameter of the class (`instance_class`). So does a method that such a
     method calls.
-    NOTE: a method called from another module, or through an instance of
-    an imported class, is not seen.
+    A method called from another module is not seen here. Such a caller
+    finds the method's property reads in the summary instead
+    (`ModuleSummary.client_property_reads`).
     """
     return context.shared("CIO601:methods-per-request", _find_methods_per_request)
 
