@@ -25,6 +25,7 @@ from cio_fix.customerio import (
     TRACK_METHODS,
     TYPING_MODULES,
     Api,
+    Assignment,
     ClientType,
     FileIndex,
     Scope,
@@ -89,6 +90,10 @@ class ModuleSummary:
     # Module-level names bound once to a Flask app (`app = Flask(__name__)`).
     # `flask.current_app.cio` in another module may be the client `app.cio`.
     flask_apps: list[str] = field(default_factory=list)
+    # Clients that a function of the module stores on the Flask app that it
+    # builds and returns (`create_app()`), by attribute: `{"cio": TRACK}`
+    # for `app.cio = CustomerIO(...)`. `flask.current_app.cio` may be one.
+    factory_app_clients: dict[str, ClientType] = field(default_factory=dict)
     # Clients bound to class variables or `self.attribute` of module-level
     # classes, by `Class.attribute` (`FileIndex.class_clients`): a subclass
     # in another module reads them through `self`.
@@ -496,12 +501,12 @@ class ProjectIndex:
 
         `current_app` is the Flask app that handles the request. So the
         attribute is a client when a Flask app of the project has a client
-        in it (`app = Flask(__name__)`, then `app.cio = CustomerIO(...)`,
-        `ModuleSummary.flask_apps`). Every app that has a client in the
-        attribute must have one of that type. An app that may be rebound,
-        or whose attribute may be (`rebound_attribute`), leaves it unknown.
-        NOTE: an app built in a factory function (`create_app()`) is not
-        read, so an attribute that only such an app sets is unknown.
+        in it: a module-level app (`app = Flask(__name__)`, then `app.cio =
+        CustomerIO(...)`, `ModuleSummary.flask_apps`) or the app that a
+        factory function builds and returns (`factory_app_clients`). Every
+        app that has a client in the attribute must have one of that type.
+        A module-level app that may be rebound, or whose attribute may be
+        (`rebound_attribute`), leaves it unknown.
         """
         if attribute not in self._current_app_clients:
             self._current_app_clients[attribute] = self._current_app_client(attribute)
@@ -510,6 +515,9 @@ class ProjectIndex:
     def _current_app_client(self, attribute: str) -> ClientType | None:
         found: set[ClientType] = set()
         for summary in self.summaries:
+            factory_client = summary.factory_app_clients.get(attribute)
+            if factory_client is not None:
+                found.add(factory_client)
             for name in summary.flask_apps:
                 client = summary.attribute_clients.get(f"{name}.{attribute}")
                 if client is None:
@@ -1011,6 +1019,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         summary.own_names = sorted(scope.assignments)
     summary.attribute_clients = index.held_clients()
     summary.flask_apps = _flask_apps(index)
+    summary.factory_app_clients = _factory_app_clients(index)
     summary.method_changes = class_method_changes(index)
     summary.class_clients = index.class_clients()
     summary.optional_imports = optional_imports(index)
@@ -1112,6 +1121,76 @@ def _flask_apps(index: FileIndex) -> list[str]:
         if index.qualified_name(value.func) == FLASK_APP_CLASS:
             apps.append(name)
     return sorted(apps)
+
+
+def _factory_app_clients(index: FileIndex) -> dict[str, ClientType]:
+    """Return the clients that functions store on the Flask app they return, by attribute.
+
+    The function binds a local name once to `flask.Flask(...)`, returns
+    that name, and assigns the attribute (`app.cio = CustomerIO(...)`, or a
+    name bound to a client), also through `setattr`. Every assignment of
+    the attribute in every such function of the module must give a client
+    of one type. A `setattr` whose attribute name is not a literal leaves
+    every attribute of that app unknown.
+    NOTE: an app handed to another function (`init_app(app)`) and an item
+    of it (`app.extensions["cio"] = ...`) are not followed.
+    """
+    by_app: dict[int, list[Assignment]] = {}
+    for assignment in [*index.attribute_assignments, *index.setattr_assignments()]:
+        # Cheap test first: many attributes are assigned at module level.
+        # A lambda or comprehension may assign one through `setattr`.
+        if assignment.scope.kind == "module" or assignment.scope.kind == "class":
+            continue
+        name, _, attribute = assignment.name.partition(".")
+        if "." in attribute:
+            continue
+        app = _returned_flask_app(index, name, assignment.scope)
+        if app is not None:
+            by_app.setdefault(id(app), []).append(assignment)
+
+    types: dict[str, set[ClientType | None]] = {}
+    for assignments in by_app.values():
+        attributes = {item.name.partition(".")[2] for item in assignments}
+        if ANY_ATTRIBUTE in attributes:
+            continue
+        for item in assignments:
+            client = None
+            if item.value is not None:
+                client = index.client_type(item.value, item.scope)
+            types.setdefault(item.name.partition(".")[2], set()).add(client)
+    return {
+        attribute: found.pop()
+        for attribute, found in sorted(types.items())
+        if len(found) == 1 and None not in found
+    }
+
+
+def _returned_flask_app(index: FileIndex, name: str, scope: Scope) -> Assignment | None:
+    """Return the one assignment of `name` to `flask.Flask(...)` in a function that returns it.
+
+    `scope` is where the name is read, which may be a function nested in
+    the one that binds it.
+    """
+    assignments = index.assignments_of(name, scope)
+    if len(assignments) != 1:
+        return None
+    app = assignments[0]
+    value = app.value
+    statement = app.statement
+    if type(value) is not cst.Call or type(statement) is not cst.Assign:
+        return None
+    if len(statement.targets) != 1:
+        return None
+    function = app.scope.function
+    if function is None:
+        return None
+    if index.qualified_name(value.func, app.scope) != FLASK_APP_CLASS:
+        return None
+    returned = any(
+        type(returned) is cst.Name and returned.value == name
+        for returned in function.returns
+    )
+    return app if returned else None
 
 
 def _sent_object_classes(
@@ -1485,6 +1564,8 @@ def prefilter_words(summaries: Iterable[ModuleSummary]) -> set[str]:
 
 def _flask_app_has_client(summary: ModuleSummary) -> bool:
     """Tell whether a Flask app of the module has a client attribute: `app.cio = CustomerIO()`."""
+    if summary.factory_app_clients:
+        return True
     apps = set(summary.flask_apps)
     return any(held.partition(".")[0] in apps for held in summary.attribute_clients)
 

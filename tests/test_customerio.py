@@ -9,7 +9,7 @@ import pytest
 
 from cio_fix import pipeline
 from cio_fix.customerio import Api, all_parameters, build_index, constant_value
-from cio_fix.project import ProjectIndex, summarise
+from cio_fix.project import ProjectIndex, prefilter_words, summarise
 
 
 def _calls(source: str, module_name: str = "app", project: ProjectIndex | None = None):
@@ -950,6 +950,165 @@ def test_customerio_current_app_needs_flask_app() -> None:
     project = _project({"app.clients": holder, "app.views": CURRENT_APP_SENDER})
 
     assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+
+
+def _factory(body: str) -> str:
+    """Return a module whose `create_app()` builds a Flask app and runs `body` on it."""
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    return (
+        "from customerio import APIClient, CustomerIO\n"
+        "from flask import Flask\n"
+        "from shop.testing import FakeClient\n"
+        "def create_app():\n"
+        "    app = Flask(__name__)\n" + indented
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "app.cio = CustomerIO('s', 'k')\nreturn app",
+        "cio = CustomerIO('s', 'k')\napp.cio = cio\nreturn app",
+        "setattr(app, 'cio', CustomerIO('s', 'k'))\nreturn app",
+        "app.redis = Redis()\napp.cio = CustomerIO('s', 'k')\nreturn app",
+        # A failed start-up returns something else too.
+        "if not ready():\n    return None\napp.cio = CustomerIO('s', 'k')\nreturn app",
+    ],
+)
+def test_customerio_current_app_factory_client(body: str) -> None:
+    project = _project({"app": _factory(body), "app.views": CURRENT_APP_SENDER})
+
+    calls = _calls(CURRENT_APP_SENDER, module_name="app.views", project=project)
+
+    assert [(call.method, call.api) for call in calls] == [("track", Api.TRACK)]
+    assert "current_app" in prefilter_words(project.summaries)
+
+
+def test_customerio_current_app_factory_local_import() -> None:
+    factory = (
+        "import customerio\n"
+        "def make_app():\n"
+        "    import flask\n"
+        "    app = flask.Flask(__name__)\n"
+        "    app.cio = customerio.CustomerIO('s', 'k')\n"
+        "    return app\n"
+    )
+    project = _project({"app": factory, "app.views": CURRENT_APP_SENDER})
+
+    calls = _calls(CURRENT_APP_SENDER, module_name="app.views", project=project)
+
+    assert [call.method for call in calls] == ["track"]
+
+
+def test_customerio_current_app_factory_app_api_client() -> None:
+    sender = (
+        "from flask import current_app\n"
+        "current_app.mailer.send_email(request)\n"
+        "current_app.mailer.track('1', 'x')\n"
+    )
+    factory = _factory("app.mailer = APIClient('k')\nreturn app")
+    project = _project({"app": factory, "app.views": sender})
+
+    calls = _calls(sender, module_name="app.views", project=project)
+
+    assert [(call.method, call.api) for call in calls] == [("send_email", Api.APP)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The app is built but never returned, so it never handles a request.
+        "app.cio = CustomerIO('s', 'k')\napp.run()",
+        "app.cio = CustomerIO('s', 'k')\nreturn app.wsgi_app",
+        # The attribute is set to something else too, or may be.
+        "app.cio = CustomerIO('s', 'k')\nif app.testing:\n"
+        "    app.cio = FakeClient()\nreturn app",
+        "app.cio = CustomerIO('s', 'k')\ndel_cio = lambda: delattr(app, 'cio')\n"
+        "return app",
+        "app.cio = CustomerIO('s', 'k')\nsetattr(app, name, value)\nreturn app",
+        "app.cio = CustomerIO('s', 'k')\ndef use_fake():\n"
+        "    app.cio = FakeClient()\nreturn app",
+        "app.cio = FakeClient()\nreturn app",
+        # The name may be another app when the function returns it.
+        "app = wrap(app)\napp.cio = CustomerIO('s', 'k')\nreturn app",
+        "admin = app\nadmin.cio = CustomerIO('s', 'k')\nreturn admin",
+        # An attribute of an attribute of the app is not followed.
+        "app.extensions.cio = CustomerIO('s', 'k')\nreturn app",
+    ],
+)
+def test_customerio_current_app_factory_unknown(body: str) -> None:
+    project = _project({"app": _factory(body), "app.views": CURRENT_APP_SENDER})
+
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+    assert "current_app" not in prefilter_words(project.summaries)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        # A parameter is not an app that the function builds.
+        "from customerio import CustomerIO\n"
+        "def init_app(app):\n"
+        "    app.cio = CustomerIO('s', 'k')\n"
+        "    return app\n",
+        # A second name for the app may give its attribute another value.
+        "from customerio import CustomerIO\n"
+        "from flask import Flask\n"
+        "from shop.testing import FakeClient\n"
+        "def create_app():\n"
+        "    app = admin = Flask(__name__)\n"
+        "    app.cio = CustomerIO('s', 'k')\n"
+        "    admin.cio = FakeClient()\n"
+        "    return app\n",
+        # A class named Flask that is not flask's.
+        "from customerio import CustomerIO\n"
+        "from shop.web import Flask\n"
+        "def create_app():\n"
+        "    app = Flask(__name__)\n"
+        "    app.cio = CustomerIO('s', 'k')\n"
+        "    return app\n",
+        # Two factories of the module hold different client types.
+        _factory("app.cio = CustomerIO('s', 'k')\nreturn app")
+        + "def create_admin_app():\n"
+        "    admin = Flask(__name__)\n"
+        "    admin.cio = APIClient('k')\n"
+        "    return admin\n",
+    ],
+)
+def test_customerio_current_app_not_factory_client(factory: str) -> None:
+    project = _project({"app": factory, "app.views": CURRENT_APP_SENDER})
+
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+    assert "current_app" not in prefilter_words(project.summaries)
+
+
+def test_customerio_current_app_factories_differ() -> None:
+    admin = (
+        "from customerio import APIClient\n"
+        "from flask import Flask\n"
+        "def create_admin():\n"
+        "    admin = Flask(__name__)\n"
+        "    admin.cio = APIClient('k')\n"
+        "    return admin\n"
+    )
+    project = _project(
+        {
+            "app": _factory("app.cio = CustomerIO('s', 'k')\nreturn app"),
+            "app.admin": admin,
+            "app.views": CURRENT_APP_SENDER,
+        }
+    )
+
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+
+
+@pytest.mark.parametrize("package", ["celery", "quart", "shop.context"])
+def test_customerio_current_app_of_other_package(package: str) -> None:
+    sender = CURRENT_APP_SENDER.replace("from flask ", f"from {package} ")
+    factory = _factory("app.cio = CustomerIO('s', 'k')\nreturn app")
+    project = _project({"app": factory, "app.views": sender})
+
+    assert _calls(sender, module_name="app.views", project=project) == []
 
 
 ANNOTATION_PROJECT = {
