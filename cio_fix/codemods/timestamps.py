@@ -119,7 +119,9 @@ class MillisecondTimestamp(Rule):
     constant that another module of the project defines counts too
     (`launched_at=LAUNCH_MS` after `from
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
-    through a variable, as a constant of the same module does.
+    through a variable, as a constant of the same module does. A dict
+    among the operands of `or` and `and` (`data=extra or {"pinged_at":
+    ...}`) is checked as a dict sent on its own.
     A `functools.partial` of those methods counts as the call it makes.
     So does a call of a name bound once to such a partial in the same
     module (`_identify(id=uid, last_login_at=now_ms)` after `_identify =
@@ -536,9 +538,19 @@ def _spreads(call: ClientCall) -> list[cst.BaseExpression]:
 def _dict_slots(
     context: FileContext, node: cst.BaseExpression | None, scope: Scope
 ) -> Iterator[Slot]:
-    """Yield the timestamp entries of a dict literal, or of the one a local name holds."""
+    """Yield the timestamp entries of a dict literal, or of the one a local name holds.
+
+    A dict literal among the operands of `or` and `and` counts as one.
+    """
     withheld: str | None = None
     changed: set[str | None] = set()
+    # `data=extra or {"pinged_at": ...}` sends the dict whenever `extra` is
+    # empty, so each dict literal among the operands is checked.
+    if isinstance(node, cst.BooleanOperation):
+        for operand in operands(node, (cst.Or, cst.And)):
+            if isinstance(operand, cst.Dict):
+                yield from _dict_slots(context, operand, scope)
+        return
     if isinstance(node, cst.Name):
         name = node.value
         assignment = only_binding(context.index, name, scope)
