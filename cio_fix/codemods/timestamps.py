@@ -112,10 +112,16 @@ class MillisecondTimestamp(Rule):
     `last_used`. An attribute of another name that is sent the current
     time in milliseconds as it is computed (`last_seen=int(time.time() *
     1000)`) is reported too, with an unsafe fix, because only its value
-    says that it is a date; a name for milliseconds (`started_ms`) is
-    left alone. In `timestamp=` only milliseconds count, because
-    customerio 3.x passes a float there through `int()` itself. The value
-    may reach the call through a variable or a module constant. A 13-digit
+    shows that it is a date. So is a local variable that one plain
+    assignment of the same function binds to such a computation, in the
+    block that contains the call or one around it, ahead of the call
+    (`now = int(time.time() * 1000)` and then `last_seen=now`). A name for
+    milliseconds (`started_ms`) and a 13-digit literal, which may be an
+    ID, are left alone there. In `timestamp=` only milliseconds count,
+    because customerio 3.x passes a float there through `int()` itself.
+    The value of `timestamp=` or of a date-named attribute may reach the
+    call through a name that one assignment binds: a local variable, a
+    variable of an enclosing function or a module constant. A 13-digit
     constant that another module of the project defines counts too
     (`launched_at=LAUNCH_MS` after `from
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
@@ -148,8 +154,12 @@ class MillisecondTimestamp(Rule):
     assigned; one used elsewhere too, or bound by
     `:=` in a condition, is divided at the slot (`created_at=now_ms //
     1000`). A sum that reads the variable (`started + 14 * 86_400_000`) is
-    such a use, so no fix adds milliseconds to seconds. Each branch of a
-    conditional expression is fixed on its own. Milliseconds inside
+    such a use, so no fix adds milliseconds to seconds. A local variable
+    sent under a name that is not a date name gets the unsafe fix of its
+    assignment only when nothing else reads it. Otherwise, or when its
+    own name is a name for milliseconds (`now_ms`), it is reported without
+    a fix. Each branch of a conditional expression is fixed on its
+    own. Milliseconds inside
     arithmetic (`time.time() * 1000 + delay_ms`, also through a variable:
     `started + 14 * 86_400_000`, or `ts += 60_000` before `timestamp=ts`)
     or behind `:=` are reported without a fix. So is a constant of another
@@ -261,6 +271,8 @@ class MillisecondTimestamp(Rule):
                 return self._report(context, slot, ARITHMETIC_REASON)
             return None
 
+        if slot.unnamed:
+            return self._check_unnamed_local(context, slot, assignment, converted)
         message = _message(slot.name, converted.problem)
         # A variable named for milliseconds (`now_ms`) keeps its meaning and
         # is divided at the slot; so is one that other code reads too, and
@@ -288,6 +300,38 @@ class MillisecondTimestamp(Rule):
         return context.finding(
             self, slot.value, message, Fix(FixSafety.SAFE, {slot.value: at_slot})
         )
+
+    def _check_unnamed_local(
+        self,
+        context: FileContext,
+        slot: Slot,
+        assignment: Assignment,
+        converted: Conversion,
+    ) -> Finding:
+        """Report `last_seen=now` after `now = int(time.time() * 1000)`.
+
+        Only the value shows that such an attribute is a date, so the fix
+        converts the assignment only when the attribute is all that reads
+        the local. A division at the slot would leave other reads in
+        milliseconds beside an attribute in seconds.
+        """
+        name = assignment.name
+        if MILLISECOND_NAME.search(name):
+            reason = (
+                f"`{name}` is named for milliseconds, so cio-fix does not convert it"
+                " to seconds"
+            )
+            return self._report(context, slot, reason)
+        if count_reads(context, assignment.scope, name) != 1:
+            reason = (
+                f"other code reads `{name}` too, and cio-fix converts a variable"
+                " sent under a name that is not a date name only where nothing"
+                " else reads it"
+            )
+            return self._report(context, slot, reason)
+        fix = Fix(FixSafety.SAFE, {converted.target: converted.replacement})
+        message = _message(slot.name, converted.problem)
+        return context.finding(self, slot.value, message, fix)
 
     def _report(self, context: FileContext, slot: Slot, reason: str) -> Finding:
         """Report milliseconds in a slot without a fix, for `reason`."""
@@ -515,7 +559,7 @@ def _slots(context: FileContext, call: ClientCall) -> Iterator[Slot]:
         for keyword, argument in call.extra_keywords.items():
             if TIMESTAMP_NAME.search(keyword):
                 yield Slot(keyword, argument.value)
-            elif _is_unnamed_date(context.index, keyword, argument.value):
+            elif _is_unnamed_date(context, keyword, argument.value, scope):
                 yield Slot(keyword, argument.value, unnamed=True)
         for argument in _spreads(call):
             yield from _dict_slots(context, argument, scope)
@@ -563,6 +607,7 @@ def _dict_slots(
             lambda _: _dict_uses(context, name, assignment),
         )
         node = assignment.value
+        scope = assignment.scope
     if not isinstance(node, cst.Dict):
         return
     for element in node.elements:
@@ -572,7 +617,7 @@ def _dict_slots(
         if not isinstance(key, str):
             continue
         unnamed = not TIMESTAMP_NAME.search(key)
-        if unnamed and not _is_unnamed_date(context.index, key, element.value):
+        if unnamed and not _is_unnamed_date(context, key, element.value, scope):
             continue
         # `payload["placed_at"] = payload["placed_at"] // 1000` before the
         # call: the value sent is not the one in the literal.
@@ -581,17 +626,68 @@ def _dict_slots(
         yield Slot(key, element.value, withheld=withheld, unnamed=unnamed)
 
 
-def _is_unnamed_date(index: FileIndex, name: str, value: cst.BaseExpression) -> bool:
+def _is_unnamed_date(
+    context: FileContext, name: str, value: cst.BaseExpression, scope: Scope
+) -> bool:
     """Tell whether an attribute not named like a date is sent a time in milliseconds.
 
     Only a time computed where it is sent counts (`time.time() * 1000`,
-    `dt.timestamp() * 1000`): a 13-digit literal may be an ID, and an
+    `dt.timestamp() * 1000`), also through a local name that
+    `_local_computation` accepts. A 13-digit literal may be an ID, and an
     attribute named for milliseconds (`started_ms`) is meant to hold them.
     """
-    if MILLISECOND_NAME.search(name) or isinstance(value, cst.Integer):
+    if MILLISECOND_NAME.search(name):
         return False
-    converted = convert(index, value, allow_float=False)
+    if isinstance(value, cst.Name):
+        assignment = _local_computation(context, value, scope)
+        if assignment is None or assignment.value is None:
+            return False
+        value = assignment.value
+    if isinstance(value, cst.Integer):
+        return False
+    converted = convert(context.index, value, allow_float=False)
     return converted is not None and converted.problem == "milliseconds"
+
+
+def _local_computation(
+    context: FileContext, name: cst.Name, scope: Scope
+) -> Assignment | None:
+    """Return the one assignment of a local name that `name` reads, if it runs first.
+
+    The name must be bound once in the function that reads it, by a plain
+    `local = value` statement in a block that contains the read, ahead of
+    the statement that reads it. So the value is the one that the read
+    gets, whatever branch or loop the read sits in.
+    """
+    if scope.kind != "function":
+        return None
+    assignment = only_binding(context.index, name.value, scope)
+    if assignment is None or assignment.scope is not scope or assignment.value is None:
+        return None
+    statement = assignment.statement
+    if isinstance(statement, cst.AnnAssign):
+        target = statement.target
+    elif isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+        target = statement.targets[0].target
+    else:
+        return None
+    if not isinstance(target, cst.Name):
+        return None
+    return assignment if _runs_before(context, statement, name) else None
+
+
+def _runs_before(
+    context: FileContext, statement: cst.CSTNode, node: cst.CSTNode
+) -> bool:
+    """Tell whether a small statement runs before `node`, in a block that has both."""
+    line = context.parent(statement)
+    block = context.parent(line) if line is not None else None
+    if not isinstance(block, cst.IndentedBlock):
+        return False
+    for ancestor in context.ancestors(node):
+        if context.parent(ancestor) is block:
+            return block.body.index(line) < block.body.index(ancestor)
+    return False
 
 
 # -- recognising milliseconds ---------------------------------------------------
@@ -888,7 +984,9 @@ def _only_used_in_slots(context: FileContext, scope: Scope, name: str) -> bool:
     slot_uses = 0
     for call in _track_calls_in(context, scope):
         for slot in _slots(context, call):
-            if slot.withheld is not None:
+            # A slot not named like a date takes no safe fix, so a fix of the
+            # assignment must not reach it through another slot's finding.
+            if slot.withheld is not None or slot.unnamed:
                 continue
             if isinstance(slot.value, cst.Name) and slot.value.value == name:
                 slot_uses += 1
