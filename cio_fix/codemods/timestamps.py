@@ -121,9 +121,13 @@ class MillisecondTimestamp(Rule):
     because customerio 3.x passes a float there through `int()` itself.
     The value of `timestamp=` or of a date-named attribute may reach the
     call through a name that one assignment binds: a local variable, a
-    variable of an enclosing function or a module constant. A 13-digit
-    constant that another module of the project defines counts too
-    (`launched_at=LAUNCH_MS` after `from
+    variable of an enclosing function or a module constant. It may also
+    be a call of a millisecond helper: a function defined once at module
+    level, neither async, decorated nor a generator, whose every `return`
+    gives one of the forms above and whose body ends with such a `return`
+    (`created_at=now_ms()` after `def now_ms(): return int(time.time() *
+    1000)`). A 13-digit constant that another module of the project
+    defines counts too (`launched_at=LAUNCH_MS` after `from
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
     through a variable, as a constant of the same module does. A dict
     among the operands of `or` and `and` (`data=extra or {"pinged_at":
@@ -158,7 +162,9 @@ class MillisecondTimestamp(Rule):
     sent under a name that is not a date name gets the unsafe fix of its
     assignment only when nothing else reads it. Otherwise, or when its
     own name is a name for milliseconds (`now_ms`), it is reported without
-    a fix. Each branch of a conditional expression is fixed on its
+    a fix. A call of a millisecond helper is divided at the slot
+    (`created_at=now_ms() // 1000`), so the helper keeps its meaning for
+    other callers. Each branch of a conditional expression is fixed on its
     own. Milliseconds inside
     arithmetic (`time.time() * 1000 + delay_ms`, also through a variable:
     `started + 14 * 86_400_000`, or `ts += 60_000` before `timestamp=ts`)
@@ -237,6 +243,13 @@ class MillisecondTimestamp(Rule):
             )
         if isinstance(slot.value, cst.IfExp):
             return self._check_branches(context, slot)
+        integer = _helper_milliseconds(context, slot.value, scope)
+        if integer is not None:
+            # The helper keeps its meaning for other callers, so the slot divides.
+            fix = Fix(FixSafety.SAFE, {slot.value: _divide(slot.value, integer)})
+            return context.finding(
+                self, slot.value, _message(slot.name, "milliseconds"), fix
+            )
         if _hides_milliseconds(context, slot.value, scope):
             return self._report(context, slot, ARITHMETIC_REASON)
         module = _imported_milliseconds(context, slot.value, scope)
@@ -1091,7 +1104,66 @@ def _key_targets(context: FileContext, scope: Scope, name: str) -> list[cst.Subs
     return targets
 
 
-def _divide(name: cst.Name, integer: bool) -> cst.BaseExpression:
+def _divide(node: cst.Name | cst.Call, integer: bool) -> cst.BaseExpression:
+    """Write `node // 1000`, or `int(node / 1000)` for a float."""
+    thousand = cst.Integer("1000")
     if integer:
-        return cst.parse_expression(f"{name.value} // 1000")
-    return cst.parse_expression(f"int({name.value} / 1000)")
+        return cst.BinaryOperation(node, cst.FloorDivide(), thousand)
+    return _int_call(cst.BinaryOperation(node, cst.Divide(), thousand))
+
+
+# -- helper functions -------------------------------------------------------------
+
+
+def _helper_milliseconds(
+    context: FileContext, node: cst.BaseExpression, scope: Scope
+) -> bool | None:
+    """Return whether a millisecond helper call gives an int, or None for other calls.
+
+    A helper is a function defined once at module level, neither async,
+    decorated nor a generator, whose every `return` gives a millisecond
+    time that `convert` reads (`return int(time.time() * 1000)`) and whose
+    body ends with such a `return`, so no call gets None.
+    NOTE: a helper imported from another module of the project is not
+    followed, because module summaries do not list helpers.
+    """
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
+        return None
+    index = context.index
+    name = node.func.value
+    assignment = only_binding(index, name, scope)
+    if (
+        assignment is None
+        or assignment.scope.kind != "module"
+        or not isinstance(assignment.statement, cst.FunctionDef)
+        or index.rebound(name, scope)
+    ):
+        return None
+    return context.shared(
+        f"CIO103:helper:{id(assignment.statement)}",
+        lambda _: _helper_returns_integer(index, assignment.statement),
+    )
+
+
+def _helper_returns_integer(index: FileIndex, node: cst.FunctionDef) -> bool | None:
+    """Return whether a millisecond helper returns an int, or None for other functions."""
+    if node.asynchronous is not None or node.decorators:
+        return None
+    last = node.body.body[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        last = last.body[-1]
+    if not isinstance(last, cst.Return):
+        return None
+    # Returns and `yield` of nested functions count too, which only makes
+    # the check stricter.
+    if find_all(node.body, cst.Yield):
+        return None
+    integer = True
+    for statement in find_all(node.body, cst.Return):
+        if statement.value is None:
+            return None
+        converted = convert(index, statement.value, allow_float=False)
+        if converted is None or converted.problem != "milliseconds":
+            return None
+        integer = integer and converted.integer
+    return integer
