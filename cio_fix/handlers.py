@@ -44,6 +44,7 @@ from cio_fix.customerio import (
     DEPENDENCY_MARKERS,
     FileIndex,
     FunctionInfo,
+    Scope,
     dependency_of,
     dotted_name,
     literal_value,
@@ -223,7 +224,7 @@ class _FileFacts:
     # None until first read, because telling a handler apart needs only `registered`.
     called_per_request: frozenset[str] | None = None
     # The module's route decorator factories (`_route_factories`), on first use.
-    route_factories: frozenset[str] | None = None
+    route_factories: dict[str, str | None] | None = None
     # The module-level functions that decorate a request handler, by name, on
     # first use.
     handler_decorators: frozenset[str] | None = None
@@ -360,19 +361,42 @@ def _is_factory_route(index: FileIndex, decorator: cst.Decorator) -> bool:
     facts = _facts(index)
     if facts.route_factories is None:
         facts.route_factories = _route_factories(index)
-    return expression.func.value in facts.route_factories
+    name = expression.func.value
+    if name not in facts.route_factories:
+        return False
+    return _calls_web_app(index, facts.route_factories[name])
 
 
-def _route_factories(index: FileIndex) -> frozenset[str]:
+def _calls_web_app(index: FileIndex, app: str | None) -> bool:
+    """Tell whether a route factory of this module calls a web app (`_route_factories`).
+
+    That is an app that the module builds (None), or an imported Flask
+    app of the project.
+    """
+    if app is None:
+        return True
+    project = index.project
+    if project is None:
+        return False
+    return project.flask_app(project.localise(app, index.module_name))
+
+
+def _route_factories(index: FileIndex) -> dict[str, str | None]:
     """Return the module-level functions that only return a route decorator for their path.
 
     Their one statement is `return app.route(path, ...)` (or `bp.post`,
-    `router.get`), where `path` is their first parameter and `app` a web
-    framework's app or router (`_is_web_app`), and the module binds their
-    name only with the `def`.
+    `router.get`), where `path` is their first parameter, and the module
+    binds their name only with the `def`. Each maps to None when `app` is
+    a web framework's app or router that the module builds (`_is_web_app`),
+    or else to the qualified name that the module imports `app` as. Only
+    the project index can tell whether that import is a Flask app.
     """
-    names = set()
+    factories: dict[str, str | None] = {}
     for function in index.functions:
+        # Cheap tests first: most functions return something else, or
+        # more than once.
+        if len(function.returns) != 1 or type(function.returns[0]) is not cst.Call:
+            continue
         if function.parent is not None or function.class_info is not None:
             continue
         if function.node.decorators or function.is_async:
@@ -385,17 +409,37 @@ def _route_factories(index: FileIndex) -> frozenset[str]:
             continue
         if returned.func.attr.value not in ROUTE_METHODS or not returned.args:
             continue
-        if not _is_web_app(index, returned.func.value):
-            continue
         argument = returned.args[0]
         if argument.keyword or argument.star or type(argument.value) is not cst.Name:
             continue
         if argument.value.value != first:
             continue
         assignments = index.module_scope.assignments.get(function.name, [])
-        if len(assignments) == 1 and function.name not in index.rebound_names:
-            names.add(function.name)
-    return frozenset(names)
+        if len(assignments) != 1 or function.name in index.rebound_names:
+            continue
+        app = returned.func.value
+        if _is_web_app(index, app):
+            factories[function.name] = None
+            continue
+        imported = _imported_name(index, app, function.scope)
+        if imported is not None:
+            factories[function.name] = imported
+    return factories
+
+
+def _imported_name(
+    index: FileIndex, node: cst.BaseExpression, scope: Scope | None
+) -> str | None:
+    """Return the qualified name that an import binds a name to, seen from `scope`.
+
+    None when no import binds it, or when a second module-level binding (an
+    import, an assignment or a `def`) may replace the import.
+    """
+    if type(node) is not cst.Name or node.value in index.rebound_names:
+        return None
+    if node.value in index.module_scope.assignments:
+        return None
+    return index.qualified_name(node, scope)
 
 
 def _wraps_handler(index: FileIndex, function: FunctionInfo) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -17,6 +18,7 @@ from cio_fix.handlers import (
     request_handler,
     runs_per_request_or_item,
 )
+from cio_fix.project import ProjectIndex, summarise
 
 
 def _index(source: str, module_name: str = "shop.app") -> FileIndex:
@@ -442,6 +444,65 @@ def test_handlers_route_nested_in_app_factory() -> None:
     assert (
         request_handler(index, _function(index, "create_app.order_created")) is not None
     )
+
+
+def _project_index(sources: dict[str, str]) -> ProjectIndex:
+    summaries = []
+    for module_name, source in sources.items():
+        index = _index(source, module_name)
+        summaries.append(summarise(index, Path(module_name.replace(".", "/") + ".py")))
+    return ProjectIndex(summaries)
+
+
+ROUTE_FACTORY_PROJECT = {
+    "web.app": """
+        from flask import Flask
+
+        app = Flask(__name__)
+        """,
+    "web.cache": """
+        class Memo:
+            pass
+
+        memo = Memo()
+        """,
+}
+
+
+def test_handlers_route_factory_of_imported_app() -> None:
+    index = _index(
+        """
+        from web.app import app
+        from web.cache import memo
+
+        def json_get(path):
+            return app.route(path, methods=["GET"])
+
+        def cached(key):
+            return memo.get(key)
+
+        def shadowed(path, app):
+            return app.route(path)
+
+        @json_get("/orders")
+        def list_orders():
+            pass
+
+        @cached("/prices")
+        def list_prices():
+            pass
+
+        @shadowed("/stock")
+        def list_stock():
+            pass
+        """,
+        "web.views",
+    )
+    index.attach_project(_project_index(ROUTE_FACTORY_PROJECT))
+
+    assert is_request_handler(index, _function(index, "list_orders"))
+    assert not is_request_handler(index, _function(index, "list_prices"))
+    assert not is_request_handler(index, _function(index, "list_stock"))
 
 
 def test_handlers_function_called_from_handler() -> None:
