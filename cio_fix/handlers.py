@@ -8,7 +8,8 @@ every rule agrees on what a request handler is:
   `websocket` on an app or router) and aiohttp route tables, recognised by
   their path argument (a string that starts with `/`), also through a
   module-level factory that returns one for its path (`def json_post(path):
-  return app.route(path, methods=["POST"])`, then `@json_post("/orders")`);
+  return app.route(path, methods=["POST"])`, then `@json_post("/orders")`)
+  of the handler's module or of another project module;
 - handlers registered by reference (`app.add_url_rule`, aiohttp's
   `router.add_get` and `web.get`, Starlette's `Route`);
 - per-request hooks (`before_request`, `after_request`, `middleware`);
@@ -223,7 +224,7 @@ class _FileFacts:
     registered: frozenset[str]
     # None until first read, because telling a handler apart needs only `registered`.
     called_per_request: frozenset[str] | None = None
-    # The module's route decorator factories (`_route_factories`), on first use.
+    # The module's route decorator factories (`route_factories`), on first use.
     route_factories: dict[str, str | None] | None = None
     # The module-level functions that decorate a request handler, by name, on
     # first use.
@@ -348,8 +349,14 @@ def _is_route_decorator(decorator: cst.Decorator) -> bool:
     return False
 
 
-def _is_factory_route(index: FileIndex, decorator: cst.Decorator) -> bool:
-    """Tell `@json_post("/orders")` apart, where `json_post` returns a route decorator."""
+def _is_factory_route(
+    index: FileIndex, function: FunctionInfo, decorator: cst.Decorator
+) -> bool:
+    """Tell `@json_post("/orders")` apart, where `json_post` returns a route decorator.
+
+    The factory is a function of this module or one that the module
+    imports from another project module (`ProjectIndex.route_factory`).
+    """
     expression = decorator.decorator
     if type(expression) is not cst.Call or type(expression.func) is not cst.Name:
         return False
@@ -360,15 +367,15 @@ def _is_factory_route(index: FileIndex, decorator: cst.Decorator) -> bool:
         return False
     facts = _facts(index)
     if facts.route_factories is None:
-        facts.route_factories = _route_factories(index)
+        facts.route_factories = route_factories(index)
     name = expression.func.value
-    if name not in facts.route_factories:
-        return False
-    return _calls_web_app(index, facts.route_factories[name])
+    if name in facts.route_factories:
+        return _calls_web_app(index, facts.route_factories[name])
+    return _is_imported_route_factory(index, function, expression.func)
 
 
 def _calls_web_app(index: FileIndex, app: str | None) -> bool:
-    """Tell whether a route factory of this module calls a web app (`_route_factories`).
+    """Tell whether a route factory of this module calls a web app (`route_factories`).
 
     That is an app that the module builds (None), or an imported Flask
     app of the project.
@@ -381,7 +388,22 @@ def _calls_web_app(index: FileIndex, app: str | None) -> bool:
     return project.flask_app(project.localise(app, index.module_name))
 
 
-def _route_factories(index: FileIndex) -> dict[str, str | None]:
+def _is_imported_route_factory(
+    index: FileIndex, function: FunctionInfo, name: cst.Name
+) -> bool:
+    """Tell whether a decorator's name is a route factory imported from a project module."""
+    project = index.project
+    if project is None:
+        return False
+    # A decorator runs in the scope around the function it decorates.
+    scope = function.scope.parent if function.scope is not None else None
+    imported = _imported_name(index, name, scope)
+    if imported is None:
+        return False
+    return project.route_factory(project.localise(imported, index.module_name))
+
+
+def route_factories(index: FileIndex) -> dict[str, str | None]:
     """Return the module-level functions that only return a route decorator for their path.
 
     Their one statement is `return app.route(path, ...)` (or `bp.post`,
@@ -570,7 +592,7 @@ def is_request_handler(index: FileIndex, function: FunctionInfo) -> bool:
     for decorator in function.node.decorators:
         if _is_route_decorator(decorator) or _is_per_request_hook(decorator):
             return True
-        if _is_factory_route(index, decorator):
+        if _is_factory_route(index, function, decorator):
             return True
     if function.class_info is None and function.name in _facts(index).registered:
         return True

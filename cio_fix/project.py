@@ -35,6 +35,7 @@ from cio_fix.customerio import (
     literal_value,
 )
 from cio_fix.events import wrapper_candidates
+from cio_fix.handlers import route_factories
 from cio_fix.metadata import is_target
 from cio_fix.method_changes import bound_class, class_method_changes
 from cio_fix.modules import (
@@ -94,6 +95,11 @@ class ModuleSummary:
     # builds and returns (`create_app()`), by attribute: `{"cio": TRACK}`
     # for `app.cio = CustomerIO(...)`. `flask.current_app.cio` may be one.
     factory_app_clients: dict[str, ClientType] = field(default_factory=dict)
+    # Module-level route decorator factories (`def json_post(path): return
+    # app.route(path, methods=["POST"])`), which handlers of other modules
+    # may import. Each maps to the qualified name of the app it calls when
+    # the module imports that app, else to None (`handlers.route_factories`).
+    route_factories: dict[str, str | None] = field(default_factory=dict)
     # Clients bound to class variables or `self.attribute` of module-level
     # classes, by `Class.attribute` (`FileIndex.class_clients`): a subclass
     # in another module reads them through `self`.
@@ -217,6 +223,7 @@ class ModuleSummary:
             self.client_classes,
             self.other_classes,
             self.client_containers,
+            self.route_factories,
         )
         return any(name in facts for facts in named)
 
@@ -531,6 +538,29 @@ class ProjectIndex:
         """Tell whether a qualified name is a Flask app of a project module (`flask_apps`)."""
         target = self.resolve_name(qualified)
         return target is not None and target[1] in target[0].flask_apps
+
+    def route_factory(self, qualified: str) -> bool:
+        """Tell whether an imported name is a route decorator factory of a project module.
+
+        The module lists it in `route_factories`. When that module imports
+        the app that the factory calls, the app must be a Flask app of the
+        project (`flask_app`).
+        NOTE: a factory that calls an imported blueprint or FastAPI router
+        is not found, because the summaries list only Flask apps. Neither
+        is one whose module, or whose app's module, the import prefilter
+        does not read, such as a module that mentions neither Customer.io
+        nor a module with a client.
+        """
+        target = self.resolve_value(qualified)
+        if target is None:
+            return False
+        summary, name = target
+        if name not in summary.route_factories:
+            return False
+        app = summary.route_factories[name]
+        if app is None:
+            return True
+        return self.flask_app(self.localise(app, summary.module_name))
 
     def rebound_attribute(self, module_name: str, name: str, attribute: str) -> bool:
         """Tell whether code may rebind the module-level object `name` or its `attribute`.
@@ -1020,6 +1050,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.attribute_clients = index.held_clients()
     summary.flask_apps = _flask_apps(index)
     summary.factory_app_clients = _factory_app_clients(index)
+    summary.route_factories = route_factories(index)
     summary.method_changes = class_method_changes(index)
     summary.class_clients = index.class_clients()
     summary.optional_imports = optional_imports(index)

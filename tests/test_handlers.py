@@ -466,6 +466,12 @@ ROUTE_FACTORY_PROJECT = {
 
         memo = Memo()
         """,
+    "web.routing": """
+        from web.app import app
+
+        def json_post(path):
+            return app.route(path, methods=["POST"])
+        """,
 }
 
 
@@ -503,6 +509,52 @@ def test_handlers_route_factory_of_imported_app() -> None:
     assert is_request_handler(index, _function(index, "list_orders"))
     assert not is_request_handler(index, _function(index, "list_prices"))
     assert not is_request_handler(index, _function(index, "list_stock"))
+
+
+def test_handlers_route_factory_imported() -> None:
+    index = _index(
+        """
+        from web.routing import json_post
+        from web.app import app as json_put
+
+        @json_post("/orders")
+        def create_order():
+            pass
+
+        @json_put("/orders")
+        def update_order():
+            pass
+
+        class Orders:
+            from web.app import app as json_post
+
+            @json_post("/orders")
+            def create(self):
+                pass
+        """,
+        "web.views",
+    )
+    index.attach_project(_project_index(ROUTE_FACTORY_PROJECT))
+
+    assert is_request_handler(index, _function(index, "create_order"))
+    # An imported app is no factory, and a class body's import hides the factory.
+    assert not is_request_handler(index, _function(index, "update_order"))
+    assert not is_request_handler(index, _function(index, "Orders.create"))
+
+
+def test_handlers_route_factory_without_project() -> None:
+    index = _index(
+        """
+        from web.routing import json_post
+
+        @json_post("/orders")
+        def create_order():
+            pass
+        """,
+        "web.views",
+    )
+
+    assert not is_request_handler(index, _function(index, "create_order"))
 
 
 def test_handlers_function_called_from_handler() -> None:

@@ -1955,3 +1955,67 @@ def test_project_global_init_client_set_through_module(project, sender) -> None:
     result = run_cli(["--output-format", "json", "--select", "CIO103", "."], root)
 
     assert result.json["findings"] == []
+
+
+ROUTE_FACTORY_MODULES = {
+    "web.app": "from flask import Flask\n\napp = Flask(__name__)\n",
+    "web.cache": "class Memo:\n    pass\n\n\nmemo = Memo()\n",
+    "web.api": """\
+from fastapi import APIRouter
+
+router = APIRouter()
+
+
+def json_get(path):
+    return router.get(path)
+""",
+    "web.routing": """\
+from web.app import app
+from web.cache import memo
+
+
+def json_post(path):
+    return app.route(path, methods=["POST"])
+
+
+def cached(key):
+    return memo.get(key)
+
+
+def stripped(path):
+    return path.strip()
+""",
+    "web.urls": "from web.routing import cached, json_post\n",
+    "web.views": "from web.routing import *\n",
+}
+
+
+def test_project_summary_route_factories() -> None:
+    project = _project(ROUTE_FACTORY_MODULES)
+
+    app, cache, api, routing, urls, views = project.summaries
+    assert app.route_factories == {}
+    assert cache.route_factories == {}
+    assert api.route_factories == {"json_get": None}
+    assert routing.route_factories == {
+        "json_post": "web.app.app",
+        "cached": "web.cache.memo",
+    }
+    assert urls.route_factories == {}
+    assert views.route_factories == {}
+
+
+def test_project_route_factory_needs_web_app() -> None:
+    project = _project(ROUTE_FACTORY_MODULES)
+
+    assert project.route_factory("web.routing.json_post")
+    assert project.route_factory("web.urls.json_post")
+    assert project.route_factory("web.api.json_get")
+    # A star import passes on a name that the module does not bind itself.
+    assert project.route_factory("web.views.json_post")
+    # `memo` is no Flask app, and `stripped` returns no route decorator.
+    assert not project.route_factory("web.routing.cached")
+    assert not project.route_factory("web.urls.cached")
+    assert not project.route_factory("web.routing.stripped")
+    assert not project.route_factory("web.app.app")
+    assert not project.route_factory("web.views.cached")
