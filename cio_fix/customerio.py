@@ -687,8 +687,10 @@ class FileIndex:
         self.module_imports: set[str] = set()
         self.global_names: set[str] = set()
         # Module-level aliases of SDK client classes (`Client = CustomerIO`),
-        # which `imports` lists with the class's qualified name.
-        self.class_aliases: set[str] = set()
+        # which `imports` lists with the class's qualified name. Each maps to
+        # the imported name that its value starts with, also through another
+        # alias (`CustomerIO` for `Tracker = Client`).
+        self.class_aliases: dict[str, str] = {}
         # What each module-level import binds a name to, in the order of the
         # imports: a name imported twice (`try: from .v2 import Event` and
         # `except ImportError: from .v1 import Event`) has both.
@@ -802,7 +804,8 @@ class FileIndex:
             if qualified in CONSTRUCTORS:
                 self.imports[name] = qualified
                 self.module_imports.add(name)
-                self.class_aliases.add(name)
+                head = dotted.partition(".")[0]
+                self.class_aliases[name] = self.class_aliases.get(head, head)
 
     def release(self) -> None:
         """Break the reference cycles between the scopes and what they bind.

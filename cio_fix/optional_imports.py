@@ -2,7 +2,8 @@
 
 `try: from customerio import CustomerIO` with `except ImportError:
 CustomerIO = None` makes the SDK optional. The name is the class where the
-SDK is installed and None where it is not, from import on.
+SDK is installed and None where it is not, from import on, and so is a
+class alias of it (`Client = CustomerIO`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,19 @@ def optional_imports(index: FileIndex) -> dict[str, str]:
             continue
         if import_fallback(index, name, index.parents.get) is not None:
             found[name] = origins[0]
+    return found
+
+
+def optional_aliases(index: FileIndex) -> dict[str, str]:
+    """Return the module's class aliases of optional imports, each with the import's name.
+
+    `Client = CustomerIO` after `except ImportError: CustomerIO = None`
+    makes `Client` None too where the SDK is not installed.
+    """
+    found = {}
+    for alias, imported in index.class_aliases.items():
+        if import_fallback(index, imported, index.parents.get) is not None:
+            found[alias] = imported
     return found
 
 

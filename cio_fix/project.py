@@ -46,7 +46,7 @@ from cio_fix.modules import (
 )
 from cio_fix.name_classes import ClassStrings, module_classes
 from cio_fix.namespaces import ATTRIBUTE_WRITERS, namespace_writes, own_module_writes
-from cio_fix.optional_imports import optional_imports
+from cio_fix.optional_imports import optional_aliases, optional_imports
 from cio_fix.sdk_version import (  # noqa: F401 (re-exported)
     SdkConflict,
     SdkVersion,
@@ -133,6 +133,10 @@ class ModuleSummary:
     # their import fails (`optional_imports.optional_imports`): local name
     # -> qualified name. They are not in `aliases`.
     optional_imports: dict[str, str] = field(default_factory=dict)
+    # The class aliases in `aliases` that are None when an import of this
+    # module fails (`Client = CustomerIO` after `CustomerIO = None`), each
+    # with the name of that import.
+    optional_aliases: dict[str, str] = field(default_factory=dict)
     # Qualified names of imported constants passed as credentials, with the
     # credential role ("site_id", "track_api_key", ...).
     credential_uses: dict[str, str] = field(default_factory=dict)
@@ -237,8 +241,11 @@ class ReexportedClass:
     # SDK, nearest first: (`compat`, `CustomerIO`).
     bindings: tuple[tuple[str, str], ...]
     # The module that sets the class to None when the SDK's import fails,
-    # if one on the way does.
+    # if one on the way does, and the name of that import there: the
+    # binding's own name, or the name that a class alias there is set to
+    # (`CustomerIO` for `Client = CustomerIO`).
     optional_in: ModuleSummary | None = None
+    optional_import: str | None = None
 
 
 class ProjectIndex:
@@ -658,6 +665,7 @@ class ProjectIndex:
     def _client_class(self, qualified: str) -> ReexportedClass | None:
         bindings: list[tuple[str, str]] = []
         optional_in = None
+        optional_import = None
         for _ in range(MAX_ALIASES):
             if qualified in CONSTRUCTORS:
                 break
@@ -667,17 +675,21 @@ class ProjectIndex:
                 return None
             if name in summary.aliases and name not in summary.rebound_aliases:
                 imported = summary.aliases[name]
+                optional_name = summary.optional_aliases.get(name)
             elif name in summary.optional_imports:
                 imported = summary.optional_imports[name]
-                optional_in = optional_in or summary
+                optional_name = name
             else:
                 return None
+            if optional_name is not None and optional_in is None:
+                optional_in = summary
+                optional_import = optional_name
             bindings.append((summary.module_name, name))
             qualified = self.localise(imported, summary.module_name)
         client = CONSTRUCTORS.get(qualified)
         if client is None or not bindings:
             return None
-        return ReexportedClass(client, tuple(bindings), optional_in)
+        return ReexportedClass(client, tuple(bindings), optional_in, optional_import)
 
     def external_origin(self, qualified: str) -> str | None:
         """Return the name from outside the project that a project module's import re-exports.
@@ -1054,6 +1066,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.method_changes = class_method_changes(index)
     summary.class_clients = index.class_clients()
     summary.optional_imports = optional_imports(index)
+    summary.optional_aliases = optional_aliases(index)
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
     summary.wrappers = wrapper_signatures(index)

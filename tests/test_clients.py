@@ -2786,6 +2786,41 @@ def test_clients_reexported_optional_class_reason(project) -> None:
     ) in finding["message"]
 
 
+def test_clients_optional_class_alias_reason(tmp_path: Path) -> None:
+    fixture = FIXTURES / "CIO601" / "class_alias_of_optional_import"
+    shutil.copytree(fixture, tmp_path / "project")
+    for expected in (tmp_path / "project").rglob("*.expected.py"):
+        expected.unlink()
+    result = run_cli(
+        ["--select", "CIO601", "--output-format", "json", "."], tmp_path / "project"
+    )
+    messages = {
+        (finding["path"], finding["line"]): finding["message"]
+        for finding in result.json["findings"]
+        if finding["fix"] is None
+    }
+    fixed = [
+        (finding["path"], finding["line"])
+        for finding in result.json["findings"]
+        if finding["fix"] is not None
+    ]
+
+    assert sorted(fixed) == [("acme/compat.py", 29), ("acme/jobs.py", 36)]
+    in_module = "when the import of `CustomerIO` fails (line 7), and cio-fix builds"
+    imported = "when the import of `CustomerIO` in acme/compat.py fails, and cio-fix"
+    expected = {
+        ("acme/compat.py", 15): f"`Client` is None {in_module}",
+        ("acme/compat.py", 21): f"`Tracker` is None {in_module}",
+        ("acme/jobs.py", 11): f"`Client` is None {imported}",
+        ("acme/jobs.py", 17): f"`Tracker` is None {imported}",
+        ("acme/jobs.py", 23): f"`compat.Client` is None {imported}",
+        ("acme/jobs.py", 29): f"`Sdk` is None {imported}",
+    }
+    assert sorted(messages) == sorted(expected)
+    for position, reason in expected.items():
+        assert f"(not fixed: {reason}" in messages[position]
+
+
 @pytest.mark.parametrize(
     ("target", "withheld"),
     [

@@ -826,7 +826,8 @@ class ClientPerRequest(Rule):
     parameters and wrapper classes; a constructor that the function imports
     itself (an optional SDK imported in the handler); a client of an SDK
     that the module imports optionally (`except ImportError: CustomerIO =
-    None`), or imports from a project module that does, where no test
+    None`), or imports from a project module that does, also through a
+    class alias of it (`Client = CustomerIO`), where no test
     that the class is not None comes first (`if CustomerIO is not None:`,
     `if CustomerIO is None:` ending in `return` or `raise`, `CustomerIO and
     CustomerIO(...)`), because the class is None where the SDK is not
@@ -3329,9 +3330,11 @@ def _optional_constructors(
 ) -> set[str]:
     """Return the names the constructor reads that are None when their import fails.
 
-    A class that a project module imports optionally and this module
-    imports from it (`from compat import CustomerIO`) counts by the name
-    that the constructor calls: `CustomerIO`, or `compat.CustomerIO`.
+    A class alias of such a name (`Client = CustomerIO`) counts too. A
+    class that a project module imports optionally, or a class alias of it
+    there, counts when this module imports it from that module (`from
+    compat import CustomerIO`), by the name that the constructor calls:
+    `CustomerIO`, or `compat.CustomerIO`.
     """
     func = construction.node.func
     dotted = dotted_name(func)
@@ -3348,7 +3351,9 @@ def _optional_constructors(
 
 
 def _import_fallback(context: FileContext, name: str) -> cst.Assign | None:
-    return import_fallback(context.index, name, context.parent)
+    """Return the `= None` fallback of the import that `name` is or is a class alias of."""
+    imported = context.index.class_aliases.get(name, name)
+    return import_fallback(context.index, imported, context.parent)
 
 
 def _optional_module(
@@ -3357,6 +3362,13 @@ def _optional_module(
     """Return the project module that sets the client class `func` names to None, if any."""
     reexported = context.index.reexported_class(func)
     return reexported.optional_in if reexported is not None else None
+
+
+def _failed_import_text(name: str, imported: str) -> str:
+    """Name the import whose failure sets `name` to None: its own, or the aliased one."""
+    if name.rpartition(".")[2] == imported:
+        return "its import"
+    return f"the import of `{imported}`"
 
 
 def _optional_constructor_reason(
@@ -3374,11 +3386,16 @@ def _optional_constructor_reason(
             continue
         fallback = _import_fallback(context, name)
         if fallback is not None:
-            failed = f"its import fails (line {context.message_line(fallback)})"
+            imported = context.index.class_aliases.get(name, name)
+            line = context.message_line(fallback)
+            failed = f"{_failed_import_text(name, imported)} fails (line {line})"
         else:
-            module = _optional_module(context, construction.node.func)
-            assert module is not None
-            failed = f"its import in {display_path(module.path)} fails"
+            reexported = context.index.reexported_class(construction.node.func)
+            assert reexported is not None and reexported.optional_in is not None
+            assert reexported.optional_import is not None
+            imported = _failed_import_text(name, reexported.optional_import)
+            path = display_path(reexported.optional_in.path)
+            failed = f"{imported} in {path} fails"
         return (
             f"`{name}` is None when {failed}, and cio-fix builds the client once"
             f" only after a test that `{name}` is not None"
