@@ -1795,6 +1795,20 @@ def test_background_message_of_project_exception(project, errors: str) -> None:
         assert "[*]" in line
 
 
+def test_background_one_line_except_safety(tmp_path: Path) -> None:
+    fixture = FIXTURES / "CIO304" / "except_block_on_one_line.py"
+    shutil.copy(fixture, tmp_path / "views.py")
+
+    result = run_cli(["--select", "CIO304", "--output-format", "json", "."], tmp_path)
+
+    fixes = [finding["fix"] for finding in result.json["findings"]]
+    passed, logged, ellipsis, acted = fixes
+    assert passed == "safe"
+    assert logged == "unsafe"
+    assert ellipsis == "safe"
+    assert acted is None
+
+
 def test_background_message_of_grouped_failure(project) -> None:
     grouped = (
         "import asyncio\n\n"

@@ -1404,7 +1404,7 @@ def _own_log_note(
     caught_by = _failure_catcher(context, raiser, handler.node, _grouped(task))
     if not isinstance(caught_by, (cst.ExceptHandler, cst.ExceptStarHandler)):
         return None
-    if _only_passes(caught_by.body.body):
+    if _only_passes(_block_statements(caught_by.body)):
         return None
     return "unsafe: that block no longer writes its own log line when the call fails"
 
@@ -1767,12 +1767,16 @@ def _only_passes(statements: Sequence[cst.BaseStatement]) -> bool:
 
 def _only_logs(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
     """Tell whether an `except` block only logs or passes."""
-    return _only_logs_statements(handler.body.body)
+    return _only_logs_statements(_block_statements(handler.body))
 
 
 def _only_logs_statements(statements: Sequence[cst.BaseStatement]) -> bool:
-    """Tell whether statements only log or pass."""
-    return _only_simple_statements(statements, is_logging_call)
+    """Tell whether statements only log or pass (`pass` or `...`)."""
+    return _only_simple_statements(statements, _is_logging_or_ellipsis)
+
+
+def _is_logging_or_ellipsis(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Ellipsis) or is_logging_call(value)
 
 
 def _only_simple_statements(
