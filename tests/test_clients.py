@@ -945,24 +945,24 @@ def test_clients_lambda_in_request_reported(tmp_path) -> None:
 # call's exception reaches the handler: `join()` and the end of an
 # executor's `with` block do not raise it.
 LAMBDA_WAITS = {
-    "awaited": ("(the handler awaits the executor that runs it)", True),
-    "result": ("(the handler waits for it with `.result()`)", True),
-    "joined": ("(`worker.join()` waits for the thread that runs it)", False),
+    "awaited": ("(not fixed: the handler awaits the executor that runs it)", True),
+    "result": ("(not fixed: the handler waits for it with `.result()`)", True),
+    "joined": ("(not fixed: `worker.join()` waits for the thread that runs it)", False),
     "thread_run": (
-        "(`threading.Thread(...).run()` runs it on the request's thread)",
+        "(not fixed: `threading.Thread(...).run()` runs it on the request's thread)",
         True,
     ),
-    "kept_run": ("(`worker.run()` runs it on the request's thread)", True),
+    "kept_run": ("(not fixed: `worker.run()` runs it on the request's thread)", True),
     "with_executor": (
-        "(the `with` block of `pool` waits until the executor has run it)",
+        "(not fixed: the `with` block of `pool` waits until the executor has run it)",
         False,
     ),
     "with_executor_named": (
-        "(the `with` block of `pool` waits until the executor has run it)",
+        "(not fixed: the `with` block of `pool` waits until the executor has run it)",
         False,
     ),
     "with_loop_executor": (
-        "(the `with` block of `pool` waits until the executor has run it)",
+        "(not fixed: the `with` block of `pool` waits until the executor has run it)",
         False,
     ),
 }
@@ -1013,7 +1013,7 @@ def test_clients_nested_function_reported(tmp_path) -> None:
     ]
     for finding in findings.values():
         assert finding["fix"] is None
-        assert finding["message"].endswith(f"({NESTED_REASON})")
+        assert finding["message"].endswith(f"(not fixed: {NESTED_REASON})")
 
 
 def test_clients_nested_function_names_call(tmp_path) -> None:
@@ -1215,8 +1215,8 @@ def test_clients_track_before_delete_stays(project) -> None:
 
     # The delete is last, so it may go to the background; the track may not.
     assert reasons[14] == (
-        " (a later `delete` in the handler must reach Customer.io after it, and"
-        " background calls may arrive in any order)"
+        " (not fixed: a later `delete` in the handler must reach Customer.io after it,"
+        " and background calls may arrive in any order)"
     )
     assert reasons[15] == ""
 
@@ -1225,8 +1225,8 @@ def test_clients_reason_names_later_change(project) -> None:
     reasons = _reasons(project({"app.py": ORDERED_CALLS}))
 
     assert reasons[22] == (
-        " (`attributes.clear()` on line 23 may change what the call sends before"
-        " the worker thread sends it)"
+        " (not fixed: `attributes.clear()` on line 23 may change what the call sends"
+        " before the worker thread sends it)"
     )
 
 
@@ -1262,13 +1262,13 @@ def test_clients_reason_names_aliased_change(project) -> None:
     reasons = _reasons(project({"app.py": ALIASED_PART}))
 
     assert reasons[12] == (
-        ' (`first["qty"] = ...` on line 13 may change what the call sends before'
-        " the worker thread sends it)"
+        ' (not fixed: `first["qty"] = ...` on line 13 may change what the call sends'
+        " before the worker thread sends it)"
     )
     # The loop runs the change again after the call.
     assert reasons[21] == (
-        ' (`row["seen"] = ...` on line 22 may change what the call sends before'
-        " the worker thread sends it)"
+        ' (not fixed: `row["seen"] = ...` on line 22 may change what the call sends'
+        " before the worker thread sends it)"
     )
 
 
@@ -1311,8 +1311,8 @@ def test_clients_reason_names_sorted_attribute(project) -> None:
     reasons = _reasons(project({"app.py": LATER_CHANGES}))
 
     assert reasons[13] == (
-        " (`tags.sort()` on line 14 may change what the call sends before the"
-        " worker thread sends it)"
+        " (not fixed: `tags.sort()` on line 14 may change what the call sends before"
+        " the worker thread sends it)"
     )
 
 
@@ -1320,8 +1320,8 @@ def test_clients_reason_names_call_given_object(project) -> None:
     reasons = _reasons(project({"app.py": LATER_CHANGES}))
 
     assert reasons[22] == (
-        " (`AUDIT.append(...)` on line 23 is given `plan`, which the call sends,"
-        " and cio-fix cannot tell that it leaves `plan` unchanged)"
+        " (not fixed: `AUDIT.append(...)` on line 23 is given `plan`, which the call"
+        " sends, and cio-fix cannot tell that it leaves `plan` unchanged)"
     )
 
 
@@ -1329,8 +1329,8 @@ def test_clients_reason_names_call_given_part(project) -> None:
     reasons = _reasons(project({"app.py": LATER_CHANGES}))
 
     assert reasons[29] == (
-        " (`drop_prices(...)` on line 30 is given `order.items`, which the call"
-        " sends, and cio-fix cannot tell that it leaves `order.items` unchanged)"
+        " (not fixed: `drop_prices(...)` on line 30 is given `order.items`, which the"
+        " call sends, and cio-fix cannot tell that it leaves `order.items` unchanged)"
     )
 
 
@@ -1371,8 +1371,8 @@ def test_clients_reason_names_function_changing_attribute(project) -> None:
     reasons = _reasons(project({"app.py": FUNCTIONS_GIVEN_SENT}))
 
     assert reasons[20] == (
-        " (`normalize(...)` on line 21 is given `tags`, which the call sends, and"
-        " may change it)"
+        " (not fixed: `normalize(...)` on line 21 is given `tags`, which the call"
+        " sends, and may change it)"
     )
 
 
@@ -1380,7 +1380,7 @@ def test_clients_reason_names_function_changing_part(project) -> None:
     reasons = _reasons(project({"app.py": FUNCTIONS_GIVEN_SENT}))
 
     assert reasons[27] == (
-        " (`add_gift(...)` on line 28 is given `order` and may change"
+        " (not fixed: `add_gift(...)` on line 28 is given `order` and may change"
         " `order.items` in it, which the call sends)"
     )
 
@@ -1408,7 +1408,7 @@ def test_clients_reason_names_call_given_attribute(project) -> None:
     reasons = _reasons(project({"app.py": ATTRIBUTE_GIVEN}))
 
     assert reasons[13] == (
-        " (`audit.record(...)` on line 14 is given `payload`, which the call"
+        " (not fixed: `audit.record(...)` on line 14 is given `payload`, which the call"
         " sends, and cio-fix cannot tell that it leaves `payload` unchanged)"
     )
 
@@ -1462,7 +1462,7 @@ def test_clients_message_names_gather(project) -> None:
     assert messages[20] == (
         "`track` makes request handler `carts` wait for the Track API in the"
         " awaited `asyncio.gather()`, and its failure fails the request; send it"
-        " from a background worker (`asyncio.gather()` waits for it together"
+        " from a background worker (not fixed: `asyncio.gather()` waits for it together"
         " with other awaitables; await it in a statement of its own)"
     )
 
@@ -1506,7 +1506,7 @@ def test_clients_message_names_awaited_task(project) -> None:
     assert messages[13] == (
         "`track` makes request handler `orders` wait for the Track API when it"
         " awaits `task` on line 15, and its failure fails the request; send it"
-        " from a background worker (the handler uses `task` for more than"
+        " from a background worker (not fixed: the handler uses `task` for more than"
         " `await task`)"
     )
 
@@ -1538,8 +1538,8 @@ def test_clients_anyio_task_group_under_trio_not_fixed(project) -> None:
     reasons = _reasons(project({"app.py": source}))
 
     assert reasons[29] == (
-        " (this module imports trio, and the background helper needs asyncio's"
-        " event loop)"
+        " (not fixed: this module imports trio, and the background helper needs"
+        " asyncio's event loop)"
     )
 
 
@@ -1566,8 +1566,8 @@ def test_clients_reason_says_later_call_may_reach(project) -> None:
     reasons = _reasons(project({"app.py": ORDERED_CALLS}))
 
     assert reasons[29] == (
-        " (a later call in the handler may reach Customer.io, which would expect"
-        " it to have arrived)"
+        " (not fixed: a later call in the handler may reach Customer.io, which would"
+        " expect it to have arrived)"
     )
 
 
@@ -1623,7 +1623,7 @@ def test_background_message_of_caught_failure(project) -> None:
     lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
     assert len(lines) == 2
     assert "fails the request" not in lines[0]
-    assert "the handler acts on its errors" in lines[0]
+    assert "(not fixed: that block sets `ok` when the call fails)" in lines[0]
     assert "its failure fails the request" in lines[1]
 
 
@@ -1680,20 +1680,99 @@ def test_background_message_of_sdk_exception(project) -> None:
 
     lines = [line for line in result.stdout.splitlines() if "CIO304" in line]
     logged, acted, ignored, uncaught = lines
-    background = (
-        "send it from a background worker, which logs the failure in that block's place"
-    )
+    background = "send it from a background worker"
+    in_place = f"{background}, which logs the failure in that block's place"
     for line, clause_line in ((logged, 16), (acted, 25), (ignored, 34)):
         assert "fails the request" not in line
         assert f"the `except` on line {clause_line} catches its failure" in line
-        assert background in line
     assert "[*]" not in logged
-    assert "(unsafe: that block no longer writes its own log line" in logged
+    assert f"{in_place} (unsafe: that block no longer writes its own log line" in (
+        logged
+    )
     assert "[*]" not in acted
-    assert "(the handler acts on its errors)" in acted
+    assert "in that block's place" not in acted
+    assert acted.endswith(
+        f"{background} (not fixed: that block calls `UNTRACKED.append` when the"
+        " call fails)"
+    )
     assert "[*]" in ignored
+    assert ignored.endswith(in_place)
     assert "its failure fails the request" in uncaught
     assert "catches its failure" not in uncaught
+
+
+# A handler with a `try` around the call. `{handlers}` is its `except`
+# clauses, the first on line 17.
+ACTING_HANDLER = """\
+import logging
+
+from customerio import CustomerIO, CustomerIOException
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+cio = CustomerIO("", "")
+log = logging.getLogger(__name__)
+UNTRACKED = []
+
+
+@app.post("/orders/<int:uid>")
+{asynchronous}def order(uid):
+    ok = True
+    try:
+        cio.track(customer_id=uid, name="order_placed")
+{handlers}
+    return jsonify(ok=ok)
+"""
+SDK_EXCEPT = "    except CustomerIOException:\n"
+
+
+@pytest.mark.parametrize(
+    ("handlers", "reason"),
+    [
+        (
+            f'{SDK_EXCEPT}        log.warning("down")\n        return {{}}, 503',
+            "that block returns a response",
+        ),
+        (f"{SDK_EXCEPT}        return", "that block returns from the handler"),
+        (
+            f'{SDK_EXCEPT}        raise RuntimeError("down")',
+            "the `except` on line 17 raises an exception",
+        ),
+        (f"{SDK_EXCEPT}        ok = False", "that block sets `ok`"),
+        (f"{SDK_EXCEPT}        ok &= False", "that block sets `ok`"),
+        (f"{SDK_EXCEPT}        ok: bool = False", "that block sets `ok`"),
+        (
+            f"{SDK_EXCEPT}        UNTRACKED.append(uid)",
+            "that block calls `UNTRACKED.append`",
+        ),
+        (
+            f"{SDK_EXCEPT}        await log_failure(uid)",
+            "that block calls `log_failure`",
+        ),
+        (
+            f"{SDK_EXCEPT}        if uid:\n            UNTRACKED.append(uid)",
+            "that block does more than log",
+        ),
+        (
+            f'    except KeyError:\n        return "missing", 400\n{SDK_EXCEPT}'
+            "        pass",
+            "the `except` on line 17 returns a response",
+        ),
+    ],
+)
+def test_background_acting_except_reason(project, handlers: str, reason: str) -> None:
+    asynchronous = "async " if "await" in handlers else ""
+    source = ACTING_HANDLER.format(asynchronous=asynchronous, handlers=handlers)
+    root = project({"views.py": source})
+
+    result = run_cli(["--select", "CIO304", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    assert finding["fix"] is None
+    assert "in that block's place" not in finding["message"]
+    assert finding["message"].endswith(
+        f"send it from a background worker (not fixed: {reason} when the call fails)"
+    )
 
 
 REEXPORTED_EXCEPTION_VIEWS = """\

@@ -787,8 +787,8 @@ def test_engine_dry_run_counts_only_applied_fixes(project) -> None:
     )
     assert "CIO304 `identify`" in identify
     assert identify.endswith(
-        "(the `track` on line 13 needs it to have arrived, so it belongs before"
-        " that call)"
+        "(not fixed: the `track` on line 13 needs it to have arrived, so it belongs"
+        " before that call)"
     )
 
 

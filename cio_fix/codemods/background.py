@@ -423,9 +423,15 @@ class BlockingCallInRequest(Rule):
     CioError` after `from customerio.client_base import
     CustomerIOException as CioError` in app/errors.py), but a subclass
     that the project defines does not count. The message then names that
-    block, and states that in the background the helper logs the failure
-    in its place. A task group raises its tasks' failures in an
-    ExceptionGroup, which only `except*` catches by the SDK's class.
+    block. When the call gets a fix, it also states that in the background
+    the helper logs the failure in the block's place. A task group raises
+    its tasks' failures in an ExceptionGroup, which only `except*` catches
+    by the SDK's class.
+
+    A call reported without a fix gives the reason after "not fixed:". For
+    a `try` whose `except` does more than log or pass, that is the first
+    thing the block does: "(not fixed: that block returns a response when
+    the call fails)", or it sets a variable, calls a function or raises.
 
     Code that a `try` runs only when the call succeeds is the code after
     the call in the `try` body and the `else` block, other than logging,
@@ -570,28 +576,27 @@ class BlockingCallInRequest(Rule):
         if task is not None:
             raises, raiser, where = task.raises, task.raiser, f" {task.wait}"
         failure, outcome = _failure_clauses(context, raiser, handler, raises, task)
-        message = (
+        advice = (
             f"`{call.wrapper or call.method}` makes request handler"
             f" `{handler.name}` wait for the Track API{where}{failure}; send it"
-            f" from a background worker{outcome}"
+            " from a background worker"
         )
+        # What the helper does with the failure is stated only with a fix,
+        # because a block that cio-fix leaves in place keeps doing its work.
+        message = f"{advice}{outcome}"
         if waited is not None:
             reason: str | None = waited.reason
         else:
             reason = _report_only_reason(context, call, handler, task)
         if reason is not None:
-            return context.finding(
-                self, call.node, f"{message} ({reason})", fixed_message=message
-            )
+            return self._unfixed_finding(context, call, advice, reason, message)
 
         kind = TASK_HELPER if call.client.is_async else THREAD_HELPER
         if kind not in helpers:
             helpers[kind] = _helper(context, kind, call.node)
         helper = helpers[kind]
         if isinstance(helper, str):
-            return context.finding(
-                self, call.node, f"{message} ({helper})", fixed_message=message
-            )
+            return self._unfixed_finding(context, call, advice, helper, message)
 
         target, prefix, adds_await = _fix_target(context, call, awaited, task, helper)
         replacements: dict[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel]
@@ -651,9 +656,22 @@ class BlockingCallInRequest(Rule):
             f" the Track API when it calls `{path.called.name}`{failure}; send it"
             " from a background worker"
         )
-        return context.finding(
-            self, call.node, f"{message} ({NESTED_REASON})", fixed_message=message
-        )
+        return self._unfixed_finding(context, call, message, NESTED_REASON, message)
+
+    def _unfixed_finding(
+        self,
+        context: FileContext,
+        call: ClientCall,
+        advice: str,
+        reason: str,
+        fixed_message: str,
+    ) -> Finding:
+        """Report a call without a fix: the advice, then why cio-fix does not apply it.
+
+        `fixed_message` is the message once another rule's fix removes the reason.
+        """
+        message = with_note(advice, f"not fixed: {reason}")
+        return context.finding(self, call.node, message, fixed_message=fixed_message)
 
 
 def _failure_clauses(
@@ -1429,8 +1447,13 @@ def _report_only_reason(
         return "its result is used"
     if _inside_client_with(context, call):
         return "the `with` block closes the client before a background call would run"
-    if _in_acting_try(context, raiser):
-        return "the handler acts on its errors"
+    acting = _acting_handler(context, raiser)
+    if acting is not None:
+        catcher = _failure_catcher(context, raiser, handler.node, _grouped(task))
+        block = "that block"
+        if acting is not catcher:
+            block = _catcher_description(context, acting)
+        return f"{block} {_handler_action(acting)} when the call fails"
     catcher = _catcher_running_code_on_success(context, raiser)
     if catcher is not None:
         return (
@@ -1683,18 +1706,58 @@ def _inside_client_with(context: FileContext, call: ClientCall) -> bool:
     return False
 
 
-def _in_acting_try(context: FileContext, node: cst.CSTNode) -> bool:
+def _acting_handler(
+    context: FileContext, node: cst.CSTNode
+) -> cst.ExceptHandler | cst.ExceptStarHandler | None:
+    """Return the first `except` around `node` whose block does more than log, or None.
+
+    Of the `try` statements around `node`, the nearest one with such a block counts.
+    """
     child = node
     for parent in context.ancestors(node):
         if isinstance(parent, cst.FunctionDef):
-            return False
-        is_try_body = (
-            isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body
-        )
-        if is_try_body and any(not _only_logs(handler) for handler in parent.handlers):
-            return True
+            return None
+        if isinstance(parent, (cst.Try, cst.TryStar)) and child is parent.body:
+            for handler in parent.handlers:
+                if not _only_logs(handler):
+                    return handler
         child = parent
-    return False
+    return None
+
+
+def _handler_action(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> str:
+    """Name the first thing that an `except` block does besides logging: "returns a response"."""
+    for statement in _block_statements(handler.body):
+        if not isinstance(statement, cst.SimpleStatementLine):
+            break
+        for small in statement.body:
+            if isinstance(small, cst.Pass):
+                continue
+            if isinstance(small, cst.Expr) and _is_logging_or_ellipsis(small.value):
+                continue
+            return _statement_action(small)
+    return "does more than log"
+
+
+def _statement_action(statement: cst.BaseSmallStatement) -> str:
+    """Name what one statement of a request handler does: "sets `ok`", "calls `notify`"."""
+    if isinstance(statement, cst.Return):
+        if statement.value is None:
+            return "returns from the handler"
+        return "returns a response"
+    if isinstance(statement, cst.Raise):
+        return "raises an exception"
+    if isinstance(statement, cst.Assign):
+        return f"sets `{quoted_code(statement.targets[0].target)}`"
+    if isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
+        return f"sets `{quoted_code(statement.target)}`"
+    if isinstance(statement, cst.Expr):
+        value = statement.value
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call):
+            return f"calls `{quoted_code(value.func)}`"
+    return "does more than log"
 
 
 def _catcher_running_code_on_success(
