@@ -396,7 +396,9 @@ class WrapperSignature:
     # there, or the keyword it is passed as.
     targets: tuple[tuple[str, int | str], ...]
     # The qualified name, as the wrapper's module imports it, of a client
-    # that another module of the project binds (`from app.client import cio`).
+    # that another module of the project binds (`from app.client import cio`),
+    # or the wrapper's module's own name of an object that it builds with a
+    # class imported from another module (`cio = Tracker(...)`).
     client_import: str | None = None
     # The parameters with the default None (`data=None`), which the client
     # call gets as None when a caller leaves them out.

@@ -1069,7 +1069,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.optional_aliases = optional_aliases(index)
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
-    summary.wrappers = wrapper_signatures(index)
+    summary.wrappers = wrapper_signatures(index, summary.imported_class_clients)
     summary.changed_imports = changed_imports(index)
     summary.assigned_attributes = _assigned_attributes(index)
     summary.writes_globals = _writes_globals(index)

@@ -7,6 +7,7 @@ checks them.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -30,8 +31,15 @@ if TYPE_CHECKING:
     from cio_fix.rules import FileContext
 
 
-def wrapper_signatures(index: FileIndex) -> dict[str, WrapperSignature]:
-    """Return the module-level pass-through wrappers of a module, by function name."""
+def wrapper_signatures(
+    index: FileIndex, built_clients: Container[str] = ()
+) -> dict[str, WrapperSignature]:
+    """Return the module-level pass-through wrappers of a module, by function name.
+
+    `built_clients` are the module-level names that the module binds to an
+    object of a class imported from another module (`cio = Tracker(...)`),
+    which the project index may later resolve to clients.
+    """
     found = {}
     for function in index.functions:
         if (
@@ -39,7 +47,7 @@ def wrapper_signatures(index: FileIndex) -> dict[str, WrapperSignature]:
             and function.class_info is None
             and _bound_once(index, function.name)
         ):
-            signature = wrapper_signature(index, function)
+            signature = wrapper_signature(index, function, built_clients)
             if signature is not None:
                 found[function.name] = signature
     return found
@@ -60,7 +68,7 @@ def _bound_once(index: FileIndex, name: str) -> bool:
 
 
 def wrapper_signature(
-    index: FileIndex, function: FunctionInfo
+    index: FileIndex, function: FunctionInfo, built_clients: Container[str] = ()
 ) -> WrapperSignature | None:
     """Return how a function passes its parameters to a client method, if it only does that.
 
@@ -114,8 +122,12 @@ def wrapper_signature(
     client_import = None
     if client is None:
         # Modules are summarised before the project index exists, so the
-        # index resolves a client imported from another module later.
-        client_import = _imported_name(index, call.func.value, function.scope)
+        # index later resolves a client imported from another module, or
+        # one built here with a class imported from another module.
+        receiver = call.func.value
+        client_import = _imported_name(index, receiver, function.scope)
+        if client_import is None:
+            client_import = _built_name(index, receiver, function.scope, built_clients)
         if client_import is None:
             return None
     elif method not in METHODS_BY_API[client.api]:
@@ -152,6 +164,24 @@ def _imported_name(
     if qualified is None or qualified.partition(".")[0] in CLIENT_PACKAGES:
         return None
     return qualified
+
+
+def _built_name(
+    index: FileIndex,
+    receiver: cst.BaseExpression,
+    scope: Scope,
+    built_clients: Container[str],
+) -> str | None:
+    """Return the qualified name of a receiver that is one of `built_clients`.
+
+    The wrapper's own scope must not bind the name, so that the call reads
+    the module-level object.
+    """
+    if type(receiver) is not cst.Name or receiver.value not in built_clients:
+        return None
+    if receiver.value in scope.assignments or receiver.value in scope.imports:
+        return None
+    return f"{index.module_name}.{receiver.value}"
 
 
 def _only_call(node: cst.FunctionDef) -> cst.Call | None:

@@ -823,3 +823,100 @@ def test_partial_call_fix_withheld_reasons(project) -> None:
     assert binds_data in checked.stdout
     assert "app/tracking.py:15:5: CIO701" in checked.stdout
     assert "(not fixed: the partial `send` binds `plan` too)" in checked.stdout
+
+
+TRACKING_BUILT = """\
+from acme.compat import Tracker
+
+cio = Tracker("s", "k")
+
+
+def track(customer_id, name, data=None, **kwargs):
+    cio.track(customer_id=customer_id, name=name, data=data or {}, **kwargs)
+"""
+
+JOBS = """\
+import time
+
+from acme.tracking import track
+
+
+def renew(user):
+    track(user["id"], "renewed", seats=user["seats"])
+
+
+def visit(user):
+    track(user["id"], "visited", {"visited_at": int(time.time() * 1000)})
+"""
+
+RENEW_VIEW = """\
+from flask import Flask, jsonify, request
+
+from acme.tracking import track
+
+app = Flask(__name__)
+
+
+@app.route("/renew", methods=["POST"])
+def renew():
+    form = request.get_json()
+    track(form["id"], "renewed")
+    return jsonify(ok=True)
+"""
+
+# compat.py modules that pass customerio's client class on as `Tracker`.
+CUSTOMERIO_TRACKERS = {
+    "optional import, then alias": (
+        "try:\n    from customerio import CustomerIO\n"
+        "except ImportError:\n    CustomerIO = None\n\nTracker = CustomerIO\n"
+    ),
+    "import as": "from customerio import CustomerIO as Tracker\n",
+}
+
+# compat.py modules whose `Tracker` has a `track` method too, but is no
+# Customer.io client.
+OTHER_TRACKERS = {
+    "other SDK's class": (
+        "from customerio import CustomerIO\n"
+        "from segment.analytics import Client as Tracker\n"
+    ),
+    "project class": (
+        "class Tracker:\n    def __init__(self, *keys):\n        self.keys = keys\n\n"
+        "    def track(self, customer_id, name, data=None, **kwargs):\n"
+        "        print(customer_id, name, data, kwargs)\n"
+    ),
+}
+
+
+def _built_tracker_project(project, compat: str) -> Path:
+    return project(
+        {
+            "pyproject.toml": (
+                '[project]\nname = "acme"\ndependencies = ["customerio>=3,<4"]\n'
+            ),
+            "acme/__init__.py": "",
+            "acme/compat.py": compat,
+            "acme/tracking.py": TRACKING_BUILT,
+            "acme/jobs.py": JOBS,
+            "acme/views.py": RENEW_VIEW,
+        }
+    )
+
+
+@pytest.mark.parametrize("compat", sorted(CUSTOMERIO_TRACKERS))
+def test_wrapper_client_built_with_reexported_class(project, compat: str) -> None:
+    root = _built_tracker_project(project, CUSTOMERIO_TRACKERS[compat])
+
+    found = {(f["path"], f["line"], f["code"]) for f in _findings(root)}
+
+    assert ("acme/jobs.py", 7, "CIO701") in found
+    assert ("acme/jobs.py", 11, "CIO103") in found
+    assert ("acme/views.py", 11, "CIO304") in found
+
+
+@pytest.mark.parametrize("compat", sorted(OTHER_TRACKERS))
+def test_wrapper_client_built_with_other_class_ignored(project, compat: str) -> None:
+    root = _built_tracker_project(project, OTHER_TRACKERS[compat])
+
+    assert _findings(root) == []
+
