@@ -1262,12 +1262,28 @@ class FileIndex:
                 return PIPELINES
             return self.project.client_type(local)
         if self.project is not None:
-            # A name no statement binds may come from a project module
-            # imported with `*`.
-            for module in self.star_imports:
-                found = self.project.client_type(self._localised(f"{module}.{name}"))
-                if found is not None:
-                    return found
+            return self._star_imported_type(name)
+        return None
+
+    def _star_imported_type(self, name: str) -> ClientType | None:
+        """Return the client type that a star import of a project module gives a name.
+
+        No statement of the module binds the name. The star imports are
+        tried last first, because at run time the last one that binds the
+        name gives its value. One that may bind the name through an
+        `__all__` that cio-fix cannot read leaves it unknown.
+        """
+        assert self.project is not None
+        for module in reversed(self.star_imports):
+            local = self._localised(f"{module}.{name}")
+            exported = self.project.star_binds(local.rpartition(".")[0], name)
+            if exported is None:
+                return None
+            if not exported:
+                continue
+            found = self.project.client_type(local)
+            if found is not None:
+                return found
         return None
 
     def _bound_to_other_object(

@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 # The attribute name in `ModuleSummary.assigned_attributes` that stands for
 # any attribute: `setattr(ev, name, value)` may set each one.
 ANY_ATTRIBUTE = "*"
+# `ModuleSummary.all_names` of an `__all__` whose names cio-fix cannot read.
+# No identifier is `*`.
+UNREAD_ALL = ("*",)
 # The Flask app class, and the proxy of the app that handles the request,
 # whose attributes are those of one of the project's Flask apps.
 FLASK_APP_CLASS = "flask.Flask"
@@ -125,6 +128,11 @@ class ModuleSummary:
     # this module may be one of those modules' names.
     star_imports: list[str] = field(default_factory=list)
     own_names: list[str] = field(default_factory=list)
+    # The names of the module's `__all__`, which are all that a star import
+    # of the module binds, or `UNREAD_ALL` when cio-fix cannot read them
+    # (`__all__` built from other values, or changed after it is bound).
+    # None when the module has no `__all__`.
+    all_names: tuple[str, ...] | None = None
     # The aliases that another binding may replace (`FileIndex.rebound_names`),
     # such as a `try`/`except ImportError` fallback between two imports. The
     # alias is the last import, which is not the value read through it.
@@ -430,14 +438,43 @@ class ProjectIndex:
         """Follow a name that a module may re-export with `*` to a module that binds it.
 
         The last star import wins, as it does at run time. A name that no
-        summary of those modules records is not followed.
+        summary of those modules records is not followed, and neither is
+        one that a module with an `__all__` that cio-fix cannot read may
+        give.
         """
         for module in reversed(summary.star_imports):
             local = self.localise(module, summary.module_name)
+            exported = self.star_binds(local, name)
+            if exported is None:
+                return None
+            if not exported:
+                continue
             found = self._resolve(f"{local}.{name}", depth + 1, values)
             if found is not None and found[0].records(found[1]):
                 return found
         return None
+
+    def star_binds(self, module_path: str, name: str) -> bool | None:
+        """Tell whether `from module_path import *` may bind `name`, None when unknown.
+
+        A star import binds the names of the module's `__all__`, or without
+        one, the public names that the module binds. It is unknown when
+        cio-fix cannot read the `__all__`. A module outside the project
+        binds nothing that cio-fix follows.
+        NOTE: a project module that cio-fix did not read (one that never
+        mentions Customer.io) counts as outside too, and so does a name
+        that a read module binds but its summary does not record. When
+        such a module comes later, the name it binds is taken from an
+        earlier star import.
+        """
+        summary = self.module(module_path)
+        if summary is None:
+            return False
+        if summary.all_names is None:
+            return not name.startswith("_")
+        if summary.all_names == UNREAD_ALL:
+            return None
+        return name in summary.all_names
 
     def localise(self, qualified: str, importer: str) -> str:
         """Return `qualified` as the importer's own part of the repository means it.
@@ -642,6 +679,11 @@ class ProjectIndex:
         """Return the wrapper that a module's star imports give `name`, if one does."""
         for module in reversed(summary.star_imports):
             local = self.localise(f"{module}.{name}", summary.module_name)
+            exported = self.star_binds(local.rpartition(".")[0], name)
+            if exported is None:
+                return None
+            if not exported:
+                continue
             found = self.wrapper(local, depth + 1)
             if found is not None:
                 return found
@@ -933,14 +975,10 @@ CREDENTIAL_ROLES: dict[Api, dict[str, str]] = {
 def _star_exported(summary: ModuleSummary, name: str) -> bool:
     """Tell whether a name of a module may come from one of its star imports.
 
-    The module must not bind it itself, and `*` does not export a private
-    name (`_client`).
+    The module must not bind it itself. `ProjectIndex.star_binds` tells
+    whether a star-imported module exports it.
     """
-    return (
-        bool(summary.star_imports)
-        and name not in summary.own_names
-        and not name.startswith("_")
-    )
+    return bool(summary.star_imports) and name not in summary.own_names
 
 
 def _wrapper_names(summaries: list[ModuleSummary]) -> frozenset[str]:
@@ -1059,6 +1097,8 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     if index.star_imports:
         summary.star_imports = list(index.star_imports)
         summary.own_names = sorted(scope.assignments)
+    if "__all__" in index.names:
+        summary.all_names = _all_names(index)
     summary.attribute_clients = index.held_clients()
     summary.flask_apps = _flask_apps(index)
     summary.factory_app_clients = _factory_app_clients(index)
@@ -1128,6 +1168,41 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         if name is not None:
             summary.env_reads.append(name)
     return summary
+
+
+def _all_names(index: FileIndex) -> tuple[str, ...] | None:
+    """Return the names of a module's `__all__`, `UNREAD_ALL`, or None without one.
+
+    Only one module-level assignment of a list or tuple of string literals
+    is read, and `__all__` must appear nowhere else in the module. A second
+    binding, `+=`, `.extend(...)` or `del` may change it, so its names are
+    then `UNREAD_ALL`, as for any other use of the name. A module that names
+    `__all__` only as an attribute of another object (`api.__all__`) and
+    never binds it has no `__all__` of its own.
+    """
+    scope = index.module_scope
+    bound = (
+        "__all__" in scope.assignments
+        or "__all__" in index.module_imports
+        or "__all__" in index.global_names
+    )
+    if not bound:
+        return None
+    assignment = index.module_assignment("__all__")
+    if len(index.names["__all__"]) != 1 or assignment is None:
+        return UNREAD_ALL
+    if type(assignment.statement) not in (cst.Assign, cst.AnnAssign):
+        return UNREAD_ALL
+    value = assignment.value
+    if type(value) not in (cst.List, cst.Tuple):
+        return UNREAD_ALL
+    names = []
+    for element in value.elements:
+        name = literal_value(element.value)
+        if type(element) is not cst.Element or not isinstance(name, str):
+            return UNREAD_ALL
+        names.append(name)
+    return tuple(names)
 
 
 def _client_methods(index: FileIndex) -> tuple[list[str], list[str]]:

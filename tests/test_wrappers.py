@@ -920,3 +920,109 @@ def test_wrapper_client_built_with_other_class_ignored(project, compat: str) -> 
 
     assert _findings(root) == []
 
+
+SEGMENT_SINK = """\
+import segment.analytics as analytics
+
+__all__ = ["track"]
+
+
+def track(user_id, event, properties=None):
+    analytics.track(user_id, event, properties or {})
+"""
+
+CUSTOMERIO_SINK = """\
+from customerio import CustomerIO
+
+{all_list}
+
+cio = CustomerIO("site", "key")
+
+
+def identify(customer_id, **attributes):
+    cio.identify(id=customer_id, **attributes)
+
+
+def track(customer_id, name, data=None):
+    cio.track(customer_id=customer_id, name=name, data=data or {{}})
+
+
+def _track(customer_id, name, data=None):
+    cio.track(customer_id=customer_id, name=name, data=data or {{}})
+"""
+
+SIGNUP_VIEW = """\
+from flask import Flask, jsonify, request
+
+from app.sinks import {name}
+
+app = Flask(__name__)
+
+
+@app.route("/signup", methods=["POST"])
+def signup():
+    form = request.get_json()
+    {name}(form["id"], "signed_up")
+    return jsonify(ok=True)
+"""
+
+# `__all__` of the Customer.io sink that leaves `track` to the Segment sink,
+# which `app/sinks/__init__.py` star-imports before it.
+ALL_WITHOUT_TRACK = {
+    "list": '__all__ = ["identify"]',
+    "tuple": '__all__ = ("identify",)',
+    "annotated": '__all__: list[str] = ["identify"]',
+    "empty": "__all__ = []",
+}
+
+# `__all__` that cio-fix cannot read, so none of the sink's names is followed
+# through the star import, also where the run-time `__all__` has `track`.
+ALL_UNREAD = {
+    "extended with +=": '__all__ = ["identify"]\n__all__ += ["track"]',
+    "extended with a call": '__all__ = ["identify"]\n__all__.append("track")',
+    "built": '__all__ = [name for name in ("identify", "track")]',
+    "unpacked": '__all__ = [*("identify",), "track"]',
+}
+
+
+def _sinks_project(project, all_list: str, name: str) -> Path:
+    return project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "app/__init__.py": "",
+            "app/sinks/__init__.py": (
+                "from .segment_sink import *\nfrom .customerio_sink import *\n"
+            ),
+            "app/sinks/segment_sink.py": SEGMENT_SINK,
+            "app/sinks/customerio_sink.py": CUSTOMERIO_SINK.format(all_list=all_list),
+            "app/views.py": SIGNUP_VIEW.format(name=name),
+        }
+    )
+
+
+def _view_findings(root: Path) -> list[dict]:
+    return [f for f in _findings(root) if f["path"] == "app/views.py"]
+
+
+@pytest.mark.parametrize("shape", sorted(ALL_WITHOUT_TRACK))
+def test_star_import_name_outside_all_ignored(project, shape: str) -> None:
+    root = _sinks_project(project, ALL_WITHOUT_TRACK[shape], "track")
+
+    assert _view_findings(root) == []
+
+
+@pytest.mark.parametrize("shape", sorted(ALL_UNREAD))
+def test_star_import_with_unread_all_ignored(project, shape: str) -> None:
+    root = _sinks_project(project, ALL_UNREAD[shape], "track")
+
+    assert _view_findings(root) == []
+
+
+@pytest.mark.parametrize("name", ["track", "_track"])
+def test_star_import_name_in_all_followed(project, name: str) -> None:
+    all_list = '__all__ = ["identify", "track", "_track"]'
+    root = _sinks_project(project, all_list, name)
+
+    found = [(f["line"], f["code"]) for f in _view_findings(root)]
+
+    assert found == [(11, "CIO304")]
