@@ -418,6 +418,27 @@ def _getattr_call(node: cst.BaseExpression | None) -> cst.Call | None:
     return node
 
 
+def literal_getattr(node: cst.BaseExpression) -> cst.BaseExpression:
+    """Return `node` with a `getattr(obj, "name")` that it starts at written as `obj.name`.
+
+    `getattr(self, "items").append` becomes `self.items.append`, so that
+    code comparing paths of objects reads both alike. Any other node comes
+    back as it is.
+    """
+    root = _object_root(node)
+    call = _getattr_call(root)
+    if call is None:
+        return node
+    name = call.args[1].value
+    if not isinstance(name, (cst.SimpleString, cst.ConcatenatedString)):
+        return node
+    value = name.evaluated_value
+    if not isinstance(value, str) or not value.isidentifier():
+        return node
+    attribute = cst.Attribute(value=call.args[0].value, attr=cst.Name(value))
+    return attribute if root is node else node.deep_replace(call, attribute)
+
+
 def _getattr_attribute(node: cst.Call, instance: str) -> str | None:
     """Return `items` for `getattr(self, "items")`, whose object is `instance`.
 

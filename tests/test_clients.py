@@ -1413,6 +1413,22 @@ def test_clients_reason_names_call_given_attribute(project) -> None:
     )
 
 
+def test_clients_reason_names_change_through_getattr(project) -> None:
+    fixture = FIXTURES / "CIO304" / "sent_attribute_read_or_changed_through_getattr.py"
+    reasons = _reasons(project({"views.py": fixture.read_text()}))
+
+    assert reasons[15] == ""
+    assert reasons[24] == (
+        ' (not fixed: `getattr(self, "items").append(...)` on line 25 may change'
+        " what the call sends before the worker thread sends it)"
+    )
+    assert reasons[32] == (
+        ' (not fixed: `getattr(self, "lines")[0]["refunded"] = ...` on line 33 may'
+        " change what the call sends before the worker thread sends it)"
+    )
+    assert reasons[41] == ""
+
+
 TASKS_WAITED_FOR = """\
 import asyncio
 

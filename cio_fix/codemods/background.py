@@ -63,6 +63,7 @@ from cio_fix.method_changes import (
     MUTATING_METHODS,
     bound_class,
     changed_attributes_by_method,
+    literal_getattr,
     module_function_called,
     module_functions,
 )
@@ -447,16 +448,18 @@ class BlockingCallInRequest(Rule):
     function, or calling a method of it that is not known to only read it,
     counts too, whether the call sends it as event data or as a profile or
     event attribute (`normalize(tags)` after sending `tags=tags`).
-    Builtins such as `len()`, `str()` and `print()`, and loggers, only
-    read. cio-fix reads the body of an undecorated function of the module
-    that the handler calls by name. Such a function that changes none of
-    its parameters does not count. One that may change them counts also
-    when it is given the object that a sent part belongs to
-    (`add_gift(order)` after sending `order.items`). A method of that
-    object counts when its body changes the sent attribute, or anything
-    inside it, in place (`cart.empty()` whose body is `self.items.clear()`,
-    after sending `cart.items`). A mutating method, an assignment inside
-    the attribute, and `+=`, `|=` or another augmented assignment count.
+    Builtins such as `len()`, `str()` and `print()`, and loggers, only read,
+    also when given a sent attribute (`len(self.items)`). In the handler
+    too, `getattr(obj, "items")` is `obj.items`. cio-fix reads the body of
+    an undecorated function of the module that the handler calls by name.
+    Such a function that changes none of its parameters does not count. One
+    that may change them counts also when it is given the object that a sent
+    part belongs to (`add_gift(order)` after sending `order.items`). A
+    method of that object counts when its body changes the sent attribute,
+    or anything inside it, in place (`cart.empty()` whose body is
+    `self.items.clear()`, after sending `cart.items`). A mutating method, an
+    assignment inside the attribute, and `+=`, `|=` or another augmented
+    assignment count.
     So does passing the attribute to a call, unless the call only reads or
     runs a function of the module that leaves that parameter unchanged.
     The method may reach the attribute as `getattr(self, "items")`, and a
@@ -2007,6 +2010,8 @@ class _Mutations(Bindings):
 
     def _record(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
         root = root_object_name(target)
+        if root is None:
+            root = root_object_name(literal_getattr(target))
         if root is not None:
             self.found.append((root, node))
 
@@ -2494,6 +2499,9 @@ def _call_change(
     receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
     if _inside_any(receiver, parts):
         return _Change(call)
+    # `len(self.items)` after sending `self.items` only reads it.
+    if only_reads(call):
+        return None
     given = _given_argument(call, name, passed, parts)
     if given is None and not parts:
         return None
@@ -2794,10 +2802,10 @@ def _changed_object(node: cst.CSTNode) -> cst.BaseExpression | None:
     if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.Del)):
         target = node.target
         if isinstance(target, (cst.Subscript, cst.Attribute)):
-            return target.value
+            return literal_getattr(target.value)
         return None
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        return node.func.value
+        return literal_getattr(node.func.value)
     return None
 
 
