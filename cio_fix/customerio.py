@@ -489,6 +489,24 @@ class Construction:
     arguments: dict[str, cst.Arg]
 
 
+# The constructor parameter that identifies a client's workspace.
+WORKSPACE_PARAMETERS = {Api.TRACK: "site_id", Api.PIPELINES: "write_key"}
+
+
+def construction_workspace(construction: Construction) -> str | None:
+    """Return the workspace key of a client built here, or None without a site id or write key.
+
+    The key is `literal:` or `read:`, the parameter and the argument's code,
+    as `codemods.attributes.workspace_of` describes.
+    """
+    parameter = WORKSPACE_PARAMETERS.get(construction.client.api)
+    argument = construction.arguments.get(parameter) if parameter else None
+    if argument is None:
+        return None
+    kind = "literal" if isinstance(literal_value(argument.value), str) else "read"
+    return f"{kind}:{parameter} {code_of(argument.value)}"
+
+
 def only_statement(node: cst.FunctionDef) -> cst.BaseSmallStatement | None:
     """Return the function's one statement after an optional docstring, if it is a simple one."""
     body = node.body

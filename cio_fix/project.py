@@ -30,6 +30,7 @@ from cio_fix.customerio import (
     FileIndex,
     Scope,
     WrapperSignature,
+    construction_workspace,
     dotted_name,
     env_variable_read,
     literal_value,
@@ -82,6 +83,11 @@ class ModuleSummary:
     # The names in `clients` that functions set through `global`
     # (`global cio; cio = CustomerIO(...)` in an init function).
     global_clients: list[str] = field(default_factory=list)
+    # Workspace keys of the module-level clients in `clients`, by name, in a
+    # module that builds two or more (`us` and `eu` of other site ids), as
+    # `customerio.construction_workspace` writes them. CIO201 reads them to
+    # tell that two clients imported from one module send to two workspaces.
+    client_workspaces: dict[str, str] = field(default_factory=dict)
     # Module-level names bound to a construction of a class that the module
     # imports from outside the SDKs (`cio = CustomerIO(...)` or `cio =
     # Tracker(...)` after `from compat import ...`): name -> the class's
@@ -524,6 +530,24 @@ class ProjectIndex:
             found = self.client_class(local)
             return found.client if found is not None else None
         return summary.clients.get(name)
+
+    def client_workspace(self, qualified: str) -> str | None:
+        """Return the workspace key of a module-level client of a project module, if known.
+
+        The key is the one `customerio.construction_workspace` gives, with
+        the module's name after its kind (`read@app.clients:site_id ...`), so
+        that only keys of clients built in one module compare equal or
+        different.
+        """
+        target = self.resolve_name(qualified)
+        if target is None:
+            return None
+        summary, name = target
+        key = summary.client_workspaces.get(name)
+        if key is None:
+            return None
+        kind, _, rest = key.partition(":")
+        return f"{kind}@{summary.module_name}:{rest}"
 
     def _attribute_client_type(self, qualified: str) -> ClientType | None:
         """Return the client type of an attribute of a project module's module-level object.
@@ -1041,6 +1065,25 @@ def _with_import_names(
     return frozenset(names)
 
 
+def _client_workspaces(index: FileIndex, summary: ModuleSummary) -> dict[str, str]:
+    """Return the workspace keys of the module's clients bound once, when it has two or more."""
+    if len(summary.clients) < 2:
+        return {}
+    constructions = {
+        id(construction.node): construction for construction in index.constructions
+    }
+    scope = index.module_scope
+    keys = {}
+    for name in summary.clients:
+        if name in summary.global_clients or name in index.rebound_names:
+            continue
+        construction = constructions.get(id(scope.assignments[name][0].value))
+        key = construction_workspace(construction) if construction else None
+        if key is not None:
+            keys[name] = key
+    return keys if len(keys) >= 2 else {}
+
+
 def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     """Extract what other files of the project may need from one module."""
     summary = ModuleSummary(module_name=index.module_name, path=path)
@@ -1068,6 +1111,8 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
             imported = _imported_class_construction(index, value, scope)
             if imported is not None:
                 summary.imported_class_clients[name] = imported
+
+    summary.client_workspaces = _client_workspaces(index, summary)
 
     for name in scope.assignments:
         client = index.type_alias_client(name)

@@ -882,19 +882,21 @@ def test_alias_unknown_binding_still_pairs(project, between: str) -> None:  # ty
     assert finding["fix"] is None
 
 
-IMPORTED_CLIENTS = """\
+US_CLIENT = """\
 import os
 
 from customerio import CustomerIO
 
 us = CustomerIO(os.environ["CIO_US_SITE_ID"], os.environ["CIO_US_API_KEY"])
-eu = CustomerIO(os.environ["CIO_EU_SITE_ID"], os.environ["CIO_EU_API_KEY"])
 """
+EU_CLIENT = US_CLIENT.replace("us =", "eu =").replace("_US_", "_EU_")
 
-# The same calls through imported clients, once direct and once through
-# a local alias that a plain assignment binds again.
+# The same calls through clients imported from two modules, whose
+# workspaces cio-fix cannot compare, once direct and once through a local
+# alias that a plain assignment binds again.
 IMPORTED_ALIAS = """\
-from clients import eu, us
+from clients_eu import eu
+from clients_us import us
 
 
 def move_direct(user):
@@ -911,20 +913,49 @@ def move_alias(user):
 
 
 def test_alias_of_imported_client_reason(project) -> None:  # type: ignore[no-untyped-def]
-    root = project({"clients.py": IMPORTED_CLIENTS, "app.py": IMPORTED_ALIAS})
+    root = project(
+        {
+            "clients_us.py": US_CLIENT,
+            "clients_eu.py": EU_CLIENT,
+            "app.py": IMPORTED_ALIAS,
+        }
+    )
 
     result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
     findings = {finding["line"]: finding for finding in result.json["findings"]}
 
-    assert sorted(findings) == [5, 11]
+    assert sorted(findings) == [6, 12]
     reason = (
         "(cio-fix does not move it, because it cannot tell whether `eu` sends to"
         " the same workspace as `us`, and an identify sent to another workspace"
         " does not create this person)."
     )
-    assert findings[5]["message"].endswith(reason)
-    assert findings[11]["message"].endswith(reason)
-    assert findings[11]["fix"] is None
+    assert findings[6]["message"].endswith(reason)
+    assert findings[12]["message"].endswith(reason)
+    assert findings[12]["fix"] is None
+
+
+def test_imported_clients_of_one_module(project) -> None:  # type: ignore[no-untyped-def]
+    folder = FIXTURES / "CIO201" / "imported_clients_of_other_workspaces" / "svc"
+    files = {
+        f"svc/{name}": (folder / name).read_text(encoding="utf-8")
+        for name in ("__init__.py", "clients.py", "migrate.py")
+    }
+    root = project(files)
+
+    result = run_cli(["--output-format", "json", "--select", "CIO201", "."], root)
+    findings = {finding["line"]: finding for finding in result.json["findings"]}
+
+    # `us` and `eu` of one module with two site ids do not pair, through an
+    # alias (line 14) or directly (line 20). A client of this module and
+    # one imported may share a workspace (line 38).
+    assert sorted(findings) == [26, 31, 38]
+    assert findings[26]["fix"] == "safe"
+    assert findings[31]["fix"] == "safe"
+    assert findings[38]["fix"] is None
+    assert "whether `us` sends to the same workspace as `us_local`" in (
+        findings[38]["message"]
+    )
 
 
 def test_wrapper_workspace_from_its_client(project) -> None:  # type: ignore[no-untyped-def]

@@ -19,12 +19,12 @@ from cio_fix.customerio import (
     Construction,
     FileIndex,
     Scope,
+    construction_workspace,
     dotted_name,
     literal_value,
     normalise_arguments,
     subscript_key,
 )
-from cio_fix.metadata import code_of
 from cio_fix.model import Finding
 from cio_fix.places import Place, list_places, place_of, project_finding, sort_places
 from cio_fix.project import ProjectIndex
@@ -60,8 +60,6 @@ STRING_METHODS = frozenset(
 BOOLEAN_CALLS = frozenset({"bool", "isinstance"})
 # Calls that send profile or event attributes.
 ATTRIBUTE_METHODS = frozenset({"identify", "track", "track_anonymous"})
-# The constructor parameter that identifies a client's workspace.
-WORKSPACE_PARAMETERS = {Api.TRACK: "site_id", Api.PIPELINES: "write_key"}
 DATE_STRING = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -266,20 +264,6 @@ def workspace_of(
         return None
     qualified = index.qualified_name(receiver.value, scope)
     return f"item:{qualified or f'{index.module_name}.{container}'}[{key!r}]"
-
-
-def construction_workspace(construction: Construction) -> str | None:
-    """Return the workspace key of a client built here, or None without a site id or write key.
-
-    The key is `literal:` or `read:`, the parameter and the argument's code,
-    as `workspace_of` describes.
-    """
-    parameter = WORKSPACE_PARAMETERS.get(construction.client.api)
-    argument = construction.arguments.get(parameter) if parameter else None
-    if argument is None:
-        return None
-    kind = "literal" if isinstance(literal_value(argument.value), str) else "read"
-    return f"{kind}:{parameter} {code_of(argument.value)}"
 
 
 def _client_constructor(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cio_fix.chains import joined_strings, operands
-from cio_fix.codemods.attributes import construction_workspace, workspace_of
+from cio_fix.codemods.attributes import workspace_of
 from cio_fix.codemods.bindings import PART, STORED, Bindings, connected_names
 from cio_fix.codemods.client_aliases import alias_target, client_construction
 from cio_fix.codemods.time_zones import UTC_PYTHON, TimeZones
@@ -28,6 +28,7 @@ from cio_fix.customerio import (
     FunctionInfo,
     NameReader,
     all_parameters,
+    construction_workspace,
     dotted_name,
     literal_value,
     read_names,
@@ -973,7 +974,24 @@ class _Workspaces:
             if wrapped is None:
                 return None
             call = wrapped
-        return workspace_of(self._index, call, self._by_node())
+        key = workspace_of(self._index, call, self._by_node())
+        if key is not None:
+            return key
+        return self._imported_workspace(call)
+
+    def _imported_workspace(self, call: ClientCall) -> str | None:
+        """Return the workspace key of a client that the call's receiver imports, if known.
+
+        The receiver may be a local alias of it (`cio = us`), as
+        `client_aliases.alias_target` reads one.
+        """
+        receiver = alias_target(self._context, call) or call.receiver
+        if type(receiver) is not cst.Name:
+            return None
+        qualified = self._index.qualified_name(receiver, call.site.scope)
+        if qualified is None:
+            return None
+        return self._context.project.client_workspace(qualified)
 
     def _by_node(self) -> dict[int, Construction]:
         """Return the file's client constructions by the id of their node."""
@@ -1109,16 +1127,16 @@ class TrackBeforeIdentify(Rule):
     and `eu = CustomerIO(EU_SITE_ID, ...)`, or attributes `self.us` and
     `self.eu` that the class binds once to such clients) do not pair
     either, also when a wrapper function of that module makes one of the
-    calls. A local name bound to such a client (`cio = us`, `client =
-    self.eu`, or `(cio := us)` as a statement of its own), to a
-    constructor call (`cio = CustomerIO(US_SITE_ID, ...)`), or to a call
-    of a module-level factory without parameters whose one `return` is a
-    constructor call (`cio = _customerio_client()`) is that client
-    at a call when the name's last binding before the call is in
-    straight-line code, so `cio = us`, `cio.track(...)`, `(cio := eu)`,
-    `cio.identify(...)` does not pair. When the binding at a call depends
-    on a branch or a loop, the calls through that name pair as calls
-    through one client.
+    calls, and also when another module imports both clients. A local name
+    bound to such a client (`cio = us`, `client = self.eu`, or `(cio := us)`
+    as a statement of its own), to a constructor call (`cio =
+    CustomerIO(US_SITE_ID, ...)`), or to a call of a module-level factory
+    without parameters whose one `return` is a constructor call (`cio =
+    _customerio_client()`) is that client at a call when the name's last
+    binding before the call is in straight-line code, so `cio = us`,
+    `cio.track(...)`, `(cio := eu)`, `cio.identify(...)` does not pair. When
+    the binding at a call depends on a branch or a loop, the calls through
+    that name pair as calls through one client.
 
     Why is this bad?
     Each SDK call sends its request when it runs, so the event reaches the
@@ -1136,11 +1154,11 @@ class TrackBeforeIdentify(Rule):
 
     Fix safety:
     Safe when reorderable. Both calls must go through the same client, or
-    through clients built in one module with the same site id. Two other
-    clients, such as one imported from another module, may send to
-    different workspaces, so the finding is report-only. Both calls must
-    be expression statements of one block, or small statements of one
-    line, and the identify's arguments
+    through clients built in one module with the same site id (imported from
+    it, or not). Two other clients, such as one built here and one imported
+    from another module, may send to different workspaces, so the finding is
+    report-only. Both calls must be expression statements of one block, or
+    small statements of one line, and the identify's arguments
     must only read values (names, attributes, literals, `int`, `time.time`
     and the like). They then run
     before the track, so when one raises the track is lost too, but only
