@@ -1272,6 +1272,94 @@ def test_clients_reason_names_aliased_change(project) -> None:
     )
 
 
+WITH_BLOCK_ENDS = """\
+from contextlib import asynccontextmanager, contextmanager
+
+from customerio import CustomerIO
+from flask import Flask, request
+
+app = Flask(__name__)
+cio = CustomerIO("site", "key")
+
+
+@contextmanager
+def checkout_context(user_id):
+    ctx = {"user_id": user_id, "step": "started"}
+    yield ctx
+    ctx["step"] = "finished"
+
+
+@asynccontextmanager
+async def span(name):
+    tags = {"span": name}
+    yield tags
+    tags["status"] = "closed"
+
+
+@app.post("/checkout/<int:user_id>")
+def checkout(user_id):
+    with checkout_context(user_id) as ctx:
+        cio.track(customer_id=user_id, name="checkout_started", data=ctx)
+    return "ok"
+
+
+@app.post("/inside/<int:user_id>")
+def changed_inside(user_id):
+    with checkout_context(user_id) as ctx:
+        cio.track(customer_id=user_id, name="checkout_started", data=ctx)
+        ctx.clear()
+    return "ok"
+
+
+@app.post("/after/<int:user_id>")
+def changed_after(user_id):
+    with checkout_context(user_id) as ctx:
+        cio.track(customer_id=user_id, name="checkout_started", data=ctx)
+    ctx.clear()
+    return "ok"
+
+
+@app.post("/span")
+async def spanned():
+    async with span("checkout") as tags:
+        cio.track(customer_id=1, name="checkout", data=tags)
+    return "ok"
+"""
+
+
+def test_clients_reason_names_with_block_end(project) -> None:
+    reasons = _reasons(project({"app.py": WITH_BLOCK_ENDS}))
+
+    assert reasons[27] == (
+        " (the end of the `with` block on line 26 may change what the call sends"
+        " before the worker thread sends it)"
+    )
+
+
+def test_clients_reason_names_async_with_block_end(project) -> None:
+    reasons = _reasons(project({"app.py": WITH_BLOCK_ENDS}))
+
+    assert reasons[50] == (
+        " (the end of the `async with` block on line 49 may change what the call"
+        " sends before the worker thread sends it)"
+    )
+
+
+def test_clients_reason_orders_block_end_and_change(project) -> None:
+    reasons = _reasons(project({"app.py": WITH_BLOCK_ENDS}))
+
+    # A change inside the block runs before the block ends, and one after
+    # the block runs after it.
+    assert reasons[34] == (
+        " (`ctx.clear()` on line 35 may change what the call sends before the"
+        " worker thread sends it)"
+    )
+    assert reasons[42] == (
+        " (the end of the `with` block on line 41 may change what the call sends"
+        " before the worker thread sends it)"
+    )
+
+
 LATER_CHANGES = """\
 from customerio import CustomerIO
 from flask import Flask, request

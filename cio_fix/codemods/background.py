@@ -480,6 +480,17 @@ class BlockingCallInRequest(Rule):
     when any function of the module may change it, because another request
     may run that function first.
 
+    The end of a `with` or `async with` block around the call counts as a
+    change, because `__exit__`, or the code after `yield` of a
+    `contextlib.contextmanager` or `asynccontextmanager` function, runs
+    after the call is queued. It counts when the call sends the object
+    that an `as` target names, or an object given to one of the block's
+    context managers, or a part or the owner of either (`with
+    checkout_context(user_id) as ctx:` around `data=ctx`, `with
+    Recorder(payload):` around `data=payload`). A block whose context
+    managers are given none of them (`with lock:`, `with
+    transaction.atomic():`) does not count.
+
     A value built from an object counts as sending the object: the result
     of a function given it (`order_payload(order)`), `vars(order)` and
     `order.__dict__`, which are its own attributes, and a shallow copy
@@ -2351,8 +2362,9 @@ def _later_mutation(
     The worker thread reads the objects when it sends them, not when the
     call is queued. After the call means after its statement, anywhere in
     a loop around it, which runs again once the call is queued, or in a
-    function or lambda defined in the handler. A change through another
-    name bound to a sent object or to a part of it counts, and so does
+    function or lambda defined in the handler. The end of a `with` block
+    around the call counts too (`_with_changing_sent`). A change through
+    another name bound to a sent object or to a part of it counts. So does
     passing a sent object to a function or calling a method of it that is
     not known to only read, whether the call sends it as event data or as
     a profile or event attribute. A name that the handler binds only to
@@ -2396,9 +2408,81 @@ def _later_mutation(
     change = _first_change(
         context, mutations, sent, facts.containers, after_call, client_calls
     )
+    block = _with_changing_sent(context, handler, statement, sent, facts)
+    # The block ends after every change inside it and before any after it.
+    if block is not None and (
+        change is None or not _inside(context, change.node, block)
+    ):
+        return _Change(block)
     if change is not None:
         return change
     return _module_object_changed(context, handler, sent, client_calls)
+
+
+def _with_changing_sent(
+    context: FileContext,
+    handler: FunctionInfo,
+    statement: cst.CSTNode,
+    sent: _Sent,
+    facts: _HandlerFacts,
+) -> cst.With | None:
+    """Return the innermost `with` around the call whose end may change what it sends.
+
+    The end of the block runs each context manager's `__exit__`, or the
+    code after `yield` of a `contextlib` generator-based context manager,
+    after the call is queued. That code may change the object bound to the
+    `as` target and the objects the context manager was given, so the
+    block counts when one of them is, contains or belongs to what the call
+    sends.
+    """
+    blocks = []
+    child = statement
+    for parent in context.ancestors(statement):
+        if parent is handler.node:
+            break
+        if type(parent) is cst.With and child is parent.body:
+            blocks.append(parent)
+        child = parent
+    if not blocks:
+        return None
+
+    mutations = facts.mutations
+    names = connected_names(
+        sent.objects, mutations.bindings, facts.containers, owners=True
+    )
+    for block in blocks:
+        for item in block.items:
+            # The objects that the context manager is given or is a method
+            # of, such as `payload` of `Recorder(payload)` or `payload.lock()`.
+            nodes = objects_contained(item.item, facts.is_namespace)
+            if item.asname is not None:
+                nodes.extend(_as_targets(item.asname.name))
+            if any(_shares_sent(node, names, sent.parts) for node in nodes):
+                return block
+    return None
+
+
+def _as_targets(target: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """Return the names, attributes and items that an `as` target binds."""
+    if type(target) is cst.Tuple or type(target) is cst.List:
+        found = []
+        for element in target.elements:
+            found.extend(_as_targets(element.value))
+        return found
+    return [target]
+
+
+def _shares_sent(
+    node: cst.BaseExpression, names: set[str], parts: dict[str, cst.BaseExpression]
+) -> bool:
+    """Tell whether `node` is, or is inside, an object or part sent, or owns a part sent."""
+    if root_object_name(node) in names:
+        return True
+    return _inside_any(node, parts) or _part_owned(node, parts) is not None
+
+
+def _inside(context: FileContext, node: cst.CSTNode, block: cst.CSTNode) -> bool:
+    return any(parent is block for parent in context.ancestors(node))
 
 
 def _add_aliased_parts(
@@ -2420,7 +2504,11 @@ def _add_aliased_parts(
 
 @dataclass
 class _Change:
-    """Code that may change an object a call sends: a statement, or a call given the object."""
+    """Code that may change an object a call sends.
+
+    That is a statement, a call given the object, or a `with` statement
+    whose end runs code of its context managers.
+    """
 
     node: cst.CSTNode
     # The code of the sent object or part that a call receives as an
@@ -2738,6 +2826,13 @@ def _is_method_of(call: cst.Call, name: str) -> bool:
 
 def _change_reason(context: FileContext, change: _Change) -> str:
     """Return the reason for a report without a fix that names a later change."""
+    if type(change.node) is cst.With:
+        keyword = "async with" if change.node.asynchronous else "with"
+        return (
+            f"the end of the `{keyword}` block on line"
+            f" {context.message_line(change.node)} may change what the call sends"
+            " before the worker thread sends it"
+        )
     code = f"`{_change_code(change.node)}` on line {context.message_line(change.node)}"
     if change.part is not None:
         return (
