@@ -1331,8 +1331,8 @@ def test_clients_reason_names_with_block_end(project) -> None:
     reasons = _reasons(project({"app.py": WITH_BLOCK_ENDS}))
 
     assert reasons[27] == (
-        " (the end of the `with` block on line 26 may change what the call sends"
-        " before the worker thread sends it)"
+        " (not fixed: the end of the `with` block on line 26 may change what the"
+        " call sends before the worker thread sends it)"
     )
 
 
@@ -1340,8 +1340,8 @@ def test_clients_reason_names_async_with_block_end(project) -> None:
     reasons = _reasons(project({"app.py": WITH_BLOCK_ENDS}))
 
     assert reasons[50] == (
-        " (the end of the `async with` block on line 49 may change what the call"
-        " sends before the worker thread sends it)"
+        " (not fixed: the end of the `async with` block on line 49 may change what"
+        " the call sends before the worker thread sends it)"
     )
 
 
@@ -1351,12 +1351,12 @@ def test_clients_reason_orders_block_end_and_change(project) -> None:
     # A change inside the block runs before the block ends, and one after
     # the block runs after it.
     assert reasons[34] == (
-        " (`ctx.clear()` on line 35 may change what the call sends before the"
-        " worker thread sends it)"
+        " (not fixed: `ctx.clear()` on line 35 may change what the call sends"
+        " before the worker thread sends it)"
     )
     assert reasons[42] == (
-        " (the end of the `with` block on line 41 may change what the call sends"
-        " before the worker thread sends it)"
+        " (not fixed: the end of the `with` block on line 41 may change what the"
+        " call sends before the worker thread sends it)"
     )
 
 
