@@ -1918,6 +1918,22 @@ class FileIndex:
         """
         return self._class_method(class_info, name)
 
+    def base_class_method(
+        self, class_info: ClassInfo, name: str
+    ) -> FunctionInfo | None:
+        """Return the method `name` that `super().name` runs in a method of a class of this module.
+
+        It is the one of the first class after `class_info` in its lineage
+        (`_class_lineage`) that binds the name. None when that class may
+        bind `name` to something else too, or when no class of the lineage
+        binds it, as when it ends at an imported base class.
+        """
+        for owner in self._class_lineage(class_info)[1:]:
+            assignments = self._attribute_assignments(owner, name)
+            if assignments:
+                return self._only_method(assignments)
+        return None
+
     def module_class(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
         """Return the class of this module that a name in `scope` can only refer to."""
         return self._class_named(node, scope)

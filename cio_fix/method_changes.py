@@ -131,35 +131,89 @@ def add_called_method_facts(index: FileIndex, facts: dict[int, set[str]]) -> Non
     """Add to each method's facts those of the methods of its class that it calls on `self`.
 
     `facts` maps the id of a method's node to its facts: the attributes
-    that it changes, or the client properties that it reads.
+    that it changes, or the client properties that it reads. A call on
+    `self` runs the method of the class, and `super().name()` or
+    `super(Class, self).name()` runs the one of the first base class of the
+    module that binds the name.
     """
-    methods: dict[int, FunctionInfo] = {}
-    called: dict[int, set[str]] = {}
+    callees: dict[int, set[int]] = {}
     for site in index.call_sites:
-        func = site.node.func
-        if type(func) is not cst.Attribute or type(func.value) is not cst.Name:
-            continue
         method = _method_of(site.function)
-        if method is None or func.value.value != _instance_name(method):
+        if method is None:
             continue
-        methods[id(method.node)] = method
-        called.setdefault(id(method.node), set()).add(func.attr.value)
+        callee = _method_called_on_self(index, site, method)
+        if callee is not None:
+            callees.setdefault(id(method.node), set()).add(id(callee.node))
     # Each round passes facts one call further along a chain of methods.
-    for _ in range(len(called)):
+    for _ in range(len(callees)):
         grew = False
-        for key, names in called.items():
-            caller = methods[key]
-            assert caller.class_info is not None
-            for name in names:
-                callee = index.class_method(caller.class_info, name)
-                if callee is None:
-                    continue
-                more = facts.get(id(callee.node), set()) - facts.get(key, set())
+        for key, called in callees.items():
+            for callee in called:
+                more = facts.get(callee, set()) - facts.get(key, set())
                 if more:
                     facts.setdefault(key, set()).update(more)
                     grew = True
         if not grew:
             return
+
+
+def _method_called_on_self(
+    index: FileIndex, site: CallSite, method: FunctionInfo
+) -> FunctionInfo | None:
+    """Return the method of the module that a call in `method` runs on its object, if any.
+
+    NOTE: a method that the class inherits from a base class of another
+    module, or reaches through `super()` there, is not read, so its changes
+    do not count. In a class with several bases, `super()` in a base's
+    method may run a method of a later base of the object's class instead
+    of the one read here.
+    """
+    func = site.node.func
+    if type(func) is not cst.Attribute:
+        return None
+    instance = _instance_name(method)
+    class_info = method.class_info
+    assert class_info is not None
+    receiver = func.value
+    if type(receiver) is cst.Name:
+        if receiver.value != instance:
+            return None
+        return index.class_method(class_info, func.attr.value)
+    if type(receiver) is not cst.Call or not _is_super_call(
+        index, receiver, site, method, instance
+    ):
+        return None
+    return index.base_class_method(class_info, func.attr.value)
+
+
+def _is_super_call(
+    index: FileIndex,
+    call: cst.Call,
+    site: CallSite,
+    method: FunctionInfo,
+    instance: str | None,
+) -> bool:
+    """Tell whether `call` is `super()` or `super(Class, self)` in a method of `Class`.
+
+    `super()` without arguments must be in the method itself, because in a
+    function inside it the object is that function's first parameter.
+    """
+    if type(call.func) is not cst.Name or call.func.value != "super":
+        return False
+    if instance is None or index.may_shadow_builtin("super", site.scope):
+        return False
+    if not call.args:
+        return site.function is method
+    if len(call.args) != 2 or any(arg.keyword or arg.star for arg in call.args):
+        return False
+    owner, bound = (arg.value for arg in call.args)
+    assert method.class_info is not None
+    return (
+        type(owner) is cst.Name
+        and owner.value == method.class_info.name
+        and type(bound) is cst.Name
+        and bound.value == instance
+    )
 
 
 def _arguments_passed(site: CallSite) -> list[tuple[cst.Arg, CallSite]]:

@@ -755,6 +755,41 @@ def test_project_summary_method_changes_through_getattr() -> None:
     assert "merge" not in changes
 
 
+SUPER_CART = (
+    "class Base:\n"
+    "    def empty(self):\n"
+    "        self.items.clear()\n"
+    "    def rename(self, label):\n"
+    "        self.label = label\n"
+    "class Cart(Base):\n"
+    "    def empty(self):\n"
+    "        super().empty()\n"
+    "    def reset(self):\n"
+    "        super(Cart, self).empty()\n"
+    "    def rename(self, label):\n"
+    "        super().rename(label)\n"
+    "    def other(self):\n"
+    "        super(Base, self).empty()\n"
+    "    def nested(self):\n"
+    "        def run():\n"
+    "            super().empty()\n"
+    "        run()\n"
+)
+
+
+def test_project_summary_method_changes_through_super() -> None:
+    project = _project({"shop.cart": SUPER_CART})
+
+    changes = project.summaries[0].method_changes["Cart"]
+    assert changes["empty"] == ["items"]
+    assert changes["reset"] == ["items"]
+    assert "rename" not in changes
+    # Only `super(Cart, self)` in a method of Cart is read.
+    assert "other" not in changes
+    # `super()` in a function inside a method is not a call on its object.
+    assert "nested" not in changes
+
+
 @pytest.mark.parametrize(
     ("handler", "read"),
     [

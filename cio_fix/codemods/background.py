@@ -467,9 +467,9 @@ class BlockingCallInRequest(Rule):
     literal, counts for every attribute.
     The method's changes through its own local names bound to the
     attribute (`lines = self.items`, `for line in self.items:`) count, and
-    so do those of the methods it calls on `self`. A name bound to the
-    attribute in the handler (`items = cart.items`) counts as the
-    attribute. The method read is the one of the object's class
+    so do those of the methods it calls on `self` or through `super()`.
+    A name bound to the attribute in the handler (`items = cart.items`)
+    counts as the attribute. The method read is the one of the object's class
     when every binding of the name makes it an instance of one class
     (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
     imported from another project module, else a method of that name of
