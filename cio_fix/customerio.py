@@ -1821,11 +1821,20 @@ class FileIndex:
         The getter is the class's, or that of the first of its bases of
         this module that binds the name, as for `_class_attribute_type`.
         """
+        return self._property_getter(self.class_bindings(class_info, attribute))
+
+    def class_bindings(self, class_info: ClassInfo, attribute: str) -> list[Assignment]:
+        """Return the assignments to `attribute` in the first class of a lineage that binds it.
+
+        The lineage is that of `class_info`, a class of this module
+        (`_class_lineage`). The list is empty when no class of it binds
+        the name.
+        """
         for item in self._class_lineage(class_info):
             assignments = self._attribute_assignments(item, attribute)
             if assignments:
-                return self._property_getter(assignments)
-        return None
+                return assignments
+        return []
 
     def inherited_attribute(self, node: cst.Attribute, scope: Scope) -> str | None:
         """Return `module.Base.name` for `self.name` that only an imported base class binds.

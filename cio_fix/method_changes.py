@@ -12,13 +12,16 @@ import libcst as cst
 
 from cio_fix.codemods.bindings import COPYING_METHODS, root_object_name
 from cio_fix.customerio import (
+    PROPERTY_DECORATORS,
     Assignment,
     CallSite,
+    ClassInfo,
     FileIndex,
     FunctionInfo,
     Scope,
     all_parameters,
     annotation_scope,
+    dotted_name,
 )
 from cio_fix.reading_calls import only_reads
 
@@ -345,7 +348,9 @@ def class_method_changes(index: FileIndex) -> dict[str, dict[str, list[str]]]:
     Every module-level class is listed, also one whose methods change
     nothing, so that a reader can tell a class from another imported name.
     A method comes from the class or from its first base of the module
-    that binds the name (`FileIndex.class_method`).
+    that binds the name (`FileIndex.class_method`). The changes include
+    the properties of the class that return a changed attribute
+    (`add_property_changes`).
     """
     by_method = changed_attributes_by_method(index)
     changing = sorted(
@@ -355,20 +360,135 @@ def class_method_changes(index: FileIndex) -> dict[str, dict[str, list[str]]]:
             if id(function.node) in by_method
         }
     )
+    getters = property_getters(index)
     found: dict[str, dict[str, list[str]]] = {}
-    for class_info in index.classes:
-        if (
-            class_info.scope is None
-            or class_info.scope.parent is not index.module_scope
-        ):
-            continue
+    for class_info in _module_level_classes(index):
         methods = found.setdefault(class_info.name, {})
+        properties = None
         for name in changing:
             method = index.class_method(class_info, name)
             attributes = by_method.get(id(method.node)) if method is not None else None
-            if attributes:
-                methods[name] = sorted(attributes)
+            if not attributes:
+                continue
+            if properties is None:
+                properties = property_attributes(index, class_info, getters)
+            methods[name] = sorted(add_property_changes(attributes, properties))
     return found
+
+
+def _module_level_classes(index: FileIndex) -> list[ClassInfo]:
+    return [
+        class_info
+        for class_info in index.classes
+        if class_info.scope is not None
+        and class_info.scope.parent is index.module_scope
+    ]
+
+
+def property_getters(index: FileIndex) -> dict[int, FunctionInfo]:
+    """Return the property getters of the module's classes, by the id of their node."""
+    return {
+        id(function.node): function
+        for function in index.functions
+        if function.class_info is not None
+        and function.parent is None
+        and PROPERTY_DECORATORS.intersection(function.decorators)
+    }
+
+
+def add_property_changes(
+    attributes: frozenset[str], properties: dict[str, frozenset[str]]
+) -> frozenset[str]:
+    """Add the properties of a class that return what a change of `attributes` changes.
+
+    `attributes` are those that a method of the class changes in place,
+    and `properties` is the class's `property_attributes`. A property that
+    returns a changed attribute, or a property that does, returns the
+    changed object. One that returns `ANY_ATTRIBUTE` counts as changed by
+    any change.
+    """
+    if not attributes or not properties or ANY_ATTRIBUTE in attributes:
+        return attributes
+    changed = set(attributes)
+    # A property may return another property, so each round follows one more.
+    for _ in range(len(properties)):
+        grew = False
+        for name, read in properties.items():
+            if name in changed:
+                continue
+            if ANY_ATTRIBUTE in read or not read.isdisjoint(changed):
+                changed.add(name)
+                grew = True
+        if not grew:
+            break
+    return frozenset(changed)
+
+
+def property_attributes(
+    index: FileIndex, class_info: ClassInfo, getters: dict[int, FunctionInfo]
+) -> dict[str, frozenset[str]]:
+    """Return the attributes of `self` that each property of a class returns, by property name.
+
+    `getters` is `property_getters`. A property that returns an attribute
+    of `self`, or a part of one (`return self._lines`), gives that
+    attribute. One whose value cio-fix cannot follow gives `ANY_ATTRIBUTE`
+    (`_property_attributes`).
+    """
+    found = {}
+    for name in {getter.name for getter in getters.values()}:
+        attributes = _property_attributes(index, class_info, name, getters)
+        if attributes is not None:
+            found[name] = attributes
+    return found
+
+
+def _property_attributes(
+    index: FileIndex, class_info: ClassInfo, name: str, getters: dict[int, FunctionInfo]
+) -> frozenset[str] | None:
+    """Return the attributes of `self` that reading the property `name` of a class returns.
+
+    None when `name` is not a property of the class. `ANY_ATTRIBUTE` when
+    the getter returns anything else, such as a copy or a value computed
+    from the object, or when the class binds the name otherwise than by
+    the getter and its setter or deleter.
+    """
+    assignments = index.class_bindings(class_info, name)
+    found = [
+        getters[id(item.statement)]
+        for item in assignments
+        if id(item.statement) in getters
+    ]
+    if not found:
+        return None
+    unknown = frozenset({ANY_ATTRIBUTE})
+    if len(found) != 1 or len(found[0].decorators) != 1:
+        return unknown
+    getter = found[0]
+    for item in assignments:
+        if item.statement is not getter.node and not _is_accessor(item, name):
+            return unknown
+    instance = _instance_name(getter)
+    if instance is None or not getter.returns:
+        return unknown
+    attributes = set()
+    for value in getter.returns:
+        attribute = _instance_attribute(value, instance)
+        if attribute is None:
+            return unknown
+        attributes.add(attribute)
+    return frozenset(attributes)
+
+
+def _is_accessor(assignment: Assignment, name: str) -> bool:
+    """Tell whether an assignment is the `def` of the setter or deleter of the property `name`."""
+    statement = assignment.statement
+    if type(statement) is not cst.FunctionDef or not statement.decorators:
+        return False
+    accessors = (f"{name}.setter", f"{name}.deleter")
+    return all(
+        dotted_name(decorator.decorator) in accessors
+        for decorator in statement.decorators
+    )
 
 
 def bound_class(

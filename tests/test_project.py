@@ -790,6 +790,42 @@ def test_project_summary_method_changes_through_super() -> None:
     assert "nested" not in changes
 
 
+PROPERTY_ORDER = (
+    "class Order:\n"
+    "    @property\n"
+    "    def lines(self):\n"
+    "        return self._lines\n"
+    "    @property\n"
+    "    def first(self):\n"
+    "        return self.lines[0]\n"
+    "    @property\n"
+    "    def count(self):\n"
+    "        return len(self._lines)\n"
+    "    @property\n"
+    "    def tags(self):\n"
+    "        return self._tags\n"
+    "    @tags.setter\n"
+    "    def tags(self, value):\n"
+    "        self._tags = value\n"
+    "    def cancel(self):\n"
+    "        self._lines.clear()\n"
+    "    def tag(self, text):\n"
+    "        self._tags.append(text)\n"
+    "    def close(self):\n"
+    "        self.status = 'closed'\n"
+)
+
+
+def test_project_summary_method_changes_of_properties() -> None:
+    project = _project({"shop.orders": PROPERTY_ORDER})
+
+    changes = project.summaries[0].method_changes["Order"]
+    # `count` returns a value that is not followed, so any change counts.
+    assert changes["cancel"] == ["_lines", "count", "first", "lines"]
+    assert changes["tag"] == ["_tags", "count", "tags"]
+    assert "close" not in changes
+
+
 @pytest.mark.parametrize(
     ("handler", "read"),
     [

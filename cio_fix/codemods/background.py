@@ -61,11 +61,14 @@ from cio_fix.metadata import code_of, is_target, quoted_code
 from cio_fix.method_changes import (
     ANY_ATTRIBUTE,
     MUTATING_METHODS,
+    add_property_changes,
     bound_class,
     changed_attributes_by_method,
     literal_getattr,
     module_function_called,
     module_functions,
+    property_attributes,
+    property_getters,
 )
 from cio_fix.model import (
     AddImport,
@@ -469,7 +472,10 @@ class BlockingCallInRequest(Rule):
     attribute (`lines = self.items`, `for line in self.items:`) count, and
     so do those of the methods it calls on `self` or through `super()`.
     A name bound to the attribute in the handler (`items = cart.items`)
-    counts as the attribute. The method read is the one of the object's class
+    counts as the attribute. A property that returns an attribute of
+    `self` (`return self._lines`) sends that attribute, and a property
+    whose value cio-fix cannot follow counts as changed by any change of
+    the object. The method read is the one of the object's class
     when every binding of the name makes it an instance of one class
     (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
     imported from another project module, else a method of that name of
@@ -2683,17 +2689,20 @@ def _method_changes(context: FileContext, func: cst.Attribute) -> frozenset[str]
     whose summary lists what its methods change. When the class is
     unknown, every method of that name of the module's classes counts,
     because withholding a fix costs less than a fix that sends changed
-    data.
+    data. The attributes include the properties of the class that return
+    a changed one (`add_property_changes`).
     """
     index = context.index
     name = func.attr.value
     changes = context.shared("CIO304:method-changes", _changes_by_method)
+    getters = context.shared("CIO304:property-getters", _property_getters)
     owner_class = _owner_class(index, func.value)
     if owner_class is not None:
         method = index.class_method(owner_class, name)
         if method is None:
             return frozenset()
-        return changes.get(id(method.node), frozenset())
+        attributes = changes.get(id(method.node), frozenset())
+        return _with_property_changes(index, owner_class, attributes, getters)
 
     imported = _imported_owner_class(context, func.value)
     if imported is not None:
@@ -2703,12 +2712,30 @@ def _method_changes(context: FileContext, func: cst.Attribute) -> frozenset[str]
     methods = context.shared("CIO304:methods", _methods_by_name)
     found: frozenset[str] = frozenset()
     for method in methods.get(name, []):
-        found |= changes.get(id(method.node), frozenset())
+        attributes = changes.get(id(method.node), frozenset())
+        assert method.class_info is not None
+        found |= _with_property_changes(index, method.class_info, attributes, getters)
     return found
+
+
+def _with_property_changes(
+    index: FileIndex,
+    class_info: ClassInfo,
+    attributes: frozenset[str],
+    getters: dict[int, FunctionInfo],
+) -> frozenset[str]:
+    if not attributes or not getters:
+        return attributes
+    properties = property_attributes(index, class_info, getters)
+    return add_property_changes(attributes, properties)
 
 
 def _changes_by_method(context: FileContext) -> dict[int, frozenset[str]]:
     return changed_attributes_by_method(context.index)
+
+
+def _property_getters(context: FileContext) -> dict[int, FunctionInfo]:
+    return property_getters(context.index)
 
 
 def _owner_class(index: FileIndex, owner: cst.BaseExpression) -> ClassInfo | None:
