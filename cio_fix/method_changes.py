@@ -376,6 +376,34 @@ def class_method_changes(index: FileIndex) -> dict[str, dict[str, list[str]]]:
     return found
 
 
+def alternative_constructors(index: FileIndex) -> dict[str, list[str]]:
+    """Return the class methods that build an instance of each module-level class, by class name.
+
+    A class method counts when every `return` gives a new instance of the
+    class it is called on (`constructed_class`). Classes without one are
+    left out.
+    """
+    names = sorted(
+        {
+            function.name
+            for function in index.functions
+            if function.class_info is not None
+            and function.parent is None
+            and "classmethod" in function.decorators
+        }
+    )
+    found: dict[str, list[str]] = {}
+    if not names:
+        return found
+    for class_info in _module_level_classes(index):
+        owner = cst.Name(class_info.name)
+        for name in names:
+            func = cst.Attribute(value=owner, attr=cst.Name(name))
+            if constructed_class(index, func, index.module_scope) is class_info:
+                found.setdefault(class_info.name, []).append(name)
+    return found
+
+
 def _module_level_classes(index: FileIndex) -> list[ClassInfo]:
     return [
         class_info
@@ -383,6 +411,39 @@ def _module_level_classes(index: FileIndex) -> list[ClassInfo]:
         if class_info.scope is not None
         and class_info.scope.parent is index.module_scope
     ]
+
+
+def constructed_class(
+    index: FileIndex, func: cst.BaseExpression, scope: Scope
+) -> ClassInfo | None:
+    """Return the class of the module that `Class.name(...)` in `scope` builds an instance of.
+
+    `name` is an alternative constructor: a class method of the class, or
+    of a base class of the module, whose every `return` gives `cls(...)`,
+    or `Class(...)` naming the class that it is called on.
+    """
+    if type(func) is not cst.Attribute:
+        return None
+    class_info = index.module_class(func.value, scope)
+    if class_info is None:
+        return None
+    method = index.class_callable_method(func, scope)
+    if method is None or "classmethod" not in method.decorators:
+        return None
+    if method.scope is None or not method.returns:
+        return None
+    first = _first_parameter(method)
+    # `cls` is the class only while the method binds no other value to it.
+    if first is None or len(method.scope.assignments.get(first, [])) != 1:
+        return None
+    for value in method.returns:
+        if type(value) is not cst.Call or type(value.func) is not cst.Name:
+            return None
+        if value.func.value == first:
+            continue
+        if index.module_class(value.func, method.scope) is not class_info:
+            return None
+    return class_info
 
 
 def property_getters(index: FileIndex) -> dict[int, FunctionInfo]:
@@ -511,6 +572,57 @@ def bound_class(
     return value.func, assignment.scope
 
 
+def annotated_class(
+    index: FileIndex, assignment: Assignment
+) -> tuple[cst.BaseExpression, Scope] | None:
+    """Return the class that the annotation of a variable names, with its lookup scope.
+
+    The annotation is that of the assignment (`basket: Basket = ...`), or
+    the one annotation without a value of the name in its scope
+    (`basket: Basket` before `basket = ...`). It must allow exactly one
+    type other than None.
+    """
+    statement = assignment.statement
+    if type(statement) is cst.AnnAssign:
+        annotation = statement.annotation
+    else:
+        declared = assignment.scope.annotations.get(assignment.name, [])
+        if len(declared) != 1:
+            return None
+        declaration = declared[0].statement
+        assert type(declaration) is cst.AnnAssign
+        annotation = declaration.annotation
+    types = index.annotation_types(annotation.annotation, assignment.scope)
+    return types[0] if len(types) == 1 else None
+
+
+def class_expressions(
+    index: FileIndex, assignment: Assignment
+) -> list[tuple[cst.BaseExpression, Scope, bool]]:
+    """Return the expressions that may name the class of what an assignment binds, in order.
+
+    Each comes with its lookup scope and whether it is a call of an
+    alternative constructor. The forms are `x = Class(...)`, a parameter
+    annotated `Class`, `x = Class.build(...)` where `build` is a class
+    method that returns `cls(...)` (`constructed_class`), and the
+    annotation of a variable (`x: Class = make()`, `annotated_class`).
+    They are in the order to try them: the value goes before the
+    annotation, which may name a base class.
+    """
+    found = []
+    bound = bound_class(index, assignment)
+    if bound is not None:
+        found.append((*bound, False))
+        value = assignment.value
+        if type(bound[0]) is cst.Attribute and type(value) is cst.Call:
+            if value.func is bound[0]:
+                found.append((*bound, True))
+    annotated = annotated_class(index, assignment)
+    if annotated is not None:
+        found.append((*annotated, False))
+    return found
+
+
 def _outermost_function(function: FunctionInfo) -> FunctionInfo:
     """Return the function or method that `function` is, or that defines it."""
     while function.parent is not None and function.class_info is None:
@@ -529,6 +641,10 @@ def _instance_name(method: FunctionInfo) -> str | None:
     """Return the name of a method's first parameter, which is its object."""
     if NOT_INSTANCE_METHODS.intersection(method.decorators):
         return None
+    return _first_parameter(method)
+
+
+def _first_parameter(method: FunctionInfo) -> str | None:
     parameters = [*method.node.params.posonly_params, *method.node.params.params]
     return parameters[0].name.value if parameters else None
 

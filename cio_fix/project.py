@@ -38,7 +38,11 @@ from cio_fix.customerio import (
 from cio_fix.events import wrapper_candidates
 from cio_fix.handlers import route_factories
 from cio_fix.metadata import is_target
-from cio_fix.method_changes import bound_class, class_method_changes
+from cio_fix.method_changes import (
+    alternative_constructors,
+    class_expressions,
+    class_method_changes,
+)
 from cio_fix.modules import (
     DJANGO_SETTINGS,
     MAX_ALIASES,
@@ -219,6 +223,10 @@ class ModuleSummary:
     # object of the class that a handler of another module sends. `*`
     # (`method_changes.ANY_ATTRIBUTE`) means any attribute.
     method_changes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # The class methods of module-level classes that return a new instance
+    # of the class they are called on (`method_changes.alternative_constructors`),
+    # by class name: CIO304 reads `Order.from_form(...)` as `Order(...)`.
+    alternative_constructors: dict[str, list[str]] = field(default_factory=dict)
     # True when this module may bind its own names through `globals()`
     # (`globals()["TEMPLATE"] = "order"`), so none of its constants is known.
     writes_globals: bool = False
@@ -1149,6 +1157,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.factory_app_clients = _factory_app_clients(index)
     summary.route_factories = route_factories(index)
     summary.method_changes = class_method_changes(index)
+    summary.alternative_constructors = alternative_constructors(index)
     summary.class_clients = index.class_clients()
     summary.optional_imports = optional_imports(index)
     summary.optional_aliases = optional_aliases(index)
@@ -1373,10 +1382,13 @@ def _sent_object_classes(
         return set()
     classes = set()
     for assignment in index.assignments_of(root, scope):
-        bound = bound_class(index, assignment)
-        qualified = index.qualified_name(*bound) if bound is not None else None
-        if qualified is not None:
-            classes.add(qualified)
+        for node, node_scope, constructor in class_expressions(index, assignment):
+            if constructor:
+                assert type(node) is cst.Attribute
+                node = node.value
+            qualified = index.qualified_name(node, node_scope)
+            if qualified is not None:
+                classes.add(qualified)
     return classes
 
 

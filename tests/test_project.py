@@ -826,6 +826,39 @@ def test_project_summary_method_changes_of_properties() -> None:
     assert "close" not in changes
 
 
+CONSTRUCTED_BASKET = (
+    "CACHE = {}\n"
+    "class Basket:\n"
+    "    @classmethod\n"
+    "    def from_form(cls, form):\n"
+    "        return cls(form['items'])\n"
+    "    @classmethod\n"
+    "    def empty(cls):\n"
+    "        return Basket([])\n"
+    "    @classmethod\n"
+    "    def cached(cls, key):\n"
+    "        return CACHE[key]\n"
+    "    @classmethod\n"
+    "    def rebound(cls, form):\n"
+    "        cls = dict\n"
+    "        return cls(form)\n"
+    "    @staticmethod\n"
+    "    def build(items):\n"
+    "        return Basket(items)\n"
+    "class Gift(Basket):\n"
+    "    pass\n"
+)
+
+
+def test_project_summary_alternative_constructors() -> None:
+    project = _project({"shop.baskets": CONSTRUCTED_BASKET})
+
+    constructors = project.summaries[0].alternative_constructors
+    assert constructors["Basket"] == ["empty", "from_form"]
+    # `Gift.empty()` returns a Basket, not a Gift.
+    assert constructors["Gift"] == ["from_form"]
+
+
 @pytest.mark.parametrize(
     ("handler", "read"),
     [

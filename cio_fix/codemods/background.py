@@ -62,8 +62,9 @@ from cio_fix.method_changes import (
     ANY_ATTRIBUTE,
     MUTATING_METHODS,
     add_property_changes,
-    bound_class,
     changed_attributes_by_method,
+    class_expressions,
+    constructed_class,
     literal_getattr,
     module_function_called,
     module_functions,
@@ -477,9 +478,10 @@ class BlockingCallInRequest(Rule):
     whose value cio-fix cannot follow counts as changed by any change of
     the object. The method read is the one of the object's class
     when every binding of the name makes it an instance of one class
-    (`cart = Cart(...)`, a parameter annotated `Cart`), of the module or
-    imported from another project module, else a method of that name of
-    any class of the module. Any other method, and another
+    (`cart = Cart(...)`, `cart = Cart.from_form(...)` where that class
+    method returns `cls(...)`, a parameter or variable annotated `Cart`),
+    of the module or imported from another project module, else a method
+    of that name of any class of the module. Any other method, and another
     function given the object, does not count, because most handlers
     send attributes of a model (`user.email`) and then pass the model on
     (`order.save()`). An object bound at module level counts as changed
@@ -2683,14 +2685,14 @@ def _method_changes(context: FileContext, func: cst.Attribute) -> frozenset[str]
     """Return the attributes of its object that `owner.method(...)` may change in place.
 
     When the owner is a name bound only to instances of one class
-    (`cart = Cart(...)`, or a parameter annotated `Cart`), the method is
-    that class's or its base's (`FileIndex.class_method`). The class is
-    one of the module, or one that it imports from another project module,
-    whose summary lists what its methods change. When the class is
-    unknown, every method of that name of the module's classes counts,
-    because withholding a fix costs less than a fix that sends changed
-    data. The attributes include the properties of the class that return
-    a changed one (`add_property_changes`).
+    (`method_changes.class_expressions`), the method is that class's or
+    its base's (`FileIndex.class_method`). The class is one of the module,
+    or one that it imports from another project module, whose summary
+    lists what its methods change. When the class is unknown, every method
+    of that name of the module's classes counts, because withholding a fix
+    costs less than a fix that sends changed data. The attributes include
+    the properties of the class that return a changed one
+    (`add_property_changes`).
     """
     index = context.index
     name = func.attr.value
@@ -2755,11 +2757,18 @@ def _owner_class(index: FileIndex, owner: cst.BaseExpression) -> ClassInfo | Non
 
 
 def _class_bound(index: FileIndex, assignment: Assignment) -> ClassInfo | None:
-    """Return the class of the module that `x = Class(...)` or `x: Class` binds, if any."""
-    bound = bound_class(index, assignment)
-    if bound is None:
-        return None
-    return index.module_class(*bound)
+    """Return the class of the module that an assignment binds an instance of, if any.
+
+    The forms are those of `class_expressions`.
+    """
+    for node, scope, constructor in class_expressions(index, assignment):
+        if constructor:
+            class_info = constructed_class(index, node, scope)
+        else:
+            class_info = index.module_class(node, scope)
+        if class_info is not None:
+            return class_info
+    return None
 
 
 def _imported_owner_class(
@@ -2779,18 +2788,42 @@ def _imported_owner_class(
         return None
     found = None
     for assignment in index.assignments_of(owner.value, scope):
-        bound = bound_class(index, assignment)
-        qualified = index.qualified_name(*bound) if bound is not None else None
-        if qualified is None:
-            return None
-        project = context.project
-        target = project.resolve_name(project.localise(qualified, index.module_name))
-        if target is None or target[1] not in target[0].method_changes:
+        target = _imported_class_bound(context, assignment)
+        if target is None:
             return None
         if found is not None and (found[0] is not target[0] or found[1] != target[1]):
             return None
         found = target
     return found
+
+
+def _imported_class_bound(
+    context: FileContext, assignment: Assignment
+) -> tuple[ModuleSummary, str] | None:
+    """Return the summary and name of the imported project class that an assignment binds.
+
+    The forms are those of `class_expressions`. An alternative
+    constructor must be one that the class's summary lists.
+    """
+    index = context.index
+    project = context.project
+    for node, scope, constructor in class_expressions(index, assignment):
+        method = None
+        if constructor:
+            assert type(node) is cst.Attribute
+            method = node.attr.value
+            node = node.value
+        qualified = index.qualified_name(node, scope)
+        if qualified is None:
+            continue
+        target = project.resolve_name(project.localise(qualified, index.module_name))
+        if target is None or target[1] not in target[0].method_changes:
+            continue
+        if method is None:
+            return target
+        if method in target[0].alternative_constructors.get(target[1], ()):
+            return target
+    return None
 
 
 def _methods_by_name(context: FileContext) -> dict[str, list[FunctionInfo]]:
