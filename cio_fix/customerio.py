@@ -144,6 +144,17 @@ CONSTRUCTOR_PARAMETERS: dict[Api, tuple[str, ...]] = {
 BACKGROUND_HELPER = re.compile(r"^_customerio_in_background(?:_task)?(?:_\d+)?$")
 # The helper that runs an async call as a task, so the method it gets is async.
 TASK_HELPER = re.compile(r"^_customerio_in_background_task(?:_\d+)?$")
+# Functions and methods that run the function they are given later with the
+# arguments after it, by the position of that function: Starlette's (and so
+# FastAPI's) `BackgroundTasks.add_task(func, *args, **kwargs)`,
+# `concurrent.futures.Executor.submit(fn, /, *args, **kwargs)`,
+# `asyncio.to_thread(func, /, *args, **kwargs)` and
+# `loop.run_in_executor(executor, func, *args)`, which takes no keyword
+# arguments for the function.
+HAND_OFF_POSITIONS = {"add_task": 0, "submit": 0, "to_thread": 0, "run_in_executor": 1}
+# Packages whose `submit` takes keyword arguments of its own: dask.distributed's
+# `Client.submit(func, *args, key=None, pure=True, ...)`.
+OWN_KEYWORD_SUBMIT_PACKAGES = frozenset({"dask", "distributed"})
 
 CACHE_DECORATORS = frozenset(
     {
@@ -318,6 +329,14 @@ class ClientCall:
     # Whether `node` is `functools.partial(cio.track, ...)`: the call runs
     # where the partial is called, maybe with more arguments.
     partial: bool = False
+    # Whether `node` hands the method and the call's arguments to a function
+    # that runs it later (HAND_OFF_POSITIONS): `tasks.add_task(cio.track,
+    # ...)`, `pool.submit(...)`, `asyncio.to_thread(...)` or
+    # `loop.run_in_executor(executor, cio.track, ...)`.
+    handed_off: bool = False
+    # Whether the call passes the method's arguments only by position, as
+    # `run_in_executor` does, so that a fix cannot add a keyword argument.
+    positional_only: bool = False
     # Whether `node` is `tg.start_soon(cio.track, ...)`, which starts the
     # call as a task of an anyio task group: the arguments after the method
     # are the method's arguments.
@@ -738,6 +757,7 @@ class FileIndex:
         self._partials_by_id: dict[int, ClientCall] | None = None
         self._partial_uses: list[ClientCall] | None = None
         self._started_calls: list[ClientCall] | None = None
+        self._handed_off_calls: list[ClientCall] | None = None
         self._constructions: list[Construction] | None = None
         self._sdk_constructions_found: list[Construction] | None = None
         self._resolving: set[int] = set()
@@ -2467,6 +2487,29 @@ class FileIndex:
         return self._started_calls
 
     @property
+    def handed_off_calls(self) -> list[ClientCall]:
+        """Every client method handed with its arguments to a function that runs it later.
+
+        Those are `tasks.add_task(cio.track, ...)`, `pool.submit(...)`,
+        `asyncio.to_thread(...)` and `loop.run_in_executor(executor,
+        cio.track, ...)`, read as the call they make. They are not in
+        `client_calls`, because the call runs apart from the code that hands
+        it off.
+
+        NOTE: only CIO103, CIO202, CIO301, CIO302, CIO304 and CIO701 read
+        them. Rules on the order or number of calls (CIO201, CIO603) and on
+        the attributes that a project sends (CIO203, CIO401, CIO402) do not.
+        """
+        if self._handed_off_calls is None:
+            calls = []
+            for site in self.call_sites:
+                handed_off_call = self._as_handed_off_call(site)
+                if handed_off_call is not None:
+                    calls.append(handed_off_call)
+            self._handed_off_calls = calls
+        return self._handed_off_calls
+
+    @property
     def constructions(self) -> list[Construction]:
         """Every client constructor call.
 
@@ -2529,6 +2572,7 @@ class FileIndex:
         self._partials_by_id = None
         self._partial_uses = None
         self._started_calls = None
+        self._handed_off_calls = None
         self._client_dicts = {}
         self._changing_classes = {}
 
@@ -2686,19 +2730,68 @@ class FileIndex:
             return None
         return self._method_argument_call(site, started=True)
 
+    def _as_handed_off_call(self, site: CallSite) -> ClientCall | None:
+        """Read `tasks.add_task(cio.track, uid, ...)` as the call `cio.track(uid, ...)`.
+
+        `add_task`, `submit` and `run_in_executor` count on any receiver,
+        because the method they are given must be a client's. `submit` does
+        not count in a module that imports dask, whose keyword arguments may
+        be its own. `to_thread` must be `asyncio.to_thread`.
+        """
+        func = site.node.func
+        # Exact types, because isinstance is slow on libcst's abstract classes.
+        if type(func) is cst.Attribute:
+            hand_off = func.attr.value
+        elif type(func) is cst.Name and func.value == "to_thread":
+            hand_off = "to_thread"
+        else:
+            return None
+        position = HAND_OFF_POSITIONS.get(hand_off)
+        if position is None:
+            return None
+        if hand_off == "to_thread":
+            if self.qualified_name(func) != "asyncio.to_thread":
+                return None
+        elif hand_off == "submit" and self._imports_any(OWN_KEYWORD_SUBMIT_PACKAGES):
+            return None
+        positional_only = hand_off == "run_in_executor"
+        if positional_only and any(
+            argument.keyword is not None for argument in site.node.args
+        ):
+            # run_in_executor() raises TypeError on keyword arguments.
+            return None
+        client_call = self._method_argument_call(site, position=position)
+        if client_call is None:
+            return None
+        return replace(client_call, handed_off=True, positional_only=positional_only)
+
+    def _imports_any(self, packages: frozenset[str]) -> bool:
+        return any(
+            qualified.partition(".")[0] in packages
+            for qualified in self.imports.values()
+        )
+
     def _method_argument_call(
         self,
         site: CallSite,
         in_background: bool = False,
         partial: bool = False,
         started: bool = False,
+        position: int = 0,
     ) -> ClientCall | None:
-        """Read `f(cio.track, customer_id=...)` as the call `cio.track(customer_id=...)`."""
+        """Read `f(cio.track, customer_id=...)` as the call `cio.track(customer_id=...)`.
+
+        `position` is the place of the method among the arguments of `f`,
+        which must pass the ones before it by position.
+        """
         arguments = site.node.args
-        if not arguments or arguments[0].keyword is not None or arguments[0].star:
+        if len(arguments) <= position or any(
+            argument.keyword is not None or argument.star
+            for argument in arguments[: position + 1]
+        ):
             return None
-        method = arguments[0].value
-        call = site.node.with_changes(args=arguments[1:])
+        method = arguments[position].value
+        call = site.node.with_changes(args=arguments[position + 1 :])
         if type(method) is cst.Name:
             client_call = self._wrapper_call(site, method, call, in_background, partial)
         elif isinstance(method, cst.Attribute):

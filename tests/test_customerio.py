@@ -1633,3 +1633,92 @@ def test_customerio_lru_cache_size_decides_cached(decorator: str, cached: bool) 
     index = build_index(cst.parse_module(source), "app", False)
     (function,) = index.functions
     assert function.is_cached is cached
+
+
+# -- methods handed to a function that runs them later ---------------------------------
+
+HAND_OFF_HEADER = (
+    "import asyncio\n"
+    "from concurrent.futures import ThreadPoolExecutor\n"
+    "from customerio import CustomerIO\n"
+    "cio = CustomerIO('s', 'k')\n"
+    "pool = ThreadPoolExecutor(2)\n"
+)
+
+
+def _handed_off_calls(source: str):
+    index = build_index(cst.parse_module(HAND_OFF_HEADER + source), "app", False)
+    return index.handed_off_calls
+
+
+@pytest.mark.parametrize(
+    ("source", "positional_only"),
+    [
+        (
+            "def f(tasks):\n    tasks.add_task(cio.track, '1', 'x', timestamp=2)\n",
+            False,
+        ),
+        ("pool.submit(cio.track, '1', 'x', timestamp=2)\n", False),
+        (
+            "async def f():\n    await asyncio.to_thread(cio.track, '1', 'x', timestamp=2)\n",
+            False,
+        ),
+        (
+            "from asyncio import to_thread\n"
+            "async def f():\n    await to_thread(cio.track, '1', 'x', timestamp=2)\n",
+            False,
+        ),
+        (
+            "async def f(loop):\n"
+            "    await loop.run_in_executor(None, cio.track, '1', 'x', None, None, 2)\n",
+            True,
+        ),
+        (
+            "class T:\n"
+            "    def __init__(self):\n        self.cio = CustomerIO('s', 'k')\n"
+            "    def go(self):\n        pool.submit(self.cio.track, '1', 'x', timestamp=2)\n",
+            False,
+        ),
+    ],
+)
+def test_customerio_handed_off_call_forms(source: str, positional_only: bool) -> None:
+    calls = _handed_off_calls(source)
+
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.handed_off
+    assert call.method == "track"
+    assert call.positional_only is positional_only
+    assert cst.ensure_type(call.value("customer_id"), cst.SimpleString).value == "'1'"
+    assert cst.ensure_type(call.value("timestamp"), cst.Integer).value == "2"
+    assert not call.in_background
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Not a Customer.io client's method.
+        "import analytics\ndef f(tasks):\n    tasks.add_task(analytics.track, '1', 'x')\n",
+        "def send_email(uid): pass\npool.submit(send_email, '1')\n",
+        # The method is not the function that the hand-off runs.
+        "pool.submit(print, cio.track, '1')\n",
+        "def f(loop):\n    loop.run_in_executor(cio.track, None, '1', 'x')\n",
+        "def f(tasks):\n    tasks.add_task(func=cio.track)\n",
+        # Not asyncio's to_thread.
+        "from workers import to_thread\nto_thread(cio.track, '1', 'x')\n",
+        # run_in_executor() raises TypeError on keyword arguments.
+        "def f(loop):\n    loop.run_in_executor(None, cio.track, customer_id='1', name='x')\n",
+        # dask's Client.submit takes keyword arguments of its own.
+        "from distributed import Client\nClient().submit(cio.track, '1', 'x', pure=False)\n",
+    ],
+)
+def test_customerio_handed_off_look_alikes(source: str) -> None:
+    assert _handed_off_calls(source) == []
+
+
+def test_customerio_handed_off_not_client_calls() -> None:
+    source = "def f(tasks):\n    tasks.add_task(cio.track, '1', 'x')\n"
+    index = build_index(cst.parse_module(HAND_OFF_HEADER + source), "app", False)
+
+    assert index.client_calls == []
+    assert len(index.handed_off_calls) == 1
