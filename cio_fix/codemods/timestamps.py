@@ -135,7 +135,11 @@ class MillisecondTimestamp(Rule):
     A `functools.partial` of those methods counts as the call it makes.
     So does a call of a name bound once to such a partial in the same
     module (`_identify(id=uid, last_login_at=now_ms)` after `_identify =
-    functools.partial(cio.identify)`), with the caller's arguments.
+    functools.partial(cio.identify)`), with the caller's arguments. So does
+    a method handed with its arguments to a function that runs it later:
+    `tasks.add_task(cio.track, ...)` of FastAPI and Starlette,
+    `executor.submit(...)`, `asyncio.to_thread(...)` and
+    `loop.run_in_executor(executor, cio.track, ...)`.
 
     Why is this bad?
     The Track API reads timestamps as integer Unix seconds (customerio 1.x
@@ -969,13 +973,18 @@ def count_reads(context: FileContext, scope: Scope, name: str) -> int:
 
 
 def _track_calls(index: FileIndex) -> list[ClientCall]:
-    """Return the client calls, partials and calls of partials whose values rules check.
+    """Return the client calls, partials, calls of partials and handed-off calls to check.
 
     A call of a partial keeps only the caller's arguments, because the
     partial's own entry checks the ones it binds, in the scope that reads them.
     """
     uses = [call.without_bound_arguments() for call in index.partial_uses]
-    return [*index.client_calls, *index.partial_calls, *uses]
+    return [
+        *index.client_calls,
+        *index.partial_calls,
+        *uses,
+        *index.handed_off_calls,
+    ]
 
 
 def _track_calls_in(context: FileContext, scope: Scope) -> list[ClientCall]:
