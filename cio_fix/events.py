@@ -1221,9 +1221,12 @@ def name_calls(
 ) -> Iterator[tuple[ClientCall, cst.Arg, NameBranch]]:
     """Yield the calls that send an event name, with each name they may send taken apart.
 
-    A name that is no string literal or build is left out.
+    Methods handed to a function that runs them later
+    (`tasks.add_task(cio.track, ...)`) count as the calls they make. A name
+    that is no string literal or build is left out.
     """
-    for call in context.index.client_calls:
+    index = context.index
+    for call in [*index.client_calls, *index.handed_off_calls]:
         argument = event_name_argument(call)
         if argument is None:
             continue

@@ -378,6 +378,13 @@ def build_fix(
             f"{unknown}, and attributes go in `data` on 3.x but in keyword"
             f" arguments on 2.x; {advice}"
         )
+    if call.positional_only and (
+        placement.target == "keywords" or placement.argument is None
+    ):
+        raise NotFixable(
+            "`run_in_executor` passes no keyword arguments to the method, and the"
+            " call has no `data` argument to hold the values"
+        )
     if placement.target == "keywords" and any(
         argument.star == "**" for argument in call.star_arguments
     ):
@@ -657,7 +664,11 @@ class DynamicEventName(Rule):
     + "_sent"`). It also finds such a name in a local variable bound once
     in the function (`event_name = f"viewed_{sku}"` before the call), and
     each built branch of a conditional expression (`f"liked_{sku}" if sku
-    else "liked"`). A pageview's page is
+    else "liked"`). A method handed with its arguments to a function that
+    runs it later counts as the call it makes: `tasks.add_task(cio.track,
+    uid, f"viewed_{sku}")` of FastAPI and Starlette, `executor.submit(...)`,
+    `asyncio.to_thread(...)` and `loop.run_in_executor(executor, cio.track,
+    ...)`. A pageview's page is
     the URL that segments match, so values in it are not reported. Test
     code is left alone, because its events go to a local server:
     `test_*.py`, `*_test.py`, `conftest.py`, modules named `tests` or
@@ -852,6 +863,8 @@ class DynamicEventName(Rule):
     between `f"sent_{job.kind}"` and `data={"size": job.size}`, because
     the call may change `job.kind` or `job.size`. Nothing goes right
     after a name that a positional argument or `*args` follows.
+    `loop.run_in_executor` passes the method no keyword arguments, so a
+    call handed to it is fixed only when it passes `data` by position.
     In a project that declares customerio 3.x, a track() or
     track_anonymous() call that passes event attributes as keyword
     arguments raises TypeError, and a value added beside them would fail
