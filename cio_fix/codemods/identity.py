@@ -1614,7 +1614,11 @@ class EmailAsCustomerId(Rule):
     value found by the address, where "email" follows "by", "for", "of" or "per"
     (`customer_id_by_email`, `id_for_email`) or follows "from" after an id
     word such as "id" or "pk" (`user_id_from_email`; `from_email` alone is
-    a sender address and is reported).
+    a sender address and is reported). A method handed with its arguments
+    to a function that runs it later counts as the call it makes:
+    `tasks.add_task(cio.identify, ...)` of FastAPI and Starlette,
+    `executor.submit(...)`, `asyncio.to_thread(...)` and
+    `loop.run_in_executor(executor, cio.identify, ...)`.
 
     Why is this bad?
     The customer id is the key of the profile. People change their email
@@ -1634,7 +1638,8 @@ class EmailAsCustomerId(Rule):
     address as the `email` attribute of identify. The people who already
     have a profile under their address get a new one under the id, so
     those profiles must be merged with `merge_customers`. Other forms of
-    email are report-only.
+    email are report-only, and so is an identify handed to
+    `loop.run_in_executor`, which passes it no `email=` keyword.
     """
 
     code = "CIO202"
@@ -1643,7 +1648,8 @@ class EmailAsCustomerId(Rule):
     fix_safety = FixSafety.UNSAFE
 
     def check(self, context: FileContext) -> Iterator[Finding]:
-        for call in context.index.client_calls:
+        index = context.index
+        for call in [*index.client_calls, *index.handed_off_calls]:
             parameter = CUSTOMER_ID_PARAMETERS.get(call.method)
             if call.api is not Api.TRACK or parameter is None:
                 continue
@@ -1651,9 +1657,14 @@ class EmailAsCustomerId(Rule):
             if argument is None or not is_email_expression(argument.value):
                 continue
             fix = self._fix(context, call, argument)
-            yield context.finding(
-                self, argument.value, self._message(context, argument, fix), fix=fix
-            )
+            message = self._message(context, argument, fix)
+            if fix is None and _needs_email_keyword(call, argument):
+                message += (
+                    " cio-fix does not fix it, because `run_in_executor` passes"
+                    " identify no keyword arguments, so the address cannot stay"
+                    " as the `email` attribute."
+                )
+            yield context.finding(self, argument.value, message, fix=fix)
 
     def _message(self, context: FileContext, argument: cst.Arg, fix: Fix | None) -> str:
         customer_id = quoted_code(argument.value)
@@ -1689,7 +1700,7 @@ class EmailAsCustomerId(Rule):
         if call.method != "identify" or "email" in call.extra_keywords:
             return Fix(FixSafety.UNSAFE, {value: stable}, description="identify by id")
         # `**attributes` may contain an email too, and a second one is a TypeError.
-        if call.star_arguments:
+        if call.star_arguments or call.positional_only:
             return None
         address = value.with_changes(lpar=(), rpar=())
         arguments = _with_keyword(argument.with_changes(value=stable), "email", address)
@@ -1698,6 +1709,18 @@ class EmailAsCustomerId(Rule):
             {argument: cst.FlattenSentinel(arguments)},
             description="identify by id and send the email as an attribute",
         )
+
+
+def _needs_email_keyword(call: ClientCall, argument: cst.Arg) -> bool:
+    """Tell whether the CIO202 fix of `X.email` misses only because it cannot add `email=`."""
+    value = argument.value
+    return (
+        call.positional_only
+        and call.method == "identify"
+        and not call.star_arguments
+        and isinstance(value, cst.Attribute)
+        and value.attr.value == "email"
+    )
 
 
 # -- CIO203 ---------------------------------------------------------------------------
