@@ -73,7 +73,10 @@ class Sdk3EventKwargs(Rule):
     project that uses customerio 3.x. A `functools.partial(cio.track,
     ...)` that binds such arguments counts as the call it makes. A call
     of a name bound once to such a partial in the same module counts too
-    when the caller passes such arguments.
+    when the caller passes such arguments. So does a method handed with
+    its arguments to a function that runs it later:
+    `tasks.add_task(cio.track, ...)` of FastAPI and Starlette,
+    `executor.submit(...)` and `asyncio.to_thread(...)`.
 
     Why is this bad?
     customerio 3.0 takes event attributes only in the `data` argument:
@@ -168,7 +171,13 @@ class Sdk3EventKwargs(Rule):
         if majors is not None and majors <= KEYWORD_MAJORS:
             return
         index = context.index
-        for call in [*index.client_calls, *index.partial_calls, *index.partial_uses]:
+        calls = [
+            *index.client_calls,
+            *index.partial_calls,
+            *index.partial_uses,
+            *index.handed_off_calls,
+        ]
+        for call in calls:
             if not _is_data_method(call):
                 continue
             spreads = read_spreads(context, call)
