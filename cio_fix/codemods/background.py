@@ -375,6 +375,15 @@ class BlockingCallInRequest(Rule):
     the exception, which `.result()`, `await` and `run()` raise but
     `join()` and the end of the `with` block do not.
 
+    A method handed with its arguments to such a worker
+    (`background_tasks.add_task(cio.track, ...)`, `executor.submit(...)`,
+    `loop.run_in_executor(executor, cio.track, ...)` or
+    `asyncio.to_thread(cio.track, ...)`) runs apart from the request too,
+    unless the handler waits for it in one of the ways above, such as
+    `await asyncio.to_thread(...)` or `await loop.run_in_executor(...)`.
+    Then the handler waits for the Track API as it would for the call
+    itself, and the call is reported without a fix.
+
     A call in a function that the handler defines and calls (`def send():
     ...` then `send()`, or `await send()` for an `async def`) runs on the
     request path too, also through further nested functions, and is
@@ -546,7 +555,13 @@ class BlockingCallInRequest(Rule):
         helpers: dict[str, Helper | str] = {}
         # The call path of each function defined in a handler, by its node's id.
         paths: dict[int, _CallPath | None] = {}
-        for call in [*index.client_calls, *index.started_calls, *index.partial_uses]:
+        calls = [
+            *index.client_calls,
+            *index.started_calls,
+            *index.partial_uses,
+            *_waited_hand_offs(context),
+        ]
+        for call in calls:
             if call.api is not Api.TRACK or call.in_background:
                 continue
             if call.through_partial and call.client.is_async:
@@ -591,7 +606,10 @@ class BlockingCallInRequest(Rule):
         task: AwaitedTask | None,
         helpers: dict[str, Helper | str],
     ) -> Finding:
-        waited = _waited_lambda(context, call, handler)
+        if call.handed_off:
+            waited = _hand_off_wait(context, call.node)
+        else:
+            waited = _waited_lambda(context, call, handler)
         raises = waited is None or waited.raises
         raiser: cst.CSTNode = call.node
         where = ""
@@ -1195,6 +1213,31 @@ def _waited_lambda(
     if not waits:
         return None
     return next((wait for wait in waits if wait.raises), waits[0])
+
+
+def _waited_hand_offs(context: FileContext) -> list[ClientCall]:
+    """Return the sync client methods handed to a worker whose run the code waits for.
+
+    `await asyncio.to_thread(cio.track, ...)` and `await
+    loop.run_in_executor(None, cio.track, ...)` wait for the Track API as
+    the call itself would. A hand-off that nothing waits for already runs
+    apart from the request.
+    """
+    return [
+        call
+        for call in context.index.handed_off_calls
+        if not call.client.is_async and _hand_off_wait(context, call.node) is not None
+    ]
+
+
+def _hand_off_wait(context: FileContext, hand_off: cst.Call) -> _Wait | None:
+    """Return how the code waits for the worker that `hand_off` gives a method to."""
+    if _is_worker_method(hand_off):
+        return _waited_worker(context, hand_off)
+    # `asyncio.to_thread(...)` makes a coroutine, which runs only when awaited.
+    if isinstance(context.parent(hand_off), cst.Await):
+        return _Wait("the handler awaits the thread that runs it", raises=True)
+    return None
 
 
 def _waited_argument(
