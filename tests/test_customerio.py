@@ -11,6 +11,8 @@ from cio_fix import pipeline
 from cio_fix.customerio import Api, all_parameters, build_index, constant_value
 from cio_fix.project import ProjectIndex, prefilter_words, summarise
 
+from conftest import run_cli
+
 
 def _calls(source: str, module_name: str = "app", project: ProjectIndex | None = None):
     index = build_index(cst.parse_module(source), module_name, False)
@@ -1722,3 +1724,105 @@ def test_customerio_handed_off_not_client_calls() -> None:
 
     assert index.client_calls == []
     assert len(index.handed_off_calls) == 1
+
+
+DEFERRED_APP = """\
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from customerio import CustomerIO
+from fastapi import APIRouter, BackgroundTasks
+
+router = APIRouter()
+cio = CustomerIO("YOUR_SITE_ID", "YOUR_API_KEY")
+pool = ThreadPoolExecutor(2)
+
+
+@router.post("/a")
+def a(uid: int, sku: str, tasks: BackgroundTasks):
+    tasks.add_task(cio.track, customer_id=uid, name=f"viewed_{sku}", timestamp=int(time.time() * 1000))
+    return {}
+
+
+@router.post("/b")
+async def b(uid: int, sku: str):
+    await asyncio.to_thread(cio.track, customer_id=uid, name=f"viewed_{sku}", timestamp=int(time.time() * 1000))
+    return {}
+
+
+def c(uid, sku):
+    pool.submit(cio.identify, id=uid, created_at=int(time.time() * 1000))
+"""
+
+DEFERRED_CONTROL = """\
+import time
+
+from customerio import CustomerIO
+
+cio = CustomerIO("YOUR_SITE_ID", "YOUR_API_KEY")
+
+
+def direct(uid, sku):
+    cio.track(customer_id=uid, name=f"viewed_{sku}", timestamp=int(time.time() * 1000))
+"""
+
+
+DEFERRED_LAMBDA = """\
+import time
+
+from customerio import CustomerIO
+from fastapi import APIRouter, BackgroundTasks
+
+router = APIRouter()
+cio = CustomerIO("YOUR_SITE_ID", "YOUR_API_KEY")
+
+
+@router.post("/a")
+def a(uid: int, sku: str, tasks: BackgroundTasks):
+    tasks.add_task(lambda: cio.track(customer_id=uid, name=f"viewed_{sku}", timestamp=int(time.time() * 1000)))
+    return {}
+"""
+
+
+def test_handed_off_calls_checked_like_direct_call(project) -> None:
+    root = project(
+        {
+            "app.py": DEFERRED_APP,
+            "control.py": DEFERRED_CONTROL,
+            "control_lambda.py": DEFERRED_LAMBDA,
+            "pyproject.toml": '[project]\nname = "p1"\nrequires-python = ">=3.11"\n'
+            'dependencies = ["customerio>=3,<4"]\n',
+        }
+    )
+
+    result = run_cli(
+        [
+            "--output-format",
+            "json",
+            "--no-cache",
+            "app.py",
+            "control.py",
+            "control_lambda.py",
+        ],
+        root,
+    )
+
+    found = {
+        (finding["path"], finding["line"], finding["code"])
+        for finding in result.json["findings"]
+    }
+    assert ("control.py", 9, "CIO301") in found
+    assert ("control.py", 9, "CIO103") in found
+    assert ("control_lambda.py", 12, "CIO301") in found
+    assert ("control_lambda.py", 12, "CIO103") in found
+    assert ("app.py", 15, "CIO301") in found
+    assert ("app.py", 15, "CIO103") in found
+    assert ("app.py", 21, "CIO301") in found
+    assert ("app.py", 21, "CIO103") in found
+    assert ("app.py", 26, "CIO103") in found
+    # add_task and submit run the call after the response, and the awaited
+    # to_thread is reported without a fix.
+    assert ("app.py", 15, "CIO304") not in found
+    assert ("app.py", 26, "CIO304") not in found
+    assert ("app.py", 21, "CIO304") in found
