@@ -113,6 +113,16 @@ class ModuleSummary:
     # may import. Each maps to the qualified name of the app it calls when
     # the module imports that app, else to None (`handlers.route_factories`).
     route_factories: dict[str, str | None] = field(default_factory=dict)
+    # The attributes in which a Flask app of the module (in `flask_apps`, or
+    # one that a function returns) may store something other than one type
+    # of client, by attribute. Each value lists the qualified names of the
+    # imported classes whose instances the app stores there, and is empty
+    # when the app stores only literals. None means that cio-fix cannot
+    # tell what the app stores. `*` is every attribute. Such an attribute
+    # of `flask.current_app` is not a known client.
+    non_client_app_attributes: dict[str, tuple[str, ...] | None] = field(
+        default_factory=dict
+    )
     # Clients bound to class variables or `self.attribute` of module-level
     # classes, by `Class.attribute` (`FileIndex.class_clients`): a subclass
     # in another module reads them through `self`.
@@ -583,13 +593,17 @@ class ProjectIndex:
         """Return the client type of `flask.current_app.<attribute>`, if it is a client.
 
         `current_app` is the Flask app that handles the request. So the
-        attribute is a client when a Flask app of the project has a client
-        in it: a module-level app (`app = Flask(__name__)`, then `app.cio =
+        attribute is a client when a Flask app of the project sets it to a
+        client: a module-level app (`app = Flask(__name__)`, then `app.cio =
         CustomerIO(...)`, `ModuleSummary.flask_apps`) or the app that a
         factory function builds and returns (`factory_app_clients`). Every
-        app that has a client in the attribute must have one of that type.
-        A module-level app that may be rebound, or whose attribute may be
-        (`rebound_attribute`), leaves it unknown.
+        app that sets the attribute must set it to a client of one type, so
+        an app that may store anything else there
+        (`ModuleSummary.non_client_app_attributes`) leaves it unknown. So
+        does a module-level app that may be rebound, or whose attribute may
+        be (`rebound_attribute`).
+        NOTE: an app of a module that cio-fix does not read, because it
+        mentions neither a Customer.io name nor `current_app`, is not seen.
         """
         if attribute not in self._current_app_clients:
             self._current_app_clients[attribute] = self._current_app_client(attribute)
@@ -598,6 +612,9 @@ class ProjectIndex:
     def _current_app_client(self, attribute: str) -> ClientType | None:
         found: set[ClientType] = set()
         for summary in self.summaries:
+            non_clients = summary.non_client_app_attributes
+            if attribute in non_clients or ANY_ATTRIBUTE in non_clients:
+                return None
             factory_client = summary.factory_app_clients.get(attribute)
             if factory_client is not None:
                 found.add(factory_client)
@@ -1154,7 +1171,11 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         summary.all_names = _all_names(index)
     summary.attribute_clients = index.held_clients()
     summary.flask_apps = _flask_apps(index)
-    summary.factory_app_clients = _factory_app_clients(index)
+    apps = _flask_app_assignments(index, summary.flask_apps)
+    summary.factory_app_clients = _factory_app_clients(index, apps)
+    summary.non_client_app_attributes = _non_client_app_attributes(
+        index, apps, summary.attribute_clients
+    )
     summary.route_factories = route_factories(index)
     summary.method_changes = class_method_changes(index)
     summary.alternative_constructors = alternative_constructors(index)
@@ -1296,7 +1317,51 @@ def _flask_apps(index: FileIndex) -> list[str]:
     return sorted(apps)
 
 
-def _factory_app_clients(index: FileIndex) -> dict[str, ClientType]:
+def _flask_app_assignments(
+    index: FileIndex, module_apps: list[str]
+) -> list[tuple[Assignment, list[Assignment]]]:
+    """Return each Flask app of the module with the assignments to its attributes.
+
+    The apps are the module-level ones (`module_apps`) and those that a
+    function builds and returns (`_returned_flask_app`). The assignments
+    are `app.cio = ...` and `setattr(app, "cio", ...)` in any scope of the
+    module where the name is the app. An attribute of an attribute of the
+    app (`app.extensions.cio`) is not one of them.
+    """
+    names = set(module_apps)
+    by_app: dict[int, tuple[Assignment, list[Assignment]]] = {}
+    for assignment in [*index.attribute_assignments, *index.setattr_assignments()]:
+        name, _, attribute = assignment.name.partition(".")
+        if "." in attribute:
+            continue
+        # Cheap test first: many attributes are assigned at module level.
+        # A lambda or comprehension may assign one through `setattr`.
+        kind = assignment.scope.kind
+        if kind == "module" or kind == "class":
+            if name not in names:
+                continue
+        app = _flask_app_named(index, name, assignment.scope, names)
+        if app is not None:
+            by_app.setdefault(id(app), (app, []))[1].append(assignment)
+    return list(by_app.values())
+
+
+def _flask_app_named(
+    index: FileIndex, name: str, scope: Scope, module_apps: set[str]
+) -> Assignment | None:
+    """Return the assignment that binds `name`, read in `scope`, to a Flask app of the module."""
+    assignments = index.assignments_of(name, scope)
+    if len(assignments) != 1:
+        return None
+    app = assignments[0]
+    if app.scope is index.module_scope:
+        return app if name in module_apps else None
+    return app if _returned_flask_app(index, app) else None
+
+
+def _factory_app_clients(
+    index: FileIndex, apps: list[tuple[Assignment, list[Assignment]]]
+) -> dict[str, ClientType]:
     """Return the clients that functions store on the Flask app they return, by attribute.
 
     The function binds a local name once to `flask.Flask(...)`, returns
@@ -1308,21 +1373,10 @@ def _factory_app_clients(index: FileIndex) -> dict[str, ClientType]:
     NOTE: an app handed to another function (`init_app(app)`) and an item
     of it (`app.extensions["cio"] = ...`) are not followed.
     """
-    by_app: dict[int, list[Assignment]] = {}
-    for assignment in [*index.attribute_assignments, *index.setattr_assignments()]:
-        # Cheap test first: many attributes are assigned at module level.
-        # A lambda or comprehension may assign one through `setattr`.
-        if assignment.scope.kind == "module" or assignment.scope.kind == "class":
-            continue
-        name, _, attribute = assignment.name.partition(".")
-        if "." in attribute:
-            continue
-        app = _returned_flask_app(index, name, assignment.scope)
-        if app is not None:
-            by_app.setdefault(id(app), []).append(assignment)
-
     types: dict[str, set[ClientType | None]] = {}
-    for assignments in by_app.values():
+    for app, assignments in apps:
+        if app.scope is index.module_scope:
+            continue
         attributes = {item.name.partition(".")[2] for item in assignments}
         if ANY_ATTRIBUTE in attributes:
             continue
@@ -1338,32 +1392,82 @@ def _factory_app_clients(index: FileIndex) -> dict[str, ClientType]:
     }
 
 
-def _returned_flask_app(index: FileIndex, name: str, scope: Scope) -> Assignment | None:
-    """Return the one assignment of `name` to `flask.Flask(...)` in a function that returns it.
+def _non_client_app_attributes(
+    index: FileIndex,
+    apps: list[tuple[Assignment, list[Assignment]]],
+    attribute_clients: dict[str, ClientType],
+) -> dict[str, tuple[str, ...] | None]:
+    """Return the attributes in which a Flask app of the module may hold no client of one type.
 
-    `scope` is where the name is read, which may be a function nested in
-    the one that binds it.
+    They are `ModuleSummary.non_client_app_attributes`. A module-level app
+    stores a client only where `attribute_clients` lists it, because
+    `held_client_type` accepts only one assignment, at module level.
     """
-    assignments = index.assignments_of(name, scope)
-    if len(assignments) != 1:
+    values: dict[str, set[ClientType | str | None]] = {}
+    for app, assignments in apps:
+        module_level = app.scope is index.module_scope
+        for item in assignments:
+            attribute = item.name.partition(".")[2]
+            if module_level and f"{app.name}.{attribute}" in attribute_clients:
+                continue
+            value = _app_attribute_value(index, item)
+            if module_level and isinstance(value, ClientType):
+                value = None
+            values.setdefault(attribute, set()).add(value)
+
+    found: dict[str, tuple[str, ...] | None] = {}
+    for attribute, kinds in sorted(values.items()):
+        clients = {kind for kind in kinds if isinstance(kind, ClientType)}
+        if attribute == ANY_ATTRIBUTE or None in kinds:
+            found[attribute] = None
+        elif clients:
+            # One client type is `factory_app_clients`; more are unknown.
+            if len(kinds) > 1:
+                found[attribute] = None
+        else:
+            found[attribute] = tuple(sorted(kind for kind in kinds if kind))
+    return found
+
+
+def _app_attribute_value(
+    index: FileIndex, assignment: Assignment
+) -> ClientType | str | None:
+    """Return what an assignment stores in an attribute of a Flask app, when cio-fix can tell.
+
+    That is a client type, the qualified name of an imported class that it
+    builds an instance of (`_imported_class_construction`), or "" for a
+    literal string or number. None stands for anything else, `None` too,
+    because an app that sets an attribute to None often sets the client
+    later.
+    """
+    value = assignment.value
+    if value is None:
         return None
-    app = assignments[0]
+    client = index.client_type(value, assignment.scope)
+    if client is not None:
+        return client
+    if literal_value(value) is not None:
+        return ""
+    return _imported_class_construction(index, value, assignment.scope)
+
+
+def _returned_flask_app(index: FileIndex, app: Assignment) -> bool:
+    """Tell whether a function binds a local name once to `flask.Flask(...)` and returns it."""
     value = app.value
     statement = app.statement
     if type(value) is not cst.Call or type(statement) is not cst.Assign:
-        return None
+        return False
     if len(statement.targets) != 1:
-        return None
+        return False
     function = app.scope.function
     if function is None:
-        return None
+        return False
     if index.qualified_name(value.func, app.scope) != FLASK_APP_CLASS:
-        return None
-    returned = any(
-        type(returned) is cst.Name and returned.value == name
+        return False
+    return any(
+        type(returned) is cst.Name and returned.value == app.name
         for returned in function.returns
     )
-    return app if returned else None
 
 
 def _sent_object_classes(

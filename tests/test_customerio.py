@@ -1113,6 +1113,58 @@ def test_customerio_current_app_of_other_package(package: str) -> None:
     assert _calls(sender, module_name="app.views", project=project) == []
 
 
+def _web_app(lines: str) -> str:
+    """Return a module with a module-level Flask app `app` and `lines` after it."""
+    return (
+        "from customerio import CustomerIO\n"
+        "from flask import Flask\n"
+        "from mixpanel import Mixpanel\n"
+        "app = Flask(__name__)\n" + lines
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # Another app holds an object of another library in the attribute.
+        _web_app("app.cio = Mixpanel('t')\n"),
+        _web_app("app.cio = 'disabled'\n"),
+        _factory("app.cio = Mixpanel('t')\nreturn app"),
+        # Another app may hold anything in it.
+        _web_app("app.cio = make_client()\n"),
+        _web_app("app.cio = None\n"),
+        _web_app("setattr(app, name, value)\n"),
+        _factory("setattr(app, name, value)\nreturn app"),
+        # A client that a function sets on a module-level app is not read.
+        _web_app("def init():\n    app.cio = CustomerIO('s', 'k')\n"),
+    ],
+)
+def test_customerio_current_app_other_app_not_client(other: str) -> None:
+    project = _project(
+        {
+            "app.clients": HELD_CLIENTS,
+            "app.admin": other,
+            "app.views": CURRENT_APP_SENDER,
+        }
+    )
+
+    assert project.current_app_client("cio") is None
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+
+
+def test_customerio_current_app_factories_mixed() -> None:
+    factory = _factory("app.cio = CustomerIO('s', 'k')\nreturn app") + (
+        "def create_admin():\n"
+        "    admin = Flask(__name__)\n"
+        "    admin.cio = FakeClient()\n"
+        "    return admin\n"
+    )
+    project = _project({"app": factory, "app.views": CURRENT_APP_SENDER})
+
+    assert project.summaries[0].non_client_app_attributes == {"cio": None}
+    assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
+
+
 ANNOTATION_PROJECT = {
     "app.cio": (
         "from customerio import CustomerIO as Client\n"
