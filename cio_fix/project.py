@@ -316,6 +316,7 @@ class ProjectIndex:
         )
         self._client_classes: dict[str, ReexportedClass | None] = {}
         self._current_app_clients: dict[str, ClientType | None] = {}
+        self._current_app_non_clients: dict[str, bool] = {}
         for summary in self.summaries:
             for qualified, role in summary.credential_uses.items():
                 # `settings.CIO["SITE_ID"]` is recorded as `settings.CIO[SITE_ID]`.
@@ -626,6 +627,53 @@ class ProjectIndex:
                     return None
                 found.add(client)
         return found.pop() if len(found) == 1 else None
+
+    def current_app_non_client(self, attribute: str) -> bool:
+        """Tell whether `flask.current_app.<attribute>` is known not to be a client.
+
+        A Flask app of the project sets the attribute, and every app that
+        does sets it to a literal or to an instance of a class of another
+        library (`app.analytics = Mixpanel(...)`). A class of a project
+        module that cio-fix reads does not count, because its methods may
+        send through a client. No module may assign the attribute through a
+        module-level app (`rebound_attribute`).
+        NOTE: an app handed to another function (`ext.init_app(app)`) is not
+        followed, so a client that such a function sets is not seen.
+        """
+        if attribute not in self._current_app_non_clients:
+            self._current_app_non_clients[attribute] = self._current_app_non_client(
+                attribute
+            )
+        return self._current_app_non_clients[attribute]
+
+    def _current_app_non_client(self, attribute: str) -> bool:
+        found = False
+        for summary in self.summaries:
+            if attribute in summary.factory_app_clients:
+                return False
+            non_clients = summary.non_client_app_attributes
+            if ANY_ATTRIBUTE in non_clients:
+                return False
+            if attribute in non_clients:
+                classes = non_clients[attribute]
+                if classes is None:
+                    return False
+                module_name = summary.module_name
+                if not all(self._other_library(item, module_name) for item in classes):
+                    return False
+                found = True
+            for name in summary.flask_apps:
+                if f"{name}.{attribute}" in summary.attribute_clients:
+                    return False
+                if self.rebound_attribute(summary.module_name, name, attribute):
+                    return False
+        return found
+
+    def _other_library(self, qualified: str, importer: str) -> bool:
+        """Tell whether a name that `importer` imports comes from no module that cio-fix reads."""
+        local = self.localise(qualified, importer)
+        module_path = local.rpartition(".")[0]
+        return self.module(module_path) is None and self.module(local) is None
 
     def flask_app(self, qualified: str) -> bool:
         """Tell whether a qualified name is a Flask app of a project module (`flask_apps`)."""

@@ -1165,6 +1165,90 @@ def test_customerio_current_app_factories_mixed() -> None:
     assert _calls(CURRENT_APP_SENDER, module_name="app.views", project=project) == []
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"app.web": _web_app("app.analytics = Mixpanel('t')\n")},
+        {
+            "app.web": _web_app(
+                "app.analytics = 'off'\napp.cio = CustomerIO('s', 'k')\n"
+            )
+        },
+        {
+            "app": _factory(
+                "import mixpanel\napp.analytics = mixpanel.Mixpanel('t')\nreturn app"
+            )
+        },
+        # Every app that sets it sets it to an object of another library.
+        {
+            "app.web": _web_app("app.analytics = Mixpanel('t')\n"),
+            "app": _factory(
+                "from segment import Client\napp.analytics = Client('k')\nreturn app"
+            ),
+        },
+    ],
+)
+def test_customerio_current_app_non_client(files: dict[str, str]) -> None:
+    project = _project(files)
+
+    assert project.current_app_non_client("analytics")
+    assert not project.current_app_non_client("events")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # One app holds a client in the attribute.
+        {
+            "app.web": _web_app("app.analytics = Mixpanel('t')\n"),
+            "app": _factory("app.analytics = CustomerIO('s', 'k')\nreturn app"),
+        },
+        {
+            "app.web": _web_app("app.analytics = Mixpanel('t')\n"),
+            "app.admin": _web_app("app.analytics = CustomerIO('s', 'k')\n"),
+        },
+        {
+            "app": _factory(
+                "app.analytics = Mixpanel('t')\n"
+                "app.analytics = CustomerIO('s', 'k')\n"
+                "return app"
+            )
+        },
+        {
+            "app.web": _web_app(
+                "app.analytics = Mixpanel('t')\n"
+                "def init():\n"
+                "    app.analytics = CustomerIO('s', 'k')\n"
+            )
+        },
+        # A class of a project module may send through a client.
+        {
+            "app.web": _web_app(
+                "from app.tracking import Tracker\napp.analytics = Tracker()\n"
+            ),
+            "app.tracking": "from customerio import CustomerIO\nclass Tracker:\n    pass\n",
+        },
+        # A value that cio-fix cannot tell apart from a client.
+        {"app.web": _web_app("app.analytics = None\n")},
+        {"app.web": _web_app("app.analytics = make_tracker()\n")},
+        {
+            "app.web": _web_app(
+                "app.analytics = Mixpanel('t')\nsetattr(app, name, value)\n"
+            )
+        },
+        # Another module may set the attribute of the app.
+        {
+            "app.web": _web_app("app.analytics = Mixpanel('t')\n"),
+            "app.admin": "from app.web import app\napp.analytics = object()\n",
+        },
+    ],
+)
+def test_customerio_current_app_maybe_client(files: dict[str, str]) -> None:
+    project = _project(files)
+
+    assert not project.current_app_non_client("analytics")
+
+
 ANNOTATION_PROJECT = {
     "app.cio": (
         "from customerio import CustomerIO as Client\n"

@@ -412,7 +412,11 @@ class BlockingCallInRequest(Rule):
     after this one, the call sends an event per round of a loop, or a later
     call of a Track API method on an attribute of a Flask app may be one of
     those later calls. cio-fix cannot tell whether such an attribute is a
-    client when no app of the project sets it (`current_app.events.track(...)`).
+    client when no app of the project sets it (`current_app.events.track(...)`),
+    or when an app sets it to a value that cio-fix cannot tell apart from
+    a client. A call on `current_app.analytics` does not count when every
+    app of the project that sets `analytics` sets it to a literal or to an
+    object of a class of another library (`app.analytics = Mixpanel(...)`).
     Customer.io stamps an event without a `timestamp` when it arrives, and
     campaigns match events in that order, so the events of one request keep
     their order: only the last event of a handler moves. A later event is a
@@ -1680,7 +1684,8 @@ def _later_unknown_client_call(
 def _unknown_app_calls(context: FileContext) -> list[CallSite]:
     """Return the calls of Track API method names on Flask app attributes not known as clients.
 
-    `_app_attribute` decides which receivers are attributes of a Flask app.
+    `_app_attribute` decides which receivers are attributes of a Flask app,
+    and `_current_app_non_client` passes by those known not to be clients.
     """
     index = context.index
     client_calls = {id(other.node) for other in _calls_and_tasks(index)}
@@ -1691,7 +1696,9 @@ def _unknown_app_calls(context: FileContext) -> list[CallSite]:
             continue
         if id(site.node) in client_calls:
             continue
-        if _app_attribute(context, func.value, site.scope):
+        if not _app_attribute(context, func.value, site.scope):
+            continue
+        if not _current_app_non_client(context, func.value, site.scope):
             found.append(site)
     return found
 
@@ -1731,6 +1738,26 @@ def _app_attribute(
     if not assignments or assignments[0].scope is not index.module_scope:
         return False
     return project.flask_app(f"{index.module_name}.{node.value}")
+
+
+def _current_app_non_client(
+    context: FileContext, receiver: cst.BaseExpression, scope: Scope
+) -> bool:
+    """Tell whether `receiver` is an attribute of `current_app` known not to be a client.
+
+    That is `current_app.analytics` after `app.analytics = Mixpanel(...)`,
+    for example (`ProjectIndex.current_app_non_client`).
+    """
+    if type(receiver) is not cst.Attribute or type(receiver.value) is not cst.Name:
+        return False
+    index = context.index
+    qualified = index.qualified_name(receiver.value, scope)
+    if qualified is None:
+        return False
+    project = context.project
+    if project.localise(qualified, index.module_name) != FLASK_CURRENT_APP:
+        return False
+    return project.current_app_non_client(receiver.attr.value)
 
 
 def _imported_track_caller(context: FileContext, site: CallSite) -> bool:
