@@ -1445,7 +1445,7 @@ def _non_client_app_attributes(
     apps: list[tuple[Assignment, list[Assignment]]],
     attribute_clients: dict[str, ClientType],
 ) -> dict[str, tuple[str, ...] | None]:
-    """Return the attributes in which a Flask app of the module may hold no client of one type.
+    """Return the attributes of the module's Flask apps that may not be clients of one type.
 
     They are `ModuleSummary.non_client_app_attributes`. A module-level app
     stores a client only where `attribute_clients` lists it, because
@@ -1484,7 +1484,7 @@ def _app_attribute_value(
 
     That is a client type, the qualified name of an imported class that it
     builds an instance of (`_imported_class_construction`), or "" for a
-    literal string or number. None stands for anything else, `None` too,
+    literal string or number. None is anything else, the value `None` too,
     because an app that sets an attribute to None often sets the client
     later.
     """
@@ -1500,7 +1500,7 @@ def _app_attribute_value(
 
 
 def _returned_flask_app(index: FileIndex, app: Assignment) -> bool:
-    """Tell whether a function binds a local name once to `flask.Flask(...)` and returns it."""
+    """Tell whether an assignment in a function binds `flask.Flask(...)` to a name it returns."""
     value = app.value
     statement = app.statement
     if type(value) is not cst.Call or type(statement) is not cst.Assign:
