@@ -2143,6 +2143,10 @@ class FileIndex:
                 return False
         return True
 
+    def class_named(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
+        """Return the class of this module that a name refers to in `scope` (`_class_named`)."""
+        return self._class_named(node, scope)
+
     def _class_named(self, node: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
         """Return the class of this module that a name refers to in `scope`.
 

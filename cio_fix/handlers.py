@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from cio_fix.customerio import (
     DEPENDENCY_MARKERS,
+    ClassInfo,
     FileIndex,
     FunctionInfo,
     Scope,
@@ -229,6 +230,9 @@ class _FileFacts:
     # The module-level functions that decorate a request handler, by name, on
     # first use.
     handler_decorators: frozenset[str] | None = None
+    # Whether each class of the module has a view base (`_is_view_class`), by
+    # the id of the class node, filled on first use.
+    view_classes: dict[int, bool] = field(default_factory=dict)
 
 
 _FACTS: weakref.WeakKeyDictionary[FileIndex, _FileFacts] = weakref.WeakKeyDictionary()
@@ -578,11 +582,48 @@ def _is_view_method(index: FileIndex, function: FunctionInfo) -> bool:
     class_info = function.class_info
     if class_info is None:
         return False
-    if not any(_is_view_base(index, base) for base in class_info.bases):
+    # The method's name first, because it is cheaper than the class's bases.
+    if function.name not in VIEW_METHODS and not any(
+        _last_part(name) in ACTION_DECORATORS for name in function.decorators
+    ):
         return False
-    if function.name in VIEW_METHODS:
+    return _is_view_class(index, class_info)
+
+
+def _is_view_class(index: FileIndex, class_info: ClassInfo) -> bool:
+    facts = _facts(index)
+    key = id(class_info.node)
+    known = facts.view_classes.get(key)
+    if known is None:
+        known = _has_view_base(index, class_info, set())
+        facts.view_classes[key] = known
+    return known
+
+
+def _has_view_base(index: FileIndex, class_info: ClassInfo, seen: set[int]) -> bool:
+    """Tell whether a class has a view base (`_is_view_base`), also through its module's classes.
+
+    A base that this module defines counts when one of its own bases does,
+    to any depth: `class CartBase(View)` makes `class Checkout(CartBase)` a
+    view. `seen` contains the ids of the class nodes already followed, so that
+    a cycle of names ends.
+    NOTE: a base imported from another project module counts only by its
+    name (`...View`), because the module summaries do not list class bases
+    and that module is often not read at all.
+    """
+    if any(_is_view_base(index, base) for base in class_info.bases):
         return True
-    return any(_last_part(name) in ACTION_DECORATORS for name in function.decorators)
+    scope = class_info.scope
+    if scope is None or scope.parent is None:
+        return False
+    seen.add(id(class_info.node))
+    for base in class_info.node.bases:
+        found = index.class_named(base.value, scope.parent)
+        if found is None or id(found.node) in seen:
+            continue
+        if _has_view_base(index, found, seen):
+            return True
+    return False
 
 
 def is_request_handler(index: FileIndex, function: FunctionInfo) -> bool:
