@@ -361,21 +361,28 @@ def _is_factory_route(
     The factory is a function of this module or one that the module
     imports from another project module (`ProjectIndex.route_factory`).
     """
-    expression = decorator.decorator
-    if type(expression) is not cst.Call or type(expression.func) is not cst.Name:
-        return False
-    if not expression.args or expression.args[0].keyword or expression.args[0].star:
-        return False
-    path = literal_value(expression.args[0].value)
-    if not isinstance(path, str) or not path.startswith("/"):
+    factory = _route_factory_name(decorator)
+    if factory is None:
         return False
     facts = _facts(index)
     if facts.route_factories is None:
         facts.route_factories = route_factories(index)
-    name = expression.func.value
-    if name in facts.route_factories:
-        return _calls_web_app(index, facts.route_factories[name])
-    return _is_imported_route_factory(index, function, expression.func)
+    if factory.value in facts.route_factories:
+        return _calls_web_app(index, facts.route_factories[factory.value])
+    return _is_imported_route_factory(index, function, factory)
+
+
+def _route_factory_name(decorator: cst.Decorator) -> cst.Name | None:
+    """Return `json_post` of `@json_post("/orders")`, a call of a name with a path first."""
+    expression = decorator.decorator
+    if type(expression) is not cst.Call or type(expression.func) is not cst.Name:
+        return None
+    if not expression.args or expression.args[0].keyword or expression.args[0].star:
+        return None
+    path = literal_value(expression.args[0].value)
+    if not isinstance(path, str) or not path.startswith("/"):
+        return None
+    return expression.func
 
 
 def _calls_web_app(index: FileIndex, app: str | None) -> bool:
@@ -451,6 +458,31 @@ def route_factories(index: FileIndex) -> dict[str, str | None]:
         if imported is not None:
             factories[function.name] = imported
     return factories
+
+
+def imported_route_decorators(index: FileIndex) -> set[str]:
+    """Return the imported names that decorate functions as route factories do, qualified.
+
+    That is `@json_post("/orders")` after `from app.routing import
+    json_post`. Only the summary of `app.routing` shows whether `json_post`
+    returns a route decorator, so the search for project files reads that
+    module even when it never mentions Customer.io.
+    """
+    names = set()
+    for function in index.functions:
+        # Cheap test first: most functions have no decorator.
+        if not function.node.decorators:
+            continue
+        for decorator in function.node.decorators:
+            factory = _route_factory_name(decorator)
+            if factory is None:
+                continue
+            # A decorator runs in the scope around the function it decorates.
+            scope = function.scope.parent if function.scope is not None else None
+            imported = _imported_name(index, factory, scope)
+            if imported is not None:
+                names.add(imported)
+    return names
 
 
 def _imported_name(

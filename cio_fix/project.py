@@ -36,7 +36,7 @@ from cio_fix.customerio import (
     literal_value,
 )
 from cio_fix.events import wrapper_candidates
-from cio_fix.handlers import route_factories
+from cio_fix.handlers import imported_route_decorators, route_factories
 from cio_fix.metadata import is_target
 from cio_fix.method_changes import (
     alternative_constructors,
@@ -123,6 +123,10 @@ class ModuleSummary:
     non_client_app_attributes: dict[str, tuple[str, ...] | None] = field(
         default_factory=dict
     )
+    # The qualified names of imported names that decorate a function of the
+    # module as a route factory would (`handlers.imported_route_decorators`).
+    # The search for project files reads the modules that define them.
+    route_decorators: list[str] = field(default_factory=list)
     # Clients bound to class variables or `self.attribute` of module-level
     # classes, by `Class.attribute` (`FileIndex.class_clients`): a subclass
     # in another module reads them through `self`.
@@ -1225,6 +1229,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
         index, apps, summary.attribute_clients
     )
     summary.route_factories = route_factories(index)
+    summary.route_decorators = sorted(imported_route_decorators(index))
     summary.method_changes = class_method_changes(index)
     summary.alternative_constructors = alternative_constructors(index)
     summary.class_clients = index.class_clients()

@@ -2109,6 +2109,43 @@ def test_project_summary_route_factories() -> None:
     assert views.route_factories == {}
 
 
+ROUTE_DECORATED_VIEWS = """\
+from web.ext import cache
+from web.retrying import retry
+from web.routing import json_post as post_json
+
+
+def local_post(path):
+    return post_json(path)
+
+
+@post_json("/orders")
+def create_order():
+    pass
+
+
+@retry(attempts=3)
+@cache.memoize("/prices")
+@local_post("/refunds")
+def refund():
+    pass
+
+
+class Views:
+    @post_json("/returns")
+    def create_return(self):
+        pass
+"""
+
+
+def test_project_summary_route_decorators() -> None:
+    project = _project({"web.views": ROUTE_DECORATED_VIEWS})
+
+    (views,) = project.summaries
+    # Only a call of an imported name with a path first may be a route factory.
+    assert views.route_decorators == ["web.routing.json_post"]
+
+
 def test_project_route_factory_needs_web_app() -> None:
     project = _project(ROUTE_FACTORY_MODULES)
 
