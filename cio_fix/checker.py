@@ -1461,7 +1461,17 @@ def scan_facts(summary: ModuleSummary) -> ScanFacts:
             )
         ),
         tuple(sorted(class_modules(summary))),
+        tuple(sorted(_route_names(summary))),
     )
+
+
+def _route_names(summary: ModuleSummary) -> set[str]:
+    """Return the route factories that a module imports and the apps its factories call."""
+    names = set(summary.route_decorators)
+    for app in summary.route_factories.values():
+        if app is not None:
+            names.add(app)
+    return names
 
 
 def _parents_of_targets(

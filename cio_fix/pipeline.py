@@ -33,7 +33,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -76,6 +76,10 @@ logger = logging.getLogger(__name__)
 # Rounds of the prefilter that follow imports of project modules which
 # export a client or a constant (`from app.cio import client`).
 MAX_PREFILTER_ROUNDS = 3
+# Rounds that follow route decorator factories: the module that the handler
+# imports a factory from, the module that a package `__init__.py` re-exports
+# it from, and the module of the app that the factory calls.
+MAX_ROUTE_ROUNDS = 3
 # Below this many files to parse, worker processes cost more than they save.
 # NOTE: 8 is an estimate, not a measured break-even point. A file of the
 # benchmark corpus takes about 0.13 s to parse, check and fix on one CPU, and
@@ -100,7 +104,10 @@ class ScanFacts:
     their qualified names. `constants` are the names of its module-level
     string constants, which another module may rebind (`ev.TEMPLATE = "x"`).
     `class_modules` are the modules of the imported classes that build its
-    module-level objects (`project.class_modules`).
+    module-level objects (`project.class_modules`). `route_names` are the
+    qualified names of the route decorator factories that it imports and
+    of the apps that its own factories call, whose modules tell whether
+    its functions are request handlers.
     """
 
     words: tuple[str, ...] = ()
@@ -112,6 +119,7 @@ class ScanFacts:
     exports: tuple[tuple[str, str], ...] = ()
     constants: tuple[str, ...] = ()
     class_modules: tuple[str, ...] = ()
+    route_names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -481,18 +489,7 @@ def read_project_files(
                 words.add(module_word)
                 used_words.add(module_word)
         more = follow_imports(all_files, seen, words, modules=True)
-        if wanted:
-            # Only a file named like the module's last part, or the
-            # `__init__.py` of a folder so named, can be that module.
-            last_parts = {name.rpartition(".")[2] for name in wanted}
-            named = [
-                path
-                for path in all_files
-                if path.stem in last_parts
-                or (path.name == "__init__.py" and path.parent.name in last_parts)
-            ]
-            modules = modules_by_name(named, root)
-            more.update(_read_modules(wanted, modules, seen))
+        more.update(_read_named_modules(wanted, all_files, root, seen))
         if not more:
             break
         seen.update(more)
@@ -509,6 +506,16 @@ def read_project_files(
     if rebinding:
         seen.update(rebinding)
         parse_round(rebinding)
+
+    # A route decorator factory (`@json_post("/orders")`) and the app it
+    # calls are often defined in modules that never mention Customer.io.
+    for _ in range(MAX_ROUTE_ROUNDS):
+        route_modules = _route_modules(scanned.values())
+        more = _read_named_modules(route_modules, all_files, root, seen)
+        if not more:
+            break
+        seen.update(more)
+        parse_round(more)
     return order
 
 
@@ -967,6 +974,7 @@ def _valid_entry(value: Any) -> bool:
             and _all_of(value.scan.imported, str)
             and _all_of(value.scan.constants, str)
             and _all_of(value.scan.class_modules, str)
+            and _all_of(value.scan.route_names, str)
             and _all_of(value.errors, FileError)
         )
     if isinstance(value, CollectedFacts):
@@ -1478,7 +1486,7 @@ def _handle(worker: _Worker, request: tuple[Any, ...]) -> bytes:
         return dumps(("failed", (message, from_cache)))
 
 
-def _reexported_modules(scanned: Iterable[ScanFacts]) -> set[str]:
+def _reexported_modules(scanned: Collection[ScanFacts]) -> set[str]:
     """Return the modules that define the imported values that a read module re-exports.
 
     `from app import Event` reads `app/__init__.py`. When that imports
@@ -1487,6 +1495,27 @@ def _reexported_modules(scanned: Iterable[ScanFacts]) -> set[str]:
     names: set[str] = set()
     for facts in scanned:
         names.update(facts.imported_names)
+    return _modules_through_reexports(scanned, names)
+
+
+def _route_modules(scanned: Collection[ScanFacts]) -> set[str]:
+    """Return the modules that may define the read modules' route factories and their apps.
+
+    They are the modules named by the imports (`from app.routing import
+    json_post`), and those that a read package re-exports the names from.
+    """
+    names: set[str] = set()
+    for facts in scanned:
+        names.update(facts.route_names)
+    if not names:
+        return set()
+    return modules_defining(names) | _modules_through_reexports(scanned, names)
+
+
+def _modules_through_reexports(
+    scanned: Collection[ScanFacts], names: set[str]
+) -> set[str]:
+    """Return the modules that define `names` where the read modules re-export them."""
     if not names:
         return set()
     exports: dict[str, str] = {}
@@ -1494,6 +1523,25 @@ def _reexported_modules(scanned: Iterable[ScanFacts]) -> set[str]:
         for local, qualified in facts.exports:
             exports[f"{facts.module}.{local}"] = qualified
     return modules_defining(reexported_names(names, exports))
+
+
+def _read_named_modules(
+    module_names: set[str], all_files: list[Path], root: Path, seen: dict[Path, bytes]
+) -> dict[Path, bytes]:
+    """Read the files of `all_files` not in `seen` that may be the modules of `module_names`."""
+    if not module_names:
+        return {}
+    # Only a file named like the module's last part, or the `__init__.py`
+    # of a folder so named, can be that module.
+    last_parts = {name.rpartition(".")[2] for name in module_names}
+    named = [
+        path
+        for path in all_files
+        if path.stem in last_parts
+        or (path.name == "__init__.py" and path.parent.name in last_parts)
+    ]
+    modules = modules_by_name(named, root)
+    return _read_modules(module_names, modules, seen)
 
 
 def _read_modules(

@@ -692,9 +692,9 @@ class ProjectIndex:
         project (`flask_app`).
         NOTE: a factory that calls an imported blueprint or FastAPI router
         is not found, because the summaries list only Flask apps. Neither
-        is one whose module, or whose app's module, the import prefilter
-        does not read, such as a module that mentions neither Customer.io
-        nor a module with a client.
+        is one whose app's module is more than three unread modules away
+        from the handler's module (`pipeline.MAX_ROUTE_ROUNDS`), as when
+        packages re-export both the factory and the app.
         """
         target = self.resolve_value(qualified)
         if target is None:

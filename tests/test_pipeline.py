@@ -1290,6 +1290,60 @@ def test_candidate_parse_error_still_reported(project):
         assert result.exit_code == 2
 
 
+# A Flask app and a route factory in modules that never mention Customer.io.
+ROUTE_FACTORY_LAYOUT = FIXTURES / "CIO304" / "route_factory_modules_unmentioned"
+
+
+def _parsed_files(root: Path, monkeypatch) -> list[str]:
+    """Run cio-fix in `root` and return the files it parsed, in project order."""
+    parsed: list[str] = []
+    real_read = pipeline.read_project_files
+
+    def recording_read(*args):
+        order = real_read(*args)
+        # The paths are relative to the working folder, which is `root`.
+        parsed.extend(
+            path.resolve().relative_to(root.resolve()).as_posix() for path in order
+        )
+        return order
+
+    monkeypatch.setattr(pipeline, "read_project_files", recording_read)
+    run_cli(["--no-cache", "-j", "1", "--select", "CIO304", "."], root)
+    return parsed
+
+
+def _route_factory_files() -> dict[str, str]:
+    return {
+        path.relative_to(ROUTE_FACTORY_LAYOUT).as_posix(): path.read_text()
+        for path in ROUTE_FACTORY_LAYOUT.rglob("*")
+        if path.is_file() and not path.name.endswith(".expected.py")
+    }
+
+
+def test_route_factory_modules_read(project, monkeypatch):
+    files = _route_factory_files()
+    # Imports the app too, but no read module imports from it.
+    files["svc/jobs.py"] = "from svc.web import app\n\n\ndef nightly():\n    pass\n"
+    root = project(files)
+
+    parsed = _parsed_files(root, monkeypatch)
+
+    assert parsed == ["svc/views.py", "svc/routing.py", "svc/web.py"]
+
+
+def test_route_factory_modules_unread_without_candidates(project, monkeypatch):
+    files = _route_factory_files()
+    files["svc/views.py"] = (
+        "from svc.routing import json_post\n\n\n"
+        '@json_post("/health")\ndef health():\n    return {"ok": True}\n'
+    )
+    root = project(files)
+
+    parsed = _parsed_files(root, monkeypatch)
+
+    assert parsed == []
+
+
 HELPER_VIEWS = """\
 import logging
 
