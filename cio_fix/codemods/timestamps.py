@@ -131,7 +131,8 @@ class MillisecondTimestamp(Rule):
     app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
     through a variable, as a constant of the same module does. A dict
     among the operands of `or` and `and` (`data=extra or {"pinged_at":
-    ...}`) is checked as a dict sent on its own.
+    ...}`), or in a branch of a conditional expression (`data=extra if
+    extra else {...}`), is checked as a dict sent on its own.
     A `functools.partial` of those methods counts as the call it makes.
     So does a call of a name bound once to such a partial in the same
     module (`_identify(id=uid, last_login_at=now_ms)` after `_identify =
@@ -601,7 +602,8 @@ def _dict_slots(
 ) -> Iterator[Slot]:
     """Yield the timestamp entries of a dict literal, or of the one a local name holds.
 
-    A dict literal among the operands of `or` and `and` counts as one.
+    A dict literal among the operands of `or` and `and`, or in a branch of
+    a conditional expression, counts as one.
     """
     withheld: str | None = None
     changed: set[str | None] = set()
@@ -611,6 +613,11 @@ def _dict_slots(
         for operand in operands(node, (cst.Or, cst.And)):
             if isinstance(operand, cst.Dict):
                 yield from _dict_slots(context, operand, scope)
+        return
+    if isinstance(node, cst.IfExp):
+        for branch in (node.body, node.orelse):
+            if isinstance(branch, cst.Dict):
+                yield from _dict_slots(context, branch, scope)
         return
     if isinstance(node, cst.Name):
         name = node.value
