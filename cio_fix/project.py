@@ -14,6 +14,7 @@ import libcst as cst
 
 from cio_fix.codemods.bindings import root_object_name
 from cio_fix.codemods.instances import client_property_reads, method_factory_kind
+from cio_fix.codemods.timestamps import millisecond_helpers, timestamp_functions
 from cio_fix.containers import changed_imports
 from cio_fix.customerio import (
     ALL_METHOD_NAMES,
@@ -172,8 +173,10 @@ class ModuleSummary:
     # Qualified names of imported constants passed as credentials, with the
     # credential role ("site_id", "track_api_key", ...).
     credential_uses: dict[str, str] = field(default_factory=dict)
-    # Qualified names of imported values passed to a client or client call:
-    # the files that define them are read too, whatever they mention.
+    # Qualified names of imported values passed to a client or client call,
+    # and of imported functions whose calls are sent as timestamps
+    # (`created_at=now_ms()`): the files that define them are read too,
+    # whatever they mention.
     imported_arguments: set[str] = field(default_factory=set)
     # Environment variable names this module reads, and the names of its
     # credential settings (`CUSTOMERIO_API_KEY = ...`), which become
@@ -216,6 +219,11 @@ class ModuleSummary:
     # The module-level pass-through wrappers (`wrappers.wrapper_signatures`):
     # calls of them, in this module too, are read as client calls.
     wrappers: dict[str, WrapperSignature] = field(default_factory=dict)
+    # The module-level millisecond helpers
+    # (`codemods.timestamps.millisecond_helpers`), each with whether it
+    # returns an int: CIO103 reads `created_at=now_ms()` in a module that
+    # imports one. Empty for most modules, so it is a tuple and not a dict.
+    millisecond_helpers: tuple[tuple[str, bool], ...] = ()
     # Qualified names of the attributes of imported modules that this module
     # assigns (`ev.TEMPLATE = "order"` after `from app import ev`, also with
     # `setattr`): it rebinds that module's constant, so the value read there
@@ -265,7 +273,9 @@ class ModuleSummary:
             self.client_containers,
             self.route_factories,
         )
-        return any(name in facts for facts in named)
+        if any(name in facts for facts in named):
+            return True
+        return any(helper == name for helper, _ in self.millisecond_helpers)
 
 
 @dataclass(frozen=True)
@@ -1238,6 +1248,7 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
     summary.client_containers = index.client_containers()
     summary.wrapper_candidates = wrapper_candidates(index)
     summary.wrappers = wrapper_signatures(index, summary.imported_class_clients)
+    summary.millisecond_helpers = millisecond_helpers(index)
     summary.changed_imports = changed_imports(index)
     summary.assigned_attributes = _assigned_attributes(index)
     summary.writes_globals = _writes_globals(index)
@@ -1287,6 +1298,10 @@ def summarise(index: FileIndex, path: Path) -> ModuleSummary:
                     summary.imported_arguments.update(
                         _sent_object_classes(index, value, site.scope)
                     )
+                # The module of an imported millisecond helper is read for
+                # its summary, which lists the helper.
+                for called in timestamp_functions(argument):
+                    summary.imported_arguments.update(_imported_origins(index, called))
 
         name = env_variable_read(index, site.node)
         if name is not None:

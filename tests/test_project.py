@@ -1498,6 +1498,115 @@ def test_project_summary_unknown_values_not_followed(body: str) -> None:
     assert not imported & {"app.constants.LAUNCH_MS", "app.constants.EVENT"}
 
 
+def _called_imports(body: str) -> set[str]:
+    source = (
+        "from app.client import cio\n"
+        "from app import timeutil\n"
+        "from app.timeutil import now_ms, user_email\n"
+        "def send(uid, extra):\n" + body
+    )
+    index = build_index(cst.parse_module(source), "app.jobs", is_package=False)
+    return summarise(index, Path("app/jobs.py")).imported_arguments
+
+
+@pytest.mark.parametrize(
+    "body, qualified",
+    [
+        ("    cio.identify(uid, created_at=now_ms())\n", "app.timeutil.now_ms"),
+        ('    cio.track(uid, "x", timestamp=now_ms())\n', "app.timeutil.now_ms"),
+        (
+            '    cio.track(uid, "x", data={"pinged_at": now_ms()})\n',
+            "app.timeutil.now_ms",
+        ),
+        (
+            '    cio.track(uid, "x", data=extra if extra else {"pinged_at": now_ms()})\n',
+            "app.timeutil.now_ms",
+        ),
+        (
+            '    cio.identify(uid, **(extra or {"seen_at": now_ms()}))\n',
+            "app.timeutil.now_ms",
+        ),
+        (
+            "    cio.identify(uid, created_at=timeutil.now_ms())\n",
+            "app.timeutil.now_ms",
+        ),
+    ],
+    ids=["keyword", "timestamp", "data", "conditional-data", "unpacked-or", "module"],
+)
+def test_project_summary_follows_timestamp_calls(body: str, qualified: str) -> None:
+    imported = _called_imports(body)
+
+    assert qualified in imported
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    cio.identify(uid, email=user_email(uid))\n",
+        "    cio.identify(uid, last_seen=now_ms())\n",
+        '    cio.track(uid, "x", data={"plan": now_ms()})\n',
+        "    print(now_ms())\n",
+    ],
+    ids=["other-attribute", "not-date-named", "other-key", "not-sent"],
+)
+def test_project_summary_other_calls_not_followed(body: str) -> None:
+    imported = _called_imports(body)
+
+    assert "app.timeutil.now_ms" not in imported
+    assert "app.timeutil.user_email" not in imported
+
+
+def test_project_summary_millisecond_helpers() -> None:
+    source = """\
+import functools
+import time
+from app.clock import rebound_ms
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def float_ms():
+    return time.time() * 1000
+
+
+def seconds():
+    return int(time.time())
+
+
+async def async_ms():
+    return int(time.time() * 1000)
+
+
+@functools.cache
+def cached_ms():
+    return int(time.time() * 1000)
+
+
+def rebound_ms():
+    return int(time.time() * 1000)
+
+
+def twice_ms():
+    return int(time.time() * 1000)
+
+
+twice_ms = seconds
+
+
+class Clock:
+    def now_ms(self):
+        return int(time.time() * 1000)
+"""
+    index = build_index(cst.parse_module(source), "app.timeutil", is_package=False)
+    summary = summarise(index, Path("app/timeutil.py"))
+
+    assert summary.millisecond_helpers == (("now_ms", True), ("float_ms", False))
+    assert summary.records("now_ms")
+    assert not summary.records("seconds")
+
+
 def test_project_shared_computes_once() -> None:
     project = ProjectIndex([])
     calls = []

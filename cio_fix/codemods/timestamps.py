@@ -126,9 +126,11 @@ class MillisecondTimestamp(Rule):
     level, neither async, decorated nor a generator, whose every `return`
     gives one of the forms above and whose body ends with such a `return`
     (`created_at=now_ms()` after `def now_ms(): return int(time.time() *
-    1000)`). A 13-digit constant that another module of the project
-    defines counts too (`launched_at=LAUNCH_MS` after `from
-    app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
+    1000)`), in this module or imported from another module of the project
+    (`from app.timeutil import now_ms`). That module is read for it even
+    when it never mentions Customer.io. A 13-digit constant that another
+    module of the project defines counts too (`launched_at=LAUNCH_MS`
+    after `from app.constants import LAUNCH_MS`), also in a `data` or `**` dict and
     through a variable, as a constant of the same module does. A dict
     among the operands of `or` and `and` (`data=extra or {"pinged_at":
     ...}`), or in a branch of a conditional expression (`data=extra if
@@ -607,17 +609,9 @@ def _dict_slots(
     """
     withheld: str | None = None
     changed: set[str | None] = set()
-    # `data=extra or {"pinged_at": ...}` sends the dict whenever `extra` is
-    # empty, so each dict literal among the operands is checked.
-    if isinstance(node, cst.BooleanOperation):
-        for operand in operands(node, (cst.Or, cst.And)):
-            if isinstance(operand, cst.Dict):
-                yield from _dict_slots(context, operand, scope)
-        return
-    if isinstance(node, cst.IfExp):
-        for branch in (node.body, node.orelse):
-            if isinstance(branch, cst.Dict):
-                yield from _dict_slots(context, branch, scope)
+    if isinstance(node, (cst.BooleanOperation, cst.IfExp)):
+        for literal in _sent_dicts(node):
+            yield from _dict_slots(context, literal, scope)
         return
     if isinstance(node, cst.Name):
         name = node.value
@@ -648,6 +642,49 @@ def _dict_slots(
         if key in changed or None in changed:
             continue
         yield Slot(key, element.value, withheld=withheld, unnamed=unnamed)
+
+
+def _sent_dicts(node: cst.BaseExpression) -> list[cst.Dict]:
+    """Return the dict literals that a `data` or `**` value may send.
+
+    `data=extra or {"pinged_at": ...}` and `data=extra if extra else {...}`
+    send the dict whenever `extra` is empty, so a dict literal among the
+    operands of `or` and `and`, or in a branch, counts as one sent on its own.
+    """
+    if isinstance(node, cst.Dict):
+        return [node]
+    if isinstance(node, cst.BooleanOperation):
+        candidates = operands(node, (cst.Or, cst.And))
+    elif isinstance(node, cst.IfExp):
+        candidates = [node.body, node.orelse]
+    else:
+        return []
+    return [candidate for candidate in candidates if isinstance(candidate, cst.Dict)]
+
+
+def timestamp_functions(argument: cst.Arg) -> list[cst.BaseExpression]:
+    """Return the functions whose calls an argument sends as timestamps.
+
+    That is `now_ms` in `created_at=now_ms()`, in `timestamp=now_ms()`, or
+    in a date-named entry of a dict literal sent in `data=` or after `**`
+    (`_sent_dicts`). The project reads the modules that define them, for
+    their millisecond helpers.
+    """
+    keyword = argument.keyword.value if argument.keyword is not None else None
+    if keyword is not None and TIMESTAMP_NAME.search(keyword):
+        values = [argument.value]
+    elif keyword == "data" or argument.star == "**":
+        values = []
+        for literal in _sent_dicts(argument.value):
+            for element in literal.elements:
+                if not isinstance(element, cst.DictElement):
+                    continue
+                key = literal_value(element.key)
+                if isinstance(key, str) and TIMESTAMP_NAME.search(key):
+                    values.append(element.value)
+    else:
+        return []
+    return [value.func for value in values if isinstance(value, cst.Call)]
 
 
 def _is_unnamed_date(
@@ -1139,18 +1176,22 @@ def _helper_milliseconds(
     A helper is a function defined once at module level, neither async,
     decorated nor a generator, whose every `return` gives a millisecond
     time that `convert` reads (`return int(time.time() * 1000)`) and whose
-    body ends with such a `return`, so no call gets None.
-    NOTE: a helper imported from another module of the project is not
-    followed, because module summaries do not list helpers.
+    body ends with such a `return`, so no call gets None. It is defined in
+    this module, or imported from another module of the project whose
+    summary lists it (`from app.timeutil import now_ms`, or
+    `timeutil.now_ms()`).
     """
-    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
+    if not isinstance(node, cst.Call):
         return None
     index = context.index
+    if not isinstance(node.func, cst.Name):
+        return _imported_helper(context, node.func, scope)
     name = node.func.value
     assignment = only_binding(index, name, scope)
+    if assignment is None:
+        return _imported_helper(context, node.func, scope)
     if (
-        assignment is None
-        or assignment.scope.kind != "module"
+        assignment.scope.kind != "module"
         or not isinstance(assignment.statement, cst.FunctionDef)
         or index.rebound(name, scope)
     ):
@@ -1161,6 +1202,57 @@ def _helper_milliseconds(
     )
 
 
+def _imported_helper(
+    context: FileContext, func: cst.BaseExpression, scope: Scope
+) -> bool | None:
+    """Return whether an imported millisecond helper gives an int, or None for others.
+
+    The helper must be listed in the summary of the project module that
+    defines it (`ModuleSummary.millisecond_helpers`). A helper that code
+    may rebind (`timeutil.now_ms = fake`) does not count.
+    """
+    dotted = dotted_name(func)
+    if dotted is None or context.index.rebound(dotted.partition(".")[0], scope):
+        return None
+    qualified = context.index.qualified_name(func, scope)
+    if qualified is None:
+        return None
+    target = context.project.resolve_value(qualified)
+    if target is None:
+        return None
+    summary, name = target
+    if context.project.rebound_constant(summary.module_name, name):
+        return None
+    for helper, integer in summary.millisecond_helpers:
+        if helper == name:
+            return integer
+    return None
+
+
+def millisecond_helpers(index: FileIndex) -> tuple[tuple[str, bool], ...]:
+    """Find the module's millisecond helpers, each with whether it returns an int.
+
+    Only a function that one `def` binds at module level counts: no
+    import, second binding, `global` statement or `del` gives the name
+    another value.
+    """
+    scope = index.module_scope
+    helpers = []
+    for function in index.functions:
+        if function.parent is not None or function.class_info is not None:
+            continue
+        name = function.name
+        assignments = scope.assignments.get(name, [])
+        if len(assignments) != 1 or assignments[0].statement is not function.node:
+            continue
+        if name in index.rebound_names or name in scope.deletions:
+            continue
+        integer = _helper_returns_integer(index, function.node)
+        if integer is not None:
+            helpers.append((name, integer))
+    return tuple(helpers)
+
+
 def _helper_returns_integer(index: FileIndex, node: cst.FunctionDef) -> bool | None:
     """Return whether a millisecond helper returns an int, or None for other functions."""
     if node.asynchronous is not None or node.decorators:
@@ -1168,7 +1260,11 @@ def _helper_returns_integer(index: FileIndex, node: cst.FunctionDef) -> bool | N
     last = node.body.body[-1]
     if isinstance(last, cst.SimpleStatementLine):
         last = last.body[-1]
-    if not isinstance(last, cst.Return):
+    if not isinstance(last, cst.Return) or last.value is None:
+        return None
+    # The last `return` is read before the walks over the body, because the
+    # summary of every module checks each of its module-level functions here.
+    if convert(index, last.value, allow_float=False) is None:
         return None
     # Returns and `yield` of nested functions count too, which only makes
     # the check stricter.
