@@ -25,6 +25,7 @@ from cio_fix.codemods.clients import (
     format_call,
     unused_name,
 )
+from cio_fix.codemods.instances import instantiated_name
 from cio_fix.codemods.patches import patched_class
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of
@@ -3089,6 +3090,32 @@ def test_clients_patched_class(call: str, expected: tuple[str, str] | None) -> N
     node = next(site.node for site in index.call_sites if code_of(site.node) == call)
 
     assert patched_class(index, node) == expected
+
+
+def test_clients_generic_wrapper_instantiated() -> None:
+    source = (
+        "from shop.tracking import Tracker\n"
+        "HANDLERS = {}\n"
+        "Tracker[int](1)\n"
+        "Tracker(1)\n"
+        'HANDLERS["paid"](1)\n'
+        "T[int](1)\n"
+    )
+    index = build_index(cst.parse_module(source), "shop.views", False)
+    targets = [instantiated_name(index, site.node.func) for site in index.call_sites]
+
+    assert targets == ["shop.tracking.Tracker", "shop.tracking.Tracker", None, None]
+
+
+def test_clients_generic_wrapper_findings(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "CIO601" / "wrapper_generic_class.py", tmp_path / "app.py")
+
+    result = run_cli(["--select", "CIO601", "--output-format", "json", "."], tmp_path)
+
+    findings = [
+        (finding["line"], finding["fix"]) for finding in result.json["findings"]
+    ]
+    assert findings == [(33, None), (39, None)]
 
 
 CELERY_TASK = """\

@@ -658,7 +658,8 @@ class ClientPerRequest(Rule):
     Celery task. FastAPI dependencies
     (`Depends(get_client)`) count as called per request. A class whose
     `__init__` builds a client is reported where it is instantiated per
-    request, in any file. An uncached factory that a class runs once per
+    request, in any file, also with type arguments (`Tracker[int](...)` of
+    a generic class). An uncached factory that a class runs once per
     instance, called without arguments in `__init__` or as the default
     factory of a field, counts as called per request where a file
     instantiates the class per request or per item. The field is one of a

@@ -23,6 +23,7 @@ from cio_fix.customerio import (
     FunctionInfo,
     Scope,
     all_parameters,
+    dotted_name,
 )
 from cio_fix.handlers import loop_around, runs_per_request_or_item
 from cio_fix.metadata import code_of
@@ -108,7 +109,17 @@ class DefaultFactory:
 
 
 def instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None:
-    """Return the qualified name a call instantiates or calls, for cross-file matching."""
+    """Return the qualified name a call instantiates or calls, for cross-file matching.
+
+    A generic class given type arguments (`Tracker[int]`, of a PEP 695
+    class or a `Generic[T]` one) names the class, because calling the
+    alias creates an instance of the class.
+    """
+    if type(func) is cst.Subscript:
+        func = func.value
+        name = dotted_name(func)
+        if name is None or not _spelled_as_class(name.rpartition(".")[2]):
+            return None
     if isinstance(func, cst.Name) and func.value in index.module_scope.assignments:
         # A `def`, class or assignment of the module rebinds an imported name.
         return f"{index.module_name}.{func.value}" if index.module_name else None
@@ -120,6 +131,15 @@ def instantiated_name(index: FileIndex, func: cst.BaseExpression) -> str | None:
             if class_info.name == func.value:
                 return f"{index.module_name}.{func.value}"
     return None
+
+
+def _spelled_as_class(name: str) -> bool:
+    """Tell whether a name is spelled in CapWords, as a class's: `Tracker`, not `EVENTS`.
+
+    A subscripted call of any other name (`HANDLERS["paid"]()`, a CUDA
+    kernel's `kernel[blocks, threads]()`) calls what the subscript returns.
+    """
+    return name[:1].isupper() and not name.isupper()
 
 
 def class_method_target(
