@@ -118,8 +118,9 @@ def build_import_prefilter(modules: Iterable[str]) -> Prefilter:
     line of a parenthesised `from ... import (...)`, so that a file that only
     mentions a common word such as `settings` in its text does not match.
     It also matches a test's patch of one of the module's names, which
-    needs no import: `mock.patch("app.compat.Tracker")` or
-    `monkeypatch.setattr("compat.Tracker", ...)`.
+    needs no import: `mock.patch("app.compat.Tracker")`,
+    `monkeypatch.setattr("compat.Tracker", ...)` or
+    `mock.patch.multiple("app.compat", Tracker=...)`.
     """
     alternatives = []
     needles = []
@@ -130,14 +131,18 @@ def build_import_prefilter(modules: Iterable[str]) -> Prefilter:
             rb"\b(?:from|import)\b[^\n(#]*(?:\([^)]*)?\b" + re.escape(encoded) + rb"\b"
         )
     if needles:
-        # One branch for every module, so that the patch adds one branch to try.
+        # One branch for all modules, so that each form of patch adds one
+        # branch to try.
         names = b"|".join(re.escape(needle) for needle in needles)
         alternatives.append(_PATCHED_NAME + rb"(?:" + names + rb")\.")
+        alternatives.append(_PATCHED_MODULE + rb"(?:" + names + rb")[\"']")
     return Prefilter(re.compile(b"|".join(alternatives)), needles, False)
 
 
 # The start of a patch call's dotted target, up to the module's last part.
 _PATCHED_NAME = rb"""\b(?:patch|setattr)\(\s*(?:target\s*=\s*)?["'](?:\w+\.)*"""
+# The start of `patch.multiple`'s target, a dotted module name.
+_PATCHED_MODULE = rb"""\bmultiple\(\s*(?:target\s*=\s*)?["'](?:\w+\.)*"""
 
 
 # The opening quote of a literal attribute name or key: "NAME", u'NAME'.
