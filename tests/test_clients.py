@@ -26,12 +26,15 @@ from cio_fix.codemods.clients import (
     unused_name,
 )
 from cio_fix.codemods.instances import instantiated_name
-from cio_fix.codemods.patches import patched_class
+from cio_fix.codemods.patches import patched_classes
+from cio_fix.config import Config
 from cio_fix.customerio import build_index
 from cio_fix.metadata import code_of
 from cio_fix.namespaces import globals_writes, own_module_writes
-from cio_fix.rules import all_rules
+from cio_fix.project import ProjectIndex
+from cio_fix.rules import FileContext, all_rules
 from cio_fix.walk import find_all
+from cio_fix.writer import Source
 
 from conftest import FIXTURES, run_cli
 
@@ -3056,40 +3059,130 @@ def test_clients_reexported_class_patched(project, target: str, withheld: bool) 
     assert (finding["fix"] is None) is withheld
 
 
+SYNC_TASK = """\
+import os
+
+from customerio import CustomerIO
+
+
+def sync_all(users):
+    for user in users:
+        cio = CustomerIO(os.environ["CUSTOMERIO_SITE_ID"], os.environ["CUSTOMERIO_API_KEY"])
+        cio.identify(id=user["id"], email=user["email"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("mention", "withheld"),
+    [
+        ("from shop import tasks", True),
+        ("import shop.tasks as module", True),
+        ('MODULE = "shop.tasks"', True),
+        ("import customerio", True),
+        ("from shop import orders", False),
+    ],
+)
+def test_clients_unread_patch_target(project, mention: str, withheld: bool) -> None:
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/tasks.py": SYNC_TASK,
+            "tests/test_tasks.py": (
+                "# Replaces a CustomerIO client class.\n"
+                f"from unittest import mock\n\n{mention}\n\n\n"
+                "def patched(target):\n"
+                "    return mock.patch(target)\n"
+            ),
+        }
+    )
+
+    result = run_cli(["--select", "CIO601", "--output-format", "json", "."], root)
+
+    [finding] = result.json["findings"]
+    reason = (
+        "(not fixed: tests/test_tasks.py patches a target on line 8 that cio-fix"
+        " cannot read, which may be this client's class, and a client built once"
+        " would not be the patch's mock)"
+    )
+    assert finding["path"] == "shop/tasks.py"
+    assert (reason in finding["message"]) is withheld
+    assert (finding["fix"] is None) is withheld
+
+
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        ('mock.patch("app.views.CustomerIO")', ("app.views", "CustomerIO")),
-        ('patch(target="customerio.APIClient")', ("customerio", "APIClient")),
-        ('mock.patch.object(views, "CustomerIO")', ("app.views", "CustomerIO")),
-        ('monkeypatch.setattr(views, "CustomerIO", None)', ("app.views", "CustomerIO")),
+        ('mock.patch("app.views.CustomerIO")', [("app.views", "CustomerIO")]),
+        ('patch(target="customerio.APIClient")', [("customerio", "APIClient")]),
+        ('mock.patch.object(views, "CustomerIO")', [("app.views", "CustomerIO")]),
+        (
+            'monkeypatch.setattr(views, "CustomerIO", None)',
+            [("app.views", "CustomerIO")],
+        ),
         (
             'monkeypatch.setattr("customerio.CustomerIO", None)',
-            ("customerio", "CustomerIO"),
+            [("customerio", "CustomerIO")],
         ),
-        ('mock_patch("app.views.CustomerIO")', ("app.views", "CustomerIO")),
-        ('mock_patch.object(views, "CustomerIO")', ("app.views", "CustomerIO")),
-        ('um.patch("customerio.CustomerIO")', ("customerio", "CustomerIO")),
-        ('mock.patch("app.compat.Tracker")', ("app.compat", "Tracker")),
-        ('mock.patch.object(views, "Tracker")', ("app.views", "Tracker")),
-        ('mock_patch("app.views.send_email")', None),
-        ('mock.patch.object(views, "cio")', None),
-        ('mock.patch("app.views.send_email")', None),
-        ('mock.patch.object(views, "track")', None),
-        ("object()", None),
-        ('setattr(views, "CustomerIO", None)', None),
+        ('mock_patch("app.views.CustomerIO")', [("app.views", "CustomerIO")]),
+        ('mock_patch.object(views, "CustomerIO")', [("app.views", "CustomerIO")]),
+        ('um.patch("customerio.CustomerIO")', [("customerio", "CustomerIO")]),
+        ('mock.patch("app.compat.Tracker")', [("app.compat", "Tracker")]),
+        ('mock.patch.object(views, "Tracker")', [("app.views", "Tracker")]),
+        (
+            'mock.patch.multiple("app.views", CustomerIO=DEFAULT, send=DEFAULT)',
+            [("app.views", "CustomerIO")],
+        ),
+        (
+            "patch.multiple(views, CustomerIO=DEFAULT, APIClient=DEFAULT)",
+            [("app.views", "CustomerIO"), ("app.views", "APIClient")],
+        ),
+        ('mock.patch(f"{MODULE}.CustomerIO")', [("app.views", "CustomerIO")]),
+        ('mocker.patch(MODULE + ".CustomerIO")', [("app.views", "CustomerIO")]),
+        ("mock.patch(TARGET)", [("app.views", "CustomerIO")]),
+        ('mock_patch("app.views.send_email")', []),
+        ('mock.patch.object(views, "cio")', []),
+        ('mock.patch("app.views.send_email")', []),
+        ('mock.patch.object(views, "track")', []),
+        ('mock.patch.multiple("app.views", send=DEFAULT)', []),
+        ("mock.patch.multiple(target, send=DEFAULT)", []),
+        ("object()", []),
+        ('setattr(views, "CustomerIO", None)', []),
+        ("client.patch(url, {})", []),
+        ("client.patch(f'/orders/{order_id}', {})", []),
+        ("mock.patch(target)", None),
+        ("mocker.patch(f'{package}.views.CustomerIO')", None),
+        ("mock_patch(target)", None),
+        ("um.patch(target=target)", None),
+        ("monkeypatch.setattr(target, None)", None),
+        ("mock.patch.multiple(target, CustomerIO=DEFAULT)", None),
+        ("mocker.patch.multiple(views, **names)", None),
     ],
 )
-def test_clients_patched_class(call: str, expected: tuple[str, str] | None) -> None:
+def test_clients_patched_classes(
+    call: str, expected: list[tuple[str, str]] | None
+) -> None:
     source = (
         "import unittest.mock as um\nfrom unittest import mock\n"
         "from unittest.mock import patch as mock_patch\n"
-        f"from app import views\n{call}\n"
+        'from app import views\nMODULE = "app.views"\n'
+        'TARGET = "app.views.CustomerIO"\n'
+        f"def test(client, mocker, monkeypatch, target, url, order_id):\n    {call}\n"
     )
-    index = build_index(cst.parse_module(source), "tests.test_views", False)
-    node = next(site.node for site in index.call_sites if code_of(site.node) == call)
+    path = Path("tests/test_views.py")
+    module = cst.parse_module(source)
+    index = build_index(module, "tests.test_views", False)
+    context = FileContext(
+        path,
+        "tests/test_views.py",
+        Source(path, source.encode(), source, "utf-8"),
+        module,
+        index,
+        ProjectIndex([]),
+        Config(),
+    )
+    site = next(site for site in index.call_sites if code_of(site.node) == call)
 
-    assert patched_class(index, node) == expected
+    assert patched_classes(context, site.node, site.scope) == expected
 
 
 def test_clients_generic_wrapper_instantiated() -> None:

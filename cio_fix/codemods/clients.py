@@ -49,9 +49,11 @@ from cio_fix.codemods.instances import (
 )
 from cio_fix.codemods.patches import (
     ClassPatch,
+    Patch,
     patch_over,
     patch_reason,
-    patched_class,
+    patched_classes,
+    unread_patch,
 )
 from cio_fix.config import matches_selector
 from cio_fix.customerio import (
@@ -633,7 +635,7 @@ class ClientPerRequestFacts:
     # (target, path, line, column, end line, end column, passed arguments,
     # closed, changed, per request) of each call that `collect` keeps.
     instantiations: tuple[tuple[Any, ...], ...]
-    patches: tuple[ClassPatch, ...]
+    patches: tuple[Patch, ...]
     # (factory, class, field, field position) of each function that a class
     # of the file runs once per instance: called in `__init__`, or the
     # `default_factory` of a dataclass field. The field is None for
@@ -959,18 +961,28 @@ class ClientPerRequest(Rule):
     should call `cache_clear()` after each change, or replace a
     module-level client with `monkeypatch.setattr`. For the same reason, a
     client whose class a call in any file of the project patches is
-    reported without a fix: `patch()`, `patch.object()` and
-    `monkeypatch.setattr()` of `customerio.CustomerIO` (or another client
-    class of the SDK), which counts for every construction of that class,
-    of the name in the client's module (`app.views.CustomerIO`), or of the
-    name in a project module that the client's module imports the class
-    from (`app.compat.CustomerIO`), also under another name
-    (`app.compat.Tracker`). A client built once would not be the patch's
-    mock. Such a construction in test code is not reported. Only files that
-    mention Customer.io, import a module that passes on a client or client
-    class, or patch a name of such a module (`mock.patch("compat.Tracker")`)
-    are read, so a patch elsewhere is not seen. Such a patch no longer
-    replaces the client after the fix:
+    reported without a fix: `patch()`, `patch.object()`,
+    `patch.multiple()` and `monkeypatch.setattr()` of
+    `customerio.CustomerIO` (or another client class of the SDK), which
+    counts for every construction of that class, of the name in the
+    client's module (`app.views.CustomerIO`), or of the name in a project
+    module that the client's module imports the class from
+    (`app.compat.CustomerIO`), also under another name
+    (`app.compat.Tracker`). A target built from module constants
+    (`f"{MODULE}.CustomerIO"`, `MODULE + ".CustomerIO"`) is read as its
+    text. A target that cio-fix cannot read (`mock.patch(target)` of a
+    parameter) counts when its file mentions the SDK's package or the last
+    part of one of these modules' names as a word (`tasks` for
+    `app.tasks`), as an import of the module does. Unread targets count in
+    `patch()` and `patch.multiple()` imported from mock or called on
+    pytest-mock's `mocker`, and in `monkeypatch.setattr()` with a target
+    string, but not in `patch.object()` or in the object and name form of
+    `monkeypatch.setattr()`. A client built once would not be the
+    patch's mock. Such a construction in test code is not reported. Only
+    files that mention Customer.io, import a module that passes on a client
+    or client class, or patch a name of such a module
+    (`mock.patch("compat.Tracker")`) are read, so a patch elsewhere is not
+    seen. Such a patch no longer replaces the client after the fix:
     a module-level client was built before the patch, and a factory keeps
     the first client it built, mock or not. Patch the shared client or the
     factory instead.
@@ -1066,7 +1078,7 @@ class ClientPerRequest(Rule):
         context: FileContext,
         site: _Site,
         factory: FunctionInfo,
-        patch: ClassPatch | None,
+        patch: Patch | None,
     ) -> Finding:
         """Return the finding of an uncached factory that runs per request or per item."""
         construction = site.construction
@@ -1263,11 +1275,11 @@ class ClientPerRequest(Rule):
                     names.add(resolved[1])
         return names | _properties_read_per_request(context)
 
-    def _patches(self, context: FileContext) -> tuple[ClassPatch, ...]:
+    def _patches(self, context: FileContext) -> tuple[Patch, ...]:
         """Return the patches of client classes in every file of the project."""
 
-        def compute(project: ProjectIndex) -> tuple[ClassPatch, ...]:
-            found: list[ClassPatch] = []
+        def compute(project: ProjectIndex) -> tuple[Patch, ...]:
+            found: list[Patch] = []
             for _, facts in project.rule_facts(self.code):
                 found.extend(facts.patches)
             return tuple(found)
@@ -1497,10 +1509,14 @@ class ClientPerRequest(Rule):
             "CIO601:client-property-reader-names", _client_property_reader_names
         )
         for site in index.call_sites:
-            patched = patched_class(index, site.node)
-            if patched is not None:
+            patched = patched_classes(context, site.node, site.scope)
+            if patched is None:
                 line = context.position(site.node).start.line
-                patches.append(ClassPatch(*patched, path, line))
+                patches.append(unread_patch(context, path, line))
+            elif patched:
+                line = context.position(site.node).start.line
+                for owner, name in patched:
+                    patches.append(ClassPatch(owner, name, path, line))
             dependency = dependency_of(index, site.node)
             if dependency is not None:
                 # FastAPI calls the dependency, imported or not, per request.
