@@ -127,13 +127,19 @@ def patched_classes(
 
 def unread_patch(context: FileContext, path: str, line: int) -> UnreadPatch:
     """Return the patch at `line` whose target cio-fix cannot read, with the modules it may mean."""
+    modules = context.shared("CIO601:mentioned-modules", _mentioned_modules)
+    return UnreadPatch(modules, path, line)
+
+
+def _mentioned_modules(context: FileContext) -> frozenset[str]:
+    """Return the project's modules and SDK packages whose last name part the file contains."""
     by_last_part = context.project.shared(
         "CIO601:modules-by-last-part", _modules_by_last_part
     )
     modules: set[str] = set()
     for word in set(_WORD.findall(context.source.text)):
         modules.update(by_last_part.get(word, ()))
-    return UnreadPatch(frozenset(modules), path, line)
+    return frozenset(modules)
 
 
 def _modules_by_last_part(project: ProjectIndex) -> dict[str, list[str]]:
