@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 CACHE_FOLDER = ".cio_fix_cache"
 CACHE_FILE = "results.pickle"
 # Bumped when the layout of the cache file or of its entries changes.
-CACHE_FORMAT = 22
+CACHE_FORMAT = 23
 # Entries that no run has used for this long are dropped when the cache is saved.
 MAX_ENTRY_AGE_SECONDS = 30 * 24 * 3600
 # A larger cache file is ignored. An estimate: the entries of one file take

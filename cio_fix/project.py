@@ -78,7 +78,8 @@ FLASK_CURRENT_APP = "flask.current_app"
 MAX_COPIES = 5
 
 
-@dataclass
+# Slots, because every process keeps one summary per module of the project.
+@dataclass(slots=True)
 class ModuleSummary:
     """The facts of one module that other files need, as plain data that can be cached."""
 
