@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from cio_fix.codemods.bindings import COPYING_METHODS, root_object_name
+from cio_fix.codemods.bindings import object_root, root_object_name
 from cio_fix.customerio import (
     PROPERTY_DECORATORS,
     Assignment,
@@ -238,7 +238,7 @@ def _starts_at_object(value: cst.BaseExpression) -> bool:
     """Tell whether `value` is a name, a part of one, or `getattr(...)` or a part of it."""
     if root_object_name(value) is not None:
         return True
-    return _getattr_call(_object_root(value)) is not None
+    return _getattr_call(object_root(value)) is not None
 
 
 def _changed_parameters(
@@ -656,7 +656,7 @@ def _instance_attribute(target: cst.BaseExpression, instance: str) -> str | None
     and `getattr(self, name)` gives `ANY_ATTRIBUTE`. None for the object
     itself, and for a copy (`self.items.copy()`), which is a new object.
     """
-    root = _object_root(target)
+    root = object_root(target)
     if root is None:
         return None
     if type(root) is cst.Call:
@@ -678,25 +678,6 @@ def _instance_attribute(target: cst.BaseExpression, instance: str) -> str | None
     return above.attr.value
 
 
-def _object_root(node: cst.BaseExpression) -> cst.BaseExpression | None:
-    """Return the node that `name.a[b]` or `name.get(...).c` starts at, `name` here.
-
-    That node may be other than a name, such as the call that starts
-    `getattr(self, "items")[0]`. None for a copy (`name.copy()`), which is a
-    new object.
-    """
-    while True:
-        kind = type(node)
-        if kind is cst.Subscript or kind is cst.Attribute:
-            node = node.value
-        elif kind is cst.Call and type(node.func) is cst.Attribute:
-            if node.func.attr.value in COPYING_METHODS:
-                return None
-            node = node.func.value
-        else:
-            return node
-
-
 def _getattr_call(node: cst.BaseExpression | None) -> cst.Call | None:
     """Return `node` when it is `getattr(obj, name)` or `getattr(obj, name, default)`."""
     if type(node) is not cst.Call or type(node.func) is not cst.Name:
@@ -715,7 +696,7 @@ def literal_getattr(node: cst.BaseExpression) -> cst.BaseExpression:
     code comparing paths of objects reads both alike. Any other node comes
     back as it is.
     """
-    root = _object_root(node)
+    root = object_root(node)
     call = _getattr_call(root)
     if call is None:
         return node

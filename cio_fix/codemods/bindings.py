@@ -145,10 +145,12 @@ def plain_assignment_target(statement: cst.CSTNode) -> cst.Name | None:
     return None
 
 
-def root_object_name(node: cst.BaseExpression) -> str | None:
-    """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at.
+def object_root(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """Return the node that `name.a[b]` or `name.get(...).c` starts at, `name` here.
 
-    `name.copy()` and the like make a new object, so they start at none.
+    That node may be other than a name, such as the call that starts
+    `getattr(self, "items")[0]`. None for a copy (`name.copy()`), which is a
+    new object.
     """
     # Exact types, because isinstance is slow on libcst's abstract classes.
     while True:
@@ -160,8 +162,16 @@ def root_object_name(node: cst.BaseExpression) -> str | None:
                 return None
             node = node.func.value
         else:
-            break
-    return node.value if type(node) is cst.Name else None
+            return node
+
+
+def root_object_name(node: cst.BaseExpression) -> str | None:
+    """Return `name` for `name`, `name.a[b]` or `name.get(...).c`, the object they start at.
+
+    `name.copy()` and the like make a new object, so they start at none.
+    """
+    root = object_root(node)
+    return root.value if type(root) is cst.Name else None
 
 
 def objects_reached(value: cst.BaseExpression) -> set[str]:
