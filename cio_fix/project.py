@@ -1087,7 +1087,7 @@ CREDENTIAL_ROLES: dict[Api, dict[str, str]] = {
 def _star_exported(summary: ModuleSummary, name: str) -> bool:
     """Tell whether a name of a module may come from one of its star imports.
 
-    The module must not bind it itself. `ProjectIndex.star_binds` tells
+    The module must not bind it itself. `ProjectIndex.star_binds` checks
     whether a star-imported module exports it.
     """
     return bool(summary.star_imports) and name not in summary.own_names

@@ -1126,7 +1126,7 @@ def _web_app(lines: str) -> str:
 @pytest.mark.parametrize(
     "other",
     [
-        # Another app holds an object of another library in the attribute.
+        # Another app stores an object of another library in the attribute.
         _web_app("app.cio = Mixpanel('t')\n"),
         _web_app("app.cio = 'disabled'\n"),
         _factory("app.cio = Mixpanel('t')\nreturn app"),
@@ -1198,7 +1198,7 @@ def test_customerio_current_app_non_client(files: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     "files",
     [
-        # One app holds a client in the attribute.
+        # One app stores a client in the attribute.
         {
             "app.web": _web_app("app.analytics = Mixpanel('t')\n"),
             "app": _factory("app.analytics = CustomerIO('s', 'k')\nreturn app"),
